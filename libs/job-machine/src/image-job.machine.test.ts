@@ -1,0 +1,87 @@
+import { createActor, fromPromise, waitFor } from "xstate";
+import { describe, expect, it } from "vitest";
+import { imageJobMachine } from "./image-job.machine";
+import type { GenerateActorInput } from "./image-job.machine";
+import { testParams } from "./test-support";
+
+const input = { jobId: "j1", prompt: "a fox", params: testParams, attempt: 1 };
+
+const withBackend = (
+  run: (input: GenerateActorInput, signal: AbortSignal) => Promise<{ imageUrl: string; usedSeed: number }>,
+) => imageJobMachine.provide({ actors: { generate: fromPromise(({ input, signal }) => run(input, signal)) } });
+
+describe("imageJobMachine", () => {
+  it("goes queued → processing → complete with the image and 100% progress", async () => {
+    const actor = createActor(
+      withBackend(async () => ({ imageUrl: "/images/j1.png", usedSeed: 7 })),
+      { input },
+    ).start();
+    expect(actor.getSnapshot().value).toBe("queued");
+    actor.send({ type: "job.start", backend: 0 });
+    const done = await waitFor(actor, (s) => s.status === "done");
+    expect(done.value).toBe("complete");
+    expect(done.context).toMatchObject({
+      progress: 100,
+      result: { imageUrl: "/images/j1.png", usedSeed: 7 },
+      backend: 0,
+    });
+    expect(done.output?.status).toBe("complete");
+  });
+
+  it("ends in error with the backend's message when the generation fails", async () => {
+    const actor = createActor(
+      withBackend(async () => {
+        throw new Error("Forge ran out of GPU memory");
+      }),
+      { input },
+    ).start();
+    actor.send({ type: "job.start", backend: 0 });
+    const done = await waitFor(actor, (s) => s.status === "done");
+    expect(done.value).toBe("error");
+    expect(done.context.error).toBe("Forge ran out of GPU memory");
+  });
+
+  it("keeps progress monotone and below 100 while the image is not there", async () => {
+    let finish: () => void = () => {};
+    const actor = createActor(
+      withBackend(
+        (generate) =>
+          new Promise((resolve) => {
+            generate.onProgress(40);
+            generate.onProgress(20);
+            generate.onProgress(100);
+            finish = () => resolve({ imageUrl: "/x.png", usedSeed: 1 });
+          }),
+      ),
+      { input },
+    ).start();
+    actor.send({ type: "job.start", backend: 0 });
+    expect(actor.getSnapshot().context.progress).toBe(99);
+    finish();
+    await waitFor(actor, (s) => s.status === "done");
+  });
+
+  it("aborts the generation when a processing job is cancelled", async () => {
+    let aborted = false;
+    const actor = createActor(
+      withBackend(
+        (_, signal) =>
+          new Promise(() => {
+            signal.addEventListener("abort", () => (aborted = true));
+          }),
+      ),
+      { input },
+    ).start();
+    actor.send({ type: "job.start", backend: 0 });
+    actor.send({ type: "job.cancel" });
+    expect(actor.getSnapshot().value).toBe("cancelled");
+    expect(aborted).toBe(true);
+  });
+
+  it("ignores start and cancel once final", async () => {
+    const actor = createActor(imageJobMachine, { input }).start();
+    actor.send({ type: "job.cancel" });
+    actor.send({ type: "job.start", backend: 0 });
+    expect(actor.getSnapshot().value).toBe("cancelled");
+  });
+});

@@ -1,0 +1,129 @@
+import { assign, fromPromise, setup } from "xstate";
+import type { GenerateRequest, GenerateResult, JobParams, JobStatus } from "./job";
+
+/** What the scheduler knows of a job when it spawns its actor. */
+export interface ImageJobInput {
+  jobId: string;
+  prompt: string;
+  params: JobParams;
+  /** 1 for a first run; counts up when a job is run again after a crash. */
+  attempt: number;
+}
+
+/** The job actor's context: everything its transitions decide, nothing it had to fetch. */
+export interface ImageJobContext extends ImageJobInput {
+  status: JobStatus;
+  backend: number | null;
+  progress: number;
+  result: GenerateResult | null;
+  error: string | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** Events an image job accepts. */
+export type ImageJobEvent =
+  { type: "job.start"; backend: number } | { type: "job.progress"; progress: number } | { type: "job.cancel" };
+
+/** What the invoked `generate` actor receives. */
+export interface GenerateActorInput {
+  request: GenerateRequest;
+  /** Report 0..100; the machine keeps the value monotone and below 100 until the image exists. */
+  onProgress: (progress: number) => void;
+}
+
+/** The final word of a job actor, sent to its parent in `xstate.done.actor.<jobId>`. */
+export type ImageJobOutput = Pick<
+  ImageJobContext,
+  "jobId" | "status" | "backend" | "result" | "error" | "startedAt" | "finishedAt" | "attempt"
+>;
+
+/** A readable message from whatever a failed generation threw. */
+export const describeFailure = (error: unknown): string => {
+  if (error instanceof Error && error.message) return error.message;
+  if (typeof error === "string" && error) return error;
+  return "The generation failed for an unknown reason";
+};
+
+/**
+ * One image job: queued → processing → complete | error, and queued | processing → cancelled.
+ * The generation is the invoked `generate` actor; leaving `processing` for any reason stops it,
+ * which interrupts the backend call behind it.
+ */
+export const imageJobMachine = setup({
+  types: {
+    input: {} as ImageJobInput,
+    context: {} as ImageJobContext,
+    events: {} as ImageJobEvent,
+    output: {} as ImageJobOutput,
+  },
+  actors: {
+    generate: fromPromise<GenerateResult, GenerateActorInput>(async () => {
+      throw new Error("No backend is connected to this job machine");
+    }),
+  },
+  actions: {
+    finish: assign((_, params: { status: JobStatus }) => ({ status: params.status, finishedAt: Date.now() })),
+  },
+}).createMachine({
+  id: "imageJob",
+  initial: "queued",
+  context: ({ input }) => ({
+    ...input,
+    status: "queued",
+    backend: null,
+    progress: 0,
+    result: null,
+    error: null,
+    startedAt: null,
+    finishedAt: null,
+  }),
+  states: {
+    queued: {
+      on: {
+        "job.start": {
+          target: "processing",
+          actions: assign(({ event }) => ({ status: "processing", backend: event.backend, startedAt: Date.now() })),
+        },
+        "job.cancel": "cancelled",
+      },
+    },
+    processing: {
+      invoke: {
+        src: "generate",
+        input: ({ context, self }) => ({
+          request: {
+            jobId: context.jobId,
+            prompt: context.prompt,
+            params: context.params,
+            attempt: context.attempt,
+            backend: context.backend ?? 0,
+          },
+          onProgress: (progress: number) => self.send({ type: "job.progress", progress }),
+        }),
+        onDone: { target: "complete", actions: assign(({ event }) => ({ result: event.output, progress: 100 })) },
+        onError: { target: "error", actions: assign(({ event }) => ({ error: describeFailure(event.error) })) },
+      },
+      on: {
+        "job.progress": {
+          guard: ({ context, event }) => event.progress > context.progress,
+          actions: assign(({ event }) => ({ progress: Math.min(99, Math.floor(event.progress)) })),
+        },
+        "job.cancel": "cancelled",
+      },
+    },
+    complete: { type: "final", entry: { type: "finish", params: { status: "complete" } } },
+    error: { type: "final", entry: { type: "finish", params: { status: "error" } } },
+    cancelled: { type: "final", entry: { type: "finish", params: { status: "cancelled" } } },
+  },
+  output: ({ context }) => ({
+    jobId: context.jobId,
+    status: context.status,
+    backend: context.backend,
+    result: context.result,
+    error: context.error,
+    startedAt: context.startedAt,
+    finishedAt: context.finishedAt,
+    attempt: context.attempt,
+  }),
+});

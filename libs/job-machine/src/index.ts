@@ -1,0 +1,25 @@
+export * from "./job";
+export { imageJobMachine, describeFailure } from "./image-job.machine";
+export type {
+  ImageJobInput,
+  ImageJobContext,
+  ImageJobEvent,
+  ImageJobOutput,
+  GenerateActorInput,
+} from "./image-job.machine";
+export { schedulerMachine } from "./scheduler.machine";
+export type {
+  BackendSlot,
+  ImageJobActor,
+  JobTransition,
+  SchedulerContext,
+  SchedulerEvent,
+  SchedulerInput,
+} from "./scheduler.machine";
+export { GpuPool } from "./gpu-pool";
+export type { GpuPoolService, GpuSlot } from "./gpu-pool";
+export { OrderedQueue } from "./ordered-queue";
+export { Journal } from "./journal";
+export type { JournalEntry, JournalOptions } from "./journal";
+export { JobScheduler } from "./job-scheduler";
+export type { JobSchedulerOptions, GenerateProgram, QueueSnapshot } from "./job-scheduler";

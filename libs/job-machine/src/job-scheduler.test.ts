@@ -1,0 +1,151 @@
+import { Effect } from "effect";
+import { describe, expect, it } from "vitest";
+import { fakeBackend, testScheduler } from "./test-support";
+
+const transitionsOf = (published: ReturnType<typeof testScheduler>["published"], jobId: string) =>
+  published.flatMap((e) => (e.kind === "transition" && e.jobId === jobId ? [`${e.from}->${e.to}`] : []));
+
+describe("JobScheduler GPU lock", () => {
+  it("never runs two generations at once when 20 jobs are submitted together", async () => {
+    const backend = fakeBackend();
+    const { scheduler, submit } = testScheduler(backend.generate);
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(`job-${i}`)));
+    expect(outcomes).toEqual(Array(20).fill("complete"));
+    expect(backend.stats.maxActive).toBe(1);
+    await scheduler.stop();
+  });
+
+  it("releases the GPU when a job completes", async () => {
+    const backend = fakeBackend();
+    const { scheduler, submit } = testScheduler(backend.generate);
+    expect(await submit("a")).toBe("complete");
+    expect(scheduler.gpu.slots()[0]?.busy).toBe(false);
+    expect(scheduler.snapshot().backends[0]?.jobId).toBeNull();
+    expect(await submit("b")).toBe("complete");
+    await scheduler.stop();
+  });
+
+  it("releases the GPU when a job fails, and the next job runs", async () => {
+    const backend = fakeBackend({ fail: (prompt) => (prompt === "bad" ? "CUDA out of memory" : undefined) });
+    const { scheduler, submit, published } = testScheduler(backend.generate);
+    const [bad, good] = await Promise.all([submit("bad"), submit("good")]);
+    expect(bad).toBe("error");
+    expect(good).toBe("complete");
+    expect(scheduler.gpu.slots()[0]?.busy).toBe(false);
+    const error = published.find((e) => e.kind === "transition" && e.jobId === "bad" && e.to === "error");
+    expect(error?.kind === "transition" && error.job.error).toBe("CUDA out of memory");
+    await scheduler.stop();
+  });
+
+  it("computes exact queue positions, 1 = next, 0 when not queued", async () => {
+    const backend = fakeBackend({ ms: 20 });
+    const { scheduler, submit } = testScheduler(backend.generate);
+    const done = ["a", "b", "c", "d"].map((id) => submit(id));
+    expect(["a", "b", "c", "d"].map((id) => scheduler.position(id))).toEqual([0, 1, 2, 3]);
+    await scheduler.cancel("c");
+    expect(["a", "b", "c", "d"].map((id) => scheduler.position(id))).toEqual([0, 1, 0, 2]);
+    await Promise.all(done);
+    expect(["a", "b", "c", "d"].map((id) => scheduler.position(id))).toEqual([0, 0, 0, 0]);
+    await scheduler.stop();
+  });
+
+  it("starts jobs in the order they were submitted", async () => {
+    const backend = fakeBackend({ ms: 1 });
+    const { scheduler, submit } = testScheduler(backend.generate);
+    const ids = Array.from({ length: 10 }, (_, i) => `job-${i}`);
+    await Promise.all(ids.map((id) => submit(id)));
+    expect(backend.stats.started).toEqual(ids);
+    await scheduler.stop();
+  });
+});
+
+describe("JobScheduler", () => {
+  it("reports every transition in order, persisted before it is published", async () => {
+    const order: string[] = [];
+    const backend = fakeBackend();
+    const { scheduler, submit } = testScheduler(backend.generate, {
+      persist: async (entries) => entries.map((e) => (order.push(`persist ${e.kind}`), 0)),
+      publish: (e) => void order.push(`publish ${e.kind}`),
+    });
+    await submit("a");
+    await scheduler.journal.flush();
+    const transitions = order.filter((line) => line.endsWith("transition"));
+    expect(transitions).toEqual([
+      "persist transition",
+      "publish transition",
+      "persist transition",
+      "publish transition",
+    ]);
+    await scheduler.stop();
+  });
+
+  it("never sends a cancelled queued job to the backend", async () => {
+    const backend = fakeBackend({ ms: 10 });
+    const { scheduler, submit, published } = testScheduler(backend.generate);
+    const first = submit("first");
+    const second = submit("second");
+    await scheduler.cancel("second");
+    expect(await second).toBe("cancelled");
+    expect(await first).toBe("complete");
+    expect(backend.stats.started).toEqual(["first"]);
+    expect(transitionsOf(published, "second")).toEqual(["queued->cancelled"]);
+    await scheduler.stop();
+  });
+
+  it("interrupts a running generation when its job is cancelled, and frees the GPU", async () => {
+    const backend = fakeBackend({ ms: 1_000 });
+    const { scheduler, submit } = testScheduler(backend.generate);
+    const running = submit("running");
+    const next = submit("next");
+    await new Promise((r) => setTimeout(r, 20));
+    await scheduler.cancel("running");
+    expect(await running).toBe("cancelled");
+    await Effect.runPromise(Effect.sleep(10));
+    expect(backend.stats.interrupted).toEqual(["running"]);
+    expect(scheduler.status("next")).toBe("processing");
+    await scheduler.stop();
+    void next;
+  });
+
+  it("fails a job that holds the GPU past its timeout, saying so, and interrupts it", async () => {
+    const backend = fakeBackend({ ms: 1_000 });
+    const { scheduler, submit, published } = testScheduler(backend.generate, { jobTimeoutMs: 30 });
+    expect(await submit("slow")).toBe("error");
+    const error = published.find((e) => e.kind === "transition" && e.to === "error");
+    expect(error?.kind === "transition" && error.job.error).toMatch(/timed out after/);
+    expect(backend.stats.interrupted).toEqual(["slow"]);
+    expect(scheduler.gpu.slots()[0]?.busy).toBe(false);
+    await scheduler.stop();
+  });
+
+  it("dispatches nothing to an unhealthy backend until it is up", async () => {
+    const backend = fakeBackend();
+    const { scheduler, submit } = testScheduler(backend.generate, { healthy: false });
+    const done = submit("a");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(backend.stats.started).toEqual([]);
+    expect(scheduler.position("a")).toBe(1);
+    scheduler.backendUp(0);
+    expect(await done).toBe("complete");
+    await scheduler.stop();
+  });
+
+  it("runs one job per backend in parallel when there are several", async () => {
+    const backend = fakeBackend({ ms: 10 });
+    const { scheduler, submit } = testScheduler(backend.generate, { backends: 3 });
+    await Promise.all(Array.from({ length: 9 }, (_, i) => submit(`job-${i}`)));
+    expect(backend.stats.maxActive).toBe(3);
+    await scheduler.stop();
+  });
+
+  it("stops without finishing running jobs and waits for their generations to end", async () => {
+    const backend = fakeBackend({ ms: 1_000 });
+    const { scheduler, submit, published } = testScheduler(backend.generate);
+    void submit("a");
+    await new Promise((r) => setTimeout(r, 20));
+    await scheduler.stop();
+    expect(backend.stats.interrupted).toEqual(["a"]);
+    expect(backend.stats.active).toBe(0);
+    expect(transitionsOf(published, "a")).toEqual(["queued->processing"]);
+  });
+});

@@ -1,0 +1,150 @@
+import { Duration, Effect } from "effect";
+import { createActor, fromPromise } from "xstate";
+import type { Actor, InspectionEvent } from "xstate";
+import { GpuPool } from "./gpu-pool";
+import type { GpuPoolService } from "./gpu-pool";
+import { imageJobMachine } from "./image-job.machine";
+import type { GenerateActorInput, ImageJobInput } from "./image-job.machine";
+import type { GenerateRequest, GenerateResult, JobStatus } from "./job";
+import { Journal } from "./journal";
+import type { JournalOptions } from "./journal";
+import { schedulerMachine } from "./scheduler.machine";
+
+/** The backend call for one attempt: an Effect, so that interrupting it interrupts the backend. */
+export type GenerateProgram = (
+  request: GenerateRequest,
+  onProgress: (progress: number) => void,
+) => Effect.Effect<GenerateResult, unknown>;
+
+/** Everything the scheduler needs from its host. */
+export interface JobSchedulerOptions<P> extends Pick<JournalOptions<P>, "persist" | "publish" | "onRetry"> {
+  backends: number;
+  generate: GenerateProgram;
+  /** The longest one attempt may hold a GPU before it is interrupted and fails. */
+  jobTimeoutMs: number;
+  /** Called whenever queue positions may have changed. */
+  onQueueChanged?: () => void;
+  /** Whether backends start healthy (tests); a host that probes its backends leaves this false. */
+  healthy?: boolean;
+  /** XState inspection observer for the scheduler and every job actor. */
+  inspect?: (event: InspectionEvent) => void;
+}
+
+/** The queue at a glance. */
+export interface QueueSnapshot {
+  queued: number;
+  processing: number;
+  backends: { healthy: boolean; busy: boolean; jobId: string | null; since: number | null }[];
+}
+
+const timeoutMessage = (ms: number): string =>
+  `The generation timed out after ${Duration.format(Duration.millis(ms))}; the backend was interrupted`;
+
+/**
+ * The host's handle on the scheduler actor: it wires the backend call into the job machine under the
+ * GPU permits, and every transition into the journal (persist, then publish).
+ */
+export class JobScheduler<P> {
+  /** The running scheduler actor (its children are the job actors). */
+  readonly actor: Actor<typeof schedulerMachine>;
+  /** The GPU permits every generation runs under. */
+  readonly gpu: GpuPoolService;
+  /** Where transitions are written down before anyone hears of them. */
+  readonly journal: Journal<P>;
+
+  constructor(options: JobSchedulerOptions<P>) {
+    const gpu = GpuPool.makeSync(options.backends);
+    const journal = new Journal<P>(options);
+    const generate = fromPromise<GenerateResult, GenerateActorInput>(({ input, signal }) =>
+      Effect.runPromise(
+        gpu.withGpu(input.request.backend)(
+          options.generate(input.request, input.onProgress).pipe(
+            Effect.timeoutOrElse({
+              duration: Duration.millis(options.jobTimeoutMs),
+              orElse: () => Effect.fail(new Error(timeoutMessage(options.jobTimeoutMs))),
+            }),
+          ),
+        ),
+        { signal },
+      ),
+    );
+    const machine = schedulerMachine.provide({
+      actors: { imageJob: imageJobMachine.provide({ actors: { generate } }) },
+      actions: {
+        reportTransition: (_, transition) => void journal.record({ kind: "transition", ...transition }),
+        reportProgress: (_, { jobId, progress }) => void journal.record({ kind: "progress", jobId, progress }),
+        reportQueueChanged: () => options.onQueueChanged?.(),
+      },
+    });
+    this.gpu = gpu;
+    this.journal = journal;
+    this.actor = createActor(machine, {
+      input: { backends: options.backends, healthy: options.healthy ?? false },
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    this.actor.start();
+  }
+
+  /** Puts a job at the end of the line (jobs must be submitted in their submission order). */
+  submit(job: ImageJobInput): void {
+    this.actor.send({ type: "scheduler.enqueue", job });
+  }
+
+  /** Cancels a queued or running job; settles once its transition is persisted and published. */
+  async cancel(jobId: string): Promise<void> {
+    this.actor.send({ type: "scheduler.cancel", jobId });
+    await this.journal.settled(jobId);
+  }
+
+  /** 1 = next to get a GPU; 0 when the job is not waiting. */
+  position(jobId: string): number {
+    return this.actor.getSnapshot().context.queue.position(jobId);
+  }
+
+  /** The live status of a job this scheduler holds, or undefined once it has ended (or was never here). */
+  status(jobId: string): JobStatus | undefined {
+    return this.actor.getSnapshot().context.seen.get(jobId)?.status;
+  }
+
+  /** Waiting jobs in order. */
+  queued(): string[] {
+    return [...this.actor.getSnapshot().context.queue];
+  }
+
+  /** Counts and backends, for `queue.status`. */
+  snapshot(): QueueSnapshot {
+    const { queue, backends } = this.actor.getSnapshot().context;
+    const slots = this.gpu.slots();
+    return {
+      queued: queue.size,
+      processing: backends.filter((b) => b.jobId !== null).length,
+      backends: backends.map((b, i) => ({
+        healthy: b.healthy,
+        busy: b.jobId !== null || (slots[i]?.busy ?? false),
+        jobId: b.jobId,
+        since: b.since,
+      })),
+    };
+  }
+
+  /** Marks a backend as answering (after its probe) so that jobs are dispatched to it. */
+  backendUp(backend: number): void {
+    this.actor.send({ type: "backend.up", backend });
+  }
+
+  /** Marks a backend as unreachable; nothing new is dispatched to it. */
+  backendDown(backend: number): void {
+    this.actor.send({ type: "backend.down", backend });
+  }
+
+  /**
+   * Stops taking work: no job starts any more, running generations are interrupted (their jobs stay
+   * as persisted, to run again at the next start), and everything recorded is flushed.
+   */
+  async stop(): Promise<void> {
+    this.actor.send({ type: "scheduler.pause" });
+    this.actor.stop();
+    await Effect.runPromise(this.gpu.drain);
+    await this.journal.flush();
+  }
+}

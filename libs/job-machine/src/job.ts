@@ -1,0 +1,58 @@
+/** Every status an image job can be in. */
+export const JOB_STATUSES = ["queued", "processing", "complete", "error", "cancelled"] as const;
+
+/** The status of an image job. */
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Statuses nothing ever leaves. */
+export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["complete", "error", "cancelled"]);
+
+/** True when no transition can leave `status`. */
+export const isFinalStatus = (status: JobStatus): boolean => FINAL_STATUSES.has(status);
+
+/** The generation parameters of a job, with every default filled in. */
+export interface JobParams {
+  negativePrompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  cfgScale: number;
+  seed: number;
+  sampler: string;
+  checkpoint: string | null;
+}
+
+/** An image job as the API shows it (CONTRACT.md `Job`). */
+export interface Job {
+  id: string;
+  conversationId: string;
+  messageId: string;
+  status: JobStatus;
+  queuePosition: number;
+  progress: number;
+  prompt: string;
+  params: JobParams;
+  imageUrl: string | null;
+  usedSeed: number | null;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** What the backend is asked to make for one attempt of a job. */
+export interface GenerateRequest {
+  jobId: string;
+  prompt: string;
+  params: JobParams;
+  /** 1 for the first run; a job re-run after a crash counts up to the attempt limit. */
+  attempt: number;
+  /** Index of the backend (GPU) this attempt holds. */
+  backend: number;
+}
+
+/** What a finished generation produced. */
+export interface GenerateResult {
+  imageUrl: string;
+  usedSeed: number;
+}

@@ -1,0 +1,87 @@
+import { Duration, Effect, Schedule } from "effect";
+import type { JobTransition } from "./scheduler.machine";
+
+/** One thing the journal writes down: a status change, or the latest progress of a running job. */
+export type JournalEntry =
+  ({ kind: "transition" } & JobTransition) | { kind: "progress"; jobId: string; progress: number };
+
+/** The journal's collaborators: the database write and the broadcast that must follow it. */
+export interface JournalOptions<P> {
+  /** Persists entries in one go, in order; returns one result per entry. Must be safe to retry. */
+  persist: (entries: readonly JournalEntry[]) => Promise<readonly P[]>;
+  /** Publishes an entry once it is persisted. */
+  publish: (entry: JournalEntry, persisted: P) => void;
+  /** Called when a persist attempt fails and will be retried. */
+  onRetry?: (error: unknown, attempt: number) => void;
+  /** Upper bound of entries per persist call; default 256. */
+  batchSize?: number;
+}
+
+/** Exponential backoff from 50 ms, capped at 5 s between attempts, for as long as it takes. */
+const retrySchedule = Schedule.min([
+  Schedule.exponential(Duration.millis(50), 2),
+  Schedule.spaced(Duration.seconds(5)),
+]);
+
+/**
+ * Persist, then publish: entries are written strictly in the order they were recorded, each is
+ * published only after its write committed, and a failed write is retried with backoff until the
+ * database answers again (the writes are conditional, so a retry never applies one twice).
+ * Progress entries of the same job are coalesced while they wait: only the latest value is written.
+ */
+export class Journal<P> {
+  private pending: { entry: JournalEntry; done: () => void }[] = [];
+  private readonly lastOfJob = new Map<string, Promise<void>>();
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly options: JournalOptions<P>) {}
+
+  /** Queues an entry; the promise settles once it is persisted and published. */
+  record(entry: JournalEntry): Promise<void> {
+    if (entry.kind === "progress") {
+      const waiting = this.pending.find((p) => p.entry.kind === "progress" && p.entry.jobId === entry.jobId);
+      if (waiting) {
+        waiting.entry = entry;
+        return this.lastOfJob.get(entry.jobId) ?? Promise.resolve();
+      }
+    }
+    const settled = new Promise<void>((done) => this.pending.push({ entry, done }));
+    this.lastOfJob.set(entry.jobId, settled);
+    void settled.then(() => {
+      if (this.lastOfJob.get(entry.jobId) === settled) this.lastOfJob.delete(entry.jobId);
+    });
+    this.running ??= this.drain().finally(() => {
+      this.running = null;
+    });
+    return settled;
+  }
+
+  /** Settles once every entry recorded so far for `jobId` is persisted and published. */
+  settled(jobId: string): Promise<void> {
+    return this.lastOfJob.get(jobId) ?? Promise.resolve();
+  }
+
+  /** Settles once everything recorded so far is persisted and published. */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 256;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, batchSize);
+      const entries = batch.map((p) => p.entry);
+      let attempt = 0;
+      const results = await Effect.runPromise(
+        Effect.tryPromise(() => this.options.persist(entries)).pipe(
+          Effect.tapError((error) => Effect.sync(() => this.options.onRetry?.(error.cause, ++attempt))),
+          Effect.retry(retrySchedule),
+        ),
+      );
+      batch.forEach(({ entry, done }, i) => {
+        this.options.publish(entry, results[i] as P);
+        done();
+      });
+    }
+  }
+}

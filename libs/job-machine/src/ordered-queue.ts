@@ -1,0 +1,96 @@
+/**
+ * The waiting line in submission order, with exact positions in O(log n).
+ *
+ * A Fenwick tree over arrival slots holds 1 for every job still waiting, so a job's position is the
+ * prefix sum up to its slot: removing the head or any job in the middle is one O(log n) update, and
+ * nobody else's position is ever written down, so nothing can drift.
+ */
+export class OrderedQueue {
+  private tree = new Int32Array(1024);
+  private readonly slots = new Map<string, number>();
+  private ids: (string | undefined)[] = [];
+  private head = 0;
+
+  /** How many jobs wait. */
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** Appends a job at the end of the line. */
+  push(id: string): void {
+    if (this.slots.has(id)) return;
+    const slot = this.ids.length;
+    if (slot + 1 >= this.tree.length) this.grow();
+    this.ids.push(id);
+    this.slots.set(id, slot);
+    this.add(slot, 1);
+  }
+
+  /** True when `id` waits in this line. */
+  has(id: string): boolean {
+    return this.slots.has(id);
+  }
+
+  /** 1 for the next job to run, n for the last; 0 when `id` does not wait. */
+  position(id: string): number {
+    const slot = this.slots.get(id);
+    return slot === undefined ? 0 : this.prefix(slot);
+  }
+
+  /** The job that runs next, if any. */
+  peek(): string | undefined {
+    while (this.head < this.ids.length && this.ids[this.head] === undefined) this.head++;
+    return this.ids[this.head];
+  }
+
+  /** Takes `id` out of the line, wherever it stands. */
+  remove(id: string): boolean {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return false;
+    this.slots.delete(id);
+    this.ids[slot] = undefined;
+    this.add(slot, -1);
+    this.peek();
+    // Slots are never reused; once most of them lie behind the head, start afresh so a long-lived
+    // server's memory follows the queue's length, not the number of jobs it has ever seen.
+    if (this.head > 4096 && this.head * 2 > this.ids.length) this.compact();
+    return true;
+  }
+
+  /** The waiting jobs in order. */
+  *[Symbol.iterator](): IterableIterator<string> {
+    for (let i = this.head; i < this.ids.length; i++) {
+      const id = this.ids[i];
+      if (id !== undefined) yield id;
+    }
+  }
+
+  private add(slot: number, delta: number): void {
+    for (let i = slot + 1; i < this.tree.length; i += i & -i) this.tree[i] = (this.tree[i] ?? 0) + delta;
+  }
+
+  private prefix(slot: number): number {
+    let sum = 0;
+    for (let i = slot + 1; i > 0; i -= i & -i) sum += this.tree[i] ?? 0;
+    return sum;
+  }
+
+  private compact(): void {
+    const live = [...this];
+    this.ids = [];
+    this.slots.clear();
+    this.head = 0;
+    this.tree = new Int32Array(1024);
+    for (const id of live) this.push(id);
+  }
+
+  private grow(): void {
+    // Rebuilding in O(n) on doubling keeps pushes amortised O(log n).
+    const tree = new Int32Array(this.tree.length * 2);
+    for (let slot = 0; slot < this.ids.length; slot++) {
+      if (this.ids[slot] === undefined) continue;
+      for (let i = slot + 1; i < tree.length; i += i & -i) tree[i] = (tree[i] ?? 0) + 1;
+    }
+    this.tree = tree;
+  }
+}
