@@ -29,8 +29,11 @@ const retrySchedule = Schedule.min([
  * database answers again (the writes are conditional, so a retry never applies one twice).
  * Progress entries of the same job are coalesced while they wait: only the latest value is written.
  */
+type Pending = { entry: JournalEntry; done: () => void } | { task: () => Promise<void> };
+
 export class Journal<P> {
-  private pending: { entry: JournalEntry; done: () => void }[] = [];
+  private pending: Pending[] = [];
+  private failures = 0;
   private readonly lastOfJob = new Map<string, Promise<void>>();
   private running: Promise<void> | null = null;
 
@@ -39,7 +42,10 @@ export class Journal<P> {
   /** Queues an entry; the promise settles once it is persisted and published. */
   record(entry: JournalEntry): Promise<void> {
     if (entry.kind === "progress") {
-      const waiting = this.pending.find((p) => p.entry.kind === "progress" && p.entry.jobId === entry.jobId);
+      const waiting = this.pending.find(
+        (p): p is Extract<Pending, { entry: JournalEntry }> =>
+          "entry" in p && p.entry.kind === "progress" && p.entry.jobId === entry.jobId,
+      );
       if (waiting) {
         waiting.entry = entry;
         return this.lastOfJob.get(entry.jobId) ?? Promise.resolve();
@@ -50,10 +56,30 @@ export class Journal<P> {
     void settled.then(() => {
       if (this.lastOfJob.get(entry.jobId) === settled) this.lastOfJob.delete(entry.jobId);
     });
+    this.kick();
+    return settled;
+  }
+
+  /**
+   * Runs `task` in the journal's lane: after everything recorded before it has been persisted and published,
+   * and before anything recorded after it. A task is not retried; its failure is the caller's.
+   */
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ task: () => task().then(resolve, reject) });
+      this.kick();
+    });
+  }
+
+  /** True while the latest write failed and is being retried (e.g. the database is unreachable). */
+  get failing(): boolean {
+    return this.failures > 0;
+  }
+
+  private kick(): void {
     this.running ??= this.drain().finally(() => {
       this.running = null;
     });
-    return settled;
   }
 
   /** Settles once every entry recorded so far for `jobId` is persisted and published. */
@@ -69,15 +95,25 @@ export class Journal<P> {
   private async drain(): Promise<void> {
     const batchSize = this.options.batchSize ?? 256;
     while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, batchSize);
+      const head = this.pending[0]!;
+      if ("task" in head) {
+        this.pending.shift();
+        await head.task();
+        continue;
+      }
+      const end = this.pending.findIndex((p, i) => i >= batchSize || "task" in p);
+      const batch = this.pending.splice(0, end === -1 ? this.pending.length : end) as Extract<
+        Pending,
+        { entry: JournalEntry }
+      >[];
       const entries = batch.map((p) => p.entry);
-      let attempt = 0;
       const results = await Effect.runPromise(
         Effect.tryPromise(() => this.options.persist(entries)).pipe(
-          Effect.tapError((error) => Effect.sync(() => this.options.onRetry?.(error.cause, ++attempt))),
+          Effect.tapError((error) => Effect.sync(() => this.options.onRetry?.(error.cause, ++this.failures))),
           Effect.retry(retrySchedule),
         ),
       );
+      this.failures = 0;
       batch.forEach(({ entry, done }, i) => {
         this.options.publish(entry, results[i] as P);
         done();

@@ -1,0 +1,206 @@
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { appRouter, EventHub, JobService } from "@anvil/api";
+import type { Context } from "@anvil/api";
+import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import { JobStore, openDatabase } from "@anvil/persistence";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { applyWSSHandler } from "@trpc/server/adapters/ws";
+import type { Logger } from "pino";
+import { WebSocketServer } from "ws";
+import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
+import { sendFile, serveWebApp } from "./static-files";
+
+/** How to run one Anvil server. */
+export interface AnvilConfig {
+  port: number;
+  host: string;
+  databaseUrl?: string | undefined;
+  /** Embedded database and images; undefined keeps the database in memory (tests). */
+  dataDir: string;
+  inMemoryDatabase?: boolean;
+  forgeUrls?: string[] | undefined;
+  apiToken?: string | undefined;
+  jobTimeoutMs: number;
+  logger: Logger;
+  simulatorStepMs?: number;
+  webDir?: string;
+  probeIntervalMs?: number;
+  coalesceMs?: number;
+}
+
+/** A running server. */
+export interface AnvilServer {
+  url: string;
+  port: number;
+  service: JobService;
+  store: JobStore;
+  events: EventHub;
+  simulator: ForgeSimulator | null;
+  /** Stops taking work, interrupts running generations (their jobs run again at the next start), closes. */
+  close(): Promise<void>;
+}
+
+const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
+/** Both apps/server/src (tests) and apps/server/dist (the build) sit two levels below the repository root. */
+const DEFAULT_WEB_DIR = here("../../web/dist");
+const MIGRATIONS_FOLDER = here("../../../libs/persistence/drizzle");
+const IMAGE_PATH = /^\/images\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.png$/;
+const MAX_BODY_BYTES = 256 * 1024;
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
+};
+
+const readJson = async (req: IncomingMessage): Promise<unknown> => {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 4096) return undefined;
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+};
+
+/** Opens the database, rebuilds the queue, and serves the API, the subscriptions, the images and the web app. */
+export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
+  const { logger } = config;
+  const database = await openDatabase({
+    ...(config.databaseUrl ? { url: config.databaseUrl } : config.inMemoryDatabase ? {} : { dataDir: config.dataDir }),
+    migrationsFolder: MIGRATIONS_FOLDER,
+  });
+  let simulator: ForgeSimulator | null = null;
+  let forgeUrls = config.forgeUrls;
+  if (!forgeUrls) {
+    simulator = await startForgeSimulator({ stepMs: config.simulatorStepMs ?? 150 });
+    forgeUrls = [simulator.url];
+    logger.info(
+      { simulator: simulator.url },
+      `FORGE_URL is not set: using the built-in Forge simulator at ${simulator.url}`,
+    );
+  }
+  const store = new JobStore(database);
+  const events = new EventHub();
+  const imagesDir = join(config.dataDir, "images");
+  const service = await JobService.start({
+    store,
+    events,
+    backends: forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl })),
+    imagesDir,
+    jobTimeoutMs: config.jobTimeoutMs,
+    ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
+    log: (message, fields) => logger.info(fields, message),
+  });
+  const createContext = (): Context => ({
+    service,
+    store,
+    events,
+    database: database.kind,
+    ...(config.coalesceMs !== undefined ? { coalesceMs: config.coalesceMs } : {}),
+  });
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    createContext,
+    basePath: "/trpc/",
+    maxBodySize: MAX_BODY_BYTES,
+    onError: ({ error, path }) => {
+      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
+    },
+  });
+  const webDir = config.webDir ?? DEFAULT_WEB_DIR;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? "/", "http://anvil").pathname;
+    if (path === "/auth/login" && req.method === "POST") {
+      const body = (await readJson(req)) as { token?: unknown } | undefined;
+      if (!config.apiToken) return json(res, 200, { ok: true, required: false });
+      if (!tokenMatches(body?.token, config.apiToken)) return json(res, 401, { ok: false, error: "Wrong token" });
+      return json(
+        res,
+        200,
+        { ok: true, required: true },
+        {
+          "set-cookie": `${SESSION_COOKIE}=${encodeURIComponent(config.apiToken)}; HttpOnly; SameSite=Strict; Path=/`,
+        },
+      );
+    }
+    if (path === "/auth/status") {
+      return json(res, 200, { required: Boolean(config.apiToken), authorized: isAuthorized(req, config.apiToken) });
+    }
+    const guarded = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
+    if (guarded && !isAuthorized(req, config.apiToken)) {
+      return json(res, 401, {
+        error: { message: "Unauthorized: send Authorization: Bearer <API_TOKEN>", code: "UNAUTHORIZED" },
+      });
+    }
+    if (path.startsWith("/trpc/")) return trpc(req, res);
+    if (path.startsWith("/images/")) {
+      const id = IMAGE_PATH.exec(path)?.[1];
+      if (
+        id &&
+        (await sendFile(res, imagesDir, `${id}.png`, { "cache-control": "public, max-age=31536000, immutable" }))
+      ) {
+        return;
+      }
+      return json(res, 404, { error: { message: "No such image", code: "NOT_FOUND" } });
+    }
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return json(res, 405, { error: { message: "Method not allowed" } });
+    return serveWebApp(req, res, webDir, path);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error, url: req.url }, "request failed");
+      if (!res.headersSent) json(res, 500, { error: { message: "Internal error" } });
+      else res.destroy();
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
+  const wsHandler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    createContext,
+    keepAlive: { enabled: true, pingMs: 20_000, pongWaitMs: 5_000 },
+  });
+  server.on("upgrade", (req, socket, head) => {
+    const path = new URL(req.url ?? "/", "http://anvil").pathname;
+    if (path !== "/trpc" && path !== "/trpc/") return socket.destroy();
+    if (!isAuthorized(req, config.apiToken)) {
+      socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      server.close();
+      await service.stop();
+      wsHandler.broadcastReconnectNotification();
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await database.close();
+      await simulator?.close();
+    })());
+
+  return { url, port, service, store, events, simulator, close };
+}

@@ -1,0 +1,121 @@
+import type { ForgeClient } from "@anvil/forge-client";
+import { Duration, Effect, Fiber, Latch, Schedule } from "effect";
+
+/** A backend's health as `health` and `queue.status` report it. */
+export interface BackendHealth {
+  url: string;
+  healthy: boolean;
+  /** Why the last probe failed, in words; null while healthy. */
+  lastError: string | null;
+}
+
+/** What the monitor tells the scheduler. */
+export interface BackendMonitorHooks {
+  up: (backend: number) => void;
+  down: (backend: number) => void;
+  /** Whether Anvil itself has a generation on this backend right now. */
+  isOurs: (backend: number) => boolean;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Probes every backend with backoff and keeps the scheduler's view of them true.
+ *
+ * Before a backend is first marked up, and whenever it comes back, the monitor asks it whether it is busy:
+ * Forge keeps generating after its client is gone, so a generation that is not Anvil's (left by a previous
+ * life of this server) is interrupted, and the backend is marked up only once it is idle.
+ */
+export class BackendMonitor {
+  private readonly states: { healthy: boolean; lastError: string | null; upLatch: Latch.Latch }[];
+  private fiber: Fiber.Fiber<unknown, unknown> | null = null;
+
+  constructor(
+    private readonly backends: readonly ForgeClient[],
+    private readonly hooks: BackendMonitorHooks,
+    private readonly intervalMs = 2_000,
+  ) {
+    this.states = backends.map(() => ({
+      healthy: false,
+      lastError: "not probed yet",
+      upLatch: Latch.makeUnsafe(false),
+    }));
+  }
+
+  /** Starts probing every backend in the background. */
+  start(): void {
+    this.fiber ??= Effect.runFork(
+      Effect.forEach(this.backends, (_, i) => this.watch(i), { concurrency: "unbounded", discard: true }),
+    );
+  }
+
+  /** Stops probing. */
+  async stop(): Promise<void> {
+    if (this.fiber) await Effect.runPromise(Fiber.interrupt(this.fiber));
+    this.fiber = null;
+  }
+
+  /** Every backend's health. */
+  health(): BackendHealth[] {
+    return this.backends.map((b, i) => ({
+      url: b.baseUrl,
+      healthy: this.states[i]?.healthy ?? false,
+      lastError: this.states[i]?.lastError ?? null,
+    }));
+  }
+
+  /** Marks a backend down after a call found it unreachable; the probe loop brings it back. */
+  markDown(backend: number, reason: string): void {
+    const state = this.states[backend];
+    if (!state?.healthy) return;
+    state.healthy = false;
+    state.lastError = reason;
+    Latch.closeUnsafe(state.upLatch);
+    this.hooks.down(backend);
+    this.hooks.log?.("backend down", { backend: this.backends[backend]?.baseUrl, reason });
+  }
+
+  /** Completes once the backend is healthy again. */
+  awaitUp(backend: number): Effect.Effect<void> {
+    return this.states[backend]?.upLatch.await ?? Effect.void;
+  }
+
+  private watch(index: number): Effect.Effect<void> {
+    const forge = this.backends[index]!;
+    const state = this.states[index]!;
+    const { hooks } = this;
+    const probe = Effect.gen(function* () {
+      const progress = yield* forge.progress();
+      if (state.healthy) return;
+      if (progress.busy && !hooks.isOurs(index)) {
+        hooks.log?.("backend busy with a generation that is not ours; interrupting it", { backend: forge.baseUrl });
+        yield* forge.interrupt();
+        return yield* Effect.fail(new Error("busy with an earlier generation; interrupted it, waiting until idle"));
+      }
+      state.healthy = true;
+      state.lastError = null;
+      Latch.openUnsafe(state.upLatch);
+      hooks.up(index);
+      hooks.log?.("backend up", { backend: forge.baseUrl });
+    });
+    const failed = (error: unknown) =>
+      Effect.sync(() => {
+        state.lastError = messageOf(error);
+        if (state.healthy) this.markDown(index, state.lastError);
+      });
+    // Probes back off from 100 ms to 10 s while a backend is down, and run every interval while it is up.
+    const untilHealthy = probe.pipe(
+      Effect.tapError(failed),
+      Effect.retry(
+        Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(10))]),
+      ),
+    );
+    // The retry never gives up, so no error can come out of it.
+    return untilHealthy.pipe(
+      Effect.andThen(Effect.sleep(Duration.millis(this.intervalMs))),
+      Effect.forever,
+      Effect.orDie,
+    );
+  }
+}

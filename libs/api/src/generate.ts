@@ -1,0 +1,69 @@
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
+import type { GenerateProgram } from "@anvil/job-machine";
+import { Effect } from "effect";
+
+/** The URL path at which a job's image is served. */
+export const imageUrlOf = (jobId: string): string => `/images/${jobId}.png`;
+
+/** Writes the PNG under a temporary name first, so a crash never leaves a torn image behind. */
+const writeImage = async (imagesDir: string, jobId: string, png: Uint8Array): Promise<void> => {
+  await mkdir(imagesDir, { recursive: true });
+  const target = join(imagesDir, `${jobId}.png`);
+  const partial = `${target}.${process.pid}.partial`;
+  await writeFile(partial, png);
+  await rename(partial, target);
+};
+
+/** How the generation reports a backend it could not reach, and waits for it to answer again. */
+export interface BackendAvailability {
+  unreachable: (backend: number, reason: string) => void;
+  awaitUp: (backend: number) => Effect.Effect<void>;
+}
+
+/**
+ * The scheduler's backend call: generate on the job's Forge, then keep the image in `imagesDir`.
+ * A backend that cannot be reached before anything was sent does not fail the job: the backend is marked
+ * down (so nothing else is dispatched to it) and the job waits for it, bounded by the job timeout.
+ */
+export const forgeGenerate =
+  (backends: readonly ForgeClient[], imagesDir: string, availability: BackendAvailability): GenerateProgram =>
+  (request, onProgress) =>
+    Effect.gen(function* () {
+      const forge = backends[request.backend];
+      if (!forge) return yield* Effect.fail(new Error(`No backend #${request.backend} is configured`));
+      const { params } = request;
+      const attempt = (): Effect.Effect<GenerationResult, ForgeError> =>
+        forge
+          .generate(
+            {
+              prompt: request.prompt,
+              negativePrompt: params.negativePrompt,
+              width: params.width,
+              height: params.height,
+              steps: params.steps,
+              cfgScale: params.cfgScale,
+              seed: params.seed,
+              sampler: params.sampler,
+              checkpoint: params.checkpoint,
+            },
+            { onProgress },
+          )
+          .pipe(
+            Effect.catchTag("ForgeError", (error) =>
+              error.reason === "Unreachable"
+                ? Effect.sync(() => availability.unreachable(request.backend, error.message)).pipe(
+                    Effect.andThen(availability.awaitUp(request.backend)),
+                    Effect.andThen(Effect.suspend(attempt)),
+                  )
+                : Effect.fail(error),
+            ),
+          );
+      const result = yield* attempt();
+      yield* Effect.tryPromise({
+        try: () => writeImage(imagesDir, request.jobId, result.png),
+        catch: (cause) => new Error(`The image could not be saved: ${String(cause)}`),
+      });
+      return { imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed };
+    });

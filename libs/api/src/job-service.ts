@@ -1,0 +1,261 @@
+import type { ForgeClient } from "@anvil/forge-client";
+import { isFinalStatus, JobScheduler } from "@anvil/job-machine";
+import type { Job, JobParams, JournalEntry } from "@anvil/job-machine";
+import type { JobRecord, JobStore, TransitionPatch } from "@anvil/persistence";
+import { toJob } from "@anvil/persistence";
+import type { InspectionEvent } from "xstate";
+import { BackendMonitor } from "./backend-monitor";
+import { CheckpointCatalog } from "./checkpoint-catalog";
+import { Conflict, NotFound, Unavailable } from "./errors";
+import type { EventHub } from "./event-hub";
+import { forgeGenerate } from "./generate";
+import type { SubmitJobInput } from "./schemas";
+
+/** How many times a job may be started before a crash mid-run ends it in error. */
+export const MAX_ATTEMPTS = 3;
+
+/** How long a submission may wait for the database before it is refused as unavailable. */
+const SUBMIT_DEADLINE_MS = 5_000;
+
+const databaseDown = () =>
+  new Unavailable({ message: "The database is not reachable right now; the job was not accepted, try again shortly" });
+
+const withDeadline = <T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+};
+
+/** Everything the service is built from. */
+export interface JobServiceOptions {
+  store: JobStore;
+  events: EventHub;
+  backends: readonly ForgeClient[];
+  imagesDir: string;
+  jobTimeoutMs: number;
+  probeIntervalMs?: number;
+  inspect?: (event: InspectionEvent) => void;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** What a persisted journal entry turned into: the record and, for status changes, the event id. */
+type Persisted = { record: JobRecord; eventId: number | null } | null;
+
+const patchFor = (entry: Extract<JournalEntry, { kind: "transition" }>): TransitionPatch => {
+  const { job } = entry;
+  const finishedAt = job.finishedAt === null ? undefined : new Date(job.finishedAt);
+  switch (entry.to) {
+    case "processing":
+      return { progress: 0, attempts: job.attempt, startedAt: new Date(job.startedAt ?? Date.now()) };
+    case "complete":
+      return {
+        progress: 100,
+        imageUrl: job.result?.imageUrl ?? null,
+        usedSeed: job.result?.usedSeed ?? null,
+        finishedAt,
+      };
+    case "error":
+      return { error: job.error ?? "The generation failed", finishedAt };
+    default:
+      return { finishedAt };
+  }
+};
+
+/**
+ * Anvil's application service: submits jobs to the database and the scheduler, persists every transition
+ * before publishing it, and answers reads with live positions.
+ */
+export class JobService {
+  readonly scheduler: JobScheduler<Persisted>;
+  readonly monitor: BackendMonitor;
+  readonly checkpoints: CheckpointCatalog;
+  /** Jobs re-run after a restart: their row still says `processing` while they wait for a GPU again. */
+  private readonly resumed = new Set<string>();
+  private readonly live = new Map<string, JobRecord>();
+
+  private constructor(private readonly options: JobServiceOptions) {
+    const { backends } = options;
+    this.checkpoints = new CheckpointCatalog(backends);
+    this.scheduler = new JobScheduler<Persisted>({
+      backends: backends.length,
+      jobTimeoutMs: options.jobTimeoutMs,
+      generate: forgeGenerate(backends, options.imagesDir, {
+        unreachable: (backend, reason) => this.monitor.markDown(backend, reason),
+        awaitUp: (backend) => this.monitor.awaitUp(backend),
+      }),
+      persist: (entries) => this.persist(entries),
+      publish: (entry, persisted) => this.publish(entry, persisted),
+      onRetry: (error, attempt) => options.log?.("database write failed; retrying", { error: String(error), attempt }),
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    this.monitor = new BackendMonitor(
+      backends,
+      {
+        up: (i) => this.scheduler.backendUp(i),
+        down: (i) => this.scheduler.backendDown(i),
+        isOurs: (i) => this.scheduler.snapshot().backends[i]?.jobId != null,
+        ...(options.log ? { log: options.log } : {}),
+      },
+      options.probeIntervalMs,
+    );
+  }
+
+  /** Rebuilds the queue from the database, in order, and starts probing the backends. */
+  static async start(options: JobServiceOptions): Promise<JobService> {
+    const service = new JobService(options);
+    await service.recover();
+    service.monitor.start();
+    return service;
+  }
+
+  /** Accepts a job: persisted first, then queued, then announced. The same idempotency key never makes two. */
+  async submit(input: SubmitJobInput): Promise<Job> {
+    const { prompt, conversationId, idempotencyKey, ...rest } = input;
+    const checkpoint = rest.checkpoint === null ? null : await this.checkpoints.resolve(rest.checkpoint);
+    const params: JobParams = { ...rest, checkpoint };
+    if (this.scheduler.journal.failing) throw databaseDown();
+    // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
+    // every status event is published in the order of its id, so a resume cursor never skips one.
+    return withDeadline(
+      this.scheduler.journal.run(() => this.submitNow(prompt, params, conversationId, idempotencyKey)),
+      SUBMIT_DEADLINE_MS,
+      databaseDown,
+    );
+  }
+
+  private async submitNow(
+    prompt: string,
+    params: JobParams,
+    conversationId: string | undefined,
+    idempotencyKey: string | undefined,
+  ): Promise<Job> {
+    const { job, created } = await this.options.store.submitJob({
+      prompt,
+      params,
+      ...(conversationId ? { conversationId } : {}),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
+    if (!created) return this.toLiveJob(job);
+    this.live.set(job.id, job);
+    this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: 1 });
+    const snapshot = this.toLiveJob(job);
+    this.options.events.publish({ kind: "status", eventId: job.lastEventId, job: snapshot });
+    return snapshot;
+  }
+
+  /** Cancels a queued or running job; CONFLICT once it is complete or in error. */
+  async cancel(jobId: string): Promise<Job> {
+    const record = await this.record(jobId);
+    if (record.status === "cancelled") return this.toLiveJob(record);
+    if (record.status === "complete" || record.status === "error") {
+      throw new Conflict({ message: `Job ${jobId} is already ${record.status} and cannot be cancelled` });
+    }
+    await this.scheduler.cancel(jobId);
+    const after = await this.record(jobId);
+    // Cancel raced with the end of the generation: whichever the job machine took first is the one final state.
+    if (after.status === "complete" || after.status === "error") {
+      throw new Conflict({ message: `Job ${jobId} finished (${after.status}) before it could be cancelled` });
+    }
+    return this.toLiveJob(after);
+  }
+
+  /** One job with its live position. */
+  async get(jobId: string): Promise<Job> {
+    return this.toLiveJob(await this.record(jobId));
+  }
+
+  /** The job as the API shows it: the persisted record, with the position derived from the live line. */
+  toLiveJob(record: JobRecord): Job {
+    const current = this.live.get(record.id) ?? record;
+    const position = current.status === "queued" ? Math.max(1, this.scheduler.position(record.id)) : 0;
+    return toJob(current, position);
+  }
+
+  /** A job still in the line or on a GPU, from memory; undefined once it has ended. */
+  liveJob(jobId: string): Job | undefined {
+    const record = this.live.get(jobId);
+    return record ? this.toLiveJob(record) : undefined;
+  }
+
+  /** Stops taking work, interrupts running generations (their jobs stay to be run again) and flushes. */
+  async stop(): Promise<void> {
+    await this.monitor.stop();
+    await this.scheduler.stop();
+  }
+
+  private async record(jobId: string): Promise<JobRecord> {
+    const record = this.live.get(jobId) ?? (await this.options.store.getJob(jobId));
+    if (!record) throw new NotFound({ message: `No job with id ${jobId}` });
+    return record;
+  }
+
+  private async recover(): Promise<void> {
+    const { store, log } = this.options;
+    for (const job of await store.activeJobs()) {
+      if (job.status === "processing" && job.attempts >= MAX_ATTEMPTS) {
+        await store.applyTransition({
+          jobId: job.id,
+          from: "processing",
+          to: "error",
+          patch: {
+            error: `The server stopped while this job was running, ${MAX_ATTEMPTS} times; it was given up`,
+            finishedAt: new Date(),
+          },
+          snapshot: (record) => toJob(record, 0),
+        });
+        log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts });
+        continue;
+      }
+      if (job.status === "processing") this.resumed.add(job.id);
+      this.live.set(job.id, job);
+      this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: job.attempts + 1 });
+    }
+    if (this.live.size > 0)
+      log?.("queue rebuilt from the database", { jobs: this.live.size, resumed: this.resumed.size });
+  }
+
+  private async persist(entries: readonly JournalEntry[]): Promise<Persisted[]> {
+    const results: Persisted[] = [];
+    for (const entry of entries) results.push(await this.persistOne(entry));
+    return results;
+  }
+
+  private async persistOne(entry: JournalEntry): Promise<Persisted> {
+    const { store } = this.options;
+    if (entry.kind === "progress") {
+      const record = await store.updateProgress(entry.jobId, entry.progress);
+      return record ? { record, eventId: null } : null;
+    }
+    const from = this.resumed.has(entry.jobId) && entry.from === "queued" ? "processing" : entry.from;
+    const applied = await store.applyTransition({
+      jobId: entry.jobId,
+      from,
+      to: entry.to,
+      patch: patchFor(entry),
+      snapshot: (record) => toJob(record, 0),
+    });
+    if (applied) return { record: applied.job, eventId: applied.eventId };
+    // Nothing matched `from`: either this write already committed before its acknowledgement was lost
+    // (a retry), or the row moved elsewhere. Only the former is published, with the event it made.
+    const current = await store.getJob(entry.jobId);
+    return current && current.status === entry.to ? { record: current, eventId: current.lastEventId } : null;
+  }
+
+  private publish(entry: JournalEntry, persisted: Persisted): void {
+    if (!persisted) return;
+    const { events } = this.options;
+    const { record, eventId } = persisted;
+    if (entry.kind === "transition") this.resumed.delete(entry.jobId);
+    if (isFinalStatus(record.status)) this.live.delete(record.id);
+    else this.live.set(record.id, record);
+    const job = toJob(record, 0);
+    if (entry.kind === "progress" || eventId === null) {
+      events.publish({ kind: "progress", job });
+      return;
+    }
+    events.publish({ kind: "status", eventId, job });
+    if (entry.from === "queued") events.publish({ kind: "positions" });
+  }
+}

@@ -1,0 +1,20 @@
+import { checkpointsRouter } from "./routers/checkpoints";
+import { conversationsRouter } from "./routers/conversations";
+import { healthProcedure } from "./routers/health";
+import { jobsRouter } from "./routers/jobs";
+import { messagesRouter } from "./routers/messages";
+import { queueRouter } from "./routers/queue";
+import { router } from "./trpc";
+
+/** Anvil's whole API (CONTRACT.md). */
+export const appRouter = router({
+  health: healthProcedure,
+  conversations: conversationsRouter,
+  messages: messagesRouter,
+  jobs: jobsRouter,
+  queue: queueRouter,
+  checkpoints: checkpointsRouter,
+});
+
+/** The router's type, for typed clients: `import type { AppRouter } from "@anvil/api"`. */
+export type AppRouter = typeof appRouter;

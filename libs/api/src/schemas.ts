@@ -1,0 +1,102 @@
+import { JOB_STATUSES } from "@anvil/job-machine";
+import { z } from "zod";
+
+const uuid = (field: string) => z.uuid({ error: `${field} must be a UUID` });
+
+const int = (field: string, min: number, max: number) =>
+  z
+    .number({ error: `${field} must be a number` })
+    .int({ error: `${field} must be a whole number` })
+    .min(min, { error: `${field} must be at least ${min}` })
+    .max(max, { error: `${field} must be at most ${max}` });
+
+const dimension = (field: string) =>
+  int(field, 64, 2048).refine((n) => n % 8 === 0, { error: `${field} must be a multiple of 8` });
+
+/** `jobs.submit` input, with the CONTRACT's limits and defaults. */
+export const submitJobInput = z.object({
+  prompt: z
+    .string({ error: "prompt must be a string" })
+    .min(1, { error: "prompt must not be empty" })
+    .max(4000, { error: "prompt must be at most 4000 characters" })
+    .refine((s) => s.trim().length > 0, { error: "prompt must not be blank" }),
+  negativePrompt: z
+    .string({ error: "negativePrompt must be a string" })
+    .max(4000, { error: "negativePrompt must be at most 4000 characters" })
+    .default(""),
+  width: dimension("width").default(1024),
+  height: dimension("height").default(1024),
+  steps: int("steps", 1, 150).default(20),
+  cfgScale: z
+    .number({ error: "cfgScale must be a number" })
+    .min(0, { error: "cfgScale must be at least 0" })
+    .max(30, { error: "cfgScale must be at most 30" })
+    .default(1),
+  seed: int("seed", -1, 4294967295).default(-1),
+  sampler: z
+    .string({ error: "sampler must be a string" })
+    .trim()
+    .min(1, { error: "sampler must not be empty" })
+    .max(100, { error: "sampler must be at most 100 characters" })
+    .default("Euler"),
+  checkpoint: z
+    .string({ error: "checkpoint must be a string" })
+    .min(1, { error: "checkpoint must not be empty" })
+    .max(500, { error: "checkpoint must be at most 500 characters" })
+    .nullable()
+    .default(null),
+  conversationId: uuid("conversationId").optional(),
+  idempotencyKey: z
+    .string({ error: "idempotencyKey must be a string" })
+    .min(1, { error: "idempotencyKey must not be empty" })
+    .max(200, { error: "idempotencyKey must be at most 200 characters" })
+    .optional(),
+});
+
+/** A validated `jobs.submit` input. */
+export type SubmitJobInput = z.output<typeof submitJobInput>;
+
+/** `{ jobId }`. */
+export const jobIdInput = z.object({ jobId: uuid("jobId") });
+
+/** `{ conversationId }`. */
+export const conversationIdInput = z.object({ conversationId: uuid("conversationId") });
+
+const statusList = z.array(z.enum(JOB_STATUSES, { error: `status must be one of ${JOB_STATUSES.join(", ")}` }), {
+  error: "status must be a list of statuses",
+});
+
+/** `jobs.list` input. */
+export const listJobsInput = z
+  .object({
+    status: statusList.optional(),
+    conversationId: uuid("conversationId").optional(),
+    limit: int("limit", 1, 500).default(50),
+    cursor: z.string({ error: "cursor must be a string" }).max(100, { error: "cursor is not valid" }).optional(),
+  })
+  .default({ limit: 50 });
+
+/** `conversations.create` input. */
+export const createConversationInput = z
+  .object({
+    title: z
+      .string({ error: "title must be a string" })
+      .trim()
+      .max(200, { error: "title must be at most 200 characters" })
+      .optional(),
+  })
+  .default({});
+
+/** A resume cursor: the id of the last event a client saw. */
+export const eventCursor = z
+  .string({ error: "lastEventId must be a string" })
+  .regex(/^\d{1,15}(\.\d{1,15})?$/, { error: "lastEventId must be an event id this server sent" });
+
+/** `jobs.events` input. */
+export const jobEventsInput = z
+  .object({
+    jobId: uuid("jobId").optional(),
+    conversationId: uuid("conversationId").optional(),
+    lastEventId: eventCursor.nullish(),
+  })
+  .default({});

@@ -1,0 +1,55 @@
+import { ConversationNotFound, InvalidCursor } from "@anvil/persistence";
+import { initTRPC, TRPCError } from "@trpc/server";
+import { ZodError } from "zod";
+import type { Context } from "./context";
+import { Conflict, HistoryGone, Invalid, NotFound, Unavailable } from "./errors";
+
+const t = initTRPC.context<Context>().create({
+  // Stack traces stay on the server, whatever NODE_ENV says.
+  isDev: false,
+  // No transformer: inputs and outputs are plain JSON, so any HTTP client can call Anvil.
+  sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
+  errorFormatter: ({ shape, error }) => {
+    if (!(error.cause instanceof ZodError)) return shape;
+    const fields = error.cause.issues.map((issue) => {
+      const path = issue.path.join(".");
+      return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
+    });
+    return { ...shape, message: fields.join("; "), data: { ...shape.data, fields } };
+  },
+});
+
+/** Domain errors become tRPC errors here, at the edge, and nowhere else. */
+const toTRPCError = (error: unknown): TRPCError | undefined => {
+  if (error instanceof NotFound || error instanceof ConversationNotFound) {
+    return new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
+  }
+  if (error instanceof Conflict) return new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
+  if (error instanceof Invalid || error instanceof InvalidCursor) {
+    return new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: error });
+  }
+  if (error instanceof HistoryGone) {
+    return new TRPCError({ code: "PRECONDITION_FAILED", message: error.message, cause: error });
+  }
+  if (error instanceof Unavailable) {
+    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message, cause: error });
+  }
+  return undefined;
+};
+
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const mapped = toTRPCError(result.error.cause);
+    if (mapped) throw mapped;
+  }
+  return result;
+});
+
+/** Builds a router. */
+export const router = t.router;
+
+/** A procedure whose domain errors arrive as the right tRPC codes. */
+export const publicProcedure = t.procedure.use(domainErrors);
+
+export { toTRPCError };
