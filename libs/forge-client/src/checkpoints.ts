@@ -1,0 +1,25 @@
+import type { SdModel } from "./types";
+
+/** The titles `sd_model_checkpoint` accepts, e.g. "flux1-dev.safetensors [abc123]". */
+export const checkpointTitles = (models: readonly SdModel[]): string[] => models.map((model) => model.title);
+
+const baseName = (path: string): string => path.split(/[\\/]/).pop() ?? path;
+const withoutExtension = (name: string): string => name.replace(/\.(safetensors|ckpt|pt|pth|gguf|bin)$/i, "");
+const withoutHash = (title: string): string => title.replace(/\s*\[[0-9a-f]+\]$/i, "");
+
+/**
+ * The model a user's name refers to: its title, model name, file name, or either without extension or hash.
+ * Forge silently ignores an unknown `sd_model_checkpoint`, so names must be resolved before sending.
+ */
+export const findCheckpoint = (models: readonly SdModel[], name: string): SdModel | undefined => {
+  const wanted = name.trim();
+  const keys = (model: SdModel): string[] => {
+    const file = baseName(model.filename);
+    return [model.title, model.modelName, file, withoutExtension(file), withoutExtension(withoutHash(model.title))];
+  };
+  return (
+    models.find((model) => model.title === wanted) ??
+    models.find((model) => keys(model).includes(wanted)) ??
+    models.find((model) => keys(model).some((key) => key.toLowerCase() === wanted.toLowerCase()))
+  );
+};

@@ -1,0 +1,87 @@
+import { Data } from "effect";
+
+/** Why a call to Forge failed. */
+export type ForgeErrorReason =
+  /** Connection refused, DNS failure, bad URL: nothing reached the server, so a retry is safe. */
+  | "Unreachable"
+  /** The connection dropped after the request was sent: the backend may still be working on it. */
+  | "ConnectionLost"
+  /** CUDA out of memory on the backend. */
+  | "OutOfMemory"
+  /** Any other non-2xx answer (5xx, 404, …). */
+  | "HttpError"
+  /** 422 from FastAPI's validation. */
+  | "InvalidRequest"
+  /** The answer was not JSON or not the expected shape. */
+  | "BadResponse"
+  /** A txt2img answer without an image, e.g. after an interrupt. */
+  | "NoImage"
+  /** No answer within the request timeout. */
+  | "Timeout";
+
+/** A failed call to a Forge backend; `message` is meant for end users. */
+export class ForgeError extends Data.TaggedError("ForgeError")<{
+  readonly reason: ForgeErrorReason;
+  readonly message: string;
+  readonly backendUrl: string;
+  readonly cause?: unknown;
+}> {}
+
+const unreachableCodes: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EHOSTDOWN: "host down",
+  EADDRNOTAVAIL: "address not available",
+  UND_ERR_CONNECT_TIMEOUT: "connect timed out",
+  ERR_INVALID_URL: "invalid URL",
+};
+
+const timeoutCodes = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+/** The error codes along a fetch failure's cause chain (undici nests the socket error in `cause`). */
+const errorCodes = (error: unknown, depth = 0): string[] => {
+  if (typeof error !== "object" || error === null || depth > 5) return [];
+  const record = error as { code?: unknown; cause?: unknown; errors?: unknown; message?: unknown };
+  const own = typeof record.code === "string" ? [record.code] : [];
+  // fetch refuses some ports before connecting and says so only in the message.
+  const badPort = record.message === "bad port" ? ["ERR_BAD_PORT"] : [];
+  const nested = Array.isArray(record.errors) ? record.errors.flatMap((e) => errorCodes(e, depth + 1)) : [];
+  return [...own, ...badPort, ...nested, ...errorCodes(record.cause, depth + 1)];
+};
+
+/** Classifies a rejected `fetch`: Unreachable only when the request cannot have reached the server. */
+export const fetchFailure = (backendUrl: string, cause: unknown): ForgeError => {
+  const codes = errorCodes(cause);
+  const unreachable = codes.find((code) => code in unreachableCodes || code === "ERR_BAD_PORT");
+  if (unreachable !== undefined) {
+    const why = unreachableCodes[unreachable] ?? "port not allowed";
+    return new ForgeError({
+      reason: "Unreachable",
+      message: `Forge is unreachable at ${backendUrl} (${why})`,
+      backendUrl,
+      cause,
+    });
+  }
+  if (codes.some((code) => timeoutCodes.has(code))) {
+    return new ForgeError({
+      reason: "Timeout",
+      // Node's fetch (undici) gives up on a reply after 300 s by default, whatever the caller's own bound.
+      message: `Forge at ${backendUrl} did not answer within the HTTP client's limit (300 s for Node's fetch)`,
+      backendUrl,
+      cause,
+    });
+  }
+  return connectionLost(backendUrl, cause);
+};
+
+/** The connection broke after the request went out. */
+export const connectionLost = (backendUrl: string, cause: unknown): ForgeError =>
+  new ForgeError({
+    reason: "ConnectionLost",
+    message: `Lost the connection to Forge at ${backendUrl} while it was working on the request`,
+    backendUrl,
+    cause,
+  });

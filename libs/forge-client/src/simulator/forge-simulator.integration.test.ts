@@ -1,0 +1,122 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startForgeSimulator, type ForgeSimulator } from "./forge-simulator";
+
+const body = (overrides: Record<string, unknown> = {}) =>
+  JSON.stringify({ prompt: "a red fox", width: 64, height: 64, steps: 10, seed: 7, ...overrides });
+
+const pngSize = (base64: string) => {
+  const png = Buffer.from(base64, "base64");
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 2000) => {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await sleep(5);
+  }
+};
+
+interface Txt2ImgReply {
+  images: string[];
+  info: string;
+}
+
+describe("ForgeSimulator", () => {
+  let sim: ForgeSimulator;
+  const txt2img = (json: string, signal?: AbortSignal) =>
+    fetch(`${sim.url}/sdapi/v1/txt2img`, { method: "POST", body: json, signal });
+  const jobCount = async () => {
+    const progress = (await (await fetch(`${sim.url}/sdapi/v1/progress`)).json()) as { state: { job_count: number } };
+    return progress.state.job_count;
+  };
+
+  beforeEach(async () => {
+    sim = await startForgeSimulator({ stepMs: 10, modelLoadMs: 5 });
+  });
+  afterEach(async () => {
+    await sim.close();
+  });
+
+  it("keeps generating after its client disconnects, as Forge does", async () => {
+    const abort = new AbortController();
+    const pending = txt2img(body({ steps: 30 }), abort.signal).catch(() => "aborted");
+    await waitFor(async () => (await jobCount()) === 1);
+    abort.abort();
+    expect(await pending).toBe("aborted");
+    await sleep(30);
+    expect(await jobCount()).toBe(1);
+    await waitFor(() => sim.stats().completed === 1);
+    expect(sim.stats().log[0]).toMatchObject({ outcome: "completed", delivered: false });
+    expect(await jobCount()).toBe(0);
+  });
+
+  it("runs two concurrent txt2img requests one after the other and counts both as held", async () => {
+    const replies = await Promise.all([txt2img(body()), txt2img(body({ prompt: "a blue fox" }))]);
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200]);
+    const stats = sim.stats();
+    expect(stats).toMatchObject({ overlaps: 0, maxConcurrent: 1, maxQueued: 2, completed: 2 });
+    const [first, second] = stats.log;
+    expect(second?.startedAt).toBeGreaterThanOrEqual(first?.endedAt ?? Infinity);
+  });
+
+  it("answers the pending txt2img with no image when interrupted", async () => {
+    const pending = txt2img(body({ steps: 200 }));
+    await waitFor(async () => (await jobCount()) === 1);
+    await fetch(`${sim.url}/sdapi/v1/interrupt`, { method: "POST" });
+    const reply = (await (await pending).json()) as Txt2ImgReply;
+    expect(reply.images).toEqual([]);
+    expect(sim.stats().log[0]?.outcome).toBe("interrupted");
+  });
+
+  it("draws the same picture for the same prompt and seed, and another for another seed", async () => {
+    const image = async (seed: number) =>
+      ((await (await txt2img(body({ seed, steps: 1 }))).json()) as Txt2ImgReply).images[0];
+    const [a, b, c] = [await image(1), await image(1), await image(2)];
+    expect(a).toBe(b);
+    expect(a).not.toBe(c);
+  });
+
+  it("caps the long side at maxImageSize and keeps the aspect ratio", async () => {
+    const reply = (await (await txt2img(body({ width: 1024, height: 512, steps: 1 }))).json()) as Txt2ImgReply;
+    expect(pngSize(reply.images[0] ?? "")).toEqual({ width: 256, height: 128 });
+    expect(JSON.parse(reply.info)).toMatchObject({ width: 1024, height: 512, seed: 7, all_seeds: [7] });
+  });
+
+  it("answers 422 with FastAPI's detail when the prompt is missing", async () => {
+    const reply = await txt2img(JSON.stringify({ width: 64, height: "tall" }));
+    expect(reply.status).toBe(422);
+    const { detail } = (await reply.json()) as { detail: { loc: unknown[] }[] };
+    expect(detail.map((issue) => issue.loc)).toEqual([
+      ["body", "prompt"],
+      ["body", "height"],
+    ]);
+  });
+
+  it("ignores an unknown override checkpoint and uses the loaded model", async () => {
+    const json = body({ steps: 1, override_settings: { sd_model_checkpoint: "no-such-model" } });
+    const reply = (await (await txt2img(json)).json()) as Txt2ImgReply;
+    expect(JSON.parse(reply.info)).toMatchObject({ sd_model_name: "flux1-dev" });
+    expect(sim.stats().modelLoads).toBe(0);
+  });
+
+  it("reports another client's generation as busy until setBusy(false)", async () => {
+    sim.setBusy(true);
+    await waitFor(async () => (await jobCount()) === 1);
+    const queued = txt2img(body({ steps: 1 }));
+    await waitFor(() => sim.stats().queued === 1);
+    await sleep(30);
+    expect(sim.stats()).toMatchObject({ queued: 1, completed: 0 });
+    sim.setBusy(false);
+    expect((await queued).status).toBe(200);
+  });
+
+  it("refuses connections while offline and serves again on the same URL afterwards", async () => {
+    await sim.setOffline(true);
+    await expect(fetch(`${sim.url}/sdapi/v1/sd-models`)).rejects.toThrow();
+    await sim.setOffline(false);
+    expect((await fetch(`${sim.url}/sdapi/v1/sd-models`)).status).toBe(200);
+  });
+});
