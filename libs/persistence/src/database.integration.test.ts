@@ -1,0 +1,56 @@
+import { count, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "./database";
+import type { AnvilDatabase } from "./database";
+import { JobStore } from "./job-store";
+import { must, params } from "./testing/fixtures";
+import { createScratchDatabase, openPgliteFromTemplate, temporaryDir } from "./testing/test-databases";
+
+const postgresUrl = process.env.TEST_DATABASE_URL;
+
+const appliedMigrations = async (database: AnvilDatabase): Promise<number> => {
+  const [row] = await database.db.select({ n: count() }).from(sql`drizzle.__drizzle_migrations`);
+  return row?.n ?? 0;
+};
+
+describe("openDatabase on PGlite", () => {
+  it("keeps a data dir's jobs and queue positions across close and reopen, migrating only once", async () => {
+    const dir = await temporaryDir();
+    try {
+      const first = await openPgliteFromTemplate(dir.path);
+      expect(first.kind).toBe("pglite");
+      const before = new JobStore(first);
+      const jobs = [];
+      for (const prompt of ["a", "b", "c"]) jobs.push((await before.submitJob({ prompt, params })).job);
+      await first.close();
+
+      const reopened = await openDatabase({ dataDir: dir.path });
+      const after = new JobStore(reopened);
+      expect(await after.activeJobs()).toEqual(jobs);
+      expect(await Promise.all(jobs.map((job) => after.queuePosition(job.id)))).toEqual([1, 2, 3]);
+      expect(await appliedMigrations(reopened)).toBe(2);
+      await reopened.close();
+    } finally {
+      await dir.remove();
+    }
+    // Two starts of a PGlite on disk: slow on a busy CI machine.
+  }, 60_000);
+});
+
+describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
+  it("lets two openers migrate one fresh database at once, and a third finds nothing left to do", async () => {
+    const scratch = await createScratchDatabase(must(postgresUrl));
+    const opened: AnvilDatabase[] = [];
+    try {
+      opened.push(...(await Promise.all([openDatabase({ url: scratch.url }), openDatabase({ url: scratch.url })])));
+      const { job } = await new JobStore(must(opened[0])).submitJob({ prompt: "after migrating", params });
+      opened.push(await openDatabase({ url: scratch.url }));
+      expect(opened[2]?.kind).toBe("postgres");
+      expect(await new JobStore(must(opened[2])).getJob(job.id)).toEqual(job);
+      expect(await appliedMigrations(must(opened[2]))).toBe(2);
+    } finally {
+      await Promise.all(opened.map((database) => database.close()));
+      await scratch.drop();
+    }
+  });
+});

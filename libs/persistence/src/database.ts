@@ -1,0 +1,102 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import type { PGliteOptions } from "@electric-sql/pglite";
+import type { ExtractTablesWithRelations } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import * as schema from "./schema";
+
+type Schema = typeof schema;
+
+/** The drizzle database both drivers share: only the query-result shape of raw `execute` differs between them. */
+export type AnvilDb = PgDatabase<PgQueryResultHKT, Schema>;
+
+/** A transaction on an {@link AnvilDb}. */
+export type AnvilTx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+/** An open, migrated Anvil database on either driver. */
+export interface AnvilDatabase {
+  readonly kind: "pglite" | "postgres";
+  readonly db: AnvilDb;
+  /** Closes the connections (or the embedded database); calling it again is harmless. */
+  close(): Promise<void>;
+}
+
+/** Where the database lives; `url` wins over `dataDir`. */
+export interface OpenDatabaseOptions {
+  /** `postgres://…`: use that PostgreSQL server. */
+  url?: string;
+  /** Embedded PGlite kept in `${dataDir}/pglite`; neither `url` nor `dataDir` → in-memory PGlite. */
+  dataDir?: string;
+  /** The drizzle-kit output folder; defaults to this package's own `drizzle/` (pass it explicitly when bundled). */
+  migrationsFolder?: string;
+  /** PostgreSQL connection pool size (default 10). */
+  poolSize?: number;
+  /** Extra PGlite settings, e.g. `loadDataDir` to start from a `dumpDataDir()` tarball instead of running initdb. */
+  pglite?: Omit<PGliteOptions, "dataDir">;
+}
+
+/** This package's migrations, next to `src/`. */
+export const defaultMigrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
+
+// Any fixed bigint works; it only has to differ from the event-order lock (event-order.ts).
+const MIGRATION_LOCK_KEY = "4167338460717001";
+
+/** Opens the database named by `options` and brings its schema up to date before returning it. */
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<AnvilDatabase> {
+  const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder;
+  return options.url === undefined
+    ? openPglite(options.dataDir, migrationsFolder, options.pglite ?? {})
+    : openPostgres(options.url, migrationsFolder, options.poolSize ?? 10);
+}
+
+async function openPglite(
+  dataDir: string | undefined,
+  migrationsFolder: string,
+  pgliteOptions: Omit<PGliteOptions, "dataDir">,
+): Promise<AnvilDatabase> {
+  let path: string | undefined;
+  if (dataDir !== undefined) {
+    path = join(dataDir, "pglite");
+    await mkdir(path, { recursive: true });
+  }
+  const client = await PGlite.create(path === undefined ? pgliteOptions : { ...pgliteOptions, dataDir: path });
+  const db = drizzlePglite({ client, schema });
+  try {
+    await migratePglite(db, { migrationsFolder });
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  let closed: Promise<void> | undefined;
+  return { kind: "pglite", db, close: () => (closed ??= client.close()) };
+}
+
+async function openPostgres(url: string, migrationsFolder: string, poolSize: number): Promise<AnvilDatabase> {
+  await migratePostgresExclusively(url, migrationsFolder);
+  const client = postgres(url, { max: poolSize, onnotice: () => {} });
+  const db = drizzlePostgres({ client, schema });
+  let closed: Promise<void> | undefined;
+  return { kind: "postgres", db, close: () => (closed ??= client.end({ timeout: 5 })) };
+}
+
+// drizzle's migrator reads the last applied migration and then applies the rest, so two processes starting
+// together would both apply the same migration and one would fail. A session advisory lock, held on the one
+// connection the migrator uses, makes the second process wait and then find nothing left to do; the server
+// drops the lock by itself if this process dies mid-way.
+async function migratePostgresExclusively(url: string, migrationsFolder: string): Promise<void> {
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await client.unsafe(`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+    await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });
+    await client.unsafe(`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,11 @@
+export { defaultMigrationsFolder, openDatabase } from "./database";
+export type { AnvilDatabase, AnvilDb, OpenDatabaseOptions } from "./database";
+export { ConversationNotFound, InvalidCursor } from "./errors";
+export type { EventFilter } from "./events";
+export type { JobPage, ListJobsInput } from "./job-queries";
+export { JobStore } from "./job-store";
+export { toJob } from "./records";
+export type { Conversation, JobEvent, JobRecord, Message } from "./records";
+export type { MessageRole } from "./schema";
+export type { SubmitJobInput, SubmitJobResult } from "./submit-job";
+export type { AppliedTransition, Transition, TransitionPatch } from "./transitions";

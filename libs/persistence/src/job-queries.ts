@@ -1,0 +1,94 @@
+import type { JobStatus } from "@anvil/job-machine";
+import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
+import type { AnvilDb } from "./database";
+import { InvalidCursor } from "./errors";
+import { toJobRecord } from "./records";
+import type { JobRecord } from "./records";
+import { jobs } from "./schema";
+import { isUuid } from "./sql-guards";
+
+/** Filters and page of {@link listJobs}. */
+export interface ListJobsInput {
+  status?: JobStatus[];
+  conversationId?: string;
+  /** Page size, a positive integer. */
+  limit: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of jobs, oldest first; `nextCursor` is null on the last page. */
+export interface JobPage {
+  items: JobRecord[];
+  nextCursor: string | null;
+}
+
+/** One job, or null when there is none with that id. */
+export async function getJob(db: AnvilDb, id: string): Promise<JobRecord | null> {
+  if (!isUuid(id)) return null;
+  const [row] = await db.select().from(jobs).where(eq(jobs.id, id));
+  return row === undefined ? null : toJobRecord(row);
+}
+
+/** The job submitted with `key`, if any. */
+export async function getJobByIdempotencyKey(db: AnvilDb, key: string): Promise<JobRecord | null> {
+  const [row] = await db.select().from(jobs).where(eq(jobs.idempotencyKey, key));
+  return row === undefined ? null : toJobRecord(row);
+}
+
+// The cursor is the seq of the last job on the page: keyset pagination stays correct while jobs are added.
+function parseCursor(cursor: string): number {
+  const seq = /^\d{1,16}$/.test(cursor) ? Number(cursor) : NaN;
+  if (!Number.isSafeInteger(seq)) throw new InvalidCursor(cursor);
+  return seq;
+}
+
+/** Jobs in submission order, filtered and paged by an opaque cursor. */
+export async function listJobs(db: AnvilDb, input: ListJobsInput): Promise<JobPage> {
+  if (!Number.isInteger(input.limit) || input.limit < 1) throw new RangeError(`Invalid limit: ${input.limit}`);
+  const where: SQL[] = [];
+  if (input.cursor !== undefined) where.push(gt(jobs.seq, parseCursor(input.cursor)));
+  if (input.status !== undefined) where.push(inArray(jobs.status, input.status));
+  if (input.conversationId !== undefined) {
+    if (!isUuid(input.conversationId)) return { items: [], nextCursor: null };
+    where.push(eq(jobs.conversationId, input.conversationId));
+  }
+  const rows = await db
+    .select()
+    .from(jobs)
+    .where(and(...where))
+    .orderBy(asc(jobs.seq))
+    .limit(input.limit + 1);
+  const items = rows.slice(0, input.limit).map(toJobRecord);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > input.limit && last !== undefined ? String(last.seq) : null };
+}
+
+/** Queued and processing jobs in submission order: what a scheduler rebuilds its queue from. */
+export async function activeJobs(db: AnvilDb): Promise<JobRecord[]> {
+  const rows = await db
+    .select()
+    .from(jobs)
+    .where(inArray(jobs.status, ["queued", "processing"]))
+    .orderBy(asc(jobs.seq));
+  return rows.map(toJobRecord);
+}
+
+const target = alias(jobs, "target");
+
+/** 1-based place of a queued job in the queue (1 = next to start); 0 when it is not queued or unknown. */
+export async function queuePosition(db: AnvilDb, jobId: string): Promise<number> {
+  if (!isUuid(jobId)) return 0;
+  // An index-only count over jobs_queued_seq_idx; a non-queued job yields a null seq and so a count of 0.
+  const targetSeq = db
+    .select({ seq: target.seq })
+    .from(target)
+    .where(and(eq(target.id, jobId), eq(target.status, "queued")));
+  const [row] = await db
+    .select({ position: count() })
+    .from(jobs)
+    .where(and(eq(jobs.status, "queued"), sql`${jobs.seq} <= (${targetSeq})`));
+  return row?.position ?? 0;
+}

@@ -1,0 +1,114 @@
+import * as conversations from "./conversations";
+import type { AnvilDatabase, AnvilDb } from "./database";
+import { lockEventOrder } from "./event-order";
+import * as events from "./events";
+import type { EventFilter } from "./events";
+import * as queries from "./job-queries";
+import type { JobPage, ListJobsInput } from "./job-queries";
+import type { Conversation, JobEvent, JobRecord, Message } from "./records";
+import { submitJob } from "./submit-job";
+import type { SubmitJobInput, SubmitJobResult } from "./submit-job";
+import * as transitions from "./transitions";
+import type { AppliedTransition, Transition } from "./transitions";
+
+/** Conversations, messages, jobs and the job event log, on either driver. */
+export class JobStore {
+  private readonly db: AnvilDb;
+
+  constructor(database: Pick<AnvilDatabase, "db">) {
+    this.db = database.db;
+  }
+
+  /**
+   * Runs `work` in one transaction on a store bound to it: all of its changes commit together or not at all
+   * (e.g. a journal persisting a batch of transitions with one commit).
+   */
+  transaction<T>(work: (store: JobStore) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      // Taken up front: a batch that locked rows first and the event order later could deadlock with a
+      // single transition that holds the event-order lock and waits for one of those rows.
+      await lockEventOrder(tx);
+      return work(new JobStore({ db: tx }));
+    });
+  }
+
+  /** Creates a conversation ("New conversation" when untitled). */
+  createConversation(title?: string): Promise<Conversation> {
+    return conversations.createConversation(this.db, title);
+  }
+
+  /** All conversations, newest first. */
+  listConversations(): Promise<Conversation[]> {
+    return conversations.listConversations(this.db);
+  }
+
+  /** One conversation, or null. */
+  getConversation(id: string): Promise<Conversation | null> {
+    return conversations.getConversation(this.db, id);
+  }
+
+  /** A conversation's messages, oldest first (empty for an unknown conversation). */
+  listMessages(conversationId: string): Promise<Message[]> {
+    return conversations.listMessages(this.db, conversationId);
+  }
+
+  /** Stores a queued job atomically; throws `ConversationNotFound`; a repeated idempotency key returns the first job. */
+  submitJob(input: SubmitJobInput): Promise<SubmitJobResult> {
+    return submitJob(this.db, input);
+  }
+
+  /** One job, or null. */
+  getJob(id: string): Promise<JobRecord | null> {
+    return queries.getJob(this.db, id);
+  }
+
+  /** Jobs oldest first, filtered, a page at a time; throws `InvalidCursor` for a cursor it did not hand out. */
+  listJobs(input: ListJobsInput): Promise<JobPage> {
+    return queries.listJobs(this.db, input);
+  }
+
+  /** Queued and processing jobs in submission order. */
+  activeJobs(): Promise<JobRecord[]> {
+    return queries.activeJobs(this.db);
+  }
+
+  /** A queued job's place in the queue (1 = next), derived from the database; 0 when not queued. */
+  queuePosition(jobId: string): Promise<number> {
+    return queries.queuePosition(this.db, jobId);
+  }
+
+  /** Applies a status change once (null when the job is not in `t.from`), with its message update and event. */
+  applyTransition(t: Transition): Promise<AppliedTransition | null> {
+    return transitions.applyTransition(this.db, t);
+  }
+
+  /** Records a processing job's progress in the job and its message, without an event; null when not processing. */
+  updateProgress(jobId: string, progress: number): Promise<JobRecord | null> {
+    return transitions.updateProgress(this.db, jobId, progress);
+  }
+
+  /** Deep-merges `patch` into a message's metadata in one statement; false for an unknown message. */
+  mergeMessageMetadata(messageId: string, patch: Record<string, unknown>): Promise<boolean> {
+    return transitions.mergeMessageMetadata(this.db, messageId, patch);
+  }
+
+  /** Up to `limit` events after `cursor` in id order; ids are safe resume cursors. */
+  eventsAfter(cursor: number, filter: EventFilter, limit: number): Promise<JobEvent[]> {
+    return events.eventsAfter(this.db, cursor, filter, limit);
+  }
+
+  /** The oldest retained event id (null when none): a cursor below it minus one has missed pruned events. */
+  oldestEventId(): Promise<number | null> {
+    return events.oldestEventId(this.db);
+  }
+
+  /** The newest event id, or null when none. */
+  latestEventId(): Promise<number | null> {
+    return events.latestEventId(this.db);
+  }
+
+  /** Deletes events with an id below `olderThanId`; returns the count. */
+  pruneEvents(olderThanId: number): Promise<number> {
+    return events.pruneEvents(this.db, olderThanId);
+  }
+}

@@ -1,0 +1,98 @@
+import type { Job, JobStatus } from "@anvil/job-machine";
+import type { ConversationRow, JobEventRow, JobRow, MessageRole, MessageRow } from "./schema";
+
+/** A job as stored: the contract's `Job` without `queuePosition` (which is derived, not stored). */
+export interface JobRecord extends Omit<Job, "queuePosition"> {
+  /** Submission order; jobs start in this order. */
+  seq: number;
+  /** How many times a backend has started this job. */
+  attempts: number;
+  /** Id of the event that recorded the current status. */
+  lastEventId: number;
+}
+
+/** A conversation as the API shows it. */
+export interface Conversation {
+  id: string;
+  title: string;
+  createdAt: string;
+}
+
+/** A message as the API shows it. */
+export interface Message {
+  id: string;
+  conversationId: string;
+  role: MessageRole;
+  content: string;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** One logged status change: `job` is the snapshot that was published for it. */
+export interface JobEvent {
+  id: number;
+  jobId: string;
+  conversationId: string;
+  status: JobStatus;
+  job: Job;
+  createdAt: string;
+}
+
+const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+/** Maps a `jobs` row to a {@link JobRecord}. */
+export function toJobRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    conversationId: row.conversationId,
+    messageId: row.messageId,
+    status: row.status,
+    progress: row.progress,
+    prompt: row.prompt,
+    params: row.params,
+    imageUrl: row.imageUrl,
+    usedSeed: row.usedSeed,
+    error: row.error,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: iso(row.startedAt),
+    finishedAt: iso(row.finishedAt),
+    seq: row.seq,
+    attempts: row.attempts,
+    lastEventId: row.lastEventId,
+  };
+}
+
+/** The contract `Job` for a record at a given queue position (0 unless queued). */
+export function toJob(record: JobRecord, queuePosition: number): Job {
+  const { seq: _seq, attempts: _attempts, lastEventId: _lastEventId, ...job } = record;
+  return { ...job, queuePosition: record.status === "queued" ? queuePosition : 0 };
+}
+
+/** Maps a `conversations` row to a {@link Conversation}. */
+export function toConversation(row: ConversationRow): Conversation {
+  return { id: row.id, title: row.title, createdAt: row.createdAt.toISOString() };
+}
+
+/** Maps a `messages` row to a {@link Message}. */
+export function toMessage(row: MessageRow): Message {
+  return {
+    id: row.id,
+    conversationId: row.conversationId,
+    role: row.role,
+    content: row.content,
+    metadata: row.metadata,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** Maps a `job_events` row to a {@link JobEvent}. */
+export function toJobEvent(row: JobEventRow): JobEvent {
+  return {
+    id: row.id,
+    jobId: row.jobId,
+    conversationId: row.conversationId,
+    status: row.status,
+    job: row.job,
+    createdAt: row.createdAt.toISOString(),
+  };
+}

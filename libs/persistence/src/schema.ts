@@ -1,0 +1,101 @@
+import type { Job, JobParams, JobStatus } from "@anvil/job-machine";
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
+/** Who wrote a message. */
+export type MessageRole = "user" | "assistant";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+/** Conversations: a thread of messages, each image job belongs to one. */
+export const conversations = pgTable("conversations", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  title: text("title").notNull(),
+  createdAt: createdAt(),
+});
+
+/** Messages of a conversation; an assistant message carries its job's live state in `metadata`. */
+export const messages = pgTable(
+  "messages",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    role: text("role").$type<MessageRole>().notNull(),
+    content: text("content").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("messages_conversation_created_idx").on(t.conversationId, t.createdAt),
+    check("messages_role_check", sql`${t.role} in ('user', 'assistant')`),
+  ],
+);
+
+/** Image jobs; `seq` is the submission order and the only order jobs start in. */
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    seq: bigserial("seq", { mode: "number" }).notNull().unique(),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    messageId: uuid("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    status: text("status").$type<JobStatus>().notNull(),
+    progress: integer("progress").notNull().default(0),
+    prompt: text("prompt").notNull(),
+    params: jsonb("params").$type<JobParams>().notNull(),
+    imageUrl: text("image_url"),
+    usedSeed: bigint("used_seed", { mode: "number" }),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(0),
+    idempotencyKey: text("idempotency_key").unique(),
+    // No foreign key: events are pruned, the job row outlives them.
+    lastEventId: bigint("last_event_id", { mode: "number" }).notNull(),
+    createdAt: createdAt(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("jobs_queued_seq_idx")
+      .on(t.seq)
+      .where(sql`status = 'queued'`),
+    index("jobs_status_seq_idx").on(t.status, t.seq),
+    index("jobs_conversation_seq_idx").on(t.conversationId, t.seq),
+  ],
+);
+
+/** The append-only log of job status changes; `id` is a resume cursor (see event-order.ts). */
+export const jobEvents = pgTable(
+  "job_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    conversationId: uuid("conversation_id").notNull(),
+    status: text("status").$type<JobStatus>().notNull(),
+    job: jsonb("job").$type<Job>().notNull(),
+    createdAt: createdAt(),
+  },
+  // (x, id) rather than (x): the same index serves the filter and the id-ordered scan of eventsAfter.
+  (t) => [
+    index("job_events_job_id_idx").on(t.jobId, t.id),
+    index("job_events_conversation_id_idx").on(t.conversationId, t.id),
+  ],
+);
+
+/** A row of `conversations`. */
+export type ConversationRow = typeof conversations.$inferSelect;
+/** A row of `messages`. */
+export type MessageRow = typeof messages.$inferSelect;
+/** A row of `jobs`. */
+export type JobRow = typeof jobs.$inferSelect;
+/** A row to insert into `jobs`. */
+export type NewJobRow = typeof jobs.$inferInsert;
+/** A row of `job_events`. */
+export type JobEventRow = typeof jobEvents.$inferSelect;

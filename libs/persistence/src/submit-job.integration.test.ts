@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { ConversationNotFound } from "./errors";
+import { toJob } from "./records";
+import { conversations, jobEvents, jobs, messages } from "./schema";
+import { params, useTestDatabase } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+
+describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.submitJob on $kind", (driver) => {
+  const { store, test } = useTestDatabase(driver);
+  const counts = async () => {
+    const db = test().database.db;
+    return {
+      conversations: await db.$count(conversations),
+      messages: await db.$count(messages),
+      jobs: await db.$count(jobs),
+      events: await db.$count(jobEvents),
+    };
+  };
+
+  it("creates the conversation, both messages, the queued job and its first event together", async () => {
+    const { job, created, queuePosition } = await store().submitJob({ prompt: "a red fox in snow", params });
+    expect(created).toBe(true);
+    expect(queuePosition).toBe(1);
+    expect(job).toMatchObject({ status: "queued", progress: 0, prompt: "a red fox in snow", params, attempts: 0 });
+    expect(await store().getConversation(job.conversationId)).toMatchObject({ title: "a red fox in snow" });
+
+    const [user, assistant, ...rest] = await store().listMessages(job.conversationId);
+    expect(rest).toEqual([]);
+    expect(user).toMatchObject({ role: "user", content: "a red fox in snow", metadata: {} });
+    expect(assistant).toMatchObject({ id: job.messageId, role: "assistant" });
+    expect(assistant?.metadata).toEqual({
+      jobId: job.id,
+      status: "queued",
+      queuePosition: 1,
+      progress: 0,
+      imageUrl: null,
+      error: null,
+      prompt: "a red fox in snow",
+    });
+
+    const events = await store().eventsAfter(0, {}, 10);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ id: job.lastEventId, jobId: job.id, status: "queued" });
+    expect(events[0]?.job).toEqual(toJob(job, 1));
+  });
+
+  it("adds the job to an existing conversation", async () => {
+    const conversation = await store().createConversation("mine");
+    const first = await store().submitJob({ prompt: "one", params, conversationId: conversation.id });
+    const second = await store().submitJob({ prompt: "two", params, conversationId: conversation.id });
+    expect(second.job.conversationId).toBe(conversation.id);
+    expect(second.queuePosition).toBe(2);
+    const contents = (await store().listMessages(conversation.id)).map((m) => `${m.role}:${m.content}`);
+    expect(contents).toEqual(["user:one", "assistant:Image: one", "user:two", "assistant:Image: two"]);
+    expect(first.job.seq).toBeLessThan(second.job.seq);
+    expect(await counts()).toEqual({ conversations: 1, messages: 4, jobs: 2, events: 2 });
+  });
+
+  it("throws ConversationNotFound for an unknown or malformed conversation id and writes nothing", async () => {
+    const unknown = "6f1c0f8e-4a43-4c3e-9d1e-2b9f0d7a1c55";
+    await expect(store().submitJob({ prompt: "x", params, conversationId: unknown })).rejects.toThrow(
+      ConversationNotFound,
+    );
+    await expect(store().submitJob({ prompt: "x", params, conversationId: "nope" })).rejects.toThrow(
+      ConversationNotFound,
+    );
+    expect(await counts()).toEqual({ conversations: 0, messages: 0, jobs: 0, events: 0 });
+  });
+
+  it("rolls the new conversation back when a later insert of the submit fails", async () => {
+    // PostgreSQL text cannot hold NUL: the title (first 60 characters) is fine, the message insert fails.
+    const prompt = `${"a".repeat(80)}\u0000`;
+    await expect(store().submitJob({ prompt, params })).rejects.toThrow();
+    expect(await counts()).toEqual({ conversations: 0, messages: 0, jobs: 0, events: 0 });
+  });
+
+  it("titles a new conversation with the prompt on one line, cut to 60 characters", async () => {
+    const prompt = `  a   very\nlong ${"prompt ".repeat(20)}`;
+    const { job } = await store().submitJob({ prompt, params });
+    const title = (await store().getConversation(job.conversationId))?.title ?? "";
+    expect(Array.from(title)).toHaveLength(60);
+    expect(title).toMatch(/^a very long prompt prompt .*…$/);
+  });
+
+  it("returns the first job for a repeated idempotency key", async () => {
+    const first = await store().submitJob({ prompt: "once", params, idempotencyKey: "key-1" });
+    const again = await store().submitJob({ prompt: "once", params, idempotencyKey: "key-1" });
+    expect(again).toEqual({ job: first.job, created: false, queuePosition: 1 });
+    expect(await counts()).toEqual({ conversations: 1, messages: 2, jobs: 1, events: 1 });
+  });
+
+  it("makes exactly one job for 10 concurrent submits with one idempotency key", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => store().submitJob({ prompt: "race", params, idempotencyKey: "key-race" })),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.job.id)).size).toBe(1);
+    expect(await counts()).toEqual({ conversations: 1, messages: 2, jobs: 1, events: 1 });
+  });
+});

@@ -1,0 +1,53 @@
+import type { JobParams } from "@anvil/job-machine";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { JobStore } from "../job-store";
+import { toJob } from "../records";
+import type { JobRecord } from "../records";
+import type { TestDatabase, TestDriver } from "./test-databases";
+
+/** Generation parameters with every default filled in. */
+export const params: JobParams = {
+  negativePrompt: "",
+  width: 1024,
+  height: 1024,
+  steps: 20,
+  cfgScale: 1,
+  seed: -1,
+  sampler: "Euler",
+  checkpoint: null,
+};
+
+/** The snapshot a caller outside the queue logs: position 0. */
+export const snapshot = (job: JobRecord) => toJob(job, 0);
+
+/** Opens `driver`'s database for the enclosing describe, empties it before each test; returns accessors. */
+export function useTestDatabase(driver: TestDriver): { store: () => JobStore; test: () => TestDatabase } {
+  let test: TestDatabase | undefined;
+  let store: JobStore | undefined;
+  beforeAll(async () => {
+    test = await driver.open();
+    store = new JobStore(test.database);
+  });
+  beforeEach(async () => {
+    await test?.reset();
+  });
+  afterAll(async () => {
+    await test?.dispose();
+  });
+  return {
+    store: () => {
+      if (store === undefined) throw new Error("database not open yet");
+      return store;
+    },
+    test: () => {
+      if (test === undefined) throw new Error("database not open yet");
+      return test;
+    },
+  };
+}
+
+/** `value`, failing the test when it is null or undefined. */
+export function must<T>(value: T | null | undefined): T {
+  if (value === null || value === undefined) throw new Error("expected a value");
+  return value;
+}
