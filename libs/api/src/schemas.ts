@@ -1,6 +1,11 @@
 import { JOB_STATUSES } from "@anvil/job-machine";
 import { z } from "zod";
 
+// PostgreSQL rejects a NUL character in text and an unpaired UTF-16 surrogate in jsonb: without this check such a
+// string passes validation and the insert fails with a 500.
+const storable = (s: string) => !s.includes("\u0000") && !/\p{Cs}/u.test(s);
+const storableText = (field: string) => ({ error: `${field} must not contain NUL characters or unpaired surrogates` });
+
 const uuid = (field: string) => z.uuid({ error: `${field} must be a UUID` });
 
 const int = (field: string, min: number, max: number) =>
@@ -19,10 +24,12 @@ export const submitJobInput = z.object({
     .string({ error: "prompt must be a string" })
     .min(1, { error: "prompt must not be empty" })
     .max(4000, { error: "prompt must be at most 4000 characters" })
-    .refine((s) => s.trim().length > 0, { error: "prompt must not be blank" }),
+    .refine((s) => s.trim().length > 0, { error: "prompt must not be blank" })
+    .refine(storable, storableText("prompt")),
   negativePrompt: z
     .string({ error: "negativePrompt must be a string" })
     .max(4000, { error: "negativePrompt must be at most 4000 characters" })
+    .refine(storable, storableText("negativePrompt"))
     .default(""),
   width: dimension("width").default(1024),
   height: dimension("height").default(1024),
@@ -38,11 +45,13 @@ export const submitJobInput = z.object({
     .trim()
     .min(1, { error: "sampler must not be empty" })
     .max(100, { error: "sampler must be at most 100 characters" })
+    .refine(storable, storableText("sampler"))
     .default("Euler"),
   checkpoint: z
     .string({ error: "checkpoint must be a string" })
     .min(1, { error: "checkpoint must not be empty" })
     .max(500, { error: "checkpoint must be at most 500 characters" })
+    .refine(storable, storableText("checkpoint"))
     .nullable()
     .default(null),
   conversationId: uuid("conversationId").optional(),
@@ -50,6 +59,7 @@ export const submitJobInput = z.object({
     .string({ error: "idempotencyKey must be a string" })
     .min(1, { error: "idempotencyKey must not be empty" })
     .max(200, { error: "idempotencyKey must be at most 200 characters" })
+    .refine(storable, storableText("idempotencyKey"))
     .optional(),
 });
 
@@ -83,6 +93,7 @@ export const createConversationInput = z
       .string({ error: "title must be a string" })
       .trim()
       .max(200, { error: "title must be at most 200 characters" })
+      .refine(storable, storableText("title"))
       .optional(),
   })
   .default({});

@@ -10,6 +10,9 @@ const t = initTRPC.context<Context>().create({
   // No transformer: inputs and outputs are plain JSON, so any HTTP client can call Anvil.
   sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
   errorFormatter: ({ shape, error }) => {
+    // An unexpected error's message can carry internals (a failed query's SQL and parameters); the server logs
+    // it, the client gets a generic one.
+    if (error.code === "INTERNAL_SERVER_ERROR") return { ...shape, message: "Internal server error" };
     if (!(error.cause instanceof ZodError)) return shape;
     const fields = error.cause.issues.map((issue) => {
       const path = issue.path.join(".");

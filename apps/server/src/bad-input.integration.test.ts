@@ -1,0 +1,291 @@
+import { randomUUID } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { rawGet, sseError } from "./testing/raw-http";
+import type { WireError } from "./testing/raw-http";
+import { testDrivers } from "./testing/test-databases";
+import { useTestServer } from "./testing/test-server";
+
+/** The answer to one raw tRPC call. */
+interface Answer {
+  status: number;
+  error: WireError | undefined;
+}
+
+const answer = async (response: Response): Promise<Answer> => {
+  const text = await response.text();
+  const body = text ? (JSON.parse(text) as { error?: WireError }) : {};
+  return { status: response.status, error: body.error };
+};
+
+/** Input that is JSON-serialisable, or a raw string sent exactly as is. */
+type Input = unknown;
+
+const raw = (text: string) => ({ raw: text });
+const encode = (input: Input): string =>
+  typeof input === "object" && input !== null && "raw" in input ? String(input.raw) : JSON.stringify(input);
+
+const longText = (n: number) => "a".repeat(n);
+const unknownId = randomUUID();
+
+/** [why, input, the field the message must name]. */
+type Case = [string, Input, string];
+
+const submitCases: Case[] = [
+  ["the prompt is missing", {}, "prompt"],
+  ["the prompt is empty", { prompt: "" }, "prompt"],
+  ["the prompt is blank", { prompt: " \t\n " }, "prompt"],
+  ["the prompt has 4001 characters", { prompt: longText(4001) }, "prompt"],
+  ["the prompt is a number", { prompt: 42 }, "prompt"],
+  ["the prompt is null", { prompt: null }, "prompt"],
+  ["the prompt contains a NUL character", { prompt: "a\u0000b" }, "prompt"],
+  ["the prompt contains an unpaired surrogate", raw('{"prompt":"a\\ud800b"}'), "prompt"],
+  ["the negativePrompt has 4001 characters", { prompt: "x", negativePrompt: longText(4001) }, "negativePrompt"],
+  ["the negativePrompt contains a NUL character", { prompt: "x", negativePrompt: "\u0000" }, "negativePrompt"],
+  ["the width is 100, not a multiple of 8", { prompt: "x", width: 100 }, "width"],
+  ["the width is 4096", { prompt: "x", width: 4096 }, "width"],
+  ["the width is 56, below 64", { prompt: "x", width: 56 }, "width"],
+  ["the width is a string", { prompt: "x", width: "1024" }, "width"],
+  ["the width is fractional", { prompt: "x", width: 512.5 }, "width"],
+  ["the height is 0", { prompt: "x", height: 0 }, "height"],
+  ["the height is 2056", { prompt: "x", height: 2056 }, "height"],
+  ["steps is 0", { prompt: "x", steps: 0 }, "steps"],
+  ["steps is 151", { prompt: "x", steps: 151 }, "steps"],
+  ["steps is a boolean", { prompt: "x", steps: true }, "steps"],
+  ["cfgScale is 31", { prompt: "x", cfgScale: 31 }, "cfgScale"],
+  ["cfgScale is negative", { prompt: "x", cfgScale: -0.5 }, "cfgScale"],
+  ["cfgScale overflows to Infinity", raw('{"prompt":"x","cfgScale":1e400}'), "cfgScale"],
+  ["seed is -2", { prompt: "x", seed: -2 }, "seed"],
+  ["seed is 4294967296", { prompt: "x", seed: 4294967296 }, "seed"],
+  ["seed is fractional", { prompt: "x", seed: 1.5 }, "seed"],
+  ["seed is a string", { prompt: "x", seed: "42" }, "seed"],
+  ["sampler is empty", { prompt: "x", sampler: "" }, "sampler"],
+  ["sampler is a number", { prompt: "x", sampler: 5 }, "sampler"],
+  ["checkpoint is empty", { prompt: "x", checkpoint: "" }, "checkpoint"],
+  ["checkpoint is unknown to the backend", { prompt: "x", checkpoint: "no-such-model" }, "checkpoint"],
+  ["conversationId is not a UUID", { prompt: "x", conversationId: "123" }, "conversationId"],
+  ["conversationId is a number", { prompt: "x", conversationId: 7 }, "conversationId"],
+  ["idempotencyKey is empty", { prompt: "x", idempotencyKey: "" }, "idempotencyKey"],
+  ["idempotencyKey has 201 characters", { prompt: "x", idempotencyKey: longText(201) }, "idempotencyKey"],
+  ["idempotencyKey is an object", { prompt: "x", idempotencyKey: { a: 1 } }, "idempotencyKey"],
+];
+
+const jobIdCases: Case[] = [
+  ["jobId is missing", {}, "jobId"],
+  ["jobId is not a UUID", { jobId: "abc" }, "jobId"],
+  ["jobId is a UUID with junk after it", { jobId: `${unknownId}x` }, "jobId"],
+  ["jobId is a number", { jobId: 123 }, "jobId"],
+  ["jobId is an array", { jobId: [unknownId] }, "jobId"],
+];
+
+const listCases: Case[] = [
+  ["limit is 0", { limit: 0 }, "limit"],
+  ["limit is 501", { limit: 501 }, "limit"],
+  ["limit is a string", { limit: "10" }, "limit"],
+  ["status is not a list", { status: "queued" }, "status"],
+  ["status lists an unknown status", { status: ["bogus"] }, "status"],
+  ["conversationId is not a UUID", { conversationId: "abc" }, "conversationId"],
+  ["cursor was not handed out", { cursor: "abc" }, "cursor"],
+  ["cursor is past the safe integers", { cursor: "9999999999999999" }, "cursor"],
+  ["cursor is a number", { cursor: 5 }, "cursor"],
+];
+
+const conversationIdCases: Case[] = [
+  ["conversationId is missing", {}, "conversationId"],
+  ["conversationId is not a UUID", { conversationId: "abc" }, "conversationId"],
+  ["conversationId is null", { conversationId: null }, "conversationId"],
+];
+
+const titleCases: Case[] = [
+  ["title is a number", { title: 5 }, "title"],
+  ["title has 201 characters", { title: longText(201) }, "title"],
+  ["title contains a NUL character", { title: "a\u0000" }, "title"],
+];
+
+const eventsCases: Case[] = [
+  ["jobId is not a UUID", { jobId: "abc" }, "jobId"],
+  ["conversationId is not a UUID", { conversationId: "abc" }, "conversationId"],
+  ["lastEventId is not an event id", { lastEventId: "abc" }, "lastEventId"],
+  ["lastEventId is a number", { lastEventId: 5 }, "lastEventId"],
+];
+
+describe.each(testDrivers())("bad input on $kind", (driver) => {
+  const server = useTestServer(driver);
+  const query = async (path: string, input?: Input) =>
+    answer(
+      await fetch(
+        `${server().url}/trpc/${path}${input === undefined ? "" : `?input=${encodeURIComponent(encode(input))}`}`,
+      ),
+    );
+  const mutate = async (path: string, input: Input) =>
+    answer(
+      await fetch(`${server().url}/trpc/${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: encode(input),
+      }),
+    );
+  const expectBadRequest = ({ status, error }: Answer, field: string) => {
+    expect(status).toBe(400);
+    expect(error?.data.code).toBe("BAD_REQUEST");
+    expect(error?.message).toContain(field);
+  };
+
+  describe("jobs.submit", () => {
+    it.each(submitCases)("is 400 naming the field when %s", async (_, input, field) => {
+      expectBadRequest(await mutate("jobs.submit", input), field);
+    });
+
+    it("is 400 when the input is not an object", async () => {
+      for (const input of [null, [], "prompt", 5]) expect((await mutate("jobs.submit", input)).status).toBe(400);
+    });
+
+    it("accepts no job when the input was refused", async () => {
+      const { anvil } = server();
+      const before = (await anvil.store.listJobs({ limit: 500 })).items.length;
+      await mutate("jobs.submit", { prompt: "x", width: 100 });
+      expect((await anvil.store.listJobs({ limit: 500 })).items.length).toBe(before);
+    });
+  });
+
+  describe.each(["jobs.get", "jobs.cancel"])("%s", (path) => {
+    const call = (input: Input) => (path === "jobs.get" ? query(path, input) : mutate(path, input));
+
+    it.each(jobIdCases)("is 400 naming the field when %s", async (_, input, field) => {
+      expectBadRequest(await call(input), field);
+    });
+
+    it("is 404 NOT_FOUND for a job id that does not exist", async () => {
+      const { status, error } = await call({ jobId: unknownId });
+      expect(status).toBe(404);
+      expect(error?.data.code).toBe("NOT_FOUND");
+    });
+  });
+
+  describe("jobs.list", () => {
+    it.each(listCases)("is 400 naming the field when %s", async (_, input, field) => {
+      expectBadRequest(await query("jobs.list", input), field);
+    });
+  });
+
+  describe("messages.list", () => {
+    it.each(conversationIdCases)("is 400 naming the field when %s", async (_, input, field) => {
+      expectBadRequest(await query("messages.list", input), field);
+    });
+
+    it("is 404 NOT_FOUND for a conversation that does not exist", async () => {
+      const { status, error } = await query("messages.list", { conversationId: unknownId });
+      expect(status).toBe(404);
+      expect(error?.data.code).toBe("NOT_FOUND");
+    });
+  });
+
+  describe("conversations.create", () => {
+    it.each(titleCases)("is 400 naming the field when %s", async (_, input, field) => {
+      expectBadRequest(await mutate("conversations.create", input), field);
+    });
+  });
+
+  describe("jobs.events", () => {
+    it.each(eventsCases)("is BAD_REQUEST naming the field when %s", async (_, input, field) => {
+      const { status, error } = await sseError(server().url, "jobs.events", input);
+      expect(status).toBeLessThan(500);
+      expect(error?.data).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400 });
+      expect(error?.message).toContain(field);
+    });
+
+    it("is NOT_FOUND for a job that does not exist", async () => {
+      const { error } = await sseError(server().url, "jobs.events", { jobId: unknownId });
+      expect(error?.data).toMatchObject({ code: "NOT_FOUND", httpStatus: 404 });
+    });
+  });
+
+  describe("the HTTP layer", () => {
+    it("is 400 for invalid JSON in the query string", async () => {
+      expect((await query("jobs.get", raw('{"jobId":'))).status).toBe(400);
+    });
+
+    it("is 400 for a query string that is not valid URL encoding", async () => {
+      expect((await rawGet(server().url, "/trpc/jobs.get?input=%E0%A4%A")).status).toBe(400);
+    });
+
+    it("is 400 for invalid JSON in a mutation's body", async () => {
+      expect((await mutate("jobs.submit", raw('{"prompt": "x"'))).status).toBe(400);
+    });
+
+    it("is 400 for junk after the JSON", async () => {
+      expect((await mutate("jobs.submit", raw('{"prompt":"x"} junk'))).status).toBe(400);
+      expect((await query("jobs.get", raw(`{"jobId":"${unknownId}"}junk`))).status).toBe(400);
+    });
+
+    it("is 413 for a body over 256 KB", async () => {
+      const { status, error } = await mutate("jobs.submit", { prompt: "x", negativePrompt: longText(300 * 1024) });
+      expect(status).toBe(413);
+      expect(error?.data.code).toBe("PAYLOAD_TOO_LARGE");
+    });
+
+    it("is 405 for a query sent as POST and a mutation sent as GET", async () => {
+      expect((await mutate("jobs.get", { jobId: unknownId })).status).toBe(405);
+      expect((await query("jobs.submit", { prompt: "x" })).status).toBe(405);
+    });
+
+    it("is 404 for a procedure that does not exist", async () => {
+      for (const path of ["jobs.nope", "__proto__", "jobs.constructor", "toString"]) {
+        expect((await query(path, {})).status).toBe(404);
+      }
+    });
+  });
+
+  describe("any input", () => {
+    // Hostile strings: NUL, unpaired surrogates, SQL and JSON-looking text, very long text.
+    const text = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 20 }),
+      fc.constantFrom("\u0000", "\ud800", "\udfff x", "'; drop table jobs; --", "{}", "-1", longText(4000)),
+    );
+    const value = fc.oneof(
+      text,
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
+    const submitInput = fc.record(
+      {
+        prompt: text,
+        negativePrompt: value,
+        width: fc.oneof(fc.integer({ min: -10, max: 3000 }), value),
+        height: fc.oneof(fc.integer({ min: -10, max: 3000 }), value),
+        steps: fc.oneof(fc.constantFrom(1, 0, 151), value),
+        cfgScale: value,
+        seed: fc.oneof(fc.constantFrom(-1, -2, 4294967295, 4294967296, 2 ** 53, -(2 ** 53)), value),
+        sampler: value,
+        checkpoint: value,
+        conversationId: fc.oneof(fc.uuid(), value),
+        idempotencyKey: value,
+      },
+      { requiredKeys: [] },
+    );
+
+    it("never gets a 5xx from jobs.submit", async () => {
+      await fc.assert(
+        fc.asyncProperty(submitInput, async (input) => {
+          const { status, error } = await mutate("jobs.submit", input);
+          expect(status, `${error?.message ?? ""} for ${JSON.stringify(input)}`).toBeLessThan(500);
+        }),
+        { numRuns: 150 },
+      );
+    });
+
+    it("never gets a 5xx from the queries", async () => {
+      const paths = ["jobs.get", "jobs.list", "messages.list"];
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...paths), fc.jsonValue({ maxDepth: 3 }), async (path, input) => {
+          const { status, error } = await query(path, input);
+          expect(status, `${error?.message ?? ""} for ${path} ${JSON.stringify(input)}`).toBeLessThan(500);
+        }),
+        { numRuns: 150 },
+      );
+    });
+  });
+});

@@ -1,0 +1,55 @@
+import { JobStore, openDatabase } from "@anvil/persistence";
+import { afterEach, describe, expect, it } from "vitest";
+import { uniquePrompt } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+import type { TestDatabase } from "./testing/test-databases";
+import { startTestServer } from "./testing/test-server";
+import type { TestServer } from "./testing/test-server";
+import { waitFor, waitForJob, waitForStatus } from "./testing/wait";
+
+describe.each(testDrivers())("close() on $kind", (driver) => {
+  const opened: { database?: TestDatabase; servers: TestServer[] } = { servers: [] };
+  afterEach(async () => {
+    for (const server of opened.servers.splice(0)) await server.anvil.close();
+    await opened.database?.dispose();
+  });
+
+  it("leaves a running job processing in the database, and the next server on it runs the job again to completion", async () => {
+    // PGlite on disk here, not in memory: the second server must find what the first one left.
+    const database = await driver.create();
+    opened.database = database;
+    const first = await startTestServer(database);
+    opened.servers.push(first);
+    const prompt = uniquePrompt("survives a restart");
+    const job = await first.trpc.jobs.submit.mutate({ prompt, width: 64, height: 64, steps: 150 });
+    await waitForJob(first.trpc, job.id, (j) => j.status === "processing", "the job runs");
+    await waitFor(() => first.simulator.stats().active === 1, "the generation runs on the simulator");
+
+    await first.anvil.close();
+    opened.servers.splice(opened.servers.indexOf(first), 1);
+    expect(first.simulator.stats()).toMatchObject({ interrupted: 1, completed: 0 });
+    // What the database says between the two lives.
+    const between = await openDatabase({ url: database.databaseUrl, dataDir: database.dataDir });
+    try {
+      expect(await new JobStore(between).getJob(job.id)).toMatchObject({
+        status: "processing",
+        attempts: 1,
+        imageUrl: null,
+      });
+    } finally {
+      await between.close();
+    }
+
+    const second = await startTestServer(database);
+    opened.servers.push(second);
+    const done = await waitForStatus(second.trpc, job.id, "complete");
+    expect(done).toMatchObject({ progress: 100, imageUrl: `/images/${job.id}.png`, error: null });
+    expect(await second.anvil.store.getJob(job.id)).toMatchObject({ status: "complete", attempts: 2 });
+    expect(second.simulator.stats().log.filter((entry) => entry.prompt === prompt)).toMatchObject([
+      { outcome: "completed" },
+    ]);
+    const image = await fetch(`${second.url}/images/${job.id}.png`);
+    expect(image.headers.get("content-type")).toBe("image/png");
+    // Two server starts and a look at the database in between.
+  }, 60_000);
+});

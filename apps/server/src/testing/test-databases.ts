@@ -1,0 +1,65 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { inject } from "vitest";
+
+/** Where one test server keeps its database and images; `dispose` removes both. */
+export interface TestDatabase {
+  /** Images always live here; so does the embedded database when `databaseUrl` is undefined. */
+  dataDir: string;
+  databaseUrl: string | undefined;
+  dispose(): Promise<void>;
+}
+
+/** A database the integration suites run on. */
+export interface TestDriver {
+  kind: "pglite" | "postgres";
+  create(): Promise<TestDatabase>;
+}
+
+/** PGlite always; PostgreSQL too when TEST_DATABASE_URL is set. */
+export function testDrivers(): TestDriver[] {
+  const url = inject("testDatabaseUrl");
+  const pglite: TestDriver = { kind: "pglite", create: createPgliteDatabase };
+  return url ? [pglite, { kind: "postgres", create: () => createPostgresDatabase(url) }] : [pglite];
+}
+
+// A memory-backed folder where there is one: copying the template and PGlite's own writes are faster there.
+const TEMP_ROOT = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+const tempDir = () => mkdtemp(join(TEMP_ROOT, "anvil-server-test-"));
+
+// A private copy of the migrated template (global-setup.ts), kept on disk so that a second server can
+// open the same database after the first one closed.
+async function createPgliteDatabase(): Promise<TestDatabase> {
+  const dataDir = await tempDir();
+  await cp(inject("pgliteTemplateDir"), dataDir, { recursive: true });
+  return { dataDir, databaseUrl: undefined, dispose: () => rm(dataDir, { recursive: true, force: true }) };
+}
+
+// Each test file gets a database of its own on the server, so files running in parallel never see
+// each other's rows.
+async function createPostgresDatabase(baseUrl: string): Promise<TestDatabase> {
+  const name = `anvil_test_${randomBytes(6).toString("hex")}`;
+  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } catch (error) {
+    await admin.end();
+    throw error;
+  }
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  const dataDir = await tempDir();
+  return {
+    dataDir,
+    databaseUrl: url.toString(),
+    dispose: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import { pino } from "pino";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { startAnvil } from "../anvil";
+import type { AnvilConfig, AnvilServer } from "../anvil";
+import { httpClient } from "./clients";
+import type { AnvilClient } from "./clients";
+import type { TestDatabase, TestDriver } from "./test-databases";
+import { waitFor } from "./wait";
+
+/** A running Anvil on port 0 with its built-in simulator, and a client for it. */
+export interface TestServer {
+  anvil: AnvilServer;
+  simulator: ForgeSimulator;
+  /** HTTP for queries and mutations, SSE for subscriptions. */
+  trpc: AnvilClient;
+  url: string;
+  /** Holds the images (`images/`), a stand-in web app (`web/`) and, on PGlite, the database. */
+  dataDir: string;
+}
+
+/** What a test may change about the server it starts. */
+export type TestServerOptions = Partial<Pick<AnvilConfig, "simulatorStepMs" | "coalesceMs" | "jobTimeoutMs">>;
+
+/** Starts Anvil on `database` (which outlives it): fast simulator, short coalescing, silent logs. */
+export async function startTestServer(database: TestDatabase, options: TestServerOptions = {}): Promise<TestServer> {
+  // A web app of its own, so that what the server answers outside /trpc and /images does not depend on a build.
+  const webDir = join(database.dataDir, "web");
+  await mkdir(webDir, { recursive: true });
+  await writeFile(join(webDir, "index.html"), "<!doctype html><title>Anvil</title>");
+  const anvil = await startAnvil({
+    port: 0,
+    host: "127.0.0.1",
+    dataDir: database.dataDir,
+    databaseUrl: database.databaseUrl,
+    jobTimeoutMs: 20_000,
+    logger: pino({ level: "silent" }),
+    simulatorStepMs: 5,
+    coalesceMs: 10,
+    probeIntervalMs: 500,
+    webDir,
+    ...options,
+  });
+  if (!anvil.simulator) throw new Error("the test server runs the built-in simulator");
+  const server = {
+    anvil,
+    simulator: anvil.simulator,
+    trpc: httpClient(anvil.url),
+    url: anvil.url,
+    dataDir: database.dataDir,
+  };
+  // Jobs are dispatched once the first probe found the backend up.
+  await waitFor(() => anvil.service.monitor.health().every((backend) => backend.healthy), "the backend is up");
+  return server;
+}
+
+/** Cancels whatever is still queued or running and waits until the GPU is idle, so the next test starts clean. */
+export async function settle(server: TestServer): Promise<void> {
+  const { service, store } = server.anvil;
+  for (const job of await store.activeJobs()) {
+    // A job that finished meanwhile is a CONFLICT, which is fine here.
+    await service.cancel(job.id).catch(() => undefined);
+  }
+  await waitFor(() => {
+    const queue = service.scheduler.snapshot();
+    const idle = queue.backends.every((backend) => !backend.busy);
+    return queue.queued === 0 && queue.processing === 0 && idle && server.simulator.stats().active === 0;
+  }, "the queue is empty and the GPU idle");
+}
+
+/** One server for the enclosing describe, on a database of `driver`; tests get it through the accessor. */
+export function useTestServer(driver: TestDriver, options: TestServerOptions = {}): () => TestServer {
+  let database: TestDatabase | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    database = await driver.create();
+    server = await startTestServer(database, options);
+  });
+  afterEach(async () => {
+    if (server) await settle(server);
+  });
+  afterAll(async () => {
+    await server?.anvil.close();
+    await database?.dispose();
+  });
+  return () => {
+    if (!server) throw new Error("the test server has not started");
+    return server;
+  };
+}
