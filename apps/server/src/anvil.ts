@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { appRouter, EventHub, JobService } from "@anvil/api";
+import { appRouter, EventHub, Inspector, JobService } from "@anvil/api";
 import type { Context } from "@anvil/api";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
@@ -12,7 +12,15 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
+import type { InspectionEvent } from "xstate";
 import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
+import { backendLabel } from "./backend-label";
+import { forgeFetch } from "./forge-fetch";
+import { statelyInspector } from "./inspection";
+import type { InspectionMode } from "./inspection";
+import { countJobsByStatus } from "./job-counts";
+import { logObserver } from "./logger";
+import { AnvilMetrics } from "./metrics";
 import { sendFile, serveWebApp } from "./static-files";
 
 /** How to run one Anvil server. */
@@ -31,6 +39,10 @@ export interface AnvilConfig {
   webDir?: string;
   probeIntervalMs?: number;
   coalesceMs?: number;
+  /** Record XState inspection events for `debug.*` ("stately": also feed @statelyai/inspect); default "off". */
+  inspect?: InspectionMode;
+  /** How many inspection events are kept (default 5,000). */
+  inspectionCapacity?: number;
 }
 
 /** A running server. */
@@ -41,6 +53,9 @@ export interface AnvilServer {
   store: JobStore;
   events: EventHub;
   simulator: ForgeSimulator | null;
+  /** The inspection ring behind `debug.*`, or null when inspection is off. */
+  inspector: Inspector | null;
+  metrics: AnvilMetrics;
   /** Stops taking work, interrupts running generations (their jobs run again at the next start), closes. */
   close(): Promise<void>;
 }
@@ -51,6 +66,13 @@ const DEFAULT_WEB_DIR = here("../../web/dist");
 const MIGRATIONS_FOLDER = here("../../../libs/persistence/drizzle");
 const IMAGE_PATH = /^\/images\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.png$/;
 const MAX_BODY_BYTES = 256 * 1024;
+
+const bothInspectors =
+  (first: (event: InspectionEvent) => void, second: (event: InspectionEvent) => void) =>
+  (event: InspectionEvent): void => {
+    first(event);
+    second(event);
+  };
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
@@ -91,20 +113,33 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const store = new JobStore(database);
   const events = new EventHub();
   const imagesDir = join(config.dataDir, "images");
+  const inspection = config.inspect ?? "off";
+  const inspector = inspection === "off" ? null : new Inspector({ capacity: config.inspectionCapacity });
+  const stately = inspection === "stately" ? await statelyInspector(logger) : null;
+  const backendLabels = forgeUrls.map(backendLabel);
+  const metrics = new AnvilMetrics(events, backendLabels);
   const service = await JobService.start({
     store,
     events,
-    backends: forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl })),
+    backends: forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl, fetch: forgeFetch })),
     imagesDir,
     jobTimeoutMs: config.jobTimeoutMs,
     ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
     log: (message, fields) => logger.info(fields, message),
+    ...(inspector ? { inspect: stately ? bothInspectors(inspector.observe, stately) : inspector.observe } : {}),
+    observers: [metrics.observer, logObserver(logger, backendLabels)],
   });
+  await metrics
+    .attach(service, () => countJobsByStatus(database))
+    .catch((error: unknown) => {
+      logger.warn({ err: error }, "could not count the jobs in the database; anvil_jobs counts changes from now on");
+    });
   const createContext = (): Context => ({
     service,
     store,
     events,
     database: database.kind,
+    inspector,
     ...(config.coalesceMs !== undefined ? { coalesceMs: config.coalesceMs } : {}),
   });
   const trpc = createHTTPHandler({
@@ -136,13 +171,19 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     if (path === "/auth/status") {
       return json(res, 200, { required: Boolean(config.apiToken), authorized: isAuthorized(req, config.apiToken) });
     }
-    const guarded = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
+    // /metrics is open like the other paths outside /trpc, unless API_TOKEN is set: then it needs the token too.
+    const guarded = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/") || path === "/metrics";
     if (guarded && !isAuthorized(req, config.apiToken)) {
       return json(res, 401, {
         error: { message: "Unauthorized: send Authorization: Bearer <API_TOKEN>", code: "UNAUTHORIZED" },
       });
     }
     if (path.startsWith("/trpc/")) return trpc(req, res);
+    if (path === "/metrics" && (req.method === "GET" || req.method === "HEAD")) {
+      const { contentType, body } = await metrics.text();
+      res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" }).end(body);
+      return;
+    }
     if (path.startsWith("/images/")) {
       const id = IMAGE_PATH.exec(path)?.[1];
       if (
@@ -194,6 +235,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     (closing ??= (async () => {
       server.close();
       await service.stop();
+      metrics.close();
       wsHandler.broadcastReconnectNotification();
       for (const client of wss.clients) client.terminate();
       wss.close();
@@ -202,5 +244,5 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       await simulator?.close();
     })());
 
-  return { url, port, service, store, events, simulator, close };
+  return { url, port, service, store, events, simulator, inspector, metrics, close };
 }

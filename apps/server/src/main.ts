@@ -1,6 +1,7 @@
-import { pino } from "pino";
 import { startAnvil } from "./anvil";
 import { readEnv } from "./env";
+import { inspectionMode } from "./inspection";
+import { createLogger } from "./logger";
 
 const GRACE_MS = 30_000;
 
@@ -12,7 +13,10 @@ async function main(): Promise<void> {
     console.error((error as Error).message);
     process.exit(1);
   }
-  const logger = pino({ level: env.LOG_LEVEL, base: { service: "anvil" } });
+  // Readable lines on a developer's terminal; JSON for anything else (a pipe, a log shipper, production).
+  const pretty = process.stdout.isTTY === true && env.NODE_ENV !== "production";
+  const logger = createLogger({ level: env.LOG_LEVEL, pretty, color: pretty });
+  const inspect = inspectionMode(env);
   const anvil = await startAnvil({
     port: env.PORT,
     host: env.HOST,
@@ -23,9 +27,10 @@ async function main(): Promise<void> {
     jobTimeoutMs: env.JOB_TIMEOUT_MS,
     simulatorStepMs: env.ANVIL_SIMULATOR_STEP_MS,
     logger,
+    inspect,
   });
   logger.info(
-    { url: anvil.url, database: env.DATABASE_URL ? "postgres" : "pglite" },
+    { url: anvil.url, database: env.DATABASE_URL ? "postgres" : "pglite", inspection: inspect },
     `Anvil is listening on ${anvil.url}`,
   );
 

@@ -1,14 +1,16 @@
 import type { ForgeClient } from "@anvil/forge-client";
 import { isFinalStatus, JobScheduler } from "@anvil/job-machine";
-import type { Job, JobParams, JournalEntry } from "@anvil/job-machine";
+import type { GenerateProgram, Job, JobParams, JobStatus, JournalEntry } from "@anvil/job-machine";
 import type { JobRecord, JobStore, TransitionPatch } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
+import { Effect } from "effect";
 import type { InspectionEvent } from "xstate";
 import { BackendMonitor } from "./backend-monitor";
 import { CheckpointCatalog } from "./checkpoint-catalog";
 import { Conflict, NotFound, Unavailable } from "./errors";
 import type { EventHub } from "./event-hub";
 import { forgeGenerate } from "./generate";
+import type { JobServiceObserver } from "./job-observer";
 import type { SubmitJobInput } from "./schemas";
 
 /** How many times a job may be started before a crash mid-run ends it in error. */
@@ -38,6 +40,8 @@ export interface JobServiceOptions {
   probeIntervalMs?: number;
   inspect?: (event: InspectionEvent) => void;
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Metrics and logs: told of submissions, status changes and backend failures. */
+  observers?: readonly JobServiceObserver[];
 }
 
 /** What a persisted journal entry turned into: the record and, for status changes, the event id. */
@@ -81,10 +85,12 @@ export class JobService {
     this.scheduler = new JobScheduler<Persisted>({
       backends: backends.length,
       jobTimeoutMs: options.jobTimeoutMs,
-      generate: forgeGenerate(backends, options.imagesDir, {
-        unreachable: (backend, reason) => this.monitor.markDown(backend, reason),
-        awaitUp: (backend) => this.monitor.awaitUp(backend),
-      }),
+      generate: this.observed(
+        forgeGenerate(backends, options.imagesDir, {
+          unreachable: (backend, reason) => this.monitor.markDown(backend, reason),
+          awaitUp: (backend) => this.monitor.awaitUp(backend),
+        }),
+      ),
       persist: (entries) => this.persist(entries),
       publish: (entry, persisted) => this.publish(entry, persisted),
       onRetry: (error, attempt) => options.log?.("database write failed; retrying", { error: String(error), attempt }),
@@ -142,6 +148,7 @@ export class JobService {
     this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: 1 });
     const snapshot = this.toLiveJob(job);
     this.options.events.publish({ kind: "status", eventId: job.lastEventId, job: snapshot });
+    this.notify((observer) => observer.submitted?.(snapshot));
     return snapshot;
   }
 
@@ -200,7 +207,7 @@ export class JobService {
           from: "processing",
           to: "error",
           patch: {
-            error: `The server stopped while this job was running, ${MAX_ATTEMPTS} times; it was given up`,
+            error: `This job was interrupted ${MAX_ATTEMPTS} times (the server stopped while it was running); it was given up`,
             finishedAt: new Date(),
           },
           snapshot: (record) => toJob(record, 0),
@@ -228,7 +235,7 @@ export class JobService {
       const record = await store.updateProgress(entry.jobId, entry.progress);
       return record ? { record, eventId: null } : null;
     }
-    const from = this.resumed.has(entry.jobId) && entry.from === "queued" ? "processing" : entry.from;
+    const from = this.persistedFrom(entry);
     const applied = await store.applyTransition({
       jobId: entry.jobId,
       from,
@@ -247,6 +254,7 @@ export class JobService {
     if (!persisted) return;
     const { events } = this.options;
     const { record, eventId } = persisted;
+    const from = entry.kind === "transition" ? this.persistedFrom(entry) : null;
     if (entry.kind === "transition") this.resumed.delete(entry.jobId);
     if (isFinalStatus(record.status)) this.live.delete(record.id);
     else this.live.set(record.id, record);
@@ -257,5 +265,40 @@ export class JobService {
     }
     events.publish({ kind: "status", eventId, job });
     if (entry.from === "queued") events.publish({ kind: "positions" });
+    const change = {
+      jobId: entry.jobId,
+      from: from ?? entry.from,
+      to: entry.to,
+      backend: entry.job.backend,
+      attempt: entry.job.attempt,
+    };
+    this.notify((observer) => observer.transition?.(change, job));
+  }
+
+  /** The status a transition leaves in the database: a job re-run after a restart still reads `processing` there. */
+  private persistedFrom(entry: Extract<JournalEntry, { kind: "transition" }>): JobStatus {
+    return this.resumed.has(entry.jobId) && entry.from === "queued" ? "processing" : entry.from;
+  }
+
+  /** The backend call, telling the observers of each failure (with its ForgeError reason) before the job ends. */
+  private observed(generate: GenerateProgram): GenerateProgram {
+    if (!this.options.observers?.length) return generate;
+    return (request, onProgress) =>
+      generate(request, onProgress).pipe(
+        Effect.tapError((error) =>
+          Effect.sync(() => this.notify((observer) => observer.generationFailed?.(request, error))),
+        ),
+      );
+  }
+
+  private notify(call: (observer: JobServiceObserver) => void): void {
+    for (const observer of this.options.observers ?? []) {
+      try {
+        call(observer);
+      } catch (error) {
+        // An observer is metrics or a log line: its failure must never stop a job from being published.
+        this.options.log?.("job observer failed", { error: String(error) });
+      }
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { checkpointsRouter } from "./routers/checkpoints";
 import { conversationsRouter } from "./routers/conversations";
+import { debugRouter } from "./routers/debug";
 import { healthProcedure } from "./routers/health";
 import { jobsRouter } from "./routers/jobs";
 import { messagesRouter } from "./routers/messages";
@@ -14,6 +15,7 @@ export const appRouter = router({
   jobs: jobsRouter,
   queue: queueRouter,
   checkpoints: checkpointsRouter,
+  debug: debugRouter,
 });
 
 /** The router's type, for typed clients: `import type { AppRouter } from "@anvil/api"`. */

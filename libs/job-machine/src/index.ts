@@ -23,3 +23,5 @@ export { Journal } from "./journal";
 export type { JournalEntry, JournalOptions } from "./journal";
 export { JobScheduler } from "./job-scheduler";
 export type { JobSchedulerOptions, GenerateProgram, QueueSnapshot } from "./job-scheduler";
+export { chartOf } from "./chart";
+export type { Chart, ChartState, ChartTransition } from "./chart";

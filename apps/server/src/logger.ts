@@ -1,0 +1,95 @@
+import type { JobServiceObserver } from "@anvil/api";
+import { ForgeError } from "@anvil/forge-client";
+import { isFinalStatus } from "@anvil/job-machine";
+import { pino } from "pino";
+import type { DestinationStream, Level, LevelWithSilent, Logger } from "pino";
+
+/** How the server logs. */
+export interface LoggerOptions {
+  level: LevelWithSilent;
+  /** One readable line per entry (`HH:MM:SS LEVEL message key=value`) instead of JSON. */
+  pretty: boolean;
+  /** Where lines go; stdout by default. */
+  destination?: { write(line: string): unknown };
+  /** ANSI colours in pretty output. */
+  color?: boolean;
+}
+
+const LEVELS: Record<number, Level> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+const COLORS: Record<Level, string> = {
+  trace: "90",
+  debug: "36",
+  info: "32",
+  warn: "33",
+  error: "31",
+  fatal: "35",
+};
+const HIDDEN = new Set(["level", "time", "msg", "pid", "hostname", "service", "err"]);
+
+const show = (value: unknown): string => {
+  if (typeof value === "string") return /^[^\s="]+$/.test(value) ? value : JSON.stringify(value);
+  return JSON.stringify(value) ?? String(value);
+};
+
+/** Formats one pino JSON line as `HH:MM:SS LEVEL message key=value …`, with an error's stack below it. */
+export function formatLine(line: string, color = false): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const time = new Date(typeof entry["time"] === "number" ? entry["time"] : Date.now()).toTimeString().slice(0, 8);
+  const level = LEVELS[Number(entry["level"])] ?? "info";
+  const label = level.toUpperCase().padEnd(5);
+  const fields = Object.entries(entry)
+    .filter(([key]) => !HIDDEN.has(key))
+    .map(([key, value]) => `${key}=${show(value)}`);
+  const err = entry["err"] as { type?: string; message?: string; stack?: string } | undefined;
+  if (err) fields.push(`err=${show(`${err.type ?? "Error"}: ${err.message ?? ""}`)}`);
+  const head = `${time} ${color ? `\u001b[${COLORS[level]}m${label}\u001b[39m` : label} ${String(entry["msg"] ?? "")}`;
+  const stack =
+    err?.stack && (level === "error" || level === "fatal") ? `\n    ${err.stack.split("\n").join("\n    ")}` : "";
+  return `${[head, ...fields].join(" ")}${stack}\n`;
+}
+
+/** A pino destination that writes readable lines (pino-pretty's job, without the dependency). */
+export const prettyDestination = (out: { write(line: string): unknown }, color: boolean): DestinationStream => ({
+  write: (line: string) => void out.write(formatLine(line, color)),
+});
+
+/** The server's logger: JSON lines, or readable ones on a developer's terminal. */
+export function createLogger({ level, pretty, destination, color = false }: LoggerOptions): Logger {
+  const options = { level, base: { service: "anvil" } };
+  if (pretty) return pino(options, prettyDestination(destination ?? process.stdout, color));
+  return destination ? pino(options, { write: (line: string) => void destination.write(line) }) : pino(options);
+}
+
+const elapsedMs = (from: string | null, to: string | null): number | undefined =>
+  from === null || to === null ? undefined : Math.max(0, Date.parse(to) - Date.parse(from));
+
+/** One log line per job status change (with how long it queued and ran), and one per backend failure. */
+export const logObserver = (logger: Logger, backendUrls: readonly string[]): JobServiceObserver => ({
+  submitted: (job) => logger.info({ jobId: job.id, to: "queued", queuePosition: job.queuePosition }, "job → queued"),
+  transition: ({ jobId, from, to, backend, attempt }, job) => {
+    const fields = {
+      jobId,
+      from,
+      to,
+      attempt,
+      ...(backend === null ? {} : { backend: backendUrls[backend] ?? backend }),
+      ...(job.startedAt ? { queuedMs: elapsedMs(job.createdAt, job.startedAt) } : {}),
+      ...(isFinalStatus(to) && job.startedAt ? { runMs: elapsedMs(job.startedAt, job.finishedAt) } : {}),
+      ...(job.error ? { error: job.error } : {}),
+    };
+    logger[to === "error" ? "warn" : "info"](fields, `job ${from} → ${to}`);
+  },
+  generationFailed: (request, error) => {
+    const reason = error instanceof ForgeError ? error.reason : "Unknown";
+    const message = error instanceof Error ? error.message : String(error);
+    logger.warn(
+      { jobId: request.jobId, backend: backendUrls[request.backend] ?? request.backend, reason, err: error },
+      `backend error (${reason}): ${message}`,
+    );
+  },
+});

@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { occupyGpu, quick, uniquePrompt } from "./testing/fixtures";
+import { startObservedServer, useObservedServer } from "./testing/observed-server";
+import { scrape, valueOf } from "./testing/prometheus";
+import { testDrivers } from "./testing/test-databases";
+import type { TestDatabase } from "./testing/test-databases";
+import type { TestServer } from "./testing/test-server";
+import { waitFor, waitForStatus } from "./testing/wait";
+
+describe.each(testDrivers())("/metrics on $kind", (driver) => {
+  const server = useObservedServer(driver);
+
+  it("answers Prometheus text with every Anvil metric", async () => {
+    const response = await fetch(`${server().url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    for (const name of [
+      "anvil_jobs",
+      "anvil_queue_depth",
+      "anvil_job_wait_seconds",
+      "anvil_job_gpu_seconds",
+      "anvil_gpu_busy_seconds_total",
+      "anvil_gpu_busy_ratio",
+      "anvil_backend_errors_total",
+      "anvil_backend_up",
+      "anvil_event_subscriptions",
+      "anvil_events_published_total",
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+  });
+
+  it("counts a completed and an out-of-memory job in the status gauge, the error counter and both histograms", async () => {
+    const { url, trpc, simulator } = server();
+    const before = await scrape(url);
+    const ok = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("metrics ok"), ...quick });
+    const oom = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("metrics sim:oom"), ...quick });
+    await waitForStatus(trpc, ok.id, "complete");
+    await waitForStatus(trpc, oom.id, "error");
+    const after = await scrape(url);
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      valueOf(after, name, labels) - valueOf(before, name, labels);
+
+    expect(delta("anvil_jobs", { status: "complete" })).toBe(1);
+    expect(delta("anvil_jobs", { status: "error" })).toBe(1);
+    expect(valueOf(after, "anvil_jobs", { status: "queued" })).toBe(0);
+    expect(valueOf(after, "anvil_jobs", { status: "processing" })).toBe(0);
+    expect(delta("anvil_backend_errors_total", { reason: "OutOfMemory" })).toBe(1);
+    expect(delta("anvil_job_wait_seconds_count")).toBe(2);
+    expect(delta("anvil_job_gpu_seconds_count", { status: "complete" })).toBe(1);
+    expect(delta("anvil_job_gpu_seconds_count", { status: "error" })).toBe(1);
+    expect(delta("anvil_gpu_busy_seconds_total", { backend: simulator.url })).toBeGreaterThan(0);
+    // Each job was announced queued, processing and then final.
+    expect(delta("anvil_events_published_total")).toBeGreaterThanOrEqual(6);
+  });
+
+  it("shows waiting jobs as queue depth and open subscriptions as a gauge", async () => {
+    const { anvil, url, trpc } = server();
+    const subscription = trpc.jobs.events.subscribe({}, { onData: () => {} });
+    try {
+      await waitFor(() => anvil.events.subscribers > 0, "the subscription is attached");
+      await occupyGpu(server());
+      await trpc.jobs.submit.mutate({ prompt: uniquePrompt("metrics waits"), ...quick });
+      await trpc.jobs.submit.mutate({ prompt: uniquePrompt("metrics waits too"), ...quick });
+      const samples = await scrape(url);
+      expect(valueOf(samples, "anvil_queue_depth")).toBe(2);
+      expect(valueOf(samples, "anvil_jobs", { status: "queued" })).toBe(2);
+      expect(valueOf(samples, "anvil_jobs", { status: "processing" })).toBe(1);
+      expect(valueOf(samples, "anvil_event_subscriptions")).toBe(anvil.events.subscribers);
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+});
+
+describe.each(testDrivers())("/metrics after a restart on $kind", (driver) => {
+  const opened: { database?: TestDatabase; servers: TestServer[] } = { servers: [] };
+  afterEach(async () => {
+    for (const server of opened.servers.splice(0)) await server.anvil.close();
+    await opened.database?.dispose();
+  });
+
+  it("starts the status gauge from the jobs the database holds", async () => {
+    const database = await driver.create();
+    opened.database = database;
+    const first = await startObservedServer(database);
+    opened.servers.push(first);
+    const done = await first.trpc.jobs.submit.mutate({ prompt: uniquePrompt("counted"), ...quick });
+    const failed = await first.trpc.jobs.submit.mutate({ prompt: uniquePrompt("counted sim:oom"), ...quick });
+    await waitForStatus(first.trpc, done.id, "complete");
+    await waitForStatus(first.trpc, failed.id, "error");
+    await first.anvil.close();
+    opened.servers.splice(0);
+
+    const second = await startObservedServer(database);
+    opened.servers.push(second);
+    const samples = await scrape(second.url);
+    expect(valueOf(samples, "anvil_jobs", { status: "complete" })).toBe(1);
+    expect(valueOf(samples, "anvil_jobs", { status: "error" })).toBe(1);
+    expect(valueOf(samples, "anvil_jobs", { status: "queued" })).toBe(0);
+  });
+});
+
+describe("/metrics with API_TOKEN", () => {
+  const [pglite] = testDrivers();
+  const token = "metrics-secret-token";
+  const server = useObservedServer(pglite!, { apiToken: token });
+
+  it("needs the token like /trpc does", async () => {
+    expect((await fetch(`${server().url}/metrics`)).status).toBe(401);
+    const authorized = await fetch(`${server().url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(authorized.status).toBe(200);
+  });
+});

@@ -1,0 +1,124 @@
+import { JobScheduler } from "@anvil/job-machine";
+import type { JobParams, JobStatus } from "@anvil/job-machine";
+import { Effect } from "effect";
+import { describe, expect, it } from "vitest";
+import { HistoryGone } from "../errors";
+import { Inspector } from "./inspector";
+
+const params: JobParams = {
+  negativePrompt: "",
+  width: 64,
+  height: 64,
+  steps: 1,
+  cfgScale: 1,
+  seed: 1,
+  sampler: "Euler",
+  checkpoint: null,
+};
+
+/** A real scheduler with an instant backend (prompts containing "fail" fail), inspected by `inspector`. */
+function inspectedScheduler(inspector: Inspector) {
+  const finished = new Map<string, (status: JobStatus) => void>();
+  const scheduler = new JobScheduler<null>({
+    backends: 1,
+    healthy: true,
+    jobTimeoutMs: 10_000,
+    generate: (request) =>
+      request.prompt.includes("fail")
+        ? Effect.fail(new Error("CUDA out of memory"))
+        : Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 7 }),
+    persist: async (entries) => entries.map(() => null),
+    publish: (entry) => {
+      if (entry.kind === "transition" && ["complete", "error", "cancelled"].includes(entry.to)) {
+        finished.get(entry.jobId)?.(entry.to);
+      }
+    },
+    inspect: inspector.observe,
+  });
+  const run = (jobId: string, prompt = jobId) => {
+    const done = new Promise<JobStatus>((resolve) => finished.set(jobId, resolve));
+    scheduler.submit({ jobId, prompt: `${prompt} ${"x".repeat(5_000)}`, params, attempt: 1 });
+    return done;
+  };
+  return { scheduler, run };
+}
+
+describe("Inspector", () => {
+  it("keeps a job's timeline from its enqueue to its final snapshot, with the context changes", async () => {
+    const inspector = new Inspector();
+    const { scheduler, run } = inspectedScheduler(inspector);
+    expect(await run("j1")).toBe("complete");
+    await scheduler.stop();
+    const timeline = inspector.timeline("j1");
+    expect(timeline[0]).toMatchObject({ actorId: "scheduler", type: "@xstate.event", eventType: "scheduler.enqueue" });
+    const states = timeline.filter((r) => r.actorId === "j1" && r.type === "@xstate.snapshot").map((r) => r.state);
+    expect(states).toEqual(["queued", "processing", "complete"]);
+    const done = timeline.findLast((r) => r.actorId === "j1");
+    expect(done?.contextDiff).toMatchObject({ status: ["processing", "complete"], progress: [0, 100] });
+    // The scheduler's snapshot after the job's end shows its backend freed, in the job's timeline too.
+    const freed = timeline.find(
+      (r) => r.actorId === "scheduler" && r.eventType === "xstate.done.actor.j1" && r.state === null && r.status,
+    );
+    expect(freed?.contextDiff).toEqual({ running: [1, 0], jobs: [1, 0] });
+  });
+
+  it("cuts long fields from event summaries and keeps errors readable", async () => {
+    const inspector = new Inspector();
+    const { scheduler, run } = inspectedScheduler(inspector);
+    expect(await run("j2", "fail")).toBe("error");
+    await scheduler.stop();
+    const timeline = inspector.timeline("j2");
+    const enqueue = timeline.find((r) => r.eventType === "scheduler.enqueue");
+    expect(enqueue?.payloadSummary?.length).toBeLessThanOrEqual(1_001);
+    const failure = timeline.find((r) => r.eventType?.startsWith("xstate.error.actor."));
+    expect(JSON.parse(failure?.payloadSummary ?? "{}")).toMatchObject({
+      error: { name: "Error", message: "CUDA out of memory" },
+    });
+  });
+
+  it("leaves out the scheduler's copies of its children's snapshots", async () => {
+    const inspector = new Inspector();
+    const { scheduler, run } = inspectedScheduler(inspector);
+    await run("j3");
+    await scheduler.stop();
+    const records = inspector.after(0);
+    expect(records.some((r) => r.actorId === "scheduler" && r.eventType?.startsWith("xstate.snapshot."))).toBe(false);
+    expect(records.some((r) => r.actorId === "j3" && r.type === "@xstate.snapshot")).toBe(true);
+  });
+
+  it("evicts the oldest events once full, and with them the evicted part of each job's timeline", async () => {
+    const inspector = new Inspector({ capacity: 30 });
+    const { scheduler, run } = inspectedScheduler(inspector);
+    for (const id of ["a", "b", "c", "d"]) await run(id);
+    await scheduler.stop();
+    const { size, oldestSeq, latestSeq } = inspector.stats();
+    expect(size).toBe(30);
+    expect(latestSeq - oldestSeq + 1).toBe(30);
+    expect(inspector.timeline("a")).toEqual([]);
+    const kept = new Set(inspector.after(oldestSeq - 1).map((r) => r.seq));
+    for (const id of ["b", "c", "d"]) {
+      for (const record of inspector.timeline(id)) expect(kept.has(record.seq)).toBe(true);
+    }
+    expect(inspector.seenJobs().map((job) => job.jobId)[0]).toBe("d");
+    expect(() => inspector.after(oldestSeq - 2)).toThrow(HistoryGone);
+    expect(() => inspector.after(latestSeq + 1)).toThrow(HistoryGone);
+  });
+
+  it("reads only event ids of its own process", () => {
+    const inspector = new Inspector();
+    expect(inspector.seqOf(inspector.eventId(42))).toBe(42);
+    expect(inspector.seqOf("42")).toBe(42);
+    expect(inspector.seqOf(`${inspector.instance === "000000" ? "111111" : "000000"}:42`)).toBeNull();
+    expect(inspector.seqOf("not an id")).toBeNull();
+  });
+
+  it("wakes a waiting reader at the next event", async () => {
+    const inspector = new Inspector();
+    const { scheduler, run } = inspectedScheduler(inspector);
+    const woken = inspector.changed();
+    void run("j4");
+    await woken;
+    expect(inspector.latestSeq).toBeGreaterThan(0);
+    await scheduler.stop();
+  });
+});

@@ -1,0 +1,169 @@
+import type { JobService } from "../job-service";
+import type { Inspector } from "./inspector";
+import type { InspectedState } from "./record";
+import { SCHEDULER_ACTOR } from "./inspector";
+
+const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+const short = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
+/** Why the first job in line is not running, in a word and in words. */
+export type BlockedReason = "paused" | "no-healthy-backend" | "all-backends-busy" | "dispatch-pending";
+
+/** `debug.scheduler`: the line in order and who holds each GPU. */
+export interface SchedulerDebugView {
+  /** False once the server is stopping: nothing new starts. */
+  dispatching: boolean;
+  /** Why the head of the line waits; null when nothing waits. */
+  blockedBy: { reason: BlockedReason; message: string } | null;
+  /** How many jobs wait in all (the list below stops at `limit`). */
+  queued: number;
+  queue: {
+    jobId: string;
+    position: number;
+    attempt: number;
+    prompt: string;
+    createdAt: string | null;
+    waitingMs: number | null;
+  }[];
+  permits: { total: number; held: number; free: number };
+  backends: {
+    index: number;
+    url: string;
+    healthy: boolean;
+    lastError: string | null;
+    /** The job the scheduler assigned to this backend, and since when. */
+    jobId: string | null;
+    since: string | null;
+    /** The GPU permit: held while a generation (and its clean-up on the backend) runs. */
+    permit: { held: boolean; since: string | null };
+  }[];
+}
+
+const blockedBy = (
+  waiting: number,
+  dispatching: boolean,
+  slots: readonly { healthy: boolean; jobId: string | null }[],
+): SchedulerDebugView["blockedBy"] => {
+  if (waiting === 0) return null;
+  if (!dispatching) return { reason: "paused", message: "The scheduler is not dispatching: the server is stopping" };
+  const healthy = slots.filter((slot) => slot.healthy);
+  if (healthy.length === 0) {
+    return { reason: "no-healthy-backend", message: "No backend is healthy; jobs wait until one answers its probe" };
+  }
+  if (healthy.every((slot) => slot.jobId !== null)) {
+    return {
+      reason: "all-backends-busy",
+      message: "Every healthy backend runs a job; the first in line starts when one of them finishes",
+    };
+  }
+  return { reason: "dispatch-pending", message: "A healthy backend is free; the first in line is being started" };
+};
+
+/** The scheduler's line (first `limit` entries) and backends, for `debug.scheduler`. */
+export function schedulerDebugView(service: JobService, limit: number): SchedulerDebugView {
+  const { scheduler, monitor } = service;
+  const { queue, jobs, backends, dispatching } = scheduler.actor.getSnapshot().context;
+  const health = monitor.health();
+  const permits = scheduler.gpu.slots();
+  const now = Date.now();
+  const entries: SchedulerDebugView["queue"] = [];
+  for (const jobId of queue) {
+    if (entries.length >= limit) break;
+    const context = jobs.get(jobId)?.getSnapshot().context;
+    const job = service.liveJob(jobId);
+    const createdAt = job ? Date.parse(job.createdAt) : null;
+    entries.push({
+      jobId,
+      position: entries.length + 1,
+      attempt: context?.attempt ?? 1,
+      prompt: short(context?.prompt ?? job?.prompt ?? ""),
+      createdAt: iso(createdAt),
+      waitingMs: createdAt === null ? null : now - createdAt,
+    });
+  }
+  const held = permits.filter((permit) => permit.busy).length;
+  return {
+    dispatching,
+    blockedBy: blockedBy(queue.size, dispatching, backends),
+    queued: queue.size,
+    queue: entries,
+    permits: { total: permits.length, held, free: permits.length - held },
+    backends: backends.map((slot, index) => ({
+      index,
+      url: health[index]?.url ?? "",
+      healthy: slot.healthy,
+      lastError: health[index]?.lastError ?? null,
+      jobId: slot.jobId,
+      since: iso(slot.since),
+      permit: { held: permits[index]?.busy ?? false, since: iso(permits[index]?.since) },
+    })),
+  };
+}
+
+/** `debug.actors`: the scheduler, every live job actor, and jobs whose actors ended but are still in the ring. */
+export interface ActorsDebugView {
+  scheduler: { actorId: string; status: string; dispatching: boolean; children: number };
+  /** How many job actors are alive in all (the list below stops at `limit`). */
+  aliveCount: number;
+  /** Live job actors in submission order. */
+  alive: {
+    actorId: string;
+    jobId: string;
+    state: InspectedState;
+    status: string;
+    position: number;
+    progress: number;
+    backend: number | null;
+    attempt: number;
+    startedAt: string | null;
+  }[];
+  /** Ended job actors still in the inspection ring, most recently active first. */
+  finished: {
+    actorId: string;
+    jobId: string;
+    state: unknown;
+    status: string | null;
+    lastSeq: number;
+    lastEventAt: string;
+  }[];
+}
+
+/** The actors view for `debug.actors`. */
+export function actorsDebugView(service: JobService, inspector: Inspector, limit: number): ActorsDebugView {
+  const snapshot = service.scheduler.actor.getSnapshot();
+  const { jobs, queue, dispatching } = snapshot.context;
+  const alive: ActorsDebugView["alive"] = [];
+  for (const [jobId, actor] of jobs) {
+    if (alive.length >= limit) break;
+    const { value, status, context } = actor.getSnapshot();
+    alive.push({
+      actorId: jobId,
+      jobId,
+      state: value as InspectedState,
+      status,
+      position: queue.position(jobId),
+      progress: context.progress,
+      backend: context.backend,
+      attempt: context.attempt,
+      startedAt: iso(context.startedAt),
+    });
+  }
+  const finished = inspector
+    .seenJobs()
+    .filter((job) => !jobs.has(job.jobId))
+    .slice(0, limit)
+    .map((job) => ({
+      actorId: job.jobId,
+      jobId: job.jobId,
+      state: job.state,
+      status: job.status,
+      lastSeq: job.lastSeq,
+      lastEventAt: new Date(job.lastAt).toISOString(),
+    }));
+  return {
+    scheduler: { actorId: SCHEDULER_ACTOR, status: snapshot.status, dispatching, children: jobs.size },
+    aliveCount: jobs.size,
+    alive,
+    finished,
+  };
+}

@@ -1,0 +1,51 @@
+import { chartOf, imageJobMachine, schedulerMachine } from "@anvil/job-machine";
+import { TRPCError } from "@trpc/server";
+import { inspectStream } from "../inspection/inspect-stream";
+import { debugListInput, inspectInput, timelineInput } from "../inspection/schemas";
+import { actorsDebugView, schedulerDebugView } from "../inspection/views";
+import { publicProcedure, router, toTRPCError } from "../trpc";
+
+/** What a debug procedure answers while the server runs without inspection. */
+export const INSPECTION_OFF = "Inspection is off; start the server with ANVIL_INSPECT=1";
+
+// The machines are fixed at build time, so their charts are read once.
+const charts = { imageJob: chartOf(imageJobMachine), scheduler: chartOf(schedulerMachine) };
+
+const inspectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.inspector) throw new TRPCError({ code: "PRECONDITION_FAILED", message: INSPECTION_OFF });
+  return next({ ctx: { inspector: ctx.inspector } });
+});
+
+/** `debug.*`: the state machines, the scheduler's line and GPUs, and the inspected actor events, for /inspect. */
+export const debugRouter = router({
+  chart: publicProcedure.query(() => charts),
+
+  status: publicProcedure.query(({ ctx }) => ({
+    inspection: Boolean(ctx.inspector),
+    ring: ctx.inspector ? ctx.inspector.stats() : null,
+  })),
+
+  scheduler: inspectedProcedure
+    .input(debugListInput)
+    .query(({ ctx, input }) => schedulerDebugView(ctx.service, input.limit)),
+
+  actors: inspectedProcedure
+    .input(debugListInput)
+    .query(({ ctx, input }) => actorsDebugView(ctx.service, ctx.inspector, input.limit)),
+
+  timeline: inspectedProcedure.input(timelineInput).query(({ ctx, input }) => {
+    const events = ctx.inspector.timeline(input.jobId);
+    const alive = ctx.service.scheduler.actor.getSnapshot().context.jobs.has(input.jobId);
+    const truncated = !events.some((event) => event.type === "@xstate.actor" && event.actorId === input.jobId);
+    return { jobId: input.jobId, alive, truncated, events };
+  }),
+
+  inspect: inspectedProcedure.input(inspectInput).subscription(async function* ({ ctx, input, signal }) {
+    try {
+      yield* inspectStream(ctx.inspector, input, signal);
+    } catch (error) {
+      // Errors inside a running stream do not pass through middleware; map them here, at the edge.
+      throw toTRPCError(error) ?? error;
+    }
+  }),
+});
