@@ -3,12 +3,15 @@ import { defineConfig } from "vite";
 // The server is bundled with its workspace libraries; npm packages stay external and load from node_modules.
 export default defineConfig({
   build: {
-    ssr: "src/main.ts",
+    ssr: true,
     outDir: "dist",
     target: "node20",
     sourcemap: true,
     emptyOutDir: true,
-    rollupOptions: { output: { entryFileNames: "main.js" } },
+    rollupOptions: {
+      input: { main: "src/main.ts", bench: "src/bench/bench.ts" },
+      output: { entryFileNames: "[name].js" },
+    },
   },
   ssr: { noExternal: [/^@anvil\//], target: "node" },
 });

@@ -1,0 +1,189 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { EventHub, Inspector, JobService } from "@anvil/api";
+import { JobScheduler } from "@anvil/job-machine";
+import type { JobParams } from "@anvil/job-machine";
+import { JobStore, openDatabase } from "@anvil/persistence";
+import type { AnvilDatabase } from "@anvil/persistence";
+import { Effect } from "effect";
+import { readEnv } from "../env";
+import { instantForge } from "./instant-forge";
+import { report } from "./stats";
+
+const MIGRATIONS = fileURLToPath(new URL("../../../libs/persistence/drizzle", import.meta.url));
+const params: JobParams = {
+  negativePrompt: "",
+  width: 64,
+  height: 64,
+  steps: 1,
+  cfgScale: 1,
+  seed: 1,
+  sampler: "Euler",
+  checkpoint: null,
+};
+
+/** Queue position with 10,000 jobs waiting: the scheduler's in-memory line, then the SQL-derived figure. */
+async function positions(label: string, store: JobStore): Promise<void> {
+  const scheduler = new JobScheduler<null>({
+    backends: 1,
+    jobTimeoutMs: 60_000,
+    generate: () => Effect.never,
+    persist: async (entries) => entries.map(() => null),
+    publish: () => {},
+  });
+  const ids = Array.from({ length: 10_000 }, (_, i) => `job-${i}`);
+  for (const jobId of ids) scheduler.submit({ jobId, prompt: jobId, params, attempt: 1 });
+  const memory: number[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    const id = ids[(i * 7919) % ids.length]!;
+    const start = performance.now();
+    scheduler.position(id);
+    memory.push(performance.now() - start);
+  }
+  report(`queue position, 10,000 queued, scheduler [${label}]`, memory, 100);
+  await scheduler.stop();
+
+  const jobs = [];
+  for (let i = 0; i < 10_000; i++) jobs.push((await store.submitJob({ prompt: `p${i}`, params })).job);
+  const sql: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const job = jobs[(i * 7919) % jobs.length]!;
+    const start = performance.now();
+    await store.queuePosition(job.id);
+    sql.push(performance.now() - start);
+  }
+  report(`queue position, 10,000 queued, derived in SQL [${label}]`, sql, 100);
+}
+
+/**
+ * From the end of one generation to the start of the next, with an instant backend; `inspector` attaches XState
+ * inspection (what /inspect and debug.* use) to measure its cost on this hot path. `quiet` runs it as a warm-up.
+ */
+async function handOver(label: string, inspector?: Inspector, quiet = false): Promise<void> {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let finished = 0;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const scheduler = new JobScheduler<null>({
+    backends: 1,
+    healthy: true,
+    jobTimeoutMs: 60_000,
+    generate: () =>
+      Effect.sync(() => {
+        starts.push(performance.now());
+        return { imageUrl: "/x.png", usedSeed: 1 };
+      }).pipe(Effect.ensuring(Effect.sync(() => void ends.push(performance.now())))),
+    persist: async (entries) => entries.map(() => null),
+    publish: (entry) => {
+      if (entry.kind === "transition" && entry.to === "complete" && ++finished === 2_000) done();
+    },
+    ...(inspector ? { inspect: inspector.observe } : {}),
+  });
+  for (let i = 0; i < 2_000; i++) scheduler.submit({ jobId: `h${i}`, prompt: "x", params, attempt: 1 });
+  await all;
+  await scheduler.stop();
+  if (quiet) return;
+  report(
+    `GPU lock hand-over, end of one job to start of the next [${label}]`,
+    starts.slice(1).map((s, i) => s - ends[i]!),
+    10,
+  );
+}
+
+/** One deep merge into a message's metadata, persisted. */
+async function merge(label: string, store: JobStore): Promise<void> {
+  const { job } = await store.submitJob({ prompt: "merge", params });
+  const samples: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const start = performance.now();
+    await store.mergeMessageMetadata(job.messageId, { progress: i % 100, nested: { step: i } });
+    samples.push(performance.now() - start);
+  }
+  report(`message metadata merge, persisted [${label}]`, samples, 50);
+}
+
+/** Jobs per second through submit, scheduler, instant backend, persistence and publishing. */
+async function throughput(label: string, store: JobStore, imagesDir: string, inspector?: Inspector): Promise<void> {
+  const events = new EventHub();
+  const total = 1_000;
+  let finished = 0;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => (done = resolve));
+  events.subscribe((m) => {
+    if (m.kind === "status" && m.job.status === "complete" && ++finished === total) done();
+  });
+  const service = await JobService.start({
+    store,
+    events,
+    backends: [instantForge()],
+    imagesDir,
+    jobTimeoutMs: 60_000,
+    ...(inspector ? { inspect: inspector.observe } : {}),
+  });
+  const start = performance.now();
+  await Promise.all(Array.from({ length: total }, (_, i) => service.submit({ prompt: `t${i}`, ...params })));
+  await all;
+  const seconds = (performance.now() - start) / 1000;
+  await service.stop();
+  console.log(
+    `pipeline throughput, instant backend [${label}]: ${(total / seconds).toFixed(0)} jobs/s (${total} jobs in ${seconds.toFixed(2)} s)`,
+  );
+}
+
+async function onDatabase(label: string, open: () => Promise<AnvilDatabase>, dir: string): Promise<void> {
+  for (const figure of ["positions", "merge", "throughput", "throughput inspected"] as const) {
+    // A fresh database per figure keeps one figure's 10,000 rows out of the next one's numbers.
+    const database = await open();
+    const store = new JobStore(database);
+    if (figure === "positions") await positions(label, store);
+    if (figure === "merge") await merge(label, store);
+    if (figure === "throughput") await throughput(label, store, join(dir, "images"));
+    if (figure === "throughput inspected") {
+      await throughput(`${label}, inspection on`, store, join(dir, "images"), new Inspector());
+    }
+    await database.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const env = readEnv();
+  const dir = await mkdtemp(join(tmpdir(), "anvil-bench-"));
+  try {
+    // A warm-up first, so that neither measured run pays for the JIT alone.
+    await handOver("warm-up", undefined, true);
+    await handOver("in memory");
+    await handOver("in memory, inspection on", new Inspector());
+    let n = 0;
+    await onDatabase(
+      "pglite",
+      () => openDatabase({ dataDir: join(dir, `pglite-${n++}`), migrationsFolder: MIGRATIONS }),
+      dir,
+    );
+    if (env.DATABASE_URL) {
+      await onDatabase("postgres", () => freshPostgres(env.DATABASE_URL!), dir);
+    } else {
+      console.log("postgres: skipped (set DATABASE_URL to a PostgreSQL database to measure it too)");
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Empties the benchmark's tables on the given PostgreSQL database before each figure. */
+async function freshPostgres(url: string): Promise<AnvilDatabase> {
+  const database = await openDatabase({ url, migrationsFolder: MIGRATIONS });
+  await database.db.execute("TRUNCATE job_events, jobs, messages, conversations RESTART IDENTITY CASCADE");
+  return database;
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

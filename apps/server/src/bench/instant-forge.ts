@@ -1,0 +1,31 @@
+import type { ForgeClient } from "@anvil/forge-client";
+import { Effect } from "effect";
+
+// A 1×1 PNG: an instantly answering backend still returns a real image.
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+/** A backend that answers every call at once, to measure Anvil's own overhead. */
+export const instantForge = (): ForgeClient => ({
+  baseUrl: "instant://",
+  txt2img: () => Effect.succeed({ png: PNG, seed: 1, info: {} }),
+  generate: () => Effect.succeed({ png: PNG, seed: 1, info: {} }),
+  progress: () =>
+    Effect.succeed({
+      progress: 0,
+      etaRelativeSeconds: 0,
+      busy: false,
+      jobCount: 0,
+      samplingStep: 0,
+      samplingSteps: 0,
+      interrupted: false,
+    }),
+  interrupt: () => Effect.void,
+  sdModels: () => Effect.succeed([]),
+  samplers: () => Effect.succeed([]),
+  schedulers: () => Effect.succeed([]),
+  options: () => Effect.succeed({}),
+  setOptions: () => Effect.void,
+});
