@@ -1,0 +1,37 @@
+import { Match, onMount, Switch } from "solid-js";
+import type { Component } from "solid-js";
+import { authState, checkAuth, login } from "./lib/auth";
+import { ChatPage } from "./components/chat-page";
+import { Login } from "./components/login";
+
+/** Pages by path; the server answers every client route with index.html, so a page is one entry here. */
+const ROUTES: Record<string, Component> = {
+  "/": ChatPage,
+};
+
+function NotFound() {
+  return (
+    <main class="not-found">
+      <h1>Not found</h1>
+      <p>
+        There is no page at <code>{location.pathname}</code>. <a href="/">Back to Anvil</a>
+      </p>
+    </main>
+  );
+}
+
+/** The web app: the login form while the server wants a token, else the page for the current path. */
+export function App() {
+  onMount(() => void checkAuth());
+  const Page = ROUTES[location.pathname] ?? NotFound;
+  return (
+    <Switch>
+      <Match when={authState() === "required"}>
+        <Login onLogin={login} />
+      </Match>
+      <Match when={authState() === "ok"}>
+        <Page />
+      </Match>
+    </Switch>
+  );
+}

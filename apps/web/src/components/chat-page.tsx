@@ -1,0 +1,88 @@
+import { createSignal, Show } from "solid-js";
+import { createChatState } from "../lib/chat-state";
+import type { Job } from "../lib/types";
+import { Composer } from "./composer";
+import { ConversationList } from "./conversation-list";
+import { MenuIcon } from "./icons";
+import { Lightbox } from "./lightbox";
+import { MessageList } from "./message-list";
+import { QueuePanel } from "./queue-panel";
+import { ThemeToggle } from "./theme-toggle";
+
+/** The chat-like main page: conversations, the selected one's jobs live, the composer and the queue. */
+export function ChatPage() {
+  const chat = createChatState();
+  const [viewing, setViewing] = createSignal<Job | null>(null);
+  const [navOpen, setNavOpen] = createSignal(false);
+  const title = () =>
+    chat.conversations().find((c) => c.id === chat.selectedId())?.title ??
+    (chat.selectedId() ? "Conversation" : "New conversation");
+  const choose = (id: string | null) => {
+    if (id === null) chat.startNew();
+    else chat.select(id);
+    setNavOpen(false);
+    document.getElementById("prompt")?.focus();
+  };
+
+  return (
+    <div class="layout" data-nav-open={navOpen() ? "" : undefined}>
+      <header class="topbar">
+        <button
+          type="button"
+          class="icon-button topbar__menu"
+          aria-label="Conversations"
+          aria-expanded={navOpen()}
+          aria-controls="sidebar"
+          onClick={() => setNavOpen(!navOpen())}
+        >
+          <MenuIcon />
+        </button>
+        <span class="brand">Anvil</span>
+        <h1 class="topbar__title">{title()}</h1>
+        <ThemeToggle />
+      </header>
+      <div class="sidebar" id="sidebar">
+        <ConversationList
+          conversations={chat.conversations()}
+          selectedId={chat.selectedId()}
+          onSelect={choose}
+          onNew={() => choose(null)}
+        />
+      </div>
+      <Show when={navOpen()}>
+        <button type="button" class="scrim" aria-label="Close conversations" onClick={() => setNavOpen(false)} />
+      </Show>
+      <main class="chat">
+        <Show when={chat.loadError()}>
+          <p class="banner" role="alert">
+            {chat.loadError()}
+          </p>
+        </Show>
+        <Show
+          when={chat.selectedId()}
+          keyed
+          fallback={
+            <div class="chat__scroll chat__empty">
+              <h2>What should we make?</h2>
+              <p>
+                Describe an image and press Enter. Shift+Enter starts a new line; Settings has size, steps and seed.
+              </p>
+            </div>
+          }
+        >
+          <MessageList
+            messages={chat.messages}
+            jobs={chat.jobs}
+            onCancel={chat.cancel}
+            onRetry={chat.retry}
+            onView={setViewing}
+            loading={chat.loading()}
+          />
+        </Show>
+        <Composer onSubmit={chat.submit} checkpoints={chat.checkpoints()} checkpointsError={chat.checkpointsError()} />
+      </main>
+      <QueuePanel status={chat.queue()} connection={chat.connection()} promptOf={(id) => chat.jobs[id]?.prompt} />
+      <Show when={viewing()}>{(job) => <Lightbox job={job()} onClose={() => setViewing(null)} />}</Show>
+    </div>
+  );
+}

@@ -1,0 +1,80 @@
+import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { TRPCClientError } from "@trpc/client";
+import { describe, expect, it, vi } from "vitest";
+import { Composer } from "./composer";
+import type { ComposerRequest } from "./composer";
+
+const badRequest = (fields: string[]) =>
+  TRPCClientError.from({
+    error: { code: -32600, message: fields.join("; "), data: { code: "BAD_REQUEST", httpStatus: 400, fields } },
+  });
+
+const prompt = () => screen.getByRole("textbox", { name: "Prompt" });
+
+describe("<Composer>", () => {
+  it("disables Generate while the prompt is blank", () => {
+    render(() => <Composer onSubmit={async () => undefined} />);
+    const send = screen.getByRole("button", { name: "Generate" });
+    expect(send).toBeDisabled();
+    fireEvent.input(prompt(), { target: { value: "   \n " } });
+    expect(send).toBeDisabled();
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    expect(send).toBeEnabled();
+  });
+
+  it("sends the prompt and settings on Enter, and clears the prompt once accepted", async () => {
+    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+    expect(onSubmit.mock.calls[0]?.[0]).toMatchObject({ prompt: "a lighthouse", width: 1024, height: 1024, steps: 20 });
+    await waitFor(() => expect(prompt()).toHaveValue(""));
+  });
+
+  it("does not send on Shift+Enter, which makes a new line", () => {
+    const onSubmit = vi.fn(async () => undefined);
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.keyDown(prompt(), { key: "Enter", shiftKey: true });
+    expect(onSubmit).not.toHaveBeenCalled();
+  });
+
+  it("sends the chosen size preset", async () => {
+    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.click(screen.getByRole("button", { name: /Settings/ }));
+    fireEvent.change(screen.getByLabelText("Size"), { target: { value: "1" } });
+    fireEvent.input(prompt(), { target: { value: "a tall tower" } });
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalled());
+    expect(onSubmit.mock.calls[0]?.[0]).toMatchObject({ width: 832, height: 1216 });
+  });
+
+  it("shows the server's field error next to the field it names when the submit is refused", async () => {
+    render(() => <Composer onSubmit={() => Promise.reject(badRequest(["steps must be at most 150"]))} />);
+    fireEvent.click(screen.getByRole("button", { name: /Settings/ }));
+    fireEvent.input(screen.getByLabelText("Steps"), { target: { value: "500" } });
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    const steps = screen.getByLabelText("Steps");
+    await waitFor(() => expect(steps).toHaveAttribute("aria-invalid", "true"));
+    expect(steps).toHaveAccessibleDescription("steps must be at most 150");
+    expect(prompt()).toHaveValue("a lighthouse");
+  });
+
+  it("opens the settings to show an error about one of them", async () => {
+    render(() => <Composer onSubmit={() => Promise.reject(badRequest(["width must be a multiple of 8"]))} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    expect(await screen.findByText("width must be a multiple of 8")).toBeVisible();
+    expect(screen.getByLabelText("Size")).toHaveAccessibleDescription("width must be a multiple of 8");
+  });
+
+  it("shows an error about the prompt under the prompt", async () => {
+    render(() => <Composer onSubmit={() => Promise.reject(badRequest(["prompt must be at most 4000 characters"]))} />);
+    fireEvent.input(prompt(), { target: { value: "x" } });
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    await waitFor(() => expect(prompt()).toHaveAccessibleDescription("prompt must be at most 4000 characters"));
+  });
+});

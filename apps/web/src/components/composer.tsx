@@ -1,0 +1,138 @@
+import { createSignal, Show } from "solid-js";
+import { createStore } from "solid-js/store";
+import { fieldErrorsOf } from "../lib/errors";
+import type { FieldErrors } from "../lib/errors";
+import { formatSize, SIZE_PRESETS } from "../lib/format";
+import type { Checkpoint } from "../lib/types";
+import { ComposerSettings, DEFAULT_SETTINGS } from "./composer-settings";
+import { SlidersIcon } from "./icons";
+import type { Settings } from "./composer-settings";
+
+/** What the composer asks the page to submit. */
+export interface ComposerRequest {
+  prompt: string;
+  negativePrompt: string;
+  width: number;
+  height: number;
+  steps?: number;
+  seed?: number;
+  checkpoint: string | null;
+}
+
+/** Text fields become numbers only when they hold something; the server names whatever is wrong with them. */
+const numberOrUndefined = (text: string): number | undefined => (text.trim() === "" ? undefined : Number(text));
+
+const SETTINGS_FIELDS = ["width", "height", "steps", "seed", "negativePrompt", "checkpoint"] as const;
+
+/** The prompt box with its optional settings row: Enter sends, Shift+Enter makes a new line. */
+export function Composer(props: {
+  onSubmit: (request: ComposerRequest) => Promise<unknown>;
+  checkpoints?: readonly Checkpoint[] | undefined;
+  checkpointsError?: string | undefined;
+}) {
+  const [prompt, setPrompt] = createSignal("");
+  const [settings, setSettings] = createStore<Settings>({ ...DEFAULT_SETTINGS });
+  const [open, setOpen] = createSignal(false);
+  const [sending, setSending] = createSignal(false);
+  const [errors, setErrors] = createSignal<FieldErrors>({});
+  const blank = () => prompt().trim() === "";
+  const preset = () => SIZE_PRESETS[settings.size] ?? SIZE_PRESETS[0];
+
+  const send = async () => {
+    if (blank() || sending()) return;
+    const { width, height } = preset();
+    const request: ComposerRequest = {
+      prompt: prompt(),
+      negativePrompt: settings.negativePrompt,
+      width,
+      height,
+      checkpoint: settings.checkpoint === "" ? null : settings.checkpoint,
+    };
+    const steps = numberOrUndefined(settings.steps);
+    const seed = numberOrUndefined(settings.seed);
+    if (steps !== undefined) request.steps = steps;
+    if (seed !== undefined) request.seed = seed;
+    setSending(true);
+    try {
+      await props.onSubmit(request);
+      setPrompt("");
+      setErrors({});
+    } catch (error) {
+      const found = fieldErrorsOf(error);
+      setErrors(found);
+      if (SETTINGS_FIELDS.some((field) => found[field])) setOpen(true);
+    } finally {
+      setSending(false);
+    }
+  };
+
+  return (
+    <form
+      class="composer"
+      aria-label="New image"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      <div id="composer-settings" hidden={!open()}>
+        <ComposerSettings
+          settings={settings}
+          onChange={(key, value) => setSettings(key, value)}
+          errors={errors()}
+          checkpoints={props.checkpoints}
+          checkpointsError={props.checkpointsError}
+        />
+      </div>
+      <div class="composer__main">
+        <label for="prompt" class="visually-hidden">
+          Prompt
+        </label>
+        <textarea
+          id="prompt"
+          class="composer__prompt"
+          rows={2}
+          placeholder="Describe an image…"
+          value={prompt()}
+          aria-invalid={errors().prompt ? true : undefined}
+          aria-describedby={errors().prompt ? "prompt-error" : undefined}
+          onInput={(e) => setPrompt(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              void send();
+            }
+          }}
+        />
+        <div class="composer__actions">
+          <button
+            type="button"
+            class="button button--ghost composer__toggle"
+            aria-expanded={open()}
+            aria-controls="composer-settings"
+            onClick={() => setOpen(!open())}
+          >
+            <SlidersIcon /> Settings{" "}
+            <span class="composer__summary">
+              {formatSize(preset().width, preset().height)}
+              <Show when={settings.steps.trim() !== ""}> · {settings.steps} steps</Show>
+            </span>
+          </button>
+          <button type="submit" class="button button--primary" disabled={blank() || sending()}>
+            {sending() ? "Sending…" : "Generate"}
+          </button>
+        </div>
+      </div>
+      <Show when={errors().prompt}>
+        <p class="field-error" id="prompt-error">
+          {errors().prompt}
+        </p>
+      </Show>
+      <Show when={errors().form ?? errors().conversationId}>
+        <p class="field-error" role="alert">
+          {errors().form ?? errors().conversationId}
+        </p>
+      </Show>
+    </form>
+  );
+}

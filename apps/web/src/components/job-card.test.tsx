@@ -1,0 +1,106 @@
+import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { TRPCClientError } from "@trpc/client";
+import { createStore } from "solid-js/store";
+import { describe, expect, it, vi } from "vitest";
+import { makeJob } from "../lib/test-support";
+import { JobCard } from "./job-card";
+
+const processing = {
+  status: "processing" as const,
+  queuePosition: 0,
+  progress: 42,
+  startedAt: new Date().toISOString(),
+};
+
+describe("<JobCard>", () => {
+  it("shows its queue position when the job is queued", () => {
+    render(() => <JobCard job={makeJob({ queuePosition: 3 })} />);
+    expect(screen.getByText("#3 in queue")).toBeInTheDocument();
+  });
+
+  it("updates the position when a new snapshot arrives", () => {
+    const [job, setJob] = createStore(makeJob({ queuePosition: 3 }));
+    render(() => <JobCard job={job} />);
+    setJob({ queuePosition: 2 });
+    expect(screen.getByText("#2 in queue")).toBeInTheDocument();
+    expect(screen.queryByText("#3 in queue")).not.toBeInTheDocument();
+  });
+
+  it("shows no position when the job is not queued", () => {
+    render(() => <JobCard job={makeJob(processing)} />);
+    expect(screen.queryByText(/in queue/)).not.toBeInTheDocument();
+  });
+
+  it("shows progress in a progressbar with aria-valuenow while processing", () => {
+    const [job, setJob] = createStore(makeJob(processing));
+    render(() => <JobCard job={job} />);
+    expect(screen.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "42");
+    expect(screen.getByText("42%")).toBeInTheDocument();
+    setJob({ progress: 77 });
+    expect(screen.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "77");
+  });
+
+  it("shows the error and a Retry button that calls the retry handler when the job failed", async () => {
+    const onRetry = vi.fn(async () => undefined);
+    const job = makeJob({ status: "error", queuePosition: 0, error: "The GPU ran out of memory" });
+    render(() => <JobCard job={job} onRetry={onRetry} />);
+    expect(screen.getByText("The GPU ran out of memory")).toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    await waitFor(() => expect(onRetry).toHaveBeenCalledWith(job));
+  });
+
+  it("shows the image with the prompt as alt text, the seed and a download link when complete", () => {
+    const job = makeJob({
+      status: "complete",
+      queuePosition: 0,
+      progress: 100,
+      imageUrl: "/images/7d3c9f0e-5b7a-4c1e-9a51-0d6f5b1e2a10.png",
+      usedSeed: 1234567,
+    });
+    render(() => <JobCard job={job} />);
+    expect(screen.getByRole("img", { name: "a lighthouse at dusk" })).toHaveAttribute("src", job.imageUrl);
+    expect(screen.getByRole("link", { name: "Download" })).toHaveAttribute("href", job.imageUrl);
+    expect(screen.getByText("1234567")).toBeInTheDocument();
+  });
+
+  it("opens the full-size view when the image is clicked", () => {
+    const onView = vi.fn();
+    const job = makeJob({ status: "complete", queuePosition: 0, imageUrl: "/images/x.png", usedSeed: 1 });
+    render(() => <JobCard job={job} onView={onView} />);
+    fireEvent.click(screen.getByRole("button", { name: /view full size/i }));
+    expect(onView).toHaveBeenCalledWith(job);
+  });
+
+  it("calls the cancel handler when Cancel is clicked on a queued job", async () => {
+    const onCancel = vi.fn(async () => undefined);
+    render(() => <JobCard job={makeJob()} onCancel={onCancel} />);
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    await waitFor(() => expect(onCancel).toHaveBeenCalledTimes(1));
+  });
+
+  it("says it is too late when cancelling fails with CONFLICT", async () => {
+    const conflict = TRPCClientError.from({
+      error: { code: -32009, message: "already complete", data: { code: "CONFLICT", httpStatus: 409 } },
+    });
+    render(() => <JobCard job={makeJob(processing)} onCancel={() => Promise.reject(conflict)} />);
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
+  });
+
+  it("shows a cancelled job as cancelled, without a Cancel button", () => {
+    render(() => <JobCard job={makeJob({ status: "cancelled", queuePosition: 0 })} />);
+    expect(screen.getAllByText("Cancelled").length).toBeGreaterThan(0);
+    expect(screen.queryByRole("button", { name: "Cancel" })).not.toBeInTheDocument();
+  });
+
+  it("keeps the media box sized by the job's aspect ratio when its state changes", () => {
+    const [job, setJob] = createStore(makeJob());
+    const { container } = render(() => <JobCard job={job} />);
+    const media = () => container.querySelector<HTMLElement>(".job-card__media");
+    const before = media();
+    expect(before?.style.getPropertyValue("--ar")).toBe("832 / 1216");
+    setJob({ status: "processing", queuePosition: 0, progress: 10, startedAt: new Date().toISOString() });
+    expect(media()).toBe(before);
+    expect(media()?.style.getPropertyValue("--ar")).toBe("832 / 1216");
+  });
+});

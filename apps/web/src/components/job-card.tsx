@@ -1,0 +1,126 @@
+import { createSignal, Match, Show, Switch } from "solid-js";
+import { errorCode, errorMessage } from "../lib/errors";
+import { formatElapsed, formatSize, msBetween } from "../lib/format";
+import type { Job, JobStatus } from "../lib/types";
+import { Elapsed } from "./elapsed";
+import { JobMedia } from "./job-media";
+
+const STATUS_LABEL: Record<JobStatus, string> = {
+  queued: "Queued",
+  processing: "Generating",
+  complete: "Done",
+  error: "Failed",
+  cancelled: "Cancelled",
+};
+
+/** What a card can ask of the page; each may fail, and the card says why. */
+export interface JobCardProps {
+  job: Job;
+  onCancel?: (job: Job) => Promise<unknown> | void;
+  onRetry?: (job: Job) => Promise<unknown> | void;
+  onView?: (job: Job) => void;
+}
+
+const paramsLine = (job: Job): string =>
+  [
+    job.params.checkpoint ?? "default model",
+    job.params.sampler,
+    `CFG ${job.params.cfgScale}`,
+    job.params.seed === -1 ? "random seed" : `seed ${job.params.seed}`,
+  ].join(" · ");
+
+const actionFailure = (error: unknown): string =>
+  errorCode(error) === "CONFLICT" ? "Too late to cancel: this job already finished." : errorMessage(error);
+
+/** One image job, always in its true state; every part of it keeps its size when the state changes. */
+export function JobCard(props: JobCardProps) {
+  const [busy, setBusy] = createSignal(false);
+  const [actionError, setActionError] = createSignal<string | null>(null);
+  const run = async (action: ((job: Job) => Promise<unknown> | void) | undefined) => {
+    if (!action) return;
+    setBusy(true);
+    setActionError(null);
+    try {
+      await action(props.job);
+    } catch (error) {
+      setActionError(actionFailure(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const active = () => props.job.status === "queued" || props.job.status === "processing";
+  const took = () => {
+    const { startedAt, finishedAt } = props.job;
+    return startedAt && finishedAt ? formatElapsed(msBetween(startedAt, finishedAt)) : null;
+  };
+
+  return (
+    <article class="job-card" data-status={props.job.status} aria-label={`Image: ${props.job.prompt}`}>
+      <JobMedia job={props.job} onView={props.onView} />
+      <header class="job-card__head">
+        <span class={`badge badge--${props.job.status}`}>{STATUS_LABEL[props.job.status]}</span>
+        <span class="job-card__meta">
+          {formatSize(props.job.params.width, props.job.params.height)} · {props.job.params.steps} steps
+        </span>
+      </header>
+      <div class="job-card__body">
+        <p class="job-card__prompt">{props.job.prompt}</p>
+        <Switch>
+          <Match when={props.job.status === "queued"}>
+            <p class="job-card__detail">Waiting for a GPU</p>
+          </Match>
+          <Match when={props.job.status === "processing"}>
+            <p class="job-card__detail">
+              <Show when={props.job.startedAt} fallback="Starting…">
+                {(since) => (
+                  <>
+                    Running for <Elapsed since={since()} />
+                  </>
+                )}
+              </Show>
+            </p>
+          </Match>
+          <Match when={props.job.status === "complete"}>
+            <p class="job-card__detail">
+              Seed <code>{props.job.usedSeed ?? props.job.params.seed}</code>
+              <Show when={took()}>{(t) => <> · took {t()}</>}</Show>
+            </p>
+          </Match>
+          <Match when={props.job.status === "error"}>
+            <p class="job-card__error" title={props.job.error ?? undefined}>
+              {props.job.error ?? "The generation failed"}
+            </p>
+          </Match>
+          <Match when={props.job.status === "cancelled"}>
+            <p class="job-card__detail">Cancelled; nothing was made.</p>
+          </Match>
+        </Switch>
+        <p class="job-card__params">{paramsLine(props.job)}</p>
+      </div>
+      <footer class="job-card__foot">
+        <Show when={actionError()}>
+          <span class="job-card__action-error" role="alert">
+            {actionError()}
+          </span>
+        </Show>
+        <Show when={props.job.status === "complete" && props.job.imageUrl}>
+          {(url) => (
+            <a class="button" href={url()} download={`anvil-${props.job.id}.png`}>
+              Download
+            </a>
+          )}
+        </Show>
+        <Show when={active()}>
+          <button type="button" class="button" disabled={busy()} onClick={() => run(props.onCancel)}>
+            Cancel
+          </button>
+        </Show>
+        <Show when={props.job.status === "error" || props.job.status === "cancelled"}>
+          <button type="button" class="button" disabled={busy()} onClick={() => run(props.onRetry)}>
+            Retry
+          </button>
+        </Show>
+      </footer>
+    </article>
+  );
+}

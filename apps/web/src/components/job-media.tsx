@@ -1,0 +1,65 @@
+import { Match, Switch } from "solid-js";
+import { formatPosition } from "../lib/format";
+import type { Job } from "../lib/types";
+
+/** The media box's size comes from the job's own width and height, so a state change never moves the layout. */
+export const mediaBox = (job: Job) => ({
+  "--w": String(job.params.width),
+  "--h": String(job.params.height),
+  "--ar": `${job.params.width} / ${job.params.height}`,
+});
+
+/** A job's picture area: its place in line, its progress, its image, or what became of it. */
+export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | undefined }) {
+  return (
+    <div class="job-media">
+      <div class="job-card__media" style={mediaBox(props.job)}>
+        <Switch>
+          <Match when={props.job.status === "queued"}>
+            <div class="job-card__state job-card__state--queued">
+              <p class="job-card__position">{formatPosition(props.job.queuePosition)}</p>
+            </div>
+          </Match>
+          <Match when={props.job.status === "processing"}>
+            <div class="job-card__state job-card__state--processing">
+              <div
+                class="progress"
+                role="progressbar"
+                aria-label="Generating"
+                aria-valuemin={0}
+                aria-valuemax={100}
+                aria-valuenow={props.job.progress}
+              >
+                <div class="progress__bar" style={{ width: `${props.job.progress}%` }} />
+              </div>
+              <p class="job-card__percent">{props.job.progress}%</p>
+            </div>
+          </Match>
+          <Match when={props.job.status === "complete" && props.job.imageUrl}>
+            {(url) => (
+              <button type="button" class="job-card__image" onClick={() => props.onView?.(props.job)}>
+                <img
+                  src={url()}
+                  alt={props.job.prompt}
+                  width={props.job.params.width}
+                  height={props.job.params.height}
+                />
+                <span class="visually-hidden">View full size</span>
+              </button>
+            )}
+          </Match>
+          <Match when={props.job.status === "error"}>
+            <div class="job-card__state job-card__state--error" aria-hidden="true">
+              <span class="job-card__glyph">!</span>
+            </div>
+          </Match>
+          <Match when={props.job.status === "cancelled"}>
+            <div class="job-card__state job-card__state--cancelled" aria-hidden="true">
+              <span class="job-card__glyph">×</span>
+            </div>
+          </Match>
+        </Switch>
+      </div>
+    </div>
+  );
+}

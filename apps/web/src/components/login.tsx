@@ -1,0 +1,43 @@
+import { createSignal, Show } from "solid-js";
+
+/** The token form shown when the server requires API_TOKEN; `onLogin` resolves to an error message or null. */
+export function Login(props: { onLogin: (token: string) => Promise<string | null> }) {
+  const [token, setToken] = createSignal("");
+  const [error, setError] = createSignal<string | null>(null);
+  const [busy, setBusy] = createSignal(false);
+  return (
+    <main class="login">
+      <form
+        class="login__card"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError(await props.onLogin(token()));
+          setBusy(false);
+        }}
+      >
+        <h1 class="brand">Anvil</h1>
+        <p>This server needs its access token.</p>
+        <label for="token">Token</label>
+        <input
+          id="token"
+          type="password"
+          autocomplete="current-password"
+          value={token()}
+          onInput={(e) => setToken(e.currentTarget.value)}
+          aria-invalid={error() ? true : undefined}
+          aria-describedby={error() ? "token-error" : undefined}
+          required
+        />
+        <Show when={error()}>
+          <p class="field-error" id="token-error" role="alert">
+            {error()}
+          </p>
+        </Show>
+        <button type="submit" class="button button--primary" disabled={busy() || token() === ""}>
+          Sign in
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,64 @@
+import { createEffect, For, on, Show } from "solid-js";
+import type { Job, Message } from "../lib/types";
+import { jobIdOf } from "../lib/types";
+import { JobCard } from "./job-card";
+
+/** A conversation's messages in order: prompts as bubbles, image jobs as live cards. */
+export function MessageList(props: {
+  messages: readonly Message[];
+  jobs: Readonly<Record<string, Job>>;
+  onCancel: (job: Job) => Promise<unknown>;
+  onRetry: (job: Job) => Promise<unknown>;
+  onView: (job: Job) => void;
+  loading?: boolean;
+}) {
+  let scroller!: HTMLDivElement;
+  // Follows new messages while the reader is at the bottom; leaves them be once they scroll up to older ones.
+  let stick = true;
+  createEffect(
+    on(
+      () => props.messages.length,
+      () => {
+        if (stick) queueMicrotask(() => scroller.scrollTo({ top: scroller.scrollHeight }));
+      },
+    ),
+  );
+  return (
+    <div
+      class="chat__scroll"
+      ref={scroller}
+      onScroll={() => {
+        stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 160;
+      }}
+    >
+      <Show when={props.loading && props.messages.length === 0}>
+        <p class="messages__loading" role="status">
+          Loading the conversation…
+        </p>
+      </Show>
+      <ol class="messages">
+        <For each={props.messages}>
+          {(message) => {
+            const jobId = jobIdOf(message);
+            return (
+              <li class={`message message--${message.role}`}>
+                <Show
+                  when={jobId !== undefined && props.jobs[jobId]}
+                  fallback={
+                    <Show when={jobId === undefined} fallback={<div class="job-card job-card--loading" />}>
+                      <p class="bubble">{message.content}</p>
+                    </Show>
+                  }
+                >
+                  {(job) => (
+                    <JobCard job={job()} onCancel={props.onCancel} onRetry={props.onRetry} onView={props.onView} />
+                  )}
+                </Show>
+              </li>
+            );
+          }}
+        </For>
+      </ol>
+    </div>
+  );
+}

@@ -1,0 +1,62 @@
+import { For, Show } from "solid-js";
+import { backendLabel } from "../lib/format";
+import type { ConnectionState } from "../lib/subscription";
+import type { QueueStatus } from "../lib/types";
+
+const CONNECTION_LABEL: Record<ConnectionState, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+};
+
+/** The line and the GPUs at a glance, with the state of the live connection. */
+export function QueuePanel(props: {
+  status: QueueStatus | undefined;
+  connection: ConnectionState;
+  /** The prompt of a running job, when the page knows it. */
+  promptOf: (jobId: string) => string | undefined;
+}) {
+  return (
+    <aside class="queue-panel" aria-label="Queue">
+      <div class="queue-panel__head">
+        <h2>Queue</h2>
+        <span class={`connection connection--${props.connection}`} role="status">
+          <span class="connection__dot" aria-hidden="true" />
+          {CONNECTION_LABEL[props.connection]}
+        </span>
+      </div>
+      <dl class="queue-panel__counts">
+        <div>
+          <dt>Waiting</dt>
+          <dd data-testid="queue-waiting">{props.status?.queued ?? "–"}</dd>
+        </div>
+        <div>
+          <dt>Running</dt>
+          <dd data-testid="queue-running">{props.status?.processing ?? "–"}</dd>
+        </div>
+      </dl>
+      <h3>GPUs</h3>
+      <ul class="backends">
+        <For each={props.status?.backends ?? []} fallback={<li class="backends__empty">No backend reported yet</li>}>
+          {(backend) => {
+            const state = () => (!backend.healthy ? "down" : backend.busy ? "busy" : "idle");
+            return (
+              <li class={`backend backend--${state()}`}>
+                <span class="backend__dot" aria-hidden="true" />
+                <span class="backend__name">{backendLabel(backend.url)}</span>
+                <span class="backend__state">
+                  {state() === "down" ? "Unreachable" : state() === "busy" ? "Generating" : "Idle"}
+                </span>
+                <Show when={backend.jobId}>
+                  {(jobId) => (
+                    <span class="backend__job">{props.promptOf(jobId()) ?? `Job ${jobId().slice(0, 8)}`}</span>
+                  )}
+                </Show>
+              </li>
+            );
+          }}
+        </For>
+      </ul>
+    </aside>
+  );
+}

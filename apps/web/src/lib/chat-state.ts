@@ -1,0 +1,207 @@
+import { batch, createEffect, createSignal, on, onCleanup } from "solid-js";
+import { createStore, reconcile } from "solid-js/store";
+import { checkAuth } from "./auth";
+import { errorCode, errorMessage } from "./errors";
+import { createJobStore } from "./job-store";
+import { createSubscription } from "./subscription";
+import { trpc } from "./trpc";
+import type { Checkpoint, Conversation, Job, Message, QueueStatus, SubmitInput } from "./types";
+
+const QUEUE_POLL_MS = 3_000;
+const CURSOR_KEY = "anvil:last-event";
+
+/** Runs `task` now, or once more right after the run in flight, so bursts of triggers cost one or two calls. */
+export function coalesced(task: () => Promise<void>): () => Promise<void> {
+  let running = false;
+  let again = false;
+  return async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await task();
+      } while (again);
+    } finally {
+      running = false;
+    }
+  };
+}
+
+// The last event id this tab saw, per stream scope: a reload resumes the stream from it.
+const readCursor = (scope: string): string | undefined => {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(CURSOR_KEY) ?? "null") as { scope?: string; id?: string } | null;
+    return saved?.scope === scope && typeof saved.id === "string" ? saved.id : undefined;
+  } catch {
+    return undefined;
+  }
+};
+const writeCursor = (scope: string, id: string) => {
+  try {
+    sessionStorage.setItem(CURSOR_KEY, JSON.stringify({ scope, id }));
+  } catch {
+    // Storage is off: a reload then starts from the current snapshot, which is complete for a conversation.
+  }
+};
+
+/** A key for `jobs.submit`'s idempotency; crypto.randomUUID needs a secure context, getRandomValues does not. */
+const newKey = (): string =>
+  crypto.randomUUID?.() ?? Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16)).join("");
+
+async function allJobs(conversationId: string): Promise<Job[]> {
+  const items: Job[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await trpc.jobs.list.query({ conversationId, limit: 500, ...(cursor ? { cursor } : {}) });
+    items.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return items;
+}
+
+/** Everything the chat page shows and does, fed by queries and the live job stream. */
+export function createChatState() {
+  const store = createJobStore();
+  const [selectedId, setSelectedId] = createSignal<string | null>(new URLSearchParams(location.search).get("c"));
+  const [messages, setMessages] = createStore<Message[]>([]);
+  const [loading, setLoading] = createSignal(false);
+  const [loadError, setLoadError] = createSignal<string | null>(null);
+  const [conversations, setConversations] = createSignal<Conversation[]>([]);
+  const [queue, setQueue] = createSignal<QueueStatus>();
+  const [checkpoints, setCheckpoints] = createSignal<Checkpoint[]>();
+  const [checkpointsError, setCheckpointsError] = createSignal<string>();
+
+  const select = (id: string | null) => {
+    if (id === selectedId()) return;
+    batch(() => {
+      setSelectedId(id);
+      setMessages([]);
+      setLoadError(null);
+    });
+    history.replaceState(null, "", id ? `/?c=${encodeURIComponent(id)}` : "/");
+  };
+
+  const loadConversation = coalesced(async () => {
+    const id = selectedId();
+    if (!id) return;
+    setLoading(true);
+    try {
+      const [list, jobs] = await Promise.all([trpc.messages.list.query({ conversationId: id }), allJobs(id)]);
+      if (selectedId() !== id) return;
+      batch(() => {
+        for (const job of jobs) store.applySnapshot(job);
+        setMessages(reconcile(list, { key: "id" }));
+        setLoadError(null);
+      });
+    } catch (error) {
+      if (selectedId() !== id) return;
+      const code = errorCode(error);
+      if (code === "NOT_FOUND" || code === "BAD_REQUEST") select(null);
+      else setLoadError(errorMessage(error));
+    } finally {
+      setLoading(false);
+    }
+  });
+
+  // A page opened without a conversation in its URL shows the newest one, once.
+  let openNewest = selectedId() === null;
+  const loadConversations = coalesced(async () => {
+    try {
+      const list = await trpc.conversations.list.query();
+      setConversations(list);
+      if (openNewest && selectedId() === null && list[0]) select(list[0].id);
+      openNewest = false;
+    } catch {
+      // Shown again on the next refresh; the connection indicator tells what is wrong.
+    }
+  });
+
+  const refreshQueue = coalesced(async () => {
+    try {
+      const status = await trpc.queue.status.query();
+      setQueue(status);
+      // The panel names the running jobs; one from another conversation is read once, then kept in the store.
+      for (const backend of status.backends) {
+        if (backend.jobId && !store.jobs[backend.jobId])
+          store.applySnapshot(await trpc.jobs.get.query({ jobId: backend.jobId }));
+      }
+    } catch {
+      // The next poll tries again.
+    }
+  });
+
+  const stream = createSubscription<{ conversationId?: string }, Job>({
+    input: () => {
+      const id = selectedId();
+      return id ? { conversationId: id } : {};
+    },
+    subscribe: (input, handlers) => trpc.jobs.events.subscribe(input, handlers),
+    resumeFrom: (input) => readCursor(input.conversationId ?? "*"),
+    onData: (job, eventId) => {
+      store.applyEvent(job);
+      writeCursor(selectedId() ?? "*", eventId);
+      // A job this page has no message for was submitted elsewhere (another tab, a script): fetch its messages.
+      if (job.conversationId === selectedId() && !messages.some((m) => m.id === job.messageId)) void loadConversation();
+      void refreshQueue();
+    },
+    onHistoryGone: () => void loadConversation(),
+    onError: () => void checkAuth(),
+  });
+
+  createEffect(on(selectedId, () => void loadConversation()));
+  void loadConversations();
+  void refreshQueue();
+  trpc.checkpoints.list.query().then(setCheckpoints, (error: unknown) => setCheckpointsError(errorMessage(error)));
+  const poll = setInterval(() => void refreshQueue(), QUEUE_POLL_MS);
+  const onFocus = () => void loadConversations();
+  window.addEventListener("focus", onFocus);
+  onCleanup(() => {
+    clearInterval(poll);
+    window.removeEventListener("focus", onFocus);
+  });
+
+  const submit = async (
+    request: Omit<SubmitInput, "conversationId" | "idempotencyKey">,
+    conversationId = selectedId(),
+  ) => {
+    const job = await trpc.jobs.submit.mutate({
+      ...request,
+      ...(conversationId ? { conversationId } : {}),
+      idempotencyKey: newKey(),
+    });
+    store.applySnapshot(job);
+    if (job.conversationId !== selectedId()) {
+      select(job.conversationId);
+      void loadConversations();
+    } else {
+      void loadConversation();
+    }
+    void refreshQueue();
+    return job;
+  };
+
+  return {
+    jobs: store.jobs,
+    messages,
+    selectedId,
+    select,
+    startNew: () => {
+      openNewest = false;
+      select(null);
+    },
+    loading,
+    loadError,
+    conversations,
+    queue,
+    checkpoints,
+    checkpointsError,
+    connection: stream.state,
+    submit,
+    cancel: async (job: Job) => store.applyEvent(await trpc.jobs.cancel.mutate({ jobId: job.id })),
+    retry: (job: Job) => submit({ prompt: job.prompt, ...job.params }, job.conversationId),
+  };
+}

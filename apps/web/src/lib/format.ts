@@ -1,0 +1,40 @@
+import { createSignal, onCleanup } from "solid-js";
+import type { Accessor } from "solid-js";
+
+/** The sizes the composer offers; 512×512 is for quick tests. */
+export const SIZE_PRESETS = [
+  { label: "Square", width: 1024, height: 1024 },
+  { label: "Portrait", width: 832, height: 1216 },
+  { label: "Landscape", width: 1216, height: 832 },
+  { label: "Small", width: 512, height: 512 },
+] as const;
+
+/** "1024×1024". */
+export const formatSize = (width: number, height: number): string => `${width}×${height}`;
+
+/** A duration as people read it: "0:07", "1:05", "1:02:09". */
+export function formatElapsed(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const s = String(total % 60).padStart(2, "0");
+  const m = Math.floor(total / 60) % 60;
+  const h = Math.floor(total / 3600);
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+/** Milliseconds between two ISO times (or `to` = now). */
+export const msBetween = (from: string, to: string | number): number =>
+  (typeof to === "number" ? to : Date.parse(to)) - Date.parse(from);
+
+/** "#3 in queue". */
+export const formatPosition = (position: number): string => `#${position} in queue`;
+
+/** A backend URL without its scheme, for a compact label. */
+export const backendLabel = (url: string): string => url.replace(/^https?:\/\//, "").replace(/\/$/, "");
+
+/** The current time, ticking every `intervalMs` while the owner lives. */
+export function createNow(intervalMs = 1000): Accessor<number> {
+  const [now, setNow] = createSignal(Date.now());
+  const timer = setInterval(() => setNow(Date.now()), intervalMs);
+  onCleanup(() => clearInterval(timer));
+  return now;
+}

@@ -1,0 +1,49 @@
+import { createStore, reconcile } from "solid-js/store";
+import type { Job, JobStatus } from "./types";
+
+const RANK: Record<JobStatus, number> = { queued: 0, processing: 1, complete: 2, error: 2, cancelled: 2 };
+
+/** True when no transition can leave `status`. */
+export const isFinal = (status: JobStatus): boolean => RANK[status] === 2;
+
+/**
+ * Whether `next` is at least as far along as `current`. Jobs only move forward: queued → processing → a final
+ * state; a queued job's position only shrinks; a processing job's progress only grows, except that a job re-run
+ * after a server restart starts again (a later `startedAt`). Nothing leaves a final state.
+ */
+export function isAtLeastAsNew(next: Job, current: Job): boolean {
+  if (isFinal(current.status)) return false;
+  const rank = RANK[next.status] - RANK[current.status];
+  if (rank !== 0) return rank > 0;
+  if (next.status === "queued") return next.queuePosition <= current.queuePosition;
+  const started = (next.startedAt ?? "").localeCompare(current.startedAt ?? "");
+  return started !== 0 ? started > 0 : next.progress >= current.progress;
+}
+
+/** Every job the page knows, keyed by id, in a Solid store so a card re-renders only what changed. */
+export interface JobStore {
+  readonly jobs: Readonly<Record<string, Job>>;
+  /** A snapshot from the live stream: applied in stream order, never taking a job back to an earlier status. */
+  applyEvent(job: Job): void;
+  /** A snapshot from a query: applied only when it is not older than what the page already shows. */
+  applySnapshot(job: Job): void;
+}
+
+/** Makes an empty job store. */
+export function createJobStore(): JobStore {
+  const [jobs, setJobs] = createStore<Record<string, Job>>({});
+  const put = (job: Job) => setJobs(job.id, reconcile(job));
+  return {
+    jobs,
+    applyEvent(job) {
+      const current = jobs[job.id];
+      // A resumed stream replays status changes the page may already have from a query: skip those regressions.
+      if (current && (isFinal(current.status) || RANK[job.status] < RANK[current.status])) return;
+      put(job);
+    },
+    applySnapshot(job) {
+      const current = jobs[job.id];
+      if (!current || isAtLeastAsNew(job, current)) put(job);
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { createEffect, createSignal, on, onCleanup } from "solid-js";
+import type { Accessor } from "solid-js";
+import { errorCode } from "./errors";
+
+/** What the page tells people about the live stream. */
+export type ConnectionState = "connecting" | "live" | "reconnecting";
+
+/** The callbacks a tRPC subscription takes (the subset this primitive uses). */
+export interface SubscriptionHandlers<T> {
+  onStarted: () => void;
+  onData: (value: { id: string; data: T }) => void;
+  onError: (error: unknown) => void;
+  onConnectionStateChange: (state: { state: "idle" | "connecting" | "pending"; error: unknown }) => void;
+}
+
+/** How to open the stream, e.g. `(input, h) => trpc.jobs.events.subscribe(input, h)`. */
+export type Subscribe<I, T> = (
+  input: I & { lastEventId?: string },
+  handlers: SubscriptionHandlers<T>,
+) => { unsubscribe: () => void };
+
+/** Options of {@link createSubscription}. */
+export interface SubscriptionOptions<I, T> {
+  /** The input; the stream is reopened whenever it changes, and closed while it is null. */
+  input: Accessor<I | null>;
+  subscribe: Subscribe<I, T>;
+  onData: (data: T, eventId: string) => void;
+  /** Where a newly opened stream resumes (e.g. the id a page saw before a reload). */
+  resumeFrom?: (input: I) => string | undefined;
+  /** The server no longer has the history after our last event id: reload what the page shows. */
+  onHistoryGone?: () => void;
+  /** Any other failure; the stream is reopened after a delay all the same. */
+  onError?: (error: unknown) => void;
+  /** Delay before reopening a stream that failed, by attempt (1, 2 …). */
+  retryDelayMs?: (attempt: number) => number;
+}
+
+const defaultDelay = (attempt: number) => Math.min(10_000, 500 * 2 ** (attempt - 1));
+
+/**
+ * A tRPC subscription as a Solid primitive: opened for the current input, closed in `onCleanup`, reopened by
+ * itself (from the last event id it saw) after an error, and its connection state as a signal.
+ */
+export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
+  const [state, setState] = createSignal<ConnectionState>("connecting");
+  const [lastEventId, setLastEventId] = createSignal<string | undefined>();
+  const retryDelay = options.retryDelayMs ?? defaultDelay;
+
+  createEffect(
+    on(options.input, (input) => {
+      if (input === null) return;
+      let current: { unsubscribe: () => void } | null = null;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let attempt = 0;
+      let cursor = options.resumeFrom?.(input);
+      setLastEventId(cursor);
+      setState("connecting");
+
+      const open = () => {
+        let active = true;
+        const handlers: SubscriptionHandlers<T> = {
+          onStarted: () => {
+            if (!active) return;
+            attempt = 0;
+            setState("live");
+          },
+          onData: ({ id, data }) => {
+            if (!active) return;
+            cursor = id;
+            setLastEventId(id);
+            options.onData(data, id);
+          },
+          onConnectionStateChange: ({ state: next, error }) => {
+            if (!active) return;
+            if (next === "pending") setState("live");
+            else if (next === "connecting" && error) setState("reconnecting");
+          },
+          onError: (error) => {
+            if (!active) return;
+            active = false;
+            setState("reconnecting");
+            const historyGone = errorCode(error) === "PRECONDITION_FAILED";
+            if (historyGone) {
+              cursor = undefined;
+              setLastEventId(undefined);
+              options.onHistoryGone?.();
+            } else {
+              options.onError?.(error);
+            }
+            // Without a cursor the server cannot refuse the resume again, so that reopening need not wait.
+            timer = setTimeout(open, historyGone ? 0 : retryDelay(++attempt));
+          },
+        };
+        current?.unsubscribe();
+        const resume = cursor === undefined ? {} : { lastEventId: cursor };
+        const subscription = options.subscribe({ ...input, ...resume }, handlers);
+        current = {
+          unsubscribe: () => {
+            active = false;
+            subscription.unsubscribe();
+          },
+        };
+      };
+      open();
+      onCleanup(() => {
+        clearTimeout(timer);
+        current?.unsubscribe();
+      });
+    }),
+  );
+
+  return { state, lastEventId };
+}

@@ -1,0 +1,41 @@
+import { createSignal, onCleanup } from "solid-js";
+
+/** A theme the page can show. */
+export type Theme = "light" | "dark";
+
+const KEY = "anvil:theme";
+const media = () => window.matchMedia?.("(prefers-color-scheme: dark)");
+
+const stored = (): Theme | null => {
+  try {
+    const value = localStorage.getItem(KEY);
+    return value === "light" || value === "dark" ? value : null;
+  } catch {
+    return null;
+  }
+};
+
+/** The theme in effect: the one chosen with the toggle, else the system's (prefers-color-scheme). */
+export function createTheme() {
+  const [theme, setTheme] = createSignal<Theme>(stored() ?? (media()?.matches ? "dark" : "light"));
+  // Until a theme is chosen here, the page follows the system's as it changes.
+  const follow = (e: MediaQueryListEvent) => {
+    if (!stored()) setTheme(e.matches ? "dark" : "light");
+  };
+  media()?.addEventListener("change", follow);
+  onCleanup(() => media()?.removeEventListener("change", follow));
+  return {
+    theme,
+    /** Switches to the other theme and remembers the choice in this browser. */
+    toggle() {
+      const next: Theme = theme() === "dark" ? "light" : "dark";
+      setTheme(next);
+      document.documentElement.dataset["theme"] = next;
+      try {
+        localStorage.setItem(KEY, next);
+      } catch {
+        // Private mode: the choice lasts for this page only.
+      }
+    },
+  };
+}

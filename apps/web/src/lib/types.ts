@@ -1,0 +1,26 @@
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "@anvil/api";
+
+type Outputs = inferRouterOutputs<AppRouter>;
+type Inputs = inferRouterInputs<AppRouter>;
+
+/** An image job as the API sends it (CONTRACT.md `Job`). */
+export type Job = Outputs["jobs"]["get"];
+/** The status of a job. */
+export type JobStatus = Job["status"];
+/** A conversation in the side list. */
+export type Conversation = Outputs["conversations"]["list"][number];
+/** A message of a conversation; an image job's assistant message carries `metadata.jobId`. */
+export type Message = Outputs["messages"]["list"][number];
+/** The queue and the GPUs at a glance. */
+export type QueueStatus = Outputs["queue"]["status"];
+/** A checkpoint the backends can load. */
+export type Checkpoint = Outputs["checkpoints"]["list"][number];
+/** What `jobs.submit` takes. */
+export type SubmitInput = Inputs["jobs"]["submit"];
+
+/** The job id an assistant message shows, if it is an image job's message. */
+export const jobIdOf = (message: Message): string | undefined => {
+  const id = (message.metadata as Record<string, unknown> | null | undefined)?.["jobId"];
+  return typeof id === "string" ? id : undefined;
+};

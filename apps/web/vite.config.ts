@@ -1,0 +1,18 @@
+import { defineConfig } from "vitest/config";
+import solid from "vite-plugin-solid";
+
+// The app is served by apps/server from dist/; in `vite dev`, /trpc, /images and /auth go to a running server.
+const server = "http://127.0.0.1:3000";
+
+export default defineConfig({
+  plugins: [solid()],
+  build: { outDir: "dist", emptyOutDir: true, target: "es2022", sourcemap: true },
+  server: {
+    proxy: { "/trpc": server, "/images": server, "/auth": server },
+  },
+  test: {
+    environment: "jsdom",
+    setupFiles: ["./src/test-setup.ts"],
+    include: ["src/**/*.test.{ts,tsx}"],
+  },
+});

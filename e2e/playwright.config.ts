@@ -1,0 +1,52 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "@playwright/test";
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+const port = Number(process.env.E2E_PORT ?? 3310);
+const baseURL = `http://127.0.0.1:${port}`;
+// Workers load this file again; the environment carries the first run's directory to them, so there is one.
+process.env.ANVIL_E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), "anvil-e2e-"));
+
+/** End-to-end tests of the built server and web app in Chromium, on a fresh embedded database per run. */
+export default defineConfig({
+  testDir: "specs",
+  outputDir: "test-results",
+  fullyParallel: false,
+  workers: 1,
+  retries: process.env.CI ? 1 : 0,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  reporter: process.env.CI ? [["list"], ["html", { open: "never", outputFolder: "playwright-report" }]] : "list",
+  use: {
+    baseURL,
+    trace: "on-first-retry",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    },
+  },
+  webServer: {
+    command: "node apps/server/dist/main.js",
+    cwd: repoRoot,
+    url: `${baseURL}/trpc/health`,
+    reuseExistingServer: false,
+    // The first start of a new embedded database takes a while.
+    timeout: 120_000,
+    stdout: "ignore",
+    stderr: "pipe",
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATA_DIR: process.env.ANVIL_E2E_DATA_DIR,
+      // 60 ms a step: a 512×512 job of 10 steps takes about a second on the built-in simulator.
+      ANVIL_SIMULATOR_STEP_MS: "60",
+      FORGE_URL: "",
+      DATABASE_URL: "",
+      API_TOKEN: "",
+      LOG_LEVEL: "warn",
+    },
+  },
+});
