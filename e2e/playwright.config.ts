@@ -1,9 +1,10 @@
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "@playwright/test";
 
+const DEBIAN_CHROMIUM = "/usr/bin/chromium";
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.E2E_PORT ?? 3310);
 const baseURL = `http://127.0.0.1:${port}`;
@@ -24,7 +25,8 @@ export default defineConfig({
     baseURL,
     trace: "on-first-retry",
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      // As scripts/ensure-chromium.mjs finds it: $CHROMIUM_PATH, Debian's, or else Playwright's own (undefined).
+      executablePath: process.env.CHROMIUM_PATH ?? (existsSync(DEBIAN_CHROMIUM) ? DEBIAN_CHROMIUM : undefined),
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
     },
   },
@@ -47,6 +49,8 @@ export default defineConfig({
       DATABASE_URL: "",
       API_TOKEN: "",
       LOG_LEVEL: "warn",
+      // On by default outside production anyway; said here because specs/inspect.spec.ts depends on it.
+      ANVIL_INSPECT: "1",
     },
   },
 });

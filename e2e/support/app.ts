@@ -39,3 +39,17 @@ export async function expectImage(card: Locator, prompt: string, timeout = 20_00
   await expect(card.getByRole("img", { name: prompt })).toBeVisible({ timeout });
   await expect(card.getByRole("link", { name: "Download" })).toHaveAttribute("href", /^\/images\/[0-9a-f-]+\.png$/);
 }
+
+/** A job as `jobs.submit` answers it (the fields the specs read). */
+export interface SubmittedJob {
+  id: string;
+  prompt: string;
+  status: string;
+}
+
+/** Submits a 512×512 job through the API, as a script would, and returns it. */
+export async function submitJob(page: Page, prompt: string, steps = 10): Promise<SubmittedJob> {
+  const response = await page.request.post("/trpc/jobs.submit", { data: { prompt, width: 512, height: 512, steps } });
+  expect(response.ok()).toBe(true);
+  return (await response.json()).result.data;
+}

@@ -1,12 +1,16 @@
-import { Match, onMount, Switch } from "solid-js";
+import { lazy, Match, onMount, Switch } from "solid-js";
 import type { Component } from "solid-js";
 import { authState, checkAuth, login } from "./lib/auth";
 import { ChatPage } from "./components/chat-page";
 import { Login } from "./components/login";
 
+// Loaded when visited, so that the chat page does not carry the inspector.
+const InspectPage = lazy(() => import("./inspect/inspect-page").then(({ InspectPage }) => ({ default: InspectPage })));
+
 /** Pages by path; the server answers every client route with index.html, so a page is one entry here. */
 const ROUTES: Record<string, Component> = {
   "/": ChatPage,
+  "/inspect": InspectPage,
 };
 
 function NotFound() {

@@ -39,6 +39,9 @@ export function ChatPage() {
         </button>
         <span class="brand">Anvil</span>
         <h1 class="topbar__title">{title()}</h1>
+        <a class="topbar__link" href="/inspect">
+          Inspector
+        </a>
         <ThemeToggle />
       </header>
       <div class="sidebar" id="sidebar">

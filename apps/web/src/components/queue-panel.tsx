@@ -2,12 +2,7 @@ import { For, Show } from "solid-js";
 import { backendLabel } from "../lib/format";
 import type { ConnectionState } from "../lib/subscription";
 import type { QueueStatus } from "../lib/types";
-
-const CONNECTION_LABEL: Record<ConnectionState, string> = {
-  connecting: "Connecting…",
-  live: "Live",
-  reconnecting: "Reconnecting…",
-};
+import { ConnectionStatus } from "./connection-status";
 
 /** The line and the GPUs at a glance, with the state of the live connection. */
 export function QueuePanel(props: {
@@ -20,10 +15,7 @@ export function QueuePanel(props: {
     <aside class="queue-panel" aria-label="Queue">
       <div class="queue-panel__head">
         <h2>Queue</h2>
-        <span class={`connection connection--${props.connection}`} role="status">
-          <span class="connection__dot" aria-hidden="true" />
-          {CONNECTION_LABEL[props.connection]}
-        </span>
+        <ConnectionStatus state={props.connection} />
       </div>
       <dl class="queue-panel__counts">
         <div>

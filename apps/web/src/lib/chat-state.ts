@@ -4,32 +4,12 @@ import { checkAuth } from "./auth";
 import { errorCode, errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
 import { createSubscription } from "./subscription";
+import { coalesced } from "./tasks";
 import { trpc } from "./trpc";
 import type { Checkpoint, Conversation, Job, Message, QueueStatus, SubmitInput } from "./types";
 
 const QUEUE_POLL_MS = 3_000;
 const CURSOR_KEY = "anvil:last-event";
-
-/** Runs `task` now, or once more right after the run in flight, so bursts of triggers cost one or two calls. */
-export function coalesced(task: () => Promise<void>): () => Promise<void> {
-  let running = false;
-  let again = false;
-  return async () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      do {
-        again = false;
-        await task();
-      } while (again);
-    } finally {
-      running = false;
-    }
-  };
-}
 
 // The last event id this tab saw, per stream scope: a reload resumes the stream from it.
 const readCursor = (scope: string): string | undefined => {

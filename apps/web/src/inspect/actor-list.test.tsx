@@ -1,0 +1,78 @@
+import { fireEvent, render, screen, within } from "@solidjs/testing-library";
+import { describe, expect, it, vi } from "vitest";
+import { ActorList } from "./actor-list";
+import type { ActorsView } from "./types";
+
+const ids = ["0caf03d2-bbb7-45be-8b7b-3efd4c0ca857", "3e225f9a-9fc2-4ecc-ac66-82a02950b46c"] as const;
+const ended = "f0889482-1c2d-4e6f-8a9b-1c2d3e4f5a6b";
+
+const actors: ActorsView = {
+  scheduler: { actorId: "scheduler", status: "active", dispatching: true, children: 2 },
+  aliveCount: 2,
+  alive: [
+    {
+      actorId: ids[0],
+      jobId: ids[0],
+      state: "processing",
+      status: "active",
+      position: 0,
+      progress: 40,
+      backend: 0,
+      attempt: 1,
+      startedAt: new Date().toISOString(),
+    },
+    {
+      actorId: ids[1],
+      jobId: ids[1],
+      state: "queued",
+      status: "active",
+      position: 1,
+      progress: 0,
+      backend: null,
+      attempt: 2,
+      startedAt: null,
+    },
+  ],
+  finished: [
+    {
+      actorId: ended,
+      jobId: ended,
+      state: "error",
+      status: "done",
+      lastSeq: 9,
+      lastEventAt: new Date().toISOString(),
+    },
+  ],
+};
+
+const prompts = { [ids[0]]: "a lighthouse", [ended]: "a red fox" };
+
+describe("<ActorList>", () => {
+  it("lists live actors with their state and the finished ones apart, the selected one marked", () => {
+    render(() => <ActorList actors={actors} prompts={prompts} selectedId={ended} onSelect={() => undefined} />);
+    const live = within(screen.getByRole("list", { name: "Live job actors" })).getAllByRole("button");
+    expect(live.map((b) => b.textContent)).toEqual([
+      "a lighthouseprocessing0caf03d2 · GPU 0 · 40%",
+      "Job 3e225f9aqueued3e225f9a · #1 in queue · attempt 2",
+    ]);
+    const finished = within(screen.getByRole("list", { name: "Finished job actors" })).getByRole("button");
+    expect(finished).toHaveTextContent(/^a red foxerrorf0889482 · ended \d\d:\d\d:\d\d$/);
+    expect(finished).toHaveAttribute("aria-current", "true");
+    expect(live.every((b) => !b.hasAttribute("aria-current"))).toBe(true);
+  });
+
+  it("selects with a click, and moves between actors with the arrow keys", () => {
+    const onSelect = vi.fn();
+    render(() => <ActorList actors={actors} prompts={prompts} selectedId={null} onSelect={onSelect} />);
+    const [first, second, third] = screen.getAllByRole("button");
+    first!.focus();
+    fireEvent.keyDown(first!, { key: "ArrowDown" });
+    expect(second).toHaveFocus();
+    fireEvent.keyDown(second!, { key: "End" });
+    expect(third).toHaveFocus();
+    fireEvent.keyDown(third!, { key: "ArrowUp" });
+    expect(second).toHaveFocus();
+    fireEvent.click(second!);
+    expect(onSelect).toHaveBeenCalledWith(ids[1]);
+  });
+});

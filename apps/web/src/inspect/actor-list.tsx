@@ -1,0 +1,109 @@
+import { For, Show } from "solid-js";
+import type { JSX } from "solid-js";
+import { formatPosition } from "../lib/format";
+import { clockTime } from "./format";
+import { stateKey } from "./inspect-state";
+import type { ActorsView } from "./types";
+
+/** Up and Down move between the actor buttons, Home and End to the first and the last. */
+const moveFocus: JSX.EventHandler<HTMLElement, KeyboardEvent> = (event) => {
+  const keys = ["ArrowDown", "ArrowUp", "Home", "End"];
+  if (!keys.includes(event.key)) return;
+  const buttons = [...event.currentTarget.querySelectorAll<HTMLButtonElement>("button.actor")];
+  const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+  if (at === -1) return;
+  event.preventDefault();
+  const next =
+    event.key === "Home"
+      ? 0
+      : event.key === "End"
+        ? buttons.length - 1
+        : Math.min(buttons.length - 1, Math.max(0, at + (event.key === "ArrowDown" ? 1 : -1)));
+  buttons[next]?.focus();
+};
+
+function ActorButton(props: {
+  jobId: string;
+  state: string | null;
+  prompt: string | undefined;
+  detail: string;
+  selected: boolean;
+  onSelect: (jobId: string) => void;
+}) {
+  return (
+    <li>
+      <button
+        type="button"
+        class="actor"
+        aria-current={props.selected ? "true" : undefined}
+        data-job-id={props.jobId}
+        onClick={() => props.onSelect(props.jobId)}
+      >
+        <span class="actor__prompt">{props.prompt ?? `Job ${props.jobId.slice(0, 8)}`}</span>
+        <span class="actor__line">
+          <span class={`badge badge--${props.state ?? "cancelled"}`}>{props.state ?? "unknown"}</span>
+          <span class="actor__meta">
+            <code>{props.jobId.slice(0, 8)}</code> · {props.detail}
+          </span>
+        </span>
+      </button>
+    </li>
+  );
+}
+
+/** The job actors: the live ones in submission order, then the finished ones the ring still holds. */
+export function ActorList(props: {
+  actors: ActorsView | undefined;
+  prompts: Record<string, string>;
+  selectedId: string | null;
+  onSelect: (jobId: string) => void;
+}) {
+  return (
+    <nav class="actors" aria-label="Job actors" onKeyDown={moveFocus}>
+      <div class="panel-head">
+        <h2>Job actors</h2>
+        <span class="panel-head__meta">{props.actors ? `${props.actors.aliveCount} live` : "–"}</span>
+      </div>
+      <h3>Live</h3>
+      <ul class="actors__list" aria-label="Live job actors">
+        <For each={props.actors?.alive ?? []} fallback={<li class="actors__empty">No job is waiting or running</li>}>
+          {(actor) => (
+            <ActorButton
+              jobId={actor.jobId}
+              state={stateKey(actor.state)}
+              prompt={props.prompts[actor.jobId]}
+              detail={[
+                actor.position > 0
+                  ? formatPosition(actor.position)
+                  : actor.backend === null
+                    ? actor.status
+                    : `GPU ${actor.backend} · ${actor.progress}%`,
+                ...(actor.attempt > 1 ? [`attempt ${actor.attempt}`] : []),
+              ].join(" · ")}
+              selected={props.selectedId === actor.jobId}
+              onSelect={props.onSelect}
+            />
+          )}
+        </For>
+      </ul>
+      <Show when={(props.actors?.aliveCount ?? 0) - (props.actors?.alive.length ?? 0)}>
+        {(more) => <p class="actors__more">and {more()} more live actors</p>}
+      </Show>
+      <h3>Finished</h3>
+      <ul class="actors__list" aria-label="Finished job actors">
+        <For each={props.actors?.finished ?? []} fallback={<li class="actors__empty">None in the ring yet</li>}>
+          {(actor) => (
+            <ActorButton
+              jobId={actor.jobId}
+              state={stateKey(actor.state)}
+              prompt={props.prompts[actor.jobId]}
+              detail={`ended ${clockTime(actor.lastEventAt)}`}
+              selected={props.selectedId === actor.jobId}
+              onSelect={props.onSelect}
+            />
+          )}
+        </For>
+      </ul>
+    </nav>
+  );
+}

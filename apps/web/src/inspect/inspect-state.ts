@@ -1,0 +1,235 @@
+import { batch, createEffect, createMemo, createSignal, on, onCleanup } from "solid-js";
+import { createStore, reconcile } from "solid-js/store";
+import { checkAuth } from "../lib/auth";
+import { errorCode, errorMessage } from "../lib/errors";
+import { createSubscription } from "../lib/subscription";
+import { coalesced, throttled } from "../lib/tasks";
+import { trpc } from "../lib/trpc";
+import type { ActorsView, Charts, InspectionRecord, SchedulerView } from "./types";
+
+/** At most this often the scheduler and actor views are read again while events stream in. */
+export const REFRESH_MS = 250;
+const LIST_LIMIT = 200;
+const PROMPT_BATCH = 10;
+const STATUS_RETRY_MS = 3_000;
+/**
+ * The views are also read this often while no event arrives: a GPU permit is released when its backend has
+ * finished cleaning up, after the job's last event, and a backend's last error comes from its health probe.
+ */
+const POLL_MS = 2_000;
+
+/** Whether the page can inspect: unknown until `debug.status` answers. */
+export type InspectionMode = "checking" | "on" | "off";
+
+/** The selected job's kept inspection events, oldest first. */
+export interface TimelineState {
+  jobId: string | null;
+  events: InspectionRecord[];
+  /** The job's first events have left the server's ring. */
+  truncated: boolean;
+  loading: boolean;
+  error: string | null;
+}
+
+/** The state value a snapshot shows, as the chart's state key. */
+export const stateKey = (state: unknown): string | null => {
+  if (typeof state === "string") return state;
+  if (state && typeof state === "object") return Object.keys(state)[0] ?? null;
+  return null;
+};
+
+const jobFromUrl = (): string | null => new URLSearchParams(location.search).get("job");
+
+/**
+ * Everything /inspect shows: the charts, whether inspection is on, the scheduler and actor views (read again,
+ * throttled, whenever `debug.inspect` reports an event), and the selected job's timeline (`debug.timeline`,
+ * then `debug.inspect` for that job from the last event the timeline had).
+ */
+export function createInspectorState() {
+  const [mode, setMode] = createSignal<InspectionMode>("checking");
+  const [charts, setCharts] = createSignal<Charts>();
+  // Stores reconciled by job id, so that a refresh keeps each listed job's elements (and the keyboard focus).
+  const [views, setViews] = createStore<{ scheduler?: SchedulerView; actors?: ActorsView }>({});
+  const actors = () => views.actors;
+  const [loadError, setLoadError] = createSignal<string | null>(null);
+  const [prompts, setPrompts] = createStore<Record<string, string>>({});
+  const [selectedId, setSelectedId] = createSignal<string | null>(jobFromUrl());
+  const [timeline, setTimeline] = createStore<TimelineState>({
+    jobId: null,
+    events: [],
+    truncated: false,
+    loading: false,
+    error: null,
+  });
+  // Where the stream of all events starts: the ring's newest event when the page looked, so it sends only news.
+  const [streamFrom, setStreamFrom] = createSignal<number | null>(null);
+  const [jobStream, setJobStream] = createSignal<{ jobId: string } | null>(null);
+  let jobResumeSeq: number | undefined;
+
+  /** A debug call failed: PRECONDITION_FAILED means inspection is off (the server said how to turn it on). */
+  const failed = (error: unknown) => {
+    if (errorCode(error) === "PRECONDITION_FAILED") setMode("off");
+    else setLoadError(errorMessage(error));
+  };
+
+  const asked = new Set<string>();
+  const loadPrompts = async (ids: string[]) => {
+    const missing = ids.filter((id) => !asked.has(id));
+    for (const id of missing) asked.add(id);
+    for (let i = 0; i < missing.length; i += PROMPT_BATCH) {
+      // Calls made together go out as one batched request.
+      const batchIds = missing.slice(i, i + PROMPT_BATCH);
+      const jobs = await Promise.allSettled(batchIds.map((jobId) => trpc.jobs.get.query({ jobId })));
+      batch(() => jobs.forEach((job) => job.status === "fulfilled" && setPrompts(job.value.id, job.value.prompt)));
+    }
+  };
+
+  const loadViews = coalesced(async () => {
+    if (mode() !== "on") return;
+    try {
+      const [view, list] = await Promise.all([
+        trpc.debug.scheduler.query({ limit: LIST_LIMIT }),
+        trpc.debug.actors.query({ limit: LIST_LIMIT }),
+      ]);
+      batch(() => {
+        setViews("scheduler", reconcile(view, { key: "jobId" }));
+        setViews("actors", reconcile(list, { key: "jobId" }));
+        setLoadError(null);
+        for (const entry of view.queue) if (!prompts[entry.jobId]) setPrompts(entry.jobId, entry.prompt);
+      });
+      void loadPrompts([...list.alive, ...list.finished].map((a) => a.jobId));
+    } catch (error) {
+      failed(error);
+    }
+  });
+  const refresh = throttled(loadViews, REFRESH_MS);
+
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  onCleanup(() => clearTimeout(retry));
+  const checkStatus = coalesced(async () => {
+    clearTimeout(retry);
+    try {
+      const status = await trpc.debug.status.query();
+      batch(() => {
+        setLoadError(null);
+        setStreamFrom(status.ring?.latestSeq ?? 0);
+        setMode(status.inspection ? "on" : "off");
+      });
+      if (status.inspection) void loadViews();
+    } catch (error) {
+      failed(error);
+      // The server is unreachable (or restarting): the page keeps asking.
+      retry = setTimeout(() => void checkStatus(), STATUS_RETRY_MS);
+    }
+  });
+
+  const loadTimeline = coalesced(async () => {
+    const jobId = selectedId();
+    batch(() => {
+      setJobStream(null);
+      setTimeline({ jobId, events: [], truncated: false, loading: jobId !== null, error: null });
+    });
+    if (jobId === null || mode() !== "on") return;
+    try {
+      const result = await trpc.debug.timeline.query({ jobId });
+      if (selectedId() !== jobId) return;
+      jobResumeSeq = result.events.at(-1)?.seq;
+      batch(() => {
+        setTimeline({ jobId, events: result.events, truncated: result.truncated, loading: false, error: null });
+        setJobStream({ jobId });
+      });
+    } catch (error) {
+      if (selectedId() !== jobId) return;
+      setTimeline({ loading: false, error: errorMessage(error) });
+      if (errorCode(error) === "PRECONDITION_FAILED") setMode("off");
+    }
+  });
+
+  // The stream of every event only says that something changed: the views are read again, throttled.
+  const [paused, setPaused] = createSignal(false);
+  const allInput = createMemo(() => (mode() === "on" && !paused() && streamFrom() !== null ? {} : null));
+  const all = createSubscription<Record<string, never>, InspectionRecord>({
+    input: allInput,
+    subscribe: (input, handlers) => trpc.debug.inspect.subscribe(input, handlers),
+    resumeFrom: () => String(streamFrom()),
+    onData: () => refresh(),
+    // The ring moved past our cursor, or the server restarted (perhaps without inspection): look again. Deferred,
+    // so that the primitive has set its reopening timer before closing the stream clears it.
+    onHistoryGone: () =>
+      queueMicrotask(() => {
+        setPaused(true);
+        void checkStatus().then(() => setPaused(false));
+      }),
+    onError: () => void checkAuth(),
+  });
+  createEffect(on(all.state, (state) => state === "live" && refresh()));
+  const poll = setInterval(() => mode() === "on" && refresh(), POLL_MS);
+  onCleanup(() => clearInterval(poll));
+
+  createSubscription<{ jobId: string }, InspectionRecord>({
+    input: jobStream,
+    subscribe: (input, handlers) => trpc.debug.inspect.subscribe(input, handlers),
+    resumeFrom: () => (jobResumeSeq === undefined ? undefined : String(jobResumeSeq)),
+    onData: (record) => {
+      if (record.jobId !== timeline.jobId) return;
+      // The timeline and the stream may both hold the events around the moment the stream opened.
+      const last = timeline.events.at(-1)?.seq ?? 0;
+      if (record.seq > last) setTimeline("events", timeline.events.length, record);
+    },
+    onHistoryGone: () => queueMicrotask(() => void loadTimeline()),
+    onError: () => void checkAuth(),
+  });
+
+  createEffect(on([selectedId, mode], () => void loadTimeline()));
+  void checkStatus();
+  trpc.debug.chart.query().then(setCharts, (error: unknown) => setLoadError(errorMessage(error)));
+
+  /**
+   * The selected job's current state and the event that led into it: its own actor's latest snapshot, else
+   * (no events kept) the state the actor view lists.
+   */
+  const selectedState = createMemo((): { state: string | null; event: string | null } | null => {
+    const jobId = selectedId();
+    if (!jobId) return null;
+    if (timeline.jobId === jobId) {
+      const snapshot = timeline.events.findLast(
+        (r) => r.type === "@xstate.snapshot" && r.actorId === jobId && r.state !== null,
+      );
+      if (snapshot) return { state: stateKey(snapshot.state), event: snapshot.eventType };
+    }
+    const listed = actors()?.alive.find((a) => a.jobId === jobId) ?? actors()?.finished.find((a) => a.jobId === jobId);
+    return listed ? { state: stateKey(listed.state), event: null } : null;
+  });
+
+  /** How many live job actors are in each state. */
+  const counts = createMemo(() => {
+    const result: Record<string, number> = {};
+    for (const actor of actors()?.alive ?? []) {
+      const key = stateKey(actor.state);
+      if (key) result[key] = (result[key] ?? 0) + 1;
+    }
+    return result;
+  });
+
+  return {
+    mode,
+    charts,
+    scheduler: () => views.scheduler,
+    actors,
+    loadError,
+    prompts,
+    timeline,
+    selectedId,
+    selectedState,
+    counts,
+    connection: all.state,
+    select: (jobId: string | null) => {
+      if (jobId === selectedId()) return;
+      setSelectedId(jobId);
+      const url = new URL(location.href);
+      if (jobId) url.searchParams.set("job", jobId);
+      else url.searchParams.delete("job");
+      history.replaceState(null, "", url);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { fireEvent, render, screen, within } from "@solidjs/testing-library";
+import { describe, expect, it, vi } from "vitest";
+import { SchedulerPanel } from "./scheduler-panel";
+import type { SchedulerView } from "./types";
+
+const [running, first, second] = [
+  "0caf03d2-bbb7-45be-8b7b-3efd4c0ca857",
+  "3e225f9a-9fc2-4ecc-ac66-82a02950b46c",
+  "f0889482-1c2d-4e6f-8a9b-1c2d3e4f5a6b",
+];
+const since = new Date(Date.now() - 4_000).toISOString();
+
+const view: SchedulerView = {
+  dispatching: true,
+  blockedBy: {
+    reason: "all-backends-busy",
+    message: "Every healthy backend runs a job; the first in line starts when one of them finishes",
+  },
+  queued: 2,
+  queue: [
+    { jobId: first, position: 1, attempt: 1, prompt: "a red fox", createdAt: since, waitingMs: 4_000 },
+    { jobId: second, position: 2, attempt: 2, prompt: "a bowl of ramen", createdAt: since, waitingMs: 4_000 },
+  ],
+  permits: { total: 2, held: 1, free: 1 },
+  backends: [
+    {
+      index: 0,
+      url: "http://gpu-a:7860",
+      healthy: true,
+      lastError: null,
+      jobId: running,
+      since,
+      permit: { held: true, since },
+    },
+    {
+      index: 1,
+      url: "http://gpu-b:7860",
+      healthy: false,
+      lastError: "connect ECONNREFUSED",
+      jobId: null,
+      since: null,
+      permit: { held: false, since: null },
+    },
+  ],
+};
+
+describe("<SchedulerPanel>", () => {
+  it("says why the first in line waits", () => {
+    render(() => <SchedulerPanel view={view} prompts={{}} onSelect={() => undefined} />);
+    expect(screen.getByText(/first in line starts when one of them finishes/)).toHaveAttribute(
+      "data-reason",
+      "all-backends-busy",
+    );
+  });
+
+  it("lists the queue in order with positions, and selects a job from it", () => {
+    const onSelect = vi.fn();
+    render(() => <SchedulerPanel view={view} prompts={{}} onSelect={onSelect} />);
+    const entries = within(screen.getByRole("list", { name: "Queue in order" })).getAllByRole("listitem");
+    expect(entries.map((e) => e.textContent)).toEqual([
+      expect.stringMatching(/^#1a red fox3e225f9a · waiting 0:0\d$/),
+      expect.stringMatching(/^#2a bowl of ramenf0889482 · waiting 0:0\d · attempt 2$/),
+    ]);
+    fireEvent.click(within(entries[1]!).getByRole("button", { name: "a bowl of ramen" }));
+    expect(onSelect).toHaveBeenCalledWith(second);
+  });
+
+  it("shows the permits held and free, and which job holds which backend since when", () => {
+    render(() => <SchedulerPanel view={view} prompts={{ [running]: "a lighthouse" }} onSelect={() => undefined} />);
+    expect(screen.getByTestId("permits")).toHaveTextContent("1 held · 1 free of 2");
+    const [busy, down] = [...document.querySelectorAll("[data-backend]")];
+    expect(busy).toHaveTextContent("GPU 0 gpu-a:7860");
+    expect(busy).toHaveTextContent("permit held");
+    expect(within(busy as HTMLElement).getByRole("button", { name: "a lighthouse" })).toBeInTheDocument();
+    expect(busy).toHaveTextContent(/assigned \d\d:\d\d:\d\d \(0:0\d ago\)/);
+    expect(busy).toHaveTextContent(/permit held since \d\d:\d\d:\d\d/);
+    expect(down).toHaveTextContent("unreachable");
+    expect(down).toHaveTextContent("No job assigned");
+    expect(down).toHaveTextContent("connect ECONNREFUSED");
+  });
+});
