@@ -9,7 +9,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
-import postgres from "postgres";
+import { postgresClient } from "./postgres-client";
 import * as schema from "./schema";
 
 type Schema = typeof schema;
@@ -80,7 +80,7 @@ async function openPglite(
 
 async function openPostgres(url: string, migrationsFolder: string, poolSize: number): Promise<AnvilDatabase> {
   await migratePostgresExclusively(url, migrationsFolder);
-  const client = postgres(url, { max: poolSize, onnotice: () => {} });
+  const client = postgresClient(url, poolSize);
   const db = drizzlePostgres({ client, schema });
   let closed: Promise<void> | undefined;
   return { kind: "postgres", db, close: () => (closed ??= client.end({ timeout: 5 })) };
@@ -91,7 +91,7 @@ async function openPostgres(url: string, migrationsFolder: string, poolSize: num
 // connection the migrator uses, makes the second process wait and then find nothing left to do; the server
 // drops the lock by itself if this process dies mid-way.
 async function migratePostgresExclusively(url: string, migrationsFolder: string): Promise<void> {
-  const client = postgres(url, { max: 1, onnotice: () => {} });
+  const client = postgresClient(url, 1);
   try {
     await client.unsafe(`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
     await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });

@@ -2,7 +2,7 @@ import { createServer, connect } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 
 /** What the proxy does with connections. */
-export type ProxyMode = "open" | "cut" | "blackhole";
+export type ProxyMode = "open" | "cut" | "blackhole" | "down";
 
 /** A TCP proxy a test can cut and restore. */
 export interface TcpProxy {
@@ -13,10 +13,15 @@ export interface TcpProxy {
   readonly mode: ProxyMode;
   /** Destroys every open connection and, until `restore`, every new one at once (like a restarting server). */
   cut(): void;
+  /**
+   * Destroys every open connection and closes the port until `restore`, so that new ones are refused
+   * (ECONNREFUSED, like a server that is stopped).
+   */
+  down(): Promise<void>;
   /** Stops forwarding: open connections go silent and new ones are accepted and never answered. */
   blackhole(): void;
-  /** Forwards again; connections held silent are dropped, so their clients notice and reconnect. */
-  restore(): void;
+  /** Forwards again (on the same port); connections held silent are dropped, so their clients notice and reconnect. */
+  restore(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,10 +67,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
+  const listen = (at: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(at, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  await listen(0);
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -92,14 +102,24 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         client.on("close", () => upstream.destroy());
       }
     },
-    restore: () => {
-      mode = "open";
-      dropHeld();
-    },
-    close: async () => {
+    down: async () => {
+      mode = "down";
       dropHeld();
       dropPairs();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    restore: async () => {
+      const wasDown = mode === "down";
+      mode = "open";
+      dropHeld();
+      if (wasDown) await listen(port);
+    },
+    close: async () => {
+      const wasDown = mode === "down";
+      mode = "down";
+      dropHeld();
+      dropPairs();
+      if (!wasDown) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

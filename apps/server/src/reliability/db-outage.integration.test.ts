@@ -1,0 +1,223 @@
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import type { Job } from "@anvil/job-machine";
+import postgres from "postgres";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import type { AnvilClient } from "../testing/clients";
+import { codeOf, trpcError, uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+import { pause, waitFor, waitForJob } from "../testing/wait";
+import { startInProcess } from "./support/in-process";
+import type { InProcessServer } from "./support/in-process";
+import { startTcpProxy } from "./support/tcp-proxy";
+import type { TcpProxy } from "./support/tcp-proxy";
+
+const postgresDriver = testDrivers().find((driver) => driver.kind === "postgres");
+const OUTAGE_MS = 3_000;
+const NOT_ACCEPTED = /database is not reachable.*not accepted/i;
+
+/** The job event log and the jobs, as the database holds them: read directly, not through the proxy or the server. */
+const readDatabase = async (databaseUrl: string) => {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    const events = await sql<{ id: string; jobId: string; status: string }[]>`
+      select e.id::text as id, e.job_id::text as "jobId", e.status from job_events e order by e.id`;
+    const jobs = await sql<{ id: string; prompt: string; lastEventId: string }[]>`
+      select id::text as id, prompt, last_event_id::text as "lastEventId" from jobs`;
+    return { events, jobs };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+};
+
+/** The same URL, through the proxy on 127.0.0.1. */
+const through = (databaseUrl: string, proxy: TcpProxy): string => {
+  const url = new URL(databaseUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String(proxy.port);
+  return url.toString();
+};
+
+/** Waits until `job` is complete; the journal may still be backing off when the database comes back. */
+const completes = (trpc: AnvilClient, job: Job) =>
+  waitFor(
+    async () => (await trpc.jobs.get.query({ jobId: job.id })).status === "complete",
+    `${job.prompt} completes`,
+    20_000,
+  );
+
+const submit = (trpc: AnvilClient, label: string, steps: number) =>
+  trpc.jobs.submit.mutate({ prompt: uniquePrompt(label), width: 64, height: 64, steps });
+
+describe.skipIf(!postgresDriver)(
+  `a PostgreSQL outage${inject("testDatabaseUrl") ? "" : " (skipped: TEST_DATABASE_URL is not set, and this needs a real PostgreSQL behind a TCP proxy)"}`,
+  () => {
+    const cleanups: (() => Promise<unknown> | unknown)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    }, 60_000);
+
+    /** A fresh database, a proxy in front of it, an external simulator and an in-process server using both. */
+    const setUp = async (): Promise<{
+      database: TestDatabase;
+      proxy: TcpProxy;
+      simulator: ForgeSimulator;
+      server: InProcessServer;
+    }> => {
+      const database = await postgresDriver!.create();
+      cleanups.push(() => database.dispose());
+      const target = new URL(database.databaseUrl!);
+      const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+      cleanups.push(() => proxy.close());
+      const simulator = await startForgeSimulator({ stepMs: 20 });
+      cleanups.push(() => simulator.close());
+      const server = await startInProcess(
+        { dataDir: database.dataDir, databaseUrl: through(database.databaseUrl!, proxy) },
+        { forgeUrls: [simulator.url], jobTimeoutMs: 60_000 },
+      );
+      // Restored first: the server flushes its journal to the database before it closes.
+      cleanups.push(async () => {
+        await proxy.restore();
+        await server.anvil.close();
+      });
+      return { database, proxy, simulator, server };
+    };
+
+    /** Each job went queued → processing → complete, each event once and in id order, one job after another. */
+    const expectEachTransitionOnce = async (database: TestDatabase, jobs: readonly Job[]) => {
+      const { events, jobs: rows } = await readDatabase(database.databaseUrl!);
+      for (const job of jobs) {
+        expect(events.filter((event) => event.jobId === job.id).map((event) => event.status)).toEqual([
+          "queued",
+          "processing",
+          "complete",
+        ]);
+      }
+      const index = (jobId: string) => jobs.findIndex((job) => job.id === jobId) + 1;
+      expect(
+        events.filter((event) => event.status !== "queued").map((e) => `job${index(e.jobId)}:${e.status}`),
+      ).toEqual(jobs.flatMap((_, i) => [`job${i + 1}:processing`, `job${i + 1}:complete`]));
+      expect(events).toHaveLength(3 * jobs.length);
+      // Each job row points at its own last event.
+      for (const row of rows) {
+        expect(row.lastEventId).toBe(events.filter((event) => event.jobId === row.id).at(-1)?.id);
+      }
+      return rows;
+    };
+
+    it("reconnects by itself after a cut mid-run, refuses submissions while down, and loses or repeats no transition", async () => {
+      const { database, proxy, simulator, server } = await setUp();
+      const { trpc } = server;
+      // The first job is long enough to be caught running (100 steps of 20 ms), the others are quick.
+      const accepted: Job[] = [];
+      for (const steps of [100, 10, 10, 10]) accepted.push(await submit(trpc, `outage ${steps}`, steps));
+      await waitForJob(trpc, accepted[0]!.id, (job) => job.status === "processing" && job.progress > 0, "job 1 runs");
+      const attemptsBefore = proxy.attempts.length;
+
+      proxy.cut();
+      const cutAt = Date.now();
+      // The running job's progress writes fail: health says so, while the server itself still answers.
+      await waitFor(async () => !(await trpc.health.query()).ok, "health reports the database down");
+      const submittedAt = Date.now();
+      const refusedPrompt = uniquePrompt("during the outage");
+      const refused = await trpcError(
+        trpc.jobs.submit.mutate({ prompt: refusedPrompt, width: 64, height: 64, steps: 1 }),
+      );
+      console.info(`jobs.submit during the outage was refused after ${Date.now() - submittedAt} ms`);
+      expect(codeOf(refused)).toEqual({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
+      expect(refused.message).toMatch(NOT_ACCEPTED);
+      await pause(Math.max(0, OUTAGE_MS - (Date.now() - cutAt)));
+      const attemptsDuringOutage = proxy.attempts.length - attemptsBefore;
+      await proxy.restore();
+
+      for (const job of accepted) await completes(trpc, job);
+      await waitFor(async () => (await trpc.health.query()).ok, "health reports the database up again");
+      const after = await submit(trpc, "after the outage", 1);
+      await waitForJob(trpc, after.id, (j) => j.status === "complete", "a job submitted after the outage completes");
+
+      // It kept trying by itself while the database was away, with backoff: without it, a driver or journal
+      // reconnecting in a loop opens hundreds of connections a second.
+      const retries = server.logs.filter((entry) => entry["msg"] === "database write failed; retrying");
+      console.info(`connection attempts during the outage: ${attemptsDuringOutage}; write retries: ${retries.length}`);
+      expect(retries.length).toBeGreaterThan(0);
+      expect(attemptsDuringOutage).toBeGreaterThan(0);
+      expect(attemptsDuringOutage).toBeLessThan(50);
+
+      const rows = await expectEachTransitionOnce(database, [...accepted, after]);
+      expect(rows.map((row) => row.prompt)).not.toContain(refusedPrompt);
+      expect(rows).toHaveLength(accepted.length + 1);
+      // The generation that ran through the outage was neither lost nor repeated on the GPU.
+      for (const job of accepted) {
+        expect(
+          simulator
+            .stats()
+            .log.filter((entry) => entry.prompt === job.prompt)
+            .map((run) => run.outcome),
+        ).toEqual(["completed"]);
+      }
+      expect(simulator.stats()).toMatchObject({ overlaps: 0, maxConcurrent: 1 });
+    }, 30_000);
+
+    it("reports the database down in health and refuses a submission at once on an idle server", async () => {
+      const { database, proxy, server } = await setUp();
+      const { trpc } = server;
+      expect(await trpc.health.query()).toMatchObject({ ok: true, database: "postgres" });
+
+      // Like a PostgreSQL that is stopped for a restart: the connections go and the port refuses new ones.
+      await proxy.down();
+      // Nothing is being written: only health's own read finds out.
+      await waitFor(async () => !(await trpc.health.query()).ok, "health reports the database down");
+      const refused = await trpcError(submit(trpc, "idle outage", 1));
+      expect(codeOf(refused)).toEqual({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
+      expect(refused.message).toMatch(NOT_ACCEPTED);
+      await proxy.restore();
+
+      await waitFor(async () => (await trpc.health.query()).ok, "health reports the database up again");
+      const job = await submit(trpc, "after the idle outage", 1);
+      await waitForJob(trpc, job.id, (j) => j.status === "complete", "a job submitted after the outage completes");
+      const rows = await expectEachTransitionOnce(database, [job]);
+      expect(rows).toHaveLength(1);
+    }, 30_000);
+
+    it("refuses submissions within the deadline while the database is silent, and never stores one it refused", async () => {
+      const { database, proxy, server } = await setUp();
+      const { trpc } = server;
+      const accepted = [await submit(trpc, "partition 60", 60), await submit(trpc, "partition 5", 5)];
+      await waitForJob(trpc, accepted[0]!.id, (job) => job.status === "processing" && job.progress > 0, "job 1 runs");
+
+      // Like a network partition: the connections stay open and nothing answers, so no query fails by itself.
+      proxy.blackhole();
+      const prompts = [1, 2, 3].map((i) => uniquePrompt(`silent ${i}`));
+      const refusals = await Promise.all(
+        prompts.map((prompt) => trpcError(trpc.jobs.submit.mutate({ prompt, width: 64, height: 64, steps: 1 }))),
+      );
+      for (const refused of refusals) expect(codeOf(refused)).toEqual({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
+      // At most the one that reached the database before it fell silent may still be stored; the client is told.
+      const notAccepted = prompts.filter((_, i) => NOT_ACCEPTED.test(refusals[i]!.message));
+      expect(notAccepted.length).toBeGreaterThanOrEqual(prompts.length - 1);
+      for (const [i, refused] of refusals.entries()) {
+        if (!notAccepted.includes(prompts[i]!))
+          expect(refused.message).toMatch(/may still be accepted.*idempotencyKey/);
+      }
+      expect((await trpc.health.query()).ok).toBe(false);
+      await proxy.restore();
+
+      for (const job of accepted) await completes(trpc, job);
+      await waitFor(async () => (await trpc.health.query()).ok, "health reports the database up again");
+      const after = await submit(trpc, "after the partition", 1);
+      await waitForJob(trpc, after.id, (j) => j.status === "complete", "a job submitted after the partition completes");
+      // A submission that was refused as "not accepted" never shows up once the database answers again.
+      const rows = await readDatabase(database.databaseUrl!);
+      for (const prompt of notAccepted) expect(rows.jobs.map((row) => row.prompt)).not.toContain(prompt);
+      const stored = rows.jobs.filter((row) => prompts.includes(row.prompt));
+      const jobs = [
+        ...accepted,
+        ...(await Promise.all(stored.map((row) => trpc.jobs.get.query({ jobId: row.id })))),
+        after,
+      ];
+      for (const job of jobs) await completes(trpc, job);
+      await expectEachTransitionOnce(database, jobs);
+    }, 30_000);
+  },
+);

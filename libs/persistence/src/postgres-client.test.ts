@@ -1,0 +1,77 @@
+import { createServer } from "node:net";
+import type { AddressInfo, Server } from "node:net";
+import { DrizzleQueryError } from "drizzle-orm";
+import { afterEach, describe, expect, it } from "vitest";
+import { isDatabaseUnreachable, postgresClient } from "./postgres-client";
+
+/**
+ * A TCP server that accepts every connection and closes it at once, cleanly (FIN, not a reset), as a proxy or
+ * pooler in front of a stopped database does.
+ */
+async function acceptAndClose(): Promise<{ server: Server; port: number; attempts: () => number }> {
+  let attempts = 0;
+  const server = createServer((socket) => {
+    attempts += 1;
+    socket.on("error", () => socket.destroy());
+    // Reading what the client sends keeps the close a FIN: unread data would make the kernel send a reset.
+    socket.resume();
+    socket.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port, attempts: () => attempts };
+}
+
+describe("postgresClient", () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+  });
+
+  it("fails a query, once per attempt, when the server closes the connection before it answers", async () => {
+    const { server, port, attempts } = await acceptAndClose();
+    servers.push(server);
+    const sql = postgresClient(`postgres://anvil@127.0.0.1:${port}/anvil`, 2);
+    try {
+      for (let i = 1; i <= 3; i++) {
+        const failure = await sql`select 1`.then(
+          () => null,
+          (error: unknown) => error,
+        );
+        expect(isDatabaseUnreachable(failure)).toBe(true);
+        // One connection per query: the driver does not retry in a loop behind the caller's back.
+        expect(attempts()).toBe(i);
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it("fails a query when nothing listens on the port", async () => {
+    const { server, port } = await acceptAndClose();
+    await new Promise((resolve) => server.close(resolve));
+    const sql = postgresClient(`postgres://anvil@127.0.0.1:${port}/anvil`, 1);
+    try {
+      await expect(sql`select 1`).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+});
+
+describe("isDatabaseUnreachable", () => {
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+
+  it("recognises lost connections, also wrapped in drizzle's query error, and a server shutting down", () => {
+    expect(isDatabaseUnreachable(withCode("ECONNREFUSED"))).toBe(true);
+    expect(isDatabaseUnreachable(new DrizzleQueryError("select 1", [], withCode("CONNECTION_CLOSED")))).toBe(true);
+    expect(isDatabaseUnreachable(withCode("57P01"))).toBe(true);
+    expect(isDatabaseUnreachable(withCode("08006"))).toBe(true);
+  });
+
+  it("does not mistake a failed query for an unreachable database", () => {
+    expect(isDatabaseUnreachable(withCode("42601"))).toBe(false);
+    expect(isDatabaseUnreachable(withCode("23505"))).toBe(false);
+    expect(isDatabaseUnreachable(new Error("boom"))).toBe(false);
+    expect(isDatabaseUnreachable("ECONNRESET")).toBe(false);
+  });
+});

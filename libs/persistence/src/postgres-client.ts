@@ -1,0 +1,86 @@
+import { connect } from "node:net";
+import type { Socket } from "node:net";
+import postgres from "postgres";
+
+/** The connection settings postgres.js hands to a `socket` factory (the option is not in its typings). */
+interface SocketOptions {
+  host: string[];
+  port: number[];
+  path: string | false | undefined;
+}
+
+/** Reconnect delay in seconds: 50 ms doubling up to 2 s, with jitter so that a pool does not knock in step. */
+const reconnectBackoff = (attempt: number): number => Math.min(0.05 * 2 ** attempt, 2) * (0.75 + Math.random() / 2);
+
+/**
+ * Opens the TCP (or Unix) socket as postgres.js would, with one difference. postgres.js treats a connection that
+ * the server closes before it said a word (a proxy or pooler in front of a database that is down or restarting
+ * accepts and closes at once) as a clean close and reconnects immediately and forever: the query waiting for it
+ * hangs instead of failing, and the loop opens hundreds of connections a second. Such a close becomes an error
+ * here, so the waiting query fails (the caller decides whether to retry) and the driver counts the failed attempt
+ * towards its reconnect backoff.
+ */
+const socketFactory = () => {
+  let next = 0;
+  return (options: SocketOptions): Socket => {
+    const index = next++ % options.host.length;
+    const host = options.host[index] ?? "localhost";
+    const port = options.port[index] ?? 5432;
+    const socket = options.path ? connect(options.path) : connect(port, host);
+    // postgres.js names the server in its errors and in TLS by these.
+    Object.assign(socket, { host, port });
+    socket.once("end", () => {
+      if (socket.bytesRead > 0) return;
+      const error = new Error(`the database server at ${host}:${port} closed the connection before it answered`);
+      socket.destroy(Object.assign(error, { code: "ECONNRESET" }));
+    });
+    return socket;
+  };
+};
+
+/** A postgres.js pool of `max` connections to `url` that fails queries (rather than hangs) while the server is down. */
+export function postgresClient(url: string, max: number): postgres.Sql {
+  const options: postgres.Options<Record<string, postgres.PostgresType>> & {
+    socket: ReturnType<typeof socketFactory>;
+  } = {
+    max,
+    onnotice: () => {},
+    // The driver's default backoff grows to 20 s between attempts: after a long outage the server would refuse
+    // work for that long after the database is back. The journal above already spaces its own retries.
+    backoff: reconnectBackoff,
+    socket: socketFactory(),
+  };
+  return postgres(url, options);
+}
+
+// Node's socket errors and postgres.js's own connection errors, as their `code`.
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "CONNECT_TIMEOUT",
+]);
+
+// SQLSTATE class 08 (connection exception) and the server shutting down, crashing or starting up.
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3])$/;
+
+/**
+ * True when `error` (or an error it wraps, as drizzle's `DrizzleQueryError` does) says that the database could
+ * not be reached or went away, rather than that the query itself was wrong.
+ */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
+    current = current.cause;
+  }
+  return false;
+}
