@@ -43,6 +43,10 @@ export interface AnvilConfig {
   inspect?: InspectionMode;
   /** How many inspection events are kept (default 5,000). */
   inspectionCapacity?: number;
+  /** Job events younger than this stay replayable with `lastEventId` (default 7 days; see @anvil/api EventRetention). */
+  eventRetentionMs?: number;
+  /** Time between two prunes of the event log (default the retention, at most an hour). */
+  eventPruneIntervalMs?: number;
 }
 
 /** A running server. */
@@ -125,6 +129,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     imagesDir,
     jobTimeoutMs: config.jobTimeoutMs,
     ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
+    ...(config.eventRetentionMs !== undefined ? { eventRetentionMs: config.eventRetentionMs } : {}),
+    ...(config.eventPruneIntervalMs !== undefined ? { eventPruneIntervalMs: config.eventPruneIntervalMs } : {}),
     log: (message, fields) => logger.info(fields, message),
     ...(inspector ? { inspect: stately ? bothInspectors(inspector.observe, stately) : inspector.observe } : {}),
     observers: [metrics.observer, logObserver(logger, backendLabels)],

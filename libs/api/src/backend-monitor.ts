@@ -20,6 +20,17 @@ export interface BackendMonitorHooks {
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** Polls the backend until it is idle; fails when it is still busy after 30 s (the probe then retries). */
+const untilIdle = (forge: ForgeClient): Effect.Effect<void, unknown> =>
+  forge.progress().pipe(
+    Effect.flatMap((progress) => (progress.busy ? Effect.fail("busy" as const) : Effect.void)),
+    Effect.retry({ schedule: Schedule.spaced(Duration.millis(250)), while: (error) => error === "busy" }),
+    Effect.timeoutOrElse({
+      duration: Duration.seconds(30),
+      orElse: () => Effect.fail(new Error("busy with an earlier generation; interrupted it, waiting until idle")),
+    }),
+  );
+
 /**
  * Probes every backend with backoff and keeps the scheduler's view of them true.
  *
@@ -91,7 +102,9 @@ export class BackendMonitor {
       if (progress.busy && !hooks.isOurs(index)) {
         hooks.log?.("backend busy with a generation that is not ours; interrupting it", { backend: forge.baseUrl });
         yield* forge.interrupt();
-        return yield* Effect.fail(new Error("busy with an earlier generation; interrupted it, waiting until idle"));
+        // Forge stops at its next step: wait for that here, not for the next probe, which may be backed off by
+        // seconds after an outage.
+        yield* untilIdle(forge);
       }
       state.healthy = true;
       state.lastError = null;

@@ -63,13 +63,14 @@ export async function* jobEventStream(
 
     if (resumeFrom !== null) {
       const [oldest, latest] = await Promise.all([store.oldestEventId(), store.latestEventId()]);
-      if ((oldest !== null && resumeFrom < oldest - 1) || resumeFrom > (latest ?? 0)) {
-        throw new HistoryGone({
-          message: `Event ${resumeFrom} is outside the kept history (${oldest ?? 0}..${latest ?? 0}); reload to get the current state`,
-        });
-      }
+      if ((oldest !== null && resumeFrom < oldest - 1) || resumeFrom > (latest ?? 0))
+        throw historyGone(resumeFrom, oldest, latest);
       for (;;) {
         const page = await store.eventsAfter(cursor, input, REPLAY_PAGE);
+        // The retention loop may have pruned past the cursor while the page was read; the oldest id only ever
+        // grows, so reading it after the page tells whether the page can have missed anything.
+        const oldestNow = await store.oldestEventId();
+        if (oldestNow !== null && cursor < oldestNow - 1) throw historyGone(cursor, oldestNow, latest);
         for (const event of page) {
           cursor = event.id;
           remember(event.job, event.id);
@@ -136,6 +137,11 @@ export async function* jobEventStream(
     unsubscribe();
   }
 }
+
+const historyGone = (cursor: number, oldest: number | null, latest: number | null): HistoryGone =>
+  new HistoryGone({
+    message: `Event ${cursor} is outside the kept history (${oldest ?? 0}..${latest ?? 0}); reload to get the current state`,
+  });
 
 /** The jobs whose current snapshot a new subscriber gets: after a resume only those that can still change. */
 async function currentJobs(ctx: Context, input: JobStreamInput, resumed: boolean): Promise<JobRecord[]> {

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, lt, max, min } from "drizzle-orm";
+import { and, asc, eq, gt, gte, lt, max, min, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import type { AnvilDb } from "./database";
 import { toJobEvent } from "./records";
@@ -47,5 +47,29 @@ export async function latestEventId(db: AnvilDb): Promise<number | null> {
 /** Deletes the events with an id below `olderThanId`; returns how many went. */
 export async function pruneEvents(db: AnvilDb, olderThanId: number): Promise<number> {
   const rows = await db.delete(jobEvents).where(lt(jobEvents.id, olderThanId)).returning({ id: jobEvents.id });
+  return rows.length;
+}
+
+/**
+ * Deletes the events written more than `ageMs` ago (by the database's clock), always as a prefix of the log:
+ * everything from the first event young enough on is kept, and so is the latest event however old, so the log
+ * never gets a hole (created_at follows transaction start, ids follow commit order) and its newest id survives.
+ * Returns how many went.
+ */
+export async function pruneEventsOlderThan(db: AnvilDb, ageMs: number): Promise<number> {
+  const cutoff = sql`now() - ${ageMs}::float8 * interval '1 millisecond'`;
+  // Walks the primary key from the oldest event and stops at the first young one: cost follows what is pruned.
+  const firstKept = db
+    .select({ id: jobEvents.id })
+    .from(jobEvents)
+    .where(gte(jobEvents.createdAt, cutoff))
+    .orderBy(asc(jobEvents.id))
+    .limit(1);
+  const latest = db.select({ id: max(jobEvents.id) }).from(jobEvents);
+  // least() skips a null: with nothing young enough, everything but the latest event goes.
+  const rows = await db
+    .delete(jobEvents)
+    .where(lt(jobEvents.id, sql`least((${firstKept}), (${latest}))`))
+    .returning({ id: jobEvents.id });
   return rows.length;
 }

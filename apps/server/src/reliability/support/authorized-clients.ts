@@ -1,0 +1,65 @@
+import type { AppRouter } from "@anvil/api";
+import { createTRPCClient, createWSClient, httpLink, httpSubscriptionLink, splitLink, wsLink } from "@trpc/client";
+import { EventSource } from "eventsource";
+import WebSocket from "ws";
+import type { AnvilClient } from "../../testing/clients";
+
+/** Like `httpClient`, with `headers` (e.g. `authorization` or `cookie`) on every request, subscriptions included. */
+export function authorizedHttpClient(baseUrl: string, headers: Record<string, string>): AnvilClient {
+  return createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        true: httpSubscriptionLink({
+          url: `${baseUrl}/trpc`,
+          EventSource,
+          eventSourceOptions: {
+            fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, ...headers } }),
+          },
+        }),
+        false: httpLink({ url: `${baseUrl}/trpc`, headers }),
+      }),
+    ],
+  });
+}
+
+/** A `ws` WebSocket that sends `headers` with its upgrade request, as a browser sends its cookies. */
+export const webSocketWith = (headers: Record<string, string>) =>
+  class extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { headers });
+    }
+  };
+
+/** Like `wsClient`, its upgrade request carrying `headers`; `close` ends it. */
+export function authorizedWsClient(
+  baseUrl: string,
+  headers: Record<string, string>,
+): { client: AnvilClient; close(): Promise<void> } {
+  const socket = createWSClient({
+    url: `${baseUrl.replace(/^http/, "ws")}/trpc`,
+    WebSocket: webSocketWith(headers) as unknown as typeof globalThis.WebSocket,
+    retryDelayMs: () => 50,
+  });
+  return {
+    client: createTRPCClient<AppRouter>({ links: [wsLink({ client: socket })] }),
+    close: () => socket.close(),
+  };
+}
+
+/** What a WebSocket upgrade to `url` with `headers` came to: opened, or refused with an HTTP status. */
+export function upgrade(url: string, headers: Record<string, string>): Promise<{ opened: boolean; status: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once("open", () => {
+      socket.close();
+      resolve({ opened: true, status: 101 });
+    });
+    socket.once("unexpected-response", (_, response) => {
+      resolve({ opened: false, status: response.statusCode ?? 0 });
+      response.resume();
+      socket.terminate();
+    });
+    socket.on("error", (error) => reject(error));
+  });
+}

@@ -1,0 +1,71 @@
+import type { JobStore } from "@anvil/persistence";
+import { Duration, Effect, Fiber, Schedule } from "effect";
+
+/** How long the job event log keeps a status change by default: seven days. */
+export const DEFAULT_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+const HOUR_MS = 60 * 60 * 1000;
+
+/** How the event log is pruned. */
+export interface EventRetentionOptions {
+  /** Events younger than this are never pruned. */
+  retentionMs: number;
+  /** Time between two prunes; default the retention, at most an hour. */
+  intervalMs?: number | undefined;
+  log?: ((message: string, fields: Record<string, unknown>) => void) | undefined;
+}
+
+/**
+ * The retention policy of the job event log, the history `jobs.events` replays after `lastEventId`.
+ *
+ * At start and then every `intervalMs`, the events older than `retentionMs` are deleted, oldest first, and the
+ * latest event is always kept. So a client that was away for less than `retentionMs` gets every status change it
+ * missed; event ids keep increasing across restarts; and a client whose `lastEventId` is older than the kept
+ * history gets PRECONDITION_FAILED telling it to reload (job-stream.ts), never a silent gap.
+ */
+export class EventRetention {
+  private fiber: Fiber.Fiber<unknown, unknown> | null = null;
+  private passes = 0;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly options: EventRetentionOptions,
+  ) {}
+
+  /** Prunes now and then every interval, in the background. */
+  start(): void {
+    const { retentionMs, intervalMs, log } = this.options;
+    const pass = Effect.tryPromise(() => this.pruneNow()).pipe(
+      Effect.tap((pruned) =>
+        Effect.sync(() => {
+          if (pruned > 0) log?.("job events pruned", { pruned, retentionMs });
+        }),
+      ),
+      // A database that is down now is tried again at the next pass.
+      Effect.tapError((error) => Effect.sync(() => log?.("pruning job events failed", { error: String(error.cause) }))),
+      Effect.ignore,
+      // Stopping waits for a running prune instead of leaving it to a closing database.
+      Effect.uninterruptible,
+    );
+    const every = Duration.millis(intervalMs ?? Math.min(retentionMs, HOUR_MS));
+    this.fiber ??= Effect.runFork(pass.pipe(Effect.repeat(Schedule.spaced(every))));
+  }
+
+  /** Stops pruning; a prune under way finishes first. */
+  async stop(): Promise<void> {
+    if (this.fiber) await Effect.runPromise(Fiber.interrupt(this.fiber));
+    this.fiber = null;
+  }
+
+  /** Prunes once; resolves to how many events went. */
+  async pruneNow(): Promise<number> {
+    const pruned = await this.store.pruneEventsOlderThan(this.options.retentionMs);
+    this.passes++;
+    return pruned;
+  }
+
+  /** How many prunes have completed since start. */
+  get completedPasses(): number {
+    return this.passes;
+  }
+}
