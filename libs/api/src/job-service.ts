@@ -1,17 +1,19 @@
 import type { ForgeClient } from "@anvil/forge-client";
 import { isFinalStatus, JobScheduler } from "@anvil/job-machine";
 import type { GenerateProgram, Job, JobParams, JobStatus, JournalEntry } from "@anvil/job-machine";
-import type { JobRecord, JobStore, TransitionPatch } from "@anvil/persistence";
+import type { JobRecord, JobStore, SubmitJobResult, TransitionPatch } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
 import { Effect } from "effect";
 import type { InspectionEvent } from "xstate";
 import { BackendMonitor } from "./backend-monitor";
 import { CheckpointCatalog } from "./checkpoint-catalog";
-import { Conflict, NotFound, Unavailable } from "./errors";
+import { Conflict, NotFound } from "./errors";
 import type { EventHub } from "./event-hub";
+import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
 import { forgeGenerate } from "./generate";
 import type { JobServiceObserver } from "./job-observer";
 import type { SubmitJobInput } from "./schemas";
+import { databaseDown, Submissions } from "./submissions";
 
 /** How many times a job may be started before a crash mid-run ends it in error. */
 export const MAX_ATTEMPTS = 3;
@@ -19,8 +21,8 @@ export const MAX_ATTEMPTS = 3;
 /** How long a submission may wait for the database before it is refused as unavailable. */
 const SUBMIT_DEADLINE_MS = 5_000;
 
-const databaseDown = () =>
-  new Unavailable({ message: "The database is not reachable right now; the job was not accepted, try again shortly" });
+/** How long `health` waits for the database to answer a read. */
+const HEALTH_DEADLINE_MS = 2_000;
 
 const withDeadline = <T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
@@ -42,6 +44,10 @@ export interface JobServiceOptions {
   log?: (message: string, fields: Record<string, unknown>) => void;
   /** Metrics and logs: told of submissions, status changes and backend failures. */
   observers?: readonly JobServiceObserver[];
+  /** Job events younger than this are kept for `jobs.events` resumes (default 7 days; see event-retention.ts). */
+  eventRetentionMs?: number;
+  /** Time between two prunes of the event log (default the retention, at most an hour). */
+  eventPruneIntervalMs?: number;
 }
 
 /** What a persisted journal entry turned into: the record and, for status changes, the event id. */
@@ -75,13 +81,21 @@ export class JobService {
   readonly scheduler: JobScheduler<Persisted>;
   readonly monitor: BackendMonitor;
   readonly checkpoints: CheckpointCatalog;
+  /** Prunes the job event log to its retention. */
+  readonly retention: EventRetention;
   /** Jobs re-run after a restart: their row still says `processing` while they wait for a GPU again. */
   private readonly resumed = new Set<string>();
   private readonly live = new Map<string, JobRecord>();
+  private readonly submissions: Submissions;
 
   private constructor(private readonly options: JobServiceOptions) {
     const { backends } = options;
     this.checkpoints = new CheckpointCatalog(backends);
+    this.retention = new EventRetention(options.store, {
+      retentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
+      intervalMs: options.eventPruneIntervalMs,
+      log: options.log,
+    });
     this.scheduler = new JobScheduler<Persisted>({
       backends: backends.length,
       jobTimeoutMs: options.jobTimeoutMs,
@@ -93,8 +107,21 @@ export class JobService {
       ),
       persist: (entries) => this.persist(entries),
       publish: (entry, persisted) => this.publish(entry, persisted),
-      onRetry: (error, attempt) => options.log?.("database write failed; retrying", { error: String(error), attempt }),
+      onRetry: (error, attempt) => {
+        options.log?.("database write failed; retrying", { error: String(error), attempt });
+        // The lane is stuck behind this write until the database answers: a submission waiting there would only
+        // run into its deadline, so it is refused now.
+        this.submissions.refuseWaiting(databaseDown(error));
+      },
       ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
+    // every status event is published in the order of its id, so a resume cursor never skips one.
+    this.submissions = new Submissions({
+      run: (task) => this.scheduler.journal.run(task),
+      store: (inputs) => options.store.submitJobs(inputs),
+      accept: (result) => this.accept(result),
+      deadlineMs: SUBMIT_DEADLINE_MS,
     });
     this.monitor = new BackendMonitor(
       backends,
@@ -108,11 +135,12 @@ export class JobService {
     );
   }
 
-  /** Rebuilds the queue from the database, in order, and starts probing the backends. */
+  /** Rebuilds the queue from the database, in order, starts probing the backends and pruning the event log. */
   static async start(options: JobServiceOptions): Promise<JobService> {
     const service = new JobService(options);
     await service.recover();
     service.monitor.start();
+    service.retention.start();
     return service;
   }
 
@@ -122,27 +150,28 @@ export class JobService {
     const checkpoint = rest.checkpoint === null ? null : await this.checkpoints.resolve(rest.checkpoint);
     const params: JobParams = { ...rest, checkpoint };
     if (this.scheduler.journal.failing) throw databaseDown();
-    // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
-    // every status event is published in the order of its id, so a resume cursor never skips one.
-    return withDeadline(
-      this.scheduler.journal.run(() => this.submitNow(prompt, params, conversationId, idempotencyKey)),
-      SUBMIT_DEADLINE_MS,
-      databaseDown,
-    );
-  }
-
-  private async submitNow(
-    prompt: string,
-    params: JobParams,
-    conversationId: string | undefined,
-    idempotencyKey: string | undefined,
-  ): Promise<Job> {
-    const { job, created } = await this.options.store.submitJob({
+    return this.submissions.submit({
       prompt,
       params,
       ...(conversationId ? { conversationId } : {}),
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
+  }
+
+  /**
+   * Whether the database answers now: not while the journal's writes are failing, nor when a small read fails
+   * or takes longer than a couple of seconds (an idle server has no writes that would tell).
+   */
+  async databaseAvailable(): Promise<boolean> {
+    if (this.scheduler.journal.failing) return false;
+    return withDeadline(this.options.store.latestEventId(), HEALTH_DEADLINE_MS, () => new Error("timed out")).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** A stored submission: a new job joins the line and is announced; a repeated key answers with its job. */
+  private accept({ job, created }: SubmitJobResult): Job {
     if (!created) return this.toLiveJob(job);
     this.live.set(job.id, job);
     this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: 1 });
@@ -188,6 +217,7 @@ export class JobService {
 
   /** Stops taking work, interrupts running generations (their jobs stay to be run again) and flushes. */
   async stop(): Promise<void> {
+    await this.retention.stop();
     await this.monitor.stop();
     await this.scheduler.stop();
   }
@@ -223,14 +253,19 @@ export class JobService {
       log?.("queue rebuilt from the database", { jobs: this.live.size, resumed: this.resumed.size });
   }
 
-  private async persist(entries: readonly JournalEntry[]): Promise<Persisted[]> {
-    const results: Persisted[] = [];
-    for (const entry of entries) results.push(await this.persistOne(entry));
-    return results;
+  /**
+   * A batch is one transaction: one commit for many transitions (the throughput of the pipeline is bound by
+   * commits), and all of it or none, so a retry after a failed commit never finds half a batch applied.
+   */
+  private persist(entries: readonly JournalEntry[]): Promise<Persisted[]> {
+    return this.options.store.transaction(async (store) => {
+      const results: Persisted[] = [];
+      for (const entry of entries) results.push(await this.persistOne(store, entry));
+      return results;
+    });
   }
 
-  private async persistOne(entry: JournalEntry): Promise<Persisted> {
-    const { store } = this.options;
+  private async persistOne(store: JobStore, entry: JournalEntry): Promise<Persisted> {
     if (entry.kind === "progress") {
       const record = await store.updateProgress(entry.jobId, entry.progress);
       return record ? { record, eventId: null } : null;

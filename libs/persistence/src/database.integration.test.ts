@@ -4,7 +4,8 @@ import { openDatabase } from "./database";
 import type { AnvilDatabase } from "./database";
 import { JobStore } from "./job-store";
 import { must, params } from "./testing/fixtures";
-import { createScratchDatabase, openPgliteFromTemplate, temporaryDir } from "./testing/test-databases";
+import { createScratchDatabase } from "./scratch-database";
+import { openPgliteFromTemplate, temporaryDir } from "./testing/test-databases";
 
 const postgresUrl = process.env.TEST_DATABASE_URL;
 
@@ -39,7 +40,10 @@ describe("openDatabase on PGlite", () => {
 
 describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
   it("lets two openers migrate one fresh database at once, and a third finds nothing left to do", async () => {
-    const scratch = await createScratchDatabase(must(postgresUrl));
+    const scratch = await createScratchDatabase(must(postgresUrl), {
+      prefix: "anvil_test",
+      takeOverWhenNotPermitted: true,
+    });
     const opened: AnvilDatabase[] = [];
     try {
       opened.push(...(await Promise.all([openDatabase({ url: scratch.url }), openDatabase({ url: scratch.url })])));

@@ -1,9 +1,11 @@
 export { defaultMigrationsFolder, openDatabase } from "./database";
 export type { AnvilDatabase, AnvilDb, OpenDatabaseOptions } from "./database";
 export { ConversationNotFound, InvalidCursor } from "./errors";
+export { isDatabaseUnreachable } from "./postgres-client";
 export type { EventFilter } from "./events";
 export type { JobPage, ListJobsInput } from "./job-queries";
 export { JobStore } from "./job-store";
+export { createScratchDatabase } from "./scratch-database";
 export { toJob } from "./records";
 export type { Conversation, JobEvent, JobRecord, Message } from "./records";
 export type { MessageRole } from "./schema";

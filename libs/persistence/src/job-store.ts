@@ -1,4 +1,5 @@
 import * as conversations from "./conversations";
+import type { ConversationNotFound } from "./errors";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
 import * as events from "./events";
@@ -6,7 +7,7 @@ import type { EventFilter } from "./events";
 import * as queries from "./job-queries";
 import type { JobPage, ListJobsInput } from "./job-queries";
 import type { Conversation, JobEvent, JobRecord, Message } from "./records";
-import { submitJob } from "./submit-job";
+import { submitJob, submitJobs } from "./submit-job";
 import type { SubmitJobInput, SubmitJobResult } from "./submit-job";
 import * as transitions from "./transitions";
 import type { AppliedTransition, Transition } from "./transitions";
@@ -14,9 +15,12 @@ import type { AppliedTransition, Transition } from "./transitions";
 /** Conversations, messages, jobs and the job event log, on either driver. */
 export class JobStore {
   private readonly db: AnvilDb;
+  /** Bound to a transaction of {@link transaction}, which holds the event-order lock already. */
+  private readonly inTransaction: boolean;
 
-  constructor(database: Pick<AnvilDatabase, "db">) {
+  constructor(database: Pick<AnvilDatabase, "db">, inTransaction = false) {
     this.db = database.db;
+    this.inTransaction = inTransaction;
   }
 
   /**
@@ -28,7 +32,7 @@ export class JobStore {
       // Taken up front: a batch that locked rows first and the event order later could deadlock with a
       // single transition that holds the event-order lock and waits for one of those rows.
       await lockEventOrder(tx);
-      return work(new JobStore({ db: tx }));
+      return work(new JobStore({ db: tx }, true));
     });
   }
 
@@ -57,6 +61,11 @@ export class JobStore {
     return submitJob(this.db, input);
   }
 
+  /** Stores many jobs in one transaction, in order; each input gets its job or its own `ConversationNotFound`. */
+  submitJobs(inputs: readonly SubmitJobInput[]): Promise<(SubmitJobResult | ConversationNotFound)[]> {
+    return submitJobs(this.db, inputs);
+  }
+
   /** One job, or null. */
   getJob(id: string): Promise<JobRecord | null> {
     return queries.getJob(this.db, id);
@@ -79,12 +88,14 @@ export class JobStore {
 
   /** Applies a status change once (null when the job is not in `t.from`), with its message update and event. */
   applyTransition(t: Transition): Promise<AppliedTransition | null> {
-    return transitions.applyTransition(this.db, t);
+    return this.inTransaction ? transitions.applyTransitionLocked(this.db, t) : transitions.applyTransition(this.db, t);
   }
 
   /** Records a processing job's progress in the job and its message, without an event; null when not processing. */
   updateProgress(jobId: string, progress: number): Promise<JobRecord | null> {
-    return transitions.updateProgress(this.db, jobId, progress);
+    return this.inTransaction
+      ? transitions.updateProgressIn(this.db, jobId, progress)
+      : transitions.updateProgress(this.db, jobId, progress);
   }
 
   /** Deep-merges `patch` into a message's metadata in one statement; false for an unknown message. */
@@ -110,5 +121,10 @@ export class JobStore {
   /** Deletes events with an id below `olderThanId`; returns the count. */
   pruneEvents(olderThanId: number): Promise<number> {
     return events.pruneEvents(this.db, olderThanId);
+  }
+
+  /** Deletes the events older than `ageMs`, oldest first and never the latest one; returns the count. */
+  pruneEventsOlderThan(ageMs: number): Promise<number> {
+    return events.pruneEventsOlderThan(this.db, ageMs);
   }
 }

@@ -97,4 +97,57 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.submitJob on
     expect(new Set(results.map((r) => r.job.id)).size).toBe(1);
     expect(await counts()).toEqual({ conversations: 1, messages: 2, jobs: 1, events: 1 });
   });
+
+  describe("submitJobs, many in one transaction", () => {
+    it("stores them in the order given, each input with its own outcome", async () => {
+      const conversation = await store().createConversation("mine");
+      const earlier = await store().submitJob({ prompt: "earlier", params, idempotencyKey: "kept" });
+      const unknown = "6f1c0f8e-4a43-4c3e-9d1e-2b9f0d7a1c55";
+      const results = await store().submitJobs([
+        { prompt: "one", params, conversationId: conversation.id },
+        { prompt: "lost", params, conversationId: unknown },
+        { prompt: "alone", params, idempotencyKey: "new-key" },
+        { prompt: "two", params, conversationId: conversation.id },
+        { prompt: "earlier", params, idempotencyKey: "kept" },
+        { prompt: "alone", params, idempotencyKey: "new-key" },
+      ]);
+      const [one, lost, alone, two, kept, aloneAgain] = results;
+      expect(lost).toBeInstanceOf(ConversationNotFound);
+      for (const r of [one, alone, two, kept, aloneAgain]) expect(r).not.toBeInstanceOf(Error);
+      const ok = (r: (typeof results)[number] | undefined) => {
+        if (r === undefined || r instanceof Error) throw new Error(`expected a stored job, got ${String(r)}`);
+        return r;
+      };
+
+      // New jobs queue behind the earlier one, in the order given: seqs, event ids and positions.
+      expect([ok(one), ok(alone), ok(two)].map((r) => [r.created, r.queuePosition])).toEqual([
+        [true, 2],
+        [true, 3],
+        [true, 4],
+      ]);
+      expect(ok(one).job.seq).toBeLessThan(ok(alone).job.seq);
+      expect(ok(alone).job.seq).toBeLessThan(ok(two).job.seq);
+      expect(ok(one).job.lastEventId).toBeLessThan(ok(alone).job.lastEventId);
+      expect(ok(alone).job.lastEventId).toBeLessThan(ok(two).job.lastEventId);
+      // A repeated key gets the job that holds it, stored earlier or earlier in the same batch.
+      expect(ok(kept)).toEqual({ job: earlier.job, created: false, queuePosition: 1 });
+      expect(ok(aloneAgain)).toMatchObject({ job: ok(alone).job, created: false });
+
+      const contents = (await store().listMessages(conversation.id)).map((m) => `${m.role}:${m.content}`);
+      expect(contents).toEqual(["user:one", "assistant:Image: one", "user:two", "assistant:Image: two"]);
+      const events = await store().eventsAfter(earlier.job.lastEventId, {}, 10);
+      expect(events.map((e) => e.jobId)).toEqual([ok(one).job.id, ok(alone).job.id, ok(two).job.id]);
+      expect(events.map((e) => e.job.queuePosition)).toEqual([2, 3, 4]);
+      expect(await counts()).toEqual({ conversations: 3, messages: 8, jobs: 4, events: 4 });
+    });
+
+    it("writes nothing when one of them cannot be stored", async () => {
+      const results = store().submitJobs([
+        { prompt: "fine", params },
+        { prompt: "NUL \u0000 inside", params },
+      ]);
+      await expect(results).rejects.toThrow();
+      expect(await counts()).toEqual({ conversations: 0, messages: 0, jobs: 0, events: 0 });
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { JobParams } from "@anvil/job-machine";
-import { count, eq, sql } from "drizzle-orm";
+import { count, eq, inArray, sql } from "drizzle-orm";
 import { titleFromPrompt } from "./conversations";
 import type { AnvilDb, AnvilTx } from "./database";
 import { ConversationNotFound } from "./errors";
@@ -30,93 +30,184 @@ export interface SubmitJobResult {
 
 /** Stores a new queued job with its conversation, user and assistant messages and first event, atomically. */
 export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<SubmitJobResult> {
-  const key = input.idempotencyKey;
+  const [result] = await submitJobs(db, [input]);
+  if (result === undefined) throw new Error("submitJobs returned no result");
+  if (result instanceof Error) throw result;
+  return result;
+}
+
+/**
+ * Stores many jobs in one transaction, in the order given (their seqs and event ids follow it), with a handful
+ * of statements whatever their number: a burst of submissions costs one commit, not one each. Each input gets
+ * its own outcome: a job, or `ConversationNotFound` for that input alone.
+ */
+export async function submitJobs(
+  db: AnvilDb,
+  inputs: readonly SubmitJobInput[],
+): Promise<(SubmitJobResult | ConversationNotFound)[]> {
+  if (inputs.length === 0) return [];
   try {
     return await db.transaction(async (tx) => {
-      // Taken first: it orders the event id and the job's seq, and it serializes submits, which makes the
+      // Taken first: it orders the event ids and the jobs' seqs, and it serializes submits, which makes the
       // idempotency check below race-free across processes sharing the database.
       await lockEventOrder(tx);
-      if (key !== undefined) {
-        const existing = await getJobByIdempotencyKey(tx, key);
-        if (existing !== null)
-          return { job: existing, created: false, queuePosition: await queuePosition(tx, existing.id) };
-      }
-      return { ...(await insertJob(tx, input)), created: true };
+      return insertJobs(tx, inputs);
     });
   } catch (error) {
-    // The unique index is the last word should a writer ever bypass the lock.
-    if (key === undefined || !isUniqueViolation(error, "jobs_idempotency_key_unique")) throw error;
-    const existing = await getJobByIdempotencyKey(db, key);
+    // The unique index is the last word should a writer ever bypass the lock: then one at a time, each
+    // repeated key answered with the job that holds it.
+    if (!isUniqueViolation(error, "jobs_idempotency_key_unique")) throw error;
+    if (inputs.length > 1) {
+      const results: (SubmitJobResult | ConversationNotFound)[] = [];
+      for (const input of inputs) results.push(...(await submitJobs(db, [input])));
+      return results;
+    }
+    const key = inputs[0]?.idempotencyKey;
+    const existing = key === undefined ? null : await getJobByIdempotencyKey(db, key);
     if (existing === null) throw error;
-    return { job: existing, created: false, queuePosition: await queuePosition(db, existing.id) };
+    return [{ job: existing, created: false, queuePosition: await queuePosition(db, existing.id) }];
   }
 }
 
-async function insertJob(tx: AnvilTx, input: SubmitJobInput): Promise<{ job: JobRecord; queuePosition: number }> {
-  const conversationId = await resolveConversation(tx, input);
-  // Under the lock every existing seq is smaller than the one this job draws, so it goes to the back.
-  const [queued] = await tx.select({ n: count() }).from(jobs).where(eq(jobs.status, "queued"));
-  const position = (queued?.n ?? 0) + 1;
-  const jobId = randomUUID();
-  const messageId = randomUUID();
-  await tx.insert(messages).values([
-    { conversationId, role: "user", content: input.prompt, createdAt: sql`statement_timestamp()` },
-    {
-      id: messageId,
-      conversationId,
-      role: "assistant",
-      content: `Image: ${input.prompt}`,
-      metadata: {
-        jobId,
-        status: "queued",
-        queuePosition: position,
-        progress: 0,
-        imageUrl: null,
-        error: null,
-        prompt: input.prompt,
-      },
-      // Both rows share one statement time, taken under the lock (so submits to one conversation keep their
-      // order); one microsecond more keeps the reply after the prompt.
-      createdAt: sql`statement_timestamp() + interval '1 microsecond'`,
-    },
-  ]);
-  const [row] = await tx
-    .insert(jobs)
-    .values({
-      id: jobId,
-      conversationId,
-      messageId,
-      status: "queued",
-      prompt: input.prompt,
-      params: input.params,
-      idempotencyKey: input.idempotencyKey,
-      lastEventId: nextEventId,
-    })
-    .returning();
-  if (row === undefined) throw new Error("insert into jobs returned no row");
-  const job = toJobRecord(row);
-  await tx.insert(jobEvents).values({
-    id: job.lastEventId,
-    jobId,
-    conversationId,
-    status: "queued",
-    job: toJob(job, position),
+type Outcome = SubmitJobResult | ConversationNotFound;
+
+async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promise<Outcome[]> {
+  const outcomes: (Outcome | undefined)[] = new Array(inputs.length);
+  // Repeated idempotency keys: the job already stored under the key, or the first input of this batch with it.
+  const keys = [
+    ...new Set(inputs.flatMap((input) => (input.idempotencyKey === undefined ? [] : [input.idempotencyKey]))),
+  ];
+  const existingByKey = new Map<string, JobRecord>();
+  if (keys.length > 0) {
+    for (const row of await tx.select().from(jobs).where(inArray(jobs.idempotencyKey, keys))) {
+      if (row.idempotencyKey !== null) existingByKey.set(row.idempotencyKey, toJobRecord(row));
+    }
+  }
+  const known = await existingConversations(tx, inputs);
+  const firstWithKey = new Map<string, number>();
+  const fresh: number[] = [];
+  inputs.forEach((input, i) => {
+    const key = input.idempotencyKey;
+    if (key !== undefined && (existingByKey.has(key) || firstWithKey.has(key))) return;
+    if (input.conversationId !== undefined && !known.has(input.conversationId)) {
+      outcomes[i] = new ConversationNotFound(input.conversationId);
+      return;
+    }
+    if (key !== undefined) firstWithKey.set(key, i);
+    fresh.push(i);
   });
-  return { job, queuePosition: position };
+
+  // Under the lock every existing seq is smaller than the ones drawn here, so these jobs go to the back in order.
+  const [queued] = await tx.select({ n: count() }).from(jobs).where(eq(jobs.status, "queued"));
+  const ahead = queued?.n ?? 0;
+  const rows = fresh.map((i, k) => {
+    const input = inputs[i]!;
+    return {
+      input,
+      jobId: randomUUID(),
+      messageId: randomUUID(),
+      conversationId: input.conversationId ?? randomUUID(),
+      newConversation: input.conversationId === undefined,
+      position: ahead + k + 1,
+    };
+  });
+  const newConversations = rows.filter((row) => row.newConversation);
+  if (newConversations.length > 0) {
+    await tx
+      .insert(conversations)
+      .values(newConversations.map((row) => ({ id: row.conversationId, title: titleFromPrompt(row.input.prompt) })));
+  }
+  if (rows.length > 0) {
+    await tx.insert(messages).values(
+      rows.flatMap((row, k) => [
+        // All rows share one statement time, taken under the lock (so submits to one conversation keep their
+        // order); a microsecond more per row keeps every reply after its prompt and the batch in its order.
+        { conversationId: row.conversationId, role: "user" as const, content: row.input.prompt, createdAt: at(2 * k) },
+        {
+          id: row.messageId,
+          conversationId: row.conversationId,
+          role: "assistant" as const,
+          content: `Image: ${row.input.prompt}`,
+          metadata: {
+            jobId: row.jobId,
+            status: "queued",
+            queuePosition: row.position,
+            progress: 0,
+            imageUrl: null,
+            error: null,
+            prompt: row.input.prompt,
+          },
+          createdAt: at(2 * k + 1),
+        },
+      ]),
+    );
+    // Rows are inserted in the order given, so the seqs and event ids drawn per row follow it.
+    const inserted = await tx
+      .insert(jobs)
+      .values(
+        rows.map((row) => ({
+          id: row.jobId,
+          conversationId: row.conversationId,
+          messageId: row.messageId,
+          status: "queued" as const,
+          prompt: row.input.prompt,
+          params: row.input.params,
+          idempotencyKey: row.input.idempotencyKey,
+          lastEventId: nextEventId,
+        })),
+      )
+      .returning();
+    const byId = new Map(inserted.map((r) => [r.id, toJobRecord(r)]));
+    const records = rows.map((row) => {
+      const job = byId.get(row.jobId);
+      if (job === undefined) throw new Error(`insert into jobs returned no row for ${row.jobId}`);
+      return job;
+    });
+    await tx.insert(jobEvents).values(
+      rows.map((row, k) => {
+        const job = records[k]!;
+        return {
+          id: job.lastEventId,
+          jobId: job.id,
+          conversationId: job.conversationId,
+          status: "queued" as const,
+          job: toJob(job, row.position),
+        };
+      }),
+    );
+    rows.forEach((row, k) => {
+      outcomes[fresh[k]!] = { job: records[k]!, created: true, queuePosition: row.position };
+    });
+  }
+
+  // Inputs that repeated a key: the job that holds it, as it is now.
+  for (const [i, input] of inputs.entries()) {
+    if (outcomes[i] !== undefined) continue;
+    const key = input.idempotencyKey!;
+    const existing = existingByKey.get(key);
+    if (existing !== undefined) {
+      outcomes[i] = { job: existing, created: false, queuePosition: await queuePosition(tx, existing.id) };
+      continue;
+    }
+    const first = outcomes[firstWithKey.get(key)!];
+    if (first === undefined || first instanceof Error) throw new Error(`no job for idempotency key ${key}`);
+    outcomes[i] = { ...first, created: false };
+  }
+  return outcomes as Outcome[];
 }
 
-async function resolveConversation(tx: AnvilTx, input: SubmitJobInput): Promise<string> {
-  if (input.conversationId === undefined) {
-    const [created] = await tx
-      .insert(conversations)
-      .values({ title: titleFromPrompt(input.prompt) })
-      .returning({ id: conversations.id });
-    if (created === undefined) throw new Error("insert into conversations returned no row");
-    return created.id;
-  }
-  const id = input.conversationId;
-  if (!isUuid(id)) throw new ConversationNotFound(id);
-  const [found] = await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, id));
-  if (found === undefined) throw new ConversationNotFound(id);
-  return found.id;
+const at = (microseconds: number) => sql`statement_timestamp() + ${microseconds} * interval '1 microsecond'`;
+
+/** The ids among the inputs' conversations that exist. */
+async function existingConversations(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promise<Set<string>> {
+  const ids = [
+    ...new Set(
+      inputs.flatMap((input) =>
+        input.conversationId !== undefined && isUuid(input.conversationId) ? [input.conversationId] : [],
+      ),
+    ),
+  ];
+  if (ids.length === 0) return new Set();
+  const rows = await tx.select({ id: conversations.id }).from(conversations).where(inArray(conversations.id, ids));
+  return new Set(rows.map((row) => row.id));
 }

@@ -63,48 +63,62 @@ export async function applyTransition(db: AnvilDb, t: Transition): Promise<Appli
   if (!isUuid(t.jobId)) return null;
   return db.transaction(async (tx) => {
     await lockEventOrder(tx);
-    const [row] = await tx
-      .update(jobs)
-      .set({ ...t.patch, status: t.to, lastEventId: nextEventId })
-      .where(and(eq(jobs.id, t.jobId), eq(jobs.status, t.from)))
-      .returning();
-    if (row === undefined) return null;
-    const job = toJobRecord(row);
-    const snapshot = t.snapshot(job);
-    if (snapshot.id !== job.id || snapshot.status !== job.status) {
-      throw new Error(`snapshot of job ${snapshot.id} (${snapshot.status}) does not match ${job.id} (${job.status})`);
-    }
-    await mergeMessageMetadata(tx, job.messageId, {
-      status: job.status,
-      queuePosition: snapshot.queuePosition,
-      progress: job.progress,
-      imageUrl: job.imageUrl,
-      error: job.error,
-    });
-    await tx.insert(jobEvents).values({
-      id: job.lastEventId,
-      jobId: job.id,
-      conversationId: job.conversationId,
-      status: job.status,
-      job: snapshot,
-    });
-    return { job, snapshot, eventId: job.lastEventId };
+    return applyTransitionLocked(tx, t);
   });
+}
+
+/**
+ * {@link applyTransition} inside a transaction that already holds the event-order lock (a journal batch): no
+ * savepoint and no second lock, three statements. A failure aborts the caller's whole transaction.
+ */
+export async function applyTransitionLocked(tx: AnvilDb, t: Transition): Promise<AppliedTransition | null> {
+  if (!isUuid(t.jobId)) return null;
+  const [row] = await tx
+    .update(jobs)
+    .set({ ...t.patch, status: t.to, lastEventId: nextEventId })
+    .where(and(eq(jobs.id, t.jobId), eq(jobs.status, t.from)))
+    .returning();
+  if (row === undefined) return null;
+  const job = toJobRecord(row);
+  const snapshot = t.snapshot(job);
+  if (snapshot.id !== job.id || snapshot.status !== job.status) {
+    throw new Error(`snapshot of job ${snapshot.id} (${snapshot.status}) does not match ${job.id} (${job.status})`);
+  }
+  await mergeMessageMetadata(tx, job.messageId, {
+    status: job.status,
+    queuePosition: snapshot.queuePosition,
+    progress: job.progress,
+    imageUrl: job.imageUrl,
+    error: job.error,
+  });
+  await tx.insert(jobEvents).values({
+    id: job.lastEventId,
+    jobId: job.id,
+    conversationId: job.conversationId,
+    status: job.status,
+    job: snapshot,
+  });
+  return { job, snapshot, eventId: job.lastEventId };
 }
 
 /** Sets the progress (rounded, 0..100) of a processing job and its message; null when it is not processing. */
 export async function updateProgress(db: AnvilDb, jobId: string, progress: number): Promise<JobRecord | null> {
   if (!Number.isFinite(progress)) throw new RangeError(`Invalid progress: ${progress}`);
   if (!isUuid(jobId)) return null;
+  return db.transaction((tx) => updateProgressIn(tx, jobId, progress));
+}
+
+/** {@link updateProgress} inside the caller's transaction, without a savepoint of its own. */
+export async function updateProgressIn(tx: AnvilDb, jobId: string, progress: number): Promise<JobRecord | null> {
+  if (!Number.isFinite(progress)) throw new RangeError(`Invalid progress: ${progress}`);
+  if (!isUuid(jobId)) return null;
   const value = Math.min(100, Math.max(0, Math.round(progress)));
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(jobs)
-      .set({ progress: value })
-      .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")))
-      .returning();
-    if (row === undefined) return null;
-    await mergeMessageMetadata(tx, row.messageId, { progress: row.progress });
-    return toJobRecord(row);
-  });
+  const [row] = await tx
+    .update(jobs)
+    .set({ progress: value })
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")))
+    .returning();
+  if (row === undefined) return null;
+  await mergeMessageMetadata(tx, row.messageId, { progress: row.progress });
+  return toJobRecord(row);
 }

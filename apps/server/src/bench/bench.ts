@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { EventHub, Inspector, JobService } from "@anvil/api";
 import { JobScheduler } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
-import { JobStore, openDatabase } from "@anvil/persistence";
+import { createScratchDatabase, JobStore, openDatabase } from "@anvil/persistence";
 import type { AnvilDatabase } from "@anvil/persistence";
 import { Effect } from "effect";
 import { readEnv } from "../env";
@@ -134,8 +134,15 @@ async function throughput(label: string, store: JobStore, imagesDir: string, ins
   );
 }
 
-async function onDatabase(label: string, open: () => Promise<AnvilDatabase>, dir: string): Promise<void> {
-  for (const figure of ["positions", "merge", "throughput", "throughput inspected"] as const) {
+const FIGURES = ["positions", "merge", "throughput", "throughput inspected"] as const;
+
+async function onDatabase(
+  label: string,
+  open: () => Promise<AnvilDatabase>,
+  dir: string,
+  figures: readonly (typeof FIGURES)[number][],
+): Promise<void> {
+  for (const figure of figures) {
     // A fresh database per figure keeps one figure's 10,000 rows out of the next one's numbers.
     const database = await open();
     const store = new JobStore(database);
@@ -151,33 +158,48 @@ async function onDatabase(label: string, open: () => Promise<AnvilDatabase>, dir
 
 async function main(): Promise<void> {
   const env = readEnv();
+  // `npm run bench -- throughput merge` measures only those figures (and the hand-over unless left out).
+  const asked = process.argv.slice(2);
+  const wanted = <T extends string>(figure: T) => asked.length === 0 || asked.some((a) => figure.startsWith(a));
+  const figures = FIGURES.filter(wanted);
   const dir = await mkdtemp(join(tmpdir(), "anvil-bench-"));
   try {
-    // A warm-up first, so that neither measured run pays for the JIT alone.
-    await handOver("warm-up", undefined, true);
-    await handOver("in memory");
-    await handOver("in memory, inspection on", new Inspector());
+    if (wanted("hand-over")) {
+      // A warm-up first, so that neither measured run pays for the JIT alone.
+      await handOver("warm-up", undefined, true);
+      await handOver("in memory");
+      await handOver("in memory, inspection on", new Inspector());
+    }
     let n = 0;
-    await onDatabase(
-      "pglite",
-      () => openDatabase({ dataDir: join(dir, `pglite-${n++}`), migrationsFolder: MIGRATIONS }),
-      dir,
-    );
+    const pglite = () => openDatabase({ dataDir: join(dir, `pglite-${n++}`), migrationsFolder: MIGRATIONS });
+    await onDatabase("pglite", pglite, dir, figures);
     if (env.DATABASE_URL) {
-      await onDatabase("postgres", () => freshPostgres(env.DATABASE_URL!), dir);
+      await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures).catch((e) => {
+        console.error("XX", e);
+        throw e;
+      });
     } else {
-      console.log("postgres: skipped (set DATABASE_URL to a PostgreSQL database to measure it too)");
+      console.log("postgres: skipped (set DATABASE_URL to a PostgreSQL server's database to measure it too)");
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-/** Empties the benchmark's tables on the given PostgreSQL database before each figure. */
-async function freshPostgres(url: string): Promise<AnvilDatabase> {
-  const database = await openDatabase({ url, migrationsFolder: MIGRATIONS });
-  await database.db.execute("TRUNCATE job_events, jobs, messages, conversations RESTART IDENTITY CASCADE");
-  return database;
+/**
+ * A new database beside DATABASE_URL's for each figure, dropped when the figure is done: the benchmark never
+ * writes to the database DATABASE_URL names, which may hold real jobs.
+ */
+async function scratchPostgres(url: string): Promise<AnvilDatabase> {
+  const scratch = await createScratchDatabase(url, { prefix: "anvil_bench", takeOverWhenNotPermitted: false });
+  const database = await openDatabase({ url: scratch.url, migrationsFolder: MIGRATIONS });
+  return {
+    ...database,
+    close: async () => {
+      await database.close();
+      await scratch.drop();
+    },
+  };
 }
 
 main().then(

@@ -1,9 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import postgres from "postgres";
+import { createScratchDatabase } from "@anvil/persistence";
 import { inject } from "vitest";
 
 /** Where one test server keeps its database and images; `dispose` removes both. */
@@ -42,23 +41,13 @@ async function createPgliteDatabase(): Promise<TestDatabase> {
 // Each test file gets a database of its own on the server, so files running in parallel never see
 // each other's rows.
 async function createPostgresDatabase(baseUrl: string): Promise<TestDatabase> {
-  const name = `anvil_test_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database ${name}`);
-  } catch (error) {
-    await admin.end();
-    throw error;
-  }
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
+  const scratch = await createScratchDatabase(baseUrl, { prefix: "anvil_test", takeOverWhenNotPermitted: false });
   const dataDir = await tempDir();
   return {
     dataDir,
-    databaseUrl: url.toString(),
+    databaseUrl: scratch.url,
     dispose: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await scratch.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,12 +1,11 @@
-import { randomBytes } from "node:crypto";
 import { openAsBlob } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import postgres from "postgres";
 import { inject } from "vitest";
 import { openDatabase } from "../database";
+import { createScratchDatabase } from "../scratch-database";
 import type { AnvilDatabase } from "../database";
 
 /** A database a test file owns: `reset` empties it between tests, `dispose` removes it. */
@@ -61,45 +60,6 @@ async function openTestDatabase(database: AnvilDatabase, drop: () => Promise<voi
 // Each test file gets a database of its own on the server, so files running in parallel (and other projects'
 // suites on the same TEST_DATABASE_URL) never see each other's rows or truncates.
 async function openPostgresTestDatabase(baseUrl: string): Promise<TestDatabase> {
-  const scratch = await createScratchDatabase(baseUrl);
+  const scratch = await createScratchDatabase(baseUrl, { prefix: "anvil_test", takeOverWhenNotPermitted: true });
   return openTestDatabase(await openDatabase({ url: scratch.url }), scratch.drop);
-}
-
-// Any fixed key; only these test helpers take it.
-const SHARED_DATABASE_LOCK_KEY = "4167338460717099";
-
-/**
- * A fresh, empty PostgreSQL database on the server of `baseUrl`. Where the role may not create databases,
- * `baseUrl`'s own database instead, held exclusively (advisory lock) until `drop`, which then empties it.
- */
-export async function createScratchDatabase(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `anvil_test_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database ${name}`);
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== "42501") {
-      await admin.end();
-      throw error;
-    }
-    await admin.unsafe(`select pg_advisory_lock(${SHARED_DATABASE_LOCK_KEY})`);
-    return {
-      url: baseUrl,
-      drop: async () => {
-        await admin.unsafe(`drop table if exists job_events, jobs, messages, conversations cascade`);
-        await admin.unsafe(`drop schema if exists drizzle cascade`);
-        await admin.unsafe(`drop function if exists jsonb_deep_merge(jsonb, jsonb)`);
-        await admin.end();
-      },
-    };
-  }
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
 }
