@@ -22,7 +22,7 @@ const dimension = (field: string) =>
 export const submitJobInput = z.object({
   prompt: z
     .string({ error: "prompt must be a string" })
-    .min(1, { error: "prompt must not be empty" })
+    .min(1, { error: "prompt must not be empty", abort: true })
     .max(4000, { error: "prompt must be at most 4000 characters" })
     .refine((s) => s.trim().length > 0, { error: "prompt must not be blank" })
     .refine(storable, storableText("prompt")),
