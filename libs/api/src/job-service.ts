@@ -119,6 +119,7 @@ export class JobService {
     // every status event is published in the order of its id, so a resume cursor never skips one.
     this.submissions = new Submissions({
       run: (task) => this.scheduler.journal.run(task),
+      lastProgressAt: () => this.scheduler.journal.lastProgressAt,
       store: (inputs) => options.store.submitJobs(inputs),
       accept: (result) => this.accept(result),
       deadlineMs: SUBMIT_DEADLINE_MS,

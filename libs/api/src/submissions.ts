@@ -22,11 +22,13 @@ const databaseSlow = () =>
 export interface SubmissionsOptions {
   /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
   run: (task: () => Promise<void>) => Promise<void>;
+  /** When the lane last moved (see Journal.lastProgressAt). */
+  lastProgressAt: () => number;
   /** Stores many submissions in one transaction, in order, each with its own outcome. */
   store: (inputs: readonly SubmitJobInput[]) => Promise<(SubmitJobResult | ConversationNotFound)[]>;
   /** Takes a stored job into the queue and announces it; called for every job stored, answered in time or not. */
   accept: (result: SubmitJobResult) => Job;
-  /** How long one submission may wait for the database before it is refused. */
+  /** How long one submission may wait for a database that does not answer before it is refused. */
   deadlineMs: number;
 }
 
@@ -35,7 +37,7 @@ interface Waiting {
   /** Sent to the database: from now on a refusal cannot promise that it was not stored. */
   sent: boolean;
   settled: boolean;
-  timer: NodeJS.Timeout;
+  timer?: NodeJS.Timeout;
   resolve(job: Job): void;
   reject(error: unknown): void;
 }
@@ -61,14 +63,23 @@ export class Submissions {
         settled: false,
         resolve,
         reject,
-        timer: setTimeout(
-          () => this.refuse(entry, entry.sent ? databaseSlow() : databaseDown()),
-          this.options.deadlineMs,
-        ),
       };
+      this.arm(entry, this.options.deadlineMs);
       this.waiting.push(entry);
       this.schedule();
     });
+  }
+
+  /**
+   * The deadline counts time in which the lane does not move: behind a burst of work the database is busy, not
+   * gone, and a waiting submission is kept; behind a write that hangs it is refused after `deadlineMs`.
+   */
+  private arm(entry: Waiting, ms: number): void {
+    entry.timer = setTimeout(() => {
+      const left = this.options.lastProgressAt() + this.options.deadlineMs - Date.now();
+      if (left > 0 && !entry.sent) this.arm(entry, left);
+      else this.refuse(entry, entry.sent ? databaseSlow() : databaseDown());
+    }, ms);
   }
 
   /** Refuses (and withdraws) every submission not yet sent to the database, e.g. when a write just failed. */

@@ -36,6 +36,7 @@ export class Journal<P> {
   private failures = 0;
   private readonly lastOfJob = new Map<string, Promise<void>>();
   private running: Promise<void> | null = null;
+  private progressAt = Date.now();
 
   constructor(private readonly options: JournalOptions<P>) {}
 
@@ -71,6 +72,14 @@ export class Journal<P> {
     });
   }
 
+  /**
+   * When the lane last moved: a write or task finished, or it started work after being idle. A lane that has
+   * not moved for a while is stuck behind a database that does not answer; one that moves is merely busy.
+   */
+  get lastProgressAt(): number {
+    return this.running ? this.progressAt : Date.now();
+  }
+
   /** True while the latest write failed and is being retried (e.g. the database is unreachable). */
   get failing(): boolean {
     return this.failures > 0;
@@ -94,11 +103,13 @@ export class Journal<P> {
 
   private async drain(): Promise<void> {
     const batchSize = this.options.batchSize ?? 256;
+    this.progressAt = Date.now();
     while (this.pending.length > 0) {
       const head = this.pending[0]!;
       if ("task" in head) {
         this.pending.shift();
         await head.task();
+        this.progressAt = Date.now();
         continue;
       }
       const end = this.pending.findIndex((p, i) => i >= batchSize || "task" in p);
@@ -114,6 +125,7 @@ export class Journal<P> {
         ),
       );
       this.failures = 0;
+      this.progressAt = Date.now();
       batch.forEach(({ entry, done }, i) => {
         this.options.publish(entry, results[i] as P);
         done();
