@@ -3,8 +3,8 @@ import { INSPECTION_OFF } from "@anvil/api";
 import { describe, expect, it } from "vitest";
 import type { AnvilClient } from "./testing/clients";
 import { codeOf, occupyGpu, quick, trpcError, uniquePrompt } from "./testing/fixtures";
-import { useObservedServer } from "./testing/observed-server";
 import { testDrivers } from "./testing/test-databases";
+import { useTestServer } from "./testing/test-server";
 import type { TestServer } from "./testing/test-server";
 import { waitFor, waitForStatus } from "./testing/wait";
 
@@ -44,7 +44,7 @@ const statesOf = (records: readonly InspectionRecord[], jobId: string): unknown[
 const [pglite] = testDrivers();
 
 describe("debug.* with inspection on", () => {
-  const server = useObservedServer(pglite!, { inspect: "on" });
+  const server = useTestServer(pglite!, { inspect: "on" });
 
   it("streams a job's events queued → processing → complete to a subscriber watching everything", async () => {
     const inspection = recordInspection(server(), {});
@@ -200,7 +200,7 @@ describe("debug.* with inspection on", () => {
 });
 
 describe("debug.* with a small ring", () => {
-  const server = useObservedServer(pglite!, { inspect: "on", inspectionCapacity: 10 });
+  const server = useTestServer(pglite!, { inspect: "on", inspectionCapacity: 10 });
 
   it("asks a subscriber to reload when its lastEventId has left the ring", async () => {
     const { trpc, anvil } = server();
@@ -224,7 +224,7 @@ describe("debug.* with a small ring", () => {
 });
 
 describe("debug.* with inspection off", () => {
-  const server = useObservedServer(pglite!, { inspect: "off" });
+  const server = useTestServer(pglite!, { inspect: "off" });
 
   it("answers PRECONDITION_FAILED saying how to turn inspection on, except for the chart and status", async () => {
     const { trpc } = server();

@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { occupyGpu, quick, uniquePrompt } from "./testing/fixtures";
-import { startObservedServer, useObservedServer } from "./testing/observed-server";
 import { scrape, valueOf } from "./testing/prometheus";
 import { testDrivers } from "./testing/test-databases";
 import type { TestDatabase } from "./testing/test-databases";
+import { startTestServer, useTestServer } from "./testing/test-server";
 import type { TestServer } from "./testing/test-server";
 import { waitFor, waitForStatus } from "./testing/wait";
 
 describe.each(testDrivers())("/metrics on $kind", (driver) => {
-  const server = useObservedServer(driver);
+  const server = useTestServer(driver);
 
   it("answers Prometheus text with every Anvil metric", async () => {
     const response = await fetch(`${server().url}/metrics`);
@@ -84,7 +84,7 @@ describe.each(testDrivers())("/metrics after a restart on $kind", (driver) => {
   it("starts the status gauge from the jobs the database holds", async () => {
     const database = await driver.create();
     opened.database = database;
-    const first = await startObservedServer(database);
+    const first = await startTestServer(database);
     opened.servers.push(first);
     const done = await first.trpc.jobs.submit.mutate({ prompt: uniquePrompt("counted"), ...quick });
     const failed = await first.trpc.jobs.submit.mutate({ prompt: uniquePrompt("counted sim:oom"), ...quick });
@@ -93,7 +93,7 @@ describe.each(testDrivers())("/metrics after a restart on $kind", (driver) => {
     await first.anvil.close();
     opened.servers.splice(0);
 
-    const second = await startObservedServer(database);
+    const second = await startTestServer(database);
     opened.servers.push(second);
     const samples = await scrape(second.url);
     expect(valueOf(samples, "anvil_jobs", { status: "complete" })).toBe(1);
@@ -105,7 +105,7 @@ describe.each(testDrivers())("/metrics after a restart on $kind", (driver) => {
 describe("/metrics with API_TOKEN", () => {
   const [pglite] = testDrivers();
   const token = "metrics-secret-token";
-  const server = useObservedServer(pglite!, { apiToken: token });
+  const server = useTestServer(pglite!, { apiToken: token });
 
   it("needs the token like /trpc does", async () => {
     expect((await fetch(`${server().url}/metrics`)).status).toBe(401);

@@ -1,4 +1,4 @@
-import { JOB_STATUSES } from "@anvil/job-machine";
+import { DEFAULT_JOB_PARAMS, JOB_STATUSES } from "@anvil/job-machine";
 import { z } from "zod";
 
 // PostgreSQL rejects a NUL character in text and an unpaired UTF-16 surrogate in jsonb: without this check such a
@@ -30,30 +30,30 @@ export const submitJobInput = z.object({
     .string({ error: "negativePrompt must be a string" })
     .max(4000, { error: "negativePrompt must be at most 4000 characters" })
     .refine(storable, storableText("negativePrompt"))
-    .default(""),
-  width: dimension("width").default(1024),
-  height: dimension("height").default(1024),
-  steps: int("steps", 1, 150).default(20),
+    .default(DEFAULT_JOB_PARAMS.negativePrompt),
+  width: dimension("width").default(DEFAULT_JOB_PARAMS.width),
+  height: dimension("height").default(DEFAULT_JOB_PARAMS.height),
+  steps: int("steps", 1, 150).default(DEFAULT_JOB_PARAMS.steps),
   cfgScale: z
     .number({ error: "cfgScale must be a number" })
     .min(0, { error: "cfgScale must be at least 0" })
     .max(30, { error: "cfgScale must be at most 30" })
-    .default(1),
-  seed: int("seed", -1, 4294967295).default(-1),
+    .default(DEFAULT_JOB_PARAMS.cfgScale),
+  seed: int("seed", -1, 4294967295).default(DEFAULT_JOB_PARAMS.seed),
   sampler: z
     .string({ error: "sampler must be a string" })
     .trim()
     .min(1, { error: "sampler must not be empty" })
     .max(100, { error: "sampler must be at most 100 characters" })
     .refine(storable, storableText("sampler"))
-    .default("Euler"),
+    .default(DEFAULT_JOB_PARAMS.sampler),
   checkpoint: z
     .string({ error: "checkpoint must be a string" })
     .min(1, { error: "checkpoint must not be empty" })
     .max(500, { error: "checkpoint must be at most 500 characters" })
     .refine(storable, storableText("checkpoint"))
     .nullable()
-    .default(null),
+    .default(DEFAULT_JOB_PARAMS.checkpoint),
   conversationId: uuid("conversationId").optional(),
   idempotencyKey: z
     .string({ error: "idempotencyKey must be a string" })

@@ -22,6 +22,18 @@ export interface JobParams {
   checkpoint: string | null;
 }
 
+/** The generation parameters a job gets for whatever `jobs.submit` leaves out (CONTRACT.md). */
+export const DEFAULT_JOB_PARAMS: Readonly<JobParams> = {
+  negativePrompt: "",
+  width: 1024,
+  height: 1024,
+  steps: 20,
+  cfgScale: 1,
+  seed: -1,
+  sampler: "Euler",
+  checkpoint: null,
+};
+
 /** An image job as the API shows it (CONTRACT.md `Job`). */
 export interface Job {
   id: string;

@@ -1,14 +1,14 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import type { AnvilClient } from "../testing/clients";
 import { uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForJob } from "../testing/wait";
-import { assertServerBuilt, killAll, spawnServer } from "./support/built-server";
+import { spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
 import { allFinal, statusEvents, subscribe } from "./support/events";
 
@@ -16,16 +16,9 @@ const runsOf = (simulator: ForgeSimulator, prompt: string) =>
   simulator.stats().log.filter((entry) => entry.prompt === prompt);
 
 describe.each(testDrivers())("kill -9 of the built server on $kind", (driver) => {
-  const servers: ServerProcess[] = [];
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const { servers, cleanups } = useBuiltServers(90_000);
   let simulator: ForgeSimulator;
   let database: TestDatabase;
-
-  beforeAll(() => assertServerBuilt());
-  afterEach(async () => {
-    await killAll(servers);
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 90_000);
 
   /** The simulator lives in the test process, so that it outlives the server like a real Forge does. */
   const setUp = async (stepMs: number) => {

@@ -1,14 +1,14 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import type { AnvilClient } from "../testing/clients";
 import { uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { pause, waitFor, waitForJob } from "../testing/wait";
-import { assertServerBuilt, killAll, spawnServer } from "./support/built-server";
+import { spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
 import { statusEvents, subscribe } from "./support/events";
 import { startTcpProxy } from "./support/tcp-proxy";
@@ -22,16 +22,9 @@ const runsOf = (simulator: ForgeSimulator, prompt: string) =>
 // The embedded database, as `npm run serve` runs by default: the restart happens on the same DATA_DIR.
 describe("SIGTERM of the built server", () => {
   const driver = testDrivers().find((candidate) => candidate.kind === "pglite")!;
-  const servers: ServerProcess[] = [];
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const { servers, cleanups } = useBuiltServers(60_000);
   let simulator: ForgeSimulator;
   let database: TestDatabase;
-
-  beforeAll(() => assertServerBuilt());
-  afterEach(async () => {
-    await killAll(servers);
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  }, 60_000);
 
   /** The simulator lives in the test process, so that it outlives the server like a real Forge does. */
   const setUp = async () => {

@@ -21,39 +21,55 @@ export interface TestServer {
   dataDir: string;
 }
 
-/** What a test may change about the server it starts. */
-export type TestServerOptions = Partial<Pick<AnvilConfig, "simulatorStepMs" | "coalesceMs" | "jobTimeoutMs">>;
+/** What a test may change about the server it starts: timings, and inspection, its ring size, the API token. */
+export type TestServerOptions = Partial<
+  Pick<AnvilConfig, "simulatorStepMs" | "coalesceMs" | "jobTimeoutMs" | "inspect" | "inspectionCapacity" | "apiToken">
+>;
+
+/** What every in-process test server shares: port 0 on 127.0.0.1, a fast simulator, short coalescing. */
+export const testServerConfig = (database: Pick<TestDatabase, "dataDir"> & { databaseUrl?: string | undefined }) => ({
+  port: 0,
+  host: "127.0.0.1",
+  dataDir: database.dataDir,
+  databaseUrl: database.databaseUrl,
+  jobTimeoutMs: 20_000,
+  simulatorStepMs: 5,
+  coalesceMs: 10,
+});
+
+/**
+ * Writes a web app of its own under `dataDir/web` and returns that directory, so that what the server answers
+ * outside /trpc and /images does not depend on a build.
+ */
+export async function standInWebApp(dataDir: string): Promise<string> {
+  const webDir = join(dataDir, "web");
+  await mkdir(webDir, { recursive: true });
+  await writeFile(join(webDir, "index.html"), "<!doctype html><title>Anvil</title>");
+  return webDir;
+}
+
+/** Waits until every backend is healthy: jobs are dispatched once a probe found a backend up. */
+export const backendsUp = (anvil: AnvilServer): Promise<void> =>
+  waitFor(() => anvil.service.monitor.health().every((backend) => backend.healthy), "the backends are up");
 
 /** Starts Anvil on `database` (which outlives it): fast simulator, short coalescing, silent logs. */
 export async function startTestServer(database: TestDatabase, options: TestServerOptions = {}): Promise<TestServer> {
-  // A web app of its own, so that what the server answers outside /trpc and /images does not depend on a build.
-  const webDir = join(database.dataDir, "web");
-  await mkdir(webDir, { recursive: true });
-  await writeFile(join(webDir, "index.html"), "<!doctype html><title>Anvil</title>");
   const anvil = await startAnvil({
-    port: 0,
-    host: "127.0.0.1",
-    dataDir: database.dataDir,
-    databaseUrl: database.databaseUrl,
-    jobTimeoutMs: 20_000,
+    ...testServerConfig(database),
     logger: pino({ level: "silent" }),
-    simulatorStepMs: 5,
-    coalesceMs: 10,
     probeIntervalMs: 500,
-    webDir,
+    webDir: await standInWebApp(database.dataDir),
     ...options,
   });
   if (!anvil.simulator) throw new Error("the test server runs the built-in simulator");
-  const server = {
+  await backendsUp(anvil);
+  return {
     anvil,
     simulator: anvil.simulator,
     trpc: httpClient(anvil.url),
     url: anvil.url,
     dataDir: database.dataDir,
   };
-  // Jobs are dispatched once the first probe found the backend up.
-  await waitFor(() => anvil.service.monitor.health().every((backend) => backend.healthy), "the backend is up");
-  return server;
 }
 
 /** Cancels whatever is still queued or running and waits until the GPU is idle, so the next test starts clean. */
@@ -70,7 +86,10 @@ export async function settle(server: TestServer): Promise<void> {
   }, "the queue is empty and the GPU idle");
 }
 
-/** One server for the enclosing describe, on a database of `driver`; tests get it through the accessor. */
+/**
+ * One server for the enclosing describe, on a database of `driver`; tests get it through the accessor, and every
+ * test starts with an empty queue and an idle GPU.
+ */
 export function useTestServer(driver: TestDriver, options: TestServerOptions = {}): () => TestServer {
   let database: TestDatabase | undefined;
   let server: TestServer | undefined;

@@ -1,20 +1,12 @@
-import { JobScheduler } from "@anvil/job-machine";
+import { DEFAULT_JOB_PARAMS, JobScheduler } from "@anvil/job-machine";
 import type { JobParams, JobStatus } from "@anvil/job-machine";
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
 import { HistoryGone } from "../errors";
 import { Inspector } from "./inspector";
 
-const params: JobParams = {
-  negativePrompt: "",
-  width: 64,
-  height: 64,
-  steps: 1,
-  cfgScale: 1,
-  seed: 1,
-  sampler: "Euler",
-  checkpoint: null,
-};
+/** The smallest job: one step at 64×64, a fixed seed, the other defaults. */
+const params: JobParams = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 1, seed: 1 };
 
 /** A real scheduler with an instant backend (prompts containing "fail" fail), inspected by `inspector`. */
 function inspectedScheduler(inspector: Inspector) {

@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { JobStore } from "../job-store";
@@ -6,16 +7,7 @@ import type { JobRecord } from "../records";
 import type { TestDatabase, TestDriver } from "./test-databases";
 
 /** Generation parameters with every default filled in. */
-export const params: JobParams = {
-  negativePrompt: "",
-  width: 1024,
-  height: 1024,
-  steps: 20,
-  cfgScale: 1,
-  seed: -1,
-  sampler: "Euler",
-  checkpoint: null,
-};
+export const params: JobParams = { ...DEFAULT_JOB_PARAMS };
 
 /** The snapshot a caller outside the queue logs: position 0. */
 export const snapshot = (job: JobRecord) => toJob(job, 0);

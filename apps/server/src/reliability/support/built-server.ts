@@ -3,6 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { afterEach, beforeAll } from "vitest";
 
 /** The server as `npm run serve` starts it. */
 export const BUILT_SERVER = fileURLToPath(new URL("../../../dist/main.js", import.meta.url));
@@ -102,4 +103,22 @@ export async function spawnServer(env: Record<string, string>, readyTimeoutMs = 
 /** Kills every server in `servers` that still runs (for afterEach). */
 export async function killAll(servers: ServerProcess[]): Promise<void> {
   await Promise.all(servers.splice(0).map((server) => server.kill("SIGKILL")));
+}
+
+/** Something to undo after a test. */
+export type Cleanup = () => Promise<unknown> | unknown;
+
+/**
+ * For the enclosing describe: checks that the server is built, and after each test kills every server still in
+ * `servers`, then runs `cleanups` in reverse order (within `timeoutMs`). The tests push onto both.
+ */
+export function useBuiltServers(timeoutMs: number): { servers: ServerProcess[]; cleanups: Cleanup[] } {
+  const servers: ServerProcess[] = [];
+  const cleanups: Cleanup[] = [];
+  beforeAll(() => assertServerBuilt());
+  afterEach(async () => {
+    await killAll(servers);
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  }, timeoutMs);
+  return { servers, cleanups };
 }
