@@ -89,4 +89,16 @@ describe("Submissions", () => {
     release();
     await expect(accepted).resolves.toMatchObject({ id: "job-patient" });
   });
+
+  it("refuses only the submission whose acceptance failed, and answers the others", async () => {
+    const { submissions: s } = submissions({
+      run: (task) => Promise.resolve().then(task),
+      accept: (result) => {
+        if (result.job.prompt === "bad") throw new Error("the scheduler has stopped");
+        return accept(result);
+      },
+    });
+    const results = await Promise.allSettled([s.submit(input("good")), s.submit(input("bad"))]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
+  });
 });

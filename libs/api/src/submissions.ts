@@ -126,7 +126,14 @@ export class Submissions {
         this.settle(entry, () => entry.reject(result ?? new Error("the store returned no outcome")));
         return;
       }
-      const job = this.options.accept(result);
+      let job: Job;
+      try {
+        job = this.options.accept(result);
+      } catch (error) {
+        // Never out of this task: the lane's promise is not awaited, a throw would be an unhandled rejection.
+        this.settle(entry, () => entry.reject(error));
+        return;
+      }
       this.settle(entry, () => entry.resolve(job));
     });
   }
