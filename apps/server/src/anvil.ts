@@ -220,6 +220,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     keepAlive: { enabled: true, pingMs: 20_000, pongWaitMs: 5_000 },
   });
   server.on("upgrade", (req, socket, head) => {
+    // Node hands over an upgrade's socket without an error listener, and ws adds its own only in handleUpgrade: a
+    // client that resets the connection before that (e.g. after its 401) would otherwise crash the process.
+    socket.on("error", (error) => {
+      logger.debug({ err: error }, "upgrade socket failed");
+      socket.destroy();
+    });
     const path = new URL(req.url ?? "/", "http://anvil").pathname;
     if (path !== "/trpc" && path !== "/trpc/") return socket.destroy();
     if (!isAuthorized(req, config.apiToken)) {
@@ -228,13 +234,6 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -249,6 +248,19 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       await database.close();
       await simulator?.close();
     })());
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    // E.g. the port is taken: what was started (the job service, the database, the simulator) is stopped again.
+    await close().catch(() => {});
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 
   return { url, port, service, store, events, simulator, inspector, metrics, close };
 }

@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -25,26 +26,29 @@ export async function sendFile(
   relative: string,
   headers: Record<string, string> = {},
 ): Promise<boolean> {
+  let real: string;
+  let size: number;
   try {
     const rootReal = await realpath(root);
     const candidate = join(rootReal, relative);
     const info = await lstat(candidate);
     if (!info.isFile()) return false;
-    const real = await realpath(candidate);
+    real = await realpath(candidate);
     if (real !== candidate || !real.startsWith(rootReal + sep)) return false;
-    res.writeHead(200, {
-      "content-type": TYPES[extname(real)] ?? "application/octet-stream",
-      "content-length": info.size,
-      "x-content-type-options": "nosniff",
-      ...headers,
-    });
-    await new Promise<void>((resolve, reject) => {
-      createReadStream(real).on("error", reject).on("end", resolve).pipe(res);
-    });
-    return true;
+    size = info.size;
   } catch {
     return false;
   }
+  res.writeHead(200, {
+    "content-type": TYPES[extname(real)] ?? "application/octet-stream",
+    "content-length": size,
+    "x-content-type-options": "nosniff",
+    ...headers,
+  });
+  // pipeline, not pipe: a client that goes away mid-file closes the file too (pipe would leave it open, paused,
+  // and this promise pending forever). The headers are out, so a failure here can only cut the response short.
+  await pipeline(createReadStream(real), res).catch(() => res.destroy());
+  return true;
 }
 
 /** Serves the built web app, with index.html for client-side routes such as /inspect. */

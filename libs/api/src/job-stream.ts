@@ -84,6 +84,10 @@ export async function* jobEventStream(
 
     for (const record of await currentJobs(ctx, input, resumeFrom !== null)) {
       const job = service.toLiveJob(record);
+      // A status change after the cursor, or one that is published but not yet read back (or the reverse), is in the
+      // inbox already (it was subscribed before anything was read): it goes out from there, with its own event id,
+      // and none that came before it is skipped. A snapshot here would stand in for it and swallow them.
+      if (record.lastEventId > cursor || job.status !== record.status) continue;
       const last = sent.get(job.id);
       if (
         last &&
