@@ -107,6 +107,8 @@ export class JobService {
       ),
       persist: (entries) => this.persist(entries),
       publish: (entry, persisted) => this.publish(entry, persisted),
+      onPublishError: (error, entry) =>
+        options.log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }),
       onRetry: (error, attempt) => {
         options.log?.("database write failed; retrying", { error: String(error), attempt });
         // The lane is stuck behind this write until the database answers: a submission waiting there would only

@@ -17,7 +17,10 @@ export type GenerateProgram = (
 ) => Effect.Effect<GenerateResult, unknown>;
 
 /** Everything the scheduler needs from its host. */
-export interface JobSchedulerOptions<P> extends Pick<JournalOptions<P>, "persist" | "publish" | "onRetry"> {
+export interface JobSchedulerOptions<P> extends Pick<
+  JournalOptions<P>,
+  "persist" | "publish" | "onRetry" | "onPublishError"
+> {
   backends: number;
   generate: GenerateProgram;
   /** The longest one attempt may hold a GPU before it is interrupted and fails. */

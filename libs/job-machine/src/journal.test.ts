@@ -20,6 +20,23 @@ describe("Journal", () => {
     expect(published).toEqual([progress("a", 10)]);
   });
 
+  it("goes on after a publish throws: every entry settles and the next ones are published", async () => {
+    const published: JournalEntry[] = [];
+    const failures: unknown[] = [];
+    const journal = new Journal<string>({
+      persist: async (entries) => entries.map(() => "ok"),
+      publish: (entry) => {
+        if (entry.jobId === "a") throw new Error("a listener failed");
+        published.push(entry);
+      },
+      onPublishError: (error) => void failures.push(error),
+    });
+    await Promise.all([journal.record(progress("a", 10)), journal.record(progress("b", 20))]);
+    await journal.record(progress("c", 30));
+    expect(published).toEqual([progress("b", 20), progress("c", 30)]);
+    expect(failures).toHaveLength(1);
+  });
+
   it("coalesces waiting progress of one job to its latest value", async () => {
     const written: JournalEntry[][] = [];
     let release: () => void = () => {};

@@ -11,6 +11,8 @@ export interface JournalOptions<P> {
   persist: (entries: readonly JournalEntry[]) => Promise<readonly P[]>;
   /** Publishes an entry once it is persisted. */
   publish: (entry: JournalEntry, persisted: P) => void;
+  /** Called when publishing a persisted entry throws (the lane goes on). */
+  onPublishError?: (error: unknown, entry: JournalEntry) => void;
   /** Called when a persist attempt fails and will be retried. */
   onRetry?: (error: unknown, attempt: number) => void;
   /** Upper bound of entries per persist call; default 256. */
@@ -127,8 +129,14 @@ export class Journal<P> {
       this.failures = 0;
       this.progressAt = Date.now();
       batch.forEach(({ entry, done }, i) => {
-        this.options.publish(entry, results[i] as P);
-        done();
+        try {
+          this.options.publish(entry, results[i] as P);
+        } catch (error) {
+          // The entry is persisted; a failed broadcast must not stall the lane or leave its waiters hanging.
+          this.options.onPublishError?.(error, entry);
+        } finally {
+          done();
+        }
       });
     }
   }
