@@ -57,9 +57,12 @@ export function ChatPage() {
       </Show>
       <main class="chat">
         <Show when={chat.loadError()}>
-          <p class="banner" role="alert">
-            {chat.loadError()}
-          </p>
+          <div class="banner" role="alert">
+            <span>{chat.loadError()}</span>
+            <button type="button" class="button" onClick={() => chat.reload()}>
+              Try again
+            </button>
+          </div>
         </Show>
         <Show
           when={chat.selectedId()}

@@ -87,6 +87,16 @@ describe("<JobCard>", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
   });
 
+  it("moves the keyboard focus to Retry once a cancelled job's Cancel button is gone", async () => {
+    const [job, setJob] = createStore(makeJob());
+    const onCancel = async () => setJob({ status: "cancelled", queuePosition: 0 });
+    render(() => <JobCard job={job} onCancel={onCancel} onRetry={() => undefined} />);
+    const cancel = screen.getByRole("button", { name: "Cancel" });
+    cancel.focus();
+    fireEvent.click(cancel);
+    await waitFor(() => expect(screen.getByRole("button", { name: "Retry" })).toHaveFocus());
+  });
+
   it("shows a cancelled job as cancelled, without a Cancel button", () => {
     render(() => <JobCard job={makeJob({ status: "cancelled", queuePosition: 0 })} />);
     expect(screen.getAllByText("Cancelled").length).toBeGreaterThan(0);

@@ -36,8 +36,11 @@ const actionFailure = (error: unknown): string =>
 export function JobCard(props: JobCardProps) {
   const [busy, setBusy] = createSignal(false);
   const [actionError, setActionError] = createSignal<string | null>(null);
+  let card!: HTMLElement;
+  let foot!: HTMLElement;
   const run = async (action: ((job: Job) => Promise<unknown> | void) | undefined) => {
     if (!action) return;
+    const focused = document.activeElement;
     setBusy(true);
     setActionError(null);
     try {
@@ -47,6 +50,11 @@ export function JobCard(props: JobCardProps) {
     } finally {
       setBusy(false);
     }
+    // The button that had the focus may be gone with the state it belonged to (Cancel on a cancelled job):
+    // keep a keyboard user on this card, on its next action, rather than back at the top of the page.
+    if (focused instanceof HTMLElement && focused !== document.body && !focused.isConnected) {
+      (foot.querySelector<HTMLElement>("a, button:not([disabled])") ?? card).focus();
+    }
   };
   const active = () => props.job.status === "queued" || props.job.status === "processing";
   const took = () => {
@@ -55,7 +63,13 @@ export function JobCard(props: JobCardProps) {
   };
 
   return (
-    <article class="job-card" data-status={props.job.status} aria-label={`Image: ${props.job.prompt}`}>
+    <article
+      ref={card}
+      tabIndex={-1}
+      class="job-card"
+      data-status={props.job.status}
+      aria-label={`Image: ${props.job.prompt}`}
+    >
       <JobMedia job={props.job} onView={props.onView} />
       <header class="job-card__head">
         <span class={`badge badge--${props.job.status}`}>{STATUS_LABEL[props.job.status]}</span>
@@ -97,7 +111,7 @@ export function JobCard(props: JobCardProps) {
         </Switch>
         <p class="job-card__params">{paramsLine(props.job)}</p>
       </div>
-      <footer class="job-card__foot">
+      <footer ref={foot} class="job-card__foot">
         <Show when={actionError()}>
           <span class="job-card__action-error" role="alert">
             {actionError()}

@@ -51,12 +51,17 @@ export function createChatState() {
   const [loading, setLoading] = createSignal(false);
   const [loadError, setLoadError] = createSignal<string | null>(null);
   const [conversations, setConversations] = createSignal<Conversation[]>([]);
+  const [listError, setListError] = createSignal<string | null>(null);
   const [queue, setQueue] = createSignal<QueueStatus>();
   const [checkpoints, setCheckpoints] = createSignal<Checkpoint[]>();
   const [checkpointsError, setCheckpointsError] = createSignal<string>();
 
   const select = (id: string | null) => {
-    if (id === selectedId()) return;
+    if (id === selectedId()) {
+      // Choosing the open conversation again is how people retry one that failed to load.
+      if (loadError()) void loadConversation();
+      return;
+    }
     batch(() => {
       setSelectedId(id);
       setMessages([]);
@@ -92,11 +97,15 @@ export function createChatState() {
   const loadConversations = coalesced(async () => {
     try {
       const list = await trpc.conversations.list.query();
-      setConversations(list);
+      batch(() => {
+        setConversations(list);
+        setListError(null);
+      });
       if (openNewest && selectedId() === null && list[0]) select(list[0].id);
       openNewest = false;
-    } catch {
-      // Shown again on the next refresh; the connection indicator tells what is wrong.
+    } catch (error) {
+      // Said on the page (an empty list would claim there are no conversations), with a way to try again.
+      setListError(`The conversations could not be loaded: ${errorMessage(error)}`);
     }
   });
 
@@ -133,6 +142,19 @@ export function createChatState() {
   });
 
   createEffect(on(selectedId, () => void loadConversation()));
+  /** Reads again everything the page shows from queries: after a failed load, or once the stream is back. */
+  const reload = () => {
+    void loadConversations();
+    void loadConversation();
+    void refreshQueue();
+  };
+  // Back from "reconnecting" (the server restarted, the network came back): a load that failed meanwhile is
+  // tried again, so the page does not wait for a job event or a click to show the conversation.
+  createEffect(
+    on(stream.state, (state, previous) => {
+      if (state === "live" && previous === "reconnecting" && (loadError() || listError())) reload();
+    }),
+  );
   void loadConversations();
   void refreshQueue();
   trpc.checkpoints.list.query().then(setCheckpoints, (error: unknown) => setCheckpointsError(errorMessage(error)));
@@ -174,7 +196,9 @@ export function createChatState() {
       select(null);
     },
     loading,
-    loadError,
+    /** Why the conversation or the list of conversations could not be loaded, if one of them failed. */
+    loadError: () => loadError() ?? listError(),
+    reload,
     conversations,
     queue,
     checkpoints,

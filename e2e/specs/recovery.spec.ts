@@ -1,0 +1,41 @@
+import { expect, test } from "@playwright/test";
+import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+
+test.describe("recovery and keyboard", () => {
+  test("a conversation whose load failed can be loaded again from the page", async ({ page }) => {
+    await openNewConversation(page);
+    const prompt = uniquePrompt("a lantern in fog");
+    await expectImage(await submit(page, prompt), prompt);
+
+    // The next load of the page fails (a network blip): every query call is refused once.
+    let failing = true;
+    await page.route(
+      (url) => url.pathname.startsWith("/trpc/") && !url.pathname.includes("jobs.events"),
+      (route) => (failing ? route.abort() : route.continue()),
+    );
+    await page.reload();
+    const banner = page.getByRole("alert");
+    await expect(banner).toBeVisible();
+    await expect(jobCard(page, prompt)).toHaveCount(0);
+
+    // Once the network is back, the page offers to try again, and trying again shows the conversation.
+    failing = false;
+    await banner.getByRole("button", { name: "Try again" }).click();
+    await expectImage(jobCard(page, prompt), prompt);
+    await expect(page.getByRole("alert")).toHaveCount(0);
+    await expect(page.getByRole("navigation", { name: "Conversations" })).toContainText(prompt);
+  });
+
+  test("keeps the keyboard focus on the card after cancelling a queued job", async ({ page }) => {
+    await openNewConversation(page);
+    await submit(page, uniquePrompt("a long corridor"), { steps: 30 });
+    const queued = await submit(page, uniquePrompt("a short nap"));
+    await expect(queued).toContainText("#1 in queue");
+
+    await queued.getByRole("button", { name: "Cancel" }).focus();
+    await page.keyboard.press("Enter");
+    await expect(queued).toContainText("Cancelled");
+    // The Cancel button is gone; focus moves to the card's next action instead of falling back to the page.
+    await expect(queued.getByRole("button", { name: "Retry" })).toBeFocused();
+  });
+});
