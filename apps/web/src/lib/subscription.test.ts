@@ -89,6 +89,20 @@ describe("createSubscription", () => {
     vi.useRealTimers();
   });
 
+  it("reconnects from the last event id when the server ends the stream cleanly", async () => {
+    vi.useFakeTimers();
+    const { sub, stream, dispose } = mount({ input: () => ({}), onData: () => undefined, retryDelayMs: () => 1000 });
+    stream.last().handlers.onStarted();
+    stream.last().handlers.onData({ id: "9", data: "x" });
+    stream.last().handlers.onComplete();
+    expect(sub.state()).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(stream.opened).toHaveLength(2);
+    expect(stream.last().input.lastEventId).toBe("9");
+    dispose();
+    vi.useRealTimers();
+  });
+
   it("reloads and resubscribes without an event id when the history is gone", async () => {
     vi.useFakeTimers();
     const onHistoryGone = vi.fn();

@@ -10,6 +10,8 @@ export interface SubscriptionHandlers<T> {
   onStarted: () => void;
   onData: (value: { id: string; data: T }) => void;
   onError: (error: unknown) => void;
+  /** The server ended the stream without an error. */
+  onComplete: () => void;
   onConnectionStateChange: (state: { state: "idle" | "connecting" | "pending"; error: unknown }) => void;
 }
 
@@ -74,6 +76,13 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
             if (!active) return;
             if (next === "pending") setState("live");
             else if (next === "connecting" && error) setState("reconnecting");
+          },
+          onComplete: () => {
+            // A live stream never ends by itself; a proxy or a server that closed it cleanly is reconnected to.
+            if (!active) return;
+            active = false;
+            setState("reconnecting");
+            timer = setTimeout(open, retryDelay(++attempt));
           },
           onError: (error) => {
             if (!active) return;
