@@ -5,9 +5,26 @@ import { mediaBox } from "./job-media";
 /** The full-size image of a finished job, over the page; Escape or a click outside closes it. */
 export function Lightbox(props: { job: Job; onClose: () => void }) {
   let close!: HTMLButtonElement;
+  let dialog!: HTMLDivElement;
   const opener = document.activeElement as HTMLElement | null;
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Escape") props.onClose();
+    if (e.key === "Tab") keepFocusInside(e);
+  };
+  // A modal dialog: Tab and Shift+Tab cycle through its own controls, never to the page behind it.
+  const keepFocusInside = (e: KeyboardEvent) => {
+    const controls = [...dialog.querySelectorAll<HTMLElement>("a[href], button")];
+    const first = controls[0];
+    const last = controls.at(-1);
+    if (!first || !last) return;
+    const inside = dialog.contains(document.activeElement);
+    if (e.shiftKey && (document.activeElement === first || !inside)) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && (document.activeElement === last || !inside)) {
+      e.preventDefault();
+      first.focus();
+    }
   };
   onMount(() => {
     close.focus();
@@ -19,6 +36,7 @@ export function Lightbox(props: { job: Job; onClose: () => void }) {
   });
   return (
     <div
+      ref={dialog}
       class="lightbox"
       role="dialog"
       aria-modal="true"
