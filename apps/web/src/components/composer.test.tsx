@@ -63,6 +63,19 @@ describe("<Composer>", () => {
     expect(prompt()).toHaveValue("a lighthouse");
   });
 
+  it("takes a field's error away once the field is changed, and leaves the others", async () => {
+    const refusal = badRequest(["steps must be at most 150", "width must be a multiple of 8"]);
+    render(() => <Composer onSubmit={() => Promise.reject(refusal)} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    const steps = screen.getByLabelText("Steps");
+    await waitFor(() => expect(steps).toHaveAttribute("aria-invalid", "true"));
+    fireEvent.input(steps, { target: { value: "30" } });
+    expect(steps).not.toHaveAttribute("aria-invalid");
+    expect(screen.queryByText("steps must be at most 150")).not.toBeInTheDocument();
+    expect(screen.getByText("width must be a multiple of 8")).toBeVisible();
+  });
+
   it("opens the settings to show an error about one of them", async () => {
     render(() => <Composer onSubmit={() => Promise.reject(badRequest(["width must be a multiple of 8"]))} />);
     fireEvent.input(prompt(), { target: { value: "a lighthouse" } });

@@ -24,6 +24,10 @@ const numberOrUndefined = (text: string): number | undefined => (text.trim() ===
 
 const SETTINGS_FIELDS = ["width", "height", "steps", "seed", "negativePrompt", "checkpoint"] as const;
 
+/** The request fields a setting becomes. */
+const fieldsOf = (key: keyof Settings): (typeof SETTINGS_FIELDS)[number][] =>
+  key === "size" ? ["width", "height"] : [key];
+
 /** The prompt box with its optional settings row: Enter sends, Shift+Enter makes a new line. */
 export function Composer(props: {
   onSubmit: (request: ComposerRequest) => Promise<unknown>;
@@ -36,6 +40,14 @@ export function Composer(props: {
   const [sending, setSending] = createSignal(false);
   const [errors, setErrors] = createSignal<FieldErrors>({});
   const blank = () => prompt().trim() === "";
+  // A message goes once the user changes what it is about, so none stays up after it was fixed.
+  const clearErrors = (...fields: (keyof FieldErrors)[]) => {
+    if (fields.some((field) => errors()[field])) {
+      setErrors((current) =>
+        Object.fromEntries(Object.entries(current).filter(([key]) => !fields.includes(key as keyof FieldErrors))),
+      );
+    }
+  };
   const preset = () => SIZE_PRESETS[settings.size] ?? SIZE_PRESETS[0];
 
   const send = async () => {
@@ -78,7 +90,10 @@ export function Composer(props: {
       <div id="composer-settings" hidden={!open()}>
         <ComposerSettings
           settings={settings}
-          onChange={(key, value) => setSettings(key, value)}
+          onChange={(key, value) => {
+            setSettings(key, value);
+            clearErrors(...fieldsOf(key), "form");
+          }}
           errors={errors()}
           checkpoints={props.checkpoints}
           checkpointsError={props.checkpointsError}
@@ -96,7 +111,10 @@ export function Composer(props: {
           value={prompt()}
           aria-invalid={errors().prompt ? true : undefined}
           aria-describedby={errors().prompt ? "prompt-error" : undefined}
-          onInput={(e) => setPrompt(e.currentTarget.value)}
+          onInput={(e) => {
+            setPrompt(e.currentTarget.value);
+            clearErrors("prompt", "form");
+          }}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
               e.preventDefault();

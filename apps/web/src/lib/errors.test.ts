@@ -1,6 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
-import { errorCode, fieldErrorsOf } from "./errors";
+import { errorCode, errorMessage, fieldErrorsOf, UNREACHABLE } from "./errors";
 
 const trpcError = (code: string, message: string, fields?: string[]) =>
   TRPCClientError.from({
@@ -32,5 +32,18 @@ describe("errorCode", () => {
   it("gives the tRPC code of a failed call", () => {
     expect(errorCode(trpcError("CONFLICT", "already complete"))).toBe("CONFLICT");
     expect(errorCode(new Error("plain"))).toBeUndefined();
+  });
+});
+
+describe("errorMessage", () => {
+  it("says in words that the server cannot be reached when a request got no answer", () => {
+    expect(errorMessage(TRPCClientError.from(new TypeError("Failed to fetch")))).toBe(UNREACHABLE);
+    expect(fieldErrorsOf(TRPCClientError.from(new TypeError("Failed to fetch")))).toEqual({ form: UNREACHABLE });
+  });
+
+  it("keeps the server's own message", () => {
+    expect(errorMessage(trpcError("SERVICE_UNAVAILABLE", "The database is not reachable"))).toBe(
+      "The database is not reachable",
+    );
   });
 });

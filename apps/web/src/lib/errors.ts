@@ -29,10 +29,18 @@ export function errorCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** What the browser says when a request never got an answer (Chromium, Firefox, Safari, Node). */
+const NETWORK_FAILURE = /^(Failed to fetch|NetworkError when attempting to fetch resource\.|Load failed|fetch failed)$/;
+
+/** The message for a call that never reached the server. */
+export const UNREACHABLE = "The Anvil server cannot be reached; check the connection and try again";
+
 /** A failed call's message, in words. */
 export function errorMessage(error: unknown): string {
-  const message = (error as ErrorLike | null)?.message;
-  return typeof message === "string" && message !== "" ? message : "Something went wrong; try again";
+  const { message, data } = (error as ErrorLike | null) ?? {};
+  if (typeof message !== "string" || message === "") return "Something went wrong; try again";
+  // A request that got no answer has no tRPC data; the browser's own wording says nothing to a user.
+  return !data && NETWORK_FAILURE.test(message) ? UNREACHABLE : message;
 }
 
 const fieldOf = (message: string): SubmitField | undefined => {
