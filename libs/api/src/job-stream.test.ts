@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
 import type { JobRecord } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
@@ -15,16 +16,7 @@ const record = (status: Job["status"], lastEventId: number): JobRecord => ({
   status,
   progress: status === "complete" ? 100 : 0,
   prompt: "a barn",
-  params: {
-    negativePrompt: "",
-    width: 64,
-    height: 64,
-    steps: 4,
-    cfgScale: 1,
-    seed: 1,
-    sampler: "Euler",
-    checkpoint: null,
-  },
+  params: { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 4, seed: 1 },
   imageUrl: status === "complete" ? `/images/${JOB_ID}.png` : null,
   usedSeed: null,
   error: null,

@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
 import { ConversationNotFound } from "@anvil/persistence";
 import type { JobRecord, SubmitJobInput, SubmitJobResult } from "@anvil/persistence";
@@ -6,16 +7,7 @@ import { Unavailable } from "./errors";
 import { Submissions } from "./submissions";
 import type { SubmissionsOptions } from "./submissions";
 
-const params = {
-  negativePrompt: "",
-  width: 512,
-  height: 512,
-  steps: 10,
-  cfgScale: 1,
-  seed: -1,
-  sampler: "Euler",
-  checkpoint: null,
-};
+const params = { ...DEFAULT_JOB_PARAMS, width: 512, height: 512, steps: 10 };
 const input = (prompt: string, conversationId?: string): SubmitJobInput => ({
   prompt,
   params,
