@@ -185,6 +185,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       });
     }
     if (path.startsWith("/trpc/")) return trpc(req, res);
+    if (path === "/trpc") {
+      return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });
+    }
     if (path === "/metrics" && (req.method === "GET" || req.method === "HEAD")) {
       const { contentType, body } = await metrics.text();
       res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" }).end(body);

@@ -235,6 +235,12 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
         expect((await query(path, {})).status).toBe(404);
       }
     });
+
+    it("is 404 for /trpc itself, which names no procedure (not the web app)", async () => {
+      const response = await fetch(`${server().url}/trpc`);
+      expect(response.status).toBe(404);
+      expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    });
   });
 
   describe("any input", () => {
