@@ -38,4 +38,16 @@ test.describe("recovery and keyboard", () => {
     // The Cancel button is gone; focus moves to the card's next action instead of falling back to the page.
     await expect(queued.getByRole("button", { name: "Retry" })).toBeFocused();
   });
+
+  test("opens the conversations drawer on a narrow screen with focus in it, and Escape closes it", async ({ page }) => {
+    await page.setViewportSize({ width: 400, height: 800 });
+    await page.goto("/");
+    const menu = page.getByRole("button", { name: "Conversations", exact: true });
+    await menu.click();
+    await expect(menu).toHaveAttribute("aria-expanded", "true");
+    await expect(page.getByRole("button", { name: "New conversation" })).toBeFocused();
+    await page.keyboard.press("Escape");
+    await expect(menu).toHaveAttribute("aria-expanded", "false");
+    await expect(menu).toBeFocused();
+  });
 });

@@ -1,4 +1,4 @@
-import { createSignal, Show } from "solid-js";
+import { createEffect, createSignal, onCleanup, Show } from "solid-js";
 import { createChatState } from "../lib/chat-state";
 import type { Job } from "../lib/types";
 import { Composer } from "./composer";
@@ -17,6 +17,20 @@ export function ChatPage() {
   const title = () =>
     chat.conversations().find((c) => c.id === chat.selectedId())?.title ??
     (chat.selectedId() ? "Conversation" : "New conversation");
+  let menuButton!: HTMLButtonElement;
+  // The conversations drawer (narrow screens): focus moves into it when it opens, Escape closes it and
+  // gives focus back to the menu button.
+  createEffect(() => {
+    if (!navOpen()) return;
+    document.querySelector<HTMLElement>("#sidebar button")?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape") return;
+      setNavOpen(false);
+      menuButton.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    onCleanup(() => document.removeEventListener("keydown", onKey));
+  });
   const choose = (id: string | null) => {
     if (id === null) chat.startNew();
     else chat.select(id);
@@ -28,6 +42,7 @@ export function ChatPage() {
     <div class="layout" data-nav-open={navOpen() ? "" : undefined}>
       <header class="topbar">
         <button
+          ref={menuButton}
           type="button"
           class="icon-button topbar__menu"
           aria-label="Conversations"
