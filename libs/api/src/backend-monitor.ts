@@ -1,5 +1,6 @@
 import type { ForgeClient } from "@anvil/forge-client";
 import { Duration, Effect, Fiber, Latch, Schedule } from "effect";
+import { StillBusy, untilIdle } from "./until-idle";
 
 /** A backend's health as `health` and `queue.status` report it. */
 export interface BackendHealth {
@@ -19,17 +20,6 @@ export interface BackendMonitorHooks {
 }
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-/** Polls the backend until it is idle; fails when it is still busy after 30 s (the probe then retries). */
-const untilIdle = (forge: ForgeClient): Effect.Effect<void, unknown> =>
-  forge.progress().pipe(
-    Effect.flatMap((progress) => (progress.busy ? Effect.fail("busy" as const) : Effect.void)),
-    Effect.retry({ schedule: Schedule.spaced(Duration.millis(250)), while: (error) => error === "busy" }),
-    Effect.timeoutOrElse({
-      duration: Duration.seconds(30),
-      orElse: () => Effect.fail(new Error("busy with an earlier generation; interrupted it, waiting until idle")),
-    }),
-  );
 
 /**
  * Probes every backend with backoff and keeps the scheduler's view of them true.
@@ -104,7 +94,13 @@ export class BackendMonitor {
         yield* forge.interrupt();
         // Forge stops at its next step: wait for that here, not for the next probe, which may be backed off by
         // seconds after an outage.
-        yield* untilIdle(forge);
+        yield* untilIdle(forge, { throughErrors: false }).pipe(
+          Effect.mapError((error) =>
+            error instanceof StillBusy
+              ? new Error("busy with an earlier generation; interrupted it, waiting until idle")
+              : error,
+          ),
+        );
       }
       state.healthy = true;
       state.lastError = null;

@@ -2,21 +2,8 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
 import type { GenerateProgram } from "@anvil/job-machine";
-import { Duration, Effect, Exit, Schedule } from "effect";
-
-/**
- * After a failed, timed-out or interrupted generation, Forge may still be finishing it (it keeps going after
- * its client leaves, and an interrupt takes a moment). The GPU permit is held until Forge reports idle, so the
- * next job's request never waits hidden in Forge's own queue. Bounded: a backend that stops answering is left
- * to the monitor.
- */
-const untilIdle = (forge: ForgeClient): Effect.Effect<void> =>
-  forge.progress().pipe(
-    Effect.flatMap((progress) => (progress.busy ? Effect.fail("busy" as const) : Effect.void)),
-    Effect.retry(Schedule.spaced(Duration.millis(250))),
-    Effect.timeoutOption(Duration.seconds(30)),
-    Effect.ignore,
-  );
+import { Effect, Exit } from "effect";
+import { untilIdle } from "./until-idle";
 
 /** The URL path at which a job's image is served. */
 export const imageUrlOf = (jobId: string): string => `/images/${jobId}.png`;
@@ -75,7 +62,12 @@ export const forgeGenerate =
             ),
           );
       const result = yield* attempt().pipe(
-        Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : untilIdle(forge))),
+        // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
+        // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
+        // Bounded (30 s): a backend that stops answering is left to the monitor.
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : untilIdle(forge, { throughErrors: true }).pipe(Effect.ignore),
+        ),
       );
       yield* Effect.tryPromise({
         try: () => writeImage(imagesDir, request.jobId, result.png),
