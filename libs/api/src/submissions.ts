@@ -1,5 +1,5 @@
 import type { Job } from "@anvil/job-machine";
-import type { ConversationNotFound, SubmitJobInput, SubmitJobResult } from "@anvil/persistence";
+import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import { Unavailable } from "./errors";
 
@@ -25,7 +25,7 @@ export interface SubmissionsOptions {
   /** When the lane last moved (see Journal.lastProgressAt). */
   lastProgressAt: () => number;
   /** Stores many submissions in one transaction, in order, each with its own outcome. */
-  store: (inputs: readonly SubmitJobInput[]) => Promise<(SubmitJobResult | ConversationNotFound)[]>;
+  store: (inputs: readonly SubmitJobInput[]) => Promise<SubmitOutcome[]>;
   /** Takes a stored job into the queue and announces it; called for every job stored, answered in time or not. */
   accept: (result: SubmitJobResult) => Job;
   /** How long one submission may wait for a database that does not answer before it is refused. */
@@ -111,7 +111,7 @@ export class Submissions {
     if (this.waiting.length > 0) this.schedule();
     if (batch.length === 0) return;
     for (const entry of batch) entry.sent = true;
-    let results: (SubmitJobResult | ConversationNotFound)[];
+    let results: SubmitOutcome[];
     try {
       results = await this.options.store(batch.map((entry) => entry.input));
     } catch (error) {

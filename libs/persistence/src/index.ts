@@ -9,5 +9,5 @@ export { createScratchDatabase } from "./scratch-database";
 export { toJob } from "./records";
 export type { Conversation, JobEvent, JobRecord, Message } from "./records";
 export type { MessageRole } from "./schema";
-export type { SubmitJobInput, SubmitJobResult } from "./submit-job";
+export type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "./submit-job";
 export type { AppliedTransition, Transition, TransitionPatch } from "./transitions";

@@ -1,5 +1,4 @@
 import * as conversations from "./conversations";
-import type { ConversationNotFound } from "./errors";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
 import * as events from "./events";
@@ -8,7 +7,7 @@ import * as queries from "./job-queries";
 import type { JobPage, ListJobsInput } from "./job-queries";
 import type { Conversation, JobEvent, JobRecord, Message } from "./records";
 import { submitJob, submitJobs } from "./submit-job";
-import type { SubmitJobInput, SubmitJobResult } from "./submit-job";
+import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "./submit-job";
 import * as transitions from "./transitions";
 import type { AppliedTransition, Transition } from "./transitions";
 
@@ -62,7 +61,7 @@ export class JobStore {
   }
 
   /** Stores many jobs in one transaction, in order; each input gets its job or its own `ConversationNotFound`. */
-  submitJobs(inputs: readonly SubmitJobInput[]): Promise<(SubmitJobResult | ConversationNotFound)[]> {
+  submitJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
     return submitJobs(this.db, inputs);
   }
 

@@ -28,6 +28,9 @@ export interface SubmitJobResult {
   queuePosition: number;
 }
 
+/** What one input of {@link submitJobs} comes to. */
+export type SubmitOutcome = SubmitJobResult | ConversationNotFound;
+
 /** Stores a new queued job with its conversation, user and assistant messages and first event, atomically. */
 export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<SubmitJobResult> {
   const [result] = await submitJobs(db, [input]);
@@ -41,10 +44,7 @@ export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<Sub
  * of statements whatever their number: a burst of submissions costs one commit, not one each. Each input gets
  * its own outcome: a job, or `ConversationNotFound` for that input alone.
  */
-export async function submitJobs(
-  db: AnvilDb,
-  inputs: readonly SubmitJobInput[],
-): Promise<(SubmitJobResult | ConversationNotFound)[]> {
+export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
   if (inputs.length === 0) return [];
   try {
     return await db.transaction(async (tx) => {
@@ -58,7 +58,7 @@ export async function submitJobs(
     // repeated key answered with the job that holds it.
     if (!isUniqueViolation(error, "jobs_idempotency_key_unique")) throw error;
     if (inputs.length > 1) {
-      const results: (SubmitJobResult | ConversationNotFound)[] = [];
+      const results: SubmitOutcome[] = [];
       for (const input of inputs) results.push(...(await submitJobs(db, [input])));
       return results;
     }
@@ -69,10 +69,8 @@ export async function submitJobs(
   }
 }
 
-type Outcome = SubmitJobResult | ConversationNotFound;
-
-async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promise<Outcome[]> {
-  const outcomes: (Outcome | undefined)[] = new Array(inputs.length);
+async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
+  const outcomes: (SubmitOutcome | undefined)[] = new Array(inputs.length);
   // Repeated idempotency keys: the job already stored under the key, or the first input of this batch with it.
   const keys = [
     ...new Set(inputs.flatMap((input) => (input.idempotencyKey === undefined ? [] : [input.idempotencyKey]))),
@@ -193,7 +191,7 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
     if (first === undefined || first instanceof Error) throw new Error(`no job for idempotency key ${key}`);
     outcomes[i] = { ...first, created: false };
   }
-  return outcomes as Outcome[];
+  return outcomes as SubmitOutcome[];
 }
 
 const at = (microseconds: number) => sql`statement_timestamp() + ${microseconds} * interval '1 microsecond'`;
