@@ -40,16 +40,9 @@ export interface InspectionRecord {
  * the context diff are computed when someone reads the record; both only read immutable values (events, job
  * contexts, and the scheduler view taken at the time).
  */
-export interface StoredRecord {
-  seq: number;
+export interface StoredRecord extends Omit<InspectionRecord, "at" | "payloadSummary" | "contextDiff"> {
+  /** When it happened (epoch milliseconds). */
   at: number;
-  actorId: string;
-  jobId: string | null;
-  type: InspectionType;
-  eventType: string | null;
-  sourceId: string | null;
-  state: InspectedState | null;
-  status: string | null;
   event: unknown;
   before: Record<string, unknown> | undefined;
   after: Record<string, unknown> | undefined;
