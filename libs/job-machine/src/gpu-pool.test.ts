@@ -28,8 +28,11 @@ describe("GpuPool", () => {
     await Effect.runPromise(Effect.flip(pool.withGpu(0)(Effect.fail("boom"))));
     expect(pool.slots()[0]?.busy).toBe(false);
     const controller = new AbortController();
-    const running = Effect.runPromise(pool.withGpu(0)(Effect.never), { signal: controller.signal });
-    await Effect.runPromise(Effect.sleep(5));
+    let holding: () => void = () => {};
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const work = Effect.sync(() => holding()).pipe(Effect.andThen(Effect.never));
+    const running = Effect.runPromise(pool.withGpu(0)(work), { signal: controller.signal });
+    await held;
     expect(pool.slots()[0]?.busy).toBe(true);
     controller.abort();
     await running.catch(() => undefined);

@@ -1,9 +1,28 @@
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
+import type { GenerateProgram } from "./job-scheduler";
 import { fakeBackend, testScheduler } from "./test-support";
 
 const transitionsOf = (published: ReturnType<typeof testScheduler>["published"], jobId: string) =>
   published.flatMap((e) => (e.kind === "transition" && e.jobId === jobId ? [`${e.from}->${e.to}`] : []));
+
+/** `generate`, and `started(jobId)`: settles once that job's generation has begun, i.e. it holds the GPU. */
+const announcing = (generate: GenerateProgram) => {
+  const signals = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  const signal = (jobId: string) => {
+    let entry = signals.get(jobId);
+    if (!entry) {
+      let resolve: () => void = () => {};
+      const promise = new Promise<void>((r) => (resolve = r));
+      entry = { promise, resolve };
+      signals.set(jobId, entry);
+    }
+    return entry;
+  };
+  const wrapped: GenerateProgram = (request, onProgress) =>
+    Effect.sync(() => signal(request.jobId).resolve()).pipe(Effect.andThen(generate(request, onProgress)));
+  return { generate: wrapped, started: (jobId: string) => signal(jobId).promise };
+};
 
 describe("JobScheduler GPU lock", () => {
   it("never runs two generations at once when 20 jobs are submitted together", async () => {
@@ -94,17 +113,19 @@ describe("JobScheduler", () => {
 
   it("interrupts a running generation when its job is cancelled, and frees the GPU", async () => {
     const backend = fakeBackend({ ms: 1_000 });
-    const { scheduler, submit } = testScheduler(backend.generate);
+    const { generate, started } = announcing(backend.generate);
+    const { scheduler, submit } = testScheduler(generate);
     const running = submit("running");
-    const next = submit("next");
-    await new Promise((r) => setTimeout(r, 20));
+    void submit("next");
+    await started("running");
     await scheduler.cancel("running");
     expect(await running).toBe("cancelled");
-    await Effect.runPromise(Effect.sleep(10));
+    // The next generation can only begin once the permit is free, i.e. after the interrupted one's finalizers ran.
+    await started("next");
     expect(backend.stats.interrupted).toEqual(["running"]);
+    expect(backend.stats.started).toEqual(["running", "next"]);
     expect(scheduler.status("next")).toBe("processing");
     await scheduler.stop();
-    void next;
   });
 
   it("fails a job that holds the GPU past its timeout, saying so, and interrupts it", async () => {
@@ -122,11 +143,12 @@ describe("JobScheduler", () => {
     const backend = fakeBackend();
     const { scheduler, submit } = testScheduler(backend.generate, { healthy: false });
     const done = submit("a");
-    await new Promise((r) => setTimeout(r, 20));
-    expect(backend.stats.started).toEqual([]);
+    // The scheduler decides while it takes the job in: had it sent the job to the backend, the slot would say so now.
+    expect(scheduler.snapshot().backends[0]).toMatchObject({ healthy: false, busy: false, jobId: null });
     expect(scheduler.position("a")).toBe(1);
     scheduler.backendUp(0);
     expect(await done).toBe("complete");
+    expect(backend.stats.started).toEqual(["a"]);
     await scheduler.stop();
   });
 
@@ -140,9 +162,10 @@ describe("JobScheduler", () => {
 
   it("stops without finishing running jobs and waits for their generations to end", async () => {
     const backend = fakeBackend({ ms: 1_000 });
-    const { scheduler, submit, published } = testScheduler(backend.generate);
+    const { generate, started } = announcing(backend.generate);
+    const { scheduler, submit, published } = testScheduler(generate);
     void submit("a");
-    await new Promise((r) => setTimeout(r, 20));
+    await started("a");
     await scheduler.stop();
     expect(backend.stats.interrupted).toEqual(["a"]);
     expect(backend.stats.active).toBe(0);
