@@ -46,7 +46,6 @@ describe("chartOf", () => {
       "scheduler.enqueue",
       "scheduler.cancel",
       "scheduler.pause",
-      "scheduler.resume",
       "backend.up",
       "backend.down",
       "xstate.snapshot.*",

@@ -47,7 +47,6 @@ export type SchedulerEvent =
   | { type: "scheduler.enqueue"; job: ImageJobInput }
   | { type: "scheduler.cancel"; jobId: string }
   | { type: "scheduler.pause" }
-  | { type: "scheduler.resume" }
   | { type: "backend.up"; backend: number }
   | { type: "backend.down"; backend: number }
   | { type: `xstate.snapshot.${string}`; snapshot: SnapshotFrom<typeof imageJobMachine> }
@@ -134,7 +133,6 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
       }),
     },
     "scheduler.pause": { actions: assign({ dispatching: false }) },
-    "scheduler.resume": { actions: [assign({ dispatching: true }), "dispatch"] },
     "backend.up": {
       actions: [
         ({ context, event }) => {
