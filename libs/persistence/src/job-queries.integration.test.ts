@@ -73,12 +73,12 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore queries on $
     const older = await store().createConversation("older");
     const newer = await store().createConversation();
     expect(newer.title).toBe("New conversation");
-    const titles = (await store().listConversations()).map((c) => c.id);
-    expect(titles.indexOf(newer.id)).toBeLessThan(titles.indexOf(older.id));
+    expect((await store().listConversations()).map((c) => c.id)).toEqual([newer.id, older.id]);
     await submit("first", older.id);
     await submit("second", older.id);
     const messages = await store().listMessages(older.id);
     expect(messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
+    expect(messages.filter((m) => m.role === "user").map((m) => m.content)).toEqual(["first", "second"]);
     expect(messages.map((m) => m.createdAt)).toEqual([...messages.map((m) => m.createdAt)].sort());
     expect(await store().getConversation("not-a-uuid")).toBeNull();
     expect(await store().listMessages("not-a-uuid")).toEqual([]);
