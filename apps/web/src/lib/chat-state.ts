@@ -3,6 +3,7 @@ import { createStore, reconcile } from "solid-js/store";
 import { checkAuth } from "./auth";
 import { errorCode, errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
+import { submissionKeys } from "./submission-keys";
 import { createSubscription } from "./subscription";
 import { coalesced } from "./tasks";
 import { trpc } from "./trpc";
@@ -27,10 +28,6 @@ const writeCursor = (scope: string, id: string) => {
     // Storage is off: a reload then starts from the current snapshot, which is complete for a conversation.
   }
 };
-
-/** A key for `jobs.submit`'s idempotency; crypto.randomUUID needs a secure context, getRandomValues does not. */
-const newKey = (): string =>
-  crypto.randomUUID?.() ?? Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16)).join("");
 
 async function allJobs(conversationId: string): Promise<Job[]> {
   const items: Job[] = [];
@@ -166,15 +163,16 @@ export function createChatState() {
     window.removeEventListener("focus", onFocus);
   });
 
+  const keys = submissionKeys();
   const submit = async (
     request: Omit<SubmitInput, "conversationId" | "idempotencyKey">,
     conversationId = selectedId(),
   ) => {
-    const job = await trpc.jobs.submit.mutate({
-      ...request,
-      ...(conversationId ? { conversationId } : {}),
-      idempotencyKey: newKey(),
-    });
+    const input = { ...request, ...(conversationId ? { conversationId } : {}) };
+    // Sending the same again after no answer is a retry of that send: with its key, never a second job.
+    const idempotencyKey = keys.keyFor(input);
+    const job = await trpc.jobs.submit.mutate({ ...input, idempotencyKey });
+    keys.answered(idempotencyKey);
     store.applySnapshot(job);
     if (job.conversationId !== selectedId()) {
       select(job.conversationId);
