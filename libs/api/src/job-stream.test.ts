@@ -1,68 +1,71 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
-import type { JobRecord } from "@anvil/persistence";
-import { toJob } from "@anvil/persistence";
+import { JobStore, toJob } from "@anvil/persistence";
+import type { AnvilDatabase, JobRecord, Transition } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
 import type { Context } from "./context";
 import { EventHub } from "./event-hub";
+import type { JobService } from "./job-service";
 import { jobEventStream } from "./job-stream";
+import { useTestStore } from "./testing/test-store";
 
-const JOB_ID = "00000000-0000-4000-8000-000000000001";
+/** A real store that runs `between` (once) just before its second read of a job, as another writer could. */
+class StoreWithWriterBetweenReads extends JobStore {
+  private reads = 0;
 
-const record = (status: Job["status"], lastEventId: number): JobRecord => ({
-  id: JOB_ID,
-  conversationId: "00000000-0000-4000-8000-000000000002",
-  messageId: "00000000-0000-4000-8000-000000000003",
-  status,
-  progress: status === "complete" ? 100 : 0,
-  prompt: "a barn",
-  params: { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 4, seed: 1 },
-  imageUrl: status === "complete" ? `/images/${JOB_ID}.png` : null,
-  usedSeed: null,
-  error: null,
-  createdAt: new Date(0).toISOString(),
-  startedAt: null,
-  finishedAt: null,
-  seq: 1,
-  attempts: status === "queued" ? 0 : 1,
-  lastEventId,
-});
+  constructor(
+    database: AnvilDatabase,
+    private readonly between: () => Promise<void>,
+  ) {
+    super(database);
+  }
+
+  override async getJob(id: string): Promise<JobRecord | null> {
+    if (++this.reads === 2) await this.between();
+    return super.getJob(id);
+  }
+}
+
+// The scheduler is not under test: a job it does not hold is answered as stored, at position 0.
+const service: Pick<JobService, "toLiveJob" | "liveJob"> = {
+  toLiveJob: (record) => toJob(record, 0),
+  liveJob: () => undefined,
+};
 
 describe("jobEventStream", () => {
+  const { database, store } = useTestStore();
+
   it("sends every status change that lands between reading the cursor and reading the job", async () => {
+    const { job } = await store().submitJob({ prompt: "a barn", params: { ...DEFAULT_JOB_PARAMS, steps: 4 } });
     const events = new EventHub();
-    let stored = record("queued", 5);
-    let getJobCalls = 0;
-    const store = {
-      getJob: async () => {
-        // The second read (the current snapshot) comes after the job was started and finished, both published.
-        if (++getJobCalls === 2) {
-          for (const [status, id] of [
-            ["processing", 6],
-            ["complete", 7],
-          ] as const) {
-            stored = record(status, id);
-            events.publish({ kind: "status", eventId: id, job: toJob(stored, 0) });
-          }
-        }
-        return stored;
-      },
-      latestEventId: async () => 5,
+    const landed: number[] = [];
+    // As the service does: each change is committed, then published.
+    const land = async (transition: Omit<Transition, "jobId" | "snapshot">) => {
+      const applied = await store().applyTransition({ ...transition, jobId: job.id, snapshot: (r) => toJob(r, 0) });
+      if (!applied) throw new Error(`${transition.from} → ${transition.to} did not apply`);
+      landed.push(applied.eventId);
+      events.publish({ kind: "status", eventId: applied.eventId, job: applied.snapshot });
     };
-    const service = { toLiveJob: (r: JobRecord) => toJob(r, 0), liveJob: () => undefined };
-    const ctx = { store, service, events, database: "pglite", coalesceMs: 1 } as unknown as Context;
+    // The stream's first read checks that the job exists, then it reads the cursor; the second read (the current
+    // snapshot) comes after the job was started and finished, both published.
+    const racing = new StoreWithWriterBetweenReads(database(), async () => {
+      await land({ from: "queued", to: "processing", patch: { startedAt: new Date(), attempts: 1 } });
+      await land({ from: "processing", to: "complete", patch: { progress: 100, finishedAt: new Date() } });
+    });
+    const ctx = { store: racing, service, events, database: "pglite", coalesceMs: 1 } as unknown as Context;
     const abort = new AbortController();
 
     const received: { id: string; status: string }[] = [];
-    for await (const envelope of jobEventStream(ctx, { jobId: JOB_ID }, abort.signal)) {
-      const [id, job] = envelope as unknown as [string, Job];
-      received.push({ id, status: job.status });
-      if (job.status === "complete") abort.abort();
+    for await (const envelope of jobEventStream(ctx, { jobId: job.id }, abort.signal)) {
+      const [id, sent] = envelope as unknown as [string, Job];
+      received.push({ id, status: sent.status });
+      if (sent.status === "complete") abort.abort();
     }
 
+    expect(landed).toHaveLength(2);
     expect(received).toEqual([
-      { id: "6", status: "processing" },
-      { id: "7", status: "complete" },
+      { id: String(landed[0]), status: "processing" },
+      { id: String(landed[1]), status: "complete" },
     ]);
   });
 });

@@ -1,96 +1,125 @@
+import { randomUUID } from "node:crypto";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
-import type { Job } from "@anvil/job-machine";
-import { ConversationNotFound } from "@anvil/persistence";
-import type { JobRecord, SubmitJobInput, SubmitJobResult } from "@anvil/persistence";
-import { describe, expect, it, vi } from "vitest";
+import { ConversationNotFound, toJob } from "@anvil/persistence";
+import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
+import { describe, expect, it } from "vitest";
 import { Unavailable } from "./errors";
 import { Submissions } from "./submissions";
 import type { SubmissionsOptions } from "./submissions";
+import { useTestStore } from "./testing/test-store";
 
 const params = { ...DEFAULT_JOB_PARAMS, width: 512, height: 512, steps: 10 };
+/** A prompt of this test run's own, so the shared database can be searched for it. */
+const unique = (label: string): string => `${label} ${randomUUID()}`;
 const input = (prompt: string, conversationId?: string): SubmitJobInput => ({
   prompt,
   params,
   ...(conversationId ? { conversationId } : {}),
 });
-const stored = (i: SubmitJobInput): SubmitJobResult => ({
-  job: { id: `job-${i.prompt}`, prompt: i.prompt } as JobRecord,
-  created: true,
-  queuePosition: 1,
-});
-const accept = ({ job }: SubmitJobResult) => ({ id: job.id, prompt: job.prompt }) as Job;
+const accept = ({ job, queuePosition }: SubmitJobResult) => toJob(job, queuePosition);
 
-function submissions(overrides: Partial<SubmissionsOptions>) {
-  const store = vi.fn(async (inputs: readonly SubmitJobInput[]) => inputs.map(stored));
-  const options: SubmissionsOptions = {
-    run: (task) => task(),
-    lastProgressAt: () => Date.now(),
-    store,
-    accept,
-    deadlineMs: 50,
-    ...overrides,
-  };
-  return { submissions: new Submissions(options), store: (overrides.store ?? store) as typeof store };
+/** A promise and the function that settles it. */
+function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire: () => void = () => {};
+  const promise = new Promise<void>((resolve) => (fire = resolve));
+  return { promise, fire };
 }
 
 describe("Submissions", () => {
+  const { store } = useTestStore();
+  /** The batches the real store was given, as prompts. */
+  const batches: string[][] = [];
+  const storeJobs = (inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> => {
+    batches.push(inputs.map((i) => i.prompt));
+    return store().submitJobs(inputs);
+  };
+  const storedPrompts = async (): Promise<string[]> =>
+    (await store().listJobs({ limit: 500 })).items.map((job) => job.prompt);
+
+  const submissions = (overrides: Partial<SubmissionsOptions>) =>
+    new Submissions({
+      run: (task) => task(),
+      lastProgressAt: () => Date.now(),
+      store: storeJobs,
+      accept,
+      deadlineMs: 50,
+      ...overrides,
+    });
+
   it("stores the submissions that arrive together in one call, in order, each with its own outcome", async () => {
-    const store = vi.fn(async (inputs: readonly SubmitJobInput[]) =>
-      inputs.map((i) => (i.conversationId ? new ConversationNotFound(i.conversationId) : stored(i))),
-    );
+    const [one, lost, two] = [unique("one"), unique("lost"), unique("two")];
     // The lane is busy for a moment (as behind a write): all three are waiting when it gets to them.
-    const { submissions: s } = submissions({ store, run: (task) => Promise.resolve().then(task) });
+    const s = submissions({ run: (task) => Promise.resolve().then(task) });
+    const before = batches.length;
     const results = await Promise.allSettled([
-      s.submit(input("one")),
-      s.submit(input("lost", "no-such-conversation")),
-      s.submit(input("two")),
+      s.submit(input(one)),
+      s.submit(input(lost, randomUUID())),
+      s.submit(input(two)),
     ]);
-    expect(store).toHaveBeenCalledTimes(1);
-    expect(store.mock.calls[0]?.[0].map((i) => i.prompt)).toEqual(["one", "lost", "two"]);
-    expect(results.map((r) => (r.status === "fulfilled" ? r.value.id : r.reason.constructor.name))).toEqual([
-      "job-one",
-      "ConversationNotFound",
-      "job-two",
+    expect(batches.slice(before)).toEqual([[one, lost, two]]);
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value.prompt : r.reason))).toEqual([
+      one,
+      expect.any(ConversationNotFound),
+      two,
     ]);
+    // Stored in the order they arrived, each its own job, the refused one not at all.
+    const stored = await storedPrompts();
+    expect(stored.filter((prompt) => [one, lost, two].includes(prompt))).toEqual([one, two]);
+    const [first, second] = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    expect(first?.status).toBe("queued");
+    expect(second?.queuePosition).toBe(first!.queuePosition + 1);
   });
 
   it("refuses a submission stuck behind a lane that does not move, and never stores it", async () => {
-    let release: () => void = () => {};
-    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const lane = signal();
+    let ran: Promise<void> | undefined;
     const since = Date.now();
-    const { submissions: s, store } = submissions({
-      run: (task) => stuck.then(task),
+    const late = unique("late");
+    const s = submissions({
+      run: (task) => (ran = lane.promise.then(task)),
       lastProgressAt: () => since,
     });
-    const refused = s.submit(input("late"));
+    const refused = s.submit(input(late));
     await expect(refused).rejects.toBeInstanceOf(Unavailable);
     await expect(refused).rejects.toThrow(/not accepted/);
-    release();
-    await stuck;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(store).not.toHaveBeenCalled();
+    lane.fire();
+    // The lane gets to the batch after all: the refused submission is no longer in it.
+    expect(ran).toBeDefined();
+    await ran;
+    expect(await storedPrompts()).not.toContain(late);
   });
 
   it("keeps a submission waiting behind a lane that is busy but moving, past the deadline", async () => {
-    let release: () => void = () => {};
-    const busy = new Promise<void>((resolve) => (release = resolve));
-    const { submissions: s } = submissions({ run: (task) => busy.then(task) });
-    const accepted = s.submit(input("patient"));
-    // Four deadlines pass while the lane keeps moving (lastProgressAt is always now).
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    release();
-    await expect(accepted).resolves.toMatchObject({ id: "job-patient" });
+    const lane = signal();
+    const fourDeadlines = signal();
+    let checks = 0;
+    const patient = unique("patient");
+    const s = submissions({
+      run: (task) => lane.promise.then(task),
+      // Asked each time the deadline passes; the lane always moved just now.
+      lastProgressAt: () => {
+        if (++checks === 4) fourDeadlines.fire();
+        return Date.now();
+      },
+    });
+    const accepted = s.submit(input(patient));
+    await fourDeadlines.promise;
+    lane.fire();
+    await expect(accepted).resolves.toMatchObject({ prompt: patient, status: "queued" });
+    expect(await storedPrompts()).toContain(patient);
   });
 
   it("refuses only the submission whose acceptance failed, and answers the others", async () => {
-    const { submissions: s } = submissions({
+    const [good, bad] = [unique("good"), unique("bad")];
+    const s = submissions({
       run: (task) => Promise.resolve().then(task),
       accept: (result) => {
-        if (result.job.prompt === "bad") throw new Error("the scheduler has stopped");
+        if (result.job.prompt === bad) throw new Error("the scheduler has stopped");
         return accept(result);
       },
     });
-    const results = await Promise.allSettled([s.submit(input("good")), s.submit(input("bad"))]);
+    const results = await Promise.allSettled([s.submit(input(good)), s.submit(input(bad))]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
+    expect(results[1]).toMatchObject({ reason: new Error("the scheduler has stopped") });
   });
 });
