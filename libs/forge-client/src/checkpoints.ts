@@ -23,3 +23,16 @@ export const findCheckpoint = (models: readonly SdModel[], name: string): SdMode
     models.find((model) => keys(model).some((key) => key.toLowerCase() === wanted.toLowerCase()))
   );
 };
+
+/**
+ * Whether Forge's `info` says the image was made with the checkpoint `title` ("name.safetensors [hash]"): by the
+ * short hash when both carry one, else by the model name. An info without either is given the benefit of the doubt.
+ */
+export const madeWith = (info: Record<string, unknown>, title: string): boolean => {
+  const wantedHash = /\[([0-9a-f]+)\]$/i.exec(title.trim())?.[1]?.toLowerCase();
+  const hash = typeof info["sd_model_hash"] === "string" ? info["sd_model_hash"].toLowerCase() : "";
+  if (wantedHash && hash) return hash.startsWith(wantedHash) || wantedHash.startsWith(hash);
+  const name = typeof info["sd_model_name"] === "string" ? info["sd_model_name"] : "";
+  if (!name) return true;
+  return withoutExtension(baseName(withoutHash(title.trim()))).toLowerCase() === withoutExtension(name).toLowerCase();
+};

@@ -16,6 +16,12 @@ export type ForgeErrorReason =
   | "BadResponse"
   /** A txt2img answer without an image, e.g. after an interrupt. */
   | "NoImage"
+  /** 401: Forge runs with `--api-auth` and the URL's credentials are missing or wrong. */
+  | "Unauthorized"
+  /** Someone pressed Interrupt or Skip in Forge's own UI: the 200 carries an unfinished image. */
+  | "Interrupted"
+  /** The image was made with another checkpoint than the one asked for (an old Forge ignores the override). */
+  | "WrongModel"
   /** No answer within the request timeout. */
   | "Timeout";
 
@@ -39,6 +45,18 @@ const unreachableCodes: Record<string, string> = {
   ERR_INVALID_URL: "invalid URL",
 };
 
+// TLS failures: the server was reached but not trusted, so nothing ran there either.
+const untrustedCodes = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 const timeoutCodes = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 /** The error codes along a fetch failure's cause chain (undici nests the socket error in `cause`). */
@@ -55,6 +73,17 @@ const errorCodes = (error: unknown, depth = 0): string[] => {
 /** Classifies a rejected `fetch`: Unreachable only when the request cannot have reached the server. */
 export const fetchFailure = (backendUrl: string, cause: unknown): ForgeError => {
   const codes = errorCodes(cause);
+  const untrusted = codes.find((code) => untrustedCodes.has(code));
+  if (untrusted !== undefined) {
+    return new ForgeError({
+      reason: "Unreachable",
+      message:
+        `Forge at ${backendUrl} has a TLS certificate that Node does not trust (${untrusted}); ` +
+        "start Anvil with NODE_EXTRA_CA_CERTS=/path/to/ca.pem naming the certificate or its CA",
+      backendUrl,
+      cause,
+    });
+  }
   const unreachable = codes.find((code) => code in unreachableCodes || code === "ERR_BAD_PORT");
   if (unreachable !== undefined) {
     const why = unreachableCodes[unreachable] ?? "port not allowed";

@@ -174,7 +174,7 @@ describe("ForgeClient", () => {
 
   it("lists samplers and schedulers by name", async () => {
     const forge = client();
-    expect(await Effect.runPromise(forge.samplers())).toContainEqual({ name: "Euler" });
-    expect(await Effect.runPromise(forge.schedulers())).toContainEqual({ name: "simple" });
+    expect(await Effect.runPromise(forge.samplers())).toContainEqual({ name: "Euler", aliases: ["k_euler"] });
+    expect(await Effect.runPromise(forge.schedulers())).toContainEqual({ name: "simple", aliases: ["Simple"] });
   });
 });

@@ -1,11 +1,30 @@
 import { Effect, Fiber } from "effect";
-import { decodeModels, decodeNamed, decodeOptions, decodeProgress, decodeTxt2Img, toForgeTxt2Img } from "./decode";
-import type { ForgeError } from "./errors";
+import { parseBackendUrl } from "./backend-url";
+import { madeWith } from "./checkpoints";
+import {
+  decodeModels,
+  decodeModules,
+  decodeNamed,
+  decodeOptions,
+  decodeProgress,
+  decodeTxt2Img,
+  toForgeTxt2Img,
+} from "./decode";
+import { ForgeError } from "./errors";
 import { requestJson, type HttpCall, type HttpSettings } from "./http";
-import type { ForgeProgress, GenerationResult, NamedItem, SdModel, Txt2ImgRequest, Txt2ImgResult } from "./types";
+import type {
+  ForgeProgress,
+  GenerationResult,
+  NamedItem,
+  SdModel,
+  SdModule,
+  Txt2ImgRequest,
+  Txt2ImgResult,
+} from "./types";
 
 /** A client for one Forge backend (one GPU). */
 export interface ForgeClient {
+  /** The backend's URL without credentials: the one to show, log and store. */
   readonly baseUrl: string;
   /** One txt2img call, without progress; interrupting it does not stop the backend (use `generate`). */
   txt2img(req: Txt2ImgRequest): Effect.Effect<Txt2ImgResult, ForgeError>;
@@ -15,6 +34,10 @@ export interface ForgeClient {
   interrupt(): Effect.Effect<void, ForgeError>;
   /** The installed checkpoints. */
   sdModels(): Effect.Effect<SdModel[], ForgeError>;
+  /** Makes Forge read its checkpoint folder again (a file added since it started). */
+  refreshCheckpoints(): Effect.Effect<void, ForgeError>;
+  /** VAE and text-encoder files a checkpoint may need beside it. */
+  sdModules(): Effect.Effect<SdModule[], ForgeError>;
   /** The sampler names txt2img accepts. */
   samplers(): Effect.Effect<NamedItem[], ForgeError>;
   /** The scheduler names txt2img accepts. */
@@ -26,6 +49,9 @@ export interface ForgeClient {
   /**
    * txt2img with progress (`onProgress` gets integers 0..99, non-decreasing, then 100 with the result).
    * Interrupting it, or losing the connection mid-request, interrupts the backend too (Forge would go on otherwise).
+   * A 200 is checked: an interrupt or skip from Forge's own UI (`Interrupted`) or an ignored checkpoint override
+   * (`WrongModel`) fail it. A failure with a checkpoint selects the previous one again, so that a checkpoint that
+   * cannot load does not fail the jobs after it.
    */
   generate(
     req: Txt2ImgRequest,
@@ -35,7 +61,10 @@ export interface ForgeClient {
 
 /** Settings of `makeForgeClient`. */
 export interface ForgeClientOptions {
-  /** E.g. "http://127.0.0.1:7860"; a trailing slash is ignored. */
+  /**
+   * E.g. "http://127.0.0.1:7860"; a trailing slash is ignored. Credentials in it ("http://user:pass@host:7860",
+   * Forge's `--api-auth`) are sent as HTTP Basic authorization and never appear in `baseUrl` or an error.
+   */
   readonly baseUrl: string;
   /** Timeout of every call except txt2img and setOptions, which the caller bounds. Default 10 000. */
   readonly requestTimeoutMs?: number;
@@ -49,11 +78,12 @@ export interface ForgeClientOptions {
 
 /** Builds a client for the Forge server at `options.baseUrl`. */
 export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
-  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const { baseUrl, authorization } = parseBackendUrl(options.baseUrl);
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const intervalMs = options.progressIntervalMs ?? 500;
   const settings: HttpSettings = {
     baseUrl,
+    authorization,
     connectRetries: options.connectRetries ?? 3,
     fetch: options.fetch ?? globalThis.fetch,
   };
@@ -69,6 +99,61 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       Effect.flatMap((body) => decodeProgress(baseUrl, body)),
     );
   const interrupt = () => call("POST", "/sdapi/v1/interrupt").pipe(Effect.asVoid);
+
+  const readOptions = () =>
+    call("GET", "/sdapi/v1/options").pipe(Effect.flatMap((body) => decodeOptions(baseUrl, body)));
+  const setOptions = (values: Record<string, unknown>) =>
+    call("POST", "/sdapi/v1/options", { body: values, timeoutMs: undefined }).pipe(Effect.asVoid);
+
+  /** A 200 is not yet a finished image: Forge answers one after an interrupt or skip from its own UI too. */
+  const checkFinished = (req: Txt2ImgRequest, result: GenerationResult) =>
+    Effect.gen(function* () {
+      // The flags stay set until the next job begins, and the GPU is still ours: this reads our job's.
+      const after = yield* Effect.option(progress());
+      if (after._tag === "Some" && (after.value.interrupted || after.value.skipped)) {
+        return yield* Effect.fail(
+          new ForgeError({
+            reason: "Interrupted",
+            message: `The generation was ${after.value.skipped ? "skipped" : "interrupted"} in Forge's own interface at ${baseUrl}; its unfinished image was discarded`,
+            backendUrl: baseUrl,
+          }),
+        );
+      }
+      if (req.checkpoint !== null && !madeWith(result.info, req.checkpoint)) {
+        const used = String(result.info["sd_model_name"] ?? result.info["sd_model_hash"] ?? "another model");
+        return yield* Effect.fail(
+          new ForgeError({
+            reason: "WrongModel",
+            message: `Forge at ${baseUrl} made the image with ${used} instead of ${req.checkpoint}: this Forge build ignores the checkpoint override; update Forge`,
+            backendUrl: baseUrl,
+          }),
+        );
+      }
+      return result;
+    });
+
+  /** Puts Forge's selected checkpoint back after a failed job with a checkpoint override (restore is off). */
+  const withCheckpointRecovery = <A>(req: Txt2ImgRequest, work: Effect.Effect<A, ForgeError>) =>
+    req.checkpoint === null
+      ? work
+      : Effect.gen(function* () {
+          const before = yield* Effect.option(readOptions());
+          const selected = before._tag === "Some" ? before.value : null;
+          return yield* work.pipe(
+            Effect.tapError((error) => {
+              const previous = selected?.["sd_model_checkpoint"];
+              const answered = error.reason === "HttpError" || error.reason === "OutOfMemory";
+              if (!answered || typeof previous !== "string" || previous === req.checkpoint) return Effect.void;
+              const modules = selected?.["forge_additional_modules"];
+              return Effect.ignore(
+                setOptions({
+                  sd_model_checkpoint: previous,
+                  ...(Array.isArray(modules) ? { forge_additional_modules: modules } : {}),
+                }),
+              );
+            }),
+          );
+        });
 
   const generate: ForgeClient["generate"] = (req, opts) =>
     Effect.gen(function* () {
@@ -89,8 +174,9 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         Effect.forkChild,
       );
       const result = yield* txt2img(req).pipe(Effect.ensuring(Fiber.interrupt(poller)));
+      const finished = yield* checkFinished(req, result);
       opts?.onProgress?.(100);
-      return result;
+      return finished;
     }).pipe(
       // Forge keeps generating after its client disconnects; only /interrupt frees the GPU.
       Effect.onInterrupt(() => Effect.ignore(interrupt())),
@@ -98,6 +184,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       Effect.tapError((error) =>
         error.reason === "ConnectionLost" || error.reason === "Timeout" ? Effect.ignore(interrupt()) : Effect.void,
       ),
+      (work) => withCheckpointRecovery(req, work),
     );
 
   return {
@@ -107,12 +194,15 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     interrupt,
     generate,
     sdModels: () => call("GET", "/sdapi/v1/sd-models").pipe(Effect.flatMap((body) => decodeModels(baseUrl, body))),
+    // Rescanning a large models folder can take a while.
+    refreshCheckpoints: () =>
+      call("POST", "/sdapi/v1/refresh-checkpoints", { timeoutMs: Math.max(timeoutMs, 60_000) }).pipe(Effect.asVoid),
+    sdModules: () => call("GET", "/sdapi/v1/sd-modules").pipe(Effect.flatMap((body) => decodeModules(baseUrl, body))),
     samplers: () =>
       call("GET", "/sdapi/v1/samplers").pipe(Effect.flatMap((body) => decodeNamed(baseUrl, "samplers", body))),
     schedulers: () =>
       call("GET", "/sdapi/v1/schedulers").pipe(Effect.flatMap((body) => decodeNamed(baseUrl, "schedulers", body))),
-    options: () => call("GET", "/sdapi/v1/options").pipe(Effect.flatMap((body) => decodeOptions(baseUrl, body))),
-    setOptions: (values) =>
-      call("POST", "/sdapi/v1/options", { body: values, timeoutMs: undefined }).pipe(Effect.asVoid),
+    options: readOptions,
+    setOptions,
   };
 };

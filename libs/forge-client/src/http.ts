@@ -1,9 +1,12 @@
 import { Effect, Schedule } from "effect";
 import { connectionLost, fetchFailure, ForgeError } from "./errors";
+import { cleanText } from "./text";
 
 /** Settings shared by every call to one backend. */
 export interface HttpSettings {
   readonly baseUrl: string;
+  /** The `Authorization` header for Forge's `--api-auth`, or null. */
+  readonly authorization: string | null;
   readonly connectRetries: number;
   readonly fetch: typeof fetch;
 }
@@ -29,7 +32,8 @@ class SendFailure {
 const asRecord = (value: unknown): Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
-const text = (value: unknown): string => (typeof value === "string" ? value.trim() : "");
+/** A backend's string, cleaned (NUL, lone surrogates, length) before anything stores or shows it. */
+const text = (value: unknown, max?: number): string => (typeof value === "string" ? cleanText(value, max) : "");
 
 const parseJson = (raw: string): { ok: true; value: unknown } | { ok: false } => {
   // JSON.parse is the one parser that throws; keep that out of the Effect code.
@@ -53,21 +57,45 @@ const validationMessage = (body: unknown): string => {
     .join("; ");
 };
 
+/** Gateways answer these when they give up on a slow upstream; Forge behind them goes on generating. */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
 /** Maps a non-2xx reply to the error a user should read. */
 const statusFailure = (backendUrl: string, reply: RawReply): ForgeError => {
   const parsed = parseJson(reply.text);
   const body = parsed.ok ? asRecord(parsed.value) : {};
   if (reply.status === 422) {
-    const detail = parsed.ok ? validationMessage(parsed.value) : text(reply.text).slice(0, 200);
+    const detail = parsed.ok ? validationMessage(parsed.value) : text(reply.text, 200);
     return new ForgeError({
       reason: "InvalidRequest",
-      message: `Forge rejected the request: ${detail}`,
+      message: `Forge rejected the request: ${cleanText(detail, 500)}`,
       backendUrl,
       cause: body,
     });
   }
-  const error = text(body["error"]);
-  const details = text(body["errors"]) || text(body["detail"]);
+  if (reply.status === 401) {
+    return new ForgeError({
+      reason: "Unauthorized",
+      message:
+        `Forge at ${backendUrl} wants credentials (it runs with --api-auth): ` +
+        "put them in FORGE_URL as http://user:password@host:port",
+      backendUrl,
+    });
+  }
+  if (GATEWAY_STATUSES.has(reply.status) && !parsed.ok) {
+    // An HTML page from nginx or a load balancer: the request reached Forge, which goes on without a client.
+    return new ForgeError({
+      reason: "ConnectionLost",
+      message:
+        `A proxy in front of Forge at ${backendUrl} gave up on the request (HTTP ${reply.status}); ` +
+        "raise its read timeout above JOB_TIMEOUT_MS",
+      backendUrl,
+      cause: text(reply.text, 200),
+    });
+  }
+  // Forge answers { error, detail, body, message } (webui.py); A1111's handler had { …, errors }.
+  const error = text(body["error"], 200);
+  const details = text(body["message"]) || text(body["errors"]) || text(body["detail"]);
   if (error === "OutOfMemoryError" || /out of memory/i.test(details)) {
     return new ForgeError({
       reason: "OutOfMemory",
@@ -76,13 +104,13 @@ const statusFailure = (backendUrl: string, reply: RawReply): ForgeError => {
       cause: body,
     });
   }
-  const what = [error, details].filter(Boolean).join(": ") || text(reply.text).slice(0, 200) || "no details";
+  const what = [error, details].filter(Boolean).join(": ") || text(reply.text, 200) || "no details";
   const hint = reply.status === 404 ? " (is Forge started with --api?)" : "";
   return new ForgeError({
     reason: "HttpError",
     message: `Forge failed (HTTP ${reply.status}): ${what}${hint}`,
     backendUrl,
-    cause: parsed.ok ? body : reply.text,
+    cause: parsed.ok ? body : text(reply.text, 500),
   });
 };
 
@@ -93,7 +121,10 @@ const send = (settings: HttpSettings, call: HttpCall): Effect.Effect<RawReply, F
       const response = await settings
         .fetch(`${settings.baseUrl}${call.path}`, {
           method: call.method,
-          headers: call.body === undefined ? {} : { "content-type": "application/json" },
+          headers: {
+            ...(call.body === undefined ? {} : { "content-type": "application/json" }),
+            ...(settings.authorization === null ? {} : { authorization: settings.authorization }),
+          },
           body: call.body === undefined ? undefined : JSON.stringify(call.body),
           signal,
         })
@@ -142,7 +173,7 @@ export const requestJson = (settings: HttpSettings, call: HttpCall): Effect.Effe
               reason: "BadResponse",
               message: "Forge answered with something that is not JSON",
               backendUrl: settings.baseUrl,
-              cause: reply.text.slice(0, 500),
+              cause: text(reply.text, 500),
             }),
           );
     }),

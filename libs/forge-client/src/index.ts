@@ -1,7 +1,24 @@
-export { checkpointTitles, findCheckpoint } from "./checkpoints";
+export { normalizeBackendUrl, parseBackendUrl, type BackendAddress } from "./backend-url";
+export { checkpointTitles, findCheckpoint, madeWith } from "./checkpoints";
+export { imageFormat } from "./decode";
 export { ForgeError, type ForgeErrorReason } from "./errors";
 export { makeForgeClient, type ForgeClient, type ForgeClientOptions } from "./forge-client";
-export type { ForgeProgress, GenerationResult, NamedItem, SdModel, Txt2ImgRequest, Txt2ImgResult } from "./types";
-export { startForgeSimulator, type ForgeSimulator, type ForgeSimulatorOptions } from "./simulator/forge-simulator";
+export { cleanText, MAX_BACKEND_TEXT } from "./text";
+export type {
+  ForgeProgress,
+  GenerationResult,
+  ImageFormat,
+  NamedItem,
+  SdModel,
+  SdModule,
+  Txt2ImgRequest,
+  Txt2ImgResult,
+} from "./types";
+export {
+  startForgeSimulator,
+  type BusyOptions,
+  type ForgeSimulator,
+  type ForgeSimulatorOptions,
+} from "./simulator/forge-simulator";
 export type { SimulatorFault } from "./simulator/faults";
 export type { SimulatorLogEntry, SimulatorOutcome, SimulatorStats } from "./simulator/stats";

@@ -6,18 +6,31 @@ export interface Txt2ImgRequest {
   readonly height: number;
   readonly steps: number;
   readonly cfgScale: number;
+  /** Flux's distilled guidance (Forge's `distilled_cfg_scale`, its default 3.5); other models ignore it. */
+  readonly distilledCfgScale?: number | undefined;
   /** -1 lets the backend pick a random seed. */
   readonly seed: number;
   readonly sampler: string;
-  readonly scheduler?: string | undefined;
+  /** A scheduler name or label from `schedulers()`; null or undefined for Forge's own choice. */
+  readonly scheduler?: string | null | undefined;
   /** A checkpoint title from `sdModels()`, or null for whatever the backend has loaded. */
   readonly checkpoint: string | null;
+  /**
+   * VAE / text-encoder files (`filename`s from `sdModules()`) a checkpoint needs beside it, as Forge's
+   * `forge_additional_modules`; sent with a checkpoint only.
+   */
+  readonly modules?: readonly string[] | undefined;
 }
+
+/** What a generated image is encoded as: PNG, or what Forge's `samples_format` setting makes it. */
+export type ImageFormat = "png" | "jpeg" | "webp";
 
 /** A finished generation. */
 export interface GenerationResult {
-  /** The first image, decoded from base64. */
+  /** The first image, decoded from base64 (PNG unless Forge's `samples_format` says otherwise: see `format`). */
   readonly png: Uint8Array;
+  /** The image's encoding, read from its bytes. */
+  readonly format: ImageFormat;
   /** The seed the backend actually used (the request's may be -1). */
   readonly seed: number;
   /** Forge's `info`, parsed from its JSON string. */
@@ -32,12 +45,17 @@ export interface ForgeProgress {
   /** 0..1 */
   readonly progress: number;
   readonly etaRelativeSeconds: number;
-  /** True while a job runs (`state.job_count > 0`). */
+  /** True while a job sets up, loads its model or runs (`state.job_count !== 0`; -1 while loading). */
   readonly busy: boolean;
+  /** True while a job sets up and loads its model (`job_count === -1`); an interrupt cannot cut this short. */
+  readonly loading: boolean;
   readonly jobCount: number;
   readonly samplingStep: number;
   readonly samplingSteps: number;
+  /** Set by an interrupt, and kept after the job until the next one begins. */
   readonly interrupted: boolean;
+  /** Set by Skip, kept like `interrupted`. */
+  readonly skipped: boolean;
 }
 
 /** A checkpoint as `/sdapi/v1/sd-models` lists it; `title` is what `sd_model_checkpoint` takes. */
@@ -49,7 +67,15 @@ export interface SdModel {
   readonly filename: string;
 }
 
-/** A sampler or scheduler. */
+/** A sampler or scheduler: txt2img takes its name or any alias (a scheduler's label is one). */
 export interface NamedItem {
   readonly name: string;
+  readonly aliases: readonly string[];
+}
+
+/** A VAE or text-encoder file as `/sdapi/v1/sd-modules` lists it. */
+export interface SdModule {
+  readonly name: string;
+  /** The path `forge_additional_modules` takes. */
+  readonly filename: string;
 }

@@ -10,22 +10,26 @@ const PNG = Buffer.from(
 /** A backend that answers every call at once, to measure Anvil's own overhead. */
 export const instantForge = (): ForgeClient => ({
   baseUrl: "instant://",
-  txt2img: () => Effect.succeed({ png: PNG, seed: 1, info: {} }),
-  generate: () => Effect.succeed({ png: PNG, seed: 1, info: {} }),
+  txt2img: () => Effect.succeed({ png: PNG, format: "png", seed: 1, info: {} }),
+  generate: () => Effect.succeed({ png: PNG, format: "png", seed: 1, info: {} }),
   progress: () =>
     Effect.succeed({
       progress: 0,
       etaRelativeSeconds: 0,
       busy: false,
+      loading: false,
       jobCount: 0,
       samplingStep: 0,
       samplingSteps: 0,
       interrupted: false,
+      skipped: false,
     }),
   interrupt: () => Effect.void,
   sdModels: () => Effect.succeed([]),
-  samplers: () => Effect.succeed([]),
-  schedulers: () => Effect.succeed([]),
+  refreshCheckpoints: () => Effect.void,
+  sdModules: () => Effect.succeed([]),
+  samplers: () => Effect.succeed([{ name: "Euler", aliases: [] }]),
+  schedulers: () => Effect.succeed([{ name: "simple", aliases: ["Simple"] }]),
   options: () => Effect.succeed({}),
   setOptions: () => Effect.void,
 });

@@ -4,6 +4,7 @@ import { cappedSize, renderPixels } from "./image";
 import { generationInfo } from "./info";
 import { matchModel, type SimulatedModel } from "./models";
 import { encodePng } from "./png";
+import { SAMPLE_JPEG, SAMPLE_WEBP } from "./samples";
 import { StatsRecorder, type SimulatorLogEntry } from "./stats";
 
 /** The faults that act inside a generation (the others are answered before one starts). */
@@ -14,92 +15,156 @@ export interface GenerationJob {
   readonly params: Txt2ImgParams;
   readonly fault?: GenerationFault | undefined;
   readonly external?: boolean;
+  /** A set-up phase of this length whatever the model (another client's job that loads one). */
+  readonly loadMs?: number;
   /** Called after each sampling step. */
   readonly onStep?: (step: number, steps: number) => void;
   /** Ends a "hang" generation normally once true (the external work finished). */
   readonly until?: () => boolean;
 }
 
+/** Forge's 500 body: `{ error, detail, body, message }` (webui.py's exception handler). */
+export interface FailureBody {
+  readonly error: string;
+  readonly detail: string;
+  readonly body: string;
+  readonly message: string;
+}
+
 /** How a generation ended, with what the HTTP layer answers. */
 export type GenerationOutcome =
-  | { readonly kind: "image"; readonly png: Buffer; readonly info: string; readonly entry: SimulatorLogEntry }
+  | { readonly kind: "image"; readonly image: Buffer; readonly info: string; readonly entry: SimulatorLogEntry }
   | { readonly kind: "empty"; readonly info: string; readonly entry: SimulatorLogEntry }
-  | { readonly kind: "error"; readonly fault: "oom" | "500"; readonly entry: SimulatorLogEntry };
+  | { readonly kind: "error"; readonly body: FailureBody; readonly entry: SimulatorLogEntry };
+
+/** Forge's `samples_format`: what the API's base64 images are encoded as. */
+export type SamplesFormat = "png" | "jpg" | "webp";
 
 interface Running {
+  /** Forge's `job_count` is -1 while a job sets up and loads its model, then 1 while it samples. */
+  phase: "loading" | "sampling";
   readonly steps: number;
   step: number;
   interrupted: boolean;
+  skipped: boolean;
   readonly job: GenerationJob;
 }
 
 /** Settings the engine reads on every step, so tests can change them live. */
 export interface EngineSettings {
   stepMs: number;
+  /** The cost of switching checkpoints (or their modules): a load that no interrupt cuts short. */
   modelLoadMs: number;
   readonly maxImageSize: number;
+  /** An old Forge build that ignores `override_settings.sd_model_checkpoint`. */
+  readonly ignoreCheckpointOverride: boolean;
+  /** Model names that load only with `forge_additional_modules` (a Flux UNet without VAE / text encoders). */
+  readonly modularModels: readonly string[];
 }
+
+/** What Forge's options select: the model and modules the next generation loads. */
+interface Selection {
+  readonly model: SimulatedModel;
+  readonly modules: readonly string[];
+}
+
+const sameSelection = (a: Selection | null, b: Selection): boolean =>
+  a !== null && a.model.title === b.model.title && a.modules.join("\n") === b.modules.join("\n");
+
+const CLIP_MISSING: FailureBody = {
+  error: "AssertionError",
+  detail: "",
+  body: "",
+  message: "You do not have CLIP state dict!",
+};
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Forge's generation side: a FIFO lock, one running generation, the loaded checkpoint. */
+/** Forge's generation side: a FIFO lock, one running generation, the selected and the loaded checkpoint. */
 export class SimulatorEngine {
   readonly recorder = new StatsRecorder();
   private readonly lock = new FifoLock();
   private current: Running | null = null;
+  /** The last job: its interrupted / skipped flags stay visible until the next one begins, as in Forge. */
+  private last: Running | null = null;
+  private loaded: Selection | null = null;
   private closed = false;
+  /** What POST /options (or an override kept afterwards) selected. */
+  selected: Selection;
+  /** `samples_format`. */
+  samplesFormat: SamplesFormat = "png";
 
   constructor(
     readonly settings: EngineSettings,
-    readonly models: readonly SimulatedModel[],
-    public model: SimulatedModel,
-  ) {}
+    readonly models: SimulatedModel[],
+    first: SimulatedModel,
+  ) {
+    this.selected = { model: first, modules: [] };
+    this.loaded = this.selected;
+  }
 
-  /** Loads a checkpoint, taking `modelLoadMs`; false when no model has that name. */
-  async loadModel(name: string): Promise<boolean> {
+  /** The selected checkpoint, as `/options` reports it. */
+  get model(): SimulatedModel {
+    return this.selected.model;
+  }
+
+  /** Selects a checkpoint for the next generation (Forge's POST /options); false when no model has that name. */
+  select(name: string, modules?: readonly string[]): boolean {
     const found = matchModel(this.models, name);
     if (!found) return false;
-    if (found.title !== this.model.title) {
-      await sleep(this.settings.modelLoadMs);
-      this.model = found;
-      this.recorder.modelLoaded();
-    }
+    this.selected = { model: found, modules: modules ?? this.selected.modules };
     return true;
   }
 
-  /** Waits for the lock like Forge's queue, then generates. */
+  /** Waits for the lock like Forge's queue, then loads what is selected and generates. */
   async run(job: GenerationJob): Promise<GenerationOutcome> {
     const held = job.external ? undefined : this.recorder.requestHeld();
+    if (this.current !== null) this.recorder.waited();
     const release = await this.lock.acquire();
     const seed = job.params.seed === -1 ? Math.floor(Math.random() * 2 ** 32) : job.params.seed;
     const entry = this.recorder.started(job.params.prompt, seed);
-    const running: Running = { steps: job.params.steps, step: 0, interrupted: this.closed, job };
+    const running: Running = {
+      phase: "loading",
+      steps: job.params.steps,
+      step: 0,
+      interrupted: this.closed,
+      skipped: false,
+      job,
+    };
     this.current = running;
+    this.last = running;
+    const before = this.selected;
     try {
-      const previous = this.model;
-      // An unknown checkpoint is silently ignored, as Forge does.
-      if (job.params.checkpoint !== null) await this.loadModel(job.params.checkpoint);
+      const { checkpoint, modules } = job.params;
+      // An unknown checkpoint is silently ignored, as Forge does; an old build ignores every override.
+      if (checkpoint !== null && !this.settings.ignoreCheckpointOverride) this.select(checkpoint, modules ?? []);
+      const loaded = await this.load(job.loadMs);
+      if (job.params.restoreAfterwards) this.selected = before;
+      if (!loaded) {
+        this.recorder.ended(entry, "error");
+        return { kind: "error", body: CLIP_MISSING, entry };
+      }
       if (job.fault === "oom" || job.fault === "500") {
         this.recorder.ended(entry, "error");
-        return { kind: "error", fault: job.fault, entry };
+        return { kind: "error", body: failure(job.fault), entry };
       }
+      running.phase = "sampling";
       await this.sample(running);
+      const stopped = running.interrupted || running.skipped;
       // Like Forge's VAE decode: sampling is done (progress 1.0) but the reply is not ready yet.
-      if (!running.interrupted) await sleep(this.settings.stepMs * 3);
-      const info = generationInfo(job.params, seed, this.model);
-      if (job.params.restoreAfterwards && previous.title !== this.model.title) await this.loadModel(previous.title);
-      if (running.interrupted) {
-        this.recorder.ended(entry, "interrupted");
-        return { kind: "empty", info, entry };
-      }
+      if (!stopped) await sleep(this.settings.stepMs * 3);
+      const info = generationInfo(job.params, seed, this.loaded?.model ?? this.model);
       if (job.fault === "noimage") {
         this.recorder.ended(entry, "noimage");
         return { kind: "empty", info, entry };
       }
-      const size = cappedSize(job.params.width, job.params.height, this.settings.maxImageSize);
-      const png = encodePng(size.width, size.height, renderPixels(job.params.prompt, seed, size.width, size.height));
-      this.recorder.ended(entry, "completed");
-      return { kind: "image", png, info, entry };
+      // Interrupted before sampling: no image. Mid-sampling: Forge decodes what it has and answers 200 with it.
+      if (stopped && running.step === 0) {
+        this.recorder.ended(entry, "interrupted");
+        return { kind: "empty", info, entry };
+      }
+      this.recorder.ended(entry, stopped ? "interrupted" : "completed");
+      return { kind: "image", image: this.encode(job.params, seed), info, entry };
     } finally {
       this.current = null;
       this.recorder.finished(held);
@@ -107,20 +172,50 @@ export class SimulatorEngine {
     }
   }
 
+  /** The set-up phase: loads the selection when it differs from what is loaded; false when it cannot load. */
+  private async load(forcedMs: number | undefined): Promise<boolean> {
+    const wanted = this.selected;
+    const switching = !sameSelection(this.loaded, wanted);
+    const ms = forcedMs ?? (switching ? this.settings.modelLoadMs : 0);
+    if (ms > 0) await sleep(ms);
+    if (!switching) return true;
+    this.recorder.modelLoaded();
+    if (this.settings.modularModels.includes(wanted.model.model_name) && wanted.modules.length === 0) {
+      // The broken load leaves nothing loaded; the selection stays (restore is off), so the next job fails too.
+      this.loaded = null;
+      return false;
+    }
+    this.loaded = wanted;
+    return true;
+  }
+
+  private encode(params: Txt2ImgParams, seed: number): Buffer {
+    if (this.samplesFormat === "jpg") return SAMPLE_JPEG;
+    if (this.samplesFormat === "webp") return SAMPLE_WEBP;
+    const size = cappedSize(params.width, params.height, this.settings.maxImageSize);
+    return encodePng(size.width, size.height, renderPixels(params.prompt, seed, size.width, size.height));
+  }
+
   private async sample(running: Running): Promise<void> {
     const { fault, onStep, until } = running.job;
+    const stopped = () => running.interrupted || running.skipped;
     const hanging = () => fault === "hang" && until?.() !== true;
-    while (!running.interrupted && (hanging() || running.step < running.steps)) {
+    while (!stopped() && (hanging() || running.step < running.steps)) {
       await sleep(this.settings.stepMs * (fault === "slow" ? 10 : 1));
-      if (running.interrupted || hanging()) continue;
+      if (stopped() || hanging()) continue;
       running.step += 1;
       onStep?.(running.step, running.steps);
     }
   }
 
-  /** Stops whatever runs; later generations are not affected, as in Forge. */
+  /** Sets the flag; a load runs on regardless and the job stops when sampling would begin, as in Forge. */
   interrupt(): void {
     if (this.current) this.current.interrupted = true;
+  }
+
+  /** Forge's Skip: with one image per job it ends the job like an interrupt, but sets `skipped`. */
+  skip(): void {
+    if (this.current) this.current.skipped = true;
   }
 
   /** True while an `external` generation (another client's) holds the backend. */
@@ -134,27 +229,40 @@ export class SimulatorEngine {
     this.interrupt();
   }
 
-  /** Forge's `/progress` reply: it describes whatever is running. */
+  /** Forge's `/progress` reply: it describes whatever is running, and the last job's flags while idle. */
   progress(): Record<string, unknown> {
     const running = this.current;
-    const fraction = running ? running.step / running.steps : 0;
+    const flags = running ?? this.last;
+    const sampling = running?.phase === "sampling";
+    const fraction = running ? (sampling ? running.step / running.steps : 0.01) : 0;
     const remainingMs = running ? (running.steps - running.step) * this.settings.stepMs : 0;
     return {
       progress: fraction,
       eta_relative: remainingMs / 1000,
       state: {
-        skipped: false,
-        interrupted: running?.interrupted ?? false,
+        skipped: flags?.skipped ?? false,
+        interrupted: flags?.interrupted ?? false,
         stopping_generation: false,
         job: running ? "txt2img" : "",
-        job_count: running ? 1 : 0,
+        job_count: running ? (sampling ? 1 : -1) : 0,
         job_timestamp: "0",
         job_no: 0,
-        sampling_step: running?.step ?? 0,
-        sampling_steps: running?.steps ?? 0,
+        sampling_step: sampling ? running.step : 0,
+        sampling_steps: sampling ? running.steps : 0,
       },
       current_image: null,
       textinfo: null,
     };
   }
 }
+
+/** Forge's 500 bodies for the faults that fail a generation. */
+export const failure = (fault: "oom" | "500"): FailureBody =>
+  fault === "oom"
+    ? {
+        error: "OutOfMemoryError",
+        detail: "",
+        body: "",
+        message: "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity)",
+      }
+    : { error: "RuntimeError", detail: "", body: "", message: "simulated failure" };

@@ -10,17 +10,6 @@ export const faultInPrompt = (prompt: string): SimulatorFault | undefined => {
   return FAULTS.find((fault) => fault === name);
 };
 
-/** Forge's 500 bodies for the faults that fail a generation. */
-export const failureBody = (fault: "oom" | "500"): Record<string, string> =>
-  fault === "oom"
-    ? {
-        error: "OutOfMemoryError",
-        detail: "",
-        body: "",
-        errors: "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity)",
-      }
-    : { error: "RuntimeError", detail: "", body: "", errors: "simulated failure" };
-
 /** One entry of FastAPI's 422 `detail`. */
 export interface ValidationIssue {
   readonly loc: (string | number)[];
@@ -40,6 +29,8 @@ export interface Txt2ImgParams {
   readonly scheduler: string;
   readonly cfgScale: number;
   readonly checkpoint: string | null;
+  /** `override_settings.forge_additional_modules`, when sent. */
+  readonly modules: readonly string[] | undefined;
   readonly restoreAfterwards: boolean;
 }
 
@@ -80,8 +71,9 @@ export const parseTxt2Img = (
     return typeof value === "string" ? value : "";
   };
   const overrides = b["override_settings"];
-  const checkpoint =
-    typeof overrides === "object" && overrides !== null ? (overrides as Json)["sd_model_checkpoint"] : undefined;
+  const override = typeof overrides === "object" && overrides !== null ? (overrides as Json) : {};
+  const checkpoint = override["sd_model_checkpoint"];
+  const modules = override["forge_additional_modules"];
   const params: Txt2ImgParams = {
     prompt: str("prompt", undefined),
     negativePrompt: str("negative_prompt", ""),
@@ -93,6 +85,7 @@ export const parseTxt2Img = (
     scheduler: str("scheduler", "Simple"),
     cfgScale: typeof b["cfg_scale"] === "number" ? b["cfg_scale"] : 7,
     checkpoint: typeof checkpoint === "string" ? checkpoint : null,
+    modules: Array.isArray(modules) ? modules.filter((m): m is string => typeof m === "string") : undefined,
     // Forge's default is to restore, which reloads the previous checkpoint after the image.
     restoreAfterwards: b["override_settings_restore_afterwards"] !== false,
   };

@@ -28,10 +28,12 @@ describe("ForgeSimulator", () => {
   let sim: ForgeSimulator;
   const txt2img = (json: string, signal?: AbortSignal) =>
     fetch(`${sim.url}/sdapi/v1/txt2img`, { method: "POST", body: json, signal });
-  const jobCount = async () => {
-    const progress = (await (await fetch(`${sim.url}/sdapi/v1/progress`)).json()) as { state: { job_count: number } };
-    return progress.state.job_count;
-  };
+  const progress = async () =>
+    (await (await fetch(`${sim.url}/sdapi/v1/progress`)).json()) as {
+      progress: number;
+      state: { job_count: number; sampling_step: number; interrupted: boolean; skipped: boolean };
+    };
+  const jobCount = async () => (await progress()).state.job_count;
 
   beforeEach(async () => {
     sim = await startForgeSimulator({ stepMs: 10, modelLoadMs: 5 });
@@ -62,13 +64,58 @@ describe("ForgeSimulator", () => {
     expect(second?.startedAt).toBeGreaterThanOrEqual(first?.endedAt ?? Infinity);
   });
 
-  it("answers the pending txt2img with no image when interrupted", async () => {
+  it("answers 200 with the unfinished image when interrupted mid-sampling, and keeps the flag until the next job", async () => {
     const pending = txt2img(body({ steps: 200 }));
-    await waitFor(async () => (await jobCount()) === 1);
+    await waitFor(async () => (await progress()).state.sampling_step >= 2);
     await fetch(`${sim.url}/sdapi/v1/interrupt`, { method: "POST" });
     const reply = (await (await pending).json()) as Txt2ImgReply;
-    expect(reply.images).toEqual([]);
+    expect(reply.images).toHaveLength(1);
     expect(sim.stats().log[0]?.outcome).toBe("interrupted");
+    expect((await progress()).state).toMatchObject({ job_count: 0, interrupted: true });
+    await txt2img(body({ steps: 1 }));
+    expect((await progress()).state).toMatchObject({ job_count: 0, interrupted: false });
+  });
+
+  it("sets skipped on Skip and answers with the unfinished image", async () => {
+    const pending = txt2img(body({ steps: 200 }));
+    await waitFor(async () => (await progress()).state.sampling_step >= 1);
+    await fetch(`${sim.url}/sdapi/v1/skip`, { method: "POST" });
+    expect(((await (await pending).json()) as Txt2ImgReply).images).toHaveLength(1);
+    expect((await progress()).state).toMatchObject({ job_count: 0, skipped: true, interrupted: false });
+  });
+
+  it("reports job_count -1 while loading a checkpoint, which an interrupt cannot cut short, then ends without an image", async () => {
+    sim.setModelLoadMs(1000);
+    const started = Date.now();
+    const pending = txt2img(body({ override_settings: { sd_model_checkpoint: "flux1-schnell" } }));
+    await waitFor(async () => (await jobCount()) === -1);
+    expect((await progress()).progress).toBe(0.01);
+    await fetch(`${sim.url}/sdapi/v1/interrupt`, { method: "POST" });
+    expect(await jobCount()).toBe(-1);
+    const reply = (await (await pending).json()) as Txt2ImgReply;
+    expect(reply.images).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(sim.stats()).toMatchObject({ modelLoads: 1, interrupted: 1 });
+  });
+
+  it("answers a failure with Forge's { error, detail, body, message }", async () => {
+    const reply = await txt2img(body({ prompt: "sim:oom" }));
+    expect(reply.status).toBe(500);
+    expect(await reply.json()).toEqual({
+      error: "OutOfMemoryError",
+      detail: "",
+      body: "",
+      message: expect.stringMatching(/^CUDA out of memory/),
+    });
+  });
+
+  it("counts a request that arrives while another generation holds the backend as waited", async () => {
+    sim.setBusy(true, { loadMs: 100 });
+    await waitFor(async () => (await jobCount()) !== 0);
+    const queued = txt2img(body({ steps: 1 }));
+    await waitFor(() => sim.stats().waited === 1);
+    sim.setBusy(false);
+    expect((await queued).status).toBe(200);
   });
 
   it("draws the same picture for the same prompt and seed, and another for another seed", async () => {

@@ -1,13 +1,21 @@
 /**
  * A Forge stand-in: a real HTTP server with the `/sdapi/v1` calls Anvil uses, for `npm start` without a GPU, tests and e2e.
+ * It behaves as Forge's source does (the README's "Pointing Anvil at a real Forge" lists what a user meets):
  *
- * Like Forge it serialises generations with a FIFO lock, keeps generating after its client disconnects, stops only on
- * POST /interrupt (the pending txt2img then answers `images: []`), and ignores an unknown `override_settings` checkpoint.
- * Images are small real PNGs whose pixels follow from prompt + seed, capped at `maxImageSize` on the long side.
+ * - generations are serialised by a FIFO lock, go on after their client disconnects, and stop only on POST /interrupt;
+ * - a job first sets up and loads what is selected (`job_count` -1, progress 0.01; `modelLoadMs` when the checkpoint or
+ *   its modules change); an interrupt cannot cut a load short and takes effect when sampling would begin (no image);
+ *   interrupted or skipped mid-sampling, the pending txt2img answers 200 with the unfinished image, and
+ *   `state.interrupted` / `skipped` stay set until the next job begins;
+ * - an unknown `override_settings` checkpoint is ignored; with `override_settings_restore_afterwards: false` the override
+ *   stays selected; POST /options only selects; a `modularModels` checkpoint without `forge_additional_modules` fails to
+ *   load (500 AssertionError) and stays selected, so the next jobs fail too;
+ * - failures are HTTP 500 `{ error, detail, body, message }`; `auth` puts HTTP Basic on every /sdapi route (401);
+ *   `samples_format` jpg / webp makes the images JPEG / WebP; `ignoreCheckpointOverride` acts out an old build.
  *
  * Faults, triggered by a token in the prompt or by `injectFault(fault, count)` for the next `count` txt2img calls:
- *   sim:oom      HTTP 500 { error: "OutOfMemoryError", errors: "CUDA out of memory. Tried to allocate 2.00 GiB …" }
- *   sim:500      HTTP 500 { error: "RuntimeError", errors: "simulated failure" }
+ *   sim:oom      HTTP 500 { error: "OutOfMemoryError", message: "CUDA out of memory. Tried to allocate 2.00 GiB …" }
+ *   sim:500      HTTP 500 { error: "RuntimeError", message: "simulated failure" }
  *   sim:422      HTTP 422 FastAPI { detail: [{ loc: ["body", "steps"], msg, type }] }, answered at once
  *   sim:drop     destroys the connection halfway through sampling; the generation itself runs on, as in Forge
  *   sim:nonjson  HTTP 200 with an HTML page, answered at once
@@ -19,7 +27,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SimulatorEngine } from "./engine";
 import type { SimulatorFault } from "./faults";
-import { DEFAULT_MODELS, simulatedModel } from "./models";
+import { DEFAULT_MODELS, DEFAULT_MODULES, simulatedModel, simulatedModule } from "./models";
 import { handleRequest } from "./routes";
 import type { SimulatorStats } from "./stats";
 
@@ -31,12 +39,28 @@ export interface ForgeSimulatorOptions {
   readonly host?: string;
   /** Time per sampling step. Default 100. */
   readonly stepMs?: number;
-  /** Time to load another checkpoint. Default 300. */
+  /** Time to load another checkpoint (the switch cost). Default 300. */
   readonly modelLoadMs?: number;
   /** Cap of the image's long side; the aspect ratio is kept. Default 256. */
   readonly maxImageSize?: number;
   /** Model names, e.g. "flux1-dev"; the first is loaded at start. */
   readonly models?: readonly string[];
+  /** Model names (of `models`) that load only with `forge_additional_modules`. Default none. */
+  readonly modularModels?: readonly string[];
+  /** Module files `/sd-modules` lists. Default ae, clip_l and t5xxl_fp16. */
+  readonly modules?: readonly string[];
+  /** "user:password": every /sdapi route wants HTTP Basic with it, as Forge's `--api-auth`. */
+  readonly auth?: string;
+  /** Act out an old Forge build that ignores the checkpoint override. */
+  readonly ignoreCheckpointOverride?: boolean;
+  /** Forge's `samples_format`. Default png. */
+  readonly samplesFormat?: "png" | "jpg" | "webp";
+}
+
+/** How `setBusy` pretends another client is working. */
+export interface BusyOptions {
+  /** A set-up / model-load phase of this length first (`job_count` -1), which an interrupt cannot cut short. */
+  readonly loadMs?: number;
 }
 
 /** A running simulator. */
@@ -52,7 +76,11 @@ export interface ForgeSimulator {
   /** Changes the time per step, from the next step on. */
   setStepMs(ms: number): void;
   /** Pretends another client runs a generation (holding the FIFO lock) until `setBusy(false)` or an interrupt. */
-  setBusy(busy: boolean): void;
+  setBusy(busy: boolean, options?: BusyOptions): void;
+  /** Changes the checkpoint switch cost, from the next load on. */
+  setModelLoadMs(ms: number): void;
+  /** Puts a checkpoint file in the models folder: listed after POST /refresh-checkpoints, as in Forge. */
+  addCheckpoint(name: string): void;
   /** Offline: the port is closed and open connections are destroyed (clients see Forge as unreachable); work goes on. */
   setOffline(offline: boolean): Promise<void>;
 }
@@ -83,13 +111,22 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     stepMs: options.stepMs ?? 100,
     modelLoadMs: options.modelLoadMs ?? 300,
     maxImageSize: options.maxImageSize ?? 256,
+    ignoreCheckpointOverride: options.ignoreCheckpointOverride ?? false,
+    modularModels: options.modularModels ?? [],
   };
   const engine = new SimulatorEngine(settings, models, first);
+  engine.samplesFormat = options.samplesFormat ?? "png";
   const faults: SimulatorFault[] = [];
+  const onDisk: string[] = [];
   const ctx = {
     engine,
-    options: { sd_model_checkpoint: first.title, samples_format: "png", CLIP_stop_at_last_layers: 1 },
+    options: { CLIP_stop_at_last_layers: 1 } as Record<string, unknown>,
+    modules: (options.modules ?? DEFAULT_MODULES).map(simulatedModule),
+    authorization: options.auth === undefined ? null : `Basic ${Buffer.from(options.auth).toString("base64")}`,
     takeFault: () => faults.shift(),
+    refreshCheckpoints: () => {
+      for (const name of onDisk.splice(0)) models.push(simulatedModel(name));
+    },
   };
   const server = createServer((req, res) => {
     handleRequest(ctx, req, res).catch(() => {
@@ -110,7 +147,13 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     setStepMs: (ms) => {
       settings.stepMs = ms;
     },
-    setBusy: (on) => {
+    setModelLoadMs: (ms) => {
+      settings.modelLoadMs = ms;
+    },
+    addCheckpoint: (name) => {
+      onDisk.push(name);
+    },
+    setBusy: (on, busyOptions = {}) => {
       if (busy) busy.done = true;
       busy = null;
       if (!on) return;
@@ -127,9 +170,16 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
         scheduler: "Simple",
         cfgScale: 1,
         checkpoint: null,
+        modules: undefined,
         restoreAfterwards: true,
       };
-      void engine.run({ params, fault: "hang", external: true, until: () => token.done });
+      void engine.run({
+        params,
+        fault: "hang",
+        external: true,
+        until: () => token.done,
+        ...(busyOptions.loadMs === undefined ? {} : { loadMs: busyOptions.loadMs }),
+      });
     },
     setOffline: async (off) => {
       if (off === offline) return;

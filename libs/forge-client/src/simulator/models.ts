@@ -37,3 +37,18 @@ export const matchModel = (models: readonly SimulatedModel[], wanted: string): S
       m.filename.endsWith(`/${wanted}`) ||
       `${m.model_name}.safetensors` === wanted,
   );
+
+/** A VAE or text encoder as `/sdapi/v1/sd-modules` lists it. */
+export interface SimulatedModule {
+  readonly model_name: string;
+  readonly filename: string;
+}
+
+/** The modules a simulator offers unless told otherwise: what a Flux UNet-only checkpoint needs. */
+export const DEFAULT_MODULES = ["ae.safetensors", "clip_l.safetensors", "t5xxl_fp16.safetensors"];
+
+/** Builds Forge's listing for a module file name. */
+export const simulatedModule = (file: string): SimulatedModule => ({
+  model_name: file,
+  filename: `/models/${file.startsWith("ae") ? "VAE" : "text_encoder"}/${file}`,
+});

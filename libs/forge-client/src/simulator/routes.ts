@@ -1,8 +1,18 @@
+import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { SimulatorEngine } from "./engine";
-import { failureBody, faultInPrompt, parseTxt2Img, type SimulatorFault } from "./faults";
+import type { SamplesFormat, SimulatorEngine } from "./engine";
+import { faultInPrompt, parseTxt2Img, type SimulatorFault } from "./faults";
+import type { SimulatedModule } from "./models";
 
-const SAMPLERS = ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M SDE", "DDIM", "UniPC"];
+// Forge's samplers with their aliases (txt2img takes either), and schedulers with their labels.
+const SAMPLERS: [string, string[]][] = [
+  ["Euler", ["k_euler"]],
+  ["Euler a", ["k_euler_a", "k_euler_ancestral"]],
+  ["DPM++ 2M", ["k_dpmpp_2m"]],
+  ["DPM++ 2M SDE", ["k_dpmpp_2m_sde"]],
+  ["DDIM", []],
+  ["UniPC", []],
+];
 const SCHEDULERS: [string, string][] = [
   ["automatic", "Automatic"],
   ["simple", "Simple"],
@@ -16,14 +26,19 @@ const SCHEDULERS: [string, string][] = [
 export interface RouteContext {
   readonly engine: SimulatorEngine;
   readonly options: Record<string, unknown>;
+  readonly modules: readonly SimulatedModule[];
+  /** `Basic …` that every /sdapi route demands (Forge's --api-auth), or null. */
+  readonly authorization: string | null;
   /** The next injected fault, if any (consumed). */
   readonly takeFault: () => SimulatorFault | undefined;
+  /** POST /refresh-checkpoints: checkpoints added since start become visible. */
+  readonly refreshCheckpoints: () => void;
 }
 
-const send = (res: ServerResponse, status: number, body: unknown): boolean => {
+const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): boolean => {
   // The client may be long gone (Forge keeps working after a disconnect); then there is nobody to answer.
   if (res.destroyed || res.socket === null || res.socket.destroyed) return false;
-  res.writeHead(status, { "content-type": "application/json" });
+  res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(JSON.stringify(body));
   return true;
 };
@@ -44,6 +59,13 @@ const parseJson = (raw: string): { ok: true; value: unknown } | { ok: false } =>
 
 const jsonError = (res: ServerResponse) =>
   send(res, 422, { detail: [{ loc: ["body", 0], msg: "JSON decode error", type: "json_invalid" }] });
+
+const authorized = (ctx: RouteContext, req: IncomingMessage): boolean => {
+  if (ctx.authorization === null) return true;
+  const given = Buffer.from(req.headers.authorization ?? "");
+  const wanted = Buffer.from(ctx.authorization);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+};
 
 const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const json = parseJson(await readBody(req));
@@ -69,55 +91,77 @@ const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerRespo
   const parameters = json.value;
   const delivered =
     outcome.kind === "error"
-      ? send(res, 500, failureBody(outcome.fault))
+      ? send(res, 500, outcome.body)
       : send(res, 200, {
-          images: outcome.kind === "image" ? [outcome.png.toString("base64")] : [],
+          images: outcome.kind === "image" ? [outcome.image.toString("base64")] : [],
           parameters,
           info: outcome.info,
         });
   outcome.entry.delivered = delivered;
 };
 
+const SAMPLES_FORMATS: Record<string, SamplesFormat> = { png: "png", jpg: "jpg", jpeg: "jpg", webp: "webp" };
+
 const setOptions = async (ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const json = parseJson(await readBody(req));
   if (!json.ok || typeof json.value !== "object" || json.value === null) return void jsonError(res);
   const values = json.value as Record<string, unknown>;
   const checkpoint = values["sd_model_checkpoint"];
+  const modules = values["forge_additional_modules"];
+  // In Forge a POST only selects: the next generation loads it. Unlike txt2img's override, an unknown title fails.
   if (typeof checkpoint === "string") {
-    // Unlike txt2img's override_settings, POST /options refuses an unknown checkpoint.
-    const loaded = await ctx.engine.loadModel(checkpoint);
-    if (!loaded) {
-      const errors = `model '${checkpoint}' not found`;
-      return void send(res, 500, { error: "RuntimeError", detail: "", body: "", errors });
+    const list = Array.isArray(modules) ? modules.filter((m): m is string => typeof m === "string") : undefined;
+    if (!ctx.engine.select(checkpoint, list)) {
+      const message = `model '${checkpoint}' not found`;
+      return void send(res, 500, { error: "RuntimeError", detail: "", body: "", message });
     }
   }
-  Object.assign(ctx.options, values, { sd_model_checkpoint: ctx.engine.model.title });
+  const format = values["samples_format"];
+  if (typeof format === "string" && SAMPLES_FORMATS[format]) ctx.engine.samplesFormat = SAMPLES_FORMATS[format];
+  Object.assign(ctx.options, values);
   send(res, 200, null);
 };
 
 /** Answers one HTTP request the way Forge's `/sdapi/v1` does. */
 export const handleRequest = async (ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const path = new URL(req.url ?? "/", "http://simulator").pathname.replace(/\/+$/, "");
+  if (path.startsWith("/sdapi/") && !authorized(ctx, req)) {
+    return void send(res, 401, { detail: "Incorrect username or password" }, { "www-authenticate": "Basic" });
+  }
   const route = `${req.method ?? "GET"} ${path}`;
+  const { engine } = ctx;
   switch (route) {
     case "POST /sdapi/v1/txt2img":
       return txt2img(ctx, req, res);
     case "GET /sdapi/v1/progress":
-      return void send(res, 200, ctx.engine.progress());
+      return void send(res, 200, engine.progress());
     case "POST /sdapi/v1/interrupt":
-      ctx.engine.interrupt();
+      engine.interrupt();
+      return void send(res, 200, {});
+    case "POST /sdapi/v1/skip":
+      engine.skip();
       return void send(res, 200, {});
     case "GET /sdapi/v1/sd-models":
-      return void send(res, 200, ctx.engine.models);
+      return void send(res, 200, engine.models);
+    case "POST /sdapi/v1/refresh-checkpoints":
+      ctx.refreshCheckpoints();
+      return void send(res, 200, null);
+    case "GET /sdapi/v1/sd-modules":
+      return void send(res, 200, ctx.modules);
     case "GET /sdapi/v1/options":
-      return void send(res, 200, { ...ctx.options, sd_model_checkpoint: ctx.engine.model.title });
+      return void send(res, 200, {
+        ...ctx.options,
+        sd_model_checkpoint: engine.model.title,
+        forge_additional_modules: engine.selected.modules,
+        samples_format: engine.samplesFormat,
+      });
     case "POST /sdapi/v1/options":
       return setOptions(ctx, req, res);
     case "GET /sdapi/v1/samplers":
       return void send(
         res,
         200,
-        SAMPLERS.map((name) => ({ name, aliases: [], options: {} })),
+        SAMPLERS.map(([name, aliases]) => ({ name, aliases, options: {} })),
       );
     case "GET /sdapi/v1/schedulers":
       return void send(

@@ -30,6 +30,11 @@ export interface SimulatorStats {
   readonly queued: number;
   /** The most txt2img requests ever held at once; Anvil must keep this at 1. */
   readonly maxQueued: number;
+  /**
+   * txt2img requests that arrived while another generation (any client's, loading or sampling) held the backend
+   * and so waited hidden in Forge's queue: two generations on one GPU as far as Anvil's guarantees go. Must stay 0.
+   */
+  readonly waited: number;
   /** Checkpoint loads (POST /options, override_settings, and restoring afterwards). */
   readonly modelLoads: number;
   readonly log: readonly SimulatorLogEntry[];
@@ -43,6 +48,7 @@ export class StatsRecorder {
   private overlaps = 0;
   private queued = 0;
   private maxQueued = 0;
+  private waitedCount = 0;
   private readonly log: SimulatorLogEntry[] = [];
 
   /** A txt2img request entered the queue; pass the token to `finished`. */
@@ -51,6 +57,11 @@ export class StatsRecorder {
     this.queued += 1;
     this.maxQueued = Math.max(this.maxQueued, this.queued);
     return true;
+  }
+
+  /** A request found the backend busy and waits for the lock. */
+  waited(): void {
+    this.waitedCount += 1;
   }
 
   /** A generation begins executing. */
@@ -100,6 +111,7 @@ export class StatsRecorder {
       overlaps: this.overlaps,
       queued: this.queued,
       maxQueued: this.maxQueued,
+      waited: this.waitedCount,
       log: this.log.map((entry) => ({ ...entry })),
     };
   }

@@ -1,0 +1,213 @@
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { Effect } from "effect";
+import { afterEach, describe, expect, it } from "vitest";
+import { makeForgeClient, type ForgeClientOptions } from "./forge-client";
+import { startForgeSimulator, type ForgeSimulator, type ForgeSimulatorOptions } from "./simulator/forge-simulator";
+import type { Txt2ImgRequest } from "./types";
+
+const request = (overrides: Partial<Txt2ImgRequest> = {}): Txt2ImgRequest => ({
+  prompt: "a lighthouse at dusk",
+  negativePrompt: "",
+  width: 64,
+  height: 48,
+  steps: 10,
+  cfgScale: 1,
+  seed: -1,
+  sampler: "Euler",
+  checkpoint: null,
+  ...overrides,
+});
+
+const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 5000) => {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
+
+const listen = async (server: Server): Promise<string> => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+const closeServer = (server: Server) =>
+  new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+
+describe("ForgeClient against Forge's own behaviour", () => {
+  let sim: ForgeSimulator | undefined;
+  const servers: Server[] = [];
+  const start = async (options: ForgeSimulatorOptions = {}) => {
+    sim = await startForgeSimulator({ stepMs: 5, modelLoadMs: 5, ...options });
+    return sim;
+  };
+  const client = (options: Partial<ForgeClientOptions> = {}) =>
+    makeForgeClient({ baseUrl: sim?.url ?? "", progressIntervalMs: 10, connectRetries: 1, ...options });
+
+  afterEach(async () => {
+    await sim?.close();
+    sim = undefined;
+    await Promise.all(servers.splice(0).map(closeServer));
+  });
+
+  it("reports a model load (job_count -1) as busy and loading", async () => {
+    const s = await start({ modelLoadMs: 2000 });
+    const forge = client();
+    s.setBusy(true, { loadMs: 2000 });
+    await waitFor(async () => (await Effect.runPromise(forge.progress())).jobCount === -1);
+    expect(await Effect.runPromise(forge.progress())).toMatchObject({ busy: true, loading: true, progress: 0.01 });
+    s.setBusy(false);
+  });
+
+  it("sends the credentials of a FORGE_URL as HTTP Basic and never shows the password", async () => {
+    const s = await start({ auth: "anvil:p4ss:word" });
+    const withCredentials = s.url.replace("http://", "http://anvil:p4ss%3Aword@");
+    const forge = client({ baseUrl: withCredentials });
+    expect(forge.baseUrl).toBe(s.url);
+    const result = await Effect.runPromise(forge.generate(request()));
+    expect(result.format).toBe("png");
+
+    const wrong = client({ baseUrl: s.url.replace("http://", "http://anvil:wrong-password@") });
+    const error = await Effect.runPromise(Effect.flip(wrong.progress()));
+    expect(error.reason).toBe("Unauthorized");
+    expect(`${error.message} ${error.backendUrl} ${JSON.stringify(error)}`).not.toMatch(/wrong-password|p4ss/);
+  });
+
+  it.each([
+    ["interrupt", "interrupted"],
+    ["skip", "skipped"],
+  ])("fails with Interrupted when someone presses %s in Forge's own UI mid-sampling", async (action, word) => {
+    const s = await start({ stepMs: 10 });
+    const forge = client();
+    const generating = Effect.runPromise(
+      Effect.flip(
+        forge.generate(request({ steps: 300 }), {
+          onProgress: (percent) => {
+            if (percent >= 1) void fetch(`${s.url}/sdapi/v1/${action}`, { method: "POST" });
+          },
+        }),
+      ),
+    );
+    const error = await generating;
+    expect(error.reason).toBe("Interrupted");
+    expect(error.message).toContain(word);
+    // Forge did send back an image: it is the unfinished one that was refused.
+    expect(s.stats().log[0]).toMatchObject({ outcome: "interrupted", delivered: true });
+  });
+
+  it("fails with WrongModel when an old Forge ignores the checkpoint override", async () => {
+    await start({ ignoreCheckpointOverride: true });
+    const forge = client();
+    const schnell = (await Effect.runPromise(forge.sdModels())).find((m) => m.modelName === "flux1-schnell");
+    const error = await Effect.runPromise(Effect.flip(forge.generate(request({ checkpoint: schnell?.title ?? "" }))));
+    expect(error.reason).toBe("WrongModel");
+    expect(error.message).toMatch(/made the image with flux1-dev instead of flux1-schnell/);
+  });
+
+  it("sends a Flux checkpoint's modules, and selects the previous checkpoint again when one fails to load", async () => {
+    await start({ models: ["flux1-dev", "flux1-dev-unet"], modularModels: ["flux1-dev-unet"] });
+    const forge = client();
+    const unet = (await Effect.runPromise(forge.sdModels())).find((m) => m.modelName === "flux1-dev-unet");
+    const failed = await Effect.runPromise(Effect.flip(forge.generate(request({ checkpoint: unet?.title ?? "" }))));
+    expect(failed.message).toBe("Forge failed (HTTP 500): AssertionError: You do not have CLIP state dict!");
+    // Without the recovery, Forge would still point at the broken checkpoint and fail this one too.
+    const next = await Effect.runPromise(forge.generate(request()));
+    expect(next.info["sd_model_name"]).toBe("flux1-dev");
+
+    const modules = (await Effect.runPromise(forge.sdModules())).map((m) => m.filename);
+    expect(modules).toContain("/models/VAE/ae.safetensors");
+    const result = await Effect.runPromise(forge.generate(request({ checkpoint: unet?.title ?? "", modules })));
+    expect(result.info["sd_model_name"]).toBe("flux1-dev-unet");
+  });
+
+  it("sends distilled_cfg_scale and scheduler", async () => {
+    const s = await start();
+    let seen: Record<string, unknown> = {};
+    const spy: typeof fetch = async (input, init) => {
+      if (String(input).endsWith("/txt2img")) seen = JSON.parse(String(init?.body)) as Record<string, unknown>;
+      return fetch(input, init);
+    };
+    await Effect.runPromise(
+      makeForgeClient({ baseUrl: s.url, fetch: spy }).generate(
+        request({ distilledCfgScale: 3.5, scheduler: "Simple" }),
+      ),
+    );
+    expect(seen).toMatchObject({ distilled_cfg_scale: 3.5, scheduler: "Simple" });
+  });
+
+  it("tells a JPEG reply from a PNG one", async () => {
+    await start({ samplesFormat: "jpg" });
+    const result = await Effect.runPromise(client().generate(request()));
+    expect(result.format).toBe("jpeg");
+    expect([...result.png.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+  });
+
+  it("takes a proxy's HTML 504 as a lost connection and interrupts Forge, which goes on generating", async () => {
+    const s = await start({ stepMs: 20 });
+    const target = new URL(s.url);
+    // A gateway whose read timeout runs out while Forge is still working: it forwards the request and gives up.
+    const proxy = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const upstream = fetch(`${target.origin}${req.url}`, {
+          method: req.method ?? "GET",
+          ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+        });
+        if (req.url?.includes("txt2img")) {
+          void upstream.catch(() => undefined);
+          setTimeout(
+            () => res.writeHead(504, { "content-type": "text/html" }).end("<html>504 Gateway Time-out</html>"),
+            100,
+          );
+          return;
+        }
+        void upstream.then(async (reply) => res.writeHead(reply.status).end(Buffer.from(await reply.arrayBuffer())));
+      });
+    });
+    servers.push(proxy);
+    const forge = client({ baseUrl: `http://${await listen(proxy)}` });
+    const error = await Effect.runPromise(Effect.flip(forge.generate(request({ steps: 200 }))));
+    expect(error.reason).toBe("ConnectionLost");
+    expect(error.message).toMatch(/gave up on the request \(HTTP 504\)/);
+    await waitFor(() => s.stats().interrupted === 1);
+  });
+
+  it("says how to trust a self-signed certificate", async () => {
+    const dir = new URL("./testing/", import.meta.url);
+    const tls = createHttpsServer(
+      {
+        key: readFileSync(new URL("self-signed.key.pem", dir)),
+        cert: readFileSync(new URL("self-signed.cert.pem", dir)),
+      },
+      (_req, res) => res.end("{}"),
+    );
+    servers.push(tls);
+    const forge = makeForgeClient({ baseUrl: `https://${await listen(tls)}`, connectRetries: 0 });
+    const error = await Effect.runPromise(Effect.flip(forge.progress()));
+    expect(error.reason).toBe("Unreachable");
+    expect(error.message).toMatch(/NODE_EXTRA_CA_CERTS/);
+  });
+
+  it("cleans an error text that PostgreSQL could not store", async () => {
+    const nasty = createServer((_req, res) => {
+      const message = `bad\u0000 thing ${"\ud83d"} ${"x".repeat(5000)}`;
+      res
+        .writeHead(500, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: "RuntimeError", detail: "", body: "", message }));
+    });
+    servers.push(nasty);
+    const forge = makeForgeClient({ baseUrl: `http://${await listen(nasty)}` });
+    const error = await Effect.runPromise(Effect.flip(forge.txt2img(request())));
+    expect(error.message.includes("\u0000")).toBe(false);
+    expect(/\p{Cs}/u.test(error.message)).toBe(false);
+    expect(error.message.length).toBeLessThan(2_200);
+    expect(error.message).toMatch(/^Forge failed \(HTTP 500\): RuntimeError: bad thing \ufffd x+…$/);
+  });
+});
