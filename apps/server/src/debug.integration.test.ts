@@ -50,7 +50,12 @@ describe("debug.* with inspection on", () => {
     const inspection = recordInspection(server(), {});
     try {
       // The stream first replays the ring; once it has, the job below can only arrive live.
-      await waitFor(() => server().anvil.inspector !== null, "inspection is on");
+      const replayedUpTo = server().anvil.inspector!.latestSeq;
+      expect(replayedUpTo).toBeGreaterThan(0);
+      await inspection.until(
+        () => inspection.received.some(({ record }) => record.seq >= replayedUpTo),
+        "the ring is replayed",
+      );
       const job = await server().trpc.jobs.submit.mutate({ prompt: uniquePrompt("inspected"), ...quick });
       const records = () => inspection.received.map((r) => r.record);
       await inspection.until(() => statesOf(records(), job.id).includes("complete"), "the job's actor completes");

@@ -56,10 +56,12 @@ describe.each(testDrivers())("/metrics on $kind", (driver) => {
   });
 
   it("shows waiting jobs as queue depth and open subscriptions as a gauge", async () => {
-    const { anvil, url, trpc } = server();
+    const { url, trpc } = server();
+    const subscriptions = async () => valueOf(await scrape(url), "anvil_event_subscriptions");
+    const before = await subscriptions();
     const subscription = trpc.jobs.events.subscribe({}, { onData: () => {} });
     try {
-      await waitFor(() => anvil.events.subscribers > 0, "the subscription is attached");
+      await waitFor(async () => (await subscriptions()) === before + 1, "the gauge counts the new subscription");
       await occupyGpu(server());
       await trpc.jobs.submit.mutate({ prompt: uniquePrompt("metrics waits"), ...quick });
       await trpc.jobs.submit.mutate({ prompt: uniquePrompt("metrics waits too"), ...quick });
@@ -67,10 +69,11 @@ describe.each(testDrivers())("/metrics on $kind", (driver) => {
       expect(valueOf(samples, "anvil_queue_depth")).toBe(2);
       expect(valueOf(samples, "anvil_jobs", { status: "queued" })).toBe(2);
       expect(valueOf(samples, "anvil_jobs", { status: "processing" })).toBe(1);
-      expect(valueOf(samples, "anvil_event_subscriptions")).toBe(anvil.events.subscribers);
+      expect(valueOf(samples, "anvil_event_subscriptions")).toBe(before + 1);
     } finally {
       subscription.unsubscribe();
     }
+    await waitFor(async () => (await subscriptions()) === before, "the gauge drops the closed subscription");
   });
 });
 
