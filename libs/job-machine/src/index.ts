@@ -19,8 +19,8 @@ export type {
 export { GpuPool } from "./gpu-pool";
 export type { GpuPoolService, GpuSlot } from "./gpu-pool";
 export { OrderedQueue } from "./ordered-queue";
-export { Journal } from "./journal";
-export type { JournalEntry, JournalOptions } from "./journal";
+export { DatabaseUnreachable, Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
+export type { JournalEntry, JournalOptions, JournalWriteError } from "./journal";
 export { JobScheduler } from "./job-scheduler";
 export type { JobSchedulerOptions, GenerateProgram, QueueSnapshot } from "./job-scheduler";
 export { chartOf } from "./chart";

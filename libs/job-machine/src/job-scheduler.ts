@@ -19,7 +19,7 @@ export type GenerateProgram = (
 /** Everything the scheduler needs from its host. */
 export interface JobSchedulerOptions<P> extends Pick<
   JournalOptions<P>,
-  "persist" | "publish" | "onRetry" | "onPublishError"
+  "persist" | "publish" | "onRetry" | "onPublishError" | "isUnreachable" | "onRejected"
 > {
   backends: number;
   generate: GenerateProgram;
@@ -151,3 +151,4 @@ export class JobScheduler<P> {
     await this.journal.flush();
   }
 }
+    return interrupted;

@@ -1,8 +1,49 @@
 import { describe, expect, it } from "vitest";
-import { Journal } from "./journal";
+import { Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 import type { JournalEntry } from "./journal";
 
 const progress = (jobId: string, value: number): JournalEntry => ({ kind: "progress", jobId, progress: value });
+
+/** A job's generation failed with `error` on backend 0. */
+const failed = (jobId: string, error: string): JournalEntry => ({
+  kind: "transition",
+  jobId,
+  from: "processing",
+  to: "error",
+  job: {
+    jobId,
+    attempt: 1,
+    status: "error",
+    backend: 0,
+    progress: 40,
+    result: null,
+    error,
+    startedAt: 1,
+    finishedAt: 2,
+  },
+});
+
+/** Like PostgreSQL: a batch is all or nothing, text with a NUL byte is refused, an outage fails everything. */
+const fakeDatabase = () => {
+  const rows = new Map<string, string>();
+  const db = {
+    down: false,
+    calls: 0,
+    rows,
+    persist: async (entries: readonly JournalEntry[]) => {
+      db.calls++;
+      if (db.down) throw new Error("connect ECONNREFUSED");
+      for (const entry of entries) {
+        const text = entry.kind === "transition" ? (entry.job.error ?? "") : "";
+        if (text.includes("\u0000")) throw new Error("invalid byte sequence for encoding UTF8: 0x00");
+      }
+      for (const entry of entries) rows.set(entry.jobId, entry.kind === "transition" ? entry.to : "progress");
+      return entries.map((entry) => entry.jobId);
+    },
+    isUnreachable: (error: unknown) => error instanceof Error && error.message.includes("ECONNREFUSED"),
+  };
+  return db;
+};
 
 describe("Journal", () => {
   it("retries a failed write and publishes once it succeeds", async () => {
@@ -65,5 +106,93 @@ describe("Journal", () => {
     });
     await Promise.all([1, 2, 3, 4].map((n) => journal.record(progress(`job-${n}`, n))));
     expect(published).toEqual([1, 2, 3, 4]);
+  });
+
+  it("fails only the job whose write the database refuses, and writes the rest of its batch", async () => {
+    const db = fakeDatabase();
+    const published: JournalEntry[] = [];
+    const rejected: JournalEntry[] = [];
+    const retries: unknown[] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const journal = new Journal<string>({
+      persist: async (entries) => {
+        await gate;
+        return db.persist(entries);
+      },
+      isUnreachable: db.isUnreachable,
+      publish: (entry) => void published.push(entry),
+      onRejected: (error, entry) => {
+        expect(error).toBeInstanceOf(WriteRejected);
+        rejected.push(entry);
+      },
+      onRetry: (error) => void retries.push(error),
+    });
+    // The first write holds the lane, so the next three wait and go to the database as one batch.
+    const first = journal.record(progress("a", 10));
+    const rest = [failed("b", "backend said \u0000"), failed("c", "out of memory"), progress("a", 20)].map((e) =>
+      journal.record(e),
+    );
+    release();
+    await Promise.all([first, ...rest]);
+
+    expect(rejected.map((entry) => entry.jobId)).toEqual(["b"]);
+    expect(published.map((entry) => `${entry.jobId}:${entry.kind === "transition" ? entry.to : "progress"}`)).toEqual([
+      "a:progress",
+      "b:error",
+      "c:error",
+      "a:progress",
+    ]);
+    const b = published[1];
+    expect(b?.kind === "transition" && b.job.error).toBe(UNSTORABLE_RESULT_MESSAGE);
+    expect(db.rows.get("c")).toBe("error");
+    expect(retries).toEqual([]);
+    expect(journal.failing).toBe(false);
+    // A later entry goes through at once: the lane is not stuck behind the refused write.
+    await journal.record(progress("d", 5));
+    expect(published.at(-1)).toEqual(progress("d", 5));
+  });
+
+  it("drops a progress value the database refuses and goes on", async () => {
+    const rejected: JournalEntry[] = [];
+    const published: JournalEntry[] = [];
+    const journal = new Journal<number>({
+      persist: async (entries) => {
+        if (entries.some((e) => e.kind === "progress" && !Number.isFinite(e.progress))) {
+          throw new RangeError("Invalid progress");
+        }
+        return entries.map(() => 0);
+      },
+      isUnreachable: () => false,
+      publish: (entry) => void published.push(entry),
+      onRejected: (_, entry) => void rejected.push(entry),
+    });
+    await Promise.all([journal.record(progress("a", Number.NaN)), journal.record(progress("b", 3))]);
+    expect(rejected).toEqual([progress("a", Number.NaN)]);
+    expect(published).toEqual([progress("b", 3)]);
+  });
+
+  it("retries a batch while the database is unreachable and writes all of it once it answers", async () => {
+    const db = fakeDatabase();
+    db.down = true;
+    const retried: number[] = [];
+    const journal = new Journal<string>({
+      persist: db.persist,
+      isUnreachable: db.isUnreachable,
+      publish: () => {},
+      onRetry: (_, attempt) => {
+        retried.push(attempt);
+        if (attempt === 2) db.down = false;
+      },
+      onRejected: () => {
+        throw new Error("an outage is not a refused write");
+      },
+    });
+    await Promise.all([journal.record(failed("a", "x")), journal.record(failed("b", "y"))]);
+    expect(retried).toEqual([1, 2]);
+    expect([...db.rows]).toEqual([
+      ["a", "error"],
+      ["b", "error"],
+    ]);
   });
 });

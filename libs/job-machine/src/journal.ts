@@ -1,20 +1,43 @@
-import { Duration, Effect, Schedule } from "effect";
+import { Data, Duration, Effect, Result, Schedule } from "effect";
 import type { JobTransition } from "./scheduler.machine";
 
 /** One thing the journal writes down: a status change, or the latest progress of a running job. */
 export type JournalEntry =
   ({ kind: "transition" } & JobTransition) | { kind: "progress"; jobId: string; progress: number };
 
+/** A write failed because the database could not be reached or went away: the same write may succeed later. */
+export class DatabaseUnreachable extends Data.TaggedError("DatabaseUnreachable")<{ cause: unknown }> {}
+
+/** The database refused a write (a value it cannot store, a constraint): the same write would fail again. */
+export class WriteRejected extends Data.TaggedError("WriteRejected")<{ cause: unknown }> {}
+
+/** Why a journal write failed. */
+export type JournalWriteError = DatabaseUnreachable | WriteRejected;
+
+/** What a job whose transition the database refused ends with (no SQL, no server detail: users read it). */
+export const UNSTORABLE_RESULT_MESSAGE =
+  "The result of this job could not be saved (the database refused it), so the job was ended";
+
 /** The journal's collaborators: the database write and the broadcast that must follow it. */
 export interface JournalOptions<P> {
-  /** Persists entries in one go, in order; returns one result per entry. Must be safe to retry. */
+  /** Persists entries in one go, in order, all or nothing; returns one result per entry. Must be safe to retry. */
   persist: (entries: readonly JournalEntry[]) => Promise<readonly P[]>;
   /** Publishes an entry once it is persisted. */
   publish: (entry: JournalEntry, persisted: P) => void;
+  /**
+   * True when a failed persist may succeed if tried again (the database is unreachable), false when the write
+   * itself is wrong. Default: every failure counts as the database being unreachable and is retried.
+   */
+  isUnreachable?: (error: unknown) => boolean;
   /** Called when publishing a persisted entry throws (the lane goes on). */
   onPublishError?: (error: unknown, entry: JournalEntry) => void;
   /** Called when a persist attempt fails and will be retried. */
-  onRetry?: (error: unknown, attempt: number) => void;
+  onRetry?: (error: DatabaseUnreachable, attempt: number) => void;
+  /**
+   * Called for an entry the database refused: a transition is replaced by its job's failure (written and
+   * published in its place), a progress value is dropped. The lane goes on either way.
+   */
+  onRejected?: (error: WriteRejected, entry: JournalEntry) => void;
   /** Upper bound of entries per persist call; default 256. */
   batchSize?: number;
 }
@@ -25,13 +48,33 @@ const retrySchedule = Schedule.min([
   Schedule.spaced(Duration.seconds(5)),
 ]);
 
+type Pending = { entry: JournalEntry; done: () => void } | { task: () => Promise<void> };
+type PendingEntry = Extract<Pending, { entry: JournalEntry }>;
+
+/** The entry that fails `entry`'s job in its place when the database refused `entry`; null for progress. */
+const failureOf = (entry: JournalEntry): JournalEntry | null =>
+  entry.kind === "transition"
+    ? {
+        ...entry,
+        to: "error",
+        job: {
+          ...entry.job,
+          status: "error",
+          result: null,
+          error: UNSTORABLE_RESULT_MESSAGE,
+          finishedAt: entry.job.finishedAt ?? Date.now(),
+        },
+      }
+    : null;
+
 /**
  * Persist, then publish: entries are written strictly in the order they were recorded, each is
- * published only after its write committed, and a failed write is retried with backoff until the
- * database answers again (the writes are conditional, so a retry never applies one twice).
+ * published only after its write committed. A write that fails because the database is unreachable is
+ * retried with backoff until it answers again (the writes are conditional, so a retry never applies one
+ * twice); a write the database refuses is not retried: the batch is re-applied entry by entry, and only
+ * the entry it refuses fails, with its job (see {@link JournalOptions.onRejected}); the lane goes on.
  * Progress entries of the same job are coalesced while they wait: only the latest value is written.
  */
-type Pending = { entry: JournalEntry; done: () => void } | { task: () => Promise<void> };
 
 export class Journal<P> {
   private pending: Pending[] = [];
@@ -115,29 +158,72 @@ export class Journal<P> {
         continue;
       }
       const end = this.pending.findIndex((p, i) => i >= batchSize || "task" in p);
-      const batch = this.pending.splice(0, end === -1 ? this.pending.length : end) as Extract<
-        Pending,
-        { entry: JournalEntry }
-      >[];
-      const entries = batch.map((p) => p.entry);
-      const results = await Effect.runPromise(
-        Effect.tryPromise(() => this.options.persist(entries)).pipe(
-          Effect.tapError((error) => Effect.sync(() => this.options.onRetry?.(error.cause, ++this.failures))),
-          Effect.retry(retrySchedule),
+      const batch = this.pending.splice(0, end === -1 ? this.pending.length : end) as PendingEntry[];
+      const written = await this.write(batch.map((p) => p.entry));
+      if (Result.isSuccess(written)) {
+        batch.forEach((pending, i) => this.publish(pending, pending.entry, written.success[i] as P));
+        continue;
+      }
+      if (batch.length === 1) {
+        await this.reject(batch[0]!, written.failure);
+        continue;
+      }
+      // A batch is one transaction: the refused write took the others down with it. One at a time, the good
+      // ones commit and only the refused one fails.
+      for (const pending of batch) {
+        const one = await this.write([pending.entry]);
+        if (Result.isSuccess(one)) this.publish(pending, pending.entry, one.success[0] as P);
+        else await this.reject(pending, one.failure);
+      }
+    }
+  }
+
+  /** Persists `entries`, retrying while the database is unreachable; fails only when the write is refused. */
+  private async write(entries: readonly JournalEntry[]): Promise<Result.Result<readonly P[], WriteRejected>> {
+    const unreachable = this.options.isUnreachable ?? (() => true);
+    const outcome = await Effect.runPromise(
+      Effect.tryPromise({
+        try: () => this.options.persist(entries),
+        catch: (cause): JournalWriteError =>
+          unreachable(cause) ? new DatabaseUnreachable({ cause }) : new WriteRejected({ cause }),
+      }).pipe(
+        Effect.tapError((error) =>
+          error._tag === "DatabaseUnreachable"
+            ? Effect.sync(() => this.options.onRetry?.(error, ++this.failures))
+            : Effect.void,
         ),
-      );
-      this.failures = 0;
-      this.progressAt = Date.now();
-      batch.forEach(({ entry, done }, i) => {
-        try {
-          this.options.publish(entry, results[i] as P);
-        } catch (error) {
-          // The entry is persisted; a failed broadcast must not stall the lane or leave its waiters hanging.
-          this.options.onPublishError?.(error, entry);
-        } finally {
-          done();
-        }
-      });
+        Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "DatabaseUnreachable" }),
+        Effect.result,
+      ),
+    );
+    this.failures = 0;
+    this.progressAt = Date.now();
+    if (Result.isSuccess(outcome)) return Result.succeed(outcome.success);
+    // The schedule retries an unreachable database for as long as it takes: only a refusal ends up here.
+    const error = outcome.failure;
+    return Result.fail(error._tag === "WriteRejected" ? error : new WriteRejected({ cause: error.cause }));
+  }
+
+  /** The database refused `pending`'s entry: its job fails in its place (or a progress value is dropped). */
+  private async reject(pending: PendingEntry, error: WriteRejected): Promise<void> {
+    this.options.onRejected?.(error, pending.entry);
+    const failure = failureOf(pending.entry);
+    if (failure === null) return pending.done();
+    const written = await this.write([failure]);
+    if (Result.isSuccess(written)) return this.publish(pending, failure, written.success[0] as P);
+    // Not even the failure could be stored (the job's row itself is refused): nothing to publish.
+    this.options.onRejected?.(written.failure, failure);
+    pending.done();
+  }
+
+  private publish({ done }: PendingEntry, entry: JournalEntry, persisted: P): void {
+    try {
+      this.options.publish(entry, persisted);
+    } catch (error) {
+      // The entry is persisted; a failed broadcast must not stall the lane or leave its waiters hanging.
+      this.options.onPublishError?.(error, entry);
+    } finally {
+      done();
     }
   }
 }
