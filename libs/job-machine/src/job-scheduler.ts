@@ -151,4 +151,3 @@ export class JobScheduler<P> {
     await this.journal.flush();
   }
 }
-    return interrupted;
