@@ -2,6 +2,7 @@ export { defaultMigrationsFolder, openDatabase } from "./database";
 export type { AnvilDatabase, AnvilDb, OpenDatabaseOptions } from "./database";
 export { ConversationNotFound, InvalidCursor } from "./errors";
 export { isDatabaseUnreachable } from "./postgres-client";
+export { isTransientDatabaseError } from "./write-errors";
 export type { EventFilter } from "./events";
 export type { JobPage, ListJobsInput } from "./job-queries";
 export { JobStore } from "./job-store";

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { JobStore } from "./job-store";
+import { params, snapshot, useTestDatabase } from "./testing/fixtures";
+import { openPgliteFromTemplate, testDrivers } from "./testing/test-databases";
+import { isTransientDatabaseError } from "./write-errors";
+
+describe.each(testDrivers(process.env.TEST_DATABASE_URL))("isTransientDatabaseError on $kind", (driver) => {
+  const { store } = useTestDatabase(driver);
+
+  const failWith = async (error: string): Promise<unknown> => {
+    const { job } = await store().submitJob({ prompt: "a refused write", params });
+    return store()
+      .transaction((tx) =>
+        tx.applyTransition({ jobId: job.id, from: "queued", to: "error", patch: { error }, snapshot }),
+      )
+      .then(
+        () => expect.unreachable("the database stored it"),
+        (refused: unknown) => refused,
+      );
+  };
+
+  it("calls a NUL byte in a text value a wrong write, not an unreachable database", async () => {
+    expect(isTransientDatabaseError(await failWith("the backend said \u0000"))).toBe(false);
+  });
+
+  it("calls an unpaired surrogate in a JSON value a wrong write", async () => {
+    const { job } = await store().submitJob({ prompt: "half an emoji", params });
+    const refused = await store()
+      .mergeMessageMetadata(job.messageId, { error: "half an emoji \ud83d" })
+      .then(
+        () => expect.unreachable("the database stored it"),
+        (error: unknown) => error,
+      );
+    expect(isTransientDatabaseError(refused)).toBe(false);
+  });
+});
+
+describe("isTransientDatabaseError", () => {
+  it("calls a write to a closed embedded database one to retry", async () => {
+    const database = await openPgliteFromTemplate();
+    await database.close();
+    const refused = await new JobStore(database).submitJob({ prompt: "too late", params }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Error);
+    expect(isTransientDatabaseError(refused)).toBe(true);
+  });
+
+  it("calls a refused connection, and postgres.js's connection errors, ones to retry", () => {
+    expect(isTransientDatabaseError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe(
+      true,
+    );
+    const closed = Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" });
+    expect(isTransientDatabaseError(new Error("Failed query", { cause: closed }))).toBe(true);
+    expect(isTransientDatabaseError(Object.assign(new Error("deadlock detected"), { code: "40P01" }))).toBe(true);
+    expect(isTransientDatabaseError(Object.assign(new Error("duplicate key"), { code: "23505" }))).toBe(false);
+  });
+});

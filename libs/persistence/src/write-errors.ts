@@ -1,0 +1,26 @@
+import { isDatabaseUnreachable } from "./postgres-client";
+
+// Transaction rollbacks (serialization failure, deadlock), insufficient resources (too many connections, disk
+// full, out of memory), a statement cancelled by a timeout, a lock not available, and I/O errors: the database
+// is there but could not do it now. The same write may succeed when it is tried again.
+const TRANSIENT_SQLSTATE = /^(40...|53...|57014|55P03|58...)$/;
+
+// PGlite has no error codes for these: the embedded database was closed (or is closing) under the write.
+const PGLITE_CLOSED = /^PGlite is clos(ed|ing)$/;
+
+/**
+ * True when a failed write may succeed if it is tried again: the database is unreachable (a refused, reset or
+ * terminated connection, a timeout, a postgres.js CONNECTION_* error, a closed PGlite) or could not do it now.
+ * False when the write itself is wrong (e.g. a value PostgreSQL cannot store, 22021 / 22P05, or a constraint):
+ * trying the same write again can only fail again.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (isDatabaseUnreachable(error)) return true;
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && TRANSIENT_SQLSTATE.test(code)) return true;
+    if (PGLITE_CLOSED.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
