@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { appRouter, EventHub, Inspector, JobService } from "@anvil/api";
 import type { Context } from "@anvil/api";
-import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
+import { makeForgeClient, normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { JobStore, openDatabase } from "@anvil/persistence";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
@@ -16,6 +16,7 @@ import type { InspectionEvent } from "xstate";
 import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
 import { backendLabel } from "./backend-label";
 import { forgeFetch } from "./forge-fetch";
+import { imageContentType } from "./image-type";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
@@ -120,7 +121,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const inspection = config.inspect ?? "off";
   const inspector = inspection === "off" ? null : new Inspector({ capacity: config.inspectionCapacity });
   const stately = inspection === "stately" ? await statelyInspector(logger) : null;
-  const backendLabels = forgeUrls.map(backendLabel);
+  const backendLabels = forgeUrls.map(normalizeBackendUrl);
   const metrics = new AnvilMetrics(events, backendLabels);
   const service = await JobService.start({
     store,
@@ -197,7 +198,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       const id = IMAGE_PATH.exec(path)?.[1];
       if (
         id &&
-        (await sendFile(res, imagesDir, `${id}.png`, { "cache-control": "public, max-age=31536000, immutable" }))
+        (await service.hasImage(id)) &&
+        (await sendFile(res, imagesDir, `${id}.png`, {
+          "cache-control": "public, max-age=31536000, immutable",
+          "content-type": await imageContentType(join(imagesDir, `${id}.png`)),
+        }))
       ) {
         return;
       }

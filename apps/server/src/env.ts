@@ -1,3 +1,4 @@
+import { normalizeBackendUrl } from "@anvil/forge-client";
 import { z } from "zod";
 
 const optionalString = z
@@ -13,7 +14,16 @@ const forgeUrls = optionalString.pipe(
     .pipe(
       z
         .array(z.url({ protocol: /^https?$/, error: "must be http(s) URLs separated by commas" }))
-        .min(1, { error: "must name at least one URL" }),
+        .min(1, { error: "must name at least one URL" })
+        .superRefine((urls, ctx) => {
+          // One Forge listed twice would count as two GPUs and run two generations at once on one card.
+          const seen = new Set<string>();
+          for (const url of urls) {
+            const normal = normalizeBackendUrl(url);
+            if (seen.has(normal)) ctx.addIssue({ code: "custom", message: `names ${normal} twice` });
+            seen.add(normal);
+          }
+        }),
     )
     .optional(),
 );

@@ -1,8 +1,7 @@
 import type { EventHub, JobService, JobServiceObserver } from "@anvil/api";
-import { ForgeError } from "@anvil/forge-client";
+import { ForgeError, normalizeBackendUrl } from "@anvil/forge-client";
 import { isFinalStatus, JOB_STATUSES } from "@anvil/job-machine";
 import type { Job, JobStatus } from "@anvil/job-machine";
-import { backendLabel } from "./backend-label";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Jobs per status, as the database counts them. */
@@ -50,7 +49,7 @@ export class AnvilMetrics {
   });
 
   constructor(events: EventHub, backendUrls: readonly string[]) {
-    const labels = backendUrls.map(backendLabel);
+    const labels = backendUrls.map(normalizeBackendUrl);
     this.busyDone = labels.map(() => 0);
     this.runningSince = labels.map(() => null);
     this.busyReported = labels.map(() => 0);

@@ -110,8 +110,13 @@ export class BackendMonitor {
     });
     const failed = (error: unknown) =>
       Effect.sync(() => {
-        state.lastError = messageOf(error);
-        if (state.healthy) this.markDown(index, state.lastError);
+        const message = messageOf(error);
+        // Said once per new reason (wrong credentials, no --api, refused): a backend that never comes up says why.
+        if (message !== state.lastError && !state.healthy) {
+          hooks.log?.("backend probe failed", { backend: forge.baseUrl, error: message });
+        }
+        state.lastError = message;
+        if (state.healthy) this.markDown(index, message);
       });
     // Probes back off from 100 ms to 10 s while a backend is down, and run every interval while it is up.
     const untilHealthy = probe.pipe(

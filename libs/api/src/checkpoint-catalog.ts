@@ -1,44 +1,168 @@
 import { findCheckpoint } from "@anvil/forge-client";
-import type { ForgeClient, SdModel } from "@anvil/forge-client";
+import type { ForgeClient, ForgeError, NamedItem, SdModel, SdModule } from "@anvil/forge-client";
 import { Effect } from "effect";
 import { Invalid, Unavailable } from "./errors";
 
 const TTL_MS = 60_000;
 
+/** What every answering backend offers, merged (a name offered by any backend counts). */
+interface Offer {
+  readonly models: SdModel[];
+  readonly modules: SdModule[];
+  readonly samplers: NamedItem[];
+  readonly schedulers: NamedItem[];
+}
+
+const byKey = <T>(items: T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];
+
+const known = (names: readonly string[]) => names.join(", ") || "none";
+
+/** The item a name refers to: its name or one of its aliases, exactly, else ignoring case. */
+const findNamed = (items: readonly NamedItem[], wanted: string): NamedItem | undefined => {
+  const names = (item: NamedItem) => [item.name, ...item.aliases];
+  const lower = wanted.toLowerCase();
+  return (
+    items.find((item) => names(item).includes(wanted)) ??
+    items.find((item) => names(item).some((name) => name.toLowerCase() === lower))
+  );
+};
+
 /**
- * The checkpoints the backends know, cached for a minute. Forge silently ignores a checkpoint name it does
- * not know and renders with whatever model is loaded, so every name is resolved here before a job is accepted.
+ * What the backends offer, cached for a minute: checkpoints, their modules, samplers and schedulers. Forge silently
+ * ignores a checkpoint name it does not know and replaces an unknown sampler with its first one, so every name is
+ * resolved here before a job is accepted.
  */
 export class CheckpointCatalog {
-  private cache: { models: SdModel[]; at: number } | null = null;
+  private cache: { offer: Offer; at: number } | null = null;
 
   constructor(private readonly backends: readonly ForgeClient[]) {}
 
   /** The known checkpoints; a stale list is used while no backend answers. */
   async list(): Promise<SdModel[]> {
-    if (this.cache && Date.now() - this.cache.at < TTL_MS) return this.cache.models;
-    for (const backend of this.backends) {
-      const models = await Effect.runPromise(Effect.option(backend.sdModels()));
-      if (models._tag === "Some") {
-        this.cache = { models: models.value, at: Date.now() };
-        return models.value;
-      }
-    }
-    if (this.cache) return this.cache.models;
-    throw new Unavailable({ message: "No backend answers, so the checkpoint cannot be checked; try again shortly" });
+    return (await this.offer()).models;
   }
 
-  /** The title Forge takes for `name`; an unknown name is an error that lists the known ones. */
+  /** The known VAE / text-encoder files. */
+  async modules(): Promise<SdModule[]> {
+    return (await this.offer()).modules;
+  }
+
+  /** The known samplers. */
+  async samplers(): Promise<NamedItem[]> {
+    return (await this.offer()).samplers;
+  }
+
+  /** The known schedulers (a scheduler's label is among its aliases). */
+  async schedulers(): Promise<NamedItem[]> {
+    return (await this.offer()).schedulers;
+  }
+
+  /**
+   * The title Forge takes for `name`. A name no backend lists makes every backend read its checkpoint folder once
+   * (a file copied there since Forge started); still unknown, it is an error that lists the known ones.
+   */
   async resolve(name: string): Promise<string> {
-    const models = await this.list();
-    const model = findCheckpoint(models, name);
-    if (!model) {
-      const known = models.map((m) => m.title).join(", ") || "none";
+    const found = findCheckpoint(await this.list(), name) ?? (await this.afterRefresh(name));
+    if (!found) {
       throw new Invalid({
         field: "checkpoint",
-        message: `checkpoint "${name}" is not known to the backend; known: ${known}`,
+        message: `checkpoint "${name}" is not known to the backend; known: ${known((await this.list()).map((m) => m.title))}`,
       });
     }
-    return model.title;
+    return found.title;
+  }
+
+  /** The files `forge_additional_modules` takes for the names of modules (file name, path or model name). */
+  async resolveModules(names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const modules = await this.modules();
+    return names.map((name) => {
+      const base = (path: string) => path.split(/[\\/]/).pop() ?? path;
+      const found = modules.find((m) => m.filename === name || m.name === name || base(m.filename) === name);
+      if (!found) {
+        throw new Invalid({
+          field: "modules",
+          message: `module "${name}" is not known to the backend; known: ${known(modules.map((m) => base(m.filename)))}`,
+        });
+      }
+      return found.filename;
+    });
+  }
+
+  /**
+   * The sampler's canonical name. Unknown ones are refused, listing the known ones; while no backend has ever
+   * answered the name is taken as it is, so jobs can queue while the GPU machine restarts.
+   */
+  async resolveSampler(name: string): Promise<string> {
+    return this.resolveNamed("sampler", name, (offer) => offer.samplers);
+  }
+
+  /** The scheduler's canonical name, as samplers are resolved; null leaves the choice to Forge. */
+  async resolveScheduler(name: string | null): Promise<string | null> {
+    return name === null ? null : this.resolveNamed("scheduler", name, (offer) => offer.schedulers);
+  }
+
+  private async resolveNamed(field: string, name: string, pick: (offer: Offer) => NamedItem[]): Promise<string> {
+    const offer = await this.offer().catch((error: unknown) => {
+      if (error instanceof Unavailable) return null;
+      throw error;
+    });
+    if (offer === null || pick(offer).length === 0) return name;
+    const found = findNamed(pick(offer), name);
+    if (!found) {
+      throw new Invalid({
+        field,
+        message: `${field} "${name}" is not known to the backend; known: ${known(pick(offer).map((item) => item.name))}`,
+      });
+    }
+    return found.name;
+  }
+
+  private async afterRefresh(name: string): Promise<SdModel | undefined> {
+    await Promise.all(this.backends.map((b) => Effect.runPromise(Effect.ignore(b.refreshCheckpoints()))));
+    this.cache = null;
+    return findCheckpoint(await this.list(), name);
+  }
+
+  private async offer(): Promise<Offer> {
+    if (this.cache && Date.now() - this.cache.at < TTL_MS) return this.cache.offer;
+    const answers = await Promise.all(this.backends.map((backend) => Effect.runPromise(offerOf(backend))));
+    const offers = answers.filter((offer): offer is Offer => offer !== null);
+    if (offers.length > 0) {
+      const offer: Offer = {
+        models: byKey(
+          offers.flatMap((o) => o.models),
+          (m) => m.title,
+        ),
+        modules: byKey(
+          offers.flatMap((o) => o.modules),
+          (m) => m.filename,
+        ),
+        samplers: byKey(
+          offers.flatMap((o) => o.samplers),
+          (s) => s.name,
+        ),
+        schedulers: byKey(
+          offers.flatMap((o) => o.schedulers),
+          (s) => s.name,
+        ),
+      };
+      this.cache = { offer, at: Date.now() };
+      return offer;
+    }
+    if (this.cache) return this.cache.offer;
+    throw new Unavailable({ message: "No backend answers, so the checkpoint cannot be checked; try again shortly" });
   }
 }
+
+/** One backend's offer, or null when it does not answer. Modules are Forge's alone: an A1111 has none. */
+const offerOf = (backend: ForgeClient): Effect.Effect<Offer | null> =>
+  Effect.all(
+    {
+      models: backend.sdModels(),
+      modules: backend.sdModules().pipe(Effect.orElseSucceed((): SdModule[] => [])),
+      samplers: backend.samplers(),
+      schedulers: backend.schedulers().pipe(Effect.orElseSucceed((): NamedItem[] => [])),
+    },
+    { concurrency: "unbounded" },
+  ).pipe(Effect.catchTag("ForgeError", (_: ForgeError) => Effect.succeed(null)));

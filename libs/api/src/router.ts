@@ -5,6 +5,7 @@ import { healthProcedure } from "./routers/health";
 import { jobsRouter } from "./routers/jobs";
 import { messagesRouter } from "./routers/messages";
 import { queueRouter } from "./routers/queue";
+import { samplersRouter, schedulersRouter } from "./routers/samplers";
 import { router } from "./trpc";
 
 /** Anvil's whole API (CONTRACT.md). */
@@ -15,6 +16,8 @@ export const appRouter = router({
   jobs: jobsRouter,
   queue: queueRouter,
   checkpoints: checkpointsRouter,
+  samplers: samplersRouter,
+  schedulers: schedulersRouter,
   debug: debugRouter,
 });
 

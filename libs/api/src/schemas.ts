@@ -39,6 +39,11 @@ export const submitJobInput = z.object({
     .min(0, { error: "cfgScale must be at least 0" })
     .max(30, { error: "cfgScale must be at most 30" })
     .default(DEFAULT_JOB_PARAMS.cfgScale),
+  distilledCfgScale: z
+    .number({ error: "distilledCfgScale must be a number" })
+    .min(0, { error: "distilledCfgScale must be at least 0" })
+    .max(30, { error: "distilledCfgScale must be at most 30" })
+    .default(DEFAULT_JOB_PARAMS.distilledCfgScale),
   seed: int("seed", -1, 4294967295).default(DEFAULT_JOB_PARAMS.seed),
   sampler: z
     .string({ error: "sampler must be a string" })
@@ -47,6 +52,14 @@ export const submitJobInput = z.object({
     .max(100, { error: "sampler must be at most 100 characters" })
     .refine(storable, storableText("sampler"))
     .default(DEFAULT_JOB_PARAMS.sampler),
+  scheduler: z
+    .string({ error: "scheduler must be a string" })
+    .trim()
+    .min(1, { error: "scheduler must not be empty" })
+    .max(100, { error: "scheduler must be at most 100 characters" })
+    .refine(storable, storableText("scheduler"))
+    .nullable()
+    .default(DEFAULT_JOB_PARAMS.scheduler),
   checkpoint: z
     .string({ error: "checkpoint must be a string" })
     .min(1, { error: "checkpoint must not be empty" })
@@ -54,6 +67,17 @@ export const submitJobInput = z.object({
     .refine(storable, storableText("checkpoint"))
     .nullable()
     .default(DEFAULT_JOB_PARAMS.checkpoint),
+  modules: z
+    .array(
+      z
+        .string({ error: "modules must be file names" })
+        .min(1, { error: "modules must not contain an empty name" })
+        .max(500, { error: "modules names must be at most 500 characters" })
+        .refine(storable, storableText("modules")),
+      { error: "modules must be a list of file names" },
+    )
+    .max(8, { error: "modules must name at most 8 files" })
+    .default([]),
   conversationId: uuid("conversationId").optional(),
   idempotencyKey: z
     .string({ error: "idempotencyKey must be a string" })

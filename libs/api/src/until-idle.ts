@@ -1,23 +1,41 @@
 import type { ForgeClient } from "@anvil/forge-client";
 import { Data, Duration, Effect, Schedule } from "effect";
 
-/** How long to wait for a backend to finish a generation it was told to stop (or that failed). */
-const IDLE_WITHIN = Duration.seconds(30);
+/**
+ * How long to wait for a backend to finish a generation it was told to stop (or that failed). An interrupt cannot
+ * cut a model load short (Forge reports `job_count` -1 for its 30-60 s, more on a slow disk), so this outlasts one.
+ */
+const IDLE_WITHIN = Duration.minutes(10);
 
 /** The backend still reported busy when {@link untilIdle} gave up. */
 export class StillBusy extends Data.TaggedError("StillBusy")<Record<never, never>> {}
 
+/** How long polls may keep failing before a backend that stopped answering is left to the monitor. */
+const ANSWER_WITHIN_MS = 30_000;
+
 /**
- * Polls Forge's progress every 250 ms until it reports idle, for at most 30 s (then `StillBusy`). Forge goes on
- * for a moment after an interrupt, and after a failure or a client that left. With `throughErrors`, a poll that
- * fails is retried like a busy answer; without, its error ends the wait.
+ * Polls Forge's progress every 250 ms until it reports idle (`job_count` 0: a load is busy too), for at most ten
+ * minutes (then `StillBusy`). Forge goes on for a moment after an interrupt, for the rest of a load, and after a
+ * failure or a client that left. With `throughErrors`, a poll that fails is retried like a busy answer until the
+ * backend has not answered for 30 s (the monitor then takes over); without, its error ends the wait.
  */
 export const untilIdle = (
   forge: ForgeClient,
   { throughErrors }: { throughErrors: boolean },
 ): Effect.Effect<void, unknown> =>
-  forge.progress().pipe(
-    Effect.flatMap((progress) => (progress.busy ? Effect.fail("busy" as const) : Effect.void)),
-    Effect.retry({ schedule: Schedule.spaced(Duration.millis(250)), while: (e) => throughErrors || e === "busy" }),
-    Effect.timeoutOrElse({ duration: IDLE_WITHIN, orElse: () => Effect.fail(new StillBusy()) }),
-  );
+  Effect.suspend(() => {
+    let answeredAt = Date.now();
+    return forge.progress().pipe(
+      Effect.tap(() =>
+        Effect.sync(() => {
+          answeredAt = Date.now();
+        }),
+      ),
+      Effect.flatMap((progress) => (progress.busy ? Effect.fail("busy" as const) : Effect.void)),
+      Effect.retry({
+        schedule: Schedule.spaced(Duration.millis(250)),
+        while: (e) => e === "busy" || (throughErrors && Date.now() - answeredAt < ANSWER_WITHIN_MS),
+      }),
+      Effect.timeoutOrElse({ duration: IDLE_WITHIN, orElse: () => Effect.fail(new StillBusy()) }),
+    );
+  });

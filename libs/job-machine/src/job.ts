@@ -17,9 +17,15 @@ export interface JobParams {
   height: number;
   steps: number;
   cfgScale: number;
+  /** Flux's distilled guidance (Forge's `distilled_cfg_scale`); other models ignore it. */
+  distilledCfgScale: number;
   seed: number;
   sampler: string;
+  /** A scheduler name or label the backend lists; null leaves the choice to Forge. */
+  scheduler: string | null;
   checkpoint: string | null;
+  /** VAE / text-encoder files the checkpoint needs beside it (Forge's `forge_additional_modules`). */
+  modules: string[];
 }
 
 /** The generation parameters a job gets for whatever `jobs.submit` leaves out (CONTRACT.md). */
@@ -29,10 +35,16 @@ export const DEFAULT_JOB_PARAMS: Readonly<JobParams> = {
   height: 1024,
   steps: 20,
   cfgScale: 1,
+  distilledCfgScale: 3.5,
   seed: -1,
   sampler: "Euler",
+  scheduler: null,
   checkpoint: null,
+  modules: [],
 };
+
+/** A job's stored params with today's defaults for what older rows lack (params are kept as JSON). */
+export const withDefaultParams = (stored: Partial<JobParams>): JobParams => ({ ...DEFAULT_JOB_PARAMS, ...stored });
 
 /** An image job as the API shows it (CONTRACT.md `Job`). */
 export interface Job {

@@ -3,19 +3,11 @@ import type { GenerateProgram } from "./job-scheduler";
 import { JobScheduler } from "./job-scheduler";
 import type { JobSchedulerOptions } from "./job-scheduler";
 import type { JournalEntry } from "./journal";
+import { DEFAULT_JOB_PARAMS } from "./job";
 import type { JobParams, JobStatus } from "./job";
 
 /** Default generation parameters for tests. */
-export const testParams: JobParams = {
-  negativePrompt: "",
-  width: 64,
-  height: 64,
-  steps: 4,
-  cfgScale: 1,
-  seed: 1,
-  sampler: "Euler",
-  checkpoint: null,
-};
+export const testParams: JobParams = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 4, seed: 1 };
 
 /** A fake backend that records how many generations overlap, and which ran. */
 export const fakeBackend = (options: { ms?: number; fail?: (prompt: string) => string | undefined } = {}) => {

@@ -1,3 +1,4 @@
+import { withDefaultParams } from "@anvil/job-machine";
 import type { Job, JobStatus } from "@anvil/job-machine";
 import type { ConversationRow, JobEventRow, JobRow, MessageRole, MessageRow } from "./schema";
 
@@ -49,7 +50,7 @@ export function toJobRecord(row: JobRow): JobRecord {
     status: row.status,
     progress: row.progress,
     prompt: row.prompt,
-    params: row.params,
+    params: withDefaultParams(row.params),
     imageUrl: row.imageUrl,
     usedSeed: row.usedSeed,
     error: row.error,

@@ -1,0 +1,246 @@
+import { Writable } from "node:stream";
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator, ForgeSimulatorOptions } from "@anvil/forge-client";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { startAnvil, type AnvilServer } from "./anvil";
+import { httpClient, type AnvilClient } from "./testing/clients";
+import { codeOf, quick, trpcError, uniquePrompt } from "./testing/fixtures";
+import { backendsUp, standInWebApp, testServerConfig } from "./testing/test-server";
+import { testDrivers, type TestDatabase } from "./testing/test-databases";
+import { waitFor, waitForJob, waitForStatus } from "./testing/wait";
+
+/** Anvil in front of simulators set up like a particular real Forge, with every log line kept. */
+interface Rig {
+  anvil: AnvilServer;
+  trpc: AnvilClient;
+  sims: ForgeSimulator[];
+  logs: string[];
+}
+
+describe("Anvil in front of a Forge that behaves as Forge's source does", () => {
+  const [pglite] = testDrivers();
+  const open: { anvil?: AnvilServer; sims: ForgeSimulator[]; database?: TestDatabase }[] = [];
+
+  const rig = async (
+    simOptions: ForgeSimulatorOptions[] = [{}],
+    forgeUrl: (sims: ForgeSimulator[]) => string[] = (sims) => sims.map((sim) => sim.url),
+    before?: (sims: ForgeSimulator[]) => void,
+  ): Promise<Rig> => {
+    const entry: (typeof open)[number] = { sims: [] };
+    open.push(entry);
+    entry.database = await pglite!.create();
+    entry.sims = await Promise.all(simOptions.map((o) => startForgeSimulator({ stepMs: 5, modelLoadMs: 5, ...o })));
+    before?.(entry.sims);
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logs.push(chunk.toString("utf8"));
+        done();
+      },
+    });
+    entry.anvil = await startAnvil({
+      ...testServerConfig(entry.database),
+      forgeUrls: forgeUrl(entry.sims),
+      logger: pino({ level: "debug" }, sink),
+      probeIntervalMs: 200,
+      webDir: await standInWebApp(entry.database.dataDir),
+    });
+    return { anvil: entry.anvil, trpc: httpClient(entry.anvil.url), sims: entry.sims, logs };
+  };
+
+  afterEach(async () => {
+    for (const entry of open.splice(0)) {
+      await entry.anvil?.close();
+      await Promise.all(entry.sims.map((sim) => sim.close()));
+      await entry.database?.dispose();
+    }
+  });
+
+  it("shows Forge's own error message on an out-of-memory job", async () => {
+    const { anvil, trpc } = await rig();
+    await backendsUp(anvil);
+    const job = await trpc.jobs.submit.mutate({ prompt: "big sim:oom", ...quick });
+    const failed = await waitForStatus(trpc, job.id, "error");
+    expect(failed.error).toMatch(/^Forge ran out of GPU memory: CUDA out of memory\. Tried to allocate 2\.00 GiB/);
+  });
+
+  it("never sends the next job while a cancelled one is still loading its checkpoint", async () => {
+    const { anvil, trpc, sims } = await rig([{ modelLoadMs: 1500, stepMs: 5 }]);
+    const sim = sims[0]!;
+    await backendsUp(anvil);
+    const loading = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("load"),
+      checkpoint: "flux1-schnell",
+      ...quick,
+    });
+    await waitFor(async () => {
+      const progress = (await (await fetch(`${sim.url}/sdapi/v1/progress`)).json()) as { state: { job_count: number } };
+      return progress.state.job_count === -1;
+    }, "the checkpoint is loading");
+    await trpc.jobs.cancel.mutate({ jobId: loading.id });
+    const next = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("next"), ...quick });
+    await waitForStatus(trpc, next.id, "complete");
+    const stats = sim.stats();
+    expect(stats.waited).toBe(0);
+    const [first, second] = stats.log;
+    expect(second?.startedAt).toBeGreaterThanOrEqual(first?.endedAt ?? Infinity);
+  });
+
+  it("at start, interrupts or waits out a load left by an earlier life before sending anything", async () => {
+    const { anvil, trpc, sims } = await rig([{ stepMs: 5 }], undefined, ([sim]) =>
+      sim!.setBusy(true, { loadMs: 1500 }),
+    );
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("after restart"), ...quick });
+    await waitForStatus(trpc, job.id, "complete");
+    const stats = sims[0]!.stats();
+    expect(stats.waited).toBe(0);
+    expect(stats.log[0]?.outcome).toBe("interrupted");
+    expect(stats.log[1]?.startedAt).toBeGreaterThanOrEqual(stats.log[0]?.endedAt ?? Infinity);
+    expect(anvil.service.monitor.health()[0]?.healthy).toBe(true);
+  });
+
+  it("works with credentials in FORGE_URL and shows the password nowhere", async () => {
+    const password = "pa55-w0rd-never-shown";
+    const { anvil, trpc, logs } = await rig([{ auth: `anvil:${password}` }], (sims) =>
+      sims.map((sim) => sim.url.replace("http://", `http://anvil:${password}@`)),
+    );
+    await backendsUp(anvil);
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("behind auth"), ...quick });
+    await waitForStatus(trpc, job.id, "complete");
+    const failed = await trpc.jobs.submit.mutate({ prompt: "fails sim:500", ...quick });
+    await waitForStatus(trpc, failed.id, "error");
+    const shown = JSON.stringify([
+      await trpc.health.query(),
+      await trpc.queue.status.query(),
+      await trpc.jobs.list.query({}),
+      await (await fetch(`${anvil.url}/metrics`)).text(),
+      logs,
+    ]);
+    expect(shown).toContain("Forge failed (HTTP 500)");
+    expect(shown).not.toContain(password);
+  });
+
+  it("says what is wrong when the credentials are missing, without marking the backend up", async () => {
+    const { anvil, logs } = await rig([{ auth: "anvil:secret" }]);
+    await waitFor(() => logs.some((line) => line.includes("wants credentials")), "the probe failure is logged");
+    expect(anvil.service.monitor.health()[0]).toMatchObject({
+      healthy: false,
+      lastError: expect.stringMatching(/--api-auth/),
+    });
+  });
+
+  it("does not complete a job that someone interrupted in Forge's own UI", async () => {
+    const { anvil, trpc, sims } = await rig([{ stepMs: 20 }]);
+    await backendsUp(anvil);
+    const job = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("interrupted elsewhere"),
+      steps: 150,
+      width: 64,
+      height: 64,
+    });
+    await waitFor(() => (sims[0]!.stats().log[0]?.startedAt ?? 0) > 0, "the generation runs");
+    await waitFor(async () => {
+      const p = (await (await fetch(`${sims[0]!.url}/sdapi/v1/progress`)).json()) as {
+        state: { sampling_step: number };
+      };
+      return p.state.sampling_step >= 2;
+    }, "sampling is under way");
+    await fetch(`${sims[0]!.url}/sdapi/v1/interrupt`, { method: "POST" });
+    const ended = await waitForStatus(trpc, job.id, "error");
+    expect(ended.error).toMatch(/interrupted in Forge's own interface/);
+    expect(ended.imageUrl).toBeNull();
+  });
+
+  it("refuses an unknown sampler, listing the known ones, and takes an alias by its name", async () => {
+    const { anvil, trpc } = await rig();
+    await backendsUp(anvil);
+    const error = await trpcError(trpc.jobs.submit.mutate({ prompt: "x", sampler: "Eulr", ...quick }));
+    expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+    expect(error.message).toBe(
+      'sampler "Eulr" is not known to the backend; known: Euler, Euler a, DPM++ 2M, DPM++ 2M SDE, DDIM, UniPC',
+    );
+    const aliased = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("alias"),
+      sampler: "k_euler_a",
+      scheduler: "Karras",
+      ...quick,
+    });
+    expect(aliased.params).toMatchObject({ sampler: "Euler a", scheduler: "karras", distilledCfgScale: 3.5 });
+    const badScheduler = await trpcError(trpc.jobs.submit.mutate({ prompt: "x", scheduler: "nope", ...quick }));
+    expect(badScheduler.message).toMatch(/^scheduler "nope" is not known to the backend; known: automatic, simple/);
+  });
+
+  it("serves a JPEG that Forge sent (samples_format jpg) as image/jpeg", async () => {
+    const { anvil, trpc } = await rig([{ samplesFormat: "jpg" }]);
+    await backendsUp(anvil);
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("jpeg"), ...quick });
+    const done = await waitForStatus(trpc, job.id, "complete");
+    const image = await fetch(`${anvil.url}${done.imageUrl}`);
+    expect(image.headers.get("content-type")).toBe("image/jpeg");
+    expect([...new Uint8Array(await image.arrayBuffer()).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+  });
+
+  it("finds a checkpoint on any backend, and one added since Forge started after one refresh", async () => {
+    const { anvil, trpc, sims } = await rig([{ models: ["flux1-dev"] }, { models: ["sdxl-base-1.0"] }]);
+    await backendsUp(anvil);
+    const onSecond = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("second"),
+      checkpoint: "sdxl-base-1.0",
+      ...quick,
+    });
+    expect(onSecond.params.checkpoint).toMatch(/^sdxl-base-1\.0\.safetensors \[[0-9a-f]+\]$/);
+    sims[0]!.addCheckpoint("juggernaut-xl");
+    const added = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("added"),
+      checkpoint: "juggernaut-xl",
+      ...quick,
+    });
+    expect(added.params.checkpoint).toMatch(/^juggernaut-xl\.safetensors \[[0-9a-f]+\]$/);
+    await trpc.jobs.cancel.mutate({ jobId: onSecond.id }).catch(() => undefined);
+    await trpc.jobs.cancel.mutate({ jobId: added.id }).catch(() => undefined);
+  });
+
+  it("runs a Flux checkpoint with its modules, and a broken load does not fail the jobs after it", async () => {
+    const { anvil, trpc } = await rig([{ models: ["flux1-dev", "flux1-dev-unet"], modularModels: ["flux1-dev-unet"] }]);
+    await backendsUp(anvil);
+    const broken = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("no modules"),
+      checkpoint: "flux1-dev-unet",
+      ...quick,
+    });
+    expect((await waitForStatus(trpc, broken.id, "error")).error).toMatch(
+      /AssertionError: You do not have CLIP state dict!/,
+    );
+    const after = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("after the broken load"), ...quick });
+    await waitForStatus(trpc, after.id, "complete");
+    const modules = (await trpc.checkpoints.modules.query()).map((m) => m.name);
+    const withModules = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("with modules"),
+      checkpoint: "flux1-dev-unet",
+      modules,
+      ...quick,
+    });
+    expect(withModules.params.modules).toEqual([
+      "/models/VAE/ae.safetensors",
+      "/models/text_encoder/clip_l.safetensors",
+      "/models/text_encoder/t5xxl_fp16.safetensors",
+    ]);
+    await waitForJob(trpc, withModules.id, (job) => job.status === "complete");
+    const alone = await trpcError(trpc.jobs.submit.mutate({ prompt: "x", modules, ...quick }));
+    expect(alone.message).toBe("modules need a checkpoint to go with");
+  });
+
+  it("fails a job clearly when an old Forge ignores the checkpoint override", async () => {
+    const { anvil, trpc } = await rig([{ ignoreCheckpointOverride: true }]);
+    await backendsUp(anvil);
+    const job = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("old forge"),
+      checkpoint: "flux1-schnell",
+      ...quick,
+    });
+    expect((await waitForStatus(trpc, job.id, "error")).error).toMatch(
+      /ignores the checkpoint override; update Forge$/,
+    );
+  });
+});
