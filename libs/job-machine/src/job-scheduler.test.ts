@@ -1,5 +1,5 @@
 import { Effect } from "effect";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { GenerateProgram } from "./job-scheduler";
 import { fakeBackend, testScheduler } from "./test-support";
 
@@ -95,6 +95,30 @@ describe("JobScheduler", () => {
       "persist transition",
       "publish transition",
     ]);
+    await scheduler.stop();
+  });
+
+  it("sends a job to the backend only once its processing transition is persisted", async () => {
+    const backend = fakeBackend();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let processingWritten = false;
+    const { scheduler, submit } = testScheduler(backend.generate, {
+      persist: async (entries) => {
+        if (entries.some((e) => e.kind === "transition" && e.to === "processing")) {
+          await held;
+          processingWritten = true;
+        }
+        return entries.map(() => 0);
+      },
+    });
+    const done = submit("a");
+    await vi.waitFor(() => expect(scheduler.snapshot().processing).toBe(1));
+    expect(backend.stats.started).toEqual([]);
+    release();
+    expect(await done).toBe("complete");
+    expect(processingWritten).toBe(true);
+    expect(backend.stats.started).toEqual(["a"]);
     await scheduler.stop();
   });
 

@@ -44,6 +44,53 @@ const timeoutMessage = (ms: number): string =>
   `The generation timed out after ${Duration.format(Duration.millis(ms))}; the backend was interrupted`;
 
 /**
+ * The persisted `processing` transition of each attempt, for its generation to wait on. The job actor starts its
+ * generation in the same step in which it reports the transition, so either side may come first.
+ */
+class DecisionLog {
+  private readonly pending = new Map<
+    string,
+    { promise: Promise<void>; resolve: (written: Promise<void>) => void; recorded: boolean; asked: boolean }
+  >();
+
+  private entry(key: string) {
+    let entry = this.pending.get(key);
+    if (!entry) {
+      let resolve: (written: Promise<void>) => void = () => undefined;
+      const promise = new Promise<void>((done) => {
+        resolve = (written) => done(written);
+      });
+      entry = { promise, resolve, recorded: false, asked: false };
+      this.pending.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** The journal's promise for the `processing` transition of this attempt. */
+  record(jobId: string, attempt: number, written: Promise<void>): void {
+    const key = `${jobId}#${attempt}`;
+    const entry = this.entry(key);
+    entry.recorded = true;
+    entry.resolve(written);
+    if (entry.asked) this.pending.delete(key);
+  }
+
+  /** Settles once that transition is persisted (and published); asked once, by the attempt's generation. */
+  written(jobId: string, attempt: number): Promise<void> {
+    const key = `${jobId}#${attempt}`;
+    const entry = this.entry(key);
+    entry.asked = true;
+    if (entry.recorded) this.pending.delete(key);
+    return entry.promise;
+  }
+
+  /** Drops what an attempt that ended without generating (cancelled as it started) left behind. */
+  forget(jobId: string, attempt: number): void {
+    this.pending.delete(`${jobId}#${attempt}`);
+  }
+}
+
+/**
  * The host's handle on the scheduler actor: it wires the backend call into the job machine under the
  * GPU permits, and every transition into the journal (persist, then publish).
  */
@@ -58,10 +105,15 @@ export class JobScheduler<P> {
   constructor(options: JobSchedulerOptions<P>) {
     const gpu = GpuPool.makeSync(options.backends);
     const journal = new Journal<P>(options);
-    const generate = fromPromise<GenerateResult, GenerateActorInput>(({ input, signal }) =>
-      Effect.runPromise(
-        gpu.withGpu(input.request.backend)(
-          options.generate(input.request, input.onProgress).pipe(
+    const decisions = new DecisionLog();
+    const generate = fromPromise<GenerateResult, GenerateActorInput>(({ input, signal }) => {
+      const { request } = input;
+      // Write-ahead: the job is `processing` in the database before its request goes to the backend.
+      const decided = Effect.promise(() => decisions.written(request.jobId, request.attempt));
+      return Effect.runPromise(
+        gpu.withGpu(request.backend)(
+          decided.pipe(
+            Effect.andThen(options.generate(request, input.onProgress)),
             Effect.timeoutOrElse({
               duration: Duration.millis(options.jobTimeoutMs),
               orElse: () => Effect.fail(new Error(timeoutMessage(options.jobTimeoutMs))),
@@ -69,12 +121,16 @@ export class JobScheduler<P> {
           ),
         ),
         { signal },
-      ),
-    );
+      );
+    });
     const machine = schedulerMachine.provide({
       actors: { imageJob: imageJobMachine.provide({ actors: { generate } }) },
       actions: {
-        reportTransition: (_, transition) => void journal.record({ kind: "transition", ...transition }),
+        reportTransition: (_, transition) => {
+          const written = journal.record({ kind: "transition", ...transition });
+          if (transition.to === "processing") decisions.record(transition.jobId, transition.job.attempt, written);
+          else if (transition.from === "processing") decisions.forget(transition.jobId, transition.job.attempt);
+        },
         reportProgress: (_, { jobId, progress }) => void journal.record({ kind: "progress", jobId, progress }),
         reportQueueChanged: () => options.onQueueChanged?.(),
       },

@@ -61,6 +61,20 @@ describe("Journal", () => {
     expect(published).toEqual([progress("a", 10)]);
   });
 
+  it("persists an entry recorded while the lane goes idle, without waiting for a later one", async () => {
+    const published: string[] = [];
+    const journal = new Journal<string>({
+      persist: async (entries) => entries.map((entry) => entry.jobId),
+      publish: (entry) => void published.push(entry.jobId),
+    });
+    // Recorded from the first entry's waiter: the lane has found nothing left but has not yet marked itself idle.
+    const second = new Promise<void>((resolve) => {
+      void journal.record(progress("a", 10)).then(() => journal.record(progress("b", 20)).then(resolve));
+    });
+    await second;
+    expect(published).toEqual(["a", "b"]);
+  });
+
   it("goes on after a publish throws: every entry settles and the next ones are published", async () => {
     const published: JournalEntry[] = [];
     const failures: unknown[] = [];

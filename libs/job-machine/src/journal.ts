@@ -133,6 +133,9 @@ export class Journal<P> {
   private kick(): void {
     this.running ??= this.drain().finally(() => {
       this.running = null;
+      // An entry recorded after the loop found nothing left, but before this ran, saw a lane still running and
+      // did not start one: without this it would wait for the next entry, which may never come.
+      if (this.pending.length > 0) this.kick();
     });
   }
 
