@@ -1,6 +1,6 @@
-import { expect, test } from "@playwright/test";
 import type { Locator, Page } from "@playwright/test";
-import { submitJob, uniquePrompt } from "../support/app";
+import { cancelJob, holdGpu, submitJob, uniquePrompt } from "../support/app";
+import { expect, test } from "../support/test";
 
 interface ChartModel {
   states: { key: string; final: boolean }[];
@@ -56,8 +56,8 @@ test.describe("the inspector", () => {
     await page.goto("/inspect");
     const chart = chartOf(page);
     await expect(chart.locator('[data-state="queued"]')).toBeVisible();
-    // The first job holds the one GPU long enough (about 9 s) for the second to be seen waiting.
-    const blocker = await submitJob(page, uniquePrompt("a long exposure of the sea"), 150);
+    // The first job holds the one GPU until it is cancelled, so the second is seen waiting however slow the machine.
+    const blocker = await holdGpu(page, "a long exposure of the sea");
     const job = await submitJob(page, uniquePrompt("an inspected lighthouse"), 40);
     const became = await recordHighlights(chart);
 
@@ -78,6 +78,7 @@ test.describe("the inspector", () => {
     await expect(
       page.getByRole("region", { name: "Timeline" }).locator('[data-event-type="scheduler.enqueue"]').first(),
     ).toBeVisible();
+    await cancelJob(page.request, blocker.id);
     await expect(current).toHaveAttribute("data-state", "complete", { timeout: 30_000 });
     await expect(current).toHaveCount(1);
     expect(await became()).toEqual(["queued", "processing", "complete"]);
@@ -120,7 +121,7 @@ test.describe("the inspector", () => {
 
   test("shows the queue in order and who holds the GPU permit", async ({ page }) => {
     await page.goto("/inspect");
-    const running = await submitJob(page, uniquePrompt("a slow glacier"), 120);
+    const running = await holdGpu(page, "a slow glacier");
     const first = await submitJob(page, uniquePrompt("a first in line"));
     const second = await submitJob(page, uniquePrompt("a second in line"));
     const scheduler = page.getByRole("complementary", { name: "Scheduler" });
@@ -137,9 +138,7 @@ test.describe("the inspector", () => {
     await expect(scheduler.getByRole("status")).toContainText("first in line starts when one of them finishes");
 
     // Cancelling frees the GPU for the specs that follow.
-    for (const job of [second, first, running]) {
-      await page.request.post("/trpc/jobs.cancel", { data: { jobId: job.id } });
-    }
+    for (const job of [second, first, running]) await cancelJob(page.request, job.id);
     await expect(scheduler.getByTestId("permits")).toHaveText("0 held · 1 free of 1");
     await expect(queue).toHaveText(["The queue is empty"]);
   });

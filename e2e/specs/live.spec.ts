@@ -1,11 +1,12 @@
-import { expect, test } from "@playwright/test";
-import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expectImage, holdingPrompt, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expect, test } from "../support/test";
 
 test.describe("live updates", () => {
   test("recovers positions and states after a reload mid-queue and keeps updating to completion", async ({ page }) => {
     await openNewConversation(page);
-    const [a, b, c] = [uniquePrompt("a slow sunrise"), uniquePrompt("a tidal pool"), uniquePrompt("a paper crane")];
-    await submit(page, a, { steps: 40 });
+    // The first two hold the GPU until they are cancelled, so the line stands still until the spec moves it.
+    const [a, b, c] = [holdingPrompt("a slow sunrise"), holdingPrompt("a tidal pool"), uniquePrompt("a paper crane")];
+    await expect((await submit(page, a)).getByRole("progressbar")).toBeVisible();
     await submit(page, b);
     await submit(page, c);
     await expect(jobCard(page, c)).toContainText("#2 in queue");
@@ -24,9 +25,13 @@ test.describe("live updates", () => {
     // The live stream picks up from the last event the page saw before the reload.
     expect(streams.some((url) => url.includes('"lastEventId"'))).toBe(true);
 
-    await expect(third).toContainText("#1 in queue", { timeout: 15_000 });
-    await expectImage(first, a);
-    await expectImage(second, b);
+    // And it follows what happens next, live: the first ends, the second runs, the third moves up and runs.
+    await first.getByRole("button", { name: "Cancel" }).click();
+    await expect(first).toContainText("Cancelled");
+    await expect(second.getByRole("progressbar")).toBeVisible();
+    await expect(third).toContainText("#1 in queue");
+    await second.getByRole("button", { name: "Cancel" }).click();
+    await expect(second).toContainText("Cancelled");
     await expectImage(third, c);
     await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
   });
@@ -35,19 +40,20 @@ test.describe("live updates", () => {
     const one = await (await browser.newContext()).newPage();
     const two = await (await browser.newContext()).newPage();
     await openNewConversation(one);
-    const [a, b] = [uniquePrompt("a shared dream"), uniquePrompt("a second look")];
-    // Long enough (about 5 s) that the second job is still waiting when the second page looks.
-    await submit(one, a, { steps: 80 });
+    // The first job holds the GPU until it is cancelled, so the second is still waiting when the second page looks.
+    const [a, b] = [holdingPrompt("a shared dream"), uniquePrompt("a second look")];
+    await submit(one, a);
     await two.goto(one.url());
     await expect(jobCard(two, a).getByRole("progressbar")).toBeVisible();
 
     // A job submitted on one page appears, waits and finishes on the other.
     await submit(one, b);
     await expect(jobCard(two, b)).toContainText("#1 in queue");
-    for (const prompt of [a, b]) {
-      await expectImage(jobCard(one, prompt), prompt);
-      await expectImage(jobCard(two, prompt), prompt);
-    }
+    // Cancelled on one page, the first job shows as cancelled on both.
+    await jobCard(one, a).getByRole("button", { name: "Cancel" }).click();
+    for (const page of [one, two]) await expect(jobCard(page, a)).toContainText("Cancelled");
+    await expectImage(jobCard(one, b), b);
+    await expectImage(jobCard(two, b), b);
     await one.context().close();
     await two.context().close();
   });

@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expectImage, holdingPrompt, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expect, test } from "../support/test";
 
 interface ListedJob {
   prompt: string;
@@ -10,16 +10,23 @@ interface ListedJob {
 test.describe("the queue", () => {
   test("runs three jobs from the page one after another, each ending with its image", async ({ page }) => {
     await openNewConversation(page);
+    // A job of the page's own holds the GPU until it is cancelled, so the line can be looked at in peace.
+    const holding = holdingPrompt("a long exposure");
+    const hold = await submit(page, holding);
+    await expect(hold.getByRole("progressbar")).toBeVisible();
     const [a, b, c] = [uniquePrompt("a lighthouse"), uniquePrompt("a red fox"), uniquePrompt("a glass city")];
-    const first = await submit(page, a, { steps: 25 });
+    const first = await submit(page, a);
     const second = await submit(page, b);
     const third = await submit(page, c);
 
-    // While the first runs, the others wait in order.
-    await expect(first.getByRole("progressbar")).toBeVisible();
-    await expect(second).toContainText("#1 in queue");
-    await expect(third).toContainText("#2 in queue");
+    // While one runs, the others wait in order.
+    await expect(first).toContainText("#1 in queue");
+    await expect(second).toContainText("#2 in queue");
+    await expect(third).toContainText("#3 in queue");
+    await expect(hold.getByRole("progressbar")).toBeVisible();
 
+    await hold.getByRole("button", { name: "Cancel" }).click();
+    await expect(hold).toContainText("Cancelled");
     await expectImage(first, a);
     await expectImage(second, b);
     await expectImage(third, c);
@@ -29,25 +36,35 @@ test.describe("the queue", () => {
     const input = encodeURIComponent(JSON.stringify({ conversationId }));
     const response = await page.request.get(`/trpc/jobs.list?input=${input}`);
     const jobs: ListedJob[] = (await response.json()).result.data.items;
-    expect(jobs.map((job) => job.prompt)).toEqual([a, b, c]);
+    expect(jobs.map((job) => job.prompt)).toEqual([holding, a, b, c]);
     jobs.slice(1).forEach((job, i) => {
       expect(Date.parse(job.startedAt)).toBeGreaterThanOrEqual(Date.parse(jobs[i]?.finishedAt ?? ""));
     });
   });
 
-  test("counts the positions of waiting jobs down as jobs complete", async ({ page }) => {
+  test("counts the positions of waiting jobs down as the jobs ahead of them finish", async ({ page }) => {
     await openNewConversation(page);
-    const last = uniquePrompt("a comet");
-    await submit(page, uniquePrompt("a harbour"), { steps: 25 });
-    const second = await submit(page, uniquePrompt("a windmill"));
-    const third = await submit(page, last);
+    // The line: a job that holds the GPU, a normal one, another that holds it, and the one watched.
+    const firstHold = await submit(page, holdingPrompt("a harbour"));
+    await expect(firstHold.getByRole("progressbar")).toBeVisible();
+    const windmill = uniquePrompt("a windmill");
+    const normal = await submit(page, windmill);
+    const secondHold = await submit(page, holdingPrompt("a lighthouse keeper"));
+    const comet = uniquePrompt("a comet");
+    const watched = await submit(page, comet);
+    await expect(watched).toContainText("#3 in queue");
+    await expect(page.getByTestId("queue-waiting")).toHaveText("3");
 
-    await expect(third).toContainText("#2 in queue");
-    await expect(third).toContainText("#1 in queue");
-    await expect(second.getByRole("progressbar")).toBeVisible();
-    await expect(third.getByRole("progressbar")).toBeVisible({ timeout: 15_000 });
-    await expect(third).not.toContainText("in queue");
-    await expectImage(third, last);
+    // The first leaves, the normal job runs to its image and the second hold takes the GPU: one ahead now.
+    await firstHold.getByRole("button", { name: "Cancel" }).click();
+    await expectImage(normal, windmill);
+    await expect(secondHold.getByRole("progressbar")).toBeVisible();
+    await expect(watched).toContainText("#1 in queue");
+    await expect(page.getByTestId("queue-waiting")).toHaveText("1");
+
+    await secondHold.getByRole("button", { name: "Cancel" }).click();
+    await expectImage(watched, comet);
+    await expect(watched).not.toContainText("in queue");
     await expect(page.getByTestId("queue-waiting")).toHaveText("0");
   });
 
@@ -67,17 +84,22 @@ test.describe("the queue", () => {
 
   test("cancels a queued job from the page", async ({ page }) => {
     await openNewConversation(page);
-    const running = uniquePrompt("a long river");
-    const first = await submit(page, running, { steps: 30 });
+    const hold = await submit(page, holdingPrompt("a long river"));
+    await expect(hold.getByRole("progressbar")).toBeVisible();
+    const ahead = uniquePrompt("a river mouth");
+    const first = await submit(page, ahead);
     const second = await submit(page, uniquePrompt("a short story"));
-    await expect(second).toContainText("#1 in queue");
+    await expect(second).toContainText("#2 in queue");
 
     await second.getByRole("button", { name: "Cancel" }).click();
     await expect(second).toContainText("Cancelled");
     await expect(second).not.toContainText("in queue");
     await expect(second.getByRole("button", { name: "Cancel" })).toHaveCount(0);
+    await expect(first).toContainText("#1 in queue");
 
-    await expectImage(first, running);
+    // The job ahead of it still runs to its image once the GPU is free.
+    await hold.getByRole("button", { name: "Cancel" }).click();
+    await expectImage(first, ahead);
     await expect(second).toContainText("Cancelled");
     await expect(second.getByRole("img")).toHaveCount(0);
   });

@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expectImage, holdingPrompt, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expect, test } from "../support/test";
 
 test.describe("recovery and keyboard", () => {
   test("a conversation whose load failed can be loaded again from the page", async ({ page }) => {
@@ -28,7 +28,8 @@ test.describe("recovery and keyboard", () => {
 
   test("keeps the keyboard focus on the card after cancelling a queued job", async ({ page }) => {
     await openNewConversation(page);
-    await submit(page, uniquePrompt("a long corridor"), { steps: 30 });
+    // Holds the GPU until it is cancelled (after the test), so the job below stays queued until Enter.
+    await expect((await submit(page, holdingPrompt("a long corridor"))).getByRole("progressbar")).toBeVisible();
     const queued = await submit(page, uniquePrompt("a short nap"));
     await expect(queued).toContainText("#1 in queue");
 

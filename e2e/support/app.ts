@@ -1,5 +1,5 @@
 import { expect } from "@playwright/test";
-import type { Locator, Page } from "@playwright/test";
+import type { APIRequestContext, Locator, Page } from "@playwright/test";
 
 /** A prompt no other test uses, so its card is found by name. */
 export const uniquePrompt = (words: string): string => `${words} ${Math.random().toString(36).slice(2, 8)}`;
@@ -52,4 +52,41 @@ export async function submitJob(page: Page, prompt: string, steps = 10): Promise
   const response = await page.request.post("/trpc/jobs.submit", { data: { prompt, width: 512, height: 512, steps } });
   expect(response.ok()).toBe(true);
   return (await response.json()).result.data;
+}
+
+/**
+ * A prompt for a job that holds the one GPU until it is cancelled (the built-in simulator's `sim:hang` runs
+ * until interrupted): what is behind it waits for as long as the spec needs, however slow the machine.
+ */
+export const holdingPrompt = (words: string): string => uniquePrompt(`${words} sim:hang`);
+
+/** Submits a job that holds the GPU (see {@link holdingPrompt}) through the API and waits until it runs. */
+export async function holdGpu(page: Page, words = "holds the GPU"): Promise<SubmittedJob> {
+  const job = await submitJob(page, holdingPrompt(words));
+  await expect.poll(async () => (await getJob(page.request, job.id)).status).toBe("processing");
+  return job;
+}
+
+/** Reads a job through the API. */
+export async function getJob(request: APIRequestContext, jobId: string): Promise<SubmittedJob> {
+  const input = encodeURIComponent(JSON.stringify({ jobId }));
+  const response = await request.get(`/trpc/jobs.get?input=${input}`);
+  expect(response.ok()).toBe(true);
+  return (await response.json()).result.data;
+}
+
+/** Cancels a job through the API; a running one is interrupted, which frees the GPU for the next. */
+export async function cancelJob(request: APIRequestContext, jobId: string): Promise<void> {
+  const response = await request.post("/trpc/jobs.cancel", { data: { jobId } });
+  // 409: it ended meanwhile, which is as good.
+  expect([200, 409]).toContain(response.status());
+}
+
+/** Cancels every job still queued or running, so that whatever runs next starts on an idle line. */
+export async function cancelActiveJobs(request: APIRequestContext): Promise<void> {
+  const input = encodeURIComponent(JSON.stringify({ status: ["queued", "processing"], limit: 500 }));
+  const response = await request.get(`/trpc/jobs.list?input=${input}`);
+  expect(response.ok()).toBe(true);
+  const jobs: SubmittedJob[] = (await response.json()).result.data.items;
+  for (const job of jobs) await cancelJob(request, job.id);
 }
