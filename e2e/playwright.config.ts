@@ -17,13 +17,17 @@ export default defineConfig({
   outputDir: "test-results",
   fullyParallel: false,
   workers: 1,
-  retries: process.env.CI ? 1 : 0,
-  timeout: 30_000,
+  // No retries: every spec holds the GPU with a job of its own for as long as it looks at the line, so a failure
+  // is a bug to read, not a slow machine to hide.
+  retries: 0,
+  // A bound for a hang, not a speed: on a busy 2-core CI two browser contexts alone can take half of 30 s.
+  timeout: 60_000,
   expect: { timeout: 10_000 },
   reporter: process.env.CI ? [["list"], ["html", { open: "never", outputFolder: "playwright-report" }]] : "list",
   use: {
     baseURL,
-    trace: "on-first-retry",
+    // There is no retry to trace, so a failing run keeps its own.
+    trace: "retain-on-failure",
     launchOptions: {
       // As scripts/ensure-chromium.mjs finds it: $CHROMIUM_PATH, Debian's, or else Playwright's own (undefined).
       executablePath: process.env.CHROMIUM_PATH ?? (existsSync(DEBIAN_CHROMIUM) ? DEBIAN_CHROMIUM : undefined),
