@@ -45,9 +45,12 @@ export const forgeGenerate =
               height: params.height,
               steps: params.steps,
               cfgScale: params.cfgScale,
+              distilledCfgScale: params.distilledCfgScale,
               seed: params.seed,
               sampler: params.sampler,
+              scheduler: params.scheduler,
               checkpoint: params.checkpoint,
+              modules: params.modules,
             },
             { onProgress },
           )
@@ -60,12 +63,9 @@ export const forgeGenerate =
                   )
                 : Effect.fail(error),
             ),
-              distilledCfgScale: params.distilledCfgScale,
           );
       const result = yield* attempt().pipe(
-              scheduler: params.scheduler,
         // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
-              modules: params.modules,
         // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
         // Bounded (30 s): a backend that stops answering is left to the monitor.
         Effect.onExit((exit) =>

@@ -7,7 +7,7 @@ import { Effect } from "effect";
 import type { InspectionEvent } from "xstate";
 import { BackendMonitor } from "./backend-monitor";
 import { CheckpointCatalog } from "./checkpoint-catalog";
-import { Conflict, Invalid, NotFound, Unavailable } from "./errors";
+import { Conflict, Invalid, NotFound } from "./errors";
 import type { EventHub } from "./event-hub";
 import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
 import { forgeGenerate } from "./generate";
@@ -160,6 +160,23 @@ export class JobService {
     });
   }
 
+  /** Checkpoint, modules, sampler and scheduler as the backends name them; an unknown one is BAD_REQUEST. */
+  private async resolveNames(
+    params: Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">,
+  ): Promise<Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">> {
+    const { checkpoints } = this;
+    if (params.checkpoint === null && params.modules.length > 0) {
+      // Forge takes modules as an override beside a checkpoint; alone they would be silently dropped.
+      throw new Invalid({ field: "modules", message: "modules need a checkpoint to go with" });
+    }
+    return {
+      checkpoint: params.checkpoint === null ? null : await checkpoints.resolve(params.checkpoint),
+      modules: await checkpoints.resolveModules(params.modules),
+      sampler: await checkpoints.resolveSampler(params.sampler),
+      scheduler: await checkpoints.resolveScheduler(params.scheduler),
+    };
+  }
+
   /**
    * Whether the database answers now: not while the journal's writes are failing, nor when a small read fails
    * or takes longer than a couple of seconds (an idle server has no writes that would tell).
@@ -191,23 +208,6 @@ export class JobService {
       throw new Conflict({ message: `Job ${jobId} is already ${record.status} and cannot be cancelled` });
     }
     await this.scheduler.cancel(jobId);
-  /** Checkpoint, modules, sampler and scheduler as the backends name them; an unknown one is BAD_REQUEST. */
-  private async resolveNames(
-    params: Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">,
-  ): Promise<Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">> {
-    const { checkpoints } = this;
-    if (params.checkpoint === null && params.modules.length > 0) {
-      // Forge takes modules as an override beside a checkpoint; alone they would be silently dropped.
-      throw new Invalid({ field: "modules", message: "modules need a checkpoint to go with" });
-    }
-    return {
-      checkpoint: params.checkpoint === null ? null : await checkpoints.resolve(params.checkpoint),
-      modules: await checkpoints.resolveModules(params.modules),
-      sampler: await checkpoints.resolveSampler(params.sampler),
-      scheduler: await checkpoints.resolveScheduler(params.scheduler),
-    };
-  }
-
     const after = await this.record(jobId);
     // Cancel raced with the end of the generation: whichever the job machine took first is the one final state.
     if (after.status === "complete" || after.status === "error") {
