@@ -14,7 +14,6 @@ import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import type { InspectionEvent } from "xstate";
 import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
-import { backendLabel } from "./backend-label";
 import { forgeFetch } from "./forge-fetch";
 import { imageContentType } from "./image-type";
 import { statelyInspector } from "./inspection";
