@@ -62,6 +62,10 @@ export interface Job {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** 1 for a first run; counts up when the job is run again (a restart, a lost backend). */
+  attempt: number;
+  /** The URL of the backend the job runs or ran on; null before it first started. */
+  backend: string | null;
 }
 
 /** What the backend is asked to make for one attempt of a job. */

@@ -57,6 +57,9 @@ export function toJobRecord(row: JobRow): JobRecord {
     createdAt: row.createdAt.toISOString(),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),
+    // `attempts` counts the runs a job was given: a waiting job is on the next one (1 before its first run).
+    attempt: row.status === "queued" ? row.attempts + 1 : Math.max(1, row.attempts),
+    backend: row.backend,
     seq: row.seq,
     attempts: row.attempts,
     lastEventId: row.lastEventId,

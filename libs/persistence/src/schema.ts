@@ -53,6 +53,8 @@ export const jobs = pgTable(
     usedSeed: bigint("used_seed", { mode: "number" }),
     error: text("error"),
     attempts: integer("attempts").notNull().default(0),
+    /** The URL of the backend the job runs or last ran on; null before it first started. */
+    backend: text("backend"),
     idempotencyKey: text("idempotency_key").unique(),
     // No foreign key: events are pruned, the job row outlives them.
     lastEventId: bigint("last_event_id", { mode: "number" }).notNull(),

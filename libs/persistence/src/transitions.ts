@@ -16,6 +16,8 @@ export interface TransitionPatch {
   startedAt?: Date | null;
   finishedAt?: Date | null;
   attempts?: number;
+  /** The URL of the backend the job runs on. */
+  backend?: string | null;
 }
 
 /**

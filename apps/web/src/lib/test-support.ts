@@ -25,5 +25,7 @@ export const makeJob = (overrides: Partial<Job> = {}): Job => ({
   createdAt: "2025-01-01T10:00:00.000Z",
   startedAt: null,
   finishedAt: null,
+  attempt: 1,
+  backend: null,
   ...overrides,
 });
