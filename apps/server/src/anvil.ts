@@ -197,6 +197,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       const id = IMAGE_PATH.exec(path)?.[1];
       if (
         id &&
+        (await service.hasImage(id)) &&
         (await sendFile(res, imagesDir, `${id}.png`, {
           "cache-control": "public, max-age=31536000, immutable",
           "content-type": await imageContentType(join(imagesDir, `${id}.png`)),

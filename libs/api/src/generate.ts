@@ -1,20 +1,35 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
 import type { GenerateProgram } from "@anvil/job-machine";
-import { Effect, Exit } from "effect";
+import { Data, Effect, Exit } from "effect";
 import { untilIdle } from "./until-idle";
 
 /** The URL path at which a job's image is served. */
 export const imageUrlOf = (jobId: string): string => `/images/${jobId}.png`;
 
-/** Writes the PNG under a temporary name first, so a crash never leaves a torn image behind. */
-const writeImage = async (imagesDir: string, jobId: string, png: Uint8Array): Promise<void> => {
+/** Where a job's image is kept under `imagesDir`. */
+export const imagePathOf = (imagesDir: string, jobId: string): string => join(imagesDir, `${jobId}.png`);
+
+/**
+ * The generated image could not be written. Its message is what the job's user reads, so it names no path and no
+ * system error; the `cause` (e.g. `EEXIST: … mkdir '<DATA_DIR>/images'`) is for the log.
+ */
+export class ImageNotSaved extends Data.TaggedError("ImageNotSaved")<{ message: string; cause: unknown }> {}
+
+/**
+ * Writes the PNG under a temporary name first, so a crash never leaves a torn image behind. A job cancelled while
+ * its image is being written (`signal` aborts) keeps no image: the write cannot be stopped half-way, so whatever it
+ * left is removed once it ends.
+ */
+const writeImage = async (imagesDir: string, jobId: string, png: Uint8Array, signal: AbortSignal): Promise<void> => {
   await mkdir(imagesDir, { recursive: true });
-  const target = join(imagesDir, `${jobId}.png`);
+  const target = imagePathOf(imagesDir, jobId);
   const partial = `${target}.${process.pid}.partial`;
   await writeFile(partial, png);
+  if (signal.aborted) return rm(partial, { force: true });
   await rename(partial, target);
+  if (signal.aborted) await rm(target, { force: true });
 };
 
 /** How the generation reports a backend it could not reach, and waits for it to answer again. */
@@ -73,8 +88,8 @@ export const forgeGenerate =
         ),
       );
       yield* Effect.tryPromise({
-        try: () => writeImage(imagesDir, request.jobId, result.png),
-        catch: (cause) => new Error(`The image could not be saved: ${String(cause)}`),
+        try: (signal) => writeImage(imagesDir, request.jobId, result.png, signal),
+        catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
       });
       return { imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed };
     });

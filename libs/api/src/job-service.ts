@@ -1,16 +1,17 @@
+import { rm } from "node:fs/promises";
 import type { ForgeClient } from "@anvil/forge-client";
 import { isFinalStatus, JobScheduler } from "@anvil/job-machine";
-import type { GenerateProgram, Job, JobParams, JobStatus, JournalEntry } from "@anvil/job-machine";
+import type { GenerateProgram, Job, JobParams, JournalEntry, WriteRejected } from "@anvil/job-machine";
 import type { JobRecord, JobStore, SubmitJobResult, TransitionPatch } from "@anvil/persistence";
-import { toJob } from "@anvil/persistence";
-import { Effect } from "effect";
+import { isDatabaseUnreachable, isTransientDatabaseError, toJob } from "@anvil/persistence";
+import { Duration, Effect, Schedule } from "effect";
 import type { InspectionEvent } from "xstate";
 import { BackendMonitor } from "./backend-monitor";
 import { CheckpointCatalog } from "./checkpoint-catalog";
-import { Conflict, Invalid, NotFound } from "./errors";
+import { Conflict, Invalid, NotFound, Unavailable } from "./errors";
 import type { EventHub } from "./event-hub";
 import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
-import { forgeGenerate } from "./generate";
+import { forgeGenerate, imagePathOf } from "./generate";
 import type { JobServiceObserver } from "./job-observer";
 import type { SubmitJobInput } from "./schemas";
 import { databaseDown, Submissions } from "./submissions";
@@ -21,8 +22,23 @@ export const MAX_ATTEMPTS = 3;
 /** How long a submission may wait for the database before it is refused as unavailable. */
 const SUBMIT_DEADLINE_MS = 5_000;
 
+/** How long a cancellation may wait for the database before it is refused as unavailable. */
+const CANCEL_DEADLINE_MS = 5_000;
+
 /** How long `health` waits for the database to answer a read. */
 const HEALTH_DEADLINE_MS = 2_000;
+
+/** Looking for stored submissions the scheduler never heard of: soon, then less often, for about a minute. */
+const ORPHAN_SWEEP_RETRY = {
+  schedule: Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]),
+  times: 15,
+};
+
+const cancelUnconfirmed = (cause?: unknown) =>
+  new Unavailable({
+    message: "The database is not reachable right now, so the cancellation could not be confirmed; try again shortly",
+    cause,
+  });
 
 const withDeadline = <T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
@@ -50,15 +66,26 @@ export interface JobServiceOptions {
   eventPruneIntervalMs?: number;
 }
 
-/** What a persisted journal entry turned into: the record and, for status changes, the event id. */
-type Persisted = { record: JobRecord; eventId: number | null } | null;
+/**
+ * What a persisted journal entry turned into: the record as it is now and, for status changes, the event id and
+ * the snapshot that was logged with it (what subscribers get).
+ */
+type Persisted = { record: JobRecord; eventId: number | null; snapshot?: Job } | null;
 
-const patchFor = (entry: Extract<JournalEntry, { kind: "transition" }>): TransitionPatch => {
+const patchFor = (
+  entry: Extract<JournalEntry, { kind: "transition" }>,
+  backendUrl: (backend: number) => string | null,
+): TransitionPatch => {
   const { job } = entry;
   const finishedAt = job.finishedAt === null ? undefined : new Date(job.finishedAt);
   switch (entry.to) {
     case "processing":
-      return { progress: 0, attempts: job.attempt, startedAt: new Date(job.startedAt ?? Date.now()) };
+      return {
+        progress: 0,
+        attempts: job.attempt,
+        startedAt: new Date(job.startedAt ?? Date.now()),
+        backend: job.backend === null ? null : backendUrl(job.backend),
+      };
     case "complete":
       return {
         progress: 100,
@@ -83,10 +110,10 @@ export class JobService {
   readonly checkpoints: CheckpointCatalog;
   /** Prunes the job event log to its retention. */
   readonly retention: EventRetention;
-  /** Jobs re-run after a restart: their row still says `processing` while they wait for a GPU again. */
-  private readonly resumed = new Set<string>();
   private readonly live = new Map<string, JobRecord>();
   private readonly submissions: Submissions;
+  /** A look for stored submissions the scheduler never heard of, while one is under way. */
+  private orphanSweep: Promise<void> | null = null;
 
   private constructor(private readonly options: JobServiceOptions) {
     const { backends } = options;
@@ -107,14 +134,16 @@ export class JobService {
       ),
       persist: (entries) => this.persist(entries),
       publish: (entry, persisted) => this.publish(entry, persisted),
+      isUnreachable: isTransientDatabaseError,
       onPublishError: (error, entry) =>
         options.log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }),
       onRetry: (error, attempt) => {
-        options.log?.("database write failed; retrying", { error: String(error), attempt });
+        options.log?.("database write failed; retrying", { error: String(error.cause), attempt });
         // The lane is stuck behind this write until the database answers: a submission waiting there would only
         // run into its deadline, so it is refused now.
-        this.submissions.refuseWaiting(databaseDown(error));
+        this.submissions.refuseWaiting(databaseDown(error.cause));
       },
+      onRejected: (error, entry) => this.rejected(error, entry),
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
@@ -124,6 +153,7 @@ export class JobService {
       lastProgressAt: () => this.scheduler.journal.lastProgressAt,
       store: (inputs) => options.store.submitJobs(inputs),
       accept: (result) => this.accept(result),
+      onUncertain: () => this.sweepOrphans(),
       deadlineMs: SUBMIT_DEADLINE_MS,
     });
     this.monitor = new BackendMonitor(
@@ -189,23 +219,82 @@ export class JobService {
     );
   }
 
-  /** A stored submission: a new job joins the line and is announced; a repeated key answers with its job. */
+  /**
+   * A stored submission: a new job joins the line and is announced; a repeated key answers with its job. A job
+   * that is stored and waiting but that the scheduler never heard of (its first submission was committed but the
+   * answer was lost on the way back) joins the line now.
+   */
   private accept({ job, created }: SubmitJobResult): Job {
-    if (!created) return this.toLiveJob(job);
+    if (!created && !(job.status === "queued" && !this.live.has(job.id))) return this.toLiveJob(job);
+    return this.adopt(job);
+  }
+
+  /** Puts a stored, waiting job in the line and announces it. */
+  private adopt(job: JobRecord): Job {
     this.live.set(job.id, job);
-    this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: 1 });
+    this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: job.attempts + 1 });
     const snapshot = this.toLiveJob(job);
     this.options.events.publish({ kind: "status", eventId: job.lastEventId, job: snapshot });
     this.notify((observer) => observer.submitted?.(snapshot));
     return snapshot;
   }
 
-  /** Cancels a queued or running job; CONFLICT once it is complete or in error. */
+  /**
+   * After a store whose outcome is unknown (the connection went while it committed): once the database answers,
+   * the waiting jobs the scheduler does not hold are taken into the line, so a submission that was committed
+   * although its client was told otherwise still runs (and can be cancelled). In the lane, so no submission is
+   * stored meanwhile; the line then follows the database's order (seq) except for these late ones.
+   */
+  private sweepOrphans(): void {
+    this.orphanSweep ??= Effect.runPromise(
+      Effect.tryPromise(() => this.scheduler.journal.run(() => this.adoptOrphans())).pipe(
+        Effect.retry(ORPHAN_SWEEP_RETRY),
+        Effect.catch((error) =>
+          Effect.sync(() =>
+            this.options.log?.("could not look for submissions stored without an answer", {
+              error: String(error.cause),
+            }),
+          ),
+        ),
+      ),
+    ).finally(() => {
+      this.orphanSweep = null;
+    });
+  }
+
+  private async adoptOrphans(): Promise<void> {
+    const orphans = (await this.options.store.activeJobs()).filter(
+      (job) => job.status === "queued" && !this.live.has(job.id),
+    );
+    for (const job of orphans) this.adopt(job);
+    if (orphans.length > 0) {
+      this.options.log?.("stored submissions whose answer was lost joined the line", { jobs: orphans.length });
+    }
+  }
+
+  /**
+   * Cancels a queued or running job; CONFLICT once it is complete or in error. Like a submission it does not wait
+   * for a database that does not answer: after a few seconds it is refused as unavailable (a running generation
+   * is stopped all the same, and its cancellation is written once the database is back).
+   */
   async cancel(jobId: string): Promise<Job> {
+    return withDeadline(this.cancelNow(jobId), CANCEL_DEADLINE_MS, () => cancelUnconfirmed()).catch(
+      (error: unknown) => {
+        throw isDatabaseUnreachable(error) ? cancelUnconfirmed(error) : error;
+      },
+    );
+  }
+
+  private async cancelNow(jobId: string): Promise<Job> {
     const record = await this.record(jobId);
     if (record.status === "cancelled") return this.toLiveJob(record);
     if (record.status === "complete" || record.status === "error") {
       throw new Conflict({ message: `Job ${jobId} is already ${record.status} and cannot be cancelled` });
+    }
+    if (this.scheduler.journal.failing) {
+      // The cancellation is taken (the job leaves the line or its GPU now) but cannot be written yet.
+      void this.scheduler.cancel(jobId);
+      throw cancelUnconfirmed();
     }
     await this.scheduler.cancel(jobId);
     const after = await this.record(jobId);
@@ -219,6 +308,15 @@ export class JobService {
   /** One job with its live position. */
   async get(jobId: string): Promise<Job> {
     return this.toLiveJob(await this.record(jobId));
+  }
+
+  /**
+   * Whether the job's image may be shown: only a complete job's. A job cancelled as its image was written (or
+   * whose completion the database refused) may have left a file behind for a moment; it is never served.
+   */
+  async hasImage(jobId: string): Promise<boolean> {
+    const record = this.live.get(jobId) ?? (await this.options.store.getJob(jobId));
+    return record?.status === "complete";
   }
 
   /** The job as the API shows it: the persisted record, with the position derived from the live line. */
@@ -249,7 +347,10 @@ export class JobService {
 
   private async recover(): Promise<void> {
     const { store, log } = this.options;
-    for (const job of await store.activeJobs()) {
+    let waiting = 0;
+    let resumed = 0;
+    for (const active of await store.activeJobs()) {
+      let job = active;
       if (job.status === "processing" && job.attempts >= MAX_ATTEMPTS) {
         await store.applyTransition({
           jobId: job.id,
@@ -264,12 +365,25 @@ export class JobService {
         log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts });
         continue;
       }
-      if (job.status === "processing") this.resumed.add(job.id);
+      waiting++;
+      if (job.status === "processing") {
+        // It waits for a GPU again: the database says so (with the attempts it had) instead of a stale
+        // `processing` with the old progress and start time. Nothing publishes yet, so the event is only logged.
+        const requeued = await store.applyTransition({
+          jobId: job.id,
+          from: "processing",
+          to: "queued",
+          patch: { progress: 0, startedAt: null },
+          snapshot: (record) => toJob(record, waiting),
+        });
+        if (requeued === null) continue;
+        job = requeued.job;
+        resumed++;
+      }
       this.live.set(job.id, job);
       this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: job.attempts + 1 });
     }
-    if (this.live.size > 0)
-      log?.("queue rebuilt from the database", { jobs: this.live.size, resumed: this.resumed.size });
+    if (this.live.size > 0) log?.("queue rebuilt from the database", { jobs: this.live.size, resumed });
   }
 
   /**
@@ -289,39 +403,44 @@ export class JobService {
       const record = await store.updateProgress(entry.jobId, entry.progress);
       return record ? { record, eventId: null } : null;
     }
-    const from = this.persistedFrom(entry);
     const applied = await store.applyTransition({
       jobId: entry.jobId,
-      from,
+      from: entry.from,
       to: entry.to,
-      patch: patchFor(entry),
+      patch: patchFor(entry, (backend) => this.options.backends[backend]?.baseUrl ?? null),
       snapshot: (record) => toJob(record, 0),
     });
-    if (applied) return { record: applied.job, eventId: applied.eventId };
-    // Nothing matched `from`: either this write already committed before its acknowledgement was lost
-    // (a retry), or the row moved elsewhere. Only the former is published, with the event it made.
+    if (applied) return { record: applied.job, eventId: applied.eventId, snapshot: applied.snapshot };
+    // Nothing matched `from`: either this write already committed before its acknowledgement was lost (a
+    // retry), or the row moved elsewhere. Only the former is published, with the event it made: found in the
+    // log, since the job may have moved on since (a batch that held its next transition too committed that).
     const current = await store.getJob(entry.jobId);
-    return current && current.status === entry.to ? { record: current, eventId: current.lastEventId } : null;
+    if (!current) return null;
+    const made = (await store.eventsAfter(0, { jobId: entry.jobId }, 64)).findLast(
+      (event) => event.status === entry.to && event.job.attempt === toJob(current, 0).attempt,
+    );
+    return made ? { record: current, eventId: made.id, snapshot: made.job } : null;
   }
 
   private publish(entry: JournalEntry, persisted: Persisted): void {
     if (!persisted) return;
     const { events } = this.options;
     const { record, eventId } = persisted;
-    const from = entry.kind === "transition" ? this.persistedFrom(entry) : null;
-    if (entry.kind === "transition") this.resumed.delete(entry.jobId);
     if (isFinalStatus(record.status)) this.live.delete(record.id);
     else this.live.set(record.id, record);
-    const job = toJob(record, 0);
+    const job = persisted.snapshot ?? toJob(record, 0);
     if (entry.kind === "progress" || eventId === null) {
       events.publish({ kind: "progress", job });
       return;
     }
     events.publish({ kind: "status", eventId, job });
     if (entry.from === "queued") events.publish({ kind: "positions" });
+    // A job that ends without being complete keeps no image: one cancelled while its image was being written
+    // may have it on disk by now (see generate.ts writeImage).
+    if (isFinalStatus(entry.to) && entry.to !== "complete") this.removeImage(entry.jobId);
     const change = {
       jobId: entry.jobId,
-      from: from ?? entry.from,
+      from: entry.from,
       to: entry.to,
       backend: entry.job.backend,
       attempt: entry.job.attempt,
@@ -329,9 +448,26 @@ export class JobService {
     this.notify((observer) => observer.transition?.(change, job));
   }
 
-  /** The status a transition leaves in the database: a job re-run after a restart still reads `processing` there. */
-  private persistedFrom(entry: Extract<JournalEntry, { kind: "transition" }>): JobStatus {
-    return this.resumed.has(entry.jobId) && entry.from === "queued" ? "processing" : entry.from;
+  private removeImage(jobId: string): void {
+    rm(imagePathOf(this.options.imagesDir, jobId), { force: true }).catch((error: unknown) =>
+      this.options.log?.("could not remove the image of a job that did not complete", { jobId, error: String(error) }),
+    );
+  }
+
+  /**
+   * The database refused a journal write (the journal fails the job in its place): said loudly, and a job that
+   * is still waiting or running leaves the line or its GPU, since its state can no longer be written as it goes.
+   */
+  private rejected(error: WriteRejected, entry: JournalEntry): void {
+    this.options.log?.("the database refused a write; the job it belongs to fails, the rest goes on", {
+      jobId: entry.jobId,
+      write: entry.kind === "transition" ? `${entry.from} → ${entry.to}` : "progress",
+      error: String(error.cause),
+    });
+    if (entry.kind === "transition" && this.scheduler.status(entry.jobId) !== undefined) {
+      // Not awaited: this runs in the journal's lane, which the cancellation's own transition has to pass.
+      void this.scheduler.cancel(entry.jobId);
+    }
   }
 
   /** The backend call, telling the observers of each failure (with its ForgeError reason) before the job ends. */

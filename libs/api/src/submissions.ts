@@ -28,6 +28,11 @@ export interface SubmissionsOptions {
   store: (inputs: readonly SubmitJobInput[]) => Promise<SubmitOutcome[]>;
   /** Takes a stored job into the queue and announces it; called for every job stored, answered in time or not. */
   accept: (result: SubmitJobResult) => Job;
+  /**
+   * Called when a store failed in a way that leaves its outcome unknown (the connection went while it committed):
+   * the jobs may be stored although their clients are told they were not accepted.
+   */
+  onUncertain?: () => void;
   /** How long one submission may wait for a database that does not answer before it is refused. */
   deadlineMs: number;
 }
@@ -116,8 +121,11 @@ export class Submissions {
       results = await this.options.store(batch.map((entry) => entry.input));
     } catch (error) {
       // The driver fails a query at once when the database cannot be reached; that is not an internal error.
-      const refusal = isDatabaseUnreachable(error) ? databaseDown(error) : error;
+      const unreachable = isDatabaseUnreachable(error);
+      const refusal = unreachable ? databaseDown(error) : error;
       for (const entry of batch) this.settle(entry, () => entry.reject(refusal));
+      // The connection may have gone after the COMMIT reached the server: then these jobs are stored and waiting.
+      if (unreachable) this.options.onUncertain?.();
       return;
     }
     batch.forEach((entry, i) => {

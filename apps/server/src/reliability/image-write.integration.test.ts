@@ -1,0 +1,53 @@
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { quick, uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import { waitFor, waitForStatus } from "../testing/wait";
+import { startInProcess } from "./support/in-process";
+
+const PNG = Buffer.from("89504e470d0a1a0a", "hex");
+
+describe.each(testDrivers())("the image of a job, on $kind", (driver) => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  const start = async () => {
+    const test = await driver.create();
+    cleanups.push(() => test.dispose());
+    const server = await startInProcess(
+      { dataDir: test.dataDir, databaseUrl: test.databaseUrl },
+      { simulatorStepMs: 5 },
+    );
+    cleanups.push(() => server.anvil.close());
+    return { ...server, dataDir: test.dataDir, imagesDir: join(test.dataDir, "images") };
+  };
+
+  it("that cannot be saved fails the job with words a user understands, and the detail goes to the log", async () => {
+    const { trpc, dataDir, imagesDir, logs } = await start();
+    // A file where the images folder should be: mkdir fails with EEXIST and the folder's full path.
+    await writeFile(imagesDir, "not a folder");
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("unsaved"), ...quick });
+    const failed = await waitForStatus(trpc, job.id, "error");
+    expect(failed.error).toBe("The image could not be saved on the server");
+    expect(failed.error).not.toContain(dataDir);
+    expect(JSON.stringify(logs)).toContain(imagesDir);
+  });
+
+  it("is never served for a job that is not complete, and is removed when the job is cancelled", async () => {
+    const { trpc, url, imagesDir } = await start();
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("cancelled as its image lands sim:hang") });
+    await waitForStatus(trpc, job.id, "processing");
+    // What a write that the job's cancellation raced leaves behind: the image, although the job is not complete.
+    await mkdir(imagesDir, { recursive: true });
+    const image = join(imagesDir, `${job.id}.png`);
+    await writeFile(image, PNG);
+    expect((await fetch(`${url}/images/${job.id}.png`)).status).toBe(404);
+    expect((await trpc.jobs.cancel.mutate({ jobId: job.id })).status).toBe("cancelled");
+    await waitFor(() => !existsSync(image), "the cancelled job's image is removed");
+    expect((await fetch(`${url}/images/${job.id}.png`)).status).toBe(404);
+  });
+});

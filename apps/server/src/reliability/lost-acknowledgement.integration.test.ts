@@ -1,0 +1,132 @@
+import { EventHub, JobService } from "@anvil/api";
+import type { HubMessage } from "@anvil/api";
+import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import { JobStore, openDatabase } from "@anvil/persistence";
+import type { AnvilDatabase, SubmitJobInput, SubmitOutcome } from "@anvil/persistence";
+import { afterEach, describe, expect, it } from "vitest";
+import { quick, uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import { waitFor } from "../testing/wait";
+
+/** What postgres.js says when the connection goes while it waits for an answer (here: to its COMMIT). */
+const connectionClosed = () =>
+  Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:5432"), { code: "CONNECTION_CLOSED" });
+
+/**
+ * A real store on a real database, whose next answers can be lost on the way back: the work commits, then the
+ * caller hears that the connection went, as when a connection dies between COMMIT and its reply.
+ */
+class LossyStore extends JobStore {
+  loseSubmitAnswers = 0;
+  loseTransactionAnswers = 0;
+  /** While set, every transaction waits for it first (the journal's lane stands still). */
+  gate: Promise<void> | null = null;
+
+  override async submitJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
+    const outcomes = await super.submitJobs(inputs);
+    if (this.loseSubmitAnswers > 0 && this.loseSubmitAnswers--) throw connectionClosed();
+    return outcomes;
+  }
+
+  override async transaction<T>(work: (store: JobStore) => Promise<T>): Promise<T> {
+    await this.gate;
+    const result = await super.transaction(work);
+    if (this.loseTransactionAnswers > 0 && this.loseTransactionAnswers--) throw connectionClosed();
+    return result;
+  }
+}
+
+const input = (label: string, idempotencyKey?: string) => ({
+  prompt: uniquePrompt(label),
+  ...DEFAULT_JOB_PARAMS,
+  ...quick,
+  conversationId: undefined,
+  ...(idempotencyKey ? { idempotencyKey } : {}),
+});
+
+describe.each(testDrivers())("a lost acknowledgement, on $kind", (driver) => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  const start = async () => {
+    const test = await driver.create();
+    cleanups.push(() => test.dispose());
+    const database: AnvilDatabase = await openDatabase(
+      test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir },
+    );
+    cleanups.push(() => database.close());
+    const simulator: ForgeSimulator = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => simulator.close());
+    const store = new LossyStore(database);
+    const events = new EventHub();
+    const published: HubMessage[] = [];
+    events.subscribe((message) => published.push(message));
+    const service = await JobService.start({
+      store,
+      events,
+      backends: [makeForgeClient({ baseUrl: simulator.url })],
+      imagesDir: `${test.dataDir}/images`,
+      jobTimeoutMs: 20_000,
+      probeIntervalMs: 100,
+    });
+    cleanups.push(() => service.stop());
+    await waitFor(() => service.monitor.health().every((backend) => backend.healthy), "the backend is up");
+    const statusOf = async (jobId: string) => (await store.getJob(jobId))?.status;
+    return { store, service, simulator, published, statusOf };
+  };
+
+  it("runs a submission whose COMMIT succeeded although its client was told it failed", async () => {
+    const { store, service, statusOf } = await start();
+    store.loseSubmitAnswers = 1;
+    const lost = input("answer lost");
+    await expect(service.submit(lost)).rejects.toThrow(/not reachable/);
+    const [stored] = (await store.listJobs({ limit: 10 })).items.filter((job) => job.prompt === lost.prompt);
+    expect(stored).toBeDefined();
+    await waitFor(async () => (await statusOf(stored!.id)) === "complete", "the stored submission runs");
+  });
+
+  it("lets a resubmission with the same key find the stored job in the line, where cancel reaches it", async () => {
+    const { store, service, statusOf } = await start();
+    // Hold the GPU, so that the resubmitted job waits and can be cancelled there.
+    const blocker = await service.submit(input("blocker sim:hang"));
+    await waitFor(async () => (await statusOf(blocker.id)) === "processing", "the blocker runs");
+    store.loseSubmitAnswers = 1;
+    const lost = input("answer lost, then resubmitted", "key-" + uniquePrompt("k").slice(-12));
+    await expect(service.submit(lost)).rejects.toThrow(/not reachable/);
+    const again = await service.submit(lost);
+    expect(again).toMatchObject({ status: "queued", queuePosition: 1 });
+    expect((await service.cancel(again.id)).status).toBe("cancelled");
+    expect(await statusOf(again.id)).toBe("cancelled");
+    await service.cancel(blocker.id);
+  });
+
+  it("publishes every status event of a batch whose commit succeeded but whose answer was lost", async () => {
+    const { store, service, simulator, published, statusOf } = await start();
+    const blocker = await service.submit(input("blocker sim:hang"));
+    await waitFor(async () => (await statusOf(blocker.id)) === "processing", "the blocker runs");
+    const first = await service.submit(input("first"));
+    const second = await service.submit(input("second"));
+    let open: () => void = () => {};
+    store.gate = new Promise<void>((resolve) => (open = resolve));
+    cleanups.push(async () => open());
+    // The lane is held at the blocker's cancellation: both jobs run meanwhile, and everything they report goes
+    // to the database as one batch after it, each job's start and end in it.
+    const cancelled = service.cancel(blocker.id).catch(() => undefined);
+    await waitFor(() => simulator.stats().completed === 2, "both generations ran");
+    store.loseTransactionAnswers = 2;
+    store.gate = null;
+    open();
+    await cancelled;
+    await waitFor(async () => (await statusOf(second.id)) === "complete", "the second job is complete");
+    await service.scheduler.journal.flush();
+    const statuses = (jobId: string) =>
+      published.flatMap((m) => (m.kind === "status" && m.job.id === jobId ? [m.job.status] : []));
+    expect(statuses(blocker.id)).toEqual(["queued", "processing", "cancelled"]);
+    expect(statuses(first.id)).toEqual(["queued", "processing", "complete"]);
+    expect(statuses(second.id)).toEqual(["queued", "processing", "complete"]);
+  });
+});
