@@ -21,6 +21,16 @@ describe("fieldErrorsOf", () => {
     expect(fieldErrorsOf(error).checkpoint).toMatch(/^checkpoint "nope" is not known/);
   });
 
+  it("keeps a message without a field list whole, under the field it names", () => {
+    const message = 'sampler "Eulr" is not known to the backend; known: Euler, DPM++ 2M';
+    expect(fieldErrorsOf(trpcError("BAD_REQUEST", message))).toEqual({ sampler: message });
+  });
+
+  it("files a message about one module under modules", () => {
+    const error = trpcError("BAD_REQUEST", "…", ['module "vae.pt" is not known to the backend; known: ae']);
+    expect(fieldErrorsOf(error)).toEqual({ modules: 'module "vae.pt" is not known to the backend; known: ae' });
+  });
+
   it("keeps a message that names no field for the form", () => {
     expect(fieldErrorsOf(new Error("The database is not reachable right now"))).toEqual({
       form: "The database is not reachable right now",

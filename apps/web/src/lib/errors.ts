@@ -6,9 +6,12 @@ export const SUBMIT_FIELDS = [
   "height",
   "steps",
   "cfgScale",
+  "distilledCfgScale",
   "seed",
   "sampler",
+  "scheduler",
   "checkpoint",
+  "modules",
   "conversationId",
 ] as const;
 
@@ -43,20 +46,24 @@ export function errorMessage(error: unknown): string {
   return !data && NETWORK_FAILURE.test(message) ? UNREACHABLE : message;
 }
 
+// A message about one item of a list names the item (`module "x" is not known …`).
+const SINGULAR: Partial<Record<string, SubmitField>> = { module: "modules" };
+
 const fieldOf = (message: string): SubmitField | undefined => {
-  const first = /^([A-Za-z]+)/.exec(message)?.[1];
-  return SUBMIT_FIELDS.find((field) => field === first);
+  const first = /^([A-Za-z]+)/.exec(message)?.[1] ?? "";
+  return SUBMIT_FIELDS.find((field) => field === first) ?? SINGULAR[first];
 };
 
 /**
  * Sorts a failed submit's messages by the field they name: the server's validation messages start with the
- * field (`"steps must be at most 150"`, `"checkpoint \"x\" is not known …"`), in `data.fields` or the message.
+ * field (`"steps must be at most 150"`, `"checkpoint \"x\" is not known …"`), listed in `data.fields`; an error
+ * without that list is one message (`sampler "x" is not known to the backend; known: …` stays whole).
  */
 export function fieldErrorsOf(error: unknown): FieldErrors {
   const fields = (error as ErrorLike | null)?.data?.fields;
   const messages = Array.isArray(fields)
     ? fields.filter((m): m is string => typeof m === "string")
-    : errorMessage(error).split("; ");
+    : [errorMessage(error)];
   const result: FieldErrors = {};
   for (const message of messages) {
     const key = fieldOf(message) ?? "form";
