@@ -86,7 +86,8 @@ export function ChatPage() {
             <div class="chat__scroll chat__empty">
               <h2>What should we make?</h2>
               <p>
-                Describe an image and press Enter. Shift+Enter starts a new line; Settings has size, steps and seed.
+                Describe an image and press Enter. Shift+Enter starts a new line; Settings has size, steps, seed, the
+                checkpoint, CFG and the sampler.
               </p>
             </div>
           }
@@ -100,7 +101,7 @@ export function ChatPage() {
             loading={chat.loading()}
           />
         </Show>
-        <Composer onSubmit={chat.submit} checkpoints={chat.checkpoints()} checkpointsError={chat.checkpointsError()} />
+        <Composer onSubmit={chat.submit} catalog={chat.catalog} />
       </main>
       <QueuePanel status={chat.queue()} connection={chat.connection()} promptOf={(id) => chat.jobs[id]?.prompt} />
       <Show when={viewing()}>{(job) => <Lightbox job={job()} onClose={() => setViewing(null)} />}</Show>

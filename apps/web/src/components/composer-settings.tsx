@@ -1,52 +1,91 @@
 import { For, Show } from "solid-js";
-import type { JSX } from "solid-js";
+import type { Catalog } from "../lib/catalog";
 import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
-import type { Checkpoint } from "../lib/types";
+import { described, Field } from "./field";
+import { GuidanceHint, SDXL_CFG } from "./guidance-hint";
+import { ModulesField } from "./modules-field";
 
 /** The optional settings of a request, as the form holds them (text fields stay text until sent). */
 export interface Settings {
   size: number;
   steps: string;
   seed: string;
+  cfgScale: string;
+  distilledCfgScale: string;
+  sampler: string;
+  /** A scheduler's name, or "" for Forge's own choice. */
+  scheduler: string;
   negativePrompt: string;
+  /** A checkpoint's title, or "" for the loaded model. */
   checkpoint: string;
+  /** Module file names; sent only with a checkpoint. */
+  modules: readonly string[];
 }
 
-/** The settings a fresh composer starts with. */
-export const DEFAULT_SETTINGS: Settings = { size: 0, steps: "20", seed: "", negativePrompt: "", checkpoint: "" };
+/** The settings a fresh composer starts with: the server's defaults. */
+export const DEFAULT_SETTINGS: Settings = {
+  size: 0,
+  steps: "20",
+  seed: "",
+  cfgScale: "1",
+  distilledCfgScale: "3.5",
+  sampler: "Euler",
+  scheduler: "",
+  negativePrompt: "",
+  checkpoint: "",
+  modules: [],
+};
 
-/** A labelled field with its server message right below it. */
-function Field(props: { id: string; label: string; error: string | undefined; children: JSX.Element; wide?: boolean }) {
-  return (
-    <div class={props.wide ? "field field--wide" : "field"}>
-      <label for={props.id}>{props.label}</label>
-      {props.children}
-      <Show when={props.error}>
-        <p class="field-error" id={`${props.id}-error`}>
-          {props.error}
-        </p>
-      </Show>
-    </div>
-  );
-}
+const HINT_ID = "setting-guidance-hint";
 
-/** The settings row of the composer: size, steps, seed, negative prompt and checkpoint. */
+// The scheduler Forge picks by itself is the first option already.
+const isAutomatic = (name: string) => name.toLowerCase() === "automatic";
+
+/** The settings of the composer: size, steps, seed, model, guidance, sampler, scheduler and negative prompt. */
 export function ComposerSettings(props: {
   settings: Settings;
   onChange: <K extends keyof Settings>(key: K, value: Settings[K]) => void;
   errors: FieldErrors;
-  checkpoints: readonly Checkpoint[] | undefined;
-  checkpointsError: string | undefined;
+  catalog: Catalog | undefined;
 }) {
-  const described = (id: string, error: string | undefined) => ({
-    "aria-invalid": error ? true : undefined,
-    "aria-describedby": error ? `${id}-error` : undefined,
-  });
   const sizeError = () => [props.errors.width, props.errors.height].filter(Boolean).join("; ") || undefined;
+  const checkpointMessage = () => props.errors.checkpoint ?? props.catalog?.checkpoints.error;
+  const samplerMessage = () => props.errors.sampler ?? props.catalog?.samplers.error;
+  const schedulerMessage = () => props.errors.scheduler ?? props.catalog?.schedulers.error;
+  // The chosen sampler stays an option while the list is loading, or if the backends stopped offering it.
+  const samplerNames = () => {
+    const names = (props.catalog?.samplers.items ?? []).map((s) => s.name);
+    return names.includes(props.settings.sampler) ? names : [props.settings.sampler, ...names];
+  };
+  const schedulers = () => (props.catalog?.schedulers.items ?? []).filter((s) => !isAutomatic(s.name));
+  const number = (id: string, key: "steps" | "seed" | "cfgScale" | "distilledCfgScale", hint?: string) => ({
+    id,
+    type: "number",
+    value: props.settings[key],
+    onInput: (e: { currentTarget: HTMLInputElement }) => props.onChange(key, e.currentTarget.value),
+    ...described(id, props.errors[key], props.errors[key], hint),
+  });
   return (
     <div class="settings">
-      <Field id="setting-size" label="Size" error={sizeError()}>
+      <Field id="setting-checkpoint" area="checkpoint" label="Checkpoint" error={checkpointMessage()}>
+        <select
+          id="setting-checkpoint"
+          value={props.settings.checkpoint}
+          onChange={(e) => props.onChange("checkpoint", e.currentTarget.value)}
+          {...described("setting-checkpoint", props.errors.checkpoint, checkpointMessage())}
+        >
+          <option value="">Loaded model</option>
+          <For each={props.catalog?.checkpoints.items ?? []}>
+            {(model) => (
+              <option value={model.title} selected={model.title === props.settings.checkpoint}>
+                {model.name}
+              </option>
+            )}
+          </For>
+        </select>
+      </Field>
+      <Field id="setting-size" area="size" label="Size" error={sizeError()}>
         <select
           id="setting-size"
           value={props.settings.size}
@@ -62,39 +101,77 @@ export function ComposerSettings(props: {
           </For>
         </select>
       </Field>
-      <Field id="setting-steps" label="Steps" error={props.errors.steps}>
-        <input
-          id="setting-steps"
-          type="number"
-          inputmode="numeric"
-          value={props.settings.steps}
-          onInput={(e) => props.onChange("steps", e.currentTarget.value)}
-          {...described("setting-steps", props.errors.steps)}
+      <Show when={props.settings.checkpoint !== ""}>
+        <ModulesField
+          selected={props.settings.modules}
+          onChange={(modules) => props.onChange("modules", modules)}
+          modules={props.catalog?.modules}
+          error={props.errors.modules}
         />
-      </Field>
-      <Field id="setting-seed" label="Seed" error={props.errors.seed}>
-        <input
-          id="setting-seed"
-          type="number"
-          inputmode="numeric"
-          placeholder="Random"
-          value={props.settings.seed}
-          onInput={(e) => props.onChange("seed", e.currentTarget.value)}
-          {...described("setting-seed", props.errors.seed)}
-        />
-      </Field>
-      <Field id="setting-checkpoint" label="Checkpoint" error={props.errors.checkpoint ?? props.checkpointsError}>
+      </Show>
+      <Field id="setting-sampler" area="sampler" label="Sampler" error={samplerMessage()}>
         <select
-          id="setting-checkpoint"
-          value={props.settings.checkpoint}
-          onChange={(e) => props.onChange("checkpoint", e.currentTarget.value)}
-          {...described("setting-checkpoint", props.errors.checkpoint)}
+          id="setting-sampler"
+          value={props.settings.sampler}
+          onChange={(e) => props.onChange("sampler", e.currentTarget.value)}
+          {...described("setting-sampler", props.errors.sampler, samplerMessage())}
         >
-          <option value="">Loaded model</option>
-          <For each={props.checkpoints ?? []}>{(model) => <option value={model.title}>{model.name}</option>}</For>
+          <For each={samplerNames()}>
+            {(name) => (
+              <option value={name} selected={name === props.settings.sampler}>
+                {name}
+              </option>
+            )}
+          </For>
         </select>
       </Field>
-      <Field id="setting-negative" label="Negative prompt" error={props.errors.negativePrompt} wide>
+      <Field id="setting-scheduler" area="scheduler" label="Scheduler" error={schedulerMessage()}>
+        <select
+          id="setting-scheduler"
+          value={props.settings.scheduler}
+          onChange={(e) => props.onChange("scheduler", e.currentTarget.value)}
+          {...described("setting-scheduler", props.errors.scheduler, schedulerMessage())}
+        >
+          <option value="">Automatic (Forge's choice)</option>
+          <For each={schedulers()}>
+            {(s) => (
+              <option value={s.name} selected={s.name === props.settings.scheduler}>
+                {s.aliases[0] ?? s.name}
+              </option>
+            )}
+          </For>
+        </select>
+      </Field>
+      <Field id="setting-steps" area="steps" label="Steps" error={props.errors.steps}>
+        <input inputmode="numeric" {...number("setting-steps", "steps")} />
+      </Field>
+      <Field id="setting-seed" area="seed" label="Seed" error={props.errors.seed}>
+        <input inputmode="numeric" placeholder="Random" {...number("setting-seed", "seed")} />
+      </Field>
+      <Field id="setting-cfg" area="cfg" label="CFG scale" error={props.errors.cfgScale}>
+        <input inputmode="decimal" min="0" max="30" step="0.5" {...number("setting-cfg", "cfgScale", HINT_ID)} />
+      </Field>
+      <Field
+        id="setting-distilled-cfg"
+        area="distilled"
+        label="Distilled CFG (Flux)"
+        error={props.errors.distilledCfgScale}
+      >
+        <input
+          inputmode="decimal"
+          min="0"
+          max="30"
+          step="0.1"
+          {...number("setting-distilled-cfg", "distilledCfgScale", HINT_ID)}
+        />
+      </Field>
+      <GuidanceHint
+        id={HINT_ID}
+        checkpoint={props.settings.checkpoint}
+        cfgScale={props.settings.cfgScale}
+        onUseSdxlCfg={() => props.onChange("cfgScale", String(SDXL_CFG))}
+      />
+      <Field id="setting-negative" area="wide" label="Negative prompt" error={props.errors.negativePrompt}>
         <input
           id="setting-negative"
           type="text"

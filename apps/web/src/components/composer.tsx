@@ -3,7 +3,7 @@ import { createStore } from "solid-js/store";
 import { fieldErrorsOf } from "../lib/errors";
 import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
-import type { Checkpoint } from "../lib/types";
+import type { Catalog } from "../lib/catalog";
 import { ComposerSettings, DEFAULT_SETTINGS } from "./composer-settings";
 import { SlidersIcon } from "./icons";
 import type { Settings } from "./composer-settings";
@@ -16,23 +16,41 @@ export interface ComposerRequest {
   height: number;
   steps?: number;
   seed?: number;
+  cfgScale?: number;
+  distilledCfgScale?: number;
+  sampler: string;
+  /** null leaves the scheduler to Forge. */
+  scheduler: string | null;
   checkpoint: string | null;
+  modules: string[];
 }
 
 /** Text fields become numbers only when they hold something; the server names whatever is wrong with them. */
 const numberOrUndefined = (text: string): number | undefined => (text.trim() === "" ? undefined : Number(text));
 
-const SETTINGS_FIELDS = ["width", "height", "steps", "seed", "negativePrompt", "checkpoint"] as const;
+const SETTINGS_FIELDS = [
+  "width",
+  "height",
+  "steps",
+  "seed",
+  "cfgScale",
+  "distilledCfgScale",
+  "sampler",
+  "scheduler",
+  "negativePrompt",
+  "checkpoint",
+  "modules",
+] as const;
 
-/** The request fields a setting becomes. */
+/** The request fields a setting becomes, or settles (modules need a checkpoint to go with). */
 const fieldsOf = (key: keyof Settings): (typeof SETTINGS_FIELDS)[number][] =>
-  key === "size" ? ["width", "height"] : [key];
+  key === "size" ? ["width", "height"] : key === "checkpoint" ? ["checkpoint", "modules"] : [key];
 
 /** The prompt box with its optional settings row: Enter sends, Shift+Enter makes a new line. */
 export function Composer(props: {
   onSubmit: (request: ComposerRequest) => Promise<unknown>;
-  checkpoints?: readonly Checkpoint[] | undefined;
-  checkpointsError?: string | undefined;
+  /** The checkpoints, modules, samplers and schedulers to choose from. */
+  catalog?: Catalog | undefined;
 }) {
   const [prompt, setPrompt] = createSignal("");
   const [settings, setSettings] = createStore<Settings>({ ...DEFAULT_SETTINGS });
@@ -40,6 +58,7 @@ export function Composer(props: {
   const [sending, setSending] = createSignal(false);
   const [errors, setErrors] = createSignal<FieldErrors>({});
   const blank = () => prompt().trim() === "";
+  let settingsBox!: HTMLDivElement;
   // A message goes once the user changes what it is about, so none stays up after it was fixed.
   const clearErrors = (...fields: (keyof FieldErrors)[]) => {
     if (fields.some((field) => errors()[field])) {
@@ -58,12 +77,16 @@ export function Composer(props: {
       negativePrompt: settings.negativePrompt,
       width,
       height,
+      sampler: settings.sampler,
+      scheduler: settings.scheduler === "" ? null : settings.scheduler,
       checkpoint: settings.checkpoint === "" ? null : settings.checkpoint,
+      // Kept while no checkpoint is chosen (choosing one again brings them back), but never sent without one.
+      modules: settings.checkpoint === "" ? [] : [...settings.modules],
     };
-    const steps = numberOrUndefined(settings.steps);
-    const seed = numberOrUndefined(settings.seed);
-    if (steps !== undefined) request.steps = steps;
-    if (seed !== undefined) request.seed = seed;
+    for (const key of ["steps", "seed", "cfgScale", "distilledCfgScale"] as const) {
+      const value = numberOrUndefined(settings[key]);
+      if (value !== undefined) request[key] = value;
+    }
     setSending(true);
     try {
       await props.onSubmit(request);
@@ -72,7 +95,12 @@ export function Composer(props: {
     } catch (error) {
       const found = fieldErrorsOf(error);
       setErrors(found);
-      if (SETTINGS_FIELDS.some((field) => found[field])) setOpen(true);
+      if (SETTINGS_FIELDS.some((field) => found[field])) {
+        setOpen(true);
+        // The settings scroll on a short screen: bring the first field in question, its message too, into view.
+        const field = settingsBox.querySelector('[aria-invalid="true"]')?.closest(".field");
+        field?.scrollIntoView?.({ block: "nearest" });
+      }
     } finally {
       setSending(false);
     }
@@ -87,7 +115,7 @@ export function Composer(props: {
         void send();
       }}
     >
-      <div id="composer-settings" hidden={!open()}>
+      <div id="composer-settings" ref={settingsBox} hidden={!open()}>
         <ComposerSettings
           settings={settings}
           onChange={(key, value) => {
@@ -95,8 +123,7 @@ export function Composer(props: {
             clearErrors(...fieldsOf(key), "form");
           }}
           errors={errors()}
-          checkpoints={props.checkpoints}
-          checkpointsError={props.checkpointsError}
+          catalog={props.catalog}
         />
       </div>
       <div class="composer__main">
@@ -134,6 +161,7 @@ export function Composer(props: {
             <span class="composer__summary">
               {formatSize(preset().width, preset().height)}
               <Show when={settings.steps.trim() !== ""}> · {settings.steps} steps</Show>
+              <Show when={settings.cfgScale.trim() !== ""}> · CFG {settings.cfgScale}</Show>
             </span>
           </button>
           <button type="submit" class="button button--primary" disabled={blank() || sending()}>

@@ -1,13 +1,14 @@
 import { batch, createEffect, createSignal, on, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { checkAuth } from "./auth";
+import { createCatalog } from "./catalog";
 import { errorCode, errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
 import { submissionKeys } from "./submission-keys";
 import { createSubscription } from "./subscription";
 import { coalesced } from "./tasks";
 import { trpc } from "./trpc";
-import type { Checkpoint, Conversation, Job, Message, QueueStatus, SubmitInput } from "./types";
+import type { Conversation, Job, Message, QueueStatus, SubmitInput } from "./types";
 
 const QUEUE_POLL_MS = 3_000;
 const CURSOR_KEY = "anvil:last-event";
@@ -50,8 +51,7 @@ export function createChatState() {
   const [conversations, setConversations] = createSignal<Conversation[]>([]);
   const [listError, setListError] = createSignal<string | null>(null);
   const [queue, setQueue] = createSignal<QueueStatus>();
-  const [checkpoints, setCheckpoints] = createSignal<Checkpoint[]>();
-  const [checkpointsError, setCheckpointsError] = createSignal<string>();
+  const catalog = createCatalog();
 
   const select = (id: string | null) => {
     if (id === selectedId()) {
@@ -144,19 +144,25 @@ export function createChatState() {
     void loadConversations();
     void loadConversation();
     void refreshQueue();
+    catalog.load();
   };
-  // Back from "reconnecting" (the server restarted, the network came back): a load that failed meanwhile is
-  // tried again, so the page does not wait for a job event or a click to show the conversation.
+  // Back from "reconnecting" (the server restarted, the network came back): a load that failed meanwhile (a
+  // list of choices among them) is tried again, so the page does not wait for a job event or a click to show the conversation.
   createEffect(
     on(stream.state, (state, previous) => {
-      if (state === "live" && previous === "reconnecting" && (loadError() || listError())) reload();
+      if (state !== "live" || previous !== "reconnecting") return;
+      if (loadError() || listError()) reload();
+      else catalog.load();
     }),
   );
   void loadConversations();
   void refreshQueue();
-  trpc.checkpoints.list.query().then(setCheckpoints, (error: unknown) => setCheckpointsError(errorMessage(error)));
+  catalog.load();
   const poll = setInterval(() => void refreshQueue(), QUEUE_POLL_MS);
-  const onFocus = () => void loadConversations();
+  const onFocus = () => {
+    void loadConversations();
+    catalog.load();
+  };
   window.addEventListener("focus", onFocus);
   onCleanup(() => {
     clearInterval(poll);
@@ -199,8 +205,8 @@ export function createChatState() {
     reload,
     conversations,
     queue,
-    checkpoints,
-    checkpointsError,
+    /** The checkpoints, modules, samplers and schedulers to choose from. */
+    catalog: catalog.catalog,
     connection: stream.state,
     submit,
     cancel: async (job: Job) => store.applyEvent(await trpc.jobs.cancel.mutate({ jobId: job.id })),

@@ -16,6 +16,12 @@ export type Message = Outputs["messages"]["list"][number];
 export type QueueStatus = Outputs["queue"]["status"];
 /** A checkpoint the backends can load. */
 export type Checkpoint = Outputs["checkpoints"]["list"][number];
+/** A VAE or text-encoder file a checkpoint may need beside it. */
+export type SdModule = Outputs["checkpoints"]["modules"][number];
+/** A sampler the backends offer. */
+export type Sampler = Outputs["samplers"]["list"][number];
+/** A scheduler the backends offer; `aliases[0]` is its label. */
+export type Scheduler = Outputs["schedulers"]["list"][number];
 /** What `jobs.submit` takes. */
 export type SubmitInput = Inputs["jobs"]["submit"];
 

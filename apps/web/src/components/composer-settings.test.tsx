@@ -1,0 +1,132 @@
+import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { TRPCClientError } from "@trpc/client";
+import { describe, expect, it, vi } from "vitest";
+import type { Catalog } from "../lib/catalog";
+import { Composer } from "./composer";
+import type { ComposerRequest } from "./composer";
+
+const catalog: Catalog = {
+  checkpoints: {
+    items: [
+      { title: "flux1-dev.safetensors [abc123]", name: "flux1-dev" },
+      { title: "sd_xl_base_1.0.safetensors [31e35c80fc]", name: "sd_xl_base_1.0" },
+    ],
+  },
+  modules: {
+    items: [
+      { name: "ae.safetensors", filename: "/models/VAE/ae.safetensors" },
+      { name: "clip_l.safetensors", filename: "/models/text_encoder/clip_l.safetensors" },
+    ],
+  },
+  samplers: {
+    items: [
+      { name: "Euler", aliases: ["k_euler"] },
+      { name: "DPM++ 2M", aliases: ["k_dpmpp_2m"] },
+    ],
+  },
+  schedulers: {
+    items: [
+      { name: "automatic", aliases: ["Automatic"] },
+      { name: "karras", aliases: ["Karras"] },
+      { name: "sgm_uniform", aliases: ["SGM Uniform"] },
+    ],
+  },
+};
+
+const prompt = () => screen.getByRole("textbox", { name: "Prompt" });
+
+/** Renders the composer with its settings open; `send()` submits and gives the request it made. */
+const setup = (options: { catalog?: Catalog; onSubmit?: (request: ComposerRequest) => Promise<unknown> } = {}) => {
+  const onSubmit = vi.fn(options.onSubmit ?? (async (_: ComposerRequest) => undefined));
+  render(() => <Composer onSubmit={onSubmit} catalog={options.catalog ?? catalog} />);
+  fireEvent.click(screen.getByRole("button", { name: /Settings/ }));
+  const send = async () => {
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalled());
+    return onSubmit.mock.calls.at(-1)?.[0];
+  };
+  return { send };
+};
+
+describe("<ComposerSettings>", () => {
+  it("sends the server's defaults by default: CFG 1, distilled CFG 3.5, Euler, Forge's scheduler, no modules", async () => {
+    const { send } = setup();
+    expect(await send()).toMatchObject({
+      cfgScale: 1,
+      distilledCfgScale: 3.5,
+      sampler: "Euler",
+      scheduler: null,
+      checkpoint: null,
+      modules: [],
+    });
+  });
+
+  it("sends the guidance as numbers and the chosen sampler and scheduler by name", async () => {
+    const { send } = setup();
+    fireEvent.input(screen.getByLabelText("CFG scale"), { target: { value: "6.5" } });
+    fireEvent.input(screen.getByLabelText("Distilled CFG (Flux)"), { target: { value: "2" } });
+    fireEvent.change(screen.getByLabelText("Sampler"), { target: { value: "DPM++ 2M" } });
+    fireEvent.change(screen.getByLabelText("Scheduler"), { target: { value: "karras" } });
+    expect(await send()).toMatchObject({
+      cfgScale: 6.5,
+      distilledCfgScale: 2,
+      sampler: "DPM++ 2M",
+      scheduler: "karras",
+    });
+  });
+
+  it("lists schedulers by their labels, with Forge's own choice first and only once", () => {
+    setup();
+    const options = screen.getAllByRole("option", { name: /Automatic|Karras|SGM/ }).map((o) => o.textContent);
+    expect(options).toEqual(["Automatic (Forge's choice)", "Karras", "SGM Uniform"]);
+  });
+
+  it("shows the server's refusal of the sampler under Sampler, whole", async () => {
+    const message = 'sampler "Eulr" is not known to the backend; known: Euler, DPM++ 2M';
+    const { send } = setup({
+      onSubmit: () =>
+        Promise.reject(TRPCClientError.from({ error: { code: -32600, message, data: { code: "BAD_REQUEST" } } })),
+    });
+    await send();
+    const sampler = screen.getByLabelText("Sampler");
+    await waitFor(() => expect(sampler).toHaveAttribute("aria-invalid", "true"));
+    expect(sampler).toHaveAccessibleDescription(message);
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
+  it("offers modules only once a checkpoint is chosen, and sends the checked ones with it", async () => {
+    const { send } = setup();
+    expect(screen.queryByRole("group", { name: "Modules" })).not.toBeInTheDocument();
+    fireEvent.change(screen.getByLabelText("Checkpoint"), { target: { value: "flux1-dev.safetensors [abc123]" } });
+    fireEvent.click(screen.getByRole("checkbox", { name: "ae.safetensors" }));
+    expect(await send()).toMatchObject({
+      checkpoint: "flux1-dev.safetensors [abc123]",
+      modules: ["/models/VAE/ae.safetensors"],
+    });
+    fireEvent.change(screen.getByLabelText("Checkpoint"), { target: { value: "" } });
+    expect(screen.queryByRole("group", { name: "Modules" })).not.toBeInTheDocument();
+    expect(await send()).toMatchObject({ checkpoint: null, modules: [] });
+  });
+
+  it("suggests CFG 7 for a checkpoint that looks like SDXL, and changes CFG only when asked", () => {
+    setup();
+    const cfg = screen.getByLabelText("CFG scale");
+    fireEvent.change(screen.getByLabelText("Checkpoint"), {
+      target: { value: "sd_xl_base_1.0.safetensors [31e35c80fc]" },
+    });
+    expect(screen.getByText(/looks like SDXL/)).toBeVisible();
+    expect(cfg).toHaveValue(1);
+    fireEvent.click(screen.getByRole("button", { name: "Use CFG 7" }));
+    expect(cfg).toHaveValue(7);
+    expect(screen.queryByText(/looks like SDXL/)).not.toBeInTheDocument();
+  });
+
+  it("says under a field why its choices could not be loaded", () => {
+    setup({ catalog: { ...catalog, samplers: { error: "The samplers could not be loaded: no backend answered" } } });
+    expect(screen.getByLabelText("Sampler")).toHaveAccessibleDescription(
+      "The samplers could not be loaded: no backend answered",
+    );
+    expect(screen.getByRole("option", { name: "Euler" })).toBeInTheDocument();
+  });
+});

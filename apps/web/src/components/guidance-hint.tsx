@@ -1,0 +1,39 @@
+import { Show } from "solid-js";
+
+/** The CFG scale SDXL checkpoints are usually run at. */
+export const SDXL_CFG = 7;
+
+/** Whether a checkpoint's name suggests SDXL (`sd_xl_base_1.0`, `juggernautXL_v9`): a guess, so it only suggests. */
+export const looksLikeSdxl = (checkpoint: string): boolean => /xl/i.test(checkpoint);
+
+/**
+ * What CFG 1 means, under the guidance fields; for a checkpoint that looks like SDXL while CFG is 1, a suggestion to
+ * use {@link SDXL_CFG} instead (shown, never applied behind the user's back).
+ */
+export function GuidanceHint(props: { id: string; checkpoint: string; cfgScale: string; onUseSdxlCfg: () => void }) {
+  const suggest = () => looksLikeSdxl(props.checkpoint) && Number(props.cfgScale) === 1;
+  return (
+    // One element throughout, so a screen reader hears the suggestion when it appears.
+    <div
+      class="field-hint guidance-hint"
+      classList={{ "field-hint--suggest": suggest() }}
+      id={props.id}
+      aria-live="polite"
+    >
+      <Show
+        when={suggest()}
+        fallback={
+          <p>
+            CFG 1 suits Flux, which takes its guidance from Distilled CFG. At CFG 1 Forge ignores the negative prompt
+            and SDXL images come out weak: use about 5–7 for SDXL.
+          </p>
+        }
+      >
+        <p>This checkpoint looks like SDXL: at CFG 1 it ignores the negative prompt and gives weak images.</p>
+        <button type="button" class="button button--small" onClick={() => props.onUseSdxlCfg()}>
+          Use CFG {SDXL_CFG}
+        </button>
+      </Show>
+    </div>
+  );
+}
