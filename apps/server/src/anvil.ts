@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import type { InspectionEvent } from "xstate";
 import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
+import { acquireDataDirLock } from "./data-dir-lock";
 import { forgeFetch } from "./forge-fetch";
 import { imageContentType } from "./image-type";
 import { statelyInspector } from "./inspection";
@@ -100,9 +101,15 @@ const readJson = async (req: IncomingMessage): Promise<unknown> => {
 /** Opens the database, rebuilds the queue, and serves the API, the subscriptions, the images and the web app. */
 export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const { logger } = config;
+  // The embedded database belongs to one process: the lock is taken before PGlite touches its files, and
+  // given back only after it closed them.
+  const lock = config.databaseUrl || config.inMemoryDatabase ? null : await acquireDataDirLock(config.dataDir);
   const database = await openDatabase({
     ...(config.databaseUrl ? { url: config.databaseUrl } : config.inMemoryDatabase ? {} : { dataDir: config.dataDir }),
     migrationsFolder: MIGRATIONS_FOLDER,
+  }).catch(async (error: unknown) => {
+    await lock?.release();
+    throw error;
   });
   let simulator: ForgeSimulator | null = null;
   let forgeUrls = config.forgeUrls;
@@ -253,6 +260,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       wss.close();
       server.closeAllConnections();
       await database.close();
+      await lock?.release();
       await simulator?.close();
     })());
 
