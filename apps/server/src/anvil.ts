@@ -61,8 +61,11 @@ export interface AnvilServer {
   /** The inspection ring behind `debug.*`, or null when inspection is off. */
   inspector: Inspector | null;
   metrics: AnvilMetrics;
-  /** Stops taking work, interrupts running generations (their jobs run again at the next start), closes. */
-  close(): Promise<void>;
+  /**
+   * Stops taking work, lets running generations finish for up to `graceMs` (default 0), interrupts what still runs
+   * (those jobs run again at the next start, as the same attempt), closes.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
@@ -250,10 +253,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   });
 
   let closing: Promise<void> | null = null;
-  const close = () =>
+  const close = ({ graceMs = 0 }: { graceMs?: number } = {}) =>
     (closing ??= (async () => {
+      // Requests are still answered during the grace: a submission is stored `queued` (it runs at the next start,
+      // or on another server of a cluster), and subscribers see the running generations end.
+      await service.stop(graceMs);
       server.close();
-      await service.stop();
       metrics.close();
       wsHandler.broadcastReconnectNotification();
       for (const client of wss.clients) client.terminate();

@@ -16,4 +16,24 @@ describe("readEnv", () => {
       /^(?!.*s3cret).*FORGE_URL\.1 must be http\(s\) URLs/,
     );
   });
+
+  it("gives the cluster lease and the shutdown grace their defaults", () => {
+    expect(readEnv({})).toMatchObject({ LEASE_MS: 10_000, SHUTDOWN_GRACE_MS: 25_000 });
+  });
+
+  it("takes a shutdown grace of 0 (interrupt at once) and a positive lease", () => {
+    expect(readEnv({ SHUTDOWN_GRACE_MS: "0", LEASE_MS: "2500" })).toMatchObject({
+      SHUTDOWN_GRACE_MS: 0,
+      LEASE_MS: 2_500,
+    });
+  });
+
+  it.each([
+    [{ LEASE_MS: "0" }, "Invalid environment: LEASE_MS must be positive"],
+    [{ LEASE_MS: "soon" }, "Invalid environment: LEASE_MS must be a number"],
+    [{ SHUTDOWN_GRACE_MS: "-1" }, "Invalid environment: SHUTDOWN_GRACE_MS must be 0 or more"],
+    [{ SHUTDOWN_GRACE_MS: "2.5" }, "Invalid environment: SHUTDOWN_GRACE_MS must be a whole number"],
+  ])("stops at %o with one line naming the variable", (source, message) => {
+    expect(() => readEnv(source)).toThrow(message);
+  });
 });

@@ -37,6 +37,15 @@ const positiveInt = (fallback: number) =>
       .default(fallback),
   );
 
+const nonNegativeInt = (fallback: number) =>
+  optionalString.pipe(
+    z.coerce
+      .number<string | undefined>({ error: "must be a number" })
+      .int({ error: "must be a whole number" })
+      .min(0, { error: "must be 0 or more" })
+      .default(fallback),
+  );
+
 const envSchema = z.object({
   PORT: optionalString.pipe(
     z.coerce
@@ -57,6 +66,10 @@ const envSchema = z.object({
   FORGE_URL: forgeUrls,
   API_TOKEN: optionalString.pipe(z.string().min(8, { error: "must be at least 8 characters" }).optional()),
   JOB_TIMEOUT_MS: positiveInt(600_000),
+  /** Cluster lease: how long a server's hold on its work lasts without renewal. */
+  LEASE_MS: positiveInt(10_000),
+  /** On SIGTERM, how long running generations may go on to finish (0: interrupt them at once). */
+  SHUTDOWN_GRACE_MS: nonNegativeInt(25_000),
   LOG_LEVEL: optionalString.pipe(
     z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "must be a pino level" })

@@ -3,7 +3,8 @@ import { readEnv } from "./env";
 import { inspectionMode } from "./inspection";
 import { createLogger } from "./logger";
 
-const GRACE_MS = 30_000;
+/** Beyond SHUTDOWN_GRACE_MS: time to interrupt what still runs (a backend may take its time) and persist. */
+const STOP_MARGIN_MS = 30_000;
 
 async function main(): Promise<void> {
   let env;
@@ -41,12 +42,16 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, "stopping: no new work; the running generation is interrupted and will run again");
+    const graceMs = env.SHUTDOWN_GRACE_MS;
+    logger.info(
+      { signal, graceMs },
+      "stopping: no new work; running generations may finish within the grace, what still runs then is interrupted and runs again at the next start",
+    );
     setTimeout(() => {
-      logger.warn({ graceMs: GRACE_MS }, "grace period over: exiting now");
+      logger.warn({ graceMs, marginMs: STOP_MARGIN_MS }, "could not stop within the grace and its margin: exiting now");
       process.exit(1);
-    }, GRACE_MS).unref();
-    anvil.close().then(
+    }, graceMs + STOP_MARGIN_MS).unref();
+    anvil.close({ graceMs }).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, "failed to stop cleanly");

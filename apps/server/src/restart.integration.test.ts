@@ -14,7 +14,7 @@ describe.each(testDrivers())("close() on $kind", (driver) => {
     await opened.database?.dispose();
   });
 
-  it("leaves a running job processing in the database, and the next server on it runs the job again to completion", async () => {
+  it("leaves a running job processing in the database, its attempt not counted, and the next server on it runs the job again to completion", async () => {
     // PGlite on disk here, not in memory: the second server must find what the first one left.
     const database = await driver.create();
     opened.database = database;
@@ -28,12 +28,12 @@ describe.each(testDrivers())("close() on $kind", (driver) => {
     await first.anvil.close();
     opened.servers.splice(opened.servers.indexOf(first), 1);
     expect(first.simulator.stats()).toMatchObject({ interrupted: 1, completed: 0 });
-    // What the database says between the two lives.
+    // What the database says between the two lives: a stop is no failure, so the interrupted attempt is not counted.
     const between = await openDatabase({ url: database.databaseUrl, dataDir: database.dataDir });
     try {
       expect(await new JobStore(between).getJob(job.id)).toMatchObject({
         status: "processing",
-        attempts: 1,
+        attempts: 0,
         imageUrl: null,
       });
     } finally {
@@ -44,7 +44,7 @@ describe.each(testDrivers())("close() on $kind", (driver) => {
     opened.servers.push(second);
     const done = await waitForStatus(second.trpc, job.id, "complete");
     expect(done).toMatchObject({ progress: 100, imageUrl: `/images/${job.id}.png`, error: null });
-    expect(await second.anvil.store.getJob(job.id)).toMatchObject({ status: "complete", attempts: 2 });
+    expect(await second.anvil.store.getJob(job.id)).toMatchObject({ status: "complete", attempts: 1 });
     expect(second.simulator.stats().log.filter((entry) => entry.prompt === prompt)).toMatchObject([
       { outcome: "completed" },
     ]);

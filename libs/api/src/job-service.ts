@@ -332,11 +332,27 @@ export class JobService {
     return record ? this.toLiveJob(record) : undefined;
   }
 
-  /** Stops taking work, interrupts running generations (their jobs stay to be run again) and flushes. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking work: no job starts any more; running generations may finish for up to `graceMs`; what still
+   * runs then is interrupted and stays to run again at the next start, as the same attempt (a shutdown is no
+   * failure, so it never uses up one of the job's {@link MAX_ATTEMPTS}). Flushes everything recorded.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    const { store, log } = this.options;
     await this.retention.stop();
+    // Probing goes on through the grace: a running generation whose backend blinks waits for it to come back.
+    const interrupted = await this.scheduler.stop(graceMs);
     await this.monitor.stop();
-    await this.scheduler.stop();
+    for (const jobId of interrupted) {
+      // The record as last persisted: an attempt whose start never reached the database was never counted.
+      const record = this.live.get(jobId);
+      if (record?.status !== "processing") continue;
+      const refunded = await store.refundAttempt(jobId, record.attempts).catch((error: unknown) => {
+        log?.("could not take back the attempt a shutdown interrupted", { jobId, error: String(error) });
+        return false;
+      });
+      if (refunded) log?.("stopped before its generation finished: it runs again at the next start", { jobId });
+    }
   }
 
   private async record(jobId: string): Promise<JobRecord> {

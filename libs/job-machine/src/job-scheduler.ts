@@ -197,13 +197,28 @@ export class JobScheduler<P> {
   }
 
   /**
-   * Stops taking work: no job starts any more, running generations are interrupted (their jobs stay
-   * as persisted, to run again at the next start), and everything recorded is flushed.
+   * Stops taking work: no job starts any more; running generations may finish for up to `graceMs`, then what
+   * still runs is interrupted (its job stays as persisted, to run again at the next start) and everything
+   * recorded is flushed. Returns the ids of the jobs it interrupted.
    */
-  async stop(): Promise<void> {
+  async stop(graceMs = 0): Promise<string[]> {
     this.actor.send({ type: "scheduler.pause" });
+    const running = () =>
+      this.snapshot().backends.flatMap((backend) => (backend.jobId === null ? [] : [backend.jobId]));
+    // A backend's slot is freed in the same step that records its job's final transition.
+    const idle = Effect.callback<void>((resume) => {
+      const check = () => {
+        if (running().length === 0) resume(Effect.void);
+      };
+      const subscription = this.actor.subscribe(check);
+      check();
+      return Effect.sync(() => subscription.unsubscribe());
+    });
+    if (graceMs > 0) await Effect.runPromise(Effect.timeoutOption(idle, Duration.millis(graceMs)));
+    const interrupted = running();
     this.actor.stop();
     await Effect.runPromise(this.gpu.drain);
     await this.journal.flush();
+    return interrupted;
   }
 }

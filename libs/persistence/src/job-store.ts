@@ -1,3 +1,4 @@
+import { refundAttempt } from "./attempts";
 import * as conversations from "./conversations";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
@@ -88,6 +89,11 @@ export class JobStore {
   /** Applies a status change once (null when the job is not in `t.from`), with its message update and event. */
   applyTransition(t: Transition): Promise<AppliedTransition | null> {
     return this.inTransaction ? transitions.applyTransitionLocked(this.db, t) : transitions.applyTransition(this.db, t);
+  }
+
+  /** Takes back a processing job's attempt that a shutdown stopped (see attempts.ts); false when it is not that one. */
+  refundAttempt(jobId: string, attempt: number): Promise<boolean> {
+    return refundAttempt(this.db, jobId, attempt);
   }
 
   /** Records a processing job's progress in the job and its message, without an event; null when not processing. */

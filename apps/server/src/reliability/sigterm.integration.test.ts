@@ -1,6 +1,8 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
+import { JobStore, openDatabase } from "@anvil/persistence";
+import type { JobRecord } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import type { AnvilClient } from "../testing/clients";
@@ -33,12 +35,34 @@ describe("SIGTERM of the built server", () => {
     database = await driver.create();
     cleanups.push(() => database.dispose());
   };
-  const start = async (forgeUrl = simulator.url): Promise<{ server: ServerProcess; trpc: AnvilClient }> => {
-    const server = await spawnServer({ FORGE_URL: forgeUrl, DATA_DIR: database.dataDir, JOB_TIMEOUT_MS: "120000" });
+  const start = async (
+    forgeUrl = simulator.url,
+    graceMs = 60_000,
+  ): Promise<{ server: ServerProcess; trpc: AnvilClient }> => {
+    const server = await spawnServer({
+      FORGE_URL: forgeUrl,
+      DATA_DIR: database.dataDir,
+      JOB_TIMEOUT_MS: "120000",
+      SHUTDOWN_GRACE_MS: String(graceMs),
+    });
     servers.push(server);
     return { server, trpc: httpClient(server.url) };
   };
   const stopped = (server: ServerProcess) => servers.splice(servers.indexOf(server), 1);
+  const terminate = async (server: ServerProcess) => {
+    expect(await server.kill("SIGTERM")).toEqual({ code: 0, signal: null });
+    stopped(server);
+  };
+  /** The jobs as the database holds them between two lives of the server (with `attempts`, which the API does not show). */
+  const stored = async (...jobs: Job[]): Promise<(JobRecord | null)[]> => {
+    const between = await openDatabase({ dataDir: database.dataDir });
+    try {
+      const store = new JobStore(between);
+      return await Promise.all(jobs.map((job) => store.getJob(job.id)));
+    } finally {
+      await between.close();
+    }
+  };
   const logged = (server: ServerProcess, message: RegExp) =>
     server.logs.some((entry) => typeof entry.msg === "string" && message.test(entry.msg));
 
@@ -98,20 +122,64 @@ describe("SIGTERM of the built server", () => {
     expect(simulator.stats()).toMatchObject({ overlaps: 0, maxConcurrent: 1 });
   };
 
-  it("exits 0, interrupting the generation and leaving its job to run again at the next start", async () => {
+  it("lets the running generation finish and starts nothing new, accepting submissions as queued; exits 0", async () => {
     await setUp();
     const { server, trpc } = await start();
     const [long, next] = await submitAndRun(trpc);
+    // Held on the GPU until the test lets it go: each step takes a second from now on.
+    simulator.setStepMs(1_000);
 
-    const sentAt = Date.now();
-    expect(await server.kill("SIGTERM")).toEqual({ code: 0, signal: null });
-    console.info(`SIGTERM ended the process after ${Date.now() - sentAt} ms`);
+    server.child.kill("SIGTERM");
+    await waitFor(() => logged(server, /^stopping: no new work/), "the server starts to stop");
+    // During the grace the server still answers: a submission is stored to run at the next start.
+    const during = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("sigterm during"), width: 64, height: 64 });
+    expect(during.status).toBe("queued");
+    expect((await trpc.jobs.get.query({ jobId: long.id })).status).toBe("processing");
+    simulator.setStepMs(1);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
     stopped(server);
+
+    expect(runsOf(simulator, long.prompt)).toEqual(["completed"]);
+    expect(runsOf(simulator, next.prompt)).toEqual([]);
+    expect(runsOf(simulator, during.prompt)).toEqual([]);
+    expect(await stored(long, next, during)).toMatchObject([
+      { status: "complete", attempts: 1, imageUrl: `/images/${long.id}.png` },
+      { status: "queued", attempts: 0 },
+      { status: "queued", attempts: 0 },
+    ]);
+
+    // Nothing was lost: the next start runs what was waiting, in order.
+    simulator.setStepMs(10);
+    const again = await start();
+    for (const job of [next, during]) await waitForJob(again.trpc, job.id, (j) => j.status === "complete");
+    const completed = simulator
+      .stats()
+      .log.filter((entry) => entry.outcome === "completed")
+      .map((entry) => entry.prompt);
+    expect(completed).toEqual([long.prompt, next.prompt, during.prompt]);
+    await terminate(again.server);
+  }, 90_000);
+
+  it("interrupts a generation still running after the grace without counting it as an attempt; the next start runs it again", async () => {
+    await setUp();
+    const { server, trpc } = await start(simulator.url, 200);
+    const [long] = await submitAndRun(trpc);
+    // Far longer than the grace, however slow the machine is.
+    simulator.setStepMs(1_000);
+
+    await terminate(server);
     expect(logged(server, /^stopping: no new work/)).toBe(true);
     // Forge would otherwise finish the orphaned generation on its own; the server stopped it on the way out.
     expect(runsOf(simulator, long.prompt)).toEqual(["interrupted"]);
     expect(simulator.stats().active).toBe(0);
-    await restartAndFinish(long, next);
+    expect(await stored(long)).toMatchObject([{ status: "processing", attempts: 0 }]);
+
+    simulator.setStepMs(10);
+    const again = await start();
+    await waitForJob(again.trpc, long.id, (job) => job.status === "complete", "the interrupted job completes");
+    await terminate(again.server);
+    expect(runsOf(simulator, long.prompt)).toEqual(["interrupted", "completed"]);
+    expect(await stored(long)).toMatchObject([{ status: "complete", attempts: 1 }]);
   }, 90_000);
 
   it("exits at once on a second SIGTERM while the shutdown is stuck on an unresponsive backend, losing nothing", async () => {
@@ -120,7 +188,8 @@ describe("SIGTERM of the built server", () => {
     // (the client waits up to its 10 s request timeout, then polls until idle), so the shutdown is stuck.
     const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(simulator.url).port) });
     cleanups.push(() => proxy.close());
-    const { server, trpc } = await start(`http://127.0.0.1:${proxy.port}`);
+    // A short grace: the generation cannot finish behind the silent proxy, and its interrupt gets no answer.
+    const { server, trpc } = await start(`http://127.0.0.1:${proxy.port}`, 100);
     const [long, next] = await submitAndRun(trpc);
 
     proxy.blackhole();
