@@ -35,7 +35,7 @@ describe.each(testDrivers())("the image of a job, on $kind", (driver) => {
     expect(failed.error).toBe("The image could not be saved on the server");
     expect(failed.error).not.toContain(dataDir);
     expect(JSON.stringify(logs)).toContain(imagesDir);
-  });
+  }, 60_000);
 
   it("is never served for a job that is not complete, and is removed when the job is cancelled", async () => {
     const { trpc, url, imagesDir } = await start();
@@ -49,5 +49,5 @@ describe.each(testDrivers())("the image of a job, on $kind", (driver) => {
     expect((await trpc.jobs.cancel.mutate({ jobId: job.id })).status).toBe("cancelled");
     await waitFor(() => !existsSync(image), "the cancelled job's image is removed");
     expect((await fetch(`${url}/images/${job.id}.png`)).status).toBe(404);
-  });
+  }, 60_000);
 });

@@ -48,7 +48,7 @@ describe.each(testDrivers())("a job run again after a crash, on $kind", (driver)
       (e) => e.status === "queued",
     );
     expect(event?.job).toMatchObject({ status: "queued", progress: 0, startedAt: null, attempt: 2 });
-  });
+  }, 60_000);
 });
 
 describe.each(testDrivers())("attempt and backend of a job, on $kind", (driver) => {
