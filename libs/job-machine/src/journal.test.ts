@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 import type { JournalEntry } from "./journal";
 
@@ -73,6 +73,24 @@ describe("Journal", () => {
     });
     await second;
     expect(published).toEqual(["a", "b"]);
+  });
+
+  it("settles everything unwritten and stops retrying once abandoned", async () => {
+    const db = fakeDatabase();
+    db.down = true;
+    const published: JournalEntry[] = [];
+    const journal = new Journal<string>({ ...db, publish: (entry) => void published.push(entry) });
+    const first = journal.record(progress("a", 10));
+    const second = journal.record(progress("b", 20));
+    await vi.waitFor(() => expect(db.calls).toBeGreaterThan(1));
+    journal.abandon();
+    await Promise.all([first, second]);
+    await journal.flush();
+    const calls = db.calls;
+    db.down = false;
+    expect(published).toEqual([]);
+    expect(db.rows.size).toBe(0);
+    expect(db.calls).toBe(calls);
   });
 
   it("goes on after a publish throws: every entry settles and the next ones are published", async () => {

@@ -82,6 +82,7 @@ export class Journal<P> {
   private readonly lastOfJob = new Map<string, Promise<void>>();
   private running: Promise<void> | null = null;
   private progressAt = Date.now();
+  private abandoned = false;
 
   constructor(private readonly options: JournalOptions<P>) {}
 
@@ -149,6 +150,17 @@ export class Journal<P> {
     while (this.running) await this.running;
   }
 
+  /**
+   * Gives up what is not written yet, and every retry: the writer may no longer write (its term as the cluster's
+   * leader is over; the next leader reads the truth from the database). Pending entries settle unpublished.
+   */
+  abandon(): void {
+    this.abandoned = true;
+    for (const pending of this.pending.splice(0)) {
+      if ("done" in pending) pending.done();
+    }
+  }
+
   private async drain(): Promise<void> {
     const batchSize = this.options.batchSize ?? 256;
     this.progressAt = Date.now();
@@ -163,6 +175,10 @@ export class Journal<P> {
       const end = this.pending.findIndex((p, i) => i >= batchSize || "task" in p);
       const batch = this.pending.splice(0, end === -1 ? this.pending.length : end) as PendingEntry[];
       const written = await this.write(batch.map((p) => p.entry));
+      if (this.abandoned) {
+        for (const pending of batch) pending.done();
+        continue;
+      }
       if (Result.isSuccess(written)) {
         batch.forEach((pending, i) => this.publish(pending, pending.entry, written.success[i] as P));
         continue;
@@ -195,7 +211,10 @@ export class Journal<P> {
             ? Effect.sync(() => this.options.onRetry?.(error, ++this.failures))
             : Effect.void,
         ),
-        Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "DatabaseUnreachable" }),
+        Effect.retry({
+          schedule: retrySchedule,
+          while: (error) => error._tag === "DatabaseUnreachable" && !this.abandoned,
+        }),
         Effect.result,
       ),
     );

@@ -6,6 +6,8 @@ export { isTransientDatabaseError } from "./write-errors";
 export type { EventFilter } from "./events";
 export type { JobPage, ListJobsInput } from "./job-queries";
 export { JobStore } from "./job-store";
+export { Fenced, LeaderLease } from "./leader-lease";
+export type { Leader } from "./leader-lease";
 export { createScratchDatabase } from "./scratch-database";
 export { toJob } from "./records";
 export type { Conversation, JobEvent, JobRecord, Message } from "./records";

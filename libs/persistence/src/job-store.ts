@@ -1,6 +1,6 @@
 import { refundAttempt } from "./attempts";
 import * as conversations from "./conversations";
-import type { AnvilDatabase, AnvilDb } from "./database";
+import type { AnvilDatabase, AnvilDb, AnvilTx } from "./database";
 import { lockEventOrder } from "./event-order";
 import * as events from "./events";
 import type { EventFilter } from "./events";
@@ -18,9 +18,21 @@ export class JobStore {
   /** Bound to a transaction of {@link transaction}, which holds the event-order lock already. */
   private readonly inTransaction: boolean;
 
-  constructor(database: Pick<AnvilDatabase, "db">, inTransaction = false) {
+  constructor(
+    database: Pick<AnvilDatabase, "db">,
+    inTransaction = false,
+    private readonly fence?: (tx: AnvilTx) => Promise<void>,
+  ) {
     this.db = database.db;
     this.inTransaction = inTransaction;
+  }
+
+  /**
+   * The same store, whose transactions first check `fence` (e.g. that this server still leads the cluster): a
+   * transaction it refuses writes nothing.
+   */
+  withFence(fence: (tx: AnvilTx) => Promise<void>): JobStore {
+    return new JobStore({ db: this.db }, this.inTransaction, fence);
   }
 
   /**
@@ -32,6 +44,7 @@ export class JobStore {
       // Taken up front: a batch that locked rows first and the event order later could deadlock with a
       // single transition that holds the event-order lock and waits for one of those rows.
       await lockEventOrder(tx);
+      await this.fence?.(tx);
       return work(new JobStore({ db: tx }, true));
     });
   }

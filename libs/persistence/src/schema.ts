@@ -91,6 +91,23 @@ export const jobEvents = pgTable(
   ],
 );
 
+/**
+ * The cluster's leader: one row (id 1) naming the server that drives every GPU, until when, and the epoch of its
+ * term, which every write of that term is fenced with (see leader-lease.ts).
+ */
+export const clusterLeader = pgTable(
+  "cluster_leader",
+  {
+    id: integer("id").primaryKey(),
+    holder: text("holder").notNull(),
+    /** Where the other servers forward requests to. */
+    url: text("url").notNull(),
+    epoch: bigint("epoch", { mode: "number" }).notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [check("cluster_leader_one_row", sql`${t.id} = 1`)],
+);
+
 /** A row of `conversations`. */
 export type ConversationRow = typeof conversations.$inferSelect;
 /** A row of `messages`. */

@@ -19,6 +19,8 @@ export function isTransientDatabaseError(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === "string" && TRANSIENT_SQLSTATE.test(code)) return true;
+    // Fenced: this server's term as leader ended; its writes are retried until it steps down and abandons them.
+    if (code === "ANVIL_FENCED") return true;
     if (PGLITE_CLOSED.test(current.message)) return true;
     current = current.cause;
   }

@@ -48,7 +48,7 @@ async function openTestDatabase(database: AnvilDatabase, drop: () => Promise<voi
   return {
     database,
     reset: async () => {
-      await database.db.execute(sql`truncate job_events, jobs, messages, conversations restart identity cascade`);
+      await database.db.execute(sql`truncate job_events, jobs, messages, conversations, cluster_leader restart identity cascade`);
     },
     dispose: async () => {
       await database.close();

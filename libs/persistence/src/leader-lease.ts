@@ -1,0 +1,104 @@
+import { sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
+import type { AnvilDb, AnvilTx } from "./database";
+
+/** Who leads the cluster now: the server that drives every GPU, and where other servers reach it. */
+export interface Leader {
+  readonly holder: string;
+  readonly url: string;
+  readonly epoch: number;
+}
+
+/** A write made under a lease that is no longer held (expired, or taken over): it must not land. */
+export class Fenced extends Error {
+  readonly code = "ANVIL_FENCED";
+  constructor(readonly epoch: number) {
+    super(`This server's lease (epoch ${epoch}) is no longer held; another server took over`);
+    this.name = "Fenced";
+  }
+}
+
+type Row = Record<string, unknown>;
+
+// postgres.js returns the rows as an array, PGlite as `{ rows }`.
+const rowsOf = (result: unknown): Row[] =>
+  Array.isArray(result) ? (result as Row[]) : (((result as { rows?: Row[] }).rows ?? []) as Row[]);
+
+const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<Row[]> => rowsOf(await db.execute(query));
+
+/**
+ * The cluster's one leader, elected in PostgreSQL: a one-row table holding who leads, until when, and an epoch
+ * that grows with every new term (River's leader table, with pg-boss-style fencing). Expiry is the database's
+ * clock, so servers' clocks do not matter. A leader renews well within `leaseMs`; one that stops (killed, cut off
+ * from the database) loses the lease when it runs out, and every write it still tries is refused by {@link fence}.
+ */
+export class LeaderLease {
+  constructor(
+    private readonly db: AnvilDb,
+    private readonly holder: string,
+    private readonly url: string,
+    private readonly leaseMs: number,
+  ) {}
+
+  /** Takes the lease when nobody holds it (or it ran out): a new term, with a new epoch. Null when held by another. */
+  async acquire(): Promise<number | null> {
+    const rows = await run(
+      this.db,
+      sql`insert into cluster_leader (id, holder, url, epoch, expires_at)
+          values (1, ${this.holder}, ${this.url}, 1, clock_timestamp() + ${this.leaseMs} * interval '1 millisecond')
+          on conflict (id) do update
+            set holder = excluded.holder, url = excluded.url, epoch = cluster_leader.epoch + 1,
+                expires_at = excluded.expires_at
+            where cluster_leader.expires_at < clock_timestamp()
+          returning epoch`,
+    );
+    const epoch = rows[0]?.["epoch"];
+    return epoch === undefined ? null : Number(epoch);
+  }
+
+  /** Extends the lease of term `epoch`; false when it ran out or was taken over (the term is over). */
+  async renew(epoch: number): Promise<boolean> {
+    const rows = await run(
+      this.db,
+      sql`update cluster_leader
+          set expires_at = clock_timestamp() + ${this.leaseMs} * interval '1 millisecond'
+          where id = 1 and holder = ${this.holder} and epoch = ${epoch} and expires_at > clock_timestamp()
+          returning epoch`,
+    );
+    return rows.length > 0;
+  }
+
+  /** Ends term `epoch` at once (a clean shutdown), so another server need not wait for it to run out. */
+  async release(epoch: number): Promise<void> {
+    await run(
+      this.db,
+      sql`update cluster_leader set expires_at = clock_timestamp() - interval '1 millisecond'
+          where id = 1 and holder = ${this.holder} and epoch = ${epoch}`,
+    );
+  }
+
+  /** The leader whose lease has not run out, if any. */
+  async current(): Promise<Leader | null> {
+    const rows = await run(
+      this.db,
+      sql`select holder, url, epoch from cluster_leader where id = 1 and expires_at > clock_timestamp()`,
+    );
+    const row = rows[0];
+    return row ? { holder: String(row["holder"]), url: String(row["url"]), epoch: Number(row["epoch"]) } : null;
+  }
+
+  /**
+   * In a transaction: refuses (with {@link Fenced}) unless term `epoch` is still this server's and unexpired.
+   * `for share` holds off a takeover until this transaction ends, so no write of an old term lands after a new
+   * term began.
+   */
+  async fence(tx: AnvilTx, epoch: number): Promise<void> {
+    const rows = await run(
+      tx,
+      sql`select 1 as held from cluster_leader
+          where id = 1 and holder = ${this.holder} and epoch = ${epoch} and expires_at > clock_timestamp()
+          for share`,
+    );
+    if (rows.length === 0) throw new Fenced(epoch);
+  }
+}
