@@ -61,8 +61,13 @@ describe.each(testDrivers())("jobs.events resumed across a restart on $kind", (d
     const missed = log.filter((event) => event.id > Number.parseInt(lastEventId, 10));
     // Exactly the log after the cursor: in order, each status change once, nothing left out.
     expect(statusTriples(after.events)).toEqual(logTriples(missed));
-    // The job that was running when the first life ended runs again from the start, and completes once.
-    expect(missed.filter((e) => e.jobId === long.id).map((e) => e.status)).toEqual(["processing", "complete"]);
+    // The job that was running when the first life ended waits again (queued, not a stale processing), runs again
+    // from the start, and completes once.
+    expect(missed.filter((e) => e.jobId === long.id).map((e) => e.status)).toEqual([
+      "queued",
+      "processing",
+      "complete",
+    ]);
     // Both subscriptions together received the whole log, no event twice.
     const ids = [...statusTriples(before.events), ...statusTriples(after.events)].map(([id]) => id);
     expect(ids).toEqual(log.map((e) => e.id));
