@@ -1,22 +1,26 @@
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { appRouter, EventHub, Inspector, JobService } from "@anvil/api";
-import type { Context } from "@anvil/api";
+import type { Context, JobServiceOptions } from "@anvil/api";
 import { makeForgeClient, normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
-import { JobStore, openDatabase } from "@anvil/persistence";
+import { JobStore, LeaderLease, openDatabase } from "@anvil/persistence";
+import { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import type { InspectionEvent } from "xstate";
 import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
+import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { forgeFetch } from "./forge-fetch";
 import { imageContentType } from "./image-type";
+import { forwardHttp, forwardUpgrade, LeaderUnreachable, noLeader } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
@@ -48,13 +52,20 @@ export interface AnvilConfig {
   eventRetentionMs?: number;
   /** Time between two prunes of the event log (default the retention, at most an hour). */
   eventPruneIntervalMs?: number;
+  /** Cluster (with `databaseUrl`): how long the leader's lease lasts without renewal (default 10 s). */
+  leaseMs?: number;
+  /** Cluster: the URL other servers reach this one at (default http://HOST:PORT, 127.0.0.1 for a wildcard HOST). */
+  clusterUrl?: string | undefined;
 }
 
 /** A running server. */
 export interface AnvilServer {
   url: string;
   port: number;
-  service: JobService;
+  /** The job service of this server's term as leader; throws on a follower (it forwards to the leader). */
+  readonly service: JobService;
+  /** Whether this server drives the GPUs now (always, without a cluster). */
+  leads(): boolean;
   store: JobStore;
   events: EventHub;
   simulator: ForgeSimulator | null;
@@ -84,6 +95,18 @@ const bothInspectors =
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
+};
+
+/** The whole body, or null past `limit` bytes. */
+const readBody = async (req: IncomingMessage, limit: number): Promise<Buffer | null> => {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 };
 
 const readJson = async (req: IncomingMessage): Promise<unknown> => {
@@ -132,10 +155,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const stately = inspection === "stately" ? await statelyInspector(logger) : null;
   const backendLabels = forgeUrls.map(normalizeBackendUrl);
   const metrics = new AnvilMetrics(events, backendLabels);
-  const service = await JobService.start({
-    store,
+  const backends = forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl, fetch: forgeFetch }));
+  const serviceOptions = (termStore: JobStore): JobServiceOptions => ({
+    store: termStore,
     events,
-    backends: forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl, fetch: forgeFetch })),
+    backends,
     imagesDir,
     jobTimeoutMs: config.jobTimeoutMs,
     ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
@@ -145,13 +169,28 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(inspector ? { inspect: stately ? bothInspectors(inspector.observe, stately) : inspector.observe } : {}),
     observers: [metrics.observer, logObserver(logger, backendLabels)],
   });
-  await metrics
-    .attach(service, () => countJobsByStatus(database))
-    .catch((error: unknown) => {
-      logger.warn({ err: error }, "could not count the jobs in the database; anvil_jobs counts changes from now on");
-    });
+  // The job service of this server's term as the one that drives the GPUs: always, on the embedded database; on
+  // PostgreSQL while this server holds the cluster's lease (its writes fenced with the term's epoch).
+  let service: JobService | null = null;
+  const lease = config.databaseUrl
+    ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, config.leaseMs ?? 10_000)
+    : null;
+  const lead = async (termStore: JobStore): Promise<void> => {
+    const started = await JobService.start(serviceOptions(termStore));
+    service = started;
+    await metrics
+      .attach(started, () => countJobsByStatus(database))
+      .catch((error: unknown) => {
+        logger.warn({ err: error }, "could not count the jobs in the database; anvil_jobs counts changes from now on");
+      });
+  };
+  if (!lease) await lead(store);
+  const liveService = (): JobService => {
+    if (service) return service;
+    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "This server no longer leads the cluster; try again" });
+  };
   const createContext = (): Context => ({
-    service,
+    service: liveService(),
     store,
     events,
     database: database.kind,
@@ -168,6 +207,39 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     },
   });
   const webDir = config.webDir ?? DEFAULT_WEB_DIR;
+
+  // Server-Sent Events streams this server serves as leader: ended when its term ends, so that their clients
+  // reconnect (resuming from the shared event log) and reach the next leader.
+  const streams = new Set<ServerResponse>();
+  let cluster: ClusterRole | null = null;
+  let selfUrl = "";
+  /**
+   * A follower's answer: the leader's. Across a failover (the leader killed, the lease running out, the next
+   * leader taking over) the request waits for the next leader, as long as nothing reached the old one.
+   */
+  const forward = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
+    if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body === null) return json(res, 413, { error: { message: "Body too large", code: "PAYLOAD_TOO_LARGE" } });
+    const deadline = Date.now() + (config.leaseMs ?? 10_000) * 2 + 5_000;
+    let why = "an election is under way";
+    while (!res.destroyed && Date.now() < deadline) {
+      // This server may have become the leader meanwhile: then it answers itself, through the same path.
+      const target = service ? selfUrl : (await cluster?.leader())?.url;
+      if (target) {
+        try {
+          return await forwardHttp(req, body, res, new URL(target));
+        } catch (error) {
+          if (!(error instanceof LeaderUnreachable)) throw error;
+          why = error.message;
+          cluster?.forgetLeader();
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    noLeader(res, why);
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? "/", "http://anvil").pathname;
@@ -194,7 +266,16 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         error: { message: "Unauthorized: send Authorization: Bearer <API_TOKEN>", code: "UNAUTHORIZED" },
       });
     }
-    if (path.startsWith("/trpc/")) return trpc(req, res);
+    if (cluster && !service && (path.startsWith("/trpc") || path.startsWith("/images/"))) {
+      return forward(req, res);
+    }
+    if (path.startsWith("/trpc/")) {
+      if (req.headers.accept?.includes("text/event-stream")) {
+        streams.add(res);
+        res.once("close", () => streams.delete(res));
+      }
+      return trpc(req, res);
+    }
     if (path === "/trpc") {
       return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });
     }
@@ -207,7 +288,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       const id = IMAGE_PATH.exec(path)?.[1];
       if (
         id &&
-        (await service.hasImage(id)) &&
+        (await liveService().hasImage(id)) &&
         (await sendFile(res, imagesDir, `${id}.png`, {
           "cache-control": "public, max-age=31536000, immutable",
           "content-type": await imageContentType(join(imagesDir, `${id}.png`)),
@@ -249,6 +330,13 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
+    if (cluster && !service) {
+      void cluster.leader().then((leader) => {
+        if (!leader || req.headers["x-anvil-forwarded"]) return socket.destroy();
+        forwardUpgrade(req, socket, head, new URL(leader.url));
+      });
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   });
 
@@ -257,7 +345,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     (closing ??= (async () => {
       // Requests are still answered during the grace: a submission is stored `queued` (it runs at the next start,
       // or on another server of a cluster), and subscribers see the running generations end.
-      await service.stop(graceMs);
+      if (cluster) await cluster.stop(async () => void (await service?.stop(graceMs)));
+      else await service?.stop(graceMs);
       server.close();
       metrics.close();
       wsHandler.broadcastReconnectNotification();
@@ -281,6 +370,42 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   }
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  if (lease) {
+    const wildcard = config.host === "0.0.0.0" || config.host === "::";
+    const clusterUrl = config.clusterUrl ?? (wildcard ? `http://127.0.0.1:${port}` : url);
+    selfUrl = url;
+    const termLease = lease(`${clusterUrl} ${process.pid} ${randomUUID().slice(0, 8)}`, clusterUrl);
+    cluster = new ClusterRole({
+      lease: termLease,
+      leaseMs: config.leaseMs ?? 10_000,
+      lead: (epoch) => lead(store.withFence((tx) => termLease.fence(tx, epoch))),
+      stepDown: async () => {
+        const ending = service;
+        service = null;
+        // Nothing more is written in this term: the next leader reads the truth from the database.
+        for (const stream of streams) stream.destroy();
+        wsHandler.broadcastReconnectNotification();
+        for (const client of wss.clients) client.terminate();
+        await ending?.stop(0, { abandon: true });
+      },
+      log: (message, fields) => logger.info(fields, message),
+    });
+    await cluster.start();
+  }
 
-  return { url, port, service, store, events, simulator, inspector, metrics, close };
+  return {
+    url,
+    port,
+    get service() {
+      if (!service) throw new Error("This server does not lead the cluster: it forwards to the leader");
+      return service;
+    },
+    leads: () => service !== null,
+    store,
+    events,
+    simulator,
+    inspector,
+    metrics,
+    close,
+  };
 }

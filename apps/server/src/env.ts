@@ -68,6 +68,8 @@ const envSchema = z.object({
   JOB_TIMEOUT_MS: positiveInt(600_000),
   /** Cluster lease: how long a server's hold on its work lasts without renewal. */
   LEASE_MS: positiveInt(10_000),
+  /** Cluster: where the other servers reach this one (default http://HOST:PORT). */
+  CLUSTER_URL: optionalString.pipe(z.url({ protocol: /^http$/, error: "must be an http:// URL" }).optional()),
   /** On SIGTERM, how long running generations may go on to finish (0: interrupt them at once). */
   SHUTDOWN_GRACE_MS: nonNegativeInt(25_000),
   LOG_LEVEL: optionalString.pipe(

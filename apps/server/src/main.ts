@@ -27,6 +27,8 @@ async function main(): Promise<void> {
     apiToken: env.API_TOKEN,
     jobTimeoutMs: env.JOB_TIMEOUT_MS,
     simulatorStepMs: env.ANVIL_SIMULATOR_STEP_MS,
+    leaseMs: env.LEASE_MS,
+    clusterUrl: env.CLUSTER_URL,
     logger,
     inspect,
   });

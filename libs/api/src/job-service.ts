@@ -337,13 +337,16 @@ export class JobService {
    * runs then is interrupted and stays to run again at the next start, as the same attempt (a shutdown is no
    * failure, so it never uses up one of the job's {@link MAX_ATTEMPTS}). Flushes everything recorded.
    */
-  async stop(graceMs = 0): Promise<void> {
+  async stop(graceMs = 0, { abandon = false }: { abandon?: boolean } = {}): Promise<void> {
     const { store, log } = this.options;
+    // A term that is over writes nothing more, not even what is still waiting: the next leader recovers from the
+    // database, and runs what this one was running again (attempt + 1).
+    if (abandon) this.scheduler.journal.abandon();
     await this.retention.stop();
     // Probing goes on through the grace: a running generation whose backend blinks waits for it to come back.
     const interrupted = await this.scheduler.stop(graceMs);
     await this.monitor.stop();
-    for (const jobId of interrupted) {
+    for (const jobId of abandon ? [] : interrupted) {
       // The record as last persisted: an attempt whose start never reached the database was never counted.
       const record = this.live.get(jobId);
       if (record?.status !== "processing") continue;

@@ -1,0 +1,106 @@
+import { request } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { connect } from "node:net";
+import type { Duplex } from "node:stream";
+
+// Hop-by-hop headers (RFC 9110 7.6.1) are the connection's own and are not forwarded.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+const forwardedHeaders = (req: IncomingMessage): Record<string, string | string[]> => {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+  }
+  headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
+  headers["x-anvil-forwarded"] = "1";
+  return headers;
+};
+
+/** A reply while no leader can be reached, in tRPC's error shape so that its clients read the code and retry. */
+export const noLeader = (res: ServerResponse, why: string): void => {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const message = `No server leads the cluster right now (${why}); try again shortly`;
+  res
+    .writeHead(503, { "content-type": "application/json", "retry-after": "1" })
+    .end(JSON.stringify({ error: { message, code: -32603, data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 } } }));
+};
+
+/** The leader did not take the connection: nothing reached it, so the request may go to the next leader. */
+export class LeaderUnreachable extends Error {}
+
+/**
+ * Forwards one HTTP request (a query, a mutation, a Server-Sent Events stream, an image) to the leader and streams
+ * its answer back as it comes: an SSE stream stays open for as long as the leader keeps it open. Rejects with
+ * {@link LeaderUnreachable} when the leader cannot be reached before it answered anything.
+ */
+export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerResponse, leader: URL): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const upstream = request(
+      {
+        host: leader.hostname,
+        port: leader.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...forwardedHeaders(req), "content-length": String(body.length) },
+      },
+      (reply) => {
+        answered = true;
+        const headers: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(reply.headers)) {
+          if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+        }
+        res.writeHead(reply.statusCode ?? 502, headers);
+        reply.pipe(res);
+        reply.on("error", () => res.destroy());
+        reply.on("end", () => resolve());
+        reply.on("close", () => resolve());
+      },
+    );
+    upstream.on("error", (error) => {
+      if (answered) {
+        res.destroy();
+        resolve();
+        return;
+      }
+      // Connection refused or reset before an answer: the leader is gone (or going); nothing was done twice.
+      reject(new LeaderUnreachable(`the leader at ${leader.host} does not answer: ${error.message}`));
+    });
+    // A client that leaves (a closed tab, a dropped SSE stream) ends the request to the leader too.
+    res.on("close", () => upstream.destroy());
+    upstream.end(body);
+  });
+}
+
+/** Forwards a WebSocket upgrade: the raw bytes both ways once the leader's socket is open. */
+export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, leader: URL): void {
+  const upstream = connect(Number(leader.port), leader.hostname, () => {
+    const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/1.1`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    lines.push("X-Anvil-Forwarded: 1", "", "");
+    upstream.write(lines.join("\r\n"));
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+  const close = () => {
+    upstream.destroy();
+    socket.destroy();
+  };
+  upstream.on("error", close);
+  socket.on("error", close);
+  upstream.on("close", close);
+  socket.on("close", close);
+}

@@ -1,0 +1,174 @@
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import type { Job } from "@anvil/job-machine";
+import { describe, expect, it } from "vitest";
+import { httpClient } from "../testing/clients";
+import type { AnvilClient } from "../testing/clients";
+import { uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+import { waitFor, waitForJob } from "../testing/wait";
+import { spawnServer, useBuiltServers } from "./support/built-server";
+import type { ServerProcess } from "./support/built-server";
+import { startTcpProxy } from "./support/tcp-proxy";
+
+const LEASE_MS = 2_000;
+const quick = { width: 64, height: 64, steps: 2 } as const;
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+
+interface Member {
+  server: ServerProcess;
+  trpc: AnvilClient;
+}
+
+const leads = (member: Member) =>
+  member.server.logs.filter((line) => line.msg === "this server leads the cluster").length >
+  member.server.logs.filter((line) => line.msg === "this server no longer leads the cluster").length;
+
+/** Several built servers on one PostgreSQL database, with simulator backends that outlive them like real GPUs. */
+describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", () => {
+  const { servers, cleanups } = useBuiltServers(90_000);
+  let database: TestDatabase;
+  let sims: ForgeSimulator[];
+
+  const setUp = async (backends: number, stepMs: number) => {
+    database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    sims = await Promise.all(Array.from({ length: backends }, () => startForgeSimulator({ stepMs })));
+    cleanups.push(() => Promise.all(sims.map((sim) => sim.close())));
+  };
+  const join = async (env: Record<string, string> = {}): Promise<Member> => {
+    const server = await spawnServer({
+      FORGE_URL: sims.map((sim) => sim.url).join(","),
+      DATA_DIR: database.dataDir,
+      DATABASE_URL: database.databaseUrl!,
+      LEASE_MS: String(LEASE_MS),
+      JOB_TIMEOUT_MS: "120000",
+      ...env,
+    });
+    servers.push(server);
+    return { server, trpc: httpClient(server.url) };
+  };
+  const leaderOf = (members: Member[]) => {
+    const leaders = members.filter(leads);
+    expect(leaders).toHaveLength(1);
+    return leaders[0]!;
+  };
+
+  it("shows the same positions from every server, and runs every job exactly once, never two on a backend", async () => {
+    await setUp(2, 5);
+    const members = [await join(), await join(), await join()];
+    const leader = leaderOf(members);
+    // Both GPUs held, so that the line stands still while every server is asked about it.
+    const blockers = [];
+    for (const sim of sims) {
+      blockers.push(await leader.trpc.jobs.submit.mutate({ prompt: uniquePrompt("hold sim:hang"), ...quick }));
+      await waitFor(() => sim.stats().active === 1 || sims.every((s) => s.stats().active === 1), "a GPU is held");
+    }
+    await waitFor(() => sims.every((sim) => sim.stats().active === 1), "both GPUs are held");
+    const waiting: Job[] = [];
+    for (let i = 0; i < 9; i++) {
+      waiting.push(await members[i % 3]!.trpc.jobs.submit.mutate({ prompt: uniquePrompt(`line ${i}`), ...quick }));
+    }
+    for (const member of members) {
+      const positions = await Promise.all(
+        waiting.map(async (job) => (await member.trpc.jobs.get.query({ jobId: job.id })).queuePosition),
+      );
+      expect(positions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    for (const [i, blocker] of blockers.entries()) await members[i]!.trpc.jobs.cancel.mutate({ jobId: blocker.id });
+    for (const job of waiting)
+      await waitForJob(members[2]!.trpc, job.id, (j) => j.status === "complete", "every job completes");
+    const runs = sims.flatMap((sim) => sim.stats().log).filter((entry) => entry.prompt.startsWith("line "));
+    expect(runs).toHaveLength(9);
+    expect(new Set(runs.map((entry) => entry.prompt)).size).toBe(9);
+    for (const sim of sims) expect(sim.stats()).toMatchObject({ waited: 0, maxQueued: 1 });
+  });
+
+  it("runs the generation of a leader killed with -9 again on the next leader, and never twice at once", async () => {
+    await setUp(1, 20);
+    const members = [await join(), await join()];
+    const leader = leaderOf(members);
+    const follower = members.find((member) => member !== leader)!;
+    const job = await follower.trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("survives kill -9"),
+      width: 64,
+      height: 64,
+      steps: 150,
+    });
+    await waitFor(() => sims[0]!.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
+    const killedAt = Date.now();
+    await leader.server.kill("SIGKILL");
+    servers.splice(servers.indexOf(leader.server), 1);
+    const done = await waitForJob(
+      follower.trpc,
+      job.id,
+      (j) => j.status === "complete",
+      "the job completes on the next leader",
+    );
+    expect(done.attempt).toBe(2);
+    const [orphan, rerun] = sims[0]!.stats().log;
+    expect(orphan?.outcome).toBe("interrupted");
+    expect(rerun?.startedAt).toBeGreaterThanOrEqual(orphan?.endedAt ?? Infinity);
+    expect(sims[0]!.stats().waited).toBe(0);
+    // The failover time, for the README: kill to the generation starting again.
+    console.info(`failover: ${(rerun?.startedAt ?? 0) - killedAt} ms (LEASE_MS ${LEASE_MS})`);
+    expect(leads(follower)).toBe(true);
+  });
+
+  it("lets a leader stopped with SIGTERM finish its generation (attempt 1), then hands over at once", async () => {
+    await setUp(1, 20);
+    const members = [await join({ SHUTDOWN_GRACE_MS: "30000" }), await join()];
+    const leader = leaderOf(members);
+    const follower = members.find((member) => member !== leader)!;
+    const job = await follower.trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("finishes on SIGTERM"),
+      width: 64,
+      height: 64,
+      steps: 60,
+    });
+    await waitFor(() => sims[0]!.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
+    const exit = leader.server.kill("SIGTERM");
+    const done = await waitForJob(follower.trpc, job.id, (j) => j.status === "complete", "the job completes");
+    expect(done.attempt).toBe(1);
+    expect(await exit).toMatchObject({ code: 0 });
+    servers.splice(servers.indexOf(leader.server), 1);
+    expect(sims[0]!.stats().log).toHaveLength(1);
+    const next = await follower.trpc.jobs.submit.mutate({ prompt: uniquePrompt("after the hand-over"), ...quick });
+    await waitForJob(follower.trpc, next.id, (j) => j.status === "complete", "the next leader runs new work");
+  });
+
+  it("stops a leader cut off from the database from dispatching; the other takes over and no late write lands", async () => {
+    await setUp(1, 20);
+    const url = new URL(database.databaseUrl!);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    cleanups.push(() => proxy.close());
+    const viaProxy = new URL(database.databaseUrl!);
+    viaProxy.port = String(proxy.port);
+    const cutOff = await join({ DATABASE_URL: viaProxy.toString() });
+    const other = await join();
+    expect(leads(cutOff)).toBe(true);
+    const job = await other.trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("survives a cut"),
+      width: 64,
+      height: 64,
+      steps: 150,
+    });
+    await waitFor(() => sims[0]!.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
+    proxy.blackhole();
+    await waitFor(() => leads(other), "the other server leads", 30_000);
+    const done = await waitForJob(
+      other.trpc,
+      job.id,
+      (j) => j.status === "complete",
+      "the job completes on the new leader",
+    );
+    expect(done.attempt).toBe(2);
+    await proxy.restore();
+    // Whatever the cut-off server still had to write is refused by the fence: the job stays as the new leader left it.
+    await waitFor(() => !leads(cutOff), "the cut-off server stepped down");
+    const after = await other.trpc.jobs.get.query({ jobId: job.id });
+    expect(after).toMatchObject({ status: "complete", attempt: 2, imageUrl: done.imageUrl });
+    expect(sims[0]!.stats().waited).toBe(0);
+  });
+});
