@@ -1,6 +1,19 @@
 import type { Job, JobParams, JobStatus } from "@anvil/job-machine";
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 /** Who wrote a message. */
 export type MessageRole = "user" | "assistant";
@@ -106,6 +119,25 @@ export const clusterLeader = pgTable(
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
   },
   (t) => [check("cluster_leader_one_row", sql`${t.id} = 1`)],
+);
+
+// PGlite reads bytea as a Uint8Array, postgres.js as a Buffer (a Uint8Array too).
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
+
+/**
+ * Generated images in PostgreSQL (a cluster's servers each have a DATA_DIR of their own), cut into chunks so that
+ * neither a write nor a read holds a whole image in one value (see image-store.ts).
+ */
+export const jobImages = pgTable(
+  "job_images",
+  {
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    bytes: bytea("bytes").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
 );
 
 /** A row of `conversations`. */

@@ -1,0 +1,45 @@
+import { createReadStream } from "node:fs";
+import { lstat, mkdir, realpath, rename, rm, writeFile } from "node:fs/promises";
+import { join, sep } from "node:path";
+import type { ImageStore, StoredImage } from "./image-store";
+
+/** Images as `<dir>/<jobId>.png`: the embedded database's store, one server's own. */
+export class FileImageStore implements ImageStore {
+  constructor(private readonly dir: string) {}
+
+  /** Where the job's image is kept. */
+  pathOf(jobId: string): string {
+    return join(this.dir, `${jobId}.png`);
+  }
+
+  // Written under a temporary name first and renamed, so that a crash never leaves a torn image behind.
+  async write(jobId: string, bytes: Uint8Array): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const target = this.pathOf(jobId);
+    const partial = `${target}.${process.pid}.partial`;
+    try {
+      await writeFile(partial, bytes);
+      await rename(partial, target);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+  }
+
+  // Only a regular file inside the folder: neither a symlink nor `..` reaches anything else.
+  async read(jobId: string): Promise<StoredImage | null> {
+    try {
+      const root = await realpath(this.dir);
+      const candidate = join(root, `${jobId}.png`);
+      const info = await lstat(candidate);
+      if (!info.isFile() || !(await realpath(candidate)).startsWith(root + sep)) return null;
+      return { size: info.size, chunks: createReadStream(candidate) };
+    } catch {
+      return null;
+    }
+  }
+
+  async remove(jobId: string): Promise<void> {
+    await rm(this.pathOf(jobId), { force: true });
+  }
+}

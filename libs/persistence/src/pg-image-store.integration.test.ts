@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import type { StoredImage } from "./image-store";
+import { IMAGE_CHUNK_BYTES, PgImageStore } from "./pg-image-store";
+import { must, params, useTestDatabase } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+
+const readAll = async (image: StoredImage): Promise<{ bytes: Buffer; chunks: number }> => {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of image.chunks) parts.push(chunk);
+  return { bytes: Buffer.concat(parts), chunks: parts.length };
+};
+
+describe.each(testDrivers(process.env.TEST_DATABASE_URL))("PgImageStore on $kind", (driver) => {
+  const { store, test } = useTestDatabase(driver);
+  const images = () => new PgImageStore(test().database);
+  const newJob = async () => (await store().submitJob({ prompt: "an image", params })).job.id;
+
+  it("reads back an image larger than one chunk byte for byte, a chunk at a time", async () => {
+    const jobId = await newJob();
+    const png = randomBytes(IMAGE_CHUNK_BYTES * 2 + 1234);
+    await images().write(jobId, png);
+    const image = must(await images().read(jobId));
+    expect(image.size).toBe(png.length);
+    const { bytes, chunks } = await readAll(image);
+    expect(chunks).toBe(3);
+    expect(bytes.equals(png)).toBe(true);
+  });
+
+  it("replaces an image written again, leaving none of the first one's chunks", async () => {
+    const jobId = await newJob();
+    await images().write(jobId, randomBytes(IMAGE_CHUNK_BYTES * 3));
+    const second = randomBytes(100);
+    await images().write(jobId, second);
+    const { bytes, chunks } = await readAll(must(await images().read(jobId)));
+    expect(chunks).toBe(1);
+    expect(bytes.equals(second)).toBe(true);
+  });
+
+  it("keeps nothing of a write that fails part-way", async () => {
+    const jobId = await newJob();
+    const db = test().database.db;
+    // A real refusal from the database on the second chunk, after the first was inserted.
+    await db.execute(sql`create or replace function refuse_second_chunk() returns trigger language plpgsql as $$
+      begin if new.seq = 1 then raise exception 'no room for chunk %', new.seq; end if; return new; end $$`);
+    await db.execute(sql`create trigger refuse_second_chunk before insert on job_images
+      for each row execute function refuse_second_chunk()`);
+    try {
+      await expect(images().write(jobId, randomBytes(IMAGE_CHUNK_BYTES + 1))).rejects.toThrow();
+      expect(await images().read(jobId)).toBeNull();
+    } finally {
+      await db.execute(sql`drop trigger refuse_second_chunk on job_images`);
+    }
+  });
+
+  it("removes an image, and has none for an unknown job or a malformed id", async () => {
+    const jobId = await newJob();
+    await images().write(jobId, randomBytes(10));
+    await images().remove(jobId);
+    expect(await images().read(jobId)).toBeNull();
+    expect(await images().read("00000000-0000-0000-0000-000000000000")).toBeNull();
+    expect(await images().read("../etc/passwd")).toBeNull();
+  });
+
+  it("drops a job's image with the job", async () => {
+    const jobId = await newJob();
+    await images().write(jobId, randomBytes(10));
+    await test().database.db.execute(sql`delete from jobs where id = ${jobId}`);
+    expect(await images().read(jobId)).toBeNull();
+  });
+
+  it("refuses a write its fence refuses", async () => {
+    const jobId = await newJob();
+    const refused = new Error("not the leader");
+    const fenced = images().withFence(() => Promise.reject(refused));
+    await expect(fenced.write(jobId, randomBytes(10))).rejects.toBe(refused);
+    expect(await images().read(jobId)).toBeNull();
+  });
+});
