@@ -87,17 +87,17 @@ describe("SIGTERM of the built server", () => {
 
   /**
    * Starts a new server on the same DATA_DIR and checks what the database kept, while the backend is unreachable
-   * so that nothing can change it: the interrupted job still processing with only its queued and processing
-   * events, the next one queued. Then the backend comes back and both jobs complete, the interrupted one run
-   * again from the start, never two generations at once.
+   * so that nothing can change it: the interrupted job waits again, queued for its second attempt (a forced exit
+   * counts like a crash), the next one queued. Then the backend comes back and both jobs complete, the
+   * interrupted one run again from the start, never two generations at once.
    */
   const restartAndFinish = async (long: Job, next: Job, forgeUrl?: string) => {
     await simulator.setOffline(true);
     const { trpc } = await start(forgeUrl);
     const { items } = await trpc.jobs.list.query({});
-    expect(items.map((job) => [job.id, job.status])).toEqual([
-      [long.id, "processing"],
-      [next.id, "queued"],
+    expect(items.map((job) => [job.id, job.status, job.attempt])).toEqual([
+      [long.id, "queued", 2],
+      [next.id, "queued", 1],
     ]);
     const replay = subscribe(trpc, { lastEventId: "0" });
     cleanups.push(() => replay.stop());
@@ -105,8 +105,8 @@ describe("SIGTERM of the built server", () => {
       statusEvents(replay.events)
         .filter((event) => event.jobId === jobId)
         .map((event) => event.status);
-    await replay.until(() => persisted(long.id).includes("processing"), "the persisted events are replayed");
-    expect(persisted(long.id)).toEqual(["queued", "processing"]);
+    await replay.until(() => persisted(long.id).length === 3, "the persisted events are replayed");
+    expect(persisted(long.id)).toEqual(["queued", "processing", "queued"]);
     expect(persisted(next.id)).toEqual(["queued"]);
 
     await simulator.setOffline(false);
@@ -176,7 +176,13 @@ describe("SIGTERM of the built server", () => {
 
     simulator.setStepMs(10);
     const again = await start();
-    await waitForJob(again.trpc, long.id, (job) => job.status === "complete", "the interrupted job completes");
+    const done = await waitForJob(
+      again.trpc,
+      long.id,
+      (job) => job.status === "complete",
+      "the interrupted job completes",
+    );
+    expect(done.attempt).toBe(1);
     await terminate(again.server);
     expect(runsOf(simulator, long.prompt)).toEqual(["interrupted", "completed"]);
     expect(await stored(long)).toMatchObject([{ status: "complete", attempts: 1 }]);
