@@ -130,9 +130,12 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
           height: 1024,
           steps: 20,
           cfgScale: 1,
+          distilledCfgScale: 3.5,
           seed: -1,
           sampler: "Euler",
+          scheduler: null,
           checkpoint: null,
+          modules: [],
         },
         imageUrl: null,
         usedSeed: null,
@@ -151,11 +154,17 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
         height: 768,
         steps: 3,
         cfgScale: 3.5,
+        distilledCfgScale: 2.5,
         seed: 4294967295,
         sampler: "DPM++ 2M",
       };
-      const job = await server().trpc.jobs.submit.mutate({ prompt: uniquePrompt("params"), ...params });
-      expect(job.params).toEqual({ ...params, checkpoint: null });
+      const job = await server().trpc.jobs.submit.mutate({
+        prompt: uniquePrompt("params"),
+        ...params,
+        scheduler: "Karras",
+      });
+      // The scheduler is stored by the name the backend gives it (its label was submitted).
+      expect(job.params).toEqual({ ...params, scheduler: "karras", checkpoint: null, modules: [] });
     });
 
     it("creates a conversation with the prompt in it when no conversationId is given", async () => {

@@ -26,7 +26,7 @@ const leads = (member: Member) =>
   member.server.logs.filter((line) => line.msg === "this server no longer leads the cluster").length;
 
 /** Several built servers on one PostgreSQL database, with simulator backends that outlive them like real GPUs. */
-describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", () => {
+describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { timeout: 120_000 }, () => {
   const { servers, cleanups } = useBuiltServers(90_000);
   let database: TestDatabase;
   let sims: ForgeSimulator[];
