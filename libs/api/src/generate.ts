@@ -1,15 +1,11 @@
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
 import type { GenerateProgram } from "@anvil/job-machine";
+import type { ImageStore } from "@anvil/persistence";
 import { Data, Effect, Exit } from "effect";
 import { untilIdle } from "./until-idle";
 
 /** The URL path at which a job's image is served. */
 export const imageUrlOf = (jobId: string): string => `/images/${jobId}.png`;
-
-/** Where a job's image is kept under `imagesDir`. */
-export const imagePathOf = (imagesDir: string, jobId: string): string => join(imagesDir, `${jobId}.png`);
 
 /**
  * The generated image could not be written. Its message is what the job's user reads, so it names no path and no
@@ -18,18 +14,13 @@ export const imagePathOf = (imagesDir: string, jobId: string): string => join(im
 export class ImageNotSaved extends Data.TaggedError("ImageNotSaved")<{ message: string; cause: unknown }> {}
 
 /**
- * Writes the PNG under a temporary name first, so a crash never leaves a torn image behind. A job cancelled while
- * its image is being written (`signal` aborts) keeps no image: the write cannot be stopped half-way, so whatever it
- * left is removed once it ends.
+ * Keeps the image in `images`, whole or not at all (the store's promise). A job cancelled while its image is being
+ * written (`signal` aborts) keeps no image: the write cannot be stopped half-way, so what it stored is removed
+ * once it ends (the cancellation's own removal may have run before the write landed).
  */
-const writeImage = async (imagesDir: string, jobId: string, png: Uint8Array, signal: AbortSignal): Promise<void> => {
-  await mkdir(imagesDir, { recursive: true });
-  const target = imagePathOf(imagesDir, jobId);
-  const partial = `${target}.${process.pid}.partial`;
-  await writeFile(partial, png);
-  if (signal.aborted) return rm(partial, { force: true });
-  await rename(partial, target);
-  if (signal.aborted) await rm(target, { force: true });
+const writeImage = async (images: ImageStore, jobId: string, png: Uint8Array, signal: AbortSignal): Promise<void> => {
+  await images.write(jobId, png);
+  if (signal.aborted) await images.remove(jobId);
 };
 
 /** How the generation reports a backend it could not reach, and waits for it to answer again. */
@@ -39,12 +30,12 @@ export interface BackendAvailability {
 }
 
 /**
- * The scheduler's backend call: generate on the job's Forge, then keep the image in `imagesDir`.
+ * The scheduler's backend call: generate on the job's Forge, then keep the image in `images`.
  * A backend that cannot be reached before anything was sent does not fail the job: the backend is marked
  * down (so nothing else is dispatched to it) and the job waits for it, bounded by the job timeout.
  */
 export const forgeGenerate =
-  (backends: readonly ForgeClient[], imagesDir: string, availability: BackendAvailability): GenerateProgram =>
+  (backends: readonly ForgeClient[], images: ImageStore, availability: BackendAvailability): GenerateProgram =>
   (request, onProgress) =>
     Effect.gen(function* () {
       const forge = backends[request.backend];
@@ -88,7 +79,7 @@ export const forgeGenerate =
         ),
       );
       yield* Effect.tryPromise({
-        try: (signal) => writeImage(imagesDir, request.jobId, result.png, signal),
+        try: (signal) => writeImage(images, request.jobId, result.png, signal),
         catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
       });
       return { imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed };

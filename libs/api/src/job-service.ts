@@ -1,9 +1,8 @@
-import { rm } from "node:fs/promises";
 import type { ForgeClient } from "@anvil/forge-client";
-import { isFinalStatus, JobScheduler } from "@anvil/job-machine";
+import { isFinalStatus, JobScheduler, MAX_ATTEMPTS } from "@anvil/job-machine";
 import type { GenerateProgram, Job, JobParams, JournalEntry, WriteRejected } from "@anvil/job-machine";
-import type { JobRecord, JobStore, SubmitJobResult, TransitionPatch } from "@anvil/persistence";
-import { isDatabaseUnreachable, isTransientDatabaseError, toJob } from "@anvil/persistence";
+import type { ImageStore, JobRecord, JobStore, SubmitJobResult, TransitionPatch } from "@anvil/persistence";
+import { FileImageStore, isDatabaseUnreachable, isTransientDatabaseError, toJob } from "@anvil/persistence";
 import { Duration, Effect, Schedule } from "effect";
 import type { InspectionEvent } from "xstate";
 import { BackendMonitor } from "./backend-monitor";
@@ -11,13 +10,12 @@ import { CheckpointCatalog } from "./checkpoint-catalog";
 import { Conflict, Invalid, NotFound, Unavailable } from "./errors";
 import type { EventHub } from "./event-hub";
 import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
-import { forgeGenerate, imagePathOf } from "./generate";
+import { forgeGenerate } from "./generate";
 import type { JobServiceObserver } from "./job-observer";
 import type { SubmitJobInput } from "./schemas";
 import { databaseDown, Submissions } from "./submissions";
 
-/** How many times a job may be started before a crash mid-run ends it in error. */
-export const MAX_ATTEMPTS = 3;
+export { MAX_ATTEMPTS } from "@anvil/job-machine";
 
 /** How long a submission may wait for the database before it is refused as unavailable. */
 const SUBMIT_DEADLINE_MS = 5_000;
@@ -48,12 +46,14 @@ const withDeadline = <T>(work: Promise<T>, ms: number, onTimeout: () => Error): 
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 };
 
-/** Everything the service is built from. */
-export interface JobServiceOptions {
+/** Everything the service is built from; the images go to `images`, or to files in `imagesDir`. */
+export type JobServiceOptions = JobServiceSettings & ({ images: ImageStore } | { imagesDir: string });
+
+/** The service's settings besides where the images go. */
+export interface JobServiceSettings {
   store: JobStore;
   events: EventHub;
   backends: readonly ForgeClient[];
-  imagesDir: string;
   jobTimeoutMs: number;
   probeIntervalMs?: number;
   inspect?: (event: InspectionEvent) => void;
@@ -112,11 +112,13 @@ export class JobService {
   readonly retention: EventRetention;
   private readonly live = new Map<string, JobRecord>();
   private readonly submissions: Submissions;
+  private readonly images: ImageStore;
   /** A look for stored submissions the scheduler never heard of, while one is under way. */
   private orphanSweep: Promise<void> | null = null;
 
   private constructor(private readonly options: JobServiceOptions) {
     const { backends } = options;
+    this.images = "images" in options ? options.images : new FileImageStore(options.imagesDir);
     this.checkpoints = new CheckpointCatalog(backends);
     this.retention = new EventRetention(options.store, {
       retentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
@@ -127,7 +129,7 @@ export class JobService {
       backends: backends.length,
       jobTimeoutMs: options.jobTimeoutMs,
       generate: this.observed(
-        forgeGenerate(backends, options.imagesDir, {
+        forgeGenerate(backends, this.images, {
           unreachable: (backend, reason) => this.monitor.markDown(backend, reason),
           awaitUp: (backend) => this.monitor.awaitUp(backend),
         }),
@@ -455,7 +457,7 @@ export class JobService {
     events.publish({ kind: "status", eventId, job });
     if (entry.from === "queued") events.publish({ kind: "positions" });
     // A job that ends without being complete keeps no image: one cancelled while its image was being written
-    // may have it on disk by now (see generate.ts writeImage).
+    // may have it stored by now (see generate.ts writeImage).
     if (isFinalStatus(entry.to) && entry.to !== "complete") this.removeImage(entry.jobId);
     const change = {
       jobId: entry.jobId,
@@ -468,7 +470,7 @@ export class JobService {
   }
 
   private removeImage(jobId: string): void {
-    rm(imagePathOf(this.options.imagesDir, jobId), { force: true }).catch((error: unknown) =>
+    this.images.remove(jobId).catch((error: unknown) =>
       this.options.log?.("could not remove the image of a job that did not complete", { jobId, error: String(error) }),
     );
   }
