@@ -8,7 +8,8 @@ import { appRouter, EventHub, Inspector, JobService } from "@anvil/api";
 import type { Context, JobServiceOptions } from "@anvil/api";
 import { makeForgeClient, normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
-import { JobStore, LeaderLease, openDatabase } from "@anvil/persistence";
+import { FileImageStore, JobStore, LeaderLease, openDatabase, PgImageStore } from "@anvil/persistence";
+import type { ImageStore } from "@anvil/persistence";
 import { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
@@ -19,14 +20,14 @@ import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
 import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { forgeFetch } from "./forge-fetch";
-import { imageContentType } from "./image-type";
 import { forwardHttp, forwardUpgrade, LeaderUnreachable, noLeader } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
 import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
-import { sendFile, serveWebApp } from "./static-files";
+import { sendImage } from "./send-image";
+import { serveWebApp } from "./static-files";
 
 /** How to run one Anvil server. */
 export interface AnvilConfig {
@@ -149,18 +150,20 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   }
   const store = new JobStore(database);
   const events = new EventHub();
-  const imagesDir = join(config.dataDir, "images");
+  // Every server of a cluster serves every image, whichever server made it: on PostgreSQL they live there.
+  const sharedImages = config.databaseUrl ? new PgImageStore(database) : null;
+  const images: ImageStore = sharedImages ?? new FileImageStore(join(config.dataDir, "images"));
   const inspection = config.inspect ?? "off";
   const inspector = inspection === "off" ? null : new Inspector({ capacity: config.inspectionCapacity });
   const stately = inspection === "stately" ? await statelyInspector(logger) : null;
   const backendLabels = forgeUrls.map(normalizeBackendUrl);
   const metrics = new AnvilMetrics(events, backendLabels);
   const backends = forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl, fetch: forgeFetch }));
-  const serviceOptions = (termStore: JobStore): JobServiceOptions => ({
+  const serviceOptions = (termStore: JobStore, termImages: ImageStore): JobServiceOptions => ({
     store: termStore,
     events,
     backends,
-    imagesDir,
+    images: termImages,
     jobTimeoutMs: config.jobTimeoutMs,
     ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
     ...(config.eventRetentionMs !== undefined ? { eventRetentionMs: config.eventRetentionMs } : {}),
@@ -175,8 +178,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const lease = config.databaseUrl
     ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, config.leaseMs ?? 10_000)
     : null;
-  const lead = async (termStore: JobStore): Promise<void> => {
-    const started = await JobService.start(serviceOptions(termStore));
+  const lead = async (termStore: JobStore, termImages: ImageStore): Promise<void> => {
+    const started = await JobService.start(serviceOptions(termStore, termImages));
     service = started;
     await metrics
       .attach(started, () => countJobsByStatus(database))
@@ -184,7 +187,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         logger.warn({ err: error }, "could not count the jobs in the database; anvil_jobs counts changes from now on");
       });
   };
-  if (!lease) await lead(store);
+  if (!lease) await lead(store, images);
   const liveService = (): JobService => {
     if (service) return service;
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "This server no longer leads the cluster; try again" });
@@ -286,14 +289,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     }
     if (path.startsWith("/images/")) {
       const id = IMAGE_PATH.exec(path)?.[1];
-      if (
-        id &&
-        (await liveService().hasImage(id)) &&
-        (await sendFile(res, imagesDir, `${id}.png`, {
-          "cache-control": "public, max-age=31536000, immutable",
-          "content-type": await imageContentType(join(imagesDir, `${id}.png`)),
-        }))
-      ) {
+      const image = id && (await liveService().hasImage(id)) ? await images.read(id) : null;
+      if (image && (await sendImage(res, image, { "cache-control": "public, max-age=31536000, immutable" }))) {
         return;
       }
       return json(res, 404, { error: { message: "No such image", code: "NOT_FOUND" } });
@@ -378,7 +375,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     cluster = new ClusterRole({
       lease: termLease,
       leaseMs: config.leaseMs ?? 10_000,
-      lead: (epoch) => lead(store.withFence((tx) => termLease.fence(tx, epoch))),
+      lead: (epoch) => {
+        const fence: Parameters<JobStore["withFence"]>[0] = (tx) => termLease.fence(tx, epoch);
+        return lead(store.withFence(fence), sharedImages?.withFence(fence) ?? images);
+      },
       stepDown: async () => {
         const ending = service;
         service = null;
