@@ -41,6 +41,15 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     expect(prompts).toEqual(["written in the old term", "written in the new term"]);
   });
 
+  it("lets a leader whose lease ran out while nobody took it over go on in the same term", async () => {
+    const a = lease("a", 1_000);
+    const epoch = (await a.acquire())!;
+    await sleep(1_100);
+    expect(await a.current()).toBeNull();
+    expect(await a.renew(epoch)).toBe(true);
+    expect(await a.current()).toMatchObject({ holder: "a", epoch });
+  });
+
   it("hands the lease over at once when released", async () => {
     const a = lease("a");
     const b = lease("b");

@@ -28,9 +28,10 @@ const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<Row[]> => rowsOf(
 
 /**
  * The cluster's one leader, elected in PostgreSQL: a one-row table holding who leads, until when, and an epoch
- * that grows with every new term (River's leader table, with pg-boss-style fencing). Expiry is the database's
- * clock, so servers' clocks do not matter. A leader renews well within `leaseMs`; one that stops (killed, cut off
- * from the database) loses the lease when it runs out, and every write it still tries is refused by {@link fence}.
+ * that grows with every new term (River's leader table, with fencing). Expiry is the database's clock, so
+ * servers' clocks do not matter. A leader renews well within `leaseMs`; once it stops (killed, cut off from the
+ * database) the lease runs out, another server may take it, and every write the old leader still tries is refused
+ * by {@link fence}.
  */
 export class LeaderLease {
   constructor(
@@ -56,13 +57,16 @@ export class LeaderLease {
     return epoch === undefined ? null : Number(epoch);
   }
 
-  /** Extends the lease of term `epoch`; false when it ran out or was taken over (the term is over). */
+  /**
+   * Extends the lease of term `epoch`; false when another server took over (the term is over). A lease that ran
+   * out while nobody took it (the database was away from everyone) is extended: no other term began meanwhile.
+   */
   async renew(epoch: number): Promise<boolean> {
     const rows = await run(
       this.db,
       sql`update cluster_leader
           set expires_at = clock_timestamp() + ${this.leaseMs} * interval '1 millisecond'
-          where id = 1 and holder = ${this.holder} and epoch = ${epoch} and expires_at > clock_timestamp()
+          where id = 1 and holder = ${this.holder} and epoch = ${epoch}
           returning epoch`,
     );
     return rows.length > 0;
@@ -88,15 +92,14 @@ export class LeaderLease {
   }
 
   /**
-   * In a transaction: refuses (with {@link Fenced}) unless term `epoch` is still this server's and unexpired.
-   * `for share` holds off a takeover until this transaction ends, so no write of an old term lands after a new
-   * term began.
+   * In a transaction: refuses (with {@link Fenced}) unless term `epoch` is still this server's. `for share` holds
+   * off a takeover until this transaction ends, so no write of an old term lands after a new term began.
    */
   async fence(tx: AnvilTx, epoch: number): Promise<void> {
     const rows = await run(
       tx,
       sql`select 1 as held from cluster_leader
-          where id = 1 and holder = ${this.holder} and epoch = ${epoch} and expires_at > clock_timestamp()
+          where id = 1 and holder = ${this.holder} and epoch = ${epoch}
           for share`,
     );
     if (rows.length === 0) throw new Fenced(epoch);
