@@ -4,6 +4,7 @@ import { Effect } from "effect";
 import { Invalid, Unavailable } from "./errors";
 
 const TTL_MS = 60_000;
+const RETRY_AFTER_FAILURE_MS = 5_000;
 
 /** What every answering backend offers, merged (a name offered by any backend counts). */
 interface Offer {
@@ -34,6 +35,8 @@ const findNamed = (items: readonly NamedItem[], wanted: string): NamedItem | und
  */
 export class CheckpointCatalog {
   private cache: { offer: Offer; at: number } | null = null;
+  /** When no backend answered last: a backend that is down is not asked again on every submit. */
+  private failedAt = 0;
 
   constructor(private readonly backends: readonly ForgeClient[]) {}
 
@@ -121,11 +124,13 @@ export class CheckpointCatalog {
   private async afterRefresh(name: string): Promise<SdModel | undefined> {
     await Promise.all(this.backends.map((b) => Effect.runPromise(Effect.ignore(b.refreshCheckpoints()))));
     this.cache = null;
+    this.failedAt = 0;
     return findCheckpoint(await this.list(), name);
   }
 
   private async offer(): Promise<Offer> {
     if (this.cache && Date.now() - this.cache.at < TTL_MS) return this.cache.offer;
+    if (Date.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return this.staleOrUnavailable();
     const answers = await Promise.all(this.backends.map((backend) => Effect.runPromise(offerOf(backend))));
     const offers = answers.filter((offer): offer is Offer => offer !== null);
     if (offers.length > 0) {
@@ -150,6 +155,11 @@ export class CheckpointCatalog {
       this.cache = { offer, at: Date.now() };
       return offer;
     }
+    this.failedAt = Date.now();
+    return this.staleOrUnavailable();
+  }
+
+  private staleOrUnavailable(): Offer {
     if (this.cache) return this.cache.offer;
     throw new Unavailable({ message: "No backend answers, so the checkpoint cannot be checked; try again shortly" });
   }

@@ -1,7 +1,9 @@
 import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
+import { BackendLost } from "@anvil/job-machine";
 import type { GenerateProgram } from "@anvil/job-machine";
+import { isTransientDatabaseError } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
-import { Data, Effect, Exit } from "effect";
+import { Data, Duration, Effect, Exit, Schedule } from "effect";
 import { untilIdle } from "./until-idle";
 
 /** The URL path at which a job's image is served. */
@@ -23,16 +25,22 @@ const writeImage = async (images: ImageStore, jobId: string, png: Uint8Array, si
   if (signal.aborted) await images.remove(jobId);
 };
 
-/** How the generation reports a backend it could not reach, and waits for it to answer again. */
+/** How the generation reports a backend that went away. */
 export interface BackendAvailability {
   unreachable: (backend: number, reason: string) => void;
-  awaitUp: (backend: number) => Effect.Effect<void>;
 }
+
+const IMAGE_RETRY = Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]);
+
+/** Failures after which the backend itself may be gone: then its probes tell. */
+const MAYBE_GONE: ReadonlySet<ForgeError["reason"]> = new Set(["Unreachable", "ConnectionLost"]);
 
 /**
  * The scheduler's backend call: generate on the job's Forge, then keep the image in `images`.
- * A backend that cannot be reached before anything was sent does not fail the job: the backend is marked
- * down (so nothing else is dispatched to it) and the job waits for it, bounded by the job timeout.
+ * A backend that goes away (its connection fails, and so do its probes) does not fail the job: the backend is
+ * marked down (nothing more is dispatched to it) and the generation fails with `BackendLost`, which sends the job
+ * back to the front of the line for another backend. A generation that fails while its backend answers still
+ * fails the job.
  */
 export const forgeGenerate =
   (backends: readonly ForgeClient[], images: ImageStore, availability: BackendAvailability): GenerateProgram =>
@@ -42,45 +50,52 @@ export const forgeGenerate =
       if (!forge) return yield* Effect.fail(new Error(`No backend #${request.backend} is configured`));
       const { params } = request;
       const attempt = (): Effect.Effect<GenerationResult, ForgeError> =>
-        forge
-          .generate(
-            {
-              prompt: request.prompt,
-              negativePrompt: params.negativePrompt,
-              width: params.width,
-              height: params.height,
-              steps: params.steps,
-              cfgScale: params.cfgScale,
-              distilledCfgScale: params.distilledCfgScale,
-              seed: params.seed,
-              sampler: params.sampler,
-              scheduler: params.scheduler,
-              checkpoint: params.checkpoint,
-              modules: params.modules,
-            },
-            { onProgress },
-          )
-          .pipe(
-            Effect.catchTag("ForgeError", (error) =>
-              error.reason === "Unreachable"
-                ? Effect.sync(() => availability.unreachable(request.backend, error.message)).pipe(
-                    Effect.andThen(availability.awaitUp(request.backend)),
-                    Effect.andThen(Effect.suspend(attempt)),
-                  )
-                : Effect.fail(error),
-            ),
-          );
+        forge.generate(
+          {
+            prompt: request.prompt,
+            negativePrompt: params.negativePrompt,
+            width: params.width,
+            height: params.height,
+            steps: params.steps,
+            cfgScale: params.cfgScale,
+            distilledCfgScale: params.distilledCfgScale,
+            seed: params.seed,
+            sampler: params.sampler,
+            scheduler: params.scheduler,
+            checkpoint: params.checkpoint,
+            modules: params.modules,
+          },
+          { onProgress },
+        );
       const result = yield* attempt().pipe(
         // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
         // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
-        // Bounded (30 s): a backend that stops answering is left to the monitor.
+        // Bounded: a backend that stops answering for 5 s is taken for gone (see below).
         Effect.onExit((exit) =>
           Exit.isSuccess(exit) ? Effect.void : untilIdle(forge, { throughErrors: true }).pipe(Effect.ignore),
         ),
+        Effect.catchTag("ForgeError", (error): Effect.Effect<never, ForgeError | BackendLost> => {
+          if (!MAYBE_GONE.has(error.reason)) return Effect.fail(error);
+          return forge.progress().pipe(
+            Effect.retry({ times: 2, schedule: Schedule.spaced(Duration.millis(250)) }),
+            Effect.matchEffect({
+              // It answers: the generation failed, not the backend.
+              onSuccess: () => Effect.fail(error),
+              onFailure: () =>
+                Effect.sync(() => availability.unreachable(request.backend, error.message)).pipe(
+                  Effect.andThen(Effect.fail(new BackendLost(error.message))),
+                ),
+            }),
+          );
+        }),
       );
       yield* Effect.tryPromise({
         try: (signal) => writeImage(images, request.jobId, result.png, signal),
         catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
-      });
+      }).pipe(
+        // Images live in PostgreSQL on a cluster: while it is away the finished image waits for it, as the
+        // journal's writes do (bounded by the job timeout), instead of throwing the GPU's work away.
+        Effect.retry({ schedule: IMAGE_RETRY, while: (error) => isTransientDatabaseError(error.cause) }),
+      );
       return { imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed };
     });

@@ -1,5 +1,5 @@
 import type { ForgeClient } from "@anvil/forge-client";
-import { isFinalStatus, JobScheduler, MAX_ATTEMPTS } from "@anvil/job-machine";
+import { DEFAULT_JOB_PARAMS, isFinalStatus, JobScheduler, MAX_ATTEMPTS } from "@anvil/job-machine";
 import type { GenerateProgram, Job, JobParams, JournalEntry, WriteRejected } from "@anvil/job-machine";
 import type { ImageStore, JobRecord, JobStore, SubmitJobResult, TransitionPatch } from "@anvil/persistence";
 import { FileImageStore, isDatabaseUnreachable, isTransientDatabaseError, toJob } from "@anvil/persistence";
@@ -95,6 +95,9 @@ const patchFor = (
       };
     case "error":
       return { error: job.error ?? "The generation failed", finishedAt };
+    case "queued":
+      // Its backend went away: it waits again, at the front, for its next attempt (the count of starts stays).
+      return { progress: 0, startedAt: null };
     default:
       return { finishedAt };
   }
@@ -131,7 +134,6 @@ export class JobService {
       generate: this.observed(
         forgeGenerate(backends, this.images, {
           unreachable: (backend, reason) => this.monitor.markDown(backend, reason),
-          awaitUp: (backend) => this.monitor.awaitUp(backend),
         }),
       ),
       persist: (entries) => this.persist(entries),
@@ -204,7 +206,11 @@ export class JobService {
     return {
       checkpoint: params.checkpoint === null ? null : await checkpoints.resolve(params.checkpoint),
       modules: await checkpoints.resolveModules(params.modules),
-      sampler: await checkpoints.resolveSampler(params.sampler),
+      // Forge always has its default sampler: a job that keeps the defaults needs no backend to be accepted.
+      sampler:
+        params.sampler === DEFAULT_JOB_PARAMS.sampler
+          ? params.sampler
+          : await checkpoints.resolveSampler(params.sampler),
       scheduler: await checkpoints.resolveScheduler(params.scheduler),
     };
   }
@@ -470,9 +476,14 @@ export class JobService {
   }
 
   private removeImage(jobId: string): void {
-    this.images.remove(jobId).catch((error: unknown) =>
-      this.options.log?.("could not remove the image of a job that did not complete", { jobId, error: String(error) }),
-    );
+    this.images
+      .remove(jobId)
+      .catch((error: unknown) =>
+        this.options.log?.("could not remove the image of a job that did not complete", {
+          jobId,
+          error: String(error),
+        }),
+      );
   }
 
   /**

@@ -11,13 +11,14 @@ const IDLE_WITHIN = Duration.minutes(10);
 export class StillBusy extends Data.TaggedError("StillBusy")<Record<never, never>> {}
 
 /** How long polls may keep failing before a backend that stopped answering is left to the monitor. */
-const ANSWER_WITHIN_MS = 30_000;
+const ANSWER_WITHIN_MS = 5_000;
 
 /**
  * Polls Forge's progress every 250 ms until it reports idle (`job_count` 0: a load is busy too), for at most ten
  * minutes (then `StillBusy`). Forge goes on for a moment after an interrupt, for the rest of a load, and after a
  * failure or a client that left. With `throughErrors`, a poll that fails is retried like a busy answer until the
- * backend has not answered for 30 s (the monitor then takes over); without, its error ends the wait.
+ * backend has not answered for 5 s (it is then taken for gone: the monitor probes it, and interrupts whatever it
+ * runs before it is used again); without, its error ends the wait.
  */
 export const untilIdle = (
   forge: ForgeClient,

@@ -31,6 +31,8 @@ describe("chartOf", () => {
       { edge: "processing → processing on job.progress", targetless: true, guarded: true },
       { edge: "processing → cancelled on job.cancel", targetless: false, guarded: false },
       { edge: "processing → complete on xstate.done.actor.0.imageJob.processing", targetless: false, guarded: false },
+      // The backend went away: back to the line as the next attempt (guarded: attempts left).
+      { edge: "processing → queued on xstate.error.actor.0.imageJob.processing", targetless: false, guarded: true },
       { edge: "processing → error on xstate.error.actor.0.imageJob.processing", targetless: false, guarded: false },
     ]);
   });

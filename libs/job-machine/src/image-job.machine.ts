@@ -1,4 +1,5 @@
 import { assign, fromPromise, setup } from "xstate";
+import { isBackendLost, MAX_ATTEMPTS } from "./job";
 import type { GenerateRequest, GenerateResult, JobParams, JobStatus } from "./job";
 
 /** What the scheduler knows of a job when it spawns its actor. */
@@ -46,7 +47,8 @@ export const describeFailure = (error: unknown): string => {
 };
 
 /**
- * One image job: queued → processing → complete | error, and queued | processing → cancelled.
+ * One image job: queued → processing → complete | error, and queued | processing → cancelled; a job whose
+ * backend went away mid-generation goes back to queued, as its next attempt.
  * The generation is the invoked `generate` actor; leaving `processing` for any reason stops it,
  * which interrupts the backend call behind it.
  */
@@ -102,7 +104,28 @@ export const imageJobMachine = setup({
           onProgress: (progress: number) => self.send({ type: "job.progress", progress }),
         }),
         onDone: { target: "complete", actions: assign(({ event }) => ({ result: event.output, progress: 100 })) },
-        onError: { target: "error", actions: assign(({ event }) => ({ error: describeFailure(event.error) })) },
+        onError: [
+          {
+            // The backend went away, not the job: back to the line, as the next attempt, for another backend.
+            guard: ({ context, event }) => isBackendLost(event.error) && context.attempt < MAX_ATTEMPTS,
+            target: "queued",
+            actions: assign(({ context }) => ({
+              status: "queued" as const,
+              attempt: context.attempt + 1,
+              backend: null,
+              progress: 0,
+              startedAt: null,
+            })),
+          },
+          {
+            target: "error",
+            actions: assign(({ context, event }) => ({
+              error: isBackendLost(event.error)
+                ? `${describeFailure(event.error)}; the job lost its backend on each of its ${context.attempt} attempts and was given up`
+                : describeFailure(event.error),
+            })),
+          },
+        ],
       },
       on: {
         "job.progress": {

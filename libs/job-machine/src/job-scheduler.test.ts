@@ -1,5 +1,6 @@
 import { Effect } from "effect";
 import { describe, expect, it, vi } from "vitest";
+import { BackendLost } from "./job";
 import type { GenerateProgram } from "./job-scheduler";
 import { fakeBackend, testScheduler } from "./test-support";
 
@@ -181,6 +182,46 @@ describe("JobScheduler", () => {
     const { scheduler, submit } = testScheduler(backend.generate, { backends: 3 });
     await Promise.all(Array.from({ length: 9 }, (_, i) => submit(`job-${i}`)));
     expect(backend.stats.maxActive).toBe(3);
+    await scheduler.stop();
+  });
+
+  it("sends a job whose backend went away back to the front of the line, and runs it on another as attempt 2", async () => {
+    const backend = fakeBackend({ ms: 5 });
+    const ran: { jobId: string; backend: number; attempt: number }[] = [];
+    let down = -1;
+    const generate: GenerateProgram = (request, onProgress) => {
+      ran.push({ jobId: request.jobId, backend: request.backend, attempt: request.attempt });
+      if (request.jobId === "lost" && request.attempt === 1) {
+        down = request.backend;
+        scheduler.backendDown(request.backend);
+        return Effect.fail(new BackendLost("Lost the connection to Forge"));
+      }
+      return backend.generate(request, onProgress);
+    };
+    const { scheduler, submit, published } = testScheduler(generate, { backends: 2 });
+    const done = Promise.all([submit("lost"), submit("next")]);
+    expect(await done).toEqual(["complete", "complete"]);
+    const lost = ran.filter((run) => run.jobId === "lost");
+    expect(lost).toEqual([
+      { jobId: "lost", backend: down, attempt: 1 },
+      { jobId: "lost", backend: 1 - down, attempt: 2 },
+    ]);
+    expect(transitionsOf(published, "lost")).toEqual([
+      "queued->processing",
+      "processing->queued",
+      "queued->processing",
+      "processing->complete",
+    ]);
+    await scheduler.stop();
+  });
+
+  it("ends a job in error once it lost its backend on every attempt", async () => {
+    const generate: GenerateProgram = () => Effect.fail(new BackendLost("Lost the connection to Forge"));
+    const { scheduler, submit, published } = testScheduler(generate);
+    expect(await submit("unlucky")).toBe("error");
+    const error = published.find((e) => e.kind === "transition" && e.to === "error");
+    expect(error?.kind === "transition" && error.job).toMatchObject({ attempt: 3 });
+    expect(error?.kind === "transition" && error.job.error).toMatch(/lost its backend on each of its 3 attempts/);
     await scheduler.stop();
   });
 

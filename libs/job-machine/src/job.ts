@@ -84,3 +84,22 @@ export interface GenerateResult {
   imageUrl: string;
   usedSeed: number;
 }
+
+/**
+ * A generation's failure that is the backend's, not the job's: the backend went away (its connection and its
+ * probes fail). The job goes back to the front of the line for another backend, as its next attempt.
+ */
+export class BackendLost extends Error {
+  readonly _tag = "BackendLost";
+  constructor(message: string) {
+    super(message);
+    this.name = "BackendLost";
+  }
+}
+
+/** True for a {@link BackendLost}, whichever copy of this module made it. */
+export const isBackendLost = (error: unknown): error is BackendLost =>
+  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "BackendLost";
+
+/** How many times a job may be started before a lost backend or a crash mid-run ends it in error. */
+export const MAX_ATTEMPTS = 3;

@@ -35,4 +35,18 @@ describe("OrderedQueue", () => {
     queue.push("a");
     expect(queue.size).toBe(1);
   });
+
+  it("puts a job back at the very front, ahead of every other, with exact positions", () => {
+    const queue = new OrderedQueue();
+    for (const id of ["a", "b", "c"]) queue.push(id);
+    queue.remove("a");
+    queue.unshift("x");
+    queue.unshift("y");
+    expect([...queue]).toEqual(["y", "x", "b", "c"]);
+    expect(["y", "x", "b", "c"].map((id) => queue.position(id))).toEqual([1, 2, 3, 4]);
+    expect(queue.peek()).toBe("y");
+    expect(queue.remove("x")).toBe(true);
+    expect(queue.position("b")).toBe(2);
+    expect(queue.size).toBe(3);
+  });
 });

@@ -10,15 +10,17 @@ export class OrderedQueue {
   private readonly slots = new Map<string, number>();
   private ids: (string | undefined)[] = [];
   private head = 0;
+  /** Jobs put back at the very front (a job whose backend died): few, and ahead of every slot. */
+  private front: string[] = [];
 
   /** How many jobs wait. */
   get size(): number {
-    return this.slots.size;
+    return this.slots.size + this.front.length;
   }
 
   /** Appends a job at the end of the line. */
   push(id: string): void {
-    if (this.slots.has(id)) return;
+    if (this.has(id)) return;
     const slot = this.ids.length;
     if (slot + 1 >= this.tree.length) this.grow();
     this.ids.push(id);
@@ -26,25 +28,39 @@ export class OrderedQueue {
     this.add(slot, 1);
   }
 
+  /** Puts a job at the very front of the line, ahead of every other (it was running and must run again). */
+  unshift(id: string): void {
+    if (this.has(id)) return;
+    this.front.unshift(id);
+  }
+
   /** True when `id` waits in this line. */
   has(id: string): boolean {
-    return this.slots.has(id);
+    return this.slots.has(id) || this.front.includes(id);
   }
 
   /** 1 for the next job to run, n for the last; 0 when `id` does not wait. */
   position(id: string): number {
+    const ahead = this.front.indexOf(id);
+    if (ahead !== -1) return ahead + 1;
     const slot = this.slots.get(id);
-    return slot === undefined ? 0 : this.prefix(slot);
+    return slot === undefined ? 0 : this.front.length + this.prefix(slot);
   }
 
   /** The job that runs next, if any. */
   peek(): string | undefined {
+    if (this.front.length > 0) return this.front[0];
     while (this.head < this.ids.length && this.ids[this.head] === undefined) this.head++;
     return this.ids[this.head];
   }
 
   /** Takes `id` out of the line, wherever it stands. */
   remove(id: string): boolean {
+    const ahead = this.front.indexOf(id);
+    if (ahead !== -1) {
+      this.front.splice(ahead, 1);
+      return true;
+    }
     const slot = this.slots.get(id);
     if (slot === undefined) return false;
     this.slots.delete(id);
@@ -59,6 +75,7 @@ export class OrderedQueue {
 
   /** The waiting jobs in order. */
   *[Symbol.iterator](): IterableIterator<string> {
+    yield* this.front;
     for (let i = this.head; i < this.ids.length; i++) {
       const id = this.ids[i];
       if (id !== undefined) yield id;
@@ -77,6 +94,7 @@ export class OrderedQueue {
 
   private compact(): void {
     const live = [...this];
+    this.front = [];
     this.ids = [];
     this.slots.clear();
     this.head = 0;

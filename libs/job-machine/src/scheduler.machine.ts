@@ -159,6 +159,18 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
             type: "reportTransition",
             params: { jobId: job.jobId, from: seen.status, to: job.status, job: summary(job) },
           });
+          if (seen.status === "processing" && job.status === "queued") {
+            // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
+            for (const slot of context.backends) {
+              if (slot.jobId === job.jobId) {
+                slot.jobId = null;
+                slot.since = null;
+              }
+            }
+            context.queue.unshift(job.jobId);
+            enqueue("reportQueueChanged");
+            enqueue("dispatch");
+          }
           seen.status = job.status;
           seen.progress = job.progress;
         } else if (seen.progress !== job.progress) {
