@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { EventHub, Inspector, JobService } from "@anvil/api";
+import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS, JobScheduler } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
 import { createScratchDatabase, JobStore, openDatabase } from "@anvil/persistence";
@@ -133,7 +134,77 @@ async function throughput(label: string, store: JobStore, imagesDir: string, ins
   );
 }
 
-const FIGURES = ["positions", "merge", "throughput", "throughput inspected"] as const;
+/**
+ * The same backend driven two ways, in the same run: a bare client calling `generate` in a loop (the floor: the
+ * most a queue in front of it could reach) and Anvil's whole pipeline. Printed as the ratio of the two.
+ */
+async function againstFloor(label: string, store: JobStore, imagesDir: string): Promise<void> {
+  for (const { figure, stepMs, steps, total } of [
+    { figure: "drain, simulator with no step time", stepMs: 0, steps: 1, total: 300 },
+    // 3 steps and the decode (3 × stepMs) of 17 ms each: a generation of about 100 ms.
+    { figure: "GPU busy fraction, ~100 ms generations, line full", stepMs: 17, steps: 3, total: 40 },
+  ]) {
+    const sim = await startForgeSimulator({ stepMs, maxImageSize: 64 });
+    const bare = makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 1_000_000 });
+    const request = { prompt: "floor", ...params, steps, checkpoint: null };
+    const floorStart = performance.now();
+    for (let i = 0; i < total; i++) await Effect.runPromise(bare.generate(request));
+    const floorSeconds = (performance.now() - floorStart) / 1000;
+    const floorLog = sim.stats().log;
+
+    const events = new EventHub();
+    let finished = 0;
+    let done: () => void = () => {};
+    const all = new Promise<void>((resolve) => (done = resolve));
+    events.subscribe((m) => {
+      if (m.kind === "status" && m.job.status === "complete" && ++finished === total) done();
+    });
+    const service = await JobService.start({
+      store,
+      events,
+      backends: [makeForgeClient({ baseUrl: sim.url })],
+      imagesDir,
+      jobTimeoutMs: 60_000,
+      probeIntervalMs: 100,
+    });
+    await new Promise<void>((resolve) => {
+      const check = () => (service.monitor.health()[0]?.healthy ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    const start = performance.now();
+    await Promise.all(Array.from({ length: total }, (_, i) => service.submit({ prompt: `d${i}`, ...params, steps })));
+    await all;
+    const seconds = (performance.now() - start) / 1000;
+    await service.stop();
+    const anvilLog = sim.stats().log.slice(floorLog.length);
+    await sim.close();
+    if (stepMs === 0) {
+      const floor = total / floorSeconds;
+      const anvil = total / seconds;
+      console.log(
+        `${figure} [${label}]: Anvil ${anvil.toFixed(0)} jobs/s, bare client loop ${floor.toFixed(0)} calls/s, ratio ${(anvil / floor).toFixed(2)}`,
+      );
+    } else {
+      const busy = (log: typeof floorLog) => {
+        const spans = log.filter((e) => e.endedAt !== null);
+        const work = spans.reduce((sum, e) => sum + (e.endedAt! - e.startedAt), 0);
+        const wall = spans.at(-1)!.endedAt! - spans[0]!.startedAt;
+        const gaps = spans
+          .slice(1)
+          .map((e, i) => e.startedAt - spans[i]!.endedAt!)
+          .sort((a, b) => a - b);
+        return { fraction: work / wall, gap: gaps[Math.floor(gaps.length / 2)] ?? 0 };
+      };
+      const a = busy(anvilLog);
+      const f = busy(floorLog);
+      console.log(
+        `${figure} [${label}]: Anvil ${a.fraction.toFixed(3)} (median gap ${a.gap} ms), bare client loop ${f.fraction.toFixed(3)} (median gap ${f.gap} ms)`,
+      );
+    }
+  }
+}
+
+const FIGURES = ["positions", "merge", "throughput", "throughput inspected", "floors"] as const;
 
 async function onDatabase(
   label: string,
@@ -148,6 +219,7 @@ async function onDatabase(
     if (figure === "positions") await positions(label, store);
     if (figure === "merge") await merge(label, store);
     if (figure === "throughput") await throughput(label, store, join(dir, "images"));
+    if (figure === "floors") await againstFloor(label, store, join(dir, "images"));
     if (figure === "throughput inspected") {
       await throughput(`${label}, inspection on`, store, join(dir, "images"), new Inspector());
     }
