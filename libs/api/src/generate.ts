@@ -76,15 +76,17 @@ export const forgeGenerate =
         ),
         Effect.catchTag("ForgeError", (error): Effect.Effect<never, ForgeError | BackendLost> => {
           if (!MAYBE_GONE.has(error.reason)) return Effect.fail(error);
+          const lost = Effect.sync(() => availability.unreachable(request.backend, error.message)).pipe(
+            Effect.andThen(Effect.fail(new BackendLost(error.message))),
+          );
+          // Nothing reached the backend: the job goes back to the line whether or not the backend is back by now.
+          if (error.reason === "Unreachable") return lost;
           return forge.progress().pipe(
             Effect.retry({ times: 2, schedule: Schedule.spaced(Duration.millis(250)) }),
             Effect.matchEffect({
               // It answers: the generation failed, not the backend.
               onSuccess: () => Effect.fail(error),
-              onFailure: () =>
-                Effect.sync(() => availability.unreachable(request.backend, error.message)).pipe(
-                  Effect.andThen(Effect.fail(new BackendLost(error.message))),
-                ),
+              onFailure: () => lost,
             }),
           );
         }),

@@ -9,7 +9,7 @@ import { backendsUp, standInWebApp, testServerConfig } from "../testing/test-ser
 import { testDrivers, type TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForJob } from "../testing/wait";
 
-describe.each(testDrivers())("a backend that dies mid-generation, on $kind", (driver) => {
+describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { timeout: 60_000 }, (driver) => {
   let anvil: AnvilServer | undefined;
   let database: TestDatabase | undefined;
   let sims: ForgeSimulator[] = [];
