@@ -4,20 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findCheckpoint } from "./checkpoints";
 import { makeForgeClient } from "./forge-client";
 import { startForgeSimulator, type ForgeSimulator } from "./simulator/forge-simulator";
-import type { Txt2ImgRequest } from "./types";
-
-const request = (overrides: Partial<Txt2ImgRequest> = {}): Txt2ImgRequest => ({
-  prompt: "a lighthouse at dusk",
-  negativePrompt: "",
-  width: 64,
-  height: 48,
-  steps: 10,
-  cfgScale: 1,
-  seed: -1,
-  sampler: "Euler",
-  checkpoint: null,
-  ...overrides,
-});
+import { request } from "./testing/requests";
 
 const pngSize = (png: Uint8Array) => {
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);

@@ -6,20 +6,7 @@ import { Effect } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeForgeClient, type ForgeClientOptions } from "./forge-client";
 import { startForgeSimulator, type ForgeSimulator, type ForgeSimulatorOptions } from "./simulator/forge-simulator";
-import type { Txt2ImgRequest } from "./types";
-
-const request = (overrides: Partial<Txt2ImgRequest> = {}): Txt2ImgRequest => ({
-  prompt: "a lighthouse at dusk",
-  negativePrompt: "",
-  width: 64,
-  height: 48,
-  steps: 10,
-  cfgScale: 1,
-  seed: -1,
-  sampler: "Euler",
-  checkpoint: null,
-  ...overrides,
-});
+import { request } from "./testing/requests";
 
 const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 5000) => {
   const until = Date.now() + timeoutMs;

@@ -106,16 +106,22 @@ async function merge(label: string, store: JobStore): Promise<void> {
   report(`message metadata merge, persisted [${label}]`, samples, 50);
 }
 
-/** Jobs per second through submit, scheduler, instant backend, persistence and publishing. */
-async function throughput(label: string, store: JobStore, imagesDir: string, inspector?: Inspector): Promise<void> {
+/** An event hub, and a promise that settles once `total` jobs published their completion through it. */
+function completions(total: number): { events: EventHub; all: Promise<void> } {
   const events = new EventHub();
-  const total = 1_000;
   let finished = 0;
   let done: () => void = () => {};
   const all = new Promise<void>((resolve) => (done = resolve));
   events.subscribe((m) => {
     if (m.kind === "status" && m.job.status === "complete" && ++finished === total) done();
   });
+  return { events, all };
+}
+
+/** Jobs per second through submit, scheduler, instant backend, persistence and publishing. */
+async function throughput(label: string, store: JobStore, imagesDir: string, inspector?: Inspector): Promise<void> {
+  const total = 1_000;
+  const { events, all } = completions(total);
   const service = await JobService.start({
     store,
     events,
@@ -152,13 +158,7 @@ async function againstFloor(label: string, store: JobStore, imagesDir: string): 
     const floorSeconds = (performance.now() - floorStart) / 1000;
     const floorLog = sim.stats().log;
 
-    const events = new EventHub();
-    let finished = 0;
-    let done: () => void = () => {};
-    const all = new Promise<void>((resolve) => (done = resolve));
-    events.subscribe((m) => {
-      if (m.kind === "status" && m.job.status === "complete" && ++finished === total) done();
-    });
+    const { events, all } = completions(total);
     const service = await JobService.start({
       store,
       events,
