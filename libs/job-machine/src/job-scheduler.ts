@@ -33,6 +33,22 @@ export interface JobSchedulerOptions<P> extends Pick<
   inspect?: (event: InspectionEvent) => void;
 }
 
+/** A live job actor as inspection shows it. */
+export interface JobView {
+  jobId: string;
+  /** The machine's state ("queued", "processing", …). */
+  state: string;
+  /** The actor's own status ("active", "done", "stopped"). */
+  actorStatus: string;
+  /** 1 = next to get a GPU; 0 when not waiting. */
+  position: number;
+  prompt: string;
+  progress: number;
+  backend: number | null;
+  attempt: number;
+  startedAt: number | null;
+}
+
 /** The queue at a glance. */
 export interface QueueSnapshot {
   queued: number;
@@ -168,6 +184,55 @@ export class JobScheduler<P> {
   /** Waiting jobs in order. */
   queued(): string[] {
     return [...this.actor.getSnapshot().context.queue];
+  }
+
+  /** Whether a job actor for `jobId` is alive here (waiting or running). */
+  holds(jobId: string): boolean {
+    return this.actor.getSnapshot().context.jobs.has(jobId);
+  }
+
+  /** Whether jobs are started (false once the scheduler is stopping). */
+  get dispatching(): boolean {
+    return this.actor.getSnapshot().context.dispatching;
+  }
+
+  /** The scheduler actor's own status ("active" until stopped). */
+  get actorStatus(): string {
+    return this.actor.getSnapshot().status;
+  }
+
+  /** Every live job actor in submission order, with its state and what its machine holds (at most `limit`). */
+  jobs(limit = Infinity): JobView[] {
+    const views: JobView[] = [];
+    for (const jobId of this.actor.getSnapshot().context.jobs.keys()) {
+      if (views.length >= limit) break;
+      const view = this.job(jobId);
+      if (view) views.push(view);
+    }
+    return views;
+  }
+
+  /** How many job actors are alive. */
+  get size(): number {
+    return this.actor.getSnapshot().context.jobs.size;
+  }
+
+  /** One live job, or undefined once its actor ended. */
+  job(jobId: string): JobView | undefined {
+    const actor = this.actor.getSnapshot().context.jobs.get(jobId);
+    if (!actor) return undefined;
+    const { value, status, context } = actor.getSnapshot();
+    return {
+      jobId,
+      state: String(value),
+      actorStatus: status,
+      position: this.position(jobId),
+      prompt: context.prompt,
+      progress: context.progress,
+      backend: context.backend,
+      attempt: context.attempt,
+      startedAt: context.startedAt,
+    };
   }
 
   /** Counts and backends, for `queue.status`. */

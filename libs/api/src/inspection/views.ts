@@ -62,21 +62,23 @@ const blockedBy = (
 /** The scheduler's line (first `limit` entries) and backends, for `debug.scheduler`. */
 export function schedulerDebugView(service: JobService, limit: number): SchedulerDebugView {
   const { scheduler, monitor } = service;
-  const { queue, jobs, backends, dispatching } = scheduler.actor.getSnapshot().context;
+  const { backends } = scheduler.snapshot();
+  const queue = scheduler.queued();
+  const { dispatching } = scheduler;
   const health = monitor.health();
   const permits = scheduler.gpu.slots();
   const now = Date.now();
   const entries: SchedulerDebugView["queue"] = [];
   for (const jobId of queue) {
     if (entries.length >= limit) break;
-    const context = jobs.get(jobId)?.getSnapshot().context;
+    const view = scheduler.job(jobId);
     const job = service.liveJob(jobId);
     const createdAt = job ? Date.parse(job.createdAt) : null;
     entries.push({
       jobId,
       position: entries.length + 1,
-      attempt: context?.attempt ?? 1,
-      prompt: short(context?.prompt ?? job?.prompt ?? ""),
+      attempt: view?.attempt ?? 1,
+      prompt: short(view?.prompt ?? job?.prompt ?? ""),
       createdAt: iso(createdAt),
       waitingMs: createdAt === null ? null : now - createdAt,
     });
@@ -84,8 +86,8 @@ export function schedulerDebugView(service: JobService, limit: number): Schedule
   const held = permits.filter((permit) => permit.busy).length;
   return {
     dispatching,
-    blockedBy: blockedBy(queue.size, dispatching, backends),
-    queued: queue.size,
+    blockedBy: blockedBy(queue.length, dispatching, backends),
+    queued: queue.length,
     queue: entries,
     permits: { total: permits.length, held, free: permits.length - held },
     backends: backends.map((slot, index) => ({
@@ -130,27 +132,21 @@ export interface ActorsDebugView {
 
 /** The actors view for `debug.actors`. */
 export function actorsDebugView(service: JobService, inspector: Inspector, limit: number): ActorsDebugView {
-  const snapshot = service.scheduler.actor.getSnapshot();
-  const { jobs, queue, dispatching } = snapshot.context;
-  const alive: ActorsDebugView["alive"] = [];
-  for (const [jobId, actor] of jobs) {
-    if (alive.length >= limit) break;
-    const { value, status, context } = actor.getSnapshot();
-    alive.push({
-      actorId: jobId,
-      jobId,
-      state: value as InspectedState,
-      status,
-      position: queue.position(jobId),
-      progress: context.progress,
-      backend: context.backend,
-      attempt: context.attempt,
-      startedAt: iso(context.startedAt),
-    });
-  }
+  const { scheduler } = service;
+  const alive: ActorsDebugView["alive"] = scheduler.jobs(limit).map((job) => ({
+    actorId: job.jobId,
+    jobId: job.jobId,
+    state: job.state as InspectedState,
+    status: job.actorStatus,
+    position: job.position,
+    progress: job.progress,
+    backend: job.backend,
+    attempt: job.attempt,
+    startedAt: iso(job.startedAt),
+  }));
   const finished = inspector
     .seenJobs()
-    .filter((job) => !jobs.has(job.jobId))
+    .filter((job) => !scheduler.holds(job.jobId))
     .slice(0, limit)
     .map((job) => ({
       actorId: job.jobId,
@@ -161,8 +157,13 @@ export function actorsDebugView(service: JobService, inspector: Inspector, limit
       lastEventAt: new Date(job.lastAt).toISOString(),
     }));
   return {
-    scheduler: { actorId: SCHEDULER_ACTOR, status: snapshot.status, dispatching, children: jobs.size },
-    aliveCount: jobs.size,
+    scheduler: {
+      actorId: SCHEDULER_ACTOR,
+      status: scheduler.actorStatus,
+      dispatching: scheduler.dispatching,
+      children: scheduler.size,
+    },
+    aliveCount: scheduler.size,
     alive,
     finished,
   };
