@@ -9,6 +9,7 @@ import { DEFAULT_JOB_PARAMS, JobScheduler } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
 import { createScratchDatabase, JobStore, openDatabase } from "@anvil/persistence";
 import type { AnvilDatabase } from "@anvil/persistence";
+import { sql } from "drizzle-orm";
 import { Effect } from "effect";
 import { readEnv } from "../env";
 import { instantForge } from "./instant-forge";
@@ -204,7 +205,45 @@ async function againstFloor(label: string, store: JobStore, imagesDir: string): 
   }
 }
 
-const FIGURES = ["positions", "merge", "throughput", "throughput inspected", "floors"] as const;
+/**
+ * Submissions from 16 concurrent callers through the job service (persisted, queued, announced), beside the floor:
+ * single-row INSERTs from 16 concurrent callers through the same database connection pool, in the same run.
+ */
+async function submissionsAgainstFloor(label: string, database: AnvilDatabase, imagesDir: string): Promise<void> {
+  const callers = 16;
+  const each = 60;
+  const run = async (call: (caller: number, i: number) => Promise<unknown>): Promise<number> => {
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: callers }, async (_, caller) => {
+        for (let i = 0; i < each; i++) await call(caller, i);
+      }),
+    );
+    return (callers * each) / ((performance.now() - start) / 1000);
+  };
+  await database.db.execute(
+    sql`create table if not exists bench_floor (id bigserial primary key, prompt text not null, params jsonb not null)`,
+  );
+  const json = JSON.stringify(params);
+  const floor = await run((caller, i) =>
+    database.db.execute(sql`insert into bench_floor (prompt, params) values (${`f${caller}-${i}`}, ${json}::jsonb)`),
+  );
+  // No backend answers, so every job stays queued: this measures accepting work, not running it.
+  const service = await JobService.start({
+    store: new JobStore(database),
+    events: new EventHub(),
+    backends: [makeForgeClient({ baseUrl: "http://127.0.0.1:9", connectRetries: 0 })],
+    imagesDir,
+    jobTimeoutMs: 60_000,
+  });
+  const anvil = await run((caller, i) => service.submit({ prompt: `s${caller}-${i}`, ...params }));
+  await service.stop();
+  console.log(
+    `submissions, ${callers} concurrent callers [${label}]: Anvil ${anvil.toFixed(0)}/s, single-row INSERTs ${floor.toFixed(0)}/s, ratio ${(anvil / floor).toFixed(2)}`,
+  );
+}
+
+const FIGURES = ["positions", "merge", "throughput", "throughput inspected", "floors", "submissions"] as const;
 
 async function onDatabase(
   label: string,
@@ -220,6 +259,7 @@ async function onDatabase(
     if (figure === "merge") await merge(label, store);
     if (figure === "throughput") await throughput(label, store, join(dir, "images"));
     if (figure === "floors") await againstFloor(label, store, join(dir, "images"));
+    if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
     if (figure === "throughput inspected") {
       await throughput(`${label}, inspection on`, store, join(dir, "images"), new Inspector());
     }
