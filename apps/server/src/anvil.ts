@@ -86,6 +86,8 @@ const DEFAULT_WEB_DIR = here("../../web/dist");
 const MIGRATIONS_FOLDER = here("../../../libs/persistence/drizzle");
 const IMAGE_PATH = /^\/images\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.png$/;
 const MAX_BODY_BYTES = 256 * 1024;
+/** The most calls one tRPC batch (HTTP or WebSocket message) may carry; clients batch at most this many. */
+export const MAX_BATCH_CALLS = 50;
 
 const bothInspectors =
   (first: (event: InspectionEvent) => void, second: (event: InspectionEvent) => void) =>
@@ -205,6 +207,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     createContext,
     basePath: "/trpc/",
     maxBodySize: MAX_BODY_BYTES,
+    // One request may carry at most this many calls: a batch of a thousand submits or lists is one client
+    // taking everyone's turn. Larger batches are a 400 and run nothing.
+    maxBatchSize: MAX_BATCH_CALLS,
     onError: ({ error, path }) => {
       if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
     },
@@ -313,6 +318,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     router: appRouter,
     createContext,
     keepAlive: { enabled: true, pingMs: 20_000, pongWaitMs: 5_000 },
+    maxBatchSize: MAX_BATCH_CALLS,
   });
   server.on("upgrade", (req, socket, head) => {
     // Node hands over an upgrade's socket without an error listener, and ws adds its own only in handleUpgrade: a

@@ -23,7 +23,8 @@ export const trpc = createTRPCClient<AppRouter>({
     splitLink({
       condition: (op) => op.type === "subscription",
       true: httpSubscriptionLink({ url }),
-      false: httpBatchLink({ url, fetch: fetchWithAuth }),
+      // The server takes at most 50 calls in one batch (MAX_BATCH_CALLS).
+      false: httpBatchLink({ url, fetch: fetchWithAuth, maxItems: 50 }),
     }),
   ],
 });

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { MAX_BATCH_CALLS } from "./anvil";
+import { testDrivers } from "./testing/test-databases";
+import { useTestServer } from "./testing/test-server";
+
+describe("tRPC batches", () => {
+  const [pglite] = testDrivers();
+  const server = useTestServer(pglite!);
+  const submits = (calls: number, prompt: string) =>
+    fetch(`${server().url}/trpc/${Array.from({ length: calls }, () => "jobs.submit").join(",")}?batch=1`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(
+        Object.fromEntries(Array.from({ length: calls }, (_, i) => [i, { prompt: `${prompt} ${i}`, steps: 1 }])),
+      ),
+    });
+  const stored = async (prompt: string) =>
+    (await server().trpc.jobs.list.query({ limit: 500 })).items.filter((job) => job.prompt.startsWith(prompt)).length;
+
+  it("refuses a batch of more calls than the server takes, with a 400, and runs none of them", async () => {
+    const reply = await submits(MAX_BATCH_CALLS + 1, "oversized batch");
+    expect(reply.status).toBe(400);
+    expect(await stored("oversized batch")).toBe(0);
+  });
+
+  it("takes a batch of as many calls as the server takes", async () => {
+    const reply = await submits(MAX_BATCH_CALLS, "full batch");
+    expect(reply.status).toBe(200);
+    expect(await stored("full batch")).toBe(MAX_BATCH_CALLS);
+  });
+});
