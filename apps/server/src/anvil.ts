@@ -113,15 +113,10 @@ const readBody = async (req: IncomingMessage, limit: number): Promise<Buffer | n
 };
 
 const readJson = async (req: IncomingMessage): Promise<unknown> => {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > 4096) return undefined;
-    chunks.push(chunk);
-  }
+  const body = await readBody(req, 4096);
+  if (body === null) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch {
     return undefined;
   }

@@ -15,15 +15,20 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
-const forwardedHeaders = (req: IncomingMessage): Record<string, string | string[]> => {
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+/** `headers` less the hop-by-hop ones. */
+const endToEnd = (headers: IncomingMessage["headers"]): Record<string, string | string[]> => {
+  const kept: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) kept[name] = value;
   }
-  headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
-  headers["x-anvil-forwarded"] = "1";
-  return headers;
+  return kept;
 };
+
+const forwardedHeaders = (req: IncomingMessage): Record<string, string | string[]> => ({
+  ...endToEnd(req.headers),
+  "x-forwarded-for": req.socket.remoteAddress ?? "",
+  "x-anvil-forwarded": "1",
+});
 
 /** A reply while no leader can be reached, in tRPC's error shape so that its clients read the code and retry. */
 export const noLeader = (res: ServerResponse, why: string): void => {
@@ -58,11 +63,7 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
       },
       (reply) => {
         answered = true;
-        const headers: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(reply.headers)) {
-          if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-        }
-        res.writeHead(reply.statusCode ?? 502, headers);
+        res.writeHead(reply.statusCode ?? 502, endToEnd(reply.headers));
         reply.pipe(res);
         reply.on("error", () => res.destroy());
         reply.on("end", () => resolve());

@@ -1,4 +1,4 @@
-import { findCheckpoint } from "@anvil/forge-client";
+import { baseName, findCheckpoint } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError, NamedItem, SdModel, SdModule } from "@anvil/forge-client";
 import { Effect } from "effect";
 import { Invalid, Unavailable } from "./errors";
@@ -80,12 +80,11 @@ export class CheckpointCatalog {
     if (names.length === 0) return [];
     const modules = await this.modules();
     return names.map((name) => {
-      const base = (path: string) => path.split(/[\\/]/).pop() ?? path;
-      const found = modules.find((m) => m.filename === name || m.name === name || base(m.filename) === name);
+      const found = modules.find((m) => m.filename === name || m.name === name || baseName(m.filename) === name);
       if (!found) {
         throw new Invalid({
           field: "modules",
-          message: `module "${name}" is not known to the backend; known: ${known(modules.map((m) => base(m.filename)))}`,
+          message: `module "${name}" is not known to the backend; known: ${known(modules.map((m) => baseName(m.filename)))}`,
         });
       }
       return found.filename;

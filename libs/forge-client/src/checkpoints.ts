@@ -3,7 +3,8 @@ import type { SdModel } from "./types";
 /** The titles `sd_model_checkpoint` accepts, e.g. "flux1-dev.safetensors [abc123]". */
 export const checkpointTitles = (models: readonly SdModel[]): string[] => models.map((model) => model.title);
 
-const baseName = (path: string): string => path.split(/[\\/]/).pop() ?? path;
+/** The file name at the end of a path, with either kind of slash (Forge may run on Windows). */
+export const baseName = (path: string): string => path.split(/[\\/]/).pop() ?? path;
 const withoutExtension = (name: string): string => name.replace(/\.(safetensors|ckpt|pt|pth|gguf|bin)$/i, "");
 const withoutHash = (title: string): string => title.replace(/\s*\[[0-9a-f]+\]$/i, "");
 

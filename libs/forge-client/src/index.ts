@@ -1,5 +1,5 @@
 export { normalizeBackendUrl, parseBackendUrl, type BackendAddress } from "./backend-url";
-export { checkpointTitles, findCheckpoint, madeWith } from "./checkpoints";
+export { baseName, checkpointTitles, findCheckpoint, madeWith } from "./checkpoints";
 export { imageFormat } from "./decode";
 export { ForgeError, type ForgeErrorReason } from "./errors";
 export { makeForgeClient, type ForgeClient, type ForgeClientOptions } from "./forge-client";
