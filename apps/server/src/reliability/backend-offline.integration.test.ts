@@ -1,13 +1,14 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor, waitForStatus } from "../testing/wait";
 import { startInProcess } from "./support/in-process";
 import type { InProcessServer } from "./support/in-process";
 import { startTcpProxy } from "./support/tcp-proxy";
+import { useCleanups } from "./support/cleanups";
 
 /** The prompt the simulator logs for `setBusy` work: another client's generation. */
 const FOREIGN = "(another client's generation)";
@@ -17,10 +18,7 @@ const PROBE_INTERVAL_MS = 100;
 // One driver is enough: the faults are the backend's, the database only records their outcome.
 describe("a backend that cannot be reached", () => {
   const [pglite] = testDrivers();
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = useCleanups();
 
   /** A simulator of the test's own, which outlives what the test does to it, like a real Forge. */
   const simulatorFor = async (): Promise<ForgeSimulator> => {

@@ -1,20 +1,18 @@
 import { startForgeSimulator } from "@anvil/forge-client";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { codeOf, trpcError, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitForStatus } from "../testing/wait";
 import { startInProcess } from "./support/in-process";
-import { startTcpProxy } from "./support/tcp-proxy";
+import { startTcpProxy, throughProxy } from "./support/tcp-proxy";
+import { useCleanups } from "./support/cleanups";
 
 const postgresDriver = testDrivers().find((driver) => driver.kind === "postgres");
 
 describe.skipIf(!postgresDriver)(
   `jobs.cancel while PostgreSQL does not answer${inject("testDatabaseUrl") ? "" : " (skipped: TEST_DATABASE_URL is not set)"}`,
   () => {
-    const cleanups: (() => Promise<unknown>)[] = [];
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    }, 60_000);
+    const cleanups = useCleanups(60_000);
 
     it("is refused as SERVICE_UNAVAILABLE instead of waiting, and takes effect once the database is back", async () => {
       const database = await postgresDriver!.create();
@@ -24,11 +22,8 @@ describe.skipIf(!postgresDriver)(
       cleanups.push(() => proxy.close());
       const simulator = await startForgeSimulator({ stepMs: 20 });
       cleanups.push(() => simulator.close());
-      const through = new URL(database.databaseUrl!);
-      through.hostname = "127.0.0.1";
-      through.port = String(proxy.port);
       const server = await startInProcess(
-        { dataDir: database.dataDir, databaseUrl: through.toString() },
+        { dataDir: database.dataDir, databaseUrl: throughProxy(database.databaseUrl!, proxy) },
         { forgeUrls: [simulator.url], jobTimeoutMs: 60_000 },
       );
       cleanups.push(async () => {

@@ -1,19 +1,17 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor, waitForStatus } from "../testing/wait";
 import { startInProcess } from "./support/in-process";
+import { useCleanups } from "./support/cleanups";
 
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
 describe.skipIf(!postgres)("images in a cluster on PostgreSQL", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = useCleanups();
 
   const otherDataDir = async () => {
     const dir = await mkdtemp(join(tmpdir(), "anvil-cluster-images-"));

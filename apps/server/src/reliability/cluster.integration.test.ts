@@ -10,7 +10,7 @@ import type { TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForJob } from "../testing/wait";
 import { spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
-import { startTcpProxy } from "./support/tcp-proxy";
+import { startTcpProxy, throughProxy } from "./support/tcp-proxy";
 
 const LEASE_MS = 2_000;
 const quick = { width: 64, height: 64, steps: 2 } as const;
@@ -143,9 +143,7 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
     const url = new URL(database.databaseUrl!);
     const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     cleanups.push(() => proxy.close());
-    const viaProxy = new URL(database.databaseUrl!);
-    viaProxy.port = String(proxy.port);
-    const cutOff = await join({ DATABASE_URL: viaProxy.toString() });
+    const cutOff = await join({ DATABASE_URL: throughProxy(database.databaseUrl!, proxy) });
     const other = await join();
     expect(leads(cutOff)).toBe(true);
     const job = await other.trpc.jobs.submit.mutate({

@@ -2,7 +2,7 @@ import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
 import postgres from "postgres";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { AnvilClient } from "../testing/clients";
 import { codeOf, trpcError, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
@@ -10,8 +10,9 @@ import type { TestDatabase } from "../testing/test-databases";
 import { pause, waitFor, waitForJob } from "../testing/wait";
 import { startInProcess } from "./support/in-process";
 import type { InProcessServer } from "./support/in-process";
-import { startTcpProxy } from "./support/tcp-proxy";
+import { startTcpProxy, throughProxy } from "./support/tcp-proxy";
 import type { TcpProxy } from "./support/tcp-proxy";
+import { useCleanups } from "./support/cleanups";
 
 const postgresDriver = testDrivers().find((driver) => driver.kind === "postgres");
 const OUTAGE_MS = 3_000;
@@ -31,14 +32,6 @@ const readDatabase = async (databaseUrl: string) => {
   }
 };
 
-/** The same URL, through the proxy on 127.0.0.1. */
-const through = (databaseUrl: string, proxy: TcpProxy): string => {
-  const url = new URL(databaseUrl);
-  url.hostname = "127.0.0.1";
-  url.port = String(proxy.port);
-  return url.toString();
-};
-
 /** Waits until `job` is complete; the journal may still be backing off when the database comes back. */
 const completes = (trpc: AnvilClient, job: Job) =>
   waitFor(
@@ -53,10 +46,7 @@ const submit = (trpc: AnvilClient, label: string, steps: number) =>
 describe.skipIf(!postgresDriver)(
   `a PostgreSQL outage${inject("testDatabaseUrl") ? "" : " (skipped: TEST_DATABASE_URL is not set, and this needs a real PostgreSQL behind a TCP proxy)"}`,
   () => {
-    const cleanups: (() => Promise<unknown> | unknown)[] = [];
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    }, 60_000);
+    const cleanups = useCleanups(60_000);
 
     /** A fresh database, a proxy in front of it, an external simulator and an in-process server using both. */
     const setUp = async (): Promise<{
@@ -73,7 +63,7 @@ describe.skipIf(!postgresDriver)(
       const simulator = await startForgeSimulator({ stepMs: 20 });
       cleanups.push(() => simulator.close());
       const server = await startInProcess(
-        { dataDir: database.dataDir, databaseUrl: through(database.databaseUrl!, proxy) },
+        { dataDir: database.dataDir, databaseUrl: throughProxy(database.databaseUrl!, proxy) },
         { forgeUrls: [simulator.url], jobTimeoutMs: 60_000 },
       );
       // Restored first: the server flushes its journal to the database before it closes.

@@ -1,5 +1,5 @@
 import type { Job } from "@anvil/job-machine";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitForStatus } from "../testing/wait";
@@ -7,15 +7,13 @@ import { eventLog, logTriples, statusTriples, subscribeAttached } from "./suppor
 import type { Received } from "./support/events";
 import { startInProcess } from "./support/in-process";
 import type { InProcessServer } from "./support/in-process";
+import { useCleanups } from "./support/cleanups";
 
 const completed = (events: readonly Received[], jobs: readonly Job[]) =>
   jobs.every((job) => events.some((e) => e.job.id === job.id && e.job.status === "complete"));
 
 describe.each(testDrivers())("jobs.events resumed across a restart on $kind", (driver) => {
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = useCleanups();
 
   it("replays exactly the status changes the event log holds after lastEventId, nothing twice, ids going on from the first life", async () => {
     const database = await driver.create();

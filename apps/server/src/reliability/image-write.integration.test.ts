@@ -3,19 +3,17 @@ import { join } from "node:path";
 import { FileImageStore, openDatabase, PgImageStore } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor, waitForStatus } from "../testing/wait";
 import { startInProcess } from "./support/in-process";
+import { useCleanups } from "./support/cleanups";
 
 const PNG = Buffer.from("89504e470d0a1a0a", "hex");
 
 describe.each(testDrivers())("the image of a job, on $kind", (driver) => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = useCleanups();
 
   const start = async () => {
     const test = await driver.create();

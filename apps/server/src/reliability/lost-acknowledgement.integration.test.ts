@@ -5,10 +5,11 @@ import type { ForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import { JobStore, openDatabase } from "@anvil/persistence";
 import type { AnvilDatabase, SubmitJobInput, SubmitOutcome } from "@anvil/persistence";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor } from "../testing/wait";
+import { useCleanups } from "./support/cleanups";
 
 /** What postgres.js says when the connection goes while it waits for an answer (here: to its COMMIT). */
 const connectionClosed = () =>
@@ -48,10 +49,7 @@ const input = (label: string, idempotencyKey?: string) => ({
 });
 
 describe.each(testDrivers())("a lost acknowledgement, on $kind", (driver) => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = useCleanups();
 
   const start = async () => {
     const test = await driver.create();

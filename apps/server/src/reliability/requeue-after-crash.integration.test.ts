@@ -1,17 +1,15 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import { JobStore, openDatabase, toJob } from "@anvil/persistence";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { useTestServer } from "../testing/test-server";
 import { waitForStatus } from "../testing/wait";
 import { startInProcess } from "./support/in-process";
+import { useCleanups } from "./support/cleanups";
 
 describe.each(testDrivers())("a job run again after a crash, on $kind", (driver) => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = useCleanups();
 
   it("waits as `queued` with no progress or start time, on its next attempt", async () => {
     const test = await driver.create();

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll } from "vitest";
+import type { Cleanup } from "./cleanups";
 
 /** The server as `npm run serve` starts it. */
 export const BUILT_SERVER = fileURLToPath(new URL("../../../dist/main.js", import.meta.url));
@@ -105,9 +106,6 @@ export async function killAll(servers: ServerProcess[]): Promise<void> {
   await Promise.all(servers.splice(0).map((server) => server.kill("SIGKILL")));
 }
 
-/** Something to undo after a test. */
-export type Cleanup = () => Promise<unknown> | unknown;
-
 /**
  * For the enclosing describe: checks that the server is built, and after each test kills every server still in
  * `servers`, then runs `cleanups` in reverse order (within `timeoutMs`). The tests push onto both.
@@ -116,6 +114,7 @@ export function useBuiltServers(timeoutMs: number): { servers: ServerProcess[]; 
   const servers: ServerProcess[] = [];
   const cleanups: Cleanup[] = [];
   beforeAll(() => assertServerBuilt());
+  // One hook, so the servers are gone before what they use (simulators, databases) is undone.
   afterEach(async () => {
     await killAll(servers);
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

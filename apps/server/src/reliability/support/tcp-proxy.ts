@@ -123,3 +123,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
   };
 }
+
+/** `databaseUrl` with its host and port replaced by the proxy's on 127.0.0.1. */
+export const throughProxy = (databaseUrl: string, proxy: Pick<TcpProxy, "port">): string => {
+  const url = new URL(databaseUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String(proxy.port);
+  return url.toString();
+};
