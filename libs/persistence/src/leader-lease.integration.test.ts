@@ -1,24 +1,27 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { Fenced, LeaderLease } from "./leader-lease";
 import { params, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind", (driver) => {
   const { store, test } = useTestDatabase(driver);
-  const lease = (holder: string, leaseMs = 10_000) =>
-    new LeaderLease(test().database.db, holder, `http://${holder}`, leaseMs);
+  // Leases far longer than any test, run out on purpose by runOut(): a busy CI machine can take a second between two
+  // statements, so a short lease with a sleep would let a lease run out where the test needs it held.
+  const lease = (holder: string) => new LeaderLease(test().database.db, holder, `http://${holder}`, 60_000);
+  /** Lets the current lease run out, as it does when its holder stops renewing it for leaseMs. */
+  const runOut = () =>
+    test().database.db.execute(sql`update cluster_leader set expires_at = clock_timestamp() - interval '1 millisecond'`);
 
   it("gives the lease to one server at a time, and a new epoch to the next term once it ran out", async () => {
-    const a = lease("a", 1_000);
-    const b = lease("b", 1_000);
+    const a = lease("a");
+    const b = lease("b");
     const first = await a.acquire();
     expect(first).not.toBeNull();
     expect(await b.acquire()).toBeNull();
     expect(await b.current()).toEqual({ holder: "a", url: "http://a", epoch: first });
     expect(await a.renew(first!)).toBe(true);
-    await sleep(1_100);
+    await runOut();
     const second = await b.acquire();
     expect(second).toBe(first! + 1);
     expect(await a.renew(first!)).toBe(false);
@@ -26,12 +29,12 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
   });
 
   it("refuses every write of a term that is over, and keeps the new term's", async () => {
-    const a = lease("a", 1_000);
-    const b = lease("b", 10_000);
+    const a = lease("a");
+    const b = lease("b");
     const old = (await a.acquire())!;
     const fencedA = store().withFence((tx) => a.fence(tx, old));
     await fencedA.transaction((s) => s.submitJob({ prompt: "written in the old term", params }));
-    await sleep(1_100);
+    await runOut();
     const current = (await b.acquire())!;
     const attempt = fencedA.transaction((s) => s.submitJob({ prompt: "written after the takeover", params }));
     await expect(attempt).rejects.toBeInstanceOf(Fenced);
@@ -42,9 +45,9 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
   });
 
   it("lets a leader whose lease ran out while nobody took it over go on in the same term", async () => {
-    const a = lease("a", 1_000);
+    const a = lease("a");
     const epoch = (await a.acquire())!;
-    await sleep(1_100);
+    await runOut();
     expect(await a.current()).toBeNull();
     expect(await a.renew(epoch)).toBe(true);
     expect(await a.current()).toMatchObject({ holder: "a", epoch });
