@@ -5,7 +5,9 @@ export default defineConfig({
     include: ["src/**/*.test.ts"],
     globalSetup: ["src/testing/global-setup.ts"],
     // Opening a database loads the migrated template (global-setup.ts) into a new PGlite.
-    hookTimeout: 30_000,
-    testTimeout: 15_000,
+    // Only catch hangs: with the server's suite running beside this one (nx runs two projects at once on a 2-core CI
+    // machine), loading a PGlite can take tens of seconds, and a 30 s hook timeout failed a CI run that way.
+    hookTimeout: 120_000,
+    testTimeout: 60_000,
   },
 });
