@@ -36,7 +36,8 @@ const IMAGE_RETRY = Schedule.min([Schedule.exponential(Duration.millis(100), 2),
 const MAYBE_GONE: ReadonlySet<ForgeError["reason"]> = new Set(["Unreachable", "ConnectionLost"]);
 
 /**
- * The scheduler's backend call: generate on the job's Forge, then keep the image in `images`.
+ * The scheduler's backend call: generate on the job's Forge; what it returns keeps the image in `images`, once the
+ * GPU is free for the next job.
  * A backend that goes away (its connection fails, and so do its probes) does not fail the job: the backend is
  * marked down (nothing more is dispatched to it) and the generation fails with `BackendLost`, which sends the job
  * back to the front of the line for another backend. A generation that fails while its backend answers still
@@ -91,13 +92,14 @@ export const forgeGenerate =
           );
         }),
       );
-      yield* Effect.tryPromise({
+      // The backend is done: the image is kept after the GPU went on to the next job.
+      return Effect.tryPromise({
         try: (signal) => writeImage(images, request.jobId, result.png, signal),
         catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
       }).pipe(
         // Images live in PostgreSQL on a cluster: while it is away the finished image waits for it, as the
         // journal's writes do (bounded by the job timeout), instead of throwing the GPU's work away.
         Effect.retry({ schedule: IMAGE_RETRY, while: (error) => isTransientDatabaseError(error.cause) }),
+        Effect.as({ imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed }),
       );
-      return { imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed };
     });

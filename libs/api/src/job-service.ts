@@ -505,12 +505,15 @@ export class JobService {
   /** The backend call, telling the observers of each failure (with its ForgeError reason) before the job ends. */
   private observed(generate: GenerateProgram): GenerateProgram {
     if (!this.options.observers?.length) return generate;
-    return (request, onProgress) =>
-      generate(request, onProgress).pipe(
-        Effect.tapError((error) =>
-          Effect.sync(() => this.notify((observer) => observer.generationFailed?.(request, error))),
-        ),
+    return (request, onProgress) => {
+      const failed = Effect.tapError((error: unknown) =>
+        Effect.sync(() => this.notify((observer) => observer.generationFailed?.(request, error))),
       );
+      return generate(request, onProgress).pipe(
+        failed,
+        Effect.map((keep) => keep.pipe(failed)),
+      );
+    };
   }
 
   private notify(call: (observer: JobServiceObserver) => void): void {

@@ -29,6 +29,7 @@ describe("chartOf", () => {
       { edge: "queued → processing on job.start", targetless: false, guarded: false },
       { edge: "queued → cancelled on job.cancel", targetless: false, guarded: false },
       { edge: "processing → processing on job.progress", targetless: true, guarded: true },
+      { edge: "processing → processing on job.generated", targetless: true, guarded: true },
       { edge: "processing → cancelled on job.cancel", targetless: false, guarded: false },
       { edge: "processing → complete on xstate.done.actor.0.imageJob.processing", targetless: false, guarded: false },
       // The backend went away: back to the line as the next attempt (guarded: attempts left).

@@ -20,17 +20,27 @@ export interface ImageJobContext extends ImageJobInput {
   error: string | null;
   startedAt: number | null;
   finishedAt: number | null;
+  /**
+   * The backend has finished and is free for the next job; the job stays `processing` while its output is kept
+   * (the image written). The scheduler hands the backend on as soon as this turns true.
+   */
+  generated: boolean;
 }
 
 /** Events an image job accepts. */
 export type ImageJobEvent =
-  { type: "job.start"; backend: number } | { type: "job.progress"; progress: number } | { type: "job.cancel" };
+  | { type: "job.start"; backend: number }
+  | { type: "job.progress"; progress: number }
+  | { type: "job.generated" }
+  | { type: "job.cancel" };
 
 /** What the invoked `generate` actor receives. */
 export interface GenerateActorInput {
   request: GenerateRequest;
   /** Report 0..100; the machine keeps the value monotone and below 100 until the image exists. */
   onProgress: (progress: number) => void;
+  /** Tell the job its backend is done (and free): what is left is keeping the output. */
+  onGenerated: () => void;
 }
 
 /** The final word of a job actor, sent to its parent in `xstate.done.actor.<jobId>`. */
@@ -79,6 +89,7 @@ export const imageJobMachine = setup({
     error: null,
     startedAt: null,
     finishedAt: null,
+    generated: false,
   }),
   states: {
     queued: {
@@ -102,6 +113,7 @@ export const imageJobMachine = setup({
             backend: context.backend ?? 0,
           },
           onProgress: (progress: number) => self.send({ type: "job.progress", progress }),
+          onGenerated: () => self.send({ type: "job.generated" }),
         }),
         onDone: { target: "complete", actions: assign(({ event }) => ({ result: event.output, progress: 100 })) },
         onError: [
@@ -115,6 +127,7 @@ export const imageJobMachine = setup({
               backend: null,
               progress: 0,
               startedAt: null,
+              generated: false,
             })),
           },
           {
@@ -132,6 +145,7 @@ export const imageJobMachine = setup({
           guard: ({ context, event }) => event.progress > context.progress,
           actions: assign(({ event }) => ({ progress: Math.min(99, Math.floor(event.progress)) })),
         },
+        "job.generated": { guard: ({ context }) => !context.generated, actions: assign({ generated: true }) },
         "job.cancel": "cancelled",
       },
     },

@@ -22,6 +22,6 @@ export { OrderedQueue } from "./ordered-queue";
 export { DatabaseUnreachable, Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 export type { JournalEntry, JournalOptions, JournalWriteError } from "./journal";
 export { JobScheduler } from "./job-scheduler";
-export type { JobSchedulerOptions, GenerateProgram, JobView, QueueSnapshot } from "./job-scheduler";
+export type { JobSchedulerOptions, GenerateProgram, KeepProgram, JobView, QueueSnapshot } from "./job-scheduler";
 export { chartOf } from "./chart";
 export type { Chart, ChartState, ChartTransition } from "./chart";

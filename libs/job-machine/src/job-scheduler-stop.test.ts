@@ -16,7 +16,7 @@ const heldBackend = () => {
       onStart();
     }).pipe(
       Effect.andThen(Deferred.await(release)),
-      Effect.as({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 1 }),
+      Effect.as(Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 1 })),
       Effect.onInterrupt(() => Effect.sync(() => void interrupted.push(request.jobId))),
     );
   return {

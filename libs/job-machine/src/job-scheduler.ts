@@ -10,11 +10,20 @@ import { Journal } from "./journal";
 import type { JournalOptions } from "./journal";
 import { schedulerMachine } from "./scheduler.machine";
 
-/** The backend call for one attempt: an Effect, so that interrupting it interrupts the backend. */
+/**
+ * What is left of an attempt once its backend is done: keeping the output (writing the image). It runs after the
+ * GPU permit is given back, so the next job's generation overlaps it.
+ */
+export type KeepProgram = Effect.Effect<GenerateResult, unknown>;
+
+/**
+ * The backend call for one attempt: an Effect, so that interrupting it interrupts the backend. It succeeds once the
+ * backend is done (and idle), with what keeps its output.
+ */
 export type GenerateProgram = (
   request: GenerateRequest,
   onProgress: (progress: number) => void,
-) => Effect.Effect<GenerateResult, unknown>;
+) => Effect.Effect<KeepProgram, unknown>;
 
 /** Everything the scheduler needs from its host. */
 export interface JobSchedulerOptions<P> extends Pick<
@@ -58,6 +67,15 @@ export interface QueueSnapshot {
 
 const timeoutMessage = (ms: number): string =>
   `The generation timed out after ${Duration.format(Duration.millis(ms))}; the backend was interrupted`;
+
+const keepTimeoutMessage = (ms: number): string =>
+  `The image could not be saved within ${Duration.format(Duration.millis(ms))}`;
+
+/** Fails `effect` with `message` once it has run for `ms`. */
+const within =
+  (ms: number, message: string) =>
+  <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | Error> =>
+    Effect.timeoutOrElse(effect, { duration: Duration.millis(ms), orElse: () => Effect.fail(new Error(message)) });
 
 /**
  * The persisted `processing` transition of each attempt, for its generation to wait on. The job actor starts its
@@ -126,16 +144,20 @@ export class JobScheduler<P> {
       const { request } = input;
       // Write-ahead: the job is `processing` in the database before its request goes to the backend.
       const decided = Effect.promise(() => decisions.written(request.jobId, request.attempt));
+      const { jobTimeoutMs } = options;
       return Effect.runPromise(
-        gpu.withGpu(request.backend)(
-          decided.pipe(
-            Effect.andThen(options.generate(request, input.onProgress)),
-            Effect.timeoutOrElse({
-              duration: Duration.millis(options.jobTimeoutMs),
-              orElse: () => Effect.fail(new Error(timeoutMessage(options.jobTimeoutMs))),
-            }),
+        gpu
+          .withGpu(request.backend)(
+            decided.pipe(
+              Effect.andThen(options.generate(request, input.onProgress)),
+              within(jobTimeoutMs, timeoutMessage(jobTimeoutMs)),
+            ),
+          )
+          .pipe(
+            // The permit is back: the job tells its parent, which hands the backend on, and keeps the image meanwhile.
+            Effect.tap(() => Effect.sync(input.onGenerated)),
+            Effect.flatMap(within(jobTimeoutMs, keepTimeoutMessage(jobTimeoutMs))),
           ),
-        ),
         { signal },
       );
     });
@@ -268,9 +290,12 @@ export class JobScheduler<P> {
    */
   async stop(graceMs = 0): Promise<string[]> {
     this.actor.send({ type: "scheduler.pause" });
+    // Running: on a backend, or done with it and keeping its image.
     const running = () =>
-      this.snapshot().backends.flatMap((backend) => (backend.jobId === null ? [] : [backend.jobId]));
-    // A backend's slot is freed in the same step that records its job's final transition.
+      [...this.actor.getSnapshot().context.seen].flatMap(([jobId, seen]) =>
+        seen.status === "processing" ? [jobId] : [],
+      );
+    // A job's status leaves `processing` in the same step that records its transition.
     const idle = Effect.callback<void>((resume) => {
       const check = () => {
         if (running().length === 0) resume(Effect.void);

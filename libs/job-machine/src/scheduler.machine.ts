@@ -23,7 +23,7 @@ export interface JobTransition {
   jobId: string;
   from: JobStatus;
   to: JobStatus;
-  job: Omit<ImageJobContext, "params" | "prompt">;
+  job: Omit<ImageJobContext, "params" | "prompt" | "generated">;
 }
 
 /** How the scheduler starts. */
@@ -54,8 +54,26 @@ export type SchedulerEvent =
 
 const jobIdOf = (type: string, prefix: string): string => type.slice(prefix.length);
 
+/** Frees the backend slot `jobId` holds, if any; true when it held one. */
+const release = (backends: BackendSlot[], jobId: string): boolean => {
+  let held = false;
+  for (const slot of backends) {
+    if (slot.jobId === jobId) {
+      slot.jobId = null;
+      slot.since = null;
+      held = true;
+    }
+  }
+  return held;
+};
+
 /** The part of a job's context that transitions carry (prompt and params never change). */
-const summary = ({ params: _params, prompt: _prompt, ...rest }: ImageJobContext): JobTransition["job"] => rest;
+const summary = ({
+  params: _params,
+  prompt: _prompt,
+  generated: _generated,
+  ...rest
+}: ImageJobContext): JobTransition["job"] => rest;
 
 const schedulerSetup = setup({
   types: {
@@ -161,12 +179,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
           });
           if (seen.status === "processing" && job.status === "queued") {
             // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
-            for (const slot of context.backends) {
-              if (slot.jobId === job.jobId) {
-                slot.jobId = null;
-                slot.since = null;
-              }
-            }
+            release(context.backends, job.jobId);
             context.queue.unshift(job.jobId);
             enqueue("reportQueueChanged");
             enqueue("dispatch");
@@ -176,6 +189,10 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         } else if (seen.progress !== job.progress) {
           seen.progress = job.progress;
           enqueue({ type: "reportProgress", params: { jobId: job.jobId, progress: job.progress } });
+        }
+        if (job.status === "processing" && job.generated && release(context.backends, job.jobId)) {
+          // The backend is done with it: the next job gets the backend while this one's image is kept.
+          enqueue("dispatch");
         }
       }),
     },
@@ -196,12 +213,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         context.seen.delete(jobId);
         context.jobs.delete(jobId);
         if (context.queue.remove(jobId)) enqueue("reportQueueChanged");
-        for (const slot of context.backends) {
-          if (slot.jobId === jobId) {
-            slot.jobId = null;
-            slot.since = null;
-          }
-        }
+        release(context.backends, jobId);
         enqueue(stopChild(jobId));
         enqueue("dispatch");
       }),

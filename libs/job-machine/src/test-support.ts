@@ -22,7 +22,7 @@ export const fakeBackend = (options: { ms?: number; fail?: (prompt: string) => s
       yield* Effect.sleep(options.ms ?? 2);
       const failure = options.fail?.(request.prompt);
       if (failure) return yield* Effect.fail(new Error(failure));
-      return { imageUrl: `/images/${request.jobId}.png`, usedSeed: 42 };
+      return Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 42 });
     }).pipe(
       Effect.onInterrupt(() => Effect.sync(() => void stats.interrupted.push(request.jobId))),
       Effect.ensuring(Effect.sync(() => void stats.active--)),

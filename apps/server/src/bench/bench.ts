@@ -76,7 +76,7 @@ async function handOver(label: string, inspector?: Inspector, quiet = false): Pr
     generate: () =>
       Effect.sync(() => {
         starts.push(performance.now());
-        return { imageUrl: "/x.png", usedSeed: 1 };
+        return Effect.succeed({ imageUrl: "/x.png", usedSeed: 1 });
       }).pipe(Effect.ensuring(Effect.sync(() => void ends.push(performance.now())))),
     persist: async (entries) => entries.map(() => null),
     publish: (entry) => {

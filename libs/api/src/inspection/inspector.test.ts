@@ -18,7 +18,7 @@ function inspectedScheduler(inspector: Inspector) {
     generate: (request) =>
       request.prompt.includes("fail")
         ? Effect.fail(new Error("CUDA out of memory"))
-        : Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 7 }),
+        : Effect.succeed(Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 7 })),
     persist: async (entries) => entries.map(() => null),
     publish: (entry) => {
       if (entry.kind === "transition" && ["complete", "error", "cancelled"].includes(entry.to)) {
@@ -44,7 +44,12 @@ describe("Inspector", () => {
     const timeline = inspector.timeline("j1");
     expect(timeline[0]).toMatchObject({ actorId: "scheduler", type: "@xstate.event", eventType: "scheduler.enqueue" });
     const states = timeline.filter((r) => r.actorId === "j1" && r.type === "@xstate.snapshot").map((r) => r.state);
-    expect(states).toEqual(["queued", "processing", "complete"]);
+    // The second `processing` is the backend done with it, its image being kept.
+    expect(states).toEqual(["queued", "processing", "processing", "complete"]);
+    const generated = timeline.find(
+      (r) => r.actorId === "j1" && r.type === "@xstate.snapshot" && r.eventType === "job.generated",
+    );
+    expect(generated?.contextDiff).toEqual({ generated: [false, true] });
     const done = timeline.findLast((r) => r.actorId === "j1");
     expect(done?.contextDiff).toMatchObject({ status: ["processing", "complete"], progress: [0, 100] });
     // The scheduler's snapshot after the job's end shows its backend freed, in the job's timeline too.
