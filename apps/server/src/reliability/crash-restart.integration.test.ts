@@ -57,6 +57,8 @@ describe.each(testDrivers())("kill -9 of the built server on $kind", (driver) =>
     const ids = submitted.map((job) => job.id);
     const victim = submitted[1]!;
     await waitForJob(trpc, victim.id, (job) => job.status === "processing", "the second job runs");
+    // The first is done, its image kept (the GPU goes on to the next job while an image is being kept).
+    await waitForJob(trpc, submitted[0]!.id, (job) => job.status === "complete", "the first job is complete");
     await waitFor(() => runsOf(simulator, victim.prompt).at(-1)?.outcome === "running", "the simulator runs it");
     // Slow the GPU down so that the generation the dead server leaves behind is still running when the next one starts.
     simulator.setStepMs(1_000);

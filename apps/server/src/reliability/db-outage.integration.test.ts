@@ -74,7 +74,7 @@ describe.skipIf(!postgresDriver)(
       return { database, proxy, simulator, server };
     };
 
-    /** Each job went queued → processing → complete, each event once and in id order, one job after another. */
+    /** Each job went queued → processing → complete, each event once and in id order, started one after another. */
     const expectEachTransitionOnce = async (database: TestDatabase, jobs: readonly Job[]) => {
       const { events, jobs: rows } = await readDatabase(database.databaseUrl!);
       for (const job of jobs) {
@@ -84,10 +84,12 @@ describe.skipIf(!postgresDriver)(
           "complete",
         ]);
       }
+      // They started one after another. (The next may start before the last one's `complete`: the GPU is handed
+      // on as soon as the backend is done, while the image is kept.)
       const index = (jobId: string) => jobs.findIndex((job) => job.id === jobId) + 1;
       expect(
-        events.filter((event) => event.status !== "queued").map((e) => `job${index(e.jobId)}:${e.status}`),
-      ).toEqual(jobs.flatMap((_, i) => [`job${i + 1}:processing`, `job${i + 1}:complete`]));
+        events.filter((event) => event.status === "processing").map((e) => `job${index(e.jobId)}:${e.status}`),
+      ).toEqual(jobs.map((_, i) => `job${i + 1}:processing`));
       expect(events).toHaveLength(3 * jobs.length);
       // Each job row points at its own last event.
       for (const row of rows) {
