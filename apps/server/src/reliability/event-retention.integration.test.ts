@@ -97,6 +97,8 @@ describe.each(testDrivers())("event log retention on $kind", (driver) => {
     expect(latest).toMatchObject({ jobId: job.id, status: "complete" });
     const next = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("after pruning"), ...quick });
     expect((await anvil.store.getJob(next.id))!.lastEventId).toBeGreaterThan(latest!.id);
+    // Its events must not fall between the next test's own (its image may be kept while the next job generates).
+    await waitForStatus(trpc, next.id, "complete");
   });
 
   it("answers a resume from before the kept history with PRECONDITION_FAILED asking to reload, and replays from inside it", async () => {
