@@ -18,7 +18,11 @@ export default [
             { sourceTag: "scope:domain", onlyDependOnLibsWithTags: [] },
             { sourceTag: "scope:infra", onlyDependOnLibsWithTags: ["scope:domain"] },
             { sourceTag: "scope:api", onlyDependOnLibsWithTags: ["scope:domain", "scope:infra"] },
-            { sourceTag: "scope:app", onlyDependOnLibsWithTags: ["scope:api", "scope:domain", "scope:infra"] },
+            { sourceTag: "scope:client", onlyDependOnLibsWithTags: ["scope:api"] },
+            {
+              sourceTag: "scope:app",
+              onlyDependOnLibsWithTags: ["scope:api", "scope:client", "scope:domain", "scope:infra"],
+            },
             { sourceTag: "scope:e2e", onlyDependOnLibsWithTags: ["scope:api", "scope:domain", "scope:infra"] },
           ],
         },
@@ -34,6 +38,7 @@ export default [
     files: ["**/*.ts", "**/*.tsx"],
     ignores: [
       "apps/server/src/env.ts",
+      "libs/client/src/cli/env.ts",
       "**/*.config.ts",
       "e2e/**",
       "**/*.test.ts",

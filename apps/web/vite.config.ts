@@ -1,3 +1,4 @@
+import { defaultClientConditions } from "vite";
 import { defineConfig } from "vitest/config";
 import solid from "vite-plugin-solid";
 
@@ -6,6 +7,8 @@ const server = "http://127.0.0.1:3000";
 
 export default defineConfig({
   plugins: [solid()],
+  // @anvil/client from its sources (see tsconfig.base.json customConditions).
+  resolve: { conditions: ["anvil-source", ...defaultClientConditions] },
   build: { outDir: "dist", emptyOutDir: true, target: "es2022", sourcemap: true },
   server: {
     proxy: { "/trpc": server, "/images": server, "/auth": server },

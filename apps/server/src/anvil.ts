@@ -2,13 +2,31 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { appRouter, EventHub, Inspector, JobService } from "@anvil/api";
+import {
+  appRouter,
+  EventHub,
+  Inspector,
+  JobService,
+  LOCAL_USER,
+  mayAccess,
+  openApiDocument,
+  SubscriptionSlots,
+} from "@anvil/api";
 import type { Context, JobServiceOptions } from "@anvil/api";
 import { makeForgeClient, normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
-import { FileImageStore, JobStore, LeaderLease, openDatabase, PgImageStore } from "@anvil/persistence";
+import {
+  FileImageStore,
+  JobStore,
+  LeaderLease,
+  openDatabase,
+  PgImageStore,
+  UserStore,
+  WebhookStore,
+} from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
 import { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
@@ -16,18 +34,23 @@ import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import type { InspectionEvent } from "xstate";
-import { isAuthorized, SESSION_COOKIE, tokenMatches } from "./auth";
+import { Authenticator } from "./auth";
+import { AuthGate } from "./auth-gate";
 import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { forgeFetch } from "./forge-fetch";
+import { json, readBody } from "./http-body";
 import { forwardHttp, forwardUpgrade, LeaderUnreachable, noLeader } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
 import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
+import { MAX_SUBSCRIPTIONS_PER_SOCKET, oversizedReply } from "./request-limits";
 import { sendImage } from "./send-image";
 import { serveWebApp } from "./static-files";
+import { pointsAtSelf, startWebhooks } from "./webhooks";
+import type { WebhookSettings } from "./webhooks";
 
 /** How to run one Anvil server. */
 export interface AnvilConfig {
@@ -39,7 +62,17 @@ export interface AnvilConfig {
   inMemoryDatabase?: boolean;
   forgeUrls?: string[] | undefined;
   apiToken?: string | undefined;
+  /** A trusted proxy's header that names the signed-in user (AUTH_PROXY_HEADER). */
+  authProxyHeader?: string | undefined;
+  /** Origins besides the server's own whose pages may open a WebSocket with the session cookie. */
+  allowedOrigins?: readonly string[] | undefined;
+  /** Failed sign-ins per client address per minute before it must wait (default 10). */
+  failedLoginLimit?: number;
+  /** Queued jobs one user may have at once (0: no limit; default 200). */
+  maxQueuedPerUser?: number;
   jobTimeoutMs: number;
+  /** `fair` (default): users take turns; `fifo`: submission order. */
+  scheduling?: JobServiceOptions["scheduling"];
   logger: Logger;
   simulatorStepMs?: number;
   webDir?: string;
@@ -57,6 +90,8 @@ export interface AnvilConfig {
   leaseMs?: number;
   /** Cluster: the URL other servers reach this one at (default http://HOST:PORT, 127.0.0.1 for a wildcard HOST). */
   clusterUrl?: string | undefined;
+  /** Webhook signing key and timings. */
+  webhooks?: WebhookSettings;
 }
 
 /** A running server. */
@@ -68,6 +103,7 @@ export interface AnvilServer {
   /** Whether this server drives the GPUs now (always, without a cluster). */
   leads(): boolean;
   store: JobStore;
+  users: UserStore;
   events: EventHub;
   simulator: ForgeSimulator | null;
   /** The inspection ring behind `debug.*`, or null when inspection is off. */
@@ -96,30 +132,11 @@ const bothInspectors =
     second(event);
   };
 
-const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
-  res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
-};
+/** /openapi.json: built once from the router's schemas; the same for every request. */
+const OPENAPI = JSON.stringify(openApiDocument(appRouter, { version: "0.1.0" }));
 
-/** The whole body, or null past `limit` bytes. */
-const readBody = async (req: IncomingMessage, limit: number): Promise<Buffer | null> => {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-};
-
-const readJson = async (req: IncomingMessage): Promise<unknown> => {
-  const body = await readBody(req, 4096);
-  if (body === null) return undefined;
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch {
-    return undefined;
-  }
+const unauthorized = (): never => {
+  throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
 };
 
 /** Opens the database, rebuilds the queue, and serves the API, the subscriptions, the images and the web app. */
@@ -146,6 +163,13 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     );
   }
   const store = new JobStore(database);
+  const users = new UserStore(database);
+  const gate = new AuthGate({
+    auth: new Authenticator({ users, apiToken: config.apiToken, proxyHeader: config.authProxyHeader }),
+    logger,
+    ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+    ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),
+  });
   const events = new EventHub();
   // Every server of a cluster serves every image, whichever server made it: on PostgreSQL they live there.
   const sharedImages = config.databaseUrl ? new PgImageStore(database) : null;
@@ -156,18 +180,33 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const backendLabels = forgeUrls.map(normalizeBackendUrl);
   const metrics = new AnvilMetrics(events, backendLabels);
   const backends = forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl, fetch: forgeFetch }));
+  // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
+  const webhooks = startWebhooks(
+    new WebhookStore(database),
+    metrics.registry,
+    config.webhooks ?? {},
+    (message, fields) => logger.info(fields, message),
+  );
+  // Known once the server listens; no submission is answered before that.
+  let listeningPort = -1;
+  const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
   const serviceOptions = (termStore: JobStore, termImages: ImageStore): JobServiceOptions => ({
     store: termStore,
     events,
     backends,
     images: termImages,
     jobTimeoutMs: config.jobTimeoutMs,
+    scheduling: config.scheduling ?? "fair",
+    // Why each job got a GPU ("bob's turn: served least recently"); the owner is no metric label, a log field only.
+    onDispatch: (decision) => logger.debug(decision, "dispatch"),
+    ...(config.maxQueuedPerUser !== undefined ? { maxQueuedPerUser: config.maxQueuedPerUser } : {}),
     ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
     ...(config.eventRetentionMs !== undefined ? { eventRetentionMs: config.eventRetentionMs } : {}),
     ...(config.eventPruneIntervalMs !== undefined ? { eventPruneIntervalMs: config.eventPruneIntervalMs } : {}),
     log: (message, fields) => logger.info(fields, message),
     ...(inspector ? { inspect: stately ? bothInspectors(inspector.observe, stately) : inspector.observe } : {}),
-    observers: [metrics.observer, logObserver(logger, backendLabels)],
+    observers: [metrics.observer, logObserver(logger, backendLabels), webhooks.observer],
+    isOwnUrl: (url) => pointsAtSelf(url, listeningPort, ownNames),
   });
   // The job service of this server's term as the one that drives the GPUs: always, on the embedded database; on
   // PostgreSQL while this server holds the cluster's lease (its writes fenced with the term's epoch).
@@ -189,9 +228,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     if (service) return service;
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "This server no longer leads the cluster; try again" });
   };
-  const createContext = (): Context => ({
+  const createContext = ({ req }: { req: IncomingMessage }): Context => ({
+    // Every request reaches tRPC through the gate, which admitted it as someone.
+    user: gate.callerOf(req) ?? unauthorized(),
     service: liveService(),
     store,
+    users,
     events,
     database: database.kind,
     inspector,
@@ -246,33 +288,23 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? "/", "http://anvil").pathname;
-    if (path === "/auth/login" && req.method === "POST") {
-      const body = (await readJson(req)) as { token?: unknown } | undefined;
-      if (!config.apiToken) return json(res, 200, { ok: true, required: false });
-      if (!tokenMatches(body?.token, config.apiToken)) return json(res, 401, { ok: false, error: "Wrong token" });
-      return json(
-        res,
-        200,
-        { ok: true, required: true },
-        {
-          "set-cookie": `${SESSION_COOKIE}=${encodeURIComponent(config.apiToken)}; HttpOnly; SameSite=Strict; Path=/`,
-        },
-      );
-    }
-    if (path === "/auth/status") {
-      return json(res, 200, { required: Boolean(config.apiToken), authorized: isAuthorized(req, config.apiToken) });
-    }
-    // /metrics is open like the other paths outside /trpc, unless API_TOKEN is set: then it needs the token too.
-    const guarded = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/") || path === "/metrics";
-    if (guarded && !isAuthorized(req, config.apiToken)) {
-      return json(res, 401, {
-        error: { message: "Unauthorized: send Authorization: Bearer <API_TOKEN>", code: "UNAUTHORIZED" },
-      });
+    if (await gate.route(req, res, path)) return;
+    // /metrics is open like the other paths outside /trpc, unless sign-in is required: then it needs it too.
+    const api = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
+    if (api || (path === "/metrics" && gate.required)) {
+      const { caller } = await gate.admit(req, res);
+      if (!caller) return;
     }
     if (cluster && !service && (path.startsWith("/trpc") || path.startsWith("/images/"))) {
       return forward(req, res);
     }
     if (path.startsWith("/trpc/")) {
+      const oversized = oversizedReply(new URL(req.url ?? "/", "http://anvil"));
+      if (oversized) {
+        return json(res, 413, {
+          error: { message: oversized, code: -32600, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } },
+        });
+      }
       if (req.headers.accept?.includes("text/event-stream")) {
         streams.add(res);
         res.once("close", () => streams.delete(res));
@@ -282,6 +314,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     if (path === "/trpc") {
       return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });
     }
+    if (path === "/openapi.json" && (req.method === "GET" || req.method === "HEAD")) {
+      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" }).end(OPENAPI);
+      return;
+    }
     if (path === "/metrics" && (req.method === "GET" || req.method === "HEAD")) {
       const { contentType, body } = await metrics.text();
       res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" }).end(body);
@@ -289,8 +325,13 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     }
     if (path.startsWith("/images/")) {
       const id = IMAGE_PATH.exec(path)?.[1];
-      const image = id && (await liveService().hasImage(id)) ? await images.read(id) : null;
-      if (image && (await sendImage(res, image, { "cache-control": "public, max-age=31536000, immutable" }))) {
+      const caller = gate.callerOf(req) ?? LOCAL_USER;
+      const owner = id ? await liveService().imageOwner(id) : null;
+      // Another user's image is as absent as one that never was.
+      const image = id && owner !== null && mayAccess(caller, owner) ? await images.read(id) : null;
+      // Behind sign-in an image is one user's: no shared cache may keep it.
+      const scope = gate.required || caller !== LOCAL_USER ? "private" : "public";
+      if (image && (await sendImage(res, image, { "cache-control": `${scope}, max-age=31536000, immutable` }))) {
         return;
       }
       return json(res, 404, { error: { message: "No such image", code: "NOT_FOUND" } });
@@ -311,10 +352,27 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const wsHandler = applyWSSHandler({
     wss,
     router: appRouter,
-    createContext,
+    // Called once per connection: its subscriptions share one bound.
+    createContext: (options) => ({
+      ...createContext(options),
+      subscriptions: new SubscriptionSlots(MAX_SUBSCRIPTIONS_PER_SOCKET),
+    }),
     keepAlive: { enabled: true, pingMs: 20_000, pongWaitMs: 5_000 },
     maxBatchSize: MAX_BATCH_CALLS,
   });
+  // A removed user's WebSocket connections close at once: calls over them were admitted as that user.
+  const wsCallers = new WeakMap<object, string>();
+  wss.on("connection", (ws, req: IncomingMessage) => {
+    const caller = gate.callerOf(req);
+    if (caller) wsCallers.set(ws, caller.name);
+  });
+  const stopRevoked = events.subscribe(
+    (message) => {
+      if (message.kind !== "revoked") return;
+      for (const client of wss.clients) if (wsCallers.get(client) === message.user) client.terminate();
+    },
+    { internal: true },
+  );
   server.on("upgrade", (req, socket, head) => {
     // Node hands over an upgrade's socket without an error listener, and ws adds its own only in handleUpgrade: a
     // client that resets the connection before that (e.g. after its 401) would otherwise crash the process.
@@ -324,10 +382,17 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     });
     const path = new URL(req.url ?? "/", "http://anvil").pathname;
     if (path !== "/trpc" && path !== "/trpc/") return socket.destroy();
-    if (!isAuthorized(req, config.apiToken)) {
-      socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-      return;
-    }
+    void gate.admitUpgrade(req, socket).then(
+      ({ caller }) => {
+        if (caller) upgradeAdmitted(req, socket, head);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "could not tell who a WebSocket upgrade is");
+        socket.destroy();
+      },
+    );
+  });
+  const upgradeAdmitted = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (cluster && !service) {
       void cluster.leader().then((leader) => {
         if (!leader || req.headers["x-anvil-forwarded"]) return socket.destroy();
@@ -336,7 +401,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
-  });
+  };
 
   let closing: Promise<void> | null = null;
   const close = ({ graceMs = 0 }: { graceMs?: number } = {}) =>
@@ -345,7 +410,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       // or on another server of a cluster), and subscribers see the running generations end.
       if (cluster) await cluster.stop(async () => void (await service?.stop(graceMs)));
       else await service?.stop(graceMs);
+      await webhooks.dispatcher.stop();
       server.close();
+      stopRevoked();
       metrics.close();
       wsHandler.broadcastReconnectNotification();
       for (const client of wss.clients) client.terminate();
@@ -367,6 +434,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     throw error;
   }
   const { port } = server.address() as AddressInfo;
+  listeningPort = port;
+  webhooks.dispatcher.start();
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   if (lease) {
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
@@ -403,6 +472,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     },
     leads: () => service !== null,
     store,
+    users,
     events,
     simulator,
     inspector,

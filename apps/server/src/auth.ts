@@ -1,32 +1,153 @@
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { ADMIN_NAME, LOCAL_USER, newSecret, RESERVED_NAMES, sha256 } from "@anvil/api";
+import type { Caller } from "@anvil/api";
+import type { UserStore } from "@anvil/persistence";
 
-/** The cookie the web app's login sets. */
-export const SESSION_COOKIE = "anvil_token";
+/** The cookie the web app's login sets: a session id, never a token. */
+export const SESSION_COOKIE = "anvil_session";
+
+/** How long a web sign-in lasts. */
+export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** What a user name (from `users.create` or a proxy) may be. */
+const PROXY_NAME = /^[a-z0-9._@-]{1,64}$/;
 
 const sameSecret = (given: string, expected: string): boolean => {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Hashing first gives both sides one length, so the comparison's time says nothing about either.
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 };
 
-const cookieValue = (header: string | undefined, name: string): string | undefined => {
+/** A cookie's value, or undefined. */
+export const cookieValue = (header: string | undefined, name: string): string | undefined => {
   for (const part of header?.split(";") ?? []) {
     const [key, ...rest] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(rest.join("="));
+    if (key === name) {
+      try {
+        return decodeURIComponent(rest.join("="));
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 };
 
-/** True when no token is configured, or the request carries it as a Bearer header or the session cookie. */
-export function isAuthorized(req: IncomingMessage, token: string | undefined): boolean {
-  if (!token) return true;
-  const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-  if (bearer !== undefined && sameSecret(bearer.trim(), token)) return true;
-  const cookie = cookieValue(req.headers.cookie, SESSION_COOKIE);
-  return cookie !== undefined && sameSecret(cookie, token);
+const bearerOf = (req: IncomingMessage): string | undefined =>
+  /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
+
+/** Who a request is, or why it is nobody. */
+export type Identity = { user: Caller } | { user: null; reason: string; credential: boolean };
+
+/** How Anvil knows who calls (CONTRACT.md Users). */
+export interface AuthenticatorOptions {
+  users: UserStore;
+  apiToken?: string | undefined;
+  /** A trusted proxy's header naming the signed-in user. */
+  proxyHeader?: string | undefined;
 }
 
-/** Checks a login attempt's token. */
-export const tokenMatches = (given: unknown, token: string): boolean =>
-  typeof given === "string" && sameSecret(given, token);
+/**
+ * Turns a request into a caller: the API_TOKEN (the admin `admin`), a user's token, a session cookie, or the
+ * trusted proxy's header. With none of API_TOKEN and AUTH_PROXY_HEADER configured, a request without credentials
+ * is the local admin; otherwise it is nobody (401).
+ */
+export class Authenticator {
+  /** Whether a request must say who it is. */
+  readonly required: boolean;
+  private readonly proxyHeader: string | undefined;
+
+  constructor(private readonly options: AuthenticatorOptions) {
+    this.required = Boolean(options.apiToken || options.proxyHeader);
+    this.proxyHeader = options.proxyHeader?.toLowerCase();
+  }
+
+  /** The caller of `req`; a credential that names nobody is never the local user. */
+  async identify(req: IncomingMessage): Promise<Identity> {
+    const bearer = bearerOf(req);
+    if (bearer !== undefined) {
+      const user = await this.byToken(bearer);
+      return user ? { user } : { user: null, reason: "the token names no user", credential: true };
+    }
+    const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (session) {
+      const user = await this.options.users.sessionUser(sha256(session));
+      if (user) return { user: { name: user.name, admin: user.admin } };
+    }
+    if (this.proxyHeader) {
+      const named = req.headers[this.proxyHeader];
+      const name = (Array.isArray(named) ? named[0] : named)?.trim().toLowerCase();
+      if (!name) return { user: null, reason: `no ${this.options.proxyHeader} header`, credential: false };
+      if (!PROXY_NAME.test(name) || RESERVED_NAMES.has(name)) {
+        return { user: null, reason: `${this.options.proxyHeader} names no valid user`, credential: false };
+      }
+      const user = await this.options.users.ensure(name);
+      return { user: { name: user.name, admin: user.admin } };
+    }
+    if (!this.required) return { user: LOCAL_USER };
+    return { user: null, reason: "no credentials", credential: false };
+  }
+
+  /** The user a token names: the API_TOKEN's admin, or the user whose token hash matches; null for neither. */
+  async byToken(token: string): Promise<Caller | null> {
+    const { apiToken, users } = this.options;
+    if (apiToken && sameSecret(token, apiToken)) return { name: ADMIN_NAME, admin: true };
+    const user = await users.byTokenHash(sha256(token));
+    return user && { name: user.name, admin: user.admin };
+  }
+
+  /** Starts a web session for `user`; returns the id for the cookie (only its hash is stored). */
+  async startSession(user: Caller, now = Date.now()): Promise<string> {
+    // A session row refers to its user: the API_TOKEN's admin gets a row of its own on first sign-in.
+    if (user.name === ADMIN_NAME && user.admin) await this.options.users.ensure(ADMIN_NAME, true);
+    const id = newSecret();
+    await this.options.users.createSession(sha256(id), user.name, new Date(now + SESSION_TTL_MS));
+    // Expired sessions are swept as new ones start: the table stays as small as the sessions in use.
+    await this.options.users.pruneSessions(new Date(now));
+    return id;
+  }
+
+  /** Ends the session `req` carries, if any. */
+  async endSession(req: IncomingMessage): Promise<void> {
+    const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (session) await this.options.users.endSession(sha256(session));
+  }
+}
+
+/** Whether `req` came over HTTPS, directly or through a proxy that says so. */
+export const isHttps = (req: IncomingMessage): boolean =>
+  Boolean((req.socket as { encrypted?: boolean }).encrypted) ||
+  String(req.headers["x-forwarded-proto"] ?? "")
+    .split(",")[0]
+    ?.trim()
+    .toLowerCase() === "https";
+
+/** The Set-Cookie value for a session id (or, with null, one that clears it). */
+export const sessionCookie = (id: string | null, secure: boolean): string =>
+  [
+    `${SESSION_COOKIE}=${id ?? ""}`,
+    "HttpOnly",
+    "SameSite=Strict",
+    "Path=/",
+    `Max-Age=${id === null ? 0 : Math.floor(SESSION_TTL_MS / 1000)}`,
+    ...(secure ? ["Secure"] : []),
+  ].join("; ");
+
+/**
+ * Whether a WebSocket upgrade that carries the session cookie comes from a page Anvil trusts: its own origin (the
+ * host it was asked for) or one of ALLOWED_ORIGINS. Without the cookie (a script with a Bearer token) it may come
+ * from anywhere: there is no ambient credential to abuse.
+ */
+export function originAllowed(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
+  if (cookieValue(req.headers.cookie, SESSION_COOKIE) === undefined) return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (allowedOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}

@@ -62,7 +62,7 @@ describe("debug.* with inspection on", () => {
       expect(statesOf(records(), job.id)).toEqual(["queued", "processing", "complete"]);
       const started = records().find((r) => r.actorId === job.id && r.eventType === "job.start");
       expect(started).toMatchObject({ type: "@xstate.event", jobId: job.id, sourceId: "scheduler" });
-      expect(JSON.parse(started?.payloadSummary ?? "null")).toEqual({ type: "job.start", backend: 0 });
+      expect(JSON.parse(started?.payloadSummary ?? "null")).toEqual({ type: "job.start", backend: 0, turn: 1 });
       const processing = records().find((r) => r.actorId === job.id && r.state === "processing");
       expect(processing?.contextDiff).toMatchObject({ status: ["queued", "processing"], backend: [null, 0] });
       // Ids are "<instance>:<seq>", in the order of seq.

@@ -36,4 +36,29 @@ describe("readEnv", () => {
   ])("stops at %o with one line naming the variable", (source, message) => {
     expect(() => readEnv(source)).toThrow(message);
   });
+
+  it("refuses an API_TOKEN of only spaces, which would otherwise read as unset and turn sign-in off", () => {
+    expect(() => readEnv({ API_TOKEN: "        " })).toThrow("Invalid environment: API_TOKEN must not be only spaces");
+    expect(() => readEnv({ API_TOKEN: "short" })).toThrow("Invalid environment: API_TOKEN must be at least 8");
+    expect(readEnv({ API_TOKEN: "" }).API_TOKEN).toBeUndefined();
+  });
+
+  it("reads the users' settings: proxy header, allowed origins, queue limit", () => {
+    expect(
+      readEnv({
+        AUTH_PROXY_HEADER: "X-Forwarded-User",
+        ALLOWED_ORIGINS: "https://anvil.example.com, http://localhost:5173/",
+        MAX_QUEUED_PER_USER: "0",
+      }),
+    ).toMatchObject({
+      AUTH_PROXY_HEADER: "X-Forwarded-User",
+      ALLOWED_ORIGINS: ["https://anvil.example.com", "http://localhost:5173"],
+      MAX_QUEUED_PER_USER: 0,
+    });
+    expect(readEnv({})).toMatchObject({ ALLOWED_ORIGINS: [], MAX_QUEUED_PER_USER: 200 });
+    expect(() => readEnv({ AUTH_PROXY_HEADER: "Cookie" })).toThrow("Invalid environment: AUTH_PROXY_HEADER");
+    expect(() => readEnv({ ALLOWED_ORIGINS: "https://a.example/app" })).toThrow(
+      "Invalid environment: ALLOWED_ORIGINS.0 must be origins",
+    );
+  });
 });

@@ -64,7 +64,41 @@ const envSchema = z.object({
   ),
   DATA_DIR: optionalString.pipe(z.string().default("./data")),
   FORGE_URL: forgeUrls,
-  API_TOKEN: optionalString.pipe(z.string().min(8, { error: "must be at least 8 characters" }).optional()),
+  // A token of only spaces would otherwise read as unset and silently turn sign-in off.
+  API_TOKEN: z
+    .string()
+    .optional()
+    .refine((s) => s === undefined || s === "" || s.trim() !== "", { error: "must not be only spaces" })
+    .pipe(optionalString.pipe(z.string().min(8, { error: "must be at least 8 characters" }).optional())),
+  /** The header a trusted sign-in proxy names the user in. */
+  AUTH_PROXY_HEADER: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,100}$/, { error: "must be a header name, e.g. X-Forwarded-User" })
+      .refine((name) => !["authorization", "cookie", "host"].includes(name.toLowerCase()), {
+        error: "must name a header of its own, not Authorization, Cookie or Host",
+      })
+      .optional(),
+  ),
+  /** Origins besides Anvil's own whose pages may open a WebSocket with the session cookie. */
+  ALLOWED_ORIGINS: optionalString.pipe(
+    z
+      .string()
+      .transform((s) => s.split(",").map((origin) => origin.trim()))
+      .pipe(
+        z.array(
+          z
+            .url({ protocol: /^https?$/, error: "must be http(s) origins separated by commas" })
+            .refine((url) => new URL(url).origin === url.replace(/\/$/, ""), {
+              error: "must be origins (scheme, host and port), without a path",
+            })
+            .transform((url) => new URL(url).origin),
+        ),
+      )
+      .default([]),
+  ),
+  /** Queued jobs one user may have at once (0: no limit). */
+  MAX_QUEUED_PER_USER: nonNegativeInt(200),
   JOB_TIMEOUT_MS: positiveInt(600_000),
   /** Cluster lease: how long a server's hold on its work lasts without renewal. */
   LEASE_MS: positiveInt(10_000),
@@ -78,8 +112,13 @@ const envSchema = z.object({
       .default("info"),
   ),
   ANVIL_INSPECT: optionalString.pipe(z.enum(["0", "1", "stately"], { error: "must be 0, 1 or stately" }).optional()),
+  SCHEDULING: optionalString.pipe(z.enum(["fair", "fifo"], { error: "must be fair or fifo" }).default("fair")),
   NODE_ENV: optionalString,
   ANVIL_SIMULATOR_STEP_MS: positiveInt(150),
+  /** Key of the X-Anvil-Signature HMAC of webhook deliveries; unset: unsigned. */
+  WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, { error: "must be at least 16 characters" }).optional()),
+  /** For tests: the first webhook retry's delay (doubling from there); production keeps the default. */
+  ANVIL_WEBHOOK_RETRY_MS: positiveInt(5_000),
 });
 
 /** The server's validated configuration. */

@@ -199,18 +199,10 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
       const { trpc } = server();
       const { id: conversationId } = await trpc.conversations.create.mutate({});
       const idempotencyKey = randomUUID();
-      const first = await trpc.jobs.submit.mutate({
-        prompt: uniquePrompt("once"),
-        conversationId,
-        idempotencyKey,
-        ...quick,
-      });
-      const again = await trpc.jobs.submit.mutate({
-        prompt: uniquePrompt("once"),
-        conversationId,
-        idempotencyKey,
-        ...quick,
-      });
+      // The same request again (a retry): the same key with another request would be CONFLICT.
+      const request = { prompt: uniquePrompt("once"), conversationId, idempotencyKey, ...quick };
+      const first = await trpc.jobs.submit.mutate(request);
+      const again = await trpc.jobs.submit.mutate(request);
       expect(again.id).toBe(first.id);
       expect((await trpc.jobs.list.query({ conversationId })).items.map((j) => j.id)).toEqual([first.id]);
     });
@@ -219,10 +211,9 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
       const { trpc } = server();
       const { id: conversationId } = await trpc.conversations.create.mutate({});
       const idempotencyKey = randomUUID();
+      const prompt = uniquePrompt("concurrent");
       const jobs = await Promise.all(
-        Array.from({ length: 8 }, () =>
-          trpc.jobs.submit.mutate({ prompt: uniquePrompt("concurrent"), conversationId, idempotencyKey, ...quick }),
-        ),
+        Array.from({ length: 8 }, () => trpc.jobs.submit.mutate({ prompt, conversationId, idempotencyKey, ...quick })),
       );
       expect(new Set(jobs.map((j) => j.id)).size).toBe(1);
       expect((await trpc.jobs.list.query({ conversationId })).items).toHaveLength(1);

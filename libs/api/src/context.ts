@@ -1,16 +1,24 @@
-import type { JobStore } from "@anvil/persistence";
+import type { JobStore, UserStore } from "@anvil/persistence";
+import type { Caller } from "./caller";
 import type { EventHub } from "./event-hub";
 import type { Inspector } from "./inspection/inspector";
 import type { JobService } from "./job-service";
+import type { SubscriptionSlots } from "./subscription-slots";
 
 /** What every procedure gets: the service, the store and the event hub, never module singletons. */
 export interface Context {
+  /** Who is calling (authenticated before the call reaches a procedure). */
+  user: Caller;
   service: JobService;
   store: JobStore;
+  /** Users and their sessions, behind `users.*`. */
+  users: UserStore;
   events: EventHub;
   database: "pglite" | "postgres";
   /** How long a subscription may wait before its pending position and progress changes are sent. */
   coalesceMs?: number;
   /** The XState inspection ring behind `debug.*`; null or absent when inspection is off. */
   inspector?: Inspector | null;
+  /** A WebSocket connection's bound on open subscriptions; absent over HTTP (each SSE stream is its own request). */
+  subscriptions?: SubscriptionSlots;
 }

@@ -14,3 +14,6 @@ export class Unavailable extends Data.TaggedError("Unavailable")<{ message: stri
 
 /** A resume cursor older than the retained event history. */
 export class HistoryGone extends Data.TaggedError("HistoryGone")<{ message: string }> {}
+
+/** The caller has as many jobs waiting as one user may (MAX_QUEUED_PER_USER). */
+export class TooMany extends Data.TaggedError("TooMany")<{ message: string }> {}

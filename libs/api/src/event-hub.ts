@@ -1,12 +1,20 @@
-import type { Job } from "@anvil/job-machine";
+import type { Job, LineChange } from "@anvil/job-machine";
 
-/** What the hub carries: persisted status changes, persisted progress, and a hint that positions moved. */
+/**
+ * What the hub carries: persisted status changes, persisted progress, each change of the waiting line as it
+ * happens, numbered by the line's version (positions are never persisted: they are read from the live line), and a
+ * user removed (whose open subscriptions end).
+ */
 export type HubMessage =
-  { kind: "status"; eventId: number; job: Job } | { kind: "progress"; job: Job } | { kind: "positions" };
+  | { kind: "status"; eventId: number; job: Job }
+  | { kind: "progress"; job: Job }
+  | { kind: "line"; version: number; change: LineChange }
+  | { kind: "revoked"; user: string };
 
 /** An in-process broadcast of job changes to every open subscription. */
 export class EventHub {
   private readonly listeners = new Set<(message: HubMessage) => void>();
+  private readonly internal = new Set<(message: HubMessage) => void>();
   private publishedCount = 0;
 
   /** Delivers `message` to every listener, synchronously and in order. */
@@ -15,15 +23,24 @@ export class EventHub {
     for (const listener of this.listeners) listener(message);
   }
 
-  /** Adds a listener; the returned function removes it. */
-  subscribe(listener: (message: HubMessage) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /**
+   * Adds a listener; the returned function removes it. A subscription's listener counts in `subscribers`; the
+   * server's own (`{ internal: true }`, e.g. closing a removed user's sockets) does not.
+   */
+  subscribe(listener: (message: HubMessage) => void, options: { internal?: boolean } = {}): () => void {
+    // A wrapper, so that one function subscribed twice is two listeners.
+    const entry = (message: HubMessage) => listener(message);
+    this.listeners.add(entry);
+    if (options.internal) this.internal.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+      this.internal.delete(entry);
+    };
   }
 
-  /** How many listeners are attached (open subscriptions). */
+  /** How many subscriptions are attached (the server's own listeners left out). */
   get subscribers(): number {
-    return this.listeners.size;
+    return this.listeners.size - this.internal.size;
   }
 
   /** How many messages have been published since start. */

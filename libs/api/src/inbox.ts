@@ -9,6 +9,11 @@ export class Inbox<T> {
     this.wake?.();
   }
 
+  /** Wakes the waiting reader without an item (it has something else to look at, e.g. a deadline to set). */
+  wakeUp(): void {
+    this.wake?.();
+  }
+
   /** The next item, or undefined when `timeoutMs` passes or `signal` aborts first. */
   async next(signal: AbortSignal | undefined, timeoutMs?: number): Promise<T | undefined> {
     if (this.items.length > 0) return this.items.shift();

@@ -1,15 +1,29 @@
 export { appRouter } from "./router";
 export type { AppRouter } from "./router";
+export { ADMIN_NAME, LOCAL_USER, mayAccess, RESERVED_NAMES } from "./caller";
+export { newSecret, sha256 } from "./tokens";
+export type { Caller } from "./caller";
 export type { Context } from "./context";
 export { EventHub } from "./event-hub";
 export type { HubMessage } from "./event-hub";
 export { JobService, MAX_ATTEMPTS } from "./job-service";
 export type { JobServiceOptions } from "./job-service";
 export { imageUrlOf } from "./generate";
-export { Conflict, HistoryGone, Invalid, NotFound, Unavailable } from "./errors";
+export { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
+export { SubscriptionSlots } from "./subscription-slots";
+export { MAX_LINE_CHANGES } from "./line-events";
 export { Inspector } from "./inspection/inspector";
 export type { InspectedState, InspectionRecord, InspectionType } from "./inspection/record";
 export type { Json } from "./inspection/summary";
 export type { ActorsDebugView, BlockedReason, SchedulerDebugView } from "./inspection/views";
 export { INSPECTION_OFF } from "./routers/debug";
 export type { JobServiceObserver, ObservedTransition } from "./job-observer";
+export { openApiDocument } from "./openapi/openapi";
+export {
+  DEFAULT_WEBHOOK_RETRY,
+  retryDelay,
+  signWebhook,
+  WEBHOOK_TIMEOUT_MS,
+  WebhookDispatcher,
+} from "./webhook-dispatcher";
+export type { DeliveryOutcome, WebhookDispatcherOptions, WebhookRetry } from "./webhook-dispatcher";

@@ -1,7 +1,24 @@
 import type { ForgeClient } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS, isFinalStatus, JobScheduler, MAX_ATTEMPTS } from "@anvil/job-machine";
-import type { GenerateProgram, Job, JobParams, JournalEntry, WriteRejected } from "@anvil/job-machine";
-import type { ImageStore, JobRecord, JobStore, SubmitJobResult, TransitionPatch } from "@anvil/persistence";
+import type {
+  DispatchDecision,
+  GenerateProgram,
+  Job,
+  JobParams,
+  JournalEntry,
+  LineChange,
+  SchedulingMode,
+  WriteRejected,
+} from "@anvil/job-machine";
+import type {
+  ImageStore,
+  JobRecord,
+  JobStore,
+  LineState,
+  SubmitJobInput as StoredSubmission,
+  SubmitJobResult,
+  TransitionPatch,
+} from "@anvil/persistence";
 import { FileImageStore, isDatabaseUnreachable, isTransientDatabaseError, toJob } from "@anvil/persistence";
 import { Duration, Effect, Schedule } from "effect";
 import type { InspectionEvent } from "xstate";
@@ -11,8 +28,11 @@ import { Conflict, Invalid, NotFound, Unavailable } from "./errors";
 import type { EventHub } from "./event-hub";
 import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
 import { forgeGenerate } from "./generate";
+import { LOCAL_USER, mayAccess } from "./caller";
+import type { Caller } from "./caller";
 import type { JobServiceObserver } from "./job-observer";
 import type { SubmitJobInput } from "./schemas";
+import { DEFAULT_MAX_QUEUED_PER_USER, QueueQuota } from "./queue-quota";
 import { databaseDown, Submissions } from "./submissions";
 
 export { MAX_ATTEMPTS } from "@anvil/job-machine";
@@ -46,6 +66,9 @@ const withDeadline = <T>(work: Promise<T>, ms: number, onTimeout: () => Error): 
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 };
 
+/** A validated `jobs.submit` input; `priority` defaults to 0. */
+export type SubmitInput = Omit<SubmitJobInput, "priority"> & { priority?: number };
+
 /** Everything the service is built from; the images go to `images`, or to files in `imagesDir`. */
 export type JobServiceOptions = JobServiceSettings & ({ images: ImageStore } | { imagesDir: string });
 
@@ -64,6 +87,14 @@ export interface JobServiceSettings {
   eventRetentionMs?: number;
   /** Time between two prunes of the event log (default the retention, at most an hour). */
   eventPruneIntervalMs?: number;
+  /** `fair` (default): users take turns; `fifo`: submission order. */
+  scheduling?: SchedulingMode;
+  /** Told why each job was started (for `/inspect`). */
+  onDispatch?: (decision: DispatchDecision) => void;
+  /** Queued jobs one user may have at once; one more is TOO_MANY_REQUESTS (0: no limit; default 200). */
+  maxQueuedPerUser?: number;
+  /** True for a URL that reaches this server (or its cluster) itself: refused as a `callbackUrl`. */
+  isOwnUrl?: (url: URL) => boolean;
 }
 
 /**
@@ -85,6 +116,8 @@ const patchFor = (
         attempts: job.attempt,
         startedAt: new Date(job.startedAt ?? Date.now()),
         backend: job.backend === null ? null : backendUrl(job.backend),
+        // The owner's turn goes to the database with the start, before the generation is sent.
+        ...(job.turn == null ? {} : { turn: job.turn }),
       };
     case "complete":
       return {
@@ -114,15 +147,23 @@ export class JobService {
   /** Prunes the job event log to its retention. */
   readonly retention: EventRetention;
   private readonly live = new Map<string, JobRecord>();
+  private lineVersionNow = 0;
   private readonly submissions: Submissions;
   private readonly images: ImageStore;
+  private readonly quota: QueueQuota;
   /** A look for stored submissions the scheduler never heard of, while one is under way. */
   private orphanSweep: Promise<void> | null = null;
 
-  private constructor(private readonly options: JobServiceOptions) {
+  private constructor(
+    private readonly options: JobServiceOptions,
+    line: LineState,
+  ) {
     const { backends } = options;
     this.images = "images" in options ? options.images : new FileImageStore(options.imagesDir);
     this.checkpoints = new CheckpointCatalog(backends);
+    this.quota = new QueueQuota(options.maxQueuedPerUser ?? DEFAULT_MAX_QUEUED_PER_USER, (owner) =>
+      this.queuedOf(owner),
+    );
     this.retention = new EventRetention(options.store, {
       retentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
       intervalMs: options.eventPruneIntervalMs,
@@ -131,6 +172,10 @@ export class JobService {
     this.scheduler = new JobScheduler<Persisted>({
       backends: backends.length,
       jobTimeoutMs: options.jobTimeoutMs,
+      mode: options.scheduling ?? "fair",
+      served: line.served,
+      held: line.paused,
+      ...(options.onDispatch ? { onDispatch: options.onDispatch } : {}),
       generate: this.observed(
         forgeGenerate(backends, this.images, {
           unreachable: (backend, reason) => this.monitor.markDown(backend, reason),
@@ -148,6 +193,7 @@ export class JobService {
         this.submissions.refuseWaiting(databaseDown(error.cause));
       },
       onRejected: (error, entry) => this.rejected(error, entry),
+      onLineChange: (change) => this.lineChanged(change),
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
@@ -156,7 +202,9 @@ export class JobService {
       run: (task) => this.scheduler.journal.run(task),
       lastProgressAt: () => this.scheduler.journal.lastProgressAt,
       store: (inputs) => options.store.submitJobs(inputs),
+      storeAll: (inputs) => options.store.submitJobsAtomically(inputs),
       accept: (result) => this.accept(result),
+      acceptAll: (results) => this.acceptAll(results),
       onUncertain: () => this.sweepOrphans(),
       deadlineMs: SUBMIT_DEADLINE_MS,
     });
@@ -174,24 +222,60 @@ export class JobService {
 
   /** Rebuilds the queue from the database, in order, starts probing the backends and pruning the event log. */
   static async start(options: JobServiceOptions): Promise<JobService> {
-    const service = new JobService(options);
+    const service = new JobService(options, await options.store.lineState());
     await service.recover();
     service.monitor.start();
     service.retention.start();
     return service;
   }
 
-  /** Accepts a job: persisted first, then queued, then announced. The same idempotency key never makes two. */
-  async submit(input: SubmitJobInput): Promise<Job> {
-    const { prompt, conversationId, idempotencyKey, ...rest } = input;
-    const params: JobParams = { ...rest, ...(await this.resolveNames(rest)) };
+  /**
+   * Accepts `by`'s job: persisted first, then queued, then announced. The same idempotency key never makes two.
+   * A conversation must be the caller's own (an admin's may be anyone's).
+   */
+  async submit(input: SubmitInput, by: Caller = LOCAL_USER): Promise<Job> {
+    const stored = await this.toStored(input, by);
     if (this.scheduler.journal.failing) throw databaseDown();
-    return this.submissions.submit({
+    return this.quota.admit(by.name, () => this.submissions.submit(stored));
+  }
+
+  /**
+   * Accepts every job of `by` in one transaction, in the order given (their positions follow it), or none: the
+   * first one refused refuses them all, named by its index. Each job counts against MAX_QUEUED_PER_USER.
+   */
+  async submitMany(inputs: readonly SubmitInput[], by: Caller = LOCAL_USER): Promise<Job[]> {
+    const stored: StoredSubmission[] = [];
+    for (const [i, input] of inputs.entries()) {
+      stored.push(
+        await this.toStored(input, by).catch((error: unknown) => {
+          throw error instanceof Invalid
+            ? new Invalid({ field: `jobs.${i}.${error.field}`, message: `jobs.${i}.${error.field}: ${error.message}` })
+            : error;
+        }),
+      );
+    }
+    if (this.scheduler.journal.failing) throw databaseDown();
+    return this.quota.admit(by.name, () => this.submissions.submitAll(stored), stored.length);
+  }
+
+  /** A validated submission as it is stored: names resolved as the backends list them, the callback checked. */
+  private async toStored(input: SubmitInput, by: Caller): Promise<StoredSubmission> {
+    const { prompt, conversationId, idempotencyKey, priority, callbackUrl, ...rest } = input;
+    if (callbackUrl !== undefined && this.options.isOwnUrl?.(new URL(callbackUrl))) {
+      // A server that calls itself back would feed its own API with job JSON, at best a loop of errors.
+      throw new Invalid({ field: "callbackUrl", message: "callbackUrl must not point at this Anvil server itself" });
+    }
+    const params: JobParams = { ...rest, ...(await this.resolveNames(rest)) };
+    return {
       prompt,
       params,
+      owner: by.name,
+      priority: priority ?? 0,
+      ...(by.admin ? {} : { conversationOwner: by.name }),
       ...(conversationId ? { conversationId } : {}),
       ...(idempotencyKey ? { idempotencyKey } : {}),
-    });
+      ...(callbackUrl ? { callbackUrl } : {}),
+    };
   }
 
   /** Checkpoint, modules, sampler and scheduler as the backends name them; an unknown one is BAD_REQUEST. */
@@ -237,13 +321,32 @@ export class JobService {
     return this.adopt(job);
   }
 
+  /** {@link accept} for a whole batch, whose new jobs join the line in one step of the scheduler. */
+  private acceptAll(results: readonly SubmitJobResult[]): Job[] {
+    const joining = results.filter(
+      ({ job, created }) => created || (job.status === "queued" && !this.live.has(job.id)),
+    );
+    for (const { job } of joining) this.live.set(job.id, job);
+    this.scheduler.submitMany(joining.map(({ job }) => this.jobInput(job)));
+    const announced = new Set(joining.map(({ job }) => job.id));
+    return results.map(({ job }) => {
+      const snapshot = this.toLiveJob(job);
+      if (announced.has(job.id)) this.announce(job, snapshot);
+      return snapshot;
+    });
+  }
+
+  private announce(job: JobRecord, snapshot: Job): void {
+    this.options.events.publish({ kind: "status", eventId: job.lastEventId, job: snapshot });
+    this.notify((observer) => observer.submitted?.(snapshot));
+  }
+
   /** Puts a stored, waiting job in the line and announces it. */
   private adopt(job: JobRecord): Job {
     this.live.set(job.id, job);
-    this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: job.attempts + 1 });
+    this.scheduler.submit(this.jobInput(job));
     const snapshot = this.toLiveJob(job);
-    this.options.events.publish({ kind: "status", eventId: job.lastEventId, job: snapshot });
-    this.notify((observer) => observer.submitted?.(snapshot));
+    this.announce(job, snapshot);
     return snapshot;
   }
 
@@ -313,18 +416,78 @@ export class JobService {
     return this.toLiveJob(after);
   }
 
+  /** What the scheduler is given of a stored, waiting job: everything its place in the line depends on. */
+  private jobInput(job: JobRecord) {
+    return {
+      jobId: job.id,
+      prompt: job.prompt,
+      params: job.params,
+      attempt: job.attempts + 1,
+      line: { owner: job.owner, priority: job.priority, seq: job.seq, move: job.line.move, front: job.line.front },
+    };
+  }
+
+  /**
+   * Moves a queued job to the front or back of its owner's waiting jobs, or (`global`, an admin's) ahead of the
+   * whole line. The move is persisted before the line changes, so a new leader rebuilds the same order.
+   */
+  async move(jobId: string, to: "front" | "back", global = false, by: Caller = LOCAL_USER): Promise<Job> {
+    const record = await this.record(jobId, by);
+    if (record.status !== "queued") {
+      throw new Conflict({ message: `Job ${jobId} is ${record.status}; only a queued job can be moved` });
+    }
+    if (global && to !== "front") throw new Invalid({ field: "to", message: "global moves go to the front only" });
+    const moved = await this.options.store.moveJob(jobId, global ? "global" : to);
+    if (!moved) throw new Conflict({ message: `Job ${jobId} started before it could be moved` });
+    this.scheduler.move(jobId, global ? { front: moved.line.front } : { move: moved.line.move, front: null });
+    return this.toLiveJob(record);
+  }
+
+  /** Pauses (nothing starts; running jobs finish) or resumes the queue; persisted first, so it holds across failover. */
+  async setPaused(paused: boolean): Promise<void> {
+    await this.options.store.setPaused(paused);
+    // Pausing moves no position: the line and its version stay as they are.
+    this.scheduler.hold(paused);
+  }
+
+  /** A new job with the prompt, params and conversation of a job that ended in error or was cancelled. */
+  async retry(jobId: string, by: Caller = LOCAL_USER): Promise<Job> {
+    const record = await this.record(jobId, by);
+    if (record.status !== "error" && record.status !== "cancelled") {
+      throw new Conflict({
+        message: `Job ${jobId} is ${record.status}; only a failed or cancelled job can be retried`,
+      });
+    }
+    if (this.scheduler.journal.failing) throw databaseDown();
+    return this.submissions.submit({
+      prompt: record.prompt,
+      params: record.params,
+      conversationId: record.conversationId,
+      owner: record.owner,
+      priority: record.priority,
+    });
+  }
+
+  /** How many of `owner`'s jobs wait in the line now. */
+  private queuedOf(owner: string): number {
+    let queued = 0;
+    for (const record of this.live.values()) if (record.owner === owner && record.status === "queued") queued++;
+    return queued;
+  }
+
   /** One job with its live position. */
   async get(jobId: string): Promise<Job> {
     return this.toLiveJob(await this.record(jobId));
   }
 
   /**
-   * Whether the job's image may be shown: only a complete job's. A job cancelled as its image was written (or
-   * whose completion the database refused) may have left a file behind for a moment; it is never served.
+   * Whose image this is, if it may be shown: only a complete job's (null otherwise). A job cancelled as its image
+   * was written (or whose completion the database refused) may have left a file behind for a moment; it is never
+   * served.
    */
-  async hasImage(jobId: string): Promise<boolean> {
+  async imageOwner(jobId: string): Promise<string | null> {
     const record = this.live.get(jobId) ?? (await this.options.store.getJob(jobId));
-    return record?.status === "complete";
+    return record?.status === "complete" ? record.owner : null;
   }
 
   /** The job as the API shows it: the persisted record, with the position derived from the live line. */
@@ -332,6 +495,20 @@ export class JobService {
     const current = this.live.get(record.id) ?? record;
     const position = current.status === "queued" ? Math.max(1, this.scheduler.position(record.id)) : 0;
     return toJob(current, position);
+  }
+
+  /** The waiting line's version: how many changes it has had since this service started. */
+  get lineVersion(): number {
+    return this.lineVersionNow;
+  }
+
+  /**
+   * Where every change of the line is announced: the scheduler reports it here synchronously as it changes its
+   * line, so a position read right after (`toLiveJob`) already reflects it. One small message per change, whatever
+   * the number of waiting jobs; `jobs.events` folds them per subscriber (see line-events.ts).
+   */
+  private lineChanged(change: LineChange): void {
+    this.options.events.publish({ kind: "line", version: ++this.lineVersionNow, change });
   }
 
   /** A job still in the line or on a GPU, from memory; undefined once it has ended. */
@@ -366,9 +543,10 @@ export class JobService {
     }
   }
 
-  private async record(jobId: string): Promise<JobRecord> {
+  /** A job by id; another user's job is NOT_FOUND to `by` (its existence is not revealed). */
+  private async record(jobId: string, by?: Caller): Promise<JobRecord> {
     const record = this.live.get(jobId) ?? (await this.options.store.getJob(jobId));
-    if (!record) throw new NotFound({ message: `No job with id ${jobId}` });
+    if (!record || (by && !mayAccess(by, record.owner))) throw new NotFound({ message: `No job with id ${jobId}` });
     return record;
   }
 
@@ -408,7 +586,7 @@ export class JobService {
         resumed++;
       }
       this.live.set(job.id, job);
-      this.scheduler.submit({ jobId: job.id, prompt: job.prompt, params: job.params, attempt: job.attempts + 1 });
+      this.scheduler.submit(this.jobInput(job));
     }
     if (this.live.size > 0) log?.("queue rebuilt from the database", { jobs: this.live.size, resumed });
   }
@@ -461,7 +639,6 @@ export class JobService {
       return;
     }
     events.publish({ kind: "status", eventId, job });
-    if (entry.from === "queued") events.publish({ kind: "positions" });
     // A job that ends without being complete keeps no image: one cancelled while its image was being written
     // may have it stored by now (see generate.ts writeImage).
     if (isFinalStatus(entry.to) && entry.to !== "complete") this.removeImage(entry.jobId);
@@ -476,14 +653,12 @@ export class JobService {
   }
 
   private removeImage(jobId: string): void {
-    this.images
-      .remove(jobId)
-      .catch((error: unknown) =>
-        this.options.log?.("could not remove the image of a job that did not complete", {
-          jobId,
-          error: String(error),
-        }),
-      );
+    this.images.remove(jobId).catch((error: unknown) =>
+      this.options.log?.("could not remove the image of a job that did not complete", {
+        jobId,
+        error: String(error),
+      }),
+    );
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Job } from "@anvil/job-machine";
 import { JobStore, toJob } from "@anvil/persistence";
 import type { AnvilDatabase, JobRecord, Transition } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
+import { LOCAL_USER } from "./caller";
 import type { Context } from "./context";
 import { EventHub } from "./event-hub";
 import type { JobService } from "./job-service";
@@ -52,7 +53,14 @@ describe("jobEventStream", () => {
       await land({ from: "queued", to: "processing", patch: { startedAt: new Date(), attempts: 1 } });
       await land({ from: "processing", to: "complete", patch: { progress: 100, finishedAt: new Date() } });
     });
-    const ctx = { store: racing, service, events, database: "pglite", coalesceMs: 1 } as unknown as Context;
+    const ctx = {
+      user: LOCAL_USER,
+      store: racing,
+      service,
+      events,
+      database: "pglite",
+      coalesceMs: 1,
+    } as unknown as Context;
     const abort = new AbortController();
 
     const received: { id: string; status: string }[] = [];

@@ -1,12 +1,15 @@
 import { isFinalStatus } from "@anvil/job-machine";
-import type { Job } from "@anvil/job-machine";
+import type { Job, LineEvent } from "@anvil/job-machine";
 import type { JobRecord } from "@anvil/persistence";
 import { tracked } from "@trpc/server";
 import type { TrackedEnvelope } from "@trpc/server";
 import type { Context } from "./context";
-import { HistoryGone, NotFound } from "./errors";
+import { mayAccess } from "./caller";
+import { HistoryGone } from "./errors";
 import type { HubMessage } from "./event-hub";
 import { Inbox } from "./inbox";
+import { PendingLine } from "./line-events";
+import { jobNotFound, ownConversation, ownerOf } from "./ownership";
 
 /** Which jobs a subscription watches, and where it resumes. */
 export interface JobStreamInput {
@@ -26,26 +29,48 @@ interface Sent {
   progress: number;
 }
 
+/** What `jobs.events` sends: job snapshots, and without a `jobId` filter compact line events. */
+export type JobStreamEvent = Job | LineEvent;
+
 /**
  * `jobs.events`: replays every status change after `lastEventId` from the event log, then the current
  * snapshot of each watched job, then live events. The live feed is subscribed before anything is read,
  * so nothing falls between the catch-up and the live part, and each job's status events are deduplicated
- * by event id, so nothing is sent twice. Position and progress changes are coalesced per subscriber.
+ * by event id, so nothing is sent twice. Progress changes are coalesced per subscriber.
  *
- * Event ids: a status change is sent as its log id ("42"); any other snapshot as "<last log id>.<n>", which
+ * Positions: with a `jobId` filter, a position change is a coalesced snapshot. Without one, changes of the line
+ * are folded per subscriber into one compact {@link LineEvent} (O(1) per change whatever the number of waiting
+ * jobs), sent within one coalescing window and always just before any snapshot, so a snapshot's `queuePosition`
+ * is at the version of the last line event before it. An unfiltered subscription without `lastEventId` starts with
+ * live events only: the current state of every job is what `jobs.list` is for.
+ *
+ * Event ids: a status change is sent as its log id ("42"); any other event as "<last log id>.<n>", which
  * resumes from the same place.
  */
 export async function* jobEventStream(
   ctx: Context,
   input: JobStreamInput,
   signal: AbortSignal | undefined,
-): AsyncGenerator<TrackedEnvelope<Job>> {
+): AsyncGenerator<TrackedEnvelope<JobStreamEvent>> {
   const { store, service, events } = ctx;
   const coalesceMs = ctx.coalesceMs ?? DEFAULT_COALESCE_MS;
+  // A user is sent only their own jobs' events (an admin everyone's): another user's job is never named.
   const matches = (job: Job | JobRecord) =>
-    (!input.jobId || job.id === input.jobId) && (!input.conversationId || job.conversationId === input.conversationId);
+    (!input.jobId || job.id === input.jobId) &&
+    (!input.conversationId || job.conversationId === input.conversationId) &&
+    mayAccess(ctx.user, ownerOf(job));
   const inbox = new Inbox<HubMessage>();
-  const unsubscribe = events.subscribe((message) => inbox.push(message));
+  // Without a jobId the line's changes are folded here as they come, never queued one by one.
+  const line = input.jobId ? null : new PendingLine(service.lineVersion);
+  let lineFlushAt = 0;
+  const unsubscribe = events.subscribe((message) => {
+    if (message.kind !== "line" || !line) return inbox.push(message);
+    if (line.empty) {
+      lineFlushAt = Date.now() + coalesceMs;
+      inbox.wakeUp();
+    }
+    line.add(message.version, message.change);
+  });
   try {
     const sent = new Map<string, Sent>();
     const resumeFrom = input.lastEventId ? Number.parseInt(input.lastEventId, 10) : null;
@@ -54,12 +79,17 @@ export async function* jobEventStream(
     const remember = (job: Job, statusEventId: number) =>
       sent.set(job.id, { statusEventId, status: job.status, queuePosition: job.queuePosition, progress: job.progress });
     const minorId = () => `${cursor}.${++minor}`;
+    /** The line event that must go before a snapshot just read (so its position is at the client's version). */
+    const lineBefore = (): TrackedEnvelope<JobStreamEvent>[] => {
+      const event = line?.take();
+      return event ? [tracked(minorId(), event)] : [];
+    };
 
-    if (input.jobId && !(await store.getJob(input.jobId)))
-      throw new NotFound({ message: `No job with id ${input.jobId}` });
-    if (input.conversationId && !(await store.getConversation(input.conversationId))) {
-      throw new NotFound({ message: `No conversation with id ${input.conversationId}` });
+    if (input.jobId) {
+      const job = await store.getJob(input.jobId);
+      if (!job || !mayAccess(ctx.user, job.owner)) throw jobNotFound(input.jobId);
     }
+    if (input.conversationId) await ownConversation(ctx, input.conversationId);
 
     if (resumeFrom !== null) {
       const [oldest, latest] = await Promise.all([store.oldestEventId(), store.latestEventId()]);
@@ -73,6 +103,7 @@ export async function* jobEventStream(
         if (oldestNow !== null && cursor < oldestNow - 1) throw historyGone(cursor, oldestNow, latest);
         for (const event of page) {
           cursor = event.id;
+          if (!matches(event.job)) continue;
           remember(event.job, event.id);
           yield tracked(String(event.id), event.job);
         }
@@ -83,14 +114,18 @@ export async function* jobEventStream(
     }
 
     for (const record of await currentJobs(ctx, input, resumeFrom !== null)) {
+      if (!matches(record)) continue;
       const job = service.toLiveJob(record);
       // A status change after the cursor, or one that is published but not yet read back (or the reverse), is in the
       // inbox already (it was subscribed before anything was read): it goes out from there, with its own event id,
       // and none that came before it is skipped. A snapshot here would stand in for it and swallow them.
       if (record.lastEventId > cursor || job.status !== record.status) continue;
       const last = sent.get(job.id);
+      // With line events a queued job's snapshot is always sent again: the line events before it may have moved
+      // the position a replayed snapshot showed.
       if (
         last &&
+        (line === null || job.status !== "queued") &&
         last.status === job.status &&
         last.queuePosition === job.queuePosition &&
         last.progress === job.progress
@@ -98,44 +133,57 @@ export async function* jobEventStream(
         continue;
       }
       remember(job, Math.max(record.lastEventId, last?.statusEventId ?? 0));
-      yield tracked(minorId(), job);
+      for (const event of [...lineBefore(), tracked(minorId(), job)]) yield event;
     }
 
-    // Position and progress changes wait in `dirty` for at most one coalescing window, then go out together.
+    // Progress (and, with a jobId, position) changes wait in `dirty` for at most one coalescing window.
     const dirty = new Set<string>();
     let flushAt = 0;
     const markDirty = (id: string) => {
       if (dirty.size === 0) flushAt = Date.now() + coalesceMs;
       dirty.add(id);
     };
+    const nextDeadline = (): number | undefined => {
+      const deadlines = [...(dirty.size > 0 ? [flushAt] : []), ...(line && !line.empty ? [lineFlushAt] : [])];
+      return deadlines.length === 0 ? undefined : Math.max(0, Math.min(...deadlines) - Date.now());
+    };
     for (;;) {
-      const message = await inbox.next(signal, dirty.size > 0 ? Math.max(0, flushAt - Date.now()) : undefined);
+      const message = await inbox.next(signal, nextDeadline());
       if (signal?.aborted) return;
+      // A removed user's token stops at once, and so does what it had open.
+      if (message?.kind === "revoked" && message.user === ctx.user.name) return;
       if (message?.kind === "status" && matches(message.job)) {
         const last = sent.get(message.job.id);
         if (last && message.eventId <= last.statusEventId) continue;
-        cursor = Math.max(cursor, message.eventId);
         dirty.delete(message.job.id);
         const live = service.liveJob(message.job.id);
         const job = live?.status === message.job.status ? live : message.job;
+        // Its line event is numbered before the cursor moves past this status change: a client that resumes from
+        // the line event's id must still get this change.
+        const before = lineBefore();
+        cursor = Math.max(cursor, message.eventId);
         if (isFinalStatus(job.status)) sent.delete(job.id);
         else remember(job, message.eventId);
-        yield tracked(String(message.eventId), job);
+        for (const event of [...before, tracked(String(message.eventId), job)]) yield event;
       } else if (message?.kind === "progress" && sent.has(message.job.id)) {
         markDirty(message.job.id);
-      } else if (message?.kind === "positions") {
+      } else if (message?.kind === "line") {
+        // Only a jobId subscription queues line changes: its one job's position goes out as a snapshot.
         for (const [id, last] of sent) if (last.status === "queued") markDirty(id);
       }
+      if (line && !line.empty && Date.now() >= lineFlushAt) yield* lineBefore();
       if (dirty.size === 0 || Date.now() < flushAt) continue;
+      const due: TrackedEnvelope<JobStreamEvent>[] = [];
       for (const id of dirty) {
         const job = service.liveJob(id);
         const last = sent.get(id);
         if (!job || !last || job.status !== last.status) continue;
         if (job.queuePosition === last.queuePosition && job.progress === last.progress) continue;
         remember(job, last.statusEventId);
-        yield tracked(minorId(), job);
+        due.push(...lineBefore(), tracked(minorId(), job));
       }
       dirty.clear();
+      for (const event of due) yield event;
     }
   } finally {
     unsubscribe();
@@ -168,6 +216,9 @@ async function currentJobs(ctx: Context, input: JobStreamInput, resumed: boolean
     } while (cursor);
     return jobs;
   }
+  // Unfiltered and fresh: live events only (a snapshot of every waiting job per subscriber is what made a crowd of
+  // subscribers cost subscribers × waiting jobs); `jobs.list` gives the current state.
+  if (!input.conversationId && !resumed) return [];
   const active = await store.activeJobs();
   return input.conversationId ? active.filter((job) => job.conversationId === input.conversationId) : active;
 }

@@ -6,6 +6,7 @@ import { jobsRouter } from "./routers/jobs";
 import { messagesRouter } from "./routers/messages";
 import { queueRouter } from "./routers/queue";
 import { samplersRouter, schedulersRouter } from "./routers/samplers";
+import { meProcedure, usersRouter } from "./routers/users";
 import { router } from "./trpc";
 
 /** Anvil's whole API (CONTRACT.md). */
@@ -19,6 +20,8 @@ export const appRouter = router({
   samplers: samplersRouter,
   schedulers: schedulersRouter,
   debug: debugRouter,
+  users: usersRouter,
+  me: meProcedure,
 });
 
 /** The router's type, for typed clients: `import type { AppRouter } from "@anvil/api"`. */

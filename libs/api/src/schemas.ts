@@ -6,6 +6,11 @@ import { z } from "zod";
 const storable = (s: string) => !s.includes("\u0000") && !/\p{Cs}/u.test(s);
 const storableText = (field: string) => ({ error: `${field} must not contain NUL characters or unpaired surrogates` });
 
+// Blank is more than white space: zero-width and other invisible characters (format characters, default-ignorable
+// code points, the Hangul fillers and the braille blank) show nothing either.
+const INVISIBLE = /[\s\p{Cf}\p{Default_Ignorable_Code_Point}\u115F\u1160\u3164\uFFA0\u2800]/gu;
+const visible = (s: string) => s.replace(INVISIBLE, "").length > 0;
+
 const uuid = (field: string) => z.uuid({ error: `${field} must be a UUID` });
 
 const int = (field: string, min: number, max: number) =>
@@ -24,7 +29,7 @@ export const submitJobInput = z.object({
     .string({ error: "prompt must be a string" })
     .min(1, { error: "prompt must not be empty", abort: true })
     .max(4000, { error: "prompt must be at most 4000 characters" })
-    .refine((s) => s.trim().length > 0, { error: "prompt must not be blank" })
+    .refine(visible, { error: "prompt must not be blank" })
     .refine(storable, storableText("prompt")),
   negativePrompt: z
     .string({ error: "negativePrompt must be a string" })
@@ -79,16 +84,33 @@ export const submitJobInput = z.object({
     .max(8, { error: "modules must name at most 8 files" })
     .default([]),
   conversationId: uuid("conversationId").optional(),
+  priority: int("priority", -10, 10).default(0),
   idempotencyKey: z
     .string({ error: "idempotencyKey must be a string" })
     .min(1, { error: "idempotencyKey must not be empty" })
     .max(200, { error: "idempotencyKey must be at most 200 characters" })
     .refine(storable, storableText("idempotencyKey"))
     .optional(),
+  callbackUrl: z
+    .url({ protocol: /^https?$/, error: "callbackUrl must be an http or https URL" })
+    .max(2000, { error: "callbackUrl must be at most 2000 characters" })
+    .refine(storable, storableText("callbackUrl"))
+    .optional(),
 });
 
 /** A validated `jobs.submit` input. */
 export type SubmitJobInput = z.output<typeof submitJobInput>;
+
+/** The most jobs one `jobs.submitMany` may carry. */
+export const MAX_SUBMIT_MANY = 1000;
+
+/** `jobs.submitMany` input: each job as `jobs.submit` takes it; errors name the index (`jobs.3.prompt: …`). */
+export const submitManyInput = z.object({
+  jobs: z
+    .array(submitJobInput, { error: "jobs must be a list of jobs" })
+    .min(1, { error: "jobs must hold at least 1 job" })
+    .max(MAX_SUBMIT_MANY, { error: `jobs must hold at most ${MAX_SUBMIT_MANY} jobs` }),
+});
 
 /** `{ jobId }`. */
 export const jobIdInput = z.object({ jobId: uuid("jobId") });
@@ -105,6 +127,10 @@ export const listJobsInput = z
   .object({
     status: statusList.optional(),
     conversationId: uuid("conversationId").optional(),
+    owner: z
+      .string({ error: "owner must be a string" })
+      .max(64, { error: "owner must be at most 64 characters" })
+      .optional(),
     limit: int("limit", 1, 500).default(50),
     cursor: z.string({ error: "cursor must be a string" }).max(100, { error: "cursor is not valid" }).optional(),
   })
@@ -135,3 +161,29 @@ export const jobEventsInput = z
     lastEventId: eventCursor.nullish(),
   })
   .default({});
+
+/** `jobs.move` input. */
+export const moveJobInput = z.object({
+  jobId: uuid("jobId"),
+  to: z.enum(["front", "back"], { error: 'to must be "front" or "back"' }),
+  global: z.boolean({ error: "global must be true or false" }).default(false),
+});
+
+/** What a user may be called: 1..64 of a-z, 0-9, `.`, `_`, `-`. */
+const userName = z
+  .string({ error: "name must be a string" })
+  .regex(/^[a-z0-9._-]{1,64}$/, { error: "name must be 1..64 characters of a-z, 0-9, '.', '_' and '-'" });
+
+/** `users.create` input. */
+export const createUserInput = z.object({
+  name: userName,
+  admin: z.boolean({ error: "admin must be true or false" }).default(false),
+});
+
+/** `users.remove` input: any stored name (a proxy may have named a user with `@`). */
+export const removeUserInput = z.object({
+  name: z
+    .string({ error: "name must be a string" })
+    .min(1, { error: "name must not be empty" })
+    .max(64, { error: "name must be at most 64 characters" }),
+});

@@ -41,7 +41,9 @@ describe("Submissions", () => {
       run: (task) => task(),
       lastProgressAt: () => Date.now(),
       store: storeJobs,
+      storeAll: (inputs) => store().submitJobsAtomically(inputs),
       accept,
+      acceptAll: (results) => results.map(accept),
       deadlineMs: 50,
       ...overrides,
     });

@@ -26,8 +26,12 @@ export interface SubmissionsOptions {
   lastProgressAt: () => number;
   /** Stores many submissions in one transaction, in order, each with its own outcome. */
   store: (inputs: readonly SubmitJobInput[]) => Promise<SubmitOutcome[]>;
+  /** Stores all the inputs in one transaction, in order, or none of them (throws the refusal). */
+  storeAll: (inputs: readonly SubmitJobInput[]) => Promise<SubmitJobResult[]>;
   /** Takes a stored job into the queue and announces it; called for every job stored, answered in time or not. */
   accept: (result: SubmitJobResult) => Job;
+  /** {@link accept} for a stored all-or-nothing batch, in one step. */
+  acceptAll: (results: readonly SubmitJobResult[]) => Job[];
   /**
    * Called when a store failed in a way that leaves its outcome unknown (the connection went while it committed):
    * the jobs may be stored although their clients are told they were not accepted.
@@ -38,12 +42,14 @@ export interface SubmissionsOptions {
 }
 
 interface Waiting {
-  input: SubmitJobInput;
+  inputs: readonly SubmitJobInput[];
+  /** All or none (`jobs.submitMany`): stored alone, in a transaction of its own. */
+  atomic: boolean;
   /** Sent to the database: from now on a refusal cannot promise that it was not stored. */
   sent: boolean;
   settled: boolean;
   timer?: NodeJS.Timeout;
-  resolve(job: Job): void;
+  resolve(jobs: Job[]): void;
   reject(error: unknown): void;
 }
 
@@ -60,10 +66,23 @@ export class Submissions {
 
   constructor(private readonly options: SubmissionsOptions) {}
 
-  submit(input: SubmitJobInput): Promise<Job> {
-    return new Promise<Job>((resolve, reject) => {
+  /** Stores one submission, batched with others that arrive meanwhile. */
+  async submit(input: SubmitJobInput): Promise<Job> {
+    const [job] = await this.enqueue([input], false);
+    if (job === undefined) throw new Error("the store returned no job");
+    return job;
+  }
+
+  /** Stores every input, in order, in one transaction of their own, or none of them. */
+  submitAll(inputs: readonly SubmitJobInput[]): Promise<Job[]> {
+    return this.enqueue(inputs, true);
+  }
+
+  private enqueue(inputs: readonly SubmitJobInput[], atomic: boolean): Promise<Job[]> {
+    return new Promise<Job[]>((resolve, reject) => {
       const entry: Waiting = {
-        input,
+        inputs,
+        atomic,
         sent: false,
         settled: false,
         resolve,
@@ -110,15 +129,26 @@ export class Submissions {
     void this.options.run(() => this.storeBatch());
   }
 
+  /** The next batch: an all-or-nothing group alone, or up to MAX_BATCH single submissions in a row. */
+  private nextBatch(): Waiting[] {
+    const first = this.waiting[0];
+    if (first === undefined) return [];
+    const size = first.atomic ? 1 : this.waiting.slice(0, MAX_BATCH).findIndex((entry) => entry.atomic);
+    return this.waiting.splice(0, size < 0 ? MAX_BATCH : size);
+  }
+
   private async storeBatch(): Promise<void> {
     this.scheduled = false;
-    const batch = this.waiting.splice(0, MAX_BATCH);
+    const batch = this.nextBatch();
     if (this.waiting.length > 0) this.schedule();
     if (batch.length === 0) return;
     for (const entry of batch) entry.sent = true;
     let results: SubmitOutcome[];
     try {
-      results = await this.options.store(batch.map((entry) => entry.input));
+      const group = batch[0]!;
+      results = group.atomic
+        ? await this.options.storeAll(group.inputs)
+        : await this.options.store(batch.map((entry) => entry.inputs[0]!));
     } catch (error) {
       // The driver fails a query at once when the database cannot be reached; that is not an internal error.
       const unreachable = isDatabaseUnreachable(error);
@@ -128,21 +158,32 @@ export class Submissions {
       if (unreachable) this.options.onUncertain?.();
       return;
     }
-    batch.forEach((entry, i) => {
-      const result = results[i];
-      if (result === undefined || result instanceof Error) {
-        this.settle(entry, () => entry.reject(result ?? new Error("the store returned no outcome")));
-        return;
-      }
-      let job: Job;
-      try {
-        job = this.options.accept(result);
-      } catch (error) {
-        // Never out of this task: the lane's promise is not awaited, a throw would be an unhandled rejection.
-        this.settle(entry, () => entry.reject(error));
-        return;
-      }
-      this.settle(entry, () => entry.resolve(job));
-    });
+    let offset = 0;
+    for (const entry of batch) {
+      const outcomes = results.slice(offset, offset + entry.inputs.length);
+      offset += entry.inputs.length;
+      this.answer(entry, outcomes);
+    }
+  }
+
+  /** Takes an entry's stored jobs into the queue and answers it (a single submission may have been refused alone). */
+  private answer(entry: Waiting, outcomes: SubmitOutcome[]): void {
+    let jobs: Job[] = [];
+    try {
+      const stored = outcomes.map((outcome) => {
+        if (outcome instanceof Error) throw outcome;
+        return outcome;
+      });
+      jobs = entry.atomic ? this.options.acceptAll(stored) : stored.map((result) => this.options.accept(result));
+    } catch (error) {
+      // Never out of this task: the lane's promise is not awaited, a throw would be an unhandled rejection.
+      this.settle(entry, () => entry.reject(error));
+      return;
+    }
+    if (jobs.length !== entry.inputs.length) {
+      this.settle(entry, () => entry.reject(new Error("the store returned no outcome")));
+      return;
+    }
+    this.settle(entry, () => entry.resolve(jobs));
   }
 }

@@ -1,8 +1,8 @@
-import { ConversationNotFound, InvalidCursor } from "@anvil/persistence";
+import { BatchRejected, ConversationNotFound, IdempotencyConflict, InvalidCursor } from "@anvil/persistence";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { Context } from "./context";
-import { Conflict, HistoryGone, Invalid, NotFound, Unavailable } from "./errors";
+import { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
 
 const t = initTRPC.context<Context>().create({
   // Stack traces stay on the server, whatever NODE_ENV says.
@@ -24,12 +24,24 @@ const t = initTRPC.context<Context>().create({
 
 /** Domain errors become tRPC errors here, at the edge, and nowhere else. */
 const toTRPCError = (error: unknown): TRPCError | undefined => {
+  if (error instanceof BatchRejected) {
+    // The whole batch was refused for one job: the same code that job alone would get, its index in the message.
+    const field = error.cause instanceof IdempotencyConflict ? "idempotencyKey" : "conversationId";
+    const code = error.cause instanceof IdempotencyConflict ? "CONFLICT" : "NOT_FOUND";
+    return new TRPCError({ code, message: `jobs.${error.index}.${field}: ${error.cause.message}`, cause: error });
+  }
+  if (error instanceof IdempotencyConflict) {
+    return new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
+  }
   if (error instanceof NotFound || error instanceof ConversationNotFound) {
     return new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
   }
   if (error instanceof Conflict) return new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
   if (error instanceof Invalid || error instanceof InvalidCursor) {
     return new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: error });
+  }
+  if (error instanceof TooMany) {
+    return new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message, cause: error });
   }
   if (error instanceof HistoryGone) {
     return new TRPCError({ code: "PRECONDITION_FAILED", message: error.message, cause: error });
@@ -54,5 +66,11 @@ export const router = t.router;
 
 /** A procedure whose domain errors arrive as the right tRPC codes. */
 export const publicProcedure = t.procedure.use(domainErrors);
+
+/** A procedure only admins may call: FORBIDDEN for anyone else. */
+export const adminProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.user.admin) throw new TRPCError({ code: "FORBIDDEN", message: "Only an admin may do this" });
+  return next();
+});
 
 export { toTRPCError };

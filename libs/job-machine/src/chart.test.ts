@@ -47,8 +47,12 @@ describe("chartOf", () => {
     );
     expect(chart.transitions.map((t) => t.event)).toEqual([
       "scheduler.enqueue",
+      "scheduler.enqueueMany",
       "scheduler.cancel",
+      "scheduler.move",
       "scheduler.pause",
+      "queue.hold",
+      "queue.release",
       "backend.up",
       "backend.down",
       "xstate.snapshot.*",

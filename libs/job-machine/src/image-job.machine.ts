@@ -1,5 +1,6 @@
 import { assign, fromPromise, setup } from "xstate";
 import { isBackendLost, MAX_ATTEMPTS } from "./job";
+import type { LineEntry } from "./fair-line";
 import type { GenerateRequest, GenerateResult, JobParams, JobStatus } from "./job";
 
 /** What the scheduler knows of a job when it spawns its actor. */
@@ -9,6 +10,8 @@ export interface ImageJobInput {
   params: JobParams;
   /** 1 for a first run; counts up when a job is run again after a crash. */
   attempt: number;
+  /** Where the job waits in the line: its owner, priority, submission order and moves (default: local, 0, arrival). */
+  line?: Partial<Omit<LineEntry, "jobId">>;
 }
 
 /** The job actor's context: everything its transitions decide, nothing it had to fetch. */
@@ -20,6 +23,8 @@ export interface ImageJobContext extends ImageJobInput {
   error: string | null;
   startedAt: number | null;
   finishedAt: number | null;
+  /** The owner's turn this attempt was started in (persisted with `processing`); null for a job run out of turn. */
+  turn: number | null;
   /**
    * The backend has finished and is free for the next job; the job stays `processing` while its output is kept
    * (the image written). The scheduler hands the backend on as soon as this turns true.
@@ -29,7 +34,7 @@ export interface ImageJobContext extends ImageJobInput {
 
 /** Events an image job accepts. */
 export type ImageJobEvent =
-  | { type: "job.start"; backend: number }
+  | { type: "job.start"; backend: number; turn?: number | null }
   | { type: "job.progress"; progress: number }
   | { type: "job.generated" }
   | { type: "job.cancel" };
@@ -89,6 +94,7 @@ export const imageJobMachine = setup({
     error: null,
     startedAt: null,
     finishedAt: null,
+    turn: null,
     generated: false,
   }),
   states: {
@@ -96,7 +102,12 @@ export const imageJobMachine = setup({
       on: {
         "job.start": {
           target: "processing",
-          actions: assign(({ event }) => ({ status: "processing", backend: event.backend, startedAt: Date.now() })),
+          actions: assign(({ event }) => ({
+            status: "processing",
+            backend: event.backend,
+            startedAt: Date.now(),
+            turn: event.turn ?? null,
+          })),
         },
         "job.cancel": "cancelled",
       },

@@ -10,6 +10,7 @@ export type {
 export { schedulerMachine } from "./scheduler.machine";
 export type {
   BackendSlot,
+  DispatchDecision,
   ImageJobActor,
   JobTransition,
   SchedulerContext,
@@ -19,9 +20,13 @@ export type {
 export { GpuPool } from "./gpu-pool";
 export type { GpuPoolService, GpuSlot } from "./gpu-pool";
 export { OrderedQueue } from "./ordered-queue";
+export { FairLine } from "./fair-line";
+export type { LineEntry, LineShift, SchedulingMode } from "./fair-line";
 export { DatabaseUnreachable, Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 export type { JournalEntry, JournalOptions, JournalWriteError } from "./journal";
 export { JobScheduler } from "./job-scheduler";
 export type { JobSchedulerOptions, GenerateProgram, KeepProgram, JobView, QueueSnapshot } from "./job-scheduler";
 export { chartOf } from "./chart";
 export type { Chart, ChartState, ChartTransition } from "./chart";
+export { applyLineEvent, toLineChanges } from "./line-change";
+export type { LineChange, LineChangeListener, LineEvent, LineEventChange } from "./line-change";

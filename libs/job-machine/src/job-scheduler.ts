@@ -8,7 +8,10 @@ import type { GenerateActorInput, ImageJobInput } from "./image-job.machine";
 import type { GenerateRequest, GenerateResult, JobStatus } from "./job";
 import { Journal } from "./journal";
 import type { JournalOptions } from "./journal";
+import type { LineChangeListener } from "./line-change";
 import { schedulerMachine } from "./scheduler.machine";
+import type { DispatchDecision } from "./scheduler.machine";
+import type { LineEntry, SchedulingMode } from "./fair-line";
 
 /**
  * What is left of an attempt once its backend is done: keeping the output (writing the image). It runs after the
@@ -34,8 +37,15 @@ export interface JobSchedulerOptions<P> extends Pick<
   generate: GenerateProgram;
   /** The longest one attempt may hold a GPU before it is interrupted and fails. */
   jobTimeoutMs: number;
-  /** Called whenever queue positions may have changed. */
-  onQueueChanged?: () => void;
+  /** Told of every change of the waiting line, in order, as it happens (see line-change.ts). */
+  onLineChange?: LineChangeListener;
+  /** Called when a job is started, with why it was chosen. */
+  onDispatch?: (decision: DispatchDecision) => void;
+  /** `fair` (default) or `fifo`. */
+  mode?: SchedulingMode;
+  /** Each owner's last turn as persisted, and whether an admin paused the queue: a new leader rebuilds the same order. */
+  served?: Iterable<[string, number]>;
+  held?: boolean;
   /** Whether backends start healthy (tests); a host that probes its backends leaves this false. */
   healthy?: boolean;
   /** XState inspection observer for the scheduler and every job actor. */
@@ -170,13 +180,20 @@ export class JobScheduler<P> {
           else if (transition.from === "processing") decisions.forget(transition.jobId, transition.job.attempt);
         },
         reportProgress: (_, { jobId, progress }) => void journal.record({ kind: "progress", jobId, progress }),
-        reportQueueChanged: () => options.onQueueChanged?.(),
+        reportLineChange: (_, change) => options.onLineChange?.(change),
+        reportDispatch: (_, decision) => options.onDispatch?.(decision),
       },
     });
     this.gpu = gpu;
     this.journal = journal;
     this.actor = createActor(machine, {
-      input: { backends: options.backends, healthy: options.healthy ?? false },
+      input: {
+        backends: options.backends,
+        healthy: options.healthy ?? false,
+        mode: options.mode ?? "fair",
+        served: options.served ?? [],
+        held: options.held ?? false,
+      },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     this.actor.start();
@@ -185,6 +202,11 @@ export class JobScheduler<P> {
   /** Puts a job at the end of the line (jobs must be submitted in their submission order). */
   submit(job: ImageJobInput): void {
     this.actor.send({ type: "scheduler.enqueue", job });
+  }
+
+  /** Puts many jobs at the end of the line, in the order given, in one step of the machine. */
+  submitMany(jobs: readonly ImageJobInput[]): void {
+    if (jobs.length > 0) this.actor.send({ type: "scheduler.enqueueMany", jobs });
   }
 
   /** Cancels a queued or running job; settles once its transition is persisted and published. */
@@ -203,9 +225,29 @@ export class JobScheduler<P> {
     return this.actor.getSnapshot().context.seen.get(jobId)?.status;
   }
 
-  /** Waiting jobs in order. */
-  queued(): string[] {
-    return [...this.actor.getSnapshot().context.queue];
+  /** Waiting jobs in start order (the first `limit`). */
+  queued(limit = Infinity): string[] {
+    return this.actor.getSnapshot().context.queue.firsts(limit);
+  }
+
+  /** Where a waiting job stands in the line: its owner, priority, seq and moves. */
+  lineEntry(jobId: string): LineEntry | undefined {
+    return this.actor.getSnapshot().context.queue.entry(jobId);
+  }
+
+  /** Moves a waiting job within its owner's jobs (`move` < 0 front, > 0 back) or, with `front`, ahead of all. */
+  move(jobId: string, to: { move?: number | null; front?: number | null }): void {
+    this.actor.send({ type: "scheduler.move", jobId, ...to });
+  }
+
+  /** Pauses (nothing starts; running jobs finish) or resumes the queue. */
+  hold(held: boolean): void {
+    this.actor.send({ type: held ? "queue.hold" : "queue.release" });
+  }
+
+  /** Whether an admin paused the queue. */
+  get held(): boolean {
+    return this.actor.getSnapshot().context.held;
   }
 
   /** Whether a job actor for `jobId` is alive here (waiting or running). */

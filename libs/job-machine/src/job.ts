@@ -62,10 +62,16 @@ export interface Job {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The user who submitted it. */
+  owner: string;
+  /** -10..10: orders its owner's own waiting jobs (higher first). */
+  priority: number;
   /** 1 for a first run; counts up when the job is run again (a restart, a lost backend). */
   attempt: number;
   /** The URL of the backend the job runs or ran on; null before it first started. */
   backend: string | null;
+  /** Where the job's webhook goes when it ends; null for none. */
+  callbackUrl: string | null;
 }
 
 /** What the backend is asked to make for one attempt of a job. */

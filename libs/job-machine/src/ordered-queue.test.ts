@@ -45,7 +45,10 @@ describe("OrderedQueue", () => {
     expect([...queue]).toEqual(["y", "x", "b", "c"]);
     expect(["y", "x", "b", "c"].map((id) => queue.position(id))).toEqual([1, 2, 3, 4]);
     expect(queue.peek()).toBe("y");
-    expect(queue.remove("x")).toBe(true);
+    expect(queue.remove("x")).toBe(2);
+    expect(queue.remove("c")).toBe(3);
+    expect(queue.remove("c")).toBe(0);
+    queue.push("c");
     expect(queue.position("b")).toBe(2);
     expect(queue.size).toBe(3);
   });

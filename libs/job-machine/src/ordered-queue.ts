@@ -54,15 +54,16 @@ export class OrderedQueue {
     return this.ids[this.head];
   }
 
-  /** Takes `id` out of the line, wherever it stands. */
-  remove(id: string): boolean {
+  /** Takes `id` out of the line, wherever it stands; returns the position it had (0: it was not in the line). */
+  remove(id: string): number {
     const ahead = this.front.indexOf(id);
     if (ahead !== -1) {
       this.front.splice(ahead, 1);
-      return true;
+      return ahead + 1;
     }
     const slot = this.slots.get(id);
-    if (slot === undefined) return false;
+    if (slot === undefined) return 0;
+    const position = this.front.length + this.prefix(slot);
     this.slots.delete(id);
     this.ids[slot] = undefined;
     this.add(slot, -1);
@@ -70,7 +71,7 @@ export class OrderedQueue {
     // Slots are never reused; once most of them lie behind the head, start afresh so a long-lived
     // server's memory follows the queue's length, not the number of jobs it has ever seen.
     if (this.head > 4096 && this.head * 2 > this.ids.length) this.compact();
-    return true;
+    return position;
   }
 
   /** The waiting jobs in order. */

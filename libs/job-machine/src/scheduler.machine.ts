@@ -3,7 +3,10 @@ import type { ActorRefFrom, SnapshotFrom } from "xstate";
 import { imageJobMachine } from "./image-job.machine";
 import type { ImageJobContext, ImageJobInput, ImageJobOutput } from "./image-job.machine";
 import type { JobStatus } from "./job";
-import { OrderedQueue } from "./ordered-queue";
+import { FairLine } from "./fair-line";
+import type { LineEntry, LineShift, SchedulingMode } from "./fair-line";
+import { toLineChanges } from "./line-change";
+import type { LineChange } from "./line-change";
 
 /** A job actor as the scheduler holds it. */
 export type ImageJobActor = ActorRefFrom<typeof imageJobMachine>;
@@ -23,7 +26,8 @@ export interface JobTransition {
   jobId: string;
   from: JobStatus;
   to: JobStatus;
-  job: Omit<ImageJobContext, "params" | "prompt" | "generated">;
+  /** `turn` is set on the way to `processing`: the owner's turn, persisted before the generation is sent. */
+  job: Omit<ImageJobContext, "params" | "prompt" | "turn" | "line" | "generated"> & { turn?: number | null };
 }
 
 /** How the scheduler starts. */
@@ -31,22 +35,48 @@ export interface SchedulerInput {
   backends: number;
   /** Whether backends count as healthy before any probe says so (tests); default false. */
   healthy?: boolean;
+  /** `fair` (default): users take turns; `fifo`: submission order. */
+  mode?: SchedulingMode;
+  /** Each owner's last turn, as persisted (a new leader rebuilds the same order). */
+  served?: Iterable<[string, number]>;
+  /** Paused by an admin, as persisted: nothing starts until resumed. */
+  held?: boolean;
 }
 
 /** The scheduler's context: the line, the live job actors and the backends. */
 export interface SchedulerContext {
-  queue: OrderedQueue;
+  queue: FairLine;
   jobs: Map<string, ImageJobActor>;
-  seen: Map<string, { status: JobStatus; progress: number }>;
+  seen: Map<string, { status: JobStatus; progress: number; entry: LineEntry }>;
   backends: BackendSlot[];
+  /** False once the scheduler is stopping. */
   dispatching: boolean;
+  /** True while an admin has paused the queue. */
+  held: boolean;
+  /** Arrival counter for jobs submitted without a `seq`. */
+  arrivals: number;
+}
+
+/** Why a job was started: for `/inspect`. */
+export interface DispatchDecision {
+  jobId: string;
+  owner: string;
+  backend: number;
+  /** The owner's turn counter, or null for a job run out of turn (moved to the very front, or running again). */
+  turn: number | null;
+  reason: string;
 }
 
 /** Events the scheduler accepts. */
 export type SchedulerEvent =
   | { type: "scheduler.enqueue"; job: ImageJobInput }
+  /** Many jobs at the end of the line, in order: one assign spawns them all (see the handler). */
+  | { type: "scheduler.enqueueMany"; jobs: readonly ImageJobInput[] }
   | { type: "scheduler.cancel"; jobId: string }
   | { type: "scheduler.pause" }
+  | { type: "queue.hold" }
+  | { type: "queue.release" }
+  | { type: "scheduler.move"; jobId: string; move?: number | null; front?: number | null }
   | { type: "backend.up"; backend: number }
   | { type: "backend.down"; backend: number }
   | { type: `xstate.snapshot.${string}`; snapshot: SnapshotFrom<typeof imageJobMachine> }
@@ -71,9 +101,14 @@ const release = (backends: BackendSlot[], jobId: string): boolean => {
 const summary = ({
   params: _params,
   prompt: _prompt,
+  line: _line,
   generated: _generated,
   ...rest
 }: ImageJobContext): JobTransition["job"] => rest;
+
+/** The line changes a mutation of `line` just made, from what it says it did (its size is already the new one). */
+const lineChanges = (line: FairLine, shift: LineShift): LineChange[] =>
+  toLineChanges(shift, line.size - shift.inserted.length + shift.removed.length);
 
 const schedulerSetup = setup({
   types: {
@@ -85,37 +120,69 @@ const schedulerSetup = setup({
   actions: {
     reportTransition: (_, _transition: JobTransition) => {},
     reportProgress: (_, _progress: { jobId: string; progress: number }) => {},
-    reportQueueChanged: () => {},
+    reportLineChange: (_, _change: LineChange) => {},
+    reportDispatch: (_, _decision: DispatchDecision) => {},
   },
 });
 
 // The line, the maps and the backend slots are owned by this actor and changed only in its own
 // transitions; keeping them mutable is what makes a dequeue O(log n) with 10,000 jobs waiting.
 const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
-  if (!context.dispatching) return;
+  if (!context.dispatching || context.held) return;
   for (const [backend, slot] of context.backends.entries()) {
     if (!slot.healthy || slot.jobId !== null) continue;
     const next = context.queue.peek();
     const actor = next === undefined ? undefined : context.jobs.get(next);
     if (next === undefined || !actor) break;
-    context.queue.remove(next);
+    const owner = context.queue.entry(next)?.owner ?? "";
+    const servedBefore = context.queue.servedAt(owner);
+    const started = context.queue.start(next);
+    if (!started) break;
     slot.jobId = next;
     slot.since = Date.now();
-    enqueue.sendTo(actor, { type: "job.start", backend });
-    enqueue("reportQueueChanged");
+    enqueue.sendTo(actor, { type: "job.start", backend, turn: started.served });
+    for (const params of lineChanges(context.queue, started.change)) enqueue({ type: "reportLineChange", params });
+    const reason =
+      started.served === null
+        ? "moved to the very front (or running again): out of turn"
+        : `${owner}'s turn: ${servedBefore === 0 ? "never served yet" : "served least recently"}`;
+    enqueue({ type: "reportDispatch", params: { jobId: next, owner, backend, turn: started.served, reason } });
   }
 });
 
+/** Spawns a job's actor and puts it at the end of the line (nothing when the scheduler holds it already). */
+function enqueueJob(
+  context: SchedulerContext,
+  job: ImageJobInput,
+  spawn: (src: "imageJob", options: { id: string; input: ImageJobInput; syncSnapshot: boolean }) => ImageJobActor,
+): void {
+  const { jobId, line } = job;
+  if (context.jobs.has(jobId)) return;
+  const actor = spawn("imageJob", { id: jobId, input: job, syncSnapshot: true });
+  const entry: LineEntry = {
+    jobId,
+    owner: line?.owner ?? "local",
+    priority: line?.priority ?? 0,
+    seq: line?.seq ?? context.arrivals + 1,
+    move: line?.move ?? null,
+    front: line?.front ?? null,
+  };
+  context.arrivals = Math.max(context.arrivals, entry.seq);
+  context.jobs.set(jobId, actor);
+  context.seen.set(jobId, { status: "queued", progress: 0, entry });
+}
+
 /**
  * The scheduler: spawns one image-job actor per submitted job (actor id = job id), keeps the line in
- * submission order and is the only place that decides which job runs next, on which backend.
+ * turn order (see FairLine) and is the only place that decides which job runs next, on which backend.
  * It does no I/O: transitions, progress and changes of the line are reported through the named
- * actions `reportTransition`, `reportProgress` and `reportQueueChanged`, which the host provides.
+ * actions `reportTransition`, `reportProgress`, `reportLineChange` (each change of the line, see line-change.ts) and
+ * `reportDispatch`, which the host provides.
  */
 export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } }).createMachine({
   id: "scheduler",
   context: ({ input }) => ({
-    queue: new OrderedQueue(),
+    queue: new FairLine(input.mode ?? "fair", input.served ?? []),
     jobs: new Map(),
     seen: new Map(),
     backends: Array.from({ length: input.backends }, () => ({
@@ -124,18 +191,40 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
       since: null,
     })),
     dispatching: true,
+    held: input.held ?? false,
+    arrivals: 0,
   }),
   on: {
     "scheduler.enqueue": {
       actions: [
         assign(({ context, event, spawn }) => {
-          const { jobId } = event.job;
-          if (context.jobs.has(jobId)) return {};
-          const actor = spawn("imageJob", { id: jobId, input: event.job, syncSnapshot: true });
-          context.jobs.set(jobId, actor);
-          context.seen.set(jobId, { status: "queued", progress: 0 });
-          context.queue.push(jobId);
+          enqueueJob(context, event.job, spawn);
           return {};
+        }),
+        enqueueActions(({ context, event, enqueue }) => {
+          const seen = context.seen.get(event.job.jobId);
+          if (!seen || seen.status !== "queued") return;
+          const change = context.queue.add(seen.entry);
+          for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+        }),
+        "dispatch",
+      ],
+    },
+    "scheduler.enqueueMany": {
+      actions: [
+        // XState copies the children map once per assign that spawns: one assign for the whole batch keeps a
+        // thousand-job submitMany linear instead of quadratic in the number of live actors.
+        assign(({ context, event, spawn }) => {
+          for (const job of event.jobs) enqueueJob(context, job, spawn);
+          return {};
+        }),
+        enqueueActions(({ context, event, enqueue }) => {
+          for (const job of event.jobs) {
+            const seen = context.seen.get(job.jobId);
+            if (!seen || seen.status !== "queued") continue;
+            const change = context.queue.add(seen.entry);
+            for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+          }
         }),
         "dispatch",
       ],
@@ -146,11 +235,27 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         if (!actor) return;
         // Leaving the line first keeps every other position exact at once; the actor's own
         // transition to `cancelled` follows through its snapshot.
-        if (context.queue.remove(event.jobId)) enqueue("reportQueueChanged");
+        const change = context.queue.remove(event.jobId);
+        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
         enqueue.sendTo(actor, { type: "job.cancel" });
       }),
     },
+    "scheduler.move": {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const seen = context.seen.get(event.jobId);
+        if (!seen || !context.queue.has(event.jobId)) return;
+        const to = {
+          ...(event.move !== undefined ? { move: event.move } : {}),
+          ...(event.front !== undefined ? { front: event.front } : {}),
+        };
+        seen.entry = { ...seen.entry, ...to };
+        const change = context.queue.move(event.jobId, to);
+        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+      }),
+    },
     "scheduler.pause": { actions: assign({ dispatching: false }) },
+    "queue.hold": { actions: assign({ held: true }) },
+    "queue.release": { actions: [assign({ held: false }), "dispatch"] },
     "backend.up": {
       actions: [
         ({ context, event }) => {
@@ -180,8 +285,8 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
           if (seen.status === "processing" && job.status === "queued") {
             // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
             release(context.backends, job.jobId);
-            context.queue.unshift(job.jobId);
-            enqueue("reportQueueChanged");
+            const change = context.queue.unshift(seen.entry);
+            for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
             enqueue("dispatch");
           }
           seen.status = job.status;
@@ -212,7 +317,8 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         }
         context.seen.delete(jobId);
         context.jobs.delete(jobId);
-        if (context.queue.remove(jobId)) enqueue("reportQueueChanged");
+        const change = context.queue.remove(jobId);
+        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
         release(context.backends, jobId);
         enqueue(stopChild(jobId));
         enqueue("dispatch");

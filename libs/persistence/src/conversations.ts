@@ -1,7 +1,7 @@
 import { asc, desc, eq } from "drizzle-orm";
 import type { AnvilDb } from "./database";
 import { toConversation, toMessage } from "./records";
-import type { Conversation, Message } from "./records";
+import type { Conversation, Message, OwnedConversation } from "./records";
 import { conversations, messages } from "./schema";
 import { isUuid } from "./sql-guards";
 
@@ -17,27 +17,31 @@ export function titleFromPrompt(prompt: string): string {
   return chars.length <= TITLE_LENGTH ? line : `${chars.slice(0, TITLE_LENGTH - 1).join("")}…`;
 }
 
-/** Inserts a conversation. */
-export async function createConversation(db: AnvilDb, title?: string): Promise<Conversation> {
+/** Inserts a conversation of `owner`'s (default `local`). */
+export async function createConversation(db: AnvilDb, title?: string, owner?: string): Promise<Conversation> {
   const [row] = await db
     .insert(conversations)
-    .values({ title: title ?? DEFAULT_TITLE })
+    .values({ title: title ?? DEFAULT_TITLE, owner })
     .returning();
   if (row === undefined) throw new Error("insert into conversations returned no row");
   return toConversation(row);
 }
 
-/** All conversations, newest first. */
-export async function listConversations(db: AnvilDb): Promise<Conversation[]> {
-  const rows = await db.select().from(conversations).orderBy(desc(conversations.createdAt), desc(conversations.id));
+/** `owner`'s conversations (everyone's when undefined), newest first. */
+export async function listConversations(db: AnvilDb, owner?: string): Promise<Conversation[]> {
+  const rows = await db
+    .select()
+    .from(conversations)
+    .where(owner === undefined ? undefined : eq(conversations.owner, owner))
+    .orderBy(desc(conversations.createdAt), desc(conversations.id));
   return rows.map(toConversation);
 }
 
-/** One conversation, or null when there is none with that id. */
-export async function getConversation(db: AnvilDb, id: string): Promise<Conversation | null> {
+/** One conversation with its owner, or null when there is none with that id. */
+export async function getConversation(db: AnvilDb, id: string): Promise<OwnedConversation | null> {
   if (!isUuid(id)) return null;
   const [row] = await db.select().from(conversations).where(eq(conversations.id, id));
-  return row === undefined ? null : toConversation(row);
+  return row === undefined ? null : { ...toConversation(row), owner: row.owner };
 }
 
 /** The messages of a conversation, oldest first. */

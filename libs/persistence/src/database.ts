@@ -9,6 +9,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import { initdbApart, PGLITE_START_PARAMS } from "./pglite-memory";
 import { postgresClient } from "./postgres-client";
 import * as schema from "./schema";
 
@@ -66,7 +67,14 @@ async function openPglite(
     path = join(dataDir, "pglite");
     await mkdir(path, { recursive: true });
   }
-  const client = await PGlite.create(path === undefined ? pgliteOptions : { ...pgliteOptions, dataDir: path });
+  // A database of its own on disk starts from an initdb run apart (see pglite-memory.ts); in memory (tests) or from
+  // a given tarball, PGlite makes it here.
+  if (path !== undefined && !pgliteOptions.loadDataDir) await initdbApart(path);
+  const client = await PGlite.create({
+    startParams: [...PGLITE_START_PARAMS],
+    ...pgliteOptions,
+    ...(path === undefined ? {} : { dataDir: path }),
+  });
   const db = drizzlePglite({ client, schema });
   try {
     await migratePglite(db, { migrationsFolder });

@@ -17,3 +17,28 @@ export class InvalidCursor extends Error {
     super(`Invalid cursor: ${JSON.stringify(cursor)}`);
   }
 }
+
+/** An idempotency key sent again with a different request (prompt, params, conversation or callback). */
+export class IdempotencyConflict extends Error {
+  readonly _tag = "IdempotencyConflict";
+  override readonly name = "IdempotencyConflict";
+
+  constructor(readonly key: string) {
+    super(
+      `Idempotency key ${JSON.stringify(key)} was already used with a different request (prompt, params, conversation or callbackUrl)`,
+    );
+  }
+}
+
+/** One input of an all-or-nothing batch was refused, so none was stored; `index` is its place in the batch. */
+export class BatchRejected extends Error {
+  readonly _tag = "BatchRejected";
+  override readonly name = "BatchRejected";
+
+  constructor(
+    readonly index: number,
+    override readonly cause: ConversationNotFound | IdempotencyConflict,
+  ) {
+    super(`jobs.${index}: ${cause.message}`);
+  }
+}

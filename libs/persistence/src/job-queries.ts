@@ -13,6 +13,8 @@ import { isUuid } from "./sql-guards";
 export interface ListJobsInput {
   status?: JobStatus[];
   conversationId?: string;
+  /** Only this user's jobs. */
+  owner?: string;
   /** Page size, a positive integer. */
   limit: number;
   /** `nextCursor` of the previous page. */
@@ -32,10 +34,17 @@ export async function getJob(db: AnvilDb, id: string): Promise<JobRecord | null>
   return row === undefined ? null : toJobRecord(row);
 }
 
-/** The job submitted with `key`, if any. */
-export async function getJobByIdempotencyKey(db: AnvilDb, key: string): Promise<JobRecord | null> {
-  const [row] = await db.select().from(jobs).where(eq(jobs.idempotencyKey, key));
-  return row === undefined ? null : toJobRecord(row);
+/** The job `owner` submitted with `key`, if any, with the hash of the request it was submitted with. */
+export async function getJobByIdempotencyKey(
+  db: AnvilDb,
+  owner: string,
+  key: string,
+): Promise<{ job: JobRecord; requestHash: string | null } | null> {
+  const [row] = await db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.owner, owner), eq(jobs.idempotencyKey, key)));
+  return row === undefined ? null : { job: toJobRecord(row), requestHash: row.requestHash };
 }
 
 // The cursor is the seq of the last job on the page: keyset pagination stays correct while jobs are added.
@@ -51,6 +60,7 @@ export async function listJobs(db: AnvilDb, input: ListJobsInput): Promise<JobPa
   const where: SQL[] = [];
   if (input.cursor !== undefined) where.push(gt(jobs.seq, parseCursor(input.cursor)));
   if (input.status !== undefined) where.push(inArray(jobs.status, input.status));
+  if (input.owner !== undefined) where.push(eq(jobs.owner, input.owner));
   if (input.conversationId !== undefined) {
     if (!isUuid(input.conversationId)) return { items: [], nextCursor: null };
     where.push(eq(jobs.conversationId, input.conversationId));

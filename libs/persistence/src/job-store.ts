@@ -5,9 +5,11 @@ import { lockEventOrder } from "./event-order";
 import * as events from "./events";
 import type { EventFilter } from "./events";
 import * as queries from "./job-queries";
+import * as queueControl from "./queue-control";
+import type { LineMove, LineState } from "./queue-control";
 import type { JobPage, ListJobsInput } from "./job-queries";
-import type { Conversation, JobEvent, JobRecord, Message } from "./records";
-import { submitJob, submitJobs } from "./submit-job";
+import type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
+import { submitJob, submitJobs, submitJobsAtomically } from "./submit-job";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "./submit-job";
 import * as transitions from "./transitions";
 import type { AppliedTransition, Transition } from "./transitions";
@@ -49,18 +51,18 @@ export class JobStore {
     });
   }
 
-  /** Creates a conversation ("New conversation" when untitled). */
-  createConversation(title?: string): Promise<Conversation> {
-    return conversations.createConversation(this.db, title);
+  /** Creates a conversation of `owner`'s (default `local`; "New conversation" when untitled). */
+  createConversation(title?: string, owner?: string): Promise<Conversation> {
+    return conversations.createConversation(this.db, title, owner);
   }
 
-  /** All conversations, newest first. */
-  listConversations(): Promise<Conversation[]> {
-    return conversations.listConversations(this.db);
+  /** `owner`'s conversations (everyone's when undefined), newest first. */
+  listConversations(owner?: string): Promise<Conversation[]> {
+    return conversations.listConversations(this.db, owner);
   }
 
-  /** One conversation, or null. */
-  getConversation(id: string): Promise<Conversation | null> {
+  /** One conversation with its owner, or null. */
+  getConversation(id: string): Promise<OwnedConversation | null> {
     return conversations.getConversation(this.db, id);
   }
 
@@ -77,6 +79,11 @@ export class JobStore {
   /** Stores many jobs in one transaction, in order; each input gets its job or its own `ConversationNotFound`. */
   submitJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
     return submitJobs(this.db, inputs);
+  }
+
+  /** Stores every input in one transaction, in order, or none: the first refused one throws `BatchRejected`. */
+  submitJobsAtomically(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[]> {
+    return submitJobsAtomically(this.db, inputs);
   }
 
   /** One job, or null. */
@@ -102,6 +109,21 @@ export class JobStore {
   /** Applies a status change once (null when the job is not in `t.from`), with its message update and event. */
   applyTransition(t: Transition): Promise<AppliedTransition | null> {
     return this.inTransaction ? transitions.applyTransitionLocked(this.db, t) : transitions.applyTransition(this.db, t);
+  }
+
+  /** Each owner's last turn and whether the queue is paused, for a new leader to rebuild the line. */
+  lineState(): Promise<LineState> {
+    return queueControl.lineState(this.db);
+  }
+
+  /** Pauses or resumes the queue (persisted). */
+  setPaused(paused: boolean): Promise<void> {
+    return queueControl.setPaused(this.db, paused);
+  }
+
+  /** Records a move of a queued job; null when it is not queued. */
+  moveJob(jobId: string, to: LineMove): Promise<JobRecord | null> {
+    return queueControl.moveJob(this.db, jobId, to);
   }
 
   /** Takes back a processing job's attempt that a shutdown stopped (see attempts.ts); false when it is not that one. */

@@ -11,7 +11,9 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
   const lease = (holder: string) => new LeaderLease(test().database.db, holder, `http://${holder}`, 60_000);
   /** Lets the current lease run out, as it does when its holder stops renewing it for leaseMs. */
   const runOut = () =>
-    test().database.db.execute(sql`update cluster_leader set expires_at = clock_timestamp() - interval '1 millisecond'`);
+    test().database.db.execute(
+      sql`update cluster_leader set expires_at = clock_timestamp() - interval '1 millisecond'`,
+    );
 
   it("gives the lease to one server at a time, and a new epoch to the next term once it ran out", async () => {
     const a = lease("a");

@@ -10,6 +10,8 @@ export interface JobRecord extends Omit<Job, "queuePosition"> {
   attempts: number;
   /** Id of the event that recorded the current status. */
   lastEventId: number;
+  /** Where the job stands in the line besides its seq (see schema.ts): moves, and the turn of its last start. */
+  line: { move: number | null; front: number | null; turn: number | null };
 }
 
 /** A conversation as the API shows it. */
@@ -17,6 +19,11 @@ export interface Conversation {
   id: string;
   title: string;
   createdAt: string;
+}
+
+/** A conversation with the user it belongs to (the API shows only {@link Conversation}). */
+export interface OwnedConversation extends Conversation {
+  owner: string;
 }
 
 /** A message as the API shows it. */
@@ -57,18 +64,22 @@ export function toJobRecord(row: JobRow): JobRecord {
     createdAt: row.createdAt.toISOString(),
     startedAt: iso(row.startedAt),
     finishedAt: iso(row.finishedAt),
+    owner: row.owner,
+    priority: row.priority,
     // `attempts` counts the runs a job was given: a waiting job is on the next one (1 before its first run).
     attempt: row.status === "queued" ? row.attempts + 1 : Math.max(1, row.attempts),
     backend: row.backend,
+    callbackUrl: row.callbackUrl,
     seq: row.seq,
     attempts: row.attempts,
     lastEventId: row.lastEventId,
+    line: { move: row.lineMove, front: row.lineFront, turn: row.turn },
   };
 }
 
 /** The contract `Job` for a record at a given queue position (0 unless queued). */
 export function toJob(record: JobRecord, queuePosition: number): Job {
-  const { seq: _seq, attempts: _attempts, lastEventId: _lastEventId, ...job } = record;
+  const { seq: _seq, attempts: _attempts, lastEventId: _lastEventId, line: _line, ...job } = record;
   return { ...job, queuePosition: record.status === "queued" ? queuePosition : 0 };
 }
 

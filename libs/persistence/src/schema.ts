@@ -3,15 +3,18 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   customType,
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
 
@@ -20,12 +23,20 @@ export type MessageRole = "user" | "assistant";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
+/** The user a row belongs to: `local` for everything made before there were users (and without any). */
+const owner = () => text("owner").notNull().default("local");
+
 /** Conversations: a thread of messages, each image job belongs to one. */
-export const conversations = pgTable("conversations", {
-  id: uuid("id").primaryKey().defaultRandom(),
-  title: text("title").notNull(),
-  createdAt: createdAt(),
-});
+export const conversations = pgTable(
+  "conversations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    title: text("title").notNull(),
+    owner: owner(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("conversations_owner_created_idx").on(t.owner, t.createdAt)],
+);
 
 /** Messages of a conversation; an assistant message carries its job's live state in `metadata`. */
 export const messages = pgTable(
@@ -68,9 +79,24 @@ export const jobs = pgTable(
     attempts: integer("attempts").notNull().default(0),
     /** The URL of the backend the job runs or last ran on; null before it first started. */
     backend: text("backend"),
-    idempotencyKey: text("idempotency_key").unique(),
+    /** Unique per owner: one user's key never finds another user's job. */
+    idempotencyKey: text("idempotency_key"),
+    /** Hash of the normalized request stored with its idempotency key: the same key with another request is a conflict. */
+    requestHash: text("request_hash"),
+    /** Where the job's webhook goes when it ends (see webhook-outbox.ts). */
+    callbackUrl: text("callback_url"),
+    /** The user who submitted it. */
+    owner: owner(),
+    /** -10..10: orders its owner's own waiting jobs (higher first). */
+    priority: integer("priority").notNull().default(0),
     // No foreign key: events are pruned, the job row outlives them.
     lastEventId: bigint("last_event_id", { mode: "number" }).notNull(),
+    /** `jobs.move` within the owner's jobs: negative = to the front (later moves first), positive = to the back. */
+    lineMove: bigint("line_move", { mode: "number" }),
+    /** An admin's move to the very front of the whole line; a larger value was moved later and starts earlier. */
+    lineFront: bigint("line_front", { mode: "number" }),
+    /** The owner's turn its last start was given (fair scheduling): a new leader rebuilds the turns from these. */
+    turn: bigint("turn", { mode: "number" }),
     createdAt: createdAt(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
@@ -81,6 +107,9 @@ export const jobs = pgTable(
       .where(sql`status = 'queued'`),
     index("jobs_status_seq_idx").on(t.status, t.seq),
     index("jobs_conversation_seq_idx").on(t.conversationId, t.seq),
+    index("jobs_owner_seq_idx").on(t.owner, t.seq),
+    uniqueIndex("jobs_owner_idempotency_key_unique").on(t.owner, t.idempotencyKey),
+    check("jobs_priority_range", sql`${t.priority} between -10 and 10`),
   ],
 );
 
@@ -121,6 +150,19 @@ export const clusterLeader = pgTable(
   (t) => [check("cluster_leader_one_row", sql`${t.id} = 1`)],
 );
 
+/** Counter for `jobs.move`: one sequence, so moves made through any server of a cluster stay ordered. */
+export const lineMoves = pgSequence("line_moves");
+
+/** The queue's own switches (one row): paused by an admin, kept across restarts and failovers. */
+export const queueControl = pgTable(
+  "queue_control",
+  {
+    id: integer("id").primaryKey(),
+    paused: boolean("paused").notNull().default(false),
+  },
+  (t) => [check("queue_control_one_row", sql`${t.id} = 1`)],
+);
+
 // PGlite reads bytea as a Uint8Array, postgres.js as a Buffer (a Uint8Array too).
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
 
@@ -140,6 +182,71 @@ export const jobImages = pgTable(
   (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
 );
 
+/**
+ * Users: each is named by their token, which is stored only as its SHA-256 (tokens are 32 random bytes, so a slow
+ * hash adds nothing). A user made by AUTH_PROXY_HEADER has no token.
+ */
+export const users = pgTable("users", {
+  name: text("name").primaryKey(),
+  admin: boolean("admin").notNull().default(false),
+  tokenHash: text("token_hash").unique(),
+  createdAt: createdAt(),
+});
+
+/** Web app sign-ins: the cookie carries a random id, stored here only as its SHA-256, until it expires or signs out. */
+export const sessions = pgTable(
+  "sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    userName: text("user_name")
+      .notNull()
+      .references(() => users.name, { onDelete: "cascade" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("sessions_user_name_idx").on(t.userName)],
+);
+
+/** A row of `users`. */
+export type UserRow = typeof users.$inferSelect;
+/** A row of `sessions`. */
+export type SessionRow = typeof sessions.$inferSelect;
+
+/**
+ * The webhook outbox: one row per delivery, written in the transaction of the job's final transition, so that a
+ * crash can neither lose a delivery nor invent one. `id` is the event id the receiver sees (X-Anvil-Event-Id) and
+ * `body` the exact bytes sent (and signed). Any server may deliver: a claim takes due rows FOR UPDATE SKIP LOCKED
+ * and moves their `next_attempt_at` past the attempt's end, so a server that dies mid-attempt leaves them due again.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid("id").primaryKey(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    body: text("body").notNull(),
+    status: text("status").$type<WebhookDeliveryStatus>().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The claim of the server delivering it now; its hold lasts until `next_attempt_at`. */
+    claim: uuid("claim"),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("webhook_deliveries_pending_idx")
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+    check("webhook_deliveries_status_check", sql`${t.status} in ('pending', 'delivered', 'failed')`),
+  ],
+);
+
+/** Where a webhook delivery stands: waiting (or retrying), delivered, or given up. */
+export type WebhookDeliveryStatus = "pending" | "delivered" | "failed";
+
 /** A row of `conversations`. */
 export type ConversationRow = typeof conversations.$inferSelect;
 /** A row of `messages`. */
@@ -148,5 +255,7 @@ export type MessageRow = typeof messages.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
 /** A row to insert into `jobs`. */
 export type NewJobRow = typeof jobs.$inferInsert;
+/** A row of `webhook_deliveries`. */
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 /** A row of `job_events`. */
 export type JobEventRow = typeof jobEvents.$inferSelect;

@@ -89,6 +89,23 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.submitJob on
     expect(await counts()).toEqual({ conversations: 1, messages: 2, jobs: 1, events: 1 });
   });
 
+  it("keeps each owner's idempotency keys apart: another user's key makes a job of their own", async () => {
+    const alice = await store().submitJob({ prompt: "alice's", params, idempotencyKey: "k", owner: "alice" });
+    const bob = await store().submitJob({ prompt: "bob's", params, idempotencyKey: "k", owner: "bob", priority: 3 });
+    expect(bob.created).toBe(true);
+    expect(bob.job).toMatchObject({ owner: "bob", priority: 3, prompt: "bob's" });
+    expect(alice.job).toMatchObject({ owner: "alice", priority: 0 });
+    expect((await store().getConversation(bob.job.conversationId))?.owner).toBe("bob");
+  });
+
+  it("does not find another owner's conversation when the submit is bound to its owner", async () => {
+    const conversation = await store().createConversation("alice's", "alice");
+    const submit = { prompt: "x", params, conversationId: conversation.id, owner: "bob" };
+    await expect(store().submitJob({ ...submit, conversationOwner: "bob" })).rejects.toThrow(ConversationNotFound);
+    // Unbound (an admin's submit) it may go into anyone's conversation, and stays the submitter's job.
+    expect((await store().submitJob(submit)).job).toMatchObject({ owner: "bob", conversationId: conversation.id });
+  });
+
   it("makes exactly one job for 10 concurrent submits with one idempotency key", async () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, () => store().submitJob({ prompt: "race", params, idempotencyKey: "key-race" })),

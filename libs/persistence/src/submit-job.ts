@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { JobParams } from "@anvil/job-machine";
 import { count, eq, inArray, sql } from "drizzle-orm";
 import { titleFromPrompt } from "./conversations";
 import type { AnvilDb, AnvilTx } from "./database";
-import { ConversationNotFound } from "./errors";
+import { BatchRejected, ConversationNotFound, IdempotencyConflict } from "./errors";
 import { lockEventOrder, nextEventId } from "./event-order";
 import { getJobByIdempotencyKey, queuePosition } from "./job-queries";
 import { toJob, toJobRecord } from "./records";
@@ -17,8 +17,19 @@ export interface SubmitJobInput {
   params: JobParams;
   /** Absent: a new conversation titled after the prompt. */
   conversationId?: string;
-  /** A resubmit with the same key returns the first job instead of making another. */
+  /**
+   * A resubmit with the same key and the same request returns the first job instead of making another; the same
+   * key with a different request is an {@link IdempotencyConflict}.
+   */
   idempotencyKey?: string;
+  /** Where the job's webhook goes when it ends. */
+  callbackUrl?: string;
+  /** The user who submits it (and owns a new conversation made for it); default `local`. */
+  owner?: string;
+  /** -10..10, orders the owner's own waiting jobs; default 0. */
+  priority?: number;
+  /** When set, `conversationId` must belong to this user: another user's conversation is not found. */
+  conversationOwner?: string;
 }
 
 /** The submitted (or, for a repeated idempotency key, the earlier) job and its place in the queue now. */
@@ -29,7 +40,32 @@ export interface SubmitJobResult {
 }
 
 /** What one input of {@link submitJobs} comes to. */
-export type SubmitOutcome = SubmitJobResult | ConversationNotFound;
+export type SubmitOutcome = SubmitJobResult | ConversationNotFound | IdempotencyConflict;
+
+/** Sorted keys at every level: two requests that differ only in key order hash the same. */
+const canonical = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+  );
+};
+
+/** The hash of a normalized request, kept with its idempotency key (defaults filled in, names resolved). */
+export function requestHash(input: SubmitJobInput): string {
+  const normalized = {
+    prompt: input.prompt,
+    params: input.params,
+    conversationId: input.conversationId ?? null,
+    callbackUrl: input.callbackUrl ?? null,
+    priority: input.priority ?? 0,
+  };
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(normalized)))
+    .digest("hex");
+}
 
 /** Stores a new queued job with its conversation, user and assistant messages and first event, atomically. */
 export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<SubmitJobResult> {
@@ -56,38 +92,74 @@ export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[])
   } catch (error) {
     // The unique index is the last word should a writer ever bypass the lock: then one at a time, each
     // repeated key answered with the job that holds it.
-    if (!isUniqueViolation(error, "jobs_idempotency_key_unique")) throw error;
+    if (!isUniqueViolation(error, "jobs_owner_idempotency_key_unique")) throw error;
     if (inputs.length > 1) {
       const results: SubmitOutcome[] = [];
       for (const input of inputs) results.push(...(await submitJobs(db, [input])));
       return results;
     }
-    const key = inputs[0]?.idempotencyKey;
-    const existing = key === undefined ? null : await getJobByIdempotencyKey(db, key);
+    const input = inputs[0]!;
+    const key = input.idempotencyKey;
+    const existing = key === undefined ? null : await getJobByIdempotencyKey(db, ownerOf(input), key);
     if (existing === null) throw error;
-    return [{ job: existing, created: false, queuePosition: await queuePosition(db, existing.id) }];
+    if (existing.requestHash !== null && existing.requestHash !== requestHash(input)) {
+      return [new IdempotencyConflict(key!)];
+    }
+    return [{ job: existing.job, created: false, queuePosition: await queuePosition(db, existing.job.id) }];
   }
+}
+
+/**
+ * Stores every input in one transaction, in the order given, or none of them: the first input refused (an
+ * unknown conversation, an idempotency conflict) rolls the whole batch back as a {@link BatchRejected} naming it.
+ * An input that repeats an idempotency key with the same request gets the job that holds the key.
+ */
+export async function submitJobsAtomically(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[]> {
+  if (inputs.length === 0) return [];
+  return db.transaction(async (tx) => {
+    await lockEventOrder(tx);
+    const outcomes = await insertJobs(tx, inputs);
+    const refused = outcomes.findIndex((outcome) => outcome instanceof Error);
+    if (refused >= 0) throw new BatchRejected(refused, outcomes[refused] as ConversationNotFound | IdempotencyConflict);
+    return outcomes as SubmitJobResult[];
+  });
 }
 
 async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
   const outcomes: (SubmitOutcome | undefined)[] = new Array(inputs.length);
-  // Repeated idempotency keys: the job already stored under the key, or the first input of this batch with it.
+  // Repeated idempotency keys: the job already stored under the owner's key, or the first input of this batch with it.
   const keys = [
     ...new Set(inputs.flatMap((input) => (input.idempotencyKey === undefined ? [] : [input.idempotencyKey]))),
   ];
-  const existingByKey = new Map<string, JobRecord>();
+  const existingByKey = new Map<string, { job: JobRecord; requestHash: string | null }>();
   if (keys.length > 0) {
     for (const row of await tx.select().from(jobs).where(inArray(jobs.idempotencyKey, keys))) {
-      if (row.idempotencyKey !== null) existingByKey.set(row.idempotencyKey, toJobRecord(row));
+      if (row.idempotencyKey !== null) {
+        existingByKey.set(ownedKey(row.owner, row.idempotencyKey), {
+          job: toJobRecord(row),
+          requestHash: row.requestHash,
+        });
+      }
     }
   }
   const known = await existingConversations(tx, inputs);
   const firstWithKey = new Map<string, number>();
+  const hashes = inputs.map((input) => (input.idempotencyKey === undefined ? null : requestHash(input)));
   const fresh: number[] = [];
   inputs.forEach((input, i) => {
-    const key = input.idempotencyKey;
-    if (key !== undefined && (existingByKey.has(key) || firstWithKey.has(key))) return;
-    if (input.conversationId !== undefined && !known.has(input.conversationId)) {
+    const key = input.idempotencyKey === undefined ? undefined : ownedKey(ownerOf(input), input.idempotencyKey);
+    if (key !== undefined) {
+      // Jobs stored before request hashes were kept (null) answer any request with their key, as they did then.
+      const held = existingByKey.get(key)?.requestHash ?? hashes[firstWithKey.get(key) ?? -1] ?? null;
+      if (held !== null && held !== hashes[i]) {
+        outcomes[i] = new IdempotencyConflict(input.idempotencyKey!);
+        return;
+      }
+      if (existingByKey.has(key) || firstWithKey.has(key)) return;
+    }
+    const conversationOwner = input.conversationId === undefined ? undefined : known.get(input.conversationId);
+    const foreign = input.conversationOwner !== undefined && conversationOwner !== input.conversationOwner;
+    if (input.conversationId !== undefined && (conversationOwner === undefined || foreign)) {
       outcomes[i] = new ConversationNotFound(input.conversationId);
       return;
     }
@@ -111,9 +183,13 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
   });
   const newConversations = rows.filter((row) => row.newConversation);
   if (newConversations.length > 0) {
-    await tx
-      .insert(conversations)
-      .values(newConversations.map((row) => ({ id: row.conversationId, title: titleFromPrompt(row.input.prompt) })));
+    await tx.insert(conversations).values(
+      newConversations.map((row) => ({
+        id: row.conversationId,
+        title: titleFromPrompt(row.input.prompt),
+        owner: ownerOf(row.input),
+      })),
+    );
   }
   if (rows.length > 0) {
     await tx.insert(messages).values(
@@ -151,6 +227,10 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
           prompt: row.input.prompt,
           params: row.input.params,
           idempotencyKey: row.input.idempotencyKey,
+          requestHash: row.input.idempotencyKey === undefined ? null : requestHash(row.input),
+          callbackUrl: row.input.callbackUrl ?? null,
+          owner: ownerOf(row.input),
+          priority: row.input.priority ?? 0,
           lastEventId: nextEventId,
         })),
       )
@@ -181,8 +261,8 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
   // Inputs that repeated a key: the job that holds it, as it is now.
   for (const [i, input] of inputs.entries()) {
     if (outcomes[i] !== undefined) continue;
-    const key = input.idempotencyKey!;
-    const existing = existingByKey.get(key);
+    const key = ownedKey(ownerOf(input), input.idempotencyKey!);
+    const existing = existingByKey.get(key)?.job;
     if (existing !== undefined) {
       outcomes[i] = { job: existing, created: false, queuePosition: await queuePosition(tx, existing.id) };
       continue;
@@ -194,10 +274,15 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
   return outcomes as SubmitOutcome[];
 }
 
+const ownerOf = (input: SubmitJobInput): string => input.owner ?? "local";
+
+/** Idempotency keys are the owner's own: the same key from two users is two keys. */
+const ownedKey = (owner: string, key: string): string => `${owner}\u0000${key}`;
+
 const at = (microseconds: number) => sql`statement_timestamp() + ${microseconds} * interval '1 microsecond'`;
 
-/** The ids among the inputs' conversations that exist. */
-async function existingConversations(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promise<Set<string>> {
+/** The inputs' conversations that exist, each with its owner. */
+async function existingConversations(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promise<Map<string, string>> {
   const ids = [
     ...new Set(
       inputs.flatMap((input) =>
@@ -205,7 +290,10 @@ async function existingConversations(tx: AnvilTx, inputs: readonly SubmitJobInpu
       ),
     ),
   ];
-  if (ids.length === 0) return new Set();
-  const rows = await tx.select({ id: conversations.id }).from(conversations).where(inArray(conversations.id, ids));
-  return new Set(rows.map((row) => row.id));
+  if (ids.length === 0) return new Map();
+  const rows = await tx
+    .select({ id: conversations.id, owner: conversations.owner })
+    .from(conversations)
+    .where(inArray(conversations.id, ids));
+  return new Map(rows.map((row) => [row.id, row.owner]));
 }

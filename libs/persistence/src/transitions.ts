@@ -1,3 +1,4 @@
+import { isFinalStatus } from "@anvil/job-machine";
 import type { Job, JobStatus } from "@anvil/job-machine";
 import { and, eq, sql } from "drizzle-orm";
 import type { AnvilDb } from "./database";
@@ -6,6 +7,7 @@ import { toJobRecord } from "./records";
 import type { JobRecord } from "./records";
 import { jobEvents, jobs, messages } from "./schema";
 import { isUuid } from "./sql-guards";
+import { enqueueDelivery } from "./webhook-outbox";
 
 /** Columns a transition may set besides the status; absent keys are left as they are. */
 export interface TransitionPatch {
@@ -18,6 +20,8 @@ export interface TransitionPatch {
   attempts?: number;
   /** The URL of the backend the job runs on. */
   backend?: string | null;
+  /** The owner's turn this start was given (fair scheduling). */
+  turn?: number;
 }
 
 /**
@@ -100,6 +104,8 @@ export async function applyTransitionLocked(tx: AnvilDb, t: Transition): Promise
     status: job.status,
     job: snapshot,
   });
+  // In the transaction of the final transition: the delivery exists exactly when the final state does.
+  if (isFinalStatus(job.status) && job.callbackUrl !== null) await enqueueDelivery(tx, job.callbackUrl, snapshot);
   return { job, snapshot, eventId: job.lastEventId };
 }
 

@@ -12,8 +12,11 @@ import type { AnvilDatabase } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
 import { Effect } from "effect";
 import { readEnv } from "../env";
+import { crowd, startServer } from "./crowd";
+import { fairLineFigures } from "./fair-line";
 import { instantForge } from "./instant-forge";
 import { report } from "./stats";
+import { submitManyAgainstFloor, webhookLatency } from "./webhooks-bench";
 
 const MIGRATIONS = fileURLToPath(new URL("../../../libs/persistence/drizzle", import.meta.url));
 /** The smallest job: one step at 64×64, a fixed seed, the other defaults. */
@@ -243,7 +246,17 @@ async function submissionsAgainstFloor(label: string, database: AnvilDatabase, i
   );
 }
 
-const FIGURES = ["positions", "merge", "throughput", "throughput inspected", "floors", "submissions"] as const;
+const FIGURES = [
+  "positions",
+  "merge",
+  "throughput",
+  "throughput inspected",
+  "floors",
+  "submissions",
+  "subscribers",
+  "submitMany",
+  "webhooks",
+] as const;
 
 async function onDatabase(
   label: string,
@@ -252,6 +265,11 @@ async function onDatabase(
   figures: readonly (typeof FIGURES)[number][],
 ): Promise<void> {
   for (const figure of figures) {
+    if (figure === "subscribers") {
+      // The built server in its own process, so its memory and CPU time are its own.
+      await subscribers(label, open, dir);
+      continue;
+    }
     // A fresh database per figure keeps one figure's 10,000 rows out of the next one's numbers.
     const database = await open();
     const store = new JobStore(database);
@@ -260,10 +278,28 @@ async function onDatabase(
     if (figure === "throughput") await throughput(label, store, join(dir, "images"));
     if (figure === "floors") await againstFloor(label, store, join(dir, "images"));
     if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
+    if (figure === "submitMany") await submitManyAgainstFloor(label, database, join(dir, "images"), params);
+    if (figure === "webhooks") await webhookLatency(label, database, params);
     if (figure === "throughput inspected") {
       await throughput(`${label}, inspection on`, store, join(dir, "images"), new Inspector());
     }
     await database.close();
+  }
+}
+
+/** The crowd figures against `node dist/main.js` on a fresh database of this kind. */
+async function subscribers(label: string, open: () => Promise<AnvilDatabase>, dir: string): Promise<void> {
+  const database = await open();
+  const url = "url" in database && typeof database.url === "string" ? database.url : undefined;
+  const dataDir = join(dir, `serve-${label}`);
+  // PGlite belongs to one process: the server opens its own; the scratch PostgreSQL database is handed over.
+  if (database.kind === "pglite") await database.close();
+  const server = await startServer(dataDir, url);
+  try {
+    await crowd(label, server);
+  } finally {
+    await server.kill("SIGKILL");
+    if (database.kind === "postgres") await database.close();
   }
 }
 
@@ -275,6 +311,7 @@ async function main(): Promise<void> {
   const figures = FIGURES.filter(wanted);
   const dir = await mkdtemp(join(tmpdir(), "anvil-bench-"));
   try {
+    if (wanted("fair line")) fairLineFigures();
     if (wanted("hand-over")) {
       // A warm-up first, so that neither measured run pays for the JIT alone.
       await handOver("warm-up", undefined, true);
@@ -298,11 +335,12 @@ async function main(): Promise<void> {
  * A new database beside DATABASE_URL's for each figure, dropped when the figure is done: the benchmark never
  * writes to the database DATABASE_URL names, which may hold real jobs.
  */
-async function scratchPostgres(url: string): Promise<AnvilDatabase> {
+async function scratchPostgres(url: string): Promise<AnvilDatabase & { url: string }> {
   const scratch = await createScratchDatabase(url, { prefix: "anvil_bench", takeOverWhenNotPermitted: false });
   const database = await openDatabase({ url: scratch.url, migrationsFolder: MIGRATIONS });
   return {
     ...database,
+    url: scratch.url,
     close: async () => {
       await database.close();
       await scratch.drop();

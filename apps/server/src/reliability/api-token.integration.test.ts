@@ -51,13 +51,14 @@ describe("API_TOKEN", () => {
   let database: TestDatabase | undefined;
   let running: InProcessServer | undefined;
   let finished: Job;
-  /** `anvil_token=…`, as the login set it. */
+  /** `anvil_session=…`, as the login set it. */
   let sessionCookie = "";
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
   beforeAll(async () => {
     database = await pglite!.create();
-    running = await startInProcess(database, { apiToken: TOKEN });
+    // Every refusal below is a failed sign-in from this one address: the limit is the sign-in tests' business.
+    running = await startInProcess(database, { apiToken: TOKEN, failedLoginLimit: 10_000 });
     const client = authorizedHttpClient(running.url, BEARER);
     finished = await client.jobs.submit.mutate({ prompt: uniquePrompt("behind a token"), ...quick });
     await waitForStatus(client, finished.id, "complete");
@@ -121,7 +122,8 @@ describe("API_TOKEN", () => {
     ["a wrong Bearer token", { authorization: "Bearer not-the-api-token" }],
     ["the token with a character missing", { authorization: `Bearer ${TOKEN.slice(0, -1)}` }],
     ["the token in another scheme", { authorization: `Basic ${TOKEN}` }],
-    ["a wrong session cookie", { cookie: "anvil_token=not-the-api-token" }],
+    ["a wrong session cookie", { cookie: "anvil_session=not-a-session" }],
+    ["the API token itself as the cookie", { cookie: `anvil_session=${TOKEN}` }],
   ];
 
   it.each(refusals)(
@@ -146,8 +148,10 @@ describe("API_TOKEN", () => {
     }
     const { status, cookie } = await login(TOKEN);
     expect(status).toBe(200);
-    expect(cookie).toMatch(/^anvil_token=[^;]+;.*HttpOnly/);
-    expect(cookie!.split(";")[0]).toBe(sessionCookie);
+    expect(cookie).toMatch(/^anvil_session=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/);
+    // The cookie holds a session of its own, never the token: each sign-in is a new one.
+    expect(cookie).not.toContain(TOKEN);
+    expect(cookie!.split(";")[0]).not.toBe(sessionCookie);
   });
 
   it.each([
@@ -176,7 +180,10 @@ describe("API_TOKEN", () => {
     const ws = authorizedWsClient(url, { cookie: sessionCookie });
     cleanups.push(() => ws.close());
     const received: Job[] = [];
-    const subscription = ws.client.jobs.events.subscribe({}, { onData: (event) => received.push(event.data) });
+    const subscription = ws.client.jobs.events.subscribe(
+      {},
+      { onData: ({ data }) => void ("kind" in data || received.push(data)) },
+    );
     cleanups.push(() => subscription.unsubscribe());
     await waitFor(() => anvil.events.subscribers > 0, "the WebSocket subscription is attached");
     const job = await ws.client.jobs.submit.mutate({ prompt: uniquePrompt("over a WebSocket"), ...quick });
@@ -188,10 +195,11 @@ describe("API_TOKEN", () => {
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toMatch(/^text\/html/);
-    expect(await (await fetch(`${url}/auth/status`)).json()).toEqual({ required: true, authorized: false });
+    expect(await (await fetch(`${url}/auth/status`)).json()).toEqual({ required: true, authorized: false, user: null });
     expect(await (await fetch(`${url}/auth/status`, { headers: BEARER })).json()).toEqual({
       required: true,
       authorized: true,
+      user: { name: "admin", admin: true },
     });
   });
 

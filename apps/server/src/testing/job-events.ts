@@ -1,4 +1,5 @@
-import type { Job, JobStatus } from "@anvil/job-machine";
+import { applyLineEvent } from "@anvil/job-machine";
+import type { Job, JobStatus, LineEvent } from "@anvil/job-machine";
 import type { TRPCClientError } from "@trpc/client";
 import { expect } from "vitest";
 import type { AppRouter } from "@anvil/api";
@@ -15,9 +16,20 @@ export interface ReceivedEvent {
   job: Job;
 }
 
+/** A line event as a client receives it (subscriptions without `jobId`). */
+export interface ReceivedLineEvent {
+  id: string;
+  line: LineEvent;
+}
+
 /** A subscription that records what it receives. */
 export interface EventRecorder {
+  /** The job snapshots received, in order. */
   readonly events: ReceivedEvent[];
+  /** The line events received, in order. */
+  readonly lines: ReceivedLineEvent[];
+  /** Everything received, in order. */
+  readonly received: (ReceivedEvent | ReceivedLineEvent)[];
   /** The error the subscription ended with, if it did. */
   error(): TRPCClientError<AppRouter> | null;
   /** Waits until the received events satisfy `check`. */
@@ -38,17 +50,31 @@ export async function recordJobEvents(
   { attached = true }: { attached?: boolean } = {},
 ): Promise<EventRecorder> {
   const events: ReceivedEvent[] = [];
+  const lines: ReceivedLineEvent[] = [];
+  const received: (ReceivedEvent | ReceivedLineEvent)[] = [];
   let failure: TRPCClientError<AppRouter> | null = null;
   const hub = server.anvil.events;
   const before = hub.subscribers;
   const subscription = client.jobs.events.subscribe(input, {
-    onData: (event) => events.push({ id: event.id, job: event.data }),
+    onData: ({ id, data }) => {
+      if ("kind" in data) {
+        const event = { id, line: data };
+        lines.push(event);
+        received.push(event);
+      } else {
+        const event = { id, job: data };
+        events.push(event);
+        received.push(event);
+      }
+    },
     onError: (error) => {
       failure = error;
     },
   });
   const recorder: EventRecorder = {
     events,
+    lines,
+    received,
     error: () => failure,
     until: (check, what, timeoutMs) =>
       waitFor(
@@ -100,4 +126,31 @@ export function expectEachStatusOnce(events: readonly ReceivedEvent[], jobId: st
   expect(new Set(ids).size).toBe(ids.length);
   const statusEventIds = mine.filter((event) => /^\d+$/.test(event.id)).map((event) => Number(event.id));
   expect(statusEventIds).toEqual([...statusEventIds].sort((a, b) => a - b));
+}
+
+/** A job as a client that applies the stream holds it: its status, and its position derived from line events. */
+export interface DerivedJob {
+  status: JobStatus;
+  /** null when a line event said to read it again. */
+  queuePosition: number | null;
+}
+
+/** What a client holds after applying everything received in order: snapshots, then the line events after them. */
+export function derivedJobs(recorder: EventRecorder): Map<string, DerivedJob> {
+  const jobs = new Map<string, DerivedJob>();
+  let version: number | null = null;
+  for (const event of recorder.received) {
+    if ("job" in event) {
+      jobs.set(event.job.id, { status: event.job.status, queuePosition: event.job.queuePosition });
+      continue;
+    }
+    const { line } = event;
+    const inStep = version === null || version === line.from;
+    version = line.version;
+    for (const job of jobs.values()) {
+      if (job.status !== "queued" || job.queuePosition === null) continue;
+      job.queuePosition = inStep ? applyLineEvent(job.queuePosition, line) : null;
+    }
+  }
+  return jobs;
 }

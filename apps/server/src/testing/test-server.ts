@@ -23,7 +23,10 @@ export interface TestServer {
 
 /** What a test may change about the server it starts: timings, and inspection, its ring size, the API token. */
 export type TestServerOptions = Partial<
-  Pick<AnvilConfig, "simulatorStepMs" | "coalesceMs" | "jobTimeoutMs" | "inspect" | "inspectionCapacity" | "apiToken">
+  Pick<
+    AnvilConfig,
+    "simulatorStepMs" | "coalesceMs" | "jobTimeoutMs" | "inspect" | "inspectionCapacity" | "apiToken" | "webhooks"
+  >
 >;
 
 /** What every in-process test server shares: port 0 on 127.0.0.1, a fast simulator, short coalescing. */

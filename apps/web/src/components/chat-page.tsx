@@ -8,6 +8,7 @@ import { Lightbox } from "./lightbox";
 import { MessageList } from "./message-list";
 import { QueuePanel } from "./queue-panel";
 import { ThemeToggle } from "./theme-toggle";
+import { UserMenu } from "./user-menu";
 
 /** The chat-like main page: conversations, the selected one's jobs live, the composer and the queue. */
 export function ChatPage() {
@@ -57,6 +58,7 @@ export function ChatPage() {
         <a class="topbar__link" href="/inspect">
           Inspector
         </a>
+        <UserMenu />
         <ThemeToggle />
       </header>
       <div class="sidebar" id="sidebar">

@@ -1,6 +1,6 @@
 import { createSignal, Show } from "solid-js";
 
-/** The token form shown when the server requires API_TOKEN; `onLogin` resolves to an error message or null. */
+/** The sign-in form: a user's own token (or API_TOKEN); `onLogin` resolves to an error message or null. */
 export function Login(props: { onLogin: (token: string) => Promise<string | null> }) {
   const [token, setToken] = createSignal("");
   const [error, setError] = createSignal<string | null>(null);
@@ -17,7 +17,7 @@ export function Login(props: { onLogin: (token: string) => Promise<string | null
         }}
       >
         <h1 class="brand">Anvil</h1>
-        <p>This server needs its access token.</p>
+        <p>Sign in with your access token (an admin gives you one).</p>
         <label for="token">Token</label>
         <input
           id="token"

@@ -5,6 +5,7 @@ import { QueuePanel } from "./queue-panel";
 const status = {
   queued: 2,
   processing: 1,
+  paused: false,
   backends: [
     { url: "http://gpu-a:7860", busy: true, jobId: "job-1", healthy: true, since: null },
     { url: "http://gpu-b:7860", busy: false, jobId: null, healthy: false, since: null },

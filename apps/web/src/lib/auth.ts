@@ -3,10 +3,18 @@ import { createSignal } from "solid-js";
 /** Where the session stands: unknown until `/auth/status` answers. */
 export type AuthState = "checking" | "required" | "ok";
 
-const [authState, setAuthState] = createSignal<AuthState>("checking");
+/** Who is signed in, as the server names them. */
+export interface SignedInUser {
+  name: string;
+  admin: boolean;
+}
 
-/** The current auth state, as a signal. */
-export { authState };
+const [authState, setAuthState] = createSignal<AuthState>("checking");
+const [currentUser, setCurrentUser] = createSignal<SignedInUser | null>(null);
+const [signInRequired, setSignInRequired] = createSignal(false);
+
+/** The current auth state, the signed-in user, and whether the server wants a sign-in at all, as signals. */
+export { authState, currentUser, signInRequired };
 
 /** Called when the server answers 401: the cookie is missing or no longer matches API_TOKEN. */
 export function markUnauthorized(): void {
@@ -17,8 +25,10 @@ export function markUnauthorized(): void {
 export async function checkAuth(fetcher: typeof fetch = fetch): Promise<AuthState> {
   try {
     const response = await fetcher("/auth/status", { credentials: "same-origin" });
-    const body = (await response.json()) as { required?: boolean; authorized?: boolean };
+    const body = (await response.json()) as { required?: boolean; authorized?: boolean; user?: SignedInUser | null };
     const state: AuthState = body.required && !body.authorized ? "required" : "ok";
+    setCurrentUser(body.user ?? null);
+    setSignInRequired(Boolean(body.required));
     setAuthState(state);
     return state;
   } catch {
@@ -37,13 +47,23 @@ export async function login(token: string, fetcher: typeof fetch = fetch): Promi
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ token }),
     });
+    const body = (await response.json().catch(() => ({}))) as { error?: string; user?: SignedInUser | null };
     if (response.ok) {
+      if (body.user) setCurrentUser(body.user);
       setAuthState("ok");
       return null;
     }
-    const body = (await response.json().catch(() => ({}))) as { error?: string };
-    return body.error ?? `Login failed (HTTP ${response.status})`;
+    if (response.status === 401) return "That token is not valid here; check it and try again";
+    return body.error ?? `Sign-in failed (HTTP ${response.status})`;
   } catch {
     return "The server is not reachable; try again in a moment";
   }
+}
+
+/** Ends this browser's session (POST /auth/logout) and shows the sign-in form again. */
+export async function logout(fetcher: typeof fetch = fetch): Promise<void> {
+  await fetcher("/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
+  setCurrentUser(null);
+  // Back to a clean page: nothing of the signed-out user's stays in memory.
+  location.assign("/");
 }

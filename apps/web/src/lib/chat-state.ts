@@ -8,7 +8,7 @@ import { submissionKeys } from "./submission-keys";
 import { createSubscription } from "./subscription";
 import { coalesced } from "./tasks";
 import { trpc } from "./trpc";
-import type { Conversation, Job, Message, QueueStatus, SubmitInput } from "./types";
+import type { Conversation, Job, JobStreamEvent, Message, QueueStatus, SubmitInput } from "./types";
 
 const QUEUE_POLL_MS = 3_000;
 const CURSOR_KEY = "anvil:last-event";
@@ -120,18 +120,32 @@ export function createChatState() {
     }
   });
 
-  const stream = createSubscription<{ conversationId?: string }, Job>({
+  const readAgain = (jobIds: readonly string[]) => {
+    for (const jobId of jobIds) {
+      trpc.jobs.get.query({ jobId }).then(store.applyEvent, () => {
+        // The next line event or status change tells again.
+      });
+    }
+  };
+
+  // The page subscribes to what it shows: the open conversation's jobs; with none open, the line and the GPUs of the
+  // queue panel (status changes and compact line events only: a fresh unfiltered stream sends no snapshots).
+  const stream = createSubscription<{ conversationId?: string }, JobStreamEvent>({
     input: () => {
       const id = selectedId();
       return id ? { conversationId: id } : {};
     },
     subscribe: (input, handlers) => trpc.jobs.events.subscribe(input, handlers),
     resumeFrom: (input) => readCursor(input.conversationId ?? "*"),
-    onData: (job, eventId) => {
-      store.applyEvent(job);
-      writeCursor(selectedId() ?? "*", eventId);
+    onOpen: () => store.resetLine(),
+    onData: (event, eventId) => {
+      const conversationId = selectedId();
+      writeCursor(conversationId ?? "*", eventId);
+      if ("kind" in event) return readAgain(store.applyLine(event));
+      store.applyEvent(event);
       // A job this page has no message for was submitted elsewhere (another tab, a script): fetch its messages.
-      if (job.conversationId === selectedId() && !messages.some((m) => m.id === job.messageId)) void loadConversation();
+      if (event.conversationId === conversationId && !messages.some((m) => m.id === event.messageId))
+        void loadConversation();
       void refreshQueue();
     },
     onHistoryGone: () => void loadConversation(),

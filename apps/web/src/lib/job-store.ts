@@ -1,5 +1,7 @@
+import { applyLineEvent } from "@anvil/job-machine/line-change";
+import { batch } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import type { Job, JobStatus } from "./types";
+import type { Job, JobStatus, LineEvent } from "./types";
 
 const RANK: Record<JobStatus, number> = { queued: 0, processing: 1, complete: 2, error: 2, cancelled: 2 };
 
@@ -27,12 +29,20 @@ export interface JobStore {
   applyEvent(job: Job): void;
   /** A snapshot from a query: applied only when it is not older than what the page already shows. */
   applySnapshot(job: Job): void;
+  /**
+   * A line event from the live stream: moves the waiting jobs the page holds. Returns the ids of those whose
+   * position it cannot tell (a reorder touched them, or the page missed a change): read them again (`jobs.get`).
+   */
+  applyLine(event: LineEvent): string[];
+  /** A new stream starts: its first line event says which line version its snapshots are at. */
+  resetLine(): void;
 }
 
 /** Makes an empty job store. */
 export function createJobStore(): JobStore {
   const [jobs, setJobs] = createStore<Record<string, Job>>({});
   const put = (job: Job) => setJobs(job.id, reconcile(job));
+  let version: number | null = null;
   return {
     jobs,
     applyEvent(job) {
@@ -44,6 +54,25 @@ export function createJobStore(): JobStore {
     applySnapshot(job) {
       const current = jobs[job.id];
       if (!current || isAtLeastAsNew(job, current)) put(job);
+    },
+    applyLine(event) {
+      // Snapshots on a stream are at the version of its last line event (before the first: that event's `from`).
+      const inStep = version === null || version === event.from;
+      version = event.version;
+      const stale: string[] = [];
+      batch(() => {
+        for (const job of Object.values(jobs)) {
+          if (job.status !== "queued") continue;
+          const next = inStep ? applyLineEvent(job.queuePosition, event) : null;
+          if (next === null) stale.push(job.id);
+          // 0: it left the line; its status change follows on the stream and says where it went.
+          else if (next > 0 && next !== job.queuePosition) setJobs(job.id, "queuePosition", next);
+        }
+      });
+      return stale;
+    },
+    resetLine() {
+      version = null;
     },
   };
 }

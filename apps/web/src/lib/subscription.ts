@@ -27,6 +27,8 @@ export interface SubscriptionOptions<I, T> {
   input: Accessor<I | null>;
   subscribe: Subscribe<I, T>;
   onData: (data: T, eventId: string) => void;
+  /** Each time a stream is opened (first or again), before anything it sends. */
+  onOpen?: () => void;
   /** Where a newly opened stream resumes (e.g. the id a page saw before a reload). */
   resumeFrom?: (input: I) => string | undefined;
   /** The server no longer has the history after our last event id: reload what the page shows. */
@@ -101,6 +103,7 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
           },
         };
         current?.unsubscribe();
+        options.onOpen?.();
         const resume = cursor === undefined ? {} : { lastEventId: cursor };
         const subscription = options.subscribe({ ...input, ...resume }, handlers);
         current = {

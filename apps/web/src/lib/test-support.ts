@@ -28,7 +28,10 @@ export const makeJob = (overrides: Partial<Job> = {}): Job => ({
   createdAt: "2025-01-01T10:00:00.000Z",
   startedAt: null,
   finishedAt: null,
+  owner: "local",
+  priority: 0,
   attempt: 1,
   backend: null,
+  callbackUrl: null,
   ...overrides,
 });

@@ -1,8 +1,5 @@
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
-import type { AppRouter } from "@anvil/api";
+import { createAnvilClient } from "@anvil/client";
 import { markUnauthorized } from "./auth";
-
-const url = "/trpc";
 
 /** Any 401 from the API means the login cookie is missing or stale: the app shows the login form. */
 const fetchWithAuth: typeof fetch = async (input, init) => {
@@ -12,19 +9,11 @@ const fetchWithAuth: typeof fetch = async (input, init) => {
 };
 
 /**
- * The one tRPC client of the web app. No data transformer: the API speaks plain JSON (CONTRACT.md).
+ * The one client of the web app: the published `@anvil/client`, on this page's own origin, authenticated by the
+ * login cookie. No data transformer: the API speaks plain JSON (CONTRACT.md).
  *
- * Subscriptions go over Server-Sent Events (`httpSubscriptionLink`), not WebSocket: an EventSource resumes with
- * `lastEventId` natively (the link keeps the last tracked id and the browser sends `Last-Event-ID` when it
- * reconnects by itself), it passes through plain HTTP proxies, and it carries the login cookie like any request.
+ * Subscriptions go over the browser's own EventSource: it resumes with `lastEventId` natively (the link keeps the
+ * last tracked id and the browser sends `Last-Event-ID` when it reconnects by itself), it passes through plain HTTP
+ * proxies, and it carries the login cookie like any request.
  */
-export const trpc = createTRPCClient<AppRouter>({
-  links: [
-    splitLink({
-      condition: (op) => op.type === "subscription",
-      true: httpSubscriptionLink({ url }),
-      // The server takes at most 50 calls in one batch (MAX_BATCH_CALLS).
-      false: httpBatchLink({ url, fetch: fetchWithAuth, maxItems: 50 }),
-    }),
-  ],
-});
+export const trpc = createAnvilClient({ url: "", fetch: fetchWithAuth, EventSource: globalThis.EventSource });

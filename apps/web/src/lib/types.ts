@@ -1,11 +1,16 @@
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "@anvil/api";
+import type { LineEvent } from "@anvil/job-machine";
+
+export type { LineEvent };
 
 type Outputs = inferRouterOutputs<AppRouter>;
 type Inputs = inferRouterInputs<AppRouter>;
 
 /** An image job as the API sends it (CONTRACT.md `Job`). */
 export type Job = Outputs["jobs"]["get"];
+/** What `jobs.events` sends: a job snapshot, or (without a `jobId` filter) a compact change of the line. */
+export type JobStreamEvent = Job | LineEvent;
 /** The status of a job. */
 export type JobStatus = Job["status"];
 /** A conversation in the side list. */

@@ -5,7 +5,8 @@ import { createConversationInput } from "../schemas";
 export const conversationsRouter = router({
   create: publicProcedure
     .input(createConversationInput)
-    .mutation(({ ctx, input }) => ctx.store.createConversation(input.title || undefined)),
+    .mutation(({ ctx, input }) => ctx.store.createConversation(input.title || undefined, ctx.user.name)),
 
-  list: publicProcedure.query(({ ctx }) => ctx.store.listConversations()),
+  /** The caller's conversations; an admin's list holds everyone's. */
+  list: publicProcedure.query(({ ctx }) => ctx.store.listConversations(ctx.user.admin ? undefined : ctx.user.name)),
 });

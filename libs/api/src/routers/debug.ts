@@ -3,7 +3,8 @@ import { TRPCError } from "@trpc/server";
 import { inspectStream } from "../inspection/inspect-stream";
 import { debugListInput, inspectInput, timelineInput } from "../inspection/schemas";
 import { actorsDebugView, schedulerDebugView } from "../inspection/views";
-import { publicProcedure, router, toTRPCError } from "../trpc";
+import { inSlot } from "../subscription-slots";
+import { adminProcedure, publicProcedure, router, toTRPCError } from "../trpc";
 
 /** What a debug procedure answers while the server runs without inspection. */
 export const INSPECTION_OFF = "Inspection is off; start the server with ANVIL_INSPECT=1";
@@ -11,7 +12,8 @@ export const INSPECTION_OFF = "Inspection is off; start the server with ANVIL_IN
 // The machines are fixed at build time, so their charts are read once.
 const charts = { imageJob: chartOf(imageJobMachine), scheduler: chartOf(schedulerMachine) };
 
-const inspectedProcedure = publicProcedure.use(({ ctx, next }) => {
+// What the machines hold (prompts, every user's jobs) is for admins only.
+const inspectedProcedure = adminProcedure.use(({ ctx, next }) => {
   if (!ctx.inspector) throw new TRPCError({ code: "PRECONDITION_FAILED", message: INSPECTION_OFF });
   return next({ ctx: { inspector: ctx.inspector } });
 });
@@ -42,7 +44,7 @@ export const debugRouter = router({
 
   inspect: inspectedProcedure.input(inspectInput).subscription(async function* ({ ctx, input, signal }) {
     try {
-      yield* inspectStream(ctx.inspector, input, signal);
+      yield* inSlot(ctx.subscriptions, () => inspectStream(ctx.inspector, input, signal));
     } catch (error) {
       // Errors inside a running stream do not pass through middleware; map them here, at the edge.
       throw toTRPCError(error) ?? error;

@@ -1,16 +1,38 @@
+import { TRPCError } from "@trpc/server";
 import { toTRPCError, publicProcedure, router } from "../trpc";
 import { jobEventStream } from "../job-stream";
-import { jobEventsInput, jobIdInput, listJobsInput, submitJobInput } from "../schemas";
+import { ownJob } from "../ownership";
+import { inSlot } from "../subscription-slots";
+import { jobEventsInput, jobIdInput, listJobsInput, moveJobInput, submitJobInput, submitManyInput } from "../schemas";
 
 /** `jobs.*`: submit, read, cancel and watch image jobs. */
 export const jobsRouter = router({
-  submit: publicProcedure.input(submitJobInput).mutation(({ ctx, input }) => ctx.service.submit(input)),
+  submit: publicProcedure.input(submitJobInput).mutation(({ ctx, input }) => {
+    if (input.priority > 0 && !ctx.user.admin) {
+      throw new TRPCError({ code: "FORBIDDEN", message: "priority above 0 is for admins only" });
+    }
+    return ctx.service.submit(input, ctx.user);
+  }),
 
-  get: publicProcedure.input(jobIdInput).query(({ ctx, input }) => ctx.service.get(input.jobId)),
+  submitMany: publicProcedure.input(submitManyInput).mutation(({ ctx, input }) => {
+    const raised = input.jobs.findIndex((job) => job.priority > 0);
+    if (raised >= 0 && !ctx.user.admin) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: `jobs.${raised}.priority: priority above 0 is for admins only`,
+      });
+    }
+    return ctx.service.submitMany(input.jobs, ctx.user);
+  }),
+
+  get: publicProcedure.input(jobIdInput).query(({ ctx, input }) => ownJob(ctx, input.jobId)),
 
   list: publicProcedure.input(listJobsInput).query(async ({ ctx, input }) => {
+    // A user lists their own jobs; an admin everyone's, or one user's with `owner`.
+    const owner = ctx.user.admin ? input.owner : ctx.user.name;
     const page = await ctx.store.listJobs({
       limit: input.limit,
+      ...(owner !== undefined ? { owner } : {}),
       ...(input.status ? { status: input.status } : {}),
       ...(input.conversationId ? { conversationId: input.conversationId } : {}),
       ...(input.cursor ? { cursor: input.cursor } : {}),
@@ -18,11 +40,23 @@ export const jobsRouter = router({
     return { items: page.items.map((record) => ctx.service.toLiveJob(record)), nextCursor: page.nextCursor };
   }),
 
-  cancel: publicProcedure.input(jobIdInput).mutation(({ ctx, input }) => ctx.service.cancel(input.jobId)),
+  cancel: publicProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
+    await ownJob(ctx, input.jobId);
+    return ctx.service.cancel(input.jobId);
+  }),
+
+  retry: publicProcedure.input(jobIdInput).mutation(({ ctx, input }) => ctx.service.retry(input.jobId, ctx.user)),
+
+  move: publicProcedure.input(moveJobInput).mutation(({ ctx, input }) => {
+    if (input.global && !ctx.user.admin) {
+      throw new TRPCError({ code: "FORBIDDEN", message: "only an admin may move a job ahead of the whole line" });
+    }
+    return ctx.service.move(input.jobId, input.to, input.global, ctx.user);
+  }),
 
   events: publicProcedure.input(jobEventsInput).subscription(async function* ({ ctx, input, signal }) {
     try {
-      yield* jobEventStream(ctx, input, signal);
+      yield* inSlot(ctx.subscriptions, () => jobEventStream(ctx, input, signal));
     } catch (error) {
       // Errors inside a running stream do not pass through middleware; map them here, at the edge.
       throw toTRPCError(error) ?? error;

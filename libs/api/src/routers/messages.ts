@@ -1,13 +1,11 @@
-import { NotFound } from "../errors";
+import { ownConversation } from "../ownership";
 import { publicProcedure, router } from "../trpc";
 import { conversationIdInput } from "../schemas";
 
 /** `messages.*`: a conversation's messages, image jobs' live state in their metadata. */
 export const messagesRouter = router({
   list: publicProcedure.input(conversationIdInput).query(async ({ ctx, input }) => {
-    if (!(await ctx.store.getConversation(input.conversationId))) {
-      throw new NotFound({ message: `No conversation with id ${input.conversationId}` });
-    }
+    await ownConversation(ctx, input.conversationId);
     const messages = await ctx.store.listMessages(input.conversationId);
     return messages.map((message) => {
       const jobId = message.metadata["jobId"];

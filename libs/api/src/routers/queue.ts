@@ -1,20 +1,41 @@
-import { publicProcedure, router } from "../trpc";
+import { mayAccess } from "../caller";
+import type { Context } from "../context";
+import { ownerOf } from "../ownership";
+import { adminProcedure, publicProcedure, router } from "../trpc";
 
-/** `queue.*`: the line and the GPUs at a glance. */
+const status = (ctx: Context) => {
+  const { queued, processing, backends } = ctx.service.scheduler.snapshot();
+  const health = ctx.service.monitor.health();
+  const mayAccessJob = (jobId: string) => {
+    const job = ctx.service.liveJob(jobId);
+    return job !== undefined && mayAccess(ctx.user, ownerOf(job));
+  };
+  return {
+    queued,
+    processing,
+    paused: ctx.service.scheduler.held,
+    backends: backends.map((backend, i) => ({
+      url: health[i]?.url ?? "",
+      busy: backend.busy,
+      // Which job runs is the owner's business (and an admin's); that a GPU is busy is everyone's.
+      jobId: backend.jobId !== null && mayAccessJob(backend.jobId) ? backend.jobId : null,
+      healthy: backend.healthy,
+      since: backend.since === null ? null : new Date(backend.since).toISOString(),
+    })),
+  };
+};
+
+/** `queue.*`: the line and the GPUs at a glance; pause and resume (admins). */
 export const queueRouter = router({
-  status: publicProcedure.query(({ ctx }) => {
-    const { queued, processing, backends } = ctx.service.scheduler.snapshot();
-    const health = ctx.service.monitor.health();
-    return {
-      queued,
-      processing,
-      backends: backends.map((backend, i) => ({
-        url: health[i]?.url ?? "",
-        busy: backend.busy,
-        jobId: backend.jobId,
-        healthy: backend.healthy,
-        since: backend.since === null ? null : new Date(backend.since).toISOString(),
-      })),
-    };
+  status: publicProcedure.query(({ ctx }) => status(ctx)),
+
+  pause: adminProcedure.mutation(async ({ ctx }) => {
+    await ctx.service.setPaused(true);
+    return status(ctx);
+  }),
+
+  resume: adminProcedure.mutation(async ({ ctx }) => {
+    await ctx.service.setPaused(false);
+    return status(ctx);
   }),
 });

@@ -48,7 +48,9 @@ async function openTestDatabase(database: AnvilDatabase, drop: () => Promise<voi
   return {
     database,
     reset: async () => {
-      await database.db.execute(sql`truncate job_events, jobs, messages, conversations, cluster_leader restart identity cascade`);
+      await database.db.execute(
+        sql`truncate job_events, jobs, messages, conversations, cluster_leader, sessions, users, queue_control restart identity cascade`,
+      );
     },
     dispose: async () => {
       await database.close();

@@ -1,0 +1,160 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Caller } from "@anvil/api";
+import type { Logger } from "pino";
+import { isHttps, originAllowed, sessionCookie } from "./auth";
+import type { Authenticator } from "./auth";
+import { FailedLogins } from "./failed-logins";
+import { json, readJson } from "./http-body";
+
+/** Failed sign-ins one client address may have per minute before it has to wait. */
+export const DEFAULT_FAILED_LOGIN_LIMIT = 10;
+const FAILED_LOGIN_WINDOW_MS = 60_000;
+
+const addressOf = (req: IncomingMessage): string => req.socket.remoteAddress ?? "unknown";
+const carriesToken = (req: IncomingMessage): boolean => /^Bearer\s/i.test(req.headers.authorization ?? "");
+
+/** What {@link AuthGate} is built from. */
+export interface AuthGateOptions {
+  auth: Authenticator;
+  logger: Logger;
+  /** Origins besides Anvil's own whose pages may open a WebSocket with the session cookie (ALLOWED_ORIGINS). */
+  allowedOrigins?: readonly string[];
+  /** Failed sign-ins per client address per minute (default 10). */
+  failedLoginLimit?: number;
+}
+
+/** Outcome of admitting a request: who it is, or the status it was refused with (the answer is sent already). */
+type Admission = { caller: Caller } | { caller: null };
+
+/**
+ * The door of the HTTP server: `/auth/login`, `/auth/logout` and `/auth/status`, and who each API, image and
+ * metrics request (and each WebSocket upgrade) is. Failed sign-ins are counted per client address, logged, and
+ * past the limit refused with 429 before any token is checked, so that guessing learns nothing.
+ */
+export class AuthGate {
+  private readonly failures: FailedLogins;
+  private readonly callers = new WeakMap<IncomingMessage, Caller>();
+
+  constructor(private readonly options: AuthGateOptions) {
+    this.failures = new FailedLogins({
+      limit: options.failedLoginLimit ?? DEFAULT_FAILED_LOGIN_LIMIT,
+      windowMs: FAILED_LOGIN_WINDOW_MS,
+    });
+  }
+
+  /** Whether requests must say who they are. */
+  get required(): boolean {
+    return this.options.auth.required;
+  }
+
+  /** The caller admitted for `req` (HTTP request or WebSocket upgrade); undefined when it was never admitted. */
+  callerOf(req: IncomingMessage): Caller | undefined {
+    return this.callers.get(req);
+  }
+
+  /** Answers `/auth/*`; false for any other path. */
+  async route(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (path === "/auth/login" && req.method === "POST") {
+      await this.login(req, res);
+      return true;
+    }
+    if (path === "/auth/logout" && req.method === "POST") {
+      await this.options.auth.endSession(req);
+      json(res, 200, { ok: true }, { "set-cookie": sessionCookie(null, isHttps(req)) });
+      return true;
+    }
+    if (path === "/auth/status") {
+      const identity = await this.options.auth.identify(req);
+      json(res, 200, { required: this.required, authorized: identity.user !== null, user: identity.user });
+      return true;
+    }
+    return false;
+  }
+
+  /** Who `req` is; when nobody, the 401 (or 429) is sent and the caller is null. */
+  async admit(req: IncomingMessage, res: ServerResponse): Promise<Admission> {
+    const refusal = await this.check(req);
+    if (typeof refusal !== "number") return { caller: refusal };
+    const message =
+      refusal === 429
+        ? "Too many failed sign-ins from this address; try again later"
+        : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
+    // In tRPC's error shape, so that a tRPC client reads the code as it reads any other.
+    const code = refusal === 429 ? "TOO_MANY_REQUESTS" : "UNAUTHORIZED";
+    const error = { message, code: refusal === 429 ? -32029 : -32001, data: { code, httpStatus: refusal } };
+    json(res, refusal, { error }, refusal === 429 ? { "retry-after": String(this.retryAfterSeconds(req)) } : {});
+    return { caller: null };
+  }
+
+  /** Who a WebSocket upgrade is: checked for origin, then like any request; refused on the socket itself. */
+  async admitUpgrade(req: IncomingMessage, socket: Duplex): Promise<Admission> {
+    if (!originAllowed(req, this.options.allowedOrigins ?? [])) {
+      this.options.logger.warn(
+        { address: addressOf(req), origin: req.headers.origin },
+        "refused a WebSocket upgrade with the session cookie from a foreign origin",
+      );
+      socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return { caller: null };
+    }
+    const refusal = await this.check(req);
+    if (typeof refusal !== "number") return { caller: refusal };
+    const status = refusal === 429 ? "429 Too Many Requests" : "401 Unauthorized";
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    return { caller: null };
+  }
+
+  private async check(req: IncomingMessage): Promise<Caller | 401 | 429> {
+    const address = addressOf(req);
+    if (carriesToken(req) && this.failures.retryAfterMs(address) > 0) return 429;
+    const identity = await this.options.auth.identify(req);
+    if (identity.user) {
+      this.callers.set(req, identity.user);
+      return identity.user;
+    }
+    if (identity.credential) this.failed(req, identity.reason);
+    return 401;
+  }
+
+  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.failures.retryAfterMs(addressOf(req)) > 0) {
+      const retry = this.retryAfterSeconds(req);
+      json(
+        res,
+        429,
+        { ok: false, error: `Too many failed sign-ins; try again in ${retry} s` },
+        {
+          "retry-after": String(retry),
+        },
+      );
+      return;
+    }
+    const token = ((await readJson(req)) as { token?: unknown } | undefined)?.token;
+    const given = typeof token === "string" ? token.trim() : "";
+    if (given === "" && !this.required) {
+      json(res, 200, { ok: true, required: false, user: null });
+      return;
+    }
+    const user = given === "" ? null : await this.options.auth.byToken(given);
+    if (!user) {
+      this.failed(req, "wrong token at /auth/login");
+      json(res, 401, { ok: false, error: "Wrong token" });
+      return;
+    }
+    const id = await this.options.auth.startSession(user);
+    json(res, 200, { ok: true, required: this.required, user }, { "set-cookie": sessionCookie(id, isHttps(req)) });
+  }
+
+  private failed(req: IncomingMessage, reason: string): void {
+    const address = addressOf(req);
+    const failures = this.failures.fail(address);
+    this.options.logger.warn(
+      { address, path: new URL(req.url ?? "/", "http://anvil").pathname, failures, reason },
+      "failed sign-in",
+    );
+  }
+
+  private retryAfterSeconds(req: IncomingMessage): number {
+    return Math.max(1, Math.ceil(this.failures.retryAfterMs(addressOf(req)) / 1000));
+  }
+}

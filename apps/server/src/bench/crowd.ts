@@ -1,0 +1,200 @@
+import { readFile } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import type { AppRouter } from "@anvil/api";
+import type { LineEvent } from "@anvil/job-machine";
+import { createTRPCClient, createWSClient, httpLink, httpSubscriptionLink, splitLink, wsLink } from "@trpc/client";
+import type { TRPCClient } from "@trpc/client";
+import { EventSource } from "eventsource";
+import WebSocket from "ws";
+import { spawnScript } from "../testing/spawn-server";
+import type { ServerProcess } from "../testing/spawn-server";
+import { summarise } from "./stats";
+
+/** The built server, beside this bundle (dist/bench.js → dist/main.js). */
+const SERVER = fileURLToPath(new URL("./main.js", import.meta.url));
+const SMALL = { steps: 1, width: 64, height: 64 } as const;
+/** Linux clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every common kernel). */
+const TICKS = 100;
+
+/** Resident memory of a process, in MB (Linux /proc). */
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+/** CPU time a process has used so far, in ms (user + system, Linux /proc). */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+}
+
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `call`, again (up to 5 times) when the connection failed: on a loaded 2-core machine a connect can time out. */
+const again = async <T>(call: () => Promise<T>, tries = 5): Promise<T> => {
+  try {
+    return await call();
+  } catch (error) {
+    if (tries <= 1) throw error;
+    await settle(200);
+    return again(call, tries - 1);
+  }
+};
+
+/** Submits `count` small jobs in batches of 50 calls (what one request may carry); returns their ids in order. */
+async function fill(url: string, count: number, label: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 50) {
+    const n = Math.min(50, count - start);
+    const reply = await again(() =>
+      fetch(`${url}/trpc/${Array.from({ length: n }, () => "jobs.submit").join(",")}?batch=1`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(
+          Object.fromEntries(
+            Array.from({ length: n }, (_, i) => [
+              i,
+              { prompt: `${label} ${start + i}`, idempotencyKey: `${label}-${start + i}`, ...SMALL },
+            ]),
+          ),
+        ),
+      }),
+    );
+    const body = (await reply.json()) as { result?: { data: { id: string } }; error?: { message: string } }[];
+    for (const call of body) {
+      if (!call.result) throw new Error(`a submission was refused: ${call.error?.message ?? "no reason given"}`);
+      ids.push(call.result.data.id);
+    }
+  }
+  return ids;
+}
+
+/** Starts the built server on `databaseUrl` (or PGlite in `dataDir`), with the simulator's slow steps: the line stays. */
+export const startServer = (dataDir: string, databaseUrl?: string): Promise<ServerProcess> =>
+  spawnScript(
+    SERVER,
+    {
+      DATA_DIR: dataDir,
+      ANVIL_SIMULATOR_STEP_MS: "60000",
+      // As `npm run serve` starts it: without NODE_ENV, inspection is on.
+      ANVIL_INSPECT: "1",
+      // One user (local) submits every job of the bench: no per-user quota.
+      MAX_QUEUED_PER_USER: "0",
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    },
+    120_000,
+  );
+
+/**
+ * Idle RSS of a fresh server, then with 2,000 jobs waiting and 1,000 unfiltered subscribers (half SSE, half WebSocket
+ * over 50 sockets): for each of `changes` head changes (the first waiting job cancelled), the time until every
+ * subscriber has its line event, queue.status latency meanwhile, and the server's CPU time per change. Then RSS per
+ * waiting job with 10,000 waiting.
+ */
+export async function crowd(label: string, server: ServerProcess, changes = 20): Promise<void> {
+  try {
+    await measureCrowd(label, server, changes);
+  } catch (error) {
+    console.error(`the crowd figures failed [${label}]; the server's stderr: ${server.stderr().slice(-2000)}`);
+    throw error;
+  }
+}
+
+async function measureCrowd(label: string, server: ServerProcess, changes: number): Promise<void> {
+  const { url, pid } = server;
+  await settle(2_000);
+  const idle = await rssMb(pid);
+  console.log(`idle RSS, fresh server, nothing waiting [${label}]: ${idle.toFixed(0)} MB`);
+
+  const waiting = 2_000;
+  const ids = await fill(url, waiting, "crowd");
+  const trpc: TRPCClient<AppRouter> = createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        true: httpSubscriptionLink({ url: `${url}/trpc`, EventSource }),
+        false: httpLink({ url: `${url}/trpc` }),
+      }),
+    ],
+  });
+  const sockets = Array.from({ length: 50 }, () =>
+    createWSClient({
+      url: `${url.replace(/^http/, "ws")}/trpc`,
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    }),
+  );
+  const wsClients = sockets.map((client) => createTRPCClient<AppRouter>({ links: [wsLink({ client })] }));
+  const subscribers = 1_000;
+  const lineArrivals: number[][] = [];
+  let started = 0;
+  const subscriptions = [];
+  for (let i = 0; i < subscribers; i++) {
+    const arrivals: number[] = [];
+    lineArrivals.push(arrivals);
+    const client = i % 2 === 0 ? trpc : wsClients[(i >> 1) % wsClients.length]!;
+    subscriptions.push(
+      client.jobs.events.subscribe(
+        {},
+        {
+          onStarted: () => void started++,
+          onData: ({ data }) => {
+            if ((data as LineEvent).kind === "line") arrivals.push(performance.now());
+          },
+        },
+      ),
+    );
+    // wsLink sends one tick's calls as one message, at most 50 of them.
+    if (i % 50 === 49) await settle(200);
+  }
+  const deadline = Date.now() + 120_000;
+  while (started < subscribers && Date.now() < deadline) await settle(50);
+  if (started < subscribers) throw new Error(`only ${started} of ${subscribers} subscriptions started`);
+
+  const reach: number[] = [];
+  const status: number[] = [];
+  let measuring = true;
+  const poll = (async () => {
+    while (measuring) {
+      const start = performance.now();
+      await again(() => trpc.queue.status.query());
+      status.push(performance.now() - start);
+      await settle(20);
+    }
+  })();
+  const cpuBefore = await cpuMs(pid);
+  for (let change = 0; change < changes; change++) {
+    const counts = lineArrivals.map((a) => a.length);
+    const start = performance.now();
+    // ids[0] holds the GPU; ids[1 + change] is the head of the line.
+    await again(() => trpc.jobs.cancel.mutate({ jobId: ids[1 + change]! }));
+    const until = Date.now() + 30_000;
+    while (lineArrivals.some((a, i) => a.length <= counts[i]!) && Date.now() < until) await settle(5);
+    reach.push(Math.max(...lineArrivals.map((a, i) => (a[counts[i]!] ?? Number.POSITIVE_INFINITY) - start)));
+  }
+  const cpu = ((await cpuMs(pid)) - cpuBefore) / changes;
+  measuring = false;
+  await poll;
+  const r = summarise(reach);
+  const s = summarise(status);
+  console.log(
+    `head change to every subscriber, ${waiting} waiting, ${subscribers} unfiltered subscribers (${subscribers / 2} SSE, ${subscribers / 2} WebSocket on ${sockets.length} sockets) [${label}]: median ${r.median.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, n=${reach.length} changes (aim p99 < 250 ms)`,
+  );
+  console.log(
+    `queue.status while the line changes, same load [${label}]: median ${s.median.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, n=${status.length} (aim p99 < 50 ms)`,
+  );
+  console.log(
+    `server CPU time per head change, same load [${label}]: ${cpu.toFixed(1)} ms (includes the cancel call and the queue.status polls)`,
+  );
+  for (const subscription of subscriptions) subscription.unsubscribe();
+  for (const socket of sockets) await socket.close();
+  await settle(1_000);
+
+  const withWaiting = await rssMb(pid);
+  await fill(url, 10_000 - (waiting - changes), "memory");
+  await settle(2_000);
+  const full = await rssMb(pid);
+  console.log(
+    `RSS with 10,000 waiting [${label}]: ${full.toFixed(0)} MB; per waiting job ${(((full - idle) * 1024 * 1024) / 10_000 / 1024).toFixed(1)} KB over the idle server (with ${waiting - changes} waiting: ${withWaiting.toFixed(0)} MB, after 1,000 subscribers came and went)`,
+  );
+}

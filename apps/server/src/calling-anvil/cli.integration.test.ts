@@ -1,0 +1,125 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import { useTestServer } from "../testing/test-server";
+import { assertClientBuilt, CLI } from "./packed-client";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `anvil` command as a script would: stdout is a pipe, not a terminal. */
+const anvil = (args: string[], env: Record<string, string>): Promise<Run> =>
+  new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env["PATH"] ?? "", ...env } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    );
+  });
+
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const small = ["--steps", "4", "--width", "64", "--height", "64"];
+
+// Each case starts node processes (the command) beside a running server: generous on a loaded 2-core machine.
+describe("the anvil command against a live server", { timeout: 90_000 }, () => {
+  const server = useTestServer(testDrivers()[0]!);
+  const env = () => ({ ANVIL_URL: server().url });
+  let dir: string;
+
+  beforeAll(async () => {
+    assertClientBuilt();
+    dir = await mkdtemp(join(tmpdir(), "anvil-cli-"));
+  });
+  afterAll(() => dir && rm(dir, { recursive: true, force: true }));
+
+  it("submit --wait --out writes the PNG and exits 0, after plain lines for the position and the progress", async () => {
+    const out = join(dir, "lighthouse.png");
+    const run = await anvil(["submit", uniquePrompt("a lighthouse"), "--wait", "--out", out, ...small], env());
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^queued, position \d+$|^processing/);
+    expect(lines).toContain("complete");
+    expect(lines.at(-1)).toBe(out);
+    expect((await readFile(out)).subarray(0, 8)).toEqual(PNG);
+  });
+
+  it("exits 1 when the job fails, saying why", async () => {
+    const run = await anvil(["submit", uniquePrompt("sim:oom"), "--wait", ...small], env());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/ended in error: .+/);
+    // retry runs it again as a new job with the same prompt.
+    const failedId = /Job (\S+) ended/.exec(run.stderr)![1]!;
+    const retried = await anvil(["--json", "retry", failedId], env());
+    expect(retried.code).toBe(0);
+    const again = JSON.parse(retried.stdout) as { id: string; prompt: string };
+    expect(again.id).not.toBe(failedId);
+    expect(again.prompt).toContain("sim:oom");
+  });
+
+  it("exits 2 for bad usage, whether the command line or the server refuses it", async () => {
+    const parsed = await anvil(["submit", "a cat", "--steps", "many"], env());
+    expect(parsed.code).toBe(2);
+    expect(parsed.stderr).toContain("--steps");
+    const refused = await anvil(["submit", "a cat", "--width", "65"], env());
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("width must be a multiple of 8");
+    expect((await anvil(["frobnicate"], env())).code).toBe(2);
+  });
+
+  it("exits 3 when the server is unreachable", async () => {
+    // Port 9 (discard) on loopback: nothing listens there.
+    const run = await anvil(["status"], { ANVIL_URL: "http://127.0.0.1:9" });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain("Cannot reach Anvil at http://127.0.0.1:9");
+  });
+
+  it("prints JSON for scripts with --json", async () => {
+    const submitted = await anvil(["--json", "submit", uniquePrompt("a kettle"), "--wait", ...small], env());
+    expect(submitted.code).toBe(0);
+    const job = JSON.parse(submitted.stdout) as { id: string; status: string };
+    expect(job.status).toBe("complete");
+    const listed = await anvil(["--json", "jobs", "--status", "complete", "--limit", "500"], env());
+    expect((JSON.parse(listed.stdout) as { items: { id: string }[] }).items.map((j) => j.id)).toContain(job.id);
+    const status = await anvil(["--json", "status"], env());
+    expect(JSON.parse(status.stdout)).toMatchObject({ queued: expect.any(Number), backends: expect.any(Array) });
+  });
+});
+
+describe("the anvil command against a server with API_TOKEN", { timeout: 90_000 }, () => {
+  const token = "cli-test-token";
+  const server = useTestServer(testDrivers()[0]!, { apiToken: token });
+
+  it("sends ANVIL_TOKEN on every call and on the event stream, and says so when it is missing", async () => {
+    const args = ["submit", uniquePrompt("a locked door"), "--wait", ...small];
+    const allowed = await anvil(args, { ANVIL_URL: server().url, ANVIL_TOKEN: token });
+    expect(allowed.stderr).toBe("");
+    expect(allowed.stdout).toContain("complete");
+    const refused = await anvil(["status"], { ANVIL_URL: server().url });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("set ANVIL_TOKEN");
+  });
+
+  it("users add, list and remove: the new token works until the user is removed", async () => {
+    const admin = { ANVIL_URL: server().url, ANVIL_TOKEN: token };
+    const added = await anvil(["--json", "users", "add", "carol"], admin);
+    expect(added.stderr).toBe("");
+    const carol = JSON.parse(added.stdout) as { name: string; admin: boolean; token: string };
+    expect(carol).toMatchObject({ name: "carol", admin: false });
+    expect((await anvil(["users", "list"], admin)).stdout).toMatch(/^carol\s+user/m);
+    const asCarol = { ANVIL_URL: server().url, ANVIL_TOKEN: carol.token };
+    expect((await anvil(["status"], asCarol)).code).toBe(0);
+    // Not an admin: refused, and that is a failure, not bad usage.
+    expect((await anvil(["users", "list"], asCarol)).code).toBe(1);
+    expect((await anvil(["users", "remove", "carol"], admin)).stdout.trim()).toBe("removed carol");
+    expect((await anvil(["status"], asCarol)).code).toBe(1);
+  });
+});

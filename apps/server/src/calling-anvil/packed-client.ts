@@ -1,0 +1,100 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const WORKSPACE = fileURLToPath(new URL("../../../../", import.meta.url));
+const CLIENT = join(WORKSPACE, "libs/client");
+const MODULES = join(WORKSPACE, "node_modules");
+
+/** The built `anvil` command, as `npm run anvil` runs it. */
+export const CLI = join(CLIENT, "dist/cli.js");
+
+/** Fails with what to do when @anvil/client has not been built. */
+export function assertClientBuilt(): void {
+  if (!existsSync(join(CLIENT, "dist/index.d.ts")) || !existsSync(CLI)) {
+    throw new Error(
+      "libs/client/dist is missing: build it first (npm run build -w @anvil/client); npm test builds first",
+    );
+  }
+}
+
+// What a consumer writes: typed calls, a wrong input that must not compile, submitAndWait and watch.
+const CONSUMER = `import { createAnvilClient, isFinal } from "@anvil/client";
+import type { Job } from "@anvil/client";
+
+const [mode, url] = process.argv.slice(2) as [string, string];
+const anvil = createAnvilClient({ url });
+const print = (value: unknown) => console.log(JSON.stringify(value));
+
+export function neverCalled(): void {
+  // @ts-expect-error steps is a number: a consumer's type check catches a wrong input
+  void anvil.jobs.submit.mutate({ prompt: "a cat", steps: "many" });
+}
+
+if (mode === "submit") {
+  const positions: number[] = [];
+  const progress: number[] = [];
+  const job: Job = await anvil.submitAndWait(
+    { prompt: "a lighthouse", steps: 8, width: 64, height: 64 },
+    { onUpdate: (update) => (update.status === "queued" ? positions : progress).push(update.status === "queued" ? update.queuePosition : update.progress) },
+  );
+  const png = await anvil.image(job);
+  print({ status: job.status, final: isFinal(job), positions, progress, signature: Array.from(png.subarray(1, 4)) });
+} else {
+  const { id } = await anvil.jobs.submit.mutate({ prompt: "a slow comet", steps: 100, width: 64, height: 64 });
+  for await (const job of anvil.watch(id)) print({ id, status: job.status, attempt: job.attempt, progress: job.progress });
+  print({ done: true });
+}
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "nodenext",
+    moduleResolution: "nodenext",
+    strict: true,
+    outDir: "out",
+    types: ["node"],
+    // No skipLibCheck: the published declarations themselves are checked, and must need nothing from Anvil's repo.
+    skipLibCheck: false,
+  },
+  include: ["main.ts"],
+};
+
+/**
+ * Packs libs/client (`npm pack`), installs the tarball into a new project outside the workspace (offline: its
+ * dependencies link to the copies this workspace installed), and compiles a consumer with tsc. Resolves with the
+ * project's directory; `out/main.js` runs the consumer.
+ */
+export async function installPackedClient(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "anvil-consumer-"));
+  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: CLIENT });
+  const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
+  const link = (name: string) => `file:${join(MODULES, name)}`;
+  const dependencies: Record<string, string> = { "@anvil/client": `file:${join(dir, filename)}` };
+  for (const name of ["@trpc/client", "@trpc/server", "eventsource", "commander", "cli-progress", "@types/node"]) {
+    dependencies[name] = link(name);
+  }
+  await writeFile(
+    join(dir, "package.json"),
+    JSON.stringify({ name: "consumer", private: true, type: "module", dependencies }),
+  );
+  await writeFile(join(dir, "tsconfig.json"), JSON.stringify(TSCONFIG));
+  await writeFile(join(dir, "main.ts"), CONSUMER);
+  await mkdir(join(dir, "out"));
+  await run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: dir });
+  return dir;
+}
+
+/** Compiles the consumer with the workspace's TypeScript; rejects with tsc's report when it fails. */
+export async function compileConsumer(dir: string): Promise<void> {
+  const tsc = join(MODULES, "typescript/bin/tsc");
+  await run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: dir }).catch((error: { stdout?: string }) => {
+    throw new Error(`tsc failed in the consumer project:\n${error.stdout ?? String(error)}`);
+  });
+}

@@ -1,0 +1,92 @@
+import { appRouter } from "@anvil/api";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { beforeAll, describe, expect, it } from "vitest";
+import { quick, uniquePrompt } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+import { useTestServer } from "./testing/test-server";
+import { waitForStatus } from "./testing/wait";
+
+type Schema = { $ref?: string; properties?: Record<string, Schema>; required?: string[]; items?: Schema };
+type Doc = {
+  paths: Record<string, { get?: Operation; post?: Operation }>;
+  components: { schemas: Record<string, Schema> };
+};
+type Operation = {
+  parameters?: { name: string; in: string }[];
+  requestBody?: unknown;
+  responses: Record<string, { content: { "application/json": { schema: Schema } } }>;
+};
+
+const dataSchema = (op: Operation): Schema =>
+  op.responses["200"]!.content["application/json"].schema.properties!["result"]!.properties!["data"]!;
+
+describe("/openapi.json", { timeout: 60_000 }, () => {
+  const server = useTestServer(testDrivers()[0]!);
+  let doc: Doc;
+  let response: Response;
+
+  beforeAll(async () => {
+    response = await fetch(`${server().url}/openapi.json`);
+    doc = (await response.clone().json()) as Doc;
+  });
+
+  it("is a valid OpenAPI 3.1 document", async () => {
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc) as unknown as Parameters<Validator["validate"]>[0]);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+  });
+
+  it("describes every query and mutation of the router, each with its input and a real output schema", () => {
+    const procedures = Object.entries(
+      appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>,
+    )
+      .filter(([path, p]) => p._def.type !== "subscription" && !path.startsWith("debug."))
+      .map(([path, p]) => [path, p._def.type === "query" ? "get" : "post"] as const);
+    expect(procedures.length).toBeGreaterThan(10);
+    for (const [path, method] of procedures) {
+      const operation = doc.paths[`/trpc/${path}`]?.[method];
+      expect(operation, `${method.toUpperCase()} /trpc/${path}`).toBeDefined();
+      // An output without a schema in output-schemas.ts would be `{}`, which says nothing to a caller.
+      expect(dataSchema(operation!), `output of ${path}`).not.toEqual({});
+    }
+    expect(doc.paths["/trpc/jobs.get"]!.get!.parameters).toEqual([
+      expect.objectContaining({ name: "input", in: "query" }),
+    ]);
+    expect(doc.paths["/trpc/jobs.submit"]!.post!.requestBody).toBeDefined();
+  });
+
+  it("names every field a real job carries, and only those", async () => {
+    const { trpc } = server();
+    const submitted = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("openapi"), ...quick });
+    const job = await waitForStatus(trpc, submitted.id, "complete");
+    const jobSchema = doc.components.schemas["Job"]!;
+    expect(Object.keys(jobSchema.properties!).sort()).toEqual(Object.keys(job).sort());
+    expect(jobSchema.required!.sort()).toEqual(Object.keys(job).sort());
+    expect(Object.keys(jobSchema.properties!["params"]!.properties!).sort()).toEqual(Object.keys(job.params).sort());
+    expect(dataSchema(doc.paths["/trpc/jobs.get"]!.get!)).toEqual({ $ref: "#/components/schemas/Job" });
+  });
+
+  it("documents the HTTP shape that answers: GET with ?input= and POST with a JSON body", async () => {
+    const { url } = server();
+    const created = await fetch(`${url}/trpc/conversations.create`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ title: "from curl" }),
+    });
+    const { result } = (await created.json()) as { result: { data: { id: string; title: string } } };
+    expect(result.data.title).toBe("from curl");
+    const input = encodeURIComponent(JSON.stringify({ conversationId: result.data.id }));
+    const listed = await fetch(`${url}/trpc/messages.list?input=${input}`);
+    expect(listed.status).toBe(200);
+    expect(await listed.json()).toEqual({ result: { data: [] } });
+    const bad = await fetch(`${url}/trpc/jobs.get?input=${encodeURIComponent(JSON.stringify({ jobId: "nope" }))}`);
+    expect(bad.status).toBe(400);
+    const error = (await bad.json()) as { error: { message: string; data: { code: string; httpStatus: number } } };
+    expect(error.error.data).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400 });
+    expect(error.error.message).toContain("jobId");
+  });
+});

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { codeOf, occupyGpu, quick, trpcError, uniquePrompt } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+import type { TestDatabase } from "./testing/test-databases";
+import { startTestServer, useTestServer } from "./testing/test-server";
+import type { TestServer } from "./testing/test-server";
+import { waitFor, waitForStatus } from "./testing/wait";
+
+const positions = async (server: TestServer, ids: string[]): Promise<number[]> =>
+  Promise.all(ids.map(async (jobId) => (await server.trpc.jobs.get.query({ jobId })).queuePosition));
+
+const ranOrder = (server: TestServer, prompts: string[]): string[] =>
+  server.simulator
+    .stats()
+    .log.filter((entry) => prompts.includes(entry.prompt))
+    .map((entry) => entry.prompt);
+
+/** Submits as `owner` (not an admin), through the service: the API's caller is whoever signed in. */
+const submitAs = (server: TestServer, owner: string, label: string) =>
+  server.anvil.service.submit(
+    {
+      prompt: uniquePrompt(label),
+      negativePrompt: "",
+      ...quick,
+      cfgScale: 1,
+      distilledCfgScale: 3.5,
+      seed: -1,
+      sampler: "Euler",
+      scheduler: null,
+      checkpoint: null,
+      modules: [],
+    },
+    { name: owner, admin: false },
+  );
+
+describe.each(testDrivers())("turns on $kind", (driver) => {
+  const server = useTestServer(driver, { simulatorStepMs: 5 });
+
+  it("starts A1 B1 C1 A2 A3 when A1 A2 A3 B1 C1 wait, with those positions from the start", async () => {
+    const blocker = await occupyGpu(server());
+    const jobs = [];
+    for (const owner of ["ann", "ann", "ann", "bob", "cat"]) jobs.push(await submitAs(server(), owner, owner));
+    const [a1, a2, a3, b1, c1] = jobs.map((job) => job.id);
+    const ids = [a1, b1, c1, a2, a3] as string[];
+    expect(await positions(server(), ids)).toEqual([1, 2, 3, 4, 5]);
+    // bob's second job comes before ann's third: ann has had her turn.
+    const b2 = await submitAs(server(), "bob", "bob again");
+    expect(b2.queuePosition).toBe(5);
+    expect(await positions(server(), [a3 as string])).toEqual([6]);
+
+    await server().trpc.jobs.cancel.mutate({ jobId: blocker.id });
+    for (const job of [...jobs, b2]) await waitForStatus(server().trpc, job.id, "complete");
+    const prompts = [...jobs, b2].map((job) => job.prompt);
+    const byId = new Map([...jobs, b2].map((job) => [job.id, job.prompt]));
+    expect(ranOrder(server(), prompts)).toEqual([a1, b1, c1, a2, b2.id, a3].map((id) => byId.get(id as string)));
+  });
+
+  it("keeps another user's job NOT_FOUND to move or retry", async () => {
+    const theirs = await submitAs(server(), "ann", "ann's");
+    await expect(server().anvil.service.move(theirs.id, "front", false, { name: "bob", admin: false })).rejects.toThrow(
+      /No job/,
+    );
+    await expect(server().anvil.service.retry(theirs.id, { name: "bob", admin: false })).rejects.toThrow(/No job/);
+  });
+});
+
+describe.each(testDrivers())("queue control on $kind", (driver) => {
+  const server = useTestServer(driver, { simulatorStepMs: 5 });
+
+  it("holds every job while paused, moves jobs within the line and ahead of it, and starts them in that order on resume", async () => {
+    const { trpc } = server();
+    const blocker = await occupyGpu(server());
+    expect((await trpc.queue.pause.mutate()).paused).toBe(true);
+    const [a, b, c] = await Promise.all(
+      ["a", "b", "c"].map(async (label) => trpc.jobs.submit.mutate({ prompt: uniquePrompt(label), ...quick })),
+    ).then((jobs) => jobs.sort((x, y) => x.queuePosition - y.queuePosition));
+    if (!a || !b || !c) throw new Error("three jobs");
+    const ids = [a.id, b.id, c.id];
+    expect(await positions(server(), ids)).toEqual([1, 2, 3]);
+
+    await trpc.jobs.move.mutate({ jobId: c.id, to: "front" });
+    expect(await positions(server(), ids)).toEqual([2, 3, 1]);
+    await trpc.jobs.move.mutate({ jobId: c.id, to: "back" });
+    expect(await positions(server(), ids)).toEqual([1, 2, 3]);
+    await trpc.jobs.move.mutate({ jobId: b.id, to: "front", global: true });
+    expect(await positions(server(), ids)).toEqual([2, 1, 3]);
+
+    // The GPU comes free while paused: nothing starts.
+    await trpc.jobs.cancel.mutate({ jobId: blocker.id });
+    await waitFor(() => server().simulator.stats().active === 0, "the blocker stopped");
+    await waitFor(async () => (await trpc.queue.status.query()).processing === 0, "nothing runs");
+    expect(await trpc.queue.status.query()).toMatchObject({ paused: true, queued: 3, processing: 0 });
+
+    expect((await trpc.queue.resume.mutate()).paused).toBe(false);
+    for (const job of [a, b, c]) await waitForStatus(trpc, job.id, "complete");
+    expect(ranOrder(server(), [a.prompt, b.prompt, c.prompt])).toEqual([b.prompt, a.prompt, c.prompt]);
+  });
+
+  it("retries a failed job as a new job with the same prompt, params and conversation", async () => {
+    const { trpc } = server();
+    const failing = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("sim:oom retried"), ...quick, seed: 7 });
+    await waitForStatus(trpc, failing.id, "error");
+    const again = await trpc.jobs.retry.mutate({ jobId: failing.id });
+    expect(again.id).not.toBe(failing.id);
+    expect(again).toMatchObject({
+      prompt: failing.prompt,
+      params: failing.params,
+      conversationId: failing.conversationId,
+    });
+    expect(["queued", "processing", "error"]).toContain(again.status);
+    await waitForStatus(trpc, again.id, "error");
+  });
+
+  it("answers CONFLICT for a move or retry the job's state forbids and NOT_FOUND for an unknown job", async () => {
+    const { trpc } = server();
+    const done = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("done"), ...quick });
+    await waitForStatus(trpc, done.id, "complete");
+    expect(codeOf(await trpcError(trpc.jobs.move.mutate({ jobId: done.id, to: "front" })))).toMatchObject({
+      code: "CONFLICT",
+    });
+    expect(codeOf(await trpcError(trpc.jobs.retry.mutate({ jobId: done.id })))).toMatchObject({ code: "CONFLICT" });
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    expect(codeOf(await trpcError(trpc.jobs.retry.mutate({ jobId: unknown })))).toMatchObject({ code: "NOT_FOUND" });
+    expect(codeOf(await trpcError(trpc.jobs.move.mutate({ jobId: unknown, to: "back" })))).toMatchObject({
+      code: "NOT_FOUND",
+    });
+    const bad = await trpcError(trpc.jobs.move.mutate({ jobId: done.id, to: "sideways" as "front" }));
+    expect(codeOf(bad)).toMatchObject({ code: "BAD_REQUEST" });
+    expect(bad.message).toMatch(/to must be/);
+  });
+});
+
+describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
+  const opened: { database?: TestDatabase; servers: TestServer[] } = { servers: [] };
+  afterEach(async () => {
+    for (const s of opened.servers.splice(0)) await s.anvil.close();
+    await opened.database?.dispose();
+  });
+
+  it("keeps the pause, the turns and every move: the next server rebuilds the same order", async () => {
+    const database = await driver.create();
+    opened.database = database;
+    const first = await startTestServer(database, { simulatorStepMs: 5 });
+    opened.servers.push(first);
+    const a1 = await submitAs(first, "ann", "ann first");
+    await waitForStatus(first.trpc, a1.id, "complete");
+    await first.trpc.queue.pause.mutate();
+    const a2 = await submitAs(first, "ann", "ann second");
+    const b1 = await submitAs(first, "bob", "bob first");
+    expect(await positions(first, [b1.id, a2.id])).toEqual([1, 2]);
+    const jobs = [];
+    for (const label of ["x", "y", "z"]) {
+      jobs.push(await first.trpc.jobs.submit.mutate({ prompt: uniquePrompt(label), ...quick }));
+    }
+    const [x, y, z] = jobs;
+    if (!x || !y || !z) throw new Error("three jobs");
+    await first.trpc.jobs.move.mutate({ jobId: z.id, to: "front" });
+    await first.trpc.jobs.move.mutate({ jobId: x.id, to: "back" });
+    // Turns: bob and local were never served (bob submitted first), ann was; local's own jobs go z, y, x.
+    const ids = [b1.id, z.id, a2.id, y.id, x.id];
+    const before = await positions(first, ids);
+    expect(before).toEqual([1, 2, 3, 4, 5]);
+    await first.anvil.close();
+    opened.servers.splice(0);
+
+    const second = await startTestServer(database, { simulatorStepMs: 5 });
+    opened.servers.push(second);
+    expect((await second.trpc.queue.status.query()).paused).toBe(true);
+    expect(await positions(second, ids)).toEqual(before);
+    await second.trpc.queue.resume.mutate();
+    const all = [b1, z, a2, y, x];
+    for (const job of all) await waitForStatus(second.trpc, job.id, "complete");
+    expect(
+      ranOrder(
+        second,
+        all.map((job) => job.prompt),
+      ),
+    ).toEqual(all.map((job) => job.prompt));
+  }, 60_000);
+});

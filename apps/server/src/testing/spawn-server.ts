@@ -1,0 +1,89 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+
+/** One pino line of the child's stdout. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+/** How a child process ended. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running `node dist/main.js`. */
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: LogLine[];
+  /** What went to stderr. */
+  stderr: () => string;
+  /** Settles when the process has exited. */
+  exited: Promise<Exit>;
+  /** Sends `signal` and, unless told otherwise, waits for the exit. */
+  kill(signal: NodeJS.Signals): Promise<Exit>;
+}
+
+const READY = "Anvil is listening on ";
+
+/**
+ * Spawns the server script `script` (a built `main.js`) with exactly `env` (plus PATH and HOME) and resolves once
+ * it logs the URL it listens on. Free of vitest, so the bench uses it too.
+ */
+export async function spawnScript(
+  script: string,
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [script], {
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", PORT: "0", ANVIL_INSPECT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: LogLine[] = [];
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the server did not start within ${readyTimeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+    }, readyTimeoutMs);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let entry: LogLine;
+      try {
+        entry = JSON.parse(line) as LogLine;
+      } catch {
+        entry = { msg: line };
+      }
+      logs.push(entry);
+      if (typeof entry.msg === "string" && entry.msg.startsWith(READY)) {
+        clearTimeout(timer);
+        resolve(entry.msg.slice(READY.length).trim());
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `the server exited (code ${code}, signal ${signal}) before it listened; stderr: ${stderr.slice(-2000)}`,
+        ),
+      );
+    });
+  });
+  return {
+    url,
+    pid: child.pid!,
+    child,
+    logs,
+    stderr: () => stderr,
+    exited,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

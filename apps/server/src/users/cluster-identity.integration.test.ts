@@ -1,0 +1,63 @@
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authorizedHttpClient } from "../reliability/support/authorized-clients";
+import { startInProcess } from "../reliability/support/in-process";
+import type { InProcessServer } from "../reliability/support/in-process";
+import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+import { waitFor, waitForStatus } from "../testing/wait";
+
+const TOKEN = "the-clusters-api-token";
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+
+describe.skipIf(!postgres)("who calls, through a follower of a 2-server cluster", { timeout: 120_000 }, () => {
+  let database: TestDatabase;
+  let simulator: ForgeSimulator;
+  const servers: InProcessServer[] = [];
+  let follower: InProcessServer;
+
+  beforeAll(async () => {
+    database = await postgres!.create();
+    simulator = await startForgeSimulator({ stepMs: 5 });
+    for (let i = 0; i < 2; i++) {
+      servers.push(
+        await startInProcess(database, {
+          apiToken: TOKEN,
+          forgeUrls: [simulator.url],
+          leaseMs: 2_000,
+          awaitHealthy: i === 0,
+        }),
+      );
+    }
+    await waitFor(() => servers.some((server) => server.anvil.leads()), "one server leads");
+    follower = servers.find((server) => !server.anvil.leads())!;
+  }, 120_000);
+  afterAll(async () => {
+    for (const server of servers) await server.anvil.close();
+    await simulator?.close();
+    await database?.dispose();
+  });
+
+  it("keeps each caller's identity through the follower, and lets no header a client sets stand in for it", async () => {
+    const admin = authorizedHttpClient(follower.url, bearer(TOKEN));
+    const dan = (await admin.users.create.mutate({ name: "dan" })).token;
+    const eve = (await admin.users.create.mutate({ name: "eve" })).token;
+    const asDan = authorizedHttpClient(follower.url, bearer(dan));
+    expect(await asDan.me.query()).toEqual({ name: "dan", admin: false });
+    const job = await asDan.jobs.submit.mutate({ prompt: uniquePrompt("dan's through a follower"), ...quick });
+    expect(job.owner).toBe("dan");
+    await waitForStatus(asDan, job.id, "complete");
+
+    // Eve claims to be forwarded, or to be dan, in headers a client can set: the leader goes by her token.
+    const asEve = authorizedHttpClient(follower.url, { ...bearer(eve), "x-forwarded-user": "dan" });
+    expect(await asEve.me.query()).toEqual({ name: "eve", admin: false });
+    expect(codeOf(await trpcError(asEve.jobs.get.query({ jobId: job.id }))).code).toBe("NOT_FOUND");
+    expect((await fetch(`${follower.url}/images/${job.id}.png`, { headers: bearer(eve) })).status).toBe(404);
+    expect((await fetch(`${follower.url}/images/${job.id}.png`, { headers: bearer(dan) })).status).toBe(200);
+    const forged = await fetch(`${follower.url}/trpc/me`, { headers: { "x-anvil-forwarded": "1" } });
+    expect(forged.status).toBe(401);
+  });
+});

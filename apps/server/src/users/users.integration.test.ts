@@ -1,0 +1,230 @@
+import type { Job } from "@anvil/job-machine";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { authorizedHttpClient, upgrade } from "../reliability/support/authorized-clients";
+import { startInProcess } from "../reliability/support/in-process";
+import type { InProcessServer } from "../reliability/support/in-process";
+import type { AnvilClient } from "../testing/clients";
+import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+import { waitFor, waitForStatus } from "../testing/wait";
+
+const TOKEN = "the-admins-api-token";
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const codeOfCall = async (call: Promise<unknown>) => codeOf(await trpcError(call)).code;
+
+describe.each(testDrivers())("users and privacy on $kind", (driver) => {
+  let database: TestDatabase;
+  let running: InProcessServer;
+  let admin: AnvilClient;
+  const tokens = new Map<string, string>();
+  const as = (name: string) => authorizedHttpClient(running.url, bearer(tokens.get(name)!));
+
+  beforeAll(async () => {
+    database = await driver.create();
+    running = await startInProcess(database, { apiToken: TOKEN, maxQueuedPerUser: 3, failedLoginLimit: 1_000 });
+    admin = authorizedHttpClient(running.url, bearer(TOKEN));
+    for (const name of ["ann", "bob"]) tokens.set(name, (await admin.users.create.mutate({ name })).token);
+  });
+  afterAll(async () => {
+    await running?.anvil.close();
+    await database?.dispose();
+  });
+
+  it("makes users whose token is shown once, names them, and lets only admins manage them", async () => {
+    expect(await as("ann").me.query()).toEqual({ name: "ann", admin: false });
+    expect(await admin.me.query()).toEqual({ name: "admin", admin: true });
+    const listed = await admin.users.list.query();
+    expect(listed.map((user) => user.name)).toEqual(expect.arrayContaining(["ann", "bob"]));
+    expect(JSON.stringify(listed)).not.toContain(tokens.get("ann"));
+    // Only the hash is stored.
+    expect(JSON.stringify(await running.anvil.users.list())).not.toContain(tokens.get("ann"));
+    expect(await codeOfCall(admin.users.create.mutate({ name: "ann" }))).toBe("CONFLICT");
+    expect(await codeOfCall(admin.users.create.mutate({ name: "local" }))).toBe("CONFLICT");
+    expect(await codeOfCall(admin.users.create.mutate({ name: "Not Valid" }))).toBe("BAD_REQUEST");
+    expect(await codeOfCall(as("ann").users.create.mutate({ name: "eve" }))).toBe("FORBIDDEN");
+    expect(await codeOfCall(as("ann").users.list.query())).toBe("FORBIDDEN");
+    expect(await codeOfCall(as("bob").jobs.submit.mutate({ prompt: "me first", priority: 1 }))).toBe("FORBIDDEN");
+    const made = await admin.users.create.mutate({ name: "ops", admin: true });
+    expect(made).toMatchObject({ name: "ops", admin: true });
+    expect(await authorizedHttpClient(running.url, bearer(made.token)).users.list.query()).not.toHaveLength(0);
+  });
+
+  it(
+    "shows a user only their own jobs, conversations, messages, events and images; another's are NOT_FOUND",
+    { timeout: 60_000 },
+    async () => {
+      const ann = as("ann");
+      const bob = as("bob");
+      const seen: Job[] = [];
+      const subscription = bob.jobs.events.subscribe(
+        {},
+        // Line events (the one line is global) name no job; the snapshots are what bob may see.
+        { onData: ({ data }) => void ("kind" in data || seen.push(data)) },
+      );
+      const before = running.anvil.events.subscribers;
+      await waitFor(() => running.anvil.events.subscribers >= before, "bob's subscription is attached");
+      try {
+        const annJob = await ann.jobs.submit.mutate({ prompt: uniquePrompt("ann's secret"), ...quick });
+        const bobJob = await bob.jobs.submit.mutate({ prompt: uniquePrompt("bob's own"), ...quick });
+        expect([annJob.owner, bobJob.owner]).toEqual(["ann", "bob"]);
+        await waitForStatus(admin, annJob.id, "complete");
+        await waitFor(() => seen.some((job) => job.id === bobJob.id && job.status === "complete"), "bob's job ends");
+        expect(seen.filter((job) => job.owner !== "bob")).toEqual([]);
+
+        const { id, conversationId } = annJob;
+        expect(await codeOfCall(bob.jobs.get.query({ jobId: id }))).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.jobs.cancel.mutate({ jobId: id }))).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.messages.list.query({ conversationId }))).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.jobs.submit.mutate({ prompt: "into ann's", conversationId }))).toBe("NOT_FOUND");
+        const bobsJobs = await bob.jobs.list.query({ owner: "ann", limit: 500 });
+        expect(bobsJobs.items.map((job) => job.owner)).toEqual(["bob"]);
+        expect((await bob.conversations.list.query()).map((c) => c.id)).toEqual([bobJob.conversationId]);
+        const subscribed = await new Promise<string>((resolve) => {
+          const s = bob.jobs.events.subscribe(
+            { jobId: id },
+            {
+              onError: (error) => resolve(String((error.data as { code?: string } | undefined)?.code)),
+              onData: () => resolve("data"),
+            },
+          );
+          setTimeout(() => s.unsubscribe(), 10_000);
+        });
+        expect(subscribed).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.debug.scheduler.query({}))).toBe("FORBIDDEN");
+
+        const image = (headers: Record<string, string>) => fetch(`${running.url}/images/${id}.png`, { headers });
+        expect((await image(bearer(tokens.get("bob")!))).status).toBe(404);
+        const own = await image(bearer(tokens.get("ann")!));
+        expect(own.status).toBe(200);
+        expect(own.headers.get("cache-control")).toMatch(/^private/);
+
+        // The admin sees everyone's, and one user's with `owner`.
+        expect(await admin.jobs.get.query({ jobId: id })).toMatchObject({ owner: "ann" });
+        const annsOnly = await admin.jobs.list.query({ owner: "ann", limit: 500 });
+        expect(annsOnly.items.map((job) => job.id)).toContain(id);
+        expect(annsOnly.items.every((job) => job.owner === "ann")).toBe(true);
+        expect(await admin.messages.list.query({ conversationId })).toHaveLength(2);
+
+        const metrics = await (await fetch(`${running.url}/metrics`, { headers: bearer(TOKEN) })).text();
+        expect(metrics).not.toMatch(/ann|bob|secret/);
+      } finally {
+        subscription.unsubscribe();
+      }
+    },
+  );
+
+  it("refuses one queued job past MAX_QUEUED_PER_USER with TOO_MANY_REQUESTS, and only for that user", async () => {
+    const blocker = await admin.jobs.submit.mutate({ prompt: uniquePrompt("blocker sim:hang") });
+    try {
+      await waitForStatus(admin, blocker.id, "processing");
+      const bob = as("bob");
+      const queued = [];
+      for (let i = 0; i < 3; i++) queued.push(await bob.jobs.submit.mutate({ prompt: `waiting ${i}`, ...quick }));
+      const refused = await trpcError(bob.jobs.submit.mutate({ prompt: "one too many", ...quick }));
+      expect(codeOf(refused)).toEqual({ code: "TOO_MANY_REQUESTS", httpStatus: 429 });
+      const status = await bob.queue.status.query();
+      expect(status.backends[0]?.jobId).toBeNull();
+      expect((await admin.queue.status.query()).backends[0]?.jobId).toBe(blocker.id);
+      const ann = await as("ann").jobs.submit.mutate({ prompt: "ann is not bob", ...quick });
+      for (const job of [...queued, ann]) await admin.jobs.cancel.mutate({ jobId: job.id });
+    } finally {
+      await admin.jobs.cancel.mutate({ jobId: blocker.id });
+    }
+  });
+
+  it("signs a user in with a session cookie that is not the token, and signs them out", async () => {
+    const login = await fetch(`${running.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-proto": "https" },
+      body: JSON.stringify({ token: tokens.get("bob") }),
+    });
+    expect(login.status).toBe(200);
+    expect(await login.json()).toMatchObject({ ok: true, user: { name: "bob", admin: false } });
+    const setCookie = login.headers.get("set-cookie") ?? "";
+    expect(setCookie).toMatch(/^anvil_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+; Secure$/);
+    expect(setCookie).not.toContain(tokens.get("bob"));
+    const cookie = { cookie: setCookie.split(";")[0]! };
+    expect(await authorizedHttpClient(running.url, cookie).me.query()).toEqual({ name: "bob", admin: false });
+
+    const wsUrl = `${running.url.replace(/^http/, "ws")}/trpc`;
+    const own = new URL(running.url).origin;
+    expect(await upgrade(wsUrl, { ...cookie, origin: "http://evil.example" })).toEqual({ opened: false, status: 403 });
+    expect(await upgrade(wsUrl, { ...cookie, origin: own })).toEqual({ opened: true, status: 101 });
+    // A Bearer token is no ambient credential: a script may send it from anywhere.
+    expect(await upgrade(wsUrl, { ...bearer(tokens.get("bob")!), origin: "http://evil.example" })).toEqual({
+      opened: true,
+      status: 101,
+    });
+
+    const logout = await fetch(`${running.url}/auth/logout`, { method: "POST", headers: cookie });
+    expect(logout.status).toBe(200);
+    expect(logout.headers.get("set-cookie")).toMatch(/^anvil_session=; .*Max-Age=0/);
+    expect(await codeOfCall(authorizedHttpClient(running.url, cookie).me.query())).toBe("UNAUTHORIZED");
+  });
+
+  it("stops a removed user's token at once and keeps their jobs", async () => {
+    const { token } = await admin.users.create.mutate({ name: "leaver" });
+    const leaver = authorizedHttpClient(running.url, bearer(token));
+    const job = await leaver.jobs.submit.mutate({ prompt: uniquePrompt("left behind"), ...quick });
+    const socket = new WebSocket(`${running.url.replace(/^http/, "ws")}/trpc`, { headers: bearer(token) });
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    expect(await admin.users.remove.mutate({ name: "leaver" })).toEqual({ name: "leaver" });
+    expect(await codeOfCall(leaver.me.query())).toBe("UNAUTHORIZED");
+    // What the token had open closes too: calls over that WebSocket were admitted as the removed user.
+    await closed;
+    expect(await admin.jobs.get.query({ jobId: job.id })).toMatchObject({ owner: "leaver" });
+    expect(await codeOfCall(admin.users.remove.mutate({ name: "leaver" }))).toBe("NOT_FOUND");
+  });
+});
+
+describe("sign-in limits and the sign-in proxy", () => {
+  const [pglite] = testDrivers();
+  let database: TestDatabase;
+  let running: InProcessServer;
+
+  beforeAll(async () => {
+    database = await pglite!.create();
+    running = await startInProcess(database, {
+      apiToken: TOKEN,
+      authProxyHeader: "X-Forwarded-User",
+      failedLoginLimit: 3,
+    });
+  });
+  afterAll(async () => {
+    await running?.anvil.close();
+    await database?.dispose();
+  });
+
+  it("names the user by the proxy's header, makes them on first sight, and refuses a request without it", async () => {
+    const carol = authorizedHttpClient(running.url, { "x-forwarded-user": "Carol" });
+    expect(await carol.me.query()).toEqual({ name: "carol", admin: false });
+    const admin = authorizedHttpClient(running.url, bearer(TOKEN));
+    expect((await admin.users.list.query()).map((user) => user.name)).toContain("carol");
+    expect((await fetch(`${running.url}/trpc/me`)).status).toBe(401);
+    expect((await fetch(`${running.url}/trpc/me`, { headers: { "x-forwarded-user": "admin" } })).status).toBe(401);
+  });
+
+  it("answers 429 to every attempt from an address past its failed sign-ins, even the right token, and logs them", async () => {
+    const login = (token: string) =>
+      fetch(`${running.url}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token }),
+      });
+    for (let i = 0; i < 3; i++) expect((await login(`wrong-${i}`)).status).toBe(401);
+    const blocked = await login(TOKEN);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await fetch(`${running.url}/trpc/me`, { headers: bearer(TOKEN) })).status).toBe(429);
+    const logged = running.logs.filter((line) => line.msg === "failed sign-in");
+    expect(logged).toHaveLength(3);
+    expect(logged[0]).toMatchObject({ address: expect.stringMatching(/127\.0\.0\.1/), path: "/auth/login" });
+    expect(JSON.stringify(logged)).not.toContain("wrong-0");
+  });
+});

@@ -1,0 +1,83 @@
+import { signWebhook } from "@anvil/api";
+import type { Job } from "@anvil/job-machine";
+import { afterEach, describe, expect, it } from "vitest";
+import { codeOf, quick, trpcError, uniquePrompt } from "./testing/fixtures";
+import { scrape, valueOf } from "./testing/prometheus";
+import { testDrivers } from "./testing/test-databases";
+import { useTestServer } from "./testing/test-server";
+import { waitFor, waitForStatus } from "./testing/wait";
+import { startReceiver } from "./testing/webhook-receiver";
+import type { WebhookReceiver } from "./testing/webhook-receiver";
+
+const SECRET = "a webhook secret for the tests";
+
+describe.each(testDrivers())("webhooks on $kind", (driver) => {
+  // Retries after ~50 ms, 100 ms, 200 ms …: the production schedule, shortened.
+  const server = useTestServer(driver, { webhooks: { secret: SECRET, retryMs: 50, pollMs: 50 } });
+  const receivers: WebhookReceiver[] = [];
+  afterEach(async () => {
+    for (const receiver of receivers.splice(0)) await receiver.close();
+  });
+  const receiver = async () => {
+    const started = await startReceiver();
+    receivers.push(started);
+    return started;
+  };
+  const attempts = async (outcome: string) =>
+    valueOf(await scrape(server().url), "anvil_webhook_attempts_total", { outcome });
+
+  it("retries a receiver that fails twice with the same event id and a valid signature, then delivers once", async () => {
+    const { trpc, url } = server();
+    const hook = await receiver();
+    hook.answer = (count) => (count <= 2 ? 500 : 204);
+    const before = await attempts("retrying");
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("hooked"), ...quick, callbackUrl: hook.url });
+    expect(job.callbackUrl).toBe(hook.url);
+    const done = await waitForStatus(trpc, job.id, "complete");
+    await waitFor(() => hook.received.length === 3, "the third attempt arrives");
+    expect(new Set(hook.received.map((post) => post.eventId)).size).toBe(1);
+    for (const post of hook.received) {
+      expect(post.contentType).toBe("application/json");
+      expect(post.signature).toBe(signWebhook(SECRET, post.body));
+      expect(JSON.parse(post.body) as Job).toEqual({ ...done, queuePosition: 0 });
+    }
+    expect(await attempts("retrying")).toBe(before + 2);
+    await waitFor(
+      async () => (await scrape(url)).some((s) => s.name === "anvil_webhook_pending" && s.value === 0),
+      "nothing is pending",
+    );
+    expect(hook.received).toHaveLength(3);
+  });
+
+  it("delivers to a receiver that was down for a while once it is up again, for every final state", async () => {
+    const { trpc } = server();
+    const hook = await receiver();
+    await hook.close();
+    const before = await attempts("retrying");
+    const failed = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("down sim:oom"),
+      ...quick,
+      callbackUrl: hook.url,
+    });
+    await waitForStatus(trpc, failed.id, "error");
+    await waitFor(async () => (await attempts("retrying")) >= before + 3, "three attempts failed", 15_000);
+    expect(hook.received).toEqual([]);
+    await hook.open();
+    await waitFor(() => hook.received.length === 1, "the delivery arrives once the receiver is up", 15_000);
+    expect(JSON.parse(hook.received[0]!.body)).toMatchObject({ id: failed.id, status: "error" });
+  });
+
+  it("refuses a callbackUrl that is not http(s) or that points at this server itself", async () => {
+    const { trpc, anvil } = server();
+    for (const callbackUrl of [
+      "ftp://example.com/hook",
+      "not a url",
+      `http://127.0.0.1:${anvil.port}/trpc/jobs.submit`,
+      `http://localhost:${anvil.port}/`,
+    ]) {
+      const error = await trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("self"), ...quick, callbackUrl }));
+      expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+      expect(error.message).toContain("callbackUrl");
+    }
+  });
+});

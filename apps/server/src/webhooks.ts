@@ -1,0 +1,100 @@
+import { networkInterfaces } from "node:os";
+import { WebhookDispatcher } from "@anvil/api";
+import type { DeliveryOutcome, JobServiceObserver } from "@anvil/api";
+import { isFinalStatus } from "@anvil/job-machine";
+import type { OutboxStats, WebhookStore } from "@anvil/persistence";
+import { Counter, Gauge } from "prom-client";
+import type { Registry } from "prom-client";
+
+/** How long a scrape waits for the outbox figures before it reports the last ones it got. */
+const STATS_DEADLINE_MS = 1_000;
+
+/** The webhook settings of one server. */
+export interface WebhookSettings {
+  secret?: string | undefined;
+  /** The first retry's delay (tests shorten it). */
+  retryMs?: number | undefined;
+  /** How long a receiver has to answer (tests shorten it). */
+  timeoutMs?: number | undefined;
+  pollMs?: number | undefined;
+}
+
+/**
+ * Webhooks on one server: the dispatcher (every server of a cluster delivers, each delivery once), woken by the
+ * job service when a job with a callback ends, and its Prometheus metrics. No URL or prompt is ever a label.
+ */
+export function startWebhooks(
+  store: WebhookStore,
+  registry: Registry,
+  settings: WebhookSettings,
+  log: (message: string, fields: Record<string, unknown>) => void,
+): { dispatcher: WebhookDispatcher; observer: JobServiceObserver } {
+  const registers = [registry];
+  const attempts = new Counter({
+    name: "anvil_webhook_attempts_total",
+    help: "Webhook delivery attempts made by this server, by outcome: delivered, retrying (failed, tried again later), given-up",
+    labelNames: ["outcome"],
+    registers,
+  });
+  for (const outcome of ["delivered", "retrying", "given-up"] satisfies DeliveryOutcome[]) attempts.inc({ outcome }, 0);
+  let last: OutboxStats = { pending: 0, oldestPendingSeconds: 0 };
+  const stats = async (): Promise<OutboxStats> => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<OutboxStats>(
+      (resolve) => (timer = setTimeout(() => resolve(last), STATS_DEADLINE_MS)),
+    );
+    const read = store.stats().then(
+      (current) => (last = current),
+      () => last,
+    );
+    return Promise.race([read, deadline]).finally(() => clearTimeout(timer));
+  };
+  new Gauge({
+    name: "anvil_webhook_pending",
+    help: "Webhook deliveries not yet delivered nor given up, in the whole cluster",
+    registers,
+    async collect() {
+      this.set((await stats()).pending);
+    },
+  });
+  new Gauge({
+    name: "anvil_webhook_oldest_pending_seconds",
+    help: "Age of the oldest pending webhook delivery (0 when none)",
+    registers,
+    async collect() {
+      this.set((await stats()).oldestPendingSeconds);
+    },
+  });
+  const dispatcher = new WebhookDispatcher({
+    store,
+    secret: settings.secret,
+    ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
+    ...(settings.retryMs !== undefined ? { retry: { baseMs: settings.retryMs } } : {}),
+    ...(settings.pollMs !== undefined ? { pollMs: settings.pollMs } : {}),
+    log,
+    onOutcome: (outcome) => attempts.inc({ outcome }),
+  });
+  const observer: JobServiceObserver = {
+    transition: (change, job) => {
+      if (isFinalStatus(change.to) && job.callbackUrl !== null) dispatcher.wake();
+    },
+  };
+  return { dispatcher, observer };
+}
+
+const bare = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, "");
+
+/**
+ * Whether `url` reaches the server listening on `port`: its port, and a host name or address of this machine (or
+ * the name the cluster knows it by). Another port on this machine is another service and is allowed.
+ */
+export function pointsAtSelf(url: URL, port: number, names: readonly string[]): boolean {
+  const urlPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  if (urlPort !== port) return false;
+  const own = new Set(["localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ...names.map(bare)]);
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) own.add(bare(address.address));
+  }
+  const host = bare(url.hostname);
+  return own.has(host) || host.endsWith(".localhost") || /^127\./.test(host);
+}

@@ -1,0 +1,32 @@
+import { createSignal, Show } from "solid-js";
+import { currentUser, logout, signInRequired } from "../lib/auth";
+import { UsersPanel } from "./users-panel";
+
+/** The signed-in user's name, Sign out, and for admins the Users panel. */
+export function UserMenu() {
+  const [usersOpen, setUsersOpen] = createSignal(false);
+  return (
+    <Show when={currentUser()}>
+      {(user) => (
+        <div class="user-menu">
+          <span class="user-menu__name" data-testid="signed-in-user" title={user().admin ? "admin" : undefined}>
+            {user().name}
+          </span>
+          <Show when={user().admin}>
+            <button type="button" class="button" onClick={() => setUsersOpen(true)}>
+              Users
+            </button>
+          </Show>
+          <Show when={signInRequired() || user().name !== "local"}>
+            <button type="button" class="button" onClick={() => void logout()}>
+              Sign out
+            </button>
+          </Show>
+          <Show when={usersOpen()}>
+            <UsersPanel onClose={() => setUsersOpen(false)} />
+          </Show>
+        </div>
+      )}
+    </Show>
+  );
+}

@@ -1,0 +1,59 @@
+import type { APIRequestContext, Browser, Page } from "@playwright/test";
+import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expect, test } from "../support/test";
+
+/** Makes a user as the local admin (the e2e server runs without API_TOKEN) and returns their token. */
+async function makeUser(request: APIRequestContext, name: string): Promise<string> {
+  const response = await request.post("/trpc/users.create", { data: { name } });
+  expect(response.ok(), await response.text()).toBe(true);
+  return (await response.json()).result.data.token as string;
+}
+
+/** A page of its own browser context, signed in with `token` through the login endpoint (its cookie is the session). */
+async function signedIn(browser: Browser, token: string): Promise<Page> {
+  const context = await browser.newContext();
+  const login = await context.request.post("/auth/login", { data: { token } });
+  expect(login.ok(), await login.text()).toBe(true);
+  return context.newPage();
+}
+
+test.describe("users", () => {
+  test("two users in two browsers each see only their own cards and conversations", async ({ browser, request }) => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const [ann, bob] = [`ann-${suffix}`, `bob-${suffix}`];
+    const annPage = await signedIn(browser, await makeUser(request, ann));
+    const bobPage = await signedIn(browser, await makeUser(request, bob));
+    const [annPrompt, bobPrompt] = [uniquePrompt("ann's lighthouse"), uniquePrompt("bob's harbour")];
+
+    for (const [page, name, prompt] of [
+      [annPage, ann, annPrompt],
+      [bobPage, bob, bobPrompt],
+    ] as const) {
+      await openNewConversation(page);
+      await expect(page.getByTestId("signed-in-user")).toHaveText(name);
+      await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+      // Users are not admins: no Users panel for them.
+      await expect(page.getByRole("button", { name: "Users" })).toHaveCount(0);
+      await expectImage(await submit(page, prompt, { steps: 2 }), prompt);
+    }
+
+    // A reload shows each their own conversation and card, and nothing of the other's.
+    for (const [page, own, other] of [
+      [annPage, annPrompt, bobPrompt],
+      [bobPage, bobPrompt, annPrompt],
+    ] as const) {
+      await page.reload();
+      await page
+        .getByRole("button", { name: new RegExp(own.slice(0, 20)) })
+        .first()
+        .click();
+      await expect(jobCard(page, own)).toBeVisible();
+      await expect(page.getByText(other.slice(0, 20))).toHaveCount(0);
+    }
+
+    // Signing out ends the session: without API_TOKEN the page is the local user's again, and ann's card is gone.
+    await annPage.getByRole("button", { name: "Sign out" }).click();
+    await expect(annPage.getByTestId("signed-in-user")).toHaveText("local");
+    await expect(jobCard(annPage, annPrompt)).toHaveCount(0);
+  });
+});

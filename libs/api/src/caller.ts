@@ -1,0 +1,17 @@
+/** Who makes a call: a user's name, and whether they may act on everyone's things. */
+export interface Caller {
+  name: string;
+  admin: boolean;
+}
+
+/** The caller when nobody signs in: one user on their own machine, an admin (CONTRACT.md Users). */
+export const LOCAL_USER: Readonly<Caller> = { name: "local", admin: true };
+
+/** Whether `caller` may see or act on what `owner` owns: their own things, or anything for an admin. */
+export const mayAccess = (caller: Caller, owner: string): boolean => caller.admin || caller.name === owner;
+
+/** The name API_TOKEN signs in as. */
+export const ADMIN_NAME = "admin";
+
+/** Names no token or proxy may claim: the local user and the API_TOKEN's admin. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([LOCAL_USER.name, ADMIN_NAME]);

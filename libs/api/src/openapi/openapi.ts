@@ -1,0 +1,141 @@
+import type { AnyTRPCRouter } from "@trpc/server";
+import { z } from "zod";
+import { outputSchemas } from "./output-schemas";
+
+type JsonSchema = Record<string, unknown>;
+
+/** Procedures /openapi.json leaves out: the inspector's own (see docs/DEBUGGING.md). */
+const UNDOCUMENTED = /^debug\./;
+
+const errorShape: JsonSchema = {
+  type: "object",
+  description: "A tRPC error. `data.code` names it (BAD_REQUEST, NOT_FOUND, CONFLICT …); `message` says what is wrong.",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["message", "code", "data"],
+      properties: {
+        message: { type: "string", description: "for bad input, names the field and the limit" },
+        code: { type: "integer", description: "JSON-RPC error number, e.g. -32600 for BAD_REQUEST" },
+        data: {
+          type: "object",
+          required: ["code", "httpStatus"],
+          properties: {
+            code: { type: "string", examples: ["BAD_REQUEST", "NOT_FOUND", "CONFLICT", "UNAUTHORIZED"] },
+            httpStatus: { type: "integer" },
+            path: { type: "string" },
+            fields: { type: "array", items: { type: "string" }, description: "bad input: one message per field" },
+          },
+        },
+      },
+    },
+  },
+};
+
+const ERRORS: [status: string, when: string][] = [
+  ["400", "BAD_REQUEST: bad input; the message names the field"],
+  ["401", "UNAUTHORIZED: API_TOKEN is set and the request does not carry a valid token"],
+  ["404", "NOT_FOUND: an unknown id"],
+  ["409", "CONFLICT: the job's state forbids it"],
+  ["503", "SERVICE_UNAVAILABLE: the database does not answer; nothing was lost, try again"],
+];
+
+/** The JSON Schema of one zod schema, its `$defs` lifted into the document's components. */
+function toSchema(schema: z.ZodType, io: "input" | "output", components: Record<string, JsonSchema>): JsonSchema {
+  const generated = z.toJSONSchema(schema, { io, target: "draft-2020-12", unrepresentable: "any" });
+  // A `$ref` to a named schema (`.meta({ id })`) points at the document's components instead of local `$defs`.
+  const relinked = JSON.parse(
+    JSON.stringify(generated).replaceAll('"#/$defs/', '"#/components/schemas/'),
+  ) as JsonSchema;
+  const { $schema: _, $defs, ...rest } = relinked as JsonSchema & { $defs?: Record<string, JsonSchema> };
+  Object.assign(components, $defs);
+  return rest;
+}
+
+interface ProcedureDef {
+  type: "query" | "mutation" | "subscription";
+  inputs: unknown[];
+}
+
+/**
+ * An OpenAPI 3.1 document of every query and mutation of `router`, built from the zod schemas the router validates
+ * its inputs with and the output schemas in output-schemas.ts, in tRPC's HTTP shape (no data transformer):
+ * a query is `GET /trpc/<path>?input=<url-encoded JSON>`, a mutation `POST /trpc/<path>` with the input as its
+ * JSON body; the answer is `{"result":{"data":…}}`, an error `{"error":{…}}`.
+ */
+export function openApiDocument(router: AnyTRPCRouter, info: { version: string }): JsonSchema {
+  const components: Record<string, JsonSchema> = { Error: errorShape };
+  const paths: Record<string, JsonSchema> = {};
+  const procedures = router._def.procedures as Record<string, { _def: ProcedureDef }>;
+  for (const [path, procedure] of Object.entries(procedures).sort(([a], [b]) => a.localeCompare(b))) {
+    const { type, inputs } = procedure._def;
+    if (type === "subscription" || UNDOCUMENTED.test(path)) continue;
+    const input = inputs[0] as z.ZodType | undefined;
+    const inputSchema = input ? toSchema(input, "input", components) : undefined;
+    const output = (outputSchemas as Record<string, z.ZodType>)[path];
+    const data = output ? toSchema(output, "output", components) : {};
+    const responses: JsonSchema = {
+      "200": {
+        description: "The procedure's output, as `result.data`",
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              required: ["result"],
+              properties: { result: { type: "object", required: ["data"], properties: { data } } },
+            },
+          },
+        },
+      },
+    };
+    for (const [status, description] of ERRORS) {
+      responses[status] = {
+        description,
+        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+      };
+    }
+    const operation: JsonSchema = { operationId: path, tags: [path.split(".")[0]], responses };
+    if (type === "query") {
+      if (inputSchema) {
+        operation["parameters"] = [
+          {
+            name: "input",
+            in: "query",
+            required: !isOptional(input),
+            description: "The input as JSON, URL-encoded",
+            content: { "application/json": { schema: inputSchema } },
+          },
+        ];
+      }
+      paths[`/trpc/${path}`] = { get: operation };
+    } else {
+      if (inputSchema) {
+        operation["requestBody"] = {
+          required: !isOptional(input),
+          content: { "application/json": { schema: inputSchema } },
+        };
+      }
+      paths[`/trpc/${path}`] = { post: operation };
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Anvil",
+      version: info.version,
+      description:
+        "Anvil's tRPC API over plain HTTP. Queries: GET /trpc/<path>?input=<url-encoded JSON>. Mutations: POST " +
+        '/trpc/<path> with a JSON body. Answers: {"result":{"data":…}}; errors: {"error":{"message","code","data":{"code","httpStatus"}}}. ' +
+        "Subscriptions (jobs.events) are Server-Sent Events on GET /trpc/jobs.events?input=… (see docs/API.md). " +
+        "With API_TOKEN set, send Authorization: Bearer <token>.",
+    },
+    servers: [{ url: "/" }],
+    security: [{}, { bearer: [] }],
+    paths,
+    components: { schemas: components, securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+  };
+}
+
+/** Whether the procedure may be called without input (no body, no `?input=`). */
+const isOptional = (schema: z.ZodType | undefined): boolean => !schema || schema.safeParse(undefined).success;

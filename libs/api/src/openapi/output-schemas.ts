@@ -1,0 +1,125 @@
+import { JOB_STATUSES } from "@anvil/job-machine";
+import type { inferRouterOutputs } from "@trpc/server";
+import { z } from "zod";
+import type { AppRouter } from "../router";
+
+// The procedures' outputs are TypeScript types, not zod schemas; these describe them for /openapi.json. The check
+// at the bottom binds the two: every output the router returns must be one these schemas accept, so a field that
+// changes type or disappears fails the typecheck here, and openapi.integration.test.ts checks that real answers
+// carry no field these schemas do not name.
+
+const iso = z.iso.datetime({ offset: true }).describe("ISO-8601 time");
+const nullableIso = iso.nullable();
+
+/** A job (CONTRACT.md `Job`). */
+export const jobOutput = z
+  .object({
+    id: z.uuid(),
+    conversationId: z.uuid(),
+    messageId: z.uuid(),
+    status: z.enum(JOB_STATUSES),
+    queuePosition: z.number().int().min(0).describe("1 = next to get a GPU; 0 whenever the job is not queued"),
+    progress: z.number().min(0).max(100),
+    prompt: z.string(),
+    params: z.object({
+      negativePrompt: z.string(),
+      width: z.number().int(),
+      height: z.number().int(),
+      steps: z.number().int(),
+      cfgScale: z.number(),
+      distilledCfgScale: z.number(),
+      seed: z.number().int(),
+      sampler: z.string(),
+      scheduler: z.string().nullable(),
+      checkpoint: z.string().nullable(),
+      modules: z.array(z.string()),
+    }),
+    imageUrl: z.string().nullable().describe('path on this server, e.g. "/images/<id>.png"'),
+    usedSeed: z.number().int().nullable(),
+    error: z.string().nullable(),
+    createdAt: iso,
+    startedAt: nullableIso,
+    finishedAt: nullableIso,
+    owner: z.string().describe("the user who submitted it"),
+    priority: z.number().int().min(-10).max(10),
+    attempt: z.number().int().min(1),
+    backend: z.string().nullable(),
+    callbackUrl: z.string().nullable().describe("where its webhook goes when it ends, if anywhere"),
+  })
+  .meta({ id: "Job" });
+
+const conversation = z.object({ id: z.uuid(), title: z.string(), createdAt: iso }).meta({ id: "Conversation" });
+const message = z
+  .object({
+    id: z.uuid(),
+    conversationId: z.uuid(),
+    role: z.enum(["user", "assistant"]),
+    content: z.string(),
+    metadata: z.record(z.string(), z.unknown()),
+    createdAt: iso,
+  })
+  .meta({ id: "Message" });
+const queueStatus = z
+  .object({
+    queued: z.number().int(),
+    processing: z.number().int(),
+    paused: z.boolean().describe("while paused no job starts; running ones finish"),
+    backends: z.array(
+      z.object({
+        url: z.string(),
+        busy: z.boolean(),
+        jobId: z.uuid().nullable().describe("null for another user's job unless the caller is an admin"),
+        healthy: z.boolean(),
+        since: nullableIso,
+      }),
+    ),
+  })
+  .meta({ id: "QueueStatus" });
+const named = z.object({ name: z.string(), aliases: z.array(z.string()) });
+
+/** The output of every documented query and mutation, by path. */
+export const outputSchemas = {
+  health: z.object({
+    ok: z.boolean(),
+    database: z.enum(["pglite", "postgres"]),
+    backends: z.array(z.object({ url: z.string(), healthy: z.boolean() })),
+  }),
+  "conversations.create": conversation,
+  "conversations.list": z.array(conversation),
+  "messages.list": z.array(message),
+  "jobs.submit": jobOutput,
+  "jobs.submitMany": z.array(jobOutput).describe("the jobs in input order, all accepted in one transaction"),
+  "jobs.get": jobOutput,
+  "jobs.list": z.object({ items: z.array(jobOutput), nextCursor: z.string().nullable() }),
+  "jobs.cancel": jobOutput,
+  "jobs.retry": jobOutput,
+  "jobs.move": jobOutput,
+  "queue.status": queueStatus,
+  "queue.pause": queueStatus,
+  "queue.resume": queueStatus,
+  "users.create": z.object({
+    name: z.string(),
+    admin: z.boolean(),
+    token: z.string().describe("shown this once; stored only as a hash"),
+  }),
+  "users.list": z.array(z.object({ name: z.string(), admin: z.boolean(), createdAt: iso })),
+  "users.remove": z.object({ name: z.string() }),
+  me: z.object({ name: z.string(), admin: z.boolean() }),
+  "checkpoints.list": z.array(z.object({ title: z.string(), name: z.string() })),
+  "checkpoints.modules": z.array(z.object({ name: z.string(), filename: z.string() })),
+  "samplers.list": z.array(named),
+  "schedulers.list": z.array(named),
+} satisfies Record<string, z.ZodType>;
+
+type At<T, P extends string> = P extends `${infer Head}.${infer Rest}`
+  ? Head extends keyof T
+    ? At<T[Head], Rest>
+    : never
+  : P extends keyof T
+    ? T[P]
+    : never;
+type Outputs = inferRouterOutputs<AppRouter>;
+type Schemas = typeof outputSchemas;
+/** `true` for each path whose real output the schema accepts; otherwise the path, which the line below rejects. */
+type Accepted = { [P in keyof Schemas]: At<Outputs, P> extends z.output<Schemas[P]> ? true : P };
+const _everyOutputAccepted: Accepted[keyof Schemas] = true;

@@ -1,0 +1,34 @@
+import { TRPCError } from "@trpc/server";
+import { RESERVED_NAMES } from "../caller";
+import { createUserInput, removeUserInput } from "../schemas";
+import { newSecret, sha256 } from "../tokens";
+import { adminProcedure, publicProcedure, router } from "../trpc";
+
+/** `users.*`: admins make, list and remove users; a token is shown once, at creation, and stored only hashed. */
+export const usersRouter = router({
+  create: adminProcedure.input(createUserInput).mutation(async ({ ctx, input }) => {
+    if (RESERVED_NAMES.has(input.name)) {
+      throw new TRPCError({ code: "CONFLICT", message: `name ${input.name} is reserved` });
+    }
+    const token = newSecret();
+    const user = await ctx.users.create(input.name, input.admin, sha256(token));
+    if (!user) throw new TRPCError({ code: "CONFLICT", message: `name ${input.name} is taken` });
+    return { name: user.name, admin: user.admin, token };
+  }),
+
+  list: adminProcedure.query(async ({ ctx }) =>
+    (await ctx.users.list()).map(({ name, admin, createdAt }) => ({ name, admin, createdAt })),
+  ),
+
+  /** The token and every session stop working at once; the user's jobs and conversations stay. */
+  remove: adminProcedure.input(removeUserInput).mutation(async ({ ctx, input }) => {
+    if (!(await ctx.users.remove(input.name))) {
+      throw new TRPCError({ code: "NOT_FOUND", message: `No user named ${input.name}` });
+    }
+    ctx.events.publish({ kind: "revoked", user: input.name });
+    return { name: input.name };
+  }),
+});
+
+/** `me`: who the caller is. */
+export const meProcedure = publicProcedure.query(({ ctx }) => ({ name: ctx.user.name, admin: ctx.user.admin }));

@@ -1,0 +1,22 @@
+import type { AnvilOutputs, Job } from "../types";
+
+const shorten = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** One job on one line: id, status, place or progress, prompt. */
+export function jobLine(job: Job): string {
+  const where =
+    job.status === "queued" ? `#${job.queuePosition}` : job.status === "processing" ? `${job.progress}%` : "";
+  return [job.id, job.status.padEnd(10), where.padEnd(5), shorten(job.prompt.replace(/\s+/g, " "), 60)].join("  ");
+}
+
+/** `queue.status` for people. */
+export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
+  const paused = "paused" in status && status.paused ? " (paused)" : "";
+  return [
+    `queued ${status.queued}, processing ${status.processing}${paused}`,
+    ...status.backends.map(
+      (b) =>
+        `  ${b.url}  ${b.healthy ? "healthy" : "unhealthy"}  ${b.busy ? `busy${b.jobId ? ` with ${b.jobId}` : ""}` : "idle"}`,
+    ),
+  ];
+}

@@ -1,0 +1,203 @@
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { createAnvilClient } from "../create-client";
+import type { AnvilClient } from "../create-client";
+import type { JobStatus, SubmitInput } from "../types";
+import type { CliEnv } from "./env";
+import { CliFailure, EXIT, classify } from "./exit-codes";
+import { jobLine, statusLines } from "./format";
+import { plainDisplay, terminalDisplay } from "./wait-display";
+
+/** Where the command writes; a terminal gets a progress bar, anything else plain lines. */
+export interface CliIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+const number = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("not a number.");
+  return n;
+};
+const STATUSES: JobStatus[] = ["queued", "processing", "complete", "error", "cancelled"];
+const statusList = (value: string): JobStatus[] => {
+  const list = value.split(",").map((s) => s.trim());
+  const bad = list.find((s) => !STATUSES.includes(s as JobStatus));
+  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not one of ${STATUSES.join(", ")}.`);
+  return list as JobStatus[];
+};
+
+interface SubmitOptions {
+  wait?: boolean;
+  out?: string;
+  negative?: string;
+  width?: number;
+  height?: number;
+  steps?: number;
+  cfgScale?: number;
+  seed?: number;
+  sampler?: string;
+  checkpoint?: string;
+  conversation?: string;
+}
+
+const submitInput = (prompt: string, o: SubmitOptions): SubmitInput => ({
+  prompt,
+  ...(o.negative !== undefined ? { negativePrompt: o.negative } : {}),
+  ...(o.width !== undefined ? { width: o.width } : {}),
+  ...(o.height !== undefined ? { height: o.height } : {}),
+  ...(o.steps !== undefined ? { steps: o.steps } : {}),
+  ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}),
+  ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  ...(o.sampler !== undefined ? { sampler: o.sampler } : {}),
+  ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}),
+  ...(o.conversation !== undefined ? { conversationId: o.conversation } : {}),
+});
+
+/** Runs the `anvil` command with `argv` (without node and the script) and resolves with its exit code. */
+export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<number> {
+  const print = (text: string): void => void io.stdout.write(`${text}\n`);
+  const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+  let exitCode: number = EXIT.done;
+  let client: AnvilClient | undefined;
+  const anvil = () => (client ??= createAnvilClient({ url: env.url, token: env.token }));
+
+  const program = new Command("anvil")
+    .description(`Anvil from the command line. Server: ANVIL_URL (now ${env.url}); token: ANVIL_TOKEN.`)
+    .option("--json", "print JSON, for scripts")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+  const json = () => Boolean(program.opts<{ json?: boolean }>().json);
+
+  program
+    .command("submit")
+    .description("submit an image job")
+    .argument("<prompt>", "what to draw")
+    .option("-w, --wait", "wait for the job: its place in line, a progress bar, then the image")
+    .option("-o, --out <file>", "write the image there (implies --wait)")
+    .option("--negative <text>", "negative prompt")
+    .option("--width <n>", "width in pixels (64..2048, a multiple of 8)", number)
+    .option("--height <n>", "height in pixels (64..2048, a multiple of 8)", number)
+    .option("--steps <n>", "sampling steps (1..150)", number)
+    .option("--cfg-scale <n>", "CFG scale (0..30)", number)
+    .option("--seed <n>", "seed (-1: random)", number)
+    .option("--sampler <name>", "sampler name")
+    .option("--checkpoint <title>", "checkpoint to load")
+    .option("--conversation <id>", "add the job to this conversation")
+    .action(async (prompt: string, options: SubmitOptions) => {
+      const input = submitInput(prompt, options);
+      if (!options.wait && !options.out) {
+        const job = await anvil().jobs.submit.mutate(input);
+        return json() ? printJson(job) : print(job.id);
+      }
+      const display = json()
+        ? undefined
+        : io.stdout.isTTY
+          ? terminalDisplay(io.stderr.isTTY ? io.stderr : io.stdout)
+          : plainDisplay(print);
+      let job;
+      try {
+        job = await anvil().submitAndWait(input, { onUpdate: (update) => display?.update(update) });
+      } finally {
+        display?.stop();
+      }
+      let file: string | undefined;
+      if (job.status === "complete" && options.out) {
+        file = resolve(options.out);
+        await writeFile(file, await anvil().image(job));
+      }
+      if (json()) printJson(file ? { ...job, file } : job);
+      else if (job.status === "complete") print(file ?? new URL(job.imageUrl ?? "", env.url).href);
+      if (job.status !== "complete") {
+        throw new CliFailure(`Job ${job.id} ended in ${job.status}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
+      }
+    });
+
+  program
+    .command("status")
+    .description("the queue and the GPUs at a glance")
+    .action(async () => {
+      const status = await anvil().queue.status.query();
+      if (json()) printJson(status);
+      else statusLines(status).forEach(print);
+    });
+
+  program
+    .command("jobs")
+    .description("list jobs, oldest first")
+    .addOption(new Option("--status <list>", "only these statuses, comma-separated").argParser(statusList))
+    .option("--limit <n>", "at most this many (1..500)", number, 50)
+    .action(async (options: { status?: JobStatus[]; limit: number }) => {
+      const page = await anvil().jobs.list.query({
+        limit: options.limit,
+        ...(options.status ? { status: options.status } : {}),
+      });
+      if (json()) printJson(page);
+      else page.items.map(jobLine).forEach(print);
+    });
+
+  program
+    .command("cancel")
+    .description("cancel a queued or running job")
+    .argument("<id>", "the job's id")
+    .action(async (jobId: string) => {
+      const job = await anvil().jobs.cancel.mutate({ jobId });
+      if (json()) printJson(job);
+      else print(jobLine(job));
+    });
+
+  program
+    .command("retry")
+    .description("run a job in error or cancelled again, as a new job")
+    .argument("<id>", "the job's id")
+    .action(async (jobId: string) => {
+      const job = await anvil().jobs.retry.mutate({ jobId });
+      if (json()) printJson(job);
+      else print(jobLine(job));
+    });
+
+  const users = program.command("users").description("manage users (admins only)");
+  users
+    .command("add")
+    .description("make a user; prints its token, shown this once")
+    .argument("<name>", "1..64 of a-z 0-9 . _ -")
+    .option("--admin", "the user may manage users and see every job")
+    .action(async (name: string, options: { admin?: boolean }) => {
+      const user = await anvil().users.create.mutate({ name, admin: Boolean(options.admin) });
+      if (json()) printJson(user);
+      else print(`${user.name}${user.admin ? " (admin)" : ""}: token ${user.token}\n(shown this once: keep it)`);
+    });
+  users
+    .command("list")
+    .description("every user")
+    .action(async () => {
+      const list = await anvil().users.list.query();
+      if (json()) printJson(list);
+      else list.forEach((u) => print(`${u.name.padEnd(20)}  ${u.admin ? "admin" : "user "}  ${u.createdAt}`));
+    });
+  users
+    .command("remove")
+    .description("remove a user: its token stops working at once; its jobs stay")
+    .argument("<name>", "the user's name")
+    .action(async (name: string) => {
+      const removed = await anvil().users.remove.mutate({ name });
+      if (json()) printJson(removed);
+      else print(`removed ${removed.name}`);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version are not failures; anything else commander refuses is a usage error.
+      exitCode = error.exitCode === 0 ? EXIT.done : EXIT.usage;
+    } else {
+      const failure = classify(error, env.url);
+      io.stderr.write(`anvil: ${failure.message}\n`);
+      exitCode = failure.code;
+    }
+  }
+  return exitCode;
+}

@@ -1,0 +1,82 @@
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
+import { EventSource as FetchEventSource } from "eventsource";
+import type { AnvilRouter } from "./router";
+import { submitAndWait } from "./submit-and-wait";
+import type { SubmitAndWaitOptions } from "./submit-and-wait";
+import type { Job, SubmitInput } from "./types";
+import { watchJob } from "./watch";
+import type { WatchOptions } from "./watch";
+
+/** The server takes at most this many calls in one HTTP batch (apps/server MAX_BATCH_CALLS). */
+const MAX_BATCH_CALLS = 50;
+
+/** What {@link createAnvilClient} takes. */
+export interface AnvilClientOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:3000`; `""` in a browser page served by Anvil itself. */
+  url: string;
+  /** A user's token (or `API_TOKEN`), sent as `Authorization: Bearer`. */
+  token?: string | undefined;
+  /** The `fetch` to use; the global one by default. */
+  fetch?: typeof fetch;
+  /**
+   * The `EventSource` class for subscriptions. By default the `eventsource` package's, which runs in Node 20 (which
+   * has no global one) and in browsers, and can send the token as a header. A browser page that authenticates with
+   * a cookie may pass `globalThis.EventSource`.
+   */
+  EventSource?: typeof globalThis.EventSource;
+}
+
+/** The tRPC client for Anvil's router: `client.jobs.submit.mutate(…)`, `client.queue.status.query()` … */
+export type AnvilTRPCClient = ReturnType<typeof createTRPCClient<AnvilRouter>>;
+
+/** What {@link createAnvilClient} returns: the typed tRPC client and the helpers most callers want. */
+export type AnvilClient = AnvilTRPCClient & {
+  /** Submits a job and resolves with it once it is complete, in error or cancelled. */
+  submitAndWait(input: SubmitInput, options?: SubmitAndWaitOptions): Promise<Job>;
+  /** The job's snapshots as they change, ending with its final one; resumes by itself across drops and restarts. */
+  watch(jobId: string, options?: WatchOptions): AsyncIterableIterator<Job>;
+  /** A finished job's image bytes (PNG). */
+  image(job: Pick<Job, "id" | "imageUrl">, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+};
+
+/** Creates a client for the Anvil server at `url`. */
+export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
+  const base = options.url.replace(/\/+$/, "");
+  const fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const authorization: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
+  const withAuth: typeof fetch = (input, init) =>
+    fetcher(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), ...authorization } });
+  const EventSource = options.EventSource ?? (FetchEventSource as unknown as typeof globalThis.EventSource);
+  const usesFetch = EventSource === (FetchEventSource as unknown);
+
+  const trpc = createTRPCClient<AnvilRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === "subscription",
+        true: httpSubscriptionLink({
+          url: `${base}/trpc`,
+          EventSource,
+          // The eventsource package reads the stream with fetch, so the token can go in a header.
+          ...(usesFetch ? { eventSourceOptions: () => ({ fetch: withAuth }) as EventSourceInit } : {}),
+        }),
+        false: httpBatchLink({ url: `${base}/trpc`, fetch: withAuth, maxItems: MAX_BATCH_CALLS }),
+      }),
+    ],
+  });
+
+  const client = {
+    submitAndWait: (input: SubmitInput, opts?: SubmitAndWaitOptions) => submitAndWait(trpc, input, opts),
+    watch: (jobId: string, opts?: WatchOptions) => watchJob(trpc, jobId, opts),
+    image: async (job: Pick<Job, "id" | "imageUrl">, opts?: { signal?: AbortSignal }) => {
+      if (!job.imageUrl) throw new Error(`Job ${job.id} has no image (yet)`);
+      const response = await withAuth(`${base}${job.imageUrl}`, opts?.signal ? { signal: opts.signal } : {});
+      if (!response.ok) throw new Error(`GET ${job.imageUrl} answered ${response.status}`);
+      return new Uint8Array(await response.arrayBuffer());
+    },
+  };
+  // The helpers sit beside the procedures; the tRPC client is a proxy, so they are looked up first.
+  return new Proxy(trpc, {
+    get: (target, key, receiver) =>
+      Object.hasOwn(client, key) ? client[key as keyof typeof client] : Reflect.get(target, key, receiver),
+  }) as AnvilClient;
+}

@@ -1,0 +1,130 @@
+import { TRPCClientError } from "@trpc/client";
+import type { AnvilTRPCClient } from "./create-client";
+import { isFinal } from "./types";
+import type { Job } from "./types";
+
+/** Options of `watch`. */
+export interface WatchOptions {
+  /** Stops watching: the iterator ends (it does not throw). */
+  signal?: AbortSignal | undefined;
+  /** Resume after this event id (one an earlier watch saw) instead of starting from the job's current state. */
+  lastEventId?: string | undefined;
+  /** Delay before reopening a stream that failed, by attempt (1, 2 …); up to 5 s by default. */
+  retryDelayMs?: (attempt: number) => number;
+}
+
+/** Errors no retry can mend: the request itself is wrong, or the job is not there. */
+const FATAL = new Set(["BAD_REQUEST", "NOT_FOUND", "UNAUTHORIZED", "FORBIDDEN"]);
+const codeOf = (error: unknown): string | undefined =>
+  error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
+const defaultDelay = (attempt: number) => Math.min(5_000, 250 * 2 ** (attempt - 1));
+
+/**
+ * A job's snapshots as an async iterator, ending after its final one. The stream is reopened from the last event id
+ * it saw whenever it drops (a network blip, a server restart), so no status change is missed or seen twice; if the
+ * server no longer holds history that old, the stream restarts from the job's current state.
+ */
+export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOptions = {}): AsyncIterableIterator<Job> {
+  const retryDelay = options.retryDelayMs ?? defaultDelay;
+  const queue: Job[] = [];
+  let failure: unknown;
+  let done = false;
+  let wake: (() => void) | undefined;
+  let cursor = options.lastEventId;
+  let attempt = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let current: { unsubscribe(): void } | undefined;
+
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const stop = () => {
+    done = true;
+    clearTimeout(timer);
+    current?.unsubscribe();
+    notify();
+  };
+  const reopen = (delay: number) => {
+    current?.unsubscribe();
+    current = undefined;
+    if (!done) timer = setTimeout(open, delay);
+  };
+  const open = () => {
+    if (done) return;
+    let active = true;
+    const subscription = trpc.jobs.events.subscribe(
+      { jobId, ...(cursor ? { lastEventId: cursor } : {}) },
+      {
+        onStarted: () => {
+          attempt = 0;
+        },
+        onData: ({ id, data }) => {
+          if (!active) return;
+          cursor = id;
+          // Line events come only without a jobId filter; this stream always has one.
+          if ("kind" in data) return;
+          queue.push(data);
+          if (isFinal(data)) {
+            active = false;
+            subscription.unsubscribe();
+          }
+          notify();
+        },
+        onError: (error) => {
+          if (!active) return;
+          active = false;
+          const code = codeOf(error);
+          if (code === "PRECONDITION_FAILED") {
+            cursor = undefined;
+            return reopen(0);
+          }
+          if (code && FATAL.has(code)) {
+            failure = error;
+            return stop();
+          }
+          reopen(retryDelay(++attempt));
+        },
+        // A live stream does not end by itself: a proxy or a stopping server closed it.
+        onComplete: () => {
+          if (!active) return;
+          active = false;
+          reopen(retryDelay(++attempt));
+        },
+      },
+    );
+    current = subscription;
+  };
+
+  options.signal?.addEventListener("abort", stop, { once: true });
+  if (options.signal?.aborted) done = true;
+  else open();
+
+  let finished = false;
+  const iterator: AsyncIterableIterator<Job> = {
+    [Symbol.asyncIterator]: () => iterator,
+    next: async () => {
+      while (!finished) {
+        const job = queue.shift();
+        if (job) {
+          if (isFinal(job)) finished = true;
+          return { value: job, done: false };
+        }
+        if (failure !== undefined) {
+          finished = true;
+          throw failure;
+        }
+        if (done) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      stop();
+      return { value: undefined, done: true };
+    },
+    return: async () => {
+      finished = true;
+      stop();
+      return { value: undefined, done: true };
+    },
+  };
+  return iterator;
+}

@@ -1,0 +1,243 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { FairLine } from "./fair-line";
+import type { LineShift, LineEntry, SchedulingMode } from "./fair-line";
+import { applyLineEvent, toLineChanges } from "./line-change";
+import type { LineEvent } from "./line-change";
+
+type Op =
+  | { kind: "add"; owner: number; priority: number }
+  | { kind: "requeue"; owner: number }
+  | { kind: "remove"; pick: number }
+  | { kind: "start" }
+  | { kind: "move"; pick: number; to: "front" | "back" }
+  | { kind: "global"; pick: number };
+
+const owners = ["ann", "bob", "cat", "dan"];
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("add" as const),
+      owner: fc.nat(3),
+      priority: fc.integer({ min: -2, max: 2 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("requeue" as const), owner: fc.nat(3) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("start" as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("move" as const),
+      pick: fc.nat(),
+      to: fc.constantFrom("front" as const, "back" as const),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("global" as const), pick: fc.nat() }) },
+);
+
+/** The rules, executed literally: who starts next, again and again, on a copy of the state. */
+class Model {
+  jobs = new Map<string, LineEntry & { requeued?: number }>();
+  served = new Map<string, number>();
+  counter = 0;
+  constructor(readonly mode: SchedulingMode) {}
+
+  private byLane(a: LineEntry, b: LineEntry): number {
+    const ga = Math.sign(a.move ?? 0);
+    const gb = Math.sign(b.move ?? 0);
+    if (ga !== gb) return ga - gb;
+    if (ga !== 0) return (a.move ?? 0) - (b.move ?? 0);
+    return b.priority - a.priority || a.seq - b.seq;
+  }
+
+  order(): string[] {
+    const waiting = [...this.jobs.values()];
+    const front = waiting
+      .filter((job) => job.requeued !== undefined || job.front != null)
+      .sort((a, b) => (b.requeued ?? -1) - (a.requeued ?? -1) || (b.front ?? 0) - (a.front ?? 0));
+    let rest = waiting.filter((job) => !front.includes(job));
+    const served = new Map(this.served);
+    let counter = this.counter;
+    const order = front.map((job) => job.jobId);
+    const laneOf = (job: LineEntry) => (this.mode === "fifo" ? "" : job.owner);
+    while (rest.length > 0) {
+      const lanes = new Map<string, LineEntry[]>();
+      for (const job of rest) lanes.set(laneOf(job), [...(lanes.get(laneOf(job)) ?? []), job]);
+      const key = (lane: string) => [served.get(lane) ?? 0, Math.min(...(lanes.get(lane) ?? []).map((j) => j.seq))];
+      const turn = [...lanes.keys()].sort((a, b) => {
+        const [sa = 0, ma = 0] = key(a);
+        const [sb = 0, mb = 0] = key(b);
+        return sa - sb || ma - mb || (a < b ? -1 : a > b ? 1 : 0);
+      })[0] as string;
+      const next = [...(lanes.get(turn) ?? [])].sort((a, b) => this.byLane(a, b))[0] as LineEntry;
+      order.push(next.jobId);
+      served.set(turn, ++counter);
+      rest = rest.filter((job) => job !== next);
+    }
+    return order;
+  }
+}
+
+const applyChange = (before: Map<string, number>, change: LineShift): Map<string, number> => {
+  const moved = new Set(change.inserted.map((p) => p.jobId));
+  const removed = [...change.removed].sort((a, b) => a - b);
+  const after = new Map<string, number>();
+  for (const [jobId, at] of before) {
+    if (removed.includes(at)) continue;
+    let p = at - removed.filter((r) => r < at).length;
+    for (const insert of change.inserted) if (p >= insert.at) p++;
+    after.set(jobId, p);
+  }
+  for (const insert of change.inserted) after.set(insert.jobId, insert.at);
+  // A job put back must have been taken out first, from where it stood.
+  for (const jobId of moved) {
+    const was = before.get(jobId);
+    if (was !== undefined) expect(change.removed).toContain(was);
+  }
+  return after;
+};
+
+/** The line changes clients get for `shift` bring every position they hold to the new one, or say to read it again. */
+const expectLineChanges = (before: Map<string, number>, shift: LineShift, after: Map<string, number>): void => {
+  const changes = toLineChanges(shift, before.size).map((c) => (c.op === "reorder" ? c : { ...c, count: 1 }));
+  const event: LineEvent = { kind: "line", from: 0, version: changes.length, changes };
+  for (const [jobId, at] of before) {
+    const now = applyLineEvent(at, event);
+    if (now !== null) expect(now).toBe(after.get(jobId) ?? 0);
+  }
+  // Positions ahead of everything the shift touched are never read again.
+  const first = Math.min(...shift.removed, ...shift.inserted.map((p) => p.at));
+  for (const at of before.values()) if (at < first) expect(applyLineEvent(at, event)).toBe(at);
+};
+
+const run = (mode: SchedulingMode, ops: Op[]) => {
+  const line = new FairLine(mode);
+  const model = new Model(mode);
+  let seq = 0;
+  let moves = 0;
+  let requeues = 0;
+  const pickOf = (pick: number): string | undefined => [...model.jobs.keys()][pick % Math.max(1, model.jobs.size)];
+  for (const op of ops) {
+    const before = new Map(model.order().map((jobId, i) => [jobId, i + 1]));
+    let change: LineShift | undefined;
+    switch (op.kind) {
+      case "add": {
+        const entry = { jobId: `j${++seq}`, owner: owners[op.owner] ?? "ann", priority: op.priority, seq };
+        model.jobs.set(entry.jobId, { ...entry });
+        change = line.add(entry);
+        break;
+      }
+      case "requeue": {
+        const entry = { jobId: `j${++seq}`, owner: owners[op.owner] ?? "ann", priority: 0, seq };
+        model.jobs.set(entry.jobId, { ...entry, requeued: ++requeues });
+        change = line.unshift(entry);
+        break;
+      }
+      case "remove": {
+        const jobId = pickOf(op.pick);
+        if (!jobId) continue;
+        model.jobs.delete(jobId);
+        change = line.remove(jobId);
+        break;
+      }
+      case "start": {
+        const jobId = line.peek();
+        expect(jobId).toBe(model.order()[0]);
+        if (!jobId) continue;
+        const job = model.jobs.get(jobId) as LineEntry & { requeued?: number };
+        const front = job.requeued !== undefined || job.front != null;
+        model.jobs.delete(jobId);
+        const started = line.start(jobId);
+        if (!front) model.served.set(mode === "fifo" ? "" : job.owner, ++model.counter);
+        expect(started?.served ?? null).toBe(front ? null : model.counter);
+        change = started?.change;
+        break;
+      }
+      case "move": {
+        const jobId = pickOf(op.pick);
+        const job = jobId ? model.jobs.get(jobId) : undefined;
+        if (!jobId || !job || job.front != null || job.requeued !== undefined) continue;
+        job.move = op.to === "front" ? -++moves : ++moves;
+        change = line.move(jobId, { move: job.move });
+        break;
+      }
+      case "global": {
+        const jobId = pickOf(op.pick);
+        const job = jobId ? model.jobs.get(jobId) : undefined;
+        if (!jobId || !job || job.front != null || job.requeued !== undefined) continue;
+        job.front = ++moves;
+        change = line.move(jobId, { front: job.front });
+        break;
+      }
+    }
+    const expected = model.order();
+    expect([...line]).toEqual(expected);
+    expect(expected.map((jobId) => line.position(jobId))).toEqual(expected.map((_, i) => i + 1));
+    expect(line.size).toBe(expected.length);
+    const after = new Map(expected.map((jobId, i) => [jobId, i + 1]));
+    if (change) expect(applyChange(before, change)).toEqual(after);
+    if (change) expectLineChanges(before, change, after);
+  }
+};
+
+describe("FairLine", () => {
+  it("starts A1 B1 C1 A2 A3 when A1 A2 A3 B1 C1 wait and nobody was served", () => {
+    const line = new FairLine("fair");
+    ["A", "A", "A", "B", "C"].forEach((owner, i) => line.add({ jobId: `${owner}${i}`, owner, priority: 0, seq: i }));
+    const started: string[] = [];
+    for (let id = line.peek(); id !== undefined; id = line.peek()) {
+      started.push(id);
+      line.start(id);
+    }
+    expect(started).toEqual(["A0", "B3", "C4", "A1", "A2"]);
+  });
+
+  it("keeps positions a permutation matching the simulated start order (fair)", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => run("fair", ops)),
+      { numRuns: 300 },
+    );
+  });
+
+  it("keeps positions a permutation matching the simulated start order (fifo)", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => run("fifo", ops)),
+      { numRuns: 150 },
+    );
+  });
+
+  it("reports a start in FIFO order as one removal at the head, and one that passes a turn as a reorder", () => {
+    const fifo = new FairLine("fifo");
+    ["A", "B", "A"].forEach((owner, i) => fifo.add({ jobId: `f${i}`, owner, priority: 0, seq: i }));
+    expect(toLineChanges(fifo.start("f0")?.change ?? { removed: [], inserted: [] }, 3)).toEqual([
+      { op: "remove", at: 1 },
+    ]);
+    // A0 B2 A1 wait (in that order): A0 starts and A's turn passes, but B2 A1 is where a plain removal puts them.
+    const fair = new FairLine("fair");
+    ["A", "A", "B"].forEach((owner, i) => fair.add({ jobId: `${owner}${i}`, owner, priority: 0, seq: i }));
+    expect(toLineChanges(fair.start("A0")?.change ?? { removed: [], inserted: [] }, 3)).toEqual([
+      { op: "remove", at: 1 },
+    ]);
+    // A priority submission for A in A0 B1 A2 A3 goes ahead of A0, which moves back a round (A4 B1 A0 A2 A3): a
+    // reorder, then the line's new length.
+    const renumbered = new FairLine("fair");
+    ["A", "B", "A", "A"].forEach((owner, i) => renumbered.add({ jobId: `${owner}${i}`, owner, priority: 0, seq: i }));
+    const change = renumbered.add({ jobId: "A4", owner: "A", priority: 5, seq: 4 });
+    expect(toLineChanges(change, 4)).toEqual([
+      { op: "reorder", from: 1, to: 4 },
+      { op: "insert", at: 5 },
+    ]);
+  });
+
+  it("describes a submit among many users as a few moves, not a renumbering of the line", () => {
+    const line = new FairLine("fair");
+    for (let i = 0; i < 1000; i++) line.add({ jobId: `j${i}`, owner: `u${i % 10}`, priority: 0, seq: i });
+    const change = line.add({ jobId: "new", owner: "u3", priority: 0, seq: 1000 });
+    expect(change.inserted).toEqual([{ jobId: "new", at: 1001 }]);
+    expect(change.removed).toEqual([]);
+    expect(toLineChanges(change, 1000)).toEqual([{ op: "insert", at: 1001 }]);
+  });
+});

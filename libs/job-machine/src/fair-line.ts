@@ -1,0 +1,434 @@
+/** How the line orders waiting jobs: users take turns (`fair`), or strictly by submission (`fifo`). */
+export type SchedulingMode = "fair" | "fifo";
+
+/** What the line needs to know of a waiting job; every field is persisted, so a new leader rebuilds the same order. */
+export interface LineEntry {
+  jobId: string;
+  owner: string;
+  /** -10..10: orders one owner's own jobs, higher first. */
+  priority: number;
+  /** Submission order. */
+  seq: number;
+  /** `jobs.move` within the owner's jobs: negative = moved to the front (most recent first), positive = to the back. */
+  move?: number | null;
+  /** An admin's global move to the very front: the larger, the more recent, the earlier it starts. */
+  front?: number | null;
+}
+
+/**
+ * What one mutation did to the positions of the line: first take out the jobs at the old positions `removed`
+ * (highest first), then put the jobs `inserted` at their new positions (lowest first). Every job named in neither
+ * keeps its order relative to the others, so its new position follows from the old one. The scheduler turns it into
+ * the line changes it reports (see `toLineChanges` in line-change.ts): this is not a second kind of event.
+ */
+export interface LineShift {
+  removed: number[];
+  inserted: { at: number; jobId: string }[];
+}
+
+interface Lane {
+  owner: string;
+  /** When the owner was last served (a counter); 0 = never. */
+  served: number;
+  /** The smallest `seq` waiting: breaks ties between owners never served. */
+  minSeq: number;
+  entries: LineEntry[];
+}
+
+const noChange = (): LineShift => ({ removed: [], inserted: [] });
+
+/**
+ * The same change told as the subject alone leaving and/or entering, when every other job named moved only by that
+ * (e.g. a start that passes a turn while the owner's next job stays where a plain removal puts it): clients then
+ * shift the positions they hold instead of reading them again. Undefined when some other job really changed places.
+ */
+const onlySubject = (
+  subject: string,
+  removed: { jobId: string; at: number }[],
+  inserted: { jobId: string; at: number }[],
+): LineShift | undefined => {
+  const was = removed.find((p) => p.jobId === subject)?.at;
+  const now = inserted.find((p) => p.jobId === subject)?.at;
+  const after = new Map(inserted.map((p) => [p.jobId, p.at]));
+  for (const p of removed) {
+    if (p.jobId === subject) continue;
+    let at = was !== undefined && p.at > was ? p.at - 1 : p.at;
+    if (now !== undefined && at >= now) at++;
+    if (after.get(p.jobId) !== at) return undefined;
+  }
+  if (inserted.some((p) => p.jobId !== subject && !removed.some((r) => r.jobId === p.jobId))) return undefined;
+  return {
+    removed: was === undefined ? [] : [was],
+    inserted: now === undefined ? [] : [{ at: now, jobId: subject }],
+  };
+};
+
+/** Within one lane: moved-to-front first, then by priority and submission, then moved-to-back. */
+const compareEntries = (a: LineEntry, b: LineEntry): number => {
+  const ma = a.move ?? 0;
+  const mb = b.move ?? 0;
+  const ga = Math.sign(ma);
+  const gb = Math.sign(mb);
+  if (ga !== gb) return ga - gb;
+  if (ga !== 0) return ma - mb;
+  return b.priority - a.priority || a.seq - b.seq;
+};
+
+const compareLanes = (a: Lane, b: Lane): number =>
+  a.served - b.served || a.minSeq - b.minSeq || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0);
+
+const FIFO_LANE = "";
+
+/**
+ * The waiting line in the order jobs would start, with exact positions without an O(n) recompute.
+ *
+ * Each owner has a lane (their waiting jobs, sorted); lanes are ranked by when their owner was last served.
+ * Dispatching takes the head of the first lane and sends that lane to the back of the ranking, so the projected
+ * start order is round after round: in round r every lane with more than r jobs gives its r-th job, in rank
+ * order. A job that is its lane's k-th (from 0) therefore starts after Σ min(count, k) jobs of earlier rounds
+ * and after the lanes ranked before its own that reach round k: one pass over the lanes (O(users)) plus a binary
+ * search in its lane. Jobs an admin moved to the very front, or that must run again, wait in a short list ahead
+ * of all lanes. In `fifo` mode every job is in one lane.
+ */
+export class FairLine {
+  private readonly lanes = new Map<string, Lane>();
+  /** Lanes with waiting jobs, in turn order. */
+  private ranked: Lane[] = [];
+  private readonly entries = new Map<string, LineEntry>();
+  /** Jobs ahead of every lane, in order. */
+  private front: string[] = [];
+  private servedCounter = 0;
+
+  constructor(
+    readonly mode: SchedulingMode = "fair",
+    served: Iterable<[string, number]> = [],
+  ) {
+    for (const [owner, at] of served) {
+      this.lane(owner).served = at;
+      this.servedCounter = Math.max(this.servedCounter, at);
+    }
+  }
+
+  /** How many jobs wait. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** True when `jobId` waits in this line. */
+  has(jobId: string): boolean {
+    return this.entries.has(jobId);
+  }
+
+  /** The entry of a waiting job. */
+  entry(jobId: string): LineEntry | undefined {
+    return this.entries.get(jobId);
+  }
+
+  /** The turn counter last given out; the next served owner gets one more. */
+  get lastServed(): number {
+    return this.servedCounter;
+  }
+
+  /** When `owner` was last served (0 = never). */
+  servedAt(owner: string): number {
+    return this.lanes.get(owner)?.served ?? 0;
+  }
+
+  /** 1 for the next job to start, n for the last; 0 when `jobId` does not wait. */
+  position(jobId: string): number {
+    const entry = this.entries.get(jobId);
+    if (!entry) return 0;
+    const ahead = this.front.indexOf(jobId);
+    if (ahead !== -1) return ahead + 1;
+    const lane = this.laneOf(entry);
+    const k = this.indexIn(lane, entry);
+    let before = 0;
+    let passed = false;
+    for (const other of this.ranked) {
+      if (other === lane) passed = true;
+      const count = other.entries.length;
+      before += Math.min(count, k);
+      if (!passed && count > k) before++;
+    }
+    return this.front.length + before + 1;
+  }
+
+  /** The job that starts next, if any. */
+  peek(): string | undefined {
+    return this.front[0] ?? this.ranked[0]?.entries[0]?.jobId;
+  }
+
+  /** The next job to start among the first `limit` jobs of the owner whose turn it is that `accept` takes. */
+  peekTurn(limit: number, accept: (entry: LineEntry) => boolean): string | undefined {
+    const first = this.front[0];
+    if (first !== undefined) return first;
+    const lane = this.ranked[0];
+    if (!lane) return undefined;
+    for (const entry of lane.entries.slice(0, limit)) if (accept(entry)) return entry.jobId;
+    return lane.entries[0]?.jobId;
+  }
+
+  /** Adds a waiting job where its owner, priority, seq and moves place it. */
+  add(entry: LineEntry): LineShift {
+    if (this.entries.has(entry.jobId)) return noChange();
+    const copy = { ...entry };
+    if (copy.front != null) {
+      return this.around(
+        null,
+        () => {
+          this.entries.set(copy.jobId, copy);
+          this.insertFront(copy);
+        },
+        copy.jobId,
+      );
+    }
+    const lane = this.laneOf(copy);
+    return this.around(
+      lane,
+      () => {
+        this.entries.set(copy.jobId, copy);
+        this.insertInLane(lane, copy);
+      },
+      copy.jobId,
+    );
+  }
+
+  /** Takes a job out of the line (cancelled, or gone); an empty change when it did not wait. */
+  remove(jobId: string): LineShift {
+    const entry = this.entries.get(jobId);
+    if (!entry) return noChange();
+    return this.around(this.inFront(jobId) ? null : this.laneOf(entry), () => this.detach(entry), jobId);
+  }
+
+  /**
+   * Takes `jobId` out to start it and makes its owner the most recently served (returning that turn's counter).
+   * A job from the front list (an admin's override, or one that runs again) is no turn: the turns stay as they were.
+   */
+  start(jobId: string): { change: LineShift; served: number | null; owner: string } | undefined {
+    const entry = this.entries.get(jobId);
+    if (!entry) return undefined;
+    if (this.inFront(jobId)) return { change: this.remove(jobId), served: null, owner: entry.owner };
+    const served = ++this.servedCounter;
+    const lane = this.laneOf(entry);
+    const change = this.around(
+      lane,
+      () => {
+        this.detach(entry);
+        this.unrank(lane);
+        lane.served = served;
+        if (lane.entries.length > 0) this.rank(lane);
+      },
+      jobId,
+    );
+    return { change, served, owner: entry.owner };
+  }
+
+  /** Moves a waiting job within its owner's jobs (`move` < 0: front, > 0: back) or, with `front`, ahead of all. */
+  move(jobId: string, to: { move?: number | null; front?: number | null }): LineShift {
+    const entry = this.entries.get(jobId);
+    if (!entry) return noChange();
+    const moved: LineEntry = { ...entry, ...to };
+    const lane = this.laneOf(entry);
+    return this.around(
+      lane,
+      () => {
+        this.detach(entry);
+        this.entries.set(jobId, moved);
+        if (moved.front != null) this.insertFront(moved);
+        else this.insertInLane(lane, moved);
+      },
+      jobId,
+    );
+  }
+
+  /** Puts a job that must run again (its backend went away) ahead of every other. */
+  unshift(entry: LineEntry): LineShift {
+    if (this.entries.has(entry.jobId)) return noChange();
+    return this.around(
+      null,
+      () => {
+        this.entries.set(entry.jobId, { ...entry });
+        this.front.unshift(entry.jobId);
+      },
+      entry.jobId,
+    );
+  }
+
+  /** The waiting jobs in start order. */
+  *[Symbol.iterator](): IterableIterator<string> {
+    yield* this.front;
+    const lanes = this.ranked.map((lane) => lane.entries);
+    for (let round = 0; ; round++) {
+      let any = false;
+      for (const entries of lanes) {
+        const entry = entries[round];
+        if (entry) {
+          any = true;
+          yield entry.jobId;
+        }
+      }
+      if (!any) return;
+    }
+  }
+
+  /** The first `limit` waiting jobs in start order. */
+  firsts(limit: number): string[] {
+    const ids: string[] = [];
+    for (const id of this) {
+      if (ids.length >= limit) break;
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** The positions of one lane's jobs from index `from`, in one pass: O(users · log users + lane length). */
+  private lanePositions(lane: Lane, from: number): { jobId: string; at: number }[] {
+    const out: { jobId: string; at: number }[] = [];
+    if (!this.ranked.includes(lane)) return out;
+    const counts = this.ranked.map((other) => other.entries.length).sort((a, b) => a - b);
+    const before = this.ranked.slice(0, this.ranked.indexOf(lane)).map((other) => other.entries.length);
+    before.sort((a, b) => a - b);
+    // Σ min(count, k) grows by the number of lanes longer than k at each step.
+    let sum = 0;
+    let short = 0;
+    let shortBefore = 0;
+    for (let k = 0; k < lane.entries.length; k++) {
+      while (short < counts.length && (counts[short] ?? 0) <= k) short++;
+      while (shortBefore < before.length && (before[shortBefore] ?? 0) <= k) shortBefore++;
+      const entry = lane.entries[k];
+      if (k >= from && entry) {
+        out.push({ jobId: entry.jobId, at: this.front.length + sum + (before.length - shortBefore) + 1 });
+      }
+      sum += counts.length - short;
+    }
+    return out;
+  }
+
+  /**
+   * Runs a mutation that touches `subject` and one lane (or only the front list, `lane` null) and says what it did
+   * to the positions. Jobs of that lane before the first index whose job changed keep their rounds, hence their
+   * order relative to everyone; from there on (or all of them, when the lane's turn moved) they are taken out and
+   * put back, with the front list when it changed. A lane alone (fifo, one user) is a plain list: only the
+   * subject moves.
+   */
+  private around(lane: Lane | null, mutate: () => void, subject: string): LineShift {
+    const key = lane ? `${lane.served}/${lane.minSeq}` : "";
+    const aloneBefore = this.ranked.length <= 1;
+    const frontBefore = this.front.map((jobId, i) => ({ jobId, at: i + 1 }));
+    const laneBefore = lane ? this.lanePositions(lane, 0) : [];
+    mutate();
+    const frontAfter = this.front.map((jobId, i) => ({ jobId, at: i + 1 }));
+    const laneAfter = lane ? this.lanePositions(lane, 0) : [];
+    const frontChanged =
+      frontBefore.length !== frontAfter.length || frontBefore.some((p, i) => frontAfter[i]?.jobId !== p.jobId);
+    const moving = new Set<string>([subject]);
+    if (frontChanged) for (const p of [...frontBefore, ...frontAfter]) moving.add(p.jobId);
+    if (lane && !(aloneBefore && this.ranked.length <= 1)) {
+      let from = 0;
+      if (key === `${lane.served}/${lane.minSeq}`) {
+        while (from < laneBefore.length && laneBefore[from]?.jobId === laneAfter[from]?.jobId) from++;
+      }
+      for (const p of laneBefore.slice(from)) moving.add(p.jobId);
+      for (const p of laneAfter.slice(from)) moving.add(p.jobId);
+    }
+    const pick = (positions: { jobId: string; at: number }[]) => positions.filter((p) => moving.has(p.jobId));
+    const removed = [...pick(frontBefore), ...pick(laneBefore)];
+    const inserted = [...pick(frontAfter), ...pick(laneAfter)].sort((a, b) => a.at - b.at);
+    return (
+      onlySubject(subject, removed, inserted) ?? {
+        removed: removed.map((p) => p.at).sort((a, b) => b - a),
+        inserted,
+      }
+    );
+  }
+
+  private lane(owner: string): Lane {
+    let lane = this.lanes.get(owner);
+    if (!lane) {
+      lane = { owner, served: 0, minSeq: Infinity, entries: [] };
+      this.lanes.set(owner, lane);
+    }
+    return lane;
+  }
+
+  private laneOf(entry: LineEntry): Lane {
+    return this.lane(this.mode === "fifo" ? FIFO_LANE : entry.owner);
+  }
+
+  private inFront(jobId: string): boolean {
+    return this.front.includes(jobId);
+  }
+
+  private insertFront(entry: LineEntry): void {
+    const rank = entry.front ?? 0;
+    // Most recent global move first; jobs that must run again (no rank) stay ahead of them.
+    let i = 0;
+    while (i < this.front.length) {
+      const other = this.entries.get(this.front[i] ?? "");
+      if (other?.front != null && other.front < rank) break;
+      i++;
+    }
+    this.front.splice(i, 0, entry.jobId);
+  }
+
+  private insertInLane(lane: Lane, entry: LineEntry): void {
+    const wasEmpty = lane.entries.length === 0;
+    if (!wasEmpty) this.unrank(lane);
+    lane.entries.splice(this.insertionIndex(lane, entry), 0, entry);
+    lane.minSeq = Math.min(lane.minSeq, entry.seq);
+    this.rank(lane);
+  }
+
+  private detach(entry: LineEntry): void {
+    this.entries.delete(entry.jobId);
+    const ahead = this.front.indexOf(entry.jobId);
+    if (ahead !== -1) {
+      this.front.splice(ahead, 1);
+      return;
+    }
+    const lane = this.laneOf(entry);
+    const i = this.indexIn(lane, entry);
+    if (lane.entries[i] !== entry) return;
+    this.unrank(lane);
+    lane.entries.splice(i, 1);
+    if (entry.seq === lane.minSeq) {
+      lane.minSeq = Infinity;
+      for (const other of lane.entries) lane.minSeq = Math.min(lane.minSeq, other.seq);
+    }
+    if (lane.entries.length > 0) this.rank(lane);
+  }
+
+  /** Index of `entry` in its lane, by binary search on the lane's order. */
+  private indexIn(lane: Lane, entry: LineEntry): number {
+    let lo = 0;
+    let hi = lane.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const other = lane.entries[mid];
+      if (other && compareEntries(other, entry) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private insertionIndex(lane: Lane, entry: LineEntry): number {
+    return this.indexIn(lane, entry);
+  }
+
+  private rank(lane: Lane): void {
+    let lo = 0;
+    let hi = this.ranked.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const other = this.ranked[mid];
+      if (other && compareLanes(other, lane) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.ranked.splice(lo, 0, lane);
+  }
+
+  private unrank(lane: Lane): void {
+    const i = this.ranked.indexOf(lane);
+    if (i !== -1) this.ranked.splice(i, 1);
+  }
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { params, useTestDatabase } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+import { UserStore } from "./user-store";
+
+describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", (driver) => {
+  const { store, test } = useTestDatabase(driver);
+  const users = () => new UserStore(test().database);
+
+  it("finds a user by token hash until removed; their jobs stay", async () => {
+    expect(await users().create("ann", false, "hash-ann")).toMatchObject({ name: "ann", admin: false });
+    expect(await users().create("ann", true, "other")).toBeNull();
+    expect(await users().byTokenHash("hash-ann")).toMatchObject({ name: "ann" });
+    const { job } = await store().submitJob({ prompt: "ann's", params, owner: "ann" });
+    expect(await users().remove("ann")).toBe(true);
+    expect(await users().byTokenHash("hash-ann")).toBeNull();
+    expect(await users().remove("ann")).toBe(false);
+    expect(await store().getJob(job.id)).toMatchObject({ owner: "ann" });
+  });
+
+  it("answers a session until it expires, ends, or its user is removed", async () => {
+    await users().ensure("bob");
+    const now = new Date();
+    await users().createSession("s1", "bob", new Date(now.getTime() + 60_000));
+    await users().createSession("s2", "bob", new Date(now.getTime() + 60_000));
+    await users().createSession("old", "bob", new Date(now.getTime() - 1));
+    expect(await users().sessionUser("s1")).toMatchObject({ name: "bob", admin: false });
+    expect(await users().sessionUser("old")).toBeNull();
+    expect(await users().pruneSessions()).toBe(1);
+    expect(await users().endSession("s1")).toBe(true);
+    expect(await users().sessionUser("s1")).toBeNull();
+    await users().remove("bob");
+    expect(await users().sessionUser("s2")).toBeNull();
+  });
+
+  it("makes a proxy-named user once, keeping an admin flag given earlier", async () => {
+    await users().create("carol", true, null);
+    expect(await users().ensure("carol")).toMatchObject({ name: "carol", admin: true });
+    expect(await users().ensure("dave")).toMatchObject({ name: "dave", admin: false });
+    expect((await users().list()).map((user) => user.name)).toEqual(["carol", "dave"]);
+  });
+});

@@ -1,0 +1,96 @@
+import { and, asc, eq, gt, lte } from "drizzle-orm";
+import type { AnvilDatabase, AnvilDb } from "./database";
+import { sessions, users } from "./schema";
+
+/** A user as the API shows it. */
+export interface User {
+  name: string;
+  admin: boolean;
+  createdAt: string;
+}
+
+const toUser = (row: typeof users.$inferSelect): User => ({
+  name: row.name,
+  admin: row.admin,
+  createdAt: row.createdAt.toISOString(),
+});
+
+/**
+ * Users and their web sessions. Secrets never reach this store: callers pass the SHA-256 of a token or a session
+ * id, so a leaked database names no working credential.
+ */
+export class UserStore {
+  private readonly db: AnvilDb;
+
+  constructor(database: Pick<AnvilDatabase, "db">) {
+    this.db = database.db;
+  }
+
+  /** Adds a user; false when the name is taken. */
+  async create(name: string, admin: boolean, tokenHash: string | null): Promise<User | null> {
+    const [row] = await this.db.insert(users).values({ name, admin, tokenHash }).onConflictDoNothing().returning();
+    return row === undefined ? null : toUser(row);
+  }
+
+  /**
+   * The user of that name, made (not an admin, no token) when there is none: a name a trusted proxy vouches for,
+   * or the API_TOKEN's admin.
+   */
+  async ensure(name: string, admin = false): Promise<User> {
+    const [made] = await this.db.insert(users).values({ name, admin }).onConflictDoNothing().returning();
+    if (made) return toUser(made);
+    const found = await this.byName(name);
+    if (!found) throw new Error(`user ${name} vanished while it was being made`);
+    return found;
+  }
+
+  /** One user, or null. */
+  async byName(name: string): Promise<User | null> {
+    const [row] = await this.db.select().from(users).where(eq(users.name, name));
+    return row === undefined ? null : toUser(row);
+  }
+
+  /** The user whose token has this hash, or null. */
+  async byTokenHash(tokenHash: string): Promise<User | null> {
+    const [row] = await this.db.select().from(users).where(eq(users.tokenHash, tokenHash));
+    return row === undefined ? null : toUser(row);
+  }
+
+  /** Every user, by name. */
+  async list(): Promise<User[]> {
+    return (await this.db.select().from(users).orderBy(asc(users.name))).map(toUser);
+  }
+
+  /** Removes a user and (by cascade) their sessions; their jobs and conversations stay. False when unknown. */
+  async remove(name: string): Promise<boolean> {
+    const removed = await this.db.delete(users).where(eq(users.name, name)).returning({ name: users.name });
+    return removed.length > 0;
+  }
+
+  /** Stores a session (by the hash of its id) for a user, until `expiresAt`. */
+  async createSession(idHash: string, userName: string, expiresAt: Date): Promise<void> {
+    await this.db.insert(sessions).values({ idHash, userName, expiresAt });
+  }
+
+  /** The user of an unexpired session, or null. */
+  async sessionUser(idHash: string, now = new Date()): Promise<User | null> {
+    const [row] = await this.db
+      .select({ user: users })
+      .from(sessions)
+      .innerJoin(users, eq(users.name, sessions.userName))
+      .where(and(eq(sessions.idHash, idHash), gt(sessions.expiresAt, now)));
+    return row === undefined ? null : toUser(row.user);
+  }
+
+  /** Ends a session (signing out); false when there was none. */
+  async endSession(idHash: string): Promise<boolean> {
+    const ended = await this.db.delete(sessions).where(eq(sessions.idHash, idHash)).returning({ id: sessions.idHash });
+    return ended.length > 0;
+  }
+
+  /** Deletes expired sessions; returns how many. */
+  async pruneSessions(now = new Date()): Promise<number> {
+    return (await this.db.delete(sessions).where(lte(sessions.expiresAt, now)).returning({ id: sessions.idHash }))
+      .length;
+  }
+}
