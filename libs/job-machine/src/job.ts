@@ -70,9 +70,19 @@ export interface Job {
   attempt: number;
   /** The URL of the backend the job runs or ran on; null before it first started. */
   backend: string | null;
+  /** While queued: when it is expected to get a GPU (see projection.ts); null when nothing is known yet. */
+  estimatedStartAt: string | null;
+  /** While queued or processing: when it is expected to end; null when nothing is known (and once it ended). */
+  estimatedFinishAt: string | null;
   /** Where the job's webhook goes when it ends; null for none. */
   callbackUrl: string | null;
 }
+
+/** A job's two estimates (ISO-8601), as `Job` carries them. */
+export type JobEstimates = Pick<Job, "estimatedStartAt" | "estimatedFinishAt">;
+
+/** What a job shows while nothing is known of when it starts or ends (and once it ended). */
+export const NO_ESTIMATES: Readonly<JobEstimates> = { estimatedStartAt: null, estimatedFinishAt: null };
 
 /** What the backend is asked to make for one attempt of a job. */
 export interface GenerateRequest {

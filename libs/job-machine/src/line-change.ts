@@ -1,4 +1,5 @@
 import type { LineShift } from "./fair-line";
+import type { LineTiming } from "./line-timing";
 
 /**
  * One change of the waiting line, in positions (1 = next to start) as they were just before the change.
@@ -62,13 +63,17 @@ export type LineEventChange =
  * The compact event `jobs.events` sends without a `jobId` filter instead of one snapshot per waiting job whose
  * position changed: what happened to the line between version `from` and `version` (see docs/API.md, "Line events").
  * A client at version `from` applies `changes` in order to the positions it holds; a client at any other version,
- * or given `changes: null` (too many to list), reads the positions it shows again.
+ * or given `changes: null` (too many to list), reads the positions it shows again. `timing` says when the
+ * positions are expected to start from then on (see line-timing.ts): an event with no changes (`from` = `version`)
+ * only brings new timing.
  */
 export interface LineEvent {
   kind: "line";
   from: number;
   version: number;
   changes: LineEventChange[] | null;
+  /** When each position is expected to get a GPU; null while nothing is known (nothing learned yet, paused). */
+  timing?: LineTiming | null;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { JobStatus } from "@anvil/job-machine";
-import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { AnvilDb } from "./database";
@@ -84,6 +84,21 @@ export async function activeJobs(db: AnvilDb): Promise<JobRecord[]> {
     .where(inArray(jobs.status, ["queued", "processing"]))
     .orderBy(asc(jobs.seq));
   return rows.map(toJobRecord);
+}
+
+/**
+ * The last `limit` complete jobs that ran on a backend, in the order they started: what GPU time estimates learn
+ * from. Read newest first by submission (jobs_status_seq_idx), so it costs `limit` rows however long the history.
+ */
+export async function recentRuns(db: AnvilDb, limit: number): Promise<JobRecord[]> {
+  const rows = await db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.status, "complete"), isNotNull(jobs.backend), isNotNull(jobs.startedAt)))
+    .orderBy(desc(jobs.seq))
+    .limit(limit);
+  const runs = rows.map(toJobRecord);
+  return runs.sort((a, b) => (a.startedAt ?? "").localeCompare(b.startedAt ?? ""));
 }
 
 const target = alias(jobs, "target");

@@ -101,6 +101,11 @@ export class JobStore {
     return queries.activeJobs(this.db);
   }
 
+  /** The last `limit` complete jobs that ran on a backend, in the order they started (for GPU time estimates). */
+  recentRuns(limit: number): Promise<JobRecord[]> {
+    return queries.recentRuns(this.db, limit);
+  }
+
   /** A queued job's place in the queue (1 = next), derived from the database; 0 when not queued. */
   queuePosition(jobId: string): Promise<number> {
     return queries.queuePosition(this.db, jobId);

@@ -1,9 +1,9 @@
-import { withDefaultParams } from "@anvil/job-machine";
-import type { Job, JobStatus } from "@anvil/job-machine";
+import { NO_ESTIMATES, withDefaultParams } from "@anvil/job-machine";
+import type { Job, JobEstimates, JobStatus } from "@anvil/job-machine";
 import type { ConversationRow, JobEventRow, JobRow, MessageRole, MessageRow } from "./schema";
 
-/** A job as stored: the contract's `Job` without `queuePosition` (which is derived, not stored). */
-export interface JobRecord extends Omit<Job, "queuePosition"> {
+/** A job as stored: the contract's `Job` without `queuePosition` and the estimates (derived, not stored). */
+export interface JobRecord extends Omit<Job, "queuePosition" | keyof JobEstimates> {
   /** Submission order; jobs start in this order. */
   seq: number;
   /** How many times a backend has started this job. */
@@ -77,10 +77,19 @@ export function toJobRecord(row: JobRow): JobRecord {
   };
 }
 
-/** The contract `Job` for a record at a given queue position (0 unless queued). */
-export function toJob(record: JobRecord, queuePosition: number): Job {
+/**
+ * The contract `Job` for a record at a given queue position (0 unless queued), with its estimates (none by default,
+ * and none once it ended).
+ */
+export function toJob(record: JobRecord, queuePosition: number, estimates: JobEstimates = NO_ESTIMATES): Job {
   const { seq: _seq, attempts: _attempts, lastEventId: _lastEventId, line: _line, ...job } = record;
-  return { ...job, queuePosition: record.status === "queued" ? queuePosition : 0 };
+  const { estimatedStartAt, estimatedFinishAt } = estimates;
+  return {
+    ...job,
+    queuePosition: record.status === "queued" ? queuePosition : 0,
+    estimatedStartAt: record.status === "queued" ? estimatedStartAt : null,
+    estimatedFinishAt: record.status === "queued" || record.status === "processing" ? estimatedFinishAt : null,
+  };
 }
 
 /** Maps a `conversations` row to a {@link Conversation}. */
@@ -107,7 +116,8 @@ export function toJobEvent(row: JobEventRow): JobEvent {
     jobId: row.jobId,
     conversationId: row.conversationId,
     status: row.status,
-    job: row.job,
+    // Snapshots logged before jobs had estimates lack the fields; a logged snapshot never carries stale ones.
+    job: { ...row.job, ...NO_ESTIMATES },
     createdAt: row.createdAt.toISOString(),
   };
 }

@@ -1,0 +1,190 @@
+/** What a generation's GPU time depends on: its size and its sampling steps. */
+export interface GpuWork {
+  /** width × height. */
+  pixels: number;
+  steps: number;
+}
+
+/** One finished run, as measured: how long it held its backend, and whether it had to load a checkpoint first. */
+export interface GpuRun extends GpuWork {
+  /** The backend it ran on (its URL). */
+  backend: string;
+  /** From the start of the run to its end: GPU time, never time spent waiting in the line. */
+  ms: number;
+  /** It loaded another checkpoint before it could sample (null: not known, e.g. the first run after a restart). */
+  switched: boolean | null;
+}
+
+/** How much the model remembers, and how fast it forgets. */
+export interface GpuTimeModelOptions {
+  /** Runs kept per backend (default 64). */
+  samplesPerBackend?: number;
+  /** After this many newer runs on the same backend, a run counts half as much (default 16). */
+  halfLife?: number;
+}
+
+interface Sample extends GpuWork {
+  /** Milliseconds per megapixel-step, without any checkpoint switch. */
+  rate: number;
+  /** The backend's run counter when it was learned. */
+  n: number;
+}
+
+interface BackendHistory {
+  samples: Sample[];
+  runs: number;
+  /** Learned cost of loading another checkpoint (ms); null until a switch was measured. */
+  switchMs: number | null;
+  /** The checkpoint the backend has loaded as far as its runs tell; null: not known. */
+  loaded: string | null;
+}
+
+const MEGA = 1_000_000;
+/** How wide "similar" is: a run with 1.5× the pixels (or steps) counts e^-1/2 as much as one of the same shape. */
+const SIMILAR = Math.log(1.5);
+/** Every run counts a little, however unlike: a shape never seen is scaled from the runs there are. */
+const FLOOR = 1e-3;
+/** Weight of a new measurement of the switch cost. */
+const SWITCH_ALPHA = 0.3;
+/** A measurement this far from the prediction is capped there: one stalled run must not throw every estimate off. */
+const OUTLIER = 4;
+
+const workOf = (work: GpuWork) => (Math.max(1, work.pixels) / MEGA) * Math.max(1, work.steps);
+
+/**
+ * Learns how long generations take on each backend, from runs that finished, and predicts the GPU time of a job
+ * not run yet. A prediction is the job's megapixel-steps times a rate (ms per megapixel-step) averaged over the
+ * backend's recent runs, each weighted by how recent it is and by how close its size and steps are to the job's:
+ * runs of the same shape decide, others scale (a fixed overhead makes small jobs cost more per step). A job that
+ * must load another checkpoint first adds the switch cost learned from runs that did. A backend with no runs yet
+ * borrows the others'; with no runs anywhere there is no prediction (null). No I/O, no clock: the host feeds it.
+ */
+export class GpuTimeModel {
+  private readonly histories = new Map<string, BackendHistory>();
+  private readonly cache = new Map<string, number | null>();
+  private readonly keep: number;
+  private readonly halfLife: number;
+  private revision = 0;
+
+  constructor(options: GpuTimeModelOptions = {}) {
+    this.keep = Math.max(1, options.samplesPerBackend ?? 64);
+    this.halfLife = Math.max(1, options.halfLife ?? 16);
+  }
+
+  /** Counts up whenever a prediction may have changed. */
+  get version(): number {
+    return this.revision;
+  }
+
+  /** True once any run has been learned: predictions exist. */
+  get known(): boolean {
+    for (const history of this.histories.values()) if (history.samples.length > 0) return true;
+    return false;
+  }
+
+  /**
+   * A job with `checkpoint` starts on `backend` (null: it takes whatever is loaded). Returns whether it has to load
+   * another checkpoint first (null when the loaded one is not known), and remembers it as loaded from now on.
+   */
+  start(backend: string, checkpoint: string | null): boolean | null {
+    if (checkpoint === null) return false;
+    const history = this.history(backend);
+    const switched = history.loaded === null ? null : history.loaded !== checkpoint;
+    history.loaded = checkpoint;
+    return switched;
+  }
+
+  /** The checkpoint `backend` has loaded as far as its runs tell, or null. */
+  loaded(backend: string): string | null {
+    return this.histories.get(backend)?.loaded ?? null;
+  }
+
+  /** Learns from a run that finished. */
+  learn(run: GpuRun): void {
+    if (!(run.ms >= 0) || !Number.isFinite(run.ms)) return;
+    const history = this.history(run.backend);
+    const base = this.predictBase(run.backend, run);
+    const own = history.samples.length > 0;
+    // The switch is what a switched run took beyond the backend's own prediction; another GPU's would mislead.
+    if (run.switched === true && base !== null && own) {
+      const cost = Math.max(0, run.ms - base);
+      history.switchMs = history.switchMs === null ? cost : history.switchMs + SWITCH_ALPHA * (cost - history.switchMs);
+    } else {
+      const switchMs = run.switched === true ? (this.switchMs(run.backend) ?? 0) : 0;
+      let ms = Math.max(1, run.ms - switchMs);
+      // Only against the backend's own runs: another GPU may well be four times faster.
+      if (base !== null && own) ms = Math.min(base * OUTLIER, Math.max(base / OUTLIER, ms));
+      history.runs++;
+      history.samples.push({ pixels: run.pixels, steps: run.steps, rate: ms / workOf(run), n: history.runs });
+      if (history.samples.length > this.keep) history.samples.shift();
+    }
+    this.revision++;
+    this.cache.clear();
+  }
+
+  /** The expected GPU time (ms) of `work` on `backend`, with a checkpoint switch first when `switched`; null while nothing is known. */
+  predict(backend: string, work: GpuWork, switched = false): number | null {
+    const base = this.predictBase(backend, work);
+    if (base === null) return null;
+    return switched ? base + Math.round(this.switchMs(backend) ?? 0) : base;
+  }
+
+  /** The learned cost of a checkpoint switch on `backend` (or, while it has none, the others' mean); null if none. */
+  switchMs(backend: string): number | null {
+    const own = this.histories.get(backend)?.switchMs;
+    if (own != null) return own;
+    let sum = 0;
+    let count = 0;
+    for (const history of this.histories.values()) {
+      if (history.switchMs !== null) {
+        sum += history.switchMs;
+        count++;
+      }
+    }
+    return count === 0 ? null : sum / count;
+  }
+
+  private predictBase(backend: string, work: GpuWork): number | null {
+    const key = `${backend}\u0000${work.pixels}\u0000${work.steps}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
+    const own = this.histories.get(backend);
+    const rate =
+      own && own.samples.length > 0
+        ? this.rate([own], work)
+        : this.rate([...this.histories.values()].filter((h) => h.samples.length > 0), work);
+    const predicted = rate === null ? null : Math.round(rate * workOf(work));
+    // Shapes are few (sizes and steps people pick); the bound only guards against a client that tries them all.
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(key, predicted);
+    return predicted;
+  }
+
+  private rate(histories: BackendHistory[], work: GpuWork): number | null {
+    let weighted = 0;
+    let total = 0;
+    const lp = Math.log(Math.max(1, work.pixels));
+    const ls = Math.log(Math.max(1, work.steps));
+    for (const history of histories) {
+      for (const sample of history.samples) {
+        const recency = 0.5 ** ((history.runs - sample.n) / this.halfLife);
+        const dp = lp - Math.log(Math.max(1, sample.pixels));
+        const ds = ls - Math.log(Math.max(1, sample.steps));
+        const similarity = Math.exp(-(dp * dp + ds * ds) / (2 * SIMILAR * SIMILAR)) + FLOOR;
+        const weight = recency * similarity;
+        weighted += weight * sample.rate;
+        total += weight;
+      }
+    }
+    return total > 0 ? weighted / total : null;
+  }
+
+  private history(backend: string): BackendHistory {
+    let history = this.histories.get(backend);
+    if (!history) {
+      history = { samples: [], runs: 0, switchMs: null, loaded: null };
+      this.histories.set(backend, history);
+    }
+    return history;
+  }
+}
