@@ -2,13 +2,15 @@ import type { Job, LineChange } from "@anvil/job-machine";
 
 /**
  * What the hub carries: persisted status changes, persisted progress, each change of the waiting line as it
- * happens, numbered by the line's version (positions are never persisted: they are read from the live line), and a
- * user removed (whose open subscriptions end).
+ * happens, numbered by the line's version (positions are never persisted: they are read from the live line), a
+ * change of the estimates while the line stayed as it was (read them from the service), and a user removed (whose
+ * open subscriptions end).
  */
 export type HubMessage =
   | { kind: "status"; eventId: number; job: Job }
   | { kind: "progress"; job: Job }
   | { kind: "line"; version: number; change: LineChange }
+  | { kind: "timing" }
   | { kind: "revoked"; user: string };
 
 /** An in-process broadcast of job changes to every open subscription. */

@@ -34,6 +34,7 @@ import type { JobServiceObserver } from "./job-observer";
 import type { SubmitJobInput } from "./schemas";
 import { DEFAULT_MAX_QUEUED_PER_USER, QueueQuota } from "./queue-quota";
 import { databaseDown, Submissions } from "./submissions";
+import { Estimates, HISTORY_RUNS } from "./estimates";
 
 export { MAX_ATTEMPTS } from "@anvil/job-machine";
 
@@ -146,6 +147,8 @@ export class JobService {
   readonly checkpoints: CheckpointCatalog;
   /** Prunes the job event log to its retention. */
   readonly retention: EventRetention;
+  /** Every waiting and running job's expected start and end, learned from the GPU time of finished jobs. */
+  readonly estimates: Estimates;
   private readonly live = new Map<string, JobRecord>();
   private lineVersionNow = 0;
   private readonly submissions: Submissions;
@@ -208,11 +211,24 @@ export class JobService {
       onUncertain: () => this.sweepOrphans(),
       deadlineMs: SUBMIT_DEADLINE_MS,
     });
+    this.estimates = new Estimates({
+      now: () => Date.now(),
+      backends: backends.map((backend) => backend.baseUrl),
+      queue: () => ({ ...this.scheduler.snapshot(), held: this.scheduler.held }),
+      line: () => this.scheduler.queued(),
+      record: (jobId) => this.live.get(jobId),
+    });
     this.monitor = new BackendMonitor(
       backends,
       {
-        up: (i) => this.scheduler.backendUp(i),
-        down: (i) => this.scheduler.backendDown(i),
+        up: (i) => {
+          this.scheduler.backendUp(i);
+          this.retimed();
+        },
+        down: (i) => {
+          this.scheduler.backendDown(i);
+          this.retimed();
+        },
         isOurs: (i) => this.scheduler.snapshot().backends[i]?.jobId != null,
         ...(options.log ? { log: options.log } : {}),
       },
@@ -223,6 +239,8 @@ export class JobService {
   /** Rebuilds the queue from the database, in order, starts probing the backends and pruning the event log. */
   static async start(options: JobServiceOptions): Promise<JobService> {
     const service = new JobService(options, await options.store.lineState());
+    // What the last leader learned is in the database: every server that leads estimates the same.
+    service.estimates.learnFrom(await options.store.recentRuns(HISTORY_RUNS));
     await service.recover();
     service.monitor.start();
     service.retention.start();
@@ -446,8 +464,9 @@ export class JobService {
   /** Pauses (nothing starts; running jobs finish) or resumes the queue; persisted first, so it holds across failover. */
   async setPaused(paused: boolean): Promise<void> {
     await this.options.store.setPaused(paused);
-    // Pausing moves no position: the line and its version stay as they are.
+    // Pausing moves no position: the line and its version stay as they are; only the estimates change.
     this.scheduler.hold(paused);
+    this.retimed();
   }
 
   /** A new job with the prompt, params and conversation of a job that ended in error or was cancelled. */
@@ -490,11 +509,11 @@ export class JobService {
     return record?.status === "complete" ? record.owner : null;
   }
 
-  /** The job as the API shows it: the persisted record, with the position derived from the live line. */
+  /** The job as the API shows it: the persisted record, with its position and estimates from the live line. */
   toLiveJob(record: JobRecord): Job {
     const current = this.live.get(record.id) ?? record;
     const position = current.status === "queued" ? Math.max(1, this.scheduler.position(record.id)) : 0;
-    return toJob(current, position);
+    return toJob(current, position, this.estimates.of(current));
   }
 
   /** The waiting line's version: how many changes it has had since this service started. */
@@ -508,7 +527,17 @@ export class JobService {
    * the number of waiting jobs; `jobs.events` folds them per subscriber (see line-events.ts).
    */
   private lineChanged(change: LineChange): void {
+    this.estimates.changed();
     this.options.events.publish({ kind: "line", version: ++this.lineVersionNow, change });
+  }
+
+  /**
+   * The estimates moved while the line did not (a backend came or went, the queue was paused or resumed, a finished
+   * job taught the model): subscribers get the line's new timing (one small message each, see line-events.ts).
+   */
+  private retimed(): void {
+    this.estimates.changed();
+    this.options.events.publish({ kind: "timing" });
   }
 
   /** A job still in the line or on a GPU, from memory; undefined once it has ended. */
@@ -633,6 +662,7 @@ export class JobService {
     const { record, eventId } = persisted;
     if (isFinalStatus(record.status)) this.live.delete(record.id);
     else this.live.set(record.id, record);
+    const learned = entry.kind === "transition" && eventId !== null && this.estimates.transition(entry.from, record);
     const job = persisted.snapshot ?? toJob(record, 0);
     if (entry.kind === "progress" || eventId === null) {
       events.publish({ kind: "progress", job });
@@ -650,6 +680,7 @@ export class JobService {
       attempt: entry.job.attempt,
     };
     this.notify((observer) => observer.transition?.(change, job));
+    if (learned) this.retimed();
   }
 
   private removeImage(jobId: string): void {

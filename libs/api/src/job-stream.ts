@@ -27,7 +27,16 @@ interface Sent {
   status: Job["status"];
   queuePosition: number;
   progress: number;
+  estimatedStartAt: string | null;
+  estimatedFinishAt: string | null;
 }
+
+/** Whether a job's position, progress or estimates differ from what was last sent of it. */
+const moved = (job: Job, last: Sent): boolean =>
+  job.queuePosition !== last.queuePosition ||
+  job.progress !== last.progress ||
+  job.estimatedStartAt !== last.estimatedStartAt ||
+  job.estimatedFinishAt !== last.estimatedFinishAt;
 
 /** What `jobs.events` sends: job snapshots, and without a `jobId` filter compact line events. */
 export type JobStreamEvent = Job | LineEvent;
@@ -64,12 +73,13 @@ export async function* jobEventStream(
   const line = input.jobId ? null : new PendingLine(service.lineVersion);
   let lineFlushAt = 0;
   const unsubscribe = events.subscribe((message) => {
-    if (message.kind !== "line" || !line) return inbox.push(message);
+    if ((message.kind !== "line" && message.kind !== "timing") || !line) return inbox.push(message);
     if (line.empty) {
       lineFlushAt = Date.now() + coalesceMs;
       inbox.wakeUp();
     }
-    line.add(message.version, message.change);
+    if (message.kind === "line") line.add(message.version, message.change);
+    else line.retime();
   });
   try {
     const sent = new Map<string, Sent>();
@@ -77,11 +87,18 @@ export async function* jobEventStream(
     let cursor = resumeFrom ?? 0;
     let minor = 0;
     const remember = (job: Job, statusEventId: number) =>
-      sent.set(job.id, { statusEventId, status: job.status, queuePosition: job.queuePosition, progress: job.progress });
+      sent.set(job.id, {
+        statusEventId,
+        status: job.status,
+        queuePosition: job.queuePosition,
+        progress: job.progress,
+        estimatedStartAt: job.estimatedStartAt,
+        estimatedFinishAt: job.estimatedFinishAt,
+      });
     const minorId = () => `${cursor}.${++minor}`;
     /** The line event that must go before a snapshot just read (so its position is at the client's version). */
     const lineBefore = (): TrackedEnvelope<JobStreamEvent>[] => {
-      const event = line?.take();
+      const event = line?.take(() => service.estimates.timing());
       return event ? [tracked(minorId(), event)] : [];
     };
 
@@ -123,13 +140,7 @@ export async function* jobEventStream(
       const last = sent.get(job.id);
       // With line events a queued job's snapshot is always sent again: the line events before it may have moved
       // the position a replayed snapshot showed.
-      if (
-        last &&
-        (line === null || job.status !== "queued") &&
-        last.status === job.status &&
-        last.queuePosition === job.queuePosition &&
-        last.progress === job.progress
-      ) {
+      if (last && (line === null || job.status !== "queued") && last.status === job.status && !moved(job, last)) {
         continue;
       }
       remember(job, Math.max(record.lastEventId, last?.statusEventId ?? 0));
@@ -167,9 +178,11 @@ export async function* jobEventStream(
         for (const event of [...before, tracked(String(message.eventId), job)]) yield event;
       } else if (message?.kind === "progress" && sent.has(message.job.id)) {
         markDirty(message.job.id);
-      } else if (message?.kind === "line") {
-        // Only a jobId subscription queues line changes: its one job's position goes out as a snapshot.
-        for (const [id, last] of sent) if (last.status === "queued") markDirty(id);
+      } else if (message?.kind === "line" || message?.kind === "timing") {
+        // Only a jobId subscription queues line changes: its one job's position and estimates go out as a snapshot.
+        for (const [id, last] of sent) {
+          if (last.status === "queued" || (message.kind === "timing" && last.status === "processing")) markDirty(id);
+        }
       }
       if (line && !line.empty && Date.now() >= lineFlushAt) yield* lineBefore();
       if (dirty.size === 0 || Date.now() < flushAt) continue;
@@ -178,7 +191,7 @@ export async function* jobEventStream(
         const job = service.liveJob(id);
         const last = sent.get(id);
         if (!job || !last || job.status !== last.status) continue;
-        if (job.queuePosition === last.queuePosition && job.progress === last.progress) continue;
+        if (!moved(job, last)) continue;
         remember(job, last.statusEventId);
         due.push(...lineBefore(), tracked(minorId(), job));
       }

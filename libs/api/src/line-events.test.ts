@@ -1,5 +1,5 @@
 import { applyLineEvent } from "@anvil/job-machine";
-import type { LineChange } from "@anvil/job-machine";
+import type { LineChange, LineTiming } from "@anvil/job-machine";
 import { describe, expect, it } from "vitest";
 import { MAX_LINE_CHANGES, PendingLine } from "./line-events";
 
@@ -24,6 +24,9 @@ class ModelLine {
   }
 }
 
+/** No timing known: what a server that has learned nothing yet sends. */
+const untimed = () => null;
+
 describe("PendingLine", () => {
   it("lets a client derive every position it holds from the folded events alone", () => {
     let seed = 7;
@@ -33,7 +36,7 @@ describe("PendingLine", () => {
     for (let i = 0; i < 40; i++) line.insert(`j${i}`);
     // The client holds every job with the position it had at version `from` of the first event.
     const held = new Map(line.ids.map((id) => [id, line.position(id)]));
-    pending.take();
+    pending.take(untimed);
     for (let round = 0; round < 200; round++) {
       for (let k = random(4); k >= 0; k--) {
         const choice = random(3);
@@ -41,7 +44,7 @@ describe("PendingLine", () => {
         else if (choice === 1 && line.ids.length > 0) line.remove(1 + random(line.ids.length));
         else line.insert(`n${round}.${k}`, 1 + random(line.ids.length + 1));
       }
-      const event = pending.take();
+      const event = pending.take(untimed);
       if (!event) continue;
       for (const [id, position] of held) {
         const next = applyLineEvent(position, event);
@@ -56,7 +59,7 @@ describe("PendingLine", () => {
     const pending = new PendingLine(10);
     for (let v = 11; v <= 15; v++) pending.add(v, { op: "remove", at: 1 });
     for (let v = 16; v <= 20; v++) pending.add(v, { op: "insert", at: 100 + (v - 16) });
-    expect(pending.take()).toEqual({
+    expect(pending.take(untimed)).toEqual({
       kind: "line",
       from: 10,
       version: 20,
@@ -64,19 +67,38 @@ describe("PendingLine", () => {
         { op: "remove", at: 1, count: 5 },
         { op: "insert", at: 100, count: 5 },
       ],
+      timing: null,
     });
-    expect(pending.take()).toBeNull();
+    expect(pending.take(untimed)).toBeNull();
   });
 
   it("says 'read again' instead of listing more than the bound, and a reorder asks for the jobs it touched", () => {
     const pending = new PendingLine(0);
     for (let v = 1; v <= MAX_LINE_CHANGES + 1; v++) pending.add(v, { op: "insert", at: 1 + 2 * v });
-    const event = pending.take();
+    const event = pending.take(untimed);
     expect(event?.changes).toBeNull();
     expect(applyLineEvent(3, event!)).toBeNull();
 
     pending.add(MAX_LINE_CHANGES + 2, { op: "reorder", from: 2, to: 5 });
-    const reorder = pending.take()!;
+    const reorder = pending.take(untimed)!;
     expect([1, 2, 5, 6].map((p) => applyLineEvent(p, reorder))).toEqual([1, null, null, 6]);
+  });
+
+  it("sends an event without changes when only the timing moved, carrying the timing as it is then", () => {
+    const pending = new PendingLine(3);
+    const timing: LineTiming = { at: "2026-01-01T12:00:00.000Z", starts: [[1, 0]] };
+    pending.retime();
+    expect(pending.empty).toBe(false);
+    expect(pending.take(() => timing)).toEqual({ kind: "line", from: 3, version: 3, changes: [], timing });
+    expect(pending.take(() => timing)).toBeNull();
+    pending.add(4, { op: "remove", at: 1 });
+    pending.retime();
+    expect(pending.take(untimed)).toEqual({
+      kind: "line",
+      from: 3,
+      version: 4,
+      changes: [{ op: "remove", at: 1, count: 1 }],
+      timing: null,
+    });
   });
 });

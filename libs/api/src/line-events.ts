@@ -1,4 +1,4 @@
-import type { LineChange, LineEvent, LineEventChange } from "@anvil/job-machine";
+import type { LineChange, LineEvent, LineEventChange, LineTiming } from "@anvil/job-machine";
 
 /** Past this many changes in one event, the event says "read again" instead of listing them. */
 export const MAX_LINE_CHANGES = 64;
@@ -10,6 +10,8 @@ export const MAX_LINE_CHANGES = 64;
 export class PendingLine {
   private changes: LineEventChange[] = [];
   private overflow = false;
+  /** The estimates moved while the line did not: an event with no changes is due, for its timing. */
+  private retimed = false;
   private latest: number;
 
   /** `version`: the line version the subscriber's snapshots are at (the service's, when it subscribed). */
@@ -19,7 +21,12 @@ export class PendingLine {
 
   /** True when nothing is waiting to be sent. */
   get empty(): boolean {
-    return this.latest === this.sent;
+    return this.latest === this.sent && !this.retimed;
+  }
+
+  /** The line's timing changed without a change of the line: the next event carries it, even with no changes. */
+  retime(): void {
+    this.retimed = true;
   }
 
   /** Adds the change that made line version `version`. */
@@ -44,18 +51,23 @@ export class PendingLine {
     this.changes.push(change.op === "reorder" ? { ...change } : { ...change, count: 1 });
   }
 
-  /** The event that brings the subscriber to the latest version, or null when it is there already. */
-  take(): LineEvent | null {
+  /**
+   * The event that brings the subscriber to the latest version with the line's `timing` as it is now, or null when
+   * nothing is due.
+   */
+  take(timing: () => LineTiming | null): LineEvent | null {
     if (this.empty) return null;
     const event: LineEvent = {
       kind: "line",
       from: this.sent,
       version: this.latest,
       changes: this.overflow ? null : this.changes,
+      timing: timing(),
     };
     this.sent = this.latest;
     this.changes = [];
     this.overflow = false;
+    this.retimed = false;
     return event;
   }
 }

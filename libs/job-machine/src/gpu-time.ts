@@ -152,7 +152,10 @@ export class GpuTimeModel {
     const rate =
       own && own.samples.length > 0
         ? this.rate([own], work)
-        : this.rate([...this.histories.values()].filter((h) => h.samples.length > 0), work);
+        : this.rate(
+            [...this.histories.values()].filter((h) => h.samples.length > 0),
+            work,
+          );
     const predicted = rate === null ? null : Math.round(rate * workOf(work));
     // Shapes are few (sizes and steps people pick); the bound only guards against a client that tries them all.
     if (this.cache.size > 10_000) this.cache.clear();

@@ -64,7 +64,11 @@ export interface HeldEstimates {
  * ms later as its snapshot said (its own GPU time does not depend on its place). Null when the snapshot had no
  * finish to keep while the timing now knows the start: read that job again (`jobs.get`).
  */
-export function applyLineTiming(held: HeldEstimates, position: number, timing: LineTiming | null): HeldEstimates | null {
+export function applyLineTiming(
+  held: HeldEstimates,
+  position: number,
+  timing: LineTiming | null,
+): HeldEstimates | null {
   const start = startFromTiming(position, timing);
   if (start === null) return { estimatedStartAt: null, estimatedFinishAt: null };
   const { estimatedStartAt, estimatedFinishAt } = held;

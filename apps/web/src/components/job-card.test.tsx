@@ -113,4 +113,26 @@ describe("<JobCard>", () => {
     expect(media()).toBe(before);
     expect(media()?.style.getPropertyValue("--ar")).toBe("832 / 1216");
   });
+
+  it("says when a waiting job is expected to start, beside its place in the line", () => {
+    const at = new Date(Date.now() + 41_000).toISOString();
+    render(() => <JobCard job={makeJob({ queuePosition: 3, estimatedStartAt: at })} />);
+    expect(screen.getByText("#3 in queue")).toBeInTheDocument();
+    expect(screen.getByText("starts in ~40 s")).toHaveAttribute("datetime", at);
+  });
+
+  it("says when a running job is expected to be ready, beside its progress", () => {
+    const at = new Date(Date.now() + 70_000).toISOString();
+    render(() => <JobCard job={makeJob({ ...processing, estimatedFinishAt: at })} />);
+    expect(screen.getByText("42%")).toBeInTheDocument();
+    expect(screen.getByText("ready in ~1 min")).toBeInTheDocument();
+  });
+
+  it("shows no estimate while none is known, and one as soon as a snapshot brings it", () => {
+    const [job, setJob] = createStore(makeJob({ queuePosition: 2 }));
+    render(() => <JobCard job={job} />);
+    expect(screen.queryByText(/starts/)).not.toBeInTheDocument();
+    setJob({ estimatedStartAt: new Date(Date.now() + 3 * 3_600_000).toISOString() });
+    expect(screen.getByText("starts in ~3 h")).toBeInTheDocument();
+  });
 });

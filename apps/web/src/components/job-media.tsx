@@ -1,6 +1,7 @@
-import { Match, Switch } from "solid-js";
+import { Match, Show, Switch } from "solid-js";
 import { formatPosition } from "../lib/format";
 import type { Job } from "../lib/types";
+import { Estimate } from "./estimate";
 
 /** The media box's size comes from the job's own width and height, so a state change never moves the layout. */
 export const mediaBox = (job: Job) => ({
@@ -17,7 +18,17 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
         <Switch>
           <Match when={props.job.status === "queued"}>
             <div class="job-card__state job-card__state--queued">
-              <p class="job-card__position">{formatPosition(props.job.queuePosition)}</p>
+              <p class="job-card__position">
+                <span>{formatPosition(props.job.queuePosition)}</span>
+                <Show when={props.job.estimatedStartAt}>
+                  {(at) => (
+                    <span class="job-card__when">
+                      {" · "}
+                      <Estimate kind="start" at={at()} />
+                    </span>
+                  )}
+                </Show>
+              </p>
             </div>
           </Match>
           <Match when={props.job.status === "processing"}>
@@ -32,7 +43,17 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
               >
                 <div class="progress__bar" style={{ width: `${props.job.progress}%` }} />
               </div>
-              <p class="job-card__percent">{props.job.progress}%</p>
+              <p class="job-card__percent">
+                <span>{props.job.progress}%</span>
+                <Show when={props.job.estimatedFinishAt}>
+                  {(at) => (
+                    <span class="job-card__when">
+                      {" · "}
+                      <Estimate kind="finish" at={at()} />
+                    </span>
+                  )}
+                </Show>
+              </p>
             </div>
           </Match>
           <Match when={props.job.status === "complete" && props.job.imageUrl}>

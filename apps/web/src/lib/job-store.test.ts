@@ -52,4 +52,42 @@ describe("createJobStore", () => {
       dispose();
     });
   });
+
+  it("moves a waiting job's estimates with a line event's timing, keeping its own run length", () => {
+    createRoot((dispose) => {
+      const store = createJobStore();
+      const job = makeJob({
+        queuePosition: 3,
+        estimatedStartAt: "2025-01-01T10:01:00.000Z",
+        estimatedFinishAt: "2025-01-01T10:01:20.000Z",
+      });
+      store.applySnapshot(job);
+      const timing = {
+        at: "2025-01-01T10:00:10.000Z",
+        starts: [
+          [1, 0],
+          [2, 30_000],
+        ] as [number, number][],
+      };
+      const stale = store.applyLine({
+        kind: "line",
+        from: 1,
+        version: 2,
+        changes: [{ op: "remove", at: 1, count: 1 }],
+        timing,
+      });
+      expect(stale).toEqual([]);
+      expect(store.jobs[job.id]).toMatchObject({
+        queuePosition: 2,
+        estimatedStartAt: "2025-01-01T10:00:40.000Z",
+        estimatedFinishAt: "2025-01-01T10:01:00.000Z",
+      });
+      // Paused: nothing is known any more.
+      store.applyLine({ kind: "line", from: 2, version: 2, changes: [], timing: null });
+      expect(store.jobs[job.id]).toMatchObject({ queuePosition: 2, estimatedStartAt: null, estimatedFinishAt: null });
+      // Known again, but the page holds no run length for it: it reads the job again.
+      expect(store.applyLine({ kind: "line", from: 2, version: 2, changes: [], timing })).toEqual([job.id]);
+      dispose();
+    });
+  });
 });

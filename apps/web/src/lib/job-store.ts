@@ -1,4 +1,5 @@
 import { applyLineEvent } from "@anvil/job-machine/line-change";
+import { applyLineTiming } from "@anvil/job-machine/line-timing";
 import { batch } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import type { Job, JobStatus, LineEvent } from "./types";
@@ -30,8 +31,9 @@ export interface JobStore {
   /** A snapshot from a query: applied only when it is not older than what the page already shows. */
   applySnapshot(job: Job): void;
   /**
-   * A line event from the live stream: moves the waiting jobs the page holds. Returns the ids of those whose
-   * position it cannot tell (a reorder touched them, or the page missed a change): read them again (`jobs.get`).
+   * A line event from the live stream: moves the waiting jobs the page holds, and their estimates by its timing.
+   * Returns the ids of those whose position or estimates it cannot tell (a reorder touched them, the page missed a
+   * change, or the job's snapshot knew no estimates the timing now has): read them again (`jobs.get`).
    */
   applyLine(event: LineEvent): string[];
   /** A new stream starts: its first line event says which line version its snapshots are at. */
@@ -64,9 +66,18 @@ export function createJobStore(): JobStore {
         for (const job of Object.values(jobs)) {
           if (job.status !== "queued") continue;
           const next = inStep ? applyLineEvent(job.queuePosition, event) : null;
-          if (next === null) stale.push(job.id);
+          if (next === null) {
+            stale.push(job.id);
+            continue;
+          }
           // 0: it left the line; its status change follows on the stream and says where it went.
-          else if (next > 0 && next !== job.queuePosition) setJobs(job.id, "queuePosition", next);
+          if (next === 0) continue;
+          if (next !== job.queuePosition) setJobs(job.id, "queuePosition", next);
+          // An event without timing (from a server before estimates) leaves them as they are.
+          if (event.timing === undefined) continue;
+          const estimates = applyLineTiming(job, next, event.timing);
+          if (estimates === null) stale.push(job.id);
+          else setJobs(job.id, estimates);
         }
       });
       return stale;

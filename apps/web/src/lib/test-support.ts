@@ -32,6 +32,8 @@ export const makeJob = (overrides: Partial<Job> = {}): Job => ({
   priority: 0,
   attempt: 1,
   backend: null,
+  estimatedStartAt: null,
+  estimatedFinishAt: null,
   callbackUrl: null,
   ...overrides,
 });

@@ -44,6 +44,10 @@ export const jobOutput = z
     priority: z.number().int().min(-10).max(10),
     attempt: z.number().int().min(1),
     backend: z.string().nullable(),
+    estimatedStartAt: nullableIso.describe(
+      "while queued: when it is expected to get a GPU, from the GPU time of recent jobs of similar size and steps; null when nothing is known yet",
+    ),
+    estimatedFinishAt: nullableIso.describe("while queued or processing: when it is expected to end; null otherwise"),
     callbackUrl: z.string().nullable().describe("where its webhook goes when it ends, if anywhere"),
   })
   .meta({ id: "Job" });

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { formatEstimate, formatRemaining } from "./format";
+
+describe("formatRemaining", () => {
+  it.each([
+    [1_000, null],
+    [4_000, "~5 s"],
+    [41_000, "~40 s"],
+    [57_000, "~55 s"],
+    [58_000, "~1 min"],
+    [70_000, "~1 min"],
+    [150_000, "~3 min"],
+    [59 * 60_000 + 40_000, "~1 h"],
+    [100 * 60_000, "~2 h"],
+    [26 * 3_600_000, "~26 h"],
+  ])("rounds %i ms to %s", (ms, text) => {
+    expect(formatRemaining(ms)).toBe(text);
+  });
+});
+
+describe("formatEstimate", () => {
+  it("counts down to the estimate, and says 'any moment' once it is due", () => {
+    const now = Date.parse("2025-01-01T10:00:00.000Z");
+    expect(formatEstimate("start", "2025-01-01T10:00:40.000Z", now)).toBe("starts in ~40 s");
+    expect(formatEstimate("finish", "2025-01-01T10:05:00.000Z", now)).toBe("ready in ~5 min");
+    expect(formatEstimate("finish", "2025-01-01T09:59:00.000Z", now)).toBe("ready any moment");
+  });
+});

@@ -1,0 +1,148 @@
+import { GpuTimeModel, NO_ESTIMATES, projectLine, toLineTiming } from "@anvil/job-machine";
+import type {
+  BackendState,
+  JobEstimates,
+  JobStatus,
+  LineTiming,
+  Projection,
+  QueueSnapshot,
+  WaitingWork,
+} from "@anvil/job-machine";
+import type { JobRecord } from "@anvil/persistence";
+
+/** How many finished runs a new leader learns from. */
+export const HISTORY_RUNS = 500;
+
+/** A projection is made again at least this often: a running job that overruns its prediction moves everyone. */
+const STALE_MS = 1_000;
+
+/** What the estimates are made from: the live line and backends, the live records, the time. */
+export interface EstimateSources {
+  now: () => number;
+  /** The backends' URLs, by index, as the scheduler numbers them. */
+  backends: readonly string[];
+  /** Whether an admin paused the queue, and who holds which backend since when. */
+  queue: () => Pick<QueueSnapshot, "backends"> & { held: boolean };
+  /** The waiting jobs' ids in the order they would start. */
+  line: () => Iterable<string>;
+  /** A waiting or running job's record as last persisted, from memory. */
+  record: (jobId: string) => JobRecord | undefined;
+}
+
+const isoOrNull = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
+
+const runMs = (record: JobRecord): number | null =>
+  record.startedAt && record.finishedAt ? Date.parse(record.finishedAt) - Date.parse(record.startedAt) : null;
+
+const work = (record: JobRecord) => ({
+  pixels: record.params.width * record.params.height,
+  steps: record.params.steps,
+  checkpoint: record.params.checkpoint,
+});
+
+/**
+ * Every waiting and running job's `estimatedStartAt`/`estimatedFinishAt`, and the line's timing for `jobs.events`.
+ * It learns each backend's GPU time from complete jobs (their start to their end, never their wait): the database's
+ * recent ones when a server starts to lead, then each one as it completes, so a new leader learns what the last one
+ * knew. The projection (projection.ts) is made when something asks after a change, at most once per change and
+ * at least once a second: O(waiting jobs) then, O(1) per job read.
+ */
+export class Estimates {
+  private readonly model = new GpuTimeModel();
+  /** Whether each running job had to load another checkpoint, noted when it started. */
+  private readonly switched = new Map<string, boolean | null>();
+  private made: { at: number; projection: Projection; timing: LineTiming | null | undefined } | null = null;
+
+  constructor(private readonly sources: EstimateSources) {}
+
+  /** Learns from finished runs, in the order they started (a new leader's history). */
+  learnFrom(runs: readonly JobRecord[]): void {
+    for (const run of runs) {
+      const ms = runMs(run);
+      if (run.backend === null || ms === null) continue;
+      const switched = this.model.start(run.backend, run.params.checkpoint);
+      this.model.learn({ backend: run.backend, ...work(run), ms, switched });
+    }
+    this.changed();
+  }
+
+  /**
+   * A persisted status change of a job: a start notes which checkpoint its backend now has; a completion teaches
+   * its GPU time. True when the estimates learned something (every client's estimates may have moved).
+   */
+  transition(from: JobStatus, record: JobRecord): boolean {
+    this.changed();
+    if (record.status === "processing" && from === "queued" && record.backend !== null) {
+      this.switched.set(record.id, this.model.start(record.backend, record.params.checkpoint));
+      return false;
+    }
+    if (from !== "processing") return false;
+    const switched = this.switched.get(record.id);
+    this.switched.delete(record.id);
+    const ms = runMs(record);
+    if (record.status !== "complete" || record.backend === null || ms === null) return false;
+    this.model.learn({ backend: record.backend, ...work(record), ms, switched: switched ?? null });
+    return true;
+  }
+
+  /** Something the projection depends on changed (the line, a backend, the pause): make it again when asked. */
+  changed(): void {
+    this.made = null;
+  }
+
+  /** A job's estimates as the API shows them: none once it ended, or while nothing is known. */
+  of(record: JobRecord): JobEstimates {
+    if (record.status !== "queued" && record.status !== "processing") return NO_ESTIMATES;
+    const estimate = this.projection().projection.estimates.get(record.id);
+    if (estimate)
+      return { estimatedStartAt: isoOrNull(estimate.startAt), estimatedFinishAt: isoOrNull(estimate.finishAt) };
+    // A running job whose backend is already free (its image is being kept) ends any moment; a job the line has
+    // not taken in yet has nothing projected.
+    const keeping = record.status === "processing" && this.model.known;
+    return keeping ? { estimatedStartAt: null, estimatedFinishAt: isoOrNull(this.sources.now()) } : NO_ESTIMATES;
+  }
+
+  /** When each position of the line is expected to start, for line events (null: not known). */
+  timing(): LineTiming | null {
+    const made = this.projection();
+    made.timing ??= toLineTiming(made.projection.starts);
+    return made.timing;
+  }
+
+  private projection() {
+    const now = this.sources.now();
+    if (this.made && now - this.made.at < STALE_MS) return this.made;
+    const { backends, record } = this.sources;
+    const queue = this.sources.queue();
+    const states: BackendState[] = backends.map((id, i) => {
+      const slot = queue.backends[i];
+      const job = slot?.jobId ? record(slot.jobId) : undefined;
+      return {
+        id,
+        healthy: slot?.healthy ?? false,
+        running: job
+          ? {
+              jobId: job.id,
+              ...work(job),
+              startedAt: slot?.since ?? (job.startedAt ? Date.parse(job.startedAt) : now),
+              progress: job.progress,
+              switched: this.switched.get(job.id) ?? null,
+            }
+          : null,
+      };
+    });
+    const projection = projectLine(this.model, { now, held: queue.held, backends: states, line: this.waiting() });
+    this.made = { at: now, projection, timing: undefined };
+    return this.made;
+  }
+
+  private *waiting(): Iterable<WaitingWork> {
+    for (const jobId of this.sources.line()) {
+      const job = this.sources.record(jobId);
+      // Every waiting job has its record in memory; one that has none cannot be placed, and neither can those behind.
+      if (!job) return;
+      yield { jobId, ...work(job) };
+    }
+  }
+}
