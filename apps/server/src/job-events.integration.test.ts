@@ -89,7 +89,8 @@ describe.each(testDrivers())("jobs.events on $kind", (driver) => {
       await recorder.untilStatus(third.id, "complete");
 
       const positions = recorder.events.filter((e) => e.job.status === "queued").map((e) => e.job.queuePosition);
-      expect(positions).toEqual([3, 2, 1]);
+      // A snapshot also comes when only its estimates moved (by a second or more): the same position again.
+      expect(positions.filter((position, i) => position !== positions[i - 1])).toEqual([3, 2, 1]);
       expect(recorder.events.find((e) => e.job.status === "processing")?.job.queuePosition).toBe(0);
       expectEachStatusOnce(recorder.events, third.id, ["queued", "processing", "complete"]);
     });

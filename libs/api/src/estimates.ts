@@ -1,4 +1,4 @@
-import { GpuTimeModel, NO_ESTIMATES, projectLine, toLineTiming } from "@anvil/job-machine";
+import { GpuTimeModel, measureRun, NO_ESTIMATES, projectLine, toLineTiming } from "@anvil/job-machine";
 import type {
   BackendState,
   JobEstimates,
@@ -32,8 +32,7 @@ export interface EstimateSources {
 const isoOrNull = (ms: number | null | undefined): string | null =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
-const runMs = (record: JobRecord): number | null =>
-  record.startedAt && record.finishedAt ? Date.parse(record.finishedAt) - Date.parse(record.startedAt) : null;
+const time = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso));
 
 const work = (record: JobRecord) => ({
   pixels: record.params.width * record.params.height,
@@ -43,26 +42,35 @@ const work = (record: JobRecord) => ({
 
 /**
  * Every waiting and running job's `estimatedStartAt`/`estimatedFinishAt`, and the line's timing for `jobs.events`.
- * It learns each backend's GPU time from complete jobs (their start to their end, never their wait): the database's
- * recent ones when a server starts to lead, then each one as it completes, so a new leader learns what the last one
- * knew. The projection (projection.ts) is made when something asks after a change, at most once per change and
+ * It learns each backend's GPU time from complete jobs (from their start until the backend took the next job, or
+ * their end; never their wait): the database's recent ones when a server starts to lead, then each one as it
+ * completes, so a new leader learns what the last one knew. The projection (projection.ts) is made when something asks after a change, at most once per change and
  * at least once a second: O(waiting jobs) then, O(1) per job read.
  */
 export class Estimates {
   private readonly model = new GpuTimeModel();
   /** Whether each running job had to load another checkpoint, noted when it started. */
   private readonly switched = new Map<string, boolean | null>();
+  /** When each backend was last given a job: where the run before it stopped using the GPU. */
+  private readonly lastStart = new Map<string, number>();
   private made: { at: number; projection: Projection; timing: LineTiming | null | undefined } | null = null;
 
   constructor(private readonly sources: EstimateSources) {}
 
-  /** Learns from finished runs, in the order they started (a new leader's history). */
+  /** Learns from runs that ended, in the order they started (a new leader's history): complete ones teach. */
   learnFrom(runs: readonly JobRecord[]): void {
+    const next = new Map<JobRecord, number>();
+    const previous = new Map<string, JobRecord>();
     for (const run of runs) {
-      const ms = runMs(run);
-      if (run.backend === null || ms === null) continue;
+      const started = time(run.startedAt);
+      const before = run.backend === null ? undefined : previous.get(run.backend);
+      if (before && started !== null) next.set(before, started);
+      if (run.backend !== null) previous.set(run.backend, run);
+    }
+    for (const run of runs) {
+      if (run.backend === null) continue;
       const switched = this.model.start(run.backend, run.params.checkpoint);
-      this.model.learn({ backend: run.backend, ...work(run), ms, switched });
+      this.learn(run, switched, next.get(run) ?? null);
     }
     this.changed();
   }
@@ -75,14 +83,22 @@ export class Estimates {
     this.changed();
     if (record.status === "processing" && from === "queued" && record.backend !== null) {
       this.switched.set(record.id, this.model.start(record.backend, record.params.checkpoint));
+      const started = time(record.startedAt);
+      if (started !== null) this.lastStart.set(record.backend, started);
       return false;
     }
     if (from !== "processing") return false;
-    const switched = this.switched.get(record.id);
+    const switched = this.switched.get(record.id) ?? null;
     this.switched.delete(record.id);
-    const ms = runMs(record);
-    if (record.status !== "complete" || record.backend === null || ms === null) return false;
-    this.model.learn({ backend: record.backend, ...work(record), ms, switched: switched ?? null });
+    // The next job's start on this backend is persisted before this one's end (the backend is handed on first).
+    return this.learn(record, switched, record.backend === null ? null : (this.lastStart.get(record.backend) ?? null));
+  }
+
+  private learn(run: JobRecord, switched: boolean | null, nextStart: number | null): boolean {
+    const started = time(run.startedAt);
+    const finished = time(run.finishedAt);
+    if (run.status !== "complete" || run.backend === null || started === null || finished === null) return false;
+    this.model.learn({ backend: run.backend, ...work(run), ...measureRun(started, finished, nextStart), switched });
     return true;
   }
 
@@ -97,8 +113,9 @@ export class Estimates {
     const estimate = this.projection().projection.estimates.get(record.id);
     if (estimate)
       return { estimatedStartAt: isoOrNull(estimate.startAt), estimatedFinishAt: isoOrNull(estimate.finishAt) };
-    // A running job whose backend is already free (its image is being kept) ends any moment; a job the line has
-    // not taken in yet has nothing projected.
+    // (A job given a backend a moment ago, its start not persisted yet, has its start from the projection.) A running
+    // job whose backend is already free (its image is being kept) ends any moment; a job the line has not taken in
+    // yet has nothing projected.
     const keeping = record.status === "processing" && this.model.known;
     return keeping ? { estimatedStartAt: null, estimatedFinishAt: isoOrNull(this.sources.now()) } : NO_ESTIMATES;
   }
@@ -106,7 +123,7 @@ export class Estimates {
   /** When each position of the line is expected to start, for line events (null: not known). */
   timing(): LineTiming | null {
     const made = this.projection();
-    made.timing ??= toLineTiming(made.projection.starts);
+    made.timing ??= toLineTiming(made.projection.line);
     return made.timing;
   }
 

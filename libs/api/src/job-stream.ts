@@ -31,12 +31,18 @@ interface Sent {
   estimatedFinishAt: string | null;
 }
 
-/** Whether a job's position, progress or estimates differ from what was last sent of it. */
+/** An estimate that moved less than this since it was last sent is not worth a snapshot of its own. */
+const ESTIMATE_SLACK_MS = 1_000;
+
+const shifted = (now: string | null, sent: string | null): boolean =>
+  now === null || sent === null ? now !== sent : Math.abs(Date.parse(now) - Date.parse(sent)) >= ESTIMATE_SLACK_MS;
+
+/** Whether a job's position, progress or estimates (by a second or more) differ from what was last sent of it. */
 const moved = (job: Job, last: Sent): boolean =>
   job.queuePosition !== last.queuePosition ||
   job.progress !== last.progress ||
-  job.estimatedStartAt !== last.estimatedStartAt ||
-  job.estimatedFinishAt !== last.estimatedFinishAt;
+  shifted(job.estimatedStartAt, last.estimatedStartAt) ||
+  shifted(job.estimatedFinishAt, last.estimatedFinishAt);
 
 /** What `jobs.events` sends: job snapshots, and without a `jobId` filter compact line events. */
 export type JobStreamEvent = Job | LineEvent;

@@ -86,7 +86,7 @@ describe("PendingLine", () => {
 
   it("sends an event without changes when only the timing moved, carrying the timing as it is then", () => {
     const pending = new PendingLine(3);
-    const timing: LineTiming = { at: "2026-01-01T12:00:00.000Z", starts: [[1, 0]] };
+    const timing: LineTiming = { at: "2026-01-01T12:00:00.000Z", places: [[1, 0, 5_000]] };
     pending.retime();
     expect(pending.empty).toBe(false);
     expect(pending.take(() => timing)).toEqual({ kind: "line", from: 3, version: 3, changes: [], timing });

@@ -9,10 +9,28 @@ export interface GpuWork {
 export interface GpuRun extends GpuWork {
   /** The backend it ran on (its URL). */
   backend: string;
-  /** From the start of the run to its end: GPU time, never time spent waiting in the line. */
+  /** GPU time: from its start until its backend was free for the next job (see {@link measureRun}); no waiting. */
   ms: number;
+  /** From then until it ended (its image written), when known. */
+  keepMs?: number | null;
   /** It loaded another checkpoint before it could sample (null: not known, e.g. the first run after a restart). */
   switched: boolean | null;
+}
+
+/**
+ * A run's GPU time and keep time from what the database holds. The backend is handed to the next job the moment
+ * the generation is done, while the image is still being written, so the next start on the same backend, when it
+ * came before this run ended, is when its GPU time ended; otherwise nobody was waiting and its end is all there is.
+ */
+export function measureRun(
+  startedAt: number,
+  finishedAt: number,
+  nextStartOnBackend: number | null,
+): { ms: number; keepMs: number | null } {
+  const handedOn = nextStartOnBackend !== null && nextStartOnBackend > startedAt && nextStartOnBackend < finishedAt;
+  return handedOn
+    ? { ms: nextStartOnBackend - startedAt, keepMs: finishedAt - nextStartOnBackend }
+    : { ms: finishedAt - startedAt, keepMs: null };
 }
 
 /** How much the model remembers, and how fast it forgets. */
@@ -44,7 +62,7 @@ const MEGA = 1_000_000;
 const SIMILAR = Math.log(1.5);
 /** Every run counts a little, however unlike: a shape never seen is scaled from the runs there are. */
 const FLOOR = 1e-3;
-/** Weight of a new measurement of the switch cost. */
+/** Weight of a new measurement of the switch cost, and of the keep time. */
 const SWITCH_ALPHA = 0.3;
 /** A measurement this far from the prediction is capped there: one stalled run must not throw every estimate off. */
 const OUTLIER = 4;
@@ -53,11 +71,12 @@ const workOf = (work: GpuWork) => (Math.max(1, work.pixels) / MEGA) * Math.max(1
 
 /**
  * Learns how long generations take on each backend, from runs that finished, and predicts the GPU time of a job
- * not run yet. A prediction is the job's megapixel-steps times a rate (ms per megapixel-step) averaged over the
- * backend's recent runs, each weighted by how recent it is and by how close its size and steps are to the job's:
- * runs of the same shape decide, others scale (a fixed overhead makes small jobs cost more per step). A job that
- * must load another checkpoint first adds the switch cost learned from runs that did. A backend with no runs yet
- * borrows the others'; with no runs anywhere there is no prediction (null). No I/O, no clock: the host feeds it.
+ * not run yet. A prediction is the job's megapixel-steps times a rate (ms per megapixel-step): the weighted median
+ * of the backend's recent runs' rates, each weighted by how recent it is and by how close its size and steps are
+ * to the job's. Runs of the same shape decide, others scale (a fixed overhead makes small jobs cost more per step),
+ * and one odd run (the first after a start, a stall) moves nothing. A job that must load another checkpoint first
+ * adds the switch cost learned from runs that did. A backend with no runs yet borrows the others'; with no runs
+ * anywhere there is no prediction (null). No I/O, no clock: the host feeds it.
  */
 export class GpuTimeModel {
   private readonly histories = new Map<string, BackendHistory>();
@@ -65,6 +84,7 @@ export class GpuTimeModel {
   private readonly keep: number;
   private readonly halfLife: number;
   private revision = 0;
+  private keeping: number | null = null;
 
   constructor(options: GpuTimeModelOptions = {}) {
     this.keep = Math.max(1, options.samplesPerBackend ?? 64);
@@ -99,9 +119,17 @@ export class GpuTimeModel {
     return this.histories.get(backend)?.loaded ?? null;
   }
 
+  /** How long a job takes to end once its backend is free (its image written): learned across backends; 0 until known. */
+  get keepMs(): number {
+    return Math.round(this.keeping ?? 0);
+  }
+
   /** Learns from a run that finished. */
   learn(run: GpuRun): void {
     if (!(run.ms >= 0) || !Number.isFinite(run.ms)) return;
+    if (run.keepMs != null && run.keepMs >= 0) {
+      this.keeping = this.keeping === null ? run.keepMs : this.keeping + SWITCH_ALPHA * (run.keepMs - this.keeping);
+    }
     const history = this.history(run.backend);
     const base = this.predictBase(run.backend, run);
     const own = history.samples.length > 0;
@@ -163,8 +191,9 @@ export class GpuTimeModel {
     return predicted;
   }
 
+  /** The weighted median of the runs' rates. */
   private rate(histories: BackendHistory[], work: GpuWork): number | null {
-    let weighted = 0;
+    const weighted: { rate: number; weight: number }[] = [];
     let total = 0;
     const lp = Math.log(Math.max(1, work.pixels));
     const ls = Math.log(Math.max(1, work.steps));
@@ -175,11 +204,18 @@ export class GpuTimeModel {
         const ds = ls - Math.log(Math.max(1, sample.steps));
         const similarity = Math.exp(-(dp * dp + ds * ds) / (2 * SIMILAR * SIMILAR)) + FLOOR;
         const weight = recency * similarity;
-        weighted += weight * sample.rate;
+        weighted.push({ rate: sample.rate, weight });
         total += weight;
       }
     }
-    return total > 0 ? weighted / total : null;
+    if (total <= 0) return null;
+    weighted.sort((a, b) => a.rate - b.rate);
+    let below = 0;
+    for (const { rate, weight } of weighted) {
+      below += weight;
+      if (below >= total / 2) return rate;
+    }
+    return weighted.at(-1)?.rate ?? null;
   }
 
   private history(backend: string): BackendHistory {

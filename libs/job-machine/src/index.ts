@@ -29,10 +29,10 @@ export type { JobSchedulerOptions, GenerateProgram, KeepProgram, JobView, QueueS
 export { chartOf } from "./chart";
 export type { Chart, ChartState, ChartTransition } from "./chart";
 export { applyLineEvent, toLineChanges } from "./line-change";
-export { GpuTimeModel } from "./gpu-time";
+export { GpuTimeModel, measureRun } from "./gpu-time";
 export type { GpuRun, GpuTimeModelOptions, GpuWork } from "./gpu-time";
 export { projectLine } from "./projection";
 export type { BackendState, JobEstimate, Projection, ProjectionInput, RunningWork, WaitingWork } from "./projection";
-export { applyLineTiming, startFromTiming, toLineTiming } from "./line-timing";
+export { applyLineTiming, placeFromTiming, toLineTiming } from "./line-timing";
 export type { HeldEstimates, LineTiming } from "./line-timing";
 export type { LineChange, LineChangeListener, LineEvent, LineEventChange } from "./line-change";

@@ -38,17 +38,34 @@ const idle = (i: number, healthy = true): BackendState => ({ id: `gpu-${i}`, hea
 describe("projectLine", () => {
   it("puts each waiting job after the one before it on one backend, behind what runs", () => {
     const model = trained([1_000]);
-    const { estimates, starts } = projectLine(model, {
+    const { estimates, line } = projectLine(model, {
       now: NOW,
       held: false,
       backends: [{ id: "gpu-0", healthy: true, running: running("r", 10, NOW - 4_000) }],
       line: [waiting("a", 5), waiting("b", 20), waiting("c", 1)],
     });
-    expect(estimates.get("r")).toEqual({ startAt: null, finishAt: NOW + 6_000 });
+    expect(estimates.get("r")).toEqual({ startAt: NOW - 4_000, finishAt: NOW + 6_000 });
     expect(estimates.get("a")).toEqual({ startAt: NOW + 6_000, finishAt: NOW + 11_000 });
     expect(estimates.get("b")).toEqual({ startAt: NOW + 11_000, finishAt: NOW + 31_000 });
     expect(estimates.get("c")).toEqual({ startAt: NOW + 31_000, finishAt: NOW + 32_000 });
-    expect(starts).toEqual([NOW + 6_000, NOW + 11_000, NOW + 31_000]);
+    expect(line).toEqual({
+      starts: [NOW + 6_000, NOW + 11_000, NOW + 31_000],
+      ends: [NOW + 11_000, NOW + 31_000, NOW + 32_000],
+    });
+  });
+
+  it("ends each job its keep time after its backend is free, while the next job already has the backend", () => {
+    const model = trained([1_000]);
+    model.learn({ backend: "gpu-0", pixels: MP, steps: 1, ms: 1_000, keepMs: 150, switched: false });
+    const { estimates } = projectLine(model, {
+      now: NOW,
+      held: false,
+      backends: [{ id: "gpu-0", healthy: true, running: running("r", 2, NOW) }],
+      line: [waiting("a", 3), waiting("b", 3)],
+    });
+    expect(estimates.get("r")?.finishAt).toBe(NOW + 2_150);
+    expect(estimates.get("a")).toEqual({ startAt: NOW + 2_000, finishAt: NOW + 5_150 });
+    expect(estimates.get("b")).toEqual({ startAt: NOW + 5_000, finishAt: NOW + 8_150 });
   });
 
   it("gives each job the backend that is free first, each at its own speed", () => {
@@ -97,7 +114,7 @@ describe("projectLine", () => {
   ])("knows no start while %s, but still when a running job ends", (_, change) => {
     const model = trained([1_000]);
     const busy = { id: "gpu-1", healthy: true, running: running("r", 3, NOW) };
-    const { estimates, starts } = projectLine(model, {
+    const { estimates, line } = projectLine(model, {
       now: NOW,
       held: false,
       backends: [idle(0), busy],
@@ -105,20 +122,20 @@ describe("projectLine", () => {
       ...change,
     });
     expect(estimates.get("a")).toEqual({ startAt: null, finishAt: null });
-    expect(starts).toBeNull();
+    expect(line).toBeNull();
     if (!("backends" in change)) expect(estimates.get("r")?.finishAt).toBe(NOW + 3_000);
   });
 
   it("knows nothing while the model has learned nothing", () => {
-    const { estimates, starts } = projectLine(new GpuTimeModel(), {
+    const { estimates, line } = projectLine(new GpuTimeModel(), {
       now: NOW,
       held: false,
       backends: [{ id: "gpu-0", healthy: true, running: running("r", 3, NOW) }],
       line: [waiting("a", 1)],
     });
-    expect(estimates.get("r")).toEqual({ startAt: null, finishAt: null });
+    expect(estimates.get("r")).toEqual({ startAt: NOW, finishAt: null });
     expect(estimates.get("a")).toEqual({ startAt: null, finishAt: null });
-    expect(starts).toBeNull();
+    expect(line).toBeNull();
   });
 
   it("agrees with a step-by-step run of the dispatch loop, and its starts never go back", () => {
@@ -140,8 +157,9 @@ describe("projectLine", () => {
           };
         });
         const line = steps.map((n, i) => waiting(`j${i}`, n));
-        const { estimates, starts } = projectLine(model, { now: NOW, held: false, backends, line });
-        if (!backends.some((b) => b.healthy)) return starts === null;
+        const projection = projectLine(model, { now: NOW, held: false, backends, line });
+        const { estimates } = projection;
+        if (!backends.some((b) => b.healthy)) return projection.line === null;
 
         // The scheduler's loop: whenever a backend frees, the free healthy ones take the next jobs, lowest index first.
         const busyUntil = backends.map((b, i) =>
@@ -165,7 +183,7 @@ describe("projectLine", () => {
           const estimate = estimates.get(job.jobId);
           expect([estimate?.startAt, estimate?.finishAt]).toEqual(expected.get(job.jobId));
         }
-        const order = starts ?? [];
+        const order = projection.line?.starts ?? [];
         for (let i = 1; i < order.length; i++) expect(order[i]).toBeGreaterThanOrEqual(order[i - 1] ?? Infinity);
         return true;
       }),

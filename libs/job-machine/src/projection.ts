@@ -35,7 +35,7 @@ export interface ProjectionInput {
   line: Iterable<WaitingWork>;
 }
 
-/** A job's expected start (queued jobs) and end (queued and running jobs), epoch ms; null when not known. */
+/** A job's expected start (a running job's: when it started) and end, epoch ms; null when not known. */
 export interface JobEstimate {
   startAt: number | null;
   finishAt: number | null;
@@ -44,13 +44,13 @@ export interface JobEstimate {
 /** What the projection says of every waiting and running job. */
 export interface Projection {
   estimates: Map<string, JobEstimate>;
-  /** The expected start of the job at each position (index 0 = position 1); null when the starts are not known. */
-  starts: number[] | null;
+  /** The expected start and end of the job at each position (index 0 = position 1); null when they are not known. */
+  line: { starts: number[]; ends: number[] } | null;
 }
 
 const UNKNOWN: JobEstimate = { startAt: null, finishAt: null };
 
-/** When a running job is expected to let go of its backend: its prediction, or later when it is behind it. */
+/** When a running job is expected to hand its backend on: its prediction, or later when it is behind it. */
 function expectedEnd(model: GpuTimeModel, backend: string, job: RunningWork, now: number): number | null {
   const base = model.predict(backend, job, false);
   const total = model.predict(backend, job, job.switched === true);
@@ -65,13 +65,16 @@ function expectedEnd(model: GpuTimeModel, backend: string, job: RunningWork, now
 /**
  * Plays the line forward on the backends as the scheduler would dispatch it: each waiting job, in start order,
  * goes to the healthy backend that is free first (the lowest index on a tie), when it is free, for the GPU time the
- * model predicts there (plus a checkpoint switch when that backend would have another one loaded). A running job
- * frees its backend when its own prediction says. Nothing is known for waiting jobs while the queue is paused,
+ * model predicts there (plus a checkpoint switch when that backend would have another one loaded), and ends the
+ * model's keep time later (its image written while the next job has the backend). A running job frees its backend
+ * when its own prediction says. Nothing is known for waiting jobs while the queue is paused,
  * while no backend is healthy, or while the model has learned nothing; a running job's end is known as soon as the
  * model knows anything. The start of the n-th job never comes before the (n-1)-th's. Pure: no clock, no I/O.
  */
 export function projectLine(model: GpuTimeModel, input: ProjectionInput): Projection {
   const { now } = input;
+  // A job ends a little after its backend is free for the next one: its image is written meanwhile.
+  const keep = model.keepMs;
   const estimates = new Map<string, JobEstimate>();
   const free: { index: number; id: string; at: number; loaded: string | null }[] = [];
   let known = true;
@@ -81,7 +84,7 @@ export function projectLine(model: GpuTimeModel, input: ProjectionInput): Projec
     const job = backend.running;
     if (job) {
       const end = expectedEnd(model, backend.id, job, now);
-      estimates.set(job.jobId, { startAt: null, finishAt: end });
+      estimates.set(job.jobId, { startAt: job.startedAt, finishAt: end === null ? null : end + keep });
       if (end === null) known = false;
       else at = end;
       loaded = job.checkpoint ?? loaded;
@@ -90,6 +93,7 @@ export function projectLine(model: GpuTimeModel, input: ProjectionInput): Projec
   }
   const blocked = input.held || free.length === 0 || !known || !model.known;
   const starts: number[] = [];
+  const ends: number[] = [];
   for (const job of input.line) {
     if (blocked) {
       estimates.set(job.jobId, UNKNOWN);
@@ -104,7 +108,8 @@ export function projectLine(model: GpuTimeModel, input: ProjectionInput): Projec
     slot.at = startAt + ms;
     slot.loaded = job.checkpoint ?? slot.loaded;
     starts.push(startAt);
-    estimates.set(job.jobId, { startAt, finishAt: slot.at });
+    ends.push(slot.at + keep);
+    estimates.set(job.jobId, { startAt, finishAt: slot.at + keep });
   }
-  return { estimates, starts: blocked ? null : starts };
+  return { estimates, line: blocked ? null : { starts, ends } };
 }

@@ -35,7 +35,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore queries on $
     expect(must(b).seq).toBeLessThan(must(d).seq);
   });
 
-  it("recentRuns lists the last complete jobs that ran on a backend, in the order they started", async () => {
+  it("recentRuns lists the last jobs that ran on a backend and ended, in the order they started", async () => {
     const [a, b, c, d] = [await submit("a"), await submit("b"), await submit("c"), await submit("d")];
     const run = async (job: JobRecord, startedAt: string, to: "complete" | "cancelled") => {
       const patch = { startedAt: new Date(startedAt), backend: "http://gpu:7860", attempts: 1 };
@@ -43,16 +43,17 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore queries on $
       const finishedAt = new Date(Date.parse(startedAt) + 5_000);
       await store().applyTransition({ jobId: job.id, from: "processing", to, patch: { finishedAt }, snapshot });
     };
-    // Started out of submission order (a job moved to the front), one cancelled, one never started.
+    // Started out of submission order (a job moved to the front), one cancelled while running, one before it ran.
     await run(must(b), "2026-01-01T10:00:00.000Z", "complete");
     await run(must(a), "2026-01-01T10:00:05.000Z", "complete");
     await run(must(c), "2026-01-01T10:00:10.000Z", "cancelled");
-    expect((await store().recentRuns(10)).map((job) => [job.prompt, job.startedAt, job.finishedAt])).toEqual([
-      ["b", "2026-01-01T10:00:00.000Z", "2026-01-01T10:00:05.000Z"],
-      ["a", "2026-01-01T10:00:05.000Z", "2026-01-01T10:00:10.000Z"],
+    await store().applyTransition({ jobId: must(d).id, from: "queued", to: "cancelled", snapshot });
+    expect((await store().recentRuns(10)).map((job) => [job.prompt, job.status, job.startedAt])).toEqual([
+      ["b", "complete", "2026-01-01T10:00:00.000Z"],
+      ["a", "complete", "2026-01-01T10:00:05.000Z"],
+      ["c", "cancelled", "2026-01-01T10:00:10.000Z"],
     ]);
-    expect((await store().recentRuns(1)).map((job) => job.prompt)).toEqual(["b"]);
-    expect(must(d).status).toBe("queued");
+    expect((await store().recentRuns(2)).map((job) => job.prompt)).toEqual(["b", "c"]);
   });
 
   it("listJobs pages oldest first with an opaque cursor until nextCursor is null", async () => {

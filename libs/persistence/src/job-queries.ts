@@ -87,14 +87,15 @@ export async function activeJobs(db: AnvilDb): Promise<JobRecord[]> {
 }
 
 /**
- * The last `limit` complete jobs that ran on a backend, in the order they started: what GPU time estimates learn
- * from. Read newest first by submission (jobs_status_seq_idx), so it costs `limit` rows however long the history.
+ * The last `limit` jobs that ran on a backend and ended (complete, or failed or cancelled while running), in the
+ * order they started: what GPU time estimates learn from. Read newest first by submission, so it costs about
+ * `limit` rows however long the history.
  */
 export async function recentRuns(db: AnvilDb, limit: number): Promise<JobRecord[]> {
   const rows = await db
     .select()
     .from(jobs)
-    .where(and(eq(jobs.status, "complete"), isNotNull(jobs.backend), isNotNull(jobs.startedAt)))
+    .where(and(isNotNull(jobs.finishedAt), isNotNull(jobs.startedAt), isNotNull(jobs.backend)))
     .orderBy(desc(jobs.seq))
     .limit(limit);
   const runs = rows.map(toJobRecord);

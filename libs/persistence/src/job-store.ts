@@ -101,7 +101,7 @@ export class JobStore {
     return queries.activeJobs(this.db);
   }
 
-  /** The last `limit` complete jobs that ran on a backend, in the order they started (for GPU time estimates). */
+  /** The last `limit` jobs that ran on a backend and ended, in the order they started (for GPU time estimates). */
   recentRuns(limit: number): Promise<JobRecord[]> {
     return queries.recentRuns(this.db, limit);
   }

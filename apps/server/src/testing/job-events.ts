@@ -1,4 +1,4 @@
-import { applyLineEvent } from "@anvil/job-machine";
+import { applyLineEvent, applyLineTiming } from "@anvil/job-machine";
 import type { Job, JobStatus, LineEvent } from "@anvil/job-machine";
 import type { TRPCClientError } from "@trpc/client";
 import { expect } from "vitest";
@@ -133,6 +133,9 @@ export interface DerivedJob {
   status: JobStatus;
   /** null when a line event said to read it again. */
   queuePosition: number | null;
+  /** As the last snapshot said, moved by the line events' timing since (see applyLineTiming). */
+  estimatedStartAt: string | null;
+  estimatedFinishAt: string | null;
 }
 
 /** What a client holds after applying everything received in order: snapshots, then the line events after them. */
@@ -141,7 +144,8 @@ export function derivedJobs(recorder: EventRecorder): Map<string, DerivedJob> {
   let version: number | null = null;
   for (const event of recorder.received) {
     if ("job" in event) {
-      jobs.set(event.job.id, { status: event.job.status, queuePosition: event.job.queuePosition });
+      const { status, queuePosition, estimatedStartAt, estimatedFinishAt } = event.job;
+      jobs.set(event.job.id, { status, queuePosition, estimatedStartAt, estimatedFinishAt });
       continue;
     }
     const { line } = event;
@@ -150,6 +154,8 @@ export function derivedJobs(recorder: EventRecorder): Map<string, DerivedJob> {
     for (const job of jobs.values()) {
       if (job.status !== "queued" || job.queuePosition === null) continue;
       job.queuePosition = inStep ? applyLineEvent(job.queuePosition, line) : null;
+      if (job.queuePosition === null || job.queuePosition === 0 || line.timing === undefined) continue;
+      Object.assign(job, applyLineTiming(job, job.queuePosition, line.timing));
     }
   }
   return jobs;

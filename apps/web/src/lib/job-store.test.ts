@@ -64,10 +64,10 @@ describe("createJobStore", () => {
       store.applySnapshot(job);
       const timing = {
         at: "2025-01-01T10:00:10.000Z",
-        starts: [
-          [1, 0],
-          [2, 30_000],
-        ] as [number, number][],
+        places: [
+          [1, 0, 30_000],
+          [2, 30_000, 45_000],
+        ] as [number, number, number][],
       };
       const stale = store.applyLine({
         kind: "line",
@@ -85,8 +85,12 @@ describe("createJobStore", () => {
       // Paused: nothing is known any more.
       store.applyLine({ kind: "line", from: 2, version: 2, changes: [], timing: null });
       expect(store.jobs[job.id]).toMatchObject({ queuePosition: 2, estimatedStartAt: null, estimatedFinishAt: null });
-      // Known again, but the page holds no run length for it: it reads the job again.
-      expect(store.applyLine({ kind: "line", from: 2, version: 2, changes: [], timing })).toEqual([job.id]);
+      // Known again, without a run length of its own: the timing's end for its place.
+      expect(store.applyLine({ kind: "line", from: 2, version: 2, changes: [], timing })).toEqual([]);
+      expect(store.jobs[job.id]).toMatchObject({
+        estimatedStartAt: "2025-01-01T10:00:40.000Z",
+        estimatedFinishAt: "2025-01-01T10:00:55.000Z",
+      });
       dispose();
     });
   });

@@ -32,8 +32,8 @@ export interface JobStore {
   applySnapshot(job: Job): void;
   /**
    * A line event from the live stream: moves the waiting jobs the page holds, and their estimates by its timing.
-   * Returns the ids of those whose position or estimates it cannot tell (a reorder touched them, the page missed a
-   * change, or the job's snapshot knew no estimates the timing now has): read them again (`jobs.get`).
+   * Returns the ids of those whose position it cannot tell (a reorder touched them, or the page missed a change):
+   * read them again (`jobs.get`).
    */
   applyLine(event: LineEvent): string[];
   /** A new stream starts: its first line event says which line version its snapshots are at. */
@@ -74,10 +74,7 @@ export function createJobStore(): JobStore {
           if (next === 0) continue;
           if (next !== job.queuePosition) setJobs(job.id, "queuePosition", next);
           // An event without timing (from a server before estimates) leaves them as they are.
-          if (event.timing === undefined) continue;
-          const estimates = applyLineTiming(job, next, event.timing);
-          if (estimates === null) stale.push(job.id);
-          else setJobs(job.id, estimates);
+          if (event.timing !== undefined) setJobs(job.id, applyLineTiming(job, next, event.timing));
         }
       });
       return stale;

@@ -1,0 +1,125 @@
+import type { Job } from "@anvil/job-machine";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uniquePrompt } from "./testing/fixtures";
+import { derivedJobs, recordJobEvents } from "./testing/job-events";
+import { testDrivers } from "./testing/test-databases";
+import type { TestDatabase } from "./testing/test-databases";
+import { startTestServer } from "./testing/test-server";
+import type { TestServer } from "./testing/test-server";
+import { waitFor, waitForStatus } from "./testing/wait";
+
+/** Steady work: every job the same size and steps, about half a second on the simulator at 20 ms a step. */
+const steady = { width: 512, height: 512, steps: 20 } as const;
+const STEP_MS = 20;
+
+/** How far an estimate may be off: 40 % of the time it foretold, counted from when it was read. */
+const expectWithin40Percent = (what: string, estimated: string | null, actual: string | null, readAt: number) => {
+  expect(estimated, `${what}: estimated`).not.toBeNull();
+  expect(actual, `${what}: happened`).not.toBeNull();
+  const foretold = Date.parse(estimated!) - readAt;
+  const took = Date.parse(actual!) - readAt;
+  expect(Math.abs(foretold - took), `${what}: foretold in ${foretold} ms, took ${took} ms`).toBeLessThanOrEqual(
+    0.4 * took,
+  );
+};
+
+describe.each(testDrivers())("estimates on $kind", (driver) => {
+  let database: TestDatabase;
+  let server: TestServer;
+  const submit = (label: string) => server.trpc.jobs.submit.mutate({ prompt: uniquePrompt(label), ...steady });
+  /**
+   * A few jobs run to the end, so that the server has learned from more than its first run (slow on a fresh server,
+   * as on a GPU that loads its model), whichever tests ran before.
+   */
+  const warmUp = async () => {
+    const jobs: Job[] = [];
+    for (let i = 0; i < 3; i++) jobs.push(await submit(`warm-up ${i}`));
+    for (const job of jobs) await waitForStatus(server.trpc, job.id, "complete");
+  };
+
+  beforeAll(async () => {
+    database = await driver.create();
+    server = await startTestServer(database, { simulatorStepMs: STEP_MS });
+  });
+  afterAll(async () => {
+    await server?.anvil.close();
+    await database?.dispose();
+  });
+
+  it("knows nothing before a job has finished, then foretells a queued job's start and end within 40 %", async () => {
+    const { trpc } = server;
+    await submit("first ever");
+    const second = await submit("second ever");
+    expect(await trpc.jobs.get.query({ jobId: second.id })).toMatchObject({
+      status: "queued",
+      estimatedStartAt: null,
+      estimatedFinishAt: null,
+    });
+    await waitForStatus(trpc, second.id, "complete");
+    await warmUp();
+
+    const line: Job[] = [];
+    for (let i = 0; i < 4; i++) line.push(await submit(`steady ${i}`));
+    const last = line.at(-1)!;
+    const readAt = Date.now();
+    const foretold = await trpc.jobs.get.query({ jobId: last.id });
+    expect(foretold.status).toBe("queued");
+    const done = await waitForStatus(trpc, last.id, "complete");
+    expectWithin40Percent("start", foretold.estimatedStartAt, done.startedAt, readAt);
+    expectWithin40Percent("end", foretold.estimatedFinishAt, done.finishedAt, readAt);
+    // Once it ended it foretells nothing.
+    expect(done).toMatchObject({ estimatedStartAt: null, estimatedFinishAt: null });
+  }, 60_000);
+
+  it("foretells nothing while the queue is paused, and a subscriber derives the estimates again from the line's timing", async () => {
+    const { trpc } = server;
+    await warmUp();
+    const subscriber = await recordJobEvents(server, trpc, {});
+    try {
+      await trpc.queue.pause.mutate();
+      const line: Job[] = [];
+      for (let i = 0; i < 3; i++) line.push(await submit(`paused ${i}`));
+      const last = line.at(-1)!;
+      expect(await trpc.jobs.get.query({ jobId: last.id })).toMatchObject({
+        queuePosition: 3,
+        estimatedStartAt: null,
+        estimatedFinishAt: null,
+      });
+      await subscriber.untilStatus(last.id, "queued");
+      // Line events while paused carry no timing, and nothing a client derives knows more than jobs.get.
+      await waitFor(() => subscriber.lines.length > 0, "a line event arrives while paused");
+      expect(subscriber.lines.every(({ line }) => line.timing === null)).toBe(true);
+      expect(derivedJobs(subscriber).get(last.id)).toMatchObject({ estimatedStartAt: null, estimatedFinishAt: null });
+
+      await trpc.queue.resume.mutate();
+      const readAt = Date.now();
+      // The first job starts at once; the subscriber gets a line event with the timing and moves the last job by it.
+      await waitFor(() => {
+        const held = derivedJobs(subscriber).get(last.id);
+        return held?.queuePosition === 2 && held.estimatedStartAt !== null;
+      }, "the subscriber derives the last job's estimates from a line event");
+      const derived = derivedJobs(subscriber).get(last.id)!;
+      const done = await waitForStatus(trpc, last.id, "complete");
+      expectWithin40Percent("derived start", derived.estimatedStartAt, done.startedAt, readAt);
+      expectWithin40Percent("derived end", derived.estimatedFinishAt, done.finishedAt, readAt);
+    } finally {
+      subscriber.stop();
+      await trpc.queue.resume.mutate();
+    }
+  }, 60_000);
+
+  it("estimates at once on a server that starts on the same database, from the jobs it finds finished there", async () => {
+    await warmUp();
+    await server.anvil.close();
+    server = await startTestServer(database, { simulatorStepMs: STEP_MS });
+    const running = await submit("after the restart");
+    const waiting = await submit("behind it");
+    const readAt = Date.now();
+    const [foretoldRun, foretoldWait] = await Promise.all(
+      [running, waiting].map((job) => server.trpc.jobs.get.query({ jobId: job.id })),
+    );
+    expect(foretoldRun!.estimatedFinishAt).not.toBeNull();
+    const done = await waitForStatus(server.trpc, waiting.id, "complete");
+    expectWithin40Percent("end after a restart", foretoldWait!.estimatedFinishAt, done.finishedAt, readAt);
+  }, 60_000);
+});
