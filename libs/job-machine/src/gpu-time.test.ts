@@ -43,6 +43,16 @@ describe("GpuTimeModel", () => {
     expect(model.predict(gpu, { pixels: MP, steps: 30 })).toBeLessThan(15_500);
   });
 
+  it("lets runs of the same checkpoint decide, scaling from another model only while it has none", () => {
+    const model = new GpuTimeModel();
+    model.learn(run({ checkpoint: "flux", ms: 10_000 }));
+    expect(model.predict(gpu, { pixels: MP, steps: 20, checkpoint: "sdxl" })).toBe(10_000);
+    model.learn(run({ checkpoint: "sdxl", ms: 3_000 }));
+    model.learn(run({ checkpoint: "flux", ms: 10_000 }));
+    expect(model.predict(gpu, { pixels: MP, steps: 20, checkpoint: "sdxl" })).toBe(3_000);
+    expect(model.predict(gpu, { pixels: MP, steps: 20, checkpoint: "flux" })).toBe(10_000);
+  });
+
   it("follows a backend that got slower, recent runs counting most", () => {
     const model = new GpuTimeModel({ halfLife: 4 });
     for (let i = 0; i < 20; i++) model.learn(run({ ms: 10_000 }));

@@ -1,8 +1,10 @@
-/** What a generation's GPU time depends on: its size and its sampling steps. */
+/** What a generation's GPU time depends on: its size, its sampling steps, and its model. */
 export interface GpuWork {
   /** width × height. */
   pixels: number;
   steps: number;
+  /** The checkpoint it asks for (null: whatever is loaded); one model's step may cost several times another's. */
+  checkpoint?: string | null;
 }
 
 /** One finished run, as measured: how long it held its backend, and whether it had to load a checkpoint first. */
@@ -62,6 +64,8 @@ const MEGA = 1_000_000;
 const SIMILAR = Math.log(1.5);
 /** Every run counts a little, however unlike: a shape never seen is scaled from the runs there are. */
 const FLOOR = 1e-3;
+/** A run of another checkpoint counts this much as one of the same (a model never run is scaled from the others). */
+const OTHER_MODEL = 0.1;
 /** Weight of a new measurement of the switch cost, and of the keep time. */
 const SWITCH_ALPHA = 0.3;
 /** A measurement this far from the prediction is capped there: one stalled run must not throw every estimate off. */
@@ -72,8 +76,8 @@ const workOf = (work: GpuWork) => (Math.max(1, work.pixels) / MEGA) * Math.max(1
 /**
  * Learns how long generations take on each backend, from runs that finished, and predicts the GPU time of a job
  * not run yet. A prediction is the job's megapixel-steps times a rate (ms per megapixel-step): the weighted median
- * of the backend's recent runs' rates, each weighted by how recent it is and by how close its size and steps are
- * to the job's. Runs of the same shape decide, others scale (a fixed overhead makes small jobs cost more per step),
+ * of the backend's recent runs' rates, each weighted by how recent it is, by how close its size and steps are to
+ * the job's, and by whether it used the same checkpoint. Runs of the same shape decide, others scale (a fixed overhead makes small jobs cost more per step),
  * and one odd run (the first after a start, a stall) moves nothing. A job that must load another checkpoint first
  * adds the switch cost learned from runs that did. A backend with no runs yet borrows the others'; with no runs
  * anywhere there is no prediction (null). No I/O, no clock: the host feeds it.
@@ -143,7 +147,14 @@ export class GpuTimeModel {
       // Only against the backend's own runs: another GPU may well be four times faster.
       if (base !== null && own) ms = Math.min(base * OUTLIER, Math.max(base / OUTLIER, ms));
       history.runs++;
-      history.samples.push({ pixels: run.pixels, steps: run.steps, rate: ms / workOf(run), n: history.runs });
+      const { pixels, steps } = run;
+      history.samples.push({
+        pixels,
+        steps,
+        checkpoint: run.checkpoint ?? null,
+        rate: ms / workOf(run),
+        n: history.runs,
+      });
       if (history.samples.length > this.keep) history.samples.shift();
     }
     this.revision++;
@@ -173,7 +184,7 @@ export class GpuTimeModel {
   }
 
   private predictBase(backend: string, work: GpuWork): number | null {
-    const key = `${backend}\u0000${work.pixels}\u0000${work.steps}`;
+    const key = `${backend}\u0000${work.pixels}\u0000${work.steps}\u0000${work.checkpoint ?? ""}`;
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
     const own = this.histories.get(backend);
@@ -203,7 +214,8 @@ export class GpuTimeModel {
         const dp = lp - Math.log(Math.max(1, sample.pixels));
         const ds = ls - Math.log(Math.max(1, sample.steps));
         const similarity = Math.exp(-(dp * dp + ds * ds) / (2 * SIMILAR * SIMILAR)) + FLOOR;
-        const weight = recency * similarity;
+        const model = (sample.checkpoint ?? null) === (work.checkpoint ?? null) ? 1 : OTHER_MODEL;
+        const weight = recency * similarity * model;
         weighted.push({ rate: sample.rate, weight });
         total += weight;
       }

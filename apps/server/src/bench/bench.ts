@@ -13,6 +13,7 @@ import { sql } from "drizzle-orm";
 import { Effect } from "effect";
 import { readEnv } from "../env";
 import { crowd, startServer } from "./crowd";
+import { estimateFigures } from "./estimates";
 import { fairLineFigures } from "./fair-line";
 import { instantForge } from "./instant-forge";
 import { report } from "./stats";
@@ -312,6 +313,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "anvil-bench-"));
   try {
     if (wanted("fair line")) fairLineFigures();
+    if (wanted("estimates")) estimateFigures();
     if (wanted("hand-over")) {
       // A warm-up first, so that neither measured run pays for the JIT alone.
       await handOver("warm-up", undefined, true);
