@@ -150,10 +150,9 @@ describe("<ComposerSettings>", () => {
     expect(priority).toHaveAccessibleDescription(/Above 0 is for admins/);
   });
 
-  it("shows the server's FORBIDDEN for a raised priority under Priority (an admin no longer)", async () => {
+  it("sends a raised priority of a non-admin, and shows the server's FORBIDDEN under Priority", async () => {
     const message = "priority above 0 is for admins only";
     const { send } = setup({
-      admin: true,
       onSubmit: () =>
         Promise.reject(TRPCClientError.from({ error: { code: -32603, message, data: { code: "FORBIDDEN" } } })),
     });

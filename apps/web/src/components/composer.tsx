@@ -117,6 +117,9 @@ export function Composer(props: {
     <form
       class="composer"
       aria-label="New image"
+      // The server checks every field and names the one that is wrong (the settings open on it); the browser's own
+      // check would silently block Generate over a field hidden in the closed settings (a priority above 0, CFG 40).
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         void send();
