@@ -171,11 +171,13 @@ describe("debug.* with inspection on", () => {
     ]);
 
     const actors = await trpc.debug.actors.query();
-    expect(actors.scheduler).toMatchObject({ actorId: "scheduler", status: "active", children: 3 });
-    expect(actors.alive.map((a) => [a.jobId, a.state, a.position])).toEqual([
-      [blocker.id, "processing", 0],
-      [first.id, "queued", 1],
-      [second.id, "queued", 2],
+    // Only the running job has an actor: a waiting job's actor is spawned as it starts.
+    expect(actors.scheduler).toMatchObject({ actorId: "scheduler", status: "active", children: 1 });
+    expect(actors.aliveCount).toBe(3);
+    expect(actors.alive.map((a) => [a.jobId, a.state, a.status, a.position])).toEqual([
+      [blocker.id, "processing", "active", 0],
+      [first.id, "queued", "not spawned yet", 1],
+      [second.id, "queued", "not spawned yet", 2],
     ]);
   });
 

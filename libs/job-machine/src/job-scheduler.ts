@@ -52,12 +52,12 @@ export interface JobSchedulerOptions<P> extends Pick<
   inspect?: (event: InspectionEvent) => void;
 }
 
-/** A live job actor as inspection shows it. */
+/** A held job as inspection shows it: its actor, or for a job still waiting to start, its line entry. */
 export interface JobView {
   jobId: string;
   /** The machine's state ("queued", "processing", …). */
   state: string;
-  /** The actor's own status ("active", "done", "stopped"). */
+  /** The actor's own status ("active", "done", "stopped"), or "not spawned yet" for a job that never started. */
   actorStatus: string;
   /** 1 = next to get a GPU; 0 when not waiting. */
   position: number;
@@ -250,9 +250,9 @@ export class JobScheduler<P> {
     return this.actor.getSnapshot().context.held;
   }
 
-  /** Whether a job actor for `jobId` is alive here (waiting or running). */
+  /** Whether this scheduler holds `jobId` (waiting or running). */
   holds(jobId: string): boolean {
-    return this.actor.getSnapshot().context.jobs.has(jobId);
+    return this.actor.getSnapshot().context.seen.has(jobId);
   }
 
   /** Whether jobs are started (false once the scheduler is stopping). */
@@ -265,10 +265,10 @@ export class JobScheduler<P> {
     return this.actor.getSnapshot().status;
   }
 
-  /** Every live job actor in submission order, with its state and what its machine holds (at most `limit`). */
+  /** Every job held, in submission order, with its state and what its machine holds (at most `limit`). */
   jobs(limit = Infinity): JobView[] {
     const views: JobView[] = [];
-    for (const jobId of this.actor.getSnapshot().context.jobs.keys()) {
+    for (const jobId of this.actor.getSnapshot().context.seen.keys()) {
       if (views.length >= limit) break;
       const view = this.job(jobId);
       if (view) views.push(view);
@@ -276,15 +276,36 @@ export class JobScheduler<P> {
     return views;
   }
 
-  /** How many job actors are alive. */
+  /** How many jobs are held (waiting or running). */
   get size(): number {
+    return this.actor.getSnapshot().context.seen.size;
+  }
+
+  /** How many job actors are alive: a waiting job has none until it is started. */
+  get actors(): number {
     return this.actor.getSnapshot().context.jobs.size;
   }
 
-  /** One live job, or undefined once its actor ended. */
+  /** One held job, or undefined once it ended. */
   job(jobId: string): JobView | undefined {
-    const actor = this.actor.getSnapshot().context.jobs.get(jobId);
-    if (!actor) return undefined;
+    const { jobs, seen } = this.actor.getSnapshot().context;
+    const held = seen.get(jobId);
+    if (!held) return undefined;
+    const actor = jobs.get(jobId);
+    if (!actor) {
+      const { input } = held;
+      return {
+        jobId,
+        state: "queued",
+        actorStatus: "not spawned yet",
+        position: this.position(jobId),
+        prompt: input.prompt,
+        progress: 0,
+        backend: null,
+        attempt: input.attempt,
+        startedAt: null,
+      };
+    }
     const { value, status, context } = actor.getSnapshot();
     return {
       jobId,

@@ -1,7 +1,7 @@
 import { assign, enqueueActions, setup, stopChild } from "xstate";
 import type { ActorRefFrom, SnapshotFrom } from "xstate";
 import { imageJobMachine } from "./image-job.machine";
-import type { ImageJobContext, ImageJobInput, ImageJobOutput } from "./image-job.machine";
+import type { ImageJobContext, ImageJobEvent, ImageJobInput, ImageJobOutput } from "./image-job.machine";
 import type { JobStatus } from "./job";
 import { FairLine } from "./fair-line";
 import type { LineEntry, LineShift, SchedulingMode } from "./fair-line";
@@ -43,11 +43,25 @@ export interface SchedulerInput {
   held?: boolean;
 }
 
-/** The scheduler's context: the line, the live job actors and the backends. */
+/** What the scheduler holds of each job it was given, until the job ends. */
+export interface HeldJob {
+  status: JobStatus;
+  progress: number;
+  entry: LineEntry;
+  /** What the job's actor is spawned with when the job is started. */
+  input: ImageJobInput;
+}
+
+/**
+ * The scheduler's context: the line, the jobs it holds, their actors and the backends. A waiting job is an entry in
+ * the line; its actor is spawned when it is started, so that each waiting job costs a few hundred bytes and no
+ * step of the machine copies a map of thousands of actors (XState copies its children map on every spawn and stop).
+ */
 export interface SchedulerContext {
   queue: FairLine;
+  /** The job actors: started jobs (and a job sent back to the line after its backend went away) until they end. */
   jobs: Map<string, ImageJobActor>;
-  seen: Map<string, { status: JobStatus; progress: number; entry: LineEntry }>;
+  seen: Map<string, HeldJob>;
   backends: BackendSlot[];
   /** False once the scheduler is stopping. */
   dispatching: boolean;
@@ -132,15 +146,15 @@ const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
   for (const [backend, slot] of context.backends.entries()) {
     if (!slot.healthy || slot.jobId !== null) continue;
     const next = context.queue.peek();
-    const actor = next === undefined ? undefined : context.jobs.get(next);
-    if (next === undefined || !actor) break;
+    const held = next === undefined ? undefined : context.seen.get(next);
+    if (next === undefined || !held) break;
     const owner = context.queue.entry(next)?.owner ?? "";
     const servedBefore = context.queue.servedAt(owner);
     const started = context.queue.start(next);
     if (!started) break;
     slot.jobId = next;
     slot.since = Date.now();
-    enqueue.sendTo(actor, { type: "job.start", backend, turn: started.served });
+    startJob(context, held, enqueue, { type: "job.start", backend, turn: started.served });
     for (const params of lineChanges(context.queue, started.change)) enqueue({ type: "reportLineChange", params });
     const reason =
       started.served === null
@@ -150,15 +164,51 @@ const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
   }
 });
 
-/** Spawns a job's actor and puts it at the end of the line (nothing when the scheduler holds it already). */
-function enqueueJob(
+type Enqueue = Parameters<Parameters<typeof schedulerSetup.enqueueActions>[0]>[0]["enqueue"];
+
+/** Sends `start` to a job's actor, spawning the actor first when the job has not run before. */
+function startJob(
   context: SchedulerContext,
-  job: ImageJobInput,
-  spawn: (src: "imageJob", options: { id: string; input: ImageJobInput; syncSnapshot: boolean }) => ImageJobActor,
+  held: HeldJob,
+  enqueue: Enqueue,
+  start: Extract<ImageJobEvent, { type: "job.start" }>,
 ): void {
+  const { jobId } = held.entry;
+  const actor = context.jobs.get(jobId);
+  if (actor) {
+    enqueue.sendTo(actor, start);
+    return;
+  }
+  enqueue.assign(({ spawn }) => {
+    context.jobs.set(jobId, spawn("imageJob", { id: jobId, input: held.input, syncSnapshot: true }));
+    return {};
+  });
+  // Resolved after the assign above: the actor exists by then.
+  enqueue.sendTo(({ context: now }) => now.jobs.get(jobId) as ImageJobActor, start);
+}
+
+/** A waiting job without an actor, cancelled: the transition its actor would have reported. */
+const cancelledWhileWaiting = (held: HeldJob): JobTransition => ({
+  jobId: held.input.jobId,
+  from: "queued",
+  to: "cancelled",
+  job: {
+    jobId: held.input.jobId,
+    attempt: held.input.attempt,
+    status: "cancelled",
+    backend: null,
+    progress: 0,
+    result: null,
+    error: null,
+    startedAt: null,
+    finishedAt: Date.now(),
+  },
+});
+
+/** Puts a job at the end of the line (nothing when the scheduler holds it already); its actor waits for its start. */
+function enqueueJob(context: SchedulerContext, job: ImageJobInput): void {
   const { jobId, line } = job;
-  if (context.jobs.has(jobId)) return;
-  const actor = spawn("imageJob", { id: jobId, input: job, syncSnapshot: true });
+  if (context.seen.has(jobId)) return;
   const entry: LineEntry = {
     jobId,
     owner: line?.owner ?? "local",
@@ -168,13 +218,11 @@ function enqueueJob(
     front: line?.front ?? null,
   };
   context.arrivals = Math.max(context.arrivals, entry.seq);
-  context.jobs.set(jobId, actor);
-  context.seen.set(jobId, { status: "queued", progress: 0, entry });
+  context.seen.set(jobId, { status: "queued", progress: 0, entry, input: job });
 }
 
 /**
- * The scheduler: spawns one image-job actor per submitted job (actor id = job id), keeps the line in
- * turn order (see FairLine) and is the only place that decides which job runs next, on which backend.
+ * The scheduler: holds every submitted job, keeps the line in turn order (see FairLine) and is the only place that decides which job runs next, on which backend.
  * It does no I/O: transitions, progress and changes of the line are reported through the named
  * actions `reportTransition`, `reportProgress`, `reportLineChange` (each change of the line, see line-change.ts) and
  * `reportDispatch`, which the host provides.
@@ -197,10 +245,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
   on: {
     "scheduler.enqueue": {
       actions: [
-        assign(({ context, event, spawn }) => {
-          enqueueJob(context, event.job, spawn);
-          return {};
-        }),
+        ({ context, event }) => enqueueJob(context, event.job),
         enqueueActions(({ context, event, enqueue }) => {
           const seen = context.seen.get(event.job.jobId);
           if (!seen || seen.status !== "queued") return;
@@ -212,12 +257,9 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     },
     "scheduler.enqueueMany": {
       actions: [
-        // XState copies the children map once per assign that spawns: one assign for the whole batch keeps a
-        // thousand-job submitMany linear instead of quadratic in the number of live actors.
-        assign(({ context, event, spawn }) => {
-          for (const job of event.jobs) enqueueJob(context, job, spawn);
-          return {};
-        }),
+        ({ context, event }) => {
+          for (const job of event.jobs) enqueueJob(context, job);
+        },
         enqueueActions(({ context, event, enqueue }) => {
           for (const job of event.jobs) {
             const seen = context.seen.get(job.jobId);
@@ -231,13 +273,20 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     },
     "scheduler.cancel": {
       actions: enqueueActions(({ context, event, enqueue }) => {
-        const actor = context.jobs.get(event.jobId);
-        if (!actor) return;
-        // Leaving the line first keeps every other position exact at once; the actor's own
-        // transition to `cancelled` follows through its snapshot.
+        const held = context.seen.get(event.jobId);
+        if (!held) return;
+        // Leaving the line first keeps every other position exact at once.
         const change = context.queue.remove(event.jobId);
         for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
-        enqueue.sendTo(actor, { type: "job.cancel" });
+        const actor = context.jobs.get(event.jobId);
+        if (actor) {
+          // Its own transition to `cancelled` follows through its snapshot.
+          enqueue.sendTo(actor, { type: "job.cancel" });
+          return;
+        }
+        // Never started: there is no actor to stop, only the line entry (gone above) and its transition.
+        context.seen.delete(event.jobId);
+        enqueue({ type: "reportTransition", params: cancelledWhileWaiting(held) });
       }),
     },
     "scheduler.move": {

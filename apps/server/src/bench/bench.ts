@@ -13,6 +13,7 @@ import { sql } from "drizzle-orm";
 import { Effect } from "effect";
 import { readEnv } from "../env";
 import { benchService } from "./bench-service";
+import { serverNodeArgs } from "../testing/spawn-server";
 import { crowd, startServer } from "./crowd";
 import { fairLineFigures } from "./fair-line";
 import { instantForge } from "./instant-forge";
@@ -287,8 +288,8 @@ async function subscribers(label: string, open: () => Promise<AnvilDatabase>, di
   try {
     await crowd(label, server);
   } finally {
-    // A profiled server (ANVIL_SERVER_NODE_OPTIONS=--cpu-prof) writes its profile only when it exits by itself.
-    await server.kill(process.env["ANVIL_SERVER_NODE_OPTIONS"] ? "SIGTERM" : "SIGKILL");
+    // A profiled server writes its profile only when it exits by itself.
+    await server.kill(serverNodeArgs().length > 0 ? "SIGTERM" : "SIGKILL");
     if (database.kind === "postgres") await database.close();
   }
 }

@@ -161,7 +161,7 @@ export function actorsDebugView(service: JobService, inspector: Inspector, limit
       actorId: SCHEDULER_ACTOR,
       status: scheduler.actorStatus,
       dispatching: scheduler.dispatching,
-      children: scheduler.size,
+      children: scheduler.actors,
     },
     aliveCount: scheduler.size,
     alive,
