@@ -41,7 +41,7 @@ const bearerOf = (req: IncomingMessage): string | undefined =>
 /** Who a request is, or why it is nobody. */
 export type Identity = { user: Caller } | { user: null; reason: string; credential: boolean };
 
-/** How Anvil knows who calls (CONTRACT.md Users). */
+/** How Anvil knows who calls (docs/API.md, "Users and sign-in"). */
 export interface AuthenticatorOptions {
   users: UserStore;
   apiToken?: string | undefined;

@@ -4,7 +4,7 @@ export interface Caller {
   admin: boolean;
 }
 
-/** The caller when nobody signs in: one user on their own machine, an admin (CONTRACT.md Users). */
+/** The caller when nobody signs in: one user on their own machine, an admin (docs/API.md, "Users and sign-in"). */
 export const LOCAL_USER: Readonly<Caller> = { name: "local", admin: true };
 
 /** Whether `caller` may see or act on what `owner` owns: their own things, or anything for an admin. */

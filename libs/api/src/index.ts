@@ -7,7 +7,7 @@ export type { Context } from "./context";
 export { EventHub } from "./event-hub";
 export type { HubMessage } from "./event-hub";
 export { JobService, MAX_ATTEMPTS } from "./job-service";
-export type { JobServiceOptions } from "./job-service";
+export type { JobServiceOptions, JobServiceSettings } from "./job-service";
 export { imageUrlOf } from "./generate";
 export { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
 export { SubscriptionSlots } from "./subscription-slots";

@@ -1,6 +1,6 @@
 import { TooMany } from "./errors";
 
-/** How many queued jobs one user may have at once by default (CONTRACT.md MAX_QUEUED_PER_USER). */
+/** How many queued jobs one user may have at once by default (docs/API.md Environment, `MAX_QUEUED_PER_USER`). */
 export const DEFAULT_MAX_QUEUED_PER_USER = 200;
 
 /**

@@ -9,7 +9,7 @@ import { samplersRouter, schedulersRouter } from "./routers/samplers";
 import { meProcedure, usersRouter } from "./routers/users";
 import { router } from "./trpc";
 
-/** Anvil's whole API (CONTRACT.md). */
+/** Anvil's whole API (docs/API.md). */
 export const appRouter = router({
   health: healthProcedure,
   conversations: conversationsRouter,

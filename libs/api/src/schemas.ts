@@ -23,7 +23,7 @@ const int = (field: string, min: number, max: number) =>
 const dimension = (field: string) =>
   int(field, 64, 2048).refine((n) => n % 8 === 0, { error: `${field} must be a multiple of 8` });
 
-/** `jobs.submit` input, with the CONTRACT's limits and defaults. */
+/** `jobs.submit` input, with the limits and defaults docs/API.md gives. */
 export const submitJobInput = z.object({
   prompt: z
     .string({ error: "prompt must be a string" })

@@ -1,14 +1,14 @@
 import { createHmac } from "node:crypto";
 import type { ClaimedDelivery, WebhookStore } from "@anvil/persistence";
 
-/** How long a receiver has to answer one attempt with a 2xx (CONTRACT.md: 10 s). */
+/** How long a receiver has to answer one attempt with a 2xx (docs/API.md Webhooks: 10 s). */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** Retry timing: the first retry after about `baseMs`, doubling up to `maxMs`, given up after `giveUpAfterMs`. */
 export interface WebhookRetry {
   baseMs: number;
   maxMs: number;
-  /** Past this age a failed delivery is not tried again; at least an hour (CONTRACT.md). */
+  /** Past this age a failed delivery is not tried again; at least an hour (docs/API.md Webhooks). */
   giveUpAfterMs: number;
 }
 
@@ -18,6 +18,12 @@ export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = {
   maxMs: 15 * 60_000,
   giveUpAfterMs: 24 * 60 * 60_000,
 };
+
+/** How long a finished delivery stays in the outbox for inspection by default: seven days. */
+export const DEFAULT_KEEP_FINISHED_MS = 7 * 24 * 60 * 60_000;
+
+/** Time between two prunes of finished deliveries. */
+const PRUNE_EVERY_MS = 60 * 60_000;
 
 /** What became of one attempt. */
 export type DeliveryOutcome = "delivered" | "retrying" | "given-up";
@@ -33,6 +39,8 @@ export interface WebhookDispatcherOptions {
   concurrency?: number;
   /** The backstop poll for due deliveries (retries, and those another server's transitions wrote). */
   pollMs?: number;
+  /** Delivered and given-up deliveries are deleted this long after they ended (default 7 days). */
+  keepFinishedMs?: number;
   fetch?: typeof fetch;
   log?: (message: string, fields: Record<string, unknown>) => void;
   /** Told of every attempt's outcome (metrics). */
@@ -69,6 +77,7 @@ export class WebhookDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly aborts = new AbortController();
   private poller: NodeJS.Timeout | undefined;
+  private pruner: NodeJS.Timeout | undefined;
   private pumping = false;
   private again = false;
   private stopped = false;
@@ -83,7 +92,23 @@ export class WebhookDispatcher {
   start(): void {
     this.poller = setInterval(() => this.wake(), this.options.pollMs ?? 1_000);
     this.poller.unref();
+    this.pruner = setInterval(() => void this.pruneFinished(), PRUNE_EVERY_MS);
+    this.pruner.unref();
+    void this.pruneFinished();
     this.wake();
+  }
+
+  /** Deletes deliveries that ended longer ago than `keepFinishedMs`; the outbox holds what is pending and recent. */
+  async pruneFinished(): Promise<number> {
+    try {
+      const pruned = await this.options.store.prune(this.options.keepFinishedMs ?? DEFAULT_KEEP_FINISHED_MS);
+      if (pruned > 0) this.options.log?.("finished webhook deliveries pruned", { pruned });
+      return pruned;
+    } catch (error) {
+      // The database is away: the next prune tries again.
+      this.options.log?.("could not prune webhook deliveries", { error: String(error) });
+      return 0;
+    }
   }
 
   /** Looks for due deliveries now (a job with a callback just ended). */
@@ -100,6 +125,7 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.poller);
+    clearInterval(this.pruner);
     this.aborts.abort();
     await Promise.allSettled([...this.inFlight]);
   }

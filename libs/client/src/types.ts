@@ -6,7 +6,7 @@ export type AnvilInputs = inferRouterInputs<AnvilRouter>;
 /** Every procedure's output, by path: `AnvilOutputs["jobs"]["get"]`. */
 export type AnvilOutputs = inferRouterOutputs<AnvilRouter>;
 
-/** An image job (CONTRACT.md `Job`). */
+/** An image job (docs/API.md `Job`). */
 export type Job = AnvilOutputs["jobs"]["get"];
 /** Where a job is: `queued`, `processing`, `complete`, `error` or `cancelled`. */
 export type JobStatus = Job["status"];

@@ -28,7 +28,7 @@ export interface JobParams {
   modules: string[];
 }
 
-/** The generation parameters a job gets for whatever `jobs.submit` leaves out (CONTRACT.md). */
+/** The generation parameters a job gets for whatever `jobs.submit` leaves out (docs/API.md `Job`). */
 export const DEFAULT_JOB_PARAMS: Readonly<JobParams> = {
   negativePrompt: "",
   width: 1024,
@@ -46,7 +46,7 @@ export const DEFAULT_JOB_PARAMS: Readonly<JobParams> = {
 /** A job's stored params with today's defaults for what older rows lack (params are kept as JSON). */
 export const withDefaultParams = (stored: Partial<JobParams>): JobParams => ({ ...DEFAULT_JOB_PARAMS, ...stored });
 
-/** An image job as the API shows it (CONTRACT.md `Job`). */
+/** An image job as the API shows it (docs/API.md `Job`). */
 export interface Job {
   id: string;
   conversationId: string;

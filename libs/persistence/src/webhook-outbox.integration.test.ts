@@ -57,4 +57,14 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("the webhook outbox on
     expect(again.map((d) => [d.id, d.attempt])).toEqual([[must(second).id, 2]]);
     expect(await outbox().stats()).toMatchObject({ pending: 1 });
   });
+
+  it("prunes only deliveries that ended longer ago than asked, never a pending one", async () => {
+    for (let i = 0; i < 3; i++) await finish(hook);
+    const [done, failed] = await outbox().claim(2, 60_000);
+    expect(await outbox().delivered(must(done))).toBe(true);
+    expect(await outbox().failed(must(failed), "HTTP 500", 0, -1)).toBe("failed");
+    expect(await outbox().prune(60_000)).toBe(0);
+    expect(await outbox().prune(-1)).toBe(2);
+    expect((await rows()).map((r) => r.status)).toEqual(["pending"]);
+  });
 });

@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { EventHub, JobService } from "@anvil/api";
+import { EventHub } from "@anvil/api";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import type { DispatchDecision } from "@anvil/job-machine";
-import { JobStore } from "@anvil/persistence";
 import type { AnvilDatabase } from "@anvil/persistence";
+import { benchService } from "./bench-service";
 
 /** A small deterministic generator, so every run submits the same line. */
 const random = (seed: number) => () => {
@@ -87,12 +87,9 @@ async function runOnce(
     if (m.kind === "status" && m.job.status === "complete" && ++finished === jobs.length) done();
   });
   const decisions: DispatchDecision[] = [];
-  const service = await JobService.start({
-    store: new JobStore(database),
+  const service = await benchService(database, imagesDir, {
     events,
     backends: sims.map((sim) => makeForgeClient({ baseUrl: sim.url })),
-    imagesDir,
-    jobTimeoutMs: 60_000,
     probeIntervalMs: 100,
     modelAffinity,
     onDispatch: (decision) => decisions.push(decision),

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { EventHub, Inspector, JobService } from "@anvil/api";
+import { EventHub, Inspector } from "@anvil/api";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS, JobScheduler } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
@@ -13,6 +13,7 @@ import { sql } from "drizzle-orm";
 import { Effect } from "effect";
 import { readEnv } from "../env";
 import { affinityFigures } from "./affinity";
+import { benchService } from "./bench-service";
 import { crowd, startServer } from "./crowd";
 import { fairLineFigures } from "./fair-line";
 import { instantForge } from "./instant-forge";
@@ -127,12 +128,9 @@ function completions(total: number): { events: EventHub; all: Promise<void> } {
 async function throughput(label: string, store: JobStore, imagesDir: string, inspector?: Inspector): Promise<void> {
   const total = 1_000;
   const { events, all } = completions(total);
-  const service = await JobService.start({
-    store,
+  const service = await benchService(store, imagesDir, {
     events,
     backends: [instantForge()],
-    imagesDir,
-    jobTimeoutMs: 60_000,
     ...(inspector ? { inspect: inspector.observe } : {}),
   });
   const start = performance.now();
@@ -164,12 +162,9 @@ async function againstFloor(label: string, store: JobStore, imagesDir: string): 
     const floorLog = sim.stats().log;
 
     const { events, all } = completions(total);
-    const service = await JobService.start({
-      store,
+    const service = await benchService(store, imagesDir, {
       events,
       backends: [makeForgeClient({ baseUrl: sim.url })],
-      imagesDir,
-      jobTimeoutMs: 60_000,
       probeIntervalMs: 100,
     });
     await new Promise<void>((resolve) => {
@@ -233,13 +228,7 @@ async function submissionsAgainstFloor(label: string, database: AnvilDatabase, i
     database.db.execute(sql`insert into bench_floor (prompt, params) values (${`f${caller}-${i}`}, ${json}::jsonb)`),
   );
   // No backend answers, so every job stays queued: this measures accepting work, not running it.
-  const service = await JobService.start({
-    store: new JobStore(database),
-    events: new EventHub(),
-    backends: [makeForgeClient({ baseUrl: "http://127.0.0.1:9", connectRetries: 0 })],
-    imagesDir,
-    jobTimeoutMs: 60_000,
-  });
+  const service = await benchService(database, imagesDir);
   const anvil = await run((caller, i) => service.submit({ prompt: `s${caller}-${i}`, ...params }));
   await service.stop();
   console.log(
@@ -299,7 +288,8 @@ async function subscribers(label: string, open: () => Promise<AnvilDatabase>, di
   try {
     await crowd(label, server);
   } finally {
-    await server.kill("SIGKILL");
+    // A profiled server (ANVIL_SERVER_NODE_OPTIONS=--cpu-prof) writes its profile only when it exits by itself.
+    await server.kill(process.env["ANVIL_SERVER_NODE_OPTIONS"] ? "SIGTERM" : "SIGKILL");
     if (database.kind === "postgres") await database.close();
   }
 }
@@ -330,7 +320,10 @@ async function main(): Promise<void> {
       console.log("postgres: skipped (set DATABASE_URL to a PostgreSQL server's database to measure it too)");
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // Retried: a server killed a moment ago may still be leaving files behind.
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 }).catch((error: unknown) =>
+      console.error(`could not remove ${dir}: ${String(error)}`),
+    );
   }
 }
 

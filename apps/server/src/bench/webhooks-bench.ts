@@ -1,12 +1,12 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { EventHub, JobService, WebhookDispatcher } from "@anvil/api";
-import { makeForgeClient } from "@anvil/forge-client";
+import { WebhookDispatcher } from "@anvil/api";
 import type { JobParams } from "@anvil/job-machine";
 import { JobStore, toJob, WebhookStore } from "@anvil/persistence";
 import type { AnvilDatabase } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
+import { benchService } from "./bench-service";
 import { summarise } from "./stats";
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
@@ -38,15 +38,7 @@ export async function submitManyAgainstFloor(
     floor.push(performance.now() - start);
   }
   // No backend answers, so every job stays queued: this measures accepting work, not running it.
-  const service = await JobService.start({
-    store: new JobStore(database),
-    events: new EventHub(),
-    backends: [makeForgeClient({ baseUrl: "http://127.0.0.1:9", connectRetries: 0 })],
-    imagesDir,
-    jobTimeoutMs: 60_000,
-    // Rounds of 1,000 from one user: MAX_QUEUED_PER_USER would refuse all but the first.
-    maxQueuedPerUser: 0,
-  });
+  const service = await benchService(database, imagesDir);
   // The transaction alone (what the database does), to tell it apart from taking the jobs into the line.
   const store = new JobStore(database);
   const stored: number[] = [];

@@ -38,7 +38,15 @@ export async function spawnScript(
   readyTimeoutMs = 60_000,
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [script], {
-    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", PORT: "0", ANVIL_INSPECT: "0", ...env },
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      HOME: process.env["HOME"] ?? "",
+      PORT: "0",
+      ANVIL_INSPECT: "0",
+      // `ANVIL_SERVER_NODE_OPTIONS=--cpu-prof npm run bench -- subscribers` profiles the server under the crowd.
+      ...(process.env["ANVIL_SERVER_NODE_OPTIONS"] ? { NODE_OPTIONS: process.env["ANVIL_SERVER_NODE_OPTIONS"] } : {}),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: LogLine[] = [];

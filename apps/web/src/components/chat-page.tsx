@@ -1,20 +1,36 @@
 import { createEffect, createSignal, onCleanup, Show } from "solid-js";
+import { currentUser } from "../lib/auth";
 import { createChatState } from "../lib/chat-state";
+import { createLine } from "../lib/line";
+import { trpcLineApi } from "../lib/line-api";
 import type { Job } from "../lib/types";
 import { Composer } from "./composer";
 import { ConversationList } from "./conversation-list";
 import { MenuIcon } from "./icons";
 import { Lightbox } from "./lightbox";
+import { LinePanel } from "./line-panel";
 import { MessageList } from "./message-list";
 import { QueuePanel } from "./queue-panel";
 import { ThemeToggle } from "./theme-toggle";
 import { UserMenu } from "./user-menu";
+
+/** Everyone's waiting jobs, read and followed only while the dialog is open. */
+function LineDialog(props: {
+  paused: boolean | undefined;
+  onSetPaused: (paused: boolean) => Promise<unknown>;
+  onClose: () => void;
+}) {
+  const line = createLine(trpcLineApi);
+  return <LinePanel line={line} paused={props.paused} onSetPaused={props.onSetPaused} onClose={props.onClose} />;
+}
 
 /** The chat-like main page: conversations, the selected one's jobs live, the composer and the queue. */
 export function ChatPage() {
   const chat = createChatState();
   const [viewing, setViewing] = createSignal<Job | null>(null);
   const [navOpen, setNavOpen] = createSignal(false);
+  const [lineOpen, setLineOpen] = createSignal(false);
+  const admin = () => currentUser()?.admin ?? false;
   const title = () =>
     chat.conversations().find((c) => c.id === chat.selectedId())?.title ??
     (chat.selectedId() ? "Conversation" : "New conversation");
@@ -99,13 +115,23 @@ export function ChatPage() {
             jobs={chat.jobs}
             onCancel={chat.cancel}
             onRetry={chat.retry}
+            onMove={chat.move}
             onView={setViewing}
             loading={chat.loading()}
           />
         </Show>
-        <Composer onSubmit={chat.submit} catalog={chat.catalog} />
+        <Composer onSubmit={chat.submit} catalog={chat.catalog} admin={admin()} />
       </main>
-      <QueuePanel status={chat.queue()} connection={chat.connection()} promptOf={(id) => chat.jobs[id]?.prompt} />
+      <QueuePanel
+        status={chat.queue()}
+        connection={chat.connection()}
+        promptOf={(id) => chat.jobs[id]?.prompt}
+        onSetPaused={admin() ? chat.setPaused : undefined}
+        onOpenLine={admin() ? () => setLineOpen(true) : undefined}
+      />
+      <Show when={lineOpen()}>
+        <LineDialog paused={chat.queue()?.paused} onSetPaused={chat.setPaused} onClose={() => setLineOpen(false)} />
+      </Show>
       <Show when={viewing()}>{(job) => <Lightbox job={job()} onClose={() => setViewing(null)} />}</Show>
     </div>
   );

@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it, vi } from "vitest";
 import type { Catalog } from "../lib/catalog";
@@ -36,9 +36,11 @@ const catalog: Catalog = {
 const prompt = () => screen.getByRole("textbox", { name: "Prompt" });
 
 /** Renders the composer with its settings open; `send()` submits and gives the request it made. */
-const setup = (options: { catalog?: Catalog; onSubmit?: (request: ComposerRequest) => Promise<unknown> } = {}) => {
+const setup = (
+  options: { catalog?: Catalog; onSubmit?: (request: ComposerRequest) => Promise<unknown>; admin?: boolean } = {},
+) => {
   const onSubmit = vi.fn(options.onSubmit ?? (async (_: ComposerRequest) => undefined));
-  render(() => <Composer onSubmit={onSubmit} catalog={options.catalog ?? catalog} />);
+  render(() => <Composer onSubmit={onSubmit} catalog={options.catalog ?? catalog} admin={options.admin ?? false} />);
   fireEvent.click(screen.getByRole("button", { name: /Settings/ }));
   const send = async () => {
     fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
@@ -128,5 +130,42 @@ describe("<ComposerSettings>", () => {
       "The samplers could not be loaded: no backend answered",
     );
     expect(screen.getByRole("option", { name: "Euler" })).toBeInTheDocument();
+  });
+
+  it("sends no priority at 0, the server's default, and the chosen one otherwise", async () => {
+    const { send } = setup({ admin: true });
+    expect(await send()).not.toHaveProperty("priority");
+    fireEvent.input(screen.getByLabelText("Priority"), { target: { value: "7" } });
+    expect(await send()).toMatchObject({ priority: 7 });
+  });
+
+  it("offers admins -10 to 10, and others -10 to 0 with a hint that above 0 is for admins", () => {
+    setup({ admin: true });
+    expect(screen.getByLabelText("Priority")).toHaveAttribute("max", "10");
+    cleanup();
+    setup({ admin: false });
+    const priority = screen.getByLabelText("Priority");
+    expect(priority).toHaveAttribute("min", "-10");
+    expect(priority).toHaveAttribute("max", "0");
+    expect(priority).toHaveAccessibleDescription(/Above 0 is for admins/);
+  });
+
+  it("sends a raised priority of a non-admin, and shows the server's FORBIDDEN under Priority", async () => {
+    const message = "priority above 0 is for admins only";
+    const { send } = setup({
+      onSubmit: () =>
+        Promise.reject(TRPCClientError.from({ error: { code: -32603, message, data: { code: "FORBIDDEN" } } })),
+    });
+    fireEvent.input(screen.getByLabelText("Priority"), { target: { value: "3" } });
+    await send();
+    const priority = screen.getByLabelText("Priority");
+    await waitFor(() => expect(priority).toHaveAttribute("aria-invalid", "true"));
+    expect(priority).toHaveAccessibleDescription(new RegExp(`^${message}`));
+  });
+
+  it("says in the summary when a priority other than 0 is set", () => {
+    setup({ admin: true });
+    fireEvent.input(screen.getByLabelText("Priority"), { target: { value: "-4" } });
+    expect(screen.getByRole("button", { name: /Settings/ })).toHaveTextContent("priority -4");
   });
 });

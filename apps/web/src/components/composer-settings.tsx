@@ -21,6 +21,8 @@ export interface Settings {
   checkpoint: string;
   /** Module file names; sent only with a checkpoint. */
   modules: readonly string[];
+  /** -10..10 (above 0 for admins only): orders the user's own waiting jobs, higher first. */
+  priority: string;
 }
 
 /** The settings a fresh composer starts with: the server's defaults. */
@@ -35,9 +37,11 @@ export const DEFAULT_SETTINGS: Settings = {
   negativePrompt: "",
   checkpoint: "",
   modules: [],
+  priority: "0",
 };
 
 const HINT_ID = "setting-guidance-hint";
+const PRIORITY_HINT_ID = "setting-priority-hint";
 
 // The scheduler Forge picks by itself is the first option already.
 const isAutomatic = (name: string) => name.toLowerCase() === "automatic";
@@ -48,6 +52,8 @@ export function ComposerSettings(props: {
   onChange: <K extends keyof Settings>(key: K, value: Settings[K]) => void;
   errors: FieldErrors;
   catalog: Catalog | undefined;
+  /** Admins may give a job a priority above 0; others only 0 or below. */
+  admin?: boolean;
 }) {
   const sizeError = () => [props.errors.width, props.errors.height].filter(Boolean).join("; ") || undefined;
   const checkpointMessage = () => props.errors.checkpoint ?? props.catalog?.checkpoints.error;
@@ -59,7 +65,11 @@ export function ComposerSettings(props: {
     return names.includes(props.settings.sampler) ? names : [props.settings.sampler, ...names];
   };
   const schedulers = () => (props.catalog?.schedulers.items ?? []).filter((s) => !isAutomatic(s.name));
-  const number = (id: string, key: "steps" | "seed" | "cfgScale" | "distilledCfgScale", hint?: string) => ({
+  const number = (
+    id: string,
+    key: "steps" | "seed" | "cfgScale" | "distilledCfgScale" | "priority",
+    hint?: string,
+  ) => ({
     id,
     type: "number",
     value: props.settings[key],
@@ -164,6 +174,20 @@ export function ComposerSettings(props: {
           step="0.1"
           {...number("setting-distilled-cfg", "distilledCfgScale", HINT_ID)}
         />
+      </Field>
+      <Field id="setting-priority" area="priority" label="Priority" error={props.errors.priority}>
+        <input
+          inputmode="numeric"
+          min="-10"
+          max={props.admin ? "10" : "0"}
+          step="1"
+          {...number("setting-priority", "priority", PRIORITY_HINT_ID)}
+        />
+        <p class="field-hint" id={PRIORITY_HINT_ID}>
+          {props.admin
+            ? "−10 to 10: higher starts first among your own waiting jobs."
+            : "−10 to 0: lower lets your other jobs go first. Above 0 is for admins."}
+        </p>
       </Field>
       <GuidanceHint
         id={HINT_ID}

@@ -23,6 +23,8 @@ export interface ComposerRequest {
   scheduler: string | null;
   checkpoint: string | null;
   modules: string[];
+  /** Sent only when not 0 (the server's default). */
+  priority?: number;
 }
 
 /** Text fields become numbers only when they hold something; the server names whatever is wrong with them. */
@@ -40,6 +42,7 @@ const SETTINGS_FIELDS = [
   "negativePrompt",
   "checkpoint",
   "modules",
+  "priority",
 ] as const;
 
 /** The request fields a setting becomes, or settles (modules need a checkpoint to go with). */
@@ -51,6 +54,8 @@ export function Composer(props: {
   onSubmit: (request: ComposerRequest) => Promise<unknown>;
   /** The checkpoints, modules, samplers and schedulers to choose from. */
   catalog?: Catalog | undefined;
+  /** Whether the signed-in user is an admin (who may give priorities above 0). */
+  admin?: boolean;
 }) {
   const [prompt, setPrompt] = createSignal("");
   const [settings, setSettings] = createStore<Settings>({ ...DEFAULT_SETTINGS });
@@ -87,6 +92,8 @@ export function Composer(props: {
       const value = numberOrUndefined(settings[key]);
       if (value !== undefined) request[key] = value;
     }
+    const priority = numberOrUndefined(settings.priority);
+    if (priority !== undefined && priority !== 0) request.priority = priority;
     setSending(true);
     try {
       await props.onSubmit(request);
@@ -110,6 +117,9 @@ export function Composer(props: {
     <form
       class="composer"
       aria-label="New image"
+      // The server checks every field and names the one that is wrong (the settings open on it); the browser's own
+      // check would silently block Generate over a field hidden in the closed settings (a priority above 0, CFG 40).
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         void send();
@@ -124,6 +134,7 @@ export function Composer(props: {
           }}
           errors={errors()}
           catalog={props.catalog}
+          admin={props.admin ?? false}
         />
       </div>
       <div class="composer__main">
@@ -162,6 +173,10 @@ export function Composer(props: {
               {formatSize(preset().width, preset().height)}
               <Show when={settings.steps.trim() !== ""}> · {settings.steps} steps</Show>
               <Show when={settings.cfgScale.trim() !== ""}> · CFG {settings.cfgScale}</Show>
+              <Show when={Number(settings.priority) !== 0 && settings.priority.trim() !== ""}>
+                {" "}
+                · priority {settings.priority}
+              </Show>
             </span>
           </button>
           <button type="submit" class="button button--primary" disabled={blank() || sending()}>

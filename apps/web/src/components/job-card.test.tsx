@@ -113,4 +113,52 @@ describe("<JobCard>", () => {
     expect(media()).toBe(before);
     expect(media()?.style.getPropertyValue("--ar")).toBe("832 / 1216");
   });
+
+  it("moves a waiting job to the front or back of the user's own jobs", async () => {
+    const onMove = vi.fn(async () => undefined);
+    const job = makeJob();
+    render(() => <JobCard job={job} onMove={onMove} />);
+    fireEvent.click(screen.getByRole("button", { name: "To front" }));
+    await waitFor(() => expect(onMove).toHaveBeenCalledWith(job, "front"));
+    fireEvent.click(screen.getByRole("button", { name: "To back" }));
+    await waitFor(() => expect(onMove).toHaveBeenLastCalledWith(job, "back"));
+  });
+
+  it("offers moves only while the job waits", () => {
+    render(() => <JobCard job={makeJob(processing)} onMove={() => undefined} />);
+    expect(screen.queryByRole("button", { name: "To front" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "To back" })).not.toBeInTheDocument();
+  });
+
+  it("says it is too late to move when the job has started (CONFLICT)", async () => {
+    const conflict = TRPCClientError.from({
+      error: { code: -32009, message: "Job x is processing", data: { code: "CONFLICT", httpStatus: 409 } },
+    });
+    render(() => <JobCard job={makeJob()} onMove={() => Promise.reject(conflict)} />);
+    fireEvent.click(screen.getByRole("button", { name: "To front" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Too late to move");
+  });
+
+  it("says the job is gone when the server no longer knows it (NOT_FOUND)", async () => {
+    const notFound = TRPCClientError.from({
+      error: { code: -32004, message: "Job x not found", data: { code: "NOT_FOUND", httpStatus: 404 } },
+    });
+    render(() => (
+      <JobCard job={makeJob({ status: "error", queuePosition: 0 })} onRetry={() => Promise.reject(notFound)} />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("This job is gone");
+  });
+
+  it("shows the server's words when a retry passes the user's limit (TOO_MANY_REQUESTS)", async () => {
+    const message = "You have 200 jobs waiting already, the most one user may have; wait for some to start";
+    const tooMany = TRPCClientError.from({
+      error: { code: -32029, message, data: { code: "TOO_MANY_REQUESTS", httpStatus: 429 } },
+    });
+    render(() => (
+      <JobCard job={makeJob({ status: "cancelled", queuePosition: 0 })} onRetry={() => Promise.reject(tooMany)} />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(message);
+  });
 });

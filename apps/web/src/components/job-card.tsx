@@ -1,5 +1,6 @@
 import { createSignal, Match, Show, Switch } from "solid-js";
-import { errorCode, errorMessage } from "../lib/errors";
+import { actionFailure } from "../lib/errors";
+import type { JobAction } from "../lib/errors";
 import { formatElapsed, formatSize, msBetween } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
@@ -18,6 +19,8 @@ export interface JobCardProps {
   job: Job;
   onCancel?: (job: Job) => Promise<unknown> | void;
   onRetry?: (job: Job) => Promise<unknown> | void;
+  /** Moves a waiting job to the front or back of its owner's own waiting jobs. */
+  onMove?: (job: Job, to: "front" | "back") => Promise<unknown> | void;
   onView?: (job: Job) => void;
 }
 
@@ -29,16 +32,13 @@ const paramsLine = (job: Job): string =>
     job.params.seed === -1 ? "random seed" : `seed ${job.params.seed}`,
   ].join(" · ");
 
-const actionFailure = (error: unknown): string =>
-  errorCode(error) === "CONFLICT" ? "Too late to cancel: this job already finished." : errorMessage(error);
-
 /** One image job, always in its true state; every part of it keeps its size when the state changes. */
 export function JobCard(props: JobCardProps) {
   const [busy, setBusy] = createSignal(false);
   const [actionError, setActionError] = createSignal<string | null>(null);
   let card!: HTMLElement;
   let foot!: HTMLElement;
-  const run = async (action: ((job: Job) => Promise<unknown> | void) | undefined) => {
+  const run = async (kind: JobAction, action: ((job: Job) => Promise<unknown> | void) | undefined) => {
     if (!action) return;
     const focused = document.activeElement;
     setBusy(true);
@@ -46,7 +46,7 @@ export function JobCard(props: JobCardProps) {
     try {
       await action(props.job);
     } catch (error) {
-      setActionError(actionFailure(error));
+      setActionError(actionFailure(kind, error));
     } finally {
       setBusy(false);
     }
@@ -124,13 +124,37 @@ export function JobCard(props: JobCardProps) {
             </a>
           )}
         </Show>
+        <Show when={props.job.status === "queued" && props.onMove}>
+          {(move) => (
+            <>
+              <button
+                type="button"
+                class="button"
+                disabled={busy()}
+                title="Start it before your other waiting jobs"
+                onClick={() => run("move", (job) => move()(job, "front"))}
+              >
+                To front
+              </button>
+              <button
+                type="button"
+                class="button"
+                disabled={busy()}
+                title="Start it after your other waiting jobs"
+                onClick={() => run("move", (job) => move()(job, "back"))}
+              >
+                To back
+              </button>
+            </>
+          )}
+        </Show>
         <Show when={active()}>
-          <button type="button" class="button" disabled={busy()} onClick={() => run(props.onCancel)}>
+          <button type="button" class="button" disabled={busy()} onClick={() => run("cancel", props.onCancel)}>
             Cancel
           </button>
         </Show>
         <Show when={props.job.status === "error" || props.job.status === "cancelled"}>
-          <button type="button" class="button" disabled={busy()} onClick={() => run(props.onRetry)}>
+          <button type="button" class="button" disabled={busy()} onClick={() => run("retry", props.onRetry)}>
             Retry
           </button>
         </Show>

@@ -9,6 +9,7 @@ export function MessageList(props: {
   jobs: Readonly<Record<string, Job>>;
   onCancel: (job: Job) => Promise<unknown>;
   onRetry: (job: Job) => Promise<unknown>;
+  onMove: (job: Job, to: "front" | "back") => Promise<unknown>;
   onView: (job: Job) => void;
   loading?: boolean;
 }) {
@@ -51,7 +52,13 @@ export function MessageList(props: {
                   }
                 >
                   {(job) => (
-                    <JobCard job={job()} onCancel={props.onCancel} onRetry={props.onRetry} onView={props.onView} />
+                    <JobCard
+                      job={job()}
+                      onCancel={props.onCancel}
+                      onRetry={props.onRetry}
+                      onMove={props.onMove}
+                      onView={props.onView}
+                    />
                   )}
                 </Show>
               </li>

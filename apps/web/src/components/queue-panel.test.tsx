@@ -1,5 +1,6 @@
-import { render, screen } from "@solidjs/testing-library";
-import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { TRPCClientError } from "@trpc/client";
+import { describe, expect, it, vi } from "vitest";
 import { QueuePanel } from "./queue-panel";
 
 const status = {
@@ -26,5 +27,57 @@ describe("<QueuePanel>", () => {
   it("shows the connection as reconnecting while the stream is down", () => {
     render(() => <QueuePanel status={undefined} connection="reconnecting" promptOf={() => undefined} />);
     expect(screen.getByRole("status")).toHaveTextContent("Reconnecting…");
+  });
+
+  it("tells everyone when the queue is paused", () => {
+    render(() => <QueuePanel status={{ ...status, paused: true }} connection="live" promptOf={() => undefined} />);
+    expect(screen.getByTestId("queue-paused")).toHaveTextContent("Paused: no job starts");
+    // Not an admin: nothing to pause, resume or open.
+    expect(screen.queryByRole("button", { name: /queue/ })).not.toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Waiting jobs" })).not.toBeInTheDocument();
+  });
+
+  it("lets an admin pause a running queue and resume a paused one", async () => {
+    const onSetPaused = vi.fn(async () => undefined);
+    const { unmount } = render(() => (
+      <QueuePanel status={status} connection="live" promptOf={() => undefined} onSetPaused={onSetPaused} />
+    ));
+    expect(screen.queryByTestId("queue-paused")).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Pause queue" }));
+    await waitFor(() => expect(onSetPaused).toHaveBeenCalledWith(true));
+    unmount();
+    render(() => (
+      <QueuePanel
+        status={{ ...status, paused: true }}
+        connection="live"
+        promptOf={() => undefined}
+        onSetPaused={onSetPaused}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Resume queue" }));
+    await waitFor(() => expect(onSetPaused).toHaveBeenLastCalledWith(false));
+  });
+
+  it("says so when the server refuses a pause (FORBIDDEN)", async () => {
+    const forbidden = TRPCClientError.from({
+      error: { code: -32003, message: "admins only", data: { code: "FORBIDDEN", httpStatus: 403 } },
+    });
+    render(() => (
+      <QueuePanel
+        status={status}
+        connection="live"
+        promptOf={() => undefined}
+        onSetPaused={() => Promise.reject(forbidden)}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Pause queue" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Only an admin may pause or resume the queue.");
+  });
+
+  it("opens everyone's waiting jobs for an admin", () => {
+    const onOpenLine = vi.fn();
+    render(() => <QueuePanel status={status} connection="live" promptOf={() => undefined} onOpenLine={onOpenLine} />);
+    fireEvent.click(screen.getByRole("button", { name: "Waiting jobs" }));
+    expect(onOpenLine).toHaveBeenCalledTimes(1);
   });
 });

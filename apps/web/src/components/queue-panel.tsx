@@ -3,13 +3,21 @@ import { backendLabel } from "../lib/format";
 import type { ConnectionState } from "../lib/subscription";
 import type { QueueStatus } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
+import { PauseButton } from "./pause-button";
 
-/** The line and the GPUs at a glance, with the state of the live connection. */
+/**
+ * The line and the GPUs at a glance, with the state of the live connection and whether the queue is paused; for
+ * admins, Pause / Resume and the way to the whole line.
+ */
 export function QueuePanel(props: {
   status: QueueStatus | undefined;
   connection: ConnectionState;
   /** The prompt of a running job, when the page knows it. */
   promptOf: (jobId: string) => string | undefined;
+  /** Present for admins: pauses or resumes the queue. */
+  onSetPaused?: ((paused: boolean) => Promise<unknown>) | undefined;
+  /** Present for admins: opens everyone's waiting jobs. */
+  onOpenLine?: (() => void) | undefined;
 }) {
   return (
     <aside class="queue-panel" aria-label="Queue">
@@ -27,6 +35,25 @@ export function QueuePanel(props: {
           <dd data-testid="queue-running">{props.status?.processing ?? "–"}</dd>
         </div>
       </dl>
+      <Show when={props.status?.paused}>
+        <p class="queue-panel__paused" role="status" data-testid="queue-paused">
+          Paused: no job starts until an admin resumes the queue.
+        </p>
+      </Show>
+      <Show when={props.onSetPaused || props.onOpenLine}>
+        <div class="queue-panel__admin">
+          <Show when={props.onOpenLine}>
+            {(open) => (
+              <button type="button" class="button button--small" onClick={() => open()()}>
+                Waiting jobs
+              </button>
+            )}
+          </Show>
+          <Show when={props.onSetPaused}>
+            {(setPaused) => <PauseButton paused={props.status?.paused} onSetPaused={setPaused()} />}
+          </Show>
+        </div>
+      </Show>
       <h3>GPUs</h3>
       <ul class="backends">
         <For each={props.status?.backends ?? []} fallback={<li class="backends__empty">No backend reported yet</li>}>

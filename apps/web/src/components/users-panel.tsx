@@ -1,114 +1,159 @@
 import { createResource, createSignal, For, Show } from "solid-js";
-import { errorMessage } from "../lib/errors";
+import { errorCode, errorMessage } from "../lib/errors";
 import { trpc } from "../lib/trpc";
+import { Dialog } from "./dialog";
+
+/** A user as `users.list` answers. */
+export interface ListedUser {
+  name: string;
+  admin: boolean;
+  createdAt: string;
+}
+
+/** What the users panel asks of the server: the tRPC client in the app, a stand-in in tests. */
+export interface UsersApi {
+  list(): Promise<ListedUser[]>;
+  create(input: { name: string; admin: boolean }): Promise<{ name: string; admin: boolean; token: string }>;
+  remove(name: string): Promise<unknown>;
+  /** Puts text on the clipboard; rejects where the browser does not allow it (a page not served over HTTPS). */
+  copy(text: string): Promise<void>;
+}
+
+const trpcUsersApi: UsersApi = {
+  list: () => trpc.users.list.query(),
+  create: (input) => trpc.users.create.mutate(input),
+  remove: (name) => trpc.users.remove.mutate({ name }),
+  // navigator.clipboard is absent outside a secure context (http:// to another host): that is a rejection too.
+  copy: async (text) => {
+    if (!navigator.clipboard) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(text);
+  },
+};
+
+const failure = (e: unknown): string =>
+  errorCode(e) === "FORBIDDEN" ? "Only an admin may manage users." : errorMessage(e);
 
 /** Admins' users panel: make a user (the token shown once, with a copy button), list them, remove one. */
-export function UsersPanel(props: { onClose: () => void }) {
-  const [users, { refetch }] = createResource(() => trpc.users.list.query());
+export function UsersPanel(props: {
+  onClose: () => void;
+  api?: UsersApi;
+  /** Asks before removing; `window.confirm` by default. */
+  confirm?: (question: string) => boolean;
+}) {
+  const api = props.api ?? trpcUsersApi;
+  const [users, { refetch }] = createResource(() => api.list());
   const [name, setName] = createSignal("");
   const [admin, setAdmin] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
   const [made, setMade] = createSignal<{ name: string; token: string } | null>(null);
   const [copied, setCopied] = createSignal(false);
+  let tokenBox: HTMLElement | undefined;
   const act = async (work: () => Promise<unknown>) => {
     setError(null);
     try {
       await work();
       await refetch();
     } catch (e) {
-      setError(errorMessage(e));
+      setError(failure(e));
     }
   };
+  const copy = (token: string) =>
+    api.copy(token).then(
+      () => setCopied(true),
+      () => {
+        // Selected, so Ctrl+C (or the context menu) takes it as it is.
+        const selection = getSelection();
+        if (tokenBox && selection) selection.selectAllChildren(tokenBox);
+        setError("The browser did not let Anvil copy: the token is selected, copy it with Ctrl+C.");
+      },
+    );
   return (
-    <div class="dialog-backdrop">
-      <section class="dialog users-panel" role="dialog" aria-modal="true" aria-labelledby="users-title">
-        <header class="dialog__header">
-          <h2 id="users-title">Users</h2>
-          <button type="button" class="button" onClick={() => props.onClose()}>
-            Close
+    <Dialog title="Users" class="users-panel" onClose={props.onClose}>
+      <form
+        class="users-panel__create"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setCopied(false);
+          void act(async () => {
+            const user = await api.create({ name: name().trim(), admin: admin() });
+            setMade({ name: user.name, token: user.token });
+            setName("");
+            setAdmin(false);
+          });
+        }}
+      >
+        <label for="new-user">Name</label>
+        <input
+          id="new-user"
+          value={name()}
+          pattern="[a-z0-9._\-]{1,64}"
+          title="1 to 64 of a-z, 0-9, '.', '_' and '-'"
+          autocomplete="off"
+          onInput={(e) => setName(e.currentTarget.value)}
+          required
+        />
+        <label class="check">
+          <input type="checkbox" checked={admin()} onChange={(e) => setAdmin(e.currentTarget.checked)} /> admin
+        </label>
+        <button type="submit" class="button button--primary" disabled={name().trim() === ""}>
+          Create
+        </button>
+      </form>
+      <Show when={error()}>
+        <p class="field-error" role="alert">
+          {error()}
+        </p>
+      </Show>
+      <Show when={made()}>
+        {(user) => (
+          <div class="users-panel__token" role="status">
+            <p>{user().name}'s token, shown this once (Anvil keeps only its hash): copy it now and give it to them.</p>
+            <code ref={tokenBox} data-testid="new-token">
+              {user().token}
+            </code>
+            <button type="button" class="button" onClick={() => void copy(user().token)}>
+              {copied() ? "Copied" : "Copy"}
+            </button>
+          </div>
+        )}
+      </Show>
+      <Show when={users.error}>
+        <div class="banner" role="alert">
+          <span>The users could not be listed: {failure(users.error)}</span>
+          <button type="button" class="button" onClick={() => void refetch()}>
+            Try again
           </button>
-        </header>
-        <form
-          class="users-panel__create"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setCopied(false);
-            void act(async () => {
-              const user = await trpc.users.create.mutate({ name: name().trim(), admin: admin() });
-              setMade({ name: user.name, token: user.token });
-              setName("");
-              setAdmin(false);
-            });
-          }}
-        >
-          <label for="new-user">Name</label>
-          <input
-            id="new-user"
-            value={name()}
-            pattern="[a-z0-9._\-]{1,64}"
-            title="1 to 64 of a-z, 0-9, '.', '_' and '-'"
-            onInput={(e) => setName(e.currentTarget.value)}
-            required
-          />
-          <label>
-            <input type="checkbox" checked={admin()} onChange={(e) => setAdmin(e.currentTarget.checked)} /> admin
-          </label>
-          <button type="submit" class="button button--primary" disabled={name().trim() === ""}>
-            Create
-          </button>
-        </form>
-        <Show when={error()}>
-          <p class="field-error" role="alert">
-            {error()}
-          </p>
-        </Show>
-        <Show when={made()}>
+        </div>
+      </Show>
+      <ul class="users-panel__list" aria-label="Users" aria-busy={users.loading}>
+        <For each={users.error ? [] : (users.latest ?? [])}>
           {(user) => (
-            <div class="users-panel__token" role="status">
-              <p>
-                {user().name}'s token, shown this once (Anvil keeps only its hash): copy it now and give it to them.
-              </p>
-              <code data-testid="new-token">{user().token}</code>
+            <li>
+              <span>
+                <strong>{user.name}</strong>
+                {user.admin ? " (admin)" : ""}
+                <span class="users-panel__since"> since {new Date(user.createdAt).toLocaleDateString()}</span>
+              </span>
               <button
                 type="button"
-                class="button"
-                onClick={() =>
-                  void navigator.clipboard.writeText(user().token).then(
-                    () => setCopied(true),
-                    () => setError("Could not copy; select the token and copy it by hand"),
-                  )
-                }
+                class="button button--small"
+                aria-label={`Remove ${user.name}`}
+                onClick={() => {
+                  const ask = props.confirm ?? ((question: string) => window.confirm(question));
+                  if (ask(`Remove ${user.name}? Their token stops working at once; their jobs stay.`)) {
+                    void act(async () => {
+                      await api.remove(user.name);
+                      if (made()?.name === user.name) setMade(null);
+                    });
+                  }
+                }}
               >
-                {copied() ? "Copied" : "Copy"}
+                Remove
               </button>
-            </div>
+            </li>
           )}
-        </Show>
-        <ul class="users-panel__list">
-          <For each={users() ?? []}>
-            {(user) => (
-              <li>
-                <span>
-                  {user.name}
-                  {user.admin ? " (admin)" : ""}
-                </span>
-                <button
-                  type="button"
-                  class="button"
-                  aria-label={`Remove ${user.name}`}
-                  onClick={() => {
-                    if (confirm(`Remove ${user.name}? Their token stops working at once; their jobs stay.`)) {
-                      void act(() => trpc.users.remove.mutate({ name: user.name }));
-                    }
-                  }}
-                >
-                  Remove
-                </button>
-              </li>
-            )}
-          </For>
-        </ul>
-      </section>
-    </div>
+        </For>
+      </ul>
+    </Dialog>
   );
 }

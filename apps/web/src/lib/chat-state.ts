@@ -224,6 +224,23 @@ export function createChatState() {
     connection: stream.state,
     submit,
     cancel: async (job: Job) => store.applyEvent(await trpc.jobs.cancel.mutate({ jobId: job.id })),
-    retry: (job: Job) => submit({ prompt: job.prompt, ...job.params }, job.conversationId),
+    /** A new job like a failed or cancelled one (same prompt, params, priority and conversation), by the server. */
+    retry: async (job: Job) => {
+      const retried = await trpc.jobs.retry.mutate({ jobId: job.id });
+      store.applySnapshot(retried);
+      if (retried.conversationId === selectedId()) void loadConversation();
+      void refreshQueue();
+      return retried;
+    },
+    /** Moves one of the caller's waiting jobs to the front or back of their own waiting jobs. */
+    move: async (job: Job, to: "front" | "back") => {
+      const moved = await trpc.jobs.move.mutate({ jobId: job.id, to });
+      // Its new place comes as a line event; reading it now shows the move before the stream tells it.
+      trpc.jobs.get.query({ jobId: moved.id }).then(store.applyEvent, () => undefined);
+    },
+    /** Pauses (nothing starts; running jobs finish) or resumes the queue: admins only. */
+    setPaused: async (paused: boolean) => {
+      setQueue(paused ? await trpc.queue.pause.mutate() : await trpc.queue.resume.mutate());
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
-import { errorCode, errorMessage, fieldErrorsOf, UNREACHABLE } from "./errors";
+import { actionFailure, errorCode, errorMessage, fieldErrorsOf, UNREACHABLE } from "./errors";
 
 const trpcError = (code: string, message: string, fields?: string[]) =>
   TRPCClientError.from({
@@ -31,6 +31,16 @@ describe("fieldErrorsOf", () => {
     expect(fieldErrorsOf(error)).toEqual({ modules: 'module "vae.pt" is not known to the backend; known: ae' });
   });
 
+  it("files the server's FORBIDDEN for a raised priority under priority", () => {
+    const error = trpcError("FORBIDDEN", "priority above 0 is for admins only");
+    expect(fieldErrorsOf(error)).toEqual({ priority: "priority above 0 is for admins only" });
+  });
+
+  it("keeps the limit of waiting jobs (TOO_MANY_REQUESTS) for the form, in the server's words", () => {
+    const message = "You have 200 jobs waiting already, the most one user may have; wait for some to start";
+    expect(fieldErrorsOf(trpcError("TOO_MANY_REQUESTS", message))).toEqual({ form: message });
+  });
+
   it("keeps a message that names no field for the form", () => {
     expect(fieldErrorsOf(new Error("The database is not reachable right now"))).toEqual({
       form: "The database is not reachable right now",
@@ -54,6 +64,22 @@ describe("errorMessage", () => {
   it("keeps the server's own message", () => {
     expect(errorMessage(trpcError("SERVICE_UNAVAILABLE", "The database is not reachable"))).toBe(
       "The database is not reachable",
+    );
+  });
+});
+
+describe("actionFailure", () => {
+  it("says what the job's state forbids, per action", () => {
+    const conflict = trpcError("CONFLICT", "Job x is complete");
+    expect(actionFailure("cancel", conflict)).toBe("Too late to cancel: this job already finished.");
+    expect(actionFailure("move", conflict)).toBe("Too late to move: this job has left the line.");
+    expect(actionFailure("retry", conflict)).toBe("Only a failed or cancelled job can be retried.");
+  });
+
+  it("says a job is gone for NOT_FOUND, and who may for FORBIDDEN", () => {
+    expect(actionFailure("move", trpcError("NOT_FOUND", "Job x not found"))).toMatch(/^This job is gone/);
+    expect(actionFailure("move", trpcError("FORBIDDEN", "only an admin may move a job ahead of the whole line"))).toBe(
+      "Only an admin may do that: only an admin may move a job ahead of the whole line",
     );
   });
 });

@@ -12,6 +12,7 @@ export const SUBMIT_FIELDS = [
   "scheduler",
   "checkpoint",
   "modules",
+  "priority",
   "conversationId",
 ] as const;
 
@@ -70,4 +71,31 @@ export function fieldErrorsOf(error: unknown): FieldErrors {
     result[key] = result[key] ? `${result[key]}; ${message}` : message;
   }
   return result;
+}
+
+/** What a person asked of a job: the words for its failure depend on it. */
+export type JobAction = "cancel" | "retry" | "move";
+
+const TOO_LATE: Record<JobAction, string> = {
+  cancel: "Too late to cancel: this job already finished.",
+  retry: "Only a failed or cancelled job can be retried.",
+  move: "Too late to move: this job has left the line.",
+};
+
+/**
+ * A failed job action in words: CONFLICT says what the job's state forbids, NOT_FOUND that the job is gone (or never
+ * was this user's: the server does not say which), FORBIDDEN that only admins may; the rest (TOO_MANY_REQUESTS
+ * "You have 200 jobs waiting already …" among them) is the server's own message, which names the limit.
+ */
+export function actionFailure(action: JobAction, error: unknown): string {
+  switch (errorCode(error)) {
+    case "CONFLICT":
+      return TOO_LATE[action];
+    case "NOT_FOUND":
+      return "This job is gone: it was removed, or it is not yours. Reload the page.";
+    case "FORBIDDEN":
+      return `Only an admin may do that: ${errorMessage(error)}`;
+    default:
+      return errorMessage(error);
+  }
 }

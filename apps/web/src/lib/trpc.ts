@@ -10,7 +10,7 @@ const fetchWithAuth: typeof fetch = async (input, init) => {
 
 /**
  * The one client of the web app: the published `@anvil/client`, on this page's own origin, authenticated by the
- * login cookie. No data transformer: the API speaks plain JSON (CONTRACT.md).
+ * login cookie. No data transformer: the API speaks plain JSON (docs/API.md).
  *
  * Subscriptions go over the browser's own EventSource: it resumes with `lastEventId` natively (the link keeps the
  * last tracked id and the browser sends `Last-Event-ID` when it reconnects by itself), it passes through plain HTTP

@@ -7,7 +7,7 @@ export type { LineEvent };
 type Outputs = inferRouterOutputs<AppRouter>;
 type Inputs = inferRouterInputs<AppRouter>;
 
-/** An image job as the API sends it (CONTRACT.md `Job`). */
+/** An image job as the API sends it (docs/API.md `Job`). */
 export type Job = Outputs["jobs"]["get"];
 /** What `jobs.events` sends: a job snapshot, or (without a `jobId` filter) a compact change of the line. */
 export type JobStreamEvent = Job | LineEvent;

@@ -11,7 +11,7 @@ import type { AppRouter } from "../router";
 const iso = z.iso.datetime({ offset: true }).describe("ISO-8601 time");
 const nullableIso = iso.nullable();
 
-/** A job (CONTRACT.md `Job`). */
+/** A job (docs/API.md `Job`). */
 export const jobOutput = z
   .object({
     id: z.uuid(),

@@ -1,0 +1,110 @@
+import { fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
+import { TRPCClientError } from "@trpc/client";
+import { createSignal } from "solid-js";
+import { describe, expect, it, vi } from "vitest";
+import type { Line } from "../lib/line";
+import { makeJob } from "../lib/test-support";
+import type { Job } from "../lib/types";
+import { LINE_ROWS, LinePanel } from "./line-panel";
+
+const job = (n: number, owner: string, position: number): Job =>
+  makeJob({
+    id: `00000000-0000-4000-8000-00000000000${n}`,
+    owner,
+    prompt: `${owner}'s job ${n}`,
+    queuePosition: position,
+  });
+
+/** A line as `createLine` gives it, holding `jobs` (already in start order). */
+function fakeLine(jobs: Job[], moveToFront: (job: Job) => Promise<void> = async () => undefined) {
+  const [waiting, setWaiting] = createSignal(jobs);
+  const line: Line = {
+    waiting,
+    loading: () => false,
+    error: () => null,
+    connection: () => "live",
+    reload: () => undefined,
+    moveToFront: vi.fn(moveToFront),
+  };
+  return { line, setWaiting };
+}
+
+const rows = () => screen.getAllByRole("listitem").map((li) => li.textContent);
+
+describe("<LinePanel>", () => {
+  it("lists everyone's waiting jobs with position, owner and prompt, first to start first", () => {
+    const { line } = fakeLine([job(1, "ann", 1), job(4, "bob", 2), job(2, "ann", 3)]);
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    expect(
+      within(screen.getByRole("list", { name: "Waiting jobs in start order" })).getAllByRole("listitem"),
+    ).toHaveLength(3);
+    expect(rows()).toEqual(["#1annann's job 1To front", "#2bobbob's job 4To front", "#3annann's job 2To front"]);
+  });
+
+  it("follows the line as it changes", () => {
+    const { line, setWaiting } = fakeLine([job(1, "ann", 1), job(2, "ann", 2)]);
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    setWaiting([job(1, "ann", 1), job(3, "bob", 2), job(2, "ann", 3)]);
+    expect(rows()[1]).toContain("bob's job 3");
+    expect(rows()[2]).toMatch(/^#3ann/);
+  });
+
+  it("moves a job to the very front, and not the one that is first already", async () => {
+    const { line } = fakeLine([job(1, "ann", 1), job(2, "bob", 2)]);
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    expect(screen.getByRole("button", { name: `Move ann's "ann's job 1" to the front` })).toBeDisabled();
+    fireEvent.click(screen.getByRole("button", { name: `Move bob's "bob's job 2" to the front` }));
+    await waitFor(() => expect(line.moveToFront).toHaveBeenCalledWith(job(2, "bob", 2)));
+  });
+
+  it("says it is too late when the job started before it could be moved", async () => {
+    const conflict = TRPCClientError.from({
+      error: { code: -32009, message: "started", data: { code: "CONFLICT", httpStatus: 409 } },
+    });
+    const { line } = fakeLine([job(1, "ann", 1), job(2, "bob", 2)], () => Promise.reject(conflict));
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: /bob's job 2/ }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Too late to move");
+  });
+
+  it("pauses and resumes from the dialog, and says when the queue is paused", async () => {
+    const onSetPaused = vi.fn(async () => undefined);
+    const [paused, setPaused] = createSignal(false);
+    const { line } = fakeLine([]);
+    render(() => <LinePanel line={line} paused={paused()} onSetPaused={onSetPaused} onClose={() => undefined} />);
+    expect(screen.getByText("Nobody's jobs are waiting.")).toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Pause queue" }));
+    await waitFor(() => expect(onSetPaused).toHaveBeenCalledWith(true));
+    setPaused(true);
+    expect(screen.getByText(/Paused: no job starts/)).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Resume queue" })).toBeEnabled();
+  });
+
+  it(`shows the first ${LINE_ROWS} jobs and how many more wait`, () => {
+    const jobs = Array.from({ length: LINE_ROWS + 5 }, (_, i) =>
+      makeJob({ id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, queuePosition: i + 1 }),
+    );
+    const { line } = fakeLine(jobs);
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    expect(screen.getAllByRole("listitem")).toHaveLength(LINE_ROWS);
+    expect(screen.getByText("and 5 more waiting behind them")).toBeInTheDocument();
+  });
+
+  it("closes on Escape", () => {
+    const onClose = vi.fn();
+    const { line } = fakeLine([]);
+    render(() => <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={onClose} />);
+    fireEvent.keyDown(document, { key: "Escape" });
+    expect(onClose).toHaveBeenCalledTimes(1);
+  });
+});

@@ -1,0 +1,40 @@
+import { createSignal, Show } from "solid-js";
+import { errorCode, errorMessage } from "../lib/errors";
+
+/** An admin's Pause / Resume of the whole queue, with the reason when the server refuses. */
+export function PauseButton(props: {
+  paused: boolean | undefined;
+  onSetPaused: (paused: boolean) => Promise<unknown>;
+}) {
+  const [busy, setBusy] = createSignal(false);
+  const [error, setError] = createSignal<string | null>(null);
+  const toggle = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await props.onSetPaused(!props.paused);
+    } catch (e) {
+      setError(errorCode(e) === "FORBIDDEN" ? "Only an admin may pause or resume the queue." : errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        class="button button--small"
+        disabled={busy() || props.paused === undefined}
+        title={props.paused ? "Let jobs start again" : "No job starts until resumed; running jobs finish"}
+        onClick={() => void toggle()}
+      >
+        {props.paused ? "Resume queue" : "Pause queue"}
+      </button>
+      <Show when={error()}>
+        <span class="field-error" role="alert">
+          {error()}
+        </span>
+      </Show>
+    </>
+  );
+}

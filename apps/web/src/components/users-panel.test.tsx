@@ -1,0 +1,100 @@
+import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { TRPCClientError } from "@trpc/client";
+import { describe, expect, it, vi } from "vitest";
+import type { ListedUser, UsersApi } from "./users-panel";
+import { UsersPanel } from "./users-panel";
+
+const TOKEN = "anv_5f2c0e1b9d8a7c6b5a4f3e2d1c0b9a8f";
+
+/** A server holding users in memory, as `users.*` would. */
+function fakeUsers(initial: ListedUser[] = [{ name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" }]) {
+  let users = [...initial];
+  const api = {
+    list: vi.fn(async () => [...users]),
+    create: vi.fn(async ({ name, admin }: { name: string; admin: boolean }) => {
+      users = [...users, { name, admin, createdAt: "2025-02-01T10:00:00.000Z" }];
+      return { name, admin, token: TOKEN };
+    }),
+    remove: vi.fn(async (name: string): Promise<unknown> => {
+      users = users.filter((u) => u.name !== name);
+      return { name };
+    }),
+    copy: vi.fn(async (_text: string) => undefined),
+  } satisfies UsersApi;
+  return api;
+}
+
+const trpcError = (code: string, message: string) =>
+  TRPCClientError.from({ error: { code: -32600, message, data: { code, httpStatus: 400 } } });
+
+const create = (name: string, admin = false) => {
+  fireEvent.input(screen.getByLabelText("Name"), { target: { value: name } });
+  if (admin) fireEvent.click(screen.getByRole("checkbox", { name: "admin" }));
+  fireEvent.click(screen.getByRole("button", { name: "Create" }));
+};
+
+describe("<UsersPanel>", () => {
+  it("lists the users, admins marked", async () => {
+    render(() => <UsersPanel api={fakeUsers()} onClose={() => undefined} />);
+    expect(await screen.findByText("admin")).toBeInTheDocument();
+    expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("admin (admin)");
+  });
+
+  it("makes a user and shows the token once, with a button that copies it", async () => {
+    const api = fakeUsers();
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
+    create("ann", true);
+    expect(await screen.findByTestId("new-token")).toHaveTextContent(TOKEN);
+    expect(api.create).toHaveBeenCalledWith({ name: "ann", admin: true });
+    await waitFor(() => expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("ann (admin)"));
+    fireEvent.click(screen.getByRole("button", { name: "Copy" }));
+    await waitFor(() => expect(screen.getByRole("button", { name: "Copied" })).toBeInTheDocument());
+    expect(api.copy).toHaveBeenCalledWith(TOKEN);
+  });
+
+  it("selects the token and says how to copy it when the browser refuses the clipboard", async () => {
+    const api = fakeUsers();
+    api.copy.mockRejectedValueOnce(new Error("not allowed"));
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
+    create("bob");
+    fireEvent.click(await screen.findByRole("button", { name: "Copy" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("copy it with Ctrl+C");
+    expect(getSelection()?.toString()).toBe(TOKEN);
+  });
+
+  it("shows the server's refusal of a name", async () => {
+    const api = fakeUsers();
+    api.create.mockRejectedValueOnce(trpcError("CONFLICT", 'a user named "admin" exists already'));
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
+    create("admin");
+    expect(await screen.findByRole("alert")).toHaveTextContent('a user named "admin" exists already');
+    expect(screen.queryByTestId("new-token")).not.toBeInTheDocument();
+  });
+
+  it("removes a user once confirmed, and forgets their token on the screen", async () => {
+    const api = fakeUsers();
+    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => true} />);
+    create("carol");
+    await screen.findByTestId("new-token");
+    fireEvent.click(await screen.findByRole("button", { name: "Remove carol" }));
+    await waitFor(() => expect(screen.queryByRole("button", { name: "Remove carol" })).not.toBeInTheDocument());
+    expect(api.remove).toHaveBeenCalledWith("carol");
+    expect(screen.queryByTestId("new-token")).not.toBeInTheDocument();
+  });
+
+  it("keeps a user when the removal is not confirmed", async () => {
+    const api = fakeUsers();
+    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => false} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Remove admin" }));
+    expect(api.remove).not.toHaveBeenCalled();
+  });
+
+  it("says so when the list is refused (FORBIDDEN), and tries again on request", async () => {
+    const api = fakeUsers();
+    api.list.mockRejectedValueOnce(trpcError("FORBIDDEN", "admins only"));
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
+    expect(await screen.findByRole("alert")).toHaveTextContent("Only an admin may manage users.");
+    fireEvent.click(screen.getByRole("button", { name: "Try again" }));
+    expect(await screen.findByRole("button", { name: "Remove admin" })).toBeInTheDocument();
+  });
+});

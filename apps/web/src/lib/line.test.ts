@@ -1,0 +1,128 @@
+import { createRoot } from "solid-js";
+import { describe, expect, it, vi } from "vitest";
+import { createLine } from "./line";
+import type { LineApi } from "./line";
+import type { SubscriptionHandlers } from "./subscription";
+import { makeJob } from "./test-support";
+import type { Job, JobStreamEvent, LineEvent } from "./types";
+
+const job = (n: number, owner: string, position: number): Job =>
+  makeJob({ id: `00000000-0000-4000-8000-00000000000${n}`, owner, prompt: `${owner} ${n}`, queuePosition: position });
+
+/**
+ * A server for the line: `jobs` is what `jobs.list` and `jobs.get` answer (pages of `pageSize`), and the test sends
+ * stream events through `send`.
+ */
+function fakeServer(jobs: Job[], pageSize = 500) {
+  let handlers: SubscriptionHandlers<JobStreamEvent> | undefined;
+  let event = 0;
+  const byId = () => new Map(jobs.map((j) => [j.id, j]));
+  const api = {
+    listQueued: vi.fn(async (cursor: string | undefined) => {
+      const from = cursor ? Number(cursor) : 0;
+      const items = jobs.filter((j) => j.status === "queued").slice(from, from + pageSize);
+      const next = from + pageSize;
+      return { items, nextCursor: next < jobs.length ? String(next) : null };
+    }),
+    get: vi.fn(async (jobId: string) => {
+      const found = byId().get(jobId);
+      if (!found) throw new Error("not found");
+      return found;
+    }),
+    subscribe: (_input: object, h: SubscriptionHandlers<JobStreamEvent>) => {
+      handlers = h;
+      h.onStarted();
+      return { unsubscribe: () => undefined };
+    },
+    moveToFront: vi.fn(async (_jobId: string): Promise<unknown> => undefined),
+  } satisfies LineApi;
+  return {
+    api,
+    /** What the server holds now (a later `jobs.get` or `jobs.list` answers it). */
+    set: (next: Job[]) => void (jobs = next),
+    send: (data: JobStreamEvent) => handlers?.onData({ id: String(++event), data }),
+  };
+}
+
+const line = (from: number, changes: LineEvent["changes"]): LineEvent => ({
+  kind: "line",
+  from,
+  version: from + 1,
+  changes,
+});
+
+/** The line's rows as "#position owner n". */
+const rowsOf = (state: ReturnType<typeof createLine>) => state.waiting().map((j) => `#${j.queuePosition} ${j.prompt}`);
+
+const mount = (api: LineApi) => createRoot((dispose) => ({ state: createLine(api), dispose }));
+
+describe("createLine", () => {
+  it("reads every page of the line and shows it in start order, not in submission order", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "ann", 3), job(3, "ann", 4), job(4, "bob", 2)], 2);
+    const { state, dispose } = mount(server.api);
+    await vi.waitFor(() => expect(state.loading()).toBe(false));
+    expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 4", "#3 ann 2", "#4 ann 3"]);
+    expect(server.api.listQueued).toHaveBeenCalledTimes(2);
+    dispose();
+  });
+
+  it("moves the rows by line events, adds a new job and drops a started one", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "ann", 2)]);
+    const { state, dispose } = mount(server.api);
+    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(2));
+    // bob's first job takes the second place: ann's second moves back one.
+    server.send(line(10, [{ op: "insert", at: 2, count: 1 }]));
+    server.send(job(3, "bob", 2));
+    expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 3", "#3 ann 2"]);
+    // ann's first starts.
+    server.send(line(11, [{ op: "remove", at: 1, count: 1 }]));
+    server.send({ ...job(1, "ann", 0), status: "processing" });
+    expect(rowsOf(state)).toEqual(["#1 bob 3", "#2 ann 2"]);
+    expect(server.api.get).not.toHaveBeenCalled();
+    dispose();
+  });
+
+  it("reads again the positions a reorder touched", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
+    const { state, dispose } = mount(server.api);
+    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(3));
+    server.set([job(1, "ann", 2), job(2, "bob", 3), job(3, "ann", 1)]);
+    server.send(line(4, [{ op: "reorder", from: 1, to: 3 }]));
+    await vi.waitFor(() => expect(rowsOf(state)).toEqual(["#1 ann 3", "#2 ann 1", "#3 bob 2"]));
+    expect(server.api.get).toHaveBeenCalledTimes(3);
+    dispose();
+  });
+
+  it("reads the whole line again when an event cannot be applied to many positions", async () => {
+    const many = Array.from({ length: 60 }, (_, i) =>
+      makeJob({ id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, queuePosition: i + 1 }),
+    );
+    const server = fakeServer(many);
+    const { state, dispose } = mount(server.api);
+    await vi.waitFor(() => expect(state.waiting()).toHaveLength(60));
+    server.send(line(7, null));
+    await vi.waitFor(() => expect(server.api.listQueued).toHaveBeenCalledTimes(2));
+    expect(server.api.get).not.toHaveBeenCalled();
+    dispose();
+  });
+
+  it("moves a job to the front and reads its new place at once", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2)]);
+    const { state, dispose } = mount(server.api);
+    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(2));
+    server.set([job(1, "ann", 2), job(2, "bob", 1)]);
+    await state.moveToFront(job(2, "bob", 2));
+    expect(server.api.moveToFront).toHaveBeenCalledWith(job(2, "bob", 2).id);
+    // The others' places come with the move's line event; the moved job's own is read now.
+    await vi.waitFor(() => expect(state.waiting().find((j) => j.prompt === "bob 2")?.queuePosition).toBe(1));
+    dispose();
+  });
+
+  it("says why when the line cannot be read", async () => {
+    const server = fakeServer([]);
+    server.api.listQueued.mockRejectedValueOnce(new Error("The Anvil server is restarting"));
+    const { state, dispose } = mount(server.api);
+    await vi.waitFor(() => expect(state.error()).toBe("The line could not be read: The Anvil server is restarting"));
+    dispose();
+  });
+});
