@@ -13,6 +13,7 @@ const random = (seed: number) => () => {
 };
 
 const CHECKPOINTS = ["flux1-dev", "flux1-schnell", "sdxl-base-1.0"];
+const checkpoint = (i: number): string => CHECKPOINTS[i % CHECKPOINTS.length] ?? "flux1-dev";
 const GPUS = 2;
 const STEP_MS = 15;
 const STEPS = 10;
@@ -29,8 +30,8 @@ const WORKLOADS: Workload[] = [
       const jobs: { owner: string; checkpoint: string }[] = [];
       for (let i = 0; i < 15; i++) {
         for (let u = 0; u < 4; u++) {
-          const favourite = CHECKPOINTS[u % CHECKPOINTS.length]!;
-          const other = CHECKPOINTS[Math.floor(next() * CHECKPOINTS.length)]!;
+          const favourite = checkpoint(u);
+          const other = checkpoint(Math.floor(next() * CHECKPOINTS.length));
           jobs.push({ owner: `user-${u}`, checkpoint: next() < 0.6 ? favourite : other });
         }
       }
@@ -42,7 +43,7 @@ const WORKLOADS: Workload[] = [
     name: "comparing: 40 jobs from 2 users, each alternating between 2 checkpoints",
     jobs: () =>
       Array.from({ length: 20 }, (_, i) =>
-        [0, 1].map((u) => ({ owner: `user-${u}`, checkpoint: CHECKPOINTS[u === 0 ? i % 2 : 1 + (i % 2)]! })),
+        [0, 1].map((u) => ({ owner: `user-${u}`, checkpoint: checkpoint(u === 0 ? i % 2 : 1 + (i % 2)) })),
       ).flat(),
   },
 ];
@@ -55,9 +56,9 @@ interface Run {
 }
 
 /** The most times any job was passed over, counted from the decisions (one priority: an owner's jobs go in order). */
-const maxPasses = (owners: string[], decisions: DispatchDecision[], ids: string[]): number => {
+const maxPasses = (jobs: { id: string; owner: string }[], decisions: DispatchDecision[]): number => {
   const waiting = new Map<string, string[]>();
-  ids.forEach((id, i) => waiting.set(owners[i]!, [...(waiting.get(owners[i]!) ?? []), id]));
+  for (const { id, owner } of jobs) waiting.set(owner, [...(waiting.get(owner) ?? []), id]);
   const passes = new Map<string, number>();
   for (const decision of decisions) {
     const line = waiting.get(decision.owner) ?? [];
@@ -129,9 +130,8 @@ async function runOnce(
     seconds,
     kept: decisions.filter((d) => d.kind === "affinity").length,
     maxPasses: maxPasses(
-      jobs.map((job) => job.owner),
+      jobs.map((job, i) => ({ id: ids[i] ?? "", owner: job.owner })),
       decisions,
-      ids,
     ),
   };
 }
