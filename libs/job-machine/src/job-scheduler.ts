@@ -11,7 +11,7 @@ import type { JournalOptions } from "./journal";
 import type { LineChangeListener } from "./line-change";
 import { schedulerMachine } from "./scheduler.machine";
 import type { DispatchDecision } from "./scheduler.machine";
-import type { LineEntry, SchedulingMode } from "./fair-line";
+import type { AffinityLimits, LineEntry, SchedulingMode } from "./fair-line";
 
 /**
  * What is left of an attempt once its backend is done: keeping the output (writing the image). It runs after the
@@ -43,6 +43,8 @@ export interface JobSchedulerOptions<P> extends Pick<
   onDispatch?: (decision: DispatchDecision) => void;
   /** `fair` (default) or `fifo`. */
   mode?: SchedulingMode;
+  /** Model affinity with several backends (default: the owner's next 32 jobs, 3 passes at most); null: off. */
+  affinity?: AffinityLimits | null;
   /** Each owner's last turn as persisted, and whether an admin paused the queue: a new leader rebuilds the same order. */
   served?: Iterable<[string, number]>;
   held?: boolean;
@@ -72,7 +74,14 @@ export interface JobView {
 export interface QueueSnapshot {
   queued: number;
   processing: number;
-  backends: { healthy: boolean; busy: boolean; jobId: string | null; since: number | null }[];
+  backends: {
+    healthy: boolean;
+    busy: boolean;
+    jobId: string | null;
+    since: number | null;
+    /** The model loaded there as far as the scheduler knows; null when unknown. */
+    model: string | null;
+  }[];
 }
 
 const timeoutMessage = (ms: number): string =>
@@ -193,6 +202,7 @@ export class JobScheduler<P> {
         mode: options.mode ?? "fair",
         served: options.served ?? [],
         held: options.held ?? false,
+        ...(options.affinity === undefined ? {} : { affinity: options.affinity }),
       },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
@@ -332,6 +342,7 @@ export class JobScheduler<P> {
         busy: b.jobId !== null || (slots[i]?.busy ?? false),
         jobId: b.jobId,
         since: b.since,
+        model: b.model,
       })),
     };
   }
@@ -339,6 +350,16 @@ export class JobScheduler<P> {
   /** Marks a backend as answering (after its probe) so that jobs are dispatched to it. */
   backendUp(backend: number): void {
     this.actor.send({ type: "backend.up", backend });
+  }
+
+  /** Tells the scheduler which model a backend has loaded (null: unknown), for model affinity. */
+  backendModel(backend: number, model: string | null): void {
+    this.actor.send({ type: "backend.model", backend, model });
+  }
+
+  /** How many times model affinity passed a waiting job over. */
+  passedOver(jobId: string): number {
+    return this.actor.getSnapshot().context.queue.passedOver(jobId);
   }
 
   /** Marks a backend as unreachable; nothing new is dispatched to it. */

@@ -12,6 +12,7 @@ import type { AnvilDatabase } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
 import { Effect } from "effect";
 import { readEnv } from "../env";
+import { affinityFigures } from "./affinity";
 import { benchService } from "./bench-service";
 import { serverNodeArgs } from "../testing/spawn-server";
 import { crowd, startServer } from "./crowd";
@@ -311,6 +312,8 @@ async function main(): Promise<void> {
     }
     let n = 0;
     const pglite = () => openDatabase({ dataDir: join(dir, `pglite-${n++}`), migrationsFolder: MIGRATIONS });
+    // Switches saved by model affinity: the scheduler's doing, so on the embedded database alone.
+    if (wanted("affinity")) await affinityFigures("pglite", pglite, dir);
     await onDatabase("pglite", pglite, dir, figures);
     if (env.DATABASE_URL) {
       await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures);
