@@ -73,6 +73,8 @@ export interface AnvilConfig {
   jobTimeoutMs: number;
   /** `fair` (default): users take turns; `fifo`: submission order. */
   scheduling?: JobServiceOptions["scheduling"];
+  /** With several backends, a free GPU may take a job that needs the model it has loaded (default true). */
+  modelAffinity?: boolean;
   logger: Logger;
   simulatorStepMs?: number;
   webDir?: string;
@@ -197,8 +199,13 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     images: termImages,
     jobTimeoutMs: config.jobTimeoutMs,
     scheduling: config.scheduling ?? "fair",
-    // Why each job got a GPU ("bob's turn: served least recently"); the owner is no metric label, a log field only.
-    onDispatch: (decision) => logger.debug(decision, "dispatch"),
+    ...(config.modelAffinity === undefined ? {} : { modelAffinity: config.modelAffinity }),
+    // Why each job got a GPU ("bob's turn: served least recently"), for /inspect and the debug log; the owner is no
+    // metric label, a log field only.
+    onDispatch: (decision) => {
+      logger.debug(decision, "dispatch");
+      inspector?.dispatches.record(decision);
+    },
     ...(config.maxQueuedPerUser !== undefined ? { maxQueuedPerUser: config.maxQueuedPerUser } : {}),
     ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
     ...(config.eventRetentionMs !== undefined ? { eventRetentionMs: config.eventRetentionMs } : {}),

@@ -62,7 +62,12 @@ describe("debug.* with inspection on", () => {
       expect(statesOf(records(), job.id)).toEqual(["queued", "processing", "complete"]);
       const started = records().find((r) => r.actorId === job.id && r.eventType === "job.start");
       expect(started).toMatchObject({ type: "@xstate.event", jobId: job.id, sourceId: "scheduler" });
-      expect(JSON.parse(started?.payloadSummary ?? "null")).toEqual({ type: "job.start", backend: 0, turn: 1 });
+      expect(JSON.parse(started?.payloadSummary ?? "null")).toEqual({
+        type: "job.start",
+        backend: 0,
+        turn: 1,
+        reason: "local's turn: never served yet",
+      });
       const processing = records().find((r) => r.actorId === job.id && r.state === "processing");
       expect(processing?.contextDiff).toMatchObject({ status: ["queued", "processing"], backend: [null, 0] });
       // Ids are "<instance>:<seq>", in the order of seq.
@@ -167,15 +172,34 @@ describe("debug.* with inspection on", () => {
         jobId: blocker.id,
         since: expect.any(String),
         permit: { held: true, since: expect.any(String) },
+        // Read from the simulator's options when it came up: its first checkpoint.
+        model: expect.stringMatching(/^flux1-dev\.safetensors \[[0-9a-f]{10}\]$/),
       }),
     ]);
+    expect(view.queue.map((q) => q.passedOver)).toEqual([0, 0]);
+    // Why the running job got the GPU: the latest decision, also in its timeline.
+    expect(view.dispatches[0]).toMatchObject({
+      jobId: blocker.id,
+      owner: "local",
+      backend: 0,
+      kind: "turn",
+      reason: "local's turn: served least recently",
+      switched: false,
+      passedOver: 0,
+      at: expect.any(String),
+    });
+    expect((await trpc.debug.timeline.query({ jobId: blocker.id })).dispatch?.reason).toBe(
+      "local's turn: served least recently",
+    );
 
     const actors = await trpc.debug.actors.query();
-    expect(actors.scheduler).toMatchObject({ actorId: "scheduler", status: "active", children: 3 });
-    expect(actors.alive.map((a) => [a.jobId, a.state, a.position])).toEqual([
-      [blocker.id, "processing", 0],
-      [first.id, "queued", 1],
-      [second.id, "queued", 2],
+    // Only the running job has an actor: a waiting job's actor is spawned as it starts.
+    expect(actors.scheduler).toMatchObject({ actorId: "scheduler", status: "active", children: 1 });
+    expect(actors.aliveCount).toBe(3);
+    expect(actors.alive.map((a) => [a.jobId, a.state, a.status, a.position])).toEqual([
+      [blocker.id, "processing", "active", 0],
+      [first.id, "queued", "not spawned yet", 1],
+      [second.id, "queued", "not spawned yet", 2],
     ]);
   });
 

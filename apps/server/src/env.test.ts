@@ -37,6 +37,13 @@ describe("readEnv", () => {
     expect(() => readEnv(source)).toThrow(message);
   });
 
+  it("turns model affinity on unless MODEL_AFFINITY is 0, and refuses anything but 0 or 1", () => {
+    expect(readEnv({}).MODEL_AFFINITY).toBe(true);
+    expect(readEnv({ MODEL_AFFINITY: "0" }).MODEL_AFFINITY).toBe(false);
+    expect(readEnv({ MODEL_AFFINITY: "1" }).MODEL_AFFINITY).toBe(true);
+    expect(() => readEnv({ MODEL_AFFINITY: "off" })).toThrow("Invalid environment: MODEL_AFFINITY must be 0 or 1");
+  });
+
   it("refuses an API_TOKEN of only spaces, which would otherwise read as unset and turn sign-in off", () => {
     expect(() => readEnv({ API_TOKEN: "        " })).toThrow("Invalid environment: API_TOKEN must not be only spaces");
     expect(() => readEnv({ API_TOKEN: "short" })).toThrow("Invalid environment: API_TOKEN must be at least 8");

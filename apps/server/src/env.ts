@@ -113,6 +113,13 @@ const envSchema = z.object({
   ),
   ANVIL_INSPECT: optionalString.pipe(z.enum(["0", "1", "stately"], { error: "must be 0, 1 or stately" }).optional()),
   SCHEDULING: optionalString.pipe(z.enum(["fair", "fifo"], { error: "must be fair or fifo" }).default("fair")),
+  /** 1: with several backends a free GPU may take a job that needs the model it has loaded; 0: strictly the line. */
+  MODEL_AFFINITY: optionalString.pipe(
+    z
+      .enum(["0", "1"], { error: "must be 0 or 1" })
+      .default("1")
+      .transform((value) => value === "1"),
+  ),
   NODE_ENV: optionalString,
   ANVIL_SIMULATOR_STEP_MS: positiveInt(150),
   /** Key of the X-Anvil-Signature HMAC of webhook deliveries; unset: unsigned. */

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     maxQueuedPerUser: env.MAX_QUEUED_PER_USER,
     jobTimeoutMs: env.JOB_TIMEOUT_MS,
     scheduling: env.SCHEDULING,
+    modelAffinity: env.MODEL_AFFINITY,
     simulatorStepMs: env.ANVIL_SIMULATOR_STEP_MS,
     leaseMs: env.LEASE_MS,
     clusterUrl: env.CLUSTER_URL,

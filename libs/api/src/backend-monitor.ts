@@ -1,4 +1,5 @@
 import type { ForgeClient } from "@anvil/forge-client";
+import { modelOf } from "@anvil/job-machine";
 import { Duration, Effect, Fiber, Latch, Schedule } from "effect";
 import { StillBusy, untilIdle } from "./until-idle";
 
@@ -16,10 +17,23 @@ export interface BackendMonitorHooks {
   down: (backend: number) => void;
   /** Whether Anvil itself has a generation on this backend right now. */
   isOurs: (backend: number) => boolean;
+  /** The model a backend has loaded (see `modelOf`; null when it cannot be read), told just before it is up. */
+  loaded?: (backend: number, model: string | null) => void;
   log?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** The model Forge's options say is selected: the one its next generation without a checkpoint uses. */
+const selectedModel = (options: Record<string, unknown>): string | null => {
+  const checkpoint = options["sd_model_checkpoint"];
+  const modules = options["forge_additional_modules"];
+  if (typeof checkpoint !== "string" || checkpoint === "") return null;
+  return modelOf({
+    checkpoint,
+    modules: Array.isArray(modules) ? modules.filter((m): m is string => typeof m === "string") : [],
+  });
+};
 
 /**
  * Probes every backend with backoff and keeps the scheduler's view of them true.
@@ -101,6 +115,11 @@ export class BackendMonitor {
               : error,
           ),
         );
+      }
+      if (hooks.loaded) {
+        // Read while the backend is not up yet, so no job of ours can be changing it meanwhile.
+        const options = yield* Effect.option(forge.options());
+        hooks.loaded(index, options._tag === "Some" ? selectedModel(options.value) : null);
       }
       state.healthy = true;
       state.lastError = null;

@@ -16,6 +16,7 @@ export { Inspector } from "./inspection/inspector";
 export type { InspectedState, InspectionRecord, InspectionType } from "./inspection/record";
 export type { Json } from "./inspection/summary";
 export type { ActorsDebugView, BlockedReason, SchedulerDebugView } from "./inspection/views";
+export type { DispatchRecord } from "./inspection/dispatch-log";
 export { INSPECTION_OFF } from "./routers/debug";
 export type { JobServiceObserver, ObservedTransition } from "./job-observer";
 export { openApiDocument } from "./openapi/openapi";

@@ -90,6 +90,8 @@ export interface JobServiceSettings {
   eventPruneIntervalMs?: number;
   /** `fair` (default): users take turns; `fifo`: submission order. */
   scheduling?: SchedulingMode;
+  /** Model affinity with several backends (default true): a free GPU may take a job that needs the model it has. */
+  modelAffinity?: boolean;
   /** Told why each job was started (for `/inspect`). */
   onDispatch?: (decision: DispatchDecision) => void;
   /** Queued jobs one user may have at once; one more is TOO_MANY_REQUESTS (0: no limit; default 200). */
@@ -176,6 +178,7 @@ export class JobService {
       backends: backends.length,
       jobTimeoutMs: options.jobTimeoutMs,
       mode: options.scheduling ?? "fair",
+      ...(options.modelAffinity === false ? { affinity: null } : {}),
       served: line.served,
       held: line.paused,
       ...(options.onDispatch ? { onDispatch: options.onDispatch } : {}),
@@ -230,6 +233,7 @@ export class JobService {
           this.retimed();
         },
         isOurs: (i) => this.scheduler.snapshot().backends[i]?.jobId != null,
+        loaded: (i, model) => this.scheduler.backendModel(i, model),
         ...(options.log ? { log: options.log } : {}),
       },
       options.probeIntervalMs,

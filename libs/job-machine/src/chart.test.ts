@@ -55,6 +55,7 @@ describe("chartOf", () => {
       "queue.release",
       "backend.up",
       "backend.down",
+      "backend.model",
       "xstate.snapshot.*",
       "xstate.done.actor.*",
     ]);

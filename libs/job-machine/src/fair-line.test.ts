@@ -6,7 +6,8 @@ import { applyLineEvent, toLineChanges } from "./line-change";
 import type { LineEvent } from "./line-change";
 
 type Op =
-  | { kind: "add"; owner: number; priority: number }
+  | { kind: "add"; owner: number; priority: number; model: number }
+  | { kind: "pick"; loaded: number }
   | { kind: "requeue"; owner: number }
   | { kind: "remove"; pick: number }
   | { kind: "start" }
@@ -14,6 +15,12 @@ type Op =
   | { kind: "global"; pick: number };
 
 const owners = ["ann", "bob", "cat", "dan"];
+/** Job models: index 0 is a job that takes whatever is loaded. */
+const checkpoints = [null, "flux", "sdxl", "schnell"];
+/** Small on purpose, so that the search's end and the bound are reached often. */
+const LIMITS = { limit: 3, bound: 2 };
+
+type ModelJob = LineEntry & { requeued?: number; passes?: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -21,9 +28,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("add" as const),
       owner: fc.nat(3),
-      priority: fc.integer({ min: -2, max: 2 }),
+      priority: fc.integer({ min: -1, max: 1 }),
+      model: fc.nat(3),
     }),
   },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("pick" as const), loaded: fc.nat(3) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("requeue" as const), owner: fc.nat(3) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("start" as const) }) },
@@ -38,9 +47,32 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("global" as const), pick: fc.nat() }) },
 );
 
+/** Mostly submissions and affinity picks among few users and models, so that jobs reach the bound. */
+const affinityOpArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("add" as const),
+      owner: fc.nat(1),
+      priority: fc.constant(0),
+      model: fc.nat(2),
+    }),
+  },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant("pick" as const), loaded: fc.nat(2) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("move" as const),
+      pick: fc.nat(),
+      to: fc.constantFrom("front" as const, "back" as const),
+    }),
+  },
+);
+
 /** The rules, executed literally: who starts next, again and again, on a copy of the state. */
 class Model {
-  jobs = new Map<string, LineEntry & { requeued?: number }>();
+  jobs = new Map<string, ModelJob>();
   served = new Map<string, number>();
   counter = 0;
   constructor(readonly mode: SchedulingMode) {}
@@ -78,6 +110,30 @@ class Model {
       rest = rest.filter((job) => job !== next);
     }
     return order;
+  }
+
+  /**
+   * Model affinity, literally: when nothing waits ahead of the turns, the turn's owner's jobs in their own order;
+   * the first of the first `limit` that has `loaded` (or needs no model), walking past only jobs ranked like the
+   * first one and passed over fewer than `bound` times.
+   */
+  pick(loaded: string | null, limits: typeof LIMITS): { jobId: string; passedOver: number } | undefined {
+    const next = this.order()[0];
+    const first = next === undefined ? undefined : this.jobs.get(next);
+    if (this.mode === "fifo" || !first || first.requeued !== undefined || first.front != null) return undefined;
+    const own = [...this.jobs.values()]
+      .filter((job) => job.owner === first.owner && job.requeued === undefined && job.front == null)
+      .sort((a, b) => this.byLane(a, b));
+    for (const [i, job] of own.slice(0, limits.limit).entries()) {
+      const alike =
+        (first.move ?? 0) === 0
+          ? (job.move ?? 0) === 0 && job.priority === first.priority
+          : (first.move ?? 0) > 0 && (job.move ?? 0) > 0;
+      if (i > 0 && !alike) break;
+      if (job.model == null || job.model === loaded) return { jobId: job.jobId, passedOver: i };
+      if ((job.passes ?? 0) >= limits.bound) break;
+    }
+    return undefined;
   }
 }
 
@@ -125,7 +181,13 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
     let change: LineShift | undefined;
     switch (op.kind) {
       case "add": {
-        const entry = { jobId: `j${++seq}`, owner: owners[op.owner] ?? "ann", priority: op.priority, seq };
+        const entry = {
+          jobId: `j${++seq}`,
+          owner: owners[op.owner] ?? "ann",
+          priority: op.priority,
+          seq,
+          model: checkpoints[op.model] ?? null,
+        };
         model.jobs.set(entry.jobId, { ...entry });
         change = line.add(entry);
         break;
@@ -147,12 +209,31 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
         const jobId = line.peek();
         expect(jobId).toBe(model.order()[0]);
         if (!jobId) continue;
-        const job = model.jobs.get(jobId) as LineEntry & { requeued?: number };
+        const job = model.jobs.get(jobId) as ModelJob;
         const front = job.requeued !== undefined || job.front != null;
         model.jobs.delete(jobId);
         const started = line.start(jobId);
         if (!front) model.served.set(mode === "fifo" ? "" : job.owner, ++model.counter);
         expect(started?.served ?? null).toBe(front ? null : model.counter);
+        change = started?.change;
+        break;
+      }
+      case "pick": {
+        const loaded = checkpoints[op.loaded] ?? null;
+        const pick = line.peekTurn(LIMITS, (entry) => entry.model == null || entry.model === loaded);
+        const expectedPick = model.pick(loaded, LIMITS);
+        expect(pick).toEqual(expectedPick);
+        if (!pick) continue;
+        const owner = model.jobs.get(pick.jobId)?.owner ?? "";
+        const order = model.order();
+        for (const job of model.jobs.values()) {
+          if (job.owner !== owner) continue;
+          if (order.indexOf(job.jobId) < order.indexOf(pick.jobId)) job.passes = (job.passes ?? 0) + 1;
+        }
+        model.jobs.delete(pick.jobId);
+        model.served.set(owner, ++model.counter);
+        const started = line.start(pick.jobId);
+        expect(started?.served).toBe(model.counter);
         change = started?.change;
         break;
       }
@@ -177,6 +258,10 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
     expect([...line]).toEqual(expected);
     expect(expected.map((jobId) => line.position(jobId))).toEqual(expected.map((_, i) => i + 1));
     expect(line.size).toBe(expected.length);
+    for (const [jobId, job] of model.jobs) {
+      expect(line.passedOver(jobId)).toBe(job.passes ?? 0);
+      expect(job.passes ?? 0).toBeLessThanOrEqual(LIMITS.bound);
+    }
     const after = new Map(expected.map((jobId, i) => [jobId, i + 1]));
     if (change) expect(applyChange(before, change)).toEqual(after);
     if (change) expectLineChanges(before, change, after);
@@ -198,6 +283,13 @@ describe("FairLine", () => {
   it("keeps positions a permutation matching the simulated start order (fair)", () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => run("fair", ops)),
+      { numRuns: 300 },
+    );
+  });
+
+  it("keeps positions exact after every affinity pick, and passes no job over more than the bound", () => {
+    fc.assert(
+      fc.property(fc.array(affinityOpArb, { minLength: 20, maxLength: 80 }), (ops) => run("fair", ops)),
       { numRuns: 300 },
     );
   });

@@ -13,6 +13,23 @@ export interface LineEntry {
   move?: number | null;
   /** An admin's global move to the very front: the larger, the more recent, the earlier it starts. */
   front?: number | null;
+  /** The model the job needs loaded (see `modelOf`); null or absent: it takes whatever a backend has loaded. */
+  model?: string | null;
+}
+
+/**
+ * How far model affinity reaches: a free backend may take one of the next `limit` jobs of the owner whose turn it
+ * is, passing over no job that was already passed over `bound` times.
+ */
+export interface AffinityLimits {
+  limit: number;
+  bound: number;
+}
+
+/** The job model affinity chose, and how many of its owner's jobs ahead of it it passes over (0: the turn's first). */
+export interface TurnPick {
+  jobId: string;
+  passedOver: number;
 }
 
 /**
@@ -74,6 +91,17 @@ const compareEntries = (a: LineEntry, b: LineEntry): number => {
   return b.priority - a.priority || a.seq - b.seq;
 };
 
+/**
+ * Whether model affinity may pass `head` over for `other` (both of one lane, `other` behind it): only among jobs
+ * the owner ranked alike, so a higher priority or a move to the front is never undone by a model that happens
+ * to be loaded.
+ */
+const rankAlike = (head: LineEntry, other: LineEntry): boolean => {
+  const group = Math.sign(head.move ?? 0);
+  if (group < 0 || Math.sign(other.move ?? 0) !== group) return false;
+  return group > 0 || head.priority === other.priority;
+};
+
 const compareLanes = (a: Lane, b: Lane): number =>
   a.served - b.served || a.minSeq - b.minSeq || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0);
 
@@ -98,6 +126,8 @@ export class FairLine {
   /** Jobs ahead of every lane, in order. */
   private front: string[] = [];
   private servedCounter = 0;
+  /** Times model affinity passed a waiting job over (kept in memory: a new leader counts afresh). */
+  private readonly passes = new Map<string, number>();
 
   constructor(
     readonly mode: SchedulingMode = "fair",
@@ -158,14 +188,36 @@ export class FairLine {
     return this.front[0] ?? this.ranked[0]?.entries[0]?.jobId;
   }
 
-  /** The next job to start among the first `limit` jobs of the owner whose turn it is that `accept` takes. */
-  peekTurn(limit: number, accept: (entry: LineEntry) => boolean): string | undefined {
-    const first = this.front[0];
-    if (first !== undefined) return first;
-    const lane = this.ranked[0];
-    if (!lane) return undefined;
-    for (const entry of lane.entries.slice(0, limit)) if (accept(entry)) return entry.jobId;
-    return lane.entries[0]?.jobId;
+  /** True when `jobId` waits ahead of every turn: moved to the very front by an admin, or running again. */
+  ahead(jobId: string): boolean {
+    return this.inFront(jobId);
+  }
+
+  /** How many times model affinity passed `jobId` over while it waited (see {@link peekTurn}). */
+  passedOver(jobId: string): number {
+    return this.passes.get(jobId) ?? 0;
+  }
+
+  /**
+   * Model affinity: the first job that `accept` takes among the first `limits.limit` jobs of the owner whose turn it
+   * is, when it is not the turn's first job or when it is. Only jobs that rank alike are passed over (the same
+   * priority, none the owner moved to the front), and none that was passed over `limits.bound` times already: the
+   * search stops there, so that job goes next. Undefined when nothing is found, when a job waits ahead of every
+   * turn, and in `fifo` mode (strict submission order). Starting the pick with {@link start} counts the passes.
+   */
+  peekTurn(limits: AffinityLimits, accept: (entry: LineEntry) => boolean): TurnPick | undefined {
+    if (this.mode === "fifo" || this.front.length > 0) return undefined;
+    const entries = this.ranked[0]?.entries;
+    const head = entries?.[0];
+    if (!entries || !head) return undefined;
+    const end = Math.min(entries.length, limits.limit);
+    for (let i = 0; i < end; i++) {
+      const entry = entries[i] as LineEntry;
+      if (i > 0 && !rankAlike(head, entry)) break;
+      if (accept(entry)) return { jobId: entry.jobId, passedOver: i };
+      if (this.passedOver(entry.jobId) >= limits.bound) break;
+    }
+    return undefined;
   }
 
   /** Adds a waiting job where its owner, priority, seq and moves place it. */
@@ -210,6 +262,12 @@ export class FairLine {
     if (this.inFront(jobId)) return { change: this.remove(jobId), served: null, owner: entry.owner };
     const served = ++this.servedCounter;
     const lane = this.laneOf(entry);
+    // Model affinity took a later job of this owner: the ones ahead of it were passed over once more.
+    const index = this.indexIn(lane, entry);
+    for (let i = 0; i < index; i++) {
+      const passed = lane.entries[i];
+      if (passed) this.passes.set(passed.jobId, this.passedOver(passed.jobId) + 1);
+    }
     const change = this.around(
       lane,
       () => {
@@ -229,10 +287,12 @@ export class FairLine {
     if (!entry) return noChange();
     const moved: LineEntry = { ...entry, ...to };
     const lane = this.laneOf(entry);
+    const passes = this.passedOver(jobId);
     return this.around(
       lane,
       () => {
         this.detach(entry);
+        if (passes > 0) this.passes.set(jobId, passes);
         this.entries.set(jobId, moved);
         if (moved.front != null) this.insertFront(moved);
         else this.insertInLane(lane, moved);
@@ -381,6 +441,7 @@ export class FairLine {
 
   private detach(entry: LineEntry): void {
     this.entries.delete(entry.jobId);
+    this.passes.delete(entry.jobId);
     const ahead = this.front.indexOf(entry.jobId);
     if (ahead !== -1) {
       this.front.splice(ahead, 1);

@@ -34,7 +34,8 @@ export interface ImageJobContext extends ImageJobInput {
 
 /** Events an image job accepts. */
 export type ImageJobEvent =
-  | { type: "job.start"; backend: number; turn?: number | null }
+  /** `reason`: why the scheduler chose this job (shown in /inspect's timeline with the event). */
+  | { type: "job.start"; backend: number; turn?: number | null; reason?: string }
   | { type: "job.progress"; progress: number }
   | { type: "job.generated" }
   | { type: "job.cancel" };

@@ -237,3 +237,24 @@ describe("JobScheduler", () => {
     expect(transitionsOf(published, "a")).toEqual(["queued->processing"]);
   });
 });
+
+describe("JobScheduler waiting jobs", () => {
+  it("spawns a job's actor only when the job starts, and cancels a waiting job without one", async () => {
+    const backend = fakeBackend({ ms: 20 });
+    const { scheduler, submit, published } = testScheduler(backend.generate);
+    const outcomes = Array.from({ length: 1_000 }, (_, i) => submit(`w${i}`));
+    // One job runs; the other 999 wait as entries in the line, with no actor each.
+    expect(scheduler.size).toBe(1_000);
+    expect(scheduler.actors).toBe(1);
+    expect(scheduler.job("w500")).toMatchObject({ state: "queued", position: 500, backend: null });
+    await scheduler.cancel("w500");
+    expect(await outcomes[500]).toBe("cancelled");
+    expect(transitionsOf(published, "w500")).toEqual(["queued->cancelled"]);
+    expect(scheduler.holds("w500")).toBe(false);
+    expect(scheduler.position("w501")).toBe(500);
+    expect(backend.stats.started).not.toContain("w500");
+    // Stopping stops the one live actor; the waiting jobs stay as persisted, for the next start.
+    await scheduler.stop();
+    expect(backend.stats.started.length).toBeLessThan(1_000);
+  });
+});

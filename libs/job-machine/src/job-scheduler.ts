@@ -11,7 +11,7 @@ import type { JournalOptions } from "./journal";
 import type { LineChangeListener } from "./line-change";
 import { schedulerMachine } from "./scheduler.machine";
 import type { DispatchDecision } from "./scheduler.machine";
-import type { LineEntry, SchedulingMode } from "./fair-line";
+import type { AffinityLimits, LineEntry, SchedulingMode } from "./fair-line";
 
 /**
  * What is left of an attempt once its backend is done: keeping the output (writing the image). It runs after the
@@ -43,6 +43,8 @@ export interface JobSchedulerOptions<P> extends Pick<
   onDispatch?: (decision: DispatchDecision) => void;
   /** `fair` (default) or `fifo`. */
   mode?: SchedulingMode;
+  /** Model affinity with several backends (default: the owner's next 32 jobs, 3 passes at most); null: off. */
+  affinity?: AffinityLimits | null;
   /** Each owner's last turn as persisted, and whether an admin paused the queue: a new leader rebuilds the same order. */
   served?: Iterable<[string, number]>;
   held?: boolean;
@@ -52,12 +54,12 @@ export interface JobSchedulerOptions<P> extends Pick<
   inspect?: (event: InspectionEvent) => void;
 }
 
-/** A live job actor as inspection shows it. */
+/** A held job as inspection shows it: its actor, or for a job still waiting to start, its line entry. */
 export interface JobView {
   jobId: string;
   /** The machine's state ("queued", "processing", …). */
   state: string;
-  /** The actor's own status ("active", "done", "stopped"). */
+  /** The actor's own status ("active", "done", "stopped"), or "not spawned yet" for a job that never started. */
   actorStatus: string;
   /** 1 = next to get a GPU; 0 when not waiting. */
   position: number;
@@ -72,7 +74,14 @@ export interface JobView {
 export interface QueueSnapshot {
   queued: number;
   processing: number;
-  backends: { healthy: boolean; busy: boolean; jobId: string | null; since: number | null }[];
+  backends: {
+    healthy: boolean;
+    busy: boolean;
+    jobId: string | null;
+    since: number | null;
+    /** The model loaded there as far as the scheduler knows; null when unknown. */
+    model: string | null;
+  }[];
 }
 
 const timeoutMessage = (ms: number): string =>
@@ -193,6 +202,7 @@ export class JobScheduler<P> {
         mode: options.mode ?? "fair",
         served: options.served ?? [],
         held: options.held ?? false,
+        ...(options.affinity === undefined ? {} : { affinity: options.affinity }),
       },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
@@ -250,9 +260,9 @@ export class JobScheduler<P> {
     return this.actor.getSnapshot().context.held;
   }
 
-  /** Whether a job actor for `jobId` is alive here (waiting or running). */
+  /** Whether this scheduler holds `jobId` (waiting or running). */
   holds(jobId: string): boolean {
-    return this.actor.getSnapshot().context.jobs.has(jobId);
+    return this.actor.getSnapshot().context.seen.has(jobId);
   }
 
   /** Whether jobs are started (false once the scheduler is stopping). */
@@ -265,10 +275,10 @@ export class JobScheduler<P> {
     return this.actor.getSnapshot().status;
   }
 
-  /** Every live job actor in submission order, with its state and what its machine holds (at most `limit`). */
+  /** Every job held, in submission order, with its state and what its machine holds (at most `limit`). */
   jobs(limit = Infinity): JobView[] {
     const views: JobView[] = [];
-    for (const jobId of this.actor.getSnapshot().context.jobs.keys()) {
+    for (const jobId of this.actor.getSnapshot().context.seen.keys()) {
       if (views.length >= limit) break;
       const view = this.job(jobId);
       if (view) views.push(view);
@@ -276,15 +286,36 @@ export class JobScheduler<P> {
     return views;
   }
 
-  /** How many job actors are alive. */
+  /** How many jobs are held (waiting or running). */
   get size(): number {
+    return this.actor.getSnapshot().context.seen.size;
+  }
+
+  /** How many job actors are alive: a waiting job has none until it is started. */
+  get actors(): number {
     return this.actor.getSnapshot().context.jobs.size;
   }
 
-  /** One live job, or undefined once its actor ended. */
+  /** One held job, or undefined once it ended. */
   job(jobId: string): JobView | undefined {
-    const actor = this.actor.getSnapshot().context.jobs.get(jobId);
-    if (!actor) return undefined;
+    const { jobs, seen } = this.actor.getSnapshot().context;
+    const held = seen.get(jobId);
+    if (!held) return undefined;
+    const actor = jobs.get(jobId);
+    if (!actor) {
+      const { input } = held;
+      return {
+        jobId,
+        state: "queued",
+        actorStatus: "not spawned yet",
+        position: this.position(jobId),
+        prompt: input.prompt,
+        progress: 0,
+        backend: null,
+        attempt: input.attempt,
+        startedAt: null,
+      };
+    }
     const { value, status, context } = actor.getSnapshot();
     return {
       jobId,
@@ -311,6 +342,7 @@ export class JobScheduler<P> {
         busy: b.jobId !== null || (slots[i]?.busy ?? false),
         jobId: b.jobId,
         since: b.since,
+        model: b.model,
       })),
     };
   }
@@ -318,6 +350,16 @@ export class JobScheduler<P> {
   /** Marks a backend as answering (after its probe) so that jobs are dispatched to it. */
   backendUp(backend: number): void {
     this.actor.send({ type: "backend.up", backend });
+  }
+
+  /** Tells the scheduler which model a backend has loaded (null: unknown), for model affinity. */
+  backendModel(backend: number, model: string | null): void {
+    this.actor.send({ type: "backend.model", backend, model });
+  }
+
+  /** How many times model affinity passed a waiting job over. */
+  passedOver(jobId: string): number {
+    return this.actor.getSnapshot().context.queue.passedOver(jobId);
   }
 
   /** Marks a backend as unreachable; nothing new is dispatched to it. */

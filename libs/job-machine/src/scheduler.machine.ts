@@ -1,10 +1,12 @@
 import { assign, enqueueActions, setup, stopChild } from "xstate";
 import type { ActorRefFrom, SnapshotFrom } from "xstate";
 import { imageJobMachine } from "./image-job.machine";
-import type { ImageJobContext, ImageJobInput, ImageJobOutput } from "./image-job.machine";
+import type { ImageJobContext, ImageJobEvent, ImageJobInput, ImageJobOutput } from "./image-job.machine";
 import type { JobStatus } from "./job";
+import { chooseDispatch, DEFAULT_AFFINITY, modelName, modelOf } from "./affinity";
+import type { DispatchChoice, DispatchKind } from "./affinity";
 import { FairLine } from "./fair-line";
-import type { LineEntry, LineShift, SchedulingMode } from "./fair-line";
+import type { AffinityLimits, LineEntry, LineShift, SchedulingMode } from "./fair-line";
 import { toLineChanges } from "./line-change";
 import type { LineChange } from "./line-change";
 
@@ -19,6 +21,8 @@ export interface BackendSlot {
   jobId: string | null;
   /** When the assignment began (epoch ms). */
   since: number | null;
+  /** The model loaded there (see `modelOf`) as far as the scheduler knows; null when unknown. */
+  model: string | null;
 }
 
 /** A status change of one job, reported for persisting and publishing. */
@@ -41,13 +45,29 @@ export interface SchedulerInput {
   served?: Iterable<[string, number]>;
   /** Paused by an admin, as persisted: nothing starts until resumed. */
   held?: boolean;
+  /** Model affinity's reach (default {@link DEFAULT_AFFINITY}); null turns it off. */
+  affinity?: AffinityLimits | null;
 }
 
-/** The scheduler's context: the line, the live job actors and the backends. */
+/** What the scheduler holds of each job it was given, until the job ends. */
+export interface HeldJob {
+  status: JobStatus;
+  progress: number;
+  entry: LineEntry;
+  /** What the job's actor is spawned with when the job is started. */
+  input: ImageJobInput;
+}
+
+/**
+ * The scheduler's context: the line, the jobs it holds, their actors and the backends. A waiting job is an entry in
+ * the line; its actor is spawned when it is started, so that each waiting job costs a few hundred bytes and no
+ * step of the machine copies a map of thousands of actors (XState copies its children map on every spawn and stop).
+ */
 export interface SchedulerContext {
   queue: FairLine;
+  /** The job actors: started jobs (and a job sent back to the line after its backend went away) until they end. */
   jobs: Map<string, ImageJobActor>;
-  seen: Map<string, { status: JobStatus; progress: number; entry: LineEntry }>;
+  seen: Map<string, HeldJob>;
   backends: BackendSlot[];
   /** False once the scheduler is stopping. */
   dispatching: boolean;
@@ -55,6 +75,8 @@ export interface SchedulerContext {
   held: boolean;
   /** Arrival counter for jobs submitted without a `seq`. */
   arrivals: number;
+  /** Model affinity's reach; null when off. */
+  affinity: AffinityLimits | null;
 }
 
 /** Why a job was started: for `/inspect`. */
@@ -64,7 +86,16 @@ export interface DispatchDecision {
   backend: number;
   /** The owner's turn counter, or null for a job run out of turn (moved to the very front, or running again). */
   turn: number | null;
+  kind: DispatchKind;
+  /** In words, e.g. "bob's turn: served least recently", "ann's turn: kept flux1-dev on GPU 1, passed over 1 job". */
   reason: string;
+  /** The model the job needs (null: whatever is loaded), and the one the backend had loaded before (null: unknown). */
+  model: string | null;
+  loaded: string | null;
+  /** Whether the backend must load another model for this job. */
+  switched: boolean;
+  /** How many of the owner's jobs model affinity passed over for this one. */
+  passedOver: number;
 }
 
 /** Events the scheduler accepts. */
@@ -79,6 +110,8 @@ export type SchedulerEvent =
   | { type: "scheduler.move"; jobId: string; move?: number | null; front?: number | null }
   | { type: "backend.up"; backend: number }
   | { type: "backend.down"; backend: number }
+  /** The model a backend has loaded, as the host read it (null: unknown); sent before it is marked up. */
+  | { type: "backend.model"; backend: number; model: string | null }
   | { type: `xstate.snapshot.${string}`; snapshot: SnapshotFrom<typeof imageJobMachine> }
   | { type: `xstate.done.actor.${string}`; output: ImageJobOutput };
 
@@ -95,6 +128,15 @@ const release = (backends: BackendSlot[], jobId: string): boolean => {
     }
   }
   return held;
+};
+
+/**
+ * A generation with a model that did not finish may have left its backend with that model, the one before, or
+ * none: what is loaded there is unknown until the next job with a model (or the host) says.
+ */
+const forgetModel = (backends: BackendSlot[], jobId: string, seen: { status: JobStatus; entry: LineEntry }): void => {
+  if (seen.status !== "processing" || seen.entry.model == null) return;
+  for (const slot of backends) if (slot.jobId === jobId) slot.model = null;
 };
 
 /** The part of a job's context that transitions carry (prompt and params never change). */
@@ -125,40 +167,119 @@ const schedulerSetup = setup({
   },
 });
 
+/** Why `choice` was made, in words for /inspect. */
+const describeDispatch = (
+  choice: DispatchChoice,
+  owner: string,
+  servedBefore: number,
+  model: string | null,
+  loaded: string | null,
+): string => {
+  const gpu = `GPU ${choice.backend}`;
+  const turn = `${owner}'s turn`;
+  if (choice.kind === "affinity") {
+    const jobs = choice.passedOver === 1 ? "1 job" : `${choice.passedOver} jobs`;
+    return `${turn}: kept ${modelName(loaded ?? model ?? "")} on ${gpu}, passed over ${jobs}`;
+  }
+  const why = {
+    turn: `${turn}: ${servedBefore === 0 ? "never served yet" : "served least recently"}`,
+    front: "moved to the front by an admin",
+    again: "runs again ahead of the line: its backend went away",
+    fifo: "fifo: first in line",
+  }[choice.kind];
+  if (model === null) return why;
+  return loaded === model
+    ? `${why}; ${modelName(model)} already loaded on ${gpu}`
+    : `${why}; loads ${modelName(model)} on ${gpu}`;
+};
+
 // The line, the maps and the backend slots are owned by this actor and changed only in its own
 // transitions; keeping them mutable is what makes a dequeue O(log n) with 10,000 jobs waiting.
 const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
   if (!context.dispatching || context.held) return;
-  for (const [backend, slot] of context.backends.entries()) {
-    if (!slot.healthy || slot.jobId !== null) continue;
-    const next = context.queue.peek();
-    const actor = next === undefined ? undefined : context.jobs.get(next);
-    if (next === undefined || !actor) break;
-    const owner = context.queue.entry(next)?.owner ?? "";
+  // With one backend the line's projection is the start order exactly; affinity is for several (docs/API.md).
+  const affinity = context.backends.length > 1 ? context.affinity : null;
+  for (;;) {
+    const choice = chooseDispatch(context.queue, context.backends, affinity);
+    const held = choice && context.seen.get(choice.jobId);
+    const slot = choice && context.backends[choice.backend];
+    if (!choice || !held || !slot) break;
+    const { jobId, backend } = choice;
+    const entry = context.queue.entry(jobId);
+    const owner = entry?.owner ?? "";
+    const model = entry?.model ?? null;
     const servedBefore = context.queue.servedAt(owner);
-    const started = context.queue.start(next);
+    const started = context.queue.start(jobId);
     if (!started) break;
-    slot.jobId = next;
+    const loaded = slot.model;
+    slot.jobId = jobId;
     slot.since = Date.now();
-    enqueue.sendTo(actor, { type: "job.start", backend, turn: started.served });
+    // Anvil sends a checkpoint with `restore afterwards` off: the backend keeps it loaded for the next job.
+    if (model !== null) slot.model = model;
+    const reason = describeDispatch(choice, owner, servedBefore, model, loaded);
+    startJob(context, held, enqueue, { type: "job.start", backend, turn: started.served, reason });
     for (const params of lineChanges(context.queue, started.change)) enqueue({ type: "reportLineChange", params });
-    const reason =
-      started.served === null
-        ? "moved to the very front (or running again): out of turn"
-        : `${owner}'s turn: ${servedBefore === 0 ? "never served yet" : "served least recently"}`;
-    enqueue({ type: "reportDispatch", params: { jobId: next, owner, backend, turn: started.served, reason } });
+    const decision: DispatchDecision = {
+      jobId,
+      owner,
+      backend,
+      turn: started.served,
+      kind: choice.kind,
+      reason,
+      model,
+      loaded,
+      switched: model !== null && model !== loaded,
+      passedOver: choice.passedOver,
+    };
+    enqueue({ type: "reportDispatch", params: decision });
   }
 });
 
-/** Spawns a job's actor and puts it at the end of the line (nothing when the scheduler holds it already). */
-function enqueueJob(
+type Enqueue = Parameters<Parameters<typeof schedulerSetup.enqueueActions>[0]>[0]["enqueue"];
+
+/** Sends `start` to a job's actor, spawning the actor first when the job has not run before. */
+function startJob(
   context: SchedulerContext,
-  job: ImageJobInput,
-  spawn: (src: "imageJob", options: { id: string; input: ImageJobInput; syncSnapshot: boolean }) => ImageJobActor,
+  held: HeldJob,
+  enqueue: Enqueue,
+  start: Extract<ImageJobEvent, { type: "job.start" }>,
 ): void {
+  const { jobId } = held.entry;
+  const actor = context.jobs.get(jobId);
+  if (actor) {
+    enqueue.sendTo(actor, start);
+    return;
+  }
+  enqueue.assign(({ spawn }) => {
+    context.jobs.set(jobId, spawn("imageJob", { id: jobId, input: held.input, syncSnapshot: true }));
+    return {};
+  });
+  // Resolved after the assign above: the actor exists by then.
+  enqueue.sendTo(({ context: now }) => now.jobs.get(jobId) as ImageJobActor, start);
+}
+
+/** A waiting job without an actor, cancelled: the transition its actor would have reported. */
+const cancelledWhileWaiting = (held: HeldJob): JobTransition => ({
+  jobId: held.input.jobId,
+  from: "queued",
+  to: "cancelled",
+  job: {
+    jobId: held.input.jobId,
+    attempt: held.input.attempt,
+    status: "cancelled",
+    backend: null,
+    progress: 0,
+    result: null,
+    error: null,
+    startedAt: null,
+    finishedAt: Date.now(),
+  },
+});
+
+/** Puts a job at the end of the line (nothing when the scheduler holds it already); its actor waits for its start. */
+function enqueueJob(context: SchedulerContext, job: ImageJobInput): void {
   const { jobId, line } = job;
-  if (context.jobs.has(jobId)) return;
-  const actor = spawn("imageJob", { id: jobId, input: job, syncSnapshot: true });
+  if (context.seen.has(jobId)) return;
   const entry: LineEntry = {
     jobId,
     owner: line?.owner ?? "local",
@@ -166,15 +287,14 @@ function enqueueJob(
     seq: line?.seq ?? context.arrivals + 1,
     move: line?.move ?? null,
     front: line?.front ?? null,
+    model: modelOf(job.params),
   };
   context.arrivals = Math.max(context.arrivals, entry.seq);
-  context.jobs.set(jobId, actor);
-  context.seen.set(jobId, { status: "queued", progress: 0, entry });
+  context.seen.set(jobId, { status: "queued", progress: 0, entry, input: job });
 }
 
 /**
- * The scheduler: spawns one image-job actor per submitted job (actor id = job id), keeps the line in
- * turn order (see FairLine) and is the only place that decides which job runs next, on which backend.
+ * The scheduler: holds every submitted job, keeps the line in turn order (see FairLine) and is the only place that decides which job runs next, on which backend.
  * It does no I/O: transitions, progress and changes of the line are reported through the named
  * actions `reportTransition`, `reportProgress`, `reportLineChange` (each change of the line, see line-change.ts) and
  * `reportDispatch`, which the host provides.
@@ -189,18 +309,17 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
       healthy: input.healthy ?? false,
       jobId: null,
       since: null,
+      model: null,
     })),
     dispatching: true,
     held: input.held ?? false,
     arrivals: 0,
+    affinity: input.affinity === undefined ? DEFAULT_AFFINITY : input.affinity,
   }),
   on: {
     "scheduler.enqueue": {
       actions: [
-        assign(({ context, event, spawn }) => {
-          enqueueJob(context, event.job, spawn);
-          return {};
-        }),
+        ({ context, event }) => enqueueJob(context, event.job),
         enqueueActions(({ context, event, enqueue }) => {
           const seen = context.seen.get(event.job.jobId);
           if (!seen || seen.status !== "queued") return;
@@ -212,12 +331,9 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     },
     "scheduler.enqueueMany": {
       actions: [
-        // XState copies the children map once per assign that spawns: one assign for the whole batch keeps a
-        // thousand-job submitMany linear instead of quadratic in the number of live actors.
-        assign(({ context, event, spawn }) => {
-          for (const job of event.jobs) enqueueJob(context, job, spawn);
-          return {};
-        }),
+        ({ context, event }) => {
+          for (const job of event.jobs) enqueueJob(context, job);
+        },
         enqueueActions(({ context, event, enqueue }) => {
           for (const job of event.jobs) {
             const seen = context.seen.get(job.jobId);
@@ -231,13 +347,20 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     },
     "scheduler.cancel": {
       actions: enqueueActions(({ context, event, enqueue }) => {
-        const actor = context.jobs.get(event.jobId);
-        if (!actor) return;
-        // Leaving the line first keeps every other position exact at once; the actor's own
-        // transition to `cancelled` follows through its snapshot.
+        const held = context.seen.get(event.jobId);
+        if (!held) return;
+        // Leaving the line first keeps every other position exact at once.
         const change = context.queue.remove(event.jobId);
         for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
-        enqueue.sendTo(actor, { type: "job.cancel" });
+        const actor = context.jobs.get(event.jobId);
+        if (actor) {
+          // Its own transition to `cancelled` follows through its snapshot.
+          enqueue.sendTo(actor, { type: "job.cancel" });
+          return;
+        }
+        // Never started: there is no actor to stop, only the line entry (gone above) and its transition.
+        context.seen.delete(event.jobId);
+        enqueue({ type: "reportTransition", params: cancelledWhileWaiting(held) });
       }),
     },
     "scheduler.move": {
@@ -271,6 +394,13 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         if (slot) slot.healthy = false;
       },
     },
+    "backend.model": {
+      actions: ({ context, event }) => {
+        const slot = context.backends[event.backend];
+        // A job already sent there decides what it has loaded next; the host's read may predate it.
+        if (slot && slot.jobId === null) slot.model = event.model;
+      },
+    },
     "xstate.snapshot.*": {
       actions: enqueueActions(({ context, event, enqueue }) => {
         if (!("snapshot" in event)) return;
@@ -282,6 +412,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
             type: "reportTransition",
             params: { jobId: job.jobId, from: seen.status, to: job.status, job: summary(job) },
           });
+          if (job.status !== "complete") forgetModel(context.backends, job.jobId, seen);
           if (seen.status === "processing" && job.status === "queued") {
             // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
             release(context.backends, job.jobId);
@@ -307,6 +438,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         const jobId = jobIdOf(event.type, "xstate.done.actor.");
         const seen = context.seen.get(jobId);
         const { output } = event;
+        if (seen && output.status !== "complete") forgetModel(context.backends, jobId, seen);
         if (seen && seen.status !== output.status) {
           const job = {
             ...output,

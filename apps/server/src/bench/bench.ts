@@ -12,7 +12,9 @@ import type { AnvilDatabase } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
 import { Effect } from "effect";
 import { readEnv } from "../env";
+import { affinityFigures } from "./affinity";
 import { benchService } from "./bench-service";
+import { serverNodeArgs } from "../testing/spawn-server";
 import { crowd, startServer } from "./crowd";
 import { estimateFigures } from "./estimates";
 import { fairLineFigures } from "./fair-line";
@@ -288,8 +290,8 @@ async function subscribers(label: string, open: () => Promise<AnvilDatabase>, di
   try {
     await crowd(label, server);
   } finally {
-    // A profiled server (ANVIL_SERVER_NODE_OPTIONS=--cpu-prof) writes its profile only when it exits by itself.
-    await server.kill(process.env["ANVIL_SERVER_NODE_OPTIONS"] ? "SIGTERM" : "SIGKILL");
+    // A profiled server writes its profile only when it exits by itself.
+    await server.kill(serverNodeArgs().length > 0 ? "SIGTERM" : "SIGKILL");
     if (database.kind === "postgres") await database.close();
   }
 }
@@ -312,6 +314,8 @@ async function main(): Promise<void> {
     }
     let n = 0;
     const pglite = () => openDatabase({ dataDir: join(dir, `pglite-${n++}`), migrationsFolder: MIGRATIONS });
+    // Switches saved by model affinity: the scheduler's doing, so on the embedded database alone.
+    if (wanted("affinity")) await affinityFigures("pglite", pglite, dir);
     await onDatabase("pglite", pglite, dir, figures);
     if (env.DATABASE_URL) {
       await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures);

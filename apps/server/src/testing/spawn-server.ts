@@ -29,6 +29,12 @@ export interface ServerProcess {
 const READY = "Anvil is listening on ";
 
 /**
+ * Node options for the spawned server: `ANVIL_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench --
+ * subscribers` profiles the server under the crowd (it writes its profile when it exits by itself, on SIGTERM).
+ */
+export const serverNodeArgs = (): string[] => process.env["ANVIL_SERVER_NODE_ARGS"]?.split(" ").filter(Boolean) ?? [];
+
+/**
  * Spawns the server script `script` (a built `main.js`) with exactly `env` (plus PATH and HOME) and resolves once
  * it logs the URL it listens on. Free of vitest, so the bench uses it too.
  */
@@ -37,14 +43,12 @@ export async function spawnScript(
   env: Record<string, string>,
   readyTimeoutMs = 60_000,
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...serverNodeArgs(), script], {
     env: {
       PATH: process.env["PATH"] ?? "",
       HOME: process.env["HOME"] ?? "",
       PORT: "0",
       ANVIL_INSPECT: "0",
-      // `ANVIL_SERVER_NODE_OPTIONS=--cpu-prof npm run bench -- subscribers` profiles the server under the crowd.
-      ...(process.env["ANVIL_SERVER_NODE_OPTIONS"] ? { NODE_OPTIONS: process.env["ANVIL_SERVER_NODE_OPTIONS"] } : {}),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

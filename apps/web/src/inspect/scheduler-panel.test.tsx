@@ -18,8 +18,16 @@ const view: SchedulerView = {
   },
   queued: 2,
   queue: [
-    { jobId: first, position: 1, attempt: 1, prompt: "a red fox", createdAt: since, waitingMs: 4_000 },
-    { jobId: second, position: 2, attempt: 2, prompt: "a bowl of ramen", createdAt: since, waitingMs: 4_000 },
+    { jobId: first, position: 1, attempt: 1, prompt: "a red fox", createdAt: since, waitingMs: 4_000, passedOver: 0 },
+    {
+      jobId: second,
+      position: 2,
+      attempt: 2,
+      prompt: "a bowl of ramen",
+      createdAt: since,
+      waitingMs: 4_000,
+      passedOver: 2,
+    },
   ],
   permits: { total: 2, held: 1, free: 1 },
   backends: [
@@ -31,6 +39,7 @@ const view: SchedulerView = {
       jobId: running,
       since,
       permit: { held: true, since },
+      model: "flux1-dev.safetensors [1a2b3c4d5e]",
     },
     {
       index: 1,
@@ -40,6 +49,22 @@ const view: SchedulerView = {
       jobId: null,
       since: null,
       permit: { held: false, since: null },
+      model: null,
+    },
+  ],
+  dispatches: [
+    {
+      at: since,
+      jobId: running,
+      owner: "ann",
+      backend: 0,
+      turn: 7,
+      kind: "affinity",
+      reason: "ann's turn: kept flux1-dev on GPU 0, passed over 1 job",
+      model: "flux1-dev.safetensors [1a2b3c4d5e]",
+      loaded: "flux1-dev.safetensors [1a2b3c4d5e]",
+      switched: false,
+      passedOver: 1,
     },
   ],
 };
@@ -59,7 +84,7 @@ describe("<SchedulerPanel>", () => {
     const entries = within(screen.getByRole("list", { name: "Queue in order" })).getAllByRole("listitem");
     expect(entries.map((e) => e.textContent)).toEqual([
       expect.stringMatching(/^#1a red fox3e225f9a · waiting 0:0\d$/),
-      expect.stringMatching(/^#2a bowl of ramenf0889482 · waiting 0:0\d · attempt 2$/),
+      expect.stringMatching(/^#2a bowl of ramenf0889482 · waiting 0:0\d · attempt 2 · passed over 2×$/),
     ]);
     fireEvent.click(within(entries[1]!).getByRole("button", { name: "a bowl of ramen" }));
     expect(onSelect).toHaveBeenCalledWith(second);
@@ -77,5 +102,22 @@ describe("<SchedulerPanel>", () => {
     expect(down).toHaveTextContent("unreachable");
     expect(down).toHaveTextContent("No job assigned");
     expect(down).toHaveTextContent("connect ECONNREFUSED");
+    expect(busy).toHaveTextContent("model loaded: flux1-dev");
+    expect(down).not.toHaveTextContent("model loaded");
+  });
+
+  it("says why the latest jobs got a GPU, and selects a job from there", () => {
+    const onSelect = vi.fn();
+    render(() => <SchedulerPanel view={view} prompts={{ [running]: "a lighthouse" }} onSelect={onSelect} />);
+    const decisions = within(screen.getByRole("list", { name: "Dispatch decisions, newest first" })).getAllByRole(
+      "listitem",
+    );
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]).toHaveAttribute("data-kind", "affinity");
+    expect(decisions[0]).toHaveTextContent(
+      /^\d\d:\d\d:\d\d · GPU 0 · a lighthouseann's turn: kept flux1-dev on GPU 0, passed over 1 job$/,
+    );
+    fireEvent.click(within(decisions[0]!).getByRole("button", { name: "a lighthouse" }));
+    expect(onSelect).toHaveBeenCalledWith(running);
   });
 });

@@ -1,7 +1,7 @@
 import { For, Index, Show } from "solid-js";
 import { Elapsed } from "../components/elapsed";
 import { backendLabel } from "../lib/format";
-import { clockTime } from "./format";
+import { clockTime, modelLabel } from "./format";
 import type { SchedulerView } from "./types";
 
 /** "13:04:05 (0:42 ago)", ticking. */
@@ -22,7 +22,13 @@ function JobLink(props: { jobId: string; prompt: string | undefined; onSelect: (
   );
 }
 
-/** The scheduler's view: why the first in line waits, the GPU permits and who holds them, the line in order. */
+/** How many dispatch decisions the panel lists. */
+const DECISIONS_SHOWN = 12;
+
+/**
+ * The scheduler's view: why the first in line waits, the GPU permits and who holds them (and which model each has
+ * loaded), the line in order, and why the latest jobs got a GPU.
+ */
 export function SchedulerPanel(props: {
   view: SchedulerView | undefined;
   prompts: Record<string, string>;
@@ -105,6 +111,13 @@ export function SchedulerPanel(props: {
                   </p>
                 )}
               </Show>
+              <Show when={backend().model}>
+                {(model) => (
+                  <p class="sched-backend__line sched-backend__model" title={model()}>
+                    model loaded: {modelLabel(model())}
+                  </p>
+                )}
+              </Show>
               <Show when={backend().lastError}>
                 <p class="sched-backend__line sched-backend__error">{backend().lastError}</p>
               </Show>
@@ -135,6 +148,7 @@ export function SchedulerPanel(props: {
                   )}
                 </Show>
                 <Show when={entry.attempt > 1}> · attempt {entry.attempt}</Show>
+                <Show when={entry.passedOver > 0}> · passed over {entry.passedOver}×</Show>
               </span>
             </li>
           )}
@@ -143,6 +157,24 @@ export function SchedulerPanel(props: {
       <Show when={(props.view?.queued ?? 0) - (props.view?.queue.length ?? 0)}>
         {(more) => <p class="sched__empty">and {more()} more</p>}
       </Show>
+
+      <h3>Why they started</h3>
+      <ol class="sched__decisions" aria-label="Dispatch decisions, newest first">
+        <For
+          each={(props.view?.dispatches ?? []).slice(0, DECISIONS_SHOWN)}
+          fallback={<li class="sched__empty">No job has started since the server did</li>}
+        >
+          {(decision) => (
+            <li class="decision" data-kind={decision.kind} data-job-id={decision.jobId}>
+              <span class="decision__head">
+                <time datetime={decision.at}>{clockTime(decision.at)}</time> · GPU {decision.backend} ·{" "}
+                <JobLink jobId={decision.jobId} prompt={props.prompts[decision.jobId]} onSelect={props.onSelect} />
+              </span>
+              <span class="decision__reason">{decision.reason}</span>
+            </li>
+          )}
+        </For>
+      </ol>
     </aside>
   );
 }

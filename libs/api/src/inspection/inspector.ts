@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { SchedulerContext } from "@anvil/job-machine";
 import type { AnyEventObject, InspectionEvent } from "xstate";
 import { HistoryGone } from "../errors";
+import { DispatchLog } from "./dispatch-log";
 import { InspectionRing } from "./inspection-ring";
 import { toRecord } from "./record";
 import type { InspectedState, InspectionRecord, InspectionType, StoredRecord } from "./record";
@@ -70,6 +71,8 @@ const stateOf = (value: unknown): InspectedState | null =>
 export class Inspector {
   /** Tags this process's event ids, so a resume cursor from an earlier process is recognised as stale. */
   readonly instance = randomBytes(3).toString("hex");
+  /** Why each job got its GPU: give `dispatches.record` to the scheduler as its `onDispatch`. */
+  readonly dispatches = new DispatchLog();
   private readonly ring: InspectionRing;
   private readonly identities = new WeakMap<object, Identity>();
   private readonly contexts = new WeakMap<object, Record<string, unknown>>();

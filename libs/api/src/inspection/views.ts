@@ -1,4 +1,5 @@
 import type { JobService } from "../job-service";
+import type { DispatchRecord } from "./dispatch-log";
 import type { Inspector } from "./inspector";
 import type { InspectedState } from "./record";
 import { SCHEDULER_ACTOR } from "./inspector";
@@ -24,6 +25,8 @@ export interface SchedulerDebugView {
     prompt: string;
     createdAt: string | null;
     waitingMs: number | null;
+    /** How many times model affinity let a later job of its owner go first (bounded). */
+    passedOver: number;
   }[];
   permits: { total: number; held: number; free: number };
   backends: {
@@ -36,7 +39,11 @@ export interface SchedulerDebugView {
     since: string | null;
     /** The GPU permit: held while a generation (and its clean-up on the backend) runs. */
     permit: { held: boolean; since: string | null };
+    /** The model loaded there as far as the scheduler knows (checkpoint title and modules); null when unknown. */
+    model: string | null;
   }[];
+  /** Why the latest jobs got a GPU, newest first. */
+  dispatches: DispatchRecord[];
 }
 
 const blockedBy = (
@@ -59,8 +66,12 @@ const blockedBy = (
   return { reason: "dispatch-pending", message: "A healthy backend is free; the first in line is being started" };
 };
 
-/** The scheduler's line (first `limit` entries) and backends, for `debug.scheduler`. */
-export function schedulerDebugView(service: JobService, limit: number): SchedulerDebugView {
+/** The scheduler's line (first `limit` entries), backends and latest dispatch decisions, for `debug.scheduler`. */
+export function schedulerDebugView(
+  service: JobService,
+  limit: number,
+  dispatches: DispatchRecord[] = [],
+): SchedulerDebugView {
   const { scheduler, monitor } = service;
   const { backends } = scheduler.snapshot();
   const queue = scheduler.queued();
@@ -81,6 +92,7 @@ export function schedulerDebugView(service: JobService, limit: number): Schedule
       prompt: short(view?.prompt ?? job?.prompt ?? ""),
       createdAt: iso(createdAt),
       waitingMs: createdAt === null ? null : now - createdAt,
+      passedOver: scheduler.passedOver(jobId),
     });
   }
   const held = permits.filter((permit) => permit.busy).length;
@@ -98,7 +110,9 @@ export function schedulerDebugView(service: JobService, limit: number): Schedule
       jobId: slot.jobId,
       since: iso(slot.since),
       permit: { held: permits[index]?.busy ?? false, since: iso(permits[index]?.since) },
+      model: slot.model,
     })),
+    dispatches,
   };
 }
 
@@ -161,7 +175,7 @@ export function actorsDebugView(service: JobService, inspector: Inspector, limit
       actorId: SCHEDULER_ACTOR,
       status: scheduler.actorStatus,
       dispatching: scheduler.dispatching,
-      children: scheduler.size,
+      children: scheduler.actors,
     },
     aliveCount: scheduler.size,
     alive,

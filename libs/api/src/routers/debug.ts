@@ -29,7 +29,7 @@ export const debugRouter = router({
 
   scheduler: inspectedProcedure
     .input(debugListInput)
-    .query(({ ctx, input }) => schedulerDebugView(ctx.service, input.limit)),
+    .query(({ ctx, input }) => schedulerDebugView(ctx.service, input.limit, ctx.inspector.dispatches.latest(50))),
 
   actors: inspectedProcedure
     .input(debugListInput)
@@ -39,7 +39,7 @@ export const debugRouter = router({
     const events = ctx.inspector.timeline(input.jobId);
     const alive = ctx.service.scheduler.holds(input.jobId);
     const truncated = !events.some((event) => event.type === "@xstate.actor" && event.actorId === input.jobId);
-    return { jobId: input.jobId, alive, truncated, events };
+    return { jobId: input.jobId, alive, truncated, dispatch: ctx.inspector.dispatches.of(input.jobId) ?? null, events };
   }),
 
   inspect: inspectedProcedure.input(inspectInput).subscription(async function* ({ ctx, input, signal }) {
