@@ -1,4 +1,4 @@
-import { GpuTimeModel, measureRun, NO_ESTIMATES, projectLine, toLineTiming } from "@anvil/job-machine";
+import { GpuTimeModel, measureRun, modelOf, NO_ESTIMATES, projectLine, toLineTiming } from "@anvil/job-machine";
 import type {
   BackendState,
   JobEstimates,
@@ -34,10 +34,11 @@ const isoOrNull = (ms: number | null | undefined): string | null =>
 
 const time = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso));
 
+// The model a job loads is its checkpoint with its modules: Forge loads again when either changes.
 const work = (record: JobRecord) => ({
   pixels: record.params.width * record.params.height,
   steps: record.params.steps,
-  checkpoint: record.params.checkpoint,
+  checkpoint: modelOf(record.params),
 });
 
 /**
@@ -69,7 +70,7 @@ export class Estimates {
     }
     for (const run of runs) {
       if (run.backend === null) continue;
-      const switched = this.model.start(run.backend, run.params.checkpoint);
+      const switched = this.model.start(run.backend, modelOf(run.params));
       this.learn(run, switched, next.get(run) ?? null);
     }
     this.changed();
@@ -82,7 +83,7 @@ export class Estimates {
   transition(from: JobStatus, record: JobRecord): boolean {
     this.changed();
     if (record.status === "processing" && from === "queued" && record.backend !== null) {
-      this.switched.set(record.id, this.model.start(record.backend, record.params.checkpoint));
+      this.switched.set(record.id, this.model.start(record.backend, modelOf(record.params)));
       const started = time(record.startedAt);
       if (started !== null) this.lastStart.set(record.backend, started);
       return false;
@@ -100,6 +101,12 @@ export class Estimates {
     if (run.status !== "complete" || run.backend === null || started === null || finished === null) return false;
     this.model.learn({ backend: run.backend, ...work(run), ...measureRun(started, finished, nextStart), switched });
     return true;
+  }
+
+  /** A backend said which model it has loaded (when it came up): what a first job there must switch from. */
+  loaded(backend: string, model: string | null): void {
+    this.model.assume(backend, model);
+    this.changed();
   }
 
   /** Something the projection depends on changed (the line, a backend, the pause): make it again when asked. */
@@ -138,6 +145,7 @@ export class Estimates {
       return {
         id,
         healthy: slot?.healthy ?? false,
+        loaded: slot?.model ?? null,
         running: job
           ? {
               jobId: job.id,

@@ -233,7 +233,11 @@ export class JobService {
           this.retimed();
         },
         isOurs: (i) => this.scheduler.snapshot().backends[i]?.jobId != null,
-        loaded: (i, model) => this.scheduler.backendModel(i, model),
+        loaded: (i, model) => {
+          this.scheduler.backendModel(i, model);
+          const url = backends[i]?.baseUrl;
+          if (url) this.estimates.loaded(url, model);
+        },
         ...(options.log ? { log: options.log } : {}),
       },
       options.probeIntervalMs,

@@ -118,6 +118,11 @@ export class GpuTimeModel {
     return switched;
   }
 
+  /** The backend itself says which checkpoint it has loaded (null: it cannot tell). */
+  assume(backend: string, checkpoint: string | null): void {
+    this.history(backend).loaded = checkpoint;
+  }
+
   /** The checkpoint `backend` has loaded as far as its runs tell, or null. */
   loaded(backend: string): string | null {
     return this.histories.get(backend)?.loaded ?? null;

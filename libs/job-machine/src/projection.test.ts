@@ -96,6 +96,22 @@ describe("projectLine", () => {
     expect(estimates.get("d")?.finishAt).toBe(NOW + 9_000);
   });
 
+  it("gives a job the free backend that has its checkpoint, as the scheduler does, with no switch", () => {
+    const model = trained([1_000, 1_000], 5_000);
+    const { estimates } = projectLine(model, {
+      now: NOW,
+      held: false,
+      backends: [
+        { ...idle(0), loaded: "flux" },
+        { ...idle(1), loaded: "sdxl" },
+      ],
+      line: [waiting("a", 1, "sdxl"), waiting("b", 1, "sdxl")],
+    });
+    expect(estimates.get("a")).toEqual({ startAt: NOW, finishAt: NOW + 1_000 });
+    // b takes the other free backend at once, and loads its checkpoint there first.
+    expect(estimates.get("b")).toEqual({ startAt: NOW, finishAt: NOW + 6_000 });
+  });
+
   it("pushes a running job's end back when its progress is behind its prediction", () => {
     const model = trained([1_000]);
     const { estimates } = projectLine(model, {

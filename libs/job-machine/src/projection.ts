@@ -24,6 +24,8 @@ export interface BackendState {
   /** Nothing is started on an unhealthy backend; what runs there is still expected to end. */
   healthy: boolean;
   running: RunningWork | null;
+  /** The checkpoint it has loaded, when the host knows better than the model's own guess (see GpuTimeModel.start). */
+  loaded?: string | null;
 }
 
 /** Everything a projection is made from; `line` in the order the jobs would start. */
@@ -64,7 +66,8 @@ function expectedEnd(model: GpuTimeModel, backend: string, job: RunningWork, now
 
 /**
  * Plays the line forward on the backends as the scheduler would dispatch it: each waiting job, in start order,
- * goes to the healthy backend that is free first (the lowest index on a tie), when it is free, for the GPU time the
+ * goes to the healthy backend that is free first (on a tie the one with its checkpoint loaded, else the lowest index),
+ * when it is free, for the GPU time the
  * model predicts there (plus a checkpoint switch when that backend would have another one loaded), and ends the
  * model's keep time later (its image written while the next job has the backend). A running job frees its backend
  * when its own prediction says. Nothing is known for waiting jobs while the queue is paused,
@@ -80,7 +83,7 @@ export function projectLine(model: GpuTimeModel, input: ProjectionInput): Projec
   let known = true;
   for (const [index, backend] of input.backends.entries()) {
     let at = now;
-    let loaded = model.loaded(backend.id);
+    let loaded = backend.loaded ?? model.loaded(backend.id);
     const job = backend.running;
     if (job) {
       const end = expectedEnd(model, backend.id, job, now);
@@ -99,8 +102,14 @@ export function projectLine(model: GpuTimeModel, input: ProjectionInput): Projec
       estimates.set(job.jobId, UNKNOWN);
       continue;
     }
+    // The backend free first; of several free at once, one that has the job's checkpoint (as the scheduler picks).
     let slot = free[0];
-    for (const other of free) if (slot === undefined || other.at < slot.at) slot = other;
+    for (const other of free) {
+      const fits = other.loaded === job.checkpoint && slot?.loaded !== job.checkpoint;
+      if (slot === undefined || other.at < slot.at || (other.at === slot.at && job.checkpoint !== null && fits)) {
+        slot = other;
+      }
+    }
     if (slot === undefined) break;
     const switched = job.checkpoint !== null && slot.loaded !== null && job.checkpoint !== slot.loaded;
     const ms = model.predict(slot.id, job, switched) ?? 0;

@@ -1,4 +1,4 @@
-import { FairLine, GpuTimeModel, projectLine } from "@anvil/job-machine";
+import { chooseDispatch, DEFAULT_AFFINITY, FairLine, GpuTimeModel, projectLine } from "@anvil/job-machine";
 import type { BackendState, SchedulingMode, WaitingWork } from "@anvil/job-machine";
 
 /** A small deterministic generator, so every run simulates the same day. */
@@ -44,21 +44,26 @@ interface SimJob extends WaitingWork {
   keepMs: number;
 }
 
-/** One simulated run of a job. */
+/** One simulated run of a job: when it started, on which GPU, how long it took (Infinity: not yet). */
 interface Run {
   startedAt: number;
-  backend: number;
+  backend: string;
   switched: boolean | null;
   loadMs: number;
   gpuMs: number;
-  generatedAt?: number;
-  finishedAt?: number;
+  generatedAt: number;
+  finishedAt: number;
+}
+
+/** A job as one simulation plays it. */
+interface Played extends SimJob {
+  run: Run;
 }
 
 /** A day of arrivals: few at night, many by day, in bursts of one user's prompt iterations. */
 function day(): SimJob[] {
   const next = random(2026);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] ?? items[0]!;
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   const users = Array.from({ length: 8 }, (_, i) => ({ name: `user-${i}`, favourite: FAVOURITES[i] ?? "sdxl-base" }));
   const jobs: SimJob[] = [];
@@ -101,56 +106,90 @@ const trueGpuMs = (job: SimJob, speed: number): number => {
 
 /** An estimate made at `at` of when a job starts and ends. */
 interface Foretold {
-  job: SimJob;
+  job: Played;
   at: number;
   startAt: number | null;
   finishAt: number | null;
 }
 
+/** Relative errors of what was foretold; `include` sees whether a job submitted after the estimate started first. */
+function errorsOf(jobs: readonly Played[], foretold: readonly Foretold[], include: (passed: boolean) => boolean) {
+  const start: number[] = [];
+  const finish: number[] = [];
+  let unknown = 0;
+  for (const { job, at, startAt, finishAt } of foretold) {
+    if (finishAt === null) {
+      unknown++;
+      continue;
+    }
+    const { startedAt, finishedAt } = job.run;
+    if (!include(jobs.some((other) => other.submittedAt > at && other.run.startedAt < startedAt))) continue;
+    const waited = startedAt - at;
+    // A job that got a GPU at once has no wait to foretell.
+    if (startAt !== null && waited >= 1_000) start.push(Math.abs(startAt - startedAt) / waited);
+    finish.push(Math.abs(finishAt - finishedAt) / (finishedAt - at));
+  }
+  return { start, finish, unknown };
+}
+
 /** Plays the day on the GPUs, taking an estimate of each job as it is submitted and of the whole line every 5 minutes. */
-function simulate(jobs: readonly SimJob[], mode: SchedulingMode) {
+function simulate(day: readonly SimJob[], mode: SchedulingMode) {
+  const jobs: Played[] = day.map((job) => ({
+    ...job,
+    run: {
+      startedAt: Infinity,
+      backend: "",
+      switched: null,
+      loadMs: 0,
+      gpuMs: 0,
+      generatedAt: Infinity,
+      finishedAt: Infinity,
+    },
+  }));
   const model = new GpuTimeModel();
   const line = new FairLine(mode);
   const byId = new Map(jobs.map((job) => [job.jobId, job]));
-  const runs = new Map<string, Run>();
-  const backends = GPUS.map((gpu) => ({ ...gpu, running: null as SimJob | null, loaded: null as Checkpoint | null }));
-  const keeping: SimJob[] = [];
+  const backends = GPUS.map((gpu) => ({ ...gpu, running: null as Played | null, loaded: null as Checkpoint | null }));
+  const keeping: Played[] = [];
   const atSubmission: Foretold[] = [];
   const whileWaiting: Foretold[] = [];
   let busyMs = 0;
   let longest = 0;
   let now = 0;
-  const run = (job: SimJob) => runs.get(job.jobId)!;
-
+  const waiting = function* () {
+    for (const id of line) {
+      const job = byId.get(id);
+      if (job) yield job;
+    }
+  };
   const project = () => {
     const states: BackendState[] = backends.map((backend) => {
       const job = backend.running;
       if (!job) return { id: backend.id, healthy: true, running: null };
-      const { startedAt, loadMs, gpuMs, switched } = run(job);
+      const { startedAt, loadMs, gpuMs, switched } = job.run;
       const progress = Math.max(0, Math.min(99, Math.floor((100 * (now - startedAt - loadMs)) / (gpuMs - loadMs))));
       return { id: backend.id, healthy: true, running: { ...job, startedAt, progress, switched } };
     });
-    const waiting = function* () {
-      for (const id of line) yield byId.get(id)!;
-    };
     return projectLine(model, { now, held: false, backends: states, line: waiting() }).estimates;
   };
+  const foretell = (job: Played, into: Foretold[], estimates: ReturnType<typeof project>) => {
+    const estimate = estimates.get(job.jobId);
+    into.push({ job, at: now, startAt: estimate?.startAt ?? null, finishAt: estimate?.finishAt ?? null });
+  };
+  // As the scheduler dispatches: the first in line to a free GPU, one with its checkpoint if any, or (model affinity)
+  // one of that user's next jobs that needs the checkpoint a free GPU has.
   const dispatch = () => {
-    for (const [index, backend] of backends.entries()) {
-      if (backend.running) continue;
-      const id = line.peek();
-      if (id === undefined) return;
-      line.start(id);
-      const job = byId.get(id)!;
+    for (;;) {
+      const slots = backends.map((b) => ({ healthy: true, jobId: b.running?.jobId ?? null, model: b.loaded }));
+      const choice = chooseDispatch(line, slots, DEFAULT_AFFINITY);
+      const job = byId.get(choice?.jobId ?? "");
+      const backend = backends[choice?.backend ?? -1];
+      if (!job || !backend) return;
+      line.start(job.jobId);
       const loadMs = backend.loaded === job.checkpoint ? 0 : SWITCH_MS * backend.speed;
       const gpuMs = loadMs + trueGpuMs(job, backend.speed);
-      runs.set(id, {
-        startedAt: now,
-        backend: index,
-        switched: model.start(backend.id, job.checkpoint),
-        loadMs,
-        gpuMs,
-      });
+      const switched = model.start(backend.id, job.checkpoint);
+      Object.assign(job.run, { startedAt: now, backend: backend.id, switched, loadMs, gpuMs });
       backend.loaded = job.checkpoint;
       backend.running = job;
       busyMs += gpuMs;
@@ -160,73 +199,47 @@ function simulate(jobs: readonly SimJob[], mode: SchedulingMode) {
   let arrived = 0;
   let sampleAt = 0;
   for (;;) {
-    const nextArrival = jobs[arrived]?.submittedAt ?? Infinity;
-    const generated = backends.map((b) => (b.running ? run(b.running).startedAt + run(b.running).gpuMs : Infinity));
+    const arrival = jobs[arrived];
+    const generated = backends.map(({ running }) => (running ? running.run.startedAt + running.run.gpuMs : Infinity));
     const nextGenerated = Math.min(...generated);
-    const nextFinished = Math.min(...keeping.map((job) => run(job).finishedAt!));
-    now = Math.min(nextArrival, nextGenerated, nextFinished, sampleAt);
+    const nextFinished = Math.min(...keeping.map((job) => job.run.finishedAt));
+    now = Math.min(arrival?.submittedAt ?? Infinity, nextGenerated, nextFinished, sampleAt);
     if (now === Infinity) break;
     if (now === sampleAt) {
       sampleAt = now < DAY ? now + SAMPLE_EVERY : Infinity;
       const estimates = project();
-      for (const id of line) {
-        const estimate = estimates.get(id);
-        const job = byId.get(id)!;
-        whileWaiting.push({ job, at: now, startAt: estimate?.startAt ?? null, finishAt: estimate?.finishAt ?? null });
-      }
+      for (const job of waiting()) foretell(job, whileWaiting, estimates);
     } else if (now === nextFinished) {
-      const job = keeping.splice(
-        keeping.findIndex((j) => run(j).finishedAt === now),
+      const [job] = keeping.splice(
+        keeping.findIndex((j) => j.run.finishedAt === now),
         1,
-      )[0]!;
-      const { startedAt, generatedAt, finishedAt, backend, switched } = run(job);
-      model.learn({
-        backend: GPUS[backend]!.id,
-        ...job,
-        ms: generatedAt! - startedAt,
-        keepMs: finishedAt! - generatedAt!,
-        switched,
-      });
+      );
+      if (!job) continue;
+      const { startedAt, generatedAt, finishedAt, backend, switched } = job.run;
+      model.learn({ ...job, backend, ms: generatedAt - startedAt, keepMs: finishedAt - generatedAt, switched });
     } else if (now === nextGenerated) {
-      const backend = backends[generated.indexOf(now)]!;
-      const job = backend.running!;
+      const backend = backends[generated.indexOf(now)];
+      const job = backend?.running;
+      if (!backend || !job) continue;
       backend.running = null;
-      Object.assign(run(job), { generatedAt: now, finishedAt: now + job.keepMs });
+      Object.assign(job.run, { generatedAt: now, finishedAt: now + job.keepMs });
       keeping.push(job);
       dispatch();
-    } else {
-      const job = jobs[arrived++]!;
-      line.add({ jobId: job.jobId, owner: job.owner, priority: 0, seq: arrived });
+    } else if (arrival) {
+      arrived++;
+      line.add({ jobId: arrival.jobId, owner: arrival.owner, priority: 0, seq: arrived, model: arrival.checkpoint });
       longest = Math.max(longest, line.size);
       dispatch();
-      const estimate = project().get(job.jobId);
-      atSubmission.push({ job, at: now, startAt: estimate?.startAt ?? null, finishAt: estimate?.finishAt ?? null });
+      foretell(arrival, atSubmission, project());
     }
   }
-
-  /** Relative errors of what was foretold; `passed`: whether a job submitted after the estimate started before it. */
-  const errors = (foretold: Foretold[], include: (passed: boolean) => boolean = () => true) => {
-    const start: number[] = [];
-    const finish: number[] = [];
-    let unknown = 0;
-    for (const { job, at, startAt, finishAt } of foretold) {
-      if (finishAt === null) {
-        unknown++;
-        continue;
-      }
-      const { startedAt, finishedAt } = run(job);
-      const passed = jobs.some(
-        (other) => other.submittedAt > at && (runs.get(other.jobId)?.startedAt ?? Infinity) < startedAt,
-      );
-      if (!include(passed)) continue;
-      const waited = startedAt - at;
-      // A job that got a GPU at once has no wait to foretell.
-      if (startAt !== null && waited >= 1_000) start.push(Math.abs(startAt - startedAt) / waited);
-      finish.push(Math.abs(finishAt - finishedAt!) / (finishedAt! - at));
-    }
-    return { start, finish, unknown };
+  return {
+    atSubmission: errorsOf(jobs, atSubmission, () => true),
+    whileWaiting: errorsOf(jobs, whileWaiting, () => true),
+    notPassed: errorsOf(jobs, atSubmission, (passed) => !passed),
+    busy: busyMs / (DAY * GPUS.length),
+    longest,
   };
-  return { errors, atSubmission, whileWaiting, busy: busyMs / (DAY * GPUS.length), longest };
 }
 
 const quantile = (sorted: number[], q: number): number =>
@@ -250,10 +263,10 @@ export function estimateFigures(): void {
   const jobs = day();
   const fair = simulate(jobs, "fair");
   const fifo = simulate(jobs, "fifo");
-  const submitted = fair.errors(fair.atSubmission);
-  const waiting = fair.errors(fair.whileWaiting);
-  const notPassed = fair.errors(fair.atSubmission, (passed) => !passed);
-  const inOrder = fifo.errors(fifo.atSubmission);
+  const submitted = fair.atSubmission;
+  const waiting = fair.whileWaiting;
+  const notPassed = fair.notPassed;
+  const inOrder = fifo.atSubmission;
   console.log(
     `estimates, a simulated day: ${jobs.length} jobs from 8 users, 3 checkpoints, 4 sizes, 4–40 steps, 2 GPUs of unequal speed, 9 s switches; GPUs busy ${(fair.busy * 100).toFixed(0)} %, longest line ${fair.longest}; ${submitted.unknown} job(s) submitted before anything was learned`,
   );
