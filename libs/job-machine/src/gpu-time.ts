@@ -84,7 +84,9 @@ const workOf = (work: GpuWork) => (Math.max(1, work.pixels) / MEGA) * Math.max(1
  */
 export class GpuTimeModel {
   private readonly histories = new Map<string, BackendHistory>();
-  private readonly cache = new Map<string, number | null>();
+  /** Predictions by backend and checkpoint, then by shape (pixels × 256 + steps): a projection asks per waiting job. */
+  private readonly cache = new Map<string, Map<string | null, Map<number, number | null>>>();
+  private cached = 0;
   private readonly keep: number;
   private readonly halfLife: number;
   private revision = 0;
@@ -164,6 +166,7 @@ export class GpuTimeModel {
     }
     this.revision++;
     this.cache.clear();
+    this.cached = 0;
   }
 
   /** The expected GPU time (ms) of `work` on `backend`, with a checkpoint switch first when `switched`; null while nothing is known. */
@@ -189,8 +192,12 @@ export class GpuTimeModel {
   }
 
   private predictBase(backend: string, work: GpuWork): number | null {
-    const key = `${backend}\u0000${work.pixels}\u0000${work.steps}\u0000${work.checkpoint ?? ""}`;
-    const cached = this.cache.get(key);
+    let byModel = this.cache.get(backend);
+    if (!byModel) this.cache.set(backend, (byModel = new Map()));
+    let byShape = byModel.get(work.checkpoint ?? null);
+    if (!byShape) byModel.set(work.checkpoint ?? null, (byShape = new Map()));
+    const key = work.pixels * 256 + work.steps;
+    const cached = byShape.get(key);
     if (cached !== undefined) return cached;
     const own = this.histories.get(backend);
     const rate =
@@ -202,8 +209,11 @@ export class GpuTimeModel {
           );
     const predicted = rate === null ? null : Math.round(rate * workOf(work));
     // Shapes are few (sizes and steps people pick); the bound only guards against a client that tries them all.
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(key, predicted);
+    if (++this.cached > 10_000) {
+      this.cache.clear();
+      this.cached = 0;
+    }
+    byShape.set(key, predicted);
     return predicted;
   }
 
