@@ -14,9 +14,11 @@ import { Effect } from "effect";
 import { readEnv } from "../env";
 import { affinityFigures } from "./affinity";
 import { benchService } from "./bench-service";
+import { clusterDrain } from "./cluster-drain";
 import { serverNodeArgs } from "../testing/spawn-server";
 import { crowd, startServer } from "./crowd";
 import { fairLineFigures } from "./fair-line";
+import { heapPerJob } from "./heap-per-job";
 import { instantForge } from "./instant-forge";
 import { report } from "./stats";
 import { submitManyAgainstFloor, webhookLatency } from "./webhooks-bench";
@@ -247,6 +249,7 @@ const FIGURES = [
   "subscribers",
   "submitMany",
   "webhooks",
+  "memory per waiting job",
 ] as const;
 
 async function onDatabase(
@@ -271,6 +274,7 @@ async function onDatabase(
     if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
     if (figure === "submitMany") await submitManyAgainstFloor(label, database, join(dir, "images"), params);
     if (figure === "webhooks") await webhookLatency(label, database, params);
+    if (figure === "memory per waiting job") await heapPerJob(label, database, join(dir, "images"), params);
     if (figure === "throughput inspected") {
       await throughput(`${label}, inspection on`, store, join(dir, "images"), new Inspector());
     }
@@ -317,6 +321,13 @@ async function main(): Promise<void> {
     await onDatabase("pglite", pglite, dir, figures);
     if (env.DATABASE_URL) {
       await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures);
+      if (wanted("cluster")) {
+        const url = env.DATABASE_URL;
+        await clusterDrain(
+          () => createScratchDatabase(url, { prefix: "anvil_bench", takeOverWhenNotPermitted: false }),
+          (name) => join(dir, name),
+        );
+      }
     } else {
       console.log("postgres: skipped (set DATABASE_URL to a PostgreSQL server's database to measure it too)");
     }
