@@ -14,10 +14,12 @@ import { Effect } from "effect";
 import { readEnv } from "../env";
 import { affinityFigures } from "./affinity";
 import { benchService } from "./bench-service";
+import { clusterDrain } from "./cluster-drain";
 import { serverNodeArgs } from "../testing/spawn-server";
 import { crowd, startServer } from "./crowd";
 import { estimateFigures } from "./estimates";
 import { fairLineFigures } from "./fair-line";
+import { heapPerJob } from "./heap-per-job";
 import { instantForge } from "./instant-forge";
 import { report } from "./stats";
 import { submitManyAgainstFloor, webhookLatency } from "./webhooks-bench";
@@ -248,6 +250,7 @@ const FIGURES = [
   "subscribers",
   "submitMany",
   "webhooks",
+  "memory per waiting job",
 ] as const;
 
 async function onDatabase(
@@ -272,6 +275,7 @@ async function onDatabase(
     if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
     if (figure === "submitMany") await submitManyAgainstFloor(label, database, join(dir, "images"), params);
     if (figure === "webhooks") await webhookLatency(label, database, params);
+    if (figure === "memory per waiting job") await heapPerJob(label, database, join(dir, "images"), params);
     if (figure === "throughput inspected") {
       await throughput(`${label}, inspection on`, store, join(dir, "images"), new Inspector());
     }
@@ -319,6 +323,13 @@ async function main(): Promise<void> {
     await onDatabase("pglite", pglite, dir, figures);
     if (env.DATABASE_URL) {
       await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures);
+      if (wanted("cluster")) {
+        const url = env.DATABASE_URL;
+        await clusterDrain(
+          () => createScratchDatabase(url, { prefix: "anvil_bench", takeOverWhenNotPermitted: false }),
+          (name) => join(dir, name),
+        );
+      }
     } else {
       console.log("postgres: skipped (set DATABASE_URL to a PostgreSQL server's database to measure it too)");
     }

@@ -43,7 +43,7 @@ const again = async <T>(call: () => Promise<T>, tries = 5): Promise<T> => {
 };
 
 /** Submits `count` small jobs in batches of 50 calls (what one request may carry); returns their ids in order. */
-async function fill(url: string, count: number, label: string): Promise<string[]> {
+export async function fill(url: string, count: number, label: string): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < count; start += 50) {
     const n = Math.min(50, count - start);

@@ -1,0 +1,75 @@
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { startForgeSimulator } from "@anvil/forge-client";
+import { spawnScript } from "../testing/spawn-server";
+import type { ServerProcess } from "../testing/spawn-server";
+import { fill } from "./crowd";
+
+const SERVER = fileURLToPath(new URL("./main.js", import.meta.url));
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `queue.status` of `url`: how many jobs wait and run. */
+async function lineOf(url: string): Promise<{ queued: number; processing: number }> {
+  const reply = (await (await fetch(`${url}/trpc/queue.status`)).json()) as {
+    result: { data: { queued: number; processing: number } };
+  };
+  return reply.result.data;
+}
+
+/**
+ * Drain of `total` small jobs on two simulator backends with no step time: once through one built server, once
+ * through three built servers on one PostgreSQL database (jobs submitted a third through each), each on its own
+ * fresh database (`database()` makes one). Printed as jobs per second and the ratio of the two.
+ */
+export async function clusterDrain(
+  database: () => Promise<{ url: string; drop: () => Promise<void> }>,
+  dataDir: (name: string) => string,
+  total = 300,
+): Promise<void> {
+  const sims = await Promise.all([0, 1].map(() => startForgeSimulator({ stepMs: 0, maxImageSize: 64 })));
+  const rates: number[] = [];
+  try {
+    for (const size of [1, 3]) {
+      const db = await database();
+      const servers: ServerProcess[] = [];
+      try {
+        for (let i = 0; i < size; i++) {
+          servers.push(
+            await spawnScript(
+              SERVER,
+              {
+                DATA_DIR: dataDir(`cluster-${size}-${i}`),
+                DATABASE_URL: db.url,
+                FORGE_URL: sims.map((sim) => sim.url).join(","),
+                MAX_QUEUED_PER_USER: "0",
+              },
+              120_000,
+            ),
+          );
+        }
+        const first = servers[0]!;
+        // Every server answers (the followers forward to the leader) before the clock starts.
+        for (const server of servers) await lineOf(server.url);
+        const start = performance.now();
+        await Promise.all(servers.map((server, i) => fill(server.url, Math.floor(total / size), `drain ${size}-${i}`)));
+        for (;;) {
+          const { queued, processing } = await lineOf(first.url);
+          if (queued === 0 && processing === 0) break;
+          await settle(20);
+        }
+        const seconds = (performance.now() - start) / 1000;
+        const done = Math.floor(total / size) * size;
+        rates.push(done / seconds);
+        console.log(
+          `drain through ${size} server${size === 1 ? "" : "s"} on one PostgreSQL, 2 simulator backends with no step time: ${(done / seconds).toFixed(0)} jobs/s (${done} jobs in ${seconds.toFixed(2)} s, submitting included)`,
+        );
+      } finally {
+        for (const server of servers) await server.kill("SIGKILL");
+        await db.drop();
+      }
+    }
+    console.log(`3-server cluster drain against one server's: ratio ${(rates[1]! / rates[0]!).toFixed(2)} (aim ≥ 1)`);
+  } finally {
+    await Promise.all(sims.map((sim) => sim.close()));
+  }
+}
