@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { DispatchRecord } from "@anvil/api";
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
@@ -67,15 +68,9 @@ async function submitWorkload({ anvil }: TwoGpus): Promise<Job[]> {
   for (const [owner, checkpoint] of WORKLOAD) {
     const input = {
       prompt: uniquePrompt(`${owner} ${checkpoint}`),
-      negativePrompt: "",
+      ...DEFAULT_JOB_PARAMS,
       ...quick,
-      cfgScale: 1,
-      distilledCfgScale: 3.5,
-      seed: -1,
-      sampler: "Euler",
-      scheduler: null,
       checkpoint,
-      modules: [],
     };
     jobs.push(await anvil.service.submit(input, { name: owner, admin: false }));
   }
@@ -173,7 +168,7 @@ describe.each(testDrivers())("model affinity with two GPUs on $kind", { timeout:
     }
     const passes = passesOf(on.jobs, on.decisions);
     expect(Math.max(0, ...passes.values())).toBeLessThanOrEqual(BOUND);
-  });
+  }, 120_000);
 
   it("keeps every position exact after affinity picks: read mid-run, they are 1..n and the turns follow them", async () => {
     const gpus = await startTwoGpus(driver, true);
@@ -203,5 +198,5 @@ describe.each(testDrivers())("model affinity with two GPUs on $kind", { timeout:
     // The passes the scheduler counted until the pause are the ones /inspect showed for each waiting job.
     const passesBefore = passesOf(jobs, started);
     for (const entry of queue) expect(entry.passedOver).toBe(passesBefore.get(entry.jobId) ?? 0);
-  });
+  }, 120_000);
 });

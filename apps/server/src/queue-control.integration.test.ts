@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import { afterEach, describe, expect, it } from "vitest";
 import { codeOf, occupyGpu, quick, trpcError, uniquePrompt } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
@@ -20,15 +21,8 @@ const submitAs = (server: TestServer, owner: string, label: string) =>
   server.anvil.service.submit(
     {
       prompt: uniquePrompt(label),
-      negativePrompt: "",
+      ...DEFAULT_JOB_PARAMS,
       ...quick,
-      cfgScale: 1,
-      distilledCfgScale: 3.5,
-      seed: -1,
-      sampler: "Euler",
-      scheduler: null,
-      checkpoint: null,
-      modules: [],
     },
     { name: owner, admin: false },
   );

@@ -1,5 +1,6 @@
 import type { AffinityLimits, FairLine } from "./fair-line";
 import type { JobParams } from "./job";
+export { modelName } from "./model-name";
 
 /** InvokeAI's reach (the owner's next 32 jobs), and a job passed over 3 times goes next. */
 export const DEFAULT_AFFINITY: AffinityLimits = { limit: 32, bound: 3 };
@@ -10,17 +11,6 @@ export const DEFAULT_AFFINITY: AffinityLimits = { limit: 32, bound: 3 };
  */
 export const modelOf = (params: Pick<JobParams, "checkpoint" | "modules">): string | null =>
   params.checkpoint === null ? null : [params.checkpoint, ...params.modules].join(" + ");
-
-/** A model as people name it: "flux1-dev" for "flux1-dev.safetensors [1a2b3c4d5e] + ae.safetensors". */
-export const modelName = (model: string): string => {
-  const checkpoint = model.split(" + ")[0] ?? model;
-  const file =
-    checkpoint
-      .replace(/\s*\[[0-9a-f]+\]$/i, "")
-      .split(/[\\/]/)
-      .pop() ?? checkpoint;
-  return file.replace(/\.(safetensors|ckpt|pt|pth|gguf|bin)$/i, "");
-};
 
 /** Why a job got a backend: its owner's turn, model affinity, an admin's move, a run again, or FIFO order. */
 export type DispatchKind = "turn" | "affinity" | "front" | "again" | "fifo";

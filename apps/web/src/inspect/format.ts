@@ -1,3 +1,4 @@
+import { modelName } from "@anvil/job-machine/model-name";
 const clockFormat = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",
   minute: "2-digit",
@@ -17,15 +18,7 @@ export const clockTime = (iso: string, precise = false): string =>
   (precise ? preciseFormat : clockFormat).format(new Date(iso));
 
 /** A model as people name it: "flux1-dev" for "flux1-dev.safetensors [1a2b3c4d5e] + ae.safetensors". */
-export const modelLabel = (model: string): string => {
-  const checkpoint = model.split(" + ")[0] ?? model;
-  const file =
-    checkpoint
-      .replace(/\s*\[[0-9a-f]+\]$/i, "")
-      .split(/[\\/]/)
-      .pop() ?? checkpoint;
-  return file.replace(/\.(safetensors|ckpt|pt|pth|gguf|bin)$/i, "");
-};
+export const modelLabel = modelName;
 
 /** "+0.120 s", "+12.4 s", "+3:05": how long after the first event of a timeline. */
 export function formatOffset(ms: number): string {
