@@ -2,8 +2,15 @@ import { describe, expect, it } from "vitest";
 import type { Job } from "../types";
 import { plainDisplay } from "./wait-display";
 
-const job = (status: Job["status"], queuePosition: number, progress: number) =>
-  ({ status, queuePosition, progress }) as Job;
+const job = (status: Job["status"], queuePosition: number, progress: number, estimate: string | null = null) =>
+  ({
+    status,
+    queuePosition,
+    progress,
+    estimatedStartAt: status === "queued" ? estimate : null,
+    estimatedFinishAt: status === "processing" ? estimate : null,
+  }) as Job;
+const inSeconds = (s: number) => new Date(Date.now() + s * 1_000).toISOString();
 
 describe("plainDisplay", () => {
   it("prints one line per change of place, status or tenth of progress, never the same line twice", () => {
@@ -21,5 +28,21 @@ describe("plainDisplay", () => {
       display.update(update);
     }
     expect(lines).toEqual(["queued, position 2", "queued, position 1", "processing 0%", "processing 10%", "complete"]);
+  });
+});
+
+describe("plainDisplay with estimates", () => {
+  it("says when a queued job starts and a running one is ready, without printing a line for an estimate alone", () => {
+    const lines: string[] = [];
+    const display = plainDisplay((line) => lines.push(line));
+    display.update(job("queued", 3, 0, inSeconds(40)));
+    display.update(job("queued", 3, 0, inSeconds(38)));
+    display.update(job("queued", 2, 0, null));
+    display.update(job("processing", 0, 0, inSeconds(90)));
+    expect(lines).toEqual([
+      "queued, position 3, starts in ~40 s",
+      "queued, position 2",
+      "processing 0%, ready in ~2 min",
+    ]);
   });
 });

@@ -1,5 +1,13 @@
 import { SingleBar } from "cli-progress";
+import { jobEstimate } from "../estimate";
 import type { Job } from "../types";
+
+/** "queued, position 3", or the status; with `estimate`, ", starts in ~40 s" / ", ready in ~1 min" when known. */
+const phaseOf = (job: Job, estimate: boolean): string => {
+  const phase = job.status === "queued" ? `queued, position ${job.queuePosition}` : job.status;
+  const when = estimate ? jobEstimate(job, Date.now()) : null;
+  return when ? `${phase}, ${when}` : phase;
+};
 
 /** Shows a waiting job: its place in line, then its progress. */
 export interface WaitDisplay {
@@ -20,7 +28,7 @@ export function terminalDisplay(stream: NodeJS.WriteStream): WaitDisplay {
   let started = false;
   return {
     update: (job) => {
-      const phase = job.status === "queued" ? `queued, position ${job.queuePosition}` : job.status;
+      const phase = phaseOf(job, true);
       if (!started) bar.start(100, job.progress, { phase });
       else bar.update(job.progress, { phase });
       started = true;
@@ -31,18 +39,18 @@ export function terminalDisplay(stream: NodeJS.WriteStream): WaitDisplay {
   };
 }
 
-/** Not a terminal (a pipe, a log): one plain line for each change of status, position or tenth of progress. */
+/** Not a terminal (a pipe, a log): one plain line for each change of status, position or tenth of progress, with the estimate. */
 export function plainDisplay(write: (line: string) => void): WaitDisplay {
   let last = "";
   return {
     update: (job) => {
+      // A line per change of place, status or tenth of progress; the estimate rides along, never a reason to print.
       const line =
-        job.status === "queued"
-          ? `queued, position ${job.queuePosition}`
-          : job.status === "processing"
-            ? `processing ${Math.floor(job.progress / 10) * 10}%`
-            : job.status;
-      if (line !== last) write(line);
+        job.status === "processing" ? `processing ${Math.floor(job.progress / 10) * 10}%` : phaseOf(job, false);
+      if (line !== last) {
+        const when = job.status === "queued" || job.status === "processing" ? jobEstimate(job, Date.now()) : null;
+        write(when ? `${line}, ${when}` : line);
+      }
       last = line;
     },
     stop: () => {},
