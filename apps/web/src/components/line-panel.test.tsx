@@ -43,6 +43,15 @@ describe("<LinePanel>", () => {
     expect(rows()).toEqual(["#1annann's job 1To front", "#2bobbob's job 4To front", "#3annann's job 2To front"]);
   });
 
+  it("says when each job is expected to start, once the server knows", () => {
+    const soon = new Date(Date.now() + 40_000).toISOString();
+    const { line } = fakeLine([{ ...job(1, "ann", 1), estimatedStartAt: soon }, job(2, "bob", 2)]);
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    expect(rows()).toEqual(["#1annann's job 1starts in ~40 sTo front", "#2bobbob's job 2To front"]);
+  });
+
   it("follows the line as it changes", () => {
     const { line, setWaiting } = fakeLine([job(1, "ann", 1), job(2, "ann", 2)]);
     render(() => (

@@ -4,13 +4,15 @@ import type { Line } from "../lib/line";
 import type { Job } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
 import { Dialog } from "./dialog";
+import { Estimate } from "./estimate";
 import { PauseButton } from "./pause-button";
 
 /** The rows shown at most; a longer line says how many more wait behind them. */
 export const LINE_ROWS = 200;
 
 /**
- * Admins' view of the line: everyone's waiting jobs in the order they will start (position, owner, prompt), live,
+ * Admins' view of the line: everyone's waiting jobs in the order they will start (position, owner, prompt, when it is
+ * expected to start), live,
  * with Pause / Resume and "To front" (the very next job to start, whoever's turn it is).
  */
 export function LinePanel(props: {
@@ -76,6 +78,9 @@ export function LinePanel(props: {
                 <span class="line__owner">{job.owner}</span>
                 <span class="line__prompt" title={job.prompt}>
                   {job.prompt}
+                </span>
+                <span class="line__eta">
+                  <Show when={job.estimatedStartAt}>{(at) => <Estimate kind="start" at={at()} />}</Show>
                 </span>
                 <button
                   type="button"
