@@ -70,6 +70,11 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError();
   const json = () => Boolean(program.opts<{ json?: boolean }>().json);
+  /** A command's answer: its JSON with `--json`, else the lines `text` makes of it for people. */
+  const show = <T>(value: T, text: (value: T) => string | string[]): void => {
+    if (json()) printJson(value);
+    else [text(value)].flat().forEach(print);
+  };
 
   program
     .command("submit")
@@ -120,8 +125,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .description("the queue and the GPUs at a glance")
     .action(async () => {
       const status = await anvil().queue.status.query();
-      if (json()) printJson(status);
-      else statusLines(status).forEach(print);
+      show(status, statusLines);
     });
 
   program
@@ -134,8 +138,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         limit: options.limit,
         ...(options.status ? { status: options.status } : {}),
       });
-      if (json()) printJson(page);
-      else page.items.map(jobLine).forEach(print);
+      show(page, ({ items }) => items.map(jobLine));
     });
 
   program
@@ -144,8 +147,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .argument("<id>", "the job's id")
     .action(async (jobId: string) => {
       const job = await anvil().jobs.cancel.mutate({ jobId });
-      if (json()) printJson(job);
-      else print(jobLine(job));
+      show(job, jobLine);
     });
 
   program
@@ -154,8 +156,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .argument("<id>", "the job's id")
     .action(async (jobId: string) => {
       const job = await anvil().jobs.retry.mutate({ jobId });
-      if (json()) printJson(job);
-      else print(jobLine(job));
+      show(job, jobLine);
     });
 
   const users = program.command("users").description("manage users (admins only)");
@@ -166,16 +167,14 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("--admin", "the user may manage users and see every job")
     .action(async (name: string, options: { admin?: boolean }) => {
       const user = await anvil().users.create.mutate({ name, admin: Boolean(options.admin) });
-      if (json()) printJson(user);
-      else print(`${user.name}${user.admin ? " (admin)" : ""}: token ${user.token}\n(shown this once: keep it)`);
+      show(user, (u) => `${u.name}${u.admin ? " (admin)" : ""}: token ${u.token}\n(shown this once: keep it)`);
     });
   users
     .command("list")
     .description("every user")
     .action(async () => {
       const list = await anvil().users.list.query();
-      if (json()) printJson(list);
-      else list.forEach((u) => print(`${u.name.padEnd(20)}  ${u.admin ? "admin" : "user "}  ${u.createdAt}`));
+      show(list, (all) => all.map((u) => `${u.name.padEnd(20)}  ${u.admin ? "admin" : "user "}  ${u.createdAt}`));
     });
   users
     .command("remove")
@@ -183,8 +182,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .argument("<name>", "the user's name")
     .action(async (name: string) => {
       const removed = await anvil().users.remove.mutate({ name });
-      if (json()) printJson(removed);
-      else print(`removed ${removed.name}`);
+      show(removed, ({ name: gone }) => `removed ${gone}`);
     });
 
   try {
