@@ -118,10 +118,11 @@ export function schedulerDebugView(
 
 /** `debug.actors`: the scheduler, every live job actor, and jobs whose actors ended but are still in the ring. */
 export interface ActorsDebugView {
+  /** `children`: the job actors alive, i.e. the jobs started and not yet ended. */
   scheduler: { actorId: string; status: string; dispatching: boolean; children: number };
-  /** How many job actors are alive in all (the list below stops at `limit`). */
+  /** How many jobs the scheduler holds in all, waiting or running (the list below stops at `limit`). */
   aliveCount: number;
-  /** Live job actors in submission order. */
+  /** Held jobs in submission order: a running job's actor, or a waiting job (status "not spawned yet"). */
   alive: {
     actorId: string;
     jobId: string;
