@@ -51,6 +51,7 @@ import { sendImage } from "./send-image";
 import { serveWebApp } from "./static-files";
 import { pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
+import { batchFrames } from "./ws-batching";
 
 /** How to run one Anvil server. */
 export interface AnvilConfig {
@@ -407,7 +408,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       });
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      batchFrames(ws, socket);
+      wss.emit("connection", ws, req);
+    });
   };
 
   let closing: Promise<void> | null = null;
