@@ -56,6 +56,12 @@ const schedulerView = (context: unknown): Record<string, unknown> | undefined =>
   return { dispatching: c.dispatching, queued: c.queue.size, running, healthyBackends: healthy, jobs: c.jobs.size };
 };
 
+/**
+ * The scheduler hears of each progress step from the job that made it; its copy would only repeat the job's own
+ * record and halve how much of each job's timeline the ring can keep.
+ */
+const isProgressCopy = (root: boolean, event: AnyEventObject): boolean => root && event.type === "job.progress";
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -178,8 +184,7 @@ export class Inspector {
 
   private onEvent(ref: object, rootId: string, event: AnyEventObject, source: object | undefined): void {
     const toRoot = (ref as ActorLike).sessionId === rootId;
-    // Job actors are spawned with syncSnapshot: the scheduler's copy of each job snapshot repeats the job's own.
-    if (toRoot && event.type.startsWith("xstate.snapshot.")) return;
+    if (isProgressCopy(toRoot, event)) return;
     const target = this.identify(ref, rootId);
     const sourceId = source ? this.identify(source, rootId).actorId : null;
     const jobId = toRoot ? jobNamedBy(event) : target.jobId;
@@ -192,7 +197,7 @@ export class Inspector {
     { event, snapshot }: { event: AnyEventObject; snapshot: unknown },
   ): void {
     const root = (ref as ActorLike).sessionId === rootId;
-    if (root && event.type.startsWith("xstate.snapshot.")) return;
+    if (isProgressCopy(root, event)) return;
     const { status, value, context } = snapshot as { status: string; value?: unknown; context?: unknown };
     const identity = this.identify(ref, rootId);
     // The scheduler's snapshot after an event about one job (enqueue, its end) belongs to that job's timeline too.
