@@ -5,7 +5,7 @@ import { GpuPool } from "./gpu-pool";
 import type { GpuPoolService } from "./gpu-pool";
 import { imageJobMachine } from "./image-job.machine";
 import type { GenerateActorInput, ImageJobInput } from "./image-job.machine";
-import type { GenerateRequest, GenerateResult, JobStatus } from "./job";
+import type { Clock, GenerateRequest, GenerateResult, JobStatus } from "./job";
 import { Journal } from "./journal";
 import type { JournalOptions } from "./journal";
 import type { LineChangeListener } from "./line-change";
@@ -33,6 +33,8 @@ export interface JobSchedulerOptions<P> extends Pick<
   JournalOptions<P>,
   "persist" | "publish" | "onRetry" | "onPublishError" | "isUnreachable" | "onRejected"
 > {
+  /** The clock of every timestamp the scheduler, its job actors, its GPU permits and its journal take (default `Date.now`). */
+  now?: Clock;
   backends: number;
   generate: GenerateProgram;
   /** The longest one attempt may hold a GPU before it is interrupted and fails. */
@@ -156,8 +158,9 @@ export class JobScheduler<P> {
   readonly journal: Journal<P>;
 
   constructor(options: JobSchedulerOptions<P>) {
-    const gpu = GpuPool.makeSync(options.backends);
-    const journal = new Journal<P>(options);
+    const now = options.now ?? Date.now;
+    const gpu = GpuPool.makeSync(options.backends, now);
+    const journal = new Journal<P>({ ...options, now });
     const decisions = new DecisionLog();
     const generate = fromPromise<GenerateResult, GenerateActorInput>(({ input, signal }) => {
       const { request } = input;
@@ -202,6 +205,7 @@ export class JobScheduler<P> {
         mode: options.mode ?? "fair",
         served: options.served ?? [],
         held: options.held ?? false,
+        now,
         ...(options.affinity === undefined ? {} : { affinity: options.affinity }),
       },
       ...(options.inspect ? { inspect: options.inspect } : {}),
