@@ -116,6 +116,23 @@ describe("Inspector", () => {
     expect(() => inspector.after(latestSeq + 1)).toThrow(HistoryGone);
   });
 
+  it("names what a job invokes after the job, from the record of its creation on", async () => {
+    const inspector = new Inspector();
+    const { scheduler, run } = inspectedScheduler(inspector);
+    expect(await run("j5", "fail")).toBe("error");
+    await scheduler.stop();
+    const timeline = inspector.timeline("j5");
+    const generation = "j5/0.imageJob.processing";
+    expect(timeline.filter((r) => r.type === "@xstate.actor").map((r) => r.actorId)).toEqual(["j5", generation]);
+    // Each actor's creation comes before anything it receives or sends.
+    for (const actorId of ["j5", generation]) {
+      const first = timeline.find((r) => r.actorId === actorId || r.sourceId === actorId);
+      expect(first).toMatchObject({ type: "@xstate.actor", actorId });
+    }
+    const failure = timeline.find((r) => r.eventType?.startsWith("xstate.error.actor."));
+    expect(failure).toMatchObject({ actorId: "j5", sourceId: generation });
+  });
+
   it("reads only event ids of its own process", () => {
     const inspector = new Inspector();
     expect(inspector.seqOf(inspector.eventId(42))).toBe(42);
