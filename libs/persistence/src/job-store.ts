@@ -10,7 +10,8 @@ import type { LineMove, LineState } from "./queue-control";
 import type { JobPage, ListJobsInput } from "./job-queries";
 import type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
 import { submitJob, submitJobs, submitJobsAtomically } from "./submit-job";
-import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "./submit-job";
+import type { SubmitJobResult, SubmitOutcome } from "./submit-job";
+import type { SubmitJobInput } from "./submission";
 import * as transitions from "./transitions";
 import type { AppliedTransition, Transition } from "./transitions";
 

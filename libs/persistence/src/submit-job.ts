@@ -1,5 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
-import type { JobParams } from "@anvil/job-machine";
+import { randomUUID } from "node:crypto";
 import { count, eq, inArray, sql } from "drizzle-orm";
 import { titleFromPrompt } from "./conversations";
 import type { AnvilDb, AnvilTx } from "./database";
@@ -10,27 +9,9 @@ import { toJob, toJobRecord } from "./records";
 import type { JobRecord } from "./records";
 import { conversations, jobEvents, jobs, messages } from "./schema";
 import { isUniqueViolation, isUuid } from "./sql-guards";
-
-/** What {@link submitJob} needs; `params` come with every default filled in. */
-export interface SubmitJobInput {
-  prompt: string;
-  params: JobParams;
-  /** Absent: a new conversation titled after the prompt. */
-  conversationId?: string;
-  /**
-   * A resubmit with the same key and the same request returns the first job instead of making another; the same
-   * key with a different request is an {@link IdempotencyConflict}.
-   */
-  idempotencyKey?: string;
-  /** Where the job's webhook goes when it ends. */
-  callbackUrl?: string;
-  /** The user who submits it (and owns a new conversation made for it); default `local`. */
-  owner?: string;
-  /** -10..10, orders the owner's own waiting jobs; default 0. */
-  priority?: number;
-  /** When set, `conversationId` must belong to this user: another user's conversation is not found. */
-  conversationOwner?: string;
-}
+import { storeNewJobs } from "./store-new-jobs";
+import { ownedKey, ownerOf, requestHash } from "./submission";
+import type { SubmitJobInput } from "./submission";
 
 /** The submitted (or, for a repeated idempotency key, the earlier) job and its place in the queue now. */
 export interface SubmitJobResult {
@@ -42,31 +23,6 @@ export interface SubmitJobResult {
 /** What one input of {@link submitJobs} comes to. */
 export type SubmitOutcome = SubmitJobResult | ConversationNotFound | IdempotencyConflict;
 
-/** Sorted keys at every level: two requests that differ only in key order hash the same. */
-const canonical = (value: unknown): unknown => {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(
-    Object.keys(value)
-      .sort()
-      .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
-  );
-};
-
-/** The hash of a normalized request, kept with its idempotency key (defaults filled in, names resolved). */
-export function requestHash(input: SubmitJobInput): string {
-  const normalized = {
-    prompt: input.prompt,
-    params: input.params,
-    conversationId: input.conversationId ?? null,
-    callbackUrl: input.callbackUrl ?? null,
-    priority: input.priority ?? 0,
-  };
-  return createHash("sha256")
-    .update(JSON.stringify(canonical(normalized)))
-    .digest("hex");
-}
-
 /** Stores a new queued job with its conversation, user and assistant messages and first event, atomically. */
 export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<SubmitJobResult> {
   const [result] = await submitJobs(db, [input]);
@@ -76,13 +32,16 @@ export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<Sub
 }
 
 /**
- * Stores many jobs in one transaction, in the order given (their seqs and event ids follow it), with a handful
- * of statements whatever their number: a burst of submissions costs one commit, not one each. Each input gets
- * its own outcome: a job, or `ConversationNotFound` for that input alone.
+ * Stores many jobs in one transaction, in the order given (their seqs and event ids follow it): a burst of
+ * submissions costs one commit, not one each. A batch of new jobs is one call (store-new-jobs.ts); the general
+ * path below, a handful of statements whatever their number, gives each input its own outcome: a job, or
+ * `ConversationNotFound` for that input alone.
  */
 export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
   if (inputs.length === 0) return [];
   try {
+    const stored = await storeNewJobs(db, inputs);
+    if (stored !== null) return stored.map((result) => ({ ...result, created: true }));
     return await db.transaction(async (tx) => {
       // Taken first: it orders the event ids and the jobs' seqs, and it serializes submits, which makes the
       // idempotency check below race-free across processes sharing the database.
@@ -116,6 +75,8 @@ export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[])
  */
 export async function submitJobsAtomically(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[]> {
   if (inputs.length === 0) return [];
+  const stored = await storeNewJobs(db, inputs);
+  if (stored !== null) return stored.map((result) => ({ ...result, created: true }));
   return db.transaction(async (tx) => {
     await lockEventOrder(tx);
     const outcomes = await insertJobs(tx, inputs);
@@ -273,11 +234,6 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
   }
   return outcomes as SubmitOutcome[];
 }
-
-const ownerOf = (input: SubmitJobInput): string => input.owner ?? "local";
-
-/** Idempotency keys are the owner's own: the same key from two users is two keys. */
-const ownedKey = (owner: string, key: string): string => `${owner}\u0000${key}`;
 
 const at = (microseconds: number) => sql`statement_timestamp() + ${microseconds} * interval '1 microsecond'`;
 
