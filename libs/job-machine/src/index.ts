@@ -38,7 +38,7 @@ export type { Chart, ChartState, ChartTransition } from "./chart";
 export { applyLineEvent, toLineChanges } from "./line-change";
 export { GpuTimeModel, measureRun } from "./gpu-time";
 export type { GpuRun, GpuTimeModelOptions, GpuWork } from "./gpu-time";
-export { projectLine } from "./projection";
+export { LineProjector, projectLine } from "./projection";
 export type { BackendState, JobEstimate, Projection, ProjectionInput, RunningWork, WaitingWork } from "./projection";
 export { applyLineTiming, placeFromTiming, toLineTiming } from "./line-timing";
 export type { HeldEstimates, LineTiming } from "./line-timing";

@@ -75,50 +75,82 @@ function expectedEnd(model: GpuTimeModel, backend: string, job: RunningWork, now
  * model knows anything. The start of the n-th job never comes before the (n-1)-th's. Pure: no clock, no I/O.
  */
 export function projectLine(model: GpuTimeModel, input: ProjectionInput): Projection {
-  const { now } = input;
-  // A job ends a little after its backend is free for the next one: its image is written meanwhile.
-  const keep = model.keepMs;
-  const estimates = new Map<string, JobEstimate>();
-  const free: { index: number; id: string; at: number; loaded: string | null }[] = [];
-  let known = true;
-  for (const [index, backend] of input.backends.entries()) {
-    let at = now;
-    let loaded = backend.loaded ?? model.loaded(backend.id);
-    const job = backend.running;
-    if (job) {
-      const end = expectedEnd(model, backend.id, job, now);
-      estimates.set(job.jobId, { startAt: job.startedAt, finishAt: end === null ? null : end + keep });
-      if (end === null) known = false;
-      else at = end;
-      loaded = job.checkpoint ?? loaded;
-    }
-    if (backend.healthy) free.push({ index, id: backend.id, at, loaded });
-  }
-  const blocked = input.held || free.length === 0 || !known || !model.known;
-  const starts: number[] = [];
-  const ends: number[] = [];
-  for (const job of input.line) {
-    if (blocked) {
-      estimates.set(job.jobId, UNKNOWN);
-      continue;
-    }
-    // The backend free first; of several free at once, one that has the job's checkpoint (as the scheduler picks).
-    let slot = free[0];
-    for (const other of free) {
-      const fits = other.loaded === job.checkpoint && slot?.loaded !== job.checkpoint;
-      if (slot === undefined || other.at < slot.at || (other.at === slot.at && job.checkpoint !== null && fits)) {
-        slot = other;
+  const projector = new LineProjector(model, input);
+  for (const job of input.line) projector.place(job);
+  return projector.projection;
+}
+
+/**
+ * {@link projectLine} a job at a time: the backends as the jobs placed so far leave them, so a job that joins at
+ * the end of the line is placed in O(backends) and gets exactly what a projection of the whole line would give it.
+ * The model must not learn meanwhile (a projection made again after that is another one).
+ */
+export class LineProjector {
+  private readonly estimates = new Map<string, JobEstimate>();
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  /** The healthy backends, each with when it is free next and what it will have loaded then. */
+  private readonly free: { index: number; id: string; at: number; loaded: string | null }[] = [];
+  private readonly blocked: boolean;
+  /** A job ends a little after its backend is free for the next one: its image is written meanwhile. */
+  private readonly keep: number;
+  private waiting = 0;
+
+  constructor(
+    private readonly model: GpuTimeModel,
+    input: Omit<ProjectionInput, "line">,
+  ) {
+    const { now } = input;
+    this.keep = model.keepMs;
+    let known = true;
+    for (const [index, backend] of input.backends.entries()) {
+      let at = now;
+      let loaded = backend.loaded ?? model.loaded(backend.id);
+      const job = backend.running;
+      if (job) {
+        const end = expectedEnd(model, backend.id, job, now);
+        this.estimates.set(job.jobId, { startAt: job.startedAt, finishAt: end === null ? null : end + this.keep });
+        if (end === null) known = false;
+        else at = end;
+        loaded = job.checkpoint ?? loaded;
       }
+      if (backend.healthy) this.free.push({ index, id: backend.id, at, loaded });
     }
-    if (slot === undefined) break;
+    this.blocked = input.held || this.free.length === 0 || !known || !model.known;
+  }
+
+  /** How many waiting jobs were placed. */
+  get size(): number {
+    return this.waiting;
+  }
+
+  /** The estimates of the running jobs and of every waiting job placed, and the line's timing so far. */
+  get projection(): Projection {
+    return { estimates: this.estimates, line: this.blocked ? null : { starts: this.starts, ends: this.ends } };
+  }
+
+  /** Places the next waiting job of the line, behind every one placed before; returns its estimate. */
+  place(job: WaitingWork): JobEstimate {
+    this.waiting++;
+    // The backend free first; of several free at once, one that has the job's checkpoint (as the scheduler picks).
+    let slot = this.free[0];
+    if (this.blocked || slot === undefined) {
+      this.estimates.set(job.jobId, UNKNOWN);
+      return UNKNOWN;
+    }
+    for (const other of this.free) {
+      const fits = other.loaded === job.checkpoint && slot.loaded !== job.checkpoint;
+      if (other.at < slot.at || (other.at === slot.at && job.checkpoint !== null && fits)) slot = other;
+    }
     const switched = job.checkpoint !== null && slot.loaded !== null && job.checkpoint !== slot.loaded;
-    const ms = model.predict(slot.id, job, switched) ?? 0;
+    const ms = this.model.predict(slot.id, job, switched) ?? 0;
     const startAt = slot.at;
     slot.at = startAt + ms;
     slot.loaded = job.checkpoint ?? slot.loaded;
-    starts.push(startAt);
-    ends.push(slot.at + keep);
-    estimates.set(job.jobId, { startAt, finishAt: slot.at + keep });
+    const estimate = { startAt, finishAt: slot.at + this.keep };
+    this.starts.push(startAt);
+    this.ends.push(estimate.finishAt);
+    this.estimates.set(job.jobId, estimate);
+    return estimate;
   }
-  return { estimates, line: blocked ? null : { starts, ends } };
 }
