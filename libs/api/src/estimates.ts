@@ -1,12 +1,12 @@
-import { GpuTimeModel, measureRun, modelOf, NO_ESTIMATES, projectLine, toLineTiming } from "@anvil/job-machine";
+import { GpuTimeModel, LineProjector, measureRun, modelOf, NO_ESTIMATES, toLineTiming } from "@anvil/job-machine";
 import type {
   BackendState,
+  JobEstimate,
   JobEstimates,
   JobStatus,
+  LineChange,
   LineTiming,
-  Projection,
   QueueSnapshot,
-  WaitingWork,
 } from "@anvil/job-machine";
 import type { JobRecord } from "@anvil/persistence";
 
@@ -25,6 +25,8 @@ export interface EstimateSources {
   queue: () => Pick<QueueSnapshot, "backends"> & { held: boolean };
   /** The waiting jobs' ids in the order they would start. */
   line: () => Iterable<string>;
+  /** A waiting job's place in that order (1 = next), 0 when it does not wait. */
+  position: (jobId: string) => number;
   /** A waiting or running job's record as last persisted, from memory. */
   record: (jobId: string) => JobRecord | undefined;
 }
@@ -41,12 +43,25 @@ const work = (record: JobRecord) => ({
   checkpoint: modelOf(record.params),
 });
 
+/** A projection as made at `at`, and the jobs that joined the end of the line since, not placed yet. */
+interface Made {
+  at: number;
+  projector: LineProjector;
+  /** False when the projection stopped short of the end of the line (a job without its record). */
+  whole: boolean;
+  /** Jobs that joined the end of the line since, in order; each is placed when asked for. */
+  joined: number;
+  timing: LineTiming | null | undefined;
+}
+
 /**
  * Every waiting and running job's `estimatedStartAt`/`estimatedFinishAt`, and the line's timing for `jobs.events`.
  * It learns each backend's GPU time from complete jobs (from their start until the backend took the next job, or
  * their end; never their wait): the database's recent ones when a server starts to lead, then each one as it
- * completes, so a new leader learns what the last one knew. The projection (projection.ts) is made when something asks after a change, at most once per change and
- * at least once a second: O(waiting jobs) then, O(1) per job read.
+ * completes, so a new leader learns what the last one knew. The projection (projection.ts) is made when something
+ * asks after a change, at most once per change and at least once a second: O(waiting jobs) then, O(1) per job read.
+ * A job that joins at the end of the line changes nobody else's estimate: it is placed behind the projection as
+ * it is (O(backends)), so a burst of submissions costs O(1) each instead of a projection each.
  */
 export class Estimates {
   private readonly model = new GpuTimeModel();
@@ -54,7 +69,7 @@ export class Estimates {
   private readonly switched = new Map<string, boolean | null>();
   /** When each backend was last given a job: where the run before it stopped using the GPU. */
   private readonly lastStart = new Map<string, number>();
-  private made: { at: number; projection: Projection; timing: LineTiming | null | undefined } | null = null;
+  private made: Made | null = null;
 
   constructor(private readonly sources: EstimateSources) {}
 
@@ -114,10 +129,17 @@ export class Estimates {
     this.made = null;
   }
 
+  /** The line changed: a job that joined its end keeps the projection (it is placed when asked for); else as {@link changed}. */
+  lineChanged(change: LineChange): void {
+    const made = this.made;
+    if (made?.whole && change.op === "insert" && change.at === made.projector.size + made.joined + 1) made.joined++;
+    else this.made = null;
+  }
+
   /** A job's estimates as the API shows them: none once it ended, or while nothing is known. */
   of(record: JobRecord): JobEstimates {
     if (record.status !== "queued" && record.status !== "processing") return NO_ESTIMATES;
-    const estimate = this.projection().projection.estimates.get(record.id);
+    const estimate = this.estimate(record.id);
     if (estimate)
       return { estimatedStartAt: isoOrNull(estimate.startAt), estimatedFinishAt: isoOrNull(estimate.finishAt) };
     // (A job given a backend a moment ago, its start not persisted yet, has its start from the projection.) A running
@@ -129,12 +151,35 @@ export class Estimates {
 
   /** When each position of the line is expected to start, for line events (null: not known). */
   timing(): LineTiming | null {
-    const made = this.projection();
-    made.timing ??= toLineTiming(made.projection.line);
+    const made = this.placeJoined();
+    made.timing ??= toLineTiming(made.projector.projection.line);
     return made.timing;
   }
 
-  private projection() {
+  private estimate(jobId: string): JobEstimate | undefined {
+    const made = this.projection();
+    const known = made.projector.projection.estimates.get(jobId);
+    if (known || made.joined === 0) return known;
+    // The next one to join is placed alone; any other means placing those that joined before it first.
+    const next = this.sources.position(jobId) === made.projector.size + 1 ? this.sources.record(jobId) : undefined;
+    if (next?.status === "queued") return this.placeNext(made, next);
+    return this.placeJoined().projector.projection.estimates.get(jobId);
+  }
+
+  private placeNext(made: Made, record: JobRecord): JobEstimate {
+    made.joined--;
+    made.timing = undefined;
+    return made.projector.place({ jobId: record.id, ...work(record) });
+  }
+
+  /** The projection with every job that joined the end of the line placed: made again, since their ids are not known. */
+  private placeJoined(): Made {
+    const made = this.projection();
+    if (made.joined > 0) this.made = null;
+    return this.projection();
+  }
+
+  private projection(): Made {
     const now = this.sources.now();
     if (this.made && now - this.made.at < STALE_MS) return this.made;
     const { backends, record } = this.sources;
@@ -157,17 +202,18 @@ export class Estimates {
           : null,
       };
     });
-    const projection = projectLine(this.model, { now, held: queue.held, backends: states, line: this.waiting() });
-    this.made = { at: now, projection, timing: undefined };
-    return this.made;
-  }
-
-  private *waiting(): Iterable<WaitingWork> {
+    const projector = new LineProjector(this.model, { now, held: queue.held, backends: states });
+    let whole = true;
     for (const jobId of this.sources.line()) {
       const job = this.sources.record(jobId);
       // Every waiting job has its record in memory; one that has none cannot be placed, and neither can those behind.
-      if (!job) return;
-      yield { jobId, ...work(job) };
+      if (!job) {
+        whole = false;
+        break;
+      }
+      projector.place({ jobId, ...work(job) });
     }
+    this.made = { at: now, projector, whole, joined: 0, timing: undefined };
+    return this.made;
   }
 }

@@ -219,6 +219,7 @@ export class JobService {
       backends: backends.map((backend) => backend.baseUrl),
       queue: () => ({ ...this.scheduler.snapshot(), held: this.scheduler.held }),
       line: () => this.scheduler.queued(),
+      position: (jobId) => this.scheduler.position(jobId),
       record: (jobId) => this.live.get(jobId),
     });
     this.monitor = new BackendMonitor(
@@ -535,7 +536,7 @@ export class JobService {
    * the number of waiting jobs; `jobs.events` folds them per subscriber (see line-events.ts).
    */
   private lineChanged(change: LineChange): void {
-    this.estimates.changed();
+    this.estimates.lineChanged(change);
     this.options.events.publish({ kind: "line", version: ++this.lineVersionNow, change });
   }
 
