@@ -138,6 +138,9 @@ export class Submissions {
   }
 
   private async storeBatch(): Promise<void> {
+    // Group commit: one turn of the event loop before the batch is cut, so that submissions already on their way
+    // (requests just read from their sockets, callers just answered that submit again) share this commit.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     this.scheduled = false;
     const batch = this.nextBatch();
     if (this.waiting.length > 0) this.schedule();
