@@ -6,6 +6,7 @@ import type { TrackedEnvelope } from "@trpc/server";
 import type { Context } from "./context";
 import { mayAccess } from "./caller";
 import { HistoryGone } from "./errors";
+import { FanOut } from "./fan-out";
 import type { HubMessage } from "./event-hub";
 import { Inbox } from "./inbox";
 import { PendingLine } from "./line-events";
@@ -19,6 +20,8 @@ export interface JobStreamInput {
 }
 
 const REPLAY_PAGE = 500;
+/** Every subscription is woken through one fan-out: a change reaches a crowd a slice per turn (see fan-out.ts). */
+const FAN_OUT = new FanOut();
 const DEFAULT_COALESCE_MS = 100;
 
 /** What this subscriber was last sent of a job. */
@@ -74,7 +77,7 @@ export async function* jobEventStream(
     (!input.jobId || job.id === input.jobId) &&
     (!input.conversationId || job.conversationId === input.conversationId) &&
     mayAccess(ctx.user, ownerOf(job));
-  const inbox = new Inbox<HubMessage>(signal);
+  const inbox = new Inbox<HubMessage>(signal, FAN_OUT);
   // Without a jobId the line's changes are folded here as they come, never queued one by one.
   const line = input.jobId ? null : new PendingLine(service.lineVersion);
   let lineFlushAt = 0;
