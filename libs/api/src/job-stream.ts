@@ -7,7 +7,7 @@ import type { Context } from "./context";
 import { mayAccess } from "./caller";
 import { HistoryGone } from "./errors";
 import { FanOut } from "./fan-out";
-import type { HubMessage } from "./event-hub";
+import type { EventHub, HubMessage } from "./event-hub";
 import { Inbox } from "./inbox";
 import { PendingLine } from "./line-events";
 import { jobNotFound, ownConversation, ownerOf } from "./ownership";
@@ -80,13 +80,17 @@ export async function* jobEventStream(
   const inbox = new Inbox<HubMessage>(signal, FAN_OUT);
   // Without a jobId the line's changes are folded here as they come, never queued one by one.
   const line = input.jobId ? null : new PendingLine(service.lineVersion);
-  let lineFlushAt = 0;
+  // Folded line changes go out with the next snapshot, or when the window that began at the first of them ends.
+  const ticker = line ? lineTicker(events, coalesceMs) : null;
+  let lineDue = false;
+  const lineWindowEnded = () => {
+    if (!line || line.empty) return;
+    lineDue = true;
+    inbox.wakeUp();
+  };
   const unsubscribe = events.subscribe((message) => {
     if ((message.kind !== "line" && message.kind !== "timing") || !line) return inbox.push(message);
-    if (line.empty) {
-      lineFlushAt = Date.now() + coalesceMs;
-      inbox.wakeUp();
-    }
+    if (line.empty) ticker?.add(lineWindowEnded);
     if (message.kind === "line") line.add(message.version, message.change);
     else line.retime();
   });
@@ -163,10 +167,9 @@ export async function* jobEventStream(
       if (dirty.size === 0) flushAt = Date.now() + coalesceMs;
       dirty.add(id);
     };
-    const nextDeadline = (): number | undefined => {
-      const deadlines = [...(dirty.size > 0 ? [flushAt] : []), ...(line && !line.empty ? [lineFlushAt] : [])];
-      return deadlines.length === 0 ? undefined : Math.max(0, Math.min(...deadlines) - Date.now());
-    };
+    // A line window that ended while this subscription was busy (e.g. catching up) is due at once.
+    const nextDeadline = (): number | undefined =>
+      lineDue ? 0 : dirty.size > 0 ? Math.max(0, flushAt - Date.now()) : undefined;
     for (;;) {
       const message = await inbox.next(nextDeadline());
       if (signal?.aborted) return;
@@ -193,7 +196,10 @@ export async function* jobEventStream(
           if (last.status === "queued" || (message.kind === "timing" && last.status === "processing")) markDirty(id);
         }
       }
-      if (line && !line.empty && Date.now() >= lineFlushAt) yield* lineBefore();
+      if (lineDue) {
+        lineDue = false;
+        yield* lineBefore();
+      }
       if (dirty.size === 0 || Date.now() < flushAt) continue;
       const due: TrackedEnvelope<JobStreamEvent>[] = [];
       for (const id of dirty) {
@@ -209,8 +215,47 @@ export async function* jobEventStream(
     }
   } finally {
     unsubscribe();
+    ticker?.delete(lineWindowEnded);
   }
 }
+
+/**
+ * One timer per hub and window for every subscription's folded line changes: a subscription whose line changes
+ * joins the coming tick, instead of each setting a timer of its own (and being woken to set it) at every change.
+ */
+class LineTicker {
+  private readonly due = new Set<() => void>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly ms: number) {}
+
+  /** Calls `windowEnded` when the current window ends (a new one starts with it if none is open). */
+  add(windowEnded: () => void): void {
+    this.due.add(windowEnded);
+    this.timer ??= setTimeout(this.tick, this.ms);
+  }
+
+  delete(windowEnded: () => void): void {
+    this.due.delete(windowEnded);
+  }
+
+  private readonly tick = (): void => {
+    this.timer = null;
+    const due = [...this.due];
+    this.due.clear();
+    for (const windowEnded of due) windowEnded();
+  };
+}
+
+const tickers = new WeakMap<EventHub, Map<number, LineTicker>>();
+
+const lineTicker = (hub: EventHub, ms: number): LineTicker => {
+  let byWindow = tickers.get(hub);
+  if (!byWindow) tickers.set(hub, (byWindow = new Map()));
+  let ticker = byWindow.get(ms);
+  if (!ticker) byWindow.set(ms, (ticker = new LineTicker(ms)));
+  return ticker;
+};
 
 const historyGone = (cursor: number, oldest: number | null, latest: number | null): HistoryGone =>
   new HistoryGone({
