@@ -45,7 +45,7 @@ const selectedModel = (options: Record<string, unknown>): string | null => {
  */
 export class BackendMonitor {
   private readonly states: { healthy: boolean; lastError: string | null; upLatch: Latch.Latch }[];
-  private fiber: Fiber.Fiber<unknown, unknown> | null = null;
+  private fiber: Fiber.Fiber<void> | null = null;
 
   constructor(
     private readonly backends: readonly ForgeClient[],
