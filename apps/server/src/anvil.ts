@@ -244,6 +244,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
     },
   });
+  const webDir = config.webDir ?? DEFAULT_WEB_DIR;
 
   // Server-Sent Events streams this server serves as leader: ended when its term ends, so that their clients
   // reconnect (resuming from the shared event log) and reach the next leader.
@@ -265,7 +266,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     metrics,
     images,
     imageOwner: (jobId) => liveService().imageOwner(jobId),
-    webDir: config.webDir ?? DEFAULT_WEB_DIR,
+    webDir,
   });
   const server: Server = createServer(answerSafely(route, logger));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
@@ -280,6 +281,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     keepAlive: { enabled: true, pingMs: 20_000, pongWaitMs: 5_000 },
     maxBatchSize: MAX_BATCH_CALLS,
   });
+  // A removed user's WebSocket connections close at once: calls over them were admitted as that user.
   const stopRevoked = closeRevokedSockets(wss, gate, events);
   routeUpgrades(server, {
     gate,
