@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import type { AuthGate } from "./auth-gate";
 import { forwardUpgrade } from "./leader-proxy";
+import { batchFrames } from "./ws-batching";
 
 /** Where a WebSocket upgrade may go. */
 export interface UpgradeRoutes {
@@ -29,7 +30,10 @@ export const routeUpgrades = (server: Server, { gate, wss, logger, leaderUrl }: 
       });
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      batchFrames(ws, socket);
+      wss.emit("connection", ws, req);
+    });
   };
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands over an upgrade's socket without an error listener, and ws adds its own only in handleUpgrade: a

@@ -1,7 +1,15 @@
-/** A FIFO that an async loop can wait on, with a deadline and an abort signal. */
+/**
+ * A FIFO that an async loop can wait on, with a deadline and an abort signal. The signal is listened to once for
+ * the inbox's life, not once per wait: a crowd of subscribers each waiting again after every message would
+ * otherwise add and remove an abort listener per message.
+ */
 export class Inbox<T> {
   private readonly items: T[] = [];
   private wake: (() => void) | null = null;
+
+  constructor(private readonly signal?: AbortSignal) {
+    signal?.addEventListener("abort", () => this.wake?.(), { once: true });
+  }
 
   /** Adds an item and wakes the waiting reader. */
   push(item: T): void {
@@ -14,20 +22,17 @@ export class Inbox<T> {
     this.wake?.();
   }
 
-  /** The next item, or undefined when `timeoutMs` passes or `signal` aborts first. */
-  async next(signal: AbortSignal | undefined, timeoutMs?: number): Promise<T | undefined> {
+  /** The next item, or undefined when `timeoutMs` passes or the signal aborts first. */
+  async next(timeoutMs?: number): Promise<T | undefined> {
     if (this.items.length > 0) return this.items.shift();
-    if (signal?.aborted) return undefined;
+    if (this.signal?.aborted) return undefined;
     await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.wake?.(), timeoutMs);
+      this.wake = () => {
+        if (timer !== undefined) clearTimeout(timer);
         this.wake = null;
         resolve();
       };
-      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs);
-      signal?.addEventListener("abort", done);
-      this.wake = done;
     });
     return this.items.shift();
   }

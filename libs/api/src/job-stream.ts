@@ -74,7 +74,7 @@ export async function* jobEventStream(
     (!input.jobId || job.id === input.jobId) &&
     (!input.conversationId || job.conversationId === input.conversationId) &&
     mayAccess(ctx.user, ownerOf(job));
-  const inbox = new Inbox<HubMessage>();
+  const inbox = new Inbox<HubMessage>(signal);
   // Without a jobId the line's changes are folded here as they come, never queued one by one.
   const line = input.jobId ? null : new PendingLine(service.lineVersion);
   let lineFlushAt = 0;
@@ -165,7 +165,7 @@ export async function* jobEventStream(
       return deadlines.length === 0 ? undefined : Math.max(0, Math.min(...deadlines) - Date.now());
     };
     for (;;) {
-      const message = await inbox.next(signal, nextDeadline());
+      const message = await inbox.next(nextDeadline());
       if (signal?.aborted) return;
       // A removed user's token stops at once, and so does what it had open.
       if (message?.kind === "revoked" && message.user === ctx.user.name) return;

@@ -1,4 +1,5 @@
 import { Context, Effect, Semaphore } from "effect";
+import type { Clock } from "./job";
 
 /** What one backend (GPU) is doing, as the pool sees it. */
 export interface GpuSlot {
@@ -18,8 +19,8 @@ export interface GpuPoolService {
   readonly drain: Effect.Effect<void>;
 }
 
-/** Builds a pool with one permit for each of `backends` GPUs. */
-const make = (backends: number): Effect.Effect<GpuPoolService> =>
+/** Builds a pool with one permit for each of `backends` GPUs; `now` stamps when a permit was taken. */
+const make = (backends: number, now: Clock = Date.now): Effect.Effect<GpuPoolService> =>
   Effect.gen(function* () {
     const semaphores = yield* Effect.forEach(Array.from({ length: backends }), () => Semaphore.make(1));
     const since: (number | null)[] = semaphores.map(() => null);
@@ -35,7 +36,7 @@ const make = (backends: number): Effect.Effect<GpuPoolService> =>
         <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           semaphoreAt(index).withPermits(1)(
             Effect.sync(() => {
-              since[index] = Date.now();
+              since[index] = now();
             }).pipe(
               Effect.andThen(effect),
               Effect.ensuring(
@@ -58,5 +59,5 @@ export class GpuPool extends Context.Service<GpuPool, GpuPoolService>()("anvil/G
   /** A pool for `backends` GPUs, outside any layer (the scheduler holds it directly). */
   static readonly make = make;
   /** A synchronous pool, for hosts that are not inside an Effect. */
-  static readonly makeSync = (backends: number): GpuPoolService => Effect.runSync(make(backends));
+  static readonly makeSync = (backends: number, now?: Clock): GpuPoolService => Effect.runSync(make(backends, now));
 }

@@ -1,14 +1,23 @@
 import { createActor, fromPromise, waitFor } from "xstate";
 import { describe, expect, it } from "vitest";
 import { imageJobMachine } from "./image-job.machine";
-import type { GenerateActorInput } from "./image-job.machine";
+import type { GenerateActorInput, ImageJobReport } from "./image-job.machine";
 import { testParams } from "./test-support";
 
 const input = { jobId: "j1", prompt: "a fox", params: testParams, attempt: 1 };
 
+/** What the job told its parent; a job actor run alone has none, so its `report` lands here. */
+let reports: ImageJobReport[] = [];
+
 const withBackend = (
   run: (input: GenerateActorInput, signal: AbortSignal) => Promise<{ imageUrl: string; usedSeed: number }>,
-) => imageJobMachine.provide({ actors: { generate: fromPromise(({ input, signal }) => run(input, signal)) } });
+) => {
+  reports = [];
+  return imageJobMachine.provide({
+    actors: { generate: fromPromise(({ input, signal }) => run(input, signal)) },
+    actions: { report: (_, report) => void reports.push(report) },
+  });
+};
 
 describe("imageJobMachine", () => {
   it("goes queued → processing → complete with the image and 100% progress", async () => {
@@ -26,6 +35,8 @@ describe("imageJobMachine", () => {
       backend: 0,
     });
     expect(done.output?.status).toBe("complete");
+    // Its end is its output (`xstate.done.actor.j1` for a parent), not a report.
+    expect(reports.map((report) => report.type)).toEqual(["job.started"]);
   });
 
   it("ends in error with the backend's message when the generation fails", async () => {
@@ -57,6 +68,8 @@ describe("imageJobMachine", () => {
     ).start();
     actor.send({ type: "job.start", backend: 0 });
     expect(actor.getSnapshot().context.progress).toBe(99);
+    // Only what changed the job's progress is reported, as the job keeps it.
+    expect(reports.flatMap((report) => (report.type === "job.progress" ? [report.progress] : []))).toEqual([40, 99]);
     finish();
     await waitFor(actor, (s) => s.status === "done");
   });

@@ -1,7 +1,7 @@
-import { assign, fromPromise, setup } from "xstate";
+import { assign, fromPromise, sendParent, setup } from "xstate";
 import { isBackendLost, MAX_ATTEMPTS } from "./job";
 import type { LineEntry } from "./fair-line";
-import type { GenerateRequest, GenerateResult, JobParams, JobStatus } from "./job";
+import type { Clock, GenerateRequest, GenerateResult, JobParams, JobStatus } from "./job";
 
 /** What the scheduler knows of a job when it spawns its actor. */
 export interface ImageJobInput {
@@ -14,8 +14,14 @@ export interface ImageJobInput {
   line?: Partial<Omit<LineEntry, "jobId">>;
 }
 
+/** What a job actor is started with: its job, and the clock its timestamps come from (default `Date.now`). */
+export interface ImageJobActorInput extends ImageJobInput {
+  now?: Clock;
+}
+
 /** The job actor's context: everything its transitions decide, nothing it had to fetch. */
 export interface ImageJobContext extends ImageJobInput {
+  now: Clock;
   status: JobStatus;
   backend: number | null;
   progress: number;
@@ -40,6 +46,26 @@ export type ImageJobEvent =
   | { type: "job.generated" }
   | { type: "job.cancel" };
 
+/** What a job tells of itself when its status changes: its context without what never changes. */
+export type ImageJobSummary = Pick<
+  ImageJobContext,
+  "jobId" | "attempt" | "status" | "backend" | "progress" | "result" | "error" | "startedAt" | "finishedAt" | "turn"
+>;
+
+/**
+ * What a job actor tells its parent, the scheduler, as it happens. Its end is not among them: that is its
+ * output, which XState sends the parent as `xstate.done.actor.<jobId>` once the actor has stopped.
+ */
+export type ImageJobReport =
+  /** queued → processing: it holds a backend. */
+  | { type: "job.started"; job: ImageJobSummary }
+  /** Its progress went up (whole percent, below 100). */
+  | { type: "job.progress"; jobId: string; progress: number }
+  /** Its backend is done with it, and free; the job stays `processing` while its output is kept. */
+  | { type: "job.generated"; jobId: string }
+  /** processing → queued: its backend went away; it waits for another, as its next attempt. */
+  | { type: "job.requeued"; job: ImageJobSummary };
+
 /** What the invoked `generate` actor receives. */
 export interface GenerateActorInput {
   request: GenerateRequest;
@@ -62,15 +88,32 @@ export const describeFailure = (error: unknown): string => {
   return "The generation failed for an unknown reason";
 };
 
+const summaryOf = (context: ImageJobContext): ImageJobSummary => ({
+  jobId: context.jobId,
+  attempt: context.attempt,
+  status: context.status,
+  backend: context.backend,
+  progress: context.progress,
+  result: context.result,
+  error: context.error,
+  startedAt: context.startedAt,
+  finishedAt: context.finishedAt,
+  turn: context.turn,
+});
+
+/** A backend's progress as the job keeps it: whole percent, and below 100 until the image exists. */
+const toProgress = (progress: number): number => Math.min(99, Math.floor(progress));
+
 /**
  * One image job: queued → processing → complete | error, and queued | processing → cancelled; a job whose
  * backend went away mid-generation goes back to queued, as its next attempt.
  * The generation is the invoked `generate` actor; leaving `processing` for any reason stops it,
- * which interrupts the backend call behind it.
+ * which interrupts the backend call behind it. It tells its parent what happened through the named action
+ * `report` (see {@link ImageJobReport}); a job actor run without a parent needs `report` provided.
  */
 export const imageJobMachine = setup({
   types: {
-    input: {} as ImageJobInput,
+    input: {} as ImageJobActorInput,
     context: {} as ImageJobContext,
     events: {} as ImageJobEvent,
     output: {} as ImageJobOutput,
@@ -81,13 +124,18 @@ export const imageJobMachine = setup({
     }),
   },
   actions: {
-    finish: assign((_, params: { status: JobStatus }) => ({ status: params.status, finishedAt: Date.now() })),
+    report: sendParent((_, report: ImageJobReport) => report),
+    finish: assign(({ context }, params: { status: JobStatus }) => ({
+      status: params.status,
+      finishedAt: context.now(),
+    })),
   },
 }).createMachine({
   id: "imageJob",
   initial: "queued",
-  context: ({ input }) => ({
-    ...input,
+  context: ({ input: { now, ...job } }) => ({
+    ...job,
+    now: now ?? Date.now,
     status: "queued",
     backend: null,
     progress: 0,
@@ -103,10 +151,10 @@ export const imageJobMachine = setup({
       on: {
         "job.start": {
           target: "processing",
-          actions: assign(({ event }) => ({
+          actions: assign(({ context, event }) => ({
             status: "processing",
             backend: event.backend,
-            startedAt: Date.now(),
+            startedAt: context.now(),
             turn: event.turn ?? null,
           })),
         },
@@ -114,6 +162,7 @@ export const imageJobMachine = setup({
       },
     },
     processing: {
+      entry: { type: "report", params: ({ context }) => ({ type: "job.started", job: summaryOf(context) }) },
       invoke: {
         src: "generate",
         input: ({ context, self }) => ({
@@ -133,14 +182,17 @@ export const imageJobMachine = setup({
             // The backend went away, not the job: back to the line, as the next attempt, for another backend.
             guard: ({ context, event }) => isBackendLost(event.error) && context.attempt < MAX_ATTEMPTS,
             target: "queued",
-            actions: assign(({ context }) => ({
-              status: "queued" as const,
-              attempt: context.attempt + 1,
-              backend: null,
-              progress: 0,
-              startedAt: null,
-              generated: false,
-            })),
+            actions: [
+              assign(({ context }) => ({
+                status: "queued" as const,
+                attempt: context.attempt + 1,
+                backend: null,
+                progress: 0,
+                startedAt: null,
+                generated: false,
+              })),
+              { type: "report", params: ({ context }) => ({ type: "job.requeued", job: summaryOf(context) }) },
+            ],
           },
           {
             target: "error",
@@ -154,10 +206,22 @@ export const imageJobMachine = setup({
       },
       on: {
         "job.progress": {
-          guard: ({ context, event }) => event.progress > context.progress,
-          actions: assign(({ event }) => ({ progress: Math.min(99, Math.floor(event.progress)) })),
+          guard: ({ context, event }) => toProgress(event.progress) > context.progress,
+          actions: [
+            assign(({ event }) => ({ progress: toProgress(event.progress) })),
+            {
+              type: "report",
+              params: ({ context }) => ({ type: "job.progress", jobId: context.jobId, progress: context.progress }),
+            },
+          ],
         },
-        "job.generated": { guard: ({ context }) => !context.generated, actions: assign({ generated: true }) },
+        "job.generated": {
+          guard: ({ context }) => !context.generated,
+          actions: [
+            assign({ generated: true }),
+            { type: "report", params: ({ context }) => ({ type: "job.generated", jobId: context.jobId }) },
+          ],
+        },
         "job.cancel": "cancelled",
       },
     },

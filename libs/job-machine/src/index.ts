@@ -6,6 +6,9 @@ export type {
   ImageJobEvent,
   ImageJobOutput,
   GenerateActorInput,
+  ImageJobActorInput,
+  ImageJobReport,
+  ImageJobSummary,
 } from "./image-job.machine";
 export { schedulerMachine } from "./scheduler.machine";
 export type {
@@ -17,6 +20,8 @@ export type {
   SchedulerEvent,
   SchedulerInput,
 } from "./scheduler.machine";
+export { schedulerCounts } from "./scheduler-counts";
+export type { SchedulerCounts } from "./scheduler-counts";
 export { GpuPool } from "./gpu-pool";
 export type { GpuPoolService, GpuSlot } from "./gpu-pool";
 export { OrderedQueue } from "./ordered-queue";

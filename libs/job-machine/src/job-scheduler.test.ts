@@ -258,3 +258,32 @@ describe("JobScheduler waiting jobs", () => {
     expect(backend.stats.started.length).toBeLessThan(1_000);
   });
 });
+
+describe("JobScheduler clock", () => {
+  it("takes every timestamp from the host's clock", async () => {
+    let clock = 1_000;
+    let finish: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (finish = resolve));
+    const { generate, started } = announcing(() =>
+      Effect.promise(() => gate).pipe(Effect.as(Effect.succeed({ imageUrl: "/images/a.png", usedSeed: 1 }))),
+    );
+    const { scheduler, submit, published } = testScheduler(generate, { now: () => clock });
+    const done = submit("a");
+    const cancelled = submit("b");
+    await started("a");
+    expect(scheduler.snapshot().backends[0]?.since).toBe(1_000);
+    expect(scheduler.gpu.slots()[0]?.since).toBe(1_000);
+    expect(scheduler.job("a")?.startedAt).toBe(1_000);
+    clock = 5_000;
+    await scheduler.cancel("b");
+    expect(await cancelled).toBe("cancelled");
+    clock = 61_000;
+    finish();
+    expect(await done).toBe("complete");
+    const ended = (jobId: string) =>
+      published.flatMap((e) => (e.kind === "transition" && e.jobId === jobId && e.job.finishedAt ? [e.job] : []));
+    expect(ended("a")).toMatchObject([{ status: "complete", startedAt: 1_000, finishedAt: 61_000 }]);
+    expect(ended("b")).toMatchObject([{ status: "cancelled", finishedAt: 5_000 }]);
+    await scheduler.stop();
+  });
+});

@@ -5,12 +5,12 @@ import { GpuPool } from "./gpu-pool";
 import type { GpuPoolService } from "./gpu-pool";
 import { imageJobMachine } from "./image-job.machine";
 import type { GenerateActorInput, ImageJobInput } from "./image-job.machine";
-import type { GenerateRequest, GenerateResult, JobStatus } from "./job";
+import type { Clock, GenerateRequest, GenerateResult, JobStatus } from "./job";
 import { Journal } from "./journal";
 import type { JournalOptions } from "./journal";
 import type { LineChangeListener } from "./line-change";
 import { schedulerMachine } from "./scheduler.machine";
-import type { DispatchDecision } from "./scheduler.machine";
+import type { DispatchDecision, SchedulerContext } from "./scheduler.machine";
 import type { AffinityLimits, LineEntry, SchedulingMode } from "./fair-line";
 
 /**
@@ -37,6 +37,8 @@ export interface JobSchedulerOptions<P> extends Pick<
   JournalOptions<P>,
   "persist" | "publish" | "onRetry" | "onPublishError" | "isUnreachable" | "onRejected"
 > {
+  /** The clock of every timestamp the scheduler, its job actors, its GPU permits and its journal take (default `Date.now`). */
+  now?: Clock;
   backends: number;
   generate: GenerateProgram;
   /** The longest one attempt may hold a GPU before it is interrupted and fails. */
@@ -163,8 +165,9 @@ export class JobScheduler<P> {
   readonly journal: Journal<P>;
 
   constructor(options: JobSchedulerOptions<P>) {
-    const gpu = GpuPool.makeSync(options.backends);
-    const journal = new Journal<P>(options);
+    const now = options.now ?? Date.now;
+    const gpu = GpuPool.makeSync(options.backends, now);
+    const journal = new Journal<P>({ ...options, now });
     const decisions = new DecisionLog();
     const generate = fromPromise<GenerateResult, GenerateActorInput>(({ input, signal }) => {
       const { request } = input;
@@ -209,11 +212,17 @@ export class JobScheduler<P> {
         mode: options.mode ?? "fair",
         served: options.served ?? [],
         held: options.held ?? false,
+        now,
         ...(options.affinity === undefined ? {} : { affinity: options.affinity }),
       },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     this.actor.start();
+  }
+
+  /** The scheduler's context: read here only, so that other code asks these methods instead of reaching in. */
+  private get state(): SchedulerContext {
+    return this.actor.getSnapshot().context;
   }
 
   /** Puts a job at the end of the line (jobs must be submitted in their submission order). */
@@ -234,22 +243,22 @@ export class JobScheduler<P> {
 
   /** 1 = next to get a GPU; 0 when the job is not waiting. */
   position(jobId: string): number {
-    return this.actor.getSnapshot().context.queue.position(jobId);
+    return this.state.queue.position(jobId);
   }
 
   /** The live status of a job this scheduler holds, or undefined once it has ended (or was never here). */
   status(jobId: string): JobStatus | undefined {
-    return this.actor.getSnapshot().context.seen.get(jobId)?.status;
+    return this.state.seen.get(jobId)?.status;
   }
 
   /** Waiting jobs in start order (the first `limit`). */
   queued(limit = Infinity): string[] {
-    return this.actor.getSnapshot().context.queue.firsts(limit);
+    return this.state.queue.firsts(limit);
   }
 
   /** Where a waiting job stands in the line: its owner, priority, seq and moves. */
   lineEntry(jobId: string): LineEntry | undefined {
-    return this.actor.getSnapshot().context.queue.entry(jobId);
+    return this.state.queue.entry(jobId);
   }
 
   /** Moves a waiting job within its owner's jobs (`move` < 0 front, > 0 back) or, with `front`, ahead of all. */
@@ -264,17 +273,17 @@ export class JobScheduler<P> {
 
   /** Whether an admin paused the queue. */
   get held(): boolean {
-    return this.actor.getSnapshot().context.held;
+    return this.state.held;
   }
 
   /** Whether this scheduler holds `jobId` (waiting or running). */
   holds(jobId: string): boolean {
-    return this.actor.getSnapshot().context.seen.has(jobId);
+    return this.state.seen.has(jobId);
   }
 
   /** Whether jobs are started (false once the scheduler is stopping). */
   get dispatching(): boolean {
-    return this.actor.getSnapshot().context.dispatching;
+    return this.state.dispatching;
   }
 
   /** The scheduler actor's own status ("active" until stopped). */
@@ -285,7 +294,7 @@ export class JobScheduler<P> {
   /** Every job held, in submission order, with its state and what its machine holds (at most `limit`). */
   jobs(limit = Infinity): JobView[] {
     const views: JobView[] = [];
-    for (const jobId of this.actor.getSnapshot().context.seen.keys()) {
+    for (const jobId of this.state.seen.keys()) {
       if (views.length >= limit) break;
       const view = this.job(jobId);
       if (view) views.push(view);
@@ -295,17 +304,17 @@ export class JobScheduler<P> {
 
   /** How many jobs are held (waiting or running). */
   get size(): number {
-    return this.actor.getSnapshot().context.seen.size;
+    return this.state.seen.size;
   }
 
   /** How many job actors are alive: a waiting job has none until it is started. */
   get actors(): number {
-    return this.actor.getSnapshot().context.jobs.size;
+    return this.state.jobs.size;
   }
 
   /** One held job, or undefined once it ended. */
   job(jobId: string): JobView | undefined {
-    const { jobs, seen } = this.actor.getSnapshot().context;
+    const { jobs, seen } = this.state;
     const held = seen.get(jobId);
     if (!held) return undefined;
     const actor = jobs.get(jobId);
@@ -339,7 +348,7 @@ export class JobScheduler<P> {
 
   /** Counts and backends, for `queue.status`. */
   snapshot(): QueueSnapshot {
-    const { queue, backends } = this.actor.getSnapshot().context;
+    const { queue, backends } = this.state;
     const slots = this.gpu.slots();
     return {
       queued: queue.size,
@@ -366,7 +375,7 @@ export class JobScheduler<P> {
 
   /** How many times model affinity passed a waiting job over. */
   passedOver(jobId: string): number {
-    return this.actor.getSnapshot().context.queue.passedOver(jobId);
+    return this.state.queue.passedOver(jobId);
   }
 
   /** Marks a backend as unreachable; nothing new is dispatched to it. */
@@ -383,9 +392,7 @@ export class JobScheduler<P> {
     this.actor.send({ type: "scheduler.pause" });
     // Running: on a backend, or done with it and keeping its image.
     const running = () =>
-      [...this.actor.getSnapshot().context.seen].flatMap(([jobId, seen]) =>
-        seen.status === "processing" ? [jobId] : [],
-      );
+      [...this.state.seen].flatMap(([jobId, seen]) => (seen.status === "processing" ? [jobId] : []));
     // A job's status leaves `processing` in the same step that records its transition.
     const idle = Effect.callback<void>((resume) => {
       const check = () => {

@@ -117,5 +117,8 @@ export class BackendLost extends Error {
 export const isBackendLost = (error: unknown): error is BackendLost =>
   typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "BackendLost";
 
+/** Reads the time in epoch ms: the host's clock (`Date.now` by default), a fake one in tests. */
+export type Clock = () => number;
+
 /** How many times a job may be started before a lost backend or a crash mid-run ends it in error. */
 export const MAX_ATTEMPTS = 3;

@@ -46,6 +46,24 @@ const fakeDatabase = () => {
 };
 
 describe("Journal", () => {
+  it("says by its clock when the lane last moved: not since a write that hangs began, now once idle", async () => {
+    let clock = 100;
+    let answer: () => void = () => {};
+    const journal = new Journal<null>({
+      persist: (entries) => new Promise((resolve) => (answer = () => resolve(entries.map(() => null)))),
+      publish: () => {},
+      now: () => clock,
+    });
+    const written = journal.record(progress("a", 10));
+    clock = 30_100;
+    expect(journal.lastProgressAt).toBe(100);
+    answer();
+    await written;
+    await journal.flush();
+    clock = 40_000;
+    expect(journal.lastProgressAt).toBe(40_000);
+  });
+
   it("retries a failed write and publishes once it succeeds", async () => {
     let calls = 0;
     const published: JournalEntry[] = [];

@@ -1,4 +1,5 @@
 import { Data, Duration, Effect, Result, Schedule } from "effect";
+import type { Clock } from "./job";
 import type { JobTransition } from "./scheduler.machine";
 
 /** One thing the journal writes down: a status change, or the latest progress of a running job. */
@@ -40,6 +41,8 @@ export interface JournalOptions<P> {
   onRejected?: (error: WriteRejected, entry: JournalEntry) => void;
   /** Upper bound of entries per persist call; default 256. */
   batchSize?: number;
+  /** The clock of `lastProgressAt` and of a refused job's end (default `Date.now`). */
+  now?: Clock;
 }
 
 /** Exponential backoff from 50 ms, capped at 5 s between attempts, for as long as it takes. */
@@ -52,7 +55,7 @@ type Pending = { entry: JournalEntry; done: () => void } | { task: () => Promise
 type PendingEntry = Extract<Pending, { entry: JournalEntry }>;
 
 /** The entry that fails `entry`'s job in its place when the database refused `entry`; null for progress. */
-const failureOf = (entry: JournalEntry): JournalEntry | null =>
+const failureOf = (entry: JournalEntry, now: Clock): JournalEntry | null =>
   entry.kind === "transition"
     ? {
         ...entry,
@@ -62,7 +65,7 @@ const failureOf = (entry: JournalEntry): JournalEntry | null =>
           status: "error",
           result: null,
           error: UNSTORABLE_RESULT_MESSAGE,
-          finishedAt: entry.job.finishedAt ?? Date.now(),
+          finishedAt: entry.job.finishedAt ?? now(),
         },
       }
     : null;
@@ -81,10 +84,14 @@ export class Journal<P> {
   private failures = 0;
   private readonly lastOfJob = new Map<string, Promise<void>>();
   private running: Promise<void> | null = null;
-  private progressAt = Date.now();
+  private progressAt: number;
   private abandoned = false;
+  private readonly now: Clock;
 
-  constructor(private readonly options: JournalOptions<P>) {}
+  constructor(private readonly options: JournalOptions<P>) {
+    this.now = options.now ?? Date.now;
+    this.progressAt = this.now();
+  }
 
   /** Queues an entry; the promise settles once it is persisted and published. */
   record(entry: JournalEntry): Promise<void> {
@@ -123,7 +130,7 @@ export class Journal<P> {
    * not moved for a while is stuck behind a database that does not answer; one that moves is merely busy.
    */
   get lastProgressAt(): number {
-    return this.running ? this.progressAt : Date.now();
+    return this.running ? this.progressAt : this.now();
   }
 
   /** True while the latest write failed and is being retried (e.g. the database is unreachable). */
@@ -163,13 +170,13 @@ export class Journal<P> {
 
   private async drain(): Promise<void> {
     const batchSize = this.options.batchSize ?? 256;
-    this.progressAt = Date.now();
+    this.progressAt = this.now();
     while (this.pending.length > 0) {
       const head = this.pending[0]!;
       if ("task" in head) {
         this.pending.shift();
         await head.task();
-        this.progressAt = Date.now();
+        this.progressAt = this.now();
         continue;
       }
       const end = this.pending.findIndex((p, i) => i >= batchSize || "task" in p);
@@ -219,7 +226,7 @@ export class Journal<P> {
       ),
     );
     this.failures = 0;
-    this.progressAt = Date.now();
+    this.progressAt = this.now();
     if (Result.isSuccess(outcome)) return Result.succeed(outcome.success);
     // The schedule retries an unreachable database for as long as it takes: only a refusal ends up here.
     const error = outcome.failure;
@@ -229,7 +236,7 @@ export class Journal<P> {
   /** The database refused `pending`'s entry: its job fails in its place (or a progress value is dropped). */
   private async reject(pending: PendingEntry, error: WriteRejected): Promise<void> {
     this.options.onRejected?.(error, pending.entry);
-    const failure = failureOf(pending.entry);
+    const failure = failureOf(pending.entry, this.now);
     if (failure === null) return pending.done();
     const written = await this.write([failure]);
     if (Result.isSuccess(written)) return this.publish(pending, failure, written.success[0] as P);

@@ -1,8 +1,14 @@
 import { assign, enqueueActions, setup, stopChild } from "xstate";
-import type { ActorRefFrom, SnapshotFrom } from "xstate";
+import type { ActorRefFrom } from "xstate";
 import { imageJobMachine } from "./image-job.machine";
-import type { ImageJobContext, ImageJobEvent, ImageJobInput, ImageJobOutput } from "./image-job.machine";
-import type { JobStatus } from "./job";
+import type {
+  ImageJobEvent,
+  ImageJobInput,
+  ImageJobOutput,
+  ImageJobReport,
+  ImageJobSummary,
+} from "./image-job.machine";
+import type { Clock, JobStatus } from "./job";
 import { chooseDispatch, DEFAULT_AFFINITY, modelName, modelOf } from "./affinity";
 import type { DispatchChoice, DispatchKind } from "./affinity";
 import { FairLine } from "./fair-line";
@@ -31,7 +37,7 @@ export interface JobTransition {
   from: JobStatus;
   to: JobStatus;
   /** `turn` is set on the way to `processing`: the owner's turn, persisted before the generation is sent. */
-  job: Omit<ImageJobContext, "params" | "prompt" | "turn" | "line" | "generated"> & { turn?: number | null };
+  job: Omit<ImageJobSummary, "turn"> & { turn?: number | null };
 }
 
 /** How the scheduler starts. */
@@ -47,6 +53,8 @@ export interface SchedulerInput {
   held?: boolean;
   /** Model affinity's reach (default {@link DEFAULT_AFFINITY}); null turns it off. */
   affinity?: AffinityLimits | null;
+  /** The clock of every timestamp the scheduler and its job actors take (default `Date.now`). */
+  now?: Clock;
 }
 
 /** What the scheduler holds of each job it was given, until the job ends. */
@@ -77,6 +85,7 @@ export interface SchedulerContext {
   arrivals: number;
   /** Model affinity's reach; null when off. */
   affinity: AffinityLimits | null;
+  now: Clock;
 }
 
 /** Why a job was started: for `/inspect`. */
@@ -112,10 +121,10 @@ export type SchedulerEvent =
   | { type: "backend.down"; backend: number }
   /** The model a backend has loaded, as the host read it (null: unknown); sent before it is marked up. */
   | { type: "backend.model"; backend: number; model: string | null }
-  | { type: `xstate.snapshot.${string}`; snapshot: SnapshotFrom<typeof imageJobMachine> }
+  /** What a job actor tells of itself as it happens. */
+  | ImageJobReport
+  /** A job actor's end: its final status and result. */
   | { type: `xstate.done.actor.${string}`; output: ImageJobOutput };
-
-const jobIdOf = (type: string, prefix: string): string => type.slice(prefix.length);
 
 /** Frees the backend slot `jobId` holds, if any; true when it held one. */
 const release = (backends: BackendSlot[], jobId: string): boolean => {
@@ -138,15 +147,6 @@ const forgetModel = (backends: BackendSlot[], jobId: string, seen: { status: Job
   if (seen.status !== "processing" || seen.entry.model == null) return;
   for (const slot of backends) if (slot.jobId === jobId) slot.model = null;
 };
-
-/** The part of a job's context that transitions carry (prompt and params never change). */
-const summary = ({
-  params: _params,
-  prompt: _prompt,
-  line: _line,
-  generated: _generated,
-  ...rest
-}: ImageJobContext): JobTransition["job"] => rest;
 
 /** The line changes a mutation of `line` just made, from what it says it did (its size is already the new one). */
 const lineChanges = (line: FairLine, shift: LineShift): LineChange[] =>
@@ -213,7 +213,7 @@ const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
     if (!started) break;
     const loaded = slot.model;
     slot.jobId = jobId;
-    slot.since = Date.now();
+    slot.since = context.now();
     // Anvil sends a checkpoint with `restore afterwards` off: the backend keeps it loaded for the next job.
     if (model !== null) slot.model = model;
     const reason = describeDispatch(choice, owner, servedBefore, model, loaded);
@@ -251,15 +251,15 @@ function startJob(
     return;
   }
   enqueue.assign(({ spawn }) => {
-    context.jobs.set(jobId, spawn("imageJob", { id: jobId, input: held.input, syncSnapshot: true }));
+    context.jobs.set(jobId, spawn("imageJob", { id: jobId, input: { ...held.input, now: context.now } }));
     return {};
   });
   // Resolved after the assign above: the actor exists by then.
-  enqueue.sendTo(({ context: now }) => now.jobs.get(jobId) as ImageJobActor, start);
+  enqueue.sendTo(({ context: after }) => after.jobs.get(jobId) as ImageJobActor, start);
 }
 
 /** A waiting job without an actor, cancelled: the transition its actor would have reported. */
-const cancelledWhileWaiting = (held: HeldJob): JobTransition => ({
+const cancelledWhileWaiting = (held: HeldJob, finishedAt: number): JobTransition => ({
   jobId: held.input.jobId,
   from: "queued",
   to: "cancelled",
@@ -272,7 +272,7 @@ const cancelledWhileWaiting = (held: HeldJob): JobTransition => ({
     result: null,
     error: null,
     startedAt: null,
-    finishedAt: Date.now(),
+    finishedAt,
   },
 });
 
@@ -315,6 +315,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     held: input.held ?? false,
     arrivals: 0,
     affinity: input.affinity === undefined ? DEFAULT_AFFINITY : input.affinity,
+    now: input.now ?? Date.now,
   }),
   on: {
     "scheduler.enqueue": {
@@ -354,13 +355,13 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
         const actor = context.jobs.get(event.jobId);
         if (actor) {
-          // Its own transition to `cancelled` follows through its snapshot.
+          // Its own transition to `cancelled` follows, with its end (`xstate.done.actor.<jobId>`).
           enqueue.sendTo(actor, { type: "job.cancel" });
           return;
         }
         // Never started: there is no actor to stop, only the line entry (gone above) and its transition.
         context.seen.delete(event.jobId);
-        enqueue({ type: "reportTransition", params: cancelledWhileWaiting(held) });
+        enqueue({ type: "reportTransition", params: cancelledWhileWaiting(held, context.now()) });
       }),
     },
     "scheduler.move": {
@@ -401,51 +402,60 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         if (slot && slot.jobId === null) slot.model = event.model;
       },
     },
-    "xstate.snapshot.*": {
+    "job.started": {
       actions: enqueueActions(({ context, event, enqueue }) => {
-        if (!("snapshot" in event)) return;
-        const job = event.snapshot.context;
-        const seen = context.seen.get(job.jobId);
-        if (!seen) return;
-        if (seen.status !== job.status) {
-          enqueue({
-            type: "reportTransition",
-            params: { jobId: job.jobId, from: seen.status, to: job.status, job: summary(job) },
-          });
-          if (job.status !== "complete") forgetModel(context.backends, job.jobId, seen);
-          if (seen.status === "processing" && job.status === "queued") {
-            // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
-            release(context.backends, job.jobId);
-            const change = context.queue.unshift(seen.entry);
-            for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
-            enqueue("dispatch");
-          }
-          seen.status = job.status;
-          seen.progress = job.progress;
-        } else if (seen.progress !== job.progress) {
-          seen.progress = job.progress;
-          enqueue({ type: "reportProgress", params: { jobId: job.jobId, progress: job.progress } });
-        }
-        if (job.status === "processing" && job.generated && release(context.backends, job.jobId)) {
-          // The backend is done with it: the next job gets the backend while this one's image is kept.
+        const held = context.seen.get(event.job.jobId);
+        if (!held) return;
+        enqueue({
+          type: "reportTransition",
+          params: { jobId: event.job.jobId, from: held.status, to: event.job.status, job: event.job },
+        });
+        held.status = event.job.status;
+        held.progress = event.job.progress;
+      }),
+    },
+    "job.progress": {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const held = context.seen.get(event.jobId);
+        if (!held) return;
+        held.progress = event.progress;
+        enqueue({ type: "reportProgress", params: { jobId: event.jobId, progress: event.progress } });
+      }),
+    },
+    "job.generated": {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        // The backend is done with it: the next job gets the backend while this one's image is kept.
+        if (context.seen.get(event.jobId)?.status === "processing" && release(context.backends, event.jobId)) {
           enqueue("dispatch");
         }
+      }),
+    },
+    "job.requeued": {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const { job } = event;
+        const held = context.seen.get(job.jobId);
+        if (!held) return;
+        enqueue({ type: "reportTransition", params: { jobId: job.jobId, from: held.status, to: job.status, job } });
+        forgetModel(context.backends, job.jobId, held);
+        // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
+        release(context.backends, job.jobId);
+        const change = context.queue.unshift(held.entry);
+        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+        held.status = job.status;
+        held.progress = job.progress;
+        enqueue("dispatch");
       }),
     },
     "xstate.done.actor.*": {
       actions: enqueueActions(({ context, event, enqueue }) => {
         if (!("output" in event)) return;
-        const jobId = jobIdOf(event.type, "xstate.done.actor.");
-        const seen = context.seen.get(jobId);
         const { output } = event;
-        if (seen && output.status !== "complete") forgetModel(context.backends, jobId, seen);
-        if (seen && seen.status !== output.status) {
-          const job = {
-            ...output,
-            status: output.status,
-            progress: output.status === "complete" ? 100 : seen.progress,
-          };
-          enqueue({ type: "reportTransition", params: { jobId, from: seen.status, to: output.status, job } });
+        const { jobId } = output;
+        const held = context.seen.get(jobId);
+        if (held) {
+          if (output.status !== "complete") forgetModel(context.backends, jobId, held);
+          const job = { ...output, progress: output.status === "complete" ? 100 : held.progress };
+          enqueue({ type: "reportTransition", params: { jobId, from: held.status, to: output.status, job } });
         }
         context.seen.delete(jobId);
         context.jobs.delete(jobId);

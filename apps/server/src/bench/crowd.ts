@@ -163,6 +163,7 @@ async function measureCrowd(label: string, server: ServerProcess, changes: numbe
     }
   })();
   const cpuBefore = await cpuMs(pid);
+  const ownBefore = process.cpuUsage();
   for (let change = 0; change < changes; change++) {
     const counts = lineArrivals.map((a) => a.length);
     const start = performance.now();
@@ -173,6 +174,8 @@ async function measureCrowd(label: string, server: ServerProcess, changes: numbe
     reach.push(Math.max(...lineArrivals.map((a, i) => (a[counts[i]!] ?? Number.POSITIVE_INFINITY) - start)));
   }
   const cpu = ((await cpuMs(pid)) - cpuBefore) / changes;
+  const own = process.cpuUsage(ownBefore);
+  const clientCpu = (own.user + own.system) / 1000 / changes;
   measuring = false;
   await poll;
   const r = summarise(reach);
@@ -184,7 +187,7 @@ async function measureCrowd(label: string, server: ServerProcess, changes: numbe
     `queue.status while the line changes, same load [${label}]: median ${s.median.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, n=${status.length} (aim p99 < 50 ms)`,
   );
   console.log(
-    `server CPU time per head change, same load [${label}]: ${cpu.toFixed(1)} ms (includes the cancel call and the queue.status polls)`,
+    `server CPU time per head change, same load [${label}]: ${cpu.toFixed(1)} ms (includes the cancel call and the queue.status polls); the bench's own 1,000 clients: ${clientCpu.toFixed(1)} ms`,
   );
   for (const subscription of subscriptions) subscription.unsubscribe();
   for (const socket of sockets) await socket.close();

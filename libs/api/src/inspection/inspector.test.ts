@@ -8,17 +8,22 @@ import { Inspector } from "./inspector";
 /** The smallest job: one step at 64×64, a fixed seed, the other defaults. */
 const params: JobParams = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 1, seed: 1 };
 
-/** A real scheduler with an instant backend (prompts containing "fail" fail), inspected by `inspector`. */
+/**
+ * A real scheduler with an instant backend (prompts containing "fail" fail, those containing "progress" report 50%
+ * first), inspected by `inspector`.
+ */
 function inspectedScheduler(inspector: Inspector) {
   const finished = new Map<string, (status: JobStatus) => void>();
   const scheduler = new JobScheduler<null>({
     backends: 1,
     healthy: true,
     jobTimeoutMs: 10_000,
-    generate: (request) =>
+    generate: (request, onProgress) =>
       request.prompt.includes("fail")
         ? Effect.fail(new Error("CUDA out of memory"))
-        : Effect.succeed(Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 7 })),
+        : Effect.sync(() => request.prompt.includes("progress") && onProgress(50)).pipe(
+            Effect.as(Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 7 })),
+          ),
     persist: async (entries) => entries.map(() => null),
     publish: (entry) => {
       if (entry.kind === "transition" && ["complete", "error", "cancelled"].includes(entry.to)) {
@@ -52,11 +57,12 @@ describe("Inspector", () => {
     expect(generated?.contextDiff).toEqual({ generated: [false, true] });
     const done = timeline.findLast((r) => r.actorId === "j1");
     expect(done?.contextDiff).toMatchObject({ status: ["processing", "complete"], progress: [0, 100] });
-    // The scheduler's snapshot after the job's end shows its backend freed, in the job's timeline too.
-    const freed = timeline.find(
-      (r) => r.actorId === "scheduler" && r.eventType === "xstate.done.actor.j1" && r.state === null && r.status,
-    );
-    expect(freed?.contextDiff).toEqual({ running: [1, 0], jobs: [1, 0] });
+    // The scheduler's snapshots, in the job's timeline too: its backend freed once the job said it was done with it,
+    // its actor gone at its end.
+    const schedulerAfter = (eventType: string) =>
+      timeline.find((r) => r.actorId === "scheduler" && r.eventType === eventType && r.type === "@xstate.snapshot");
+    expect(schedulerAfter("job.generated")?.contextDiff).toEqual({ running: [1, 0] });
+    expect(schedulerAfter("xstate.done.actor.j1")?.contextDiff).toEqual({ jobs: [1, 0] });
   });
 
   it("cuts long fields from event summaries and keeps errors readable", async () => {
@@ -73,14 +79,23 @@ describe("Inspector", () => {
     });
   });
 
-  it("leaves out the scheduler's copies of its children's snapshots", async () => {
+  it("keeps what a job tells the scheduler, but not the scheduler's copy of its progress", async () => {
     const inspector = new Inspector();
     const { scheduler, run } = inspectedScheduler(inspector);
-    await run("j3");
+    await run("j3", "progress");
     await scheduler.stop();
-    const records = inspector.after(0);
-    expect(records.some((r) => r.actorId === "scheduler" && r.eventType?.startsWith("xstate.snapshot."))).toBe(false);
-    expect(records.some((r) => r.actorId === "j3" && r.type === "@xstate.snapshot")).toBe(true);
+    const timeline = inspector.timeline("j3");
+    const toScheduler = timeline.filter((r) => r.actorId === "scheduler" && r.type === "@xstate.event");
+    expect(toScheduler.filter((r) => r.sourceId === "j3").map((r) => r.eventType)).toEqual([
+      "job.started",
+      "job.generated",
+      "xstate.done.actor.j3",
+    ]);
+    expect(timeline.some((r) => r.actorId === "scheduler" && r.eventType === "job.progress")).toBe(false);
+    const progress = timeline.find(
+      (r) => r.actorId === "j3" && r.type === "@xstate.snapshot" && r.contextDiff?.progress,
+    );
+    expect(progress?.contextDiff).toEqual({ progress: [0, 50] });
   });
 
   it("evicts the oldest events once full, and with them the evicted part of each job's timeline", async () => {
@@ -99,6 +114,23 @@ describe("Inspector", () => {
     expect(inspector.seenJobs().map((job) => job.jobId)[0]).toBe("d");
     expect(() => inspector.after(oldestSeq - 2)).toThrow(HistoryGone);
     expect(() => inspector.after(latestSeq + 1)).toThrow(HistoryGone);
+  });
+
+  it("names what a job invokes after the job, from the record of its creation on", async () => {
+    const inspector = new Inspector();
+    const { scheduler, run } = inspectedScheduler(inspector);
+    expect(await run("j5", "fail")).toBe("error");
+    await scheduler.stop();
+    const timeline = inspector.timeline("j5");
+    const generation = "j5/0.imageJob.processing";
+    expect(timeline.filter((r) => r.type === "@xstate.actor").map((r) => r.actorId)).toEqual(["j5", generation]);
+    // Each actor's creation comes before anything it receives or sends.
+    for (const actorId of ["j5", generation]) {
+      const first = timeline.find((r) => r.actorId === actorId || r.sourceId === actorId);
+      expect(first).toMatchObject({ type: "@xstate.actor", actorId });
+    }
+    const failure = timeline.find((r) => r.eventType?.startsWith("xstate.error.actor."));
+    expect(failure).toMatchObject({ actorId: "j5", sourceId: generation });
   });
 
   it("reads only event ids of its own process", () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { SchedulerContext } from "@anvil/job-machine";
-import type { AnyEventObject, InspectionEvent } from "xstate";
+import { schedulerCounts } from "@anvil/job-machine";
+import type { AnyEventObject, InspectionEvent, Snapshot } from "xstate";
 import { HistoryGone } from "../errors";
 import { DispatchLog } from "./dispatch-log";
 import { InspectionRing } from "./inspection-ring";
@@ -17,7 +17,6 @@ export const DEFAULT_CAPACITY = 5_000;
 interface ActorLike {
   sessionId: string;
   id?: string;
-  _parent?: ActorLike;
 }
 
 interface Identity {
@@ -43,18 +42,11 @@ const jobNamedBy = (event: AnyEventObject): string | null => {
   return typeof job === "object" && job !== null && typeof job.jobId === "string" ? job.jobId : null;
 };
 
-// The scheduler's context is mutable and large (the line, the actor map); the inspector keeps a few counts of it.
-const schedulerView = (context: unknown): Record<string, unknown> | undefined => {
-  const c = context as Partial<SchedulerContext> | undefined;
-  if (!c?.queue || !c.backends || !c.jobs) return undefined;
-  let running = 0;
-  let healthy = 0;
-  for (const slot of c.backends) {
-    if (slot.jobId !== null) running++;
-    if (slot.healthy) healthy++;
-  }
-  return { dispatching: c.dispatching, queued: c.queue.size, running, healthyBackends: healthy, jobs: c.jobs.size };
-};
+/**
+ * The scheduler hears of each progress step from the job that made it; its copy would only repeat the job's own
+ * record and halve how much of each job's timeline the ring can keep.
+ */
+const isProgressCopy = (root: boolean, event: AnyEventObject): boolean => root && event.type === "job.progress";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -75,6 +67,8 @@ export class Inspector {
   readonly dispatches = new DispatchLog();
   private readonly ring: InspectionRing;
   private readonly identities = new WeakMap<object, Identity>();
+  /** Actors created and not started yet: whose they are shows when they start (see `onStart`). */
+  private readonly unstarted = new WeakSet<object>();
   private readonly contexts = new WeakMap<object, Record<string, unknown>>();
   private wake: (() => void) | null = null;
   private woken: Promise<void> | null = null;
@@ -89,10 +83,7 @@ export class Inspector {
     try {
       if (event.type === "@xstate.event") this.onEvent(event.actorRef, event.rootId, event.event, event.sourceRef);
       else if (event.type === "@xstate.snapshot") this.onSnapshot(event.actorRef, event.rootId, event);
-      else if (event.type === "@xstate.actor") {
-        const { actorId, jobId } = this.identify(event.actorRef, event.rootId);
-        this.push("@xstate.actor", actorId, jobId, null, null, null, null, undefined, undefined, undefined);
-      }
+      else if (event.type === "@xstate.actor") this.onActor(event.actorRef, event.rootId);
     } catch {
       this.failures++;
     }
@@ -176,10 +167,35 @@ export class Inspector {
     });
   }
 
+  private onActor(ref: object, rootId: string): void {
+    if ((ref as ActorLike).sessionId === rootId) this.pushActor(ref, rootId);
+    else this.unstarted.add(ref);
+  }
+
+  private pushActor(ref: object, rootId: string): void {
+    const { actorId, jobId } = this.identify(ref, rootId);
+    this.push("@xstate.actor", actorId, jobId, null, null, null, null, undefined, undefined, undefined);
+  }
+
+  /**
+   * An actor's parent starts it, and inspection names the parent as the source of its `xstate.init`: that is
+   * where an actor learns whose it is (a job's own, or what a job invokes). Its `@xstate.actor` record, held back
+   * since it was created, goes in just before.
+   */
+  private onStart(ref: object, rootId: string, parent: object): void {
+    const id = (ref as ActorLike).id ?? (ref as ActorLike).sessionId;
+    if ((parent as ActorLike).sessionId === rootId) this.identities.set(ref, { actorId: id, jobId: id });
+    else {
+      const owner = this.identify(parent, rootId);
+      this.identities.set(ref, { actorId: `${owner.actorId}/${id}`, jobId: owner.jobId });
+    }
+    if (this.unstarted.delete(ref)) this.pushActor(ref, rootId);
+  }
+
   private onEvent(ref: object, rootId: string, event: AnyEventObject, source: object | undefined): void {
     const toRoot = (ref as ActorLike).sessionId === rootId;
-    // Job actors are spawned with syncSnapshot: the scheduler's copy of each job snapshot repeats the job's own.
-    if (toRoot && event.type.startsWith("xstate.snapshot.")) return;
+    if (event.type === "xstate.init" && source && !toRoot) this.onStart(ref, rootId, source);
+    if (isProgressCopy(toRoot, event)) return;
     const target = this.identify(ref, rootId);
     const sourceId = source ? this.identify(source, rootId).actorId : null;
     const jobId = toRoot ? jobNamedBy(event) : target.jobId;
@@ -192,12 +208,13 @@ export class Inspector {
     { event, snapshot }: { event: AnyEventObject; snapshot: unknown },
   ): void {
     const root = (ref as ActorLike).sessionId === rootId;
-    if (root && event.type.startsWith("xstate.snapshot.")) return;
+    if (isProgressCopy(root, event)) return;
     const { status, value, context } = snapshot as { status: string; value?: unknown; context?: unknown };
     const identity = this.identify(ref, rootId);
     // The scheduler's snapshot after an event about one job (enqueue, its end) belongs to that job's timeline too.
     const jobId = root ? jobNamedBy(event) : identity.jobId;
-    const after = root ? schedulerView(context) : isRecord(context) ? context : undefined;
+    // The scheduler's context is large and changes in place: its record keeps the counts at the time.
+    const after = root ? schedulerCounts(snapshot as Snapshot<unknown>) : isRecord(context) ? context : undefined;
     const before = this.contexts.get(ref);
     if (after) this.contexts.set(ref, after);
     this.push(
@@ -214,20 +231,18 @@ export class Inspector {
     );
   }
 
+  /** Who `ref` is: the scheduler, or as learnt when it started; an actor not started yet counts as a job's own. */
   private identify(ref: object, rootId: string): Identity {
     const known = this.identities.get(ref);
     if (known) return known;
     const actor = ref as ActorLike;
-    const id = actor.id ?? actor.sessionId;
-    let identity: Identity;
-    if (actor.sessionId === rootId) identity = { actorId: SCHEDULER_ACTOR, jobId: null };
-    else if (!actor._parent || actor._parent.sessionId === rootId) identity = { actorId: id, jobId: id };
-    else {
-      const parent = this.identify(actor._parent, rootId);
-      identity = { actorId: `${parent.actorId}/${id}`, jobId: parent.jobId };
+    if (actor.sessionId === rootId) {
+      const root = { actorId: SCHEDULER_ACTOR, jobId: null };
+      this.identities.set(ref, root);
+      return root;
     }
-    this.identities.set(ref, identity);
-    return identity;
+    const id = actor.id ?? actor.sessionId;
+    return { actorId: id, jobId: id };
   }
 
   private push(
