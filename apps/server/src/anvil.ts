@@ -2,19 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  appRouter,
-  EventHub,
-  Inspector,
-  JobService,
-  LOCAL_USER,
-  mayAccess,
-  openApiDocument,
-  SubscriptionSlots,
-} from "@anvil/api";
+import { appRouter, EventHub, Inspector, JobService, SubscriptionSlots } from "@anvil/api";
 import type { Context, JobServiceOptions } from "@anvil/api";
 import { makeForgeClient, normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
@@ -39,19 +29,17 @@ import { AuthGate } from "./auth-gate";
 import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { forgeFetch } from "./forge-fetch";
-import { json, readBody } from "./http-body";
-import { forwardHttp, forwardUpgrade, LeaderUnreachable, noLeader } from "./leader-proxy";
+import { forwardToLeader } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
 import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
-import { MAX_SUBSCRIPTIONS_PER_SOCKET, oversizedReply } from "./request-limits";
-import { sendImage } from "./send-image";
-import { serveWebApp } from "./static-files";
+import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
+import { answerSafely, routeRequest } from "./request-router";
 import { pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
-import { batchFrames } from "./ws-batching";
+import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
 /** How to run one Anvil server. */
 export interface AnvilConfig {
@@ -123,7 +111,6 @@ const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.u
 /** Both apps/server/src (tests) and apps/server/dist (the build) sit two levels below the repository root. */
 const DEFAULT_WEB_DIR = here("../../web/dist");
 const MIGRATIONS_FOLDER = here("../../../libs/persistence/drizzle");
-const IMAGE_PATH = /^\/images\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.png$/;
 const MAX_BODY_BYTES = 256 * 1024;
 /** The most calls one tRPC batch (HTTP or WebSocket message) may carry; clients batch at most this many. */
 export const MAX_BATCH_CALLS = 50;
@@ -134,9 +121,6 @@ const bothInspectors =
     first(event);
     second(event);
   };
-
-/** /openapi.json: built once from the router's schemas; the same for every request. */
-const OPENAPI = JSON.stringify(openApiDocument(appRouter, { version: "0.1.0" }));
 
 const unauthorized = (): never => {
   throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
@@ -219,8 +203,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // The job service of this server's term as the one that drives the GPUs: always, on the embedded database; on
   // PostgreSQL while this server holds the cluster's lease (its writes fenced with the term's epoch).
   let service: JobService | null = null;
+  const leaseMs = config.leaseMs ?? 10_000;
   const lease = config.databaseUrl
-    ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, config.leaseMs ?? 10_000)
+    ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, leaseMs)
     : null;
   const lead = async (termStore: JobStore, termImages: ImageStore): Promise<void> => {
     const started = await JobService.start(serviceOptions(termStore, termImages));
@@ -266,96 +251,24 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const streams = new Set<ServerResponse>();
   let cluster: ClusterRole | null = null;
   let selfUrl = "";
-  /**
-   * A follower's answer: the leader's. Across a failover (the leader killed, the lease running out, the next
-   * leader taking over) the request waits for the next leader, as long as nothing reached the old one.
-   */
-  const forward = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
-    if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
-    const body = await readBody(req, MAX_BODY_BYTES);
-    if (body === null) return json(res, 413, { error: { message: "Body too large", code: "PAYLOAD_TOO_LARGE" } });
-    const deadline = Date.now() + (config.leaseMs ?? 10_000) * 2 + 5_000;
-    let why = "an election is under way";
-    while (!res.destroyed && Date.now() < deadline) {
-      // This server may have become the leader meanwhile: then it answers itself, through the same path.
-      const target = service ? selfUrl : (await cluster?.leader())?.url;
-      if (target) {
-        try {
-          return await forwardHttp(req, body, res, new URL(target));
-        } catch (error) {
-          if (!(error instanceof LeaderUnreachable)) throw error;
-          why = error.message;
-          cluster?.forgetLeader();
-        }
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    noLeader(res, why);
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? "/", "http://anvil").pathname;
-    if (await gate.route(req, res, path)) return;
-    // /metrics is open like the other paths outside /trpc, unless sign-in is required: then it needs it too.
-    const api = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
-    if (api || (path === "/metrics" && gate.required)) {
-      const { caller } = await gate.admit(req, res);
-      if (!caller) return;
-    }
-    if (cluster && !service && (path.startsWith("/trpc") || path.startsWith("/images/"))) {
-      return forward(req, res);
-    }
-    if (path.startsWith("/trpc/")) {
-      const oversized = oversizedReply(new URL(req.url ?? "/", "http://anvil"));
-      if (oversized) {
-        return json(res, 413, {
-          error: { message: oversized, code: -32600, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } },
-        });
-      }
-      if (req.headers.accept?.includes("text/event-stream")) {
-        streams.add(res);
-        res.once("close", () => streams.delete(res));
-      }
-      return trpc(req, res);
-    }
-    if (path === "/trpc") {
-      return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });
-    }
-    if (path === "/openapi.json" && (req.method === "GET" || req.method === "HEAD")) {
-      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" }).end(OPENAPI);
-      return;
-    }
-    if (path === "/metrics" && (req.method === "GET" || req.method === "HEAD")) {
-      const { contentType, body } = await metrics.text();
-      res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" }).end(body);
-      return;
-    }
-    if (path.startsWith("/images/")) {
-      const id = IMAGE_PATH.exec(path)?.[1];
-      const caller = gate.callerOf(req) ?? LOCAL_USER;
-      const owner = id ? await liveService().imageOwner(id) : null;
-      // Another user's image is as absent as one that never was.
-      const image = id && owner !== null && mayAccess(caller, owner) ? await images.read(id) : null;
-      // Behind sign-in an image is one user's: no shared cache may keep it.
-      const scope = gate.required || caller !== LOCAL_USER ? "private" : "public";
-      if (image && (await sendImage(res, image, { "cache-control": `${scope}, max-age=31536000, immutable` }))) {
-        return;
-      }
-      return json(res, 404, { error: { message: "No such image", code: "NOT_FOUND" } });
-    }
-    if (req.method !== "GET" && req.method !== "HEAD")
-      return json(res, 405, { error: { message: "Method not allowed" } });
-    return serveWebApp(req, res, webDir, path);
-  };
-
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      logger.error({ err: error, url: req.url }, "request failed");
-      if (!res.headersSent) json(res, 500, { error: { message: "Internal error" } });
-      else res.destroy();
-    });
+  const route = routeRequest({
+    gate,
+    trpc,
+    streams,
+    follows: () => cluster !== null && !service,
+    forward: (req, res) =>
+      forwardToLeader(req, res, {
+        leaderUrl: async () => (service ? selfUrl : (await cluster?.leader())?.url),
+        forgetLeader: () => cluster?.forgetLeader(),
+        waitMs: leaseMs * 2 + 5_000,
+        maxBodyBytes: MAX_BODY_BYTES,
+      }),
+    metrics,
+    images,
+    imageOwner: (jobId) => liveService().imageOwner(jobId),
+    webDir,
   });
+  const server: Server = createServer(answerSafely(route, logger));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   const wsHandler = applyWSSHandler({
     wss,
@@ -369,50 +282,13 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     maxBatchSize: MAX_BATCH_CALLS,
   });
   // A removed user's WebSocket connections close at once: calls over them were admitted as that user.
-  const wsCallers = new WeakMap<object, string>();
-  wss.on("connection", (ws, req: IncomingMessage) => {
-    const caller = gate.callerOf(req);
-    if (caller) wsCallers.set(ws, caller.name);
+  const stopRevoked = closeRevokedSockets(wss, gate, events);
+  routeUpgrades(server, {
+    gate,
+    wss,
+    logger,
+    leaderUrl: () => (cluster && !service ? cluster.leader().then((leader) => leader?.url ?? null) : null),
   });
-  const stopRevoked = events.subscribe(
-    (message) => {
-      if (message.kind !== "revoked") return;
-      for (const client of wss.clients) if (wsCallers.get(client) === message.user) client.terminate();
-    },
-    { internal: true },
-  );
-  server.on("upgrade", (req, socket, head) => {
-    // Node hands over an upgrade's socket without an error listener, and ws adds its own only in handleUpgrade: a
-    // client that resets the connection before that (e.g. after its 401) would otherwise crash the process.
-    socket.on("error", (error) => {
-      logger.debug({ err: error }, "upgrade socket failed");
-      socket.destroy();
-    });
-    const path = new URL(req.url ?? "/", "http://anvil").pathname;
-    if (path !== "/trpc" && path !== "/trpc/") return socket.destroy();
-    void gate.admitUpgrade(req, socket).then(
-      ({ caller }) => {
-        if (caller) upgradeAdmitted(req, socket, head);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, "could not tell who a WebSocket upgrade is");
-        socket.destroy();
-      },
-    );
-  });
-  const upgradeAdmitted = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (cluster && !service) {
-      void cluster.leader().then((leader) => {
-        if (!leader || req.headers["x-anvil-forwarded"]) return socket.destroy();
-        forwardUpgrade(req, socket, head, new URL(leader.url));
-      });
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      batchFrames(ws, socket);
-      wss.emit("connection", ws, req);
-    });
-  };
 
   let closing: Promise<void> | null = null;
   const close = ({ graceMs = 0 }: { graceMs?: number } = {}) =>
@@ -455,7 +331,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     const termLease = lease(`${clusterUrl} ${process.pid} ${randomUUID().slice(0, 8)}`, clusterUrl);
     cluster = new ClusterRole({
       lease: termLease,
-      leaseMs: config.leaseMs ?? 10_000,
+      leaseMs,
       lead: (epoch) => {
         const fence: Parameters<JobStore["withFence"]>[0] = (tx) => termLease.fence(tx, epoch);
         return lead(store.withFence(fence), sharedImages?.withFence(fence) ?? images);

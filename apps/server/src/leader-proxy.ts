@@ -2,6 +2,7 @@ import { request } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
+import { json, readBody } from "./http-body";
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's own and are not forwarded.
 const HOP_BY_HOP = new Set([
@@ -105,3 +106,46 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
   upstream.on("close", close);
   socket.on("close", close);
 }
+
+/** How a follower finds the leader to forward to. */
+export interface LeaderLookup {
+  /** The URL of the server that leads now (this one's own once it leads), or undefined while none is known. */
+  leaderUrl: () => Promise<string | undefined>;
+  /** The leader just did not answer: ask the cluster again next time. */
+  forgetLeader: () => void;
+  /** How long a request may wait for a leader: across an election and a lease that has to run out. */
+  waitMs: number;
+  maxBodyBytes: number;
+}
+
+/**
+ * A follower's answer: the leader's. Across a failover (the leader killed, the lease running out, the next
+ * leader taking over) the request waits for the next leader, as long as nothing reached the old one.
+ */
+export const forwardToLeader = async (
+  req: IncomingMessage,
+  res: ServerResponse,
+  { leaderUrl, forgetLeader, waitMs, maxBodyBytes }: LeaderLookup,
+): Promise<void> => {
+  // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
+  if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
+  const body = await readBody(req, maxBodyBytes);
+  if (body === null) return json(res, 413, { error: { message: "Body too large", code: "PAYLOAD_TOO_LARGE" } });
+  const deadline = Date.now() + waitMs;
+  let why = "an election is under way";
+  while (!res.destroyed && Date.now() < deadline) {
+    // This server may have become the leader meanwhile: then it answers itself, through the same path.
+    const target = await leaderUrl();
+    if (target) {
+      try {
+        return await forwardHttp(req, body, res, new URL(target));
+      } catch (error) {
+        if (!(error instanceof LeaderUnreachable)) throw error;
+        why = error.message;
+        forgetLeader();
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  noLeader(res, why);
+};

@@ -1,7 +1,7 @@
-import type { ForgeClient } from "@anvil/forge-client";
+import type { ForgeClient, ForgeError } from "@anvil/forge-client";
 import { modelOf } from "@anvil/job-machine";
-import { Duration, Effect, Fiber, Latch, Schedule } from "effect";
-import { StillBusy, untilIdle } from "./until-idle";
+import { Data, Duration, Effect, Fiber, Latch, Schedule } from "effect";
+import { untilIdle } from "./until-idle";
 
 /** A backend's health as `health` and `queue.status` report it. */
 export interface BackendHealth {
@@ -22,7 +22,8 @@ export interface BackendMonitorHooks {
   log?: (message: string, fields: Record<string, unknown>) => void;
 }
 
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+/** A probe found the backend still busy with a generation that is not Anvil's, after it was told to stop. */
+class BusyWithOthers extends Data.TaggedError("BusyWithOthers")<{ message: string }> {}
 
 /** The model Forge's options say is selected: the one its next generation without a checkpoint uses. */
 const selectedModel = (options: Record<string, unknown>): string | null => {
@@ -44,7 +45,7 @@ const selectedModel = (options: Record<string, unknown>): string | null => {
  */
 export class BackendMonitor {
   private readonly states: { healthy: boolean; lastError: string | null; upLatch: Latch.Latch }[];
-  private fiber: Fiber.Fiber<unknown, unknown> | null = null;
+  private fiber: Fiber.Fiber<void> | null = null;
 
   constructor(
     private readonly backends: readonly ForgeClient[],
@@ -109,10 +110,10 @@ export class BackendMonitor {
         // Forge stops at its next step: wait for that here, not for the next probe, which may be backed off by
         // seconds after an outage.
         yield* untilIdle(forge, { throughErrors: false }).pipe(
-          Effect.mapError((error) =>
-            error instanceof StillBusy
-              ? new Error("busy with an earlier generation; interrupted it, waiting until idle")
-              : error,
+          Effect.catchTag("StillBusy", () =>
+            Effect.fail(
+              new BusyWithOthers({ message: "busy with an earlier generation; interrupted it, waiting until idle" }),
+            ),
           ),
         );
       }
@@ -127,9 +128,9 @@ export class BackendMonitor {
       hooks.up(index);
       hooks.log?.("backend up", { backend: forge.baseUrl });
     });
-    const failed = (error: unknown) =>
+    const failed = (error: ForgeError | BusyWithOthers) =>
       Effect.sync(() => {
-        const message = messageOf(error);
+        const { message } = error;
         // Said once per new reason (wrong credentials, no --api, refused): a backend that never comes up says why.
         if (message !== state.lastError && !state.healthy) {
           hooks.log?.("backend probe failed", { backend: forge.baseUrl, error: message });

@@ -24,7 +24,7 @@ export interface EventRetentionOptions {
  * history gets PRECONDITION_FAILED telling it to reload (job-stream.ts), never a silent gap.
  */
 export class EventRetention {
-  private fiber: Fiber.Fiber<unknown, unknown> | null = null;
+  private fiber: Fiber.Fiber<void> | null = null;
   private passes = 0;
 
   constructor(
@@ -48,7 +48,7 @@ export class EventRetention {
       Effect.uninterruptible,
     );
     const every = Duration.millis(intervalMs ?? Math.min(retentionMs, HOUR_MS));
-    this.fiber ??= Effect.runFork(pass.pipe(Effect.repeat(Schedule.spaced(every))));
+    this.fiber ??= Effect.runFork(pass.pipe(Effect.repeat(Schedule.spaced(every)), Effect.asVoid));
   }
 
   /** Stops pruning; a prune under way finishes first. */

@@ -15,6 +15,12 @@ export const imageUrlOf = (jobId: string): string => `/images/${jobId}.png`;
  */
 export class ImageNotSaved extends Data.TaggedError("ImageNotSaved")<{ message: string; cause: unknown }> {}
 
+/** The scheduler named a backend that is not configured (the scheduler and the backends disagree on their count). */
+export class NoSuchBackend extends Data.TaggedError("NoSuchBackend")<{ message: string; backend: number }> {}
+
+/** What one attempt's backend call may fail with; each message is what the job's user reads. */
+export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuchBackend;
+
 /**
  * Keeps the image in `images`, whole or not at all (the store's promise). A job cancelled while its image is being
  * written (`signal` aborts) keeps no image: the write cannot be stopped half-way, so what it stored is removed
@@ -44,11 +50,20 @@ const MAYBE_GONE: ReadonlySet<ForgeError["reason"]> = new Set(["Unreachable", "C
  * fails the job.
  */
 export const forgeGenerate =
-  (backends: readonly ForgeClient[], images: ImageStore, availability: BackendAvailability): GenerateProgram =>
+  (
+    backends: readonly ForgeClient[],
+    images: ImageStore,
+    availability: BackendAvailability,
+  ): GenerateProgram<GenerationFailure> =>
   (request, onProgress) =>
     Effect.gen(function* () {
       const forge = backends[request.backend];
-      if (!forge) return yield* Effect.fail(new Error(`No backend #${request.backend} is configured`));
+      if (!forge) {
+        return yield* new NoSuchBackend({
+          message: `No backend #${request.backend} is configured`,
+          backend: request.backend,
+        });
+      }
       const { params } = request;
       const attempt = (): Effect.Effect<GenerationResult, ForgeError> =>
         forge.generate(

@@ -1,4 +1,5 @@
 import type { GenerateRequest, Job, JobStatus } from "@anvil/job-machine";
+import type { GenerationFailure } from "./generate";
 
 /** A status change as it was persisted: `from` is the status the job's row left. */
 export interface ObservedTransition {
@@ -20,5 +21,5 @@ export interface JobServiceObserver {
   /** A job's status changed. */
   transition?(change: ObservedTransition, job: Job): void;
   /** A generation failed on its backend; `error` is what the backend call failed with (a ForgeError from Forge). */
-  generationFailed?(request: GenerateRequest, error: unknown): void;
+  generationFailed?(request: GenerateRequest, error: GenerationFailure): void;
 }

@@ -6,7 +6,8 @@ import type { TrackedEnvelope } from "@trpc/server";
 import type { Context } from "./context";
 import { mayAccess } from "./caller";
 import { HistoryGone } from "./errors";
-import type { HubMessage } from "./event-hub";
+import { FanOut } from "./fan-out";
+import type { EventHub, HubMessage } from "./event-hub";
 import { Inbox } from "./inbox";
 import { PendingLine } from "./line-events";
 import { jobNotFound, ownConversation, ownerOf } from "./ownership";
@@ -19,6 +20,8 @@ export interface JobStreamInput {
 }
 
 const REPLAY_PAGE = 500;
+/** Every subscription is woken through one fan-out: a change reaches a crowd a slice per turn (see fan-out.ts). */
+const FAN_OUT = new FanOut();
 const DEFAULT_COALESCE_MS = 100;
 
 /** What this subscriber was last sent of a job. */
@@ -74,16 +77,20 @@ export async function* jobEventStream(
     (!input.jobId || job.id === input.jobId) &&
     (!input.conversationId || job.conversationId === input.conversationId) &&
     mayAccess(ctx.user, ownerOf(job));
-  const inbox = new Inbox<HubMessage>(signal);
+  const inbox = new Inbox<HubMessage>(signal, FAN_OUT);
   // Without a jobId the line's changes are folded here as they come, never queued one by one.
   const line = input.jobId ? null : new PendingLine(service.lineVersion);
-  let lineFlushAt = 0;
+  // Folded line changes go out with the next snapshot, or when the window that began at the first of them ends.
+  const ticker = line ? lineTicker(events, coalesceMs) : null;
+  let lineDue = false;
+  const lineWindowEnded = () => {
+    if (!line || line.empty) return;
+    lineDue = true;
+    inbox.wakeUp();
+  };
   const unsubscribe = events.subscribe((message) => {
     if ((message.kind !== "line" && message.kind !== "timing") || !line) return inbox.push(message);
-    if (line.empty) {
-      lineFlushAt = Date.now() + coalesceMs;
-      inbox.wakeUp();
-    }
+    if (line.empty) ticker?.add(lineWindowEnded);
     if (message.kind === "line") line.add(message.version, message.change);
     else line.retime();
   });
@@ -160,10 +167,9 @@ export async function* jobEventStream(
       if (dirty.size === 0) flushAt = Date.now() + coalesceMs;
       dirty.add(id);
     };
-    const nextDeadline = (): number | undefined => {
-      const deadlines = [...(dirty.size > 0 ? [flushAt] : []), ...(line && !line.empty ? [lineFlushAt] : [])];
-      return deadlines.length === 0 ? undefined : Math.max(0, Math.min(...deadlines) - Date.now());
-    };
+    // A line window that ended while this subscription was busy (e.g. catching up) is due at once.
+    const nextDeadline = (): number | undefined =>
+      lineDue ? 0 : dirty.size > 0 ? Math.max(0, flushAt - Date.now()) : undefined;
     for (;;) {
       const message = await inbox.next(nextDeadline());
       if (signal?.aborted) return;
@@ -190,7 +196,10 @@ export async function* jobEventStream(
           if (last.status === "queued" || (message.kind === "timing" && last.status === "processing")) markDirty(id);
         }
       }
-      if (line && !line.empty && Date.now() >= lineFlushAt) yield* lineBefore();
+      if (lineDue) {
+        lineDue = false;
+        yield* lineBefore();
+      }
       if (dirty.size === 0 || Date.now() < flushAt) continue;
       const due: TrackedEnvelope<JobStreamEvent>[] = [];
       for (const id of dirty) {
@@ -206,8 +215,47 @@ export async function* jobEventStream(
     }
   } finally {
     unsubscribe();
+    ticker?.delete(lineWindowEnded);
   }
 }
+
+/**
+ * One timer per hub and window for every subscription's folded line changes: a subscription whose line changes
+ * joins the coming tick, instead of each setting a timer of its own (and being woken to set it) at every change.
+ */
+class LineTicker {
+  private readonly due = new Set<() => void>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly ms: number) {}
+
+  /** Calls `windowEnded` when the current window ends (a new one starts with it if none is open). */
+  add(windowEnded: () => void): void {
+    this.due.add(windowEnded);
+    this.timer ??= setTimeout(this.tick, this.ms);
+  }
+
+  delete(windowEnded: () => void): void {
+    this.due.delete(windowEnded);
+  }
+
+  private readonly tick = (): void => {
+    this.timer = null;
+    const due = [...this.due];
+    this.due.clear();
+    for (const windowEnded of due) windowEnded();
+  };
+}
+
+const tickers = new WeakMap<EventHub, Map<number, LineTicker>>();
+
+const lineTicker = (hub: EventHub, ms: number): LineTicker => {
+  let byWindow = tickers.get(hub);
+  if (!byWindow) tickers.set(hub, (byWindow = new Map()));
+  let ticker = byWindow.get(ms);
+  if (!ticker) byWindow.set(ms, (ticker = new LineTicker(ms)));
+  return ticker;
+};
 
 const historyGone = (cursor: number, oldest: number | null, latest: number | null): HistoryGone =>
   new HistoryGone({

@@ -1,4 +1,4 @@
-import type { ForgeClient } from "@anvil/forge-client";
+import type { ForgeClient, ForgeError } from "@anvil/forge-client";
 import { Data, Duration, Effect, Schedule } from "effect";
 
 /**
@@ -9,6 +9,9 @@ const IDLE_WITHIN = Duration.minutes(10);
 
 /** The backend still reported busy when {@link untilIdle} gave up. */
 export class StillBusy extends Data.TaggedError("StillBusy")<Record<never, never>> {}
+
+/** One poll found the backend busy: polled again, until {@link untilIdle} gives up. */
+class Busy extends Data.TaggedError("Busy")<Record<never, never>> {}
 
 /** How long polls may keep failing before a backend that stopped answering is left to the monitor. */
 const ANSWER_WITHIN_MS = 5_000;
@@ -23,7 +26,7 @@ const ANSWER_WITHIN_MS = 5_000;
 export const untilIdle = (
   forge: ForgeClient,
   { throughErrors }: { throughErrors: boolean },
-): Effect.Effect<void, unknown> =>
+): Effect.Effect<void, ForgeError | StillBusy> =>
   Effect.suspend(() => {
     let answeredAt = Date.now();
     return forge.progress().pipe(
@@ -32,11 +35,13 @@ export const untilIdle = (
           answeredAt = Date.now();
         }),
       ),
-      Effect.flatMap((progress) => (progress.busy ? Effect.fail("busy" as const) : Effect.void)),
+      Effect.flatMap((progress) => (progress.busy ? Effect.fail(new Busy()) : Effect.void)),
       Effect.retry({
         schedule: Schedule.spaced(Duration.millis(250)),
-        while: (e) => e === "busy" || (throughErrors && Date.now() - answeredAt < ANSWER_WITHIN_MS),
+        while: (e) => e._tag === "Busy" || (throughErrors && Date.now() - answeredAt < ANSWER_WITHIN_MS),
       }),
+      // A `Busy` is retried for as long as the wait lasts: none is left when it gives up.
+      Effect.catchTag("Busy", () => Effect.fail(new StillBusy())),
       Effect.timeoutOrElse({ duration: IDLE_WITHIN, orElse: () => Effect.fail(new StillBusy()) }),
     );
   });

@@ -31,7 +31,7 @@ export { chooseDispatch, DEFAULT_AFFINITY, modelName, modelOf } from "./affinity
 export type { DispatchChoice, DispatchKind, ModelSlot } from "./affinity";
 export { DatabaseUnreachable, Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 export type { JournalEntry, JournalOptions, JournalWriteError } from "./journal";
-export { JobScheduler } from "./job-scheduler";
+export { GenerationTimedOut, JobScheduler } from "./job-scheduler";
 export type { JobSchedulerOptions, GenerateProgram, KeepProgram, JobView, QueueSnapshot } from "./job-scheduler";
 export { chartOf } from "./chart";
 export type { Chart, ChartState, ChartTransition } from "./chart";

@@ -1,4 +1,4 @@
-import { Duration, Effect } from "effect";
+import { Data, Duration, Effect } from "effect";
 import { createActor, fromPromise } from "xstate";
 import type { Actor, InspectionEvent } from "xstate";
 import { GpuPool } from "./gpu-pool";
@@ -15,18 +15,22 @@ import type { AffinityLimits, LineEntry, SchedulingMode } from "./fair-line";
 
 /**
  * What is left of an attempt once its backend is done: keeping the output (writing the image). It runs after the
- * GPU permit is given back, so the next job's generation overlaps it.
+ * GPU permit is given back, so the next job's generation overlaps it. It fails with an error whose message the
+ * job's user reads (the job's `error`).
  */
-export type KeepProgram = Effect.Effect<GenerateResult, unknown>;
+export type KeepProgram<E extends Error = Error> = Effect.Effect<GenerateResult, E>;
 
 /**
  * The backend call for one attempt: an Effect, so that interrupting it interrupts the backend. It succeeds once the
- * backend is done (and idle), with what keeps its output.
+ * backend is done (and idle), with what keeps its output; its failure's message is what the job's user reads.
  */
-export type GenerateProgram = (
+export type GenerateProgram<E extends Error = Error> = (
   request: GenerateRequest,
   onProgress: (progress: number) => void,
-) => Effect.Effect<KeepProgram, unknown>;
+) => Effect.Effect<KeepProgram<E>, E>;
+
+/** An attempt held its GPU, or kept its output, for longer than the job timeout; its message says which. */
+export class GenerationTimedOut extends Data.TaggedError("GenerationTimedOut")<{ message: string }> {}
 
 /** Everything the scheduler needs from its host. */
 export interface JobSchedulerOptions<P> extends Pick<
@@ -95,8 +99,11 @@ const keepTimeoutMessage = (ms: number): string =>
 /** Fails `effect` with `message` once it has run for `ms`. */
 const within =
   (ms: number, message: string) =>
-  <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | Error> =>
-    Effect.timeoutOrElse(effect, { duration: Duration.millis(ms), orElse: () => Effect.fail(new Error(message)) });
+  <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | GenerationTimedOut> =>
+    Effect.timeoutOrElse(effect, {
+      duration: Duration.millis(ms),
+      orElse: () => Effect.fail(new GenerationTimedOut({ message })),
+    });
 
 /**
  * The persisted `processing` transition of each attempt, for its generation to wait on. The job actor starts its

@@ -17,6 +17,7 @@ import { benchService } from "./bench-service";
 import { clusterDrain } from "./cluster-drain";
 import { serverNodeArgs } from "../testing/spawn-server";
 import { crowd, startServer } from "./crowd";
+import type { CrowdClients } from "./crowd";
 import { estimateFigures } from "./estimates";
 import { fairLineFigures } from "./fair-line";
 import { heapPerJob } from "./heap-per-job";
@@ -248,6 +249,7 @@ const FIGURES = [
   "floors",
   "submissions",
   "subscribers",
+  "subscribers through tRPC clients",
   "submitMany",
   "webhooks",
   "memory per waiting job",
@@ -260,9 +262,9 @@ async function onDatabase(
   figures: readonly (typeof FIGURES)[number][],
 ): Promise<void> {
   for (const figure of figures) {
-    if (figure === "subscribers") {
+    if (figure === "subscribers" || figure === "subscribers through tRPC clients") {
       // The built server in its own process, so its memory and CPU time are its own.
-      await subscribers(label, open, dir);
+      await subscribers(label, open, dir, figure === "subscribers" ? "wire" : "trpc");
       continue;
     }
     // A fresh database per figure keeps one figure's 10,000 rows out of the next one's numbers.
@@ -284,15 +286,20 @@ async function onDatabase(
 }
 
 /** The crowd figures against `node dist/main.js` on a fresh database of this kind. */
-async function subscribers(label: string, open: () => Promise<AnvilDatabase>, dir: string): Promise<void> {
+async function subscribers(
+  label: string,
+  open: () => Promise<AnvilDatabase>,
+  dir: string,
+  clients: CrowdClients,
+): Promise<void> {
   const database = await open();
   const url = "url" in database && typeof database.url === "string" ? database.url : undefined;
-  const dataDir = join(dir, `serve-${label}`);
+  const dataDir = join(dir, `serve-${label}-${clients}`);
   // PGlite belongs to one process: the server opens its own; the scratch PostgreSQL database is handed over.
   if (database.kind === "pglite") await database.close();
   const server = await startServer(dataDir, url);
   try {
-    await crowd(label, server);
+    await crowd(label, server, clients);
   } finally {
     // A profiled server writes its profile only when it exits by itself.
     await server.kill(serverNodeArgs().length > 0 ? "SIGTERM" : "SIGKILL");

@@ -1,9 +1,11 @@
+import { get } from "node:http";
+import type { ClientRequest } from "node:http";
 import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { AppRouter } from "@anvil/api";
 import type { LineEvent } from "@anvil/job-machine";
-import { createTRPCClient, createWSClient, httpLink, httpSubscriptionLink, splitLink, wsLink } from "@trpc/client";
+import { createTRPCClient, createWSClient, httpLink, httpSubscriptionLink, wsLink } from "@trpc/client";
 import type { TRPCClient } from "@trpc/client";
 import { EventSource } from "eventsource";
 import WebSocket from "ws";
@@ -92,16 +94,21 @@ export const startServer = (dataDir: string, databaseUrl?: string): Promise<Serv
  * subscriber has its line event, queue.status latency meanwhile, and the server's CPU time per change. Then RSS per
  * waiting job with 10,000 waiting.
  */
-export async function crowd(label: string, server: ServerProcess, changes = 20): Promise<void> {
+export async function crowd(label: string, server: ServerProcess, clients: CrowdClients): Promise<void> {
   try {
-    await measureCrowd(label, server, changes);
+    await measureCrowd(label, server, clients, 20);
   } catch (error) {
     console.error(`the crowd figures failed [${label}]; the server's stderr: ${server.stderr().slice(-2000)}`);
     throw error;
   }
 }
 
-async function measureCrowd(label: string, server: ServerProcess, changes: number): Promise<void> {
+async function measureCrowd(
+  label: string,
+  server: ServerProcess,
+  clients: CrowdClients,
+  changes: number,
+): Promise<void> {
   const { url, pid } = server;
   await settle(2_000);
   const idle = await rssMb(pid);
@@ -109,47 +116,10 @@ async function measureCrowd(label: string, server: ServerProcess, changes: numbe
 
   const waiting = 2_000;
   const ids = await fill(url, waiting, "crowd");
-  const trpc: TRPCClient<AppRouter> = createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === "subscription",
-        true: httpSubscriptionLink({ url: `${url}/trpc`, EventSource }),
-        false: httpLink({ url: `${url}/trpc` }),
-      }),
-    ],
-  });
-  const sockets = Array.from({ length: 50 }, () =>
-    createWSClient({
-      url: `${url.replace(/^http/, "ws")}/trpc`,
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    }),
-  );
-  const wsClients = sockets.map((client) => createTRPCClient<AppRouter>({ links: [wsLink({ client })] }));
+  const trpc: TRPCClient<AppRouter> = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc` })] });
   const subscribers = 1_000;
-  const lineArrivals: number[][] = [];
-  let started = 0;
-  const subscriptions = [];
-  for (let i = 0; i < subscribers; i++) {
-    const arrivals: number[] = [];
-    lineArrivals.push(arrivals);
-    const client = i % 2 === 0 ? trpc : wsClients[(i >> 1) % wsClients.length]!;
-    subscriptions.push(
-      client.jobs.events.subscribe(
-        {},
-        {
-          onStarted: () => void started++,
-          onData: ({ data }) => {
-            if ((data as LineEvent).kind === "line") arrivals.push(performance.now());
-          },
-        },
-      ),
-    );
-    // wsLink sends one tick's calls as one message, at most 50 of them.
-    if (i % 50 === 49) await settle(200);
-  }
-  const deadline = Date.now() + 120_000;
-  while (started < subscribers && Date.now() < deadline) await settle(50);
-  if (started < subscribers) throw new Error(`only ${started} of ${subscribers} subscriptions started`);
+  const crowd = await (clients === "wire" ? wireSubscribers : trpcSubscribers)(url, subscribers);
+  const lineArrivals = crowd.arrivals;
 
   const reach: number[] = [];
   const status: number[] = [];
@@ -181,16 +151,17 @@ async function measureCrowd(label: string, server: ServerProcess, changes: numbe
   const r = summarise(reach);
   const s = summarise(status);
   console.log(
-    `head change to every subscriber, ${waiting} waiting, ${subscribers} unfiltered subscribers (${subscribers / 2} SSE, ${subscribers / 2} WebSocket on ${sockets.length} sockets) [${label}]: median ${r.median.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, n=${reach.length} changes (aim p99 < 250 ms)`,
+    `head change to every subscriber, ${waiting} waiting, ${subscribers} unfiltered subscribers (${subscribers / 2} SSE, ${subscribers / 2} WebSocket on ${SOCKETS} sockets; ${CLIENTS[clients]}) [${label}]: median ${r.median.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, n=${reach.length} changes (aim p99 < 250 ms)`,
   );
   console.log(
     `queue.status while the line changes, same load [${label}]: median ${s.median.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, n=${status.length} (aim p99 < 50 ms)`,
   );
   console.log(
-    `server CPU time per head change, same load [${label}]: ${cpu.toFixed(1)} ms (includes the cancel call and the queue.status polls); the bench's own 1,000 clients: ${clientCpu.toFixed(1)} ms`,
+    `server CPU time per head change, same load [${label}]: ${cpu.toFixed(1)} ms (includes the cancel call and the queue.status polls); the bench's own ${subscribers} clients: ${clientCpu.toFixed(1)} ms`,
   );
-  for (const subscription of subscriptions) subscription.unsubscribe();
-  for (const socket of sockets) await socket.close();
+  // The memory figures once, with the crowd that reads the wire.
+  if (clients !== "wire") return;
+  await crowd.close();
   await settle(1_000);
 
   const withWaiting = await rssMb(pid);
@@ -200,4 +171,137 @@ async function measureCrowd(label: string, server: ServerProcess, changes: numbe
   console.log(
     `RSS with 10,000 waiting [${label}]: ${full.toFixed(0)} MB; per waiting job ${(((full - idle) * 1024 * 1024) / 10_000 / 1024).toFixed(1)} KB over the idle server (with ${waiting - changes} waiting: ${withWaiting.toFixed(0)} MB, after 1,000 subscribers came and went)`,
   );
+}
+
+/** Which clients the crowd is made of (see {@link crowd}). */
+export type CrowdClients = "wire" | "trpc";
+
+const CLIENTS: Record<CrowdClients, string> = {
+  wire: "clients that read the wire",
+  trpc: "tRPC's own clients",
+};
+
+/** How many WebSocket connections carry the crowd's WebSocket half. */
+const SOCKETS = 50;
+
+/** A crowd of unfiltered `jobs.events` subscribers: when each got a line event, and how to end them all. */
+interface Crowd {
+  /** Per subscriber, when each line event arrived (performance.now()). */
+  arrivals: number[][];
+  close(): Promise<void>;
+}
+
+/** Waits until `count()` reaches `n` (2 minutes at most). */
+async function allStarted(count: () => number, n: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (count() < n && Date.now() < deadline) await settle(50);
+  if (count() < n) throw new Error(`only ${count()} of ${n} subscriptions started`);
+}
+
+/**
+ * Subscribers through tRPC's own links (httpSubscriptionLink with the eventsource package, wsLink), as a service
+ * would subscribe: each event is parsed and handed on. In one process beside the server on a small machine, their
+ * own CPU time is part of what is measured.
+ */
+async function trpcSubscribers(url: string, n: number): Promise<Crowd> {
+  const sse = createTRPCClient<AppRouter>({ links: [httpSubscriptionLink({ url: `${url}/trpc`, EventSource })] });
+  const sockets = Array.from({ length: SOCKETS }, () =>
+    createWSClient({
+      url: `${url.replace(/^http/, "ws")}/trpc`,
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    }),
+  );
+  const wsClients = sockets.map((client) => createTRPCClient<AppRouter>({ links: [wsLink({ client })] }));
+  const arrivals: number[][] = [];
+  let started = 0;
+  const subscriptions: { unsubscribe(): void }[] = [];
+  for (let i = 0; i < n; i++) {
+    const mine: number[] = [];
+    arrivals.push(mine);
+    const client = i % 2 === 0 ? sse : wsClients[(i >> 1) % wsClients.length]!;
+    subscriptions.push(
+      client.jobs.events.subscribe(
+        {},
+        {
+          onStarted: () => void started++,
+          onData: ({ data }) => {
+            if ((data as LineEvent).kind === "line") mine.push(performance.now());
+          },
+        },
+      ),
+    );
+    // wsLink sends one tick's calls as one message, at most 50 of them.
+    if (i % 50 === 49) await settle(200);
+  }
+  await allStarted(() => started, n);
+  return {
+    arrivals,
+    close: async () => {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+      for (const socket of sockets) await socket.close();
+    },
+  };
+}
+
+const LINE_EVENT = '"kind":"line"';
+
+/**
+ * Subscribers that speak the same protocols (an SSE GET, tRPC's WebSocket messages) and only look for a line
+ * event in what arrives, without parsing it: on a 2-core machine the crowd's own CPU time would otherwise be half
+ * of what is measured, while a real crowd's clients are a thousand other machines.
+ */
+async function wireSubscribers(url: string, n: number): Promise<Crowd> {
+  const arrivals: number[][] = Array.from({ length: n }, () => []);
+  let started = 0;
+  const requests: ClientRequest[] = [];
+  const sockets: WebSocket[] = [];
+  const sseUrl = `${url}/trpc/jobs.events?input=${encodeURIComponent("{}")}`;
+  const perSocket = n / 2 / SOCKETS;
+  for (let s = 0; s < SOCKETS; s++) {
+    const socket = new WebSocket(`${url.replace(/^http/, "ws")}/trpc`);
+    sockets.push(socket);
+    socket.on("open", () => {
+      const calls = Array.from({ length: perSocket }, (_, k) => ({
+        id: 2 * (s * perSocket + k) + 1,
+        method: "subscription",
+        params: { input: {}, path: "jobs.events" },
+      }));
+      socket.send(JSON.stringify(calls));
+    });
+    socket.on("message", (data) => {
+      const text = String(data);
+      const id = Number(/^\{"id":(\d+)/.exec(text)?.[1]);
+      if (text.includes('"type":"started"')) started++;
+      else if (text.includes(LINE_EVENT)) arrivals[id]?.push(performance.now());
+    });
+  }
+  for (let i = 0; i < n; i += 2) {
+    const mine = arrivals[i]!;
+    let buffer = "";
+    requests.push(
+      get(sseUrl, { headers: { accept: "text/event-stream" } }, (res) => {
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          buffer += chunk;
+          let end: number;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const event = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            if (event.includes("event: connected")) started++;
+            else if (event.includes(LINE_EVENT)) mine.push(performance.now());
+          }
+        });
+      }),
+    );
+    if (i % 100 === 98) await settle(100);
+  }
+  await allStarted(() => started, n);
+  return {
+    arrivals,
+    close: async () => {
+      for (const request of requests) request.destroy();
+      for (const socket of sockets) socket.close();
+      await settle(100);
+    },
+  };
 }

@@ -1,0 +1,100 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { appRouter, openApiDocument } from "@anvil/api";
+import type { Logger } from "pino";
+import type { AuthGate } from "./auth-gate";
+import { json } from "./http-body";
+import { serveImage } from "./image-route";
+import type { ImageRouteOptions } from "./image-route";
+import type { AnvilMetrics } from "./metrics";
+import { oversizedReply } from "./request-limits";
+import { serveWebApp } from "./static-files";
+
+/** /openapi.json: built once from the router's schemas; the same for every request. */
+const OPENAPI = JSON.stringify(openApiDocument(appRouter, { version: "0.1.0" }));
+
+const isRead = (req: IncomingMessage): boolean => req.method === "GET" || req.method === "HEAD";
+
+/** Where each HTTP path goes. */
+export interface RequestRouterOptions {
+  gate: AuthGate;
+  /** tRPC's HTTP handler, for `/trpc/<procedure>`. */
+  trpc: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+  /** Server-Sent Events streams served here, ended when this server's term as leader ends. */
+  streams: Set<ServerResponse>;
+  /** Whether another server leads the cluster: then API and image requests are forwarded to it. */
+  follows: () => boolean;
+  /** Forwards a request to the leader and answers with its reply (see leader-proxy.ts). */
+  forward: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  metrics: Pick<AnvilMetrics, "text">;
+  images: ImageRouteOptions["images"];
+  imageOwner: ImageRouteOptions["imageOwner"];
+  /** The built web app's folder. */
+  webDir: string;
+}
+
+/**
+ * The HTTP server's paths: `/auth/*` and admission (the gate), `/trpc`, `/openapi.json`, `/metrics`, `/images`,
+ * and the web app for everything else.
+ */
+export const routeRequest =
+  (options: RequestRouterOptions) =>
+  async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const { gate, streams } = options;
+    const path = new URL(req.url ?? "/", "http://anvil").pathname;
+    if (await gate.route(req, res, path)) return;
+    // /metrics is open like the other paths outside /trpc, unless sign-in is required: then it needs it too.
+    const api = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
+    if (api || (path === "/metrics" && gate.required)) {
+      const { caller } = await gate.admit(req, res);
+      if (!caller) return;
+    }
+    if (options.follows() && (path.startsWith("/trpc") || path.startsWith("/images/"))) {
+      return options.forward(req, res);
+    }
+    if (path.startsWith("/trpc/")) {
+      const oversized = oversizedReply(new URL(req.url ?? "/", "http://anvil"));
+      if (oversized) {
+        return json(res, 413, {
+          error: { message: oversized, code: -32600, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } },
+        });
+      }
+      if (req.headers.accept?.includes("text/event-stream")) {
+        streams.add(res);
+        res.once("close", () => streams.delete(res));
+      }
+      return options.trpc(req, res);
+    }
+    if (path === "/trpc") {
+      return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });
+    }
+    if (path === "/openapi.json" && isRead(req)) {
+      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" }).end(OPENAPI);
+      return;
+    }
+    if (path === "/metrics" && isRead(req)) {
+      const { contentType, body } = await options.metrics.text();
+      res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" }).end(body);
+      return;
+    }
+    if (path.startsWith("/images/")) {
+      return serveImage(req, res, path, {
+        images: options.images,
+        imageOwner: options.imageOwner,
+        callerOf: (request) => gate.callerOf(request),
+        signInRequired: gate.required,
+      });
+    }
+    if (!isRead(req)) return json(res, 405, { error: { message: "Method not allowed" } });
+    return serveWebApp(req, res, options.webDir, path);
+  };
+
+/** Runs `route` for each request; a request that fails is logged and answered 500 (or cut, once answering). */
+export const answerSafely =
+  (route: (req: IncomingMessage, res: ServerResponse) => Promise<void>, logger: Logger) =>
+  (req: IncomingMessage, res: ServerResponse): void => {
+    route(req, res).catch((error: unknown) => {
+      logger.error({ err: error, url: req.url }, "request failed");
+      if (!res.headersSent) json(res, 500, { error: { message: "Internal error" } });
+      else res.destroy();
+    });
+  };

@@ -1,0 +1,71 @@
+import type { ImageJobInput, Job, JobScheduler } from "@anvil/job-machine";
+import type { JobRecord, SubmitJobResult } from "@anvil/persistence";
+import type { JobPublisher } from "./job-publisher";
+import type { LiveJobs } from "./live-jobs";
+
+/** What the scheduler is given of a stored, waiting job: everything its place in the line depends on. */
+export const lineInputOf = (job: JobRecord): ImageJobInput => ({
+  jobId: job.id,
+  prompt: job.prompt,
+  params: job.params,
+  attempt: job.attempts + 1,
+  line: { owner: job.owner, priority: job.priority, seq: job.seq, move: job.line.move, front: job.line.front },
+});
+
+/** Where stored jobs go to wait: the read model, the scheduler's line, and the announcement of new ones. */
+export interface LineIntakeTargets {
+  live: LiveJobs;
+  scheduler: Pick<JobScheduler<unknown>, "submit" | "submitMany">;
+  publisher: Pick<JobPublisher, "announce">;
+}
+
+/**
+ * Takes stored, waiting jobs into the scheduler's line, after the database has them: a new one is announced, a
+ * repeated idempotency key answers with the job it made.
+ */
+export class LineIntake {
+  constructor(private readonly targets: LineIntakeTargets) {}
+
+  /**
+   * A stored submission: a new job joins the line and is announced; a repeated key answers with its job. A job
+   * that is stored and waiting but that the scheduler never heard of (its first submission was committed but the
+   * answer was lost on the way back) joins the line now.
+   */
+  accept({ job, created }: SubmitJobResult): Job {
+    if (!created && !this.isOrphan(job)) return this.targets.live.toJob(job);
+    return this.adopt(job);
+  }
+
+  /** {@link accept} for a whole batch, whose new jobs join the line in one step of the scheduler. */
+  acceptAll(results: readonly SubmitJobResult[]): Job[] {
+    const { live, scheduler, publisher } = this.targets;
+    const joining = results.filter(({ job, created }) => created || this.isOrphan(job));
+    for (const { job } of joining) live.update(job);
+    scheduler.submitMany(joining.map(({ job }) => lineInputOf(job)));
+    const announced = new Set(joining.map(({ job }) => job.id));
+    return results.map(({ job }) => {
+      const snapshot = live.toJob(job);
+      if (announced.has(job.id)) publisher.announce(job, snapshot);
+      return snapshot;
+    });
+  }
+
+  /** Puts a stored, waiting job in the line and announces it. */
+  adopt(job: JobRecord): Job {
+    this.rejoin(job);
+    const snapshot = this.targets.live.toJob(job);
+    this.targets.publisher.announce(job, snapshot);
+    return snapshot;
+  }
+
+  /** Puts a stored, waiting job in the line without announcing it (at start, before anyone listens). */
+  rejoin(job: JobRecord): void {
+    this.targets.live.update(job);
+    this.targets.scheduler.submit(lineInputOf(job));
+  }
+
+  /** Stored and waiting, but not in the line. */
+  isOrphan(job: JobRecord): boolean {
+    return job.status === "queued" && !this.targets.live.has(job.id);
+  }
+}

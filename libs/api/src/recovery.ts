@@ -1,0 +1,123 @@
+import { MAX_ATTEMPTS } from "@anvil/job-machine";
+import type { JobStore } from "@anvil/persistence";
+import { toJob } from "@anvil/persistence";
+import { Duration, Effect, Schedule } from "effect";
+import type { LineIntake } from "./line-intake";
+import type { LiveJobs } from "./live-jobs";
+
+/** Looking for stored submissions the scheduler never heard of: soon, then less often, for about a minute. */
+const ORPHAN_SWEEP_RETRY = {
+  schedule: Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]),
+  times: 15,
+};
+
+/** What recovery reads and repairs. */
+export interface RecoveryOptions {
+  store: Pick<JobStore, "activeJobs" | "applyTransition" | "refundAttempt">;
+  live: Pick<LiveJobs, "record" | "size">;
+  intake: Pick<LineIntake, "adopt" | "rejoin" | "isOrphan">;
+  /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
+  lane: (task: () => Promise<void>) => Promise<void>;
+  log?: ((message: string, fields: Record<string, unknown>) => void) | undefined;
+}
+
+/**
+ * Makes the line whole where a server's life, or an answer, was cut short: at start it rebuilds the line from the
+ * database (what was running waits again, or is given up after {@link MAX_ATTEMPTS}); after a submission whose
+ * outcome is unknown it takes in what was stored after all; at a stop it gives back the attempts the stop cut.
+ */
+export class Recovery {
+  /** A look for stored submissions the scheduler never heard of, while one is under way. */
+  private orphanSweep: Promise<void> | null = null;
+
+  constructor(private readonly options: RecoveryOptions) {}
+
+  /** Puts every waiting and interrupted job back in the line, in the database's order. */
+  async rebuildLine(): Promise<void> {
+    const { store, live, intake, log } = this.options;
+    let waiting = 0;
+    let resumed = 0;
+    for (const active of await store.activeJobs()) {
+      let job = active;
+      if (job.status === "processing" && job.attempts >= MAX_ATTEMPTS) {
+        await store.applyTransition({
+          jobId: job.id,
+          from: "processing",
+          to: "error",
+          patch: {
+            error: `This job was interrupted ${MAX_ATTEMPTS} times (the server stopped while it was running); it was given up`,
+            finishedAt: new Date(),
+          },
+          snapshot: (record) => toJob(record, 0),
+        });
+        log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts });
+        continue;
+      }
+      waiting++;
+      if (job.status === "processing") {
+        // It waits for a GPU again: the database says so (with the attempts it had) instead of a stale
+        // `processing` with the old progress and start time. Nothing publishes yet, so the event is only logged.
+        const requeued = await store.applyTransition({
+          jobId: job.id,
+          from: "processing",
+          to: "queued",
+          patch: { progress: 0, startedAt: null },
+          snapshot: (record) => toJob(record, waiting),
+        });
+        if (requeued === null) continue;
+        job = requeued.job;
+        resumed++;
+      }
+      intake.rejoin(job);
+    }
+    if (live.size > 0) log?.("queue rebuilt from the database", { jobs: live.size, resumed });
+  }
+
+  /**
+   * After a store whose outcome is unknown (the connection went while it committed): once the database answers,
+   * the waiting jobs the scheduler does not hold are taken into the line, so a submission that was committed
+   * although its client was told otherwise still runs (and can be cancelled). In the lane, so no submission is
+   * stored meanwhile; the line then follows the database's order (seq) except for these late ones.
+   */
+  sweepOrphans(): void {
+    this.orphanSweep ??= Effect.runPromise(
+      Effect.tryPromise(() => this.options.lane(() => this.adoptOrphans())).pipe(
+        Effect.retry(ORPHAN_SWEEP_RETRY),
+        Effect.catch((error) =>
+          Effect.sync(() =>
+            this.options.log?.("could not look for submissions stored without an answer", {
+              error: String(error.cause),
+            }),
+          ),
+        ),
+      ),
+    ).finally(() => {
+      this.orphanSweep = null;
+    });
+  }
+
+  private async adoptOrphans(): Promise<void> {
+    const { store, intake, log } = this.options;
+    const orphans = (await store.activeJobs()).filter((job) => intake.isOrphan(job));
+    for (const job of orphans) intake.adopt(job);
+    if (orphans.length > 0) log?.("stored submissions whose answer was lost joined the line", { jobs: orphans.length });
+  }
+
+  /**
+   * A stop interrupted these jobs' generations: each stays to run again at the next start as the same attempt (a
+   * shutdown is no failure, so it never uses up one of the job's {@link MAX_ATTEMPTS}).
+   */
+  async refundInterrupted(jobIds: readonly string[]): Promise<void> {
+    const { store, live, log } = this.options;
+    for (const jobId of jobIds) {
+      // The record as last persisted: an attempt whose start never reached the database was never counted.
+      const record = live.record(jobId);
+      if (record?.status !== "processing") continue;
+      const refunded = await store.refundAttempt(jobId, record.attempts).catch((error: unknown) => {
+        log?.("could not take back the attempt a shutdown interrupted", { jobId, error: String(error) });
+        return false;
+      });
+      if (refunded) log?.("stopped before its generation finished: it runs again at the next start", { jobId });
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import type { ForgeClient } from "@anvil/forge-client";
+import { JobScheduler } from "@anvil/job-machine";
+import type { DispatchDecision, SchedulingMode } from "@anvil/job-machine";
+import type { ImageStore, JobStore, LineState } from "@anvil/persistence";
+import { FileImageStore, isTransientDatabaseError } from "@anvil/persistence";
+import type { InspectionEvent } from "xstate";
+import { BackendMonitor } from "./backend-monitor";
+import { CheckpointCatalog } from "./checkpoint-catalog";
+import { Estimates } from "./estimates";
+import type { EventHub } from "./event-hub";
+import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
+import { forgeGenerate } from "./generate";
+import type { JobServiceObserver } from "./job-observer";
+import { JobPublisher } from "./job-publisher";
+import { LineIntake } from "./line-intake";
+import { LiveJobs } from "./live-jobs";
+import { DEFAULT_MAX_QUEUED_PER_USER, QueueQuota } from "./queue-quota";
+import { Recovery } from "./recovery";
+import { databaseDown, Submissions } from "./submissions";
+import { TransitionWriter } from "./transition-writer";
+import type { Persisted } from "./transition-writer";
+
+/** How long a submission may wait for the database before it is refused as unavailable. */
+const SUBMIT_DEADLINE_MS = 5_000;
+
+/** Everything the service is built from; the images go to `images`, or to files in `imagesDir`. */
+export type JobServiceOptions = JobServiceSettings & ({ images: ImageStore } | { imagesDir: string });
+
+/** The service's settings besides where the images go. */
+export interface JobServiceSettings {
+  store: JobStore;
+  events: EventHub;
+  backends: readonly ForgeClient[];
+  jobTimeoutMs: number;
+  probeIntervalMs?: number;
+  inspect?: (event: InspectionEvent) => void;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Metrics and logs: told of submissions, status changes and backend failures. */
+  observers?: readonly JobServiceObserver[];
+  /** Job events younger than this are kept for `jobs.events` resumes (default 7 days; see event-retention.ts). */
+  eventRetentionMs?: number;
+  /** Time between two prunes of the event log (default the retention, at most an hour). */
+  eventPruneIntervalMs?: number;
+  /** `fair` (default): users take turns; `fifo`: submission order. */
+  scheduling?: SchedulingMode;
+  /** Model affinity with several backends (default true): a free GPU may take a job that needs the model it has. */
+  modelAffinity?: boolean;
+  /** Told why each job was started (for `/inspect`). */
+  onDispatch?: (decision: DispatchDecision) => void;
+  /** Queued jobs one user may have at once; one more is TOO_MANY_REQUESTS (0: no limit; default 200). */
+  maxQueuedPerUser?: number;
+  /** True for a URL that reaches this server (or its cluster) itself: refused as a `callbackUrl`. */
+  isOwnUrl?: (url: URL) => boolean;
+}
+
+/** The collaborators of one JobService, wired to each other. */
+export interface JobServiceParts {
+  scheduler: JobScheduler<Persisted>;
+  monitor: BackendMonitor;
+  checkpoints: CheckpointCatalog;
+  retention: EventRetention;
+  estimates: Estimates;
+  live: LiveJobs;
+  submissions: Submissions;
+  quota: QueueQuota;
+  recovery: Recovery;
+}
+
+/**
+ * Builds the scheduler and what surrounds it, from the line as the database keeps it: the journal writes through
+ * the TransitionWriter and publishes through the JobPublisher; the backend monitor moves backends in and out of
+ * the scheduler; submissions are stored in the journal's lane and join the line through the LineIntake. Nothing
+ * runs yet: JobService.start recovers, then starts the loops.
+ */
+export const wireJobService = (options: JobServiceOptions, line: LineState): JobServiceParts => {
+  const { backends, store, events, log } = options;
+  const images = "images" in options ? options.images : new FileImageStore(options.imagesDir);
+  const backendUrls = backends.map((backend) => backend.baseUrl);
+  const checkpoints = new CheckpointCatalog(backends);
+  const retention = new EventRetention(store, {
+    retentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
+    intervalMs: options.eventPruneIntervalMs,
+    log,
+  });
+  // The read model and the estimates read each other and the scheduler: each reaches the others once all exist.
+  const estimates: Estimates = new Estimates({
+    now: () => Date.now(),
+    backends: backendUrls,
+    queue: () => ({ ...scheduler.snapshot(), held: scheduler.held }),
+    line: () => scheduler.queued(),
+    position: (jobId) => scheduler.position(jobId),
+    record: (jobId) => live.record(jobId),
+  });
+  const live: LiveJobs = new LiveJobs({ store, events, estimates, position: (jobId) => scheduler.position(jobId) });
+  const publisher = new JobPublisher({ events, live, estimates, images, observers: options.observers, log });
+  const writer = new TransitionWriter(store, (backend) => backendUrls[backend] ?? null);
+  const scheduler: JobScheduler<Persisted> = new JobScheduler<Persisted>({
+    backends: backends.length,
+    jobTimeoutMs: options.jobTimeoutMs,
+    mode: options.scheduling ?? "fair",
+    ...(options.modelAffinity === false ? { affinity: null } : {}),
+    served: line.served,
+    held: line.paused,
+    ...(options.onDispatch ? { onDispatch: options.onDispatch } : {}),
+    generate: publisher.observed(
+      forgeGenerate(backends, images, { unreachable: (backend, reason) => monitor.markDown(backend, reason) }),
+    ),
+    persist: (entries) => writer.write(entries),
+    publish: (entry, persisted) => publisher.publish(entry, persisted),
+    isUnreachable: isTransientDatabaseError,
+    onPublishError: (error, entry) =>
+      log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }),
+    onRetry: (error, attempt) => {
+      log?.("database write failed; retrying", { error: String(error.cause), attempt });
+      // The lane is stuck behind this write until the database answers: a submission waiting there would only
+      // run into its deadline, so it is refused now.
+      submissions.refuseWaiting(databaseDown(error.cause));
+    },
+    onRejected: (error, entry) => {
+      // The journal fails the job in the refused write's place: said loudly, and a job that is still waiting or
+      // running leaves the line or its GPU, since its state can no longer be written as it goes.
+      log?.("the database refused a write; the job it belongs to fails, the rest goes on", {
+        jobId: entry.jobId,
+        write: entry.kind === "transition" ? `${entry.from} → ${entry.to}` : "progress",
+        error: String(error.cause),
+      });
+      if (entry.kind === "transition" && scheduler.status(entry.jobId) !== undefined) {
+        // Not awaited: this runs in the journal's lane, which the cancellation's own transition has to pass.
+        void scheduler.cancel(entry.jobId);
+      }
+    },
+    onLineChange: (change) => live.lineChanged(change),
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
+  const intake = new LineIntake({ live, scheduler, publisher });
+  const lane = (task: () => Promise<void>) => scheduler.journal.run(task);
+  const recovery = new Recovery({ store, live, intake, lane, log });
+  // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
+  // every status event is published in the order of its id, so a resume cursor never skips one.
+  const submissions = new Submissions({
+    run: lane,
+    lastProgressAt: () => scheduler.journal.lastProgressAt,
+    store: (inputs) => store.submitJobs(inputs),
+    storeAll: (inputs) => store.submitJobsAtomically(inputs),
+    accept: (result) => intake.accept(result),
+    acceptAll: (results) => intake.acceptAll(results),
+    onUncertain: () => recovery.sweepOrphans(),
+    deadlineMs: SUBMIT_DEADLINE_MS,
+  });
+  const quota = new QueueQuota(options.maxQueuedPerUser ?? DEFAULT_MAX_QUEUED_PER_USER, (owner) =>
+    live.queuedOf(owner),
+  );
+  const monitor: BackendMonitor = new BackendMonitor(
+    backends,
+    {
+      up: (i) => {
+        scheduler.backendUp(i);
+        live.retimed();
+      },
+      down: (i) => {
+        scheduler.backendDown(i);
+        live.retimed();
+      },
+      isOurs: (i) => scheduler.snapshot().backends[i]?.jobId != null,
+      loaded: (i, model) => {
+        scheduler.backendModel(i, model);
+        const url = backendUrls[i];
+        if (url) estimates.loaded(url, model);
+      },
+      ...(log ? { log } : {}),
+    },
+    options.probeIntervalMs,
+  );
+  return { scheduler, monitor, checkpoints, retention, estimates, live, submissions, quota, recovery };
+};

@@ -1,0 +1,90 @@
+import type { Job, JournalEntry } from "@anvil/job-machine";
+import type { JobRecord, JobStore, TransitionPatch } from "@anvil/persistence";
+import { toJob } from "@anvil/persistence";
+
+/**
+ * What a persisted journal entry turned into: the record as it is now and, for status changes, the event id and
+ * the snapshot that was logged with it (what subscribers get). Null when nothing was written for it.
+ */
+export type Persisted = { record: JobRecord; eventId: number | null; snapshot?: Job } | null;
+
+type Transition = Extract<JournalEntry, { kind: "transition" }>;
+
+/** The columns a transition changes, besides its status. */
+const patchFor = (entry: Transition, backendUrl: (backend: number) => string | null): TransitionPatch => {
+  const { job } = entry;
+  const finishedAt = job.finishedAt === null ? undefined : new Date(job.finishedAt);
+  switch (entry.to) {
+    case "processing":
+      return {
+        progress: 0,
+        attempts: job.attempt,
+        startedAt: new Date(job.startedAt ?? Date.now()),
+        backend: job.backend === null ? null : backendUrl(job.backend),
+        // The owner's turn goes to the database with the start, before the generation is sent.
+        ...(job.turn == null ? {} : { turn: job.turn }),
+      };
+    case "complete":
+      return {
+        progress: 100,
+        imageUrl: job.result?.imageUrl ?? null,
+        usedSeed: job.result?.usedSeed ?? null,
+        finishedAt,
+      };
+    case "error":
+      return { error: job.error ?? "The generation failed", finishedAt };
+    case "queued":
+      // Its backend went away: it waits again, at the front, for its next attempt (the count of starts stays).
+      return { progress: 0, startedAt: null };
+    default:
+      return { finishedAt };
+  }
+};
+
+/**
+ * Turns the journal's entries into SQL: a transition is a guarded row update with its event, progress a plain
+ * update. It writes and reports; publishing what was written is the caller's.
+ */
+export class TransitionWriter {
+  constructor(
+    private readonly store: JobStore,
+    /** The URL of a backend the scheduler numbers `backend`, as the `backend` column keeps it. */
+    private readonly backendUrl: (backend: number) => string | null,
+  ) {}
+
+  /**
+   * A batch is one transaction: one commit for many transitions (the throughput of the pipeline is bound by
+   * commits), and all of it or none, so a retry after a failed commit never finds half a batch applied.
+   */
+  write(entries: readonly JournalEntry[]): Promise<Persisted[]> {
+    return this.store.transaction(async (store) => {
+      const results: Persisted[] = [];
+      for (const entry of entries) results.push(await this.writeOne(store, entry));
+      return results;
+    });
+  }
+
+  private async writeOne(store: JobStore, entry: JournalEntry): Promise<Persisted> {
+    if (entry.kind === "progress") {
+      const record = await store.updateProgress(entry.jobId, entry.progress);
+      return record ? { record, eventId: null } : null;
+    }
+    const applied = await store.applyTransition({
+      jobId: entry.jobId,
+      from: entry.from,
+      to: entry.to,
+      patch: patchFor(entry, this.backendUrl),
+      snapshot: (record) => toJob(record, 0),
+    });
+    if (applied) return { record: applied.job, eventId: applied.eventId, snapshot: applied.snapshot };
+    // Nothing matched `from`: either this write already committed before its acknowledgement was lost (a
+    // retry), or the row moved elsewhere. Only the former is published, with the event it made: found in the
+    // log, since the job may have moved on since (a batch that held its next transition too committed that).
+    const current = await store.getJob(entry.jobId);
+    if (!current) return null;
+    const made = (await store.eventsAfter(0, { jobId: entry.jobId }, 64)).findLast(
+      (event) => event.status === entry.to && event.job.attempt === toJob(current, 0).attempt,
+    );
+    return made ? { record: current, eventId: made.id, snapshot: made.job } : null;
+  }
+}
