@@ -22,7 +22,7 @@ import { estimateFigures } from "./estimates";
 import { fairLineFigures } from "./fair-line";
 import { heapPerJob } from "./heap-per-job";
 import { instantForge } from "./instant-forge";
-import { report } from "./stats";
+import { report, summarise } from "./stats";
 import { submitManyAgainstFloor, webhookLatency } from "./webhooks-bench";
 
 const MIGRATIONS = fileURLToPath(new URL("../../../libs/persistence/drizzle", import.meta.url));
@@ -115,6 +115,53 @@ async function merge(label: string, store: JobStore): Promise<void> {
     samples.push(performance.now() - start);
   }
   report(`message metadata merge, persisted [${label}]`, samples, 50);
+}
+
+/**
+ * What mirroring each transition into its assistant message's metadata costs (issue 9 asked whether it is worth its
+ * writes): a transition's statements (the event-order lock, the job row, the event) in one transaction, with the
+ * metadata merge and without it, alternated so that both see the same machine. The web app and `jobs.list` read the
+ * job rows, not the metadata; the copy is there for whatever reads the conversation's messages alone.
+ */
+async function metadataCopy(label: string, database: AnvilDatabase): Promise<void> {
+  const store = new JobStore(database);
+  const { job } = await store.submitJob({ prompt: "copy", params });
+  const snapshot = JSON.stringify({ id: job.id, status: "queued", progress: 0 });
+  const patch = JSON.stringify({ status: "queued", progress: 0 });
+  // The copy as Anvil writes it (jsonb_deep_merge), the same row update with a shallow `||`, and no copy.
+  const copies = {
+    "deep merge": sql`update messages set metadata = jsonb_deep_merge(metadata, ${patch}::jsonb) where id = ${job.messageId}`,
+    "shallow ||": sql`update messages set metadata = metadata || ${patch}::jsonb where id = ${job.messageId}`,
+    "no copy": null,
+  };
+  const transition = (copy: ReturnType<typeof sql> | null) =>
+    database.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(4167338460717002)`);
+      await tx.execute(
+        sql`update jobs set progress = 0, last_event_id = nextval('job_events_id_seq') where id = ${job.id}`,
+      );
+      if (copy) await tx.execute(copy);
+      await tx.execute(
+        sql`insert into job_events (id, job_id, conversation_id, status, job) values (currval('job_events_id_seq'), ${job.id}, ${job.conversationId}, 'queued', ${snapshot}::jsonb)`,
+      );
+    });
+  const kinds = Object.keys(copies) as (keyof typeof copies)[];
+  const samples = new Map(kinds.map((kind) => [kind, [] as number[]]));
+  for (let i = 0; i < 1_200; i++) {
+    const kind = kinds[i % kinds.length]!;
+    const start = performance.now();
+    await transition(copies[kind]);
+    samples.get(kind)!.push(performance.now() - start);
+  }
+  const none = summarise(samples.get("no copy")!);
+  const parts = kinds.map((kind) => {
+    const s = summarise(samples.get(kind)!);
+    const extra = kind === "no copy" ? "" : `, +${(100 * (s.median / none.median - 1)).toFixed(0)} %`;
+    return `${kind} median ${s.median.toFixed(2)} ms (p99 ${s.p99.toFixed(2)}${extra})`;
+  });
+  console.log(
+    `a transition's writes (lock, job row, event) with the message metadata copy, n=${samples.get("no copy")!.length} each [${label}]: ${parts.join("; ")}`,
+  );
 }
 
 /** An event hub, and a promise that settles once `total` jobs published their completion through it. */
@@ -244,6 +291,7 @@ async function submissionsAgainstFloor(label: string, database: AnvilDatabase, i
 const FIGURES = [
   "positions",
   "merge",
+  "metadata copy",
   "throughput",
   "throughput inspected",
   "floors",
@@ -272,6 +320,7 @@ async function onDatabase(
     const store = new JobStore(database);
     if (figure === "positions") await positions(label, store);
     if (figure === "merge") await merge(label, store);
+    if (figure === "metadata copy") await metadataCopy(label, database);
     if (figure === "throughput") await throughput(label, store, join(dir, "images"));
     if (figure === "floors") await againstFloor(label, store, join(dir, "images"));
     if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
