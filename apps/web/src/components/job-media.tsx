@@ -10,6 +10,20 @@ export const mediaBox = (job: Job) => ({
   "--ar": `${job.params.width} / ${job.params.height}`,
 });
 
+/** " · starts in ~40 s" after a position or a percentage, while the estimate is known. */
+function EstimateAfter(props: { kind: "start" | "finish"; at: string | null }) {
+  return (
+    <Show when={props.at}>
+      {(at) => (
+        <span class="job-card__when">
+          {" · "}
+          <Estimate kind={props.kind} at={at()} />
+        </span>
+      )}
+    </Show>
+  );
+}
+
 /** A job's picture area: its place in line, its progress, its image, or what became of it. */
 export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | undefined }) {
   return (
@@ -20,14 +34,7 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
             <div class="job-card__state job-card__state--queued">
               <p class="job-card__position">
                 <span>{formatPosition(props.job.queuePosition)}</span>
-                <Show when={props.job.estimatedStartAt}>
-                  {(at) => (
-                    <span class="job-card__when">
-                      {" · "}
-                      <Estimate kind="start" at={at()} />
-                    </span>
-                  )}
-                </Show>
+                <EstimateAfter kind="start" at={props.job.estimatedStartAt} />
               </p>
             </div>
           </Match>
@@ -45,14 +52,7 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
               </div>
               <p class="job-card__percent">
                 <span>{props.job.progress}%</span>
-                <Show when={props.job.estimatedFinishAt}>
-                  {(at) => (
-                    <span class="job-card__when">
-                      {" · "}
-                      <Estimate kind="finish" at={at()} />
-                    </span>
-                  )}
-                </Show>
+                <EstimateAfter kind="finish" at={props.job.estimatedFinishAt} />
               </p>
             </div>
           </Match>
