@@ -1,4 +1,5 @@
 import { JOB_STATUSES } from "@anvil/job-machine";
+import { rowsOf } from "@anvil/persistence";
 import type { AnvilDatabase } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
 import type { JobCounts } from "./metrics";
@@ -9,11 +10,7 @@ import type { JobCounts } from "./metrics";
  */
 export async function countJobsByStatus(database: AnvilDatabase): Promise<JobCounts> {
   const result: unknown = await database.db.execute(sql`select status, count(*)::int as n from jobs group by status`);
-  // PGlite answers { rows }, postgres.js an array of rows.
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
-    status: string;
-    n: number;
-  }[];
+  const rows = rowsOf(result) as { status: string; n: number }[];
   const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as JobCounts;
   for (const { status, n } of rows) {
     if (status in counts) counts[status as keyof JobCounts] = Number(n);

@@ -108,3 +108,10 @@ async function migratePostgresExclusively(url: string, migrationsFolder: string)
     await client.end({ timeout: 5 });
   }
 }
+
+/** A row of a raw `db.execute` query, as the driver decodes it. */
+export type RawRow = Record<string, unknown>;
+
+/** The rows of a raw `db.execute` query: postgres.js returns them as an array, PGlite as `{ rows }`. */
+export const rowsOf = (result: unknown): RawRow[] =>
+  Array.isArray(result) ? (result as RawRow[]) : ((result as { rows?: RawRow[] }).rows ?? []);

@@ -1,4 +1,4 @@
-export { defaultMigrationsFolder, openDatabase } from "./database";
+export { defaultMigrationsFolder, openDatabase, rowsOf } from "./database";
 export type { AnvilDatabase, AnvilDb, OpenDatabaseOptions } from "./database";
 export { BatchRejected, ConversationNotFound, IdempotencyConflict, InvalidCursor } from "./errors";
 export { isDatabaseUnreachable } from "./postgres-client";

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
-import type { AnvilDb, AnvilTx } from "./database";
+import { rowsOf } from "./database";
+import type { AnvilDb, AnvilTx, RawRow } from "./database";
 
 /** Who leads the cluster now: the server that drives every GPU, and where other servers reach it. */
 export interface Leader {
@@ -18,11 +19,7 @@ export class Fenced extends Error {
   }
 }
 
-type Row = Record<string, unknown>;
-
-// postgres.js returns the rows as an array, PGlite as `{ rows }`.
-const rowsOf = (result: unknown): Row[] =>
-  Array.isArray(result) ? (result as Row[]) : (((result as { rows?: Row[] }).rows ?? []) as Row[]);
+type Row = RawRow;
 
 const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<Row[]> => rowsOf(await db.execute(query));
 

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { withDefaultParams } from "@anvil/job-machine";
 import { getTableColumns, sql } from "drizzle-orm";
 import { titleFromPrompt } from "./conversations";
-import type { AnvilDb } from "./database";
+import { rowsOf } from "./database";
+import type { AnvilDb, RawRow } from "./database";
 import { toJob, toJobRecord } from "./records";
 import type { JobRecord } from "./records";
 import { jobs } from "./schema";
@@ -39,11 +40,7 @@ interface BatchRow {
   event_job: Record<string, unknown>;
 }
 
-type Row = Record<string, unknown>;
-
-// postgres.js returns the rows as an array, PGlite as `{ rows }`.
-const rowsOf = (result: unknown): Row[] =>
-  Array.isArray(result) ? (result as Row[]) : (((result as { rows?: Row[] }).rows ?? []) as Row[]);
+type Row = RawRow;
 
 const JOB_COLUMNS = Object.entries(getTableColumns(jobs));
 
