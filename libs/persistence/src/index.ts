@@ -14,6 +14,7 @@ export { IMAGE_CHUNK_BYTES, PgImageStore } from "./pg-image-store";
 export { Fenced, LeaderLease } from "./leader-lease";
 export type { Leader } from "./leader-lease";
 export { createScratchDatabase } from "./scratch-database";
+export { lockEventOrder } from "./event-order";
 export { toJob } from "./records";
 export type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
 export type { MessageRole } from "./schema";

@@ -7,7 +7,7 @@ import { EventHub, Inspector } from "@anvil/api";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS, JobScheduler } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
-import { createScratchDatabase, JobStore, openDatabase } from "@anvil/persistence";
+import { createScratchDatabase, JobStore, lockEventOrder, openDatabase } from "@anvil/persistence";
 import type { AnvilDatabase } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
 import { Effect } from "effect";
@@ -136,7 +136,7 @@ async function metadataCopy(label: string, database: AnvilDatabase): Promise<voi
   };
   const transition = (copy: ReturnType<typeof sql> | null) =>
     database.db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(4167338460717002)`);
+      await lockEventOrder(tx);
       await tx.execute(
         sql`update jobs set progress = 0, last_event_id = nextval('job_events_id_seq') where id = ${job.id}`,
       );
