@@ -66,6 +66,9 @@ export interface JobServiceParts {
   recovery: Recovery;
 }
 
+/** How long a progress value may wait to be written with a status change, well inside the 250 ms of the contract. */
+const PROGRESS_DELAY_MS = 100;
+
 /**
  * Builds the scheduler and what surrounds it, from the line as the database keeps it: the journal writes through
  * the TransitionWriter and publishes through the JobPublisher; the backend monitor moves backends in and out of
@@ -106,6 +109,9 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
       forgeGenerate(backends, images, { unreachable: (backend, reason) => monitor.markDown(backend, reason) }),
     ),
     persist: (entries) => writer.write(entries),
+    // Progress rides with the next status change: it never holds up the next job's start (see docs/API.md: the
+    // latest progress arrives within 250 ms).
+    progressDelayMs: PROGRESS_DELAY_MS,
     publish: (entry, persisted) => publisher.publish(entry, persisted),
     isUnreachable: isTransientDatabaseError,
     onPublishError: (error, entry) =>

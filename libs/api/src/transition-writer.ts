@@ -1,5 +1,5 @@
 import type { Job, JournalEntry } from "@anvil/job-machine";
-import type { JobRecord, JobStore, TransitionPatch } from "@anvil/persistence";
+import type { JobRecord, JobStore, RowChange, TransitionPatch } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
 
 /**
@@ -54,32 +54,44 @@ export class TransitionWriter {
 
   /**
    * A batch is one transaction: one commit for many transitions (the throughput of the pipeline is bound by
-   * commits), and all of it or none, so a retry after a failed commit never finds half a batch applied.
+   * commits), and all of it or none, so a retry after a failed commit never finds half a batch applied. Its rows
+   * change in two round trips whatever its size (see `JobStore.applyChanges`).
    */
   write(entries: readonly JournalEntry[]): Promise<Persisted[]> {
     return this.store.transaction(async (store) => {
+      const changes = entries.map((entry): RowChange =>
+        entry.kind === "progress"
+          ? entry
+          : {
+              kind: "transition",
+              transition: {
+                jobId: entry.jobId,
+                from: entry.from,
+                to: entry.to,
+                patch: patchFor(entry, this.backendUrl),
+                snapshot: (record) => toJob(record, 0),
+              },
+            },
+      );
+      const applied = await store.applyChanges(changes);
       const results: Persisted[] = [];
-      for (const entry of entries) results.push(await this.writeOne(store, entry));
+      for (const [i, result] of applied.entries()) {
+        if (result.kind === "progress") results.push(result.job ? { record: result.job, eventId: null } : null);
+        else if (result.applied) {
+          const { job, eventId, snapshot } = result.applied;
+          results.push({ record: job, eventId, snapshot });
+        } else results.push(await this.alreadyWritten(store, entries[i] as Transition));
+      }
       return results;
     });
   }
 
-  private async writeOne(store: JobStore, entry: JournalEntry): Promise<Persisted> {
-    if (entry.kind === "progress") {
-      const record = await store.updateProgress(entry.jobId, entry.progress);
-      return record ? { record, eventId: null } : null;
-    }
-    const applied = await store.applyTransition({
-      jobId: entry.jobId,
-      from: entry.from,
-      to: entry.to,
-      patch: patchFor(entry, this.backendUrl),
-      snapshot: (record) => toJob(record, 0),
-    });
-    if (applied) return { record: applied.job, eventId: applied.eventId, snapshot: applied.snapshot };
-    // Nothing matched `from`: either this write already committed before its acknowledgement was lost (a
-    // retry), or the row moved elsewhere. Only the former is published, with the event it made: found in the
-    // log, since the job may have moved on since (a batch that held its next transition too committed that).
+  /**
+   * A transition whose `from` nothing matched: either this write already committed before its acknowledgement
+   * was lost (a retry), or the row moved elsewhere. Only the former is published, with the event it made: found
+   * in the log, since the job may have moved on since (a batch that held its next transition too committed that).
+   */
+  private async alreadyWritten(store: JobStore, entry: Transition): Promise<Persisted> {
     const current = await store.getJob(entry.jobId);
     if (!current) return null;
     const made = (await store.eventsAfter(0, { jobId: entry.jobId }, 64)).findLast(

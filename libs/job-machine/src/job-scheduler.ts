@@ -35,7 +35,7 @@ export class GenerationTimedOut extends Data.TaggedError("GenerationTimedOut")<{
 /** Everything the scheduler needs from its host. */
 export interface JobSchedulerOptions<P> extends Pick<
   JournalOptions<P>,
-  "persist" | "publish" | "onRetry" | "onPublishError" | "isUnreachable" | "onRejected"
+  "persist" | "publish" | "onRetry" | "onPublishError" | "isUnreachable" | "onRejected" | "progressDelayMs"
 > {
   /** The clock of every timestamp the scheduler, its job actors, its GPU permits and its journal take (default `Date.now`). */
   now?: Clock;

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 import type { JournalEntry } from "./journal";
+import type { JobStatus } from "./job";
 
 const progress = (jobId: string, value: number): JournalEntry => ({ kind: "progress", jobId, progress: value });
 
@@ -22,6 +23,29 @@ const failed = (jobId: string, error: string): JournalEntry => ({
     finishedAt: 2,
   },
 });
+
+/** A status change of `jobId` (what the job summary says besides its status does not matter to the journal). */
+const moved = (jobId: string, from: JobStatus, to: JobStatus): JournalEntry => ({
+  kind: "transition",
+  jobId,
+  from,
+  to,
+  job: { ...(failed(jobId, "") as Extract<JournalEntry, { kind: "transition" }>).job, status: to, error: null },
+});
+
+/** A journal whose writes are listed as `job:status` (or `job:progress`), one list per persist call. */
+const listedWrites = (progressDelayMs: number) => {
+  const written: string[][] = [];
+  const journal = new Journal<null>({
+    progressDelayMs,
+    persist: async (entries) => {
+      written.push(entries.map((e) => `${e.jobId}:${e.kind === "transition" ? e.to : "progress"}`));
+      return entries.map(() => null);
+    },
+    publish: () => {},
+  });
+  return { journal, written };
+};
 
 /** Like PostgreSQL: a batch is all or nothing, text with a NUL byte is refused, an outage fails everything. */
 const fakeDatabase = () => {
@@ -146,6 +170,49 @@ describe("Journal", () => {
     release();
     await journal.flush();
     expect(written).toEqual([[progress("a", 10)], [progress("a", 30)]]);
+  });
+
+  describe("with a progress delay", () => {
+    it("writes a status change ahead of waiting progress, and the progress once its delay is over", async () => {
+      const { journal, written } = listedWrites(20);
+      const progressed = journal.record(progress("a", 40));
+      await journal.record(moved("b", "queued", "processing"));
+      expect(written).toEqual([["b:processing"]]);
+      await progressed;
+      expect(written).toEqual([["b:processing"], ["a:progress"]]);
+    });
+
+    it("writes the progress of many jobs that waited together in one batch", async () => {
+      const { journal, written } = listedWrites(20);
+      await Promise.all([journal.record(progress("a", 1)), journal.record(progress("b", 2))]);
+      expect(written).toEqual([["a:progress", "b:progress"]]);
+    });
+
+    it("drops waiting progress of a job that completes or goes back to the line: the change sets it", async () => {
+      const { journal, written } = listedWrites(60_000);
+      const first = journal.record(progress("a", 99));
+      await journal.record(moved("a", "processing", "complete"));
+      await first;
+      const second = journal.record(progress("b", 30));
+      await journal.record(moved("b", "processing", "queued"));
+      await second;
+      expect(written).toEqual([["a:complete"], ["b:queued"]]);
+    });
+
+    it("keeps waiting progress of a job that fails, and writes it in its order", async () => {
+      const { journal, written } = listedWrites(60_000);
+      void journal.record(progress("a", 70));
+      await journal.record(moved("a", "processing", "error"));
+      await journal.flush();
+      expect(written).toEqual([["a:error"], ["a:progress"]]);
+    });
+
+    it("flush writes waiting progress at once", async () => {
+      const { journal, written } = listedWrites(60_000);
+      void journal.record(progress("a", 5));
+      await journal.flush();
+      expect(written).toEqual([["a:progress"]]);
+    });
   });
 
   it("publishes in the order entries were recorded", async () => {

@@ -41,6 +41,13 @@ export interface JournalOptions<P> {
   onRejected?: (error: WriteRejected, entry: JournalEntry) => void;
   /** Upper bound of entries per persist call; default 256. */
   batchSize?: number;
+  /**
+   * How long progress waits for company before it is written on its own (default 0: at once). Progress is written
+   * with the next status change, or after this long: it never holds up the lane when a status change (the next job
+   * starting) comes. A waiting progress value is dropped when its job completes or goes back to the line, which
+   * set the progress themselves.
+   */
+  progressDelayMs?: number;
   /** The clock of `lastProgressAt` and of a refused job's end (default `Date.now`). */
   now?: Clock;
 }
@@ -50,6 +57,9 @@ const retrySchedule = Schedule.min([
   Schedule.exponential(Duration.millis(50), 2),
   Schedule.spaced(Duration.seconds(5)),
 ]);
+
+/** Status changes that set the job's progress themselves (100, or 0 for the next attempt): waiting progress is moot. */
+const SETS_PROGRESS: ReadonlySet<string> = new Set(["complete", "queued"]);
 
 type Pending = { entry: JournalEntry; done: () => void } | { task: () => Promise<void> };
 type PendingEntry = Extract<Pending, { entry: JournalEntry }>;
@@ -71,8 +81,9 @@ const failureOf = (entry: JournalEntry, now: Clock): JournalEntry | null =>
     : null;
 
 /**
- * Persist, then publish: entries are written strictly in the order they were recorded, each is
- * published only after its write committed. A write that fails because the database is unreachable is
+ * Persist, then publish: status changes are written strictly in the order they were recorded, each is
+ * published only after its write committed; progress may wait for company (see
+ * {@link JournalOptions.progressDelayMs}) and then follows them. A write that fails because the database is unreachable is
  * retried with backoff until it answers again (the writes are conditional, so a retry never applies one
  * twice); a write the database refuses is not retried: the batch is re-applied entry by entry, and only
  * the entry it refuses fails, with its job (see {@link JournalOptions.onRejected}); the lane goes on.
@@ -87,6 +98,9 @@ export class Journal<P> {
   private progressAt: number;
   private abandoned = false;
   private readonly now: Clock;
+  /** Waiting progress is due (its delay passed, or a flush asked): the lane writes it without company. */
+  private progressDue = false;
+  private progressTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: JournalOptions<P>) {
     this.now = options.now ?? Date.now;
@@ -95,6 +109,8 @@ export class Journal<P> {
 
   /** Queues an entry; the promise settles once it is persisted and published. */
   record(entry: JournalEntry): Promise<void> {
+    const superseded =
+      entry.kind === "transition" && SETS_PROGRESS.has(entry.to) ? this.takeProgress(entry.jobId) : null;
     if (entry.kind === "progress") {
       const waiting = this.pending.find(
         (p): p is Extract<Pending, { entry: JournalEntry }> =>
@@ -109,14 +125,44 @@ export class Journal<P> {
     this.lastOfJob.set(entry.jobId, settled);
     void settled.then(() => {
       if (this.lastOfJob.get(entry.jobId) === settled) this.lastOfJob.delete(entry.jobId);
+      superseded?.done();
     });
     this.kick();
     return settled;
   }
 
+  /** Takes `jobId`'s waiting progress entry out of the lane (null when none waits). */
+  private takeProgress(jobId: string): PendingEntry | null {
+    const i = this.pending.findIndex((p) => "entry" in p && p.entry.kind === "progress" && p.entry.jobId === jobId);
+    if (i === -1) return null;
+    const [taken] = this.pending.splice(i, 1);
+    if (!this.progressWaits()) this.progressWritten();
+    return taken as PendingEntry;
+  }
+
+  /** Whether a progress entry waits in the lane. */
+  private progressWaits(): boolean {
+    return this.pending.some((p) => "entry" in p && p.entry.kind === "progress");
+  }
+
+  /** True while everything waiting is progress that may wait for company a little longer. */
+  private deferring(): boolean {
+    const delay = this.options.progressDelayMs ?? 0;
+    if (delay <= 0 || this.progressDue || this.abandoned) return false;
+    if (!this.pending.every((p) => "entry" in p && p.entry.kind === "progress")) return false;
+    this.progressTimer ??= setTimeout(() => {
+      this.progressTimer = null;
+      if (!this.progressWaits()) return;
+      this.progressDue = true;
+      this.kick();
+    }, delay);
+    return true;
+  }
+
   /**
-   * Runs `task` in the journal's lane: after everything recorded before it has been persisted and published,
-   * and before anything recorded after it. A task is not retried; its failure is the caller's.
+   * Runs `task` in the journal's lane: after every status change recorded before it has been persisted and
+   * published (progress that is not due yet may still wait), and before anything recorded after it. A task is not
+   * retried; its failure is the caller's.
    */
   run<T>(task: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -139,11 +185,12 @@ export class Journal<P> {
   }
 
   private kick(): void {
-    this.running ??= this.drain().finally(() => {
+    if (this.running || this.pending.length === 0 || this.deferring()) return;
+    this.running = this.drain().finally(() => {
       this.running = null;
       // An entry recorded after the loop found nothing left, but before this ran, saw a lane still running and
       // did not start one: without this it would wait for the next entry, which may never come.
-      if (this.pending.length > 0) this.kick();
+      this.kick();
     });
   }
 
@@ -154,6 +201,8 @@ export class Journal<P> {
 
   /** Settles once everything recorded so far is persisted and published. */
   async flush(): Promise<void> {
+    if (this.progressWaits()) this.progressDue = true;
+    this.kick();
     while (this.running) await this.running;
   }
 
@@ -163,24 +212,24 @@ export class Journal<P> {
    */
   abandon(): void {
     this.abandoned = true;
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    this.progressTimer = null;
     for (const pending of this.pending.splice(0)) {
       if ("done" in pending) pending.done();
     }
   }
 
   private async drain(): Promise<void> {
-    const batchSize = this.options.batchSize ?? 256;
     this.progressAt = this.now();
-    while (this.pending.length > 0) {
-      const head = this.pending[0]!;
-      if ("task" in head) {
-        this.pending.shift();
-        await head.task();
+    while (this.pending.length > 0 && !this.deferring()) {
+      const next = this.takeNext();
+      if ("task" in next) {
+        await next.task();
         this.progressAt = this.now();
         continue;
       }
-      const end = this.pending.findIndex((p, i) => i >= batchSize || "task" in p);
-      const batch = this.pending.splice(0, end === -1 ? this.pending.length : end) as PendingEntry[];
+      const batch = next;
+      if (batch.length === 0) break;
       const written = await this.write(batch.map((p) => p.entry));
       if (this.abandoned) {
         for (const pending of batch) pending.done();
@@ -202,6 +251,40 @@ export class Journal<P> {
         else await this.reject(pending, one.failure);
       }
     }
+  }
+
+  /**
+   * What the lane writes next: a task, or a batch of entries in the order recorded, up to the next task. Progress
+   * that is not due yet stays behind: a status change or a task goes ahead of it (a job's own later status change
+   * makes its waiting progress moot, or the row's guard drops it).
+   */
+  private takeNext(): PendingEntry[] | Extract<Pending, { task: unknown }> {
+    const batchSize = this.options.batchSize ?? 256;
+    const due = this.progressDue || (this.options.progressDelayMs ?? 0) <= 0;
+    const batch: PendingEntry[] = [];
+    const waiting: Pending[] = [];
+    let taken = 0;
+    for (const pending of this.pending) {
+      if (batch.length === batchSize) break;
+      if ("task" in pending) {
+        if (batch.length > 0) break;
+        this.pending = [...waiting, ...this.pending.slice(taken + 1)];
+        return pending;
+      }
+      if (due || pending.entry.kind !== "progress") batch.push(pending);
+      else waiting.push(pending);
+      taken++;
+    }
+    this.pending = [...waiting, ...this.pending.slice(taken)];
+    if (!this.progressWaits()) this.progressWritten();
+    return batch;
+  }
+
+  /** No progress waits any more: the next one waits for company again. */
+  private progressWritten(): void {
+    this.progressDue = false;
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    this.progressTimer = null;
   }
 
   /** Persists `entries`, retrying while the database is unreachable; fails only when the write is refused. */

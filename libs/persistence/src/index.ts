@@ -22,5 +22,5 @@ export type { SubmitJobInput } from "./submission";
 export type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 export { WebhookStore } from "./webhook-store";
 export type { ClaimedDelivery, OutboxStats } from "./webhook-outbox";
-export type { AppliedTransition, Transition, TransitionPatch } from "./transitions";
+export type { AppliedTransition, RowChange, RowChangeResult, Transition, TransitionPatch } from "./transitions";
 export type { LineMove, LineState } from "./queue-control";

@@ -13,7 +13,7 @@ import { submitJob, submitJobs, submitJobsAtomically } from "./submit-job";
 import type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 import type { SubmitJobInput } from "./submission";
 import * as transitions from "./transitions";
-import type { AppliedTransition, Transition } from "./transitions";
+import type { AppliedTransition, RowChange, RowChangeResult, Transition } from "./transitions";
 
 /** Conversations, messages, jobs and the job event log, on either driver. */
 export class JobStore {
@@ -115,6 +115,15 @@ export class JobStore {
   /** Applies a status change once (null when the job is not in `t.from`), with its message update and event. */
   applyTransition(t: Transition): Promise<AppliedTransition | null> {
     return this.inTransaction ? transitions.applyTransitionLocked(this.db, t) : transitions.applyTransition(this.db, t);
+  }
+
+  /**
+   * Applies many status changes and progress values in order, in two round trips (see
+   * {@link transitions.applyChangesLocked}); only on a store bound to {@link transaction}, which holds the lock.
+   */
+  applyChanges(changes: readonly RowChange[]): Promise<RowChangeResult[]> {
+    if (!this.inTransaction) throw new Error("applyChanges runs in a transaction of JobStore.transaction");
+    return transitions.applyChangesLocked(this.db, changes);
   }
 
   /** Each owner's last turn and whether the queue is paused, for a new leader to rebuild the line. */

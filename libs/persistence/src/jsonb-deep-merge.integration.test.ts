@@ -39,6 +39,16 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("jsonb_deep_merge on $
     expect(await store().mergeMessageMetadata(job.messageId, { progress: 40, extra: { a: 1 } })).toBe(true);
     const assistant = (await store().listMessages(job.conversationId))[1];
     expect(assistant?.metadata).toMatchObject({ jobId: job.id, status: "queued", progress: 40, extra: { a: 1 } });
+    // A flat patch (every transition's) takes the shallow path: the same result, nested keys kept.
+    expect(await store().mergeMessageMetadata(job.messageId, { progress: 50, error: null, status: "queued" })).toBe(
+      true,
+    );
+    expect((await store().listMessages(job.conversationId))[1]?.metadata).toMatchObject({
+      jobId: job.id,
+      progress: 50,
+      error: null,
+      extra: { a: 1 },
+    });
     expect(await store().mergeMessageMetadata("00000000-0000-4000-8000-000000000000", { a: 1 })).toBe(false);
     expect(await store().mergeMessageMetadata("not-a-uuid", { a: 1 })).toBe(false);
   });

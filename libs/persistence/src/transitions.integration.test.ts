@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toJob } from "./records";
+import type { RowChange, Transition } from "./transitions";
 import { jobEvents } from "./schema";
 import { must, params, snapshot, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
@@ -108,5 +109,44 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyTransit
     ).rejects.toThrow("the batch fails");
     expect(await store().getJob(a.id)).toMatchObject({ status: "processing", progress: 30 });
     expect(await eventCount()).toBe(4);
+  });
+
+  it("applyChanges applies a batch in its order: two changes of one job in turn, event ids rising as given", async () => {
+    const jobs = await Promise.all(
+      ["p", "q", "r"].map(async (prompt) => (await store().submitJob({ prompt, params })).job),
+    );
+    const [p, q, r] = jobs.map((job) => job.id) as [string, string, string];
+    const change = (jobId: string, from: Transition["from"], to: Transition["to"]): RowChange => ({
+      kind: "transition",
+      transition: { jobId, from, to, patch: to === "complete" ? { progress: 100 } : {}, snapshot },
+    });
+    const results = await store().transaction((tx) =>
+      tx.applyChanges([
+        change(q, "queued", "processing"),
+        change(p, "queued", "processing"),
+        { kind: "progress", jobId: q, progress: 55 },
+        change(q, "processing", "complete"),
+        change(r, "processing", "complete"),
+        change(r, "queued", "cancelled"),
+      ]),
+    );
+    const ids = results.flatMap((result) =>
+      result.kind === "transition" && result.applied ? [result.applied.eventId] : [],
+    );
+    expect(
+      results.map((result) => (result.kind === "transition" ? result.applied?.job.status : result.job?.progress)),
+    ).toEqual(["processing", "processing", 55, "complete", undefined, "cancelled"]);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const logged = await store().eventsAfter(Math.max(...jobs.map((job) => job.lastEventId)), {}, 10);
+    expect(logged.map((event) => [event.id, event.jobId, event.status])).toEqual([
+      [ids[0], q, "processing"],
+      [ids[1], p, "processing"],
+      [ids[2], q, "complete"],
+      [ids[3], r, "cancelled"],
+    ]);
+    expect(await assistantMetadata(jobs[1]!.conversationId)).toMatchObject({
+      status: "complete",
+      progress: 100,
+    });
   });
 });

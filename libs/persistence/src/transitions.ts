@@ -52,9 +52,16 @@ export async function mergeMessageMetadata(
   if (!isUuid(messageId)) return false;
   // Merged by the database in one UPDATE: the row lock orders concurrent writers and each merges into the
   // other's result, where a read-modify-write in JS would let the later write drop the earlier one's keys.
+  // A patch without nested objects (every transition's) merges the same with `||`, which costs a third as much.
+  const json = JSON.stringify(patch);
+  const flat = Object.values(patch).every((value) => value === null || typeof value !== "object");
   const rows = await db
     .update(messages)
-    .set({ metadata: sql`jsonb_deep_merge(${messages.metadata}, ${JSON.stringify(patch)}::jsonb)` })
+    .set({
+      metadata: flat
+        ? sql`case when jsonb_typeof(${messages.metadata}) = 'object' then ${messages.metadata} || ${json}::jsonb else ${json}::jsonb end`
+        : sql`jsonb_deep_merge(${messages.metadata}, ${json}::jsonb)`,
+    })
     .where(eq(messages.id, messageId))
     .returning({ id: messages.id });
   return rows.length > 0;
@@ -75,39 +82,99 @@ export async function applyTransition(db: AnvilDb, t: Transition): Promise<Appli
 
 /**
  * {@link applyTransition} inside a transaction that already holds the event-order lock (a journal batch): no
- * savepoint and no second lock, three statements. A failure aborts the caller's whole transaction.
+ * savepoint and no second lock. A failure aborts the caller's whole transaction.
  */
 export async function applyTransitionLocked(tx: AnvilDb, t: Transition): Promise<AppliedTransition | null> {
-  if (!isUuid(t.jobId)) return null;
+  const [applied] = await applyChangesLocked(tx, [{ kind: "transition", transition: t }]);
+  return applied?.kind === "transition" ? applied.applied : null;
+}
+
+/** One row change of a journal batch: a status change, or the progress of a running job. */
+export type RowChange =
+  { kind: "transition"; transition: Transition } | { kind: "progress"; jobId: string; progress: number };
+
+/** What a {@link RowChange} did: the applied transition, or the job with its new progress (null: nothing matched). */
+export type RowChangeResult =
+  { kind: "transition"; applied: AppliedTransition | null } | { kind: "progress"; job: JobRecord | null };
+
+/**
+ * Applies `changes` in order inside a transaction that already holds the event-order lock, in two round trips
+ * whatever their number: every row update is sent at once, then every statement that follows from them (message
+ * metadata, events, webhook deliveries). A connection runs what it is sent in the order sent, so two changes of
+ * one job apply in turn and event ids are drawn in the order of `changes`. A failure aborts the whole transaction.
+ */
+export async function applyChangesLocked(tx: AnvilDb, changes: readonly RowChange[]): Promise<RowChangeResult[]> {
+  const rows = await Promise.all(
+    changes.map((change) =>
+      change.kind === "transition" ? updateStatusRow(tx, change.transition) : updateProgressRow(tx, change),
+    ),
+  );
+  // Sent only once every snapshot was made: a throw above must not leave statements running unobserved.
+  const followUps: (() => PromiseLike<unknown>)[] = [];
+  const results = changes.map((change, i): RowChangeResult => {
+    const row = rows[i];
+    if (change.kind === "progress") {
+      if (row === undefined) return { kind: "progress", job: null };
+      followUps.push(() => mergeMessageMetadata(tx, row.messageId, { progress: row.progress }));
+      return { kind: "progress", job: toJobRecord(row) };
+    }
+    if (row === undefined) return { kind: "transition", applied: null };
+    const job = toJobRecord(row);
+    const snapshot = change.transition.snapshot(job);
+    if (snapshot.id !== job.id || snapshot.status !== job.status) {
+      throw new Error(`snapshot of job ${snapshot.id} (${snapshot.status}) does not match ${job.id} (${job.status})`);
+    }
+    followUps.push(
+      () =>
+        mergeMessageMetadata(tx, job.messageId, {
+          status: job.status,
+          queuePosition: snapshot.queuePosition,
+          progress: job.progress,
+          imageUrl: job.imageUrl,
+          error: job.error,
+        }),
+      () =>
+        tx.insert(jobEvents).values({
+          id: job.lastEventId,
+          jobId: job.id,
+          conversationId: job.conversationId,
+          status: job.status,
+          job: snapshot,
+        }),
+    );
+    // In the transaction of the final transition: the delivery exists exactly when the final state does.
+    if (isFinalStatus(job.status) && job.callbackUrl !== null) {
+      const url = job.callbackUrl;
+      followUps.push(() => enqueueDelivery(tx, url, snapshot));
+    }
+    return { kind: "transition", applied: { job, snapshot, eventId: job.lastEventId } };
+  });
+  await Promise.all(followUps.map((send) => send()));
+  return results;
+}
+
+/** The status update of a transition (guarded by its `from`); undefined when nothing matched. */
+const updateStatusRow = async (tx: AnvilDb, t: Transition) => {
+  if (!isUuid(t.jobId)) return undefined;
   const [row] = await tx
     .update(jobs)
     .set({ ...t.patch, status: t.to, lastEventId: nextEventId })
     .where(and(eq(jobs.id, t.jobId), eq(jobs.status, t.from)))
     .returning();
-  if (row === undefined) return null;
-  const job = toJobRecord(row);
-  const snapshot = t.snapshot(job);
-  if (snapshot.id !== job.id || snapshot.status !== job.status) {
-    throw new Error(`snapshot of job ${snapshot.id} (${snapshot.status}) does not match ${job.id} (${job.status})`);
-  }
-  await mergeMessageMetadata(tx, job.messageId, {
-    status: job.status,
-    queuePosition: snapshot.queuePosition,
-    progress: job.progress,
-    imageUrl: job.imageUrl,
-    error: job.error,
-  });
-  await tx.insert(jobEvents).values({
-    id: job.lastEventId,
-    jobId: job.id,
-    conversationId: job.conversationId,
-    status: job.status,
-    job: snapshot,
-  });
-  // In the transaction of the final transition: the delivery exists exactly when the final state does.
-  if (isFinalStatus(job.status) && job.callbackUrl !== null) await enqueueDelivery(tx, job.callbackUrl, snapshot);
-  return { job, snapshot, eventId: job.lastEventId };
-}
+  return row;
+};
+
+/** The progress update of a processing job, rounded to 0..100; undefined when it is not processing. */
+const updateProgressRow = async (tx: AnvilDb, { jobId, progress }: { jobId: string; progress: number }) => {
+  if (!Number.isFinite(progress)) throw new RangeError(`Invalid progress: ${progress}`);
+  if (!isUuid(jobId)) return undefined;
+  const [row] = await tx
+    .update(jobs)
+    .set({ progress: Math.min(100, Math.max(0, Math.round(progress))) })
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")))
+    .returning();
+  return row;
+};
 
 /** Sets the progress (rounded, 0..100) of a processing job and its message; null when it is not processing. */
 export async function updateProgress(db: AnvilDb, jobId: string, progress: number): Promise<JobRecord | null> {
@@ -118,15 +185,6 @@ export async function updateProgress(db: AnvilDb, jobId: string, progress: numbe
 
 /** {@link updateProgress} inside the caller's transaction, without a savepoint of its own. */
 export async function updateProgressIn(tx: AnvilDb, jobId: string, progress: number): Promise<JobRecord | null> {
-  if (!Number.isFinite(progress)) throw new RangeError(`Invalid progress: ${progress}`);
-  if (!isUuid(jobId)) return null;
-  const value = Math.min(100, Math.max(0, Math.round(progress)));
-  const [row] = await tx
-    .update(jobs)
-    .set({ progress: value })
-    .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")))
-    .returning();
-  if (row === undefined) return null;
-  await mergeMessageMetadata(tx, row.messageId, { progress: row.progress });
-  return toJobRecord(row);
+  const [result] = await applyChangesLocked(tx, [{ kind: "progress", jobId, progress }]);
+  return result?.kind === "progress" ? result.job : null;
 }
