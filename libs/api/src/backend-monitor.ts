@@ -1,5 +1,6 @@
 import type { ForgeClient, ForgeError } from "@anvil/forge-client";
-import { modelOf } from "@anvil/job-machine";
+import { defaultRuntime, modelOf } from "@anvil/job-machine";
+import type { EffectRuntime } from "@anvil/job-machine";
 import { Data, Duration, Effect, Fiber, Latch, Schedule } from "effect";
 import { untilIdle } from "./until-idle";
 
@@ -20,6 +21,8 @@ export interface BackendMonitorHooks {
   /** The model a backend has loaded (see `modelOf`; null when it cannot be read), told just before it is up. */
   loaded?: (backend: number, model: string | null) => void;
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Where the probes run (default the shared `defaultRuntime`). */
+  runtime?: EffectRuntime;
 }
 
 /** A probe found the backend still busy with a generation that is not Anvil's, after it was told to stop. */
@@ -61,14 +64,14 @@ export class BackendMonitor {
 
   /** Starts probing every backend in the background. */
   start(): void {
-    this.fiber ??= Effect.runFork(
+    this.fiber ??= (this.hooks.runtime ?? defaultRuntime).runFork(
       Effect.forEach(this.backends, (_, i) => this.watch(i), { concurrency: "unbounded", discard: true }),
     );
   }
 
   /** Stops probing. */
   async stop(): Promise<void> {
-    if (this.fiber) await Effect.runPromise(Fiber.interrupt(this.fiber));
+    if (this.fiber) await (this.hooks.runtime ?? defaultRuntime).runPromise(Fiber.interrupt(this.fiber));
     this.fiber = null;
   }
 

@@ -1,5 +1,7 @@
 import { baseName, findCheckpoint } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError, NamedItem, SdModel, SdModule } from "@anvil/forge-client";
+import { defaultRuntime } from "@anvil/job-machine";
+import type { EffectRuntime } from "@anvil/job-machine";
 import { Effect } from "effect";
 import { Invalid, Unavailable } from "./errors";
 
@@ -38,7 +40,11 @@ export class CheckpointCatalog {
   /** When no backend answered last: a backend that is down is not asked again on every submit. */
   private failedAt = 0;
 
-  constructor(private readonly backends: readonly ForgeClient[]) {}
+  constructor(
+    private readonly backends: readonly ForgeClient[],
+    /** Where the backend calls run. */
+    private readonly runtime: EffectRuntime = defaultRuntime,
+  ) {}
 
   /** The known checkpoints; a stale list is used while no backend answers. */
   async list(): Promise<SdModel[]> {
@@ -121,7 +127,7 @@ export class CheckpointCatalog {
   }
 
   private async afterRefresh(name: string): Promise<SdModel | undefined> {
-    await Promise.all(this.backends.map((b) => Effect.runPromise(Effect.ignore(b.refreshCheckpoints()))));
+    await Promise.all(this.backends.map((b) => this.runtime.runPromise(Effect.ignore(b.refreshCheckpoints()))));
     this.cache = null;
     this.failedAt = 0;
     return findCheckpoint(await this.list(), name);
@@ -130,7 +136,7 @@ export class CheckpointCatalog {
   private async offer(): Promise<Offer> {
     if (this.cache && Date.now() - this.cache.at < TTL_MS) return this.cache.offer;
     if (Date.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return this.staleOrUnavailable();
-    const answers = await Promise.all(this.backends.map((backend) => Effect.runPromise(offerOf(backend))));
+    const answers = await Promise.all(this.backends.map((backend) => this.runtime.runPromise(offerOf(backend))));
     const offers = answers.filter((offer): offer is Offer => offer !== null);
     if (offers.length > 0) {
       const offer: Offer = {

@@ -1,3 +1,5 @@
+import { defaultRuntime } from "@anvil/job-machine";
+import type { EffectRuntime } from "@anvil/job-machine";
 import type { JobStore } from "@anvil/persistence";
 import { Duration, Effect, Fiber, Schedule } from "effect";
 
@@ -13,6 +15,8 @@ export interface EventRetentionOptions {
   /** Time between two prunes; default the retention, at most an hour. */
   intervalMs?: number | undefined;
   log?: ((message: string, fields: Record<string, unknown>) => void) | undefined;
+  /** Where the pruning runs (default the shared `defaultRuntime`). */
+  runtime?: EffectRuntime | undefined;
 }
 
 /**
@@ -48,12 +52,14 @@ export class EventRetention {
       Effect.uninterruptible,
     );
     const every = Duration.millis(intervalMs ?? Math.min(retentionMs, HOUR_MS));
-    this.fiber ??= Effect.runFork(pass.pipe(Effect.repeat(Schedule.spaced(every)), Effect.asVoid));
+    this.fiber ??= (this.options.runtime ?? defaultRuntime).runFork(
+      pass.pipe(Effect.repeat(Schedule.spaced(every)), Effect.asVoid),
+    );
   }
 
   /** Stops pruning; a prune under way finishes first. */
   async stop(): Promise<void> {
-    if (this.fiber) await Effect.runPromise(Fiber.interrupt(this.fiber));
+    if (this.fiber) await (this.options.runtime ?? defaultRuntime).runPromise(Fiber.interrupt(this.fiber));
     this.fiber = null;
   }
 

@@ -1,4 +1,4 @@
-import type { Job, JobScheduler } from "@anvil/job-machine";
+import type { EffectRuntime, Job, JobScheduler } from "@anvil/job-machine";
 import type { JobRecord } from "@anvil/persistence";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import { Duration, Effect } from "effect";
@@ -61,6 +61,7 @@ export class JobService {
   private readonly submissions: Submissions;
   private readonly quota: QueueQuota;
   private readonly recovery: Recovery;
+  private readonly runtime: EffectRuntime;
 
   private constructor(
     private readonly options: JobServiceOptions,
@@ -75,6 +76,7 @@ export class JobService {
     this.submissions = parts.submissions;
     this.quota = parts.quota;
     this.recovery = parts.recovery;
+    this.runtime = parts.runtime;
   }
 
   /** Rebuilds the queue from the database, in order, starts probing the backends and pruning the event log. */
@@ -193,7 +195,7 @@ export class JobService {
    */
   async databaseAvailable(): Promise<boolean> {
     if (this.scheduler.journal.failing) return false;
-    return Effect.runPromise(
+    return this.runtime.runPromise(
       Effect.tryPromise(() => this.options.store.latestEventId()).pipe(
         Effect.timeout(HEALTH_DEADLINE),
         Effect.match({ onSuccess: () => true, onFailure: () => false }),

@@ -1,4 +1,5 @@
-import { MAX_ATTEMPTS } from "@anvil/job-machine";
+import { defaultRuntime, MAX_ATTEMPTS } from "@anvil/job-machine";
+import type { EffectRuntime } from "@anvil/job-machine";
 import type { JobStore } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
 import { Duration, Effect, Schedule } from "effect";
@@ -19,6 +20,8 @@ export interface RecoveryOptions {
   /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
   lane: (task: () => Promise<void>) => Promise<void>;
   log?: ((message: string, fields: Record<string, unknown>) => void) | undefined;
+  /** Where the orphan sweep runs (default the shared `defaultRuntime`). */
+  runtime?: EffectRuntime | undefined;
 }
 
 /**
@@ -80,20 +83,22 @@ export class Recovery {
    * stored meanwhile; the line then follows the database's order (seq) except for these late ones.
    */
   sweepOrphans(): void {
-    this.orphanSweep ??= Effect.runPromise(
-      Effect.tryPromise(() => this.options.lane(() => this.adoptOrphans())).pipe(
-        Effect.retry(ORPHAN_SWEEP_RETRY),
-        Effect.catch((error) =>
-          Effect.sync(() =>
-            this.options.log?.("could not look for submissions stored without an answer", {
-              error: String(error.cause),
-            }),
+    this.orphanSweep ??= (this.options.runtime ?? defaultRuntime)
+      .runPromise(
+        Effect.tryPromise(() => this.options.lane(() => this.adoptOrphans())).pipe(
+          Effect.retry(ORPHAN_SWEEP_RETRY),
+          Effect.catch((error) =>
+            Effect.sync(() =>
+              this.options.log?.("could not look for submissions stored without an answer", {
+                error: String(error.cause),
+              }),
+            ),
           ),
         ),
-      ),
-    ).finally(() => {
-      this.orphanSweep = null;
-    });
+      )
+      .finally(() => {
+        this.orphanSweep = null;
+      });
   }
 
   private async adoptOrphans(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { ForgeClient } from "@anvil/forge-client";
-import { JobScheduler } from "@anvil/job-machine";
-import type { DispatchDecision, SchedulingMode } from "@anvil/job-machine";
+import { JobScheduler, makeEffectRuntime } from "@anvil/job-machine";
+import type { DispatchDecision, EffectRuntime, SchedulingMode } from "@anvil/job-machine";
 import type { ImageStore, JobStore, LineState } from "@anvil/persistence";
 import { FileImageStore, isTransientDatabaseError } from "@anvil/persistence";
 import type { InspectionEvent } from "xstate";
@@ -55,6 +55,8 @@ export interface JobServiceSettings {
 
 /** The collaborators of one JobService, wired to each other. */
 export interface JobServiceParts {
+  /** The one Effect runtime every part runs its programs on. */
+  runtime: EffectRuntime;
   scheduler: JobScheduler<Persisted>;
   monitor: BackendMonitor;
   checkpoints: CheckpointCatalog;
@@ -79,11 +81,13 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const { backends, store, events, log } = options;
   const images = "images" in options ? options.images : new FileImageStore(options.imagesDir);
   const backendUrls = backends.map((backend) => backend.baseUrl);
-  const checkpoints = new CheckpointCatalog(backends);
+  const runtime = makeEffectRuntime();
+  const checkpoints = new CheckpointCatalog(backends, runtime);
   const retention = new EventRetention(store, {
     retentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
     intervalMs: options.eventPruneIntervalMs,
     log,
+    runtime,
   });
   // The read model and the estimates read each other and the scheduler: each reaches the others once all exist.
   const estimates: Estimates = new Estimates({
@@ -98,6 +102,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const publisher = new JobPublisher({ events, live, estimates, images, observers: options.observers, log });
   const writer = new TransitionWriter(store, (backend) => backendUrls[backend] ?? null);
   const scheduler: JobScheduler<Persisted> = new JobScheduler<Persisted>({
+    runtime,
     backends: backends.length,
     jobTimeoutMs: options.jobTimeoutMs,
     mode: options.scheduling ?? "fair",
@@ -140,7 +145,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   });
   const intake = new LineIntake({ live, scheduler, publisher });
   const lane = (task: () => Promise<void>) => scheduler.journal.run(task);
-  const recovery = new Recovery({ store, live, intake, lane, log });
+  const recovery = new Recovery({ store, live, intake, lane, log, runtime });
   // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
   // every status event is published in the order of its id, so a resume cursor never skips one.
   const submissions = new Submissions({
@@ -174,8 +179,9 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
         if (url) estimates.loaded(url, model);
       },
       ...(log ? { log } : {}),
+      runtime,
     },
     options.probeIntervalMs,
   );
-  return { scheduler, monitor, checkpoints, retention, estimates, live, submissions, quota, recovery };
+  return { runtime, scheduler, monitor, checkpoints, retention, estimates, live, submissions, quota, recovery };
 };

@@ -1,4 +1,6 @@
 import { Context, Effect, Semaphore } from "effect";
+import { defaultRuntime } from "./effect-runtime";
+import type { EffectRuntime } from "./effect-runtime";
 import type { Clock } from "./job";
 
 /** What one backend (GPU) is doing, as the pool sees it. */
@@ -59,5 +61,6 @@ export class GpuPool extends Context.Service<GpuPool, GpuPoolService>()("anvil/G
   /** A pool for `backends` GPUs, outside any layer (the scheduler holds it directly). */
   static readonly make = make;
   /** A synchronous pool, for hosts that are not inside an Effect. */
-  static readonly makeSync = (backends: number, now?: Clock): GpuPoolService => Effect.runSync(make(backends, now));
+  static readonly makeSync = (backends: number, now?: Clock, runtime: EffectRuntime = defaultRuntime): GpuPoolService =>
+    runtime.runSync(make(backends, now));
 }

@@ -22,6 +22,8 @@ export type {
 } from "./scheduler.machine";
 export { schedulerCounts } from "./scheduler-counts";
 export type { SchedulerCounts } from "./scheduler-counts";
+export { defaultRuntime, makeEffectRuntime } from "./effect-runtime";
+export type { EffectRuntime } from "./effect-runtime";
 export { GpuPool } from "./gpu-pool";
 export type { GpuPoolService, GpuSlot } from "./gpu-pool";
 export { OrderedQueue } from "./ordered-queue";

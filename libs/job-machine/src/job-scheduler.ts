@@ -1,6 +1,8 @@
 import { Data, Duration, Effect } from "effect";
 import { createActor, fromPromise } from "xstate";
 import type { Actor, InspectionEvent } from "xstate";
+import { defaultRuntime } from "./effect-runtime";
+import type { EffectRuntime } from "./effect-runtime";
 import { GpuPool } from "./gpu-pool";
 import type { GpuPoolService } from "./gpu-pool";
 import { imageJobMachine } from "./image-job.machine";
@@ -39,6 +41,8 @@ export interface JobSchedulerOptions<P> extends Pick<
 > {
   /** The clock of every timestamp the scheduler, its job actors, its GPU permits and its journal take (default `Date.now`). */
   now?: Clock;
+  /** Where the generations and the journal's writes run (default {@link defaultRuntime}). */
+  runtime?: EffectRuntime;
   backends: number;
   generate: GenerateProgram;
   /** The longest one attempt may hold a GPU before it is interrupted and fails. */
@@ -163,18 +167,21 @@ export class JobScheduler<P> {
   readonly gpu: GpuPoolService;
   /** Where transitions are written down before anyone hears of them. */
   readonly journal: Journal<P>;
+  /** Where its Effect programs run. */
+  private readonly runtime: EffectRuntime;
 
   constructor(options: JobSchedulerOptions<P>) {
     const now = options.now ?? Date.now;
-    const gpu = GpuPool.makeSync(options.backends, now);
-    const journal = new Journal<P>({ ...options, now });
+    const runtime = options.runtime ?? defaultRuntime;
+    const gpu = GpuPool.makeSync(options.backends, now, runtime);
+    const journal = new Journal<P>({ ...options, now, runtime });
     const decisions = new DecisionLog();
     const generate = fromPromise<GenerateResult, GenerateActorInput>(({ input, signal }) => {
       const { request } = input;
       // Write-ahead: the job is `processing` in the database before its request goes to the backend.
       const decided = Effect.promise(() => decisions.written(request.jobId, request.attempt));
       const { jobTimeoutMs } = options;
-      return Effect.runPromise(
+      return runtime.runPromise(
         gpu
           .withGpu(request.backend)(
             decided.pipe(
@@ -205,6 +212,7 @@ export class JobScheduler<P> {
     });
     this.gpu = gpu;
     this.journal = journal;
+    this.runtime = runtime;
     this.actor = createActor(machine, {
       input: {
         backends: options.backends,
@@ -402,10 +410,10 @@ export class JobScheduler<P> {
       check();
       return Effect.sync(() => subscription.unsubscribe());
     });
-    if (graceMs > 0) await Effect.runPromise(Effect.timeoutOption(idle, Duration.millis(graceMs)));
+    if (graceMs > 0) await this.runtime.runPromise(Effect.timeoutOption(idle, Duration.millis(graceMs)));
     const interrupted = running();
     this.actor.stop();
-    await Effect.runPromise(this.gpu.drain);
+    await this.runtime.runPromise(this.gpu.drain);
     await this.journal.flush();
     return interrupted;
   }

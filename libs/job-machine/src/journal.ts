@@ -1,4 +1,6 @@
 import { Data, Duration, Effect, Result, Schedule } from "effect";
+import { defaultRuntime } from "./effect-runtime";
+import type { EffectRuntime } from "./effect-runtime";
 import type { Clock } from "./job";
 import type { JobTransition } from "./scheduler.machine";
 
@@ -50,6 +52,8 @@ export interface JournalOptions<P> {
   progressDelayMs?: number;
   /** The clock of `lastProgressAt` and of a refused job's end (default `Date.now`). */
   now?: Clock;
+  /** Where the retrying writes run (default {@link defaultRuntime}). */
+  runtime?: EffectRuntime;
 }
 
 /** Exponential backoff from 50 ms, capped at 5 s between attempts, for as long as it takes. */
@@ -290,7 +294,7 @@ export class Journal<P> {
   /** Persists `entries`, retrying while the database is unreachable; fails only when the write is refused. */
   private async write(entries: readonly JournalEntry[]): Promise<Result.Result<readonly P[], WriteRejected>> {
     const unreachable = this.options.isUnreachable ?? (() => true);
-    const outcome = await Effect.runPromise(
+    const outcome = await (this.options.runtime ?? defaultRuntime).runPromise(
       Effect.tryPromise({
         try: () => this.options.persist(entries),
         catch: (cause): JournalWriteError =>
