@@ -333,8 +333,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       lease: termLease,
       leaseMs,
       lead: (epoch) => {
-        const fence: Parameters<JobStore["withFence"]>[0] = (tx) => termLease.fence(tx, epoch);
-        return lead(store.withFence(fence), sharedImages?.withFence(fence) ?? images);
+        const fence = termLease.fenceOf(epoch);
+        return lead(store.withFence(fence), sharedImages?.withFence(fence.check) ?? images);
       },
       stepDown: async () => {
         const ending = service;

@@ -1,5 +1,5 @@
 import type { Job, JournalEntry } from "@anvil/job-machine";
-import type { JobRecord, JobStore, RowChange, TransitionPatch } from "@anvil/persistence";
+import type { JobRecord, JobStore, JournalChange, TransitionPatch } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
 
 /**
@@ -53,37 +53,32 @@ export class TransitionWriter {
   ) {}
 
   /**
-   * A batch is one transaction: one commit for many transitions (the throughput of the pipeline is bound by
-   * commits), and all of it or none, so a retry after a failed commit never finds half a batch applied. Its rows
-   * change in two round trips whatever its size (see `JobStore.applyChanges`).
+   * A batch is one statement: one round trip and one commit for many transitions (the next job's start waits for
+   * its `processing` commit), and all of it or none, so a retry after a failed commit never finds half a batch
+   * applied (see `JobStore.applyJournalBatch`).
    */
-  write(entries: readonly JournalEntry[]): Promise<Persisted[]> {
-    return this.store.transaction(async (store) => {
-      const changes = entries.map((entry): RowChange =>
-        entry.kind === "progress"
-          ? entry
-          : {
-              kind: "transition",
-              transition: {
-                jobId: entry.jobId,
-                from: entry.from,
-                to: entry.to,
-                patch: patchFor(entry, this.backendUrl),
-                snapshot: (record) => toJob(record, 0),
-              },
-            },
-      );
-      const applied = await store.applyChanges(changes);
-      const results: Persisted[] = [];
-      for (const [i, result] of applied.entries()) {
-        if (result.kind === "progress") results.push(result.job ? { record: result.job, eventId: null } : null);
-        else if (result.applied) {
-          const { job, eventId, snapshot } = result.applied;
-          results.push({ record: job, eventId, snapshot });
-        } else results.push(await this.alreadyWritten(store, entries[i] as Transition));
-      }
-      return results;
-    });
+  async write(entries: readonly JournalEntry[]): Promise<Persisted[]> {
+    const changes = entries.map((entry): JournalChange =>
+      entry.kind === "progress"
+        ? entry
+        : {
+            kind: "transition",
+            jobId: entry.jobId,
+            from: entry.from,
+            to: entry.to,
+            patch: patchFor(entry, this.backendUrl),
+          },
+    );
+    const applied = await this.store.applyJournalBatch(changes);
+    const results: Persisted[] = [];
+    for (const [i, result] of applied.entries()) {
+      if (result.kind === "progress") results.push(result.job ? { record: result.job, eventId: null } : null);
+      else if (result.applied) {
+        const { job, eventId, snapshot } = result.applied;
+        results.push({ record: job, eventId, snapshot });
+      } else results.push(await this.alreadyWritten(entries[i] as Transition));
+    }
+    return results;
   }
 
   /**
@@ -91,10 +86,10 @@ export class TransitionWriter {
    * was lost (a retry), or the row moved elsewhere. Only the former is published, with the event it made: found
    * in the log, since the job may have moved on since (a batch that held its next transition too committed that).
    */
-  private async alreadyWritten(store: JobStore, entry: Transition): Promise<Persisted> {
-    const current = await store.getJob(entry.jobId);
+  private async alreadyWritten(entry: Transition): Promise<Persisted> {
+    const current = await this.store.getJob(entry.jobId);
     if (!current) return null;
-    const made = (await store.eventsAfter(0, { jobId: entry.jobId }, 64)).findLast(
+    const made = (await this.store.eventsAfter(0, { jobId: entry.jobId }, 64)).findLast(
       (event) => event.status === entry.to && event.job.attempt === toJob(current, 0).attempt,
     );
     return made ? { record: current, eventId: made.id, snapshot: made.job } : null;

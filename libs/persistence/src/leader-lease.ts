@@ -19,6 +19,16 @@ export class Fenced extends Error {
   }
 }
 
+/**
+ * A term of the lease that writes are made under: `check` refuses inside a transaction (with {@link Fenced}) once the
+ * term is over; a statement that checks by itself (anvil_apply_changes) takes the `holder` and `epoch`.
+ */
+export interface WriteFence {
+  readonly holder: string;
+  readonly epoch: number;
+  check(tx: AnvilTx): Promise<void>;
+}
+
 type Row = RawRow;
 
 const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<Row[]> => rowsOf(await db.execute(query));
@@ -86,6 +96,11 @@ export class LeaderLease {
     );
     const row = rows[0];
     return row ? { holder: String(row["holder"]), url: String(row["url"]), epoch: Number(row["epoch"]) } : null;
+  }
+
+  /** Term `epoch` of this server's, as the fence of the writes made in it. */
+  fenceOf(epoch: number): WriteFence {
+    return { holder: this.holder, epoch, check: (tx) => this.fence(tx, epoch) };
   }
 
   /**

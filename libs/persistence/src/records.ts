@@ -1,5 +1,8 @@
 import { NO_ESTIMATES, withDefaultParams } from "@anvil/job-machine";
 import type { Job, JobEstimates, JobStatus } from "@anvil/job-machine";
+import { getTableColumns } from "drizzle-orm";
+import type { RawRow } from "./database";
+import { jobs } from "./schema";
 import type { ConversationRow, JobEventRow, JobRow, MessageRole, MessageRow } from "./schema";
 
 /** A job as stored: the contract's `Job` without `queuePosition` and the estimates (derived, not stored). */
@@ -47,6 +50,17 @@ export interface JobEvent {
 }
 
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+const JOB_COLUMNS = Object.entries(getTableColumns(jobs));
+
+/** A `jobs` row as an SQL function returns it (a raw row), decoded as drizzle decodes a selected row. */
+export const jobRowOf = (raw: RawRow): JobRow =>
+  Object.fromEntries(
+    JOB_COLUMNS.map(([key, column]) => {
+      const value = raw[column.name];
+      return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
+    }),
+  ) as JobRow;
 
 /** Maps a `jobs` row to a {@link JobRecord}. */
 export function toJobRecord(row: JobRow): JobRecord {

@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { withDefaultParams } from "@anvil/job-machine";
-import { getTableColumns, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { titleFromPrompt } from "./conversations";
 import { rowsOf } from "./database";
-import type { AnvilDb, RawRow } from "./database";
-import { toJob, toJobRecord } from "./records";
+import type { AnvilDb } from "./database";
+import { jobRowOf, toJob, toJobRecord } from "./records";
 import type { JobRecord } from "./records";
-import { jobs } from "./schema";
-import type { JobRow } from "./schema";
 import { isUuid } from "./sql-guards";
 import { ownedKey, ownerOf, requestHash } from "./submission";
 import type { SubmitJobInput } from "./submission";
@@ -39,19 +37,6 @@ interface BatchRow {
   /** The first event's snapshot as `toJob` makes it; the function fills in `queuePosition` and `createdAt`. */
   event_job: Record<string, unknown>;
 }
-
-type Row = RawRow;
-
-const JOB_COLUMNS = Object.entries(getTableColumns(jobs));
-
-/** A `jobs` row as the function returns it, decoded as drizzle decodes a selected row. */
-const toJobRow = (raw: Row): JobRow =>
-  Object.fromEntries(
-    JOB_COLUMNS.map(([key, column]) => {
-      const value = raw[column.name];
-      return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
-    }),
-  ) as JobRow;
 
 /**
  * Inputs the one-call path can take: every one a new job. Whether a named conversation exists and whether a key
@@ -151,7 +136,7 @@ export async function storeNewJobs(db: AnvilDb, inputs: readonly SubmitJobInput[
   if (rows.length !== inputs.length)
     throw new Error(`anvil_submit_jobs stored ${rows.length} of ${inputs.length} jobs`);
   return rows.map((row, k) => ({
-    job: toJobRecord(toJobRow(row)),
+    job: toJobRecord(jobRowOf(row)),
     queuePosition: Number(row["queued_ahead"]) + k + 1,
   }));
 }

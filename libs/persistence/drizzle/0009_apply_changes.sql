@@ -1,0 +1,94 @@
+-- anvil_apply_changes(changes, defaults, holder, epoch): writes a journal batch (transition-writer.ts) in one call:
+-- one round trip and one commit, where a transaction of its statements takes five round trips or more. `changes` is
+-- a JSON array in the journal's order, built by apply-changes.ts, which also says what each field is; `defaults`
+-- are the generation parameters a stored job lacks (withDefaultParams).
+--
+-- A status change is the guarded row update of applyChangesLocked (transitions.ts) with its event, its message's
+-- metadata and, for a final status with a callback, its webhook delivery; its snapshot is built here exactly as
+-- toJob(record, 0) builds it (apply-changes.integration.test.ts compares the two). A progress value updates a
+-- processing job and its message. A change whose row is not in the expected status writes nothing and returns
+-- nothing: the caller looks up why.
+--
+-- The event-order lock (event-order.ts) is taken first, so event ids follow commit order. With a `holder`, the
+-- write lands only while that holder leads the cluster in term `epoch` (leader-lease.ts: fence); otherwise it
+-- fails with SQLSTATE AF001 and writes nothing.
+CREATE OR REPLACE FUNCTION anvil_apply_changes(changes jsonb, defaults jsonb, holder text, epoch bigint)
+RETURNS TABLE (n bigint, event_id bigint, stored jobs, snapshot jsonb)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  c record;
+  j jobs;
+  snap jsonb;
+BEGIN
+  PERFORM pg_advisory_xact_lock(4167338460717002);
+  IF holder IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM cluster_leader l
+    WHERE l.id = 1 AND l.holder = anvil_apply_changes.holder AND l.epoch = anvil_apply_changes.epoch
+    FOR SHARE
+  ) THEN
+    RAISE EXCEPTION 'this server no longer holds its lease (epoch %)', epoch USING ERRCODE = 'AF001';
+  END IF;
+  FOR c IN
+    SELECT * FROM ROWS FROM (
+      jsonb_to_recordset(changes) AS (kind text, job_id uuid, from_status text, to_status text, patch jsonb, progress integer)
+    ) WITH ORDINALITY AS r(kind, job_id, from_status, to_status, patch, progress, n)
+    ORDER BY r.n
+  LOOP
+    IF c.kind = 'progress' THEN
+      UPDATE jobs SET progress = c.progress WHERE id = c.job_id AND status = 'processing' RETURNING * INTO j;
+      CONTINUE WHEN NOT FOUND;
+      UPDATE messages
+      SET metadata = CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata ELSE '{}'::jsonb END
+        || jsonb_build_object('progress', j.progress)
+      WHERE id = j.message_id;
+      n := c.n; event_id := NULL; stored := j; snapshot := NULL;
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+    UPDATE jobs SET
+      status = c.to_status,
+      last_event_id = nextval('job_events_id_seq'),
+      progress = CASE WHEN c.patch ? 'progress' THEN (c.patch->>'progress')::integer ELSE progress END,
+      image_url = CASE WHEN c.patch ? 'imageUrl' THEN c.patch->>'imageUrl' ELSE image_url END,
+      used_seed = CASE WHEN c.patch ? 'usedSeed' THEN (c.patch->>'usedSeed')::bigint ELSE used_seed END,
+      error = CASE WHEN c.patch ? 'error' THEN c.patch->>'error' ELSE error END,
+      started_at = CASE WHEN c.patch ? 'startedAt' THEN (c.patch->>'startedAt')::timestamptz ELSE started_at END,
+      finished_at = CASE WHEN c.patch ? 'finishedAt' THEN (c.patch->>'finishedAt')::timestamptz ELSE finished_at END,
+      attempts = CASE WHEN c.patch ? 'attempts' THEN (c.patch->>'attempts')::integer ELSE attempts END,
+      backend = CASE WHEN c.patch ? 'backend' THEN c.patch->>'backend' ELSE backend END,
+      turn = CASE WHEN c.patch ? 'turn' THEN (c.patch->>'turn')::bigint ELSE turn END
+    WHERE id = c.job_id AND status = c.from_status
+    RETURNING * INTO j;
+    CONTINUE WHEN NOT FOUND;
+    -- toJob(record, 0): timestamps as Date.toISOString writes them (cut to milliseconds), the attempt a waiting job
+    -- is on, no position and no estimates.
+    snap := jsonb_build_object(
+      'id', j.id, 'conversationId', j.conversation_id, 'messageId', j.message_id, 'status', j.status,
+      'progress', j.progress, 'prompt', j.prompt, 'params', defaults || j.params,
+      'imageUrl', j.image_url, 'usedSeed', j.used_seed, 'error', j.error,
+      'createdAt', to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'startedAt', to_char(j.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'finishedAt', to_char(j.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'owner', j.owner, 'priority', j.priority,
+      'attempt', CASE WHEN j.status = 'queued' THEN j.attempts + 1 ELSE greatest(1, j.attempts) END,
+      'backend', j.backend, 'callbackUrl', j.callback_url,
+      'queuePosition', 0, 'estimatedStartAt', NULL, 'estimatedFinishAt', NULL
+    );
+    UPDATE messages
+    SET metadata = CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata ELSE '{}'::jsonb END
+      || jsonb_build_object(
+        'status', j.status, 'queuePosition', 0, 'progress', j.progress, 'imageUrl', j.image_url, 'error', j.error
+      )
+    WHERE id = j.message_id;
+    INSERT INTO job_events (id, job_id, conversation_id, status, job)
+    VALUES (j.last_event_id, j.id, j.conversation_id, j.status, snap);
+    -- In the same commit as the final status: the delivery exists exactly when the final state does.
+    IF j.status IN ('complete', 'error', 'cancelled') AND j.callback_url IS NOT NULL THEN
+      INSERT INTO webhook_deliveries (id, job_id, url, body) VALUES (gen_random_uuid(), j.id, j.callback_url, snap::text);
+    END IF;
+    n := c.n; event_id := j.last_event_id; stored := j; snapshot := snap;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;

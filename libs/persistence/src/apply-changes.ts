@@ -1,0 +1,111 @@
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import type { Job, JobStatus } from "@anvil/job-machine";
+import { sql } from "drizzle-orm";
+import { rowsOf } from "./database";
+import type { AnvilDb } from "./database";
+import { Fenced } from "./leader-lease";
+import type { WriteFence } from "./leader-lease";
+import { jobRowOf, toJobRecord } from "./records";
+import { isUuid } from "./sql-guards";
+import type { RowChangeResult, TransitionPatch } from "./transitions";
+
+/** A journal's status change or progress value; the snapshot a status change logs is `toJob(record, 0)`. */
+export type JournalChange =
+  | { kind: "transition"; jobId: string; from: JobStatus; to: JobStatus; patch: TransitionPatch }
+  | { kind: "progress"; jobId: string; progress: number };
+
+/** One element of `anvil_apply_changes`'s `changes` (drizzle/0009_apply_changes.sql). */
+interface ChangeRow {
+  kind: "transition" | "progress";
+  job_id: string;
+  /** A status change: the status the row must be in, and the one it goes to. */
+  from_status?: JobStatus;
+  to_status?: JobStatus;
+  /** A status change: the columns it sets besides the status, by `TransitionPatch` key; absent keys are kept. */
+  patch?: TransitionPatch;
+  /** A progress value: whole percent, 0..100. */
+  progress?: number;
+}
+
+/** The SQLSTATE `anvil_apply_changes` fails with when `holder` no longer leads in term `epoch`. */
+const FENCED_SQLSTATE = "AF001";
+
+/** Whether `error` (or what it wraps: drizzle wraps the driver's error) is the function's refusal. */
+const isFencedError = (error: unknown): boolean => {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if ((current as { code?: unknown }).code === FENCED_SQLSTATE) return true;
+    current = current.cause;
+  }
+  return false;
+};
+
+const defaults = JSON.stringify(DEFAULT_JOB_PARAMS);
+
+/**
+ * Applies a journal batch with one call of `anvil_apply_changes`: one round trip and one commit, all of it or none.
+ * Each change gets its result in the order given, as `applyChangesLocked` (transitions.ts) gives it; a change whose
+ * row is not in the status it expects (or not a job at all) gets none. With a `fence`, the batch lands only while
+ * its term lasts, or fails with {@link Fenced}.
+ */
+export async function applyChangesAtOnce(
+  db: AnvilDb,
+  changes: readonly JournalChange[],
+  fence: Pick<WriteFence, "holder" | "epoch"> | null,
+): Promise<RowChangeResult[]> {
+  const sent: ChangeRow[] = [];
+  // Where each change went in `sent` (the function numbers them from 1), or -1 when it cannot name a job.
+  const index = changes.map((change) => {
+    if (change.kind === "progress" && !Number.isFinite(change.progress)) {
+      throw new RangeError(`Invalid progress: ${change.progress}`);
+    }
+    if (!isUuid(change.jobId)) return -1;
+    sent.push(
+      change.kind === "progress"
+        ? { kind: "progress", job_id: change.jobId, progress: Math.min(100, Math.max(0, Math.round(change.progress))) }
+        : {
+            kind: "transition",
+            job_id: change.jobId,
+            from_status: change.from,
+            to_status: change.to,
+            patch: change.patch,
+          },
+    );
+    return sent.length;
+  });
+  const byNumber = new Map<number, RowChangeResult>();
+  if (sent.length > 0) {
+    let rows;
+    try {
+      rows = rowsOf(
+        await db.execute(
+          sql`select n, event_id, snapshot, (stored).* from anvil_apply_changes(${JSON.stringify(sent)}::jsonb, ${defaults}::jsonb, ${fence?.holder ?? null}::text, ${fence?.epoch ?? null}::bigint)`,
+        ),
+      );
+    } catch (error) {
+      if (fence && isFencedError(error)) throw new Fenced(fence.epoch);
+      throw error;
+    }
+    for (const row of rows) {
+      const n = Number(row["n"]);
+      const job = toJobRecord(jobRowOf(row));
+      const kind = sent[n - 1]?.kind;
+      byNumber.set(
+        n,
+        kind === "progress"
+          ? { kind, job }
+          : {
+              kind: "transition",
+              applied: { job, eventId: Number(row["event_id"]), snapshot: parseJson(row["snapshot"]) as Job },
+            },
+      );
+    }
+  }
+  return changes.map(
+    (change, i) =>
+      byNumber.get(index[i] ?? -1) ??
+      (change.kind === "progress" ? { kind: "progress", job: null } : { kind: "transition", applied: null }),
+  );
+}
+
+/** A jsonb value as a driver hands it over: parsed already (postgres.js, PGlite), or as text. */
+const parseJson = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value);
