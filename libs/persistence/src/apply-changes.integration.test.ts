@@ -4,7 +4,7 @@ import type { JournalChange } from "./apply-changes";
 import { Fenced, LeaderLease } from "./leader-lease";
 import { toJob } from "./records";
 import { jobEvents, webhookDeliveries } from "./schema";
-import { must, params, useTestDatabase } from "./testing/fixtures";
+import { completedMetadata, must, params, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
 type Move = Extract<JournalChange, { kind: "transition" }>;
@@ -70,15 +70,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyJournal
     });
     expect(transitions[1]?.snapshot).toMatchObject({ status: "queued", attempt: 2, startedAt: null, progress: 0 });
     expect(transitions[3]?.snapshot).toMatchObject({ usedSeed: 4294967295, finishedAt: "2030-01-02T03:04:09.001Z" });
-    expect(await metadataOf(job.conversationId)).toEqual({
-      jobId: job.id,
-      prompt: "a lighthouse",
-      status: "complete",
-      queuePosition: 0,
-      progress: 100,
-      imageUrl: `/images/${job.id}.png`,
-      error: null,
-    });
+    expect(await metadataOf(job.conversationId)).toEqual(completedMetadata(job));
     // The final status with a callback leaves its delivery, whose body is the logged snapshot.
     const deliveries = await test().database.db.select().from(webhookDeliveries);
     expect(deliveries.map((d) => [d.url, JSON.parse(d.body)])).toEqual([

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { toJob } from "./records";
 import type { RowChange, Transition } from "./transitions";
 import { jobEvents } from "./schema";
-import { must, params, snapshot, useTestDatabase } from "./testing/fixtures";
+import { completedMetadata, must, params, snapshot, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyTransition on $kind", (driver) => {
@@ -34,15 +34,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyTransit
     });
     expect(done?.job).toMatchObject({ status: "complete", progress: 100, usedSeed: 4294967295 });
     expect(await store().getJob(job.id)).toEqual(done?.job);
-    expect(await assistantMetadata(job.conversationId)).toEqual({
-      jobId: job.id,
-      prompt: "a lighthouse",
-      status: "complete",
-      queuePosition: 0,
-      progress: 100,
-      imageUrl: `/images/${job.id}.png`,
-      error: null,
-    });
+    expect(await assistantMetadata(job.conversationId)).toEqual(completedMetadata(job));
     const events = await store().eventsAfter(job.lastEventId, { jobId: job.id }, 10);
     expect(events.map((e) => [e.id, e.status])).toEqual([
       [started?.eventId, "processing"],

@@ -12,6 +12,17 @@ export const params: JobParams = { ...DEFAULT_JOB_PARAMS };
 /** The snapshot a caller outside the queue logs: position 0. */
 export const snapshot = (job: JobRecord) => toJob(job, 0);
 
+/** What a job that completed with its image leaves in its assistant message's metadata. */
+export const completedMetadata = (job: Pick<JobRecord, "id" | "prompt">) => ({
+  jobId: job.id,
+  prompt: job.prompt,
+  status: "complete",
+  queuePosition: 0,
+  progress: 100,
+  imageUrl: `/images/${job.id}.png`,
+  error: null,
+});
+
 /** Opens `driver`'s database for the enclosing describe, empties it before each test; returns accessors. */
 export function useTestDatabase(driver: TestDriver): { store: () => JobStore; test: () => TestDatabase } {
   let test: TestDatabase | undefined;
