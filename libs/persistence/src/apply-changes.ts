@@ -7,6 +7,7 @@ import { Fenced } from "./leader-lease";
 import type { WriteFence } from "./leader-lease";
 import { jobRowOf, toJobRecord } from "./records";
 import { isUuid } from "./sql-guards";
+import { storedProgress } from "./transitions";
 import type { RowChangeResult, TransitionPatch } from "./transitions";
 
 /** A journal's status change or progress value; the snapshot a status change logs is `toJob(record, 0)`. */
@@ -55,13 +56,11 @@ export async function applyChangesAtOnce(
   const sent: ChangeRow[] = [];
   // Where each change went in `sent` (the function numbers them from 1), or -1 when it cannot name a job.
   const index = changes.map((change) => {
-    if (change.kind === "progress" && !Number.isFinite(change.progress)) {
-      throw new RangeError(`Invalid progress: ${change.progress}`);
-    }
+    const progress = change.kind === "progress" ? storedProgress(change.progress) : undefined;
     if (!isUuid(change.jobId)) return -1;
     sent.push(
       change.kind === "progress"
-        ? { kind: "progress", job_id: change.jobId, progress: Math.min(100, Math.max(0, Math.round(change.progress))) }
+        ? { kind: "progress", job_id: change.jobId, progress }
         : {
             kind: "transition",
             job_id: change.jobId,

@@ -164,13 +164,19 @@ const updateStatusRow = async (tx: AnvilDb, t: Transition) => {
   return row;
 };
 
+/** Progress as the `progress` column keeps it: whole percent, 0..100; a value that is not a number is refused. */
+export const storedProgress = (progress: number): number => {
+  if (!Number.isFinite(progress)) throw new RangeError(`Invalid progress: ${progress}`);
+  return Math.min(100, Math.max(0, Math.round(progress)));
+};
+
 /** The progress update of a processing job, rounded to 0..100; undefined when it is not processing. */
 const updateProgressRow = async (tx: AnvilDb, { jobId, progress }: { jobId: string; progress: number }) => {
-  if (!Number.isFinite(progress)) throw new RangeError(`Invalid progress: ${progress}`);
+  const value = storedProgress(progress);
   if (!isUuid(jobId)) return undefined;
   const [row] = await tx
     .update(jobs)
-    .set({ progress: Math.min(100, Math.max(0, Math.round(progress))) })
+    .set({ progress: value })
     .where(and(eq(jobs.id, jobId), eq(jobs.status, "processing")))
     .returning();
   return row;
