@@ -23,6 +23,6 @@ export type { SubmitJobInput } from "./submission";
 export type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 export { WebhookStore } from "./webhook-store";
 export type { ClaimedDelivery, OutboxStats } from "./webhook-outbox";
-export type { AppliedTransition, RowChange, RowChangeResult, Transition, TransitionPatch } from "./transitions";
+export type { AppliedTransition, RowChangeResult, Transition, TransitionPatch } from "./transitions";
 export type { JournalChange } from "./apply-changes";
 export type { LineMove, LineState } from "./queue-control";

@@ -2,7 +2,7 @@ import { applyChangesAtOnce } from "./apply-changes";
 import type { JournalChange } from "./apply-changes";
 import { refundAttempt } from "./attempts";
 import * as conversations from "./conversations";
-import type { AnvilDatabase, AnvilDb, AnvilTx } from "./database";
+import type { AnvilDatabase, AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
 import * as events from "./events";
 import type { EventFilter } from "./events";
@@ -11,13 +11,12 @@ import * as queueControl from "./queue-control";
 import type { LineMove, LineState } from "./queue-control";
 import type { JobPage, ListJobsInput } from "./job-queries";
 import type { WriteFence } from "./leader-lease";
-import { toJob } from "./records";
 import type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
 import { submitJob, submitJobs, submitJobsAtomically } from "./submit-job";
 import type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 import type { SubmitJobInput } from "./submission";
 import * as transitions from "./transitions";
-import type { AppliedTransition, RowChange, RowChangeResult, Transition } from "./transitions";
+import type { AppliedTransition, RowChangeResult, Transition } from "./transitions";
 
 /** Conversations, messages, jobs and the job event log, on either driver. */
 export class JobStore {
@@ -28,18 +27,17 @@ export class JobStore {
   constructor(
     database: Pick<AnvilDatabase, "db">,
     inTransaction = false,
-    private readonly fence?: WriteFence | ((tx: AnvilTx) => Promise<void>),
+    private readonly fence?: WriteFence,
   ) {
     this.db = database.db;
     this.inTransaction = inTransaction;
   }
 
   /**
-   * The same store, whose transactions first check `fence` (e.g. that this server still leads the cluster): a
-   * transaction it refuses writes nothing. A {@link WriteFence} also lets a journal batch check it in its one
-   * statement (see {@link applyJournalBatch}).
+   * The same store, whose writes first check `fence` (that this server still leads the cluster in its term): a
+   * transaction it refuses writes nothing, and so does a journal batch (see {@link applyJournalBatch}).
    */
-  withFence(fence: WriteFence | ((tx: AnvilTx) => Promise<void>)): JobStore {
+  withFence(fence: WriteFence): JobStore {
     return new JobStore({ db: this.db }, this.inTransaction, fence);
   }
 
@@ -52,7 +50,7 @@ export class JobStore {
       // Taken up front: a batch that locked rows first and the event order later could deadlock with a
       // single transition that holds the event-order lock and waits for one of those rows.
       await lockEventOrder(tx);
-      if (this.fence) await (typeof this.fence === "function" ? this.fence(tx) : this.fence.check(tx));
+      await this.fence?.check(tx);
       return work(new JobStore({ db: tx }, true));
     });
   }
@@ -123,30 +121,12 @@ export class JobStore {
   }
 
   /**
-   * Applies many status changes and progress values in order, in two round trips (see
-   * {@link transitions.applyChangesLocked}); only on a store bound to {@link transaction}, which holds the lock.
-   */
-  applyChanges(changes: readonly RowChange[]): Promise<RowChangeResult[]> {
-    if (!this.inTransaction) throw new Error("applyChanges runs in a transaction of JobStore.transaction");
-    return transitions.applyChangesLocked(this.db, changes);
-  }
-
-  /**
    * Applies a journal batch (status changes logged as `toJob(record, 0)`, progress values) in order, all or none,
-   * in one statement: one round trip, one commit (apply-changes.ts), fenced by this store's term. A store fenced by
-   * a bare check (no term to hand the statement) takes a transaction of {@link applyChanges} instead.
+   * in one statement: one round trip, one commit (apply-changes.ts), fenced by this store's term.
    */
   applyJournalBatch(changes: readonly JournalChange[]): Promise<RowChangeResult[]> {
-    const fence = this.fence;
-    if (this.inTransaction || typeof fence === "function") {
-      const rows = changes.map((change): RowChange =>
-        change.kind === "progress"
-          ? change
-          : { kind: "transition", transition: { ...change, snapshot: (record) => toJob(record, 0) } },
-      );
-      return this.inTransaction ? this.applyChanges(rows) : this.transaction((store) => store.applyChanges(rows));
-    }
-    return applyChangesAtOnce(this.db, changes, fence ?? null);
+    if (this.inTransaction) throw new Error("applyJournalBatch is a statement of its own, not part of a transaction");
+    return applyChangesAtOnce(this.db, changes, this.fence ?? null);
   }
 
   /** Each owner's last turn and whether the queue is paused, for a new leader to rebuild the line. */

@@ -34,13 +34,13 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     const a = lease("a");
     const b = lease("b");
     const old = (await a.acquire())!;
-    const fencedA = store().withFence((tx) => a.fence(tx, old));
+    const fencedA = store().withFence(a.fenceOf(old));
     await fencedA.transaction((s) => s.submitJob({ prompt: "written in the old term", params }));
     await runOut();
     const current = (await b.acquire())!;
     const attempt = fencedA.transaction((s) => s.submitJob({ prompt: "written after the takeover", params }));
     await expect(attempt).rejects.toBeInstanceOf(Fenced);
-    const fencedB = store().withFence((tx) => b.fence(tx, current));
+    const fencedB = store().withFence(b.fenceOf(current));
     await fencedB.transaction((s) => s.submitJob({ prompt: "written in the new term", params }));
     const prompts = (await store().listJobs({ limit: 10 })).items.map((job) => job.prompt);
     expect(prompts).toEqual(["written in the old term", "written in the new term"]);

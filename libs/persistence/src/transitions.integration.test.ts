@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { toJob } from "./records";
+import { lockEventOrder } from "./event-order";
+import { applyChangesLocked } from "./transitions";
 import type { RowChange, Transition } from "./transitions";
 import { jobEvents } from "./schema";
 import { completedMetadata, must, params, snapshot, useTestDatabase } from "./testing/fixtures";
@@ -103,7 +105,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyTransit
     expect(await eventCount()).toBe(4);
   });
 
-  it("applyChanges applies a batch in its order: two changes of one job in turn, event ids rising as given", async () => {
+  it("applyChangesLocked applies a batch in its order: two changes of one job in turn, event ids rising as given", async () => {
     const jobs = await Promise.all(
       ["p", "q", "r"].map(async (prompt) => (await store().submitJob({ prompt, params })).job),
     );
@@ -112,16 +114,17 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyTransit
       kind: "transition",
       transition: { jobId, from, to, patch: to === "complete" ? { progress: 100 } : {}, snapshot },
     });
-    const results = await store().transaction((tx) =>
-      tx.applyChanges([
+    const results = await test().database.db.transaction(async (tx) => {
+      await lockEventOrder(tx);
+      return applyChangesLocked(tx, [
         change(q, "queued", "processing"),
         change(p, "queued", "processing"),
         { kind: "progress", jobId: q, progress: 55 },
         change(q, "processing", "complete"),
         change(r, "processing", "complete"),
         change(r, "queued", "cancelled"),
-      ]),
-    );
+      ]);
+    });
     const ids = results.flatMap((result) =>
       result.kind === "transition" && result.applied ? [result.applied.eventId] : [],
     );
