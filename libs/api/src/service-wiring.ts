@@ -68,7 +68,7 @@ export interface JobServiceParts {
   recovery: Recovery;
 }
 
-/** How long a progress value may wait to be written with a status change, well inside the 250 ms of the contract. */
+/** How long a progress value may wait in the journal's lane, well inside the 250 ms of the contract. */
 const PROGRESS_DELAY_MS = 100;
 
 /**
@@ -114,8 +114,8 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
       forgeGenerate(backends, images, { unreachable: (backend, reason) => monitor.markDown(backend, reason) }),
     ),
     persist: (entries) => writer.write(entries),
-    // Progress rides with the next status change: it never holds up the next job's start (see docs/API.md: the
-    // latest progress arrives within 250 ms).
+    // Progress waits up to this long behind status changes: it never holds up the next job's start (docs/API.md:
+    // the latest progress arrives within 250 ms).
     progressDelayMs: PROGRESS_DELAY_MS,
     publish: (entry, persisted) => publisher.publish(entry, persisted),
     isUnreachable: isTransientDatabaseError,

@@ -44,10 +44,10 @@ export interface JournalOptions<P> {
   /** Upper bound of entries per persist call; default 256. */
   batchSize?: number;
   /**
-   * How long progress waits for company before it is written on its own (default 0: at once). Progress is written
-   * with the next status change, or after this long: it never holds up the lane when a status change (the next job
-   * starting) comes. A waiting progress value is dropped when its job completes or goes back to the line, which
-   * set the progress themselves.
+   * How long progress may wait in the lane (default 0: written at once, in its order). Status changes and tasks go
+   * ahead of waiting progress, so it never holds up the next job's start; once its delay is over, all waiting
+   * progress is written in one batch. A waiting value is dropped when its job completes or goes back to the line,
+   * which set the progress themselves.
    */
   progressDelayMs?: number;
   /** The clock of `lastProgressAt` and of a refused job's end (default `Date.now`). */
@@ -86,8 +86,8 @@ const failureOf = (entry: JournalEntry, now: Clock): JournalEntry | null =>
 
 /**
  * Persist, then publish: status changes are written strictly in the order they were recorded, each is
- * published only after its write committed; progress may wait for company (see
- * {@link JournalOptions.progressDelayMs}) and then follows them. A write that fails because the database is unreachable is
+ * published only after its write committed; progress may wait behind them (see
+ * {@link JournalOptions.progressDelayMs}). A write that fails because the database is unreachable is
  * retried with backoff until it answers again (the writes are conditional, so a retry never applies one
  * twice); a write the database refuses is not retried: the batch is re-applied entry by entry, and only
  * the entry it refuses fails, with its job (see {@link JournalOptions.onRejected}); the lane goes on.
@@ -102,7 +102,7 @@ export class Journal<P> {
   private progressAt: number;
   private abandoned = false;
   private readonly now: Clock;
-  /** Waiting progress is due (its delay passed, or a flush asked): the lane writes it without company. */
+  /** Waiting progress is due (its delay passed, or a flush asked): the lane writes it next. */
   private progressDue = false;
   private progressTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -149,7 +149,7 @@ export class Journal<P> {
     return this.pending.some((p) => "entry" in p && p.entry.kind === "progress");
   }
 
-  /** True while everything waiting is progress that may wait for company a little longer. */
+  /** True while everything waiting is progress that may wait a little longer. */
   private deferring(): boolean {
     const delay = this.options.progressDelayMs ?? 0;
     if (delay <= 0 || this.progressDue || this.abandoned) return false;
@@ -284,7 +284,7 @@ export class Journal<P> {
     return batch;
   }
 
-  /** No progress waits any more: the next one waits for company again. */
+  /** No progress waits any more: the next one waits its delay again. */
   private progressWritten(): void {
     this.progressDue = false;
     if (this.progressTimer) clearTimeout(this.progressTimer);
