@@ -40,7 +40,8 @@ export const routeRequest =
   (options: RequestRouterOptions) =>
   async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { gate, streams } = options;
-    const path = new URL(req.url ?? "/", "http://anvil").pathname;
+    const url = new URL(req.url ?? "/", "http://anvil");
+    const path = url.pathname;
     if (await gate.route(req, res, path)) return;
     // /metrics is open like the other paths outside /trpc, unless sign-in is required: then it needs it too.
     const api = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
@@ -52,7 +53,7 @@ export const routeRequest =
       return options.forward(req, res);
     }
     if (path.startsWith("/trpc/")) {
-      const oversized = oversizedReply(new URL(req.url ?? "/", "http://anvil"));
+      const oversized = oversizedReply(url);
       if (oversized) {
         return json(res, 413, {
           error: { message: oversized, code: -32600, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } },

@@ -58,7 +58,7 @@ export class LiveJobs {
 
   /** A job by id, live or from the database; another user's job is NOT_FOUND to `by` (its existence is not revealed). */
   async find(jobId: string, by?: Caller): Promise<JobRecord> {
-    const record = this.records.get(jobId) ?? (await this.sources.store.getJob(jobId));
+    const record = await this.lookup(jobId);
     if (!record || (by && !mayAccess(by, record.owner))) throw new NotFound({ message: `No job with id ${jobId}` });
     return record;
   }
@@ -69,8 +69,13 @@ export class LiveJobs {
    * served.
    */
   async imageOwner(jobId: string): Promise<string | null> {
-    const record = this.records.get(jobId) ?? (await this.sources.store.getJob(jobId));
+    const record = await this.lookup(jobId);
     return record?.status === "complete" ? record.owner : null;
+  }
+
+  /** A job's record: from memory while it waits or runs, else from the database (null: no such job). */
+  private async lookup(jobId: string): Promise<JobRecord | null> {
+    return this.records.get(jobId) ?? (await this.sources.store.getJob(jobId));
   }
 
   /** The job as the API shows it: the persisted record, with its position and estimates from the live line. */

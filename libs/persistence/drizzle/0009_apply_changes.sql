@@ -1,3 +1,16 @@
+-- anvil_iso(t): a timestamp as JavaScript's Date.toISOString writes it, cut to milliseconds as drivers read it.
+CREATE OR REPLACE FUNCTION anvil_iso(t timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+--> statement-breakpoint
+-- jsonb_shallow_merge(a, b): b's keys over a's; what jsonb_deep_merge gives when no value of b is an object, at a
+-- third of its cost. A non-object (or SQL NULL) a is replaced by b.
+CREATE OR REPLACE FUNCTION jsonb_shallow_merge(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN jsonb_typeof(a) = 'object' THEN a || b ELSE b END
+$$;
+--> statement-breakpoint
 -- anvil_apply_changes(changes, defaults, holder, epoch): writes a journal batch (transition-writer.ts) in one call:
 -- one round trip and one commit, where a transaction of its statements takes five round trips or more. `changes` is
 -- a JSON array in the journal's order, built by apply-changes.ts, which also says what each field is; `defaults`
@@ -38,9 +51,7 @@ BEGIN
     IF c.kind = 'progress' THEN
       UPDATE jobs SET progress = c.progress WHERE id = c.job_id AND status = 'processing' RETURNING * INTO j;
       CONTINUE WHEN NOT FOUND;
-      UPDATE messages
-      SET metadata = CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata ELSE '{}'::jsonb END
-        || jsonb_build_object('progress', j.progress)
+      UPDATE messages SET metadata = jsonb_shallow_merge(metadata, jsonb_build_object('progress', j.progress))
       WHERE id = j.message_id;
       n := c.n; event_id := NULL; stored := j; snapshot := NULL;
       RETURN NEXT;
@@ -61,25 +72,21 @@ BEGIN
     WHERE id = c.job_id AND status = c.from_status
     RETURNING * INTO j;
     CONTINUE WHEN NOT FOUND;
-    -- toJob(record, 0): timestamps as Date.toISOString writes them (cut to milliseconds), the attempt a waiting job
-    -- is on, no position and no estimates.
+    -- toJob(record, 0): the attempt a waiting job is on, no position and no estimates.
     snap := jsonb_build_object(
       'id', j.id, 'conversationId', j.conversation_id, 'messageId', j.message_id, 'status', j.status,
       'progress', j.progress, 'prompt', j.prompt, 'params', defaults || j.params,
       'imageUrl', j.image_url, 'usedSeed', j.used_seed, 'error', j.error,
-      'createdAt', to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-      'startedAt', to_char(j.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-      'finishedAt', to_char(j.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'createdAt', anvil_iso(j.created_at), 'startedAt', anvil_iso(j.started_at), 'finishedAt', anvil_iso(j.finished_at),
       'owner', j.owner, 'priority', j.priority,
       'attempt', CASE WHEN j.status = 'queued' THEN j.attempts + 1 ELSE greatest(1, j.attempts) END,
       'backend', j.backend, 'callbackUrl', j.callback_url,
       'queuePosition', 0, 'estimatedStartAt', NULL, 'estimatedFinishAt', NULL
     );
     UPDATE messages
-    SET metadata = CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata ELSE '{}'::jsonb END
-      || jsonb_build_object(
-        'status', j.status, 'queuePosition', 0, 'progress', j.progress, 'imageUrl', j.image_url, 'error', j.error
-      )
+    SET metadata = jsonb_shallow_merge(metadata, jsonb_build_object(
+      'status', j.status, 'queuePosition', 0, 'progress', j.progress, 'imageUrl', j.image_url, 'error', j.error
+    ))
     WHERE id = j.message_id;
     INSERT INTO job_events (id, job_id, conversation_id, status, job)
     VALUES (j.last_event_id, j.id, j.conversation_id, j.status, snap);

@@ -29,9 +29,7 @@ export interface WriteFence {
   check(tx: AnvilTx): Promise<void>;
 }
 
-type Row = RawRow;
-
-const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<Row[]> => rowsOf(await db.execute(query));
+const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<RawRow[]> => rowsOf(await db.execute(query));
 
 /**
  * The cluster's one leader, elected in PostgreSQL: a one-row table holding who leads, until when, and an epoch

@@ -52,14 +52,14 @@ export async function mergeMessageMetadata(
   if (!isUuid(messageId)) return false;
   // Merged by the database in one UPDATE: the row lock orders concurrent writers and each merges into the
   // other's result, where a read-modify-write in JS would let the later write drop the earlier one's keys.
-  // A patch without nested objects (every transition's) merges the same with `||`, which costs a third as much.
+  // A patch without nested objects (every transition's) merges the same shallowly, which costs a third as much.
   const json = JSON.stringify(patch);
   const flat = Object.values(patch).every((value) => value === null || typeof value !== "object");
   const rows = await db
     .update(messages)
     .set({
       metadata: flat
-        ? sql`case when jsonb_typeof(${messages.metadata}) = 'object' then ${messages.metadata} || ${json}::jsonb else ${json}::jsonb end`
+        ? sql`jsonb_shallow_merge(${messages.metadata}, ${json}::jsonb)`
         : sql`jsonb_deep_merge(${messages.metadata}, ${json}::jsonb)`,
     })
     .where(eq(messages.id, messageId))

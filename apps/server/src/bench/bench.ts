@@ -128,7 +128,8 @@ async function metadataCopy(label: string, database: AnvilDatabase): Promise<voi
   const { job } = await store.submitJob({ prompt: "copy", params });
   const snapshot = JSON.stringify({ id: job.id, status: "queued", progress: 0 });
   const patch = JSON.stringify({ status: "queued", progress: 0 });
-  // The copy as Anvil writes it (jsonb_deep_merge), the same row update with a shallow `||`, and no copy.
+  // The copy with jsonb_deep_merge (what a patch with nested objects takes), with a shallow `||` (what a transition's
+  // flat patch takes, through jsonb_shallow_merge), and no copy.
   const copies = {
     "deep merge": sql`update messages set metadata = jsonb_deep_merge(metadata, ${patch}::jsonb) where id = ${job.messageId}`,
     "shallow ||": sql`update messages set metadata = metadata || ${patch}::jsonb where id = ${job.messageId}`,
