@@ -3,7 +3,7 @@ import { BackendLost } from "@anvil/job-machine";
 import type { GenerateProgram } from "@anvil/job-machine";
 import { isTransientDatabaseError } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
-import { Data, Duration, Effect, Exit, Schedule } from "effect";
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Schedule } from "effect";
 import { untilIdle } from "./until-idle";
 
 /** The URL path at which a job's image is served. */
@@ -65,7 +65,7 @@ export const forgeGenerate =
         });
       }
       const { params } = request;
-      const attempt = (): Effect.Effect<GenerationResult, ForgeError> =>
+      const attempt = (onGenerated: () => void): Effect.Effect<GenerationResult, ForgeError> =>
         forge.generate(
           {
             prompt: request.prompt,
@@ -81,14 +81,18 @@ export const forgeGenerate =
             checkpoint: params.checkpoint,
             modules: params.modules,
           },
-          { onProgress },
+          { onProgress, onGenerated },
         );
-      const result = yield* attempt().pipe(
+      const generated = Deferred.makeUnsafe<void>();
+      const running = yield* attempt(() => Deferred.doneUnsafe(generated, Exit.void)).pipe(
         // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
         // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
         // Bounded: a backend that stops answering for 5 s is taken for gone (see below).
+        // A failed check of Forge's answer (e.g. interrupted in Forge's own UI) needs no wait: Forge had answered.
         Effect.onExit((exit) =>
-          Exit.isSuccess(exit) ? Effect.void : untilIdle(forge, { throughErrors: true }).pipe(Effect.ignore),
+          Exit.isSuccess(exit) || Deferred.isDoneUnsafe(generated)
+            ? Effect.void
+            : untilIdle(forge, { throughErrors: true }).pipe(Effect.ignore),
         ),
         Effect.catchTag("ForgeError", (error): Effect.Effect<never, ForgeError | BackendLost> => {
           if (!MAYBE_GONE.has(error.reason)) return Effect.fail(error);
@@ -106,15 +110,26 @@ export const forgeGenerate =
             }),
           );
         }),
+        // Its own fiber: the generation's last step (the client's check of the answer) outlives this program,
+        // which ends as soon as the GPU is free. Interrupting either interrupts the generation.
+        Effect.forkDetach,
       );
-      // The backend is done: the image is kept after the GPU went on to the next job.
-      return Effect.tryPromise({
-        try: (signal) => writeImage(images, request.jobId, result.png, signal),
-        catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
-      }).pipe(
-        // Images live in PostgreSQL on a cluster: while it is away the finished image waits for it, as the
-        // journal's writes do (bounded by the job timeout), instead of throwing the GPU's work away.
-        Effect.retry({ schedule: IMAGE_RETRY, while: (error) => isTransientDatabaseError(error.cause) }),
-        Effect.as({ imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed }),
+      const stop = Effect.onInterrupt(() => Fiber.interrupt(running));
+      // The GPU is free once Forge has answered with an image; a generation that fails ends here with its error.
+      yield* Effect.raceFirst(Deferred.await(generated), Fiber.join(running).pipe(Effect.asVoid)).pipe(stop);
+      // The backend is done: the client's check and the image's write follow after the GPU went on to the next job.
+      return Fiber.join(running).pipe(
+        stop,
+        Effect.flatMap((result) =>
+          Effect.tryPromise({
+            try: (signal) => writeImage(images, request.jobId, result.png, signal),
+            catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
+          }).pipe(
+            // Images live in PostgreSQL on a cluster: while it is away the finished image waits for it, as the
+            // journal's writes do (bounded by the job timeout), instead of throwing the GPU's work away.
+            Effect.retry({ schedule: IMAGE_RETRY, while: (error) => isTransientDatabaseError(error.cause) }),
+            Effect.as({ imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed }),
+          ),
+        ),
       );
     });

@@ -1,4 +1,4 @@
-import { Effect, Fiber } from "effect";
+import { Effect, Fiber, Semaphore } from "effect";
 import { parseBackendUrl } from "./backend-url";
 import { madeWith } from "./checkpoints";
 import {
@@ -52,10 +52,13 @@ export interface ForgeClient {
    * A 200 is checked: an interrupt or skip from Forge's own UI (`Interrupted`) or an ignored checkpoint override
    * (`WrongModel`) fail it. A failure with a checkpoint selects the previous one again, so that a checkpoint that
    * cannot load does not fail the jobs after it.
+   * `onGenerated` is called once Forge has answered with an image, before that check: the GPU is free, and a caller
+   * may ready the next job meanwhile. One client runs one generation at a time, its check included (the check reads
+   * the flags of the last job Forge ran, which the next one resets): a second call waits for the first to end.
    */
   generate(
     req: Txt2ImgRequest,
-    opts?: { readonly onProgress?: (percent: number) => void },
+    opts?: { readonly onProgress?: (percent: number) => void; readonly onGenerated?: () => void },
   ): Effect.Effect<GenerationResult, ForgeError>;
 }
 
@@ -155,6 +158,9 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           );
         });
 
+  // See `generate`: its closing check must read Forge's flags before this client starts another job there.
+  const oneAtATime = Semaphore.makeUnsafe(1);
+
   const generate: ForgeClient["generate"] = (req, opts) =>
     Effect.gen(function* () {
       let reported = -1;
@@ -174,6 +180,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         Effect.forkChild,
       );
       const result = yield* txt2img(req).pipe(Effect.ensuring(Fiber.interrupt(poller)));
+      opts?.onGenerated?.();
       const finished = yield* checkFinished(req, result);
       opts?.onProgress?.(100);
       return finished;
@@ -185,6 +192,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         error.reason === "ConnectionLost" || error.reason === "Timeout" ? Effect.ignore(interrupt()) : Effect.void,
       ),
       (work) => withCheckpointRecovery(req, work),
+      (work) => oneAtATime.withPermit(work),
     );
 
   return {

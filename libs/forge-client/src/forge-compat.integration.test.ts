@@ -88,6 +88,33 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats().log[0]).toMatchObject({ outcome: "interrupted", delivered: true });
   });
 
+  it("tells the caller the GPU is free before its check, and starts the next job only after that check", async () => {
+    const s = await start({ stepMs: 10 });
+    const forge = client();
+    const order: string[] = [];
+    let next: Promise<unknown> | undefined;
+    const first = Effect.runPromise(
+      Effect.flip(
+        forge.generate(request({ steps: 300 }), {
+          onProgress: (percent) => {
+            if (percent >= 1 && percent < 100) void fetch(`${s.url}/sdapi/v1/interrupt`, { method: "POST" });
+          },
+          onGenerated: () => {
+            order.push("generated");
+            // At once, as a queue hands the free GPU on: were it sent now, it would reset Forge's `interrupted`.
+            next = Effect.runPromise(forge.generate(request({ steps: 2 }))).then(() => order.push("next done"));
+          },
+        }),
+      ),
+    );
+    const error = await first;
+    order.push("first failed");
+    expect(error.reason).toBe("Interrupted");
+    await next;
+    expect(order).toEqual(["generated", "first failed", "next done"]);
+    expect(s.stats().log.map((entry) => entry.outcome)).toEqual(["interrupted", "completed"]);
+  });
+
   it("fails with WrongModel when an old Forge ignores the checkpoint override", async () => {
     await start({ ignoreCheckpointOverride: true });
     const forge = client();
