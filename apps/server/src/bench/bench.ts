@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { EventHub, Inspector } from "@anvil/api";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
+import type { SimulatorLogEntry } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS, JobScheduler } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
 import { createScratchDatabase, JobStore, lockEventOrder, openDatabase } from "@anvil/persistence";
@@ -196,11 +197,35 @@ async function throughput(label: string, store: JobStore, imagesDir: string, ins
   );
 }
 
+/** What a run against a simulator left: its wall time, and the simulator's log of the generations in it. */
+interface Run {
+  seconds: number;
+  log: SimulatorLogEntry[];
+}
+
+/** The GPU-busy fraction of a run (work over wall time, first start to last end) and its median gap in ms. */
+function busyOf({ log }: Run): { fraction: number; gap: number } {
+  const spans = log.filter((e) => e.endedAt !== null);
+  const work = spans.reduce((sum, e) => sum + (e.endedAt! - e.startedAt), 0);
+  const wall = spans.at(-1)!.endedAt! - spans[0]!.startedAt;
+  const gaps = spans
+    .slice(1)
+    .map((e, i) => e.startedAt - spans[i]!.endedAt!)
+    .sort((a, b) => a - b);
+  return { fraction: work / wall, gap: gaps[Math.floor(gaps.length / 2)] ?? 0 };
+}
+
 /**
- * The same backend driven two ways, in the same run: a bare client calling `generate` in a loop (the floor: the
- * most a queue in front of it could reach) and Anvil's whole pipeline. Printed as the ratio of the two.
+ * The same backend driven three ways, in the same run, each figure printed beside two floors: a bare client calling
+ * `generate` in a loop (the most any queue in front of it could reach), and the same loop with one committed
+ * single-row UPDATE before each call (the most a queue that writes each decision down before it acts, as Anvil
+ * must, could reach on this database); then Anvil's whole pipeline.
  */
-async function againstFloor(label: string, store: JobStore, imagesDir: string): Promise<void> {
+async function againstFloor(label: string, database: AnvilDatabase, imagesDir: string): Promise<void> {
+  const store = new JobStore(database);
+  await database.db.execute(sql`create table if not exists bench_decision (id int primary key, n bigint not null)`);
+  await database.db.execute(sql`insert into bench_decision values (1, 0) on conflict do nothing`);
+  const decide = () => database.db.execute(sql`update bench_decision set n = n + 1 where id = 1`);
   for (const { figure, stepMs, steps, total } of [
     { figure: "drain, simulator with no step time", stepMs: 0, steps: 1, total: 300 },
     // 3 steps and the decode (3 × stepMs) of 17 ms each: a generation of about 100 ms.
@@ -209,10 +234,17 @@ async function againstFloor(label: string, store: JobStore, imagesDir: string): 
     const sim = await startForgeSimulator({ stepMs, maxImageSize: 64 });
     const bare = makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 1_000_000 });
     const request = { prompt: "floor", ...params, steps, checkpoint: null };
-    const floorStart = performance.now();
-    for (let i = 0; i < total; i++) await Effect.runPromise(bare.generate(request));
-    const floorSeconds = (performance.now() - floorStart) / 1000;
-    const floorLog = sim.stats().log;
+    const loop = async (before: () => Promise<unknown>): Promise<Run> => {
+      const from = sim.stats().log.length;
+      const start = performance.now();
+      for (let i = 0; i < total; i++) {
+        await before();
+        await Effect.runPromise(bare.generate(request));
+      }
+      return { seconds: (performance.now() - start) / 1000, log: sim.stats().log.slice(from) };
+    };
+    const floor = await loop(() => Promise.resolve());
+    const writeAhead = await loop(decide);
 
     const { events, all } = completions(total);
     const service = await benchService(store, imagesDir, {
@@ -224,34 +256,26 @@ async function againstFloor(label: string, store: JobStore, imagesDir: string): 
       const check = () => (service.monitor.health()[0]?.healthy ? resolve() : setTimeout(check, 10));
       check();
     });
+    const from = sim.stats().log.length;
     const start = performance.now();
     await Promise.all(Array.from({ length: total }, (_, i) => service.submit({ prompt: `d${i}`, ...params, steps })));
     await all;
-    const seconds = (performance.now() - start) / 1000;
+    const anvil: Run = { seconds: (performance.now() - start) / 1000, log: sim.stats().log.slice(from) };
     await service.stop();
-    const anvilLog = sim.stats().log.slice(floorLog.length);
     await sim.close();
     if (stepMs === 0) {
-      const floor = total / floorSeconds;
-      const anvil = total / seconds;
+      const rate = (run: Run) => total / run.seconds;
       console.log(
-        `${figure} [${label}]: Anvil ${anvil.toFixed(0)} jobs/s, bare client loop ${floor.toFixed(0)} calls/s, ratio ${(anvil / floor).toFixed(2)}`,
+        `${figure} [${label}]: Anvil ${rate(anvil).toFixed(0)} jobs/s; bare client loop ${rate(floor).toFixed(0)} calls/s, ratio ${(rate(anvil) / rate(floor)).toFixed(2)}; with a committed write before each call ${rate(writeAhead).toFixed(0)} calls/s, ratio ${(rate(anvil) / rate(writeAhead)).toFixed(2)}`,
       );
     } else {
-      const busy = (log: typeof floorLog) => {
-        const spans = log.filter((e) => e.endedAt !== null);
-        const work = spans.reduce((sum, e) => sum + (e.endedAt! - e.startedAt), 0);
-        const wall = spans.at(-1)!.endedAt! - spans[0]!.startedAt;
-        const gaps = spans
-          .slice(1)
-          .map((e, i) => e.startedAt - spans[i]!.endedAt!)
-          .sort((a, b) => a - b);
-        return { fraction: work / wall, gap: gaps[Math.floor(gaps.length / 2)] ?? 0 };
-      };
-      const a = busy(anvilLog);
-      const f = busy(floorLog);
+      const [a, f, w] = [anvil, floor, writeAhead].map(busyOf) as [
+        ReturnType<typeof busyOf>,
+        ReturnType<typeof busyOf>,
+        ReturnType<typeof busyOf>,
+      ];
       console.log(
-        `${figure} [${label}]: Anvil ${a.fraction.toFixed(3)} (median gap ${a.gap} ms), bare client loop ${f.fraction.toFixed(3)} (median gap ${f.gap} ms)`,
+        `${figure} [${label}]: Anvil ${a.fraction.toFixed(3)} (median gap ${a.gap} ms); bare client loop ${f.fraction.toFixed(3)} (median gap ${f.gap} ms); with a committed write before each call ${w.fraction.toFixed(3)} (median gap ${w.gap} ms)`,
       );
     }
   }
@@ -323,7 +347,7 @@ async function onDatabase(
     if (figure === "merge") await merge(label, store);
     if (figure === "metadata copy") await metadataCopy(label, database);
     if (figure === "throughput") await throughput(label, store, join(dir, "images"));
-    if (figure === "floors") await againstFloor(label, store, join(dir, "images"));
+    if (figure === "floors") await againstFloor(label, database, join(dir, "images"));
     if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
     if (figure === "submitMany") await submitManyAgainstFloor(label, database, join(dir, "images"), params);
     if (figure === "webhooks") await webhookLatency(label, database, params);
