@@ -334,7 +334,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       leaseMs,
       lead: (epoch) => {
         const fence = termLease.fenceOf(epoch);
-        return lead(store.withFence(fence), sharedImages?.withFence(fence.check) ?? images);
+        return lead(store.withFence(fence), sharedImages?.withFence(fence) ?? images);
       },
       stepDown: async () => {
         const ending = service;

@@ -31,8 +31,8 @@ interface ChangeRow {
 /** The SQLSTATE `anvil_apply_changes` fails with when `holder` no longer leads in term `epoch`. */
 const FENCED_SQLSTATE = "AF001";
 
-/** Whether `error` (or what it wraps: drizzle wraps the driver's error) is the function's refusal. */
-const isFencedError = (error: unknown): boolean => {
+/** Whether `error` (or what it wraps: drizzle wraps the driver's error) is a fenced function's refusal. */
+export const isFencedError = (error: unknown): boolean => {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
     if ((current as { code?: unknown }).code === FENCED_SQLSTATE) return true;
     current = current.cause;

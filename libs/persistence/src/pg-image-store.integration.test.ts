@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { StoredImage } from "./image-store";
+import { Fenced, LeaderLease } from "./leader-lease";
 import { IMAGE_CHUNK_BYTES, PgImageStore } from "./pg-image-store";
 import { must, params, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
@@ -70,11 +71,29 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("PgImageStore on $kind
     expect(await images().read(jobId)).toBeNull();
   });
 
-  it("refuses a write its fence refuses", async () => {
+  it("refuses the write of a term that is over, writing nothing, and keeps the new term's", async () => {
     const jobId = await newJob();
-    const refused = new Error("not the leader");
-    const fenced = images().withFence(() => Promise.reject(refused));
-    await expect(fenced.write(jobId, randomBytes(10))).rejects.toBe(refused);
-    expect(await images().read(jobId)).toBeNull();
+    const db = test().database.db;
+    const a = new LeaderLease(db, "a", "http://a", 60_000);
+    const b = new LeaderLease(db, "b", "http://b", 60_000);
+    const old = must(await a.acquire());
+    await images().withFence(a.fenceOf(old)).write(jobId, randomBytes(10));
+    // The old leader's lease runs out and another server takes over.
+    await db.execute(sql`update cluster_leader set expires_at = clock_timestamp() - interval '1 millisecond'`);
+    const current = must(await b.acquire());
+    const late = randomBytes(IMAGE_CHUNK_BYTES + 1);
+    await expect(images().withFence(a.fenceOf(old)).write(jobId, late)).rejects.toBeInstanceOf(Fenced);
+    expect((await readAll(must(await images().read(jobId)))).bytes.length).toBe(10);
+    const kept = randomBytes(20);
+    await images().withFence(b.fenceOf(current)).write(jobId, kept);
+    expect((await readAll(must(await images().read(jobId)))).bytes.equals(kept)).toBe(true);
+  });
+
+  it("stores an empty image as one empty chunk", async () => {
+    const jobId = await newJob();
+    await images().write(jobId, new Uint8Array(0));
+    const image = must(await images().read(jobId));
+    expect(image.size).toBe(0);
+    expect((await readAll(image)).bytes.length).toBe(0);
   });
 });

@@ -1,14 +1,14 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { AnvilDatabase, AnvilDb, AnvilTx } from "./database";
+import { isFencedError } from "./apply-changes";
+import type { AnvilDatabase, AnvilDb } from "./database";
 import type { ImageStore, StoredImage } from "./image-store";
 import { jobImages } from "./schema";
+import { Fenced } from "./leader-lease";
+import type { WriteFence } from "./leader-lease";
 import { isUuid } from "./sql-guards";
 
 /** How many bytes one row of `job_images` holds (the last one fewer). */
 export const IMAGE_CHUNK_BYTES = 256 * 1024;
-
-// Two-key advisory locks live apart from the one-key ones (the event-order and migration locks).
-const IMAGE_LOCK_SPACE = 4167;
 
 /**
  * Images in PostgreSQL, in chunks of {@link IMAGE_CHUNK_BYTES}: every server of a cluster serves every image,
@@ -19,27 +19,27 @@ export class PgImageStore implements ImageStore {
 
   constructor(
     database: Pick<AnvilDatabase, "db">,
-    private readonly fence?: (tx: AnvilTx) => Promise<void>,
+    private readonly fence: Pick<WriteFence, "holder" | "epoch"> | null = null,
   ) {
     this.db = database.db;
   }
 
-  /** The same store, whose writes first check `fence` (e.g. that this server still leads the cluster). */
-  withFence(fence: (tx: AnvilTx) => Promise<void>): PgImageStore {
+  /** The same store, whose writes land only while `fence`'s term lasts (this server still leads the cluster). */
+  withFence(fence: Pick<WriteFence, "holder" | "epoch">): PgImageStore {
     return new PgImageStore({ db: this.db }, fence);
   }
 
+  /** One statement (`anvil_store_image`, drizzle/0010_store_image.sql): the fence, the lock, the old rows out, the new in. */
   async write(jobId: string, bytes: Uint8Array): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await this.fence?.(tx);
-      // Two writers of one job's image (a job run again) take turns, so the rows of one never mix with the other's.
-      await tx.execute(sql`select pg_advisory_xact_lock(${IMAGE_LOCK_SPACE}, hashtext(${jobId}))`);
-      await tx.delete(jobImages).where(eq(jobImages.jobId, jobId));
-      for (let seq = 0; seq * IMAGE_CHUNK_BYTES < bytes.length; seq++) {
-        const chunk = bytes.subarray(seq * IMAGE_CHUNK_BYTES, (seq + 1) * IMAGE_CHUNK_BYTES);
-        await tx.insert(jobImages).values({ jobId, seq, bytes: chunk });
-      }
-    });
+    const { fence } = this;
+    try {
+      await this.db.execute(
+        sql`select anvil_store_image(${jobId}::uuid, ${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)}::bytea, ${IMAGE_CHUNK_BYTES}::integer, ${fence?.holder ?? null}::text, ${fence?.epoch ?? null}::bigint)`,
+      );
+    } catch (error) {
+      if (fence && isFencedError(error)) throw new Fenced(fence.epoch);
+      throw error;
+    }
   }
 
   async read(jobId: string): Promise<StoredImage | null> {
