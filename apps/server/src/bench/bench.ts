@@ -179,10 +179,15 @@ function completions(total: number): { events: EventHub; all: Promise<void> } {
 }
 
 /** Jobs per second through submit, scheduler, instant backend, persistence and publishing. */
-async function throughput(label: string, store: JobStore, imagesDir: string, inspector?: Inspector): Promise<void> {
+async function throughput(
+  label: string,
+  database: AnvilDatabase,
+  imagesDir: string,
+  inspector?: Inspector,
+): Promise<void> {
   const total = 1_000;
   const { events, all } = completions(total);
-  const service = await benchService(store, imagesDir, {
+  const service = await benchService(database, imagesDir, {
     events,
     backends: [instantForge()],
     ...(inspector ? { inspect: inspector.observe } : {}),
@@ -222,7 +227,6 @@ function busyOf({ log }: Run): { fraction: number; gap: number } {
  * must, could reach on this database); then Anvil's whole pipeline.
  */
 async function againstFloor(label: string, database: AnvilDatabase, imagesDir: string): Promise<void> {
-  const store = new JobStore(database);
   await database.db.execute(sql`create table if not exists bench_decision (id int primary key, n bigint not null)`);
   await database.db.execute(sql`insert into bench_decision values (1, 0) on conflict do nothing`);
   const decide = () => database.db.execute(sql`update bench_decision set n = n + 1 where id = 1`);
@@ -247,7 +251,7 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
     const writeAhead = await loop(decide);
 
     const { events, all } = completions(total);
-    const service = await benchService(store, imagesDir, {
+    const service = await benchService(database, imagesDir, {
       events,
       backends: [makeForgeClient({ baseUrl: sim.url })],
       probeIntervalMs: 100,
@@ -346,14 +350,14 @@ async function onDatabase(
     if (figure === "positions") await positions(label, store);
     if (figure === "merge") await merge(label, store);
     if (figure === "metadata copy") await metadataCopy(label, database);
-    if (figure === "throughput") await throughput(label, store, join(dir, "images"));
+    if (figure === "throughput") await throughput(label, database, join(dir, "images"));
     if (figure === "floors") await againstFloor(label, database, join(dir, "images"));
     if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
     if (figure === "submitMany") await submitManyAgainstFloor(label, database, join(dir, "images"), params);
     if (figure === "webhooks") await webhookLatency(label, database, params);
     if (figure === "memory per waiting job") await heapPerJob(label, database, join(dir, "images"), params);
     if (figure === "throughput inspected") {
-      await throughput(`${label}, inspection on`, store, join(dir, "images"), new Inspector());
+      await throughput(`${label}, inspection on`, database, join(dir, "images"), new Inspector());
     }
     await database.close();
   }
@@ -384,7 +388,9 @@ async function subscribers(
 async function main(): Promise<void> {
   const env = readEnv();
   // `npm run bench -- throughput merge` measures only those figures (and the hand-over unless left out).
-  const asked = process.argv.slice(2);
+  // `--postgres-only` leaves the embedded database's runs out (with DATABASE_URL set).
+  const postgresOnly = process.argv.includes("--postgres-only");
+  const asked = process.argv.slice(2).filter((arg) => arg !== "--postgres-only");
   const wanted = <T extends string>(figure: T) => asked.length === 0 || asked.some((a) => figure.startsWith(a));
   const figures = FIGURES.filter(wanted);
   const dir = await mkdtemp(join(tmpdir(), "anvil-bench-"));
@@ -401,7 +407,7 @@ async function main(): Promise<void> {
     const pglite = () => openDatabase({ dataDir: join(dir, `pglite-${n++}`), migrationsFolder: MIGRATIONS });
     // Switches saved by model affinity: the scheduler's doing, so on the embedded database alone.
     if (wanted("affinity")) await affinityFigures("pglite", pglite, dir);
-    await onDatabase("pglite", pglite, dir, figures);
+    if (!postgresOnly) await onDatabase("pglite", pglite, dir, figures);
     if (env.DATABASE_URL) {
       await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures);
       if (wanted("cluster")) {

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { startForgeSimulator } from "@anvil/forge-client";
-import { spawnScript } from "../testing/spawn-server";
+import { serverNodeArgs, spawnScript } from "../testing/spawn-server";
 import type { ServerProcess } from "../testing/spawn-server";
 import { fill } from "./crowd";
 
@@ -64,7 +64,8 @@ export async function clusterDrain(
           `drain through ${size} server${size === 1 ? "" : "s"} on one PostgreSQL, 2 simulator backends with no step time: ${(done / seconds).toFixed(0)} jobs/s (${done} jobs in ${seconds.toFixed(2)} s, submitting included)`,
         );
       } finally {
-        for (const server of servers) await server.kill("SIGKILL");
+        // A profiled server (ANVIL_SERVER_NODE_ARGS=--cpu-prof) writes its profile only when it exits by itself.
+        for (const server of servers) await server.kill(serverNodeArgs().length > 0 ? "SIGTERM" : "SIGKILL");
         await db.drop();
       }
     }
