@@ -63,4 +63,24 @@ describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
       await scratch.drop();
     }
   });
+
+  it("prepares every query with parameters, so that it costs one round trip (patches/drizzle-orm)", async () => {
+    const scratch = await createScratchDatabase(must(postgresUrl), {
+      prefix: "anvil_test",
+      takeOverWhenNotPermitted: true,
+    });
+    const database = await openDatabase({ url: scratch.url });
+    try {
+      // One transaction: one connection, whose prepared statements the view lists.
+      const listed = await database.db.transaction(async (tx) => {
+        await tx.execute(sql`select ${"anvil"}::text as marker`);
+        await tx.execute(sql`select ${"anvil"}::text as marker`);
+        return tx.execute(sql`select statement from pg_prepared_statements where statement like ${"%as marker"}`);
+      });
+      expect([...listed].map((row) => row["statement"])).toEqual(["select $1::text as marker"]);
+    } finally {
+      await database.close();
+      await scratch.drop();
+    }
+  });
 });
