@@ -220,13 +220,18 @@ function busyOf({ log }: Run): { fraction: number; gap: number } {
   return { fraction: work / wall, gap: gaps[Math.floor(gaps.length / 2)] ?? 0 };
 }
 
+/** The median of `values` (the upper one of an even count). */
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
 /**
- * The same backend driven three ways, in the same run, each figure printed beside two floors: a bare client calling
- * `generate` in a loop (the most any queue in front of it could reach), and the same loop with one committed
- * single-row UPDATE before each call (the most a queue that writes each decision down before it acts, as Anvil
- * must, could reach on this database); then Anvil's whole pipeline.
+ * The same backend driven three ways, each figure printed beside two floors: a bare client calling `generate` in a
+ * loop (the most any queue in front of it could reach), and the same loop with one committed single-row UPDATE
+ * before each call (the most a queue that writes each decision down before it acts, as Anvil must, could reach on
+ * this database); then Anvil's whole pipeline. The three take turns for `ROUNDS` rounds, so that a machine that
+ * slows down or speeds up during the run weighs on all three alike; each ratio is the median of the rounds' ratios.
  */
 async function againstFloor(label: string, database: AnvilDatabase, imagesDir: string): Promise<void> {
+  const ROUNDS = 3;
   await database.db.execute(sql`create table if not exists bench_decision (id int primary key, n bigint not null)`);
   await database.db.execute(sql`insert into bench_decision values (1, 0) on conflict do nothing`);
   const decide = () => database.db.execute(sql`update bench_decision set n = n + 1 where id = 1`);
@@ -238,50 +243,62 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
     const sim = await startForgeSimulator({ stepMs, maxImageSize: 64 });
     const bare = makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 1_000_000 });
     const request = { prompt: "floor", ...params, steps, checkpoint: null };
-    const loop = async (before: () => Promise<unknown>): Promise<Run> => {
+    const timed = async (work: () => Promise<void>): Promise<Run> => {
       const from = sim.stats().log.length;
       const start = performance.now();
-      for (let i = 0; i < total; i++) {
-        await before();
-        await Effect.runPromise(bare.generate(request));
-      }
+      await work();
       return { seconds: (performance.now() - start) / 1000, log: sim.stats().log.slice(from) };
     };
-    const floor = await loop(() => Promise.resolve());
-    const writeAhead = await loop(decide);
-
-    const { events, all } = completions(total);
-    const service = await benchService(database, imagesDir, {
-      events,
-      backends: [makeForgeClient({ baseUrl: sim.url })],
-      probeIntervalMs: 100,
-    });
-    await new Promise<void>((resolve) => {
-      const check = () => (service.monitor.health()[0]?.healthy ? resolve() : setTimeout(check, 10));
-      check();
-    });
-    const from = sim.stats().log.length;
-    const start = performance.now();
-    await Promise.all(Array.from({ length: total }, (_, i) => service.submit({ prompt: `d${i}`, ...params, steps })));
-    await all;
-    const anvil: Run = { seconds: (performance.now() - start) / 1000, log: sim.stats().log.slice(from) };
-    await service.stop();
-    await sim.close();
-    if (stepMs === 0) {
-      const rate = (run: Run) => total / run.seconds;
-      console.log(
-        `${figure} [${label}]: Anvil ${rate(anvil).toFixed(0)} jobs/s; bare client loop ${rate(floor).toFixed(0)} calls/s, ratio ${(rate(anvil) / rate(floor)).toFixed(2)}; with a committed write before each call ${rate(writeAhead).toFixed(0)} calls/s, ratio ${(rate(anvil) / rate(writeAhead)).toFixed(2)}`,
-      );
-    } else {
-      const [a, f, w] = [anvil, floor, writeAhead].map(busyOf) as [
-        ReturnType<typeof busyOf>,
-        ReturnType<typeof busyOf>,
-        ReturnType<typeof busyOf>,
-      ];
-      console.log(
-        `${figure} [${label}]: Anvil ${a.fraction.toFixed(3)} (median gap ${a.gap} ms); bare client loop ${f.fraction.toFixed(3)} (median gap ${f.gap} ms); with a committed write before each call ${w.fraction.toFixed(3)} (median gap ${w.gap} ms)`,
-      );
+    const loop = (before: () => Promise<unknown>) =>
+      timed(async () => {
+        for (let i = 0; i < total; i++) {
+          await before();
+          await Effect.runPromise(bare.generate(request));
+        }
+      });
+    const pipeline = async (round: number): Promise<Run> => {
+      const { events, all } = completions(total);
+      const service = await benchService(database, imagesDir, {
+        events,
+        backends: [makeForgeClient({ baseUrl: sim.url })],
+        probeIntervalMs: 100,
+      });
+      await new Promise<void>((resolve) => {
+        const check = () => (service.monitor.health()[0]?.healthy ? resolve() : setTimeout(check, 10));
+        check();
+      });
+      const run = await timed(async () => {
+        await Promise.all(
+          Array.from({ length: total }, (_, i) => service.submit({ prompt: `d${round}-${i}`, ...params, steps })),
+        );
+        await all;
+      });
+      await service.stop();
+      return run;
+    };
+    const rounds: { floor: Run; writeAhead: Run; anvil: Run }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      rounds.push({
+        floor: await loop(() => Promise.resolve()),
+        writeAhead: await loop(decide),
+        anvil: await pipeline(round),
+      });
     }
+    await sim.close();
+    // Per round: Anvil's figure, each floor's, and Anvil's ratio to each floor.
+    const figures = rounds.map(({ floor, writeAhead, anvil }) =>
+      [anvil, floor, writeAhead].map((run) => (stepMs === 0 ? total / run.seconds : busyOf(run).fraction)),
+    );
+    const [anvil, floor, writeAhead] = [0, 1, 2].map((k) => median(figures.map((f) => f[k]!)));
+    const [toFloor, toWriteAhead] = [1, 2].map((k) => median(figures.map((f) => f[0]! / f[k]!)));
+    const gaps =
+      stepMs === 0
+        ? ""
+        : `; median gaps ${(["anvil", "floor", "writeAhead"] as const).map((k) => median(rounds.map((r) => busyOf(r[k]).gap))).join(", ")} ms`;
+    const shown = (value: number) => (stepMs === 0 ? `${value.toFixed(0)}/s` : value.toFixed(3));
+    console.log(
+      `${figure} [${label}], median of ${ROUNDS} alternating rounds: Anvil ${shown(anvil!)}; bare client loop ${shown(floor!)}, ratio ${toFloor!.toFixed(2)}; with a committed write before each call ${shown(writeAhead!)}, ratio ${toWriteAhead!.toFixed(2)}${gaps}`,
+    );
   }
 }
 
