@@ -19,57 +19,68 @@ async function lineOf(url: string): Promise<{ queued: number; processing: number
 /**
  * Drain of `total` small jobs on two simulator backends with no step time: once through one built server, once
  * through three built servers on one PostgreSQL database (jobs submitted a third through each), each on its own
- * fresh database (`database()` makes one). Printed as jobs per second and the ratio of the two.
+ * fresh database (`database()` makes one). The two take turns for `rounds` rounds; printed as jobs per second and
+ * the median of the rounds' ratios.
  */
 export async function clusterDrain(
   database: () => Promise<{ url: string; drop: () => Promise<void> }>,
   dataDir: (name: string) => string,
   total = 300,
+  rounds = 3,
 ): Promise<void> {
   const sims = await Promise.all([0, 1].map(() => startForgeSimulator({ stepMs: 0, maxImageSize: 64 })));
-  const rates: number[] = [];
+  const ratios: number[] = [];
   try {
-    for (const size of [1, 3]) {
-      const db = await database();
-      const servers: ServerProcess[] = [];
-      try {
-        for (let i = 0; i < size; i++) {
-          servers.push(
-            await spawnScript(
-              SERVER,
-              {
-                DATA_DIR: dataDir(`cluster-${size}-${i}`),
-                DATABASE_URL: db.url,
-                FORGE_URL: sims.map((sim) => sim.url).join(","),
-                MAX_QUEUED_PER_USER: "0",
-              },
-              120_000,
-            ),
+    for (let round = 0; round < rounds; round++) {
+      const rates: number[] = [];
+      for (const size of [1, 3]) {
+        const db = await database();
+        const servers: ServerProcess[] = [];
+        try {
+          for (let i = 0; i < size; i++) {
+            servers.push(
+              await spawnScript(
+                SERVER,
+                {
+                  DATA_DIR: dataDir(`cluster-${round}-${size}-${i}`),
+                  DATABASE_URL: db.url,
+                  FORGE_URL: sims.map((sim) => sim.url).join(","),
+                  MAX_QUEUED_PER_USER: "0",
+                },
+                120_000,
+              ),
+            );
+          }
+          const first = servers[0]!;
+          // Every server answers (the followers forward to the leader) before the clock starts.
+          for (const server of servers) await lineOf(server.url);
+          const start = performance.now();
+          await Promise.all(
+            servers.map((server, i) => fill(server.url, Math.floor(total / size), `drain ${size}-${i}`)),
           );
+          for (;;) {
+            const { queued, processing } = await lineOf(first.url);
+            if (queued === 0 && processing === 0) break;
+            await settle(20);
+          }
+          const seconds = (performance.now() - start) / 1000;
+          const done = Math.floor(total / size) * size;
+          rates.push(done / seconds);
+          console.log(
+            `drain through ${size} server${size === 1 ? "" : "s"} on one PostgreSQL, 2 simulator backends with no step time: ${(done / seconds).toFixed(0)} jobs/s (${done} jobs in ${seconds.toFixed(2)} s, submitting included)`,
+          );
+        } finally {
+          // A profiled server (ANVIL_SERVER_NODE_ARGS=--cpu-prof) writes its profile only when it exits by itself.
+          for (const server of servers) await server.kill(serverNodeArgs().length > 0 ? "SIGTERM" : "SIGKILL");
+          await db.drop();
         }
-        const first = servers[0]!;
-        // Every server answers (the followers forward to the leader) before the clock starts.
-        for (const server of servers) await lineOf(server.url);
-        const start = performance.now();
-        await Promise.all(servers.map((server, i) => fill(server.url, Math.floor(total / size), `drain ${size}-${i}`)));
-        for (;;) {
-          const { queued, processing } = await lineOf(first.url);
-          if (queued === 0 && processing === 0) break;
-          await settle(20);
-        }
-        const seconds = (performance.now() - start) / 1000;
-        const done = Math.floor(total / size) * size;
-        rates.push(done / seconds);
-        console.log(
-          `drain through ${size} server${size === 1 ? "" : "s"} on one PostgreSQL, 2 simulator backends with no step time: ${(done / seconds).toFixed(0)} jobs/s (${done} jobs in ${seconds.toFixed(2)} s, submitting included)`,
-        );
-      } finally {
-        // A profiled server (ANVIL_SERVER_NODE_ARGS=--cpu-prof) writes its profile only when it exits by itself.
-        for (const server of servers) await server.kill(serverNodeArgs().length > 0 ? "SIGTERM" : "SIGKILL");
-        await db.drop();
       }
+      ratios.push(rates[1]! / rates[0]!);
     }
-    console.log(`3-server cluster drain against one server's: ratio ${(rates[1]! / rates[0]!).toFixed(2)} (aim ≥ 1)`);
+    const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+    console.log(
+      `3-server cluster drain against one server's: median ratio of ${rounds} alternating rounds ${ratio.toFixed(2)} (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")}; aim ≥ 1)`,
+    );
   } finally {
     await Promise.all(sims.map((sim) => sim.close()));
   }
