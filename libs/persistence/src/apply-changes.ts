@@ -28,7 +28,7 @@ interface ChangeRow {
   progress?: number;
 }
 
-/** The SQLSTATE `anvil_apply_changes` fails with when `holder` no longer leads in term `epoch`. */
+/** The SQLSTATE of `anvil_apply_changes` and `anvil_store_image` when `holder` no longer leads in term `epoch`. */
 const FENCED_SQLSTATE = "AF001";
 
 /** Whether `error` (or what it wraps: drizzle wraps the driver's error) is a fenced function's refusal. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { count, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "./database";
+import { openDatabase, rowsOf } from "./database";
 import type { AnvilDatabase } from "./database";
 import { JobStore } from "./job-store";
 import { must, params } from "./testing/fixtures";
@@ -77,7 +77,7 @@ describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
         await tx.execute(sql`select ${"anvil"}::text as marker`);
         return tx.execute(sql`select statement from pg_prepared_statements where statement like ${"%as marker"}`);
       });
-      expect([...listed].map((row) => row["statement"])).toEqual(["select $1::text as marker"]);
+      expect(rowsOf(listed).map((row) => row["statement"])).toEqual(["select $1::text as marker"]);
     } finally {
       await database.close();
       await scratch.drop();

@@ -21,7 +21,8 @@ export class Fenced extends Error {
 
 /**
  * A term of the lease that writes are made under: `check` refuses inside a transaction (with {@link Fenced}) once the
- * term is over; a statement that checks by itself (anvil_apply_changes) takes the `holder` and `epoch`.
+ * term is over; a statement that checks by itself (anvil_apply_changes, anvil_store_image) takes the `holder` and
+ * `epoch`.
  */
 export interface WriteFence {
   readonly holder: string;

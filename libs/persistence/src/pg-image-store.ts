@@ -29,7 +29,7 @@ export class PgImageStore implements ImageStore {
     return new PgImageStore({ db: this.db }, fence);
   }
 
-  /** One statement (`anvil_store_image`, drizzle/0010_store_image.sql): the fence, the lock, the old rows out, the new in. */
+  /** One statement, `anvil_store_image` (drizzle/0010_store_image.sql): the fence, the lock, old rows out, new in. */
   async write(jobId: string, bytes: Uint8Array): Promise<void> {
     const { fence } = this;
     try {

@@ -423,7 +423,7 @@ async function main(): Promise<void> {
     let n = 0;
     const pglite = () => openDatabase({ dataDir: join(dir, `pglite-${n++}`), migrationsFolder: MIGRATIONS });
     // Switches saved by model affinity: the scheduler's doing, so on the embedded database alone.
-    if (wanted("affinity")) await affinityFigures("pglite", pglite, dir);
+    if (wanted("affinity") && !postgresOnly) await affinityFigures("pglite", pglite, dir);
     if (!postgresOnly) await onDatabase("pglite", pglite, dir, figures);
     if (env.DATABASE_URL) {
       await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures);
