@@ -49,12 +49,14 @@ const selectedModel = (options: Record<string, unknown>): string | null => {
 export class BackendMonitor {
   private readonly states: { healthy: boolean; lastError: string | null; upLatch: Latch.Latch }[];
   private fiber: Fiber.Fiber<void> | null = null;
+  private readonly runtime: EffectRuntime;
 
   constructor(
     private readonly backends: readonly ForgeClient[],
     private readonly hooks: BackendMonitorHooks,
     private readonly intervalMs = 2_000,
   ) {
+    this.runtime = hooks.runtime ?? defaultRuntime;
     this.states = backends.map(() => ({
       healthy: false,
       lastError: "not probed yet",
@@ -64,14 +66,14 @@ export class BackendMonitor {
 
   /** Starts probing every backend in the background. */
   start(): void {
-    this.fiber ??= (this.hooks.runtime ?? defaultRuntime).runFork(
+    this.fiber ??= this.runtime.runFork(
       Effect.forEach(this.backends, (_, i) => this.watch(i), { concurrency: "unbounded", discard: true }),
     );
   }
 
   /** Stops probing. */
   async stop(): Promise<void> {
-    if (this.fiber) await (this.hooks.runtime ?? defaultRuntime).runPromise(Fiber.interrupt(this.fiber));
+    if (this.fiber) await this.runtime.runPromise(Fiber.interrupt(this.fiber));
     this.fiber = null;
   }
 

@@ -30,11 +30,14 @@ export interface EventRetentionOptions {
 export class EventRetention {
   private fiber: Fiber.Fiber<void> | null = null;
   private passes = 0;
+  private readonly runtime: EffectRuntime;
 
   constructor(
     private readonly store: JobStore,
     private readonly options: EventRetentionOptions,
-  ) {}
+  ) {
+    this.runtime = options.runtime ?? defaultRuntime;
+  }
 
   /** Prunes now and then every interval, in the background. */
   start(): void {
@@ -52,14 +55,12 @@ export class EventRetention {
       Effect.uninterruptible,
     );
     const every = Duration.millis(intervalMs ?? Math.min(retentionMs, HOUR_MS));
-    this.fiber ??= (this.options.runtime ?? defaultRuntime).runFork(
-      pass.pipe(Effect.repeat(Schedule.spaced(every)), Effect.asVoid),
-    );
+    this.fiber ??= this.runtime.runFork(pass.pipe(Effect.repeat(Schedule.spaced(every)), Effect.asVoid));
   }
 
   /** Stops pruning; a prune under way finishes first. */
   async stop(): Promise<void> {
-    if (this.fiber) await (this.options.runtime ?? defaultRuntime).runPromise(Fiber.interrupt(this.fiber));
+    if (this.fiber) await this.runtime.runPromise(Fiber.interrupt(this.fiber));
     this.fiber = null;
   }
 

@@ -102,12 +102,14 @@ export class Journal<P> {
   private progressAt: number;
   private abandoned = false;
   private readonly now: Clock;
+  private readonly runtime: EffectRuntime;
   /** Waiting progress is due (its delay passed, or a flush asked): the lane writes it next. */
   private progressDue = false;
   private progressTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: JournalOptions<P>) {
     this.now = options.now ?? Date.now;
+    this.runtime = options.runtime ?? defaultRuntime;
     this.progressAt = this.now();
   }
 
@@ -116,10 +118,7 @@ export class Journal<P> {
     const superseded =
       entry.kind === "transition" && SETS_PROGRESS.has(entry.to) ? this.takeProgress(entry.jobId) : null;
     if (entry.kind === "progress") {
-      const waiting = this.pending.find(
-        (p): p is Extract<Pending, { entry: JournalEntry }> =>
-          "entry" in p && p.entry.kind === "progress" && p.entry.jobId === entry.jobId,
-      );
+      const waiting = this.pending[this.progressIndex(entry.jobId)] as PendingEntry | undefined;
       if (waiting) {
         waiting.entry = entry;
         return this.lastOfJob.get(entry.jobId) ?? Promise.resolve();
@@ -135,9 +134,14 @@ export class Journal<P> {
     return settled;
   }
 
+  /** Where `jobId`'s waiting progress entry is in the lane (-1 when none waits). */
+  private progressIndex(jobId: string): number {
+    return this.pending.findIndex((p) => "entry" in p && p.entry.kind === "progress" && p.entry.jobId === jobId);
+  }
+
   /** Takes `jobId`'s waiting progress entry out of the lane (null when none waits). */
   private takeProgress(jobId: string): PendingEntry | null {
-    const i = this.pending.findIndex((p) => "entry" in p && p.entry.kind === "progress" && p.entry.jobId === jobId);
+    const i = this.progressIndex(jobId);
     if (i === -1) return null;
     const [taken] = this.pending.splice(i, 1);
     if (!this.progressWaits()) this.progressWritten();
@@ -294,7 +298,7 @@ export class Journal<P> {
   /** Persists `entries`, retrying while the database is unreachable; fails only when the write is refused. */
   private async write(entries: readonly JournalEntry[]): Promise<Result.Result<readonly P[], WriteRejected>> {
     const unreachable = this.options.isUnreachable ?? (() => true);
-    const outcome = await (this.options.runtime ?? defaultRuntime).runPromise(
+    const outcome = await this.runtime.runPromise(
       Effect.tryPromise({
         try: () => this.options.persist(entries),
         catch: (cause): JournalWriteError =>

@@ -220,8 +220,7 @@ function busyOf({ log }: Run): { fraction: number; gap: number } {
   return { fraction: work / wall, gap: gaps[Math.floor(gaps.length / 2)] ?? 0 };
 }
 
-/** The median of `values` (the upper one of an even count). */
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]): number => summarise(values).median;
 
 /**
  * The same backend driven three ways, each figure printed beside two floors: a bare client calling `generate` in a

@@ -4,6 +4,7 @@ import { startForgeSimulator } from "@anvil/forge-client";
 import { serverNodeArgs, spawnScript } from "../testing/spawn-server";
 import type { ServerProcess } from "../testing/spawn-server";
 import { fill } from "./crowd";
+import { summarise } from "./stats";
 
 const SERVER = fileURLToPath(new URL("./main.js", import.meta.url));
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -77,7 +78,7 @@ export async function clusterDrain(
       }
       ratios.push(rates[1]! / rates[0]!);
     }
-    const ratio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+    const ratio = summarise(ratios).median;
     console.log(
       `3-server cluster drain against one server's: median ratio of ${rounds} alternating rounds ${ratio.toFixed(2)} (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")}; aim ≥ 1)`,
     );
