@@ -163,6 +163,19 @@ export const queueControl = pgTable(
   (t) => [check("queue_control_one_row", sql`${t.id} = 1`)],
 );
 
+/**
+ * How many jobs wait (status `queued`), kept by triggers on `jobs` (drizzle/0011_queued_count.sql): a submission
+ * reads its place in the line here instead of counting the line under the event-order lock.
+ */
+export const queueCounts = pgTable(
+  "queue_counts",
+  {
+    id: integer("id").primaryKey(),
+    queued: bigint("queued", { mode: "number" }).notNull(),
+  },
+  (t) => [check("queue_counts_one_row", sql`${t.id} = 1`)],
+);
+
 // PGlite reads bytea as a Uint8Array, postgres.js as a Buffer (a Uint8Array too).
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => "bytea" });
 

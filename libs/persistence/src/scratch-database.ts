@@ -33,11 +33,12 @@ export async function createScratchDatabase(
     return {
       url: baseUrl,
       drop: async () => {
-        await admin.unsafe(`drop table if exists job_events, jobs, messages, conversations cascade`);
+        await admin.unsafe(`drop table if exists job_events, jobs, messages, conversations, queue_counts cascade`);
         await admin.unsafe(`drop schema if exists drizzle cascade`);
         await admin.unsafe(`drop function if exists anvil_submit_jobs(jsonb)`);
         await admin.unsafe(`drop function if exists anvil_apply_changes(jsonb, jsonb, text, bigint)`);
         await admin.unsafe(`drop function if exists anvil_store_image(uuid, bytea, integer, text, bigint)`);
+        await admin.unsafe(`drop function if exists anvil_count_queued()`);
         await admin.unsafe(`drop function if exists anvil_iso(timestamptz)`);
         await admin.unsafe(`drop function if exists jsonb_shallow_merge(jsonb, jsonb)`);
         await admin.unsafe(`drop function if exists jsonb_deep_merge(jsonb, jsonb)`);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { count, eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { titleFromPrompt } from "./conversations";
 import type { AnvilDb, AnvilTx } from "./database";
 import { BatchRejected, ConversationNotFound, IdempotencyConflict } from "./errors";
@@ -7,7 +7,7 @@ import { lockEventOrder, nextEventId } from "./event-order";
 import { getJobByIdempotencyKey, queuePosition } from "./job-queries";
 import { toJob, toJobRecord } from "./records";
 import type { JobRecord } from "./records";
-import { conversations, jobEvents, jobs, messages } from "./schema";
+import { conversations, jobEvents, jobs, messages, queueCounts } from "./schema";
 import { isUniqueViolation, isUuid } from "./sql-guards";
 import { storeNewJobs } from "./store-new-jobs";
 import { ownedKey, ownerOf, requestHash } from "./submission";
@@ -128,8 +128,9 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
     fresh.push(i);
   });
 
-  // Under the lock every existing seq is smaller than the ones drawn here, so these jobs go to the back in order.
-  const [queued] = await tx.select({ n: count() }).from(jobs).where(eq(jobs.status, "queued"));
+  // Under the lock every existing seq is smaller than the ones drawn here, so these jobs go to the back in order;
+  // the number of jobs waiting is kept by triggers (drizzle/0011_queued_count.sql), not counted.
+  const [queued] = await tx.select({ n: queueCounts.queued }).from(queueCounts).where(eq(queueCounts.id, 1));
   const ahead = queued?.n ?? 0;
   const rows = fresh.map((i, k) => {
     const input = inputs[i]!;

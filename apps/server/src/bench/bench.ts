@@ -325,11 +325,21 @@ async function submissionsAgainstFloor(label: string, database: AnvilDatabase, i
     database.db.execute(sql`insert into bench_floor (prompt, params) values (${`f${caller}-${i}`}, ${json}::jsonb)`),
   );
   // No backend answers, so every job stays queued: this measures accepting work, not running it.
-  const service = await benchService(database, imagesDir);
-  const anvil = await run((caller, i) => service.submit({ prompt: `s${caller}-${i}`, ...params }));
-  await service.stop();
+  const submitted = async (round: string) => {
+    const service = await benchService(database, imagesDir);
+    const rate = await run((caller, i) => service.submit({ prompt: `${round}${caller}-${i}`, ...params }));
+    await service.stop();
+    return rate;
+  };
+  const anvil = await submitted("s");
+  // Again behind a line of 10,000 waiting jobs: what a submission costs must not grow with the line.
+  const store = new JobStore(database);
+  for (let i = 0; i < 10_000; i += 250) {
+    await store.submitJobs(Array.from({ length: 250 }, (_, k) => ({ prompt: `w${i + k}`, params })));
+  }
+  const behindLine = await submitted("l");
   console.log(
-    `submissions, ${callers} concurrent callers [${label}]: Anvil ${anvil.toFixed(0)}/s, single-row INSERTs ${floor.toFixed(0)}/s, ratio ${(anvil / floor).toFixed(2)}`,
+    `submissions, ${callers} concurrent callers [${label}]: Anvil ${anvil.toFixed(0)}/s (${behindLine.toFixed(0)}/s with 10,000 jobs waiting), single-row INSERTs ${floor.toFixed(0)}/s, ratio ${(anvil / floor).toFixed(2)}`,
   );
 }
 

@@ -1,0 +1,70 @@
+import { eq, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import type { JournalChange } from "./apply-changes";
+import { conversations, jobs, queueCounts } from "./schema";
+import { params, snapshot, useTestDatabase } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+
+type Move = Extract<JournalChange, { kind: "transition" }>;
+
+const move = (jobId: string, from: Move["from"], to: Move["to"]): JournalChange => ({
+  kind: "transition",
+  jobId,
+  from,
+  to,
+  patch: {},
+});
+
+describe.each(testDrivers(process.env.TEST_DATABASE_URL))("the count of waiting jobs on $kind", (driver) => {
+  const { store, test } = useTestDatabase(driver);
+  const db = () => test().database.db;
+  /** The kept count beside the count of the rows themselves. */
+  const counts = async () => {
+    const [kept] = await db().select({ n: queueCounts.queued }).from(queueCounts);
+    return { kept: kept?.n, counted: await db().$count(jobs, eq(jobs.status, "queued")) };
+  };
+  const expectKept = async (queued: number) => expect(await counts()).toEqual({ kept: queued, counted: queued });
+
+  it("follows every way a job enters or leaves the line, and places new jobs by it", async () => {
+    await expectKept(0);
+    // The one-call path, a batch of three.
+    const batch = await store().submitJobs(["a", "b", "c"].map((prompt) => ({ prompt, params })));
+    await expectKept(3);
+    // The general path (a repeated key goes there), whose new job is placed behind the three.
+    const [first, again] = await store().submitJobs([
+      { prompt: "d", params, idempotencyKey: "k" },
+      { prompt: "d", params, idempotencyKey: "k" },
+    ]);
+    await expectKept(4);
+    expect(first).toMatchObject({ created: true, queuePosition: 4 });
+    expect(again).toMatchObject({ created: false });
+    const [a, b, c] = batch.map((outcome) => {
+      if (outcome instanceof Error) throw outcome;
+      return outcome.job;
+    });
+    // Through the journal's one call: a start, a requeue, a start again, a completion.
+    await store().applyJournalBatch([move(a!.id, "queued", "processing")]);
+    await expectKept(3);
+    await store().applyJournalBatch([move(a!.id, "processing", "queued")]);
+    await expectKept(4);
+    await store().applyJournalBatch([move(a!.id, "queued", "processing"), move(a!.id, "processing", "complete")]);
+    await expectKept(3);
+    // Through applyTransition: a cancellation, and a change that does not apply (b is not processing).
+    await store().applyTransition({ jobId: b!.id, from: "queued", to: "cancelled", snapshot });
+    expect(await store().applyTransition({ jobId: b!.id, from: "processing", to: "error", snapshot })).toBeNull();
+    await expectKept(2);
+    // A change that leaves the status alone, and a progress write.
+    await store().moveJob(c!.id, "front");
+    await db().execute(sql`update jobs set status = status where id = ${c!.id}`);
+    await expectKept(2);
+    // A job placed by the kept count: behind the two that wait.
+    const late = await store().submitJob({ prompt: "e", params });
+    expect(late.queuePosition).toBe(3);
+    await expectKept(3);
+    // Jobs that go with their conversation.
+    await db().delete(conversations).where(eq(conversations.id, c!.conversationId));
+    await expectKept(2);
+    await test().reset();
+    await expectKept(0);
+  });
+});
