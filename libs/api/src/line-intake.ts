@@ -27,25 +27,22 @@ export class LineIntake {
   constructor(private readonly targets: LineIntakeTargets) {}
 
   /**
-   * A stored submission: a new job joins the line and is announced; a repeated key answers with its job. A job
-   * that is stored and waiting but that the scheduler never heard of (its first submission was committed but the
-   * answer was lost on the way back) joins the line now.
+   * Stored submissions: the new jobs join the line, in one step of the scheduler, and are announced; a repeated
+   * idempotency key answers with the job it made. A job that is stored and waiting but that the scheduler never
+   * heard of (its first submission was committed but the answer was lost on the way back) joins the line now.
    */
-  accept({ job, created }: SubmitJobResult): Job {
-    if (!created && !this.isOrphan(job)) return this.targets.live.toJob(job);
-    return this.adopt(job);
-  }
-
-  /** {@link accept} for a whole batch, whose new jobs join the line in one step of the scheduler. */
   acceptAll(results: readonly SubmitJobResult[]): Job[] {
     const { live, scheduler, publisher } = this.targets;
-    const joining = results.filter(({ job, created }) => created || this.isOrphan(job));
-    for (const { job } of joining) live.update(job);
-    scheduler.submitMany(joining.map(({ job }) => lineInputOf(job)));
-    const announced = new Set(joining.map(({ job }) => job.id));
+    // A job joins (and is announced) once, also when two inputs of the batch repeated one key.
+    const joining = new Map<string, JobRecord>();
+    for (const { job, created } of results) {
+      if (!joining.has(job.id) && (created || this.isOrphan(job))) joining.set(job.id, job);
+    }
+    for (const job of joining.values()) live.update(job);
+    scheduler.submitMany([...joining.values()].map(lineInputOf));
     return results.map(({ job }) => {
       const snapshot = live.toJob(job);
-      if (announced.has(job.id)) publisher.announce(job, snapshot);
+      if (joining.delete(job.id)) publisher.announce(job, snapshot);
       return snapshot;
     });
   }

@@ -153,7 +153,6 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     lastProgressAt: () => scheduler.journal.lastProgressAt,
     store: (inputs) => store.submitJobs(inputs),
     storeAll: (inputs) => store.submitJobsAtomically(inputs),
-    accept: (result) => intake.accept(result),
     acceptAll: (results) => intake.acceptAll(results),
     onUncertain: () => recovery.sweepOrphans(),
     deadlineMs: SUBMIT_DEADLINE_MS,

@@ -42,7 +42,6 @@ describe("Submissions", () => {
       lastProgressAt: () => Date.now(),
       store: storeJobs,
       storeAll: (inputs) => store().submitJobsAtomically(inputs),
-      accept,
       acceptAll: (results) => results.map(accept),
       deadlineMs: 50,
       ...overrides,
@@ -115,9 +114,9 @@ describe("Submissions", () => {
     const [good, bad] = [unique("good"), unique("bad")];
     const s = submissions({
       run: (task) => Promise.resolve().then(task),
-      accept: (result) => {
-        if (result.job.prompt === bad) throw new Error("the scheduler has stopped");
-        return accept(result);
+      acceptAll: (results) => {
+        if (results.some((result) => result.job.prompt === bad)) throw new Error("the scheduler has stopped");
+        return results.map(accept);
       },
     });
     const results = await Promise.allSettled([s.submit(input(good)), s.submit(input(bad))]);

@@ -28,9 +28,10 @@ export interface SubmissionsOptions {
   store: (inputs: readonly SubmitJobInput[]) => Promise<SubmitOutcome[]>;
   /** Stores all the inputs in one transaction, in order, or none of them (throws the refusal). */
   storeAll: (inputs: readonly SubmitJobInput[]) => Promise<SubmitJobResult[]>;
-  /** Takes a stored job into the queue and announces it; called for every job stored, answered in time or not. */
-  accept: (result: SubmitJobResult) => Job;
-  /** {@link accept} for a stored all-or-nothing batch, in one step. */
+  /**
+   * Takes stored jobs into the queue, in one step, and announces the new ones; called for every job stored,
+   * answered in time or not. A repeated idempotency key answers with the job it made.
+   */
   acceptAll: (results: readonly SubmitJobResult[]) => Job[];
   /**
    * Called when a store failed in a way that leaves its outcome unknown (the connection went while it committed):
@@ -161,32 +162,47 @@ export class Submissions {
       if (unreachable) this.options.onUncertain?.();
       return;
     }
-    let offset = 0;
-    for (const entry of batch) {
-      const outcomes = results.slice(offset, offset + entry.inputs.length);
-      offset += entry.inputs.length;
-      this.answer(entry, outcomes);
-    }
+    this.answer(batch, results);
   }
 
-  /** Takes an entry's stored jobs into the queue and answers it (a single submission may have been refused alone). */
-  private answer(entry: Waiting, outcomes: SubmitOutcome[]): void {
-    let jobs: Job[] = [];
+  /**
+   * Takes a batch's stored jobs into the queue, in one step of the scheduler, and answers each entry: a single
+   * submission refused alone (an unknown conversation, say) gets its refusal, an all-or-nothing group all of its
+   * jobs.
+   */
+  private answer(batch: readonly Waiting[], outcomes: readonly SubmitOutcome[]): void {
+    const stored: { entry: Waiting; results: SubmitJobResult[] }[] = [];
+    let offset = 0;
+    for (const entry of batch) {
+      const mine = outcomes.slice(offset, offset + entry.inputs.length);
+      offset += entry.inputs.length;
+      const refused = mine.find((outcome) => outcome instanceof Error);
+      if (refused !== undefined) this.settle(entry, () => entry.reject(refused));
+      else if (mine.length !== entry.inputs.length) {
+        this.settle(entry, () => entry.reject(new Error("the store returned no outcome")));
+      } else stored.push({ entry, results: mine as SubmitJobResult[] });
+    }
+    let jobs: Job[] | null = null;
     try {
-      const stored = outcomes.map((outcome) => {
-        if (outcome instanceof Error) throw outcome;
-        return outcome;
-      });
-      jobs = entry.atomic ? this.options.acceptAll(stored) : stored.map((result) => this.options.accept(result));
-    } catch (error) {
-      // Never out of this task: the lane's promise is not awaited, a throw would be an unhandled rejection.
-      this.settle(entry, () => entry.reject(error));
-      return;
+      jobs = this.options.acceptAll(stored.flatMap(({ results }) => results));
+    } catch {
+      // One entry at a time below, so that a failure refuses only the submission it belongs to.
     }
-    if (jobs.length !== entry.inputs.length) {
-      this.settle(entry, () => entry.reject(new Error("the store returned no outcome")));
-      return;
+    offset = 0;
+    for (const { entry, results } of stored) {
+      if (jobs !== null) {
+        const mine = jobs.slice(offset, offset + results.length);
+        offset += results.length;
+        this.settle(entry, () => entry.resolve(mine));
+        continue;
+      }
+      try {
+        const mine = this.options.acceptAll(results);
+        this.settle(entry, () => entry.resolve(mine));
+      } catch (error) {
+        // Never out of this task: the lane's promise is not awaited, a throw would be an unhandled rejection.
+        this.settle(entry, () => entry.reject(error));
+      }
     }
-    this.settle(entry, () => entry.resolve(jobs));
   }
 }
