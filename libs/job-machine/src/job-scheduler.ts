@@ -238,9 +238,10 @@ export class JobScheduler<P> {
     this.actor.send({ type: "scheduler.enqueue", job });
   }
 
-  /** Puts many jobs at the end of the line, in the order given, in one step of the machine. */
+  /** Puts many jobs at the end of the line, in the order given, in one step of the machine (one: {@link submit}). */
   submitMany(jobs: readonly ImageJobInput[]): void {
-    if (jobs.length > 0) this.actor.send({ type: "scheduler.enqueueMany", jobs });
+    if (jobs.length === 1) this.submit(jobs[0]!);
+    else if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs });
   }
 
   /** Cancels a queued or running job; settles once its transition is persisted and published. */

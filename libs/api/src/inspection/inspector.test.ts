@@ -65,6 +65,20 @@ describe("Inspector", () => {
     expect(schedulerAfter("xstate.done.actor.j1")?.contextDiff).toEqual({ jobs: [1, 0] });
   });
 
+  it("puts a batch that joins the line in the timeline of every job in it, as that job's own enqueue", async () => {
+    const inspector = new Inspector();
+    const { scheduler } = inspectedScheduler(inspector);
+    scheduler.hold(true);
+    scheduler.submitMany(["b1", "b2", "b3"].map((jobId) => ({ jobId, prompt: jobId, params, attempt: 1 })));
+    await scheduler.stop();
+    for (const jobId of ["b1", "b2", "b3"]) {
+      const [event, snapshot] = inspector.timeline(jobId).filter((r) => r.eventType === "scheduler.enqueueMany");
+      expect(event).toMatchObject({ actorId: "scheduler", type: "@xstate.event" });
+      expect(JSON.parse(event?.payloadSummary ?? "{}")).toMatchObject({ job: { jobId }, batch: 3 });
+      expect(snapshot).toMatchObject({ actorId: "scheduler", type: "@xstate.snapshot" });
+    }
+  });
+
   it("cuts long fields from event summaries and keeps errors readable", async () => {
     const inspector = new Inspector();
     const { scheduler, run } = inspectedScheduler(inspector);

@@ -43,6 +43,19 @@ const jobNamedBy = (event: AnyEventObject): string | null => {
 };
 
 /**
+ * The jobs an event to the scheduler is about, each with the part of the event that is its own: a batch that joins
+ * the line (`scheduler.enqueueMany`) is in the timeline of every job in it, as that job's enqueue, with the size of
+ * its batch; any other event is about one job or none.
+ */
+const perJob = (event: AnyEventObject): (readonly [string | null, AnyEventObject])[] => {
+  const { jobs } = event as { jobs?: unknown };
+  if (event.type !== "scheduler.enqueueMany" || !Array.isArray(jobs)) return [[jobNamedBy(event), event]];
+  return (jobs as { jobId?: unknown }[]).flatMap((job) =>
+    typeof job.jobId === "string" ? [[job.jobId, { type: event.type, job, batch: jobs.length }] as const] : [],
+  );
+};
+
+/**
  * The scheduler hears of each progress step from the job that made it; its copy would only repeat the job's own
  * record and halve how much of each job's timeline the ring can keep.
  */
@@ -198,8 +211,9 @@ export class Inspector {
     if (isProgressCopy(toRoot, event)) return;
     const target = this.identify(ref, rootId);
     const sourceId = source ? this.identify(source, rootId).actorId : null;
-    const jobId = toRoot ? jobNamedBy(event) : target.jobId;
-    this.push("@xstate.event", target.actorId, jobId, event.type, sourceId, null, null, event, undefined, undefined);
+    for (const [jobId, own] of toRoot ? perJob(event) : [[target.jobId, event] as const]) {
+      this.push("@xstate.event", target.actorId, jobId, event.type, sourceId, null, null, own, undefined, undefined);
+    }
   }
 
   private onSnapshot(
@@ -211,24 +225,25 @@ export class Inspector {
     if (isProgressCopy(root, event)) return;
     const { status, value, context } = snapshot as { status: string; value?: unknown; context?: unknown };
     const identity = this.identify(ref, rootId);
-    // The scheduler's snapshot after an event about one job (enqueue, its end) belongs to that job's timeline too.
-    const jobId = root ? jobNamedBy(event) : identity.jobId;
     // The scheduler's context is large and changes in place: its record keeps the counts at the time.
     const after = root ? schedulerCounts(snapshot as Snapshot<unknown>) : isRecord(context) ? context : undefined;
     const before = this.contexts.get(ref);
     if (after) this.contexts.set(ref, after);
-    this.push(
-      "@xstate.snapshot",
-      identity.actorId,
-      jobId,
-      event.type,
-      null,
-      stateOf(value),
-      status,
-      undefined,
-      before,
-      after,
-    );
+    // The scheduler's snapshot after an event about a job (enqueue, its end) belongs to that job's timeline too.
+    for (const [jobId] of root ? perJob(event) : [[identity.jobId] as const]) {
+      this.push(
+        "@xstate.snapshot",
+        identity.actorId,
+        jobId,
+        event.type,
+        null,
+        stateOf(value),
+        status,
+        undefined,
+        before,
+        after,
+      );
+    }
   }
 
   /** Who `ref` is: the scheduler, or as learnt when it started; an actor not started yet counts as a job's own. */
