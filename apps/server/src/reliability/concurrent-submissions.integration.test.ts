@@ -1,13 +1,11 @@
-import { EventHub, JobService } from "@anvil/api";
-import type { HubMessage } from "@anvil/api";
 import { makeForgeClient } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
-import { JobStore, openDatabase } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { useCleanups } from "./support/cleanups";
+import { startJobService } from "./support/job-service";
 
 const input = (label: string) => ({ prompt: uniquePrompt(label), ...DEFAULT_JOB_PARAMS, ...quick });
 
@@ -19,27 +17,12 @@ const input = (label: string) => ({ prompt: uniquePrompt(label), ...DEFAULT_JOB_
 describe.each(testDrivers())("submissions from many callers at once, on $kind", (driver) => {
   const cleanups = useCleanups();
 
-  const start = async () => {
-    const test = await driver.create();
-    cleanups.push(() => test.dispose());
-    const database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
-    cleanups.push(() => database.close());
-    const store = new JobStore(database);
-    const events = new EventHub();
-    const published: HubMessage[] = [];
-    events.subscribe((message) => published.push(message));
-    // No backend answers: every job stays queued, in the line.
-    const service = await JobService.start({
-      store,
-      events,
+  // No backend answers: every job stays queued, in the line.
+  const start = () =>
+    startJobService(driver, cleanups, {
       backends: [makeForgeClient({ baseUrl: "http://127.0.0.1:9", connectRetries: 0 })],
-      imagesDir: `${test.dataDir}/images`,
-      jobTimeoutMs: 20_000,
       maxQueuedPerUser: 0,
     });
-    cleanups.push(() => service.stop());
-    return { store, service, published };
-  };
 
   it("answers each batch in commit order: the line follows seq, events go out in id order, each job once", async () => {
     const { store, service, published } = await start();

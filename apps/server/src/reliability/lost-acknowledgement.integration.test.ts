@@ -1,15 +1,14 @@
-import { EventHub, JobService } from "@anvil/api";
-import type { HubMessage } from "@anvil/api";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
-import { JobStore, openDatabase } from "@anvil/persistence";
-import type { AnvilDatabase, SubmitJobInput, SubmitOutcome } from "@anvil/persistence";
+import { JobStore } from "@anvil/persistence";
+import type { SubmitJobInput, SubmitOutcome } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor } from "../testing/wait";
 import { useCleanups } from "./support/cleanups";
+import { startJobService } from "./support/job-service";
 
 /** What postgres.js says when the connection goes while it waits for an answer (here: to its COMMIT). */
 const connectionClosed = () =>
@@ -52,27 +51,13 @@ describe.each(testDrivers())("a lost acknowledgement, on $kind", (driver) => {
   const cleanups = useCleanups();
 
   const start = async () => {
-    const test = await driver.create();
-    cleanups.push(() => test.dispose());
-    const database: AnvilDatabase = await openDatabase(
-      test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir },
-    );
-    cleanups.push(() => database.close());
     const simulator: ForgeSimulator = await startForgeSimulator({ stepMs: 5 });
     cleanups.push(() => simulator.close());
-    const store = new LossyStore(database);
-    const events = new EventHub();
-    const published: HubMessage[] = [];
-    events.subscribe((message) => published.push(message));
-    const service = await JobService.start({
-      store,
-      events,
+    const { store, service, published } = await startJobService(driver, cleanups, {
+      store: (database) => new LossyStore(database),
       backends: [makeForgeClient({ baseUrl: simulator.url })],
-      imagesDir: `${test.dataDir}/images`,
-      jobTimeoutMs: 20_000,
       probeIntervalMs: 100,
     });
-    cleanups.push(() => service.stop());
     await waitFor(() => service.monitor.health().every((backend) => backend.healthy), "the backend is up");
     const statusOf = async (jobId: string) => (await store.getJob(jobId))?.status;
     return { store, service, simulator, published, statusOf };
