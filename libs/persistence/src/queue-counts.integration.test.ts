@@ -53,7 +53,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("the count of waiting 
     await store().applyTransition({ jobId: b!.id, from: "queued", to: "cancelled", snapshot });
     expect(await store().applyTransition({ jobId: b!.id, from: "processing", to: "error", snapshot })).toBeNull();
     await expectKept(2);
-    // A change that leaves the status alone, and a progress write.
+    // Changes that leave the status alone: a move to the front, and an UPDATE that sets it to itself.
     await store().moveJob(c!.id, "front");
     await db().execute(sql`update jobs set status = status where id = ${c!.id}`);
     await expectKept(2);
