@@ -1,9 +1,14 @@
+import { cp, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { JournalChange } from "./apply-changes";
+import { defaultMigrationsFolder, openDatabase } from "./database";
+import type { AnvilDatabase } from "./database";
+import { JobStore } from "./job-store";
 import { conversations, jobs, queueCounts } from "./schema";
 import { params, snapshot, useTestDatabase } from "./testing/fixtures";
-import { testDrivers } from "./testing/test-databases";
+import { temporaryDir, testDrivers } from "./testing/test-databases";
 
 type Move = Extract<JournalChange, { kind: "transition" }>;
 
@@ -15,15 +20,49 @@ const move = (jobId: string, from: Move["from"], to: Move["to"]): JournalChange 
   patch: {},
 });
 
+/** The kept count beside the count of the rows themselves. */
+const counts = async ({ db }: Pick<AnvilDatabase, "db">) => {
+  const [kept] = await db.select({ n: queueCounts.queued }).from(queueCounts);
+  return { kept: kept?.n, counted: await db.$count(jobs, eq(jobs.status, "queued")) };
+};
+
+describe("the count of waiting jobs, on an upgrade", () => {
+  it("starts from the jobs a database already holds when migration 0011 is applied", async () => {
+    const dir = await temporaryDir();
+    const before = join(dir.path, "migrations-before-0011");
+    try {
+      // This package's migrations as they were before 0011.
+      await cp(defaultMigrationsFolder, before, { recursive: true });
+      const journalPath = join(before, "meta", "_journal.json");
+      const journal = JSON.parse(await readFile(journalPath, "utf8")) as { entries: { tag: string }[] };
+      const kept = journal.entries.findIndex((entry) => entry.tag.startsWith("0011_"));
+      journal.entries = journal.entries.slice(0, kept);
+      await writeFile(journalPath, JSON.stringify(journal));
+      await rm(join(before, "0011_queued_count.sql"));
+
+      const old = await openDatabase({ dataDir: dir.path, migrationsFolder: before });
+      const store = new JobStore(old);
+      await store.submitJobs(["a", "b", "c", "d"].map((prompt) => ({ prompt, params })));
+      const [started] = await store.submitJobs([{ prompt: "e", params }]);
+      if (started === undefined || started instanceof Error) throw new Error("the job was not stored");
+      await store.applyTransition({ jobId: started.job.id, from: "queued", to: "processing", snapshot });
+      await old.close();
+
+      const upgraded = await openDatabase({ dataDir: dir.path });
+      expect(await counts(upgraded)).toEqual({ kept: 4, counted: 4 });
+      await upgraded.close();
+    } finally {
+      await dir.remove();
+    }
+    // Two starts of a PGlite on disk: slow on a busy CI machine.
+  }, 60_000);
+});
+
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("the count of waiting jobs on $kind", (driver) => {
   const { store, test } = useTestDatabase(driver);
   const db = () => test().database.db;
-  /** The kept count beside the count of the rows themselves. */
-  const counts = async () => {
-    const [kept] = await db().select({ n: queueCounts.queued }).from(queueCounts);
-    return { kept: kept?.n, counted: await db().$count(jobs, eq(jobs.status, "queued")) };
-  };
-  const expectKept = async (queued: number) => expect(await counts()).toEqual({ kept: queued, counted: queued });
+  const expectKept = async (queued: number) =>
+    expect(await counts(test().database)).toEqual({ kept: queued, counted: queued });
 
   it("follows every way a job enters or leaves the line, and places new jobs by it", async () => {
     await expectKept(0);
