@@ -3,7 +3,7 @@ import type { Job, JobStatus } from "@anvil/job-machine";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "./database";
 import type { AnvilDb } from "./database";
-import { Fenced } from "./leader-lease";
+import { fencedOr } from "./leader-lease";
 import type { WriteFence } from "./leader-lease";
 import { jobRowOf, toJobRecord } from "./records";
 import { isUuid } from "./sql-guards";
@@ -27,18 +27,6 @@ interface ChangeRow {
   /** A progress value: whole percent, 0..100. */
   progress?: number;
 }
-
-/** The SQLSTATE of `anvil_apply_changes` and `anvil_store_image` when `holder` no longer leads in term `epoch`. */
-const FENCED_SQLSTATE = "AF001";
-
-/** Whether `error` (or what it wraps: drizzle wraps the driver's error) is a fenced function's refusal. */
-export const isFencedError = (error: unknown): boolean => {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    if ((current as { code?: unknown }).code === FENCED_SQLSTATE) return true;
-    current = current.cause;
-  }
-  return false;
-};
 
 const defaults = JSON.stringify(DEFAULT_JOB_PARAMS);
 
@@ -81,8 +69,7 @@ export async function applyChangesAtOnce(
         ),
       );
     } catch (error) {
-      if (fence && isFencedError(error)) throw new Fenced(fence.epoch);
-      throw error;
+      throw fencedOr(error, fence);
     }
     for (const row of rows) {
       const n = Number(row["n"]);

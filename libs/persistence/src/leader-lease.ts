@@ -30,6 +30,22 @@ export interface WriteFence {
   check(tx: AnvilTx): Promise<void>;
 }
 
+/** The SQLSTATE of a statement that checks its fence itself (anvil_apply_changes, anvil_store_image) and refuses. */
+const FENCED_SQLSTATE = "AF001";
+
+/**
+ * What a failed statement made under `fence` throws: {@link Fenced} when the statement refused because the term is
+ * over (its SQLSTATE, on the driver's error or one it wraps, as drizzle does), else the error itself.
+ */
+export function fencedOr(error: unknown, fence: Pick<WriteFence, "epoch"> | null | undefined): unknown {
+  if (!fence) return error;
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if ((current as { code?: unknown }).code === FENCED_SQLSTATE) return new Fenced(fence.epoch);
+    current = current.cause;
+  }
+  return error;
+}
+
 const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<RawRow[]> => rowsOf(await db.execute(query));
 
 /**

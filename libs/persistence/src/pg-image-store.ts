@@ -1,9 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
-import { isFencedError } from "./apply-changes";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import type { ImageStore, StoredImage } from "./image-store";
 import { jobImages } from "./schema";
-import { Fenced } from "./leader-lease";
+import { fencedOr } from "./leader-lease";
 import type { WriteFence } from "./leader-lease";
 import { isUuid } from "./sql-guards";
 
@@ -37,8 +36,7 @@ export class PgImageStore implements ImageStore {
         sql`select anvil_store_image(${jobId}::uuid, ${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)}::bytea, ${IMAGE_CHUNK_BYTES}::integer, ${fence?.holder ?? null}::text, ${fence?.epoch ?? null}::bigint)`,
       );
     } catch (error) {
-      if (fence && isFencedError(error)) throw new Fenced(fence.epoch);
-      throw error;
+      throw fencedOr(error, fence);
     }
   }
 
