@@ -6,6 +6,14 @@ import { fencedOr } from "./leader-lease";
 import type { WriteFence } from "./leader-lease";
 import { isUuid } from "./sql-guards";
 
+/**
+ * Bytes travel as base64 text both ways, not as bytea's own text form: postgres.js sends every parameter and reads
+ * every column as text, and bytea's is hex, twice the bytes' size. For a 1.5 MB image this took the server's CPU time
+ * per write from 6.6–8.2 ms to 3.8–5.4 and per read from 8.5–9.4 ms to 4.8–5.3 (`npm run bench -- images`).
+ */
+const toBase64 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+
 /** How many bytes one row of `job_images` holds (the last one fewer). */
 export const IMAGE_CHUNK_BYTES = 256 * 1024;
 
@@ -33,7 +41,7 @@ export class PgImageStore implements ImageStore {
     const { fence } = this;
     try {
       await this.db.execute(
-        sql`select anvil_store_image(${jobId}::uuid, ${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)}::bytea, ${IMAGE_CHUNK_BYTES}::integer, ${fence?.holder ?? null}::text, ${fence?.epoch ?? null}::bigint)`,
+        sql`select anvil_store_image(${jobId}::uuid, decode(${toBase64(bytes)}, 'base64'), ${IMAGE_CHUNK_BYTES}::integer, ${fence?.holder ?? null}::text, ${fence?.epoch ?? null}::bigint)`,
       );
     } catch (error) {
       throw fencedOr(error, fence);
@@ -56,12 +64,13 @@ export class PgImageStore implements ImageStore {
   private async *chunks(jobId: string, count: number): AsyncGenerator<Uint8Array> {
     for (let seq = 0; seq < count; seq++) {
       const [row] = await this.db
-        .select({ bytes: jobImages.bytes })
+        .select({ base64: sql<string>`encode(${jobImages.bytes}, 'base64')` })
         .from(jobImages)
         .where(and(eq(jobImages.jobId, jobId), eq(jobImages.seq, seq)));
       // Removed (or written again) while it was read: a response cut short is better than a wrong image.
       if (!row) throw new Error(`The image of job ${jobId} changed while it was read`);
-      yield row.bytes;
+      // PostgreSQL breaks base64 into lines of 76 characters; Node's decoder skips the line breaks.
+      yield Buffer.from(row.base64, "base64");
     }
   }
 

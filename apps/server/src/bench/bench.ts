@@ -22,6 +22,7 @@ import type { CrowdClients } from "./crowd";
 import { estimateFigures } from "./estimates";
 import { fairLineFigures } from "./fair-line";
 import { heapPerJob } from "./heap-per-job";
+import { imageFigures } from "./images";
 import { instantForge } from "./instant-forge";
 import { report, summarise } from "./stats";
 import { submitManyAgainstFloor, webhookLatency } from "./webhooks-bench";
@@ -364,6 +365,7 @@ const FIGURES = [
   "submitMany",
   "webhooks",
   "memory per waiting job",
+  "images",
 ] as const;
 
 async function onDatabase(
@@ -390,6 +392,7 @@ async function onDatabase(
     if (figure === "submitMany") await submitManyAgainstFloor(label, database, join(dir, "images"), params);
     if (figure === "webhooks") await webhookLatency(label, database, params);
     if (figure === "memory per waiting job") await heapPerJob(label, database, join(dir, "images"), params);
+    if (figure === "images") await imageFigures(label, database, join(dir, `images-${label}`), params);
     if (figure === "throughput inspected") {
       await throughput(`${label}, inspection on`, database, join(dir, "images"), new Inspector());
     }
