@@ -63,6 +63,16 @@ describe("<JobCard>", () => {
     expect(screen.getByText("1234567")).toBeInTheDocument();
   });
 
+  it("loads its image only once it scrolls near, so a long conversation does not fetch every image at open", () => {
+    const job = makeJob({ status: "complete", queuePosition: 0, imageUrl: "/images/x.png", usedSeed: 1 });
+    render(() => <JobCard job={job} />);
+    const image = screen.getByRole("img", { name: "a lighthouse at dusk" });
+    expect(image).toHaveAttribute("loading", "lazy");
+    // Its size is known before it loads, so the list does not jump as images arrive.
+    expect(image).toHaveAttribute("width", String(job.params.width));
+    expect(image).toHaveAttribute("height", String(job.params.height));
+  });
+
   it("opens the full-size view when the image is clicked", () => {
     const onView = vi.fn();
     const job = makeJob({ status: "complete", queuePosition: 0, imageUrl: "/images/x.png", usedSeed: 1 });

@@ -59,11 +59,14 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
           <Match when={props.job.status === "complete" && props.job.imageUrl}>
             {(url) => (
               <button type="button" class="job-card__image" onClick={() => props.onView?.(props.job)}>
+                {/* A long conversation holds hundreds of full-size images: each loads as it scrolls near, not all at once. */}
                 <img
                   src={url()}
                   alt={props.job.prompt}
                   width={props.job.params.width}
                   height={props.job.params.height}
+                  loading="lazy"
+                  decoding="async"
                 />
                 <span class="visually-hidden">View full size</span>
               </button>
