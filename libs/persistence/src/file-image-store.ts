@@ -3,6 +3,12 @@ import { lstat, mkdir, realpath, rename, rm, writeFile } from "node:fs/promises"
 import { join, sep } from "node:path";
 import type { ImageStore, StoredImage } from "./image-store";
 
+/**
+ * How much of an image one read takes: a full-size image (about 1.5 MB) in six pieces rather than the stream
+ * default's 23 (`npm run bench -- images`: 1.0–2.4 ms a read, against 2.8–3.2 with the default).
+ */
+const READ_CHUNK_BYTES = 256 * 1024;
+
 /** Images as `<dir>/<jobId>.png`: the embedded database's store, one server's own. */
 export class FileImageStore implements ImageStore {
   constructor(private readonly dir: string) {}
@@ -33,7 +39,7 @@ export class FileImageStore implements ImageStore {
       const candidate = join(root, `${jobId}.png`);
       const info = await lstat(candidate);
       if (!info.isFile() || !(await realpath(candidate)).startsWith(root + sep)) return null;
-      return { size: info.size, chunks: createReadStream(candidate) };
+      return { size: info.size, chunks: createReadStream(candidate, { highWaterMark: READ_CHUNK_BYTES }) };
     } catch {
       return null;
     }
