@@ -1,11 +1,13 @@
-import { createServer } from "node:http";
+import { createServer, request } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import { sendFile } from "./static-files";
+import { acceptsGzip, sendFile, serveWebApp } from "./static-files";
 
 const openFds = async (): Promise<string[]> => {
   const fds = await readdir("/proc/self/fd");
@@ -44,5 +46,112 @@ describe("sendFile", () => {
     ]);
     expect(outcome).toBe(true);
     await expect.poll(async () => (await openFds()).length, { timeout: 2_000 }).toBeLessThanOrEqual(before);
+  });
+});
+
+describe("serveWebApp", () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  /** A built web app's folder, served as the server serves it; `get` answers with the raw (not unzipped) body. */
+  const webApp = async () => {
+    const root = await mkdtemp(join(tmpdir(), "anvil-web-"));
+    await mkdir(join(root, "assets"));
+    const script = `export const app = ${JSON.stringify("anvil ".repeat(5_000))};\n`;
+    await writeFile(join(root, "assets", "index-Abc123.js"), script);
+    await writeFile(join(root, "index.html"), "<!doctype html><script src=/assets/index-Abc123.js></script>");
+    await writeFile(join(root, "favicon.png"), Buffer.alloc(2_000, 7));
+    const server = createServer((req, res) => {
+      void serveWebApp(req, res, root, new URL(req.url ?? "/", "http://x").pathname);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        // No keep-alive: each request its own connection, so that closing the server does not wait for idle ones.
+        request({ host: "127.0.0.1", port, path, headers, agent: false }, (res) => {
+          const parts: Buffer[] = [];
+          res.on("data", (part: Buffer) => parts.push(part));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }),
+          );
+        })
+          .on("error", reject)
+          .end();
+      });
+    return { root, script, get };
+  };
+
+  it("sends the app's text gzipped to a browser that takes gzip, the same bytes once unzipped", async () => {
+    const { script, get } = await webApp();
+    const zipped = await get("/assets/index-Abc123.js", { "accept-encoding": "gzip, deflate, br" });
+    expect(zipped.status).toBe(200);
+    expect(zipped.headers["content-encoding"]).toBe("gzip");
+    expect(zipped.headers["vary"]).toBe("accept-encoding");
+    expect(Number(zipped.headers["content-length"])).toBe(zipped.body.length);
+    expect(zipped.body.length).toBeLessThan(script.length / 10);
+    expect(gunzipSync(zipped.body).toString()).toBe(script);
+    // Asked again, the same bytes (made once, kept while the file is unchanged).
+    expect((await get("/assets/index-Abc123.js", { "accept-encoding": "gzip" })).body.equals(zipped.body)).toBe(true);
+  });
+
+  it("sends the file as it is to a client that does not take gzip, or refuses it", async () => {
+    const { script, get } = await webApp();
+    const refusals: Record<string, string>[] = [
+      {},
+      { "accept-encoding": "identity" },
+      { "accept-encoding": "gzip;q=0, *" },
+    ];
+    for (const headers of refusals) {
+      const plain = await get("/assets/index-Abc123.js", headers);
+      expect(plain.headers["content-encoding"]).toBeUndefined();
+      expect(plain.body.toString()).toBe(script);
+    }
+    // Images are compressed already: never gzipped.
+    const image = await get("/favicon.png", { "accept-encoding": "gzip" });
+    expect(image.headers["content-encoding"]).toBeUndefined();
+    expect(image.body.length).toBe(2_000);
+  });
+
+  it("serves a file changed on disk anew, not the gzipped copy of the old one", async () => {
+    const { root, get } = await webApp();
+    await get("/assets/index-Abc123.js", { "accept-encoding": "gzip" });
+    const rebuilt = "export const app = 'rebuilt, and of another length';\n";
+    await writeFile(join(root, "assets", "index-Abc123.js"), rebuilt);
+    const again = await get("/assets/index-Abc123.js", { "accept-encoding": "gzip" });
+    expect(gunzipSync(again.body).toString()).toBe(rebuilt);
+  });
+
+  it("caches the hashed build output for good, checks index.html on every load, and the rest for an hour", async () => {
+    const { get } = await webApp();
+    expect((await get("/assets/index-Abc123.js")).headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    for (const path of ["/", "/inspect"]) {
+      const page = await get(path, { "accept-encoding": "gzip" });
+      expect(page.headers["cache-control"]).toBe("no-cache");
+      expect(gunzipSync(page.body).toString()).toContain("/assets/index-Abc123.js");
+    }
+    expect((await get("/favicon.png")).headers["cache-control"]).toBe("public, max-age=3600");
+    expect((await get("/assets/missing.js")).status).toBe(404);
+  });
+});
+
+describe("acceptsGzip", () => {
+  it.each([
+    ["gzip", true],
+    ["gzip, deflate, br, zstd", true],
+    ["br;q=1.0, gzip;q=0.8", true],
+    ["*", true],
+    ["identity", false],
+    ["", false],
+    ["gzip;q=0", false],
+    ["gzip;q=0.000", false],
+    ["gzip;q=0, *", false],
+    ["br, *;q=0", false],
+    ["GZIP ; Q=0.5", true],
+  ])("Accept-Encoding %j → %s", (header, expected) => {
+    expect(acceptsGzip({ headers: { "accept-encoding": header } })).toBe(expected);
   });
 });
