@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { rowsOf } from "./database";
 import type { AnvilDb, AnvilTx, RawRow } from "./database";
+import { errorChain } from "./sql-guards";
 
 /** Who leads the cluster now: the server that drives every GPU, and where other servers reach it. */
 export interface Leader {
@@ -39,9 +40,8 @@ const FENCED_SQLSTATE = "AF001";
  */
 export function fencedOr(error: unknown, fence: Pick<WriteFence, "epoch"> | null | undefined): unknown {
   if (!fence) return error;
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    if ((current as { code?: unknown }).code === FENCED_SQLSTATE) return new Fenced(fence.epoch);
-    current = current.cause;
+  for (const current of errorChain(error)) {
+    if (current.code === FENCED_SQLSTATE) return new Fenced(fence.epoch);
   }
   return error;
 }

@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import postgres from "postgres";
+import { errorChain } from "./sql-guards";
 
 /** The connection settings postgres.js hands to a `socket` factory (the option is not in its typings). */
 interface SocketOptions {
@@ -80,10 +81,8 @@ const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3])$/;
  * not be reached or went away, rather than that the query itself was wrong.
  */
 export function isDatabaseUnreachable(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
+  for (const { code } of errorChain(error)) {
     if (typeof code === "string" && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
-    current = current.cause;
   }
   return false;
 }

@@ -1,4 +1,5 @@
 import { isDatabaseUnreachable } from "./postgres-client";
+import { errorChain } from "./sql-guards";
 
 // Transaction rollbacks (serialization failure, deadlock), insufficient resources (too many connections, disk
 // full, out of memory), a statement cancelled by a timeout, a lock not available, and I/O errors: the database
@@ -16,13 +17,12 @@ const PGLITE_CLOSED = /^PGlite is clos(ed|ing)$/;
  */
 export function isTransientDatabaseError(error: unknown): boolean {
   if (isDatabaseUnreachable(error)) return true;
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
+  for (const current of errorChain(error)) {
+    const { code } = current;
     if (typeof code === "string" && TRANSIENT_SQLSTATE.test(code)) return true;
     // Fenced: this server's term as leader ended; its writes are retried until it steps down and abandons them.
     if (code === "ANVIL_FENCED") return true;
     if (PGLITE_CLOSED.test(current.message)) return true;
-    current = current.cause;
   }
   return false;
 }
