@@ -45,6 +45,8 @@ const submitCases: Case[] = [
   ["the negativePrompt contains a NUL character", { prompt: "x", negativePrompt: "\u0000" }, "negativePrompt"],
   ["the width is 100, not a multiple of 8", { prompt: "x", width: 100 }, "width"],
   ["the width is 4096", { prompt: "x", width: 4096 }, "width"],
+  ["the width is nested under a params the procedure does not take", { prompt: "x", params: { width: 512 } }, "params"],
+  ["a field name is misspelt", { prompt: "x", witdh: 512 }, "witdh"],
   ["the width is 56, below 64", { prompt: "x", width: 56 }, "width"],
   ["the width is a string", { prompt: "x", width: "1024" }, "width"],
   ["the width is fractional", { prompt: "x", width: 512.5 }, "width"],
@@ -77,6 +79,7 @@ const jobIdCases: Case[] = [
   ["jobId is a UUID with junk after it", { jobId: `${unknownId}x` }, "jobId"],
   ["jobId is a number", { jobId: 123 }, "jobId"],
   ["jobId is an array", { jobId: [unknownId] }, "jobId"],
+  ["a field besides jobId is given", { jobId: unknownId, id: unknownId }, '"id"'],
 ];
 
 const listCases: Case[] = [

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { submitJobInput } from "./schemas";
+import {
+  createConversationInput,
+  jobEventsInput,
+  jobIdInput,
+  listJobsInput,
+  moveJobInput,
+  submitJobInput,
+  submitManyInput,
+} from "./schemas";
 
 const messages = (input: unknown) => submitJobInput.safeParse(input).error?.issues.map((issue) => issue.message) ?? [];
 
@@ -30,5 +38,35 @@ describe("submitJobInput", () => {
       "width must be a multiple of 8",
       "steps must be at least 1",
     ]);
+  });
+});
+
+describe("input objects", () => {
+  it("refuse a field they do not know, naming it and the fields there are", () => {
+    expect(messages({ prompt: "x", params: { width: 512 } })).toEqual([
+      'unknown field "params"; the fields are prompt, negativePrompt, width, height, steps, cfgScale, distilledCfgScale, seed, sampler, scheduler, checkpoint, modules, conversationId, priority, idempotencyKey, callbackUrl',
+    ]);
+    expect(messages({ prompt: "x", witdh: 512, stpes: 4 })[0]).toMatch(/^unknown fields "witdh", "stpes"; /);
+  });
+
+  it("name the job of a batch with the unknown field", () => {
+    const issues = submitManyInput.safeParse({ jobs: [{ prompt: "a" }, { prompt: "b", size: 5 }] }).error?.issues;
+    expect(issues?.map((issue) => [issue.path.join("."), issue.message.split(";")[0]])).toEqual([
+      ["jobs.1", 'unknown field "size"'],
+    ]);
+  });
+
+  it("refuse unknown fields in every procedure's input, and still take the ones they know", () => {
+    const id = "6f1c2f86-58b4-4d7c-9b43-3c1a0c0f6f58";
+    for (const [schema, good] of [
+      [jobIdInput, { jobId: id }],
+      [listJobsInput, { limit: 5 }],
+      [jobEventsInput, { jobId: id, lastEventId: "12" }],
+      [moveJobInput, { jobId: id, to: "front" }],
+      [createConversationInput, { title: "t" }],
+    ] as const) {
+      expect(schema.safeParse(good).success).toBe(true);
+      expect(schema.safeParse({ ...good, extra: 1 }).error?.issues[0]?.message).toMatch(/^unknown field "extra"; /);
+    }
   });
 });

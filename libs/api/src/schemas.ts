@@ -13,6 +13,18 @@ const visible = (s: string) => s.replace(INVISIBLE, "").length > 0;
 
 const uuid = (field: string) => z.uuid({ error: `${field} must be a UUID` });
 
+/**
+ * An input object that refuses a field it does not know instead of dropping it: a misspelt `witdh`, or `width`
+ * nested under a `params` the procedure does not take, would otherwise run with the default and no word of why.
+ */
+export const fieldsOf = <Shape extends z.ZodRawShape>(shape: Shape) =>
+  z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `unknown field${issue.keys.length === 1 ? "" : "s"} ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}; the fields are ${Object.keys(shape).join(", ")}`
+        : undefined,
+  });
+
 const int = (field: string, min: number, max: number) =>
   z
     .number({ error: `${field} must be a number` })
@@ -24,7 +36,7 @@ const dimension = (field: string) =>
   int(field, 64, 2048).refine((n) => n % 8 === 0, { error: `${field} must be a multiple of 8` });
 
 /** `jobs.submit` input, with the limits and defaults docs/API.md gives. */
-export const submitJobInput = z.object({
+export const submitJobInput = fieldsOf({
   prompt: z
     .string({ error: "prompt must be a string" })
     .min(1, { error: "prompt must not be empty", abort: true })
@@ -105,7 +117,7 @@ export type SubmitJobInput = z.output<typeof submitJobInput>;
 export const MAX_SUBMIT_MANY = 1000;
 
 /** `jobs.submitMany` input: each job as `jobs.submit` takes it; errors name the index (`jobs.3.prompt: …`). */
-export const submitManyInput = z.object({
+export const submitManyInput = fieldsOf({
   jobs: z
     .array(submitJobInput, { error: "jobs must be a list of jobs" })
     .min(1, { error: "jobs must hold at least 1 job" })
@@ -113,40 +125,36 @@ export const submitManyInput = z.object({
 });
 
 /** `{ jobId }`. */
-export const jobIdInput = z.object({ jobId: uuid("jobId") });
+export const jobIdInput = fieldsOf({ jobId: uuid("jobId") });
 
 /** `{ conversationId }`. */
-export const conversationIdInput = z.object({ conversationId: uuid("conversationId") });
+export const conversationIdInput = fieldsOf({ conversationId: uuid("conversationId") });
 
 const statusList = z.array(z.enum(JOB_STATUSES, { error: `status must be one of ${JOB_STATUSES.join(", ")}` }), {
   error: "status must be a list of statuses",
 });
 
 /** `jobs.list` input. */
-export const listJobsInput = z
-  .object({
-    status: statusList.optional(),
-    conversationId: uuid("conversationId").optional(),
-    owner: z
-      .string({ error: "owner must be a string" })
-      .max(64, { error: "owner must be at most 64 characters" })
-      .optional(),
-    limit: int("limit", 1, 500).default(50),
-    cursor: z.string({ error: "cursor must be a string" }).max(100, { error: "cursor is not valid" }).optional(),
-  })
-  .default({ limit: 50 });
+export const listJobsInput = fieldsOf({
+  status: statusList.optional(),
+  conversationId: uuid("conversationId").optional(),
+  owner: z
+    .string({ error: "owner must be a string" })
+    .max(64, { error: "owner must be at most 64 characters" })
+    .optional(),
+  limit: int("limit", 1, 500).default(50),
+  cursor: z.string({ error: "cursor must be a string" }).max(100, { error: "cursor is not valid" }).optional(),
+}).default({ limit: 50 });
 
 /** `conversations.create` input. */
-export const createConversationInput = z
-  .object({
-    title: z
-      .string({ error: "title must be a string" })
-      .trim()
-      .max(200, { error: "title must be at most 200 characters" })
-      .refine(storable, storableText("title"))
-      .optional(),
-  })
-  .default({});
+export const createConversationInput = fieldsOf({
+  title: z
+    .string({ error: "title must be a string" })
+    .trim()
+    .max(200, { error: "title must be at most 200 characters" })
+    .refine(storable, storableText("title"))
+    .optional(),
+}).default({});
 
 /** A resume cursor: the id of the last event a client saw. */
 export const eventCursor = z
@@ -154,16 +162,14 @@ export const eventCursor = z
   .regex(/^\d{1,15}(\.\d{1,15})?$/, { error: "lastEventId must be an event id this server sent" });
 
 /** `jobs.events` input. */
-export const jobEventsInput = z
-  .object({
-    jobId: uuid("jobId").optional(),
-    conversationId: uuid("conversationId").optional(),
-    lastEventId: eventCursor.nullish(),
-  })
-  .default({});
+export const jobEventsInput = fieldsOf({
+  jobId: uuid("jobId").optional(),
+  conversationId: uuid("conversationId").optional(),
+  lastEventId: eventCursor.nullish(),
+}).default({});
 
 /** `jobs.move` input. */
-export const moveJobInput = z.object({
+export const moveJobInput = fieldsOf({
   jobId: uuid("jobId"),
   to: z.enum(["front", "back"], { error: 'to must be "front" or "back"' }),
   global: z.boolean({ error: "global must be true or false" }).default(false),
@@ -175,13 +181,13 @@ const userName = z
   .regex(/^[a-z0-9._-]{1,64}$/, { error: "name must be 1..64 characters of a-z, 0-9, '.', '_' and '-'" });
 
 /** `users.create` input. */
-export const createUserInput = z.object({
+export const createUserInput = fieldsOf({
   name: userName,
   admin: z.boolean({ error: "admin must be true or false" }).default(false),
 });
 
 /** `users.remove` input: any stored name (a proxy may have named a user with `@`). */
-export const removeUserInput = z.object({
+export const removeUserInput = fieldsOf({
   name: z
     .string({ error: "name must be a string" })
     .min(1, { error: "name must not be empty" })

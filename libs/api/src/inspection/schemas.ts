@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { fieldsOf } from "../schemas";
 
 const limit = z
   .number({ error: "limit must be a number" })
@@ -10,20 +11,18 @@ const limit = z
 export const DEFAULT_DEBUG_LIMIT = 1_000;
 
 /** `debug.scheduler` and `debug.actors` input: how many entries to list at most. */
-export const debugListInput = z
-  .object({ limit: limit.default(DEFAULT_DEBUG_LIMIT) })
-  .default({ limit: DEFAULT_DEBUG_LIMIT });
+export const debugListInput = fieldsOf({ limit: limit.default(DEFAULT_DEBUG_LIMIT) }).default({
+  limit: DEFAULT_DEBUG_LIMIT,
+});
 
 /** `debug.timeline` input. */
-export const timelineInput = z.object({ jobId: z.uuid({ error: "jobId must be a UUID" }) });
+export const timelineInput = fieldsOf({ jobId: z.uuid({ error: "jobId must be a UUID" }) });
 
 /** `debug.inspect` input. */
-export const inspectInput = z
-  .object({
-    jobId: z.uuid({ error: "jobId must be a UUID" }).optional(),
-    lastEventId: z
-      .string({ error: "lastEventId must be a string" })
-      .regex(/^([0-9a-f]{1,16}:)?\d{1,15}$/, { error: "lastEventId must be an inspection event id this server sent" })
-      .nullish(),
-  })
-  .default({});
+export const inspectInput = fieldsOf({
+  jobId: z.uuid({ error: "jobId must be a UUID" }).optional(),
+  lastEventId: z
+    .string({ error: "lastEventId must be a string" })
+    .regex(/^([0-9a-f]{1,16}:)?\d{1,15}$/, { error: "lastEventId must be an inspection event id this server sent" })
+    .nullish(),
+}).default({});
