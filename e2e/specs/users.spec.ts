@@ -3,15 +3,15 @@ import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from 
 import { expect, test } from "../support/test";
 
 /** Makes a user as the local admin (the e2e server runs without API_TOKEN) and returns their token. */
-async function makeUser(request: APIRequestContext, name: string): Promise<string> {
-  const response = await request.post("/trpc/users.create", { data: { name } });
+async function makeUser(request: APIRequestContext, name: string, admin = false): Promise<string> {
+  const response = await request.post("/trpc/users.create", { data: { name, admin } });
   expect(response.ok(), await response.text()).toBe(true);
   return (await response.json()).result.data.token as string;
 }
 
 /** A page of its own browser context, signed in with `token` through the login endpoint (its cookie is the session). */
-async function signedIn(browser: Browser, token: string): Promise<Page> {
-  const context = await browser.newContext();
+async function signedIn(browser: Browser, token: string, viewport?: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext(viewport ? { viewport } : {});
   const login = await context.request.post("/auth/login", { data: { token } });
   expect(login.ok(), await login.text()).toBe(true);
   return context.newPage();
@@ -55,5 +55,39 @@ test.describe("users", () => {
     await annPage.getByRole("button", { name: "Sign out" }).click();
     await expect(annPage.getByTestId("signed-in-user")).toHaveText("local");
     await expect(jobCard(annPage, annPrompt)).toHaveCount(0);
+  });
+
+  test("on a phone, a signed-in admin's header keeps every control on the screen, and each still works", async ({
+    browser,
+    request,
+  }) => {
+    const name = `admin-${Math.random().toString(36).slice(2, 8)}`;
+    const width = 320;
+    const page = await signedIn(browser, await makeUser(request, name, true), { width, height: 640 });
+    await page.goto("/");
+    await expect(page.getByTestId("signed-in-user")).toHaveText(name);
+    const header = page.getByRole("banner");
+    const controls = [
+      header.getByRole("button", { name: "Conversations" }),
+      header.getByRole("link", { name: "Inspector" }),
+      header.getByRole("button", { name: "Users" }),
+      header.getByRole("button", { name: "Sign out" }),
+      header.getByRole("button", { name: /theme$/ }),
+    ];
+    for (const control of controls) {
+      await expect(control).toBeVisible();
+      const box = await control.boundingBox();
+      const named = (await control.getAttribute("title")) ?? (await control.getAttribute("aria-label"));
+      const [left, right] = box ? [box.x, box.x + box.width] : [NaN, NaN];
+      expect(left, `${named} starts on the screen`).toBeGreaterThanOrEqual(0);
+      expect(right, `${named} ends on the ${width} px screen`).toBeLessThanOrEqual(width);
+    }
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+
+    await header.getByRole("button", { name: "Users" }).click();
+    await expect(page.getByRole("dialog", { name: "Users" })).toBeVisible();
+    await page.keyboard.press("Escape");
+    await header.getByRole("button", { name: "Sign out" }).click();
+    await expect(page.getByTestId("signed-in-user")).toHaveText("local");
   });
 });

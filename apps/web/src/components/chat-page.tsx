@@ -6,7 +6,7 @@ import { trpcLineApi } from "../lib/line-api";
 import type { Job } from "../lib/types";
 import { Composer } from "./composer";
 import { ConversationList } from "./conversation-list";
-import { MenuIcon } from "./icons";
+import { MenuIcon, PulseIcon } from "./icons";
 import { Lightbox } from "./lightbox";
 import { LinePanel } from "./line-panel";
 import { MessageList } from "./message-list";
@@ -69,10 +69,13 @@ export function ChatPage() {
         >
           <MenuIcon />
         </button>
-        <span class="brand">Anvil</span>
+        <span class="brand">
+          <span class="brand__name">Anvil</span>
+        </span>
         <h1 class="topbar__title">{title()}</h1>
-        <a class="topbar__link" href="/inspect">
-          Inspector
+        <a class="topbar__link topbar__action" href="/inspect" title="Inspector">
+          <PulseIcon />
+          <span class="topbar__label">Inspector</span>
         </a>
         <UserMenu />
         <ThemeToggle />

@@ -1,5 +1,6 @@
 import { createSignal, Show } from "solid-js";
 import { currentUser, logout, signInRequired } from "../lib/auth";
+import { SignOutIcon, UsersIcon } from "./icons";
 import { UsersPanel } from "./users-panel";
 
 /** The signed-in user's name, Sign out, and for admins the Users panel. */
@@ -13,13 +14,15 @@ export function UserMenu() {
             {user().name}
           </span>
           <Show when={user().admin}>
-            <button type="button" class="button" onClick={() => setUsersOpen(true)}>
-              Users
+            <button type="button" class="button topbar__action" title="Users" onClick={() => setUsersOpen(true)}>
+              <UsersIcon />
+              <span class="topbar__label">Users</span>
             </button>
           </Show>
           <Show when={signInRequired() || user().name !== "local"}>
-            <button type="button" class="button" onClick={() => void logout()}>
-              Sign out
+            <button type="button" class="button topbar__action" title="Sign out" onClick={() => void logout()}>
+              <SignOutIcon />
+              <span class="topbar__label">Sign out</span>
             </button>
           </Show>
           <Show when={usersOpen()}>
