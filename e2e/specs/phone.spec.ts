@@ -1,0 +1,48 @@
+import type { Locator } from "@playwright/test";
+import { expectImage, holdGpu, jobCard, openSettings, submit, uniquePrompt } from "../support/app";
+import { expect, test } from "../support/test";
+
+test.use({ viewport: { width: 390, height: 760 } });
+
+/** Whether every line of the card's words shows: none cut off by the fixed height the card keeps through its states. */
+async function expectAllWords(card: Locator): Promise<void> {
+  const body = card.locator(".job-card__body");
+  const settings = card.locator(".job-card__params");
+  await expect(settings).toBeVisible();
+  const [overflow, settingsHeight] = await Promise.all([
+    body.evaluate((element) => element.scrollHeight - element.clientHeight),
+    settings.evaluate((element) => element.getBoundingClientRect().height),
+  ]);
+  expect(overflow, "the card's words overflow its body").toBeLessThanOrEqual(0);
+  expect(settingsHeight, "the settings line is squeezed").toBeGreaterThan(10);
+  const [bodyBox, settingsBox] = await Promise.all([body.boundingBox(), settings.boundingBox()]);
+  expect((settingsBox?.y ?? Infinity) + (settingsBox?.height ?? 0)).toBeLessThanOrEqual(
+    (bodyBox?.y ?? 0) + (bodyBox?.height ?? 0) + 0.5,
+  );
+}
+
+test.describe("on a phone", () => {
+  test("a card with a long prompt shows all of its words while it waits and once it is done, at one height", async ({
+    page,
+  }) => {
+    // The conversations fold into the menu on a phone.
+    await page.goto("/");
+    await page.getByRole("button", { name: "Conversations" }).click();
+    await page.getByRole("button", { name: "New conversation" }).click();
+    await openSettings(page);
+    await page.getByLabel("Size").selectOption({ label: "512×512 · Small" });
+    const held = await holdGpu(page);
+    const prompt = uniquePrompt(
+      "a lighthouse on a cliff at dusk with waves crashing below and gulls in the wind, oil painting in the style of the old masters",
+    );
+    const card = await submit(page, prompt, { steps: 2 });
+    await expect(card).toContainText("in queue");
+    await expectAllWords(card);
+    const waiting = (await card.boundingBox())?.height;
+
+    await page.request.post("/trpc/jobs.cancel", { data: { jobId: held.id } });
+    await expectImage(jobCard(page, prompt), prompt);
+    await expectAllWords(card);
+    expect((await card.boundingBox())?.height).toBe(waiting);
+  });
+});
