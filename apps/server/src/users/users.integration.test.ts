@@ -181,6 +181,28 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     expect(await admin.jobs.get.query({ jobId: job.id })).toMatchObject({ owner: "leaver" });
     expect(await codeOfCall(admin.users.remove.mutate({ name: "leaver" }))).toBe("NOT_FOUND");
   });
+
+  it("lets no admin remove themselves or a built-in user, and another admin remove an admin", async () => {
+    const { token } = await admin.users.create.mutate({ name: "boss", admin: true });
+    const boss = authorizedHttpClient(running.url, bearer(token));
+    const refusal = async (call: Promise<unknown>) => {
+      const error = await trpcError(call);
+      return { code: codeOf(error).code, message: error.message };
+    };
+    expect(await refusal(boss.users.remove.mutate({ name: "boss" }))).toEqual({
+      code: "CONFLICT",
+      message: "You cannot remove yourself; another admin can",
+    });
+    expect(await boss.me.query()).toEqual({ name: "boss", admin: true });
+    for (const name of ["admin", "local"]) {
+      const builtIn = await refusal(boss.users.remove.mutate({ name }));
+      expect(builtIn.code, name).toBe("CONFLICT");
+      expect(builtIn.message).toMatch(new RegExp(`^${name} is built in .*cannot be removed$`));
+    }
+    expect(await admin.me.query()).toEqual({ name: "admin", admin: true });
+    expect(await admin.users.remove.mutate({ name: "boss" })).toEqual({ name: "boss" });
+    expect(await codeOfCall(boss.me.query())).toBe("UNAUTHORIZED");
+  });
 });
 
 describe("sign-in limits and the sign-in proxy", () => {

@@ -97,4 +97,15 @@ describe("<UsersPanel>", () => {
     fireEvent.click(screen.getByRole("button", { name: "Try again" }));
     expect(await screen.findByRole("button", { name: "Remove admin" })).toBeInTheDocument();
   });
+
+  it("marks the signed-in admin and offers no Remove for them (the server refuses it), only for the others", async () => {
+    const api = fakeUsers([
+      { name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" },
+      { name: "dave", admin: false, createdAt: "2025-01-02T10:00:00.000Z" },
+    ]);
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    expect(await screen.findByRole("button", { name: "Remove dave" })).toBeInTheDocument();
+    expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("admin (admin) · you");
+    expect(screen.queryByRole("button", { name: "Remove admin" })).not.toBeInTheDocument();
+  });
 });

@@ -1,4 +1,5 @@
 import { createResource, createSignal, For, Show } from "solid-js";
+import { currentUser } from "../lib/auth";
 import { errorCode, errorMessage } from "../lib/errors";
 import { trpc } from "../lib/trpc";
 import { Dialog } from "./dialog";
@@ -39,8 +40,11 @@ export function UsersPanel(props: {
   api?: UsersApi;
   /** Asks before removing; `window.confirm` by default. */
   confirm?: (question: string) => boolean;
+  /** The signed-in admin (default: who the page is signed in as), whom the list marks and offers no Remove. */
+  you?: string;
 }) {
   const api = props.api ?? trpcUsersApi;
+  const you = () => props.you ?? currentUser()?.name;
   const [users, { refetch }] = createResource(() => api.list());
   const [name, setName] = createSignal("");
   const [admin, setAdmin] = createSignal(false);
@@ -132,24 +136,28 @@ export function UsersPanel(props: {
               <span>
                 <strong>{user.name}</strong>
                 {user.admin ? " (admin)" : ""}
+                {user.name === you() ? " · you" : ""}
                 <span class="users-panel__since"> since {new Date(user.createdAt).toLocaleDateString()}</span>
               </span>
-              <button
-                type="button"
-                class="button button--small"
-                aria-label={`Remove ${user.name}`}
-                onClick={() => {
-                  const ask = props.confirm ?? ((question: string) => window.confirm(question));
-                  if (ask(`Remove ${user.name}? Their token stops working at once; their jobs stay.`)) {
-                    void act(async () => {
-                      await api.remove(user.name);
-                      if (made()?.name === user.name) setMade(null);
-                    });
-                  }
-                }}
-              >
-                Remove
-              </button>
+              {/* Removing yourself is refused (users.remove): another admin can. */}
+              <Show when={user.name !== you()}>
+                <button
+                  type="button"
+                  class="button button--small"
+                  aria-label={`Remove ${user.name}`}
+                  onClick={() => {
+                    const ask = props.confirm ?? ((question: string) => window.confirm(question));
+                    if (ask(`Remove ${user.name}? Their token stops working at once; their jobs stay.`)) {
+                      void act(async () => {
+                        await api.remove(user.name);
+                        if (made()?.name === user.name) setMade(null);
+                      });
+                    }
+                  }}
+                >
+                  Remove
+                </button>
+              </Show>
             </li>
           )}
         </For>

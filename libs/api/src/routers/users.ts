@@ -1,5 +1,5 @@
 import { TRPCError } from "@trpc/server";
-import { RESERVED_NAMES } from "../caller";
+import { ADMIN_NAME, RESERVED_NAMES } from "../caller";
 import { createUserInput, removeUserInput } from "../schemas";
 import { newSecret, sha256 } from "../tokens";
 import { adminProcedure, publicProcedure, router } from "../trpc";
@@ -20,8 +20,20 @@ export const usersRouter = router({
     (await ctx.users.list()).map(({ name, admin, createdAt }) => ({ name, admin, createdAt })),
   ),
 
-  /** The token and every session stop working at once; the user's jobs and conversations stay. */
+  /**
+   * The token and every session stop working at once; the user's jobs and conversations stay. An admin cannot remove
+   * themselves (the last one would lock everyone out), nor the built-in users, which no row makes.
+   */
   remove: adminProcedure.input(removeUserInput).mutation(async ({ ctx, input }) => {
+    if (input.name === ctx.user.name) {
+      throw new TRPCError({ code: "CONFLICT", message: "You cannot remove yourself; another admin can" });
+    }
+    if (RESERVED_NAMES.has(input.name)) {
+      throw new TRPCError({
+        code: "CONFLICT",
+        message: `${input.name} is built in (${input.name === ADMIN_NAME ? "API_TOKEN's admin: it goes when API_TOKEN is unset" : "the user when nobody signs in"}) and cannot be removed`,
+      });
+    }
     if (!(await ctx.users.remove(input.name))) {
       throw new TRPCError({ code: "NOT_FOUND", message: `No user named ${input.name}` });
     }
