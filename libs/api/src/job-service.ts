@@ -1,12 +1,12 @@
 import type { EffectRuntime, Job, JobScheduler } from "@anvil/job-machine";
-import type { JobRecord } from "@anvil/persistence";
+import type { ImageStore, JobRecord } from "@anvil/persistence";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import { Duration, Effect } from "effect";
 import type { BackendMonitor } from "./backend-monitor";
-import { LOCAL_USER } from "./caller";
+import { LOCAL_USER, mayAccess } from "./caller";
 import type { Caller } from "./caller";
 import type { CheckpointCatalog } from "./checkpoint-catalog";
-import { Conflict, Invalid, Unavailable } from "./errors";
+import { Conflict, Invalid, NotFound, Unavailable } from "./errors";
 import { HISTORY_RUNS } from "./estimates";
 import type { Estimates } from "./estimates";
 import type { EventRetention } from "./event-retention";
@@ -62,6 +62,7 @@ export class JobService {
   private readonly quota: QueueQuota;
   private readonly recovery: Recovery;
   private readonly runtime: EffectRuntime;
+  private readonly images: ImageStore;
 
   private constructor(
     private readonly options: JobServiceOptions,
@@ -77,6 +78,7 @@ export class JobService {
     this.quota = parts.quota;
     this.recovery = parts.recovery;
     this.runtime = parts.runtime;
+    this.images = parts.images;
   }
 
   /** Rebuilds the queue from the database, in order, starts probing the backends and pruning the event log. */
@@ -163,6 +165,45 @@ export class JobService {
       throw new Conflict({ message: `Job ${jobId} finished (${after.status}) before it could be cancelled` });
     }
     return this.live.toJob(after);
+  }
+
+  /**
+   * Deletes a conversation with its messages, its jobs, their events and their images, for good; its jobs still
+   * waiting or running are cancelled first (a running generation is interrupted on its backend). NOT_FOUND for an
+   * unknown conversation or another user's (an admin may delete anyone's).
+   */
+  async deleteConversation(conversationId: string, by: Caller = LOCAL_USER): Promise<{ id: string }> {
+    const { store, log } = this.options;
+    const notFound = () => new NotFound({ message: `No conversation with id ${conversationId}` });
+    const conversation = await store.getConversation(conversationId);
+    if (!conversation || !mayAccess(by, conversation.owner)) throw notFound();
+    // A job submitted into it while its others are cancelled makes another round; a few are plenty.
+    for (let round = 1; ; round++) {
+      const deletion = await store.deleteConversation(conversationId);
+      if (deletion.kind === "missing") throw notFound();
+      if (deletion.kind === "deleted") {
+        // The rows are gone, so nothing serves these any more; a file left by a failed removal is only disk space.
+        await Promise.all(
+          deletion.jobIds.map((jobId) =>
+            this.images
+              .remove(jobId)
+              .catch((error: unknown) =>
+                log?.("could not remove a deleted job's image", { jobId, error: String(error) }),
+              ),
+          ),
+        );
+        return { id: conversationId };
+      }
+      if (round === 3) {
+        throw new Conflict({ message: "Jobs keep being added to this conversation; delete it once they stop" });
+      }
+      for (const jobId of deletion.jobIds) {
+        // One that ended meanwhile is as good as cancelled here.
+        await this.cancel(jobId).catch((error: unknown) => {
+          if (!(error instanceof Conflict)) throw error;
+        });
+      }
+    }
   }
 
   /**

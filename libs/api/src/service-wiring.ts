@@ -57,6 +57,8 @@ export interface JobServiceSettings {
 export interface JobServiceParts {
   /** The one Effect runtime every part runs its programs on. */
   runtime: EffectRuntime;
+  /** Where the generated images are kept. */
+  images: ImageStore;
   scheduler: JobScheduler<Persisted>;
   monitor: BackendMonitor;
   checkpoints: CheckpointCatalog;
@@ -182,5 +184,5 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     },
     options.probeIntervalMs,
   );
-  return { runtime, scheduler, monitor, checkpoints, retention, estimates, live, submissions, quota, recovery };
+  return { runtime, images, scheduler, monitor, checkpoints, retention, estimates, live, submissions, quota, recovery };
 };

@@ -1,8 +1,9 @@
 import { asc, desc, eq } from "drizzle-orm";
 import type { AnvilDb } from "./database";
+import { lockEventOrder } from "./event-order";
 import { toConversation, toMessage } from "./records";
 import type { Conversation, Message, OwnedConversation } from "./records";
-import { conversations, messages } from "./schema";
+import { conversations, jobs, messages } from "./schema";
 import { isUuid } from "./sql-guards";
 
 const DEFAULT_TITLE = "New conversation";
@@ -53,4 +54,31 @@ export async function listMessages(db: AnvilDb, conversationId: string): Promise
     .where(eq(messages.conversationId, conversationId))
     .orderBy(asc(messages.createdAt), asc(messages.id));
   return rows.map(toMessage);
+}
+
+/**
+ * What deleting a conversation did: nothing, for there is no such conversation; nothing, for some of its jobs are
+ * still waiting or running (`jobIds`: those); or deleted it with its messages and jobs (`jobIds`: all of them).
+ */
+export type ConversationDeletion =
+  { kind: "missing" } | { kind: "live"; jobIds: string[] } | { kind: "deleted"; jobIds: string[] };
+
+/**
+ * Deletes a conversation whose jobs have all ended, with its messages, its jobs and, through their foreign keys,
+ * their events, stored images and webhook deliveries. It holds the event-order lock (event-order.ts), which every
+ * submission takes before it checks its conversation: one submitted into this conversation meanwhile is either
+ * seen here as waiting (and nothing is deleted) or finds the conversation gone.
+ */
+export async function deleteConversation(db: AnvilDb, id: string): Promise<ConversationDeletion> {
+  if (!isUuid(id)) return { kind: "missing" };
+  return db.transaction(async (tx): Promise<ConversationDeletion> => {
+    await lockEventOrder(tx);
+    const [row] = await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, id));
+    if (row === undefined) return { kind: "missing" };
+    const held = await tx.select({ id: jobs.id, status: jobs.status }).from(jobs).where(eq(jobs.conversationId, id));
+    const live = held.filter((job) => job.status === "queued" || job.status === "processing").map((job) => job.id);
+    if (live.length > 0) return { kind: "live", jobIds: live };
+    await tx.delete(conversations).where(eq(conversations.id, id));
+    return { kind: "deleted", jobIds: held.map((job) => job.id) };
+  });
 }

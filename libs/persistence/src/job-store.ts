@@ -2,6 +2,7 @@ import { applyChangesAtOnce } from "./apply-changes";
 import type { JournalChange } from "./apply-changes";
 import { refundAttempt } from "./attempts";
 import * as conversations from "./conversations";
+import type { ConversationDeletion } from "./conversations";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
 import * as events from "./events";
@@ -68,6 +69,11 @@ export class JobStore {
   /** One conversation with its owner, or null. */
   getConversation(id: string): Promise<OwnedConversation | null> {
     return conversations.getConversation(this.db, id);
+  }
+
+  /** Deletes a conversation whose jobs have all ended, with everything of theirs (see conversations.ts). */
+  deleteConversation(id: string): Promise<ConversationDeletion> {
+    return conversations.deleteConversation(this.db, id);
   }
 
   /** A conversation's messages, oldest first (empty for an unknown conversation). */

@@ -78,6 +78,7 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
         expect(await codeOfCall(bob.jobs.cancel.mutate({ jobId: id }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.messages.list.query({ conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.jobs.submit.mutate({ prompt: "into ann's", conversationId }))).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.conversations.delete.mutate({ conversationId }))).toBe("NOT_FOUND");
         const bobsJobs = await bob.jobs.list.query({ owner: "ann", limit: 500 });
         expect(bobsJobs.items.map((job) => job.owner)).toEqual(["bob"]);
         expect((await bob.conversations.list.query()).map((c) => c.id)).toEqual([bobJob.conversationId]);
@@ -106,6 +107,9 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
         expect(annsOnly.items.map((job) => job.id)).toContain(id);
         expect(annsOnly.items.every((job) => job.owner === "ann")).toBe(true);
         expect(await admin.messages.list.query({ conversationId })).toHaveLength(2);
+        // Ann's conversation outlived bob's attempt; she may delete it (as may an admin).
+        expect(await ann.conversations.delete.mutate({ conversationId })).toEqual({ id: conversationId });
+        expect(await codeOfCall(admin.jobs.get.query({ jobId: id }))).toBe("NOT_FOUND");
 
         const metrics = await (await fetch(`${running.url}/metrics`, { headers: bearer(TOKEN) })).text();
         expect(metrics).not.toMatch(/ann|bob|secret/);

@@ -86,6 +86,7 @@ export function ChatPage() {
           selectedId={chat.selectedId()}
           onSelect={choose}
           onNew={() => choose(null)}
+          onDelete={(conversation) => chat.deleteConversation(conversation.id)}
         />
       </div>
       <Show when={navOpen()}>

@@ -1,26 +1,52 @@
-import { For, Show } from "solid-js";
+import { createSignal, For, Show } from "solid-js";
+import { errorMessage } from "../lib/errors";
 import type { Conversation } from "../lib/types";
-import { PlusIcon } from "./icons";
+import { PlusIcon, TrashIcon } from "./icons";
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 
-/** The side list of conversations, newest first, with a button to start a new one. */
+/** The side list of conversations, newest first, with a button to start a new one and one to delete each. */
 export function ConversationList(props: {
   conversations: readonly Conversation[];
   selectedId: string | null;
   onSelect: (id: string) => void;
   onNew: () => void;
+  /** Deletes a conversation for good; without it the list offers no Delete. */
+  onDelete?: (conversation: Conversation) => Promise<void>;
+  /** Asks before deleting; `window.confirm` by default. */
+  confirm?: (question: string) => boolean;
 }) {
+  const [deleting, setDeleting] = createSignal<string | null>(null);
+  const [failure, setFailure] = createSignal<string | null>(null);
+  const remove = async (conversation: Conversation, onDelete: (conversation: Conversation) => Promise<void>) => {
+    const ask = props.confirm ?? ((question: string) => window.confirm(question));
+    const question = `Delete "${conversation.title}"? Its images and jobs go with it, and a job still running is stopped. This cannot be undone.`;
+    if (!ask(question)) return;
+    setFailure(null);
+    setDeleting(conversation.id);
+    try {
+      await onDelete(conversation);
+    } catch (error) {
+      setFailure(`"${conversation.title}" could not be deleted: ${errorMessage(error)}`);
+    } finally {
+      setDeleting(null);
+    }
+  };
   return (
     <nav class="conversations" aria-label="Conversations">
       <button type="button" class="button button--primary conversations__new" onClick={() => props.onNew()}>
         <PlusIcon /> New conversation
       </button>
+      <Show when={failure()}>
+        <p class="field-error conversations__error" role="alert">
+          {failure()}
+        </p>
+      </Show>
       <Show when={props.conversations.length > 0} fallback={<p class="conversations__empty">No conversations yet</p>}>
         <ul class="conversations__list">
           <For each={props.conversations}>
             {(conversation) => (
-              <li>
+              <li class="conversations__row">
                 <button
                   type="button"
                   class="conversations__item"
@@ -32,6 +58,20 @@ export function ConversationList(props: {
                     {dateFormat.format(new Date(conversation.createdAt))}
                   </time>
                 </button>
+                <Show when={props.onDelete}>
+                  {(onDelete) => (
+                    <button
+                      type="button"
+                      class="conversations__delete"
+                      aria-label={`Delete ${conversation.title}`}
+                      title="Delete conversation"
+                      disabled={deleting() === conversation.id}
+                      onClick={() => void remove(conversation, onDelete())}
+                    >
+                      <TrashIcon />
+                    </button>
+                  )}
+                </Show>
               </li>
             )}
           </For>

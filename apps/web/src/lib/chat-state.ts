@@ -238,6 +238,17 @@ export function createChatState() {
       // Its new place comes as a line event; reading it now shows the move before the stream tells it.
       trpc.jobs.get.query({ jobId: moved.id }).then(store.applyEvent, () => undefined);
     },
+    /** Deletes a conversation for good (a job of it still running is stopped); the page leaves it when it was open. */
+    deleteConversation: async (id: string) => {
+      await trpc.conversations.delete.mutate({ conversationId: id });
+      if (selectedId() === id) {
+        openNewest = false;
+        select(null);
+      }
+      setConversations(conversations().filter((conversation) => conversation.id !== id));
+      void loadConversations();
+      void refreshQueue();
+    },
     /** Pauses (nothing starts; running jobs finish) or resumes the queue: admins only. */
     setPaused: async (paused: boolean) => {
       setQueue(paused ? await trpc.queue.pause.mutate() : await trpc.queue.resume.mutate());

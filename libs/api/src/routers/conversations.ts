@@ -1,5 +1,5 @@
 import { publicProcedure, router } from "../trpc";
-import { createConversationInput } from "../schemas";
+import { conversationIdInput, createConversationInput } from "../schemas";
 
 /** `conversations.*`: the chat threads jobs belong to. */
 export const conversationsRouter = router({
@@ -9,4 +9,9 @@ export const conversationsRouter = router({
 
   /** The caller's conversations; an admin's list holds everyone's. */
   list: publicProcedure.query(({ ctx }) => ctx.store.listConversations(ctx.user.admin ? undefined : ctx.user.name)),
+
+  /** Deletes the caller's conversation (anyone's, for an admin) with its messages, jobs and images; live jobs are cancelled first. */
+  delete: publicProcedure
+    .input(conversationIdInput)
+    .mutation(({ ctx, input }) => ctx.service.deleteConversation(input.conversationId, ctx.user)),
 });

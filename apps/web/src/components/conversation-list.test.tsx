@@ -1,0 +1,62 @@
+import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { TRPCClientError } from "@trpc/client";
+import { describe, expect, it, vi } from "vitest";
+import type { Conversation } from "../lib/types";
+import { ConversationList } from "./conversation-list";
+
+const lighthouses: Conversation = { id: "c1", title: "Lighthouses", createdAt: "2026-12-01T10:00:00.000Z" };
+const foxes: Conversation = { id: "c2", title: "Foxes", createdAt: "2026-12-02T10:00:00.000Z" };
+
+const list = (props: Partial<Parameters<typeof ConversationList>[0]> = {}) =>
+  render(() => (
+    <ConversationList
+      conversations={[foxes, lighthouses]}
+      selectedId="c2"
+      onSelect={() => undefined}
+      onNew={() => undefined}
+      {...props}
+    />
+  ));
+
+describe("<ConversationList>", () => {
+  it("lists the conversations, the open one marked, and opens one when it is chosen", () => {
+    const onSelect = vi.fn();
+    list({ onSelect });
+    expect(screen.getByRole("button", { name: /^Foxes/ })).toHaveAttribute("aria-current", "page");
+    fireEvent.click(screen.getByRole("button", { name: /^Lighthouses/ }));
+    expect(onSelect).toHaveBeenCalledWith("c1");
+  });
+
+  it("deletes a conversation once confirmed, naming it in the question", async () => {
+    const onDelete = vi.fn(async (_conversation: Conversation) => undefined);
+    const confirm = vi.fn(() => true);
+    list({ onDelete, confirm });
+    fireEvent.click(screen.getByRole("button", { name: "Delete Lighthouses" }));
+    expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Delete "Lighthouses"\? .*cannot be undone/));
+    await waitFor(() => expect(onDelete).toHaveBeenCalledWith(lighthouses));
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
+  it("keeps a conversation when the deletion is not confirmed", () => {
+    const onDelete = vi.fn(async (_conversation: Conversation) => undefined);
+    list({ onDelete, confirm: () => false });
+    fireEvent.click(screen.getByRole("button", { name: "Delete Foxes" }));
+    expect(onDelete).not.toHaveBeenCalled();
+  });
+
+  it("says why a deletion failed, and offers Delete again", async () => {
+    const refused = TRPCClientError.from({
+      error: { code: -32600, message: "The database does not answer", data: { code: "SERVICE_UNAVAILABLE" } },
+    });
+    const onDelete = vi.fn(async (_conversation: Conversation) => Promise.reject(refused));
+    list({ onDelete, confirm: () => true });
+    fireEvent.click(screen.getByRole("button", { name: "Delete Foxes" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent('"Foxes" could not be deleted');
+    expect(screen.getByRole("button", { name: "Delete Foxes" })).toBeEnabled();
+  });
+
+  it("offers no Delete without a way to delete", () => {
+    list();
+    expect(screen.queryByRole("button", { name: /^Delete/ })).not.toBeInTheDocument();
+  });
+});

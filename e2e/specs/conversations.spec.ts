@@ -1,0 +1,34 @@
+import { expectImage, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expect, test } from "../support/test";
+
+test.describe("conversations", () => {
+  test("deleting one from the list takes it, its cards and its images away for good, after asking", async ({
+    page,
+  }) => {
+    await openNewConversation(page);
+    const prompt = uniquePrompt("a conversation to delete");
+    const card = await submit(page, prompt, { steps: 2 });
+    await expectImage(card, prompt);
+    const image = await card.getByRole("link", { name: "Download" }).getAttribute("href");
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    const title = prompt.slice(0, 20);
+    await expect(list.getByRole("button", { name: new RegExp(`^${title}`) })).toHaveAttribute("aria-current", "page");
+
+    // Declined first: nothing happens.
+    page.once("dialog", (dialog) => void dialog.dismiss());
+    await list.getByRole("button", { name: new RegExp(`^Delete ${title}`) }).click();
+    await expect(card).toBeVisible();
+
+    page.once("dialog", (dialog) => {
+      expect(dialog.message()).toContain("cannot be undone");
+      void dialog.accept();
+    });
+    await list.getByRole("button", { name: new RegExp(`^Delete ${title}`) }).click();
+    await expect(list.getByRole("button", { name: new RegExp(`^${title}`) })).toHaveCount(0);
+    await expect(card).toHaveCount(0);
+    expect((await page.request.get(image ?? "/images/none.png")).status()).toBe(404);
+
+    await page.reload();
+    await expect(page.getByRole("navigation", { name: "Conversations" })).not.toContainText(title);
+  });
+});
