@@ -33,6 +33,8 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
   it("is a valid OpenAPI 3.1 document", async () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json");
+    // fetch takes gzip (and unzips it): 43 KB of JSON goes out as a tenth of that.
+    expect(response.headers.get("content-encoding")).toBe("gzip");
     const validator = new Validator();
     const result = await validator.validate(structuredClone(doc) as unknown as Parameters<Validator["validate"]>[0]);
     expect(result.errors ?? []).toEqual([]);

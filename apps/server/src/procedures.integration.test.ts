@@ -286,6 +286,23 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
       expect(nextCursor).toBeNull();
     });
 
+    it("answers gzipped to a client that takes gzip, the same jobs once unzipped", async () => {
+      const { trpc, url } = server();
+      const { id: conversationId } = await trpc.conversations.create.mutate({});
+      await trpc.jobs.submitMany.mutate({
+        jobs: Array.from({ length: 5 }, (_, i) => ({ prompt: uniquePrompt(`listed ${i}`), conversationId, ...quick })),
+      });
+      const path = `${url}/trpc/jobs.list?input=${encodeURIComponent(JSON.stringify({ conversationId }))}`;
+      const [zipped, plain] = await Promise.all([
+        fetch(path, { headers: { "accept-encoding": "gzip" } }),
+        fetch(path, { headers: { "accept-encoding": "identity" } }),
+      ]);
+      expect(zipped.headers.get("content-encoding")).toBe("gzip");
+      expect(plain.headers.get("content-encoding")).toBeNull();
+      // fetch unzips: the same answer either way.
+      expect(await zipped.json()).toEqual(await plain.json());
+    });
+
     it("returns only the jobs of the conversation given", async () => {
       const { trpc } = server();
       const mine = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("mine"), ...quick });

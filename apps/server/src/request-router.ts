@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { appRouter, openApiDocument } from "@anvil/api";
 import type { Logger } from "pino";
 import type { AuthGate } from "./auth-gate";
+import { gzipJsonAnswers } from "./gzip-json";
 import { json } from "./http-body";
 import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
@@ -63,13 +64,17 @@ export const routeRequest =
         streams.add(res);
         res.once("close", () => streams.delete(res));
       }
+      gzipJsonAnswers(req, res);
       return options.trpc(req, res);
     }
     if (path === "/trpc") {
       return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });
     }
     if (path === "/openapi.json" && isRead(req)) {
-      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" }).end(OPENAPI);
+      gzipJsonAnswers(req, res);
+      res.setHeader("content-type", "application/json");
+      res.setHeader("access-control-allow-origin", "*");
+      res.end(OPENAPI);
       return;
     }
     if (path === "/metrics" && isRead(req)) {
