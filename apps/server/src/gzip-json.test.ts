@@ -26,6 +26,12 @@ const answers: Record<string, (res: ServerResponse) => void> = {
     res.setHeader("content-type", "text/plain");
     res.end("t".repeat(20_000));
   },
+  "/events": (res) => {
+    res.setHeader("content-type", "text/event-stream");
+    res.write(`data: ${bodyOf(4_000)}\n\n`);
+    // The first event reaches the client before the stream ends, which it does only when the client asks.
+    res.once("close", () => res.end());
+  },
   "/error": (res) => {
     res.statusCode = 404;
     res.setHeader("content-type", "application/json");
@@ -89,6 +95,23 @@ describe("gzipJsonAnswers", () => {
       expect(answer.headers["content-encoding"], `${path} ${JSON.stringify(headers)}`).toBeUndefined();
       expect(Number(answer.headers["content-length"] ?? answer.body.length)).toBe(answer.body.length);
     }
+  });
+
+  it("sends a stream of events as it is written, whatever the request said it accepts", async () => {
+    const first = await new Promise<{ encoding: string | undefined; data: string }>((resolve, reject) => {
+      const req = request(
+        { host: "127.0.0.1", port, path: "/events", headers: { "accept-encoding": "gzip" }, agent: false },
+        (res) => {
+          res.once("data", (chunk: Buffer) => {
+            resolve({ encoding: res.headers["content-encoding"], data: chunk.toString() });
+            req.destroy();
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    expect(first).toEqual({ encoding: undefined, data: `data: ${bodyOf(4_000)}\n\n` });
   });
 
   it("leaves streams alone: Server-Sent Events and tRPC's streamed batches reach the client as they are written", async () => {
