@@ -1,4 +1,4 @@
-import { expectImage, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 test.describe("conversations", () => {
@@ -30,5 +30,28 @@ test.describe("conversations", () => {
 
     await page.reload();
     await expect(page.getByRole("navigation", { name: "Conversations" })).not.toContainText(title);
+  });
+
+  test("Reuse on a finished card puts its prompt and settings in the box, to send them again changed", async ({
+    page,
+  }) => {
+    await openNewConversation(page);
+    const prompt = uniquePrompt("a harbour at dawn");
+    const first = await submit(page, prompt, { steps: 3 });
+    await expectImage(first, prompt);
+
+    await first.getByRole("button", { name: "Reuse" }).click();
+    const box = page.getByRole("textbox", { name: "Prompt", exact: true });
+    await expect(box).toHaveValue(prompt);
+    await expect(box).toBeFocused();
+    await expect(page.getByLabel("Size")).toHaveValue("3");
+    await expect(page.getByLabel("Steps")).toHaveValue("3");
+
+    const changed = `${prompt}, in fog`;
+    await box.fill(changed);
+    await box.press("Enter");
+    const second = jobCard(page, changed);
+    await expectImage(second, changed);
+    await expect(second).toContainText("512×512 · 3 steps");
   });
 });

@@ -5,6 +5,7 @@ import { createLine } from "../lib/line";
 import { trpcLineApi } from "../lib/line-api";
 import type { Job } from "../lib/types";
 import { Composer } from "./composer";
+import type { ComposerControl } from "./composer";
 import { ConversationList } from "./conversation-list";
 import { MenuIcon, PulseIcon } from "./icons";
 import { Lightbox } from "./lightbox";
@@ -30,6 +31,8 @@ export function ChatPage() {
   const [viewing, setViewing] = createSignal<Job | null>(null);
   const [navOpen, setNavOpen] = createSignal(false);
   const [lineOpen, setLineOpen] = createSignal(false);
+  /** The composer, once it is on the page: a finished card's Reuse fills it. */
+  let composer: ComposerControl | undefined;
   const admin = () => currentUser()?.admin ?? false;
   const title = () =>
     chat.conversations().find((c) => c.id === chat.selectedId())?.title ??
@@ -121,10 +124,16 @@ export function ChatPage() {
             onRetry={chat.retry}
             onMove={chat.move}
             onView={setViewing}
+            onReuse={(job) => composer?.reuse(job)}
             loading={chat.loading()}
           />
         </Show>
-        <Composer onSubmit={chat.submit} catalog={chat.catalog} admin={admin()} />
+        <Composer
+          onSubmit={chat.submit}
+          catalog={chat.catalog}
+          admin={admin()}
+          control={(control) => (composer = control)}
+        />
       </main>
       <QueuePanel
         status={chat.queue()}

@@ -8,7 +8,10 @@ import { ModulesField } from "./modules-field";
 
 /** The optional settings of a request, as the form holds them (text fields stay text until sent). */
 export interface Settings {
+  /** An index into SIZE_PRESETS, or -1 for `custom`. */
   size: number;
+  /** A size no preset has, taken from a job being reused; offered beside the presets while it is kept. */
+  custom: { width: number; height: number } | null;
   steps: string;
   seed: string;
   cfgScale: string;
@@ -28,6 +31,7 @@ export interface Settings {
 /** The settings a fresh composer starts with: the server's defaults. */
 export const DEFAULT_SETTINGS: Settings = {
   size: 0,
+  custom: null,
   steps: "20",
   seed: "",
   cfgScale: "1",
@@ -104,11 +108,19 @@ export function ComposerSettings(props: {
         >
           <For each={SIZE_PRESETS}>
             {(preset, i) => (
-              <option value={i()}>
+              <option value={i()} selected={props.settings.size === i()}>
                 {formatSize(preset.width, preset.height)} · {preset.label}
               </option>
             )}
           </For>
+          {/* Marked `selected` itself: it may appear after the select took its value. */}
+          <Show when={props.settings.custom}>
+            {(custom) => (
+              <option value={-1} selected={props.settings.size === -1}>
+                {formatSize(custom().width, custom().height)} · Custom
+              </option>
+            )}
+          </Show>
         </select>
       </Field>
       <Show when={props.settings.checkpoint !== ""}>

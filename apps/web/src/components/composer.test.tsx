@@ -1,8 +1,10 @@
 import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it, vi } from "vitest";
+import { makeJob } from "../lib/test-support";
+import type { Job } from "../lib/types";
 import { Composer } from "./composer";
-import type { ComposerRequest } from "./composer";
+import type { ComposerControl, ComposerRequest } from "./composer";
 
 const badRequest = (fields: string[]) =>
   TRPCClientError.from({
@@ -89,5 +91,68 @@ describe("<Composer>", () => {
     fireEvent.input(prompt(), { target: { value: "x" } });
     fireEvent.click(screen.getByRole("button", { name: "Generate" }));
     await waitFor(() => expect(prompt()).toHaveAccessibleDescription("prompt must be at most 4000 characters"));
+  });
+});
+
+describe("<Composer> reusing a job", () => {
+  const reused = (params: Partial<Job["params"]>, prompt = "a koi pond, watercolor") =>
+    makeJob({ prompt, status: "complete", params: { ...makeJob().params, ...params } });
+
+  it("fills the prompt and every setting from the job, and sends them as they are", async () => {
+    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
+    let control: ComposerControl | undefined;
+    render(() => <Composer onSubmit={onSubmit} control={(c) => (control = c)} />);
+    control?.reuse(
+      reused({
+        width: 832,
+        height: 1216,
+        steps: 30,
+        seed: 1234,
+        cfgScale: 6,
+        distilledCfgScale: 3.5,
+        sampler: "DPM++ 2M",
+        scheduler: "karras",
+        negativePrompt: "blurry",
+      }),
+    );
+    expect(prompt()).toHaveValue("a koi pond, watercolor");
+    expect(prompt()).toHaveFocus();
+    expect(screen.getByRole("button", { name: /Settings/ })).toHaveTextContent("832×1216 · 30 steps · CFG 6");
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+    expect(onSubmit.mock.calls[0]?.[0]).toEqual({
+      prompt: "a koi pond, watercolor",
+      width: 832,
+      height: 1216,
+      steps: 30,
+      seed: 1234,
+      cfgScale: 6,
+      distilledCfgScale: 3.5,
+      sampler: "DPM++ 2M",
+      scheduler: "karras",
+      negativePrompt: "blurry",
+      checkpoint: null,
+      modules: [],
+    });
+  });
+
+  it("keeps a size no preset has as a Custom choice, and a random seed random", async () => {
+    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
+    let control: ComposerControl | undefined;
+    render(() => <Composer onSubmit={onSubmit} control={(c) => (control = c)} />);
+    control?.reuse(reused({ width: 640, height: 384, seed: -1 }));
+    fireEvent.click(screen.getByRole("button", { name: /Settings/ }));
+    expect(screen.getByLabelText("Size")).toHaveDisplayValue("640×384 · Custom");
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+    expect(onSubmit.mock.calls[0]?.[0]).toMatchObject({ width: 640, height: 384 });
+    expect(onSubmit.mock.calls[0]?.[0]).not.toHaveProperty("seed");
+    // A preset chosen afterwards is sent instead; the custom size stays offered.
+    fireEvent.change(screen.getByLabelText("Size"), { target: { value: "3" } });
+    fireEvent.input(prompt(), { target: { value: "again, smaller" } });
+    fireEvent.click(screen.getByRole("button", { name: "Generate" }));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));
+    expect(onSubmit.mock.calls[1]?.[0]).toMatchObject({ width: 512, height: 512 });
+    expect(screen.getByRole("option", { name: "640×384 · Custom" })).toBeInTheDocument();
   });
 });

@@ -1,4 +1,5 @@
 import { createSignal, Show } from "solid-js";
+import type { Job } from "../lib/types";
 import { createStore } from "solid-js/store";
 import { fieldErrorsOf } from "../lib/errors";
 import type { FieldErrors } from "../lib/errors";
@@ -47,7 +48,35 @@ const SETTINGS_FIELDS = [
 
 /** The request fields a setting becomes, or settles (modules need a checkpoint to go with). */
 const fieldsOf = (key: keyof Settings): (typeof SETTINGS_FIELDS)[number][] =>
-  key === "size" ? ["width", "height"] : key === "checkpoint" ? ["checkpoint", "modules"] : [key];
+  key === "size" || key === "custom" ? ["width", "height"] : key === "checkpoint" ? ["checkpoint", "modules"] : [key];
+
+/** What the page may ask of the composer. */
+export interface ComposerControl {
+  /** Fills the prompt and every setting (the priority aside) from `job`, to send it again changed or as it is. */
+  reuse(job: Job): void;
+}
+
+/** The settings a job was made with, in the composer's terms; the composer's own priority stays. */
+export function settingsOf(job: Job, priority: string): Settings {
+  const { params } = job;
+  const preset = SIZE_PRESETS.findIndex((size) => size.width === params.width && size.height === params.height);
+  const text = (value: number | null | undefined) => (value == null ? "" : String(value));
+  return {
+    size: preset,
+    custom: preset === -1 ? { width: params.width, height: params.height } : null,
+    steps: text(params.steps),
+    // A random seed stays random; a fixed one is kept, so the same prompt makes the same image.
+    seed: params.seed === -1 ? "" : text(params.seed),
+    cfgScale: text(params.cfgScale),
+    distilledCfgScale: text(params.distilledCfgScale),
+    sampler: params.sampler,
+    scheduler: params.scheduler ?? "",
+    negativePrompt: params.negativePrompt,
+    checkpoint: params.checkpoint ?? "",
+    modules: [...params.modules],
+    priority,
+  };
+}
 
 /** The prompt box with its optional settings row: Enter sends, Shift+Enter makes a new line. */
 export function Composer(props: {
@@ -56,6 +85,8 @@ export function Composer(props: {
   catalog?: Catalog | undefined;
   /** Whether the signed-in user is an admin (who may give priorities above 0). */
   admin?: boolean;
+  /** Hands the page what it may ask of the composer (see {@link ComposerControl}). */
+  control?: (control: ComposerControl) => void;
 }) {
   const [prompt, setPrompt] = createSignal("");
   const [settings, setSettings] = createStore<Settings>({ ...DEFAULT_SETTINGS });
@@ -72,7 +103,17 @@ export function Composer(props: {
       );
     }
   };
-  const preset = () => SIZE_PRESETS[settings.size] ?? SIZE_PRESETS[0];
+  const preset = () => (settings.size === -1 && settings.custom) || SIZE_PRESETS[settings.size] || SIZE_PRESETS[0];
+  let promptBox!: HTMLTextAreaElement;
+  props.control?.({
+    reuse: (job) => {
+      setPrompt(job.prompt);
+      setSettings(settingsOf(job, settings.priority));
+      setErrors({});
+      promptBox.focus();
+      promptBox.setSelectionRange(promptBox.value.length, promptBox.value.length);
+    },
+  });
 
   const send = async () => {
     if (blank() || sending()) return;
@@ -142,6 +183,7 @@ export function Composer(props: {
           Prompt
         </label>
         <textarea
+          ref={promptBox}
           id="prompt"
           class="composer__prompt"
           rows={2}

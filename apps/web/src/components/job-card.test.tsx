@@ -13,6 +13,23 @@ const processing = {
 };
 
 describe("<JobCard>", () => {
+  it("offers Reuse on a job that ended, whatever its end, and hands the job to it", () => {
+    const onReuse = vi.fn();
+    for (const status of ["complete", "error", "cancelled"] as const) {
+      const job = makeJob({ status, queuePosition: 0, imageUrl: status === "complete" ? "/images/x.png" : null });
+      const { unmount } = render(() => <JobCard job={job} onReuse={onReuse} />);
+      fireEvent.click(screen.getByRole("button", { name: "Reuse" }));
+      expect(onReuse).toHaveBeenLastCalledWith(job);
+      unmount();
+    }
+    for (const job of [makeJob(), makeJob(processing)]) {
+      const { unmount } = render(() => <JobCard job={job} onReuse={onReuse} />);
+      expect(screen.queryByRole("button", { name: "Reuse" }), job.status).not.toBeInTheDocument();
+      unmount();
+    }
+    expect(onReuse).toHaveBeenCalledTimes(3);
+  });
+
   it("shows its queue position when the job is queued", () => {
     render(() => <JobCard job={makeJob({ queuePosition: 3 })} />);
     expect(screen.getByText("#3 in queue")).toBeInTheDocument();

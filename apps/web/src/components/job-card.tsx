@@ -22,6 +22,8 @@ export interface JobCardProps {
   /** Moves a waiting job to the front or back of its owner's own waiting jobs. */
   onMove?: (job: Job, to: "front" | "back") => Promise<unknown> | void;
   onView?: (job: Job) => void;
+  /** Puts the job's prompt and settings in the composer, to send them again changed or as they are. */
+  onReuse?: (job: Job) => void;
 }
 
 const paramsLine = (job: Job): string =>
@@ -157,6 +159,18 @@ export function JobCard(props: JobCardProps) {
           <button type="button" class="button" disabled={busy()} onClick={() => run("retry", props.onRetry)}>
             Retry
           </button>
+        </Show>
+        <Show when={!active() && props.onReuse}>
+          {(reuse) => (
+            <button
+              type="button"
+              class="button"
+              title="Put this prompt and its settings in the box below, to change them and send again"
+              onClick={() => reuse()(props.job)}
+            >
+              Reuse
+            </button>
+          )}
         </Show>
       </footer>
     </article>

@@ -10,6 +10,7 @@ export function MessageList(props: {
   onCancel: (job: Job) => Promise<unknown>;
   onRetry: (job: Job) => Promise<unknown>;
   onMove: (job: Job, to: "front" | "back") => Promise<unknown>;
+  onReuse?: (job: Job) => void;
   onView: (job: Job) => void;
   loading?: boolean;
 }) {
@@ -57,6 +58,7 @@ export function MessageList(props: {
                       onCancel={props.onCancel}
                       onRetry={props.onRetry}
                       onMove={props.onMove}
+                      onReuse={props.onReuse}
                       onView={props.onView}
                     />
                   )}
