@@ -67,6 +67,22 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
     expect(JSON.parse(hook.received[0]!.body)).toMatchObject({ id: failed.id, status: "error" });
   });
 
+  it("still tells the receiver of a job whose conversation was deleted as it ran: cancelled", async () => {
+    const { trpc } = server();
+    const hook = await receiver();
+    const { id: conversationId } = await trpc.conversations.create.mutate({});
+    const job = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("deleted as it runs sim:hang"),
+      conversationId,
+      callbackUrl: hook.url,
+    });
+    await waitForStatus(trpc, job.id, "processing");
+    await trpc.conversations.delete.mutate({ conversationId });
+    await waitFor(() => hook.received.length === 1, "the cancellation's webhook arrives");
+    expect(JSON.parse(hook.received[0]!.body) as Job).toMatchObject({ id: job.id, status: "cancelled" });
+    expect(codeOf(await trpcError(trpc.jobs.get.query({ jobId: job.id }))).code).toBe("NOT_FOUND");
+  });
+
   it("refuses a callbackUrl that is not http(s) or that points at this server itself", async () => {
     const { trpc, anvil } = server();
     for (const callbackUrl of [

@@ -1,9 +1,9 @@
-import { asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, ne } from "drizzle-orm";
 import type { AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
 import { toConversation, toMessage } from "./records";
 import type { Conversation, Message, OwnedConversation } from "./records";
-import { conversations, jobs, messages } from "./schema";
+import { conversations, jobs, messages, webhookDeliveries } from "./schema";
 import { isUuid } from "./sql-guards";
 
 const DEFAULT_TITLE = "New conversation";
@@ -65,7 +65,8 @@ export type ConversationDeletion =
 
 /**
  * Deletes a conversation whose jobs have all ended, with its messages, its jobs and, through their foreign keys,
- * their events, stored images and webhook deliveries. It holds the event-order lock (event-order.ts), which every
+ * their events and stored images, and their finished webhook deliveries; a delivery still pending is left to be
+ * made (the receiver hears how its job ended). It holds the event-order lock (event-order.ts), which every
  * submission takes before it checks its conversation: one submitted into this conversation meanwhile is either
  * seen here as waiting (and nothing is deleted) or finds the conversation gone.
  */
@@ -78,7 +79,13 @@ export async function deleteConversation(db: AnvilDb, id: string): Promise<Conve
     const held = await tx.select({ id: jobs.id, status: jobs.status }).from(jobs).where(eq(jobs.conversationId, id));
     const live = held.filter((job) => job.status === "queued" || job.status === "processing").map((job) => job.id);
     if (live.length > 0) return { kind: "live", jobIds: live };
+    const ids = held.map((job) => job.id);
+    if (ids.length > 0) {
+      await tx
+        .delete(webhookDeliveries)
+        .where(and(inArray(webhookDeliveries.jobId, ids), ne(webhookDeliveries.status, "pending")));
+    }
     await tx.delete(conversations).where(eq(conversations.id, id));
-    return { kind: "deleted", jobIds: held.map((job) => job.id) };
+    return { kind: "deleted", jobIds: ids };
   });
 }

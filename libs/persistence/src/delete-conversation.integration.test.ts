@@ -64,6 +64,33 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("deleting a conversati
     expect(await store().deleteConversation(first.conversationId)).toEqual({ kind: "missing" });
   });
 
+  it("leaves a webhook delivery still pending to be made, and takes the finished ones", async () => {
+    const callbackUrl = "http://receiver.example/hook";
+    const delivered = (await store().submitJob({ prompt: "delivered", params, callbackUrl })).job;
+    const pending = (
+      await store().submitJob({ prompt: "pending", params, callbackUrl, conversationId: delivered.conversationId })
+    ).job;
+    for (const job of [delivered, pending]) {
+      await store().applyJournalBatch([
+        { kind: "transition", jobId: job.id, from: "queued", to: "cancelled", patch: { finishedAt: new Date() } },
+      ]);
+    }
+    const db = test().database.db;
+    await db.execute(sql`update webhook_deliveries set status = 'delivered' where job_id = ${delivered.id}`);
+    const deliveries = async () =>
+      rowsOf(
+        await db.execute(
+          sql`select job_id, status from webhook_deliveries where job_id in (${delivered.id}, ${pending.id}) order by status`,
+        ),
+      ).map((row) => [row["job_id"], row["status"]]);
+    expect(await deliveries()).toEqual([
+      [delivered.id, "delivered"],
+      [pending.id, "pending"],
+    ]);
+    expect((await store().deleteConversation(delivered.conversationId)).kind).toBe("deleted");
+    expect(await deliveries()).toEqual([[pending.id, "pending"]]);
+  });
+
   it("deletes nothing while a job of it waits or runs, and names those jobs", async () => {
     const waiting = await submit("waits");
     const running = await submit("runs", waiting.conversationId);

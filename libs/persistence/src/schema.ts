@@ -235,9 +235,9 @@ export const webhookDeliveries = pgTable(
   "webhook_deliveries",
   {
     id: uuid("id").primaryKey(),
-    jobId: uuid("job_id")
-      .notNull()
-      .references(() => jobs.id, { onDelete: "cascade" }),
+    // No foreign key: a delivery outlives its job when the job's conversation is deleted, so the receiver still
+    // hears how the job ended (conversations.ts: deleteConversation; finished deliveries are pruned after days).
+    jobId: uuid("job_id").notNull(),
     url: text("url").notNull(),
     body: text("body").notNull(),
     status: text("status").$type<WebhookDeliveryStatus>().notNull().default("pending"),
