@@ -3,14 +3,15 @@ import type { ImageStore, JobRecord } from "@anvil/persistence";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import { Duration, Effect } from "effect";
 import type { BackendMonitor } from "./backend-monitor";
-import { LOCAL_USER, mayAccess } from "./caller";
+import { LOCAL_USER } from "./caller";
 import type { Caller } from "./caller";
 import type { CheckpointCatalog } from "./checkpoint-catalog";
-import { Conflict, Invalid, NotFound, Unavailable } from "./errors";
+import { Conflict, Invalid, Unavailable } from "./errors";
 import { HISTORY_RUNS } from "./estimates";
 import type { Estimates } from "./estimates";
 import type { EventRetention } from "./event-retention";
 import type { LiveJobs } from "./live-jobs";
+import { conversationNotFound, ownConversation } from "./ownership";
 import type { QueueQuota } from "./queue-quota";
 import type { Recovery } from "./recovery";
 import { wireJobService } from "./service-wiring";
@@ -174,13 +175,11 @@ export class JobService {
    */
   async deleteConversation(conversationId: string, by: Caller = LOCAL_USER): Promise<{ id: string }> {
     const { store, log } = this.options;
-    const notFound = () => new NotFound({ message: `No conversation with id ${conversationId}` });
-    const conversation = await store.getConversation(conversationId);
-    if (!conversation || !mayAccess(by, conversation.owner)) throw notFound();
+    await ownConversation({ store, user: by }, conversationId);
     // A job submitted into it while its others are cancelled makes another round; a few are plenty.
     for (let round = 1; ; round++) {
       const deletion = await store.deleteConversation(conversationId);
-      if (deletion.kind === "missing") throw notFound();
+      if (deletion.kind === "missing") throw conversationNotFound(conversationId);
       if (deletion.kind === "deleted") {
         // The rows are gone, so nothing serves these any more; a file left by a failed removal is only disk space.
         await Promise.all(

@@ -97,12 +97,17 @@ describe("<Composer>", () => {
 describe("<Composer> reusing a job", () => {
   const reused = (params: Partial<Job["params"]>, prompt = "a koi pond, watercolor") =>
     makeJob({ prompt, status: "complete", params: { ...makeJob().params, ...params } });
-
-  it("fills the prompt and every setting from the job, and sends them as they are", async () => {
+  /** A composer on the page, what it submits, and its Reuse. */
+  const composerReusing = () => {
     const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
     let control: ComposerControl | undefined;
     render(() => <Composer onSubmit={onSubmit} control={(c) => (control = c)} />);
-    control?.reuse(
+    return { onSubmit, reuse: (job: Job) => control?.reuse(job) };
+  };
+
+  it("fills the prompt and every setting from the job, and sends them as they are", async () => {
+    const { onSubmit, reuse } = composerReusing();
+    reuse(
       reused({
         width: 832,
         height: 1216,
@@ -137,10 +142,8 @@ describe("<Composer> reusing a job", () => {
   });
 
   it("keeps a size no preset has as a Custom choice, and a random seed random", async () => {
-    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
-    let control: ComposerControl | undefined;
-    render(() => <Composer onSubmit={onSubmit} control={(c) => (control = c)} />);
-    control?.reuse(reused({ width: 640, height: 384, seed: -1 }));
+    const { onSubmit, reuse } = composerReusing();
+    reuse(reused({ width: 640, height: 384, seed: -1 }));
     fireEvent.click(screen.getByRole("button", { name: /Settings/ }));
     expect(screen.getByLabelText("Size")).toHaveDisplayValue("640×384 · Custom");
     fireEvent.click(screen.getByRole("button", { name: "Generate" }));

@@ -57,7 +57,7 @@ export interface ComposerControl {
 }
 
 /** The settings a job was made with, in the composer's terms; the composer's own priority stays. */
-export function settingsOf(job: Job, priority: string): Settings {
+function settingsOf(job: Job, priority: string): Settings {
   const { params } = job;
   const preset = SIZE_PRESETS.findIndex((size) => size.width === params.width && size.height === params.height);
   const text = (value: number | null | undefined) => (value == null ? "" : String(value));
