@@ -34,6 +34,25 @@ describe("<Composer>", () => {
     await waitFor(() => expect(prompt()).toHaveValue(""));
   });
 
+  it("keeps what was typed while the last prompt was being sent", async () => {
+    let accept: () => void = () => undefined;
+    const onSubmit = vi.fn((_: ComposerRequest) => new Promise<void>((resolve) => (accept = resolve)));
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(screen.getByRole("button", { name: "Sending…" })).toBeDisabled());
+    fireEvent.input(prompt(), { target: { value: "a harbour at night" } });
+    // Enter while the first is on its way sends nothing more; the words wait in the box.
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    accept();
+    await waitFor(() => expect(screen.getByRole("button", { name: "Generate" })).toBeEnabled());
+    expect(prompt()).toHaveValue("a harbour at night");
+    expect(onSubmit).toHaveBeenCalledTimes(1);
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));
+    expect(onSubmit.mock.calls[1]?.[0]).toMatchObject({ prompt: "a harbour at night" });
+  });
+
   it("does not send on Shift+Enter, which makes a new line", () => {
     const onSubmit = vi.fn(async () => undefined);
     render(() => <Composer onSubmit={onSubmit} />);

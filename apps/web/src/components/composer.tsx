@@ -138,7 +138,8 @@ export function Composer(props: {
     setSending(true);
     try {
       await props.onSubmit(request);
-      setPrompt("");
+      // Words typed (or a job reused) while this one was being sent are the next prompt: only what went is cleared.
+      if (prompt() === request.prompt) setPrompt("");
       setErrors({});
     } catch (error) {
       const found = fieldErrorsOf(error);
