@@ -104,4 +104,25 @@ test.describe("the queue", () => {
     await expect(second).toContainText("Cancelled");
     await expect(second.getByRole("img")).toHaveCount(0);
   });
+
+  test("a narrow card keeps its place in line and its estimate inside its picture area", async ({ page }) => {
+    await openNewConversation(page);
+    await page.getByLabel("Size").selectOption({ label: "832×1216 · Portrait" });
+    // One finished job gives the backend a measured speed, so the waiting cards below get an estimate.
+    const measured = uniquePrompt("a tall tower");
+    await expectImage(await submit(page, measured, { steps: 2 }), measured);
+    const hold = await submit(page, holdingPrompt("a tall window"));
+    await expect(hold.getByRole("progressbar")).toBeVisible();
+    const waiting = await submit(page, uniquePrompt("a tall tree"), { steps: 2 });
+    await expect(waiting).toContainText(/#1 in queue\W*starts (in|any moment)/);
+
+    // "#1 in queue · starts any moment" on one line was wider than a portrait card's picture and ran past both edges.
+    const area = await waiting.locator(".job-card__media").boundingBox();
+    for (const line of [waiting.getByText("#1 in queue", { exact: true }), waiting.getByText(/^starts /)]) {
+      const box = await line.boundingBox();
+      expect(box && area && box.x >= area.x && box.x + box.width <= area.x + area.width, "inside the picture").toBe(
+        true,
+      );
+    }
+  });
 });

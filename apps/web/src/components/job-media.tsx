@@ -10,13 +10,12 @@ export const mediaBox = (job: Job) => ({
   "--ar": `${job.params.width} / ${job.params.height}`,
 });
 
-/** " · starts in ~40 s" after a position or a percentage, while the estimate is known. */
+/** "starts in ~40 s" under a position or a percentage, while the estimate is known. */
 function EstimateAfter(props: { kind: "start" | "finish"; at: string | null }) {
   return (
     <Show when={props.at}>
       {(at) => (
         <span class="job-card__when">
-          {" · "}
           <Estimate kind={props.kind} at={at()} />
         </span>
       )}
