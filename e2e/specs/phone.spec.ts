@@ -45,4 +45,31 @@ test.describe("on a phone", () => {
     await expectAllWords(card);
     expect((await card.boundingBox())?.height).toBe(waiting);
   });
+
+  test("the waiting jobs' panel shows each row whole: its prompt and its To front button", async ({ page }) => {
+    await page.goto("/");
+    await page.getByRole("button", { name: "Conversations" }).click();
+    await page.getByRole("button", { name: "New conversation" }).click();
+    await holdGpu(page);
+    const prompt = uniquePrompt("a narrow street in the rain");
+    await submit(page, prompt, { steps: 2 });
+    await page.getByRole("button", { name: "Waiting jobs" }).click();
+    const panel = page.getByRole("dialog", { name: "Waiting jobs" });
+    const row = panel.locator(".line__row").filter({ hasText: prompt });
+
+    // Five columns side by side left the prompt no room and put To front past the dialog's edge.
+    const dialog = await panel.boundingBox();
+    const inside = async (what: Locator) => {
+      const box = await what.boundingBox();
+      return Boolean(
+        box && dialog && box.width > 0 && box.x >= dialog.x && box.x + box.width <= dialog.x + dialog.width,
+      );
+    };
+    const toFront = row.getByRole("button", { name: /to the front/ });
+    await expect(toFront).toBeVisible();
+    expect(await inside(toFront), "To front lies inside the dialog").toBe(true);
+    const words = row.locator(".line__prompt");
+    expect(await inside(words), "the prompt shows").toBe(true);
+    expect(await words.evaluate((element) => element.getBoundingClientRect().width)).toBeGreaterThan(100);
+  });
 });
