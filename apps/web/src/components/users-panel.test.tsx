@@ -40,6 +40,19 @@ describe("<UsersPanel>", () => {
     expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("admin (admin)");
   });
 
+  it("says so when there are no users, and what users are on an Anvil everyone opens as local", async () => {
+    render(() => <UsersPanel api={fakeUsers([])} onClose={() => undefined} you="local" />);
+    expect(await screen.findByText("No users yet.")).toBeInTheDocument();
+    expect(screen.getByText(/runs without/)).toHaveTextContent("whoever opens it is local, an admin");
+  });
+
+  it("says nothing of local to an admin who signed in", async () => {
+    render(() => <UsersPanel api={fakeUsers()} onClose={() => undefined} you="admin" />);
+    expect(await screen.findByText("admin")).toBeInTheDocument();
+    expect(screen.queryByText(/runs without/)).not.toBeInTheDocument();
+    expect(screen.queryByText("No users yet.")).not.toBeInTheDocument();
+  });
+
   it("makes a user and shows the token once, with a button that copies it", async () => {
     const api = fakeUsers();
     render(() => <UsersPanel api={api} onClose={() => undefined} />);

@@ -31,6 +31,9 @@ const trpcUsersApi: UsersApi = {
   },
 };
 
+/** Who everyone is on an Anvil without API_TOKEN or a sign-in proxy (the contract's Users section). */
+const LOCAL_USER = "local";
+
 const failure = (e: unknown): string =>
   errorCode(e) === "FORBIDDEN" ? "Only an admin may manage users." : errorMessage(e);
 
@@ -73,6 +76,13 @@ export function UsersPanel(props: {
     );
   return (
     <Dialog title="Users" class="users-panel" onClose={props.onClose}>
+      <Show when={you() === LOCAL_USER}>
+        <p class="users-panel__note">
+          This Anvil runs without <code>API_TOKEN</code>: whoever opens it is <strong>local</strong>, an admin. A user
+          made here is known by their token (<code>Authorization: Bearer</code>, for the API and the command line); set
+          <code> API_TOKEN</code> on the server to make everyone sign in, here too.
+        </p>
+      </Show>
       <form
         class="users-panel__create"
         onSubmit={(e) => {
@@ -162,6 +172,9 @@ export function UsersPanel(props: {
           )}
         </For>
       </ul>
+      <Show when={!users.loading && !users.error && users.latest?.length === 0}>
+        <p class="users-panel__empty">No users yet.</p>
+      </Show>
     </Dialog>
   );
 }
