@@ -33,7 +33,8 @@ export interface FailureBody {
 
 /** How a generation ended, with what the HTTP layer answers. */
 export type GenerationOutcome =
-  | { readonly kind: "image"; readonly image: Buffer; readonly info: string; readonly entry: SimulatorLogEntry }
+  /** `encode` makes the image file: Forge does that after the generation, outside its lock (see `run`). */
+  | { readonly kind: "image"; readonly encode: () => Buffer; readonly info: string; readonly entry: SimulatorLogEntry }
   | { readonly kind: "empty"; readonly info: string; readonly entry: SimulatorLogEntry }
   | { readonly kind: "error"; readonly body: FailureBody; readonly entry: SimulatorLogEntry };
 
@@ -56,6 +57,11 @@ export interface EngineSettings {
   /** The cost of switching checkpoints (or their modules): a load that no interrupt cuts short. */
   modelLoadMs: number;
   readonly maxImageSize: number;
+  /**
+   * How long making the image file takes once the generation is done: Forge encodes its PNG (and base64) after it
+   * left its lock and reported idle, so the GPU is free meanwhile (`text2imgapi` in modules/api/api.py).
+   */
+  encodeMs: number;
   /** An old Forge build that ignores `override_settings.sd_model_checkpoint`. */
   readonly ignoreCheckpointOverride: boolean;
   /** Model names that load only with `forge_additional_modules` (a Flux UNet without VAE / text encoders). */
@@ -78,7 +84,7 @@ const CLIP_MISSING: FailureBody = {
   message: "You do not have CLIP state dict!",
 };
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Forge's generation side: a FIFO lock, one running generation, the selected and the loaded checkpoint. */
 export class SimulatorEngine {
@@ -164,7 +170,8 @@ export class SimulatorEngine {
         return { kind: "empty", info, entry };
       }
       this.recorder.ended(entry, stopped ? "interrupted" : "completed");
-      return { kind: "image", image: this.encode(job.params, seed), info, entry };
+      // Made by the caller once the lock is given back, as Forge encodes after it left `queue_lock`.
+      return { kind: "image", encode: () => this.encode(job.params, seed), info, entry };
     } finally {
       this.current = null;
       this.recorder.finished(held);

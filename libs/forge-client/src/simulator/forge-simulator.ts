@@ -10,6 +10,8 @@
  * - an unknown `override_settings` checkpoint is ignored; with `override_settings_restore_afterwards: false` the override
  *   stays selected; POST /options only selects; a `modularModels` checkpoint without `forge_additional_modules` fails to
  *   load (500 AssertionError) and stays selected, so the next jobs fail too;
+ * - the image is encoded after the generation has left the lock (`encodeMs`): `/progress` is idle and the next request
+ *   may start while the previous reply is still being made;
  * - failures are HTTP 500 `{ error, detail, body, message }`; `auth` puts HTTP Basic on every /sdapi route (401);
  *   `samples_format` jpg / webp makes the images JPEG / WebP; `ignoreCheckpointOverride` acts out an old build.
  *
@@ -43,6 +45,11 @@ export interface ForgeSimulatorOptions {
   readonly modelLoadMs?: number;
   /** Cap of the image's long side; the aspect ratio is kept. Default 256. */
   readonly maxImageSize?: number;
+  /**
+   * Time to encode the image once the generation is done, outside the lock as in Forge (the GPU is free and
+   * `/progress` idle meanwhile; a real 1024² PNG takes Forge around 100 ms). Default 0.
+   */
+  readonly encodeMs?: number;
   /** Model names, e.g. "flux1-dev"; the first is loaded at start. */
   readonly models?: readonly string[];
   /** Model names (of `models`) that load only with `forge_additional_modules`. Default none. */
@@ -111,6 +118,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     stepMs: options.stepMs ?? 100,
     modelLoadMs: options.modelLoadMs ?? 300,
     maxImageSize: options.maxImageSize ?? 256,
+    encodeMs: options.encodeMs ?? 0,
     ignoreCheckpointOverride: options.ignoreCheckpointOverride ?? false,
     modularModels: options.modularModels ?? [],
   };

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SamplesFormat, SimulatorEngine } from "./engine";
+import { sleep } from "./engine";
 import { faultInPrompt, parseTxt2Img, type SimulatorFault } from "./faults";
 import type { SimulatedModule } from "./models";
 
@@ -89,15 +90,18 @@ const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerRespo
     },
   });
   const parameters = json.value;
+  // The generation is over and the lock free (another request may start on the GPU): now the image file is made.
+  if (outcome.kind === "image" && ctx.engine.settings.encodeMs > 0) await sleep(ctx.engine.settings.encodeMs);
   const delivered =
     outcome.kind === "error"
       ? send(res, 500, outcome.body)
       : send(res, 200, {
-          images: outcome.kind === "image" ? [outcome.image.toString("base64")] : [],
+          images: outcome.kind === "image" ? [outcome.encode().toString("base64")] : [],
           parameters,
           info: outcome.info,
         });
   outcome.entry.delivered = delivered;
+  outcome.entry.answeredAt = Date.now();
 };
 
 const SAMPLES_FORMATS: Record<string, SamplesFormat> = { png: "png", jpg: "jpg", jpeg: "jpg", webp: "webp" };

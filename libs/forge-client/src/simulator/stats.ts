@@ -10,6 +10,8 @@ export interface SimulatorLogEntry {
   outcome: SimulatorOutcome;
   /** Whether the reply reached an open connection; null while running or for `setBusy` work. */
   delivered: boolean | null;
+  /** When the reply was sent (after the image was encoded, outside the lock); null until then. */
+  answeredAt: number | null;
 }
 
 /** What the simulator has seen; tests assert on it. */
@@ -77,6 +79,7 @@ export class StatsRecorder {
       endedAt: null,
       outcome: "running",
       delivered: null,
+      answeredAt: null,
     };
     this.log.push(entry);
     return entry;
