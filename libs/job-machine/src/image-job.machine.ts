@@ -173,8 +173,13 @@ export const imageJobMachine = setup({
             attempt: context.attempt,
             backend: context.backend ?? 0,
           },
-          onProgress: (progress: number) => self.send({ type: "job.progress", progress }),
-          onGenerated: () => self.send({ type: "job.generated" }),
+          // The backend call may report once more while it is being interrupted, after the job ended: dropped.
+          onProgress: (progress: number) => {
+            if (self.getSnapshot().status === "active") self.send({ type: "job.progress", progress });
+          },
+          onGenerated: () => {
+            if (self.getSnapshot().status === "active") self.send({ type: "job.generated" });
+          },
         }),
         onDone: { target: "complete", actions: assign(({ event }) => ({ result: event.output, progress: 100 })) },
         onError: [
