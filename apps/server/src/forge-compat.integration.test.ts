@@ -65,6 +65,28 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(failed.error).toMatch(/^Forge ran out of GPU memory: CUDA out of memory\. Tried to allocate 2\.00 GiB/);
   });
 
+  it("starts the next job while Forge still encodes the last one's image, and a job cancelled then stops nothing", async () => {
+    // Forge leaves its lock and reports idle before it encodes the PNG: the GPU is free for that time.
+    const { trpc, sims } = await rig([{ stepMs: 10, encodeMs: 800 }]);
+    const [first, second, third] = await Promise.all(
+      ["first", "second", "third"].map((word) =>
+        trpc.jobs.submit.mutate({ prompt: uniquePrompt(word), width: 64, height: 64, steps: 20 }),
+      ),
+    );
+    const sim = sims[0]!;
+    await waitFor(() => sim.stats().log.length === 3, "the third job runs on Forge");
+    // The second image is still being encoded when the third job starts: cancelled now, it must not interrupt that.
+    await trpc.jobs.cancel.mutate({ jobId: second!.id });
+    await waitForStatus(trpc, third!.id, "complete");
+    await waitForStatus(trpc, first!.id, "complete");
+    const [a, b, c] = sim.stats().log;
+    expect(b?.startedAt).toBeLessThan(a?.answeredAt ?? -Infinity);
+    expect(c?.startedAt).toBeLessThan(b?.answeredAt ?? -Infinity);
+    expect(sim.stats()).toMatchObject({ completed: 3, interrupted: 0, overlaps: 0, waited: 0, maxQueued: 1 });
+    expect((await trpc.jobs.get.query({ jobId: second!.id })).status).toBe("cancelled");
+    expect((await trpc.jobs.get.query({ jobId: third!.id })).imageUrl).toMatch(/\.png$/);
+  });
+
   it("never sends the next job while a cancelled one is still loading its checkpoint", async () => {
     const { anvil, trpc, sims } = await rig([{ modelLoadMs: 1500, stepMs: 5 }]);
     const sim = sims[0]!;

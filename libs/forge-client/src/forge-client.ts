@@ -1,4 +1,4 @@
-import { Effect, Fiber, Semaphore } from "effect";
+import { Duration, Effect, Fiber, Option, Semaphore } from "effect";
 import { parseBackendUrl } from "./backend-url";
 import { madeWith } from "./checkpoints";
 import {
@@ -21,6 +21,15 @@ import type {
   Txt2ImgRequest,
   Txt2ImgResult,
 } from "./types";
+
+/**
+ * How often `generate` polls `/progress` once a job is at its end (decoding its image): often enough to hand the GPU
+ * on before Forge has encoded and sent the image.
+ */
+const FINISH_POLL_MS = 50;
+
+/** When `generate` first polls `/progress`, so that a job shorter than the interval is seen sampling too. */
+const FIRST_POLL_MS = 100;
 
 /** A client for one Forge backend (one GPU). */
 export interface ForgeClient {
@@ -52,9 +61,11 @@ export interface ForgeClient {
    * A 200 is checked: an interrupt or skip from Forge's own UI (`Interrupted`) or an ignored checkpoint override
    * (`WrongModel`) fail it. A failure with a checkpoint selects the previous one again, so that a checkpoint that
    * cannot load does not fail the jobs after it.
-   * `onGenerated` is called once Forge has answered with an image, before that check: the GPU is free, and a caller
-   * may ready the next job meanwhile. One client runs one generation at a time, its check included (the check reads
-   * the flags of the last job Forge ran, which the next one resets): a second call waits for the first to end.
+   * `onGenerated` is called once the GPU is free: when `/progress` goes idle after the job sampled (Forge encodes and
+   * sends the image after it left its lock, and the flags are read from that same reply), or else once Forge has
+   * answered, before that check. A caller may start the next job then. One client runs one job at a time on Forge, its
+   * flags read included (the next job resets them): a second call waits until the first is over there, which may be
+   * before the first one's image has arrived.
    */
   generate(
     req: Txt2ImgRequest,
@@ -108,11 +119,14 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
   const setOptions = (values: Record<string, unknown>) =>
     call("POST", "/sdapi/v1/options", { body: values, timeoutMs: undefined }).pipe(Effect.asVoid);
 
-  /** A 200 is not yet a finished image: Forge answers one after an interrupt or skip from its own UI too. */
-  const checkFinished = (req: Txt2ImgRequest, result: GenerationResult) =>
+  /**
+   * A 200 is not yet a finished image: Forge answers one after an interrupt or skip from its own UI too. `ended` is
+   * what `/progress` said as the job went idle, when the poller saw that; otherwise the flags are read now (the GPU is
+   * still this client's: the next job there waits for this check).
+   */
+  const checkFinished = (req: Txt2ImgRequest, result: GenerationResult, ended: ForgeProgress | null) =>
     Effect.gen(function* () {
-      // The flags stay set until the next job begins, and the GPU is still ours: this reads our job's.
-      const after = yield* Effect.option(progress());
+      const after = ended === null ? yield* Effect.option(progress()) : Option.some(ended);
       if (after._tag === "Some" && (after.value.interrupted || after.value.skipped)) {
         return yield* Effect.fail(
           new ForgeError({
@@ -158,42 +172,105 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           );
         });
 
-  // See `generate`: its closing check must read Forge's flags before this client starts another job there.
+  // See `generate`: Forge's flags must be read for one job before this client starts the next there.
   const oneAtATime = Semaphore.makeUnsafe(1);
 
-  const generate: ForgeClient["generate"] = (req, opts) =>
-    Effect.gen(function* () {
-      let reported = -1;
-      const report = (p: ForgeProgress) =>
-        Effect.sync(() => {
-          // 100 is kept for the result: the last poll can read 1.0 while Forge is still encoding the image.
-          const percent = Math.min(99, Math.floor(p.progress * 100));
-          if (!p.busy || percent <= reported) return;
+  /**
+   * One job on Forge. `over` is told when the GPU is free and the job's flags are read: as soon as `/progress` goes idle
+   * after the job sampled (Forge encodes the image after it left its lock, a tenth of a second or more for a full-size
+   * PNG, and the answer still has to travel), or else once the answer came and the flags were read after it.
+   */
+  const runOnForge = (
+    req: Txt2ImgRequest,
+    opts: Parameters<ForgeClient["generate"]>[1],
+    over: Effect.Effect<void>,
+  ): Effect.Effect<GenerationResult, ForgeError> => {
+    let reported = -1;
+    let sampled = false;
+    let last: ForgeProgress | null = null;
+    // What /progress said as the job went idle, once it did before the answer came.
+    let ended: ForgeProgress | null = null;
+    let told = false;
+    // The GPU is free: the caller hears it once, at idle or at the answer, whichever comes first.
+    const generated = () => {
+      if (told) return;
+      told = true;
+      opts?.onGenerated?.();
+    };
+    const watch = (p: ForgeProgress): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        last = p;
+        if (!p.busy) {
+          // Idle after it sampled: this job is done (idle before that is Forge not having begun it yet).
+          if (!sampled) return Effect.void;
+          generated();
+          ended = p;
+          return over;
+        }
+        if (p.samplingStep > 0) sampled = true;
+        // 100 is kept for the result: the last poll can read 1.0 while Forge is still decoding the image.
+        const percent = Math.min(99, Math.floor(p.progress * 100));
+        if (percent > reported) {
           reported = percent;
           opts?.onProgress?.(percent);
-        });
-      const poller = yield* Effect.sleep(intervalMs).pipe(
-        Effect.andThen(progress()),
-        Effect.flatMap(report),
-        Effect.ignore,
-        Effect.forever,
-        Effect.forkChild,
-      );
+        }
+        return Effect.void;
+      });
+    // First soon after the start, then every `intervalMs`, or when Forge expects the sampling to end if that is
+    // sooner; from the last step on (Forge decodes the image, then goes idle) every FINISH_POLL_MS.
+    const pause = () => {
+      const ms =
+        last === null
+          ? FIRST_POLL_MS
+          : !sampled
+            ? intervalMs
+            : last.samplingStep >= last.samplingSteps
+              ? FINISH_POLL_MS
+              : Math.max(FINISH_POLL_MS, Math.min(intervalMs, last.etaRelativeSeconds * 1000));
+      return Effect.sleep(Duration.millis(Math.min(ms, intervalMs)));
+    };
+    const poll: Effect.Effect<void> = Effect.suspend(pause).pipe(
+      Effect.andThen(progress()),
+      Effect.flatMap(watch),
+      Effect.ignore,
+      Effect.andThen(Effect.suspend(() => (ended === null ? poll : Effect.void))),
+    );
+    return Effect.gen(function* () {
+      const poller = yield* Effect.forkChild(poll);
       const result = yield* txt2img(req).pipe(Effect.ensuring(Fiber.interrupt(poller)));
-      opts?.onGenerated?.();
-      const finished = yield* checkFinished(req, result);
+      generated();
+      const finished = yield* checkFinished(req, result, ended);
       opts?.onProgress?.(100);
       return finished;
     }).pipe(
-      // Forge keeps generating after its client disconnects; only /interrupt frees the GPU.
-      Effect.onInterrupt(() => Effect.ignore(interrupt())),
+      // Forge keeps generating after its client disconnects; only /interrupt frees the GPU. Once the job is over
+      // there, an interrupt would stop the next job instead.
+      Effect.onInterrupt(() => (ended === null ? Effect.ignore(interrupt()) : Effect.void)),
       // Without its connection the image can never be delivered, so stop the backend from finishing it.
       Effect.tapError((error) =>
-        error.reason === "ConnectionLost" || error.reason === "Timeout" ? Effect.ignore(interrupt()) : Effect.void,
+        ended === null && (error.reason === "ConnectionLost" || error.reason === "Timeout")
+          ? Effect.ignore(interrupt())
+          : Effect.void,
       ),
       (work) => withCheckpointRecovery(req, work),
-      (work) => oneAtATime.withPermit(work),
     );
+  };
+
+  const generate: ForgeClient["generate"] = (req, opts) =>
+    Effect.suspend(() => {
+      // The permit goes back when the job is over on Forge, which may be before its answer is read; once.
+      let held = true;
+      const over = Effect.suspend(() => {
+        if (!held) return Effect.void;
+        held = false;
+        return oneAtATime.release(1);
+      });
+      return Effect.uninterruptibleMask((restore) =>
+        restore(oneAtATime.take(1)).pipe(
+          Effect.andThen(restore(runOnForge(req, opts, over)).pipe(Effect.ensuring(over))),
+        ),
+      );
+    });
 
   return {
     baseUrl,

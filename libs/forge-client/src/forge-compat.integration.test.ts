@@ -115,6 +115,63 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats().log.map((entry) => entry.outcome)).toEqual(["interrupted", "completed"]);
   });
 
+  it("starts the next job once Forge goes idle, while it still encodes the last one's image, one at a time all the same", async () => {
+    // Forge leaves its lock and reports idle, then encodes the PNG (a tenth of a second for a full-size image).
+    const s = await start({ stepMs: 10, encodeMs: 400 });
+    const forge = client();
+    const order: string[] = [];
+    const first = Effect.runPromise(
+      forge.generate(request({ steps: 5 }), { onGenerated: () => order.push("first generated") }),
+    ).then(() => order.push("first answered"));
+    const second = Effect.runPromise(forge.generate(request({ steps: 2 }))).then(() => order.push("second answered"));
+    await Promise.all([first, second]);
+    const [a, b] = s.stats().log;
+    expect(b?.startedAt).toBeGreaterThanOrEqual(a?.endedAt ?? Infinity);
+    expect(b?.startedAt).toBeLessThan(a?.answeredAt ?? -Infinity);
+    expect(order[0]).toBe("first generated");
+    expect(s.stats()).toMatchObject({ completed: 2, overlaps: 0, waited: 0, maxQueued: 1 });
+  });
+
+  it("reads an interrupt from Forge's own UI in the reply that saw the job go idle", async () => {
+    const s = await start({ stepMs: 10, encodeMs: 400 });
+    const forge = client();
+    const first = Effect.runPromise(
+      Effect.flip(
+        forge.generate(request({ steps: 300 }), {
+          onProgress: (percent) => {
+            if (percent >= 1) void fetch(`${s.url}/sdapi/v1/interrupt`, { method: "POST" });
+          },
+        }),
+      ),
+    );
+    // Queued behind it: it begins (and resets Forge's flags) before the first one's answer comes.
+    const second = Effect.runPromise(forge.generate(request({ steps: 2 })));
+    const error = await first;
+    expect(error.reason).toBe("Interrupted");
+    expect((await second).png.length).toBeGreaterThan(0);
+    const [a, b] = s.stats().log;
+    expect(b?.startedAt).toBeLessThan(a?.answeredAt ?? -Infinity);
+  });
+
+  it("does not interrupt the next job when a job is cancelled after it was over on Forge", async () => {
+    const s = await start({ stepMs: 10, encodeMs: 400 });
+    const forge = client();
+    const abort = new AbortController();
+    let second: Promise<unknown> | undefined;
+    const first = Effect.runPromise(
+      forge.generate(request({ steps: 5 }), {
+        onGenerated: () => (second = Effect.runPromise(forge.generate(request({ steps: 20 })))),
+      }),
+      { signal: abort.signal },
+    );
+    // The next job runs on Forge while the first one's image is still being encoded: now the first is cancelled.
+    await waitFor(() => s.stats().log.length === 2);
+    abort.abort();
+    await expect(first).rejects.toThrow();
+    await second;
+    expect(s.stats()).toMatchObject({ completed: 2, interrupted: 0 });
+  });
+
   it("fails with WrongModel when an old Forge ignores the checkpoint override", async () => {
     await start({ ignoreCheckpointOverride: true });
     const forge = client();

@@ -235,12 +235,21 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
   await database.db.execute(sql`create table if not exists bench_decision (id int primary key, n bigint not null)`);
   await database.db.execute(sql`insert into bench_decision values (1, 0) on conflict do nothing`);
   const decide = () => database.db.execute(sql`update bench_decision set n = n + 1 where id = 1`);
-  for (const { figure, stepMs, steps, total } of [
-    { figure: "drain, simulator with no step time", stepMs: 0, steps: 1, total: 300 },
+  for (const { figure, stepMs, steps, total, encodeMs } of [
+    { figure: "drain, simulator with no step time", stepMs: 0, steps: 1, total: 300, encodeMs: 0 },
     // 3 steps and the decode (3 × stepMs) of 17 ms each: a generation of about 100 ms.
-    { figure: "GPU busy fraction, ~100 ms generations, line full", stepMs: 17, steps: 3, total: 40 },
+    { figure: "GPU busy fraction, ~100 ms generations, line full", stepMs: 17, steps: 3, total: 40, encodeMs: 0 },
+    // 6 steps and the decode of 50 ms each, then the PNG encoded after Forge left its lock, as Forge does (a
+    // full-size PNG takes it about 100 ms): a client that waits for each answer leaves the GPU idle meanwhile.
+    {
+      figure: "GPU busy fraction, ~450 ms generations and 100 ms encoding after each, line full",
+      stepMs: 50,
+      steps: 6,
+      total: 16,
+      encodeMs: 100,
+    },
   ]) {
-    const sim = await startForgeSimulator({ stepMs, maxImageSize: 64 });
+    const sim = await startForgeSimulator({ stepMs, maxImageSize: 64, encodeMs });
     const bare = makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 1_000_000 });
     const request = { prompt: "floor", ...params, steps, checkpoint: null };
     const timed = async (work: () => Promise<void>): Promise<Run> => {
