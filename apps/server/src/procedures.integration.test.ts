@@ -289,9 +289,11 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
     it("answers gzipped to a client that takes gzip, the same jobs once unzipped", async () => {
       const { trpc, url } = server();
       const { id: conversationId } = await trpc.conversations.create.mutate({});
-      await trpc.jobs.submitMany.mutate({
+      const jobs = await trpc.jobs.submitMany.mutate({
         jobs: Array.from({ length: 5 }, (_, i) => ({ prompt: uniquePrompt(`listed ${i}`), conversationId, ...quick })),
       });
+      // Finished, so that the two answers below cannot differ by a job's progress or estimate between them.
+      for (const job of jobs) await waitForStatus(trpc, job.id, "complete");
       const path = `${url}/trpc/jobs.list?input=${encodeURIComponent(JSON.stringify({ conversationId }))}`;
       const [zipped, plain] = await Promise.all([
         fetch(path, { headers: { "accept-encoding": "gzip" } }),
