@@ -11,7 +11,7 @@ export const mediaBox = (job: Job) => ({
 });
 
 /** "starts in ~40 s" under a position or a percentage, while the estimate is known. */
-function EstimateAfter(props: { kind: "start" | "finish"; at: string | null }) {
+function EstimateUnder(props: { kind: "start" | "finish"; at: string | null }) {
   return (
     <Show when={props.at}>
       {(at) => (
@@ -33,7 +33,7 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
             <div class="job-card__state job-card__state--queued">
               <p class="job-card__position">
                 <span>{formatPosition(props.job.queuePosition)}</span>
-                <EstimateAfter kind="start" at={props.job.estimatedStartAt} />
+                <EstimateUnder kind="start" at={props.job.estimatedStartAt} />
               </p>
             </div>
           </Match>
@@ -51,7 +51,7 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
               </div>
               <p class="job-card__percent">
                 <span>{props.job.progress}%</span>
-                <EstimateAfter kind="finish" at={props.job.estimatedFinishAt} />
+                <EstimateUnder kind="finish" at={props.job.estimatedFinishAt} />
               </p>
             </div>
           </Match>
