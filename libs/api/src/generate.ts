@@ -110,12 +110,14 @@ export const forgeGenerate =
             }),
           );
         }),
-        // Its own fiber: the generation's last step (the client's check of the answer) outlives this program,
-        // which ends as soon as the GPU is free. Interrupting either interrupts the generation.
+        // Its own fiber: the generation's last steps (the answer, which Forge sends after it went idle, and the
+        // client's check of it) outlive this program, which ends as soon as the GPU is free. Interrupting either
+        // interrupts the generation.
         Effect.forkDetach,
       );
       const stop = Effect.onInterrupt(() => Fiber.interrupt(running));
-      // The GPU is free once Forge has answered with an image; a generation that fails ends here with its error.
+      // The GPU is free once Forge went idle after the job, or answered with its image (whichever the client saw
+      // first); a generation that fails before that ends here with its error.
       yield* Effect.raceFirst(Deferred.await(generated), Fiber.join(running).pipe(Effect.asVoid)).pipe(stop);
       // The backend is done: the client's check and the image's write follow after the GPU went on to the next job.
       return Fiber.join(running).pipe(
