@@ -32,6 +32,27 @@ test.describe("conversations", () => {
     await expect(page.getByRole("navigation", { name: "Conversations" })).not.toContainText(title);
   });
 
+  test("renaming one from the list changes its title there and in the header, after a reload too", async ({ page }) => {
+    await openNewConversation(page);
+    const prompt = uniquePrompt("a conversation to rename");
+    await submit(page, prompt, { steps: 2 });
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    const title = prompt.slice(0, 20);
+    const renamed = uniquePrompt("Harbours");
+
+    page.once("dialog", (dialog) => {
+      expect(dialog.type()).toBe("prompt");
+      expect(dialog.defaultValue()).toBe(prompt);
+      void dialog.accept(renamed);
+    });
+    await list.getByRole("button", { name: new RegExp(`^Rename ${title}`) }).click();
+    await expect(list.getByRole("button", { name: new RegExp(`^${renamed}`) })).toHaveAttribute("aria-current", "page");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(renamed);
+
+    await page.reload();
+    await expect(page.getByRole("navigation", { name: "Conversations" }).getByText(renamed)).toBeVisible();
+  });
+
   test("Reuse on a finished card puts its prompt and settings in the box, to send them again changed", async ({
     page,
   }) => {

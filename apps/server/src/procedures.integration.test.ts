@@ -39,6 +39,34 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
     });
   });
 
+  describe("conversations.rename", () => {
+    it("gives a conversation a new title, trimmed, which the list then shows", async () => {
+      const { trpc } = server();
+      const { id: conversationId, createdAt } = await trpc.conversations.create.mutate({ title: "Lighthouses" });
+      expect(await trpc.conversations.rename.mutate({ conversationId, title: "  Harbours at night " })).toEqual({
+        id: conversationId,
+        title: "Harbours at night",
+        createdAt,
+      });
+      expect((await trpc.conversations.list.query()).find((c) => c.id === conversationId)?.title).toBe(
+        "Harbours at night",
+      );
+    });
+
+    it("refuses an empty or overlong title and an unknown conversation, and keeps the title", async () => {
+      const { trpc } = server();
+      const { id: conversationId } = await trpc.conversations.create.mutate({ title: "Lighthouses" });
+      for (const title of ["   ", "x".repeat(201)]) {
+        const error = await trpcError(trpc.conversations.rename.mutate({ conversationId, title }));
+        expect(codeOf(error).code).toBe("BAD_REQUEST");
+        expect(error.message).toMatch(/^title must (not be empty|be at most 200 characters)$/);
+      }
+      const unknown = trpc.conversations.rename.mutate({ conversationId: randomUUID(), title: "Elsewhere" });
+      expect(codeOf(await trpcError(unknown)).code).toBe("NOT_FOUND");
+      expect((await trpc.conversations.list.query()).find((c) => c.id === conversationId)?.title).toBe("Lighthouses");
+    });
+  });
+
   describe("conversations.list", () => {
     it("lists conversations newest first", async () => {
       const { trpc } = server();

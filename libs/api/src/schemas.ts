@@ -156,6 +156,17 @@ export const createConversationInput = fieldsOf({
     .optional(),
 }).default({});
 
+/** `conversations.rename` input. */
+export const renameConversationInput = fieldsOf({
+  conversationId: uuid("conversationId"),
+  title: z
+    .string({ error: "title must be a string" })
+    .trim()
+    .min(1, { error: "title must not be empty" })
+    .max(200, { error: "title must be at most 200 characters" })
+    .refine(storable, storableText("title")),
+});
+
 /** A resume cursor: the id of the last event a client saw. */
 export const eventCursor = z
   .string({ error: "lastEventId must be a string" })

@@ -45,6 +45,13 @@ export async function getConversation(db: AnvilDb, id: string): Promise<OwnedCon
   return row === undefined ? null : { ...toConversation(row), owner: row.owner };
 }
 
+/** Gives a conversation a new title; null when there is none with that id. */
+export async function renameConversation(db: AnvilDb, id: string, title: string): Promise<Conversation | null> {
+  if (!isUuid(id)) return null;
+  const [row] = await db.update(conversations).set({ title }).where(eq(conversations.id, id)).returning();
+  return row === undefined ? null : toConversation(row);
+}
+
 /** The messages of a conversation, oldest first. */
 export async function listMessages(db: AnvilDb, conversationId: string): Promise<Message[]> {
   if (!isUuid(conversationId)) return [];

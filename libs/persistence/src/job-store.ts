@@ -72,6 +72,10 @@ export class JobStore {
   }
 
   /** Deletes a conversation whose jobs have all ended, with everything of theirs (see conversations.ts). */
+  renameConversation(id: string, title: string): Promise<Conversation | null> {
+    return conversations.renameConversation(this.db, id, title);
+  }
+
   deleteConversation(id: string): Promise<ConversationDeletion> {
     return conversations.deleteConversation(this.db, id);
   }

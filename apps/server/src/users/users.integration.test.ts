@@ -79,6 +79,9 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
         expect(await codeOfCall(bob.messages.list.query({ conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.jobs.submit.mutate({ prompt: "into ann's", conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.conversations.delete.mutate({ conversationId }))).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.conversations.rename.mutate({ conversationId, title: "bob's now" }))).toBe(
+          "NOT_FOUND",
+        );
         const bobsJobs = await bob.jobs.list.query({ owner: "ann", limit: 500 });
         expect(bobsJobs.items.map((job) => job.owner)).toEqual(["bob"]);
         expect((await bob.conversations.list.query()).map((c) => c.id)).toEqual([bobJob.conversationId]);

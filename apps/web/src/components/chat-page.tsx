@@ -90,6 +90,7 @@ export function ChatPage() {
           onSelect={choose}
           onNew={() => choose(null)}
           onDelete={(conversation) => chat.deleteConversation(conversation.id)}
+          onRename={(conversation, title) => chat.renameConversation(conversation.id, title)}
         />
       </div>
       <Show when={navOpen()}>

@@ -55,6 +55,31 @@ describe("<ConversationList>", () => {
     expect(screen.getByRole("button", { name: "Delete Foxes" })).toBeEnabled();
   });
 
+  it("renames a conversation to the title asked for, trimmed, and leaves it when the question is cancelled", async () => {
+    const onRename = vi.fn(async (_conversation: Conversation, _title: string) => undefined);
+    const askTitle = vi.fn((_question: string, _current: string): string | null => "  Lighthouses at dusk ");
+    list({ onRename, askTitle });
+    fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
+    expect(askTitle).toHaveBeenCalledWith(expect.any(String), "Lighthouses");
+    await waitFor(() => expect(onRename).toHaveBeenCalledWith(lighthouses, "Lighthouses at dusk"));
+    askTitle.mockReturnValue(null);
+    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    askTitle.mockReturnValue("   ");
+    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    expect(onRename).toHaveBeenCalledTimes(1);
+  });
+
+  it("says why a rename failed", async () => {
+    const refused = TRPCClientError.from({
+      error: { code: -32600, message: "title must be at most 200 characters", data: { code: "BAD_REQUEST" } },
+    });
+    list({ onRename: () => Promise.reject(refused), askTitle: () => "x".repeat(201) });
+    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      '"Foxes" could not be renamed: title must be at most 200 characters',
+    );
+  });
+
   it("offers no Delete without a way to delete", () => {
     list();
     expect(screen.queryByRole("button", { name: /^Delete/ })).not.toBeInTheDocument();

@@ -1,11 +1,11 @@
 import { createSignal, For, Show } from "solid-js";
 import { errorMessage } from "../lib/errors";
 import type { Conversation } from "../lib/types";
-import { PlusIcon, TrashIcon } from "./icons";
+import { PencilIcon, PlusIcon, TrashIcon } from "./icons";
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 
-/** The side list of conversations, newest first, with a button to start a new one and one to delete each. */
+/** The side list of conversations, newest first, with a button to start a new one and ones to rename and delete each. */
 export function ConversationList(props: {
   conversations: readonly Conversation[];
   selectedId: string | null;
@@ -15,9 +15,27 @@ export function ConversationList(props: {
   onDelete?: (conversation: Conversation) => Promise<void>;
   /** Asks before deleting; `window.confirm` by default. */
   confirm?: (question: string) => boolean;
+  /** Gives a conversation a new title; without it the list offers no Rename. */
+  onRename?: (conversation: Conversation, title: string) => Promise<void>;
+  /** Asks for the new title (null: cancelled); `window.prompt` by default. */
+  askTitle?: (question: string, current: string) => string | null;
 }) {
   const [deleting, setDeleting] = createSignal<string | null>(null);
   const [failure, setFailure] = createSignal<string | null>(null);
+  const rename = async (
+    conversation: Conversation,
+    onRename: (conversation: Conversation, title: string) => Promise<void>,
+  ) => {
+    const ask = props.askTitle ?? ((question: string, current: string) => window.prompt(question, current));
+    const title = ask("A new title for this conversation:", conversation.title)?.trim();
+    if (!title || title === conversation.title) return;
+    setFailure(null);
+    try {
+      await onRename(conversation, title);
+    } catch (error) {
+      setFailure(`"${conversation.title}" could not be renamed: ${errorMessage(error)}`);
+    }
+  };
   const remove = async (conversation: Conversation, onDelete: (conversation: Conversation) => Promise<void>) => {
     const ask = props.confirm ?? ((question: string) => window.confirm(question));
     const question = `Delete "${conversation.title}"? Its images and jobs go with it, and a job still running is stopped. This cannot be undone.`;
@@ -58,20 +76,35 @@ export function ConversationList(props: {
                     {dateFormat.format(new Date(conversation.createdAt))}
                   </time>
                 </button>
-                <Show when={props.onDelete}>
-                  {(onDelete) => (
-                    <button
-                      type="button"
-                      class="conversations__delete"
-                      aria-label={`Delete ${conversation.title}`}
-                      title="Delete conversation"
-                      disabled={deleting() === conversation.id}
-                      onClick={() => void remove(conversation, onDelete())}
-                    >
-                      <TrashIcon />
-                    </button>
-                  )}
-                </Show>
+                <span class="conversations__actions">
+                  <Show when={props.onRename}>
+                    {(onRename) => (
+                      <button
+                        type="button"
+                        class="conversations__action"
+                        aria-label={`Rename ${conversation.title}`}
+                        title="Rename conversation"
+                        onClick={() => void rename(conversation, onRename())}
+                      >
+                        <PencilIcon />
+                      </button>
+                    )}
+                  </Show>
+                  <Show when={props.onDelete}>
+                    {(onDelete) => (
+                      <button
+                        type="button"
+                        class="conversations__action conversations__action--danger"
+                        aria-label={`Delete ${conversation.title}`}
+                        title="Delete conversation"
+                        disabled={deleting() === conversation.id}
+                        onClick={() => void remove(conversation, onDelete())}
+                      >
+                        <TrashIcon />
+                      </button>
+                    )}
+                  </Show>
+                </span>
               </li>
             )}
           </For>

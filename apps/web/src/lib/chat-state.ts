@@ -238,6 +238,11 @@ export function createChatState() {
       // Its new place comes as a line event; reading it now shows the move before the stream tells it.
       trpc.jobs.get.query({ jobId: moved.id }).then(store.applyEvent, () => undefined);
     },
+    /** Gives a conversation a new title. */
+    renameConversation: async (id: string, title: string) => {
+      const renamed = await trpc.conversations.rename.mutate({ conversationId: id, title });
+      setConversations(conversations().map((conversation) => (conversation.id === id ? renamed : conversation)));
+    },
     /** Deletes a conversation for good (a job of it still running is stopped); the page leaves it when it was open. */
     deleteConversation: async (id: string) => {
       await trpc.conversations.delete.mutate({ conversationId: id });

@@ -90,6 +90,7 @@ export const outputSchemas = {
   }),
   "conversations.create": conversation,
   "conversations.list": z.array(conversation),
+  "conversations.rename": conversation,
   "conversations.delete": z.object({ id: z.uuid() }),
   "messages.list": z.array(message),
   "jobs.submit": jobOutput,
