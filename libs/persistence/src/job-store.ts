@@ -71,11 +71,12 @@ export class JobStore {
     return conversations.getConversation(this.db, id);
   }
 
-  /** Deletes a conversation whose jobs have all ended, with everything of theirs (see conversations.ts). */
+  /** Gives a conversation a new title; null when there is none with that id. */
   renameConversation(id: string, title: string): Promise<Conversation | null> {
     return conversations.renameConversation(this.db, id, title);
   }
 
+  /** Deletes a conversation whose jobs have all ended, with everything of theirs (see conversations.ts). */
   deleteConversation(id: string): Promise<ConversationDeletion> {
     return conversations.deleteConversation(this.db, id);
   }
