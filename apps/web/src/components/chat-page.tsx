@@ -134,6 +134,7 @@ export function ChatPage() {
           catalog={chat.catalog}
           admin={admin()}
           control={(control) => (composer = control)}
+          connection={chat.connection()}
         />
       </main>
       <QueuePanel

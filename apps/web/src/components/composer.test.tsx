@@ -1,6 +1,9 @@
 import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
+import { createSignal } from "solid-js";
 import { describe, expect, it, vi } from "vitest";
+import { UNREACHABLE } from "../lib/errors";
+import type { ConnectionState } from "../lib/subscription";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
 import { Composer } from "./composer";
@@ -51,6 +54,20 @@ describe("<Composer>", () => {
     fireEvent.keyDown(prompt(), { key: "Enter" });
     await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));
     expect(onSubmit.mock.calls[1]?.[0]).toMatchObject({ prompt: "a harbour at night" });
+  });
+
+  it('takes "cannot be reached" away once the connection is back, and keeps the prompt', async () => {
+    const [connection, setConnection] = createSignal<ConnectionState>("live");
+    render(() => (
+      <Composer onSubmit={() => Promise.reject(new TypeError("Failed to fetch"))} connection={connection()} />
+    ));
+    setConnection("reconnecting");
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    expect(await screen.findByRole("alert")).toHaveTextContent(UNREACHABLE);
+    setConnection("live");
+    await waitFor(() => expect(screen.queryByRole("alert")).not.toBeInTheDocument());
+    expect(prompt()).toHaveValue("a lighthouse");
   });
 
   it("does not send on Shift+Enter, which makes a new line", () => {

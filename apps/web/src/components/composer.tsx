@@ -1,10 +1,11 @@
-import { createSignal, Show } from "solid-js";
+import { createEffect, createSignal, on, Show } from "solid-js";
 import type { Job } from "../lib/types";
 import { createStore } from "solid-js/store";
-import { fieldErrorsOf } from "../lib/errors";
+import { fieldErrorsOf, UNREACHABLE } from "../lib/errors";
 import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
 import type { Catalog } from "../lib/catalog";
+import type { ConnectionState } from "../lib/subscription";
 import { ComposerSettings, DEFAULT_SETTINGS } from "./composer-settings";
 import { SlidersIcon } from "./icons";
 import type { Settings } from "./composer-settings";
@@ -87,6 +88,8 @@ export function Composer(props: {
   admin?: boolean;
   /** Hands the page what it may ask of the composer (see {@link ComposerControl}). */
   control?: (control: ComposerControl) => void;
+  /** The page's live connection to the server: once it is back, a "cannot be reached" under the box is no longer true. */
+  connection?: ConnectionState;
 }) {
   const [prompt, setPrompt] = createSignal("");
   const [settings, setSettings] = createStore<Settings>({ ...DEFAULT_SETTINGS });
@@ -103,6 +106,16 @@ export function Composer(props: {
       );
     }
   };
+  createEffect(
+    on(
+      () => props.connection,
+      (state, before) => {
+        if (state === "live" && before !== undefined && before !== "live" && errors().form === UNREACHABLE) {
+          clearErrors("form");
+        }
+      },
+    ),
+  );
   const preset = () => (settings.size === -1 && settings.custom) || SIZE_PRESETS[settings.size] || SIZE_PRESETS[0];
   let promptBox!: HTMLTextAreaElement;
   props.control?.({
