@@ -1,5 +1,5 @@
 import type { Locator } from "@playwright/test";
-import { expectImage, holdGpu, jobCard, openSettings, submit, uniquePrompt } from "../support/app";
+import { expectImage, holdGpu, jobCard, liesWithin, openSettings, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 test.use({ viewport: { width: 390, height: 760 } });
@@ -58,18 +58,11 @@ test.describe("on a phone", () => {
     const row = panel.locator(".line__row").filter({ hasText: prompt });
 
     // Five columns side by side left the prompt no room and put To front past the dialog's edge.
-    const dialog = await panel.boundingBox();
-    const inside = async (what: Locator) => {
-      const box = await what.boundingBox();
-      return Boolean(
-        box && dialog && box.width > 0 && box.x >= dialog.x && box.x + box.width <= dialog.x + dialog.width,
-      );
-    };
     const toFront = row.getByRole("button", { name: /to the front/ });
     await expect(toFront).toBeVisible();
-    expect(await inside(toFront), "To front lies inside the dialog").toBe(true);
+    expect(await liesWithin(toFront, panel), "To front lies inside the dialog").toBe(true);
     const words = row.locator(".line__prompt");
-    expect(await inside(words), "the prompt shows").toBe(true);
+    expect(await liesWithin(words, panel), "the prompt shows").toBe(true);
     expect(await words.evaluate((element) => element.getBoundingClientRect().width)).toBeGreaterThan(100);
   });
 });

@@ -1,4 +1,12 @@
-import { expectImage, holdingPrompt, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import {
+  expectImage,
+  holdingPrompt,
+  jobCard,
+  liesWithin,
+  openNewConversation,
+  submit,
+  uniquePrompt,
+} from "../support/app";
 import { expect, test } from "../support/test";
 
 interface ListedJob {
@@ -117,12 +125,9 @@ test.describe("the queue", () => {
     await expect(waiting).toContainText(/#1 in queue\W*starts (in|any moment)/);
 
     // "#1 in queue · starts any moment" on one line was wider than a portrait card's picture and ran past both edges.
-    const area = await waiting.locator(".job-card__media").boundingBox();
+    const area = waiting.locator(".job-card__media");
     for (const line of [waiting.getByText("#1 in queue", { exact: true }), waiting.getByText(/^starts /)]) {
-      const box = await line.boundingBox();
-      expect(box && area && box.x >= area.x && box.x + box.width <= area.x + area.width, "inside the picture").toBe(
-        true,
-      );
+      expect(await liesWithin(line, area), "inside the picture").toBe(true);
     }
   });
 });

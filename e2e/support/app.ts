@@ -40,6 +40,12 @@ export async function expectImage(card: Locator, prompt: string, timeout = 20_00
   await expect(card.getByRole("link", { name: "Download" })).toHaveAttribute("href", /^\/images\/[0-9a-f-]+\.png$/);
 }
 
+/** Whether `inner` shows between `outer`'s left and right edges (with some width), not cut off past either. */
+export async function liesWithin(inner: Locator, outer: Locator): Promise<boolean> {
+  const [box, area] = await Promise.all([inner.boundingBox(), outer.boundingBox()]);
+  return Boolean(box && area && box.width > 0 && box.x >= area.x && box.x + box.width <= area.x + area.width);
+}
+
 /** A job as `jobs.submit` answers it (the fields the specs read). */
 export interface SubmittedJob {
   id: string;
