@@ -218,17 +218,13 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       });
     // First soon after the start, then every `intervalMs`, or when Forge expects the sampling to end if that is
     // sooner; from the last step on (Forge decodes the image, then goes idle) every FINISH_POLL_MS.
-    const pause = () => {
-      const ms =
-        last === null
-          ? FIRST_POLL_MS
-          : !sampled
-            ? intervalMs
-            : last.samplingStep >= last.samplingSteps
-              ? FINISH_POLL_MS
-              : Math.max(FINISH_POLL_MS, Math.min(intervalMs, last.etaRelativeSeconds * 1000));
-      return Effect.sleep(Duration.millis(Math.min(ms, intervalMs)));
+    const nextPollMs = (): number => {
+      if (last === null) return FIRST_POLL_MS;
+      if (!sampled) return intervalMs;
+      if (last.samplingStep >= last.samplingSteps) return FINISH_POLL_MS;
+      return Math.max(FINISH_POLL_MS, last.etaRelativeSeconds * 1000);
     };
+    const pause = () => Effect.sleep(Duration.millis(Math.min(nextPollMs(), intervalMs)));
     const poll: Effect.Effect<void> = Effect.suspend(pause).pipe(
       Effect.andThen(progress()),
       Effect.flatMap(watch),
