@@ -65,6 +65,26 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(failed.error).toMatch(/^Forge ran out of GPU memory: CUDA out of memory\. Tried to allocate 2\.00 GiB/);
   });
 
+  it("fails a job that runs out of memory in its VAE decode, with the next job already running on the GPU", async () => {
+    // Forge goes idle after the last step, then answers the decode's out-of-memory as a 500 (after its traceback).
+    const { anvil, trpc, sims } = await rig([{ stepMs: 10, encodeMs: 600 }]);
+    await backendsUp(anvil);
+    const [big, next] = await Promise.all(
+      [uniquePrompt("big sim:vaeoom"), uniquePrompt("next")].map((prompt) =>
+        trpc.jobs.submit.mutate({ prompt, width: 64, height: 64, steps: 10 }),
+      ),
+    );
+    const failed = await waitForStatus(trpc, big!.id, "error");
+    expect(failed.error).toMatch(/^Forge ran out of GPU memory: CUDA out of memory/);
+    expect(failed.imageUrl).toBeNull();
+    const done = await waitForStatus(trpc, next!.id, "complete");
+    expect(done.attempt).toBe(1);
+    const [a, b] = sims[0]!.stats().log;
+    expect(b?.startedAt).toBeLessThan(a?.answeredAt ?? -Infinity);
+    expect(sims[0]!.stats()).toMatchObject({ failed: 1, completed: 1, overlaps: 0, waited: 0, maxQueued: 1 });
+    expect((await trpc.queue.status.query()).backends[0]).toMatchObject({ healthy: true });
+  });
+
   it("starts the next job while Forge still encodes the last one's image, and a job cancelled then stops nothing", async () => {
     // Forge leaves its lock and reports idle before it encodes the PNG: the GPU is free for that time.
     const { trpc, sims } = await rig([{ stepMs: 10, encodeMs: 800 }]);

@@ -149,8 +149,16 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       return result;
     });
 
-  /** Puts Forge's selected checkpoint back after a failed job with a checkpoint override (restore is off). */
-  const withCheckpointRecovery = <A>(req: Txt2ImgRequest, work: Effect.Effect<A, ForgeError>) =>
+  /**
+   * Puts Forge's selected checkpoint back after a failed job with a checkpoint override (restore is off), so that a
+   * checkpoint that cannot load does not fail the jobs after it. Not once the GPU was handed on (`handedOver`): the job
+   * then sampled, so its checkpoint loaded, and the next job already runs there with its own.
+   */
+  const withCheckpointRecovery = <A>(
+    req: Txt2ImgRequest,
+    work: Effect.Effect<A, ForgeError>,
+    handedOver: () => boolean,
+  ) =>
     req.checkpoint === null
       ? work
       : Effect.gen(function* () {
@@ -160,7 +168,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
             Effect.tapError((error) => {
               const previous = selected?.["sd_model_checkpoint"];
               const answered = error.reason === "HttpError" || error.reason === "OutOfMemory";
-              if (!answered || typeof previous !== "string" || previous === req.checkpoint) return Effect.void;
+              if (!answered || handedOver() || typeof previous !== "string" || previous === req.checkpoint)
+                return Effect.void;
               const modules = selected?.["forge_additional_modules"];
               return Effect.ignore(
                 setOptions({
@@ -248,7 +257,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           ? Effect.ignore(interrupt())
           : Effect.void,
       ),
-      (work) => withCheckpointRecovery(req, work),
+      (work) => withCheckpointRecovery(req, work, () => ended !== null),
     );
   };
 

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { makeForgeClient, type ForgeClientOptions } from "./forge-client";
 import { startForgeSimulator, type ForgeSimulator, type ForgeSimulatorOptions } from "./simulator/forge-simulator";
 import { request } from "./testing/requests";
+import type { GenerationResult } from "./types";
 
 const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 5000) => {
   const until = Date.now() + timeoutMs;
@@ -170,6 +171,33 @@ describe("ForgeClient against Forge's own behaviour", () => {
     await expect(first).rejects.toThrow();
     await second;
     expect(s.stats()).toMatchObject({ completed: 2, interrupted: 0 });
+  });
+
+  it("leaves Forge's selection alone when a job fails after the next one began there", async () => {
+    // Out of memory in the VAE decode: the checkpoint loaded and sampled, Forge went idle, then answered 500.
+    const s = await start({ stepMs: 10, encodeMs: 400 });
+    const optionWrites: string[] = [];
+    const spy: typeof fetch = async (input, init) => {
+      if (String(input).endsWith("/sdapi/v1/options") && init?.method === "POST") optionWrites.push(String(init.body));
+      return fetch(input, init);
+    };
+    const forge = client({ fetch: spy });
+    const schnell = (await Effect.runPromise(forge.sdModels())).find((m) => m.modelName === "flux1-schnell");
+    let next: Promise<GenerationResult> | undefined;
+    const failed = await Effect.runPromise(
+      Effect.flip(
+        forge.generate(request({ prompt: "sim:vaeoom", steps: 5, checkpoint: schnell?.title ?? "" }), {
+          onGenerated: () => (next = Effect.runPromise(forge.generate(request({ steps: 60 })))),
+        }),
+      ),
+    );
+    expect(failed.reason).toBe("OutOfMemory");
+    const [a, b] = s.stats().log;
+    expect(b?.startedAt).toBeLessThan(a?.answeredAt ?? -Infinity);
+    // Selecting the previous checkpoint now would change the model under the job that runs there.
+    expect((await next)?.info["sd_model_name"]).toBe("flux1-schnell");
+    expect(optionWrites).toEqual([]);
+    expect(s.stats()).toMatchObject({ failed: 1, completed: 1, overlaps: 0, waited: 0 });
   });
 
   it("fails with WrongModel when an old Forge ignores the checkpoint override", async () => {

@@ -8,7 +8,7 @@ import { SAMPLE_JPEG, SAMPLE_WEBP } from "./samples";
 import { StatsRecorder, type SimulatorLogEntry } from "./stats";
 
 /** The faults that act inside a generation (the others are answered before one starts). */
-export type GenerationFault = "oom" | "500" | "noimage" | "hang" | "slow" | "drop";
+export type GenerationFault = "oom" | "vaeoom" | "500" | "noimage" | "hang" | "slow" | "drop";
 
 /** One generation to run; `external` ones stand for another client's work (`setBusy`). */
 export interface GenerationJob {
@@ -59,7 +59,8 @@ export interface EngineSettings {
   readonly maxImageSize: number;
   /**
    * How long making the image file takes once the generation is done: Forge encodes its PNG (and base64) after it
-   * left its lock and reported idle, so the GPU is free meanwhile (`text2imgapi` in modules/api/api.py).
+   * left its lock and reported idle, so the GPU is free meanwhile (`text2imgapi` in modules/api/api.py). A failure's
+   * answer takes as long (Forge's exception handler prints the traceback before it answers).
    */
   encodeMs: number;
   /** An old Forge build that ignores `override_settings.sd_model_checkpoint`. */
@@ -159,6 +160,11 @@ export class SimulatorEngine {
       const stopped = running.interrupted || running.skipped;
       // Like Forge's VAE decode: sampling is done (progress 1.0) but the reply is not ready yet.
       if (!stopped) await sleep(this.settings.stepMs * 3);
+      if (job.fault === "vaeoom" && !stopped) {
+        // Out of memory in the decode, after every step: Forge leaves its lock and reports idle, then answers 500.
+        this.recorder.ended(entry, "error");
+        return { kind: "error", body: failure("oom"), entry };
+      }
       const info = generationInfo(job.params, seed, this.loaded?.model ?? this.model);
       if (job.fault === "noimage") {
         this.recorder.ended(entry, "noimage");

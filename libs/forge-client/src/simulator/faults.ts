@@ -1,7 +1,7 @@
 /** Failures the simulator can act out; see the top of forge-simulator.ts. */
-export type SimulatorFault = "oom" | "500" | "422" | "drop" | "nonjson" | "noimage" | "hang" | "slow";
+export type SimulatorFault = "oom" | "vaeoom" | "500" | "422" | "drop" | "nonjson" | "noimage" | "hang" | "slow";
 
-const FAULTS: readonly SimulatorFault[] = ["oom", "500", "422", "drop", "nonjson", "noimage", "hang", "slow"];
+const FAULTS: readonly SimulatorFault[] = ["oom", "vaeoom", "500", "422", "drop", "nonjson", "noimage", "hang", "slow"];
 
 /** The fault named by a `sim:<fault>` token in a prompt, if any. */
 export const faultInPrompt = (prompt: string): SimulatorFault | undefined => {

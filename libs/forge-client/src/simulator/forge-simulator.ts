@@ -17,6 +17,7 @@
  *
  * Faults, triggered by a token in the prompt or by `injectFault(fault, count)` for the next `count` txt2img calls:
  *   sim:oom      HTTP 500 { error: "OutOfMemoryError", message: "CUDA out of memory. Tried to allocate 2.00 GiB …" }
+ *   sim:vaeoom   the same out-of-memory 500, but in the VAE decode after every step (idle is reported before it)
  *   sim:500      HTTP 500 { error: "RuntimeError", message: "simulated failure" }
  *   sim:422      HTTP 422 FastAPI { detail: [{ loc: ["body", "steps"], msg, type }] }, answered at once
  *   sim:drop     destroys the connection halfway through sampling; the generation itself runs on, as in Forge
@@ -47,7 +48,8 @@ export interface ForgeSimulatorOptions {
   readonly maxImageSize?: number;
   /**
    * Time to encode the image once the generation is done, outside the lock as in Forge (the GPU is free and
-   * `/progress` idle meanwhile; a real 1024² PNG takes Forge around 100 ms). Default 0.
+   * `/progress` idle meanwhile; a real 1024² PNG takes Forge around 100 ms). A failure is answered after as long
+   * (Forge prints its traceback first). Default 0.
    */
   readonly encodeMs?: number;
   /** Model names, e.g. "flux1-dev"; the first is loaded at start. */

@@ -90,8 +90,9 @@ const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerRespo
     },
   });
   const parameters = json.value;
-  // The generation is over and the lock free (another request may start on the GPU): now the image file is made.
-  if (outcome.kind === "image" && ctx.engine.settings.encodeMs > 0) await sleep(ctx.engine.settings.encodeMs);
+  // The generation is over and the lock free (another request may start on the GPU): now the image file is made, or
+  // a failure's traceback printed (Forge's exception handler does that before it answers).
+  if (outcome.kind !== "empty" && ctx.engine.settings.encodeMs > 0) await sleep(ctx.engine.settings.encodeMs);
   const delivered =
     outcome.kind === "error"
       ? send(res, 500, outcome.body)

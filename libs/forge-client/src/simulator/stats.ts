@@ -21,7 +21,7 @@ export interface SimulatorStats {
   readonly started: number;
   readonly completed: number;
   readonly interrupted: number;
-  /** Generations that ended in an error (sim:oom, sim:500). */
+  /** Generations that ended in an error (sim:oom, sim:vaeoom, sim:500). */
   readonly failed: number;
   /** Generations executing right now (0 or 1). */
   readonly active: number;
