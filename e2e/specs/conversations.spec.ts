@@ -32,6 +32,51 @@ test.describe("conversations", () => {
     await expect(page.getByRole("navigation", { name: "Conversations" })).not.toContainText(title);
   });
 
+  test("a page whose conversation was deleted elsewhere leaves it, and a prompt sent to it is kept for a new one", async ({
+    page,
+  }) => {
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    const deleteElsewhere = async () => {
+      const conversationId = new URL(page.url()).searchParams.get("c");
+      expect(conversationId).toBeTruthy();
+      // As another tab or a script would: through the API, not through this page.
+      const response = await page.request.post("/trpc/conversations.delete", { data: { conversationId } });
+      expect(response.ok()).toBe(true);
+    };
+
+    // Coming back to the page (its window gets the focus) reads the list again: the open one is gone, so is its card.
+    await openNewConversation(page);
+    const first = uniquePrompt("deleted while away");
+    const card = await submit(page, first, { steps: 2 });
+    await expectImage(card, first);
+    await deleteElsewhere();
+    await page.evaluate(() => window.dispatchEvent(new Event("focus")));
+    await expect(card).toHaveCount(0);
+    await expect(list).not.toContainText(first.slice(0, 20));
+    await expect(page).toHaveURL(/\/$/);
+
+    // A prompt sent to it before the page knew: said plainly, the prompt stays, and sending again starts a new one.
+    await openNewConversation(page);
+    const second = uniquePrompt("deleted before the next prompt");
+    await expectImage(await submit(page, second, { steps: 2 }), second);
+    await deleteElsewhere();
+    const box = page.getByRole("textbox", { name: "Prompt", exact: true });
+    const third = uniquePrompt("sent after the delete");
+    await box.fill(third);
+    await box.press("Enter");
+    await expect(page.getByRole("form", { name: "New image" })).toContainText(
+      "This conversation was deleted in another tab or window",
+    );
+    await expect(box).toHaveValue(third);
+    await expect(jobCard(page, second)).toHaveCount(0);
+    await box.press("Enter");
+    await expect(jobCard(page, third)).toBeVisible();
+    await expect(list.getByRole("button", { name: new RegExp(`^${third.slice(0, 20)}`) })).toHaveAttribute(
+      "aria-current",
+      "page",
+    );
+  });
+
   test("renaming one from the list changes its title there and in the header, after a reload too", async ({ page }) => {
     await openNewConversation(page);
     const prompt = uniquePrompt("a conversation to rename");

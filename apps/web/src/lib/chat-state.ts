@@ -11,6 +11,9 @@ import { trpc } from "./trpc";
 import type { Conversation, Job, JobStreamEvent, Message, QueueStatus, SubmitInput } from "./types";
 
 const QUEUE_POLL_MS = 3_000;
+/** What a prompt sent to a conversation deleted meanwhile says (the page has left it; the prompt stays in the box). */
+export const CONVERSATION_GONE =
+  "This conversation was deleted in another tab or window. Press Generate again to start a new conversation with this prompt.";
 const CURSOR_KEY = "anvil:last-event";
 
 // The last event id this tab saw, per stream scope: a reload resumes the stream from it.
@@ -67,6 +70,18 @@ export function createChatState() {
     history.replaceState(null, "", id ? `/?c=${encodeURIComponent(id)}` : "/");
   };
 
+  // A page opened without a conversation in its URL shows the newest one, once.
+  let openNewest = selectedId() === null;
+
+  /** The page leaves conversation `id` (gone: deleted here, in another tab or by a script) for a new one. */
+  const leave = (id: string) => {
+    if (selectedId() === id) {
+      openNewest = false;
+      select(null);
+    }
+    setConversations(conversations().filter((conversation) => conversation.id !== id));
+  };
+
   const loadConversation = coalesced(async () => {
     const id = selectedId();
     if (!id) return;
@@ -82,15 +97,13 @@ export function createChatState() {
     } catch (error) {
       if (selectedId() !== id) return;
       const code = errorCode(error);
-      if (code === "NOT_FOUND" || code === "BAD_REQUEST") select(null);
+      if (code === "NOT_FOUND" || code === "BAD_REQUEST") leave(id);
       else setLoadError(errorMessage(error));
     } finally {
       setLoading(false);
     }
   });
 
-  // A page opened without a conversation in its URL shows the newest one, once.
-  let openNewest = selectedId() === null;
   const loadConversations = coalesced(async () => {
     try {
       const list = await trpc.conversations.list.query();
@@ -100,6 +113,9 @@ export function createChatState() {
       });
       if (openNewest && selectedId() === null && list[0]) select(list[0].id);
       openNewest = false;
+      // The open one is no longer listed: deleted in another tab, or by a script? Loading it tells (and leaves it then).
+      const open = selectedId();
+      if (open && !list.some((conversation) => conversation.id === open)) void loadConversation();
     } catch (error) {
       // Said on the page (an empty list would claim there are no conversations), with a way to try again.
       setListError(`The conversations could not be loaded: ${errorMessage(error)}`);
@@ -173,14 +189,20 @@ export function createChatState() {
   void refreshQueue();
   catalog.load();
   const poll = setInterval(() => void refreshQueue(), QUEUE_POLL_MS);
+  // Back to this page (another tab or window may have added, renamed or deleted conversations): read them again.
   const onFocus = () => {
     void loadConversations();
     catalog.load();
   };
+  const onVisible = () => {
+    if (document.visibilityState === "visible") onFocus();
+  };
   window.addEventListener("focus", onFocus);
+  document.addEventListener("visibilitychange", onVisible);
   onCleanup(() => {
     clearInterval(poll);
     window.removeEventListener("focus", onFocus);
+    document.removeEventListener("visibilitychange", onVisible);
   });
 
   const keys = submissionKeys();
@@ -191,7 +213,13 @@ export function createChatState() {
     const input = { ...request, ...(conversationId ? { conversationId } : {}) };
     // Sending the same again after no answer is a retry of that send: with its key, never a second job.
     const idempotencyKey = keys.keyFor(input);
-    const job = await trpc.jobs.submit.mutate({ ...input, idempotencyKey });
+    const job = await trpc.jobs.submit.mutate({ ...input, idempotencyKey }).catch((error: unknown) => {
+      if (!conversationId || errorCode(error) !== "NOT_FOUND") throw error;
+      // The only thing a submit does not find is its conversation: it was deleted since the page showed it.
+      leave(conversationId);
+      void loadConversations();
+      throw new Error(CONVERSATION_GONE);
+    });
     keys.answered(idempotencyKey);
     store.applySnapshot(job);
     if (job.conversationId !== selectedId()) {
@@ -246,11 +274,7 @@ export function createChatState() {
     /** Deletes a conversation for good (a job of it still running is stopped); the page leaves it when it was open. */
     deleteConversation: async (id: string) => {
       await trpc.conversations.delete.mutate({ conversationId: id });
-      if (selectedId() === id) {
-        openNewest = false;
-        select(null);
-      }
-      setConversations(conversations().filter((conversation) => conversation.id !== id));
+      leave(id);
       void loadConversations();
       void refreshQueue();
     },
