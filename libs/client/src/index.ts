@@ -1,6 +1,8 @@
 export { createAnvilClient } from "./create-client";
 export type { AnvilClient, AnvilClientOptions, AnvilTRPCClient } from "./create-client";
 export type { SubmitAndWaitOptions } from "./submit-and-wait";
+export type { SubmitRetryOptions } from "./submit-safely";
+export { isTransient } from "./transient";
 export type { WatchOptions } from "./watch";
 export { formatEstimate, formatRemaining, jobEstimate } from "./estimate";
 export { isFinal } from "./types";

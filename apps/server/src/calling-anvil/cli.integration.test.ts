@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,6 +83,43 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     const run = await anvil(["status"], { ANVIL_URL: "http://127.0.0.1:9" });
     expect(run.code).toBe(3);
     expect(run.stderr).toContain("Cannot reach Anvil at http://127.0.0.1:9");
+  });
+
+  it("sends a submit whose answer was lost again, with the same key: one job, and the wait goes on", async () => {
+    // In front of the server: the first submit reaches it and is stored, then its answer is cut off.
+    let cut = 0;
+    const target = new URL(server().url);
+    const interposer = createServer((req, res) => {
+      const upstream = request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          if (req.url?.startsWith("/trpc/jobs.submit") && cut++ === 0) {
+            answer.resume();
+            answer.once("end", () => req.socket.destroy());
+            return;
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => interposer.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(interposer.address() as AddressInfo).port}`;
+      const prompt = uniquePrompt("an answer lost on the way");
+      const run = await anvil(["--json", "submit", prompt, "--wait", ...small], { ANVIL_URL: url });
+      expect(run.stderr).toContain(`Cannot reach Anvil at ${url} (set ANVIL_URL); trying again for up to 30 s`);
+      expect(run.code).toBe(0);
+      expect(cut).toBe(2);
+      const job = JSON.parse(run.stdout) as { id: string; status: string };
+      expect(job.status).toBe("complete");
+      const listed = await server().trpc.jobs.list.query({ limit: 500 });
+      expect(listed.items.filter((j) => j.prompt === prompt).map((j) => j.id)).toEqual([job.id]);
+    } finally {
+      interposer.closeAllConnections();
+      await new Promise((resolve) => interposer.close(resolve));
+    }
   });
 
   it("prints JSON for scripts with --json", async () => {

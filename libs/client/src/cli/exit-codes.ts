@@ -1,4 +1,5 @@
 import { TRPCClientError } from "@trpc/client";
+import { isNetworkError } from "../transient";
 
 /** What the `anvil` command's exit code means. */
 export const EXIT = { done: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -12,24 +13,6 @@ export class CliFailure extends Error {
     super(message);
   }
 }
-
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EHOSTUNREACH",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-]);
-
-const isNetworkError = (error: unknown): boolean => {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
-    if (cause instanceof TypeError && /fetch failed|Failed to fetch|NetworkError/i.test(cause.message)) return true;
-  }
-  return false;
-};
 
 /** Turns whatever a command threw into a message and an exit code. */
 export function classify(error: unknown, url: string): CliFailure {

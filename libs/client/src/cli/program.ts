@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
+import { SUBMIT_RETRY_MS, submitSafely } from "../submit-safely";
 import type { JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, classify } from "./exit-codes";
@@ -93,8 +94,18 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("--conversation <id>", "add the job to this conversation")
     .action(async (prompt: string, options: SubmitOptions) => {
       const input = submitInput(prompt, options);
+      // A server restarting (or a cluster between leaders) gets the same submit again, and is told about it once.
+      let told = false;
+      const onRetry = (error: unknown) => {
+        if (told) return;
+        told = true;
+        const seconds = SUBMIT_RETRY_MS / 1000;
+        io.stderr.write(
+          `anvil: ${classify(error, env.url).message}; trying again for up to ${seconds} s (Ctrl-C stops)\n`,
+        );
+      };
       if (!options.wait && !options.out) {
-        const job = await anvil().jobs.submit.mutate(input);
+        const job = await submitSafely(anvil(), input, { onRetry });
         return json() ? printJson(job) : print(job.id);
       }
       const display = json()
@@ -104,7 +115,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
           : plainDisplay(print);
       let job;
       try {
-        job = await anvil().submitAndWait(input, { onUpdate: (update) => display?.update(update) });
+        job = await anvil().submitAndWait(input, { onUpdate: (update) => display?.update(update), onRetry });
       } finally {
         display?.stop();
       }

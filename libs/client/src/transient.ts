@@ -1,0 +1,47 @@
+import { TRPCClientError } from "@trpc/client";
+
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+]);
+
+/** True when a call got no answer at all: nothing listens there, the connection broke, the name does not resolve. */
+export function isNetworkError(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+    if (cause instanceof TypeError && /fetch failed|Failed to fetch|NetworkError/i.test(cause.message)) return true;
+  }
+  return false;
+}
+
+/** The HTTP status of a tRPC call that got an answer, if it did. */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  const data = error.data as { httpStatus?: unknown } | undefined;
+  if (typeof data?.httpStatus === "number") return data.httpStatus;
+  const status = (error.meta as { response?: { status?: unknown } } | undefined)?.response?.status;
+  return typeof status === "number" ? status : undefined;
+}
+
+const UNAVAILABLE = new Set([502, 503, 504]);
+
+/**
+ * True when the same call may succeed if sent again shortly: no answer came (the server is restarting, the network
+ * dropped), or the server said it cannot take it now (503: between two leaders of a cluster, its database away).
+ */
+export function isTransient(error: unknown): boolean {
+  if (isNetworkError(error)) return true;
+  if (
+    error instanceof TRPCClientError &&
+    (error.data as { code?: unknown } | undefined)?.code === "SERVICE_UNAVAILABLE"
+  )
+    return true;
+  const status = httpStatusOf(error);
+  return status !== undefined && UNAVAILABLE.has(status);
+}
