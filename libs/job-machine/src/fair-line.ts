@@ -144,6 +144,11 @@ export class FairLine {
     return this.entries.size;
   }
 
+  /** How many users have jobs waiting in their lanes (jobs moved to the front or running again not counted). */
+  get waitingOwners(): number {
+    return this.ranked.length;
+  }
+
   /** True when `jobId` waits in this line. */
   has(jobId: string): boolean {
     return this.entries.has(jobId);

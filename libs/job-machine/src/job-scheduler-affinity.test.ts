@@ -104,7 +104,7 @@ describe("JobScheduler model affinity", () => {
     expect(decisions.map((d) => d.reason)).toEqual([
       "ann's turn: never served yet; sdxl-base-1.0 already loaded on GPU 1",
       "bob's turn: never served yet",
-      "cat's turn: never served yet; loads flux1-schnell on GPU 0",
+      "cat's turn: nobody else waiting; loads flux1-schnell on GPU 0",
     ]);
     expect(decisions.map((d) => d.switched)).toEqual([false, false, true]);
     expect(scheduler.snapshot().backends.map((b) => b.model)).toEqual([SCHNELL, SDXL]);
@@ -145,7 +145,7 @@ describe("JobScheduler model affinity", () => {
       expect(decisions[0]?.reason).toBe(
         options.mode === "fifo"
           ? "fifo: first in line; loads flux1-schnell on GPU 0"
-          : "ann's turn: never served yet; loads flux1-schnell on GPU 0",
+          : "ann's turn: nobody else waiting; loads flux1-schnell on GPU 0",
       );
       await scheduler.stop();
     }

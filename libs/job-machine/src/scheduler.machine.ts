@@ -172,6 +172,7 @@ const describeDispatch = (
   choice: DispatchChoice,
   owner: string,
   servedBefore: number,
+  alone: boolean,
   model: string | null,
   loaded: string | null,
 ): string => {
@@ -182,7 +183,7 @@ const describeDispatch = (
     return `${turn}: kept ${modelName(loaded ?? model ?? "")} on ${gpu}, passed over ${jobs}`;
   }
   const why = {
-    turn: `${turn}: ${servedBefore === 0 ? "never served yet" : "served least recently"}`,
+    turn: `${turn}: ${alone ? "nobody else waiting" : servedBefore === 0 ? "never served yet" : "served least recently"}`,
     front: "moved to the front by an admin",
     again: "runs again ahead of the line: its backend went away",
     fifo: "fifo: first in line",
@@ -209,6 +210,7 @@ const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
     const owner = entry?.owner ?? "";
     const model = entry?.model ?? null;
     const servedBefore = context.queue.servedAt(owner);
+    const alone = context.queue.waitingOwners === 1;
     const started = context.queue.start(jobId);
     if (!started) break;
     const loaded = slot.model;
@@ -216,7 +218,7 @@ const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
     slot.since = context.now();
     // Anvil sends a checkpoint with `restore afterwards` off: the backend keeps it loaded for the next job.
     if (model !== null) slot.model = model;
-    const reason = describeDispatch(choice, owner, servedBefore, model, loaded);
+    const reason = describeDispatch(choice, owner, servedBefore, alone, model, loaded);
     startJob(context, held, enqueue, { type: "job.start", backend, turn: started.served, reason });
     for (const params of lineChanges(context.queue, started.change)) enqueue({ type: "reportLineChange", params });
     const decision: DispatchDecision = {
