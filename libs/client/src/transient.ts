@@ -21,7 +21,7 @@ export function isNetworkError(error: unknown): boolean {
 }
 
 /** The HTTP status of a tRPC call that got an answer, if it did. */
-export function httpStatusOf(error: unknown): number | undefined {
+function httpStatusOf(error: unknown): number | undefined {
   if (!(error instanceof TRPCClientError)) return undefined;
   const data = error.data as { httpStatus?: unknown } | undefined;
   if (typeof data?.httpStatus === "number") return data.httpStatus;

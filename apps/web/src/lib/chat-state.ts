@@ -12,7 +12,7 @@ import type { Conversation, Job, JobStreamEvent, Message, QueueStatus, SubmitInp
 
 const QUEUE_POLL_MS = 3_000;
 /** What a prompt sent to a conversation deleted meanwhile says (the page has left it; the prompt stays in the box). */
-export const CONVERSATION_GONE =
+const CONVERSATION_GONE =
   "This conversation was deleted in another tab or window. Press Generate again to start a new conversation with this prompt.";
 const CURSOR_KEY = "anvil:last-event";
 
