@@ -127,6 +127,7 @@ export function ChatPage() {
             onView={setViewing}
             onReuse={(job) => composer?.reuse(job)}
             loading={chat.loading()}
+            paused={chat.queue()?.paused}
           />
         </Show>
         <Composer

@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
+import { createSignal } from "solid-js";
 import { createStore } from "solid-js/store";
 import { describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
@@ -41,6 +42,15 @@ describe("<JobCard>", () => {
     setJob({ queuePosition: 2 });
     expect(screen.getByText("#2 in queue")).toBeInTheDocument();
     expect(screen.queryByText("#3 in queue")).not.toBeInTheDocument();
+  });
+
+  it("says a waiting job waits because the queue is paused, and for a GPU once it is resumed", () => {
+    const [paused, setPaused] = createSignal(true);
+    render(() => <JobCard job={makeJob({ queuePosition: 1 })} paused={paused()} />);
+    expect(screen.getByText("Waiting: the queue is paused until an admin resumes it")).toBeInTheDocument();
+    setPaused(false);
+    expect(screen.getByText("Waiting for a GPU")).toBeInTheDocument();
+    expect(screen.queryByText(/paused/)).not.toBeInTheDocument();
   });
 
   it("shows no position when the job is not queued", () => {

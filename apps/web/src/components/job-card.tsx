@@ -24,6 +24,8 @@ export interface JobCardProps {
   onView?: (job: Job) => void;
   /** Puts the job's prompt and settings in the composer, to send them again changed or as they are. */
   onReuse?: (job: Job) => void;
+  /** The queue is paused: a waiting job says that is why it waits. */
+  paused?: boolean | undefined;
 }
 
 const paramsLine = (job: Job): string =>
@@ -83,7 +85,9 @@ export function JobCard(props: JobCardProps) {
         <p class="job-card__prompt">{props.job.prompt}</p>
         <Switch>
           <Match when={props.job.status === "queued"}>
-            <p class="job-card__detail">Waiting for a GPU</p>
+            <p class="job-card__detail">
+              {props.paused ? "Waiting: the queue is paused until an admin resumes it" : "Waiting for a GPU"}
+            </p>
           </Match>
           <Match when={props.job.status === "processing"}>
             <p class="job-card__detail">

@@ -13,6 +13,8 @@ export function MessageList(props: {
   onReuse?: (job: Job) => void;
   onView: (job: Job) => void;
   loading?: boolean;
+  /** The queue is paused (waiting cards say so). */
+  paused?: boolean | undefined;
 }) {
   let scroller!: HTMLDivElement;
   // Follows new messages while the reader is at the bottom; leaves them be once they scroll up to older ones.
@@ -60,6 +62,7 @@ export function MessageList(props: {
                       onMove={props.onMove}
                       onReuse={props.onReuse}
                       onView={props.onView}
+                      paused={props.paused}
                     />
                   )}
                 </Show>
