@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { useTestServer } from "../testing/test-server";
+import { waitFor } from "../testing/wait";
 import { assertClientBuilt, CLI } from "./packed-client";
 
 interface Run {
@@ -53,6 +54,27 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     expect(lines).toContain("complete");
     expect(lines.at(-1)).toBe(out);
     expect((await readFile(out)).subarray(0, 8)).toEqual(PNG);
+  });
+
+  it("submit --wait on a paused queue says why the job waits, and goes on once the queue is resumed", async () => {
+    const { trpc } = server();
+    await trpc.queue.pause.mutate();
+    try {
+      const prompt = uniquePrompt("while paused");
+      const running = anvil(["submit", prompt, "--wait", ...small], env());
+      // The note comes before the submit: once the job is stored it has been written.
+      await waitFor(
+        async () => (await trpc.jobs.list.query({ limit: 500 })).items.some((j) => j.prompt === prompt),
+        "the job is stored",
+      );
+      await trpc.queue.resume.mutate();
+      const run = await running;
+      expect(run.stderr).toBe("anvil: the queue is paused: the job waits until an admin resumes it\n");
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim().split("\n")).toContain("complete");
+    } finally {
+      await trpc.queue.resume.mutate();
+    }
   });
 
   it("exits 1 when the job fails, saying why", async () => {

@@ -108,6 +108,12 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         const job = await submitSafely(anvil(), input, { onRetry });
         return json() ? printJson(job) : print(job.id);
       }
+      // A paused queue starts nothing: said before the wait, which would otherwise show a place in line that never moves.
+      const paused = await anvil()
+        .queue.status.query()
+        .then((status) => status.paused)
+        .catch(() => false);
+      if (paused) io.stderr.write("anvil: the queue is paused: the job waits until an admin resumes it\n");
       const display = json()
         ? undefined
         : io.stdout.isTTY
