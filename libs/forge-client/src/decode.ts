@@ -115,6 +115,7 @@ export const decodeProgress = (backendUrl: string, body: unknown): Effect.Effect
     samplingSteps: num(state["sampling_steps"]),
     interrupted: state["interrupted"] === true,
     skipped: state["skipped"] === true,
+    job: typeof state["job"] === "string" ? state["job"] : null,
   });
 };
 

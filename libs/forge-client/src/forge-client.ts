@@ -31,6 +31,13 @@ const FINISH_POLL_MS = 50;
 /** When `generate` first polls `/progress`, so that a job shorter than the interval is seen sampling too. */
 const FIRST_POLL_MS = 100;
 
+/**
+ * Whether `/progress` describes a txt2img sent through the API (Forge begins it as `scripts_txt2img`), not a job
+ * someone started in Forge's own UI (a `task(…)` id) that this request waits behind. A build that does not say
+ * counts as the API's.
+ */
+const isApiJob = (p: ForgeProgress): boolean => p.job === null || p.job === "scripts_txt2img";
+
 /** A client for one Forge backend (one GPU). */
 export interface ForgeClient {
   /** The backend's URL without credentials: the one to show, log and store. */
@@ -196,6 +203,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
   ): Effect.Effect<GenerationResult, ForgeError> => {
     let reported = -1;
     let sampled = false;
+    // The last reply showed another client's job (Forge's own UI) running while this one waits for the lock.
+    let behindAnother = false;
     let last: ForgeProgress | null = null;
     // What /progress said as the job went idle, once it did before the answer came.
     let ended: ForgeProgress | null = null;
@@ -208,14 +217,21 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     };
     const watch = (p: ForgeProgress): Effect.Effect<void> =>
       Effect.suspend(() => {
-        last = p;
+        behindAnother = false;
         if (!p.busy) {
+          last = p;
           // Idle after it sampled: this job is done (idle before that is Forge not having begun it yet).
           if (!sampled) return Effect.void;
           generated();
           ended = p;
           return over;
         }
+        // A job begun in Forge's own UI holds the lock: its steps, and its end, are not this job's.
+        if (!isApiJob(p)) {
+          behindAnother = !sampled;
+          return Effect.void;
+        }
+        last = p;
         if (p.samplingStep > 0) sampled = true;
         // 100 is kept for the result: the last poll can read 1.0 while Forge is still decoding the image.
         const percent = Math.min(99, Math.floor(p.progress * 100));
@@ -228,6 +244,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     // First soon after the start, then every `intervalMs`, or when Forge expects the sampling to end if that is
     // sooner; from the last step on (Forge decodes the image, then goes idle) every FINISH_POLL_MS.
     const nextPollMs = (): number => {
+      if (behindAnother) return intervalMs;
       if (last === null) return FIRST_POLL_MS;
       if (!sampled) return intervalMs;
       if (last.samplingStep >= last.samplingSteps) return FINISH_POLL_MS;
@@ -249,11 +266,12 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       return finished;
     }).pipe(
       // Forge keeps generating after its client disconnects; only /interrupt frees the GPU. Once the job is over
-      // there, an interrupt would stop the next job instead.
-      Effect.onInterrupt(() => (ended === null ? Effect.ignore(interrupt()) : Effect.void)),
+      // there, an interrupt would stop the next job instead; while it still waits behind a job from Forge's own UI,
+      // it would stop that person's job (and this request would still run after it).
+      Effect.onInterrupt(() => (ended === null && !behindAnother ? Effect.ignore(interrupt()) : Effect.void)),
       // Without its connection the image can never be delivered, so stop the backend from finishing it.
       Effect.tapError((error) =>
-        ended === null && (error.reason === "ConnectionLost" || error.reason === "Timeout")
+        ended === null && !behindAnother && (error.reason === "ConnectionLost" || error.reason === "Timeout")
           ? Effect.ignore(interrupt())
           : Effect.void,
       ),

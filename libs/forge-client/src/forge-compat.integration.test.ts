@@ -200,6 +200,48 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats()).toMatchObject({ failed: 1, completed: 1, overlaps: 0, waited: 0 });
   });
 
+  it("does not take a job from Forge's own UI for its own: no progress from it, no hand-over at its end", async () => {
+    // Someone generates in Forge's UI; this request waits for the lock, and Forge frees memory between the two.
+    const s = await start({ stepMs: 10, cleanupMs: 150 });
+    s.setBusy(true, { steps: 20 });
+    const progressAt: number[] = [];
+    let generatedAt = 0;
+    const result = await Effect.runPromise(
+      client().generate(request({ steps: 5 }), {
+        onProgress: () => progressAt.push(Date.now()),
+        onGenerated: () => (generatedAt = Date.now()),
+      }),
+    );
+    const [theirs, ours] = s.stats().log;
+    expect(theirs?.prompt).toBe("(another client's generation)");
+    expect(theirs?.outcome).toBe("completed");
+    expect(progressAt.length).toBeGreaterThan(0);
+    expect(Math.min(...progressAt)).toBeGreaterThanOrEqual(ours?.startedAt ?? Infinity);
+    expect(generatedAt).toBeGreaterThanOrEqual(ours?.endedAt ?? Infinity);
+    expect(result.png.length).toBeGreaterThan(0);
+  });
+
+  it("does not interrupt a job from Forge's own UI when a request waiting behind it is cancelled", async () => {
+    const s = await start({ stepMs: 10 });
+    s.setBusy(true, { steps: 40 });
+    let polls = 0;
+    const counting: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(input).includes("/sdapi/v1/progress")) polls++;
+      return response;
+    };
+    const abort = new AbortController();
+    const waiting = Effect.runPromise(client({ fetch: counting }).generate(request({ steps: 5 })), {
+      signal: abort.signal,
+    });
+    // The client has seen the other job running ahead of its request.
+    await waitFor(() => polls >= 2);
+    abort.abort();
+    await expect(waiting).rejects.toThrow();
+    await waitFor(() => s.stats().log[0]?.endedAt != null);
+    expect(s.stats().log[0]).toMatchObject({ prompt: "(another client's generation)", outcome: "completed" });
+  });
+
   it("fails with WrongModel when an old Forge ignores the checkpoint override", async () => {
     await start({ ignoreCheckpointOverride: true });
     const forge = client();

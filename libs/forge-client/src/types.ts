@@ -56,6 +56,11 @@ export interface ForgeProgress {
   readonly interrupted: boolean;
   /** Set by Skip, kept like `interrupted`. */
   readonly skipped: boolean;
+  /**
+   * What runs (`state.job`): `scripts_txt2img` for a txt2img through the API, a `task(…)` id for a job started in
+   * Forge's own UI, empty while idle; null from a build that does not say.
+   */
+  readonly job: string | null;
 }
 
 /** A checkpoint as `/sdapi/v1/sd-models` lists it; `title` is what `sd_model_checkpoint` takes. */

@@ -23,6 +23,7 @@ export const instantForge = (): ForgeClient => ({
       samplingSteps: 0,
       interrupted: false,
       skipped: false,
+      job: "",
     }),
   interrupt: () => Effect.void,
   sdModels: () => Effect.succeed([]),

@@ -63,6 +63,11 @@ export interface EngineSettings {
    * answer takes as long (Forge's exception handler prints the traceback before it answers).
    */
   encodeMs: number;
+  /**
+   * How long a job holds the lock after it reported idle: Forge's `state.end()` sets `job_count` 0, then frees GPU
+   * memory (`torch_gc`) before the lock is released and a waiting request begins.
+   */
+  readonly cleanupMs: number;
   /** An old Forge build that ignores `override_settings.sd_model_checkpoint`. */
   readonly ignoreCheckpointOverride: boolean;
   /** Model names that load only with `forge_additional_modules` (a Flux UNet without VAE / text encoders). */
@@ -181,6 +186,7 @@ export class SimulatorEngine {
     } finally {
       this.current = null;
       this.recorder.finished(held);
+      if (this.settings.cleanupMs > 0) await sleep(this.settings.cleanupMs);
       release();
     }
   }
@@ -256,7 +262,8 @@ export class SimulatorEngine {
         skipped: flags?.skipped ?? false,
         interrupted: flags?.interrupted ?? false,
         stopping_generation: false,
-        job: running ? "txt2img" : "",
+        // What `state.begin(job=…)` was given: the API's txt2img, or a task id for a job from Forge's own UI.
+        job: running ? (running.job.external ? EXTERNAL_TASK : "scripts_txt2img") : "",
         job_count: running ? (sampling ? 1 : -1) : 0,
         job_timestamp: "0",
         job_no: 0,
@@ -268,6 +275,9 @@ export class SimulatorEngine {
     };
   }
 }
+
+/** The `state.job` of another client's generation: Forge's UI begins its jobs with a task id. */
+const EXTERNAL_TASK = "task(simulated-ui-job)";
 
 /** Forge's 500 bodies for the faults that fail a generation. */
 export const failure = (fault: "oom" | "500"): FailureBody =>

@@ -11,7 +11,9 @@
  *   stays selected; POST /options only selects; a `modularModels` checkpoint without `forge_additional_modules` fails to
  *   load (500 AssertionError) and stays selected, so the next jobs fail too;
  * - the image is encoded after the generation has left the lock (`encodeMs`): `/progress` is idle and the next request
- *   may start while the previous reply is still being made;
+ *   may start while the previous reply is still being made; a job reports idle `cleanupMs` before it leaves the lock;
+ * - `/progress` says what runs in `state.job`: `scripts_txt2img` for an API request, a `task(…)` id for another
+ *   client's work (`setBusy`, as from Forge's own UI);
  * - failures are HTTP 500 `{ error, detail, body, message }`; `auth` puts HTTP Basic on every /sdapi route (401);
  *   `samples_format` jpg / webp makes the images JPEG / WebP; `ignoreCheckpointOverride` acts out an old build.
  *
@@ -52,6 +54,11 @@ export interface ForgeSimulatorOptions {
    * (Forge prints its traceback first). Default 0.
    */
   readonly encodeMs?: number;
+  /**
+   * Time a job keeps the lock after it reported idle (Forge's `state.end()` frees GPU memory before the lock is
+   * released), so that a request waiting behind it begins that much later. Default 0.
+   */
+  readonly cleanupMs?: number;
   /** Model names, e.g. "flux1-dev"; the first is loaded at start. */
   readonly models?: readonly string[];
   /** Model names (of `models`) that load only with `forge_additional_modules`. Default none. */
@@ -70,6 +77,9 @@ export interface ForgeSimulatorOptions {
 export interface BusyOptions {
   /** A set-up / model-load phase of this length first (`job_count` -1), which an interrupt cannot cut short. */
   readonly loadMs?: number;
+  /** Sampling steps (of `stepMs` each) after which the other client's generation ends by itself; default: none, it
+   * holds the backend without progress until `setBusy(false)`. */
+  readonly steps?: number;
 }
 
 /** A running simulator. */
@@ -121,6 +131,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     modelLoadMs: options.modelLoadMs ?? 300,
     maxImageSize: options.maxImageSize ?? 256,
     encodeMs: options.encodeMs ?? 0,
+    cleanupMs: options.cleanupMs ?? 0,
     ignoreCheckpointOverride: options.ignoreCheckpointOverride ?? false,
     modularModels: options.modularModels ?? [],
   };
@@ -174,7 +185,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
         negativePrompt: "",
         width: 64,
         height: 64,
-        steps: 1,
+        steps: busyOptions.steps ?? 1,
         seed: -1,
         sampler: "Euler",
         scheduler: "Simple",
@@ -185,7 +196,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
       };
       void engine.run({
         params,
-        fault: "hang",
+        fault: busyOptions.steps === undefined ? "hang" : undefined,
         external: true,
         until: () => token.done,
         ...(busyOptions.loadMs === undefined ? {} : { loadMs: busyOptions.loadMs }),
