@@ -77,6 +77,26 @@ test.describe("conversations", () => {
     );
   });
 
+  test("the list shows the newest hundred, and older ones a page at a time on request", async ({ page }) => {
+    // As a service that submits without a conversation would leave them: many, made through the API.
+    const tag = uniquePrompt("paged").split(" ")[1];
+    for (let i = 0; i < 105; i++) {
+      const response = await page.request.post("/trpc/conversations.create", { data: { title: `older ${tag} ${i}` } });
+      expect(response.ok()).toBe(true);
+    }
+    await page.goto("/");
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    await expect(list.getByRole("button", { name: new RegExp(`^older ${tag} 104`) })).toBeVisible();
+    await expect(list.locator(".conversations__row")).toHaveCount(100);
+    await expect(list.getByText(`older ${tag} 0`, { exact: true })).toHaveCount(0);
+    await list.getByRole("button", { name: "Show older conversations" }).click();
+    await expect(list.getByText(`older ${tag} 0`, { exact: true })).toBeVisible();
+    expect(await list.locator(".conversations__row").count()).toBeGreaterThan(100);
+    // Coming back to the page reads the list again and keeps what was brought in.
+    await page.evaluate(() => window.dispatchEvent(new Event("focus")));
+    await expect(list.getByText(`older ${tag} 0`, { exact: true })).toBeVisible();
+  });
+
   test("renaming one from the list changes its title there and in the header, after a reload too", async ({ page }) => {
     await openNewConversation(page);
     const prompt = uniquePrompt("a conversation to rename");

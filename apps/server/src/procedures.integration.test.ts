@@ -76,6 +76,35 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
       const listed = (await trpc.conversations.list.query()).filter((c) => ids.includes(c.id));
       expect(listed.map((c) => c.title)).toEqual(["third", "second", "first"]);
     });
+
+    it("pages the list, newest first: limit, then before the last one listed, each conversation once", async () => {
+      const { trpc } = server();
+      // The same instant for all of them (one statement): their ids order them, and paging must keep that order.
+      const batch = await trpc.jobs.submitMany.mutate({
+        jobs: Array.from({ length: 7 }, (_, i) => ({ prompt: uniquePrompt(`paged ${i}`), ...quick })),
+      });
+      await trpc.conversations.create.mutate({ title: "newest" });
+      const whole = await trpc.conversations.list.query();
+      const pages: string[][] = [];
+      let before: string | undefined;
+      for (;;) {
+        const page = await trpc.conversations.list.query({ limit: 3, ...(before ? { before } : {}) });
+        expect(page.length).toBeLessThanOrEqual(3);
+        if (page.length === 0) break;
+        pages.push(page.map((c) => c.id));
+        before = page.at(-1)!.id;
+      }
+      expect(pages.flat()).toEqual(whole.map((c) => c.id));
+      expect(pages[0]![0]).toBe(whole[0]!.id);
+      expect(whole.map((c) => c.id)).toEqual(expect.arrayContaining(batch.map((job) => job.conversationId)));
+      // A `before` that names no conversation of the list gives an empty page; bad input is refused, naming the field.
+      expect(await trpc.conversations.list.query({ limit: 3, before: randomUUID() })).toEqual([]);
+      for (const input of [{ limit: 0 }, { limit: 501 }, { limit: 3, before: "nope" }, { before: whole[0]!.id }]) {
+        const error = await trpcError(trpc.conversations.list.query(input as { limit: number }));
+        expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+        expect(error.message).toMatch(/limit|before/);
+      }
+    });
   });
 
   describe("messages.list", () => {

@@ -156,6 +156,12 @@ export const createConversationInput = fieldsOf({
     .optional(),
 }).default({});
 
+/** `conversations.list` input: none for the whole list, or a page of it (newest first). */
+export const listConversationsInput = fieldsOf({
+  limit: int("limit", 1, 500),
+  before: uuid("before").optional(),
+}).optional();
+
 /** `conversations.rename` input. */
 export const renameConversationInput = fieldsOf({
   conversationId: uuid("conversationId"),

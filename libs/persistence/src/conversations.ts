@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, ne } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
 import { toConversation, toMessage } from "./records";
@@ -28,13 +28,36 @@ export async function createConversation(db: AnvilDb, title?: string, owner?: st
   return toConversation(row);
 }
 
-/** `owner`'s conversations (everyone's when undefined), newest first. */
-export async function listConversations(db: AnvilDb, owner?: string): Promise<Conversation[]> {
-  const rows = await db
+/** A page of a conversation list: the newest `limit`, or the newest `limit` older than conversation `before`. */
+export interface ConversationPage {
+  readonly limit: number;
+  readonly before?: string | undefined;
+}
+
+/**
+ * `owner`'s conversations (everyone's when undefined), newest first; with `page`, one page of them. `before` must name
+ * a conversation of the list (`owner`'s): any other names no place in it, and the page is empty.
+ */
+export async function listConversations(db: AnvilDb, owner?: string, page?: ConversationPage): Promise<Conversation[]> {
+  const { before } = page ?? {};
+  if (before !== undefined && !isUuid(before)) return [];
+  const query = db
     .select()
     .from(conversations)
-    .where(owner === undefined ? undefined : eq(conversations.owner, owner))
-    .orderBy(desc(conversations.createdAt), desc(conversations.id));
+    .where(
+      and(
+        owner === undefined ? undefined : eq(conversations.owner, owner),
+        before === undefined
+          ? undefined
+          : sql`(${conversations.createdAt}, ${conversations.id}) < (
+              select c.created_at, c.id from ${conversations} c
+              where c.id = ${before}::uuid ${owner === undefined ? sql`` : sql`and c.owner = ${owner}`}
+            )`,
+      ),
+    )
+    .orderBy(desc(conversations.createdAt), desc(conversations.id))
+    .$dynamic();
+  const rows = await (page === undefined ? query : query.limit(page.limit));
   return rows.map(toConversation);
 }
 

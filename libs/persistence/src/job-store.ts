@@ -2,7 +2,7 @@ import { applyChangesAtOnce } from "./apply-changes";
 import type { JournalChange } from "./apply-changes";
 import { refundAttempt } from "./attempts";
 import * as conversations from "./conversations";
-import type { ConversationDeletion } from "./conversations";
+import type { ConversationDeletion, ConversationPage } from "./conversations";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
 import * as events from "./events";
@@ -61,9 +61,9 @@ export class JobStore {
     return conversations.createConversation(this.db, title, owner);
   }
 
-  /** `owner`'s conversations (everyone's when undefined), newest first. */
-  listConversations(owner?: string): Promise<Conversation[]> {
-    return conversations.listConversations(this.db, owner);
+  /** `owner`'s conversations (everyone's when undefined), newest first; with `page`, one page of them. */
+  listConversations(owner?: string, page?: ConversationPage): Promise<Conversation[]> {
+    return conversations.listConversations(this.db, owner, page);
   }
 
   /** One conversation with its owner, or null. */

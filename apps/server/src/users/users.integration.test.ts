@@ -85,6 +85,8 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
         const bobsJobs = await bob.jobs.list.query({ owner: "ann", limit: 500 });
         expect(bobsJobs.items.map((job) => job.owner)).toEqual(["bob"]);
         expect((await bob.conversations.list.query()).map((c) => c.id)).toEqual([bobJob.conversationId]);
+        // Ann's conversation names no place in bob's list: paging after it shows bob nothing of ann's.
+        expect(await bob.conversations.list.query({ limit: 10, before: conversationId })).toEqual([]);
         const subscribed = await new Promise<string>((resolve) => {
           const s = bob.jobs.events.subscribe(
             { jobId: id },

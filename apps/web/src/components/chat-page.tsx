@@ -91,6 +91,8 @@ export function ChatPage() {
           onNew={() => choose(null)}
           onDelete={(conversation) => chat.deleteConversation(conversation.id)}
           onRename={(conversation, title) => chat.renameConversation(conversation.id, title)}
+          hasOlder={chat.hasOlderConversations()}
+          onLoadOlder={chat.loadOlderConversations}
         />
       </div>
       <Show when={navOpen()}>

@@ -27,6 +27,24 @@ describe("<ConversationList>", () => {
     expect(onSelect).toHaveBeenCalledWith("c1");
   });
 
+  it("offers older conversations while there are more, and says when they cannot be loaded", async () => {
+    const onLoadOlder = vi
+      .fn<() => Promise<void>>()
+      .mockRejectedValueOnce(new TRPCClientError("The Anvil server is restarting"))
+      .mockResolvedValue(undefined);
+    const { unmount } = list({ onLoadOlder, hasOlder: true });
+    fireEvent.click(screen.getByRole("button", { name: "Show older conversations" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "Older conversations could not be loaded: The Anvil server is restarting",
+    );
+    fireEvent.click(screen.getByRole("button", { name: "Show older conversations" }));
+    await waitFor(() => expect(onLoadOlder).toHaveBeenCalledTimes(2));
+    await waitFor(() => expect(screen.queryByRole("alert")).not.toBeInTheDocument());
+    unmount();
+    list({ onLoadOlder, hasOlder: false });
+    expect(screen.queryByRole("button", { name: "Show older conversations" })).not.toBeInTheDocument();
+  });
+
   it("deletes a conversation once confirmed, naming it in the question", async () => {
     const onDelete = vi.fn(async (_conversation: Conversation) => undefined);
     const confirm = vi.fn(() => true);

@@ -19,6 +19,10 @@ export function ConversationList(props: {
   onRename?: (conversation: Conversation, title: string) => Promise<void>;
   /** Asks for the new title (null: cancelled); `window.prompt` by default. */
   askTitle?: (question: string, current: string) => string | null;
+  /** Loads the next page of older conversations; offered while `hasOlder`. */
+  onLoadOlder?: () => Promise<void>;
+  /** More conversations than listed exist (the list shows the newest ones). */
+  hasOlder?: boolean;
 }) {
   const [deleting, setDeleting] = createSignal<string | null>(null);
   const [failure, setFailure] = createSignal<string | null>(null);
@@ -34,6 +38,18 @@ export function ConversationList(props: {
       await onRename(conversation, title);
     } catch (error) {
       setFailure(`"${conversation.title}" could not be renamed: ${errorMessage(error)}`);
+    }
+  };
+  const [loadingOlder, setLoadingOlder] = createSignal(false);
+  const loadOlder = async (onLoadOlder: () => Promise<void>) => {
+    setFailure(null);
+    setLoadingOlder(true);
+    try {
+      await onLoadOlder();
+    } catch (error) {
+      setFailure(`Older conversations could not be loaded: ${errorMessage(error)}`);
+    } finally {
+      setLoadingOlder(false);
     }
   };
   const remove = async (conversation: Conversation, onDelete: (conversation: Conversation) => Promise<void>) => {
@@ -109,6 +125,18 @@ export function ConversationList(props: {
             )}
           </For>
         </ul>
+        <Show when={props.hasOlder && props.onLoadOlder}>
+          {(onLoadOlder) => (
+            <button
+              type="button"
+              class="button conversations__older"
+              disabled={loadingOlder()}
+              onClick={() => void loadOlder(onLoadOlder())}
+            >
+              {loadingOlder() ? "Loading…" : "Show older conversations"}
+            </button>
+          )}
+        </Show>
       </Show>
     </nav>
   );

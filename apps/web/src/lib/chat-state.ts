@@ -11,6 +11,9 @@ import { trpc } from "./trpc";
 import type { Conversation, Job, JobStreamEvent, Message, QueueStatus, SubmitInput } from "./types";
 
 const QUEUE_POLL_MS = 3_000;
+/** Conversations read per page of the list, and at most per refresh (the API's limit). */
+const CONVERSATION_PAGE = 100;
+const MAX_CONVERSATION_PAGE = 500;
 /** What a prompt sent to a conversation deleted meanwhile says (the page has left it; the prompt stays in the box). */
 const CONVERSATION_GONE =
   "This conversation was deleted in another tab or window. Press Generate again to start a new conversation with this prompt.";
@@ -104,23 +107,47 @@ export function createChatState() {
     }
   });
 
+  // The list shows the newest conversations, a page at a time (a service that submits without a conversation makes
+  // one per job: tens of thousands would be read and drawn at every focus otherwise).
+  const [hasOlderConversations, setHasOlderConversations] = createSignal(false);
   const loadConversations = coalesced(async () => {
     try {
-      const list = await trpc.conversations.list.query();
+      const shown = conversations();
+      // As many as are shown (up to a request's limit), so that a refresh keeps what "Show older" brought in.
+      const limit = Math.min(MAX_CONVERSATION_PAGE, Math.max(CONVERSATION_PAGE, shown.length));
+      const fresh = await trpc.conversations.list.query({ limit });
+      const last = fresh.at(-1);
+      const from = fresh.length === limit && last ? shown.findIndex((c) => c.id === last.id) : -1;
+      const tail = from === -1 ? [] : shown.slice(from + 1).filter((c) => !fresh.some((f) => f.id === c.id));
+      const list = [...fresh, ...tail];
+      const open = selectedId();
+      const wasListed = shown.some((conversation) => conversation.id === open);
       batch(() => {
         setConversations(list);
+        setHasOlderConversations(fresh.length === limit && (tail.length === 0 || hasOlderConversations()));
         setListError(null);
       });
       if (openNewest && selectedId() === null && list[0]) select(list[0].id);
       openNewest = false;
       // The open one is no longer listed: deleted in another tab, or by a script? Loading it tells (and leaves it then).
-      const open = selectedId();
-      if (open && !list.some((conversation) => conversation.id === open)) void loadConversation();
+      if (open && wasListed && !list.some((conversation) => conversation.id === open)) void loadConversation();
     } catch (error) {
       // Said on the page (an empty list would claim there are no conversations), with a way to try again.
       setListError(`The conversations could not be loaded: ${errorMessage(error)}`);
     }
   });
+
+  /** Appends the next page of older conversations to the list. */
+  const loadOlderConversations = async () => {
+    const last = conversations().at(-1);
+    if (!last) return;
+    const page = await trpc.conversations.list.query({ limit: CONVERSATION_PAGE, before: last.id });
+    batch(() => {
+      const shown = conversations();
+      setConversations([...shown, ...page.filter((c) => !shown.some((s) => s.id === c.id))]);
+      setHasOlderConversations(page.length === CONVERSATION_PAGE);
+    });
+  };
 
   const refreshQueue = coalesced(async () => {
     try {
@@ -246,6 +273,9 @@ export function createChatState() {
     loadError: () => loadError() ?? listError(),
     reload,
     conversations,
+    /** More conversations exist than the list shows. */
+    hasOlderConversations,
+    loadOlderConversations,
     queue,
     /** The checkpoints, modules, samplers and schedulers to choose from. */
     catalog: catalog.catalog,

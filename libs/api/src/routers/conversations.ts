@@ -1,6 +1,11 @@
 import { publicProcedure, router } from "../trpc";
 import { conversationNotFound, ownConversation } from "../ownership";
-import { conversationIdInput, createConversationInput, renameConversationInput } from "../schemas";
+import {
+  conversationIdInput,
+  createConversationInput,
+  listConversationsInput,
+  renameConversationInput,
+} from "../schemas";
 
 /** `conversations.*`: the chat threads jobs belong to. */
 export const conversationsRouter = router({
@@ -8,8 +13,13 @@ export const conversationsRouter = router({
     .input(createConversationInput)
     .mutation(({ ctx, input }) => ctx.store.createConversation(input.title || undefined, ctx.user.name)),
 
-  /** The caller's conversations; an admin's list holds everyone's. */
-  list: publicProcedure.query(({ ctx }) => ctx.store.listConversations(ctx.user.admin ? undefined : ctx.user.name)),
+  /**
+   * The caller's conversations (an admin's list holds everyone's), newest first: all of them, or with `limit` one page,
+   * and with `before` the page after that conversation.
+   */
+  list: publicProcedure
+    .input(listConversationsInput)
+    .query(({ ctx, input }) => ctx.store.listConversations(ctx.user.admin ? undefined : ctx.user.name, input)),
 
   /** Gives the caller's conversation (anyone's, for an admin) a new title. */
   rename: publicProcedure.input(renameConversationInput).mutation(async ({ ctx, input }) => {
