@@ -1,0 +1,164 @@
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import type { Job } from "@anvil/job-machine";
+import { TRPCClientError } from "@trpc/client";
+import { describe, expect, it } from "vitest";
+import { httpClient } from "../testing/clients";
+import type { AnvilClient } from "../testing/clients";
+import { testDrivers } from "../testing/test-databases";
+import { pause, waitFor } from "../testing/wait";
+import { spawnServer, useBuiltServers } from "./support/built-server";
+import type { ServerProcess } from "./support/built-server";
+
+/**
+ * How long the soak runs; unset: it is skipped (`npm run test:soak` sets two minutes). Three built servers on one
+ * PostgreSQL database and two simulator backends take a steady stream of submissions (some that run out of memory,
+ * some with a checkpoint) and cancels through random servers, while one server at a time is killed with -9 or stopped
+ * with SIGTERM and another started in its place. Then every job must have ended, the same on every server.
+ */
+const SOAK_MS = Number(process.env["SOAK_MS"] ?? 0);
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+
+interface Member {
+  server: ServerProcess;
+  trpc: AnvilClient;
+}
+
+/** No answer (the server is gone), or a 503 (no leader right now): the same submit may be sent again. */
+const transient = (error: unknown): boolean => {
+  if (!(error instanceof TRPCClientError)) return false;
+  const code = (error.data as { code?: string } | undefined)?.code;
+  return code === undefined || code === "SERVICE_UNAVAILABLE";
+};
+
+const random = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
+
+describe.skipIf(!postgres || SOAK_MS <= 0)("a cluster under kills and restarts", { timeout: SOAK_MS + 300_000 }, () => {
+  const { servers, cleanups } = useBuiltServers(90_000);
+
+  it("ends every job it accepted, once, the same on every server, and never runs two at once on a GPU", async () => {
+    const database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    const sims: ForgeSimulator[] = await Promise.all(
+      [0, 1].map(() => startForgeSimulator({ stepMs: 15, encodeMs: 40, modelLoadMs: 100 })),
+    );
+    cleanups.push(() => Promise.all(sims.map((sim) => sim.close())));
+    const members: Member[] = [];
+    const join = async () => {
+      const server = await spawnServer({
+        FORGE_URL: sims.map((sim) => sim.url).join(","),
+        DATA_DIR: database.dataDir,
+        DATABASE_URL: database.databaseUrl!,
+        LEASE_MS: "2000",
+        // Half of them let a running generation finish on SIGTERM, half interrupt it at once.
+        SHUTDOWN_GRACE_MS: Math.random() < 0.5 ? "0" : "3000",
+        JOB_TIMEOUT_MS: "60000",
+      });
+      servers.push(server);
+      members.push({ server, trpc: httpClient(server.url) });
+    };
+    for (let i = 0; i < 3; i++) await join();
+
+    const accepted = new Map<string, string>(); // idempotency key → job id
+    const pending = new Set<Promise<void>>();
+    const problems: string[] = [];
+    const counts = { submitted: 0, resent: 0, cancels: 0, kills: 0, terms: 0 };
+    let submitting = true;
+
+    /** One submission, sent again with its key through any server while it gets no answer or a 503. */
+    const submit = async (n: number) => {
+      const key = `soak-${n}`;
+      const fault = Math.random();
+      const input = {
+        prompt: `soak ${n}${fault < 0.05 ? " sim:oom" : fault < 0.1 ? " sim:vaeoom" : ""}`,
+        width: 64,
+        height: 64,
+        steps: 2 + Math.floor(Math.random() * 20),
+        idempotencyKey: key,
+        ...(Math.random() < 0.3 ? { checkpoint: "flux1-schnell" } : {}),
+      };
+      for (let attempt = 0; attempt < 100; attempt++) {
+        try {
+          const job = await random(members).trpc.jobs.submit.mutate(input);
+          const before = accepted.get(key);
+          if (before !== undefined && before !== job.id) problems.push(`${key} gave two jobs: ${before}, ${job.id}`);
+          accepted.set(key, job.id);
+          return;
+        } catch (error) {
+          if (!transient(error)) return void problems.push(`${key}: ${String(error)}`);
+          counts.resent++;
+          await pause(300);
+        }
+      }
+      problems.push(`${key} was never accepted`);
+    };
+    const submitter = (async () => {
+      for (let n = 0; submitting; n++) {
+        counts.submitted++;
+        const sent = submit(n);
+        pending.add(sent);
+        void sent.finally(() => pending.delete(sent));
+        if (Math.random() < 0.08 && accepted.size > 0) {
+          counts.cancels++;
+          const jobId = random([...accepted.values()]);
+          void random(members)
+            .trpc.jobs.cancel.mutate({ jobId })
+            .catch(() => undefined);
+        }
+        await pause(120);
+      }
+    })();
+
+    const until = Date.now() + SOAK_MS;
+    while (Date.now() < until) {
+      await pause(6_000 + Math.random() * 8_000);
+      const victim = members.splice(Math.floor(Math.random() * members.length), 1)[0]!;
+      if (Math.random() < 0.5) {
+        counts.kills++;
+        await victim.server.kill("SIGKILL");
+      } else {
+        counts.terms++;
+        const exit = await victim.server.kill("SIGTERM");
+        if (exit.code !== 0) problems.push(`a server stopped with SIGTERM exited with ${JSON.stringify(exit)}`);
+      }
+      servers.splice(servers.indexOf(victim.server), 1);
+      await join();
+    }
+    submitting = false;
+    await submitter;
+    await Promise.all(pending);
+
+    const ids = [...new Set(accepted.values())];
+    const { trpc } = members[0]!;
+    const final = (job: Job) => job.status !== "queued" && job.status !== "processing";
+    await waitFor(
+      async () => (await Promise.all(ids.map((jobId) => trpc.jobs.get.query({ jobId })))).every(final),
+      "every accepted job ends",
+      180_000,
+    );
+    const runs = new Map<string, number>();
+    for (const sim of sims) {
+      for (const entry of sim.stats().log) runs.set(entry.prompt, (runs.get(entry.prompt) ?? 0) + 1);
+    }
+    const statuses: Record<string, number> = {};
+    for (const jobId of ids) {
+      const [job, ...others] = await Promise.all(members.map((member) => member.trpc.jobs.get.query({ jobId })));
+      statuses[job!.status] = (statuses[job!.status] ?? 0) + 1;
+      for (const other of others) {
+        if (other.status !== job!.status || other.imageUrl !== job!.imageUrl) problems.push(`${jobId} differs`);
+      }
+      if ((runs.get(job!.prompt) ?? 0) > job!.attempt) problems.push(`${jobId} ran more often than its attempts`);
+      if (job!.status === "complete") {
+        const image = await fetch(`${members.at(-1)!.server.url}${job!.imageUrl}`);
+        if (image.status !== 200) problems.push(`${jobId}: its image answered ${image.status}`);
+      }
+      if (job!.status === "error" && !/out of GPU memory|attempts/.test(job!.error ?? "")) {
+        problems.push(`${jobId} failed: ${job!.error}`);
+      }
+    }
+    console.info(JSON.stringify({ jobs: ids.length, statuses, ...counts }));
+    for (const sim of sims) expect(sim.stats()).toMatchObject({ overlaps: 0, waited: 0, maxQueued: 1 });
+    expect(problems).toEqual([]);
+    expect(ids.length).toBeGreaterThan(0);
+  });
+});
