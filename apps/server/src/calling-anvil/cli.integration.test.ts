@@ -154,6 +154,15 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     const status = await anvil(["--json", "status"], env());
     expect(JSON.parse(status.stdout)).toMatchObject({ queued: expect.any(Number), backends: expect.any(Array) });
   });
+
+  it("jobs says when none match, and when there are more than it shows (the oldest come first)", async () => {
+    const none = await anvil(["jobs", "--status", "cancelled"], env());
+    expect(none).toMatchObject({ code: 0, stdout: "No cancelled jobs\n" });
+    await anvil(["submit", uniquePrompt("one more"), ...small], env());
+    const lines = (await anvil(["jobs", "--limit", "1"], env())).stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe("… and more after these 1: narrow with --status, or raise --limit");
+  });
 });
 
 describe("the anvil command against a server with API_TOKEN", { timeout: 90_000 }, () => {
@@ -172,6 +181,7 @@ describe("the anvil command against a server with API_TOKEN", { timeout: 90_000 
 
   it("users add, list and remove: the new token works until the user is removed", async () => {
     const admin = { ANVIL_URL: server().url, ANVIL_TOKEN: token };
+    expect((await anvil(["users", "list"], admin)).stdout).toBe("No users yet: add one with anvil users add <name>\n");
     const added = await anvil(["--json", "users", "add", "carol"], admin);
     expect(added.stderr).toBe("");
     const carol = JSON.parse(added.stdout) as { name: string; admin: boolean; token: string };

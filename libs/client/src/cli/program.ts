@@ -155,7 +155,14 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         limit: options.limit,
         ...(options.status ? { status: options.status } : {}),
       });
-      show(page, ({ items }) => items.map(jobLine));
+      show(page, ({ items, nextCursor }) => {
+        if (items.length === 0) return options.status ? `No ${options.status.join(" or ")} jobs` : "No jobs yet";
+        // The oldest come first: say that there are more, and how to narrow the list to them.
+        const more = nextCursor
+          ? [`… and more after these ${items.length}: narrow with --status, or raise --limit`]
+          : [];
+        return [...items.map(jobLine), ...more];
+      });
     });
 
   program
@@ -191,7 +198,11 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .description("every user")
     .action(async () => {
       const list = await anvil().users.list.query();
-      show(list, (all) => all.map((u) => `${u.name.padEnd(20)}  ${u.admin ? "admin" : "user "}  ${u.createdAt}`));
+      show(list, (all) =>
+        all.length === 0
+          ? "No users yet: add one with anvil users add <name>"
+          : all.map((u) => `${u.name.padEnd(20)}  ${u.admin ? "admin" : "user "}  ${u.createdAt}`),
+      );
     });
   users
     .command("remove")
