@@ -80,9 +80,11 @@ test.describe("conversations", () => {
   test("the list shows the newest hundred, and older ones a page at a time on request", async ({ page }) => {
     // As a service that submits without a conversation would leave them: many, made through the API.
     const tag = uniquePrompt("paged").split(" ")[1];
+    const ids: string[] = [];
     for (let i = 0; i < 105; i++) {
       const response = await page.request.post("/trpc/conversations.create", { data: { title: `older ${tag} ${i}` } });
       expect(response.ok()).toBe(true);
+      ids.push((await response.json()).result.data.id);
     }
     await page.goto("/");
     const list = page.getByRole("navigation", { name: "Conversations" });
@@ -95,6 +97,11 @@ test.describe("conversations", () => {
     // Coming back to the page reads the list again and keeps what was brought in.
     await page.evaluate(() => window.dispatchEvent(new Event("focus")));
     await expect(list.getByText(`older ${tag} 0`, { exact: true })).toBeVisible();
+
+    // A link to one older than the first page: its title is read on its own.
+    await page.goto(`/?c=${ids[0]}`);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(`older ${tag} 0`);
+    await expect(list.getByText(`older ${tag} 0`, { exact: true })).toHaveCount(0);
   });
 
   test("renaming one from the list changes its title there and in the header, after a reload too", async ({ page }) => {

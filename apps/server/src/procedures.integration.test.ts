@@ -67,6 +67,18 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
     });
   });
 
+  describe("conversations.get", () => {
+    it("reads one conversation as the list shows it; an unknown one is NOT_FOUND, a bad id BAD_REQUEST", async () => {
+      const { trpc } = server();
+      const created = await trpc.conversations.create.mutate({ title: "Read alone" });
+      expect(await trpc.conversations.get.query({ conversationId: created.id })).toEqual(created);
+      const unknown = await trpcError(trpc.conversations.get.query({ conversationId: randomUUID() }));
+      expect(codeOf(unknown)).toEqual({ code: "NOT_FOUND", httpStatus: 404 });
+      const bad = await trpcError(trpc.conversations.get.query({ conversationId: "nope" }));
+      expect(codeOf(bad)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+    });
+  });
+
   describe("conversations.list", () => {
     it("lists conversations newest first", async () => {
       const { trpc } = server();

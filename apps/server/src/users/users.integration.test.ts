@@ -79,6 +79,7 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
         expect(await codeOfCall(bob.messages.list.query({ conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.jobs.submit.mutate({ prompt: "into ann's", conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.conversations.delete.mutate({ conversationId }))).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.conversations.get.query({ conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.conversations.rename.mutate({ conversationId, title: "bob's now" }))).toBe(
           "NOT_FOUND",
         );

@@ -34,9 +34,7 @@ export function ChatPage() {
   /** The composer, once it is on the page: a finished card's Reuse fills it. */
   let composer: ComposerControl | undefined;
   const admin = () => currentUser()?.admin ?? false;
-  const title = () =>
-    chat.conversations().find((c) => c.id === chat.selectedId())?.title ??
-    (chat.selectedId() ? "Conversation" : "New conversation");
+  const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
   let menuButton!: HTMLButtonElement;
   // The conversations drawer (narrow screens): focus moves into it when it opens, Escape closes it and
   // gives focus back to the menu button.

@@ -56,6 +56,8 @@ export function createChatState() {
   const [loadError, setLoadError] = createSignal<string | null>(null);
   const [conversations, setConversations] = createSignal<Conversation[]>([]);
   const [listError, setListError] = createSignal<string | null>(null);
+  // The open conversation when the list does not hold it (older than the pages read): read alone, for its title.
+  const [unlisted, setUnlisted] = createSignal<Conversation | null>(null);
   const [queue, setQueue] = createSignal<QueueStatus>();
   const catalog = createCatalog();
 
@@ -90,11 +92,17 @@ export function createChatState() {
     if (!id) return;
     setLoading(true);
     try {
-      const [list, jobs] = await Promise.all([trpc.messages.list.query({ conversationId: id }), allJobs(id)]);
+      const listed = conversations().some((conversation) => conversation.id === id);
+      const [list, jobs, alone] = await Promise.all([
+        trpc.messages.list.query({ conversationId: id }),
+        allJobs(id),
+        listed ? null : trpc.conversations.get.query({ conversationId: id }),
+      ]);
       if (selectedId() !== id) return;
       batch(() => {
         for (const job of jobs) store.applySnapshot(job);
         setMessages(reconcile(list, { key: "id" }));
+        if (alone) setUnlisted(alone);
         setLoadError(null);
       });
     } catch (error) {
@@ -273,6 +281,11 @@ export function createChatState() {
     loadError: () => loadError() ?? listError(),
     reload,
     conversations,
+    /** The open conversation, from the list or read alone; undefined while neither has it. */
+    openConversation: () => {
+      const id = selectedId();
+      return conversations().find((c) => c.id === id) ?? (unlisted()?.id === id ? unlisted()! : undefined);
+    },
     /** More conversations exist than the list shows. */
     hasOlderConversations,
     loadOlderConversations,

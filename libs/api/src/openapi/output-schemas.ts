@@ -89,6 +89,7 @@ export const outputSchemas = {
     backends: z.array(z.object({ url: z.string(), healthy: z.boolean() })),
   }),
   "conversations.create": conversation,
+  "conversations.get": conversation,
   "conversations.list": z.array(conversation),
   "conversations.rename": conversation,
   "conversations.delete": z.object({ id: z.uuid() }),

@@ -21,6 +21,12 @@ export const conversationsRouter = router({
     .input(listConversationsInput)
     .query(({ ctx, input }) => ctx.store.listConversations(ctx.user.admin ? undefined : ctx.user.name, input)),
 
+  /** One of the caller's conversations (anyone's, for an admin); NOT_FOUND for another's or an unknown one. */
+  get: publicProcedure.input(conversationIdInput).query(async ({ ctx, input }) => {
+    const { owner: _owner, ...conversation } = await ownConversation(ctx, input.conversationId);
+    return conversation;
+  }),
+
   /** Gives the caller's conversation (anyone's, for an admin) a new title. */
   rename: publicProcedure.input(renameConversationInput).mutation(async ({ ctx, input }) => {
     await ownConversation(ctx, input.conversationId);
