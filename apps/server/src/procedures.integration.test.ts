@@ -355,6 +355,30 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
       expect(nextCursor).toBeNull();
     });
 
+    it("lists the newest first with order newest, its cursor going on in that order", async () => {
+      const { trpc } = server();
+      const { id: conversationId } = await trpc.conversations.create.mutate({});
+      const jobs = await trpc.jobs.submitMany.mutate({
+        jobs: Array.from({ length: 5 }, (_, i) => ({ prompt: uniquePrompt(`ordered ${i}`), conversationId, ...quick })),
+      });
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await trpc.jobs.list.query({
+          conversationId,
+          order: "newest",
+          limit: 2,
+          ...(cursor ? { cursor } : {}),
+        });
+        seen.push(...page.items.map((job) => job.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(seen).toEqual(jobs.map((job) => job.id).reverse());
+      const wrong = await trpcError(trpc.jobs.list.query({ order: "latest" } as unknown as { order: "newest" }));
+      expect(codeOf(wrong)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+      expect(wrong.message).toContain("order must be oldest or newest");
+    });
+
     it("answers gzipped to a client that takes gzip, the same jobs once unzipped", async () => {
       const { trpc, url } = server();
       const { id: conversationId } = await trpc.conversations.create.mutate({});

@@ -144,7 +144,8 @@ export const listJobsInput = fieldsOf({
     .optional(),
   limit: int("limit", 1, 500).default(50),
   cursor: z.string({ error: "cursor must be a string" }).max(100, { error: "cursor is not valid" }).optional(),
-}).default({ limit: 50 });
+  order: z.enum(["oldest", "newest"], { error: "order must be oldest or newest" }).default("oldest"),
+}).default({ limit: 50, order: "oldest" });
 
 /** `conversations.create` input. */
 export const createConversationInput = fieldsOf({

@@ -1,5 +1,5 @@
 import type { JobStatus } from "@anvil/job-machine";
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { AnvilDb } from "./database";
@@ -17,11 +17,13 @@ export interface ListJobsInput {
   owner?: string;
   /** Page size, a positive integer. */
   limit: number;
-  /** `nextCursor` of the previous page. */
+  /** `nextCursor` of the previous page (listed in the same order). */
   cursor?: string;
+  /** `oldest` first (submission order, the default) or `newest` first. */
+  order?: "oldest" | "newest";
 }
 
-/** One page of jobs, oldest first; `nextCursor` is null on the last page. */
+/** One page of jobs, in the order asked; `nextCursor` is null on the last page. */
 export interface JobPage {
   items: JobRecord[];
   nextCursor: string | null;
@@ -54,11 +56,15 @@ function parseCursor(cursor: string): number {
   return seq;
 }
 
-/** Jobs in submission order, filtered and paged by an opaque cursor. */
+/** Jobs in submission order (or the newest first), filtered and paged by an opaque cursor. */
 export async function listJobs(db: AnvilDb, input: ListJobsInput): Promise<JobPage> {
   if (!Number.isInteger(input.limit) || input.limit < 1) throw new RangeError(`Invalid limit: ${input.limit}`);
+  const newest = input.order === "newest";
   const where: SQL[] = [];
-  if (input.cursor !== undefined) where.push(gt(jobs.seq, parseCursor(input.cursor)));
+  if (input.cursor !== undefined) {
+    const seq = parseCursor(input.cursor);
+    where.push(newest ? lt(jobs.seq, seq) : gt(jobs.seq, seq));
+  }
   if (input.status !== undefined) where.push(inArray(jobs.status, input.status));
   if (input.owner !== undefined) where.push(eq(jobs.owner, input.owner));
   if (input.conversationId !== undefined) {
@@ -69,7 +75,7 @@ export async function listJobs(db: AnvilDb, input: ListJobsInput): Promise<JobPa
     .select()
     .from(jobs)
     .where(and(...where))
-    .orderBy(asc(jobs.seq))
+    .orderBy(newest ? desc(jobs.seq) : asc(jobs.seq))
     .limit(input.limit + 1);
   const items = rows.slice(0, input.limit).map(toJobRecord);
   const last = items.at(-1);

@@ -155,13 +155,18 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ queued: expect.any(Number), backends: expect.any(Array) });
   });
 
-  it("jobs says when none match, and when there are more than it shows (the oldest come first)", async () => {
+  it("jobs says when none match, and when there are more than it shows, oldest or newest first", async () => {
     const none = await anvil(["jobs", "--status", "cancelled"], env());
     expect(none).toMatchObject({ code: 0, stdout: "No cancelled jobs\n" });
-    await anvil(["submit", uniquePrompt("one more"), ...small], env());
-    const lines = (await anvil(["jobs", "--limit", "1"], env())).stdout.trim().split("\n");
-    expect(lines).toHaveLength(2);
-    expect(lines[1]).toBe("… and more after these 1: narrow with --status, or raise --limit");
+    const latest = uniquePrompt("the latest");
+    for (const prompt of [uniquePrompt("an earlier one"), latest]) await anvil(["submit", prompt, ...small], env());
+    const oldest = (await anvil(["jobs", "--limit", "1"], env())).stdout.trim().split("\n");
+    expect(oldest).toHaveLength(2);
+    expect(oldest[0]).not.toContain(latest);
+    expect(oldest[1]).toBe("… and more after these 1: --newest shows the latest first");
+    const newest = (await anvil(["jobs", "--newest", "--limit", "1"], env())).stdout.trim().split("\n");
+    expect(newest[0]).toContain(latest);
+    expect(newest[1]).toBe("… and more after these 1: narrow with --status, or raise --limit");
   });
 });
 

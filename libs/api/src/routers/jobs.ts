@@ -36,6 +36,7 @@ export const jobsRouter = router({
       ...(input.status ? { status: input.status } : {}),
       ...(input.conversationId ? { conversationId: input.conversationId } : {}),
       ...(input.cursor ? { cursor: input.cursor } : {}),
+      order: input.order,
     });
     return { items: page.items.map((record) => ctx.service.toLiveJob(record)), nextCursor: page.nextCursor };
   }),

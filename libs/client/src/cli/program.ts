@@ -147,20 +147,21 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
 
   program
     .command("jobs")
-    .description("list jobs, oldest first")
+    .description("list jobs, oldest first (--newest: the latest first)")
     .addOption(new Option("--status <list>", "only these statuses, comma-separated").argParser(statusList))
     .option("--limit <n>", "at most this many (1..500)", number, 50)
-    .action(async (options: { status?: JobStatus[]; limit: number }) => {
+    .option("--newest", "the latest first")
+    .action(async (options: { status?: JobStatus[]; limit: number; newest?: boolean }) => {
       const page = await anvil().jobs.list.query({
         limit: options.limit,
         ...(options.status ? { status: options.status } : {}),
+        ...(options.newest ? { order: "newest" as const } : {}),
       });
       show(page, ({ items, nextCursor }) => {
         if (items.length === 0) return options.status ? `No ${options.status.join(" or ")} jobs` : "No jobs yet";
-        // The oldest come first: say that there are more, and how to narrow the list to them.
-        const more = nextCursor
-          ? [`… and more after these ${items.length}: narrow with --status, or raise --limit`]
-          : [];
+        // Say that there are more than shown, and how to get at them.
+        const hint = options.newest ? "narrow with --status, or raise --limit" : "--newest shows the latest first";
+        const more = nextCursor ? [`… and more after these ${items.length}: ${hint}`] : [];
         return [...items.map(jobLine), ...more];
       });
     });
