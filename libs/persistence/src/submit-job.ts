@@ -143,16 +143,20 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
       position: ahead + k + 1,
     };
   });
-  const newConversations = rows.filter((row) => row.newConversation);
-  if (newConversations.length > 0) {
-    await tx.insert(conversations).values(
-      newConversations.map((row) => ({
-        id: row.conversationId,
-        title: titleFromPrompt(row.input.prompt),
-        owner: ownerOf(row.input),
-      })),
-    );
-  }
+  // A microsecond more for each, as for the messages: a batch's conversations list in the order submitted.
+  const newConversations = rows.flatMap((row, k) =>
+    row.newConversation
+      ? [
+          {
+            id: row.conversationId,
+            title: titleFromPrompt(row.input.prompt),
+            owner: ownerOf(row.input),
+            createdAt: at(k),
+          },
+        ]
+      : [],
+  );
+  if (newConversations.length > 0) await tx.insert(conversations).values(newConversations);
   if (rows.length > 0) {
     await tx.insert(messages).values(
       rows.flatMap((row, k) => [
