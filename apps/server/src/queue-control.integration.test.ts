@@ -72,7 +72,10 @@ describe.each(testDrivers())("queue control on $kind", (driver) => {
     const ids = [a.id, b.id, c.id];
     expect(await positions(server(), ids)).toEqual([1, 2, 3]);
 
-    await trpc.jobs.move.mutate({ jobId: c.id, to: "front" });
+    // The answer is the job at its new place; moved where it already is, it stays there.
+    expect((await trpc.jobs.move.mutate({ jobId: c.id, to: "front" })).queuePosition).toBe(1);
+    expect(await positions(server(), ids)).toEqual([2, 3, 1]);
+    expect((await trpc.jobs.move.mutate({ jobId: c.id, to: "front" })).queuePosition).toBe(1);
     expect(await positions(server(), ids)).toEqual([2, 3, 1]);
     await trpc.jobs.move.mutate({ jobId: c.id, to: "back" });
     expect(await positions(server(), ids)).toEqual([1, 2, 3]);

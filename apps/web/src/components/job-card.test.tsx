@@ -4,6 +4,7 @@ import { createSignal } from "solid-js";
 import { createStore } from "solid-js/store";
 import { describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
+import type { Job } from "../lib/types";
 import { JobCard } from "./job-card";
 
 const processing = {
@@ -179,8 +180,25 @@ describe("<JobCard>", () => {
     render(() => <JobCard job={job} onMove={onMove} />);
     fireEvent.click(screen.getByRole("button", { name: "To front" }));
     await waitFor(() => expect(onMove).toHaveBeenCalledWith(job, "front"));
+    // The buttons wait while a move is under way.
+    await waitFor(() => expect(screen.getByRole("button", { name: "To back" })).toBeEnabled());
     fireEvent.click(screen.getByRole("button", { name: "To back" }));
     await waitFor(() => expect(onMove).toHaveBeenLastCalledWith(job, "back"));
+  });
+
+  it("says when a move changed nothing: the job already was there", async () => {
+    const job = makeJob({ queuePosition: 2 });
+    const onMove = vi.fn(async (_job: Job, to: "front" | "back") => ({
+      ...job,
+      queuePosition: to === "front" ? 2 : 5,
+    }));
+    render(() => <JobCard job={job} onMove={onMove} />);
+    fireEvent.click(screen.getByRole("button", { name: "To front" }));
+    expect(await screen.findByRole("status")).toHaveTextContent("Already ahead of your other waiting jobs");
+    await waitFor(() => expect(screen.getByRole("button", { name: "To back" })).toBeEnabled());
+    fireEvent.click(screen.getByRole("button", { name: "To back" }));
+    await waitFor(() => expect(onMove).toHaveBeenCalledTimes(2));
+    await waitFor(() => expect(screen.queryByRole("status")).not.toBeInTheDocument());
   });
 
   it("offers moves only while the job waits", () => {

@@ -19,8 +19,8 @@ export interface JobCardProps {
   job: Job;
   onCancel?: (job: Job) => Promise<unknown> | void;
   onRetry?: (job: Job) => Promise<unknown> | void;
-  /** Moves a waiting job to the front or back of its owner's own waiting jobs. */
-  onMove?: (job: Job, to: "front" | "back") => Promise<unknown> | void;
+  /** Moves a waiting job to the front or back of its owner's own waiting jobs; resolves with it at its new place. */
+  onMove?: (job: Job, to: "front" | "back") => Promise<Job | undefined | void> | void;
   onView?: (job: Job) => void;
   /** Puts the job's prompt and settings in the composer, to send them again changed or as they are. */
   onReuse?: (job: Job) => void;
@@ -40,6 +40,8 @@ const paramsLine = (job: Job): string =>
 export function JobCard(props: JobCardProps) {
   const [busy, setBusy] = createSignal(false);
   const [actionError, setActionError] = createSignal<string | null>(null);
+  // Said after a move that changed nothing: the job already was where it was asked to go.
+  const [note, setNote] = createSignal<string | null>(null);
   let card!: HTMLElement;
   let foot!: HTMLElement;
   const run = async (kind: JobAction, action: ((job: Job) => Promise<unknown> | void) | undefined) => {
@@ -47,6 +49,7 @@ export function JobCard(props: JobCardProps) {
     const focused = document.activeElement;
     setBusy(true);
     setActionError(null);
+    setNote(null);
     try {
       await action(props.job);
     } catch (error) {
@@ -60,6 +63,13 @@ export function JobCard(props: JobCardProps) {
       (foot.querySelector<HTMLElement>("a, button:not([disabled])") ?? card).focus();
     }
   };
+  const move = (to: "front" | "back", onMove: NonNullable<JobCardProps["onMove"]>) =>
+    run("move", async (job) => {
+      const moved = await onMove(job, to);
+      if (moved && moved.queuePosition === job.queuePosition) {
+        setNote(to === "front" ? "Already ahead of your other waiting jobs" : "Already behind your other waiting jobs");
+      }
+    });
   const active = () => props.job.status === "queued" || props.job.status === "processing";
   const took = () => {
     const { startedAt, finishedAt } = props.job;
@@ -123,6 +133,11 @@ export function JobCard(props: JobCardProps) {
             {actionError()}
           </span>
         </Show>
+        <Show when={note() && props.job.status === "queued"}>
+          <span class="job-card__note" role="status">
+            {note()}
+          </span>
+        </Show>
         <Show when={props.job.status === "complete" && props.job.imageUrl}>
           {(url) => (
             <a class="button" href={url()} download={`anvil-${props.job.id}.png`}>
@@ -131,14 +146,14 @@ export function JobCard(props: JobCardProps) {
           )}
         </Show>
         <Show when={props.job.status === "queued" && props.onMove}>
-          {(move) => (
+          {(onMove) => (
             <>
               <button
                 type="button"
                 class="button"
                 disabled={busy()}
                 title="Start it before your other waiting jobs"
-                onClick={() => run("move", (job) => move()(job, "front"))}
+                onClick={() => void move("front", onMove())}
               >
                 To front
               </button>
@@ -147,7 +162,7 @@ export function JobCard(props: JobCardProps) {
                 class="button"
                 disabled={busy()}
                 title="Start it after your other waiting jobs"
-                onClick={() => run("move", (job) => move()(job, "back"))}
+                onClick={() => void move("back", onMove())}
               >
                 To back
               </button>

@@ -9,7 +9,7 @@ export function MessageList(props: {
   jobs: Readonly<Record<string, Job>>;
   onCancel: (job: Job) => Promise<unknown>;
   onRetry: (job: Job) => Promise<unknown>;
-  onMove: (job: Job, to: "front" | "back") => Promise<unknown>;
+  onMove: (job: Job, to: "front" | "back") => Promise<Job | undefined | void>;
   onReuse?: (job: Job) => void;
   onView: (job: Job) => void;
   loading?: boolean;

@@ -308,6 +308,7 @@ export function createChatState() {
       const moved = await trpc.jobs.move.mutate({ jobId: job.id, to });
       // Its new place comes as a line event; reading it now shows the move before the stream tells it.
       trpc.jobs.get.query({ jobId: moved.id }).then(store.applyEvent, () => undefined);
+      return moved;
     },
     /** Gives a conversation a new title. */
     renameConversation: async (id: string, title: string) => {
