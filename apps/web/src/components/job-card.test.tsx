@@ -201,6 +201,19 @@ describe("<JobCard>", () => {
     await waitFor(() => expect(screen.queryByRole("status")).not.toBeInTheDocument());
   });
 
+  it("says nothing after a move whose new place the stream brought before the answer", async () => {
+    const [job, setJob] = createStore(makeJob({ queuePosition: 3 }));
+    const onMove = vi.fn(async () => {
+      setJob({ queuePosition: 1 });
+      return { ...job, queuePosition: 1 };
+    });
+    render(() => <JobCard job={job} onMove={onMove} />);
+    fireEvent.click(screen.getByRole("button", { name: "To front" }));
+    await waitFor(() => expect(screen.getByRole("button", { name: "To front" })).toBeEnabled());
+    expect(onMove).toHaveBeenCalledTimes(1);
+    expect(screen.queryByRole("status")).not.toBeInTheDocument();
+  });
+
   it("offers moves only while the job waits", () => {
     render(() => <JobCard job={makeJob(processing)} onMove={() => undefined} />);
     expect(screen.queryByRole("button", { name: "To front" })).not.toBeInTheDocument();

@@ -65,8 +65,10 @@ export function JobCard(props: JobCardProps) {
   };
   const move = (to: "front" | "back", onMove: NonNullable<JobCardProps["onMove"]>) =>
     run("move", async (job) => {
+      // Read now: the job is live, and the stream may bring its new place before the answer does.
+      const before = job.queuePosition;
       const moved = await onMove(job, to);
-      if (moved && moved.queuePosition === job.queuePosition) {
+      if (moved && moved.queuePosition === before) {
         setNote(to === "front" ? "Already ahead of your other waiting jobs" : "Already behind your other waiting jobs");
       }
     });
