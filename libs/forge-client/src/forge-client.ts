@@ -1,4 +1,4 @@
-import { Duration, Effect, Fiber, Option, Semaphore } from "effect";
+import { Duration, Effect, Fiber, Option, Schedule, Semaphore } from "effect";
 import { parseBackendUrl } from "./backend-url";
 import { madeWith } from "./checkpoints";
 import {
@@ -30,6 +30,12 @@ const FINISH_POLL_MS = 50;
 
 /** When `generate` first polls `/progress`, so that a job shorter than the interval is seen sampling too. */
 const FIRST_POLL_MS = 100;
+
+/** A stopped generation not seen begun on Forge: how often to look for it, how long Forge idle means it is gone,
+ * and how long to look at all (it may wait behind a job from Forge's own UI). */
+const STOP_POLL_MS = 50;
+const BEGIN_WITHIN_MS = 500;
+const STOP_WITHIN_MS = 10_000;
 
 /**
  * Whether `/progress` describes a txt2img sent through the API (Forge begins it as `scripts_txt2img`), not a job
@@ -188,6 +194,36 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           );
         });
 
+  /**
+   * Stops this client's generation on Forge. One that was seen running is interrupted. One not seen begun yet is
+   * still being set up, or waits behind a job from Forge's own UI: Forge runs it all the same once it can (a request
+   * whose client left is not dropped), and `state.begin()` clears an interrupt sent before. So it is interrupted once
+   * it is seen running, never the other person's job; Forge idle for half a second means it ended or never arrived.
+   */
+  const stopOnForge = (begun: boolean, behindAnother: boolean): Effect.Effect<void> => {
+    if (begun && !behindAnother) return Effect.ignore(interrupt());
+    let idleSince: number | null = null;
+    const watchForIt: Effect.Effect<void, "waiting"> = progress().pipe(
+      // A backend that does not answer has nothing to stop, as far as anyone can tell: its probes take over.
+      Effect.orElseSucceed(() => null),
+      Effect.flatMap((p) => {
+        if (p === null) return Effect.void;
+        if (p.busy && isApiJob(p)) return p.interrupted ? Effect.void : Effect.ignore(interrupt());
+        if (p.busy) idleSince = null;
+        else idleSince ??= Date.now();
+        return idleSince !== null && Date.now() - idleSince > BEGIN_WITHIN_MS
+          ? Effect.void
+          : Effect.fail("waiting" as const);
+      }),
+    );
+    // Still being set up: the interrupt stops it if it has begun meanwhile; behind another's job it would stop theirs.
+    return (behindAnother ? Effect.void : Effect.ignore(interrupt())).pipe(
+      Effect.andThen(watchForIt.pipe(Effect.retry({ schedule: Schedule.spaced(Duration.millis(STOP_POLL_MS)) }))),
+      Effect.timeoutOrElse({ duration: Duration.millis(STOP_WITHIN_MS), orElse: () => Effect.void }),
+      Effect.ignore,
+    );
+  };
+
   // See `generate`: Forge's flags must be read for one job before this client starts the next there.
   const oneAtATime = Semaphore.makeUnsafe(1);
 
@@ -205,6 +241,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     let sampled = false;
     // The last reply showed another client's job (Forge's own UI) running while this one waits for the lock.
     let behindAnother = false;
+    // A reply showed this job begun on Forge (setting up, loading or sampling).
+    let begun = false;
     let last: ForgeProgress | null = null;
     // What /progress said as the job went idle, once it did before the answer came.
     let ended: ForgeProgress | null = null;
@@ -232,6 +270,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           return Effect.void;
         }
         last = p;
+        begun = true;
         if (p.samplingStep > 0) sampled = true;
         // 100 is kept for the result: the last poll can read 1.0 while Forge is still decoding the image.
         const percent = Math.min(99, Math.floor(p.progress * 100));
@@ -266,13 +305,12 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       return finished;
     }).pipe(
       // Forge keeps generating after its client disconnects; only /interrupt frees the GPU. Once the job is over
-      // there, an interrupt would stop the next job instead; while it still waits behind a job from Forge's own UI,
-      // it would stop that person's job (and this request would still run after it).
-      Effect.onInterrupt(() => (ended === null && !behindAnother ? Effect.ignore(interrupt()) : Effect.void)),
+      // there, an interrupt would stop the next job instead.
+      Effect.onInterrupt(() => (ended === null ? stopOnForge(begun, behindAnother) : Effect.void)),
       // Without its connection the image can never be delivered, so stop the backend from finishing it.
       Effect.tapError((error) =>
-        ended === null && !behindAnother && (error.reason === "ConnectionLost" || error.reason === "Timeout")
-          ? Effect.ignore(interrupt())
+        ended === null && (error.reason === "ConnectionLost" || error.reason === "Timeout")
+          ? stopOnForge(begun, behindAnother)
           : Effect.void,
       ),
       (work) => withCheckpointRecovery(req, work, () => ended !== null),

@@ -238,8 +238,33 @@ describe("ForgeClient against Forge's own behaviour", () => {
     await waitFor(() => polls >= 2);
     abort.abort();
     await expect(waiting).rejects.toThrow();
-    await waitFor(() => s.stats().log[0]?.endedAt != null);
-    expect(s.stats().log[0]).toMatchObject({ prompt: "(another client's generation)", outcome: "completed" });
+    // Forge runs the request once the other job is done: it is stopped then, as soon as it begins.
+    await waitFor(() => s.stats().log[1]?.endedAt != null, 10_000);
+    const [theirs, ours] = s.stats().log;
+    expect(theirs).toMatchObject({ prompt: "(another client's generation)", outcome: "completed" });
+    expect(ours?.outcome).toBe("interrupted");
+  });
+
+  it("stops a generation cancelled while Forge still sets it up, once it begins there", async () => {
+    // Forge sets up a request's scripts before it takes the lock; state.begin() then clears an interrupt sent meanwhile.
+    const s = await start({ stepMs: 10, setupMs: 800 });
+    let sent = false;
+    const watching: typeof fetch = (input, init) => {
+      if (String(input).endsWith("/sdapi/v1/txt2img")) sent = true;
+      return fetch(input, init);
+    };
+    const abort = new AbortController();
+    const cancelled = Effect.runPromise(client({ fetch: watching }).generate(request({ steps: 200 })), {
+      signal: abort.signal,
+    });
+    await waitFor(() => sent);
+    // On its way for a moment, then in Forge's set-up for most of a second: the cancel lands during the set-up.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    abort.abort();
+    await expect(cancelled).rejects.toThrow();
+    await waitFor(() => s.stats().log[0]?.endedAt != null, 10_000);
+    expect(s.stats().log[0]?.outcome).toBe("interrupted");
+    expect(s.stats()).toMatchObject({ completed: 0, interrupted: 1 });
   });
 
   it("fails with WrongModel when an old Forge ignores the checkpoint override", async () => {

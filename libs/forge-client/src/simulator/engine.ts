@@ -68,6 +68,11 @@ export interface EngineSettings {
    * memory (`torch_gc`) before the lock is released and a waiting request begins.
    */
   readonly cleanupMs: number;
+  /**
+   * How long a request takes before it waits for the lock: Forge's `text2imgapi` sets up the scripts and their
+   * arguments first, so an interrupt sent meanwhile lands before the job's `state.begin()`, which clears it.
+   */
+  readonly setupMs: number;
   /** An old Forge build that ignores `override_settings.sd_model_checkpoint`. */
   readonly ignoreCheckpointOverride: boolean;
   /** Model names that load only with `forge_additional_modules` (a Flux UNet without VAE / text encoders). */

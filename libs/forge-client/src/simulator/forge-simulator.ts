@@ -59,6 +59,11 @@ export interface ForgeSimulatorOptions {
    * released), so that a request waiting behind it begins that much later. Default 0.
    */
   readonly cleanupMs?: number;
+  /**
+   * Time a request spends before it waits for the lock (Forge sets up its scripts first); an interrupt sent meanwhile
+   * is cleared when the job begins, as in Forge. Default 0.
+   */
+  readonly setupMs?: number;
   /** Model names, e.g. "flux1-dev"; the first is loaded at start. */
   readonly models?: readonly string[];
   /** Model names (of `models`) that load only with `forge_additional_modules`. Default none. */
@@ -132,6 +137,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     maxImageSize: options.maxImageSize ?? 256,
     encodeMs: options.encodeMs ?? 0,
     cleanupMs: options.cleanupMs ?? 0,
+    setupMs: options.setupMs ?? 0,
     ignoreCheckpointOverride: options.ignoreCheckpointOverride ?? false,
     modularModels: options.modularModels ?? [],
   };
