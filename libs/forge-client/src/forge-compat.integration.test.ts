@@ -231,7 +231,8 @@ describe("ForgeClient against Forge's own behaviour", () => {
       return response;
     };
     const abort = new AbortController();
-    const waiting = Effect.runPromise(client({ fetch: counting }).generate(request({ steps: 5 })), {
+    // Long enough to be seen running after the other job, however slow the machine.
+    const waiting = Effect.runPromise(client({ fetch: counting }).generate(request({ steps: 200 })), {
       signal: abort.signal,
     });
     // The client has seen the other job running ahead of its request.
@@ -247,19 +248,11 @@ describe("ForgeClient against Forge's own behaviour", () => {
 
   it("stops a generation cancelled while Forge still sets it up, once it begins there", async () => {
     // Forge sets up a request's scripts before it takes the lock; state.begin() then clears an interrupt sent meanwhile.
-    const s = await start({ stepMs: 10, setupMs: 800 });
-    let sent = false;
-    const watching: typeof fetch = (input, init) => {
-      if (String(input).endsWith("/sdapi/v1/txt2img")) sent = true;
-      return fetch(input, init);
-    };
+    const s = await start({ stepMs: 10, setupMs: 250 });
     const abort = new AbortController();
-    const cancelled = Effect.runPromise(client({ fetch: watching }).generate(request({ steps: 200 })), {
-      signal: abort.signal,
-    });
-    await waitFor(() => sent);
-    // On its way for a moment, then in Forge's set-up for most of a second: the cancel lands during the set-up.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    const cancelled = Effect.runPromise(client().generate(request({ steps: 200 })), { signal: abort.signal });
+    // Forge has the request and sets it up: the cancel lands before the job begins.
+    await waitFor(() => s.stats().arrived === 1);
     abort.abort();
     await expect(cancelled).rejects.toThrow();
     await waitFor(() => s.stats().log[0]?.endedAt != null, 10_000);

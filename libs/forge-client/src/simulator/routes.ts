@@ -82,6 +82,7 @@ const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerRespo
     res.writeHead(200, { "content-type": "text/html" });
     return void res.end("<!doctype html><html><body><h1>Stable Diffusion</h1></body></html>");
   }
+  ctx.engine.recorder.arrived();
   if (ctx.engine.settings.setupMs > 0) await sleep(ctx.engine.settings.setupMs);
   const outcome = await ctx.engine.run({
     params: parsed.params,

@@ -16,6 +16,8 @@ export interface SimulatorLogEntry {
 
 /** What the simulator has seen; tests assert on it. */
 export interface SimulatorStats {
+  /** txt2img requests read and being set up or past it (before `received`: see `setupMs`). */
+  readonly arrived: number;
   /** txt2img requests that reached the generation queue (not those answered at once, like 422). */
   readonly received: number;
   readonly started: number;
@@ -44,7 +46,7 @@ export interface SimulatorStats {
 
 /** Counts what the engine does. */
 export class StatsRecorder {
-  private counts = { received: 0, started: 0, completed: 0, interrupted: 0, failed: 0, modelLoads: 0 };
+  private counts = { arrived: 0, received: 0, started: 0, completed: 0, interrupted: 0, failed: 0, modelLoads: 0 };
   private active = 0;
   private maxConcurrent = 0;
   private overlaps = 0;
@@ -52,6 +54,11 @@ export class StatsRecorder {
   private maxQueued = 0;
   private waitedCount = 0;
   private readonly log: SimulatorLogEntry[] = [];
+
+  /** A txt2img request was read; Forge sets it up before it waits for the lock. */
+  arrived(): void {
+    this.counts.arrived += 1;
+  }
 
   /** A txt2img request entered the queue; pass the token to `finished`. */
   requestHeld(): true {
