@@ -1,5 +1,5 @@
 import type { AnvilTRPCClient } from "./create-client";
-import { isTransient } from "./transient";
+import { backoffMs, isTransient } from "./transient";
 import type { Job, SubmitInput } from "./types";
 
 /** How `submitAndWait` (and the command line) retry a submit that got no answer. */
@@ -20,7 +20,6 @@ export interface SubmitRetryOptions {
 
 /** How long a submit is retried by default (see {@link SubmitRetryOptions.retryForMs}). */
 export const SUBMIT_RETRY_MS = 30_000;
-const defaultDelay = (attempt: number) => Math.min(5_000, 250 * 2 ** (attempt - 1));
 
 const pause = (ms: number, signal: AbortSignal | undefined) =>
   new Promise<void>((resolve, reject) => {
@@ -50,7 +49,7 @@ export async function submitSafely(
 ): Promise<Job> {
   const { signal } = options;
   const retryForMs = options.retryForMs ?? SUBMIT_RETRY_MS;
-  const delay = options.retryDelayMs ?? defaultDelay;
+  const delay = options.retryDelayMs ?? backoffMs;
   // A try that reached the server before the answer was lost stored the job: the key makes the next try return it.
   const keyed = { ...input, idempotencyKey: input.idempotencyKey ?? globalThis.crypto.randomUUID() };
   const until = Date.now() + retryForMs;

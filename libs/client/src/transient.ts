@@ -31,6 +31,9 @@ function httpStatusOf(error: unknown): number | undefined {
 
 const UNAVAILABLE = new Set([502, 503, 504]);
 
+/** The wait before the next try of a call that failed for a while, by attempt (1, 2 …): from 250 ms, doubling, up to 5 s. */
+export const backoffMs = (attempt: number): number => Math.min(5_000, 250 * 2 ** (attempt - 1));
+
 /**
  * True when the same call may succeed if sent again shortly: no answer came (the server is restarting, the network
  * dropped), or the server said it cannot take it now (503: between two leaders of a cluster, its database away).

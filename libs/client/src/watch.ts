@@ -1,5 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import type { AnvilTRPCClient } from "./create-client";
+import { backoffMs } from "./transient";
 import { isFinal } from "./types";
 import type { Job } from "./types";
 
@@ -17,7 +18,6 @@ export interface WatchOptions {
 const FATAL = new Set(["BAD_REQUEST", "NOT_FOUND", "UNAUTHORIZED", "FORBIDDEN"]);
 const codeOf = (error: unknown): string | undefined =>
   error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
-const defaultDelay = (attempt: number) => Math.min(5_000, 250 * 2 ** (attempt - 1));
 
 /**
  * A job's snapshots as an async iterator, ending after its final one. The stream is reopened from the last event id
@@ -25,7 +25,7 @@ const defaultDelay = (attempt: number) => Math.min(5_000, 250 * 2 ** (attempt - 
  * server no longer holds history that old, the stream restarts from the job's current state.
  */
 export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOptions = {}): AsyncIterableIterator<Job> {
-  const retryDelay = options.retryDelayMs ?? defaultDelay;
+  const retryDelay = options.retryDelayMs ?? backoffMs;
   const queue: Job[] = [];
   let failure: unknown;
   let done = false;
