@@ -26,6 +26,15 @@ export function ConversationList(props: {
 }) {
   const [deleting, setDeleting] = createSignal<string | null>(null);
   const [failure, setFailure] = createSignal<string | null>(null);
+  /** Runs one of the list's actions; what failed is said above the list until the next action. */
+  const reporting = async (failed: string, work: () => Promise<void>) => {
+    setFailure(null);
+    try {
+      await work();
+    } catch (error) {
+      setFailure(`${failed}: ${errorMessage(error)}`);
+    }
+  };
   const rename = async (
     conversation: Conversation,
     onRename: (conversation: Conversation, title: string) => Promise<void>,
@@ -33,38 +42,21 @@ export function ConversationList(props: {
     const ask = props.askTitle ?? ((question: string, current: string) => window.prompt(question, current));
     const title = ask("A new title for this conversation:", conversation.title)?.trim();
     if (!title || title === conversation.title) return;
-    setFailure(null);
-    try {
-      await onRename(conversation, title);
-    } catch (error) {
-      setFailure(`"${conversation.title}" could not be renamed: ${errorMessage(error)}`);
-    }
+    await reporting(`"${conversation.title}" could not be renamed`, () => onRename(conversation, title));
   };
   const [loadingOlder, setLoadingOlder] = createSignal(false);
   const loadOlder = async (onLoadOlder: () => Promise<void>) => {
-    setFailure(null);
     setLoadingOlder(true);
-    try {
-      await onLoadOlder();
-    } catch (error) {
-      setFailure(`Older conversations could not be loaded: ${errorMessage(error)}`);
-    } finally {
-      setLoadingOlder(false);
-    }
+    await reporting("Older conversations could not be loaded", onLoadOlder);
+    setLoadingOlder(false);
   };
   const remove = async (conversation: Conversation, onDelete: (conversation: Conversation) => Promise<void>) => {
     const ask = props.confirm ?? ((question: string) => window.confirm(question));
     const question = `Delete "${conversation.title}"? Its images and jobs go with it, and a job still running is stopped. This cannot be undone.`;
     if (!ask(question)) return;
-    setFailure(null);
     setDeleting(conversation.id);
-    try {
-      await onDelete(conversation);
-    } catch (error) {
-      setFailure(`"${conversation.title}" could not be deleted: ${errorMessage(error)}`);
-    } finally {
-      setDeleting(null);
-    }
+    await reporting(`"${conversation.title}" could not be deleted`, () => onDelete(conversation));
+    setDeleting(null);
   };
   return (
     <nav class="conversations" aria-label="Conversations">
