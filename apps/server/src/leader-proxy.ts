@@ -31,6 +31,12 @@ const forwardedHeaders = (req: IncomingMessage): Record<string, string | string[
   "x-anvil-forwarded": "1",
 });
 
+/**
+ * Marks {@link noLeader}'s reply: the server did nothing with the request, so a follower that forwarded it there (to a
+ * leader it knew, which has stepped down since) may send it to the next leader.
+ */
+const NOT_LEADER_HEADER = "x-anvil-not-leader";
+
 /** A reply while no leader can be reached, in tRPC's error shape so that its clients read the code and retry. */
 export const noLeader = (res: ServerResponse, why: string): void => {
   if (res.headersSent) {
@@ -39,7 +45,7 @@ export const noLeader = (res: ServerResponse, why: string): void => {
   }
   const message = `No server leads the cluster right now (${why}); try again shortly`;
   res
-    .writeHead(503, { "content-type": "application/json", "retry-after": "1" })
+    .writeHead(503, { "content-type": "application/json", "retry-after": "1", [NOT_LEADER_HEADER]: "1" })
     .end(JSON.stringify({ error: { message, code: -32603, data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 } } }));
 };
 
@@ -49,7 +55,8 @@ export class LeaderUnreachable extends Error {}
 /**
  * Forwards one HTTP request (a query, a mutation, a Server-Sent Events stream, an image) to the leader and streams
  * its answer back as it comes: an SSE stream stays open for as long as the leader keeps it open. Rejects with
- * {@link LeaderUnreachable} when the leader cannot be reached before it answered anything.
+ * {@link LeaderUnreachable} when the leader cannot be reached before it answered anything, or answers that it leads
+ * no more.
  */
 export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerResponse, leader: URL): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -63,6 +70,12 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
         headers: { ...forwardedHeaders(req), "content-length": String(body.length) },
       },
       (reply) => {
+        if (reply.statusCode === 503 && reply.headers[NOT_LEADER_HEADER]) {
+          // It leads no more (a leader stepping down, or one a follower still took for the leader): nothing was done.
+          reply.resume();
+          reject(new LeaderUnreachable(`the server at ${leader.host} no longer leads`));
+          return;
+        }
         answered = true;
         res.writeHead(reply.statusCode ?? 502, endToEnd(reply.headers));
         reply.pipe(res);

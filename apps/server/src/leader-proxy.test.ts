@@ -1,0 +1,66 @@
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { forwardToLeader } from "./leader-proxy";
+import type { LeaderLookup } from "./leader-proxy";
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+/** A real HTTP server on a free port, answering with `handler`; resolves with its URL. */
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A follower: forwards every request to the server `lookup` names. */
+const follower = (lookup: Omit<LeaderLookup, "waitMs" | "maxBodyBytes">) =>
+  serve((req, res) => void forwardToLeader(req, res, { ...lookup, waitMs: 5_000, maxBodyBytes: 1024 }));
+
+describe("forwardToLeader", () => {
+  it("sends a request on to the next leader when the one it knew answers that it leads no more", async () => {
+    const leader = await serve((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += String(chunk)));
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(body));
+    });
+    // A server that stepped down: a follower itself now, it refuses what another follower forwards to it.
+    const former = await follower({ leaderUrl: async () => undefined, forgetLeader: () => {} });
+    let known = former;
+    let forgotten = 0;
+    const entry = await follower({
+      leaderUrl: async () => known,
+      forgetLeader: () => {
+        forgotten++;
+        known = leader;
+      },
+    });
+    const response = await fetch(`${entry}/trpc/jobs.submit`, { method: "POST", body: '{"prompt":"a kite"}' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('{"prompt":"a kite"}');
+    expect(forgotten).toBe(1);
+  });
+
+  it("answers 503 once no leader answers within its wait", async () => {
+    const former = await follower({ leaderUrl: async () => undefined, forgetLeader: () => {} });
+    const entry = await serve(
+      (req, res) =>
+        void forwardToLeader(req, res, {
+          leaderUrl: async () => former,
+          forgetLeader: () => {},
+          waitMs: 500,
+          maxBodyBytes: 1024,
+        }),
+    );
+    const response = await fetch(`${entry}/trpc/health`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({
+      error: { data: { code: "SERVICE_UNAVAILABLE" }, message: expect.stringContaining("no longer leads") },
+    });
+  });
+});
