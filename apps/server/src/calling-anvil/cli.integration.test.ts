@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { useTestServer } from "../testing/test-server";
-import { waitFor } from "../testing/wait";
+import { waitFor, waitForStatus } from "../testing/wait";
 import { assertClientBuilt, CLI } from "./packed-client";
 
 interface Run {
@@ -17,15 +17,16 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the built `anvil` command as a script would: stdout is a pipe, not a terminal. */
-const anvil = (args: string[], env: Record<string, string>): Promise<Run> =>
+/** Runs the built `anvil` command as a script would: stdout is a pipe, not a terminal. `onStdout` sees it as it comes. */
+const anvil = (args: string[], env: Record<string, string>, onStdout?: (text: string) => void): Promise<Run> =>
   new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [CLI, ...args],
       { env: { PATH: process.env["PATH"] ?? "", ...env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
+    if (onStdout) child.stdout?.on("data", (chunk: Buffer | string) => onStdout(String(chunk)));
   });
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -144,6 +145,111 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     }
   });
 
+  it("submit passes on every field a job takes: Flux's distilled CFG and modules, scheduler, priority, key, webhook", async () => {
+    const prompt = uniquePrompt("a flux portrait");
+    const key = `cli-key-${prompt}`;
+    const args = [
+      "submit",
+      prompt,
+      ...small,
+      "--distilled-cfg",
+      "2.5",
+      "--scheduler",
+      "Simple",
+      "--checkpoint",
+      "flux1-dev",
+      "--module",
+      "ae.safetensors",
+      "--module",
+      "t5xxl_fp16.safetensors",
+      "--priority",
+      "3",
+      "--key",
+      key,
+      "--callback",
+      "http://127.0.0.1:9/hooks/anvil",
+    ];
+    const first = await anvil(args, env());
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const id = first.stdout.trim();
+    const job = await server().trpc.jobs.get.query({ jobId: id });
+    expect(job).toMatchObject({ prompt, priority: 3, callbackUrl: "http://127.0.0.1:9/hooks/anvil" });
+    // Names as the backend lists them.
+    expect(job.params).toMatchObject({
+      distilledCfgScale: 2.5,
+      checkpoint: expect.stringContaining("flux1-dev"),
+      scheduler: expect.stringMatching(/^simple$/i),
+      modules: [expect.stringMatching(/\bae\.safetensors$/), expect.stringMatching(/\bt5xxl_fp16\.safetensors$/)],
+    });
+    // The same key again is the same job, not a second one.
+    expect((await anvil(args, env())).stdout.trim()).toBe(id);
+    const bad = await anvil(["submit", prompt, "--priority", "11"], env());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("priority must be at most 10");
+    // Left to finish: the other cases count the jobs that ended in each state.
+    await waitForStatus(server().trpc, id, "complete");
+  });
+
+  it("wait follows a job submitted earlier to its image, and answers at once for one already done", async () => {
+    const { trpc } = server();
+    const out = join(dir, "later.png");
+    // Held in the line until the command shows its place there, then let go: the wait sees it move on.
+    await trpc.queue.pause.mutate();
+    let id = "";
+    let run: Promise<Run> | undefined;
+    try {
+      id = (await anvil(["submit", uniquePrompt("a later look"), ...small], env())).stdout.trim();
+      let shown: () => void = () => {};
+      const placeShown = new Promise<void>((resolve) => (shown = resolve));
+      run = anvil(["wait", id, "--out", out], env(), (text) => {
+        if (/queued, position \d+/.test(text)) shown();
+      });
+      await placeShown;
+    } finally {
+      await trpc.queue.resume.mutate();
+    }
+    const waited = await run!;
+    expect(waited.code).toBe(0);
+    const lines = waited.stdout.trim().split("\n");
+    expect(lines).toContain("complete");
+    expect(lines.at(-1)).toBe(out);
+    expect((await readFile(out)).subarray(0, 8)).toEqual(PNG);
+    // Done already: one line, the image's address.
+    const again = await anvil(["wait", id], env());
+    expect(again.code).toBe(0);
+    expect(again.stdout.trim().split("\n").at(-1)).toBe(new URL(`/images/${id}.png`, server().url).href);
+    const unknown = await anvil(["wait", "3f1c0a52-6d0e-4c1b-9a57-0d6f3f2a9b11"], env());
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no job with id/i);
+  });
+
+  it("pause, move and resume: a waiting job goes to the front of its owner's line, and the queue goes on", async () => {
+    const paused = await anvil(["pause"], env());
+    const ids: string[] = [];
+    try {
+      expect(paused.code).toBe(0);
+      expect(paused.stdout).toMatch(/^queued \d+, processing \d+ \(paused\)$/m);
+      const [first, second] = [uniquePrompt("the first"), uniquePrompt("the second")];
+      for (const prompt of [first, second]) ids.push((await anvil(["submit", prompt, ...small], env())).stdout.trim());
+      const moved = await anvil(["--json", "move", ids[1]!, "front"], env());
+      expect(moved.code).toBe(0);
+      const job = JSON.parse(moved.stdout) as { id: string; status: string; queuePosition: number };
+      const before = await server().trpc.jobs.get.query({ jobId: ids[0]! });
+      expect(job).toMatchObject({ id: ids[1], status: "queued" });
+      expect(job.queuePosition).toBeLessThan(before.queuePosition);
+      const sideways = await anvil(["move", ids[0]!, "sideways"], env());
+      expect(sideways.code).toBe(2);
+      expect(sideways.stderr).toContain("front, back");
+    } finally {
+      const resumed = await anvil(["resume"], env());
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).not.toContain("(paused)");
+    }
+    // Left to finish: the other cases count the jobs that ended in each state.
+    for (const id of ids) await waitForStatus(server().trpc, id, "complete");
+  });
+
   it("prints JSON for scripts with --json", async () => {
     const submitted = await anvil(["--json", "submit", uniquePrompt("a kettle"), "--wait", ...small], env());
     expect(submitted.code).toBe(0);
@@ -194,8 +300,16 @@ describe("the anvil command against a server with API_TOKEN", { timeout: 90_000 
     expect((await anvil(["users", "list"], admin)).stdout).toMatch(/^carol\s+user/m);
     const asCarol = { ANVIL_URL: server().url, ANVIL_TOKEN: carol.token };
     expect((await anvil(["status"], asCarol)).code).toBe(0);
+    // An admin lists one user's jobs with --owner.
+    const carols = (await anvil(["submit", uniquePrompt("carol's kite"), ...small], asCarol)).stdout.trim();
+    await anvil(["submit", uniquePrompt("the admin's kite"), ...small], admin);
+    const listed = JSON.parse((await anvil(["--json", "jobs", "--owner", "carol"], admin)).stdout) as {
+      items: { id: string; owner: string }[];
+    };
+    expect(listed.items.map((j) => [j.id, j.owner])).toEqual([[carols, "carol"]]);
     // Not an admin: refused, and that is a failure, not bad usage.
     expect((await anvil(["users", "list"], asCarol)).code).toBe(1);
+    expect((await anvil(["pause"], asCarol)).code).toBe(1);
     expect((await anvil(["users", "remove", "carol"], admin)).stdout.trim()).toBe("removed carol");
     expect((await anvil(["status"], asCarol)).code).toBe(1);
   });

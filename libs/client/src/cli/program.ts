@@ -1,10 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
 import { SUBMIT_RETRY_MS, submitSafely } from "../submit-safely";
-import type { JobStatus, SubmitInput } from "../types";
+import { isFinal } from "../types";
+import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, classify } from "./exit-codes";
 import { jobLine, statusLines } from "./format";
@@ -38,10 +39,19 @@ interface SubmitOptions {
   steps?: number;
   cfgScale?: number;
   seed?: number;
+  distilledCfg?: number;
   sampler?: string;
+  scheduler?: string;
   checkpoint?: string;
+  module?: string[];
   conversation?: string;
+  priority?: number;
+  key?: string;
+  callback?: string;
 }
+
+/** Each `--module` adds one file to the list. */
+const collect = (value: string, list: string[] = []): string[] => [...list, value];
 
 const submitInput = (prompt: string, o: SubmitOptions): SubmitInput => ({
   prompt,
@@ -51,9 +61,15 @@ const submitInput = (prompt: string, o: SubmitOptions): SubmitInput => ({
   ...(o.steps !== undefined ? { steps: o.steps } : {}),
   ...(o.cfgScale !== undefined ? { cfgScale: o.cfgScale } : {}),
   ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  ...(o.distilledCfg !== undefined ? { distilledCfgScale: o.distilledCfg } : {}),
   ...(o.sampler !== undefined ? { sampler: o.sampler } : {}),
+  ...(o.scheduler !== undefined ? { scheduler: o.scheduler } : {}),
   ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}),
+  ...(o.module !== undefined ? { modules: o.module } : {}),
   ...(o.conversation !== undefined ? { conversationId: o.conversation } : {}),
+  ...(o.priority !== undefined ? { priority: o.priority } : {}),
+  ...(o.key !== undefined ? { idempotencyKey: o.key } : {}),
+  ...(o.callback !== undefined ? { callbackUrl: o.callback } : {}),
 });
 
 /** Runs the `anvil` command with `argv` (without node and the script) and resolves with its exit code. */
@@ -77,6 +93,41 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     else [text(value)].flat().forEach(print);
   };
 
+  const sayIfPaused = async (): Promise<void> => {
+    const paused = await anvil()
+      .queue.status.query()
+      .then((status) => status.paused)
+      .catch(() => false);
+    if (paused) io.stderr.write("anvil: the queue is paused: the job waits until an admin resumes it\n");
+  };
+  /**
+   * Shows a job's wait (its place in line, then its progress) until `wait` resolves with its final state; then writes
+   * its image to `out` (or prints where it is served) and fails unless it completed.
+   */
+  const follow = async (wait: (onUpdate: (job: Job) => void) => Promise<Job>, out: string | undefined) => {
+    const display = json()
+      ? undefined
+      : io.stdout.isTTY
+        ? terminalDisplay(io.stderr.isTTY ? io.stderr : io.stdout)
+        : plainDisplay(print);
+    let job: Job;
+    try {
+      job = await wait((update) => display?.update(update));
+    } finally {
+      display?.stop();
+    }
+    let file: string | undefined;
+    if (job.status === "complete" && out) {
+      file = resolve(out);
+      await writeFile(file, await anvil().image(job));
+    }
+    if (json()) printJson(file ? { ...job, file } : job);
+    else if (job.status === "complete") print(file ?? new URL(job.imageUrl ?? "", env.url).href);
+    if (job.status !== "complete") {
+      throw new CliFailure(`Job ${job.id} ended in ${job.status}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
+    }
+  };
+
   program
     .command("submit")
     .description("submit an image job")
@@ -88,10 +139,20 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("--height <n>", "height in pixels (64..2048, a multiple of 8)", number)
     .option("--steps <n>", "sampling steps (1..150)", number)
     .option("--cfg-scale <n>", "CFG scale (0..30)", number)
+    .option("--distilled-cfg <n>", "distilled CFG scale, for Flux (0..30; default 3.5)", number)
     .option("--seed <n>", "seed (-1: random)", number)
     .option("--sampler <name>", "sampler name")
+    .option("--scheduler <name>", "noise schedule (e.g. Simple, Karras; default: Forge's choice)")
     .option("--checkpoint <title>", "checkpoint to load")
+    .option("--module <file>", "VAE or text encoder the checkpoint needs (Flux: repeat for each)", collect)
     .option("--conversation <id>", "add the job to this conversation")
+    .option(
+      "--priority <n>",
+      "before or after your other waiting jobs (-10..10, above 0 for admins; default 0)",
+      number,
+    )
+    .option("--key <key>", "idempotency key: the same key again answers with the same job")
+    .option("--callback <url>", "POST the finished job to this URL (a webhook)")
     .action(async (prompt: string, options: SubmitOptions) => {
       const input = submitInput(prompt, options);
       // A server restarting (or a cluster between leaders) gets the same submit again, and is told about it once.
@@ -109,32 +170,27 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         return json() ? printJson(job) : print(job.id);
       }
       // A paused queue starts nothing: said before the wait, which would otherwise show a place in line that never moves.
-      const paused = await anvil()
-        .queue.status.query()
-        .then((status) => status.paused)
-        .catch(() => false);
-      if (paused) io.stderr.write("anvil: the queue is paused: the job waits until an admin resumes it\n");
-      const display = json()
-        ? undefined
-        : io.stdout.isTTY
-          ? terminalDisplay(io.stderr.isTTY ? io.stderr : io.stdout)
-          : plainDisplay(print);
-      let job;
-      try {
-        job = await anvil().submitAndWait(input, { onUpdate: (update) => display?.update(update), onRetry });
-      } finally {
-        display?.stop();
-      }
-      let file: string | undefined;
-      if (job.status === "complete" && options.out) {
-        file = resolve(options.out);
-        await writeFile(file, await anvil().image(job));
-      }
-      if (json()) printJson(file ? { ...job, file } : job);
-      else if (job.status === "complete") print(file ?? new URL(job.imageUrl ?? "", env.url).href);
-      if (job.status !== "complete") {
-        throw new CliFailure(`Job ${job.id} ended in ${job.status}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
-      }
+      await sayIfPaused();
+      await follow((onUpdate) => anvil().submitAndWait(input, { onUpdate, onRetry }), options.out);
+    });
+
+  program
+    .command("wait")
+    .description("wait for a job submitted earlier: its place in line, a progress bar, then the image")
+    .argument("<id>", "the job's id")
+    .option("-o, --out <file>", "write the image there")
+    .action(async (jobId: string, options: { out?: string }) => {
+      const first = await anvil().jobs.get.query({ jobId });
+      if (first.status === "queued") await sayIfPaused();
+      await follow(async (onUpdate) => {
+        onUpdate(first);
+        if (isFinal(first)) return first;
+        for await (const job of anvil().watch(jobId)) {
+          onUpdate(job);
+          if (isFinal(job)) return job;
+        }
+        throw new Error(`Stopped watching job ${jobId} before it finished`);
+      }, options.out);
     });
 
   program
@@ -151,11 +207,13 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .addOption(new Option("--status <list>", "only these statuses, comma-separated").argParser(statusList))
     .option("--limit <n>", "at most this many (1..500)", number, 50)
     .option("--newest", "the latest first")
-    .action(async (options: { status?: JobStatus[]; limit: number; newest?: boolean }) => {
+    .option("--owner <name>", "admins: only this user's jobs (an admin sees everyone's)")
+    .action(async (options: { status?: JobStatus[]; limit: number; newest?: boolean; owner?: string }) => {
       const page = await anvil().jobs.list.query({
         limit: options.limit,
         ...(options.status ? { status: options.status } : {}),
         ...(options.newest ? { order: "newest" as const } : {}),
+        ...(options.owner !== undefined ? { owner: options.owner } : {}),
       });
       show(page, ({ items, nextCursor }) => {
         if (items.length === 0) return options.status ? `No ${options.status.join(" or ")} jobs` : "No jobs yet";
@@ -183,6 +241,27 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       const job = await anvil().jobs.retry.mutate({ jobId });
       show(job, jobLine);
     });
+
+  program
+    .command("move")
+    .description("move a waiting job to the front or the back of your waiting jobs")
+    .argument("<id>", "the job's id")
+    .addArgument(new Argument("<where>", "front or back").choices(["front", "back"]))
+    .option("--global", "admins: with front, the very next job to start, whoever's it is")
+    .action(async (jobId: string, to: "front" | "back", options: { global?: boolean }) => {
+      const job = await anvil().jobs.move.mutate({ jobId, to, ...(options.global ? { global: true } : {}) });
+      show(job, jobLine);
+    });
+
+  program
+    .command("pause")
+    .description("admins: start no more jobs (running ones finish) until resume")
+    .action(async () => show(await anvil().queue.pause.mutate(), statusLines));
+
+  program
+    .command("resume")
+    .description("admins: start jobs again after a pause")
+    .action(async () => show(await anvil().queue.resume.mutate(), statusLines));
 
   const users = program.command("users").description("manage users (admins only)");
   users
