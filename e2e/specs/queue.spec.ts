@@ -32,12 +32,15 @@ test.describe("the queue", () => {
     await expect(second).toContainText("#2 in queue");
     await expect(third).toContainText("#3 in queue");
     await expect(hold.getByRole("progressbar")).toBeVisible();
+    // The tab says it too, for a page watched from another tab.
+    await expect(page).toHaveTitle(/^\d+% · .+ · Anvil$/);
 
     await hold.getByRole("button", { name: "Cancel" }).click();
     await expect(hold).toContainText("Cancelled");
     await expectImage(first, a);
     await expectImage(second, b);
     await expectImage(third, c);
+    await expect(page).not.toHaveTitle(/^(\d+% · |#\d+ in queue · |✓ )/);
 
     // The server's record agrees: each job started after the one before it. (Not after its finishedAt: the GPU goes to
     // the next job as soon as the backend is done, while the last image is still being written.)

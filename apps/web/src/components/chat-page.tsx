@@ -2,6 +2,7 @@ import { createEffect, createSignal, onCleanup, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
 import { createChatState } from "../lib/chat-state";
 import { createLine } from "../lib/line";
+import { useTabTitle } from "../lib/tab-title";
 import { trpcLineApi } from "../lib/line-api";
 import type { Job } from "../lib/types";
 import { Composer } from "./composer";
@@ -35,6 +36,11 @@ export function ChatPage() {
   let composer: ComposerControl | undefined;
   const admin = () => currentUser()?.admin ?? false;
   const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
+  // The tab says how the open conversation's jobs stand, so that it can be watched from another tab.
+  useTabTitle({
+    title: () => chat.openConversation()?.title ?? null,
+    jobs: () => Object.values(chat.jobs).filter((job) => job.conversationId === chat.selectedId()),
+  });
   let menuButton!: HTMLButtonElement;
   // The conversations drawer (narrow screens): focus moves into it when it opens, Escape closes it and
   // gives focus back to the menu button.

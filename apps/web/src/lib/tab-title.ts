@@ -1,0 +1,49 @@
+import { createEffect, createSignal, onCleanup } from "solid-js";
+import type { Accessor } from "solid-js";
+import type { Job } from "./types";
+
+const FINAL: ReadonlySet<Job["status"]> = new Set(["complete", "error", "cancelled"]);
+
+/**
+ * The browser tab's title: how the open conversation's jobs stand, first, so that a tab in the background says it
+ * (`40% · …` while one runs, `#3 in queue · …` while they wait, `✓ …` once one ended unseen), then the conversation.
+ */
+export function tabTitle(jobs: readonly Job[], conversation: string | null, endedUnseen: boolean): string {
+  const name = conversation ? `${conversation} · Anvil` : "Anvil";
+  const running = jobs.filter((job) => job.status === "processing");
+  if (running.length > 0) return `${Math.min(...running.map((job) => job.progress))}% · ${name}`;
+  const waiting = jobs.filter((job) => job.status === "queued" && job.queuePosition > 0);
+  if (waiting.length > 0) return `#${Math.min(...waiting.map((job) => job.queuePosition))} in queue · ${name}`;
+  return endedUnseen ? `✓ ${name}` : name;
+}
+
+/** What the tab's title follows: the open conversation's title and its jobs. */
+export interface TabTitleSource {
+  title: Accessor<string | null>;
+  jobs: Accessor<readonly Job[]>;
+}
+
+/**
+ * Keeps `document.title` to {@link tabTitle} of the open conversation: a job seen waiting or running that ends while
+ * the page is hidden marks the title until the page is seen again.
+ */
+export function useTabTitle({ title, jobs }: TabTitleSource): void {
+  const [endedUnseen, setEndedUnseen] = createSignal(false);
+  // Jobs last seen waiting or running: one that arrives already ended (a conversation just opened) ended before.
+  let live = new Set<string>();
+  createEffect(() => {
+    const all = jobs();
+    if (document.hidden && all.some((job) => FINAL.has(job.status) && live.has(job.id))) setEndedUnseen(true);
+    live = new Set(all.flatMap((job) => (FINAL.has(job.status) ? [] : [job.id])));
+  });
+  const seen = () => {
+    if (!document.hidden) setEndedUnseen(false);
+  };
+  document.addEventListener("visibilitychange", seen);
+  const original = document.title;
+  onCleanup(() => {
+    document.removeEventListener("visibilitychange", seen);
+    document.title = original;
+  });
+  createEffect(() => (document.title = tabTitle(jobs(), title(), endedUnseen())));
+}
