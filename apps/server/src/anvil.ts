@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { appRouter, EventHub, Inspector, JobService, SubscriptionSlots } from "@anvil/api";
 import type { Context, JobServiceOptions } from "@anvil/api";
-import { makeForgeClient, normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
+import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeClient } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import {
   FileImageStore,
@@ -37,6 +38,8 @@ import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
 import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
 import { answerSafely, routeRequest } from "./request-router";
+import { termBackends } from "./term-backends";
+import type { TermBackends } from "./term-backends";
 import { pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
@@ -166,7 +169,6 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const stately = inspection === "stately" ? await statelyInspector(logger) : null;
   const backendLabels = forgeUrls.map(normalizeBackendUrl);
   const metrics = new AnvilMetrics(events, backendLabels);
-  const backends = forgeUrls.map((baseUrl) => makeForgeClient({ baseUrl, fetch: forgeFetch }));
   // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
   const webhooks = startWebhooks(
     new WebhookStore(database),
@@ -177,7 +179,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // Known once the server listens; no submission is answered before that.
   let listeningPort = -1;
   const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
-  const serviceOptions = (termStore: JobStore, termImages: ImageStore): JobServiceOptions => ({
+  const serviceOptions = (
+    termStore: JobStore,
+    termImages: ImageStore,
+    backends: readonly ForgeClient[],
+  ): JobServiceOptions => ({
     store: termStore,
     events,
     backends,
@@ -207,8 +213,17 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const lease = config.databaseUrl
     ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, leaseMs)
     : null;
+  // The Forge clients of the term that drives the GPUs now (see term-backends.ts).
+  let backends: TermBackends | null = null;
   const lead = async (termStore: JobStore, termImages: ImageStore): Promise<void> => {
-    const started = await JobService.start(serviceOptions(termStore, termImages));
+    const term = termBackends(forgeUrls, forgeFetch);
+    backends = term;
+    const started = await JobService.start(serviceOptions(termStore, termImages, term.clients)).catch(
+      (error: unknown) => {
+        term.end();
+        throw error;
+      },
+    );
     service = started;
     await metrics
       .attach(started, () => countJobsByStatus(database))
@@ -339,6 +354,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       stepDown: async () => {
         const ending = service;
         service = null;
+        // The backends are the next leader's now: this term's generations stop without touching them.
+        backends?.end();
+        backends = null;
         // Nothing more is written in this term: the next leader reads the truth from the database.
         for (const stream of streams) stream.destroy();
         wsHandler.broadcastReconnectNotification();

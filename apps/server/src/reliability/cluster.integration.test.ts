@@ -1,6 +1,7 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
+import connect from "postgres";
 import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import type { AnvilClient } from "../testing/clients";
@@ -168,5 +169,28 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
     const after = await other.trpc.jobs.get.query({ jobId: job.id });
     expect(after).toMatchObject({ status: "complete", attempt: 2, imageUrl: done.imageUrl });
     expect(sims[0]!.stats().waited).toBe(0);
+  });
+
+  it("leaves the backends alone once its term is over: it stops its generation without interrupting it there", async () => {
+    await setUp(1, 20);
+    const leader = await join();
+    expect(leads(leader)).toBe(true);
+    const prompt = uniquePrompt("outlives its term");
+    await leader.trpc.jobs.submit.mutate({ prompt, width: 64, height: 64, steps: 150 });
+    await waitFor(() => sims[0]!.stats().log.some((entry) => entry.prompt === prompt), "the generation runs");
+    // Another server takes the lease (for long: nobody takes it back during the test). From now on the backend is
+    // the next leader's: the job it finds there is its to interrupt or wait out, and it may already run its own.
+    const sql = connect(database.databaseUrl!, { max: 1 });
+    try {
+      await sql`update cluster_leader set holder = 'another server', epoch = epoch + 1,
+                  expires_at = clock_timestamp() + interval '1 hour' where id = 1`;
+    } finally {
+      await sql.end();
+    }
+    await waitFor(() => !leads(leader), "the server stepped down");
+    const entry = () => sims[0]!.stats().log.find((e) => e.prompt === prompt)!;
+    await waitFor(() => entry().outcome !== "running", "the generation ends on the backend", 30_000);
+    expect(entry().outcome).toBe("completed");
+    expect(sims[0]!.stats().interrupted).toBe(0);
   });
 });
