@@ -1,8 +1,8 @@
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { EventSource as FetchEventSource } from "eventsource";
 import type { AnvilRouter } from "./router";
-import { submitAndWait } from "./submit-and-wait";
-import type { SubmitAndWaitOptions } from "./submit-and-wait";
+import { submitAndWait, waitForJob } from "./submit-and-wait";
+import type { SubmitAndWaitOptions, WaitOptions } from "./submit-and-wait";
 import type { Job, SubmitInput } from "./types";
 import { watchJob } from "./watch";
 import type { WatchOptions } from "./watch";
@@ -33,6 +33,8 @@ export type AnvilTRPCClient = ReturnType<typeof createTRPCClient<AnvilRouter>>;
 export type AnvilClient = AnvilTRPCClient & {
   /** Submits a job and resolves with it once it is complete, in error or cancelled. */
   submitAndWait(input: SubmitInput, options?: SubmitAndWaitOptions): Promise<Job>;
+  /** Resolves with a job submitted earlier once it is complete, in error or cancelled (at once if it is already). */
+  wait(jobId: string, options?: WaitOptions): Promise<Job>;
   /** The job's snapshots as they change, ending with its final one; resumes by itself across drops and restarts. */
   watch(jobId: string, options?: WatchOptions): AsyncIterableIterator<Job>;
   /** A finished job's image bytes (PNG). */
@@ -66,6 +68,7 @@ export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
 
   const client = {
     submitAndWait: (input: SubmitInput, opts?: SubmitAndWaitOptions) => submitAndWait(trpc, input, opts),
+    wait: (jobId: string, opts?: WaitOptions) => waitForJob(trpc, jobId, opts),
     watch: (jobId: string, opts?: WatchOptions) => watchJob(trpc, jobId, opts),
     image: async (job: Pick<Job, "id" | "imageUrl">, opts?: { signal?: AbortSignal }) => {
       if (!job.imageUrl) throw new Error(`Job ${job.id} has no image (yet)`);

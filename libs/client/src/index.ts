@@ -1,6 +1,6 @@
 export { createAnvilClient } from "./create-client";
 export type { AnvilClient, AnvilClientOptions, AnvilTRPCClient } from "./create-client";
-export type { SubmitAndWaitOptions } from "./submit-and-wait";
+export type { SubmitAndWaitOptions, WaitOptions } from "./submit-and-wait";
 export type { SubmitRetryOptions } from "./submit-safely";
 export { isTransient } from "./transient";
 export type { WatchOptions } from "./watch";

@@ -5,9 +5,12 @@ import { isFinal } from "./types";
 import type { Job, SubmitInput } from "./types";
 import { watchJob } from "./watch";
 
-/** Options of `submitAndWait`. */
-export interface SubmitAndWaitOptions extends SubmitRetryOptions {
-  /** Every snapshot while the job waits and runs: its `queuePosition`, then its `progress`. */
+/** Options of `submitAndWait`: how the submit is retried, and the wait's. */
+export interface SubmitAndWaitOptions extends SubmitRetryOptions, WaitOptions {}
+
+/** Options of `wait`. */
+export interface WaitOptions {
+  /** Every snapshot until the job ends: its `queuePosition`, then its `progress`. */
   onUpdate?: (job: Job) => void;
   /** Stops waiting (the promise rejects with the signal's reason); the job itself goes on. */
   signal?: AbortSignal | undefined;
@@ -23,16 +26,25 @@ export async function submitAndWait(
   input: SubmitInput,
   options: SubmitAndWaitOptions = {},
 ): Promise<Job> {
-  const { signal, onUpdate } = options;
-  signal?.throwIfAborted();
-  const submitted = await submitSafely(trpc, input, options);
-  onUpdate?.(submitted);
-  if (isFinal(submitted)) return submitted;
-  for await (const job of watchJob(trpc, submitted.id, { signal })) {
+  options.signal?.throwIfAborted();
+  return untilFinal(trpc, await submitSafely(trpc, input, options), options);
+}
+
+/** Resolves with the final snapshot of a job submitted earlier (at once for one that has ended already). */
+export async function waitForJob(trpc: AnvilTRPCClient, jobId: string, options: WaitOptions = {}): Promise<Job> {
+  options.signal?.throwIfAborted();
+  return untilFinal(trpc, await trpc.jobs.get.query({ jobId }, { signal: options.signal }), options);
+}
+
+/** Follows the job from its snapshot `first` to its final one. */
+async function untilFinal(trpc: AnvilTRPCClient, first: Job, { onUpdate, signal }: WaitOptions): Promise<Job> {
+  onUpdate?.(first);
+  if (isFinal(first)) return first;
+  for await (const job of watchJob(trpc, first.id, { signal })) {
     onUpdate?.(job);
     if (isFinal(job)) return job;
   }
   // The watch ends early only when the signal aborted it.
   signal?.throwIfAborted();
-  throw new Error(`Stopped watching job ${submitted.id} before it finished`);
+  throw new Error(`Stopped watching job ${first.id} before it finished`);
 }

@@ -53,12 +53,14 @@ describe("@anvil/client, packed and installed outside the workspace", () => {
       positions: number[];
       progress: number[];
       signature: number[];
+      waited: string;
     };
     expect(result.status).toBe("complete");
     expect(result.final).toBe(true);
     expect(result.positions[0]).toBe(1);
     expect(result.progress.at(-1)).toBe(100);
     expect(String.fromCharCode(...result.signature)).toBe("PNG");
+    expect(result.waited).toBe("complete");
   }, 240_000);
 
   it("watches a job across a server restart and ends with its final state", async () => {

@@ -23,7 +23,7 @@ export function assertClientBuilt(): void {
   }
 }
 
-// What a consumer writes: typed calls, a wrong input that must not compile, submitAndWait and watch.
+// What a consumer writes: typed calls, a wrong input that must not compile, submitAndWait, wait and watch.
 const CONSUMER = `import { createAnvilClient, isFinal } from "@anvil/client";
 import type { Job } from "@anvil/client";
 
@@ -44,7 +44,9 @@ if (mode === "submit") {
     { onUpdate: (update) => (update.status === "queued" ? positions : progress).push(update.status === "queued" ? update.queuePosition : update.progress) },
   );
   const png = await anvil.image(job);
-  print({ status: job.status, final: isFinal(job), positions, progress, signature: Array.from(png.subarray(1, 4)) });
+  // Waiting for a job that has ended answers at once, with its final state.
+  const waited: Job = await anvil.wait(job.id);
+  print({ status: job.status, final: isFinal(job), positions, progress, signature: Array.from(png.subarray(1, 4)), waited: waited.status });
 } else {
   const { id } = await anvil.jobs.submit.mutate({ prompt: "a slow comet", steps: 100, width: 64, height: 64 });
   for await (const job of anvil.watch(id)) print({ id, status: job.status, attempt: job.attempt, progress: job.progress });

@@ -4,7 +4,6 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
 import { SUBMIT_RETRY_MS, submitSafely } from "../submit-safely";
-import { isFinal } from "../types";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, classify } from "./exit-codes";
@@ -93,6 +92,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     else [text(value)].flat().forEach(print);
   };
 
+  /** A paused queue starts nothing: said before a wait, which would otherwise show a place in line that never moves. */
   const sayIfPaused = async (): Promise<void> => {
     const paused = await anvil()
       .queue.status.query()
@@ -169,7 +169,6 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         const job = await submitSafely(anvil(), input, { onRetry });
         return json() ? printJson(job) : print(job.id);
       }
-      // A paused queue starts nothing: said before the wait, which would otherwise show a place in line that never moves.
       await sayIfPaused();
       await follow((onUpdate) => anvil().submitAndWait(input, { onUpdate, onRetry }), options.out);
     });
@@ -180,17 +179,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .argument("<id>", "the job's id")
     .option("-o, --out <file>", "write the image there")
     .action(async (jobId: string, options: { out?: string }) => {
-      const first = await anvil().jobs.get.query({ jobId });
-      if (first.status === "queued") await sayIfPaused();
-      await follow(async (onUpdate) => {
-        onUpdate(first);
-        if (isFinal(first)) return first;
-        for await (const job of anvil().watch(jobId)) {
-          onUpdate(job);
-          if (isFinal(job)) return job;
-        }
-        throw new Error(`Stopped watching job ${jobId} before it finished`);
-      }, options.out);
+      if ((await anvil().jobs.get.query({ jobId })).status === "queued") await sayIfPaused();
+      await follow((onUpdate) => anvil().wait(jobId, { onUpdate }), options.out);
     });
 
   program
