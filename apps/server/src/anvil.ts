@@ -4,7 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { appRouter, EventHub, Inspector, JobService, SubscriptionSlots } from "@anvil/api";
+import { appRouter, EventHub, Inspector, JobService, ListBudget, MAX_BODY_BYTES, SubscriptionSlots } from "@anvil/api";
 import type { Context, JobServiceOptions } from "@anvil/api";
 import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
@@ -36,7 +36,7 @@ import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
 import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
-import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
+import { MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
@@ -114,7 +114,6 @@ const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.u
 /** Both apps/server/src (tests) and apps/server/dist (the build) sit two levels below the repository root. */
 const DEFAULT_WEB_DIR = here("../../web/dist");
 const MIGRATIONS_FOLDER = here("../../../libs/persistence/drizzle");
-const MAX_BODY_BYTES = 256 * 1024;
 /** The most calls one tRPC batch (HTTP or WebSocket message) may carry; clients batch at most this many. */
 export const MAX_BATCH_CALLS = 50;
 
@@ -247,6 +246,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     inspector,
     ...(config.coalesceMs !== undefined ? { coalesceMs: config.coalesceMs } : {}),
   });
+  const logProcedureError = ({ error, path }: { error: TRPCError; path: string | undefined }): void => {
+    if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
+  };
   const trpc = createHTTPHandler({
     router: appRouter,
     createContext,
@@ -255,9 +257,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     // One request may carry at most this many calls: a batch of a thousand submits or lists is one client
     // taking everyone's turn. Larger batches are a 400 and run nothing.
     maxBatchSize: MAX_BATCH_CALLS,
-    onError: ({ error, path }) => {
-      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
-    },
+    onError: logProcedureError,
   });
   const webDir = config.webDir ?? DEFAULT_WEB_DIR;
 
@@ -283,7 +283,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     imageOwner: (jobId) => liveService().imageOwner(jobId),
     webDir,
   });
-  const server: Server = createServer(answerSafely(route, logger));
+  const answer = answerSafely(route, logger);
+  const server: Server = createServer(answer);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   const wsHandler = applyWSSHandler({
     wss,
@@ -292,9 +293,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     createContext: (options) => ({
       ...createContext(options),
       subscriptions: new SubscriptionSlots(MAX_SUBSCRIPTIONS_PER_SOCKET),
+      listBudget: new ListBudget(MAX_LISTED_JOBS_PER_REQUEST),
     }),
     keepAlive: { enabled: true, pingMs: 20_000, pongWaitMs: 5_000 },
     maxBatchSize: MAX_BATCH_CALLS,
+    onError: logProcedureError,
   });
   // A removed user's WebSocket connections close at once: calls over them were admitted as that user.
   const stopRevoked = closeRevokedSockets(wss, gate, events);
@@ -303,6 +306,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     wss,
     logger,
     leaderUrl: () => (cluster && !service ? cluster.leader().then((leader) => leader?.url ?? null) : null),
+    plain: answer,
   });
 
   let closing: Promise<void> | null = null;

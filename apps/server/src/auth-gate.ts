@@ -5,13 +5,26 @@ import type { Logger } from "pino";
 import { isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
-import { json, readJson } from "./http-body";
+import { json, readBody } from "./http-body";
+import { pathOf } from "./request-target";
 
 /** Failed sign-ins one client address may have per minute before it has to wait. */
 export const DEFAULT_FAILED_LOGIN_LIMIT = 10;
 const FAILED_LOGIN_WINDOW_MS = 60_000;
+/** A sign-in body carries a token (a few dozen bytes) and nothing else. */
+const MAX_LOGIN_BODY_BYTES = 4096;
 
-const addressOf = (req: IncomingMessage): string => req.socket.remoteAddress ?? "unknown";
+const parseJson = (body: Buffer): unknown => {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+};
+
+// The socket is gone once the request was cut (e.g. after a body too large): `req.socket` is then null.
+const addressOf = (req: IncomingMessage): string =>
+  (req.socket as IncomingMessage["socket"] | null)?.remoteAddress ?? "unknown";
 const carriesToken = (req: IncomingMessage): boolean => /^Bearer\s/i.test(req.headers.authorization ?? "");
 
 /** What {@link AuthGate} is built from. */
@@ -129,7 +142,17 @@ export class AuthGate {
       );
       return;
     }
-    const token = ((await readJson(req)) as { token?: unknown } | undefined)?.token;
+    const body = await readBody(req, MAX_LOGIN_BODY_BYTES);
+    if (body === null) {
+      json(
+        res,
+        413,
+        { ok: false, error: `The sign-in request's body is too large (at most ${MAX_LOGIN_BODY_BYTES} bytes)` },
+        { connection: "close" },
+      );
+      return;
+    }
+    const token = (parseJson(body) as { token?: unknown } | undefined)?.token;
     const given = typeof token === "string" ? token.trim() : "";
     if (given === "" && !this.required) {
       json(res, 200, { ok: true, required: false, user: null });
@@ -148,10 +171,7 @@ export class AuthGate {
   private failed(req: IncomingMessage, reason: string): void {
     const address = addressOf(req);
     const failures = this.failures.fail(address);
-    this.options.logger.warn(
-      { address, path: new URL(req.url ?? "/", "http://anvil").pathname, failures, reason },
-      "failed sign-in",
-    );
+    this.options.logger.warn({ address, path: pathOf(req), failures, reason }, "failed sign-in");
   }
 
   private retryAfterSeconds(req: IncomingMessage): number {

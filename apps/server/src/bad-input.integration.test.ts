@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { anyValue } from "./testing/arbitraries";
-import { rawGet, sseError } from "./testing/raw-http";
+import { rawGet, rawRequest, sseError, statusLine } from "./testing/raw-http";
 import type { WireError } from "./testing/raw-http";
 import { testDrivers } from "./testing/test-databases";
 import { useTestServer } from "./testing/test-server";
@@ -92,6 +92,8 @@ const listCases: Case[] = [
   ["cursor was not handed out", { cursor: "abc" }, "cursor"],
   ["cursor is past the safe integers", { cursor: "9999999999999999" }, "cursor"],
   ["cursor is a number", { cursor: 5 }, "cursor"],
+  ["owner contains a NUL character", { owner: "a\u0000b" }, "owner"],
+  ["owner contains an unpaired surrogate", raw('{"owner":"a\\ud800"}'), "owner"],
 ];
 
 const conversationIdCases: Case[] = [
@@ -190,6 +192,12 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
     });
   });
 
+  describe("users.remove", () => {
+    it("is 400 naming the field when the name contains a NUL character", async () => {
+      expectBadRequest(await mutate("users.remove", { name: "a\u0000" }), "name");
+    });
+  });
+
   describe("jobs.events", () => {
     it.each(eventsCases)("is BAD_REQUEST naming the field when %s", async (_, input, field) => {
       const { status, error } = await sseError(server().url, "jobs.events", input);
@@ -226,6 +234,22 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       const { status, error } = await mutate("jobs.submit", { prompt: "x", negativePrompt: longText(300 * 1024) });
       expect(status).toBe(413);
       expect(error?.data.code).toBe("PAYLOAD_TOO_LARGE");
+      expect(error?.message).toContain("256 KiB");
+    });
+
+    it("is 415 naming the reason for a compressed body, an octet stream or a form", async () => {
+      const post = (headers: Record<string, string>) =>
+        fetch(`${server().url}/trpc/jobs.submit`, { method: "POST", headers, body: '{"prompt":"x"}' }).then(answer);
+      for (const [headers, reason] of [
+        [{ "content-type": "application/json", "content-encoding": "gzip" }, "Content-Encoding"],
+        [{ "content-type": "application/octet-stream" }, "application/json"],
+        [{ "content-type": "multipart/form-data; boundary=x" }, "application/json"],
+      ] as const) {
+        const { status, error } = await post(headers);
+        expect(status).toBe(415);
+        expect(error?.data.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+        expect(error?.message).toContain(reason);
+      }
     });
 
     it("is 405 for a query sent as POST and a mutation sent as GET", async () => {
@@ -237,6 +261,32 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       for (const path of ["jobs.nope", "__proto__", "jobs.constructor", "toString"]) {
         expect((await query(path, {})).status).toBe(404);
       }
+    });
+
+    it("is 400 for a request-target that is no URL, with or without an Upgrade header, and the server goes on", async () => {
+      const { url } = server();
+      for (const target of ["//[", "http://["]) {
+        const plain = `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+        expect(statusLine(await rawRequest(url, plain))).toBe(400);
+        const upgrade = `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`;
+        expect(statusLine(await rawRequest(url, upgrade))).toBe(400);
+      }
+      expect((await fetch(`${url}/trpc/health`)).status).toBe(200);
+    });
+
+    it("answers a request that asks for another protocol than a WebSocket as an ordinary one", async () => {
+      const { url } = server();
+      const h2c = await rawRequest(
+        url,
+        "GET /trpc/health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+      );
+      expect(statusLine(h2c)).toBe(200);
+      expect(h2c).toContain('"healthy"');
+      const page = await rawRequest(
+        url,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+      );
+      expect(statusLine(page)).toBe(200);
     });
 
     it("is 404 for /trpc itself, which names no procedure (not the web app)", async () => {

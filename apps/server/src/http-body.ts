@@ -10,25 +10,29 @@ export const json = (
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
 };
 
-/** The whole body, or null past `limit` bytes. */
-export const readBody = async (req: IncomingMessage, limit: number): Promise<Buffer | null> => {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-};
-
-/** A small JSON body (at most 4 KiB), or undefined when it is too large or not JSON. */
-export const readJson = async (req: IncomingMessage): Promise<unknown> => {
-  const body = await readBody(req, 4096);
-  if (body === null) return undefined;
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch {
-    return undefined;
-  }
-};
+/**
+ * The whole body, or null past `limit` bytes (or when the client went away before its end). Past the limit the
+ * request is left paused, not destroyed: the caller can still answer (say a 413 with `connection: close`), and
+ * Node closes the connection after that answer.
+ */
+export const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | null> =>
+  new Promise((resolve) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    const done = (body: Buffer | null): void => {
+      req.off("data", onData).off("end", onEnd).off("close", onClose).off("error", onClose);
+      resolve(body);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.pause();
+      done(null);
+    };
+    const onEnd = (): void => done(Buffer.concat(chunks));
+    const onClose = (): void => done(null);
+    req.on("data", onData).once("end", onEnd).once("close", onClose).once("error", onClose);
+  });

@@ -143,7 +143,20 @@ export const forwardToLeader = async (
   // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
   if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
   const body = await readBody(req, maxBodyBytes);
-  if (body === null) return json(res, 413, { error: { message: "Body too large", code: "PAYLOAD_TOO_LARGE" } });
+  if (body === null) {
+    return json(
+      res,
+      413,
+      {
+        error: {
+          message: `The request's body is larger than the ${maxBodyBytes / 1024} KiB one request may carry`,
+          code: -32600,
+          data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
+        },
+      },
+      { connection: "close" },
+    );
+  }
   const deadline = Date.now() + waitMs;
   let why = "an election is under way";
   while (!res.destroyed && Date.now() < deadline) {

@@ -32,6 +32,42 @@ describe("request limits", () => {
     expect(page.status).toBe(200);
   });
 
+  it("counts a jobs.list batch written with percent-encoded names as the calls it is", async () => {
+    const { url } = server();
+    const calls = 10;
+    const input = Object.fromEntries(Array.from({ length: calls }, (_, i) => [i, { limit: 500 }]));
+    for (const [name, separator] of [
+      ["jobs%2Elist", ","],
+      ["jobs.list", "%2C"],
+    ] as const) {
+      const paths = Array.from({ length: calls }, () => name).join(separator);
+      const reply = await fetch(`${url}/trpc/${paths}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`);
+      expect(reply.status, name).toBe(413);
+    }
+  });
+
+  it("keeps the jobs.list calls one WebSocket message carries within the same bound, and gives it back after", async () => {
+    const s = server();
+    const socket = wsClient(s.url);
+    try {
+      // wsLink sends the calls of one tick as one message.
+      const pages = await Promise.allSettled(
+        Array.from({ length: 10 }, () => socket.client.jobs.list.query({ limit: 500 })),
+      );
+      const refused = pages.filter((page) => page.status === "rejected");
+      expect(pages.length - refused.length).toBeGreaterThanOrEqual(1);
+      expect(pages.length - refused.length).toBeLessThanOrEqual(MAX_LISTED_JOBS_PER_REQUEST / 500);
+      for (const page of refused) {
+        expect(codeOf(page.reason as never)).toMatchObject({ code: "TOO_MANY_REQUESTS", httpStatus: 429 });
+        expect((page.reason as Error).message).toContain(String(MAX_LISTED_JOBS_PER_REQUEST));
+      }
+      const again = await Promise.all([1, 2].map(() => socket.client.jobs.list.query({ limit: 500 })));
+      expect(again.every((page) => Array.isArray(page.items))).toBe(true);
+    } finally {
+      await socket.close();
+    }
+  });
+
   it("refuses one subscription more than a WebSocket connection may carry, and the connection's others go on", async () => {
     const s = server();
     const socket = wsClient(s.url);

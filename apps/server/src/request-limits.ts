@@ -17,7 +17,14 @@ const DEFAULT_LIST_LIMIT = 50;
  * to tRPC, which answers it with a 400.
  */
 export function oversizedReply(url: URL): string | null {
-  const paths = url.pathname.slice("/trpc/".length).split(",");
+  // tRPC decodes the path before it splits it: `jobs%2Elist%2Cjobs.list` is two calls of jobs.list.
+  let procedures: string;
+  try {
+    procedures = decodeURIComponent(url.pathname.slice("/trpc/".length));
+  } catch {
+    return null;
+  }
+  const paths = procedures.split(",");
   if (!paths.includes("jobs.list")) return null;
   let inputs: unknown;
   try {

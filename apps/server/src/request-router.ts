@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { appRouter, openApiDocument } from "@anvil/api";
+import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
 import type { AuthGate } from "./auth-gate";
 import { gzipJsonAnswers } from "./gzip-json";
@@ -8,12 +9,30 @@ import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
 import { oversizedReply } from "./request-limits";
+import { urlOf } from "./request-target";
 import { serveWebApp } from "./static-files";
 
 /** /openapi.json: built once from the router's schemas; the same for every request. */
 const OPENAPI = JSON.stringify(openApiDocument(appRouter, { version: "0.1.0" }));
 
 const isRead = (req: IncomingMessage): boolean => req.method === "GET" || req.method === "HEAD";
+
+/**
+ * Why a call's body cannot be read as JSON, or null. tRPC would take an octet stream or a form as a procedure's
+ * input (and refuse it field by field, naming a stream's methods), and would read a compressed body as JSON text.
+ */
+const unreadableBody = (req: IncomingMessage): string | null => {
+  if (isRead(req)) return null;
+  const encoding = req.headers["content-encoding"]?.trim().toLowerCase();
+  if (encoding && encoding !== "identity") {
+    return `Anvil reads a request's body as sent: Content-Encoding "${encoding}" is not supported (send the JSON uncompressed)`;
+  }
+  const type = req.headers["content-type"]?.toLowerCase() ?? "";
+  if (type.startsWith("application/octet-stream") || type.startsWith("multipart/form-data")) {
+    return `Unsupported content-type "${type}": Anvil's procedures take JSON (content-type: application/json)`;
+  }
+  return null;
+};
 
 /** Where each HTTP path goes. */
 export interface RequestRouterOptions {
@@ -41,7 +60,8 @@ export const routeRequest =
   (options: RequestRouterOptions) =>
   async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { gate, streams } = options;
-    const url = new URL(req.url ?? "/", "http://anvil");
+    const url = urlOf(req);
+    if (!url) return json(res, 400, { error: { message: "The request's target is not a valid URL path" } });
     const path = url.pathname;
     if (await gate.route(req, res, path)) return;
     // /metrics is open like the other paths outside /trpc, unless sign-in is required: then it needs it too.
@@ -54,6 +74,12 @@ export const routeRequest =
       return options.forward(req, res);
     }
     if (path.startsWith("/trpc/")) {
+      const unreadable = unreadableBody(req);
+      if (unreadable) {
+        return json(res, 415, {
+          error: { message: unreadable, code: -32600, data: { code: "UNSUPPORTED_MEDIA_TYPE", httpStatus: 415 } },
+        });
+      }
       const oversized = oversizedReply(url);
       if (oversized) {
         return json(res, 413, {
@@ -94,13 +120,37 @@ export const routeRequest =
     return serveWebApp(req, res, options.webDir, path);
   };
 
-/** Runs `route` for each request; a request that fails is logged and answered 500 (or cut, once answering). */
+/** The answer to a request that found the database away (e.g. while it told who the caller is): try again. */
+export const databaseAway = (res: ServerResponse): void =>
+  json(
+    res,
+    503,
+    {
+      error: {
+        message: "The database is not reachable right now; try again shortly",
+        code: -32603,
+        data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 },
+      },
+    },
+    { "retry-after": "1" },
+  );
+
+/**
+ * Runs `route` for each request; a request that fails is logged and answered 500 (or cut, once answering), or 503
+ * when it failed because the database could not be reached.
+ */
 export const answerSafely =
   (route: (req: IncomingMessage, res: ServerResponse) => Promise<void>, logger: Logger) =>
   (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((error: unknown) => {
-      logger.error({ err: error, url: req.url }, "request failed");
-      if (!res.headersSent) json(res, 500, { error: { message: "Internal error" } });
-      else res.destroy();
+      const away = isDatabaseUnreachable(error);
+      if (away) logger.warn({ err: error, url: req.url }, "request failed: the database is not reachable");
+      else logger.error({ err: error, url: req.url }, "request failed");
+      if (res.headersSent) res.destroy();
+      else if (away) databaseAway(res);
+      else
+        json(res, 500, {
+          error: { message: "Internal error", code: -32603, data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 } },
+        });
     });
   };

@@ -83,13 +83,18 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
     expect(codeOf(await trpcError(trpc.jobs.get.query({ jobId: job.id }))).code).toBe("NOT_FOUND");
   });
 
-  it("refuses a callbackUrl that is not http(s) or that points at this server itself", async () => {
+  it("refuses a callbackUrl that is not http(s), carries credentials or points at this server itself", async () => {
     const { trpc, anvil } = server();
     for (const callbackUrl of [
       "ftp://example.com/hook",
       "not a url",
       `http://127.0.0.1:${anvil.port}/trpc/jobs.submit`,
       `http://localhost:${anvil.port}/`,
+      `http://localhost.:${anvil.port}/`,
+      `http://[::ffff:127.0.0.1]:${anvil.port}/`,
+      `http://[::ffff:7f00:1]:${anvil.port}/`,
+      `http://[0:0:0:0:0:0:0:1]:${anvil.port}/`,
+      "http://user:secret@example.com/hook",
     ]) {
       const error = await trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("self"), ...quick, callbackUrl }));
       expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });

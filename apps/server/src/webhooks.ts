@@ -82,7 +82,21 @@ export function startWebhooks(
   return { dispatcher, observer };
 }
 
-const bare = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, "");
+/**
+ * A host as this machine's own names and addresses are listed: lower case, without an IPv6 address's brackets or
+ * a name's final dot (`localhost.` is `localhost`), an IPv4-mapped IPv6 address as the IPv4 address it maps
+ * (`[::ffff:7f00:1]` is `127.0.0.1`).
+ */
+const bare = (host: string): string => {
+  const name = host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(name);
+  if (!mapped) return name.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+  const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+};
 
 /**
  * Whether `url` reaches the server listening on `port`: its port, and a host name or address of this machine (or

@@ -1,10 +1,14 @@
+import { ServerResponse } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { EventHub } from "@anvil/api";
+import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import type { AuthGate } from "./auth-gate";
 import { forwardUpgrade } from "./leader-proxy";
+import { pathOf } from "./request-target";
 import { batchFrames } from "./ws-batching";
 
 /** Where a WebSocket upgrade may go. */
@@ -14,13 +18,36 @@ export interface UpgradeRoutes {
   logger: Logger;
   /** Another server's URL while it leads the cluster (this server then forwards); null while this one leads. */
   leaderUrl: () => Promise<string | null> | null;
+  /** The server's ordinary request handler, for a request that asks for another protocol than a WebSocket. */
+  plain: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /**
- * WebSocket upgrades of `/trpc`: admitted by the gate, then taken by the WebSocket server, or on a follower
- * forwarded to the leader. Any other path's upgrade is closed.
+ * Answers an upgrade request as the ordinary request it also is: Node hands every request with an `Upgrade` header
+ * (`h2c` from `curl --http2`, say) to the upgrade listener once there is one, and a client may not insist on a
+ * protocol change. The connection closes after the answer.
  */
-export const routeUpgrades = (server: Server, { gate, wss, logger, leaderUrl }: UpgradeRoutes): void => {
+const answerPlainly = (
+  req: IncomingMessage,
+  socket: Duplex,
+  plain: (req: IncomingMessage, res: ServerResponse) => void,
+): void => {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.once("finish", () => {
+    res.detachSocket(socket as Socket);
+    socket.end();
+  });
+  plain(req, res);
+};
+
+/**
+ * WebSocket upgrades of `/trpc`: admitted by the gate, then taken by the WebSocket server, or on a follower
+ * forwarded to the leader. Any other upgrade (another path or protocol, a target that is no URL) is answered as
+ * an ordinary request.
+ */
+export const routeUpgrades = (server: Server, { gate, wss, logger, leaderUrl, plain }: UpgradeRoutes): void => {
   const admitted = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const leader = leaderUrl();
     if (leader) {
@@ -42,15 +69,23 @@ export const routeUpgrades = (server: Server, { gate, wss, logger, leaderUrl }: 
       logger.debug({ err: error }, "upgrade socket failed");
       socket.destroy();
     });
-    const path = new URL(req.url ?? "/", "http://anvil").pathname;
-    if (path !== "/trpc" && path !== "/trpc/") return socket.destroy();
+    const path = pathOf(req);
+    const websocket = req.headers.upgrade?.toLowerCase() === "websocket";
+    if (!websocket || (path !== "/trpc" && path !== "/trpc/")) return answerPlainly(req, socket, plain);
     void gate.admitUpgrade(req, socket).then(
       ({ caller }) => {
         if (caller) admitted(req, socket, head);
       },
       (error: unknown) => {
-        logger.error({ err: error }, "could not tell who a WebSocket upgrade is");
-        socket.destroy();
+        const away = isDatabaseUnreachable(error);
+        if (away)
+          logger.warn({ err: error }, "could not tell who a WebSocket upgrade is: the database is not reachable");
+        else logger.error({ err: error }, "could not tell who a WebSocket upgrade is");
+        socket.end(
+          away
+            ? "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            : "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
       },
     );
   });

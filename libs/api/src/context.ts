@@ -3,6 +3,7 @@ import type { Caller } from "./caller";
 import type { EventHub } from "./event-hub";
 import type { Inspector } from "./inspection/inspector";
 import type { JobService } from "./job-service";
+import type { ListBudget } from "./list-budget";
 import type { SubscriptionSlots } from "./subscription-slots";
 
 /** What every procedure gets: the service, the store and the event hub, never module singletons. */
@@ -21,4 +22,6 @@ export interface Context {
   inspector?: Inspector | null;
   /** A WebSocket connection's bound on open subscriptions; absent over HTTP (each SSE stream is its own request). */
   subscriptions?: SubscriptionSlots;
+  /** A WebSocket connection's bound on the jobs its `jobs.list` calls ask for at once; absent over HTTP (see list-budget.ts). */
+  listBudget?: ListBudget;
 }

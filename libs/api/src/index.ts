@@ -1,4 +1,5 @@
 export { appRouter } from "./router";
+export { MAX_BODY_BYTES } from "./trpc";
 export type { AppRouter } from "./router";
 export { ADMIN_NAME, LOCAL_USER, mayAccess, RESERVED_NAMES } from "./caller";
 export { newSecret, sha256 } from "./tokens";
@@ -12,6 +13,7 @@ export { imageUrlOf } from "./generate";
 export type { GenerationFailure } from "./generate";
 export { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
 export { SubscriptionSlots } from "./subscription-slots";
+export { ListBudget } from "./list-budget";
 export { MAX_LINE_CHANGES } from "./line-events";
 export { Inspector } from "./inspection/inspector";
 export type { InspectedState, InspectionRecord, InspectionType } from "./inspection/record";

@@ -107,6 +107,10 @@ export const submitJobInput = fieldsOf({
     .url({ protocol: /^https?$/, error: "callbackUrl must be an http or https URL" })
     .max(2000, { error: "callbackUrl must be at most 2000 characters" })
     .refine(storable, storableText("callbackUrl"))
+    // fetch refuses a URL with credentials, so every delivery would fail (and log them): sign deliveries instead.
+    .refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), {
+      error: "callbackUrl must not carry a user name or password; deliveries are signed with WEBHOOK_SECRET instead",
+    })
     .optional(),
 });
 
@@ -141,6 +145,7 @@ export const listJobsInput = fieldsOf({
   owner: z
     .string({ error: "owner must be a string" })
     .max(64, { error: "owner must be at most 64 characters" })
+    .refine(storable, storableText("owner"))
     .optional(),
   limit: int("limit", 1, 500).default(50),
   cursor: z.string({ error: "cursor must be a string" }).max(100, { error: "cursor is not valid" }).optional(),
@@ -209,5 +214,6 @@ export const removeUserInput = fieldsOf({
   name: z
     .string({ error: "name must be a string" })
     .min(1, { error: "name must not be empty" })
-    .max(64, { error: "name must be at most 64 characters" }),
+    .max(64, { error: "name must be at most 64 characters" })
+    .refine(storable, storableText("name")),
 });

@@ -1,8 +1,17 @@
-import { BatchRejected, ConversationNotFound, IdempotencyConflict, InvalidCursor } from "@anvil/persistence";
+import {
+  BatchRejected,
+  ConversationNotFound,
+  IdempotencyConflict,
+  InvalidCursor,
+  isDatabaseUnreachable,
+} from "@anvil/persistence";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { Context } from "./context";
 import { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
+
+/** The largest request body one call (or batch) may carry, over HTTP or in one WebSocket message. */
+export const MAX_BODY_BYTES = 256 * 1024;
 
 const t = initTRPC.context<Context>().create({
   // Stack traces stay on the server, whatever NODE_ENV says.
@@ -13,6 +22,13 @@ const t = initTRPC.context<Context>().create({
     // An unexpected error's message can carry internals (a failed query's SQL and parameters); the server logs
     // it, the client gets a generic one.
     if (error.code === "INTERNAL_SERVER_ERROR") return { ...shape, message: "Internal server error" };
+    // tRPC's own refusal of a large body says only its code.
+    if (error.code === "PAYLOAD_TOO_LARGE" && error.message === "PAYLOAD_TOO_LARGE") {
+      return {
+        ...shape,
+        message: `The request's body is larger than the ${MAX_BODY_BYTES / 1024} KiB one request may carry`,
+      };
+    }
     if (!(error.cause instanceof ZodError)) return shape;
     const fields = error.cause.issues.map((issue) => {
       const path = issue.path.join(".");
@@ -48,6 +64,13 @@ const toTRPCError = (error: unknown): TRPCError | undefined => {
   }
   if (error instanceof Unavailable) {
     return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message, cause: error });
+  }
+  if (isDatabaseUnreachable(error)) {
+    return new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: "The database is not reachable right now; try again shortly",
+      cause: error,
+    });
   }
   return undefined;
 };

@@ -154,6 +154,17 @@ describe("API_TOKEN", () => {
     expect(cookie!.split(";")[0]).not.toBe(sessionCookie);
   });
 
+  it("refuses a sign-in whose body is too large with a 413, and the server goes on", async () => {
+    const response = await fetch(`${running!.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: "a".repeat(5_000) }),
+    });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toContain("too large");
+    expect((await login(TOKEN)).status).toBe(200);
+  });
+
   it.each([
     ["a Bearer header", () => BEARER],
     ["the session cookie from POST /auth/login", () => ({ cookie: sessionCookie })],

@@ -9,7 +9,8 @@ import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { pause, waitFor, waitForJob } from "../testing/wait";
 import { startInProcess } from "./support/in-process";
-import type { InProcessServer } from "./support/in-process";
+import type { InProcessOptions, InProcessServer } from "./support/in-process";
+import { authorizedHttpClient } from "./support/authorized-clients";
 import { startTcpProxy, throughProxy } from "./support/tcp-proxy";
 import type { TcpProxy } from "./support/tcp-proxy";
 import { useCleanups } from "./support/cleanups";
@@ -49,7 +50,9 @@ describe.skipIf(!postgresDriver)(
     const cleanups = useCleanups(60_000);
 
     /** A fresh database, a proxy in front of it, an external simulator and an in-process server using both. */
-    const setUp = async (): Promise<{
+    const setUp = async (
+      settings: InProcessOptions = {},
+    ): Promise<{
       database: TestDatabase;
       proxy: TcpProxy;
       simulator: ForgeSimulator;
@@ -64,7 +67,7 @@ describe.skipIf(!postgresDriver)(
       cleanups.push(() => simulator.close());
       const server = await startInProcess(
         { dataDir: database.dataDir, databaseUrl: throughProxy(database.databaseUrl!, proxy) },
-        { forgeUrls: [simulator.url], jobTimeoutMs: 60_000 },
+        { forgeUrls: [simulator.url], jobTimeoutMs: 60_000, ...settings },
       );
       // Restored first: the server flushes its journal to the database before it closes.
       cleanups.push(async () => {
@@ -171,6 +174,43 @@ describe.skipIf(!postgresDriver)(
       await waitForJob(trpc, job.id, (j) => j.status === "complete", "a job submitted after the outage completes");
       const rows = await expectEachTransitionOnce(database, [job]);
       expect(rows).toHaveLength(1);
+    }, 30_000);
+
+    it("answers reads and sign-ins that need the database with 503 while it is down, never a 500", async () => {
+      const token = "an-api-token-for-the-outage";
+      const { proxy, server } = await setUp({ apiToken: token });
+      const admin = authorizedHttpClient(server.url, { authorization: `Bearer ${token}` });
+      const user = await admin.users.create.mutate({ name: "outage-user" });
+      const asUser = { authorization: `Bearer ${user.token}` };
+      expect((await fetch(`${server.url}/trpc/jobs.list`, { headers: asUser })).status).toBe(200);
+
+      await proxy.down();
+      await waitFor(async () => !(await admin.health.query()).ok, "health reports the database down");
+      const answers = {
+        // The admin's token is known without the database; the list is not.
+        "jobs.list as the admin": await fetch(`${server.url}/trpc/jobs.list`, {
+          headers: { authorization: `Bearer ${token}` },
+        }),
+        // A user's token is looked up in the database.
+        "jobs.list as a user": await fetch(`${server.url}/trpc/jobs.list`, { headers: asUser }),
+        "auth status as a user": await fetch(`${server.url}/auth/status`, { headers: asUser }),
+        "a sign-in": await fetch(`${server.url}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ token: user.token }),
+        }),
+      };
+      for (const [what, response] of Object.entries(answers)) {
+        expect(response.status, what).toBe(503);
+        const body = (await response.json()) as { error: { message: string; data: { code: string } } };
+        expect(body.error.data.code, what).toBe("SERVICE_UNAVAILABLE");
+        expect(body.error.message, what).toMatch(/database is not reachable/);
+      }
+      await proxy.restore();
+      await waitFor(
+        async () => (await fetch(`${server.url}/trpc/jobs.list`, { headers: asUser })).status === 200,
+        "the user's calls are answered again",
+      );
     }, 30_000);
 
     it("refuses submissions within the deadline while the database is silent, and never stores one it refused", async () => {

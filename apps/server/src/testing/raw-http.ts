@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { connect } from "node:net";
 
 /** A response read to the end. */
 export interface RawResponse {
@@ -24,6 +25,31 @@ export function rawGet(baseUrl: string, path: string): Promise<RawResponse> {
     req.end();
   });
 }
+
+/**
+ * Sends `text` on a new connection exactly as written (a request line fetch would refuse, say) and returns what
+ * came back until the server closed the connection or went quiet for a second ("" when it answered nothing).
+ */
+export function rawRequest(baseUrl: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    const done = () => {
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString("latin1"));
+    };
+    socket.setTimeout(1_000, done);
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("end", done);
+    socket.on("close", done);
+    socket.on("error", (error) => (chunks.length > 0 ? done() : reject(error)));
+    socket.write(text);
+  });
+}
+
+/** The status code of a raw HTTP answer's status line (0 when there was no answer). */
+export const statusLine = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
 
 /** A tRPC error as it travels in a JSON body or an SSE `serialized-error` event. */
 export interface WireError {

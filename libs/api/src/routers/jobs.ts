@@ -30,15 +30,20 @@ export const jobsRouter = router({
   list: publicProcedure.input(listJobsInput).query(async ({ ctx, input }) => {
     // A user lists their own jobs; an admin everyone's, or one user's with `owner`.
     const owner = ctx.user.admin ? input.owner : ctx.user.name;
-    const page = await ctx.store.listJobs({
-      limit: input.limit,
-      ...(owner !== undefined ? { owner } : {}),
-      ...(input.status ? { status: input.status } : {}),
-      ...(input.conversationId ? { conversationId: input.conversationId } : {}),
-      ...(input.cursor ? { cursor: input.cursor } : {}),
-      order: input.order,
-    });
-    return { items: page.items.map((record) => ctx.service.toLiveJob(record)), nextCursor: page.nextCursor };
+    const release = ctx.listBudget?.take(input.limit);
+    try {
+      const page = await ctx.store.listJobs({
+        limit: input.limit,
+        ...(owner !== undefined ? { owner } : {}),
+        ...(input.status ? { status: input.status } : {}),
+        ...(input.conversationId ? { conversationId: input.conversationId } : {}),
+        ...(input.cursor ? { cursor: input.cursor } : {}),
+        order: input.order,
+      });
+      return { items: page.items.map((record) => ctx.service.toLiveJob(record)), nextCursor: page.nextCursor };
+    } finally {
+      release?.();
+    }
   }),
 
   cancel: publicProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
