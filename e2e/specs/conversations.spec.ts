@@ -1,4 +1,4 @@
-import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expectImage, jobCard, openNewConversation, openSettings, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 test.describe("conversations", () => {
@@ -146,5 +146,33 @@ test.describe("conversations", () => {
     const second = jobCard(page, changed);
     await expectImage(second, changed);
     await expect(second).toContainText("512×512 · 3 steps");
+  });
+
+  test("A number field keeps what is typed, and one that holds no number is named before anything is sent", async ({
+    page,
+  }) => {
+    await openNewConversation(page);
+    await openSettings(page);
+    // Typed key by key: "-" alone, or "5-", is no number yet, and the field once cleared itself on it.
+    const priority = page.getByLabel("Priority");
+    await priority.fill("");
+    await priority.pressSequentially("-5");
+    await expect(priority).toHaveValue("-5");
+    const steps = page.getByLabel("Steps");
+    await steps.fill("");
+    await steps.pressSequentially("5-");
+
+    const prompt = uniquePrompt("a number that is none");
+    const box = page.getByRole("textbox", { name: "Prompt", exact: true });
+    await box.fill(prompt);
+    await box.press("Enter");
+    await expect(page.getByText("Steps must be a number")).toBeVisible();
+    await expect(box).toHaveValue(prompt);
+    await expect(jobCard(page, prompt)).toHaveCount(0);
+
+    await steps.fill("4");
+    await box.press("Enter");
+    await expect(jobCard(page, prompt)).toContainText("4 steps");
+    await expect(priority).toHaveValue("-5");
   });
 });

@@ -1,4 +1,4 @@
-import { For, Show } from "solid-js";
+import { createRenderEffect, For, Show } from "solid-js";
 import type { Catalog } from "../lib/catalog";
 import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
@@ -27,6 +27,21 @@ export interface Settings {
   /** -10..10 (above 0 for admins only): orders the user's own waiting jobs, higher first. */
   priority: string;
 }
+
+/** The settings typed as numbers. */
+export type NumberSetting = "steps" | "seed" | "cfgScale" | "distilledCfgScale" | "priority";
+
+/** The number settings and how their fields are labelled. */
+export const NUMBER_SETTINGS: Readonly<Record<NumberSetting, string>> = {
+  steps: "Steps",
+  seed: "Seed",
+  cfgScale: "CFG scale",
+  distilledCfgScale: "Distilled CFG",
+  priority: "Priority",
+};
+
+/** What a number setting holds while its field shows something the browser cannot read as a number ("5-"). */
+export const UNREADABLE = "not a number";
 
 /** The settings a fresh composer starts with: the server's defaults. */
 export const DEFAULT_SETTINGS: Settings = {
@@ -69,15 +84,18 @@ export function ComposerSettings(props: {
     return names.includes(props.settings.sampler) ? names : [props.settings.sampler, ...names];
   };
   const schedulers = () => (props.catalog?.schedulers.items ?? []).filter((s) => !isAutomatic(s.name));
-  const number = (
-    id: string,
-    key: "steps" | "seed" | "cfgScale" | "distilledCfgScale" | "priority",
-    hint?: string,
-  ) => ({
+  // A number field is written to only when its setting changes from elsewhere (a job reused, the form cleared):
+  // writing back what was typed would clear a half-typed "-5" or "1e", which the browser reads as "".
+  const number = (id: string, key: NumberSetting, hint?: string) => ({
     id,
     type: "number",
-    value: props.settings[key],
-    onInput: (e: { currentTarget: HTMLInputElement }) => props.onChange(key, e.currentTarget.value),
+    ref: (input: HTMLInputElement) =>
+      createRenderEffect(() => {
+        const value = props.settings[key];
+        if (value !== UNREADABLE && input.value !== value) input.value = value;
+      }),
+    onInput: (e: { currentTarget: HTMLInputElement }) =>
+      props.onChange(key, e.currentTarget.validity.badInput ? UNREADABLE : e.currentTarget.value),
     ...described(id, props.errors[key], props.errors[key], hint),
   });
   return (

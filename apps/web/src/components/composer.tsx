@@ -6,9 +6,9 @@ import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
 import type { Catalog } from "../lib/catalog";
 import type { ConnectionState } from "../lib/subscription";
-import { ComposerSettings, DEFAULT_SETTINGS } from "./composer-settings";
+import { ComposerSettings, DEFAULT_SETTINGS, NUMBER_SETTINGS, UNREADABLE } from "./composer-settings";
 import { SlidersIcon } from "./icons";
-import type { Settings } from "./composer-settings";
+import type { NumberSetting, Settings } from "./composer-settings";
 
 /** What the composer asks the page to submit. */
 export interface ComposerRequest {
@@ -28,6 +28,9 @@ export interface ComposerRequest {
   /** Sent only when not 0 (the server's default). */
   priority?: number;
 }
+
+/** Whether a number setting holds a number to show. */
+const given = (text: string): boolean => text.trim() !== "" && text !== UNREADABLE;
 
 /** Text fields become numbers only when they hold something; the server names whatever is wrong with them. */
 const numberOrUndefined = (text: string): number | undefined => (text.trim() === "" ? undefined : Number(text));
@@ -128,8 +131,23 @@ export function Composer(props: {
     },
   });
 
+  // The settings open on the fields in question; on a short screen they scroll the first one, its message
+  // too, into view.
+  const showErrors = (found: FieldErrors) => {
+    setErrors(found);
+    if (!SETTINGS_FIELDS.some((field) => found[field])) return;
+    setOpen(true);
+    const field = settingsBox.querySelector('[aria-invalid="true"]')?.closest(".field");
+    field?.scrollIntoView?.({ block: "nearest" });
+  };
+
   const send = async () => {
     if (blank() || sending()) return;
+    const unreadable = (Object.keys(NUMBER_SETTINGS) as NumberSetting[]).filter((key) => settings[key] === UNREADABLE);
+    if (unreadable.length > 0) {
+      showErrors(Object.fromEntries(unreadable.map((key) => [key, `${NUMBER_SETTINGS[key]} must be a number`])));
+      return;
+    }
     const { width, height } = preset();
     const request: ComposerRequest = {
       prompt: prompt(),
@@ -155,14 +173,7 @@ export function Composer(props: {
       if (prompt() === request.prompt) setPrompt("");
       setErrors({});
     } catch (error) {
-      const found = fieldErrorsOf(error);
-      setErrors(found);
-      if (SETTINGS_FIELDS.some((field) => found[field])) {
-        setOpen(true);
-        // The settings scroll on a short screen: bring the first field in question, its message too, into view.
-        const field = settingsBox.querySelector('[aria-invalid="true"]')?.closest(".field");
-        field?.scrollIntoView?.({ block: "nearest" });
-      }
+      showErrors(fieldErrorsOf(error));
     } finally {
       setSending(false);
     }
@@ -227,9 +238,9 @@ export function Composer(props: {
             <SlidersIcon /> Settings{" "}
             <span class="composer__summary">
               {formatSize(preset().width, preset().height)}
-              <Show when={settings.steps.trim() !== ""}> · {settings.steps} steps</Show>
-              <Show when={settings.cfgScale.trim() !== ""}> · CFG {settings.cfgScale}</Show>
-              <Show when={Number(settings.priority) !== 0 && settings.priority.trim() !== ""}>
+              <Show when={given(settings.steps)}> · {settings.steps} steps</Show>
+              <Show when={given(settings.cfgScale)}> · CFG {settings.cfgScale}</Show>
+              <Show when={given(settings.priority) && Number(settings.priority) !== 0}>
                 {" "}
                 · priority {settings.priority}
               </Show>
