@@ -4,7 +4,16 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { appRouter, EventHub, Inspector, JobService, ListBudget, MAX_BODY_BYTES, SubscriptionSlots } from "@anvil/api";
+import {
+  appRouter,
+  EventHub,
+  Inspector,
+  JobService,
+  ListBudget,
+  MAX_BODY_BYTES,
+  MAX_BULK_BODY_BYTES,
+  SubscriptionSlots,
+} from "@anvil/api";
 import type { Context, JobServiceOptions } from "@anvil/api";
 import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
@@ -36,7 +45,8 @@ import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
 import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
-import { MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
+import { isBulkSubmission, MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
+import { urlOf } from "./request-target";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
@@ -249,16 +259,20 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const logProcedureError = ({ error, path }: { error: TRPCError; path: string | undefined }): void => {
     if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
   };
-  const trpc = createHTTPHandler({
-    router: appRouter,
-    createContext,
-    basePath: "/trpc/",
-    maxBodySize: MAX_BODY_BYTES,
-    // One request may carry at most this many calls: a batch of a thousand submits or lists is one client
-    // taking everyone's turn. Larger batches are a 400 and run nothing.
-    maxBatchSize: MAX_BATCH_CALLS,
-    onError: logProcedureError,
-  });
+  const trpcHandler = (maxBodySize: number) =>
+    createHTTPHandler({
+      router: appRouter,
+      createContext,
+      basePath: "/trpc/",
+      maxBodySize,
+      // One request may carry at most this many calls: a batch of a thousand submits or lists is one client
+      // taking everyone's turn. Larger batches are a 400 and run nothing.
+      maxBatchSize: MAX_BATCH_CALLS,
+      onError: logProcedureError,
+    });
+  const trpc = trpcHandler(MAX_BODY_BYTES);
+  // jobs.submitMany sent alone: its 1,000 jobs may each carry prompts of 4,000 characters.
+  const trpcBulk = trpcHandler(MAX_BULK_BODY_BYTES);
   const webDir = config.webDir ?? DEFAULT_WEB_DIR;
 
   // Server-Sent Events streams this server serves as leader: ended when its term ends, so that their clients
@@ -269,6 +283,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const route = routeRequest({
     gate,
     trpc,
+    trpcBulk,
     streams,
     follows: () => cluster !== null && !service,
     forward: (req, res) =>
@@ -276,7 +291,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         leaderUrl: async () => (service ? selfUrl : (await cluster?.leader())?.url),
         forgetLeader: () => cluster?.forgetLeader(),
         waitMs: leaseMs * 2 + 5_000,
-        maxBodyBytes: MAX_BODY_BYTES,
+        maxBodyBytes: (request) => (isBulkSubmission(urlOf(request)) ? MAX_BULK_BODY_BYTES : MAX_BODY_BYTES),
       }),
     metrics,
     images,

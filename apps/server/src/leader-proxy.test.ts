@@ -20,7 +20,7 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 
 /** A follower: forwards every request to the server `lookup` names. */
 const follower = (lookup: Omit<LeaderLookup, "waitMs" | "maxBodyBytes">) =>
-  serve((req, res) => void forwardToLeader(req, res, { ...lookup, waitMs: 5_000, maxBodyBytes: 1024 }));
+  serve((req, res) => void forwardToLeader(req, res, { ...lookup, waitMs: 5_000, maxBodyBytes: () => 1024 }));
 
 describe("forwardToLeader", () => {
   it("sends a request on to the next leader when the one it knew answers that it leads no more", async () => {
@@ -54,7 +54,7 @@ describe("forwardToLeader", () => {
           leaderUrl: async () => former,
           forgetLeader: () => {},
           waitMs: 500,
-          maxBodyBytes: 1024,
+          maxBodyBytes: () => 1024,
         }),
     );
     const response = await fetch(`${entry}/trpc/health`);

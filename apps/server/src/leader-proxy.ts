@@ -128,7 +128,8 @@ export interface LeaderLookup {
   forgetLeader: () => void;
   /** How long a request may wait for a leader: across an election and a lease that has to run out. */
   waitMs: number;
-  maxBodyBytes: number;
+  /** The largest body the leader takes for this request. */
+  maxBodyBytes: (req: IncomingMessage) => number;
 }
 
 /**
@@ -142,14 +143,15 @@ export const forwardToLeader = async (
 ): Promise<void> => {
   // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
   if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
-  const body = await readBody(req, maxBodyBytes);
+  const limit = maxBodyBytes(req);
+  const body = await readBody(req, limit);
   if (body === null) {
     return json(
       res,
       413,
       {
         error: {
-          message: `The request's body is larger than the ${maxBodyBytes / 1024} KiB one request may carry`,
+          message: `The request's body is larger than the ${Math.round(limit / 1024)} KiB this request may carry`,
           code: -32600,
           data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
         },

@@ -44,3 +44,13 @@ export function oversizedReply(url: URL): string | null {
   if (asked <= MAX_LISTED_JOBS_PER_REQUEST) return null;
   return `This request asks jobs.list for ${asked} jobs; one request may ask for at most ${MAX_LISTED_JOBS_PER_REQUEST} in all (fewer calls per batch, or smaller pages with the cursor)`;
 }
+
+/** Whether `url` is a `jobs.submitMany` sent alone (not in a batch), which may carry the larger bulk body. */
+export const isBulkSubmission = (url: URL | null): boolean => {
+  if (!url) return false;
+  try {
+    return decodeURIComponent(url.pathname) === "/trpc/jobs.submitMany";
+  } catch {
+    return false;
+  }
+};

@@ -8,7 +8,7 @@ import { json } from "./http-body";
 import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
-import { oversizedReply } from "./request-limits";
+import { isBulkSubmission, oversizedReply } from "./request-limits";
 import { urlOf } from "./request-target";
 import { serveWebApp } from "./static-files";
 
@@ -39,6 +39,8 @@ export interface RequestRouterOptions {
   gate: AuthGate;
   /** tRPC's HTTP handler, for `/trpc/<procedure>`. */
   trpc: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+  /** The same with the larger body limit of a `jobs.submitMany` sent alone. */
+  trpcBulk: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
   /** Server-Sent Events streams served here, ended when this server's term as leader ends. */
   streams: Set<ServerResponse>;
   /** Whether another server leads the cluster: then API and image requests are forwarded to it. */
@@ -91,7 +93,7 @@ export const routeRequest =
         res.once("close", () => streams.delete(res));
       }
       gzipJsonAnswers(req, res);
-      return options.trpc(req, res);
+      return isBulkSubmission(url) ? options.trpcBulk(req, res) : options.trpc(req, res);
     }
     if (path === "/trpc") {
       return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });

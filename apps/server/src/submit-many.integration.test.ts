@@ -55,4 +55,28 @@ describe.each(testDrivers())("jobs.submitMany and idempotency keys on $kind", (d
     expect(codeOf(inBatch)).toEqual({ code: "CONFLICT", httpStatus: 409 });
     expect(inBatch.message).toMatch(new RegExp(`^jobs\\.1\\.idempotencyKey: .*${idempotencyKey}`));
   });
+
+  it("takes a submitMany sent alone past the 256 KiB of other requests: many jobs with long prompts", async () => {
+    const { url, trpc } = server();
+    const prompt = (i: number) => `${uniquePrompt(`long ${i}`)} ${"a".repeat(3_900)}`;
+    const jobs = Array.from({ length: 70 }, (_, i) => ({ prompt: prompt(i), ...quick }));
+    const body = JSON.stringify({ jobs });
+    expect(body.length).toBeGreaterThan(256 * 1024);
+    const alone = await fetch(`${url}/trpc/jobs.submitMany`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    expect(alone.status).toBe(200);
+    const made = ((await alone.json()) as { result: { data: { id: string; prompt: string }[] } }).result.data;
+    expect(made.map((job) => job.prompt)).toEqual(jobs.map((job) => job.prompt));
+    // In a batch with other calls the usual limit holds.
+    const batched = await fetch(`${url}/trpc/jobs.submitMany,conversations.create?batch=1`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ 0: { jobs }, 1: {} }),
+    });
+    expect(batched.status).toBe(413);
+    await Promise.all(made.map((job) => trpc.jobs.cancel.mutate({ jobId: job.id }).catch(() => undefined)));
+  });
 });

@@ -13,6 +13,12 @@ import { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "
 /** The largest request body one call (or batch) may carry, over HTTP or in one WebSocket message. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
+/**
+ * The largest body of a `jobs.submitMany` sent alone over HTTP (not in a batch): 1,000 jobs, each with a prompt
+ * and a negative prompt of up to 4,000 characters (three bytes each in UTF-8 for most scripts beyond Latin).
+ */
+export const MAX_BULK_BODY_BYTES = 32 * 1024 * 1024;
+
 const t = initTRPC.context<Context>().create({
   // Stack traces stay on the server, whatever NODE_ENV says.
   isDev: false,
@@ -26,7 +32,7 @@ const t = initTRPC.context<Context>().create({
     if (error.code === "PAYLOAD_TOO_LARGE" && error.message === "PAYLOAD_TOO_LARGE") {
       return {
         ...shape,
-        message: `The request's body is larger than the ${MAX_BODY_BYTES / 1024} KiB one request may carry`,
+        message: `The request's body is larger than one request may carry: ${MAX_BODY_BYTES / 1024} KiB, or ${MAX_BULK_BODY_BYTES / 1024 / 1024} MiB for a jobs.submitMany sent alone`,
       };
     }
     if (!(error.cause instanceof ZodError)) return shape;

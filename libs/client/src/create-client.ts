@@ -1,4 +1,4 @@
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { EventSource as FetchEventSource } from "eventsource";
 import type { AnvilRouter } from "./router";
 import { submitAndWait, waitForJob } from "./submit-and-wait";
@@ -9,6 +9,9 @@ import type { WatchOptions } from "./watch";
 
 /** The server takes at most this many calls in one HTTP batch (apps/server MAX_BATCH_CALLS). */
 const MAX_BATCH_CALLS = 50;
+
+/** Calls sent each in a request of its own, never batched with others. */
+const UNBATCHED: ReadonlySet<string> = new Set(["jobs.list", "jobs.submitMany"]);
 
 /** What {@link createAnvilClient} takes. */
 export interface AnvilClientOptions {
@@ -61,7 +64,13 @@ export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
           // The eventsource package reads the stream with fetch, so the token can go in a header.
           ...(usesFetch ? { eventSourceOptions: () => ({ fetch: withAuth }) as EventSourceInit } : {}),
         }),
-        false: httpBatchLink({ url: `${base}/trpc`, fetch: withAuth, maxItems: MAX_BATCH_CALLS }),
+        // A page of jobs.list (up to 500 jobs) and a jobs.submitMany (up to 1,000) go alone: the server takes
+        // at most 1,000 listed jobs per request and a large body only from a submitMany sent alone.
+        false: splitLink({
+          condition: (op) => UNBATCHED.has(op.path),
+          true: httpLink({ url: `${base}/trpc`, fetch: withAuth }),
+          false: httpBatchLink({ url: `${base}/trpc`, fetch: withAuth, maxItems: MAX_BATCH_CALLS }),
+        }),
       }),
     ],
   });
