@@ -1,9 +1,29 @@
 import { createUniqueId, onCleanup, onMount } from "solid-js";
 import type { JSX } from "solid-js";
 
+/** The controls Tab stops at (a disabled one it skips, so it is never the first or last of them). */
+const TABBABLE =
+  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/** For a modal's keydown on Tab: Tab and Shift+Tab cycle through `box`'s own controls, never to the page behind it. */
+export function keepFocusInside(box: HTMLElement, e: KeyboardEvent) {
+  const controls = [...box.querySelectorAll<HTMLElement>(TABBABLE)];
+  const first = controls[0];
+  const last = controls.at(-1);
+  if (!first || !last) return;
+  const inside = box.contains(document.activeElement);
+  if (e.shiftKey && (document.activeElement === first || !inside)) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (document.activeElement === last || !inside)) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
 /**
- * A modal dialog over the page: its title, its header actions and Close; Escape closes it too, and the focus goes
- * back to where it was when it closes.
+ * A modal dialog over the page: its title, its header actions and Close; Escape closes it too, Tab stays inside it,
+ * and the focus goes back to where it was when it closes.
  */
 export function Dialog(props: {
   title: string;
@@ -16,12 +36,18 @@ export function Dialog(props: {
 }) {
   const titleId = createUniqueId();
   let box!: HTMLElement;
+  let close!: HTMLButtonElement;
   const opener = document.activeElement;
   onMount(() => {
-    // Into the dialog, so Tab and a screen reader start there.
-    (box.querySelector<HTMLElement>("input, button:not([disabled])") ?? box).focus();
+    // On its first text field (a form to fill in), else on Close: the first control can be an action such as
+    // "Pause queue", which one Enter right after opening would press for everyone.
+    (
+      box.querySelector<HTMLElement>('input:not([type="checkbox"]):not([type="radio"]):not([disabled]), textarea') ??
+      close
+    ).focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") props.onClose();
+      if (e.key === "Tab") keepFocusInside(box, e);
     };
     document.addEventListener("keydown", onKey);
     onCleanup(() => {
@@ -43,7 +69,7 @@ export function Dialog(props: {
           <h2 id={titleId}>{props.title}</h2>
           <div class="dialog__actions">
             {props.actions}
-            <button type="button" class="button" onClick={() => props.onClose()}>
+            <button type="button" class="button" ref={close} onClick={() => props.onClose()}>
               Close
             </button>
           </div>

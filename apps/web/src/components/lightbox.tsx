@@ -1,30 +1,40 @@
-import { onCleanup, onMount } from "solid-js";
+import { createSignal, onCleanup, onMount, Show } from "solid-js";
 import type { Job } from "../lib/types";
+import { keepFocusInside } from "./dialog";
 import { mediaBox } from "./job-media";
 
-/** The full-size image of a finished job, over the page; Escape or a click outside closes it. */
-export function Lightbox(props: { job: Job; onClose: () => void }) {
+// navigator.clipboard is absent outside a secure context (http:// to another host): that is a rejection too.
+const clipboardCopy = async (text: string) => {
+  if (!navigator.clipboard) throw new Error("no clipboard");
+  await navigator.clipboard.writeText(text);
+};
+
+/** The full-size image of a finished job with its seed, over the page; Escape or a click outside closes it. */
+export function Lightbox(props: {
+  job: Job;
+  onClose: () => void;
+  /** Puts text on the clipboard (the seed); rejects where the browser does not allow it. */
+  copy?: (text: string) => Promise<void>;
+}) {
   let close!: HTMLButtonElement;
   let dialog!: HTMLDivElement;
+  let seedBox: HTMLElement | undefined;
   const opener = document.activeElement as HTMLElement | null;
+  const seed = () => props.job.usedSeed ?? props.job.params.seed;
+  const [copied, setCopied] = createSignal<"copied" | "selected" | null>(null);
+  const copySeed = () =>
+    (props.copy ?? clipboardCopy)(String(seed())).then(
+      () => setCopied("copied"),
+      () => {
+        // Selected, so Ctrl+C (or the context menu) takes it as it is.
+        const selection = getSelection();
+        if (seedBox && selection) selection.selectAllChildren(seedBox);
+        setCopied("selected");
+      },
+    );
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Escape") props.onClose();
-    if (e.key === "Tab") keepFocusInside(e);
-  };
-  // A modal dialog: Tab and Shift+Tab cycle through its own controls, never to the page behind it.
-  const keepFocusInside = (e: KeyboardEvent) => {
-    const controls = [...dialog.querySelectorAll<HTMLElement>("a[href], button")];
-    const first = controls[0];
-    const last = controls.at(-1);
-    if (!first || !last) return;
-    const inside = dialog.contains(document.activeElement);
-    if (e.shiftKey && (document.activeElement === first || !inside)) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && (document.activeElement === last || !inside)) {
-      e.preventDefault();
-      first.focus();
-    }
+    if (e.key === "Tab") keepFocusInside(dialog, e);
   };
   onMount(() => {
     close.focus();
@@ -47,6 +57,15 @@ export function Lightbox(props: { job: Job; onClose: () => void }) {
         <img src={props.job.imageUrl ?? ""} alt={props.job.prompt} />
         <figcaption>
           <span class="lightbox__prompt">{props.job.prompt}</span>
+          {/* -1 is "random" as asked, not a seed: a job that ended without telling which it used has none to show. */}
+          <Show when={seed() !== -1}>
+            <span class="lightbox__seed">
+              Seed <code ref={seedBox}>{seed()}</code>
+            </span>
+            <button type="button" class="button button--ghost" onClick={() => void copySeed()}>
+              {copied() === "copied" ? "Copied" : copied() === "selected" ? "Selected: Ctrl+C" : "Copy seed"}
+            </button>
+          </Show>
           <a class="button button--ghost" href={props.job.imageUrl ?? ""} download={`anvil-${props.job.id}.png`}>
             Download
           </a>

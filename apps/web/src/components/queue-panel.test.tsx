@@ -1,6 +1,8 @@
 import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
+import { createSignal } from "solid-js";
 import { describe, expect, it, vi } from "vitest";
+import type { ConnectionState } from "../lib/subscription";
 import { QueuePanel } from "./queue-panel";
 
 const status = {
@@ -27,6 +29,27 @@ describe("<QueuePanel>", () => {
   it("shows the connection as reconnecting while the stream is down", () => {
     render(() => <QueuePanel status={undefined} connection="reconnecting" promptOf={() => undefined} />);
     expect(screen.getByRole("status")).toHaveTextContent("Reconnecting…");
+  });
+
+  it("shows the counts and GPUs as unknown while reconnecting, and as they are once live again", () => {
+    const [connection, setConnection] = createSignal<ConnectionState>("reconnecting");
+    const idle = { ...status, queued: 0, backends: [{ ...status.backends[0]!, busy: false, jobId: null }] };
+    render(() => <QueuePanel status={idle} connection={connection()} promptOf={() => undefined} />);
+    const gpu = () => screen.getByText("gpu-a:7860").closest("li");
+    expect(screen.getByTestId("queue-waiting")).toHaveTextContent("–");
+    expect(screen.getByTestId("queue-running")).toHaveTextContent("–");
+    expect(gpu()).toHaveTextContent("Unknown");
+    expect(gpu()).toHaveClass("backend--unknown");
+    setConnection("live");
+    expect(screen.getByTestId("queue-waiting")).toHaveTextContent("0");
+    expect(screen.getByTestId("queue-running")).toHaveTextContent("1");
+    expect(gpu()).toHaveTextContent("Idle");
+    expect(gpu()).toHaveClass("backend--idle");
+  });
+
+  it("does not name a GPU's job while reconnecting: it may have finished", () => {
+    render(() => <QueuePanel status={status} connection="reconnecting" promptOf={() => "a fox"} />);
+    expect(screen.getByText("gpu-a:7860").closest("li")).not.toHaveTextContent("a fox");
   });
 
   it("tells everyone when the queue is paused", () => {

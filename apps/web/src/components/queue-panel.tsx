@@ -5,6 +5,8 @@ import type { QueueStatus } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
 import { PauseButton } from "./pause-button";
 
+const STATE_LABEL = { unknown: "Unknown", down: "Unreachable", busy: "Generating", idle: "Idle" };
+
 /**
  * The line and the GPUs at a glance, with the state of the live connection and whether the queue is paused; for
  * admins, Pause / Resume and the way to the whole line.
@@ -19,6 +21,10 @@ export function QueuePanel(props: {
   /** Present for admins: opens everyone's waiting jobs. */
   onOpenLine?: (() => void) | undefined;
 }) {
+  // While the stream reconnects, the last status is stale: the counts and GPUs say they are unknown rather than look
+  // current (a green "Idle" on a GPU that may be down).
+  const stale = () => props.connection === "reconnecting";
+  const current = () => (stale() ? undefined : props.status);
   return (
     <aside class="queue-panel" aria-label="Queue">
       <div class="queue-panel__head">
@@ -28,11 +34,11 @@ export function QueuePanel(props: {
       <dl class="queue-panel__counts">
         <div>
           <dt>Waiting</dt>
-          <dd data-testid="queue-waiting">{props.status?.queued ?? "–"}</dd>
+          <dd data-testid="queue-waiting">{current()?.queued ?? "–"}</dd>
         </div>
         <div>
           <dt>Running</dt>
-          <dd data-testid="queue-running">{props.status?.processing ?? "–"}</dd>
+          <dd data-testid="queue-running">{current()?.processing ?? "–"}</dd>
         </div>
       </dl>
       <Show when={props.status?.paused}>
@@ -58,15 +64,13 @@ export function QueuePanel(props: {
       <ul class="backends">
         <For each={props.status?.backends ?? []} fallback={<li class="backends__empty">No backend reported yet</li>}>
           {(backend) => {
-            const state = () => (!backend.healthy ? "down" : backend.busy ? "busy" : "idle");
+            const state = () => (stale() ? "unknown" : !backend.healthy ? "down" : backend.busy ? "busy" : "idle");
             return (
               <li class={`backend backend--${state()}`}>
                 <span class="backend__dot" aria-hidden="true" />
                 <span class="backend__name">{backendLabel(backend.url)}</span>
-                <span class="backend__state">
-                  {state() === "down" ? "Unreachable" : state() === "busy" ? "Generating" : "Idle"}
-                </span>
-                <Show when={backend.jobId}>
+                <span class="backend__state">{STATE_LABEL[state()]}</span>
+                <Show when={!stale() && backend.jobId}>
                   {(jobId) => (
                     <span class="backend__job">{props.promptOf(jobId()) ?? `Job ${jobId().slice(0, 8)}`}</span>
                   )}
