@@ -7,7 +7,7 @@ import type { EventRecorder } from "./testing/job-events";
 import { testDrivers } from "./testing/test-databases";
 import { useTestServer } from "./testing/test-server";
 import type { TestServer } from "./testing/test-server";
-import { pause, waitForStatus } from "./testing/wait";
+import { pause, waitForJob, waitForStatus } from "./testing/wait";
 
 describe.each(testDrivers())("jobs.events on $kind", (driver) => {
   const server = useTestServer(driver);
@@ -58,6 +58,21 @@ describe.each(testDrivers())("jobs.events on $kind", (driver) => {
       imageUrl: `/images/${job.id}.png`,
     });
   };
+
+  it("sends an unfiltered subscriber the progress of a job that was running before it subscribed", async () => {
+    const s = server();
+    // Ten times the simulator's step time for each of its 150 steps: it runs for seconds.
+    const job = await s.trpc.jobs.submit.mutate({ prompt: uniquePrompt("long sim:slow"), ...quick, steps: 150 });
+    cleanups.push(async () => {
+      await s.trpc.jobs.cancel.mutate({ jobId: job.id }).catch(() => undefined);
+    });
+    await waitForJob(s.trpc, job.id, (j) => j.status === "processing" && j.progress > 0, "the job runs");
+    const recorder = await record(s.trpc, {});
+    await recorder.until(
+      (events) => eventsOf(events, job.id).some((e) => e.job.status === "processing" && e.job.progress > 0),
+      "the running job's progress",
+    );
+  });
 
   describe("over Server-Sent Events (httpSubscriptionLink)", () => {
     it("delivers queued → processing → complete of a submitted job in order, each exactly once", async () => {

@@ -94,7 +94,7 @@ const bare = (host: string): string => {
     .replace(/\.$/, "");
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(name);
   if (!mapped) return name.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
-  const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  const [high = 0, low = 0] = mapped.slice(1).map((group) => parseInt(group, 16));
   return [high >> 8, high & 255, low >> 8, low & 255].join(".");
 };
 

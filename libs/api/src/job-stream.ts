@@ -60,7 +60,8 @@ export type JobStreamEvent = Job | LineEvent;
  * are folded per subscriber into one compact {@link LineEvent} (O(1) per change whatever the number of waiting
  * jobs), sent within one coalescing window and always just before any snapshot, so a snapshot's `queuePosition`
  * is at the version of the last line event before it. An unfiltered subscription without `lastEventId` starts with
- * live events only: the current state of every job is what `jobs.list` is for.
+ * live events only (a job already running is sent with its next progress): the current state of every job is what
+ * `jobs.list` is for.
  *
  * Event ids: a status change is sent as its log id ("42"); any other event as "<last log id>.<n>", which
  * resumes from the same place.
@@ -109,6 +110,20 @@ export async function* jobEventStream(
         estimatedFinishAt: job.estimatedFinishAt,
       });
     const minorId = () => `${cursor}.${++minor}`;
+    // A fresh unfiltered subscription starts with live events only, so a job that was running before it began is
+    // not among those sent: its progress is news all the same, and its first snapshot goes out with it.
+    const isNews = (job: Job): boolean => {
+      if (input.jobId || input.conversationId || job.status !== "processing" || !matches(job)) return false;
+      sent.set(job.id, {
+        statusEventId: 0,
+        status: job.status,
+        queuePosition: 0,
+        progress: -1,
+        estimatedStartAt: null,
+        estimatedFinishAt: null,
+      });
+      return true;
+    };
     /** The line event that must go before a snapshot just read (so its position is at the client's version). */
     const lineBefore = (): TrackedEnvelope<JobStreamEvent>[] => {
       const event = line?.take(() => service.estimates.timing());
@@ -188,7 +203,7 @@ export async function* jobEventStream(
         if (isFinalStatus(job.status)) sent.delete(job.id);
         else remember(job, message.eventId);
         for (const event of [...before, tracked(String(message.eventId), job)]) yield event;
-      } else if (message?.kind === "progress" && sent.has(message.job.id)) {
+      } else if (message?.kind === "progress" && (sent.has(message.job.id) || isNews(message.job))) {
         markDirty(message.job.id);
       } else if (message?.kind === "line" || message?.kind === "timing") {
         // Only a jobId subscription queues line changes: its one job's position and estimates go out as a snapshot.
