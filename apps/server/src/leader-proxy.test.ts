@@ -46,6 +46,31 @@ describe("forwardToLeader", () => {
     expect(forgotten).toBe(1);
   });
 
+  it("leaves no listener behind on the client's response for each attempt that found no leader", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    try {
+      const former = await follower({ leaderUrl: async () => undefined, forgetLeader: () => {} });
+      let listeners = 0;
+      const entry = await serve((req, res) => {
+        res.once("finish", () => (listeners = res.listenerCount("close")));
+        void forwardToLeader(req, res, {
+          leaderUrl: async () => former,
+          forgetLeader: () => {},
+          // About a dozen attempts, one every 200 ms.
+          waitMs: 2_500,
+          maxBodyBytes: () => 1024,
+        });
+      });
+      expect((await fetch(`${entry}/trpc/health`)).status).toBe(503);
+      expect(listeners).toBeLessThan(3);
+      expect(warnings).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("answers 503 once no leader answers within its wait", async () => {
     const former = await follower({ leaderUrl: async () => undefined, forgetLeader: () => {} });
     const entry = await serve(

@@ -61,6 +61,13 @@ export class LeaderUnreachable extends Error {}
 export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerResponse, leader: URL): Promise<void> {
   return new Promise((resolve, reject) => {
     let answered = false;
+    // A client that leaves (a closed tab, a dropped SSE stream) ends the request to the leader too. An attempt
+    // that found no leader takes its listener away again: a request may try many times during an election.
+    const clientLeft = () => upstream.destroy();
+    const unreachable = (why: string) => {
+      res.off("close", clientLeft);
+      reject(new LeaderUnreachable(why));
+    };
     const upstream = request(
       {
         host: leader.hostname,
@@ -73,7 +80,7 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
         if (reply.statusCode === 503 && reply.headers[NOT_LEADER_HEADER]) {
           // It leads no more (a leader stepping down, or one a follower still took for the leader): nothing was done.
           reply.resume();
-          reject(new LeaderUnreachable(`the server at ${leader.host} no longer leads`));
+          unreachable(`the server at ${leader.host} no longer leads`);
           return;
         }
         answered = true;
@@ -91,10 +98,9 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
         return;
       }
       // Connection refused or reset before an answer: the leader is gone (or going); nothing was done twice.
-      reject(new LeaderUnreachable(`the leader at ${leader.host} does not answer: ${error.message}`));
+      unreachable(`the leader at ${leader.host} does not answer: ${error.message}`);
     });
-    // A client that leaves (a closed tab, a dropped SSE stream) ends the request to the leader too.
-    res.on("close", () => upstream.destroy());
+    res.on("close", clientLeft);
     upstream.end(body);
   });
 }
