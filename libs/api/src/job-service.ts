@@ -1,5 +1,5 @@
 import type { EffectRuntime, Job, JobScheduler } from "@anvil/job-machine";
-import type { ImageStore, JobRecord } from "@anvil/persistence";
+import type { ImageStore, JobRecord, SubmitJobInput as StoredSubmission } from "@anvil/persistence";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import { Duration, Effect } from "effect";
 import type { BackendMonitor } from "./backend-monitor";
@@ -12,6 +12,7 @@ import type { Estimates } from "./estimates";
 import type { EventRetention } from "./event-retention";
 import type { LiveJobs } from "./live-jobs";
 import { conversationNotFound, ownConversation } from "./ownership";
+import { countNewJobs } from "./queue-quota";
 import type { QueueQuota } from "./queue-quota";
 import type { Recovery } from "./recovery";
 import { wireJobService } from "./service-wiring";
@@ -94,30 +95,40 @@ export class JobService {
   }
 
   /**
-   * Accepts `by`'s job: persisted first, then queued, then announced. The same idempotency key never makes two.
+   * Accepts `by`'s job: persisted first, then queued, then announced. The same idempotency key never makes two,
+   * and returns the job it made even when `by` has as many waiting as MAX_QUEUED_PER_USER allows.
    * A conversation must be the caller's own (an admin's may be anyone's).
    */
   async submit(input: SubmitInput, by: Caller = LOCAL_USER): Promise<Job> {
     const stored = await toStoredSubmission(input, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown();
-    return this.quota.admit(by.name, () => this.submissions.submit(stored));
+    return this.admit(by.name, [stored], () => this.submissions.submit(stored));
   }
 
   /**
    * Accepts every job of `by` in one transaction, in the order given (their positions follow it), or none: the
-   * first one refused refuses them all, named by its index. Each job counts against MAX_QUEUED_PER_USER.
+   * first one refused refuses them all, named by its index. Each new job counts against MAX_QUEUED_PER_USER
+   * (one whose idempotency key returns the job it made does not).
    */
   async submitMany(inputs: readonly SubmitInput[], by: Caller = LOCAL_USER): Promise<Job[]> {
     const stored = await toStoredSubmissions(inputs, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown();
-    return this.quota.admit(by.name, () => this.submissions.submitAll(stored), stored.length);
+    return this.admit(by.name, stored, () => this.submissions.submitAll(stored));
   }
 
   private checks() {
     return { checkpoints: this.checkpoints, isOwnUrl: this.options.isOwnUrl };
   }
 
-  /** A new job with the prompt, params and conversation of a job that ended in error or was cancelled. */
+  /** `submit` of `inputs`, unless the new jobs among them would pass MAX_QUEUED_PER_USER (TOO_MANY_REQUESTS). */
+  private admit<T>(owner: string, inputs: readonly StoredSubmission[], submit: () => Promise<T>): Promise<T> {
+    return this.quota.admit({ owner, inputs, submit, countNew: () => countNewJobs(this.options.store, inputs) });
+  }
+
+  /**
+   * A new job with the prompt, params and conversation of a job that ended in error or was cancelled; a new
+   * waiting job, so it counts against MAX_QUEUED_PER_USER like a submission.
+   */
   async retry(jobId: string, by: Caller = LOCAL_USER): Promise<Job> {
     const record = await this.live.find(jobId, by);
     if (record.status !== "error" && record.status !== "cancelled") {
@@ -126,13 +137,15 @@ export class JobService {
       });
     }
     if (this.scheduler.journal.failing) throw databaseDown();
-    return this.submissions.submit({
+    const again: StoredSubmission = {
       prompt: record.prompt,
       params: record.params,
       conversationId: record.conversationId,
       owner: record.owner,
       priority: record.priority,
-    });
+    };
+    // Counted against the job's owner, whose waiting jobs it joins (an admin may retry anyone's).
+    return this.admit(record.owner, [again], () => this.submissions.submit(again));
   }
 
   /**

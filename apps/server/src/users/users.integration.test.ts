@@ -144,6 +144,84 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     }
   });
 
+  /** Runs `work` while an admin's job that never ends holds the one GPU, then cancels every job bob has waiting. */
+  const whileGpuBusy = async (work: () => Promise<void>) => {
+    const blocker = await admin.jobs.submit.mutate({ prompt: uniquePrompt("blocker sim:hang") });
+    try {
+      await waitForStatus(admin, blocker.id, "processing");
+      await work();
+    } finally {
+      const waiting = await admin.jobs.list.query({ owner: "bob", status: ["queued"], limit: 500 });
+      for (const job of waiting.items) await admin.jobs.cancel.mutate({ jobId: job.id });
+      await admin.jobs.cancel.mutate({ jobId: blocker.id });
+    }
+  };
+  const tooMany = { code: "TOO_MANY_REQUESTS", httpStatus: 429 };
+
+  it("returns the job an idempotencyKey made to a user at MAX_QUEUED_PER_USER, and counts only new jobs", async () => {
+    await whileGpuBusy(async () => {
+      const bob = as("bob");
+      const keyed = (label: string) => ({ prompt: uniquePrompt(label), ...quick, idempotencyKey: uniquePrompt(label) });
+      const [first, second] = [keyed("first"), keyed("second")];
+      const made = [await bob.jobs.submit.mutate(first), await bob.jobs.submit.mutate(second)];
+      const unkeyed = await bob.jobs.submit.mutate({ prompt: "waiting, no key", ...quick });
+      expect(codeOf(await trpcError(bob.jobs.submit.mutate(keyed("one too many"))))).toEqual(tooMany);
+
+      // A client that resends after a lost answer gets its job, at the limit as below it.
+      expect(await bob.jobs.submit.mutate(first)).toMatchObject({ id: made[0]!.id, status: "queued" });
+      const again = await bob.jobs.submitMany.mutate({ jobs: [second, first] });
+      expect(again.map((job) => job.id)).toEqual([made[1]!.id, made[0]!.id]);
+      // A batch that would make one new job passes the limit; refused, it stores none.
+      const third = keyed("third");
+      expect(codeOf(await trpcError(bob.jobs.submitMany.mutate({ jobs: [first, third] })))).toEqual(tooMany);
+      const waiting = await bob.jobs.list.query({ status: ["queued"], limit: 500 });
+      expect(waiting.items.map((job) => job.id)).toEqual([...made, unkeyed].map((job) => job.id));
+
+      await bob.jobs.cancel.mutate({ jobId: unkeyed.id });
+      const [kept, added] = await bob.jobs.submitMany.mutate({ jobs: [first, third] });
+      expect(kept?.id).toBe(made[0]!.id);
+      expect(added).toMatchObject({ prompt: third.prompt, status: "queued" });
+      expect(codeOf(await trpcError(bob.jobs.submit.mutate(keyed("fourth"))))).toEqual(tooMany);
+    });
+  });
+
+  it("answers two identical submissions at once with one job when one more would reach MAX_QUEUED_PER_USER", async () => {
+    await whileGpuBusy(async () => {
+      const bob = as("bob");
+      for (let i = 0; i < 2; i++) await bob.jobs.submit.mutate({ prompt: `waiting ${i}`, ...quick });
+      const request = { prompt: uniquePrompt("sent twice"), ...quick, idempotencyKey: uniquePrompt("twice") };
+      const [one, other] = await Promise.all([bob.jobs.submit.mutate(request), bob.jobs.submit.mutate(request)]);
+      expect(other.id).toBe(one.id);
+      expect((await bob.jobs.list.query({ status: ["queued"], limit: 500 })).items).toHaveLength(3);
+    });
+  });
+
+  it("counts a retry against MAX_QUEUED_PER_USER like a submission", async () => {
+    await whileGpuBusy(async () => {
+      const bob = as("bob");
+      const queued = [];
+      for (let i = 0; i < 3; i++) queued.push(await bob.jobs.submit.mutate({ prompt: `waiting ${i}`, ...quick }));
+      const [cancelled, other] = queued;
+      await bob.jobs.cancel.mutate({ jobId: cancelled!.id });
+      await bob.jobs.submit.mutate({ prompt: "waiting 3", ...quick });
+      const refused = await trpcError(bob.jobs.retry.mutate({ jobId: cancelled!.id }));
+      expect(codeOf(refused)).toEqual(tooMany);
+      expect(refused.message).toBe(
+        "You have 3 jobs waiting already, the most one user may have; wait for some to start",
+      );
+      // An admin's retry of bob's job joins bob's waiting jobs, and counts against bob.
+      expect(codeOf(await trpcError(admin.jobs.retry.mutate({ jobId: cancelled!.id })))).toEqual(tooMany);
+      expect((await bob.jobs.list.query({ status: ["queued"], limit: 500 })).items).toHaveLength(3);
+
+      await bob.jobs.cancel.mutate({ jobId: other!.id });
+      expect(await bob.jobs.retry.mutate({ jobId: cancelled!.id })).toMatchObject({
+        prompt: cancelled!.prompt,
+        owner: "bob",
+        status: "queued",
+      });
+    });
+  });
+
   it("signs a user in with a session cookie that is not the token, and signs them out", async () => {
     const login = await fetch(`${running.url}/auth/login`, {
       method: "POST",
