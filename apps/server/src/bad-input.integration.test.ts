@@ -287,6 +287,13 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
         "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
       );
       expect(statusLine(page)).toBe(200);
+      // A body Node left unparsed on the socket: refused, saying why, rather than read as empty.
+      const post = await rawRequest(
+        url,
+        'POST /trpc/jobs.submit HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"prompt":"x"}\n',
+      );
+      expect(statusLine(post)).toBe(400);
+      expect(post).toContain("--http1.1");
     });
 
     it("is 404 for /trpc itself, which names no procedure (not the web app)", async () => {

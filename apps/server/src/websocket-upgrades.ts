@@ -25,7 +25,7 @@ export interface UpgradeRoutes {
 /**
  * Answers an upgrade request as the ordinary request it also is: Node hands every request with an `Upgrade` header
  * (`h2c` from `curl --http2`, say) to the upgrade listener once there is one, and a client may not insist on a
- * protocol change. The connection closes after the answer.
+ * protocol change. The connection closes after the answer. One with a body is refused, saying why.
  */
 const answerPlainly = (
   req: IncomingMessage,
@@ -39,6 +39,20 @@ const answerPlainly = (
     res.detachSocket(socket as Socket);
     socket.end();
   });
+  // Node leaves an upgrade request's body on the socket, unparsed: one that has a body cannot be read as sent.
+  const length = Number(req.headers["content-length"] ?? 0);
+  if (req.headers["transfer-encoding"] || length > 0) {
+    res.writeHead(400, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        error: {
+          message: `Anvil speaks HTTP/1.1 only: send this request without "Upgrade: ${req.headers.upgrade ?? ""}" (curl: --http1.1)`,
+          code: -32600,
+          data: { code: "BAD_REQUEST", httpStatus: 400 },
+        },
+      }),
+    );
+    return;
+  }
   plain(req, res);
 };
 
