@@ -1,15 +1,18 @@
 import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { acquireDataDirLock, breakStaleLock, DataDirLocked, LOCK_FILE } from "./data-dir-lock";
+import { acquireDataDirLock, breakStaleLock, DataDirLocked, DataDirUnusable, LOCK_FILE } from "./data-dir-lock";
 import type { DataDirLock, LockOwner } from "./data-dir-lock";
 
 const folders: string[] = [];
 const locks: DataDirLock[] = [];
+const processes: ChildProcess[] = [];
 afterEach(async () => {
+  for (const child of processes.splice(0)) child.kill("SIGKILL");
   for (const lock of locks.splice(0)) await lock.release();
   for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
 });
@@ -41,6 +44,37 @@ const deadPid = async (): Promise<number> => {
   const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
   await new Promise((resolve) => child.once("exit", resolve));
   return child.pid!;
+};
+
+/** /proc/<pid>/stat's fields from the state (field 3) on. */
+const procStat = async (pid: number): Promise<string[]> => {
+  const text = await readFile(`/proc/${pid}/stat`, "utf8");
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+};
+
+/**
+ * A process that has exited but is not reaped: sh starts `sleep 0` and becomes `sleep 30`, which never waits for
+ * the child it inherits. So a server killed with -9 looks alive until its parent gets round to reaping it.
+ */
+const zombie = async (): Promise<{ pid: number; startTicks: string }> => {
+  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  processes.push(parent);
+  const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once("data", (data) => resolve(`${data}`))));
+  for (let tries = 0; tries < 250; tries++) {
+    const [state, , , , , , , , , , , , , , , , , , , startTicks] = await procStat(pid);
+    if (state === "Z") return { pid, startTicks: startTicks! };
+    await new Promise((resume) => setTimeout(resume, 20));
+  }
+  throw new Error(`pid ${pid} did not become a zombie`);
+};
+
+const unusable = async (work: Promise<unknown>): Promise<DataDirUnusable> => {
+  const error = await work.then(
+    () => null,
+    (failure: unknown) => failure,
+  );
+  expect(error).toBeInstanceOf(DataDirUnusable);
+  return error as DataDirUnusable;
 };
 
 const lockedBy = async (work: Promise<unknown>): Promise<DataDirLocked> => {
@@ -91,6 +125,18 @@ describe("acquireDataDirLock", () => {
     const lock = await take(dataDir);
     expect(await lockFileOf(dataDir)).toMatchObject({ pid: process.pid, token: lock.owner.token });
   });
+
+  it.runIf(existsSync("/proc/self/stat"))(
+    "takes over the lock of a process killed but not yet reaped by its parent (a zombie)",
+    async () => {
+      const dataDir = await newDataDir();
+      const dead = await zombie();
+      // Its pid answers kill(pid, 0) and its start time is the holder's: only its state tells it is gone.
+      const stale = await leaveLock(dataDir, () => dead);
+      expect(stale).toMatchObject({ pid: dead.pid, startTicks: dead.startTicks });
+      expect((await take(dataDir)).owner.pid).toBe(process.pid);
+    },
+  );
 
   it.runIf(existsSync("/proc/self/stat"))(
     "takes over a lock whose pid now belongs to another process (started later than the holder)",
@@ -151,5 +197,43 @@ describe("acquireDataDirLock", () => {
     await writeFile(join(dataDir, LOCK_FILE), JSON.stringify({ ...lock.owner, token: "someone-else" }));
     await lock.release();
     expect((await lockFileOf(dataDir)).token).toBe("someone-else");
+  });
+});
+
+describe("acquireDataDirLock on a DATA_DIR that cannot hold files", () => {
+  it("refuses a file, saying DATA_DIR is not a directory", async () => {
+    const file = join(await newDataDir(), "..", "a-file");
+    await writeFile(file, "");
+    expect((await unusable(acquireDataDirLock(file))).message).toBe(`DATA_DIR ${file} is not a directory`);
+  });
+
+  it("refuses a path through a file, saying it cannot be created", async () => {
+    const file = join(await newDataDir(), "..", "a-file");
+    await writeFile(file, "");
+    expect((await unusable(acquireDataDirLock(join(file, "data")))).message).toBe(
+      `DATA_DIR ${join(file, "data")} cannot be created: a part of its path is a file (ENOTDIR)`,
+    );
+  });
+
+  // Node's own recursive mkdir retries for ever there.
+  it.runIf(existsSync("/proc/self"))("ends at once where the folder cannot be made under /proc", async () => {
+    expect((await unusable(acquireDataDirLock("/proc/anvil-data"))).message).toBe(
+      "DATA_DIR /proc/anvil-data cannot be created (ENOENT)",
+    );
+  });
+
+  it.runIf(process.getuid?.() !== 0)("refuses a folder this user may not write, saying so", async () => {
+    const dataDir = await newDataDir();
+    await mkdir(dataDir);
+    await chmod(dataDir, 0o500);
+    expect((await unusable(acquireDataDirLock(dataDir))).message).toBe(
+      `DATA_DIR ${dataDir} is not writable: permission denied (EACCES)`,
+    );
+  });
+
+  it.runIf(existsSync("/sys/kernel"))("refuses a folder nobody may write, root included (sysfs)", async () => {
+    expect((await unusable(acquireDataDirLock("/sys/kernel"))).message).toMatch(
+      /^DATA_DIR \/sys\/kernel is not writable: (permission denied \(EACCES\)|the file system is read-only \(EROFS\))$/,
+    );
   });
 });

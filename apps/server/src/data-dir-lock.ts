@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 /** The lock's file name inside DATA_DIR. */
 export const LOCK_FILE = "anvil.lock";
@@ -44,6 +44,59 @@ export class DataDirLocked extends Error {
   }
 }
 
+/** The DATA_DIR cannot hold the server's files: it is not a directory, or cannot be created or written. */
+export class DataDirUnusable extends Error {
+  constructor(
+    readonly dir: string,
+    problem: string,
+    cause?: unknown,
+  ) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`DATA_DIR ${dir} ${problem}${code ? ` (${code})` : ""}`, { cause });
+    this.name = "DataDirUnusable";
+  }
+}
+
+const because: Record<string, string> = {
+  EACCES: ": permission denied",
+  EPERM: ": permission denied",
+  EROFS: ": the file system is read-only",
+  ENOSPC: ": the disk is full",
+  EDQUOT: ": the disk quota is used up",
+  ENOTDIR: ": a part of its path is a file",
+};
+const unusable = (dir: string, problem: string, error: unknown): DataDirUnusable =>
+  new DataDirUnusable(dir, `${problem}${because[(error as NodeJS.ErrnoException).code ?? ""] ?? ""}`, error);
+
+/**
+ * `mkdir -p` that ends: Node's recursive mkdir retries for ever when mkdir says ENOENT below a parent that exists,
+ * as it does anywhere under /proc.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return;
+    if (code !== "ENOENT" || dirname(dir) === dir) throw error;
+    await makeDirectory(dirname(dir));
+    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== "EEXIST") throw again;
+    });
+  }
+}
+
+/** Creates `dir` unless it exists; throws {@link DataDirUnusable} when it is not, and cannot become, a directory. */
+async function prepareDirectory(dir: string): Promise<void> {
+  await makeDirectory(dir).catch((error: unknown) => {
+    throw unusable(dir, "cannot be created", error);
+  });
+  const found = await stat(dir).catch((error: unknown) => {
+    throw unusable(dir, "cannot be read", error);
+  });
+  if (!found.isDirectory()) throw new DataDirUnusable(dir, "is not a directory");
+}
+
 /** Tokens of the locks this process holds: a lock naming our own pid is ours only if it is one of these. */
 const heldHere = new Set<string>();
 
@@ -53,13 +106,15 @@ const readText = (path: string): Promise<string | null> =>
     throw error;
   });
 
-/** The process's start time in clock ticks after boot, or null where /proc does not tell (not Linux, gone). */
-async function startTicksOf(pid: number): Promise<string | null> {
-  const stat = await readText(`/proc/${pid}/stat`).catch(() => null);
+/** Fields 3 on of /proc/<pid>/stat (the state first), or null where /proc does not tell (not Linux, gone). */
+async function procStat(pid: number): Promise<string[] | null> {
+  const text = await readText(`/proc/${pid}/stat`).catch(() => null);
   // The command name (field 2) may hold spaces and parentheses: count the fields after its closing one.
-  const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields?.[19] ?? null;
+  return text ? text.slice(text.lastIndexOf(")") + 2).split(" ") : null;
 }
+
+/** The process's start time in clock ticks after boot (field 22), or null where /proc does not tell. */
+const startTicksOf = async (pid: number): Promise<string | null> => (await procStat(pid))?.[19] ?? null;
 
 async function currentOwner(): Promise<LockOwner> {
   const bootId = await readText("/proc/sys/kernel/random/boot_id").catch(() => null);
@@ -100,9 +155,12 @@ async function isAlive(holder: LockOwner, me: LockOwner): Promise<boolean> {
     // EPERM: it runs, as another user.
     if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
   }
+  const proc = await procStat(holder.pid);
+  // A zombie (Z; X, x: dead) holds nothing: right after a kill -9 the holder stays one until its parent reaps it.
+  if (["Z", "X", "x"].includes(proc?.[0] ?? "")) return false;
   if (!holder.startTicks) return true;
   // The pid runs, but it may have been given to another process since the holder died.
-  const startTicks = await startTicksOf(holder.pid);
+  const startTicks = proc?.[19] ?? null;
   return startTicks === null || startTicks === holder.startTicks;
 }
 
@@ -112,7 +170,9 @@ async function isAlive(holder: LockOwner, me: LockOwner): Promise<boolean> {
  */
 async function claim(path: string, owner: LockOwner): Promise<boolean> {
   const draft = `${path}.${owner.token}`;
-  await writeFile(draft, `${JSON.stringify(owner)}\n`, { flag: "wx" });
+  await writeFile(draft, `${JSON.stringify(owner)}\n`, { flag: "wx" }).catch((error: unknown) => {
+    throw unusable(dirname(path), "is not writable", error);
+  });
   try {
     await link(draft, path);
     return true;
@@ -160,12 +220,13 @@ export async function breakStaleLock(path: string, stale: LockOwner | null): Pro
 /**
  * Takes the DATA_DIR for this process, before the embedded database opens: throws {@link DataDirLocked} when a
  * live process holds it. A lock left by a process that died (kill -9, a crash, a reboot) is taken over, also when
- * its pid now belongs to another process. Not seen: a holder in another PID namespace on the same kernel (two
+ * its pid now belongs to another process. Throws {@link DataDirUnusable} when the DATA_DIR is not a directory,
+ * or cannot be created or written. Not seen: a holder in another PID namespace on the same kernel (two
  * containers sharing one volume) looks dead from here.
  */
 export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> {
   const dir = resolve(dataDir);
-  await mkdir(dir, { recursive: true });
+  await prepareDirectory(dir);
   const path = join(dir, LOCK_FILE);
   const owner = await currentOwner();
   heldHere.add(owner.token);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { readEnv } from "./env";
+import { DataDirUnusable } from "./data-dir-lock";
+import { blameEnvironment, InvalidEnvironment, readEnv } from "./env";
 
 describe("readEnv", () => {
   it("refuses a Forge listed twice under two spellings, naming the variable", () => {
@@ -67,5 +68,63 @@ describe("readEnv", () => {
     expect(() => readEnv({ ALLOWED_ORIGINS: "https://a.example/app" })).toThrow(
       "Invalid environment: ALLOWED_ORIGINS.0 must be origins",
     );
+  });
+
+  it.each(["127.0.0.2", "0.0.0.0", "::", "::1", "localhost", "anvil_web-1.internal"])("takes HOST %s", (host) => {
+    expect(readEnv({ HOST: host }).HOST).toBe(host);
+  });
+
+  it.each(["999.1.1.1", "10.0.0", "[::1]", "http://localhost", "two words"])(
+    "refuses HOST %s, which is neither an IP address nor a host name",
+    (host) => {
+      expect(() => readEnv({ HOST: host })).toThrow(
+        `Invalid environment: HOST ${host} is not an IP address or a host name`,
+      );
+    },
+  );
+});
+
+describe("blameEnvironment", () => {
+  const env = { HOST: "anvil.example", PORT: 4000 };
+
+  it("names the variable behind a failure to listen or to use the DATA_DIR", () => {
+    const failures: [unknown, string][] = [
+      [
+        Object.assign(new Error(), { code: "ENOTFOUND", syscall: "getaddrinfo", hostname: "anvil.example" }),
+        "Invalid environment: HOST anvil.example is not an address of this machine (getaddrinfo ENOTFOUND)",
+      ],
+      [
+        Object.assign(new Error(), { code: "EADDRNOTAVAIL", syscall: "listen", port: 4000 }),
+        "Invalid environment: HOST anvil.example is not an address of this machine (listen EADDRNOTAVAIL)",
+      ],
+      [
+        Object.assign(new Error(), { code: "EADDRINUSE", syscall: "listen", port: 4000 }),
+        "Invalid environment: PORT 4000 is in use on anvil.example by another process (listen EADDRINUSE)",
+      ],
+      [
+        Object.assign(new Error(), { code: "EACCES", syscall: "listen", port: 4000 }),
+        "Invalid environment: PORT 4000 may not be bound by this user (listen EACCES)",
+      ],
+      [
+        new DataDirUnusable("/etc/passwd", "is not a directory"),
+        "Invalid environment: DATA_DIR /etc/passwd is not a directory",
+      ],
+    ];
+    for (const [error, message] of failures) {
+      const blamed = blameEnvironment(error, env);
+      expect(blamed).toBeInstanceOf(InvalidEnvironment);
+      expect(blamed?.message).toBe(message);
+    }
+  });
+
+  it("blames no variable for another host that does not resolve or another port that is taken", () => {
+    // A DATABASE_URL naming a host that does not resolve, a Forge's port: not HOST's or PORT's fault.
+    expect(blameEnvironment(Object.assign(new Error(), { syscall: "getaddrinfo", hostname: "db.example" }), env)).toBe(
+      null,
+    );
+    expect(
+      blameEnvironment(Object.assign(new Error(), { code: "EADDRINUSE", syscall: "listen", port: 7860 }), env),
+    ).toBe(null);
+    expect(blameEnvironment(new Error("something else"), env)).toBe(null);
   });
 });

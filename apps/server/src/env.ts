@@ -1,5 +1,15 @@
 import { normalizeBackendUrl } from "@anvil/forge-client";
+import { createServer, isIP } from "node:net";
 import { z } from "zod";
+import { DataDirUnusable } from "./data-dir-lock";
+
+/** A variable's value this server cannot work with: the message is the one line start-up stops with. */
+export class InvalidEnvironment extends Error {
+  constructor(problem: string, options?: ErrorOptions) {
+    super(`Invalid environment: ${problem}`, options);
+    this.name = "InvalidEnvironment";
+  }
+}
 
 const optionalString = z
   .string()
@@ -46,6 +56,14 @@ const nonNegativeInt = (fallback: number) =>
       .default(fallback),
   );
 
+// Labels of letters, digits and hyphens (underscores too: container names carry them); an all-digit last label
+// is a mistyped IPv4 address (999.1.1.1), which would otherwise surface only as "getaddrinfo ENOTFOUND" at listen.
+const hostLabel = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+const isHostName = (host: string): boolean => {
+  const labels = host.split(".");
+  return host.length <= 253 && labels.every((label) => hostLabel.test(label)) && !/^\d+$/.test(labels.at(-1) ?? "");
+};
+
 const envSchema = z.object({
   PORT: optionalString.pipe(
     z.coerce
@@ -55,7 +73,14 @@ const envSchema = z.object({
       .max(65535, { error: "must be 0..65535" })
       .default(3000),
   ),
-  HOST: optionalString.pipe(z.string().default("127.0.0.1")),
+  HOST: optionalString.pipe(
+    z
+      .string()
+      .refine((host) => isIP(host) !== 0 || isHostName(host), {
+        error: (issue) => `${String(issue.input)} is not an IP address or a host name`,
+      })
+      .default("127.0.0.1"),
+  ),
   DATABASE_URL: optionalString.pipe(
     z
       .string()
@@ -136,5 +161,50 @@ export function readEnv(source: Record<string, string | undefined> = process.env
   const result = envSchema.safeParse(source);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new Error(`Invalid environment: ${issue.path.join(".")} ${issue.message}`);
+  throw new InvalidEnvironment(`${issue.path.join(".")} ${issue.message}`);
+}
+
+/**
+ * The start-up failure `error` as the variable to blame, or null when it is none's: an address HOST does not
+ * name here, a PORT in use or not ours to bind, a DATA_DIR that is no folder or cannot be written.
+ */
+export function blameEnvironment(error: unknown, env: Pick<Env, "HOST" | "PORT">): InvalidEnvironment | null {
+  if (error instanceof DataDirUnusable) return new InvalidEnvironment(error.message, { cause: error });
+  const { code, syscall, hostname, port } = error as NodeJS.ErrnoException & { hostname?: string; port?: number };
+  const blame = (problem: string) => new InvalidEnvironment(`${problem} (${syscall} ${code})`, { cause: error });
+  // Only the failures of binding HOST:PORT: a DATABASE_URL or a FORGE_URL that does not resolve is no HOST's fault.
+  if (syscall === "getaddrinfo" && hostname === env.HOST) {
+    // ENOTFOUND: no such name; EAI_AGAIN and the like: the name server did not answer.
+    return blame(
+      `HOST ${env.HOST} ${code === "ENOTFOUND" ? "is not an address of this machine" : "could not be resolved"}`,
+    );
+  }
+  // Node leaves the port out of the error when it is 0.
+  if (syscall !== "listen" || (port ?? 0) !== env.PORT) return null;
+  switch (code) {
+    case "EADDRINUSE":
+      return blame(`PORT ${env.PORT} is in use on ${env.HOST} by another process`);
+    case "EACCES":
+      return blame(`PORT ${env.PORT} may not be bound by this user`);
+    case "EADDRNOTAVAIL":
+    case "EAFNOSUPPORT":
+      return blame(`HOST ${env.HOST} is not an address of this machine`);
+    default:
+      return null;
+  }
+}
+
+/**
+ * Binds HOST:PORT for a moment and lets go: what cannot listen there stops start-up before the database, the
+ * simulator and the rest are started. Throws {@link InvalidEnvironment} naming HOST or PORT.
+ */
+export async function checkListenAddress(env: Pick<Env, "HOST" | "PORT">): Promise<void> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", reject);
+    probe.listen(env.PORT, env.HOST, () => resolve());
+  }).catch((error: unknown) => {
+    throw blameEnvironment(error, env) ?? error;
+  });
+  await new Promise((resolve) => probe.close(resolve));
 }

@@ -1,5 +1,5 @@
 import { startAnvil } from "./anvil";
-import { readEnv } from "./env";
+import { blameEnvironment, checkListenAddress, InvalidEnvironment, readEnv } from "./env";
 import { inspectionMode } from "./inspection";
 import { createLogger } from "./logger";
 
@@ -7,13 +7,8 @@ import { createLogger } from "./logger";
 const STOP_MARGIN_MS = 30_000;
 
 async function main(): Promise<void> {
-  let env;
-  try {
-    env = readEnv();
-  } catch (error) {
-    console.error((error as Error).message);
-    process.exit(1);
-  }
+  const env = readEnv();
+  await checkListenAddress(env);
   // Readable lines on a developer's terminal; JSON for anything else (a pipe, a log shipper, production).
   const pretty = process.stdout.isTTY === true && env.NODE_ENV !== "production";
   const logger = createLogger({ level: env.LOG_LEVEL, pretty, color: pretty });
@@ -37,6 +32,8 @@ async function main(): Promise<void> {
     webhooks: { secret: env.WEBHOOK_SECRET, retryMs: env.ANVIL_WEBHOOK_RETRY_MS },
     logger,
     inspect,
+  }).catch((error: unknown) => {
+    throw blameEnvironment(error, env) ?? error;
   });
   logger.info(
     { url: anvil.url, database: env.DATABASE_URL ? "postgres" : "pglite", inspection: inspect },
@@ -72,6 +69,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`Anvil failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  // A bad variable is one line naming it, as it is; anything else says start-up failed, and why.
+  if (error instanceof InvalidEnvironment) console.error(error.message);
+  else console.error(`Anvil failed to start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });
