@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, lte } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, lte } from "drizzle-orm";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { sessions, users } from "./schema";
 
@@ -26,9 +26,16 @@ export class UserStore {
     this.db = database.db;
   }
 
-  /** Adds a user; false when the name is taken. */
+  /**
+   * Adds a user; null when the name is taken. A user a trusted proxy named (made on first sight, with no token of
+   * its own) is not taken: it gets the token and the admin flag, as the contract lets `users.create` make it one.
+   */
   async create(name: string, admin: boolean, tokenHash: string | null): Promise<User | null> {
-    const [row] = await this.db.insert(users).values({ name, admin, tokenHash }).onConflictDoNothing().returning();
+    const [row] = await this.db
+      .insert(users)
+      .values({ name, admin, tokenHash })
+      .onConflictDoUpdate({ target: users.name, set: { admin, tokenHash }, setWhere: isNull(users.tokenHash) })
+      .returning();
     return row === undefined ? null : toUser(row);
   }
 

@@ -320,6 +320,21 @@ describe("sign-in limits and the sign-in proxy", () => {
     expect((await fetch(`${running.url}/trpc/me`, { headers: { "x-forwarded-user": "admin" } })).status).toBe(401);
   });
 
+  it("lets users.create make a user the proxy named an admin, with a token, and refuses a name that has one", async () => {
+    const dan = authorizedHttpClient(running.url, { "x-forwarded-user": "dan" });
+    expect(await dan.me.query()).toEqual({ name: "dan", admin: false });
+    const admin = authorizedHttpClient(running.url, bearer(TOKEN));
+    const made = await admin.users.create.mutate({ name: "dan", admin: true });
+    expect(made).toMatchObject({ name: "dan", admin: true });
+    expect(await dan.me.query()).toEqual({ name: "dan", admin: true });
+    expect(await authorizedHttpClient(running.url, bearer(made.token)).me.query()).toEqual({
+      name: "dan",
+      admin: true,
+    });
+    const again = await trpcError(admin.users.create.mutate({ name: "dan" }));
+    expect(codeOf(again)).toMatchObject({ code: "CONFLICT" });
+  });
+
   it("answers 429 to every attempt from an address past its failed sign-ins, even the right token, and logs them", async () => {
     const login = (token: string) =>
       fetch(`${running.url}/auth/login`, {
