@@ -1,6 +1,6 @@
 import { lazy, Match, onMount, Switch } from "solid-js";
 import type { Component } from "solid-js";
-import { authState, checkAuth, login } from "./lib/auth";
+import { authState, checkAuth, login, sessionEnded } from "./lib/auth";
 import { ChatPage } from "./components/chat-page";
 import { Login } from "./components/login";
 
@@ -31,7 +31,7 @@ export function App() {
   return (
     <Switch>
       <Match when={authState() === "required"}>
-        <Login onLogin={login} />
+        <Login onLogin={login} notice={sessionEnded()} />
       </Match>
       <Match when={authState() === "ok"}>
         <Page />

@@ -1,7 +1,11 @@
 import { createSignal, Show } from "solid-js";
 
 /** The sign-in form: a user's own token (or API_TOKEN); `onLogin` resolves to an error message or null. */
-export function Login(props: { onLogin: (token: string) => Promise<string | null> }) {
+export function Login(props: {
+  onLogin: (token: string) => Promise<string | null>;
+  /** Why a signed-in user is back here (signed out, or removed), shown above the form. */
+  notice?: string | null | undefined;
+}) {
   const [token, setToken] = createSignal("");
   const [error, setError] = createSignal<string | null>(null);
   const [busy, setBusy] = createSignal(false);
@@ -17,9 +21,15 @@ export function Login(props: { onLogin: (token: string) => Promise<string | null
         }}
       >
         <h1 class="brand">Anvil</h1>
+        <Show when={props.notice}>
+          <p class="login__notice" role="status">
+            {props.notice}
+          </p>
+        </Show>
         <p>Sign in with your access token (an admin gives you one).</p>
         <label for="token">Token</label>
         <input
+          ref={(input) => queueMicrotask(() => input.focus())}
           id="token"
           type="password"
           autocomplete="current-password"

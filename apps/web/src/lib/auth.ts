@@ -16,8 +16,18 @@ const [signInRequired, setSignInRequired] = createSignal(false);
 /** The current auth state, the signed-in user, and whether the server wants a sign-in at all, as signals. */
 export { authState, currentUser, signInRequired };
 
-/** Called when the server answers 401: the cookie is missing or no longer matches API_TOKEN. */
+const [sessionEnded, setSessionEnded] = createSignal<string | null>(null);
+
+/** Why a signed-in user is shown the sign-in form again, or null when they never were signed in. */
+export { sessionEnded };
+
+/** Called when the server answers 401: the cookie is missing, has expired, or its user was removed. */
 export function markUnauthorized(): void {
+  if (authState() === "ok" && currentUser() !== null) {
+    setSessionEnded(
+      "You were signed out: your session ended, or an admin removed your access. Sign in again to go on.",
+    );
+  }
   setAuthState("required");
 }
 
@@ -50,6 +60,7 @@ export async function login(token: string, fetcher: typeof fetch = fetch): Promi
     const body = (await response.json().catch(() => ({}))) as { error?: string; user?: SignedInUser | null };
     if (response.ok) {
       if (body.user) setCurrentUser(body.user);
+      setSessionEnded(null);
       setAuthState("ok");
       return null;
     }

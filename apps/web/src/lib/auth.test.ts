@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { authState, checkAuth, login, markUnauthorized, sessionEnded } from "./auth";
+
+const answering =
+  (status: number, body: unknown): typeof fetch =>
+  async () =>
+    new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+describe("the session", () => {
+  it("says why a signed-in user is asked to sign in again, until they have", async () => {
+    await checkAuth(answering(200, { required: true, authorized: true, user: { name: "ann", admin: false } }));
+    expect(authState()).toBe("ok");
+    expect(sessionEnded()).toBeNull();
+
+    markUnauthorized();
+    expect(authState()).toBe("required");
+    expect(sessionEnded()).toMatch(/signed out.*removed your access/);
+
+    expect(await login("a-token", answering(200, { ok: true, user: { name: "ann", admin: false } }))).toBeNull();
+    expect(authState()).toBe("ok");
+    expect(sessionEnded()).toBeNull();
+  });
+});
