@@ -93,6 +93,8 @@ test.describe("conversations", () => {
     await expect(list.getByText(`older ${tag} 0`, { exact: true })).toHaveCount(0);
     await list.getByRole("button", { name: "Show older conversations" }).click();
     await expect(list.getByText(`older ${tag} 0`, { exact: true })).toBeVisible();
+    // Scrolled down there, New conversation is still at hand.
+    await expect(list.getByRole("button", { name: "New conversation" })).toBeInViewport({ ratio: 1 });
     expect(await list.locator(".conversations__row").count()).toBeGreaterThan(100);
     // Coming back to the page reads the list again and keeps what was brought in.
     await page.evaluate(() => window.dispatchEvent(new Event("focus")));

@@ -1,4 +1,4 @@
-import { expectImage, getJob, jobCard, uniquePrompt } from "../support/app";
+import { expectImage, getJob, jobCard, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 const CARDS = 16;
@@ -45,5 +45,9 @@ test.describe("a long conversation", () => {
     await expect.poll(() => requested.has(oldestImage)).toBe(true);
     const image = jobCard(page, oldest).getByRole("img", { name: oldest });
     await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+
+    // A prompt sent from up there brings its new card into view at the bottom (others' cards would leave the reader be).
+    const sent = uniquePrompt("a tiled roof, one more");
+    await expect(await submit(page, sent, { steps: 1 })).toBeInViewport();
   });
 });

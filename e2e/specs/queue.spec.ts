@@ -108,6 +108,12 @@ test.describe("the queue", () => {
     await expect(second).not.toContainText("in queue");
     await expect(second.getByRole("button", { name: "Cancel" })).toHaveCount(0);
     await expect(first).toContainText("#1 in queue");
+    // Already first, To front says so: a line across the card's foot (it once took a word a line, over the image).
+    await first.getByRole("button", { name: "To front" }).click();
+    const note = first.getByRole("status").filter({ hasText: "Already ahead of your other waiting jobs" });
+    await expect(note).toBeVisible();
+    expect(await liesWithin(note, first.locator(".job-card__foot")), "inside the card's foot").toBe(true);
+    expect((await note.boundingBox())?.height ?? 0).toBeLessThan(40);
 
     // The job ahead of it still runs to its image once the GPU is free.
     await hold.getByRole("button", { name: "Cancel" }).click();

@@ -32,8 +32,9 @@ test.describe("users", () => {
       await openNewConversation(page);
       await expect(page.getByTestId("signed-in-user")).toHaveText(name);
       await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
-      // Users are not admins: no Users panel for them.
+      // Users are not admins: no Users panel for them, and no link to the (admin-only) inspector.
       await expect(page.getByRole("button", { name: "Users" })).toHaveCount(0);
+      await expect(page.getByRole("link", { name: "Inspector" })).toHaveCount(0);
       await expectImage(await submit(page, prompt, { steps: 2 }), prompt);
     }
 
@@ -50,6 +51,15 @@ test.describe("users", () => {
       await expect(jobCard(page, own)).toBeVisible();
       await expect(page.getByText(other.slice(0, 20))).toHaveCount(0);
     }
+
+    // Come to the inspector all the same, a user is told it is for admins, once, and nothing asks the server again.
+    const refused: string[] = [];
+    bobPage.on("response", (response) => response.status() === 403 && refused.push(response.url()));
+    await bobPage.goto("/inspect");
+    await expect(bobPage.getByRole("alert")).toHaveAccessibleName("The inspector is for admins");
+    await bobPage.waitForTimeout(4_000);
+    expect(refused).toEqual([]);
+    await expect(bobPage.getByText("Reconnecting")).toHaveCount(0);
 
     // Signing out ends the session: without API_TOKEN the page is the local user's again, and ann's card is gone.
     await annPage.getByRole("button", { name: "Sign out" }).click();

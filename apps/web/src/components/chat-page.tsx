@@ -12,6 +12,7 @@ import { MenuIcon, PulseIcon } from "./icons";
 import { Lightbox } from "./lightbox";
 import { LinePanel } from "./line-panel";
 import { MessageList } from "./message-list";
+import type { MessageListControl } from "./message-list";
 import { QueuePanel } from "./queue-panel";
 import { ThemeToggle } from "./theme-toggle";
 import { UserMenu } from "./user-menu";
@@ -26,6 +27,31 @@ function LineDialog(props: {
   return <LinePanel line={line} paused={props.paused} onSetPaused={props.onSetPaused} onClose={props.onClose} />;
 }
 
+/** What the middle of the page says while there is nothing in it: a new conversation, or one with no messages. */
+function Welcome(props: { class?: string }) {
+  return (
+    <div class={props.class ? `chat__empty ${props.class}` : "chat__empty"}>
+      <h2>What should we make?</h2>
+      <p>
+        Describe an image and press Enter. Shift+Enter starts a new line; Settings has size, steps, seed, the
+        checkpoint, CFG and the sampler.
+      </p>
+    </div>
+  );
+}
+
+/** The header's link to the inspector, for admins only: the inspector's views are admin-only on the server. */
+export function InspectorLink() {
+  return (
+    <Show when={currentUser()?.admin}>
+      <a class="topbar__link topbar__action" href="/inspect" title="Inspector">
+        <PulseIcon />
+        <span class="topbar__label">Inspector</span>
+      </a>
+    </Show>
+  );
+}
+
 /** The chat-like main page: conversations, the selected one's jobs live, the composer and the queue. */
 export function ChatPage() {
   const chat = createChatState();
@@ -34,6 +60,8 @@ export function ChatPage() {
   const [lineOpen, setLineOpen] = createSignal(false);
   /** The composer, once it is on the page: a finished card's Reuse fills it. */
   let composer: ComposerControl | undefined;
+  /** The open conversation's messages, once on the page: one's own send scrolls to its new card. */
+  let messageList: MessageListControl | undefined;
   const admin = () => currentUser()?.admin ?? false;
   const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
   // The tab says how the open conversation's jobs stand, so that it can be watched from another tab.
@@ -80,10 +108,7 @@ export function ChatPage() {
           <span class="brand__name">Anvil</span>
         </span>
         <h1 class="topbar__title">{title()}</h1>
-        <a class="topbar__link topbar__action" href="/inspect" title="Inspector">
-          <PulseIcon />
-          <span class="topbar__label">Inspector</span>
-        </a>
+        <InspectorLink />
         <UserMenu />
         <ThemeToggle />
       </header>
@@ -111,19 +136,7 @@ export function ChatPage() {
             </button>
           </div>
         </Show>
-        <Show
-          when={chat.selectedId()}
-          keyed
-          fallback={
-            <div class="chat__scroll chat__empty">
-              <h2>What should we make?</h2>
-              <p>
-                Describe an image and press Enter. Shift+Enter starts a new line; Settings has size, steps, seed, the
-                checkpoint, CFG and the sampler.
-              </p>
-            </div>
-          }
-        >
+        <Show when={chat.selectedId()} keyed fallback={<Welcome class="chat__scroll" />}>
           <MessageList
             messages={chat.messages}
             jobs={chat.jobs}
@@ -134,10 +147,17 @@ export function ChatPage() {
             onReuse={(job) => composer?.reuse(job)}
             loading={chat.loading()}
             paused={chat.queue()?.paused}
+            empty={<Welcome />}
+            control={(control) => (messageList = control)}
           />
         </Show>
         <Composer
-          onSubmit={chat.submit}
+          onSubmit={async (request) => {
+            const job = await chat.submit(request);
+            // One's own new prompt is always brought into view, even when scrolled up to older images.
+            messageList?.showLatest();
+            return job;
+          }}
           catalog={chat.catalog}
           admin={admin()}
           control={(control) => (composer = control)}

@@ -122,6 +122,21 @@ describe("<Composer>", () => {
     expect(screen.getByLabelText("Size")).toHaveAccessibleDescription("width must be a multiple of 8");
   });
 
+  it("closes the settings on Escape from a field inside them or from their toggle, and focuses the toggle", () => {
+    render(() => <Composer onSubmit={async () => undefined} />);
+    const toggle = screen.getByRole("button", { name: /Settings/ });
+    fireEvent.click(toggle);
+    const steps = screen.getByLabelText("Steps");
+    steps.focus();
+    fireEvent.keyDown(steps, { key: "Escape" });
+    expect(toggle).toHaveAttribute("aria-expanded", "false");
+    expect(steps).not.toBeVisible();
+    expect(toggle).toHaveFocus();
+    fireEvent.click(toggle);
+    fireEvent.keyDown(toggle, { key: "Escape" });
+    expect(toggle).toHaveAttribute("aria-expanded", "false");
+  });
+
   it("shows an error about the prompt under the prompt", async () => {
     render(() => <Composer onSubmit={() => Promise.reject(badRequest(["prompt must be at most 4000 characters"]))} />);
     fireEvent.input(prompt(), { target: { value: "x" } });

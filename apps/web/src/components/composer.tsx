@@ -101,6 +101,15 @@ export function Composer(props: {
   const [errors, setErrors] = createSignal<FieldErrors>({});
   const blank = () => prompt().trim() === "";
   let settingsBox!: HTMLDivElement;
+  let settingsToggle!: HTMLButtonElement;
+  // Escape closes the settings like the drawer and the dialogs, from inside them or on their toggle; the focus
+  // goes to the toggle, since the field that had it is hidden now.
+  const closeOnEscape = (e: KeyboardEvent) => {
+    if (e.key !== "Escape" || e.defaultPrevented || !open()) return;
+    e.preventDefault();
+    setOpen(false);
+    settingsToggle.focus();
+  };
   // A message goes once the user changes what it is about, so none stays up after it was fixed.
   const clearErrors = (...fields: (keyof FieldErrors)[]) => {
     if (fields.some((field) => errors()[field])) {
@@ -191,7 +200,7 @@ export function Composer(props: {
         void send();
       }}
     >
-      <div id="composer-settings" ref={settingsBox} hidden={!open()}>
+      <div id="composer-settings" ref={settingsBox} hidden={!open()} onKeyDown={closeOnEscape}>
         <ComposerSettings
           settings={settings}
           onChange={(key, value) => {
@@ -229,11 +238,13 @@ export function Composer(props: {
         />
         <div class="composer__actions">
           <button
+            ref={settingsToggle}
             type="button"
             class="button button--ghost composer__toggle"
             aria-expanded={open()}
             aria-controls="composer-settings"
             onClick={() => setOpen(!open())}
+            onKeyDown={closeOnEscape}
           >
             <SlidersIcon /> Settings{" "}
             <span class="composer__summary">

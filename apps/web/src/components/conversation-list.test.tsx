@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
+import { createSignal } from "solid-js";
 import { describe, expect, it, vi } from "vitest";
 import type { Conversation } from "../lib/types";
 import { ConversationList } from "./conversation-list";
@@ -53,6 +54,31 @@ describe("<ConversationList>", () => {
     expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Delete "Lighthouses"\? .*cannot be undone/));
     await waitFor(() => expect(onDelete).toHaveBeenCalledWith(lighthouses));
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
+  it("moves the focus to the next conversation once the focused one is deleted, else to New conversation", async () => {
+    const [conversations, setConversations] = createSignal<readonly Conversation[]>([foxes, lighthouses]);
+    const onDelete = async (gone: Conversation) => {
+      setConversations(conversations().filter((conversation) => conversation.id !== gone.id));
+    };
+    render(() => (
+      <ConversationList
+        conversations={conversations()}
+        selectedId={null}
+        onSelect={() => undefined}
+        onNew={() => undefined}
+        onDelete={onDelete}
+        confirm={() => true}
+      />
+    ));
+    const deleteFoxes = screen.getByRole("button", { name: "Delete Foxes" });
+    deleteFoxes.focus();
+    fireEvent.click(deleteFoxes);
+    await waitFor(() => expect(screen.getByRole("button", { name: /^Lighthouses/ })).toHaveFocus());
+    const deleteLighthouses = screen.getByRole("button", { name: "Delete Lighthouses" });
+    deleteLighthouses.focus();
+    fireEvent.click(deleteLighthouses);
+    await waitFor(() => expect(screen.getByRole("button", { name: "New conversation" })).toHaveFocus());
   });
 
   it("keeps a conversation when the deletion is not confirmed", () => {

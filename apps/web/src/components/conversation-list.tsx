@@ -54,15 +54,36 @@ export function ConversationList(props: {
     const ask = props.confirm ?? ((question: string) => window.confirm(question));
     const question = `Delete "${conversation.title}"? Its images and jobs go with it, and a job still running is stopped. This cannot be undone.`;
     if (!ask(question)) return;
+    const at = props.conversations.findIndex((c) => c.id === conversation.id);
+    const neighbours = [props.conversations[at + 1], props.conversations[at - 1]];
     setDeleting(conversation.id);
     await reporting(`"${conversation.title}" could not be deleted`, () => onDelete(conversation));
     setDeleting(null);
+    // The focused Delete went with its row (or was disabled meanwhile): keep a keyboard user in the list, on the
+    // conversation that took its place, rather than back at the top of the page.
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && focused.isConnected) return;
+    const still = (id: string | undefined) =>
+      [...nav.querySelectorAll<HTMLElement>("[data-conversation-id]")].find(
+        (item) => item.dataset.conversationId === id,
+      );
+    const kept = still(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action--danger");
+    (kept ?? still(neighbours[0]?.id) ?? still(neighbours[1]?.id) ?? newButton).focus();
   };
+  let nav!: HTMLElement;
+  let newButton!: HTMLButtonElement;
   return (
-    <nav class="conversations" aria-label="Conversations">
-      <button type="button" class="button button--primary conversations__new" onClick={() => props.onNew()}>
-        <PlusIcon /> New conversation
-      </button>
+    <nav ref={nav} class="conversations" aria-label="Conversations">
+      <div class="conversations__head">
+        <button
+          ref={newButton}
+          type="button"
+          class="button button--primary conversations__new"
+          onClick={() => props.onNew()}
+        >
+          <PlusIcon /> New conversation
+        </button>
+      </div>
       <Show when={failure()}>
         <p class="field-error conversations__error" role="alert">
           {failure()}
@@ -76,6 +97,7 @@ export function ConversationList(props: {
                 <button
                   type="button"
                   class="conversations__item"
+                  data-conversation-id={conversation.id}
                   aria-current={conversation.id === props.selectedId ? "page" : undefined}
                   onClick={() => props.onSelect(conversation.id)}
                 >

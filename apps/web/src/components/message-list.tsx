@@ -1,7 +1,14 @@
 import { createEffect, For, on, Show } from "solid-js";
+import type { JSX } from "solid-js";
 import type { Job, Message } from "../lib/types";
 import { jobIdOf } from "../lib/types";
 import { JobCard } from "./job-card";
+
+/** What the page may ask of the message list. */
+export interface MessageListControl {
+  /** Scrolls to the newest message, and keeps following new ones (the user's own send, wherever they had scrolled). */
+  showLatest(): void;
+}
 
 /** A conversation's messages in order: prompts as bubbles, image jobs as live cards. */
 export function MessageList(props: {
@@ -15,18 +22,30 @@ export function MessageList(props: {
   loading?: boolean;
   /** The queue is paused (waiting cards say so). */
   paused?: boolean | undefined;
+  /** Shown when the conversation has no messages (once it is loaded). */
+  empty?: JSX.Element;
+  /** Hands the page what it may ask of the list (see {@link MessageListControl}). */
+  control?: (control: MessageListControl) => void;
 }) {
   let scroller!: HTMLDivElement;
   // Follows new messages while the reader is at the bottom; leaves them be once they scroll up to older ones.
   let stick = true;
+  const toBottom = () => queueMicrotask(() => scroller.scrollTo({ top: scroller.scrollHeight }));
   createEffect(
     on(
       () => props.messages.length,
       () => {
-        if (stick) queueMicrotask(() => scroller.scrollTo({ top: scroller.scrollHeight }));
+        if (stick) toBottom();
       },
     ),
   );
+  props.control?.({
+    showLatest: () => {
+      // The new messages may come after this (the page loads them once the send is answered): they are followed too.
+      stick = true;
+      toBottom();
+    },
+  });
   return (
     <div
       class="chat__scroll"
@@ -40,6 +59,7 @@ export function MessageList(props: {
           Loading the conversation…
         </p>
       </Show>
+      <Show when={!props.loading && props.messages.length === 0}>{props.empty}</Show>
       <ol class="messages">
         <For each={props.messages}>
           {(message) => {

@@ -26,6 +26,19 @@ export function InspectionOff() {
   );
 }
 
+/** What the page says to a user who is not an admin: the server shows its job actors and scheduler to admins only. */
+export function InspectorForbidden() {
+  return (
+    <section class="inspect-off" role="alert" aria-labelledby="inspect-forbidden-title">
+      <h2 id="inspect-forbidden-title">The inspector is for admins</h2>
+      <p>
+        It shows every user's jobs as the scheduler runs them, so the server shows it to admins only. Your own jobs and
+        their progress are on the <a href="/">chat page</a>.
+      </p>
+    </section>
+  );
+}
+
 /** The scheduler's machine: drawn when it has states of its own, else the events its one state reacts to. */
 function SchedulerChart(props: { chart: Chart }) {
   return (
@@ -63,7 +76,8 @@ export function InspectPage() {
   onCleanup(() => (document.title = title));
   const on = () => inspector.mode() === "on";
   // The live panels hold their places while the page asks whether inspection is on, so nothing moves after.
-  const live = () => inspector.mode() !== "off";
+  const live = () => inspector.mode() === "on" || inspector.mode() === "checking";
+  const forbidden = () => inspector.mode() === "forbidden";
 
   return (
     <div class="inspect" data-mode={inspector.mode()}>
@@ -89,48 +103,52 @@ export function InspectPage() {
         />
       </Show>
       <main class="inspect__main">
-        <Show when={inspector.loadError()}>
-          <p class="banner inspect__banner" role="alert">
-            {inspector.loadError()}
-          </p>
-        </Show>
-        <Show when={inspector.mode() === "off"}>
-          <InspectionOff />
-        </Show>
-        <section class="inspect__chart" aria-labelledby="chart-title">
-          <div class="panel-head">
-            <h2 id="chart-title">Image job machine</h2>
-            <span class="panel-head__meta">
-              <Switch
-                fallback={on() ? "badges count the live job actors in each state" : "drawn from the machine definition"}
-              >
-                <Match when={inspector.selectedState()?.state}>
-                  {(state) => (
-                    <>
-                      selected job is <strong>{state()}</strong>
-                    </>
-                  )}
-                </Match>
-              </Switch>
-            </span>
-          </div>
-          <Show when={inspector.charts()} fallback={<p class="timeline__hint">Reading the machines…</p>}>
-            {(charts) => (
-              <>
-                <Statechart
-                  chart={charts().imageJob}
-                  label="Image job statechart"
-                  current={inspector.selectedState()?.state}
-                  taken={inspector.selectedState()?.event}
-                  counts={on() ? inspector.counts() : undefined}
-                />
-                <SchedulerChart chart={charts().scheduler} />
-              </>
-            )}
+        <Show when={!forbidden()} fallback={<InspectorForbidden />}>
+          <Show when={inspector.loadError()}>
+            <p class="banner inspect__banner" role="alert">
+              {inspector.loadError()}
+            </p>
           </Show>
-        </section>
-        <Show when={live()}>
-          <Timeline timeline={inspector.timeline} prompt={inspector.prompts[inspector.selectedId() ?? ""]} />
+          <Show when={inspector.mode() === "off"}>
+            <InspectionOff />
+          </Show>
+          <section class="inspect__chart" aria-labelledby="chart-title">
+            <div class="panel-head">
+              <h2 id="chart-title">Image job machine</h2>
+              <span class="panel-head__meta">
+                <Switch
+                  fallback={
+                    on() ? "badges count the live job actors in each state" : "drawn from the machine definition"
+                  }
+                >
+                  <Match when={inspector.selectedState()?.state}>
+                    {(state) => (
+                      <>
+                        selected job is <strong>{state()}</strong>
+                      </>
+                    )}
+                  </Match>
+                </Switch>
+              </span>
+            </div>
+            <Show when={inspector.charts()} fallback={<p class="timeline__hint">Reading the machines…</p>}>
+              {(charts) => (
+                <>
+                  <Statechart
+                    chart={charts().imageJob}
+                    label="Image job statechart"
+                    current={inspector.selectedState()?.state}
+                    taken={inspector.selectedState()?.event}
+                    counts={on() ? inspector.counts() : undefined}
+                  />
+                  <SchedulerChart chart={charts().scheduler} />
+                </>
+              )}
+            </Show>
+          </section>
+          <Show when={live()}>
+            <Timeline timeline={inspector.timeline} prompt={inspector.prompts[inspector.selectedId() ?? ""]} />
+          </Show>
         </Show>
       </main>
       <Show when={live()}>

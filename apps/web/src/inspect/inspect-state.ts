@@ -1,6 +1,6 @@
 import { batch, createEffect, createMemo, createSignal, on, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import { checkAuth } from "../lib/auth";
+import { checkAuth, currentUser } from "../lib/auth";
 import { errorCode, errorMessage } from "../lib/errors";
 import { createSubscription } from "../lib/subscription";
 import { coalesced, throttled } from "../lib/tasks";
@@ -18,8 +18,11 @@ const STATUS_RETRY_MS = 3_000;
  */
 const POLL_MS = 2_000;
 
-/** Whether the page can inspect: unknown until `debug.status` answers. */
-export type InspectionMode = "checking" | "on" | "off";
+/**
+ * Whether the page can inspect: unknown until `debug.status` answers; "forbidden" when the server says the
+ * signed-in user is not an admin (the inspector's views are admin-only), which no retry changes.
+ */
+export type InspectionMode = "checking" | "on" | "off" | "forbidden";
 
 /** The selected job's kept inspection events, oldest first. */
 export interface TimelineState {
@@ -46,7 +49,8 @@ const jobFromUrl = (): string | null => new URLSearchParams(location.search).get
  * then `debug.inspect` for that job from the last event the timeline had).
  */
 export function createInspectorState() {
-  const [mode, setMode] = createSignal<InspectionMode>("checking");
+  // A user the server named as no admin is told at once, rather than after the server refused a first time.
+  const [mode, setMode] = createSignal<InspectionMode>(currentUser()?.admin === false ? "forbidden" : "checking");
   const [charts, setCharts] = createSignal<Charts>();
   // Stores reconciled by job id, so that a refresh keeps each listed job's elements (and the keyboard focus).
   const [views, setViews] = createStore<{ scheduler?: SchedulerView; actors?: ActorsView }>({});
@@ -66,9 +70,18 @@ export function createInspectorState() {
   const [jobStream, setJobStream] = createSignal<{ jobId: string } | null>(null);
   let jobResumeSeq: number | undefined;
 
-  /** A debug call failed: PRECONDITION_FAILED means inspection is off (the server said how to turn it on). */
+  /**
+   * A debug call failed: PRECONDITION_FAILED means inspection is off (the server said how to turn it on),
+   * FORBIDDEN that the user is no admin (every live read stops: asking again would only be refused again).
+   */
   const failed = (error: unknown) => {
-    if (errorCode(error) === "PRECONDITION_FAILED") setMode("off");
+    const code = errorCode(error);
+    if (code === "FORBIDDEN") {
+      batch(() => {
+        setLoadError(null);
+        setMode("forbidden");
+      });
+    } else if (code === "PRECONDITION_FAILED") setMode("off");
     else setLoadError(errorMessage(error));
   };
 
@@ -108,6 +121,7 @@ export function createInspectorState() {
   onCleanup(() => clearTimeout(retry));
   const checkStatus = coalesced(async () => {
     clearTimeout(retry);
+    if (mode() === "forbidden") return;
     try {
       const status = await trpc.debug.status.query();
       batch(() => {
@@ -118,8 +132,8 @@ export function createInspectorState() {
       if (status.inspection) void loadViews();
     } catch (error) {
       failed(error);
-      // The server is unreachable (or restarting): the page keeps asking.
-      retry = setTimeout(() => void checkStatus(), STATUS_RETRY_MS);
+      // The server is unreachable (or restarting): the page keeps asking. A refusal is final.
+      if (mode() !== "forbidden") retry = setTimeout(() => void checkStatus(), STATUS_RETRY_MS);
     }
   });
 
@@ -141,7 +155,7 @@ export function createInspectorState() {
     } catch (error) {
       if (selectedId() !== jobId) return;
       setTimeline({ loading: false, error: errorMessage(error) });
-      if (errorCode(error) === "PRECONDITION_FAILED") setMode("off");
+      if (errorCode(error) === "PRECONDITION_FAILED" || errorCode(error) === "FORBIDDEN") failed(error);
     }
   });
 
@@ -160,7 +174,7 @@ export function createInspectorState() {
         setPaused(true);
         void checkStatus().then(() => setPaused(false));
       }),
-    onError: () => void checkAuth(),
+    onError: (error) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void checkAuth()),
   });
   createEffect(on(all.state, (state) => state === "live" && refresh()));
   const poll = setInterval(() => mode() === "on" && refresh(), POLL_MS);
@@ -177,12 +191,12 @@ export function createInspectorState() {
       if (record.seq > last) setTimeline("events", timeline.events.length, record);
     },
     onHistoryGone: () => queueMicrotask(() => void loadTimeline()),
-    onError: () => void checkAuth(),
+    onError: (error) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void checkAuth()),
   });
 
   createEffect(on([selectedId, mode], () => void loadTimeline()));
   void checkStatus();
-  trpc.debug.chart.query().then(setCharts, (error: unknown) => setLoadError(errorMessage(error)));
+  trpc.debug.chart.query().then(setCharts, failed);
 
   /**
    * The selected job's current state and the event that led into it: its own actor's latest snapshot, else

@@ -47,6 +47,19 @@ async function allJobs(conversationId: string): Promise<Job[]> {
   return items;
 }
 
+/** `fresh`, with the objects of `shown` for the conversations that did not change, so that their list rows are kept. */
+export const keepingUnchanged = (shown: readonly Conversation[], fresh: Conversation[]): Conversation[] => {
+  const before = new Map(shown.map((conversation) => [conversation.id, conversation]));
+  return fresh.map((conversation) => {
+    const old = before.get(conversation.id);
+    const same =
+      old !== undefined &&
+      Object.keys(conversation).length === Object.keys(old).length &&
+      (Object.keys(conversation) as (keyof Conversation)[]).every((key) => old[key] === conversation[key]);
+    return same ? old : conversation;
+  });
+};
+
 /** Everything the chat page shows and does, fed by queries and the live job stream. */
 export function createChatState() {
   const store = createJobStore();
@@ -127,7 +140,8 @@ export function createChatState() {
       const last = fresh.at(-1);
       const from = fresh.length === limit && last ? shown.findIndex((c) => c.id === last.id) : -1;
       const tail = from === -1 ? [] : shown.slice(from + 1).filter((c) => !fresh.some((f) => f.id === c.id));
-      const list = [...fresh, ...tail];
+      // The rows of unchanged conversations stay as they are (a keyboard user's focus among them with them).
+      const list = keepingUnchanged(shown, [...fresh, ...tail]);
       const open = selectedId();
       const wasListed = shown.some((conversation) => conversation.id === open);
       batch(() => {

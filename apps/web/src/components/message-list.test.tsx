@@ -1,0 +1,81 @@
+import { fireEvent, render, screen } from "@solidjs/testing-library";
+import { createSignal } from "solid-js";
+import { describe, expect, it, vi } from "vitest";
+import type { Message } from "../lib/types";
+import { MessageList } from "./message-list";
+import type { MessageListControl } from "./message-list";
+
+const message = (n: number): Message => ({
+  id: `m${n}`,
+  conversationId: "c1",
+  role: "user",
+  content: `prompt ${n}`,
+  metadata: {},
+  createdAt: "2026-12-01T10:00:00.000Z",
+});
+
+const noop = async () => undefined;
+
+/** A list of `count` prompts, its scroller with a layout jsdom does not have, and the list's control. */
+const listOf = (count: number, props: { loading?: boolean } = {}) => {
+  const [messages, setMessages] = createSignal<readonly Message[]>(Array.from({ length: count }, (_, i) => message(i)));
+  let control: MessageListControl | undefined;
+  const { container } = render(() => (
+    <MessageList
+      messages={messages()}
+      jobs={{}}
+      onCancel={noop}
+      onRetry={noop}
+      onMove={noop}
+      onView={() => undefined}
+      loading={props.loading}
+      empty={<p>What should we make?</p>}
+      control={(c) => (control = c)}
+    />
+  ));
+  const scroller = container.querySelector<HTMLElement>(".chat__scroll")!;
+  Object.defineProperties(scroller, {
+    scrollHeight: { configurable: true, get: () => 5_000 },
+    clientHeight: { configurable: true, get: () => 600 },
+  });
+  const scrollTo = vi.fn();
+  scroller.scrollTo = scrollTo as typeof scroller.scrollTo;
+  const add = () => setMessages([...messages(), message(messages().length)]);
+  return { scroller, scrollTo, add, showLatest: () => control?.showLatest() };
+};
+
+describe("<MessageList>", () => {
+  it("leaves a reader who scrolled up where they are when a message comes, and scrolls to their own send", async () => {
+    const { scroller, scrollTo, add, showLatest } = listOf(20);
+    await Promise.resolve();
+    // Opened at the bottom; then the reader scrolls up to older images.
+    expect(scrollTo).toHaveBeenCalledWith({ top: 5_000 });
+    scrollTo.mockClear();
+    scroller.scrollTop = 300;
+    fireEvent.scroll(scroller);
+    add();
+    await Promise.resolve();
+    expect(scrollTo).not.toHaveBeenCalled();
+    showLatest();
+    await Promise.resolve();
+    expect(scrollTo).toHaveBeenLastCalledWith({ top: 5_000 });
+    // The sent prompt's messages come after the answer to the send: they are followed to the bottom too.
+    scrollTo.mockClear();
+    add();
+    await Promise.resolve();
+    expect(scrollTo).toHaveBeenCalledWith({ top: 5_000 });
+  });
+
+  it("does not say the conversation is empty while it loads", () => {
+    listOf(0, { loading: true });
+    expect(screen.queryByText("What should we make?")).not.toBeInTheDocument();
+    screen.getByRole("status");
+  });
+
+  it("shows the empty hint for a loaded conversation with no messages, and not once it has one", () => {
+    const { add } = listOf(0);
+    expect(screen.getByText("What should we make?")).toBeVisible();
+    add();
+    expect(screen.queryByText("What should we make?")).not.toBeInTheDocument();
+  });
+});
