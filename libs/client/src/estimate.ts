@@ -3,7 +3,7 @@
  * "~2 h"; null when it is (nearly) here.
  */
 export function formatRemaining(ms: number): string | null {
-  if (ms < 2_500) return null;
+  if (ms < DUE_MS) return null;
   const seconds = Math.round(ms / 5_000) * 5;
   if (seconds < 60) return `~${seconds} s`;
   const minutes = Math.round(ms / 60_000);
@@ -11,9 +11,24 @@ export function formatRemaining(ms: number): string | null {
   return `~${Math.round(ms / 3_600_000)} h`;
 }
 
-/** "starts in ~40 s" / "ready in ~1 min" for an estimate `at` (ISO), seen at `now`; "… any moment" once it is due. */
-export function formatEstimate(kind: "start" | "finish", at: string, now: number): string {
-  const remaining = formatRemaining(Date.parse(at) - now);
+/** How long past its estimate a job goes on saying "any moment" before it says it is late. */
+const OVERDUE_MS = 30_000;
+
+/** Below this much time left an estimate is due ("any moment"). */
+export const DUE_MS = 2_500;
+
+/**
+ * "starts in ~40 s" / "ready in ~1 min" for an estimate `at` (ISO), seen at `now`; "… any moment" once it is due,
+ * and that it is late once it has been due for half a minute (a generation that hangs, a GPU slower than it was).
+ * The server keeps an overdue estimate at "now", so a caller that watches one says since when it has seen it due
+ * (`dueSince`, ms).
+ */
+export function formatEstimate(kind: "start" | "finish", at: string, now: number, dueSince?: number | null): string {
+  const left = Date.parse(at) - now;
+  if (now - Math.min(Date.parse(at), dueSince ?? Infinity) >= OVERDUE_MS) {
+    return kind === "start" ? "starting later than expected" : "taking longer than expected";
+  }
+  const remaining = formatRemaining(left);
   const verb = kind === "start" ? "starts" : "ready";
   return remaining === null ? `${verb} any moment` : `${verb} in ${remaining}`;
 }

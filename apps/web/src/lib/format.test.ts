@@ -23,6 +23,17 @@ describe("formatEstimate", () => {
     const now = Date.parse("2025-01-01T10:00:00.000Z");
     expect(formatEstimate("start", "2025-01-01T10:00:40.000Z", now)).toBe("starts in ~40 s");
     expect(formatEstimate("finish", "2025-01-01T10:05:00.000Z", now)).toBe("ready in ~5 min");
-    expect(formatEstimate("finish", "2025-01-01T09:59:00.000Z", now)).toBe("ready any moment");
+    expect(formatEstimate("finish", "2025-01-01T09:59:50.000Z", now)).toBe("ready any moment");
+  });
+
+  it("says a job is late once it is half a minute past its estimate", () => {
+    const now = Date.parse("2025-01-01T10:00:00.000Z");
+    expect(formatEstimate("finish", "2025-01-01T09:59:31.000Z", now)).toBe("ready any moment");
+    expect(formatEstimate("finish", "2025-01-01T09:59:00.000Z", now)).toBe("taking longer than expected");
+    expect(formatEstimate("start", "2025-01-01T09:50:00.000Z", now)).toBe("starting later than expected");
+    // The server keeps a late estimate at "now": the caller says since when it has seen it due.
+    const since = now - 31_000;
+    expect(formatEstimate("finish", "2025-01-01T10:00:00.000Z", now, since)).toBe("taking longer than expected");
+    expect(formatEstimate("finish", "2025-01-01T10:00:00.000Z", now, now - 5_000)).toBe("ready any moment");
   });
 });
