@@ -27,6 +27,17 @@ describe("<Composer>", () => {
     expect(send).toBeEnabled();
   });
 
+  it("shows how much of the prompt's 4,000 characters is used near the limit, and says when it is past it", () => {
+    render(() => <Composer onSubmit={async () => undefined} />);
+    fireEvent.input(prompt(), { target: { value: "a".repeat(3_000) } });
+    expect(screen.queryByText(/characters/)).toBeNull();
+    fireEvent.input(prompt(), { target: { value: "a".repeat(3_900) } });
+    expect(screen.getByText("3,900 of 4,000 characters")).toBeInTheDocument();
+    expect(prompt()).toHaveAttribute("aria-describedby", "prompt-count");
+    fireEvent.input(prompt(), { target: { value: "a".repeat(4_001) } });
+    expect(screen.getByText(/The prompt is 4,001 characters; at most 4,000/)).toBeInTheDocument();
+  });
+
   it("sends the prompt and settings on Enter, and clears the prompt once accepted", async () => {
     const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
     render(() => <Composer onSubmit={onSubmit} />);

@@ -29,6 +29,11 @@ export interface ComposerRequest {
   priority?: number;
 }
 
+/** The longest prompt the server takes, in UTF-16 units as JavaScript counts them (docs/API.md, `jobs.submit`). */
+const PROMPT_MAX = 4_000;
+/** From this length on the composer shows how much of it is used. */
+const PROMPT_COUNT_FROM = 3_500;
+
 /** Whether a number setting holds a number to show. */
 const given = (text: string): boolean => text.trim() !== "" && text !== UNREADABLE;
 
@@ -224,7 +229,9 @@ export function Composer(props: {
           placeholder="Describe an image…"
           value={prompt()}
           aria-invalid={errors().prompt ? true : undefined}
-          aria-describedby={errors().prompt ? "prompt-error" : undefined}
+          aria-describedby={
+            errors().prompt ? "prompt-error" : prompt().length > PROMPT_COUNT_FROM ? "prompt-count" : undefined
+          }
           onInput={(e) => {
             setPrompt(e.currentTarget.value);
             clearErrors("prompt", "form");
@@ -262,6 +269,17 @@ export function Composer(props: {
           </button>
         </div>
       </div>
+      <Show when={prompt().length > PROMPT_COUNT_FROM && !errors().prompt}>
+        <p
+          class={prompt().length > PROMPT_MAX ? "field-error" : "composer__count"}
+          id="prompt-count"
+          aria-live="polite"
+        >
+          {prompt().length > PROMPT_MAX
+            ? `The prompt is ${prompt().length.toLocaleString("en")} characters; at most ${PROMPT_MAX.toLocaleString("en")} are taken`
+            : `${prompt().length.toLocaleString("en")} of ${PROMPT_MAX.toLocaleString("en")} characters`}
+        </p>
+      </Show>
       <Show when={errors().prompt}>
         <p class="field-error" id="prompt-error">
           {errors().prompt}
