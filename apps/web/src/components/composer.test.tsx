@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { createSignal } from "solid-js";
 import { describe, expect, it, vi } from "vitest";
@@ -36,6 +36,19 @@ describe("<Composer>", () => {
     expect(prompt()).toHaveAttribute("aria-describedby", "prompt-count");
     fireEvent.input(prompt(), { target: { value: "a".repeat(4_001) } });
     expect(screen.getByText(/The prompt is 4,001 characters; at most 4,000/)).toBeInTheDocument();
+  });
+
+  it("keeps an unsent prompt across a reload of the page, and forgets it once sent", async () => {
+    const first = render(() => <Composer onSubmit={async () => undefined} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse, half typed" } });
+    first.unmount();
+    render(() => <Composer onSubmit={async () => undefined} />);
+    expect(prompt()).toHaveValue("a lighthouse, half typed");
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(prompt()).toHaveValue(""));
+    cleanup();
+    render(() => <Composer onSubmit={async () => undefined} />);
+    expect(prompt()).toHaveValue("");
   });
 
   it("sends the prompt and settings on Enter, and clears the prompt once accepted", async () => {

@@ -1,6 +1,7 @@
 import { createEffect, createSignal, on, Show } from "solid-js";
 import type { Job } from "../lib/types";
 import { createStore } from "solid-js/store";
+import { draft } from "../lib/draft";
 import { fieldErrorsOf, UNREACHABLE } from "../lib/errors";
 import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
@@ -99,7 +100,8 @@ export function Composer(props: {
   /** The page's live connection to the server: once it is back, a "cannot be reached" under the box is no longer true. */
   connection?: ConnectionState;
 }) {
-  const [prompt, setPrompt] = createSignal("");
+  const [prompt, setPrompt] = createSignal(draft.read());
+  createEffect(() => draft.write(prompt()));
   const [settings, setSettings] = createStore<Settings>({ ...DEFAULT_SETTINGS });
   const [open, setOpen] = createSignal(false);
   const [sending, setSending] = createSignal(false);
