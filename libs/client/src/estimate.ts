@@ -33,12 +33,30 @@ export function formatEstimate(kind: "start" | "finish", at: string, now: number
   return remaining === null ? `${verb} any moment` : `${verb} in ${remaining}`;
 }
 
-/** A job's estimate in words as it stands: when a queued job starts, when a running one is ready; null when unknown. */
+/**
+ * Since when an estimate watched over time has been due: give it each estimate as it comes (ISO, or null when
+ * there is none) with the time; it answers the time it first saw it due, or null while it is not.
+ */
+export function dueClock(): (at: string | null, now: number) => number | null {
+  let dueSince: number | null = null;
+  return (at, now) => {
+    if (at === null || Date.parse(at) - now >= DUE_MS) dueSince = null;
+    else dueSince ??= now;
+    return dueSince;
+  };
+}
+
+/**
+ * A job's estimate in words as it stands: when a queued job starts, when a running one is ready; null when unknown.
+ * With `due` (a {@link dueClock} of this job's), a job long due says it is late.
+ */
 export function jobEstimate(
   job: { status: string; estimatedStartAt: string | null; estimatedFinishAt: string | null },
   now: number,
+  due?: (at: string | null, now: number) => number | null,
 ): string | null {
-  if (job.status === "queued" && job.estimatedStartAt) return formatEstimate("start", job.estimatedStartAt, now);
-  if (job.status === "processing" && job.estimatedFinishAt) return formatEstimate("finish", job.estimatedFinishAt, now);
-  return null;
+  const kind = job.status === "queued" ? "start" : job.status === "processing" ? "finish" : null;
+  const at = kind === "start" ? job.estimatedStartAt : kind === "finish" ? job.estimatedFinishAt : null;
+  const dueSince = due?.(at, now) ?? null;
+  return kind && at ? formatEstimate(kind, at, now, dueSince) : null;
 }

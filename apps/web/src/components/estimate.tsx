@@ -1,4 +1,4 @@
-import { createNow, DUE_MS, formatEstimate } from "../lib/format";
+import { createNow, dueClock, formatEstimate } from "../lib/format";
 
 /**
  * A job's expected start or end, counting down every second while shown: "starts in ~40 s", "ready in ~1 min";
@@ -7,13 +7,8 @@ import { createNow, DUE_MS, formatEstimate } from "../lib/format";
  */
 export function Estimate(props: { kind: "start" | "finish"; at: string }) {
   const now = createNow();
-  let dueSince: number | null = null;
-  const text = () => {
-    const at = now();
-    if (Date.parse(props.at) - at >= DUE_MS) dueSince = null;
-    else dueSince ??= at;
-    return formatEstimate(props.kind, props.at, at, dueSince);
-  };
+  const due = dueClock();
+  const text = () => formatEstimate(props.kind, props.at, now(), due(props.at, now()));
   return (
     <time class="job-card__eta" dateTime={props.at} title={new Date(props.at).toLocaleTimeString()}>
       {text()}

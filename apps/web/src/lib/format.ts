@@ -29,7 +29,7 @@ export const msBetween = (from: string, to: string | number): number =>
 export const formatPosition = (position: number): string => `#${position} in queue`;
 
 // One wording of estimates for the web app and the CLI: the published client's.
-export { DUE_MS, formatEstimate, formatRemaining } from "@anvil/client";
+export { dueClock, formatEstimate, formatRemaining } from "@anvil/client";
 
 /** A backend URL without its scheme, for a compact label. */
 export const backendLabel = (url: string): string => url.replace(/^https?:\/\//, "").replace(/\/$/, "");

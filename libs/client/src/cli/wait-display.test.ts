@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../types";
 import { plainDisplay } from "./wait-display";
 
@@ -43,6 +43,26 @@ describe("plainDisplay with estimates", () => {
       "queued, position 3, starts in ~40 s",
       "queued, position 2",
       "processing 0%, ready in ~2 min",
+    ]);
+  });
+});
+
+describe("plainDisplay with a job that runs late", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("says it is taking longer than expected once its estimate, kept at now by the server, has been due for 30 s", () => {
+    vi.useFakeTimers({ now: Date.parse("2025-01-01T10:00:00.000Z") });
+    const lines: string[] = [];
+    const display = plainDisplay((line) => lines.push(line));
+    display.update(job("processing", 0, 0, inSeconds(0)));
+    vi.advanceTimersByTime(20_000);
+    display.update(job("processing", 0, 10, inSeconds(0)));
+    vi.advanceTimersByTime(20_000);
+    display.update(job("processing", 0, 20, inSeconds(0)));
+    expect(lines).toEqual([
+      "processing 0%, ready any moment",
+      "processing 10%, ready any moment",
+      "processing 20%, taking longer than expected",
     ]);
   });
 });

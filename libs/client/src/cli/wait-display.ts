@@ -1,11 +1,11 @@
 import { SingleBar } from "cli-progress";
-import { jobEstimate } from "../estimate";
+import { dueClock, jobEstimate } from "../estimate";
 import type { Job } from "../types";
 
 /** "queued, position 3", or the status; with `estimate`, ", starts in ~40 s" / ", ready in ~1 min" when known. */
-const phaseOf = (job: Job, estimate: boolean): string => {
+const phaseOf = (job: Job, due?: ReturnType<typeof dueClock>): string => {
   const phase = job.status === "queued" ? `queued, position ${job.queuePosition}` : job.status;
-  const when = estimate ? jobEstimate(job, Date.now()) : null;
+  const when = due ? jobEstimate(job, Date.now(), due) : null;
   return when ? `${phase}, ${when}` : phase;
 };
 
@@ -26,9 +26,10 @@ export function terminalDisplay(stream: NodeJS.WriteStream): WaitDisplay {
     clearOnComplete: false,
   });
   let started = false;
+  const due = dueClock();
   return {
     update: (job) => {
-      const phase = phaseOf(job, true);
+      const phase = phaseOf(job, due);
       if (!started) bar.start(100, job.progress, { phase });
       else bar.update(job.progress, { phase });
       started = true;
@@ -42,13 +43,13 @@ export function terminalDisplay(stream: NodeJS.WriteStream): WaitDisplay {
 /** Not a terminal (a pipe, a log): one plain line for each change of status, position or tenth of progress, with the estimate. */
 export function plainDisplay(write: (line: string) => void): WaitDisplay {
   let last = "";
+  const due = dueClock();
   return {
     update: (job) => {
       // A line per change of place, status or tenth of progress; the estimate rides along, never a reason to print.
-      const line =
-        job.status === "processing" ? `processing ${Math.floor(job.progress / 10) * 10}%` : phaseOf(job, false);
+      const line = job.status === "processing" ? `processing ${Math.floor(job.progress / 10) * 10}%` : phaseOf(job);
+      const when = jobEstimate(job, Date.now(), due);
       if (line !== last) {
-        const when = job.status === "queued" || job.status === "processing" ? jobEstimate(job, Date.now()) : null;
         write(when ? `${line}, ${when}` : line);
       }
       last = line;
