@@ -122,7 +122,7 @@ export class JobService {
 
   /** `submit` of `inputs`, unless the new jobs among them would pass MAX_QUEUED_PER_USER (TOO_MANY_REQUESTS). */
   private admit<T>(owner: string, inputs: readonly StoredSubmission[], submit: () => Promise<T>): Promise<T> {
-    return this.quota.admit({ owner, inputs, submit, countNew: () => countNewJobs(this.options.store, inputs) });
+    return this.quota.admit({ owner, inputs, submit, countNew: () => countNewJobs(this.options.store, owner, inputs) });
   }
 
   /**

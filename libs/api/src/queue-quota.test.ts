@@ -72,14 +72,13 @@ describe("QueueQuota", () => {
 describe("countNewJobs", () => {
   const { store } = useTestStore();
 
-  it("counts the inputs that would make a new job, and stores none of them", async () => {
+  it("counts the inputs that would make a new job (a key repeated in the batch once), and stores none of them", async () => {
     const held = input(`held ${randomUUID()}`);
     const { job } = await store().submitJob(held);
     const fresh = input(`fresh ${randomUUID()}`);
-    // A batch of new jobs only (one call to the database) and one with repeated keys (the general path).
-    expect(await countNewJobs(store(), [fresh, input()])).toBe(2);
-    expect(await countNewJobs(store(), [held, fresh, fresh, input()])).toBe(2);
-    expect(await countNewJobs(store(), [held])).toBe(0);
+    expect(await countNewJobs(store(), "ann", [fresh, input()])).toBe(2);
+    expect(await countNewJobs(store(), "ann", [held, fresh, fresh, input()])).toBe(2);
+    expect(await countNewJobs(store(), "ann", [held])).toBe(0);
     const jobs = (await store().listJobs({ owner: "ann", limit: 500 })).items;
     expect(jobs.map((stored) => stored.id)).toEqual([job.id]);
   });

@@ -92,24 +92,27 @@ export class QueueQuota {
 const keysOf = (owner: string, inputs: readonly SubmitJobInput[]): string[] =>
   inputs.flatMap((input) => (input.idempotencyKey === undefined ? [] : [`${owner}\u0000${input.idempotencyKey}`]));
 
-/** Thrown to roll {@link countNewJobs}'s trial back. */
-const trialOver = Symbol("trial over");
-
 /**
- * How many of `inputs` would make a new job now: the submission is tried in a transaction that is always rolled
- * back, so the database answers with its own rules (keys held, repeated in the batch, refused) and stores nothing.
+ * How many of `owner`'s `inputs` would make a new job now: one without a key does, one whose key the owner holds
+ * already returns that job (or is a conflict), and a key repeated in the batch makes one job.
  */
-export const countNewJobs = async (store: JobStore, inputs: readonly SubmitJobInput[]): Promise<number> => {
+export const countNewJobs = async (
+  store: JobStore,
+  owner: string,
+  inputs: readonly SubmitJobInput[],
+): Promise<number> => {
+  const keys = [
+    ...new Set(inputs.flatMap((input) => (input.idempotencyKey === undefined ? [] : [input.idempotencyKey]))),
+  ];
+  const held = await store.heldKeys(owner, keys).catch((error: unknown) => {
+    throw isDatabaseUnreachable(error) ? databaseDown(error) : error;
+  });
+  const seen = new Set<string>();
   let made = 0;
-  await store
-    .transaction(async (trial) => {
-      const outcomes = await trial.submitJobs(inputs);
-      made = outcomes.filter((outcome) => !(outcome instanceof Error) && outcome.created).length;
-      throw trialOver;
-    })
-    .catch((error: unknown) => {
-      if (error === trialOver) return;
-      throw isDatabaseUnreachable(error) ? databaseDown(error) : error;
-    });
+  for (const { idempotencyKey: key } of inputs) {
+    if (key !== undefined && (held.has(key) || seen.has(key))) continue;
+    if (key !== undefined) seen.add(key);
+    made++;
+  }
   return made;
 };

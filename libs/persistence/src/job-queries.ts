@@ -49,6 +49,16 @@ export async function getJobByIdempotencyKey(
   return row === undefined ? null : { job: toJobRecord(row), requestHash: row.requestHash };
 }
 
+/** Which of `keys` name a job `owner` submitted already (idempotency keys are the owner's own). */
+export async function heldKeys(db: AnvilDb, owner: string, keys: readonly string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await db
+    .select({ key: jobs.idempotencyKey })
+    .from(jobs)
+    .where(and(eq(jobs.owner, owner), inArray(jobs.idempotencyKey, [...keys])));
+  return new Set(rows.flatMap((row) => (row.key === null ? [] : [row.key])));
+}
+
 // The cursor is the seq of the last job on the page: keyset pagination stays correct while jobs are added.
 function parseCursor(cursor: string): number {
   const seq = /^\d{1,16}$/.test(cursor) ? Number(cursor) : NaN;

@@ -106,6 +106,11 @@ export class JobStore {
     return queries.getJob(this.db, id);
   }
 
+  /** Which of `keys` name a job `owner` submitted already. */
+  heldKeys(owner: string, keys: readonly string[]): Promise<Set<string>> {
+    return queries.heldKeys(this.db, owner, keys);
+  }
+
   /** Jobs oldest first, filtered, a page at a time; throws `InvalidCursor` for a cursor it did not hand out. */
   listJobs(input: ListJobsInput): Promise<JobPage> {
     return queries.listJobs(this.db, input);
