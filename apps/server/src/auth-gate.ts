@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
-import { json, readBody } from "./http-body";
+import { json, readBody, trpcErrorReply } from "./http-body";
 import { pathOf } from "./request-target";
 
 /** Failed sign-ins one client address may have per minute before it has to wait. */
@@ -93,10 +93,9 @@ export class AuthGate {
       refusal === 429
         ? "Too many failed sign-ins from this address; try again later"
         : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
-    // In tRPC's error shape, so that a tRPC client reads the code as it reads any other.
-    const code = refusal === 429 ? "TOO_MANY_REQUESTS" : "UNAUTHORIZED";
-    const error = { message, code: refusal === 429 ? -32029 : -32001, data: { code, httpStatus: refusal } };
-    json(res, refusal, { error }, refusal === 429 ? { "retry-after": String(this.retryAfterSeconds(req)) } : {});
+    if (refusal === 429) {
+      trpcErrorReply(res, "TOO_MANY_REQUESTS", message, { "retry-after": String(this.retryAfterSeconds(req)) });
+    } else trpcErrorReply(res, "UNAUTHORIZED", message);
     return { caller: null };
   }
 

@@ -1,4 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { TRPCError } from "@trpc/server";
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 
 /** Answers with a JSON body. */
 export const json = (
@@ -8,6 +12,26 @@ export const json = (
   headers: Record<string, string> = {},
 ): void => {
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
+};
+
+/**
+ * Answers with an error in tRPC's shape (its JSON-RPC number, `data.code` and `data.httpStatus` as tRPC gives them),
+ * so that a tRPC client reads a refusal made before tRPC ran as it reads any other. Returns the status sent.
+ */
+export const trpcErrorReply = (
+  res: ServerResponse,
+  code: TRPC_ERROR_CODE_KEY,
+  message: string,
+  headers: Record<string, string> = {},
+): number => {
+  const httpStatus = getHTTPStatusCodeFromError(new TRPCError({ code }));
+  json(
+    res,
+    httpStatus,
+    { error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus } } },
+    headers,
+  );
+  return httpStatus;
 };
 
 /**

@@ -2,7 +2,7 @@ import { request } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Duplex } from "node:stream";
-import { json, readBody } from "./http-body";
+import { readBody, trpcErrorReply } from "./http-body";
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's own and are not forwarded.
 const HOP_BY_HOP = new Set([
@@ -44,9 +44,7 @@ export const noLeader = (res: ServerResponse, why: string): void => {
     return;
   }
   const message = `No server leads the cluster right now (${why}); try again shortly`;
-  res
-    .writeHead(503, { "content-type": "application/json", "retry-after": "1", [NOT_LEADER_HEADER]: "1" })
-    .end(JSON.stringify({ error: { message, code: -32603, data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 } } }));
+  trpcErrorReply(res, "SERVICE_UNAVAILABLE", message, { "retry-after": "1", [NOT_LEADER_HEADER]: "1" });
 };
 
 /** The leader did not take the connection: nothing reached it, so the request may go to the next leader. */
@@ -152,18 +150,9 @@ export const forwardToLeader = async (
   const limit = maxBodyBytes(req);
   const body = await readBody(req, limit);
   if (body === null) {
-    return json(
-      res,
-      413,
-      {
-        error: {
-          message: `The request's body is larger than the ${Math.round(limit / 1024)} KiB this request may carry`,
-          code: -32600,
-          data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 },
-        },
-      },
-      { connection: "close" },
-    );
+    const message = `The request's body is larger than the ${Math.round(limit / 1024)} KiB this request may carry`;
+    trpcErrorReply(res, "PAYLOAD_TOO_LARGE", message, { connection: "close" });
+    return;
   }
   const deadline = Date.now() + waitMs;
   let why = "an election is under way";

@@ -12,20 +12,27 @@ export const MAX_LISTED_JOBS_PER_REQUEST = 1_000;
 const DEFAULT_LIST_LIMIT = 50;
 
 /**
+ * The procedures a `/trpc/…` request calls, as tRPC reads them: it decodes the path before it splits it
+ * (`jobs%2Elist%2Cjobs.list` is two calls of jobs.list); null for another path, or one that is no valid URL
+ * encoding (tRPC's 400).
+ */
+const proceduresOf = (url: URL): string[] | null => {
+  if (!url.pathname.startsWith("/trpc/")) return null;
+  try {
+    return decodeURIComponent(url.pathname.slice("/trpc/".length)).split(",");
+  } catch {
+    return null;
+  }
+};
+
+/**
  * Why a `/trpc/…` query must be refused before it runs (its reply would be too large), or null. Reads the paths and
  * the inputs of a batch (`/trpc/a,b?batch=1&input={"0":…,"1":…}`) or of one call; an input it cannot read is left
  * to tRPC, which answers it with a 400.
  */
 export function oversizedReply(url: URL): string | null {
-  // tRPC decodes the path before it splits it: `jobs%2Elist%2Cjobs.list` is two calls of jobs.list.
-  let procedures: string;
-  try {
-    procedures = decodeURIComponent(url.pathname.slice("/trpc/".length));
-  } catch {
-    return null;
-  }
-  const paths = procedures.split(",");
-  if (!paths.includes("jobs.list")) return null;
+  const paths = proceduresOf(url);
+  if (!paths?.includes("jobs.list")) return null;
   let inputs: unknown;
   try {
     const raw = url.searchParams.get("input");
@@ -47,10 +54,6 @@ export function oversizedReply(url: URL): string | null {
 
 /** Whether `url` is a `jobs.submitMany` sent alone (not in a batch), which may carry the larger bulk body. */
 export const isBulkSubmission = (url: URL | null): boolean => {
-  if (!url) return false;
-  try {
-    return decodeURIComponent(url.pathname) === "/trpc/jobs.submitMany";
-  } catch {
-    return false;
-  }
+  const paths = url ? proceduresOf(url) : null;
+  return paths?.length === 1 && paths[0] === "jobs.submitMany";
 };

@@ -4,7 +4,7 @@ import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
 import type { AuthGate } from "./auth-gate";
 import { gzipJsonAnswers } from "./gzip-json";
-import { json } from "./http-body";
+import { json, trpcErrorReply } from "./http-body";
 import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
@@ -78,15 +78,13 @@ export const routeRequest =
     if (path.startsWith("/trpc/")) {
       const unreadable = unreadableBody(req);
       if (unreadable) {
-        return json(res, 415, {
-          error: { message: unreadable, code: -32600, data: { code: "UNSUPPORTED_MEDIA_TYPE", httpStatus: 415 } },
-        });
+        trpcErrorReply(res, "UNSUPPORTED_MEDIA_TYPE", unreadable);
+        return;
       }
       const oversized = oversizedReply(url);
       if (oversized) {
-        return json(res, 413, {
-          error: { message: oversized, code: -32600, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413 } },
-        });
+        trpcErrorReply(res, "PAYLOAD_TOO_LARGE", oversized);
+        return;
       }
       if (req.headers.accept?.includes("text/event-stream")) {
         streams.add(res);
@@ -123,19 +121,11 @@ export const routeRequest =
   };
 
 /** The answer to a request that found the database away (e.g. while it told who the caller is): try again. */
-export const databaseAway = (res: ServerResponse): void =>
-  json(
-    res,
-    503,
-    {
-      error: {
-        message: "The database is not reachable right now; try again shortly",
-        code: -32603,
-        data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 },
-      },
-    },
-    { "retry-after": "1" },
-  );
+export const databaseAway = (res: ServerResponse): void => {
+  trpcErrorReply(res, "SERVICE_UNAVAILABLE", "The database is not reachable right now; try again shortly", {
+    "retry-after": "1",
+  });
+};
 
 /**
  * Runs `route` for each request; a request that fails is logged and answered 500 (or cut, once answering), or 503
@@ -150,9 +140,6 @@ export const answerSafely =
       else logger.error({ err: error, url: req.url }, "request failed");
       if (res.headersSent) res.destroy();
       else if (away) databaseAway(res);
-      else
-        json(res, 500, {
-          error: { message: "Internal error", code: -32603, data: { code: "INTERNAL_SERVER_ERROR", httpStatus: 500 } },
-        });
+      else trpcErrorReply(res, "INTERNAL_SERVER_ERROR", "Internal error");
     });
   };

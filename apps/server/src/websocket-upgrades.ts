@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import type { AuthGate } from "./auth-gate";
 import { forwardUpgrade } from "./leader-proxy";
+import { trpcErrorReply } from "./http-body";
 import { pathOf } from "./request-target";
 import { batchFrames } from "./ws-batching";
 
@@ -42,14 +43,11 @@ const answerPlainly = (
   // Node leaves an upgrade request's body on the socket, unparsed: one that has a body cannot be read as sent.
   const length = Number(req.headers["content-length"] ?? 0);
   if (req.headers["transfer-encoding"] || length > 0) {
-    res.writeHead(400, { "content-type": "application/json" }).end(
-      JSON.stringify({
-        error: {
-          message: `Anvil speaks HTTP/1.1 only: send this request without "Upgrade: ${req.headers.upgrade ?? ""}" (curl: --http1.1)`,
-          code: -32600,
-          data: { code: "BAD_REQUEST", httpStatus: 400 },
-        },
-      }),
+    const upgrade = req.headers.upgrade ?? "";
+    trpcErrorReply(
+      res,
+      "BAD_REQUEST",
+      `Anvil speaks HTTP/1.1 only: send this request without "Upgrade: ${upgrade}" (curl: --http1.1)`,
     );
     return;
   }
