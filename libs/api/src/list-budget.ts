@@ -1,4 +1,4 @@
-import { TooMany } from "./errors";
+import { Allowance } from "./allowance";
 
 /**
  * How many jobs the `jobs.list` calls of one WebSocket connection may ask for at once. Over HTTP a request's calls
@@ -6,24 +6,8 @@ import { TooMany } from "./errors";
  * batch too, and each call takes its page's size from this budget while it runs, so that one message of fifty
  * 500-job pages cannot build a reply of hundreds of megabytes while every other request waits.
  */
-export class ListBudget {
-  private taken = 0;
-
-  constructor(readonly max: number) {}
-
-  /** Takes `jobs` from the budget; the returned function gives them back (once). Past the budget: TooMany. */
-  take(jobs: number): () => void {
-    if (this.taken + jobs > this.max) {
-      throw new TooMany({
-        message: `This connection's jobs.list calls would ask for ${this.taken + jobs} jobs at once; one connection may ask for at most ${this.max} at a time (wait for a page before the next, or use smaller pages with the cursor)`,
-      });
-    }
-    this.taken += jobs;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.taken -= jobs;
-    };
+export class ListBudget extends Allowance {
+  protected refusal(asking: number): string {
+    return `This connection's jobs.list calls would ask for ${asking} jobs at once; one connection may ask for at most ${this.max} at a time (wait for a page before the next, or use smaller pages with the cursor)`;
   }
 }

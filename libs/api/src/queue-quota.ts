@@ -1,5 +1,5 @@
 import type { JobStore, SubmitJobInput } from "@anvil/persistence";
-import { isDatabaseUnreachable } from "@anvil/persistence";
+import { isDatabaseUnreachable, ownedKey } from "@anvil/persistence";
 import { TooMany } from "./errors";
 import { databaseDown } from "./submissions";
 
@@ -42,15 +42,15 @@ export class QueueQuota {
    */
   async admit<T>({ owner, inputs, submit, countNew }: Admission<T>): Promise<T> {
     if (this.limit === 0) return submit();
-    if (this.fits(owner, inputs.length)) return this.run(owner, inputs, submit, inputs.length);
     const keys = keysOf(owner, inputs);
+    if (this.fits(owner, inputs.length)) return this.run(owner, keys, submit, inputs.length);
     if (keys.length === 0) throw this.refusal(inputs.length);
     // The same key on its way already (a client that resent before its first answer): the database's unique key
     // decides which submission makes the job, so the look-up waits until that one is stored or refused.
     await Promise.all(keys.map((key) => this.keysInFlight.get(key)?.catch(() => undefined)));
     const fresh = await countNew();
     if (fresh > 0 && !this.fits(owner, fresh)) throw this.refusal(fresh);
-    return this.run(owner, inputs, submit, fresh);
+    return this.run(owner, keys, submit, fresh);
   }
 
   private fits(owner: string, count: number): boolean {
@@ -67,13 +67,7 @@ export class QueueQuota {
   }
 
   /** `submit`, its `count` new jobs counted in flight and its keys known to be on their way until it settles. */
-  private async run<T>(
-    owner: string,
-    inputs: readonly SubmitJobInput[],
-    submit: () => Promise<T>,
-    count: number,
-  ): Promise<T> {
-    const keys = keysOf(owner, inputs);
+  private async run<T>(owner: string, keys: readonly string[], submit: () => Promise<T>, count: number): Promise<T> {
     let submitting: Promise<T> | undefined;
     this.inFlight.set(owner, (this.inFlight.get(owner) ?? 0) + count);
     try {
@@ -90,7 +84,7 @@ export class QueueQuota {
 }
 
 const keysOf = (owner: string, inputs: readonly SubmitJobInput[]): string[] =>
-  inputs.flatMap((input) => (input.idempotencyKey === undefined ? [] : [`${owner}\u0000${input.idempotencyKey}`]));
+  inputs.flatMap((input) => (input.idempotencyKey === undefined ? [] : [ownedKey(owner, input.idempotencyKey)]));
 
 /**
  * How many of `owner`'s `inputs` would make a new job now: one without a key does, one whose key the owner holds

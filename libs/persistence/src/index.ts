@@ -21,6 +21,7 @@ export type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } fr
 export type { ConversationDeletion, ConversationPage } from "./conversations";
 export type { MessageRole } from "./schema";
 export type { SubmitJobInput } from "./submission";
+export { ownedKey } from "./submission";
 export type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 export { WebhookStore } from "./webhook-store";
 export type { ClaimedDelivery, OutboxStats } from "./webhook-outbox";
