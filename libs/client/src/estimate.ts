@@ -1,3 +1,9 @@
+/** How long past its estimate a job goes on saying "any moment" before it says it is late. */
+const OVERDUE_MS = 30_000;
+
+/** Below this much time left an estimate is due ("any moment"). */
+const DUE_MS = 2_500;
+
 /**
  * A time still to come, as rough as an estimate is: "~40 s" (to 5 s) under a minute, "~3 min" under an hour, then
  * "~2 h"; null when it is (nearly) here.
@@ -11,12 +17,6 @@ export function formatRemaining(ms: number): string | null {
   return `~${Math.round(ms / 3_600_000)} h`;
 }
 
-/** How long past its estimate a job goes on saying "any moment" before it says it is late. */
-const OVERDUE_MS = 30_000;
-
-/** Below this much time left an estimate is due ("any moment"). */
-export const DUE_MS = 2_500;
-
 /**
  * "starts in ~40 s" / "ready in ~1 min" for an estimate `at` (ISO), seen at `now`; "… any moment" once it is due,
  * and that it is late once it has been due for half a minute (a generation that hangs, a GPU slower than it was).
@@ -24,11 +24,11 @@ export const DUE_MS = 2_500;
  * (`dueSince`, ms).
  */
 export function formatEstimate(kind: "start" | "finish", at: string, now: number, dueSince?: number | null): string {
-  const left = Date.parse(at) - now;
-  if (now - Math.min(Date.parse(at), dueSince ?? Infinity) >= OVERDUE_MS) {
+  const due = Date.parse(at);
+  if (now - Math.min(due, dueSince ?? Infinity) >= OVERDUE_MS) {
     return kind === "start" ? "starting later than expected" : "taking longer than expected";
   }
-  const remaining = formatRemaining(left);
+  const remaining = formatRemaining(due - now);
   const verb = kind === "start" ? "starts" : "ready";
   return remaining === null ? `${verb} any moment` : `${verb} in ${remaining}`;
 }

@@ -4,7 +4,7 @@ export type { SubmitAndWaitOptions, WaitOptions } from "./submit-and-wait";
 export type { SubmitRetryOptions } from "./submit-safely";
 export { isTransient } from "./transient";
 export type { WatchOptions } from "./watch";
-export { dueClock, DUE_MS, formatEstimate, formatRemaining, jobEstimate } from "./estimate";
+export { dueClock, formatEstimate, formatRemaining, jobEstimate } from "./estimate";
 export { isFinal } from "./types";
 export type { AnvilInputs, AnvilOutputs, Job, JobStatus, SubmitInput } from "./types";
 export type { AnvilRouter } from "./router";
