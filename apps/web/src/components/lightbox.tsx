@@ -1,13 +1,8 @@
 import { createSignal, onCleanup, onMount, Show } from "solid-js";
 import type { Job } from "../lib/types";
+import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { keepFocusInside } from "./dialog";
 import { mediaBox } from "./job-media";
-
-// navigator.clipboard is absent outside a secure context (http:// to another host): that is a rejection too.
-const clipboardCopy = async (text: string) => {
-  if (!navigator.clipboard) throw new Error("no clipboard");
-  await navigator.clipboard.writeText(text);
-};
 
 /** The full-size image of a finished job with its seed, over the page; Escape or a click outside closes it. */
 export function Lightbox(props: {
@@ -23,14 +18,8 @@ export function Lightbox(props: {
   const seed = () => props.job.usedSeed ?? props.job.params.seed;
   const [copied, setCopied] = createSignal<"copied" | "selected" | null>(null);
   const copySeed = () =>
-    (props.copy ?? clipboardCopy)(String(seed())).then(
-      () => setCopied("copied"),
-      () => {
-        // Selected, so Ctrl+C (or the context menu) takes it as it is.
-        const selection = getSelection();
-        if (seedBox && selection) selection.selectAllChildren(seedBox);
-        setCopied("selected");
-      },
+    copyOrSelect(props.copy ?? clipboardCopy, String(seed()), seedBox).then((copied) =>
+      setCopied(copied ? "copied" : "selected"),
     );
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Escape") props.onClose();

@@ -1,5 +1,6 @@
 import { createResource, createSignal, For, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
+import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { errorCode, errorMessage } from "../lib/errors";
 import { trpc } from "../lib/trpc";
 import { Dialog } from "./dialog";
@@ -24,11 +25,7 @@ const trpcUsersApi: UsersApi = {
   list: () => trpc.users.list.query(),
   create: (input) => trpc.users.create.mutate(input),
   remove: (name) => trpc.users.remove.mutate({ name }),
-  // navigator.clipboard is absent outside a secure context (http:// to another host): that is a rejection too.
-  copy: async (text) => {
-    if (!navigator.clipboard) throw new Error("no clipboard");
-    await navigator.clipboard.writeText(text);
-  },
+  copy: clipboardCopy,
 };
 
 /** Who everyone is on an Anvil without API_TOKEN or a sign-in proxy (the contract's Users section). */
@@ -65,15 +62,10 @@ export function UsersPanel(props: {
     }
   };
   const copy = (token: string) =>
-    api.copy(token).then(
-      () => setCopied(true),
-      () => {
-        // Selected, so Ctrl+C (or the context menu) takes it as it is.
-        const selection = getSelection();
-        if (tokenBox && selection) selection.selectAllChildren(tokenBox);
-        setError("The browser did not let Anvil copy: the token is selected, copy it with Ctrl+C.");
-      },
-    );
+    copyOrSelect(api.copy, token, tokenBox).then((copied) => {
+      if (copied) setCopied(true);
+      else setError("The browser did not let Anvil copy: the token is selected, copy it with Ctrl+C.");
+    });
   return (
     <Dialog title="Users" class="users-panel" onClose={props.onClose}>
       <Show when={you() === LOCAL_USER}>
