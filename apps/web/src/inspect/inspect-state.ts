@@ -85,6 +85,9 @@ export function createInspectorState() {
     else setLoadError(errorMessage(error));
   };
 
+  /** A live stream failed: refused (no admin) is final; anything else may be a session that ended. */
+  const streamFailed = (error: unknown) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void checkAuth());
+
   const asked = new Set<string>();
   const loadPrompts = async (ids: string[]) => {
     const missing = ids.filter((id) => !asked.has(id));
@@ -174,7 +177,7 @@ export function createInspectorState() {
         setPaused(true);
         void checkStatus().then(() => setPaused(false));
       }),
-    onError: (error) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void checkAuth()),
+    onError: streamFailed,
   });
   createEffect(on(all.state, (state) => state === "live" && refresh()));
   const poll = setInterval(() => mode() === "on" && refresh(), POLL_MS);
@@ -191,7 +194,7 @@ export function createInspectorState() {
       if (record.seq > last) setTimeline("events", timeline.events.length, record);
     },
     onHistoryGone: () => queueMicrotask(() => void loadTimeline()),
-    onError: (error) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void checkAuth()),
+    onError: streamFailed,
   });
 
   createEffect(on([selectedId, mode], () => void loadTimeline()));
