@@ -24,6 +24,12 @@ describe("isAtLeastAsNew", () => {
     expect(isAtLeastAsNew(processing(0, "2025-01-01T10:05:00.000Z"), processing(80))).toBe(true);
   });
 
+  it("takes a later attempt as newer whatever its status, and an earlier one as older", () => {
+    const requeued = makeJob({ queuePosition: 2, attempt: 2 });
+    expect(isAtLeastAsNew(requeued, processing(55))).toBe(true);
+    expect(isAtLeastAsNew(processing(55), requeued)).toBe(false);
+  });
+
   it("never replaces a final state", () => {
     expect(isAtLeastAsNew(makeJob({ status: "error" }), makeJob({ status: "cancelled" }))).toBe(false);
   });
@@ -49,6 +55,20 @@ describe("createJobStore", () => {
       expect(store.jobs[makeJob().id]?.status).toBe("processing");
       store.applyEvent(processing(0, "2025-01-01T10:05:00.000Z"));
       expect(store.jobs[makeJob().id]?.progress).toBe(0);
+      dispose();
+    });
+  });
+
+  it("puts a job back in the line when the stream brings it queued again with a higher attempt", () => {
+    createRoot((dispose) => {
+      const store = createJobStore();
+      store.applyEvent(processing(55));
+      store.applyEvent(makeJob({ queuePosition: 2, attempt: 2 }));
+      expect(store.jobs[makeJob().id]).toMatchObject({ status: "queued", attempt: 2, queuePosition: 2, progress: 0 });
+      // A replay of the first attempt's run (a resumed stream) does not take it back.
+      store.applyEvent(processing(60));
+      store.applySnapshot(processing(60));
+      expect(store.jobs[makeJob().id]).toMatchObject({ status: "queued", attempt: 2, queuePosition: 2 });
       dispose();
     });
   });
