@@ -125,6 +125,20 @@ describe("<JobCard>", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
   });
 
+  it("drops an action's error once the job moves on: put back in the line, then complete", async () => {
+    const [job, setJob] = createStore(makeJob(processing));
+    const unreachable = new TypeError("Failed to fetch");
+    render(() => <JobCard job={job} onCancel={() => Promise.reject(unreachable)} />);
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("cannot be reached");
+    setJob({ status: "queued", queuePosition: 1, progress: 0, startedAt: null, attempt: 2 });
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("cannot be reached");
+    setJob({ status: "complete", queuePosition: 0, progress: 100, imageUrl: "/images/x.png", usedSeed: 1 });
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
   it("moves the keyboard focus to Retry once a cancelled job's Cancel button is gone", async () => {
     const [job, setJob] = createStore(makeJob());
     const onCancel = async () => setJob({ status: "cancelled", queuePosition: 0 });

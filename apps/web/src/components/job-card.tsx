@@ -1,4 +1,4 @@
-import { createSignal, Match, Show, Switch } from "solid-js";
+import { createEffect, createSignal, Match, on, Show, Switch } from "solid-js";
 import { actionFailure } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { formatElapsed, formatSize, msBetween } from "../lib/format";
@@ -40,6 +40,8 @@ const paramsLine = (job: Job): string =>
 export function JobCard(props: JobCardProps) {
   const [busy, setBusy] = createSignal(false);
   const [actionError, setActionError] = createSignal<string | null>(null);
+  // An action's failure belongs to the state it was tried in: once the job moves on (or runs again), it is old news.
+  createEffect(on([() => props.job.status, () => props.job.attempt], () => setActionError(null), { defer: true }));
   // Said after a move that changed nothing: the job already was where it was asked to go.
   const [note, setNote] = createSignal<string | null>(null);
   let card!: HTMLElement;
