@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { keepingUnchanged } from "./chat-state";
+import { describe, expect, it, vi } from "vitest";
+import { keepingUnchanged, unlistedConversationWatch } from "./chat-state";
+import { makeJob } from "./test-support";
 import type { Conversation } from "./types";
 
 const conversation = (id: string, title: string): Conversation => ({
@@ -20,5 +21,25 @@ describe("keepingUnchanged", () => {
     expect(list).toEqual(fresh);
     expect(list[1]).toBe(foxes);
     expect(list[2]).toBe(fresh[2]);
+  });
+});
+
+describe("unlistedConversationWatch", () => {
+  it("reads the list again once for a job of the user's in a conversation it does not hold", () => {
+    const reload = vi.fn();
+    const listed = new Set(["c1"]);
+    const note = unlistedConversationWatch({
+      listed: (id) => listed.has(id),
+      mine: (job) => job.owner === "alice",
+      reload,
+    });
+    note(makeJob({ conversationId: "c1", owner: "alice" }));
+    note(makeJob({ conversationId: "c9", owner: "bob" }));
+    expect(reload).not.toHaveBeenCalled();
+    note(makeJob({ conversationId: "c2", owner: "alice" }));
+    note(makeJob({ conversationId: "c2", owner: "alice", status: "processing", progress: 30 }));
+    expect(reload).toHaveBeenCalledTimes(1);
+    note(makeJob({ conversationId: "c3", owner: "alice" }));
+    expect(reload).toHaveBeenCalledTimes(2);
   });
 });

@@ -1,12 +1,12 @@
 import { batch, createEffect, createSignal, on, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import { checkAuth } from "./auth";
+import { checkAuth, currentUser } from "./auth";
 import { createCatalog } from "./catalog";
 import { errorCode, errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
 import { submissionKeys } from "./submission-keys";
 import { createSubscription } from "./subscription";
-import { coalesced } from "./tasks";
+import { coalesced, throttled } from "./tasks";
 import { trpc } from "./trpc";
 import type { Conversation, Job, JobStreamEvent, Message, QueueStatus, SubmitInput } from "./types";
 
@@ -18,6 +18,8 @@ const MAX_CONVERSATION_PAGE = 500;
 const CONVERSATION_GONE =
   "This conversation was deleted in another tab or window. Press Generate again to start a new conversation with this prompt.";
 const CURSOR_KEY = "anvil:last-event";
+/** At most one read of the conversation list this often for jobs of conversations it does not hold. */
+const UNLISTED_RELOAD_MS = 1_000;
 
 // The last event id this tab saw, per stream scope: a reload resumes the stream from it.
 const readCursor = (scope: string): string | undefined => {
@@ -59,6 +61,24 @@ export const keepingUnchanged = (shown: readonly Conversation[], fresh: Conversa
     return same ? old : conversation;
   });
 };
+
+/**
+ * Watches the jobs the page is told of for one of the user's in a conversation the list does not hold (made in
+ * another tab or on another device): asks `reload` once per such conversation, not at every event of its jobs (one
+ * older than the pages read stays unlisted after the reload; an admin's stream carries other users' jobs).
+ */
+export function unlistedConversationWatch(options: {
+  listed: (conversationId: string) => boolean;
+  mine: (job: Job) => boolean;
+  reload: () => void;
+}): (job: Job) => void {
+  const asked = new Set<string>();
+  return (job) => {
+    if (asked.has(job.conversationId) || !options.mine(job) || options.listed(job.conversationId)) return;
+    asked.add(job.conversationId);
+    options.reload();
+  };
+}
 
 /** Everything the chat page shows and does, fed by queries and the live job stream. */
 export function createChatState() {
@@ -171,14 +191,27 @@ export function createChatState() {
     });
   };
 
+  // A job of this user's in a conversation the list lacks: the list is read again (a burst of them, once).
+  const noteJob = unlistedConversationWatch({
+    listed: (id) => id === selectedId() || conversations().some((conversation) => conversation.id === id),
+    mine: (job) => {
+      const me = currentUser();
+      return me === null || job.owner === me.name;
+    },
+    reload: throttled(loadConversations, UNLISTED_RELOAD_MS),
+  });
+
   const refreshQueue = coalesced(async () => {
     try {
       const status = await trpc.queue.status.query();
       setQueue(status);
       // The panel names the running jobs; one from another conversation is read once, then kept in the store.
       for (const backend of status.backends) {
-        if (backend.jobId && !store.jobs[backend.jobId])
-          store.applySnapshot(await trpc.jobs.get.query({ jobId: backend.jobId }));
+        if (backend.jobId && !store.jobs[backend.jobId]) {
+          const job = await trpc.jobs.get.query({ jobId: backend.jobId });
+          store.applySnapshot(job);
+          noteJob(job);
+        }
       }
     } catch {
       // The next poll tries again.
@@ -208,6 +241,7 @@ export function createChatState() {
       writeCursor(conversationId ?? "*", eventId);
       if ("kind" in event) return readAgain(store.applyLine(event));
       store.applyEvent(event);
+      noteJob(event);
       // A job this page has no message for was submitted elsewhere (another tab, a script): fetch its messages.
       if (event.conversationId === conversationId && !messages.some((m) => m.id === event.messageId))
         void loadConversation();
