@@ -14,7 +14,7 @@ import {
   MAX_BULK_BODY_BYTES,
   SubscriptionSlots,
 } from "@anvil/api";
-import type { Context, JobServiceOptions } from "@anvil/api";
+import type { Context, JobServiceOptions, LogHook } from "@anvil/api";
 import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
@@ -141,6 +141,7 @@ const unauthorized = (): never => {
 /** Opens the database, rebuilds the queue, and serves the API, the subscriptions, the images and the web app. */
 export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const { logger } = config;
+  const serverLog: LogHook = (message, fields, level = "info") => logger[level](fields, message);
   // The embedded database belongs to one process: the lock is taken before PGlite touches its files, and
   // given back only after it closed them.
   const lock = config.databaseUrl || config.inMemoryDatabase ? null : await acquireDataDirLock(config.dataDir);
@@ -179,12 +180,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const backendLabels = forgeUrls.map(normalizeBackendUrl);
   const metrics = new AnvilMetrics(events, backendLabels);
   // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
-  const webhooks = startWebhooks(
-    new WebhookStore(database),
-    metrics.registry,
-    config.webhooks ?? {},
-    (message, fields) => logger.info(fields, message),
-  );
+  const webhooks = startWebhooks(new WebhookStore(database), metrics.registry, config.webhooks ?? {}, serverLog);
   // Known once the server listens; no submission is answered before that.
   let listeningPort = -1;
   const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
@@ -210,7 +206,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(config.probeIntervalMs ? { probeIntervalMs: config.probeIntervalMs } : {}),
     ...(config.eventRetentionMs !== undefined ? { eventRetentionMs: config.eventRetentionMs } : {}),
     ...(config.eventPruneIntervalMs !== undefined ? { eventPruneIntervalMs: config.eventPruneIntervalMs } : {}),
-    log: (message, fields) => logger.info(fields, message),
+    log: serverLog,
     ...(inspector ? { inspect: stately ? bothInspectors(inspector.observe, stately) : inspector.observe } : {}),
     observers: [metrics.observer, logObserver(logger, backendLabels), webhooks.observer],
     isOwnUrl: (url) => pointsAtSelf(url, listeningPort, ownNames),
@@ -382,9 +378,15 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         for (const client of wss.clients) client.terminate();
         await ending?.stop(0, { abandon: true });
       },
-      log: (message, fields) => logger.info(fields, message),
+      log: serverLog,
     });
     await cluster.start();
+    if (!service) {
+      const leader = await cluster.leader();
+      serverLog("this server follows: it forwards API calls and images to the leader, and takes over if it goes", {
+        leader: leader?.url ?? "none yet",
+      });
+    }
   }
 
   return {

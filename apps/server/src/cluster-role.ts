@@ -1,3 +1,5 @@
+import { FailureSpell } from "@anvil/api";
+import type { LogHook } from "@anvil/api";
 import type { Leader, LeaderLease } from "@anvil/persistence";
 
 /** What a server does in the cluster: drive the GPUs (leader), or forward to the one that does (follower). */
@@ -11,7 +13,7 @@ export interface ClusterRoleOptions {
   readonly lead: (epoch: number) => Promise<void>;
   /** Ends the term at once (the lease is lost or about to be): stop dispatching, interrupt, write nothing more. */
   readonly stepDown: (epoch: number, why: string) => Promise<void>;
-  readonly log: (message: string, fields: Record<string, unknown>) => void;
+  readonly log: LogHook;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -27,9 +29,12 @@ export class ClusterRole {
   private running: Promise<void> | null = null;
   private stopping = false;
   private readonly tickMs: number;
+  /** Renewals that go unanswered while the database is away: said once, not four times per lease. */
+  private readonly renewFailures: FailureSpell;
 
   constructor(private readonly options: ClusterRoleOptions) {
     this.tickMs = Math.max(50, Math.floor(options.leaseMs / 4));
+    this.renewFailures = new FailureSpell(options.log, "the cluster lease is renewed again");
   }
 
   /** The role right now. */
@@ -85,9 +90,10 @@ export class ClusterRole {
     const role = this.current;
     if (role.kind === "leader") {
       const renewed = await lease.renew(role.epoch).catch((error: unknown) => {
-        log("could not renew the cluster lease", { epoch: role.epoch, error: String(error) });
+        this.renewFailures.failed("could not renew the cluster lease", { epoch: role.epoch, error: String(error) });
         return null;
       });
+      if (renewed === true) this.renewFailures.succeeded({ epoch: role.epoch });
       // Unanswered (the database is away): go on. Nothing new can start meanwhile (every start is written first),
       // and if another server takes over, this term's late writes are refused and the next renewal says so.
       if (renewed !== false) return;
@@ -112,7 +118,7 @@ export class ClusterRole {
 
   private async endTerm(epoch: number, why: string): Promise<void> {
     this.current = { kind: "follower", leader: null };
-    this.options.log("this server no longer leads the cluster", { epoch, why });
+    this.options.log("this server no longer leads the cluster", { epoch, why }, "warn");
     await this.options.stepDown(epoch, why);
   }
 }

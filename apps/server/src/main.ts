@@ -57,7 +57,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }, graceMs + STOP_MARGIN_MS).unref();
     anvil.close({ graceMs }).then(
-      () => process.exit(0),
+      () => {
+        logger.info({ signal }, "stopped cleanly");
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, "failed to stop cleanly");
         process.exit(1);

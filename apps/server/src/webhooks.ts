@@ -1,6 +1,6 @@
-import { networkInterfaces } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { WebhookDispatcher } from "@anvil/api";
-import type { DeliveryOutcome, JobServiceObserver } from "@anvil/api";
+import type { DeliveryOutcome, JobServiceObserver, LogHook } from "@anvil/api";
 import { isFinalStatus } from "@anvil/job-machine";
 import type { OutboxStats, WebhookStore } from "@anvil/persistence";
 import { Counter, Gauge } from "prom-client";
@@ -27,7 +27,7 @@ export function startWebhooks(
   store: WebhookStore,
   registry: Registry,
   settings: WebhookSettings,
-  log: (message: string, fields: Record<string, unknown>) => void,
+  log: LogHook,
 ): { dispatcher: WebhookDispatcher; observer: JobServiceObserver } {
   const registers = [registry];
   const attempts = new Counter({
@@ -105,7 +105,9 @@ const bare = (host: string): string => {
 export function pointsAtSelf(url: URL, port: number, names: readonly string[]): boolean {
   const urlPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
   if (urlPort !== port) return false;
-  const own = new Set(["localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ...names.map(bare)]);
+  // The machine's own name too: it resolves to one of its addresses (a name it reaches only through DNS is not
+  // looked up, here or anywhere a callbackUrl is checked).
+  const own = new Set(["localhost", "127.0.0.1", "::1", "0.0.0.0", "::", hostname(), ...names].map(bare));
   for (const addresses of Object.values(networkInterfaces())) {
     for (const address of addresses ?? []) own.add(bare(address.address));
   }

@@ -3,6 +3,7 @@ import { defaultRuntime, modelOf } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
 import { Data, Duration, Effect, Fiber, Latch, Schedule } from "effect";
 import { untilIdle } from "./until-idle";
+import type { LogHook } from "./log-hook";
 
 /** A backend's health as `health` and `queue.status` report it. */
 export interface BackendHealth {
@@ -20,7 +21,7 @@ export interface BackendMonitorHooks {
   isOurs: (backend: number) => boolean;
   /** The model a backend has loaded (see `modelOf`; null when it cannot be read), told just before it is up. */
   loaded?: (backend: number, model: string | null) => void;
-  log?: (message: string, fields: Record<string, unknown>) => void;
+  log?: LogHook;
   /** Where the probes run (default the shared `defaultRuntime`). */
   runtime?: EffectRuntime;
 }
@@ -94,7 +95,7 @@ export class BackendMonitor {
     state.lastError = reason;
     Latch.closeUnsafe(state.upLatch);
     this.hooks.down(backend);
-    this.hooks.log?.("backend down", { backend: this.backends[backend]?.baseUrl, reason });
+    this.hooks.log?.("backend down", { backend: this.backends[backend]?.baseUrl, reason }, "warn");
   }
 
   /** Completes once the backend is healthy again. */
@@ -110,7 +111,11 @@ export class BackendMonitor {
       const progress = yield* forge.progress();
       if (state.healthy) return;
       if (progress.busy && !hooks.isOurs(index)) {
-        hooks.log?.("backend busy with a generation that is not ours; interrupting it", { backend: forge.baseUrl });
+        hooks.log?.(
+          "backend busy with a generation that is not ours; interrupting it",
+          { backend: forge.baseUrl },
+          "warn",
+        );
         yield* forge.interrupt();
         // Forge stops at its next step: wait for that here, not for the next probe, which may be backed off by
         // seconds after an outage.
@@ -138,7 +143,7 @@ export class BackendMonitor {
         const { message } = error;
         // Said once per new reason (wrong credentials, no --api, refused): a backend that never comes up says why.
         if (message !== state.lastError && !state.healthy) {
-          hooks.log?.("backend probe failed", { backend: forge.baseUrl, error: message });
+          hooks.log?.("backend probe failed", { backend: forge.baseUrl, error: message }, "warn");
         }
         state.lastError = message;
         if (state.healthy) this.markDown(index, message);

@@ -2,6 +2,7 @@ import { defaultRuntime } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
 import type { JobStore } from "@anvil/persistence";
 import { Duration, Effect, Fiber, Schedule } from "effect";
+import type { LogHook } from "./log-hook";
 
 /** How long the job event log keeps a status change by default: seven days. */
 export const DEFAULT_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -14,7 +15,7 @@ export interface EventRetentionOptions {
   retentionMs: number;
   /** Time between two prunes; default the retention, at most an hour. */
   intervalMs?: number | undefined;
-  log?: ((message: string, fields: Record<string, unknown>) => void) | undefined;
+  log?: LogHook | undefined;
   /** Where the pruning runs (default the shared `defaultRuntime`). */
   runtime?: EffectRuntime | undefined;
 }
@@ -49,7 +50,9 @@ export class EventRetention {
         }),
       ),
       // A database that is down now is tried again at the next pass.
-      Effect.tapError((error) => Effect.sync(() => log?.("pruning job events failed", { error: String(error.cause) }))),
+      Effect.tapError((error) =>
+        Effect.sync(() => log?.("pruning job events failed", { error: String(error.cause) }, "warn")),
+      ),
       Effect.ignore,
       // Stopping waits for a running prune instead of leaving it to a closing database.
       Effect.uninterruptible,

@@ -23,6 +23,8 @@ export type { DispatchRecord } from "./inspection/dispatch-log";
 export { INSPECTION_OFF } from "./routers/debug";
 export type { JobServiceObserver, ObservedTransition } from "./job-observer";
 export { openApiDocument } from "./openapi/openapi";
+export { FailureSpell } from "./log-hook";
+export type { LogHook, LogLevel } from "./log-hook";
 export {
   DEFAULT_WEBHOOK_RETRY,
   retryDelay,

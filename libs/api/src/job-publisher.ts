@@ -9,6 +9,7 @@ import type { GenerationFailure } from "./generate";
 import type { JobServiceObserver } from "./job-observer";
 import type { LiveJobs } from "./live-jobs";
 import type { Persisted } from "./transition-writer";
+import type { LogHook } from "./log-hook";
 
 /** Where the publisher tells what happened, and what it keeps up to date on the way. */
 export interface JobPublisherOptions {
@@ -17,7 +18,7 @@ export interface JobPublisherOptions {
   estimates: Pick<Estimates, "transition">;
   images: Pick<ImageStore, "remove">;
   observers?: readonly JobServiceObserver[] | undefined;
-  log?: ((message: string, fields: Record<string, unknown>) => void) | undefined;
+  log?: LogHook | undefined;
 }
 
 /**
@@ -76,10 +77,14 @@ export class JobPublisher {
 
   private removeImage(jobId: string): void {
     this.options.images.remove(jobId).catch((error: unknown) =>
-      this.options.log?.("could not remove the image of a job that did not complete", {
-        jobId,
-        error: String(error),
-      }),
+      this.options.log?.(
+        "could not remove the image of a job that did not complete",
+        {
+          jobId,
+          error: String(error),
+        },
+        "warn",
+      ),
     );
   }
 
@@ -89,7 +94,7 @@ export class JobPublisher {
         call(observer);
       } catch (error) {
         // An observer is metrics or a log line: its failure must never stop a job from being published.
-        this.options.log?.("job observer failed", { error: String(error) });
+        this.options.log?.("job observer failed", { error: String(error) }, "error");
       }
     }
   }

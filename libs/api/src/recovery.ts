@@ -5,6 +5,7 @@ import { toJob } from "@anvil/persistence";
 import { Duration, Effect, Schedule } from "effect";
 import type { LineIntake } from "./line-intake";
 import type { LiveJobs } from "./live-jobs";
+import type { LogHook } from "./log-hook";
 
 /** Looking for stored submissions the scheduler never heard of: soon, then less often, for about a minute. */
 const ORPHAN_SWEEP_RETRY = {
@@ -19,7 +20,7 @@ export interface RecoveryOptions {
   intake: Pick<LineIntake, "adopt" | "rejoin" | "isOrphan">;
   /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
   lane: (task: () => Promise<void>) => Promise<void>;
-  log?: ((message: string, fields: Record<string, unknown>) => void) | undefined;
+  log?: LogHook | undefined;
   /** Where the orphan sweep runs (default the shared `defaultRuntime`). */
   runtime?: EffectRuntime | undefined;
 }
@@ -53,13 +54,14 @@ export class Recovery {
           },
           snapshot: (record) => toJob(record, 0),
         });
-        log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts });
+        log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts }, "warn");
         continue;
       }
       waiting++;
       if (job.status === "processing") {
         // It waits for a GPU again: the database says so (with the attempts it had) instead of a stale
-        // `processing` with the old progress and start time. Nothing publishes yet, so the event is only logged.
+        // `processing` with the old progress and start time. Nothing publishes yet: its event is read from the log
+        // by whoever subscribes, and the change gets its line here as every status change does.
         const requeued = await store.applyTransition({
           jobId: job.id,
           from: "processing",
@@ -70,6 +72,13 @@ export class Recovery {
         if (requeued === null) continue;
         job = requeued.job;
         resumed++;
+        log?.("job processing → queued", {
+          jobId: job.id,
+          from: "processing",
+          to: "queued",
+          attempt: job.attempts + 1,
+          why: "its server stopped while it ran",
+        });
       }
       intake.rejoin(job);
     }
@@ -89,9 +98,11 @@ export class Recovery {
           Effect.retry(ORPHAN_SWEEP_RETRY),
           Effect.catch((error) =>
             Effect.sync(() =>
-              this.options.log?.("could not look for submissions stored without an answer", {
-                error: String(error.cause),
-              }),
+              this.options.log?.(
+                "could not look for submissions stored without an answer",
+                { error: String(error.cause) },
+                "warn",
+              ),
             ),
           ),
         ),
@@ -119,7 +130,7 @@ export class Recovery {
       const record = live.record(jobId);
       if (record?.status !== "processing") continue;
       const refunded = await store.refundAttempt(jobId, record.attempts).catch((error: unknown) => {
-        log?.("could not take back the attempt a shutdown interrupted", { jobId, error: String(error) });
+        log?.("could not take back the attempt a shutdown interrupted", { jobId, error: String(error) }, "warn");
         return false;
       });
       if (refunded) log?.("stopped before its generation finished: it runs again at the next start", { jobId });

@@ -19,6 +19,8 @@ import { Recovery } from "./recovery";
 import { databaseDown, Submissions } from "./submissions";
 import { TransitionWriter } from "./transition-writer";
 import type { Persisted } from "./transition-writer";
+import { FailureSpell } from "./log-hook";
+import type { LogHook } from "./log-hook";
 
 /** How long a submission may wait for the database before it is refused as unavailable. */
 const SUBMIT_DEADLINE_MS = 5_000;
@@ -34,7 +36,7 @@ export interface JobServiceSettings {
   jobTimeoutMs: number;
   probeIntervalMs?: number;
   inspect?: (event: InspectionEvent) => void;
-  log?: (message: string, fields: Record<string, unknown>) => void;
+  log?: LogHook;
   /** Metrics and logs: told of submissions, status changes and backend failures. */
   observers?: readonly JobServiceObserver[];
   /** Job events younger than this are kept for `jobs.events` resumes (default 7 days; see event-retention.ts). */
@@ -103,6 +105,8 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const live: LiveJobs = new LiveJobs({ store, events, estimates, position: (jobId) => scheduler.position(jobId) });
   const publisher = new JobPublisher({ events, live, estimates, images, observers: options.observers, log });
   const writer = new TransitionWriter(store, (backend) => backendUrls[backend] ?? null);
+  // The database away: one warning when its writes start failing, one line when they go through again.
+  const writeFailures = new FailureSpell(log, "database writes go through again");
   const scheduler: JobScheduler<Persisted> = new JobScheduler<Persisted>({
     runtime,
     backends: backends.length,
@@ -115,16 +119,20 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     generate: publisher.observed(
       forgeGenerate(backends, images, { unreachable: (backend, reason) => monitor.markDown(backend, reason) }),
     ),
-    persist: (entries) => writer.write(entries),
+    persist: async (entries) => {
+      const persisted = await writer.write(entries);
+      writeFailures.succeeded();
+      return persisted;
+    },
     // Progress waits up to this long behind status changes: it never holds up the next job's start (docs/API.md:
     // the latest progress arrives within 250 ms).
     progressDelayMs: PROGRESS_DELAY_MS,
     publish: (entry, persisted) => publisher.publish(entry, persisted),
     isUnreachable: isTransientDatabaseError,
     onPublishError: (error, entry) =>
-      log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }),
+      log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }, "error"),
     onRetry: (error, attempt) => {
-      log?.("database write failed; retrying", { error: String(error.cause), attempt });
+      writeFailures.failed("database write failed; retrying", { error: String(error.cause), attempt });
       // The lane is stuck behind this write until the database answers: a submission waiting there would only
       // run into its deadline, so it is refused now.
       submissions.refuseWaiting(databaseDown(error.cause));
@@ -132,11 +140,15 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     onRejected: (error, entry) => {
       // The journal fails the job in the refused write's place: said loudly, and a job that is still waiting or
       // running leaves the line or its GPU, since its state can no longer be written as it goes.
-      log?.("the database refused a write; the job it belongs to fails, the rest goes on", {
-        jobId: entry.jobId,
-        write: entry.kind === "transition" ? `${entry.from} → ${entry.to}` : "progress",
-        error: String(error.cause),
-      });
+      log?.(
+        "the database refused a write; the job it belongs to fails, the rest goes on",
+        {
+          jobId: entry.jobId,
+          write: entry.kind === "transition" ? `${entry.from} → ${entry.to}` : "progress",
+          error: String(error.cause),
+        },
+        "error",
+      );
       if (entry.kind === "transition" && scheduler.status(entry.jobId) !== undefined) {
         // Not awaited: this runs in the journal's lane, which the cancellation's own transition has to pass.
         void scheduler.cancel(entry.jobId);

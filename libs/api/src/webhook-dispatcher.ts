@@ -1,5 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { ClaimedDelivery, WebhookStore } from "@anvil/persistence";
+import { FailureSpell } from "./log-hook";
+import type { LogHook } from "./log-hook";
 
 /** How long a receiver has to answer one attempt with a 2xx (docs/API.md Webhooks: 10 s). */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -42,7 +44,7 @@ export interface WebhookDispatcherOptions {
   /** Delivered and given-up deliveries are deleted this long after they ended (default 7 days). */
   keepFinishedMs?: number;
   fetch?: typeof fetch;
-  log?: (message: string, fields: Record<string, unknown>) => void;
+  log?: LogHook;
   /** Told of every attempt's outcome (metrics). */
   onOutcome?: (outcome: DeliveryOutcome, delivery: ClaimedDelivery) => void;
 }
@@ -81,11 +83,14 @@ export class WebhookDispatcher {
   private pumping = false;
   private again = false;
   private stopped = false;
+  /** The database away: said once, not at every poll. */
+  private readonly claimFailures: FailureSpell;
 
   constructor(private readonly options: WebhookDispatcherOptions) {
     this.timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
     this.retry = { ...DEFAULT_WEBHOOK_RETRY, ...options.retry };
     this.concurrency = options.concurrency ?? 16;
+    this.claimFailures = new FailureSpell(options.log, "webhook deliveries can be claimed again");
   }
 
   /** Starts polling for due deliveries, and delivers what is due now (e.g. left pending by a restart). */
@@ -106,7 +111,7 @@ export class WebhookDispatcher {
       return pruned;
     } catch (error) {
       // The database is away: the next prune tries again.
-      this.options.log?.("could not prune webhook deliveries", { error: String(error) });
+      this.options.log?.("could not prune webhook deliveries", { error: String(error) }, "warn");
       return 0;
     }
   }
@@ -138,12 +143,13 @@ export class WebhookDispatcher {
         if (free <= 0) break;
         // Held past the attempt's timeout: the outcome is recorded before another server may claim the row again.
         const claimed = await this.options.store.claim(free, this.timeoutMs + 5_000);
+        this.claimFailures.succeeded();
         for (const delivery of claimed) this.track(delivery);
         if (claimed.length < free) break;
       }
     } catch (error) {
       // The database is away: the next poll tries again; nothing was claimed, or the claims lapse by themselves.
-      this.options.log?.("could not claim webhook deliveries", { error: String(error) });
+      this.claimFailures.failed("could not claim webhook deliveries", { error: String(error) });
     } finally {
       this.pumping = false;
       if (this.again && !this.stopped) {
@@ -178,15 +184,19 @@ export class WebhookDispatcher {
       );
       if (status === null) return;
       onOutcome?.(status === "failed" ? "given-up" : "retrying", delivery);
-      log?.(status === "failed" ? "webhook delivery given up" : "webhook delivery failed; it will be retried", {
-        jobId: delivery.jobId,
-        eventId: delivery.id,
-        attempt: delivery.attempt,
-        error: failure,
-      });
+      log?.(
+        status === "failed" ? "webhook delivery given up" : "webhook delivery failed; it will be retried",
+        {
+          jobId: delivery.jobId,
+          eventId: delivery.id,
+          attempt: delivery.attempt,
+          error: failure,
+        },
+        status === "failed" ? "warn" : "info",
+      );
     } catch (error) {
       // Its claim lapses and the attempt is made again: at least once, never lost.
-      log?.("could not record a webhook attempt", { eventId: delivery.id, error: String(error) });
+      log?.("could not record a webhook attempt", { eventId: delivery.id, error: String(error) }, "warn");
     }
   }
 

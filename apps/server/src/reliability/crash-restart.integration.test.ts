@@ -98,6 +98,10 @@ describe.each(testDrivers())("kill -9 of the built server on $kind", (driver) =>
     // Anvil never had two requests in Forge, across both lives.
     expect(simulator.stats()).toMatchObject({ maxConcurrent: 1, overlaps: 0, maxQueued: 1 });
     // The killed job ran again from the start, once the orphan had stopped.
+    // The restarted server says so in its log, as for every status change: waiting again, as its next attempt.
+    expect(
+      server.logs.filter((line) => line.msg === "job processing → queued" && line["jobId"] === victim.id),
+    ).toMatchObject([{ from: "processing", to: "queued", attempt: 2 }]);
     const [orphan, rerun] = runsOf(simulator, victim.prompt);
     expect(orphan?.outcome).toBe("interrupted");
     expect(rerun?.outcome).toBe("completed");

@@ -136,8 +136,12 @@ describe.skipIf(!postgresDriver)(
       // How often it knocked depends on the machine's speed, so it is printed here, not asserted.
       const retries = server.logs.filter((entry) => entry["msg"] === "database write failed; retrying");
       console.info(`connection attempts during the outage: ${attemptsDuringOutage}; write retries: ${retries.length}`);
+      // Said once at warn when the outage starts (the retries after it at debug, below the default level), and
+      // once when the writes go through again.
       expect(retries.length).toBeGreaterThan(0);
       expect(retries.map((entry) => entry["attempt"])).toEqual(retries.map((_, i) => i + 1));
+      expect(retries[0]!["level"]).toBe(40);
+      expect(server.logs.filter((entry) => entry["msg"] === "database writes go through again")).toHaveLength(1);
       expect(attemptsDuringOutage).toBeGreaterThan(0);
 
       const rows = await expectEachTransitionOnce(database, [...accepted, after]);
