@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { signWebhook } from "@anvil/api";
 import type { Job } from "@anvil/job-machine";
 import { afterEach, describe, expect, it } from "vitest";
@@ -94,6 +95,8 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
       `http://[::ffff:127.0.0.1]:${anvil.port}/`,
       `http://[::ffff:7f00:1]:${anvil.port}/`,
       `http://[0:0:0:0:0:0:0:1]:${anvil.port}/`,
+      `http://${hostname()}:${anvil.port}/`,
+      `http://${hostname().toUpperCase()}.:${anvil.port}/`,
       "http://user:secret@example.com/hook",
     ]) {
       const error = await trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("self"), ...quick, callbackUrl }));
