@@ -252,6 +252,16 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       }
     });
 
+    it("takes a POST with no body and no content-type as a call without input", async () => {
+      const post = (path: string) => fetch(`${server().url}/trpc/${path}`, { method: "POST" }).then(answer);
+      const created = await post("conversations.create");
+      expect(created.status).toBe(200);
+      // A procedure that needs input says which field is missing, rather than that the content-type is.
+      const { status, error } = await post("jobs.submit");
+      expect(status).toBe(400);
+      expect(error?.data.code).toBe("BAD_REQUEST");
+    });
+
     it("is 405 for a query sent as POST and a mutation sent as GET", async () => {
       expect((await mutate("jobs.get", { jobId: unknownId })).status).toBe(405);
       expect((await query("jobs.submit", { prompt: "x" })).status).toBe(405);

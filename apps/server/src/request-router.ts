@@ -34,6 +34,17 @@ const unreadableBody = (req: IncomingMessage): string | null => {
   return null;
 };
 
+/**
+ * A POST with no body and no content-type (`curl -X POST /trpc/queue.pause`, or a client generated from
+ * /openapi.json for a mutation without input) is a call without input: tRPC would refuse it for its missing type.
+ */
+const takeEmptyAsJson = (req: IncomingMessage): void => {
+  const { headers } = req;
+  const empty = (headers["content-length"] ?? "0") === "0" && headers["transfer-encoding"] === undefined;
+  if (req.method === "POST" && headers["content-type"] === undefined && empty)
+    headers["content-type"] = "application/json";
+};
+
 /** Where each HTTP path goes. */
 export interface RequestRouterOptions {
   gate: AuthGate;
@@ -90,6 +101,7 @@ export const routeRequest =
         streams.add(res);
         res.once("close", () => streams.delete(res));
       }
+      takeEmptyAsJson(req);
       gzipJsonAnswers(req, res);
       return isBulkSubmission(url) ? options.trpcBulk(req, res) : options.trpc(req, res);
     }

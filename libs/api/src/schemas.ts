@@ -32,8 +32,8 @@ const int = (field: string, min: number, max: number) =>
     .min(min, { error: `${field} must be at least ${min}` })
     .max(max, { error: `${field} must be at most ${max}` });
 
-const dimension = (field: string) =>
-  int(field, 64, 2048).refine((n) => n % 8 === 0, { error: `${field} must be a multiple of 8` });
+// `multipleOf` rather than a refinement, so that /openapi.json says it too.
+const dimension = (field: string) => int(field, 64, 2048).multipleOf(8, { error: `${field} must be a multiple of 8` });
 
 /** `jobs.submit` input, with the limits and defaults docs/API.md gives. */
 export const submitJobInput = fieldsOf({

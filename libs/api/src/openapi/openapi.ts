@@ -33,11 +33,19 @@ const errorShape: JsonSchema = {
   },
 };
 
+// The errors any call may meet (docs/API.md says which procedure gives which, and why).
 const ERRORS: [status: string, when: string][] = [
   ["400", "BAD_REQUEST: bad input; the message names the field"],
   ["401", "UNAUTHORIZED: API_TOKEN is set and the request does not carry a valid token"],
-  ["404", "NOT_FOUND: an unknown id"],
-  ["409", "CONFLICT: the job's state forbids it"],
+  [
+    "403",
+    "FORBIDDEN: an admin-only call (users.*, queue.pause and queue.resume, a priority above 0) by a user who is not an admin",
+  ],
+  ["404", "NOT_FOUND: an unknown id, or another user's job"],
+  ["409", "CONFLICT: the job's state forbids it, or an idempotencyKey was used for another request"],
+  ["413", "PAYLOAD_TOO_LARGE: the body is over 256 KiB (32 MiB for a jobs.submitMany sent alone)"],
+  ["415", "UNSUPPORTED_MEDIA_TYPE: a body that is not uncompressed JSON"],
+  ["429", "TOO_MANY_REQUESTS: jobs.submit or jobs.submitMany past MAX_QUEUED_PER_USER queued jobs of the caller's"],
   ["503", "SERVICE_UNAVAILABLE: the database does not answer; nothing was lost, try again"],
 ];
 
