@@ -271,7 +271,9 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         }
         last = p;
         begun = true;
-        if (p.samplingStep > 0) sampled = true;
+        // Forge reports job_count -1 while it sets up and loads the model, then sets it to n_iter just before sampling
+        // (processing.py): from then on the job is past its load, and idle means it is done, even after one step.
+        if (p.jobCount > 0) sampled = true;
         // 100 is kept for the result: the last poll can read 1.0 while Forge is still decoding the image.
         const percent = Math.min(99, Math.floor(p.progress * 100));
         if (percent > reported) {
@@ -286,7 +288,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       if (behindAnother) return intervalMs;
       if (last === null) return FIRST_POLL_MS;
       if (!sampled) return intervalMs;
-      if (last.samplingStep >= last.samplingSteps) return FINISH_POLL_MS;
+      // Forge's `sampling_step` is 0-based (k-diffusion's step index): the last step is `sampling_steps - 1`.
+      if (last.samplingStep >= last.samplingSteps - 1) return FINISH_POLL_MS;
       return Math.max(FINISH_POLL_MS, last.etaRelativeSeconds * 1000);
     };
     const pause = () => Effect.sleep(Duration.millis(Math.min(nextPollMs(), intervalMs)));

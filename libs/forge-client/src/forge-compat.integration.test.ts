@@ -133,6 +133,31 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats()).toMatchObject({ completed: 2, overlaps: 0, waited: 0, maxQueued: 1 });
   });
 
+  it("hands the GPU on at idle after a one-step job too (Forge's sampling_step is 0-based)", async () => {
+    const s = await start({ stepMs: 20, encodeMs: 400 });
+    const forge = client();
+    const first = Effect.runPromise(forge.generate(request({ steps: 1 })));
+    const second = Effect.runPromise(forge.generate(request({ steps: 1 })));
+    await Promise.all([first, second]);
+    const [a, b] = s.stats().log;
+    expect(b?.startedAt).toBeLessThan(a?.answeredAt ?? -Infinity);
+  });
+
+  it("polls closely from a job's last step on, even when Forge's estimate says much longer", async () => {
+    // After a long load Forge's eta (elapsed / progress - elapsed) is far off: only the step tells the end is near.
+    const s = await start({ stepMs: 300, modelLoadMs: 1000, encodeMs: 1500 });
+    const forge = client({ progressIntervalMs: 1000 });
+    const schnell = (await Effect.runPromise(forge.sdModels())).find((m) => m.modelName === "flux1-schnell");
+    let generatedAt = 0;
+    await Effect.runPromise(
+      forge.generate(request({ steps: 1, checkpoint: schnell?.title ?? "" }), {
+        onGenerated: () => (generatedAt = Date.now()),
+      }),
+    );
+    const [a] = s.stats().log;
+    expect(generatedAt - (a?.endedAt ?? 0)).toBeLessThan(400);
+  });
+
   it("reads an interrupt from Forge's own UI in the reply that saw the job go idle", async () => {
     const s = await start({ stepMs: 10, encodeMs: 400 });
     const forge = client();

@@ -45,7 +45,12 @@ interface Running {
   /** Forge's `job_count` is -1 while a job sets up and loads its model, then 1 while it samples. */
   phase: "loading" | "sampling";
   readonly steps: number;
+  /** Steps done; Forge's `sampling_step` is the 0-based index of the last one (k-diffusion's callback `i`). */
   step: number;
+  /** Forge's `job_no`: 1 once the image is decoded (`state.nextjob()`), which makes `/progress` read 1. */
+  jobNo: number;
+  /** `state.time_start`, from which Forge derives `eta_relative`. */
+  readonly startedAt: number;
   interrupted: boolean;
   skipped: boolean;
   readonly job: GenerationJob;
@@ -105,6 +110,8 @@ export class SimulatorEngine {
   /** The last job: its interrupted / skipped flags stay visible until the next one begins, as in Forge. */
   private last: Running | null = null;
   private loaded: Selection | null = null;
+  /** Forge's `state.sampling_steps`: set when sampling begins and never reset, so idle and loading show the last. */
+  private samplingSteps = 0;
   private closed = false;
   /** What POST /options (or an override kept afterwards) selected. */
   selected: Selection;
@@ -144,6 +151,8 @@ export class SimulatorEngine {
       phase: "loading",
       steps: job.params.steps,
       step: 0,
+      jobNo: 0,
+      startedAt: Date.now(),
       interrupted: this.closed,
       skipped: false,
       job,
@@ -165,11 +174,15 @@ export class SimulatorEngine {
         this.recorder.ended(entry, "error");
         return { kind: "error", body: failure(job.fault), entry };
       }
+      // Forge checks the flag once the model is loaded, before sampling begins (processing.py): then there is no image.
+      const stoppedBeforeSampling = running.interrupted || running.skipped;
       running.phase = "sampling";
+      this.samplingSteps = running.steps;
       await this.sample(running);
       const stopped = running.interrupted || running.skipped;
-      // Like Forge's VAE decode: sampling is done (progress 1.0) but the reply is not ready yet.
+      // Like Forge's VAE decode: sampling is done (at its last step) but the reply is not ready yet.
       if (!stopped) await sleep(this.settings.stepMs * 3);
+      running.jobNo = 1;
       if (job.fault === "vaeoom" && !stopped) {
         // Out of memory in the decode, after every step: Forge leaves its lock and reports idle, then answers 500.
         this.recorder.ended(entry, "error");
@@ -181,7 +194,7 @@ export class SimulatorEngine {
         return { kind: "empty", info, entry };
       }
       // Interrupted before sampling: no image. Mid-sampling: Forge decodes what it has and answers 200 with it.
-      if (stopped && running.step === 0) {
+      if (stoppedBeforeSampling) {
         this.recorder.ended(entry, "interrupted");
         return { kind: "empty", info, entry };
       }
@@ -253,27 +266,41 @@ export class SimulatorEngine {
     this.interrupt();
   }
 
-  /** Forge's `/progress` reply: it describes whatever is running, and the last job's flags while idle. */
+  /**
+   * Forge's `/progress` reply (`progressapi`): it describes whatever is running, and the last job's flags while idle.
+   * `sampling_step` is 0-based, so it ends at `sampling_steps - 1`; `progress` and `eta_relative` are Forge's formula.
+   */
   progress(): Record<string, unknown> {
     const running = this.current;
     const flags = running ?? this.last;
     const sampling = running?.phase === "sampling";
-    const fraction = running ? (sampling ? running.step / running.steps : 0.01) : 0;
-    const remainingMs = running ? (running.steps - running.step) * this.settings.stepMs : 0;
+    const jobCount = running ? (sampling ? 1 : -1) : 0;
+    const jobNo = running?.jobNo ?? 0;
+    // `state.nextjob()` resets it once the image is decoded.
+    const samplingStep = sampling && jobNo === 0 ? Math.max(0, running.step - 1) : 0;
+    let fraction = 0;
+    let eta = 0;
+    if (running) {
+      fraction = 0.01 + (jobCount > 0 ? jobNo / jobCount : 0);
+      if (this.samplingSteps > 0) fraction += (1 / jobCount) * (samplingStep / this.samplingSteps);
+      const elapsed = (Date.now() - running.startedAt) / 1000;
+      eta = elapsed / fraction - elapsed;
+      fraction = Math.min(fraction, 1);
+    }
     return {
       progress: fraction,
-      eta_relative: remainingMs / 1000,
+      eta_relative: eta,
       state: {
         skipped: flags?.skipped ?? false,
         interrupted: flags?.interrupted ?? false,
         stopping_generation: false,
         // What `state.begin(job=…)` was given: the API's txt2img, or a task id for a job from Forge's own UI.
         job: running ? (running.job.external ? EXTERNAL_TASK : "scripts_txt2img") : "",
-        job_count: running ? (sampling ? 1 : -1) : 0,
+        job_count: jobCount,
         job_timestamp: "0",
-        job_no: 0,
-        sampling_step: sampling ? running.step : 0,
-        sampling_steps: sampling ? running.steps : 0,
+        job_no: jobNo,
+        sampling_step: samplingStep,
+        sampling_steps: this.samplingSteps,
       },
       current_image: null,
       textinfo: null,

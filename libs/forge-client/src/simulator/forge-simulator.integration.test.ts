@@ -55,6 +55,24 @@ describe("ForgeSimulator", () => {
     expect(await jobCount()).toBe(0);
   });
 
+  it("counts sampling_step from 0 to sampling_steps - 1 and reports progress by Forge's formula", async () => {
+    sim.setStepMs(40);
+    const pending = txt2img(body({ steps: 3 }));
+    const seen: { progress: number; step: number; steps: number }[] = [];
+    await waitFor(async () => {
+      const p = (await progress()) as Awaited<ReturnType<typeof progress>> & { state: { sampling_steps: number } };
+      if (p.state.job_count === 1)
+        seen.push({ progress: p.progress, step: p.state.sampling_step, steps: p.state.sampling_steps });
+      return p.state.job_count === 0 && seen.length > 0;
+    });
+    await pending;
+    expect(Math.max(...seen.map((p) => p.step))).toBe(2);
+    for (const p of seen) {
+      expect(p.steps).toBe(3);
+      if (p.progress < 1) expect(p.progress).toBeCloseTo(0.01 + p.step / 3, 5);
+    }
+  });
+
   it("runs two concurrent txt2img requests one after the other and counts both as held", async () => {
     const replies = await Promise.all([txt2img(body()), txt2img(body({ prompt: "a blue fox" }))]);
     expect(replies.map((reply) => reply.status)).toEqual([200, 200]);
