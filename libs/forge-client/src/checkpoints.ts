@@ -9,6 +9,13 @@ const withoutExtension = (name: string): string => name.replace(/\.(safetensors|
 const withoutHash = (title: string): string => title.replace(/\s*\[[0-9a-f]+\]$/i, "");
 
 /**
+ * What to send as `sd_model_checkpoint` for a title: its file name without the " [hash]". Forge knows "name
+ * [shorthash]" only where it has the file's hash cached (sd_models.py), and silently drops an override it does not
+ * know; the file name it always knows.
+ */
+export const checkpointSetting = (title: string): string => withoutHash(title.trim());
+
+/**
  * The model a user's name refers to: its title, model name, file name, or either without extension or hash.
  * Forge silently ignores an unknown `sd_model_checkpoint`, so names must be resolved before sending.
  */

@@ -1,4 +1,5 @@
 import { Effect } from "effect";
+import { checkpointSetting } from "./checkpoints";
 import { ForgeError } from "./errors";
 import { cleanText } from "./text";
 import type {
@@ -44,7 +45,7 @@ export const toForgeTxt2Img = (req: Txt2ImgRequest): Json => ({
     ? {}
     : {
         override_settings: {
-          sd_model_checkpoint: req.checkpoint,
+          sd_model_checkpoint: checkpointSetting(req.checkpoint),
           // Always sent with a checkpoint: an empty list clears the modules an earlier job left selected.
           forge_additional_modules: [...(req.modules ?? [])],
         },

@@ -6,6 +6,7 @@ import { Effect } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeForgeClient, type ForgeClientOptions } from "./forge-client";
 import { startForgeSimulator, type ForgeSimulator, type ForgeSimulatorOptions } from "./simulator/forge-simulator";
+import { simulatedModel } from "./simulator/models";
 import { request } from "./testing/requests";
 import type { GenerationResult } from "./types";
 
@@ -292,6 +293,18 @@ describe("ForgeClient against Forge's own behaviour", () => {
     const error = await Effect.runPromise(Effect.flip(forge.generate(request({ checkpoint: schnell?.title ?? "" }))));
     expect(error.reason).toBe("WrongModel");
     expect(error.message).toMatch(/made the image with flux1-dev instead of flux1-schnell/);
+  });
+
+  it("names the checkpoint by its file, which Forge knows even where it has not hashed the file", async () => {
+    // Another backend hashed the file, so the title Anvil has carries a " [shorthash]" this Forge does not know.
+    await start({ unhashedModels: ["flux1-schnell"] });
+    const forge = client();
+    const listed = (await Effect.runPromise(forge.sdModels())).find((m) => m.modelName === "flux1-schnell");
+    expect(listed?.title).toBe("flux1-schnell.safetensors");
+    const result = await Effect.runPromise(
+      forge.generate(request({ checkpoint: simulatedModel("flux1-schnell").title })),
+    );
+    expect(result.info["sd_model_name"]).toBe("flux1-schnell");
   });
 
   it("sends a Flux checkpoint's modules, and selects the previous checkpoint again when one fails to load", async () => {

@@ -7,7 +7,7 @@
  *   its modules change); an interrupt cannot cut a load short and takes effect when sampling would begin (no image);
  *   interrupted or skipped mid-sampling, the pending txt2img answers 200 with the unfinished image, and
  *   `state.interrupted` / `skipped` stay set until the next job begins;
- * - an unknown `override_settings` checkpoint is ignored; with `override_settings_restore_afterwards: false` the override
+ * - an unknown `override_settings` checkpoint is ignored ("file [shorthash]" is unknown for an `unhashedModels` file); with `override_settings_restore_afterwards: false` the override
  *   stays selected; POST /options only selects; a `modularModels` checkpoint without `forge_additional_modules` fails to
  *   load (500 AssertionError) and stays selected, so the next jobs fail too;
  * - the image is encoded after the generation has left the lock (`encodeMs`): `/progress` is idle and the next request
@@ -66,6 +66,11 @@ export interface ForgeSimulatorOptions {
   readonly setupMs?: number;
   /** Model names, e.g. "flux1-dev"; the first is loaded at start. */
   readonly models?: readonly string[];
+  /**
+   * Model names (of `models`) whose SHA-256 Forge has not cached: listed by file name alone, and "file [shorthash]"
+   * (a title another backend gives) is not a name it knows. Default none.
+   */
+  readonly unhashedModels?: readonly string[];
   /** Model names (of `models`) that load only with `forge_additional_modules`. Default none. */
   readonly modularModels?: readonly string[];
   /** Module files `/sd-modules` lists. Default ae, clip_l and t5xxl_fp16. */
@@ -128,7 +133,8 @@ const stopListening = (server: Server) =>
 /** Starts a Forge simulator on a real port. */
 export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): Promise<ForgeSimulator> {
   const host = options.host ?? "127.0.0.1";
-  const models = (options.models ?? DEFAULT_MODELS).map(simulatedModel);
+  const unhashed = new Set(options.unhashedModels ?? []);
+  const models = (options.models ?? DEFAULT_MODELS).map((name) => simulatedModel(name, !unhashed.has(name)));
   const first = models[0];
   if (!first) throw new RangeError("The simulator needs at least one model");
   const settings = {
@@ -152,7 +158,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     authorization: options.auth === undefined ? null : `Basic ${Buffer.from(options.auth).toString("base64")}`,
     takeFault: () => faults.shift(),
     refreshCheckpoints: () => {
-      for (const name of onDisk.splice(0)) models.push(simulatedModel(name));
+      for (const name of onDisk.splice(0)) models.push(simulatedModel(name, !unhashed.has(name)));
     },
   };
   const server = createServer((req, res) => {
