@@ -369,6 +369,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       stepDown: async () => {
         const ending = service;
         service = null;
+        metrics.detach();
         // The backends are the next leader's now: this term's generations stop without touching them.
         backends?.end();
         backends = null;

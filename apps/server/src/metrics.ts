@@ -68,6 +68,9 @@ export class AnvilMetrics {
       labelNames: ["status"],
       registers,
       collect() {
+        // A follower of a cluster counts nothing: the leader's series are the cluster's (see anvil_leads).
+        this.reset();
+        if (!service()) return;
         for (const status of JOB_STATUSES) this.set({ status }, counts()[status]);
       },
     });
@@ -87,6 +90,7 @@ export class AnvilMetrics {
       collect() {
         const busy = busyNow();
         this.reset();
+        if (!service()) return;
         labels.forEach((backend, i) => this.inc({ backend }, busy[i] ?? 0));
       },
     });
@@ -96,6 +100,8 @@ export class AnvilMetrics {
       labelNames: ["backend"],
       registers,
       collect() {
+        this.reset();
+        if (!service()) return;
         const ratios = busyRatios();
         labels.forEach((backend, i) => this.set({ backend }, ratios[i] ?? 0));
       },
@@ -106,8 +112,18 @@ export class AnvilMetrics {
       labelNames: ["backend"],
       registers,
       collect() {
-        const health = service()?.monitor.health() ?? [];
+        this.reset();
+        const health = service()?.monitor.health();
+        if (!health) return;
         labels.forEach((backend, i) => this.set({ backend }, health[i]?.healthy ? 1 : 0));
+      },
+    });
+    new Gauge({
+      name: "anvil_leads",
+      help: "1 on the server that drives the GPUs (every server outside a cluster), 0 on a follower, whose anvil_jobs, anvil_queue_depth, anvil_gpu_busy_* and anvil_backend_up carry nothing: read those from the leader",
+      registers,
+      collect() {
+        this.set(service() ? 1 : 0);
       },
     });
     new Gauge({
@@ -159,6 +175,11 @@ export class AnvilMetrics {
     await service.scheduler.journal.run(async () => {
       this.counts = await countJobs();
     });
+  }
+
+  /** This server no longer drives the GPUs (its term as the cluster's leader ended). */
+  detach(): void {
+    this.service = null;
   }
 
   /** The Prometheus text exposition. */

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import type { AnvilClient } from "../testing/clients";
 import { uniquePrompt } from "../testing/fixtures";
+import { scrape, valueOf } from "../testing/prometheus";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForJob } from "../testing/wait";
@@ -76,6 +77,15 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
         waiting.map(async (job) => (await member.trpc.jobs.get.query({ jobId: job.id })).queuePosition),
       );
       expect(positions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    // Scraping every server gives the cluster's figures once: the leader's, and no false "backend down" or empty
+    // line from a follower.
+    for (const member of members) {
+      const samples = await scrape(member.server.url);
+      const leading = member === leader;
+      expect(valueOf(samples, "anvil_leads")).toBe(leading ? 1 : 0);
+      expect(samples.filter((s) => s.name === "anvil_backend_up").map((s) => s.value)).toEqual(leading ? [1, 1] : []);
+      expect(valueOf(samples, "anvil_queue_depth")).toBe(leading ? 9 : 0);
     }
     for (const [i, blocker] of blockers.entries()) await members[i]!.trpc.jobs.cancel.mutate({ jobId: blocker.id });
     for (const job of waiting)
