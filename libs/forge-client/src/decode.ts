@@ -25,8 +25,11 @@ const optionalString = (value: unknown): string | null => (typeof value === "str
 const badResponse = (backendUrl: string, what: string, cause: unknown): ForgeError =>
   new ForgeError({ reason: "BadResponse", message: `Forge sent an unexpected ${what}`, backendUrl, cause });
 
-/** Anvil's request as Forge's txt2img JSON. */
-export const toForgeTxt2Img = (req: Txt2ImgRequest): Json => ({
+/**
+ * Anvil's request as Forge's txt2img JSON. `forge_additional_modules` goes with a checkpoint when the job names
+ * modules, or as `[]` when `clearModules` (the backend is known to be Forge): AUTOMATIC1111 fails on that option.
+ */
+export const toForgeTxt2Img = (req: Txt2ImgRequest, clearModules = false): Json => ({
   prompt: req.prompt,
   negative_prompt: req.negativePrompt,
   width: req.width,
@@ -46,8 +49,11 @@ export const toForgeTxt2Img = (req: Txt2ImgRequest): Json => ({
     : {
         override_settings: {
           sd_model_checkpoint: checkpointSetting(req.checkpoint),
-          // Always sent with a checkpoint: an empty list clears the modules an earlier job left selected.
-          forge_additional_modules: [...(req.modules ?? [])],
+          // To Forge even when empty: that clears the modules an earlier job left selected. AUTOMATIC1111 knows no
+          // such option and fails the job with a KeyError (options.py), so it gets it only when the job needs it.
+          ...((req.modules?.length ?? 0) > 0 || clearModules
+            ? { forge_additional_modules: [...(req.modules ?? [])] }
+            : {}),
         },
         // Loading a checkpoint costs seconds; keep it loaded for the next job, which likely wants it too.
         override_settings_restore_afterwards: false,

@@ -117,10 +117,30 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
   const call = (method: HttpCall["method"], path: string, extra: Partial<HttpCall> = {}) =>
     requestJson(settings, { method, path, timeoutMs, ...extra });
 
+  const sdModules = () =>
+    call("GET", "/sdapi/v1/sd-modules").pipe(Effect.flatMap((body) => decodeModules(baseUrl, body)));
+
+  // Whether the backend is Forge rather than AUTOMATIC1111: learned once, from /sd-modules (Forge's alone).
+  let isForge: boolean | null = null;
+  const knownForge: Effect.Effect<boolean> = Effect.suspend(() =>
+    isForge !== null
+      ? Effect.succeed(isForge)
+      : sdModules().pipe(
+          Effect.map(() => (isForge = true)),
+          // A 404 is an answer (no such route); any other failure leaves the question open for the next job.
+          Effect.catch((error) => Effect.succeed(/\(HTTP 404\)/.test(error.message) ? (isForge = false) : false)),
+        ),
+  );
+
   const txt2img = (req: Txt2ImgRequest) =>
-    call("POST", "/sdapi/v1/txt2img", { body: toForgeTxt2Img(req), timeoutMs: undefined }).pipe(
-      Effect.flatMap((body) => decodeTxt2Img(baseUrl, body)),
-    );
+    Effect.gen(function* () {
+      const clearModules = req.checkpoint !== null && (req.modules?.length ?? 0) === 0 && (yield* knownForge);
+      const body = yield* call("POST", "/sdapi/v1/txt2img", {
+        body: toForgeTxt2Img(req, clearModules),
+        timeoutMs: undefined,
+      });
+      return yield* decodeTxt2Img(baseUrl, body);
+    });
   const progress = () =>
     call("GET", "/sdapi/v1/progress?skip_current_image=true").pipe(
       Effect.flatMap((body) => decodeProgress(baseUrl, body)),
@@ -346,7 +366,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     // Rescanning a large models folder can take a while.
     refreshCheckpoints: () =>
       call("POST", "/sdapi/v1/refresh-checkpoints", { timeoutMs: Math.max(timeoutMs, 60_000) }).pipe(Effect.asVoid),
-    sdModules: () => call("GET", "/sdapi/v1/sd-modules").pipe(Effect.flatMap((body) => decodeModules(baseUrl, body))),
+    sdModules,
     samplers: () =>
       call("GET", "/sdapi/v1/samplers").pipe(Effect.flatMap((body) => decodeNamed(baseUrl, "samplers", body))),
     schedulers: () =>

@@ -307,6 +307,25 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(result.info["sd_model_name"]).toBe("flux1-schnell");
   });
 
+  it("sends no forge_additional_modules to AUTOMATIC1111, which fails on that option, and an empty list to Forge", async () => {
+    const sent: unknown[] = [];
+    const spy: typeof fetch = async (input, init) => {
+      if (String(input).endsWith("/txt2img")) sent.push(JSON.parse(String(init?.body)).override_settings);
+      return fetch(input, init);
+    };
+    const a1111 = await start({ automatic1111: true });
+    const result = await Effect.runPromise(
+      client({ fetch: spy }).generate(request({ checkpoint: "flux1-schnell.safetensors" })),
+    );
+    expect(result.info["sd_model_name"]).toBe("flux1-schnell");
+    expect(sent[0]).not.toHaveProperty("forge_additional_modules");
+    await a1111.close();
+
+    await start();
+    await Effect.runPromise(client({ fetch: spy }).generate(request({ checkpoint: "flux1-schnell.safetensors" })));
+    expect(sent[1]).toMatchObject({ forge_additional_modules: [] });
+  });
+
   it("sends a Flux checkpoint's modules, and selects the previous checkpoint again when one fails to load", async () => {
     await start({ models: ["flux1-dev", "flux1-dev-unet"], modularModels: ["flux1-dev-unet"] });
     const forge = client();

@@ -15,7 +15,8 @@
  * - `/progress` says what runs in `state.job`: `scripts_txt2img` for an API request, a `task(…)` id for another
  *   client's work (`setBusy`, as from Forge's own UI);
  * - failures are HTTP 500 `{ error, detail, body, message }`; `auth` puts HTTP Basic on every /sdapi route (401);
- *   `samples_format` jpg / webp makes the images JPEG / WebP; `ignoreCheckpointOverride` acts out an old build.
+ *   `samples_format` jpg / webp makes the images JPEG / WebP; `ignoreCheckpointOverride` acts out an old build;
+ *   `automatic1111` acts out AUTOMATIC1111, which has no /sd-modules and fails on `forge_additional_modules`.
  *
  * Faults, triggered by a token in the prompt or by `injectFault(fault, count)` for the next `count` txt2img calls:
  *   sim:oom      HTTP 500 { error: "OutOfMemoryError", message: "CUDA out of memory. Tried to allocate 2.00 GiB …" }
@@ -79,6 +80,8 @@ export interface ForgeSimulatorOptions {
   readonly auth?: string;
   /** Act out an old Forge build that ignores the checkpoint override. */
   readonly ignoreCheckpointOverride?: boolean;
+  /** Act out AUTOMATIC1111 instead: no /sd-modules (404), and `forge_additional_modules` fails txt2img (500 KeyError). */
+  readonly automatic1111?: boolean;
   /** Forge's `samples_format`. Default png. */
   readonly samplesFormat?: "png" | "jpg" | "webp";
 }
@@ -157,6 +160,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     modules: (options.modules ?? DEFAULT_MODULES).map(simulatedModule),
     authorization: options.auth === undefined ? null : `Basic ${Buffer.from(options.auth).toString("base64")}`,
     takeFault: () => faults.shift(),
+    automatic1111: options.automatic1111 ?? false,
     refreshCheckpoints: () => {
       for (const name of onDisk.splice(0)) models.push(simulatedModel(name, !unhashed.has(name)));
     },

@@ -32,6 +32,8 @@ export interface RouteContext {
   readonly authorization: string | null;
   /** The next injected fault, if any (consumed). */
   readonly takeFault: () => SimulatorFault | undefined;
+  /** Acts out AUTOMATIC1111: no /sd-modules, and a KeyError for Forge's `forge_additional_modules` option. */
+  readonly automatic1111: boolean;
   /** POST /refresh-checkpoints: checkpoints added since start become visible. */
   readonly refreshCheckpoints: () => void;
 }
@@ -73,6 +75,17 @@ const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerRespo
   if (!json.ok) return void jsonError(res);
   const parsed = parseTxt2Img(json.value);
   if (!parsed.ok) return void send(res, 422, { detail: parsed.issues });
+  const overrides = (json.value as Record<string, unknown>)["override_settings"];
+  if (
+    ctx.automatic1111 &&
+    typeof overrides === "object" &&
+    overrides !== null &&
+    "forge_additional_modules" in overrides
+  ) {
+    // A1111's options.set looks the key up in data_labels, which has no such option.
+    const message = "'forge_additional_modules'";
+    return void send(res, 500, { error: "KeyError", detail: "", body: "", message });
+  }
   const fault = faultInPrompt(parsed.params.prompt) ?? ctx.takeFault();
   if (fault === "422") {
     const issue = { loc: ["body", "steps"], msg: "Input should be less than or equal to 150", type: "less_than_equal" };
@@ -154,6 +167,7 @@ export const handleRequest = async (ctx: RouteContext, req: IncomingMessage, res
       ctx.refreshCheckpoints();
       return void send(res, 200, null);
     case "GET /sdapi/v1/sd-modules":
+      if (ctx.automatic1111) return void send(res, 404, { detail: "Not Found" });
       return void send(res, 200, ctx.modules);
     case "GET /sdapi/v1/options":
       return void send(res, 200, {
