@@ -124,6 +124,20 @@ describe("projectLine", () => {
     expect(estimates.get("r")?.finishAt).toBe(NOW + 8_000);
   });
 
+  it("brings a running job's end forward when its progress is ahead of its prediction", () => {
+    // The model expects 10 s (learned from other sizes); 2 s in, the job is half done.
+    const model = trained([1_000]);
+    const { estimates, line } = projectLine(model, {
+      now: NOW,
+      held: false,
+      backends: [{ id: "gpu-0", healthy: true, running: running("r", 10, NOW - 2_000, 50) }],
+      line: [waiting("a", 1)],
+    });
+    expect(estimates.get("r")?.finishAt).toBe(NOW + 2_000);
+    // The line behind it moves forward with it.
+    expect(line?.starts).toEqual([NOW + 2_000]);
+  });
+
   it.each([
     ["the queue is paused", { held: true }],
     ["no backend is healthy", { backends: [idle(0, false)] }],

@@ -52,14 +52,22 @@ export interface Projection {
 
 const UNKNOWN: JobEstimate = { startAt: null, finishAt: null };
 
-/** When a running job is expected to hand its backend on: its prediction, or later when it is behind it. */
+/**
+ * When a running job is expected to hand its backend on: its prediction until sampling begins; then what is left of
+ * the predicted sampling time, or less when the run so far has gone faster than that (the model learns one rate per
+ * backend, and a job much larger or smaller than those it learned from may run far from it).
+ */
 function expectedEnd(model: GpuTimeModel, backend: string, job: RunningWork, now: number): number | null {
   const base = model.predict(backend, job, false);
   const total = model.predict(backend, job, job.switched === true);
   if (base === null || total === null) return null;
   let end = job.startedAt + total;
-  // Sampling has begun: what is left of it is known from the progress (a slow run pushes its end back).
-  if (job.progress > 0) end = Math.max(end, now + (base * (100 - job.progress)) / 100);
+  if (job.progress > 0) {
+    const left = (100 - job.progress) / 100;
+    // The run's own pace, counted from its start (a checkpoint load in it only makes this longer).
+    const pace = (Math.max(0, now - job.startedAt) * left) / (job.progress / 100);
+    end = now + Math.min(base * left, pace);
+  }
   // Past its prediction without word from the backend: any moment now.
   return Math.max(end, now);
 }
