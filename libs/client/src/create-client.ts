@@ -11,11 +11,11 @@ import type { WatchOptions } from "./watch";
 const MAX_BATCH_CALLS = 50;
 
 /** Calls sent each in a request of its own, never batched with others. */
-const UNBATCHED: ReadonlySet<string> = new Set(["jobs.list", "jobs.submitMany"]);
+const UNBATCHED: ReadonlySet<string> = new Set(["jobs.list", "jobs.submit", "jobs.submitMany"]);
 
 /** What {@link createAnvilClient} takes. */
 export interface AnvilClientOptions {
-  /** The server's base URL, e.g. `http://127.0.0.1:3000`; `""` in a browser page served by Anvil itself. */
+  /** The server's base URL, e.g. `http://127.0.0.1:3000` (a trailing `/trpc` is dropped); `""` in a browser page served by Anvil itself. */
   url: string;
   /** A user's token (or `API_TOKEN`), sent as `Authorization: Bearer`. */
   token?: string | undefined;
@@ -46,7 +46,8 @@ export type AnvilClient = AnvilTRPCClient & {
 
 /** Creates a client for the Anvil server at `url`. */
 export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
-  const base = options.url.replace(/\/+$/, "");
+  // The procedures are under <url>/trpc: a url that names that path already (…/trpc) is taken as the server's.
+  const base = options.url.replace(/\/+$/, "").replace(/\/trpc$/, "");
   const fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const authorization: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
   const withAuth: typeof fetch = (input, init) =>
@@ -64,8 +65,9 @@ export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
           // The eventsource package reads the stream with fetch, so the token can go in a header.
           ...(usesFetch ? { eventSourceOptions: () => ({ fetch: withAuth }) as EventSourceInit } : {}),
         }),
-        // A page of jobs.list (up to 500 jobs) and a jobs.submitMany (up to 1,000) go alone: the server takes
-        // at most 1,000 listed jobs per request and a large body only from a submitMany sent alone.
+        // A page of jobs.list (up to 500 jobs), a jobs.submit and a jobs.submitMany (up to 1,000) go alone: the
+        // server takes at most 1,000 listed jobs per request and 256 KiB of body, which 40 submits of long prompts
+        // batched together exceed; a large body only from a submitMany sent alone.
         false: splitLink({
           condition: (op) => UNBATCHED.has(op.path),
           true: httpLink({ url: `${base}/trpc`, fetch: withAuth }),

@@ -20,13 +20,26 @@ export function isNetworkError(error: unknown): boolean {
   return false;
 }
 
-/** The HTTP status of a tRPC call that got an answer, if it did. */
-function httpStatusOf(error: unknown): number | undefined {
+/**
+ * The HTTP status of a tRPC call that got an answer, if it did: from tRPC's error data, the response, or (for a
+ * subscription, whose EventSource failed the connection) the error event's `code` or its "Non-200 status code (401)".
+ */
+export function httpStatusOf(error: unknown): number | undefined {
   if (!(error instanceof TRPCClientError)) return undefined;
   const data = error.data as { httpStatus?: unknown } | undefined;
   if (typeof data?.httpStatus === "number") return data.httpStatus;
   const status = (error.meta as { response?: { status?: unknown } } | undefined)?.response?.status;
-  return typeof status === "number" ? status : undefined;
+  if (typeof status === "number") return status;
+  for (let cause: unknown = error; typeof cause === "object" && cause !== null;) {
+    const { code, message } = cause as { code?: unknown; message?: unknown };
+    if (typeof code === "number" && code >= 100 && code < 600) return code;
+    const quoted = typeof message === "string" ? /Non-200 status code \((\d{3})\)/.exec(message) : null;
+    if (quoted) return Number(quoted[1]);
+    const next = (cause as { cause?: unknown }).cause;
+    if (next === cause) break;
+    cause = next;
+  }
+  return undefined;
 }
 
 const UNAVAILABLE = new Set([502, 503, 504]);

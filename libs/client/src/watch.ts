@@ -1,6 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import type { AnvilTRPCClient } from "./create-client";
-import { backoffMs } from "./transient";
+import { backoffMs, httpStatusOf } from "./transient";
 import { isFinal } from "./types";
 import type { Job } from "./types";
 
@@ -14,10 +14,31 @@ export interface WatchOptions {
   retryDelayMs?: (attempt: number) => number;
 }
 
-/** Errors no retry can mend: the request itself is wrong, or the job is not there. */
+/** Errors no retry can mend: the request itself is wrong, the token is refused, or the job is not there. */
 const FATAL = new Set(["BAD_REQUEST", "NOT_FOUND", "UNAUTHORIZED", "FORBIDDEN"]);
+const FATAL_STATUS: Readonly<Record<number, string>> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+};
 const codeOf = (error: unknown): string | undefined =>
   error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
+
+/**
+ * A stream refused before tRPC answers (the server's token guard: a wrong token, a user removed mid-wait) fails with
+ * "Non-200 status code (401)" and no tRPC data; it becomes the error tRPC would have sent, so callers see its code.
+ */
+const refusal = (error: unknown) => {
+  const httpStatus = httpStatusOf(error);
+  const code = httpStatus === undefined ? undefined : FATAL_STATUS[httpStatus];
+  if (!code) return undefined;
+  const message = `${code}: Anvil refused the job's event stream (HTTP ${httpStatus})`;
+  return TRPCClientError.from(
+    { error: { message, code: -32001, data: { code, httpStatus } } },
+    { cause: error instanceof Error ? error : undefined },
+  );
+};
 
 /**
  * A job's snapshots as an async iterator, ending after its final one. The stream is reopened from the last event id
@@ -81,6 +102,11 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
           }
           if (code && FATAL.has(code)) {
             failure = error;
+            return stop();
+          }
+          const refused = code ? undefined : refusal(error);
+          if (refused) {
+            failure = refused;
             return stop();
           }
           reopen(retryDelay(++attempt));

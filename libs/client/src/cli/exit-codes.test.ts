@@ -5,21 +5,23 @@ import { classify, CliFailure, EXIT } from "./exit-codes";
 const trpcError = (code: string) =>
   TRPCClientError.from({ error: { message: `${code} happened`, code: -32600, data: { code, httpStatus: 400 } } });
 
+const env = { url: "u", token: undefined };
+
 describe("classify", () => {
   it("maps a refused connection, however deep in the causes, to 3", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
     const error = new TRPCClientError("fetch failed", { cause: new TypeError("fetch failed", { cause: refused }) });
-    expect(classify(error, "http://127.0.0.1:9")).toMatchObject({ code: EXIT.unreachable });
+    expect(classify(error, { url: "http://127.0.0.1:9", token: undefined })).toMatchObject({ code: EXIT.unreachable });
   });
 
   it("maps BAD_REQUEST to 2, SERVICE_UNAVAILABLE to 3 and other refusals to 1", () => {
-    expect(classify(trpcError("BAD_REQUEST"), "u").code).toBe(EXIT.usage);
-    expect(classify(trpcError("SERVICE_UNAVAILABLE"), "u").code).toBe(EXIT.unreachable);
-    expect(classify(trpcError("NOT_FOUND"), "u")).toMatchObject({ code: EXIT.failed, message: "NOT_FOUND happened" });
+    expect(classify(trpcError("BAD_REQUEST"), env).code).toBe(EXIT.usage);
+    expect(classify(trpcError("SERVICE_UNAVAILABLE"), env).code).toBe(EXIT.unreachable);
+    expect(classify(trpcError("NOT_FOUND"), env)).toMatchObject({ code: EXIT.failed, message: "NOT_FOUND happened" });
   });
 
   it("keeps a CliFailure as it is", () => {
     const failure = new CliFailure("job failed", EXIT.failed);
-    expect(classify(failure, "u")).toBe(failure);
+    expect(classify(failure, env)).toBe(failure);
   });
 });

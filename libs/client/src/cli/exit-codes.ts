@@ -1,8 +1,9 @@
 import { TRPCClientError } from "@trpc/client";
 import { isNetworkError } from "../transient";
+import type { CliEnv } from "./env";
 
-/** What the `anvil` command's exit code means. */
-export const EXIT = { done: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+/** What the `anvil` command's exit code means; 130 is a wait stopped by Ctrl-C (128 + SIGINT), as shells count it. */
+export const EXIT = { done: 0, failed: 1, usage: 2, unreachable: 3, interrupted: 130 } as const;
 
 /** A failure the command reports in one line and ends with `code`. */
 export class CliFailure extends Error {
@@ -14,8 +15,29 @@ export class CliFailure extends Error {
   }
 }
 
+/** The `ANVIL_URL` a command may use: http(s), else a usage failure that says so (fetch's "Failed to parse URL" does not). */
+export function checkUrl(url: string): string {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== "http:" && protocol !== "https:") {
+    throw new CliFailure(`ANVIL_URL must start with http:// or https:// (it is "${url}")`, EXIT.usage);
+  }
+  return url;
+}
+
+/** True when an answer came that is not JSON: a web page, another server than Anvil. */
+const notJson = (error: unknown): boolean => {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) if (cause instanceof SyntaxError) return true;
+  return false;
+};
+
 /** Turns whatever a command threw into a message and an exit code. */
-export function classify(error: unknown, url: string): CliFailure {
+export function classify(error: unknown, env: CliEnv): CliFailure {
+  const { url } = env;
   if (error instanceof CliFailure) return error;
   if (isNetworkError(error)) return new CliFailure(`Cannot reach Anvil at ${url} (set ANVIL_URL)`, EXIT.unreachable);
   if (error instanceof TRPCClientError) {
@@ -26,7 +48,12 @@ export function classify(error: unknown, url: string): CliFailure {
     if (code === "SERVICE_UNAVAILABLE")
       return new CliFailure(`Anvil is unavailable: ${error.message}`, EXIT.unreachable);
     if (code === "UNAUTHORIZED") {
-      return new CliFailure(`Anvil at ${url} wants a valid token: set ANVIL_TOKEN`, EXIT.failed);
+      return env.token
+        ? new CliFailure(`Anvil at ${url} refused the token in ANVIL_TOKEN (wrong, or its user removed)`, EXIT.failed)
+        : new CliFailure(`Anvil at ${url} wants a token: set ANVIL_TOKEN`, EXIT.failed);
+    }
+    if (code === undefined && notJson(error)) {
+      return new CliFailure(`The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message}`, EXIT.usage);
     }
     return new CliFailure(error.message, EXIT.failed);
   }

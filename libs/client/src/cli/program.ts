@@ -6,7 +6,7 @@ import type { AnvilClient } from "../create-client";
 import { SUBMIT_RETRY_MS, submitSafely } from "../submit-safely";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
-import { CliFailure, EXIT, classify } from "./exit-codes";
+import { CliFailure, EXIT, checkUrl, classify } from "./exit-codes";
 import { jobLine, statusLines } from "./format";
 import { plainDisplay, terminalDisplay } from "./wait-display";
 
@@ -77,7 +77,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
   const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
   let exitCode: number = EXIT.done;
   let client: AnvilClient | undefined;
-  const anvil = () => (client ??= createAnvilClient({ url: env.url, token: env.token }));
+  const anvil = () => (client ??= createAnvilClient({ url: checkUrl(env.url), token: env.token }));
 
   const program = new Command("anvil")
     .description(`Anvil from the command line. Server: ANVIL_URL (now ${env.url}); token: ANVIL_TOKEN.`)
@@ -102,24 +102,55 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
   };
   /**
    * Shows a job's wait (its place in line, then its progress) until `wait` resolves with its final state; then writes
-   * its image to `out` (or prints where it is served) and fails unless it completed.
+   * its image to `out` (or prints where it is served) and fails unless it completed. Ctrl-C (or SIGTERM) stops the
+   * wait, not the job: the display gives the terminal back its cursor, and stderr says how to pick the job up again.
+   * `onJob` sees the first snapshot, as soon as there is one.
    */
-  const follow = async (wait: (onUpdate: (job: Job) => void) => Promise<Job>, out: string | undefined) => {
+  const follow = async (
+    wait: (onUpdate: (job: Job) => void, signal: AbortSignal) => Promise<Job>,
+    out: string | undefined,
+    onJob?: (job: Job) => void,
+  ) => {
     const display = json()
       ? undefined
       : io.stdout.isTTY
         ? terminalDisplay(io.stderr.isTTY ? io.stderr : io.stdout)
         : plainDisplay(print);
+    const stopped = new AbortController();
+    const interrupt = () => stopped.abort();
+    let jobId: string | undefined;
+    process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
     let job: Job;
     try {
-      job = await wait((update) => display?.update(update));
+      job = await wait((update) => {
+        if (jobId === undefined) onJob?.(update);
+        jobId = update.id;
+        display?.update(update);
+      }, stopped.signal);
+    } catch (error) {
+      if (!stopped.signal.aborted) throw error;
+      throw new CliFailure(
+        jobId === undefined
+          ? "stopped before the server answered the submit: anvil jobs --newest shows whether it took the job"
+          : `stopped waiting; job ${jobId} goes on: anvil wait ${jobId} follows it again, anvil cancel ${jobId} stops it`,
+        EXIT.interrupted,
+      );
     } finally {
+      process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
       display?.stop();
     }
     let file: string | undefined;
     if (job.status === "complete" && out) {
       file = resolve(out);
-      await writeFile(file, await anvil().image(job));
+      const bytes = await anvil().image(job);
+      await writeFile(file, bytes).catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        const image = new URL(job.imageUrl ?? "", env.url).href;
+        throw new CliFailure(
+          `Job ${job.id} completed, but its image could not be written to ${file}: ${why}; it is at ${image}`,
+          EXIT.failed,
+        );
+      });
     }
     if (json()) printJson(file ? { ...job, file } : job);
     else if (job.status === "complete") print(file ?? new URL(job.imageUrl ?? "", env.url).href);
@@ -161,16 +192,21 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         if (told) return;
         told = true;
         const seconds = SUBMIT_RETRY_MS / 1000;
-        io.stderr.write(
-          `anvil: ${classify(error, env.url).message}; trying again for up to ${seconds} s (Ctrl-C stops)\n`,
-        );
+        io.stderr.write(`anvil: ${classify(error, env).message}; trying again for up to ${seconds} s (Ctrl-C stops)\n`);
       };
       if (!options.wait && !options.out) {
         const job = await submitSafely(anvil(), input, { onRetry });
         return json() ? printJson(job) : print(job.id);
       }
       await sayIfPaused();
-      await follow((onUpdate) => anvil().submitAndWait(input, { onUpdate, onRetry }), options.out);
+      // The id first, on stderr (stdout keeps the progress, then the file or URL): a wait that fails or is stopped
+      // still leaves the job findable.
+      const sayId = (job: Job) => void io.stderr.write(`anvil: submitted job ${job.id}\n`);
+      await follow(
+        (onUpdate, signal) => anvil().submitAndWait(input, { onUpdate, onRetry, signal }),
+        options.out,
+        sayId,
+      );
     });
 
   program
@@ -180,7 +216,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("-o, --out <file>", "write the image there")
     .action(async (jobId: string, options: { out?: string }) => {
       if ((await anvil().jobs.get.query({ jobId })).status === "queued") await sayIfPaused();
-      await follow((onUpdate) => anvil().wait(jobId, { onUpdate }), options.out);
+      await follow((onUpdate, signal) => anvil().wait(jobId, { onUpdate, signal }), options.out);
     });
 
   program
@@ -290,7 +326,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       // Help and --version are not failures; anything else commander refuses is a usage error.
       exitCode = error.exitCode === 0 ? EXIT.done : EXIT.usage;
     } else {
-      const failure = classify(error, env.url);
+      const failure = classify(error, env);
       io.stderr.write(`anvil: ${failure.message}\n`);
       exitCode = failure.code;
     }

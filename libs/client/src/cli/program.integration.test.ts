@@ -1,0 +1,118 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, useAnvilServer } from "../testing/anvil-server";
+import { runCli } from "./program";
+
+/** A stream that keeps what is written; `isTTY` makes the command draw its progress bar. */
+const output = (isTTY: boolean) => {
+  let text = "";
+  const stream = new Writable({
+    write: (chunk: Buffer | string, _encoding, done) => {
+      text += String(chunk);
+      done();
+    },
+  });
+  Object.assign(stream, { isTTY, columns: 80 });
+  return { stream: stream as unknown as NodeJS.WriteStream, text: () => text };
+};
+
+const run = (args: string[], env: { url: string; token?: string | undefined }, isTTY = false) => {
+  const stdout = output(isTTY);
+  const stderr = output(isTTY);
+  const code = runCli(args, { url: env.url, token: env.token }, { stdout: stdout.stream, stderr: stderr.stream });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+};
+
+const small = ["--steps", "4", "--width", "64", "--height", "64"];
+
+describe("the anvil command", { timeout: 60_000 }, () => {
+  const url = useAnvilServer();
+  const admin = () => ({ url: url(), token: ADMIN_TOKEN });
+
+  it("on Ctrl-C during submit --wait, gives the terminal its cursor back, says how to resume and exits 130", async () => {
+    await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    try {
+      const before = process.listeners("SIGINT");
+      const cli = run(["submit", "interrupted on a paused queue", "--wait", ...small], admin(), true);
+      await expect.poll(() => cli.stdout() + cli.stderr()).toMatch(/position/);
+      const id = /submitted job (\S+)/.exec(cli.stderr())?.[1];
+      expect(id).toBeDefined();
+      const added = process.listeners("SIGINT").filter((listener) => !before.includes(listener));
+      expect(added).toHaveLength(1);
+      added[0]!("SIGINT");
+      expect(await cli.code).toBe(130);
+      const terminal = cli.stderr();
+      expect(terminal.lastIndexOf("\x1b[?25h")).toBeGreaterThan(terminal.lastIndexOf("\x1b[?25l"));
+      expect(terminal.lastIndexOf("\x1b[?7h")).toBeGreaterThan(terminal.lastIndexOf("\x1b[?7l"));
+      expect(terminal).toContain(`anvil wait ${id}`);
+      expect(terminal).toContain(`anvil cancel ${id}`);
+      expect(process.listeners("SIGINT")).toEqual(before);
+    } finally {
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    }
+  });
+
+  it("names the job and its image when --out cannot be written, and the job id on stderr at once", async () => {
+    const cli = run(["submit", "an image with nowhere to go", "--out", "/nonexistent/dir/x.png", ...small], admin());
+    expect(await cli.code).toBe(1);
+    const id = /submitted job (\S+)/.exec(cli.stderr())?.[1];
+    expect(id).toBeDefined();
+    expect(cli.stderr()).toMatch(new RegExp(`Job ${id} completed, .*/nonexistent/dir/x.png.*it is at http://\\S+`));
+    expect(cli.stdout().trim().split("\n").at(-1)).toBe("complete");
+  });
+
+  it("says the token in ANVIL_TOKEN was refused when one is set", async () => {
+    const cli = run(["status"], { url: url(), token: "not-a-token-of-anyone" });
+    expect(await cli.code).toBe(1);
+    expect(cli.stderr()).toContain("refused the token in ANVIL_TOKEN");
+  });
+
+  it("fails `anvil wait` with the refused token instead of waiting for ever when the user is removed", async () => {
+    await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    try {
+      const users = output(false);
+      await runCli(["--json", "users", "add", "wait-then-removed"], admin(), {
+        stdout: users.stream,
+        stderr: users.stream,
+      });
+      const token = (JSON.parse(users.text()) as { token: string }).token;
+      const submitted = run(["submit", "waits on a paused queue", ...small], { url: url(), token });
+      expect(await submitted.code).toBe(0);
+      const cli = run(["wait", submitted.stdout().trim()], { url: url(), token });
+      await expect.poll(() => cli.stdout()).toMatch(/position/);
+      await runCli(["users", "remove", "wait-then-removed"], admin(), {
+        stdout: output(false).stream,
+        stderr: output(false).stream,
+      });
+      expect(await cli.code).toBe(1);
+      expect(cli.stderr()).toContain("refused the token in ANVIL_TOKEN");
+    } finally {
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    }
+  });
+
+  it("exits 2 saying ANVIL_URL needs http:// or https:// when it has no scheme", async () => {
+    const cli = run(["status"], { url: new URL(url()).host });
+    expect(await cli.code).toBe(2);
+    expect(cli.stderr()).toContain("ANVIL_URL must start with http:// or https://");
+  });
+
+  it("accepts an ANVIL_URL that ends in /trpc", async () => {
+    const cli = run(["status"], { url: `${url()}/trpc`, token: ADMIN_TOKEN });
+    expect(await cli.code).toBe(0);
+  });
+
+  it("says the server at ANVIL_URL does not answer as Anvil when it serves a web page", async () => {
+    const page = createServer((_req, res) => res.end("<!doctype html><title>not Anvil</title>"));
+    await new Promise<void>((listening) => page.listen(0, "127.0.0.1", listening));
+    try {
+      const cli = run(["status"], { url: `http://127.0.0.1:${(page.address() as AddressInfo).port}` });
+      expect(await cli.code).toBe(2);
+      expect(cli.stderr()).toContain("does not answer as Anvil");
+    } finally {
+      await new Promise((closed) => page.close(closed));
+    }
+  });
+});

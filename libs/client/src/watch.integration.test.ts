@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { createAnvilClient } from "./create-client";
+import { ADMIN_TOKEN, useAnvilServer } from "./testing/anvil-server";
+
+const quick = { steps: 4, width: 64, height: 64 };
+
+describe("watch and wait against a server that refuses the token", { timeout: 30_000 }, () => {
+  const url = useAnvilServer();
+
+  it("fails a watch with UNAUTHORIZED instead of reopening for ever when the token is wrong", async () => {
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    const job = await admin.jobs.submit.mutate({ prompt: "a watch with a wrong token", ...quick });
+    const stranger = createAnvilClient({ url: url(), token: "not-a-token-of-anyone" });
+    const watching = (async () => {
+      for await (const _ of stranger.watch(job.id)) {
+        // Nothing comes: the stream is refused.
+      }
+    })();
+    await expect(watching).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+  });
+
+  it("fails a wait with UNAUTHORIZED when an admin removes the waiting user", async () => {
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    await admin.queue.pause.mutate();
+    try {
+      const user = await admin.users.create.mutate({ name: "removed-mid-wait", admin: false });
+      const client = createAnvilClient({ url: url(), token: user.token });
+      const job = await client.jobs.submit.mutate({ prompt: "waits on a paused queue", ...quick });
+      let seen = 0;
+      const waiting = client.wait(job.id, { onUpdate: () => seen++ });
+      await expect.poll(() => seen).toBeGreaterThan(0);
+      await admin.users.remove.mutate({ name: user.name });
+      await expect(waiting).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+    } finally {
+      await admin.queue.resume.mutate();
+    }
+  });
+});
