@@ -72,8 +72,7 @@ export interface ForgeClient {
    * txt2img with progress (`onProgress` gets integers 0..99, non-decreasing, then 100 with the result).
    * Interrupting it, or losing the connection mid-request, interrupts the backend too (Forge would go on otherwise).
    * A 200 is checked: an interrupt or skip from Forge's own UI (`Interrupted`) or an ignored checkpoint override
-   * (`WrongModel`) fail it. A failure with a checkpoint selects the previous one again, so that a checkpoint that
-   * cannot load does not fail the jobs after it.
+   * (`WrongModel`) fail it.
    * `onGenerated` is called once the GPU is free: when `/progress` goes idle after the job sampled (Forge encodes and
    * sends the image after it left its lock, and the flags are read from that same reply), or else once Forge has
    * answered, before that check. A caller may start the next job then. One client runs one job at a time on Forge, its
@@ -132,6 +131,21 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         ),
   );
 
+  /**
+   * Forge drops its model before it loads another, and a failed load leaves `forge_hash` naming the dropped one: every
+   * job for that checkpoint then fails with an AttributeError on None until another checkpoint loads (Forge issue
+   * #2166). Re-selecting it does nothing, so the operator is told what to do.
+   */
+  const modelLost = (error: ForgeError): ForgeError =>
+    error.reason === "HttpError" && /sd_checkpoint_info/.test(error.message) && /NoneType/.test(error.message)
+      ? new ForgeError({
+          reason: "HttpError",
+          message: `Forge at ${baseUrl} lost its model after a checkpoint failed to load (Forge issue #2166): load another checkpoint in Forge or restart it`,
+          backendUrl: baseUrl,
+          cause: error,
+        })
+      : error;
+
   const txt2img = (req: Txt2ImgRequest) =>
     Effect.gen(function* () {
       const clearModules = req.checkpoint !== null && (req.modules?.length ?? 0) === 0 && (yield* knownForge);
@@ -140,7 +154,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         timeoutMs: undefined,
       });
       return yield* decodeTxt2Img(baseUrl, body);
-    });
+    }).pipe(Effect.mapError(modelLost));
   const progress = () =>
     call("GET", "/sdapi/v1/progress?skip_current_image=true").pipe(
       Effect.flatMap((body) => decodeProgress(baseUrl, body)),
@@ -181,38 +195,6 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       }
       return result;
     });
-
-  /**
-   * Puts Forge's selected checkpoint back after a failed job with a checkpoint override (restore is off), so that a
-   * checkpoint that cannot load does not fail the jobs after it. Not once the GPU was handed on (`handedOver`): the job
-   * then sampled, so its checkpoint loaded, and the next job already runs there with its own.
-   */
-  const withCheckpointRecovery = <A>(
-    req: Txt2ImgRequest,
-    work: Effect.Effect<A, ForgeError>,
-    handedOver: () => boolean,
-  ) =>
-    req.checkpoint === null
-      ? work
-      : Effect.gen(function* () {
-          const before = yield* Effect.option(readOptions());
-          const selected = before._tag === "Some" ? before.value : null;
-          return yield* work.pipe(
-            Effect.tapError((error) => {
-              const previous = selected?.["sd_model_checkpoint"];
-              const answered = error.reason === "HttpError" || error.reason === "OutOfMemory";
-              if (!answered || handedOver() || typeof previous !== "string" || previous === req.checkpoint)
-                return Effect.void;
-              const modules = selected?.["forge_additional_modules"];
-              return Effect.ignore(
-                setOptions({
-                  sd_model_checkpoint: previous,
-                  ...(Array.isArray(modules) ? { forge_additional_modules: modules } : {}),
-                }),
-              );
-            }),
-          );
-        });
 
   /**
    * Stops this client's generation on Forge. One that was seen running is interrupted. One not seen begun yet is
@@ -336,7 +318,6 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           ? stopOnForge(begun, behindAnother)
           : Effect.void,
       ),
-      (work) => withCheckpointRecovery(req, work, () => ended !== null),
     );
   };
 

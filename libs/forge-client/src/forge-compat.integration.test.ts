@@ -326,20 +326,33 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(sent[1]).toMatchObject({ forge_additional_modules: [] });
   });
 
-  it("sends a Flux checkpoint's modules, and selects the previous checkpoint again when one fails to load", async () => {
+  it("sends a Flux checkpoint's modules, and says what to do when Forge lost its model to a failed load", async () => {
     await start({ models: ["flux1-dev", "flux1-dev-unet"], modularModels: ["flux1-dev-unet"] });
-    const forge = client();
-    const unet = (await Effect.runPromise(forge.sdModels())).find((m) => m.modelName === "flux1-dev-unet");
-    const failed = await Effect.runPromise(Effect.flip(forge.generate(request({ checkpoint: unet?.title ?? "" }))));
+    const optionWrites: string[] = [];
+    const spy: typeof fetch = async (input, init) => {
+      if (String(input).endsWith("/sdapi/v1/options") && init?.method === "POST") optionWrites.push(String(init.body));
+      return fetch(input, init);
+    };
+    const forge = client({ fetch: spy });
+    const models = await Effect.runPromise(forge.sdModels());
+    const unet = models.find((m) => m.modelName === "flux1-dev-unet")?.title ?? "";
+    const dev = models.find((m) => m.modelName === "flux1-dev")?.title ?? "";
+    const failed = await Effect.runPromise(Effect.flip(forge.generate(request({ checkpoint: unet }))));
     expect(failed.message).toBe("Forge failed (HTTP 500): AssertionError: You do not have CLIP state dict!");
-    // Without the recovery, Forge would still point at the broken checkpoint and fail this one too.
-    const next = await Effect.runPromise(forge.generate(request()));
-    expect(next.info["sd_model_name"]).toBe("flux1-dev");
+    // Forge dropped flux1-dev before the failed load, and still counts it as loaded: selecting it again cannot help.
+    const lost = await Effect.runPromise(Effect.flip(forge.generate(request({ checkpoint: dev }))));
+    expect(lost.message).toBe(
+      `Forge at ${sim?.url} lost its model after a checkpoint failed to load (Forge issue #2166): load another checkpoint in Forge or restart it`,
+    );
+    expect(optionWrites).toEqual([]);
 
     const modules = (await Effect.runPromise(forge.sdModules())).map((m) => m.filename);
     expect(modules).toContain("/models/VAE/ae.safetensors");
-    const result = await Effect.runPromise(forge.generate(request({ checkpoint: unet?.title ?? "", modules })));
+    const result = await Effect.runPromise(forge.generate(request({ checkpoint: unet, modules })));
     expect(result.info["sd_model_name"]).toBe("flux1-dev-unet");
+    // Another checkpoint loaded: the lost one loads again.
+    const after = await Effect.runPromise(forge.generate(request({ checkpoint: dev })));
+    expect(after.info["sd_model_name"]).toBe("flux1-dev");
   });
 
   it("sends distilled_cfg_scale and scheduler", async () => {

@@ -100,6 +100,14 @@ const CLIP_MISSING: FailureBody = {
   message: "You do not have CLIP state dict!",
 };
 
+/** A job for the checkpoint Forge last loaded, after a failed load dropped that model (Forge issue #2166). */
+const MODEL_LOST: FailureBody = {
+  error: "AttributeError",
+  detail: "",
+  body: "",
+  message: "'NoneType' object has no attribute 'sd_checkpoint_info'",
+};
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Forge's generation side: a FIFO lock, one running generation, the selected and the loaded checkpoint. */
@@ -109,7 +117,10 @@ export class SimulatorEngine {
   private current: Running | null = null;
   /** The last job: its interrupted / skipped flags stay visible until the next one begins, as in Forge. */
   private last: Running | null = null;
+  /** Forge's `model_data.sd_model`: dropped before a load, so null after a load that failed. */
   private loaded: Selection | null = null;
+  /** Forge's `forge_hash`: what was last loaded successfully; a failed load leaves it as it was. */
+  private forgeHash: Selection;
   /** Forge's `state.sampling_steps`: set when sampling begins and never reset, so idle and loading show the last. */
   private samplingSteps = 0;
   private closed = false;
@@ -125,6 +136,7 @@ export class SimulatorEngine {
   ) {
     this.selected = { model: first, modules: [] };
     this.loaded = this.selected;
+    this.forgeHash = this.selected;
   }
 
   /** The selected checkpoint, as `/options` reports it. */
@@ -163,12 +175,13 @@ export class SimulatorEngine {
     try {
       const { checkpoint, modules } = job.params;
       // An unknown checkpoint is silently ignored, as Forge does; an old build ignores every override.
-      if (checkpoint !== null && !this.settings.ignoreCheckpointOverride) this.select(checkpoint, modules ?? []);
+      // Without `forge_additional_modules` the modules selected before stay, as in Forge.
+      if (checkpoint !== null && !this.settings.ignoreCheckpointOverride) this.select(checkpoint, modules);
       const loaded = await this.load(job.loadMs);
       if (job.params.restoreAfterwards) this.selected = before;
-      if (!loaded) {
+      if (loaded !== "ok") {
         this.recorder.ended(entry, "error");
-        return { kind: "error", body: CLIP_MISSING, entry };
+        return { kind: "error", body: loaded === "failed" ? CLIP_MISSING : MODEL_LOST, entry };
       }
       if (job.fault === "oom" || job.fault === "500") {
         this.recorder.ended(entry, "error");
@@ -209,21 +222,27 @@ export class SimulatorEngine {
     }
   }
 
-  /** The set-up phase: loads the selection when it differs from what is loaded; false when it cannot load. */
-  private async load(forcedMs: number | undefined): Promise<boolean> {
+  /**
+   * The set-up phase, Forge's `forge_model_reload`: loads the selection when it differs from `forge_hash`. "failed"
+   * when it cannot load; "lost" when it names what `forge_hash` names but a failed load has since dropped that model
+   * (Forge then hands on no model at all, and the job fails with an AttributeError).
+   */
+  private async load(forcedMs: number | undefined): Promise<"ok" | "failed" | "lost"> {
     const wanted = this.selected;
-    const switching = !sameSelection(this.loaded, wanted);
+    const switching = !sameSelection(this.forgeHash, wanted);
     const ms = forcedMs ?? (switching ? this.settings.modelLoadMs : 0);
     if (ms > 0) await sleep(ms);
-    if (!switching) return true;
+    if (!switching) return this.loaded === null ? "lost" : "ok";
     this.recorder.modelLoaded();
+    // Forge drops the old model before it loads the new one.
+    this.loaded = null;
     if (this.settings.modularModels.includes(wanted.model.model_name) && wanted.modules.length === 0) {
-      // The broken load leaves nothing loaded; the selection stays (restore is off), so the next job fails too.
-      this.loaded = null;
-      return false;
+      // The selection stays (restore is off), so the next job fails too; `forge_hash` still names the old model.
+      return "failed";
     }
     this.loaded = wanted;
-    return true;
+    this.forgeHash = wanted;
+    return "ok";
   }
 
   private encode(params: Txt2ImgParams, seed: number): Buffer {

@@ -47,6 +47,12 @@ describe("ForgeSimulator as Forge's source behaves", () => {
     expect(broken.status).toBe(500);
     expect(await broken.json()).toMatchObject({ error: "AssertionError", message: "You do not have CLIP state dict!" });
     expect((await post("/sdapi/v1/txt2img", JSON.parse(body()))).status).toBe(500);
+    // Forge dropped flux1-dev before the failed load and still counts it as loaded (Forge issue #2166).
+    const lost = await post(
+      "/sdapi/v1/txt2img",
+      JSON.parse(body({ override_settings: { sd_model_checkpoint: "flux1-dev" } })),
+    );
+    expect(await lost.json()).toMatchObject({ error: "AttributeError", message: expect.stringMatching(/NoneType/) });
     const modules = await get<{ filename: string }[]>("/sdapi/v1/sd-modules");
     const withModules = await post(
       "/sdapi/v1/txt2img",
