@@ -1,5 +1,6 @@
-import { describe, expect, it, vi } from "vitest";
-import { keepingUnchanged, unlistedConversationWatch } from "./chat-state";
+import { createRoot } from "solid-js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createChatState, keepingUnchanged, unlistedConversationWatch } from "./chat-state";
 import { makeJob } from "./test-support";
 import type { Conversation } from "./types";
 
@@ -41,5 +42,151 @@ describe("unlistedConversationWatch", () => {
     expect(reload).toHaveBeenCalledTimes(1);
     note(makeJob({ conversationId: "c3", owner: "alice" }));
     expect(reload).toHaveBeenCalledTimes(2);
+  });
+});
+
+const NOT_FOUND = { error: { message: "Not found", code: -32004, data: { code: "NOT_FOUND", httpStatus: 404 } } };
+const ok = (data: unknown) => ({ result: { data } });
+
+/**
+ * A server for the page's tRPC calls (batched or not): `answer` gives each procedure's reply (a promise: one that comes
+ * when it settles; undefined: an empty one), and every procedure asked for is counted. The live stream stays open and silent.
+ */
+const serverAnswering = (answer: (procedure: string) => object | Promise<object> | undefined) => {
+  const asked: string[] = [];
+  vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
+    const url = new URL(String(input), "http://anvil.test");
+    const procedures = url.pathname.replace("/trpc/", "").split(",");
+    if (procedures.includes("jobs.events")) return new Promise<Response>(() => undefined);
+    asked.push(...procedures);
+    const replies = procedures.map(
+      (procedure) =>
+        answer(procedure) ??
+        {
+          "queue.status": ok({ paused: false, backends: [] }),
+          "jobs.list": ok({ items: [], nextCursor: null }),
+          "messages.list": ok([]),
+        }[procedure] ??
+        ok([]),
+    );
+    const settled = await Promise.all(replies);
+    const status = settled.some((reply) => "error" in reply) ? 404 : 200;
+    return Response.json(url.searchParams.has("batch") ? settled : settled[0], { status });
+  });
+  return asked;
+};
+
+/** A chat state with conversation `c1` open, once its first reads are answered. */
+const openOn = async (listPollMs?: number) => {
+  history.replaceState(null, "", "/?c=c1");
+  let dispose = () => undefined as void;
+  const chat = createRoot((d) => {
+    dispose = d;
+    return createChatState(listPollMs === undefined ? {} : { listPollMs });
+  });
+  await vi.advanceTimersByTimeAsync(10);
+  return { chat, dispose };
+};
+
+describe("createChatState", () => {
+  let dispose = () => undefined as void;
+  afterEach(() => {
+    dispose();
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+    history.replaceState(null, "", "/");
+  });
+
+  it("leaves the open conversation when a job action does not find its job and the conversation is gone too", async () => {
+    vi.useFakeTimers();
+    let deleted = false;
+    serverAnswering((procedure) => {
+      if (procedure === "conversations.list") return ok(deleted ? [] : [conversation("c1", "Foxes")]);
+      if (procedure === "messages.list" && deleted) return NOT_FOUND;
+      if (procedure === "jobs.retry") return NOT_FOUND;
+      return undefined;
+    });
+    const open = await openOn();
+    dispose = open.dispose;
+    expect(open.chat.selectedId()).toBe("c1");
+    deleted = true;
+    const retried = open.chat.retry(makeJob({ conversationId: "c1", status: "cancelled" }));
+    await Promise.all([
+      expect(retried).rejects.toThrow("This job is gone: it was removed, or it is not yours."),
+      vi.advanceTimersByTimeAsync(10),
+    ]);
+    expect(open.chat.selectedId()).toBeNull();
+    expect(open.chat.conversations()).toEqual([]);
+  });
+
+  it("reads the open conversation again when a job action does not find its job", async () => {
+    vi.useFakeTimers();
+    const asked = serverAnswering((procedure) => {
+      if (procedure === "conversations.list") return ok([conversation("c1", "Foxes")]);
+      if (procedure === "jobs.cancel" || procedure === "jobs.move") return NOT_FOUND;
+      return undefined;
+    });
+    const open = await openOn();
+    dispose = open.dispose;
+    const reads = () => asked.filter((procedure) => procedure === "messages.list").length;
+    const before = reads();
+    await Promise.all([
+      expect(open.chat.cancel(makeJob({ conversationId: "c1" }))).rejects.toThrow("This job is gone"),
+      vi.advanceTimersByTimeAsync(10),
+    ]);
+    expect(reads()).toBe(before + 1);
+    await Promise.all([
+      expect(open.chat.move(makeJob({ conversationId: "c1" }), "front")).rejects.toThrow("This job is gone"),
+      vi.advanceTimersByTimeAsync(10),
+    ]);
+    expect(reads()).toBe(before + 2);
+    expect(open.chat.selectedId()).toBe("c1");
+  });
+
+  it("reads the list every interval while visible, and leaves the open conversation once it is deleted elsewhere", async () => {
+    vi.useFakeTimers();
+    let deleted = false;
+    const asked = serverAnswering((procedure) => {
+      if (procedure === "conversations.list")
+        return ok(
+          deleted ? [conversation("c2", "Harbours")] : [conversation("c1", "Foxes"), conversation("c2", "Harbours")],
+        );
+      if (procedure === "messages.list" && deleted) return NOT_FOUND;
+      return undefined;
+    });
+    const open = await openOn(20_000);
+    dispose = open.dispose;
+    const lists = () => asked.filter((procedure) => procedure === "conversations.list").length;
+    expect(lists()).toBe(1);
+    deleted = true;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(lists()).toBe(2);
+    expect(open.chat.selectedId()).toBeNull();
+    expect(open.chat.conversations().map((c) => c.id)).toEqual(["c2"]);
+  });
+
+  it("does not read the list while the page is hidden, nor again right after a read that outlasted a tick", async () => {
+    vi.useFakeTimers();
+    // Each read of the list answers 50 seconds after it is asked.
+    const asked = serverAnswering((procedure) =>
+      procedure === "conversations.list"
+        ? new Promise((resolve) => setTimeout(() => resolve(ok([conversation("c1", "Foxes")])), 50_000))
+        : undefined,
+    );
+    const open = await openOn(20_000);
+    dispose = open.dispose;
+    const lists = () => asked.filter((procedure) => procedure === "conversations.list").length;
+    await vi.advanceTimersByTimeAsync(50_000);
+    const hidden = vi.spyOn(document, "visibilityState", "get").mockReturnValue("hidden");
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(lists()).toBe(1);
+    hidden.mockRestore();
+    // Asked at 120 s, answered at 170 s: the ticks at 140 and 160 s are skipped, the one at 180 s asks again.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(lists()).toBe(2);
+    await vi.advanceTimersByTimeAsync(55_000);
+    expect(lists()).toBe(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(lists()).toBe(3);
   });
 });

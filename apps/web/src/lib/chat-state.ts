@@ -20,6 +20,10 @@ const CONVERSATION_GONE =
 const CURSOR_KEY = "anvil:last-event";
 /** At most one read of the conversation list this often for jobs of conversations it does not hold. */
 const UNLISTED_RELOAD_MS = 1_000;
+/** How often a visible page reads the conversation list again: the server tells no page of a deletion. */
+const LIST_POLL_MS = 20_000;
+/** What a job action that did not find its job says (the page reads the conversation again, and leaves it if gone). */
+const JOB_GONE = "This job is gone: it was removed, or it is not yours.";
 
 // The last event id this tab saw, per stream scope: a reload resumes the stream from it.
 const readCursor = (scope: string): string | undefined => {
@@ -80,8 +84,8 @@ export function unlistedConversationWatch(options: {
   };
 }
 
-/** Everything the chat page shows and does, fed by queries and the live job stream. */
-export function createChatState() {
+/** Everything the chat page shows and does, fed by queries and the live job stream; `listPollMs` is for tests. */
+export function createChatState(options: { listPollMs?: number } = {}) {
   const store = createJobStore();
   const [selectedId, setSelectedId] = createSignal<string | null>(new URLSearchParams(location.search).get("c"));
   const [messages, setMessages] = createStore<Message[]>([]);
@@ -151,7 +155,9 @@ export function createChatState() {
   // The list shows the newest conversations, a page at a time (a service that submits without a conversation makes
   // one per job: tens of thousands would be read and drawn at every focus otherwise).
   const [hasOlderConversations, setHasOlderConversations] = createSignal(false);
+  let listing = false;
   const loadConversations = coalesced(async () => {
+    listing = true;
     try {
       const shown = conversations();
       // As many as are shown (up to a request's limit), so that a refresh keeps what "Show older" brought in.
@@ -176,6 +182,8 @@ export function createChatState() {
     } catch (error) {
       // Said on the page (an empty list would claim there are no conversations), with a way to try again.
       setListError(`The conversations could not be loaded: ${errorMessage(error)}`);
+    } finally {
+      listing = false;
     }
   });
 
@@ -272,6 +280,11 @@ export function createChatState() {
   void refreshQueue();
   catalog.load();
   const poll = setInterval(() => void refreshQueue(), QUEUE_POLL_MS);
+  // No event tells of a conversation deleted or made elsewhere: a visible page reads the list now and then (a tick
+  // during a read is skipped, not queued behind it); one that loses the open conversation leaves it.
+  const listPoll = setInterval(() => {
+    if (document.visibilityState === "visible" && !listing) void loadConversations();
+  }, options.listPollMs ?? LIST_POLL_MS);
   // Back to this page (another tab or window may have added, renamed or deleted conversations): read them again.
   const onFocus = () => {
     void loadConversations();
@@ -284,9 +297,24 @@ export function createChatState() {
   document.addEventListener("visibilitychange", onVisible);
   onCleanup(() => {
     clearInterval(poll);
+    clearInterval(listPoll);
     window.removeEventListener("focus", onFocus);
     document.removeEventListener("visibilitychange", onVisible);
   });
+
+  /**
+   * Runs a job action; one that does not find the job reads the open conversation again: it leaves the conversation
+   * if that was deleted elsewhere (which also cancelled its jobs), or shows it as the server now has it otherwise.
+   */
+  const jobAction = async <T>(job: Job, action: () => Promise<T>): Promise<T> => {
+    try {
+      return await action();
+    } catch (error) {
+      if (errorCode(error) !== "NOT_FOUND" || job.conversationId !== selectedId()) throw error;
+      void loadConversation();
+      throw new Error(JOB_GONE, { cause: error });
+    }
+  };
 
   const keys = submissionKeys();
   const submit = async (
@@ -342,10 +370,11 @@ export function createChatState() {
     catalog: catalog.catalog,
     connection: stream.state,
     submit,
-    cancel: async (job: Job) => store.applyEvent(await trpc.jobs.cancel.mutate({ jobId: job.id })),
+    cancel: async (job: Job) =>
+      store.applyEvent(await jobAction(job, () => trpc.jobs.cancel.mutate({ jobId: job.id }))),
     /** A new job like a failed or cancelled one (same prompt, params, priority and conversation), by the server. */
     retry: async (job: Job) => {
-      const retried = await trpc.jobs.retry.mutate({ jobId: job.id });
+      const retried = await jobAction(job, () => trpc.jobs.retry.mutate({ jobId: job.id }));
       store.applySnapshot(retried);
       if (retried.conversationId === selectedId()) void loadConversation();
       void refreshQueue();
@@ -353,7 +382,7 @@ export function createChatState() {
     },
     /** Moves one of the caller's waiting jobs to the front or back of their own waiting jobs. */
     move: async (job: Job, to: "front" | "back") => {
-      const moved = await trpc.jobs.move.mutate({ jobId: job.id, to });
+      const moved = await jobAction(job, () => trpc.jobs.move.mutate({ jobId: job.id, to }));
       // Its new place comes as a line event; reading it now shows the move before the stream tells it.
       trpc.jobs.get.query({ jobId: moved.id }).then(store.applyEvent, () => undefined);
       return moved;
