@@ -122,6 +122,7 @@ export const decodeProgress = (backendUrl: string, body: unknown): Effect.Effect
     samplingSteps: num(state["sampling_steps"]),
     interrupted: state["interrupted"] === true,
     skipped: state["skipped"] === true,
+    stopping: state["stopping_generation"] === true,
     job: typeof state["job"] === "string" ? state["job"] : null,
   });
 };

@@ -72,7 +72,7 @@ export interface ForgeClient {
    * txt2img with progress (`onProgress` gets integers 0..99, non-decreasing, then 100 with the result).
    * Interrupting it, or losing the connection mid-request, interrupts the backend too (Forge would go on otherwise).
    * A 200 is checked: an interrupt or skip from Forge's own UI (`Interrupted`) or an ignored checkpoint override
-   * (`WrongModel`) fail it.
+   * (`WrongModel`) fail it, and so does an answer without an image after such an interrupt (`Interrupted`).
    * `onGenerated` is called once the GPU is free: when `/progress` goes idle after the job sampled (Forge encodes and
    * sends the image after it left its lock, and the flags are read from that same reply), or else once Forge has
    * answered, before that check. A caller may start the next job then. One client runs one job at a time on Forge, its
@@ -226,6 +226,25 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     );
   };
 
+  /**
+   * A 200 without an image: Forge answers that when its job was stopped before sampling began (processing.py checks
+   * the flags once the model is loaded), e.g. Interrupt pressed in its own UI during a model load. The flags say so.
+   */
+  const stoppedBeforeSampling = (noImage: ForgeError, ended: ForgeProgress | null) =>
+    Effect.gen(function* () {
+      const after = ended === null ? yield* Effect.option(progress()) : Option.some(ended);
+      if (after._tag === "None" || !(after.value.interrupted || after.value.skipped || after.value.stopping === true)) {
+        return yield* Effect.fail(noImage);
+      }
+      return yield* Effect.fail(
+        new ForgeError({
+          reason: "Interrupted",
+          message: `The generation was ${after.value.skipped ? "skipped" : "interrupted"} in Forge's own interface at ${baseUrl} before it began sampling; Forge made no image`,
+          backendUrl: baseUrl,
+        }),
+      );
+    });
+
   // See `generate`: Forge's flags must be read for one job before this client starts the next there.
   const oneAtATime = Semaphore.makeUnsafe(1);
 
@@ -303,7 +322,12 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     );
     return Effect.gen(function* () {
       const poller = yield* Effect.forkChild(poll);
-      const result = yield* txt2img(req).pipe(Effect.ensuring(Fiber.interrupt(poller)));
+      const result = yield* txt2img(req).pipe(
+        Effect.ensuring(Fiber.interrupt(poller)),
+        Effect.catch((error) =>
+          error.reason === "NoImage" ? stoppedBeforeSampling(error, ended) : Effect.fail(error),
+        ),
+      );
       generated();
       const finished = yield* checkFinished(req, result, ended);
       opts?.onProgress?.(100);

@@ -90,6 +90,20 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats().log[0]).toMatchObject({ outcome: "interrupted", delivered: true });
   });
 
+  it("fails with Interrupted when someone presses Interrupt in Forge's own UI during a model load", async () => {
+    // Forge answers 200 with no image: the job was stopped before sampling began.
+    const s = await start({ modelLoadMs: 1000 });
+    const forge = client();
+    const generating = Effect.runPromise(
+      Effect.flip(forge.generate(request({ checkpoint: "flux1-schnell.safetensors" }))),
+    );
+    await waitFor(async () => (await Effect.runPromise(forge.progress())).loading);
+    await fetch(`${s.url}/sdapi/v1/interrupt`, { method: "POST" });
+    const error = await generating;
+    expect(error.reason).toBe("Interrupted");
+    expect(error.message).toContain("interrupted in Forge's own interface");
+  });
+
   it("tells the caller the GPU is free before its check, and starts the next job only after that check", async () => {
     const s = await start({ stepMs: 10 });
     const forge = client();

@@ -56,6 +56,8 @@ export interface ForgeProgress {
   readonly interrupted: boolean;
   /** Set by Skip, kept like `interrupted`. */
   readonly skipped: boolean;
+  /** `stopping_generation`: stop after the current image (a job stopped before sampling then has none). */
+  readonly stopping?: boolean;
   /**
    * What runs (`state.job`): `scripts_txt2img` for a txt2img through the API, a `task(…)` id for a job started in
    * Forge's own UI, empty while idle; null from a build that does not say.
