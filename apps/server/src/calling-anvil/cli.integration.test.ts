@@ -47,7 +47,8 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
   it("submit --wait --out writes the PNG and exits 0, after plain lines for the position and the progress", async () => {
     const out = join(dir, "lighthouse.png");
     const run = await anvil(["submit", uniquePrompt("a lighthouse"), "--wait", "--out", out, ...small], env());
-    expect(run.stderr).toBe("");
+    // The job's id goes to stderr at once, so that a wait cut short never loses the job; stdout stays the lines.
+    expect(run.stderr).toMatch(/^anvil: submitted job [0-9a-f-]{36}\n$/);
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split("\n");
     // The place in line, with when the job starts once the server has learned GPU times (not on a fresh server).
@@ -70,7 +71,9 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
       );
       await trpc.queue.resume.mutate();
       const run = await running;
-      expect(run.stderr).toBe("anvil: the queue is paused: the job waits until an admin resumes it\n");
+      expect(run.stderr).toMatch(
+        /^anvil: the queue is paused: the job waits until an admin resumes it\nanvil: submitted job [0-9a-f-]{36}\n$/,
+      );
       expect(run.code).toBe(0);
       expect(run.stdout.trim().split("\n")).toContain("complete");
     } finally {
@@ -283,7 +286,7 @@ describe("the anvil command against a server with API_TOKEN", { timeout: 90_000 
   it("sends ANVIL_TOKEN on every call and on the event stream, and says so when it is missing", async () => {
     const args = ["submit", uniquePrompt("a locked door"), "--wait", ...small];
     const allowed = await anvil(args, { ANVIL_URL: server().url, ANVIL_TOKEN: token });
-    expect(allowed.stderr).toBe("");
+    expect(allowed.stderr).toMatch(/^anvil: submitted job \S+\n$/);
     expect(allowed.stdout).toContain("complete");
     const refused = await anvil(["status"], { ANVIL_URL: server().url });
     expect(refused.code).toBe(1);
