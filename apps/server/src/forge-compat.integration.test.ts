@@ -243,7 +243,7 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     await trpc.jobs.cancel.mutate({ jobId: added.id }).catch(() => undefined);
   });
 
-  it("runs a Flux checkpoint with its modules, and a broken load does not fail the jobs after it", async () => {
+  it("runs a Flux checkpoint with its modules, and says what to do when a broken load left Forge without a model", async () => {
     const { anvil, trpc } = await rig([{ models: ["flux1-dev", "flux1-dev-unet"], modularModels: ["flux1-dev-unet"] }]);
     await backendsUp(anvil);
     const broken = await trpc.jobs.submit.mutate({
@@ -254,8 +254,16 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect((await waitForStatus(trpc, broken.id, "error")).error).toMatch(
       /AssertionError: You do not have CLIP state dict!/,
     );
-    const after = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("after the broken load"), ...quick });
-    await waitForStatus(trpc, after.id, "complete");
+    // Forge dropped its model before the load that failed, and still believes it has it (Forge issue #2166): a job
+    // on the model it had fails there until another checkpoint is loaded, and the error says so.
+    const after = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("after the broken load"),
+      checkpoint: "flux1-dev",
+      ...quick,
+    });
+    expect((await waitForStatus(trpc, after.id, "error")).error).toMatch(
+      /lost its model after a checkpoint failed to load \(Forge issue #2166\): load another checkpoint in Forge or restart it/,
+    );
     const modules = (await trpc.checkpoints.modules.query()).map((m) => m.name);
     const withModules = await trpc.jobs.submit.mutate({
       prompt: uniquePrompt("with modules"),
