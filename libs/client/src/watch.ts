@@ -16,11 +16,12 @@ export interface WatchOptions {
 
 /** Errors no retry can mend: the request itself is wrong, the token is refused, or the job is not there. */
 const FATAL = new Set(["BAD_REQUEST", "NOT_FOUND", "UNAUTHORIZED", "FORBIDDEN"]);
-const FATAL_STATUS: Readonly<Record<number, string>> = {
-  400: "BAD_REQUEST",
-  401: "UNAUTHORIZED",
-  403: "FORBIDDEN",
-  404: "NOT_FOUND",
+/** Each refusal's tRPC code and JSON-RPC error number, as tRPC would have sent them. */
+const FATAL_STATUS: Readonly<Record<number, readonly [code: string, number: number]>> = {
+  400: ["BAD_REQUEST", -32600],
+  401: ["UNAUTHORIZED", -32001],
+  403: ["FORBIDDEN", -32003],
+  404: ["NOT_FOUND", -32004],
 };
 const codeOf = (error: unknown): string | undefined =>
   error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
@@ -31,11 +32,12 @@ const codeOf = (error: unknown): string | undefined =>
  */
 const refusal = (error: unknown) => {
   const httpStatus = httpStatusOf(error);
-  const code = httpStatus === undefined ? undefined : FATAL_STATUS[httpStatus];
-  if (!code) return undefined;
+  const known = httpStatus === undefined ? undefined : FATAL_STATUS[httpStatus];
+  if (!known) return undefined;
+  const [code, number] = known;
   const message = `${code}: Anvil refused the job's event stream (HTTP ${httpStatus})`;
   return TRPCClientError.from(
-    { error: { message, code: -32001, data: { code, httpStatus } } },
+    { error: { message, code: number, data: { code, httpStatus } } },
     { cause: error instanceof Error ? error : undefined },
   );
 };
