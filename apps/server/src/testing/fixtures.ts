@@ -12,7 +12,8 @@ export const quick = { steps: 1, width: 64, height: 64 } as const;
 
 /**
  * Submits a job that holds the GPU until it is cancelled (the simulator's `sim:hang`), and waits until it runs,
- * so every job submitted after it stays queued.
+ * so every job submitted after it stays queued. Its one progress write (Forge reads 1 % from the start of sampling
+ * until its first step ends, which a hanging job never reaches) is stored too: nothing of it changes after this.
  */
 export async function occupyGpu(server: TestServer, conversationId?: string): Promise<Job> {
   const blocker = await server.trpc.jobs.submit.mutate({
@@ -21,6 +22,10 @@ export async function occupyGpu(server: TestServer, conversationId?: string): Pr
   });
   await waitForStatus(server.trpc, blocker.id, "processing");
   await waitFor(() => server.simulator.stats().active === 1, "the blocker runs on the simulator");
+  await waitFor(
+    async () => (await server.anvil.store.getJob(blocker.id))?.progress === 1,
+    "the blocker's progress is stored",
+  );
   return blocker;
 }
 
