@@ -243,6 +243,20 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     await trpc.jobs.cancel.mutate({ jobId: added.id }).catch(() => undefined);
   });
 
+  it("rescans the checkpoint folders once for many unknown names (Forge does it under its generation lock)", async () => {
+    const { anvil, trpc, sims } = await rig([{}]);
+    await backendsUp(anvil);
+    const refused = await Promise.all(
+      ["nope-1", "nope-2", "nope-3", "nope-4", "nope-5"].map((checkpoint) =>
+        trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("typo"), checkpoint, ...quick })),
+      ),
+    );
+    for (const error of refused) expect(error.message).toMatch(/^checkpoint "nope-\d" is not known to the backend/);
+    // Once more, a moment later: still one rescan.
+    await trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("typo"), checkpoint: "nope-6", ...quick }));
+    expect(sims[0]!.stats().refreshes).toBe(1);
+  });
+
   it("runs a Flux checkpoint with its modules, and says what to do when a broken load left Forge without a model", async () => {
     const { anvil, trpc } = await rig([{ models: ["flux1-dev", "flux1-dev-unet"], modularModels: ["flux1-dev-unet"] }]);
     await backendsUp(anvil);

@@ -7,6 +7,13 @@ import { Invalid, Unavailable } from "./errors";
 
 const TTL_MS = 60_000;
 const RETRY_AFTER_FAILURE_MS = 5_000;
+/**
+ * Forge rescans its checkpoint folder under its generation lock (api.py), so a rescan waits for the running image and
+ * holds one of Forge's threads meanwhile: one at a time, at most this often, whatever the number of unknown names.
+ */
+const RESCAN_EVERY_MS = 30_000;
+/** How long a submission waits for a rescan; past it the name is unknown for now (the rescan goes on). */
+const RESCAN_WAIT_MS = 5_000;
 
 /** What every answering backend offers, merged (a name offered by any backend counts). */
 interface Offer {
@@ -39,6 +46,9 @@ export class CheckpointCatalog {
   private cache: { offer: Offer; at: number } | null = null;
   /** When no backend answered last: a backend that is down is not asked again on every submit. */
   private failedAt = 0;
+  /** The rescan under way, shared by every name that waits for it, and when the last one began. */
+  private rescanning: Promise<void> | null = null;
+  private rescannedAt = -Infinity;
 
   constructor(
     private readonly backends: readonly ForgeClient[],
@@ -67,8 +77,9 @@ export class CheckpointCatalog {
   }
 
   /**
-   * The title Forge takes for `name`. A name no backend lists makes every backend read its checkpoint folder once
-   * (a file copied there since Forge started); still unknown, it is an error that lists the known ones.
+   * The title Forge takes for `name`. A name no backend lists makes every backend read its checkpoint folder again
+   * (a file copied there since Forge started; one rescan at a time, at most every 30 s, waited for up to 5 s);
+   * still unknown, it is an error that lists the known ones.
    */
   async resolve(name: string): Promise<string> {
     const found = findCheckpoint(await this.list(), name) ?? (await this.afterRefresh(name));
@@ -127,10 +138,24 @@ export class CheckpointCatalog {
   }
 
   private async afterRefresh(name: string): Promise<SdModel | undefined> {
-    await Promise.all(this.backends.map((b) => this.runtime.runPromise(Effect.ignore(b.refreshCheckpoints()))));
-    this.cache = null;
-    this.failedAt = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, RESCAN_WAIT_MS)));
+    await Promise.race([this.rescan(), waited]).finally(() => clearTimeout(timer));
     return findCheckpoint(await this.list(), name);
+  }
+
+  private rescan(): Promise<void> {
+    if (this.rescanning) return this.rescanning;
+    if (Date.now() - this.rescannedAt < RESCAN_EVERY_MS) return Promise.resolve();
+    this.rescannedAt = Date.now();
+    this.rescanning = Promise.all(
+      this.backends.map((b) => this.runtime.runPromise(Effect.ignore(b.refreshCheckpoints()))),
+    ).then(() => {
+      this.cache = null;
+      this.failedAt = 0;
+      this.rescanning = null;
+    });
+    return this.rescanning;
   }
 
   private async offer(): Promise<Offer> {

@@ -162,6 +162,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     takeFault: () => faults.shift(),
     automatic1111: options.automatic1111 ?? false,
     refreshCheckpoints: () => {
+      engine.recorder.refreshed();
       for (const name of onDisk.splice(0)) models.push(simulatedModel(name, !unhashed.has(name)));
     },
   };

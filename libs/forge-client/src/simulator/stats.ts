@@ -41,12 +41,23 @@ export interface SimulatorStats {
   readonly waited: number;
   /** Checkpoint loads (POST /options, override_settings, and restoring afterwards). */
   readonly modelLoads: number;
+  /** POST /refresh-checkpoints calls (Forge rescans its folder under its generation lock for each). */
+  readonly refreshes: number;
   readonly log: readonly SimulatorLogEntry[];
 }
 
 /** Counts what the engine does. */
 export class StatsRecorder {
-  private counts = { arrived: 0, received: 0, started: 0, completed: 0, interrupted: 0, failed: 0, modelLoads: 0 };
+  private counts = {
+    arrived: 0,
+    received: 0,
+    started: 0,
+    completed: 0,
+    interrupted: 0,
+    failed: 0,
+    modelLoads: 0,
+    refreshes: 0,
+  };
   private active = 0;
   private maxConcurrent = 0;
   private overlaps = 0;
@@ -110,6 +121,11 @@ export class StatsRecorder {
   /** A checkpoint was loaded. */
   modelLoaded(): void {
     this.counts.modelLoads += 1;
+  }
+
+  /** The checkpoint folder was read again. */
+  refreshed(): void {
+    this.counts.refreshes += 1;
   }
 
   /** A snapshot; log entries are copies. */
