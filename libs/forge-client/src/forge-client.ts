@@ -311,7 +311,9 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       if (!sampled) return intervalMs;
       // Forge's `sampling_step` is 0-based (k-diffusion's step index): the last step is `sampling_steps - 1`.
       if (last.samplingStep >= last.samplingSteps - 1) return FINISH_POLL_MS;
-      return Math.max(FINISH_POLL_MS, last.etaRelativeSeconds * 1000);
+      // Forge's eta_relative is elapsed / progress - elapsed, its progress floored at 0.01: far too long early on, right
+      // only near the end. Half of it comes back before the end, and soon enough to see it (then every 50 ms).
+      return Math.max(FINISH_POLL_MS, (last.etaRelativeSeconds * 1000) / 2);
     };
     const pause = () => Effect.sleep(Duration.millis(Math.min(nextPollMs(), intervalMs)));
     const poll: Effect.Effect<void> = Effect.suspend(pause).pipe(
