@@ -10,6 +10,13 @@ const RANK: Record<JobStatus, number> = { queued: 0, processing: 1, complete: 2,
 export const isFinal = (status: JobStatus): boolean => RANK[status] === 2;
 
 /**
+ * Two snapshots of one job by attempt, then status: negative when `next` is behind `current`, positive when ahead. A
+ * job put back in the line (queued after processing, with a higher `attempt`) is ahead, not a regression.
+ */
+const statusOrder = (next: Job, current: Job): number =>
+  next.attempt - current.attempt || RANK[next.status] - RANK[current.status];
+
+/**
  * Whether `next` is at least as far along as `current`. Jobs only move forward: queued → processing → a final
  * state; a queued job's position only shrinks; a processing job's progress only grows, except that a job re-run
  * after a server restart starts again (a later `startedAt`). A job put back in the line (a server restart, a lost
@@ -18,17 +25,12 @@ export const isFinal = (status: JobStatus): boolean => RANK[status] === 2;
  */
 export function isAtLeastAsNew(next: Job, current: Job): boolean {
   if (isFinal(current.status)) return false;
-  if (next.attempt !== current.attempt) return next.attempt > current.attempt;
-  const rank = RANK[next.status] - RANK[current.status];
-  if (rank !== 0) return rank > 0;
+  const order = statusOrder(next, current);
+  if (order !== 0) return order > 0;
   if (next.status === "queued") return next.queuePosition <= current.queuePosition;
   const started = (next.startedAt ?? "").localeCompare(current.startedAt ?? "");
   return started !== 0 ? started > 0 : next.progress >= current.progress;
 }
-
-// A job put back in the line (queued after processing, with a higher `attempt`) is not a regression.
-const isEarlierStatus = (next: Job, current: Job): boolean =>
-  next.attempt !== current.attempt ? next.attempt < current.attempt : RANK[next.status] < RANK[current.status];
 
 /** Every job the page knows, keyed by id, in a Solid store so a card re-renders only what changed. */
 export interface JobStore {
@@ -57,7 +59,7 @@ export function createJobStore(): JobStore {
     applyEvent(job) {
       const current = jobs[job.id];
       // A resumed stream replays status changes the page may already have from a query: skip those regressions.
-      if (current && (isFinal(current.status) || isEarlierStatus(job, current))) return;
+      if (current && (isFinal(current.status) || statusOrder(job, current) < 0)) return;
       put(job);
     },
     applySnapshot(job) {
