@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -203,9 +204,11 @@ async function throughput(
   );
 }
 
-/** What a run against a simulator left: its wall time, and the simulator's log of the generations in it. */
+/** What a run against a simulator left: its wall and CPU time, and the simulator's log of the generations in it. */
 interface Run {
   seconds: number;
+  /** The whole process's CPU time (Anvil, the simulator and the bench share its thread), in ms. */
+  cpuMs: number;
   log: SimulatorLogEntry[];
 }
 
@@ -224,13 +227,38 @@ function busyOf({ log }: Run): { fraction: number; gap: number } {
 const median = (values: number[]): number => summarise(values).median;
 
 /**
+ * Runs `work`; with `BENCH_PROFILE=<dir>` set, under the V8 CPU profiler, written to `<dir>/<name>.cpuprofile` (to
+ * open in Chrome's DevTools), so that a figure's runs can be compared one against another.
+ */
+async function profiled(name: string, work: () => Promise<void>): Promise<void> {
+  const dir = process.env["BENCH_PROFILE"];
+  if (!dir) return work();
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post("Profiler.enable");
+  await post("Profiler.start");
+  try {
+    await work();
+  } finally {
+    const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+    session.disconnect();
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+  }
+}
+
+/**
  * The same backend driven three ways, each figure printed beside two floors: a bare client calling `generate` in a
  * loop (the most any queue in front of it could reach), and the same loop with one committed single-row UPDATE
  * before each call (the most a queue that writes each decision down before it acts, as Anvil must, could reach on
  * this database); then Anvil's whole pipeline. The three take turns for `ROUNDS` rounds, so that a machine that
  * slows down or speeds up during the run weighs on all three alike; each ratio is the median of the rounds' ratios.
  */
-async function againstFloor(label: string, database: AnvilDatabase, imagesDir: string): Promise<void> {
+async function againstFloor(label: string, database: AnvilDatabase, imagesDir: string, only?: "drain"): Promise<void> {
   const ROUNDS = 3;
   await database.db.execute(sql`create table if not exists bench_decision (id int primary key, n bigint not null)`);
   await database.db.execute(sql`insert into bench_decision values (1, 0) on conflict do nothing`);
@@ -248,23 +276,29 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
       total: 16,
       encodeMs: 100,
     },
-  ]) {
+  ].slice(0, only === "drain" ? 1 : undefined)) {
     const sim = await startForgeSimulator({ stepMs, maxImageSize: 64, encodeMs });
     const bare = makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 1_000_000 });
     const request = { prompt: "floor", ...params, steps, checkpoint: null };
-    const timed = async (work: () => Promise<void>): Promise<Run> => {
+    const timed = async (work: () => Promise<void>, name: string): Promise<Run> => {
       const from = sim.stats().log.length;
       const start = performance.now();
-      await work();
-      return { seconds: (performance.now() - start) / 1000, log: sim.stats().log.slice(from) };
+      const cpu = process.cpuUsage();
+      await profiled(`${label}-${stepMs}ms-${name}`, work);
+      const { user, system } = process.cpuUsage(cpu);
+      return {
+        seconds: (performance.now() - start) / 1000,
+        cpuMs: (user + system) / 1000,
+        log: sim.stats().log.slice(from),
+      };
     };
-    const loop = (before: () => Promise<unknown>) =>
+    const loop = (before: () => Promise<unknown>, name: string) =>
       timed(async () => {
         for (let i = 0; i < total; i++) {
           await before();
           await Effect.runPromise(bare.generate(request));
         }
-      });
+      }, name);
     const pipeline = async (round: number): Promise<Run> => {
       const { events, all } = completions(total);
       const service = await benchService(database, imagesDir, {
@@ -281,15 +315,15 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
           Array.from({ length: total }, (_, i) => service.submit({ prompt: `d${round}-${i}`, ...params, steps })),
         );
         await all;
-      });
+      }, `anvil-${round}`);
       await service.stop();
       return run;
     };
     const rounds: { floor: Run; writeAhead: Run; anvil: Run }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       rounds.push({
-        floor: await loop(() => Promise.resolve()),
-        writeAhead: await loop(decide),
+        floor: await loop(() => Promise.resolve(), `floor-${round}`),
+        writeAhead: await loop(decide, `write-ahead-${round}`),
         anvil: await pipeline(round),
       });
     }
@@ -305,8 +339,11 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
         ? ""
         : `; median gaps ${(["anvil", "floor", "writeAhead"] as const).map((k) => median(rounds.map((r) => busyOf(r[k]).gap))).join(", ")} ms`;
     const shown = (value: number) => (stepMs === 0 ? `${value.toFixed(0)}/s` : value.toFixed(3));
+    const cpu = (["anvil", "floor", "writeAhead"] as const)
+      .map((k) => median(rounds.map((r) => r[k].cpuMs / total)).toFixed(2))
+      .join(", ");
     console.log(
-      `${figure} [${label}], median of ${ROUNDS} alternating rounds: Anvil ${shown(anvil!)}; bare client loop ${shown(floor!)}, ratio ${toFloor!.toFixed(2)}; with a committed write before each call ${shown(writeAhead!)}, ratio ${toWriteAhead!.toFixed(2)}${gaps}`,
+      `${figure} [${label}], median of ${ROUNDS} alternating rounds: Anvil ${shown(anvil!)}; bare client loop ${shown(floor!)}, ratio ${toFloor!.toFixed(2)}; with a committed write before each call ${shown(writeAhead!)}, ratio ${toWriteAhead!.toFixed(2)}${gaps}; CPU per job ${cpu} ms`,
     );
   }
 }
@@ -368,6 +405,7 @@ const FIGURES = [
   "throughput",
   "throughput inspected",
   "floors",
+  "drain",
   "submissions",
   "subscribers",
   "subscribers through tRPC clients",
@@ -397,6 +435,7 @@ async function onDatabase(
     if (figure === "metadata copy") await metadataCopy(label, database);
     if (figure === "throughput") await throughput(label, database, join(dir, "images"));
     if (figure === "floors") await againstFloor(label, database, join(dir, "images"));
+    if (figure === "drain") await againstFloor(label, database, join(dir, "images"), "drain");
     if (figure === "submissions") await submissionsAgainstFloor(label, database, join(dir, "images"));
     if (figure === "submitMany") await submitManyAgainstFloor(label, database, join(dir, "images"), params);
     if (figure === "webhooks") await webhookLatency(label, database, params);
@@ -438,7 +477,8 @@ async function main(): Promise<void> {
   const postgresOnly = process.argv.includes("--postgres-only");
   const asked = process.argv.slice(2).filter((arg) => arg !== "--postgres-only");
   const wanted = <T extends string>(figure: T) => asked.length === 0 || asked.some((a) => figure.startsWith(a));
-  const figures = FIGURES.filter(wanted);
+  // "drain" is the first row of "floors" alone (to profile it): only when asked for.
+  const figures = FIGURES.filter(wanted).filter((figure) => figure !== "drain" || asked.length > 0);
   const dir = await mkdtemp(join(tmpdir(), "anvil-bench-"));
   try {
     if (wanted("fair line")) fairLineFigures();
