@@ -68,6 +68,23 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
     expect(JSON.parse(hook.received[0]!.body)).toMatchObject({ id: failed.id, status: "error" });
   });
 
+  it("calls back about a retried job too, at the URL its first attempt was submitted with", async () => {
+    const { trpc } = server();
+    const hook = await receiver();
+    const failed = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("again sim:oom"),
+      ...quick,
+      callbackUrl: hook.url,
+    });
+    await waitForStatus(trpc, failed.id, "error");
+    await waitFor(() => hook.received.length === 1, "the first job's webhook arrives");
+    const retried = await trpc.jobs.retry.mutate({ jobId: failed.id });
+    expect(retried.callbackUrl).toBe(hook.url);
+    await waitForStatus(trpc, retried.id, "error");
+    await waitFor(() => hook.received.length === 2, "the retried job's webhook arrives");
+    expect(JSON.parse(hook.received[1]!.body) as Job).toMatchObject({ id: retried.id, status: "error" });
+  });
+
   it("still tells the receiver of a job whose conversation was deleted as it ran: cancelled", async () => {
     const { trpc } = server();
     const hook = await receiver();

@@ -126,8 +126,8 @@ export class JobService {
   }
 
   /**
-   * A new job with the prompt, params and conversation of a job that ended in error or was cancelled; a new
-   * waiting job, so it counts against MAX_QUEUED_PER_USER like a submission.
+   * A new job with the prompt, params, conversation, priority and `callbackUrl` of a job that ended in error or was
+   * cancelled; a new waiting job, so it counts against MAX_QUEUED_PER_USER like a submission.
    */
   async retry(jobId: string, by: Caller = LOCAL_USER): Promise<Job> {
     const record = await this.live.find(jobId, by);
@@ -143,6 +143,8 @@ export class JobService {
       conversationId: record.conversationId,
       owner: record.owner,
       priority: record.priority,
+      // The service that asked to be called back about the first attempt wants to hear how this one ends too.
+      ...(record.callbackUrl === null ? {} : { callbackUrl: record.callbackUrl }),
     };
     // Counted against the job's owner, whose waiting jobs it joins (an admin may retry anyone's).
     return this.admit(record.owner, [again], () => this.submissions.submit(again));
