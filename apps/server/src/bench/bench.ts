@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { Session } from "node:inspector";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -17,6 +16,7 @@ import { readEnv } from "../env";
 import { affinityFigures } from "./affinity";
 import { benchService } from "./bench-service";
 import { clusterDrain } from "./cluster-drain";
+import { profiled } from "../testing/cpu-profile";
 import { serverNodeArgs } from "../testing/spawn-server";
 import { crowd, startServer } from "./crowd";
 import type { CrowdClients } from "./crowd";
@@ -225,31 +225,6 @@ function busyOf({ log }: Run): { fraction: number; gap: number } {
 }
 
 const median = (values: number[]): number => summarise(values).median;
-
-/**
- * Runs `work`; with `BENCH_PROFILE=<dir>` set, under the V8 CPU profiler, written to `<dir>/<name>.cpuprofile` (to
- * open in Chrome's DevTools), so that a figure's runs can be compared one against another.
- */
-async function profiled(name: string, work: () => Promise<void>): Promise<void> {
-  const dir = process.env["BENCH_PROFILE"];
-  if (!dir) return work();
-  const session = new Session();
-  session.connect();
-  const post = (method: string) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
-    );
-  await post("Profiler.enable");
-  await post("Profiler.start");
-  try {
-    await work();
-  } finally {
-    const { profile } = (await post("Profiler.stop")) as { profile: unknown };
-    session.disconnect();
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
-  }
-}
 
 /**
  * The same backend driven three ways, each figure printed beside two floors: a bare client calling `generate` in a
