@@ -52,6 +52,12 @@ test.describe("the queue", () => {
     jobs.slice(1).forEach((job, i) => {
       expect(Date.parse(job.startedAt)).toBeGreaterThanOrEqual(Date.parse(jobs[i]?.startedAt ?? ""));
     });
+
+    // Download saves the image under the job's name, with the extension of what Forge sent (a PNG here).
+    const link = third.getByRole("link", { name: "Download" });
+    const id = /\/images\/([0-9a-f-]+)\.png$/.exec((await link.getAttribute("href")) ?? "")?.[1];
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    expect(download.suggestedFilename()).toBe(`anvil-${id}.png`);
   });
 
   test("counts the positions of waiting jobs down as the jobs ahead of them finish", async ({ page }) => {

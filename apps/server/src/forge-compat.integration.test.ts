@@ -220,6 +220,8 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     const done = await waitForStatus(trpc, job.id, "complete");
     const image = await fetch(`${anvil.url}${done.imageUrl}`);
     expect(image.headers.get("content-type")).toBe("image/jpeg");
+    // Saved from the browser, it is a .jpg (the web app's Download takes this name).
+    expect(image.headers.get("content-disposition")).toBe(`inline; filename="anvil-${job.id}.jpg"`);
     expect([...new Uint8Array(await image.arrayBuffer()).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
   });
 

@@ -35,7 +35,10 @@ export const serveImage = async (
   const image = id && owner !== null && mayAccess(caller, owner) ? await images.read(id) : null;
   // Behind sign-in an image is one user's: no shared cache may keep it.
   const scope = signInRequired || caller !== LOCAL_USER ? "private" : "public";
-  if (image && (await sendImage(res, image, { "cache-control": `${scope}, max-age=31536000, immutable` }))) {
+  if (
+    image &&
+    (await sendImage(res, image, `anvil-${id}`, { "cache-control": `${scope}, max-age=31536000, immutable` }))
+  ) {
     return;
   }
   json(res, 404, { error: { message: "No such image", code: "NOT_FOUND" } });

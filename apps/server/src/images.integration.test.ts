@@ -22,6 +22,7 @@ describe.each(testDrivers())("/images on $kind", (driver) => {
     const response = await fetch(`${url}${imageUrl}`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("image/png");
+    expect(response.headers.get("content-disposition")).toBe(`inline; filename="anvil-${job.id}.png"`);
     const body = Buffer.from(await response.arrayBuffer());
     expect(body.subarray(0, 8)).toEqual(PNG_SIGNATURE);
     // The IHDR chunk comes first and carries the size asked for.

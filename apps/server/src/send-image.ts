@@ -2,15 +2,18 @@ import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { StoredImage } from "@anvil/persistence";
-import { imageContentType } from "./image-type";
+import { imageContentType, imageExtension } from "./image-type";
 
 /**
- * Streams a stored image: its first chunk decides the content type, the rest follows as it is read, never the
- * whole image in memory. False, with nothing sent, when not even the first chunk can be read (e.g. it was removed).
+ * Streams a stored image: its first chunk decides the content type and the extension of the file name it is saved
+ * under (`<name>.png`, `.jpg` or `.webp`: the URL always ends in .png, whatever Forge sent), the rest follows as it is
+ * read, never the whole image in memory. False, with nothing sent, when not even the first chunk can be read (e.g.
+ * it was removed).
  */
 export async function sendImage(
   res: ServerResponse,
   image: StoredImage,
+  name: string,
   headers: Record<string, string>,
 ): Promise<boolean> {
   const chunks = image.chunks[Symbol.asyncIterator]();
@@ -23,6 +26,7 @@ export async function sendImage(
     "content-type": imageContentType(first.value),
     "content-length": image.size,
     "x-content-type-options": "nosniff",
+    "content-disposition": `inline; filename="${name}.${imageExtension(first.value)}"`,
     ...headers,
   });
   const head = first.value;

@@ -144,7 +144,7 @@ export function JobCard(props: JobCardProps) {
         </Show>
         <Show when={props.job.status === "complete" && props.job.imageUrl}>
           {(url) => (
-            <a class="button" href={url()} download={`anvil-${props.job.id}.png`}>
+            <a class="button" href={url()} download={`anvil-${props.job.id}`}>
               Download
             </a>
           )}

@@ -55,7 +55,7 @@ export function Lightbox(props: {
               {copied() === "copied" ? "Copied" : copied() === "selected" ? "Selected: Ctrl+C" : "Copy seed"}
             </button>
           </Show>
-          <a class="button button--ghost" href={props.job.imageUrl ?? ""} download={`anvil-${props.job.id}.png`}>
+          <a class="button button--ghost" href={props.job.imageUrl ?? ""} download={`anvil-${props.job.id}`}>
             Download
           </a>
           <button type="button" class="button" ref={close} onClick={() => props.onClose()}>
