@@ -74,8 +74,8 @@ export interface ForgeClient {
    * A 200 is checked: an interrupt or skip from Forge's own UI (`Interrupted`) or an ignored checkpoint override
    * (`WrongModel`) fail it, and so does an answer without an image after such an interrupt (`Interrupted`).
    * `onGenerated` is called once the GPU is free: when `/progress` goes idle after the job sampled (Forge encodes and
-   * sends the image after it left its lock, and the flags are read from that same reply), or else once Forge has
-   * answered, before that check. A caller may start the next job then. One client runs one job at a time on Forge, its
+   * sends the image after it left its lock, and the flags are read from that same reply), or else once Forge's 200
+   * begins to arrive, before its body is read and checked. A caller may start the next job then. One client runs one job at a time on Forge, its
    * flags read included (the next job resets them): a second call waits until the first is over there, which may be
    * before the first one's image has arrived.
    */
@@ -146,12 +146,13 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         })
       : error;
 
-  const txt2img = (req: Txt2ImgRequest) =>
+  const txt2img = (req: Txt2ImgRequest, onAnswered?: HttpCall["onAnswered"]) =>
     Effect.gen(function* () {
       const clearModules = req.checkpoint !== null && (req.modules?.length ?? 0) === 0 && (yield* knownForge);
       const body = yield* call("POST", "/sdapi/v1/txt2img", {
         body: toForgeTxt2Img(req, clearModules),
         timeoutMs: undefined,
+        onAnswered,
       });
       return yield* decodeTxt2Img(baseUrl, body);
     }).pipe(Effect.mapError(modelLost));
@@ -324,7 +325,13 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     );
     return Effect.gen(function* () {
       const poller = yield* Effect.forkChild(poll);
-      const result = yield* txt2img(req).pipe(
+      // Forge answers once it left its lock: a 200 beginning to arrive means the GPU is free, while the image (1–2 MB
+      // of base64 at full size) is still on its way and to be read. Not another status: a gateway in front of Forge
+      // answers 502 or 504 while Forge goes on generating.
+      const answered = (status: number) => {
+        if (status === 200) generated();
+      };
+      const result = yield* txt2img(req, answered).pipe(
         Effect.ensuring(Fiber.interrupt(poller)),
         Effect.catch((error) =>
           error.reason === "NoImage" ? stoppedBeforeSampling(error, ended) : Effect.fail(error),

@@ -391,6 +391,46 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect([...result.png.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
   });
 
+  it("hands the GPU on as Forge's 200 begins to arrive, before its image has come whole", async () => {
+    const s = await start({ stepMs: 10 });
+    const target = new URL(s.url);
+    // A full-size image is 1–2 MB of base64: here its body leaves only after a pause behind the headers. /progress
+    // always reads idle, as if every poll had missed the job: only the answer can tell the GPU is free.
+    const idle = await (await fetch(`${s.url}/sdapi/v1/progress?skip_current_image=true`)).text();
+    let bodySentAt = 0;
+    const slowBody = createServer((req: IncomingMessage, res: ServerResponse) => {
+      if (req.url?.includes("/progress"))
+        return void res.writeHead(200, { "content-type": "application/json" }).end(idle);
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        void fetch(`${target.origin}${req.url}`, {
+          method: req.method ?? "GET",
+          ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+        }).then(async (reply) => {
+          const body = Buffer.from(await reply.arrayBuffer());
+          res.writeHead(reply.status, { "content-type": "application/json" });
+          if (!req.url?.includes("txt2img")) return void res.end(body);
+          res.flushHeaders();
+          setTimeout(() => {
+            bodySentAt = Date.now();
+            res.end(body);
+          }, 300);
+        });
+      });
+    });
+    servers.push(slowBody);
+    let generatedAt = 0;
+    const result = await Effect.runPromise(
+      client({ baseUrl: `http://${await listen(slowBody)}` }).generate(request({ steps: 1 }), {
+        onGenerated: () => (generatedAt = Date.now()),
+      }),
+    );
+    expect(result.png.length).toBeGreaterThan(0);
+    expect(generatedAt).toBeGreaterThan(0);
+    expect(generatedAt).toBeLessThan(bodySentAt);
+  });
+
   it("takes a proxy's HTML 504 as a lost connection and interrupts Forge, which goes on generating", async () => {
     const s = await start({ stepMs: 20 });
     const target = new URL(s.url);
@@ -416,7 +456,12 @@ describe("ForgeClient against Forge's own behaviour", () => {
     });
     servers.push(proxy);
     const forge = client({ baseUrl: `http://${await listen(proxy)}` });
-    const error = await Effect.runPromise(Effect.flip(forge.generate(request({ steps: 200 }))));
+    let handedOn = false;
+    const error = await Effect.runPromise(
+      Effect.flip(forge.generate(request({ steps: 200 }), { onGenerated: () => (handedOn = true) })),
+    );
+    // The gateway's answer is not Forge's: the GPU is still busy.
+    expect(handedOn).toBe(false);
     expect(error.reason).toBe("ConnectionLost");
     expect(error.message).toMatch(/gave up on the request \(HTTP 504\)/);
     await waitFor(() => s.stats().interrupted === 1);

@@ -17,6 +17,8 @@ export interface HttpCall {
   readonly path: string;
   readonly body?: unknown;
   readonly timeoutMs?: number | undefined;
+  /** Told the status as soon as the answer's headers arrive, before its body is read (a large image takes a while). */
+  readonly onAnswered?: ((status: number) => void) | undefined;
 }
 
 interface RawReply {
@@ -131,6 +133,7 @@ const send = (settings: HttpSettings, call: HttpCall): Effect.Effect<RawReply, F
         .catch((cause: unknown) => {
           throw new SendFailure(cause);
         });
+      call.onAnswered?.(response.status);
       return { status: response.status, text: await response.text() };
     },
     catch: (cause) =>
