@@ -203,6 +203,18 @@ describe("debug.* with inspection on", () => {
     ]);
   });
 
+  it("does not call a waiting job's timeline truncated: its actor is spawned only as it starts", async () => {
+    const { trpc } = server();
+    await occupyGpu(server());
+    const waiting = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("waiting, not truncated"), ...quick });
+    const timeline = await trpc.debug.timeline.query({ jobId: waiting.id });
+    expect(timeline).toMatchObject({ jobId: waiting.id, alive: true, truncated: false });
+    expect(timeline.events.map((e) => [e.actorId, e.type, e.eventType])).toEqual([
+      ["scheduler", "@xstate.event", "scheduler.enqueue"],
+      ["scheduler", "@xstate.snapshot", "scheduler.enqueue"],
+    ]);
+  });
+
   it("lists jobs whose actors ended among the finished ones, newest first", async () => {
     const { trpc } = server();
     const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("finished actor"), ...quick });

@@ -7,6 +7,8 @@ import type { StoredRecord } from "./record";
 export class InspectionRing {
   private readonly slots: (StoredRecord | undefined)[];
   private readonly byJob = new Map<string, StoredRecord[]>();
+  /** Jobs that still have records here after some of theirs were evicted. */
+  private readonly cut = new Set<string>();
   private latest = 0;
 
   constructor(readonly capacity: number) {
@@ -38,11 +40,7 @@ export class InspectionRing {
     const index = (record.seq - 1) % this.capacity;
     const evicted = this.slots[index];
     // Records leave in seq order and each job's list is in seq order, so an evicted record heads its list.
-    if (evicted?.jobId) {
-      const list = this.byJob.get(evicted.jobId);
-      list?.shift();
-      if (list?.length === 0) this.byJob.delete(evicted.jobId);
-    }
+    if (evicted?.jobId) this.evict(evicted.jobId);
     this.slots[index] = record;
     this.latest = record.seq;
     if (record.jobId) {
@@ -50,6 +48,20 @@ export class InspectionRing {
       if (list) list.push(record);
       else this.byJob.set(record.jobId, [record]);
     }
+  }
+
+  /** Whether records of `jobId` have left the ring while others are still kept. */
+  lostSomeOf(jobId: string): boolean {
+    return this.cut.has(jobId);
+  }
+
+  private evict(jobId: string): void {
+    const list = this.byJob.get(jobId);
+    list?.shift();
+    if (list?.length === 0) {
+      this.byJob.delete(jobId);
+      this.cut.delete(jobId);
+    } else if (list) this.cut.add(jobId);
   }
 
   /** Records after `seq` in order, of one job or all; `seq` must be at least `oldestSeq - 1`. */

@@ -130,6 +130,18 @@ describe("Inspector", () => {
     expect(() => inspector.after(latestSeq + 1)).toThrow(HistoryGone);
   });
 
+  it("calls a timeline truncated once its first events have left the ring, and only then", async () => {
+    const inspector = new Inspector({ capacity: 30 });
+    const { scheduler, run } = inspectedScheduler(inspector);
+    for (const id of ["a", "b", "c", "d"]) await run(id);
+    await scheduler.stop();
+    const startsAtEnqueue = (id: string) => inspector.timeline(id)[0]?.eventType === "scheduler.enqueue";
+    const cut = ["a", "b", "c", "d"].filter((id) => !startsAtEnqueue(id) && inspector.timeline(id).length > 0);
+    expect(cut).toHaveLength(1);
+    for (const id of ["a", "b", "c", "d"]) expect(inspector.truncated(id)).toBe(!startsAtEnqueue(id));
+    expect(inspector.truncated("never-seen")).toBe(true);
+  });
+
   it("names what a job invokes after the job, from the record of its creation on", async () => {
     const inspector = new Inspector();
     const { scheduler, run } = inspectedScheduler(inspector);

@@ -146,6 +146,14 @@ export class Inspector {
     return this.ring.ofJob(jobId).map(toRecord);
   }
 
+  /**
+   * Whether the start of a job's timeline is missing: some of its events have left the ring, or none is kept.
+   * Not whether its actor's creation is kept: a waiting job has no actor yet, and its timeline is whole.
+   */
+  truncated(jobId: string): boolean {
+    return this.ring.ofJob(jobId).length === 0 || this.ring.lostSomeOf(jobId);
+  }
+
   /** Every job with events in the ring, with the last state its own actor was seen in; newest first. */
   seenJobs(): SeenJob[] {
     const jobs: SeenJob[] = [];

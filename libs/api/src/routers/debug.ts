@@ -38,7 +38,7 @@ export const debugRouter = router({
   timeline: inspectedProcedure.input(timelineInput).query(({ ctx, input }) => {
     const events = ctx.inspector.timeline(input.jobId);
     const alive = ctx.service.scheduler.holds(input.jobId);
-    const truncated = !events.some((event) => event.type === "@xstate.actor" && event.actorId === input.jobId);
+    const truncated = ctx.inspector.truncated(input.jobId);
     return { jobId: input.jobId, alive, truncated, dispatch: ctx.inspector.dispatches.of(input.jobId) ?? null, events };
   }),
 
