@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { InspectionRecord } from "@anvil/api";
 import { INSPECTION_OFF } from "@anvil/api";
 import { describe, expect, it } from "vitest";
@@ -213,6 +214,12 @@ describe("debug.* with inspection on", () => {
       ["scheduler", "@xstate.event", "scheduler.enqueue"],
       ["scheduler", "@xstate.snapshot", "scheduler.enqueue"],
     ]);
+  });
+
+  it("answers NOT_FOUND for the timeline of a job that does not exist, rather than an empty one", async () => {
+    const error = await trpcError(server().trpc.debug.timeline.query({ jobId: randomUUID() }));
+    expect(codeOf(error)).toEqual({ code: "NOT_FOUND", httpStatus: 404 });
+    expect(error.message).toMatch(/^No job with id /);
   });
 
   it("lists jobs whose actors ended among the finished ones, newest first", async () => {

@@ -35,9 +35,11 @@ export const debugRouter = router({
     .input(debugListInput)
     .query(({ ctx, input }) => actorsDebugView(ctx.service, ctx.inspector, input.limit)),
 
-  timeline: inspectedProcedure.input(timelineInput).query(({ ctx, input }) => {
+  timeline: inspectedProcedure.input(timelineInput).query(async ({ ctx, input }) => {
     const events = ctx.inspector.timeline(input.jobId);
     const alive = ctx.service.scheduler.holds(input.jobId);
+    // Nothing kept of a job the server does not hold: a mistyped id must not read as "its events have gone".
+    if (events.length === 0 && !alive) await ctx.service.get(input.jobId);
     const truncated = ctx.inspector.truncated(input.jobId);
     return { jobId: input.jobId, alive, truncated, dispatch: ctx.inspector.dispatches.of(input.jobId) ?? null, events };
   }),
