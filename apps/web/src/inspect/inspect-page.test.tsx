@@ -19,9 +19,9 @@ const FORBIDDEN = {
 
 /**
  * A server for the page's tRPC calls (batched, as the client sends them): `answer` gives each procedure's reply, and
- * every procedure asked for is counted.
+ * every procedure asked for is counted. A procedure answered with null is never answered (a stream left open).
  */
-const serverAnswering = (answer: (procedure: string) => object) => {
+const serverAnswering = (answer: (procedure: string) => object | null) => {
   const asked: string[] = [];
   vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
     const url = new URL(String(input), "http://anvil.test");
@@ -29,7 +29,8 @@ const serverAnswering = (answer: (procedure: string) => object) => {
     const procedures = url.pathname.replace("/trpc/", "").split(",");
     asked.push(...procedures);
     const replies = procedures.map(answer);
-    const status = replies.some((reply) => "error" in reply) ? 403 : 200;
+    if (replies.includes(null)) return new Promise<Response>(() => undefined);
+    const status = replies.some((reply) => reply !== null && "error" in reply) ? 403 : 200;
     return Response.json(url.searchParams.has("batch") ? replies : replies[0], { status });
   });
   return asked;
@@ -74,5 +75,86 @@ describe("<InspectPage> for a user who is not an admin", () => {
     render(() => <InspectPage />);
     expect(screen.getByRole("alert")).toHaveAccessibleName("The inspector is for admins");
     expect(asked.filter((procedure) => procedure.startsWith("debug.") && procedure !== "debug.chart")).toEqual([]);
+  });
+});
+
+const cancelledBeforeStart = "5b1c7f3e-2a4d-4e8f-9a1b-2c3d4e5f6a7b";
+
+/** What the server answers for a job that was cancelled while it waited: its actor never started. */
+const answerForCancelledJob = (procedure: string): object | null => {
+  const data: Record<string, unknown> = {
+    "debug.status": { inspection: true, ring: { capacity: 10, size: 4, oldestSeq: 1, latestSeq: 4, failures: 0 } },
+    "debug.actors": {
+      scheduler: { actorId: "scheduler", status: "active", dispatching: true, children: 0 },
+      aliveCount: 0,
+      alive: [],
+      finished: [
+        {
+          actorId: cancelledBeforeStart,
+          jobId: cancelledBeforeStart,
+          state: null,
+          status: null,
+          lastSeq: 4,
+          lastEventAt: new Date().toISOString(),
+        },
+      ],
+    },
+    "debug.scheduler": {
+      dispatching: true,
+      blockedBy: null,
+      queued: 0,
+      queue: [],
+      permits: { total: 1, held: 0, free: 1 },
+      backends: [],
+      dispatches: [],
+    },
+    "debug.chart": {
+      imageJob: {
+        id: "imageJob",
+        initial: "imageJob.queued",
+        states: ["queued", "processing", "complete", "error", "cancelled"].map((key) => ({
+          id: `imageJob.${key}`,
+          key,
+          final: !["queued", "processing"].includes(key),
+        })),
+        transitions: [],
+      },
+      scheduler: {
+        id: "scheduler",
+        initial: "scheduler",
+        states: [{ id: "scheduler", key: "scheduler", final: false }],
+        transitions: [],
+      },
+    },
+    "debug.timeline": { jobId: cancelledBeforeStart, alive: false, truncated: false, dispatch: null, events: [] },
+    "jobs.get": {
+      id: cancelledBeforeStart,
+      prompt: "a fox that never started",
+      status: "cancelled",
+      attempt: 1,
+      backend: null,
+      queuePosition: 0,
+      error: null,
+    },
+  };
+  if (procedure === "debug.inspect") return null;
+  return procedure in data ? { result: { data: data[procedure] } } : FORBIDDEN;
+};
+
+describe("<InspectPage> with a job cancelled before it started", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    history.replaceState(null, "", "/");
+  });
+
+  it("shows the status the server stored where the job's actor left none", async () => {
+    serverAnswering(answerForCancelledJob);
+    history.replaceState(null, "", `/inspect?job=${cancelledBeforeStart}`);
+    render(() => <InspectPage />);
+    const finished = await screen.findByRole("button", { name: /a fox that never started/ });
+    await vi.waitFor(() => expect(finished).toHaveTextContent("cancelled"));
+    expect(finished).not.toHaveTextContent("unknown");
+    expect(await screen.findByTestId("stored-job")).toHaveTextContent("cancelledattempt 1");
+    expect(screen.getByText(/selected job is/)).toHaveTextContent("selected job is cancelled");
   });
 });

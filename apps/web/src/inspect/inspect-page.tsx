@@ -147,7 +147,11 @@ export function InspectPage() {
             </Show>
           </section>
           <Show when={live()}>
-            <Timeline timeline={inspector.timeline} prompt={inspector.prompts[inspector.selectedId() ?? ""]} />
+            <Timeline
+              timeline={inspector.timeline}
+              prompt={inspector.prompts[inspector.selectedId() ?? ""] ?? inspector.selectedJob()?.prompt}
+              job={inspector.selectedJob()}
+            />
           </Show>
         </Show>
       </main>

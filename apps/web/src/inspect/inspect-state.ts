@@ -43,6 +43,23 @@ export const stateKey = (state: unknown): string | null => {
 
 const jobFromUrl = (): string | null => new URLSearchParams(location.search).get("job");
 
+/** A job as the server stores it (`jobs.get`): its status, attempt, backend and error outlast the inspection ring. */
+export type StoredJob = Awaited<ReturnType<typeof trpc.jobs.get.query>>;
+
+const FINAL_STATUSES: readonly string[] = ["complete", "error", "cancelled"];
+const isFinal = (job: StoredJob | null | undefined): boolean => FINAL_STATUSES.includes(job?.status ?? "");
+
+/**
+ * A finished job whose own actor left no snapshot (cancelled before it started: it never had an actor) shows the
+ * status the server stored instead of no state at all.
+ */
+const withStoredStates = (list: ActorsView, finals: Record<string, string>): ActorsView => ({
+  ...list,
+  finished: list.finished.map((actor) =>
+    actor.state === null && finals[actor.jobId] ? { ...actor, state: finals[actor.jobId] } : actor,
+  ),
+});
+
 /**
  * Everything /inspect shows: the charts, whether inspection is on, the scheduler and actor views (read again,
  * throttled, whenever `debug.inspect` reports an event), and the selected job's timeline (`debug.timeline`,
@@ -57,6 +74,9 @@ export function createInspectorState() {
   const actors = () => views.actors;
   const [loadError, setLoadError] = createSignal<string | null>(null);
   const [prompts, setPrompts] = createStore<Record<string, string>>({});
+  // The final status of each listed job, as stored: it never changes, so each job is asked for once.
+  const [finals, setFinals] = createStore<Record<string, string>>({});
+  const [selectedJob, setSelectedJob] = createSignal<StoredJob | null>(null);
   const [selectedId, setSelectedId] = createSignal<string | null>(jobFromUrl());
   const [timeline, setTimeline] = createStore<TimelineState>({
     jobId: null,
@@ -88,6 +108,12 @@ export function createInspectorState() {
   /** A live stream failed: refused (no admin) is final; anything else may be a session that ended. */
   const streamFailed = (error: unknown) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void checkAuth());
 
+  /** A listed job's final status, shown at once where its actor left no state. */
+  const learnFinal = (job: StoredJob) => {
+    setFinals(job.id, job.status);
+    setViews("actors", "finished", (actor) => actor.jobId === job.id && actor.state === null, "state", job.status);
+  };
+
   const asked = new Set<string>();
   const loadPrompts = async (ids: string[]) => {
     const missing = ids.filter((id) => !asked.has(id));
@@ -96,7 +122,13 @@ export function createInspectorState() {
       // Calls made together go out as one batched request.
       const batchIds = missing.slice(i, i + PROMPT_BATCH);
       const jobs = await Promise.allSettled(batchIds.map((jobId) => trpc.jobs.get.query({ jobId })));
-      batch(() => jobs.forEach((job) => job.status === "fulfilled" && setPrompts(job.value.id, job.value.prompt)));
+      batch(() =>
+        jobs.forEach((job) => {
+          if (job.status !== "fulfilled") return;
+          setPrompts(job.value.id, job.value.prompt);
+          if (isFinal(job.value)) learnFinal(job.value);
+        }),
+      );
     }
   };
 
@@ -109,16 +141,36 @@ export function createInspectorState() {
       ]);
       batch(() => {
         setViews("scheduler", reconcile(view, { key: "jobId" }));
-        setViews("actors", reconcile(list, { key: "jobId" }));
+        setViews("actors", reconcile(withStoredStates(list, finals), { key: "jobId" }));
         setLoadError(null);
         for (const entry of view.queue) if (!prompts[entry.jobId]) setPrompts(entry.jobId, entry.prompt);
       });
       void loadPrompts([...list.alive, ...list.finished].map((a) => a.jobId));
+      if (!isFinal(selectedJob())) void loadSelectedJob();
     } catch (error) {
       failed(error);
     }
   });
   const refresh = throttled(loadViews, REFRESH_MS);
+
+  /**
+   * The selected job as stored: why it failed, on which backend, which attempt, also once its events have left the
+   * ring or the server has restarted since it ran. Read on selection and with the views until it is final.
+   */
+  const loadSelectedJob = coalesced(async () => {
+    const jobId = selectedId();
+    if (jobId === null || mode() !== "on") {
+      setSelectedJob(null);
+      return;
+    }
+    try {
+      const job = await trpc.jobs.get.query({ jobId });
+      if (selectedId() === jobId) setSelectedJob(job);
+    } catch {
+      // The timeline says why (no such job, or the server is unreachable).
+      if (selectedId() === jobId) setSelectedJob(null);
+    }
+  });
 
   let retry: ReturnType<typeof setTimeout> | undefined;
   onCleanup(() => clearTimeout(retry));
@@ -197,7 +249,13 @@ export function createInspectorState() {
     onError: streamFailed,
   });
 
-  createEffect(on([selectedId, mode], () => void loadTimeline()));
+  createEffect(
+    on([selectedId, mode], () => {
+      setSelectedJob(null);
+      void loadTimeline();
+      void loadSelectedJob();
+    }),
+  );
   void checkStatus();
   trpc.debug.chart.query().then(setCharts, failed);
 
@@ -215,7 +273,9 @@ export function createInspectorState() {
       if (snapshot) return { state: stateKey(snapshot.state), event: snapshot.eventType };
     }
     const listed = actors()?.alive.find((a) => a.jobId === jobId) ?? actors()?.finished.find((a) => a.jobId === jobId);
-    return listed ? { state: stateKey(listed.state), event: null } : null;
+    if (listed && stateKey(listed.state)) return { state: stateKey(listed.state), event: null };
+    const stored = selectedJob();
+    return stored?.id === jobId ? { state: stored.status, event: null } : null;
   });
 
   /** How many live job actors are in each state. */
@@ -237,6 +297,7 @@ export function createInspectorState() {
     prompts,
     timeline,
     selectedId,
+    selectedJob,
     selectedState,
     counts,
     connection: all.state,

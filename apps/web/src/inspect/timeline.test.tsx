@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from "@solidjs/testing-library";
 import { createStore } from "solid-js/store";
 import { describe, expect, it } from "vitest";
-import type { TimelineState } from "./inspect-state";
+import type { StoredJob, TimelineState } from "./inspect-state";
 import { Timeline } from "./timeline";
 import type { InspectionRecord } from "./types";
 
@@ -109,5 +109,26 @@ describe("<Timeline>", () => {
     expect(screen.getByText(/Select a job actor/)).toBeInTheDocument();
     setTimeline({ jobId });
     expect(screen.getByText(/keeps no events of this job/)).toBeInTheDocument();
+  });
+
+  it("says what the server stored of the job, why it failed and where, also when the ring kept no event", () => {
+    const job = {
+      id: jobId,
+      status: "error",
+      attempt: 2,
+      backend: "http://127.0.0.1:7861",
+      queuePosition: 0,
+      error: "Forge ran out of GPU memory: CUDA out of memory",
+    } as StoredJob;
+    render(() => <Timeline timeline={state({ events: [] })} prompt={undefined} job={job} />);
+    const stored = screen.getByTestId("stored-job");
+    expect(stored).toHaveTextContent("errorattempt 2on 127.0.0.1:7861Forge ran out of GPU memory: CUDA out of memory");
+    expect(screen.getByText(/keeps no events of this job/)).toHaveTextContent(/before the server last started/);
+  });
+
+  it("shows no stored job that belongs to another selection", () => {
+    const job = { id: "another", status: "complete", attempt: 1, backend: null, queuePosition: 0, error: null };
+    render(() => <Timeline timeline={state()} prompt={undefined} job={job as StoredJob} />);
+    expect(screen.queryByTestId("stored-job")).not.toBeInTheDocument();
   });
 });

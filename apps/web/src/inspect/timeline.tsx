@@ -1,6 +1,7 @@
 import { createEffect, createMemo, createSignal, For, Match, on, Show, Switch } from "solid-js";
+import { backendLabel } from "../lib/format";
 import { clockTime, formatOffset } from "./format";
-import type { TimelineState } from "./inspect-state";
+import type { StoredJob, TimelineState } from "./inspect-state";
 import { stateKey } from "./inspect-state";
 import type { InspectionRecord } from "./types";
 
@@ -93,8 +94,26 @@ function EventRow(props: { record: InspectionRecord; jobId: string; start: numbe
   );
 }
 
+/**
+ * What the server stored of the selected job: its status, attempt, backend and error. The events may not say it:
+ * they may have left the ring, or the job may have run before the server last started.
+ */
+export function StoredJobLine(props: { job: StoredJob }) {
+  return (
+    <p class="timeline__stored" data-testid="stored-job">
+      <span class={`badge badge--${props.job.status}`}>{props.job.status}</span>
+      <span>attempt {props.job.attempt}</span>
+      <Show when={props.job.backend}>{(url) => <span>on {backendLabel(url())}</span>}</Show>
+      <Show when={props.job.status === "queued" && props.job.queuePosition > 0}>
+        <span>#{props.job.queuePosition} in queue</span>
+      </Show>
+      <Show when={props.job.error}>{(error) => <span class="timeline__stored-error">{error()}</span>}</Show>
+    </p>
+  );
+}
+
 /** The selected job's inspection events as they happen: type, time, payload summary and context changes. */
-export function Timeline(props: { timeline: TimelineState; prompt: string | undefined }) {
+export function Timeline(props: { timeline: TimelineState; prompt: string | undefined; job?: StoredJob | null }) {
   const [showProgress, setShowProgress] = createSignal(false);
   const shown = createMemo(() =>
     showProgress() ? props.timeline.events : props.timeline.events.filter((r) => r.eventType !== PROGRESS),
@@ -134,6 +153,9 @@ export function Timeline(props: { timeline: TimelineState; prompt: string | unde
           </Show>
         </label>
       </div>
+      <Show when={props.job?.id === props.timeline.jobId ? props.job : null}>
+        {(job) => <StoredJobLine job={job()} />}
+      </Show>
       <div
         class="timeline__scroll"
         ref={list}
@@ -158,8 +180,8 @@ export function Timeline(props: { timeline: TimelineState; prompt: string | unde
           </Match>
           <Match when={props.timeline.events.length === 0}>
             <p class="timeline__hint">
-              The server keeps no events of this job: they have left the inspection ring, or it ran before inspection
-              was on.
+              The server keeps no events of this job: they have left the inspection ring, or it ran before the server
+              last started or before inspection was on.
             </p>
           </Match>
           <Match when={true}>
