@@ -1,5 +1,8 @@
+import { ForgeError } from "@anvil/forge-client";
+import { BackendLost, DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import type { GenerateRequest } from "@anvil/job-machine";
 import { describe, expect, it } from "vitest";
-import { createLogger, formatLine } from "./logger";
+import { createLogger, formatLine, logObserver } from "./logger";
 
 const capture = () => {
   const lines: string[] = [];
@@ -39,6 +42,43 @@ describe("createLogger", () => {
     logger.info("not shown");
     logger.warn("shown");
     expect(lines.map((line) => JSON.parse(line).msg)).toEqual(["shown"]);
+  });
+});
+
+describe("logObserver", () => {
+  const request: GenerateRequest = { jobId: "j1", prompt: "p", params: DEFAULT_JOB_PARAMS, attempt: 1, backend: 0 };
+  const failureLine = (error: Parameters<NonNullable<ReturnType<typeof logObserver>["generationFailed"]>>[1]) => {
+    const { lines, destination } = capture();
+    logObserver(createLogger({ level: "info", pretty: false, destination }), ["http://gpu:7860"]).generationFailed?.(
+      request,
+      error,
+    );
+    return JSON.parse(lines[0]!) as Record<string, unknown> & { err: { message: string } };
+  };
+
+  it("logs Forge's error once, with its reply beside it rather than repeated in the message", () => {
+    const reply = { error: "OutOfMemoryError", message: "CUDA out of memory. Tried to allocate 2.00 GiB" };
+    const line = failureLine(
+      new ForgeError({
+        reason: "OutOfMemory",
+        message: `Forge ran out of GPU memory: ${reply.message}`,
+        backendUrl: "http://gpu:7860",
+        cause: reply,
+      }),
+    );
+    expect(line).toMatchObject({ reason: "OutOfMemory", backend: "http://gpu:7860", forgeReply: reply });
+    expect(line.err.message).toBe("Forge ran out of GPU memory: CUDA out of memory. Tried to allocate 2.00 GiB");
+    expect(line["msg"]).toBe(
+      "backend error (OutOfMemory): Forge ran out of GPU memory: CUDA out of memory. Tried to allocate 2.00 GiB",
+    );
+  });
+
+  it("names a lost backend as such, not as an unknown error", () => {
+    const line = failureLine(new BackendLost("Lost the connection to Forge at http://gpu:7860"));
+    expect(line).toMatchObject({
+      reason: "BackendLost",
+      msg: "backend error (BackendLost): Lost the connection to Forge at http://gpu:7860",
+    });
   });
 });
 

@@ -1,5 +1,5 @@
-import type { JobServiceObserver } from "@anvil/api";
-import { ForgeError } from "@anvil/forge-client";
+import { failureReason } from "@anvil/api";
+import type { GenerationFailure, JobServiceObserver } from "@anvil/api";
 import { isFinalStatus } from "@anvil/job-machine";
 import { pino } from "pino";
 import type { DestinationStream, Level, LevelWithSilent, Logger } from "pino";
@@ -85,11 +85,25 @@ export const logObserver = (logger: Logger, backendUrls: readonly string[]): Job
     logger[to === "error" ? "warn" : "info"](fields, `job ${from} → ${to}`);
   },
   generationFailed: (request, error) => {
-    const reason = error instanceof ForgeError ? error.reason : "Unknown";
-    const message = error instanceof Error ? error.message : String(error);
+    const reason = failureReason(error);
     logger.warn(
-      { jobId: request.jobId, backend: backendUrls[request.backend] ?? request.backend, reason, err: error },
-      `backend error (${reason}): ${message}`,
+      {
+        jobId: request.jobId,
+        backend: backendUrls[request.backend] ?? request.backend,
+        reason,
+        ...loggedFailure(error),
+      },
+      `backend error (${reason}): ${error.message}`,
     );
   },
 });
+
+/**
+ * A failed generation's log fields. Forge's parsed error reply goes beside the error as `forgeReply`, not as its cause:
+ * pino takes any cause with a `message` for an error and adds its message to the error's, which says it already.
+ */
+const loggedFailure = (error: GenerationFailure): Record<string, unknown> => {
+  const { cause } = error;
+  if (error._tag !== "ForgeError" || cause === undefined || cause instanceof Error) return { err: error };
+  return { err: { type: error._tag, message: error.message, stack: error.stack }, forgeReply: cause };
+};

@@ -1,5 +1,6 @@
+import { failureReason } from "@anvil/api";
 import type { EventHub, JobService, JobServiceObserver } from "@anvil/api";
-import { ForgeError, normalizeBackendUrl } from "@anvil/forge-client";
+import { normalizeBackendUrl } from "@anvil/forge-client";
 import { isFinalStatus, JOB_STATUSES } from "@anvil/job-machine";
 import type { Job, JobStatus } from "@anvil/job-machine";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -43,7 +44,7 @@ export class AnvilMetrics {
   });
   private readonly backendErrors = new Counter({
     name: "anvil_backend_errors_total",
-    help: "Jobs that ended in error, by cause: the Forge error reason (e.g. OutOfMemory), Timeout or Unknown",
+    help: "Jobs that ended in error, by cause: the Forge error reason (e.g. OutOfMemory), ImageNotSaved, NoSuchBackend, Timeout or Unknown",
     labelNames: ["reason"],
     registers: [this.registry],
   });
@@ -151,7 +152,7 @@ export class AnvilMetrics {
       this.counts.queued++;
     },
     generationFailed: (request, error) => {
-      this.failures.set(request.jobId, error instanceof ForgeError ? error.reason : "Unknown");
+      this.failures.set(request.jobId, failureReason(error));
     },
     transition: (change, job) => {
       this.counts[change.from] = Math.max(0, this.counts[change.from] - 1);
@@ -162,7 +163,8 @@ export class AnvilMetrics {
         const reason = this.failures.get(job.id) ?? (/timed out/i.test(job.error ?? "") ? "Timeout" : "Unknown");
         this.backendErrors.inc({ reason });
       }
-      if (isFinalStatus(change.to)) this.failures.delete(job.id);
+      // A job that goes back to the line (its backend was lost, or a restart) fails afresh, if it does, on its next run.
+      if (isFinalStatus(change.to) || change.to === "queued") this.failures.delete(job.id);
     },
   };
 

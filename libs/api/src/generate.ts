@@ -22,6 +22,13 @@ export class NoSuchBackend extends Data.TaggedError("NoSuchBackend")<{ message: 
 export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuchBackend;
 
 /**
+ * What a failed generation is logged and counted as: a Forge error's reason (`OutOfMemory`, `Unreachable`, …), or the
+ * failure's own kind (`BackendLost`, `ImageNotSaved`, `NoSuchBackend`).
+ */
+export const failureReason = (error: GenerationFailure): string =>
+  error._tag === "ForgeError" ? error.reason : error._tag;
+
+/**
  * Keeps the image in `images`, whole or not at all (the store's promise). A job cancelled while its image is being
  * written (`signal` aborts) keeps no image: the write cannot be stopped half-way, so what it stored is removed
  * once it ends (the cancellation's own removal may have run before the write landed).

@@ -9,7 +9,7 @@ export { EventHub } from "./event-hub";
 export type { HubMessage } from "./event-hub";
 export { JobService, MAX_ATTEMPTS } from "./job-service";
 export type { JobServiceOptions, JobServiceSettings } from "./service-wiring";
-export { imageUrlOf } from "./generate";
+export { failureReason, imageUrlOf } from "./generate";
 export type { GenerationFailure } from "./generate";
 export { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
 export { SubscriptionSlots } from "./subscription-slots";
