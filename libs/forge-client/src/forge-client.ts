@@ -325,11 +325,11 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     );
     return Effect.gen(function* () {
       const poller = yield* Effect.forkChild(poll);
-      // Forge answers once it left its lock: a 200 beginning to arrive means the GPU is free, while the image (1–2 MB
-      // of base64 at full size) is still on its way and to be read. Not another status: a gateway in front of Forge
-      // answers 502 or 504 while Forge goes on generating.
-      const answered = (status: number) => {
-        if (status === 200) generated();
+      // Forge answers once it left its lock: its 200 (JSON) beginning to arrive means the GPU is free, while the image
+      // (1–2 MB of base64 at full size) is still on its way and to be read. Nothing else: a gateway in front of Forge
+      // answers 502 or 504 while Forge goes on generating, and an HTML page is not Forge's answer at all.
+      const answered = (status: number, contentType: string) => {
+        if (status === 200 && contentType.startsWith("application/json")) generated();
       };
       const result = yield* txt2img(req, answered).pipe(
         Effect.ensuring(Fiber.interrupt(poller)),

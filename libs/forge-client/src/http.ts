@@ -17,8 +17,11 @@ export interface HttpCall {
   readonly path: string;
   readonly body?: unknown;
   readonly timeoutMs?: number | undefined;
-  /** Told the status as soon as the answer's headers arrive, before its body is read (a large image takes a while). */
-  readonly onAnswered?: ((status: number) => void) | undefined;
+  /**
+   * Told the status and content type as soon as the answer's headers arrive, before its body is read (a large image
+   * takes a while).
+   */
+  readonly onAnswered?: ((status: number, contentType: string) => void) | undefined;
 }
 
 interface RawReply {
@@ -133,7 +136,7 @@ const send = (settings: HttpSettings, call: HttpCall): Effect.Effect<RawReply, F
         .catch((cause: unknown) => {
           throw new SendFailure(cause);
         });
-      call.onAnswered?.(response.status);
+      call.onAnswered?.(response.status, response.headers.get("content-type") ?? "");
       return { status: response.status, text: await response.text() };
     },
     catch: (cause) =>
