@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { StoredImage } from "@anvil/persistence";
-import { imageContentType, imageExtension } from "./image-type";
+import { imageType } from "./image-type";
 
 /**
  * Streams a stored image: its first chunk decides the content type and the extension of the file name it is saved
@@ -22,11 +22,12 @@ export async function sendImage(
     await chunks.return?.();
     return false;
   }
+  const { contentType, extension } = imageType(first.value);
   res.writeHead(200, {
-    "content-type": imageContentType(first.value),
+    "content-type": contentType,
     "content-length": image.size,
     "x-content-type-options": "nosniff",
-    "content-disposition": `inline; filename="${name}.${imageExtension(first.value)}"`,
+    "content-disposition": `inline; filename="${name}.${extension}"`,
     ...headers,
   });
   const head = first.value;

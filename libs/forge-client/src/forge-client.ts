@@ -75,9 +75,9 @@ export interface ForgeClient {
    * (`WrongModel`) fail it, and so does an answer without an image after such an interrupt (`Interrupted`).
    * `onGenerated` is called once the GPU is free: when `/progress` goes idle after the job sampled (Forge encodes and
    * sends the image after it left its lock, and the flags are read from that same reply), or else once Forge's 200
-   * begins to arrive, before its body is read and checked. A caller may start the next job then. One client runs one job at a time on Forge, its
-   * flags read included (the next job resets them): a second call waits until the first is over there, which may be
-   * before the first one's image has arrived.
+   * begins to arrive, before its body is read and checked. A caller may start the next job then. One client runs one
+   * job at a time on Forge, its flags read included (the next job resets them): a second call waits until the first
+   * is over there, which may be before the first one's image has arrived.
    */
   generate(
     req: Txt2ImgRequest,
