@@ -2,6 +2,7 @@ import { batch, createEffect, createMemo, createSignal, on, onCleanup } from "so
 import { createStore, reconcile } from "solid-js/store";
 import { checkAuth, currentUser } from "../lib/auth";
 import { errorCode, errorMessage } from "../lib/errors";
+import { isFinal } from "../lib/job-store";
 import { createSubscription } from "../lib/subscription";
 import { coalesced, throttled } from "../lib/tasks";
 import { trpc } from "../lib/trpc";
@@ -46,8 +47,8 @@ const jobFromUrl = (): string | null => new URLSearchParams(location.search).get
 /** A job as the server stores it (`jobs.get`): its status, attempt, backend and error outlast the inspection ring. */
 export type StoredJob = Awaited<ReturnType<typeof trpc.jobs.get.query>>;
 
-const FINAL_STATUSES: readonly string[] = ["complete", "error", "cancelled"];
-const isFinal = (job: StoredJob | null | undefined): boolean => FINAL_STATUSES.includes(job?.status ?? "");
+/** Whether the stored job (if any) has ended: its stored state will not change any more. */
+const ended = (job: StoredJob | null | undefined): boolean => job != null && isFinal(job.status);
 
 /**
  * A finished job whose own actor left no snapshot (cancelled before it started: it never had an actor) shows the
@@ -126,7 +127,7 @@ export function createInspectorState() {
         jobs.forEach((job) => {
           if (job.status !== "fulfilled") return;
           setPrompts(job.value.id, job.value.prompt);
-          if (isFinal(job.value)) learnFinal(job.value);
+          if (ended(job.value)) learnFinal(job.value);
         }),
       );
     }
@@ -146,7 +147,7 @@ export function createInspectorState() {
         for (const entry of view.queue) if (!prompts[entry.jobId]) setPrompts(entry.jobId, entry.prompt);
       });
       void loadPrompts([...list.alive, ...list.finished].map((a) => a.jobId));
-      if (!isFinal(selectedJob())) void loadSelectedJob();
+      if (!ended(selectedJob())) void loadSelectedJob();
     } catch (error) {
       failed(error);
     }

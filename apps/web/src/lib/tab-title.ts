@@ -1,8 +1,7 @@
 import { createEffect, createSignal, onCleanup } from "solid-js";
 import type { Accessor } from "solid-js";
+import { isFinal } from "./job-store";
 import type { Job } from "./types";
-
-const FINAL: ReadonlySet<Job["status"]> = new Set(["complete", "error", "cancelled"]);
 
 /**
  * The browser tab's title: how the open conversation's jobs stand, first, so that a tab in the background says it
@@ -33,8 +32,8 @@ export function useTabTitle({ title, jobs }: TabTitleSource): void {
   let live = new Set<string>();
   createEffect(() => {
     const all = jobs();
-    if (document.hidden && all.some((job) => FINAL.has(job.status) && live.has(job.id))) setEndedUnseen(true);
-    live = new Set(all.flatMap((job) => (FINAL.has(job.status) ? [] : [job.id])));
+    if (document.hidden && all.some((job) => isFinal(job.status) && live.has(job.id))) setEndedUnseen(true);
+    live = new Set(all.flatMap((job) => (isFinal(job.status) ? [] : [job.id])));
   });
   const seen = () => {
     if (!document.hidden) setEndedUnseen(false);
