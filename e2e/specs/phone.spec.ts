@@ -2,7 +2,7 @@ import type { Locator } from "@playwright/test";
 import { expectImage, holdGpu, jobCard, liesWithin, openSettings, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
-test.use({ viewport: { width: 390, height: 760 } });
+test.use({ viewport: { width: 375, height: 740 } });
 
 /** Whether every line of the card's words shows: none cut off by the fixed height the card keeps through its states. */
 async function expectAllWords(card: Locator): Promise<void> {
@@ -64,5 +64,25 @@ test.describe("on a phone", () => {
     const words = row.locator(".line__prompt");
     expect(await liesWithin(words, panel), "the prompt shows").toBe(true);
     expect(await words.evaluate((element) => element.getBoundingClientRect().width)).toBeGreaterThan(100);
+  });
+
+  test("the full-size view keeps its Copy seed, Download and Close buttons on the screen", async ({ page }) => {
+    await page.goto("/");
+    await page.getByRole("button", { name: "Conversations" }).click();
+    await page.getByRole("button", { name: "New conversation" }).click();
+    await openSettings(page);
+    await page.getByLabel("Size").selectOption({ label: "512×512 · Small" });
+    const prompt = uniquePrompt("a harbour at dawn");
+    const card = await submit(page, prompt, { steps: 2 });
+    await expectImage(card, prompt);
+    await card.getByRole("button", { name: "View full size" }).click();
+
+    // The prompt, the seed and the three buttons stood in one row that ran past the screen's right edge.
+    const view = page.getByRole("dialog", { name: prompt });
+    for (const name of ["Copy seed", "Download", "Close"]) {
+      const control = view.getByRole(name === "Download" ? "link" : "button", { name, exact: true });
+      await expect(control).toBeVisible();
+      expect(await liesWithin(control, view), `${name} lies on the screen`).toBe(true);
+    }
   });
 });
