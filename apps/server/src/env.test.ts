@@ -18,6 +18,28 @@ describe("readEnv", () => {
     );
   });
 
+  it("refuses a FORGE_URL with Forge's API path, a query or a fragment, which would 404 as if Forge had no --api", () => {
+    expect(() => readEnv({ FORGE_URL: "http://anvil:s3cret@gpu-1:7860/sdapi/v1/" })).toThrow(
+      "Invalid environment: FORGE_URL http://gpu-1:7860/sdapi/v1 must be Forge's base URL, without /sdapi/v1 (e.g. http://gpu-1:7860)",
+    );
+    expect(() => readEnv({ FORGE_URL: "https://proxy/forge/sdapi/v1/txt2img" })).toThrow(
+      "must be Forge's base URL, without /sdapi/v1 (e.g. https://proxy/forge)",
+    );
+    expect(() => readEnv({ FORGE_URL: "http://gpu-1:7860?api=1" })).toThrow(
+      "Invalid environment: FORGE_URL http://gpu-1:7860/?api=1 must have no ?query or #fragment",
+    );
+    expect(readEnv({ FORGE_URL: "https://proxy/forge/" }).FORGE_URL).toEqual(["https://proxy/forge"]);
+  });
+
+  it("refuses a CLUSTER_URL with a path, a query or credentials, which forwarding would drop unsaid", () => {
+    expect(readEnv({ CLUSTER_URL: "http://anvil-1:3000/" }).CLUSTER_URL).toBe("http://anvil-1:3000/");
+    for (const url of ["http://anvil-1:3000/anvil", "http://anvil-1:3000?x=1", "http://u:p@anvil-1:3000"]) {
+      expect(() => readEnv({ CLUSTER_URL: url })).toThrow(
+        "Invalid environment: CLUSTER_URL must be http://host:port alone, without a path, query or credentials",
+      );
+    }
+  });
+
   it("gives the cluster lease and the shutdown grace their defaults", () => {
     expect(readEnv({})).toMatchObject({ LEASE_MS: 10_000, SHUTDOWN_GRACE_MS: 25_000 });
   });
@@ -67,6 +89,10 @@ describe("readEnv", () => {
     expect(() => readEnv({ AUTH_PROXY_HEADER: "Cookie" })).toThrow("Invalid environment: AUTH_PROXY_HEADER");
     expect(() => readEnv({ ALLOWED_ORIGINS: "https://a.example/app" })).toThrow(
       "Invalid environment: ALLOWED_ORIGINS.0 must be origins",
+    );
+    // No scheme: once a TypeError ("Invalid URL") that named no variable.
+    expect(() => readEnv({ ALLOWED_ORIGINS: "app.example.com" })).toThrow(
+      "Invalid environment: ALLOWED_ORIGINS.0 must be http(s) origins separated by commas",
     );
   });
 

@@ -17,6 +17,21 @@ const optionalString = z
   .transform((s) => (s === "" ? undefined : s))
   .optional();
 
+/**
+ * What is wrong with a Forge URL that parses, or null. Anvil appends `/sdapi/v1/…` to the base URL: a URL copied
+ * from Forge's docs page or with a query would only fail later, as a 404 that reads like a Forge without `--api`.
+ */
+const forgeUrlProblem = (url: URL): string | null => {
+  if (/\/sdapi(\/|$)/.test(url.pathname)) {
+    const base = new URL(url.href);
+    base.pathname = url.pathname.replace(/\/sdapi(\/.*)?$/, "");
+    base.username = base.password = "";
+    return `must be Forge's base URL, without /sdapi/v1 (e.g. ${base.href.replace(/\/+$/, "")})`;
+  }
+  if (url.search !== "" || url.hash !== "") return "must have no ?query or #fragment";
+  return null;
+};
+
 const forgeUrls = optionalString.pipe(
   z
     .string()
@@ -29,7 +44,11 @@ const forgeUrls = optionalString.pipe(
           // One Forge listed twice would count as two GPUs and run two generations at once on one card.
           const seen = new Set<string>();
           for (const url of urls) {
+            // Array checks run after an entry's own failed: that one is reported already.
+            if (!URL.canParse(url)) continue;
             const normal = normalizeBackendUrl(url);
+            const problem = forgeUrlProblem(new URL(url));
+            if (problem) ctx.addIssue({ code: "custom", message: `${normal} ${problem}` });
             if (seen.has(normal)) ctx.addIssue({ code: "custom", message: `names ${normal} twice` });
             seen.add(normal);
           }
@@ -114,7 +133,8 @@ const envSchema = z.object({
         z.array(
           z
             .url({ protocol: /^https?$/, error: "must be http(s) origins separated by commas" })
-            .refine((url) => new URL(url).origin === url.replace(/\/$/, ""), {
+            // Checks go on after z.url failed: the URL may not parse.
+            .refine((url) => URL.canParse(url) && new URL(url).origin === url.replace(/\/$/, ""), {
               error: "must be origins (scheme, host and port), without a path",
             })
             .transform((url) => new URL(url).origin),
@@ -128,7 +148,15 @@ const envSchema = z.object({
   /** Cluster lease: how long a server's hold on its work lasts without renewal. */
   LEASE_MS: positiveInt(10_000),
   /** Cluster: where the other servers reach this one (default http://HOST:PORT). */
-  CLUSTER_URL: optionalString.pipe(z.url({ protocol: /^http$/, error: "must be an http:// URL" }).optional()),
+  CLUSTER_URL: optionalString.pipe(
+    z
+      .url({ protocol: /^http$/, error: "must be an http:// URL" })
+      // Followers reach the leader at its host and port alone: a path, query or credentials would be dropped unsaid.
+      .refine((url) => URL.canParse(url) && new URL(url).origin === url.replace(/\/$/, ""), {
+        error: "must be http://host:port alone, without a path, query or credentials",
+      })
+      .optional(),
+  ),
   /** On SIGTERM, how long running generations may go on to finish (0: interrupt them at once). */
   SHUTDOWN_GRACE_MS: nonNegativeInt(25_000),
   LOG_LEVEL: optionalString.pipe(
