@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { createSignal } from "solid-js";
 import { createStore } from "solid-js/store";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
 import { JobCard } from "./job-card";
@@ -264,5 +264,46 @@ describe("<JobCard>", () => {
     ));
     fireEvent.click(screen.getByRole("button", { name: "Retry" }));
     expect(await screen.findByRole("alert")).toHaveTextContent(message);
+  });
+
+  describe("a long error", () => {
+    // jsdom lays nothing out: stand in for the browser's layout, where the three-line error box is 60 px high and
+    // its text `textHeight`.
+    const layOutError = (textHeight: number) => {
+      const box = (name: "scrollHeight" | "clientHeight", height: () => number) =>
+        vi.spyOn(HTMLElement.prototype, name, "get").mockImplementation(function (this: HTMLElement) {
+          return this.classList.contains("job-card__error") ? height() : 0;
+        });
+      box("clientHeight", () => 60);
+      box("scrollHeight", () => textHeight);
+    };
+    afterEach(() => vi.restoreAllMocks());
+    const whole = "Forge ran out of GPU memory: CUDA out of memory. " + "Including non-PyTorch memory, ".repeat(20);
+
+    it("can be read whole where the card cuts it short, and shortened again", async () => {
+      layOutError(240);
+      render(() => <JobCard job={makeJob({ status: "error", queuePosition: 0, error: whole })} />);
+      const more = await screen.findByRole("button", { name: "Whole error" });
+      expect(more).toHaveAttribute("aria-expanded", "false");
+      expect(screen.getByRole("article")).not.toHaveAttribute("data-error-open");
+
+      fireEvent.click(more);
+      const less = screen.getByRole("button", { name: "Show less" });
+      expect(less).toHaveAttribute("aria-expanded", "true");
+      expect(document.getElementById(less.getAttribute("aria-controls") ?? "")).toHaveTextContent(whole.trim());
+      expect(screen.getByRole("article")).toHaveAttribute("data-error-open");
+
+      fireEvent.click(less);
+      expect(screen.getByRole("button", { name: "Whole error" })).toHaveAttribute("aria-expanded", "false");
+      expect(screen.getByRole("article")).not.toHaveAttribute("data-error-open");
+    });
+
+    it("offers nothing more when all of it shows", async () => {
+      layOutError(60);
+      render(() => <JobCard job={makeJob({ status: "error", queuePosition: 0, error: "Forge returned no image" })} />);
+      await Promise.resolve();
+      expect(screen.getByText("Forge returned no image")).toBeInTheDocument();
+      expect(screen.queryByRole("button", { name: "Whole error" })).not.toBeInTheDocument();
+    });
   });
 });

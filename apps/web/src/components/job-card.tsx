@@ -1,4 +1,4 @@
-import { createEffect, createSignal, Match, on, Show, Switch } from "solid-js";
+import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show, Switch } from "solid-js";
 import { actionFailure } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { formatElapsed, formatSize, msBetween } from "../lib/format";
@@ -74,6 +74,29 @@ export function JobCard(props: JobCardProps) {
         setNote(to === "front" ? "Already ahead of your other waiting jobs" : "Already behind your other waiting jobs");
       }
     });
+  // A long error (Forge's own text runs to 2,000 characters) is cut at three lines to keep the card's size;
+  // the rest was only in a hover title, out of reach by touch or keyboard. Where it is cut, a button shows all.
+  const errorId = createUniqueId();
+  const [errorCut, setErrorCut] = createSignal(false);
+  const [errorOpen, setErrorOpen] = createSignal(false);
+  createEffect(
+    on(
+      () => props.job.error,
+      () => setErrorOpen(false),
+      { defer: true },
+    ),
+  );
+  const watchError = (text: HTMLElement) => {
+    // Measured only while cut short: opened, the text is whole, and the button stays to close it again.
+    const measure = () => {
+      if (!errorOpen()) setErrorCut(text.scrollHeight > text.clientHeight + 1);
+    };
+    queueMicrotask(measure);
+    if (typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(measure);
+    observer.observe(text);
+    onCleanup(() => observer.disconnect());
+  };
   const active = () => props.job.status === "queued" || props.job.status === "processing";
   const took = () => {
     const { startedAt, finishedAt } = props.job;
@@ -86,6 +109,7 @@ export function JobCard(props: JobCardProps) {
       tabIndex={-1}
       class="job-card"
       data-status={props.job.status}
+      data-error-open={errorOpen() && props.job.status === "error" ? "" : undefined}
       aria-label={`Image: ${props.job.prompt}`}
     >
       <JobMedia job={props.job} onView={props.onView} />
@@ -121,7 +145,7 @@ export function JobCard(props: JobCardProps) {
             </p>
           </Match>
           <Match when={props.job.status === "error"}>
-            <p class="job-card__error" title={props.job.error ?? undefined}>
+            <p class="job-card__error" id={errorId} ref={watchError}>
               {props.job.error ?? "The generation failed"}
             </p>
           </Match>
@@ -141,6 +165,17 @@ export function JobCard(props: JobCardProps) {
           <span class="job-card__note" role="status">
             {note()}
           </span>
+        </Show>
+        <Show when={props.job.status === "error" && (errorCut() || errorOpen())}>
+          <button
+            type="button"
+            class="button button--ghost"
+            aria-expanded={errorOpen()}
+            aria-controls={errorId}
+            onClick={() => setErrorOpen(!errorOpen())}
+          >
+            {errorOpen() ? "Show less" : "Whole error"}
+          </button>
         </Show>
         <Show when={props.job.status === "complete" && props.job.imageUrl}>
           {(url) => (
