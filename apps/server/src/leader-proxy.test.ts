@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { forwardToLeader } from "./leader-proxy";
+import { forwardToLeader, leaderPort } from "./leader-proxy";
 import type { LeaderLookup } from "./leader-proxy";
 
 const servers: Server[] = [];
@@ -87,5 +87,14 @@ describe("forwardToLeader", () => {
     expect(await response.json()).toMatchObject({
       error: { data: { code: "SERVICE_UNAVAILABLE" }, message: expect.stringContaining("no longer leads") },
     });
+  });
+});
+
+describe("leaderPort", () => {
+  it("is 80 for a CLUSTER_URL without a port, where the URL parser leaves the port empty", () => {
+    // Number("") is 0: WebSocket upgrades were forwarded to port 0 and dropped.
+    expect(leaderPort(new URL("http://anvil-1"))).toBe(80);
+    expect(leaderPort(new URL("http://anvil-1:80"))).toBe(80);
+    expect(leaderPort(new URL("http://anvil-1:3001"))).toBe(3001);
   });
 });

@@ -103,9 +103,12 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
   });
 }
 
+/** The port a leader's URL names: an http:// URL leaves out port 80 (`CLUSTER_URL=http://anvil-1`). */
+export const leaderPort = (leader: URL): number => (leader.port === "" ? 80 : Number(leader.port));
+
 /** Forwards a WebSocket upgrade: the raw bytes both ways once the leader's socket is open. */
 export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, leader: URL): void {
-  const upstream = connect(Number(leader.port), leader.hostname, () => {
+  const upstream = connect(leaderPort(leader), leader.hostname, () => {
     const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     lines.push("X-Anvil-Forwarded: 1", "", "");
