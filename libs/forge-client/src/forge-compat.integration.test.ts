@@ -68,6 +68,20 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(`${error.message} ${error.backendUrl} ${JSON.stringify(error)}`).not.toMatch(/wrong-password|p4ss/);
   });
 
+  it("tells credentials that Forge refused from credentials that are missing", async () => {
+    const s = await start({ auth: "anvil:secret" });
+    const wrong = client({ baseUrl: s.url.replace("http://", "http://anvil:wrong@") });
+    // Once "put them in FORGE_URL" for credentials that were there already.
+    expect((await Effect.runPromise(Effect.flip(wrong.progress()))).message).toBe(
+      `Forge at ${s.url} refused the user name and password in FORGE_URL: ` +
+        "check them against Forge's --api-auth (percent-encode @, : or % in them)",
+    );
+    expect((await Effect.runPromise(Effect.flip(client().progress()))).message).toBe(
+      `Forge at ${s.url} wants credentials (it runs with --api-auth): ` +
+        "put them in FORGE_URL as http://user:password@host:port",
+    );
+  });
+
   it.each([
     ["interrupt", "interrupted"],
     ["skip", "skipped"],

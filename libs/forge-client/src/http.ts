@@ -65,8 +65,8 @@ const validationMessage = (body: unknown): string => {
 /** Gateways answer these when they give up on a slow upstream; Forge behind them goes on generating. */
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
 
-/** Maps a non-2xx reply to the error a user should read. */
-const statusFailure = (backendUrl: string, reply: RawReply): ForgeError => {
+/** Maps a non-2xx reply to the error a user should read; `sentCredentials`: the request carried FORGE_URL's. */
+const statusFailure = (backendUrl: string, reply: RawReply, sentCredentials: boolean): ForgeError => {
   const parsed = parseJson(reply.text);
   const body = parsed.ok ? asRecord(parsed.value) : {};
   if (reply.status === 422) {
@@ -81,9 +81,11 @@ const statusFailure = (backendUrl: string, reply: RawReply): ForgeError => {
   if (reply.status === 401) {
     return new ForgeError({
       reason: "Unauthorized",
-      message:
-        `Forge at ${backendUrl} wants credentials (it runs with --api-auth): ` +
-        "put them in FORGE_URL as http://user:password@host:port",
+      message: sentCredentials
+        ? `Forge at ${backendUrl} refused the user name and password in FORGE_URL: ` +
+          "check them against Forge's --api-auth (percent-encode @, : or % in them)"
+        : `Forge at ${backendUrl} wants credentials (it runs with --api-auth): ` +
+          "put them in FORGE_URL as http://user:password@host:port",
       backendUrl,
     });
   }
@@ -170,7 +172,8 @@ export const requestJson = (settings: HttpSettings, call: HttpCall): Effect.Effe
       while: (error: ForgeError) => error.reason === "Unreachable",
     }),
     Effect.flatMap((reply) => {
-      if (reply.status < 200 || reply.status >= 300) return Effect.fail(statusFailure(settings.baseUrl, reply));
+      if (reply.status < 200 || reply.status >= 300)
+        return Effect.fail(statusFailure(settings.baseUrl, reply, settings.authorization !== null));
       const parsed = parseJson(reply.text);
       return parsed.ok
         ? Effect.succeed(parsed.value)
