@@ -38,6 +38,7 @@ import { Authenticator } from "./auth";
 import { AuthGate } from "./auth-gate";
 import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
+import { DatabaseUnusable } from "./database-failure";
 import { forgeFetch } from "./forge-fetch";
 import { forwardToLeader } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
@@ -150,7 +151,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     migrationsFolder: MIGRATIONS_FOLDER,
   }).catch(async (error: unknown) => {
     await lock?.release();
-    throw error;
+    throw config.databaseUrl ? new DatabaseUnusable(config.databaseUrl, error) : error;
   });
   let simulator: ForgeSimulator | null = null;
   let forgeUrls = config.forgeUrls;

@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it, inject } from "vitest";
+import { startAnvil } from "./anvil";
+import { testServerConfig } from "./testing/test-server";
+
+const folders: string[] = [];
+afterEach(async () => {
+  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
+});
+
+/** Why start-up on `databaseUrl` failed. */
+const failureOn = async (databaseUrl: string): Promise<string> => {
+  const dataDir = await mkdtemp(join(tmpdir(), "anvil-database-failure-"));
+  folders.push(dataDir);
+  const started = startAnvil({ ...testServerConfig({ dataDir, databaseUrl }), logger: pino({ level: "silent" }) });
+  const error = await started.then(
+    async (anvil) => {
+      await anvil.close();
+      return new Error("the server started");
+    },
+    (failure: unknown) => failure as Error,
+  );
+  return error.message;
+};
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+const closedPort = async (): Promise<number> => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
+
+describe("start-up on a DATABASE_URL it cannot open", () => {
+  it("names DATABASE_URL, without its password, and what to check", async () => {
+    const port = await closedPort();
+    // The driver's own message, "connect ECONNREFUSED 127.0.0.1:<port>", named no setting.
+    expect(await failureOn(`postgres://anvil:s3cret@127.0.0.1:${port}/anvil`)).toBe(
+      `cannot open the database at DATABASE_URL postgres://anvil@127.0.0.1:${port}/anvil: ` +
+        `connect ECONNREFUSED 127.0.0.1:${port}; is PostgreSQL running there, on that port?`,
+    );
+  });
+
+  it.skipIf(!inject("testDatabaseUrl"))("says to create a database that does not exist", async () => {
+    const url = new URL(inject("testDatabaseUrl"));
+    url.pathname = "/anvil_no_such_database";
+    const message = await failureOn(url.href);
+    expect(message).toMatch(/^cannot open the database at DATABASE_URL postgres:\/\/.*\/anvil_no_such_database: /);
+    expect(message).toMatch(/database "anvil_no_such_database" does not exist; create it \(createdb\)/);
+  });
+});

@@ -1,0 +1,46 @@
+/** DATABASE_URL as it may be shown: the password left out. */
+export const shownDatabaseUrl = (url: string): string => {
+  if (!URL.canParse(url)) return "DATABASE_URL";
+  const shown = new URL(url);
+  shown.password = "";
+  return shown.href;
+};
+
+/** What an operator can do about a failure to open PostgreSQL, from the driver's error code, or "". */
+const hint = (code: string | undefined, cause: Record<string, unknown>): string => {
+  switch (code) {
+    case "ECONNREFUSED":
+      return "is PostgreSQL running there, on that port?";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "check the host name";
+    case "3D000": // invalid_catalog_name
+      return "create it (createdb) or name another database";
+    case "28P01": // invalid_password
+    case "28000": // invalid_authorization_specification: no such role, or pg_hba.conf refuses it
+      return "check the user name and password";
+    case "CONNECT_TIMEOUT":
+    case "ETIMEDOUT":
+      return "is the host reachable from here?";
+    default:
+      return typeof cause["hint"] === "string" ? cause["hint"] : "";
+  }
+};
+
+/**
+ * PostgreSQL at DATABASE_URL could not be opened (or migrated) at start. The message names the variable and the
+ * address without its password, as the driver's own ("connect ECONNREFUSED 127.0.0.1:5432", "database "anvl" does
+ * not exist") does not say which setting to fix.
+ */
+export class DatabaseUnusable extends Error {
+  constructor(url: string, cause: unknown) {
+    const fields = (typeof cause === "object" && cause !== null ? cause : {}) as Record<string, unknown>;
+    const code = typeof fields["code"] === "string" ? fields["code"] : undefined;
+    const why = cause instanceof Error && cause.message !== "" ? cause.message : String(cause);
+    const advice = hint(code, fields);
+    super(`cannot open the database at DATABASE_URL ${shownDatabaseUrl(url)}: ${why}${advice ? `; ${advice}` : ""}`, {
+      cause,
+    });
+    this.name = "DatabaseUnusable";
+  }
+}
