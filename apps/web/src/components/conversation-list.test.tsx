@@ -113,6 +113,28 @@ describe("<ConversationList>", () => {
     expect(onRename).toHaveBeenCalledTimes(1);
   });
 
+  it("keeps the focus on Rename once the conversation has its new title", async () => {
+    const [conversations, setConversations] = createSignal<readonly Conversation[]>([foxes, lighthouses]);
+    // As the page does: the server's answer replaces the conversation, so its row is drawn anew.
+    const onRename = async (renamed: Conversation, title: string) => {
+      setConversations(conversations().map((c) => (c.id === renamed.id ? { ...c, title } : c)));
+    };
+    render(() => (
+      <ConversationList
+        conversations={conversations()}
+        selectedId={null}
+        onSelect={() => undefined}
+        onNew={() => undefined}
+        onRename={onRename}
+        askTitle={() => "Lighthouses at dusk"}
+      />
+    ));
+    const rename = screen.getByRole("button", { name: "Rename Lighthouses" });
+    rename.focus();
+    fireEvent.click(rename);
+    await waitFor(() => expect(screen.getByRole("button", { name: "Rename Lighthouses at dusk" })).toHaveFocus());
+  });
+
   it("says why a rename failed", async () => {
     const refused = TRPCClientError.from({
       error: { code: -32600, message: "title must be at most 200 characters", data: { code: "BAD_REQUEST" } },

@@ -43,7 +43,15 @@ export function ConversationList(props: {
     const title = ask("A new title for this conversation:", conversation.title)?.trim();
     if (!title || title === conversation.title) return;
     await reporting(`"${conversation.title}" could not be renamed`, () => onRename(conversation, title));
+    // The renamed conversation is drawn as a new row, its focused Rename with it: keep a keyboard user on the
+    // new row's Rename rather than back at the top of the page.
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && focused.isConnected) return;
+    rowOf(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action")?.focus();
   };
+  /** The conversation's button in the list, if it is listed. */
+  const rowOf = (id: string | undefined) =>
+    [...nav.querySelectorAll<HTMLElement>("[data-conversation-id]")].find((item) => item.dataset.conversationId === id);
   const [loadingOlder, setLoadingOlder] = createSignal(false);
   const loadOlder = async (onLoadOlder: () => Promise<void>) => {
     setLoadingOlder(true);
@@ -63,12 +71,8 @@ export function ConversationList(props: {
     // conversation that took its place, rather than back at the top of the page.
     const focused = document.activeElement;
     if (focused && focused !== document.body && focused.isConnected) return;
-    const still = (id: string | undefined) =>
-      [...nav.querySelectorAll<HTMLElement>("[data-conversation-id]")].find(
-        (item) => item.dataset.conversationId === id,
-      );
-    const kept = still(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action--danger");
-    (kept ?? still(neighbours[0]?.id) ?? still(neighbours[1]?.id) ?? newButton).focus();
+    const kept = rowOf(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action--danger");
+    (kept ?? rowOf(neighbours[0]?.id) ?? rowOf(neighbours[1]?.id) ?? newButton).focus();
   };
   let nav!: HTMLElement;
   let newButton!: HTMLButtonElement;
