@@ -148,6 +148,23 @@ describe("debug.* with inspection on", () => {
     expect(last?.contextDiff?.["error"]?.[1]).toMatch(/out of memory/i);
   });
 
+  it("says that the first in line waits because an admin paused the queue", async () => {
+    const { trpc } = server();
+    await trpc.queue.pause.mutate();
+    try {
+      const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("paused"), ...quick });
+      // Once "dispatch-pending: the first in line is being started", which it was not.
+      expect((await trpc.debug.scheduler.query()).blockedBy).toEqual({
+        reason: "paused",
+        message: "An admin paused the queue (queue.pause): nothing starts until queue.resume; running jobs finish",
+      });
+      await trpc.queue.resume.mutate();
+      await waitForStatus(trpc, job.id, "complete");
+    } finally {
+      await trpc.queue.resume.mutate();
+    }
+  });
+
   it("shows the line in order, who holds the GPU, and why the first in line waits", async () => {
     const { trpc } = server();
     const blocker = await occupyGpu(server());

@@ -49,10 +49,17 @@ export interface SchedulerDebugView {
 const blockedBy = (
   waiting: number,
   dispatching: boolean,
+  pausedByAdmin: boolean,
   slots: readonly { healthy: boolean; jobId: string | null }[],
 ): SchedulerDebugView["blockedBy"] => {
   if (waiting === 0) return null;
   if (!dispatching) return { reason: "paused", message: "The scheduler is not dispatching: the server is stopping" };
+  if (pausedByAdmin) {
+    return {
+      reason: "paused",
+      message: "An admin paused the queue (queue.pause): nothing starts until queue.resume; running jobs finish",
+    };
+  }
   const healthy = slots.filter((slot) => slot.healthy);
   if (healthy.length === 0) {
     return { reason: "no-healthy-backend", message: "No backend is healthy; jobs wait until one answers its probe" };
@@ -98,7 +105,7 @@ export function schedulerDebugView(
   const held = permits.filter((permit) => permit.busy).length;
   return {
     dispatching,
-    blockedBy: blockedBy(queue.length, dispatching, backends),
+    blockedBy: blockedBy(queue.length, dispatching, scheduler.held, backends),
     queued: queue.length,
     queue: entries,
     permits: { total: permits.length, held, free: permits.length - held },
