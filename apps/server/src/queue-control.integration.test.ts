@@ -1,4 +1,5 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { codeOf, occupyGpu, quick, trpcError, uniquePrompt } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
@@ -137,11 +138,16 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
   it("keeps the pause, the turns and every move: the next server rebuilds the same order", async () => {
     const database = await driver.create();
     opened.database = database;
-    const first = await startTestServer(database, { simulatorStepMs: 5 });
+    const logs: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const first = await startTestServer(database, { simulatorStepMs: 5, logger });
     opened.servers.push(first);
     const a1 = await submitAs(first, "ann", "ann first");
     await waitForStatus(first.trpc, a1.id, "complete");
     await first.trpc.queue.pause.mutate();
+    expect(logs).toContainEqual(
+      expect.objectContaining({ msg: "queue paused: no job starts until queue.resume", by: "local" }),
+    );
     const a2 = await submitAs(first, "ann", "ann second");
     const b1 = await submitAs(first, "bob", "bob first");
     expect(await positions(first, [b1.id, a2.id])).toEqual([1, 2]);
@@ -160,9 +166,17 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     await first.anvil.close();
     opened.servers.splice(0);
 
-    const second = await startTestServer(database, { simulatorStepMs: 5 });
+    logs.splice(0);
+    const second = await startTestServer(database, { simulatorStepMs: 5, logger });
     opened.servers.push(second);
     expect((await second.trpc.queue.status.query()).paused).toBe(true);
+    // A server that starts on a paused queue says why nothing runs.
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: "the queue is paused (queue.pause): no job starts until queue.resume",
+      }),
+    );
     expect(await positions(second, ids)).toEqual(before);
     await second.trpc.queue.resume.mutate();
     const all = [b1, z, a2, y, x];

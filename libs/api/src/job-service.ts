@@ -237,11 +237,14 @@ export class JobService {
   }
 
   /** Pauses (nothing starts; running jobs finish) or resumes the queue; persisted first, so it holds across failover. */
-  async setPaused(paused: boolean): Promise<void> {
+  async setPaused(paused: boolean, by?: string): Promise<void> {
     await this.options.store.setPaused(paused);
     // Pausing moves no position: the line and its version stay as they are; only the estimates change.
     this.scheduler.hold(paused);
     this.live.retimed();
+    this.options.log?.(paused ? "queue paused: no job starts until queue.resume" : "queue resumed", {
+      ...(by === undefined ? {} : { by }),
+    });
   }
 
   /**

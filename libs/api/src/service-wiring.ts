@@ -107,6 +107,8 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const writer = new TransitionWriter(store, (backend) => backendUrls[backend] ?? null);
   // The database away: one warning when its writes start failing, one line when they go through again.
   const writeFailures = new FailureSpell(log, "database writes go through again");
+  // Persisted across restarts and failovers: a server that starts on a paused queue says why nothing runs.
+  if (line.paused) log?.("the queue is paused (queue.pause): no job starts until queue.resume", {}, "warn");
   const scheduler: JobScheduler<Persisted> = new JobScheduler<Persisted>({
     runtime,
     backends: backends.length,

@@ -25,7 +25,14 @@ export interface TestServer {
 export type TestServerOptions = Partial<
   Pick<
     AnvilConfig,
-    "simulatorStepMs" | "coalesceMs" | "jobTimeoutMs" | "inspect" | "inspectionCapacity" | "apiToken" | "webhooks"
+    | "simulatorStepMs"
+    | "coalesceMs"
+    | "jobTimeoutMs"
+    | "inspect"
+    | "inspectionCapacity"
+    | "apiToken"
+    | "webhooks"
+    | "logger"
   >
 >;
 

@@ -30,12 +30,12 @@ export const queueRouter = router({
   status: publicProcedure.query(({ ctx }) => status(ctx)),
 
   pause: adminProcedure.mutation(async ({ ctx }) => {
-    await ctx.service.setPaused(true);
+    await ctx.service.setPaused(true, ctx.user.name);
     return status(ctx);
   }),
 
   resume: adminProcedure.mutation(async ({ ctx }) => {
-    await ctx.service.setPaused(false);
+    await ctx.service.setPaused(false, ctx.user.name);
     return status(ctx);
   }),
 });
