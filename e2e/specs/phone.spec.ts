@@ -66,6 +66,26 @@ test.describe("on a phone", () => {
     expect(await words.evaluate((element) => element.getBoundingClientRect().width)).toBeGreaterThan(100);
   });
 
+  test("a long prompt with the settings open keeps Generate on the screen, on a phone and in a short window", async ({
+    page,
+  }) => {
+    await page.goto("/");
+    const box = page.getByRole("textbox", { name: "Prompt", exact: true });
+    await box.fill(Array.from({ length: 14 }, (_, i) => `line ${i + 1} of a prompt written out at length`).join("\n"));
+    await openSettings(page);
+    await expect(page.getByLabel("Steps")).toBeAttached();
+    const generate = page.getByRole("button", { name: "Generate" });
+    // The prompt box and the open settings together ran past the page's bottom edge, Generate with them.
+    for (const viewport of [
+      { width: 375, height: 740 },
+      { width: 1280, height: 600 },
+    ]) {
+      await page.setViewportSize(viewport);
+      await expect(generate, `Generate at ${viewport.width}×${viewport.height}`).toBeInViewport({ ratio: 1 });
+      await expect(page.getByRole("button", { name: /^Settings/ })).toBeInViewport({ ratio: 1 });
+    }
+  });
+
   test("the full-size view keeps its Copy seed, Download and Close buttons on the screen", async ({ page }) => {
     await page.goto("/");
     await page.getByRole("button", { name: "Conversations" }).click();
