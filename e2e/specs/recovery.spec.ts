@@ -40,6 +40,30 @@ test.describe("recovery and keyboard", () => {
     await expect(queued.getByRole("button", { name: "Retry" })).toBeFocused();
   });
 
+  test("keeps the keyboard focus on To front and To back once the move is done", async ({ page }) => {
+    await openNewConversation(page);
+    await expect((await submit(page, holdingPrompt("a still pond"))).getByRole("progressbar")).toBeVisible();
+    await submit(page, uniquePrompt("a first reed"));
+    const second = await submit(page, uniquePrompt("a second reed"));
+    await expect(second).toContainText("#2 in queue");
+
+    // The pressed button is disabled while its move runs, which took the focus from it: the next Tab began at
+    // the top of the page.
+    const toFront = second.getByRole("button", { name: "To front" });
+    await toFront.focus();
+    await page.keyboard.press("Enter");
+    await expect(second).toContainText("#1 in queue");
+    await expect(toFront).toBeEnabled();
+    await expect(toFront).toBeFocused();
+    const toBack = second.getByRole("button", { name: "To back" });
+    await page.keyboard.press("Tab");
+    await expect(toBack).toBeFocused();
+    await page.keyboard.press("Enter");
+    await expect(second).toContainText("#2 in queue");
+    await expect(toBack).toBeEnabled();
+    await expect(toBack).toBeFocused();
+  });
+
   test("opens the conversations drawer on a narrow screen with focus in it, and Escape closes it", async ({ page }) => {
     await page.setViewportSize({ width: 400, height: 800 });
     await page.goto("/");

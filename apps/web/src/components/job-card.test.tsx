@@ -149,6 +149,17 @@ describe("<JobCard>", () => {
     await waitFor(() => expect(screen.getByRole("button", { name: "Retry" })).toHaveFocus());
   });
 
+  it("moves the keyboard focus to Retry when the stream tells of the cancel after the answer came", async () => {
+    const [job, setJob] = createStore(makeJob(processing));
+    render(() => <JobCard job={job} onCancel={async () => undefined} onRetry={() => undefined} />);
+    const cancel = screen.getByRole("button", { name: "Cancel" });
+    cancel.focus();
+    fireEvent.click(cancel);
+    await waitFor(() => expect(cancel).toBeEnabled());
+    setJob({ status: "cancelled", queuePosition: 0 });
+    expect(screen.getByRole("button", { name: "Retry" })).toHaveFocus();
+  });
+
   it("shows a cancelled job as cancelled, without a Cancel button", () => {
     render(() => <JobCard job={makeJob({ status: "cancelled", queuePosition: 0 })} />);
     expect(screen.getAllByText("Cancelled").length).toBeGreaterThan(0);

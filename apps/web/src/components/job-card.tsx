@@ -46,9 +46,27 @@ export function JobCard(props: JobCardProps) {
   const [note, setNote] = createSignal<string | null>(null);
   let card!: HTMLElement;
   let foot!: HTMLElement;
+  /** The control of this card that last had the keyboard focus. */
+  let lastFocused: HTMLElement | null = null;
+  /**
+   * Keeps a keyboard user on this card when the focus fell to the page: a pressed button is disabled while its
+   * action runs (the browser takes the focus from a disabled control), and the button may go with the state it
+   * belonged to (Cancel on a cancelled job, whether the answer or the stream tells it first). The focus goes back
+   * to it if it is there, else to the card's next action; it does not scroll a reader who has scrolled away.
+   */
+  const keepFocus = (was: HTMLElement | null) => {
+    const now = document.activeElement;
+    if (!was || (now && now !== document.body)) return;
+    const back = was.isConnected && !was.matches(":disabled") ? was : null;
+    (back ?? foot.querySelector<HTMLElement>("a, button:not([disabled])") ?? card).focus({ preventScroll: true });
+  };
+  // While an action runs, its end sees to the focus (its buttons are disabled until then).
+  createEffect(
+    on([() => props.job.status, () => props.job.attempt], () => busy() || keepFocus(lastFocused), { defer: true }),
+  );
   const run = async (kind: JobAction, action: ((job: Job) => Promise<unknown> | void) | undefined) => {
-    if (!action) return;
-    const focused = document.activeElement;
+    if (!action || busy()) return;
+    const focused = document.activeElement instanceof HTMLElement && card.contains(document.activeElement);
     setBusy(true);
     setActionError(null);
     setNote(null);
@@ -59,11 +77,7 @@ export function JobCard(props: JobCardProps) {
     } finally {
       setBusy(false);
     }
-    // The button that had the focus may be gone with the state it belonged to (Cancel on a cancelled job):
-    // keep a keyboard user on this card, on its next action, rather than back at the top of the page.
-    if (focused instanceof HTMLElement && focused !== document.body && !focused.isConnected) {
-      (foot.querySelector<HTMLElement>("a, button:not([disabled])") ?? card).focus();
-    }
+    if (focused) keepFocus(lastFocused);
   };
   const move = (to: "front" | "back", onMove: NonNullable<JobCardProps["onMove"]>) =>
     run("move", async (job) => {
@@ -106,6 +120,7 @@ export function JobCard(props: JobCardProps) {
   return (
     <article
       ref={card}
+      onFocusIn={(e) => (lastFocused = e.target instanceof HTMLElement ? e.target : null)}
       tabIndex={-1}
       class="job-card"
       data-status={props.job.status}
