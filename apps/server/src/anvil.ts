@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   appRouter,
@@ -146,6 +147,16 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // The embedded database belongs to one process: the lock is taken before PGlite touches its files, and
   // given back only after it closed them.
   const lock = config.databaseUrl || config.inMemoryDatabase ? null : await acquireDataDirLock(config.dataDir);
+  if (lock) {
+    // Creating one takes PGlite tens of seconds on a small machine: without a word the first `npm start` looks hung.
+    const folder = resolve(config.dataDir, "pglite");
+    logger.info(
+      { folder },
+      existsSync(join(folder, "PG_VERSION"))
+        ? `opening the embedded database in ${folder}`
+        : `creating the embedded database in ${folder}: this first start takes longer (up to a minute)`,
+    );
+  }
   const database = await openDatabase({
     ...(config.databaseUrl ? { url: config.databaseUrl } : config.inMemoryDatabase ? {} : { dataDir: config.dataDir }),
     migrationsFolder: MIGRATIONS_FOLDER,

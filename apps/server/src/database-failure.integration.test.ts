@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, inject } from "vitest";
 import { startAnvil } from "./anvil";
+import { testDrivers } from "./testing/test-databases";
 import { testServerConfig } from "./testing/test-server";
 
 const folders: string[] = [];
@@ -52,5 +53,47 @@ describe("start-up on a DATABASE_URL it cannot open", () => {
     const message = await failureOn(url.href);
     expect(message).toMatch(/^cannot open the database at DATABASE_URL postgres:\/\/.*\/anvil_no_such_database: /);
     expect(message).toMatch(/database "anvil_no_such_database" does not exist; create it \(createdb\)/);
+  });
+});
+
+describe("start-up on the embedded database", () => {
+  /** The log lines of a start on `dataDir`, and how it ended. */
+  const startOn = async (dataDir: string) => {
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
+    const outcome = await startAnvil({ ...testServerConfig({ dataDir }), logger }).then(
+      async (anvil) => {
+        await anvil.close();
+        return "started";
+      },
+      (error: unknown) => (error as Error).message,
+    );
+    return { lines, outcome };
+  };
+
+  it("says it opens an existing database", async () => {
+    const database = await testDrivers()
+      .find((driver) => driver.kind === "pglite")!
+      .create();
+    try {
+      const { lines, outcome } = await startOn(database.dataDir);
+      expect(outcome).toBe("started");
+      expect(lines).toContain(`opening the embedded database in ${join(database.dataDir, "pglite")}`);
+    } finally {
+      await database.dispose();
+    }
+  });
+
+  it("says it creates a new one before the first start's long wait", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "anvil-database-failure-"));
+    folders.push(dataDir);
+    // A file where the database's folder goes: start-up fails at once, after what it said it would do.
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(join(dataDir, "pglite"), "");
+    const { lines, outcome } = await startOn(dataDir);
+    expect(outcome).not.toBe("started");
+    expect(lines).toContain(
+      `creating the embedded database in ${join(dataDir, "pglite")}: this first start takes longer (up to a minute)`,
+    );
   });
 });
