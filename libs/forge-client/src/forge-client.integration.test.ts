@@ -94,7 +94,11 @@ describe("ForgeClient", () => {
     ["500", "HttpError", /^Forge failed \(HTTP 500\): RuntimeError: simulated failure$/],
     ["422", "InvalidRequest", /^Forge rejected the request: steps: Input should be less than or equal to 150$/],
     ["drop", "ConnectionLost", /^Lost the connection to Forge at http:\/\/127\.0\.0\.1:\d+/],
-    ["nonjson", "BadResponse", /^Forge answered with something that is not JSON$/],
+    [
+      "nonjson",
+      "BadResponse",
+      /^Forge answered with something that is not JSON \(text\/html to \/sdapi\/v1\/txt2img\): is http:\/\/127\.0\.0\.1:\d+ Forge's address\?$/,
+    ],
     ["noimage", "NoImage", /^Forge returned no image$/],
   ])("fails with the right reason and message when Forge acts out sim:%s", async (fault, reason, message) => {
     const error = await Effect.runPromise(Effect.flip(client().generate(request({ prompt: `cat sim:${fault}` }))));

@@ -68,6 +68,20 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(`${error.message} ${error.backendUrl} ${JSON.stringify(error)}`).not.toMatch(/wrong-password|p4ss/);
   });
 
+  it("says that a FORGE_URL answering with a web page may not be Forge's address", async () => {
+    // Another web server where Forge should be: Anvil's own port, say, which serves its web app.
+    const page = createServer((_req, res) =>
+      res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html>"),
+    );
+    servers.push(page);
+    const url = `http://${await listen(page)}`;
+    const error = await Effect.runPromise(Effect.flip(client({ baseUrl: url }).progress()));
+    expect(error.reason).toBe("BadResponse");
+    expect(error.message).toBe(
+      `Forge answered with something that is not JSON (text/html to /sdapi/v1/progress): is ${url} Forge's address?`,
+    );
+  });
+
   it("tells credentials that Forge refused from credentials that are missing", async () => {
     const s = await start({ auth: "anvil:secret" });
     const wrong = client({ baseUrl: s.url.replace("http://", "http://anvil:wrong@") });

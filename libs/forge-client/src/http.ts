@@ -26,6 +26,7 @@ export interface HttpCall {
 
 interface RawReply {
   readonly status: number;
+  readonly contentType: string;
   readonly text: string;
 }
 
@@ -138,8 +139,9 @@ const send = (settings: HttpSettings, call: HttpCall): Effect.Effect<RawReply, F
         .catch((cause: unknown) => {
           throw new SendFailure(cause);
         });
-      call.onAnswered?.(response.status, response.headers.get("content-type") ?? "");
-      return { status: response.status, text: await response.text() };
+      const contentType = response.headers.get("content-type") ?? "";
+      call.onAnswered?.(response.status, contentType);
+      return { status: response.status, contentType, text: await response.text() };
     },
     catch: (cause) =>
       cause instanceof SendFailure
@@ -180,7 +182,11 @@ export const requestJson = (settings: HttpSettings, call: HttpCall): Effect.Effe
         : Effect.fail(
             new ForgeError({
               reason: "BadResponse",
-              message: "Forge answered with something that is not JSON",
+              // A web page where Forge's API should be: a FORGE_URL naming another server (Anvil's own port, a
+              // proxy's sign-in page) reads as such, not as a Forge that misbehaves.
+              message:
+                `Forge answered with something that is not JSON (${text(reply.contentType, 100) || "no content type"} ` +
+                `to ${call.path.replace(/\?.*$/, "")}): is ${settings.baseUrl} Forge's address?`,
               backendUrl: settings.baseUrl,
               cause: text(reply.text, 500),
             }),
