@@ -53,6 +53,8 @@ describe("readEnv", () => {
 
   it.each([
     [{ LEASE_MS: "0" }, "Invalid environment: LEASE_MS must be positive"],
+    // Ten milliseconds (someone thinking in seconds): two servers took the lease from each other 80 times in 5 s.
+    [{ LEASE_MS: "10" }, "Invalid environment: LEASE_MS must be at least 1000 (milliseconds; the default is 10000)"],
     [{ LEASE_MS: "soon" }, "Invalid environment: LEASE_MS must be a number"],
     [{ SHUTDOWN_GRACE_MS: "-1" }, "Invalid environment: SHUTDOWN_GRACE_MS must be 0 or more"],
     [{ SHUTDOWN_GRACE_MS: "2.5" }, "Invalid environment: SHUTDOWN_GRACE_MS must be a whole number"],

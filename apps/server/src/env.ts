@@ -145,8 +145,13 @@ const envSchema = z.object({
   /** Queued jobs one user may have at once (0: no limit). */
   MAX_QUEUED_PER_USER: nonNegativeInt(200),
   JOB_TIMEOUT_MS: positiveInt(600_000),
-  /** Cluster lease: how long a server's hold on its work lasts without renewal. */
-  LEASE_MS: positiveInt(10_000),
+  /**
+   * Cluster lease: how long a server's hold on its work lasts without renewal. Renewed four times within it, at
+   * least 50 ms apart: a shorter lease runs out between renewals, and the servers take it from each other without end.
+   */
+  LEASE_MS: positiveInt(10_000).pipe(
+    z.number().min(1_000, { error: "must be at least 1000 (milliseconds; the default is 10000)" }),
+  ),
   /** Cluster: where the other servers reach this one (default http://HOST:PORT). */
   CLUSTER_URL: optionalString.pipe(
     z
