@@ -369,6 +369,14 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   if (lease) {
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
     const clusterUrl = config.clusterUrl ?? (wildcard ? `http://127.0.0.1:${port}` : url);
+    if (wildcard && !config.clusterUrl) {
+      // Servers on other machines would forward to their own 127.0.0.1 and wait there for a leader that never answers.
+      logger.warn(
+        { clusterUrl },
+        `CLUSTER_URL is not set and HOST ${config.host} is a wildcard: the other servers of the cluster reach this ` +
+          `one at ${clusterUrl}, which only works for servers on this machine; set CLUSTER_URL to this machine's address`,
+      );
+    }
     selfUrl = url;
     const termLease = lease(`${clusterUrl} ${process.pid} ${randomUUID().slice(0, 8)}`, clusterUrl);
     cluster = new ClusterRole({
