@@ -64,6 +64,32 @@ test.describe("recovery and keyboard", () => {
     await expect(toBack).toBeFocused();
   });
 
+  test("keeps the keyboard focus after Generate and Pause queue are pressed", async ({ page }) => {
+    await openNewConversation(page);
+    const box = page.getByRole("textbox", { name: "Prompt", exact: true });
+    const prompt = uniquePrompt("a kite over dunes");
+    await box.fill(prompt);
+    // Each button is disabled while its call runs, which took the focus from it and left it on the page.
+    await page.getByRole("button", { name: "Generate" }).focus();
+    await page.keyboard.press("Enter");
+    await expect(jobCard(page, prompt)).toBeVisible();
+    await expect(box).toHaveValue("");
+    await expect(box).toBeFocused();
+
+    const pause = page.getByRole("button", { name: "Pause queue" });
+    await pause.focus();
+    await page.keyboard.press("Enter");
+    try {
+      const resume = page.getByRole("button", { name: "Resume queue" });
+      await expect(resume).toBeFocused();
+      await page.keyboard.press("Enter");
+      await expect(pause).toBeFocused();
+    } finally {
+      // A paused queue would hold every spec after this one.
+      expect((await page.request.post("/trpc/queue.resume")).ok()).toBe(true);
+    }
+  });
+
   test("opens the conversations drawer on a narrow screen with focus in it, and Escape closes it", async ({ page }) => {
     await page.setViewportSize({ width: 400, height: 800 });
     await page.goto("/");

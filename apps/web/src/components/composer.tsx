@@ -193,6 +193,9 @@ export function Composer(props: {
     } finally {
       setSending(false);
     }
+    // Generate pressed from the keyboard is disabled while it sends (and stays so on an empty box), which takes
+    // the focus from it: the prompt box has it next, for the next prompt, instead of the top of the page.
+    if (!document.activeElement || document.activeElement === document.body) promptBox.focus();
   };
 
   return (

@@ -9,6 +9,7 @@ export function PauseButton(props: {
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
   const toggle = async () => {
+    if (busy()) return;
     setBusy(true);
     setError(null);
     try {
@@ -24,7 +25,10 @@ export function PauseButton(props: {
       <button
         type="button"
         class="button button--small"
-        disabled={busy() || props.paused === undefined}
+        // Only marked while the call runs: a disabled button loses the keyboard focus, and the next Tab
+        // would begin at the top of the page.
+        disabled={props.paused === undefined}
+        aria-disabled={busy() ? true : undefined}
         title={props.paused ? "Let jobs start again" : "No job starts until resumed; running jobs finish"}
         onClick={() => void toggle()}
       >
