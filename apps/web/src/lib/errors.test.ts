@@ -16,6 +16,19 @@ describe("fieldErrorsOf", () => {
     });
   });
 
+  it("names a field as the form labels it where its name in the API is no word", () => {
+    const error = trpcError("BAD_REQUEST", "…", [
+      "cfgScale must be at most 30",
+      "distilledCfgScale must be at least 0",
+      "negativePrompt must be at most 4000 characters",
+    ]);
+    expect(fieldErrorsOf(error)).toEqual({
+      cfgScale: "CFG scale must be at most 30",
+      distilledCfgScale: "Distilled CFG must be at least 0",
+      negativePrompt: "negative prompt must be at most 4000 characters",
+    });
+  });
+
   it("reads the field from the message when the error has no field list", () => {
     const error = trpcError("BAD_REQUEST", 'checkpoint "nope" is not known to the backend; known: flux1-dev');
     expect(fieldErrorsOf(error).checkpoint).toMatch(/^checkpoint "nope" is not known/);

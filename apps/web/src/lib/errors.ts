@@ -50,6 +50,20 @@ export function errorMessage(error: unknown): string {
 // A message about one item of a list names the item (`module "x" is not known …`).
 const SINGULAR: Partial<Record<string, SubmitField>> = { module: "modules" };
 
+// The server's messages begin with the field's name in the API; the ones that are no words are said as the form
+// labels them ("cfgScale must be at most 30" under "CFG scale" read as a typo to a person).
+const SPOKEN: Partial<Record<SubmitField, string>> = {
+  cfgScale: "CFG scale",
+  distilledCfgScale: "Distilled CFG",
+  negativePrompt: "negative prompt",
+};
+
+/** A message about `field`, its name as a person reads it. */
+const spoken = (field: SubmitField | "form", message: string): string => {
+  const words = field === "form" ? undefined : SPOKEN[field];
+  return words && message.startsWith(field) ? words + message.slice(field.length) : message;
+};
+
 const fieldOf = (message: string): SubmitField | undefined => {
   const first = /^([A-Za-z]+)/.exec(message)?.[1] ?? "";
   return SUBMIT_FIELDS.find((field) => field === first) ?? SINGULAR[first];
@@ -68,7 +82,8 @@ export function fieldErrorsOf(error: unknown): FieldErrors {
   const result: FieldErrors = {};
   for (const message of messages) {
     const key = fieldOf(message) ?? "form";
-    result[key] = result[key] ? `${result[key]}; ${message}` : message;
+    const said = spoken(key, message);
+    result[key] = result[key] ? `${result[key]}; ${said}` : said;
   }
   return result;
 }
