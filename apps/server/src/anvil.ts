@@ -140,6 +140,10 @@ const unauthorized = (): never => {
   throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
 };
 
+/** Whether `host` is this machine's loopback only: 127.0.0.0/8, ::1 or localhost. */
+const isLoopback = (host: string): boolean =>
+  host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+
 /** Opens the database, rebuilds the queue, and serves the API, the subscriptions, the images and the web app. */
 export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const { logger } = config;
@@ -366,6 +370,14 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   listeningPort = port;
   webhooks.dispatcher.start();
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  if (!gate.required && !isLoopback(config.host)) {
+    // Open to the network with nobody signing in: every caller is the admin `local`.
+    logger.warn(
+      { host: config.host },
+      `HOST ${config.host} serves other machines and neither API_TOKEN nor AUTH_PROXY_HEADER is set: anyone who ` +
+        `reaches port ${port} is the admin "local" (set API_TOKEN, or HOST=127.0.0.1)`,
+    );
+  }
   if (lease) {
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
     const clusterUrl = config.clusterUrl ?? (wildcard ? `http://127.0.0.1:${port}` : url);
