@@ -147,6 +147,7 @@ export function ChatPage() {
             onReuse={(job) => composer?.reuse(job)}
             loading={chat.loading()}
             paused={chat.queue()?.paused}
+            offline={chat.connection() === "reconnecting"}
             empty={<Welcome />}
             control={(control) => (messageList = control)}
           />

@@ -5,7 +5,7 @@ import { createStore } from "solid-js/store";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
-import { JobCard } from "./job-card";
+import { JobCard, OFFLINE_DETAIL } from "./job-card";
 
 const processing = {
   status: "processing" as const,
@@ -197,6 +197,31 @@ describe("<JobCard>", () => {
     expect(screen.queryByText(/starts/)).not.toBeInTheDocument();
     setJob({ estimatedStartAt: new Date(Date.now() + 3 * 3_600_000).toISOString() });
     expect(screen.getByText("starts in ~3 h")).toBeInTheDocument();
+  });
+
+  it("says a waiting or running job's state is the last known while the connection is lost, with no countdown", () => {
+    const [offline, setOffline] = createSignal(true);
+    const soon = new Date(Date.now() + 41_000).toISOString();
+    const jobs = [
+      makeJob({ queuePosition: 2, estimatedStartAt: soon }),
+      makeJob({ ...processing, estimatedFinishAt: soon }),
+      makeJob({ status: "complete", queuePosition: 0, imageUrl: "/images/x.png", usedSeed: 7 }),
+    ];
+    render(() => jobs.map((job) => <JobCard job={job} offline={offline()} />));
+    const [queued, running, done] = screen.getAllByRole("article");
+    expect(queued).toHaveTextContent("#2 in queue");
+    expect(running).toHaveTextContent("42%");
+    for (const card of [queued, running]) {
+      expect(card).toHaveTextContent(OFFLINE_DETAIL);
+      expect(card).not.toHaveTextContent(/starts in|ready in|Waiting for a GPU|Running for/);
+    }
+    expect(done).not.toHaveTextContent(OFFLINE_DETAIL);
+
+    setOffline(false);
+    expect(queued).toHaveTextContent("starts in ~40 s");
+    expect(queued).toHaveTextContent("Waiting for a GPU");
+    expect(running).toHaveTextContent("ready in ~40 s");
+    expect(screen.queryByText(OFFLINE_DETAIL)).not.toBeInTheDocument();
   });
 
   it("moves a waiting job to the front or back of the user's own jobs", async () => {

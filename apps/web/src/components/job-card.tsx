@@ -26,7 +26,15 @@ export interface JobCardProps {
   onReuse?: (job: Job) => void;
   /** The queue is paused: a waiting job says that is why it waits. */
   paused?: boolean | undefined;
+  /**
+   * The live connection is lost: a waiting or running job's place and progress are the last the page heard, and
+   * it says so instead of counting down to a start or an end it cannot see.
+   */
+  offline?: boolean | undefined;
 }
+
+/** What a waiting or running card says while the page cannot hear from the server. */
+export const OFFLINE_DETAIL = "Reconnecting to the server: this is where the job stood";
 
 const paramsLine = (job: Job): string =>
   [
@@ -127,7 +135,7 @@ export function JobCard(props: JobCardProps) {
       data-error-open={errorOpen() && props.job.status === "error" ? "" : undefined}
       aria-label={`Image: ${props.job.prompt}`}
     >
-      <JobMedia job={props.job} onView={props.onView} />
+      <JobMedia job={props.job} onView={props.onView} offline={props.offline} />
       <header class="job-card__head">
         <span class={`badge badge--${props.job.status}`}>{STATUS_LABEL[props.job.status]}</span>
         <span class="job-card__meta">
@@ -137,6 +145,9 @@ export function JobCard(props: JobCardProps) {
       <div class="job-card__body">
         <p class="job-card__prompt">{props.job.prompt}</p>
         <Switch>
+          <Match when={props.offline && active()}>
+            <p class="job-card__detail">{OFFLINE_DETAIL}</p>
+          </Match>
           <Match when={props.job.status === "queued"}>
             <p class="job-card__detail">
               {props.paused ? "Waiting: the queue is paused until an admin resumes it" : "Waiting for a GPU"}

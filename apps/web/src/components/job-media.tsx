@@ -24,7 +24,12 @@ function EstimateUnder(props: { kind: "start" | "finish"; at: string | null }) {
 }
 
 /** A job's picture area: its place in line, its progress, its image, or what became of it. */
-export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | undefined }) {
+export function JobMedia(props: {
+  job: Job;
+  onView?: ((job: Job) => void) | undefined;
+  /** The live connection is lost: no countdown to a start or an end the page cannot see. */
+  offline?: boolean | undefined;
+}) {
   return (
     <div class="job-media">
       <div class="job-card__media" style={mediaBox(props.job)}>
@@ -33,7 +38,7 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
             <div class="job-card__state job-card__state--queued">
               <p class="job-card__position">
                 <span>{formatPosition(props.job.queuePosition)}</span>
-                <EstimateUnder kind="start" at={props.job.estimatedStartAt} />
+                <EstimateUnder kind="start" at={props.offline ? null : props.job.estimatedStartAt} />
               </p>
             </div>
           </Match>
@@ -51,7 +56,7 @@ export function JobMedia(props: { job: Job; onView?: ((job: Job) => void) | unde
               </div>
               <p class="job-card__percent">
                 <span>{props.job.progress}%</span>
-                <EstimateUnder kind="finish" at={props.job.estimatedFinishAt} />
+                <EstimateUnder kind="finish" at={props.offline ? null : props.job.estimatedFinishAt} />
               </p>
             </div>
           </Match>

@@ -22,6 +22,8 @@ export function MessageList(props: {
   loading?: boolean;
   /** The queue is paused (waiting cards say so). */
   paused?: boolean | undefined;
+  /** The live connection is lost (waiting and running cards say theirs is the last known state). */
+  offline?: boolean | undefined;
   /** Shown when the conversation has no messages (once it is loaded). */
   empty?: JSX.Element;
   /** Hands the page what it may ask of the list (see {@link MessageListControl}). */
@@ -83,6 +85,7 @@ export function MessageList(props: {
                       onReuse={props.onReuse}
                       onView={props.onView}
                       paused={props.paused}
+                      offline={props.offline}
                     />
                   )}
                 </Show>
