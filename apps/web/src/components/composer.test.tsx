@@ -51,6 +51,26 @@ describe("<Composer>", () => {
     expect(prompt()).toHaveValue("");
   });
 
+  it("keeps the settings across a reload of the page, and after a send", async () => {
+    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
+    const first = render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.click(screen.getByRole("button", { name: /^Settings/ }));
+    const small = screen.getByRole("option", { name: "512×512 · Small" }) as HTMLOptionElement;
+    fireEvent.change(screen.getByLabelText("Size"), { target: { value: small.value } });
+    fireEvent.input(screen.getByLabelText("Steps"), { target: { value: "8" } });
+    fireEvent.input(screen.getByLabelText("Seed"), { target: { value: "1234" } });
+    expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent("512×512 · 8 steps");
+    first.unmount();
+
+    render(() => <Composer onSubmit={onSubmit} />);
+    expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent("512×512 · 8 steps");
+    expect(screen.getByLabelText("Seed")).toHaveValue(1234);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+    expect(onSubmit.mock.calls[0]?.[0]).toMatchObject({ width: 512, height: 512, steps: 8, seed: 1234 });
+  });
+
   it("sends the prompt and settings on Enter, and clears the prompt once accepted", async () => {
     const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
     render(() => <Composer onSubmit={onSubmit} />);
@@ -226,7 +246,8 @@ describe("<Composer> reusing a job", () => {
     expect(onSubmit.mock.calls[0]?.[0]).toMatchObject({ width: 640, height: 384 });
     expect(onSubmit.mock.calls[0]?.[0]).not.toHaveProperty("seed");
     // A preset chosen afterwards is sent instead; the custom size stays offered.
-    fireEvent.change(screen.getByLabelText("Size"), { target: { value: "3" } });
+    const small = screen.getByRole("option", { name: "512×512 · Small" }) as HTMLOptionElement;
+    fireEvent.change(screen.getByLabelText("Size"), { target: { value: small.value } });
     fireEvent.input(prompt(), { target: { value: "again, smaller" } });
     fireEvent.click(screen.getByRole("button", { name: "Generate" }));
     await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));

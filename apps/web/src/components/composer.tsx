@@ -7,8 +7,9 @@ import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
 import type { Catalog } from "../lib/catalog";
 import type { ConnectionState } from "../lib/subscription";
-import { ComposerSettings, DEFAULT_SETTINGS, NUMBER_SETTINGS, UNREADABLE } from "./composer-settings";
+import { ComposerSettings, NUMBER_SETTINGS, UNREADABLE } from "./composer-settings";
 import { SlidersIcon } from "./icons";
+import { settingsDraft } from "./settings-draft";
 import type { NumberSetting, Settings } from "./composer-settings";
 
 /** What the composer asks the page to submit. */
@@ -102,7 +103,8 @@ export function Composer(props: {
 }) {
   const [prompt, setPrompt] = createSignal(draft.read());
   createEffect(() => draft.write(prompt()));
-  const [settings, setSettings] = createStore<Settings>({ ...DEFAULT_SETTINGS });
+  const [settings, setSettings] = createStore<Settings>(settingsDraft.read());
+  createEffect(() => settingsDraft.write(settings));
   const [open, setOpen] = createSignal(false);
   const [sending, setSending] = createSignal(false);
   const [errors, setErrors] = createSignal<FieldErrors>({});
