@@ -90,6 +90,22 @@ test.describe("recovery and keyboard", () => {
     }
   });
 
+  test("keeps the keyboard focus in the Waiting jobs dialog after To front", async ({ page }) => {
+    await openNewConversation(page);
+    await expect((await submit(page, holdingPrompt("a slow ferry"))).getByRole("progressbar")).toBeVisible();
+    await submit(page, uniquePrompt("a first gull"));
+    const second = uniquePrompt("a second gull");
+    await expect(await submit(page, second)).toContainText("#2 in queue");
+    await page.getByRole("button", { name: "Waiting jobs" }).click();
+    const line = page.getByRole("dialog", { name: "Waiting jobs" });
+
+    // The moved job's To front is disabled once it is first, which took the focus from it.
+    await line.getByRole("button", { name: new RegExp(`"${second}" to the front`) }).focus();
+    await page.keyboard.press("Enter");
+    await expect(line.getByRole("listitem").first()).toContainText(second);
+    await expect(line.getByRole("list", { name: "Waiting jobs in start order" })).toBeFocused();
+  });
+
   test("opens the conversations drawer on a narrow screen with focus in it, and Escape closes it", async ({ page }) => {
     await page.setViewportSize({ width: 400, height: 800 });
     await page.goto("/");

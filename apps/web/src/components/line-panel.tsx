@@ -25,6 +25,7 @@ export function LinePanel(props: {
   const [moving, setMoving] = createSignal<string | null>(null);
   const shown = () => props.line.waiting().slice(0, LINE_ROWS);
   const more = () => props.line.waiting().length - shown().length;
+  let list: HTMLElement | undefined;
   const toFront = async (job: Job) => {
     setMoving(job.id);
     setError(null);
@@ -35,6 +36,10 @@ export function LinePanel(props: {
     } finally {
       setMoving(null);
     }
+    // Every To front is disabled while a move runs, and the moved job's stays so (it is first now): the browser
+    // took the focus from it. A keyboard user stays in the line, on it, not on the page behind the dialog.
+    const now = document.activeElement;
+    if (!now || now === document.body) list?.focus();
   };
   return (
     <Dialog
@@ -70,7 +75,7 @@ export function LinePanel(props: {
           <p class="line-panel__empty">{props.line.loading() ? "Reading the line…" : "Nobody's jobs are waiting."}</p>
         }
       >
-        <ol class="line" aria-label="Waiting jobs in start order">
+        <ol ref={list} class="line" tabIndex={-1} aria-label="Waiting jobs in start order">
           <For each={shown()}>
             {(job) => (
               <li class="line__row" data-job-id={job.id}>
