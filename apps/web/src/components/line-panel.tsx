@@ -25,7 +25,7 @@ export function LinePanel(props: {
   const [moving, setMoving] = createSignal<string | null>(null);
   const shown = () => props.line.waiting().slice(0, LINE_ROWS);
   const more = () => props.line.waiting().length - shown().length;
-  let list: HTMLElement | undefined;
+  let list: HTMLOListElement | undefined;
   const toFront = async (job: Job) => {
     setMoving(job.id);
     setError(null);
