@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -9,9 +10,34 @@ describe("the embedded database's memory settings", () => {
   it("makes a new data dir apart (initdb in a child process) and opens it with small shared buffers", async () => {
     const dir = await temporaryDir();
     try {
-      const database = await openDatabase({ dataDir: dir.path });
+      // What a first start cut short left: a half-made database folder, and a scratch folder of its own.
+      await mkdir(join(dir.path, "pglite", "base"), { recursive: true });
+      await mkdir(join(dir.path, ".pglite-initdb-dead"));
+      await writeFile(join(dir.path, ".pglite-initdb-dead", "PG_VERSION"), "18");
+      const opening = openDatabase({ dataDir: dir.path });
+      // While initdb writes, the database folder holds nothing new: a start cut short now leaves nothing half made there.
+      // Once, the child wrote into it directly, and went on writing after its parent was killed.
+      const scratch = async () =>
+        (await readdir(dir.path)).filter(
+          (entry) => entry.startsWith(".pglite-initdb-") && entry !== ".pglite-initdb-dead",
+        );
+      let settled = false;
+      void opening.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      for (;;) {
+        if (settled) throw new Error("the database was made without a scratch folder beside its own");
+        const [writing] = await scratch();
+        if (writing && (await readdir(join(dir.path, writing))).length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await readdir(join(dir.path, "pglite"))).toEqual(["base"]);
+      expect(await readdir(join(dir.path, "pglite", "base"))).toEqual([]);
+      const database = await opening;
       try {
         expect(existsSync(join(dir.path, "pglite", "PG_VERSION"))).toBe(true);
+        expect(await readdir(dir.path)).toEqual(["pglite"]);
         const result = (await database.db.execute(sql`show shared_buffers`)) as unknown as {
           rows: { shared_buffers: string }[];
         };

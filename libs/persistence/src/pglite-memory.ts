@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
 
@@ -24,19 +25,43 @@ export const PGLITE_START_PARAMS: readonly string[] = [
   "temp_buffers=4MB",
 ];
 
+/** The scratch folders, beside the database's, that a new database is made in before it is moved into place. */
+const SCRATCH_PREFIX = ".pglite-initdb-";
+
 /**
  * Makes a new embedded database in `path` (initdb) in a short-lived child process, when there is none yet: the
  * process that runs PGlite's initdb keeps ~450 MB of it resident for its whole life (the initdb module and its
  * memory are not given back), which was most of an idle server's 850 MB. The server then opens the finished
  * database like any existing one.
+ *
+ * The database is made in a scratch folder beside `path` and moved into place once whole, so that a first start cut
+ * short (SIGTERM, Ctrl-C, a crash) never leaves a half-made database where the next start looks. A child orphaned by
+ * its parent's SIGTERM stops once its event loop notices (initdb itself runs in one synchronous stretch), and until
+ * then writes only into its own scratch folder. The caller holds the folder (the DATA_DIR lock): scratch folders it
+ * finds are leftovers of a start that ended.
  */
 export async function initdbApart(path: string): Promise<void> {
   if (existsSync(join(path, "PG_VERSION"))) return;
+  const parent = dirname(path);
+  for (const entry of await readdir(parent)) {
+    if (entry.startsWith(SCRATCH_PREFIX)) await rm(join(parent, entry), { recursive: true, force: true });
+  }
+  const scratch = await mkdtemp(join(parent, SCRATCH_PREFIX));
   // The same PGlite this process loads (its CommonJS build), wherever node_modules is.
   const pglite = createRequire(import.meta.url).resolve("@electric-sql/pglite");
   const script = [
     `const { PGlite } = require(${JSON.stringify(pglite)});`,
-    `PGlite.create({ dataDir: ${JSON.stringify(path)} }).then((db) => db.close());`,
+    "const parent = process.ppid;",
+    "setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 250).unref();",
+    `PGlite.create({ dataDir: ${JSON.stringify(scratch)} }).then((db) => db.close());`,
   ].join("\n");
-  await run(process.execPath, ["-e", script], { timeout: 120_000 });
+  try {
+    await run(process.execPath, ["-e", script], { timeout: 120_000 });
+    // What is there holds no database (no PG_VERSION): at most the empty folder the caller made.
+    await rm(path, { recursive: true, force: true });
+    await rename(scratch, path);
+  } catch (error) {
+    await rm(scratch, { recursive: true, force: true });
+    throw error;
+  }
 }
