@@ -54,8 +54,17 @@ const untrustedCodes = new Set([
   "UNABLE_TO_GET_ISSUER_CERT",
   "CERT_UNTRUSTED",
   "CERT_HAS_EXPIRED",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
+
+// TLS that found no TLS: an https:// URL for a server that speaks plain HTTP, as Forge does unless told otherwise.
+const notTlsCodes = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG"]);
+
+/** The first error along the cause chain with `code`, for its own words. */
+const withCode = (error: unknown, code: string, depth = 0): { message?: unknown; reason?: unknown } | undefined => {
+  if (typeof error !== "object" || error === null || depth > 5) return undefined;
+  const record = error as { code?: unknown; cause?: unknown; message?: unknown; reason?: unknown };
+  return record.code === code ? record : withCode(record.cause, code, depth + 1);
+};
 
 const timeoutCodes = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
@@ -73,6 +82,29 @@ const errorCodes = (error: unknown, depth = 0): string[] => {
 /** Classifies a rejected `fetch`: Unreachable only when the request cannot have reached the server. */
 export const fetchFailure = (backendUrl: string, cause: unknown): ForgeError => {
   const codes = errorCodes(cause);
+  if (codes.includes("ERR_TLS_CERT_ALTNAME_INVALID")) {
+    // Trusted or not, the certificate names other hosts: NODE_EXTRA_CA_CERTS would not help.
+    const { reason } = withCode(cause, "ERR_TLS_CERT_ALTNAME_INVALID") ?? {};
+    return new ForgeError({
+      reason: "Unreachable",
+      message:
+        `Forge at ${backendUrl} has a TLS certificate for another host name` +
+        `${typeof reason === "string" ? ` (${reason})` : ""}; use in FORGE_URL a name the certificate holds`,
+      backendUrl,
+      cause,
+    });
+  }
+  const notTls = codes.find((code) => notTlsCodes.has(code));
+  if (notTls !== undefined) {
+    return new ForgeError({
+      reason: "Unreachable",
+      message:
+        `Forge at ${backendUrl} does not answer in TLS (${notTls}): ` +
+        "if it serves plain HTTP, as Forge does by default, FORGE_URL should begin with http://",
+      backendUrl,
+      cause,
+    });
+  }
   const untrusted = codes.find((code) => untrustedCodes.has(code));
   if (untrusted !== undefined) {
     return new ForgeError({

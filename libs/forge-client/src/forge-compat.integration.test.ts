@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { connect as tlsConnect } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { Effect } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
+import { fetchFailure } from "./errors";
 import { makeForgeClient, type ForgeClientOptions } from "./forge-client";
 import { startForgeSimulator, type ForgeSimulator, type ForgeSimulatorOptions } from "./simulator/forge-simulator";
 import { simulatedModel } from "./simulator/models";
@@ -509,6 +511,40 @@ describe("ForgeClient against Forge's own behaviour", () => {
     const error = await Effect.runPromise(Effect.flip(forge.progress()));
     expect(error.reason).toBe("Unreachable");
     expect(error.message).toMatch(/NODE_EXTRA_CA_CERTS/);
+  });
+
+  it("says that a certificate for another host name wants another name in FORGE_URL, not NODE_EXTRA_CA_CERTS", async () => {
+    const dir = new URL("./testing/", import.meta.url);
+    const cert = readFileSync(new URL("self-signed.cert.pem", dir));
+    const tls = createHttpsServer({ key: readFileSync(new URL("self-signed.key.pem", dir)), cert }, (_req, res) =>
+      res.end("{}"),
+    );
+    servers.push(tls);
+    const port = (await listen(tls)).split(":")[1];
+    // The certificate names 127.0.0.1 alone; the TLS error is Node's own, as fetch would meet it.
+    const failure = await new Promise<Error>((resolve) => {
+      const socket = tlsConnect({ host: "127.0.0.1", servername: "localhost", port: Number(port), ca: cert });
+      socket.once("error", resolve);
+    });
+    const error = fetchFailure(`https://localhost:${port}`, new TypeError("fetch failed", { cause: failure }));
+    expect(error.reason).toBe("Unreachable");
+    // Once "start Anvil with NODE_EXTRA_CA_CERTS", for a certificate it trusted already.
+    expect(error.message).toBe(
+      `Forge at https://localhost:${port} has a TLS certificate for another host name ` +
+        "(Host: localhost. is not cert's CN: 127.0.0.1); use in FORGE_URL a name the certificate holds",
+    );
+  });
+
+  it("says that a Forge serving plain HTTP wants http:// in FORGE_URL", async () => {
+    const s = await start();
+    const forge = client({ baseUrl: s.url.replace("http://", "https://"), connectRetries: 0 });
+    const error = await Effect.runPromise(Effect.flip(forge.progress()));
+    // Once "Lost the connection to Forge … while it was working on the request", of a probe that reached nothing.
+    expect(error.reason).toBe("Unreachable");
+    expect(error.message).toBe(
+      `Forge at ${s.url.replace("http://", "https://")} does not answer in TLS (ERR_SSL_WRONG_VERSION_NUMBER): ` +
+        "if it serves plain HTTP, as Forge does by default, FORGE_URL should begin with http://",
+    );
   });
 
   it("cleans an error text that PostgreSQL could not store", async () => {
