@@ -41,6 +41,9 @@ describe("start-up on a DATABASE_URL it cannot open", () => {
   it("names DATABASE_URL, without its password, and what to check", async () => {
     const port = await closedPort();
     // The driver's own message, "connect ECONNREFUSED 127.0.0.1:<port>", named no setting.
+    expect(await failureOn(`postgres://127.0.0.1:${port}/anvil?user=anvil&password=s3cret`)).toMatch(
+      /^cannot open the database at DATABASE_URL postgres:\/\/127\.0\.0\.1:\d+\/anvil\?user=anvil&password=\*\*\*: /,
+    );
     expect(await failureOn(`postgres://anvil:s3cret@127.0.0.1:${port}/anvil`)).toBe(
       `cannot open the database at DATABASE_URL postgres://anvil@127.0.0.1:${port}/anvil: ` +
         `connect ECONNREFUSED 127.0.0.1:${port}; is PostgreSQL running there, on that port?`,

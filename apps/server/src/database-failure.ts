@@ -1,8 +1,10 @@
-/** DATABASE_URL as it may be shown: the password left out. */
+/** DATABASE_URL as it may be shown: the password left out, in its place or as a parameter. */
 export const shownDatabaseUrl = (url: string): string => {
   if (!URL.canParse(url)) return "DATABASE_URL";
   const shown = new URL(url);
   shown.password = "";
+  // libpq's ?password= works too.
+  if (shown.searchParams.has("password")) shown.searchParams.set("password", "***");
   return shown.href;
 };
 
