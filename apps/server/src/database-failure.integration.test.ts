@@ -1,8 +1,11 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createScratchDatabase } from "@anvil/persistence";
 import { pino } from "pino";
+import postgres from "postgres";
 import { afterEach, describe, expect, it, inject } from "vitest";
 import { startAnvil } from "./anvil";
 import { testDrivers } from "./testing/test-databases";
@@ -57,6 +60,40 @@ describe("start-up on a DATABASE_URL it cannot open", () => {
     expect(message).toMatch(/^cannot open the database at DATABASE_URL postgres:\/\/.*\/anvil_no_such_database: /);
     expect(message).toMatch(/database "anvil_no_such_database" does not exist; create it \(createdb\)/);
   });
+
+  it.skipIf(!inject("testDatabaseUrl"))(
+    "says to give Anvil a database of its own, and a user that may create tables in it",
+    async () => {
+      const scratch = await createScratchDatabase(inject("testDatabaseUrl"), {
+        prefix: "anvil_test_taken",
+        takeOverWhenNotPermitted: false,
+      });
+      const role = `anvil_test_${randomBytes(4).toString("hex")}`;
+      const admin = postgres(scratch.url, { max: 1, onnotice: () => {} });
+      try {
+        // Another application's table where Anvil's first one goes.
+        await admin.unsafe("create table conversations (id integer)");
+        expect(await failureOn(scratch.url)).toMatch(
+          /relation "conversations" already exists; give Anvil a database of its own \(createdb anvil\)$/,
+        );
+        await admin.unsafe("drop table conversations");
+        // A user that does not own the database may not create Anvil's schema there (nor, since PostgreSQL 15, tables in public).
+        await admin.unsafe(`create role ${role} login`);
+        await admin.unsafe(`revoke create on schema public from public`);
+        const asRole = new URL(scratch.url);
+        asRole.username = role;
+        expect(await failureOn(asRole.href)).toMatch(
+          /permission denied for database anvil_test_taken_\w+; the user must be able to create tables there: make it the database's owner/,
+        );
+      } finally {
+        await admin.end();
+        await scratch.drop();
+        const server = postgres(inject("testDatabaseUrl"), { max: 1, onnotice: () => {} });
+        await server.unsafe(`drop role if exists ${role}`);
+        await server.end();
+      }
+    },
+  );
 });
 
 describe("start-up on the embedded database", () => {
