@@ -147,7 +147,8 @@ const envSchema = z.object({
   JOB_TIMEOUT_MS: positiveInt(600_000),
   /**
    * Cluster lease: how long a server's hold on its work lasts without renewal. Renewed four times within it, at
-   * least 50 ms apart: a shorter lease runs out between renewals, and the servers take it from each other without end.
+   * least 50 ms apart: a lease of a few milliseconds (set by someone thinking in seconds) runs out between renewals,
+   * and the servers take it from each other without end; under a second, a pause of the event loop does the same.
    */
   LEASE_MS: positiveInt(10_000).pipe(
     z.number().min(1_000, { error: "must be at least 1000 (milliseconds; the default is 10000)" }),
