@@ -25,6 +25,7 @@ describe("readEnv", () => {
     expect(() => readEnv({ FORGE_URL: "https://proxy/forge/sdapi/v1/txt2img" })).toThrow(
       "must be Forge's base URL, without /sdapi/v1 (e.g. https://proxy/forge)",
     );
+    expect(() => readEnv({ FORGE_URL: "http://gpu-1:7860/SDAPI/v1" })).toThrow("without /sdapi/v1");
     expect(() => readEnv({ FORGE_URL: "http://gpu-1:7860?api=1" })).toThrow(
       "Invalid environment: FORGE_URL http://gpu-1:7860/?api=1 must have no ?query or #fragment",
     );
@@ -33,6 +34,8 @@ describe("readEnv", () => {
 
   it("refuses a CLUSTER_URL with a path, a query or credentials, which forwarding would drop unsaid", () => {
     expect(readEnv({ CLUSTER_URL: "http://anvil-1:3000/" }).CLUSTER_URL).toBe("http://anvil-1:3000/");
+    // The URL parser lowercases scheme and host: their case is no path.
+    expect(readEnv({ CLUSTER_URL: "HTTP://Anvil-1:3000" }).CLUSTER_URL).toBe("HTTP://Anvil-1:3000");
     for (const url of ["http://anvil-1:3000/anvil", "http://anvil-1:3000?x=1", "http://u:p@anvil-1:3000"]) {
       expect(() => readEnv({ CLUSTER_URL: url })).toThrow(
         "Invalid environment: CLUSTER_URL must be http://host:port alone, without a path, query or credentials",
@@ -89,6 +92,9 @@ describe("readEnv", () => {
     });
     expect(readEnv({})).toMatchObject({ ALLOWED_ORIGINS: [], MAX_QUEUED_PER_USER: 200 });
     expect(() => readEnv({ AUTH_PROXY_HEADER: "Cookie" })).toThrow("Invalid environment: AUTH_PROXY_HEADER");
+    expect(readEnv({ ALLOWED_ORIGINS: "HTTPS://App.Example.com" }).ALLOWED_ORIGINS).toEqual([
+      "https://app.example.com",
+    ]);
     expect(() => readEnv({ ALLOWED_ORIGINS: "https://a.example/app" })).toThrow(
       "Invalid environment: ALLOWED_ORIGINS.0 must be origins",
     );

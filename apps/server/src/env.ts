@@ -22,14 +22,24 @@ const optionalString = z
  * from Forge's docs page or with a query would only fail later, as a 404 that reads like a Forge without `--api`.
  */
 const forgeUrlProblem = (url: URL): string | null => {
-  if (/\/sdapi(\/|$)/.test(url.pathname)) {
+  if (/\/sdapi(\/|$)/i.test(url.pathname)) {
     const base = new URL(url.href);
-    base.pathname = url.pathname.replace(/\/sdapi(\/.*)?$/, "");
+    base.pathname = url.pathname.replace(/\/sdapi(\/.*)?$/i, "");
     base.username = base.password = "";
     return `must be Forge's base URL, without /sdapi/v1 (e.g. ${base.href.replace(/\/+$/, "")})`;
   }
   if (url.search !== "" || url.hash !== "") return "must have no ?query or #fragment";
   return null;
+};
+
+/**
+ * Whether `url` parses and is a scheme, host and port alone (a trailing slash allowed). Checks go on after z.url
+ * failed, so it may not parse; compared by its parts, since the parser lowercases the scheme and host.
+ */
+const isOriginOnly = (url: string): boolean => {
+  if (!URL.canParse(url)) return false;
+  const { pathname, search, hash, username, password } = new URL(url);
+  return pathname === "/" && search === "" && hash === "" && username === "" && password === "";
 };
 
 const forgeUrls = optionalString.pipe(
@@ -133,8 +143,7 @@ const envSchema = z.object({
         z.array(
           z
             .url({ protocol: /^https?$/, error: "must be http(s) origins separated by commas" })
-            // Checks go on after z.url failed: the URL may not parse.
-            .refine((url) => URL.canParse(url) && new URL(url).origin === url.replace(/\/$/, ""), {
+            .refine((url) => isOriginOnly(url), {
               error: "must be origins (scheme, host and port), without a path",
             })
             .transform((url) => new URL(url).origin),
@@ -158,7 +167,7 @@ const envSchema = z.object({
     z
       .url({ protocol: /^http$/, error: "must be an http:// URL" })
       // Followers reach the leader at its host and port alone: a path, query or credentials would be dropped unsaid.
-      .refine((url) => URL.canParse(url) && new URL(url).origin === url.replace(/\/$/, ""), {
+      .refine((url) => isOriginOnly(url), {
         error: "must be http://host:port alone, without a path, query or credentials",
       })
       .optional(),
