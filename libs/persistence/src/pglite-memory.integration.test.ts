@@ -37,7 +37,13 @@ describe("the embedded database's memory settings", () => {
       const database = await opening;
       try {
         expect(existsSync(join(dir.path, "pglite", "PG_VERSION"))).toBe(true);
-        expect(await readdir(dir.path)).toEqual(["pglite"]);
+        // The scratch folders are gone; what held no database is kept beside, not deleted.
+        const entries = await readdir(dir.path);
+        expect(entries.filter((entry) => entry.startsWith(".pglite-initdb-"))).toEqual([]);
+        const kept = entries.filter((entry) => entry.startsWith("pglite.incomplete-"));
+        expect(kept).toHaveLength(1);
+        expect(await readdir(join(dir.path, kept[0]!))).toEqual(["base"]);
+        expect(entries).toHaveLength(2);
         const result = (await database.db.execute(sql`show shared_buffers`)) as unknown as {
           rows: { shared_buffers: string }[];
         };

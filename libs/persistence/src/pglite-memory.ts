@@ -57,8 +57,11 @@ export async function initdbApart(path: string): Promise<void> {
   ].join("\n");
   try {
     await run(process.execPath, ["-e", script], { timeout: 120_000 });
-    // What is there holds no database (no PG_VERSION): at most the empty folder the caller made.
-    await rm(path, { recursive: true, force: true });
+    // What is there holds no database (no PG_VERSION): the empty folder the caller made, or what an older Anvil's
+    // start cut short left half made. Anything else is not ours to delete: it is kept beside, under a name that says so.
+    const left = existsSync(path) ? await readdir(path) : [];
+    if (left.length > 0) await rename(path, `${path}.incomplete-${Date.now()}`);
+    else await rm(path, { recursive: true, force: true });
     await rename(scratch, path);
   } catch (error) {
     await rm(scratch, { recursive: true, force: true });
