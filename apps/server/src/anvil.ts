@@ -39,7 +39,7 @@ import { Authenticator } from "./auth";
 import { AuthGate } from "./auth-gate";
 import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
-import { DatabaseUnusable } from "./database-failure";
+import { DatabaseUnusable, shownDatabaseUrl } from "./database-failure";
 import { forgeFetch } from "./forge-fetch";
 import { forwardToLeader } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
@@ -151,6 +151,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // The embedded database belongs to one process: the lock is taken before PGlite touches its files, and
   // given back only after it closed them.
   const lock = config.databaseUrl || config.inMemoryDatabase ? null : await acquireDataDirLock(config.dataDir);
+  if (config.databaseUrl) {
+    // A host that drops packets keeps the driver waiting up to its 30 s connect timeout: the log says on what.
+    const database = shownDatabaseUrl(config.databaseUrl);
+    logger.info({ database }, `connecting to PostgreSQL at ${database}`);
+  }
   if (lock) {
     // Creating one takes PGlite tens of seconds on a small machine: without a word the first `npm start` looks hung.
     const folder = resolve(config.dataDir, "pglite");

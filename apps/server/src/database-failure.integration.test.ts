@@ -97,11 +97,12 @@ describe("start-up on a DATABASE_URL it cannot open", () => {
 });
 
 describe("start-up on the embedded database", () => {
-  /** The log lines of a start on `dataDir`, and how it ended. */
-  const startOn = async (dataDir: string) => {
+  /** The log lines of a start on `dataDir` (or `databaseUrl`), and how it ended. */
+  const startOn = async (dataDir: string, databaseUrl?: string) => {
     const lines: string[] = [];
     const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
-    const outcome = await startAnvil({ ...testServerConfig({ dataDir }), logger }).then(
+    const config = testServerConfig({ dataDir, ...(databaseUrl === undefined ? {} : { databaseUrl }) });
+    const outcome = await startAnvil({ ...config, logger }).then(
       async (anvil) => {
         await anvil.close();
         return "started";
@@ -122,6 +123,16 @@ describe("start-up on the embedded database", () => {
     } finally {
       await database.dispose();
     }
+  });
+
+  it("says which PostgreSQL it connects to, without the password, before it waits for it", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "anvil-database-failure-"));
+    folders.push(dataDir);
+    const port = await closedPort();
+    const { lines, outcome } = await startOn(dataDir, `postgres://anvil:s3cret@127.0.0.1:${port}/anvil`);
+    expect(outcome).toMatch(/^cannot open the database at DATABASE_URL/);
+    expect(lines).toContain(`connecting to PostgreSQL at postgres://anvil@127.0.0.1:${port}/anvil`);
+    expect(lines.join("\n")).not.toContain("s3cret");
   });
 
   it("says it creates a new one before the first start's long wait", async () => {
