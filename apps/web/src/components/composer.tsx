@@ -2,6 +2,7 @@ import { createEffect, createSignal, on, Show } from "solid-js";
 import type { Job } from "../lib/types";
 import { createStore } from "solid-js/store";
 import { draft } from "../lib/draft";
+import { focusFellToPage } from "../lib/focus";
 import { fieldErrorsOf, UNREACHABLE } from "../lib/errors";
 import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS } from "../lib/format";
@@ -197,7 +198,7 @@ export function Composer(props: {
     }
     // Generate pressed from the keyboard is disabled while it sends (and stays so on an empty box), which takes
     // the focus from it: the prompt box has it next, for the next prompt, instead of the top of the page.
-    if (!document.activeElement || document.activeElement === document.body) promptBox.focus();
+    if (focusFellToPage()) promptBox.focus();
   };
 
   return (

@@ -1,5 +1,6 @@
 import { createSignal, For, Show } from "solid-js";
 import { errorMessage } from "../lib/errors";
+import { focusFellToPage } from "../lib/focus";
 import type { Conversation } from "../lib/types";
 import { PencilIcon, PlusIcon, TrashIcon } from "./icons";
 
@@ -45,8 +46,7 @@ export function ConversationList(props: {
     await reporting(`"${conversation.title}" could not be renamed`, () => onRename(conversation, title));
     // The renamed conversation is drawn as a new row, its focused Rename with it: keep a keyboard user on the
     // new row's Rename rather than back at the top of the page.
-    const focused = document.activeElement;
-    if (focused && focused !== document.body && focused.isConnected) return;
+    if (!focusFellToPage()) return;
     rowOf(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action")?.focus();
   };
   /** The conversation's button in the list, if it is listed. */
@@ -69,8 +69,7 @@ export function ConversationList(props: {
     setDeleting(null);
     // The focused Delete went with its row (or was disabled meanwhile): keep a keyboard user in the list, on the
     // conversation that took its place, rather than back at the top of the page.
-    const focused = document.activeElement;
-    if (focused && focused !== document.body && focused.isConnected) return;
+    if (!focusFellToPage()) return;
     const kept = rowOf(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action--danger");
     (kept ?? rowOf(neighbours[0]?.id) ?? rowOf(neighbours[1]?.id) ?? newButton).focus();
   };

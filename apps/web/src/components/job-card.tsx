@@ -1,6 +1,7 @@
 import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show, Switch } from "solid-js";
 import { actionFailure } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
+import { focusFellToPage } from "../lib/focus";
 import { formatElapsed, formatSize, msBetween } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
@@ -63,8 +64,7 @@ export function JobCard(props: JobCardProps) {
    * to it if it is there, else to the card's next action; it does not scroll a reader who has scrolled away.
    */
   const keepFocus = (was: HTMLElement | null) => {
-    const now = document.activeElement;
-    if (!was || (now && now !== document.body)) return;
+    if (!was || !focusFellToPage()) return;
     const back = was.isConnected && !was.matches(":disabled") ? was : null;
     (back ?? foot.querySelector<HTMLElement>("a, button:not([disabled])") ?? card).focus({ preventScroll: true });
   };

@@ -1,5 +1,6 @@
 import { createSignal, For, Show } from "solid-js";
 import { actionFailure } from "../lib/errors";
+import { focusFellToPage } from "../lib/focus";
 import type { Line } from "../lib/line";
 import type { Job } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
@@ -38,8 +39,7 @@ export function LinePanel(props: {
     }
     // Every To front is disabled while a move runs, and the moved job's stays so (it is first now): the browser
     // took the focus from it. A keyboard user stays in the line, on it, not on the page behind the dialog.
-    const now = document.activeElement;
-    if (!now || now === document.body) list?.focus();
+    if (focusFellToPage()) list?.focus();
   };
   return (
     <Dialog
