@@ -1,3 +1,4 @@
+import { tabSlot } from "../lib/draft";
 import { SIZE_PRESETS } from "../lib/format";
 import { DEFAULT_SETTINGS, UNREADABLE } from "./composer-settings";
 import type { Settings } from "./composer-settings";
@@ -39,25 +40,24 @@ function settingsFrom(stored: unknown): Settings {
   };
 }
 
+const slot = tabSlot(KEY);
+
 /**
  * The composer's settings in this tab, kept in sessionStorage beside the prompt's draft: a reload, or a sign-in
  * asked for again, does not put a 512×512, 8-step setup back to the defaults unseen. Storage that is off keeps nothing.
  */
 export const settingsDraft = {
   read(): Settings {
+    const stored = slot.read();
+    if (stored === null) return { ...DEFAULT_SETTINGS, modules: [] };
     try {
-      const stored = sessionStorage.getItem(KEY);
-      return stored === null ? { ...DEFAULT_SETTINGS, modules: [] } : settingsFrom(JSON.parse(stored));
+      return settingsFrom(JSON.parse(stored));
     } catch {
       return { ...DEFAULT_SETTINGS, modules: [] };
     }
   },
   /** Stores `settings`; read in an effect, it follows every field of a store. */
   write(settings: Settings): void {
-    try {
-      sessionStorage.setItem(KEY, JSON.stringify(settings));
-    } catch {
-      // Storage is off or full: the settings live as long as the page.
-    }
+    slot.write(JSON.stringify(settings));
   },
 };
