@@ -55,14 +55,63 @@ describe("readEnv", () => {
   });
 
   it.each([
-    [{ LEASE_MS: "0" }, "Invalid environment: LEASE_MS must be positive"],
+    [{ LEASE_MS: "0" }, "Invalid environment: LEASE_MS 0 must be at least 1000 (milliseconds; the default is 10000)"],
     // Ten milliseconds (someone thinking in seconds): two servers took the lease from each other 80 times in 5 s.
-    [{ LEASE_MS: "10" }, "Invalid environment: LEASE_MS must be at least 1000 (milliseconds; the default is 10000)"],
-    [{ LEASE_MS: "soon" }, "Invalid environment: LEASE_MS must be a number"],
-    [{ SHUTDOWN_GRACE_MS: "-1" }, "Invalid environment: SHUTDOWN_GRACE_MS must be 0 or more"],
-    [{ SHUTDOWN_GRACE_MS: "2.5" }, "Invalid environment: SHUTDOWN_GRACE_MS must be a whole number"],
+    [{ LEASE_MS: "10" }, "Invalid environment: LEASE_MS 10 must be at least 1000 (milliseconds; the default is 10000)"],
+    [
+      { LEASE_MS: "soon" },
+      'Invalid environment: LEASE_MS "soon" must be a whole number in decimal digits alone, 1000 or more (at most 2147483647, about 24 days)',
+    ],
+    [
+      { SHUTDOWN_GRACE_MS: "-1" },
+      'Invalid environment: SHUTDOWN_GRACE_MS "-1" must be a whole number in decimal digits alone, 0 or more',
+    ],
+    [{ SHUTDOWN_GRACE_MS: "2.5" }, 'Invalid environment: SHUTDOWN_GRACE_MS "2.5" must be a whole number'],
+    // Past the longest timer Node.js takes, a timer fires at once: the stop would not wait at all.
+    [
+      { SHUTDOWN_GRACE_MS: "3000000000" },
+      "Invalid environment: SHUTDOWN_GRACE_MS 3000000000 must be 0 or more (at most 2147483647",
+    ],
+    [
+      { MAX_QUEUED_PER_USER: "1e2" },
+      'Invalid environment: MAX_QUEUED_PER_USER "1e2" must be a whole number in decimal digits alone, 0 or more',
+    ],
   ])("stops at %o with one line naming the variable", (source, message) => {
     expect(() => readEnv(source)).toThrow(message);
+  });
+
+  // Number() reads each of these as a number, so they once started a server on some port nobody typed.
+  it.each(["1e3", "3000.0", " 3000", "3000 ", "3000\r", "0x10", "+3000", "3_000", "３０００"])(
+    "refuses PORT %j, which is not a whole number in decimal digits alone, showing the value",
+    (port) => {
+      expect(() => readEnv({ PORT: port })).toThrow(
+        `Invalid environment: PORT ${JSON.stringify(port)} must be a whole number in decimal digits alone, 0..65535`,
+      );
+    },
+  );
+
+  it("takes PORT in decimal digits 0..65535 (0: any free port, as the tests' servers use) and refuses one past it", () => {
+    expect(readEnv({ PORT: "0" }).PORT).toBe(0);
+    expect(readEnv({ PORT: "4400" }).PORT).toBe(4400);
+    expect(readEnv({ PORT: "65535" }).PORT).toBe(65535);
+    expect(readEnv({ PORT: "" }).PORT).toBe(3000);
+    expect(() => readEnv({ PORT: "65536" })).toThrow("Invalid environment: PORT 65536 must be 0..65535");
+  });
+
+  it.each([
+    "JOB_TIMEOUT_MS",
+    "LEASE_MS",
+    "SHUTDOWN_GRACE_MS",
+    "MAX_QUEUED_PER_USER",
+    "ANVIL_SIMULATOR_STEP_MS",
+    "ANVIL_WEBHOOK_RETRY_MS",
+  ])("refuses %s written as 1e4 or 10000.0, naming the variable and the value", (name) => {
+    for (const value of ["1e4", "10000.0", " 10000", "0x2710"]) {
+      expect(() => readEnv({ [name]: value })).toThrow(
+        `Invalid environment: ${name} ${JSON.stringify(value)} must be a whole number in decimal digits alone`,
+      );
+    }
+    expect(readEnv({ [name]: "10000" })).toMatchObject({ [name]: 10_000 });
   });
 
   it("turns model affinity on unless MODEL_AFFINITY is 0, and refuses anything but 0 or 1", () => {

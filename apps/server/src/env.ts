@@ -67,23 +67,42 @@ const forgeUrls = optionalString.pipe(
     .optional(),
 );
 
-const positiveInt = (fallback: number) =>
-  optionalString.pipe(
-    z.coerce
-      .number<string | undefined>({ error: "must be a number" })
-      .int({ error: "must be a whole number" })
-      .positive({ error: "must be positive" })
-      .default(fallback),
-  );
+/** The longest delay a Node.js timer takes: a longer one fires at once (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2_147_483_647;
 
-const nonNegativeInt = (fallback: number) =>
-  optionalString.pipe(
-    z.coerce
-      .number<string | undefined>({ error: "must be a number" })
-      .int({ error: "must be a whole number" })
-      .min(0, { error: "must be 0 or more" })
-      .default(fallback),
-  );
+/**
+ * A whole number in decimal digits alone, `min`..`max`, or `fallback` when unset or blank. Not z.coerce.number:
+ * Number() reads `1e3`, `3000.0`, ` 3000` and `0x10` too, and a mistyped value should stop start-up, not become
+ * another number. `floor` says why `min` where it is more than "0 or more" would.
+ */
+const wholeNumber = ({ fallback, min, max, floor }: { fallback: number; min: number; max: number; floor?: string }) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === "") return fallback;
+      const range =
+        max === Number.MAX_SAFE_INTEGER
+          ? `${min} or more`
+          : max === MAX_TIMER_MS
+            ? `${min} or more (at most ${max}, about 24 days)`
+            : `${min}..${max}`;
+      const refuse = (message: string) => {
+        ctx.addIssue({ code: "custom", message, input: value });
+        return z.NEVER;
+      };
+      // Quoted when it is not plain digits, so that a stray space or carriage return shows.
+      if (!/^[0-9]+$/.test(value))
+        return refuse(`${JSON.stringify(value)} must be a whole number in decimal digits alone, ${range}`);
+      const number = Number(value);
+      if (number < min) return refuse(`${value} must be ${floor ?? range}`);
+      if (number > max) return refuse(`${value} must be ${range}`);
+      return number;
+    });
+
+/** Milliseconds for a timer: at least `min`, at most what a timer takes. */
+const milliseconds = (fallback: number, min: number, floor?: string) =>
+  wholeNumber({ fallback, min, max: MAX_TIMER_MS, ...(floor ? { floor } : {}) });
 
 // Labels of letters, digits and hyphens (underscores too: container names carry them); an all-digit last label
 // is a mistyped IPv4 address (999.1.1.1), which would otherwise surface only as "getaddrinfo ENOTFOUND" at listen.
@@ -94,14 +113,8 @@ const isHostName = (host: string): boolean => {
 };
 
 const envSchema = z.object({
-  PORT: optionalString.pipe(
-    z.coerce
-      .number<string | undefined>({ error: "must be a number" })
-      .int({ error: "must be a whole number" })
-      .min(0, { error: "must be 0..65535" })
-      .max(65535, { error: "must be 0..65535" })
-      .default(3000),
-  ),
+  // 0: any free port (the tests' servers).
+  PORT: wholeNumber({ fallback: 3000, min: 0, max: 65535 }),
   HOST: optionalString.pipe(
     z
       .string()
@@ -152,16 +165,14 @@ const envSchema = z.object({
       .default([]),
   ),
   /** Queued jobs one user may have at once (0: no limit). */
-  MAX_QUEUED_PER_USER: nonNegativeInt(200),
-  JOB_TIMEOUT_MS: positiveInt(600_000),
+  MAX_QUEUED_PER_USER: wholeNumber({ fallback: 200, min: 0, max: Number.MAX_SAFE_INTEGER }),
+  JOB_TIMEOUT_MS: milliseconds(600_000, 1),
   /**
    * Cluster lease: how long a server's hold on its work lasts without renewal. Renewed four times within it, at
    * least 50 ms apart: a lease of a few milliseconds (set by someone thinking in seconds) runs out between renewals,
    * and the servers take it from each other without end; under a second, a pause of the event loop does the same.
    */
-  LEASE_MS: positiveInt(10_000).pipe(
-    z.number().min(1_000, { error: "must be at least 1000 (milliseconds; the default is 10000)" }),
-  ),
+  LEASE_MS: milliseconds(10_000, 1_000, "at least 1000 (milliseconds; the default is 10000)"),
   /** Cluster: where the other servers reach this one (default http://HOST:PORT). */
   CLUSTER_URL: optionalString.pipe(
     z
@@ -173,7 +184,7 @@ const envSchema = z.object({
       .optional(),
   ),
   /** On SIGTERM, how long running generations may go on to finish (0: interrupt them at once). */
-  SHUTDOWN_GRACE_MS: nonNegativeInt(25_000),
+  SHUTDOWN_GRACE_MS: milliseconds(25_000, 0),
   LOG_LEVEL: optionalString.pipe(
     z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "must be a pino level" })
@@ -189,11 +200,11 @@ const envSchema = z.object({
       .transform((value) => value === "1"),
   ),
   NODE_ENV: optionalString,
-  ANVIL_SIMULATOR_STEP_MS: positiveInt(150),
+  ANVIL_SIMULATOR_STEP_MS: milliseconds(150, 1),
   /** Key of the X-Anvil-Signature HMAC of webhook deliveries; unset: unsigned. */
   WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, { error: "must be at least 16 characters" }).optional()),
   /** For tests: the first webhook retry's delay (doubling from there); production keeps the default. */
-  ANVIL_WEBHOOK_RETRY_MS: positiveInt(5_000),
+  ANVIL_WEBHOOK_RETRY_MS: milliseconds(5_000, 1),
 });
 
 /** The server's validated configuration. */

@@ -1,5 +1,5 @@
 import { startAnvil } from "./anvil";
-import { blameEnvironment, checkListenAddress, InvalidEnvironment, readEnv } from "./env";
+import { blameEnvironment, checkListenAddress, InvalidEnvironment, MAX_TIMER_MS, readEnv } from "./env";
 import { inspectionMode } from "./inspection";
 import { createLogger } from "./logger";
 
@@ -52,10 +52,12 @@ async function main(): Promise<void> {
       { signal, graceMs },
       "stopping: no new work; running generations may finish within the grace, what still runs then is interrupted and runs again at the next start",
     );
+    // A longer timer would fire at once.
+    const giveUpMs = Math.min(graceMs + STOP_MARGIN_MS, MAX_TIMER_MS);
     setTimeout(() => {
       logger.warn({ graceMs, marginMs: STOP_MARGIN_MS }, "could not stop within the grace and its margin: exiting now");
       process.exit(1);
-    }, graceMs + STOP_MARGIN_MS).unref();
+    }, giveUpMs).unref();
     anvil.close({ graceMs }).then(
       () => {
         logger.info({ signal }, "stopped cleanly");
