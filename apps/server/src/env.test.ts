@@ -114,6 +114,14 @@ describe("readEnv", () => {
     expect(readEnv({ [name]: "10000" })).toMatchObject({ [name]: 10_000 });
   });
 
+  it("gives JOB_TIMEOUT_MS a floor of a second, as LEASE_MS has: 5 (seconds typed as milliseconds) would time every job out at once", () => {
+    expect(() => readEnv({ JOB_TIMEOUT_MS: "5" })).toThrow(
+      "Invalid environment: JOB_TIMEOUT_MS 5 must be at least 1000 (milliseconds; the default is 600000)",
+    );
+    expect(readEnv({ JOB_TIMEOUT_MS: "1000" }).JOB_TIMEOUT_MS).toBe(1_000);
+    expect(readEnv({}).JOB_TIMEOUT_MS).toBe(600_000);
+  });
+
   it("turns model affinity on unless MODEL_AFFINITY is 0, and refuses anything but 0 or 1", () => {
     expect(readEnv({}).MODEL_AFFINITY).toBe(true);
     expect(readEnv({ MODEL_AFFINITY: "0" }).MODEL_AFFINITY).toBe(false);

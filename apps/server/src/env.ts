@@ -166,7 +166,11 @@ const envSchema = z.object({
   ),
   /** Queued jobs one user may have at once (0: no limit). */
   MAX_QUEUED_PER_USER: wholeNumber({ fallback: 200, min: 0, max: Number.MAX_SAFE_INTEGER }),
-  JOB_TIMEOUT_MS: milliseconds(600_000, 1),
+  /**
+   * The longest one job may hold a GPU. At least a second: a few milliseconds (set by someone thinking in seconds)
+   * time every job out as soon as it starts, each one's backend interrupted.
+   */
+  JOB_TIMEOUT_MS: milliseconds(600_000, 1_000, "at least 1000 (milliseconds; the default is 600000)"),
   /**
    * Cluster lease: how long a server's hold on its work lasts without renewal. Renewed four times within it, at
    * least 50 ms apart: a lease of a few milliseconds (set by someone thinking in seconds) runs out between renewals,
