@@ -3,15 +3,17 @@ import type { Job, LineChange } from "@anvil/job-machine";
 /**
  * What the hub carries: persisted status changes, persisted progress, each change of the waiting line as it
  * happens, numbered by the line's version (positions are never persisted: they are read from the live line), a
- * change of the estimates while the line stayed as it was (read them from the service), and a user removed (whose
- * open subscriptions end).
+ * change of the estimates while the line stayed as it was (read them from the service), a user removed (whose
+ * open subscriptions end), and a conversation of `owner`'s made, renamed or deleted: only a wake-up, for the
+ * database says what it is now (see conversation-stream.ts).
  */
 export type HubMessage =
   | { kind: "status"; eventId: number; job: Job }
   | { kind: "progress"; job: Job }
   | { kind: "line"; version: number; change: LineChange }
   | { kind: "timing" }
-  | { kind: "revoked"; user: string };
+  | { kind: "revoked"; user: string }
+  | { kind: "conversation"; owner: string; conversationId: string };
 
 /** An in-process broadcast of job changes to every open subscription. */
 export class EventHub {
