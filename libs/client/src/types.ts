@@ -10,6 +10,9 @@ export type AnvilOutputs = inferRouterOutputs<AnvilRouter>;
 export type Job = AnvilOutputs["jobs"]["get"];
 /** Where a job is: `queued`, `processing`, `complete`, `error` or `cancelled`. */
 export type JobStatus = Job["status"];
+/** What `conversations.events` sends (docs/API.md): a conversation made or renamed, one deleted, or `reload`. */
+export type ConversationEvent =
+  AnvilOutputs["conversations"]["events"] extends AsyncIterable<{ data: infer Event }> ? Event : never;
 /** What `jobs.submit` takes. */
 export type SubmitInput = AnvilInputs["jobs"]["submit"];
 
