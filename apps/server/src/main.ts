@@ -1,5 +1,12 @@
 import { startAnvil } from "./anvil";
-import { blameEnvironment, checkListenAddress, InvalidEnvironment, MAX_TIMER_MS, readEnv } from "./env";
+import {
+  blameEnvironment,
+  checkBackendAddresses,
+  checkListenAddress,
+  InvalidEnvironment,
+  MAX_TIMER_MS,
+  readEnv,
+} from "./env";
 import { inspectionMode } from "./inspection";
 import { createLogger } from "./logger";
 
@@ -12,6 +19,8 @@ async function main(): Promise<void> {
   // Readable lines on a developer's terminal; JSON for anything else (a pipe, a log shipper, production).
   const pretty = process.stdout.isTTY === true && env.NODE_ENV !== "production";
   const logger = createLogger({ level: env.LOG_LEVEL, pretty, color: pretty });
+  // One Forge under two names would be two GPUs to the scheduler, and get two generations at once.
+  for (const warning of await checkBackendAddresses(env.FORGE_URL)) logger.warn(warning);
   const inspect = inspectionMode(env);
   const anvil = await startAnvil({
     port: env.PORT,
