@@ -1,3 +1,5 @@
+import type { AppRouter } from "@anvil/api";
+import type { inferRouterOutputs } from "@trpc/server";
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -13,9 +15,8 @@ import { waitFor } from "./testing/wait";
 const TOKEN = "the-admins-api-token";
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-type ConversationEvent = Parameters<
-  NonNullable<Parameters<AnvilClient["conversations"]["events"]["subscribe"]>[1]["onData"]>
->[0]["data"];
+type ConversationEvent =
+  inferRouterOutputs<AppRouter>["conversations"]["events"] extends AsyncIterable<{ data: infer Event }> ? Event : never;
 
 /** A `conversations.events` subscriber: what it received, once its first `reload` said it listens. */
 interface Watcher {
