@@ -136,6 +136,14 @@ export function ChatPage() {
             </button>
           </div>
         </Show>
+        <Show when={chat.notice()}>
+          <div class="banner banner--info" role="status">
+            <span>{chat.notice()}</span>
+            <button type="button" class="button" onClick={() => chat.dismissNotice()}>
+              OK
+            </button>
+          </div>
+        </Show>
         <Show when={chat.selectedId()} keyed fallback={<Welcome class="chat__scroll" />}>
           <MessageList
             messages={chat.messages}

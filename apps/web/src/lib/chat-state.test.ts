@@ -1,6 +1,6 @@
 import { createRoot } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createChatState, keepingUnchanged, unlistedConversationWatch } from "./chat-state";
+import { createChatState, keepingUnchanged, unlistedConversationWatch, withConversation } from "./chat-state";
 import { makeJob } from "./test-support";
 import type { Conversation } from "./types";
 
@@ -22,6 +22,32 @@ describe("keepingUnchanged", () => {
     expect(list).toEqual(fresh);
     expect(list[1]).toBe(foxes);
     expect(list[2]).toBe(fresh[2]);
+  });
+});
+
+describe("withConversation", () => {
+  const at = (id: string, title: string, day: number): Conversation => ({
+    id,
+    title,
+    createdAt: `2026-12-${String(day).padStart(2, "0")}T10:00:00.000Z`,
+  });
+  const shown = [at("c3", "Harbours", 3), at("c1", "Foxes", 1)];
+
+  it("puts a conversation made elsewhere where the list's order puts it", () => {
+    expect(withConversation(shown, at("c4", "Lighthouses", 4), false).map((c) => c.id)).toEqual(["c4", "c3", "c1"]);
+    expect(withConversation(shown, at("c2", "Boats", 2), false).map((c) => c.id)).toEqual(["c3", "c2", "c1"]);
+    expect(withConversation(shown, at("c0", "Old", 0), false).map((c) => c.id)).toEqual(["c3", "c1", "c0"]);
+  });
+
+  it("leaves one older than the last shown to Show older while older ones are not listed", () => {
+    expect(withConversation(shown, at("c0", "Old", 0), true)).toBe(shown);
+  });
+
+  it("renames a listed conversation in its place, and keeps the list when nothing changed", () => {
+    const renamed = withConversation(shown, at("c1", "Foxes in snow", 1), false);
+    expect(renamed.map((c) => c.title)).toEqual(["Harbours", "Foxes in snow"]);
+    expect(renamed[0]).toBe(shown[0]);
+    expect(withConversation(shown, at("c1", "Foxes", 1), false)).toBe(shown);
   });
 });
 

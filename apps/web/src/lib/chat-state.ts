@@ -8,7 +8,7 @@ import { submissionKeys } from "./submission-keys";
 import { createSubscription } from "./subscription";
 import { coalesced, throttled } from "./tasks";
 import { trpc } from "./trpc";
-import type { Conversation, Job, JobStreamEvent, Message, QueueStatus, SubmitInput } from "./types";
+import type { Conversation, ConversationEvent, Job, JobStreamEvent, Message, QueueStatus, SubmitInput } from "./types";
 
 const QUEUE_POLL_MS = 3_000;
 /** Conversations read per page of the list, and at most per refresh (the API's limit). */
@@ -20,8 +20,11 @@ const CONVERSATION_GONE =
 const CURSOR_KEY = "anvil:last-event";
 /** At most one read of the conversation list this often for jobs of conversations it does not hold. */
 const UNLISTED_RELOAD_MS = 1_000;
-/** How often a visible page reads the conversation list again: the server tells no page of a deletion. */
-const LIST_POLL_MS = 20_000;
+/**
+ * How often a visible page reads the conversation list again. `conversations.events` tells it of every change as it
+ * happens; this only catches one that stream missed (it was down, or the server that had it stopped).
+ */
+const LIST_POLL_MS = 60_000;
 /** What a job action that did not find its job says (the page reads the conversation again, and leaves it if gone). */
 const JOB_GONE = "This job is gone: it was removed, or it is not yours.";
 
@@ -84,6 +87,30 @@ export function unlistedConversationWatch(options: {
   };
 }
 
+/** Orders conversations as the list does: newest first, then by id (`conversations.list`'s order). */
+const newerFirst = (a: Conversation, b: Conversation): number =>
+  a.createdAt === b.createdAt ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.createdAt < b.createdAt ? 1 : -1;
+
+/**
+ * `shown` with `conversation` (made or renamed elsewhere) in it: in its place when listed, else put where the order
+ * puts it, unless it is older than the last shown while older ones are not listed yet ("Show older" brings it then).
+ * `shown` itself when nothing changes.
+ */
+export const withConversation = (
+  shown: Conversation[],
+  conversation: Conversation,
+  hasOlder: boolean,
+): Conversation[] => {
+  const at = shown.findIndex((c) => c.id === conversation.id);
+  if (at !== -1) {
+    const [kept] = keepingUnchanged([shown[at]!], [conversation]);
+    return kept === shown[at] ? shown : shown.map((c, i) => (i === at ? conversation : c));
+  }
+  const before = shown.findIndex((c) => newerFirst(conversation, c) < 0);
+  if (before === -1) return hasOlder ? shown : [...shown, conversation];
+  return [...shown.slice(0, before), conversation, ...shown.slice(before)];
+};
+
 /** Everything the chat page shows and does, fed by queries and the live job stream; `listPollMs` is for tests. */
 export function createChatState(options: { listPollMs?: number } = {}) {
   const store = createJobStore();
@@ -96,6 +123,8 @@ export function createChatState(options: { listPollMs?: number } = {}) {
   // The open conversation when the list does not hold it (older than the pages read): read alone, for its title.
   const [unlisted, setUnlisted] = createSignal<Conversation | null>(null);
   const [queue, setQueue] = createSignal<QueueStatus>();
+  // What the page says once the conversation it had open was deleted elsewhere (until another is chosen).
+  const [notice, setNotice] = createSignal<string | null>(null);
   const catalog = createCatalog();
 
   const select = (id: string | null) => {
@@ -108,6 +137,7 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       setSelectedId(id);
       setMessages([]);
       setLoadError(null);
+      setNotice(null);
     });
     history.replaceState(null, "", id ? `/?c=${encodeURIComponent(id)}` : "/");
   };
@@ -122,6 +152,20 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       select(null);
     }
     setConversations(conversations().filter((conversation) => conversation.id !== id));
+  };
+
+  // Deletions this page asked for: their event may come before the mutation's answer, and is no news here.
+  const deletingHere = new Set<string>();
+  /** Conversation `id` was deleted elsewhere: the page leaves it, saying so when it had it open. */
+  const deletedElsewhere = (id: string) => {
+    const title = (conversations().find((c) => c.id === id) ?? (unlisted()?.id === id ? unlisted() : null))?.title;
+    const wasOpen = selectedId() === id;
+    leave(id);
+    if (wasOpen && !deletingHere.has(id)) {
+      setNotice(
+        `${title ? `“${title}”` : "The conversation you had open"} was deleted in another tab or window. What you type here starts a new conversation.`,
+      );
+    }
   };
 
   const loadConversation = coalesced(async () => {
@@ -145,7 +189,7 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     } catch (error) {
       if (selectedId() !== id) return;
       const code = errorCode(error);
-      if (code === "NOT_FOUND" || code === "BAD_REQUEST") leave(id);
+      if (code === "NOT_FOUND" || code === "BAD_REQUEST") deletedElsewhere(id);
       else setLoadError(errorMessage(error));
     } finally {
       setLoading(false);
@@ -259,6 +303,24 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     onError: () => void checkAuth(),
   });
 
+  // The user's conversations as they are made, renamed and deleted on any page. A hidden page holds no such stream:
+  // browsers give one server six connections over HTTP/1.1 across all tabs, and each page's job stream takes one
+  // already; once shown again, the stream it opens begins with a reload of the list.
+  const [visible, setVisible] = createSignal(document.visibilityState === "visible");
+  createSubscription<Record<string, never>, ConversationEvent>({
+    input: () => (visible() ? {} : null),
+    subscribe: (input, handlers) => trpc.conversations.events.subscribe(input, handlers),
+    onData: (event) => {
+      if (event.kind === "reload") void loadConversations();
+      else if (event.kind === "deleted") deletedElsewhere(event.conversationId);
+      else {
+        const { conversation } = event;
+        setConversations(withConversation(conversations(), conversation, hasOlderConversations()));
+        if (unlisted()?.id === conversation.id) setUnlisted(conversation);
+      }
+    },
+  });
+
   createEffect(on(selectedId, () => void loadConversation()));
   /** Reads again everything the page shows from queries: after a failed load, or once the stream is back. */
   const reload = () => {
@@ -280,18 +342,17 @@ export function createChatState(options: { listPollMs?: number } = {}) {
   void refreshQueue();
   catalog.load();
   const poll = setInterval(() => void refreshQueue(), QUEUE_POLL_MS);
-  // No event tells of a conversation deleted or made elsewhere: a visible page reads the list now and then (a tick
-  // during a read is skipped, not queued behind it); one that loses the open conversation leaves it.
+  // A change the conversation stream missed: a visible page reads the list now and then all the same (a tick during
+  // a read is skipped, not queued behind it); one that loses the open conversation leaves it.
   const listPoll = setInterval(() => {
     if (document.visibilityState === "visible" && !listing) void loadConversations();
   }, options.listPollMs ?? LIST_POLL_MS);
-  // Back to this page (another tab or window may have added, renamed or deleted conversations): read them again.
-  const onFocus = () => {
-    void loadConversations();
-    catalog.load();
-  };
+  // Back to this page: the conversations come through their stream (reopened, with a reload, when the page was
+  // hidden); the choices of the composer may have changed meanwhile.
+  const onFocus = () => catalog.load();
   const onVisible = () => {
-    if (document.visibilityState === "visible") onFocus();
+    setVisible(document.visibilityState === "visible");
+    if (visible()) onFocus();
   };
   window.addEventListener("focus", onFocus);
   document.addEventListener("visibilitychange", onVisible);
@@ -353,6 +414,9 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       select(null);
     },
     loading,
+    /** What the page says about the conversation it had open, e.g. that it was deleted in another tab. */
+    notice,
+    dismissNotice: () => setNotice(null),
     /** Why the conversation or the list of conversations could not be loaded, if one of them failed. */
     loadError: () => loadError() ?? listError(),
     reload,
@@ -394,7 +458,12 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     },
     /** Deletes a conversation for good (a job of it still running is stopped); the page leaves it when it was open. */
     deleteConversation: async (id: string) => {
-      await trpc.conversations.delete.mutate({ conversationId: id });
+      deletingHere.add(id);
+      try {
+        await trpc.conversations.delete.mutate({ conversationId: id });
+      } finally {
+        deletingHere.delete(id);
+      }
       leave(id);
       void loadConversations();
       void refreshQueue();

@@ -15,6 +15,9 @@ export type JobStreamEvent = Job | LineEvent;
 export type JobStatus = Job["status"];
 /** A conversation in the side list. */
 export type Conversation = Outputs["conversations"]["list"][number];
+/** What `conversations.events` sends: a conversation made or renamed (`saved`), one `deleted`, or `reload`. */
+export type ConversationEvent =
+  Outputs["conversations"]["events"] extends AsyncIterable<{ data: infer Event }> ? Event : never;
 /** A message of a conversation; an image job's assistant message carries `metadata.jobId`. */
 export type Message = Outputs["messages"]["list"][number];
 /** The queue and the GPUs at a glance. */
