@@ -131,7 +131,8 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
 
   it("at start, interrupts or waits out a load left by an earlier life before sending anything", async () => {
     const { anvil, trpc, sims } = await rig([{ stepMs: 5 }], undefined, ([sim]) =>
-      sim!.setBusy(true, { loadMs: 1500 }),
+      // A txt2img through the API: what a stopped server leaves (a person's own UI work is waited out, not stopped).
+      sim!.setBusy(true, { loadMs: 1500, from: "api" }),
     );
     const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("after restart"), ...quick });
     await waitForStatus(trpc, job.id, "complete");

@@ -1,3 +1,4 @@
+import { isApiJob } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError } from "@anvil/forge-client";
 import { defaultRuntime, modelOf } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
@@ -29,6 +30,10 @@ export interface BackendMonitorHooks {
 /** A probe found the backend still busy with a generation that is not Anvil's, after it was told to stop. */
 class BusyWithOthers extends Data.TaggedError("BusyWithOthers")<{ message: string }> {}
 
+/** Why a backend is not up while a person's generation from Forge's own UI runs on it. */
+const BUSY_IN_FORGE_UI =
+  "busy with a generation started in Forge's own UI; waiting for it to end (Anvil does not interrupt a person's work)";
+
 /** The model Forge's options say is selected: the one its next generation without a checkpoint uses. */
 const selectedModel = (options: Record<string, unknown>): string | null => {
   const checkpoint = options["sd_model_checkpoint"];
@@ -43,9 +48,10 @@ const selectedModel = (options: Record<string, unknown>): string | null => {
 /**
  * Probes every backend with backoff and keeps the scheduler's view of them true.
  *
- * Before a backend is first marked up, and whenever it comes back, the monitor asks it whether it is busy:
- * Forge keeps generating after its client is gone, so a generation that is not Anvil's (left by a previous
- * life of this server) is interrupted, and the backend is marked up only once it is idle.
+ * Before a backend is first marked up, and whenever it comes back, the monitor asks it whether it is busy, and
+ * marks it up only once it is idle. Forge keeps generating after its client is gone, so a generation sent through
+ * the API that is not Anvil's (left by a previous life of this server, or by a server of the cluster that was
+ * killed) is interrupted; one a person started in Forge's own UI is theirs, and is waited out.
  */
 export class BackendMonitor {
   private readonly states: { healthy: boolean; lastError: string | null; upLatch: Latch.Latch }[];
@@ -110,9 +116,13 @@ export class BackendMonitor {
     const probe = Effect.gen(function* () {
       const progress = yield* forge.progress();
       if (state.healthy) return;
+      if (progress.busy && !hooks.isOurs(index) && !isApiJob(progress)) {
+        // Its probe fails (said once in the log) until the person's generation ends; probes back off meanwhile.
+        return yield* new BusyWithOthers({ message: BUSY_IN_FORGE_UI });
+      }
       if (progress.busy && !hooks.isOurs(index)) {
         hooks.log?.(
-          "backend busy with a generation that is not ours; interrupting it",
+          "backend busy with a generation sent through its API that is not ours (left by a server that stopped?); interrupting it",
           { backend: forge.baseUrl },
           "warn",
         );
@@ -148,9 +158,14 @@ export class BackendMonitor {
         state.lastError = message;
         if (state.healthy) this.markDown(index, message);
       });
-    // Probes back off from 100 ms to 10 s while a backend is down, and run every interval while it is up.
+    // Probes back off from 100 ms to 10 s while a backend is down, and run every interval while it is up. A backend
+    // that answers but is busy with someone else's work is asked again every second: it is there, and the line waits.
     const untilHealthy = probe.pipe(
       Effect.tapError(failed),
+      Effect.retry({
+        while: (error) => error._tag === "BusyWithOthers",
+        schedule: Schedule.spaced(Duration.seconds(1)),
+      }),
       Effect.retry(
         Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(10))]),
       ),

@@ -42,7 +42,7 @@ const STOP_WITHIN_MS = 10_000;
  * someone started in Forge's own UI (a `task(…)` id) that this request waits behind. A build that does not say
  * counts as the API's.
  */
-const isApiJob = (p: ForgeProgress): boolean => p.job === null || p.job === "scripts_txt2img";
+export const isApiJob = (p: ForgeProgress): boolean => p.job === null || p.job === "scripts_txt2img";
 
 /** A client for one Forge backend (one GPU). */
 export interface ForgeClient {

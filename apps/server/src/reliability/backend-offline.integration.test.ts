@@ -81,8 +81,8 @@ describe("a backend that cannot be reached", () => {
       ["queued", 3],
     ]);
 
-    // It comes back busy with a generation that is not Anvil's (another client's, or one a previous life left).
-    simulator.setBusy(true);
+    // It comes back busy with a generation sent through the API that is not this server's (one a previous life left).
+    simulator.setBusy(true, { from: "api" });
     await simulator.setOffline(false);
     for (const job of jobs) await waitForStatus(trpc, job.id, "complete");
 
@@ -93,6 +93,29 @@ describe("a backend that cannot be reached", () => {
     expect(simulator.stats()).toMatchObject({ overlaps: 0, maxConcurrent: 1, maxQueued: 1 });
     expect(await trpc.health.query()).toMatchObject({ backends: [{ url: forgeUrl, healthy: true }] });
     expect(anvil.service.monitor.health()[0]?.lastError).toBeNull();
+  }, 30_000);
+
+  it("waits out a generation a person started in Forge's own UI instead of interrupting it, then runs the line", async () => {
+    const simulator = await simulatorFor();
+    // A person's generation of 100 steps (5 ms each, longer on a busy machine) runs when the server starts.
+    simulator.setBusy(true, { steps: 100 });
+    const server = await start(simulator.url);
+    const { trpc, anvil, logs } = server;
+    const jobs = await submitThree(server);
+    await waitFor(
+      () => /Forge's own UI/.test(anvil.service.monitor.health()[0]?.lastError ?? ""),
+      "the probe says whose work it waits for",
+    );
+    expect(await trpc.health.query()).toMatchObject({ backends: [{ url: simulator.url, healthy: false }] });
+    for (const job of jobs) await waitForStatus(trpc, job.id, "complete");
+
+    const [person, ...ours] = simulator.stats().log;
+    expect(person).toMatchObject({ prompt: FOREIGN, outcome: "completed" });
+    expect(ours[0]!.startedAt).toBeGreaterThanOrEqual(person!.endedAt!);
+    expect(completedPrompts(simulator)).toEqual([FOREIGN, ...jobs.map((job) => job.prompt)]);
+    expect(simulator.stats()).toMatchObject({ interrupted: 0, overlaps: 0, maxConcurrent: 1 });
+    const said = logs.filter((line) => line["msg"] === "backend probe failed" && /own UI/.test(String(line["error"])));
+    expect(said).toHaveLength(1);
   }, 30_000);
 
   it("does not fail the jobs submitted while a backend that was up is gone, and resumes them by itself when it is back", async () => {

@@ -15,6 +15,11 @@ export interface GenerationJob {
   readonly params: Txt2ImgParams;
   readonly fault?: GenerationFault | undefined;
   readonly external?: boolean;
+  /**
+   * Where an `external` generation came from, as Forge's `state.job` tells it: Forge's own UI (a `task(…)` id, the
+   * default) or another client of the API (`scripts_txt2img`, as a generation a killed Anvil left behind).
+   */
+  readonly from?: "ui" | "api";
   /** A set-up phase of this length whatever the model (another client's job that loads one). */
   readonly loadMs?: number;
   /** Called after each sampling step. */
@@ -314,7 +319,7 @@ export class SimulatorEngine {
         interrupted: flags?.interrupted ?? false,
         stopping_generation: false,
         // What `state.begin(job=…)` was given: the API's txt2img, or a task id for a job from Forge's own UI.
-        job: running ? (running.job.external ? EXTERNAL_TASK : "scripts_txt2img") : "",
+        job: running ? (running.job.external && running.job.from !== "api" ? EXTERNAL_TASK : "scripts_txt2img") : "",
         job_count: jobCount,
         job_timestamp: "0",
         job_no: jobNo,

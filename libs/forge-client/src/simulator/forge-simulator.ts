@@ -93,6 +93,11 @@ export interface BusyOptions {
   /** Sampling steps (of `stepMs` each) after which the other client's generation ends by itself; default: none, it
    * holds the backend without progress until `setBusy(false)`. */
   readonly steps?: number;
+  /**
+   * Who runs it, as `/progress` tells: a person in Forge's own UI (`state.job` a `task(…)` id; the default) or
+   * another client of the API (`scripts_txt2img`, e.g. a generation a killed Anvil server left running).
+   */
+  readonly from?: "ui" | "api";
 }
 
 /** A running simulator. */
@@ -215,6 +220,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
         params,
         fault: busyOptions.steps === undefined ? "hang" : undefined,
         external: true,
+        from: busyOptions.from ?? "ui",
         until: () => token.done,
         ...(busyOptions.loadMs === undefined ? {} : { loadMs: busyOptions.loadMs }),
       });
