@@ -10,7 +10,9 @@ export default defineConfig({
     emptyOutDir: true,
     rollupOptions: {
       input: { main: "src/main.ts", bench: "src/bench/bench.ts" },
-      output: { entryFileNames: "[name].js" },
+      // Chunks beside the entries, not in assets/: the server finds the migrations and the web app two levels
+      // below the repository root from whichever file it runs in (main.ts loads the rest as a chunk).
+      output: { entryFileNames: "[name].js", chunkFileNames: "[name]-[hash].js" },
     },
   },
   ssr: { noExternal: [/^@anvil\//], target: "node" },

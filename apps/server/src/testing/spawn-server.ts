@@ -38,9 +38,23 @@ export const serverNodeArgs = (): string[] => process.env["ANVIL_SERVER_NODE_ARG
  * Spawns the server script `script` (a built `main.js`) with exactly `env` (plus PATH and HOME) and resolves once
  * it logs the URL it listens on. Free of vitest, so the bench uses it too.
  */
-export async function spawnScript(
+export function spawnScript(
   script: string,
   env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+): Promise<ServerProcess> {
+  return spawnScriptUntil(script, env, READY, readyTimeoutMs);
+}
+
+/**
+ * Spawns the server script `script` as {@link spawnScript} does, but resolves as soon as it logs a line whose
+ * message starts with `until` (e.g. "creating the embedded database in", to stop it in the middle of its start).
+ * `url` is what follows READY in that line, else "".
+ */
+export async function spawnScriptUntil(
+  script: string,
+  env: Record<string, string>,
+  until: string,
   readyTimeoutMs = 60_000,
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...serverNodeArgs(), script], {
@@ -62,7 +76,9 @@ export async function spawnScript(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`the server did not start within ${readyTimeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+      reject(
+        new Error(`the server did not log "${until}" within ${readyTimeoutMs} ms; stderr: ${stderr.slice(-2000)}`),
+      );
     }, readyTimeoutMs);
     createInterface({ input: child.stdout! }).on("line", (line) => {
       let entry: LogLine;
@@ -72,9 +88,9 @@ export async function spawnScript(
         entry = { msg: line };
       }
       logs.push(entry);
-      if (typeof entry.msg === "string" && entry.msg.startsWith(READY)) {
+      if (typeof entry.msg === "string" && entry.msg.startsWith(until)) {
         clearTimeout(timer);
-        resolve(entry.msg.slice(READY.length).trim());
+        resolve(entry.msg.startsWith(READY) ? entry.msg.slice(READY.length).trim() : "");
       }
     });
     void exited.then(({ code, signal }) => {
