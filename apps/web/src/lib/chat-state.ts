@@ -347,9 +347,12 @@ export function createChatState(options: { listPollMs?: number } = {}) {
   const listPoll = setInterval(() => {
     if (document.visibilityState === "visible" && !listing) void loadConversations();
   }, options.listPollMs ?? LIST_POLL_MS);
-  // Back to this page: the conversations come through their stream (reopened, with a reload, when the page was
-  // hidden); the choices of the composer may have changed meanwhile.
-  const onFocus = () => catalog.load();
+  // Back to this page: read the conversations again too (a page shown again reopens their stream, whose first event
+  // is a reload; a focus reads them for a stream that is down).
+  const onFocus = () => {
+    void loadConversations();
+    catalog.load();
+  };
   const onVisible = () => {
     setVisible(document.visibilityState === "visible");
     if (visible()) onFocus();
