@@ -101,10 +101,10 @@ export const withConversation = (
   conversation: Conversation,
   hasOlder: boolean,
 ): Conversation[] => {
-  const at = shown.findIndex((c) => c.id === conversation.id);
-  if (at !== -1) {
-    const [kept] = keepingUnchanged([shown[at]!], [conversation]);
-    return kept === shown[at] ? shown : shown.map((c, i) => (i === at ? conversation : c));
+  const listed = shown.find((c) => c.id === conversation.id);
+  if (listed) {
+    const [kept] = keepingUnchanged([listed], [conversation]);
+    return kept === listed ? shown : shown.map((c) => (c === listed ? conversation : c));
   }
   const before = shown.findIndex((c) => newerFirst(conversation, c) < 0);
   if (before === -1) return hasOlder ? shown : [...shown, conversation];
