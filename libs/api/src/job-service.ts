@@ -184,6 +184,47 @@ export class JobService {
   }
 
   /**
+   * Cancels every job of `by` still waiting in the line (only those of `conversationId`, when given; with
+   * `everyone`, an admin's, every user's: the line cleared). Running jobs run on, and so does one that starts while
+   * this runs. Returns the ids of the jobs it cancelled, in the order they would have started, once each one's
+   * cancellation is persisted and published. NOT_FOUND for a conversation that is not the caller's.
+   */
+  async cancelWaiting(
+    by: Caller,
+    scope: { conversationId?: string | undefined; everyone?: boolean } = {},
+  ): Promise<{ jobIds: string[] }> {
+    const { conversationId, everyone = false } = scope;
+    if (conversationId !== undefined) await ownConversation({ store: this.options.store, user: by }, conversationId);
+    if (this.scheduler.journal.failing) throw cancelUnconfirmed();
+    const inConversation = conversationId === undefined ? null : await this.waitingIn(conversationId);
+    // Read from the line and cancelled in the same tick: nothing can start in between.
+    const jobIds = this.scheduler.queued().filter((jobId) => {
+      const entry = this.scheduler.lineEntry(jobId);
+      return (everyone || entry?.owner === by.name) && (inConversation?.has(jobId) ?? true);
+    });
+    const cancelled = Promise.all(jobIds.map((jobId) => this.scheduler.cancel(jobId, { waitingOnly: true })));
+    await withDeadline(cancelled, CANCEL_DEADLINE_MS, () => cancelUnconfirmed());
+    return { jobIds };
+  }
+
+  /** The ids of the jobs of `conversationId` the database has as waiting. */
+  private async waitingIn(conversationId: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.options.store.listJobs({
+        conversationId,
+        status: ["queued"],
+        limit: 500,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      for (const record of page.items) ids.add(record.id);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return ids;
+  }
+
+  /**
    * Deletes a conversation with its messages, its jobs, their events and their images, for good; its jobs still
    * waiting or running are cancelled first (a running generation is interrupted on its backend). NOT_FOUND for an
    * unknown conversation or another user's (an admin may delete anyone's).

@@ -198,6 +198,12 @@ export const moveJobInput = fieldsOf({
   global: z.boolean({ error: "global must be true or false" }).default(false),
 });
 
+/** `jobs.cancelWaiting` input: the caller's waiting jobs, of one conversation or all; `everyone` is an admin's. */
+export const cancelWaitingInput = fieldsOf({
+  conversationId: uuid("conversationId").optional(),
+  everyone: z.boolean({ error: "everyone must be true or false" }).default(false),
+}).default({ everyone: false });
+
 /** What a user may be called: 1..64 of a-z, 0-9, `.`, `_`, `-`. */
 const userName = z
   .string({ error: "name must be a string" })

@@ -136,6 +136,22 @@ describe("JobScheduler", () => {
     await scheduler.stop();
   });
 
+  it("cancels only a waiting job when asked for waiting jobs only: one that started runs on", async () => {
+    const backend = fakeBackend({ ms: 50 });
+    const { generate, started } = announcing(backend.generate);
+    const { scheduler, submit, published } = testScheduler(generate);
+    const running = submit("running");
+    const waiting = submit("waiting");
+    await started("running");
+    await scheduler.cancel("running", { waitingOnly: true });
+    await scheduler.cancel("waiting", { waitingOnly: true });
+    expect(await waiting).toBe("cancelled");
+    expect(await running).toBe("complete");
+    expect(backend.stats.interrupted).toEqual([]);
+    expect(transitionsOf(published, "running")).toEqual(["queued->processing", "processing->complete"]);
+    await scheduler.stop();
+  });
+
   it("interrupts a running generation when its job is cancelled, and frees the GPU", async () => {
     const backend = fakeBackend({ ms: 1_000 });
     const { generate, started } = announcing(backend.generate);

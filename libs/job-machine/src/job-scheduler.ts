@@ -244,9 +244,12 @@ export class JobScheduler<P> {
     else if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs });
   }
 
-  /** Cancels a queued or running job; settles once its transition is persisted and published. */
-  async cancel(jobId: string): Promise<void> {
-    this.actor.send({ type: "scheduler.cancel", jobId });
+  /**
+   * Cancels a queued or running job (with `waitingOnly`, only a job still waiting in the line: one that started
+   * meanwhile runs on); settles once its transition is persisted and published.
+   */
+  async cancel(jobId: string, { waitingOnly = false } = {}): Promise<void> {
+    this.actor.send({ type: "scheduler.cancel", jobId, waitingOnly });
     await this.journal.settled(jobId);
   }
 

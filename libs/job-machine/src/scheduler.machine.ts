@@ -112,7 +112,8 @@ export type SchedulerEvent =
   | { type: "scheduler.enqueue"; job: ImageJobInput }
   /** Many jobs at the end of the line, in order: one assign spawns them all (see the handler). */
   | { type: "scheduler.enqueueMany"; jobs: readonly ImageJobInput[] }
-  | { type: "scheduler.cancel"; jobId: string }
+  /** `waitingOnly`: only while the job waits in the line (one that started meanwhile runs on). */
+  | { type: "scheduler.cancel"; jobId: string; waitingOnly?: boolean }
   | { type: "scheduler.pause" }
   | { type: "queue.hold" }
   | { type: "queue.release" }
@@ -351,7 +352,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     "scheduler.cancel": {
       actions: enqueueActions(({ context, event, enqueue }) => {
         const held = context.seen.get(event.jobId);
-        if (!held) return;
+        if (!held || (event.waitingOnly && !context.queue.has(event.jobId))) return;
         // Leaving the line first keeps every other position exact at once.
         const change = context.queue.remove(event.jobId);
         for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });

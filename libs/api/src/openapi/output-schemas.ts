@@ -101,6 +101,9 @@ export const outputSchemas = {
   "jobs.cancel": jobOutput,
   "jobs.retry": jobOutput,
   "jobs.move": jobOutput,
+  "jobs.cancelWaiting": z.object({
+    jobIds: z.array(z.uuid()).describe("the jobs this call cancelled, in the order they would have started"),
+  }),
   "queue.status": queueStatus,
   "queue.pause": queueStatus,
   "queue.resume": queueStatus,

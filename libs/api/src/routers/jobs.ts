@@ -3,7 +3,15 @@ import { toTRPCError, publicProcedure, router } from "../trpc";
 import { jobEventStream } from "../job-stream";
 import { ownJob } from "../ownership";
 import { inSlot } from "../subscription-slots";
-import { jobEventsInput, jobIdInput, listJobsInput, moveJobInput, submitJobInput, submitManyInput } from "../schemas";
+import {
+  cancelWaitingInput,
+  jobEventsInput,
+  jobIdInput,
+  listJobsInput,
+  moveJobInput,
+  submitJobInput,
+  submitManyInput,
+} from "../schemas";
 
 /** `jobs.*`: submit, read, cancel and watch image jobs. */
 export const jobsRouter = router({
@@ -49,6 +57,13 @@ export const jobsRouter = router({
   cancel: publicProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
     await ownJob(ctx, input.jobId);
     return ctx.service.cancel(input.jobId);
+  }),
+
+  cancelWaiting: publicProcedure.input(cancelWaitingInput).mutation(({ ctx, input }) => {
+    if (input.everyone && !ctx.user.admin) {
+      throw new TRPCError({ code: "FORBIDDEN", message: "only an admin may cancel every user's waiting jobs" });
+    }
+    return ctx.service.cancelWaiting(ctx.user, input);
   }),
 
   retry: publicProcedure.input(jobIdInput).mutation(({ ctx, input }) => ctx.service.retry(input.jobId, ctx.user)),

@@ -1,0 +1,106 @@
+import type { Job } from "@anvil/job-machine";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authorizedHttpClient } from "./reliability/support/authorized-clients";
+import { startInProcess } from "./reliability/support/in-process";
+import type { InProcessServer } from "./reliability/support/in-process";
+import type { AnvilClient } from "./testing/clients";
+import { codeOf, quick, trpcError, uniquePrompt } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+import type { TestDatabase } from "./testing/test-databases";
+import { waitForStatus } from "./testing/wait";
+
+const TOKEN = "the-admins-api-token";
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const codeOfCall = async (call: Promise<unknown>) => codeOf(await trpcError(call)).code;
+
+describe.each(testDrivers())("jobs.cancelWaiting on $kind", (driver) => {
+  let database: TestDatabase;
+  let server: InProcessServer;
+  let admin: AnvilClient;
+  const tokens = new Map<string, string>();
+  const as = (name: string) => authorizedHttpClient(server.url, bearer(tokens.get(name)!));
+  /** Each job's status and position, as `jobs.get` tells its owner. */
+  const read = (client: AnvilClient, jobs: readonly Job[]) =>
+    Promise.all(
+      jobs.map(async (job) => {
+        const { status, queuePosition } = await client.jobs.get.query({ jobId: job.id });
+        return [status, queuePosition];
+      }),
+    );
+
+  beforeAll(async () => {
+    database = await driver.create();
+    server = await startInProcess(database, { apiToken: TOKEN });
+    admin = authorizedHttpClient(server.url, bearer(TOKEN));
+    for (const name of ["ann", "bob"]) tokens.set(name, (await admin.users.create.mutate({ name })).token);
+  });
+  afterAll(async () => {
+    await server?.anvil.close();
+    await database?.dispose();
+  });
+
+  it("cancels the caller's waiting jobs (of one conversation, or all), never a running one or another user's", async () => {
+    const ann = as("ann");
+    const bob = as("bob");
+    // ann's job holds the one GPU until it is cancelled: everything after it waits.
+    const holder = await ann.jobs.submit.mutate({ prompt: uniquePrompt("holds the GPU sim:hang") });
+    await waitForStatus(ann, holder.id, "processing");
+    const first = await ann.conversations.create.mutate({ title: "first" });
+    const second = await ann.conversations.create.mutate({ title: "second" });
+    const submit = (client: AnvilClient, label: string, conversationId?: string) =>
+      client.jobs.submit.mutate({
+        prompt: uniquePrompt(label),
+        ...quick,
+        ...(conversationId ? { conversationId } : {}),
+      });
+    const inFirst = [await submit(ann, "first a", first.id), await submit(ann, "first b", first.id)];
+    const bobs = [await submit(bob, "bob a"), await submit(bob, "bob b")];
+    const inSecond = await submit(ann, "second", second.id);
+
+    // Not a conversation of the caller's, not an admin's whole line, not a conversation id at all.
+    expect(await codeOfCall(bob.jobs.cancelWaiting.mutate({ conversationId: first.id }))).toBe("NOT_FOUND");
+    expect(await codeOfCall(bob.jobs.cancelWaiting.mutate({ everyone: true }))).toBe("FORBIDDEN");
+    expect(await codeOfCall(ann.jobs.cancelWaiting.mutate({ conversationId: "not-a-conversation" } as never))).toBe(
+      "BAD_REQUEST",
+    );
+
+    // One conversation: its waiting jobs leave the line; everyone else's move up (users take turns: bob, ann, bob).
+    const byConversation = await ann.jobs.cancelWaiting.mutate({ conversationId: first.id });
+    expect(byConversation.jobIds).toEqual(inFirst.map((job) => job.id));
+    expect(await read(ann, inFirst)).toEqual([
+      ["cancelled", 0],
+      ["cancelled", 0],
+    ]);
+    expect(await read(bob, bobs)).toEqual([
+      ["queued", 1],
+      ["queued", 3],
+    ]);
+    expect(await read(ann, [inSecond])).toEqual([["queued", 2]]);
+
+    // All of ann's: the job in the other conversation, not the one running, not bob's.
+    expect((await ann.jobs.cancelWaiting.mutate()).jobIds).toEqual([inSecond.id]);
+    expect(await read(ann, [inSecond, holder])).toEqual([
+      ["cancelled", 0],
+      ["processing", 0],
+    ]);
+    expect(await read(bob, bobs)).toEqual([
+      ["queued", 1],
+      ["queued", 2],
+    ]);
+    // Nothing left to cancel is no error.
+    expect((await ann.jobs.cancelWaiting.mutate({})).jobIds).toEqual([]);
+
+    // An admin clears the whole line; the running job runs on.
+    expect((await admin.jobs.cancelWaiting.mutate({ everyone: true })).jobIds).toEqual(bobs.map((job) => job.id));
+    expect(await read(bob, bobs)).toEqual([
+      ["cancelled", 0],
+      ["cancelled", 0],
+    ]);
+    expect(await admin.queue.status.query()).toMatchObject({ queued: 0, processing: 1 });
+    // Every cancellation is persisted, not only held in memory.
+    for (const job of [...inFirst, inSecond, ...bobs]) {
+      expect((await server.anvil.store.getJob(job.id))?.status).toBe("cancelled");
+    }
+    await ann.jobs.cancel.mutate({ jobId: holder.id });
+  });
+});
