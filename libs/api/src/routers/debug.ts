@@ -45,11 +45,19 @@ export const debugRouter = router({
   }),
 
   inspect: inspectedProcedure.input(inspectInput).subscription(async function* ({ ctx, input, signal }) {
+    // The admin check ran when the stream opened: an admin removed meanwhile must stop hearing every user's jobs.
+    const revoked = new AbortController();
+    const unsubscribe = ctx.events.subscribe((message) => {
+      if (message.kind === "revoked" && message.user === ctx.user.name) revoked.abort();
+    });
+    const until = signal ? AbortSignal.any([signal, revoked.signal]) : revoked.signal;
     try {
-      yield* inSlot(ctx.subscriptions, () => inspectStream(ctx.inspector, input, signal));
+      yield* inSlot(ctx.subscriptions, () => inspectStream(ctx.inspector, input, until));
     } catch (error) {
       // Errors inside a running stream do not pass through middleware; map them here, at the edge.
       throw toTRPCError(error) ?? error;
+    } finally {
+      unsubscribe();
     }
   }),
 });
