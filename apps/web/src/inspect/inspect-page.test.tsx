@@ -101,6 +101,7 @@ const answerForCancelledJob = (procedure: string): object | null => {
     },
     "debug.scheduler": {
       dispatching: true,
+      paused: false,
       blockedBy: null,
       queued: 0,
       queue: [],

@@ -12,6 +12,7 @@ const since = new Date(Date.now() - 4_000).toISOString();
 
 const view: SchedulerView = {
   dispatching: true,
+  paused: false,
   blockedBy: {
     reason: "all-backends-busy",
     message: "Every healthy backend runs a job; the first in line starts when one of them finishes",
@@ -76,6 +77,15 @@ describe("<SchedulerPanel>", () => {
       "data-reason",
       "all-backends-busy",
     );
+  });
+
+  it("says the queue is paused by an admin, also while nobody waits", () => {
+    const paused: SchedulerView = { ...view, paused: true, blockedBy: null, queued: 0, queue: [] };
+    render(() => <SchedulerPanel view={paused} prompts={{}} onSelect={() => undefined} />);
+    const panel = screen.getByRole("complementary", { name: "Scheduler" });
+    expect(panel).toHaveTextContent("paused by an admin");
+    expect(panel).not.toHaveTextContent(/\bdispatching\b/);
+    expect(screen.getByRole("status")).toHaveTextContent(/an admin paused the queue \(queue\.pause\)/);
   });
 
   it("lists the queue in order with positions, and selects a job from it", () => {

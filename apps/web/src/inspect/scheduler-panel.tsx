@@ -39,15 +39,23 @@ export function SchedulerPanel(props: {
       <div class="panel-head">
         <h2>Scheduler</h2>
         <span class="panel-head__meta">
-          {props.view ? (props.view.dispatching ? "dispatching" : "not dispatching") : "–"}
+          {props.view
+            ? !props.view.dispatching
+              ? "not dispatching"
+              : props.view.paused
+                ? "paused by an admin"
+                : "dispatching"
+            : "–"}
         </span>
       </div>
       <p class="sched__why" data-reason={props.view?.blockedBy?.reason ?? "none"} role="status">
         {props.view?.blockedBy
           ? props.view.blockedBy.message
-          : props.view
-            ? "Nobody is waiting for a GPU."
-            : "Reading the scheduler…"}
+          : props.view?.paused
+            ? "Nobody is waiting for a GPU, but an admin paused the queue (queue.pause): nothing starts until queue.resume."
+            : props.view
+              ? "Nobody is waiting for a GPU."
+              : "Reading the scheduler…"}
       </p>
 
       <h3>GPU permits</h3>

@@ -14,6 +14,8 @@ export type BlockedReason = "paused" | "no-healthy-backend" | "all-backends-busy
 export interface SchedulerDebugView {
   /** False once the server is stopping: nothing new starts. */
   dispatching: boolean;
+  /** An admin paused the queue (`queue.pause`): nothing starts until `queue.resume`, whether or not a job waits. */
+  paused: boolean;
   /** Why the head of the line waits; null when nothing waits. */
   blockedBy: { reason: BlockedReason; message: string } | null;
   /** How many jobs wait in all (the list below stops at `limit`). */
@@ -105,6 +107,7 @@ export function schedulerDebugView(
   const held = permits.filter((permit) => permit.busy).length;
   return {
     dispatching,
+    paused: scheduler.held,
     blockedBy: blockedBy(queue.length, dispatching, scheduler.held, backends),
     queued: queue.length,
     queue: entries,
