@@ -1,6 +1,16 @@
 #!/usr/bin/env node
 import { readCliEnv } from "./cli/env";
+import { EXIT } from "./cli/exit-codes";
 import { runCli } from "./cli/program";
+
+// A reader that stops early (`anvil jobs | head -1`) closes the pipe: the next write fails with EPIPE, which would
+// end the command with Node's stack trace. Like other command-line tools, it stops quietly instead.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(EXIT.done);
+  });
+}
 
 process.exitCode = await runCli(process.argv.slice(2), readCliEnv(), {
   stdout: process.stdout,

@@ -1,0 +1,19 @@
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+
+/** The built `anvil` command (libs/client/dist), which this test runs but never builds. */
+const CLI = resolve(import.meta.dirname, "../../dist/cli.js");
+
+describe("the anvil command in a pipe whose reader stops early", () => {
+  it("ends quietly with exit code 0 instead of a stack trace when stdout is closed (anvil … | head -1)", async () => {
+    const child = spawn(process.execPath, [CLI, "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    // The reader is gone before the command writes: its first write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += String(chunk)));
+    const code = await new Promise<number | null>((exited) => child.once("close", exited));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+  });
+});
