@@ -1,3 +1,4 @@
+import { chartOf, imageJobMachine, schedulerMachine } from "@anvil/job-machine";
 import { render, screen } from "@solidjs/testing-library";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { checkAuth } from "../lib/auth";
@@ -157,5 +158,72 @@ describe("<InspectPage> with a job cancelled before it started", () => {
     expect(finished).not.toHaveTextContent("unknown");
     expect(await screen.findByTestId("stored-job")).toHaveTextContent("cancelledattempt 1");
     expect(screen.getByText(/selected job is/)).toHaveTextContent("selected job is cancelled");
+  });
+});
+
+const cancelledWhileRunning = "7d3c1e55-0f1a-4c2b-9a8e-5b6c7d8e9f00";
+
+/** A job actor's snapshot in the selected job's timeline. */
+const snapshotRecord = (seq: number, state: string, eventType: string) => ({
+  seq,
+  at: new Date(Date.now() - 1_000 + seq).toISOString(),
+  actorId: cancelledWhileRunning,
+  jobId: cancelledWhileRunning,
+  type: "@xstate.snapshot",
+  eventType,
+  sourceId: null,
+  state,
+  status: state === "cancelled" ? "done" : "active",
+  payloadSummary: null,
+  contextDiff: null,
+});
+
+/** The server of a job that was cancelled while it ran, with the image job's real chart. */
+const answerForJobCancelledWhileRunning = (procedure: string): object | null => {
+  if (procedure === "debug.inspect") return null;
+  const answered = answerForCancelledJob(procedure);
+  const data: Record<string, unknown> = {
+    "debug.chart": { imageJob: chartOf(imageJobMachine), scheduler: chartOf(schedulerMachine) },
+    "debug.timeline": {
+      jobId: cancelledWhileRunning,
+      alive: false,
+      truncated: false,
+      dispatch: null,
+      events: [
+        snapshotRecord(1, "queued", "xstate.init"),
+        snapshotRecord(2, "processing", "job.start"),
+        snapshotRecord(3, "processing", "job.progress"),
+        snapshotRecord(4, "cancelled", "job.cancel"),
+      ],
+    },
+    "jobs.get": {
+      id: cancelledWhileRunning,
+      prompt: "a fox cancelled while it ran",
+      status: "cancelled",
+      attempt: 1,
+      backend: "http://gpu-a:7860",
+      queuePosition: 0,
+      error: null,
+    },
+  };
+  return procedure in data ? { result: { data: data[procedure] } } : answered;
+};
+
+describe("<InspectPage> with a job cancelled while it ran", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    history.replaceState(null, "", "/");
+  });
+
+  it("highlights the job.cancel transition from processing, not the one from queued", async () => {
+    serverAnswering(answerForJobCancelledWhileRunning);
+    history.replaceState(null, "", `/inspect?job=${cancelledWhileRunning}`);
+    const { container } = render(() => <InspectPage />);
+    await vi.waitFor(() => expect(container.querySelector(".chart-edge--taken")).not.toBeNull());
+    const taken = [...container.querySelectorAll(".chart-edge--taken")].map(
+      (edge) =>
+        `${edge.getAttribute("data-event")}: ${edge.getAttribute("data-source")} → ${edge.getAttribute("data-target")}`,
+    );
+    expect(taken).toEqual(["job.cancel: processing → cancelled"]);
   });
 });

@@ -139,6 +139,7 @@ export function InspectPage() {
                     label="Image job statechart"
                     current={inspector.selectedState()?.state}
                     taken={inspector.selectedState()?.event}
+                    takenFrom={inspector.selectedState()?.from}
                     counts={on() ? inspector.counts() : undefined}
                   />
                   <SchedulerChart chart={charts().scheduler} />

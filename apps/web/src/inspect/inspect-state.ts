@@ -261,22 +261,26 @@ export function createInspectorState() {
   trpc.debug.chart.query().then(setCharts, failed);
 
   /**
-   * The selected job's current state and the event that led into it: its own actor's latest snapshot, else
-   * (no events kept) the state the actor view lists.
+   * The selected job's current state, the event that led into it and the state it left: its own actor's latest
+   * snapshots, else (no events kept) the state the actor view lists. One event may lead into a state from several
+   * (`job.cancel` from `queued` and from `processing`): the state left says which transition was taken.
    */
-  const selectedState = createMemo((): { state: string | null; event: string | null } | null => {
+  const selectedState = createMemo((): { state: string | null; event: string | null; from: string | null } | null => {
     const jobId = selectedId();
     if (!jobId) return null;
     if (timeline.jobId === jobId) {
-      const snapshot = timeline.events.findLast(
+      const snapshots = timeline.events.filter(
         (r) => r.type === "@xstate.snapshot" && r.actorId === jobId && r.state !== null,
       );
-      if (snapshot) return { state: stateKey(snapshot.state), event: snapshot.eventType };
+      const [snapshot, before] = [snapshots.at(-1), snapshots.at(-2)];
+      if (snapshot) {
+        return { state: stateKey(snapshot.state), event: snapshot.eventType, from: stateKey(before?.state) };
+      }
     }
     const listed = actors()?.alive.find((a) => a.jobId === jobId) ?? actors()?.finished.find((a) => a.jobId === jobId);
-    if (listed && stateKey(listed.state)) return { state: stateKey(listed.state), event: null };
+    if (listed && stateKey(listed.state)) return { state: stateKey(listed.state), event: null, from: null };
     const stored = selectedJob();
-    return stored?.id === jobId ? { state: stored.status, event: null } : null;
+    return stored?.id === jobId ? { state: stored.status, event: null, from: null } : null;
   });
 
   /** How many live job actors are in each state. */

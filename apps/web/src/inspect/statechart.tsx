@@ -25,6 +25,8 @@ export function Statechart(props: {
   current?: string | null | undefined;
   /** The event of the transition that led into `current`; that transition is highlighted too. */
   taken?: string | null | undefined;
+  /** The state that transition left, where known: of several transitions on one event into `current`, the one taken. */
+  takenFrom?: string | null | undefined;
   counts?: Record<string, number> | undefined;
 }) {
   const layout = createMemo(() => layoutChart(props.chart));
@@ -67,7 +69,10 @@ export function Statechart(props: {
         <For each={layout().transitions}>
           {(edge) => {
             const taken = () =>
-              props.taken != null && props.taken === edge.transition.event && props.current === edge.targetKey;
+              props.taken != null &&
+              props.taken === edge.transition.event &&
+              props.current === edge.targetKey &&
+              (props.takenFrom == null || props.takenFrom === edge.sourceKey);
             const marker = () => `url(#${taken() ? arrowTaken : arrow})`;
             return (
               <g
