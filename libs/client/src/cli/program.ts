@@ -71,6 +71,22 @@ const submitInput = (prompt: string, o: SubmitOptions): SubmitInput => ({
   ...(o.callback !== undefined ? { callbackUrl: o.callback } : {}),
 });
 
+/** What scripts need to know, after the commands in `anvil --help` (README, "The command line"). */
+const HELP_AFTER = `
+Environment:
+  ANVIL_URL    the server (default http://127.0.0.1:3000)
+  ANVIL_TOKEN  a user's token or API_TOKEN, when the server asks for one
+
+Exit codes:
+  0    done
+  1    the job failed, or the server refused the call (not found, conflict, a refused token)
+  2    bad usage: the command line, an ANVIL_URL that is not Anvil's, input the server rejects
+  3    the server is unreachable (submit first tries again for 30 s)
+  130  Ctrl-C stopped the wait; the job goes on (anvil wait <id>, anvil cancel <id>)
+
+--json prints each answer as JSON on stdout; messages go to stderr.
+`;
+
 /** Runs the `anvil` command with `argv` (without node and the script) and resolves with its exit code. */
 export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<number> {
   const print = (text: string): void => void io.stdout.write(`${text}\n`);
@@ -84,7 +100,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("--json", "print JSON, for scripts")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText("after", HELP_AFTER);
   const json = () => Boolean(program.opts<{ json?: boolean }>().json);
   /** A command's answer: its JSON with `--json`, else the lines `text` makes of it for people. */
   const show = <T>(value: T, text: (value: T) => string | string[]): void => {

@@ -1,0 +1,35 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { runCli } from "./program";
+
+const capture = () => {
+  let text = "";
+  const stream = new Writable({
+    write: (chunk: Buffer | string, _encoding, done) => {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream: stream as unknown as NodeJS.WriteStream, text: () => text };
+};
+
+describe("anvil --help", () => {
+  it("tells a script author every exit code and where the server and token come from", async () => {
+    const out = capture();
+    const code = await runCli(
+      ["--help"],
+      { url: "http://127.0.0.1:3000", token: undefined },
+      {
+        stdout: out.stream,
+        stderr: capture().stream,
+      },
+    );
+    expect(code).toBe(0);
+    const help = out.text();
+    for (const exit of ["0", "1", "2", "3", "130"]) expect(help).toMatch(new RegExp(`^ +${exit} +\\S`, "m"));
+    expect(help).toContain("ANVIL_URL");
+    expect(help).toContain("default http://127.0.0.1:3000");
+    expect(help).toContain("ANVIL_TOKEN");
+    expect(help).toContain("--json");
+  });
+});
