@@ -1,4 +1,6 @@
 import { fireEvent, render, screen, within } from "@solidjs/testing-library";
+import { createSignal } from "solid-js";
+import { createStore, reconcile } from "solid-js/store";
 import { describe, expect, it, vi } from "vitest";
 import { ActorList } from "./actor-list";
 import type { ActorsView } from "./types";
@@ -74,5 +76,42 @@ describe("<ActorList>", () => {
     expect(second).toHaveFocus();
     fireEvent.click(second!);
     expect(onSelect).toHaveBeenCalledWith(ids[1]);
+  });
+});
+
+describe("<ActorList> when the focused job ends", () => {
+  it("keeps the keyboard focus on that job, now among the finished ones", async () => {
+    // As the page holds the view: one store, reconciled in place by job id at each refresh.
+    const [views, setViews] = createStore<{ actors?: ActorsView }>({ actors: structuredClone(actors) });
+    render(() => <ActorList actors={views.actors} prompts={prompts} selectedId={ids[0]} onSelect={() => undefined} />);
+    within(screen.getByRole("list", { name: "Live job actors" }))
+      .getByRole("button", { name: /a lighthouse/ })
+      .focus();
+    const [running, waiting] = actors.alive;
+    const ended = { jobId: running!.jobId, state: "complete", status: "done", lastSeq: 12 };
+    const next: ActorsView = {
+      ...actors,
+      aliveCount: 1,
+      alive: [waiting!],
+      finished: [{ ...ended, actorId: ended.jobId, lastEventAt: new Date().toISOString() }, ...actors.finished],
+    };
+    setViews("actors", reconcile(next, { key: "jobId" }));
+    const finished = within(screen.getByRole("list", { name: "Finished job actors" }));
+    await vi.waitFor(() => expect(finished.getByRole("button", { name: /a lighthouse/ })).toHaveFocus());
+  });
+
+  it("leaves the focus where the reader put it", async () => {
+    const [view, setView] = createSignal<ActorsView>(actors);
+    render(() => (
+      <>
+        <ActorList actors={view()} prompts={prompts} selectedId={null} onSelect={() => undefined} />
+        <input aria-label="elsewhere" />
+      </>
+    ));
+    screen.getByRole("button", { name: /a lighthouse/ }).focus();
+    screen.getByRole("textbox", { name: "elsewhere" }).focus();
+    setView({ ...actors, aliveCount: 1, alive: [actors.alive[1]!] });
+    await Promise.resolve();
+    expect(screen.getByRole("textbox", { name: "elsewhere" })).toHaveFocus();
   });
 });

@@ -1,5 +1,6 @@
-import { For, Show } from "solid-js";
+import { createEffect, For, on, Show } from "solid-js";
 import type { JSX } from "solid-js";
+import { focusFellToPage } from "../lib/focus";
 import { formatPosition } from "../lib/format";
 import { clockTime } from "./format";
 import { stateKey } from "./inspect-state";
@@ -58,8 +59,35 @@ export function ActorList(props: {
   selectedId: string | null;
   onSelect: (jobId: string) => void;
 }) {
+  let nav: HTMLElement | undefined;
+  let focused: HTMLButtonElement | undefined;
+  // A job that ends moves from Live to Finished, where its button is made anew: the keyboard focus follows it there
+  // instead of falling to the page. Only when its old button is gone: a reader who moved the focus away keeps it so.
+  createEffect(
+    on(
+      // The page reconciles one store in place: what is read here, not the object, says the lists changed.
+      () => [props.actors?.alive.length, props.actors?.finished.map((actor) => actor.jobId)],
+      () => {
+        if (!focused || focused.isConnected || !focusFellToPage()) return;
+        const jobId = focused.dataset.jobId;
+        const again = [...(nav?.querySelectorAll<HTMLButtonElement>("button.actor") ?? [])].find(
+          (button) => button.dataset.jobId === jobId,
+        );
+        again?.focus();
+      },
+      { defer: true },
+    ),
+  );
   return (
-    <nav class="actors" aria-label="Job actors" onKeyDown={moveFocus}>
+    <nav
+      class="actors"
+      aria-label="Job actors"
+      ref={nav}
+      onKeyDown={moveFocus}
+      onFocusIn={(event) => {
+        if (event.target instanceof HTMLButtonElement && event.target.matches("button.actor")) focused = event.target;
+      }}
+    >
       <div class="panel-head">
         <h2>Job actors</h2>
         <span class="panel-head__meta">{props.actors ? `${props.actors.aliveCount} live` : "–"}</span>
