@@ -191,6 +191,34 @@ describe("createChatState", () => {
     expect(open.chat.conversations().map((c) => c.id)).toEqual(["c2"]);
   });
 
+  it("holds the conversation stream only while the page is visible, and reopens it when shown", async () => {
+    vi.useFakeTimers();
+    const streams: AbortSignal[] = [];
+    vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = new URL(String(input), "http://anvil.test");
+      if (url.pathname.includes("conversations.events") && init?.signal) streams.push(init.signal);
+      if (url.pathname.includes(".events")) return new Promise<Response>(() => undefined);
+      const procedures = url.pathname.replace("/trpc/", "").split(",");
+      const replies = procedures.map((procedure) =>
+        procedure === "queue.status" ? ok({ paused: false, backends: [] }) : ok([]),
+      );
+      return Response.json(url.searchParams.has("batch") ? replies : replies[0]);
+    });
+    const open = await openOn();
+    dispose = open.dispose;
+    const live = () => streams.filter((signal) => !signal.aborted).length;
+    expect(live()).toBe(1);
+    const hidden = vi.spyOn(document, "visibilityState", "get").mockReturnValue("hidden");
+    document.dispatchEvent(new Event("visibilitychange"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(live()).toBe(0);
+    hidden.mockRestore();
+    document.dispatchEvent(new Event("visibilitychange"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(live()).toBe(1);
+    expect(streams).toHaveLength(2);
+  });
+
   it("does not read the list while the page is hidden, nor again right after a read that outlasted a tick", async () => {
     vi.useFakeTimers();
     // Each read of the list answers 50 seconds after it is asked.
