@@ -11,6 +11,7 @@ const ended = "f0889482-1c2d-4e6f-8a9b-1c2d3e4f5a6b";
 const actors: ActorsView = {
   scheduler: { actorId: "scheduler", status: "active", dispatching: true, children: 2 },
   aliveCount: 2,
+  states: { processing: 1, queued: 1 },
   alive: [
     {
       actorId: ids[0],

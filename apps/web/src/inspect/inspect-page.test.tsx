@@ -88,6 +88,7 @@ const answerForCancelledJob = (procedure: string): object | null => {
     "debug.actors": {
       scheduler: { actorId: "scheduler", status: "active", dispatching: true, children: 0 },
       aliveCount: 0,
+      states: {},
       alive: [],
       finished: [
         {
@@ -225,5 +226,51 @@ describe("<InspectPage> with a job cancelled while it ran", () => {
         `${edge.getAttribute("data-event")}: ${edge.getAttribute("data-source")} → ${edge.getAttribute("data-target")}`,
     );
     expect(taken).toEqual(["job.cancel: processing → cancelled"]);
+  });
+});
+
+describe("<InspectPage> with more live jobs than it lists", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("counts every live job on the chart, not only the listed ones", async () => {
+    const running = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+    serverAnswering((procedure) =>
+      procedure === "debug.actors"
+        ? {
+            result: {
+              data: {
+                scheduler: { actorId: "scheduler", status: "active", dispatching: true, children: 1 },
+                aliveCount: 1_000,
+                states: { processing: 1, queued: 999 },
+                alive: [
+                  {
+                    actorId: running,
+                    jobId: running,
+                    state: "processing",
+                    status: "active",
+                    position: 0,
+                    progress: 10,
+                    backend: 0,
+                    attempt: 1,
+                    startedAt: new Date().toISOString(),
+                  },
+                ],
+                finished: [],
+              },
+            },
+          }
+        : answerForJobCancelledWhileRunning(procedure),
+    );
+    const { container } = render(() => <InspectPage />);
+    await vi.waitFor(() =>
+      expect(container.querySelector('[data-state="queued"]')).toHaveAttribute(
+        "aria-label",
+        expect.stringContaining("999 live jobs"),
+      ),
+    );
+    expect(container.querySelector('[data-state="processing"]')).toHaveAttribute(
+      "aria-label",
+      expect.stringContaining("1 live job"),
+    );
   });
 });

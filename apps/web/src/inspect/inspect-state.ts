@@ -283,15 +283,8 @@ export function createInspectorState() {
     return stored?.id === jobId ? { state: stored.status, event: null, from: null } : null;
   });
 
-  /** How many live job actors are in each state. */
-  const counts = createMemo(() => {
-    const result: Record<string, number> = {};
-    for (const actor of actors()?.alive ?? []) {
-      const key = stateKey(actor.state);
-      if (key) result[key] = (result[key] ?? 0) + 1;
-    }
-    return result;
-  });
+  /** How many live jobs are in each state: all of them, as the server counts them, not only the ones listed. */
+  const counts = createMemo((): Record<string, number> => ({ ...actors()?.states }));
 
   return {
     mode,

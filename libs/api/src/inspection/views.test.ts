@@ -1,8 +1,9 @@
 import { DEFAULT_JOB_PARAMS, JobScheduler } from "@anvil/job-machine";
 import { Effect } from "effect";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { JobService } from "../job-service";
-import { schedulerDebugView } from "./views";
+import { Inspector } from "./inspector";
+import { actorsDebugView, schedulerDebugView } from "./views";
 
 const params = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 1, seed: 1 };
 const schedulers: JobScheduler<null>[] = [];
@@ -33,5 +34,26 @@ describe("schedulerDebugView", () => {
     expect(schedulerDebugView(view, 10).paused).toBe(false);
     scheduler.hold(true);
     expect(schedulerDebugView(view, 10)).toMatchObject({ paused: true, dispatching: true, blockedBy: null });
+  });
+});
+
+describe("actorsDebugView", () => {
+  it("lists every job that runs on a GPU and counts every state, past the limit too", async () => {
+    const { scheduler, submit, view } = service(2);
+    scheduler.hold(true);
+    for (const jobId of ["a1", "a2", "a3", "a4", "a5"]) submit(jobId, "ann");
+    submit("b1", "bob");
+    scheduler.hold(false);
+    // Fair turns: ann's first job, then bob's, who was never served, though it came sixth.
+    await vi.waitFor(() => expect(scheduler.job("b1")?.backend).not.toBeNull());
+    const actors = actorsDebugView(view, new Inspector(), 3);
+    expect(actors.alive.map((job) => [job.jobId, job.state])).toEqual([
+      ["a1", "processing"],
+      ["a2", "queued"],
+      ["a3", "queued"],
+      ["b1", "processing"],
+    ]);
+    expect(actors.aliveCount).toBe(6);
+    expect(actors.states).toEqual({ processing: 2, queued: 4 });
   });
 });

@@ -1,3 +1,4 @@
+import type { JobView } from "@anvil/job-machine";
 import type { JobService } from "../job-service";
 import type { DispatchRecord } from "./dispatch-log";
 import type { Inspector } from "./inspector";
@@ -132,7 +133,12 @@ export interface ActorsDebugView {
   scheduler: { actorId: string; status: string; dispatching: boolean; children: number };
   /** How many jobs the scheduler holds in all, waiting or running (the list below stops at `limit`). */
   aliveCount: number;
-  /** Held jobs in submission order: a running job's actor, or a waiting job (status "not spawned yet"). */
+  /** How many of all the held jobs are in each state (e.g. `{ queued: 998, processing: 2 }`), past `limit` too. */
+  states: Record<string, number>;
+  /**
+   * Held jobs in submission order: a running job's actor, or a waiting job (status "not spawned yet"). The first
+   * `limit`, and past them every job that runs on a GPU, so that the GPUs' work is always listed.
+   */
   alive: {
     actorId: string;
     jobId: string;
@@ -158,7 +164,13 @@ export interface ActorsDebugView {
 /** The actors view for `debug.actors`. */
 export function actorsDebugView(service: JobService, inspector: Inspector, limit: number): ActorsDebugView {
   const { scheduler } = service;
-  const alive: ActorsDebugView["alive"] = scheduler.jobs(limit).map((job) => ({
+  const states: Record<string, number> = {};
+  const listed: JobView[] = [];
+  for (const job of scheduler.jobs()) {
+    states[job.state] = (states[job.state] ?? 0) + 1;
+    if (listed.length < limit || job.backend !== null) listed.push(job);
+  }
+  const alive: ActorsDebugView["alive"] = listed.map((job) => ({
     actorId: job.jobId,
     jobId: job.jobId,
     state: job.state as InspectedState,
@@ -189,6 +201,7 @@ export function actorsDebugView(service: JobService, inspector: Inspector, limit
       children: scheduler.actors,
     },
     aliveCount: scheduler.size,
+    states,
     alive,
     finished,
   };
