@@ -236,8 +236,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // PostgreSQL while this server holds the cluster's lease (its writes fenced with the term's epoch).
   let service: JobService | null = null;
   const leaseMs = config.leaseMs ?? 10_000;
+  // The backends it leads with go on record ([]: a simulator of its own), so that servers with another list warn.
+  const leaseBackends = simulator ? [] : backendLabels;
   const lease = config.databaseUrl
-    ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, leaseMs)
+    ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, leaseMs, leaseBackends)
     : null;
   // The Forge clients of the term that drives the GPUs now (see term-backends.ts).
   let backends: TermBackends | null = null;

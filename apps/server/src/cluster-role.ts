@@ -18,6 +18,24 @@ export interface ClusterRoleOptions {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A backend list as the log shows it. */
+const shown = (backends: readonly string[]): string =>
+  backends.length === 0 ? "its own built-in simulator (no FORGE_URL)" : backends.join(",");
+
+/**
+ * What two servers' backend lists differ in, or null when they drive the same GPUs (in any order; two built-in
+ * simulators count as the same: each server has its own, and nobody set FORGE_URL).
+ */
+const difference = (
+  mine: readonly string[],
+  theirs: readonly string[],
+): { onlyHere: string[]; onlyThere: string[] } | null => {
+  const onlyHere = mine.filter((url) => !theirs.includes(url));
+  const onlyThere = theirs.filter((url) => !mine.includes(url));
+  if (onlyHere.length === 0 && onlyThere.length === 0 && (mine.length === 0) === (theirs.length === 0)) return null;
+  return { onlyHere, onlyThere };
+};
+
 /**
  * Keeps this server's role true to the database. A follower tries to take the lease whenever nobody holds it; a
  * leader renews it four times per `leaseMs` and steps down as soon as the database says another server took over.
@@ -31,6 +49,8 @@ export class ClusterRole {
   private readonly tickMs: number;
   /** Renewals that go unanswered while the database is away: said once, not four times per lease. */
   private readonly renewFailures: FailureSpell;
+  /** The last leader this server saw: its backends are compared with this server's once per term. */
+  private seen: Leader | null = null;
 
   constructor(private readonly options: ClusterRoleOptions) {
     this.tickMs = Math.max(50, Math.floor(options.leaseMs / 4));
@@ -104,16 +124,65 @@ export class ClusterRole {
     if (epoch === null) {
       const leader = await lease.current().catch(() => null);
       if (this.current.kind === "follower") this.current = { kind: "follower", leader };
+      if (leader && leader.epoch !== this.seen?.epoch) this.sawLeader(leader);
       return;
     }
     this.current = { kind: "leader", epoch };
     log("this server leads the cluster", { epoch });
+    this.tookOver();
     try {
       await this.options.lead(epoch);
     } catch (error) {
       await this.endTerm(epoch, `it could not start leading: ${String(error)}`);
       await lease.release(epoch).catch(() => undefined);
     }
+  }
+
+  /**
+   * A leader this server had not seen yet (at start, or a new term): if it drives other GPUs than this server's
+   * FORGE_URL names, say so. Servers of one cluster are meant to share one list; a different one is allowed (FORGE_URL
+   * changed one server at a time), but the GPUs change with the leader, so it is never silent.
+   */
+  private sawLeader(leader: Leader): void {
+    this.seen = leader;
+    const mine = this.options.lease.backends;
+    if (mine === null || leader.backends === null) return;
+    const differs = difference(mine, leader.backends);
+    if (!differs) return;
+    this.options.log(
+      `this server's FORGE_URL differs from the leader's: the cluster runs on the leader's GPUs (${shown(leader.backends)}), ` +
+        `and on this server's (${shown(mine)}) should this one lead; start every server of a cluster with the same FORGE_URL`,
+      {
+        leader: leader.url,
+        epoch: leader.epoch,
+        leaderBackends: leader.backends,
+        backends: mine,
+        onlyHere: differs.onlyHere,
+        onlyOnLeader: differs.onlyThere,
+      },
+      "warn",
+    );
+  }
+
+  /** This server took the lease: if the leader before it drove other GPUs, say that they changed. */
+  private tookOver(): void {
+    const before = this.seen;
+    const mine = this.options.lease.backends;
+    if (!before || before.backends === null || mine === null) return;
+    const differs = difference(mine, before.backends);
+    if (!differs) return;
+    this.options.log(
+      `the GPUs change with this leader: the previous one drove ${shown(before.backends)}, this one drives ` +
+        `${shown(mine)} (its FORGE_URL differs); start every server of a cluster with the same FORGE_URL`,
+      {
+        previousLeader: before.url,
+        previousBackends: before.backends,
+        backends: mine,
+        onlyHere: differs.onlyHere,
+        onlyOnPrevious: differs.onlyThere,
+      },
+      "warn",
+    );
   }
 
   private async endTerm(epoch: number, why: string): Promise<void> {

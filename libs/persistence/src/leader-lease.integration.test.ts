@@ -21,13 +21,40 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     const first = await a.acquire();
     expect(first).not.toBeNull();
     expect(await b.acquire()).toBeNull();
-    expect(await b.current()).toEqual({ holder: "a", url: "http://a", epoch: first });
+    expect(await b.current()).toEqual({ holder: "a", url: "http://a", epoch: first, backends: null });
     expect(await a.renew(first!)).toBe(true);
     await runOut();
     const second = await b.acquire();
     expect(second).toBe(first! + 1);
     expect(await a.renew(first!)).toBe(false);
     expect(await a.current()).toMatchObject({ holder: "b", epoch: second });
+  });
+
+  it("records the backends of each term's leader, and reads those of a leader that records none as unknown", async () => {
+    const withBackends = (holder: string, backends: string[]) =>
+      new LeaderLease(test().database.db, holder, `http://${holder}`, 60_000, backends);
+    const a = withBackends("a", ["http://gpu-1:7860", "http://gpu-2:7860"]);
+    await a.acquire();
+    expect(await a.current()).toMatchObject({ holder: "a", backends: ["http://gpu-1:7860", "http://gpu-2:7860"] });
+    await runOut();
+    // [] is a leader on a built-in simulator of its own: known, and not the same as unknown.
+    const b = withBackends("b", []);
+    await b.acquire();
+    expect(await a.current()).toMatchObject({ holder: "b", backends: [] });
+    await runOut();
+    // A server that records none (an older version, in a rolling upgrade) takes a term without touching them:
+    // what the row still holds is the previous term's, which must not pass for this leader's.
+    await a.acquire();
+    await runOut();
+    await test().database.db.execute(
+      sql`update cluster_leader set holder = 'c', url = 'http://c', epoch = epoch + 1,
+          expires_at = clock_timestamp() + interval '1 minute'`,
+    );
+    expect(await a.current()).toMatchObject({ holder: "c", backends: null });
+    // As a server of this version that is given no list.
+    await runOut();
+    await lease("d").acquire();
+    expect(await a.current()).toMatchObject({ holder: "d", backends: null });
   });
 
   it("refuses every write of a term that is over, and keeps the new term's", async () => {

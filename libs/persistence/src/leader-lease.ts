@@ -9,6 +9,11 @@ export interface Leader {
   readonly holder: string;
   readonly url: string;
   readonly epoch: number;
+  /**
+   * The backends it drives (FORGE_URL without credentials; `[]`: its own built-in simulator), or null when it did
+   * not say (a server of an older version leads).
+   */
+  readonly backends: readonly string[] | null;
 }
 
 /** A write made under a lease that is no longer held (expired, or taken over): it must not land. */
@@ -56,22 +61,32 @@ const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<RawRow[]> => rows
  * by {@link fence}.
  */
 export class LeaderLease {
+  /**
+   * `backends`: what this server drives when it leads (FORGE_URL without credentials; `[]`: its own built-in
+   * simulator), recorded with each term it takes, so that servers started with another list can say so.
+   */
   constructor(
     private readonly db: AnvilDb,
     private readonly holder: string,
     private readonly url: string,
     private readonly leaseMs: number,
+    readonly backends: readonly string[] | null = null,
   ) {}
 
   /** Takes the lease when nobody holds it (or it ran out): a new term, with a new epoch. Null when held by another. */
   async acquire(): Promise<number | null> {
+    // The term's epoch stamps its backends: a server that records none (an older version, during a rolling
+    // upgrade) takes a new term without touching them, and they read as unknown, not as the previous leader's.
+    const backends = this.backends === null ? null : JSON.stringify(this.backends);
     const rows = await run(
       this.db,
-      sql`insert into cluster_leader (id, holder, url, epoch, expires_at)
-          values (1, ${this.holder}, ${this.url}, 1, clock_timestamp() + ${this.leaseMs} * interval '1 millisecond')
+      sql`insert into cluster_leader (id, holder, url, epoch, expires_at, backends, backends_epoch)
+          values (1, ${this.holder}, ${this.url}, 1, clock_timestamp() + ${this.leaseMs} * interval '1 millisecond',
+                  ${backends}::jsonb, case when ${backends}::jsonb is null then null else 1 end)
           on conflict (id) do update
             set holder = excluded.holder, url = excluded.url, epoch = cluster_leader.epoch + 1,
-                expires_at = excluded.expires_at
+                expires_at = excluded.expires_at, backends = excluded.backends,
+                backends_epoch = case when excluded.backends is null then null else cluster_leader.epoch + 1 end
             where cluster_leader.expires_at < clock_timestamp()
           returning epoch`,
     );
@@ -107,10 +122,18 @@ export class LeaderLease {
   async current(): Promise<Leader | null> {
     const rows = await run(
       this.db,
-      sql`select holder, url, epoch from cluster_leader where id = 1 and expires_at > clock_timestamp()`,
+      sql`select holder, url, epoch, case when backends_epoch = epoch then backends end as backends
+          from cluster_leader where id = 1 and expires_at > clock_timestamp()`,
     );
     const row = rows[0];
-    return row ? { holder: String(row["holder"]), url: String(row["url"]), epoch: Number(row["epoch"]) } : null;
+    if (!row) return null;
+    const backends = row["backends"];
+    return {
+      holder: String(row["holder"]),
+      url: String(row["url"]),
+      epoch: Number(row["epoch"]),
+      backends: Array.isArray(backends) ? backends.map(String) : null,
+    };
   }
 
   /** Term `epoch` of this server's, as the fence of the writes made in it. */

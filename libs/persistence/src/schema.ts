@@ -146,6 +146,12 @@ export const clusterLeader = pgTable(
     url: text("url").notNull(),
     epoch: bigint("epoch", { mode: "number" }).notNull(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    /**
+     * The backends (FORGE_URL, without credentials) the leader of term `backendsEpoch` drives; `[]`: its own built-in
+     * simulator. Servers whose list differs warn. Null, or another term's: a server that records none (older) leads.
+     */
+    backends: jsonb("backends").$type<string[]>(),
+    backendsEpoch: bigint("backends_epoch", { mode: "number" }),
   },
   (t) => [check("cluster_leader_one_row", sql`${t.id} = 1`)],
 );

@@ -1,0 +1,82 @@
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import { describe, expect, it } from "vitest";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+import { waitFor } from "../testing/wait";
+import { spawnServer, useBuiltServers } from "./support/built-server";
+import type { LogLine, ServerProcess } from "./support/built-server";
+
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+const DIFFERS = "this server's FORGE_URL differs from the leader's";
+const CHANGED = "the GPUs change with this leader";
+
+const warnings = (server: ServerProcess, start: string): LogLine[] =>
+  server.logs.filter((line) => typeof line.msg === "string" && line.msg.startsWith(start));
+const leads = (server: ServerProcess) => server.logs.some((line) => line.msg === "this server leads the cluster");
+
+/** Servers of one cluster started with different FORGE_URL lists: allowed (rolling changes), but never silent. */
+describe.skipIf(!postgres)("a cluster whose servers name different backends", { timeout: 120_000 }, () => {
+  const { servers, cleanups } = useBuiltServers(60_000);
+  let database: TestDatabase;
+  let sims: ForgeSimulator[];
+
+  const join = async (...backends: ForgeSimulator[]): Promise<ServerProcess> => {
+    const server = await spawnServer({
+      FORGE_URL: backends.map((sim) => sim.url).join(","),
+      DATA_DIR: database.dataDir,
+      DATABASE_URL: database.databaseUrl!,
+      LEASE_MS: "2000",
+    });
+    servers.push(server);
+    return server;
+  };
+
+  it("warns on a follower at start, on the next leader when it takes over, and on every server that sees it", async () => {
+    database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    sims = await Promise.all([1, 2, 3].map(() => startForgeSimulator({ stepMs: 5 })));
+    cleanups.push(() => Promise.all(sims.map((sim) => sim.close())));
+    const [a, b, c] = sims as [ForgeSimulator, ForgeSimulator, ForgeSimulator];
+
+    const first = await join(a, b);
+    expect(leads(first)).toBe(true);
+    const second = await join(a, c);
+    expect(leads(second)).toBe(false);
+    // Said at start, before the server listens: it follows a leader that drives other GPUs than its own list.
+    expect(warnings(second, DIFFERS)).toMatchObject([
+      {
+        level: 40,
+        leader: first.url,
+        leaderBackends: [a.url, b.url],
+        backends: [a.url, c.url],
+        onlyHere: [c.url],
+        onlyOnLeader: [b.url],
+      },
+    ]);
+    expect(warnings(first, DIFFERS)).toEqual([]);
+
+    // A rolling restart of the leader: the follower takes over, and its GPUs are not the ones that ran until now.
+    expect(await first.kill("SIGTERM")).toEqual({ code: 0, signal: null });
+    servers.splice(servers.indexOf(first), 1);
+    await waitFor(() => leads(second), "the follower takes over", 30_000);
+    expect(warnings(second, CHANGED)).toMatchObject([
+      {
+        level: 40,
+        previousBackends: [a.url, b.url],
+        backends: [a.url, c.url],
+        onlyHere: [c.url],
+        onlyOnPrevious: [b.url],
+      },
+    ]);
+
+    // A server with the first one's list sees a leader with another; one with the leader's (in another order) does not.
+    const third = await join(b, a);
+    expect(warnings(third, DIFFERS)).toMatchObject([{ leader: second.url, onlyHere: [b.url], onlyOnLeader: [c.url] }]);
+    const fourth = await join(c, a);
+    expect(warnings(fourth, DIFFERS)).toEqual([]);
+    // Said once per leader, not at every look at the lease.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(warnings(third, DIFFERS)).toHaveLength(1);
+  });
+});
