@@ -4,6 +4,7 @@ import type { SubmitRetryOptions } from "./submit-safely";
 import { isFinal } from "./types";
 import type { Job, SubmitInput } from "./types";
 import { watchJob } from "./watch";
+import type { WatchOptions } from "./watch";
 
 /** Options of `submitAndWait`: how the submit is retried, and the wait's. */
 export interface SubmitAndWaitOptions extends SubmitRetryOptions, WaitOptions {}
@@ -14,6 +15,8 @@ export interface WaitOptions {
   onUpdate?: (job: Job) => void;
   /** Stops waiting (the promise rejects with the signal's reason); the job itself goes on. */
   signal?: AbortSignal | undefined;
+  /** Told when the job's stream dropped and is reopened (see `watch`): the wait goes on by itself. */
+  onReconnect?: WatchOptions["onReconnect"];
 }
 
 /**
@@ -37,10 +40,14 @@ export async function waitForJob(trpc: AnvilTRPCClient, jobId: string, options: 
 }
 
 /** Follows the job from its snapshot `first` to its final one. */
-async function untilFinal(trpc: AnvilTRPCClient, first: Job, { onUpdate, signal }: WaitOptions): Promise<Job> {
+async function untilFinal(
+  trpc: AnvilTRPCClient,
+  first: Job,
+  { onUpdate, signal, onReconnect }: WaitOptions,
+): Promise<Job> {
   onUpdate?.(first);
   if (isFinal(first)) return first;
-  for await (const job of watchJob(trpc, first.id, { signal })) {
+  for await (const job of watchJob(trpc, first.id, { signal, ...(onReconnect ? { onReconnect } : {}) })) {
     onUpdate?.(job);
     if (isFinal(job)) return job;
   }

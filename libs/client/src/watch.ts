@@ -12,6 +12,11 @@ export interface WatchOptions {
   lastEventId?: string | undefined;
   /** Delay before reopening a stream that failed, by attempt (1, 2 …); up to 5 s by default. */
   retryDelayMs?: (attempt: number) => number;
+  /**
+   * Told each time the stream is to be reopened after it dropped (the server down or restarting, the network gone),
+   * with why (undefined: the server closed it) and the attempt since the stream last worked (1, 2 …).
+   */
+  onReconnect?: (error: unknown, attempt: number) => void;
 }
 
 /** Errors no retry can mend: the request itself is wrong, the token is refused, or the job is not there. */
@@ -82,6 +87,10 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
         onStarted: () => {
           attempt = 0;
         },
+        // The EventSource reopens a dropped stream by itself (with the last event id), so a drop reaches here, not onError.
+        onConnectionStateChange: (state) => {
+          if (active && state.state === "connecting" && state.error) options.onReconnect?.(state.error, ++attempt);
+        },
         onData: ({ id, data }) => {
           if (!active) return;
           cursor = id;
@@ -111,13 +120,15 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
             failure = refused;
             return stop();
           }
-          reopen(retryDelay(++attempt));
+          options.onReconnect?.(error, ++attempt);
+          reopen(retryDelay(attempt));
         },
         // A live stream does not end by itself: a proxy or a stopping server closed it.
         onComplete: () => {
           if (!active) return;
           active = false;
-          reopen(retryDelay(++attempt));
+          options.onReconnect?.(undefined, ++attempt);
+          reopen(retryDelay(attempt));
         },
       },
     );

@@ -4,6 +4,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
 import { SUBMIT_RETRY_MS, submitSafely } from "../submit-safely";
+import type { WaitOptions } from "../submit-and-wait";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, checkUrl, classify } from "./exit-codes";
@@ -121,10 +122,11 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
    * Shows a job's wait (its place in line, then its progress) until `wait` resolves with its final state; then writes
    * its image to `out` (or prints where it is served) and fails unless it completed. Ctrl-C (or SIGTERM) stops the
    * wait, not the job: the display gives the terminal back its cursor, and stderr says how to pick the job up again.
-   * `onJob` sees the first snapshot, as soon as there is one.
+   * `onJob` sees the first snapshot, as soon as there is one. A stream that drops (the server down or restarting) is
+   * said once on stderr, and again when the job's news comes back: the wait itself goes on by itself.
    */
   const follow = async (
-    wait: (onUpdate: (job: Job) => void, signal: AbortSignal) => Promise<Job>,
+    wait: (options: Required<Pick<WaitOptions, "onUpdate" | "onReconnect">> & { signal: AbortSignal }) => Promise<Job>,
     out: string | undefined,
     onJob?: (job: Job) => void,
   ) => {
@@ -138,12 +140,25 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     let jobId: string | undefined;
     process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
     let job: Job;
+    let lost = false;
+    const onReconnect = (error: unknown) => {
+      if (lost) return;
+      lost = true;
+      const why = error === undefined ? "the server closed the job's event stream" : `lost Anvil at ${env.url}`;
+      io.stderr.write(`anvil: ${why}; reconnecting by itself (Ctrl-C stops waiting, not the job)\n`);
+    };
     try {
-      job = await wait((update) => {
-        if (jobId === undefined) onJob?.(update);
-        jobId = update.id;
-        display?.update(update);
-      }, stopped.signal);
+      job = await wait({
+        onUpdate: (update) => {
+          if (jobId === undefined) onJob?.(update);
+          jobId = update.id;
+          if (lost) io.stderr.write("anvil: reconnected\n");
+          lost = false;
+          display?.update(update);
+        },
+        onReconnect,
+        signal: stopped.signal,
+      });
     } catch (error) {
       if (!stopped.signal.aborted) throw error;
       throw new CliFailure(
@@ -219,11 +234,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       // The id first, on stderr (stdout keeps the progress, then the file or URL): a wait that fails or is stopped
       // still leaves the job findable.
       const sayId = (job: Job) => void io.stderr.write(`anvil: submitted job ${job.id}\n`);
-      await follow(
-        (onUpdate, signal) => anvil().submitAndWait(input, { onUpdate, onRetry, signal }),
-        options.out,
-        sayId,
-      );
+      await follow((waiting) => anvil().submitAndWait(input, { ...waiting, onRetry }), options.out, sayId);
     });
 
   program
@@ -233,7 +244,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("-o, --out <file>", "write the image there")
     .action(async (jobId: string, options: { out?: string }) => {
       if ((await anvil().jobs.get.query({ jobId })).status === "queued") await sayIfPaused();
-      await follow((onUpdate, signal) => anvil().wait(jobId, { onUpdate, signal }), options.out);
+      await follow((waiting) => anvil().wait(jobId, waiting), options.out);
     });
 
   program
