@@ -15,7 +15,10 @@ const UNBATCHED: ReadonlySet<string> = new Set(["jobs.list", "jobs.submit", "job
 
 /** What {@link createAnvilClient} takes. */
 export interface AnvilClientOptions {
-  /** The server's base URL, e.g. `http://127.0.0.1:3000` (a trailing `/trpc` is dropped); `""` in a browser page served by Anvil itself. */
+  /**
+   * The server's base URL, e.g. `http://127.0.0.1:3000` (a trailing `/trpc` is dropped); `""` in a browser page served
+   * by Anvil itself. Anything else that does not start with http:// or https:// is refused with a TypeError.
+   */
   url: string;
   /** A user's token (or `API_TOKEN`), sent as `Authorization: Bearer`. */
   token?: string | undefined;
@@ -46,6 +49,12 @@ export type AnvilClient = AnvilTRPCClient & {
 
 /** Creates a client for the Anvil server at `url`. */
 export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
+  // "127.0.0.1:3000" would make every call fail with "Failed to parse URL", and a watch retry it for ever.
+  if (!/^(https?:\/\/|\/|$)/i.test(options.url)) {
+    throw new TypeError(
+      `createAnvilClient: url must start with http:// or https:// (or be a path in a page served by Anvil); it is "${options.url}"`,
+    );
+  }
   // The procedures are under <url>/trpc: a url that names that path already (…/trpc) is taken as the server's.
   const base = options.url.replace(/\/+$/, "").replace(/\/trpc$/, "");
   const fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
