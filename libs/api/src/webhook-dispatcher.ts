@@ -14,7 +14,7 @@ export interface WebhookRetry {
   giveUpAfterMs: number;
 }
 
-/** Production timing: retries after ~5 s, 10 s, 20 s … then every ~15 min, for a day. */
+/** Production timing: retries after 2.5–5 s, 5–10 s, 10–20 s … then 7.5–15 min apart, for a day. */
 export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = {
   baseMs: 5_000,
   maxMs: 15 * 60_000,
