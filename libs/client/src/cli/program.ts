@@ -145,7 +145,9 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       if (lost) return;
       lost = true;
       const why = error === undefined ? "the server closed the job's event stream" : `lost Anvil at ${env.url}`;
-      io.stderr.write(`anvil: ${why}; reconnecting by itself (Ctrl-C stops waiting, not the job)\n`);
+      // On a terminal the bar's line is left as it is, and the message goes below it.
+      const below = display && io.stdout.isTTY ? "\n" : "";
+      io.stderr.write(`${below}anvil: ${why}; reconnecting by itself (Ctrl-C stops waiting, not the job)\n`);
     };
     try {
       job = await wait({
