@@ -1,5 +1,5 @@
 import { batch, createEffect, createMemo, createSignal, on, onCleanup } from "solid-js";
-import { createStore, reconcile } from "solid-js/store";
+import { createStore, produce, reconcile } from "solid-js/store";
 import { checkAuth, currentUser } from "../lib/auth";
 import { errorCode, errorMessage } from "../lib/errors";
 import { isFinal } from "../lib/job-store";
@@ -133,6 +133,23 @@ export function createInspectorState() {
     }
   };
 
+  /**
+   * Forgets the prompts and final statuses of jobs the page no longer names anywhere: a page left open on a busy
+   * server would otherwise keep every job it ever listed (prompts of up to 4,000 characters) for as long as it is open.
+   */
+  const forgetAllBut = (view: SchedulerView, list: ActorsView) => {
+    const named = new Set([...list.alive, ...list.finished, ...view.queue, ...view.dispatches].map((j) => j.jobId));
+    for (const backend of view.backends) if (backend.jobId) named.add(backend.jobId);
+    const selected = selectedId();
+    if (selected) named.add(selected);
+    const forget = produce((kept: Record<string, string>) => {
+      for (const jobId of Object.keys(kept)) if (!named.has(jobId)) delete kept[jobId];
+    });
+    setPrompts(forget);
+    setFinals(forget);
+    for (const jobId of asked) if (!named.has(jobId)) asked.delete(jobId);
+  };
+
   const loadViews = coalesced(async () => {
     if (mode() !== "on") return;
     try {
@@ -145,6 +162,7 @@ export function createInspectorState() {
         setViews("actors", reconcile(withStoredStates(list, finals), { key: "jobId" }));
         setLoadError(null);
         for (const entry of view.queue) if (!prompts[entry.jobId]) setPrompts(entry.jobId, entry.prompt);
+        forgetAllBut(view, list);
       });
       void loadPrompts([...list.alive, ...list.finished].map((a) => a.jobId));
       if (!ended(selectedJob())) void loadSelectedJob();

@@ -1,0 +1,74 @@
+import { createRoot } from "solid-js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createInspectorState } from "./inspect-state";
+
+const [first, second] = ["1f0e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"];
+
+/** A finished job as `debug.actors` lists it. */
+const finished = (jobId: string) => ({
+  actorId: jobId,
+  jobId,
+  state: "complete",
+  status: "done",
+  lastSeq: 4,
+  lastEventAt: new Date().toISOString(),
+});
+
+/** A server whose ring holds `listed()` as its finished jobs, each with a long prompt. */
+const serverListing = (listed: () => string[]) =>
+  vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
+    const url = new URL(String(input), "http://anvil.test");
+    if (url.pathname === "/auth/status") return Response.json({ required: false, user: null });
+    const procedures = url.pathname.replace("/trpc/", "").split(",");
+    const inputs = JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, { jobId?: string }>;
+    if (procedures.includes("debug.inspect")) return new Promise<Response>(() => undefined);
+    const replies = procedures.map((procedure, i) => {
+      const data: Record<string, unknown> = {
+        "debug.status": { inspection: true, ring: { capacity: 10, size: 0, oldestSeq: 1, latestSeq: 0, failures: 0 } },
+        "debug.chart": null,
+        "debug.scheduler": {
+          dispatching: true,
+          paused: false,
+          blockedBy: null,
+          queued: 0,
+          queue: [],
+          permits: { total: 1, held: 0, free: 1 },
+          backends: [],
+          dispatches: [],
+        },
+        "debug.actors": {
+          scheduler: { actorId: "scheduler", status: "active", dispatching: true, children: 0 },
+          aliveCount: 0,
+          states: {},
+          alive: [],
+          finished: listed().map(finished),
+        },
+        "jobs.get": { id: inputs[i]?.jobId, prompt: `${"a long prompt ".repeat(280)}`, status: "complete" },
+      };
+      return { result: { data: data[procedure] } };
+    });
+    return Response.json(url.searchParams.has("batch") ? replies : replies[0]);
+  });
+
+describe("createInspectorState", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("forgets the prompts of jobs it no longer lists, so that an open page does not grow without bound", async () => {
+    vi.useFakeTimers();
+    let listed = [first];
+    serverListing(() => listed);
+    await createRoot(async (dispose) => {
+      const inspector = createInspectorState();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(Object.keys(inspector.prompts)).toEqual([first]);
+      // The first job has left the ring; another one came.
+      listed = [second];
+      await vi.advanceTimersByTimeAsync(2_500);
+      expect(Object.keys(inspector.prompts)).toEqual([second]);
+      dispose();
+    });
+  });
+});
