@@ -35,6 +35,19 @@ const notJson = (error: unknown): boolean => {
   return false;
 };
 
+/** True when an answer came in JSON that has neither tRPC's `result` nor its `error`: another JSON API than Anvil. */
+const notTrpc = (error: unknown): boolean => {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    // @trpc/server's TransformResultError, which it does not export.
+    if (
+      cause.constructor.name === "TransformResultError" ||
+      cause.message === "Unable to transform response from server"
+    )
+      return true;
+  }
+  return false;
+};
+
 /** Turns whatever a command threw into a message and an exit code. */
 export function classify(error: unknown, env: CliEnv): CliFailure {
   const { url } = env;
@@ -54,6 +67,13 @@ export function classify(error: unknown, env: CliEnv): CliFailure {
     }
     if (code === undefined && notJson(error)) {
       return new CliFailure(`The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message}`, EXIT.usage);
+    }
+    if (code === undefined && notTrpc(error)) {
+      const answered = status === undefined ? "" : `HTTP ${status} with `;
+      return new CliFailure(
+        `The server at ANVIL_URL (${url}) does not answer as Anvil: ${answered}JSON that is not a tRPC answer`,
+        EXIT.usage,
+      );
     }
     return new CliFailure(error.message, EXIT.failed);
   }

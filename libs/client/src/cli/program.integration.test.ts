@@ -104,6 +104,24 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     expect(await cli.code).toBe(0);
   });
 
+  it("says the server at ANVIL_URL does not answer as Anvil when it is another JSON API, and exits 2", async () => {
+    const api = createServer((req, res) => {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: `no ${req.url}` }));
+    });
+    await new Promise<void>((listening) => api.listen(0, "127.0.0.1", listening));
+    try {
+      const other = { url: `http://127.0.0.1:${(api.address() as AddressInfo).port}` };
+      for (const args of [["status"], ["submit", "a prompt"]]) {
+        const cli = run(args, other);
+        expect(await cli.code, args.join(" ")).toBe(2);
+        expect(cli.stderr()).toContain(`The server at ANVIL_URL (${other.url}) does not answer as Anvil`);
+        expect(cli.stderr()).toContain("HTTP 404");
+      }
+    } finally {
+      await new Promise((closed) => api.close(closed));
+    }
+  });
+
   it("says the server at ANVIL_URL does not answer as Anvil when it serves a web page", async () => {
     const page = createServer((_req, res) => res.end("<!doctype html><title>not Anvil</title>"));
     await new Promise<void>((listening) => page.listen(0, "127.0.0.1", listening));
