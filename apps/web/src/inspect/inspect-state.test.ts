@@ -14,6 +14,9 @@ const finished = (jobId: string) => ({
   lastEventAt: new Date().toISOString(),
 });
 
+/** The inputs of the `debug.inspect` streams the page opened. */
+const streams: Record<string, unknown>[] = [];
+
 /** A server whose ring holds `listed()` as its finished jobs, each with a long prompt. */
 const serverListing = (listed: () => string[]) =>
   vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
@@ -21,7 +24,10 @@ const serverListing = (listed: () => string[]) =>
     if (url.pathname === "/auth/status") return Response.json({ required: false, user: null });
     const procedures = url.pathname.replace("/trpc/", "").split(",");
     const inputs = JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, { jobId?: string }>;
-    if (procedures.includes("debug.inspect")) return new Promise<Response>(() => undefined);
+    if (procedures.includes("debug.inspect")) {
+      streams.push(JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, unknown>);
+      return new Promise<Response>(() => undefined);
+    }
     const replies = procedures.map((procedure, i) => {
       const data: Record<string, unknown> = {
         "debug.status": { inspection: true, ring: { capacity: 10, size: 0, oldestSeq: 1, latestSeq: 0, failures: 0 } },
@@ -42,6 +48,14 @@ const serverListing = (listed: () => string[]) =>
           states: {},
           alive: [],
           finished: listed().map(finished),
+        },
+        "debug.timeline": {
+          jobId: inputs[i]?.jobId,
+          alive: false,
+          truncated: false,
+          dispatch: null,
+          events: [],
+          lastEventId: "a1b2c3:7",
         },
         "jobs.get": { id: inputs[i]?.jobId, prompt: `${"a long prompt ".repeat(280)}`, status: "complete" },
       };
@@ -70,5 +84,18 @@ describe("createInspectorState", () => {
       expect(Object.keys(inspector.prompts)).toEqual([second]);
       dispose();
     });
+  });
+
+  it("follows the selected job from where its timeline was read, in this server process's ids", async () => {
+    vi.useFakeTimers();
+    serverListing(() => [first]);
+    history.replaceState(null, "", `/inspect?job=${first}`);
+    await createRoot(async (dispose) => {
+      createInspectorState();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(streams).toContainEqual({ jobId: first, lastEventId: "a1b2c3:7" });
+      dispose();
+    });
+    history.replaceState(null, "", "/");
   });
 });

@@ -89,7 +89,7 @@ export function createInspectorState() {
   // Where the stream of all events starts: the ring's newest event when the page looked, so it sends only news.
   const [streamFrom, setStreamFrom] = createSignal<number | null>(null);
   const [jobStream, setJobStream] = createSignal<{ jobId: string } | null>(null);
-  let jobResumeSeq: number | undefined;
+  let jobResumeId: string | undefined;
 
   /**
    * A debug call failed: PRECONDITION_FAILED means inspection is off (the server said how to turn it on),
@@ -221,7 +221,7 @@ export function createInspectorState() {
     try {
       const result = await trpc.debug.timeline.query({ jobId });
       if (selectedId() !== jobId) return;
-      jobResumeSeq = result.events.at(-1)?.seq;
+      jobResumeId = result.lastEventId;
       batch(() => {
         setTimeline({ jobId, events: result.events, truncated: result.truncated, loading: false, error: null });
         setJobStream({ jobId });
@@ -257,7 +257,7 @@ export function createInspectorState() {
   createSubscription<{ jobId: string }, InspectionRecord>({
     input: jobStream,
     subscribe: (input, handlers) => trpc.debug.inspect.subscribe(input, handlers),
-    resumeFrom: () => (jobResumeSeq === undefined ? undefined : String(jobResumeSeq)),
+    resumeFrom: () => jobResumeId,
     onData: (record) => {
       if (record.jobId !== timeline.jobId) return;
       // The timeline and the stream may both hold the events around the moment the stream opened.

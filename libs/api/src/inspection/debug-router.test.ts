@@ -45,3 +45,25 @@ describe("debug.inspect", () => {
     await stream.return?.(undefined);
   });
 });
+
+describe("debug.timeline", () => {
+  it("says where the job's stream goes on from, as an id a restarted server refuses", async () => {
+    const jobId = "5d6e7f80-91a2-4b3c-8d4e-5f60718293a4";
+    const inspector = new Inspector();
+    recordSomething(inspector);
+    const service = { scheduler: { holds: () => true } };
+    const ctx = { user: { name: "carol", admin: true }, inspector, service } as unknown as Context;
+    const timeline = await debugRouter.createCaller(ctx).timeline({ jobId });
+    expect(timeline.lastEventId).toBe(inspector.eventId(inspector.latestSeq));
+
+    // The same number from another server process (a restart) names other events: that stream must reload.
+    const restarted = new Inspector();
+    for (let i = 0; i < 3; i++) recordSomething(restarted);
+    expect(restarted.latestSeq).toBeGreaterThan(inspector.latestSeq);
+    const again = { ...ctx, inspector: restarted, events: new EventHub() } as unknown as Context;
+    const stream = (await debugRouter.createCaller(again).inspect({ jobId, lastEventId: timeline.lastEventId }))[
+      Symbol.asyncIterator
+    ]();
+    await expect(stream.next()).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+  });
+});

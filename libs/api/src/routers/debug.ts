@@ -41,7 +41,11 @@ export const debugRouter = router({
     // Nothing kept of a job the server does not hold: a mistyped id must not read as "its events have gone".
     if (events.length === 0 && !alive) await ctx.service.get(input.jobId);
     const truncated = ctx.inspector.truncated(input.jobId);
-    return { jobId: input.jobId, alive, truncated, dispatch: ctx.inspector.dispatches.of(input.jobId) ?? null, events };
+    const dispatch = ctx.inspector.dispatches.of(input.jobId) ?? null;
+    // Where `debug.inspect` for this job goes on from: read with the events, and naming this server process, so that
+    // a page that resumes after a restart is told to reload rather than handed another process's events by number.
+    const lastEventId = ctx.inspector.eventId(ctx.inspector.latestSeq);
+    return { jobId: input.jobId, alive, truncated, dispatch, events, lastEventId };
   }),
 
   inspect: inspectedProcedure.input(inspectInput).subscription(async function* ({ ctx, input, signal }) {
