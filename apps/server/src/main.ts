@@ -23,13 +23,15 @@ process.on("SIGTERM", () => onSignal("SIGTERM"));
 process.on("SIGINT", () => onSignal("SIGINT"));
 
 async function main(): Promise<void> {
-  const [{ startAnvil }, environment, { inspectionMode }, { createLogger }] = await Promise.all([
-    import("./anvil"),
-    import("./env"),
-    import("./inspection"),
-    import("./logger"),
-  ]);
-  const { blameEnvironment, checkBackendAddresses, checkListenAddress, MAX_TIMER_MS, readEnv } = environment;
+  const [{ startAnvil }, environment, { checkBackendAddresses }, { inspectionMode }, { createLogger }] =
+    await Promise.all([
+      import("./anvil"),
+      import("./env"),
+      import("./backend-addresses"),
+      import("./inspection"),
+      import("./logger"),
+    ]);
+  const { blameEnvironment, checkListenAddress, MAX_TIMER_MS, readEnv } = environment;
   const env = readEnv();
   // Readable lines on a developer's terminal; JSON for anything else (a pipe, a log shipper, production).
   const pretty = process.stdout.isTTY === true && env.NODE_ENV !== "production";
