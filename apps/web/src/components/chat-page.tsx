@@ -1,10 +1,11 @@
-import { createEffect, createSignal, onCleanup, Show } from "solid-js";
+import { createEffect, createMemo, createSignal, onCleanup, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
 import { createChatState } from "../lib/chat-state";
 import { createLine } from "../lib/line";
 import { trpcLineApi } from "../lib/line-api";
 import { useTabTitle } from "../lib/tab-title";
 import type { Job } from "../lib/types";
+import { CancelWaiting } from "./cancel-waiting";
 import { Composer } from "./composer";
 import type { ComposerControl } from "./composer";
 import { ConversationList } from "./conversation-list";
@@ -63,6 +64,14 @@ export function ChatPage() {
   /** The open conversation's messages, once on the page: one's own send scrolls to its new card. */
   let messageList: MessageListControl | undefined;
   const admin = () => currentUser()?.admin ?? false;
+  /** How many of the user's own jobs wait in the open conversation (the server's cancelWaiting cancels only those). */
+  const waitingHere = createMemo(() => {
+    const id = chat.selectedId();
+    const me = currentUser();
+    return Object.values(chat.jobs).filter(
+      (job) => job.conversationId === id && job.status === "queued" && (me === null || job.owner === me.name),
+    ).length;
+  });
   const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
   // The tab says how the open conversation's jobs stand, so that it can be watched from another tab.
   useTabTitle({
@@ -145,20 +154,25 @@ export function ChatPage() {
           </div>
         </Show>
         <Show when={chat.selectedId()} keyed fallback={<Welcome class="chat__scroll" />}>
-          <MessageList
-            messages={chat.messages}
-            jobs={chat.jobs}
-            onCancel={chat.cancel}
-            onRetry={chat.retry}
-            onMove={chat.move}
-            onView={setViewing}
-            onReuse={(job) => composer?.reuse(job)}
-            loading={chat.loading()}
-            paused={chat.queue()?.paused}
-            offline={chat.connection() === "reconnecting"}
-            empty={<Welcome />}
-            control={(control) => (messageList = control)}
-          />
+          {(conversationId) => (
+            <>
+              <MessageList
+                messages={chat.messages}
+                jobs={chat.jobs}
+                onCancel={chat.cancel}
+                onRetry={chat.retry}
+                onMove={chat.move}
+                onView={setViewing}
+                onReuse={(job) => composer?.reuse(job)}
+                loading={chat.loading()}
+                paused={chat.queue()?.paused}
+                offline={chat.connection() === "reconnecting"}
+                empty={<Welcome />}
+                control={(control) => (messageList = control)}
+              />
+              <CancelWaiting count={waitingHere()} onCancelAll={() => chat.cancelWaiting(conversationId)} />
+            </>
+          )}
         </Show>
         <Composer
           onSubmit={async (request) => {

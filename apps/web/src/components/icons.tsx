@@ -89,3 +89,10 @@ export const PencilIcon = () => (
     <path d="M17 3a2.85 2.85 0 1 1 4 4L7.5 20.5 2 22l1.5-5.5L17 3z" />
   </Svg>
 );
+
+/** Lines of a list with a cross: clear the waiting jobs. */
+export const ClearQueueIcon = () => (
+  <Svg>
+    <path d="M3 6h12M3 12h8M3 18h8M15 14l6 6M21 14l-6 6" />
+  </Svg>
+);

@@ -27,6 +27,8 @@ const UNLISTED_RELOAD_MS = 1_000;
 const LIST_POLL_MS = 60_000;
 /** What a job action that did not find its job says (the page reads the conversation again, and leaves it if gone). */
 const JOB_GONE = "This job is gone: it was removed, or it is not yours.";
+/** What cancelling a conversation's waiting jobs says when the server does not find the conversation. */
+const CONVERSATION_NOT_FOUND = "This conversation is gone: it was deleted, or it is not yours.";
 
 // The last event id this tab saw, per stream scope: a reload resumes the stream from it.
 const readCursor = (scope: string): string | undefined => {
@@ -446,6 +448,21 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       if (retried.conversationId === selectedId()) void loadConversation();
       void refreshQueue();
       return retried;
+    },
+    /**
+     * Cancels every waiting job of the caller's in conversation `id` in one call, and resolves with the ids it
+     * cancelled (none when they had all started meanwhile). The cards are not touched here: each job's `cancelled`
+     * comes on the live stream like any other change, so nothing is applied twice.
+     */
+    cancelWaiting: async (id: string) => {
+      const { jobIds } = await trpc.jobs.cancelWaiting.mutate({ conversationId: id }).catch((error: unknown) => {
+        if (errorCode(error) !== "NOT_FOUND") throw error;
+        // Deleted elsewhere (which cancelled its jobs): reading it again leaves it.
+        if (id === selectedId()) void loadConversation();
+        throw new Error(CONVERSATION_NOT_FOUND, { cause: error });
+      });
+      void refreshQueue();
+      return jobIds;
     },
     /** Moves one of the caller's waiting jobs to the front or back of their own waiting jobs. */
     move: async (job: Job, to: "front" | "back") => {

@@ -1,0 +1,102 @@
+import { createEffect, createSignal, on, Show } from "solid-js";
+import { actionFailure } from "../lib/errors";
+import { focusFellToPage } from "../lib/focus";
+import { ClearQueueIcon } from "./icons";
+
+/** The fewest waiting jobs for which the bar offers to cancel them all (one has its own Cancel on its card). */
+export const CANCEL_ALL_FROM = 2;
+
+/** What the bar says once the server answered, from how many jobs it cancelled. */
+export const cancelledMessage = (cancelled: number): string =>
+  cancelled === 0
+    ? "Nothing was cancelled: your waiting jobs had all started or ended meanwhile."
+    : `Cancelled ${cancelled} waiting ${cancelled === 1 ? "job" : "jobs"}.`;
+
+/**
+ * The "clear my queue" of one conversation: a slim bar above the composer, shown while the user has at least
+ * {@link CANCEL_ALL_FROM} jobs waiting in it, that cancels them all in one call after asking. It says how many were
+ * cancelled (or why none were), and what went wrong; the cards turn cancelled by themselves, from the live stream.
+ */
+export function CancelWaiting(props: {
+  /** How many of the user's jobs wait in the open conversation. */
+  count: number;
+  /** Cancels them; resolves with the ids the server cancelled. */
+  onCancelAll: () => Promise<readonly string[]>;
+  /** Asks before cancelling; `window.confirm` by default. */
+  confirm?: (question: string) => boolean;
+}) {
+  const [busy, setBusy] = createSignal(false);
+  const [result, setResult] = createSignal<string | null>(null);
+  const [error, setError] = createSignal<string | null>(null);
+  // New prompts sent after a clear make the old "Cancelled 5" news no longer about what the page shows.
+  createEffect(
+    on(
+      () => props.count,
+      (now, before) => {
+        if (before !== undefined && now > before && !busy()) setResult(null);
+      },
+      { defer: true },
+    ),
+  );
+  let bar!: HTMLDivElement;
+  const cancelAll = async () => {
+    const count = props.count;
+    const ask = props.confirm ?? ((question: string) => window.confirm(question));
+    const question = `Cancel your ${count} waiting ${count === 1 ? "job" : "jobs"} in this conversation? A job already generating goes on.`;
+    if (busy() || !ask(question)) return;
+    setBusy(true);
+    setResult(null);
+    setError(null);
+    try {
+      setResult(cancelledMessage((await props.onCancelAll()).length));
+    } catch (e) {
+      setError(actionFailure("cancel", e));
+    } finally {
+      setBusy(false);
+    }
+    // The pressed button was disabled while the call ran, and went with the jobs it cancelled: a keyboard user stays
+    // here, on the button if it is still offered, else on what the bar says, not at the top of the page.
+    if (focusFellToPage()) bar.querySelector<HTMLElement>("button:not([disabled])")?.focus();
+  };
+  return (
+    <Show when={props.count >= CANCEL_ALL_FROM || busy() || result() || error()}>
+      <div ref={bar} class="cancel-waiting">
+        <Show when={error()}>
+          <p class="cancel-waiting__message cancel-waiting__message--error" role="alert">
+            {error()}
+          </p>
+        </Show>
+        <Show when={result()}>
+          <p class="cancel-waiting__message" role="status">
+            {result()}
+          </p>
+        </Show>
+        <Show when={(result() || error()) && !busy()}>
+          <button
+            type="button"
+            class="button button--ghost button--small"
+            onClick={() => {
+              setResult(null);
+              setError(null);
+              // This bar may go with the message; the prompt box is where a person goes next.
+              if (props.count < CANCEL_ALL_FROM) document.getElementById("prompt")?.focus();
+            }}
+          >
+            OK
+          </button>
+        </Show>
+        <Show when={props.count >= CANCEL_ALL_FROM || busy()}>
+          <button
+            type="button"
+            class="button button--small cancel-waiting__button"
+            disabled={busy()}
+            title="Cancel every job of yours still waiting in this conversation; one already generating goes on"
+            onClick={() => void cancelAll()}
+          >
+            <ClearQueueIcon /> {busy() ? "Cancelling…" : `Cancel ${props.count} waiting`}
+          </button>
+        </Show>
+      </div>
+    </Show>
+  );
+}
