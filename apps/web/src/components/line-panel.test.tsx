@@ -1,7 +1,9 @@
 import { fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { createSignal } from "solid-js";
-import { describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { checkAuth } from "../lib/auth";
+import type { SignedInUser } from "../lib/auth";
 import type { Line } from "../lib/line";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
@@ -15,8 +17,12 @@ const job = (n: number, owner: string, position: number): Job =>
     queuePosition: position,
   });
 
-/** A line as `createLine` gives it, holding `jobs` (already in start order). */
-function fakeLine(jobs: Job[], moveToFront: (job: Job) => Promise<void> = async () => undefined) {
+/** A line as `createLine` gives it, holding `jobs` (already in start order); `cancelAll` cancels them all by default. */
+function fakeLine(
+  jobs: Job[],
+  moveToFront: (job: Job) => Promise<void> = async () => undefined,
+  cancelAll: () => Promise<string[]> = async () => jobs.map((j) => j.id),
+) {
   const [waiting, setWaiting] = createSignal(jobs);
   const line: Line = {
     waiting,
@@ -25,13 +31,22 @@ function fakeLine(jobs: Job[], moveToFront: (job: Job) => Promise<void> = async 
     connection: () => "live",
     reload: () => undefined,
     moveToFront: vi.fn(moveToFront),
+    cancelAll: vi.fn(cancelAll),
   };
   return { line, setWaiting };
 }
 
+/** Signs `user` in as `/auth/status` would. */
+const signedIn = (user: SignedInUser) =>
+  checkAuth(async () => Response.json({ required: true, authorized: true, user }));
+
 const rows = () => screen.getAllByRole("listitem").map((li) => li.textContent);
 
 describe("<LinePanel>", () => {
+  beforeEach(async () => {
+    await signedIn({ name: "admin", admin: true });
+  });
+
   it("lists everyone's waiting jobs with position, owner and prompt, first to start first", () => {
     const { line } = fakeLine([job(1, "ann", 1), job(4, "bob", 2), job(2, "ann", 3)]);
     render(() => (
@@ -115,5 +130,133 @@ describe("<LinePanel>", () => {
     render(() => <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={onClose} />);
     fireEvent.keyDown(document, { key: "Escape" });
     expect(onClose).toHaveBeenCalledTimes(1);
+  });
+
+  describe("Cancel all waiting", () => {
+    const three = () => [job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)];
+    const clearButton = () => screen.getByRole("button", { name: "Cancel all waiting" });
+
+    it("asks first, saying how many jobs of how many users, and cancels the whole line only once confirmed", async () => {
+      const { line, setWaiting } = fakeLine(three());
+      const confirm = vi.fn(() => false);
+      render(() => (
+        <LinePanel
+          line={line}
+          paused={false}
+          onSetPaused={async () => undefined}
+          onClose={() => undefined}
+          confirm={confirm}
+        />
+      ));
+      fireEvent.click(clearButton());
+      expect(confirm).toHaveBeenCalledWith(
+        "Cancel all 3 waiting jobs of 2 users? Jobs already generating go on. This cannot be undone.",
+      );
+      expect(line.cancelAll).not.toHaveBeenCalled();
+
+      confirm.mockReturnValue(true);
+      fireEvent.click(clearButton());
+      expect(await screen.findByText("Cancelled 3 waiting jobs.")).toHaveAttribute("role", "status");
+      expect(line.cancelAll).toHaveBeenCalledTimes(1);
+      // The rows leave as the stream tells each job's end; the button goes with the last of them.
+      setWaiting([]);
+      expect(screen.getByText("Nobody's jobs are waiting.")).toBeInTheDocument();
+      expect(screen.queryByRole("button", { name: "Cancel all waiting" })).not.toBeInTheDocument();
+      expect(screen.getByText("Cancelled 3 waiting jobs.")).toBeInTheDocument();
+    });
+
+    it("says so when nothing was left to cancel: every job had started meanwhile", async () => {
+      const { line } = fakeLine([job(1, "ann", 1)], undefined, async () => []);
+      const confirm = vi.fn(() => true);
+      render(() => (
+        <LinePanel
+          line={line}
+          paused={false}
+          onSetPaused={async () => undefined}
+          onClose={() => undefined}
+          confirm={confirm}
+        />
+      ));
+      fireEvent.click(clearButton());
+      expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 1 waiting job of 1 user\?/));
+      expect(
+        await screen.findByText("Nothing was cancelled: the waiting jobs had all started or ended meanwhile."),
+      ).toHaveAttribute("role", "status");
+    });
+
+    it("is disabled while it runs, says why it failed, and can be pressed again", async () => {
+      let fail!: (error: unknown) => void;
+      const { line } = fakeLine(three(), undefined, () => new Promise<string[]>((_, reject) => (fail = reject)));
+      render(() => (
+        <LinePanel
+          line={line}
+          paused={false}
+          onSetPaused={async () => undefined}
+          onClose={() => undefined}
+          confirm={() => true}
+        />
+      ));
+      fireEvent.click(clearButton());
+      const running = screen.getByRole("button", { name: "Cancelling…" });
+      expect(running).toBeDisabled();
+      fireEvent.click(running);
+      expect(line.cancelAll).toHaveBeenCalledTimes(1);
+      fail(
+        TRPCClientError.from({
+          error: {
+            code: -32603,
+            message: "The database is not reachable right now, so the cancellation could not be confirmed; try again",
+            data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 },
+          },
+        }),
+      );
+      expect(await screen.findByRole("alert")).toHaveTextContent("the cancellation could not be confirmed");
+      expect(clearButton()).toBeEnabled();
+      expect(screen.queryByText(/cancelled/i)).not.toBeInTheDocument();
+    });
+
+    it("keeps the keyboard in the dialog, on what it says, once the button has gone", async () => {
+      const { line, setWaiting } = fakeLine(three(), undefined, async () => {
+        setWaiting([]);
+        return three().map((j) => j.id);
+      });
+      render(() => (
+        <LinePanel
+          line={line}
+          paused={false}
+          onSetPaused={async () => undefined}
+          onClose={() => undefined}
+          confirm={() => true}
+        />
+      ));
+      clearButton().focus();
+      fireEvent.click(clearButton());
+      await waitFor(() => expect(screen.getByText("Cancelled 3 waiting jobs.")).toHaveFocus());
+    });
+
+    it("is offered to admins only", async () => {
+      const { line } = fakeLine(three());
+      const { unmount } = render(() => (
+        <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+      ));
+      expect(clearButton()).toBeInTheDocument();
+      unmount();
+      await signedIn({ name: "bob", admin: false });
+      render(() => (
+        <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+      ));
+      expect(screen.getAllByRole("listitem")).toHaveLength(3);
+      expect(screen.queryByRole("button", { name: "Cancel all waiting" })).not.toBeInTheDocument();
+    });
+
+    it("is offered while someone's jobs wait, and goes once nobody's do", () => {
+      const { line, setWaiting } = fakeLine(three());
+      render(() => (
+        <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+      ));
+      expect(clearButton()).toBeEnabled();
+      setWaiting([]);
+      expect(screen.queryByRole("button", { name: "Cancel all waiting" })).not.toBeInTheDocument();
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { createSignal, For, Show } from "solid-js";
+import { currentUser } from "../lib/auth";
 import { actionFailure } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import type { Line } from "../lib/line";
@@ -6,24 +7,62 @@ import type { Job } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
 import { Dialog } from "./dialog";
 import { Estimate } from "./estimate";
+import { ClearQueueIcon } from "./icons";
 import { PauseButton } from "./pause-button";
 
 /** The rows shown at most; a longer line says how many more wait behind them. */
 export const LINE_ROWS = 200;
 
+/** "1 job", "3 jobs". */
+const counted = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 /**
  * Admins' view of the line: everyone's waiting jobs in the order they will start (position, owner, prompt, when it is
  * expected to start), live,
- * with Pause / Resume and "To front" (the very next job to start, whoever's turn it is).
+ * with Pause / Resume, "To front" (the very next job to start, whoever's turn it is) and "Cancel all waiting".
  */
 export function LinePanel(props: {
   line: Line;
   paused: boolean | undefined;
   onSetPaused: (paused: boolean) => Promise<unknown>;
   onClose: () => void;
+  /** Asks before cancelling every waiting job; `window.confirm` by default. */
+  confirm?: (question: string) => boolean;
 }) {
   const [error, setError] = createSignal<string | null>(null);
   const [moving, setMoving] = createSignal<string | null>(null);
+  const [clearing, setClearing] = createSignal(false);
+  const [cleared, setCleared] = createSignal<string | null>(null);
+  let clearedNote: HTMLParagraphElement | undefined;
+  // The server refuses a non-admin's `everyone` (FORBIDDEN); the action is not offered to one at all.
+  const mayClear = () => currentUser()?.admin === true;
+  const cancelAll = async () => {
+    const waiting = props.line.waiting();
+    const users = new Set(waiting.map((job) => job.owner)).size;
+    const ask = props.confirm ?? ((question: string) => window.confirm(question));
+    const question =
+      `Cancel all ${counted(waiting.length, "waiting job", "waiting jobs")} of ${counted(users, "user", "users")}? ` +
+      "Jobs already generating go on. This cannot be undone.";
+    if (clearing() || !ask(question)) return;
+    setClearing(true);
+    setError(null);
+    setCleared(null);
+    try {
+      const jobIds = await props.line.cancelAll();
+      setCleared(
+        jobIds.length === 0
+          ? "Nothing was cancelled: the waiting jobs had all started or ended meanwhile."
+          : `Cancelled ${counted(jobIds.length, "waiting job", "waiting jobs")}.`,
+      );
+    } catch (e) {
+      setError(actionFailure("cancel", e));
+    } finally {
+      setClearing(false);
+    }
+    // The pressed button was disabled while the call ran, and goes once the line is empty: a keyboard user stays in
+    // the dialog, on what it says now (not on Pause queue, which one more Enter would press for everyone).
+    if (focusFellToPage()) (cleared() ? clearedNote : list)?.focus();
+  };
   const shown = () => props.line.waiting().slice(0, LINE_ROWS);
   const more = () => props.line.waiting().length - shown().length;
   let list: HTMLOListElement | undefined;
@@ -46,7 +85,22 @@ export function LinePanel(props: {
       title="Waiting jobs"
       class="line-panel"
       onClose={props.onClose}
-      actions={<PauseButton paused={props.paused} onSetPaused={props.onSetPaused} />}
+      actions={
+        <>
+          <Show when={mayClear() && (props.line.waiting().length > 0 || clearing())}>
+            <button
+              type="button"
+              class="button button--small"
+              disabled={clearing()}
+              title="Cancel every user's waiting jobs; jobs already generating go on"
+              onClick={() => void cancelAll()}
+            >
+              <ClearQueueIcon /> {clearing() ? "Cancelling…" : "Cancel all waiting"}
+            </button>
+          </Show>
+          <PauseButton paused={props.paused} onSetPaused={props.onSetPaused} />
+        </>
+      }
     >
       <div class="line-panel__summary">
         <p>
@@ -57,6 +111,11 @@ export function LinePanel(props: {
         </p>
         <ConnectionStatus state={props.line.connection()} />
       </div>
+      <Show when={cleared()}>
+        <p ref={clearedNote} class="line-panel__cleared" role="status" tabIndex={-1}>
+          {cleared()}
+        </p>
+      </Show>
       <Show when={props.line.error() ?? error()}>
         {(message) => (
           <div class="banner" role="alert">

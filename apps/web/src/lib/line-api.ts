@@ -7,4 +7,5 @@ export const trpcLineApi: LineApi = {
   get: (jobId) => trpc.jobs.get.query({ jobId }),
   subscribe: (input, handlers) => trpc.jobs.events.subscribe(input, handlers),
   moveToFront: (jobId) => trpc.jobs.move.mutate({ jobId, to: "front", global: true }),
+  cancelEveryone: () => trpc.jobs.cancelWaiting.mutate({ everyone: true }),
 };

@@ -35,6 +35,7 @@ function fakeServer(jobs: Job[], pageSize = 500) {
       return { unsubscribe: () => undefined };
     },
     moveToFront: vi.fn(async (_jobId: string): Promise<unknown> => undefined),
+    cancelEveryone: vi.fn(async () => ({ jobIds: jobs.filter((j) => j.status === "queued").map((j) => j.id) })),
   } satisfies LineApi;
   return {
     api,
@@ -115,6 +116,19 @@ describe("createLine", () => {
     expect(server.api.moveToFront).toHaveBeenCalledWith(job(2, "bob", 2).id);
     // The others' places come with the move's line event; the moved job's own is read now.
     await vi.waitFor(() => expect(state.waiting().find((j) => j.prompt === "bob 2")?.queuePosition).toBe(1));
+    dispose();
+  });
+
+  it("cancels everyone's waiting jobs, and the rows leave as the stream tells each one's end", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2)]);
+    const { state, dispose } = mount(server.api);
+    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(2));
+    expect(await state.cancelAll()).toEqual([job(1, "ann", 1).id, job(2, "bob", 2).id]);
+    expect(server.api.cancelEveryone).toHaveBeenCalledTimes(1);
+    server.send({ ...job(1, "ann", 1), status: "cancelled", queuePosition: 0 });
+    expect(rowsOf(state)).toEqual(["#2 bob 2"]);
+    server.send({ ...job(2, "bob", 2), status: "cancelled", queuePosition: 0 });
+    expect(rowsOf(state)).toEqual([]);
     dispose();
   });
 

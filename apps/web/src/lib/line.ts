@@ -15,6 +15,8 @@ export interface LineApi {
   subscribe: Subscribe<Record<never, never>, JobStreamEvent>;
   /** An admin's `jobs.move … { to: "front", global: true }`. */
   moveToFront(jobId: string): Promise<unknown>;
+  /** An admin's `jobs.cancelWaiting({ everyone: true })`: every user's waiting jobs cancelled; the ids it cancelled. */
+  cancelEveryone(): Promise<{ jobIds: string[] }>;
 }
 
 // Past this many positions to read again one by one, one read of the whole line is cheaper.
@@ -91,6 +93,11 @@ export function createLine(api: LineApi) {
       await api.moveToFront(job.id);
       readAgain([job.id]);
     },
+    /**
+     * Cancels every user's waiting jobs (the line cleared; running jobs go on) and resolves with the ids cancelled.
+     * The rows leave as each job's `cancelled` comes on the stream, as any other change does: nothing is applied twice.
+     */
+    cancelAll: async () => (await api.cancelEveryone()).jobIds,
   };
 }
 
