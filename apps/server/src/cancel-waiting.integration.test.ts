@@ -90,6 +90,16 @@ describe.each(testDrivers())("jobs.cancelWaiting on $kind", (driver) => {
     // Nothing left to cancel is no error.
     expect((await ann.jobs.cancelWaiting.mutate({})).jobIds).toEqual([]);
 
+    // An admin may act on anyone's conversation: bob's waiting job there is cancelled, his other one stays.
+    const bobs2 = await bob.conversations.create.mutate({ title: "bob's" });
+    const inBobs = await submit(bob, "bob in his conversation", bobs2.id);
+    expect((await admin.jobs.cancelWaiting.mutate({ conversationId: bobs2.id })).jobIds).toEqual([inBobs.id]);
+    expect(await read(bob, [inBobs, ...bobs])).toEqual([
+      ["cancelled", 0],
+      ["queued", 1],
+      ["queued", 2],
+    ]);
+
     // An admin clears the whole line; the running job runs on.
     expect((await admin.jobs.cancelWaiting.mutate({ everyone: true })).jobIds).toEqual(bobs.map((job) => job.id));
     expect(await read(bob, bobs)).toEqual([

@@ -184,8 +184,8 @@ export class JobService {
   }
 
   /**
-   * Cancels every job of `by` still waiting in the line (only those of `conversationId`, when given; with
-   * `everyone`, an admin's, every user's: the line cleared). Running jobs run on, and so does one that starts while
+   * Cancels every job of `by` still waiting in the line, or every waiting job of `conversationId` (the caller's
+   * conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line cleared. Running jobs run on, and so does one that starts while
    * this runs. Returns the ids of the jobs it cancelled, in the order they would have started, once each one's
    * cancellation is persisted and published. NOT_FOUND for a conversation that is not the caller's.
    */
@@ -200,7 +200,7 @@ export class JobService {
     // Read from the line and cancelled in the same tick: nothing can start in between.
     const jobIds = this.scheduler.queued().filter((jobId) => {
       const entry = this.scheduler.lineEntry(jobId);
-      return (everyone || entry?.owner === by.name) && (inConversation?.has(jobId) ?? true);
+      return inConversation ? inConversation.has(jobId) : everyone || entry?.owner === by.name;
     });
     const cancelled = Promise.all(jobIds.map((jobId) => this.scheduler.cancel(jobId, { waitingOnly: true })));
     await withDeadline(cancelled, CANCEL_DEADLINE_MS, () => cancelUnconfirmed());
