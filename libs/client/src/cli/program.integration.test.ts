@@ -1,5 +1,8 @@
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, useAnvilServer } from "../testing/anvil-server";
@@ -55,12 +58,36 @@ describe("the anvil command", { timeout: 60_000 }, () => {
   });
 
   it("names the job and its image when --out cannot be written, and the job id on stderr at once", async () => {
-    const cli = run(["submit", "an image with nowhere to go", "--out", "/nonexistent/dir/x.png", ...small], admin());
-    expect(await cli.code).toBe(1);
-    const id = /submitted job (\S+)/.exec(cli.stderr())?.[1];
-    expect(id).toBeDefined();
-    expect(cli.stderr()).toMatch(new RegExp(`Job ${id} completed, .*/nonexistent/dir/x.png.*it is at http://\\S+`));
-    expect(cli.stdout().trim().split("\n").at(-1)).toBe("complete");
+    // An existing directory: writable, so nothing foresees the failure before the image is written.
+    const out = await mkdtemp(join(tmpdir(), "anvil-out-"));
+    try {
+      const cli = run(["submit", "an image with nowhere to go", "--out", out, ...small], admin());
+      expect(await cli.code).toBe(1);
+      const id = /submitted job (\S+)/.exec(cli.stderr())?.[1];
+      expect(id).toBeDefined();
+      expect(cli.stderr()).toMatch(new RegExp(`Job ${id} completed, .*${out}.*it is at http://\\S+`));
+      expect(cli.stdout().trim().split("\n").at(-1)).toBe("complete");
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses --out in a folder that does not exist before it submits anything, and exits 2", async () => {
+    const before = run(["--json", "jobs", "--newest", "--limit", "1"], admin());
+    expect(await before.code).toBe(0);
+    const newest = (JSON.parse(before.stdout()) as { items: { id: string }[] }).items[0]?.id;
+    for (const args of [
+      ["submit", "an image with no folder to go to", "--out", "/nonexistent/dir/x.png", ...small],
+      ["wait", "00000000-0000-0000-0000-000000000000", "--out", "/nonexistent/dir/x.png"],
+    ]) {
+      const cli = run(args, admin());
+      expect(await cli.code, args[0]).toBe(2);
+      expect(cli.stderr()).toContain("/nonexistent/dir");
+      expect(cli.stderr()).not.toContain("submitted job");
+    }
+    const after = run(["--json", "jobs", "--newest", "--limit", "1"], admin());
+    expect(await after.code).toBe(0);
+    expect((JSON.parse(after.stdout()) as { items: { id: string }[] }).items[0]?.id).toBe(newest);
   });
 
   it("says the token in ANVIL_TOKEN was refused when one is set", async () => {

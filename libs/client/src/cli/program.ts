@@ -1,5 +1,6 @@
-import { writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { constants } from "node:fs";
+import { access, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
@@ -81,12 +82,26 @@ Environment:
 Exit codes:
   0    done
   1    the job failed, or the server refused the call (not found, conflict, a refused token)
-  2    bad usage: the command line, an ANVIL_URL that is not Anvil's, input the server rejects
+  2    bad usage: the command line, an --out folder that is not there, an ANVIL_URL that is not Anvil's,
+       input the server rejects
   3    the server is unreachable (submit first tries again for 30 s)
   130  Ctrl-C stopped the wait; the job goes on (anvil wait <id>, anvil cancel <id>)
 
 --json prints each answer as JSON on stdout; messages go to stderr.
 `;
+
+/**
+ * Refuses an `--out` whose folder does not exist or cannot be written before anything is submitted or waited for:
+ * otherwise a job would hold a GPU for an image with nowhere to go.
+ */
+async function checkOut(out: string | undefined): Promise<void> {
+  if (out === undefined) return;
+  const folder = dirname(resolve(out));
+  await access(folder, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
+    const why = error.code === "ENOENT" ? "does not exist" : "cannot be written";
+    throw new CliFailure(`--out ${out}: the folder ${folder} ${why}`, EXIT.usage);
+  });
+}
 
 /** Runs the `anvil` command with `argv` (without node and the script) and resolves with its exit code. */
 export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<number> {
@@ -232,6 +247,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         const job = await submitSafely(anvil(), input, { onRetry });
         return json() ? printJson(job) : print(job.id);
       }
+      await checkOut(options.out);
       await sayIfPaused();
       // The id first, on stderr (stdout keeps the progress, then the file or URL): a wait that fails or is stopped
       // still leaves the job findable.
@@ -245,6 +261,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .argument("<id>", "the job's id")
     .option("-o, --out <file>", "write the image there")
     .action(async (jobId: string, options: { out?: string }) => {
+      await checkOut(options.out);
       if ((await anvil().jobs.get.query({ jobId })).status === "queued") await sayIfPaused();
       await follow((waiting) => anvil().wait(jobId, waiting), options.out);
     });
