@@ -55,11 +55,11 @@ describe("<ActorList>", () => {
     render(() => <ActorList actors={actors} prompts={prompts} selectedId={ended} onSelect={() => undefined} />);
     const live = within(screen.getByRole("list", { name: "Live job actors" })).getAllByRole("button");
     expect(live.map((b) => b.textContent)).toEqual([
-      "a lighthouseprocessing0caf03d2 · GPU 0 · 40%",
-      "Job 3e225f9aqueued3e225f9a · #1 in queue · attempt 2",
+      "a lighthouseprocessingGPU 0 · 40% · 0caf03d2",
+      "Job 3e225f9aqueued#1 in queue · attempt 2 · 3e225f9a",
     ]);
     const finished = within(screen.getByRole("list", { name: "Finished job actors" })).getByRole("button");
-    expect(finished).toHaveTextContent(/^a red foxerrorf0889482 · ended \d\d:\d\d:\d\d$/);
+    expect(finished).toHaveTextContent(/^a red foxerrorended \d\d:\d\d:\d\d · f0889482$/);
     expect(finished).toHaveAttribute("aria-current", "true");
     expect(live.every((b) => !b.hasAttribute("aria-current"))).toBe(true);
   });
