@@ -17,13 +17,14 @@ const finished = (jobId: string) => ({
 /** The inputs of the `debug.inspect` streams the page opened. */
 const streams: Record<string, unknown>[] = [];
 
-/** A server whose ring holds `listed()` as its finished jobs, each with a long prompt. */
-const serverListing = (listed: () => string[]) =>
+/** A server whose ring holds `listed()` as its finished jobs, each with a long prompt; `down()`: jobs.get fails. */
+const serverListing = (listed: () => string[], down = () => false) =>
   vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
     const url = new URL(String(input), "http://anvil.test");
     if (url.pathname === "/auth/status") return Response.json({ required: false, user: null });
     const procedures = url.pathname.replace("/trpc/", "").split(",");
     const inputs = JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, { jobId?: string }>;
+    if (procedures.includes("jobs.get") && down()) return new Response("Bad Gateway", { status: 502 });
     if (procedures.includes("debug.inspect")) {
       streams.push(JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, unknown>);
       return new Promise<Response>(() => undefined);
@@ -97,5 +98,23 @@ describe("createInspectorState", () => {
       dispose();
     });
     history.replaceState(null, "", "/");
+  });
+
+  it("asks again for a prompt the server did not give the first time", async () => {
+    vi.useFakeTimers();
+    let down = true;
+    serverListing(
+      () => [first],
+      () => down,
+    );
+    await createRoot(async (dispose) => {
+      const inspector = createInspectorState();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(inspector.prompts[first]).toBeUndefined();
+      down = false;
+      await vi.advanceTimersByTimeAsync(2_500);
+      expect(inspector.prompts[first]).toMatch(/^a long prompt/);
+      dispose();
+    });
   });
 });

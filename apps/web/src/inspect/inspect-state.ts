@@ -124,8 +124,13 @@ export function createInspectorState() {
       const batchIds = missing.slice(i, i + PROMPT_BATCH);
       const jobs = await Promise.allSettled(batchIds.map((jobId) => trpc.jobs.get.query({ jobId })));
       batch(() =>
-        jobs.forEach((job) => {
-          if (job.status !== "fulfilled") return;
+        jobs.forEach((job, at) => {
+          if (job.status !== "fulfilled") {
+            // Asked again at the next refresh, unless the job is gone: a server that restarted or did not answer
+            // would otherwise leave the job named by its id for as long as the page is open.
+            if (errorCode(job.reason) !== "NOT_FOUND") asked.delete(batchIds[at]!);
+            return;
+          }
           setPrompts(job.value.id, job.value.prompt);
           if (ended(job.value)) learnFinal(job.value);
         }),
