@@ -57,6 +57,31 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("cancels every waiting job of the caller with cancel --waiting, and says how to use it when it is misused", async () => {
+    await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    try {
+      const ids: string[] = [];
+      for (const prompt of ["waits one", "waits two"]) {
+        const submitted = run(["submit", prompt, ...small], admin());
+        expect(await submitted.code).toBe(0);
+        ids.push(submitted.stdout().trim());
+      }
+      const cancelled = run(["--json", "cancel", "--waiting"], admin());
+      expect(await cancelled.code).toBe(0);
+      expect(JSON.parse(cancelled.stdout()).jobIds).toEqual(expect.arrayContaining(ids));
+      const again = run(["cancel", "--waiting"], admin());
+      expect(await again.code).toBe(0);
+      expect(again.stdout()).toBe("No waiting jobs to cancel\n");
+      for (const args of [["cancel"], ["cancel", "--everyone"], ["cancel", ids[0]!, "--waiting"]]) {
+        const misused = run(args, admin());
+        expect(await misused.code, args.join(" ")).toBe(2);
+        expect(misused.stderr()).toMatch(/--waiting/);
+      }
+    } finally {
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    }
+  });
+
   it("names the job and its image when --out cannot be written, and the job id on stderr at once", async () => {
     // An existing directory: writable, so nothing foresees the failure before the image is written.
     const out = await mkdtemp(join(tmpdir(), "anvil-out-"));

@@ -299,12 +299,32 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
 
   program
     .command("cancel")
-    .description("cancel a queued or running job")
-    .argument("<id>", "the job's id")
-    .action(async (jobId: string) => {
-      const job = await anvil().jobs.cancel.mutate({ jobId });
-      show(job, jobLine);
-    });
+    .description("cancel a queued or running job, or with --waiting all your waiting jobs at once")
+    .argument("[id]", "the job's id")
+    .option("--waiting", "every job of yours still waiting (one already generating goes on)")
+    .option("--conversation <id>", "with --waiting: only the waiting jobs of this conversation")
+    .option("--everyone", "with --waiting, admins: every user's waiting jobs (the line cleared)")
+    .action(
+      async (jobId: string | undefined, options: { waiting?: boolean; conversation?: string; everyone?: boolean }) => {
+        if (!options.waiting) {
+          if (options.conversation !== undefined || options.everyone) {
+            throw new CliFailure("--conversation and --everyone go with --waiting", EXIT.usage);
+          }
+          if (jobId === undefined) throw new CliFailure("cancel needs a job id, or --waiting", EXIT.usage);
+          return show(await anvil().jobs.cancel.mutate({ jobId }), jobLine);
+        }
+        if (jobId !== undefined) throw new CliFailure("cancel takes a job id or --waiting, not both", EXIT.usage);
+        const cancelled = await anvil().jobs.cancelWaiting.mutate({
+          ...(options.conversation !== undefined ? { conversationId: options.conversation } : {}),
+          everyone: options.everyone ?? false,
+        });
+        show(cancelled, ({ jobIds }) =>
+          jobIds.length === 0
+            ? "No waiting jobs to cancel"
+            : [`cancelled ${jobIds.length} waiting ${jobIds.length === 1 ? "job" : "jobs"}:`, ...jobIds],
+        );
+      },
+    );
 
   program
     .command("retry")
