@@ -130,4 +130,25 @@ describe("<SchedulerPanel>", () => {
     fireEvent.click(within(decisions[0]!).getByRole("button", { name: "a lighthouse" }));
     expect(onSelect).toHaveBeenCalledWith(running);
   });
+
+  it("ticks the waiting times of a long line on one timer, not one per waiting job", () => {
+    vi.useFakeTimers();
+    try {
+      const queue = Array.from({ length: 200 }, (_, i) => ({
+        jobId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+        position: i + 1,
+        attempt: 1,
+        prompt: `job ${i}`,
+        createdAt: since,
+        waitingMs: 4_000,
+        passedOver: 0,
+      }));
+      render(() => <SchedulerPanel view={{ ...view, queued: 200, queue }} prompts={{}} onSelect={() => undefined} />);
+      expect(screen.getByRole("list", { name: "Queue in order" }).children).toHaveLength(200);
+      // The two GPUs' "since" times tick too; the line adds one timer in all.
+      expect(vi.getTimerCount()).toBeLessThan(10);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { For, Index, Show } from "solid-js";
+import type { Accessor } from "solid-js";
 import { Elapsed } from "../components/elapsed";
-import { backendLabel } from "../lib/format";
+import { backendLabel, createNow, formatElapsed, msBetween } from "../lib/format";
 import { clockTime, modelLabel } from "./format";
 import type { SchedulerView } from "./types";
 
@@ -11,6 +12,11 @@ function Since(props: { at: string }) {
       <time datetime={props.at}>{clockTime(props.at)}</time> (<Elapsed since={props.at} /> ago)
     </span>
   );
+}
+
+/** How long since `since`, as `<Elapsed>` shows it, on a clock the caller shares among many. */
+function Waited(props: { since: string; now: Accessor<number> }) {
+  return <time class="elapsed">{formatElapsed(msBetween(props.since, props.now()))}</time>;
 }
 
 /** A job named by its prompt (or id), as a button that selects it. */
@@ -34,6 +40,8 @@ export function SchedulerPanel(props: {
   prompts: Record<string, string>;
   onSelect: (jobId: string) => void;
 }) {
+  // One clock for the whole line: a timer per waiting job (hundreds) made the page lay itself out many times a second.
+  const now = createNow();
   return (
     <aside class="sched" aria-label="Scheduler">
       <div class="panel-head">
@@ -151,7 +159,7 @@ export function SchedulerPanel(props: {
                   {(createdAt) => (
                     <>
                       {" "}
-                      · waiting <Elapsed since={createdAt()} />
+                      · waiting <Waited since={createdAt()} now={now} />
                     </>
                   )}
                 </Show>
