@@ -97,8 +97,8 @@ describe("a backend that cannot be reached", () => {
 
   it("waits out a generation a person started in Forge's own UI instead of interrupting it, then runs the line", async () => {
     const simulator = await simulatorFor();
-    // A person's generation of 100 steps (5 ms each, longer on a busy machine) runs when the server starts.
-    simulator.setBusy(true, { steps: 100 });
+    // A person's generation runs when the server starts, until they are done (setBusy(false) below).
+    simulator.setBusy(true);
     const server = await start(simulator.url);
     const { trpc, anvil, logs } = server;
     const jobs = await submitThree(server);
@@ -107,6 +107,8 @@ describe("a backend that cannot be reached", () => {
       "the probe says whose work it waits for",
     );
     expect(await trpc.health.query()).toMatchObject({ backends: [{ url: simulator.url, healthy: false }] });
+    expect((await trpc.jobs.get.query({ jobId: jobs[0]!.id })).status).toBe("queued");
+    simulator.setBusy(false);
     for (const job of jobs) await waitForStatus(trpc, job.id, "complete");
 
     const [person, ...ours] = simulator.stats().log;
