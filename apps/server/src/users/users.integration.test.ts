@@ -83,7 +83,9 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
         expect(await codeOfCall(bob.conversations.rename.mutate({ conversationId, title: "bob's now" }))).toBe(
           "NOT_FOUND",
         );
-        const bobsJobs = await bob.jobs.list.query({ owner: "ann", limit: 500 });
+        // Asking for ann's is refused (it would answer with bob's own), his own name is his own list.
+        expect(await codeOfCall(bob.jobs.list.query({ owner: "ann", limit: 500 }))).toBe("FORBIDDEN");
+        const bobsJobs = await bob.jobs.list.query({ owner: "bob", limit: 500 });
         expect(bobsJobs.items.map((job) => job.owner)).toEqual(["bob"]);
         expect((await bob.conversations.list.query()).map((c) => c.id)).toEqual([bobJob.conversationId]);
         // Ann's conversation names no place in bob's list: paging after it shows bob nothing of ann's.

@@ -37,6 +37,10 @@ export const jobsRouter = router({
 
   list: publicProcedure.input(listJobsInput).query(async ({ ctx, input }) => {
     // A user lists their own jobs; an admin everyone's, or one user's with `owner`.
+    if (!ctx.user.admin && input.owner !== undefined && input.owner !== ctx.user.name) {
+      // Ignored, it would answer "carol's jobs" with the caller's own.
+      throw new TRPCError({ code: "FORBIDDEN", message: "owner is for admins: a user lists only their own jobs" });
+    }
     const owner = ctx.user.admin ? input.owner : ctx.user.name;
     const release = ctx.listBudget?.take(input.limit);
     try {
