@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readCliEnv } from "./cli/env";
+import { folderTypedIn, readCliEnv } from "./cli/env";
 import { EXIT } from "./cli/exit-codes";
 import { runCli } from "./cli/program";
 
@@ -11,6 +11,10 @@ for (const stream of [process.stdout, process.stderr]) {
     process.exit(EXIT.done);
   });
 }
+
+// A relative `--out fox.png` means the folder the command was typed in, also under `npm run anvil`.
+const typedIn = folderTypedIn();
+if (typedIn) process.chdir(typedIn);
 
 process.exitCode = await runCli(process.argv.slice(2), readCliEnv(), {
   stdout: process.stdout,

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -18,6 +19,32 @@ const readmeLine = async (marker: string): Promise<string> => {
 
 describe("the README's command-line examples", { timeout: 60_000 }, () => {
   const url = useAnvilServer({ ANVIL_SIMULATOR_STEP_MS: "5" });
+
+  it("writes --out where the command was typed, not in the project's root where npm runs it", async () => {
+    const typedIn = await mkdtemp(resolve(tmpdir(), "anvil-out-"));
+    const out = `fox-${process.pid}.png`;
+    try {
+      // npm run from another folder (--prefix: the project's), as from a subfolder of it: npm runs it in the root.
+      await promisify(execFile)(
+        "npm",
+        ["--prefix", ROOT, "run", "-s", "anvil", "--", "submit", "a red fox", "--wait", "--out", out, "--steps", "2"],
+        {
+          cwd: typedIn,
+          env: {
+            PATH: process.env["PATH"] ?? "",
+            HOME: process.env["HOME"] ?? "",
+            ANVIL_URL: url(),
+            ANVIL_TOKEN: ADMIN_TOKEN,
+          },
+        },
+      );
+      expect((await stat(resolve(typedIn, out))).size).toBeGreaterThan(0);
+      await expect(stat(resolve(ROOT, out))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await rm(typedIn, { recursive: true, force: true });
+      await rm(resolve(ROOT, out), { force: true });
+    }
+  });
 
   it("prints only JSON on stdout for the JSON-for-scripts example, so a pipe into jq parses it", async () => {
     const line = await readmeLine("JSON for scripts");
