@@ -26,7 +26,7 @@ function eventStream() {
  * The server the page talks to: `conversations.list` answers `listed`, `conversations.events` is a stream the test
  * writes to (null until the page opens it), the job stream stays open and silent, everything else is empty.
  */
-function server(listed: Conversation[]) {
+function server(listed: Conversation[], missing: string[] = []) {
   const asked: string[] = [];
   let stream: ReturnType<typeof eventStream> | null = null;
   vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
@@ -38,13 +38,15 @@ function server(listed: Conversation[]) {
       stream = eventStream();
       return stream.response;
     }
-    const replies = procedures.map(
-      (procedure) =>
-        ({
-          "conversations.list": ok(listed),
-          "queue.status": ok({ paused: false, backends: [] }),
-          "jobs.list": ok({ items: [], nextCursor: null }),
-        })[procedure] ?? ok([]),
+    const notFound = { error: { message: "not found", code: -32004, data: { code: "NOT_FOUND", httpStatus: 404 } } };
+    const replies = procedures.map((procedure) =>
+      missing.includes(procedure)
+        ? notFound
+        : ({
+            "conversations.list": ok(listed),
+            "queue.status": ok({ paused: false, backends: [] }),
+            "jobs.list": ok({ items: [], nextCursor: null }),
+          }[procedure] ?? ok([])),
     );
     return Response.json(url.searchParams.has("batch") ? replies : replies[0]);
   });
@@ -96,6 +98,19 @@ describe("<ChatPage> conversations made, renamed and deleted elsewhere", () => {
     expect(location.search).toBe("");
     expect(titles()).toHaveLength(2);
     expect(api.lists()).toBe(2);
+  });
+
+  it("says a conversation a link opened is gone, without claiming another tab deleted it", async () => {
+    // A link to a conversation the server does not find: deleted long ago, or another user's.
+    history.replaceState(null, "", "/?c=c9");
+    server([foxes], ["messages.list", "conversations.get", "jobs.list"]);
+    render(() => <ChatPage />);
+    const notice = await screen.findByText(/is gone: it was deleted, or it is not yours/);
+    expect(notice.closest("[role=status]")).toHaveTextContent(
+      "The conversation this page opened is gone: it was deleted, or it is not yours.",
+    );
+    expect(screen.queryByText(/another tab/)).not.toBeInTheDocument();
+    expect(location.search).toBe("");
   });
 
   it("says nothing when a conversation that is not open is deleted elsewhere", async () => {

@@ -158,15 +158,23 @@ export function createChatState(options: { listPollMs?: number } = {}) {
 
   // Deletions this page asked for: their event may come before the mutation's answer, and is no news here.
   const deletingHere = new Set<string>();
-  /** Conversation `id` was deleted elsewhere: the page leaves it, saying so when it had it open. */
-  const deletedElsewhere = (id: string) => {
+  /**
+   * Conversation `id` is gone: the page leaves it, saying so when it had it open. `known` when the conversation
+   * stream said it was deleted; a read that found nothing (a link to one deleted long ago, or to another user's)
+   * cannot tell which.
+   */
+  const conversationGone = (id: string, known = true) => {
     const title = (conversations().find((c) => c.id === id) ?? (unlisted()?.id === id ? unlisted() : null))?.title;
     const wasOpen = selectedId() === id;
     leave(id);
     if (wasOpen && !deletingHere.has(id)) {
-      setNotice(
-        `${title ? `“${title}”` : "The conversation you had open"} was deleted in another tab or window. What you type here starts a new conversation.`,
-      );
+      const which = title
+        ? `“${title}”`
+        : known
+          ? "The conversation you had open"
+          : "The conversation this page opened";
+      const why = known ? "was deleted in another tab or window" : "is gone: it was deleted, or it is not yours";
+      setNotice(`${which} ${why}. What you type here starts a new conversation.`);
     }
   };
 
@@ -191,7 +199,7 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     } catch (error) {
       if (selectedId() !== id) return;
       const code = errorCode(error);
-      if (code === "NOT_FOUND" || code === "BAD_REQUEST") deletedElsewhere(id);
+      if (code === "NOT_FOUND" || code === "BAD_REQUEST") conversationGone(id, false);
       else setLoadError(errorMessage(error));
     } finally {
       setLoading(false);
@@ -314,7 +322,7 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     subscribe: (input, handlers) => trpc.conversations.events.subscribe(input, handlers),
     onData: (event) => {
       if (event.kind === "reload") void loadConversations();
-      else if (event.kind === "deleted") deletedElsewhere(event.conversationId);
+      else if (event.kind === "deleted") conversationGone(event.conversationId);
       else {
         const { conversation } = event;
         setConversations(withConversation(conversations(), conversation, hasOlderConversations()));
