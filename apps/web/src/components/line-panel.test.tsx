@@ -135,19 +135,22 @@ describe("<LinePanel>", () => {
   describe("Cancel all waiting", () => {
     const three = () => [job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)];
     const clearButton = () => screen.getByRole("button", { name: "Cancel all waiting" });
-
-    it("asks first, saying how many jobs of how many users, and cancels the whole line only once confirmed", async () => {
-      const { line, setWaiting } = fakeLine(three());
-      const confirm = vi.fn(() => false);
+    /** The panel of an admin over `line`, asking `confirm` before it clears it. */
+    const panel = (line: Line, confirm?: (question: string) => boolean) =>
       render(() => (
         <LinePanel
           line={line}
           paused={false}
           onSetPaused={async () => undefined}
           onClose={() => undefined}
-          confirm={confirm}
+          {...(confirm ? { confirm } : {})}
         />
       ));
+
+    it("asks first, saying how many jobs of how many users, and cancels the whole line only once confirmed", async () => {
+      const { line, setWaiting } = fakeLine(three());
+      const confirm = vi.fn(() => false);
+      panel(line, confirm);
       fireEvent.click(clearButton());
       expect(confirm).toHaveBeenCalledWith(
         "Cancel all 3 waiting jobs of 2 users? Jobs already generating go on. This cannot be undone.",
@@ -168,15 +171,7 @@ describe("<LinePanel>", () => {
     it("says so when nothing was left to cancel: every job had started meanwhile", async () => {
       const { line } = fakeLine([job(1, "ann", 1)], undefined, async () => []);
       const confirm = vi.fn(() => true);
-      render(() => (
-        <LinePanel
-          line={line}
-          paused={false}
-          onSetPaused={async () => undefined}
-          onClose={() => undefined}
-          confirm={confirm}
-        />
-      ));
+      panel(line, confirm);
       fireEvent.click(clearButton());
       expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 1 waiting job of 1 user\?/));
       expect(
@@ -187,15 +182,7 @@ describe("<LinePanel>", () => {
     it("is disabled while it runs, says why it failed, and can be pressed again", async () => {
       let fail!: (error: unknown) => void;
       const { line } = fakeLine(three(), undefined, () => new Promise<string[]>((_, reject) => (fail = reject)));
-      render(() => (
-        <LinePanel
-          line={line}
-          paused={false}
-          onSetPaused={async () => undefined}
-          onClose={() => undefined}
-          confirm={() => true}
-        />
-      ));
+      panel(line, () => true);
       fireEvent.click(clearButton());
       const running = screen.getByRole("button", { name: "Cancelling…" });
       expect(running).toBeDisabled();
@@ -220,15 +207,7 @@ describe("<LinePanel>", () => {
         setWaiting([]);
         return three().map((j) => j.id);
       });
-      render(() => (
-        <LinePanel
-          line={line}
-          paused={false}
-          onSetPaused={async () => undefined}
-          onClose={() => undefined}
-          confirm={() => true}
-        />
-      ));
+      panel(line, () => true);
       clearButton().focus();
       fireEvent.click(clearButton());
       await waitFor(() => expect(screen.getByText("Cancelled 3 waiting jobs.")).toHaveFocus());
@@ -236,24 +215,18 @@ describe("<LinePanel>", () => {
 
     it("is offered to admins only", async () => {
       const { line } = fakeLine(three());
-      const { unmount } = render(() => (
-        <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
-      ));
+      const { unmount } = panel(line);
       expect(clearButton()).toBeInTheDocument();
       unmount();
       await signedIn({ name: "bob", admin: false });
-      render(() => (
-        <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
-      ));
+      panel(line);
       expect(screen.getAllByRole("listitem")).toHaveLength(3);
       expect(screen.queryByRole("button", { name: "Cancel all waiting" })).not.toBeInTheDocument();
     });
 
     it("is offered while someone's jobs wait, and goes once nobody's do", () => {
       const { line, setWaiting } = fakeLine(three());
-      render(() => (
-        <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
-      ));
+      panel(line);
       expect(clearButton()).toBeEnabled();
       setWaiting([]);
       expect(screen.queryByRole("button", { name: "Cancel all waiting" })).not.toBeInTheDocument();

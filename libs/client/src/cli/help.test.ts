@@ -1,17 +1,6 @@
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { capturedOutput as capture } from "../testing/captured-output";
 import { runCli } from "./program";
-
-const capture = () => {
-  let text = "";
-  const stream = new Writable({
-    write: (chunk: Buffer | string, _encoding, done) => {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream: stream as unknown as NodeJS.WriteStream, text: () => text };
-};
 
 describe("anvil --help", () => {
   it("tells a script author every exit code and where the server and token come from", async () => {

@@ -3,23 +3,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, useAnvilServer } from "../testing/anvil-server";
+import { capturedOutput as output } from "../testing/captured-output";
 import { runCli } from "./program";
-
-/** A stream that keeps what is written; `isTTY` makes the command draw its progress bar. */
-const output = (isTTY: boolean) => {
-  let text = "";
-  const stream = new Writable({
-    write: (chunk: Buffer | string, _encoding, done) => {
-      text += String(chunk);
-      done();
-    },
-  });
-  Object.assign(stream, { isTTY, columns: 80 });
-  return { stream: stream as unknown as NodeJS.WriteStream, text: () => text };
-};
 
 const run = (args: string[], env: { url: string; token?: string | undefined }, isTTY = false) => {
   const stdout = output(isTTY);

@@ -19,6 +19,13 @@ const readmeLine = async (marker: string): Promise<string> => {
 
 describe("the README's command-line examples", { timeout: 60_000 }, () => {
   const url = useAnvilServer({ ANVIL_SIMULATOR_STEP_MS: "5" });
+  /** What a reader's shell passes on: their PATH and HOME, and the server and token the README tells them to set. */
+  const typedEnv = () => ({
+    PATH: process.env["PATH"] ?? "",
+    HOME: process.env["HOME"] ?? "",
+    ANVIL_URL: url(),
+    ANVIL_TOKEN: ADMIN_TOKEN,
+  });
 
   it("writes --out where the command was typed, not in the project's root where npm runs it", async () => {
     const typedIn = await mkdtemp(resolve(tmpdir(), "anvil-out-"));
@@ -30,12 +37,7 @@ describe("the README's command-line examples", { timeout: 60_000 }, () => {
         ["--prefix", ROOT, "run", "-s", "anvil", "--", "submit", "a red fox", "--wait", "--out", out, "--steps", "2"],
         {
           cwd: typedIn,
-          env: {
-            PATH: process.env["PATH"] ?? "",
-            HOME: process.env["HOME"] ?? "",
-            ANVIL_URL: url(),
-            ANVIL_TOKEN: ADMIN_TOKEN,
-          },
+          env: typedEnv(),
         },
       );
       expect((await stat(resolve(typedIn, out))).size).toBeGreaterThan(0);
@@ -53,12 +55,7 @@ describe("the README's command-line examples", { timeout: 60_000 }, () => {
     expect(command).toMatch(/ --json /);
     const { stdout } = await promisify(execFile)("sh", ["-c", command], {
       cwd: ROOT,
-      env: {
-        PATH: process.env["PATH"] ?? "",
-        HOME: process.env["HOME"] ?? "",
-        ANVIL_URL: url(),
-        ANVIL_TOKEN: ADMIN_TOKEN,
-      },
+      env: typedEnv(),
     });
     const job = JSON.parse(stdout) as { status: string; imageUrl: string };
     expect(job).toMatchObject({ status: "complete", imageUrl: expect.stringMatching(/^\/images\/.+\.png$/) });

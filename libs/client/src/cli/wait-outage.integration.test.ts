@@ -1,20 +1,9 @@
 import { createServer, connect } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, useAnvilServer } from "../testing/anvil-server";
+import { capturedOutput as output } from "../testing/captured-output";
 import { runCli } from "./program";
-
-const output = () => {
-  let text = "";
-  const stream = new Writable({
-    write: (chunk: Buffer | string, _encoding, done) => {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream: stream as unknown as NodeJS.WriteStream, text: () => text };
-};
 
 /** A TCP proxy in front of the server that can be cut (connections dropped, new ones refused) and mended. */
 async function startProxy(target: string) {
