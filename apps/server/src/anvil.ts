@@ -49,6 +49,7 @@ import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
 import { isBulkSubmission, MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
 import { urlOf } from "./request-target";
+import { readiness } from "./readiness";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
@@ -316,6 +317,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     images,
     imageOwner: (jobId) => liveService().imageOwner(jobId),
     webDir,
+    readiness: () =>
+      readiness({
+        ping: () => store.latestEventId(),
+        role: () => (!cluster ? "single" : service ? "leader" : "follower"),
+        stopping: () => closing !== null,
+      }),
   });
   const answer = answerSafely(route, logger);
   const server: Server = createServer(answer);

@@ -10,6 +10,8 @@ import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
 import { isBulkSubmission, oversizedReply } from "./request-limits";
 import { urlOf } from "./request-target";
+import { answerReadiness } from "./readiness";
+import type { Readiness } from "./readiness";
 import { serveWebApp } from "./static-files";
 
 /** /openapi.json: built once from the router's schemas; the same for every request. */
@@ -63,11 +65,13 @@ export interface RequestRouterOptions {
   imageOwner: ImageRouteOptions["imageOwner"];
   /** The built web app's folder. */
   webDir: string;
+  /** Whether this server can take requests now, for `/healthz` (see readiness.ts). */
+  readiness: () => Promise<Readiness>;
 }
 
 /**
- * The HTTP server's paths: `/auth/*` and admission (the gate), `/trpc`, `/openapi.json`, `/metrics`, `/images`,
- * and the web app for everything else.
+ * The HTTP server's paths: `/auth/*` and admission (the gate), `/healthz`, `/trpc`, `/openapi.json`, `/metrics`,
+ * `/images`, and the web app for everything else.
  */
 export const routeRequest =
   (options: RequestRouterOptions) =>
@@ -77,6 +81,9 @@ export const routeRequest =
     if (!url) return json(res, 400, { error: { message: "The request's target is not a valid URL path" } });
     const path = url.pathname;
     if (await gate.route(req, res, path)) return;
+    // Open, and this server's own answer (a follower does not forward it): what a load balancer or an orchestrator
+    // asks before it sends requests here. It names no user, job or backend.
+    if (path === "/healthz" && isRead(req)) return answerReadiness(res, await options.readiness());
     // /metrics is open like the other paths outside /trpc, unless sign-in is required: then it needs it too.
     const api = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
     if (api || (path === "/metrics" && gate.required)) {

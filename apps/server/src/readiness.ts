@@ -1,0 +1,56 @@
+import type { ServerResponse } from "node:http";
+
+/** How long `/healthz` waits for the database to answer before it says the database is down. */
+export const READINESS_DEADLINE_MS = 2_000;
+
+/** What `/healthz` says: whether this server can take requests now, and why not. */
+export interface Readiness {
+  ok: boolean;
+  /** `single`: the embedded database (one server); `leader` / `follower`: a server of a cluster. */
+  role: "single" | "leader" | "follower";
+  /** Whether this server's database answered a query within {@link READINESS_DEADLINE_MS}. */
+  database: "up" | "down";
+  /** A SIGTERM came: the server finishes what runs and takes no new work; send requests elsewhere. */
+  stopping: boolean;
+}
+
+/** Where the answer comes from: the server's own state, read at each request. */
+export interface ReadinessSources {
+  /** A trivial query on the server's database. */
+  ping: () => Promise<unknown>;
+  role: () => Readiness["role"];
+  stopping: () => boolean;
+  deadlineMs?: number;
+}
+
+/**
+ * This server's readiness, for a load balancer or an orchestrator (`/healthz`): ready while its database answers
+ * and it is not stopping. Backends are not part of it: jobs wait for a backend that is away, and every server of a
+ * cluster takes requests whichever server drives the GPUs (`health` and `queue.status` tell the backends).
+ */
+export async function readiness(sources: ReadinessSources): Promise<Readiness> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), sources.deadlineMs ?? READINESS_DEADLINE_MS);
+  });
+  const up = await Promise.race([
+    sources.ping().then(
+      () => true,
+      () => false,
+    ),
+    deadline,
+  ]).finally(() => clearTimeout(timer));
+  const stopping = sources.stopping();
+  return { ok: up && !stopping, role: sources.role(), database: up ? "up" : "down", stopping };
+}
+
+/** Answers `/healthz`: 200 when ready, 503 when not, never cached. */
+export const answerReadiness = (res: ServerResponse, state: Readiness): void => {
+  res
+    .writeHead(state.ok ? 200 : 503, {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      ...(state.ok ? {} : { "retry-after": "1" }),
+    })
+    .end(JSON.stringify(state));
+};
