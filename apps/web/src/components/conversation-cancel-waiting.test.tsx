@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { checkAuth } from "../lib/auth";
-import { makeJob } from "../lib/test-support";
+import { makeJob, sseStream } from "../lib/test-support";
 import type { Job, Message } from "../lib/types";
 import { ChatPage } from "./chat-page";
 
@@ -28,18 +28,7 @@ const messageOf = (j: Job): Message => ({
   createdAt: j.createdAt,
 });
 
-/** A Server-Sent Events stream as tRPC sends one: `connected`, then each event the test sends, tracked. */
-function eventStream() {
-  const encoder = new TextEncoder();
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
-  controller.enqueue(encoder.encode("event: connected\ndata: {}\n\n"));
-  let id = 0;
-  return {
-    response: new Response(body, { headers: { "content-type": "text/event-stream" } }),
-    send: (event: Job) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\nid: ${++id}\n\n`)),
-  };
-}
+const eventStream = () => sseStream<Job>();
 
 /**
  * The server the page talks to: one conversation holding `jobs`, a job stream the test writes to, and

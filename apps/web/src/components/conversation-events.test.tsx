@@ -1,5 +1,6 @@
 import { render, screen, waitFor, within } from "@solidjs/testing-library";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { sseStream } from "../lib/test-support";
 import type { Conversation, ConversationEvent } from "../lib/types";
 import { ChatPage } from "./chat-page";
 
@@ -8,19 +9,7 @@ const conversation = (id: string, title: string, createdAt: string): Conversatio
 const foxes = conversation("c1", "Foxes", "2026-12-02T10:00:00.000Z");
 const harbours = conversation("c2", "Harbours", "2026-12-01T10:00:00.000Z");
 
-/** A Server-Sent Events stream as tRPC sends one: `connected`, then each event the test sends, tracked. */
-function eventStream() {
-  const encoder = new TextEncoder();
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
-  controller.enqueue(encoder.encode("event: connected\ndata: {}\n\n"));
-  let id = 0;
-  return {
-    response: new Response(body, { headers: { "content-type": "text/event-stream" } }),
-    send: (event: ConversationEvent) =>
-      controller.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\nid: ${++id}\n\n`)),
-  };
-}
+const eventStream = () => sseStream<ConversationEvent>();
 
 /**
  * The server the page talks to: `conversations.list` answers `listed`, `conversations.events` is a stream the test

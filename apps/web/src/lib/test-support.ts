@@ -37,3 +37,19 @@ export const makeJob = (overrides: Partial<Job> = {}): Job => ({
   callbackUrl: null,
   ...overrides,
 });
+
+/**
+ * A Server-Sent Events stream as tRPC sends one, for a stubbed `fetch` to answer a subscription with: `connected`,
+ * then each event the test sends, tracked with ids 1, 2, ….
+ */
+export function sseStream<T>() {
+  const encoder = new TextEncoder();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
+  controller.enqueue(encoder.encode("event: connected\ndata: {}\n\n"));
+  let id = 0;
+  return {
+    response: new Response(body, { headers: { "content-type": "text/event-stream" } }),
+    send: (event: T) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\nid: ${++id}\n\n`)),
+  };
+}
