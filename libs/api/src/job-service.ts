@@ -185,9 +185,10 @@ export class JobService {
 
   /**
    * Cancels every job of `by` still waiting in the line, or every waiting job of `conversationId` (the caller's
-   * conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line cleared. Running jobs run on, and so does one that starts while
-   * this runs. Returns the ids of the jobs it cancelled, in the order they would have started, once each one's
-   * cancellation is persisted and published. NOT_FOUND for a conversation that is not the caller's.
+   * conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line cleared. Running
+   * jobs run on, and so does one that starts while this runs. Returns the ids of the jobs it cancelled, in the order
+   * they would have started, once each one's cancellation is persisted and published. NOT_FOUND for a conversation
+   * that is not the caller's.
    */
   async cancelWaiting(
     by: Caller,
@@ -196,32 +197,17 @@ export class JobService {
     const { conversationId, everyone = false } = scope;
     if (conversationId !== undefined) await ownConversation({ store: this.options.store, user: by }, conversationId);
     if (this.scheduler.journal.failing) throw cancelUnconfirmed();
-    const inConversation = conversationId === undefined ? null : await this.waitingIn(conversationId);
+    const inConversation =
+      conversationId === undefined
+        ? null
+        : new Set((await this.options.store.listAllJobs({ conversationId, status: ["queued"] })).map((job) => job.id));
+    const taken = (jobId: string): boolean =>
+      inConversation ? inConversation.has(jobId) : everyone || this.scheduler.lineEntry(jobId)?.owner === by.name;
     // Read from the line and cancelled in the same tick: nothing can start in between.
-    const jobIds = this.scheduler.queued().filter((jobId) => {
-      const entry = this.scheduler.lineEntry(jobId);
-      return inConversation ? inConversation.has(jobId) : everyone || entry?.owner === by.name;
-    });
+    const jobIds = this.scheduler.queued().filter(taken);
     const cancelled = Promise.all(jobIds.map((jobId) => this.scheduler.cancel(jobId, { waitingOnly: true })));
     await withDeadline(cancelled, CANCEL_DEADLINE_MS, () => cancelUnconfirmed());
     return { jobIds };
-  }
-
-  /** The ids of the jobs of `conversationId` the database has as waiting. */
-  private async waitingIn(conversationId: string): Promise<Set<string>> {
-    const ids = new Set<string>();
-    let cursor: string | undefined;
-    do {
-      const page = await this.options.store.listJobs({
-        conversationId,
-        status: ["queued"],
-        limit: 500,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      for (const record of page.items) ids.add(record.id);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-    return ids;
   }
 
   /**

@@ -284,20 +284,7 @@ async function currentJobs(ctx: Context, input: JobStreamInput, resumed: boolean
     const job = await store.getJob(input.jobId);
     return job ? [job] : [];
   }
-  if (input.conversationId && !resumed) {
-    const jobs: JobRecord[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await store.listJobs({
-        conversationId: input.conversationId,
-        limit: 500,
-        ...(cursor ? { cursor } : {}),
-      });
-      jobs.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return jobs;
-  }
+  if (input.conversationId && !resumed) return store.listAllJobs({ conversationId: input.conversationId });
   // Unfiltered and fresh: live events only (a snapshot of every waiting job per subscriber is what made a crowd of
   // subscribers cost subscribers × waiting jobs); `jobs.list` gives the current state.
   if (!input.conversationId && !resumed) return [];

@@ -116,6 +116,18 @@ export class JobStore {
     return queries.listJobs(this.db, input);
   }
 
+  /** Every job that `filter` matches, oldest first, read a page of 500 at a time. */
+  async listAllJobs(filter: Omit<ListJobsInput, "limit" | "cursor" | "order">): Promise<JobRecord[]> {
+    const jobs: JobRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listJobs({ ...filter, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+      jobs.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return jobs;
+  }
+
   /** Queued and processing jobs in submission order. */
   activeJobs(): Promise<JobRecord[]> {
     return queries.activeJobs(this.db);
