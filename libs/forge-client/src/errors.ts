@@ -59,32 +59,35 @@ const untrustedCodes = new Set([
 // TLS that found no TLS: an https:// URL for a server that speaks plain HTTP, as Forge does unless told otherwise.
 const notTlsCodes = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG"]);
 
-/** The first error along the cause chain with `code`, for its own words. */
-const withCode = (error: unknown, code: string, depth = 0): { message?: unknown; reason?: unknown } | undefined => {
-  if (typeof error !== "object" || error === null || depth > 5) return undefined;
-  const record = error as { code?: unknown; cause?: unknown; message?: unknown; reason?: unknown };
-  return record.code === code ? record : withCode(record.cause, code, depth + 1);
-};
-
 const timeoutCodes = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
-/** The error codes along a fetch failure's cause chain (undici nests the socket error in `cause`). */
-const errorCodes = (error: unknown, depth = 0): string[] => {
+type ErrorRecord = { code?: unknown; cause?: unknown; errors?: unknown; message?: unknown; reason?: unknown };
+
+/**
+ * A fetch failure and the errors it carries, outermost first: undici nests the socket error in `cause`, and an
+ * AggregateError (one per address tried) in `errors`.
+ */
+const errorsAlong = (error: unknown, depth = 0): ErrorRecord[] => {
   if (typeof error !== "object" || error === null || depth > 5) return [];
-  const record = error as { code?: unknown; cause?: unknown; errors?: unknown; message?: unknown };
-  const own = typeof record.code === "string" ? [record.code] : [];
-  // fetch refuses some ports before connecting and says so only in the message.
-  const badPort = record.message === "bad port" ? ["ERR_BAD_PORT"] : [];
-  const nested = Array.isArray(record.errors) ? record.errors.flatMap((e) => errorCodes(e, depth + 1)) : [];
-  return [...own, ...badPort, ...nested, ...errorCodes(record.cause, depth + 1)];
+  const record = error as ErrorRecord;
+  const nested = Array.isArray(record.errors) ? record.errors.flatMap((e) => errorsAlong(e, depth + 1)) : [];
+  return [record, ...nested, ...errorsAlong(record.cause, depth + 1)];
 };
+
+/** An error's code, as a list (none, or one; fetch refuses some ports before connecting and says so only in words). */
+const codesOf = (record: ErrorRecord): string[] => [
+  ...(typeof record.code === "string" ? [record.code] : []),
+  ...(record.message === "bad port" ? ["ERR_BAD_PORT"] : []),
+];
 
 /** Classifies a rejected `fetch`: Unreachable only when the request cannot have reached the server. */
 export const fetchFailure = (backendUrl: string, cause: unknown): ForgeError => {
-  const codes = errorCodes(cause);
-  if (codes.includes("ERR_TLS_CERT_ALTNAME_INVALID")) {
+  const along = errorsAlong(cause);
+  const codes = along.flatMap(codesOf);
+  const altName = along.find((record) => record.code === "ERR_TLS_CERT_ALTNAME_INVALID");
+  if (altName) {
     // Trusted or not, the certificate names other hosts: NODE_EXTRA_CA_CERTS would not help.
-    const { reason } = withCode(cause, "ERR_TLS_CERT_ALTNAME_INVALID") ?? {};
+    const { reason } = altName;
     return new ForgeError({
       reason: "Unreachable",
       message:
