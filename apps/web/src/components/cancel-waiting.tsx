@@ -1,16 +1,17 @@
 import { createEffect, createSignal, on, Show } from "solid-js";
 import { actionFailure } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
+import { counted } from "../lib/format";
 import { ClearQueueIcon } from "./icons";
 
 /** The fewest waiting jobs for which the bar offers to cancel them all (one has its own Cancel on its card). */
 export const CANCEL_ALL_FROM = 2;
 
-/** What the bar says once the server answered, from how many jobs it cancelled. */
-export const cancelledMessage = (cancelled: number): string =>
+/** What a "cancel all waiting" says once the server answered, from how many jobs it cancelled (of `whose`). */
+export const cancelledMessage = (cancelled: number, whose: "your" | "the" = "your"): string =>
   cancelled === 0
-    ? "Nothing was cancelled: your waiting jobs had all started or ended meanwhile."
-    : `Cancelled ${cancelled} waiting ${cancelled === 1 ? "job" : "jobs"}.`;
+    ? `Nothing was cancelled: ${whose} waiting jobs had all started or ended meanwhile.`
+    : `Cancelled ${counted(cancelled, "waiting job", "waiting jobs")}.`;
 
 /**
  * The "clear my queue" of one conversation: a slim bar above the composer, shown while the user has at least
@@ -42,7 +43,7 @@ export function CancelWaiting(props: {
   const cancelAll = async () => {
     const count = props.count;
     const ask = props.confirm ?? ((question: string) => window.confirm(question));
-    const question = `Cancel your ${count} waiting ${count === 1 ? "job" : "jobs"} in this conversation? A job already generating goes on.`;
+    const question = `Cancel your ${counted(count, "waiting job", "waiting jobs")} in this conversation? A job already generating goes on.`;
     if (busy() || !ask(question)) return;
     setBusy(true);
     setResult(null);

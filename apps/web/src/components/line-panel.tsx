@@ -2,9 +2,11 @@ import { createSignal, For, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
 import { actionFailure } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
+import { counted } from "../lib/format";
 import type { Line } from "../lib/line";
 import type { Job } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
+import { cancelledMessage } from "./cancel-waiting";
 import { Dialog } from "./dialog";
 import { Estimate } from "./estimate";
 import { ClearQueueIcon } from "./icons";
@@ -12,9 +14,6 @@ import { PauseButton } from "./pause-button";
 
 /** The rows shown at most; a longer line says how many more wait behind them. */
 export const LINE_ROWS = 200;
-
-/** "1 job", "3 jobs". */
-const counted = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Admins' view of the line: everyone's waiting jobs in the order they will start (position, owner, prompt, when it is
@@ -49,11 +48,7 @@ export function LinePanel(props: {
     setCleared(null);
     try {
       const jobIds = await props.line.cancelAll();
-      setCleared(
-        jobIds.length === 0
-          ? "Nothing was cancelled: the waiting jobs had all started or ended meanwhile."
-          : `Cancelled ${counted(jobIds.length, "waiting job", "waiting jobs")}.`,
-      );
+      setCleared(cancelledMessage(jobIds.length, "the"));
     } catch (e) {
       setError(actionFailure("cancel", e));
     } finally {

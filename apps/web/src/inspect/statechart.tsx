@@ -1,4 +1,5 @@
 import { createMemo, createUniqueId, For, Show } from "solid-js";
+import { counted } from "../lib/format";
 import { layoutChart } from "./chart-layout";
 import type { Chart } from "./types";
 
@@ -9,7 +10,7 @@ const describeState = (key: string, final: boolean, initial: boolean, current: b
     initial ? "initial" : null,
     final ? "final" : null,
     current ? "current state of the selected job" : null,
-    count ? `${count} live ${count === 1 ? "job" : "jobs"}` : null,
+    count ? counted(count, "live job", "live jobs") : null,
   ]
     .filter(Boolean)
     .join(", ");

@@ -28,6 +28,9 @@ export const msBetween = (from: string, to: string | number): number =>
 /** "#3 in queue". */
 export const formatPosition = (position: number): string => `#${position} in queue`;
 
+/** "1 job", "3 jobs": `n` with the word that goes with it. */
+export const counted = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
 // One wording of estimates for the web app and the CLI: the published client's.
 export { dueClock, formatEstimate, formatRemaining } from "@anvil/client";
 
