@@ -1,7 +1,6 @@
 import { For, Index, Show } from "solid-js";
-import type { Accessor } from "solid-js";
 import { Elapsed } from "../components/elapsed";
-import { backendLabel, createNow, formatElapsed, msBetween } from "../lib/format";
+import { backendLabel, createNow } from "../lib/format";
 import { clockTime, modelLabel } from "./format";
 import type { SchedulerView } from "./types";
 
@@ -12,11 +11,6 @@ function Since(props: { at: string }) {
       <time datetime={props.at}>{clockTime(props.at)}</time> (<Elapsed since={props.at} /> ago)
     </span>
   );
-}
-
-/** How long since `since`, as `<Elapsed>` shows it, on a clock the caller shares among many. */
-function Waited(props: { since: string; now: Accessor<number> }) {
-  return <time class="elapsed">{formatElapsed(msBetween(props.since, props.now()))}</time>;
 }
 
 /** A job named by its prompt (or id), as a button that selects it. */
@@ -159,7 +153,7 @@ export function SchedulerPanel(props: {
                   {(createdAt) => (
                     <>
                       {" "}
-                      · waiting <Waited since={createdAt()} now={now} />
+                      · waiting <Elapsed since={createdAt()} now={now} />
                     </>
                   )}
                 </Show>
