@@ -64,19 +64,18 @@ export function ChatPage() {
   /** The open conversation's messages, once on the page: one's own send scrolls to its new card. */
   let messageList: MessageListControl | undefined;
   const admin = () => currentUser()?.admin ?? false;
+  /** The open conversation's jobs the page holds. */
+  const jobsHere = createMemo(() => Object.values(chat.jobs).filter((job) => job.conversationId === chat.selectedId()));
   /** How many of the user's own jobs wait in the open conversation (the server's cancelWaiting cancels only those). */
-  const waitingHere = createMemo(() => {
-    const id = chat.selectedId();
+  const waitingHere = () => {
     const me = currentUser();
-    return Object.values(chat.jobs).filter(
-      (job) => job.conversationId === id && job.status === "queued" && (me === null || job.owner === me.name),
-    ).length;
-  });
+    return jobsHere().filter((job) => job.status === "queued" && (me === null || job.owner === me.name)).length;
+  };
   const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
   // The tab says how the open conversation's jobs stand, so that it can be watched from another tab.
   useTabTitle({
     title: () => chat.openConversation()?.title ?? null,
-    jobs: () => Object.values(chat.jobs).filter((job) => job.conversationId === chat.selectedId()),
+    jobs: jobsHere,
   });
   let menuButton!: HTMLButtonElement;
   // The conversations drawer (narrow screens): focus moves into it when it opens, Escape closes it and
