@@ -83,17 +83,20 @@ describe.each(testDrivers())("conversations.events on $kind", (driver) => {
     const adminsPage = await watch(authorizedHttpClient(running.url, bearer(TOKEN)));
 
     const made = await ann.conversations.create.mutate({ title: "made in one tab" });
+    // An event carries the conversation as the database has it when the event is sent: renamed before a page's
+    // stream read it, both of its events would carry the new title. So the rename waits for every page.
+    const pages = [annsOtherPage, annsWebSocket, adminsPage];
+    for (const page of pages) await page.saw(savedAs(made.id, "made in one tab"), "the new conversation arrives");
     await ann.conversations.rename.mutate({ conversationId: made.id, title: "renamed in that tab" });
     // A submit without a conversation makes one, titled after its prompt.
     const prompt = uniquePrompt("a lighthouse");
     const job = await ann.jobs.submit.mutate({ prompt, ...quick });
-    for (const page of [annsOtherPage, annsWebSocket, adminsPage]) {
-      await page.saw(savedAs(made.id, "made in one tab"), "the new conversation arrives");
+    for (const page of pages) {
       await page.saw(savedAs(made.id, "renamed in that tab"), "its new title arrives");
       await page.saw(savedAs(job.conversationId, prompt), "the conversation the submit made arrives");
     }
     await ann.conversations.delete.mutate({ conversationId: made.id });
-    for (const page of [annsOtherPage, annsWebSocket, adminsPage]) {
+    for (const page of pages) {
       await page.saw(deletedOf(made.id), "the deletion arrives");
     }
 
@@ -185,9 +188,13 @@ describe.skipIf(!postgres)("conversations.events across a 2-server cluster", { t
     const onLeader = await watch(leader.trpc);
 
     const made = await leader.trpc.conversations.create.mutate({ title: "made on the leader" });
-    await follower.trpc.conversations.rename.mutate({ conversationId: made.id, title: "renamed on the follower" });
+    // An event carries the conversation as the database has it when the event is sent, so the rename waits until
+    // both pages saw the new conversation: sent after the rename, both events would carry the new title.
     for (const page of [onFollower, onLeader]) {
       await page.saw(savedAs(made.id, "made on the leader"), "the new conversation arrives");
+    }
+    await follower.trpc.conversations.rename.mutate({ conversationId: made.id, title: "renamed on the follower" });
+    for (const page of [onFollower, onLeader]) {
       await page.saw(savedAs(made.id, "renamed on the follower"), "its new title arrives");
     }
     await follower.trpc.conversations.delete.mutate({ conversationId: made.id });
