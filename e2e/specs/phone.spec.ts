@@ -86,6 +86,25 @@ test.describe("on a phone", () => {
     }
   });
 
+  test("with the keyboard up, the queue keeps to one line and leaves the room to the conversation", async ({
+    page,
+  }) => {
+    // 375×420: a phone's screen with its on-screen keyboard taking the rest.
+    await page.setViewportSize({ width: 375, height: 420 });
+    await page.goto("/");
+    const queue = page.getByRole("complementary", { name: "Queue" });
+    await expect(queue.getByTestId("queue-waiting")).toHaveText("0");
+    // Wrapped on three lines it took 126 px of the 420, more than the conversation kept.
+    const [queueBox, chatBox] = await Promise.all([queue.boundingBox(), page.locator("main.chat").boundingBox()]);
+    expect(queueBox?.height, "the queue strip's height").toBeLessThan(60);
+    expect(chatBox?.height, "the conversation and composer's height").toBeGreaterThan(300);
+    // What the line no longer shows at once is a sideways scroll away, and still works.
+    await queue.getByRole("button", { name: "Waiting jobs" }).click();
+    await expect(page.getByRole("dialog", { name: "Waiting jobs" })).toBeVisible();
+    await page.keyboard.press("Escape");
+    await expect(page.getByRole("button", { name: "Generate" })).toBeInViewport({ ratio: 1 });
+  });
+
   test("the full-size view keeps its Copy seed, Download and Close buttons on the screen", async ({ page }) => {
     await page.goto("/");
     await page.getByRole("button", { name: "Conversations" }).click();
