@@ -76,6 +76,11 @@ export interface JobView {
   prompt: string;
   progress: number;
   backend: number | null;
+  /**
+   * The backend gave its image and the GPU went on to the next job: what is left is storing the image, so the job
+   * is still `processing` while another runs on its GPU.
+   */
+  generated: boolean;
   attempt: number;
   startedAt: number | null;
 }
@@ -340,6 +345,7 @@ export class JobScheduler<P> {
         prompt: input.prompt,
         progress: 0,
         backend: null,
+        generated: false,
         attempt: input.attempt,
         startedAt: null,
       };
@@ -353,6 +359,7 @@ export class JobScheduler<P> {
       prompt: context.prompt,
       progress: context.progress,
       backend: context.backend,
+      generated: context.generated,
       attempt: context.attempt,
       startedAt: context.startedAt,
     };

@@ -21,6 +21,7 @@ const actors: ActorsView = {
       position: 0,
       progress: 40,
       backend: 0,
+      generated: false,
       attempt: 1,
       startedAt: new Date().toISOString(),
     },
@@ -32,6 +33,7 @@ const actors: ActorsView = {
       position: 1,
       progress: 0,
       backend: null,
+      generated: false,
       attempt: 2,
       startedAt: null,
     },
@@ -62,6 +64,19 @@ describe("<ActorList>", () => {
     expect(finished).toHaveTextContent(/^a red foxerrorended \d\d:\d\d:\d\d · f0889482$/);
     expect(finished).toHaveAttribute("aria-current", "true");
     expect(live.every((b) => !b.hasAttribute("aria-current"))).toBe(true);
+  });
+
+  it("says a job whose GPU went on to the next one is storing its image, not running there", () => {
+    const [running] = actors.alive;
+    const storing = { ...running!, actorId: ended, jobId: ended, progress: 100, generated: true };
+    const view = { ...actors, aliveCount: 3, alive: [storing, ...actors.alive] };
+    render(() => <ActorList actors={view} prompts={prompts} selectedId={null} onSelect={() => undefined} />);
+    const live = within(screen.getByRole("list", { name: "Live job actors" })).getAllByRole("button");
+    // Both are `processing` with GPU 0: the one whose image came says so, rather than "GPU 0 · 100%".
+    expect(live.map((b) => b.textContent).slice(0, 2)).toEqual([
+      "a red foxprocessingimage from GPU 0, storing it · f0889482",
+      "a lighthouseprocessingGPU 0 · 40% · 0caf03d2",
+    ]);
   });
 
   it("selects with a click, and moves between actors with the arrow keys", () => {

@@ -106,7 +106,9 @@ export function ActorList(props: {
                   ? formatPosition(actor.position)
                   : actor.backend === null
                     ? actor.status
-                    : `GPU ${actor.backend} · ${actor.progress}%`,
+                    : actor.generated
+                      ? `image from GPU ${actor.backend}, storing it`
+                      : `GPU ${actor.backend} · ${actor.progress}%`,
                 ...(actor.attempt > 1 ? [`attempt ${actor.attempt}`] : []),
               ].join(" · ")}
               selected={props.selectedId === actor.jobId}

@@ -147,6 +147,8 @@ export interface ActorsDebugView {
     position: number;
     progress: number;
     backend: number | null;
+    /** Its GPU gave the image and went on to the next job; the image is being stored (see `JobView.generated`). */
+    generated: boolean;
     attempt: number;
     startedAt: string | null;
   }[];
@@ -178,6 +180,7 @@ export function actorsDebugView(service: JobService, inspector: Inspector, limit
     position: job.position,
     progress: job.progress,
     backend: job.backend,
+    generated: job.generated,
     attempt: job.attempt,
     startedAt: iso(job.startedAt),
   }));
