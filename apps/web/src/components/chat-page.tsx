@@ -10,6 +10,8 @@ import { Composer } from "./composer";
 import type { ComposerControl } from "./composer";
 import { ConversationList } from "./conversation-list";
 import { MenuIcon, PulseIcon } from "./icons";
+import { JobAnnouncer } from "./job-announcer";
+import type { JobAnnouncerControl } from "./job-announcer";
 import { Lightbox } from "./lightbox";
 import { LinePanel } from "./line-panel";
 import { MessageList } from "./message-list";
@@ -63,6 +65,8 @@ export function ChatPage() {
   let composer: ComposerControl | undefined;
   /** The open conversation's messages, once on the page: one's own send scrolls to its new card. */
   let messageList: MessageListControl | undefined;
+  /** Says how the open conversation's jobs change, to a screen reader. */
+  let announcer: JobAnnouncerControl | undefined;
   const admin = () => currentUser()?.admin ?? false;
   /** The open conversation's jobs the page holds. */
   const jobsHere = createMemo(() => Object.values(chat.jobs).filter((job) => job.conversationId === chat.selectedId()));
@@ -136,6 +140,11 @@ export function ChatPage() {
         <button type="button" class="scrim" aria-label="Close conversations" onClick={() => setNavOpen(false)} />
       </Show>
       <main class="chat">
+        <JobAnnouncer
+          jobs={jobsHere()}
+          conversationId={chat.selectedId()}
+          control={(control) => (announcer = control)}
+        />
         <Show when={chat.loadError()}>
           <div class="banner" role="alert">
             <span>{chat.loadError()}</span>
@@ -178,6 +187,7 @@ export function ChatPage() {
             const job = await chat.submit(request);
             // One's own new prompt is always brought into view, even when scrolled up to older images.
             messageList?.showLatest();
+            announcer?.sent(job);
             return job;
           }}
           catalog={chat.catalog}

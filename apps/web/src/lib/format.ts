@@ -28,6 +28,15 @@ export const msBetween = (from: string, to: string | number): number =>
 /** "#3 in queue". */
 export const formatPosition = (position: number): string => `#${position} in queue`;
 
+/**
+ * A prompt cut to a few words for what a screen reader says of its job (an announcement, a button's name): a prompt
+ * may run to 4,000 characters, and the card shows it whole.
+ */
+export const shortPrompt = (prompt: string, max = 60): string => {
+  const flat = prompt.replace(/\s+/g, " ").trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1).trimEnd()}…`;
+};
+
 /** "1 job", "3 jobs": `n` with the word that goes with it. */
 export const counted = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
