@@ -78,7 +78,19 @@ export class AuthGate {
       return true;
     }
     if (path === "/auth/status") {
+      // It answers whether a Bearer token names someone: a guess here counts, and is throttled, like one anywhere else.
+      if (carriesToken(req) && this.failures.retryAfterMs(addressOf(req)) > 0) {
+        const retry = this.retryAfterSeconds(req);
+        json(
+          res,
+          429,
+          { error: `Too many failed sign-ins; try again in ${retry} s` },
+          { "retry-after": String(retry) },
+        );
+        return true;
+      }
       const identity = await this.options.auth.identify(req);
+      if (identity.user === null && identity.credential) this.failed(req, identity.reason);
       json(res, 200, { required: this.required, authorized: identity.user !== null, user: identity.user });
       return true;
     }
