@@ -20,16 +20,54 @@ describe("<JobCard>", () => {
     for (const status of ["complete", "error", "cancelled"] as const) {
       const job = makeJob({ status, queuePosition: 0, imageUrl: status === "complete" ? "/images/x.png" : null });
       const { unmount } = render(() => <JobCard job={job} onReuse={onReuse} />);
-      fireEvent.click(screen.getByRole("button", { name: "Reuse" }));
+      fireEvent.click(screen.getByRole("button", { name: /^Reuse:/ }));
       expect(onReuse).toHaveBeenLastCalledWith(job);
       unmount();
     }
     for (const job of [makeJob(), makeJob(processing)]) {
       const { unmount } = render(() => <JobCard job={job} onReuse={onReuse} />);
-      expect(screen.queryByRole("button", { name: "Reuse" }), job.status).not.toBeInTheDocument();
+      expect(screen.queryByRole("button", { name: /^Reuse:/ }), job.status).not.toBeInTheDocument();
       unmount();
     }
     expect(onReuse).toHaveBeenCalledTimes(3);
+  });
+
+  it("names each action with the job it acts on, for a screen reader's list of the page's buttons", () => {
+    const actions = { onCancel: vi.fn(), onRetry: vi.fn(), onMove: vi.fn(), onReuse: vi.fn() };
+    const prompt = "a lighthouse at dusk";
+    const cases = [
+      [makeJob({ prompt }), ["To front", "To back", "Cancel"]],
+      [
+        makeJob({ prompt, status: "error", queuePosition: 0, error: "Forge ran out of GPU memory" }),
+        ["Retry", "Reuse"],
+      ],
+      [makeJob({ prompt, status: "complete", queuePosition: 0, imageUrl: "/images/x.png" }), ["Download", "Reuse"]],
+    ] as const;
+    for (const [job, labels] of cases) {
+      const { unmount } = render(() => <JobCard job={job} {...actions} />);
+      for (const label of labels) {
+        const role = label === "Download" ? "link" : "button";
+        expect(screen.getByRole(role, { name: `${label}: ${prompt}` }), label).toBeVisible();
+      }
+      unmount();
+    }
+  });
+
+  it("cuts a long prompt short in an action's name", () => {
+    render(() => <JobCard job={makeJob({ prompt: `a lighthouse ${"at dusk ".repeat(500)}` })} onCancel={vi.fn()} />);
+    const name = screen.getByRole("button", { name: /^Cancel:/ }).getAttribute("aria-label") ?? "";
+    expect(name.length).toBeLessThan(80);
+    expect(name).toMatch(/^Cancel: a lighthouse at dusk.*…$/);
+  });
+
+  it("ties a failed job's error to its Retry", () => {
+    render(() => (
+      <JobCard
+        job={makeJob({ status: "error", queuePosition: 0, error: "Forge ran out of GPU memory" })}
+        onRetry={vi.fn()}
+      />
+    ));
+    expect(screen.getByRole("button", { name: /^Retry:/ })).toHaveAccessibleDescription("Forge ran out of GPU memory");
   });
 
   it("shows its queue position when the job is queued", () => {
@@ -73,7 +111,7 @@ describe("<JobCard>", () => {
     const job = makeJob({ status: "error", queuePosition: 0, error: "The GPU ran out of memory" });
     render(() => <JobCard job={job} onRetry={onRetry} />);
     expect(screen.getByText("The GPU ran out of memory")).toBeInTheDocument();
-    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    fireEvent.click(screen.getByRole("button", { name: /^Retry:/ }));
     await waitFor(() => expect(onRetry).toHaveBeenCalledWith(job));
   });
 
@@ -87,7 +125,7 @@ describe("<JobCard>", () => {
     });
     render(() => <JobCard job={job} />);
     expect(screen.getByRole("img", { name: "a lighthouse at dusk" })).toHaveAttribute("src", job.imageUrl);
-    expect(screen.getByRole("link", { name: "Download" })).toHaveAttribute("href", job.imageUrl);
+    expect(screen.getByRole("link", { name: /^Download:/ })).toHaveAttribute("href", job.imageUrl);
     expect(screen.getByText("1234567")).toBeInTheDocument();
   });
 
@@ -112,7 +150,7 @@ describe("<JobCard>", () => {
   it("calls the cancel handler when Cancel is clicked on a queued job", async () => {
     const onCancel = vi.fn(async () => undefined);
     render(() => <JobCard job={makeJob()} onCancel={onCancel} />);
-    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    fireEvent.click(screen.getByRole("button", { name: /^Cancel:/ }));
     await waitFor(() => expect(onCancel).toHaveBeenCalledTimes(1));
   });
 
@@ -121,7 +159,7 @@ describe("<JobCard>", () => {
       error: { code: -32009, message: "already complete", data: { code: "CONFLICT", httpStatus: 409 } },
     });
     render(() => <JobCard job={makeJob(processing)} onCancel={() => Promise.reject(conflict)} />);
-    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    fireEvent.click(screen.getByRole("button", { name: /^Cancel:/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
   });
 
@@ -129,11 +167,11 @@ describe("<JobCard>", () => {
     const [job, setJob] = createStore(makeJob(processing));
     const unreachable = new TypeError("Failed to fetch");
     render(() => <JobCard job={job} onCancel={() => Promise.reject(unreachable)} />);
-    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    fireEvent.click(screen.getByRole("button", { name: /^Cancel:/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("cannot be reached");
     setJob({ status: "queued", queuePosition: 1, progress: 0, startedAt: null, attempt: 2 });
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
-    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    fireEvent.click(screen.getByRole("button", { name: /^Cancel:/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("cannot be reached");
     setJob({ status: "complete", queuePosition: 0, progress: 100, imageUrl: "/images/x.png", usedSeed: 1 });
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
@@ -143,27 +181,27 @@ describe("<JobCard>", () => {
     const [job, setJob] = createStore(makeJob());
     const onCancel = async () => setJob({ status: "cancelled", queuePosition: 0 });
     render(() => <JobCard job={job} onCancel={onCancel} onRetry={() => undefined} />);
-    const cancel = screen.getByRole("button", { name: "Cancel" });
+    const cancel = screen.getByRole("button", { name: /^Cancel:/ });
     cancel.focus();
     fireEvent.click(cancel);
-    await waitFor(() => expect(screen.getByRole("button", { name: "Retry" })).toHaveFocus());
+    await waitFor(() => expect(screen.getByRole("button", { name: /^Retry:/ })).toHaveFocus());
   });
 
   it("moves the keyboard focus to Retry when the stream tells of the cancel after the answer came", async () => {
     const [job, setJob] = createStore(makeJob(processing));
     render(() => <JobCard job={job} onCancel={async () => undefined} onRetry={() => undefined} />);
-    const cancel = screen.getByRole("button", { name: "Cancel" });
+    const cancel = screen.getByRole("button", { name: /^Cancel:/ });
     cancel.focus();
     fireEvent.click(cancel);
     await waitFor(() => expect(cancel).toBeEnabled());
     setJob({ status: "cancelled", queuePosition: 0 });
-    expect(screen.getByRole("button", { name: "Retry" })).toHaveFocus();
+    expect(screen.getByRole("button", { name: /^Retry:/ })).toHaveFocus();
   });
 
   it("shows a cancelled job as cancelled, without a Cancel button", () => {
     render(() => <JobCard job={makeJob({ status: "cancelled", queuePosition: 0 })} />);
     expect(screen.getAllByText("Cancelled").length).toBeGreaterThan(0);
-    expect(screen.queryByRole("button", { name: "Cancel" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: /^Cancel:/ })).not.toBeInTheDocument();
   });
 
   it("keeps the media box sized by the job's aspect ratio when its state changes", () => {
@@ -228,11 +266,11 @@ describe("<JobCard>", () => {
     const onMove = vi.fn(async () => undefined);
     const job = makeJob();
     render(() => <JobCard job={job} onMove={onMove} />);
-    fireEvent.click(screen.getByRole("button", { name: "To front" }));
+    fireEvent.click(screen.getByRole("button", { name: /^To front:/ }));
     await waitFor(() => expect(onMove).toHaveBeenCalledWith(job, "front"));
     // The buttons wait while a move is under way.
-    await waitFor(() => expect(screen.getByRole("button", { name: "To back" })).toBeEnabled());
-    fireEvent.click(screen.getByRole("button", { name: "To back" }));
+    await waitFor(() => expect(screen.getByRole("button", { name: /^To back:/ })).toBeEnabled());
+    fireEvent.click(screen.getByRole("button", { name: /^To back:/ }));
     await waitFor(() => expect(onMove).toHaveBeenLastCalledWith(job, "back"));
   });
 
@@ -243,10 +281,10 @@ describe("<JobCard>", () => {
       queuePosition: to === "front" ? 2 : 5,
     }));
     render(() => <JobCard job={job} onMove={onMove} />);
-    fireEvent.click(screen.getByRole("button", { name: "To front" }));
+    fireEvent.click(screen.getByRole("button", { name: /^To front:/ }));
     expect(await screen.findByRole("status")).toHaveTextContent("Already ahead of your other waiting jobs");
-    await waitFor(() => expect(screen.getByRole("button", { name: "To back" })).toBeEnabled());
-    fireEvent.click(screen.getByRole("button", { name: "To back" }));
+    await waitFor(() => expect(screen.getByRole("button", { name: /^To back:/ })).toBeEnabled());
+    fireEvent.click(screen.getByRole("button", { name: /^To back:/ }));
     await waitFor(() => expect(onMove).toHaveBeenCalledTimes(2));
     await waitFor(() => expect(screen.queryByRole("status")).not.toBeInTheDocument());
   });
@@ -258,16 +296,16 @@ describe("<JobCard>", () => {
       return { ...job, queuePosition: 1 };
     });
     render(() => <JobCard job={job} onMove={onMove} />);
-    fireEvent.click(screen.getByRole("button", { name: "To front" }));
-    await waitFor(() => expect(screen.getByRole("button", { name: "To front" })).toBeEnabled());
+    fireEvent.click(screen.getByRole("button", { name: /^To front:/ }));
+    await waitFor(() => expect(screen.getByRole("button", { name: /^To front:/ })).toBeEnabled());
     expect(onMove).toHaveBeenCalledTimes(1);
     expect(screen.queryByRole("status")).not.toBeInTheDocument();
   });
 
   it("offers moves only while the job waits", () => {
     render(() => <JobCard job={makeJob(processing)} onMove={() => undefined} />);
-    expect(screen.queryByRole("button", { name: "To front" })).not.toBeInTheDocument();
-    expect(screen.queryByRole("button", { name: "To back" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: /^To front:/ })).not.toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: /^To back:/ })).not.toBeInTheDocument();
   });
 
   it("says it is too late to move when the job has started (CONFLICT)", async () => {
@@ -275,7 +313,7 @@ describe("<JobCard>", () => {
       error: { code: -32009, message: "Job x is processing", data: { code: "CONFLICT", httpStatus: 409 } },
     });
     render(() => <JobCard job={makeJob()} onMove={() => Promise.reject(conflict)} />);
-    fireEvent.click(screen.getByRole("button", { name: "To front" }));
+    fireEvent.click(screen.getByRole("button", { name: /^To front:/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to move");
   });
 
@@ -286,7 +324,7 @@ describe("<JobCard>", () => {
     render(() => (
       <JobCard job={makeJob({ status: "error", queuePosition: 0 })} onRetry={() => Promise.reject(notFound)} />
     ));
-    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    fireEvent.click(screen.getByRole("button", { name: /^Retry:/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("This job is gone");
   });
 
@@ -298,7 +336,7 @@ describe("<JobCard>", () => {
     render(() => (
       <JobCard job={makeJob({ status: "cancelled", queuePosition: 0 })} onRetry={() => Promise.reject(tooMany)} />
     ));
-    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    fireEvent.click(screen.getByRole("button", { name: /^Retry:/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent(message);
   });
 
@@ -319,18 +357,18 @@ describe("<JobCard>", () => {
     it("can be read whole where the card cuts it short, and shortened again", async () => {
       layOutError(240);
       render(() => <JobCard job={makeJob({ status: "error", queuePosition: 0, error: whole })} />);
-      const more = await screen.findByRole("button", { name: "Whole error" });
+      const more = await screen.findByRole("button", { name: /^Whole error:/ });
       expect(more).toHaveAttribute("aria-expanded", "false");
       expect(screen.getByRole("article")).not.toHaveAttribute("data-error-open");
 
       fireEvent.click(more);
-      const less = screen.getByRole("button", { name: "Show less" });
+      const less = screen.getByRole("button", { name: /^Show less:/ });
       expect(less).toHaveAttribute("aria-expanded", "true");
       expect(document.getElementById(less.getAttribute("aria-controls") ?? "")).toHaveTextContent(whole.trim());
       expect(screen.getByRole("article")).toHaveAttribute("data-error-open");
 
       fireEvent.click(less);
-      expect(screen.getByRole("button", { name: "Whole error" })).toHaveAttribute("aria-expanded", "false");
+      expect(screen.getByRole("button", { name: /^Whole error:/ })).toHaveAttribute("aria-expanded", "false");
       expect(screen.getByRole("article")).not.toHaveAttribute("data-error-open");
     });
 
@@ -339,7 +377,7 @@ describe("<JobCard>", () => {
       render(() => <JobCard job={makeJob({ status: "error", queuePosition: 0, error: "Forge returned no image" })} />);
       await Promise.resolve();
       expect(screen.getByText("Forge returned no image")).toBeInTheDocument();
-      expect(screen.queryByRole("button", { name: "Whole error" })).not.toBeInTheDocument();
+      expect(screen.queryByRole("button", { name: /^Whole error:/ })).not.toBeInTheDocument();
     });
   });
 });

@@ -2,7 +2,7 @@ import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show,
 import { actionFailure } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
-import { formatElapsed, formatSize, msBetween } from "../lib/format";
+import { formatElapsed, formatSize, msBetween, shortPrompt } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
 import { JobMedia } from "./job-media";
@@ -44,6 +44,12 @@ const paramsLine = (job: Job): string =>
     `CFG ${job.params.cfgScale}`,
     job.params.seed === -1 ? "random seed" : `seed ${job.params.seed}`,
   ].join(" · ");
+
+/**
+ * An action's visible word, and for a screen reader the job it acts on ("Cancel: a lighthouse at dusk"): read
+ * out of the card, in a list of the page's buttons, ten "Cancel"s say nothing of which is which.
+ */
+const actionName = (label: string, prompt: string): string => `${label}: ${shortPrompt(prompt)}`;
 
 /** One image job, always in its true state; every part of it keeps its size when the state changes. */
 export function JobCard(props: JobCardProps) {
@@ -194,6 +200,7 @@ export function JobCard(props: JobCardProps) {
         </Show>
         <Show when={props.job.status === "error" && (errorCut() || errorOpen())}>
           <button
+            aria-label={actionName(errorOpen() ? "Show less" : "Whole error", props.job.prompt)}
             type="button"
             class="button button--ghost"
             aria-expanded={errorOpen()}
@@ -205,7 +212,12 @@ export function JobCard(props: JobCardProps) {
         </Show>
         <Show when={props.job.status === "complete" && props.job.imageUrl}>
           {(url) => (
-            <a class="button" href={url()} download={`anvil-${props.job.id}`}>
+            <a
+              aria-label={actionName("Download", props.job.prompt)}
+              class="button"
+              href={url()}
+              download={`anvil-${props.job.id}`}
+            >
               Download
             </a>
           )}
@@ -214,6 +226,7 @@ export function JobCard(props: JobCardProps) {
           {(onMove) => (
             <>
               <button
+                aria-label={actionName("To front", props.job.prompt)}
                 type="button"
                 class="button"
                 disabled={busy()}
@@ -223,6 +236,7 @@ export function JobCard(props: JobCardProps) {
                 To front
               </button>
               <button
+                aria-label={actionName("To back", props.job.prompt)}
                 type="button"
                 class="button"
                 disabled={busy()}
@@ -235,18 +249,33 @@ export function JobCard(props: JobCardProps) {
           )}
         </Show>
         <Show when={active()}>
-          <button type="button" class="button" disabled={busy()} onClick={() => run("cancel", props.onCancel)}>
+          <button
+            aria-label={actionName("Cancel", props.job.prompt)}
+            type="button"
+            class="button"
+            disabled={busy()}
+            onClick={() => run("cancel", props.onCancel)}
+          >
             Cancel
           </button>
         </Show>
         <Show when={props.job.status === "error" || props.job.status === "cancelled"}>
-          <button type="button" class="button" disabled={busy()} onClick={() => run("retry", props.onRetry)}>
+          <button
+            aria-label={actionName("Retry", props.job.prompt)}
+            type="button"
+            class="button"
+            disabled={busy()}
+            // What failed is said with what would try again; a cancelled job has no error to say.
+            aria-describedby={props.job.status === "error" ? errorId : undefined}
+            onClick={() => run("retry", props.onRetry)}
+          >
             Retry
           </button>
         </Show>
         <Show when={!active() && props.onReuse}>
           {(reuse) => (
             <button
+              aria-label={actionName("Reuse", props.job.prompt)}
               type="button"
               class="button"
               title="Put this prompt and its settings in the box below, to change them and send again"
