@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, scrypt, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { ADMIN_NAME, LOCAL_USER, newSecret, RESERVED_NAMES, sha256 } from "@anvil/api";
 import type { Caller } from "@anvil/api";
@@ -35,6 +35,17 @@ export const cookieValue = (header: string | undefined, name: string): string | 
   return undefined;
 };
 
+/**
+ * What the built-in admin's row keeps of API_TOKEN, so that a web session signed in with it ends when the token is
+ * replaced or unset: a slow, salted hash (API_TOKEN may be as short as 8 characters), never the token itself.
+ */
+const apiTokenBinding = (apiToken: string): Promise<string> =>
+  new Promise((resolve, reject) => {
+    scrypt(apiToken, "anvil: the API_TOKEN its admin's web sessions were signed in with", 32, (error, key) =>
+      error ? reject(error) : resolve(`scrypt:${key.toString("hex")}`),
+    );
+  });
+
 const bearerOf = (req: IncomingMessage): string | undefined =>
   /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
 
@@ -58,10 +69,43 @@ export class Authenticator {
   /** Whether a request must say who it is. */
   readonly required: boolean;
   private readonly proxyHeader: string | undefined;
+  private binding: Promise<string> | undefined;
+  private adminBinding: Promise<void> | undefined;
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.required = Boolean(options.apiToken || options.proxyHeader);
     this.proxyHeader = options.proxyHeader?.toLowerCase();
+  }
+
+  /** The current API_TOKEN's binding (see {@link apiTokenBinding}), worked out once; undefined without API_TOKEN. */
+  private apiTokenBinding(): Promise<string> | undefined {
+    const { apiToken } = this.options;
+    if (!apiToken) return undefined;
+    this.binding ??= apiTokenBinding(apiToken);
+    return this.binding;
+  }
+
+  /** Whether the built-in admin's row was bound to the current API_TOKEN (false without one). */
+  private async adminBound(): Promise<boolean> {
+    const binding = this.apiTokenBinding();
+    return binding !== undefined && (await this.options.users.byTokenHash(await binding))?.name === ADMIN_NAME;
+  }
+
+  /**
+   * Binds the built-in admin's row to the current API_TOKEN, once per process (so that sign-ins at once do not remove
+   * each other's sessions); a row bound to another token, or to none, goes with its sessions.
+   */
+  private bindAdmin(): Promise<void> {
+    this.adminBinding ??= (async () => {
+      const binding = this.apiTokenBinding();
+      if (!binding || (await this.adminBound())) return;
+      await this.options.users.remove(ADMIN_NAME);
+      await this.options.users.create(ADMIN_NAME, true, await binding);
+    })().catch((error: unknown) => {
+      this.adminBinding = undefined;
+      throw error;
+    });
+    return this.adminBinding;
   }
 
   /** The caller of `req`; a credential that names nobody is never the local user. */
@@ -74,7 +118,9 @@ export class Authenticator {
     const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
     if (session) {
       const user = await this.options.users.sessionUser(sha256(session));
-      if (user) return { user: { name: user.name, admin: user.admin } };
+      // API_TOKEN's admin signed in with a token that is no longer API_TOKEN (replaced, or unset): that session is over.
+      const valid = user !== null && (user.name !== ADMIN_NAME || (await this.adminBound()));
+      if (user && valid) return { user: { name: user.name, admin: user.admin } };
     }
     if (this.proxyHeader) {
       const named = req.headers[this.proxyHeader];
@@ -95,13 +141,15 @@ export class Authenticator {
     const { apiToken, users } = this.options;
     if (apiToken && sameSecret(token, apiToken)) return { name: ADMIN_NAME, admin: true };
     const user = await users.byTokenHash(sha256(token));
-    return user && { name: user.name, admin: user.admin };
+    // The built-in users have no token of their own: API_TOKEN alone names `admin`.
+    return user && !RESERVED_NAMES.has(user.name) ? { name: user.name, admin: user.admin } : null;
   }
 
   /** Starts a web session for `user`; returns the id for the cookie (only its hash is stored). */
   async startSession(user: Caller, now = Date.now()): Promise<string> {
-    // A session row refers to its user: the API_TOKEN's admin gets a row of its own on first sign-in.
-    if (user.name === ADMIN_NAME && user.admin) await this.options.users.ensure(ADMIN_NAME, true);
+    // A session row refers to its user: the API_TOKEN's admin gets a row of its own on first sign-in, bound to the
+    // token. One bound to another token (or to none, made before sessions were bound) goes, and its sessions with it.
+    if (user.name === ADMIN_NAME && user.admin) await this.bindAdmin();
     const id = newSecret();
     await this.options.users.createSession(sha256(id), user.name, new Date(now + SESSION_TTL_MS));
     // Expired sessions are swept as new ones start: the table stays as small as the sessions in use.

@@ -6,6 +6,20 @@ import type { TestDatabase } from "../testing/test-databases";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** Signs in at /auth/login with `token`; the session cookie (`name=value`) it set. */
+const signIn = async (url: string, token: string): Promise<string> => {
+  const login = await fetch(`${url}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  expect(login.status).toBe(200);
+  return (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+};
+
+const meStatus = async (url: string, headers: Record<string, string>) =>
+  (await fetch(`${url}/trpc/me`, { headers })).status;
+
 describe.each(testDrivers())("sign-in on $kind", (driver) => {
   let database: TestDatabase | undefined;
   let running: InProcessServer | undefined;
@@ -35,5 +49,27 @@ describe.each(testDrivers())("sign-in on $kind", (driver) => {
     );
     // The web app's own question, with no token, is still answered.
     expect((await fetch(`${running.url}/auth/status`)).status).toBe(200);
+  });
+
+  it("ends the web sessions made with an API_TOKEN once the server starts with another one, or with none", async () => {
+    database = await driver.create();
+    running = await startInProcess(database, { apiToken: "the-old-api-token" });
+    const cookie = { cookie: await signIn(running.url, "the-old-api-token") };
+    expect(await meStatus(running.url, cookie)).toBe(200);
+    await running.anvil.close();
+
+    // The token leaked and was replaced: a session signed in with the old one is the old token's, and ends with it.
+    running = await startInProcess(database, { apiToken: "the-new-api-token" });
+    expect(await meStatus(running.url, cookie)).toBe(401);
+    expect(await meStatus(running.url, bearer("the-old-api-token"))).toBe(401);
+    const fresh = { cookie: await signIn(running.url, "the-new-api-token") };
+    expect(await meStatus(running.url, fresh)).toBe(200);
+    await running.anvil.close();
+
+    // API_TOKEN unset, a sign-in proxy in its place: no session of API_TOKEN's admin is an admin any more.
+    running = await startInProcess(database, { authProxyHeader: "X-Forwarded-User" });
+    expect(await meStatus(running.url, fresh)).toBe(401);
+    const asCarol = await fetch(`${running.url}/trpc/me`, { headers: { ...fresh, "x-forwarded-user": "carol" } });
+    expect(await asCarol.json()).toMatchObject({ result: { data: { name: "carol", admin: false } } });
   });
 });
