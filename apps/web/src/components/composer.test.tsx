@@ -145,6 +145,17 @@ describe("<Composer>", () => {
     expect(prompt()).toHaveValue("a lighthouse");
   });
 
+  it("puts the keyboard focus on the setting the server refused, so that a screen reader says it and why", async () => {
+    render(() => <Composer onSubmit={() => Promise.reject(badRequest(["steps must be at most 150"]))} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    prompt().focus();
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    const steps = screen.getByLabelText("Steps");
+    await waitFor(() => expect(steps).toHaveFocus());
+    expect(steps).toHaveAttribute("aria-invalid", "true");
+    expect(steps).toHaveAccessibleDescription("steps must be at most 150");
+  });
+
   it("takes a field's error away once the field is changed, and leaves the others", async () => {
     const refusal = badRequest(["steps must be at most 150", "width must be a multiple of 8"]);
     render(() => <Composer onSubmit={() => Promise.reject(refusal)} />);
@@ -186,6 +197,16 @@ describe("<Composer>", () => {
     fireEvent.input(prompt(), { target: { value: "x" } });
     fireEvent.click(screen.getByRole("button", { name: "Generate" }));
     await waitFor(() => expect(prompt()).toHaveAccessibleDescription("prompt must be at most 4000 characters"));
+  });
+
+  it("says an error about the prompt at once, where the focus stays in the prompt box", async () => {
+    const refusal = badRequest(["prompt must be at most 4000 characters", "steps must be at most 150"]);
+    render(() => <Composer onSubmit={() => Promise.reject(refusal)} />);
+    fireEvent.input(prompt(), { target: { value: "x" } });
+    prompt().focus();
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    expect(await screen.findByRole("alert")).toHaveTextContent("prompt must be at most 4000 characters");
+    expect(prompt()).toHaveFocus();
   });
 });
 

@@ -151,13 +151,16 @@ export function Composer(props: {
   });
 
   // The settings open on the fields in question; on a short screen they scroll the first one, its message
-  // too, into view.
+  // too, into view. The keyboard focus goes to it: there a screen reader says the field, that it is invalid and
+  // why, where a message appearing under a closed-then-opened field would have been heard by nobody.
   const showErrors = (found: FieldErrors) => {
     setErrors(found);
     if (!SETTINGS_FIELDS.some((field) => found[field])) return;
     setOpen(true);
-    const field = settingsBox.querySelector('[aria-invalid="true"]')?.closest(".field");
-    field?.scrollIntoView?.({ block: "nearest" });
+    const invalid = settingsBox.querySelector<HTMLElement>('[aria-invalid="true"]');
+    invalid?.closest(".field")?.scrollIntoView?.({ block: "nearest" });
+    // A wrong prompt is said where the focus is (see prompt-error), and is the first thing to mend.
+    if (!found.prompt) invalid?.focus({ preventScroll: true });
   };
 
   const send = async () => {
@@ -289,7 +292,8 @@ export function Composer(props: {
         </p>
       </Show>
       <Show when={errors().prompt}>
-        <p class="field-error" id="prompt-error">
+        {/* Said at once: the focus is in the prompt box already (Enter sent it), which says nothing of a new message. */}
+        <p class="field-error" id="prompt-error" role="alert">
           {errors().prompt}
         </p>
       </Show>
