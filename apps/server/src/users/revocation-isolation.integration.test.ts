@@ -1,0 +1,138 @@
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator } from "@anvil/forge-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { authorizedHttpClient } from "../reliability/support/authorized-clients";
+import { startInProcess } from "../reliability/support/in-process";
+import type { InProcessServer } from "../reliability/support/in-process";
+import type { AnvilClient } from "../testing/clients";
+import { quick, uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+import { waitFor, waitForStatus } from "../testing/wait";
+
+const TOKEN = "the-admins-api-token";
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** An SSE stream opened with `headers`: whether it has ended, and what it carried. */
+const openStream = async (url: string, path: string, input: unknown, headers: Record<string, string>) => {
+  const abort = new AbortController();
+  const response = await fetch(`${url}/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`, {
+    headers: { ...headers, accept: "text/event-stream" },
+    signal: abort.signal,
+  });
+  expect(response.status).toBe(200);
+  const stream = { ended: false, text: "", close: () => abort.abort() };
+  void (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) stream.text += decoder.decode(chunk);
+    } catch {
+      // Aborted by the test.
+    }
+    stream.ended = true;
+  })();
+  return stream;
+};
+
+describe.each(testDrivers())("a removed user's open streams on $kind", (driver) => {
+  let database: TestDatabase;
+  let running: InProcessServer;
+  let admin: AnvilClient;
+
+  beforeAll(async () => {
+    database = await driver.create();
+    running = await startInProcess(database, { apiToken: TOKEN, inspect: "on" });
+    admin = authorizedHttpClient(running.url, bearer(TOKEN));
+  });
+  afterAll(async () => {
+    await running?.anvil.close();
+    await database?.dispose();
+  });
+
+  it("ends every SSE stream the user had open, whatever it watched, and refuses the reconnect", async () => {
+    const { token } = await admin.users.create.mutate({ name: "leaving", admin: true });
+    const leaving = authorizedHttpClient(running.url, bearer(token));
+    const job = await leaving.jobs.submit.mutate({ prompt: uniquePrompt("left"), ...quick });
+    await waitForStatus(leaving, job.id, "complete");
+    const headers = bearer(token);
+    const before = running.anvil.events.subscribers;
+    const streams = {
+      all: await openStream(running.url, "jobs.events", {}, headers),
+      job: await openStream(running.url, "jobs.events", { jobId: job.id }, headers),
+      conversation: await openStream(running.url, "jobs.events", { conversationId: job.conversationId }, headers),
+      resumed: await openStream(running.url, "jobs.events", { lastEventId: "0" }, headers),
+      conversations: await openStream(running.url, "conversations.events", {}, headers),
+      inspect: await openStream(running.url, "debug.inspect", {}, headers),
+    };
+    try {
+      await waitFor(() => running.anvil.events.subscribers >= before + 6, "every stream listens");
+      expect(Object.values(streams).some((stream) => stream.ended)).toBe(false);
+      await admin.users.remove.mutate({ name: "leaving" });
+      for (const [name, stream] of Object.entries(streams)) {
+        await waitFor(() => stream.ended, `the ${name} stream ends`);
+      }
+      expect((await fetch(`${running.url}/trpc/jobs.events`, { headers })).status).toBe(401);
+    } finally {
+      for (const stream of Object.values(streams)) stream.close();
+    }
+  });
+});
+
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+
+describe.skipIf(!postgres)("a removed user's open streams through a follower", { timeout: 120_000 }, () => {
+  let database: TestDatabase;
+  let simulator: ForgeSimulator;
+  const servers: InProcessServer[] = [];
+  let follower: InProcessServer;
+
+  beforeAll(async () => {
+    database = await postgres!.create();
+    simulator = await startForgeSimulator({ stepMs: 5 });
+    for (let i = 0; i < 2; i++) {
+      servers.push(
+        await startInProcess(database, {
+          apiToken: TOKEN,
+          forgeUrls: [simulator.url],
+          leaseMs: 2_000,
+          awaitHealthy: i === 0,
+        }),
+      );
+    }
+    await waitFor(() => servers.some((server) => server.anvil.leads()), "one server leads");
+    follower = servers.find((server) => !server.anvil.leads())!;
+  }, 120_000);
+  afterAll(async () => {
+    for (const server of servers) await server.anvil.close();
+    await simulator?.close();
+    await database?.dispose();
+  });
+
+  it("ends the SSE streams and WebSockets a removed user opened through the follower", async () => {
+    const admin = authorizedHttpClient(follower.url, bearer(TOKEN));
+    const { token } = await admin.users.create.mutate({ name: "gone" });
+    const headers = bearer(token);
+    const leader = servers.find((server) => server.anvil.leads())!;
+    const before = leader.anvil.events.subscribers;
+    const sse = await openStream(follower.url, "jobs.events", {}, headers);
+    const socket = new WebSocket(`${follower.url.replace(/^http/, "ws")}/trpc`, { headers });
+    const socketClosed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    socket.send(JSON.stringify({ id: 1, method: "subscription", params: { path: "jobs.events", input: {} } }));
+    try {
+      await waitFor(() => leader.anvil.events.subscribers >= before + 2, "both streams listen on the leader");
+      await admin.users.remove.mutate({ name: "gone" });
+      await waitFor(() => sse.ended, "the SSE stream through the follower ends");
+      await waitFor(() => leader.anvil.events.subscribers <= before, "the leader holds nothing of the user open");
+      expect((await fetch(`${follower.url}/trpc/me`, { headers })).status).toBe(401);
+      await socketClosed;
+    } finally {
+      sse.close();
+      socket.terminate();
+    }
+  });
+});
