@@ -54,6 +54,36 @@ const TEXT_ON: [string, string[]][] = [
   ["danger-strong", ["danger-soft", "surface", "bg"]],
 ];
 
+/** The colours of a computed `box-shadow` or `color`, each as [r, g, b, alpha]. */
+const coloursOf = (css: string): number[][] =>
+  [...css.matchAll(/rgba?\(([^)]+)\)/g)].map((m) => {
+    const [r = 0, g = 0, b = 0, a = 1] = (m[1] ?? "")
+      .split(/[ ,/]+/)
+      .filter(Boolean)
+      .map(Number);
+    return [r, g, b, a];
+  });
+
+/** `colour` (with its alpha) as it shows over the opaque `under`. */
+const over = ([r = 0, g = 0, b = 0, a = 1]: number[], under: number[]): number[] =>
+  [r, g, b].map((c, i) => a * c + (1 - a) * (under[i] ?? 0));
+
+/** Tabs from the top of the page to the first control of the header; returns what the focus ring looks like there. */
+async function focusRing(page: Page) {
+  await expect(page.getByRole("button", { name: "New conversation" })).toBeVisible();
+  await page.keyboard.press("Tab");
+  return page.evaluate(() => {
+    const focused = document.activeElement as HTMLElement;
+    const style = getComputedStyle(focused);
+    return {
+      name: focused.textContent?.trim() || focused.getAttribute("aria-label"),
+      focusVisible: focused.matches(":focus-visible"),
+      boxShadow: style.boxShadow,
+      outline: { style: style.outlineStyle, width: parseFloat(style.outlineWidth), colour: style.outlineColor },
+    };
+  });
+}
+
 test.describe("accessibility of the chat page", () => {
   for (const theme of ["light", "dark"] as const) {
     test(`every text colour has at least 4.5:1 contrast on the surfaces it sits on, ${theme} theme`, async ({
@@ -71,4 +101,34 @@ test.describe("accessibility of the chat page", () => {
       expect(low).toEqual([]);
     });
   }
+
+  for (const theme of ["light", "dark"] as const) {
+    test(`the keyboard focus ring has at least 3:1 contrast with the page around it, ${theme} theme`, async ({
+      page,
+    }) => {
+      await page.goto("/");
+      const colours = await themeColours(page, theme, ["surface", "bg", "surface-2"]);
+      const ring = await focusRing(page);
+      expect(ring.focusVisible).toBe(true);
+      // The outermost shadow is the ring's edge against the page.
+      const edge = coloursOf(ring.boxShadow).at(-1);
+      expect(edge, ring.boxShadow).toBeDefined();
+      for (const around of ["surface", "bg", "surface-2"]) {
+        const ratio = contrast(over(edge!, colours[around]!), colours[around]!);
+        expect(ratio, `ring ${ring.boxShadow} around ${ring.name} on --${around}`).toBeGreaterThanOrEqual(3);
+      }
+    });
+  }
+
+  test("the keyboard focus shows with forced colours (Windows High Contrast), which drop the ring's box shadow", async ({
+    page,
+  }) => {
+    await page.emulateMedia({ forcedColors: "active" });
+    await page.goto("/");
+    const ring = await focusRing(page);
+    expect(ring.focusVisible, String(ring.name)).toBe(true);
+    expect(ring.outline.style).not.toBe("none");
+    expect(ring.outline.width).toBeGreaterThanOrEqual(1);
+    expect(coloursOf(ring.outline.colour)[0]?.[3], ring.outline.colour).toBeGreaterThan(0);
+  });
 });
