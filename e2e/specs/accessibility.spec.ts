@@ -132,3 +132,36 @@ test.describe("accessibility of the chat page", () => {
     expect(coloursOf(ring.outline.colour)[0]?.[3], ring.outline.colour).toBeGreaterThan(0);
   });
 });
+
+test.describe("the conversations drawer on a phone", () => {
+  test.use({ viewport: { width: 375, height: 740 } });
+
+  test("keeps Tab inside it while open, and gives the focus back to the menu button however it closes", async ({
+    page,
+  }) => {
+    await page.goto("/");
+    const menu = page.getByRole("button", { name: "Conversations", exact: true });
+    await menu.focus();
+    await page.keyboard.press("Enter");
+    await expect(menu).toHaveAttribute("aria-expanded", "true");
+    const inDrawer = () => page.evaluate(() => document.getElementById("sidebar")?.contains(document.activeElement));
+    expect(await inDrawer()).toBe(true);
+    const controls = await page.locator("#sidebar").locator("button:visible").count();
+    for (let i = 0; i < controls + 2; i++) {
+      await page.keyboard.press("Tab");
+      expect(await inDrawer(), `after ${i + 1} Tab`).toBe(true);
+    }
+    await page.keyboard.press("Shift+Tab");
+    expect(await inDrawer(), "after Shift+Tab").toBe(true);
+
+    await page.keyboard.press("Escape");
+    await expect(menu).toHaveAttribute("aria-expanded", "false");
+    await expect(menu).toBeFocused();
+
+    await page.keyboard.press("Enter");
+    await expect(menu).toHaveAttribute("aria-expanded", "true");
+    await page.getByRole("button", { name: "Close conversations" }).click({ position: { x: 360, y: 400 } });
+    await expect(menu).toHaveAttribute("aria-expanded", "false");
+    await expect(menu).toBeFocused();
+  });
+});

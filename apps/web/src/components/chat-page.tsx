@@ -7,6 +7,7 @@ import { useTabTitle } from "../lib/tab-title";
 import type { Job } from "../lib/types";
 import { CancelWaiting } from "./cancel-waiting";
 import { Composer } from "./composer";
+import { keepFocusInside } from "./dialog";
 import type { ComposerControl } from "./composer";
 import { ConversationList } from "./conversation-list";
 import { MenuIcon, PulseIcon } from "./icons";
@@ -82,15 +83,21 @@ export function ChatPage() {
     jobs: jobsHere,
   });
   let menuButton!: HTMLButtonElement;
-  // The conversations drawer (narrow screens): focus moves into it when it opens, Escape closes it and
-  // gives focus back to the menu button.
+  let sidebar!: HTMLDivElement;
+  /** Closes the conversations drawer, and gives the focus back to the menu button that opened it. */
+  const closeNav = () => {
+    setNavOpen(false);
+    menuButton.focus();
+  };
+  // The conversations drawer (narrow screens): focus moves into it when it opens, Escape closes it and gives
+  // focus back to the menu button. Tab stays in it: past its last control lay the page under the scrim, where a
+  // keyboard user went on through cards they could not see.
   createEffect(() => {
     if (!navOpen()) return;
     document.querySelector<HTMLElement>("#sidebar button")?.focus();
     const onKey = (e: KeyboardEvent) => {
-      if (e.key !== "Escape") return;
-      setNavOpen(false);
-      menuButton.focus();
+      if (e.key === "Tab") keepFocusInside(sidebar, e);
+      if (e.key === "Escape") closeNav();
     };
     document.addEventListener("keydown", onKey);
     onCleanup(() => document.removeEventListener("keydown", onKey));
@@ -124,7 +131,7 @@ export function ChatPage() {
         <UserMenu />
         <ThemeToggle />
       </header>
-      <div class="sidebar" id="sidebar">
+      <div ref={sidebar} class="sidebar" id="sidebar">
         <ConversationList
           conversations={chat.conversations()}
           selectedId={chat.selectedId()}
@@ -137,7 +144,7 @@ export function ChatPage() {
         />
       </div>
       <Show when={navOpen()}>
-        <button type="button" class="scrim" aria-label="Close conversations" onClick={() => setNavOpen(false)} />
+        <button type="button" class="scrim" aria-label="Close conversations" onClick={closeNav} />
       </Show>
       <main class="chat">
         <JobAnnouncer
