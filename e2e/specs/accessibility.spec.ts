@@ -1,4 +1,5 @@
 import type { Page } from "@playwright/test";
+import { cancelJob, expectImage, holdGpu, openNewConversation, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 type Theme = "light" | "dark";
@@ -130,6 +131,22 @@ test.describe("accessibility of the chat page", () => {
     expect(ring.outline.style).not.toBe("none");
     expect(ring.outline.width).toBeGreaterThanOrEqual(1);
     expect(coloursOf(ring.outline.colour)[0]?.[3], ring.outline.colour).toBeGreaterThan(0);
+  });
+});
+
+test.describe("what a screen reader hears of a job", () => {
+  test("one's own job is said to wait and then to be done, in one live region, with its prompt", async ({ page }) => {
+    await openNewConversation(page);
+    const held = await holdGpu(page);
+    const said = page.getByTestId("job-announcer");
+    await expect(said).toHaveAttribute("role", "status");
+    const prompt = uniquePrompt("a quiet harbour");
+    const card = await submit(page, prompt, { steps: 2 });
+    await expect(said).toHaveText(/^Queued, #\d+ in queue: /);
+    await expect(said).toContainText(prompt);
+    await cancelJob(page.request, held.id);
+    await expectImage(card, prompt);
+    await expect(said).toContainText(`Done: ${prompt}.`);
   });
 });
 
