@@ -92,20 +92,20 @@ export class Authenticator {
   }
 
   /**
-   * Binds the built-in admin's row to the current API_TOKEN, once per process (so that sign-ins at once do not remove
-   * each other's sessions); a row bound to another token, or to none, goes with its sessions.
+   * Binds the built-in admin's row to the current API_TOKEN; a row bound to another token, or to none, goes with its
+   * sessions. One sign-in at a time in this process, so that two at once do not remove each other's sessions.
    */
   private bindAdmin(): Promise<void> {
-    this.adminBinding ??= (async () => {
+    const bind = async () => {
       const binding = this.apiTokenBinding();
       if (!binding || (await this.adminBound())) return;
       await this.options.users.remove(ADMIN_NAME);
       await this.options.users.create(ADMIN_NAME, true, await binding);
-    })().catch((error: unknown) => {
-      this.adminBinding = undefined;
-      throw error;
-    });
-    return this.adminBinding;
+    };
+    const bound = (this.adminBinding ?? Promise.resolve()).then(bind);
+    // The next sign-in waits for this one, whether it failed or not.
+    this.adminBinding = bound.catch(() => undefined);
+    return bound;
   }
 
   /** The caller of `req`; a credential that names nobody is never the local user. */

@@ -72,4 +72,11 @@ describe.each(testDrivers())("sign-in on $kind", (driver) => {
     const asCarol = await fetch(`${running.url}/trpc/me`, { headers: { ...fresh, "x-forwarded-user": "carol" } });
     expect(await asCarol.json()).toMatchObject({ result: { data: { name: "carol", admin: false } } });
   });
+
+  it("keeps every session of API_TOKEN sign-ins made at once", async () => {
+    database = await driver.create();
+    running = await startInProcess(database, { apiToken: "the-api-token" });
+    const cookies = await Promise.all(Array.from({ length: 6 }, () => signIn(running!.url, "the-api-token")));
+    for (const cookie of cookies) expect(await meStatus(running.url, { cookie })).toBe(200);
+  });
 });
