@@ -38,6 +38,25 @@ describe("<Composer>", () => {
     expect(screen.getByText(/The prompt is 4,001 characters; at most 4,000/)).toBeInTheDocument();
   });
 
+  it("tells a screen reader the prompt's length once the typing pauses, not at every keystroke", () => {
+    vi.useFakeTimers();
+    try {
+      const { container } = render(() => <Composer onSubmit={async () => undefined} />);
+      const spoken = () =>
+        [...container.querySelectorAll("[aria-live], [role=status], [role=alert]")].map((e) => e.textContent).join("");
+      for (const length of [3_600, 3_601, 3_602]) {
+        fireEvent.input(prompt(), { target: { value: "a".repeat(length) } });
+        vi.advanceTimersByTime(200);
+        expect(spoken()).not.toMatch(/characters/);
+      }
+      vi.advanceTimersByTime(1_000);
+      expect(spoken()).toContain("3,602 of 4,000 characters");
+      expect(screen.getByText("3,602 of 4,000 characters", { selector: "#prompt-count" })).toBeVisible();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("keeps an unsent prompt across a reload of the page, and forgets it once sent", async () => {
     const first = render(() => <Composer onSubmit={async () => undefined} />);
     fireEvent.input(prompt(), { target: { value: "a lighthouse, half typed" } });

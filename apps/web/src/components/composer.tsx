@@ -1,4 +1,4 @@
-import { createEffect, createSignal, on, Show } from "solid-js";
+import { createEffect, createSignal, on, onCleanup, Show } from "solid-js";
 import type { Job } from "../lib/types";
 import { createStore } from "solid-js/store";
 import { draft } from "../lib/draft";
@@ -36,6 +36,16 @@ export interface ComposerRequest {
 const PROMPT_MAX = 4_000;
 /** From this length on the composer shows how much of it is used. */
 const PROMPT_COUNT_FROM = 3_500;
+/** How long typing pauses before a screen reader is told the count (not at every keystroke). */
+const COUNT_SPOKEN_AFTER_MS = 1_000;
+
+/** What the composer says of a prompt's length near and past the limit; null while it is well short of it. */
+const lengthNote = (length: number): string | null =>
+  length <= PROMPT_COUNT_FROM
+    ? null
+    : length > PROMPT_MAX
+      ? `The prompt is ${length.toLocaleString("en")} characters; at most ${PROMPT_MAX.toLocaleString("en")} are taken`
+      : `${length.toLocaleString("en")} of ${PROMPT_MAX.toLocaleString("en")} characters`;
 
 /** Whether a number setting holds a number to show. */
 const given = (text: string): boolean => text.trim() !== "" && text !== UNREADABLE;
@@ -110,6 +120,21 @@ export function Composer(props: {
   const [sending, setSending] = createSignal(false);
   const [errors, setErrors] = createSignal<FieldErrors>({});
   const blank = () => prompt().trim() === "";
+  // The count changes at every keystroke: said as it changed, it would talk over the typing, so a screen reader
+  // hears it once the typing pauses (the shown count stays current, and describes the box for who goes back to it).
+  const [spokenNote, setSpokenNote] = createSignal("");
+  let noteTimer: ReturnType<typeof setTimeout> | undefined;
+  onCleanup(() => clearTimeout(noteTimer));
+  createEffect(
+    on(
+      () => lengthNote(prompt().length),
+      (note) => {
+        clearTimeout(noteTimer);
+        noteTimer = setTimeout(() => setSpokenNote(note ?? ""), COUNT_SPOKEN_AFTER_MS);
+      },
+      { defer: true },
+    ),
+  );
   let settingsBox!: HTMLDivElement;
   let settingsToggle!: HTMLButtonElement;
   // Escape closes the settings like the drawer and the dialogs, from inside them or on their toggle; the focus
@@ -281,16 +306,13 @@ export function Composer(props: {
         </div>
       </div>
       <Show when={prompt().length > PROMPT_COUNT_FROM && !errors().prompt}>
-        <p
-          class={prompt().length > PROMPT_MAX ? "field-error" : "composer__count"}
-          id="prompt-count"
-          aria-live="polite"
-        >
-          {prompt().length > PROMPT_MAX
-            ? `The prompt is ${prompt().length.toLocaleString("en")} characters; at most ${PROMPT_MAX.toLocaleString("en")} are taken`
-            : `${prompt().length.toLocaleString("en")} of ${PROMPT_MAX.toLocaleString("en")} characters`}
+        <p class={prompt().length > PROMPT_MAX ? "field-error" : "composer__count"} id="prompt-count">
+          {lengthNote(prompt().length)}
         </p>
       </Show>
+      <p class="visually-hidden" aria-live="polite" data-testid="prompt-count-spoken">
+        {spokenNote()}
+      </p>
       <Show when={errors().prompt}>
         {/* Said at once: the focus is in the prompt box already (Enter sent it), which says nothing of a new message. */}
         <p class="field-error" id="prompt-error" role="alert">
