@@ -53,6 +53,13 @@ describe("<JobCard>", () => {
     }
   });
 
+  it("shows a running job's progress as a progress bar named with its job", () => {
+    render(() => <JobCard job={makeJob({ ...processing, prompt: "a lighthouse at dusk" })} />);
+    const bar = screen.getByRole("progressbar", { name: "Generating: a lighthouse at dusk" });
+    expect(bar).toHaveAttribute("aria-valuenow", "42");
+    expect(bar).toHaveAttribute("aria-valuemax", "100");
+  });
+
   it("cuts a long prompt short in an action's name", () => {
     render(() => <JobCard job={makeJob({ prompt: `a lighthouse ${"at dusk ".repeat(500)}` })} onCancel={vi.fn()} />);
     const name = screen.getByRole("button", { name: /^Cancel:/ }).getAttribute("aria-label") ?? "";

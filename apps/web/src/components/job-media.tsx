@@ -1,5 +1,5 @@
 import { Match, Show, Switch } from "solid-js";
-import { formatPosition } from "../lib/format";
+import { formatPosition, shortPrompt } from "../lib/format";
 import type { Job } from "../lib/types";
 import { Estimate } from "./estimate";
 
@@ -47,7 +47,8 @@ export function JobMedia(props: {
               <div
                 class="progress"
                 role="progressbar"
-                aria-label="Generating"
+                // Named with its job, as a card's actions are: a list of the page's progress bars tells them apart.
+                aria-label={`Generating: ${shortPrompt(props.job.prompt)}`}
                 aria-valuemin={0}
                 aria-valuemax={100}
                 aria-valuenow={props.job.progress}
