@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Caller } from "@anvil/api";
 import type { Logger } from "pino";
-import { isHttps, originAllowed, sessionCookie } from "./auth";
+import { forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
 import { json, readBody, trpcErrorReply } from "./http-body";
@@ -99,6 +99,19 @@ export class AuthGate {
 
   /** Who `req` is; when nobody, the 401 (or 429) is sent and the caller is null. */
   async admit(req: IncomingMessage, res: ServerResponse): Promise<Admission> {
+    if (forgedByAPage(req, this.options.allowedOrigins ?? [])) {
+      this.options.logger.warn(
+        { address: addressOf(req), origin: req.headers.origin, path: pathOf(req) },
+        "refused a POST without a content-type from a page of a foreign origin",
+      );
+      trpcErrorReply(
+        res,
+        "FORBIDDEN",
+        `A POST without a content-type from a page of another origin (${req.headers.origin}) is refused: it may be ` +
+          "a page acting on a visitor's behalf; send the call with content-type: application/json",
+      );
+      return { caller: null };
+    }
     const refusal = await this.check(req);
     if (typeof refusal !== "number") return { caller: refusal };
     const message =

@@ -184,18 +184,40 @@ export const sessionCookie = (id: string | null, secure: boolean): string =>
   ].join("; ");
 
 /**
+ * Whether `req` was sent by a web page of an origin other than Anvil's own (the host it was asked for) or one of
+ * ALLOWED_ORIGINS: a browser names the page's origin in `Origin`; other clients send none.
+ */
+export function foreignOrigin(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined || allowedOrigins.includes(origin)) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Whether a WebSocket upgrade that carries the session cookie comes from a page Anvil trusts: its own origin (the
  * host it was asked for) or one of ALLOWED_ORIGINS. Without the cookie (a script with a Bearer token) it may come
  * from anywhere: there is no ambient credential to abuse.
  */
 export function originAllowed(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
   if (cookieValue(req.headers.cookie, SESSION_COOKIE) === undefined) return true;
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  if (allowedOrigins.includes(origin)) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
+  return !foreignOrigin(req, allowedOrigins);
+}
+
+/**
+ * Whether `req` is a call that any web page can make a browser send to Anvil, unasked, with the browser's standing
+ * credentials (the session cookie, a sign-in proxy's, or none at all where nobody signs in): a POST without a
+ * content-type (no CORS preflight; Anvil takes it as a call without input, e.g. `jobs.cancelWaiting`) from a page
+ * of a foreign origin, without a Bearer token of its own.
+ */
+export function forgedByAPage(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
+  return (
+    req.method === "POST" &&
+    req.headers["content-type"] === undefined &&
+    !/^Bearer\s/i.test(req.headers.authorization ?? "") &&
+    foreignOrigin(req, allowedOrigins)
+  );
 }

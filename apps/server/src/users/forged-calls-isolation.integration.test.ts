@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { startInProcess } from "../reliability/support/in-process";
+import type { InProcessServer } from "../reliability/support/in-process";
+import { quick, uniquePrompt } from "../testing/fixtures";
+import { waitForStatus } from "../testing/wait";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+
+const EVIL = "https://evil.example";
+
+describe.each(testDrivers())("calls a web page of another origin makes a browser send, on $kind", (driver) => {
+  let database: TestDatabase | undefined;
+  let running: InProcessServer | undefined;
+  afterEach(async () => {
+    await running?.anvil.close();
+    running = undefined;
+    await database?.dispose();
+    database = undefined;
+  });
+
+  /** A POST with no body and no content-type: what any page may make a browser send without asking first. */
+  const bodiless = (path: string, headers: Record<string, string>) =>
+    fetch(`${running!.url}/trpc/${path}`, { method: "POST", headers });
+
+  it("refuses a bodiless POST from a foreign page where nobody signs in, and takes it from curl and Anvil's own page", async () => {
+    database = await driver.create();
+    running = await startInProcess(database, {});
+    const blocker = await running.trpc.jobs.submit.mutate({ prompt: uniquePrompt("blocker sim:hang") });
+    await waitForStatus(running.trpc, blocker.id, "processing");
+    const waiting = await running.trpc.jobs.submit.mutate({ prompt: uniquePrompt("waiting"), ...quick });
+
+    const forged = await bodiless("jobs.cancelWaiting", { origin: EVIL });
+    expect(forged.status).toBe(403);
+    expect(await forged.json()).toMatchObject({ error: { data: { code: "FORBIDDEN" } } });
+    expect((await bodiless("queue.pause", { origin: EVIL })).status).toBe(403);
+    expect(await running.trpc.jobs.get.query({ jobId: waiting.id })).toMatchObject({ status: "queued" });
+    expect((await running.trpc.queue.status.query()).paused).toBe(false);
+
+    // `curl -X POST /trpc/queue.pause` sends no Origin; a page of Anvil's own origin is Anvil's.
+    expect((await bodiless("queue.pause", {})).status).toBe(200);
+    expect((await bodiless("queue.resume", { origin: new URL(running.url).origin })).status).toBe(200);
+    expect((await bodiless("jobs.cancelWaiting", {})).status).toBe(200);
+    expect(await running.trpc.jobs.get.query({ jobId: waiting.id })).toMatchObject({ status: "cancelled" });
+  });
+
+  it("refuses it with the session cookie, and lets a Bearer token or ALLOWED_ORIGINS through", async () => {
+    database = await driver.create();
+    const token = "the-admins-api-token";
+    running = await startInProcess(database, { apiToken: token, allowedOrigins: ["https://app.example"] });
+    const login = await fetch(`${running.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+    expect((await bodiless("queue.pause", { origin: EVIL, cookie })).status).toBe(403);
+    expect((await bodiless("queue.pause", { origin: "https://app.example", cookie })).status).toBe(200);
+    expect((await bodiless("queue.resume", { origin: EVIL, authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+});
