@@ -60,6 +60,11 @@ describe("<JobCard>", () => {
     expect(bar).toHaveAttribute("aria-valuemax", "100");
   });
 
+  it("heads the card with its prompt, so that a screen reader goes from card to card by headings", () => {
+    render(() => <JobCard job={makeJob({ prompt: "a lighthouse at dusk" })} />);
+    expect(screen.getByRole("heading", { level: 2, name: "a lighthouse at dusk" })).toBeVisible();
+  });
+
   it("cuts a long prompt short in an action's name", () => {
     render(() => <JobCard job={makeJob({ prompt: `a lighthouse ${"at dusk ".repeat(500)}` })} onCancel={vi.fn()} />);
     const name = screen.getByRole("button", { name: /^Cancel:/ }).getAttribute("aria-label") ?? "";

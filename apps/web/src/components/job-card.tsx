@@ -149,7 +149,8 @@ export function JobCard(props: JobCardProps) {
         </span>
       </header>
       <div class="job-card__body">
-        <p class="job-card__prompt">{props.job.prompt}</p>
+        {/* A heading, under the page's conversation title: a screen reader goes from card to card by headings. */}
+        <h2 class="job-card__prompt">{props.job.prompt}</h2>
         <Switch>
           <Match when={props.offline && active()}>
             <p class="job-card__detail">{OFFLINE_DETAIL}</p>
