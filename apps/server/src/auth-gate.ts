@@ -129,7 +129,7 @@ export class AuthGate {
     if (!originAllowed(req, this.options.allowedOrigins ?? [])) {
       this.options.logger.warn(
         { address: addressOf(req), origin: req.headers.origin },
-        "refused a WebSocket upgrade with the session cookie from a foreign origin",
+        "refused a WebSocket upgrade without a Bearer token from a foreign origin",
       );
       socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return { caller: null };

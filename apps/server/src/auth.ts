@@ -198,12 +198,13 @@ export function foreignOrigin(req: IncomingMessage, allowedOrigins: readonly str
 }
 
 /**
- * Whether a WebSocket upgrade that carries the session cookie comes from a page Anvil trusts: its own origin (the
- * host it was asked for) or one of ALLOWED_ORIGINS. Without the cookie (a script with a Bearer token) it may come
- * from anywhere: there is no ambient credential to abuse.
+ * Whether a WebSocket upgrade comes from a page Anvil trusts: its own origin (the host it was asked for) or one of
+ * ALLOWED_ORIGINS. One with a Bearer token of its own (a script) may come from anywhere; any other rests on what the
+ * browser holds for every page alike (the session cookie, a sign-in proxy's, or nothing at all where nobody signs
+ * in, which makes it the admin `local`), and a WebSocket is not held back by CORS.
  */
 export function originAllowed(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
-  if (cookieValue(req.headers.cookie, SESSION_COOKIE) === undefined) return true;
+  if (/^Bearer\s/i.test(req.headers.authorization ?? "")) return true;
   return !foreignOrigin(req, allowedOrigins);
 }
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { upgrade } from "../reliability/support/authorized-clients";
 import { startInProcess } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { quick, uniquePrompt } from "../testing/fixtures";
@@ -56,5 +57,15 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
     expect((await bodiless("queue.pause", { origin: EVIL, cookie })).status).toBe(403);
     expect((await bodiless("queue.pause", { origin: "https://app.example", cookie })).status).toBe(200);
     expect((await bodiless("queue.resume", { origin: EVIL, authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+
+  it("opens no WebSocket for a foreign page where nobody signs in, and one for scripts and Anvil's own page", async () => {
+    database = await driver.create();
+    running = await startInProcess(database, {});
+    const wsUrl = `${running.url.replace(/^http/, "ws")}/trpc`;
+    // Without sign-in every caller is the admin `local`: a page of any web site would read and do everything.
+    expect(await upgrade(wsUrl, { origin: EVIL })).toEqual({ opened: false, status: 403 });
+    expect(await upgrade(wsUrl, { origin: new URL(running.url).origin })).toEqual({ opened: true, status: 101 });
+    expect(await upgrade(wsUrl, {})).toEqual({ opened: true, status: 101 });
   });
 });
