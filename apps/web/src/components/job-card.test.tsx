@@ -155,7 +155,7 @@ describe("<JobCard>", () => {
     const onView = vi.fn();
     const job = makeJob({ status: "complete", queuePosition: 0, imageUrl: "/images/x.png", usedSeed: 1 });
     render(() => <JobCard job={job} onView={onView} />);
-    fireEvent.click(screen.getByRole("button", { name: /view full size/i }));
+    fireEvent.click(screen.getByRole("button", { name: "View full size: a lighthouse at dusk" }));
     expect(onView).toHaveBeenCalledWith(job);
   });
 

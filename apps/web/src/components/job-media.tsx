@@ -63,7 +63,13 @@ export function JobMedia(props: {
           </Match>
           <Match when={props.job.status === "complete" && props.job.imageUrl}>
             {(url) => (
-              <button type="button" class="job-card__image" onClick={() => props.onView?.(props.job)}>
+              <button
+                type="button"
+                class="job-card__image"
+                // What it does first, then which image: its picture's alt is the whole prompt, up to 4,000 characters.
+                aria-label={`View full size: ${shortPrompt(props.job.prompt)}`}
+                onClick={() => props.onView?.(props.job)}
+              >
                 {/* A long conversation holds hundreds of full-size images: each loads as it scrolls near, not all at once. */}
                 <img
                   src={url()}
@@ -73,7 +79,6 @@ export function JobMedia(props: {
                   loading="lazy"
                   decoding="async"
                 />
-                <span class="visually-hidden">View full size</span>
               </button>
             )}
           </Match>
