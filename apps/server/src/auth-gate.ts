@@ -102,12 +102,12 @@ export class AuthGate {
     if (forgedByAPage(req, this.options.allowedOrigins ?? [])) {
       this.options.logger.warn(
         { address: addressOf(req), origin: req.headers.origin, path: pathOf(req) },
-        "refused a POST without a content-type from a page of a foreign origin",
+        "refused a POST a page of a foreign origin could send unasked",
       );
       trpcErrorReply(
         res,
         "FORBIDDEN",
-        `A POST without a content-type from a page of another origin (${req.headers.origin}) is refused: it may be ` +
+        `A POST without a JSON body from a page of another origin (${req.headers.origin}) is refused: it may be ` +
           "a page acting on a visitor's behalf; send the call with content-type: application/json",
       );
       return { caller: null };
@@ -154,6 +154,15 @@ export class AuthGate {
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (forgedByAPage(req, this.options.allowedOrigins ?? [])) {
+      // A form on another site that signs the visitor in as someone else, whose account then gets their prompts.
+      this.options.logger.warn(
+        { address: addressOf(req), origin: req.headers.origin },
+        "refused a sign-in posted as a form by a page of a foreign origin",
+      );
+      json(res, 403, { ok: false, error: "Sign in from Anvil's own page (a sign-in from another site is refused)" });
+      return;
+    }
     if (this.failures.retryAfterMs(addressOf(req)) > 0) {
       const retry = this.retryAfterSeconds(req);
       json(

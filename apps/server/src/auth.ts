@@ -208,16 +208,21 @@ export function originAllowed(req: IncomingMessage, allowedOrigins: readonly str
   return !foreignOrigin(req, allowedOrigins);
 }
 
+/** The content types a page may send to another origin without a CORS preflight (none at all is one of them). */
+const SIMPLE_TYPE = /^(?:text\/plain|application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
+
 /**
- * Whether `req` is a call that any web page can make a browser send to Anvil, unasked, with the browser's standing
- * credentials (the session cookie, a sign-in proxy's, or none at all where nobody signs in): a POST without a
- * content-type (no CORS preflight; Anvil takes it as a call without input, e.g. `jobs.cancelWaiting`) from a page
- * of a foreign origin, without a Bearer token of its own.
+ * Whether `req` is a request that any web page can make a browser send to Anvil, unasked, with the browser's
+ * standing credentials (the session cookie, a sign-in proxy's, or none at all where nobody signs in): a POST with no
+ * content-type or a form's (no CORS preflight; Anvil takes a bodiless one as a call without input, e.g.
+ * `jobs.cancelWaiting`, and reads a sign-in's token from any body) from a page of a foreign origin, without a Bearer
+ * token of its own.
  */
 export function forgedByAPage(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
+  const type = req.headers["content-type"];
   return (
     req.method === "POST" &&
-    req.headers["content-type"] === undefined &&
+    (type === undefined || SIMPLE_TYPE.test(type.trim())) &&
     !/^Bearer\s/i.test(req.headers.authorization ?? "") &&
     foreignOrigin(req, allowedOrigins)
   );

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { upgrade } from "../reliability/support/authorized-clients";
+import { authorizedHttpClient, upgrade } from "../reliability/support/authorized-clients";
 import { startInProcess } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { quick, uniquePrompt } from "../testing/fixtures";
@@ -67,5 +67,23 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
     expect(await upgrade(wsUrl, { origin: EVIL })).toEqual({ opened: false, status: 403 });
     expect(await upgrade(wsUrl, { origin: new URL(running.url).origin })).toEqual({ opened: true, status: 101 });
     expect(await upgrade(wsUrl, {})).toEqual({ opened: true, status: 101 });
+  });
+
+  it("refuses a sign-in that a page of another site posts as a form, and takes Anvil's own and curl's", async () => {
+    database = await driver.create();
+    running = await startInProcess(database, { apiToken: "the-admins-api-token" });
+    const admin = authorizedHttpClient(running.url, { authorization: "Bearer the-admins-api-token" });
+    const { token } = await admin.users.create.mutate({ name: "mallory" });
+    // A form (text/plain) whose body reads as JSON: it would sign the visitor in as mallory, who then reads their prompts.
+    const signIn = (headers: Record<string, string>) =>
+      fetch(`${running!.url}/auth/login`, { method: "POST", headers, body: JSON.stringify({ token }) });
+    const forged = await signIn({ "content-type": "text/plain", origin: EVIL });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.get("set-cookie")).toBeNull();
+    expect((await signIn({ "content-type": "application/x-www-form-urlencoded", origin: EVIL })).status).toBe(403);
+    expect((await signIn({ "content-type": "application/json", origin: new URL(running.url).origin })).status).toBe(
+      200,
+    );
+    expect((await signIn({ "content-type": "text/plain" })).status).toBe(200);
   });
 });
