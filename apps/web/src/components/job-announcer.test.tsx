@@ -79,6 +79,15 @@ describe("<JobAnnouncer>", () => {
     expect(said()).toBe("Started: prompt 5.");
   });
 
+  it("says a job just sent is queued at the place it has by then, not also that it came next", () => {
+    const { said, setStore, change, control } = setup([]);
+    const sent = job(2);
+    setStore("jobs", [sent]);
+    control().sent(sent);
+    change(0, { queuePosition: 1 });
+    expect(said()).toBe("Queued, #1 in queue: prompt 2.");
+  });
+
   it("drops the news of a conversation left, and says nothing of the jobs of the one opened", () => {
     const { said, setStore, setConversation, change } = setup([job(1)]);
     change(0, { status: "cancelled", queuePosition: 0 });

@@ -81,7 +81,10 @@ export function JobAnnouncer(props: {
   onCleanup(() => clearTimeout(timer));
   const flush = () => {
     timer = undefined;
-    const news = pending;
+    // A job's coming next is no news beside its other news: "Queued, #1" already says it (sentences read the job now).
+    const news = pending.filter(
+      (n, _, all) => n.kind !== "next" || !all.some((o) => o.job.id === n.job.id && o.kind !== "next"),
+    );
     pending = [];
     if (news.length === 0) return;
     const said =
