@@ -148,6 +148,20 @@ test.describe("what a screen reader hears of a job", () => {
     await expectImage(card, prompt);
     await expect(said).toContainText(`Done: ${prompt}.`);
   });
+
+  test("a job cancelled, then retried, is said to be cancelled and then to wait again", async ({ page }) => {
+    await openNewConversation(page);
+    await holdGpu(page);
+    const said = page.getByTestId("job-announcer");
+    const prompt = uniquePrompt("a lantern in fog");
+    const card = await submit(page, prompt, { steps: 2 });
+    await expect(said).toContainText(prompt);
+    await card.getByRole("button", { name: "Cancel" }).click();
+    await expect(said).toHaveText(`Cancelled: ${prompt}.`);
+    // The retry is a new job with the same prompt: a card of its own.
+    await card.getByRole("button", { name: "Retry" }).click();
+    await expect(said).toHaveText(new RegExp(`^Queued, #\\d+ in queue: ${prompt}\\.$`));
+  });
 });
 
 test.describe("the conversations drawer on a phone", () => {

@@ -175,7 +175,12 @@ export function ChatPage() {
                 messages={chat.messages}
                 jobs={chat.jobs}
                 onCancel={chat.cancel}
-                onRetry={chat.retry}
+                onRetry={async (job) => {
+                  // A retry is a new job, which the announcer first sees where it stands: say where it waits.
+                  const retried = await chat.retry(job);
+                  announcer?.sent(retried);
+                  return retried;
+                }}
                 onMove={chat.move}
                 onView={setViewing}
                 onReuse={(job) => composer?.reuse(job)}
