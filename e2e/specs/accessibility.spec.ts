@@ -69,7 +69,7 @@ const coloursOf = (css: string): number[][] =>
 const over = ([r = 0, g = 0, b = 0, a = 1]: number[], under: number[]): number[] =>
   [r, g, b].map((c, i) => a * c + (1 - a) * (under[i] ?? 0));
 
-/** Tabs from the top of the page to the first control of the header; returns what the focus ring looks like there. */
+/** Tabs from the top of the page to its first stop; returns what the focus ring looks like there. */
 async function focusRing(page: Page) {
   await expect(page.getByRole("button", { name: "New conversation" })).toBeVisible();
   await page.keyboard.press("Tab");
@@ -194,5 +194,20 @@ test.describe("the conversations drawer on a phone", () => {
     await page.getByRole("button", { name: "Close conversations" }).click({ position: { x: 360, y: 400 } });
     await expect(menu).toHaveAttribute("aria-expanded", "false");
     await expect(menu).toBeFocused();
+  });
+});
+
+test.describe("the keyboard's way to the prompt", () => {
+  test("the page's first Tab stop shows a link that skips the header and the conversations to the prompt box", async ({
+    page,
+  }) => {
+    await page.goto("/");
+    await expect(page.getByRole("button", { name: "New conversation" })).toBeVisible();
+    await page.keyboard.press("Tab");
+    const skip = page.getByRole("link", { name: "Skip to the prompt" });
+    await expect(skip).toBeFocused();
+    await expect(skip).toBeInViewport();
+    await page.keyboard.press("Enter");
+    await expect(page.getByRole("textbox", { name: "Prompt", exact: true })).toBeFocused();
   });
 });

@@ -111,6 +111,17 @@ export function ChatPage() {
 
   return (
     <div class="layout" data-nav-open={navOpen() ? "" : undefined}>
+      {/* Past the header and every conversation's three buttons, the prompt box was hundreds of Tabs away. */}
+      <a
+        class="skip-link"
+        href="#prompt"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById("prompt")?.focus();
+        }}
+      >
+        Skip to the prompt
+      </a>
       <header class="topbar">
         <button
           ref={menuButton}
