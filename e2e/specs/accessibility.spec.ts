@@ -104,6 +104,35 @@ test.describe("accessibility of the chat page", () => {
   }
 
   for (const theme of ["light", "dark"] as const) {
+    test(`the fields' placeholders have at least 4.5:1 contrast on the fields, ${theme} theme`, async ({ page }) => {
+      await page.goto("/");
+      await expect(page.getByLabel("Seed")).toBeAttached();
+      const fields = await page.evaluate((theme) => {
+        document.documentElement.dataset.theme = theme;
+        const rgb = (css: string) => (css.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
+        return [...document.querySelectorAll<HTMLElement>("[placeholder]")].map((field) => {
+          // The prompt box is transparent on the composer's surface.
+          let back = field;
+          while (getComputedStyle(back).backgroundColor === "rgba(0, 0, 0, 0)" && back.parentElement) {
+            back = back.parentElement;
+          }
+          return {
+            id: field.id,
+            text: rgb(getComputedStyle(field, "::placeholder").color),
+            back: rgb(getComputedStyle(back).backgroundColor),
+          };
+        });
+      }, theme);
+      expect(fields.map((f) => f.id)).toEqual(expect.arrayContaining(["prompt", "setting-seed", "setting-negative"]));
+      const low = fields
+        .map(({ id, text, back }) => ({ id, ratio: contrast(text, back) }))
+        .filter(({ ratio }) => ratio < 4.5)
+        .map(({ id, ratio }) => `${id}: ${ratio.toFixed(2)}`);
+      expect(low).toEqual([]);
+    });
+  }
+
+  for (const theme of ["light", "dark"] as const) {
     test(`the keyboard focus ring has at least 3:1 contrast with the page around it, ${theme} theme`, async ({
       page,
     }) => {
