@@ -3,7 +3,7 @@ import type { ImageStore, JobRecord, SubmitJobInput as StoredSubmission } from "
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import { Duration, Effect } from "effect";
 import type { BackendMonitor } from "./backend-monitor";
-import { LOCAL_USER } from "./caller";
+import { LOCAL_USER, mayAccess } from "./caller";
 import type { Caller } from "./caller";
 import type { CheckpointCatalog } from "./checkpoint-catalog";
 import { Conflict, Invalid, Unavailable } from "./errors";
@@ -184,8 +184,8 @@ export class JobService {
   }
 
   /**
-   * Cancels every job of `by` still waiting in the line, or every waiting job of `conversationId` (the caller's
-   * conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line cleared. Running
+   * Cancels every job of `by` still waiting in the line, or every waiting job of `conversationId` that `by` may see
+   * (the caller's conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line cleared. Running
    * jobs run on, and so does one that starts while this runs. Returns the ids of the jobs it cancelled, in the order
    * they would have started, once each one's cancellation is persisted and published. NOT_FOUND for a conversation
    * that is not the caller's.
@@ -197,10 +197,15 @@ export class JobService {
     const { conversationId, everyone = false } = scope;
     if (conversationId !== undefined) await ownConversation({ store: this.options.store, user: by }, conversationId);
     if (this.scheduler.journal.failing) throw cancelUnconfirmed();
+    // Only jobs the caller may see: an admin may have submitted into a user's conversation, and that job is the admin's.
     const inConversation =
       conversationId === undefined
         ? null
-        : new Set((await this.options.store.listAllJobs({ conversationId, status: ["queued"] })).map((job) => job.id));
+        : new Set(
+            (await this.options.store.listAllJobs({ conversationId, status: ["queued"] }))
+              .filter((job) => mayAccess(by, job.owner))
+              .map((job) => job.id),
+          );
     const taken = (jobId: string): boolean =>
       inConversation ? inConversation.has(jobId) : everyone || this.scheduler.lineEntry(jobId)?.owner === by.name;
     // Read from the line and cancelled in the same tick: nothing can start in between.
