@@ -62,6 +62,19 @@ describe("<JobAnnouncer>", () => {
     expect(said()).toBe("Next in line: prompt 3.");
   });
 
+  it("says a job is next in line once, however often others go in ahead of it and back", () => {
+    const { change, said } = setup([job(2), job(3, { status: "processing", queuePosition: 0 })]);
+    change(0, { queuePosition: 1 });
+    expect(said()).toBe("Next in line: prompt 2.");
+    change(0, { queuePosition: 2 });
+    change(1, { status: "complete" });
+    expect(said()).toBe("Done: prompt 3.");
+    change(0, { queuePosition: 1 });
+    expect(said()).toBe("Done: prompt 3.");
+    change(0, { status: "cancelled", queuePosition: 0 });
+    expect(said()).toBe("Cancelled: prompt 2.");
+  });
+
   it("counts a burst of news by kind instead of reading out every card", () => {
     const { change, said } = setup(Array.from({ length: 8 }, (_, i) => job(i + 1)));
     for (let i = 1; i < 8; i++) change(i, { status: "cancelled", queuePosition: 0 });

@@ -97,7 +97,18 @@ export function JobAnnouncer(props: {
             .join(" ");
     setText(said);
   };
+  /**
+   * Jobs said to be next in line while they wait: once is enough. Under fair turns another user's job can go in
+   * ahead of one at #1, and back behind it, again and again.
+   */
+  let saidNext = new Set<string>();
   const tell = (kind: Kind, job: Job) => {
+    if (kind === "next") {
+      if (saidNext.has(job.id)) return;
+      saidNext.add(job.id);
+    }
+    // Once it leaves the line (starts, ends), a job put back in it may be said to come next again.
+    if (kind !== "next" && kind !== "queued") saidNext.delete(job.id);
     pending.push({ kind, job });
     timer ??= setTimeout(flush, props.delayMs ?? 400);
   };
@@ -106,6 +117,7 @@ export function JobAnnouncer(props: {
       () => props.conversationId,
       () => {
         known = new Map();
+        saidNext = new Set();
         pending = [];
         setText("");
       },
