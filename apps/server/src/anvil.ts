@@ -53,7 +53,9 @@ import { readiness } from "./readiness";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
-import { pointsAtSelf, startWebhooks } from "./webhooks";
+import { guardedFetch } from "./webhook-fetch";
+import type { ForbiddenReceiver } from "./webhook-fetch";
+import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
@@ -201,11 +203,29 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const stately = inspection === "stately" ? await statelyInspector(logger) : null;
   const backendLabels = forgeUrls.map(normalizeBackendUrl);
   const metrics = new AnvilMetrics(events, backendLabels);
-  // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
-  const webhooks = startWebhooks(new WebhookStore(database), metrics.registry, config.webhooks ?? {}, serverLog);
-  // Known once the server listens; no submission is answered before that.
+  // Known once the server listens; no submission is answered (and no webhook sent) before that.
   let listeningPort = -1;
   const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
+  // A webhook is never sent to a backend (anyone who submits could drive or interrupt the GPUs outside the line) or
+  // to this server: refused at submit by its URL, and by the addresses a delivery would connect to.
+  const forbiddenReceivers = (): ForbiddenReceiver[] => [
+    ...forgeUrls.map((url, i) => ({ url, what: `the Forge backend ${backendLabels[i] ?? url}` })),
+    { url: `http://localhost:${listeningPort}`, what: "this Anvil server" },
+  ];
+  const callbackRefusal = (url: URL): string | null => {
+    if (pointsAtSelf(url, listeningPort, ownNames)) return "callbackUrl must not point at this Anvil server itself";
+    const backend = backendAt(url, forgeUrls);
+    return backend === undefined
+      ? null
+      : `callbackUrl must not point at a Forge backend of this Anvil (${normalizeBackendUrl(backend)})`;
+  };
+  // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
+  const webhooks = startWebhooks(
+    new WebhookStore(database),
+    metrics.registry,
+    { ...config.webhooks, fetch: config.webhooks?.fetch ?? guardedFetch(forbiddenReceivers) },
+    serverLog,
+  );
   const serviceOptions = (
     termStore: JobStore,
     termImages: ImageStore,
@@ -231,7 +251,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     log: serverLog,
     ...(inspector ? { inspect: stately ? bothInspectors(inspector.observe, stately) : inspector.observe } : {}),
     observers: [metrics.observer, logObserver(logger, backendLabels), webhooks.observer],
-    isOwnUrl: (url) => pointsAtSelf(url, listeningPort, ownNames),
+    callbackRefusal,
   });
   // The job service of this server's term as the one that drives the GPUs: always, on the embedded database; on
   // PostgreSQL while this server holds the cluster's lease (its writes fenced with the term's epoch).

@@ -8,6 +8,8 @@ import { testDrivers } from "./testing/test-databases";
 import { useTestServer } from "./testing/test-server";
 import { waitFor, waitForStatus } from "./testing/wait";
 import { startReceiver } from "./testing/webhook-receiver";
+import { guardedFetch } from "./webhook-fetch";
+import type { ForbiddenReceiver } from "./webhook-fetch";
 import type { WebhookReceiver } from "./testing/webhook-receiver";
 
 const SECRET = "a webhook secret for the tests";
@@ -120,5 +122,44 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
       expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
       expect(error.message).toContain("callbackUrl");
     }
+  });
+
+  it("refuses a callbackUrl that points at a Forge backend: whoever submits would drive the GPU outside the line", async () => {
+    const { trpc, simulator } = server();
+    const backend = new URL(simulator.url);
+    for (const callbackUrl of [
+      `${simulator.url}/sdapi/v1/interrupt`,
+      `http://localhost:${backend.port}/sdapi/v1/txt2img`,
+      `http://${hostname()}:${backend.port}/`,
+    ]) {
+      const error = await trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("hook"), ...quick, callbackUrl }));
+      expect(codeOf(error), callbackUrl).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+      expect(error.message).toContain("callbackUrl must not point at a Forge backend of this Anvil");
+    }
+  });
+});
+
+describe.each(testDrivers())("a webhook whose receiver is refused as it connects, on $kind", (driver) => {
+  // The receiver is allowed by its URL and refused by its address, as a DNS name that points at a backend would be.
+  const forbidden: ForbiddenReceiver[] = [];
+  const server = useTestServer(driver, {
+    webhooks: { retryMs: 50, pollMs: 50, fetch: guardedFetch(() => forbidden) },
+  });
+  let hook: WebhookReceiver | undefined;
+  afterEach(async () => {
+    await hook?.close();
+  });
+
+  it("is given up at its first attempt, not retried for a day, and the job is not touched", async () => {
+    const { trpc, url } = server();
+    hook = await startReceiver();
+    forbidden.push({ url: `http://127.0.0.1:${hook.port}`, what: "a backend, as the test says" });
+    const count = async (outcome: string) => valueOf(await scrape(url), "anvil_webhook_attempts_total", { outcome });
+    const [givenUp, retrying] = [await count("given-up"), await count("retrying")];
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("refused"), ...quick, callbackUrl: hook.url });
+    await waitForStatus(trpc, job.id, "complete");
+    await waitFor(async () => (await count("given-up")) === givenUp + 1, "the delivery is given up");
+    expect(await count("retrying")).toBe(retrying);
+    expect(hook.received).toEqual([]);
   });
 });

@@ -1,10 +1,10 @@
-import { hostname, networkInterfaces } from "node:os";
 import { WebhookDispatcher } from "@anvil/api";
 import type { DeliveryOutcome, JobServiceObserver, LogHook } from "@anvil/api";
 import { isFinalStatus } from "@anvil/job-machine";
 import type { OutboxStats, WebhookStore } from "@anvil/persistence";
 import { Counter, Gauge } from "prom-client";
 import type { Registry } from "prom-client";
+import { bare, isThisMachine, ownHosts, portOf } from "./this-machine";
 
 /** How long a scrape waits for the outbox figures before it reports the last ones it got. */
 const STATS_DEADLINE_MS = 1_000;
@@ -17,6 +17,8 @@ export interface WebhookSettings {
   /** How long a receiver has to answer (tests shorten it). */
   timeoutMs?: number | undefined;
   pollMs?: number | undefined;
+  /** How deliveries are sent (see webhook-fetch.ts: never to a Forge backend or Anvil itself). */
+  fetch?: typeof fetch | undefined;
 }
 
 /**
@@ -71,6 +73,7 @@ export function startWebhooks(
     ...(settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {}),
     ...(settings.retryMs !== undefined ? { retry: { baseMs: settings.retryMs } } : {}),
     ...(settings.pollMs !== undefined ? { pollMs: settings.pollMs } : {}),
+    ...(settings.fetch !== undefined ? { fetch: settings.fetch } : {}),
     log,
     onOutcome: (outcome) => attempts.inc({ outcome }),
   });
@@ -83,34 +86,26 @@ export function startWebhooks(
 }
 
 /**
- * A host as this machine's own names and addresses are listed: lower case, without an IPv6 address's brackets or
- * a name's final dot (`localhost.` is `localhost`), an IPv4-mapped IPv6 address as the IPv4 address it maps
- * (`[::ffff:7f00:1]` is `127.0.0.1`).
- */
-const bare = (host: string): string => {
-  const name = host
-    .toLowerCase()
-    .replace(/^\[|\]$/g, "")
-    .replace(/\.$/, "");
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(name);
-  if (!mapped) return name.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
-  const [high = 0, low = 0] = mapped.slice(1).map((group) => parseInt(group, 16));
-  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
-};
-
-/**
  * Whether `url` reaches the server listening on `port`: its port, and a host name or address of this machine (or
  * the name the cluster knows it by). Another port on this machine is another service and is allowed.
  */
 export function pointsAtSelf(url: URL, port: number, names: readonly string[]): boolean {
-  const urlPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-  if (urlPort !== port) return false;
-  // The machine's own name too: it resolves to one of its addresses (a name it reaches only through DNS is not
-  // looked up, here or anywhere a callbackUrl is checked).
-  const own = new Set(["localhost", "127.0.0.1", "::1", "0.0.0.0", "::", hostname(), ...names].map(bare));
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const address of addresses ?? []) own.add(bare(address.address));
-  }
+  // The machine's own name too: it resolves to one of its addresses (a name reached only through DNS is not looked
+  // up here; webhook-fetch.ts checks the addresses a delivery connects to).
+  return portOf(url) === port && isThisMachine(bare(url.hostname), ownHosts(names));
+}
+
+/**
+ * The Forge backend among `backendUrls` that `url` reaches, or undefined: the same port, and the same host or both
+ * on this machine (`localhost:7860` and `127.0.0.1:7860` are one Forge).
+ */
+export function backendAt(url: URL, backendUrls: readonly string[]): string | undefined {
+  const own = ownHosts();
   const host = bare(url.hostname);
-  return own.has(host) || host.endsWith(".localhost") || /^127\./.test(host);
+  return backendUrls.find((backendUrl) => {
+    const backend = new URL(backendUrl);
+    if (portOf(backend) !== portOf(url)) return false;
+    const backendHost = bare(backend.hostname);
+    return backendHost === host || (isThisMachine(backendHost, own) && isThisMachine(host, own));
+  });
 }

@@ -27,6 +27,7 @@ export { FailureSpell } from "./log-hook";
 export type { LogHook, LogLevel } from "./log-hook";
 export {
   DEFAULT_WEBHOOK_RETRY,
+  RECEIVER_REFUSED,
   retryDelay,
   signWebhook,
   WEBHOOK_TIMEOUT_MS,

@@ -117,7 +117,7 @@ export class JobService {
   }
 
   private checks() {
-    return { checkpoints: this.checkpoints, isOwnUrl: this.options.isOwnUrl };
+    return { checkpoints: this.checkpoints, callbackRefusal: this.options.callbackRefusal };
   }
 
   /** `submit` of `inputs`, unless the new jobs among them would pass MAX_QUEUED_PER_USER (TOO_MANY_REQUESTS). */

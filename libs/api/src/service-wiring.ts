@@ -51,8 +51,11 @@ export interface JobServiceSettings {
   onDispatch?: (decision: DispatchDecision) => void;
   /** Queued jobs one user may have at once; one more is TOO_MANY_REQUESTS (0: no limit; default 200). */
   maxQueuedPerUser?: number;
-  /** True for a URL that reaches this server (or its cluster) itself: refused as a `callbackUrl`. */
-  isOwnUrl?: (url: URL) => boolean;
+  /**
+   * Why `url` may not be a `callbackUrl` (it reaches this server itself, or a Forge backend it drives), or null:
+   * the refusal is the BAD_REQUEST's message.
+   */
+  callbackRefusal?: (url: URL) => string | null;
 }
 
 /** The collaborators of one JobService, wired to each other. */

@@ -12,8 +12,8 @@ export type SubmitInput = Omit<SubmitJobInput, "priority"> & { priority?: number
 /** What a submission is checked against beyond its schema. */
 export interface SubmissionChecks {
   checkpoints: CheckpointCatalog;
-  /** True for a URL that reaches this server (or its cluster) itself: refused as a `callbackUrl`. */
-  isOwnUrl?: ((url: URL) => boolean) | undefined;
+  /** Why a URL may not be a `callbackUrl`, or null (see `JobServiceSettings.callbackRefusal`). */
+  callbackRefusal?: ((url: URL) => string | null) | undefined;
 }
 
 type Names = Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">;
@@ -41,13 +41,13 @@ const resolveNames = async (checkpoints: CheckpointCatalog, params: Names): Prom
 export const toStoredSubmission = async (
   input: SubmitInput,
   by: Caller,
-  { checkpoints, isOwnUrl }: SubmissionChecks,
+  { checkpoints, callbackRefusal }: SubmissionChecks,
 ): Promise<StoredSubmission> => {
   const { prompt, conversationId, idempotencyKey, priority, callbackUrl, ...rest } = input;
-  if (callbackUrl !== undefined && isOwnUrl?.(new URL(callbackUrl))) {
-    // A server that calls itself back would feed its own API with job JSON, at best a loop of errors.
-    throw new Invalid({ field: "callbackUrl", message: "callbackUrl must not point at this Anvil server itself" });
-  }
+  // A server that calls itself back would feed its own API with job JSON, at best a loop of errors; one that calls a
+  // backend would let anyone who submits drive (or interrupt) the GPUs outside the queue.
+  const refusal = callbackUrl === undefined ? null : (callbackRefusal?.(new URL(callbackUrl)) ?? null);
+  if (refusal !== null) throw new Invalid({ field: "callbackUrl", message: refusal });
   const params: JobParams = { ...rest, ...(await resolveNames(checkpoints, rest)) };
   return {
     prompt,

@@ -60,6 +60,17 @@ export function retryDelay(attempt: number, retry: Pick<WebhookRetry, "baseMs" |
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+/**
+ * The `code` of a connection error that says the receiver is one no webhook may reach (a Forge backend, Anvil
+ * itself): such a delivery is given up at once, not retried for a day.
+ */
+export const RECEIVER_REFUSED = "ANVIL_WEBHOOK_RECEIVER_REFUSED";
+
+/** Whether a failed fetch was refused for its receiver (see {@link RECEIVER_REFUSED}). */
+const refusedReceiver = (error: unknown): boolean =>
+  error instanceof Error &&
+  [error, error.cause].some((e) => typeof e === "object" && e !== null && "code" in e && e.code === RECEIVER_REFUSED);
+
 const describe = (error: unknown): string => {
   if (error instanceof Error && error.name === "TimeoutError") return "no answer within the timeout";
   const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
@@ -168,7 +179,7 @@ export class WebhookDispatcher {
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
-    const failure = await this.send(delivery);
+    const { failure, final } = await this.send(delivery);
     if (this.aborts.signal.aborted) return;
     const { store, log, onOutcome } = this.options;
     try {
@@ -180,7 +191,7 @@ export class WebhookDispatcher {
         delivery,
         failure,
         retryDelay(delivery.attempt, this.retry),
-        this.retry.giveUpAfterMs,
+        final ? 0 : this.retry.giveUpAfterMs,
       );
       if (status === null) return;
       onOutcome?.(status === "failed" ? "given-up" : "retrying", delivery);
@@ -200,8 +211,11 @@ export class WebhookDispatcher {
     }
   }
 
-  /** One POST; null when the receiver answered 2xx in time, else what went wrong. */
-  private async send(delivery: ClaimedDelivery): Promise<string | null> {
+  /**
+   * One POST: `failure` null when the receiver answered 2xx in time, else what went wrong; `final` when trying again
+   * cannot help (a receiver no webhook may reach).
+   */
+  private async send(delivery: ClaimedDelivery): Promise<{ failure: string | null; final: boolean }> {
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "user-agent": "Anvil-Webhook/1",
@@ -218,9 +232,12 @@ export class WebhookDispatcher {
         signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.aborts.signal]),
       });
       await response.body?.cancel().catch(() => undefined);
-      return response.status >= 200 && response.status < 300 ? null : `HTTP ${response.status}`;
+      return {
+        failure: response.status >= 200 && response.status < 300 ? null : `HTTP ${response.status}`,
+        final: false,
+      };
     } catch (error) {
-      return describe(error);
+      return { failure: describe(error), final: refusedReceiver(error) };
     }
   }
 }
