@@ -188,11 +188,14 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   }
   const store = new JobStore(database);
   const users = new UserStore(database);
+  // The names this server is known by besides the machine's own.
+  const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
   const gate = new AuthGate({
     auth: new Authenticator({ users, apiToken: config.apiToken, proxyHeader: config.authProxyHeader }),
     logger,
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),
+    ownNames,
   });
   const events = new EventHub();
   // Every server of a cluster serves every image, whichever server made it: on PostgreSQL they live there.
@@ -205,7 +208,6 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const metrics = new AnvilMetrics(events, backendLabels);
   // Known once the server listens; no submission is answered (and no webhook sent) before that.
   let listeningPort = -1;
-  const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
   // A webhook is never sent to a backend (anyone who submits could drive or interrupt the GPUs outside the line) or
   // to this server: refused at submit by its URL, and by the addresses a delivery would connect to.
   const forbiddenReceivers = (): ForbiddenReceiver[] => [

@@ -6,6 +6,7 @@ import { forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
 import { json, readBody, trpcErrorReply } from "./http-body";
+import { unknownHostName } from "./host-check";
 import { pathOf } from "./request-target";
 
 /** Failed sign-ins one client address may have per minute before it has to wait. */
@@ -35,6 +36,8 @@ export interface AuthGateOptions {
   allowedOrigins?: readonly string[];
   /** Failed sign-ins per client address per minute (default 10). */
   failedLoginLimit?: number;
+  /** Names this server is known by besides the machine's own (`HOST`, `CLUSTER_URL`'s): see host-check.ts. */
+  ownNames?: readonly string[];
 }
 
 /** Outcome of admitting a request: who it is, or the status it was refused with (the answer is sent already). */
@@ -97,8 +100,36 @@ export class AuthGate {
     return false;
   }
 
+  /**
+   * The host name `req` was sent to when it may be a page that pointed a name of its own at this machine, where
+   * nobody signs in (see host-check.ts); null otherwise. Logged.
+   */
+  private rebound(req: IncomingMessage): string | null {
+    if (this.required) return null;
+    const { allowedOrigins = [], ownNames = [] } = this.options;
+    const host = unknownHostName(req.headers.host, ownNames, allowedOrigins);
+    if (host !== null) {
+      this.options.logger.warn(
+        { address: addressOf(req), host, path: pathOf(req) },
+        "refused a request to an unknown host name where nobody signs in",
+      );
+    }
+    return host;
+  }
+
   /** Who `req` is; when nobody, the 401 (or 429) is sent and the caller is null. */
   async admit(req: IncomingMessage, res: ServerResponse): Promise<Admission> {
+    const rebound = this.rebound(req);
+    if (rebound !== null) {
+      trpcErrorReply(
+        res,
+        "FORBIDDEN",
+        `Anvil without a sign-in answers its API only by an IP address or a name of this machine, not "${rebound}": ` +
+          "a web page could point a name of its own at this server and act as its admin. To use this name, add " +
+          `its origin to ALLOWED_ORIGINS (e.g. http://${rebound}:<port>), or set API_TOKEN so that callers sign in`,
+      );
+      return { caller: null };
+    }
     if (forgedByAPage(req, this.options.allowedOrigins ?? [])) {
       this.options.logger.warn(
         { address: addressOf(req), origin: req.headers.origin, path: pathOf(req) },
@@ -126,6 +157,10 @@ export class AuthGate {
 
   /** Who a WebSocket upgrade is: checked for origin, then like any request; refused on the socket itself. */
   async admitUpgrade(req: IncomingMessage, socket: Duplex): Promise<Admission> {
+    if (this.rebound(req) !== null) {
+      socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return { caller: null };
+    }
     if (!originAllowed(req, this.options.allowedOrigins ?? [])) {
       this.options.logger.warn(
         { address: addressOf(req), origin: req.headers.origin },

@@ -276,9 +276,9 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
     it("is 400 for a request-target that is no URL, with or without an Upgrade header, and the server goes on", async () => {
       const { url } = server();
       for (const target of ["//[", "http://["]) {
-        const plain = `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+        const plain = `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
         expect(statusLine(await rawRequest(url, plain))).toBe(400);
-        const upgrade = `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`;
+        const upgrade = `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`;
         expect(statusLine(await rawRequest(url, upgrade))).toBe(400);
       }
       expect((await fetch(`${url}/trpc/health`)).status).toBe(200);
@@ -288,19 +288,19 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       const { url } = server();
       const h2c = await rawRequest(
         url,
-        "GET /trpc/health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+        "GET /trpc/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
       );
       expect(statusLine(h2c)).toBe(200);
       expect(h2c).toContain('"healthy"');
       const page = await rawRequest(
         url,
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
       );
       expect(statusLine(page)).toBe(200);
       // A body Node left unparsed on the socket: refused, saying why, rather than read as empty.
       const post = await rawRequest(
         url,
-        'POST /trpc/jobs.submit HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"prompt":"x"}\n',
+        'POST /trpc/jobs.submit HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"prompt":"x"}\n',
       );
       expect(statusLine(post)).toBe(400);
       expect(post).toContain("--http1.1");

@@ -1,0 +1,74 @@
+import { request } from "node:http";
+import { hostname } from "node:os";
+import { afterEach, describe, expect, it } from "vitest";
+import { upgrade } from "../reliability/support/authorized-clients";
+import { startInProcess } from "../reliability/support/in-process";
+import type { InProcessServer } from "../reliability/support/in-process";
+import { testDrivers } from "../testing/test-databases";
+import type { TestDatabase } from "../testing/test-databases";
+
+/** A GET of `path` sent to the server with the `Host` header a browser would send for `host`. */
+const getAs = (server: InProcessServer, host: string, path: string, headers: Record<string, string> = {}) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const { port } = new URL(server.url);
+    const req = request({ host: "127.0.0.1", port, path, headers: { ...headers, host } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject).end();
+  });
+
+describe.each(testDrivers())("a name pointed at this machine by another site (DNS rebinding), on $kind", (driver) => {
+  let database: TestDatabase | undefined;
+  let running: InProcessServer | undefined;
+  afterEach(async () => {
+    await running?.anvil.close();
+    running = undefined;
+    await database?.dispose();
+    database = undefined;
+  });
+
+  it("gets no answer from the API, images or a WebSocket where nobody signs in, and names, IPs and ALLOWED_ORIGINS do", async () => {
+    database = await driver.create();
+    running = await startInProcess(database, { allowedOrigins: ["http://anvil.example.org:8080"] });
+    const port = new URL(running.url).port;
+    // A page of evil.example whose name now resolves to 127.0.0.1 calls Anvil as its own origin: Anvil's admin `local`.
+    const rebound = await getAs(running, `evil.example:${port}`, "/trpc/jobs.list");
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: { data: { code: "FORBIDDEN" } } });
+    expect(rebound.body).toContain('not \\"evil.example\\"');
+    expect(rebound.body).toContain("ALLOWED_ORIGINS");
+    expect(
+      (await getAs(running, `evil.example:${port}`, "/images/00000000-0000-4000-8000-000000000000.png")).status,
+    ).toBe(403);
+    const socket = await upgrade(`ws://127.0.0.1:${port}/trpc`, { host: `evil.example:${port}` });
+    expect(socket).toEqual({ opened: false, status: 403 });
+
+    // The names no other site can own: an IP address, localhost, this machine's name; and an origin the operator listed.
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `[::1]:${port}`,
+      `localhost:${port}`,
+      `anvil.localhost:${port}`,
+      `${hostname()}:${port}`,
+      "anvil.example.org:8080",
+    ]) {
+      expect((await getAs(running, host, "/trpc/health")).status, host).toBe(200);
+    }
+    expect((await upgrade(`ws://127.0.0.1:${port}/trpc`, { host: `localhost:${port}` })).opened).toBe(true);
+    // /healthz carries no one's data and stays open by any name (a load balancer asks it by its own).
+    expect((await getAs(running, `evil.example:${port}`, "/healthz")).status).toBe(200);
+  });
+
+  it("is not asked where callers sign in: the page has no credentials for its own name", async () => {
+    database = await driver.create();
+    running = await startInProcess(database, { apiToken: "a token of at least eight" });
+    const port = new URL(running.url).port;
+    const signedIn = await getAs(running, `anvil.internal:${port}`, "/trpc/health", {
+      authorization: "Bearer a token of at least eight",
+    });
+    expect(signedIn.status).toBe(200);
+    expect((await getAs(running, `anvil.internal:${port}`, "/trpc/health")).status).toBe(401);
+  });
+});
