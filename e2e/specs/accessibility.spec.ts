@@ -106,7 +106,7 @@ test.describe("accessibility of the chat page", () => {
   for (const theme of ["light", "dark"] as const) {
     test(`the fields' placeholders have at least 4.5:1 contrast on the fields, ${theme} theme`, async ({ page }) => {
       await page.goto("/");
-      await expect(page.getByLabel("Seed")).toBeAttached();
+      await expect(page.getByLabel("Seed", { exact: true })).toBeAttached();
       const fields = await page.evaluate((theme) => {
         document.documentElement.dataset.theme = theme;
         const rgb = (css: string) => (css.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);

@@ -141,8 +141,8 @@ test.describe("conversations", () => {
     const box = page.getByRole("textbox", { name: "Prompt", exact: true });
     await expect(box).toHaveValue(prompt);
     await expect(box).toBeFocused();
-    await expect(page.getByLabel("Size")).toHaveValue("3");
-    await expect(page.getByLabel("Steps")).toHaveValue("3");
+    await expect(page.getByLabel("Size", { exact: true })).toHaveValue("3");
+    await expect(page.getByLabel("Steps", { exact: true })).toHaveValue("3");
 
     const changed = `${prompt}, in fog`;
     await box.fill(changed);
@@ -158,11 +158,11 @@ test.describe("conversations", () => {
     await openNewConversation(page);
     await openSettings(page);
     // Typed key by key: "-" alone, or "5-", is no number yet, and the field once cleared itself on it.
-    const priority = page.getByLabel("Priority");
+    const priority = page.getByLabel("Priority", { exact: true });
     await priority.fill("");
     await priority.pressSequentially("-5");
     await expect(priority).toHaveValue("-5");
-    const steps = page.getByLabel("Steps");
+    const steps = page.getByLabel("Steps", { exact: true });
     await steps.fill("");
     await steps.pressSequentially("5-");
 

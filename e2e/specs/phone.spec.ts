@@ -30,7 +30,7 @@ test.describe("on a phone", () => {
     await page.getByRole("button", { name: "Conversations" }).click();
     await page.getByRole("button", { name: "New conversation" }).click();
     await openSettings(page);
-    await page.getByLabel("Size").selectOption({ label: "512×512 · Small" });
+    await page.getByLabel("Size", { exact: true }).selectOption({ label: "512×512 · Small" });
     const held = await holdGpu(page);
     const prompt = uniquePrompt(
       "a lighthouse on a cliff at dusk with waves crashing below and gulls in the wind, oil painting in the style of the old masters",
@@ -73,7 +73,7 @@ test.describe("on a phone", () => {
     const box = page.getByRole("textbox", { name: "Prompt", exact: true });
     await box.fill(Array.from({ length: 14 }, (_, i) => `line ${i + 1} of a prompt written out at length`).join("\n"));
     await openSettings(page);
-    await expect(page.getByLabel("Steps")).toBeAttached();
+    await expect(page.getByLabel("Steps", { exact: true })).toBeAttached();
     const generate = page.getByRole("button", { name: "Generate" });
     // The prompt box and the open settings together ran past the page's bottom edge, Generate with them.
     for (const viewport of [
@@ -110,7 +110,7 @@ test.describe("on a phone", () => {
     await page.getByRole("button", { name: "Conversations" }).click();
     await page.getByRole("button", { name: "New conversation" }).click();
     await openSettings(page);
-    await page.getByLabel("Size").selectOption({ label: "512×512 · Small" });
+    await page.getByLabel("Size", { exact: true }).selectOption({ label: "512×512 · Small" });
     const prompt = uniquePrompt("a harbour at dawn");
     const card = await submit(page, prompt, { steps: 2 });
     await expectImage(card, prompt);

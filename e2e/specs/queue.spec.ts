@@ -130,7 +130,7 @@ test.describe("the queue", () => {
 
   test("a narrow card keeps its place in line and its estimate inside its picture area", async ({ page }) => {
     await openNewConversation(page);
-    await page.getByLabel("Size").selectOption({ label: "832×1216 · Portrait" });
+    await page.getByLabel("Size", { exact: true }).selectOption({ label: "832×1216 · Portrait" });
     // One finished job gives the backend a measured speed, so the waiting cards below get an estimate.
     const measured = uniquePrompt("a tall tower");
     await expectImage(await submit(page, measured, { steps: 2 }), measured);

@@ -142,7 +142,7 @@ test.describe("teams", () => {
       await expect(page.getByRole("button", { name: "Users" })).toHaveCount(0);
       await expect(page.getByRole("button", { name: "Waiting jobs" })).toHaveCount(0);
       await expect(page.getByRole("button", { name: /queue$/ })).toHaveCount(0);
-      await expect(page.getByLabel("Priority")).toHaveAttribute("max", "0");
+      await expect(page.getByLabel("Priority", { exact: true })).toHaveAttribute("max", "0");
       await expect(page.getByTestId("queue-paused")).toBeVisible();
     }
 

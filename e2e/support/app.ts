@@ -9,7 +9,7 @@ export async function openNewConversation(page: Page, url = "/"): Promise<void> 
   await page.goto(url);
   await page.getByRole("button", { name: "New conversation" }).click();
   await openSettings(page);
-  await page.getByLabel("Size").selectOption({ label: "512×512 · Small" });
+  await page.getByLabel("Size", { exact: true }).selectOption({ label: "512×512 · Small" });
 }
 
 /** Opens the composer's settings row if it is closed. */
@@ -21,7 +21,7 @@ export async function openSettings(page: Page): Promise<void> {
 /** Submits a prompt from the composer (Enter) and waits until its card is on the page. */
 export async function submit(page: Page, prompt: string, options: { steps?: number } = {}): Promise<Locator> {
   await openSettings(page);
-  await page.getByLabel("Steps").fill(String(options.steps ?? 10));
+  await page.getByLabel("Steps", { exact: true }).fill(String(options.steps ?? 10));
   const box = page.getByRole("textbox", { name: "Prompt", exact: true });
   await box.fill(prompt);
   await box.press("Enter");
