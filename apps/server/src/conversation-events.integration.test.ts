@@ -1,10 +1,8 @@
 import type { AppRouter } from "@anvil/api";
 import type { inferRouterOutputs } from "@trpc/server";
-import { startForgeSimulator } from "@anvil/forge-client";
-import type { ForgeSimulator } from "@anvil/forge-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { authorizedHttpClient, authorizedWsClient } from "./reliability/support/authorized-clients";
-import { startInProcess } from "./reliability/support/in-process";
+import { startInProcess, useInProcessCluster } from "./reliability/support/in-process";
 import type { InProcessServer } from "./reliability/support/in-process";
 import type { AnvilClient } from "./testing/clients";
 import { codeOf, quick, trpcError, uniquePrompt } from "./testing/fixtures";
@@ -161,29 +159,10 @@ describe.each(testDrivers())("conversations.events on $kind", (driver) => {
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
 describe.skipIf(!postgres)("conversations.events across a 2-server cluster", { timeout: 120_000 }, () => {
-  let database: TestDatabase;
-  let simulator: ForgeSimulator;
-  const servers: InProcessServer[] = [];
-
-  beforeAll(async () => {
-    database = await postgres!.create();
-    simulator = await startForgeSimulator({ stepMs: 5 });
-    for (let i = 0; i < 2; i++) {
-      servers.push(
-        await startInProcess(database, { forgeUrls: [simulator.url], leaseMs: 2_000, awaitHealthy: i === 0 }),
-      );
-    }
-    await waitFor(() => servers.some((server) => server.anvil.leads()), "one server leads");
-  }, 120_000);
-  afterAll(async () => {
-    for (const server of servers) await server.anvil.close();
-    await simulator?.close();
-    await database?.dispose();
-  });
+  const cluster = useInProcessCluster(postgres!);
 
   it("reaches a page on one server when a conversation changes through the other", async () => {
-    const leader = servers.find((server) => server.anvil.leads())!;
-    const follower = servers.find((server) => !server.anvil.leads())!;
+    const [leader, follower] = [cluster.leader(), cluster.follower()];
     const onFollower = await watch(follower.trpc);
     const onLeader = await watch(leader.trpc);
 

@@ -1,47 +1,19 @@
-import { startForgeSimulator } from "@anvil/forge-client";
-import type { ForgeSimulator } from "@anvil/forge-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { authorizedHttpClient } from "../reliability/support/authorized-clients";
-import { startInProcess } from "../reliability/support/in-process";
-import type { InProcessServer } from "../reliability/support/in-process";
+import { useInProcessCluster } from "../reliability/support/in-process";
 import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
-import type { TestDatabase } from "../testing/test-databases";
-import { waitFor, waitForStatus } from "../testing/wait";
+import { waitForStatus } from "../testing/wait";
 
 const TOKEN = "the-clusters-api-token";
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
 describe.skipIf(!postgres)("who calls, through a follower of a 2-server cluster", { timeout: 120_000 }, () => {
-  let database: TestDatabase;
-  let simulator: ForgeSimulator;
-  const servers: InProcessServer[] = [];
-  let follower: InProcessServer;
-
-  beforeAll(async () => {
-    database = await postgres!.create();
-    simulator = await startForgeSimulator({ stepMs: 5 });
-    for (let i = 0; i < 2; i++) {
-      servers.push(
-        await startInProcess(database, {
-          apiToken: TOKEN,
-          forgeUrls: [simulator.url],
-          leaseMs: 2_000,
-          awaitHealthy: i === 0,
-        }),
-      );
-    }
-    await waitFor(() => servers.some((server) => server.anvil.leads()), "one server leads");
-    follower = servers.find((server) => !server.anvil.leads())!;
-  }, 120_000);
-  afterAll(async () => {
-    for (const server of servers) await server.anvil.close();
-    await simulator?.close();
-    await database?.dispose();
-  });
+  const cluster = useInProcessCluster(postgres!, { apiToken: TOKEN });
 
   it("keeps each caller's identity through the follower, and lets no header a client sets stand in for it", async () => {
+    const follower = cluster.follower();
     const admin = authorizedHttpClient(follower.url, bearer(TOKEN));
     const dan = (await admin.users.create.mutate({ name: "dan" })).token;
     const eve = (await admin.users.create.mutate({ name: "eve" })).token;

@@ -1,31 +1,23 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { authorizedHttpClient, upgrade } from "../reliability/support/authorized-clients";
-import { startInProcess } from "../reliability/support/in-process";
+import { useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { waitForStatus } from "../testing/wait";
 import { testDrivers } from "../testing/test-databases";
-import type { TestDatabase } from "../testing/test-databases";
 
 const EVIL = "https://evil.example";
 
 describe.each(testDrivers())("calls a web page of another origin makes a browser send, on $kind", (driver) => {
-  let database: TestDatabase | undefined;
+  const { start } = useFreshServer(driver);
   let running: InProcessServer | undefined;
-  afterEach(async () => {
-    await running?.anvil.close();
-    running = undefined;
-    await database?.dispose();
-    database = undefined;
-  });
 
   /** A POST with no body and no content-type: what any page may make a browser send without asking first. */
   const bodiless = (path: string, headers: Record<string, string>) =>
     fetch(`${running!.url}/trpc/${path}`, { method: "POST", headers });
 
   it("refuses a bodiless POST from a foreign page where nobody signs in, and takes it from curl and Anvil's own page", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, {});
+    running = await start({});
     const blocker = await running.trpc.jobs.submit.mutate({ prompt: uniquePrompt("blocker sim:hang") });
     await waitForStatus(running.trpc, blocker.id, "processing");
     const waiting = await running.trpc.jobs.submit.mutate({ prompt: uniquePrompt("waiting"), ...quick });
@@ -45,9 +37,8 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
   });
 
   it("refuses it with the session cookie, and lets a Bearer token or ALLOWED_ORIGINS through", async () => {
-    database = await driver.create();
     const token = "the-admins-api-token";
-    running = await startInProcess(database, { apiToken: token, allowedOrigins: ["https://app.example"] });
+    running = await start({ apiToken: token, allowedOrigins: ["https://app.example"] });
     const login = await fetch(`${running.url}/auth/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -60,8 +51,7 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
   });
 
   it("opens no WebSocket for a foreign page where nobody signs in, and one for scripts and Anvil's own page", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, {});
+    running = await start({});
     const wsUrl = `${running.url.replace(/^http/, "ws")}/trpc`;
     // Without sign-in every caller is the admin `local`: a page of any web site would read and do everything.
     expect(await upgrade(wsUrl, { origin: EVIL })).toEqual({ opened: false, status: 403 });
@@ -70,8 +60,7 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
   });
 
   it("refuses a sign-in that a page of another site posts as a form, and takes Anvil's own and curl's", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, { apiToken: "the-admins-api-token" });
+    running = await start({ apiToken: "the-admins-api-token" });
     const admin = authorizedHttpClient(running.url, { authorization: "Bearer the-admins-api-token" });
     const { token } = await admin.users.create.mutate({ name: "mallory" });
     // A form (text/plain) whose body reads as JSON: it would sign the visitor in as mallory, who then reads their prompts.

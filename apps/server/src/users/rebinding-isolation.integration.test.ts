@@ -1,11 +1,10 @@
 import { request } from "node:http";
 import { hostname } from "node:os";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { upgrade } from "../reliability/support/authorized-clients";
-import { startInProcess } from "../reliability/support/in-process";
+import { useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { testDrivers } from "../testing/test-databases";
-import type { TestDatabase } from "../testing/test-databases";
 
 /** A GET of `path` sent to the server with the `Host` header a browser would send for `host`. */
 const getAs = (server: InProcessServer, host: string, path: string, headers: Record<string, string> = {}) =>
@@ -20,18 +19,11 @@ const getAs = (server: InProcessServer, host: string, path: string, headers: Rec
   });
 
 describe.each(testDrivers())("a name pointed at this machine by another site (DNS rebinding), on $kind", (driver) => {
-  let database: TestDatabase | undefined;
+  const { start } = useFreshServer(driver);
   let running: InProcessServer | undefined;
-  afterEach(async () => {
-    await running?.anvil.close();
-    running = undefined;
-    await database?.dispose();
-    database = undefined;
-  });
 
   it("gets no answer from the API, images or a WebSocket where nobody signs in, and names, IPs and ALLOWED_ORIGINS do", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, { allowedOrigins: ["http://anvil.example.org:8080"] });
+    running = await start({ allowedOrigins: ["http://anvil.example.org:8080"] });
     const port = new URL(running.url).port;
     // A page of evil.example whose name now resolves to 127.0.0.1 calls Anvil as its own origin: Anvil's admin `local`.
     const rebound = await getAs(running, `evil.example:${port}`, "/trpc/jobs.list");
@@ -62,8 +54,7 @@ describe.each(testDrivers())("a name pointed at this machine by another site (DN
   });
 
   it("is not asked where callers sign in: the page has no credentials for its own name", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, { apiToken: "a token of at least eight" });
+    running = await start({ apiToken: "a token of at least eight" });
     const port = new URL(running.url).port;
     const signedIn = await getAs(running, `anvil.internal:${port}`, "/trpc/health", {
       authorization: "Bearer a token of at least eight",

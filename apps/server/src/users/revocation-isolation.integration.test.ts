@@ -1,9 +1,7 @@
-import { startForgeSimulator } from "@anvil/forge-client";
-import type { ForgeSimulator } from "@anvil/forge-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { authorizedHttpClient } from "../reliability/support/authorized-clients";
-import { startInProcess } from "../reliability/support/in-process";
+import { startInProcess, useInProcessCluster } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import type { AnvilClient } from "../testing/clients";
 import { quick, uniquePrompt } from "../testing/fixtures";
@@ -82,38 +80,14 @@ describe.each(testDrivers())("a removed user's open streams on $kind", (driver) 
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
 describe.skipIf(!postgres)("a removed user's open streams through a follower", { timeout: 120_000 }, () => {
-  let database: TestDatabase;
-  let simulator: ForgeSimulator;
-  const servers: InProcessServer[] = [];
-  let follower: InProcessServer;
-
-  beforeAll(async () => {
-    database = await postgres!.create();
-    simulator = await startForgeSimulator({ stepMs: 5 });
-    for (let i = 0; i < 2; i++) {
-      servers.push(
-        await startInProcess(database, {
-          apiToken: TOKEN,
-          forgeUrls: [simulator.url],
-          leaseMs: 2_000,
-          awaitHealthy: i === 0,
-        }),
-      );
-    }
-    await waitFor(() => servers.some((server) => server.anvil.leads()), "one server leads");
-    follower = servers.find((server) => !server.anvil.leads())!;
-  }, 120_000);
-  afterAll(async () => {
-    for (const server of servers) await server.anvil.close();
-    await simulator?.close();
-    await database?.dispose();
-  });
+  const cluster = useInProcessCluster(postgres!, { apiToken: TOKEN });
 
   it("ends the SSE streams and WebSockets a removed user opened through the follower", async () => {
+    const follower = cluster.follower();
     const admin = authorizedHttpClient(follower.url, bearer(TOKEN));
     const { token } = await admin.users.create.mutate({ name: "gone" });
     const headers = bearer(token);
-    const leader = servers.find((server) => server.anvil.leads())!;
+    const leader = cluster.leader();
     const before = leader.anvil.events.subscribers;
     const sse = await openStream(follower.url, "jobs.events", {}, headers);
     const socket = new WebSocket(`${follower.url.replace(/^http/, "ws")}/trpc`, { headers });

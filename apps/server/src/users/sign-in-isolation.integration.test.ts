@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { startInProcess } from "../reliability/support/in-process";
+import { describe, expect, it } from "vitest";
+import { useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { testDrivers } from "../testing/test-databases";
-import type { TestDatabase } from "../testing/test-databases";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -21,18 +20,11 @@ const meStatus = async (url: string, headers: Record<string, string>) =>
   (await fetch(`${url}/trpc/me`, { headers })).status;
 
 describe.each(testDrivers())("sign-in on $kind", (driver) => {
-  let database: TestDatabase | undefined;
+  const { start, again } = useFreshServer(driver);
   let running: InProcessServer | undefined;
-  afterEach(async () => {
-    await running?.anvil.close();
-    running = undefined;
-    await database?.dispose();
-    database = undefined;
-  });
 
   it("counts a wrong token at /auth/status as a failed sign-in, and answers 429 past the limit", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, { apiToken: "the-right-api-token", failedLoginLimit: 3 });
+    running = await start({ apiToken: "the-right-api-token", failedLoginLimit: 3 });
     const status = (token: string) => fetch(`${running!.url}/auth/status`, { headers: bearer(token) });
     for (let i = 0; i < 3; i++) {
       const answer = await status(`guess-${i}`);
@@ -52,14 +44,13 @@ describe.each(testDrivers())("sign-in on $kind", (driver) => {
   });
 
   it("ends the web sessions made with an API_TOKEN once the server starts with another one, or with none", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, { apiToken: "the-old-api-token" });
+    running = await start({ apiToken: "the-old-api-token" });
     const cookie = { cookie: await signIn(running.url, "the-old-api-token") };
     expect(await meStatus(running.url, cookie)).toBe(200);
     await running.anvil.close();
 
     // The token leaked and was replaced: a session signed in with the old one is the old token's, and ends with it.
-    running = await startInProcess(database, { apiToken: "the-new-api-token" });
+    running = await again({ apiToken: "the-new-api-token" });
     expect(await meStatus(running.url, cookie)).toBe(401);
     expect(await meStatus(running.url, bearer("the-old-api-token"))).toBe(401);
     const fresh = { cookie: await signIn(running.url, "the-new-api-token") };
@@ -67,15 +58,14 @@ describe.each(testDrivers())("sign-in on $kind", (driver) => {
     await running.anvil.close();
 
     // API_TOKEN unset, a sign-in proxy in its place: no session of API_TOKEN's admin is an admin any more.
-    running = await startInProcess(database, { authProxyHeader: "X-Forwarded-User" });
+    running = await again({ authProxyHeader: "X-Forwarded-User" });
     expect(await meStatus(running.url, fresh)).toBe(401);
     const asCarol = await fetch(`${running.url}/trpc/me`, { headers: { ...fresh, "x-forwarded-user": "carol" } });
     expect(await asCarol.json()).toMatchObject({ result: { data: { name: "carol", admin: false } } });
   });
 
   it("keeps every session of API_TOKEN sign-ins made at once", async () => {
-    database = await driver.create();
-    running = await startInProcess(database, { apiToken: "the-api-token" });
+    running = await start({ apiToken: "the-api-token" });
     const cookies = await Promise.all(Array.from({ length: 6 }, () => signIn(running!.url, "the-api-token")));
     for (const cookie of cookies) expect(await meStatus(running.url, { cookie })).toBe(200);
   });
