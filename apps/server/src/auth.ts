@@ -70,7 +70,6 @@ export class Authenticator {
   readonly required: boolean;
   private readonly proxyHeader: string | undefined;
   private binding: Promise<string> | undefined;
-  private adminBinding: Promise<void> | undefined;
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.required = Boolean(options.apiToken || options.proxyHeader);
@@ -92,20 +91,12 @@ export class Authenticator {
   }
 
   /**
-   * Binds the built-in admin's row to the current API_TOKEN; a row bound to another token, or to none, goes with its
-   * sessions. One sign-in at a time in this process, so that two at once do not remove each other's sessions.
+   * Binds the built-in admin's row to the current API_TOKEN; the sessions of a row bound to another token, or to
+   * none, end (in one transaction with the binding: see `UserStore.bindAdmin`).
    */
-  private bindAdmin(): Promise<void> {
-    const bind = async () => {
-      const binding = this.apiTokenBinding();
-      if (!binding || (await this.adminBound())) return;
-      await this.options.users.remove(ADMIN_NAME);
-      await this.options.users.create(ADMIN_NAME, true, await binding);
-    };
-    const bound = (this.adminBinding ?? Promise.resolve()).then(bind);
-    // The next sign-in waits for this one, whether it failed or not.
-    this.adminBinding = bound.catch(() => undefined);
-    return bound;
+  private async bindAdmin(): Promise<void> {
+    const binding = this.apiTokenBinding();
+    if (binding) await this.options.users.bindAdmin(ADMIN_NAME, await binding);
   }
 
   /** The caller of `req`; a credential that names nobody is never the local user. */

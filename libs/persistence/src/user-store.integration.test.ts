@@ -39,4 +39,20 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", 
     expect(await users().ensure("dave")).toMatchObject({ name: "dave", admin: false });
     expect((await users().list()).map((user) => user.name)).toEqual(["carol", "dave"]);
   });
+
+  it("binds the built-in admin to a token hash at once from many callers, ending only the sessions of the old one", async () => {
+    await users().bindAdmin("admin", "scrypt:old");
+    const later = new Date(Date.now() + 60_000);
+    await users().createSession("of-the-old-token", "admin", later);
+    // Sign-ins with the new token on several servers at once: each binds, then starts its session.
+    await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        await users().bindAdmin("admin", "scrypt:new");
+        await users().createSession(`new-${i}`, "admin", later);
+      }),
+    );
+    expect(await users().sessionUser("of-the-old-token")).toBeNull();
+    for (let i = 0; i < 6; i++) expect(await users().sessionUser(`new-${i}`)).toMatchObject({ admin: true });
+    expect(await users().byTokenHash("scrypt:new")).toMatchObject({ name: "admin", admin: true });
+  });
 });

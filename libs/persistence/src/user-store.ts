@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, lte } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { sessions, users } from "./schema";
 
@@ -37,6 +37,26 @@ export class UserStore {
       .onConflictDoUpdate({ target: users.name, set: { admin, tokenHash }, setWhere: isNull(users.tokenHash) })
       .returning();
     return row === undefined ? null : toUser(row);
+  }
+
+  /**
+   * Makes `name` an admin bound to `tokenHash` (the API_TOKEN's admin, bound to that token: see the server's
+   * auth.ts); bound to another hash before (or to none), its sessions end. One transaction that locks the row, so
+   * that sign-ins at once, on any server of a cluster, neither fail nor end each other's new sessions.
+   */
+  async bindAdmin(name: string, tokenHash: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const changed = await tx
+        .insert(users)
+        .values({ name, admin: true, tokenHash })
+        .onConflictDoUpdate({
+          target: users.name,
+          set: { admin: true, tokenHash },
+          setWhere: sql`${users.tokenHash} is distinct from ${tokenHash}`,
+        })
+        .returning({ name: users.name });
+      if (changed.length > 0) await tx.delete(sessions).where(eq(sessions.userName, name));
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { useFreshServer } from "../reliability/support/in-process";
+import { useFreshServer, useInProcessCluster } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { testDrivers } from "../testing/test-databases";
 
@@ -68,5 +68,22 @@ describe.each(testDrivers())("sign-in on $kind", (driver) => {
     running = await start({ apiToken: "the-api-token" });
     const cookies = await Promise.all(Array.from({ length: 6 }, () => signIn(running!.url, "the-api-token")));
     for (const cookie of cookies) expect(await meStatus(running.url, { cookie })).toBe(200);
+  });
+});
+
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+
+describe.skipIf(!postgres)("API_TOKEN sign-ins on both servers of a cluster at once", { timeout: 120_000 }, () => {
+  const cluster = useInProcessCluster(postgres!, { apiToken: "the-clusters-api-token" });
+
+  it("all succeed, and every session they made stays signed in on either server", async () => {
+    // Each server binds the admin's row as its first sign-in comes: the binding, not the row, is what they race for.
+    const urls = cluster.servers.map((server) => server.url);
+    const cookies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => signIn(urls[i % urls.length]!, "the-clusters-api-token")),
+    );
+    for (const cookie of cookies) {
+      for (const url of urls) expect(await meStatus(url, { cookie })).toBe(200);
+    }
   });
 });
