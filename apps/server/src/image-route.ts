@@ -5,7 +5,8 @@ import type { ImageStore } from "@anvil/persistence";
 import { json } from "./http-body";
 import { sendImage } from "./send-image";
 
-const IMAGE_PATH = /^\/images\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.png$/;
+// A UUID in capitals is the same UUID (jobs.get takes it so); the id is read in lower case, as it is stored.
+const IMAGE_PATH = /^\/images\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.png$/i;
 
 /** What `/images/<jobId>.png` reads: who asks, whose image it is, and the image. */
 export interface ImageRouteOptions {
@@ -28,7 +29,7 @@ export const serveImage = async (
   path: string,
   { images, imageOwner, callerOf, signInRequired }: ImageRouteOptions,
 ): Promise<void> => {
-  const id = IMAGE_PATH.exec(path)?.[1];
+  const id = IMAGE_PATH.exec(path)?.[1]?.toLowerCase();
   const caller = callerOf(req) ?? LOCAL_USER;
   const owner = id ? await imageOwner(id) : null;
   // Another user's image is as absent as one that never was.

@@ -28,6 +28,10 @@ describe.each(testDrivers())("/images on $kind", (driver) => {
     // The IHDR chunk comes first and carries the size asked for.
     expect(body.subarray(12, 16).toString("latin1")).toBe("IHDR");
     expect([body.readUInt32BE(16), body.readUInt32BE(20)]).toEqual([64, 64]);
+    // A UUID is the same in capitals (jobs.get takes it so): the image too, under the name it was made with.
+    const shouted = await fetch(`${url}/images/${job.id.toUpperCase()}.png`);
+    expect(shouted.status).toBe(200);
+    expect(shouted.headers.get("content-disposition")).toBe(`inline; filename="anvil-${job.id}.png"`);
   });
 
   it("is 404 for an image that does not exist", async () => {
