@@ -1,5 +1,13 @@
 import type { Page } from "@playwright/test";
-import { cancelJob, expectImage, holdGpu, openNewConversation, submit, uniquePrompt } from "../support/app";
+import {
+  cancelJob,
+  expectImage,
+  holdGpu,
+  openNewConversation,
+  openSettings,
+  submit,
+  uniquePrompt,
+} from "../support/app";
 import { expect, test } from "../support/test";
 
 type Theme = "light" | "dark";
@@ -127,6 +135,44 @@ test.describe("accessibility of the chat page", () => {
       const low = fields
         .map(({ id, text, back }) => ({ id, ratio: contrast(text, back) }))
         .filter(({ ratio }) => ratio < 4.5)
+        .map(({ id, ratio }) => `${id}: ${ratio.toFixed(2)}`);
+      expect(low).toEqual([]);
+    });
+  }
+
+  for (const theme of ["light", "dark"] as const) {
+    test(`the fields' edges have at least 3:1 contrast with the field and the panel around it, ${theme} theme`, async ({
+      page,
+    }) => {
+      await page.goto("/");
+      await openSettings(page);
+      await expect(page.getByLabel("Seed", { exact: true })).toBeVisible();
+      const fields = await page.evaluate((theme) => {
+        document.documentElement.dataset.theme = theme;
+        const rgb = (css: string) => (css.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
+        const backOf = (element: HTMLElement | null): number[] => {
+          while (element && getComputedStyle(element).backgroundColor === "rgba(0, 0, 0, 0)") {
+            element = element.parentElement;
+          }
+          return rgb(element ? getComputedStyle(element).backgroundColor : "rgb(255, 255, 255)");
+        };
+        return [...document.querySelectorAll<HTMLElement>("input:not([type=checkbox]):not([type=radio]), select")]
+          .filter((field) => field.offsetParent !== null && getComputedStyle(field).borderTopWidth !== "0px")
+          .map((field) => ({
+            id: field.id,
+            edge: rgb(getComputedStyle(field).borderTopColor),
+            inside: backOf(field),
+            outside: backOf(field.parentElement),
+          }));
+      }, theme);
+      expect(fields.map((f) => f.id)).toEqual(expect.arrayContaining(["setting-seed", "setting-size"]));
+      // At 1.3:1 (the panels' --border) a field's edge was all but invisible (WCAG 1.4.11 asks 3:1).
+      const low = fields
+        .map(({ id, edge, inside, outside }) => ({
+          id,
+          ratio: Math.min(contrast(edge, inside), contrast(edge, outside)),
+        }))
+        .filter(({ ratio }) => ratio < 3)
         .map(({ id, ratio }) => `${id}: ${ratio.toFixed(2)}`);
       expect(low).toEqual([]);
     });
