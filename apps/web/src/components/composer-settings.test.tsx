@@ -118,10 +118,16 @@ describe("<ComposerSettings>", () => {
       target: { value: "sd_xl_base_1.0.safetensors [31e35c80fc]" },
     });
     expect(screen.getByText(/looks like SDXL/)).toBeVisible();
+    // The suggestion is what a screen reader hears, in a status; the general hint around it is never in one.
+    const spoken = () =>
+      [...document.querySelectorAll("[aria-live], [role=status], [role=alert]")].map((e) => e.textContent).join("");
+    expect(spoken()).toMatch(/looks like SDXL/);
     expect(cfg).toHaveValue(1);
     fireEvent.click(screen.getByRole("button", { name: "Use CFG 7" }));
     expect(cfg).toHaveValue(7);
     expect(screen.queryByText(/looks like SDXL/)).not.toBeInTheDocument();
+    expect(screen.getByText(/CFG 1 suits Flux/)).toBeVisible();
+    expect(spoken()).not.toMatch(/CFG 1 suits Flux/);
   });
 
   it("says under a field why its choices could not be loaded", () => {
