@@ -53,11 +53,13 @@ const procStat = async (pid: number): Promise<string[]> => {
 };
 
 /**
- * A process that has exited but is not reaped: sh starts `sleep 0` and becomes `sleep 30`, which never waits for
- * the child it inherits. So a server killed with -9 looks alive until its parent gets round to reaping it.
+ * A process that has exited but is not reaped: sh starts `sleep 1` and becomes `sleep 30`, which never waits for
+ * the child it inherits. So a server killed with -9 looks alive until its parent gets round to reaping it. (The
+ * child outlives sh's exec by a second: one that ended first, as `sleep 0` could on a loaded machine, was reaped by
+ * sh itself and left no zombie.)
  */
 const zombie = async (): Promise<{ pid: number; startTicks: string }> => {
-  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  const parent = spawn("sh", ["-c", "sleep 1 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
   processes.push(parent);
   const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once("data", (data) => resolve(`${data}`))));
   for (let tries = 0; tries < 250; tries++) {
