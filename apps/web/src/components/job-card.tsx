@@ -2,7 +2,7 @@ import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show,
 import { actionFailure } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
-import { formatElapsed, formatSize, msBetween, shortPrompt } from "../lib/format";
+import { actionName, formatElapsed, formatSize, msBetween } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
 import { JobMedia } from "./job-media";
@@ -44,12 +44,6 @@ const paramsLine = (job: Job): string =>
     `CFG ${job.params.cfgScale}`,
     job.params.seed === -1 ? "random seed" : `seed ${job.params.seed}`,
   ].join(" · ");
-
-/**
- * An action's visible word, and for a screen reader the job it acts on ("Cancel: a lighthouse at dusk"): read
- * out of the card, in a list of the page's buttons, ten "Cancel"s say nothing of which is which.
- */
-const actionName = (label: string, prompt: string): string => `${label}: ${shortPrompt(prompt)}`;
 
 /** One image job, always in its true state; every part of it keeps its size when the state changes. */
 export function JobCard(props: JobCardProps) {

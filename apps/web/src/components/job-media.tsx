@@ -1,5 +1,5 @@
 import { Match, Show, Switch } from "solid-js";
-import { formatPosition, shortPrompt } from "../lib/format";
+import { actionName, formatPosition } from "../lib/format";
 import type { Job } from "../lib/types";
 import { Estimate } from "./estimate";
 
@@ -48,7 +48,7 @@ export function JobMedia(props: {
                 class="progress"
                 role="progressbar"
                 // Named with its job, as a card's actions are: a list of the page's progress bars tells them apart.
-                aria-label={`Generating: ${shortPrompt(props.job.prompt)}`}
+                aria-label={actionName("Generating", props.job.prompt)}
                 aria-valuemin={0}
                 aria-valuemax={100}
                 aria-valuenow={props.job.progress}
@@ -67,7 +67,7 @@ export function JobMedia(props: {
                 type="button"
                 class="job-card__image"
                 // What it does first, then which image: its picture's alt is the whole prompt, up to 4,000 characters.
-                aria-label={`View full size: ${shortPrompt(props.job.prompt)}`}
+                aria-label={actionName("View full size", props.job.prompt)}
                 onClick={() => props.onView?.(props.job)}
               >
                 {/* A long conversation holds hundreds of full-size images: each loads as it scrolls near, not all at once. */}

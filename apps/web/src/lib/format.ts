@@ -37,6 +37,12 @@ export const shortPrompt = (prompt: string, max = 60): string => {
   return flat.length <= max ? flat : `${flat.slice(0, max - 1).trimEnd()}…`;
 };
 
+/**
+ * What a control does, and for a screen reader the job it does it to ("Cancel: a lighthouse at dusk"): read out of
+ * the card, in a list of the page's buttons or progress bars, ten "Cancel"s say nothing of which is which.
+ */
+export const actionName = (label: string, prompt: string): string => `${label}: ${shortPrompt(prompt)}`;
+
 /** "1 job", "3 jobs": `n` with the word that goes with it. */
 export const counted = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
