@@ -29,5 +29,6 @@ export const ownHosts = (names: readonly string[] = []): Set<string> => {
 export const isThisMachine = (host: string, own: Set<string>): boolean =>
   own.has(host) || host.endsWith(".localhost") || /^127\./.test(host);
 
-/** A URL's port, the scheme's default when it names none. */
-export const portOf = (url: URL): number => Number(url.port || (url.protocol === "https:" ? 443 : 80));
+/** The port of a URL (or of a connection's options), the scheme's default when it names none. */
+export const portOf = ({ port, protocol }: { port: string | number; protocol: string }): number =>
+  Number(port) || (protocol === "https:" ? 443 : 80);

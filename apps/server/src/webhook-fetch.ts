@@ -3,7 +3,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { RECEIVER_REFUSED } from "@anvil/api";
 import { Agent, buildConnector, fetch as undiciFetch } from "undici";
-import { bare, isThisMachine, ownHosts } from "./this-machine";
+import { bare, isThisMachine, ownHosts, portOf } from "./this-machine";
 
 /** A receiver no webhook may reach: its URL, and what the refusal calls it. */
 export interface ForbiddenReceiver {
@@ -15,8 +15,6 @@ const addressesOf = async (host: string): Promise<LookupAddress[]> => {
   const family = isIP(host);
   return family === 0 ? await lookup(host, { all: true }) : [{ address: host, family }];
 };
-
-const defaultPort = (protocol: string): number => (protocol === "https:" ? 443 : 80);
 
 /**
  * The first of `forbidden` that `addresses` (the receiver's, at `port`) reach, or undefined: an address in common,
@@ -32,7 +30,7 @@ async function forbiddenAt(
   const local = targets.some((target) => isThisMachine(target, own));
   for (const receiver of forbidden) {
     const url = new URL(receiver.url);
-    if (Number(url.port || defaultPort(url.protocol)) !== port) continue;
+    if (portOf(url) !== port) continue;
     // A forbidden receiver whose name does not resolve now cannot be reached through it either.
     const theirs = await addressesOf(bare(url.hostname)).catch(() => []);
     for (const entry of theirs) {
@@ -52,7 +50,7 @@ async function forbiddenAt(
 export function guardedFetch(forbidden: () => readonly ForbiddenReceiver[]): typeof fetch {
   const dispatcher = new Agent({
     connect: (options, callback) => {
-      const port = Number(options.port) || defaultPort(options.protocol);
+      const port = portOf(options);
       const host = bare(options.hostname);
       void (async () => {
         const addresses = await addressesOf(host);

@@ -185,10 +185,10 @@ export class JobService {
 
   /**
    * Cancels every job of `by` still waiting in the line, or every waiting job of `conversationId` that `by` may see
-   * (the caller's conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line cleared. Running
-   * jobs run on, and so does one that starts while this runs. Returns the ids of the jobs it cancelled, in the order
-   * they would have started, once each one's cancellation is persisted and published. NOT_FOUND for a conversation
-   * that is not the caller's.
+   * (the caller's conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line
+   * cleared. Running jobs run on, and so does one that starts while this runs. Returns the ids of the jobs it
+   * cancelled, in the order they would have started, once each one's cancellation is persisted and published.
+   * NOT_FOUND for a conversation that is not the caller's.
    */
   async cancelWaiting(
     by: Caller,
