@@ -6,7 +6,7 @@ import { forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
 import { json, readBody, trpcErrorReply } from "./http-body";
-import { unknownHostName } from "./host-check";
+import { unknownHostNames } from "./host-check";
 import { pathOf } from "./request-target";
 
 /** Failed sign-ins one client address may have per minute before it has to wait. */
@@ -51,12 +51,15 @@ type Admission = { caller: Caller } | { caller: null };
 export class AuthGate {
   private readonly failures: FailedLogins;
   private readonly callers = new WeakMap<IncomingMessage, Caller>();
+  /** Where nobody signs in, the host name of a request this server must not answer (see host-check.ts). */
+  private readonly unknownHost: (hostHeader: string | undefined) => string | null;
 
   constructor(private readonly options: AuthGateOptions) {
     this.failures = new FailedLogins({
       limit: options.failedLoginLimit ?? DEFAULT_FAILED_LOGIN_LIMIT,
       windowMs: FAILED_LOGIN_WINDOW_MS,
     });
+    this.unknownHost = unknownHostNames(options.ownNames ?? [], options.allowedOrigins ?? []);
   }
 
   /** Whether requests must say who they are. */
@@ -106,8 +109,7 @@ export class AuthGate {
    */
   private rebound(req: IncomingMessage): string | null {
     if (this.required) return null;
-    const { allowedOrigins = [], ownNames = [] } = this.options;
-    const host = unknownHostName(req.headers.host, ownNames, allowedOrigins);
+    const host = this.unknownHost(req.headers.host);
     if (host !== null) {
       this.options.logger.warn(
         { address: addressOf(req), host, path: pathOf(req) },
