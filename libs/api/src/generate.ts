@@ -4,6 +4,7 @@ import type { GenerateProgram } from "@anvil/job-machine";
 import { isTransientDatabaseError } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
 import { Data, Deferred, Duration, Effect, Exit, Fiber, Schedule } from "effect";
+import type { Handovers } from "./handovers";
 import { untilIdle } from "./until-idle";
 
 /** The URL path at which a job's image is served. */
@@ -29,11 +30,20 @@ export const failureReason = (error: GenerationFailure): string =>
   error._tag === "ForgeError" ? error.reason : error._tag;
 
 /**
- * Keeps the image in `images`, whole or not at all (the store's promise). A job cancelled while its image is being
- * written (`signal` aborts) keeps no image: the write cannot be stopped half-way, so what it stored is removed
- * once it ends (the cancellation's own removal may have run before the write landed).
+ * Keeps the image in `images`, whole or not at all (the store's promise), once `ready` (the backend's next request
+ * went out). A job cancelled while its image is being written (`signal` aborts) keeps no image: the write cannot be
+ * stopped half-way, so what it stored is removed once it ends (the cancellation's own removal may have run before
+ * the write landed).
  */
-const writeImage = async (images: ImageStore, jobId: string, png: Uint8Array, signal: AbortSignal): Promise<void> => {
+const writeImage = async (
+  images: ImageStore,
+  jobId: string,
+  png: Uint8Array,
+  ready: Promise<void>,
+  signal: AbortSignal,
+): Promise<void> => {
+  await ready;
+  if (signal.aborted) return;
   await images.write(jobId, png);
   if (signal.aborted) await images.remove(jobId);
 };
@@ -50,7 +60,7 @@ const MAYBE_GONE: ReadonlySet<ForgeError["reason"]> = new Set(["Unreachable", "C
 
 /**
  * The scheduler's backend call: generate on the job's Forge; what it returns keeps the image in `images`, once the
- * GPU is free for the next job.
+ * GPU is free for the next job and that job's request went out (`handovers`).
  * A backend that goes away (its connection fails, and so do its probes) does not fail the job: the backend is
  * marked down (nothing more is dispatched to it) and the generation fails with `BackendLost`, which sends the job
  * back to the front of the line for another backend. A generation that fails while its backend answers still
@@ -61,6 +71,7 @@ export const forgeGenerate =
     backends: readonly ForgeClient[],
     images: ImageStore,
     availability: BackendAvailability,
+    handovers: Handovers,
   ): GenerateProgram<GenerationFailure> =>
   (request, onProgress) =>
     Effect.gen(function* () {
@@ -72,6 +83,8 @@ export const forgeGenerate =
         });
       }
       const { params } = request;
+      // Work waiting for this job's request to go out goes on once it has, or once this program ends without it.
+      const sent = () => handovers.sent(request.backend, request.jobId);
       const attempt = (onGenerated: () => void): Effect.Effect<GenerationResult, ForgeError> =>
         forge.generate(
           {
@@ -88,10 +101,11 @@ export const forgeGenerate =
             checkpoint: params.checkpoint,
             modules: params.modules,
           },
-          { onProgress, onGenerated },
+          { onProgress, onGenerated, onSent: sent },
         );
       const generated = Deferred.makeUnsafe<void>();
       const running = yield* attempt(() => Deferred.doneUnsafe(generated, Exit.void)).pipe(
+        Effect.ensuring(Effect.sync(sent)),
         // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
         // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
         // Bounded: a backend that stops answering for 5 s is taken for gone (see below).
@@ -131,7 +145,8 @@ export const forgeGenerate =
         stop,
         Effect.flatMap((result) =>
           Effect.tryPromise({
-            try: (signal) => writeImage(images, request.jobId, result.png, signal),
+            try: (signal) =>
+              writeImage(images, request.jobId, result.png, handovers.whenSent(request.backend, request.jobId), signal),
             catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
           }).pipe(
             // Images live in PostgreSQL on a cluster: while it is away the finished image waits for it, as the

@@ -10,6 +10,7 @@ import { Estimates } from "./estimates";
 import type { EventHub } from "./event-hub";
 import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
 import { forgeGenerate } from "./generate";
+import { Handovers } from "./handovers";
 import type { JobServiceObserver } from "./job-observer";
 import { JobPublisher } from "./job-publisher";
 import { LineIntake } from "./line-intake";
@@ -108,6 +109,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const live: LiveJobs = new LiveJobs({ store, events, estimates, position: (jobId) => scheduler.position(jobId) });
   const publisher = new JobPublisher({ events, live, estimates, images, observers: options.observers, log });
   const writer = new TransitionWriter(store, (backend) => backendUrls[backend] ?? null);
+  const handovers = new Handovers();
   // The database away: one warning when its writes start failing, one line when they go through again.
   const writeFailures = new FailureSpell(log, "database writes go through again");
   // Persisted across restarts and failovers: a server that starts on a paused queue says why nothing runs.
@@ -120,9 +122,17 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     ...(options.modelAffinity === false ? { affinity: null } : {}),
     served: line.served,
     held: line.paused,
-    ...(options.onDispatch ? { onDispatch: options.onDispatch } : {}),
+    onDispatch: (decision) => {
+      handovers.started(decision.backend, decision.jobId);
+      options.onDispatch?.(decision);
+    },
     generate: publisher.observed(
-      forgeGenerate(backends, images, { unreachable: (backend, reason) => monitor.markDown(backend, reason) }),
+      forgeGenerate(
+        backends,
+        images,
+        { unreachable: (backend, reason) => monitor.markDown(backend, reason) },
+        handovers,
+      ),
     ),
     persist: async (entries) => {
       const persisted = await writer.write(entries);

@@ -77,11 +77,16 @@ export interface ForgeClient {
    * sends the image after it left its lock, and the flags are read from that same reply), or else once Forge's 200
    * begins to arrive, before its body is read and checked. A caller may start the next job then. One client runs one
    * job at a time on Forge, its flags read included (the next job resets them): a second call waits until the first
-   * is over there, which may be before the first one's image has arrived.
+   * is over there, which may be before the first one's image has arrived. `onSent` is called when the txt2img
+   * request has been handed to the connection (again for each retry of a connection that could not be made).
    */
   generate(
     req: Txt2ImgRequest,
-    opts?: { readonly onProgress?: (percent: number) => void; readonly onGenerated?: () => void },
+    opts?: {
+      readonly onProgress?: (percent: number) => void;
+      readonly onGenerated?: () => void;
+      readonly onSent?: () => void;
+    },
   ): Effect.Effect<GenerationResult, ForgeError>;
 }
 
@@ -146,13 +151,14 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         })
       : error;
 
-  const txt2img = (req: Txt2ImgRequest, onAnswered?: HttpCall["onAnswered"]) =>
+  const txt2img = (req: Txt2ImgRequest, onAnswered?: HttpCall["onAnswered"], onSent?: HttpCall["onSent"]) =>
     Effect.gen(function* () {
       const clearModules = req.checkpoint !== null && (req.modules?.length ?? 0) === 0 && (yield* knownForge);
       const body = yield* call("POST", "/sdapi/v1/txt2img", {
         body: toForgeTxt2Img(req, clearModules),
         timeoutMs: undefined,
         onAnswered,
+        onSent,
       });
       return yield* decodeTxt2Img(baseUrl, body);
     }).pipe(Effect.mapError(modelLost));
@@ -331,7 +337,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       const answered = (status: number, contentType: string) => {
         if (status === 200 && contentType.startsWith("application/json")) generated();
       };
-      const result = yield* txt2img(req, answered).pipe(
+      const result = yield* txt2img(req, answered, opts?.onSent).pipe(
         Effect.ensuring(Fiber.interrupt(poller)),
         Effect.catch((error) =>
           error.reason === "NoImage" ? stoppedBeforeSampling(error, ended) : Effect.fail(error),

@@ -178,6 +178,19 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats()).toMatchObject({ completed: 2, overlaps: 0, waited: 0, maxQueued: 1 });
   });
 
+  it("tells when a generation's request has gone out, once, before the GPU is free", async () => {
+    const s = await start({ stepMs: 10 });
+    const forge = client();
+    const order: string[] = [];
+    await Effect.runPromise(
+      forge.generate(request({ steps: 3 }), {
+        onSent: () => order.push(`sent (${s.stats().log.length} generations begun)`),
+        onGenerated: () => order.push("generated"),
+      }),
+    );
+    expect(order).toEqual(["sent (0 generations begun)", "generated"]);
+  });
+
   it("hands the GPU on at idle after a one-step job too (Forge's sampling_step is 0-based)", async () => {
     const s = await start({ stepMs: 20, encodeMs: 400 });
     const forge = client();

@@ -22,6 +22,8 @@ export interface HttpCall {
    * takes a while).
    */
   readonly onAnswered?: ((status: number, contentType: string) => void) | undefined;
+  /** Told once the request has been handed to the connection, before any answer. */
+  readonly onSent?: (() => void) | undefined;
 }
 
 interface RawReply {
@@ -126,19 +128,19 @@ const statusFailure = (backendUrl: string, reply: RawReply, sentCredentials: boo
 const send = (settings: HttpSettings, call: HttpCall): Effect.Effect<RawReply, ForgeError> =>
   Effect.tryPromise({
     try: async (signal) => {
-      const response = await settings
-        .fetch(`${settings.baseUrl}${call.path}`, {
-          method: call.method,
-          headers: {
-            ...(call.body === undefined ? {} : { "content-type": "application/json" }),
-            ...(settings.authorization === null ? {} : { authorization: settings.authorization }),
-          },
-          body: call.body === undefined ? undefined : JSON.stringify(call.body),
-          signal,
-        })
-        .catch((cause: unknown) => {
-          throw new SendFailure(cause);
-        });
+      const sending = settings.fetch(`${settings.baseUrl}${call.path}`, {
+        method: call.method,
+        headers: {
+          ...(call.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(settings.authorization === null ? {} : { authorization: settings.authorization }),
+        },
+        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        signal,
+      });
+      call.onSent?.();
+      const response = await sending.catch((cause: unknown) => {
+        throw new SendFailure(cause);
+      });
       const contentType = response.headers.get("content-type") ?? "";
       call.onAnswered?.(response.status, contentType);
       return { status: response.status, contentType, text: await response.text() };
