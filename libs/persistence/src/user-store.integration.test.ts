@@ -55,4 +55,13 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", 
     for (let i = 0; i < 6; i++) expect(await users().sessionUser(`new-${i}`)).toMatchObject({ admin: true });
     expect(await users().byTokenHash("scrypt:new")).toMatchObject({ name: "admin", admin: true });
   });
+
+  it("binds an admin that has no row yet from many callers at once, as the first sign-ins on a cluster do", async () => {
+    // Each round a new installation's first sign-ins: nobody has made the row, every caller inserts it at once.
+    for (let round = 0; round < 60; round++) {
+      const name = `first-admin-${round}`;
+      await Promise.all(Array.from({ length: 8 }, () => users().bindAdmin(name, `scrypt:first-${round}`)));
+      expect(await users().byTokenHash(`scrypt:first-${round}`)).toMatchObject({ name, admin: true });
+    }
+  });
 });

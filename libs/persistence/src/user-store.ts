@@ -46,14 +46,13 @@ export class UserStore {
    */
   async bindAdmin(name: string, tokenHash: string): Promise<void> {
     await this.db.transaction(async (tx) => {
+      // The row first, without the hash: made with it, two first sign-ins at once would both insert it, and the
+      // second would fail on the unique token hash (ON CONFLICT answers for the name alone) instead of waiting.
+      await tx.insert(users).values({ name, admin: true }).onConflictDoNothing({ target: users.name });
       const changed = await tx
-        .insert(users)
-        .values({ name, admin: true, tokenHash })
-        .onConflictDoUpdate({
-          target: users.name,
-          set: { admin: true, tokenHash },
-          setWhere: sql`${users.tokenHash} is distinct from ${tokenHash}`,
-        })
+        .update(users)
+        .set({ admin: true, tokenHash })
+        .where(and(eq(users.name, name), sql`${users.tokenHash} is distinct from ${tokenHash}`))
         .returning({ name: users.name });
       if (changed.length > 0) await tx.delete(sessions).where(eq(sessions.userName, name));
     });
