@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Caller } from "@anvil/api";
 import type { Logger } from "pino";
-import { forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
+import { carriesToken, forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
 import { json, readBody, trpcErrorReply } from "./http-body";
@@ -26,7 +26,6 @@ const parseJson = (body: Buffer): unknown => {
 // The socket is gone once the request was cut (e.g. after a body too large): `req.socket` is then null.
 const addressOf = (req: IncomingMessage): string =>
   (req.socket as IncomingMessage["socket"] | null)?.remoteAddress ?? "unknown";
-const carriesToken = (req: IncomingMessage): boolean => /^Bearer\s/i.test(req.headers.authorization ?? "");
 
 /** What {@link AuthGate} is built from. */
 export interface AuthGateOptions {

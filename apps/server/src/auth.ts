@@ -49,6 +49,9 @@ const apiTokenBinding = (apiToken: string): Promise<string> =>
 const bearerOf = (req: IncomingMessage): string | undefined =>
   /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
 
+/** Whether `req` says who it is with a Bearer token of its own (a script), not with what a browser holds. */
+export const carriesToken = (req: IncomingMessage): boolean => /^Bearer\s/i.test(req.headers.authorization ?? "");
+
 /** Who a request is, or why it is nobody. */
 export type Identity = { user: Caller } | { user: null; reason: string; credential: boolean };
 
@@ -195,8 +198,7 @@ export function foreignOrigin(req: IncomingMessage, allowedOrigins: readonly str
  * in, which makes it the admin `local`), and a WebSocket is not held back by CORS.
  */
 export function originAllowed(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
-  if (/^Bearer\s/i.test(req.headers.authorization ?? "")) return true;
-  return !foreignOrigin(req, allowedOrigins);
+  return carriesToken(req) || !foreignOrigin(req, allowedOrigins);
 }
 
 /** The content types a page may send to another origin without a CORS preflight (none at all is one of them). */
@@ -214,7 +216,7 @@ export function forgedByAPage(req: IncomingMessage, allowedOrigins: readonly str
   return (
     req.method === "POST" &&
     (type === undefined || SIMPLE_TYPE.test(type.trim())) &&
-    !/^Bearer\s/i.test(req.headers.authorization ?? "") &&
+    !carriesToken(req) &&
     foreignOrigin(req, allowedOrigins)
   );
 }
