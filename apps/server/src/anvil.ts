@@ -53,6 +53,7 @@ import { readiness } from "./readiness";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
+import { ownHosts } from "./this-machine";
 import { guardedFetch } from "./webhook-fetch";
 import type { ForbiddenReceiver } from "./webhook-fetch";
 import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
@@ -214,9 +215,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...forgeUrls.map((url, i) => ({ url, what: `the Forge backend ${backendLabels[i] ?? url}` })),
     { url: `http://localhost:${listeningPort}`, what: "this Anvil server" },
   ];
+  // This machine's names and addresses, gathered once rather than at each submission with a callbackUrl: with the
+  // names this server is known by, for itself; without them (the cluster's name may be a load balancer's), for Forge.
+  const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
   const callbackRefusal = (url: URL): string | null => {
-    if (pointsAtSelf(url, listeningPort, ownNames)) return "callbackUrl must not point at this Anvil server itself";
-    const backend = backendAt(url, forgeUrls);
+    if (pointsAtSelf(url, listeningPort, knownAs)) return "callbackUrl must not point at this Anvil server itself";
+    const backend = backendAt(url, forgeUrls, thisMachine);
     return backend === undefined
       ? null
       : `callbackUrl must not point at a Forge backend of this Anvil (${normalizeBackendUrl(backend)})`;

@@ -4,7 +4,7 @@ import { isFinalStatus } from "@anvil/job-machine";
 import type { OutboxStats, WebhookStore } from "@anvil/persistence";
 import { Counter, Gauge } from "prom-client";
 import type { Registry } from "prom-client";
-import { bare, isThisMachine, ownHosts, portOf } from "./this-machine";
+import { bare, isThisMachine, portOf } from "./this-machine";
 
 /** How long a scrape waits for the outbox figures before it reports the last ones it got. */
 const STATS_DEADLINE_MS = 1_000;
@@ -86,21 +86,21 @@ export function startWebhooks(
 }
 
 /**
- * Whether `url` reaches the server listening on `port`: its port, and a host name or address of this machine (or
- * the name the cluster knows it by). Another port on this machine is another service and is allowed.
+ * Whether `url` reaches the server listening on `port`: its port, and a host name or address of this machine or a
+ * name the server is known by (`own`: `ownHosts` of `HOST` and the cluster's name). Another port on this machine is
+ * another service and is allowed.
  */
-export function pointsAtSelf(url: URL, port: number, names: readonly string[]): boolean {
+export function pointsAtSelf(url: URL, port: number, own: Set<string>): boolean {
   // The machine's own name too: it resolves to one of its addresses (a name reached only through DNS is not looked
   // up here; webhook-fetch.ts checks the addresses a delivery connects to).
-  return portOf(url) === port && isThisMachine(bare(url.hostname), ownHosts(names));
+  return portOf(url) === port && isThisMachine(bare(url.hostname), own);
 }
 
 /**
  * The Forge backend among `backendUrls` that `url` reaches, or undefined: the same port, and the same host or both
- * on this machine (`localhost:7860` and `127.0.0.1:7860` are one Forge).
+ * on this machine (`own`: `ownHosts()`; `localhost:7860` and `127.0.0.1:7860` are one Forge).
  */
-export function backendAt(url: URL, backendUrls: readonly string[]): string | undefined {
-  const own = ownHosts();
+export function backendAt(url: URL, backendUrls: readonly string[], own: Set<string>): string | undefined {
   const host = bare(url.hostname);
   return backendUrls.find((backendUrl) => {
     const backend = new URL(backendUrl);
