@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authorizedHttpClient, upgrade } from "../reliability/support/authorized-clients";
+import { authorizedHttpClient, signIn, upgrade } from "../reliability/support/authorized-clients";
 import { useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { quick, uniquePrompt } from "../testing/fixtures";
@@ -39,12 +39,7 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
   it("refuses it with the session cookie, and lets a Bearer token or ALLOWED_ORIGINS through", async () => {
     const token = "the-admins-api-token";
     running = await start({ apiToken: token, allowedOrigins: ["https://app.example"] });
-    const login = await fetch(`${running.url}/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token }),
-    });
-    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const cookie = await signIn(running.url, token);
     expect((await bodiless("queue.pause", { origin: EVIL, cookie })).status).toBe(403);
     expect((await bodiless("queue.pause", { origin: "https://app.example", cookie })).status).toBe(200);
     expect((await bodiless("queue.resume", { origin: EVIL, authorization: `Bearer ${token}` })).status).toBe(200);

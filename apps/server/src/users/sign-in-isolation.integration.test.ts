@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { signIn } from "../reliability/support/authorized-clients";
 import { useFreshServer, useInProcessCluster } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { testDrivers } from "../testing/test-databases";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-/** Signs in at /auth/login with `token`; the session cookie (`name=value`) it set. */
-const signIn = async (url: string, token: string): Promise<string> => {
-  const login = await fetch(`${url}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ token }),
-  });
-  expect(login.status).toBe(200);
-  return (login.headers.get("set-cookie") ?? "").split(";")[0]!;
-};
 
 const meStatus = async (url: string, headers: Record<string, string>) =>
   (await fetch(`${url}/trpc/me`, { headers })).status;

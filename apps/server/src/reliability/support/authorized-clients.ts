@@ -1,6 +1,7 @@
 import type { AppRouter } from "@anvil/api";
 import { createTRPCClient, createWSClient, httpLink, httpSubscriptionLink, splitLink, wsLink } from "@trpc/client";
 import { EventSource } from "eventsource";
+import { expect } from "vitest";
 import WebSocket from "ws";
 import type { AnvilClient } from "../../testing/clients";
 
@@ -63,3 +64,14 @@ export function upgrade(url: string, headers: Record<string, string>): Promise<{
     socket.on("error", (error) => reject(error));
   });
 }
+
+/** Signs in at `url`'s /auth/login with `token`, as Anvil's own page does; the session cookie (`name=value`) it set. */
+export const signIn = async (url: string, token: string): Promise<string> => {
+  const login = await fetch(`${url}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  expect(login.status).toBe(200);
+  return (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+};
