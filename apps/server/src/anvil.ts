@@ -53,8 +53,8 @@ import { readiness } from "./readiness";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
-import { ownHosts } from "./this-machine";
-import { guardedFetch } from "./webhook-fetch";
+import { bare, ownHosts } from "./this-machine";
+import { guardedFetch, isMetadataAddress, METADATA_ADDRESS } from "./webhook-fetch";
 import type { ForbiddenReceiver } from "./webhook-fetch";
 import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
@@ -209,8 +209,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const metrics = new AnvilMetrics(events, backendLabels);
   // Known once the server listens; no submission is answered (and no webhook sent) before that.
   let listeningPort = -1;
-  // A webhook is never sent to a backend (anyone who submits could drive or interrupt the GPUs outside the line) or
-  // to this server: refused at submit by its URL, and by the addresses a delivery would connect to.
+  // A webhook is never sent to a backend (anyone who submits could drive or interrupt the GPUs outside the line), to
+  // this server or to a cloud's metadata service: refused at submit by its URL, and by the addresses a delivery would
+  // connect to.
   const forbiddenReceivers = (): ForbiddenReceiver[] => [
     ...forgeUrls.map((url, i) => ({ url, what: `the Forge backend ${backendLabels[i] ?? url}` })),
     { url: `http://localhost:${listeningPort}`, what: "this Anvil server" },
@@ -220,6 +221,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
   const callbackRefusal = (url: URL): string | null => {
     if (pointsAtSelf(url, listeningPort, knownAs)) return "callbackUrl must not point at this Anvil server itself";
+    if (isMetadataAddress(bare(url.hostname))) return `callbackUrl must not point at ${METADATA_ADDRESS}`;
     const backend = backendAt(url, forgeUrls, thisMachine);
     return backend === undefined
       ? null

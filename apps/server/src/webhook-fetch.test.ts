@@ -3,7 +3,7 @@ import { RECEIVER_REFUSED } from "@anvil/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startReceiver } from "./testing/webhook-receiver";
 import type { WebhookReceiver } from "./testing/webhook-receiver";
-import { guardedFetch } from "./webhook-fetch";
+import { guardedFetch, isMetadataAddress, METADATA_ADDRESS } from "./webhook-fetch";
 import type { ForbiddenReceiver } from "./webhook-fetch";
 
 /** What a fetch's failure carries in its cause: the code and the words. */
@@ -43,6 +43,32 @@ describe("guardedFetch", () => {
     forbidden = [{ url: `http://localhost:${receiver.port}`, what: "the Forge backend localhost" }];
     expect((await failureOf(post(receiver.url))).code).toBe(RECEIVER_REFUSED);
     expect(receiver.received).toEqual([]);
+  });
+
+  it("never connects to a cloud's metadata service, however its address is written", async () => {
+    forbidden = [];
+    for (const url of [
+      "http://169.254.169.254/latest/meta-data/",
+      "http://0xa9fea9fe/",
+      "http://[::ffff:169.254.169.254]/",
+      "http://[fe80::1]:8080/",
+      "http://[FEBF::a:1]/",
+      "http://[fd00:ec2:0::254]/",
+    ]) {
+      expect(await failureOf(post(url)), url).toEqual({
+        code: RECEIVER_REFUSED,
+        message: `the callbackUrl reaches ${METADATA_ADDRESS}; webhooks are never sent there`,
+      });
+    }
+  });
+
+  it("tells metadata addresses from their neighbours", () => {
+    for (const address of ["169.254.0.1", "169.254.169.254", "fe80::1", "febf:ffff::1", "fd00:ec2::254"]) {
+      expect(isMetadataAddress(address), address).toBe(true);
+    }
+    for (const address of ["169.25.4.1", "10.169.254.1", "fec0::1", "fe8::1", "fd00:ec2::253", "example.com"]) {
+      expect(isMetadataAddress(address), address).toBe(false);
+    }
   });
 
   it("sends to a receiver on another port of the same machine, and fails a name that does not resolve as fetch does", async () => {

@@ -11,6 +11,17 @@ export interface ForbiddenReceiver {
   what: string;
 }
 
+/**
+ * Whether `address` (as `bare` writes it) is where a cloud's metadata service answers, with the machine's own
+ * credentials: a link-local address (169.254.0.0/16, fe80::/10; 169.254.169.254 on most clouds) or AWS's IPv6
+ * `fd00:ec2::254`. No webhook receiver lives there, so no callbackUrl may lead there.
+ */
+export const isMetadataAddress = (address: string): boolean =>
+  /^169\.254\.\d+\.\d+$/.test(address) || /^fe[89ab][0-9a-f]:/.test(address) || address === "fd00:ec2::254";
+
+/** What a refusal calls a metadata address (see {@link isMetadataAddress}). */
+export const METADATA_ADDRESS = "a link-local address, where a cloud's metadata service answers";
+
 const addressesOf = async (host: string): Promise<LookupAddress[]> => {
   const family = isIP(host);
   return family === 0 ? await lookup(host, { all: true }) : [{ address: host, family }];
@@ -25,8 +36,10 @@ async function forbiddenAt(
   port: number,
   forbidden: readonly ForbiddenReceiver[],
 ): Promise<ForbiddenReceiver | undefined> {
-  const own = ownHosts();
   const targets = addresses.map((entry) => bare(entry.address));
+  const metadata = targets.find(isMetadataAddress);
+  if (metadata !== undefined) return { url: `http://${metadata}`, what: METADATA_ADDRESS };
+  const own = ownHosts();
   const local = targets.some((target) => isThisMachine(target, own));
   for (const receiver of forbidden) {
     const url = new URL(receiver.url);
@@ -42,9 +55,10 @@ async function forbiddenAt(
 }
 
 /**
- * `fetch` for webhook deliveries that never connects to a forbidden receiver (a Forge backend, Anvil itself): the
- * check is made on the addresses the connection is made to, after the name is resolved, so a name that points at a
- * backend (or is made to, between the check and the connection) is refused too. The refusal's `code` is
+ * `fetch` for webhook deliveries that never connects to a forbidden receiver (a Forge backend, Anvil itself) or to a
+ * cloud's metadata service ({@link isMetadataAddress}): the check is made on the addresses the connection is made to,
+ * after the name is resolved, so a name that points at a backend (or is made to, between the check and the
+ * connection) is refused too. The refusal's `code` is
  * `RECEIVER_REFUSED`, which the dispatcher gives up on at once.
  */
 export function guardedFetch(forbidden: () => readonly ForbiddenReceiver[]): typeof fetch {

@@ -124,6 +124,19 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
     }
   });
 
+  it("refuses a callbackUrl that points at a cloud's metadata service: its answers carry the machine's credentials", async () => {
+    const { trpc } = server();
+    for (const callbackUrl of [
+      "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+      "http://0xa9fea9fe/",
+      "http://[fe80::1]:8080/",
+    ]) {
+      const error = await trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("hook"), ...quick, callbackUrl }));
+      expect(codeOf(error), callbackUrl).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+      expect(error.message).toContain("callbackUrl must not point at a link-local address");
+    }
+  });
+
   it("refuses a callbackUrl that points at a Forge backend: whoever submits would drive the GPU outside the line", async () => {
     const { trpc, simulator } = server();
     const backend = new URL(simulator.url);
