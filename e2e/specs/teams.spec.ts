@@ -221,9 +221,16 @@ test.describe("teams", () => {
       ["ann", a2],
     ]);
 
-    // Signing out ends ann's session: the sign-in form, also after a reload.
+    // Signing out ends ann's session: the sign-in form, also after a reload, and in her other tab, whose live
+    // updates end with the session.
+    const annElsewhere = await ann.context().newPage();
+    await annElsewhere.goto("/");
+    await expect(annElsewhere.getByTestId("signed-in-user")).toHaveText("ann");
     await ann.getByRole("button", { name: "Sign out" }).click();
     await expect(ann.getByLabel("Token")).toBeVisible();
+    await expect(annElsewhere.getByLabel("Token")).toBeVisible();
+    await expect(annElsewhere.getByRole("status")).toContainText("You were signed out");
+    await expect(annElsewhere.getByText(a1)).toHaveCount(0);
     await ann.reload();
     await expect(ann.getByLabel("Token")).toBeVisible();
     await expect(ann.getByText(a1)).toHaveCount(0);

@@ -58,6 +58,7 @@ import { guardedFetch, isMetadataAddress, METADATA_ADDRESS } from "./webhook-fet
 import type { ForbiddenReceiver } from "./webhook-fetch";
 import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
+import { OpenSessions } from "./open-sessions";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
 /** How to run one Anvil server. */
@@ -76,6 +77,8 @@ export interface AnvilConfig {
   allowedOrigins?: readonly string[] | undefined;
   /** Failed sign-ins per client address per minute before it must wait (default 10). */
   failedLoginLimit?: number;
+  /** How often the web sessions this server admitted are checked for having ended elsewhere (default 5 s). */
+  sessionSweepMs?: number;
   /** Queued jobs one user may have at once (0: no limit; default 200). */
   maxQueuedPerUser?: number;
   jobTimeoutMs: number;
@@ -191,14 +194,22 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const users = new UserStore(database);
   // The names this server is known by besides the machine's own.
   const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
+  const events = new EventHub();
+  // A web session's streams and WebSockets end with it (signed out here or elsewhere, or expired).
+  const sessions = new OpenSessions({
+    users,
+    ended: (ended) => events.publish({ kind: "signedOut", sessions: ended }),
+    ...(config.sessionSweepMs !== undefined ? { sweepMs: config.sessionSweepMs } : {}),
+    logger,
+  });
   const gate = new AuthGate({
     auth: new Authenticator({ users, apiToken: config.apiToken, proxyHeader: config.authProxyHeader }),
     logger,
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),
     ownNames,
+    sessions,
   });
-  const events = new EventHub();
   // Every server of a cluster serves every image, whichever server made it: on PostgreSQL they live there.
   const sharedImages = config.databaseUrl ? new PgImageStore(database) : null;
   const images: ImageStore = sharedImages ?? new FileImageStore(join(config.dataDir, "images"));
@@ -368,7 +379,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     maxBatchSize: MAX_BATCH_CALLS,
     onError: logProcedureError,
   });
-  // A removed user's WebSocket connections close at once: calls over them were admitted as that user.
+  // A removed user's WebSocket connections close at once, and so do a session's once it ended: calls over them were
+  // admitted as that user, with that session.
   const stopRevoked = closeRevokedSockets(wss, gate, events);
   routeUpgrades(server, {
     gate,
@@ -388,6 +400,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       await webhooks.dispatcher.stop();
       server.close();
       stopRevoked();
+      sessions.stop();
       metrics.close();
       wsHandler.broadcastReconnectNotification();
       for (const client of wss.clients) client.terminate();

@@ -7,6 +7,7 @@ import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
 import { json, readBody, trpcErrorReply } from "./http-body";
 import { unknownHostNames } from "./host-check";
+import type { OpenSessions } from "./open-sessions";
 import { pathOf } from "./request-target";
 
 /** Failed sign-ins one client address may have per minute before it has to wait. */
@@ -37,6 +38,8 @@ export interface AuthGateOptions {
   failedLoginLimit?: number;
   /** Names this server is known by besides the machine's own (`HOST`, `CLUSTER_URL`'s): see host-check.ts. */
   ownNames?: readonly string[];
+  /** Where the web sessions of admitted calls are noted, so that what they open ends when they do. */
+  sessions?: OpenSessions;
 }
 
 /** Outcome of admitting a request: who it is, or the status it was refused with (the answer is sent already). */
@@ -78,7 +81,8 @@ export class AuthGate {
       return true;
     }
     if (path === "/auth/logout" && req.method === "POST") {
-      await this.options.auth.endSession(req);
+      const ended = await this.options.auth.endSession(req);
+      if (ended !== null) this.options.sessions?.signedOut(ended);
       json(res, 200, { ok: true }, { "set-cookie": sessionCookie(null, isHttps(req)) });
       return true;
     }
@@ -183,6 +187,7 @@ export class AuthGate {
     const identity = await this.options.auth.identify(req);
     if (identity.user) {
       this.callers.set(req, identity.user);
+      if (identity.user.session !== undefined) this.options.sessions?.admitted(identity.user.session);
       return identity.user;
     }
     if (identity.credential) this.failed(req, identity.reason);

@@ -111,10 +111,11 @@ export class Authenticator {
     }
     const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
     if (session) {
-      const user = await this.options.users.sessionUser(sha256(session));
+      const hash = sha256(session);
+      const user = await this.options.users.sessionUser(hash);
       // API_TOKEN's admin signed in with a token that is no longer API_TOKEN (replaced, or unset): that session is over.
       const valid = user !== null && (user.name !== ADMIN_NAME || (await this.adminBound()));
-      if (user && valid) return { user: { name: user.name, admin: user.admin } };
+      if (user && valid) return { user: { name: user.name, admin: user.admin, session: hash } };
     }
     if (this.proxyHeader) {
       const named = req.headers[this.proxyHeader];
@@ -151,10 +152,13 @@ export class Authenticator {
     return id;
   }
 
-  /** Ends the session `req` carries, if any. */
-  async endSession(req: IncomingMessage): Promise<void> {
+  /** Ends the session `req` carries, if any; returns its hash (as `Caller.session` has it), or null for none. */
+  async endSession(req: IncomingMessage): Promise<string | null> {
     const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
-    if (session) await this.options.users.endSession(sha256(session));
+    if (!session) return null;
+    const hash = sha256(session);
+    await this.options.users.endSession(hash);
+    return hash;
   }
 }
 

@@ -2,7 +2,8 @@ import { ServerResponse } from "node:http";
 import type { IncomingMessage, Server } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { EventHub } from "@anvil/api";
+import { endsAccess } from "@anvil/api";
+import type { Caller, EventHub } from "@anvil/api";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
@@ -104,19 +105,22 @@ export const routeUpgrades = (server: Server, { gate, wss, logger, leaderUrl, pl
 };
 
 /**
- * A removed user's WebSocket connections close at once: calls over them were admitted as that user. Returns what
- * stops watching.
+ * A removed user's WebSocket connections close at once, and so do those opened with a web session that ended: calls
+ * over them were admitted as that user, with that session (see `endsAccess`). Returns what stops watching.
  */
 export const closeRevokedSockets = (wss: WebSocketServer, gate: AuthGate, events: EventHub): (() => void) => {
-  const callers = new WeakMap<object, string>();
+  const callers = new WeakMap<object, Caller>();
   wss.on("connection", (ws, req: IncomingMessage) => {
     const caller = gate.callerOf(req);
-    if (caller) callers.set(ws, caller.name);
+    if (caller) callers.set(ws, caller);
   });
   return events.subscribe(
     (message) => {
-      if (message.kind !== "revoked") return;
-      for (const client of wss.clients) if (callers.get(client) === message.user) client.terminate();
+      if (message.kind !== "revoked" && message.kind !== "signedOut") return;
+      for (const client of wss.clients) {
+        const caller = callers.get(client);
+        if (caller && endsAccess(message, caller)) client.terminate();
+      }
     },
     { internal: true },
   );

@@ -2,6 +2,11 @@
 export interface Caller {
   name: string;
   admin: boolean;
+  /**
+   * The hash of the web session the call was signed in with (the session cookie), if it was: what the call opened
+   * ends when that session does (see `endsAccess`).
+   */
+  session?: string;
 }
 
 /** The caller when nobody signs in: one user on their own machine, an admin (docs/API.md, "Users and sign-in"). */

@@ -3,6 +3,7 @@ import { tracked } from "@trpc/server";
 import type { TrackedEnvelope } from "@trpc/server";
 import { mayAccess } from "./caller";
 import type { Context } from "./context";
+import { endsAccess } from "./event-hub";
 import type { EventHub } from "./event-hub";
 import { FanOut } from "./fan-out";
 import { Inbox } from "./inbox";
@@ -58,7 +59,7 @@ export async function* conversationEventStream(
   };
   const unsubscribe = events.subscribe((message) => {
     if (message.kind === "conversation" && mayAccess(user, message.owner)) note(message.conversationId);
-    else if (message.kind === "revoked" && message.user === user.name) {
+    else if (endsAccess(message, user)) {
       revoked = true;
       inbox.wakeUp();
     } else if (

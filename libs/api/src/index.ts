@@ -5,7 +5,7 @@ export { ADMIN_NAME, LOCAL_USER, mayAccess, RESERVED_NAMES } from "./caller";
 export { newSecret, sha256 } from "./tokens";
 export type { Caller } from "./caller";
 export type { Context } from "./context";
-export { EventHub } from "./event-hub";
+export { endsAccess, EventHub } from "./event-hub";
 export type { HubMessage } from "./event-hub";
 export { JobService, MAX_ATTEMPTS } from "./job-service";
 export type { JobServiceOptions, JobServiceSettings } from "./service-wiring";

@@ -7,6 +7,7 @@ import type { Context } from "./context";
 import { mayAccess } from "./caller";
 import { HistoryGone } from "./errors";
 import { FanOut } from "./fan-out";
+import { endsAccess } from "./event-hub";
 import type { EventHub, HubMessage } from "./event-hub";
 import { Inbox } from "./inbox";
 import { PendingLine } from "./line-events";
@@ -188,8 +189,8 @@ export async function* jobEventStream(
     for (;;) {
       const message = await inbox.next(nextDeadline());
       if (signal?.aborted) return;
-      // A removed user's token stops at once, and so does what it had open.
-      if (message?.kind === "revoked" && message.user === ctx.user.name) return;
+      // A removed user's token stops at once, and so does what it had open; so does a session signed out.
+      if (message && endsAccess(message, ctx.user)) return;
       if (message?.kind === "status" && matches(message.job)) {
         const last = sent.get(message.job.id);
         if (last && message.eventId <= last.statusEventId) continue;

@@ -33,6 +33,21 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", 
     expect(await users().sessionUser("s2")).toBeNull();
   });
 
+  it("tells which of many sessions are still signed in: not ended, not expired, their user not removed", async () => {
+    await users().ensure("cy");
+    await users().ensure("dee");
+    const now = new Date();
+    const later = new Date(now.getTime() + 60_000);
+    for (const session of ["live", "ended", "of-dee"])
+      await users().createSession(session, session === "of-dee" ? "dee" : "cy", later);
+    await users().createSession("expired", "cy", new Date(now.getTime() - 1));
+    await users().endSession("ended");
+    await users().remove("dee");
+    const asked = ["live", "ended", "expired", "of-dee", "never-made"];
+    expect(await users().liveSessions(asked, now)).toEqual(new Set(["live"]));
+    expect(await users().liveSessions([])).toEqual(new Set());
+  });
+
   it("makes a proxy-named user once, keeping an admin flag given earlier", async () => {
     await users().create("carol", true, null);
     expect(await users().ensure("carol")).toMatchObject({ name: "carol", admin: true });

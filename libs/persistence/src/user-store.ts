@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, sql } from "drizzle-orm";
 import type { AnvilDatabase, AnvilDb } from "./database";
 import { sessions, users } from "./schema";
 
@@ -106,6 +106,16 @@ export class UserStore {
       .innerJoin(users, eq(users.name, sessions.userName))
       .where(and(eq(sessions.idHash, idHash), gt(sessions.expiresAt, now)));
     return row === undefined ? null : toUser(row.user);
+  }
+
+  /** Which of the sessions `idHashes` name are still signed in (not ended, not expired). */
+  async liveSessions(idHashes: readonly string[], now = new Date()): Promise<Set<string>> {
+    if (idHashes.length === 0) return new Set();
+    const rows = await this.db
+      .select({ idHash: sessions.idHash })
+      .from(sessions)
+      .where(and(inArray(sessions.idHash, [...idHashes]), gt(sessions.expiresAt, now)));
+    return new Set(rows.map((row) => row.idHash));
   }
 
   /** Ends a session (signing out); false when there was none. */

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { authorizedHttpClient } from "../reliability/support/authorized-clients";
+import { authorizedHttpClient, openStream, openSubscribedSocket } from "../reliability/support/authorized-clients";
 import { startInProcess, useInProcessCluster } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import type { AnvilClient } from "../testing/clients";
@@ -11,27 +10,6 @@ import { waitFor, waitForStatus } from "../testing/wait";
 
 const TOKEN = "the-admins-api-token";
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-/** An SSE stream opened with `headers`: whether it has ended, and what it carried. */
-const openStream = async (url: string, path: string, input: unknown, headers: Record<string, string>) => {
-  const abort = new AbortController();
-  const response = await fetch(`${url}/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`, {
-    headers: { ...headers, accept: "text/event-stream" },
-    signal: abort.signal,
-  });
-  expect(response.status).toBe(200);
-  const stream = { ended: false, text: "", close: () => abort.abort() };
-  void (async () => {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) stream.text += decoder.decode(chunk);
-    } catch {
-      // Aborted by the test.
-    }
-    stream.ended = true;
-  })();
-  return stream;
-};
 
 describe.each(testDrivers())("a removed user's open streams on $kind", (driver) => {
   let database: TestDatabase;
@@ -90,23 +68,17 @@ describe.skipIf(!postgres)("a removed user's open streams through a follower", {
     const leader = cluster.leader();
     const before = leader.anvil.events.subscribers;
     const sse = await openStream(follower.url, "jobs.events", {}, headers);
-    const socket = new WebSocket(`${follower.url.replace(/^http/, "ws")}/trpc`, { headers });
-    const socketClosed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
-    socket.send(JSON.stringify({ id: 1, method: "subscription", params: { path: "jobs.events", input: {} } }));
+    const ws = await openSubscribedSocket(follower.url, headers);
     try {
       await waitFor(() => leader.anvil.events.subscribers >= before + 2, "both streams listen on the leader");
       await admin.users.remove.mutate({ name: "gone" });
       await waitFor(() => sse.ended, "the SSE stream through the follower ends");
       await waitFor(() => leader.anvil.events.subscribers <= before, "the leader holds nothing of the user open");
       expect((await fetch(`${follower.url}/trpc/me`, { headers })).status).toBe(401);
-      await socketClosed;
+      await waitFor(() => ws.closed, "the WebSocket through the follower closes");
     } finally {
       sse.close();
-      socket.terminate();
+      ws.socket.terminate();
     }
   });
 });

@@ -20,4 +20,15 @@ describe("the session", () => {
     expect(authState()).toBe("ok");
     expect(sessionEnded()).toBeNull();
   });
+
+  it("says so too when a stream ended and the server, asked again, finds the session over", async () => {
+    expect(await login("a-token", answering(200, { ok: true, user: { name: "ann", admin: false } }))).toBeNull();
+    expect(sessionEnded()).toBeNull();
+    expect(await checkAuth(answering(200, { required: true, authorized: false, user: null }))).toBe("required");
+    expect(sessionEnded()).toMatch(/signed out/);
+    // Nobody was signed in: the sign-in form, with nothing to explain.
+    expect(await login("a-token", answering(200, { ok: true, user: null }))).toBeNull();
+    expect(await checkAuth(answering(200, { required: true, authorized: false, user: null }))).toBe("required");
+    expect(sessionEnded()).toBeNull();
+  });
 });

@@ -21,8 +21,8 @@ const [sessionEnded, setSessionEnded] = createSignal<string | null>(null);
 /** Why a signed-in user is shown the sign-in form again, or null when they never were signed in. */
 export { sessionEnded };
 
-/** Called when the server answers 401: the cookie is missing, has expired, or its user was removed. */
-export function markUnauthorized(): void {
+/** Shows the sign-in form; a user who was signed in is told why they see it again. */
+function requireSignIn(): void {
   if (authState() === "ok" && currentUser() !== null) {
     setSessionEnded(
       "You were signed out: your session ended, or an admin removed your access. Sign in again to go on.",
@@ -31,12 +31,19 @@ export function markUnauthorized(): void {
   setAuthState("required");
 }
 
+/** Called when the server answers 401: the cookie is missing, has expired, or its user was removed. */
+export function markUnauthorized(): void {
+  requireSignIn();
+}
+
 /** Asks the server whether a token is needed and whether this browser already carries it. */
 export async function checkAuth(fetcher: typeof fetch = fetch): Promise<AuthState> {
   try {
     const response = await fetcher("/auth/status", { credentials: "same-origin" });
     const body = (await response.json()) as { required?: boolean; authorized?: boolean; user?: SignedInUser | null };
     const state: AuthState = body.required && !body.authorized ? "required" : "ok";
+    // Asked again after a stream ended: a session signed out in another tab, or ended by an admin, says so.
+    if (state === "required") requireSignIn();
     setCurrentUser(body.user ?? null);
     setSignInRequired(Boolean(body.required));
     setAuthState(state);

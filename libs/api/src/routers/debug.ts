@@ -1,5 +1,6 @@
 import { chartOf, imageJobMachine, schedulerMachine } from "@anvil/job-machine";
 import { TRPCError } from "@trpc/server";
+import { endsAccess } from "../event-hub";
 import { inspectStream } from "../inspection/inspect-stream";
 import { debugListInput, inspectInput, timelineInput } from "../inspection/schemas";
 import { actorsDebugView, schedulerDebugView } from "../inspection/views";
@@ -49,10 +50,11 @@ export const debugRouter = router({
   }),
 
   inspect: inspectedProcedure.input(inspectInput).subscription(async function* ({ ctx, input, signal }) {
-    // The admin check ran when the stream opened: an admin removed meanwhile must stop hearing every user's jobs.
+    // The admin check ran when the stream opened: an admin removed (or signed out) meanwhile must stop hearing every
+    // user's jobs.
     const revoked = new AbortController();
     const unsubscribe = ctx.events.subscribe((message) => {
-      if (message.kind === "revoked" && message.user === ctx.user.name) revoked.abort();
+      if (endsAccess(message, ctx.user)) revoked.abort();
     });
     const until = signal ? AbortSignal.any([signal, revoked.signal]) : revoked.signal;
     try {

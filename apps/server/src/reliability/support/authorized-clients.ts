@@ -75,3 +75,37 @@ export const signIn = async (url: string, token: string): Promise<string> => {
   expect(login.status).toBe(200);
   return (login.headers.get("set-cookie") ?? "").split(";")[0]!;
 };
+
+/** An SSE stream of `path` opened at `url` with `headers`: whether it has ended, what it carried, and `close`. */
+export const openStream = async (url: string, path: string, input: unknown, headers: Record<string, string>) => {
+  const abort = new AbortController();
+  const response = await fetch(`${url}/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`, {
+    headers: { ...headers, accept: "text/event-stream" },
+    signal: abort.signal,
+  });
+  expect(response.status).toBe(200);
+  const stream = { ended: false, text: "", close: () => abort.abort() };
+  void (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) stream.text += decoder.decode(chunk);
+    } catch {
+      // Aborted by the test.
+    }
+    stream.ended = true;
+  })();
+  return stream;
+};
+
+/** A WebSocket to `url`'s /trpc with `headers`, once open and subscribed to `jobs.events`: whether it has closed. */
+export const openSubscribedSocket = async (url: string, headers: Record<string, string>) => {
+  const socket = new WebSocket(`${url.replace(/^http/, "ws")}/trpc`, { headers });
+  const state = { closed: false, socket };
+  socket.once("close", () => (state.closed = true));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("error", reject);
+  });
+  socket.send(JSON.stringify({ id: 1, method: "subscription", params: { path: "jobs.events", input: {} } }));
+  return state;
+};
