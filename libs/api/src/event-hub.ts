@@ -5,8 +5,9 @@ import type { Caller } from "./caller";
  * What the hub carries: persisted status changes, persisted progress, each change of the waiting line as it
  * happens, numbered by the line's version (positions are never persisted: they are read from the live line), a
  * change of the estimates while the line stayed as it was (read them from the service), a user removed or web
- * sessions ended (signed out, expired: what they opened ends, see {@link endsAccess}), and a conversation of `owner`'s made, renamed or deleted: only a wake-up, for the
- * database says what it is now (see conversation-stream.ts).
+ * sessions ended (signed out, expired: what they opened ends, see {@link endsAccess}), and a conversation of
+ * `owner`'s made, renamed or deleted: only a wake-up, for the database says what it is now (see
+ * conversation-stream.ts).
  */
 export type HubMessage =
   | { kind: "status"; eventId: number; job: Job }
