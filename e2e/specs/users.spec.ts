@@ -61,10 +61,15 @@ test.describe("users", () => {
     expect(refused).toEqual([]);
     await expect(bobPage.getByText("Reconnecting")).toHaveCount(0);
 
-    // Signing out ends the session: without API_TOKEN the page is the local user's again, and ann's card is gone.
+    // Signing out ends the session: without API_TOKEN the page is the local user's again, and ann's card is gone;
+    // so is her other tab, whose stream ended with the session.
+    const annElsewhere = await annPage.context().newPage();
+    await annElsewhere.goto("/");
+    await expect(annElsewhere.getByTestId("signed-in-user")).toHaveText(ann);
     await annPage.getByRole("button", { name: "Sign out" }).click();
     await expect(annPage.getByTestId("signed-in-user")).toHaveText("local");
     await expect(jobCard(annPage, annPrompt)).toHaveCount(0);
+    await expect(annElsewhere.getByTestId("signed-in-user")).toHaveText("local");
   });
 
   test("on a phone, a signed-in admin's header keeps every control on the screen, and each still works", async ({

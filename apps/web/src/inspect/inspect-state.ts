@@ -1,6 +1,6 @@
 import { batch, createEffect, createMemo, createSignal, on, onCleanup } from "solid-js";
 import { createStore, produce, reconcile } from "solid-js/store";
-import { checkAuth, currentUser } from "../lib/auth";
+import { currentUser, recheckAuth } from "../lib/auth";
 import { errorCode, errorMessage } from "../lib/errors";
 import { isFinal } from "../lib/job-store";
 import { createSubscription } from "../lib/subscription";
@@ -107,7 +107,7 @@ export function createInspectorState() {
   };
 
   /** A live stream failed: refused (no admin) is final; anything else may be a session that ended. */
-  const streamFailed = (error: unknown) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void checkAuth());
+  const streamFailed = (error: unknown) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void recheckAuth());
 
   /** A listed job's final status, shown at once where its actor left no state. */
   const learnFinal = (job: StoredJob) => {
@@ -254,6 +254,7 @@ export function createInspectorState() {
         void checkStatus().then(() => setPaused(false));
       }),
     onError: streamFailed,
+    onEnded: () => void recheckAuth(),
   });
   createEffect(on(all.state, (state) => state === "live" && refresh()));
   const poll = setInterval(() => mode() === "on" && refresh(), POLL_MS);
@@ -271,6 +272,7 @@ export function createInspectorState() {
     },
     onHistoryGone: () => queueMicrotask(() => void loadTimeline()),
     onError: streamFailed,
+    onEnded: () => void recheckAuth(),
   });
 
   createEffect(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authState, checkAuth, login, markUnauthorized, sessionEnded } from "./auth";
+import { authState, checkAuth, login, markUnauthorized, recheckAuth, sessionEnded } from "./auth";
 
 const answering =
   (status: number, body: unknown): typeof fetch =>
@@ -29,6 +29,19 @@ describe("the session", () => {
     // Nobody was signed in: the sign-in form, with nothing to explain.
     expect(await login("a-token", answering(200, { ok: true, user: null }))).toBeNull();
     expect(await checkAuth(answering(200, { required: true, authorized: false, user: null }))).toBe("required");
+    expect(sessionEnded()).toBeNull();
+  });
+
+  it("starts the page afresh when asked again it finds another user: signed out where nobody needs to sign in", async () => {
+    const navigated: string[] = [];
+    const navigate = (path: string) => void navigated.push(path);
+    const ann = { required: false, authorized: true, user: { name: "ann", admin: false } };
+    expect(await login("ann's token", answering(200, { ok: true, user: ann.user }))).toBeNull();
+    await recheckAuth(answering(200, ann), navigate);
+    expect(navigated).toEqual([]);
+    const local = { required: false, authorized: true, user: { name: "local", admin: true } };
+    await recheckAuth(answering(200, local), navigate);
+    expect(navigated).toEqual(["/"]);
     expect(sessionEnded()).toBeNull();
   });
 });

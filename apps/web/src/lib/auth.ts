@@ -42,7 +42,7 @@ export async function checkAuth(fetcher: typeof fetch = fetch): Promise<AuthStat
     const response = await fetcher("/auth/status", { credentials: "same-origin" });
     const body = (await response.json()) as { required?: boolean; authorized?: boolean; user?: SignedInUser | null };
     const state: AuthState = body.required && !body.authorized ? "required" : "ok";
-    // Asked again after a stream ended: a session signed out in another tab, or ended by an admin, says so.
+    // A user who was signed in is told why they see the sign-in form again.
     if (state === "required") requireSignIn();
     setCurrentUser(body.user ?? null);
     setSignInRequired(Boolean(body.required));
@@ -53,6 +53,21 @@ export async function checkAuth(fetcher: typeof fetch = fetch): Promise<AuthStat
     setAuthState("ok");
     return "ok";
   }
+}
+
+/**
+ * Asks again once a live stream ended or failed: the sign-in it was opened with may be over (signed out in another
+ * tab, or by an admin). Then the page says so and asks for a sign-in; where nobody needs one, the page is now another
+ * user's (the local user's) and starts afresh through `navigate`, as signing out here does, so that nothing of the
+ * signed-out user's stays on it.
+ */
+export async function recheckAuth(
+  fetcher: typeof fetch = fetch,
+  navigate: (path: string) => void = (path) => location.assign(path),
+): Promise<void> {
+  const before = authState() === "ok" ? currentUser() : null;
+  const state = await checkAuth(fetcher);
+  if (state === "ok" && before !== null && currentUser()?.name !== before.name) navigate("/");
 }
 
 /** Posts the token to /auth/login, which sets the HttpOnly session cookie; resolves to an error message or null. */

@@ -1,6 +1,6 @@
 import { batch, createEffect, createSignal, on, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
-import { checkAuth, currentUser } from "./auth";
+import { currentUser, recheckAuth } from "./auth";
 import { createCatalog } from "./catalog";
 import { errorCode, errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
@@ -310,7 +310,9 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       void refreshQueue();
     },
     onHistoryGone: () => void loadConversation(),
-    onError: () => void checkAuth(),
+    // Either may be a sign-in that ended: then the page asks for one, or starts afresh as whoever it now is.
+    onError: () => void recheckAuth(),
+    onEnded: () => void recheckAuth(),
   });
 
   // The user's conversations as they are made, renamed and deleted on any page. A hidden page holds no such stream:

@@ -89,12 +89,19 @@ describe("createSubscription", () => {
     vi.useRealTimers();
   });
 
-  it("reconnects from the last event id when the server ends the stream cleanly", async () => {
+  it("reconnects from the last event id when the server ends the stream cleanly, and says it ended", async () => {
     vi.useFakeTimers();
-    const { sub, stream, dispose } = mount({ input: () => ({}), onData: () => undefined, retryDelayMs: () => 1000 });
+    let ended = 0;
+    const { sub, stream, dispose } = mount({
+      input: () => ({}),
+      onData: () => undefined,
+      onEnded: () => void ended++,
+      retryDelayMs: () => 1000,
+    });
     stream.last().handlers.onStarted();
     stream.last().handlers.onData({ id: "9", data: "x" });
     stream.last().handlers.onComplete();
+    expect(ended).toBe(1);
     expect(sub.state()).toBe("reconnecting");
     await vi.advanceTimersByTimeAsync(1000);
     expect(stream.opened).toHaveLength(2);

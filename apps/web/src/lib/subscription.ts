@@ -35,6 +35,11 @@ export interface SubscriptionOptions<I, T> {
   onHistoryGone?: () => void;
   /** Any other failure; the stream is reopened after a delay all the same. */
   onError?: (error: unknown) => void;
+  /**
+   * The server ended the stream, which it never does by itself while it runs: a proxy cut it, or the sign-in it was
+   * opened with ended (signed out, removed). It is reopened after a delay all the same.
+   */
+  onEnded?: () => void;
   /** Delay before reopening a stream that failed, by attempt (1, 2 …). */
   retryDelayMs?: (attempt: number) => number;
 }
@@ -84,6 +89,7 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
             if (!active) return;
             active = false;
             setState("reconnecting");
+            options.onEnded?.();
             timer = setTimeout(open, retryDelay(++attempt));
           },
           onError: (error) => {
