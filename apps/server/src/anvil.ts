@@ -344,6 +344,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     trpc,
     trpcBulk,
     streams,
+    sessions,
     follows: () => cluster !== null && !service,
     forward: (req, res) =>
       forwardToLeader(req, res, {
@@ -381,7 +382,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   });
   // A removed user's WebSocket connections close at once, and so do a session's once it ended: calls over them were
   // admitted as that user, with that session.
-  const stopRevoked = closeRevokedSockets(wss, gate, events);
+  const stopRevoked = closeRevokedSockets(wss, gate, events, sessions);
   routeUpgrades(server, {
     gate,
     wss,

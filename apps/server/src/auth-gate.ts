@@ -38,7 +38,7 @@ export interface AuthGateOptions {
   failedLoginLimit?: number;
   /** Names this server is known by besides the machine's own (`HOST`, `CLUSTER_URL`'s): see host-check.ts. */
   ownNames?: readonly string[];
-  /** Where the web sessions of admitted calls are noted, so that what they open ends when they do. */
+  /** The sessions of the streams open here: one signed out here ends what it opened at once. */
   sessions?: OpenSessions;
 }
 
@@ -187,7 +187,6 @@ export class AuthGate {
     const identity = await this.options.auth.identify(req);
     if (identity.user) {
       this.callers.set(req, identity.user);
-      if (identity.user.session !== undefined) this.options.sessions?.admitted(identity.user.session);
       return identity.user;
     }
     if (identity.credential) this.failed(req, identity.reason);

@@ -29,7 +29,7 @@ describe("OpenSessions", () => {
     try {
       for (const session of ["a", "b", "c"]) {
         live.add(session);
-        sessions.admitted(session);
+        sessions.opened(session);
       }
       sessions.signedOut("a");
       expect(ended).toEqual([["a"]]);
@@ -47,10 +47,40 @@ describe("OpenSessions", () => {
     }
   });
 
+  it("asks only about sessions with a stream still open", async () => {
+    const { database, sessions } = setUp();
+    try {
+      const [first, second] = [sessions.opened("two streams"), sessions.opened("two streams")];
+      const only = sessions.opened("one stream");
+      only();
+      only();
+      first();
+      await sessions.sweep();
+      expect(database.asked).toEqual([["two streams"]]);
+      second();
+      await sessions.sweep();
+      expect(database.asked).toHaveLength(1);
+    } finally {
+      sessions.stop();
+    }
+  });
+
+  it("asks about many sessions a thousand at a time", async () => {
+    const { database, ended, sessions } = setUp();
+    try {
+      for (let i = 0; i < 2_500; i++) sessions.opened(`s${i}`);
+      await sessions.sweep();
+      expect(database.asked.map((chunk) => chunk.length)).toEqual([1_000, 1_000, 500]);
+      expect(ended.flat()).toHaveLength(2_500);
+    } finally {
+      sessions.stop();
+    }
+  });
+
   it("ends nothing while the database is away, and asks again at the next sweep", async () => {
     const { database, ended, sessions } = setUp();
     try {
-      sessions.admitted("gone");
+      sessions.opened("gone");
       database.away = true;
       await sessions.sweep();
       expect(ended).toEqual([]);
@@ -60,12 +90,5 @@ describe("OpenSessions", () => {
     } finally {
       sessions.stop();
     }
-  });
-
-  it("asks nothing when no session was admitted", async () => {
-    const { database, sessions } = setUp();
-    await sessions.sweep();
-    sessions.stop();
-    expect(database.asked).toEqual([]);
   });
 });

@@ -1,8 +1,11 @@
 import type { UserStore } from "@anvil/persistence";
 import type { Logger } from "pino";
 
-/** How often the sessions this server admitted are checked for having ended elsewhere (ms). */
+/** How often the sessions of the open streams are checked for having ended elsewhere (ms). */
 export const SESSION_SWEEP_MS = 5_000;
+
+/** Sessions asked about in one query. */
+const SWEEP_CHUNK = 1_000;
 
 /** What {@link OpenSessions} is built from. */
 export interface OpenSessionsOptions {
@@ -15,13 +18,14 @@ export interface OpenSessionsOptions {
 }
 
 /**
- * The web sessions this server admitted calls with (by hash, as `Caller.session` has them), so that what they
- * opened ends with them: at once when this server signs one out, and within a sweep when one ended otherwise (signed
- * out through another server of a cluster, expired, or ended by a new API_TOKEN). A session is forgotten once it
- * has ended, so the set stays as small as the sessions in use.
+ * The web sessions (by hash, as `Caller.session` has them) that SSE streams and WebSockets on this server were opened
+ * with, so that those end with them: at once when this server signs one out, and within a sweep when one ended
+ * otherwise (signed out through another server of a cluster, expired, or ended by a new API_TOKEN). Only sessions
+ * with something open are kept and asked about.
  */
 export class OpenSessions {
-  private readonly seen = new Set<string>();
+  /** Each session's count of open streams and sockets. */
+  private readonly open = new Map<string, number>();
   private readonly timer: ReturnType<typeof setInterval>;
   private sweeping: Promise<void> | null = null;
 
@@ -30,14 +34,22 @@ export class OpenSessions {
     this.timer.unref();
   }
 
-  /** A call was admitted with this session. */
-  admitted(session: string): void {
-    this.seen.add(session);
+  /** A stream or socket was opened with `session`; the returned function says it closed (once is enough). */
+  opened(session: string): () => void {
+    this.open.set(session, (this.open.get(session) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.open.get(session) ?? 0) - 1;
+      if (left > 0) this.open.set(session, left);
+      else this.open.delete(session);
+    };
   }
 
-  /** This server ended the session (sign-out): what it opened ends now. */
+  /** This server ended the session (sign-out): what was opened with it ends now. */
   signedOut(session: string): void {
-    this.seen.delete(session);
+    this.open.delete(session);
     this.options.ended([session]);
   }
 
@@ -50,18 +62,20 @@ export class OpenSessions {
   }
 
   private async check(): Promise<void> {
-    if (this.seen.size === 0) return;
-    const asked = [...this.seen];
-    const live = await this.options.users.liveSessions(asked).catch((error: unknown) => {
-      // The database is away: the sessions are asked about again at the next sweep.
-      this.options.logger.debug({ err: error }, "could not check the open web sessions; trying again shortly");
-      return null;
-    });
-    if (live === null) return;
-    const ended = asked.filter((session) => !live.has(session));
-    if (ended.length === 0) return;
-    for (const session of ended) this.seen.delete(session);
-    this.options.ended(ended);
+    const asked = [...this.open.keys()];
+    for (let i = 0; i < asked.length; i += SWEEP_CHUNK) {
+      const chunk = asked.slice(i, i + SWEEP_CHUNK);
+      const live = await this.options.users.liveSessions(chunk).catch((error: unknown) => {
+        // The database is away: the sessions are asked about again at the next sweep.
+        this.options.logger.debug({ err: error }, "could not check the open web sessions; trying again shortly");
+        return null;
+      });
+      if (live === null) return;
+      const ended = chunk.filter((session) => !live.has(session));
+      if (ended.length === 0) continue;
+      for (const session of ended) this.open.delete(session);
+      this.options.ended(ended);
+    }
   }
 
   stop(): void {
