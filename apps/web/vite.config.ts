@@ -15,6 +15,9 @@ export default defineConfig({
   },
   test: {
     environment: "jsdom",
+    // One page and one module graph per worker, not one per file: setting up jsdom for each file took four times
+    // as long as the tests themselves. src/test-setup.ts gives each test a page nobody signed in to.
+    isolate: false,
     setupFiles: ["./src/test-setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
   },
