@@ -77,7 +77,7 @@ export interface AnvilConfig {
   allowedOrigins?: readonly string[] | undefined;
   /** Failed sign-ins per client address per minute before it must wait (default 10). */
   failedLoginLimit?: number;
-  /** How often the web sessions this server admitted are checked for having ended elsewhere (default 5 s). */
+  /** How often the web sessions of the streams open here are checked for having ended elsewhere (default 5 s). */
   sessionSweepMs?: number;
   /** Queued jobs one user may have at once (0: no limit; default 200). */
   maxQueuedPerUser?: number;
