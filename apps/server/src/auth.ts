@@ -63,6 +63,12 @@ export interface AuthenticatorOptions {
   proxyHeader?: string | undefined;
 }
 
+/** The hash of the session id `req`'s cookie carries (only hashes are stored), if it carries one. */
+const sessionHashOf = (req: IncomingMessage): string | undefined => {
+  const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
+  return session ? sha256(session) : undefined;
+};
+
 /**
  * Turns a request into a caller: the API_TOKEN (the admin `admin`), a user's token, a session cookie, or the
  * trusted proxy's header. With none of API_TOKEN and AUTH_PROXY_HEADER configured, a request without credentials
@@ -109,9 +115,8 @@ export class Authenticator {
       const user = await this.byToken(bearer);
       return user ? { user } : { user: null, reason: "the token names no user", credential: true };
     }
-    const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
-    if (session) {
-      const hash = sha256(session);
+    const hash = sessionHashOf(req);
+    if (hash !== undefined) {
       const user = await this.options.users.sessionUser(hash);
       // API_TOKEN's admin signed in with a token that is no longer API_TOKEN (replaced, or unset): that session is over.
       const valid = user !== null && (user.name !== ADMIN_NAME || (await this.adminBound()));
@@ -154,9 +159,8 @@ export class Authenticator {
 
   /** Ends the session `req` carries, if any; returns its hash (as `Caller.session` has it), or null for none. */
   async endSession(req: IncomingMessage): Promise<string | null> {
-    const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
-    if (!session) return null;
-    const hash = sha256(session);
+    const hash = sessionHashOf(req);
+    if (hash === undefined) return null;
     await this.options.users.endSession(hash);
     return hash;
   }

@@ -21,19 +21,17 @@ const [sessionEnded, setSessionEnded] = createSignal<string | null>(null);
 /** Why a signed-in user is shown the sign-in form again, or null when they never were signed in. */
 export { sessionEnded };
 
-/** Shows the sign-in form; a user who was signed in is told why they see it again. */
-function requireSignIn(): void {
+/**
+ * Shows the sign-in form: the server answered 401 (the cookie is missing, has expired, or its user was removed) or
+ * says a sign-in is needed. A user who was signed in is told why they see it again.
+ */
+export function markUnauthorized(): void {
   if (authState() === "ok" && currentUser() !== null) {
     setSessionEnded(
       "You were signed out: your session ended, or an admin removed your access. Sign in again to go on.",
     );
   }
   setAuthState("required");
-}
-
-/** Called when the server answers 401: the cookie is missing, has expired, or its user was removed. */
-export function markUnauthorized(): void {
-  requireSignIn();
 }
 
 /** Asks the server whether a token is needed and whether this browser already carries it. */
@@ -43,7 +41,7 @@ export async function checkAuth(fetcher: typeof fetch = fetch): Promise<AuthStat
     const body = (await response.json()) as { required?: boolean; authorized?: boolean; user?: SignedInUser | null };
     const state: AuthState = body.required && !body.authorized ? "required" : "ok";
     // A user who was signed in is told why they see the sign-in form again.
-    if (state === "required") requireSignIn();
+    if (state === "required") markUnauthorized();
     setCurrentUser(body.user ?? null);
     setSignInRequired(Boolean(body.required));
     setAuthState(state);
