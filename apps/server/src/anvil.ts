@@ -69,6 +69,8 @@ export interface AnvilConfig {
   /** Embedded database and images; undefined keeps the database in memory (tests). */
   dataDir: string;
   inMemoryDatabase?: boolean;
+  /** Aborted when the server is asked to stop during its start: a new embedded database being made is given up. */
+  startUpStopped?: AbortSignal | undefined;
   forgeUrls?: string[] | undefined;
   apiToken?: string | undefined;
   /** A trusted proxy's header that names the signed-in user (AUTH_PROXY_HEADER). */
@@ -176,6 +178,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const database = await openDatabase({
     ...(config.databaseUrl ? { url: config.databaseUrl } : config.inMemoryDatabase ? {} : { dataDir: config.dataDir }),
     migrationsFolder: MIGRATIONS_FOLDER,
+    ...(config.startUpStopped ? { signal: config.startUpStopped } : {}),
   }).catch(async (error: unknown) => {
     await lock?.release();
     throw config.databaseUrl ? new DatabaseUnusable(config.databaseUrl, error) : error;

@@ -6,8 +6,9 @@ const STOP_MARGIN_MS = 30_000;
 /**
  * A signal during start-up waits this long for the start to reach a point where it can be closed (an opening
  * database finishes its migration and is closed, the DATA_DIR lock and the cluster lease are given back); a start
- * still under way then (a new embedded database being made apart, PostgreSQL not answering) is left as a crash
- * would leave it, which every part of start-up survives, well before a process manager's own kill (docker: 10 s).
+ * still under way then (PostgreSQL not answering) is left as a crash would leave it, which every part of start-up
+ * survives, well before a process manager's own kill (docker: 10 s). A new embedded database being made is given up
+ * at once (its initdb child killed; it was being made apart, so nothing half made is left where the next start looks).
  */
 const STARTUP_STOP_WAIT_MS = 5_000;
 
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, pretty, color: pretty });
 
   let anvil: AnvilServer | null = null;
+  // A new embedded database being made cannot be closed part way: a stop gives it up at once instead of waiting.
+  const startUp = new AbortController();
   const stoppedDuringStartUp = (signal: string, fields: Record<string, unknown> = {}): never => {
     logger.info({ signal, ...fields }, "stopped during start-up");
     process.exit(0);
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     if (anvil) stopServing(anvil, signal);
     else {
       logger.info({ signal, waitMs: STARTUP_STOP_WAIT_MS }, "stopping during start-up: nothing has been served yet");
+      startUp.abort(new Error(`stopped by ${signal} during start-up`));
       setTimeout(() => stoppedDuringStartUp(signal, { abandoned: true }), STARTUP_STOP_WAIT_MS);
     }
   };
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
       host: env.HOST,
       databaseUrl: env.DATABASE_URL,
       dataDir: env.DATA_DIR,
+      startUpStopped: startUp.signal,
       forgeUrls: env.FORGE_URL,
       apiToken: env.API_TOKEN,
       authProxyHeader: env.AUTH_PROXY_HEADER,

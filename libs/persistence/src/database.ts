@@ -39,6 +39,11 @@ export interface OpenDatabaseOptions {
   migrationsFolder?: string;
   /** PostgreSQL connection pool size (default 10). */
   poolSize?: number;
+  /**
+   * Aborted: a new embedded database still being made (initdb, which cannot be closed part way) is given up at once,
+   * its child process killed, and the open fails with the abort's reason. Anything else opens as usual.
+   */
+  signal?: AbortSignal;
   /** Extra PGlite settings, e.g. `loadDataDir` to start from a `dumpDataDir()` tarball instead of running initdb. */
   pglite?: Omit<PGliteOptions, "dataDir">;
 }
@@ -53,7 +58,7 @@ const MIGRATION_LOCK_KEY = "4167338460717001";
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<AnvilDatabase> {
   const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder;
   return options.url === undefined
-    ? openPglite(options.dataDir, migrationsFolder, options.pglite ?? {})
+    ? openPglite(options.dataDir, migrationsFolder, options.pglite ?? {}, options.signal)
     : openPostgres(options.url, migrationsFolder, options.poolSize ?? 10);
 }
 
@@ -61,6 +66,7 @@ async function openPglite(
   dataDir: string | undefined,
   migrationsFolder: string,
   pgliteOptions: Omit<PGliteOptions, "dataDir">,
+  signal: AbortSignal | undefined,
 ): Promise<AnvilDatabase> {
   let path: string | undefined;
   if (dataDir !== undefined) {
@@ -69,7 +75,7 @@ async function openPglite(
   }
   // A database of its own on disk starts from an initdb run apart (see pglite-memory.ts); in memory (tests) or from
   // a given tarball, PGlite makes it here.
-  if (path !== undefined && !pgliteOptions.loadDataDir) await initdbApart(path);
+  if (path !== undefined && !pgliteOptions.loadDataDir) await initdbApart(path, signal);
   const client = await PGlite.create({
     startParams: [...PGLITE_START_PARAMS],
     ...pgliteOptions,

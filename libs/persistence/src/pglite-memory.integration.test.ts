@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -55,4 +55,44 @@ describe("the embedded database's memory settings", () => {
       await dir.remove();
     }
   }, 120_000);
+
+  it("gives up a new database being made when its signal aborts: the initdb child is killed and nothing is left", async () => {
+    const dir = await temporaryDir();
+    try {
+      const stop = new AbortController();
+      const opening = openDatabase({ dataDir: dir.path, signal: stop.signal });
+      // The child is at work once its scratch folder holds something.
+      let scratch = "";
+      await expect
+        .poll(
+          async () => {
+            [scratch = ""] = (await readdir(dir.path)).filter((entry) => entry.startsWith(".pglite-initdb-"));
+            return scratch !== "" && (await readdir(join(dir.path, scratch))).length > 0;
+          },
+          { timeout: 60_000 },
+        )
+        .toBe(true);
+      const initdb = await processesNaming(join(dir.path, scratch));
+      expect(initdb).toHaveLength(1);
+
+      stop.abort(new Error("stopped for the test"));
+      await expect(opening).rejects.toThrow("stopped for the test");
+      expect(await processesNaming(join(dir.path, scratch))).toEqual([]);
+      expect(existsSync(join(dir.path, "pglite", "PG_VERSION"))).toBe(false);
+      expect((await readdir(dir.path)).filter((entry) => entry.startsWith(".pglite-initdb-"))).toEqual([]);
+    } finally {
+      await dir.remove();
+    }
+  }, 120_000);
 });
+
+/** The live processes whose command line names `path` (a zombie's is empty). */
+async function processesNaming(path: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const commandLine = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (commandLine.includes(path)) pids.push(Number(entry));
+  }
+  return pids;
+}

@@ -35,12 +35,13 @@ const SCRATCH_PREFIX = ".pglite-initdb-";
  * database like any existing one.
  *
  * The database is made in a scratch folder beside `path` and moved into place once whole, so that a first start cut
- * short (SIGTERM, Ctrl-C, a crash) never leaves a half-made database where the next start looks. A child orphaned by
- * its parent's SIGTERM stops once its event loop notices (initdb itself runs in one synchronous stretch), and until
- * then writes only into its own scratch folder. The caller holds the folder (the DATA_DIR lock): scratch folders it
- * finds are leftovers of a start that ended.
+ * short (SIGTERM, Ctrl-C, a crash) never leaves a half-made database where the next start looks. The child is killed
+ * when `signal` aborts (a stop during start-up) or this process exits; when this process was killed itself, the child
+ * ends once its event loop notices (initdb runs in one synchronous stretch of seconds to tens of seconds, writing only
+ * into its scratch folder). The caller holds the folder (the DATA_DIR lock): scratch folders it finds are leftovers of
+ * a start that ended.
  */
-export async function initdbApart(path: string): Promise<void> {
+export async function initdbApart(path: string, signal?: AbortSignal): Promise<void> {
   if (existsSync(join(path, "PG_VERSION"))) return;
   const parent = dirname(path);
   for (const entry of await readdir(parent)) {
@@ -55,8 +56,17 @@ export async function initdbApart(path: string): Promise<void> {
     "setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 250).unref();",
     `PGlite.create({ dataDir: ${JSON.stringify(scratch)} }).then((db) => db.close());`,
   ].join("\n");
+  signal?.throwIfAborted();
+  const initdb = run(process.execPath, ["-e", script], {
+    timeout: 120_000,
+    killSignal: "SIGKILL",
+    ...(signal === undefined ? {} : { signal }),
+  });
+  // A process that exits runs its 'exit' listeners synchronously, and a kill is a synchronous system call.
+  const endChild = (): void => void initdb.child.kill("SIGKILL");
+  process.once("exit", endChild);
   try {
-    await run(process.execPath, ["-e", script], { timeout: 120_000 });
+    await initdb.finally(() => process.off("exit", endChild));
     // What is there holds no database (no PG_VERSION): the empty folder the caller made, or what an older Anvil's
     // start cut short left half made. Anything else is not ours to delete: it is kept beside, under a name that says so.
     const left = existsSync(path) ? await readdir(path) : [];
@@ -65,6 +75,7 @@ export async function initdbApart(path: string): Promise<void> {
     await rename(scratch, path);
   } catch (error) {
     await rm(scratch, { recursive: true, force: true });
-    throw error;
+    // execFile says only "The operation was aborted": the caller's reason says why.
+    throw signal?.aborted ? signal.reason : error;
   }
 }
