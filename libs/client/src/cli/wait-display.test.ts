@@ -32,7 +32,11 @@ describe("plainDisplay", () => {
 });
 
 describe("plainDisplay with estimates", () => {
+  afterEach(() => vi.useRealTimers());
+
   it("says when a queued job starts and a running one is ready, without printing a line for an estimate alone", () => {
+    // A clock that stands still: 90 s from now, read a millisecond later, would round to "~1 min".
+    vi.useFakeTimers({ now: Date.parse("2025-01-01T10:00:00.000Z") });
     const lines: string[] = [];
     const display = plainDisplay((line) => lines.push(line));
     display.update(job("queued", 3, 0, inSeconds(40)));
