@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
+    // One module graph per worker, not one per file: loading XState, Effect, drizzle and PGlite again for each file
+    // took longer than most files' tests. Each file still gets a database (or a server) of its own.
+    isolate: false,
     globalSetup: ["src/testing/global-setup.ts"],
     // Opening a database runs the migrations; on PostgreSQL it also creates a scratch database.
     // Only catch hangs: with the server's suite running beside this one (nx runs two projects at once on a 2-core CI

@@ -1,9 +1,17 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
+import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** A DATA_DIR the built server made and stopped cleanly in: copy it, never start a server on it in place. */
+    dataDirTemplate: string;
+  }
+}
 
 /** The built server (apps/server/dist), which these tests start but never build. */
 const SERVER = resolve(import.meta.dirname, "../../../../apps/server/dist/main.js");
@@ -11,33 +19,45 @@ const SERVER = resolve(import.meta.dirname, "../../../../apps/server/dist/main.j
 /** The admin token the test server is started with. */
 export const ADMIN_TOKEN = "client-tests-admin-token";
 
-/** Starts the built server (PGlite, the built-in Forge simulator, port 0) around a suite; returns its URL. */
+/** Starts the built server (PGlite, the built-in Forge simulator, port 0) on `dataDir`; resolves once it listens. */
+export async function startBuiltServer(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [SERVER], {
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      HOME: process.env["HOME"] ?? "",
+      PORT: "0",
+      ANVIL_INSPECT: "0",
+      DATA_DIR: dataDir,
+      API_TOKEN: ADMIN_TOKEN,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((ready, fail) => {
+    child.once("exit", (code) => fail(new Error(`the server exited (${code}) before it listened`)));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const found = /Anvil is listening on (\S+)"/.exec(line);
+      if (found) ready(found[1]!);
+    });
+  });
+  return { child, url };
+}
+
+/**
+ * Starts the built server around a suite, on a copy of the run's DATA_DIR template (the embedded database made and
+ * migrated once, in global-setup.ts, rather than by every suite); returns its URL.
+ */
 export function useAnvilServer(env: Record<string, string> = {}): () => string {
   let url = "";
   let dir = "";
-  let child: ReturnType<typeof spawn> | undefined;
+  let child: ChildProcess | undefined;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "anvil-client-"));
-    const server = spawn(process.execPath, [SERVER], {
-      env: {
-        PATH: process.env["PATH"] ?? "",
-        HOME: process.env["HOME"] ?? "",
-        PORT: "0",
-        ANVIL_INSPECT: "0",
-        DATA_DIR: dir,
-        API_TOKEN: ADMIN_TOKEN,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    child = server;
-    url = await new Promise<string>((ready, fail) => {
-      server.once("exit", (code) => fail(new Error(`the server exited (${code}) before it listened`)));
-      createInterface({ input: server.stdout! }).on("line", (line) => {
-        const found = /Anvil is listening on (\S+)"/.exec(line);
-        if (found) ready(found[1]!);
-      });
-    });
+    await cp(inject("dataDirTemplate"), dir, { recursive: true });
+    ({ child, url } = await startBuiltServer(dir, env));
   }, 60_000);
   afterAll(async () => {
     if (child && child.exitCode === null) {
