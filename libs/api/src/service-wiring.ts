@@ -57,6 +57,8 @@ export interface JobServiceSettings {
    * the refusal is the BAD_REQUEST's message.
    */
   callbackRefusal?: (url: URL) => string | null;
+  /** How long a finished job's image waits at most for its backend's next request to go out (default 50 ms). */
+  handoverWaitMs?: number;
 }
 
 /** The collaborators of one JobService, wired to each other. */
@@ -109,7 +111,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const live: LiveJobs = new LiveJobs({ store, events, estimates, position: (jobId) => scheduler.position(jobId) });
   const publisher = new JobPublisher({ events, live, estimates, images, observers: options.observers, log });
   const writer = new TransitionWriter(store, (backend) => backendUrls[backend] ?? null);
-  const handovers = new Handovers();
+  const handovers = new Handovers(options.handoverWaitMs);
   // The database away: one warning when its writes start failing, one line when they go through again.
   const writeFailures = new FailureSpell(log, "database writes go through again");
   // Persisted across restarts and failovers: a server that starts on a paused queue says why nothing runs.

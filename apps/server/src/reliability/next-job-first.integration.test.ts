@@ -55,6 +55,9 @@ describe.each(testDrivers())("the next job's start before the last job's image, 
     const { service } = await startJobService(driver, cleanups, {
       backends: [backend],
       images,
+      // The order is what this test looks at, not how long the next start takes on a loaded machine: without this,
+      // the image goes after 50 ms whether the next request went out or not.
+      handoverWaitMs: 10_000,
       // The second job's `processing` commit takes a while, as a busy database's would: the first job's image,
       // ready meanwhile, waits for it and for the request after it.
       store: (database) =>
