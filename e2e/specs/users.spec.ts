@@ -66,6 +66,8 @@ test.describe("users", () => {
     const annElsewhere = await annPage.context().newPage();
     await annElsewhere.goto("/");
     await expect(annElsewhere.getByTestId("signed-in-user")).toHaveText(ann);
+    // Its stream is open, with ann's session: a stream opened only after the sign-out would be the local user's.
+    await expect(annElsewhere.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
     await annPage.getByRole("button", { name: "Sign out" }).click();
     await expect(annPage.getByTestId("signed-in-user")).toHaveText("local");
     await expect(jobCard(annPage, annPrompt)).toHaveCount(0);
