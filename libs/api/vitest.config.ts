@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
     // One module graph per worker, not one per file: loading XState, Effect, drizzle and PGlite again for each file
-    // took longer than most files' tests. Each file still gets a database (or a server) of its own.
+    // took longer than most files' tests. Each file still opens a database of its own.
     isolate: false,
     globalSetup: ["src/testing/global-setup.ts"],
     // Opening a database loads the migrated template (global-setup.ts) into a new PGlite.

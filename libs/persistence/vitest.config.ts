@@ -3,8 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
-    // One module graph per worker, not one per file: loading XState, Effect, drizzle and PGlite again for each file
-    // took longer than most files' tests. Each file still gets a database (or a server) of its own.
+    // One module graph per worker, not one per file: loading drizzle and PGlite again for each file took longer than
+    // most files' tests. Each file still opens a database of its own.
     isolate: false,
     globalSetup: ["src/testing/global-setup.ts"],
     // Opening a database runs the migrations; on PostgreSQL it also creates a scratch database.

@@ -56,7 +56,7 @@ export async function initdbApart(path: string, signal?: AbortSignal): Promise<v
     "setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 250).unref();",
     `PGlite.create({ dataDir: ${JSON.stringify(scratch)} }).then((db) => db.close());`,
   ].join("\n");
-  signal?.throwIfAborted();
+  // A signal aborted already ends the child at once, through the catch below, which removes the scratch folder.
   const initdb = run(process.execPath, ["-e", script], {
     timeout: 120_000,
     killSignal: "SIGKILL",
