@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import { ConversationNotFound, toJob } from "@anvil/persistence";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Unavailable } from "./errors";
 import { Submissions } from "./submissions";
 import type { SubmissionsOptions } from "./submissions";
@@ -122,5 +122,93 @@ describe("Submissions", () => {
     const results = await Promise.allSettled([s.submit(input(good)), s.submit(input(bad))]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
     expect(results[1]).toMatchObject({ reason: new Error("the scheduler has stopped") });
+  });
+  /** `store().submitNewJobs`, counting the batches in flight at once and recording each batch's prompts. */
+  const inOrder = () => {
+    const sent: string[][] = [];
+    let inFlight = 0;
+    let most = 0;
+    const storeNew = async (inputs: readonly SubmitJobInput[]) => {
+      sent.push(inputs.map((i) => i.prompt));
+      most = Math.max(most, ++inFlight);
+      try {
+        return await store().submitNewJobs(inputs);
+      } finally {
+        inFlight--;
+      }
+    };
+    return { sent, storeNew, most: () => most };
+  };
+
+  it("keeps two batches in flight on the in-order connection, stored and answered in the order submitted", async () => {
+    const prompts = Array.from({ length: 16 }, (_, i) => unique(`burst ${i}`));
+    const { sent, storeNew, most } = inOrder();
+    const s = submissions({ storeNew, inFlight: 2, laneWaiting: () => false });
+    const jobs = await Promise.all(prompts.map((prompt) => s.submit(input(prompt))));
+    // A burst is cut in two, so that the database stores one half while the other is answered.
+    expect(sent).toEqual([prompts.slice(0, 8), prompts.slice(8)]);
+    expect(most()).toBe(2);
+    expect(jobs.map((job) => job.prompt)).toEqual(prompts);
+    const first = jobs[0]!.queuePosition;
+    expect(jobs.map((job) => job.queuePosition)).toEqual(prompts.map((_, i) => first + i));
+    expect((await storedPrompts()).filter((prompt) => prompts.includes(prompt))).toEqual(prompts);
+  });
+
+  it("ends its turn of the lane after one batch when other work waits for the lane", async () => {
+    const prompts = Array.from({ length: 16 }, (_, i) => unique(`polite ${i}`));
+    const { sent, storeNew, most } = inOrder();
+    const firstStored = signal();
+    let turns = 0;
+    const s = submissions({
+      run: (task) => {
+        turns++;
+        return Promise.resolve().then(task);
+      },
+      storeNew: async (inputs) => {
+        const stored = storeNew(inputs);
+        if (sent.length === 1) await firstStored.promise;
+        return stored;
+      },
+      inFlight: 2,
+      laneWaiting: () => true,
+      deadlineMs: 5_000,
+    });
+    const first = prompts.slice(0, 8).map((prompt) => s.submit(input(prompt)));
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
+    // Submitted while the first batch is in flight: with the lane free they would go at once (the test above).
+    const second = prompts.slice(8).map((prompt) => s.submit(input(prompt)));
+    firstStored.fire();
+    const jobs = await Promise.all([...first, ...second]);
+    expect(sent).toEqual([prompts.slice(0, 8), prompts.slice(8)]);
+    expect(most()).toBe(1);
+    expect(turns).toBe(2);
+    expect(jobs.map((job) => job.prompt)).toEqual(prompts);
+  });
+
+  it("sends a batch the one statement cannot take the general way, once the batches in flight are answered", async () => {
+    const prompts = Array.from({ length: 16 }, (_, i) => unique(`mixed ${i}`));
+    const { sent, storeNew } = inOrder();
+    const general: string[][] = [];
+    const s = submissions({
+      storeNew,
+      inFlight: 2,
+      laneWaiting: () => false,
+      store: (inputs) => {
+        general.push(inputs.map((i) => i.prompt));
+        return store().submitJobs(inputs);
+      },
+    });
+    const results = await Promise.allSettled(
+      prompts.map((prompt, i) => s.submit(input(prompt, i === 2 ? randomUUID() : undefined))),
+    );
+    expect(sent).toEqual([prompts.slice(0, 8), prompts.slice(8)]);
+    // The first half named a conversation that does not exist: the one statement wrote nothing, the general path
+    // refused that submission alone and stored the rest of its batch after the second half.
+    expect(general).toEqual([prompts.slice(0, 8)]);
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value.prompt : r.reason))).toEqual(
+      prompts.map((prompt, i) => (i === 2 ? expect.any(ConversationNotFound) : prompt)),
+    );
+    const stored = (await storedPrompts()).filter((prompt) => prompts.includes(prompt));
+    expect(stored).toEqual([...prompts.slice(8), ...prompts.slice(0, 8).filter((_, i) => i !== 2)]);
   });
 });

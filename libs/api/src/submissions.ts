@@ -5,6 +5,12 @@ import { Unavailable } from "./errors";
 
 /** The most submissions stored in one transaction. */
 const MAX_BATCH = 256;
+/** From this many single submissions waiting with nothing in flight, they are cut in two batches that overlap. */
+const SPLIT_AT = 8;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+type StoreAnswer = { outcomes: readonly SubmitOutcome[] | null } | { error: unknown };
 
 export const databaseDown = (cause?: unknown) =>
   new Unavailable({
@@ -26,6 +32,19 @@ export interface SubmissionsOptions {
   lastProgressAt: () => number;
   /** Stores many submissions in one transaction, in order, each with its own outcome. */
   store: (inputs: readonly SubmitJobInput[]) => Promise<SubmitOutcome[]>;
+  /**
+   * Stores new jobs in one statement on the in-order connection (batches sent one after another commit in that
+   * order), or writes nothing and answers null when they need {@link store}'s general path. Absent, every batch
+   * goes through {@link store}, one at a time.
+   */
+  storeNew?: (inputs: readonly SubmitJobInput[]) => Promise<SubmitJobResult[] | null>;
+  /**
+   * How many batches {@link storeNew} may have in flight at once (default 1): 2 where the database works beside this
+   * thread, which then answers one batch while the next is stored.
+   */
+  inFlight?: number;
+  /** Whether other work waits for the lane (see Journal.waiting): a turn of submissions then ends. */
+  laneWaiting?: () => boolean;
   /** Stores all the inputs in one transaction, in order, or none of them (throws the refusal). */
   storeAll: (inputs: readonly SubmitJobInput[]) => Promise<SubmitJobResult[]>;
   /**
@@ -64,6 +83,8 @@ interface Waiting {
 export class Submissions {
   private waiting: Waiting[] = [];
   private scheduled = false;
+  /** When a batch was last answered: a lane that stores submissions moves, however long its turn. */
+  private movedAt = 0;
 
   constructor(private readonly options: SubmissionsOptions) {}
 
@@ -101,7 +122,8 @@ export class Submissions {
    */
   private arm(entry: Waiting, ms: number): void {
     entry.timer = setTimeout(() => {
-      const left = this.options.lastProgressAt() + this.options.deadlineMs - Date.now();
+      const movedAt = Math.max(this.options.lastProgressAt(), this.movedAt);
+      const left = movedAt + this.options.deadlineMs - Date.now();
       if (left > 0 && !entry.sent) this.arm(entry, left);
       else this.refuse(entry, entry.sent ? databaseSlow() : databaseDown());
     }, ms);
@@ -127,42 +149,91 @@ export class Submissions {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    void this.options.run(() => this.storeBatch());
+    void this.options.run(() => this.storeBatches());
   }
 
-  /** The next batch: an all-or-nothing group alone, or up to MAX_BATCH single submissions in a row. */
-  private nextBatch(): Waiting[] {
-    const first = this.waiting[0];
-    if (first === undefined) return [];
-    const size = first.atomic ? 1 : this.waiting.slice(0, MAX_BATCH).findIndex((entry) => entry.atomic);
-    return this.waiting.splice(0, size < 0 ? MAX_BATCH : size);
+  /** The single submissions waiting in a row at the front (up to the first all-or-nothing group). */
+  private singlesAhead(): number {
+    const atomic = this.waiting.findIndex((entry) => entry.atomic);
+    return atomic < 0 ? this.waiting.length : atomic;
   }
 
-  private async storeBatch(): Promise<void> {
+  /**
+   * One turn of the lane: the submissions waiting now and those that arrive while it runs, as long as nothing else
+   * waits for the lane. Single submissions go in one-statement batches on the in-order connection, up to
+   * {@link SubmissionsOptions.inFlight} at once: the database stores one while the batch before it is answered and its callers
+   * submit again, and they commit in the order sent, so the line and the event ids keep that order. An
+   * all-or-nothing group, or a batch the one statement cannot take, goes alone, once nothing is in flight.
+   */
+  private async storeBatches(): Promise<void> {
     // Group commit: one turn of the event loop before the batch is cut, so that submissions already on their way
     // (requests just read from their sockets, callers just answered that submit again) share this commit.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     this.scheduled = false;
-    const batch = this.nextBatch();
-    if (this.waiting.length > 0) this.schedule();
-    if (batch.length === 0) return;
-    for (const entry of batch) entry.sent = true;
-    let results: SubmitOutcome[];
-    try {
-      const group = batch[0]!;
-      results = group.atomic
-        ? await this.options.storeAll(group.inputs)
-        : await this.options.store(batch.map((entry) => entry.inputs[0]!));
-    } catch (error) {
-      // The driver fails a query at once when the database cannot be reached; that is not an internal error.
-      const unreachable = isDatabaseUnreachable(error);
-      const refusal = unreachable ? databaseDown(error) : error;
-      for (const entry of batch) this.settle(entry, () => entry.reject(refusal));
-      // The connection may have gone after the COMMIT reached the server: then these jobs are stored and waiting.
-      if (unreachable) this.options.onUncertain?.();
-      return;
+    const storeNew = this.options.storeNew;
+    const depth = storeNew === undefined ? 1 : (this.options.inFlight ?? 1);
+    const inFlight: { batch: Waiting[]; answer: Promise<StoreAnswer> }[] = [];
+    const general: Waiting[] = [];
+    let sent = false;
+    for (;;) {
+      while (inFlight.length < depth && general.length === 0 && this.singlesAhead() > 0) {
+        // After this turn's first batch, whatever else waits for the lane goes first.
+        const yielding = this.options.laneWaiting?.() ?? true;
+        if (sent && yielding) break;
+        const singles = this.singlesAhead();
+        // Cut in two only when the second half may follow the first at once.
+        const split = depth > 1 && inFlight.length === 0 && singles >= SPLIT_AT && !yielding;
+        const batch = this.waiting.splice(0, Math.min(split ? Math.ceil(singles / 2) : MAX_BATCH, singles));
+        for (const entry of batch) entry.sent = true;
+        const inputs = batch.map((entry) => entry.inputs[0]!);
+        const stored = storeNew === undefined ? this.options.store(inputs) : storeNew(inputs);
+        inFlight.push({
+          batch,
+          answer: stored.then(
+            (outcomes) => ({ outcomes }),
+            (error: unknown) => ({ error }),
+          ),
+        });
+        sent = true;
+      }
+      const head = inFlight.shift();
+      if (head === undefined) break;
+      const answer = await head.answer;
+      this.movedAt = Date.now();
+      if ("error" in answer) this.failed(head.batch, answer.error);
+      else if (answer.outcomes === null) general.push(...head.batch);
+      else this.answer(head.batch, answer.outcomes);
+      // Callers just answered submit again within this turn: they join the next batch.
+      if (inFlight.length > 0 || this.waiting.length > 0) await nextTurn();
     }
-    this.answer(batch, results);
+    // Nothing is in flight now: what the one statement could not take goes the general way, still in this turn.
+    if (general.length > 0) await this.storeAlone(general, false);
+    else if (!sent && this.waiting[0]?.atomic) await this.storeAlone(this.waiting.splice(0, 1), true);
+    if (this.waiting.length > 0) this.schedule();
+  }
+
+  /** Stores `batch` in a transaction of its own: an all-or-nothing group, or single submissions the general way. */
+  private async storeAlone(batch: Waiting[], atomic: boolean): Promise<void> {
+    for (const entry of batch) entry.sent = true;
+    try {
+      const outcomes = atomic
+        ? await this.options.storeAll(batch[0]!.inputs)
+        : await this.options.store(batch.map((entry) => entry.inputs[0]!));
+      this.movedAt = Date.now();
+      this.answer(batch, outcomes);
+    } catch (error) {
+      this.failed(batch, error);
+    }
+  }
+
+  /** A store failed: each of `batch` is refused, and its outcome is unknown when the connection went meanwhile. */
+  private failed(batch: readonly Waiting[], error: unknown): void {
+    // The driver fails a query at once when the database cannot be reached; that is not an internal error.
+    const unreachable = isDatabaseUnreachable(error);
+    const refusal = unreachable ? databaseDown(error) : error;
+    for (const entry of batch) this.settle(entry, () => entry.reject(refusal));
+    // The connection may have gone after the COMMIT reached the server: then these jobs are stored and waiting.
+    if (unreachable) this.options.onUncertain?.();
   }
 
   /**

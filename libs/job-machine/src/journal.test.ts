@@ -207,6 +207,40 @@ describe("Journal", () => {
       expect(written).toEqual([["a:error"], ["a:progress"]]);
     });
 
+    it("says that work waits for the lane: a task or a status change, progress only once it is due", async () => {
+      vi.useFakeTimers();
+      try {
+        const { journal } = listedWrites(100);
+        let lookedWhileRunning: boolean[] = [];
+        const look = () =>
+          journal.run(async () => void (lookedWhileRunning = [...lookedWhileRunning, journal.waiting]));
+        await look();
+        void journal.record(progress("a", 5));
+        await look();
+        const behind = journal.record(moved("b", "queued", "processing"));
+        void look();
+        const task = journal.run(async () => {});
+        await Promise.all([behind, task]);
+        expect(lookedWhileRunning).toEqual([false, false, true]);
+        // The progress waits for its delay; once that has passed it is due, and a task running then yields to it.
+        let dueWhileRunning: boolean | undefined;
+        let release: () => void = () => {};
+        const running = journal.run(
+          () => new Promise<void>((resolve) => ((release = resolve), (dueWhileRunning = journal.waiting))),
+        );
+        await vi.advanceTimersByTimeAsync(0);
+        expect(dueWhileRunning).toBe(false);
+        await vi.advanceTimersByTimeAsync(150);
+        expect(journal.waiting).toBe(true);
+        release();
+        await running;
+        await journal.flush();
+        expect(journal.waiting).toBe(false);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
     it("flush writes waiting progress at once", async () => {
       const { journal, written } = listedWrites(60_000);
       void journal.record(progress("a", 5));

@@ -187,6 +187,15 @@ export class Journal<P> {
     return this.running ? this.progressAt : this.now();
   }
 
+  /**
+   * Whether work waits for the lane now: a task, a status change, or progress that is due (progress still within
+   * its delay does not count). A running task that could go on (more submissions to store) ends instead.
+   */
+  get waiting(): boolean {
+    if (this.progressDue && this.progressWaits()) return true;
+    return this.pending.some((p) => !("entry" in p) || p.entry.kind !== "progress");
+  }
+
   /** True while the latest write failed and is being retried (e.g. the database is unreachable). */
   get failing(): boolean {
     return this.failures > 0;

@@ -25,6 +25,11 @@ export type AnvilTx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithR
 export interface AnvilDatabase {
   readonly kind: "pglite" | "postgres";
   readonly db: AnvilDb;
+  /**
+   * The same database on one connection of its own: statements sent on it run in the order sent, and one sent while
+   * another still runs is pipelined behind it (sent at once, run next). PGlite has one connection: `db` itself.
+   */
+  readonly inOrder: AnvilDb;
   /** Closes the connections (or the embedded database); calling it again is harmless. */
   close(): Promise<void>;
 }
@@ -89,15 +94,20 @@ async function openPglite(
     throw error;
   }
   let closed: Promise<void> | undefined;
-  return { kind: "pglite", db, close: () => (closed ??= client.close()) };
+  return { kind: "pglite", db, inOrder: db, close: () => (closed ??= client.close()) };
 }
 
 async function openPostgres(url: string, migrationsFolder: string, poolSize: number): Promise<AnvilDatabase> {
   await migratePostgresExclusively(url, migrationsFolder);
   const client = postgresClient(url, poolSize);
   const db = drizzlePostgres({ client, schema });
+  const inOrderClient = postgresClient(url, 1);
+  const inOrder = drizzlePostgres({ client: inOrderClient, schema });
   let closed: Promise<void> | undefined;
-  return { kind: "postgres", db, close: () => (closed ??= client.end({ timeout: 5 })) };
+  const close = async () => {
+    await Promise.all([client.end({ timeout: 5 }), inOrderClient.end({ timeout: 5 })]);
+  };
+  return { kind: "postgres", db, inOrder, close: () => (closed ??= close()) };
 }
 
 // drizzle's migrator reads the last applied migration and then applies the rest, so two processes starting

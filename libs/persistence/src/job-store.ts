@@ -13,6 +13,8 @@ import type { LineMove, LineState } from "./queue-control";
 import type { JobPage, ListJobsInput } from "./job-queries";
 import type { WriteFence } from "./leader-lease";
 import type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
+import { isUniqueViolation } from "./sql-guards";
+import { storeNewJobs } from "./store-new-jobs";
 import { submitJob, submitJobs, submitJobsAtomically } from "./submit-job";
 import type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 import type { SubmitJobInput } from "./submission";
@@ -22,15 +24,18 @@ import type { AppliedTransition, RowChangeResult, Transition } from "./transitio
 /** Conversations, messages, jobs and the job event log, on either driver. */
 export class JobStore {
   private readonly db: AnvilDb;
+  /** Statements sent on it run in the order sent (see AnvilDatabase.inOrder); `db` where none was given. */
+  private readonly inOrder: AnvilDb;
   /** Bound to a transaction of {@link transaction}, which holds the event-order lock already. */
   private readonly inTransaction: boolean;
 
   constructor(
-    database: Pick<AnvilDatabase, "db">,
+    database: Pick<AnvilDatabase, "db"> & Partial<Pick<AnvilDatabase, "inOrder">>,
     inTransaction = false,
     private readonly fence?: WriteFence,
   ) {
     this.db = database.db;
+    this.inOrder = database.inOrder ?? database.db;
     this.inTransaction = inTransaction;
   }
 
@@ -39,7 +44,7 @@ export class JobStore {
    * transaction it refuses writes nothing, and so does a journal batch (see {@link applyJournalBatch}).
    */
   withFence(fence: WriteFence): JobStore {
-    return new JobStore({ db: this.db }, this.inTransaction, fence);
+    return new JobStore({ db: this.db, inOrder: this.inOrder }, this.inTransaction, fence);
   }
 
   /**
@@ -94,6 +99,31 @@ export class JobStore {
   /** Stores many jobs in one transaction, in order; each input gets its job or its own `ConversationNotFound`. */
   submitJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
     return submitJobs(this.db, inputs);
+  }
+
+  /**
+   * Whether batches sent by {@link submitNewJobs} are stored by a database server on a connection of their own while
+   * this thread goes on (PostgreSQL), so that two in flight overlap; PGlite stores them on this thread, one after the
+   * other, and a batch cut in two would only cost a second call.
+   */
+  get pipelinesSubmissions(): boolean {
+    return this.inOrder !== this.db;
+  }
+
+  /**
+   * Stores every input as a new queued job in one statement, or writes nothing and answers null when the batch needs
+   * {@link submitJobs}'s general path (a named conversation, a repeated key). Sent on the database's in-order
+   * connection: batches sent one after another commit in that order, however many are in flight.
+   */
+  async submitNewJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
+    try {
+      const stored = await storeNewJobs(this.inOrder, inputs);
+      return stored === null ? null : stored.map((result) => ({ ...result, created: true }));
+    } catch (error) {
+      // A key stored by a writer that bypassed the lock: the general path answers each input.
+      if (isUniqueViolation(error, "jobs_owner_idempotency_key_unique")) return null;
+      throw error;
+    }
   }
 
   /** Stores every input in one transaction, in order, or none: the first refused one throws `BatchRejected`. */

@@ -4,7 +4,7 @@ import { toJob } from "./records";
 import { conversations, jobEvents, jobs, messages } from "./schema";
 import { storeNewJobs } from "./store-new-jobs";
 import type { SubmitJobInput } from "./submission";
-import { params, useTestDatabase } from "./testing/fixtures";
+import { must, params, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("storeNewJobs on $kind", (driver) => {
@@ -96,5 +96,19 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("storeNewJobs on $kind
       { prompt: "b", params, owner: "alice", conversationOwner: "alice", conversationId: mine.id },
     ]);
     expect(stored?.map(({ queuePosition }) => queuePosition)).toEqual([2, 3]);
+  });
+
+  it("commits batches sent together on the in-order connection in the order sent", async () => {
+    // Sent at once, none awaited before the next goes: on a pool they would race for the event-order lock.
+    const sent = Array.from({ length: 24 }, (_, b) =>
+      store().submitNewJobs(Array.from({ length: 3 }, (_, k) => ({ prompt: `batch ${b} job ${k}`, params }))),
+    );
+    const batches = await Promise.all(sent);
+    const seqs = batches.flatMap((batch) => must(batch).map(({ job }) => job.seq));
+    const eventIds = batches.flatMap((batch) => must(batch).map(({ job }) => job.lastEventId));
+    const positions = batches.flatMap((batch) => must(batch).map(({ queuePosition }) => queuePosition));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(eventIds).toEqual([...eventIds].sort((a, b) => a - b));
+    expect(positions).toEqual(Array.from({ length: 72 }, (_, i) => i + 1));
   });
 });

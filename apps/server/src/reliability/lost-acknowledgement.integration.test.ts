@@ -2,7 +2,7 @@ import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import { JobStore } from "@anvil/persistence";
-import type { SubmitJobInput, SubmitOutcome } from "@anvil/persistence";
+import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
@@ -26,9 +26,17 @@ class LossyStore extends JobStore {
   loseTransaction: number | null = null;
 
   override async submitJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
-    const outcomes = await super.submitJobs(inputs);
+    return this.maybeLost(await super.submitJobs(inputs));
+  }
+
+  /** The one-statement path new jobs take (submitJobs is for the rest). */
+  override async submitNewJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
+    return this.maybeLost(await super.submitNewJobs(inputs));
+  }
+
+  private maybeLost<T>(answer: T): T {
     if (this.loseSubmitAnswers > 0 && this.loseSubmitAnswers--) throw connectionClosed();
-    return outcomes;
+    return answer;
   }
 
   override async transaction<T>(work: (store: JobStore) => Promise<T>): Promise<T> {
