@@ -82,6 +82,7 @@ interface Waiting {
  */
 export class Submissions {
   private waiting: Waiting[] = [];
+  /** A turn of the lane is queued or running: it takes whatever waits, and queues the next turn when it ends. */
   private scheduled = false;
   /** When a batch was last answered: a lane that stores submissions moves, however long its turn. */
   private movedAt = 0;
@@ -149,7 +150,14 @@ export class Submissions {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    void this.options.run(() => this.storeBatches());
+    void this.options.run(async () => {
+      try {
+        await this.storeBatches();
+      } finally {
+        this.scheduled = false;
+        if (this.waiting.length > 0) this.schedule();
+      }
+    });
   }
 
   /** The single submissions waiting in a row at the front (up to the first all-or-nothing group). */
@@ -159,8 +167,8 @@ export class Submissions {
   }
 
   /**
-   * One turn of the lane: the submissions waiting now and those that arrive while it runs, as long as nothing else
-   * waits for the lane. Single submissions go in one-statement batches on the in-order connection, up to
+   * One turn of the lane: the submissions waiting now and those that arrive while it runs (they queue no turn of
+   * their own meanwhile, which would count as other work waiting), as long as nothing else waits for the lane. Single submissions go in one-statement batches on the in-order connection, up to
    * {@link SubmissionsOptions.inFlight} at once: the database stores one while the batch before it is answered and its callers
    * submit again, and they commit in the order sent, so the line and the event ids keep that order. An
    * all-or-nothing group, or a batch the one statement cannot take, goes alone, once nothing is in flight.
@@ -169,7 +177,6 @@ export class Submissions {
     // Group commit: one turn of the event loop before the batch is cut, so that submissions already on their way
     // (requests just read from their sockets, callers just answered that submit again) share this commit.
     await nextTurn();
-    this.scheduled = false;
     const storeNew = this.options.storeNew;
     const depth = storeNew === undefined ? 1 : (this.options.inFlight ?? 1);
     const inFlight: { batch: Waiting[]; answer: Promise<StoreAnswer> }[] = [];
@@ -209,7 +216,6 @@ export class Submissions {
     // Nothing is in flight now: what the one statement could not take goes the general way, still in this turn.
     if (general.length > 0) await this.storeAlone(general, false);
     else if (!sent && this.waiting[0]?.atomic) await this.storeAlone(this.waiting.splice(0, 1), true);
-    if (this.waiting.length > 0) this.schedule();
   }
 
   /** Stores `batch` in a transaction of its own: an all-or-nothing group, or single submissions the general way. */
