@@ -143,7 +143,7 @@ describe("Submissions", () => {
   it("keeps two batches in flight on the in-order connection, stored and answered in the order submitted", async () => {
     const prompts = Array.from({ length: 16 }, (_, i) => unique(`burst ${i}`));
     const { sent, storeNew, most } = inOrder();
-    const s = submissions({ storeNew, inFlight: 2, laneWaiting: () => false });
+    const s = submissions({ storeNew, inFlight: 2, laneWaiting: () => false, deadlineMs: 5_000 });
     const jobs = await Promise.all(prompts.map((prompt) => s.submit(input(prompt))));
     // A burst is cut in two, so that the database stores one half while the other is answered.
     expect(sent).toEqual([prompts.slice(0, 8), prompts.slice(8)]);
@@ -193,6 +193,7 @@ describe("Submissions", () => {
       storeNew,
       inFlight: 2,
       laneWaiting: () => false,
+      deadlineMs: 5_000,
       store: (inputs) => {
         general.push(inputs.map((i) => i.prompt));
         return store().submitJobs(inputs);

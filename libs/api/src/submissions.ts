@@ -168,9 +168,10 @@ export class Submissions {
 
   /**
    * One turn of the lane: the submissions waiting now and those that arrive while it runs (they queue no turn of
-   * their own meanwhile, which would count as other work waiting), as long as nothing else waits for the lane. Single submissions go in one-statement batches on the in-order connection, up to
-   * {@link SubmissionsOptions.inFlight} at once: the database stores one while the batch before it is answered and its callers
-   * submit again, and they commit in the order sent, so the line and the event ids keep that order. An
+   * their own meanwhile, which would count as other work waiting), as long as nothing else waits for the lane.
+   * Single submissions go in one-statement batches on the in-order connection, up to
+   * {@link SubmissionsOptions.inFlight} at once: the database stores one while the batch before it is answered and
+   * its callers submit again, and they commit in the order sent, so the line and the event ids keep that order. An
    * all-or-nothing group, or a batch the one statement cannot take, goes alone, once nothing is in flight.
    */
   private async storeBatches(): Promise<void> {
@@ -192,7 +193,8 @@ export class Submissions {
         const split = depth > 1 && inFlight.length === 0 && singles >= SPLIT_AT && !yielding;
         const batch = this.waiting.splice(0, Math.min(split ? Math.ceil(singles / 2) : MAX_BATCH, singles));
         for (const entry of batch) entry.sent = true;
-        const inputs = batch.map((entry) => entry.inputs[0]!);
+        // One input each: a batch of single submissions.
+        const inputs = batch.flatMap((entry) => entry.inputs);
         const stored = storeNew === undefined ? this.options.store(inputs) : storeNew(inputs);
         inFlight.push({
           batch,
@@ -222,9 +224,9 @@ export class Submissions {
   private async storeAlone(batch: Waiting[], atomic: boolean): Promise<void> {
     for (const entry of batch) entry.sent = true;
     try {
-      const outcomes = atomic
-        ? await this.options.storeAll(batch[0]!.inputs)
-        : await this.options.store(batch.map((entry) => entry.inputs[0]!));
+      // An all-or-nothing group is one entry; single submissions are one input each.
+      const inputs = batch.flatMap((entry) => entry.inputs);
+      const outcomes = atomic ? await this.options.storeAll(inputs) : await this.options.store(inputs);
       this.movedAt = Date.now();
       this.answer(batch, outcomes);
     } catch (error) {
