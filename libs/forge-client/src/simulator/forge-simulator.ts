@@ -39,7 +39,7 @@ import type { SimulatorStats } from "./stats";
 
 /** Settings of `startForgeSimulator`. */
 export interface ForgeSimulatorOptions {
-  /** Default 0: any free port. */
+  /** Default: a free port below the system's ephemeral range (see {@link listenBelowEphemeral}). */
   readonly port?: number;
   /** Default 127.0.0.1. */
   readonly host?: string;
@@ -138,6 +138,23 @@ const stopListening = (server: Server) =>
     server.closeAllConnections();
   });
 
+/**
+ * Listens on a free port from 20000 to 32767, below the range the system hands out for port 0 and for outgoing
+ * connections (32768 and up on Linux). A simulator taken offline gives its port up and takes it back later: any
+ * other server of the test run that listens on port 0 meanwhile could otherwise be given it: a probe of the
+ * "unreachable" backend would then reach that server and wait as long as it does not answer (as a blackholed proxy
+ * of another test never does), and the simulator could not come back.
+ */
+async function listenBelowEphemeral(server: Server, host: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await listen(server, 20_000 + Math.floor(Math.random() * 12_768), host);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || tries >= 50) throw error;
+    }
+  }
+}
+
 /** Starts a Forge simulator on a real port. */
 export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): Promise<ForgeSimulator> {
   const host = options.host ?? "127.0.0.1";
@@ -176,7 +193,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
       if (!res.headersSent && !res.destroyed) res.writeHead(500).end();
     });
   });
-  await listen(server, options.port ?? 0, host);
+  await (options.port === undefined ? listenBelowEphemeral(server, host) : listen(server, options.port, host));
   const port = (server.address() as AddressInfo).port;
   let offline = false;
   let busy: { done: boolean } | null = null;
