@@ -123,6 +123,7 @@ describe("Submissions", () => {
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
     expect(results[1]).toMatchObject({ reason: new Error("the scheduler has stopped") });
   });
+
   /** `store().submitNewJobs`, counting the batches in flight at once and recording each batch's prompts. */
   const inOrder = () => {
     const sent: string[][] = [];

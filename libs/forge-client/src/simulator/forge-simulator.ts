@@ -140,10 +140,10 @@ const stopListening = (server: Server) =>
 
 /**
  * Listens on a free port from 20000 to 32767, below the range the system hands out for port 0 and for outgoing
- * connections (32768 and up on Linux). A simulator taken offline gives its port up and takes it back later: any
- * other server of the test run that listens on port 0 meanwhile could otherwise be given it: a probe of the
- * "unreachable" backend would then reach that server and wait as long as it does not answer (as a blackholed proxy
- * of another test never does), and the simulator could not come back.
+ * connections (32768 and up on Linux). A simulator taken offline gives its port up and takes it back later, and any
+ * other server of the test run that listens on port 0 meanwhile could otherwise be given it. A probe of the
+ * "unreachable" backend would then reach that server and wait as long as it does not answer (a blackholed proxy of
+ * another test never does), and the simulator could not come back.
  */
 async function listenBelowEphemeral(server: Server, host: string): Promise<void> {
   for (let tries = 0; ; tries++) {
