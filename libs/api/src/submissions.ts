@@ -184,11 +184,12 @@ export class Submissions {
     const general: Waiting[] = [];
     let sent = false;
     for (;;) {
-      while (inFlight.length < depth && general.length === 0 && this.singlesAhead() > 0) {
+      for (;;) {
+        const singles = this.singlesAhead();
+        if (inFlight.length >= depth || general.length > 0 || singles === 0) break;
         // After this turn's first batch, whatever else waits for the lane goes first.
         const yielding = this.options.laneWaiting?.() ?? true;
         if (sent && yielding) break;
-        const singles = this.singlesAhead();
         // Cut in two only when the second half may follow the first at once.
         const split = depth > 1 && inFlight.length === 0 && singles >= SPLIT_AT && !yielding;
         const batch = this.waiting.splice(0, Math.min(split ? Math.ceil(singles / 2) : MAX_BATCH, singles));

@@ -14,8 +14,7 @@ import type { JobPage, ListJobsInput } from "./job-queries";
 import type { WriteFence } from "./leader-lease";
 import type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
 import { isUniqueViolation } from "./sql-guards";
-import { storeNewJobs } from "./store-new-jobs";
-import { submitJob, submitJobs, submitJobsAtomically } from "./submit-job";
+import { submitJob, submitJobs, submitJobsAtomically, submitNewJobs } from "./submit-job";
 import type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 import type { SubmitJobInput } from "./submission";
 import * as transitions from "./transitions";
@@ -117,8 +116,7 @@ export class JobStore {
    */
   async submitNewJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
     try {
-      const stored = await storeNewJobs(this.inOrder, inputs);
-      return stored === null ? null : stored.map((result) => ({ ...result, created: true }));
+      return await submitNewJobs(this.inOrder, inputs);
     } catch (error) {
       // A key stored by a writer that bypassed the lock: the general path answers each input.
       if (isUniqueViolation(error, "jobs_owner_idempotency_key_unique")) return null;

@@ -32,6 +32,15 @@ export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<Sub
 }
 
 /**
+ * Stores every input as a new queued job in one statement (store-new-jobs.ts), or writes nothing and answers null
+ * when the batch needs the general path of {@link submitJobs}.
+ */
+export async function submitNewJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
+  const stored = await storeNewJobs(db, inputs);
+  return stored === null ? null : stored.map((result) => ({ ...result, created: true }));
+}
+
+/**
  * Stores many jobs in one transaction, in the order given (their seqs and event ids follow it): a burst of
  * submissions costs one commit, not one each. A batch of new jobs is one call (store-new-jobs.ts); the general
  * path below, a handful of statements whatever their number, gives each input its own outcome: a job, or
@@ -40,8 +49,8 @@ export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<Sub
 export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
   if (inputs.length === 0) return [];
   try {
-    const stored = await storeNewJobs(db, inputs);
-    if (stored !== null) return stored.map((result) => ({ ...result, created: true }));
+    const stored = await submitNewJobs(db, inputs);
+    if (stored !== null) return stored;
     return await db.transaction(async (tx) => {
       // Taken first: it orders the event ids and the jobs' seqs, and it serializes submits, which makes the
       // idempotency check below race-free across processes sharing the database.
@@ -75,8 +84,8 @@ export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[])
  */
 export async function submitJobsAtomically(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[]> {
   if (inputs.length === 0) return [];
-  const stored = await storeNewJobs(db, inputs);
-  if (stored !== null) return stored.map((result) => ({ ...result, created: true }));
+  const stored = await submitNewJobs(db, inputs);
+  if (stored !== null) return stored;
   return db.transaction(async (tx) => {
     await lockEventOrder(tx);
     const outcomes = await insertJobs(tx, inputs);
