@@ -52,6 +52,11 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
     expect(done).toMatchObject({ attempt: 2, backend: other.url, error: null });
     expect(other.stats().completed).toBe(1);
     await dying.setOffline(false);
-    await waitFor(() => anvil!.service.monitor.health().every((backend) => backend.healthy), "the backend is back");
+    // Its probes have backed off meanwhile, by up to 10 s between two (backend-monitor.ts).
+    await waitFor(
+      () => anvil!.service.monitor.health().every((backend) => backend.healthy),
+      "the backend is back",
+      25_000,
+    );
   });
 });
