@@ -13,7 +13,6 @@ import type { LineMove, LineState } from "./queue-control";
 import type { JobPage, ListJobsInput } from "./job-queries";
 import type { WriteFence } from "./leader-lease";
 import type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
-import { isUniqueViolation } from "./sql-guards";
 import { submitJob, submitJobs, submitJobsAtomically, submitNewJobs } from "./submit-job";
 import type { SubmitJobResult, SubmitOutcome } from "./submit-job";
 import type { SubmitJobInput } from "./submission";
@@ -114,14 +113,8 @@ export class JobStore {
    * {@link submitJobs}'s general path (a named conversation, a repeated key). Sent on the database's in-order
    * connection: batches sent one after another commit in that order, however many are in flight.
    */
-  async submitNewJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
-    try {
-      return await submitNewJobs(this.inOrder, inputs);
-    } catch (error) {
-      // A key stored by a writer that bypassed the lock: the general path answers each input.
-      if (isUniqueViolation(error, "jobs_owner_idempotency_key_unique")) return null;
-      throw error;
-    }
+  submitNewJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
+    return submitNewJobs(this.inOrder, inputs);
   }
 
   /** Stores every input in one transaction, in order, or none: the first refused one throws `BatchRejected`. */

@@ -33,11 +33,18 @@ export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<Sub
 
 /**
  * Stores every input as a new queued job in one statement (store-new-jobs.ts), or writes nothing and answers null
- * when the batch needs the general path of {@link submitJobs}.
+ * when the batch needs the general path of {@link submitJobs}: a named conversation, a repeated key, or a key
+ * stored by a writer that bypassed the lock (the unique index refused the statement; the general path answers
+ * each input).
  */
 export async function submitNewJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
-  const stored = await storeNewJobs(db, inputs);
-  return stored === null ? null : stored.map((result) => ({ ...result, created: true }));
+  try {
+    const stored = await storeNewJobs(db, inputs);
+    return stored === null ? null : stored.map((result) => ({ ...result, created: true }));
+  } catch (error) {
+    if (isUniqueViolation(error, "jobs_owner_idempotency_key_unique")) return null;
+    throw error;
+  }
 }
 
 /**
