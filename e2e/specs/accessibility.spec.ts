@@ -3,6 +3,7 @@ import {
   cancelJob,
   expectImage,
   holdGpu,
+  holdingPrompt,
   openNewConversation,
   openSettings,
   submit,
@@ -292,5 +293,22 @@ test.describe("the keyboard's way to the prompt", () => {
     await expect(skip).toBeInViewport();
     await page.keyboard.press("Enter");
     await expect(page.getByRole("textbox", { name: "Prompt", exact: true })).toBeFocused();
+  });
+});
+
+test.describe("motion", () => {
+  test("a running job's card shimmers, and stands still for a person who asked for less motion", async ({ page }) => {
+    await openNewConversation(page);
+    const card = await submit(page, holdingPrompt("a shimmering card"));
+    await expect(card).toHaveAttribute("data-status", "processing");
+    // The picture area's shimmer, and the pulsing dot of the "Generating" badge.
+    const animations = () =>
+      Promise.all([
+        card.locator(".job-card__state--processing").evaluate((element) => getComputedStyle(element).animationName),
+        card.locator(".badge--processing").evaluate((element) => getComputedStyle(element, "::before").animationName),
+      ]);
+    expect(await animations()).toEqual(["shimmer", "pulse"]);
+    await page.emulateMedia({ reducedMotion: "reduce" });
+    expect(await animations()).toEqual(["none", "none"]);
   });
 });
