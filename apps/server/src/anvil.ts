@@ -212,6 +212,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),
     ownNames,
     sessions,
+    // Guesses spread over the servers of a cluster count as many as at one server.
+    ...(config.databaseUrl
+      ? { recordShared: (address: string, windowMs: number) => users.recordFailedSignIn(address, windowMs) }
+      : {}),
   });
   // Every server of a cluster serves every image, whichever server made it: on PostgreSQL they live there.
   const sharedImages = config.databaseUrl ? new PgImageStore(database) : null;

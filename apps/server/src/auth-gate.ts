@@ -13,6 +13,8 @@ import { pathOf } from "./request-target";
 /** Failed sign-ins one client address may have per minute before it has to wait. */
 export const DEFAULT_FAILED_LOGIN_LIMIT = 10;
 const FAILED_LOGIN_WINDOW_MS = 60_000;
+/** How long a failed sign-in's answer waits at most for the cluster's count (the database may be away). */
+const SHARED_COUNT_WAIT_MS = 1_000;
 /** A sign-in body carries a token (a few dozen bytes) and nothing else. */
 const MAX_LOGIN_BODY_BYTES = 4096;
 
@@ -40,6 +42,12 @@ export interface AuthGateOptions {
   ownNames?: readonly string[];
   /** The sessions of the streams open here: one signed out here ends what it opened at once. */
   sessions?: OpenSessions;
+  /**
+   * A cluster's shared count (`UserStore.recordFailedSignIn`): records a failure from `address` and answers how
+   * long ago each of its failures within `windowMs` was, counted by every server. Without it, counts are this
+   * server's alone (the embedded database has one server).
+   */
+  recordShared?: (address: string, windowMs: number) => Promise<number[]>;
 }
 
 /** Outcome of admitting a request: who it is, or the status it was refused with (the answer is sent already). */
@@ -99,7 +107,7 @@ export class AuthGate {
         return true;
       }
       const identity = await this.options.auth.identify(req);
-      if (identity.user === null && identity.credential) this.failed(req, identity.reason);
+      if (identity.user === null && identity.credential) await this.failed(req, identity.reason);
       json(res, 200, { required: this.required, authorized: identity.user !== null, user: identity.user });
       return true;
     }
@@ -189,7 +197,7 @@ export class AuthGate {
       this.callers.set(req, identity.user);
       return identity.user;
     }
-    if (identity.credential) this.failed(req, identity.reason);
+    if (identity.credential) await this.failed(req, identity.reason);
     return 401;
   }
 
@@ -233,7 +241,7 @@ export class AuthGate {
     }
     const user = given === "" ? null : await this.options.auth.byToken(given);
     if (!user) {
-      this.failed(req, "wrong token at /auth/login");
+      await this.failed(req, "wrong token at /auth/login");
       json(res, 401, { ok: false, error: "Wrong token" });
       return;
     }
@@ -241,9 +249,35 @@ export class AuthGate {
     json(res, 200, { ok: true, required: this.required, user }, { "set-cookie": sessionCookie(id, isHttps(req)) });
   }
 
-  private failed(req: IncomingMessage, reason: string): void {
+  /**
+   * Counts a failed sign-in here, and where the whole cluster counts them (waiting for that, briefly, before the
+   * answer goes out, so that the next guess at any server is counted with this one).
+   */
+  private async failed(req: IncomingMessage, reason: string): Promise<void> {
     const address = addressOf(req);
-    const failures = this.failures.fail(address);
+    let failures = this.failures.fail(address);
+    const shared = this.options.recordShared;
+    if (shared) {
+      let timer: NodeJS.Timeout | undefined;
+      const counted = await Promise.race([
+        shared(address, FAILED_LOGIN_WINDOW_MS).then(
+          (ages) => ages,
+          (error: unknown) => {
+            this.options.logger.warn(
+              { address, err: error },
+              "could not count a failed sign-in where the cluster sees it: counted on this server",
+            );
+            return null;
+          },
+        ),
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SHARED_COUNT_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      if (counted) {
+        this.failures.learn(address, counted);
+        failures = Math.max(failures, counted.length);
+      }
+    }
     this.options.logger.warn({ address, path: pathOf(req), failures, reason }, "failed sign-in");
   }
 

@@ -10,7 +10,8 @@ export interface FailedLoginsOptions {
 /**
  * Failed sign-ins per client address (a wrong token at /auth/login or as a Bearer header): past `limit` within
  * `windowMs`, every attempt from that address is refused until the window has moved on, right or wrong, so that
- * guessing learns nothing. Counts are per server; bounded by pruning addresses whose window is over.
+ * guessing learns nothing. Counts are this server's, and what it {@link FailedLogins.learn}s of the cluster's;
+ * bounded by pruning addresses whose window is over.
  */
 export class FailedLogins {
   private readonly failures = new Map<string, number[]>();
@@ -34,6 +35,20 @@ export class FailedLogins {
     this.failures.set(address, recent);
     if (this.failures.size > 10_000) this.prune();
     return recent.length;
+  }
+
+  /**
+   * Takes the failures of `address` that every server counted (how long ago each was, in ms, as the shared store
+   * answers) when they are more than this server knows of: guesses made at the other servers count here too.
+   */
+  learn(address: string, agesMs: readonly number[]): void {
+    if (agesMs.length <= this.recent(address).length) return;
+    const now = this.now();
+    this.failures.set(
+      address,
+      agesMs.map((age) => now - age).sort((a, b) => a - b),
+    );
+    if (this.failures.size > 10_000) this.prune();
   }
 
   private recent(address: string): number[] {

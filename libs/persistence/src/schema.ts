@@ -226,6 +226,20 @@ export const sessions = pgTable(
   (t) => [index("sessions_user_name_idx").on(t.userName)],
 );
 
+/**
+ * Failed sign-ins of the last minute, by client address, kept where every server of a cluster counts them
+ * (`UserStore.recordFailedSignIn`): guesses spread over several servers count as many as at one.
+ */
+export const failedSignIns = pgTable(
+  "failed_sign_ins",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    address: text("address").notNull(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("failed_sign_ins_address_at_idx").on(t.address, t.at)],
+);
+
 /** A row of `users`. */
 export type UserRow = typeof users.$inferSelect;
 /** A row of `sessions`. */

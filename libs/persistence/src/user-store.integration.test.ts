@@ -1,6 +1,8 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { params, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
+import { rowsOf } from "./database";
 import { UserStore } from "./user-store";
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", (driver) => {
@@ -78,5 +80,24 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", 
       await Promise.all(Array.from({ length: 8 }, () => users().bindAdmin(name, `scrypt:first-${round}`)));
       expect(await users().byTokenHash(`scrypt:first-${round}`)).toMatchObject({ name, admin: true });
     }
+  });
+
+  it("counts failed sign-ins per address within the window, for every server alike, and forgets older ones", async () => {
+    const { db } = test().database;
+    // A guess from two minutes ago, as another server would have recorded it.
+    await db.execute(sql`insert into failed_sign_ins (address, at) values ('10.0.0.1', now() - interval '2 minutes')`);
+    const first = await users().recordFailedSignIn("10.0.0.1", 60_000);
+    expect(first).toEqual([0]);
+    await users().recordFailedSignIn("10.0.0.2", 60_000);
+    const third = await users().recordFailedSignIn("10.0.0.1", 60_000);
+    expect(third).toHaveLength(2);
+    // The oldest first; each within the window.
+    expect(third[0]!).toBeGreaterThanOrEqual(third[1]!);
+    for (const age of third) {
+      expect(age).toBeGreaterThanOrEqual(0);
+      expect(age).toBeLessThan(60_000);
+    }
+    const left = rowsOf(await db.execute(sql`select address from failed_sign_ins order by id`));
+    expect(left.map((row) => row["address"])).toEqual(["10.0.0.1", "10.0.0.2", "10.0.0.1"]);
   });
 });

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, lte, sql } from "drizzle-orm";
+import { rowsOf } from "./database";
 import type { AnvilDatabase, AnvilDb } from "./database";
-import { sessions, users } from "./schema";
+import { failedSignIns, sessions, users } from "./schema";
 
 /** A user as the API shows it. */
 export interface User {
@@ -128,5 +129,24 @@ export class UserStore {
   async pruneSessions(now = new Date()): Promise<number> {
     return (await this.db.delete(sessions).where(lte(sessions.expiresAt, now)).returning({ id: sessions.idHash }))
       .length;
+  }
+
+  /**
+   * Counts a failed sign-in from `address` where every server of a cluster sees it, and answers how long ago (ms,
+   * the oldest first) each failure from that address within the last `windowMs` was, this one included. Failures
+   * older than the window, from any address, are deleted on the way: the table holds one minute's guesses.
+   */
+  async recordFailedSignIn(address: string, windowMs: number): Promise<number[]> {
+    const since = sql`now() - make_interval(secs => ${windowMs / 1000})`;
+    const rows = rowsOf(
+      await this.db.execute(sql`
+        with gone as (delete from ${failedSignIns} where at < ${since}),
+          added as (insert into ${failedSignIns} (address) values (${address}) returning at)
+        select (extract(epoch from now() - at) * 1000)::float8 as age
+        from ${failedSignIns} where address = ${address} and at >= ${since}
+        union all select 0::float8 from added
+        order by age desc`),
+    );
+    return rows.map((row) => Number(row["age"]));
   }
 }
