@@ -9,6 +9,7 @@ import { json, readBody, trpcErrorReply } from "./http-body";
 import { unknownHostNames } from "./host-check";
 import type { OpenSessions } from "./open-sessions";
 import { pathOf } from "./request-target";
+import { settleWithin } from "./settle-within";
 
 /** Failed sign-ins one client address may have per minute before it has to wait. */
 export const DEFAULT_FAILED_LOGIN_LIMIT = 10;
@@ -258,21 +259,14 @@ export class AuthGate {
     let failures = this.failures.fail(address);
     const shared = this.options.recordShared;
     if (shared) {
-      let timer: NodeJS.Timeout | undefined;
-      const counted = await Promise.race([
-        shared(address, FAILED_LOGIN_WINDOW_MS).then(
-          (ages) => ages,
-          (error: unknown) => {
-            this.options.logger.warn(
-              { address, err: error },
-              "could not count a failed sign-in where the cluster sees it: counted on this server",
-            );
-            return null;
-          },
-        ),
-        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SHARED_COUNT_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
+      const recorded = shared(address, FAILED_LOGIN_WINDOW_MS).catch((error: unknown) => {
+        this.options.logger.warn(
+          { address, err: error },
+          "could not count a failed sign-in where the cluster sees it: counted on this server",
+        );
+        return null;
+      });
+      const counted = await settleWithin(recorded, SHARED_COUNT_WAIT_MS, null);
       if (counted) {
         this.failures.learn(address, counted);
         failures = Math.max(failures, counted.length);

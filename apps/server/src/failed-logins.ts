@@ -32,8 +32,7 @@ export class FailedLogins {
   fail(address: string): number {
     const recent = this.recent(address);
     recent.push(this.now());
-    this.failures.set(address, recent);
-    if (this.failures.size > 10_000) this.prune();
+    this.keep(address, recent);
     return recent.length;
   }
 
@@ -44,10 +43,14 @@ export class FailedLogins {
   learn(address: string, agesMs: readonly number[]): void {
     if (agesMs.length <= this.recent(address).length) return;
     const now = this.now();
-    this.failures.set(
+    this.keep(
       address,
       agesMs.map((age) => now - age).sort((a, b) => a - b),
     );
+  }
+
+  private keep(address: string, times: number[]): void {
+    this.failures.set(address, times);
     if (this.failures.size > 10_000) this.prune();
   }
 

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { settleWithin } from "./settle-within";
 
 /** How long `/healthz` waits for the database to answer before it says the database is down. */
 export const READINESS_DEADLINE_MS = 2_000;
@@ -29,17 +30,11 @@ export interface ReadinessSources {
  * cluster takes requests whichever server drives the GPUs (`health` and `queue.status` tell the backends).
  */
 export async function readiness(sources: ReadinessSources): Promise<Readiness> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), sources.deadlineMs ?? READINESS_DEADLINE_MS);
-  });
-  const up = await Promise.race([
-    sources.ping().then(
-      () => true,
-      () => false,
-    ),
-    deadline,
-  ]).finally(() => clearTimeout(timer));
+  const answered = sources.ping().then(
+    () => true,
+    () => false,
+  );
+  const up = await settleWithin(answered, sources.deadlineMs ?? READINESS_DEADLINE_MS, false);
   const stopping = sources.stopping();
   return { ok: up && !stopping, role: sources.role(), database: up ? "up" : "down", stopping };
 }

@@ -4,6 +4,7 @@ import { isFinalStatus } from "@anvil/job-machine";
 import type { OutboxStats, WebhookStore } from "@anvil/persistence";
 import { Counter, Gauge } from "prom-client";
 import type { Registry } from "prom-client";
+import { settleWithin } from "./settle-within";
 import { bare, isThisMachine, portOf } from "./this-machine";
 
 /** How long a scrape waits for the outbox figures before it reports the last ones it got. */
@@ -41,15 +42,11 @@ export function startWebhooks(
   for (const outcome of ["delivered", "retrying", "given-up"] satisfies DeliveryOutcome[]) attempts.inc({ outcome }, 0);
   let last: OutboxStats = { pending: 0, oldestPendingSeconds: 0 };
   const stats = async (): Promise<OutboxStats> => {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<OutboxStats>(
-      (resolve) => (timer = setTimeout(() => resolve(last), STATS_DEADLINE_MS)),
-    );
     const read = store.stats().then(
       (current) => (last = current),
       () => last,
     );
-    return Promise.race([read, deadline]).finally(() => clearTimeout(timer));
+    return settleWithin(read, STATS_DEADLINE_MS, last);
   };
   new Gauge({
     name: "anvil_webhook_pending",
