@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createScratchDatabase } from "@anvil/persistence";
@@ -34,8 +34,34 @@ const tempDir = () => mkdtemp(join(TEMP_ROOT, "anvil-server-test-"));
 // open the same database after the first one closed.
 async function createPgliteDatabase(): Promise<TestDatabase> {
   const dataDir = await tempDir();
-  await cp(inject("pgliteTemplateDir"), dataDir, { recursive: true });
+  await copyTemplate(inject("pgliteTemplateDir"), dataDir);
   return { dataDir, databaseUrl: undefined, dispose: () => rm(dataDir, { recursive: true, force: true }) };
+}
+
+/** The template's folders (with their modes) and files, relative to it; read once per worker, as it never changes. */
+let templateEntries: Promise<{ folders: { path: string; mode: number }[]; files: string[] }> | undefined;
+
+// fs.cp checks every entry on both sides (lstat, then chmod): about 0.35 s of the worker's CPU for the template's
+// thousand files, in every test that starts a server on PGlite. Copying from a listing made once costs a sixth of it.
+// The folders keep their modes (PostgreSQL wants its data folder private); files get theirs from copyFile.
+async function copyTemplate(template: string, destination: string): Promise<void> {
+  templateEntries ??= readdir(template, { recursive: true, withFileTypes: true }).then(async (entries) => {
+    const relative = (entry: { parentPath: string; name: string }) =>
+      join(entry.parentPath.slice(template.length), entry.name);
+    const folders = entries.filter((entry) => entry.isDirectory()).map(relative);
+    return {
+      folders: await Promise.all(
+        folders.map(async (path) => ({ path, mode: (await stat(join(template, path))).mode & 0o777 })),
+      ),
+      files: entries.filter((entry) => entry.isFile()).map(relative),
+    };
+  });
+  const { folders, files } = await templateEntries;
+  for (const { path, mode } of folders) {
+    await mkdir(join(destination, path), { recursive: true });
+    await chmod(join(destination, path), mode);
+  }
+  await Promise.all(files.map((file) => copyFile(join(template, file), join(destination, file))));
 }
 
 // Each test file gets a database of its own on the server, so files running in parallel never see
