@@ -298,6 +298,8 @@ test.describe("the keyboard's way to the prompt", () => {
 
 test.describe("motion", () => {
   test("a running job's card shimmers, and stands still for a person who asked for less motion", async ({ page }) => {
+    // The configuration asks for less motion in every other spec.
+    await page.emulateMedia({ reducedMotion: "no-preference" });
     await openNewConversation(page);
     const card = await submit(page, holdingPrompt("a shimmering card"));
     await expect(card).toHaveAttribute("data-status", "processing");
