@@ -1,13 +1,14 @@
-// `npm test` after its pretest (Chromium found, everything built). Two phases, so that the machine's cores are used:
+// `npm test` after its pretest (Chromium found, everything built). Two phases, so that both of the machine's cores
+// are used and the server's tests still have the machine to themselves:
 //
-// 1. The browser tests beside the projects' lint and typecheck, one task at a time. The browser tests mostly wait
-//    on jobs and pages (about one core of CPU); lint and typecheck need no timing and take the other core.
-// 2. The projects' unit, integration and component tests, two projects at a time, with the machine to themselves:
-//    the server's tests start real processes and time what they do.
+// 1. The browser tests, beside every project's lint and typecheck and then the libraries' and the web app's tests,
+//    one task at a time. The browser tests mostly wait on jobs and pages (about one core of CPU).
+// 2. The server's tests alone: they start real processes (built servers, Forge simulators, PostgreSQL databases)
+//    and time what they do, four test files at a time.
 //
-// Each phase's lines are prefixed with what printed them. A failure in the first phase stops the run after it, as a
-// failing lint stopped the tests before; the exit code is the first failure's. docs/PERFORMANCE.md ("The test
-// suite's time") has what this saves.
+// Each line of the first phase is prefixed with what printed it. A failure in the first phase stops the run after
+// it, as a failing lint stopped the tests before; the exit code is the first failure's. docs/PERFORMANCE.md ("The
+// test suite's time") has what this saves.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 
@@ -32,19 +33,29 @@ function run(label, command, args) {
 const npx = process.platform === "win32" ? "npx.cmd" : "npx";
 const say = (message) => console.log(`test: ${message}`);
 
+/** Runs each step of `steps` after the last one passed; resolves with the first failure's code, else 0. */
+async function inTurn(label, steps) {
+  for (const args of steps) {
+    const code = await run(label, npx, args);
+    if (code !== 0) return code;
+  }
+  return 0;
+}
+
 const started = Date.now();
-say("phase 1 of 2: the browser tests, beside lint and typecheck");
+const nx = (...args) => ["nx", "run-many", ...args, "--parallel=1", "--outputStyle=stream"];
+say("phase 1 of 2: the browser tests, beside lint, typecheck and the libraries' and web app's tests");
 const firstPhase = await Promise.all([
   run("e2e   │", npx, ["playwright", "test", "-c", "e2e/playwright.config.ts"]),
-  run("check │", npx, ["nx", "run-many", "-t", "lint", "typecheck", "--parallel=1", "--outputStyle=stream"]),
+  inTurn("check │", [nx("-t", "lint", "typecheck"), nx("-t", "test", "--exclude=server")]),
 ]);
 const failed = firstPhase.find((code) => code !== 0);
 if (failed !== undefined) {
-  const which = [firstPhase[0] !== 0 && "the browser tests", firstPhase[1] !== 0 && "lint or typecheck"];
-  say(`${which.filter(Boolean).join(" and ")} failed; the projects' tests did not run`);
+  const which = [firstPhase[0] !== 0 && "the browser tests", firstPhase[1] !== 0 && "lint, typecheck or a test"];
+  say(`${which.filter(Boolean).join(" and ")} failed; the server's tests did not run`);
   process.exit(failed);
 }
-say(`phase 1 passed in ${Math.round((Date.now() - started) / 1000)} s; phase 2 of 2: the projects' tests`);
-const code = await run("", npx, ["nx", "run-many", "-t", "test", "--outputStyle=stream"]);
+say(`phase 1 passed in ${Math.round((Date.now() - started) / 1000)} s; phase 2 of 2: the server's tests`);
+const code = await run("", npx, ["nx", "run", "server:test", "--outputStyle=stream"]);
 say(`${code === 0 ? "passed" : "failed"} in ${Math.round((Date.now() - started) / 1000)} s`);
 process.exit(code);
