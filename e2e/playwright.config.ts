@@ -33,7 +33,7 @@ export default defineConfig({
     screenshot: "only-on-failure",
     // The app's endless animations (a running card's shimmer, a badge's pulse) repaint every frame in software:
     // asking for less motion, as some people do, halves Chromium's CPU (280 s to 157 s a run), which matters while
-    // lint and typecheck run beside these tests (scripts/test.mjs). accessibility.spec.ts checks the motion itself.
+    // other tests run beside these (scripts/test.mjs). accessibility.spec.ts checks the motion itself.
     reducedMotion: "reduce",
     launchOptions: {
       // As scripts/ensure-chromium.mjs finds it: $CHROMIUM_PATH, Debian's, or else Playwright's own (undefined).

@@ -1,15 +1,15 @@
-// `npm test` after its pretest (Chromium found, everything built). Two phases, each with two lanes, so that both of
-// the machine's cores are used while the server's tests get as much of it as the rest allows:
+// `npm test` after its pretest (Chromium found, everything built). Two phases of two lanes each, so that both of the
+// machine's cores are used and the server's tests share them with as little as possible:
 //
 // 1. The browser tests (which mostly wait on jobs and pages, about one core), beside every project's lint and
-//    typecheck and then the persistence library's tests (the heaviest of the libraries', two databases each).
+//    typecheck and then the libraries' and web app's tests, one at a time, for as long as the browser tests run.
 // 2. The server's tests (real processes, timed: built servers, Forge simulators, PostgreSQL databases), beside the
-//    other libraries' and the web app's tests, one at a time.
+//    libraries' tests the first phase did not reach.
 //
 // Each line is prefixed with the lane that printed it. A failure in the first phase stops the run after it, as a
 // failing lint stopped the tests before; the exit code is the first failure's. docs/PERFORMANCE.md ("The test
 // suite's time") has what this saves.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 
 /** Runs `command` with its output's lines prefixed by `label`; resolves with its exit code. */
@@ -33,23 +33,33 @@ function run(label, command, args) {
 const npx = process.platform === "win32" ? "npx.cmd" : "npx";
 const say = (message) => console.log(`test: ${message}`);
 
-/** Runs each step of `steps` after the last one passed; resolves with the first failure's code, else 0. */
-async function inTurn(label, steps) {
-  for (const args of steps) {
-    const code = await run(label, npx, args);
-    if (code !== 0) return code;
-  }
-  return 0;
-}
-
 const started = Date.now();
-const nx = (...args) => ["nx", "run-many", ...args, "--parallel=1", "--outputStyle=stream"];
 const seconds = () => Math.round((Date.now() - started) / 1000);
+const nx = (...args) => ["nx", "run-many", ...args, "--parallel=1", "--outputStyle=stream"];
+// Every project with tests but the server's, the heaviest first, so that what is left for the second phase is light.
+const heaviestFirst = ["persistence", "client", "web", "api", "forge-client", "job-machine"];
+const rank = (project) => (heaviestFirst.includes(project) ? heaviestFirst.indexOf(project) : heaviestFirst.length);
+const libraryTests = JSON.parse(
+  execFileSync(npx, ["nx", "show", "projects", "--with-target", "test", "--json"], { encoding: "utf8" }),
+)
+  .filter((project) => project !== "server")
+  .sort((a, b) => rank(a) - rank(b));
 
-say("phase 1 of 2: the browser tests, beside lint, typecheck and the persistence library's tests");
+say("phase 1 of 2: the browser tests, beside lint, typecheck and the libraries' tests");
+let browserTestsDone = false;
 const firstPhase = await Promise.all([
-  run("e2e    │", npx, ["playwright", "test", "-c", "e2e/playwright.config.ts"]),
-  inTurn("check  │", [nx("-t", "lint", "typecheck"), nx("-t", "test", "-p", "persistence")]),
+  run("e2e    │", npx, ["playwright", "test", "-c", "e2e/playwright.config.ts"]).finally(
+    () => (browserTestsDone = true),
+  ),
+  (async () => {
+    const checked = await run("check  │", npx, nx("-t", "lint", "typecheck"));
+    if (checked !== 0) return checked;
+    while (libraryTests.length > 0 && !browserTestsDone) {
+      const tested = await run("check  │", npx, nx("-t", "test", "-p", libraryTests.shift()));
+      if (tested !== 0) return tested;
+    }
+    return 0;
+  })(),
 ]);
 const failed = firstPhase.find((code) => code !== 0);
 if (failed !== undefined) {
@@ -57,10 +67,11 @@ if (failed !== undefined) {
   say(`${which.filter(Boolean).join(" and ")} failed; the other projects' tests did not run`);
   process.exit(failed);
 }
-say(`phase 1 passed in ${seconds()} s; phase 2 of 2: the server's tests, beside the other projects' tests`);
+const left = libraryTests.length > 0 ? `, beside the tests of ${libraryTests.join(", ")}` : "";
+say(`phase 1 passed in ${seconds()} s; phase 2 of 2: the server's tests${left}`);
 const secondPhase = await Promise.all([
   run("server │", npx, ["nx", "run", "server:test", "--outputStyle=stream"]),
-  inTurn("libs   │", [nx("-t", "test", "--exclude=server,persistence")]),
+  libraryTests.length > 0 ? run("libs   │", npx, nx("-t", "test", "-p", libraryTests.join(","))) : 0,
 ]);
 const code = secondPhase.find((code) => code !== 0) ?? 0;
 say(`${code === 0 ? "passed" : "failed"} in ${seconds()} s`);
