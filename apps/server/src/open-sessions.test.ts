@@ -24,7 +24,7 @@ const setUp = () => {
 };
 
 describe("OpenSessions", () => {
-  it("ends a session signed out here at once, and those that ended elsewhere at the next sweep, once each", async () => {
+  it("ends a session signed out here at once, those that ended elsewhere at the next sweep, and each once more then", async () => {
     const { live, database, ended, sessions } = setUp();
     try {
       for (const session of ["a", "b", "c"]) {
@@ -36,8 +36,9 @@ describe("OpenSessions", () => {
       live.delete("a");
       live.delete("b");
       await sessions.sweep();
-      expect(database.asked).toEqual([["b", "c"]]);
-      expect(ended).toEqual([["a"], ["b"]]);
+      // "a" again: a stream opened with it may have joined the event hub after the sign-out.
+      expect(database.asked).toEqual([["a", "b", "c"]]);
+      expect(ended).toEqual([["a"], ["a", "b"]]);
       // What ended is forgotten: the next sweep asks after "c" alone and ends nothing more.
       await sessions.sweep();
       expect(database.asked.at(-1)).toEqual(["c"]);

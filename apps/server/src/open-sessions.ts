@@ -47,9 +47,12 @@ export class OpenSessions {
     };
   }
 
-  /** This server ended the session (sign-out): what was opened with it ends now. */
+  /**
+   * This server ended the session (sign-out): what was opened with it ends now. The session stays on the list until
+   * the next sweep finds it ended and ends it again: a stream whose request arrived before the sign-out may join the
+   * event hub only after it (its subscription starts once the request is read), and would otherwise stay open.
+   */
   signedOut(session: string): void {
-    this.open.delete(session);
     this.options.ended([session]);
   }
 
