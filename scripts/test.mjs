@@ -26,7 +26,8 @@ function run(label, command, args) {
       process.stderr.write(`${label} could not start ${command}: ${error.message}\n`);
       resolve(1);
     });
-    child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    // "close", not "exit": the last lines of its output are through by then.
+    child.once("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
 
