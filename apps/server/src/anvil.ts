@@ -58,7 +58,7 @@ import { guardedFetch, isMetadataAddress, METADATA_ADDRESS } from "./webhook-fet
 import type { ForbiddenReceiver } from "./webhook-fetch";
 import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
-import { OpenSessions } from "./open-sessions";
+import { OpenCredentials } from "./open-credentials";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
 /** How to run one Anvil server. */
@@ -79,8 +79,11 @@ export interface AnvilConfig {
   allowedOrigins?: readonly string[] | undefined;
   /** Failed sign-ins per client address per minute before it must wait (default 10). */
   failedLoginLimit?: number;
-  /** How often the web sessions of the streams open here are checked for having ended elsewhere (default 5 s). */
-  sessionSweepMs?: number;
+  /**
+   * How often the credentials (web sessions, users' tokens) of the streams open here are checked for having ended
+   * elsewhere (default 5 s).
+   */
+  credentialSweepMs?: number;
   /** Queued jobs one user may have at once (0: no limit; default 200). */
   maxQueuedPerUser?: number;
   jobTimeoutMs: number;
@@ -198,11 +201,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // The names this server is known by besides the machine's own.
   const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
   const events = new EventHub();
-  // A web session's streams and WebSockets end with it (signed out here or elsewhere, or expired).
-  const sessions = new OpenSessions({
+  // The streams and WebSockets of a web session or a user's token end with it (signed out here or elsewhere, expired,
+  // the user removed).
+  const credentials = new OpenCredentials({
     users,
-    ended: (ended) => events.publish({ kind: "signedOut", sessions: ended }),
-    ...(config.sessionSweepMs !== undefined ? { sweepMs: config.sessionSweepMs } : {}),
+    ended: (ended) => events.publish({ kind: "credentialsEnded", ...ended }),
+    ...(config.credentialSweepMs !== undefined ? { sweepMs: config.credentialSweepMs } : {}),
     logger,
   });
   const gate = new AuthGate({
@@ -211,7 +215,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),
     ownNames,
-    sessions,
+    credentials,
     // Guesses spread over the servers of a cluster count as many as at one server.
     ...(config.databaseUrl
       ? { recordShared: (address: string, windowMs: number) => users.recordFailedSignIn(address, windowMs) }
@@ -351,7 +355,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     trpc,
     trpcBulk,
     streams,
-    sessions,
+    credentials,
     follows: () => cluster !== null && !service,
     forward: (req, res) =>
       forwardToLeader(req, res, {
@@ -389,7 +393,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   });
   // A removed user's WebSocket connections close at once, and so do a session's once it ended: calls over them were
   // admitted as that user, with that session.
-  const stopRevoked = closeRevokedSockets(wss, gate, events, sessions);
+  const stopRevoked = closeRevokedSockets(wss, gate, events, credentials);
   routeUpgrades(server, {
     gate,
     wss,
@@ -408,7 +412,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       await webhooks.dispatcher.stop();
       server.close();
       stopRevoked();
-      sessions.stop();
+      credentials.stop();
       metrics.close();
       wsHandler.broadcastReconnectNotification();
       for (const client of wss.clients) client.terminate();

@@ -7,7 +7,7 @@ import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
 import { json, readBody, trpcErrorReply } from "./http-body";
 import { unknownHostNames } from "./host-check";
-import type { OpenSessions } from "./open-sessions";
+import type { OpenCredentials } from "./open-credentials";
 import { pathOf } from "./request-target";
 import { settleWithin } from "./settle-within";
 
@@ -31,6 +31,9 @@ const parseJson = (body: Buffer): unknown => {
 const addressOf = (req: IncomingMessage): string =>
   (req.socket as IncomingMessage["socket"] | null)?.remoteAddress ?? "unknown";
 
+/** A caller as `/auth/*` shows it (docs/API.md): who, never the hashes of the credentials they came with. */
+const shownUser = ({ name, admin }: Caller): { name: string; admin: boolean } => ({ name, admin });
+
 /** What {@link AuthGate} is built from. */
 export interface AuthGateOptions {
   auth: Authenticator;
@@ -41,8 +44,8 @@ export interface AuthGateOptions {
   failedLoginLimit?: number;
   /** Names this server is known by besides the machine's own (`HOST`, `CLUSTER_URL`'s): see host-check.ts. */
   ownNames?: readonly string[];
-  /** The sessions of the streams open here: one signed out here ends what it opened at once. */
-  sessions?: OpenSessions;
+  /** The credentials of the streams open here: a session signed out here ends what it opened at once. */
+  credentials?: OpenCredentials;
   /**
    * A cluster's shared count (`UserStore.recordFailedSignIn`): records a failure from `address` and answers how
    * long ago each of its failures within `windowMs` was, counted by every server. Without it, counts are this
@@ -91,7 +94,7 @@ export class AuthGate {
     }
     if (path === "/auth/logout" && req.method === "POST") {
       const ended = await this.options.auth.endSession(req);
-      if (ended !== null) this.options.sessions?.signedOut(ended);
+      if (ended !== null) this.options.credentials?.signedOut(ended);
       json(res, 200, { ok: true }, { "set-cookie": sessionCookie(null, isHttps(req)) });
       return true;
     }
@@ -109,7 +112,8 @@ export class AuthGate {
       }
       const identity = await this.options.auth.identify(req);
       if (identity.user === null && identity.credential) await this.failed(req, identity.reason);
-      json(res, 200, { required: this.required, authorized: identity.user !== null, user: identity.user });
+      const user = identity.user && shownUser(identity.user);
+      json(res, 200, { required: this.required, authorized: identity.user !== null, user });
       return true;
     }
     return false;
@@ -247,7 +251,12 @@ export class AuthGate {
       return;
     }
     const id = await this.options.auth.startSession(user);
-    json(res, 200, { ok: true, required: this.required, user }, { "set-cookie": sessionCookie(id, isHttps(req)) });
+    json(
+      res,
+      200,
+      { ok: true, required: this.required, user: shownUser(user) },
+      { "set-cookie": sessionCookie(id, isHttps(req)) },
+    );
   }
 
   /**

@@ -140,9 +140,10 @@ export class Authenticator {
   async byToken(token: string): Promise<Caller | null> {
     const { apiToken, users } = this.options;
     if (apiToken && sameSecret(token, apiToken)) return { name: ADMIN_NAME, admin: true };
-    const user = await users.byTokenHash(sha256(token));
+    const hash = sha256(token);
+    const user = await users.byTokenHash(hash);
     // The built-in users have no token of their own: API_TOKEN alone names `admin`.
-    return user && !RESERVED_NAMES.has(user.name) ? { name: user.name, admin: user.admin } : null;
+    return user && !RESERVED_NAMES.has(user.name) ? { name: user.name, admin: user.admin, token: hash } : null;
   }
 
   /** Starts a web session for `user`; returns the id for the cookie (only its hash is stored). */

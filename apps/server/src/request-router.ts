@@ -10,7 +10,7 @@ import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
 import { isBulkSubmission, oversizedReply } from "./request-limits";
 import { urlOf } from "./request-target";
-import type { OpenSessions } from "./open-sessions";
+import type { OpenCredentials } from "./open-credentials";
 import { answerReadiness } from "./readiness";
 import type { Readiness } from "./readiness";
 import { serveWebApp } from "./static-files";
@@ -57,8 +57,8 @@ export interface RequestRouterOptions {
   trpcBulk: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
   /** Server-Sent Events streams served here, ended when this server's term as leader ends. */
   streams: Set<ServerResponse>;
-  /** The web sessions the streams served here were opened with. */
-  sessions: OpenSessions;
+  /** The credentials (web sessions, users' tokens) the streams served here were opened with. */
+  credentials: OpenCredentials;
   /** Whether another server leads the cluster: then API and image requests are forwarded to it. */
   follows: () => boolean;
   /** Forwards a request to the leader and answers with its reply (see leader-proxy.ts). */
@@ -110,9 +110,9 @@ export const routeRequest =
       if (req.headers.accept?.includes("text/event-stream")) {
         streams.add(res);
         res.once("close", () => streams.delete(res));
-        // A stream opened with a web session ends with it (see open-sessions.ts).
-        const session = gate.callerOf(req)?.session;
-        if (session !== undefined) res.once("close", options.sessions.opened(session));
+        // A stream opened with a web session or a user's token ends with it (see open-credentials.ts).
+        const caller = gate.callerOf(req);
+        if (caller) res.once("close", options.credentials.opened(caller));
       }
       takeEmptyAsJson(req);
       gzipJsonAnswers(req, res);

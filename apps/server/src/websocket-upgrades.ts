@@ -8,7 +8,7 @@ import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import type { AuthGate } from "./auth-gate";
-import type { OpenSessions } from "./open-sessions";
+import type { OpenCredentials } from "./open-credentials";
 import { forwardUpgrade } from "./leader-proxy";
 import { trpcErrorReply } from "./http-body";
 import { pathOf } from "./request-target";
@@ -106,25 +106,26 @@ export const routeUpgrades = (server: Server, { gate, wss, logger, leaderUrl, pl
 };
 
 /**
- * A removed user's WebSocket connections close at once, and so do those opened with a web session that ended: calls
- * over them were admitted as that user, with that session (see `endsAccess`). Returns what stops watching.
+ * A removed user's WebSocket connections close at once, and so do those opened with a web session or a token that
+ * ended: calls over them were admitted as that user, with that credential (see `endsAccess`). Returns what stops
+ * watching.
  */
 export const closeRevokedSockets = (
   wss: WebSocketServer,
   gate: AuthGate,
   events: EventHub,
-  sessions: OpenSessions,
+  credentials: OpenCredentials,
 ): (() => void) => {
   const callers = new WeakMap<object, Caller>();
   wss.on("connection", (ws, req: IncomingMessage) => {
     const caller = gate.callerOf(req);
     if (!caller) return;
     callers.set(ws, caller);
-    if (caller.session !== undefined) ws.once("close", sessions.opened(caller.session));
+    ws.once("close", credentials.opened(caller));
   });
   return events.subscribe(
     (message) => {
-      if (message.kind !== "revoked" && message.kind !== "signedOut") return;
+      if (message.kind !== "revoked" && message.kind !== "credentialsEnded") return;
       for (const client of wss.clients) {
         const caller = callers.get(client);
         if (caller && endsAccess(message, caller)) client.terminate();

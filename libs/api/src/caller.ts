@@ -7,6 +7,11 @@ export interface Caller {
    * ends when that session does (see `endsAccess`).
    */
   session?: string;
+  /**
+   * The hash of the user's token the call was made with, if it was (not API_TOKEN's): what the call opened ends when
+   * that token no longer names a user (see `endsAccess`).
+   */
+  token?: string;
 }
 
 /** The caller when nobody signs in: one user on their own machine, an admin (docs/API.md, "Users and sign-in"). */

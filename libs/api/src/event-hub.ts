@@ -4,8 +4,9 @@ import type { Caller } from "./caller";
 /**
  * What the hub carries: persisted status changes, persisted progress, each change of the waiting line as it
  * happens, numbered by the line's version (positions are never persisted: they are read from the live line), a
- * change of the estimates while the line stayed as it was (read them from the service), a user removed or web
- * sessions ended (signed out, expired: what they opened ends, see {@link endsAccess}), and a conversation of
+ * change of the estimates while the line stayed as it was (read them from the service), a user removed, web
+ * sessions ended (signed out, expired) or users' tokens that name nobody any more (what they opened ends, see
+ * {@link endsAccess}), and a conversation of
  * `owner`'s made, renamed or deleted: only a wake-up, for the database says what it is now (see
  * conversation-stream.ts).
  */
@@ -15,16 +16,19 @@ export type HubMessage =
   | { kind: "line"; version: number; change: LineChange }
   | { kind: "timing" }
   | { kind: "revoked"; user: string }
-  | { kind: "signedOut"; sessions: readonly string[] }
+  | { kind: "credentialsEnded"; sessions: readonly string[]; tokens: readonly string[] }
   | { kind: "conversation"; owner: string; conversationId: string };
 
 /**
  * Whether `message` ends what `caller` has open (streams, WebSockets): their user was removed, or the web session
- * they signed in with ended. A token's calls end only with its user; each session of a user ends on its own.
+ * they signed in with ended, or the token they called with names nobody any more. A token's calls end only with its
+ * user; each session of a user ends on its own.
  */
 export const endsAccess = (message: HubMessage, caller: Caller): boolean =>
   (message.kind === "revoked" && message.user === caller.name) ||
-  (message.kind === "signedOut" && caller.session !== undefined && message.sessions.includes(caller.session));
+  (message.kind === "credentialsEnded" &&
+    ((caller.session !== undefined && message.sessions.includes(caller.session)) ||
+      (caller.token !== undefined && message.tokens.includes(caller.token))));
 
 /** An in-process broadcast of job changes to every open subscription. */
 export class EventHub {

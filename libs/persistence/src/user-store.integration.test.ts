@@ -50,6 +50,15 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", 
     expect(await users().liveSessions([])).toEqual(new Set());
   });
 
+  it("tells which of many token hashes still name a user: a removed user's no longer does", async () => {
+    await users().create("eve", false, "hash:eve");
+    await users().create("fay", false, "hash:fay");
+    await users().ensure("gil");
+    await users().remove("fay");
+    expect(await users().liveTokens(["hash:eve", "hash:fay", "hash:never"])).toEqual(new Set(["hash:eve"]));
+    expect(await users().liveTokens([])).toEqual(new Set());
+  });
+
   it("makes a proxy-named user once, keeping an admin flag given earlier", async () => {
     await users().create("carol", true, null);
     expect(await users().ensure("carol")).toMatchObject({ name: "carol", admin: true });

@@ -119,6 +119,16 @@ export class UserStore {
     return new Set(rows.map((row) => row.idHash));
   }
 
+  /** Which of the token hashes `tokenHashes` still name a user (one removed takes its token with it). */
+  async liveTokens(tokenHashes: readonly string[]): Promise<Set<string>> {
+    if (tokenHashes.length === 0) return new Set();
+    const rows = await this.db
+      .select({ tokenHash: users.tokenHash })
+      .from(users)
+      .where(inArray(users.tokenHash, [...tokenHashes]));
+    return new Set(rows.flatMap((row) => (row.tokenHash === null ? [] : [row.tokenHash])));
+  }
+
   /** Ends a session (signing out); false when there was none. */
   async endSession(idHash: string): Promise<boolean> {
     const ended = await this.db.delete(sessions).where(eq(sessions.idHash, idHash)).returning({ id: sessions.idHash });

@@ -21,7 +21,7 @@ describe.each(testDrivers())("signing out on $kind", (driver) => {
   const { start } = useFreshServer(driver);
 
   it("ends the streams and WebSockets opened with that session, and only those", async () => {
-    const running = await start({ apiToken: TOKEN, inspect: "on", sessionSweepMs: SWEEP_MS });
+    const running = await start({ apiToken: TOKEN, inspect: "on", credentialSweepMs: SWEEP_MS });
     const admin = authorizedHttpClient(running.url, bearer(TOKEN));
     const { token } = await admin.users.create.mutate({ name: "ann", admin: true });
     // Ann signed in twice (two browsers): signing out in one leaves the other, and her token, signed in.
@@ -61,10 +61,48 @@ describe.each(testDrivers())("signing out on $kind", (driver) => {
   });
 });
 
+describe.each(testDrivers())("removing a user on $kind", (driver) => {
+  const { start } = useFreshServer(driver);
+
+  it("ends a token's stream within a sweep when the word of the removal came before the stream listened", async () => {
+    const running = await start({ apiToken: TOKEN, credentialSweepMs: SWEEP_MS });
+    const admin = authorizedHttpClient(running.url, bearer(TOKEN));
+    const [{ token: leaving }, { token: staying }] = [
+      await admin.users.create.mutate({ name: "leaving" }),
+      await admin.users.create.mutate({ name: "staying" }),
+    ];
+    const before = running.anvil.events.subscribers;
+    const streams = {
+      leaving: await openStream(running.url, "jobs.events", {}, bearer(leaving)),
+      staying: await openStream(running.url, "jobs.events", {}, bearer(staying)),
+    };
+    const socket = await openSubscribedSocket(running.url, bearer(leaving));
+    // The removal's word on the event hub is what ends a user's streams at once. A stream whose request was
+    // admitted just before the removal listens only after that word went out: it never hears it.
+    const { events } = running.anvil;
+    const publish = events.publish.bind(events);
+    events.publish = (message) => {
+      if (message.kind !== "revoked") publish(message);
+    };
+    try {
+      await waitFor(() => running.anvil.events.subscribers >= before + 3, "every stream listens");
+      await admin.users.remove.mutate({ name: "leaving" });
+      await waitFor(() => streams.leaving.ended, "the removed user's stream ends at the next sweep");
+      await waitFor(() => socket.closed, "the removed user's WebSocket closes at the next sweep");
+      await pause(3 * SWEEP_MS);
+      expect(streams.staying.ended).toBe(false);
+    } finally {
+      events.publish = publish;
+      for (const stream of Object.values(streams)) stream.close();
+      socket.socket.terminate();
+    }
+  });
+});
+
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
 describe.skipIf(!postgres)("signing out through another server of a cluster", { timeout: 120_000 }, () => {
-  const cluster = useInProcessCluster(postgres!, { apiToken: TOKEN, sessionSweepMs: SWEEP_MS });
+  const cluster = useInProcessCluster(postgres!, { apiToken: TOKEN, credentialSweepMs: SWEEP_MS });
 
   it("ends the session's streams on the leader, where they live, within a sweep", async () => {
     const [leader, follower] = [cluster.leader(), cluster.follower()];

@@ -231,12 +231,17 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
       body: JSON.stringify({ token: tokens.get("bob") }),
     });
     expect(login.status).toBe(200);
-    expect(await login.json()).toMatchObject({ ok: true, user: { name: "bob", admin: false } });
+    // Who, and nothing of the credentials: neither the token's hash nor the session's.
+    expect(await login.json()).toEqual({ ok: true, required: true, user: { name: "bob", admin: false } });
     const setCookie = login.headers.get("set-cookie") ?? "";
     expect(setCookie).toMatch(/^anvil_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+; Secure$/);
     expect(setCookie).not.toContain(tokens.get("bob"));
     const cookie = { cookie: setCookie.split(";")[0]! };
     expect(await authorizedHttpClient(running.url, cookie).me.query()).toEqual({ name: "bob", admin: false });
+    for (const headers of [cookie, bearer(tokens.get("bob")!)]) {
+      const status = await fetch(`${running.url}/auth/status`, { headers });
+      expect(await status.json()).toEqual({ required: true, authorized: true, user: { name: "bob", admin: false } });
+    }
 
     const wsUrl = `${running.url.replace(/^http/, "ws")}/trpc`;
     const own = new URL(running.url).origin;

@@ -1,0 +1,130 @@
+import type { Caller } from "@anvil/api";
+import type { UserStore } from "@anvil/persistence";
+import type { Logger } from "pino";
+
+/** How often the credentials of the open streams are checked for having ended elsewhere (ms). */
+export const CREDENTIAL_SWEEP_MS = 5_000;
+
+/** Credentials asked about in one query. */
+const SWEEP_CHUNK = 1_000;
+
+/** What ended: web sessions and users' tokens, by hash, as `Caller.session` and `Caller.token` have them. */
+export interface EndedCredentials {
+  sessions: readonly string[];
+  tokens: readonly string[];
+}
+
+/** What {@link OpenCredentials} is built from. */
+export interface OpenCredentialsOptions {
+  users: Pick<UserStore, "liveSessions" | "liveTokens">;
+  /** Credentials that ended: what was opened with them (streams, WebSockets) ends (an `EventHub` `credentialsEnded`). */
+  ended: (ended: EndedCredentials) => void;
+  /** Default {@link CREDENTIAL_SWEEP_MS}. */
+  sweepMs?: number;
+  logger: Logger;
+}
+
+/** A count of open streams and sockets per credential, and the question whether each still holds. */
+class OpenCounts {
+  readonly open = new Map<string, number>();
+
+  constructor(private readonly live: (hashes: readonly string[]) => Promise<Set<string>>) {}
+
+  /** One more is open with `hash`; the returned function says it closed (once is enough). */
+  opened(hash: string): () => void {
+    this.open.set(hash, (this.open.get(hash) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.open.get(hash) ?? 0) - 1;
+      if (left > 0) this.open.set(hash, left);
+      else this.open.delete(hash);
+    };
+  }
+
+  /** Which of the credentials held open ended (throws when the database cannot be asked). */
+  async ended(): Promise<string[]> {
+    const asked = [...this.open.keys()];
+    const ended: string[] = [];
+    for (let i = 0; i < asked.length; i += SWEEP_CHUNK) {
+      const chunk = asked.slice(i, i + SWEEP_CHUNK);
+      const live = await this.live(chunk);
+      for (const hash of chunk) if (!live.has(hash)) ended.push(hash);
+    }
+    return ended;
+  }
+
+  /** Stops asking about `hashes`: what they opened is ending. */
+  forget(hashes: readonly string[]): void {
+    for (const hash of hashes) this.open.delete(hash);
+  }
+}
+
+/**
+ * The credentials that SSE streams and WebSockets on this server were opened with (web sessions, users' tokens), so
+ * that those end with them: at once when this server signs a session out or removes a user, and within a sweep when
+ * one ended otherwise (signed out through another server of a cluster, expired, ended by a new API_TOKEN, or a
+ * user removed while a stream of theirs was still starting). Only credentials with something open are kept and asked
+ * about. API_TOKEN and a sign-in proxy's header are not: they end only with a restart.
+ */
+export class OpenCredentials {
+  private readonly sessions: OpenCounts;
+  private readonly tokens: OpenCounts;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private sweeping: Promise<void> | null = null;
+
+  constructor(private readonly options: OpenCredentialsOptions) {
+    this.sessions = new OpenCounts((hashes) => options.users.liveSessions(hashes));
+    this.tokens = new OpenCounts((hashes) => options.users.liveTokens(hashes));
+    this.timer = setInterval(() => void this.sweep(), options.sweepMs ?? CREDENTIAL_SWEEP_MS);
+    this.timer.unref();
+  }
+
+  /** A stream or socket was opened by `caller`; the returned function says it closed (once is enough). */
+  opened(caller: Caller): () => void {
+    const releases = [
+      ...(caller.session === undefined ? [] : [this.sessions.opened(caller.session)]),
+      ...(caller.token === undefined ? [] : [this.tokens.opened(caller.token)]),
+    ];
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+
+  /**
+   * This server ended the session (sign-out): what was opened with it ends now. The session stays on the list until
+   * the next sweep finds it ended and ends it again: a stream whose request arrived before the sign-out may join the
+   * event hub only after it (its subscription starts once the request is read), and would otherwise stay open. A
+   * removed user's token is swept the same way after the `revoked` that ended its streams at once.
+   */
+  signedOut(session: string): void {
+    this.options.ended({ sessions: [session], tokens: [] });
+  }
+
+  /** Ends what the credentials that no longer hold opened; one sweep at a time. */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.check().finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
+  }
+
+  private async check(): Promise<void> {
+    try {
+      const sessions = await this.sessions.ended();
+      const tokens = await this.tokens.ended();
+      if (sessions.length + tokens.length === 0) return;
+      this.sessions.forget(sessions);
+      this.tokens.forget(tokens);
+      this.options.ended({ sessions, tokens });
+    } catch (error: unknown) {
+      // The database is away: the credentials are asked about again at the next sweep.
+      this.options.logger.debug({ err: error }, "could not check the open streams' credentials; trying again shortly");
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
