@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 
 /**
@@ -25,9 +26,12 @@ export const ownHosts = (names: readonly string[] = []): Set<string> => {
   return own;
 };
 
-/** Whether `host` (as {@link bare} writes it) is this machine: one of `own`, or a loopback name or address. */
+/**
+ * Whether `host` (as {@link bare} writes it) is this machine: one of `own`, or a loopback name or address. Only an
+ * address in 127.0.0.0/8 is loopback: a name such as `127.0.0.1.evil.example` is anyone's.
+ */
 export const isThisMachine = (host: string, own: Set<string>): boolean =>
-  own.has(host) || host.endsWith(".localhost") || /^127\./.test(host);
+  own.has(host) || host.endsWith(".localhost") || (isIPv4(host) && host.startsWith("127."));
 
 /** The port of a URL (or of a connection's options), the scheme's default when it names none. */
 export const portOf = ({ port, protocol }: { port: string | number; protocol: string }): number =>

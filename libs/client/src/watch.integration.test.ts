@@ -19,6 +19,37 @@ describe("watch and wait against a server that refuses the token", { timeout: 30
     await expect(watching).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
   });
 
+  it("stops waiting when asked without reporting a reconnect that never happened", async () => {
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    await admin.queue.pause.mutate();
+    try {
+      const job = await admin.jobs.submit.mutate({ prompt: "waits until the caller gives up", ...quick });
+      const stop = new AbortController();
+      const reconnects: unknown[] = [];
+      let seen = 0;
+      const waiting = admin.wait(job.id, {
+        signal: stop.signal,
+        onUpdate: () => seen++,
+        onReconnect: (error) => reconnects.push(error),
+      });
+      await expect.poll(() => seen).toBeGreaterThan(0);
+      stop.abort();
+      await expect(waiting).rejects.toMatchObject({ name: "AbortError" });
+      expect(reconnects).toEqual([]);
+      // Leaving a watch's loop early is no drop either.
+      const watched = admin.watch(job.id, { onReconnect: (error) => reconnects.push(error) });
+      for await (const update of watched) {
+        expect(update.status).toBe("queued");
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(reconnects).toEqual([]);
+      await admin.jobs.cancel.mutate({ jobId: job.id });
+    } finally {
+      await admin.queue.resume.mutate();
+    }
+  });
+
   it("fails a wait with UNAUTHORIZED when an admin removes the waiting user", async () => {
     const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
     await admin.queue.pause.mutate();

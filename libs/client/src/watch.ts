@@ -81,6 +81,8 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
   const open = () => {
     if (done) return;
     let active = true;
+    // Stopped from outside (an abort, the loop left): the stream's end that follows is no drop to report.
+    const live = () => active && !done;
     const subscription = trpc.jobs.events.subscribe(
       { jobId, ...(cursor ? { lastEventId: cursor } : {}) },
       {
@@ -89,7 +91,7 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
         },
         // The EventSource reopens a dropped stream by itself (with the last event id), so a drop reaches here, not onError.
         onConnectionStateChange: (state) => {
-          if (active && state.state === "connecting" && state.error) options.onReconnect?.(state.error, ++attempt);
+          if (live() && state.state === "connecting" && state.error) options.onReconnect?.(state.error, ++attempt);
         },
         onData: ({ id, data }) => {
           if (!active) return;
@@ -104,7 +106,7 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
           notify();
         },
         onError: (error) => {
-          if (!active) return;
+          if (!live()) return;
           active = false;
           const code = codeOf(error);
           if (code === "PRECONDITION_FAILED") {
@@ -125,7 +127,7 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
         },
         // A live stream does not end by itself: a proxy or a stopping server closed it.
         onComplete: () => {
-          if (!active) return;
+          if (!live()) return;
           active = false;
           options.onReconnect?.(undefined, ++attempt);
           reopen(retryDelay(attempt));

@@ -36,10 +36,19 @@ describe.each(testDrivers())("a name pointed at this machine by another site (DN
     ).toBe(403);
     const socket = await upgrade(`ws://127.0.0.1:${port}/trpc`, { host: `evil.example:${port}` });
     expect(socket).toEqual({ opened: false, status: 403 });
+    // A name that starts like a loopback address is still anyone's name.
+    for (const name of ["127.0.0.1.evil.example", "127.attacker.example"]) {
+      expect((await getAs(running, `${name}:${port}`, "/trpc/me")).status, name).toBe(403);
+      expect(await upgrade(`ws://127.0.0.1:${port}/trpc`, { host: `${name}:${port}` })).toEqual({
+        opened: false,
+        status: 403,
+      });
+    }
 
     // The names no other site can own: an IP address, localhost, this machine's name; and an origin the operator listed.
     for (const host of [
       `127.0.0.1:${port}`,
+      `127.0.0.2:${port}`,
       `[::1]:${port}`,
       `localhost:${port}`,
       `anvil.localhost:${port}`,
