@@ -238,8 +238,14 @@ export class AuthGate {
       );
       return;
     }
-    const token = (parseJson(body) as { token?: unknown } | undefined)?.token;
-    const given = typeof token === "string" ? token.trim() : "";
+    const parsed = parseJson(body);
+    const token = typeof parsed === "object" && parsed !== null ? (parsed as { token?: unknown }).token : undefined;
+    if (typeof token !== "string") {
+      // A client's mistake, not a guess: it is told what to send, and nothing is counted against its address.
+      json(res, 400, { ok: false, error: 'The sign-in body must be JSON: { "token": "<your token>" }' });
+      return;
+    }
+    const given = token.trim();
     if (given === "" && !this.required) {
       json(res, 200, { ok: true, required: false, user: null });
       return;

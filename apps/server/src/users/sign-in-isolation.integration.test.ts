@@ -33,6 +33,23 @@ describe.each(testDrivers())("sign-in on $kind", (driver) => {
     expect((await fetch(`${running.url}/auth/status`)).status).toBe(200);
   });
 
+  it("answers a sign-in body that is not { token } with 400 saying what to send, and counts no failure", async () => {
+    running = await start({ apiToken: "the-right-api-token", failedLoginLimit: 3 });
+    const login = (body: string) =>
+      fetch(`${running!.url}/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    for (const body of ["not json", "{}", '{"token":123}', "null", '["the-right-api-token"]', ""]) {
+      const answer = await login(body);
+      expect(answer.status, body).toBe(400);
+      expect(await answer.json()).toEqual({
+        ok: false,
+        error: 'The sign-in body must be JSON: { "token": "<your token>" }',
+      });
+    }
+    expect(running.logs.filter((line) => line.msg === "failed sign-in")).toHaveLength(0);
+    expect((await login(JSON.stringify({ token: "the-right-api-token" }))).status).toBe(200);
+    expect((await login(JSON.stringify({ token: "a wrong one" }))).status).toBe(401);
+  });
+
   it("ends the web sessions made with an API_TOKEN once the server starts with another one, or with none", async () => {
     running = await start({ apiToken: "the-old-api-token" });
     const cookie = { cookie: await signIn(running.url, "the-old-api-token") };
