@@ -167,7 +167,8 @@ export class JobService {
     const record = await this.live.find(jobId);
     if (record.status === "cancelled") return this.live.toJob(record);
     if (record.status === "complete" || record.status === "error") {
-      throw new Conflict({ message: `Job ${jobId} is already ${record.status} and cannot be cancelled` });
+      const ended = record.status === "error" ? "has already failed" : "is already complete";
+      throw new Conflict({ message: `Job ${jobId} ${ended} and cannot be cancelled` });
     }
     if (this.scheduler.journal.failing) {
       // The cancellation is taken (the job leaves the line or its GPU now) but cannot be written yet.

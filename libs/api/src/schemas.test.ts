@@ -33,6 +33,15 @@ describe("submitJobInput", () => {
     expect(messages({ prompt: "x", priority: 1.5 })).toEqual(["priority must be a whole number"]);
   });
 
+  it("takes callbackUrl null as none, as a Job shows it, and names a callbackUrl that is no URL", () => {
+    expect(submitJobInput.parse({ prompt: "x", callbackUrl: null }).callbackUrl).toBeNull();
+    expect(submitJobInput.parse({ prompt: "x" }).callbackUrl).toBeUndefined();
+    expect(submitJobInput.parse({ prompt: "x", callbackUrl: "https://hooks.example/a" }).callbackUrl).toBe(
+      "https://hooks.example/a",
+    );
+    expect(messages({ prompt: "x", callbackUrl: "nope" })).toEqual(["callbackUrl must be an http or https URL"]);
+  });
+
   it("names every field that is wrong", () => {
     expect(messages({ prompt: "ok", width: 513, steps: 0 })).toEqual([
       "width must be a multiple of 8",

@@ -111,6 +111,8 @@ export const submitJobInput = fieldsOf({
     .refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), {
       error: "callbackUrl must not carry a user name or password; deliveries are signed with WEBHOOK_SECRET instead",
     })
+    // null is none, as a Job shows it: a client may send a job's own fields back.
+    .nullable()
     .optional(),
 });
 

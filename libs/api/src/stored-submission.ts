@@ -46,7 +46,7 @@ export const toStoredSubmission = async (
   const { prompt, conversationId, idempotencyKey, priority, callbackUrl, ...rest } = input;
   // A server that calls itself back would feed its own API with job JSON, at best a loop of errors; one that calls a
   // backend would let anyone who submits drive (or interrupt) the GPUs outside the queue.
-  const refusal = callbackUrl === undefined ? null : (callbackRefusal?.(new URL(callbackUrl)) ?? null);
+  const refusal = callbackUrl == null ? null : (callbackRefusal?.(new URL(callbackUrl)) ?? null);
   if (refusal !== null) throw new Invalid({ field: "callbackUrl", message: refusal });
   const params: JobParams = { ...rest, ...(await resolveNames(checkpoints, rest)) };
   return {
