@@ -1,6 +1,6 @@
 import { createHash, scrypt, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { ADMIN_NAME, LOCAL_USER, newSecret, RESERVED_NAMES, sha256 } from "@anvil/api";
+import { ADMIN_NAME, LOCAL_USER, newSecret, RESERVED_NAMES, sha256, USER_NAME } from "@anvil/api";
 import type { Caller } from "@anvil/api";
 import type { UserStore } from "@anvil/persistence";
 
@@ -9,9 +9,6 @@ export const SESSION_COOKIE = "anvil_session";
 
 /** How long a web sign-in lasts. */
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
-
-/** What a user name (from `users.create` or a proxy) may be. */
-const PROXY_NAME = /^[a-z0-9._@-]{1,64}$/;
 
 const sameSecret = (given: string, expected: string): boolean => {
   // Hashing first gives both sides one length, so the comparison's time says nothing about either.
@@ -126,7 +123,7 @@ export class Authenticator {
       const named = req.headers[this.proxyHeader];
       const name = (Array.isArray(named) ? named[0] : named)?.trim().toLowerCase();
       if (!name) return { user: null, reason: `no ${this.options.proxyHeader} header`, credential: false };
-      if (!PROXY_NAME.test(name) || RESERVED_NAMES.has(name)) {
+      if (!USER_NAME.test(name) || RESERVED_NAMES.has(name)) {
         return { user: null, reason: `${this.options.proxyHeader} names no valid user`, credential: false };
       }
       const user = await this.options.users.ensure(name);

@@ -23,5 +23,11 @@ export const mayAccess = (caller: Caller, owner: string): boolean => caller.admi
 /** The name API_TOKEN signs in as. */
 export const ADMIN_NAME = "admin";
 
+/**
+ * What a user may be called, by `users.create` or a sign-in proxy: 1..64 of a-z, 0-9, `.`, `_`, `-` and `@` (a proxy
+ * commonly names users by e-mail address).
+ */
+export const USER_NAME = /^[a-z0-9._@-]{1,64}$/;
+
 /** Names no token or proxy may claim: the local user and the API_TOKEN's admin. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([LOCAL_USER.name, ADMIN_NAME]);

@@ -1,5 +1,6 @@
 import { DEFAULT_JOB_PARAMS, JOB_STATUSES } from "@anvil/job-machine";
 import { z } from "zod";
+import { USER_NAME } from "./caller";
 
 // PostgreSQL rejects a NUL character in text and an unpaired UTF-16 surrogate in jsonb: without this check such a
 // string passes validation and the insert fails with a 500.
@@ -206,10 +207,10 @@ export const cancelWaitingInput = fieldsOf({
   everyone: z.boolean({ error: "everyone must be true or false" }).default(false),
 }).default({ everyone: false });
 
-/** What a user may be called: 1..64 of a-z, 0-9, `.`, `_`, `-`. */
+/** What a user may be called: see {@link USER_NAME}. */
 const userName = z
   .string({ error: "name must be a string" })
-  .regex(/^[a-z0-9._-]{1,64}$/, { error: "name must be 1..64 characters of a-z, 0-9, '.', '_' and '-'" });
+  .regex(USER_NAME, { error: "name must be 1..64 characters of a-z, 0-9, '.', '_', '-' and '@'" });
 
 /** `users.create` input. */
 export const createUserInput = fieldsOf({

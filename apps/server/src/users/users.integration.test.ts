@@ -328,18 +328,21 @@ describe("sign-in limits and the sign-in proxy", () => {
   });
 
   it("lets users.create make a user the proxy named an admin, with a token, and refuses a name that has one", async () => {
-    const dan = authorizedHttpClient(running.url, { "x-forwarded-user": "dan" });
-    expect(await dan.me.query()).toEqual({ name: "dan", admin: false });
-    const admin = authorizedHttpClient(running.url, bearer(TOKEN));
-    const made = await admin.users.create.mutate({ name: "dan", admin: true });
-    expect(made).toMatchObject({ name: "dan", admin: true });
-    expect(await dan.me.query()).toEqual({ name: "dan", admin: true });
-    expect(await authorizedHttpClient(running.url, bearer(made.token)).me.query()).toEqual({
-      name: "dan",
-      admin: true,
-    });
-    const again = await trpcError(admin.users.create.mutate({ name: "dan" }));
-    expect(codeOf(again)).toMatchObject({ code: "CONFLICT" });
+    // A proxy commonly names users by e-mail address: users.create takes every name the proxy may bring.
+    for (const [header, name] of [
+      ["dan", "dan"],
+      ["Eve@Example.com", "eve@example.com"],
+    ] as const) {
+      const user = authorizedHttpClient(running.url, { "x-forwarded-user": header });
+      expect(await user.me.query()).toEqual({ name, admin: false });
+      const admin = authorizedHttpClient(running.url, bearer(TOKEN));
+      const made = await admin.users.create.mutate({ name, admin: true });
+      expect(made).toMatchObject({ name, admin: true });
+      expect(await user.me.query()).toEqual({ name, admin: true });
+      expect(await authorizedHttpClient(running.url, bearer(made.token)).me.query()).toEqual({ name, admin: true });
+      const again = await trpcError(admin.users.create.mutate({ name }));
+      expect(codeOf(again)).toMatchObject({ code: "CONFLICT" });
+    }
   });
 
   it("answers 429 to every attempt from an address past its failed sign-ins, even the right token, and logs them", async () => {

@@ -92,8 +92,8 @@ export function UsersPanel(props: {
         <input
           id="new-user"
           value={name()}
-          pattern="[a-z0-9._\-]{1,64}"
-          title="1 to 64 of a-z, 0-9, '.', '_' and '-'"
+          pattern="[a-z0-9._@\-]{1,64}"
+          title="1 to 64 of a-z, 0-9, '.', '_', '-' and '@'"
           autocomplete="off"
           onInput={(e) => setName(e.currentTarget.value)}
           required
