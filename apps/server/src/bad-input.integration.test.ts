@@ -267,6 +267,24 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect((await query("jobs.submit", { prompt: "x" })).status).toBe(405);
     });
 
+    it("is 405 saying what to use, with Allow, for a procedure or an image asked with another method", async () => {
+      const image = `/images/${unknownId}.png`;
+      for (const [method, path, allow] of [
+        ["OPTIONS", "/trpc/jobs.submit", "GET, POST"],
+        ["DELETE", "/trpc/jobs.get", "GET, POST"],
+        ["PUT", "/trpc/jobs.submit", "GET, POST"],
+        ["POST", image, "GET, HEAD"],
+        ["DELETE", image, "GET, HEAD"],
+      ] as const) {
+        const reply = await fetch(`${server().url}${path}`, { method });
+        const { status, error } = await answer(reply);
+        expect(status, `${method} ${path}`).toBe(405);
+        expect(reply.headers.get("allow")).toBe(allow);
+        expect(error?.data.code).toBe("METHOD_NOT_SUPPORTED");
+        expect(error?.message).toContain("use GET");
+      }
+    });
+
     it("is 404 for a procedure that does not exist", async () => {
       for (const path of ["jobs.nope", "__proto__", "jobs.constructor", "toString"]) {
         expect((await query(path, {})).status).toBe(404);

@@ -72,6 +72,21 @@ export interface RequestRouterOptions {
   readiness: () => Promise<Readiness>;
 }
 
+/** A procedure is called with GET (queries, subscriptions) or POST (mutations); an image is read. */
+const methodRefused = (req: IncomingMessage, path: string): { message: string; allow: string } | null => {
+  const method = req.method ?? "";
+  if (path.startsWith("/trpc/") && !["GET", "HEAD", "POST"].includes(method)) {
+    return {
+      message: `${method} is not a way to call a procedure: use GET for a query, POST for a mutation`,
+      allow: "GET, POST",
+    };
+  }
+  if (path.startsWith("/images/") && !isRead(req)) {
+    return { message: `${method} is not a way to ask for an image: use GET`, allow: "GET, HEAD" };
+  }
+  return null;
+};
+
 /**
  * The HTTP server's paths: `/auth/*` and admission (the gate), `/healthz`, `/trpc`, `/openapi.json`, `/metrics`,
  * `/images`, and the web app for everything else.
@@ -92,6 +107,11 @@ export const routeRequest =
     if (api || (path === "/metrics" && gate.required)) {
       const { caller } = await gate.admit(req, res);
       if (!caller) return;
+    }
+    const refused = methodRefused(req, path);
+    if (refused) {
+      trpcErrorReply(res, "METHOD_NOT_SUPPORTED", refused.message, { allow: refused.allow });
+      return;
     }
     if (options.follows() && (path.startsWith("/trpc") || path.startsWith("/images/"))) {
       return options.forward(req, res);
