@@ -267,6 +267,23 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect((await query("jobs.submit", { prompt: "x" })).status).toBe(405);
     });
 
+    it("is 400 naming the field for input sent to a procedure that takes none, and takes nothing, null or {}", async () => {
+      for (const [call, path, input] of [
+        [query, "me", { x: 1 }],
+        [query, "queue.status", { all: true }],
+        [query, "health", "verbose"],
+        [mutate, "queue.resume", { bogus: true }],
+      ] as const) {
+        const { status, error } = await call(path, input);
+        expect(status, path).toBe(400);
+        expect(error?.data.code).toBe("BAD_REQUEST");
+        expect(error?.message).toContain("this procedure takes no input");
+        if (typeof input === "object") expect(error?.message).toContain(`unknown field "${Object.keys(input)[0]}"`);
+      }
+      for (const input of [undefined, null, {}]) expect((await query("me", input)).status).toBe(200);
+      expect((await mutate("queue.resume", {})).status).toBe(200);
+    });
+
     it("is 405 saying what to use, with Allow, for a procedure or an image asked with another method", async () => {
       const image = `/images/${unknownId}.png`;
       for (const [method, path, allow] of [

@@ -26,6 +26,22 @@ export const fieldsOf = <Shape extends z.ZodRawShape>(shape: Shape) =>
         : undefined,
   });
 
+/**
+ * The input of a procedure that takes none: nothing, `null` or `{}`. Anything else is BAD_REQUEST (a field is never
+ * dropped in silence: a client that sends one expects it to count).
+ */
+export const noInput = z
+  .strictObject(
+    {},
+    {
+      error: (issue) =>
+        issue.code === "unrecognized_keys"
+          ? `unknown field${issue.keys.length === 1 ? "" : "s"} ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}; this procedure takes no input`
+          : "this procedure takes no input",
+    },
+  )
+  .nullish();
+
 const int = (field: string, min: number, max: number) =>
   z
     .number({ error: `${field} must be a number` })

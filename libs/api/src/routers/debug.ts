@@ -6,6 +6,7 @@ import { debugListInput, inspectInput, timelineInput } from "../inspection/schem
 import { actorsDebugView, schedulerDebugView } from "../inspection/views";
 import { inSlot } from "../subscription-slots";
 import { adminProcedure, publicProcedure, router, toTRPCError } from "../trpc";
+import { noInput } from "../schemas";
 
 /** What a debug procedure answers while the server runs without inspection. */
 export const INSPECTION_OFF = "Inspection is off; start the server with ANVIL_INSPECT=1";
@@ -21,9 +22,9 @@ const inspectedProcedure = adminProcedure.use(({ ctx, next }) => {
 
 /** `debug.*`: the state machines, the scheduler's line and GPUs, and the inspected actor events, for /inspect. */
 export const debugRouter = router({
-  chart: publicProcedure.query(() => charts),
+  chart: publicProcedure.input(noInput).query(() => charts),
 
-  status: publicProcedure.query(({ ctx }) => ({
+  status: publicProcedure.input(noInput).query(({ ctx }) => ({
     inspection: Boolean(ctx.inspector),
     ring: ctx.inspector ? ctx.inspector.stats() : null,
   })),

@@ -2,6 +2,7 @@ import { mayAccess } from "../caller";
 import type { Context } from "../context";
 import { ownerOf } from "../ownership";
 import { adminProcedure, publicProcedure, router } from "../trpc";
+import { noInput } from "../schemas";
 
 const status = (ctx: Context) => {
   const { queued, processing, backends } = ctx.service.scheduler.snapshot();
@@ -27,14 +28,14 @@ const status = (ctx: Context) => {
 
 /** `queue.*`: the line and the GPUs at a glance; pause and resume (admins). */
 export const queueRouter = router({
-  status: publicProcedure.query(({ ctx }) => status(ctx)),
+  status: publicProcedure.input(noInput).query(({ ctx }) => status(ctx)),
 
-  pause: adminProcedure.mutation(async ({ ctx }) => {
+  pause: adminProcedure.input(noInput).mutation(async ({ ctx }) => {
     await ctx.service.setPaused(true, ctx.user.name);
     return status(ctx);
   }),
 
-  resume: adminProcedure.mutation(async ({ ctx }) => {
+  resume: adminProcedure.input(noInput).mutation(async ({ ctx }) => {
     await ctx.service.setPaused(false, ctx.user.name);
     return status(ctx);
   }),

@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { ADMIN_NAME, RESERVED_NAMES } from "../caller";
-import { createUserInput, removeUserInput } from "../schemas";
+import { createUserInput, noInput, removeUserInput } from "../schemas";
 import { newSecret, sha256 } from "../tokens";
 import { adminProcedure, publicProcedure, router } from "../trpc";
 
@@ -16,9 +16,11 @@ export const usersRouter = router({
     return { name: user.name, admin: user.admin, token };
   }),
 
-  list: adminProcedure.query(async ({ ctx }) =>
-    (await ctx.users.list()).map(({ name, admin, createdAt }) => ({ name, admin, createdAt })),
-  ),
+  list: adminProcedure
+    .input(noInput)
+    .query(async ({ ctx }) =>
+      (await ctx.users.list()).map(({ name, admin, createdAt }) => ({ name, admin, createdAt })),
+    ),
 
   /**
    * The token and every session stop working at once; the user's jobs and conversations stay. An admin cannot remove
@@ -43,4 +45,6 @@ export const usersRouter = router({
 });
 
 /** `me`: who the caller is. */
-export const meProcedure = publicProcedure.query(({ ctx }) => ({ name: ctx.user.name, admin: ctx.user.admin }));
+export const meProcedure = publicProcedure
+  .input(noInput)
+  .query(({ ctx }) => ({ name: ctx.user.name, admin: ctx.user.admin }));
