@@ -36,9 +36,14 @@ describe("readEnv", () => {
     expect(readEnv({ CLUSTER_URL: "http://anvil-1:3000/" }).CLUSTER_URL).toBe("http://anvil-1:3000/");
     // The URL parser lowercases scheme and host: their case is no path.
     expect(readEnv({ CLUSTER_URL: "HTTP://Anvil-1:3000" }).CLUSTER_URL).toBe("HTTP://Anvil-1:3000");
-    for (const url of ["http://anvil-1:3000/anvil", "http://anvil-1:3000?x=1", "http://u:p@anvil-1:3000"]) {
+    for (const [url, shown] of [
+      ["http://anvil-1:3000/anvil", "http://anvil-1:3000/anvil"],
+      ["http://anvil-1:3000?x=1", "http://anvil-1:3000?x=1"],
+      // A password is never printed.
+      ["http://u:p@anvil-1:3000", "http://u:***@anvil-1:3000"],
+    ]) {
       expect(() => readEnv({ CLUSTER_URL: url })).toThrow(
-        "Invalid environment: CLUSTER_URL must be http://host:port alone, without a path, query or credentials",
+        `Invalid environment: CLUSTER_URL ${shown} must be http://host:port alone, without a path, query or credentials`,
       );
     }
   });
@@ -126,11 +131,18 @@ describe("readEnv", () => {
     expect(readEnv({}).MODEL_AFFINITY).toBe(true);
     expect(readEnv({ MODEL_AFFINITY: "0" }).MODEL_AFFINITY).toBe(false);
     expect(readEnv({ MODEL_AFFINITY: "1" }).MODEL_AFFINITY).toBe(true);
-    expect(() => readEnv({ MODEL_AFFINITY: "off" })).toThrow("Invalid environment: MODEL_AFFINITY must be 0 or 1");
+    expect(() => readEnv({ MODEL_AFFINITY: "off" })).toThrow("Invalid environment: MODEL_AFFINITY off must be 0 or 1");
+    expect(() => readEnv({ SCHEDULING: "round robin" })).toThrow(
+      'Invalid environment: SCHEDULING "round robin" must be fair or fifo',
+    );
+    expect(() => readEnv({ DATABASE_URL: "mysql://root:hunter2@db/anvil" })).toThrow(
+      "Invalid environment: DATABASE_URL mysql://root:***@db/anvil must be a postgres:// URL",
+    );
   });
 
   it("refuses an API_TOKEN of only spaces, which would otherwise read as unset and turn sign-in off", () => {
     expect(() => readEnv({ API_TOKEN: "        " })).toThrow("Invalid environment: API_TOKEN must not be only spaces");
+    // A secret is never printed, not even a wrong one.
     expect(() => readEnv({ API_TOKEN: "short" })).toThrow("Invalid environment: API_TOKEN must be at least 8");
     expect(readEnv({ API_TOKEN: "" }).API_TOKEN).toBeUndefined();
   });

@@ -214,12 +214,28 @@ const envSchema = z.object({
 /** The server's validated configuration. */
 export type Env = z.output<typeof envSchema>;
 
-/** Reads and validates the environment once; a bad value is one line naming the variable. */
+/** Variables whose value a start-up failure never prints: it would end up in logs. */
+const SECRETS: ReadonlySet<string> = new Set(["API_TOKEN", "WEBHOOK_SECRET"]);
+
+/** A value as a failure line shows it: as is when it is plain, else quoted; a URL's password hidden. */
+const shownValue = (value: string): string => {
+  const hidden = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
+  return /^[\x21-\x7e]+$/.test(hidden) ? hidden : JSON.stringify(hidden);
+};
+
+/** Reads and validates the environment once; a bad value is one line naming the variable and (but a secret) the value. */
 export function readEnv(source: Record<string, string | undefined> = process.env): Env {
   const result = envSchema.safeParse(source);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new InvalidEnvironment(`${issue.path.join(".")} ${issue.message}`);
+  const [name] = issue.path;
+  const value = typeof name === "string" && issue.path.length === 1 ? source[name] : undefined;
+  // Most messages name the value already ("PORT 70000 must be 0..65535"); the others get it here.
+  const shown =
+    value !== undefined && issue.message.startsWith("must") && !SECRETS.has(String(name))
+      ? ` ${shownValue(value)}`
+      : "";
+  throw new InvalidEnvironment(`${issue.path.join(".")}${shown} ${issue.message}`);
 }
 
 /**
