@@ -77,6 +77,8 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
         expect(await codeOfCall(bob.jobs.get.query({ jobId: id }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.jobs.cancel.mutate({ jobId: id }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.messages.list.query({ conversationId }))).toBe("NOT_FOUND");
+        expect(await codeOfCall(bob.jobs.list.query({ conversationId, limit: 500 }))).toBe("NOT_FOUND");
+        expect((await ann.jobs.list.query({ conversationId, limit: 500 })).items.map((job) => job.id)).toEqual([id]);
         expect(await codeOfCall(bob.jobs.submit.mutate({ prompt: "into ann's", conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.conversations.delete.mutate({ conversationId }))).toBe("NOT_FOUND");
         expect(await codeOfCall(bob.conversations.get.query({ conversationId }))).toBe("NOT_FOUND");

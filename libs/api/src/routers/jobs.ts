@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { toTRPCError, publicProcedure, router } from "../trpc";
 import { jobEventStream } from "../job-stream";
-import { ownJob } from "../ownership";
+import { ownConversation, ownJob } from "../ownership";
 import { inSlot } from "../subscription-slots";
 import {
   cancelWaitingInput,
@@ -41,6 +41,8 @@ export const jobsRouter = router({
       // Ignored, it would answer "carol's jobs" with the caller's own.
       throw new TRPCError({ code: "FORBIDDEN", message: "owner is for admins: a user lists only their own jobs" });
     }
+    // Another user's conversation is not there, as everywhere else: NOT_FOUND, not an empty page.
+    if (input.conversationId) await ownConversation(ctx, input.conversationId);
     const owner = ctx.user.admin ? input.owner : ctx.user.name;
     const release = ctx.listBudget?.take(input.limit);
     try {
