@@ -3,6 +3,7 @@ import {
   createConversationInput,
   jobEventsInput,
   jobIdInput,
+  listConversationsInput,
   listJobsInput,
   moveJobInput,
   submitJobInput,
@@ -63,6 +64,15 @@ describe("input objects", () => {
     expect(issues?.map((issue) => [issue.path.join("."), issue.message.split(";")[0]])).toEqual([
       ["jobs.1", 'unknown field "size"'],
     ]);
+  });
+
+  it("say a field that was not given is missing, and what it must be", () => {
+    const issues = (schema: typeof jobIdInput | typeof listConversationsInput, input: unknown) =>
+      schema.safeParse(input).error?.issues.map((issue) => issue.message);
+    expect(issues(jobIdInput, {})).toEqual(["jobId is missing (it must be a UUID)"]);
+    expect(issues(jobIdInput, { jobId: "x" })).toEqual(["jobId must be a UUID"]);
+    expect(issues(listConversationsInput, {})).toEqual(["limit is missing (it must be a number)"]);
+    expect(issues(listConversationsInput, { limit: "5" })).toEqual(["limit must be a number"]);
   });
 
   it("refuse unknown fields in every procedure's input, and still take the ones they know", () => {

@@ -12,7 +12,11 @@ const storableText = (field: string) => ({ error: `${field} must not contain NUL
 const INVISIBLE = /[\s\p{Cf}\p{Default_Ignorable_Code_Point}\u115F\u1160\u3164\uFFA0\u2800]/gu;
 const visible = (s: string) => s.replace(INVISIBLE, "").length > 0;
 
-const uuid = (field: string) => z.uuid({ error: `${field} must be a UUID` });
+/** The message for a field of the wrong type: "is missing" when it was not given at all. */
+const mustBe = (field: string, what: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined ? `${field} is missing (it must be ${what})` : `${field} must be ${what}`;
+
+const uuid = (field: string) => z.uuid({ error: mustBe(field, "a UUID") });
 
 /**
  * An input object that refuses a field it does not know instead of dropping it: a misspelt `witdh`, or `width`
@@ -44,7 +48,7 @@ export const noInput = z
 
 const int = (field: string, min: number, max: number) =>
   z
-    .number({ error: `${field} must be a number` })
+    .number({ error: mustBe(field, "a number") })
     .int({ error: `${field} must be a whole number` })
     .min(min, { error: `${field} must be at least ${min}` })
     .max(max, { error: `${field} must be at most ${max}` });
