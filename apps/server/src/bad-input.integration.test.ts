@@ -244,6 +244,8 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
         [{ "content-type": "application/json", "content-encoding": "gzip" }, "Content-Encoding"],
         [{ "content-type": "application/octet-stream" }, "application/json"],
         [{ "content-type": "multipart/form-data; boundary=x" }, "application/json"],
+        [{ "content-type": "text/plain" }, 'Unsupported content-type "text/plain": Anvil\'s procedures take JSON'],
+        [{ "content-type": "application/jsonx" }, "application/json"],
       ] as const) {
         const { status, error } = await post(headers);
         expect(status).toBe(415);

@@ -22,7 +22,8 @@ const isRead = (req: IncomingMessage): boolean => req.method === "GET" || req.me
 
 /**
  * Why a call's body cannot be read as JSON, or null. tRPC would take an octet stream or a form as a procedure's
- * input (and refuse it field by field, naming a stream's methods), and would read a compressed body as JSON text.
+ * input (and refuse it field by field, naming a stream's methods), would read a compressed body as JSON text, and
+ * refuses any other type with a message cut short.
  */
 const unreadableBody = (req: IncomingMessage): string | null => {
   if (isRead(req)) return null;
@@ -31,7 +32,8 @@ const unreadableBody = (req: IncomingMessage): string | null => {
     return `Anvil reads a request's body as sent: Content-Encoding "${encoding}" is not supported (send the JSON uncompressed)`;
   }
   const type = req.headers["content-type"]?.toLowerCase() ?? "";
-  if (type.startsWith("application/octet-stream") || type.startsWith("multipart/form-data")) {
+  // tRPC's own refusal of another type cuts its message short; a missing type is tRPC's to answer (see takeEmptyAsJson).
+  if (type !== "" && !/^application\/json\s*(;|$)/.test(type)) {
     return `Unsupported content-type "${type}": Anvil's procedures take JSON (content-type: application/json)`;
   }
   return null;
