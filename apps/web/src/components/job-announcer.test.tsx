@@ -101,6 +101,24 @@ describe("<JobAnnouncer>", () => {
     expect(said()).toBe("Queued, #1 in queue: prompt 2.");
   });
 
+  it("says only that a job just sent started when it started before the news was said, never '#0 in queue'", () => {
+    const { said, setStore, change, control } = setup([]);
+    const sent = job(1);
+    setStore("jobs", [sent]);
+    control().sent(sent);
+    change(0, { status: "processing", queuePosition: 0 });
+    expect(said()).toBe("Started: prompt 1.");
+  });
+
+  it("says only what became of a job just sent that left the line before the news was said", () => {
+    const { said, setStore, change, control } = setup([]);
+    const sent = job(3);
+    setStore("jobs", [sent]);
+    control().sent(sent);
+    change(0, { status: "cancelled", queuePosition: 0 });
+    expect(said()).toBe("Cancelled: prompt 3.");
+  });
+
   it("drops the news of a conversation left, and says nothing of the jobs of the one opened", () => {
     const { said, setStore, setConversation, change } = setup([job(1)]);
     change(0, { status: "cancelled", queuePosition: 0 });

@@ -23,11 +23,19 @@ const SUMMARY: Record<Kind, [string, string]> = {
 /** Up to this many pieces of news arriving together are said one by one; more are counted by kind. */
 const SAY_EACH_UP_TO = 3;
 
-const sentence = (kind: Kind, job: Job): string => {
+/** One piece of news: its job (as it is when the news is said), and its place in line when the news came. */
+interface News {
+  kind: Kind;
+  job: Job;
+  position: number;
+}
+
+const sentence = ({ kind, job, position }: News): string => {
   const prompt = shortPrompt(job.prompt);
   switch (kind) {
     case "queued":
-      return `Queued, ${formatPosition(job.queuePosition)}: ${prompt}.`;
+      // Where it waits by now; where it waited, if it left the line since (it failed or was cancelled at once).
+      return `Queued, ${formatPosition(job.status === "queued" ? job.queuePosition : position)}: ${prompt}.`;
     case "next":
       return `Next in line: ${prompt}.`;
     case "started":
@@ -76,20 +84,23 @@ export function JobAnnouncer(props: {
 }) {
   const [text, setText] = createSignal("");
   let known = new Map<string, { status: JobStatus; position: number }>();
-  let pending: { kind: Kind; job: Job }[] = [];
+  let pending: News[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   onCleanup(() => clearTimeout(timer));
   const flush = () => {
     timer = undefined;
-    // A job's coming next is no news beside its other news: "Queued, #1" already says it (sentences read the job now).
+    // A job's coming next is no news beside its other news: "Queued, #1" already says it. Nor is its waiting once it
+    // started (or ended) in the same breath: "Started" says where it is.
     const news = pending.filter(
-      (n, _, all) => n.kind !== "next" || !all.some((o) => o.job.id === n.job.id && o.kind !== "next"),
+      (n, _, all) =>
+        (n.kind !== "next" || !all.some((o) => o.job.id === n.job.id && o.kind !== "next")) &&
+        (n.kind !== "queued" || !all.some((o) => o.job.id === n.job.id && o.kind !== "queued" && o.kind !== "next")),
     );
     pending = [];
     if (news.length === 0) return;
     const said =
       news.length <= SAY_EACH_UP_TO
-        ? news.map(({ kind, job }) => sentence(kind, job)).join(" ")
+        ? news.map(sentence).join(" ")
         : (Object.keys(SUMMARY) as Kind[])
             .map((kind) => [kind, news.filter((n) => n.kind === kind).length] as const)
             .filter(([, n]) => n > 0)
@@ -109,7 +120,7 @@ export function JobAnnouncer(props: {
     }
     // Once it leaves the line (starts, ends), a job put back in it may be said to come next again.
     if (kind !== "next" && kind !== "queued") saidNext.delete(job.id);
-    pending.push({ kind, job });
+    pending.push({ kind, job, position: job.queuePosition });
     timer ??= setTimeout(flush, props.delayMs ?? 400);
   };
   createEffect(
