@@ -38,6 +38,22 @@ describe("<Composer>", () => {
     expect(screen.getByText(/The prompt is 4,001 characters; at most 4,000/)).toBeInTheDocument();
   });
 
+  it("does not send a prompt past 4,000 characters: it says so under the prompt, in its own words", async () => {
+    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.input(prompt(), { target: { value: "a".repeat(4_001) } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The prompt is 4,001 characters; at most 4,000 are taken",
+    );
+    expect(onSubmit).not.toHaveBeenCalled();
+    expect(prompt()).toHaveFocus();
+    fireEvent.input(prompt(), { target: { value: "a".repeat(4_000) } });
+    expect(screen.queryByRole("alert")).toBeNull();
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+  });
+
   it("tells a screen reader the prompt's length once the typing pauses, not at every keystroke", () => {
     vi.useFakeTimers();
     try {

@@ -190,6 +190,12 @@ export function Composer(props: {
 
   const send = async () => {
     if (blank() || sending()) return;
+    // Too long is known here: the counter says it already, and says it again where the server's refusal would.
+    if (prompt().length > PROMPT_MAX) {
+      showErrors({ prompt: lengthNote(prompt().length) ?? undefined });
+      promptBox.focus();
+      return;
+    }
     const unreadable = (Object.keys(NUMBER_SETTINGS) as NumberSetting[]).filter((key) => settings[key] === UNREADABLE);
     if (unreadable.length > 0) {
       showErrors(Object.fromEntries(unreadable.map((key) => [key, `${NUMBER_SETTINGS[key]} must be a number`])));
