@@ -82,6 +82,9 @@ describe("<UsersPanel>", () => {
     create("admin");
     expect(await screen.findByRole("alert")).toHaveTextContent('a user named "admin" exists already');
     expect(screen.queryByTestId("new-token")).not.toBeInTheDocument();
+    // Another name typed: the refusal of the last one goes.
+    fireEvent.input(screen.getByLabelText("Name"), { target: { value: "admin2" } });
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 
   it("removes a user once confirmed, and forgets their token on the screen", async () => {

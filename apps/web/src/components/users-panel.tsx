@@ -95,7 +95,11 @@ export function UsersPanel(props: {
           pattern="[a-z0-9._@\-]{1,64}"
           title="1 to 64 of a-z, 0-9, '.', '_', '-' and '@'"
           autocomplete="off"
-          onInput={(e) => setName(e.currentTarget.value)}
+          onInput={(e) => {
+            setName(e.currentTarget.value);
+            // An error about the last name tried is no longer about what the box holds.
+            setError(null);
+          }}
           required
         />
         <label class="check">
