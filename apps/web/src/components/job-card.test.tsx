@@ -189,6 +189,20 @@ describe("<JobCard>", () => {
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
   });
 
+  it("says a job waits to run again, and which attempt runs, when its last run was cut short", () => {
+    const [job, setJob] = createStore(makeJob({ status: "queued", queuePosition: 1, attempt: 2 }));
+    render(() => <JobCard job={job} />);
+    expect(
+      screen.getByText(
+        "Waiting for a GPU · it runs again: its last run was cut short by a server or GPU that went away",
+      ),
+    ).toBeInTheDocument();
+    setJob({ status: "processing", queuePosition: 0, startedAt: new Date().toISOString() });
+    expect(document.querySelector(".job-card__detail")?.textContent).toMatch(/^Running for .+ · attempt 2$/);
+    setJob({ attempt: 1 });
+    expect(screen.queryByText(/attempt/)).toBeNull();
+  });
+
   it("moves the keyboard focus to Retry once a cancelled job's Cancel button is gone", async () => {
     const [job, setJob] = createStore(makeJob());
     const onCancel = async () => setJob({ status: "cancelled", queuePosition: 0 });

@@ -7,6 +7,9 @@ import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
 import { JobMedia } from "./job-media";
 
+/** Why a job waits (or runs) again: its last run was cut short by a server or a GPU that went away (Job.attempt). */
+const RUN_AGAIN = " · it runs again: its last run was cut short by a server or GPU that went away";
+
 const STATUS_LABEL: Record<JobStatus, string> = {
   queued: "Queued",
   processing: "Generating",
@@ -152,6 +155,7 @@ export function JobCard(props: JobCardProps) {
           <Match when={props.job.status === "queued"}>
             <p class="job-card__detail">
               {props.paused ? "Waiting: the queue is paused until an admin resumes it" : "Waiting for a GPU"}
+              <Show when={props.job.attempt > 1}>{RUN_AGAIN}</Show>
             </p>
           </Match>
           <Match when={props.job.status === "processing"}>
@@ -163,6 +167,7 @@ export function JobCard(props: JobCardProps) {
                   </>
                 )}
               </Show>
+              <Show when={props.job.attempt > 1}> · attempt {props.job.attempt}</Show>
             </p>
           </Match>
           <Match when={props.job.status === "complete"}>
