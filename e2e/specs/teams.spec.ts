@@ -229,7 +229,7 @@ test.describe("teams", () => {
     await ann.getByRole("button", { name: "Sign out" }).click();
     await expect(ann.getByLabel("Token")).toBeVisible();
     await expect(annElsewhere.getByLabel("Token")).toBeVisible();
-    await expect(annElsewhere.getByRole("status")).toContainText("You were signed out");
+    await expect(annElsewhere.getByRole("status")).toContainText("You signed out in another tab");
     await expect(annElsewhere.getByText(a1)).toHaveCount(0);
     await ann.reload();
     await expect(ann.getByLabel("Token")).toBeVisible();

@@ -32,6 +32,22 @@ describe("the session", () => {
     expect(sessionEnded()).toBeNull();
   });
 
+  it("says the user signed out in another tab when one of this browser's tabs did, until they sign in again", async () => {
+    expect(await login("a-token", answering(200, { ok: true, user: { name: "ann", admin: false } }))).toBeNull();
+    const otherTab = new BroadcastChannel("anvil-auth");
+    try {
+      otherTab.postMessage("signed-out");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      markUnauthorized();
+      expect(sessionEnded()).toBe("You signed out in another tab. Sign in again to go on.");
+      expect(await login("a-token", answering(200, { ok: true, user: { name: "ann", admin: false } }))).toBeNull();
+      markUnauthorized();
+      expect(sessionEnded()).toMatch(/removed your access/);
+    } finally {
+      otherTab.close();
+    }
+  });
+
   it("starts the page afresh when asked again it finds another user: signed out where nobody needs to sign in", async () => {
     const navigated: string[] = [];
     const navigate = (path: string) => void navigated.push(path);

@@ -22,13 +22,28 @@ const [sessionEnded, setSessionEnded] = createSignal<string | null>(null);
 export { sessionEnded };
 
 /**
+ * The tabs of this browser tell each other of a sign-out, so that the others, whose session ends with it, say that
+ * the user signed out rather than that their access may have been taken away.
+ */
+const SIGNED_OUT = "signed-out";
+let signedOutInAnotherTab = false;
+const tabs = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("anvil-auth");
+tabs?.addEventListener("message", (event: MessageEvent) => {
+  if (event.data === SIGNED_OUT) signedOutInAnotherTab = true;
+});
+// Node (the component tests) would otherwise wait for the channel before it exits.
+(tabs as { unref?: () => void } | null)?.unref?.();
+
+/**
  * Shows the sign-in form: the server answered 401 (the cookie is missing, has expired, or its user was removed) or
  * says a sign-in is needed. A user who was signed in is told why they see it again.
  */
 export function markUnauthorized(): void {
   if (authState() === "ok" && currentUser() !== null) {
     setSessionEnded(
-      "You were signed out: your session ended, or an admin removed your access. Sign in again to go on.",
+      signedOutInAnotherTab
+        ? "You signed out in another tab. Sign in again to go on."
+        : "You were signed out: your session ended, or an admin removed your access. Sign in again to go on.",
     );
   }
   setAuthState("required");
@@ -81,6 +96,7 @@ export async function login(token: string, fetcher: typeof fetch = fetch): Promi
     if (response.ok) {
       if (body.user) setCurrentUser(body.user);
       setSessionEnded(null);
+      signedOutInAnotherTab = false;
       setAuthState("ok");
       return null;
     }
@@ -93,6 +109,8 @@ export async function login(token: string, fetcher: typeof fetch = fetch): Promi
 
 /** Ends this browser's session (POST /auth/logout) and shows the sign-in form again. */
 export async function logout(fetcher: typeof fetch = fetch): Promise<void> {
+  // Told first: the other tabs' streams end as soon as the server has ended the session.
+  tabs?.postMessage(SIGNED_OUT);
   await fetcher("/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
   setCurrentUser(null);
   // Back to a clean page: nothing of the signed-out user's stays in memory.
