@@ -286,6 +286,19 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect((await mutate("queue.resume", {})).status).toBe(200);
     });
 
+    it("answers an unknown image, /trpc alone and a write to a page in the API's error shape", async () => {
+      for (const [method, path, status, code] of [
+        ["GET", `/images/${unknownId}.png`, 404, "NOT_FOUND"],
+        ["GET", "/trpc", 404, "NOT_FOUND"],
+        ["POST", "/somewhere", 405, "METHOD_NOT_SUPPORTED"],
+      ] as const) {
+        const reply = await answer(await fetch(`${server().url}${path}`, { method }));
+        expect(reply.status, `${method} ${path}`).toBe(status);
+        expect(reply.error?.data).toMatchObject({ code, httpStatus: status });
+        expect(reply.error?.message).toBeTruthy();
+      }
+    });
+
     it("is 405 saying what to use, with Allow, for a procedure or an image asked with another method", async () => {
       const image = `/images/${unknownId}.png`;
       for (const [method, path, allow] of [

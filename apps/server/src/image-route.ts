@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { LOCAL_USER, mayAccess } from "@anvil/api";
 import type { Caller } from "@anvil/api";
 import type { ImageStore } from "@anvil/persistence";
-import { json } from "./http-body";
+import { trpcErrorReply } from "./http-body";
 import { sendImage } from "./send-image";
 
 // A UUID in capitals is the same UUID (jobs.get takes it so); the id is read in lower case, as it is stored.
@@ -42,5 +42,6 @@ export const serveImage = async (
   ) {
     return;
   }
-  json(res, 404, { error: { message: "No such image", code: "NOT_FOUND" } });
+  // The API's error shape (docs/API.md), as every other answer of this server has it.
+  trpcErrorReply(res, "NOT_FOUND", `No such image: ${path}`);
 };

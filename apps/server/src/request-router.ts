@@ -4,7 +4,7 @@ import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
 import type { AuthGate } from "./auth-gate";
 import { gzipJsonAnswers } from "./gzip-json";
-import { json, trpcErrorReply } from "./http-body";
+import { trpcErrorReply } from "./http-body";
 import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
@@ -98,7 +98,7 @@ export const routeRequest =
   async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { gate, streams } = options;
     const url = urlOf(req);
-    if (!url) return json(res, 400, { error: { message: "The request's target is not a valid URL path" } });
+    if (!url) return void trpcErrorReply(res, "BAD_REQUEST", "The request's target is not a valid URL path");
     const path = url.pathname;
     if (await gate.route(req, res, path)) return;
     // Open, and this server's own answer (a follower does not forward it): what a load balancer or an orchestrator
@@ -141,7 +141,7 @@ export const routeRequest =
       return isBulkSubmission(url) ? options.trpcBulk(req, res) : options.trpc(req, res);
     }
     if (path === "/trpc") {
-      return json(res, 404, { error: { message: "Name a procedure: /trpc/<procedure>", code: "NOT_FOUND" } });
+      return void trpcErrorReply(res, "NOT_FOUND", "Name a procedure: /trpc/<procedure>");
     }
     if (path === "/openapi.json" && isRead(req)) {
       gzipJsonAnswers(req, res);
@@ -163,7 +163,11 @@ export const routeRequest =
         signInRequired: gate.required,
       });
     }
-    if (!isRead(req)) return json(res, 405, { error: { message: "Method not allowed" } });
+    if (!isRead(req)) {
+      return void trpcErrorReply(res, "METHOD_NOT_SUPPORTED", `${req.method} is not a way to read a page: use GET`, {
+        allow: "GET, HEAD",
+      });
+    }
     return serveWebApp(req, res, options.webDir, path);
   };
 
