@@ -59,6 +59,7 @@ import type { ForbiddenReceiver } from "./webhook-fetch";
 import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { OpenCredentials } from "./open-credentials";
+import { answerClientErrors } from "./client-errors";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
 /** How to run one Anvil server. */
@@ -377,6 +378,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   });
   const answer = answerSafely(route, logger);
   const server: Server = createServer(answer);
+  answerClientErrors(server);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   const wsHandler = applyWSSHandler({
     wss,

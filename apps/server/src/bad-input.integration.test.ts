@@ -334,6 +334,22 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect((await fetch(`${url}/trpc/health`)).status).toBe(200);
     });
 
+    it("answers a request Node cannot parse (headers past 16 KB, not HTTP) in the API's error shape, and goes on", async () => {
+      const { url } = server();
+      const long = `GET /trpc/jobs.list?input=${"x".repeat(17_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+      for (const [text, status, says] of [
+        [long, 431, "over 16 KB"],
+        ["HELLO THERE\r\n\r\n", 400, "not HTTP/1.1"],
+      ] as const) {
+        const answer = await rawRequest(url, text);
+        expect(statusLine(answer)).toBe(status);
+        const body = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { error: WireError };
+        expect(body.error.message).toContain(says);
+        expect(body.error.data.httpStatus).toBe(status);
+      }
+      expect((await fetch(`${url}/trpc/health`)).status).toBe(200);
+    });
+
     it("answers a request that asks for another protocol than a WebSocket as an ordinary one", async () => {
       const { url } = server();
       const h2c = await rawRequest(

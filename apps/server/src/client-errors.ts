@@ -1,0 +1,41 @@
+import { STATUS_CODES } from "node:http";
+import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
+import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+
+/** How Node names a request it could not parse, and what the client is told (in the API's error shape). */
+const ANSWERS: Record<string, [number, TRPC_ERROR_CODE_KEY, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    "BAD_REQUEST",
+    "The request's URL and headers are over 16 KB together: send a shorter query (a query's input is its URL)",
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "TIMEOUT", "The request did not arrive whole in time"],
+};
+
+/**
+ * Answers a request Node could not parse (a URL and headers past 16 KB, a request that is not HTTP) with a JSON
+ * error, as every other refusal of this server, instead of Node's bare status line; a connection reset is closed.
+ */
+export const answerClientErrors = (server: Server): void => {
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // Reset by the client, or an answer already under way: there is nobody, or nothing more, to tell.
+    if (error.code === "ECONNRESET" || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] = ANSWERS[error.code ?? ""] ?? [
+      400,
+      "BAD_REQUEST",
+      "The request is not HTTP/1.1 that Anvil can read",
+    ];
+    const body = JSON.stringify({
+      error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus: status } },
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+};
