@@ -286,6 +286,14 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect((await mutate("queue.resume", {})).status).toBe(200);
     });
 
+    it("answers HEAD of a query as its GET, without the body", async () => {
+      const head = await fetch(`${server().url}/trpc/health`, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toMatch(/^application\/json/);
+      expect(await head.text()).toBe("");
+      expect((await fetch(`${server().url}/trpc/jobs.get?input=%7B%7D`, { method: "HEAD" })).status).toBe(400);
+    });
+
     it("answers an unknown image, /trpc alone and a write to a page in the API's error shape", async () => {
       for (const [method, path, status, code] of [
         ["GET", `/images/${unknownId}.png`, 404, "NOT_FOUND"],

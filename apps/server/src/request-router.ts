@@ -119,6 +119,8 @@ export const routeRequest =
       return options.forward(req, res);
     }
     if (path.startsWith("/trpc/")) {
+      // HEAD is GET without the body: tRPC knows no HEAD (it answered 204); Node leaves out the body of a HEAD's answer.
+      if (req.method === "HEAD") req.method = "GET";
       const unreadable = unreadableBody(req);
       if (unreadable) {
         trpcErrorReply(res, "UNSUPPORTED_MEDIA_TYPE", unreadable);
