@@ -35,6 +35,12 @@ const t = initTRPC.context<Context>().create({
         message: `The request's body is larger than one request may carry: ${MAX_BODY_BYTES / 1024} KiB, or ${MAX_BULK_BODY_BYTES / 1024 / 1024} MiB for a jobs.submitMany sent alone`,
       };
     }
+    // A refusal made after the schema (an unknown sampler, a callbackUrl at this server) names its field as one does.
+    if (error.cause instanceof Invalid) {
+      const { field, message } = error.cause;
+      const fields = [message.startsWith(field) ? message : `${field}: ${message}`];
+      return { ...shape, data: { ...shape.data, fields } };
+    }
     if (!(error.cause instanceof ZodError)) return shape;
     const fields = error.cause.issues.map((issue) => {
       const path = issue.path.join(".");
