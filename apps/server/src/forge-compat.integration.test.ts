@@ -204,7 +204,7 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
       'sampler "Eulr" is not known to the backend; known: Euler, Euler a, DPM++ 2M, DPM++ 2M SDE, DDIM, UniPC',
     );
     // Named as the schema's refusals name theirs: one message per field.
-    expect((error.data as { fields?: string[] }).fields).toEqual([error.message]);
+    expect((error.data as { fields?: string[] } | null)?.fields).toEqual([error.message]);
     const aliased = await trpc.jobs.submit.mutate({
       prompt: uniquePrompt("alias"),
       sampler: "k_euler_a",
