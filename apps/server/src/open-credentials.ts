@@ -54,11 +54,6 @@ class OpenCounts {
     }
     return ended;
   }
-
-  /** Stops asking about `hashes`: what they opened is ending. */
-  forget(hashes: readonly string[]): void {
-    for (const hash of hashes) this.open.delete(hash);
-  }
 }
 
 /**
@@ -93,10 +88,10 @@ export class OpenCredentials {
   }
 
   /**
-   * This server ended the session (sign-out): what was opened with it ends now. The session stays on the list until
-   * the next sweep finds it ended and ends it again: a stream whose request arrived before the sign-out may join the
-   * event hub only after it (its subscription starts once the request is read), and would otherwise stay open. A
-   * removed user's token is swept the same way after the `revoked` that ended its streams at once.
+   * This server ended the session (sign-out): what was opened with it ends now. The session stays on the list for as
+   * long as something opened with it is open, and every sweep ends that again: a stream whose request arrived before
+   * the sign-out may join the event hub only after it (its subscription starts once the request is read), and would
+   * otherwise stay open. A removed user's token is swept the same way after the `revoked` that ended its streams at once.
    */
   signedOut(session: string): void {
     this.options.ended({ sessions: [session], tokens: [] });
@@ -114,10 +109,9 @@ export class OpenCredentials {
     try {
       const sessions = await this.sessions.ended();
       const tokens = await this.tokens.ended();
-      if (sessions.length + tokens.length === 0) return;
-      this.sessions.forget(sessions);
-      this.tokens.forget(tokens);
-      this.options.ended({ sessions, tokens });
+      // Said again at every sweep for as long as something opened with them stays open: a stream whose request was
+      // admitted before the end may join the event hub only after a sweep (on a busy machine, long after).
+      if (sessions.length + tokens.length > 0) this.options.ended({ sessions, tokens });
     } catch (error: unknown) {
       // The database is away: the credentials are asked about again at the next sweep.
       this.options.logger.debug({ err: error }, "could not check the open streams' credentials; trying again shortly");
