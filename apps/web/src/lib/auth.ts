@@ -45,6 +45,8 @@ export function markUnauthorized(): void {
         ? "You signed out in another tab. Sign in again to go on."
         : "You were signed out: your session ended, or an admin removed your access. Sign in again to go on.",
     );
+    // Said once: a later end of a session is told on its own.
+    signedOutInAnotherTab = false;
   }
   setAuthState("required");
 }
