@@ -1,8 +1,8 @@
 import { STATUS_CODES } from "node:http";
 import type { Server } from "node:http";
 import type { Duplex } from "node:stream";
-import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { trpcErrorBody } from "./http-body";
 
 /** How Node names a request it could not parse, and what the client is told (in the API's error shape). */
 const ANSWERS: Record<string, [number, TRPC_ERROR_CODE_KEY, string]> = {
@@ -30,9 +30,7 @@ export const answerClientErrors = (server: Server): void => {
       "BAD_REQUEST",
       "The request is not HTTP/1.1 that Anvil can read",
     ];
-    const body = JSON.stringify({
-      error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus: status } },
-    });
+    const body = JSON.stringify(trpcErrorBody(code, message, status));
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

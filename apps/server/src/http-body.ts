@@ -14,9 +14,14 @@ export const json = (
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
 };
 
+/** An error in tRPC's shape: its JSON-RPC number, `data.code` and `data.httpStatus`. */
+export const trpcErrorBody = (code: TRPC_ERROR_CODE_KEY, message: string, httpStatus: number) => ({
+  error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus } },
+});
+
 /**
- * Answers with an error in tRPC's shape (its JSON-RPC number, `data.code` and `data.httpStatus` as tRPC gives them),
- * so that a tRPC client reads a refusal made before tRPC ran as it reads any other. Returns the status sent.
+ * Answers with an error in tRPC's shape (`data.httpStatus` as tRPC gives it for `code`), so that a tRPC client reads
+ * a refusal made before tRPC ran as it reads any other. Returns the status sent.
  */
 export const trpcErrorReply = (
   res: ServerResponse,
@@ -25,12 +30,7 @@ export const trpcErrorReply = (
   headers: Record<string, string> = {},
 ): number => {
   const httpStatus = getHTTPStatusCodeFromError(new TRPCError({ code }));
-  json(
-    res,
-    httpStatus,
-    { error: { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus } } },
-    headers,
-  );
+  json(res, httpStatus, trpcErrorBody(code, message, httpStatus), headers);
   return httpStatus;
 };
 
