@@ -18,6 +18,10 @@ const mustBe = (field: string, what: string) => (issue: { input?: unknown }) =>
 
 const uuid = (field: string) => z.uuid({ error: mustBe(field, "a UUID") });
 
+/** `unknown field "x"` or `unknown fields "x", "y"`, followed by what the input does take. */
+const unknownFields = (keys: readonly string[], taken: string): string =>
+  `unknown field${keys.length === 1 ? "" : "s"} ${keys.map((key) => JSON.stringify(key)).join(", ")}; ${taken}`;
+
 /**
  * An input object that refuses a field it does not know instead of dropping it: a misspelt `witdh`, or `width`
  * nested under a `params` the procedure does not take, would otherwise run with the default and no word of why.
@@ -26,7 +30,7 @@ export const fieldsOf = <Shape extends z.ZodRawShape>(shape: Shape) =>
   z.strictObject(shape, {
     error: (issue) =>
       issue.code === "unrecognized_keys"
-        ? `unknown field${issue.keys.length === 1 ? "" : "s"} ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}; the fields are ${Object.keys(shape).join(", ")}`
+        ? unknownFields(issue.keys, `the fields are ${Object.keys(shape).join(", ")}`)
         : undefined,
   });
 
@@ -40,7 +44,7 @@ export const noInput = z
     {
       error: (issue) =>
         issue.code === "unrecognized_keys"
-          ? `unknown field${issue.keys.length === 1 ? "" : "s"} ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}; this procedure takes no input`
+          ? unknownFields(issue.keys, "this procedure takes no input")
           : "this procedure takes no input",
     },
   )

@@ -19,6 +19,10 @@ export const MAX_BODY_BYTES = 256 * 1024;
  */
 export const MAX_BULK_BODY_BYTES = 32 * 1024 * 1024;
 
+/** A refusal's message that names its field: `width: …` unless it names it already (or there is none). */
+const naming = (field: string, message: string): string =>
+  field && !message.startsWith(field) ? `${field}: ${message}` : message;
+
 const t = initTRPC.context<Context>().create({
   // Stack traces stay on the server, whatever NODE_ENV says.
   isDev: false,
@@ -37,15 +41,11 @@ const t = initTRPC.context<Context>().create({
     }
     // A refusal made after the schema (an unknown sampler, a callbackUrl at this server) names its field as one does.
     if (error.cause instanceof Invalid) {
-      const { field, message } = error.cause;
-      const fields = [message.startsWith(field) ? message : `${field}: ${message}`];
+      const fields = [naming(error.cause.field, error.cause.message)];
       return { ...shape, data: { ...shape.data, fields } };
     }
     if (!(error.cause instanceof ZodError)) return shape;
-    const fields = error.cause.issues.map((issue) => {
-      const path = issue.path.join(".");
-      return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
-    });
+    const fields = error.cause.issues.map((issue) => naming(issue.path.join("."), issue.message));
     return { ...shape, message: fields.join("; "), data: { ...shape.data, fields } };
   },
 });
