@@ -28,7 +28,12 @@ function setup(jobs: Job[]) {
     vi.advanceTimersByTime(100);
     return region.textContent;
   };
-  return { region, change, said, setStore, setConversation, control: () => control };
+  /** The page sent `sent`, the conversation's only job, and told the announcer so. */
+  const send = (sent: Job) => {
+    setStore("jobs", [sent]);
+    control.sent(sent);
+  };
+  return { region, change, said, setStore, setConversation, send };
 }
 
 describe("<JobAnnouncer>", () => {
@@ -83,38 +88,30 @@ describe("<JobAnnouncer>", () => {
   });
 
   it("says where a job just sent waits, and what becomes of it", () => {
-    const { said, setStore, change, control } = setup([]);
-    const sent = job(5);
-    setStore("jobs", [sent]);
-    control().sent(sent);
+    const { said, change, send } = setup([]);
+    send(job(5));
     expect(said()).toBe("Queued, #5 in queue: prompt 5.");
     change(0, { status: "processing", queuePosition: 0 });
     expect(said()).toBe("Started: prompt 5.");
   });
 
   it("says a job just sent is queued at the place it has by then, not also that it came next", () => {
-    const { said, setStore, change, control } = setup([]);
-    const sent = job(2);
-    setStore("jobs", [sent]);
-    control().sent(sent);
+    const { said, change, send } = setup([]);
+    send(job(2));
     change(0, { queuePosition: 1 });
     expect(said()).toBe("Queued, #1 in queue: prompt 2.");
   });
 
   it("says only that a job just sent started when it started before the news was said, never '#0 in queue'", () => {
-    const { said, setStore, change, control } = setup([]);
-    const sent = job(1);
-    setStore("jobs", [sent]);
-    control().sent(sent);
+    const { said, change, send } = setup([]);
+    send(job(1));
     change(0, { status: "processing", queuePosition: 0 });
     expect(said()).toBe("Started: prompt 1.");
   });
 
   it("says only what became of a job just sent that left the line before the news was said", () => {
-    const { said, setStore, change, control } = setup([]);
-    const sent = job(3);
-    setStore("jobs", [sent]);
-    control().sent(sent);
+    const { said, change, send } = setup([]);
+    send(job(3));
     change(0, { status: "cancelled", queuePosition: 0 });
     expect(said()).toBe("Cancelled: prompt 3.");
   });
