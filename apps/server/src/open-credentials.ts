@@ -26,7 +26,7 @@ export interface OpenCredentialsOptions {
 
 /** A count of open streams and sockets per credential, and the question whether each still holds. */
 class OpenCounts {
-  readonly open = new Map<string, number>();
+  private readonly open = new Map<string, number>();
 
   constructor(private readonly live: (hashes: readonly string[]) => Promise<Set<string>>) {}
 
