@@ -121,8 +121,11 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
       return progress.state.job_count === -1;
     }, "the checkpoint is loading");
     await trpc.jobs.cancel.mutate({ jobId: loading.id });
+    // The GPU is still Forge's until the load ends: the queue says it is stopping, not running the cancelled job.
+    expect((await trpc.queue.status.query()).backends[0]).toMatchObject({ busy: true, stopping: true, jobId: null });
     const next = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("next"), ...quick });
     await waitForStatus(trpc, next.id, "complete");
+    expect((await trpc.queue.status.query()).backends[0]).toMatchObject({ busy: false, stopping: false });
     const stats = sim.stats();
     expect(stats.waited).toBe(0);
     const [first, second] = stats.log;

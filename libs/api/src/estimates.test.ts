@@ -116,6 +116,7 @@ describe("Estimates", () => {
                 healthy: slot.healthy,
                 busy: running[i] !== null,
                 jobId: running[i] ?? null,
+                stopping: false,
                 since: running[i] ? T0 - 1_000 : null,
                 model: CHECKPOINTS[slot.model] ?? null,
               })),

@@ -93,6 +93,11 @@ export interface QueueSnapshot {
     healthy: boolean;
     busy: boolean;
     jobId: string | null;
+    /**
+     * The GPU is still busy, but with no job of the line: one that ended (cancelled, timed out) while Forge is
+     * being interrupted, or what another server left there, waited out before the next job goes.
+     */
+    stopping: boolean;
     since: number | null;
     /** The model loaded there as far as the scheduler knows; null when unknown. */
     model: string | null;
@@ -376,6 +381,7 @@ export class JobScheduler<P> {
         healthy: b.healthy,
         busy: b.jobId !== null || (slots[i]?.busy ?? false),
         jobId: b.jobId,
+        stopping: b.jobId === null && (slots[i]?.busy ?? false),
         since: b.since,
         model: b.model,
       })),

@@ -10,8 +10,8 @@ const status = {
   processing: 1,
   paused: false,
   backends: [
-    { url: "http://gpu-a:7860", busy: true, jobId: "job-1", healthy: true, since: null },
-    { url: "http://gpu-b:7860", busy: false, jobId: null, healthy: false, since: null },
+    { url: "http://gpu-a:7860", busy: true, jobId: "job-1", healthy: true, stopping: false, since: null },
+    { url: "http://gpu-b:7860", busy: false, jobId: null, healthy: false, stopping: false, since: null },
   ],
 };
 
@@ -24,6 +24,15 @@ describe("<QueuePanel>", () => {
     expect(screen.getByTestId("queue-running")).toHaveTextContent("1");
     expect(screen.getByText("gpu-a:7860").closest("li")).toHaveTextContent("Generatinga fox");
     expect(screen.getByText("gpu-b:7860").closest("li")).toHaveTextContent("Unreachable");
+  });
+
+  it("says a GPU still busy with a job that ended (cancelled, being interrupted) is stopping, not generating", () => {
+    const stopping = { ...status, backends: [{ ...status.backends[0]!, jobId: null, stopping: true }] };
+    render(() => <QueuePanel status={stopping} connection="live" promptOf={() => "a fox"} />);
+    const gpu = screen.getByText("gpu-a:7860").closest("li");
+    expect(gpu).toHaveTextContent("Stopping");
+    expect(gpu).toHaveClass("backend--stopping");
+    expect(gpu).not.toHaveTextContent("Generating");
   });
 
   it("shows the connection as reconnecting while the stream is down", () => {

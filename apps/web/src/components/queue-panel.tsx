@@ -5,7 +5,15 @@ import type { QueueStatus } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
 import { PauseButton } from "./pause-button";
 
-const STATE_LABEL = { unknown: "Unknown", down: "Unreachable", busy: "Generating", idle: "Idle" };
+const STATE_LABEL = {
+  unknown: "Unknown",
+  down: "Unreachable",
+  // Busy with no job of the line: one that ended (cancelled, timed out) while Forge is interrupted, or one another
+  // server left there. The next job waits for it.
+  stopping: "Stopping",
+  busy: "Generating",
+  idle: "Idle",
+};
 
 /**
  * The line and the GPUs at a glance, with the state of the live connection and whether the queue is paused; for
@@ -64,7 +72,16 @@ export function QueuePanel(props: {
       <ul class="backends">
         <For each={props.status?.backends ?? []} fallback={<li class="backends__empty">No backend reported yet</li>}>
           {(backend) => {
-            const state = () => (stale() ? "unknown" : !backend.healthy ? "down" : backend.busy ? "busy" : "idle");
+            const state = () =>
+              stale()
+                ? "unknown"
+                : !backend.healthy
+                  ? "down"
+                  : backend.stopping
+                    ? "stopping"
+                    : backend.busy
+                      ? "busy"
+                      : "idle";
             return (
               <li class={`backend backend--${state()}`}>
                 <span class="backend__dot" aria-hidden="true" />

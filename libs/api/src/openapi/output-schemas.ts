@@ -74,6 +74,11 @@ const queueStatus = z
         busy: z.boolean(),
         jobId: z.uuid().nullable().describe("null for another user's job unless the caller is an admin"),
         healthy: z.boolean(),
+        stopping: z
+          .boolean()
+          .describe(
+            "busy with no job of the line: one that ended (cancelled, timed out) while the backend is interrupted, or one another server left there",
+          ),
         since: nullableIso,
       }),
     ),

@@ -21,6 +21,7 @@ const status = (ctx: Context) => {
       // Which job runs is the owner's business (and an admin's); that a GPU is busy is everyone's.
       jobId: backend.jobId !== null && mayAccessJob(backend.jobId) ? backend.jobId : null,
       healthy: backend.healthy,
+      stopping: backend.stopping,
       since: backend.since === null ? null : new Date(backend.since).toISOString(),
     })),
   };

@@ -14,9 +14,10 @@ export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
   const paused = "paused" in status && status.paused ? " (paused)" : "";
   return [
     `queued ${status.queued}, processing ${status.processing}${paused}`,
-    ...status.backends.map(
-      (b) =>
-        `  ${b.url}  ${b.healthy ? "healthy" : "unhealthy"}  ${b.busy ? `busy${b.jobId ? ` with ${b.jobId}` : ""}` : "idle"}`,
-    ),
+    ...status.backends.map((b) => {
+      // `stopping`: busy with a job that ended (being interrupted); a server older than the field leaves it out.
+      const doing = b.stopping === true ? "stopping" : b.busy ? `busy${b.jobId ? ` with ${b.jobId}` : ""}` : "idle";
+      return `  ${b.url}  ${b.healthy ? "healthy" : "unhealthy"}  ${doing}`;
+    }),
   ];
 }
