@@ -40,6 +40,17 @@ test.describe("on a phone", () => {
     await expectAllWords(card);
     const waiting = (await card.boundingBox())?.height;
 
+    // The header names the open conversation (cut short), beside its buttons, all on the screen.
+    const header = page.locator("header.topbar");
+    const title = header.getByRole("heading", { level: 1 });
+    await expect(title).toContainText("a lighthouse on a cliff");
+    expect((await title.boundingBox())?.width, "the title's width").toBeGreaterThan(80);
+    for (const control of await header.getByRole("button").all()) {
+      expect(await liesWithin(control, header), `${await control.getAttribute("aria-label")} lies on the screen`).toBe(
+        true,
+      );
+    }
+
     await page.request.post("/trpc/jobs.cancel", { data: { jobId: held.id } });
     await expectImage(jobCard(page, prompt), prompt);
     await expectAllWords(card);

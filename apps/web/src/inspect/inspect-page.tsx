@@ -83,7 +83,7 @@ export function InspectPage() {
     <div class="inspect" data-mode={inspector.mode()}>
       <header class="topbar">
         <a class="brand brand--link" href="/">
-          Anvil
+          <span class="brand__name">Anvil</span>
         </a>
         <h1 class="topbar__title">Inspector</h1>
         <Show when={live()}>
