@@ -134,7 +134,7 @@ export function ChatPage() {
         >
           <MenuIcon />
         </button>
-        <span class="brand">
+        <span class="brand topbar__logo">
           <span class="brand__name">Anvil</span>
         </span>
         <h1 class="topbar__title">{title()}</h1>
