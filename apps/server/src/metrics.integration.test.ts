@@ -55,6 +55,26 @@ describe.each(testDrivers())("/metrics on $kind", (driver) => {
     expect(delta("anvil_events_published_total")).toBeGreaterThanOrEqual(6);
   });
 
+  it("counts the GPU busy for the whole of jobs that run back to back, not only the first", async () => {
+    const { url, trpc, simulator } = server();
+    const before = await scrape(url);
+    const jobs = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        trpc.jobs.submit.mutate({ prompt: uniquePrompt(`back to back ${n}`), ...quick, steps: 40 }),
+      ),
+    );
+    for (const job of jobs) await waitForStatus(trpc, job.id, "complete");
+    const after = await scrape(url);
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      valueOf(after, name, labels) - valueOf(before, name, labels);
+    // The jobs' own time on the GPU, as each one's start and end say; the busy time is the union of those spans.
+    const held = delta("anvil_job_gpu_seconds_sum", { status: "complete" });
+    const busy = delta("anvil_gpu_busy_seconds_total", { backend: simulator.url });
+    expect(held).toBeGreaterThan(0);
+    expect(busy).toBeGreaterThan(0.7 * held);
+    expect(busy).toBeLessThanOrEqual(held + 0.05);
+  });
+
   it("shows waiting jobs as queue depth and open subscriptions as a gauge", async () => {
     const { url, trpc } = server();
     const subscriptions = async () => valueOf(await scrape(url), "anvil_event_subscriptions");

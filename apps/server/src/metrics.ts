@@ -4,6 +4,7 @@ import { normalizeBackendUrl } from "@anvil/forge-client";
 import { isFinalStatus, JOB_STATUSES } from "@anvil/job-machine";
 import type { Job, JobStatus } from "@anvil/job-machine";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { GpuBusyTime } from "./gpu-busy-time";
 
 /** Jobs per status, as the database counts them. */
 export type JobCounts = Record<JobStatus, number>;
@@ -22,8 +23,7 @@ export class AnvilMetrics {
   readonly registry = new Registry();
   private counts: JobCounts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as JobCounts;
   private readonly failures = new Map<string, string>();
-  private readonly busyDone: number[];
-  private readonly runningSince: (number | null)[];
+  private readonly busy: GpuBusyTime;
   private readonly busyReported: number[];
   private samples: { at: number; busy: number[] }[];
   private readonly sampler: NodeJS.Timeout;
@@ -51,8 +51,7 @@ export class AnvilMetrics {
 
   constructor(events: EventHub, backendUrls: readonly string[]) {
     const labels = backendUrls.map(normalizeBackendUrl);
-    this.busyDone = labels.map(() => 0);
-    this.runningSince = labels.map(() => null);
+    this.busy = new GpuBusyTime(labels.length);
     this.busyReported = labels.map(() => 0);
     this.samples = [{ at: Date.now(), busy: labels.map(() => 0) }];
     this.sampler = setInterval(() => this.sample(), BUSY_SAMPLE_MS).unref();
@@ -157,8 +156,8 @@ export class AnvilMetrics {
     transition: (change, job) => {
       this.counts[change.from] = Math.max(0, this.counts[change.from] - 1);
       this.counts[change.to]++;
+      if (change.from === "processing") this.left(change.backend, change.to, job);
       if (change.to === "processing") this.started(change.backend, job);
-      if (change.from === "processing" && isFinalStatus(change.to)) this.finished(change.backend, change.to, job);
       if (change.to === "error") {
         const reason = this.failures.get(job.id) ?? (/timed out/i.test(job.error ?? "") ? "Timeout" : "Unknown");
         this.backendErrors.inc({ reason });
@@ -197,26 +196,21 @@ export class AnvilMetrics {
   private started(backend: number | null, job: Job): void {
     const wait = seconds(job.createdAt, job.startedAt);
     if (wait !== null) this.waitSeconds.observe(wait);
-    if (backend !== null && backend < this.runningSince.length) {
-      this.runningSince[backend] = job.startedAt ? Date.parse(job.startedAt) : Date.now();
-    }
+    if (backend !== null) this.busy.started(backend, job.id, job.startedAt ? Date.parse(job.startedAt) : Date.now());
   }
 
-  private finished(backend: number | null, status: JobStatus, job: Job): void {
-    const held = seconds(job.startedAt, job.finishedAt);
-    if (held !== null) this.gpuSeconds.observe({ status }, held);
-    const since = backend === null ? null : this.runningSince[backend];
-    if (backend === null || since == null) return;
-    const end = job.finishedAt ? Date.parse(job.finishedAt) : Date.now();
-    this.busyDone[backend] = (this.busyDone[backend] ?? 0) + Math.max(0, end - since) / 1000;
-    this.runningSince[backend] = null;
+  /** The job left its GPU: it ended, or went back to the line. */
+  private left(backend: number | null, status: JobStatus, job: Job): void {
+    if (isFinalStatus(status)) {
+      const held = seconds(job.startedAt, job.finishedAt);
+      if (held !== null) this.gpuSeconds.observe({ status }, held);
+    }
+    if (backend !== null) this.busy.ended(backend, job.id, job.finishedAt ? Date.parse(job.finishedAt) : Date.now());
   }
 
   /** Busy seconds per backend so far, the running job's share included; never lower than reported before. */
   private busyNow(now: number): number[] {
-    return this.busyDone.map((done, i) => {
-      const since = this.runningSince[i];
-      const total = done + (since == null ? 0 : Math.max(0, now - since) / 1000);
+    return this.busy.seconds(now).map((total, i) => {
       // A job's end is published only after it was persisted; meanwhile its running share keeps growing past its
       // real end. Holding the highest value keeps the counter monotone; the next job's time catches it up.
       const reported = Math.max(this.busyReported[i] ?? 0, total);
