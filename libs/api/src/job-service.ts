@@ -97,9 +97,10 @@ export class JobService {
   /**
    * Accepts `by`'s job: persisted first, then queued, then announced. The same idempotency key never makes two,
    * and returns the job it made even when `by` has as many waiting as MAX_QUEUED_PER_USER allows.
-   * A conversation must be the caller's own (an admin's may be anyone's).
+   * A conversation must be the caller's own, an admin's too (see {@link refuseOthersConversations}).
    */
   async submit(input: SubmitInput, by: Caller = LOCAL_USER): Promise<Job> {
+    await this.refuseOthersConversations([input], by, (field) => field);
     const stored = await toStoredSubmission(input, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown();
     return this.admit(by.name, [stored], () => this.submissions.submit(stored));
@@ -111,9 +112,38 @@ export class JobService {
    * (one whose idempotency key returns the job it made does not).
    */
   async submitMany(inputs: readonly SubmitInput[], by: Caller = LOCAL_USER): Promise<Job[]> {
+    await this.refuseOthersConversations(inputs, by, (field, i) => `jobs.${i}.${field}`);
     const stored = await toStoredSubmissions(inputs, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown();
     return this.admit(by.name, stored, () => this.submissions.submitAll(stored));
+  }
+
+  /**
+   * An admin sees and acts on anyone's conversation, but a new job goes into a conversation of the user who submits
+   * it: an admin's job in ann's conversation would be a card there that ann may not read (its job is the admin's).
+   * A user's submission into another's conversation is NOT_FOUND, where it is stored, as everywhere else.
+   */
+  private async refuseOthersConversations(
+    inputs: readonly SubmitInput[],
+    by: Caller,
+    named: (field: string, index: number) => string,
+  ): Promise<void> {
+    if (!by.admin) return;
+    const owners = new Map<string, string | null>();
+    for (const [i, { conversationId }] of inputs.entries()) {
+      if (!conversationId) continue;
+      if (!owners.has(conversationId)) {
+        owners.set(conversationId, (await this.options.store.getConversation(conversationId))?.owner ?? null);
+      }
+      const owner = owners.get(conversationId);
+      if (owner != null && owner !== by.name) {
+        const field = named("conversationId", i);
+        throw new Invalid({
+          field,
+          message: `${field}: conversation ${conversationId} is ${owner}'s; a job goes into a conversation of the user who submits it (leave conversationId out to start a new one)`,
+        });
+      }
+    }
   }
 
   private checks() {
@@ -198,7 +228,7 @@ export class JobService {
     const { conversationId, everyone = false } = scope;
     if (conversationId !== undefined) await ownConversation({ store: this.options.store, user: by }, conversationId);
     if (this.scheduler.journal.failing) throw cancelUnconfirmed();
-    // Only jobs the caller may see: an admin may have submitted into a user's conversation, and that job is the admin's.
+    // Only jobs the caller may see: an older Anvil let an admin submit into a user's conversation (the job is the admin's).
     const inConversation =
       conversationId === undefined
         ? null

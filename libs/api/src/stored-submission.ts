@@ -54,7 +54,7 @@ export const toStoredSubmission = async (
     params,
     owner: by.name,
     priority: priority ?? 0,
-    ...(by.admin ? {} : { conversationOwner: by.name }),
+    conversationOwner: by.name,
     ...(conversationId ? { conversationId } : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
     ...(callbackUrl ? { callbackUrl } : {}),

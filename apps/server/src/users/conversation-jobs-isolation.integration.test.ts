@@ -3,7 +3,7 @@ import { authorizedHttpClient } from "../reliability/support/authorized-clients"
 import { startInProcess } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import type { AnvilClient } from "../testing/clients";
-import { quick, uniquePrompt } from "../testing/fixtures";
+import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { waitForStatus } from "../testing/wait";
@@ -11,7 +11,7 @@ import { waitForStatus } from "../testing/wait";
 const TOKEN = "the-admins-api-token";
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-describe.each(testDrivers())("another user's job in a user's conversation, on $kind", (driver) => {
+describe.each(testDrivers())("an admin's job in a user's conversation, on $kind", (driver) => {
   let database: TestDatabase;
   let server: InProcessServer;
   let admin: AnvilClient;
@@ -28,26 +28,33 @@ describe.each(testDrivers())("another user's job in a user's conversation, on $k
     await database?.dispose();
   });
 
-  it("is not cancelled by the conversation's owner's jobs.cancelWaiting, which cancels only jobs they may see", async () => {
-    const holder = await admin.jobs.submit.mutate({ prompt: uniquePrompt("holds the GPU sim:hang") });
-    try {
-      await waitForStatus(admin, holder.id, "processing");
-      const own = await bob.jobs.submit.mutate({ prompt: uniquePrompt("bob's"), ...quick });
-      // An admin may submit into anyone's conversation; the job is the admin's, and bob cannot even see it.
-      const admins = await admin.jobs.submit.mutate({
+  it("is refused: an admin's job goes into a conversation of the admin's, never into a card the owner cannot read", async () => {
+    const own = await bob.jobs.submit.mutate({ prompt: uniquePrompt("bob's"), ...quick });
+    await waitForStatus(bob, own.id, "complete");
+    const error = await trpcError(
+      admin.jobs.submit.mutate({
         prompt: uniquePrompt("the admin's, in bob's conversation"),
         ...quick,
         conversationId: own.conversationId,
-      });
-      expect(admins.owner).toBe("admin");
-
-      expect(await bob.jobs.cancelWaiting.mutate({ conversationId: own.conversationId })).toEqual({
-        jobIds: [own.id],
-      });
-      expect(await admin.jobs.get.query({ jobId: admins.id })).toMatchObject({ status: "queued" });
-      await admin.jobs.cancel.mutate({ jobId: admins.id });
-    } finally {
-      await admin.jobs.cancel.mutate({ jobId: holder.id });
-    }
+      }),
+    );
+    expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+    expect(error.message).toBe(
+      `conversationId: conversation ${own.conversationId} is bob's; a job goes into a conversation of the user who submits it (leave conversationId out to start a new one)`,
+    );
+    const many = await trpcError(
+      admin.jobs.submitMany.mutate({
+        jobs: [
+          { prompt: uniquePrompt("the admin's own"), ...quick },
+          { prompt: uniquePrompt("the admin's, in bob's"), ...quick, conversationId: own.conversationId },
+        ],
+      }),
+    );
+    expect(many.message).toMatch(/^jobs\.1\.conversationId: conversation .* is bob's;/);
+    // Nothing was stored: bob's conversation holds his prompt and its answer, and the admin made no job at all.
+    expect(await bob.messages.list.query({ conversationId: own.conversationId })).toHaveLength(2);
+    expect((await admin.jobs.list.query({ owner: "admin" })).items).toEqual([]);
+    // The admin still reads it.
+    expect(await admin.messages.list.query({ conversationId: own.conversationId })).toHaveLength(2);
   });
 });
