@@ -29,6 +29,14 @@ describe("fieldErrorsOf", () => {
     });
   });
 
+  it("says in the page's words that an admin's prompt cannot go into another user's conversation", () => {
+    const message =
+      "conversationId: conversation 0b1e8f52-4c2f-4a4e-9d57-0c5d8f1f2a10 is ann's; a job goes into a conversation of the user who submits it (leave conversationId out to start a new one)";
+    expect(fieldErrorsOf(trpcError("BAD_REQUEST", message, [message]))).toEqual({
+      form: "This conversation is ann's: your images go into conversations of your own. Start a new conversation for this prompt.",
+    });
+  });
+
   it("reads the field from the message when the error has no field list", () => {
     const error = trpcError("BAD_REQUEST", 'checkpoint "nope" is not known to the backend; known: flux1-dev');
     expect(fieldErrorsOf(error).checkpoint).toMatch(/^checkpoint "nope" is not known/);

@@ -69,6 +69,14 @@ const fieldOf = (message: string): SubmitField | undefined => {
   return SUBMIT_FIELDS.find((field) => field === first) ?? SINGULAR[first];
 };
 
+/** The server's refusal of an admin's prompt in another user's conversation, in the page's words. */
+const othersConversation = (message: string): string | undefined => {
+  const owner = /^conversationId: conversation \S+ is (.+)'s; /.exec(message)?.[1];
+  return owner === undefined
+    ? undefined
+    : `This conversation is ${owner}'s: your images go into conversations of your own. Start a new conversation for this prompt.`;
+};
+
 /**
  * Sorts a failed submit's messages by the field they name: the server's validation messages start with the
  * field (`"steps must be at most 150"`, `"checkpoint \"x\" is not known …"`), listed in `data.fields`; an error
@@ -81,8 +89,9 @@ export function fieldErrorsOf(error: unknown): FieldErrors {
     : [errorMessage(error)];
   const result: FieldErrors = {};
   for (const message of messages) {
-    const key = fieldOf(message) ?? "form";
-    const said = spoken(key, message);
+    const refused = othersConversation(message);
+    const key = refused === undefined ? (fieldOf(message) ?? "form") : "form";
+    const said = refused ?? spoken(key, message);
     result[key] = result[key] ? `${result[key]}; ${said}` : said;
   }
   return result;
