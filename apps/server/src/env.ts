@@ -228,7 +228,16 @@ export function readEnv(source: Record<string, string | undefined> = process.env
   const result = envSchema.safeParse(source);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const [name] = issue.path;
+  const [name, index] = issue.path;
+  const list = typeof name === "string" ? source[name] : undefined;
+  // An item of a comma-separated list (FORGE_URL, ALLOWED_ORIGINS): named by its place when there are several.
+  if (typeof index === "number" && issue.path.length === 2 && list !== undefined && !SECRETS.has(String(name))) {
+    const items = list.split(",");
+    const item = items[index]?.trim() ?? "";
+    const shownItem = item === "" ? "(empty)" : shownValue(item);
+    const which = items.length === 1 ? shownItem : `item ${index + 1} ${shownItem}`;
+    throw new InvalidEnvironment(`${String(name)} ${which} ${issue.message}`);
+  }
   const value = typeof name === "string" && issue.path.length === 1 ? source[name] : undefined;
   // Most messages name the value already ("PORT 70000 must be 0..65535"); the others get it here.
   const shown =
