@@ -65,6 +65,8 @@ type Admission = { caller: Caller } | { caller: null };
 export class AuthGate {
   private readonly failures: FailedLogins;
   private readonly callers = new WeakMap<IncomingMessage, Caller>();
+  /** The refusals of a sign-in proxy's names that were logged (see `check`). */
+  private readonly refusalsLogged = new Set<string>();
   /** Where nobody signs in, the host name of a request this server must not answer (see host-check.ts). */
   private readonly unknownHost: (hostHeader: string | undefined) => string | null;
 
@@ -162,11 +164,13 @@ export class AuthGate {
       return { caller: null };
     }
     const refusal = await this.check(req);
-    if (typeof refusal !== "number") return { caller: refusal };
+    if (typeof refusal !== "number" && !("refusal" in refusal)) return { caller: refusal };
     const message =
       refusal === 429
         ? "Too many failed sign-ins from this address; try again later"
-        : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
+        : typeof refusal === "object"
+          ? refusal.refusal
+          : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
     if (refusal === 429) {
       trpcErrorReply(res, "TOO_MANY_REQUESTS", message, { "retry-after": String(this.retryAfterSeconds(req)) });
     } else trpcErrorReply(res, "UNAUTHORIZED", message);
@@ -188,13 +192,14 @@ export class AuthGate {
       return { caller: null };
     }
     const refusal = await this.check(req);
-    if (typeof refusal !== "number") return { caller: refusal };
+    if (typeof refusal !== "number" && !("refusal" in refusal)) return { caller: refusal };
     const status = refusal === 429 ? "429 Too Many Requests" : "401 Unauthorized";
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     return { caller: null };
   }
 
-  private async check(req: IncomingMessage): Promise<Caller | 401 | 429> {
+  /** The caller of `req`, or why not: 429, 401, or a 401 with words of its own for the caller. */
+  private async check(req: IncomingMessage): Promise<Caller | 401 | 429 | { refusal: string }> {
     const address = addressOf(req);
     if (carriesToken(req) && this.failures.retryAfterMs(address) > 0) return 429;
     const identity = await this.options.auth.identify(req);
@@ -203,7 +208,15 @@ export class AuthGate {
       return identity.user;
     }
     if (identity.credential) await this.failed(req, identity.reason);
-    return 401;
+    if (identity.refusal === undefined) return 401;
+    // The proxy is trusted and set up by an operator: a name it sends that Anvil cannot take is theirs to see, in the
+    // log once per name (every request of that person's pages is refused alike).
+    if (!this.refusalsLogged.has(identity.refusal)) {
+      if (this.refusalsLogged.size >= 1_000) this.refusalsLogged.clear();
+      this.refusalsLogged.add(identity.refusal);
+      this.options.logger.warn({ address, path: pathOf(req), reason: identity.reason }, identity.refusal);
+    }
+    return { refusal: identity.refusal };
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {

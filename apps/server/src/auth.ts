@@ -49,8 +49,11 @@ const bearerOf = (req: IncomingMessage): string | undefined =>
 /** Whether `req` says who it is with a Bearer token of its own (a script), not with what a browser holds. */
 export const carriesToken = (req: IncomingMessage): boolean => /^Bearer\s/i.test(req.headers.authorization ?? "");
 
-/** Who a request is, or why it is nobody. */
-export type Identity = { user: Caller } | { user: null; reason: string; credential: boolean };
+/**
+ * Who a request is, or why it is nobody; `refusal` is what the caller is told when it says more than that they did not
+ * sign in (a sign-in proxy that names no user Anvil takes).
+ */
+export type Identity = { user: Caller } | { user: null; reason: string; credential: boolean; refusal?: string };
 
 /** How Anvil knows who calls (docs/API.md, "Users and sign-in"). */
 export interface AuthenticatorOptions {
@@ -124,7 +127,15 @@ export class Authenticator {
       const name = (Array.isArray(named) ? named[0] : named)?.trim().toLowerCase();
       if (!name) return { user: null, reason: `no ${this.options.proxyHeader} header`, credential: false };
       if (!USER_NAME.test(name) || RESERVED_NAMES.has(name)) {
-        return { user: null, reason: `${this.options.proxyHeader} names no valid user`, credential: false };
+        const header = this.options.proxyHeader;
+        return {
+          user: null,
+          reason: `${header} names no valid user`,
+          credential: false,
+          refusal:
+            `Unauthorized: the sign-in proxy's ${header} names ${JSON.stringify(name.slice(0, 100))}, which Anvil ` +
+            `takes as no user: a name is 1..64 characters of a-z, 0-9, '.', '_', '-' and '@', and not ${[...RESERVED_NAMES].join(" or ")}`,
+        };
       }
       const user = await this.options.users.ensure(name);
       return { user: { name: user.name, admin: user.admin } };

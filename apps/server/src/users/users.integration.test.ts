@@ -329,6 +329,22 @@ describe("sign-in limits and the sign-in proxy", () => {
     expect((await fetch(`${running.url}/trpc/me`, { headers: { "x-forwarded-user": "admin" } })).status).toBe(401);
   });
 
+  it("says why a name the proxy sends is no user, to the caller and once in the log", async () => {
+    const refused = async () => {
+      const response = await fetch(`${running.url}/trpc/me`, { headers: { "x-forwarded-user": "Bad Name!" } });
+      expect(response.status).toBe(401);
+      return ((await response.json()) as { error: { message: string } }).error.message;
+    };
+    const message = `Unauthorized: the sign-in proxy's X-Forwarded-User names "bad name!", which Anvil takes as no user: a name is 1..64 characters of a-z, 0-9, '.', '_', '-' and '@', and not local or admin`;
+    expect(await refused()).toBe(message);
+    expect(await refused()).toBe(message);
+    expect(running.logs.filter((line) => line.msg === message)).toEqual([
+      expect.objectContaining({ path: "/trpc/me", reason: "X-Forwarded-User names no valid user" }),
+    ]);
+    // Not a wrong token: no failed sign-in is counted against the address.
+    expect(running.logs.filter((line) => line.msg === "failed sign-in")).toEqual([]);
+  });
+
   it("lets users.create make a user the proxy named an admin, with a token, and refuses a name that has one", async () => {
     // A proxy commonly names users by e-mail address: users.create takes every name the proxy may bring.
     for (const [header, name] of [
