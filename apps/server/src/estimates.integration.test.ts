@@ -111,6 +111,34 @@ describe.each(testDrivers())("estimates on $kind", (driver) => {
     }
   }, 60_000);
 
+  it("sends the line's timing again when the running job goes faster than foretold, so waiting jobs' starts follow", async () => {
+    const { trpc } = server;
+    await warmUp();
+    const subscriber = await recordJobEvents(server, trpc, {});
+    try {
+      // Four times the pixels, so foretold four times as long; the simulator's steps take the same time at any size.
+      const big = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("big"), width: 1024, height: 1024, steps: 40 });
+      await waitForStatus(trpc, big.id, "processing");
+      const seen = subscriber.lines.length;
+      const behind = await submit("behind the big one");
+      const timed = () => subscriber.lines.slice(seen).filter(({ line }) => line.timing !== null);
+      await waitFor(() => timed().length > 0, "the line event of the submission, with its timing");
+      const told = Date.parse(timed()[0]!.line.timing!.at);
+      // While the line stays as it is, a line event with no changes brings the head's start forward.
+      await waitFor(
+        () => timed().some(({ line }) => line.from === line.version && Date.parse(line.timing!.at) <= told - 3_000),
+        "a line event that moves the waiting job's start forward",
+      );
+      const index = (id: string) => subscriber.received.findIndex((event) => event.id === id);
+      const retimed = timed().find(({ line }) => line.from === line.version)!;
+      await subscriber.untilStatus(behind.id, "processing");
+      const started = subscriber.events.find(({ job }) => job.id === behind.id && job.status === "processing")!;
+      expect(index(retimed.id)).toBeLessThan(index(started.id));
+    } finally {
+      subscriber.stop();
+    }
+  }, 60_000);
+
   it("estimates at once on a server that starts on the same database, from the jobs it finds finished there", async () => {
     await warmUp();
     await server.anvil.close();

@@ -70,6 +70,8 @@ export class Estimates {
   /** When each backend was last given a job: where the run before it stopped using the GPU. */
   private readonly lastStart = new Map<string, number>();
   private made: Made | null = null;
+  /** The timing line events last carried. */
+  private sent: LineTiming | null = null;
 
   constructor(private readonly sources: EstimateSources) {}
 
@@ -151,6 +153,20 @@ export class Estimates {
 
   /** When each position of the line is expected to start, for line events (null: not known). */
   timing(): LineTiming | null {
+    this.sent = this.currentTiming();
+    return this.sent;
+  }
+
+  /**
+   * When the head of the line is expected to start: as line events last told subscribers, and as it is now (epoch
+   * ms; null: nobody waits, or nothing is known). Reading it tells nobody.
+   */
+  headStart(): { sent: number | null; now: number | null } {
+    const at = (timing: LineTiming | null | undefined) => (timing ? Date.parse(timing.at) : null);
+    return { sent: at(this.sent), now: at(this.currentTiming()) };
+  }
+
+  private currentTiming(): LineTiming | null {
     const made = this.placeJoined();
     made.timing ??= toLineTiming(made.projector.projection.line);
     return made.timing;

@@ -44,6 +44,7 @@ export class JobPublisher {
     const job = persisted.snapshot ?? toJob(record, 0);
     if (entry.kind === "progress" || eventId === null) {
       events.publish({ kind: "progress", job });
+      if (entry.kind === "progress") live.progressed();
       return;
     }
     events.publish({ kind: "status", eventId, job });

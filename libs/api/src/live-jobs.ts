@@ -7,6 +7,7 @@ import type { Caller } from "./caller";
 import { NotFound } from "./errors";
 import type { Estimates } from "./estimates";
 import type { EventHub } from "./event-hub";
+import { TimingDrift } from "./timing-drift";
 
 /** What the read model reads from: the database for ended jobs, the scheduler's line, the estimates. */
 export interface LiveJobsSources {
@@ -14,7 +15,7 @@ export interface LiveJobsSources {
   events: EventHub;
   /** 1 = next to get a GPU; 0 when the scheduler does not hold the job waiting. */
   position: (jobId: string) => number;
-  estimates: Pick<Estimates, "of" | "changed" | "lineChanged">;
+  estimates: Pick<Estimates, "of" | "changed" | "lineChanged" | "headStart">;
 }
 
 /**
@@ -25,6 +26,7 @@ export interface LiveJobsSources {
 export class LiveJobs {
   private readonly records = new Map<string, JobRecord>();
   private version = 0;
+  private readonly drift = new TimingDrift();
 
   constructor(private readonly sources: LiveJobsSources) {}
 
@@ -113,5 +115,14 @@ export class LiveJobs {
   retimed(): void {
     this.sources.estimates.changed();
     this.sources.events.publish({ kind: "timing" });
+  }
+
+  /**
+   * A running job's progress was written: it may run ahead of or behind its prediction, and every waiting job's
+   * start with it. Subscribers get the line's new timing once that start moved enough (see timing-drift.ts); before,
+   * a waiting card went on counting down from an estimate the server no longer held.
+   */
+  progressed(now = Date.now()): void {
+    if (this.drift.moved(now, () => this.sources.estimates.headStart())) this.retimed();
   }
 }
