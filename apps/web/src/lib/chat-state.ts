@@ -301,7 +301,13 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     onData: (event, eventId) => {
       const conversationId = selectedId();
       writeCursor(conversationId ?? "*", eventId);
-      if ("kind" in event) return readAgain(store.applyLine(event));
+      if ("kind" in event) {
+        readAgain(store.applyLine(event));
+        // Another user's submission or start reaches this page as a change of the line only: the panel's counts
+        // follow it now rather than at the next poll (timing alone changes no count).
+        if (event.from !== event.version) void refreshQueue();
+        return;
+      }
       store.applyEvent(event);
       noteJob(event);
       // A job this page has no message for was submitted elsewhere (another tab, a script): fetch its messages.
