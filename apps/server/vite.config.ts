@@ -12,7 +12,7 @@ export default defineConfig({
     sourcemap: true,
     emptyOutDir: true,
     rollupOptions: {
-      input: { main: "src/main.ts", bench: "src/bench/bench.ts" },
+      input: { main: "src/main.ts", bench: "src/bench/bench.ts", simulator: "src/simulator.ts" },
       // Chunks beside the entries, not in assets/: the server finds the migrations and the web app two levels
       // below the repository root from whichever file it runs in (main.ts loads the rest as a chunk).
       output: { entryFileNames: "[name].js", chunkFileNames: "[name]-[hash].js" },

@@ -225,7 +225,25 @@ const shownValue = (value: string): string => {
 
 /** Reads and validates the environment once; a bad value is one line naming the variable and (but a secret) the value. */
 export function readEnv(source: Record<string, string | undefined> = process.env): Env {
-  const result = envSchema.safeParse(source);
+  return parsed(envSchema, source);
+}
+
+/** `npm run simulator`'s settings: where it listens (PORT 7860 as Forge, HOST) and how long a step takes. */
+const simulatorEnvSchema = z.object({
+  PORT: wholeNumber({ fallback: 7860, min: 0, max: 65535 }),
+  HOST: envSchema.shape.HOST,
+  ANVIL_SIMULATOR_STEP_MS: envSchema.shape.ANVIL_SIMULATOR_STEP_MS,
+});
+
+/** The standalone Forge simulator's settings, refused as {@link readEnv} refuses the server's. */
+export function readSimulatorEnv(
+  source: Record<string, string | undefined> = process.env,
+): z.output<typeof simulatorEnvSchema> {
+  return parsed(simulatorEnvSchema, source);
+}
+
+function parsed<T extends z.ZodType>(schema: T, source: Record<string, string | undefined>): z.output<T> {
+  const result = schema.safeParse(source);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const [name, index] = issue.path;
