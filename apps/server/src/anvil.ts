@@ -481,6 +481,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         await ending?.stop(0, { abandon: true });
       },
       log: serverLog,
+      signInRequired: gate.required,
     });
     await cluster.start();
     if (!service) {

@@ -14,7 +14,22 @@ export interface ClusterRoleOptions {
   /** Ends the term at once (the lease is lost or about to be): stop dispatching, interrupt, write nothing more. */
   readonly stepDown: (epoch: number, why: string) => Promise<void>;
   readonly log: LogHook;
+  /** Whether callers of this server must sign in (API_TOKEN or AUTH_PROXY_HEADER), to compare with the leader's. */
+  readonly signInRequired?: boolean;
+  /** Whether the leader at `url` asks callers to sign in (its `/auth/status`); null when it could not be asked. */
+  readonly leaderRequiresSignIn?: (url: string) => Promise<boolean | null>;
 }
+
+/** Asks a server's `/auth/status` (no credentials) whether its callers must sign in; null when it does not answer. */
+export const askSignInRequired = async (url: string): Promise<boolean | null> => {
+  try {
+    const response = await fetch(`${url}/auth/status`, { signal: AbortSignal.timeout(5_000) });
+    const { required } = (await response.json()) as { required?: unknown };
+    return typeof required === "boolean" ? required : null;
+  } catch {
+    return null;
+  }
+};
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -145,6 +160,7 @@ export class ClusterRole {
    */
   private sawLeader(leader: Leader): void {
     this.seen = leader;
+    void this.compareSignIn(leader);
     const mine = this.options.lease.backends;
     if (mine === null || leader.backends === null) return;
     const differs = difference(mine, leader.backends);
@@ -160,6 +176,26 @@ export class ClusterRole {
         onlyHere: differs.onlyHere,
         onlyOnLeader: differs.onlyThere,
       },
+      "warn",
+    );
+  }
+
+  /**
+   * Whether the leader asks its callers to sign in as this server does: the leader answers every API call of the
+   * cluster, so a leader without API_TOKEN or AUTH_PROXY_HEADER opens it to anyone who reaches it, and one with them
+   * refuses callers this server lets in. Allowed while a setting is changed one server at a time, never silent.
+   */
+  private async compareSignIn(leader: Leader): Promise<void> {
+    const { signInRequired, leaderRequiresSignIn = askSignInRequired } = this.options;
+    if (signInRequired === undefined) return;
+    const theirs = await leaderRequiresSignIn(leader.url);
+    if (theirs === null || theirs === signInRequired) return;
+    const advice = "start every server of a cluster with the same API_TOKEN and AUTH_PROXY_HEADER";
+    this.options.log(
+      theirs
+        ? `this server asks for no sign-in (neither API_TOKEN nor AUTH_PROXY_HEADER is set) but the leader does: should this one lead, anyone could call the cluster's API without signing in; ${advice}`
+        : `the leader asks for no sign-in but this server does: anyone who reaches the leader may call the cluster's API without signing in, and API_TOKEN is refused there; ${advice}`,
+      { leader: leader.url, epoch: leader.epoch, signInRequired, leaderSignInRequired: theirs },
       "warn",
     );
   }

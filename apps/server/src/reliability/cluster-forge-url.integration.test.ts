@@ -81,4 +81,60 @@ describe.skipIf(!postgres)("a cluster whose servers name different backends", { 
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(warnings(third, DIFFERS)).toHaveLength(1);
   });
+
+  it("warns a follower whose sign-in differs from the leader's, either way", async () => {
+    database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    const sim = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => sim.close());
+    const start = async (env: Record<string, string>) => {
+      const server = await spawnServer({
+        FORGE_URL: sim.url,
+        DATA_DIR: database.dataDir,
+        DATABASE_URL: database.databaseUrl!,
+        LEASE_MS: "2000",
+        ...env,
+      });
+      servers.push(server);
+      return server;
+    };
+    const signIn = (server: ServerProcess) =>
+      server.logs.filter(
+        (line) => typeof line.msg === "string" && line.msg.includes("API_TOKEN and AUTH_PROXY_HEADER"),
+      );
+
+    const leader = await start({ API_TOKEN: "the-clusters-admin-token" });
+    expect(leads(leader)).toBe(true);
+    const open = await start({});
+    await waitFor(() => signIn(open).length > 0, "the follower without sign-in is warned");
+    expect(signIn(open)).toMatchObject([
+      {
+        level: 40,
+        msg: expect.stringMatching(/^this server asks for no sign-in .* should this one lead, anyone could call/),
+        leader: leader.url,
+        signInRequired: false,
+        leaderSignInRequired: true,
+      },
+    ]);
+    const same = await start({ API_TOKEN: "the-clusters-admin-token" });
+
+    // The one without sign-in leads: the servers that ask for it are told what that opens.
+    expect(await leader.kill("SIGTERM")).toEqual({ code: 0, signal: null });
+    servers.splice(servers.indexOf(leader), 1);
+    await waitFor(() => leads(open) || leads(same), "a follower takes over", 30_000);
+    const [next, other] = leads(open) ? [open, same] : [same, open];
+    if (next === open) {
+      await waitFor(() => signIn(other).length > 0, "the follower with sign-in is warned");
+      expect(signIn(other)).toMatchObject([
+        {
+          msg: expect.stringMatching(/^the leader asks for no sign-in but this server does/),
+          leaderSignInRequired: false,
+        },
+      ]);
+    } else {
+      // The other one led: the server without sign-in sees a new leader that asks for it, and is told again.
+      await waitFor(() => signIn(other).length > 1, "the follower without sign-in is warned of the new leader");
+    }
+    expect(signIn(same).filter((line) => line.leader === leader.url)).toEqual([]);
+  });
 });
