@@ -486,9 +486,14 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     await cluster.start();
     if (!service) {
       const leader = await cluster.leader();
-      serverLog("this server follows: it forwards API calls and images to the leader, and takes over if it goes", {
-        leader: leader?.url ?? "none yet",
-      });
+      // Its own address: an earlier run of this server (killed, so it never gave the lease back) holds it still.
+      const earlierSelf = leader?.url === clusterUrl;
+      serverLog(
+        earlierSelf
+          ? `this server follows an earlier run of itself at ${clusterUrl}, which still holds the cluster's lease (it stopped without giving it back): calls wait until the lease runs out, within LEASE_MS, and this server leads`
+          : "this server follows: it forwards API calls and images to the leader, and takes over if it goes",
+        { leader: leader?.url ?? "none yet", ...(earlierSelf ? { holder: leader.holder } : {}) },
+      );
     }
   }
 

@@ -15,8 +15,11 @@ const warnings = (server: ServerProcess, start: string): LogLine[] =>
   server.logs.filter((line) => typeof line.msg === "string" && line.msg.startsWith(start));
 const leads = (server: ServerProcess) => server.logs.some((line) => line.msg === "this server leads the cluster");
 
-/** Servers of one cluster started with different FORGE_URL lists: allowed (rolling changes), but never silent. */
-describe.skipIf(!postgres)("a cluster whose servers name different backends", { timeout: 120_000 }, () => {
+/**
+ * Servers of one cluster started with different FORGE_URL lists or sign-in settings: allowed (rolling changes), but
+ * never silent; and a restarted server that finds its own earlier run still leading says so.
+ */
+describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeout: 120_000 }, () => {
   const { servers, cleanups } = useBuiltServers(60_000);
   let database: TestDatabase;
   let sims: ForgeSimulator[];
@@ -80,6 +83,35 @@ describe.skipIf(!postgres)("a cluster whose servers name different backends", { 
     // Said once per leader, not at every look at the lease.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(warnings(third, DIFFERS)).toHaveLength(1);
+  });
+
+  it("says that a server restarted after kill -9 follows an earlier run of itself until its lease runs out", async () => {
+    database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    const sim = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => sim.close());
+    const start = async (port: string) => {
+      const server = await spawnServer({
+        FORGE_URL: sim.url,
+        DATA_DIR: database.dataDir,
+        DATABASE_URL: database.databaseUrl!,
+        PORT: port,
+        LEASE_MS: "30000",
+      });
+      servers.push(server);
+      return server;
+    };
+    const first = await start("0");
+    expect(leads(first)).toBe(true);
+    expect(await first.kill("SIGKILL")).toMatchObject({ signal: "SIGKILL" });
+    servers.splice(servers.indexOf(first), 1);
+    // Restarted as a process manager does: same address, while the killed run's lease has 30 s to go.
+    const again = await start(new URL(first.url).port);
+    expect(leads(again)).toBe(false);
+    expect(again.logs.find((line) => String(line.msg).startsWith("this server follows"))).toMatchObject({
+      msg: `this server follows an earlier run of itself at ${first.url}, which still holds the cluster's lease (it stopped without giving it back): calls wait until the lease runs out, within LEASE_MS, and this server leads`,
+      leader: first.url,
+    });
   });
 
   it("warns a follower whose sign-in differs from the leader's, either way", async () => {
