@@ -159,7 +159,11 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     const onReconnect = (error: unknown) => {
       if (lost) return;
       lost = true;
-      const why = error === undefined ? "the server closed the job's event stream" : `lost Anvil at ${env.url}`;
+      // In a cluster the server named may be up, and the leader it forwards the stream to the one that went away.
+      const why =
+        error === undefined
+          ? "the server closed the job's event stream"
+          : `lost the event stream from Anvil at ${env.url} (that server, or the cluster's leader behind it, went away)`;
       // On a terminal the bar's line is left as it is, and the message goes below it.
       const below = display && io.stdout.isTTY ? "\n" : "";
       io.stderr.write(`${below}anvil: ${why}; reconnecting by itself (Ctrl-C stops waiting, not the job)\n`);
