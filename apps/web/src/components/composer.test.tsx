@@ -94,7 +94,13 @@ describe("<Composer>", () => {
     fireEvent.change(screen.getByLabelText("Size"), { target: { value: small.value } });
     fireEvent.input(screen.getByLabelText("Steps"), { target: { value: "8" } });
     fireEvent.input(screen.getByLabelText("Seed"), { target: { value: "1234" } });
-    expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent("512×512 · 8 steps");
+    expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent(
+      /512×512 · 8 steps · CFG 1 · seed 1234$/,
+    );
+    fireEvent.input(screen.getByLabelText("Seed"), { target: { value: "-1" } });
+    // A random seed, the default, is not worth a word.
+    expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent(/512×512 · 8 steps · CFG 1$/);
+    fireEvent.input(screen.getByLabelText("Seed"), { target: { value: "1234" } });
     first.unmount();
 
     render(() => <Composer onSubmit={onSubmit} />);
@@ -273,7 +279,10 @@ describe("<Composer> reusing a job", () => {
     );
     expect(prompt()).toHaveValue("a koi pond, watercolor");
     expect(prompt()).toHaveFocus();
-    expect(screen.getByRole("button", { name: /Settings/ })).toHaveTextContent("832×1216 · 30 steps · CFG 6");
+    // A fixed seed is said where the closed settings show: every next image would be alike.
+    expect(screen.getByRole("button", { name: /Settings/ })).toHaveTextContent(
+      /832×1216 · 30 steps · CFG 6 · seed 1234$/,
+    );
     fireEvent.keyDown(prompt(), { key: "Enter" });
     await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
     expect(onSubmit.mock.calls[0]?.[0]).toEqual({

@@ -300,6 +300,8 @@ export function Composer(props: {
               {formatSize(preset().width, preset().height)}
               <Show when={given(settings.steps)}> · {settings.steps} steps</Show>
               <Show when={given(settings.cfgScale)}> · CFG {settings.cfgScale}</Show>
+              {/* A fixed seed makes every next image alike: said where it shows while the settings are closed. */}
+              <Show when={given(settings.seed) && Number(settings.seed) !== -1}> · seed {settings.seed}</Show>
               <Show when={given(settings.priority) && Number(settings.priority) !== 0}>
                 {" "}
                 · priority {settings.priority}
