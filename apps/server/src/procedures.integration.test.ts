@@ -29,6 +29,7 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
         id: expect.stringMatching(UUID),
         title: "Lighthouses",
         createdAt: expect.stringMatching(ISO),
+        owner: "local",
       });
     });
 
@@ -47,6 +48,7 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
         id: conversationId,
         title: "Harbours at night",
         createdAt,
+        owner: "local",
       });
       expect((await trpc.conversations.list.query()).find((c) => c.id === conversationId)?.title).toBe(
         "Harbours at night",

@@ -96,8 +96,7 @@ export async function* conversationEventStream(
           yield tracked(next(), { kind: "deleted", conversationId });
         } else if (mayAccess(user, row.owner)) {
           known.add(conversationId);
-          const { owner: _owner, ...conversation } = row;
-          yield tracked(next(), { kind: "saved", conversation });
+          yield tracked(next(), { kind: "saved", conversation: row });
         }
       }
     }

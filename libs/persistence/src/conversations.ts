@@ -65,7 +65,7 @@ export async function listConversations(db: AnvilDb, owner?: string, page?: Conv
 export async function getConversation(db: AnvilDb, id: string): Promise<OwnedConversation | null> {
   if (!isUuid(id)) return null;
   const [row] = await db.select().from(conversations).where(eq(conversations.id, id));
-  return row === undefined ? null : { ...toConversation(row), owner: row.owner };
+  return row === undefined ? null : toConversation(row);
 }
 
 /** Gives a conversation a new title; null when there is none with that id. */

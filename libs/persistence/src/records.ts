@@ -17,17 +17,19 @@ export interface JobRecord extends Omit<Job, "queuePosition" | keyof JobEstimate
   line: { move: number | null; front: number | null; turn: number | null };
 }
 
-/** A conversation as the API shows it. */
+/**
+ * A conversation as the API shows it, with the user it belongs to: always the caller for a user, anyone for an admin,
+ * whose list holds everyone's.
+ */
 export interface Conversation {
   id: string;
   title: string;
   createdAt: string;
-}
-
-/** A conversation with the user it belongs to (the API shows only {@link Conversation}). */
-export interface OwnedConversation extends Conversation {
   owner: string;
 }
+
+/** A {@link Conversation}: the name says that its owner is read (e.g. to check who may see it). */
+export type OwnedConversation = Conversation;
 
 /** A message as the API shows it. */
 export interface Message {
@@ -108,7 +110,7 @@ export function toJob(record: JobRecord, queuePosition: number, estimates: JobEs
 
 /** Maps a `conversations` row to a {@link Conversation}. */
 export function toConversation(row: ConversationRow): Conversation {
-  return { id: row.id, title: row.title, createdAt: row.createdAt.toISOString() };
+  return { id: row.id, title: row.title, createdAt: row.createdAt.toISOString(), owner: row.owner };
 }
 
 /** Maps a `messages` row to a {@link Message}. */

@@ -144,6 +144,7 @@ export function ChatPage() {
       </header>
       <div ref={sidebar} class="sidebar" id="sidebar">
         <ConversationList
+          me={currentUser()?.name}
           conversations={chat.conversations()}
           selectedId={chat.selectedId()}
           onSelect={choose}

@@ -5,7 +5,12 @@ import type { Conversation, ConversationEvent } from "../lib/types";
 import { ChatPage } from "./chat-page";
 
 const ok = (data: unknown) => ({ result: { data } });
-const conversation = (id: string, title: string, createdAt: string): Conversation => ({ id, title, createdAt });
+const conversation = (id: string, title: string, createdAt: string): Conversation => ({
+  id,
+  title,
+  createdAt,
+  owner: "local",
+});
 const foxes = conversation("c1", "Foxes", "2026-12-02T10:00:00.000Z");
 const harbours = conversation("c2", "Harbours", "2026-12-01T10:00:00.000Z");
 

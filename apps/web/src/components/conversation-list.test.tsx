@@ -5,8 +5,13 @@ import { describe, expect, it, vi } from "vitest";
 import type { Conversation } from "../lib/types";
 import { ConversationList } from "./conversation-list";
 
-const lighthouses: Conversation = { id: "c1", title: "Lighthouses", createdAt: "2026-12-01T10:00:00.000Z" };
-const foxes: Conversation = { id: "c2", title: "Foxes", createdAt: "2026-12-02T10:00:00.000Z" };
+const lighthouses: Conversation = {
+  id: "c1",
+  title: "Lighthouses",
+  createdAt: "2026-12-01T10:00:00.000Z",
+  owner: "ann",
+};
+const foxes: Conversation = { id: "c2", title: "Foxes", createdAt: "2026-12-02T10:00:00.000Z", owner: "admin" };
 
 const list = (props: Partial<Parameters<typeof ConversationList>[0]> = {}) =>
   render(() => (
@@ -26,6 +31,16 @@ describe("<ConversationList>", () => {
     expect(screen.getByRole("button", { name: /^Foxes/ })).toHaveAttribute("aria-current", "page");
     fireEvent.click(screen.getByRole("button", { name: /^Lighthouses/ }));
     expect(onSelect).toHaveBeenCalledWith("c1");
+  });
+
+  it("marks another user's conversation, in an admin's list, with its owner's name", () => {
+    const { unmount } = list({ me: "admin" });
+    expect(screen.getByRole("button", { name: /^Lighthouses/ })).toHaveTextContent("Lighthousesann's");
+    expect(screen.getByRole("button", { name: /^Foxes/ })).not.toHaveTextContent("'s");
+    unmount();
+    // Who is signed in is not known yet: nobody's is marked.
+    list();
+    expect(screen.getByRole("button", { name: /^Lighthouses/ })).not.toHaveTextContent("ann's");
   });
 
   it("offers older conversations while there are more, and says when they cannot be loaded", async () => {

@@ -24,7 +24,11 @@ export function ConversationList(props: {
   onLoadOlder?: () => Promise<void>;
   /** More conversations than listed exist (the list shows the newest ones). */
   hasOlder?: boolean;
+  /** Who is signed in: another user's conversation (in an admin's list) is marked with its owner's name. */
+  me?: string | undefined;
 }) {
+  const othersOwner = (conversation: Conversation) =>
+    props.me !== undefined && conversation.owner !== props.me ? conversation.owner : null;
   const [deleting, setDeleting] = createSignal<string | null>(null);
   const [failure, setFailure] = createSignal<string | null>(null);
   /** Runs one of the list's actions; what failed is said above the list until the next action. */
@@ -105,6 +109,9 @@ export function ConversationList(props: {
                   onClick={() => props.onSelect(conversation.id)}
                 >
                   <span class="conversations__title">{conversation.title}</span>
+                  <Show when={othersOwner(conversation)}>
+                    {(owner) => <span class="conversations__owner">{owner()}'s</span>}
+                  </Show>
                   <time class="conversations__date" datetime={conversation.createdAt}>
                     {dateFormat.format(new Date(conversation.createdAt))}
                   </time>

@@ -2,12 +2,14 @@ import { createRoot } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createChatState, keepingUnchanged, unlistedConversationWatch, withConversation } from "./chat-state";
 import { makeJob } from "./test-support";
+import { checkAuth } from "./auth";
 import type { Conversation } from "./types";
 
-const conversation = (id: string, title: string): Conversation => ({
+const conversation = (id: string, title: string, owner = "local"): Conversation => ({
   id,
   title,
   createdAt: "2026-12-01T10:00:00.000Z",
+  owner,
 });
 
 describe("keepingUnchanged", () => {
@@ -30,6 +32,7 @@ describe("withConversation", () => {
     id,
     title,
     createdAt: `2026-12-${String(day).padStart(2, "0")}T10:00:00.000Z`,
+    owner: "local",
   });
   const shown = [at("c3", "Harbours", 3), at("c1", "Foxes", 1)];
 
@@ -143,6 +146,25 @@ describe("createChatState", () => {
     ]);
     expect(open.chat.selectedId()).toBeNull();
     expect(open.chat.conversations()).toEqual([]);
+  });
+
+  it("opens the newest conversation of the user's own, not another user's from an admin's list", async () => {
+    await checkAuth(async () =>
+      Response.json({ required: true, authorized: true, user: { name: "admin", admin: true } }),
+    );
+    vi.useFakeTimers();
+    serverAnswering((procedure) =>
+      procedure === "conversations.list"
+        ? ok([conversation("c9", "Ann's newest", "ann"), conversation("c2", "The admin's", "admin")])
+        : undefined,
+    );
+    history.replaceState(null, "", "/");
+    const chat = createRoot((d) => {
+      dispose = d;
+      return createChatState({});
+    });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(chat.selectedId()).toBe("c2");
   });
 
   it("reads the open conversation again when a job action does not find its job", async () => {

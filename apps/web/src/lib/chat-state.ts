@@ -229,7 +229,11 @@ export function createChatState(options: { listPollMs?: number } = {}) {
         setHasOlderConversations(fresh.length === limit && (tail.length === 0 || hasOlderConversations()));
         setListError(null);
       });
-      if (openNewest && selectedId() === null && list[0]) select(list[0].id);
+      // The newest of the user's own: an admin's list holds everyone's, and a page that opened another user's
+      // conversation unasked would take the admin's next prompt there (which the server refuses).
+      const me = currentUser()?.name;
+      const newest = list.find((conversation) => me === undefined || conversation.owner === me);
+      if (openNewest && selectedId() === null && newest) select(newest.id);
       openNewest = false;
       // The open one is no longer listed: deleted in another tab, or by a script? Loading it tells (and leaves it then).
       if (open && wasListed && !list.some((conversation) => conversation.id === open)) void loadConversation();

@@ -52,7 +52,14 @@ export const jobOutput = z
   })
   .meta({ id: "Job" });
 
-const conversation = z.object({ id: z.uuid(), title: z.string(), createdAt: iso }).meta({ id: "Conversation" });
+const conversation = z
+  .object({
+    id: z.uuid(),
+    title: z.string(),
+    createdAt: iso,
+    owner: z.string().describe("the user it belongs to: the caller's own, or anyone's in an admin's list"),
+  })
+  .meta({ id: "Conversation" });
 const message = z
   .object({
     id: z.uuid(),

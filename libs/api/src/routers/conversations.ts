@@ -27,8 +27,7 @@ export const conversationsRouter = router({
 
   /** One of the caller's conversations (anyone's, for an admin); NOT_FOUND for another's or an unknown one. */
   get: publicProcedure.input(conversationIdInput).query(async ({ ctx, input }) => {
-    const { owner: _owner, ...conversation } = await ownConversation(ctx, input.conversationId);
-    return conversation;
+    return ownConversation(ctx, input.conversationId);
   }),
 
   /** Gives the caller's conversation (anyone's, for an admin) a new title. */
