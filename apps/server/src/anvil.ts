@@ -471,7 +471,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         const ending = service;
         service = null;
         metrics.detach();
-        // The backends are the next leader's now: this term's generations stop without touching them.
+        // The backends are the next leader's now: this term's generations stop without touching them, and their
+        // calls cut off here say nothing of the backends' health.
+        ending?.monitor.release();
         backends?.end();
         backends = null;
         // Nothing more is written in this term: the next leader reads the truth from the database.

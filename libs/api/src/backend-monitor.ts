@@ -56,6 +56,8 @@ const selectedModel = (options: Record<string, unknown>): string | null => {
 export class BackendMonitor {
   private readonly states: { healthy: boolean; lastError: string | null; upLatch: Latch.Latch }[];
   private fiber: Fiber.Fiber<void> | null = null;
+  /** The term this monitor served ended (see `release`). */
+  private released = false;
   private readonly runtime: EffectRuntime;
 
   constructor(
@@ -93,10 +95,18 @@ export class BackendMonitor {
     }));
   }
 
+  /**
+   * This server's term as the cluster's leader is over: its calls to the backends are cut off (the backends are the
+   * next leader's), and what that does to them is no news of the backends. Nothing is marked down from now on.
+   */
+  release(): void {
+    this.released = true;
+  }
+
   /** Marks a backend down after a call found it unreachable; the probe loop brings it back. */
   markDown(backend: number, reason: string): void {
     const state = this.states[backend];
-    if (!state?.healthy) return;
+    if (!state?.healthy || this.released) return;
     state.healthy = false;
     state.lastError = reason;
     Latch.closeUnsafe(state.upLatch);

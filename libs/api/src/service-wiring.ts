@@ -2,7 +2,7 @@ import type { ForgeClient } from "@anvil/forge-client";
 import { JobScheduler, makeEffectRuntime } from "@anvil/job-machine";
 import type { DispatchDecision, EffectRuntime, SchedulingMode } from "@anvil/job-machine";
 import type { ImageStore, JobStore, LineState } from "@anvil/persistence";
-import { FileImageStore, isTransientDatabaseError } from "@anvil/persistence";
+import { FileImageStore, isFenced, isTransientDatabaseError } from "@anvil/persistence";
 import type { InspectionEvent } from "xstate";
 import { BackendMonitor } from "./backend-monitor";
 import { CheckpointCatalog } from "./checkpoint-catalog";
@@ -114,6 +114,8 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const handovers = new Handovers(options.handoverWaitMs);
   // The database away: one warning when its writes start failing, one line when they go through again.
   const writeFailures = new FailureSpell(log, "database writes go through again");
+  // A write refused because this server's term as leader is over is no outage: said once, as what it is.
+  let termOverSaid = false;
   // Persisted across restarts and failovers: a server that starts on a paused queue says why nothing runs.
   if (line.paused) log?.("the queue is paused (queue.pause): no job starts until queue.resume", {}, "warn");
   const scheduler: JobScheduler<Persisted> = new JobScheduler<Persisted>({
@@ -149,7 +151,16 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     onPublishError: (error, entry) =>
       log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }, "error"),
     onRetry: (error, attempt) => {
-      writeFailures.failed("database write failed; retrying", { error: String(error.cause), attempt });
+      if (!isFenced(error.cause)) {
+        writeFailures.failed("database write failed; retrying", { error: String(error.cause), attempt });
+      } else if (!termOverSaid) {
+        termOverSaid = true;
+        log?.(
+          "another server leads the cluster now: this server's writes are refused, and the next leader goes on from what the database holds",
+          { error: String(error.cause) },
+          "warn",
+        );
+      }
       // The lane is stuck behind this write until the database answers: a submission waiting there would only
       // run into its deadline, so it is refused now.
       submissions.refuseWaiting(databaseDown(error.cause));

@@ -2,7 +2,7 @@ export { defaultMigrationsFolder, openDatabase, rowsOf } from "./database";
 export type { AnvilDatabase, AnvilDb, OpenDatabaseOptions } from "./database";
 export { BatchRejected, ConversationNotFound, IdempotencyConflict, InvalidCursor } from "./errors";
 export { isDatabaseUnreachable } from "./postgres-client";
-export { isTransientDatabaseError } from "./write-errors";
+export { isFenced, isTransientDatabaseError } from "./write-errors";
 export type { EventFilter } from "./events";
 export type { JobPage, ListJobsInput } from "./job-queries";
 export { FileImageStore } from "./file-image-store";

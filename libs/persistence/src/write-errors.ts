@@ -9,6 +9,12 @@ const TRANSIENT_SQLSTATE = /^(40...|53...|57014|55P03|58...)$/;
 // PGlite has no error codes for these: the embedded database was closed (or is closing) under the write.
 const PGLITE_CLOSED = /^PGlite is clos(ed|ing)$/;
 
+/** True when a write was refused because this server's term as the cluster's leader is over ({@link Fenced}). */
+export function isFenced(error: unknown): boolean {
+  for (const current of errorChain(error)) if (current.code === "ANVIL_FENCED") return true;
+  return false;
+}
+
 /**
  * True when a failed write may succeed if it is tried again: the database is unreachable (a refused, reset or
  * terminated connection, a timeout, a postgres.js CONNECTION_* error, a closed PGlite) or could not do it now.
@@ -21,7 +27,7 @@ export function isTransientDatabaseError(error: unknown): boolean {
     const { code } = current;
     if (typeof code === "string" && TRANSIENT_SQLSTATE.test(code)) return true;
     // Fenced: this server's term as leader ended; its writes are retried until it steps down and abandons them.
-    if (code === "ANVIL_FENCED") return true;
+    if (isFenced(current)) return true;
     if (PGLITE_CLOSED.test(current.message)) return true;
   }
   return false;
