@@ -123,6 +123,12 @@ export class LiveJobs {
    * a waiting card went on counting down from an estimate the server no longer held.
    */
   progressed(now = Date.now()): void {
-    if (this.drift.moved(now, () => this.sources.estimates.headStart())) this.retimed();
+    const { estimates } = this.sources;
+    // The projection is kept for up to a second: one made before this progress would show no move.
+    const head = () => {
+      estimates.changed();
+      return estimates.headStart();
+    };
+    if (this.drift.moved(now, head)) this.retimed();
   }
 }
