@@ -1,4 +1,4 @@
-// `npm run simulator`: a Forge simulator on its own, for trying a cluster (README, "Running several servers")
+// `npm run simulator`: a Forge simulator on its own, for trying a cluster (README, "Running a cluster")
 // without a GPU. Every server then names it in the same FORGE_URL, as it would a real Forge; a server without
 // FORGE_URL starts one of its own on a port of its choosing, which another server cannot share.
 import { startForgeSimulator } from "@anvil/forge-client";

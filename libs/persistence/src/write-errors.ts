@@ -22,12 +22,11 @@ export function isFenced(error: unknown): boolean {
  * trying the same write again can only fail again.
  */
 export function isTransientDatabaseError(error: unknown): boolean {
-  if (isDatabaseUnreachable(error)) return true;
+  // Fenced: this server's term as leader ended; its writes are retried until it steps down and abandons them.
+  if (isDatabaseUnreachable(error) || isFenced(error)) return true;
   for (const current of errorChain(error)) {
     const { code } = current;
     if (typeof code === "string" && TRANSIENT_SQLSTATE.test(code)) return true;
-    // Fenced: this server's term as leader ended; its writes are retried until it steps down and abandons them.
-    if (isFenced(current)) return true;
     if (PGLITE_CLOSED.test(current.message)) return true;
   }
   return false;
