@@ -1,9 +1,9 @@
 import { createRoot } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createChatState, keepingUnchanged, unlistedConversationWatch, withConversation } from "./chat-state";
-import { makeJob } from "./test-support";
+import { makeJob, sseStream } from "./test-support";
 import { checkAuth } from "./auth";
-import type { Conversation } from "./types";
+import type { Conversation, JobStreamEvent } from "./types";
 
 const conversation = (id: string, title: string, owner = "local"): Conversation => ({
   id,
@@ -79,14 +79,18 @@ const ok = (data: unknown) => ({ result: { data } });
 
 /**
  * A server for the page's tRPC calls (batched or not): `answer` gives each procedure's reply (a promise: one that comes
- * when it settles; undefined: an empty one), and every procedure asked for is counted. The live stream stays open and silent.
+ * when it settles; undefined: an empty one), and every procedure asked for is counted. The job stream is `jobStream`'s
+ * response, or stays open and silent.
  */
-const serverAnswering = (answer: (procedure: string) => object | Promise<object> | undefined) => {
+const serverAnswering = (
+  answer: (procedure: string) => object | Promise<object> | undefined,
+  jobStream?: () => Response,
+) => {
   const asked: string[] = [];
   vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
     const url = new URL(String(input), "http://anvil.test");
     const procedures = url.pathname.replace("/trpc/", "").split(",");
-    if (procedures.includes("jobs.events")) return new Promise<Response>(() => undefined);
+    if (procedures.includes("jobs.events")) return jobStream?.() ?? new Promise<Response>(() => undefined);
     asked.push(...procedures);
     const replies = procedures.map(
       (procedure) =>
@@ -189,6 +193,28 @@ describe("createChatState", () => {
     ]);
     expect(reads()).toBe(before + 2);
     expect(open.chat.selectedId()).toBe("c1");
+  });
+
+  it("reads the queue panel's counts again at a line event that changed the line, not at one of timing alone", async () => {
+    vi.useFakeTimers();
+    let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;
+    const asked = serverAnswering(
+      (procedure) => (procedure === "conversations.list" ? ok([conversation("c1", "Foxes")]) : undefined),
+      () => (stream = sseStream<JobStreamEvent>()).response,
+    );
+    const open = await openOn();
+    dispose = open.dispose;
+    expect(stream).not.toBeNull();
+    const statusReads = () => asked.filter((procedure) => procedure === "queue.status").length;
+    const before = statusReads();
+    // Another user's submission reaches this page as one more job in the line, long before the next 3 s poll.
+    stream!.send({ kind: "line", from: 0, version: 1, changes: [{ op: "insert", at: 1, count: 1 }], timing: null });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(statusReads()).toBe(before + 1);
+    // New timing alone changes no count.
+    stream!.send({ kind: "line", from: 1, version: 1, changes: [], timing: null });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(statusReads()).toBe(before + 1);
   });
 
   it("reads the list every interval while visible, and leaves the open conversation once it is deleted elsewhere", async () => {
