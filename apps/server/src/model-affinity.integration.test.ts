@@ -170,6 +170,25 @@ describe.each(testDrivers())("model affinity with two GPUs on $kind", { timeout:
     expect(Math.max(0, ...passes.values())).toBeLessThanOrEqual(BOUND);
   }, 120_000);
 
+  it("knows the model a backend has loaded whatever name Forge's options give it", async () => {
+    // Both simulators start as Forge does: `sd_model_checkpoint` names flux1-dev by its file name, with no hash,
+    // while a job's checkpoint is resolved to the title Forge lists, "flux1-dev.safetensors [hash]".
+    const gpus = await startTwoGpus(driver, true);
+    const options = await fetch(`${gpus.sims[0]!.url}/sdapi/v1/options`).then((r) => r.json());
+    expect(options).toMatchObject({ sd_model_checkpoint: "flux1-dev.safetensors" });
+    const job = await gpus.anvil.service.submit(
+      { prompt: uniquePrompt("loaded"), ...DEFAULT_JOB_PARAMS, ...quick, checkpoint: "flux1-dev" },
+      { name: "ann", admin: false },
+    );
+    expect(job.params.checkpoint).toMatch(/^flux1-dev\.safetensors \[[0-9a-f]+\]$/);
+    await gpus.trpc.queue.resume.mutate();
+    await waitForStatus(gpus.trpc, job.id, "complete");
+    const [decision] = await decisionsOf(gpus.trpc, [job]);
+    expect(decision).toMatchObject({ switched: false });
+    expect(decision?.reason).toMatch(/flux1-dev already loaded on GPU \d$/);
+    expect(switches(gpus.sims)).toBe(0);
+  });
+
   it("keeps every position exact after affinity picks: read mid-run, they are 1..n and the turns follow them", async () => {
     const gpus = await startTwoGpus(driver, true);
     const jobs = await submitWorkload(gpus);

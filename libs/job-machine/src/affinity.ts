@@ -1,5 +1,6 @@
 import type { AffinityLimits, FairLine } from "./fair-line";
 import type { JobParams } from "./job";
+import { modelKey } from "./model-name";
 export { modelName } from "./model-name";
 
 /** InvokeAI's reach (the owner's next 32 jobs), and a job passed over 3 times goes next. */
@@ -7,10 +8,10 @@ export const DEFAULT_AFFINITY: AffinityLimits = { limit: 32, bound: 3 };
 
 /**
  * The model a job needs loaded: its checkpoint with the modules loaded beside it (Forge reloads when either
- * changes); null for a job without a checkpoint, which takes whatever is loaded.
+ * changes), as {@link modelKey} names it; null for a job without a checkpoint, which takes whatever is loaded.
  */
 export const modelOf = (params: Pick<JobParams, "checkpoint" | "modules">): string | null =>
-  params.checkpoint === null ? null : [params.checkpoint, ...params.modules].join(" + ");
+  params.checkpoint === null ? null : modelKey(params.checkpoint, params.modules);
 
 /** Why a job got a backend: its owner's turn, model affinity, an admin's move, a run again, or FIFO order. */
 export type DispatchKind = "turn" | "affinity" | "front" | "again" | "fifo";

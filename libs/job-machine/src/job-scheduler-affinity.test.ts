@@ -1,5 +1,6 @@
 import { Deferred, Effect } from "effect";
 import { afterEach, describe, expect, it } from "vitest";
+import { modelOf } from "./affinity";
 import type { JobScheduler, JobSchedulerOptions, GenerateProgram } from "./job-scheduler";
 import type { DispatchDecision } from "./scheduler.machine";
 import { testParams, testScheduler } from "./test-support";
@@ -7,6 +8,8 @@ import { testParams, testScheduler } from "./test-support";
 const FLUX = "flux1-dev.safetensors [1a2b3c4d5e]";
 const SDXL = "sdxl-base-1.0.safetensors [0f9e8d7c6b]";
 const SCHNELL = "flux1-schnell.safetensors [5a5a5a5a5a]";
+/** A checkpoint as backends report the model they have loaded (see `modelOf`). */
+const key = (checkpoint: string) => modelOf({ checkpoint, modules: [] });
 
 /** A backend whose generations end only when the test says so. */
 const heldBackend = () => {
@@ -68,8 +71,8 @@ describe("JobScheduler model affinity", () => {
   it("lets a free backend take the turn owner's later job whose model it has loaded, and says why", async () => {
     const { scheduler, decisions, submit } = setUp({ backends: 2 });
     running = scheduler;
-    scheduler.backendModel(0, FLUX);
-    scheduler.backendModel(1, SDXL);
+    scheduler.backendModel(0, key(FLUX));
+    scheduler.backendModel(1, key(SDXL));
     submit("schnell", "ann", SCHNELL);
     submit("flux", "ann", FLUX);
     submit("sdxl", "ann", SDXL);
@@ -91,8 +94,8 @@ describe("JobScheduler model affinity", () => {
   it("gives the first in line the free backend that has its model, or else loads it, and says which", async () => {
     const { scheduler, decisions, submit, dispatched, finish } = setUp({ backends: 2 });
     running = scheduler;
-    scheduler.backendModel(0, FLUX);
-    scheduler.backendModel(1, SDXL);
+    scheduler.backendModel(0, key(FLUX));
+    scheduler.backendModel(1, key(SDXL));
     submit("sdxl", "ann", SDXL);
     submit("any", "bob", null);
     submit("schnell", "cat", SCHNELL);
@@ -107,7 +110,7 @@ describe("JobScheduler model affinity", () => {
       "cat's turn: nobody else waiting; loads flux1-schnell on GPU 0",
     ]);
     expect(decisions.map((d) => d.switched)).toEqual([false, false, true]);
-    expect(scheduler.snapshot().backends.map((b) => b.model)).toEqual([SCHNELL, SDXL]);
+    expect(scheduler.snapshot().backends.map((b) => b.model)).toEqual([key(SCHNELL), key(SDXL)]);
   });
 
   it("never passes a job over more than the bound: then it goes next, and positions stay 1..n", async () => {
@@ -118,7 +121,7 @@ describe("JobScheduler model affinity", () => {
     running = scheduler;
     // One GPU of two answers: it has flux loaded, the first job wants schnell.
     scheduler.backendDown(1);
-    scheduler.backendModel(0, FLUX);
+    scheduler.backendModel(0, key(FLUX));
     submit("schnell", "ann", SCHNELL);
     for (const id of ["f1", "f2", "f3"]) submit(id, "ann", FLUX);
     scheduler.hold(false);
@@ -136,8 +139,8 @@ describe("JobScheduler model affinity", () => {
   it("passes nothing over in fifo mode, nor with affinity off", async () => {
     for (const options of [{ mode: "fifo" as const }, { affinity: null }]) {
       const { scheduler, decisions, submit } = setUp({ backends: 2, ...options });
-      scheduler.backendModel(0, FLUX);
-      scheduler.backendModel(1, FLUX);
+      scheduler.backendModel(0, key(FLUX));
+      scheduler.backendModel(1, key(FLUX));
       submit("schnell", "ann", SCHNELL);
       submit("flux", "ann", FLUX);
       scheduler.hold(false);
@@ -154,7 +157,7 @@ describe("JobScheduler model affinity", () => {
   it("passes nothing over with one backend: its jobs start in the projected order", async () => {
     const { scheduler, decisions, submit } = setUp({ backends: 1 });
     running = scheduler;
-    scheduler.backendModel(0, FLUX);
+    scheduler.backendModel(0, key(FLUX));
     submit("schnell", "ann", SCHNELL);
     submit("flux", "ann", FLUX);
     scheduler.hold(false);
@@ -166,11 +169,11 @@ describe("JobScheduler model affinity", () => {
     const failing: GenerateProgram = () => Effect.fail(new Error("CUDA out of memory"));
     const { scheduler, submit } = testScheduler(failing, { backends: 2 });
     running = scheduler;
-    scheduler.backendModel(0, FLUX);
+    scheduler.backendModel(0, key(FLUX));
     const ended = submit("x");
     // testScheduler's jobs need no model: they take GPU 0, whose model stays known.
     expect(await ended).toBe("error");
-    expect(scheduler.snapshot().backends[0]?.model).toBe(FLUX);
+    expect(scheduler.snapshot().backends[0]?.model).toBe(key(FLUX));
     scheduler.submit({ jobId: "y", prompt: "y", params: { ...testParams, checkpoint: SDXL }, attempt: 1 });
     await new Promise<void>((resolve) => {
       const subscription = scheduler.actor.subscribe(() => {

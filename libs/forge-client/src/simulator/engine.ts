@@ -92,11 +92,17 @@ export interface EngineSettings {
 /** What Forge's options select: the model and modules the next generation loads. */
 interface Selection {
   readonly model: SimulatedModel;
+  /** `sd_model_checkpoint` as it was set (any of the model's names): /options returns it as it is. */
+  readonly setting: string;
   readonly modules: readonly string[];
 }
 
+/** Forge compares modules by their files, sorted (`modules_change` in modules_forge/main_entry.py). */
+const sameModules = (a: readonly string[], b: readonly string[]): boolean =>
+  [...a].sort().join("\n") === [...b].sort().join("\n");
+
 const sameSelection = (a: Selection | null, b: Selection): boolean =>
-  a !== null && a.model.title === b.model.title && a.modules.join("\n") === b.modules.join("\n");
+  a !== null && a.model.title === b.model.title && sameModules(a.modules, b.modules);
 
 const CLIP_MISSING: FailureBody = {
   error: "AssertionError",
@@ -139,7 +145,8 @@ export class SimulatorEngine {
     readonly models: SimulatedModel[],
     first: SimulatedModel,
   ) {
-    this.selected = { model: first, modules: [] };
+    // Forge's UI sets the first checkpoint's name (no hash) when none is set (modules_forge/main_entry.py).
+    this.selected = { model: first, setting: first.filename.split("/").pop() ?? first.title, modules: [] };
     this.loaded = this.selected;
     this.forgeHash = this.selected;
   }
@@ -149,11 +156,17 @@ export class SimulatorEngine {
     return this.selected.model;
   }
 
-  /** Selects a checkpoint for the next generation (Forge's POST /options); false when no model has that name. */
+  /**
+   * Selects a checkpoint for the next generation (Forge's POST /options); false when no model has that name. As in
+   * Forge's `checkpoint_change`, the setting keeps the string it was given, and is left as it was when that names the
+   * model already selected.
+   */
   select(name: string, modules?: readonly string[]): boolean {
     const found = matchModel(this.models, name);
     if (!found) return false;
-    this.selected = { model: found, modules: modules ?? this.selected.modules };
+    const setting = found.title === this.selected.model.title ? this.selected.setting : name;
+    const kept = modules === undefined || sameModules(modules, this.selected.modules);
+    this.selected = { model: found, setting, modules: kept ? this.selected.modules : modules };
     return true;
   }
 

@@ -172,7 +172,7 @@ export const handleRequest = async (ctx: RouteContext, req: IncomingMessage, res
     case "GET /sdapi/v1/options":
       return void send(res, 200, {
         ...ctx.options,
-        sd_model_checkpoint: engine.model.title,
+        sd_model_checkpoint: engine.selected.setting,
         forge_additional_modules: engine.selected.modules,
         samples_format: engine.samplesFormat,
       });
