@@ -296,7 +296,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // The Forge clients of the term that drives the GPUs now (see term-backends.ts).
   let backends: TermBackends | null = null;
   const lead = async (termStore: JobStore, termImages: ImageStore): Promise<void> => {
-    const term = termBackends(forgeUrls, forgeFetch);
+    const term = termBackends(forgeUrls, forgeFetch, config.jobTimeoutMs);
     backends = term;
     const started = await JobService.start(serviceOptions(termStore, termImages, term.clients)).catch(
       (error: unknown) => {

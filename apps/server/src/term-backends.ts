@@ -22,7 +22,11 @@ export interface TermBackends {
  * stopping one interrupted it on Forge, and by then the backend ran the next leader's job: that job ended as
  * "interrupted in Forge's own interface". The backends are the next leader's, which makes sure they are idle itself.
  */
-export function termBackends(urls: readonly string[], fetch: typeof globalThis.fetch): TermBackends {
+export function termBackends(
+  urls: readonly string[],
+  fetch: typeof globalThis.fetch,
+  jobTimeoutMs?: number,
+): TermBackends {
   const term = new AbortController();
   const inTerm: typeof globalThis.fetch = (input, init) => {
     if (term.signal.aborted) return Promise.reject(new TermOver());
@@ -30,7 +34,14 @@ export function termBackends(urls: readonly string[], fetch: typeof globalThis.f
     return fetch(input, { ...init, signal });
   };
   return {
-    clients: urls.map((baseUrl) => makeForgeClient({ baseUrl, fetch: inTerm })),
+    // A cancelled job that waits behind one from Forge's own UI is watched for as long as a job may take.
+    clients: urls.map((baseUrl) =>
+      makeForgeClient({
+        baseUrl,
+        fetch: inTerm,
+        ...(jobTimeoutMs !== undefined ? { longestJobMs: jobTimeoutMs } : {}),
+      }),
+    ),
     end: () => term.abort(new TermOver()),
   };
 }

@@ -360,7 +360,12 @@ export class JobService {
     if (abandon) this.scheduler.journal.abandon();
     await this.retention.stop();
     // Probing goes on through the grace: a running generation whose backend blinks waits for it to come back.
-    const interrupted = await this.scheduler.stop(graceMs);
+    // Once it is over, a generation stopped behind a job from Forge's own UI is not waited for that job's length:
+    // the next start interrupts what is left there.
+    const giveUp = setTimeout(() => {
+      for (const backend of this.options.backends) backend.abandonStops();
+    }, graceMs);
+    const interrupted = await this.scheduler.stop(graceMs).finally(() => clearTimeout(giveUp));
     await this.monitor.stop();
     if (!abandon) await this.recovery.refundInterrupted(interrupted);
   }

@@ -31,11 +31,9 @@ const FINISH_POLL_MS = 50;
 /** When `generate` first polls `/progress`, so that a job shorter than the interval is seen sampling too. */
 const FIRST_POLL_MS = 100;
 
-/** A stopped generation not seen begun on Forge: how often to look for it, how long Forge idle means it is gone,
- * and how long to look at all (it may wait behind a job from Forge's own UI). */
+/** A stopped generation not seen begun on Forge: how often to look for it, and how long Forge idle means it is gone. */
 const STOP_POLL_MS = 50;
 const BEGIN_WITHIN_MS = 500;
-const STOP_WITHIN_MS = 10_000;
 
 /**
  * Whether `/progress` describes a txt2img sent through the API (Forge begins it as `scripts_txt2img`), not a job
@@ -69,6 +67,11 @@ export interface ForgeClient {
   /** Changes settings; setting `sd_model_checkpoint` loads a model (seconds), so this has no timeout of its own. */
   setOptions(options: Record<string, unknown>): Effect.Effect<void, ForgeError>;
   /**
+   * The server is going away: a stopped generation that waits behind a job from Forge's own UI is watched for no
+   * longer than `stopWatchMs` from now on (the next start interrupts what is left: see the backend monitor).
+   */
+  abandonStops(): void;
+  /**
    * txt2img with progress (`onProgress` gets integers 0..99, non-decreasing, then 100 with the result).
    * Interrupting it, or losing the connection mid-request, interrupts the backend too (Forge would go on otherwise).
    * A 200 is checked: an interrupt or skip from Forge's own UI (`Interrupted`) or an ignored checkpoint override
@@ -101,6 +104,17 @@ export interface ForgeClientOptions {
   readonly requestTimeoutMs?: number;
   /** How often `generate` polls progress. Default 500. */
   readonly progressIntervalMs?: number;
+  /**
+   * How long a stopped generation not seen begun is watched for (to be interrupted once it begins: Forge runs a
+   * request whose client left all the same), while nothing shows another client's job ahead of it. Default 10 000.
+   */
+  readonly stopWatchMs?: number;
+  /**
+   * How long it is watched for while a job from Forge's own UI holds the GPU ahead of it, however long that job
+   * takes: given up on sooner, it would run once that job ends, unseen, and the next job sent there would wait behind
+   * it and take its progress for its own. Default 600 000 (JOB_TIMEOUT_MS's default).
+   */
+  readonly longestJobMs?: number;
   /** Retries, 100 ms apart and doubling, while the backend cannot be reached at all. Default 3. */
   readonly connectRetries?: number;
   /** Replaces the global fetch. */
@@ -112,6 +126,10 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
   const { baseUrl, authorization } = parseBackendUrl(options.baseUrl);
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const intervalMs = options.progressIntervalMs ?? 500;
+  const stopWatchMs = options.stopWatchMs ?? 10_000;
+  const longestJobMs = Math.max(stopWatchMs, options.longestJobMs ?? 600_000);
+  // See `abandonStops`.
+  let abandoned = false;
   const settings: HttpSettings = {
     baseUrl,
     authorization,
@@ -208,9 +226,13 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
    * still being set up, or waits behind a job from Forge's own UI: Forge runs it all the same once it can (a request
    * whose client left is not dropped), and `state.begin()` clears an interrupt sent before. So it is interrupted once
    * it is seen running, never the other person's job; Forge idle for half a second means it ended or never arrived.
+   * It is looked for `stopWatchMs`, or, once a job from Forge's UI is seen ahead of it, for as long as that job may
+   * take (`longestJobMs`): the caller goes on only once it is stopped, so no next job is sent to wait behind it.
    */
   const stopOnForge = (begun: boolean, behindAnother: boolean): Effect.Effect<void> => {
     if (begun && !behindAnother) return Effect.ignore(interrupt());
+    const since = Date.now();
+    let othersAhead = behindAnother;
     let idleSince: number | null = null;
     const watchForIt: Effect.Effect<void, "waiting"> = progress().pipe(
       // A backend that does not answer has nothing to stop, as far as anyone can tell: its probes take over.
@@ -218,17 +240,18 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       Effect.flatMap((p) => {
         if (p === null) return Effect.void;
         if (p.busy && isApiJob(p)) return p.interrupted ? Effect.void : Effect.ignore(interrupt());
-        if (p.busy) idleSince = null;
-        else idleSince ??= Date.now();
-        return idleSince !== null && Date.now() - idleSince > BEGIN_WITHIN_MS
-          ? Effect.void
-          : Effect.fail("waiting" as const);
+        if (p.busy) {
+          idleSince = null;
+          othersAhead = true;
+        } else idleSince ??= Date.now();
+        if (idleSince !== null && Date.now() - idleSince > BEGIN_WITHIN_MS) return Effect.void;
+        const limit = othersAhead && !abandoned ? longestJobMs : stopWatchMs;
+        return Date.now() - since > limit ? Effect.void : Effect.fail("waiting" as const);
       }),
     );
     // Still being set up: the interrupt stops it if it has begun meanwhile; behind another's job it would stop theirs.
     return (behindAnother ? Effect.void : Effect.ignore(interrupt())).pipe(
       Effect.andThen(watchForIt.pipe(Effect.retry({ schedule: Schedule.spaced(Duration.millis(STOP_POLL_MS)) }))),
-      Effect.timeoutOrElse({ duration: Duration.millis(STOP_WITHIN_MS), orElse: () => Effect.void }),
       Effect.ignore,
     );
   };
@@ -382,6 +405,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     progress,
     interrupt,
     generate,
+    abandonStops: () => void (abandoned = true),
     sdModels: () => call("GET", "/sdapi/v1/sd-models").pipe(Effect.flatMap((body) => decodeModels(baseUrl, body))),
     // Rescanning a large models folder can take a while.
     refreshCheckpoints: () =>

@@ -329,6 +329,36 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(ours?.outcome).toBe("interrupted");
   });
 
+  it("watches a cancelled request behind a job from Forge's own UI for as long as that job runs, unless the server goes", async () => {
+    const s = await start({ stepMs: 10 });
+    /** Cancels a request once it waits behind a UI job of 80 steps (0.8 s, past the 0.3 s watch); how it ended. */
+    const cancelBehindUiJob = async (forge: ReturnType<typeof client>, whileStopping?: () => void) => {
+      s.setBusy(true, { steps: 80 });
+      const abort = new AbortController();
+      const arrived = s.stats().arrived;
+      const waiting = Effect.runPromise(forge.generate(request({ steps: 150 })), { signal: abort.signal });
+      // Forge has the request, and the client has polled the UI job running ahead of it.
+      await waitFor(() => s.stats().arrived === arrived + 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      abort.abort();
+      whileStopping?.();
+      await expect(waiting).rejects.toThrow();
+      const settledAt = Date.now();
+      // Ours is the request's generation, whenever it began: after the UI job's.
+      await waitFor(() => s.stats().log.length === arrived * 2 + 2 && s.stats().log.at(-1)?.endedAt != null, 10_000);
+      return { settledAt, ours: s.stats().log.at(-1) };
+    };
+    const forge = client({ stopWatchMs: 300 });
+    // The request begins once the UI job is over, and is interrupted then: cancelling it settles only after that.
+    const watched = await cancelBehindUiJob(forge);
+    expect(watched.ours?.outcome).toBe("interrupted");
+    expect(watched.settledAt).toBeGreaterThanOrEqual(watched.ours?.startedAt ?? Infinity);
+    // Going away, the server waits no longer than the watch: the request then runs after the UI job, unseen.
+    const left = await cancelBehindUiJob(forge, () => forge.abandonStops());
+    expect(left.settledAt).toBeLessThan(left.ours?.startedAt ?? 0);
+    expect(left.ours?.outcome).toBe("completed");
+  });
+
   it("stops a generation cancelled while Forge still sets it up, once it begins there", async () => {
     // Forge sets up a request's scripts before it takes the lock; state.begin() then clears an interrupt sent meanwhile.
     const s = await start({ stepMs: 10, setupMs: 250 });

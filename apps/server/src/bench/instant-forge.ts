@@ -12,6 +12,7 @@ export const instantForge = (): ForgeClient => ({
   baseUrl: "instant://",
   txt2img: () => Effect.succeed({ png: PNG, format: "png", seed: 1, info: {} }),
   generate: () => Effect.succeed({ png: PNG, format: "png", seed: 1, info: {} }),
+  abandonStops: () => undefined,
   progress: () =>
     Effect.succeed({
       progress: 0,
