@@ -124,6 +124,7 @@ export const decodeProgress = (backendUrl: string, body: unknown): Effect.Effect
     skipped: state["skipped"] === true,
     stopping: state["stopping_generation"] === true,
     job: typeof state["job"] === "string" ? state["job"] : null,
+    jobTimestamp: typeof state["job_timestamp"] === "string" ? state["job_timestamp"] : null,
   });
 };
 

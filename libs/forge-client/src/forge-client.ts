@@ -192,13 +192,12 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     call("POST", "/sdapi/v1/options", { body: values, timeoutMs: undefined }).pipe(Effect.asVoid);
 
   /**
-   * A 200 is not yet a finished image: Forge answers one after an interrupt or skip from its own UI too. `ended` is
-   * what `/progress` said as the job went idle, when the poller saw that; otherwise the flags are read now (the GPU is
-   * still this client's: the next job there waits for this check).
+   * A 200 is not yet a finished image: Forge answers one after an interrupt or skip from its own UI too. `flags` are
+   * the job's flags as `/progress` shows them (see `runOnForge`); null when they cannot be read.
    */
-  const checkFinished = (req: Txt2ImgRequest, result: GenerationResult, ended: ForgeProgress | null) =>
+  const checkFinished = (req: Txt2ImgRequest, result: GenerationResult, flags: Effect.Effect<ForgeProgress | null>) =>
     Effect.gen(function* () {
-      const after = ended === null ? yield* Effect.option(progress()) : Option.some(ended);
+      const after = Option.fromNullishOr(yield* flags);
       if (after._tag === "Some" && (after.value.interrupted || after.value.skipped)) {
         return yield* Effect.fail(
           new ForgeError({
@@ -260,9 +259,9 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
    * A 200 without an image: Forge answers that when its job was stopped before sampling began (processing.py checks
    * the flags once the model is loaded), e.g. Interrupt pressed in its own UI during a model load. The flags say so.
    */
-  const stoppedBeforeSampling = (noImage: ForgeError, ended: ForgeProgress | null) =>
+  const stoppedBeforeSampling = (noImage: ForgeError, flags: Effect.Effect<ForgeProgress | null>) =>
     Effect.gen(function* () {
-      const after = ended === null ? yield* Effect.option(progress()) : Option.some(ended);
+      const after = Option.fromNullishOr(yield* flags);
       if (after._tag === "None" || !(after.value.interrupted || after.value.skipped || after.value.stopping === true)) {
         return yield* Effect.fail(noImage);
       }
@@ -297,6 +296,12 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     let last: ForgeProgress | null = null;
     // What /progress said as the job went idle, once it did before the answer came.
     let ended: ForgeProgress | null = null;
+    // This job's `job_timestamp`, and its sampling steps as replies showed them (the last few), to tell its flags
+    // from another job's once that began: Forge's state.begin() clears them (see `ownFlags`).
+    let own: string | null = null;
+    const steps: { at: number; step: number; of: number }[] = [];
+    // When a reply first showed another client's job (Forge's UI) running after this one had begun: it was over.
+    let overtakenAt: number | null = null;
     let told = false;
     // The GPU is free: the caller hears it once, at idle or at the answer, whichever comes first.
     const generated = () => {
@@ -318,13 +323,19 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         // A job begun in Forge's own UI holds the lock: its steps, and its end, are not this job's.
         if (!isApiJob(p)) {
           behindAnother = !sampled;
+          if (begun) overtakenAt ??= Date.now();
           return Effect.void;
         }
         last = p;
         begun = true;
+        own ??= p.jobTimestamp ?? null;
         // Forge reports job_count -1 while it sets up and loads the model, then sets it to n_iter just before sampling
         // (processing.py): from then on the job is past its load, and idle means it is done, even after one step.
-        if (p.jobCount > 0) sampled = true;
+        if (p.jobCount > 0) {
+          sampled = true;
+          steps.push({ at: Date.now(), step: p.samplingStep, of: p.samplingSteps });
+          if (steps.length > 8) steps.shift();
+        }
         // 100 is kept for the result: the last poll can read 1.0 while Forge is still decoding the image.
         const percent = Math.min(99, Math.floor(p.progress * 100));
         if (percent > reported) {
@@ -352,6 +363,42 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       Effect.ignore,
       Effect.andThen(Effect.suspend(() => (ended === null ? poll : Effect.void))),
     );
+    /**
+     * Whether the job ended well before its last step could have come: its last step seen was not the last, and it was
+     * over sooner than half the time its remaining steps take at the fastest pace its replies showed.
+     */
+    const cutShort = (overAt: number): boolean => {
+      const seen = steps.at(-1);
+      if (seen === undefined || seen.step >= seen.of - 1) return false;
+      let fastestMs = Infinity;
+      for (let i = 1; i < steps.length; i++) {
+        const [a, b] = [steps[i - 1]!, steps[i]!];
+        if (b.step > a.step) fastestMs = Math.min(fastestMs, (b.at - a.at) / (b.step - a.step));
+      }
+      return Number.isFinite(fastestMs) && overAt - seen.at < ((seen.of - 1 - seen.step) * fastestMs) / 2;
+    };
+    /**
+     * This job's flags: from the reply that saw it go idle, else read now, while the GPU is still this client's (the
+     * next job there waits for this check). But a job from Forge's own UI that waited for the lock begins the moment
+     * this one leaves it, too soon for a poll to see Forge idle in between, and its state.begin() clears the flags:
+     * then they are what this job's own replies showed, and an end that came well before its last step could have
+     * is taken as an interrupt (that is how Forge ends a job early with a 200).
+     */
+    const ownFlags: Effect.Effect<ForgeProgress | null> = Effect.suspend(() =>
+      ended !== null
+        ? Effect.succeed(ended)
+        : progress().pipe(
+            Effect.map((now): ForgeProgress | null => {
+              const another =
+                overtakenAt !== null ||
+                (now.busy && !isApiJob(now)) ||
+                (own !== null && now.jobTimestamp != null && now.jobTimestamp !== own);
+              if (!another || last === null || last.interrupted || last.skipped) return another ? last : now;
+              return cutShort(overtakenAt ?? Date.now()) ? { ...last, interrupted: true } : last;
+            }),
+            Effect.orElseSucceed(() => null),
+          ),
+    );
     return Effect.gen(function* () {
       const poller = yield* Effect.forkChild(poll);
       // Forge answers once it left its lock: its 200 (JSON) beginning to arrive means the GPU is free, while the image
@@ -363,11 +410,11 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       const result = yield* txt2img(req, answered, opts?.onSent).pipe(
         Effect.ensuring(Fiber.interrupt(poller)),
         Effect.catch((error) =>
-          error.reason === "NoImage" ? stoppedBeforeSampling(error, ended) : Effect.fail(error),
+          error.reason === "NoImage" ? stoppedBeforeSampling(error, ownFlags) : Effect.fail(error),
         ),
       );
       generated();
-      const finished = yield* checkFinished(req, result, ended);
+      const finished = yield* checkFinished(req, result, ownFlags);
       opts?.onProgress?.(100);
       return finished;
     }).pipe(

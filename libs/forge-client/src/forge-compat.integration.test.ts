@@ -237,6 +237,50 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(b?.startedAt).toBeLessThan(a?.answeredAt ?? -Infinity);
   });
 
+  it("fails with Interrupted when Interrupt is pressed in Forge's UI while a UI job waits to begin behind it", async () => {
+    // The UI job takes the lock the moment this one leaves it, and its state.begin() clears the flags before any
+    // poll sees Forge idle or the interrupt: only this job's own steps tell that it ended early.
+    const s = await start({ stepMs: 10, encodeMs: 200 });
+    let queuedBehind = false;
+    const error = await Effect.runPromise(
+      Effect.flip(
+        client({ progressIntervalMs: 500 }).generate(request({ steps: 400 }), {
+          onProgress: (percent) => {
+            if (percent >= 5 && !queuedBehind) {
+              queuedBehind = true;
+              s.setBusy(true, { steps: 100 });
+              setTimeout(() => void fetch(`${s.url}/sdapi/v1/interrupt`, { method: "POST" }), 50);
+            }
+          },
+        }),
+      ),
+    );
+    expect(error.reason).toBe("Interrupted");
+    const [ours, theirs] = s.stats().log;
+    expect(ours?.outcome).toBe("interrupted");
+    expect(theirs?.prompt).toBe("(another client's generation)");
+    expect(theirs?.startedAt).toBeLessThanOrEqual(ours?.answeredAt ?? -Infinity);
+  });
+
+  it("takes a job that ran all its steps for finished, though a UI job waiting behind it cleared the flags", async () => {
+    const s = await start({ stepMs: 10, encodeMs: 200 });
+    let queuedBehind = false;
+    const result = await Effect.runPromise(
+      client({ progressIntervalMs: 500 }).generate(request({ steps: 60 }), {
+        onProgress: (percent) => {
+          if (percent >= 5 && !queuedBehind) {
+            queuedBehind = true;
+            s.setBusy(true, { steps: 100 });
+          }
+        },
+      }),
+    );
+    expect(result.png.length).toBeGreaterThan(0);
+    const [ours, theirs] = s.stats().log;
+    expect(ours?.outcome).toBe("completed");
+    expect(theirs?.startedAt).toBeLessThanOrEqual(ours?.answeredAt ?? -Infinity);
+  });
+
   it("does not interrupt the next job when a job is cancelled after it was over on Forge", async () => {
     const s = await start({ stepMs: 10, encodeMs: 400 });
     const forge = client();

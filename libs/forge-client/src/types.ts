@@ -63,6 +63,11 @@ export interface ForgeProgress {
    * Forge's own UI, empty while idle; null from a build that does not say.
    */
   readonly job: string | null;
+  /**
+   * `state.job_timestamp`: when the job last begun began, to the second ("20261205013000"), kept while idle; null
+   * from a build that does not say. A different value than a job's own means another job has begun since.
+   */
+  readonly jobTimestamp?: string | null;
 }
 
 /** A checkpoint as `/sdapi/v1/sd-models` lists it; `title` is what `sd_model_checkpoint` takes. */

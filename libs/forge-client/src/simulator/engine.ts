@@ -56,6 +56,8 @@ interface Running {
   jobNo: number;
   /** `state.time_start`, from which Forge derives `eta_relative`. */
   readonly startedAt: number;
+  /** `state.job_timestamp`: when it began, to the second, as Forge formats it ("%Y%m%d%H%M%S"). */
+  readonly timestamp: string;
   interrupted: boolean;
   skipped: boolean;
   readonly job: GenerationJob;
@@ -183,6 +185,7 @@ export class SimulatorEngine {
       step: 0,
       jobNo: 0,
       startedAt: Date.now(),
+      timestamp: jobTimestamp(new Date()),
       interrupted: this.closed,
       skipped: false,
       job,
@@ -237,6 +240,12 @@ export class SimulatorEngine {
       this.recorder.finished(held);
       if (this.settings.cleanupMs > 0) await sleep(this.settings.cleanupMs);
       release();
+      // Forge's UI wraps its jobs in `wrap_gradio_call`, whose `finally` clears the flags once the lock is given back
+      // (modules/call_queue.py); an API job's stay until the next job begins.
+      if (job.external && job.from !== "api" && this.last === running) {
+        running.interrupted = false;
+        running.skipped = false;
+      }
     }
   }
 
@@ -334,7 +343,7 @@ export class SimulatorEngine {
         // What `state.begin(job=…)` was given: the API's txt2img, or a task id for a job from Forge's own UI.
         job: running ? (running.job.external && running.job.from !== "api" ? EXTERNAL_TASK : "scripts_txt2img") : "",
         job_count: jobCount,
-        job_timestamp: "0",
+        job_timestamp: flags?.timestamp ?? "0",
         job_no: jobNo,
         sampling_step: samplingStep,
         sampling_steps: this.samplingSteps,
@@ -344,6 +353,12 @@ export class SimulatorEngine {
     };
   }
 }
+
+/** Forge's `state.job_timestamp` for a job begun at `at` (local time, to the second). */
+const jobTimestamp = (at: Date): string =>
+  [at.getFullYear(), at.getMonth() + 1, at.getDate(), at.getHours(), at.getMinutes(), at.getSeconds()]
+    .map((n, i) => String(n).padStart(i === 0 ? 4 : 2, "0"))
+    .join("");
 
 /** The `state.job` of another client's generation: Forge's UI begins its jobs with a task id. */
 const EXTERNAL_TASK = "task(simulated-ui-job)";
