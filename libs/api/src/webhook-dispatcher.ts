@@ -222,6 +222,13 @@ export class WebhookDispatcher {
       "x-anvil-event-id": delivery.id,
     };
     if (this.options.secret) headers["x-anvil-signature"] = signWebhook(this.options.secret, delivery.body);
+    // A timer of its own, not AbortSignal.timeout: inside AbortSignal.any, Node 20 may collect a timeout signal
+    // before it fires (nodejs/node#57736), and the POST then waits as long as the receiver likes.
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new DOMException("The receiver did not answer in time", "TimeoutError")),
+      this.timeoutMs,
+    );
     try {
       const response = await (this.options.fetch ?? fetch)(delivery.url, {
         method: "POST",
@@ -229,7 +236,7 @@ export class WebhookDispatcher {
         body: delivery.body,
         // A redirect is not followed: the receiver is the URL the job was given, nowhere else.
         redirect: "manual",
-        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.aborts.signal]),
+        signal: AbortSignal.any([timeout.signal, this.aborts.signal]),
       });
       await response.body?.cancel().catch(() => undefined);
       return {
@@ -238,6 +245,8 @@ export class WebhookDispatcher {
       };
     } catch (error) {
       return { failure: describe(error), final: refusedReceiver(error) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
