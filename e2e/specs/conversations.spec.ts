@@ -1,4 +1,12 @@
-import { expectImage, jobCard, openNewConversation, openSettings, submit, uniquePrompt } from "../support/app";
+import {
+  expectImage,
+  jobCard,
+  openNewConversation,
+  openSettings,
+  submit,
+  uniquePrompt,
+  withoutStream,
+} from "../support/app";
 import { expect, test } from "../support/test";
 
 test.describe("conversations", () => {
@@ -57,7 +65,7 @@ test.describe("conversations", () => {
 
     // A prompt sent to it before the page knew (its conversation stream is down, so only the send tells): said
     // plainly, the prompt stays, and sending again starts a new one.
-    await page.route("**/trpc/conversations.events*", (route) => route.abort());
+    await withoutStream(page, "conversations.events");
     await openNewConversation(page);
     const second = uniquePrompt("deleted before the next prompt");
     await expectImage(await submit(page, second, { steps: 2 }), second);

@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { expectImage, holdingPrompt, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
@@ -11,10 +13,13 @@ test.describe("live updates", () => {
     await submit(page, c);
     await expect(jobCard(page, c)).toContainText("#2 in queue");
 
+    // The page's streams go over its WebSocket: what it subscribes to is in the frames it sends.
     const streams: string[] = [];
-    page.on("request", (request) => {
-      if (request.url().includes("/trpc/jobs.events")) streams.push(decodeURIComponent(request.url()));
-    });
+    page.on("websocket", (socket) =>
+      socket.on("framesent", ({ payload }) => {
+        if (String(payload).includes('"jobs.events"')) streams.push(String(payload));
+      }),
+    );
     await page.reload();
 
     // As persisted: the first still running, the others still waiting in the same order.
@@ -34,6 +39,70 @@ test.describe("live updates", () => {
     await expect(second).toContainText("Cancelled");
     await expectImage(third, c);
     await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+  });
+
+  test("keeps working with five pages open in one browser, each with its streams", async ({ browser }) => {
+    // A browser gives one server six HTTP/1.1 connections across all its tabs: streams held as Server-Sent Events
+    // (two a page) took them all from the third page on, and every request after waited for ever.
+    const context = await browser.newContext();
+    const pages = [];
+    for (let i = 0; i < 5; i++) pages.push(await context.newPage());
+    const [first, ...others] = pages;
+    await openNewConversation(first!);
+    const opening = uniquePrompt("the first of five pages");
+    await expectImage(await submit(first!, opening), opening);
+    for (const page of others) {
+      await page.goto(first!.url());
+      await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+    }
+    const prompt = uniquePrompt("five pages");
+    await submit(pages.at(-1)!, prompt);
+    for (const page of pages) await expectImage(jobCard(page, prompt), prompt);
+    await context.close();
+  });
+
+  test("goes on over Server-Sent Events behind a proxy that does not pass WebSocket upgrades on", async ({
+    browser,
+    baseURL,
+  }) => {
+    // A reverse proxy as one configured without `proxy_set_header Upgrade` behaves: plain requests (streams too) go
+    // through, an upgrade is refused.
+    const target = new URL(baseURL!);
+    const proxy = createServer((req, res) => {
+      const upstream = httpRequest(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on("error", () => res.destroy());
+      req.pipe(upstream);
+    });
+    proxy.on("upgrade", (_req, socket: Socket) => socket.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const context = await browser.newContext({ baseURL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+    try {
+      const page = await context.newPage();
+      const streams: string[] = [];
+      page.on("request", (request) => {
+        if (request.url().includes("/trpc/jobs.events")) streams.push(request.url());
+      });
+      await openNewConversation(page);
+      const [a, b] = [holdingPrompt("behind a proxy"), uniquePrompt("after it")];
+      await expect((await submit(page, a)).getByRole("progressbar")).toBeVisible();
+      await submit(page, b);
+      await expect(jobCard(page, b)).toContainText("#1 in queue");
+      await jobCard(page, a).getByRole("button", { name: "Cancel" }).click();
+      await expect(jobCard(page, a)).toContainText("Cancelled");
+      await expectImage(jobCard(page, b), b);
+      await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+      expect(streams.length).toBeGreaterThan(0);
+    } finally {
+      await context.close();
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 
   test("shows the same live updates on two pages", async ({ browser }) => {

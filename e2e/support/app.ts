@@ -96,3 +96,19 @@ export async function cancelActiveJobs(request: APIRequestContext): Promise<void
   const jobs: SubmittedJob[] = (await response.json()).result.data.items;
   for (const job of jobs) await cancelJob(request, job.id);
 }
+
+/**
+ * Keeps the page's WebSockets from opening subscriptions to `procedure` (its stream is down; the others work): every
+ * other message goes through. Takes effect for the sockets the page opens from now on (after a navigation).
+ */
+export async function withoutStream(page: Page, procedure: string): Promise<void> {
+  await page.routeWebSocket(/\/trpc$/, (socket) => {
+    const server = socket.connectToServer();
+    socket.onMessage((message) => {
+      const parsed: unknown = JSON.parse(String(message));
+      const calls = Array.isArray(parsed) ? parsed : [parsed];
+      const kept = calls.filter((call: { params?: { path?: string } }) => call.params?.path !== procedure);
+      if (kept.length > 0) server.send(JSON.stringify(Array.isArray(parsed) ? kept : kept[0]));
+    });
+  });
+}

@@ -1,4 +1,5 @@
 import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink, splitLink } from "@trpc/client";
+import type { TRPCLink } from "@trpc/client";
 import { EventSource as FetchEventSource } from "eventsource";
 import type { AnvilRouter } from "./router";
 import { submitAndWait, waitForJob } from "./submit-and-wait";
@@ -30,6 +31,11 @@ export interface AnvilClientOptions {
    * a cookie may pass `globalThis.EventSource`.
    */
   EventSource?: typeof globalThis.EventSource;
+  /**
+   * Carries subscriptions instead of Server-Sent Events, e.g. `wsLink` on one WebSocket: a browser gives one server
+   * six HTTP/1.1 connections across all its tabs, and each open stream holds one of them for good.
+   */
+  subscriptionLink?: TRPCLink<AnvilRouter>;
 }
 
 /** The tRPC client for Anvil's router: `client.jobs.submit.mutate(…)`, `client.queue.status.query()` … */
@@ -68,12 +74,14 @@ export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
     links: [
       splitLink({
         condition: (op) => op.type === "subscription",
-        true: httpSubscriptionLink({
-          url: `${base}/trpc`,
-          EventSource,
-          // The eventsource package reads the stream with fetch, so the token can go in a header.
-          ...(usesFetch ? { eventSourceOptions: () => ({ fetch: withAuth }) as EventSourceInit } : {}),
-        }),
+        true:
+          options.subscriptionLink ??
+          httpSubscriptionLink({
+            url: `${base}/trpc`,
+            EventSource,
+            // The eventsource package reads the stream with fetch, so the token can go in a header.
+            ...(usesFetch ? { eventSourceOptions: () => ({ fetch: withAuth }) as EventSourceInit } : {}),
+          }),
         // A page of jobs.list (up to 500 jobs), a jobs.submit and a jobs.submitMany (up to 1,000) go alone: the
         // server takes at most 1,000 listed jobs per request and 256 KiB of body, which 40 submits of long prompts
         // batched together exceed; a large body only from a submitMany sent alone.

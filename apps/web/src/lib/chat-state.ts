@@ -325,9 +325,9 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     onEnded: () => void recheckAuth(),
   });
 
-  // The user's conversations as they are made, renamed and deleted on any page. A hidden page holds no such stream:
-  // browsers give one server six connections over HTTP/1.1 across all tabs, and each page's job stream takes one
-  // already; once shown again, the stream it opens begins with a reload of the list.
+  // The user's conversations as they are made, renamed and deleted on any page. A hidden page holds no such stream
+  // (nothing it shows needs it, and the server keeps one subscription fewer per background tab); once shown again,
+  // the stream it opens begins with a reload of the list.
   const [visible, setVisible] = createSignal(document.visibilityState === "visible");
   createSubscription<Record<string, never>, ConversationEvent>({
     input: () => (visible() ? {} : null),

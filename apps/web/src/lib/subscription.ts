@@ -82,7 +82,12 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
           onConnectionStateChange: ({ state: next, error }) => {
             if (!active) return;
             if (next === "pending") setState("live");
-            else if (next === "connecting" && error) setState("reconnecting");
+            else if (next === "connecting" && error) {
+              // The WebSocket closed, or could not open again, and reopens by itself (resuming this stream): the
+              // sign-in it was opened with may have ended, which the page must hear of as with a failed stream.
+              setState("reconnecting");
+              options.onError?.(error);
+            }
           },
           onComplete: () => {
             // A live stream never ends by itself; a proxy or a server that closed it cleanly is reconnected to.
