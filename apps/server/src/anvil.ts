@@ -404,6 +404,24 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     plain: answer,
   });
 
+  /**
+   * Ends the open streams (Server-Sent Events and WebSockets) cleanly once what was published has reached them: a
+   * job that ended during a SIGTERM's grace is seen to end by everyone watching it. Cut after `withinMs` at most.
+   */
+  const endStreams = async (withinMs: number): Promise<void> => {
+    // A published change reaches a stream's generator at once, and its socket a few turns of the event loop later.
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    wsHandler.broadcastReconnectNotification();
+    const ended = (emitter: { once(event: "close", listener: () => void): unknown }) =>
+      new Promise<void>((resolve) => emitter.once("close", resolve));
+    const closed = [...[...streams].map(ended), ...[...wss.clients].map(ended)];
+    for (const stream of streams) stream.end();
+    for (const client of wss.clients) client.close(1001, "the server is stopping");
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(closed), new Promise((resolve) => (timer = setTimeout(resolve, withinMs)))]);
+    clearTimeout(timer);
+  };
+
   let closing: Promise<void> | null = null;
   const close = ({ graceMs = 0 }: { graceMs?: number } = {}) =>
     (closing ??= (async () => {
@@ -413,10 +431,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       else await service?.stop(graceMs);
       await webhooks.dispatcher.stop();
       server.close();
+      await endStreams(1_000);
       stopRevoked();
       credentials.stop();
       metrics.close();
-      wsHandler.broadcastReconnectNotification();
       for (const client of wss.clients) client.terminate();
       wss.close();
       server.closeAllConnections();

@@ -191,7 +191,8 @@ describe("debug.* with inspection on", () => {
         since: expect.any(String),
         permit: { held: true, since: expect.any(String) },
         // Read from the simulator's options when it came up: its first checkpoint.
-        model: expect.stringMatching(/^flux1-dev\.safetensors \[[0-9a-f]{10}\]$/),
+        // The model as the scheduler keys it: the title without its hash (see modelOf).
+        model: "flux1-dev.safetensors",
       }),
     ]);
     expect(view.queue.map((q) => q.passedOver)).toEqual([0, 0]);

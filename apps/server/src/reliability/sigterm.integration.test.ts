@@ -128,6 +128,10 @@ describe("SIGTERM of the built server", () => {
     const [long, next] = await submitAndRun(trpc);
     // Held on the GPU until the test lets it go: each step takes a second from now on.
     simulator.setStepMs(1_000);
+    // A page watching the job: it hears of the end that came during the grace before the server goes.
+    const watching = subscribe(trpc, { jobId: long.id });
+    cleanups.push(() => watching.stop());
+    await watching.until((events) => events.length > 0, "the watcher has the job");
 
     server.child.kill("SIGTERM");
     await waitFor(() => logged(server, /^stopping: no new work/), "the server starts to stop");
@@ -138,6 +142,8 @@ describe("SIGTERM of the built server", () => {
     simulator.setStepMs(1);
     expect(await server.exited).toEqual({ code: 0, signal: null });
     stopped(server);
+    expect(watching.events.map((event) => event.job.status)).toContain("complete");
+    watching.stop();
 
     expect(runsOf(simulator, long.prompt)).toEqual(["completed"]);
     expect(runsOf(simulator, next.prompt)).toEqual([]);
