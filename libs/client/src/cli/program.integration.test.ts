@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -70,17 +70,41 @@ describe("the anvil command", { timeout: 60_000 }, () => {
   });
 
   it("names the job and its image when --out cannot be written, and the job id on stderr at once", async () => {
-    // An existing directory: writable, so nothing foresees the failure before the image is written.
-    const out = await mkdtemp(join(tmpdir(), "anvil-out-"));
+    // A writable folder when the command starts, removed while the job waits on a paused queue.
+    const folder = await mkdtemp(join(tmpdir(), "anvil-out-"));
+    const out = join(folder, "fox.png");
+    await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
     try {
       const cli = run(["submit", "an image with nowhere to go", "--out", out, ...small], admin());
+      await expect.poll(() => cli.stderr()).toMatch(/submitted job/);
+      await rm(folder, { recursive: true, force: true });
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
       expect(await cli.code).toBe(1);
       const id = /submitted job (\S+)/.exec(cli.stderr())?.[1];
       expect(id).toBeDefined();
       expect(cli.stderr()).toMatch(new RegExp(`Job ${id} completed, .*${out}.*it is at http://\\S+`));
       expect(cli.stdout().trim().split("\n").at(-1)).toBe("complete");
     } finally {
-      await rm(out, { recursive: true, force: true });
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses an --out that is a folder, or under a file, before it submits anything, and exits 2", async () => {
+    const folder = await mkdtemp(join(tmpdir(), "anvil-out-"));
+    try {
+      await writeFile(join(folder, "fox.png"), "an image already");
+      for (const [out, said] of [
+        [folder, `is a folder: give the image a file name in it, e.g. ${join(folder, "image.png")}`],
+        [join(folder, "fox.png", "x.png"), `${join(folder, "fox.png")} is a file, not a folder`],
+      ] as const) {
+        const cli = run(["submit", "an image for a folder", "--out", out, ...small], admin());
+        expect(await cli.code, out).toBe(2);
+        expect(cli.stderr()).toContain(said);
+        expect(cli.stderr()).not.toContain("submitted job");
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
   });
 

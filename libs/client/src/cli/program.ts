@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
-import { access, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { access, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
@@ -82,7 +82,7 @@ Environment:
 Exit codes:
   0    done
   1    the job failed, or the server refused the call (not found, conflict, a refused token)
-  2    bad usage: the command line, an --out folder that is not there, an ANVIL_URL that is not Anvil's,
+  2    bad usage: the command line, an --out that cannot take the image, an ANVIL_URL that is not Anvil's,
        input the server rejects
   3    the server is unreachable (submit first tries again for 30 s)
   130  Ctrl-C stopped the wait; the job goes on (anvil wait <id>, anvil cancel <id>)
@@ -91,15 +91,30 @@ Exit codes:
 `;
 
 /**
- * Refuses an `--out` whose folder does not exist or cannot be written before anything is submitted or waited for:
- * otherwise a job would hold a GPU for an image with nowhere to go.
+ * Refuses an `--out` that cannot take the image before anything is submitted or waited for: a folder, a file that
+ * cannot be written, or one in a folder that does not exist, is a file or cannot be written. Otherwise a job would
+ * hold a GPU for an image with nowhere to go.
  */
 async function checkOut(out: string | undefined): Promise<void> {
   if (out === undefined) return;
-  const folder = dirname(resolve(out));
-  await access(folder, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
+  const target = resolve(out);
+  const folder = dirname(target);
+  const existing = await stat(target).catch(() => null);
+  if (existing?.isDirectory()) {
+    throw new CliFailure(
+      `--out ${out} is a folder: give the image a file name in it, e.g. ${join(out, "image.png")}`,
+      EXIT.usage,
+    );
+  }
+  if ((await stat(folder).catch(() => null))?.isDirectory() === false) {
+    throw new CliFailure(`--out ${out}: ${folder} is a file, not a folder`, EXIT.usage);
+  }
+  await access(existing ? target : folder, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
     const why = error.code === "ENOENT" ? "does not exist" : "cannot be written";
-    throw new CliFailure(`--out ${out}: the folder ${folder} ${why}`, EXIT.usage);
+    throw new CliFailure(
+      `--out ${out}: ${existing ? "the file" : "the folder"} ${existing ? target : folder} ${why}`,
+      EXIT.usage,
+    );
   });
 }
 
