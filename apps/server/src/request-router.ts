@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { appRouter, openApiDocument } from "@anvil/api";
+import { appRouter, openApiDocument, WEBHOOK_EVENT_HEADER, WEBHOOK_REFUSED_HEADER } from "@anvil/api";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
 import type { AuthGate } from "./auth-gate";
@@ -100,6 +100,17 @@ export const routeRequest =
     const url = urlOf(req);
     if (!url) return void trpcErrorReply(res, "BAD_REQUEST", "The request's target is not a valid URL path");
     const path = url.pathname;
+    // A webhook delivery of an Anvil server (this cluster's or another's): a callbackUrl must not point at Anvil,
+    // and another server of the cluster cannot tell at submit which addresses reach this one. Refused before it
+    // could act as anyone; the delivering server takes this answer as final (see WebhookDispatcher).
+    if (req.headers[WEBHOOK_EVENT_HEADER] !== undefined) {
+      res.setHeader(WEBHOOK_REFUSED_HEADER, "1");
+      return void trpcErrorReply(
+        res,
+        "FORBIDDEN",
+        "This is an Anvil server: a webhook's callbackUrl must not point at one",
+      );
+    }
     if (await gate.route(req, res, path)) return;
     // Open, and this server's own answer (a follower does not forward it): what a load balancer or an orchestrator
     // asks before it sends requests here. It names no user, job or backend.

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { codeOf, quick, trpcError, uniquePrompt } from "./testing/fixtures";
 import { scrape, valueOf } from "./testing/prometheus";
 import { testDrivers } from "./testing/test-databases";
-import { useTestServer } from "./testing/test-server";
+import { startTestServer, useTestServer } from "./testing/test-server";
+import type { TestServer } from "./testing/test-server";
+import type { TestDatabase } from "./testing/test-databases";
 import { waitFor, waitForStatus } from "./testing/wait";
 import { startReceiver } from "./testing/webhook-receiver";
 import { guardedFetch } from "./webhook-fetch";
@@ -149,6 +151,42 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
       expect(codeOf(error), callbackUrl).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
       expect(error.message).toContain("callbackUrl must not point at a Forge backend of this Anvil");
     }
+  });
+});
+
+describe.each(testDrivers())("a webhook whose callbackUrl reaches another Anvil server, on $kind", (driver) => {
+  const server = useTestServer(driver, { webhooks: { retryMs: 50, pollMs: 50 } });
+  let peer: TestServer | undefined;
+  let peerDatabase: TestDatabase | undefined;
+  afterEach(async () => {
+    await peer?.anvil.close();
+    await peerDatabase?.dispose();
+  });
+
+  it("is refused there unread, and given up at its first attempt", async () => {
+    // Another server of a cluster, say: the submitting server cannot tell its addresses from any other's. Nobody
+    // signs in there, so a call that reached its API would act as the admin `local`.
+    peerDatabase = await driver.create();
+    peer = await startTestServer(peerDatabase);
+    const { trpc, url } = server();
+    const count = async (outcome: string) => valueOf(await scrape(url), "anvil_webhook_attempts_total", { outcome });
+    const [givenUp, retrying] = [await count("given-up"), await count("retrying")];
+    const job = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("to a peer"),
+      ...quick,
+      callbackUrl: `${peer.url}/trpc/queue.pause`,
+    });
+    await waitForStatus(trpc, job.id, "complete");
+    await waitFor(async () => (await count("given-up")) === givenUp + 1, "the delivery is given up");
+    expect(await count("retrying")).toBe(retrying);
+    expect((await peer.trpc.queue.status.query()).paused).toBe(false);
+    const answer = await fetch(`${peer.url}/trpc/queue.pause`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-anvil-event-id": "1.0" },
+      body: "{}",
+    });
+    expect(answer.status).toBe(403);
+    expect(await answer.text()).toContain("a webhook's callbackUrl must not point at one");
   });
 });
 

@@ -30,6 +30,8 @@ export {
   RECEIVER_REFUSED,
   retryDelay,
   signWebhook,
+  WEBHOOK_EVENT_HEADER,
+  WEBHOOK_REFUSED_HEADER,
   WEBHOOK_TIMEOUT_MS,
   WebhookDispatcher,
 } from "./webhook-dispatcher";

@@ -49,6 +49,11 @@ export interface WebhookDispatcherOptions {
   onOutcome?: (outcome: DeliveryOutcome, delivery: ClaimedDelivery) => void;
 }
 
+/** The header that names a delivery's event; an Anvil server refuses any request that carries it. */
+export const WEBHOOK_EVENT_HEADER = "x-anvil-event-id";
+/** Set on that refusal: the receiver is an Anvil server, which a webhook may never reach (no retry). */
+export const WEBHOOK_REFUSED_HEADER = "x-anvil-webhook-refused";
+
 /** The `X-Anvil-Signature` header value of `body` under `secret`. */
 export const signWebhook = (secret: string, body: string): string =>
   `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
@@ -219,7 +224,7 @@ export class WebhookDispatcher {
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "user-agent": "Anvil-Webhook/1",
-      "x-anvil-event-id": delivery.id,
+      [WEBHOOK_EVENT_HEADER]: delivery.id,
     };
     if (this.options.secret) headers["x-anvil-signature"] = signWebhook(this.options.secret, delivery.body);
     // A timer of its own, not AbortSignal.timeout: inside AbortSignal.any, Node 20 may collect a timeout signal
@@ -239,6 +244,9 @@ export class WebhookDispatcher {
         signal: AbortSignal.any([timeout.signal, this.aborts.signal]),
       });
       await response.body?.cancel().catch(() => undefined);
+      if (response.headers.has(WEBHOOK_REFUSED_HEADER)) {
+        return { failure: "the callbackUrl reaches an Anvil server; webhooks are never sent there", final: true };
+      }
       return {
         failure: response.status >= 200 && response.status < 300 ? null : `HTTP ${response.status}`,
         final: false,
