@@ -76,6 +76,10 @@ export function ChatPage() {
     const me = currentUser();
     return jobsHere().filter((job) => job.status === "queued" && (me === null || job.owner === me.name)).length;
   };
+  /** The backends whose probes fail, as the queue panel shows them. */
+  const unreachable = createMemo(
+    () => new Set((chat.queue()?.backends ?? []).filter((backend) => !backend.healthy).map((backend) => backend.url)),
+  );
   const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
   // The tab says how the open conversation's jobs stand, so that it can be watched from another tab.
   useTabTitle({
@@ -199,6 +203,7 @@ export function ChatPage() {
                 loading={chat.loading()}
                 paused={chat.queue()?.paused}
                 offline={chat.connection() === "reconnecting"}
+                unreachable={unreachable()}
                 empty={<Welcome />}
                 control={(control) => (messageList = control)}
               />

@@ -4,6 +4,7 @@ import { checkAuth } from "../lib/auth";
 import { makeJob, sseStream } from "../lib/test-support";
 import type { Job, Message } from "../lib/types";
 import { ChatPage } from "./chat-page";
+import { BACKEND_DOWN_DETAIL } from "./job-card";
 
 const ok = (data: unknown) => ({ result: { data } });
 const CONVERSATION = "00000000-0000-4000-8000-0000000000c1";
@@ -34,7 +35,7 @@ const eventStream = () => sseStream<Job>();
  * The server the page talks to: one conversation holding `jobs`, a job stream the test writes to, and
  * `jobs.cancelWaiting` answering `cancelled` (each call's input is kept).
  */
-function server(jobs: Job[], cancelled: string[]) {
+function server(jobs: Job[], cancelled: string[], backends: unknown[] = []) {
   const cancelCalls: unknown[] = [];
   let stream: ReturnType<typeof eventStream> | null = null;
   vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -57,7 +58,7 @@ function server(jobs: Job[], cancelled: string[]) {
           "conversations.list": ok([{ id: CONVERSATION, title: "Foxes", createdAt: "2026-12-02T10:00:00.000Z" }]),
           "messages.list": ok(jobs.map(messageOf)),
           "jobs.list": ok({ items: jobs, nextCursor: null }),
-          "queue.status": ok({ queued: 3, processing: 1, paused: false, backends: [] }),
+          "queue.status": ok({ queued: 3, processing: 1, paused: false, backends }),
         }[procedure] ?? ok([])
       );
     });
@@ -118,6 +119,20 @@ describe("<ChatPage> Cancel N waiting", () => {
     expect(card("prompt 1")).toHaveAttribute("data-status", "processing");
     expect(screen.queryByRole("button", { name: /Cancel \d+ waiting/ })).not.toBeInTheDocument();
     expect(screen.getByText("Cancelled 3 waiting jobs.")).toBeInTheDocument();
+  });
+
+  it("says a running job's GPU stopped answering once the queue panel has it down", async () => {
+    history.replaceState(null, "", `/?c=${CONVERSATION}`);
+    const gpu = "http://gpu-1:7860";
+    const running = job(1, {
+      status: "processing",
+      queuePosition: 0,
+      startedAt: new Date().toISOString(),
+      backend: gpu,
+    });
+    server([running], [], [{ url: gpu, healthy: false, busy: true, stopping: false, jobId: running.id }]);
+    render(() => <ChatPage />);
+    await waitFor(() => expect(card("prompt 1")).toHaveTextContent(BACKEND_DOWN_DETAIL));
   });
 
   it("is not offered for a single waiting job, which has its own Cancel", async () => {

@@ -5,7 +5,7 @@ import { createStore } from "solid-js/store";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
-import { JobCard, OFFLINE_DETAIL } from "./job-card";
+import { BACKEND_DOWN_DETAIL, JobCard, OFFLINE_DETAIL } from "./job-card";
 
 const processing = {
   status: "processing" as const,
@@ -201,6 +201,15 @@ describe("<JobCard>", () => {
     expect(document.querySelector(".job-card__detail")?.textContent).toMatch(/^Running for .+ · attempt 2$/);
     setJob({ attempt: 1 });
     expect(screen.queryByText(/attempt/)).toBeNull();
+  });
+
+  it("says its GPU stopped answering instead of counting the time it runs, and counts again once it is back", () => {
+    const [down, setDown] = createSignal(true);
+    render(() => <JobCard job={makeJob({ ...processing, backend: "http://gpu-1:7860" })} backendDown={down()} />);
+    const detail = () => document.querySelector(".job-card__detail")?.textContent;
+    expect(detail()).toBe(BACKEND_DOWN_DETAIL);
+    setDown(false);
+    expect(detail()).toMatch(/^Running for /);
   });
 
   it("moves the keyboard focus to Retry once a cancelled job's Cancel button is gone", async () => {

@@ -35,7 +35,16 @@ export interface JobCardProps {
    * it says so instead of counting down to a start or an end it cannot see.
    */
   offline?: boolean | undefined;
+  /**
+   * The backend the job runs on does not answer its probes: a running job says so instead of counting on (the
+   * server sends it back to the front of the line, for another GPU, unless its backend comes back).
+   */
+  backendDown?: boolean | undefined;
 }
+
+/** What a running card says while its backend does not answer. */
+export const BACKEND_DOWN_DETAIL =
+  "Its GPU stopped answering: the job goes back to the front of the line unless the GPU comes back";
 
 /** What a waiting or running card says while the page cannot hear from the server. */
 export const OFFLINE_DETAIL = "Reconnecting to the server: this is where the job stood";
@@ -157,6 +166,9 @@ export function JobCard(props: JobCardProps) {
               {props.paused ? "Waiting: the queue is paused until an admin resumes it" : "Waiting for a GPU"}
               <Show when={props.job.attempt > 1}>{RUN_AGAIN}</Show>
             </p>
+          </Match>
+          <Match when={props.job.status === "processing" && props.backendDown}>
+            <p class="job-card__detail">{BACKEND_DOWN_DETAIL}</p>
           </Match>
           <Match when={props.job.status === "processing"}>
             <p class="job-card__detail">

@@ -24,6 +24,8 @@ export function MessageList(props: {
   paused?: boolean | undefined;
   /** The live connection is lost (waiting and running cards say theirs is the last known state). */
   offline?: boolean | undefined;
+  /** The backends (their URLs, as a job's `backend` names them) whose probes fail: a job running there says so. */
+  unreachable?: ReadonlySet<string> | undefined;
   /** Shown when the conversation has no messages (once it is loaded). */
   empty?: JSX.Element;
   /** Hands the page what it may ask of the list (see {@link MessageListControl}). */
@@ -86,6 +88,7 @@ export function MessageList(props: {
                       onView={props.onView}
                       paused={props.paused}
                       offline={props.offline}
+                      backendDown={job().backend !== null && props.unreachable?.has(job().backend!) === true}
                     />
                   )}
                 </Show>
