@@ -2,7 +2,7 @@ import { chartOf, imageJobMachine } from "@anvil/job-machine";
 import { render } from "@solidjs/testing-library";
 import { createSignal } from "solid-js";
 import { describe, expect, it } from "vitest";
-import { Statechart } from "./statechart";
+import { badgeHalfWidth, badgeText, Statechart } from "./statechart";
 import type { Chart } from "./types";
 
 /** A small machine with a loop back, a transition that skips a column, a self-transition and two final states. */
@@ -150,5 +150,14 @@ describe("<Statechart>", () => {
       model.transitions.map((t) => ({ source: key(t.source), target: key(t.target), event: t.event })),
     );
     expect(container.querySelector('[aria-current="true"]')).toHaveAttribute("data-state", "processing");
+  });
+});
+
+describe("the count badge", () => {
+  it("says 99+ past 99, on a pill wide enough for it", () => {
+    expect([badgeText(7), badgeText(99), badgeText(100)]).toEqual(["7", "99", "99+"]);
+    expect(badgeHalfWidth(7)).toBe(10);
+    // 11 px bold digits are about 7 px wide: three of them and the rounded ends fit.
+    expect(2 * badgeHalfWidth(1000)).toBeGreaterThanOrEqual(3 * 7 + 8);
   });
 });

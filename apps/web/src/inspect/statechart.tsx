@@ -3,6 +3,11 @@ import { counted } from "../lib/format";
 import { layoutChart } from "./chart-layout";
 import type { Chart } from "./types";
 
+/** What a state's count badge says: the number of actors in it, 99+ past that. */
+export const badgeText = (count: number): string => (count > 99 ? "99+" : String(count));
+/** Half the width of that badge: a circle (r 10) for one or two characters, longer for three. */
+export const badgeHalfWidth = (count: number): number => Math.max(10, 3.5 * badgeText(count).length + 4);
+
 /** What a state's accessible name says about it. */
 const describeState = (key: string, final: boolean, initial: boolean, current: boolean, count: number): string =>
   [
@@ -163,9 +168,16 @@ export function Statechart(props: {
                 </text>
                 <Show when={count() > 0}>
                   <g class="chart-node__count" transform={`translate(${state.x + state.width - 2} ${state.y + 2})`}>
-                    <circle r={10} />
+                    {/* A pill as wide as its digits: "99+" spilt out of a circle of two. */}
+                    <rect
+                      x={-badgeHalfWidth(count())}
+                      y={-10}
+                      width={2 * badgeHalfWidth(count())}
+                      height={20}
+                      rx={10}
+                    />
                     <text text-anchor="middle" dominant-baseline="central">
-                      {count() > 99 ? "99+" : count()}
+                      {badgeText(count())}
                     </text>
                   </g>
                 </Show>

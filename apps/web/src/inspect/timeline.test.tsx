@@ -2,7 +2,7 @@ import { fireEvent, render, screen } from "@solidjs/testing-library";
 import { createStore } from "solid-js/store";
 import { describe, expect, it } from "vitest";
 import type { StoredJob, TimelineState } from "./inspect-state";
-import { Timeline } from "./timeline";
+import { shownValue, Timeline } from "./timeline";
 import type { InspectionRecord } from "./types";
 
 const jobId = "3e225f9a-9fc2-4ecc-ac66-82a02950b46c";
@@ -130,5 +130,14 @@ describe("<Timeline>", () => {
     const job = { id: "another", status: "complete", attempt: 1, backend: null, queuePosition: 0, error: null };
     render(() => <Timeline timeline={state()} prompt={undefined} job={job as StoredJob} />);
     expect(screen.queryByTestId("stored-job")).not.toBeInTheDocument();
+  });
+});
+
+describe("shownValue", () => {
+  it("shows a time of the context as the time it is, and anything else as JSON", () => {
+    expect(shownValue("finishedAt", 1796433538159)).toBe("2026-12-05T01:18:58.159Z");
+    expect(shownValue("finishedAt", null)).toBe("null");
+    expect(shownValue("progress", 1796433538159)).toBe("1796433538159");
+    expect(shownValue("modules", [])).toBe("[]");
   });
 });

@@ -27,6 +27,11 @@ export const isFailure = (record: InspectionRecord): boolean =>
   (record.type === "@xstate.snapshot" && stateKey(record.state) === "error");
 
 const json = (value: unknown): string => JSON.stringify(value) ?? "undefined";
+/** A context value as shown: a time (`startedAt`, `finishedAt` … in epoch milliseconds) as the time it is. */
+export const shownValue = (key: string, value: unknown): string =>
+  typeof value === "number" && /At$/.test(key) && Number.isFinite(value) && value > 1e12
+    ? new Date(value).toISOString()
+    : json(value);
 
 function EventRow(props: { record: InspectionRecord; jobId: string; start: number }) {
   const r = () => props.record;
@@ -81,7 +86,7 @@ function EventRow(props: { record: InspectionRecord; jobId: string; start: numbe
                   <div>
                     <dt>{key}:</dt>
                     <dd>
-                      <code>{json(before)}</code> → <code>{json(after)}</code>
+                      <code>{shownValue(key, before)}</code> → <code>{shownValue(key, after)}</code>
                     </dd>
                   </div>
                 )}

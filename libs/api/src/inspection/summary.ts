@@ -37,7 +37,7 @@ export function summarize(value: unknown, depth = 0): Json | undefined {
   if (value instanceof Map || value instanceof Set) return { size: value.size };
   const actorId = actorIdOf(value);
   if (actorId !== undefined) return `actor:${actorId}`;
-  if (depth >= MAX_DEPTH) return Array.isArray(value) ? `[${value.length} items]` : "{…}";
+  if (depth >= MAX_DEPTH) return Array.isArray(value) ? (value.length === 0 ? [] : `[${value.length} items]`) : "{…}";
   if (Array.isArray(value)) {
     const items = value.slice(0, MAX_ITEMS).map((item) => summarize(item, depth + 1) ?? null);
     return value.length > MAX_ITEMS ? [...items, `… ${value.length - MAX_ITEMS} more`] : items;
