@@ -1,6 +1,7 @@
 import { JobStore, openDatabase } from "@anvil/persistence";
 import { afterEach, describe, expect, it } from "vitest";
-import { uniquePrompt } from "./testing/fixtures";
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import { quick, uniquePrompt } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 import type { TestDatabase } from "./testing/test-databases";
 import { startTestServer } from "./testing/test-server";
@@ -51,5 +52,32 @@ describe.each(testDrivers())("close() on $kind", (driver) => {
     const image = await fetch(`${second.url}/images/${job.id}.png`);
     expect(image.headers.get("content-type")).toBe("image/png");
     // Two server starts and a look at the database in between.
+  }, 60_000);
+
+  it("runs a job that was running ahead of every turn at the next start: it had its turn", async () => {
+    const database = await driver.create();
+    opened.database = database;
+    const first = await startTestServer(database);
+    opened.servers.push(first);
+    const as = (name: string) => ({ name, admin: false });
+    const submit = (owner: string, label: string, steps = 1) =>
+      first.anvil.service.submit({ prompt: uniquePrompt(label), ...DEFAULT_JOB_PARAMS, ...quick, steps }, as(owner));
+    // ann has had a turn; then carol's turn comes before ann's next jobs, and carol's job runs when the server stops.
+    await waitForStatus(first.trpc, (await submit("ann", "ann's first")).id, "complete");
+    await first.trpc.queue.pause.mutate();
+    const waiting = [await submit("ann", "ann's second"), await submit("ann", "ann's third")];
+    const carols = await submit("carol", "carol's", 150);
+    await first.trpc.queue.resume.mutate();
+    await waitForJob(first.trpc, carols.id, (j) => j.status === "processing", "carol's job runs");
+    await first.anvil.close();
+    opened.servers.splice(opened.servers.indexOf(first), 1);
+
+    // The turns say ann's next (carol was served last): carol's job, cut short, goes first all the same.
+    const second = await startTestServer(database);
+    opened.servers.push(second);
+    for (const job of [carols, ...waiting]) await waitForStatus(second.trpc, job.id, "complete");
+    const started = second.simulator.stats().log.map((entry) => entry.prompt);
+    expect(started).toEqual([carols, ...waiting].map((job) => job.prompt));
+    expect(await second.anvil.store.getJob(carols.id)).toMatchObject({ attempts: 1 });
   }, 60_000);
 });

@@ -55,10 +55,13 @@ export class LineIntake {
     return snapshot;
   }
 
-  /** Puts a stored, waiting job in the line without announcing it (at start, before anyone listens). */
-  rejoin(job: JobRecord): void {
+  /**
+   * Puts a stored, waiting job in the line without announcing it (at start, before anyone listens); `again`: it was
+   * running when its server went away, and waits ahead of every turn.
+   */
+  rejoin(job: JobRecord, again = false): void {
     this.targets.live.update(job);
-    this.targets.scheduler.submit(lineInputOf(job));
+    this.targets.scheduler.submit({ ...lineInputOf(job), ...(again ? { again } : {}) });
   }
 
   /** Stored and waiting, but not in the line. */

@@ -1,6 +1,6 @@
 import { defaultRuntime, MAX_ATTEMPTS } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
-import type { JobStore } from "@anvil/persistence";
+import type { JobRecord, JobStore } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
 import { Duration, Effect, Schedule } from "effect";
 import type { LineIntake } from "./line-intake";
@@ -41,6 +41,8 @@ export class Recovery {
     const { store, live, intake, log } = this.options;
     let waiting = 0;
     let resumed = 0;
+    // Those that were running: they had their turns, and wait ahead of every other job, in the order they started.
+    const again: { job: JobRecord; startedAt: string }[] = [];
     for (const active of await store.activeJobs()) {
       let job = active;
       if (job.status === "processing" && job.attempts >= MAX_ATTEMPTS) {
@@ -79,9 +81,14 @@ export class Recovery {
           attempt: job.attempts + 1,
           why: "its server stopped while it ran",
         });
+        again.push({ job, startedAt: active.startedAt ?? "" });
+        continue;
       }
       intake.rejoin(job);
     }
+    // Each goes to the very front: the one that started first last.
+    again.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.job.seq - a.job.seq);
+    for (const { job } of again) intake.rejoin(job, true);
     if (live.size > 0) log?.("queue rebuilt from the database", { jobs: live.size, resumed });
   }
 

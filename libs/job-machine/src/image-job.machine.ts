@@ -12,6 +12,11 @@ export interface ImageJobInput {
   attempt: number;
   /** Where the job waits in the line: its owner, priority, submission order and moves (default: local, 0, arrival). */
   line?: Partial<Omit<LineEntry, "jobId">>;
+  /**
+   * It was running when a server went away (killed, or its term as leader over): it waits ahead of every turn, as a
+   * job whose backend went away does, since it had its turn already.
+   */
+  again?: boolean;
 }
 
 /** What a job actor is started with: its job, and the clock its timestamps come from (default `Date.now`). */

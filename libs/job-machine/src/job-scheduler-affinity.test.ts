@@ -165,6 +165,34 @@ describe("JobScheduler model affinity", () => {
     expect(scheduler.position("flux")).toBe(1);
   });
 
+  it("runs a job that was running when its server went away ahead of every turn, and says why", async () => {
+    const { scheduler, decisions } = setUp({ backends: 1 });
+    running = scheduler;
+    for (const id of ["ann-1", "ann-2"]) {
+      scheduler.submit({
+        jobId: id,
+        prompt: id,
+        params: testParams,
+        attempt: 1,
+        line: { owner: "ann", seq: 1 + Number(id.at(-1)) },
+      });
+    }
+    // The new leader's recovery: carol's job ran on the last one, and waits again as attempt 2.
+    scheduler.submit({
+      jobId: "carol-1",
+      prompt: "carol-1",
+      params: testParams,
+      attempt: 2,
+      line: { owner: "carol", seq: 9 },
+      again: true,
+    });
+    expect(["carol-1", "ann-1", "ann-2"].map((id) => scheduler.position(id))).toEqual([1, 2, 3]);
+    scheduler.hold(false);
+    expect(started(decisions)).toEqual(["carol-1@0"]);
+    expect(decisions[0]).toMatchObject({ kind: "again" });
+    expect(decisions[0]?.reason).toMatch(/runs again ahead of the line: its backend or its server went away/);
+  });
+
   it("forgets a backend's model when a generation with a checkpoint fails there", async () => {
     const failing: GenerateProgram = () => Effect.fail(new Error("CUDA out of memory"));
     const { scheduler, submit } = testScheduler(failing, { backends: 2 });

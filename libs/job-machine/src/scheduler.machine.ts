@@ -186,7 +186,7 @@ const describeDispatch = (
   const why = {
     turn: `${turn}: ${alone ? "nobody else waiting" : servedBefore === 0 ? "never served yet" : "served least recently"}`,
     front: "moved to the front by an admin",
-    again: "runs again ahead of the line: its backend went away",
+    again: "runs again ahead of the line: its backend or its server went away while it ran",
     fifo: "fifo: first in line",
   }[choice.kind];
   if (model === null) return why;
@@ -327,7 +327,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         enqueueActions(({ context, event, enqueue }) => {
           const seen = context.seen.get(event.job.jobId);
           if (!seen || seen.status !== "queued") return;
-          const change = context.queue.add(seen.entry);
+          const change = event.job.again ? context.queue.unshift(seen.entry) : context.queue.add(seen.entry);
           for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
         }),
         "dispatch",
@@ -342,7 +342,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
           for (const job of event.jobs) {
             const seen = context.seen.get(job.jobId);
             if (!seen || seen.status !== "queued") continue;
-            const change = context.queue.add(seen.entry);
+            const change = job.again ? context.queue.unshift(seen.entry) : context.queue.add(seen.entry);
             for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
           }
         }),
