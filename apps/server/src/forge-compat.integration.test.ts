@@ -219,6 +219,27 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(badScheduler.message).toMatch(/^scheduler "nope" is not known to the backend; known: automatic, simple/);
   });
 
+  it("checks at dispatch a sampler taken as given while no backend answered: Forge would use another", async () => {
+    // The GPU machine restarts: jobs queue with the names they were given, which nothing could check.
+    const { anvil, trpc, sims } = await rig([{}], undefined, (started) => void started[0]!.setOffline(true));
+    const [alias, typo] = await Promise.all(
+      (["k_euler", "Eulr"] as const).map((sampler) =>
+        trpc.jobs.submit.mutate({ prompt: uniquePrompt(sampler), sampler, ...quick }),
+      ),
+    );
+    expect([alias!.params.sampler, typo!.params.sampler]).toEqual(["k_euler", "Eulr"]);
+    await sims[0]!.setOffline(false);
+    await backendsUp(anvil);
+    // Forge takes a sampler by its exact name alone: the alias goes as the name it stands for.
+    await waitForStatus(trpc, alias!.id, "complete");
+    expect(sims[0]!.stats().log.find((entry) => entry.prompt === alias!.prompt)).toBeDefined();
+    const failed = await waitForStatus(trpc, typo!.id, "error");
+    expect(failed.error).toBe(
+      'sampler "Eulr" is not known to the backend; known: Euler, Euler a, DPM++ 2M, DPM++ 2M SDE, DDIM, UniPC',
+    );
+    expect(sims[0]!.stats().log.some((entry) => entry.prompt === typo!.prompt)).toBe(false);
+  });
+
   it("serves a JPEG that Forge sent (samples_format jpg) as image/jpeg", async () => {
     const { anvil, trpc } = await rig([{ samplesFormat: "jpg" }]);
     await backendsUp(anvil);

@@ -1,7 +1,7 @@
 import { baseName, findCheckpoint } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError, NamedItem, SdModel, SdModule } from "@anvil/forge-client";
-import { defaultRuntime } from "@anvil/job-machine";
-import type { EffectRuntime } from "@anvil/job-machine";
+import { DEFAULT_JOB_PARAMS, defaultRuntime } from "@anvil/job-machine";
+import type { EffectRuntime, JobParams } from "@anvil/job-machine";
 import { Effect } from "effect";
 import { Invalid, Unavailable } from "./errors";
 
@@ -119,6 +119,29 @@ export class CheckpointCatalog {
   /** The scheduler's canonical name, as samplers are resolved; null leaves the choice to Forge. */
   async resolveScheduler(name: string | null): Promise<string | null> {
     return name === null ? null : this.resolveNamed("scheduler", name, (offer) => offer.schedulers);
+  }
+
+  /**
+   * A job's sampler and scheduler as the backends name them, at its dispatch: a name taken as given while no backend
+   * answered is resolved now (an alias becomes the name Forge takes), or is unknown (what to tell the job's user).
+   * The default sampler is always Forge's.
+   */
+  async namesForDispatch(
+    names: Pick<JobParams, "sampler" | "scheduler">,
+  ): Promise<{ sampler: string; scheduler: string | null } | { unknown: string }> {
+    // A job is dispatched to a backend its probe just found up: one that never answered before is asked now.
+    if (this.cache === null) this.failedAt = 0;
+    try {
+      return {
+        sampler:
+          names.sampler === DEFAULT_JOB_PARAMS.sampler ? names.sampler : await this.resolveSampler(names.sampler),
+        scheduler: await this.resolveScheduler(names.scheduler),
+      };
+    } catch (error) {
+      if (error instanceof Invalid) return { unknown: error.message };
+      // No backend has answered yet: the names go as they are (the job's own backend answers now).
+      return names;
+    }
   }
 
   private async resolveNamed(field: string, name: string, pick: (offer: Offer) => NamedItem[]): Promise<string> {

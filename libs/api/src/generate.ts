@@ -1,6 +1,6 @@
 import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
 import { BackendLost } from "@anvil/job-machine";
-import type { GenerateProgram } from "@anvil/job-machine";
+import type { GenerateProgram, JobParams } from "@anvil/job-machine";
 import { isTransientDatabaseError } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
 import { Data, Deferred, Duration, Effect, Exit, Fiber, Schedule } from "effect";
@@ -19,8 +19,22 @@ export class ImageNotSaved extends Data.TaggedError("ImageNotSaved")<{ message: 
 /** The scheduler named a backend that is not configured (the scheduler and the backends disagree on their count). */
 export class NoSuchBackend extends Data.TaggedError("NoSuchBackend")<{ message: string; backend: number }> {}
 
+/**
+ * A job's sampler or scheduler is not one the backends know. It was taken as given while no backend answered; Forge
+ * would silently use another in its place (its first sampler, its default schedule).
+ */
+export class UnknownName extends Data.TaggedError("UnknownName")<{ message: string }> {}
+
 /** What one attempt's backend call may fail with; each message is what the job's user reads. */
-export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuchBackend;
+export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuchBackend | UnknownName;
+
+/**
+ * The sampler and scheduler as the backends name them now, or why one cannot be sent (see {@link UnknownName});
+ * names a backend has answered for already come back as they are.
+ */
+export type NameCheck = (
+  names: Pick<JobParams, "sampler" | "scheduler">,
+) => Promise<{ sampler: string; scheduler: string | null } | { unknown: string }>;
 
 /**
  * What a failed generation is logged and counted as: a Forge error's reason (`OutOfMemory`, `Unreachable`, …), or the
@@ -72,6 +86,7 @@ export const forgeGenerate =
     images: ImageStore,
     availability: BackendAvailability,
     handovers: Handovers,
+    names?: NameCheck,
   ): GenerateProgram<GenerationFailure> =>
   (request, onProgress) =>
     Effect.gen(function* () {
@@ -83,6 +98,8 @@ export const forgeGenerate =
         });
       }
       const { params } = request;
+      const checked = names ? yield* Effect.promise(() => names(params)) : params;
+      if ("unknown" in checked) return yield* new UnknownName({ message: checked.unknown });
       // Work waiting for this job's request to go out goes on once it has, or once this program ends without it.
       const sent = () => handovers.sent(request.backend, request.jobId);
       const attempt = (onGenerated: () => void): Effect.Effect<GenerationResult, ForgeError> =>
@@ -96,8 +113,8 @@ export const forgeGenerate =
             cfgScale: params.cfgScale,
             distilledCfgScale: params.distilledCfgScale,
             seed: params.seed,
-            sampler: params.sampler,
-            scheduler: params.scheduler,
+            sampler: checked.sampler,
+            scheduler: checked.scheduler,
             checkpoint: params.checkpoint,
             modules: params.modules,
           },

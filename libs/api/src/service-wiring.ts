@@ -136,6 +136,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
         images,
         { unreachable: (backend, reason) => monitor.markDown(backend, reason) },
         handovers,
+        (names) => checkpoints.namesForDispatch(names),
       ),
     ),
     persist: async (entries) => {

@@ -120,6 +120,16 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats().log[0]).toMatchObject({ outcome: "interrupted", delivered: true });
   });
 
+  it("delivers the image when someone presses Skip during a model load: Forge clears it before sampling", async () => {
+    const s = await start({ modelLoadMs: 500 });
+    const forge = client();
+    const generating = Effect.runPromise(forge.generate(request({ checkpoint: "flux1-schnell.safetensors" })));
+    await waitFor(async () => (await Effect.runPromise(forge.progress())).loading);
+    await fetch(`${s.url}/sdapi/v1/skip`, { method: "POST" });
+    expect((await generating).png.length).toBeGreaterThan(0);
+    expect(s.stats().log[0]?.outcome).toBe("completed");
+  });
+
   it("fails with Interrupted when someone presses Interrupt in Forge's own UI during a model load", async () => {
     // Forge answers 200 with no image: the job was stopped before sampling began.
     const s = await start({ modelLoadMs: 1000 });

@@ -208,8 +208,10 @@ export class SimulatorEngine {
         this.recorder.ended(entry, "error");
         return { kind: "error", body: failure(job.fault), entry };
       }
-      // Forge checks the flag once the model is loaded, before sampling begins (processing.py): then there is no image.
-      const stoppedBeforeSampling = running.interrupted || running.skipped;
+      // Forge checks the flags once the model is loaded, before sampling begins (processing.py): a Skip pressed
+      // meanwhile is cleared and sampling goes on; an interrupt stops the job there, and there is no image.
+      running.skipped = false;
+      const stoppedBeforeSampling = running.interrupted;
       running.phase = "sampling";
       this.samplingSteps = running.steps;
       await this.sample(running);

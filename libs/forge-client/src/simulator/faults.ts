@@ -75,7 +75,8 @@ export const parseTxt2Img = (
   const checkpoint = override["sd_model_checkpoint"];
   const modules = override["forge_additional_modules"];
   const params: Txt2ImgParams = {
-    prompt: str("prompt", undefined),
+    // Every field of Forge's request model is optional: the prompt defaults to "" (processing.py).
+    prompt: str("prompt", ""),
     negativePrompt: str("negative_prompt", ""),
     width: int("width", 512, 1),
     height: int("height", 512, 1),

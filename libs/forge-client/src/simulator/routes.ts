@@ -60,6 +60,18 @@ const parseJson = (raw: string): { ok: true; value: unknown } | { ok: false } =>
   }
 };
 
+/**
+ * The sampler and scheduler a generation uses: Forge takes a sampler by its exact name only, and puts its first one
+ * (DPM++ 2M) in place of any other, aliases included; a scheduler by its name or label, else Automatic
+ * (`get_sampler_and_scheduler` in modules/sd_samplers.py), with a warning in its log and nothing in its answer.
+ */
+const knownNames = (params: { sampler: string; scheduler: string }): { sampler: string; scheduler: string } => ({
+  sampler: SAMPLERS.some(([name]) => name === params.sampler) ? params.sampler : FORGE_FIRST_SAMPLER,
+  scheduler:
+    SCHEDULERS.find(([name, label]) => name === params.scheduler || label === params.scheduler)?.[1] ?? "Automatic",
+});
+const FORGE_FIRST_SAMPLER = "DPM++ 2M";
+
 const jsonError = (res: ServerResponse) =>
   send(res, 422, { detail: [{ loc: ["body", 0], msg: "JSON decode error", type: "json_invalid" }] });
 
@@ -98,7 +110,7 @@ const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerRespo
   ctx.engine.recorder.arrived();
   if (ctx.engine.settings.setupMs > 0) await sleep(ctx.engine.settings.setupMs);
   const outcome = await ctx.engine.run({
-    params: parsed.params,
+    params: { ...parsed.params, ...knownNames(parsed.params) },
     fault,
     onStep: (step, steps) => {
       if (fault === "drop" && step >= Math.ceil(steps / 2)) req.socket.destroy();
@@ -160,7 +172,8 @@ export const handleRequest = async (ctx: RouteContext, req: IncomingMessage, res
       return void send(res, 200, {});
     case "POST /sdapi/v1/skip":
       engine.skip();
-      return void send(res, 200, {});
+      // Forge's skip route returns nothing (JSON null); its interrupt route an empty object.
+      return void send(res, 200, null);
     case "GET /sdapi/v1/sd-models":
       return void send(res, 200, engine.models);
     case "POST /sdapi/v1/refresh-checkpoints":
