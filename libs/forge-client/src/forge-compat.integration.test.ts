@@ -390,7 +390,7 @@ describe("ForgeClient against Forge's own behaviour", () => {
       s.setBusy(true, { steps: 80 });
       const abort = new AbortController();
       const arrived = s.stats().arrived;
-      const waiting = Effect.runPromise(forge.generate(request({ steps: 150 })), { signal: abort.signal });
+      const waiting = Effect.runPromise(forge.generate(request({ steps: 60 })), { signal: abort.signal });
       // Forge has the request, and the client has polled the UI job running ahead of it.
       await waitFor(() => s.stats().arrived === arrived + 1);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -411,7 +411,7 @@ describe("ForgeClient against Forge's own behaviour", () => {
     const left = await cancelBehindUiJob(forge, () => forge.abandonStops());
     expect(left.settledAt).toBeLessThan(left.ours?.startedAt ?? 0);
     expect(left.ours?.outcome).toBe("completed");
-  });
+  }, 20_000);
 
   it("stops a generation cancelled while Forge still sets it up, once it begins there", async () => {
     // Forge sets up a request's scripts before it takes the lock; state.begin() then clears an interrupt sent meanwhile.

@@ -207,6 +207,8 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
     const said = leader.server.logs.map((line) => line.msg);
     expect(said).not.toContain("backend down");
     expect(said).not.toContain("database write failed; retrying");
-    expect(said.filter((msg) => msg?.startsWith("another server leads the cluster now"))).toHaveLength(1);
+    // A late write, if it came before the server saw its term end, is said once as what it is (whether one comes
+    // depends on timing), never once per retry.
+    expect(said.filter((msg) => msg?.startsWith("another server leads the cluster now")).length).toBeLessThanOrEqual(1);
   });
 });
