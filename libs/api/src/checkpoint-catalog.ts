@@ -129,6 +129,11 @@ export class CheckpointCatalog {
   async namesForDispatch(
     names: Pick<JobParams, "sampler" | "scheduler">,
   ): Promise<{ sampler: string; scheduler: string | null } | { unknown: string }> {
+    // Names the backends listed before (however long ago) need no call: a dispatch waits for none then.
+    const listed = this.cache?.offer;
+    const sampler = listed && findNamed(listed.samplers, names.sampler);
+    const scheduler = names.scheduler === null ? null : listed && findNamed(listed.schedulers, names.scheduler);
+    if (sampler && scheduler !== undefined) return { sampler: sampler.name, scheduler: scheduler?.name ?? null };
     // A job is dispatched to a backend its probe just found up: one that never answered before is asked now.
     if (this.cache === null) this.failedAt = 0;
     try {
