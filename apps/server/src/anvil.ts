@@ -351,6 +351,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const streams = new Set<ServerResponse>();
   let cluster: ClusterRole | null = null;
   let selfUrl = "";
+  // How a follower finds the leader it forwards requests and WebSocket upgrades to, across a failover too.
+  const leaderLookup = {
+    leaderUrl: async () => (service ? selfUrl : (await cluster?.leader())?.url),
+    forgetLeader: () => cluster?.forgetLeader(),
+    waitMs: leaseMs * 2 + 5_000,
+  };
   const route = routeRequest({
     gate,
     trpc,
@@ -360,9 +366,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     follows: () => cluster !== null && !service,
     forward: (req, res) =>
       forwardToLeader(req, res, {
-        leaderUrl: async () => (service ? selfUrl : (await cluster?.leader())?.url),
-        forgetLeader: () => cluster?.forgetLeader(),
-        waitMs: leaseMs * 2 + 5_000,
+        ...leaderLookup,
         maxBodyBytes: (request) => (isBulkSubmission(urlOf(request)) ? MAX_BULK_BODY_BYTES : MAX_BODY_BYTES),
       }),
     metrics,
@@ -400,7 +404,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     gate,
     wss,
     logger,
-    leaderUrl: () => (cluster && !service ? cluster.leader().then((leader) => leader?.url ?? null) : null),
+    leader: () => (cluster && !service ? leaderLookup : null),
     plain: answer,
   });
 

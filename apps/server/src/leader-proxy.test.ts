@@ -2,7 +2,8 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { forwardToLeader, leaderPort } from "./leader-proxy";
+import { WebSocket, WebSocketServer } from "ws";
+import { forwardToLeader, forwardUpgrade, leaderPort } from "./leader-proxy";
 import type { LeaderLookup } from "./leader-proxy";
 
 const servers: Server[] = [];
@@ -96,5 +97,46 @@ describe("leaderPort", () => {
     expect(leaderPort(new URL("http://anvil-1"))).toBe(80);
     expect(leaderPort(new URL("http://anvil-1:80"))).toBe(80);
     expect(leaderPort(new URL("http://anvil-1:3001"))).toBe(3001);
+  });
+});
+
+describe("forwardUpgrade", () => {
+  it("waits across a failover for a leader that answers, then carries the WebSocket through", async () => {
+    // The leader that will be: a WebSocket server that echoes.
+    const leader = createServer();
+    servers.push(leader);
+    const wss = new WebSocketServer({ server: leader });
+    wss.on("connection", (socket) => socket.on("message", (data) => socket.send(String(data))));
+    await new Promise<void>((resolve) => leader.listen(0, "127.0.0.1", resolve));
+    const next = `http://127.0.0.1:${(leader.address() as AddressInfo).port}`;
+    // The one that was: killed, its port closed.
+    const gone = await serve(() => undefined);
+    await new Promise((resolve) => servers.pop()!.close(resolve));
+    // No leader at first, then the one that went away, then the next one.
+    const known: (string | undefined)[] = [undefined, gone, next];
+    let forgotten = 0;
+    const entry = createServer();
+    servers.push(entry);
+    entry.on("upgrade", (req, socket, head) => {
+      void forwardUpgrade(req, socket, head, {
+        leaderUrl: async () => known[0],
+        forgetLeader: () => void forgotten++,
+        waitMs: 5_000,
+      });
+      // The lookup moves on: the election ends, and the first leader it names is gone.
+      setTimeout(() => known.shift(), 100);
+      setTimeout(() => known.shift(), 300);
+    });
+    await new Promise<void>((resolve) => entry.listen(0, "127.0.0.1", resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(entry.address() as AddressInfo).port}/trpc`);
+    const echoed = await new Promise<string>((resolve, reject) => {
+      client.once("open", () => client.send("through"));
+      client.once("message", (data) => resolve(String(data)));
+      client.once("error", reject);
+    });
+    client.close();
+    wss.close();
+    expect(echoed).toBe("through");
+    expect(forgotten).toBeGreaterThanOrEqual(1);
   });
 });

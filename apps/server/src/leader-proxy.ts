@@ -1,6 +1,7 @@
 import { request } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { readBody, trpcErrorReply } from "./http-body";
 
@@ -106,17 +107,31 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
 /** The port a leader's URL names: an http:// URL leaves out port 80 (`CLUSTER_URL=http://anvil-1`). */
 export const leaderPort = (leader: URL): number => (leader.port === "" ? 80 : Number(leader.port));
 
-/** Forwards a WebSocket upgrade: the raw bytes both ways once the leader's socket is open. */
-export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, leader: URL): void {
-  const upstream = connect(leaderPort(leader), leader.hostname, () => {
-    const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/1.1`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    lines.push("X-Anvil-Forwarded: 1", "", "");
-    upstream.write(lines.join("\r\n"));
-    if (head.length > 0) upstream.write(head);
-    upstream.pipe(socket);
-    socket.pipe(upstream);
+/** The leader's socket, once it is open; null when the leader cannot be reached (it went away). */
+const openTo = (leader: URL): Promise<Socket | null> =>
+  new Promise((resolve) => {
+    const upstream = connect(leaderPort(leader), leader.hostname, () => {
+      upstream.off("error", failed);
+      resolve(upstream);
+    });
+    const failed = () => {
+      upstream.destroy();
+      resolve(null);
+    };
+    upstream.once("error", failed);
+    upstream.setTimeout(5_000, failed);
   });
+
+/** The raw bytes of an upgrade both ways between the client's socket and the leader's open one. */
+function pipeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: Socket): void {
+  upstream.setTimeout(0);
+  const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/1.1`];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  lines.push("X-Anvil-Forwarded: 1", "", "");
+  upstream.write(lines.join("\r\n"));
+  if (head.length > 0) upstream.write(head);
+  upstream.pipe(socket);
+  socket.pipe(upstream);
   const close = () => {
     upstream.destroy();
     socket.destroy();
@@ -125,6 +140,33 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
   socket.on("error", close);
   upstream.on("close", close);
   socket.on("close", close);
+}
+
+/**
+ * Forwards a WebSocket upgrade to the leader. Across a failover it waits for the next leader, as a request does
+ * (see {@link forwardToLeader}): a page that opens its socket then would otherwise take the refusal for a proxy that
+ * does not pass upgrades on. The socket is closed once `waitMs` is over without a leader.
+ */
+export async function forwardUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  { leaderUrl, forgetLeader, waitMs }: Omit<LeaderLookup, "maxBodyBytes">,
+): Promise<void> {
+  // An upgrade a follower forwarded here, to a server that no longer leads, is not sent round again.
+  if (req.headers["x-anvil-forwarded"]) return void socket.destroy();
+  const deadline = Date.now() + waitMs;
+  while (!socket.destroyed && Date.now() < deadline) {
+    const target = await leaderUrl();
+    const upstream = target ? await openTo(new URL(target)) : null;
+    if (upstream) {
+      if (socket.destroyed) return void upstream.destroy();
+      return pipeUpgrade(req, socket, head, upstream);
+    }
+    if (target) forgetLeader();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  socket.destroy();
 }
 
 /** How a follower finds the leader to forward to. */

@@ -10,6 +10,7 @@ import type { WebSocketServer } from "ws";
 import type { AuthGate } from "./auth-gate";
 import type { OpenCredentials } from "./open-credentials";
 import { forwardUpgrade } from "./leader-proxy";
+import type { LeaderLookup } from "./leader-proxy";
 import { trpcErrorReply } from "./http-body";
 import { pathOf } from "./request-target";
 import { batchFrames } from "./ws-batching";
@@ -19,8 +20,8 @@ export interface UpgradeRoutes {
   gate: AuthGate;
   wss: WebSocketServer;
   logger: Logger;
-  /** Another server's URL while it leads the cluster (this server then forwards); null while this one leads. */
-  leaderUrl: () => Promise<string | null> | null;
+  /** While another server leads the cluster, where to forward to (see forwardUpgrade); null while this one leads. */
+  leader: () => Omit<LeaderLookup, "maxBodyBytes"> | null;
   /** The server's ordinary request handler, for a request that asks for another protocol than a WebSocket. */
   plain: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -61,14 +62,11 @@ const answerPlainly = (
  * forwarded to the leader. Any other upgrade (another path or protocol, a target that is no URL) is answered as
  * an ordinary request.
  */
-export const routeUpgrades = (server: Server, { gate, wss, logger, leaderUrl, plain }: UpgradeRoutes): void => {
+export const routeUpgrades = (server: Server, { gate, wss, logger, leader, plain }: UpgradeRoutes): void => {
   const admitted = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const leader = leaderUrl();
-    if (leader) {
-      void leader.then((url) => {
-        if (!url || req.headers["x-anvil-forwarded"]) return socket.destroy();
-        forwardUpgrade(req, socket, head, new URL(url));
-      });
+    const lookup = leader();
+    if (lookup) {
+      void forwardUpgrade(req, socket, head, lookup);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

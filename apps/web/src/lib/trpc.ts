@@ -5,6 +5,8 @@ import type { TRPCLink } from "@trpc/client";
 import { observable } from "@trpc/server/observable";
 import type { Unsubscribable } from "@trpc/server/observable";
 import { markUnauthorized } from "./auth";
+import { chooseTransport } from "./transport";
+import type { Transport } from "./transport";
 
 /** Any 401 from the API means the login cookie is missing or stale: the app shows the login form. */
 const fetchWithAuth: typeof fetch = async (input, init) => {
@@ -17,44 +19,65 @@ const fetchWithAuth: typeof fetch = async (input, init) => {
 const reconnectDelay = (attempt: number) => Math.min(10_000, 500 * 2 ** attempt);
 
 /**
+ * Whether the server answers plain requests and takes this page's sign-in: then a WebSocket that cannot open is
+ * refused on the way (a reverse proxy that does not pass upgrades on), not by the server's state or a sign-in.
+ */
+const upgradesRefused = async (): Promise<boolean> => {
+  try {
+    const response = await fetch("/auth/status", { credentials: "same-origin" });
+    const body = (await response.json()) as { required?: boolean; authorized?: boolean };
+    return response.ok && (!body.required || body.authorized === true);
+  } catch {
+    return false;
+  }
+};
+
+/**
  * The page's subscriptions, over one WebSocket to `/trpc` on this page's own origin (which carries the login cookie)
  * once it has opened, or else as Server-Sent Events.
  *
  * As Server-Sent Events each page held two of the six HTTP/1.1 connections a browser gives one server across all
  * its tabs, for good: with three pages open, every other request (a submit, a list) waited for ever. A WebSocket is
  * not counted among them and carries every stream of the page; its client reopens it by itself and resubscribes each
- * stream with the id of the last event it delivered. Where the first WebSocket cannot open (a reverse proxy that
- * does not pass the upgrade on), the page's streams go as Server-Sent Events, as they did before.
+ * stream with the id of the last event it delivered, and pings it (a connection that died unseen is noticed).
+ *
+ * The socket is opened with the page's first stream, once the page is signed in. Where it cannot open twice while
+ * the server answers plain requests and takes the sign-in (a reverse proxy that does not pass upgrades on), the
+ * page's streams go as Server-Sent Events, as they did before; a server restarting, a cluster between leaders, or a
+ * sign-in that ended leave them waiting for the socket.
  */
 const subscriptionLink = (): TRPCLink<AnvilRouter> | undefined => {
   // The component tests (jsdom, no server to connect to) answer streams through `fetch`, as Server-Sent Events.
   if (import.meta.env.MODE === "test" || typeof WebSocket === "undefined") return undefined;
-  let decide: (transport: "websocket" | "sse") => void = () => undefined;
-  const transport = new Promise<"websocket" | "sse">((resolve) => (decide = resolve));
-  let opened = false;
-  const client = createWSClient({
-    url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/trpc`,
-    retryDelayMs: reconnectDelay,
-    onOpen: () => {
-      opened = true;
-      decide("websocket");
-    },
-    onClose: () => {
-      if (opened) return;
-      decide("sse");
-      void client.close();
-    },
-  });
-  const webSocket = wsLink<AnvilRouter>({ client });
+  let socket: ReturnType<typeof createWSClient> | null = null;
+  let transport: Promise<Transport> | null = null;
+  const decided = () =>
+    (transport ??= chooseTransport({
+      open: ({ opened, closed }) => {
+        const client = createWSClient({
+          url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/trpc`,
+          retryDelayMs: reconnectDelay,
+          keepAlive: { enabled: true, intervalMs: 15_000, pongTimeoutMs: 5_000 },
+          onOpen: opened,
+          onClose: closed,
+        });
+        socket = client;
+        return { close: () => void client.close() };
+      },
+      upgradesRefused,
+    }));
   const sse = httpSubscriptionLink({ url: "/trpc", EventSource: globalThis.EventSource });
   return (runtime) => {
-    const links = { websocket: webSocket(runtime), sse: sse(runtime) };
+    const overSse = sse(runtime);
+    let overSocket: ReturnType<ReturnType<typeof wsLink<AnvilRouter>>> | null = null;
     return ({ op, next }) =>
       observable((observer) => {
         let subscription: Unsubscribable | null = null;
         let cancelled = false;
-        void transport.then((which) => {
-          if (!cancelled) subscription = links[which]({ op, next }).subscribe(observer);
+        void decided().then((which) => {
+          if (cancelled) return;
+          const link = which === "sse" ? overSse : (overSocket ??= wsLink<AnvilRouter>({ client: socket! })(runtime));
+          subscription = link({ op, next }).subscribe(observer);
         });
         return () => {
           cancelled = true;
