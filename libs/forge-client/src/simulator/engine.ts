@@ -293,6 +293,19 @@ export class SimulatorEngine {
     }
   }
 
+  /**
+   * Runs `work` under the generation lock, as Forge's refresh routes do (`with self.queue_lock:` in api.py): after
+   * a generation that holds it, before one that waits for it, with `/progress` saying idle meanwhile.
+   */
+  async exclusive<T>(work: () => T | Promise<T>): Promise<T> {
+    const release = await this.lock.acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
   /** Sets the flag; a load runs on regardless and the job stops when sampling would begin, as in Forge. */
   interrupt(): void {
     if (this.current) this.current.interrupted = true;

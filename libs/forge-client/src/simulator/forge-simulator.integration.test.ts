@@ -42,6 +42,32 @@ describe("ForgeSimulator", () => {
     await sim.close();
   });
 
+  it("rescans its checkpoints under the generation lock, after the generation that holds it, reporting idle", async () => {
+    const generating = txt2img(body({ steps: 30 }));
+    await waitFor(async () => (await jobCount()) === 1);
+    const asked = Date.now();
+    const refreshed = await fetch(`${sim.url}/sdapi/v1/refresh-checkpoints`, { method: "POST" });
+    const answered = Date.now();
+    expect(refreshed.status).toBe(200);
+    const generated = await generating;
+    expect(generated.status).toBe(200);
+    // It waited for the lock: the generation (30 steps of 10 ms) was over before the rescan answered.
+    expect(answered - asked).toBeGreaterThanOrEqual(100);
+    expect(sim.stats().log[0]?.endedAt).toBeLessThanOrEqual(answered);
+  });
+
+  it("asks for credentials on its own routes only: any other path is a 404, as Forge's are", async () => {
+    const guarded = await startForgeSimulator({ auth: "user:secret", automatic1111: true });
+    try {
+      expect((await fetch(`${guarded.url}/sdapi/v1/progress`)).status).toBe(401);
+      // An AUTOMATIC1111 has no sd-modules (Forge's alone): 404, with or without credentials.
+      expect((await fetch(`${guarded.url}/sdapi/v1/sd-modules`)).status).toBe(404);
+      expect((await fetch(`${guarded.url}/sdapi/v1/no-such-route`)).status).toBe(404);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it("keeps generating after its client disconnects, as Forge does", async () => {
     const abort = new AbortController();
     const pending = txt2img(body({ steps: 30 }), abort.signal).catch(() => "aborted");

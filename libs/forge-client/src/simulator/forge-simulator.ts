@@ -14,7 +14,7 @@
  *   may start while the previous reply is still being made; a job reports idle `cleanupMs` before it leaves the lock;
  * - `/progress` says what runs in `state.job`: `scripts_txt2img` for an API request, a `task(…)` id for another
  *   client's work (`setBusy`, as from Forge's own UI);
- * - failures are HTTP 500 `{ error, detail, body, message }`; `auth` puts HTTP Basic on every /sdapi route (401);
+ * - failures are HTTP 500 `{ error, detail, body, message }`; `auth` puts HTTP Basic on every /sdapi route it has (401; another path is a 404);
  *   `samples_format` jpg / webp makes the images JPEG / WebP; `ignoreCheckpointOverride` acts out an old build;
  *   `automatic1111` acts out AUTOMATIC1111, which has no /sd-modules and fails on `forge_additional_modules`.
  *

@@ -154,13 +154,32 @@ const setOptions = async (ctx: RouteContext, req: IncomingMessage, res: ServerRe
   send(res, 200, null);
 };
 
+/** The routes of Forge's API the simulator has (an A1111 has no sd-modules). */
+const ROUTES: ReadonlySet<string> = new Set(
+  [
+    "POST txt2img",
+    "GET progress",
+    "POST interrupt",
+    "POST skip",
+    "GET sd-models",
+    "POST refresh-checkpoints",
+    "GET sd-modules",
+    "GET options",
+    "POST options",
+    "GET samplers",
+    "GET schedulers",
+  ].map((route) => route.replace(" ", " /sdapi/v1/")),
+);
+
 /** Answers one HTTP request the way Forge's `/sdapi/v1` does. */
 export const handleRequest = async (ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> => {
   const path = new URL(req.url ?? "/", "http://simulator").pathname.replace(/\/+$/, "");
-  if (path.startsWith("/sdapi/") && !authorized(ctx, req)) {
+  // Forge asks for credentials on the routes it has (add_api_route's dependency); any other path is a plain 404.
+  const route = `${req.method ?? "GET"} ${path}`;
+  const known = ROUTES.has(route) && !(ctx.automatic1111 && route === "GET /sdapi/v1/sd-modules");
+  if (known && !authorized(ctx, req)) {
     return void send(res, 401, { detail: "Incorrect username or password" }, { "www-authenticate": "Basic" });
   }
-  const route = `${req.method ?? "GET"} ${path}`;
   const { engine } = ctx;
   switch (route) {
     case "POST /sdapi/v1/txt2img":
@@ -177,7 +196,7 @@ export const handleRequest = async (ctx: RouteContext, req: IncomingMessage, res
     case "GET /sdapi/v1/sd-models":
       return void send(res, 200, engine.models);
     case "POST /sdapi/v1/refresh-checkpoints":
-      ctx.refreshCheckpoints();
+      await engine.exclusive(() => ctx.refreshCheckpoints());
       return void send(res, 200, null);
     case "GET /sdapi/v1/sd-modules":
       if (ctx.automatic1111) return void send(res, 404, { detail: "Not Found" });
