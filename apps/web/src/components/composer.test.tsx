@@ -73,6 +73,23 @@ describe("<Composer>", () => {
     }
   });
 
+  it("says a prompt too long once when it is sent: in its alert, not in the length read out as well", async () => {
+    vi.useFakeTimers();
+    try {
+      const { container } = render(() => <Composer onSubmit={async () => undefined} />);
+      fireEvent.input(prompt(), { target: { value: "a".repeat(4_100) } });
+      vi.advanceTimersByTime(1_100);
+      const region = container.querySelector("[data-testid=prompt-count-spoken]")!;
+      expect(region.textContent).toContain("4,100 characters");
+      fireEvent.keyDown(prompt(), { key: "Enter" });
+      await vi.advanceTimersByTimeAsync(10);
+      expect(screen.getByRole("alert")).toHaveTextContent("The prompt is 4,100 characters");
+      expect(region.textContent).toBe("");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("keeps an unsent prompt across a reload of the page, and forgets it once sent", async () => {
     const first = render(() => <Composer onSubmit={async () => undefined} />);
     fireEvent.input(prompt(), { target: { value: "a lighthouse, half typed" } });

@@ -319,7 +319,8 @@ export function Composer(props: {
         </p>
       </Show>
       <p class="visually-hidden" aria-live="polite" data-testid="prompt-count-spoken">
-        {spokenNote()}
+        {/* Said once: while the prompt's error is shown (an alert), the length it names is not said again here. */}
+        {errors().prompt ? "" : spokenNote()}
       </p>
       <Show when={errors().prompt}>
         {/* Said at once: the focus is in the prompt box already (Enter sent it), which says nothing of a new message. */}
