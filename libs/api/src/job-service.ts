@@ -1,6 +1,6 @@
 import type { EffectRuntime, Job, JobScheduler } from "@anvil/job-machine";
 import type { ImageStore, JobRecord, SubmitJobInput as StoredSubmission } from "@anvil/persistence";
-import { isDatabaseUnreachable } from "@anvil/persistence";
+import { BatchRejected, ConversationNotFound, isDatabaseUnreachable } from "@anvil/persistence";
 import { Duration, Effect } from "effect";
 import type { BackendMonitor } from "./backend-monitor";
 import { LOCAL_USER, mayAccess } from "./caller";
@@ -97,13 +97,14 @@ export class JobService {
   /**
    * Accepts `by`'s job: persisted first, then queued, then announced. The same idempotency key never makes two,
    * and returns the job it made even when `by` has as many waiting as MAX_QUEUED_PER_USER allows.
-   * A conversation must be the caller's own, an admin's too (see {@link refuseOthersConversations}).
+   * A conversation must be the caller's own, an admin's too (see {@link whoseConversation}).
    */
   async submit(input: SubmitInput, by: Caller = LOCAL_USER): Promise<Job> {
-    await this.refuseOthersConversations([input], by, (field) => field);
     const stored = await toStoredSubmission(input, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown();
-    return this.admit(by.name, [stored], () => this.submissions.submit(stored));
+    return this.admit(by.name, [stored], () => this.submissions.submit(stored)).catch((error: unknown) =>
+      this.whoseConversation(error, by, (field) => field),
+    );
   }
 
   /**
@@ -112,38 +113,37 @@ export class JobService {
    * (one whose idempotency key returns the job it made does not).
    */
   async submitMany(inputs: readonly SubmitInput[], by: Caller = LOCAL_USER): Promise<Job[]> {
-    await this.refuseOthersConversations(inputs, by, (field, i) => `jobs.${i}.${field}`);
     const stored = await toStoredSubmissions(inputs, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown();
-    return this.admit(by.name, stored, () => this.submissions.submitAll(stored));
+    return this.admit(by.name, stored, () => this.submissions.submitAll(stored)).catch((error: unknown) =>
+      this.whoseConversation(error, by, (field, i) => `jobs.${i}.${field}`),
+    );
   }
 
   /**
-   * An admin sees and acts on anyone's conversation, but a new job goes into a conversation of the user who submits
-   * it: an admin's job in ann's conversation would be a card there that ann may not read (its job is the admin's).
-   * A user's submission into another's conversation is NOT_FOUND, where it is stored, as everywhere else.
+   * Rethrows a refused submission's error. An admin sees and acts on anyone's conversation, but a new job goes into a
+   * conversation of the user who submits it (an admin's job in ann's conversation would be a card there that ann may
+   * not read): the store refuses one into another's conversation as not found, as it does for anyone, and only then,
+   * off the path of every submission that goes through, an admin is told whose conversation it is.
    */
-  private async refuseOthersConversations(
-    inputs: readonly SubmitInput[],
+  private async whoseConversation(
+    error: unknown,
     by: Caller,
     named: (field: string, index: number) => string,
-  ): Promise<void> {
-    if (!by.admin) return;
-    const owners = new Map<string, string | null>();
-    for (const [i, { conversationId }] of inputs.entries()) {
-      if (!conversationId) continue;
-      if (!owners.has(conversationId)) {
-        owners.set(conversationId, (await this.options.store.getConversation(conversationId))?.owner ?? null);
-      }
-      const owner = owners.get(conversationId);
-      if (owner != null && owner !== by.name) {
-        const field = named("conversationId", i);
+  ): Promise<never> {
+    const refused = error instanceof BatchRejected ? error.cause : error;
+    if (by.admin && refused instanceof ConversationNotFound) {
+      const { conversationId } = refused;
+      const conversation = await this.options.store.getConversation(conversationId).catch(() => null);
+      if (conversation && conversation.owner !== by.name) {
+        const field = named("conversationId", error instanceof BatchRejected ? error.index : 0);
         throw new Invalid({
           field,
-          message: `${field}: conversation ${conversationId} is ${owner}'s; a job goes into a conversation of the user who submits it (leave conversationId out to start a new one)`,
+          message: `${field}: conversation ${conversationId} is ${conversation.owner}'s; a job goes into a conversation of the user who submits it (leave conversationId out to start a new one)`,
         });
       }
     }
+    throw error;
   }
 
   private checks() {
