@@ -1,6 +1,6 @@
 import { createHash, scrypt, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { ADMIN_NAME, LOCAL_USER, newSecret, RESERVED_NAMES, sha256, USER_NAME } from "@anvil/api";
+import { ADMIN_NAME, LOCAL_USER, newSecret, RESERVED_NAMES, sha256, USER_NAME, USER_NAME_RULE } from "@anvil/api";
 import type { Caller } from "@anvil/api";
 import type { UserStore } from "@anvil/persistence";
 
@@ -134,7 +134,7 @@ export class Authenticator {
           credential: false,
           refusal:
             `Unauthorized: the sign-in proxy's ${header} names ${JSON.stringify(name.slice(0, 100))}, which Anvil ` +
-            `takes as no user: a name is 1..64 characters of a-z, 0-9, '.', '_', '-' and '@', and not ${[...RESERVED_NAMES].join(" or ")}`,
+            `takes as no user: a name is ${USER_NAME_RULE}, and not ${[...RESERVED_NAMES].join(" or ")}`,
         };
       }
       const user = await this.options.users.ensure(name);

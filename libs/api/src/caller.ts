@@ -29,5 +29,8 @@ export const ADMIN_NAME = "admin";
  */
 export const USER_NAME = /^[a-z0-9._@-]{1,64}$/;
 
+/** {@link USER_NAME} in words, for messages that refuse a name. */
+export const USER_NAME_RULE = "1..64 characters of a-z, 0-9, '.', '_', '-' and '@'";
+
 /** Names no token or proxy may claim: the local user and the API_TOKEN's admin. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([LOCAL_USER.name, ADMIN_NAME]);

@@ -1,6 +1,6 @@
 import { DEFAULT_JOB_PARAMS, JOB_STATUSES } from "@anvil/job-machine";
 import { z } from "zod";
-import { USER_NAME } from "./caller";
+import { USER_NAME, USER_NAME_RULE } from "./caller";
 
 // PostgreSQL rejects a NUL character in text and an unpaired UTF-16 surrogate in jsonb: without this check such a
 // string passes validation and the insert fails with a 500.
@@ -234,7 +234,7 @@ export const cancelWaitingInput = fieldsOf({
 /** What a user may be called: see {@link USER_NAME}. */
 const userName = z
   .string({ error: "name must be a string" })
-  .regex(USER_NAME, { error: "name must be 1..64 characters of a-z, 0-9, '.', '_', '-' and '@'" });
+  .regex(USER_NAME, { error: `name must be ${USER_NAME_RULE}` });
 
 /** `users.create` input. */
 export const createUserInput = fieldsOf({
