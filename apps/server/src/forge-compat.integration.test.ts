@@ -272,6 +272,15 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     await trpc.jobs.cancel.mutate({ jobId: added.id }).catch(() => undefined);
   });
 
+  it("lists a file once when one backend has hashed it and another has not yet (Forge titles it by name alone then)", async () => {
+    const { anvil, trpc } = await rig([{ unhashedModels: ["flux1-schnell"] }, {}]);
+    await backendsUp(anvil);
+    const listed = (await trpc.checkpoints.list.query()).filter((model) => model.name === "flux1-schnell");
+    expect(listed).toEqual([
+      { title: expect.stringMatching(/^flux1-schnell\.safetensors \[[0-9a-f]{10}\]$/), name: "flux1-schnell" },
+    ]);
+  });
+
   it("rescans the checkpoint folders once for many unknown names (Forge does it under its generation lock)", async () => {
     const { anvil, trpc, sims } = await rig([{}]);
     await backendsUp(anvil);

@@ -1,4 +1,4 @@
-import { baseName, findCheckpoint } from "@anvil/forge-client";
+import { baseName, findCheckpoint, mergeCheckpoints } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError, NamedItem, SdModel, SdModule } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS, defaultRuntime } from "@anvil/job-machine";
 import type { EffectRuntime, JobParams } from "@anvil/job-machine";
@@ -193,10 +193,7 @@ export class CheckpointCatalog {
     const offers = answers.filter((offer): offer is Offer => offer !== null);
     if (offers.length > 0) {
       const offer: Offer = {
-        models: byKey(
-          offers.flatMap((o) => o.models),
-          (m) => m.title,
-        ),
+        models: mergeCheckpoints(offers.flatMap((o) => o.models)),
         modules: byKey(
           offers.flatMap((o) => o.modules),
           (m) => m.filename,

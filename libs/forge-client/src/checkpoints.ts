@@ -16,6 +16,21 @@ const withoutHash = (title: string): string => title.replace(/\s*\[[0-9a-f]+\]$/
 export const checkpointSetting = (title: string): string => withoutHash(title.trim());
 
 /**
+ * Several backends' checkpoints as one list, each file once. Forge adds the short hash to a file's title when it first
+ * hashes the file (a load does), so one backend may list "x.safetensors [abc]" while another still lists
+ * "x.safetensors": the title with its hash is kept, since it also tells which file made an image (`madeWith`).
+ */
+export const mergeCheckpoints = (models: readonly SdModel[]): SdModel[] => {
+  const byFile = new Map<string, SdModel>();
+  for (const model of models) {
+    const key = checkpointSetting(model.title);
+    const seen = byFile.get(key);
+    if (!seen || (seen.title === key && model.title !== key)) byFile.set(key, model);
+  }
+  return [...byFile.values()];
+};
+
+/**
  * The model a user's name refers to: its title, model name, file name, or either without extension or hash.
  * Forge silently ignores an unknown `sd_model_checkpoint`, so names must be resolved before sending.
  */

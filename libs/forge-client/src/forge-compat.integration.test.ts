@@ -446,6 +446,12 @@ describe("ForgeClient against Forge's own behaviour", () => {
       forge.generate(request({ checkpoint: simulatedModel("flux1-schnell").title })),
     );
     expect(result.info["sd_model_name"]).toBe("flux1-schnell");
+    // Its load hashed the file, as Forge's does: the title now carries the hash, and it names the loaded model.
+    const after = (await Effect.runPromise(forge.sdModels())).find((m) => m.modelName === "flux1-schnell");
+    expect(after?.title).toBe(simulatedModel("flux1-schnell").title);
+    const loads = sim!.stats().modelLoads;
+    await Effect.runPromise(forge.generate(request({ checkpoint: after?.title ?? "" })));
+    expect(sim!.stats().modelLoads).toBe(loads);
   });
 
   it("sends no forge_additional_modules to AUTOMATIC1111, which fails on that option, and an empty list to Forge", async () => {

@@ -1,5 +1,5 @@
 export { normalizeBackendUrl, parseBackendUrl, type BackendAddress } from "./backend-url";
-export { baseName, checkpointTitles, findCheckpoint, madeWith } from "./checkpoints";
+export { baseName, checkpointTitles, findCheckpoint, madeWith, mergeCheckpoints } from "./checkpoints";
 export { imageFormat } from "./decode";
 export { ForgeError, type ForgeErrorReason } from "./errors";
 export { isApiJob, makeForgeClient, type ForgeClient, type ForgeClientOptions } from "./forge-client";

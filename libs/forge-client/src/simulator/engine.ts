@@ -2,7 +2,7 @@ import type { Txt2ImgParams } from "./faults";
 import { FifoLock } from "./fifo-lock";
 import { cappedSize, renderPixels } from "./image";
 import { generationInfo } from "./info";
-import { matchModel, type SimulatedModel } from "./models";
+import { matchModel, simulatedModel, type SimulatedModel } from "./models";
 import { encodePng } from "./png";
 import { SAMPLE_JPEG, SAMPLE_WEBP } from "./samples";
 import { StatsRecorder, type SimulatorLogEntry } from "./stats";
@@ -103,8 +103,9 @@ interface Selection {
 const sameModules = (a: readonly string[], b: readonly string[]): boolean =>
   [...a].sort().join("\n") === [...b].sort().join("\n");
 
+/** By file: a title changes when Forge first hashes the file. */
 const sameSelection = (a: Selection | null, b: Selection): boolean =>
-  a !== null && a.model.title === b.model.title && sameModules(a.modules, b.modules);
+  a !== null && a.model.filename === b.model.filename && sameModules(a.modules, b.modules);
 
 const CLIP_MISSING: FailureBody = {
   error: "AssertionError",
@@ -166,7 +167,7 @@ export class SimulatorEngine {
   select(name: string, modules?: readonly string[]): boolean {
     const found = matchModel(this.models, name);
     if (!found) return false;
-    const setting = found.title === this.selected.model.title ? this.selected.setting : name;
+    const setting = found.filename === this.selected.model.filename ? this.selected.setting : name;
     const kept = modules === undefined || sameModules(modules, this.selected.modules);
     this.selected = { model: found, setting, modules: kept ? this.selected.modules : modules };
     return true;
@@ -269,9 +270,21 @@ export class SimulatorEngine {
       // The selection stays (restore is off), so the next job fails too; `forge_hash` still names the old model.
       return "failed";
     }
-    this.loaded = wanted;
-    this.forgeHash = wanted;
+    // Forge's load hashes a file it had not hashed (`calculate_shorthash`): from now on its title has the hash.
+    const loaded = { ...wanted, model: this.hashed(wanted.model) };
+    if (this.selected === wanted) this.selected = loaded;
+    this.loaded = loaded;
+    this.forgeHash = loaded;
     return "ok";
+  }
+
+  /** The file as listed once Forge has its SHA-256: titled "file [shorthash]", which is now a name it knows. */
+  private hashed(model: SimulatedModel): SimulatedModel {
+    if (model.sha256 !== null) return model;
+    const now = simulatedModel(model.model_name);
+    const at = this.models.indexOf(model);
+    if (at >= 0) this.models[at] = now;
+    return now;
   }
 
   private encode(params: Txt2ImgParams, seed: number): Buffer {
