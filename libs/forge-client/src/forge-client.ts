@@ -130,6 +130,9 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
   const longestJobMs = Math.max(stopWatchMs, options.longestJobMs ?? 600_000);
   // See `abandonStops`.
   let abandoned = false;
+  // Checkpoint rescans this client asked for and Forge has not answered: each holds Forge's generation lock while
+  // `/progress` says idle, so a request of this client's may be waiting behind one.
+  let rescans = 0;
   const settings: HttpSettings = {
     baseUrl,
     authorization,
@@ -224,7 +227,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
    * Stops this client's generation on Forge. One that was seen running is interrupted. One not seen begun yet is
    * still being set up, or waits behind a job from Forge's own UI: Forge runs it all the same once it can (a request
    * whose client left is not dropped), and `state.begin()` clears an interrupt sent before. So it is interrupted once
-   * it is seen running, never the other person's job; Forge idle for half a second means it ended or never arrived.
+   * it is seen running, never the other person's job; Forge idle for half a second means it ended or never arrived,
+   * unless a checkpoint rescan this client asked for holds Forge's lock meanwhile (Forge says idle then).
    * It is looked for `stopWatchMs`, or, once a job from Forge's UI is seen ahead of it, for as long as that job may
    * take (`longestJobMs`): the caller goes on only once it is stopped, so no next job is sent to wait behind it.
    */
@@ -239,7 +243,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       Effect.flatMap((p) => {
         if (p === null) return Effect.void;
         if (p.busy && isApiJob(p)) return p.interrupted ? Effect.void : Effect.ignore(interrupt());
-        if (p.busy) {
+        // Behind a rescan of this client's, Forge looks idle while the request waits for the lock.
+        if (p.busy || rescans > 0) {
           idleSince = null;
           othersAhead = true;
         } else idleSince ??= Date.now();
@@ -456,7 +461,13 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     sdModels: () => call("GET", "/sdapi/v1/sd-models").pipe(Effect.flatMap((body) => decodeModels(baseUrl, body))),
     // Rescanning a large models folder can take a while.
     refreshCheckpoints: () =>
-      call("POST", "/sdapi/v1/refresh-checkpoints", { timeoutMs: Math.max(timeoutMs, 60_000) }).pipe(Effect.asVoid),
+      Effect.suspend(() => {
+        rescans++;
+        return call("POST", "/sdapi/v1/refresh-checkpoints", { timeoutMs: Math.max(timeoutMs, 60_000) }).pipe(
+          Effect.asVoid,
+          Effect.ensuring(Effect.sync(() => rescans--)),
+        );
+      }),
     sdModules,
     samplers: () =>
       call("GET", "/sdapi/v1/samplers").pipe(Effect.flatMap((body) => decodeNamed(baseUrl, "samplers", body))),

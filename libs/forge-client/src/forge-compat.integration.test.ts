@@ -413,6 +413,22 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(left.ours?.outcome).toBe("completed");
   }, 20_000);
 
+  it("stops a request cancelled behind a checkpoint rescan it asked for, though Forge says idle meanwhile", async () => {
+    // Forge rescans its models folder under its generation lock, and /progress says idle while it does.
+    const s = await start({ stepMs: 10, rescanMs: 1500 });
+    const forge = client();
+    const rescan = Effect.runPromise(forge.refreshCheckpoints());
+    const abort = new AbortController();
+    const cancelled = Effect.runPromise(forge.generate(request({ steps: 60 })), { signal: abort.signal });
+    await waitFor(() => s.stats().arrived === 1);
+    abort.abort();
+    await expect(cancelled).rejects.toThrow();
+    await rescan;
+    // The request began once the rescan was over, and was stopped then, not left to run unseen.
+    await waitFor(() => s.stats().log[0]?.endedAt != null, 10_000);
+    expect(s.stats().log[0]?.outcome).toBe("interrupted");
+  }, 15_000);
+
   it("stops a generation cancelled while Forge still sets it up, once it begins there", async () => {
     // Forge sets up a request's scripts before it takes the lock; state.begin() then clears an interrupt sent meanwhile.
     const s = await start({ stepMs: 10, setupMs: 250 });

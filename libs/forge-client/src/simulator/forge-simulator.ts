@@ -31,7 +31,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SimulatorEngine } from "./engine";
+import { SimulatorEngine, sleep } from "./engine";
 import type { SimulatorFault } from "./faults";
 import { DEFAULT_MODELS, DEFAULT_MODULES, simulatedModel, simulatedModule } from "./models";
 import { handleRequest } from "./routes";
@@ -65,6 +65,11 @@ export interface ForgeSimulatorOptions {
    * is cleared when the job begins, as in Forge. Default 0.
    */
   readonly setupMs?: number;
+  /**
+   * Time a checkpoint rescan (POST /refresh-checkpoints) holds the generation lock, with `/progress` saying idle, as
+   * Forge's does while it reads a large models folder. Default 0.
+   */
+  readonly rescanMs?: number;
   /** Model names, e.g. "flux1-dev"; the first is loaded at start. */
   readonly models?: readonly string[];
   /**
@@ -183,7 +188,8 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     authorization: options.auth === undefined ? null : `Basic ${Buffer.from(options.auth).toString("base64")}`,
     takeFault: () => faults.shift(),
     automatic1111: options.automatic1111 ?? false,
-    refreshCheckpoints: () => {
+    refreshCheckpoints: async () => {
+      if (options.rescanMs) await sleep(options.rescanMs);
       engine.recorder.refreshed();
       for (const name of onDisk.splice(0)) models.push(simulatedModel(name, !unhashed.has(name)));
     },

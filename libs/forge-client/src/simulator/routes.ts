@@ -35,7 +35,7 @@ export interface RouteContext {
   /** Acts out AUTOMATIC1111: no /sd-modules, and a KeyError for Forge's `forge_additional_modules` option. */
   readonly automatic1111: boolean;
   /** POST /refresh-checkpoints: checkpoints added since start become visible. */
-  readonly refreshCheckpoints: () => void;
+  readonly refreshCheckpoints: () => Promise<void>;
 }
 
 const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): boolean => {
