@@ -15,8 +15,13 @@ const fetchWithAuth: typeof fetch = async (input, init) => {
   return response;
 };
 
-/** Delay before the WebSocket is opened again after it closed, by attempt (0, 1 …): 0.5 s, doubling up to 10 s. */
-const reconnectDelay = (attempt: number) => Math.min(10_000, 500 * 2 ** attempt);
+/**
+ * Delay before the WebSocket is opened again after it closed, by attempt (0, 1 …): about 0.5 s, doubling up to about
+ * 4 s, each spread by a quarter either way so that the pages of a restarted server do not all come back at once. Kept
+ * short: a page comes back this long after its server did, or after a sign-in that ended in another tab was renewed
+ * (tRPC's client has no way to reopen at once).
+ */
+const reconnectDelay = (attempt: number) => Math.min(4_000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
 
 /**
  * Whether the server answers plain requests and takes this page's sign-in: then a WebSocket that cannot open is
