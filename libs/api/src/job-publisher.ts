@@ -55,7 +55,7 @@ export class JobPublisher {
       jobId: entry.jobId,
       from: entry.from,
       to: entry.to,
-      backend: entry.job.backend,
+      backend: entry.job.backend ?? entry.left ?? null,
       attempt: entry.job.attempt,
     };
     this.notify((observer) => observer.transition?.(change, job));

@@ -136,6 +136,9 @@ describe("schedulerMachine", () => {
     expect(s.run("a").input.request.attempt).toBe(2);
     expect(s.onBackends()).toEqual(["a"]);
     expect(s.transitionsOf("a")).toEqual(["queued->processing", "processing->queued", "queued->processing"]);
+    // Back in the line it has no backend; the change names the one it left (metrics close that GPU's busy time).
+    const requeued = s.transitions.find((t) => t.jobId === "a" && t.to === "queued");
+    expect(requeued).toMatchObject({ left: 0, job: { backend: null } });
   });
 
   it("gives two owners turns about, whoever submitted first", async () => {

@@ -38,6 +38,8 @@ export interface JobTransition {
   to: JobStatus;
   /** `turn` is set on the way to `processing`: the owner's turn, persisted before the generation is sent. */
   job: Omit<ImageJobSummary, "turn"> & { turn?: number | null };
+  /** Back in the line from `processing` (its backend went away): the backend it left, as `job.backend` is null again. */
+  left?: number;
 }
 
 /** How the scheduler starts. */
@@ -438,7 +440,9 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         const { job } = event;
         const held = context.seen.get(job.jobId);
         if (!held) return;
-        enqueue({ type: "reportTransition", params: { jobId: job.jobId, from: held.status, to: job.status, job } });
+        const left = context.backends.findIndex((slot) => slot.jobId === job.jobId);
+        const transition = { jobId: job.jobId, from: held.status, to: job.status, job };
+        enqueue({ type: "reportTransition", params: left < 0 ? transition : { ...transition, left } });
         forgetModel(context.backends, job.jobId, held);
         // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
         release(context.backends, job.jobId);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startAnvil, type AnvilServer } from "../anvil";
 import { httpClient } from "../testing/clients";
 import { uniquePrompt } from "../testing/fixtures";
+import { scrape, valueOf } from "../testing/prometheus";
 import { backendsUp, standInWebApp, testServerConfig } from "../testing/test-server";
 import { testDrivers, type TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForJob } from "../testing/wait";
@@ -51,6 +52,11 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
     );
     expect(done).toMatchObject({ attempt: 2, backend: other.url, error: null });
     expect(other.stats().completed).toBe(1);
+    // The GPU that died is busy no longer: the time since is not GPU time (it was, for good, in /metrics).
+    const busy = async () => valueOf(await scrape(anvil!.url), "anvil_gpu_busy_seconds_total", { backend: dying.url });
+    const since = await busy();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await busy()).toBe(since);
     await dying.setOffline(false);
     // Its probes have backed off meanwhile, by up to 10 s between two (backend-monitor.ts).
     await waitFor(
