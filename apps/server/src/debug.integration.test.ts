@@ -7,6 +7,7 @@ import { codeOf, occupyGpu, quick, trpcError, uniquePrompt } from "./testing/fix
 import { testDrivers } from "./testing/test-databases";
 import { useTestServer } from "./testing/test-server";
 import type { TestServer } from "./testing/test-server";
+import { scrape, valueOf } from "./testing/prometheus";
 import { waitFor, waitForStatus } from "./testing/wait";
 
 type DebugInspectInput = Parameters<AnvilClient["debug"]["inspect"]["subscribe"]>[0];
@@ -78,6 +79,8 @@ describe("debug.* with inspection on", () => {
       });
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       expect(new Set(seqs).size).toBe(seqs.length);
+      // An open /inspect is not one of the `jobs.events` subscriptions /metrics counts.
+      expect(valueOf(await scrape(server().url), "anvil_event_subscriptions")).toBe(0);
     } finally {
       inspection.stop();
     }

@@ -54,9 +54,13 @@ export const debugRouter = router({
     // The admin check ran when the stream opened: an admin removed (or signed out) meanwhile must stop hearing every
     // user's jobs.
     const revoked = new AbortController();
-    const unsubscribe = ctx.events.subscribe((message) => {
-      if (endsAccess(message, ctx.user)) revoked.abort();
-    });
+    // The server's own listener: not one of the `jobs.events` subscriptions that /metrics counts.
+    const unsubscribe = ctx.events.subscribe(
+      (message) => {
+        if (endsAccess(message, ctx.user)) revoked.abort();
+      },
+      { internal: true },
+    );
     const until = signal ? AbortSignal.any([signal, revoked.signal]) : revoked.signal;
     try {
       yield* inSlot(ctx.subscriptions, () => inspectStream(ctx.inspector, input, until));
