@@ -191,7 +191,9 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: milliseconds(25_000, 0),
   LOG_LEVEL: optionalString.pipe(
     z
-      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "must be a pino level" })
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+        error: "must be one of fatal, error, warn, info, debug, trace, silent",
+      })
       .default("info"),
   ),
   ANVIL_INSPECT: optionalString.pipe(z.enum(["0", "1", "stately"], { error: "must be 0, 1 or stately" }).optional()),
