@@ -53,7 +53,10 @@ function ActorButton(props: {
   );
 }
 
-/** The job actors: the live ones in submission order, then the finished ones the ring still holds. */
+/**
+ * The job actors: the live ones (those on a GPU first, then the waiting ones in submission order), then the finished
+ * ones the ring still holds.
+ */
 export function ActorList(props: {
   actors: ActorsView | undefined;
   prompts: Record<string, string>;

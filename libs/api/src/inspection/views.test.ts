@@ -38,6 +38,23 @@ describe("schedulerDebugView", () => {
 });
 
 describe("actorsDebugView", () => {
+  it("lists the jobs on a GPU first: one run again after a failover joined the line after those waiting", async () => {
+    const { scheduler, submit, view } = service(1);
+    scheduler.hold(true);
+    submit("a1");
+    submit("a2");
+    // What Recovery does at a new leader's start with a job that was running: it waits ahead of every turn.
+    scheduler.submit({ jobId: "r", prompt: "r", params, attempt: 2, line: { owner: "ann" }, again: true });
+    scheduler.hold(false);
+    await vi.waitFor(() => expect(scheduler.job("r")?.backend).not.toBeNull());
+    const actors = actorsDebugView(view, new Inspector(), 200);
+    expect(actors.alive.map((job) => [job.jobId, job.state])).toEqual([
+      ["r", "processing"],
+      ["a1", "queued"],
+      ["a2", "queued"],
+    ]);
+  });
+
   it("lists every job that runs on a GPU and counts every state, past the limit too", async () => {
     const { scheduler, submit, view } = service(2);
     scheduler.hold(true);
@@ -49,9 +66,8 @@ describe("actorsDebugView", () => {
     const actors = actorsDebugView(view, new Inspector(), 3);
     expect(actors.alive.map((job) => [job.jobId, job.state])).toEqual([
       ["a1", "processing"],
-      ["a2", "queued"],
-      ["a3", "queued"],
       ["b1", "processing"],
+      ["a2", "queued"],
     ]);
     expect(actors.aliveCount).toBe(6);
     expect(actors.states).toEqual({ processing: 2, queued: 4 });

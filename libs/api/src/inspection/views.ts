@@ -136,8 +136,8 @@ export interface ActorsDebugView {
   /** How many of all the held jobs are in each state (e.g. `{ queued: 998, processing: 2 }`), past `limit` too. */
   states: Record<string, number>;
   /**
-   * Held jobs in submission order: a running job's actor, or a waiting job (status "not spawned yet"). The first
-   * `limit`, and past them every job that runs on a GPU, so that the GPUs' work is always listed.
+   * Held jobs: a running job's actor, or a waiting job (status "not spawned yet"). Every job on a GPU first, so that
+   * the GPUs' work is always listed, then the waiting ones in submission order, up to `limit` in all.
    */
   alive: {
     actorId: string;
@@ -167,11 +167,16 @@ export interface ActorsDebugView {
 export function actorsDebugView(service: JobService, inspector: Inspector, limit: number): ActorsDebugView {
   const { scheduler } = service;
   const states: Record<string, number> = {};
-  const listed: JobView[] = [];
+  // The jobs on a GPU first, all of them (those run again after a failover joined the line last), then the waiting
+  // ones in submission order, up to `limit` in all.
+  const running: JobView[] = [];
+  const waiting: JobView[] = [];
   for (const job of scheduler.jobs()) {
     states[job.state] = (states[job.state] ?? 0) + 1;
-    if (listed.length < limit || job.backend !== null) listed.push(job);
+    if (job.backend !== null) running.push(job);
+    else if (waiting.length < limit) waiting.push(job);
   }
+  const listed = [...running, ...waiting.slice(0, Math.max(0, limit - running.length))];
   const alive: ActorsDebugView["alive"] = listed.map((job) => ({
     actorId: job.jobId,
     jobId: job.jobId,
