@@ -67,6 +67,7 @@ describe("logObserver", () => {
       }),
     );
     expect(line).toMatchObject({ reason: "OutOfMemory", backend: "http://gpu:7860", forgeReply: reply });
+    expect(line.err).toMatchObject({ type: "ForgeError" });
     expect(line.err.message).toBe("Forge ran out of GPU memory: CUDA out of memory. Tried to allocate 2.00 GiB");
     expect(line["msg"]).toBe(
       "backend error (OutOfMemory): Forge ran out of GPU memory: CUDA out of memory. Tried to allocate 2.00 GiB",

@@ -1,6 +1,7 @@
 import { failureReason } from "@anvil/api";
 import type { GenerationFailure, JobServiceObserver } from "@anvil/api";
 import { isFinalStatus } from "@anvil/job-machine";
+import { ForgeError } from "@anvil/forge-client";
 import { pino } from "pino";
 import type { DestinationStream, Level, LevelWithSilent, Logger } from "pino";
 
@@ -105,5 +106,7 @@ export const logObserver = (logger: Logger, backendUrls: readonly string[]): Job
 const loggedFailure = (error: GenerationFailure): Record<string, unknown> => {
   const { cause } = error;
   if (error._tag !== "ForgeError" || cause === undefined || cause instanceof Error) return { err: error };
-  return { err: { type: error._tag, message: error.message, stack: error.stack }, forgeReply: cause };
+  // The same error without its cause; pino names an error's type by its class ("ForgeError").
+  const { reason, message, backendUrl, stack } = error;
+  return { err: Object.assign(new ForgeError({ reason, message, backendUrl }), { stack }), forgeReply: cause };
 };
