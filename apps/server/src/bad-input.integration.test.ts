@@ -246,12 +246,30 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
         [{ "content-type": "multipart/form-data; boundary=x" }, "application/json"],
         [{ "content-type": "text/plain" }, 'Unsupported content-type "text/plain": Anvil\'s procedures take JSON'],
         [{ "content-type": "application/jsonx" }, "application/json"],
+        [{ "content-type": "application/json; charset=iso-8859-1" }, 'Unsupported charset "iso-8859-1"'],
       ] as const) {
         const { status, error } = await post(headers);
         expect(status).toBe(415);
         expect(error?.data.code).toBe("UNSUPPORTED_MEDIA_TYPE");
         expect(error?.message).toContain(reason);
       }
+    });
+
+    it("is 400 for a body that is not UTF-8, rather than a prompt stored with U+FFFD in its place", async () => {
+      const post = (body: Buffer) =>
+        fetch(`${server().url}/trpc/jobs.submit`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        }).then(answer);
+      for (const bytes of [[0xe9], [0xff, 0xfe], [0xed, 0xa0, 0x80], [0xc0, 0xaf]]) {
+        const body = Buffer.concat([Buffer.from('{"prompt":"caf'), Buffer.from(bytes), Buffer.from('"}')]);
+        const { status, error } = await post(body);
+        expect(status, bytes.join(" ")).toBe(400);
+        expect(error?.message).toBe("The request's body is not valid UTF-8: Anvil reads JSON as UTF-8 text");
+      }
+      const { status } = await post(Buffer.from('{"prompt":"café ☕","width":64,"height":64,"steps":1}'));
+      expect(status).toBe(200);
     });
 
     it("takes a POST with no body and no content-type as a call without input", async () => {
@@ -309,19 +327,24 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
 
     it("is 405 saying what to use, with Allow, for a procedure or an image asked with another method", async () => {
       const image = `/images/${unknownId}.png`;
-      for (const [method, path, allow] of [
-        ["OPTIONS", "/trpc/jobs.submit", "GET, POST"],
-        ["DELETE", "/trpc/jobs.get", "GET, POST"],
-        ["PUT", "/trpc/jobs.submit", "GET, POST"],
-        ["POST", image, "GET, HEAD"],
-        ["DELETE", image, "GET, HEAD"],
+      for (const [method, path, allow, use] of [
+        ["OPTIONS", "/trpc/jobs.submit", "POST", "use POST"],
+        ["DELETE", "/trpc/jobs.get", "GET, HEAD", "use GET or HEAD"],
+        ["PUT", "/trpc/jobs.submit", "POST", "use POST"],
+        ["PUT", "/trpc/jobs.nope", "GET, POST", "use GET for a query, POST for a mutation"],
+        // A subscription's HEAD would hold a stream open that sends nothing; a POST is no way to open one.
+        ["HEAD", "/trpc/jobs.events", "GET", null],
+        ["POST", "/trpc/jobs.events", "GET", "use GET"],
+        ["POST", image, "GET, HEAD", "use GET"],
+        ["DELETE", image, "GET, HEAD", "use GET"],
       ] as const) {
         const reply = await fetch(`${server().url}${path}`, { method });
         const { status, error } = await answer(reply);
         expect(status, `${method} ${path}`).toBe(405);
         expect(reply.headers.get("allow")).toBe(allow);
+        if (use === null) continue;
         expect(error?.data.code).toBe("METHOD_NOT_SUPPORTED");
-        expect(error?.message).toContain("use GET");
+        expect(error?.message).toContain(use);
       }
     });
 

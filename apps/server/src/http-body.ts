@@ -34,6 +34,12 @@ export const trpcErrorReply = (
   return httpStatus;
 };
 
+/** The answer to a body past `limit` bytes: the connection closes after it (the rest of the body is not read). */
+export const bodyTooLarge = (res: ServerResponse, limit: number): void => {
+  const message = `The request's body is larger than the ${Math.round(limit / 1024)} KiB this request may carry`;
+  trpcErrorReply(res, "PAYLOAD_TOO_LARGE", message, { connection: "close" });
+};
+
 /**
  * The whole body, or null past `limit` bytes (or when the client went away before its end). Past the limit the
  * request is left paused, not destroyed: the caller can still answer (say a 413 with `connection: close`), and

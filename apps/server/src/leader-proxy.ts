@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { readBody, trpcErrorReply } from "./http-body";
+import { bodyTooLarge, readBody, trpcErrorReply } from "./http-body";
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's own and are not forwarded.
 const HOP_BY_HOP = new Set([
@@ -194,11 +194,7 @@ export const forwardToLeader = async (
   if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
   const limit = maxBodyBytes(req);
   const body = await readBody(req, limit);
-  if (body === null) {
-    const message = `The request's body is larger than the ${Math.round(limit / 1024)} KiB this request may carry`;
-    trpcErrorReply(res, "PAYLOAD_TOO_LARGE", message, { connection: "close" });
-    return;
-  }
+  if (body === null) return bodyTooLarge(res, limit);
   const deadline = Date.now() + waitMs;
   let why = "an election is under way";
   while (!res.destroyed && Date.now() < deadline) {

@@ -1,10 +1,19 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { appRouter, openApiDocument, WEBHOOK_EVENT_HEADER, WEBHOOK_REFUSED_HEADER } from "@anvil/api";
+import {
+  appRouter,
+  MAX_BODY_BYTES,
+  MAX_BULK_BODY_BYTES,
+  openApiDocument,
+  WEBHOOK_EVENT_HEADER,
+  WEBHOOK_REFUSED_HEADER,
+} from "@anvil/api";
 import { isDatabaseUnreachable } from "@anvil/persistence";
+import type { AnyTRPCRouter } from "@trpc/server";
 import type { Logger } from "pino";
 import type { AuthGate } from "./auth-gate";
 import { gzipJsonAnswers } from "./gzip-json";
-import { trpcErrorReply } from "./http-body";
+import { bodyTooLarge, readBody, trpcErrorReply } from "./http-body";
 import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
@@ -36,7 +45,31 @@ const unreadableBody = (req: IncomingMessage): string | null => {
   if (type !== "" && !/^application\/json\s*(;|$)/.test(type)) {
     return `Unsupported content-type "${type}": Anvil's procedures take JSON (content-type: application/json)`;
   }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
+  if (charset && !["utf-8", "utf8"].includes(charset)) {
+    return `Unsupported charset "${charset}": Anvil reads JSON as UTF-8 (content-type: application/json; charset=utf-8)`;
+  }
   return null;
+};
+
+/**
+ * Reads a call's body whole and hands it to tRPC as text (`req.body`), or answers why it cannot: larger than the
+ * request may carry (413), or not UTF-8 (400). tRPC would decode bytes that are not UTF-8 as U+FFFD and store a
+ * prompt other than the one sent.
+ */
+const takeBodyAsText = async (req: IncomingMessage, res: ServerResponse, bulk: boolean): Promise<boolean> => {
+  const limit = bulk ? MAX_BULK_BODY_BYTES : MAX_BODY_BYTES;
+  const body = await readBody(req, limit);
+  if (body === null) {
+    if (!res.destroyed) bodyTooLarge(res, limit);
+    return false;
+  }
+  if (!isUtf8(body)) {
+    trpcErrorReply(res, "BAD_REQUEST", "The request's body is not valid UTF-8: Anvil reads JSON as UTF-8 text");
+    return false;
+  }
+  (req as IncomingMessage & { body?: string }).body = body.toString("utf8");
+  return true;
 };
 
 /**
@@ -74,13 +107,59 @@ export interface RequestRouterOptions {
   readiness: () => Promise<Readiness>;
 }
 
-/** A procedure is called with GET (queries, subscriptions) or POST (mutations); an image is read. */
+type ProcedureKind = "query" | "mutation" | "subscription";
+
+const PROCEDURES = (appRouter as AnyTRPCRouter)._def.procedures as Record<
+  string,
+  { _def: { type: ProcedureKind } } | undefined
+>;
+
+/** How each kind of procedure is called: a query's HEAD answers as its GET without the body. */
+const METHODS: Record<ProcedureKind, readonly string[]> = {
+  query: ["GET", "HEAD"],
+  mutation: ["POST"],
+  subscription: ["GET"],
+};
+
+/** The one kind of procedure a `/trpc/<a>,<b>` path calls; null when it names an unknown one or mixes kinds (tRPC's to refuse). */
+const kindCalled = (path: string): ProcedureKind | null => {
+  const kinds = new Set(
+    path
+      .slice("/trpc/".length)
+      .split(",")
+      .map((name) => (Object.hasOwn(PROCEDURES, name) ? PROCEDURES[name]?._def.type : undefined)),
+  );
+  const [kind] = kinds;
+  return kinds.size === 1 && kind !== undefined ? kind : null;
+};
+
+/**
+ * A procedure is called with GET (queries, subscriptions) or POST (mutations), and HEAD for a query; an image is
+ * read. A subscription answers nothing but its stream: a HEAD of it would hold a stream open that sends nothing.
+ */
 const methodRefused = (req: IncomingMessage, path: string): { message: string; allow: string } | null => {
   const method = req.method ?? "";
-  if (path.startsWith("/trpc/") && !["GET", "HEAD", "POST"].includes(method)) {
+  if (path.startsWith("/trpc/")) {
+    const kind = kindCalled(path);
+    if (kind === null) {
+      if (["GET", "HEAD", "POST"].includes(method)) return null;
+      return {
+        message: `${method} is not a way to call a procedure: use GET for a query, POST for a mutation`,
+        allow: "GET, POST",
+      };
+    }
+    const allowed = METHODS[kind];
+    // A query sent as POST or a mutation as GET: tRPC's own 405 says so.
+    if (
+      allowed.includes(method) ||
+      (method === "POST" && kind === "query") ||
+      (method === "GET" && kind === "mutation")
+    ) {
+      return null;
+    }
     return {
-      message: `${method} is not a way to call a procedure: use GET for a query, POST for a mutation`,
-      allow: "GET, POST",
+      message: `${method} is not a way to call a ${kind}: use ${allowed.join(" or ")}`,
+      allow: allowed.join(", "),
     };
   }
   if (path.startsWith("/images/") && !isRead(req)) {
@@ -142,6 +221,7 @@ export const routeRequest =
         trpcErrorReply(res, "PAYLOAD_TOO_LARGE", oversized);
         return;
       }
+      if (!isRead(req) && !(await takeBodyAsText(req, res, isBulkSubmission(url)))) return;
       if (req.headers.accept?.includes("text/event-stream")) {
         streams.add(res);
         res.once("close", () => streams.delete(res));
