@@ -328,6 +328,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(config.coalesceMs !== undefined ? { coalesceMs: config.coalesceMs } : {}),
   });
   const logProcedureError = ({ error, path }: { error: TRPCError; path: string | undefined }): void => {
+    // A WebSocket message that breaks the protocol (too large, not UTF-8): the socket closes, the client's fault.
+    const { cause } = error;
+    if (cause instanceof Error && /^WS_ERR_/.test(String((cause as { code?: unknown }).code))) {
+      logger.warn({ code: (cause as { code?: unknown }).code }, `a WebSocket was closed: ${cause.message}`);
+      return;
+    }
     if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
   };
   const trpcHandler = (maxBodySize: number) =>

@@ -1,5 +1,8 @@
 import { connect } from "node:net";
-import { describe, expect, it } from "vitest";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { describe, expect, it, vi } from "vitest";
+import { WebSocket } from "ws";
 import { testDrivers } from "./testing/test-databases";
 import { useTestServer } from "./testing/test-server";
 
@@ -33,5 +36,30 @@ describe("WebSocket upgrade with API_TOKEN", () => {
     expect(errors).toEqual([]);
     const health = await fetch(`${server().url}/trpc/health`, { headers: { authorization: `Bearer ${token}` } });
     expect(health.status).toBe(200);
+  });
+});
+
+describe("a WebSocket message that breaks the protocol", () => {
+  const [pglite] = testDrivers();
+  const lines: { level: number; msg: string }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString("utf8")) as { level: number; msg: string });
+      done();
+    },
+  });
+  const server = useTestServer(pglite!, { logger: pino({ level: "info" }, sink) });
+
+  it("closes its socket with 1009 when over 256 KiB, and is logged as the client's doing, not the server's", async () => {
+    const socket = new WebSocket(`${server().url.replace(/^http/, "ws")}/trpc`);
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    const closed = new Promise<number>((resolve) => socket.once("close", resolve));
+    const input = { prompt: "x".repeat(300 * 1024) };
+    socket.send(JSON.stringify({ id: 1, method: "mutation", params: { path: "jobs.submit", input } }));
+    expect(await closed).toBe(1009);
+    await vi.waitFor(() => expect(lines.some((line) => line.msg.startsWith("a WebSocket was closed"))).toBe(true));
+    const logged = lines.find((line) => line.msg.startsWith("a WebSocket was closed"));
+    expect(logged?.level).toBe(40);
+    expect(lines.filter((line) => line.msg === "procedure failed")).toEqual([]);
   });
 });
