@@ -56,6 +56,10 @@ export function gzipJsonAnswers(req: IncomingMessage, res: ServerResponse): void
     }
     gzipped(body).then(
       (zipped) => {
+        // The handler may have set its own `vary` since (tRPC does): it keeps its names, and gains this one.
+        const vary = String(res.getHeader("vary") ?? "");
+        if (!/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary))
+          res.setHeader("vary", vary ? `${vary}, accept-encoding` : "accept-encoding");
         res.setHeader("content-encoding", "gzip");
         res.setHeader("content-length", zipped.length);
         end(zipped, done);

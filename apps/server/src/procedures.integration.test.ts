@@ -397,6 +397,10 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
       ]);
       expect(zipped.headers.get("content-encoding")).toBe("gzip");
       expect(plain.headers.get("content-encoding")).toBeNull();
+      // A cache in between must not hand the gzipped bytes to a client that did not ask for them; tRPC's own names stay.
+      expect(zipped.headers.get("vary")?.split(/\s*,\s*/)).toEqual(
+        expect.arrayContaining(["accept-encoding", "accept"]),
+      );
       // fetch unzips: the same answer either way.
       expect(await zipped.json()).toEqual(await plain.json());
     });
