@@ -57,6 +57,13 @@ export interface AuthGateOptions {
 /** Outcome of admitting a request: who it is, or the status it was refused with (the answer is sent already). */
 type Admission = { caller: Caller } | { caller: null };
 
+/** How each `/auth/` path is asked. */
+const AUTH_METHODS = new Map<string, readonly string[]>([
+  ["/auth/login", ["POST"]],
+  ["/auth/logout", ["POST"]],
+  ["/auth/status", ["GET", "HEAD"]],
+]);
+
 /**
  * The door of the HTTP server: `/auth/login`, `/auth/logout` and `/auth/status`, and who each API, image and
  * metrics request (and each WebSocket upgrade) is. Failed sign-ins are counted per client address, logged, and
@@ -90,6 +97,16 @@ export class AuthGate {
 
   /** Answers `/auth/*`; false for any other path. */
   async route(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    const allowed = AUTH_METHODS.get(path);
+    if (allowed && !allowed.includes(req.method ?? "")) {
+      json(
+        res,
+        405,
+        { error: `${req.method} is not a way to ask ${path}: use ${allowed[0]}` },
+        { allow: allowed.join(", ") },
+      );
+      return true;
+    }
     if (path === "/auth/login" && req.method === "POST") {
       await this.login(req, res);
       return true;

@@ -216,6 +216,24 @@ describe("API_TOKEN", () => {
     });
   });
 
+  it("answers /auth/ paths asked with another method 405, saying which to use", async () => {
+    const { url } = running!;
+    for (const [method, path, allow] of [
+      ["PUT", "/auth/status", "GET, HEAD"],
+      ["DELETE", "/auth/status", "GET, HEAD"],
+      ["GET", "/auth/login", "POST"],
+      ["GET", "/auth/logout", "POST"],
+    ] as const) {
+      const reply = await fetch(`${url}${path}`, { method });
+      expect(reply.status, `${method} ${path}`).toBe(405);
+      expect(reply.headers.get("allow")).toBe(allow);
+      expect(await reply.json()).toEqual({
+        error: `${method} is not a way to ask ${path}: use ${allow.split(",")[0]}`,
+      });
+    }
+    expect((await fetch(`${url}/auth/status`, { method: "HEAD" })).status).toBe(200);
+  });
+
   it("lets no differently written path reach the API, an image or the metrics without the token", async () => {
     const { url } = running!;
     for (const path of [
