@@ -35,19 +35,33 @@ const errorShape: JsonSchema = {
 
 // The errors any call may meet (docs/API.md says which procedure gives which, and why).
 const ERRORS: [status: string, when: string][] = [
-  ["400", "BAD_REQUEST: bad input; the message names the field"],
-  ["401", "UNAUTHORIZED: API_TOKEN is set and the request does not carry a valid token"],
+  ["400", "BAD_REQUEST: bad input (the message names the field), or a body that is not UTF-8"],
+  [
+    "401",
+    "UNAUTHORIZED: sign-in is required (API_TOKEN, users or AUTH_PROXY_HEADER) and the request carries no valid token, session or proxy header",
+  ],
   [
     "403",
     "FORBIDDEN: an admin-only call (users.*, queue.pause and queue.resume, a priority above 0) by a user who is not an admin",
   ],
   ["404", "NOT_FOUND: an unknown id, or another user's job"],
+  ["405", "METHOD_NOT_SUPPORTED: another method than the operation's; the Allow header names it"],
   ["409", "CONFLICT: the job's state forbids it, or an idempotencyKey was used for another request"],
   ["413", "PAYLOAD_TOO_LARGE: the body is over 256 KiB (32 MiB for a jobs.submitMany sent alone)"],
-  ["415", "UNSUPPORTED_MEDIA_TYPE: a body that is not uncompressed JSON"],
-  ["429", "TOO_MANY_REQUESTS: jobs.submit or jobs.submitMany past MAX_QUEUED_PER_USER queued jobs of the caller's"],
-  ["503", "SERVICE_UNAVAILABLE: the database does not answer; nothing was lost, try again"],
+  ["415", "UNSUPPORTED_MEDIA_TYPE: a body that is not uncompressed JSON in UTF-8"],
+  [
+    "429",
+    "TOO_MANY_REQUESTS: jobs.submit or jobs.submitMany past MAX_QUEUED_PER_USER queued jobs of the caller's; or, on any path, too many failed sign-ins from this address (Retry-After says when to try again)",
+  ],
+  ["431", "The request's URL or headers are too long (data.code BAD_REQUEST)"],
+  [
+    "503",
+    "SERVICE_UNAVAILABLE: the database does not answer, or a cluster is between leaders; nothing was lost, try again",
+  ],
 ];
+
+/** The errors whose answer carries Retry-After, in seconds. */
+const RETRY_AFTER = new Set(["429", "503"]);
 
 /** The JSON Schema of one zod schema, its `$defs` lifted into the document's components. */
 function toSchema(schema: z.ZodType, io: "input" | "output", components: Record<string, JsonSchema>): JsonSchema {
@@ -101,6 +115,9 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
       responses[status] = {
         description,
         content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        ...(RETRY_AFTER.has(status)
+          ? { headers: { "Retry-After": { description: "seconds to wait", schema: { type: "integer" } } } }
+          : {}),
       };
     }
     const operation: JsonSchema = { operationId: path, tags: [path.split(".")[0]], responses };
@@ -135,8 +152,9 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
       description:
         "Anvil's tRPC API over plain HTTP. Queries: GET /trpc/<path>?input=<url-encoded JSON>. Mutations: POST " +
         '/trpc/<path> with a JSON body. Answers: {"result":{"data":…}}; errors: {"error":{"message","code","data":{"code","httpStatus"}}}. ' +
-        "Subscriptions (jobs.events) are Server-Sent Events on GET /trpc/jobs.events?input=… (see docs/API.md). " +
-        "With API_TOKEN set, send Authorization: Bearer <token>.",
+        "Subscriptions (jobs.events, conversations.events) are Server-Sent Events on GET /trpc/<path>?input=…, or " +
+        "the tRPC WebSocket protocol on /trpc (see docs/API.md). Batches (/trpc/a,b?batch=1, 207 when their answers " +
+        "differ) are tRPC's own, also in docs/API.md. With API_TOKEN set, send Authorization: Bearer <token>.",
     },
     servers: [{ url: "/" }],
     security: [{}, { bearer: [] }],
