@@ -190,7 +190,7 @@ export class AuthGate {
           : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
     if (refusal === 429) {
       trpcErrorReply(res, "TOO_MANY_REQUESTS", message, { "retry-after": String(this.retryAfterSeconds(req)) });
-    } else trpcErrorReply(res, "UNAUTHORIZED", message);
+    } else trpcErrorReply(res, "UNAUTHORIZED", message, { "www-authenticate": 'Bearer realm="anvil"' });
     return { caller: null };
   }
 

@@ -216,6 +216,12 @@ describe("API_TOKEN", () => {
     });
   });
 
+  it("says in a 401 how to authenticate (WWW-Authenticate), as HTTP asks", async () => {
+    const refused = await fetch(`${running!.url}/trpc/me`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="anvil"');
+  });
+
   it("answers /auth/ paths asked with another method 405, saying which to use", async () => {
     const { url } = running!;
     for (const [method, path, allow] of [
