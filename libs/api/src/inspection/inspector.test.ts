@@ -32,9 +32,11 @@ function inspectedScheduler(inspector: Inspector) {
     },
     inspect: inspector.observe,
   });
-  const run = (jobId: string, prompt = jobId) => {
+  /** `again`: it was running when its server went away, and joins the line as its next attempt (see Recovery). */
+  const run = (jobId: string, prompt = jobId, again = false) => {
     const done = new Promise<JobStatus>((resolve) => finished.set(jobId, resolve));
-    scheduler.submit({ jobId, prompt: `${prompt} ${"x".repeat(5_000)}`, params, attempt: 1 });
+    const job = { jobId, prompt: `${prompt} ${"x".repeat(5_000)}`, params };
+    scheduler.submit(again ? { ...job, attempt: 2, again } : { ...job, attempt: 1 });
     return done;
   };
   return { scheduler, run };
@@ -140,6 +142,18 @@ describe("Inspector", () => {
     expect(cut).toHaveLength(1);
     for (const id of ["a", "b", "c", "d"]) expect(inspector.truncated(id)).toBe(!startsAtEnqueue(id));
     expect(inspector.truncated("never-seen")).toBe(true);
+  });
+
+  it("calls a timeline truncated when the job had run before this process took it into the line", async () => {
+    const inspector = new Inspector();
+    const { scheduler, run } = inspectedScheduler(inspector);
+    await run("fresh");
+    // Taken from the database at a start after a crash, or by a new leader: its first attempt ran elsewhere.
+    await run("resumed", "resumed", true);
+    await scheduler.stop();
+    expect(inspector.timeline("resumed")[0]?.eventType).toBe("scheduler.enqueue");
+    expect(inspector.truncated("resumed")).toBe(true);
+    expect(inspector.truncated("fresh")).toBe(false);
   });
 
   it("names what a job invokes after the job, from the record of its creation on", async () => {

@@ -56,6 +56,16 @@ const perJob = (event: AnyEventObject): (readonly [string | null, AnyEventObject
 };
 
 /**
+ * Whether a job's first kept record is its joining the line after it had run already: taken from the database at
+ * this server's start (a restart, or a failover from another server), so its earlier runs are not in this ring.
+ */
+const ranBefore = (first: StoredRecord): boolean => {
+  if (first.type !== "@xstate.event" || !first.eventType?.startsWith("scheduler.enqueue")) return false;
+  const { job } = first.event as { job?: { attempt?: unknown; again?: unknown } };
+  return job?.again === true || (typeof job?.attempt === "number" && job.attempt > 1);
+};
+
+/**
  * The scheduler hears of each progress step from the job that made it; its copy would only repeat the job's own
  * record and halve how much of each job's timeline the ring can keep.
  */
@@ -151,7 +161,8 @@ export class Inspector {
    * Not whether its actor's creation is kept: a waiting job has no actor yet, and its timeline is whole.
    */
   truncated(jobId: string): boolean {
-    return this.ring.ofJob(jobId).length === 0 || this.ring.lostSomeOf(jobId);
+    const kept = this.ring.ofJob(jobId);
+    return kept.length === 0 || this.ring.lostSomeOf(jobId) || ranBefore(kept[0]!);
   }
 
   /** Every job with events in the ring, with the last state its own actor was seen in; newest first. */
