@@ -191,7 +191,10 @@ export function Timeline(props: { timeline: TimelineState; prompt: string | unde
           </Match>
           <Match when={true}>
             <Show when={props.timeline.truncated}>
-              <p class="timeline__hint">Earlier events of this job have left the inspection ring.</p>
+              <p class="timeline__hint">
+                Earlier events of this job are not here: they have left the inspection ring, or it ran before this
+                server took it into the line (a restart, or another server that led before).
+              </p>
             </Show>
             <ol class="timeline__list">
               <For each={shown()}>
