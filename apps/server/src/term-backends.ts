@@ -1,3 +1,4 @@
+import { linkedSignal } from "@anvil/api";
 import { makeForgeClient } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
 
@@ -30,8 +31,10 @@ export function termBackends(
   const term = new AbortController();
   const inTerm: typeof globalThis.fetch = (input, init) => {
     if (term.signal.aborted) return Promise.reject(new TermOver());
-    const signal = init?.signal ? AbortSignal.any([init.signal, term.signal]) : term.signal;
-    return fetch(input, { ...init, signal });
+    // Linked to the term until the answer's headers came: its body is the call's own to stop (a generation's is,
+    // when the term's scheduler stops it).
+    const { signal, unlink } = linkedSignal(term.signal, init?.signal);
+    return fetch(input, { ...init, signal }).finally(unlink);
   };
   return {
     // A cancelled job that waits behind one from Forge's own UI is watched for as long as a job may take.

@@ -23,6 +23,7 @@ export type { DispatchRecord } from "./inspection/dispatch-log";
 export { INSPECTION_OFF } from "./routers/debug";
 export type { JobServiceObserver, ObservedTransition } from "./job-observer";
 export { openApiDocument } from "./openapi/openapi";
+export { linkedSignal } from "./linked-signal";
 export { FailureSpell } from "./log-hook";
 export type { LogHook, LogLevel } from "./log-hook";
 export {

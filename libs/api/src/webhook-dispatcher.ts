@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { ClaimedDelivery, WebhookStore } from "@anvil/persistence";
+import { linkedSignal } from "./linked-signal";
 import { FailureSpell } from "./log-hook";
 import type { LogHook } from "./log-hook";
 
@@ -227,13 +228,14 @@ export class WebhookDispatcher {
       [WEBHOOK_EVENT_HEADER]: delivery.id,
     };
     if (this.options.secret) headers["x-anvil-signature"] = signWebhook(this.options.secret, delivery.body);
-    // A timer of its own, not AbortSignal.timeout: inside AbortSignal.any, Node 20 may collect a timeout signal
+    // A timer of its own, not AbortSignal.timeout: joined with another signal, Node 20 may collect a timeout signal
     // before it fires (nodejs/node#57736), and the POST then waits as long as the receiver likes.
     const timeout = new AbortController();
     const timer = setTimeout(
       () => timeout.abort(new DOMException("The receiver did not answer in time", "TimeoutError")),
       this.timeoutMs,
     );
+    const { signal, unlink } = linkedSignal(this.aborts.signal, timeout.signal);
     try {
       const response = await (this.options.fetch ?? fetch)(delivery.url, {
         method: "POST",
@@ -241,7 +243,7 @@ export class WebhookDispatcher {
         body: delivery.body,
         // A redirect is not followed: the receiver is the URL the job was given, nowhere else.
         redirect: "manual",
-        signal: AbortSignal.any([timeout.signal, this.aborts.signal]),
+        signal,
       });
       await response.body?.cancel().catch(() => undefined);
       if (response.headers.has(WEBHOOK_REFUSED_HEADER)) {
@@ -255,6 +257,7 @@ export class WebhookDispatcher {
       return { failure: describe(error), final: refusedReceiver(error) };
     } finally {
       clearTimeout(timer);
+      unlink();
     }
   }
 }
