@@ -45,7 +45,7 @@ const findNamed = (items: readonly NamedItem[], wanted: string): NamedItem | und
 export class CheckpointCatalog {
   private cache: { offer: Offer; at: number } | null = null;
   /** When no backend answered last: a backend that is down is not asked again on every submit. */
-  private failedAt = 0;
+  private failedAt = -Infinity;
   /** The rescan under way, shared by every name that waits for it, and when the last one began. */
   private rescanning: Promise<void> | null = null;
   private rescannedAt = -Infinity;
@@ -135,7 +135,7 @@ export class CheckpointCatalog {
     const scheduler = names.scheduler === null ? null : listed && findNamed(listed.schedulers, names.scheduler);
     if (sampler && scheduler !== undefined) return { sampler: sampler.name, scheduler: scheduler?.name ?? null };
     // A job is dispatched to a backend its probe just found up: one that never answered before is asked now.
-    if (this.cache === null) this.failedAt = 0;
+    if (this.cache === null) this.failedAt = -Infinity;
     try {
       return {
         sampler:
@@ -174,21 +174,21 @@ export class CheckpointCatalog {
 
   private rescan(): Promise<void> {
     if (this.rescanning) return this.rescanning;
-    if (Date.now() - this.rescannedAt < RESCAN_EVERY_MS) return Promise.resolve();
-    this.rescannedAt = Date.now();
+    if (performance.now() - this.rescannedAt < RESCAN_EVERY_MS) return Promise.resolve();
+    this.rescannedAt = performance.now();
     this.rescanning = Promise.all(
       this.backends.map((b) => this.runtime.runPromise(Effect.ignore(b.refreshCheckpoints()))),
     ).then(() => {
       this.cache = null;
-      this.failedAt = 0;
+      this.failedAt = -Infinity;
       this.rescanning = null;
     });
     return this.rescanning;
   }
 
   private async offer(): Promise<Offer> {
-    if (this.cache && Date.now() - this.cache.at < TTL_MS) return this.cache.offer;
-    if (Date.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return this.staleOrUnavailable();
+    if (this.cache && performance.now() - this.cache.at < TTL_MS) return this.cache.offer;
+    if (performance.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return this.staleOrUnavailable();
     const answers = await Promise.all(this.backends.map((backend) => this.runtime.runPromise(offerOf(backend))));
     const offers = answers.filter((offer): offer is Offer => offer !== null);
     if (offers.length > 0) {
@@ -207,10 +207,10 @@ export class CheckpointCatalog {
           (s) => s.name,
         ),
       };
-      this.cache = { offer, at: Date.now() };
+      this.cache = { offer, at: performance.now() };
       return offer;
     }
-    this.failedAt = Date.now();
+    this.failedAt = performance.now();
     return this.staleOrUnavailable();
   }
 

@@ -2,7 +2,7 @@ import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
 import { JobStore, toJob } from "@anvil/persistence";
 import type { AnvilDatabase, JobRecord, Transition } from "@anvil/persistence";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { LOCAL_USER } from "./caller";
 import type { Context } from "./context";
 import { EventHub } from "./event-hub";
@@ -75,5 +75,38 @@ describe("jobEventStream", () => {
       { id: String(landed[0]), status: "processing" },
       { id: String(landed[1]), status: "complete" },
     ]);
+  });
+
+  it("sends a coalesced progress change on time when the wall clock is set back meanwhile", async () => {
+    const { job } = await store().submitJob({ prompt: "a clock", params: { ...DEFAULT_JOB_PARAMS, steps: 4 } });
+    const events = new EventHub();
+    // The read model, which a flush reads the job's latest progress from.
+    let live: Job | undefined;
+    const tracking: typeof service = { ...service, liveJob: () => live };
+    const ctx = { user: LOCAL_USER, store: store(), service: tracking, events, database: "pglite", coalesceMs: 50 };
+    const abort = new AbortController();
+    const progress: number[] = [];
+    const reading = (async () => {
+      for await (const envelope of jobEventStream(ctx as unknown as Context, { jobId: job.id }, abort.signal)) {
+        const [, sent] = envelope as unknown as [string, Job];
+        progress.push(sent.progress);
+        if (sent.progress === 40) abort.abort();
+      }
+    })();
+    await vi.waitFor(() => expect(progress).toEqual([0]));
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    try {
+      live = { ...toJob(job, 0), progress: 40 };
+      events.publish({ kind: "progress", job: live });
+      // The stream has taken the change in and set when its window ends.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      // An NTP step, or an operator setting the clock: an hour back while the change waits for its window.
+      vi.setSystemTime(Date.now() - 3_600_000);
+      await vi.waitFor(() => expect(progress).toEqual([0, 40]), { timeout: 1_000 });
+    } finally {
+      vi.useRealTimers();
+      abort.abort();
+      await reading;
+    }
   });
 });

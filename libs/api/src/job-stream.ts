@@ -180,12 +180,12 @@ export async function* jobEventStream(
     const dirty = new Set<string>();
     let flushAt = 0;
     const markDirty = (id: string) => {
-      if (dirty.size === 0) flushAt = Date.now() + coalesceMs;
+      if (dirty.size === 0) flushAt = performance.now() + coalesceMs;
       dirty.add(id);
     };
     // A line window that ended while this subscription was busy (e.g. catching up) is due at once.
     const nextDeadline = (): number | undefined =>
-      lineDue ? 0 : dirty.size > 0 ? Math.max(0, flushAt - Date.now()) : undefined;
+      lineDue ? 0 : dirty.size > 0 ? Math.max(0, flushAt - performance.now()) : undefined;
     for (;;) {
       const message = await inbox.next(nextDeadline());
       if (signal?.aborted) return;
@@ -216,7 +216,7 @@ export async function* jobEventStream(
         lineDue = false;
         yield* lineBefore();
       }
-      if (dirty.size === 0 || Date.now() < flushAt) continue;
+      if (dirty.size === 0 || performance.now() < flushAt) continue;
       const due: TrackedEnvelope<JobStreamEvent>[] = [];
       for (const id of dirty) {
         const job = service.liveJob(id);

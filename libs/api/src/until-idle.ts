@@ -28,17 +28,17 @@ export const untilIdle = (
   { throughErrors }: { throughErrors: boolean },
 ): Effect.Effect<void, ForgeError | StillBusy> =>
   Effect.suspend(() => {
-    let answeredAt = Date.now();
+    let answeredAt = performance.now();
     return forge.progress().pipe(
       Effect.tap(() =>
         Effect.sync(() => {
-          answeredAt = Date.now();
+          answeredAt = performance.now();
         }),
       ),
       Effect.flatMap((progress) => (progress.busy ? Effect.fail(new Busy()) : Effect.void)),
       Effect.retry({
         schedule: Schedule.spaced(Duration.millis(250)),
-        while: (e) => e._tag === "Busy" || (throughErrors && Date.now() - answeredAt < ANSWER_WITHIN_MS),
+        while: (e) => e._tag === "Busy" || (throughErrors && performance.now() - answeredAt < ANSWER_WITHIN_MS),
       }),
       // A `Busy` is retried for as long as the wait lasts: none is left when it gives up.
       Effect.catchTag("Busy", () => Effect.fail(new StillBusy())),
