@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { pruneEventsOlderThan } from "./events";
 import type { JobEvent } from "./records";
 import { must, params, snapshot, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("job event ids on $kind", (driver) => {
-  const { store } = useTestDatabase(driver);
+  const { store, test } = useTestDatabase(driver);
 
   it("come in commit order: a polling reader never sees an id below one it saw and gets each event once", async () => {
     const writers = 20;
@@ -74,5 +75,14 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("job event ids on $kin
     expect(await store().pruneEvents(third.lastEventId)).toBe(2);
     expect(await store().oldestEventId()).toBe(third.lastEventId);
     expect((await store().eventsAfter(0, {}, 10)).map((e) => e.jobId)).toEqual([third.id]);
+  });
+
+  it("prunes a long backlog a batch at a time, oldest first, and keeps the latest event", async () => {
+    await store().submitJobs(Array.from({ length: 25 }, (_, i) => ({ prompt: `old ${i}`, params })));
+    const latest = await store().latestEventId();
+    // Every event is older than a second from now: all go but the latest, ten per statement.
+    expect(await pruneEventsOlderThan(test().database.db, -1_000, 10)).toBe(24);
+    expect(await store().oldestEventId()).toBe(latest);
+    expect(await pruneEventsOlderThan(test().database.db, -1_000, 10)).toBe(0);
   });
 });
