@@ -1,5 +1,6 @@
 import { FailureSpell } from "@anvil/api";
 import type { LogHook } from "@anvil/api";
+import { databaseErrorText } from "@anvil/persistence";
 import type { Leader, LeaderLease } from "@anvil/persistence";
 
 /** What a server does in the cluster: drive the GPUs (leader), or forward to the one that does (follower). */
@@ -125,7 +126,10 @@ export class ClusterRole {
     const role = this.current;
     if (role.kind === "leader") {
       const renewed = await lease.renew(role.epoch).catch((error: unknown) => {
-        this.renewFailures.failed("could not renew the cluster lease", { epoch: role.epoch, error: String(error) });
+        this.renewFailures.failed("could not renew the cluster lease", {
+          epoch: role.epoch,
+          error: databaseErrorText(error),
+        });
         return null;
       });
       if (renewed === true) this.renewFailures.succeeded({ epoch: role.epoch });
@@ -148,7 +152,7 @@ export class ClusterRole {
     try {
       await this.options.lead(epoch);
     } catch (error) {
-      await this.endTerm(epoch, `it could not start leading: ${String(error)}`);
+      await this.endTerm(epoch, `it could not start leading: ${databaseErrorText(error)}`);
       await lease.release(epoch).catch(() => undefined);
     }
   }

@@ -1,5 +1,6 @@
 import { defaultRuntime } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
+import { databaseErrorText } from "@anvil/persistence";
 import type { JobStore } from "@anvil/persistence";
 import { Duration, Effect, Fiber, Schedule } from "effect";
 import type { LogHook } from "./log-hook";
@@ -51,7 +52,7 @@ export class EventRetention {
       ),
       // A database that is down now is tried again at the next pass.
       Effect.tapError((error) =>
-        Effect.sync(() => log?.("pruning job events failed", { error: String(error.cause) }, "warn")),
+        Effect.sync(() => log?.("pruning job events failed", { error: databaseErrorText(error.cause) }, "warn")),
       ),
       Effect.ignore,
       // Stopping waits for a running prune instead of leaving it to a closing database.

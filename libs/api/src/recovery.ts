@@ -1,7 +1,7 @@
 import { defaultRuntime, MAX_ATTEMPTS } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
 import type { JobRecord, JobStore } from "@anvil/persistence";
-import { toJob } from "@anvil/persistence";
+import { databaseErrorText, toJob } from "@anvil/persistence";
 import { Duration, Effect, Schedule } from "effect";
 import type { LineIntake } from "./line-intake";
 import type { LiveJobs } from "./live-jobs";
@@ -107,7 +107,7 @@ export class Recovery {
             Effect.sync(() =>
               this.options.log?.(
                 "could not look for submissions stored without an answer",
-                { error: String(error.cause) },
+                { error: databaseErrorText(error.cause) },
                 "warn",
               ),
             ),

@@ -2,7 +2,7 @@ import type { ForgeClient } from "@anvil/forge-client";
 import { JobScheduler, makeEffectRuntime } from "@anvil/job-machine";
 import type { DispatchDecision, EffectRuntime, SchedulingMode } from "@anvil/job-machine";
 import type { ImageStore, JobStore, LineState } from "@anvil/persistence";
-import { FileImageStore, isFenced, isTransientDatabaseError } from "@anvil/persistence";
+import { databaseErrorText, FileImageStore, isFenced, isTransientDatabaseError } from "@anvil/persistence";
 import type { InspectionEvent } from "xstate";
 import { BackendMonitor } from "./backend-monitor";
 import { CheckpointCatalog } from "./checkpoint-catalog";
@@ -153,12 +153,12 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
       log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }, "error"),
     onRetry: (error, attempt) => {
       if (!isFenced(error.cause)) {
-        writeFailures.failed("database write failed; retrying", { error: String(error.cause), attempt });
+        writeFailures.failed("database write failed; retrying", { error: databaseErrorText(error.cause), attempt });
       } else if (!termOverSaid) {
         termOverSaid = true;
         log?.(
           "another server leads the cluster now: this server's writes are refused, and the next leader goes on from what the database holds",
-          { error: String(error.cause) },
+          { error: databaseErrorText(error.cause) },
           "warn",
         );
       }
@@ -174,7 +174,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
         {
           jobId: entry.jobId,
           write: entry.kind === "transition" ? `${entry.from} → ${entry.to}` : "progress",
-          error: String(error.cause),
+          error: databaseErrorText(error.cause),
         },
         "error",
       );

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { databaseErrorText } from "@anvil/persistence";
 import type { ClaimedDelivery, WebhookStore } from "@anvil/persistence";
 import { linkedSignal } from "./linked-signal";
 import { FailureSpell } from "./log-hook";
@@ -128,7 +129,7 @@ export class WebhookDispatcher {
       return pruned;
     } catch (error) {
       // The database is away: the next prune tries again.
-      this.options.log?.("could not prune webhook deliveries", { error: String(error) }, "warn");
+      this.options.log?.("could not prune webhook deliveries", { error: databaseErrorText(error) }, "warn");
       return 0;
     }
   }
@@ -166,7 +167,7 @@ export class WebhookDispatcher {
       }
     } catch (error) {
       // The database is away: the next poll tries again; nothing was claimed, or the claims lapse by themselves.
-      this.claimFailures.failed("could not claim webhook deliveries", { error: String(error) });
+      this.claimFailures.failed("could not claim webhook deliveries", { error: databaseErrorText(error) });
     } finally {
       this.pumping = false;
       if (this.again && !this.stopped) {
@@ -213,7 +214,7 @@ export class WebhookDispatcher {
       );
     } catch (error) {
       // Its claim lapses and the attempt is made again: at least once, never lost.
-      log?.("could not record a webhook attempt", { eventId: delivery.id, error: String(error) }, "warn");
+      log?.("could not record a webhook attempt", { eventId: delivery.id, error: databaseErrorText(error) }, "warn");
     }
   }
 

@@ -15,6 +15,20 @@ export function* errorChain(error: unknown): Generator<Error & { code?: unknown 
   }
 }
 
+/**
+ * What went wrong with a database call, in words for a log line: the driver's message and code ("No space left on
+ * device", "connect ECONNREFUSED …", "terminating connection due to administrator command (57P01)"), not drizzle's
+ * wrapper, which repeats the whole statement and its parameters (a prompt among them) and says nothing of the cause.
+ */
+export function databaseErrorText(error: unknown): string {
+  const parts: string[] = [];
+  for (const e of errorChain(error)) {
+    if (e.message.startsWith("Failed query:")) continue;
+    parts.push(typeof e.code === "string" && !e.message.includes(e.code) ? `${e.message} (${e.code})` : e.message);
+  }
+  return parts.length > 0 ? parts.join(": ") : String(error);
+}
+
 /** True when `error` (or a cause it wraps, as drizzle does) is PostgreSQL's unique_violation on `constraint`. */
 export function isUniqueViolation(error: unknown, constraint: string): boolean {
   for (const e of errorChain(error)) {

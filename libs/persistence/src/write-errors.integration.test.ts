@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { JobStore } from "./job-store";
+import { databaseErrorText } from "./sql-guards";
 import { params, snapshot, useTestDatabase } from "./testing/fixtures";
 import { openPgliteFromTemplate, testDrivers } from "./testing/test-databases";
 import { isTransientDatabaseError } from "./write-errors";
@@ -21,6 +22,15 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("isTransientDatabaseEr
 
   it("calls a NUL byte in a text value a wrong write, not an unreachable database", async () => {
     expect(isTransientDatabaseError(await failWith("the backend said \u0000"))).toBe(false);
+  });
+
+  it("says what the database said, not the statement and its values, in the words for a log line", async () => {
+    const refused = await failWith("a secret prompt \u0000");
+    const text = databaseErrorText(refused);
+    expect(String(refused)).toContain("Failed query");
+    expect(text).not.toContain("Failed query");
+    expect(text).not.toContain("a secret prompt");
+    expect(text).toMatch(/0x00|\\u0000|null character|22P05|22021/i);
   });
 
   it("calls an unpaired surrogate in a JSON value a wrong write", async () => {
