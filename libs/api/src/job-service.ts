@@ -101,7 +101,7 @@ export class JobService {
    */
   async submit(input: SubmitInput, by: Caller = LOCAL_USER): Promise<Job> {
     const stored = await toStoredSubmission(input, by, this.checks());
-    if (this.scheduler.journal.failing) throw databaseDown();
+    if (this.scheduler.journal.failing) throw databaseDown(this.scheduler.journal.failure);
     return this.admit(by.name, [stored], () => this.submissions.submit(stored)).catch((error: unknown) =>
       this.whoseConversation(error, by, (field) => field),
     );
@@ -114,7 +114,7 @@ export class JobService {
    */
   async submitMany(inputs: readonly SubmitInput[], by: Caller = LOCAL_USER): Promise<Job[]> {
     const stored = await toStoredSubmissions(inputs, by, this.checks());
-    if (this.scheduler.journal.failing) throw databaseDown();
+    if (this.scheduler.journal.failing) throw databaseDown(this.scheduler.journal.failure);
     return this.admit(by.name, stored, () => this.submissions.submitAll(stored)).catch((error: unknown) =>
       this.whoseConversation(error, by, (field, i) => `jobs.${i}.${field}`),
     );
@@ -166,7 +166,7 @@ export class JobService {
         message: `Job ${jobId} is ${record.status}; only a failed or cancelled job can be retried`,
       });
     }
-    if (this.scheduler.journal.failing) throw databaseDown();
+    if (this.scheduler.journal.failing) throw databaseDown(this.scheduler.journal.failure);
     const again: StoredSubmission = {
       prompt: record.prompt,
       params: record.params,

@@ -4,7 +4,7 @@ import { ConversationNotFound, toJob } from "@anvil/persistence";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { describe, expect, it, vi } from "vitest";
 import { Unavailable } from "./errors";
-import { Submissions } from "./submissions";
+import { databaseDown, Submissions } from "./submissions";
 import type { SubmissionsOptions } from "./submissions";
 import { useTestStore } from "./testing/test-store";
 
@@ -212,5 +212,25 @@ describe("Submissions", () => {
     );
     const stored = (await storedPrompts()).filter((prompt) => prompts.includes(prompt));
     expect(stored).toEqual([...prompts.slice(8), ...prompts.slice(0, 8).filter((_, i) => i !== 2)]);
+  });
+});
+
+describe("databaseDown", () => {
+  const failed = (message: string, code: string) =>
+    new Error("Failed query: insert into jobs … params: a prompt", {
+      cause: Object.assign(new Error(message), { code }),
+    });
+
+  it("says the disk is full when it is, rather than that the database cannot be reached", () => {
+    expect(databaseDown(failed("ENOSPC: no space left on device, write", "ENOSPC")).message).toMatch(
+      /^The database cannot write right now: its disk is full/,
+    );
+    expect(databaseDown(failed("could not extend file: No space left on device", "53100")).message).toMatch(
+      /its disk is full/,
+    );
+    expect(databaseDown(failed("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED")).message).toMatch(
+      /^The database is not reachable right now/,
+    );
+    expect(databaseDown().message).toMatch(/^The database is not reachable right now/);
   });
 });

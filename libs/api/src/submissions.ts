@@ -1,6 +1,6 @@
 import type { Job } from "@anvil/job-machine";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
-import { isDatabaseUnreachable } from "@anvil/persistence";
+import { databaseErrorText, isDatabaseUnreachable } from "@anvil/persistence";
 import { Unavailable } from "./errors";
 
 /** The most submissions stored in one transaction. */
@@ -12,9 +12,15 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type StoreAnswer = { outcomes: readonly SubmitOutcome[] | null } | { error: unknown };
 
+/** A disk that is full under the database (PostgreSQL's disk_full, or the embedded database's files). */
+const diskFull = (cause: unknown): boolean =>
+  /\b(ENOSPC|53100)\b|no space left on device/i.test(cause === undefined ? "" : databaseErrorText(cause));
+
 export const databaseDown = (cause?: unknown) =>
   new Unavailable({
-    message: "The database is not reachable right now; the job was not accepted, try again shortly",
+    message: diskFull(cause)
+      ? "The database cannot write right now: its disk is full; the job was not accepted, try again once there is space"
+      : "The database is not reachable right now; the job was not accepted, try again shortly",
     cause,
   });
 

@@ -100,6 +100,7 @@ export class Journal<P> {
   private readonly lastOfJob = new Map<string, Promise<void>>();
   private running: Promise<void> | null = null;
   private progressAt: number;
+  private lastFailure: unknown;
   private abandoned = false;
   private readonly now: Clock;
   private readonly runtime: EffectRuntime;
@@ -199,6 +200,11 @@ export class Journal<P> {
   /** True while the latest write failed and is being retried (e.g. the database is unreachable). */
   get failing(): boolean {
     return this.failures > 0;
+  }
+
+  /** What the latest write failed with while {@link failing}, to say why (a full disk is not an outage). */
+  get failure(): unknown {
+    return this.failures > 0 ? this.lastFailure : undefined;
   }
 
   private kick(): void {
@@ -315,7 +321,10 @@ export class Journal<P> {
       }).pipe(
         Effect.tapError((error) =>
           error._tag === "DatabaseUnreachable"
-            ? Effect.sync(() => this.options.onRetry?.(error, ++this.failures))
+            ? Effect.sync(() => {
+                this.lastFailure = error.cause;
+                this.options.onRetry?.(error, ++this.failures);
+              })
             : Effect.void,
         ),
         Effect.retry({
