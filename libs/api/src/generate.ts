@@ -62,10 +62,38 @@ const writeImage = async (
   if (signal.aborted) await images.remove(jobId);
 };
 
-/** How the generation reports a backend that went away. */
+/** How the generation reports a backend that went away, and an image that waits to be stored. */
 export interface BackendAvailability {
   unreachable: (backend: number, reason: string) => void;
+  /** A finished image could not be stored now (`cause`), and is tried again; null once one is stored. */
+  imageStorage?: (cause: unknown) => void;
 }
+
+/**
+ * Errors of the images folder that can pass while the server runs: a full disk or quota, too many open files, an
+ * I/O error, a folder made read-only or unwritable. The image is kept and written again rather than the job failed:
+ * the queue would otherwise throw away the GPU's work of every job, one after another, until the disk had room.
+ */
+const STORAGE_CODES = new Set([
+  "ENOSPC",
+  "EDQUOT",
+  "EMFILE",
+  "ENFILE",
+  "EIO",
+  "EBUSY",
+  "EAGAIN",
+  "EROFS",
+  "EACCES",
+  "EPERM",
+]);
+
+const storageMayRecover = (cause: unknown): boolean => {
+  for (let error = cause, depth = 0; error instanceof Error && depth < 5; depth++, error = error.cause) {
+    const { code } = error as { code?: unknown };
+    if (typeof code === "string" && STORAGE_CODES.has(code)) return true;
+  }
+  return false;
+};
 
 const IMAGE_RETRY = Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]);
 
@@ -167,8 +195,16 @@ export const forgeGenerate =
             catch: (cause) => new ImageNotSaved({ message: "The image could not be saved on the server", cause }),
           }).pipe(
             // Images live in PostgreSQL on a cluster: while it is away the finished image waits for it, as the
-            // journal's writes do (bounded by the job timeout), instead of throwing the GPU's work away.
-            Effect.retry({ schedule: IMAGE_RETRY, while: (error) => isTransientDatabaseError(error.cause) }),
+            // journal's writes do (bounded by the job timeout), instead of throwing the GPU's work away. So it
+            // does while the images folder is full or unwritable.
+            Effect.tapError((error) =>
+              Effect.sync(() => storageMayRecover(error.cause) && availability.imageStorage?.(error.cause)),
+            ),
+            Effect.retry({
+              schedule: IMAGE_RETRY,
+              while: (error) => isTransientDatabaseError(error.cause) || storageMayRecover(error.cause),
+            }),
+            Effect.tap(() => Effect.sync(() => availability.imageStorage?.(null))),
             Effect.as({ imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed }),
           ),
         ),

@@ -114,6 +114,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const handovers = new Handovers(options.handoverWaitMs);
   // The database away: one warning when its writes start failing, one line when they go through again.
   const writeFailures = new FailureSpell(log, "database writes go through again");
+  const imageFailures = new FailureSpell(log, "images are stored again");
   // A write refused because this server's term as leader is over is no outage: said once, as what it is.
   let termOverSaid = false;
   // Persisted across restarts and failovers: a server that starts on a paused queue says why nothing runs.
@@ -134,7 +135,16 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
       forgeGenerate(
         backends,
         images,
-        { unreachable: (backend, reason) => monitor.markDown(backend, reason) },
+        {
+          unreachable: (backend, reason) => monitor.markDown(backend, reason),
+          imageStorage: (cause) =>
+            cause === null
+              ? imageFailures.succeeded()
+              : imageFailures.failed(
+                  "an image could not be stored; it is kept and tried again until it can be, or its job times out",
+                  { error: String(cause) },
+                ),
+        },
         handovers,
         (names) => checkpoints.namesForDispatch(names),
       ),
