@@ -210,7 +210,8 @@ export class WebhookDispatcher {
           attempt: delivery.attempt,
           error: failure,
         },
-        status === "failed" ? "warn" : "info",
+        // A receiver that is down for a day is tried again and again: its first failure is news, the rest are not.
+        status === "failed" ? "warn" : delivery.attempt <= 1 ? "info" : "debug",
       );
     } catch (error) {
       // Its claim lapses and the attempt is made again: at least once, never lost.
