@@ -121,7 +121,10 @@ const METHODS: Record<ProcedureKind, readonly string[]> = {
   subscription: ["GET"],
 };
 
-/** The one kind of procedure a `/trpc/<a>,<b>` path calls; null when it names an unknown one or mixes kinds (tRPC's to refuse). */
+/**
+ * The one kind of procedure a `/trpc/<a>,<b>` path calls; null when it names an unknown one or mixes kinds (tRPC's
+ * to refuse).
+ */
 const kindCalled = (path: string): ProcedureKind | null => {
   const kinds = new Set(
     path
