@@ -2,11 +2,15 @@ import { randomUUID } from "node:crypto";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import type { Job } from "@anvil/job-machine";
 import type { ImageStore } from "@anvil/persistence";
 import { Effect } from "effect";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { EventHub } from "./event-hub";
 import { forgeGenerate } from "./generate";
 import { Handovers } from "./handovers";
+import { JobService } from "./job-service";
+import { useTestStore } from "./testing/test-store";
 
 /** An images folder that is full for its first `fullFor` writes, as a disk is until someone makes room. */
 const fillingUp = (fullFor: number) => {
@@ -38,7 +42,7 @@ describe("forgeGenerate", () => {
     const generate = forgeGenerate(
       [makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 10 })],
       images,
-      { unreachable: () => undefined, imageStorage: (cause) => said.push(cause === null ? "stored" : "full") },
+      { unreachable: () => undefined, imageStorage: (change) => said.push(change) },
       new Handovers(),
     );
     const jobId = randomUUID();
@@ -50,6 +54,54 @@ describe("forgeGenerate", () => {
     expect(result.imageUrl).toContain(jobId);
     expect(writes()).toBe(3);
     expect(stored.has(jobId)).toBe(true);
-    expect(said).toEqual(["full", "full", "stored"]);
+    // Said once as it begins to wait (the host stops starting jobs meanwhile), and once as it ends.
+    expect(said).toEqual(["waiting", "stored"]);
   });
+});
+
+describe("a job service whose images folder is full", () => {
+  const { store } = useTestStore();
+  let service: JobService | undefined;
+  let sim: ForgeSimulator | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    await sim?.close();
+  });
+
+  it("starts no job while an image waits to be stored, and runs the rest once there is room", async () => {
+    sim = await startForgeSimulator({ stepMs: 1, modelLoadMs: 1 });
+    let room = false;
+    const stored = new Set<string>();
+    const images: ImageStore = {
+      write: async (jobId) => {
+        if (!room) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+        stored.add(jobId);
+      },
+      read: async () => null,
+      remove: async (jobId) => void stored.delete(jobId),
+    };
+    service = await JobService.start({
+      store: store(),
+      events: new EventHub(),
+      backends: [makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 10 })],
+      jobTimeoutMs: 60_000,
+      probeIntervalMs: 50,
+      images,
+    });
+    const params = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 2 };
+    const jobs: Job[] = [];
+    for (const prompt of ["first", "second", "third"]) jobs.push(await service.submit({ prompt, ...params }));
+    await vi.waitFor(() => expect(service!.scheduler.imagesBlocked).toBe(true), { timeout: 10_000 });
+    // The first job's image waits. The second had the GPU already (an image is written once the next job's request
+    // went out); the third has not started, however long the folder stays full.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sim.stats().log.map((run) => run.prompt)).toEqual(["first", "second"]);
+    expect((await service.get(jobs[2]!.id)).status).toBe("queued");
+    room = true;
+    await vi.waitFor(async () => expect((await service!.get(jobs[2]!.id)).status).toBe("complete"), {
+      timeout: 15_000,
+    });
+    expect([...stored].sort()).toEqual(jobs.map((job) => job.id).sort());
+    expect(service.scheduler.imagesBlocked).toBe(false);
+  }, 30_000);
 });

@@ -65,8 +65,11 @@ const writeImage = async (
 /** How the generation reports a backend that went away, and an image that waits to be stored. */
 export interface BackendAvailability {
   unreachable: (backend: number, reason: string) => void;
-  /** A finished image could not be stored now (`cause`), and is tried again; null once one is stored. */
-  imageStorage?: (cause: unknown) => void;
+  /**
+   * A job's finished image could not be stored (`waiting`, with why: the images folder is full or unwritable) and
+   * is tried again; then, once, how that ended: `stored`, or `given-up` (its job timed out or was cancelled).
+   */
+  imageStorage?: (change: "waiting" | "stored" | "given-up", cause?: unknown) => void;
 }
 
 /**
@@ -186,6 +189,8 @@ export const forgeGenerate =
       // first); a generation that fails before that ends here with its error.
       yield* Effect.raceFirst(Deferred.await(generated), Fiber.join(running).pipe(Effect.asVoid)).pipe(stop);
       // The backend is done: the client's check and the image's write follow after the GPU went on to the next job.
+      // Whether its image waits for the images folder to take it (see BackendAvailability.imageStorage).
+      let waiting = false;
       return Fiber.join(running).pipe(
         stop,
         Effect.flatMap((result) =>
@@ -198,13 +203,19 @@ export const forgeGenerate =
             // journal's writes do (bounded by the job timeout), instead of throwing the GPU's work away. So it
             // does while the images folder is full or unwritable.
             Effect.tapError((error) =>
-              Effect.sync(() => storageMayRecover(error.cause) && availability.imageStorage?.(error.cause)),
+              Effect.sync(() => {
+                if (waiting || !storageMayRecover(error.cause)) return;
+                waiting = true;
+                availability.imageStorage?.("waiting", error.cause);
+              }),
             ),
             Effect.retry({
               schedule: IMAGE_RETRY,
               while: (error) => isTransientDatabaseError(error.cause) || storageMayRecover(error.cause),
             }),
-            Effect.tap(() => Effect.sync(() => availability.imageStorage?.(null))),
+            Effect.onExit((exit) =>
+              Effect.sync(() => waiting && availability.imageStorage?.(Exit.isSuccess(exit) ? "stored" : "given-up")),
+            ),
             Effect.as({ imageUrl: imageUrlOf(request.jobId), usedSeed: result.seed }),
           ),
         ),

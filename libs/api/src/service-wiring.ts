@@ -115,6 +115,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   // The database away: one warning when its writes start failing, one line when they go through again.
   const writeFailures = new FailureSpell(log, "database writes go through again");
   const imageFailures = new FailureSpell(log, "images are stored again");
+  let imagesWaiting = 0;
   // A write refused because this server's term as leader is over is no outage: said once, as what it is.
   let termOverSaid = false;
   // Persisted across restarts and failovers: a server that starts on a paused queue says why nothing runs.
@@ -137,13 +138,20 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
         images,
         {
           unreachable: (backend, reason) => monitor.markDown(backend, reason),
-          imageStorage: (cause) =>
-            cause === null
-              ? imageFailures.succeeded()
-              : imageFailures.failed(
-                  "an image could not be stored; it is kept and tried again until it can be, or its job times out",
-                  { error: String(cause) },
-                ),
+          // While an image waits for the images folder, no job starts: running ones finish, and no more GPU work
+          // piles up in memory behind it.
+          imageStorage: (change, cause) => {
+            if (change === "waiting") {
+              if (imagesWaiting++ === 0) scheduler.blockForImages(true);
+              imageFailures.failed(
+                "an image could not be stored: no job starts until it is; it is tried again until then, or until its job times out",
+                { error: String(cause) },
+              );
+              return;
+            }
+            if (--imagesWaiting === 0) scheduler.blockForImages(false);
+            if (change === "stored") imageFailures.succeeded();
+          },
         },
         handovers,
         (names) => checkpoints.namesForDispatch(names),

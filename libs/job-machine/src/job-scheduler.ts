@@ -298,6 +298,19 @@ export class JobScheduler<P> {
     return this.state.held;
   }
 
+  /**
+   * Stops starting jobs while finished images cannot be stored (`blocked`), and starts them again once they can:
+   * the running jobs finish, and their images wait to be stored, but no more GPU work piles up behind them.
+   */
+  blockForImages(blocked: boolean): void {
+    this.actor.send({ type: blocked ? "images.blocked" : "images.stored" });
+  }
+
+  /** Whether jobs wait because finished images cannot be stored. */
+  get imagesBlocked(): boolean {
+    return this.state.imagesBlocked;
+  }
+
   /** Whether this scheduler holds `jobId` (waiting or running). */
   holds(jobId: string): boolean {
     return this.state.seen.has(jobId);

@@ -141,6 +141,16 @@ describe("schedulerMachine", () => {
     expect(requeued).toMatchObject({ left: 0, job: { backend: null } });
   });
 
+  it("starts no job while finished images cannot be stored, and goes on once they can", async () => {
+    const s = scheduler();
+    s.actor.send({ type: "images.blocked" });
+    s.submit("a");
+    expect(s.onBackends()).toEqual([null]);
+    expect(s.started()).toEqual([]);
+    s.actor.send({ type: "images.stored" });
+    expect(s.onBackends()).toEqual(["a"]);
+  });
+
   it("gives two owners turns about, whoever submitted first", async () => {
     const s = scheduler();
     for (const id of ["ann1", "ann2", "ann3"]) s.submit(id, "ann");

@@ -83,6 +83,8 @@ export interface SchedulerContext {
   dispatching: boolean;
   /** True while an admin has paused the queue. */
   held: boolean;
+  /** True while finished images cannot be stored (a full disk): no job starts, so none more waits in memory. */
+  imagesBlocked: boolean;
   /** Arrival counter for jobs submitted without a `seq`. */
   arrivals: number;
   /** Model affinity's reach; null when off. */
@@ -119,6 +121,8 @@ export type SchedulerEvent =
   | { type: "scheduler.pause" }
   | { type: "queue.hold" }
   | { type: "queue.release" }
+  | { type: "images.blocked" }
+  | { type: "images.stored" }
   | { type: "scheduler.move"; jobId: string; move?: number | null; front?: number | null }
   | { type: "backend.up"; backend: number }
   | { type: "backend.down"; backend: number }
@@ -200,7 +204,7 @@ const describeDispatch = (
 // The line, the maps and the backend slots are owned by this actor and changed only in its own
 // transitions; keeping them mutable is what makes a dequeue O(log n) with 10,000 jobs waiting.
 const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
-  if (!context.dispatching || context.held) return;
+  if (!context.dispatching || context.held || context.imagesBlocked) return;
   // With one backend the line's projection is the start order exactly; affinity is for several (docs/API.md).
   const affinity = context.backends.length > 1 ? context.affinity : null;
   for (;;) {
@@ -318,6 +322,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     })),
     dispatching: true,
     held: input.held ?? false,
+    imagesBlocked: false,
     arrivals: 0,
     affinity: input.affinity === undefined ? DEFAULT_AFFINITY : input.affinity,
     now: input.now ?? Date.now,
@@ -385,6 +390,8 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
     "scheduler.pause": { actions: assign({ dispatching: false }) },
     "queue.hold": { actions: assign({ held: true }) },
     "queue.release": { actions: [assign({ held: false }), "dispatch"] },
+    "images.blocked": { actions: assign({ imagesBlocked: true }) },
+    "images.stored": { actions: [assign({ imagesBlocked: false }), "dispatch"] },
     "backend.up": {
       actions: [
         ({ context, event }) => {

@@ -9,7 +9,8 @@ const iso = (ms: number | null | undefined): string | null => (ms == null ? null
 const short = (s: string): string => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
 
 /** Why the first job in line is not running, in a word and in words. */
-export type BlockedReason = "paused" | "no-healthy-backend" | "all-backends-busy" | "dispatch-pending";
+export type BlockedReason =
+  "paused" | "images-not-stored" | "no-healthy-backend" | "all-backends-busy" | "dispatch-pending";
 
 /** `debug.scheduler`: the line in order and who holds each GPU. */
 export interface SchedulerDebugView {
@@ -53,6 +54,7 @@ const blockedBy = (
   waiting: number,
   dispatching: boolean,
   pausedByAdmin: boolean,
+  imagesBlocked: boolean,
   slots: readonly { healthy: boolean; jobId: string | null }[],
 ): SchedulerDebugView["blockedBy"] => {
   if (waiting === 0) return null;
@@ -61,6 +63,13 @@ const blockedBy = (
     return {
       reason: "paused",
       message: "An admin paused the queue (queue.pause): nothing starts until queue.resume; running jobs finish",
+    };
+  }
+  if (imagesBlocked) {
+    return {
+      reason: "images-not-stored",
+      message:
+        "A finished image cannot be stored (the images folder is full or unwritable; see the log): nothing starts until it is",
     };
   }
   const healthy = slots.filter((slot) => slot.healthy);
@@ -109,7 +118,7 @@ export function schedulerDebugView(
   return {
     dispatching,
     paused: scheduler.held,
-    blockedBy: blockedBy(queue.length, dispatching, scheduler.held, backends),
+    blockedBy: blockedBy(queue.length, dispatching, scheduler.held, scheduler.imagesBlocked, backends),
     queued: queue.length,
     queue: entries,
     permits: { total: permits.length, held, free: permits.length - held },
