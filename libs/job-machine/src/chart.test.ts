@@ -53,6 +53,8 @@ describe("chartOf", () => {
       "scheduler.pause",
       "queue.hold",
       "queue.release",
+      "images.blocked",
+      "images.stored",
       "backend.up",
       "backend.down",
       "backend.model",
