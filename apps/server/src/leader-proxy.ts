@@ -151,22 +151,22 @@ export async function forwardUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
-  { leaderUrl, forgetLeader, waitMs }: Omit<LeaderLookup, "maxBodyBytes">,
+  lookup: Omit<LeaderLookup, "maxBodyBytes">,
 ): Promise<void> {
   // An upgrade a follower forwarded here, to a server that no longer leads, is not sent round again.
   if (req.headers["x-anvil-forwarded"]) return void socket.destroy();
-  const deadline = Date.now() + waitMs;
-  while (!socket.destroyed && Date.now() < deadline) {
-    const target = await leaderUrl();
-    const upstream = target ? await openTo(new URL(target)) : null;
-    if (upstream) {
-      if (socket.destroyed) return void upstream.destroy();
-      return pipeUpgrade(req, socket, head, upstream);
-    }
-    if (target) forgetLeader();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  socket.destroy();
+  const why = await toLeader(
+    lookup,
+    () => socket.destroyed,
+    async (leader) => {
+      const upstream = await openTo(leader);
+      if (!upstream) return "the leader does not answer";
+      if (socket.destroyed) upstream.destroy();
+      else pipeUpgrade(req, socket, head, upstream);
+      return null;
+    },
+  );
+  if (why !== null) socket.destroy();
 }
 
 /** How a follower finds the leader to forward to. */
@@ -188,28 +188,51 @@ export interface LeaderLookup {
 export const forwardToLeader = async (
   req: IncomingMessage,
   res: ServerResponse,
-  { leaderUrl, forgetLeader, waitMs, maxBodyBytes }: LeaderLookup,
+  { maxBodyBytes, ...lookup }: LeaderLookup,
 ): Promise<void> => {
   // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
   if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
   const limit = maxBodyBytes(req);
   const body = await readBody(req, limit);
   if (body === null) return bodyTooLarge(res, limit);
-  const deadline = Date.now() + waitMs;
-  let why = "an election is under way";
-  while (!res.destroyed && Date.now() < deadline) {
-    // This server may have become the leader meanwhile: then it answers itself, through the same path.
-    const target = await leaderUrl();
-    if (target) {
+  // This server may have become the leader meanwhile: then it answers itself, through the same path.
+  const why = await toLeader(
+    lookup,
+    () => res.destroyed,
+    async (leader) => {
       try {
-        return await forwardHttp(req, body, res, new URL(target));
+        await forwardHttp(req, body, res, leader);
+        return null;
       } catch (error) {
         if (!(error instanceof LeaderUnreachable)) throw error;
-        why = error.message;
-        forgetLeader();
+        return error.message;
       }
+    },
+  );
+  if (why !== null) noLeader(res, why);
+};
+
+/**
+ * Runs `attempt` on the server that leads now until one reaches it (`attempt` answers null; else why not), the
+ * client is gone, or `waitMs` is over: across a failover, the next leader. A leader that could not be reached is
+ * forgotten and the cluster asked again, 200 ms later. Null once reached, else why no leader was.
+ */
+async function toLeader(
+  { leaderUrl, forgetLeader, waitMs }: Omit<LeaderLookup, "maxBodyBytes">,
+  gone: () => boolean,
+  attempt: (leader: URL) => Promise<string | null>,
+): Promise<string | null> {
+  const deadline = Date.now() + waitMs;
+  let why = "an election is under way";
+  while (!gone() && Date.now() < deadline) {
+    const target = await leaderUrl();
+    if (target) {
+      const failed = await attempt(new URL(target));
+      if (failed === null) return null;
+      why = failed;
+      forgetLeader();
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  noLeader(res, why);
-};
+  return why;
+}
