@@ -50,6 +50,7 @@ import { AnvilMetrics } from "./metrics";
 import { isBulkSubmission, MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
 import { urlOf } from "./request-target";
 import { readiness } from "./readiness";
+import { settleWithin } from "./settle-within";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
@@ -330,8 +331,9 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const logProcedureError = ({ error, path }: { error: TRPCError; path: string | undefined }): void => {
     // A WebSocket message that breaks the protocol (too large, not UTF-8): the socket closes, the client's fault.
     const { cause } = error;
-    if (cause instanceof Error && /^WS_ERR_/.test(String((cause as { code?: unknown }).code))) {
-      logger.warn({ code: (cause as { code?: unknown }).code }, `a WebSocket was closed: ${cause.message}`);
+    const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
+    if (typeof code === "string" && code.startsWith("WS_ERR_")) {
+      logger.warn({ code }, `a WebSocket was closed: ${(cause as Error).message}`);
       return;
     }
     if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
@@ -427,9 +429,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     const closed = [...[...streams].map(ended), ...[...wss.clients].map(ended)];
     for (const stream of streams) stream.end();
     for (const client of wss.clients) client.close(1001, "the server is stopping");
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(closed), new Promise((resolve) => (timer = setTimeout(resolve, withinMs)))]);
-    clearTimeout(timer);
+    await settleWithin(Promise.all(closed), withinMs, undefined);
   };
 
   let closing: Promise<void> | null = null;
