@@ -1,7 +1,7 @@
 import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
 import { BackendLost } from "@anvil/job-machine";
 import type { GenerateProgram, JobParams } from "@anvil/job-machine";
-import { isTransientDatabaseError } from "@anvil/persistence";
+import { errorChain, isTransientDatabaseError } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
 import { Data, Deferred, Duration, Effect, Exit, Fiber, Schedule } from "effect";
 import type { Handovers } from "./handovers";
@@ -90,13 +90,8 @@ const STORAGE_CODES = new Set([
   "EPERM",
 ]);
 
-const storageMayRecover = (cause: unknown): boolean => {
-  for (let error = cause, depth = 0; error instanceof Error && depth < 5; depth++, error = error.cause) {
-    const { code } = error as { code?: unknown };
-    if (typeof code === "string" && STORAGE_CODES.has(code)) return true;
-  }
-  return false;
-};
+const storageMayRecover = (cause: unknown): boolean =>
+  [...errorChain(cause)].some(({ code }) => typeof code === "string" && STORAGE_CODES.has(code));
 
 const IMAGE_RETRY = Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]);
 

@@ -2,7 +2,7 @@ export { defaultMigrationsFolder, openDatabase, rowsOf } from "./database";
 export type { AnvilDatabase, AnvilDb, OpenDatabaseOptions } from "./database";
 export { BatchRejected, ConversationNotFound, IdempotencyConflict, InvalidCursor } from "./errors";
 export { isDatabaseUnreachable } from "./postgres-client";
-export { databaseErrorText } from "./sql-guards";
+export { databaseErrorText, errorChain } from "./sql-guards";
 export { isFenced, isTransientDatabaseError } from "./write-errors";
 export type { EventFilter } from "./events";
 export type { JobPage, ListJobsInput } from "./job-queries";
