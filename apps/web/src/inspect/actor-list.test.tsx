@@ -2,6 +2,7 @@ import { fireEvent, render, screen, within } from "@solidjs/testing-library";
 import { createSignal } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { describe, expect, it, vi } from "vitest";
+import { eventually } from "../test-patience";
 import { ActorList } from "./actor-list";
 import type { ActorsView } from "./types";
 
@@ -113,7 +114,7 @@ describe("<ActorList> when the focused job ends", () => {
     };
     setViews("actors", reconcile(next, { key: "jobId" }));
     const finished = within(screen.getByRole("list", { name: "Finished job actors" }));
-    await vi.waitFor(() => expect(finished.getByRole("button", { name: /a lighthouse/ })).toHaveFocus());
+    await eventually(() => expect(finished.getByRole("button", { name: /a lighthouse/ })).toHaveFocus());
   });
 
   it("leaves the focus where the reader put it", async () => {

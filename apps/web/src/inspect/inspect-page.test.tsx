@@ -2,6 +2,7 @@ import { chartOf, imageJobMachine, schedulerMachine } from "@anvil/job-machine";
 import { render, screen } from "@solidjs/testing-library";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { checkAuth } from "../lib/auth";
+import { eventually } from "../test-patience";
 import { InspectionOff, InspectPage } from "./inspect-page";
 
 describe("<InspectionOff>", () => {
@@ -155,7 +156,7 @@ describe("<InspectPage> with a job cancelled before it started", () => {
     history.replaceState(null, "", `/inspect?job=${cancelledBeforeStart}`);
     render(() => <InspectPage />);
     const finished = await screen.findByRole("button", { name: /a fox that never started/ });
-    await vi.waitFor(() => expect(finished).toHaveTextContent("cancelled"));
+    await eventually(() => expect(finished).toHaveTextContent("cancelled"));
     expect(finished).not.toHaveTextContent("unknown");
     expect(await screen.findByTestId("stored-job")).toHaveTextContent("cancelledattempt 1");
     expect(screen.getByText(/selected job is/)).toHaveTextContent("selected job is cancelled");
@@ -220,7 +221,7 @@ describe("<InspectPage> with a job cancelled while it ran", () => {
     serverAnswering(answerForJobCancelledWhileRunning);
     history.replaceState(null, "", `/inspect?job=${cancelledWhileRunning}`);
     const { container } = render(() => <InspectPage />);
-    await vi.waitFor(() => expect(container.querySelector(".chart-edge--taken")).not.toBeNull());
+    await eventually(() => expect(container.querySelector(".chart-edge--taken")).not.toBeNull());
     const taken = [...container.querySelectorAll(".chart-edge--taken")].map(
       (edge) =>
         `${edge.getAttribute("data-event")}: ${edge.getAttribute("data-source")} → ${edge.getAttribute("data-target")}`,
@@ -262,7 +263,7 @@ describe("<InspectPage> with more live jobs than it lists", () => {
         : answerForJobCancelledWhileRunning(procedure),
     );
     const { container } = render(() => <InspectPage />);
-    await vi.waitFor(() =>
+    await eventually(() =>
       expect(container.querySelector('[data-state="queued"]')).toHaveAttribute(
         "aria-label",
         expect.stringContaining("999 live jobs"),

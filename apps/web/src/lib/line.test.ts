@@ -4,6 +4,7 @@ import { createLine } from "./line";
 import type { LineApi } from "./line";
 import type { SubscriptionHandlers } from "./subscription";
 import { makeJob } from "./test-support";
+import { eventually } from "../test-patience";
 import type { Job, JobStreamEvent, LineEvent } from "./types";
 
 const job = (n: number, owner: string, position: number): Job =>
@@ -61,7 +62,7 @@ describe("createLine", () => {
   it("reads every page of the line and shows it in start order, not in submission order", async () => {
     const server = fakeServer([job(1, "ann", 1), job(2, "ann", 3), job(3, "ann", 4), job(4, "bob", 2)], 2);
     const { state, dispose } = mount(server.api);
-    await vi.waitFor(() => expect(state.loading()).toBe(false));
+    await eventually(() => expect(state.loading()).toBe(false));
     expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 4", "#3 ann 2", "#4 ann 3"]);
     expect(server.api.listQueued).toHaveBeenCalledTimes(2);
     dispose();
@@ -70,7 +71,7 @@ describe("createLine", () => {
   it("moves the rows by line events, adds a new job and drops a started one", async () => {
     const server = fakeServer([job(1, "ann", 1), job(2, "ann", 2)]);
     const { state, dispose } = mount(server.api);
-    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(2));
+    await eventually(() => expect(rowsOf(state)).toHaveLength(2));
     // bob's first job takes the second place: ann's second moves back one.
     server.send(line(10, [{ op: "insert", at: 2, count: 1 }]));
     server.send(job(3, "bob", 2));
@@ -86,10 +87,10 @@ describe("createLine", () => {
   it("reads again the positions a reorder touched", async () => {
     const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
     const { state, dispose } = mount(server.api);
-    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(3));
+    await eventually(() => expect(rowsOf(state)).toHaveLength(3));
     server.set([job(1, "ann", 2), job(2, "bob", 3), job(3, "ann", 1)]);
     server.send(line(4, [{ op: "reorder", from: 1, to: 3 }]));
-    await vi.waitFor(() => expect(rowsOf(state)).toEqual(["#1 ann 3", "#2 ann 1", "#3 bob 2"]));
+    await eventually(() => expect(rowsOf(state)).toEqual(["#1 ann 3", "#2 ann 1", "#3 bob 2"]));
     expect(server.api.get).toHaveBeenCalledTimes(3);
     dispose();
   });
@@ -100,9 +101,9 @@ describe("createLine", () => {
     );
     const server = fakeServer(many);
     const { state, dispose } = mount(server.api);
-    await vi.waitFor(() => expect(state.waiting()).toHaveLength(60));
+    await eventually(() => expect(state.waiting()).toHaveLength(60));
     server.send(line(7, null));
-    await vi.waitFor(() => expect(server.api.listQueued).toHaveBeenCalledTimes(2));
+    await eventually(() => expect(server.api.listQueued).toHaveBeenCalledTimes(2));
     expect(server.api.get).not.toHaveBeenCalled();
     dispose();
   });
@@ -110,19 +111,19 @@ describe("createLine", () => {
   it("moves a job to the front and reads its new place at once", async () => {
     const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2)]);
     const { state, dispose } = mount(server.api);
-    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(2));
+    await eventually(() => expect(rowsOf(state)).toHaveLength(2));
     server.set([job(1, "ann", 2), job(2, "bob", 1)]);
     await state.moveToFront(job(2, "bob", 2));
     expect(server.api.moveToFront).toHaveBeenCalledWith(job(2, "bob", 2).id);
     // The others' places come with the move's line event; the moved job's own is read now.
-    await vi.waitFor(() => expect(state.waiting().find((j) => j.prompt === "bob 2")?.queuePosition).toBe(1));
+    await eventually(() => expect(state.waiting().find((j) => j.prompt === "bob 2")?.queuePosition).toBe(1));
     dispose();
   });
 
   it("cancels everyone's waiting jobs, and the rows leave as the stream tells each one's end", async () => {
     const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2)]);
     const { state, dispose } = mount(server.api);
-    await vi.waitFor(() => expect(rowsOf(state)).toHaveLength(2));
+    await eventually(() => expect(rowsOf(state)).toHaveLength(2));
     expect(await state.cancelAll()).toEqual([job(1, "ann", 1).id, job(2, "bob", 2).id]);
     expect(server.api.cancelEveryone).toHaveBeenCalledTimes(1);
     server.send({ ...job(1, "ann", 1), status: "cancelled", queuePosition: 0 });
@@ -136,7 +137,7 @@ describe("createLine", () => {
     const server = fakeServer([]);
     server.api.listQueued.mockRejectedValueOnce(new Error("The Anvil server is restarting"));
     const { state, dispose } = mount(server.api);
-    await vi.waitFor(() => expect(state.error()).toBe("The line could not be read: The Anvil server is restarting"));
+    await eventually(() => expect(state.error()).toBe("The line could not be read: The Anvil server is restarting"));
     dispose();
   });
 });
