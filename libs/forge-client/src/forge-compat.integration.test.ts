@@ -385,9 +385,9 @@ describe("ForgeClient against Forge's own behaviour", () => {
 
   it("watches a cancelled request behind a job from Forge's own UI for as long as that job runs, unless the server goes", async () => {
     const s = await start({ stepMs: 10 });
-    /** Cancels a request once it waits behind a UI job of 80 steps (0.8 s, past the 0.3 s watch); how it ended. */
-    const cancelBehindUiJob = async (forge: ReturnType<typeof client>, whileStopping?: () => void) => {
-      s.setBusy(true, { steps: 80 });
+    /** Cancels a request once it waits behind a UI job of `steps` (10 ms each, past the 0.3 s watch); how it ended. */
+    const cancelBehindUiJob = async (forge: ReturnType<typeof client>, steps: number, whileStopping?: () => void) => {
+      s.setBusy(true, { steps });
       const abort = new AbortController();
       const arrived = s.stats().arrived;
       const waiting = Effect.runPromise(forge.generate(request({ steps: 60 })), { signal: abort.signal });
@@ -404,11 +404,12 @@ describe("ForgeClient against Forge's own behaviour", () => {
     };
     const forge = client({ stopWatchMs: 300 });
     // The request begins once the UI job is over, and is interrupted then: cancelling it settles only after that.
-    const watched = await cancelBehindUiJob(forge);
+    const watched = await cancelBehindUiJob(forge, 80);
     expect(watched.ours?.outcome).toBe("interrupted");
     expect(watched.settledAt).toBeGreaterThanOrEqual(watched.ours?.startedAt ?? Infinity);
-    // Going away, the server waits no longer than the watch: the request then runs after the UI job, unseen.
-    const left = await cancelBehindUiJob(forge, () => forge.abandonStops());
+    // Going away, the server waits no longer than the watch: the request then runs after the UI job, unseen. The UI
+    // job is long here, so that it is still running when the watch ends however slowly a loaded machine came to it.
+    const left = await cancelBehindUiJob(forge, 250, () => forge.abandonStops());
     expect(left.settledAt).toBeLessThan(left.ours?.startedAt ?? 0);
     expect(left.ours?.outcome).toBe("completed");
   }, 20_000);
