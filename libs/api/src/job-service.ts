@@ -274,6 +274,7 @@ export class JobService {
       if (round === 3) {
         throw new Conflict({ message: "Jobs keep being added to this conversation; delete it once they stop" });
       }
+      // Waiting jobs first (see ConversationDeletion), so that none starts on a GPU its neighbour gave back.
       for (const jobId of deletion.jobIds) {
         // One that ended meanwhile is as good as cancelled here.
         await this.cancel(jobId).catch((error: unknown) => {

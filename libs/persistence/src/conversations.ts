@@ -90,6 +90,11 @@ export async function listMessages(db: AnvilDb, conversationId: string): Promise
  * What deleting a conversation did: nothing, for there is no such conversation; nothing, for some of its jobs are
  * still waiting or running (`jobIds`: those); or deleted it with its messages and jobs (`jobIds`: all of them).
  */
+/**
+ * What deleting a conversation did. `live` lists the jobs that kept it: the waiting ones first, then the running
+ * ones, the order to cancel them in (a running one cancelled first frees its GPU for a waiting one of the same
+ * conversation, which would then start only to be interrupted).
+ */
 export type ConversationDeletion =
   { kind: "missing" } | { kind: "live"; jobIds: string[] } | { kind: "deleted"; jobIds: string[] };
 
@@ -107,7 +112,10 @@ export async function deleteConversation(db: AnvilDb, id: string): Promise<Conve
     const [row] = await tx.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, id));
     if (row === undefined) return { kind: "missing" };
     const held = await tx.select({ id: jobs.id, status: jobs.status }).from(jobs).where(eq(jobs.conversationId, id));
-    const live = held.filter((job) => job.status === "queued" || job.status === "processing").map((job) => job.id);
+    const live = [
+      ...held.filter((job) => job.status === "queued"),
+      ...held.filter((job) => job.status === "processing"),
+    ].map((job) => job.id);
     if (live.length > 0) return { kind: "live", jobIds: live };
     const ids = held.map((job) => job.id);
     if (ids.length > 0) {
