@@ -384,6 +384,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     readiness: () =>
       readiness({
         ping: () => store.latestEventId(),
+        writesFailing: () => service?.writesFailing ?? false,
         role: () => (!cluster ? "single" : service ? "leader" : "follower"),
         stopping: () => closing !== null,
       }),

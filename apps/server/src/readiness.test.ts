@@ -20,6 +20,14 @@ describe("readiness", () => {
     expect(silent).toMatchObject({ ok: false, database: "down" });
   });
 
+  it("is not ready while its writes fail, though its database answers a read (a full disk)", async () => {
+    let failing = true;
+    const full = { ...sources, ping: async () => 1, writesFailing: () => failing };
+    expect(await readiness(full)).toMatchObject({ ok: false, database: "down" });
+    failing = false;
+    expect(await readiness(full)).toMatchObject({ ok: true, database: "up" });
+  });
+
   it("is not ready once the server is stopping, though its database answers", async () => {
     expect(await readiness({ ...sources, stopping: () => true, ping: async () => 1 })).toEqual({
       ok: false,

@@ -9,7 +9,10 @@ export interface Readiness {
   ok: boolean;
   /** `single`: the embedded database (one server); `leader` / `follower`: a server of a cluster. */
   role: "single" | "leader" | "follower";
-  /** Whether this server's database answered a query within {@link READINESS_DEADLINE_MS}. */
+  /**
+   * `down` when this server's database did not answer a query within {@link READINESS_DEADLINE_MS}, or when it
+   * answers but refuses this server's writes (its disk is full, say: reads go on, every submission is refused).
+   */
   database: "up" | "down";
   /** A SIGTERM came: the server finishes what runs and takes no new work; send requests elsewhere. */
   stopping: boolean;
@@ -19,6 +22,8 @@ export interface Readiness {
 export interface ReadinessSources {
   /** A trivial query on the server's database. */
   ping: () => Promise<unknown>;
+  /** Whether this server's last writes failed and it is retrying them (the leader's journal; never on a follower). */
+  writesFailing?: () => boolean;
   role: () => Readiness["role"];
   stopping: () => boolean;
   deadlineMs?: number;
@@ -26,7 +31,7 @@ export interface ReadinessSources {
 
 /**
  * This server's readiness, for a load balancer or an orchestrator (`/healthz`): ready while its database answers
- * and it is not stopping. Backends are not part of it: jobs wait for a backend that is away, and every server of a
+ * and takes its writes, and it is not stopping. Backends are not part of it: jobs wait for a backend that is away, and every server of a
  * cluster takes requests whichever server drives the GPUs (`health` and `queue.status` tell the backends).
  */
 export async function readiness(sources: ReadinessSources): Promise<Readiness> {
@@ -34,7 +39,9 @@ export async function readiness(sources: ReadinessSources): Promise<Readiness> {
     () => true,
     () => false,
   );
-  const up = await settleWithin(answered, sources.deadlineMs ?? READINESS_DEADLINE_MS, false);
+  const up =
+    (await settleWithin(answered, sources.deadlineMs ?? READINESS_DEADLINE_MS, false)) &&
+    !(sources.writesFailing?.() ?? false);
   const stopping = sources.stopping();
   return { ok: up && !stopping, role: sources.role(), database: up ? "up" : "down", stopping };
 }

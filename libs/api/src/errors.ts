@@ -1,3 +1,4 @@
+import { databaseErrorText } from "@anvil/persistence";
 import { Data } from "effect";
 
 /** No job, conversation or message with that id. */
@@ -17,3 +18,19 @@ export class HistoryGone extends Data.TaggedError("HistoryGone")<{ message: stri
 
 /** The caller has as many jobs waiting as one user may (MAX_QUEUED_PER_USER). */
 export class TooMany extends Data.TaggedError("TooMany")<{ message: string }> {}
+
+/**
+ * Why the database cannot take a write now, in a user's words, and when to try again: its disk is full
+ * (PostgreSQL's disk_full, or the embedded database's files), it is read-only (a standby after a failover, 25006), or
+ * it cannot be reached.
+ */
+export const databaseUnavailable = (cause: unknown): { reason: string; again: string } => {
+  const text = cause === undefined ? "" : databaseErrorText(cause);
+  if (/\b(ENOSPC|53100)\b|no space left on device/i.test(text)) {
+    return { reason: "The database cannot write right now: its disk is full", again: "once there is space" };
+  }
+  if (/\b25006\b|read-only transaction/i.test(text)) {
+    return { reason: "The database takes no writes right now (it is read-only)", again: "shortly" };
+  }
+  return { reason: "The database is not reachable right now", again: "shortly" };
+};

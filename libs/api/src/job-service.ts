@@ -311,12 +311,17 @@ export class JobService {
     });
   }
 
+  /** Whether the journal's last writes failed and it is retrying them (the database away, or its disk full). */
+  get writesFailing(): boolean {
+    return this.scheduler.journal.failing;
+  }
+
   /**
    * Whether the database answers now: not while the journal's writes are failing, nor when a small read fails
    * or takes longer than a couple of seconds (an idle server has no writes that would tell).
    */
   async databaseAvailable(): Promise<boolean> {
-    if (this.scheduler.journal.failing) return false;
+    if (this.writesFailing) return false;
     return this.runtime.runPromise(
       Effect.tryPromise(() => this.options.store.latestEventId()).pipe(
         Effect.timeout(HEALTH_DEADLINE),

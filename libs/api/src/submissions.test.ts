@@ -233,4 +233,11 @@ describe("databaseDown", () => {
     );
     expect(databaseDown().message).toMatch(/^The database is not reachable right now/);
   });
+
+  it("says the database is read-only when it refuses writes so", () => {
+    const readOnly = failed("cannot execute INSERT in a read-only transaction", "25006");
+    expect(databaseDown(readOnly).message).toBe(
+      "The database takes no writes right now (it is read-only); the job was not accepted, try again shortly",
+    );
+  });
 });

@@ -1,7 +1,7 @@
 import type { Job } from "@anvil/job-machine";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
-import { databaseErrorText, isDatabaseUnreachable } from "@anvil/persistence";
-import { Unavailable } from "./errors";
+import { isDatabaseUnreachable, isTransientDatabaseError } from "@anvil/persistence";
+import { databaseUnavailable, Unavailable } from "./errors";
 
 /** The most submissions stored in one transaction. */
 const MAX_BATCH = 256;
@@ -12,17 +12,10 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type StoreAnswer = { outcomes: readonly SubmitOutcome[] | null } | { error: unknown };
 
-/** A disk that is full under the database (PostgreSQL's disk_full, or the embedded database's files). */
-const diskFull = (cause: unknown): boolean =>
-  /\b(ENOSPC|53100)\b|no space left on device/i.test(cause === undefined ? "" : databaseErrorText(cause));
-
-export const databaseDown = (cause?: unknown) =>
-  new Unavailable({
-    message: diskFull(cause)
-      ? "The database cannot write right now: its disk is full; the job was not accepted, try again once there is space"
-      : "The database is not reachable right now; the job was not accepted, try again shortly",
-    cause,
-  });
+export const databaseDown = (cause?: unknown) => {
+  const { reason, again } = databaseUnavailable(cause);
+  return new Unavailable({ message: `${reason}; the job was not accepted, try again ${again}`, cause });
+};
 
 const databaseSlow = () =>
   new Unavailable({
@@ -243,9 +236,10 @@ export class Submissions {
 
   /** A store failed: each of `batch` is refused, and its outcome is unknown when the connection went meanwhile. */
   private failed(batch: readonly Waiting[], error: unknown): void {
-    // The driver fails a query at once when the database cannot be reached; that is not an internal error.
+    // The driver fails a query at once when the database cannot be reached, and a database with a full disk or
+    // in read-only mode refuses it: neither is an internal error.
     const unreachable = isDatabaseUnreachable(error);
-    const refusal = unreachable ? databaseDown(error) : error;
+    const refusal = unreachable || isTransientDatabaseError(error) ? databaseDown(error) : error;
     for (const entry of batch) this.settle(entry, () => entry.reject(refusal));
     // The connection may have gone after the COMMIT reached the server: then these jobs are stored and waiting.
     if (unreachable) this.options.onUncertain?.();

@@ -3,12 +3,12 @@ import {
   ConversationNotFound,
   IdempotencyConflict,
   InvalidCursor,
-  isDatabaseUnreachable,
+  isTransientDatabaseError,
 } from "@anvil/persistence";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { Context } from "./context";
-import { Conflict, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
+import { Conflict, databaseUnavailable, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
 
 /** The largest request body one call (or batch) may carry, over HTTP or in one WebSocket message. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -77,12 +77,10 @@ const toTRPCError = (error: unknown): TRPCError | undefined => {
   if (error instanceof Unavailable) {
     return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message, cause: error });
   }
-  if (isDatabaseUnreachable(error)) {
-    return new TRPCError({
-      code: "SERVICE_UNAVAILABLE",
-      message: "The database is not reachable right now; try again shortly",
-      cause: error,
-    });
+  // The database is unreachable, its disk is full, it is read-only: the call may succeed when tried again.
+  if (isTransientDatabaseError(error)) {
+    const { reason, again } = databaseUnavailable(error);
+    return new TRPCError({ code: "SERVICE_UNAVAILABLE", message: `${reason}; try again ${again}`, cause: error });
   }
   return undefined;
 };

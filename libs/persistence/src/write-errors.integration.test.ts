@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { JobStore } from "./job-store";
 import { databaseErrorText } from "./sql-guards";
@@ -6,7 +7,7 @@ import { openPgliteFromTemplate, testDrivers } from "./testing/test-databases";
 import { isTransientDatabaseError } from "./write-errors";
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("isTransientDatabaseError on $kind", (driver) => {
-  const { store } = useTestDatabase(driver);
+  const { store, test } = useTestDatabase(driver);
 
   const failWith = async (error: string): Promise<unknown> => {
     const { job } = await store().submitJob({ prompt: "a refused write", params });
@@ -31,6 +32,26 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("isTransientDatabaseEr
     expect(text).not.toContain("Failed query");
     expect(text).not.toContain("a secret prompt");
     expect(text).toMatch(/0x00|\\u0000|null character|22P05|22021/i);
+  });
+
+  it("calls a write refused by a read-only database one to retry (a failover onto a standby)", async () => {
+    const { job } = await store().submitJob({ prompt: "read-only", params });
+    const refused = await test()
+      .database.db.transaction(async (tx) => {
+        await tx.execute(sql`set transaction read only`);
+        await new JobStore({ db: tx }, true).applyTransition({
+          jobId: job.id,
+          from: "queued",
+          to: "cancelled",
+          snapshot,
+        });
+      })
+      .then(
+        () => expect.unreachable("the database stored it"),
+        (error: unknown) => error,
+      );
+    expect(databaseErrorText(refused)).toMatch(/read-only transaction/);
+    expect(isTransientDatabaseError(refused)).toBe(true);
   });
 
   it("calls an unpaired surrogate in a JSON value a wrong write", async () => {

@@ -2,9 +2,10 @@ import { isDatabaseUnreachable } from "./postgres-client";
 import { errorChain } from "./sql-guards";
 
 // Transaction rollbacks (serialization failure, deadlock), insufficient resources (too many connections, disk
-// full, out of memory), a statement cancelled by a timeout, a lock not available, and I/O errors: the database
-// is there but could not do it now. The same write may succeed when it is tried again.
-const TRANSIENT_SQLSTATE = /^(40...|53...|57014|55P03|58...)$/;
+// full, out of memory), a statement cancelled by a timeout, a lock not available, I/O errors, and a database in
+// read-only mode (25006: a standby that a failover pointed the server at, or default_transaction_read_only): the
+// database is there but could not do it now. The same write may succeed when it is tried again.
+const TRANSIENT_SQLSTATE = /^(40...|53...|57014|55P03|58...|25006)$/;
 
 // PGlite has no error codes for these: the embedded database was closed (or is closing) under the write.
 const PGLITE_CLOSED = /^PGlite is clos(ed|ing)$/;

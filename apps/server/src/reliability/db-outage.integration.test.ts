@@ -180,6 +180,52 @@ describe.skipIf(!postgresDriver)(
       expect(rows).toHaveLength(1);
     }, 30_000);
 
+    it("keeps its jobs waiting while the database answers but refuses writes, and says it is not ready", async () => {
+      // What a failover that lands on a standby looks like: reads work, every write is refused (25006).
+      const { database, server } = await setUp();
+      const { trpc } = server;
+      const direct = postgres(database.databaseUrl!, { max: 1, onnotice: () => {} });
+      cleanups.push(() => direct.end({ timeout: 5 }));
+      const name = new URL(database.databaseUrl!).pathname.slice(1);
+      /** Sets the database's default and drops the server's connections, so that they come back with it. */
+      const readOnly = async (on: boolean) => {
+        await direct.unsafe(`alter database "${name}" set default_transaction_read_only = ${on ? "on" : "off"}`);
+        await direct`select pg_terminate_backend(pid) from pg_stat_activity
+          where datname = ${name} and pid <> pg_backend_pid()`;
+      };
+      // Writable again before the server closes (it writes its journal out), should the test fail.
+      cleanups.push(() => readOnly(false));
+      const running = await submit(trpc, "read-only 60", 60);
+      await waitForJob(trpc, running.id, (j) => j.status === "processing", "the first job runs");
+      const waiting = await submit(trpc, "read-only 1", 1);
+
+      await readOnly(true);
+      const healthz = async () => {
+        const answer = await fetch(`${server.url}/healthz`);
+        return { status: answer.status, ...((await answer.json()) as { database: string }) };
+      };
+      // The running job's next write is refused, and retried: health and /healthz say so.
+      await waitFor(
+        async () => !(await trpc.health.query()).ok && (await healthz()).status === 503,
+        "health and /healthz report the database down",
+      );
+      // Not a moment's blip of the dropped connections: it stays so while the writes are refused.
+      for (let i = 0; i < 3; i++) {
+        expect(await healthz()).toMatchObject({ status: 503, database: "down" });
+        await pause(200);
+      }
+      const refused = await trpcError(submit(trpc, "while read-only", 1));
+      expect(codeOf(refused)).toEqual({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
+      for (const job of [running, waiting]) {
+        expect((await trpc.jobs.get.query({ jobId: job.id })).status).not.toBe("error");
+      }
+
+      await readOnly(false);
+      await completes(trpc, running);
+      await completes(trpc, waiting);
+      expect(await healthz()).toMatchObject({ status: 200, database: "up" });
+    }, 45_000);
+
     it("answers reads and sign-ins that need the database with 503 while it is down, never a 500", async () => {
       const token = "an-api-token-for-the-outage";
       const { proxy, server } = await setUp({ apiToken: token });
