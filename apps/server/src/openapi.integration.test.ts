@@ -12,6 +12,7 @@ type Doc = {
   components: { schemas: Record<string, Schema> };
 };
 type Operation = {
+  summary?: string;
   parameters?: { name: string; in: string }[];
   requestBody?: unknown;
   responses: Record<string, { content: { "application/json": { schema: Schema } } }>;
@@ -90,5 +91,31 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
     const error = (await bad.json()) as { error: { message: string; data: { code: string; httpStatus: number } } };
     expect(error.error.data).toMatchObject({ code: "BAD_REQUEST", httpStatus: 400 });
     expect(error.error.message).toContain("jobId");
+  });
+
+  it("gives each operation a summary, and the 403, 404 and 409 only where that operation can answer them", async () => {
+    const operations = Object.entries(doc.paths).map(([path, item]) => [path, (item.get ?? item.post)!] as const);
+    for (const [path, operation] of operations) expect(operation.summary, path).toMatch(/^[A-Z].{8,}/);
+    const errorsOf = (path: string) =>
+      Object.keys(doc.paths[`/trpc/${path}`]!.get?.responses ?? doc.paths[`/trpc/${path}`]!.post!.responses);
+    expect(errorsOf("health")).not.toContain("403");
+    expect(errorsOf("health")).not.toContain("404");
+    expect(errorsOf("queue.pause")).toContain("403");
+    expect(errorsOf("jobs.cancel")).toEqual(expect.arrayContaining(["400", "401", "404", "409", "503"]));
+    expect(errorsOf("jobs.cancel")).not.toContain("403");
+
+    // What the server answers is among what the document says.
+    const { trpc, url } = server();
+    const unknown = encodeURIComponent(JSON.stringify({ jobId: "00000000-0000-4000-8000-000000000000" }));
+    expect(errorsOf("jobs.get")).toContain(String((await fetch(`${url}/trpc/jobs.get?input=${unknown}`)).status));
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("openapi cancel twice"), ...quick });
+    await waitForStatus(trpc, job.id, "complete");
+    const cancel = await fetch(`${url}/trpc/jobs.cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jobId: job.id }),
+    });
+    expect(cancel.status).toBe(409);
+    expect(errorsOf("jobs.cancel")).toContain("409");
   });
 });

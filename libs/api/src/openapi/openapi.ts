@@ -1,5 +1,7 @@
 import type { AnyTRPCRouter } from "@trpc/server";
 import { z } from "zod";
+import { operations } from "./operations";
+import type { OperationDoc, OperationError } from "./operations";
 import { outputSchemas } from "./output-schemas";
 
 type JsonSchema = Record<string, unknown>;
@@ -33,7 +35,8 @@ const errorShape: JsonSchema = {
   },
 };
 
-// The errors any call may meet (docs/API.md says which procedure gives which, and why).
+// The errors a call may meet: 403, 404 and 409 only where its operation says so (operations.ts), the others on any
+// call (docs/API.md says which procedure gives which, and why).
 const ERRORS: [status: string, when: string][] = [
   ["400", "BAD_REQUEST: bad input (the message names the field), or a body that is not UTF-8"],
   [
@@ -59,6 +62,9 @@ const ERRORS: [status: string, when: string][] = [
     "SERVICE_UNAVAILABLE: the database does not answer, or a cluster is between leaders; nothing was lost, try again",
   ],
 ];
+
+/** The errors only some operations give. */
+const OWN_ERRORS: ReadonlySet<string> = new Set<OperationError>(["403", "404", "409"]);
 
 /** The errors whose answer carries Retry-After, in seconds. */
 const RETRY_AFTER = new Set(["429", "503"]);
@@ -96,6 +102,7 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
     const input = inputs[0] as z.ZodType | undefined;
     const inputSchema = input ? toSchema(input, "input", components) : undefined;
     const output = (outputSchemas as Record<string, z.ZodType>)[path];
+    const about = (operations as Record<string, OperationDoc>)[path];
     const data = output ? toSchema(output, "output", components) : {};
     const responses: JsonSchema = {
       "200": {
@@ -112,6 +119,7 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
       },
     };
     for (const [status, description] of ERRORS) {
+      if (OWN_ERRORS.has(status) && !about?.errors.includes(status as OperationError)) continue;
       responses[status] = {
         description,
         content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
@@ -120,7 +128,13 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
           : {}),
       };
     }
-    const operation: JsonSchema = { operationId: path, tags: [path.split(".")[0]], responses };
+    const operation: JsonSchema = {
+      operationId: path,
+      ...(about ? { summary: about.summary } : {}),
+      ...(about?.description ? { description: about.description } : {}),
+      tags: [path.split(".")[0]],
+      responses,
+    };
     if (type === "query") {
       if (inputSchema) {
         operation["parameters"] = [

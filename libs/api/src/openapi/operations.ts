@@ -1,0 +1,94 @@
+import type { outputSchemas } from "./output-schemas";
+
+/** An error only some operations give, beyond those every call may meet (openapi.ts). */
+export type OperationError = "403" | "404" | "409";
+
+/** What /openapi.json says of one operation: a line for a list of them, and the errors of its own. */
+export interface OperationDoc {
+  summary: string;
+  /** More than the summary says, where a caller needs it (docs/API.md has the rest). */
+  description?: string;
+  errors: readonly OperationError[];
+}
+
+/**
+ * Every documented query and mutation, by path: the `satisfies` below makes a procedure added to output-schemas.ts
+ * without a line here (or one removed there but not here) fail the typecheck.
+ */
+export const operations = {
+  health: { summary: "Whether the server, its database and its backends answer", errors: [] },
+  me: { summary: "Who the caller is: name and whether an admin", errors: [] },
+  "conversations.create": { summary: "Make a conversation", errors: [] },
+  "conversations.get": { summary: "One conversation", errors: ["404"] },
+  "conversations.list": {
+    summary: "The caller's conversations, newest first",
+    description: "All of them, or a page: `limit`, and `before` the last id of the page before.",
+    errors: [],
+  },
+  "conversations.rename": { summary: "Give a conversation a new title", errors: ["404"] },
+  "conversations.delete": {
+    summary: "Delete a conversation with its messages, jobs and images",
+    description: "Its waiting jobs are cancelled and a running one is interrupted on its backend first.",
+    errors: ["404", "409"],
+  },
+  "messages.list": {
+    summary: "A conversation's messages, oldest first",
+    description: "An image job's assistant message carries the job's live state in `metadata`.",
+    errors: ["404"],
+  },
+  "jobs.submit": {
+    summary: "Submit an image job",
+    description:
+      "Returns the job, queued, with its place in the line. The same `idempotencyKey` returns the same job. An " +
+      "unknown checkpoint, sampler, scheduler or module is 400 listing the known ones; a priority above 0 is an " +
+      "admin's; another user's `conversationId` is 404.",
+    errors: ["403", "404", "409"],
+  },
+  "jobs.submitMany": {
+    summary: "Submit up to 1,000 image jobs, all or none",
+    description: "The jobs in input order, accepted in one transaction; any one refused refuses them all.",
+    errors: ["403", "404", "409"],
+  },
+  "jobs.get": { summary: "One job, with its live position and progress", errors: ["404"] },
+  "jobs.list": {
+    summary: "Jobs, oldest first (or newest), a page at a time",
+    description: "Filter by `status`, `conversationId` or (admins) `owner`; page on with `nextCursor`.",
+    errors: ["403", "404"],
+  },
+  "jobs.cancel": {
+    summary: "Cancel a job",
+    description: "A running generation is interrupted on its backend. 409 for a job already complete or in error.",
+    errors: ["404", "409"],
+  },
+  "jobs.retry": {
+    summary: "Submit a failed or cancelled job again, as a new job",
+    errors: ["404", "409"],
+  },
+  "jobs.move": {
+    summary: "Move a waiting job to the front or back of its owner's waiting jobs",
+    description: '`global: true` (admins, `to: "front"`) makes it the very next job to start. 409 unless queued.',
+    errors: ["403", "404", "409"],
+  },
+  "jobs.cancelWaiting": {
+    summary: "Cancel every waiting job of the caller, or of one conversation",
+    description: "`everyone: true` (admins) clears the whole line. Running jobs run on.",
+    errors: ["403", "404"],
+  },
+  "queue.status": { summary: "The line and the GPUs at a glance", errors: [] },
+  "queue.pause": { summary: "Start no more jobs (admins); running ones finish", errors: ["403"] },
+  "queue.resume": { summary: "Start jobs again after a pause (admins)", errors: ["403"] },
+  "users.create": {
+    summary: "Make a user (admins); the answer holds its token, shown this once",
+    errors: ["403", "409"],
+  },
+  "users.list": { summary: "Every user (admins)", errors: ["403"] },
+  "users.remove": {
+    summary: "Remove a user (admins); its token stops working at once, its jobs stay",
+    description: "409 for the caller's own name.",
+    errors: ["403", "404", "409"],
+  },
+  "checkpoints.list": { summary: "The models the backends offer, for `checkpoint`", errors: [] },
+  "checkpoints.modules": { summary: "VAE and text-encoder files, for `modules`", errors: [] },
+  "samplers.list": { summary: "What `sampler` takes: names and aliases", errors: [] },
+  "schedulers.list": { summary: "What `scheduler` takes: names and labels", errors: [] },
+} satisfies Record<keyof typeof outputSchemas, OperationDoc>;
