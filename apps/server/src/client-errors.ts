@@ -20,8 +20,10 @@ const ANSWERS: Record<string, [number, TRPC_ERROR_CODE_KEY, string]> = {
  */
 export const answerClientErrors = (server: Server): void => {
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
-    // Reset by the client, or an answer already under way: there is nobody, or nothing more, to tell.
-    if (error.code === "ECONNRESET" || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+    // Reset by the client, or an answer already begun: there is nobody, or nothing more, to tell. A request whose
+    // handler has not answered yet (a body that trickles past the request timeout) is still told, as Node does.
+    const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === "ECONNRESET" || !socket.writable || answering?.headersSent === true) {
       socket.destroy();
       return;
     }
