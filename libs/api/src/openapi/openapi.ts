@@ -49,6 +49,7 @@ const ERRORS: [status: string, when: string][] = [
   ],
   ["404", "NOT_FOUND: an unknown id, or another user's job"],
   ["405", "METHOD_NOT_SUPPORTED: another method than the operation's; the Allow header names it"],
+  ["408", "TIMEOUT: the request (its headers and body) did not arrive whole within 300 s"],
   ["409", "CONFLICT: the job's state forbids it, or an idempotencyKey was used for another request"],
   ["413", "PAYLOAD_TOO_LARGE: the body is over 256 KiB (32 MiB for a jobs.submitMany sent alone)"],
   ["415", "UNSUPPORTED_MEDIA_TYPE: a body that is not uncompressed JSON in UTF-8"],
