@@ -31,8 +31,9 @@ export interface ReadinessSources {
 
 /**
  * This server's readiness, for a load balancer or an orchestrator (`/healthz`): ready while its database answers
- * and takes its writes, and it is not stopping. Backends are not part of it: jobs wait for a backend that is away, and every server of a
- * cluster takes requests whichever server drives the GPUs (`health` and `queue.status` tell the backends).
+ * and takes its writes, and it is not stopping. Backends are not part of it: jobs wait for a backend that is away,
+ * and every server of a cluster takes requests whichever server drives the GPUs (`health` and `queue.status` tell
+ * the backends).
  */
 export async function readiness(sources: ReadinessSources): Promise<Readiness> {
   const answered = sources.ping().then(
