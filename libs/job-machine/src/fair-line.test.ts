@@ -159,7 +159,7 @@ const applyChange = (before: Map<string, number>, change: LineShift): Map<string
 /** The line changes clients get for `shift` bring every position they hold to the new one, or say to read it again. */
 const expectLineChanges = (before: Map<string, number>, shift: LineShift, after: Map<string, number>): void => {
   const changes = toLineChanges(shift, before.size).map((c) => (c.op === "reorder" ? c : { ...c, count: 1 }));
-  const event: LineEvent = { kind: "line", from: 0, version: changes.length, changes };
+  const event: LineEvent = { kind: "line", from: 0, version: changes.length, changes, timing: null };
   for (const [jobId, at] of before) {
     const now = applyLineEvent(at, event);
     if (now !== null) expect(now).toBe(after.get(jobId) ?? 0);

@@ -73,7 +73,7 @@ export interface LineEvent {
   version: number;
   changes: LineEventChange[] | null;
   /** When each position is expected to get a GPU; null while nothing is known (nothing learned yet, paused). */
-  timing?: LineTiming | null;
+  timing: LineTiming | null;
 }
 
 /**

@@ -51,6 +51,7 @@ const line = (from: number, changes: LineEvent["changes"]): LineEvent => ({
   from,
   version: from + 1,
   changes,
+  timing: null,
 });
 
 /** The line's rows as "#position owner n". */
