@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authState, checkAuth, login, markUnauthorized, recheckAuth, sessionEnded } from "./auth";
+import { authState, checkAuth, login, logout, markUnauthorized, recheckAuth, sessionEnded } from "./auth";
 
 const answering =
   (status: number, body: unknown): typeof fetch =>
@@ -59,5 +59,34 @@ describe("the session", () => {
     await recheckAuth(answering(200, local), navigate);
     expect(navigated).toEqual(["/"]);
     expect(sessionEnded()).toBeNull();
+  });
+
+  it("leaves nothing of a user who signs out, or whose session ended, for the next one in the tab", async () => {
+    const navigated: string[] = [];
+    const navigate = (path: string) => void navigated.push(path);
+    const typed = () => [sessionStorage.getItem("anvil:draft"), sessionStorage.getItem("anvil:settings")];
+    const type = () => {
+      sessionStorage.setItem("anvil:draft", "the admin's private draft");
+      sessionStorage.setItem("anvil:settings", JSON.stringify({ priority: 7 }));
+    };
+    const admin = { name: "admin", admin: true };
+    expect(await login("admin's token", answering(200, { ok: true, user: admin }), navigate)).toBeNull();
+    type();
+    // The session ends, and the same user signs in again: the draft waited for them.
+    markUnauthorized();
+    expect(await login("admin's token", answering(200, { ok: true, user: admin }), navigate)).toBeNull();
+    expect(typed()).toEqual(["the admin's private draft", JSON.stringify({ priority: 7 })]);
+    expect(navigated).toEqual([]);
+    // Another user signs in where the admin's session ended: a fresh page, nothing of the admin's.
+    markUnauthorized();
+    expect(
+      await login("carol's token", answering(200, { ok: true, user: { name: "carol", admin: false } }), navigate),
+    ).toBeNull();
+    expect(typed()).toEqual([null, null]);
+    expect(navigated).toEqual(["/"]);
+
+    type();
+    await logout(answering(200, { ok: true })).catch(() => undefined);
+    expect(typed()).toEqual([null, null]);
   });
 });

@@ -1,4 +1,5 @@
 import { createSignal } from "solid-js";
+import { forgetTab } from "./draft";
 
 /** Where the session stands: unknown until `/auth/status` answers. */
 export type AuthState = "checking" | "required" | "ok";
@@ -85,8 +86,17 @@ export async function recheckAuth(
   if (state === "ok" && before !== null && currentUser()?.name !== before.name) navigate("/");
 }
 
-/** Posts the token to /auth/login, which sets the HttpOnly session cookie; resolves to an error message or null. */
-export async function login(token: string, fetcher: typeof fetch = fetch): Promise<string | null> {
+/**
+ * Posts the token to /auth/login, which sets the HttpOnly session cookie; resolves to an error message or null.
+ * Another user than the one whose session ended here gets a fresh page through `navigate`, as signing out does:
+ * nothing of the one before (a draft, their settings) is left for them.
+ */
+export async function login(
+  token: string,
+  fetcher: typeof fetch = fetch,
+  navigate: (path: string) => void = (path) => location.assign(path),
+): Promise<string | null> {
+  const before = currentUser();
   try {
     const response = await fetcher("/auth/login", {
       method: "POST",
@@ -96,6 +106,10 @@ export async function login(token: string, fetcher: typeof fetch = fetch): Promi
     });
     const body = (await response.json().catch(() => ({}))) as { error?: string; user?: SignedInUser | null };
     if (response.ok) {
+      if (before !== null && body.user && body.user.name !== before.name) {
+        forgetTab();
+        navigate("/");
+      }
       if (body.user) setCurrentUser(body.user);
       setSessionEnded(null);
       signedOutInAnotherTab = false;
@@ -115,6 +129,7 @@ export async function logout(fetcher: typeof fetch = fetch): Promise<void> {
   tabs?.postMessage(SIGNED_OUT);
   await fetcher("/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
   setCurrentUser(null);
-  // Back to a clean page: nothing of the signed-out user's stays in memory.
+  // Back to a clean page: nothing of the signed-out user's stays in memory, nor in the tab's storage.
+  forgetTab();
   location.assign("/");
 }

@@ -23,6 +23,18 @@ export function tabSlot(key: string) {
   };
 }
 
+/**
+ * Forgets everything this tab keeps (the prompt's draft, the settings, the streams' cursors): a user signs out, or
+ * another signs in, and nothing of the one before is left for them.
+ */
+export function forgetTab(): void {
+  try {
+    for (const key of Object.keys(sessionStorage)) if (key.startsWith("anvil:")) sessionStorage.removeItem(key);
+  } catch {
+    // Storage is off: it kept nothing.
+  }
+}
+
 const slot = tabSlot("anvil:draft");
 
 /** The prompt this tab was typing. */
