@@ -34,6 +34,12 @@ describe("submitJobInput", () => {
     expect(messages({ prompt: "x", priority: 1.5 })).toEqual(["priority must be a whole number"]);
   });
 
+  it("says only that a whole number too large to be exact is out of range", () => {
+    expect(messages({ prompt: "x", seed: 99999999999999999999 })).toEqual(["seed must be at most 4294967295"]);
+    expect(messages({ prompt: "x", seed: -1e30 })).toEqual(["seed must be at least -1"]);
+    expect(messages({ prompt: "x", seed: 2.5 })).toEqual(["seed must be a whole number"]);
+  });
+
   it("takes callbackUrl null as none, as a Job shows it, and names a callbackUrl that is no URL", () => {
     expect(submitJobInput.parse({ prompt: "x", callbackUrl: null }).callbackUrl).toBeNull();
     expect(submitJobInput.parse({ prompt: "x" }).callbackUrl).toBeUndefined();

@@ -50,12 +50,14 @@ export const noInput = z
   )
   .nullish();
 
+// The range first, and alone when it is out: zod's `int` also refuses a whole number too large to be exact
+// (1e20), which would say "must be a whole number" of it beside the range.
 const int = (field: string, min: number, max: number) =>
   z
     .number({ error: mustBe(field, "a number") })
-    .int({ error: `${field} must be a whole number` })
-    .min(min, { error: `${field} must be at least ${min}` })
-    .max(max, { error: `${field} must be at most ${max}` });
+    .min(min, { error: `${field} must be at least ${min}`, abort: true })
+    .max(max, { error: `${field} must be at most ${max}`, abort: true })
+    .int({ error: `${field} must be a whole number` });
 
 // `multipleOf` rather than a refinement, so that /openapi.json says it too.
 const dimension = (field: string) => int(field, 64, 2048).multipleOf(8, { error: `${field} must be a multiple of 8` });
