@@ -35,7 +35,7 @@ describe("submitJobInput", () => {
   });
 
   it("says only that a whole number too large to be exact is out of range", () => {
-    expect(messages({ prompt: "x", seed: 99999999999999999999 })).toEqual(["seed must be at most 4294967295"]);
+    expect(messages({ prompt: "x", seed: 1e20 })).toEqual(["seed must be at most 4294967295"]);
     expect(messages({ prompt: "x", seed: -1e30 })).toEqual(["seed must be at least -1"]);
     expect(messages({ prompt: "x", seed: 2.5 })).toEqual(["seed must be a whole number"]);
   });
