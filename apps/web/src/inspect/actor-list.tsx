@@ -42,7 +42,10 @@ function ActorButton(props: {
       >
         <span class="actor__prompt">{props.prompt ?? `Job ${props.jobId.slice(0, 8)}`}</span>
         <span class="actor__line">
-          <span class={`badge badge--${props.state ?? "cancelled"}`}>{props.state ?? "unknown"}</span>
+          {/* A deleted job (gone from the server) looks as a cancelled one does. */}
+          <span class={`badge badge--${props.state === null || props.state === "deleted" ? "cancelled" : props.state}`}>
+            {props.state ?? "unknown"}
+          </span>
           {/* The detail first: in the narrow column the line is cut at its end, and the id is also in the address. */}
           <span class="actor__meta">
             {props.detail} · <code title={props.jobId}>{props.jobId.slice(0, 8)}</code>

@@ -163,6 +163,24 @@ describe("<InspectPage> with a job cancelled before it started", () => {
   });
 });
 
+describe("<InspectPage> with a job whose conversation was deleted while it waited", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    history.replaceState(null, "", "/");
+  });
+
+  it("says the job was deleted, where it would not know its status", async () => {
+    const NOT_FOUND = {
+      error: { message: "No job", code: -32004, data: { code: "NOT_FOUND", httpStatus: 404 } },
+    };
+    serverAnswering((procedure) => (procedure === "jobs.get" ? NOT_FOUND : answerForCancelledJob(procedure)));
+    render(() => <InspectPage />);
+    const finished = await screen.findByRole("button", { name: /Job 5b1c7f3e/ });
+    await eventually(() => expect(finished).toHaveTextContent("deleted"));
+    expect(finished).not.toHaveTextContent("unknown");
+  });
+});
+
 const cancelledWhileRunning = "7d3c1e55-0f1a-4c2b-9a8e-5b6c7d8e9f00";
 
 /** A job actor's snapshot in the selected job's timeline. */

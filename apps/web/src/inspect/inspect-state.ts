@@ -109,10 +109,13 @@ export function createInspectorState() {
   /** A live stream failed: refused (no admin) is final; anything else may be a session that ended. */
   const streamFailed = (error: unknown) => (errorCode(error) === "FORBIDDEN" ? failed(error) : void recheckAuth());
 
-  /** A listed job's final status, shown at once where its actor left no state. */
-  const learnFinal = (job: StoredJob) => {
-    setFinals(job.id, job.status);
-    setViews("actors", "finished", (actor) => actor.jobId === job.id && actor.state === null, "state", job.status);
+  /**
+   * A listed job's final status, shown at once where its actor left no state: as stored, or `deleted` for a job
+   * the server no longer has (its conversation was deleted).
+   */
+  const learnFinal = (jobId: string, status: string) => {
+    setFinals(jobId, status);
+    setViews("actors", "finished", (actor) => actor.jobId === jobId && actor.state === null, "state", status);
   };
 
   const asked = new Set<string>();
@@ -129,10 +132,11 @@ export function createInspectorState() {
             // Asked again at the next refresh, unless the job is gone: a server that restarted or did not answer
             // would otherwise leave the job named by its id for as long as the page is open.
             if (errorCode(job.reason) !== "NOT_FOUND") asked.delete(batchIds[at]!);
+            else learnFinal(batchIds[at]!, "deleted");
             return;
           }
           setPrompts(job.value.id, job.value.prompt);
-          if (ended(job.value)) learnFinal(job.value);
+          if (ended(job.value)) learnFinal(job.value.id, job.value.status);
         }),
       );
     }
