@@ -70,7 +70,7 @@ describe("a job service whose images folder is full", () => {
 
   it("starts no job while an image waits to be stored, and runs the rest once there is room", async () => {
     sim = await startForgeSimulator({ stepMs: 1, modelLoadMs: 1 });
-    let room = false;
+    let room = true;
     const stored = new Set<string>();
     const images: ImageStore = {
       write: async (jobId) => {
@@ -89,19 +89,26 @@ describe("a job service whose images folder is full", () => {
       images,
     });
     const params = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 2 };
+    // A job made and stored first, so that the server foretells the next ones.
+    const warmUp = await service.submit({ prompt: "warm-up", ...params });
+    await vi.waitFor(async () => expect((await service!.get(warmUp.id)).status).toBe("complete"), { timeout: 10_000 });
+    room = false;
     const jobs: Job[] = [];
     for (const prompt of ["first", "second", "third"]) jobs.push(await service.submit({ prompt, ...params }));
     await vi.waitFor(() => expect(service!.scheduler.imagesBlocked).toBe(true), { timeout: 10_000 });
     // The first job's image waits. The second had the GPU already (an image is written once the next job's request
     // went out); the third has not started, however long the folder stays full.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(sim.stats().log.map((run) => run.prompt)).toEqual(["first", "second"]);
-    expect((await service.get(jobs[2]!.id)).status).toBe("queued");
+    expect(sim.stats().log.map((run) => run.prompt)).toEqual(["warm-up", "first", "second"]);
+    // Nor is it foretold to: the line is held, as while an admin pauses it (the server foretells, though: the
+    // running job's end).
+    expect((await service.get(jobs[1]!.id)).estimatedFinishAt).not.toBeNull();
+    expect(await service.get(jobs[2]!.id)).toMatchObject({ status: "queued", estimatedStartAt: null });
     room = true;
     await vi.waitFor(async () => expect((await service!.get(jobs[2]!.id)).status).toBe("complete"), {
       timeout: 15_000,
     });
-    expect([...stored].sort()).toEqual(jobs.map((job) => job.id).sort());
+    expect([...stored].sort()).toEqual([warmUp, ...jobs].map((job) => job.id).sort());
     expect(service.scheduler.imagesBlocked).toBe(false);
   }, 30_000);
 });

@@ -103,7 +103,8 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const estimates: Estimates = new Estimates({
     now: () => Date.now(),
     backends: backendUrls,
-    queue: () => ({ ...scheduler.snapshot(), held: scheduler.held }),
+    // Held by an admin's pause or by an image waiting to be stored: no waiting job is foretold to start.
+    queue: () => ({ ...scheduler.snapshot(), held: scheduler.held || scheduler.imagesBlocked }),
     line: () => scheduler.queued(),
     position: (jobId) => scheduler.position(jobId),
     record: (jobId) => live.record(jobId),
@@ -142,14 +143,20 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
           // piles up in memory behind it.
           imageStorage: (change, cause) => {
             if (change === "waiting") {
-              if (imagesWaiting++ === 0) scheduler.blockForImages(true);
+              if (imagesWaiting++ === 0) {
+                scheduler.blockForImages(true);
+                live.retimed();
+              }
               imageFailures.failed(
                 "an image could not be stored: no job starts until it is; it is tried again until then, or until its job times out",
                 { error: String(cause) },
               );
               return;
             }
-            if (--imagesWaiting === 0) scheduler.blockForImages(false);
+            if (--imagesWaiting === 0) {
+              scheduler.blockForImages(false);
+              live.retimed();
+            }
             if (change === "stored") imageFailures.succeeded();
           },
         },
