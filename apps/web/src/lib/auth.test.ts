@@ -85,6 +85,15 @@ describe("the session", () => {
     expect(typed()).toEqual([null, null]);
     expect(navigated).toEqual(["/"]);
 
+    // Carol types; the page is reloaded after her session ended, so it knows nobody: the tab still knows whose
+    // draft it holds, and the admin signing in there gets a fresh page.
+    type();
+    navigated.length = 0;
+    await checkAuth(answering(200, { required: true, authorized: false, user: null }));
+    expect(await login("admin's token", answering(200, { ok: true, user: admin }), navigate)).toBeNull();
+    expect(typed()).toEqual([null, null]);
+    expect(navigated).toEqual(["/"]);
+
     type();
     await logout(answering(200, { ok: true })).catch(() => undefined);
     expect(typed()).toEqual([null, null]);

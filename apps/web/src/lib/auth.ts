@@ -1,5 +1,5 @@
 import { createSignal } from "solid-js";
-import { forgetTab } from "./draft";
+import { forgetTab, tabSlot } from "./draft";
 
 /** Where the session stands: unknown until `/auth/status` answers. */
 export type AuthState = "checking" | "required" | "ok";
@@ -11,7 +11,13 @@ export interface SignedInUser {
 }
 
 const [authState, setAuthState] = createSignal<AuthState>("checking");
-const [currentUser, setCurrentUser] = createSignal<SignedInUser | null>(null);
+const [currentUser, setSignedIn] = createSignal<SignedInUser | null>(null);
+/** Whose the tab's draft and settings are: the last user signed in on it, across a reload and a session's end. */
+const tabUser = tabSlot("anvil:user");
+const setCurrentUser = (user: SignedInUser | null): void => {
+  setSignedIn(user);
+  if (user) tabUser.write(user.name);
+};
 const [signInRequired, setSignInRequired] = createSignal(false);
 
 /** The current auth state, the signed-in user, and whether the server wants a sign-in at all, as signals. */
@@ -96,7 +102,7 @@ export async function login(
   fetcher: typeof fetch = fetch,
   navigate: (path: string) => void = (path) => location.assign(path),
 ): Promise<string | null> {
-  const before = currentUser();
+  const before = currentUser()?.name ?? tabUser.read();
   try {
     const response = await fetcher("/auth/login", {
       method: "POST",
@@ -106,7 +112,7 @@ export async function login(
     });
     const body = (await response.json().catch(() => ({}))) as { error?: string; user?: SignedInUser | null };
     if (response.ok) {
-      if (before !== null && body.user && body.user.name !== before.name) {
+      if (before !== null && body.user && body.user.name !== before) {
         forgetTab();
         navigate("/");
       }
