@@ -26,4 +26,23 @@ describe("termBackends", () => {
     // Unlinked from the term once answered: the term's end reaches them no more (nor does it keep them).
     expect(ended.some((signal) => signal.aborted)).toBe(false);
   });
+
+  it("holds many calls in flight at once without Node's warning of a leak", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(warning.name);
+    process.on("warning", onWarning);
+    try {
+      // A generation waits for its image while probes, polls and the catalog's reads come and go beside it.
+      const fetch: typeof globalThis.fetch = (_input, init) =>
+        new Promise((_, reject) => init!.signal!.addEventListener("abort", () => reject(init!.signal!.reason)));
+      const { clients, end } = termBackends(["http://127.0.0.1:9"], fetch);
+      const calls = Array.from({ length: 20 }, () => Effect.runPromise(Effect.ignore(clients[0]!.progress())));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      end();
+      await Promise.all(calls);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).not.toContain("MaxListenersExceededWarning");
+  });
 });
