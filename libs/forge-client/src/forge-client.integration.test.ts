@@ -13,7 +13,9 @@ const pngSize = (png: Uint8Array) => {
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-const waitFor = async (check: () => boolean, timeoutMs = 2000) => {
+// Ten seconds: the tests run beside the server's on a loaded machine (scripts/test.mjs), where an interrupt once
+// took longer than two.
+const waitFor = async (check: () => boolean, timeoutMs = 10_000) => {
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error("condition not met in time");

@@ -11,7 +11,8 @@ const pngSize = (base64: string) => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 2000) => {
+// Ten seconds, as in forge-client.integration.test.ts: these run beside the server's tests on a loaded machine.
+const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error("condition not met in time");
