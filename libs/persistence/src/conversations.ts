@@ -88,12 +88,9 @@ export async function listMessages(db: AnvilDb, conversationId: string): Promise
 
 /**
  * What deleting a conversation did: nothing, for there is no such conversation; nothing, for some of its jobs are
- * still waiting or running (`jobIds`: those); or deleted it with its messages and jobs (`jobIds`: all of them).
- */
-/**
- * What deleting a conversation did. `live` lists the jobs that kept it: the waiting ones first, then the running
- * ones, the order to cancel them in (a running one cancelled first frees its GPU for a waiting one of the same
- * conversation, which would then start only to be interrupted).
+ * still waiting or running (`jobIds`: those, the waiting ones first, the order to cancel them in: a running one
+ * cancelled first frees its GPU for a waiting one of the same conversation, which would then start only to be
+ * interrupted); or deleted it with its messages and jobs (`jobIds`: all of them).
  */
 export type ConversationDeletion =
   { kind: "missing" } | { kind: "live"; jobIds: string[] } | { kind: "deleted"; jobIds: string[] };
