@@ -117,6 +117,11 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const writeFailures = new FailureSpell(log, "database writes go through again");
   const imageFailures = new FailureSpell(log, "images are stored again");
   let imagesWaiting = 0;
+  /** Holds the line while an image waits to be stored, and tells the estimates, as a pause does. */
+  const holdForImages = (held: boolean) => {
+    scheduler.blockForImages(held);
+    live.retimed();
+  };
   // A write refused because this server's term as leader is over is no outage: said once, as what it is.
   let termOverSaid = false;
   // Persisted across restarts and failovers: a server that starts on a paused queue says why nothing runs.
@@ -143,20 +148,14 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
           // piles up in memory behind it.
           imageStorage: (change, cause) => {
             if (change === "waiting") {
-              if (imagesWaiting++ === 0) {
-                scheduler.blockForImages(true);
-                live.retimed();
-              }
+              if (imagesWaiting++ === 0) holdForImages(true);
               imageFailures.failed(
                 "an image could not be stored: no job starts until it is; it is tried again until then, or until its job times out",
                 { error: String(cause) },
               );
               return;
             }
-            if (--imagesWaiting === 0) {
-              scheduler.blockForImages(false);
-              live.retimed();
-            }
+            if (--imagesWaiting === 0) holdForImages(false);
             if (change === "stored") imageFailures.succeeded();
           },
         },

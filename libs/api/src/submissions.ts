@@ -238,11 +238,10 @@ export class Submissions {
   private failed(batch: readonly Waiting[], error: unknown): void {
     // The driver fails a query at once when the database cannot be reached, and a database with a full disk or
     // in read-only mode refuses it: neither is an internal error.
-    const unreachable = isDatabaseUnreachable(error);
-    const refusal = unreachable || isTransientDatabaseError(error) ? databaseDown(error) : error;
+    const refusal = isTransientDatabaseError(error) ? databaseDown(error) : error;
     for (const entry of batch) this.settle(entry, () => entry.reject(refusal));
     // The connection may have gone after the COMMIT reached the server: then these jobs are stored and waiting.
-    if (unreachable) this.options.onUncertain?.();
+    if (isDatabaseUnreachable(error)) this.options.onUncertain?.();
   }
 
   /**
