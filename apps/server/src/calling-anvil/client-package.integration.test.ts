@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnServer, useBuiltServers } from "../reliability/support/built-server";
 import { testDrivers } from "../testing/test-databases";
-import { assertClientBuilt, compileConsumer, installPackedClient } from "./packed-client";
+import { assertClientBuilt, compileConsumer, compileReadmeExamples, installPackedClient } from "./packed-client";
 
 const run = promisify(execFile);
 
@@ -40,6 +40,11 @@ describe("@anvil/client, packed and installed outside the workspace", () => {
       expect(await readFile(join(dist, file), "utf8"), file).not.toMatch(/["']@anvil\//);
     }
   });
+
+  it("compiles the README's TypeScript examples against the packed client, as a newcomer pastes them", async () => {
+    // The README has three: tRPC's own client, @anvil/client, and a webhook's signature check.
+    expect(await compileReadmeExamples(consumer)).toBe(3);
+  }, 120_000);
 
   it("submits and waits: the position, then the progress, then the PNG", async () => {
     const database = await testDrivers()[0]!.create();

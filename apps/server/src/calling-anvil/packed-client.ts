@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -94,9 +94,45 @@ export async function installPackedClient(): Promise<string> {
 }
 
 /** Compiles the consumer with the workspace's TypeScript; rejects with tsc's report when it fails. */
-export async function compileConsumer(dir: string): Promise<void> {
+export async function compileConsumer(dir: string, project = "tsconfig.json"): Promise<void> {
   const tsc = join(MODULES, "typescript/bin/tsc");
-  await run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: dir }).catch((error: { stdout?: string }) => {
-    throw new Error(`tsc failed in the consumer project:\n${error.stdout ?? String(error)}`);
+  await run(process.execPath, [tsc, "-p", project], { cwd: dir }).catch((error: { stdout?: string }) => {
+    throw new Error(`tsc failed in the consumer project (${project}):\n${error.stdout ?? String(error)}`);
   });
+}
+
+// What the README's examples take as given: a webhook receiver's request, its raw body and its secret.
+const README_GIVENS = `declare const req: import("node:http").IncomingMessage;
+declare const rawBody: Buffer;
+declare const secret: string;
+`;
+
+/** The README's TypeScript examples (its ```ts blocks), in order. */
+export async function readmeExamples(): Promise<string[]> {
+  const readme = await readFile(join(WORKSPACE, "README.md"), "utf8");
+  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
+}
+
+/**
+ * Writes each of the README's TypeScript examples into the consumer project as a module of its own, beside the
+ * consumer, as a newcomer would paste it, and compiles them the same way (`compileConsumer`'s settings): an example
+ * that does not compile against the packed client fails, naming its file (`readme-<n>.ts`, the README's n-th block).
+ */
+export async function compileReadmeExamples(dir: string): Promise<number> {
+  const examples = await readmeExamples();
+  await writeFile(join(dir, "readme-givens.d.ts"), README_GIVENS);
+  const files = await Promise.all(
+    examples.map(async (example, n) => {
+      const file = `readme-${n + 1}.ts`;
+      await writeFile(join(dir, file), `${example}export {};\n`);
+      return file;
+    }),
+  );
+  const project = { ...TSCONFIG, compilerOptions: { ...TSCONFIG.compilerOptions, noEmit: true } };
+  await writeFile(
+    join(dir, "tsconfig.readme.json"),
+    JSON.stringify({ ...project, include: ["readme-givens.d.ts", ...files] }),
+  );
+  await compileConsumer(dir, "tsconfig.readme.json");
+  return examples.length;
 }
