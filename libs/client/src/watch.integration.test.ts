@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createAnvilClient } from "./create-client";
 import { ADMIN_TOKEN, useAnvilServer } from "./testing/anvil-server";
@@ -64,6 +65,71 @@ describe("watch and wait against a server that refuses the token", { timeout: 30
       await expect(waiting).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
     } finally {
       await admin.queue.resume.mutate();
+    }
+  });
+});
+
+/** A TCP proxy to `target` whose connections `cut()` drops, as a network blip or a restarting proxy does. */
+async function cuttableProxy(target: string) {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const proxy = createServer((inbound) => {
+    connections++;
+    const outbound = connect(Number(port), hostname);
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      socket.on("error", () => undefined);
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((listening) => proxy.listen(0, "127.0.0.1", listening));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    connections: () => connections,
+    cut: () => sockets.forEach((socket) => socket.destroy()),
+    close: () => new Promise<void>((closed) => (sockets.forEach((s) => s.destroy()), proxy.close(() => closed()))),
+  };
+}
+
+describe("watch across a dropped connection", { timeout: 30_000 }, () => {
+  const url = useAnvilServer();
+
+  it("reopens the stream by itself and yields no snapshot twice", async () => {
+    const proxy = await cuttableProxy(url());
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    await admin.queue.pause.mutate();
+    try {
+      const job = await admin.jobs.submit.mutate({ prompt: "watched across a drop", ...quick });
+      const watcher = createAnvilClient({ url: proxy.url, token: ADMIN_TOKEN });
+      const snapshots: { status: string; queuePosition: number; progress: number }[] = [];
+      let reconnects = 0;
+      const watching = (async () => {
+        for await (const { status, queuePosition, progress } of watcher.watch(job.id, {
+          retryDelayMs: () => 50,
+          onReconnect: () => reconnects++,
+        })) {
+          snapshots.push({ status, queuePosition, progress });
+        }
+      })();
+      await expect.poll(() => snapshots.length).toBe(1);
+      // The stream drops while the job waits; it is reopened from the last event id, and the server answers with
+      // the job's current state, which is the snapshot already seen.
+      const before = proxy.connections();
+      proxy.cut();
+      await expect.poll(() => reconnects).toBeGreaterThan(0);
+      await expect.poll(() => proxy.connections()).toBeGreaterThan(before);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await admin.queue.resume.mutate();
+      await watching;
+      expect(snapshots[0]).toEqual({ status: "queued", queuePosition: 1, progress: 0 });
+      expect(snapshots.filter((s) => s.status === "queued")).toHaveLength(1);
+      expect(snapshots.at(-1)).toMatchObject({ status: "complete", progress: 100 });
+      for (const [i, snapshot] of snapshots.entries()) expect(snapshot, `#${i}`).not.toEqual(snapshots[i - 1]);
+    } finally {
+      await admin.queue.resume.mutate();
+      await proxy.close();
     }
   });
 });

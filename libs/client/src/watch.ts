@@ -59,6 +59,8 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
   let done = false;
   let wake: (() => void) | undefined;
   let cursor = options.lastEventId;
+  // The last snapshot queued, as JSON.
+  let last: string | undefined;
   let attempt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let current: { unsubscribe(): void } | undefined;
@@ -98,6 +100,11 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
           cursor = id;
           // Line events come only without a jobId filter; this stream always has one.
           if ("kind" in data) return;
+          // A reopened stream begins with the job's current state after what was missed, which is the last snapshot
+          // again when nothing changed meanwhile: it is not yielded twice.
+          const snapshot = JSON.stringify(data);
+          if (snapshot === last) return;
+          last = snapshot;
           queue.push(data);
           if (isFinal(data)) {
             active = false;
