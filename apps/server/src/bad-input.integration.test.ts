@@ -330,6 +330,9 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       for (const [method, path, allow, use] of [
         ["OPTIONS", "/trpc/jobs.submit", "POST", "use POST"],
         ["DELETE", "/trpc/jobs.get", "GET, HEAD", "use GET or HEAD"],
+        // The two that tRPC itself would refuse, with the same Allow as any other wrong method.
+        ["POST", "/trpc/jobs.get", "GET, HEAD", "use GET or HEAD"],
+        ["GET", "/trpc/jobs.submit", "POST", "use POST"],
         ["PUT", "/trpc/jobs.submit", "POST", "use POST"],
         ["PUT", "/trpc/jobs.nope", "GET, POST", "use GET for a query, POST for a mutation"],
         // A subscription's HEAD would hold a stream open that sends nothing; a POST is no way to open one.

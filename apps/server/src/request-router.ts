@@ -152,14 +152,7 @@ const methodRefused = (req: IncomingMessage, path: string): { message: string; a
       };
     }
     const allowed = METHODS[kind];
-    // A query sent as POST or a mutation as GET: tRPC's own 405 says so.
-    if (
-      allowed.includes(method) ||
-      (method === "POST" && kind === "query") ||
-      (method === "GET" && kind === "mutation")
-    ) {
-      return null;
-    }
+    if (allowed.includes(method)) return null;
     return {
       message: `${method} is not a way to call a ${kind}: use ${allowed.join(" or ")}`,
       allow: allowed.join(", "),
