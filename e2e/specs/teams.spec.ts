@@ -221,6 +221,21 @@ test.describe("teams", () => {
       ["ann", a2],
     ]);
 
+    // On a phone the admin's menu gives the title of another user's conversation the row's whole width, with its
+    // owner and date beneath (on one line, all three, the title kept about five characters of it).
+    await admin.keyboard.press("Escape");
+    await expect(line).toHaveCount(0);
+    await admin.setViewportSize({ width: 375, height: 740 });
+    await admin.getByRole("button", { name: "Conversations" }).click();
+    const annsRow = admin.locator(".conversations__item").filter({ hasText: a1 });
+    await expect(annsRow).toContainText("ann's");
+    const [rowBox, titleBox] = await Promise.all([
+      annsRow.boundingBox(),
+      annsRow.locator(".conversations__title").boundingBox(),
+    ]);
+    expect(titleBox?.width ?? 0, "the title's width").toBeGreaterThan((rowBox?.width ?? Infinity) * 0.7);
+    await admin.setViewportSize({ width: 1280, height: 720 });
+
     // Signing out ends ann's session: the sign-in form, also after a reload, and in her other tab, whose live
     // updates end with the session.
     const annElsewhere = await ann.context().newPage();
