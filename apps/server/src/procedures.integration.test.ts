@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { codeOf, occupyGpu, quick, trpcError, uniquePrompt } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
+import { recordJobEvents } from "./testing/job-events";
 import { useTestServer } from "./testing/test-server";
 import { waitForStatus } from "./testing/wait";
 
@@ -19,6 +20,25 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
         database: driver.kind,
         backends: [{ url: simulator.url, healthy: true }],
       });
+    });
+  });
+
+  describe("ids in capital letters", () => {
+    it("are the same ids: a job's stream, a submit into the conversation and its deletion all find them", async () => {
+      const { trpc } = server();
+      const conversation = await trpc.conversations.create.mutate({ title: "Capitals" });
+      const job = await trpc.jobs.submit.mutate({
+        prompt: uniquePrompt("capitals"),
+        ...quick,
+        conversationId: conversation.id.toUpperCase(),
+      });
+      expect(job.conversationId).toBe(conversation.id);
+      // The stream of one job, asked for in capitals, carries it to its end (it was silent).
+      const stream = await recordJobEvents(server(), trpc, { jobId: job.id.toUpperCase() });
+      await stream.untilStatus(job.id, "complete");
+      stream.stop();
+      const deleted = await trpc.conversations.delete.mutate({ conversationId: conversation.id.toUpperCase() });
+      expect(deleted.id).toBe(conversation.id);
     });
   });
 

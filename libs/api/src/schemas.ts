@@ -16,7 +16,11 @@ const visible = (s: string) => s.replace(INVISIBLE, "").length > 0;
 const mustBe = (field: string, what: string) => (issue: { input?: unknown }) =>
   issue.input === undefined ? `${field} is missing (it must be ${what})` : `${field} must be ${what}`;
 
-const uuid = (field: string) => z.uuid({ error: mustBe(field, "a UUID") });
+/**
+ * An id: a UUID in any case, read as the lower case Anvil makes and stores (PostgreSQL's uuid type ignores case, but
+ * the live line, the event streams and what a client compares its ids with do not).
+ */
+const uuid = (field: string) => z.uuid({ error: mustBe(field, "a UUID") }).toLowerCase();
 
 /** `unknown field "x"` or `unknown fields "x", "y"`, followed by what the input does take. */
 const unknownFields = (keys: readonly string[], taken: string): string =>
