@@ -18,6 +18,25 @@ describe.each(testDrivers())("jobs.submitMany and idempotency keys on $kind", (d
     expect(listed.items.map((job) => job.id)).toEqual(jobs.map((job) => job.id));
   });
 
+  it("answers one place each when the first job starts at once on a free GPU", async () => {
+    const { trpc } = server();
+    await expect
+      .poll(async () => trpc.queue.status.query(), { timeout: 30_000 })
+      .toMatchObject({
+        queued: 0,
+        processing: 0,
+      });
+    const jobs = await trpc.jobs.submitMany.mutate({
+      jobs: [1, 2, 3].map((i) => ({ prompt: uniquePrompt(`free GPU ${i}`), ...quick })),
+    });
+    // As the batch was stored: the first gets the GPU right after, and the line events that follow say so.
+    expect(jobs.map((job) => [job.status, job.queuePosition])).toEqual([
+      ["queued", 1],
+      ["queued", 2],
+      ["queued", 3],
+    ]);
+  });
+
   it("accepts none of the jobs when one is refused, and names its index", async () => {
     const { trpc } = server();
     const before = (await trpc.jobs.list.query({ limit: 500 })).items.length;

@@ -39,12 +39,17 @@ export class LineIntake {
       if (!joining.has(job.id) && (created || this.isOrphan(job))) joining.set(job.id, job);
     }
     for (const job of joining.values()) live.update(job);
-    scheduler.submitMany([...joining.values()].map(lineInputOf));
-    return results.map(({ job }) => {
-      const snapshot = live.toJob(job);
-      if (joining.delete(job.id)) publisher.announce(job, snapshot);
-      return snapshot;
+    let snapshots: Job[] = [];
+    // Read and announced as they joined the line, before any of them starts: with a GPU free, the first would
+    // otherwise still read as waiting at 1 (its start not persisted yet) beside the one that is #1 after it.
+    scheduler.submitMany([...joining.values()].map(lineInputOf), () => {
+      snapshots = results.map(({ job }) => {
+        const snapshot = live.toJob(job);
+        if (joining.delete(job.id)) publisher.announce(job, snapshot);
+        return snapshot;
+      });
     });
+    return snapshots;
   }
 
   /** Puts a stored, waiting job in the line and announces it. */

@@ -48,6 +48,7 @@ describe("chartOf", () => {
     expect(chart.transitions.map((t) => t.event)).toEqual([
       "scheduler.enqueue",
       "scheduler.enqueueMany",
+      "scheduler.dispatch",
       "scheduler.cancel",
       "scheduler.move",
       "scheduler.pause",

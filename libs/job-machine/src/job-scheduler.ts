@@ -248,10 +248,24 @@ export class JobScheduler<P> {
     this.actor.send({ type: "scheduler.enqueue", job });
   }
 
-  /** Puts many jobs at the end of the line, in the order given, in one step of the machine (one: {@link submit}). */
-  submitMany(jobs: readonly ImageJobInput[]): void {
-    if (jobs.length === 1) this.submit(jobs[0]!);
-    else if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs });
+  /**
+   * Puts many jobs at the end of the line, in the order given, in one step of the machine (one: {@link submit}).
+   * `meanwhile` runs once they joined and before any job starts: what it reads of the line is the line they joined,
+   * as the database stored them. (Read after a start, a job that just got a GPU still waits at 1 until its start is
+   * persisted, beside the one that is #1 now.)
+   */
+  submitMany(jobs: readonly ImageJobInput[], meanwhile?: () => void): void {
+    if (meanwhile === undefined) {
+      if (jobs.length === 1) this.submit(jobs[0]!);
+      else if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs });
+      return;
+    }
+    if (jobs.length > 0) this.actor.send({ type: "scheduler.enqueueMany", jobs, later: true });
+    try {
+      meanwhile();
+    } finally {
+      if (jobs.length > 0) this.actor.send({ type: "scheduler.dispatch" });
+    }
   }
 
   /**

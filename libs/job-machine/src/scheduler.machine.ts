@@ -114,8 +114,13 @@ export interface DispatchDecision {
 /** Events the scheduler accepts. */
 export type SchedulerEvent =
   | { type: "scheduler.enqueue"; job: ImageJobInput }
-  /** Many jobs at the end of the line, in order: one assign spawns them all (see the handler). */
-  | { type: "scheduler.enqueueMany"; jobs: readonly ImageJobInput[] }
+  /**
+   * Many jobs at the end of the line, in order: one assign spawns them all (see the handler). `later`: none starts
+   * until `scheduler.dispatch`, so that the line they joined can be read first.
+   */
+  | { type: "scheduler.enqueueMany"; jobs: readonly ImageJobInput[]; later?: boolean }
+  /** Starts what can start (after `scheduler.enqueueMany` with `later`). */
+  | { type: "scheduler.dispatch" }
   /** `waitingOnly`: only while the job waits in the line (one that started meanwhile runs on). */
   | { type: "scheduler.cancel"; jobId: string; waitingOnly?: boolean }
   | { type: "scheduler.pause" }
@@ -352,10 +357,11 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
             const change = job.again ? context.queue.unshift(seen.entry) : context.queue.add(seen.entry);
             for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
           }
+          if (!event.later) enqueue("dispatch");
         }),
-        "dispatch",
       ],
     },
+    "scheduler.dispatch": { actions: "dispatch" },
     "scheduler.cancel": {
       actions: enqueueActions(({ context, event, enqueue }) => {
         const held = context.seen.get(event.jobId);
