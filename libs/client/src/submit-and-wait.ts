@@ -1,7 +1,8 @@
 import type { AnvilTRPCClient } from "./create-client";
-import { submitSafely } from "./submit-safely";
+import { pause, submitSafely } from "./submit-safely";
 import type { SubmitRetryOptions } from "./submit-safely";
 import { isFinal } from "./types";
+import { backoffMs, isTransient } from "./transient";
 import type { Job, SubmitInput } from "./types";
 import { watchJob } from "./watch";
 import type { WatchOptions } from "./watch";
@@ -33,10 +34,23 @@ export async function submitAndWait(
   return untilFinal(trpc, await submitSafely(trpc, input, options), options);
 }
 
-/** Resolves with the final snapshot of a job submitted earlier (at once for one that has ended already). */
+/**
+ * Resolves with the final snapshot of a job submitted earlier (at once for one that has ended already). Like the
+ * stream it then follows, its first read is asked again while it gets no answer or a 503 (each try told to
+ * `onReconnect`), until the signal stops it: a wait begun while the server restarts goes on by itself.
+ */
 export async function waitForJob(trpc: AnvilTRPCClient, jobId: string, options: WaitOptions = {}): Promise<Job> {
-  options.signal?.throwIfAborted();
-  return untilFinal(trpc, await trpc.jobs.get.query({ jobId }, { signal: options.signal }), options);
+  const { signal } = options;
+  for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
+    try {
+      return await untilFinal(trpc, await trpc.jobs.get.query({ jobId }, { signal }), options);
+    } catch (error) {
+      if (signal?.aborted || !isTransient(error)) throw error;
+      options.onReconnect?.(error, attempt);
+      await pause(backoffMs(attempt), signal);
+    }
+  }
 }
 
 /** Follows the job from its snapshot `first` to its final one. */
@@ -47,9 +61,16 @@ async function untilFinal(
 ): Promise<Job> {
   onUpdate?.(first);
   if (isFinal(first)) return first;
+  // The stream begins with the job's current state: the same snapshot, unless it moved meanwhile.
+  let last: string | undefined = JSON.stringify(first);
   for await (const job of watchJob(trpc, first.id, { signal, ...(onReconnect ? { onReconnect } : {}) })) {
-    onUpdate?.(job);
-    if (isFinal(job)) return job;
+    if (isFinal(job)) {
+      onUpdate?.(job);
+      return job;
+    }
+    const seen = JSON.stringify(job);
+    if (seen !== last) onUpdate?.(job);
+    last = undefined;
   }
   // The watch ends early only when the signal aborted it.
   signal?.throwIfAborted();

@@ -21,7 +21,8 @@ export interface SubmitRetryOptions {
 /** How long a submit is retried by default (see {@link SubmitRetryOptions.retryForMs}). */
 export const SUBMIT_RETRY_MS = 30_000;
 
-const pause = (ms: number, signal: AbortSignal | undefined) =>
+/** Waits `ms`, or rejects with the signal's reason once it aborts. */
+export const pause = (ms: number, signal: AbortSignal | undefined) =>
   new Promise<void>((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);

@@ -74,8 +74,10 @@ async function cuttableProxy(target: string) {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
   let connections = 0;
+  let down = false;
   const proxy = createServer((inbound) => {
     connections++;
+    if (down) return void inbound.destroy();
     const outbound = connect(Number(port), hostname);
     for (const socket of [inbound, outbound]) {
       sockets.add(socket);
@@ -88,6 +90,8 @@ async function cuttableProxy(target: string) {
   return {
     url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
     connections: () => connections,
+    /** Down: every connection is cut as it comes, as when nothing answers there. */
+    setDown: (value: boolean) => (down = value),
     cut: () => sockets.forEach((socket) => socket.destroy()),
     close: () => new Promise<void>((closed) => (sockets.forEach((s) => s.destroy()), proxy.close(() => closed()))),
   };
@@ -127,6 +131,34 @@ describe("watch across a dropped connection", { timeout: 30_000 }, () => {
       expect(snapshots.filter((s) => s.status === "queued")).toHaveLength(1);
       expect(snapshots.at(-1)).toMatchObject({ status: "complete", progress: 100 });
       for (const [i, snapshot] of snapshots.entries()) expect(snapshot, `#${i}`).not.toEqual(snapshots[i - 1]);
+    } finally {
+      await admin.queue.resume.mutate();
+      await proxy.close();
+    }
+  });
+
+  it("waits for a job though the server does not answer when the wait begins, and tells each snapshot once", async () => {
+    const proxy = await cuttableProxy(url());
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    await admin.queue.pause.mutate();
+    try {
+      const job = await admin.jobs.submit.mutate({ prompt: "waited for across a restart", ...quick });
+      proxy.setDown(true);
+      const waiter = createAnvilClient({ url: proxy.url, token: ADMIN_TOKEN });
+      const updates: string[] = [];
+      const reconnects: unknown[] = [];
+      const waiting = waiter.wait(job.id, {
+        onUpdate: ({ status, queuePosition, progress }) => updates.push(`${status} ${queuePosition} ${progress}`),
+        onReconnect: (error) => reconnects.push(error),
+      });
+      await expect.poll(() => reconnects.length).toBeGreaterThan(1);
+      proxy.setDown(false);
+      await expect.poll(() => updates.length).toBeGreaterThan(0);
+      await admin.queue.resume.mutate();
+      expect((await waiting).status).toBe("complete");
+      expect(updates[0]).toBe("queued 1 0");
+      expect(updates.filter((update) => update.startsWith("queued"))).toHaveLength(1);
+      expect(updates.at(-1)).toBe("complete 0 100");
     } finally {
       await admin.queue.resume.mutate();
       await proxy.close();
