@@ -46,6 +46,32 @@ describe("postgresClient", () => {
     }
   });
 
+  it("fails a query, once per attempt, when something else than PostgreSQL answers there", async () => {
+    let attempts = 0;
+    // An HTTP server on the wrong port: it reads the startup message, answers its own error and closes.
+    const server = createServer((socket) => {
+      attempts += 1;
+      socket.on("error", () => socket.destroy());
+      socket.once("data", () => socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    servers.push(server);
+    const sql = postgresClient(`postgres://anvil@127.0.0.1:${(server.address() as AddressInfo).port}/anvil`, 1);
+    try {
+      for (let i = 1; i <= 2; i++) {
+        const failure = await sql`select 1`.then(
+          () => null,
+          (error: unknown) => error as Error,
+        );
+        expect(failure?.message).toMatch(/does not speak PostgreSQL's protocol \(it answered "HTTP\/1\.1 400 Bad/);
+        expect(isDatabaseUnreachable(failure)).toBe(true);
+        expect(attempts).toBe(i);
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+
   it("fails a query when nothing listens on the port", async () => {
     const { server, port } = await acceptAndClose();
     await new Promise((resolve) => server.close(resolve));

@@ -22,8 +22,12 @@ const reconnectBackoff = (attempt: number): number => Math.min(0.05 * 2 ** attem
  * or restarting accepts and closes at once) as a clean close and reconnects immediately and forever: the query
  * waiting for it hangs instead of failing, and the loop opens hundreds of connections a second. Such a close becomes
  * an error here, so the waiting query fails (the caller decides whether to retry) and the driver counts the failed
- * attempt towards its reconnect backoff.
+ * attempt towards its reconnect backoff. A server that answers something other than PostgreSQL's protocol fails the
+ * same way.
  */
+/** The message types PostgreSQL can answer a new connection with: R, E, v (and N, a notice), or S / N to SSLRequest. */
+const FIRST_ANSWERS = new Set([..."REvNS"].map((type) => type.charCodeAt(0)));
+
 const socketFactory = () => {
   let next = 0;
   return (options: SocketOptions): Socket => {
@@ -37,6 +41,21 @@ const socketFactory = () => {
       if (socket.bytesRead > 0) return;
       const error = new Error(`the database server at ${host}:${port} closed the connection before it answered`);
       socket.destroy(Object.assign(error, { code: "ECONNRESET" }));
+    });
+    // The same loop, and no word, when something else listens there (an HTTP server on the wrong port answers its
+    // own error and closes): PostgreSQL's first answer is an authentication request, an error, a protocol version or
+    // the answer to an SSL request. (Read where postgres.js reads too: its listener is added before any data comes.)
+    socket.once("data", (chunk: Buffer) => {
+      if (FIRST_ANSWERS.has(chunk[0] ?? 0)) return;
+      const said = chunk
+        .subarray(0, 40)
+        .toString("latin1")
+        .replace(/[^\x20-\x7e]+/g, " ")
+        .trim();
+      const error = new Error(
+        `the server at ${host}:${port} does not speak PostgreSQL's protocol (it answered "${said}"): is DATABASE_URL's port right?`,
+      );
+      socket.destroy(Object.assign(error, { code: "EPROTO" }));
     });
     return socket;
   };
@@ -71,6 +90,8 @@ const CONNECTION_CODES = new Set([
   "CONNECTION_DESTROYED",
   "CONNECTION_ENDED",
   "CONNECT_TIMEOUT",
+  // Something other than PostgreSQL answered (see socketFactory).
+  "EPROTO",
 ]);
 
 // SQLSTATE class 08 (connection exception) and the server shutting down, crashing or starting up.
