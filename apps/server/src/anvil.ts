@@ -282,7 +282,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(config.eventPruneIntervalMs !== undefined ? { eventPruneIntervalMs: config.eventPruneIntervalMs } : {}),
     log: serverLog,
     ...(inspector ? { inspect: stately ? bothInspectors(inspector.observe, stately) : inspector.observe } : {}),
-    observers: [metrics.observer, logObserver(logger, backendLabels), webhooks.observer],
+    observers: [
+      metrics.observer,
+      logObserver(logger, backendLabels, () => cluster?.leaseLapsed ?? false),
+      webhooks.observer,
+    ],
     callbackRefusal,
   });
   // The job service of this server's term as the one that drives the GPUs: always, on the embedded database; on

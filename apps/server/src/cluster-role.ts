@@ -67,6 +67,8 @@ export class ClusterRole {
   private readonly renewFailures: FailureSpell;
   /** The last leader this server saw: its backends are compared with this server's once per term. */
   private seen: Leader | null = null;
+  /** When this server's lease was last taken or renewed (epoch ms). */
+  private renewedAt = 0;
 
   constructor(private readonly options: ClusterRoleOptions) {
     this.tickMs = Math.max(50, Math.floor(options.leaseMs / 4));
@@ -76,6 +78,14 @@ export class ClusterRole {
   /** The role right now. */
   get role(): Role {
     return this.current;
+  }
+
+  /**
+   * A leader whose renewals have gone unanswered for `leaseMs` (cut off from the database): by now another server
+   * may hold the lease and have taken its work over, interrupting on the backends what it left there.
+   */
+  get leaseLapsed(): boolean {
+    return this.current.kind === "leader" && Date.now() - this.renewedAt > this.options.leaseMs;
   }
 
   /** Starts the loop; the first election happens before this resolves, so a lone server leads at once. */
@@ -132,7 +142,10 @@ export class ClusterRole {
         });
         return null;
       });
-      if (renewed === true) this.renewFailures.succeeded({ epoch: role.epoch });
+      if (renewed === true) {
+        this.renewedAt = Date.now();
+        this.renewFailures.succeeded({ epoch: role.epoch });
+      }
       // Unanswered (the database is away): go on. Nothing new can start meanwhile (every start is written first),
       // and if another server takes over, this term's late writes are refused and the next renewal says so.
       if (renewed !== false) return;
@@ -147,6 +160,7 @@ export class ClusterRole {
       return;
     }
     this.current = { kind: "leader", epoch };
+    this.renewedAt = Date.now();
     log("this server leads the cluster", { epoch });
     this.tookOver();
     try {

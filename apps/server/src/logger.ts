@@ -69,8 +69,17 @@ export function createLogger({ level, pretty, destination, color = false }: Logg
 const elapsedMs = (from: string | null, to: string | null): number | undefined =>
   from === null || to === null ? undefined : Math.max(0, Date.parse(to) - Date.parse(from));
 
-/** One log line per job status change (with how long it queued and ran), and one per backend failure. */
-export const logObserver = (logger: Logger, backendUrls: readonly string[]): JobServiceObserver => ({
+/**
+ * One log line per job status change (with how long it queued and ran), and one per backend failure. `leaseLapsed`:
+ * whether this server, a cluster's leader, has been cut off from the database for longer than its lease; a
+ * generation that fails then was most likely stopped by the server that took its work over, whatever the backend's
+ * answer looks like (the next leader's interrupt reads as Interrupt pressed in Forge's own interface).
+ */
+export const logObserver = (
+  logger: Logger,
+  backendUrls: readonly string[],
+  leaseLapsed: () => boolean = () => false,
+): JobServiceObserver => ({
   submitted: (job) => logger.info({ jobId: job.id, to: "queued", queuePosition: job.queuePosition }, "job → queued"),
   transition: ({ jobId, from, to, backend, attempt }, job) => {
     const fields = {
@@ -87,6 +96,13 @@ export const logObserver = (logger: Logger, backendUrls: readonly string[]): Job
   },
   generationFailed: (request, error) => {
     const reason = failureReason(error);
+    if (leaseLapsed()) {
+      logger.info(
+        { jobId: request.jobId, backend: backendUrls[request.backend] ?? request.backend, reason, said: error.message },
+        "a generation ended after this server's cluster lease lapsed (the database did not answer its renewals): the server that took its work over most likely stopped it",
+      );
+      return;
+    }
     logger.warn(
       {
         jobId: request.jobId,

@@ -179,6 +179,9 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
     const after = await other.trpc.jobs.get.query({ jobId: job.id });
     expect(after).toMatchObject({ status: "complete", attempt: 2, imageUrl: done.imageUrl });
     expect(sims[0]!.stats().waited).toBe(0);
+    // The new leader's interrupt of the generation it found is not told as Interrupt pressed in Forge's own UI.
+    const said = cutOff.server.logs.map((line) => String(line.msg));
+    expect(said.filter((msg) => msg.includes("Forge's own interface"))).toEqual([]);
   });
 
   it("leaves the backends alone once its term is over: it stops its generation without interrupting it there", async () => {
