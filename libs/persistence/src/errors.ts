@@ -25,7 +25,7 @@ export class IdempotencyConflict extends Error {
 
   constructor(readonly key: string) {
     super(
-      `Idempotency key ${JSON.stringify(key)} was already used with a different request (prompt, params, conversation or callbackUrl)`,
+      `Idempotency key ${JSON.stringify(key)} was already used with a different request (prompt, params, conversation, callbackUrl or priority)`,
     );
   }
 }

@@ -84,7 +84,7 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
   it("exits 1 when the job fails, saying why", async () => {
     const run = await anvil(["submit", uniquePrompt("sim:oom"), "--wait", ...small], env());
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/ended in error: .+/);
+    expect(run.stderr).toMatch(/failed: .+/);
     // retry runs it again as a new job with the same prompt.
     const failedId = /Job (\S+) ended/.exec(run.stderr)![1]!;
     const retried = await anvil(["--json", "retry", failedId], env());

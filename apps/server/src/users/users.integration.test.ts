@@ -291,6 +291,8 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
       message: "You cannot remove yourself; another admin can",
     });
     expect(await boss.me.query()).toEqual({ name: "boss", admin: true });
+    // API_TOKEN's admin is built in: no other admin can remove it either, so it is not told that one can.
+    expect((await refusal(admin.users.remove.mutate({ name: "admin" }))).message).toContain("is built in");
     for (const name of ["admin", "local"]) {
       const builtIn = await refusal(boss.users.remove.mutate({ name }));
       expect(builtIn.code, name).toBe("CONFLICT");

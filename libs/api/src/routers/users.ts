@@ -27,14 +27,15 @@ export const usersRouter = router({
    * themselves (the last one would lock everyone out), nor the built-in users, which no row makes.
    */
   remove: adminProcedure.input(removeUserInput).mutation(async ({ ctx, input }) => {
-    if (input.name === ctx.user.name) {
-      throw new TRPCError({ code: "CONFLICT", message: "You cannot remove yourself; another admin can" });
-    }
+    // A built-in user first: nobody can remove it, the admin it is included.
     if (RESERVED_NAMES.has(input.name)) {
       throw new TRPCError({
         code: "CONFLICT",
         message: `${input.name} is built in (${input.name === ADMIN_NAME ? "API_TOKEN's admin: it goes when API_TOKEN is unset" : "the user when nobody signs in"}) and cannot be removed`,
       });
+    }
+    if (input.name === ctx.user.name) {
+      throw new TRPCError({ code: "CONFLICT", message: "You cannot remove yourself; another admin can" });
     }
     if (!(await ctx.users.remove(input.name))) {
       throw new TRPCError({ code: "NOT_FOUND", message: `No user named ${input.name}` });

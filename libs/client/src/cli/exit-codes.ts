@@ -15,16 +15,39 @@ export class CliFailure extends Error {
   }
 }
 
-/** The `ANVIL_URL` a command may use: http(s), else a usage failure that says so (fetch's "Failed to parse URL" does not). */
-export function checkUrl(url: string): string {
-  let protocol: string | undefined;
+/** `url` as it may be shown: without a user name or password in it. */
+export function withoutCredentials(url: string): string {
   try {
-    protocol = new URL(url).protocol;
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href;
   } catch {
-    protocol = undefined;
+    return url;
   }
-  if (protocol !== "http:" && protocol !== "https:") {
+}
+
+/**
+ * The `ANVIL_URL` a command may use: http(s) without credentials in it, else a usage failure that says so (fetch's
+ * "Failed to parse URL" and "Request cannot be constructed from a URL that includes credentials" do not, and the
+ * second repeats the password).
+ */
+export function checkUrl(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
     throw new CliFailure(`ANVIL_URL must start with http:// or https:// (it is "${url}")`, EXIT.usage);
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw new CliFailure(
+      `ANVIL_URL must not hold a user name or password (it is "${withoutCredentials(url)}"): give the token in ANVIL_TOKEN`,
+      EXIT.usage,
+    );
   }
   return url;
 }

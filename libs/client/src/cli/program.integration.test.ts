@@ -162,6 +162,24 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     expect(cli.stderr()).toContain("ANVIL_URL must start with http:// or https://");
   });
 
+  it("exits 2 when ANVIL_URL holds a user name or password, and does not repeat the password", async () => {
+    const withPassword = new URL(url());
+    withPassword.username = "me";
+    withPassword.password = "s3cret-word";
+    const cli = run(["status"], { url: withPassword.href });
+    expect(await cli.code).toBe(2);
+    expect(cli.stderr()).toContain("ANVIL_URL must not hold a user name or password");
+    expect(cli.stderr()).not.toContain("s3cret-word");
+  });
+
+  it("refuses a number written with an exponent, in hex or with spaces, as bad usage", async () => {
+    for (const steps of ["1e1", "0x10", " 12"]) {
+      const cli = run(["submit", "a kettle", "--steps", steps], { url: url(), token: ADMIN_TOKEN });
+      expect(await cli.code, steps).toBe(2);
+      expect(cli.stderr(), steps).toContain("not a number");
+    }
+  });
+
   it("accepts an ANVIL_URL that ends in /trpc", async () => {
     const cli = run(["status"], { url: `${url()}/trpc`, token: ADMIN_TOKEN });
     expect(await cli.code).toBe(0);

@@ -8,7 +8,7 @@ import { SUBMIT_RETRY_MS, submitSafely } from "../submit-safely";
 import type { WaitOptions } from "../submit-and-wait";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
-import { CliFailure, EXIT, checkUrl, classify } from "./exit-codes";
+import { CliFailure, EXIT, checkUrl, classify, withoutCredentials } from "./exit-codes";
 import { jobLine, statusLines } from "./format";
 import { plainDisplay, terminalDisplay } from "./wait-display";
 
@@ -18,10 +18,10 @@ export interface CliIo {
   stderr: NodeJS.WriteStream;
 }
 
+/** A number as a person writes one: digits, with a sign and a decimal point (no exponent, hex or spaces). */
 const number = (value: string): number => {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("not a number.");
-  return n;
+  if (!/^[-+]?(\d+(\.\d*)?|\.\d+)$/.test(value)) throw new InvalidArgumentError("not a number.");
+  return Number(value);
 };
 const STATUSES: JobStatus[] = ["queued", "processing", "complete", "error", "cancelled"];
 const statusList = (value: string): JobStatus[] => {
@@ -127,7 +127,9 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
   const anvil = () => (client ??= createAnvilClient({ url: checkUrl(env.url), token: env.token }));
 
   const program = new Command("anvil")
-    .description(`Anvil from the command line. Server: ANVIL_URL (now ${env.url}); token: ANVIL_TOKEN.`)
+    .description(
+      `Anvil from the command line. Server: ANVIL_URL (now ${withoutCredentials(env.url)}); token: ANVIL_TOKEN.`,
+    )
     .option("--json", "print JSON, for scripts")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -223,7 +225,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     if (json()) printJson(file ? { ...job, file } : job);
     else if (job.status === "complete") print(file ?? new URL(job.imageUrl ?? "", env.url).href);
     if (job.status !== "complete") {
-      throw new CliFailure(`Job ${job.id} ended in ${job.status}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
+      const how = job.status === "cancelled" ? "was cancelled" : "failed";
+      throw new CliFailure(`Job ${job.id} ${how}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
     }
   };
 
@@ -379,7 +382,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
   users
     .command("add")
     .description("make a user; prints its token, shown this once")
-    .argument("<name>", "1..64 of a-z 0-9 . _ -")
+    .argument("<name>", "1..64 of a-z 0-9 . _ @ -")
     .option("--admin", "the user may manage users and see every job")
     .action(async (name: string, options: { admin?: boolean }) => {
       const user = await anvil().users.create.mutate({ name, admin: Boolean(options.admin) });
