@@ -255,16 +255,13 @@ export class JobScheduler<P> {
    * persisted, beside the one that is #1 now.)
    */
   submitMany(jobs: readonly ImageJobInput[], meanwhile?: () => void): void {
-    if (meanwhile === undefined) {
-      if (jobs.length === 1) this.submit(jobs[0]!);
-      else if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs });
-      return;
-    }
-    if (jobs.length > 0) this.actor.send({ type: "scheduler.enqueueMany", jobs, later: true });
+    const later = meanwhile !== undefined && jobs.length > 0;
+    if (jobs.length === 1) this.actor.send({ type: "scheduler.enqueue", job: jobs[0]!, later });
+    else if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs, later });
     try {
-      meanwhile();
+      meanwhile?.();
     } finally {
-      if (jobs.length > 0) this.actor.send({ type: "scheduler.dispatch" });
+      if (later) this.actor.send({ type: "scheduler.dispatch" });
     }
   }
 

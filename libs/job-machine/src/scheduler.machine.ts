@@ -113,11 +113,9 @@ export interface DispatchDecision {
 
 /** Events the scheduler accepts. */
 export type SchedulerEvent =
-  | { type: "scheduler.enqueue"; job: ImageJobInput }
-  /**
-   * Many jobs at the end of the line, in order: one assign spawns them all (see the handler). `later`: none starts
-   * until `scheduler.dispatch`, so that the line they joined can be read first.
-   */
+  /** `later` (here and for many): no job starts until `scheduler.dispatch`, so that the line can be read first. */
+  | { type: "scheduler.enqueue"; job: ImageJobInput; later?: boolean }
+  /** Many jobs at the end of the line, in order: one assign spawns them all (see the handler). */
   | { type: "scheduler.enqueueMany"; jobs: readonly ImageJobInput[]; later?: boolean }
   /** Starts what can start (after `scheduler.enqueueMany` with `later`). */
   | { type: "scheduler.dispatch" }
@@ -342,7 +340,9 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
           const change = event.job.again ? context.queue.unshift(seen.entry) : context.queue.add(seen.entry);
           for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
         }),
-        "dispatch",
+        enqueueActions(({ event, enqueue }) => {
+          if (!event.later) enqueue("dispatch");
+        }),
       ],
     },
     "scheduler.enqueueMany": {
