@@ -86,7 +86,7 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/failed: .+/);
     // retry runs it again as a new job with the same prompt.
-    const failedId = /Job (\S+) ended/.exec(run.stderr)![1]!;
+    const failedId = /Job (\S+) failed/.exec(run.stderr)![1]!;
     const retried = await anvil(["--json", "retry", failedId], env());
     expect(retried.code).toBe(0);
     const again = JSON.parse(retried.stdout) as { id: string; prompt: string };
