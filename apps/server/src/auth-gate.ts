@@ -182,15 +182,19 @@ export class AuthGate {
     }
     const refusal = await this.check(req);
     if (typeof refusal !== "number" && !("refusal" in refusal)) return { caller: refusal };
-    const message =
-      refusal === 429
-        ? "Too many failed sign-ins from this address; try again later"
-        : typeof refusal === "object"
-          ? refusal.refusal
-          : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
     if (refusal === 429) {
-      trpcErrorReply(res, "TOO_MANY_REQUESTS", message, { "retry-after": String(this.retryAfterSeconds(req)) });
-    } else trpcErrorReply(res, "UNAUTHORIZED", message, { "www-authenticate": 'Bearer realm="anvil"' });
+      // In the words too: a client that shows only the message (the CLI) says when to try again.
+      const retry = this.retryAfterSeconds(req);
+      trpcErrorReply(res, "TOO_MANY_REQUESTS", `Too many failed sign-ins from this address; try again in ${retry} s`, {
+        "retry-after": String(retry),
+      });
+      return { caller: null };
+    }
+    const message =
+      typeof refusal === "object"
+        ? refusal.refusal
+        : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
+    trpcErrorReply(res, "UNAUTHORIZED", message, { "www-authenticate": 'Bearer realm="anvil"' });
     return { caller: null };
   }
 

@@ -376,7 +376,13 @@ describe("sign-in limits and the sign-in proxy", () => {
     const blocked = await login(TOKEN);
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect((await fetch(`${running.url}/trpc/me`, { headers: bearer(TOKEN) })).status).toBe(429);
+    const api = await fetch(`${running.url}/trpc/me`, { headers: bearer(TOKEN) });
+    expect(api.status).toBe(429);
+    // The words say when, for a client that shows only them (the command line).
+    const { error } = (await api.json()) as { error: { message: string } };
+    expect(error.message).toBe(
+      `Too many failed sign-ins from this address; try again in ${api.headers.get("retry-after")} s`,
+    );
     const logged = running.logs.filter((line) => line.msg === "failed sign-in");
     expect(logged).toHaveLength(3);
     expect(logged[0]).toMatchObject({ address: expect.stringMatching(/127\.0\.0\.1/), path: "/auth/login" });
