@@ -139,8 +139,14 @@ describe.each(testDrivers())("event log retention on $kind", (driver) => {
         "the live job completes",
       );
     }
-    expect(statusTriples(inside.events)).toEqual(logTriples([...kept, ...nextEvents]));
-    expect(statusTriples(latest.events)).toEqual(logTriples(nextEvents));
+    // The live job's three events, as the subscriber from the newest kept event got them; the log may have pruned
+    // the first of them by now (it ages past the retention while the job runs on a loaded machine).
+    const live = statusTriples(latest.events);
+    expect(live.map(([, jobId, status]) => [jobId, status])).toEqual(
+      ["queued", "processing", "complete"].map((status) => [next.id, status]),
+    );
+    expect(live.slice(live.length - nextEvents.length)).toEqual(logTriples(nextEvents));
+    expect(statusTriples(inside.events)).toEqual([...logTriples(kept), ...live]);
     expect(inside.error()).toBeNull();
     expect(latest.error()).toBeNull();
   });
