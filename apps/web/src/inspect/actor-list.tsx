@@ -42,9 +42,13 @@ function ActorButton(props: {
       >
         <span class="actor__prompt">{props.prompt ?? `Job ${props.jobId.slice(0, 8)}`}</span>
         <span class="actor__line">
-          {/* A deleted job (gone from the server) looks as a cancelled one does. */}
-          <span class={`badge badge--${props.state === null || props.state === "deleted" ? "cancelled" : props.state}`}>
-            {props.state ?? "unknown"}
+          {/* A deleted job (gone from the server) looks as a cancelled one does. A finished job whose actor left no
+              state shows "…" until the status the server stored for it is read. */}
+          <span
+            class={`badge badge--${props.state === null || props.state === "deleted" ? "cancelled" : props.state}`}
+            title={props.state === null ? "its stored status is being read" : undefined}
+          >
+            {props.state ?? "…"}
           </span>
           {/* The detail first: in the narrow column the line is cut at its end, and the id is also in the address. */}
           <span class="actor__meta">

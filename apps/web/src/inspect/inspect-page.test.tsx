@@ -181,6 +181,21 @@ describe("<InspectPage> with a job whose conversation was deleted while it waite
   });
 });
 
+describe("<InspectPage> while the stored status of a finished job is being read", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    history.replaceState(null, "", "/");
+  });
+
+  it("shows that it is being read, not a status called unknown", async () => {
+    serverAnswering((procedure) => (procedure === "jobs.get" ? null : answerForCancelledJob(procedure)));
+    render(() => <InspectPage />);
+    const finished = await screen.findByRole("button", { name: /Job 5b1c7f3e/ });
+    expect(finished).toHaveTextContent("…");
+    expect(finished).not.toHaveTextContent("unknown");
+  });
+});
+
 const cancelledWhileRunning = "7d3c1e55-0f1a-4c2b-9a8e-5b6c7d8e9f00";
 
 /** A job actor's snapshot in the selected job's timeline. */
