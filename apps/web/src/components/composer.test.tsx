@@ -158,6 +158,20 @@ describe("<Composer>", () => {
     expect(onSubmit.mock.calls[1]?.[0]).toMatchObject({ prompt: "a harbour at night" });
   });
 
+  it("keeps only the new words when they were typed on after the prompt being sent", async () => {
+    let accept: () => void = () => undefined;
+    const onSubmit = vi.fn((_: ComposerRequest) => new Promise<void>((resolve) => (accept = resolve)));
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse at dusk" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(screen.getByRole("button", { name: "Sending…" })).toBeDisabled());
+    // A quick typist goes on at once, after the words still in the box.
+    fireEvent.input(prompt(), { target: { value: "a lighthouse at duska cat on a sofa" } });
+    accept();
+    await waitFor(() => expect(screen.getByRole("button", { name: "Generate" })).toBeEnabled());
+    expect(prompt()).toHaveValue("a cat on a sofa");
+  });
+
   it('takes "cannot be reached" away once the connection is back, and keeps the prompt', async () => {
     const [connection, setConnection] = createSignal<ConnectionState>("live");
     render(() => (

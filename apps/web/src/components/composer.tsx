@@ -223,7 +223,8 @@ export function Composer(props: {
     try {
       await props.onSubmit(request);
       // Words typed (or a job reused) while this one was being sent are the next prompt: only what went is cleared.
-      if (prompt() === request.prompt) setPrompt("");
+      // Typed on straight away, they follow the sent prompt in the box, which leaves it then.
+      if (prompt().startsWith(request.prompt)) setPrompt(prompt().slice(request.prompt.length).trimStart());
       setErrors({});
     } catch (error) {
       showErrors(fieldErrorsOf(error));
