@@ -98,6 +98,14 @@ test.describe("the queue", () => {
     await expect(failed.getByRole("button", { name: "Retry" })).toBeVisible();
     await expectImage(after, next);
     await expect(jobCard(page, failing)).not.toContainText("in queue");
+
+    // Retried from up the conversation, the new job's card (at its end) is brought into view.
+    await failed.scrollIntoViewIfNeeded();
+    await expect(after).not.toBeInViewport();
+    await failed.getByRole("button", { name: "Retry" }).click();
+    const retried = jobCard(page, failing).nth(1);
+    await expect(retried).toBeInViewport();
+    await expect(retried).toContainText("Failed");
   });
 
   test("cancels a queued job from the page", async ({ page }) => {

@@ -194,6 +194,9 @@ export function ChatPage() {
                 onRetry={async (job) => {
                   // A retry is a new job, which the announcer first sees where it stands: say where it waits.
                   const retried = await chat.retry(job);
+                  // Its card comes at the end of the conversation: brought into view, as a new prompt's is, from
+                  // however far up the retried card was (else Retry seemed to do nothing, and was pressed again).
+                  messageList?.showLatest();
                   announcer?.sent(retried);
                   return retried;
                 }}
