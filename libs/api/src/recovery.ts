@@ -79,6 +79,8 @@ export class Recovery {
           from: "processing",
           to: "queued",
           attempt: job.attempts + 1,
+          // The one it left, as the line of any other way back to the line says.
+          ...(active.backend !== null ? { backend: active.backend } : {}),
           why: "its server stopped while it ran",
         });
         again.push({ job, startedAt: active.startedAt ?? "" });

@@ -101,7 +101,7 @@ describe.each(testDrivers())("kill -9 of the built server on $kind", (driver) =>
     // The restarted server says so in its log, as for every status change: waiting again, as its next attempt.
     expect(
       server.logs.filter((line) => line.msg === "job processing → queued" && line["jobId"] === victim.id),
-    ).toMatchObject([{ from: "processing", to: "queued", attempt: 2 }]);
+    ).toMatchObject([{ from: "processing", to: "queued", attempt: 2, backend: simulator.url }]);
     const [orphan, rerun] = runsOf(simulator, victim.prompt);
     expect(orphan?.outcome).toBe("interrupted");
     expect(rerun?.outcome).toBe("completed");
