@@ -1,5 +1,15 @@
-import { describe, expect, it } from "vitest";
-import { authState, checkAuth, login, logout, markUnauthorized, recheckAuth, sessionEnded } from "./auth";
+import { describe, expect, it, vi } from "vitest";
+import {
+  authState,
+  checkAuth,
+  login,
+  logout,
+  markUnauthorized,
+  recheckAuth,
+  sessionEnded,
+  signedInElsewhere,
+} from "./auth";
+import { eventually } from "../test-patience";
 
 const answering =
   (status: number, body: unknown): typeof fetch =>
@@ -46,6 +56,33 @@ describe("the session", () => {
     } finally {
       otherTab.close();
     }
+  });
+
+  it("goes on with the session another tab signed in with, where it showed the sign-in form", async () => {
+    expect(await login("a-token", answering(200, { ok: true, user: { name: "ann", admin: false } }))).toBeNull();
+    markUnauthorized();
+    expect(authState()).toBe("required");
+    const otherTab = new BroadcastChannel("anvil-auth");
+    vi.stubGlobal("fetch", answering(200, { required: true, authorized: true, user: { name: "ann", admin: false } }));
+    try {
+      otherTab.postMessage("signed-in");
+      await eventually(() => expect(authState()).toBe("ok"));
+      expect(sessionEnded()).toBeNull();
+    } finally {
+      vi.unstubAllGlobals();
+      otherTab.close();
+    }
+  });
+
+  it("starts the page afresh when another tab signed in as another user than this tab's", async () => {
+    const navigated: string[] = [];
+    expect(await login("a-token", answering(200, { ok: true, user: { name: "ann", admin: false } }))).toBeNull();
+    markUnauthorized();
+    await signedInElsewhere(
+      answering(200, { required: true, authorized: true, user: { name: "bob", admin: false } }),
+      (path) => navigated.push(path),
+    );
+    expect(navigated).toEqual(["/"]);
   });
 
   it("starts the page afresh when asked again it finds another user: signed out where nobody needs to sign in", async () => {

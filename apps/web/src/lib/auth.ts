@@ -30,13 +30,17 @@ export { sessionEnded };
 
 /**
  * The tabs of this browser tell each other of a sign-out, so that the others, whose session ends with it, say that
- * the user signed out rather than that their access may have been taken away.
+ * the user signed out rather than that their access may have been taken away; and of a sign-in, so that the others
+ * showing the sign-in form go on with the session it made (one cookie for them all) instead of asking each for the
+ * token again.
  */
 const SIGNED_OUT = "signed-out";
+const SIGNED_IN = "signed-in";
 let signedOutInAnotherTab = false;
 const tabs = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("anvil-auth");
 tabs?.addEventListener("message", (event: MessageEvent) => {
   if (event.data === SIGNED_OUT) signedOutInAnotherTab = true;
+  else if (event.data === SIGNED_IN && authState() === "required") void signedInElsewhere();
 });
 // Node (the component tests) would otherwise wait for the channel before it exits.
 (tabs as { unref?: () => void } | null)?.unref?.();
@@ -93,6 +97,26 @@ export async function recheckAuth(
 }
 
 /**
+ * Another tab of this browser signed in while this one shows the sign-in form: the session is this tab's too. As
+ * after a sign-in here, another user than the tab's last one gets a fresh page through `navigate`.
+ */
+export async function signedInElsewhere(
+  fetcher: typeof fetch = fetch,
+  navigate: (path: string) => void = (path) => location.assign(path),
+): Promise<void> {
+  const before = tabUser.read();
+  if ((await checkAuth(fetcher)) !== "ok") return;
+  const now = currentUser()?.name;
+  if (before !== null && now !== undefined && now !== before) {
+    forgetTab();
+    navigate("/");
+    return;
+  }
+  setSessionEnded(null);
+  signedOutInAnotherTab = false;
+}
+
+/**
  * Posts the token to /auth/login, which sets the HttpOnly session cookie; resolves to an error message or null.
  * Another user than the one whose session ended here gets a fresh page through `navigate`, as signing out does:
  * nothing of the one before (a draft, their settings) is left for them.
@@ -120,6 +144,7 @@ export async function login(
       setSessionEnded(null);
       signedOutInAnotherTab = false;
       setAuthState("ok");
+      tabs?.postMessage(SIGNED_IN);
       return null;
     }
     if (response.status === 401) return "That token is not valid here; check it and try again";
