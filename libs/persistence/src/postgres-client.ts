@@ -13,6 +13,9 @@ interface SocketOptions {
 /** Reconnect delay in seconds: 50 ms doubling up to 2 s, with jitter so that a pool does not knock in step. */
 const reconnectBackoff = (attempt: number): number => Math.min(0.05 * 2 ** attempt, 2) * (0.75 + Math.random() / 2);
 
+/** The message types PostgreSQL can answer a new connection with: R, E, v (and N, a notice), or S / N to SSLRequest. */
+const FIRST_ANSWERS = new Set([..."REvNS"].map((type) => type.charCodeAt(0)));
+
 /**
  * Opens the TCP (or Unix) socket as postgres.js would, with two differences. Nagle's algorithm is off, as libpq,
  * pgjdbc and Npgsql turn it off on every connection and postgres.js does not (Node leaves it on): across a real
@@ -25,9 +28,6 @@ const reconnectBackoff = (attempt: number): number => Math.min(0.05 * 2 ** attem
  * attempt towards its reconnect backoff. A server that answers something other than PostgreSQL's protocol fails the
  * same way.
  */
-/** The message types PostgreSQL can answer a new connection with: R, E, v (and N, a notice), or S / N to SSLRequest. */
-const FIRST_ANSWERS = new Set([..."REvNS"].map((type) => type.charCodeAt(0)));
-
 const socketFactory = () => {
   let next = 0;
   return (options: SocketOptions): Socket => {
