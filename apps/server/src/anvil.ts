@@ -387,7 +387,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     webDir,
     readiness: () =>
       readiness({
-        ping: () => store.latestEventId(),
+        // A read, and whether the database takes writes: an idle server writes nothing that would tell.
+        ping: async () => {
+          if (!(await store.takesWrites())) throw new Error("the database takes no writes (it is read-only)");
+        },
         writesFailing: () => service?.writesFailing ?? false,
         role: () => (!cluster ? "single" : service ? "leader" : "follower"),
         stopping: () => closing !== null,

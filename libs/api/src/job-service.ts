@@ -318,14 +318,16 @@ export class JobService {
 
   /**
    * Whether the database answers now: not while the journal's writes are failing, nor when a small read fails
-   * or takes longer than a couple of seconds (an idle server has no writes that would tell).
+   * or takes longer than a couple of seconds, nor while it is read-only (an idle server has no writes that would
+   * tell).
    */
   async databaseAvailable(): Promise<boolean> {
     if (this.writesFailing) return false;
     return this.runtime.runPromise(
-      Effect.tryPromise(() => this.options.store.latestEventId()).pipe(
+      // A read that also tells whether writes would be taken (not by a read-only standby).
+      Effect.tryPromise(() => this.options.store.takesWrites()).pipe(
         Effect.timeout(HEALTH_DEADLINE),
-        Effect.match({ onSuccess: () => true, onFailure: () => false }),
+        Effect.match({ onSuccess: (writable) => writable, onFailure: () => false }),
       ),
     );
   }

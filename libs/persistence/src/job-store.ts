@@ -3,7 +3,9 @@ import type { JournalChange } from "./apply-changes";
 import { refundAttempt } from "./attempts";
 import * as conversations from "./conversations";
 import type { ConversationDeletion, ConversationPage } from "./conversations";
+import { sql } from "drizzle-orm";
 import type { AnvilDatabase, AnvilDb } from "./database";
+import { rowsOf } from "./database";
 import { lockEventOrder } from "./event-order";
 import * as events from "./events";
 import type { EventFilter } from "./events";
@@ -223,6 +225,15 @@ export class JobStore {
   /** The newest event id, or null when none. */
   latestEventId(): Promise<number | null> {
     return events.latestEventId(this.db);
+  }
+
+  /**
+   * Whether the database takes writes now: false while it is read-only (a standby that a failover landed on, or
+   * `default_transaction_read_only`), which a read alone does not tell. Rejects when it does not answer.
+   */
+  async takesWrites(): Promise<boolean> {
+    const [row] = rowsOf(await this.db.execute(sql`select current_setting('transaction_read_only') as read_only`));
+    return row?.["read_only"] !== "on";
   }
 
   /** Deletes events with an id below `olderThanId`; returns the count. */

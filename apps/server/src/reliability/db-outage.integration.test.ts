@@ -180,14 +180,14 @@ describe.skipIf(!postgresDriver)(
       expect(rows).toHaveLength(1);
     }, 30_000);
 
-    it("keeps its jobs waiting while the database answers but refuses writes, and says it is not ready", async () => {
-      // What a failover that lands on a standby looks like: reads work, every write is refused (25006).
-      const { database, server } = await setUp();
-      const { trpc } = server;
+    /**
+     * What a failover that lands on a standby looks like: reads work, every write is refused (25006). `readOnly`
+     * sets the database's default and drops the server's connections, so that they come back with it.
+     */
+    const readOnlyDatabase = (database: TestDatabase) => {
       const direct = postgres(database.databaseUrl!, { max: 1, onnotice: () => {} });
       cleanups.push(() => direct.end({ timeout: 5 }));
       const name = new URL(database.databaseUrl!).pathname.slice(1);
-      /** Sets the database's default and drops the server's connections, so that they come back with it. */
       const readOnly = async (on: boolean) => {
         await direct.unsafe(`alter database "${name}" set default_transaction_read_only = ${on ? "on" : "off"}`);
         await direct`select pg_terminate_backend(pid) from pg_stat_activity
@@ -195,15 +195,39 @@ describe.skipIf(!postgresDriver)(
       };
       // Writable again before the server closes (it writes its journal out), should the test fail.
       cleanups.push(() => readOnly(false));
+      return readOnly;
+    };
+    const healthzOf = (server: InProcessServer) => async () => {
+      const answer = await fetch(`${server.url}/healthz`);
+      return { status: answer.status, ...((await answer.json()) as { database: string }) };
+    };
+
+    it("says it is not ready while the database is read-only, though it writes nothing to find out", async () => {
+      const { database, server } = await setUp();
+      const readOnly = readOnlyDatabase(database);
+      const healthz = healthzOf(server);
+      expect(await healthz()).toMatchObject({ status: 200, database: "up" });
+      await readOnly(true);
+      // Not only the moment the connections were dropped: for as long as it takes no writes.
+      for (let i = 0; i < 4; i++) {
+        expect(await healthz()).toMatchObject({ status: 503, database: "down" });
+        expect((await server.trpc.health.query()).ok).toBe(false);
+        await pause(250);
+      }
+      await readOnly(false);
+      await waitFor(async () => (await healthz()).status === 200, "/healthz says ready again");
+    }, 30_000);
+
+    it("keeps its jobs waiting while the database answers but refuses writes, and says it is not ready", async () => {
+      const { database, server } = await setUp();
+      const { trpc } = server;
+      const readOnly = readOnlyDatabase(database);
       const running = await submit(trpc, "read-only 60", 60);
       await waitForJob(trpc, running.id, (j) => j.status === "processing", "the first job runs");
       const waiting = await submit(trpc, "read-only 1", 1);
 
       await readOnly(true);
-      const healthz = async () => {
-        const answer = await fetch(`${server.url}/healthz`);
-        return { status: answer.status, ...((await answer.json()) as { database: string }) };
-      };
+      const healthz = healthzOf(server);
       // The running job's next write is refused, and retried: health and /healthz say so.
       await waitFor(
         async () => !(await trpc.health.query()).ok && (await healthz()).status === 503,
