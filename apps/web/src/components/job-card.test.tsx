@@ -53,6 +53,15 @@ describe("<JobCard>", () => {
     }
   });
 
+  it("names the scheduler beside the sampler in the settings line, as Forge names the pair", () => {
+    const job = makeJob();
+    const { unmount } = render(() => <JobCard job={{ ...job, params: { ...job.params, scheduler: "Karras" } }} />);
+    expect(document.querySelector(".job-card__params")).toHaveTextContent(`${job.params.sampler} Karras ·`);
+    unmount();
+    render(() => <JobCard job={{ ...job, params: { ...job.params, scheduler: null } }} />);
+    expect(document.querySelector(".job-card__params")).not.toHaveTextContent("null");
+  });
+
   it("shows a running job's progress as a progress bar named with its job", () => {
     render(() => <JobCard job={makeJob({ ...processing, prompt: "a lighthouse at dusk" })} />);
     const bar = screen.getByRole("progressbar", { name: "Generating: a lighthouse at dusk" });

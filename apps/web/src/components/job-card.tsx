@@ -52,7 +52,8 @@ export const OFFLINE_DETAIL = "Reconnecting to the server: this is where the job
 const paramsLine = (job: Job): string =>
   [
     job.params.checkpoint ?? "default model",
-    job.params.sampler,
+    // The scheduler beside its sampler, as Forge names the pair ("DPM++ 2M Karras"); none: Forge's own choice.
+    job.params.scheduler === null ? job.params.sampler : `${job.params.sampler} ${job.params.scheduler}`,
     `CFG ${job.params.cfgScale}`,
     job.params.seed === -1 ? "random seed" : `seed ${job.params.seed}`,
   ].join(" · ");
