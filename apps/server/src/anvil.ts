@@ -387,10 +387,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     webDir,
     readiness: () =>
       readiness({
-        // A read, and whether the database takes writes: an idle server writes nothing that would tell.
-        ping: async () => {
-          if (!(await store.takesWrites())) throw new Error("the database takes no writes (it is read-only)");
-        },
+        // Asked, not learnt from writes: an idle server (or a follower) writes nothing that would tell.
+        takesWrites: () => store.takesWrites(),
         writesFailing: () => service?.writesFailing ?? false,
         role: () => (!cluster ? "single" : service ? "leader" : "follower"),
         stopping: () => closing !== null,

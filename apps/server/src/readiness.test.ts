@@ -5,7 +5,7 @@ describe("readiness", () => {
   const sources = { role: () => "leader" as const, stopping: () => false, deadlineMs: 50 };
 
   it("is ready while the database answers and the server is not stopping", async () => {
-    expect(await readiness({ ...sources, ping: async () => 1 })).toEqual({
+    expect(await readiness({ ...sources, takesWrites: async () => true })).toEqual({
       ok: true,
       role: "leader",
       database: "up",
@@ -14,22 +14,29 @@ describe("readiness", () => {
   });
 
   it("is not ready when the database refuses, or does not answer within the deadline", async () => {
-    const refused = await readiness({ ...sources, ping: () => Promise.reject(new Error("ECONNREFUSED")) });
+    const refused = await readiness({ ...sources, takesWrites: () => Promise.reject(new Error("ECONNREFUSED")) });
     expect(refused).toMatchObject({ ok: false, database: "down" });
-    const silent = await readiness({ ...sources, ping: () => new Promise(() => undefined) });
+    const silent = await readiness({ ...sources, takesWrites: () => new Promise<boolean>(() => undefined) });
     expect(silent).toMatchObject({ ok: false, database: "down" });
+  });
+
+  it("is not ready while its database answers but takes no writes (a read-only standby)", async () => {
+    expect(await readiness({ ...sources, takesWrites: async () => false })).toMatchObject({
+      ok: false,
+      database: "down",
+    });
   });
 
   it("is not ready while its writes fail, though its database answers a read (a full disk)", async () => {
     let failing = true;
-    const full = { ...sources, ping: async () => 1, writesFailing: () => failing };
+    const full = { ...sources, takesWrites: async () => true, writesFailing: () => failing };
     expect(await readiness(full)).toMatchObject({ ok: false, database: "down" });
     failing = false;
     expect(await readiness(full)).toMatchObject({ ok: true, database: "up" });
   });
 
   it("is not ready once the server is stopping, though its database answers", async () => {
-    expect(await readiness({ ...sources, stopping: () => true, ping: async () => 1 })).toEqual({
+    expect(await readiness({ ...sources, stopping: () => true, takesWrites: async () => true })).toEqual({
       ok: false,
       role: "leader",
       database: "up",

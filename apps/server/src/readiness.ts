@@ -20,8 +20,8 @@ export interface Readiness {
 
 /** Where the answer comes from: the server's own state, read at each request. */
 export interface ReadinessSources {
-  /** A trivial query on the server's database. */
-  ping: () => Promise<unknown>;
+  /** Whether the server's database answers and takes writes (a read: false while it is read-only). */
+  takesWrites: () => Promise<boolean>;
   /** Whether this server's last writes failed and it is retrying them (the leader's journal; never on a follower). */
   writesFailing?: () => boolean;
   role: () => Readiness["role"];
@@ -36,8 +36,8 @@ export interface ReadinessSources {
  * the backends).
  */
 export async function readiness(sources: ReadinessSources): Promise<Readiness> {
-  const answered = sources.ping().then(
-    () => true,
+  const answered = sources.takesWrites().then(
+    (writable) => writable,
     () => false,
   );
   const up =
