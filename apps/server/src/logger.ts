@@ -96,9 +96,10 @@ export const logObserver = (
   },
   generationFailed: (request, error) => {
     const reason = failureReason(error);
+    const backend = backendUrls[request.backend] ?? request.backend;
     if (leaseLapsed()) {
       logger.info(
-        { jobId: request.jobId, backend: backendUrls[request.backend] ?? request.backend, reason, said: error.message },
+        { jobId: request.jobId, backend, reason, said: error.message },
         "a generation ended after this server's cluster lease lapsed (the database did not answer its renewals): the server that took its work over most likely stopped it",
       );
       return;
@@ -106,7 +107,7 @@ export const logObserver = (
     logger.warn(
       {
         jobId: request.jobId,
-        backend: backendUrls[request.backend] ?? request.backend,
+        backend,
         reason,
         ...loggedFailure(error),
       },

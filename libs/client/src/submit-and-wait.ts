@@ -61,16 +61,13 @@ async function untilFinal(
 ): Promise<Job> {
   onUpdate?.(first);
   if (isFinal(first)) return first;
-  // The stream begins with the job's current state: the same snapshot, unless it moved meanwhile.
-  let last: string | undefined = JSON.stringify(first);
+  // The stream begins with the job's current state: `first` again, unless it moved meanwhile (the watch itself
+  // yields no snapshot twice after that).
+  let firstSeen: string | undefined = JSON.stringify(first);
   for await (const job of watchJob(trpc, first.id, { signal, ...(onReconnect ? { onReconnect } : {}) })) {
-    if (isFinal(job)) {
-      onUpdate?.(job);
-      return job;
-    }
-    const seen = JSON.stringify(job);
-    if (seen !== last) onUpdate?.(job);
-    last = undefined;
+    if (JSON.stringify(job) !== firstSeen) onUpdate?.(job);
+    firstSeen = undefined;
+    if (isFinal(job)) return job;
   }
   // The watch ends early only when the signal aborted it.
   signal?.throwIfAborted();
