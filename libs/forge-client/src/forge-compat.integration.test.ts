@@ -12,6 +12,17 @@ import { simulatedModel } from "./simulator/models";
 import { request } from "./testing/requests";
 import type { GenerationResult } from "./types";
 
+/** A fetch that counts the client's `/progress` polls: how it sees what runs on Forge. */
+const countingPolls = () => {
+  let polls = 0;
+  const counting: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (String(input).includes("/sdapi/v1/progress")) polls++;
+    return response;
+  };
+  return { counting, polls: () => polls };
+};
+
 const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -361,19 +372,14 @@ describe("ForgeClient against Forge's own behaviour", () => {
   it("does not interrupt a job from Forge's own UI when a request waiting behind it is cancelled", async () => {
     const s = await start({ stepMs: 10 });
     s.setBusy(true, { steps: 40 });
-    let polls = 0;
-    const counting: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
-      if (String(input).includes("/sdapi/v1/progress")) polls++;
-      return response;
-    };
+    const { counting, polls } = countingPolls();
     const abort = new AbortController();
     // Long enough to be seen running after the other job, however slow the machine.
     const waiting = Effect.runPromise(client({ fetch: counting }).generate(request({ steps: 200 })), {
       signal: abort.signal,
     });
     // The client has seen the other job running ahead of its request.
-    await waitFor(() => polls >= 2);
+    await waitFor(() => polls() >= 2);
     abort.abort();
     await expect(waiting).rejects.toThrow();
     // Forge runs the request once the other job is done: it is stopped then, as soon as it begins.
@@ -385,6 +391,7 @@ describe("ForgeClient against Forge's own behaviour", () => {
 
   it("watches a cancelled request behind a job from Forge's own UI for as long as that job runs, unless the server goes", async () => {
     const s = await start({ stepMs: 10 });
+    const { counting, polls } = countingPolls();
     /**
      * Cancels a request once it waits behind a UI job (of `steps` at 10 ms each, past the 0.3 s watch; or, without
      * `steps`, one held until the cancel has settled); how it ended.
@@ -394,9 +401,11 @@ describe("ForgeClient against Forge's own behaviour", () => {
       const abort = new AbortController();
       const arrived = s.stats().arrived;
       const waiting = Effect.runPromise(forge.generate(request({ steps: 60 })), { signal: abort.signal });
-      // Forge has the request, and the client has polled the UI job running ahead of it.
+      // Forge has the request, and the client has polled the UI job running ahead of it (not yet polled, the
+      // cancel would interrupt what runs, the UI job, as for a request still being set up).
       await waitFor(() => s.stats().arrived === arrived + 1);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const after = polls();
+      await waitFor(() => polls() >= after + 2);
       abort.abort();
       whileStopping?.();
       await expect(waiting).rejects.toThrow();
@@ -406,7 +415,7 @@ describe("ForgeClient against Forge's own behaviour", () => {
       await waitFor(() => s.stats().log.length === arrived * 2 + 2 && s.stats().log.at(-1)?.endedAt != null, 10_000);
       return { settledAt, ours: s.stats().log.at(-1) };
     };
-    const forge = client({ stopWatchMs: 300 });
+    const forge = client({ stopWatchMs: 300, fetch: counting });
     // The request begins once the UI job is over, and is interrupted then: cancelling it settles only after that.
     const watched = await cancelBehindUiJob(forge, 80);
     expect(watched.ours?.outcome).toBe("interrupted");
