@@ -390,7 +390,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         // Asked, not learnt from writes: an idle server (or a follower) writes nothing that would tell.
         takesWrites: () => store.takesWrites(),
         writesFailing: () => service?.writesFailing ?? false,
-        role: () => (!cluster ? "single" : service ? "leader" : "follower"),
+        // A leader cut off from the database for LEASE_MS no longer leads, whatever it still runs: another may.
+        role: () => (!cluster ? "single" : service && !cluster.leaseLapsed ? "leader" : "follower"),
         stopping: () => closing !== null,
       }),
   });

@@ -166,6 +166,12 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
     await waitFor(() => sims[0]!.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
     proxy.blackhole();
     await waitFor(() => leads(other), "the other server leads", 30_000);
+    // It still answers for itself, and no longer as the leader: the other server is.
+    const health = await fetch(`${cutOff.server.url}/healthz`);
+    expect({ status: health.status, body: await health.json() }).toEqual({
+      status: 503,
+      body: { ok: false, role: "follower", database: "down", stopping: false },
+    });
     const done = await waitForJob(
       other.trpc,
       job.id,
