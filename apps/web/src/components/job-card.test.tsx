@@ -62,6 +62,21 @@ describe("<JobCard>", () => {
     expect(document.querySelector(".job-card__params")).not.toHaveTextContent("null");
   });
 
+  it("shows the negative prompt under the prompt, and nothing where there is none", () => {
+    const job = makeJob();
+    const negativePrompt = "blurry, text, watermark";
+    const { unmount } = render(() => <JobCard job={{ ...job, params: { ...job.params, negativePrompt } }} />);
+    expect(screen.getByText(`Negative: ${negativePrompt}`)).toHaveAttribute("title", negativePrompt);
+    unmount();
+    for (const blank of ["", "  "]) {
+      const { unmount: gone } = render(() => (
+        <JobCard job={{ ...job, params: { ...job.params, negativePrompt: blank } }} />
+      ));
+      expect(screen.queryByText(/^Negative:/)).not.toBeInTheDocument();
+      gone();
+    }
+  });
+
   it("shows a running job's progress as a progress bar named with its job", () => {
     render(() => <JobCard job={makeJob({ ...processing, prompt: "a lighthouse at dusk" })} />);
     const bar = screen.getByRole("progressbar", { name: "Generating: a lighthouse at dusk" });

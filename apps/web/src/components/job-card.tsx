@@ -158,6 +158,14 @@ export function JobCard(props: JobCardProps) {
       <div class="job-card__body">
         {/* A heading, under the page's conversation title: a screen reader goes from card to card by headings. */}
         <h2 class="job-card__prompt">{props.job.prompt}</h2>
+        {/* What the image was asked to leave out, on one line; whole in its title where the card cuts it. */}
+        <Show when={props.job.params.negativePrompt.trim()}>
+          {(negative) => (
+            <p class="job-card__negative" title={negative()}>
+              Negative: {negative()}
+            </p>
+          )}
+        </Show>
         <Switch>
           <Match when={props.offline && active()}>
             <p class="job-card__detail">{OFFLINE_DETAIL}</p>
