@@ -17,13 +17,20 @@ const finished = (jobId: string) => ({
 /** The inputs of the `debug.inspect` streams the page opened. */
 const streams: Record<string, unknown>[] = [];
 
-/** A server whose ring holds `listed()` as its finished jobs, each with a long prompt; `down()`: jobs.get fails. */
-const serverListing = (listed: () => string[], down = () => false) =>
+/** The jobs asked for with `jobs.get`, in order. */
+const asked: string[] = [];
+
+/**
+ * A server whose ring holds `listed()` as its finished jobs, each with a long prompt; `down()`: jobs.get fails;
+ * `decided`: the jobs of the scheduler's latest dispatch decisions, newest first.
+ */
+const serverListing = (listed: () => string[], down = () => false, decided: string[] = []) =>
   vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
     const url = new URL(String(input), "http://anvil.test");
     if (url.pathname === "/auth/status") return Response.json({ required: false, user: null });
     const procedures = url.pathname.replace("/trpc/", "").split(",");
     const inputs = JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, { jobId?: string }>;
+    procedures.forEach((procedure, i) => procedure === "jobs.get" && asked.push(inputs[i]!.jobId!));
     if (procedures.includes("jobs.get") && down()) return new Response("Bad Gateway", { status: 502 });
     if (procedures.includes("debug.inspect")) {
       streams.push(JSON.parse(url.searchParams.get("input") ?? "{}") as Record<string, unknown>);
@@ -41,7 +48,13 @@ const serverListing = (listed: () => string[], down = () => false) =>
           queue: [],
           permits: { total: 1, held: 0, free: 1 },
           backends: [],
-          dispatches: [],
+          dispatches: decided.map((jobId) => ({
+            jobId,
+            backend: 0,
+            kind: "next",
+            reason: "first in line",
+            at: new Date().toISOString(),
+          })),
         },
         "debug.actors": {
           scheduler: { actorId: "scheduler", status: "active", dispatching: true, children: 0 },
@@ -69,6 +82,19 @@ describe("createInspectorState", () => {
   afterEach(() => {
     vi.useRealTimers();
     vi.unstubAllGlobals();
+    asked.length = 0;
+  });
+
+  it("names a dispatch decision's job by its prompt after the job has left the actors' list, asking once a job", async () => {
+    vi.useFakeTimers();
+    serverListing(() => [first], undefined, [second, first]);
+    await createRoot(async (dispose) => {
+      const inspector = createInspectorState();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(Object.keys(inspector.prompts).sort()).toEqual([first, second].sort());
+      expect(asked.sort()).toEqual([first, second].sort());
+      dispose();
+    });
   });
 
   it("forgets the prompts of jobs it no longer lists, so that an open page does not grow without bound", async () => {

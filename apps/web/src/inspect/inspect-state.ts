@@ -11,6 +11,8 @@ import type { ActorsView, Charts, InspectionRecord, SchedulerView } from "./type
 /** At most this often the scheduler and actor views are read again while events stream in. */
 export const REFRESH_MS = 250;
 const LIST_LIMIT = 200;
+/** How many of the scheduler's dispatch decisions the page lists, each named by its job's prompt. */
+export const DECISIONS_SHOWN = 12;
 const STATUS_RETRY_MS = 3_000;
 /**
  * The views are also read this often while no event arrives: a GPU permit is released when its backend has
@@ -119,7 +121,7 @@ export function createInspectorState() {
 
   const asked = new Set<string>();
   const loadPrompts = async (ids: string[]) => {
-    const missing = ids.filter((id) => !asked.has(id));
+    const missing = [...new Set(ids)].filter((id) => !asked.has(id));
     for (const id of missing) asked.add(id);
     // Asked all at once: the client's batch link sends them 50 to a request, the requests side by side (asked ten
     // at a time, one request after the other, 200 finished jobs took seconds to be named).
@@ -170,7 +172,9 @@ export function createInspectorState() {
         for (const entry of view.queue) if (!prompts[entry.jobId]) setPrompts(entry.jobId, entry.prompt);
         forgetAllBut(view, list);
       });
-      void loadPrompts([...list.alive, ...list.finished].map((a) => a.jobId));
+      // A decision listed may name a job that has left the actors' list: its prompt is asked for too.
+      const decided = view.dispatches.slice(0, DECISIONS_SHOWN);
+      void loadPrompts([...list.alive, ...list.finished, ...decided].map((a) => a.jobId));
       if (!ended(selectedJob())) void loadSelectedJob();
     } catch (error) {
       failed(error);

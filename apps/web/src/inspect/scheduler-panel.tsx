@@ -2,6 +2,7 @@ import { For, Index, Show } from "solid-js";
 import { Elapsed } from "../components/elapsed";
 import { backendLabel, createNow } from "../lib/format";
 import { clockTime, modelLabel } from "./format";
+import { DECISIONS_SHOWN } from "./inspect-state";
 import type { SchedulerView } from "./types";
 
 /** "13:04:05 (0:42 ago)", ticking. */
@@ -21,9 +22,6 @@ function JobLink(props: { jobId: string; prompt: string | undefined; onSelect: (
     </button>
   );
 }
-
-/** How many dispatch decisions the panel lists. */
-const DECISIONS_SHOWN = 12;
 
 /**
  * The scheduler's view: why the first in line waits, the GPU permits and who holds them (and which model each has
