@@ -99,12 +99,14 @@ test.describe("the queue", () => {
     await expectImage(after, next);
     await expect(jobCard(page, failing)).not.toContainText("in queue");
 
-    // Retried from up the conversation, the new job's card (at its end) is brought into view.
+    // Retried with the keyboard from up the conversation, the new job's card (at its end) is brought into view,
+    // and the focus goes with it (it stayed on the Retry out of view, where Enter again made a third job unseen).
     await failed.scrollIntoViewIfNeeded();
     await expect(after).not.toBeInViewport();
-    await failed.getByRole("button", { name: "Retry" }).click();
+    await failed.getByRole("button", { name: "Retry" }).press("Enter");
     const retried = jobCard(page, failing).nth(1);
     await expect(retried).toBeInViewport();
+    await expect(retried).toBeFocused();
     await expect(retried).toContainText("Failed");
   });
 

@@ -195,8 +195,9 @@ export function ChatPage() {
                   // A retry is a new job, which the announcer first sees where it stands: say where it waits.
                   const retried = await chat.retry(job);
                   // Its card comes at the end of the conversation: brought into view, as a new prompt's is, from
-                  // however far up the retried card was (else Retry seemed to do nothing, and was pressed again).
-                  messageList?.showLatest();
+                  // however far up the retried card was (else Retry seemed to do nothing, and was pressed again),
+                  // and the keyboard focus goes with it.
+                  messageList?.showNewJob(retried.id, job.id);
                   announcer?.sent(retried);
                   return retried;
                 }}

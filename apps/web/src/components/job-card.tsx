@@ -144,6 +144,7 @@ export function JobCard(props: JobCardProps) {
       onFocusIn={(e) => (lastFocused = e.target instanceof HTMLElement ? e.target : null)}
       tabIndex={-1}
       class="job-card"
+      data-job-id={props.job.id}
       data-status={props.job.status}
       data-error-open={errorOpen() && props.job.status === "error" ? "" : undefined}
       aria-label={`Image: ${props.job.prompt}`}

@@ -1,7 +1,9 @@
 import { fireEvent, render, screen } from "@solidjs/testing-library";
 import { createSignal } from "solid-js";
+import { createStore } from "solid-js/store";
 import { describe, expect, it, vi } from "vitest";
-import type { Message } from "../lib/types";
+import { makeJob } from "../lib/test-support";
+import type { Job, Message } from "../lib/types";
 import { MessageList } from "./message-list";
 import type { MessageListControl } from "./message-list";
 
@@ -64,6 +66,55 @@ describe("<MessageList>", () => {
     add();
     await Promise.resolve();
     expect(scrollTo).toHaveBeenCalledWith({ top: 5_000 });
+  });
+
+  it("gives a retried job's new card the keyboard focus once it is there, unless the focus went elsewhere", async () => {
+    const failed = makeJob({ id: "j-failed", status: "error", queuePosition: 0, error: "Out of memory" });
+    const assistant = (job: Job): Message => ({
+      ...message(0),
+      id: `a-${job.id}`,
+      role: "assistant",
+      metadata: { jobId: job.id },
+    });
+    const [messages, setMessages] = createSignal<readonly Message[]>([assistant(failed)]);
+    const [jobs, setJobs] = createStore<Record<string, Job>>({ [failed.id]: failed });
+    let control: MessageListControl | undefined;
+    render(() => (
+      <>
+        <MessageList
+          messages={messages()}
+          jobs={jobs}
+          onCancel={noop}
+          onRetry={noop}
+          onMove={noop}
+          onView={() => undefined}
+          control={(c) => (control = c)}
+        />
+        <button type="button">Elsewhere</button>
+      </>
+    ));
+    document.querySelector<HTMLElement>(".chat__scroll")!.scrollTo = vi.fn() as HTMLElement["scrollTo"];
+    const arrive = (job: Job) => {
+      setJobs(job.id, job);
+      setMessages([...messages(), assistant(job)]);
+    };
+    const retry = screen.getByRole("button", { name: /^Retry:/ });
+    retry.focus();
+    // The answer comes before the new job's message: the card is focused once it is there.
+    const again = makeJob({ id: "j-again" });
+    control!.showNewJob(again.id, failed.id);
+    await Promise.resolve();
+    expect(retry).toHaveFocus();
+    arrive(again);
+    await Promise.resolve();
+    expect(document.querySelector('.job-card[data-job-id="j-again"]')).toHaveFocus();
+    // A reader who moved on meanwhile is left where they are.
+    const once = makeJob({ id: "j-once" });
+    control!.showNewJob(once.id, failed.id);
+    screen.getByRole("button", { name: "Elsewhere" }).focus();
+    arrive(once);
+    await Promise.resolve();
+    expect(screen.getByRole("button", { name: "Elsewhere" })).toHaveFocus();
   });
 
   it("does not say the conversation is empty while it loads", () => {

@@ -1,4 +1,4 @@
-import { createEffect, For, on, Show } from "solid-js";
+import { createEffect, createSignal, For, on, Show } from "solid-js";
 import type { JSX } from "solid-js";
 import type { Job, Message } from "../lib/types";
 import { jobIdOf } from "../lib/types";
@@ -8,6 +8,13 @@ import { JobCard } from "./job-card";
 export interface MessageListControl {
   /** Scrolls to the newest message, and keeps following new ones (the user's own send, wherever they had scrolled). */
   showLatest(): void;
+  /**
+   * Shows the latest messages as {@link showLatest} does and, once the card of `jobId` (made from the card of `from`:
+   * a retry) is there, gives it the keyboard focus, unless the focus has gone elsewhere than that card or the page
+   * meanwhile. A keyboard user's focus otherwise stayed on a Retry scrolled far out of view, where Enter made
+   * another job unseen.
+   */
+  showNewJob(jobId: string, from: string): void;
 }
 
 /** A conversation's messages in order: prompts as bubbles, image jobs as live cards. */
@@ -43,11 +50,30 @@ export function MessageList(props: {
       },
     ),
   );
+  const showLatest = () => {
+    // The new messages may come after this (the page loads them once the send is answered): they are followed too.
+    stick = true;
+    toBottom();
+  };
+  const cardOf = (jobId: string) => scroller.querySelector<HTMLElement>(`.job-card[data-job-id="${jobId}"]`);
+  const [arriving, setArriving] = createSignal<{ jobId: string; from: string } | null>(null);
+  createEffect(() => {
+    const wanted = arriving();
+    // Read to look again when the job or its message comes (the page loads them once the retry is answered).
+    if (!wanted || !props.jobs[wanted.jobId] || props.messages.length === 0) return;
+    queueMicrotask(() => {
+      const card = cardOf(wanted.jobId);
+      if (!card || arriving() !== wanted) return;
+      setArriving(null);
+      const focused = document.activeElement;
+      if (!focused || focused === document.body || cardOf(wanted.from)?.contains(focused)) card.focus();
+    });
+  });
   props.control?.({
-    showLatest: () => {
-      // The new messages may come after this (the page loads them once the send is answered): they are followed too.
-      stick = true;
-      toBottom();
+    showLatest,
+    showNewJob: (jobId, from) => {
+      showLatest();
+      setArriving({ jobId, from });
     },
   });
   return (
