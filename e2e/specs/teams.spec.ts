@@ -115,6 +115,8 @@ test.describe("teams", () => {
     await admin.getByLabel("Token").fill(ADMIN_TOKEN);
     await admin.getByRole("button", { name: "Sign in" }).click();
     await expect(admin.getByTestId("signed-in-user")).toHaveText("admin");
+    // The form's field had the focus: the prompt box has it next.
+    await expect(admin.getByRole("textbox", { name: "Prompt" })).toBeFocused();
     await admin.getByRole("button", { name: "Users" }).click();
     const users = admin.getByRole("dialog", { name: "Users" });
     const annToken = await makeUser(users, "ann");

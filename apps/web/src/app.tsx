@@ -1,8 +1,9 @@
-import { lazy, Match, onMount, Switch } from "solid-js";
+import { createEffect, lazy, Match, on, onMount, Switch } from "solid-js";
 import type { Component } from "solid-js";
 import { authState, checkAuth, login, sessionEnded } from "./lib/auth";
 import { ChatPage } from "./components/chat-page";
 import { Login } from "./components/login";
+import { focusFellToPage } from "./lib/focus";
 
 // Loaded when visited, so that the chat page does not carry the inspector.
 const InspectPage = lazy(() => import("./inspect/inspect-page").then(({ InspectPage }) => ({ default: InspectPage })));
@@ -27,6 +28,13 @@ function NotFound() {
 /** The web app: the login form while the server wants a token, else the page for the current path. */
 export function App() {
   onMount(() => void checkAuth());
+  // Signed in through the form, whose field had the focus: the prompt box has it next (the page asks for a prompt
+  // and Enter), not the top of the page, two Tabs and the skip link away.
+  createEffect(
+    on(authState, (now, before) => {
+      if (before === "required" && now === "ok" && focusFellToPage()) document.getElementById("prompt")?.focus();
+    }),
+  );
   const Page = ROUTES[location.pathname] ?? NotFound;
   return (
     <Switch>

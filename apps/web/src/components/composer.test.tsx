@@ -249,6 +249,20 @@ describe("<Composer>", () => {
     expect(screen.getByLabelText("Size")).toHaveAccessibleDescription("width must be a multiple of 8");
   });
 
+  it("puts the focus in the first setting when the settings open, since they stand before their toggle", () => {
+    render(() => <Composer onSubmit={async () => undefined} />);
+    const toggle = screen.getByRole("button", { name: /Settings/ });
+    toggle.focus();
+    fireEvent.click(toggle);
+    const first = document.querySelector<HTMLElement>("#composer-settings select, #composer-settings input")!;
+    expect(first).toBeVisible();
+    expect(first).toHaveFocus();
+    // Closed with the toggle, the focus is where the click put it.
+    toggle.focus();
+    fireEvent.click(toggle);
+    expect(toggle).toHaveFocus();
+  });
+
   it("closes the settings on Escape from a field inside them or from their toggle, and focuses the toggle", () => {
     render(() => <Composer onSubmit={async () => undefined} />);
     const toggle = screen.getByRole("button", { name: /Settings/ });

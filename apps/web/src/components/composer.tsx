@@ -293,7 +293,12 @@ export function Composer(props: {
             class="button button--ghost composer__toggle"
             aria-expanded={open()}
             aria-controls="composer-settings"
-            onClick={() => setOpen(!open())}
+            onClick={() => {
+              setOpen(!open());
+              // The settings stand above the prompt, before the toggle in the page: opened, the focus goes into
+              // them, where Tab from the toggle went on to Generate and the queue instead (Escape comes back here).
+              if (open()) settingsBox.querySelector<HTMLElement>("select, input, textarea")?.focus();
+            }}
             onKeyDown={closeOnEscape}
           >
             <SlidersIcon /> Settings{" "}
