@@ -96,3 +96,24 @@ export const ClearQueueIcon = () => (
     <path d="M3 6h12M3 12h8M3 18h8M15 14l6 6M21 14l-6 6" />
   </Svg>
 );
+
+/** A numbered list: the waiting jobs in their order. */
+export const LineIcon = () => (
+  <Svg>
+    <path d="M10 6h11M10 12h11M10 18h11M4 6h1M4 12h1M4 18h1" />
+  </Svg>
+);
+
+/** Two bars: pause. */
+export const PauseIcon = () => (
+  <Svg>
+    <path d="M8 5v14M16 5v14" />
+  </Svg>
+);
+
+/** A triangle: go on. */
+export const PlayIcon = () => (
+  <Svg>
+    <path d="M7 5l12 7-12 7z" />
+  </Svg>
+);

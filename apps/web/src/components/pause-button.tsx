@@ -1,5 +1,6 @@
 import { createSignal, Show } from "solid-js";
 import { errorCode, errorMessage } from "../lib/errors";
+import { PauseIcon, PlayIcon } from "./icons";
 
 /** An admin's Pause / Resume of the whole queue, with the reason when the server refuses. */
 export function PauseButton(props: {
@@ -32,7 +33,8 @@ export function PauseButton(props: {
         title={props.paused ? "Let jobs start again" : "No job starts until resumed; running jobs finish"}
         onClick={() => void toggle()}
       >
-        {props.paused ? "Resume queue" : "Pause queue"}
+        {props.paused ? <PlayIcon /> : <PauseIcon />}
+        <span class="button__label">{props.paused ? "Resume queue" : "Pause queue"}</span>
       </button>
       <Show when={error()}>
         <span class="field-error" role="alert">

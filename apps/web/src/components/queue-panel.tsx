@@ -3,6 +3,7 @@ import { backendLabel } from "../lib/format";
 import type { ConnectionState } from "../lib/subscription";
 import type { QueueStatus } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
+import { LineIcon } from "./icons";
 import { PauseButton } from "./pause-button";
 
 const STATE_LABEL = {
@@ -58,8 +59,9 @@ export function QueuePanel(props: {
         <div class="queue-panel__admin">
           <Show when={props.onOpenLine}>
             {(open) => (
-              <button type="button" class="button button--small" onClick={() => open()()}>
-                Waiting jobs
+              <button type="button" class="button button--small" title="Waiting jobs" onClick={() => open()()}>
+                <LineIcon />
+                <span class="button__label">Waiting jobs</span>
               </button>
             )}
           </Show>
