@@ -103,6 +103,8 @@ export interface RequestRouterOptions {
   imageOwner: ImageRouteOptions["imageOwner"];
   /** The built web app's folder. */
   webDir: string;
+  /** Origins besides Anvil's own whose pages may show the web app in a frame (`ALLOWED_ORIGINS`). */
+  framers?: readonly string[];
   /** Whether this server can take requests now, for `/healthz` (see readiness.ts). */
   readiness: () => Promise<Readiness>;
 }
@@ -257,7 +259,7 @@ export const routeRequest =
         allow: "GET, HEAD",
       });
     }
-    return serveWebApp(req, res, options.webDir, path);
+    return serveWebApp(req, res, options.webDir, path, options.framers);
   };
 
 /** The answer to a request that found the database away (e.g. while it told who the caller is): try again. */

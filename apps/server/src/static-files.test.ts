@@ -56,7 +56,7 @@ describe("serveWebApp", () => {
   });
 
   /** A built web app's folder, served as the server serves it; `get` answers with the raw (not unzipped) body. */
-  const webApp = async () => {
+  const webApp = async (framers: readonly string[] = []) => {
     const root = await mkdtemp(join(tmpdir(), "anvil-web-"));
     await mkdir(join(root, "assets"));
     const script = `export const app = ${JSON.stringify("anvil ".repeat(5_000))};\n`;
@@ -64,7 +64,7 @@ describe("serveWebApp", () => {
     await writeFile(join(root, "index.html"), "<!doctype html><script src=/assets/index-Abc123.js></script>");
     await writeFile(join(root, "favicon.png"), Buffer.alloc(2_000, 7));
     const server = createServer((req, res) => {
-      void serveWebApp(req, res, root, new URL(req.url ?? "/", "http://x").pathname);
+      void serveWebApp(req, res, root, new URL(req.url ?? "/", "http://x").pathname, framers);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -84,6 +84,20 @@ describe("serveWebApp", () => {
       });
     return { root, script, get };
   };
+
+  it("lets only its own origin and ALLOWED_ORIGINS frame the app's page, so that no other site can clickjack it", async () => {
+    const alone = await webApp();
+    for (const path of ["/", "/inspect"]) {
+      const page = await alone.get(path);
+      expect(page.headers["content-security-policy"], path).toBe("frame-ancestors 'self'");
+      expect(page.headers["x-frame-options"], path).toBe("SAMEORIGIN");
+    }
+    const shared = await webApp(["https://dash.example.com"]);
+    const page = await shared.get("/");
+    expect(page.headers["content-security-policy"]).toBe("frame-ancestors 'self' https://dash.example.com");
+    // The older header cannot name another origin: left out, where frame-ancestors says who may.
+    expect(page.headers["x-frame-options"]).toBeUndefined();
+  });
 
   it("sends the app's text gzipped to a browser that takes gzip, the same bytes once unzipped", async () => {
     const { script, get } = await webApp();

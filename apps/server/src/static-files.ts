@@ -111,15 +111,26 @@ export async function sendFile(
 }
 
 /**
+ * Who may show the app's page in a frame: its own origin and `framers`. Another site could otherwise frame it,
+ * signed in, under a page of its own, and have the user click its buttons unawares (clickjacking): the origin checks
+ * hold only for requests a page sends itself. `X-Frame-Options` is for browsers without `frame-ancestors`.
+ */
+const framingHeaders = (framers: readonly string[]): Record<string, string> => ({
+  "content-security-policy": ["frame-ancestors 'self'", ...framers].join(" "),
+  ...(framers.length === 0 ? { "x-frame-options": "SAMEORIGIN" } : {}),
+});
+
+/**
  * Serves the built web app, with index.html for client-side routes such as /inspect. Vite names what it builds into
  * `assets/` after a hash of its content, so those files are cached for good; index.html, which names them, is checked
- * again on every load, and anything else is cached for an hour.
+ * again on every load, and anything else is cached for an hour. `framers`: see {@link framingHeaders}.
  */
 export async function serveWebApp(
   req: IncomingMessage,
   res: ServerResponse,
   webDir: string,
   path: string,
+  framers: readonly string[] = [],
 ): Promise<void> {
   const safe = /^\/[\w\-./]*$/.test(path) && !path.includes("..");
   const gzip = { gzip: acceptsGzip(req) };
@@ -131,7 +142,8 @@ export async function serveWebApp(
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
     return;
   }
-  if (await sendFile(res, webDir, "index.html", { "cache-control": "no-cache" }, gzip)) return;
+  const page = { "cache-control": "no-cache", ...framingHeaders(framers) };
+  if (await sendFile(res, webDir, "index.html", page, gzip)) return;
   res
     .writeHead(503, { "content-type": "text/plain; charset=utf-8" })
     .end(req.method === "HEAD" ? undefined : "The web app is not built; run `npm run build`.");
