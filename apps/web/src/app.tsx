@@ -1,5 +1,5 @@
-import { createEffect, lazy, Match, on, onMount, Switch } from "solid-js";
-import type { Component } from "solid-js";
+import { createEffect, ErrorBoundary, lazy, Match, on, onMount, Switch } from "solid-js";
+import type { Component, JSX } from "solid-js";
 import { authState, checkAuth, login, sessionEnded } from "./lib/auth";
 import { ChatPage } from "./components/chat-page";
 import { Login } from "./components/login";
@@ -25,6 +25,36 @@ function NotFound() {
   );
 }
 
+/**
+ * Shows what went wrong, with a way out, where a page failed to render: without it the page stayed blank and said
+ * nothing, not even in the console. Nothing is lost by reloading: every job lives on the server.
+ */
+export function PageGuard(props: { children: JSX.Element }) {
+  return (
+    <ErrorBoundary
+      fallback={(error: unknown) => {
+        console.error(error);
+        return (
+          <main class="not-found" role="alert">
+            <div>
+              <h1>This page failed</h1>
+              <p>
+                {error instanceof Error ? error.message : String(error)}. Your jobs are safe on the server: reload to
+                see them.
+              </p>
+              <button type="button" class="button button--primary" onClick={() => location.reload()}>
+                Reload
+              </button>
+            </div>
+          </main>
+        );
+      }}
+    >
+      {props.children}
+    </ErrorBoundary>
+  );
+}
+
 /** The web app: the login form while the server wants a token, else the page for the current path. */
 export function App() {
   onMount(() => void checkAuth());
@@ -37,13 +67,15 @@ export function App() {
   );
   const Page = ROUTES[location.pathname] ?? NotFound;
   return (
-    <Switch>
-      <Match when={authState() === "required"}>
-        <Login onLogin={login} notice={sessionEnded()} />
-      </Match>
-      <Match when={authState() === "ok"}>
-        <Page />
-      </Match>
-    </Switch>
+    <PageGuard>
+      <Switch>
+        <Match when={authState() === "required"}>
+          <Login onLogin={login} notice={sessionEnded()} />
+        </Match>
+        <Match when={authState() === "ok"}>
+          <Page />
+        </Match>
+      </Switch>
+    </PageGuard>
   );
 }
