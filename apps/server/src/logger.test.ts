@@ -1,6 +1,6 @@
 import { ForgeError } from "@anvil/forge-client";
 import { BackendLost, DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
-import type { GenerateRequest } from "@anvil/job-machine";
+import type { GenerateRequest, Job } from "@anvil/job-machine";
 import { describe, expect, it } from "vitest";
 import { createLogger, formatLine, logObserver } from "./logger";
 
@@ -55,6 +55,25 @@ describe("logObserver", () => {
     );
     return JSON.parse(lines[0]!) as Record<string, unknown> & { err: { message: string } };
   };
+
+  it("gives how long a job queued before its first run, and only the time since it was submitted after that", () => {
+    const { lines, destination } = capture();
+    const observer = logObserver(createLogger({ level: "info", pretty: false, destination }), ["http://gpu:7860"]);
+    const started = (attempt: number, startedAt: string) =>
+      observer.transition?.({ jobId: "j1", from: "queued", to: "processing", backend: 0, attempt }, {
+        createdAt: "2026-12-05T10:00:00.000Z",
+        startedAt,
+        finishedAt: null,
+        attempt,
+        error: null,
+      } as Job);
+    started(1, "2026-12-05T10:00:02.000Z");
+    started(2, "2026-12-05T10:00:30.000Z");
+    const [first, again] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(first).toMatchObject({ attempt: 1, queuedMs: 2_000 });
+    expect(again).toMatchObject({ attempt: 2, sinceSubmittedMs: 30_000 });
+    expect(again).not.toHaveProperty("queuedMs");
+  });
 
   it("logs Forge's error once, with its reply beside it rather than repeated in the message", () => {
     const reply = { error: "OutOfMemoryError", message: "CUDA out of memory. Tried to allocate 2.00 GiB" };

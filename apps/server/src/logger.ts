@@ -88,7 +88,10 @@ export const logObserver = (
       to,
       attempt,
       ...(backend === null ? {} : { backend: backendUrls[backend] ?? backend }),
-      ...(job.startedAt ? { queuedMs: elapsedMs(job.createdAt, job.startedAt) } : {}),
+      // How long its first run waited; a job run again has been away since (its first run is in the time).
+      ...(job.startedAt
+        ? { [job.attempt === 1 ? "queuedMs" : "sinceSubmittedMs"]: elapsedMs(job.createdAt, job.startedAt) }
+        : {}),
       ...(isFinalStatus(to) && job.startedAt ? { runMs: elapsedMs(job.startedAt, job.finishedAt) } : {}),
       ...(job.error ? { error: job.error } : {}),
     };

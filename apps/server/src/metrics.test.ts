@@ -56,5 +56,8 @@ describe("AnvilMetrics' error counter", () => {
     );
     expect(await errors("Timeout")).toBe(1);
     expect(await errors("BackendLost")).toBe(0);
+    // Its wait is counted once, at its first start: the second start's time since submission holds its first run.
+    const { body } = await metrics.text();
+    expect(valueOf(parseMetrics(body), "anvil_job_wait_seconds_count", {})).toBe(1);
   });
 });

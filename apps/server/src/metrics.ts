@@ -31,7 +31,7 @@ export class AnvilMetrics {
 
   private readonly waitSeconds = new Histogram({
     name: "anvil_job_wait_seconds",
-    help: "Time a job waited in the queue, from submission to the start of its generation",
+    help: "Time a job waited in the queue, from submission to the start of its first generation (counted once a job)",
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
     registers: [this.registry],
   });
@@ -194,7 +194,8 @@ export class AnvilMetrics {
   }
 
   private started(backend: number | null, job: Job): void {
-    const wait = seconds(job.createdAt, job.startedAt);
+    // A job run again is not counted twice, the second time with its first run in its wait.
+    const wait = job.attempt === 1 ? seconds(job.createdAt, job.startedAt) : null;
     if (wait !== null) this.waitSeconds.observe(wait);
     if (backend !== null) this.busy.started(backend, job.id, job.startedAt ? Date.parse(job.startedAt) : Date.now());
   }
