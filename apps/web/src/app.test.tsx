@@ -15,7 +15,7 @@ describe("<PageGuard>", () => {
         <Broken />
       </PageGuard>
     ));
-    expect(screen.getByRole("alert")).toHaveTextContent("LineIcon is not defined");
+    expect(screen.getByRole("alert")).toHaveTextContent("LineIcon is not defined. Your jobs are safe");
     expect(screen.getByRole("button", { name: "Reload" })).toBeVisible();
     expect(logged).toHaveBeenCalled();
   });

@@ -39,8 +39,8 @@ export function PageGuard(props: { children: JSX.Element }) {
             <div>
               <h1>This page failed</h1>
               <p>
-                {error instanceof Error ? error.message : String(error)}. Your jobs are safe on the server: reload to
-                see them.
+                {(error instanceof Error ? error.message : String(error)).replace(/\.?$/, ".")} Your jobs are safe on
+                the server: reload to see them.
               </p>
               <button type="button" class="button button--primary" onClick={() => location.reload()}>
                 Reload
