@@ -114,7 +114,9 @@ export class AuthGate {
     if (path === "/auth/logout" && req.method === "POST") {
       const ended = await this.options.auth.endSession(req);
       if (ended !== null) this.options.credentials?.signedOut(ended);
-      json(res, 200, { ok: true }, { "set-cookie": sessionCookie(null, isHttps(req)) });
+      // The browser's cache goes too: images are cached for good, and the next person at this browser, knowing an
+      // image's address (its history), would have seen it from there without asking.
+      json(res, 200, { ok: true }, { "set-cookie": sessionCookie(null, isHttps(req)), "clear-site-data": '"cache"' });
       return true;
     }
     if (path === "/auth/status") {

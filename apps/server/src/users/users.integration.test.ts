@@ -258,6 +258,7 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     const logout = await fetch(`${running.url}/auth/logout`, { method: "POST", headers: cookie });
     expect(logout.status).toBe(200);
     expect(logout.headers.get("set-cookie")).toMatch(/^anvil_session=; .*Max-Age=0/);
+    expect(logout.headers.get("clear-site-data")).toBe('"cache"');
     expect(await codeOfCall(authorizedHttpClient(running.url, cookie).me.query())).toBe("UNAUTHORIZED");
   });
 
