@@ -53,6 +53,14 @@ describe.each(testDrivers())("/metrics on $kind", (driver) => {
     expect(delta("anvil_gpu_busy_seconds_total", { backend: simulator.url })).toBeGreaterThan(0);
     // Each job was announced queued, processing and then final.
     expect(delta("anvil_events_published_total")).toBeGreaterThanOrEqual(6);
+
+    // Deleted with its conversation, a job is counted no more (the gauge counted it until a restart).
+    await trpc.conversations.delete.mutate({ conversationId: ok.conversationId });
+    const deleted = await scrape(url);
+    expect(valueOf(deleted, "anvil_jobs", { status: "complete" })).toBe(
+      valueOf(before, "anvil_jobs", { status: "complete" }),
+    );
+    expect(valueOf(deleted, "anvil_jobs", { status: "error" })).toBe(valueOf(after, "anvil_jobs", { status: "error" }));
   });
 
   it("counts the GPU busy for the whole of jobs that run back to back, not only the first", async () => {

@@ -165,6 +165,10 @@ export class AnvilMetrics {
       // A job that goes back to the line (its backend was lost, or a restart) fails afresh, if it does, on its next run.
       if (isFinalStatus(change.to) || change.to === "queued") this.failures.delete(job.id);
     },
+    // Gone with their conversation: counted no more, as a restart, which counts the database, would not count them.
+    deleted: (jobs) => {
+      for (const { status } of jobs) this.counts[status] = Math.max(0, this.counts[status] - 1);
+    },
   };
 
   /**

@@ -22,4 +22,6 @@ export interface JobServiceObserver {
   transition?(change: ObservedTransition, job: Job): void;
   /** A generation failed on its backend; `error` is what the backend call failed with (a ForgeError from Forge). */
   generationFailed?(request: GenerateRequest, error: GenerationFailure): void;
+  /** Jobs were deleted for good with their conversation (each had ended: `status` is how). */
+  deleted?(jobs: readonly { id: string; status: JobStatus }[]): void;
 }

@@ -1,4 +1,4 @@
-import type { GenerateProgram, Job, JournalEntry } from "@anvil/job-machine";
+import type { GenerateProgram, Job, JobStatus, JournalEntry } from "@anvil/job-machine";
 import { isFinalStatus } from "@anvil/job-machine";
 import type { ImageStore, JobRecord } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
@@ -32,6 +32,11 @@ export class JobPublisher {
   announce(job: JobRecord, snapshot: Job): void {
     this.options.events.publish({ kind: "status", eventId: job.lastEventId, job: snapshot });
     this.notify((observer) => observer.submitted?.(snapshot));
+  }
+
+  /** Jobs the database no longer holds: deleted with their conversation (see JobService.deleteConversation). */
+  deleted(jobs: readonly { id: string; status: JobStatus }[]): void {
+    this.notify((observer) => observer.deleted?.(jobs));
   }
 
   /** A journal entry the database took (see TransitionWriter): the read model follows, then everyone hears. */

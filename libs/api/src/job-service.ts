@@ -10,6 +10,7 @@ import { Conflict, Invalid, Unavailable } from "./errors";
 import { HISTORY_RUNS } from "./estimates";
 import type { Estimates } from "./estimates";
 import type { EventRetention } from "./event-retention";
+import type { JobPublisher } from "./job-publisher";
 import type { LiveJobs } from "./live-jobs";
 import { conversationNotFound, ownConversation } from "./ownership";
 import { countNewJobs } from "./queue-quota";
@@ -65,6 +66,7 @@ export class JobService {
   private readonly recovery: Recovery;
   private readonly runtime: EffectRuntime;
   private readonly images: ImageStore;
+  private readonly publisher: JobPublisher;
 
   private constructor(
     private readonly options: JobServiceOptions,
@@ -81,6 +83,7 @@ export class JobService {
     this.recovery = parts.recovery;
     this.runtime = parts.runtime;
     this.images = parts.images;
+    this.publisher = parts.publisher;
   }
 
   /** Rebuilds the queue from the database, in order, starts probing the backends and pruning the event log. */
@@ -259,9 +262,10 @@ export class JobService {
       const deletion = await store.deleteConversation(conversationId);
       if (deletion.kind === "missing") throw conversationNotFound(conversationId);
       if (deletion.kind === "deleted") {
+        this.publisher.deleted(deletion.jobs);
         // The rows are gone, so nothing serves these any more; a file left by a failed removal is only disk space.
         await Promise.all(
-          deletion.jobIds.map((jobId) =>
+          deletion.jobs.map(({ id: jobId }) =>
             this.images
               .remove(jobId)
               .catch((error: unknown) =>

@@ -76,6 +76,7 @@ export interface JobServiceParts {
   submissions: Submissions;
   quota: QueueQuota;
   recovery: Recovery;
+  publisher: JobPublisher;
 }
 
 /** How long a progress value may wait in the journal's lane, well inside the 250 ms of the contract. */
@@ -252,5 +253,18 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     },
     options.probeIntervalMs,
   );
-  return { runtime, images, scheduler, monitor, checkpoints, retention, estimates, live, submissions, quota, recovery };
+  return {
+    runtime,
+    images,
+    scheduler,
+    monitor,
+    checkpoints,
+    retention,
+    estimates,
+    live,
+    submissions,
+    quota,
+    recovery,
+    publisher,
+  };
 };

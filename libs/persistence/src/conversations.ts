@@ -1,3 +1,4 @@
+import type { JobStatus } from "@anvil/job-machine";
 import { and, asc, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { AnvilDb } from "./database";
 import { lockEventOrder } from "./event-order";
@@ -93,7 +94,9 @@ export async function listMessages(db: AnvilDb, conversationId: string): Promise
  * interrupted); or deleted it with its messages and jobs (`jobIds`: all of them).
  */
 export type ConversationDeletion =
-  { kind: "missing" } | { kind: "live"; jobIds: string[] } | { kind: "deleted"; jobIds: string[] };
+  | { kind: "missing" }
+  | { kind: "live"; jobIds: string[] }
+  | { kind: "deleted"; jobs: { id: string; status: JobStatus }[] };
 
 /**
  * Deletes a conversation whose jobs have all ended, with its messages, its jobs and, through their foreign keys,
@@ -121,6 +124,6 @@ export async function deleteConversation(db: AnvilDb, id: string): Promise<Conve
         .where(and(inArray(webhookDeliveries.jobId, ids), ne(webhookDeliveries.status, "pending")));
     }
     await tx.delete(conversations).where(eq(conversations.id, id));
-    return { kind: "deleted", jobIds: ids };
+    return { kind: "deleted", jobs: held };
   });
 }

@@ -49,7 +49,9 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("deleting a conversati
 
     const deleted = await store().deleteConversation(first.conversationId);
     expect(deleted.kind).toBe("deleted");
-    expect(deleted.kind === "deleted" && [...deleted.jobIds].sort()).toEqual([first.id, second.id].sort());
+    expect(deleted.kind === "deleted" && deleted.jobs.map((job) => job.id).sort()).toEqual(
+      [first.id, second.id].sort(),
+    );
     expect(await countsOf(first.conversationId)).toEqual({
       conversations: 0,
       messages: 0,
