@@ -16,6 +16,9 @@ export class Unavailable extends Data.TaggedError("Unavailable")<{ message: stri
 /** A resume cursor older than the retained event history. */
 export class HistoryGone extends Data.TaggedError("HistoryGone")<{ message: string }> {}
 
+/** A subscription's reader left more events unread than it may (see MAX_UNREAD in job-stream.ts). */
+export class FellBehind extends Data.TaggedError("FellBehind")<{ message: string }> {}
+
 /** The caller has as many jobs waiting as one user may (MAX_QUEUED_PER_USER). */
 export class TooMany extends Data.TaggedError("TooMany")<{ message: string }> {}
 

@@ -10,17 +10,35 @@ export class Inbox<T> {
   private readonly items: T[] = [];
   private wake: (() => void) | null = null;
   private wakeAsked = false;
+  private full = false;
 
+  /**
+   * `limit`: at most this many unread items. One more and the inbox overflows: it drops what it holds and takes
+   * nothing more, so a reader that stopped reading (a stream whose client reads nothing, its socket full) holds
+   * no more than that.
+   */
   constructor(
     private readonly signal?: AbortSignal,
     private readonly fanOut?: FanOut,
+    private readonly limit = Number.POSITIVE_INFINITY,
   ) {
     signal?.addEventListener("abort", () => this.wake?.(), { once: true });
   }
 
+  /** Whether more items came than `limit` while unread: some are lost, and the reader must start again. */
+  get overflowed(): boolean {
+    return this.full;
+  }
+
   /** Adds an item and wakes the waiting reader. */
   push(item: T): void {
-    this.items.push(item);
+    if (this.full) return;
+    if (this.items.length >= this.limit) {
+      this.full = true;
+      this.items.length = 0;
+    } else {
+      this.items.push(item);
+    }
     this.wakeUp();
   }
 
@@ -38,7 +56,7 @@ export class Inbox<T> {
   /** The next item, or undefined when `timeoutMs` passes or the signal aborts first. */
   async next(timeoutMs?: number): Promise<T | undefined> {
     if (this.items.length > 0) return this.items.shift();
-    if (this.signal?.aborted) return undefined;
+    if (this.signal?.aborted || this.full) return undefined;
     await new Promise<void>((resolve) => {
       const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.wake?.(), timeoutMs);
       this.wake = () => {

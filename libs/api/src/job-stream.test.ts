@@ -5,9 +5,10 @@ import type { AnvilDatabase, JobRecord, Transition } from "@anvil/persistence";
 import { describe, expect, it, vi } from "vitest";
 import { LOCAL_USER } from "./caller";
 import type { Context } from "./context";
+import { FellBehind } from "./errors";
 import { EventHub } from "./event-hub";
 import type { JobService } from "./job-service";
-import { jobEventStream } from "./job-stream";
+import { jobEventStream, MAX_UNREAD } from "./job-stream";
 import { useTestStore } from "./testing/test-store";
 
 /** A real store that runs `between` (once) just before its second read of a job, as another writer could. */
@@ -108,5 +109,23 @@ describe("jobEventStream", () => {
       abort.abort();
       await reading;
     }
+  });
+
+  it("ends a stream whose reader reads nothing once it leaves too much unread, and keeps nothing of what came since", async () => {
+    const { job } = await store().submitJob({ prompt: "a mill", params: { ...DEFAULT_JOB_PARAMS, steps: 4 } });
+    const other = await store().submitJob({ prompt: "a dam", params: { ...DEFAULT_JOB_PARAMS, steps: 4 } });
+    const events = new EventHub();
+    const ctx = { user: LOCAL_USER, store: store(), service, events, database: "pglite", coalesceMs: 1 };
+    const stream = jobEventStream(ctx as unknown as Context, { jobId: job.id }, new AbortController().signal);
+    // Its first snapshot is read; then the reader stops, as a client whose socket is full does.
+    expect(((await stream.next()).value as unknown as [string, Job])[1].id).toBe(job.id);
+    const snapshot = (id: string, n: number): Job => ({ ...toJob(job, 0), id, progress: n % 100 });
+    // Another job's changes, outside the filter, are not kept at all.
+    for (let n = 0; n < 2 * MAX_UNREAD; n++) events.publish({ kind: "progress", job: snapshot(other.job.id, n) });
+    const kept = events.subscribers;
+    for (let n = 0; n <= MAX_UNREAD; n++) events.publish({ kind: "progress", job: snapshot(job.id, n) });
+    expect(events.subscribers).toBe(kept);
+    await expect(stream.next()).rejects.toBeInstanceOf(FellBehind);
+    expect(events.subscribers).toBe(kept - 1);
   });
 });

@@ -5,7 +5,7 @@ import { tracked } from "@trpc/server";
 import type { TrackedEnvelope } from "@trpc/server";
 import type { Context } from "./context";
 import { mayAccess } from "./caller";
-import { HistoryGone } from "./errors";
+import { FellBehind, HistoryGone } from "./errors";
 import { FanOut } from "./fan-out";
 import { endsAccess } from "./event-hub";
 import type { EventHub, HubMessage } from "./event-hub";
@@ -21,6 +21,11 @@ export interface JobStreamInput {
 }
 
 const REPLAY_PAGE = 500;
+/**
+ * How many of the hub's messages a subscription may leave unread (its client reads nothing: its socket is full, so
+ * the stream waits). Past that it ends, and holds nothing more; the client resumes from its last event id.
+ */
+export const MAX_UNREAD = 10_000;
 /** Every subscription is woken through one fan-out: a change reaches a crowd a slice per turn (see fan-out.ts). */
 const FAN_OUT = new FanOut();
 const DEFAULT_COALESCE_MS = 100;
@@ -79,7 +84,7 @@ export async function* jobEventStream(
     (!input.jobId || job.id === input.jobId) &&
     (!input.conversationId || job.conversationId === input.conversationId) &&
     mayAccess(ctx.user, ownerOf(job));
-  const inbox = new Inbox<HubMessage>(signal, FAN_OUT);
+  const inbox = new Inbox<HubMessage>(signal, FAN_OUT, MAX_UNREAD);
   // Without a jobId the line's changes are folded here as they come, never queued one by one.
   const line = input.jobId ? null : new PendingLine(service.lineVersion);
   // Folded line changes go out with the next snapshot, or when the window that began at the first of them ends.
@@ -91,6 +96,8 @@ export async function* jobEventStream(
     inbox.wakeUp();
   };
   const unsubscribe = events.subscribe((message) => {
+    // Another's job, or one outside the filter, is never sent: it is not kept for an idle reader either.
+    if ((message.kind === "status" || message.kind === "progress") && !matches(message.job)) return;
     if ((message.kind !== "line" && message.kind !== "timing") || !line) return inbox.push(message);
     if (line.empty) ticker?.add(lineWindowEnded);
     if (message.kind === "line") line.add(message.version, message.change);
@@ -189,6 +196,11 @@ export async function* jobEventStream(
     for (;;) {
       const message = await inbox.next(nextDeadline());
       if (signal?.aborted) return;
+      if (inbox.overflowed) {
+        throw new FellBehind({
+          message: `This subscription's reader left more than ${MAX_UNREAD} events unread; subscribe again with lastEventId to go on from the last one read`,
+        });
+      }
       // A removed user's token stops at once, and so does what it had open; so does a session signed out.
       if (message && endsAccess(message, ctx.user)) return;
       if (message?.kind === "status" && matches(message.job)) {

@@ -8,7 +8,16 @@ import {
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { Context } from "./context";
-import { Conflict, databaseUnavailable, HistoryGone, Invalid, NotFound, TooMany, Unavailable } from "./errors";
+import {
+  Conflict,
+  databaseUnavailable,
+  FellBehind,
+  HistoryGone,
+  Invalid,
+  NotFound,
+  TooMany,
+  Unavailable,
+} from "./errors";
 
 /** The largest request body one call (or batch) may carry, over HTTP or in one WebSocket message. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -71,6 +80,8 @@ const toTRPCError = (error: unknown): TRPCError | undefined => {
   if (error instanceof TooMany) {
     return new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message, cause: error });
   }
+  // Not a refusal: a client resumes from its last event id, as after any dropped stream.
+  if (error instanceof FellBehind) return new TRPCError({ code: "TIMEOUT", message: error.message, cause: error });
   if (error instanceof HistoryGone) {
     return new TRPCError({ code: "PRECONDITION_FAILED", message: error.message, cause: error });
   }
