@@ -87,7 +87,7 @@ describe("serveWebApp", () => {
 
   it("lets only its own origin and ALLOWED_ORIGINS frame the app's page, so that no other site can clickjack it", async () => {
     const alone = await webApp();
-    for (const path of ["/", "/inspect"]) {
+    for (const path of ["/", "/inspect", "/index.html"]) {
       const page = await alone.get(path);
       expect(page.headers["content-security-policy"], path).toBe("frame-ancestors 'self'");
       expect(page.headers["x-frame-options"], path).toBe("SAMEORIGIN");

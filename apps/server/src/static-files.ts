@@ -135,7 +135,9 @@ export async function serveWebApp(
   const safe = /^\/[\w\-./]*$/.test(path) && !path.includes("..");
   const gzip = { gzip: acceptsGzip(req) };
   const caching = path.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "public, max-age=3600";
-  if (safe && path !== "/" && (await sendFile(res, webDir, path.slice(1), { "cache-control": caching }, gzip))) {
+  // A page asked for by its file name (`/index.html`) may no more be framed than by its route.
+  const headers = { "cache-control": caching, ...(extname(path) === ".html" ? framingHeaders(framers) : {}) };
+  if (safe && path !== "/" && (await sendFile(res, webDir, path.slice(1), headers, gzip))) {
     return;
   }
   if (extname(path) !== "" && path !== "/") {
