@@ -20,6 +20,26 @@ describe("<PageGuard>", () => {
     expect(logged).toHaveBeenCalled();
   });
 
+  it("says the error as one sentence, whatever its message ends in, and something where it has none", () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    for (const [thrown, said] of [
+      [new Error("Why?"), "Why? Your jobs"],
+      [new Error("stopped.\n"), "stopped. Your jobs"],
+      [new Error(""), "Something went wrong. Your jobs"],
+    ] as const) {
+      const Broken = () => {
+        throw thrown;
+      };
+      const { unmount } = render(() => (
+        <PageGuard>
+          <Broken />
+        </PageGuard>
+      ));
+      expect(screen.getByRole("alert")).toHaveTextContent(said);
+      unmount();
+    }
+  });
+
   it("shows the page itself while it renders", () => {
     render(() => (
       <PageGuard>

@@ -25,6 +25,13 @@ function NotFound() {
   );
 }
 
+/** An error's message as a sentence: one full stop at its end unless it ends in its own, and never empty. */
+const sentence = (message: string): string => {
+  const words = message.trim();
+  if (words === "") return "Something went wrong.";
+  return /[.!?…]$/.test(words) ? words : `${words}.`;
+};
+
 /**
  * Shows what went wrong, with a way out, where a page failed to render: without it the page stayed blank and said
  * nothing, not even in the console. Nothing is lost by reloading: every job lives on the server.
@@ -39,8 +46,8 @@ export function PageGuard(props: { children: JSX.Element }) {
             <div>
               <h1>This page failed</h1>
               <p>
-                {(error instanceof Error ? error.message : String(error)).replace(/\.?$/, ".")} Your jobs are safe on
-                the server: reload to see them.
+                {sentence(error instanceof Error ? error.message : String(error))} Your jobs are safe on the server:
+                reload to see them.
               </p>
               <button type="button" class="button button--primary" onClick={() => location.reload()}>
                 Reload
