@@ -16,6 +16,17 @@ const badRequest = (fields: string[]) =>
 
 const prompt = () => screen.getByRole("textbox", { name: "Prompt" });
 
+/** A composer that sent `text` with Enter and is still sending it: the send ends when `accept` is called. */
+const sendingHeld = async (text: string) => {
+  let accept: () => void = () => undefined;
+  const onSubmit = vi.fn((_: ComposerRequest) => new Promise<void>((resolve) => (accept = resolve)));
+  render(() => <Composer onSubmit={onSubmit} />);
+  fireEvent.input(prompt(), { target: { value: text } });
+  fireEvent.keyDown(prompt(), { key: "Enter" });
+  await waitFor(() => expect(screen.getByRole("button", { name: "Sending…" })).toBeDisabled());
+  return { onSubmit, accept: () => accept() };
+};
+
 describe("<Composer>", () => {
   it("disables Generate while the prompt is blank", () => {
     render(() => <Composer onSubmit={async () => undefined} />);
@@ -140,12 +151,7 @@ describe("<Composer>", () => {
   });
 
   it("keeps what was typed while the last prompt was being sent", async () => {
-    let accept: () => void = () => undefined;
-    const onSubmit = vi.fn((_: ComposerRequest) => new Promise<void>((resolve) => (accept = resolve)));
-    render(() => <Composer onSubmit={onSubmit} />);
-    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
-    fireEvent.keyDown(prompt(), { key: "Enter" });
-    await waitFor(() => expect(screen.getByRole("button", { name: "Sending…" })).toBeDisabled());
+    const { onSubmit, accept } = await sendingHeld("a lighthouse");
     fireEvent.input(prompt(), { target: { value: "a harbour at night" } });
     // Enter while the first is on its way sends nothing more; the words wait in the box.
     fireEvent.keyDown(prompt(), { key: "Enter" });
@@ -159,12 +165,7 @@ describe("<Composer>", () => {
   });
 
   it("keeps only the new words when they were typed on after the prompt being sent", async () => {
-    let accept: () => void = () => undefined;
-    const onSubmit = vi.fn((_: ComposerRequest) => new Promise<void>((resolve) => (accept = resolve)));
-    render(() => <Composer onSubmit={onSubmit} />);
-    fireEvent.input(prompt(), { target: { value: "a lighthouse at dusk" } });
-    fireEvent.keyDown(prompt(), { key: "Enter" });
-    await waitFor(() => expect(screen.getByRole("button", { name: "Sending…" })).toBeDisabled());
+    const { accept } = await sendingHeld("a lighthouse at dusk");
     // A quick typist goes on at once, after the words still in the box.
     fireEvent.input(prompt(), { target: { value: "a lighthouse at duska cat on a sofa" } });
     accept();
