@@ -19,6 +19,8 @@ export interface EventRetentionOptions {
   log?: LogHook | undefined;
   /** Where the pruning runs (default the shared `defaultRuntime`). */
   runtime?: EffectRuntime | undefined;
+  /** The clock that spaces the vacuums of the embedded database (default `Date.now`). */
+  now?: (() => number) | undefined;
 }
 
 /**
@@ -32,6 +34,8 @@ export interface EventRetentionOptions {
 export class EventRetention {
   private fiber: Fiber.Fiber<void> | null = null;
   private passes = 0;
+  /** When the last pass reclaimed the space of deleted rows; null before the first. */
+  private reclaimedAt: number | null = null;
   private readonly runtime: EffectRuntime;
 
   constructor(
@@ -68,9 +72,18 @@ export class EventRetention {
     this.fiber = null;
   }
 
-  /** Prunes once; resolves to how many events went. */
+  /**
+   * Prunes once; resolves to how many events went. At the first pass and then once an hour at most, the embedded
+   * database is vacuumed too, so that what was deleted since (by the prune, or with conversations) leaves room for
+   * new rows instead of growing its files (see `JobStore.reclaimSpace`).
+   */
   async pruneNow(): Promise<number> {
     const pruned = await this.store.pruneEventsOlderThan(this.options.retentionMs);
+    const now = (this.options.now ?? Date.now)();
+    if (this.reclaimedAt === null || now - this.reclaimedAt >= HOUR_MS) {
+      await this.store.reclaimSpace();
+      this.reclaimedAt = now;
+    }
     this.passes++;
     return pruned;
   }
