@@ -34,15 +34,40 @@ export function formatEstimate(kind: "start" | "finish", at: string, now: number
 }
 
 /**
- * Since when an estimate watched over time has been due: give it each estimate as it comes (ISO, or null when
- * there is none) with the time; it answers the time it first saw it due, or null while it is not.
+ * Where a {@link dueClock} keeps since when its estimate has been due (epoch ms; null: it is not), so that the memory
+ * can outlive the clock: a web page keeps it in the browser's storage, and a reload or another tab goes on from it.
  */
-export function dueClock(): (at: string | null, now: number) => number | null {
+export interface DueMemory {
+  read(): number | null;
+  write(dueSince: number | null): void;
+}
+
+const inMemory = (): DueMemory => {
   let dueSince: number | null = null;
+  return {
+    read: () => dueSince,
+    write: (value) => {
+      dueSince = value;
+    },
+  };
+};
+
+/**
+ * Since when an estimate watched over time has been due: give it each estimate as it comes (ISO, or null when
+ * there is none) with the time; it answers the time it first saw it due, or null while it is not. It remembers in
+ * `memory` when given one (shared with other clocks over the same estimate), else for as long as it lives.
+ */
+export function dueClock(memory: DueMemory = inMemory()): (at: string | null, now: number) => number | null {
   return (at, now) => {
-    if (at === null || Date.parse(at) - now >= DUE_MS) dueSince = null;
-    else dueSince ??= now;
-    return dueSince;
+    const dueSince = memory.read();
+    if (at === null || Date.parse(at) - now >= DUE_MS) {
+      if (dueSince !== null) memory.write(null);
+      return null;
+    }
+    // A time to come is no memory of being due (a clock set back, a value written by something else).
+    if (dueSince !== null && dueSince <= now) return dueSince;
+    memory.write(now);
+    return now;
   };
 }
 

@@ -5,6 +5,7 @@ export type { SubmitRetryOptions } from "./submit-safely";
 export { isTransient } from "./transient";
 export type { WatchOptions } from "./watch";
 export { dueClock, formatEstimate, formatRemaining, jobEstimate } from "./estimate";
+export type { DueMemory } from "./estimate";
 export { isFinal } from "./types";
 export type { AnvilInputs, AnvilOutputs, ConversationEvent, Job, JobStatus, SubmitInput } from "./types";
 export type { AnvilRouter } from "./router";
