@@ -11,12 +11,12 @@ export const mediaBox = (job: Job) => ({
 });
 
 /** "starts in ~40 s" under a position or a percentage, while the estimate is known. */
-function EstimateUnder(props: { kind: "start" | "finish"; at: string | null }) {
+function EstimateUnder(props: { kind: "start" | "finish"; at: string | null; job: Job }) {
   return (
     <Show when={props.at}>
       {(at) => (
         <span class="job-card__when">
-          <Estimate kind={props.kind} at={at()} />
+          <Estimate kind={props.kind} at={at()} job={props.job} />
         </span>
       )}
     </Show>
@@ -38,7 +38,7 @@ export function JobMedia(props: {
             <div class="job-card__state job-card__state--queued">
               <p class="job-card__position">
                 <span>{formatPosition(props.job.queuePosition)}</span>
-                <EstimateUnder kind="start" at={props.offline ? null : props.job.estimatedStartAt} />
+                <EstimateUnder kind="start" at={props.offline ? null : props.job.estimatedStartAt} job={props.job} />
               </p>
             </div>
           </Match>
@@ -57,7 +57,7 @@ export function JobMedia(props: {
               </div>
               <p class="job-card__percent">
                 <span>{props.job.progress}%</span>
-                <EstimateUnder kind="finish" at={props.offline ? null : props.job.estimatedFinishAt} />
+                <EstimateUnder kind="finish" at={props.offline ? null : props.job.estimatedFinishAt} job={props.job} />
               </p>
             </div>
           </Match>

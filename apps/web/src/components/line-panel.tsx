@@ -139,7 +139,7 @@ export function LinePanel(props: {
                   {job.prompt}
                 </span>
                 <span class="line__eta">
-                  <Show when={job.estimatedStartAt}>{(at) => <Estimate kind="start" at={at()} />}</Show>
+                  <Show when={job.estimatedStartAt}>{(at) => <Estimate kind="start" at={at()} job={job} />}</Show>
                 </span>
                 <button
                   type="button"

@@ -2,6 +2,7 @@ import { batch, createEffect, createSignal, on, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { currentUser, recheckAuth } from "./auth";
 import { createCatalog } from "./catalog";
+import { forgetDue } from "./due-memory";
 import { errorCode, errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
 import { submissionKeys } from "./submission-keys";
@@ -115,7 +116,8 @@ export const withConversation = (
 
 /** Everything the chat page shows and does, fed by queries and the live job stream; `listPollMs` is for tests. */
 export function createChatState(options: { listPollMs?: number } = {}) {
-  const store = createJobStore();
+  // A job that ended shows no estimate again: what this browser kept of its estimates goes.
+  const store = createJobStore({ onEnded: forgetDue });
   const [selectedId, setSelectedId] = createSignal<string | null>(new URLSearchParams(location.search).get("c"));
   const [messages, setMessages] = createStore<Message[]>([]);
   const [loading, setLoading] = createSignal(false);

@@ -73,6 +73,21 @@ describe("createJobStore", () => {
     });
   });
 
+  it("tells once that a job ended, however many times its final state comes", () => {
+    createRoot((dispose) => {
+      const ended: string[] = [];
+      const store = createJobStore({ onEnded: (jobId) => ended.push(jobId) });
+      store.applyEvent(processing(55));
+      expect(ended).toEqual([]);
+      const done = makeJob({ status: "complete", queuePosition: 0, progress: 100 });
+      store.applyEvent(done);
+      store.applyEvent(done);
+      store.applySnapshot(done);
+      expect(ended).toEqual([done.id]);
+      dispose();
+    });
+  });
+
   it("moves a waiting job's estimates with a line event's timing, keeping its own run length", () => {
     createRoot((dispose) => {
       const store = createJobStore();

@@ -49,10 +49,14 @@ export interface JobStore {
   resetLine(): void;
 }
 
-/** Makes an empty job store. */
-export function createJobStore(): JobStore {
+/** Makes an empty job store; `onEnded` hears of each job the first time it holds it in a final state. */
+export function createJobStore(options: { onEnded?: (jobId: string) => void } = {}): JobStore {
   const [jobs, setJobs] = createStore<Record<string, Job>>({});
-  const put = (job: Job) => setJobs(job.id, reconcile(job));
+  const put = (job: Job) => {
+    setJobs(job.id, reconcile(job));
+    // Nothing replaces a final snapshot (both appliers check), so this is the once.
+    if (isFinal(job.status)) options.onEnded?.(job.id);
+  };
   let version: number | null = null;
   return {
     jobs,

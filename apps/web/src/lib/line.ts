@@ -1,4 +1,5 @@
 import { batch, createMemo, createSignal } from "solid-js";
+import { forgetDue } from "./due-memory";
 import { errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
 import { createSubscription } from "./subscription";
@@ -29,7 +30,8 @@ const MAX_SINGLE_READS = 50;
  * reorder, a missed event) are read again: a few with `jobs.get`, many with a new read of the line.
  */
 export function createLine(api: LineApi) {
-  const store = createJobStore();
+  // A job that ended shows no estimate again: what this browser kept of its estimates goes.
+  const store = createJobStore({ onEnded: forgetDue });
   const [loading, setLoading] = createSignal(true);
   const [error, setError] = createSignal<string | null>(null);
 
