@@ -1,3 +1,5 @@
+import { forgetAllDue } from "./due-memory";
+
 /**
  * A text this tab keeps in sessionStorage under `key`: a reload, or a sign-in asked for again, does not lose it.
  * Storage that is off or full keeps nothing (reads give null), and the value lives as long as the page.
@@ -24,10 +26,11 @@ export function tabSlot(key: string) {
 }
 
 /**
- * Forgets everything this tab keeps (the prompt's draft, the settings, the streams' cursors): a user signs out, or
- * another signs in, and nothing of the one before is left for them.
+ * Forgets everything this tab keeps (the prompt's draft, the settings, the streams' cursors), and what the browser
+ * kept of the jobs' estimates: a user signs out, or another signs in, and nothing of the one before is left for them.
  */
 export function forgetTab(): void {
+  forgetAllDue();
   try {
     for (const key of Object.keys(sessionStorage)) if (key.startsWith("anvil:")) sessionStorage.removeItem(key);
   } catch {

@@ -1,5 +1,6 @@
 import { dueClock } from "@anvil/client";
 import { describe, expect, it } from "vitest";
+import { forgetTab } from "./draft";
 import { DUE_KEPT_MS, forgetDue, pruneDueMemory, storedDueMemory } from "./due-memory";
 import { makeJob } from "./test-support";
 
@@ -43,5 +44,15 @@ describe("pruneDueMemory", () => {
     localStorage.setItem("anvil:theme", "dark");
     pruneDueMemory(T0);
     expect(Object.keys(localStorage).sort()).toEqual([`anvil:due:${other.id}:start`, "anvil:theme"]);
+  });
+});
+
+describe("forgetTab", () => {
+  it("forgets every job's entries, as signing out does, and keeps the browser's theme", () => {
+    storedDueMemory(job, "finish").write(T0);
+    storedDueMemory(other, "start").write(T0);
+    localStorage.setItem("anvil:theme", "dark");
+    forgetTab();
+    expect(Object.keys(localStorage)).toEqual(["anvil:theme"]);
   });
 });

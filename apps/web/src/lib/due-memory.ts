@@ -87,3 +87,8 @@ export function pruneDueMemory(now: number, storage = browserStorage): void {
     // Storage is off: it kept nothing.
   }
 }
+
+/** Forgets every job's entries: a user signs out, or another signs in, and the jobs were the one before's. */
+export function forgetAllDue(storage = browserStorage): void {
+  pruneDueMemory(Infinity, storage);
+}
