@@ -1,8 +1,6 @@
 import type { ServerResponse } from "node:http";
-import { settleWithin } from "./settle-within";
-
-/** How long `/healthz` waits for the database to answer before it says the database is down. */
-export const READINESS_DEADLINE_MS = 2_000;
+import { databaseAvailable } from "@anvil/api";
+import type { DatabaseCheck } from "@anvil/api";
 
 /** What `/healthz` says: whether this server can take requests now, and why not. */
 export interface Readiness {
@@ -10,7 +8,7 @@ export interface Readiness {
   /** `single`: the embedded database (one server); `leader` / `follower`: a server of a cluster. */
   role: "single" | "leader" | "follower";
   /**
-   * `down` when this server's database did not answer a query within {@link READINESS_DEADLINE_MS}, or when it
+   * `down` when this server's database did not answer a query within `DATABASE_CHECK_DEADLINE_MS`, or when it
    * answers but refuses this server's writes (its disk is full, say: reads go on, every submission is refused).
    */
   database: "up" | "down";
@@ -19,14 +17,9 @@ export interface Readiness {
 }
 
 /** Where the answer comes from: the server's own state, read at each request. */
-export interface ReadinessSources {
-  /** Whether the server's database answers and takes writes (a read: false while it is read-only). */
-  takesWrites: () => Promise<boolean>;
-  /** Whether this server's last writes failed and it is retrying them (the leader's journal; never on a follower). */
-  writesFailing?: () => boolean;
+export interface ReadinessSources extends DatabaseCheck {
   role: () => Readiness["role"];
   stopping: () => boolean;
-  deadlineMs?: number;
 }
 
 /**
@@ -36,13 +29,7 @@ export interface ReadinessSources {
  * the backends).
  */
 export async function readiness(sources: ReadinessSources): Promise<Readiness> {
-  const answered = sources.takesWrites().then(
-    (writable) => writable,
-    () => false,
-  );
-  const up =
-    (await settleWithin(answered, sources.deadlineMs ?? READINESS_DEADLINE_MS, false)) &&
-    !(sources.writesFailing?.() ?? false);
+  const up = await databaseAvailable(sources);
   const stopping = sources.stopping();
   return { ok: up && !stopping, role: sources.role(), database: up ? "up" : "down", stopping };
 }

@@ -8,6 +8,8 @@ export type { Context } from "./context";
 export { endsAccess, EventHub } from "./event-hub";
 export type { HubMessage } from "./event-hub";
 export { JobService, MAX_ATTEMPTS } from "./job-service";
+export { DATABASE_CHECK_DEADLINE_MS, databaseAvailable } from "./database-available";
+export type { DatabaseCheck } from "./database-available";
 export type { JobServiceOptions, JobServiceSettings } from "./service-wiring";
 export { failureReason, imageUrlOf } from "./generate";
 export type { GenerationFailure } from "./generate";

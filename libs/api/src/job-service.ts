@@ -1,11 +1,11 @@
 import type { EffectRuntime, Job, JobScheduler } from "@anvil/job-machine";
 import type { ImageStore, JobRecord, SubmitJobInput as StoredSubmission } from "@anvil/persistence";
 import { BatchRejected, ConversationNotFound, isDatabaseUnreachable } from "@anvil/persistence";
-import { Duration, Effect } from "effect";
 import type { BackendMonitor } from "./backend-monitor";
 import { LOCAL_USER, mayAccess } from "./caller";
 import type { Caller } from "./caller";
 import type { CheckpointCatalog } from "./checkpoint-catalog";
+import { databaseAvailable } from "./database-available";
 import { Conflict, Invalid, Unavailable } from "./errors";
 import { HISTORY_RUNS } from "./estimates";
 import type { Estimates } from "./estimates";
@@ -28,9 +28,6 @@ export { MAX_ATTEMPTS } from "@anvil/job-machine";
 
 /** How long a cancellation may wait for the database before it is refused as unavailable. */
 const CANCEL_DEADLINE_MS = 5_000;
-
-/** How long `health` waits for the database to answer a read. */
-const HEALTH_DEADLINE = Duration.seconds(2);
 
 const cancelUnconfirmed = (cause?: unknown) =>
   new Unavailable({
@@ -320,19 +317,11 @@ export class JobService {
     return this.scheduler.journal.failing;
   }
 
-  /**
-   * Whether the database answers now: not while the journal's writes are failing, nor when a small read fails
-   * or takes longer than a couple of seconds, nor while it is read-only (an idle server has no writes that would
-   * tell).
-   */
-  async databaseAvailable(): Promise<boolean> {
-    if (this.writesFailing) return false;
-    return this.runtime.runPromise(
-      // A read that also tells whether writes would be taken (not by a read-only standby).
-      Effect.tryPromise(() => this.options.store.takesWrites()).pipe(
-        Effect.timeout(HEALTH_DEADLINE),
-        Effect.match({ onSuccess: (writable) => writable, onFailure: () => false }),
-      ),
+  /** Whether the database is there for this server (see {@link databaseAvailable}): what `health` says. */
+  databaseAvailable(): Promise<boolean> {
+    return databaseAvailable(
+      { takesWrites: () => this.options.store.takesWrites(), writesFailing: () => this.writesFailing },
+      this.runtime,
     );
   }
 
