@@ -112,6 +112,11 @@ export interface AnvilConfig {
   clusterUrl?: string | undefined;
   /** Webhook signing key and timings. */
   webhooks?: WebhookSettings;
+  /**
+   * The most one WebSocket may hold unsent before it is closed (default 4 MiB, see ws-unsent-bound.ts). For tests: no
+   * environment variable sets it.
+   */
+  maxUnsentWebSocketBytes?: number;
 }
 
 /** A running server. */
@@ -422,6 +427,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     logger,
     leader: () => (cluster && !service ? leaderLookup : null),
     plain: answer,
+    maxUnsentBytes: config.maxUnsentWebSocketBytes,
   });
 
   /**

@@ -14,6 +14,7 @@ import type { LeaderLookup } from "./leader-proxy";
 import { trpcErrorReply } from "./http-body";
 import { pathOf } from "./request-target";
 import { batchFrames } from "./ws-batching";
+import { unsentBound } from "./ws-unsent-bound";
 
 /** Where a WebSocket upgrade may go. */
 export interface UpgradeRoutes {
@@ -24,6 +25,8 @@ export interface UpgradeRoutes {
   leader: () => Omit<LeaderLookup, "maxBodyBytes"> | null;
   /** The server's ordinary request handler, for a request that asks for another protocol than a WebSocket. */
   plain: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The most one WebSocket may hold unsent before it is closed (default MAX_UNSENT_BYTES; tests make it small). */
+  maxUnsentBytes?: number | undefined;
 }
 
 /**
@@ -62,7 +65,10 @@ const answerPlainly = (
  * forwarded to the leader. Any other upgrade (another path or protocol, a target that is no URL) is answered as
  * an ordinary request.
  */
-export const routeUpgrades = (server: Server, { gate, wss, logger, leader, plain }: UpgradeRoutes): void => {
+export const routeUpgrades = (
+  server: Server,
+  { gate, wss, logger, leader, plain, maxUnsentBytes }: UpgradeRoutes,
+): void => {
   const admitted = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const lookup = leader();
     if (lookup) {
@@ -70,7 +76,9 @@ export const routeUpgrades = (server: Server, { gate, wss, logger, leader, plain
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      batchFrames(ws, socket);
+      // A client that stops reading would otherwise have everything sent to it kept in memory, without end.
+      const user = gate.callerOf(req)?.name;
+      batchFrames(ws, socket, unsentBound(ws, socket, { maxBytes: maxUnsentBytes, logger, fields: { user } }));
       wss.emit("connection", ws, req);
     });
   };

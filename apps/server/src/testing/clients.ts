@@ -21,8 +21,12 @@ export function httpClient(baseUrl: string): AnvilClient {
   });
 }
 
-/** Everything over one WebSocket; `close` ends it. */
-export function wsClient(baseUrl: string): { client: AnvilClient; close(): Promise<void> } {
+/** Everything over one WebSocket; `socket` is the one open now (wsLink opens another after it closes); `close` ends it. */
+export function wsClient(baseUrl: string): {
+  client: AnvilClient;
+  socket(): WebSocket | undefined;
+  close(): Promise<void>;
+} {
   const socket = createWSClient({
     url: `${baseUrl.replace(/^http/, "ws")}/trpc`,
     // Node 20 has no global WebSocket; ws implements the same interface.
@@ -31,6 +35,7 @@ export function wsClient(baseUrl: string): { client: AnvilClient; close(): Promi
   });
   return {
     client: createTRPCClient<AppRouter>({ links: [wsLink({ client: socket })] }),
+    socket: () => socket.connection?.ws as unknown as WebSocket | undefined,
     close: () => socket.close(),
   };
 }

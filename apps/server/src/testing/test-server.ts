@@ -21,7 +21,10 @@ export interface TestServer {
   dataDir: string;
 }
 
-/** What a test may change about the server it starts: timings, and inspection, its ring size, the API token. */
+/**
+ * What a test may change about the server it starts: timings, and inspection, its ring size, the API token, what a
+ * WebSocket may leave unsent.
+ */
 export type TestServerOptions = Partial<
   Pick<
     AnvilConfig,
@@ -33,6 +36,7 @@ export type TestServerOptions = Partial<
     | "apiToken"
     | "webhooks"
     | "logger"
+    | "maxUnsentWebSocketBytes"
   >
 >;
 
