@@ -337,16 +337,25 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     inspector,
     ...(config.coalesceMs !== undefined ? { coalesceMs: config.coalesceMs } : {}),
   });
-  const logProcedureError = ({ error, path }: { error: TRPCError; path: string | undefined }): void => {
-    // A WebSocket message that breaks the protocol (too large, not UTF-8): the socket closes, the client's fault.
-    const { cause } = error;
-    const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
-    if (typeof code === "string" && code.startsWith("WS_ERR_")) {
-      logger.warn({ code }, `a WebSocket was closed: ${(cause as Error).message}`);
-      return;
-    }
-    if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
-  };
+  /** Logs what a procedure failed with, told apart by `transport` (subscriptions over HTTP are SSE streams). */
+  const logProcedureError =
+    (transport: "sse" | "websocket") =>
+    ({ error, path }: { error: TRPCError; path: string | undefined }): void => {
+      // A WebSocket message that breaks the protocol (too large, not UTF-8): the socket closes, the client's fault.
+      const { cause } = error;
+      const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
+      if (typeof code === "string" && code.startsWith("WS_ERR_")) {
+        logger.warn({ code }, `a WebSocket was closed: ${(cause as Error).message}`);
+        return;
+      }
+      // A stream whose reader fell behind (job-stream.ts): ended with TIMEOUT, and its client resumes.
+      if (error.code === "TIMEOUT" && (cause as { _tag?: unknown } | undefined)?._tag === "FellBehind") {
+        logger.warn({ path, transport }, `a subscription was ended: ${error.message}`);
+        metrics.fellBehind(transport);
+        return;
+      }
+      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
+    };
   const trpcHandler = (maxBodySize: number) =>
     createHTTPHandler({
       router: appRouter,
@@ -356,7 +365,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       // One request may carry at most this many calls: a batch of a thousand submits or lists is one client
       // taking everyone's turn. Larger batches are a 400 and run nothing.
       maxBatchSize: MAX_BATCH_CALLS,
-      onError: logProcedureError,
+      onError: logProcedureError("sse"),
     });
   const trpc = trpcHandler(MAX_BODY_BYTES);
   // jobs.submitMany sent alone: its 1,000 jobs may each carry prompts of 4,000 characters.
@@ -416,7 +425,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     }),
     keepAlive: { enabled: true, pingMs: 20_000, pongWaitMs: 5_000 },
     maxBatchSize: MAX_BATCH_CALLS,
-    onError: logProcedureError,
+    onError: logProcedureError("websocket"),
   });
   // A removed user's WebSocket connections close at once, and so do a session's once it ended: calls over them were
   // admitted as that user, with that session.
@@ -428,6 +437,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     leader: () => (cluster && !service ? leaderLookup : null),
     plain: answer,
     maxUnsentBytes: config.maxUnsentWebSocketBytes,
+    onFellBehind: () => metrics.fellBehind("websocket"),
   });
 
   /**

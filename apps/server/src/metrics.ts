@@ -42,6 +42,12 @@ export class AnvilMetrics {
     buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
     registers: [this.registry],
   });
+  private readonly fellBehindCount = new Counter({
+    name: "anvil_subscriptions_fell_behind_total",
+    help: "Streams ended because their client read too slowly, by transport: an SSE subscription with 10,000 events unread (TIMEOUT), a WebSocket with more than 4 MiB unsent (closed with 1013); their clients resume from the last event id",
+    labelNames: ["transport"],
+    registers: [this.registry],
+  });
   private readonly backendErrors = new Counter({
     name: "anvil_backend_errors_total",
     help: "Jobs that ended in error, by cause: the Forge error reason (e.g. OutOfMemory), ImageNotSaved, NoSuchBackend, Timeout or Unknown",
@@ -180,6 +186,11 @@ export class AnvilMetrics {
     await service.scheduler.journal.run(async () => {
       this.counts = await countJobs();
     });
+  }
+
+  /** A stream was ended because its client read too slowly (see anvil_subscriptions_fell_behind_total). */
+  fellBehind(transport: "sse" | "websocket"): void {
+    this.fellBehindCount.inc({ transport });
   }
 
   /** This server no longer drives the GPUs (its term as the cluster's leader ended). */

@@ -27,6 +27,8 @@ export interface UpgradeRoutes {
   plain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The most one WebSocket may hold unsent before it is closed (default MAX_UNSENT_BYTES; tests make it small). */
   maxUnsentBytes?: number | undefined;
+  /** Told of each WebSocket closed because its client read too slowly. */
+  onFellBehind?: (() => void) | undefined;
 }
 
 /**
@@ -67,7 +69,7 @@ const answerPlainly = (
  */
 export const routeUpgrades = (
   server: Server,
-  { gate, wss, logger, leader, plain, maxUnsentBytes }: UpgradeRoutes,
+  { gate, wss, logger, leader, plain, maxUnsentBytes, onFellBehind }: UpgradeRoutes,
 ): void => {
   const admitted = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const lookup = leader();
@@ -78,7 +80,13 @@ export const routeUpgrades = (
     wss.handleUpgrade(req, socket, head, (ws) => {
       // A client that stops reading would otherwise have everything sent to it kept in memory, without end.
       const user = gate.callerOf(req)?.name;
-      batchFrames(ws, socket, unsentBound(ws, socket, { maxBytes: maxUnsentBytes, logger, fields: { user } }));
+      const bound = unsentBound(ws, socket, {
+        maxBytes: maxUnsentBytes,
+        logger,
+        fields: { user },
+        onClosed: onFellBehind,
+      });
+      batchFrames(ws, socket, bound);
       wss.emit("connection", ws, req);
     });
   };

@@ -53,6 +53,8 @@ describe.each(testDrivers())("a WebSocket whose client stops reading, on $kind",
       // Its backlog, then the close frame behind it: read now, within the server's grace.
       paused.resume();
       expect(await closed).toBe(1013);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      expect(metrics).toContain('anvil_subscriptions_fell_behind_total{transport="websocket"} 1');
 
       // wsLink opened another socket and resubscribed from the last event it delivered.
       await lagging.until((events) => allCancelled(events, jobs), "the stalled client has every change", 30_000);

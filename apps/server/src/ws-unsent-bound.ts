@@ -25,6 +25,8 @@ export interface UnsentBound {
   logger: Logger;
   /** Fields for the warning (who the socket belongs to). */
   fields?: Record<string, unknown>;
+  /** Told when the socket is closed for it (metrics). */
+  onClosed?: (() => void) | undefined;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface UnsentBound {
 export function unsentBound(
   ws: WebSocket,
   socket: Duplex,
-  { maxBytes = MAX_UNSENT_BYTES, graceMs = CLOSE_GRACE_MS, logger, fields = {} }: UnsentBound,
+  { maxBytes = MAX_UNSENT_BYTES, graceMs = CLOSE_GRACE_MS, logger, fields = {}, onClosed }: UnsentBound,
 ): () => void {
   let closing = false;
   return () => {
@@ -48,6 +50,7 @@ export function unsentBound(
     );
     // tRPC sends nothing more once the socket is closing, so what it holds only shrinks from here.
     ws.close(FELL_BEHIND_CODE, FELL_BEHIND_REASON);
+    onClosed?.();
     // The close frame waits behind the backlog: a client that reads it all gets it; one that does not is cut.
     const cut = setTimeout(() => {
       if (socket.writableLength > 0) ws.terminate();
