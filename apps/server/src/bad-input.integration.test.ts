@@ -406,6 +406,21 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect(post).toContain("--http1.1");
     });
 
+    it("is 400 naming the header, never a 5xx, for a Host with a user name in it (which names this machine)", async () => {
+      const { url } = server();
+      for (const host of ["x@127.0.0.1", "user:pw@localhost", "a@[::1]:80"]) {
+        for (const request of [
+          `GET /trpc/health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+          `POST /trpc/jobs.submit HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 14\r\nConnection: close\r\n\r\n{"prompt":"x"}`,
+        ]) {
+          const reply = await rawRequest(url, request);
+          expect(statusLine(reply), `${host}: ${reply}`).toBe(400);
+          expect(reply).toContain("Host header");
+        }
+      }
+      expect((await fetch(`${url}/trpc/health`)).status).toBe(200);
+    });
+
     it("is 404 for /trpc itself, which names no procedure (not the web app)", async () => {
       const response = await fetch(`${server().url}/trpc`);
       expect(response.status).toBe(404);

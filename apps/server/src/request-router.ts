@@ -73,6 +73,24 @@ const takeBodyAsText = async (req: IncomingMessage, res: ServerResponse, bulk: b
 };
 
 /**
+ * Why a call's `Host` header cannot be read as a host, or null. tRPC builds each call's URL from it: one carrying a
+ * user name (`Host: x@127.0.0.1`, which names a host of this machine, so the host check lets it by) made `new
+ * Request` throw, a 500, and one that is no host at all (`localhost:abc`) got tRPC's bare "Invalid URL".
+ */
+const unreadableHost = (req: IncomingMessage): string | null => {
+  const { host } = req.headers;
+  if (host === undefined) return null;
+  try {
+    const { username, password, pathname, search, hash } = new URL(`http://${host}`);
+    if (!host.includes("@") && username === "" && password === "" && pathname === "/" && search === "" && hash === "")
+      return null;
+  } catch {
+    // Not a host at all: refused below.
+  }
+  return `The request's Host header ${JSON.stringify(host)} is not a host name or address with an optional port`;
+};
+
+/**
  * A POST with no body and no content-type (`curl -X POST /trpc/queue.pause`, or a client generated from
  * /openapi.json for a mutation without input) is a call without input: tRPC would refuse it for its missing type.
  */
@@ -207,6 +225,8 @@ export const routeRequest =
       return options.forward(req, res);
     }
     if (path.startsWith("/trpc/")) {
+      const badHost = unreadableHost(req);
+      if (badHost) return void trpcErrorReply(res, "BAD_REQUEST", badHost);
       // HEAD is GET without the body: tRPC knows no HEAD (it answered 204); Node leaves out the body of a HEAD's answer.
       if (req.method === "HEAD") req.method = "GET";
       const unreadable = unreadableBody(req);
