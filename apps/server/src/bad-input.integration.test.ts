@@ -338,6 +338,10 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
         // A subscription's HEAD would hold a stream open that sends nothing; a POST is no way to open one.
         ["HEAD", "/trpc/jobs.events", "GET", null],
         ["POST", "/trpc/jobs.events", "GET", "use GET"],
+        // Written as tRPC still reads them: with a trailing slash, or percent-encoded.
+        ["HEAD", "/trpc/jobs.events/", "GET", null],
+        ["HEAD", "/trpc/jobs%2Eevents", "GET", null],
+        ["POST", "/trpc/health/", "GET, HEAD", "use GET or HEAD"],
         ["POST", image, "GET, HEAD", "use GET"],
         ["DELETE", image, "GET, HEAD", "use GET"],
       ] as const) {
@@ -406,12 +410,14 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect(post).toContain("--http1.1");
     });
 
-    it("is 400 naming the header, never a 5xx, for a Host with a user name in it (which names this machine)", async () => {
+    it("is 400 naming the header, never a 5xx, for a Host with a user name in it (which names this machine) or no host at all", async () => {
       const { url } = server();
-      for (const host of ["x@127.0.0.1", "user:pw@localhost", "a@[::1]:80"]) {
+      for (const host of ["x@127.0.0.1", "user:pw@localhost", "a@[::1]:80", "localhost:abc", "[", "::1"]) {
         for (const request of [
           `GET /trpc/health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
           `POST /trpc/jobs.submit HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 14\r\nConnection: close\r\n\r\n{"prompt":"x"}`,
+          `GET /auth/status HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+          `GET /trpc HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
         ]) {
           const reply = await rawRequest(url, request);
           expect(statusLine(reply), `${host}: ${reply}`).toBe(400);

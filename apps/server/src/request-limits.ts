@@ -12,14 +12,16 @@ export const MAX_LISTED_JOBS_PER_REQUEST = 1_000;
 const DEFAULT_LIST_LIMIT = 50;
 
 /**
- * The procedures a `/trpc/…` request calls, as tRPC reads them: it decodes the path before it splits it
- * (`jobs%2Elist%2Cjobs.list` is two calls of jobs.list); null for another path, or one that is no valid URL
- * encoding (tRPC's 400).
+ * The procedures a `/trpc/…` path calls, as tRPC's standalone adapter reads them: one slash trimmed at its end
+ * (`/trpc/jobs.list/` is jobs.list), then decoded before it is split (`jobs%2Elist%2Cjobs.list` is two calls of
+ * jobs.list); null for another path, or one that is no valid URL encoding (tRPC's 400). Every check of what a
+ * request calls reads it here, so that no way of writing a name gets past one.
  */
-const proceduresOf = (url: URL): string[] | null => {
-  if (!url.pathname.startsWith("/trpc/")) return null;
+export const proceduresOf = (pathname: string): string[] | null => {
+  if (!pathname.startsWith("/trpc/")) return null;
+  const names = pathname.slice("/trpc/".length);
   try {
-    return decodeURIComponent(url.pathname.slice("/trpc/".length)).split(",");
+    return decodeURIComponent(names.endsWith("/") ? names.slice(0, -1) : names).split(",");
   } catch {
     return null;
   }
@@ -31,7 +33,7 @@ const proceduresOf = (url: URL): string[] | null => {
  * to tRPC, which answers it with a 400.
  */
 export function oversizedReply(url: URL): string | null {
-  const paths = proceduresOf(url);
+  const paths = proceduresOf(url.pathname);
   if (!paths?.includes("jobs.list")) return null;
   let inputs: unknown;
   try {
@@ -54,6 +56,6 @@ export function oversizedReply(url: URL): string | null {
 
 /** Whether `url` is a `jobs.submitMany` sent alone (not in a batch), which may carry the larger bulk body. */
 export const isBulkSubmission = (url: URL | null): boolean => {
-  const paths = url ? proceduresOf(url) : null;
+  const paths = url ? proceduresOf(url.pathname) : null;
   return paths?.length === 1 && paths[0] === "jobs.submitMany";
 };

@@ -17,8 +17,8 @@ import { bodyTooLarge, readBody, trpcErrorReply } from "./http-body";
 import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
-import { isBulkSubmission, oversizedReply } from "./request-limits";
-import { urlOf } from "./request-target";
+import { isBulkSubmission, oversizedReply, proceduresOf } from "./request-limits";
+import { unreadableHost, urlOf } from "./request-target";
 import type { OpenCredentials } from "./open-credentials";
 import { answerReadiness } from "./readiness";
 import type { Readiness } from "./readiness";
@@ -70,24 +70,6 @@ const takeBodyAsText = async (req: IncomingMessage, res: ServerResponse, bulk: b
   }
   (req as IncomingMessage & { body?: string }).body = body.toString("utf8");
   return true;
-};
-
-/**
- * Why a call's `Host` header cannot be read as a host, or null. tRPC builds each call's URL from it: one carrying a
- * user name (`Host: x@127.0.0.1`, which names a host of this machine, so the host check lets it by) made `new
- * Request` throw, a 500, and one that is no host at all (`localhost:abc`) got tRPC's bare "Invalid URL".
- */
-const unreadableHost = (req: IncomingMessage): string | null => {
-  const { host } = req.headers;
-  if (host === undefined) return null;
-  try {
-    const { username, password, pathname, search, hash } = new URL(`http://${host}`);
-    if (!host.includes("@") && username === "" && password === "" && pathname === "/" && search === "" && hash === "")
-      return null;
-  } catch {
-    // Not a host at all: refused below.
-  }
-  return `The request's Host header ${JSON.stringify(host)} is not a host name or address with an optional port`;
 };
 
 /**
@@ -147,10 +129,9 @@ const METHODS: Record<ProcedureKind, readonly string[]> = {
  */
 const kindCalled = (path: string): ProcedureKind | null => {
   const kinds = new Set(
-    path
-      .slice("/trpc/".length)
-      .split(",")
-      .map((name) => (Object.hasOwn(PROCEDURES, name) ? PROCEDURES[name]?._def.type : undefined)),
+    (proceduresOf(path) ?? []).map((name) =>
+      Object.hasOwn(PROCEDURES, name) ? PROCEDURES[name]?._def.type : undefined,
+    ),
   );
   const [kind] = kinds;
   return kinds.size === 1 && kind !== undefined ? kind : null;
@@ -194,6 +175,8 @@ export const routeRequest =
     const { gate, streams } = options;
     const url = urlOf(req);
     if (!url) return void trpcErrorReply(res, "BAD_REQUEST", "The request's target is not a valid URL path");
+    const badHost = unreadableHost(req);
+    if (badHost) return void trpcErrorReply(res, "BAD_REQUEST", badHost);
     const path = url.pathname;
     // A webhook delivery of an Anvil server (this cluster's or another's): a callbackUrl must not point at Anvil,
     // and another server of the cluster cannot tell at submit which addresses reach this one. Refused before it
@@ -225,8 +208,6 @@ export const routeRequest =
       return options.forward(req, res);
     }
     if (path.startsWith("/trpc/")) {
-      const badHost = unreadableHost(req);
-      if (badHost) return void trpcErrorReply(res, "BAD_REQUEST", badHost);
       // HEAD is GET without the body: tRPC knows no HEAD (it answered 204); Node leaves out the body of a HEAD's answer.
       if (req.method === "HEAD") req.method = "GET";
       const unreadable = unreadableBody(req);

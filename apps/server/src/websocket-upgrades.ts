@@ -12,7 +12,7 @@ import type { OpenCredentials } from "./open-credentials";
 import { forwardUpgrade } from "./leader-proxy";
 import type { LeaderLookup } from "./leader-proxy";
 import { trpcErrorReply } from "./http-body";
-import { pathOf } from "./request-target";
+import { pathOf, unreadableHost } from "./request-target";
 import { batchFrames } from "./ws-batching";
 import { unsentBound } from "./ws-unsent-bound";
 
@@ -99,7 +99,10 @@ export const routeUpgrades = (
     });
     const path = pathOf(req);
     const websocket = req.headers.upgrade?.toLowerCase() === "websocket";
-    if (!websocket || (path !== "/trpc" && path !== "/trpc/")) return answerPlainly(req, socket, plain);
+    // A Host that is no host is the ordinary answer's 400 too.
+    if (!websocket || (path !== "/trpc" && path !== "/trpc/") || unreadableHost(req) !== null) {
+      return answerPlainly(req, socket, plain);
+    }
     void gate.admitUpgrade(req, socket).then(
       ({ caller }) => {
         if (caller) admitted(req, socket, head);
