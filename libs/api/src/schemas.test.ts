@@ -65,6 +65,24 @@ describe("input objects", () => {
     expect(messages({ prompt: "x", witdh: 512, stpes: 4 })[0]).toMatch(/^unknown fields "witdh", "stpes"; /);
   });
 
+  it("say what they take when the input is no object at all", () => {
+    const fields = /^expected an object with the fields prompt, negativePrompt, .*, callbackUrl; got /;
+    for (const [input, got] of [
+      [5, "a number"],
+      [null, "null"],
+      [undefined, "nothing"],
+      [["prompt"], "an array"],
+      ["prompt", "a string"],
+    ] as const) {
+      expect(messages(input)).toEqual([expect.stringMatching(fields)]);
+      expect(messages(input)[0]).toMatch(new RegExp(`; got ${got}$`));
+    }
+    const issues = submitManyInput.safeParse({ jobs: [{ prompt: "a" }, null] }).error?.issues;
+    expect(issues?.map((issue) => [issue.path.join("."), issue.message])).toEqual([
+      ["jobs.1", expect.stringMatching(/^expected an object with the fields prompt, .*; got null$/)],
+    ]);
+  });
+
   it("name the job of a batch with the unknown field", () => {
     const issues = submitManyInput.safeParse({ jobs: [{ prompt: "a" }, { prompt: "b", size: 5 }] }).error?.issues;
     expect(issues?.map((issue) => [issue.path.join("."), issue.message.split(";")[0]])).toEqual([

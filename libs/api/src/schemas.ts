@@ -30,13 +30,31 @@ const unknownFields = (keys: readonly string[], taken: string): string =>
  * An input object that refuses a field it does not know instead of dropping it: a misspelt `witdh`, or `width`
  * nested under a `params` the procedure does not take, would otherwise run with the default and no word of why.
  */
-export const fieldsOf = <Shape extends z.ZodRawShape>(shape: Shape) =>
-  z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === "unrecognized_keys"
-        ? unknownFields(issue.keys, `the fields are ${Object.keys(shape).join(", ")}`)
-        : undefined,
+export const fieldsOf = <Shape extends z.ZodRawShape>(shape: Shape) => {
+  const fields = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === "unrecognized_keys") return unknownFields(issue.keys, `the fields are ${fields}`);
+      // Not an object at all (a number, null, an array; or no input): zod would say "expected object, received
+      // number". The same words serve the input and a batch's job (`jobs.0: expected …`).
+      if (issue.code === "invalid_type")
+        return `expected an object with the fields ${fields}; got ${kindOf(issue.input)}`;
+      return undefined;
+    },
   });
+};
+
+/** What a value that should have been an object is, in words. */
+const kindOf = (value: unknown): string =>
+  value === undefined
+    ? "nothing"
+    : value === null
+      ? "null"
+      : Array.isArray(value)
+        ? "an array"
+        : typeof value === "object"
+          ? "an object"
+          : `a ${typeof value}`;
 
 /**
  * The input of a procedure that takes none: nothing, `null` or `{}`. Anything else is BAD_REQUEST (a field is never
