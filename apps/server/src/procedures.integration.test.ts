@@ -280,11 +280,14 @@ describe.each(testDrivers())("API procedures on $kind", (driver) => {
       expect(job.conversationId).toBe(conversationId);
     });
 
-    it("is NOT_FOUND (404) when the conversation given does not exist", async () => {
+    it("is NOT_FOUND (404) when the conversation given does not exist, in the words of every other procedure", async () => {
+      const conversationId = randomUUID();
       const error = await trpcError(
-        server().trpc.jobs.submit.mutate({ prompt: uniquePrompt("orphan"), conversationId: randomUUID() }),
+        server().trpc.jobs.submit.mutate({ prompt: uniquePrompt("orphan"), conversationId }),
       );
       expect(codeOf(error)).toEqual({ code: "NOT_FOUND", httpStatus: 404 });
+      const elsewhere = await trpcError(server().trpc.messages.list.query({ conversationId }));
+      expect(error.message).toBe(elsewhere.message);
     });
 
     it("returns the first job again when the same idempotencyKey is submitted again", async () => {

@@ -4,7 +4,7 @@ export class ConversationNotFound extends Error {
   override readonly name = "ConversationNotFound";
 
   constructor(readonly conversationId: string) {
-    super(`Conversation ${conversationId} not found`);
+    super(`No conversation with id ${conversationId}`);
   }
 }
 
