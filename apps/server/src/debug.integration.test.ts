@@ -243,6 +243,24 @@ describe("debug.* with inspection on", () => {
     expect(error.message).toMatch(/^No job with id /);
   });
 
+  it("ends an inspection of a job that does not exist with NOT_FOUND, rather than a stream that stays silent", async () => {
+    const inspection = recordInspection(server(), { jobId: randomUUID() });
+    try {
+      await waitFor(() => inspection.error() !== null, "the inspection fails");
+      expect(inspection.error()?.message).toMatch(/^No job with id /);
+      expect(inspection.received).toEqual([]);
+    } finally {
+      inspection.stop();
+    }
+  });
+
+  it("reads a job id in any case, as the ids it names are written", async () => {
+    const { trpc } = server();
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("upper case id"), ...quick });
+    await waitForStatus(trpc, job.id, "complete");
+    expect((await trpc.debug.timeline.query({ jobId: job.id.toUpperCase() })).jobId).toBe(job.id);
+  });
+
   it("lists jobs whose actors ended among the finished ones, newest first", async () => {
     const { trpc } = server();
     const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("finished actor"), ...quick });

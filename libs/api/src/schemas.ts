@@ -20,7 +20,7 @@ const mustBe = (field: string, what: string) => (issue: { input?: unknown }) =>
  * An id: a UUID in any case, read as the lower case Anvil makes and stores (PostgreSQL's uuid type ignores case, but
  * the live line, the event streams and what a client compares its ids with do not).
  */
-const uuid = (field: string) => z.uuid({ error: mustBe(field, "a UUID") }).toLowerCase();
+export const uuid = (field: string) => z.uuid({ error: mustBe(field, "a UUID") }).toLowerCase();
 
 /** `unknown field "x"` or `unknown fields "x", "y"`, followed by what the input does take. */
 const unknownFields = (keys: readonly string[], taken: string): string =>

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { fieldsOf } from "../schemas";
+import { fieldsOf, uuid } from "../schemas";
 
 const limit = z
   .number({ error: "limit must be a number" })
@@ -16,11 +16,11 @@ export const debugListInput = fieldsOf({ limit: limit.default(DEFAULT_DEBUG_LIMI
 });
 
 /** `debug.timeline` input. */
-export const timelineInput = fieldsOf({ jobId: z.uuid({ error: "jobId must be a UUID" }) });
+export const timelineInput = fieldsOf({ jobId: uuid("jobId") });
 
 /** `debug.inspect` input. */
 export const inspectInput = fieldsOf({
-  jobId: z.uuid({ error: "jobId must be a UUID" }).optional(),
+  jobId: uuid("jobId").optional(),
   lastEventId: z
     .string({ error: "lastEventId must be a string" })
     .regex(/^([0-9a-f]{1,16}:)?\d{1,15}$/, { error: "lastEventId must be an inspection event id this server sent" })

@@ -63,6 +63,11 @@ export const debugRouter = router({
     );
     const until = signal ? AbortSignal.any([signal, revoked.signal]) : revoked.signal;
     try {
+      // As for `debug.timeline`: a mistyped id is NOT_FOUND, not a stream that stays silent.
+      const { jobId } = input;
+      if (jobId && !ctx.service.scheduler.holds(jobId) && ctx.inspector.timeline(jobId).length === 0) {
+        await ctx.service.get(jobId);
+      }
       yield* inSlot(ctx.subscriptions, () => inspectStream(ctx.inspector, input, until));
     } catch (error) {
       // Errors inside a running stream do not pass through middleware; map them here, at the edge.
