@@ -372,12 +372,14 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect((await fetch(`${url}/trpc/health`)).status).toBe(200);
     });
 
-    it("answers a request Node cannot parse (headers past 16 KB, not HTTP) in the API's error shape, and goes on", async () => {
+    it("answers a request Node cannot parse (headers past 16 KB, not HTTP) or a CONNECT in the API's error shape, and goes on", async () => {
       const { url } = server();
       const long = `GET /trpc/jobs.list?input=${"x".repeat(17_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
       for (const [text, status, says] of [
         [long, 431, "over 16 KB"],
         ["HELLO THERE\r\n\r\n", 400, "not HTTP/1.1"],
+        // A CONNECT, which Node would close without a word: Anvil is no proxy.
+        ["CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405, "no proxy"],
       ] as const) {
         const answer = await rawRequest(url, text);
         expect(statusLine(answer)).toBe(status);

@@ -32,10 +32,31 @@ export const answerClientErrors = (server: Server): void => {
       "BAD_REQUEST",
       "The request is not HTTP/1.1 that Anvil can read",
     ];
-    const body = JSON.stringify(trpcErrorBody(code, message, status));
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    endWith(socket, status, code, message);
+  });
+  // Anvil is no proxy: without a listener Node closes a CONNECT's socket and the client is told nothing.
+  server.on("connect", (_req: unknown, socket: Duplex) => {
+    socket.on("error", () => socket.destroy());
+    endWith(socket, 405, "METHOD_NOT_SUPPORTED", "CONNECT is not a way to ask Anvil: it is no proxy", {
+      allow: "GET, HEAD, POST",
+    });
   });
 };
+
+/** Ends `socket` with an answer in the API's error shape. */
+function endWith(
+  socket: Duplex,
+  status: number,
+  code: TRPC_ERROR_CODE_KEY,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify(trpcErrorBody(code, message, status));
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${extra}` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
