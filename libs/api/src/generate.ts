@@ -147,6 +147,21 @@ export const forgeGenerate =
           { onProgress, onGenerated, onSent: sent },
         );
       const generated = Deferred.makeUnsafe<void>();
+      // Whether the backend stopped answering while this generation was waited out after a failure: a Forge that was
+      // killed and restarted answers again (idle) by the time its lost connection is looked into, and its generation
+      // died with it, so the job runs again instead of failing as one whose backend was alive all along.
+      let unanswered = false;
+      const watched: ForgeClient = {
+        ...forge,
+        progress: () =>
+          forge.progress().pipe(
+            Effect.tapError((error) =>
+              Effect.sync(() => {
+                if (MAYBE_GONE.has(error.reason)) unanswered = true;
+              }),
+            ),
+          ),
+      };
       const running = yield* attempt(() => Deferred.doneUnsafe(generated, Exit.void)).pipe(
         Effect.ensuring(Effect.sync(sent)),
         // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
@@ -156,7 +171,7 @@ export const forgeGenerate =
         Effect.onExit((exit) =>
           Exit.isSuccess(exit) || Deferred.isDoneUnsafe(generated)
             ? Effect.void
-            : untilIdle(forge, { throughErrors: true }).pipe(Effect.ignore),
+            : untilIdle(watched, { throughErrors: true }).pipe(Effect.ignore),
         ),
         Effect.catchTag("ForgeError", (error): Effect.Effect<never, ForgeError | BackendLost> => {
           if (!MAYBE_GONE.has(error.reason)) return Effect.fail(error);
@@ -164,7 +179,7 @@ export const forgeGenerate =
             Effect.andThen(Effect.fail(new BackendLost(error.message))),
           );
           // Nothing reached the backend: the job goes back to the line whether or not the backend is back by now.
-          if (error.reason === "Unreachable") return lost;
+          if (error.reason === "Unreachable" || unanswered) return lost;
           return forge.progress().pipe(
             Effect.retry({ times: 2, schedule: Schedule.spaced(Duration.millis(250)) }),
             Effect.matchEffect({
