@@ -1,14 +1,11 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { startAnvil, type AnvilServer } from "../anvil";
-import { httpClient } from "../testing/clients";
-import { uniquePrompt } from "../testing/fixtures";
+import type { AnvilServer } from "../anvil";
 import { scrape, valueOf } from "../testing/prometheus";
-import { backendsUp, standInWebApp, testServerConfig } from "../testing/test-server";
 import { testDrivers, type TestDatabase } from "../testing/test-databases";
-import { waitFor, waitForJob } from "../testing/wait";
+import { waitFor } from "../testing/wait";
+import { anvilOnBackends, runningJob } from "./support/dying-backend";
 
 describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { timeout: 60_000 }, (driver) => {
   let anvil: AnvilServer | undefined;
@@ -24,29 +21,20 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
   it("does not fail the job: it runs again on the other backend as attempt 2, and that backend comes back", async () => {
     database = await driver.create();
     sims = await Promise.all([startForgeSimulator({ stepMs: 20 }), startForgeSimulator({ stepMs: 20 })]);
-    anvil = await startAnvil({
-      ...testServerConfig(database),
-      forgeUrls: sims.map((sim) => sim.url),
-      logger: pino({ level: "silent" }),
-      probeIntervalMs: 200,
-      webDir: await standInWebApp(database.dataDir),
-    });
-    await backendsUp(anvil);
-    const trpc = httpClient(anvil.url);
-    const job = await trpc.jobs.submit.mutate({
-      prompt: uniquePrompt("survives its GPU"),
-      width: 64,
-      height: 64,
-      steps: 100,
-    });
-    const first = await waitForJob(trpc, job.id, (j) => j.status === "processing" && j.progress > 0, "the job runs");
+    const started = await anvilOnBackends(
+      database,
+      sims.map((sim) => sim.url),
+    );
+    anvil = started.anvil;
+    const { trpc } = started;
+    const first = await runningJob(trpc, "survives its GPU", 100);
     const dying = sims.find((sim) => sim.url === first.backend)!;
     const other = sims.find((sim) => sim !== dying)!;
     await dying.setOffline(true);
     // Taking the backend for gone takes a few seconds of failed probes (a blip is not a death).
     let done = first;
     await waitFor(
-      async () => (done = await trpc.jobs.get.query({ jobId: job.id })).status === "complete",
+      async () => (done = await trpc.jobs.get.query({ jobId: first.id })).status === "complete",
       () => `the job completes elsewhere (last seen: ${done.status} ${done.progress}% ${done.error ?? ""})`,
       30_000,
     );

@@ -2,14 +2,11 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { startAnvil, type AnvilServer } from "../anvil";
-import { httpClient } from "../testing/clients";
-import { uniquePrompt } from "../testing/fixtures";
-import { backendsUp, standInWebApp, testServerConfig } from "../testing/test-server";
+import type { AnvilServer } from "../anvil";
 import { testDrivers, type TestDatabase } from "../testing/test-databases";
-import { waitFor, waitForJob } from "../testing/wait";
+import { waitFor } from "../testing/wait";
+import { anvilOnBackends, runningJob } from "./support/dying-backend";
 
 const SIMULATOR = fileURLToPath(new URL("../../dist/simulator.js", import.meta.url));
 
@@ -66,22 +63,13 @@ describe.each(testDrivers())(
       database = await driver.create();
       const sims = await Promise.all([startSimulatorProcess(0), startSimulatorProcess(0)]);
       children.push(...sims.map((sim) => sim.child));
-      anvil = await startAnvil({
-        ...testServerConfig(database),
-        forgeUrls: sims.map((sim) => sim.url),
-        logger: pino({ level: "silent" }),
-        probeIntervalMs: 200,
-        webDir: await standInWebApp(database.dataDir),
-      });
-      await backendsUp(anvil);
-      const trpc = httpClient(anvil.url);
-      const job = await trpc.jobs.submit.mutate({
-        prompt: uniquePrompt("survives a Forge restart"),
-        width: 64,
-        height: 64,
-        steps: 150,
-      });
-      const first = await waitForJob(trpc, job.id, (j) => j.status === "processing" && j.progress > 0, "the job runs");
+      const started = await anvilOnBackends(
+        database,
+        sims.map((sim) => sim.url),
+      );
+      anvil = started.anvil;
+      const { trpc } = started;
+      const first = await runningJob(trpc, "survives a Forge restart", 150);
       const crashed = sims.find((sim) => sim.url === first.backend)!;
       await killed(crashed.child);
       await new Promise((resolve) => setTimeout(resolve, downMs));
@@ -89,7 +77,7 @@ describe.each(testDrivers())(
       let done = first;
       await waitFor(
         async () =>
-          ["complete", "error", "cancelled"].includes((done = await trpc.jobs.get.query({ jobId: job.id })).status),
+          ["complete", "error", "cancelled"].includes((done = await trpc.jobs.get.query({ jobId: first.id })).status),
         () => `the job ends (last seen: ${done.status})`,
         40_000,
       );
