@@ -94,7 +94,17 @@ class Model {
     const served = new Map(this.served);
     let counter = this.counter;
     const order = front.map((job) => job.jobId);
-    const laneOf = (job: LineEntry) => (this.mode === "fifo" ? "" : job.owner);
+    if (this.mode === "fifo") {
+      // Submission order, where each owner's own order fills the places the owner's jobs hold in it.
+      const places: [number, string][] = [];
+      for (const owner of new Set(rest.map((job) => job.owner))) {
+        const own = rest.filter((job) => job.owner === owner);
+        const seqs = own.map((job) => job.seq).sort((a, b) => a - b);
+        own.sort((a, b) => this.byLane(a, b)).forEach((job, k) => places.push([seqs[k] as number, job.jobId]));
+      }
+      return [...order, ...places.sort((a, b) => a[0] - b[0]).map(([, jobId]) => jobId)];
+    }
+    const laneOf = (job: LineEntry) => job.owner;
     while (rest.length > 0) {
       const lanes = new Map<string, LineEntry[]>();
       for (const job of rest) lanes.set(laneOf(job), [...(lanes.get(laneOf(job)) ?? []), job]);
@@ -213,7 +223,7 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
         const front = job.requeued !== undefined || job.front != null;
         model.jobs.delete(jobId);
         const started = line.start(jobId);
-        if (!front) model.served.set(mode === "fifo" ? "" : job.owner, ++model.counter);
+        if (!front) model.served.set(job.owner, ++model.counter);
         expect(started?.served ?? null).toBe(front ? null : model.counter);
         change = started?.change;
         break;
@@ -299,6 +309,28 @@ describe("FairLine", () => {
       fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => run("fifo", ops)),
       { numRuns: 150 },
     );
+  });
+
+  it("lets an owner's moves and priorities reorder only that owner's places in submission order (fifo)", () => {
+    const line = new FairLine("fifo");
+    const order = () => [...line];
+    ["ann1", "ann2", "bob1", "ann3"].forEach((jobId, seq) =>
+      line.add({ jobId, owner: jobId.slice(0, 3), priority: 0, seq }),
+    );
+    // bob's only job is already first among bob's jobs: moving it to the front passes nobody else's.
+    line.move("bob1", { move: -1 });
+    expect(order()).toEqual(["ann1", "ann2", "bob1", "ann3"]);
+    expect(line.position("bob1")).toBe(3);
+    // ann's last job to ann's front: it takes ann's first place, and ann's others move down through ann's places.
+    line.move("ann3", { move: -2 });
+    expect(order()).toEqual(["ann3", "ann1", "bob1", "ann2"]);
+    // A priority job goes ahead of its owner's jobs of lower priority, in its owner's places only: bob2 behind bob1,
+    // which bob moved to the front; ann4 ahead of ann1 and ann2, not of bob1.
+    line.add({ jobId: "bob2", owner: "bob", priority: 5, seq: 4 });
+    line.add({ jobId: "ann4", owner: "ann", priority: 5, seq: 5 });
+    expect(order()).toEqual(["ann3", "ann4", "bob1", "ann1", "bob2", "ann2"]);
+    expect(order().map((jobId) => line.position(jobId))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(line.peek()).toBe("ann3");
   });
 
   it("reports a start in FIFO order as one removal at the head, and one that passes a turn as a reorder", () => {

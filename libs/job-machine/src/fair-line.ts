@@ -50,6 +50,8 @@ interface Lane {
   /** The smallest `seq` waiting: breaks ties between owners never served. */
   minSeq: number;
   entries: LineEntry[];
+  /** `fifo` only: the `seq`s of `entries`, ascending: the places in submission order the owner's jobs fill. */
+  seqs: number[];
 }
 
 const noChange = (): LineShift => ({ removed: [], inserted: [] });
@@ -105,7 +107,20 @@ const rankAlike = (head: LineEntry, other: LineEntry): boolean => {
 const compareLanes = (a: Lane, b: Lane): number =>
   a.served - b.served || a.minSeq - b.minSeq || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0);
 
-const FIFO_LANE = "";
+/** The index of the first of `sorted` (ascending) that is not below `value`. */
+const lowerBound = <T>(sorted: readonly T[], value: number, of: (item: T) => number): number => {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (of(sorted[mid] as T) < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
+const seqOf = (entry: LineEntry): number => entry.seq;
+const itself = (n: number): number => n;
 
 /**
  * The waiting line in the order jobs would start, with exact positions without an O(n) recompute.
@@ -116,7 +131,13 @@ const FIFO_LANE = "";
  * order. A job that is its lane's k-th (from 0) therefore starts after Σ min(count, k) jobs of earlier rounds
  * and after the lanes ranked before its own that reach round k: one pass over the lanes (O(users)) plus a binary
  * search in its lane. Jobs an admin moved to the very front, or that must run again, wait in a short list ahead
- * of all lanes. In `fifo` mode every job is in one lane.
+ * of all lanes.
+ *
+ * In `fifo` mode the jobs start in submission order, and an owner's priorities and moves reorder only that owner's
+ * jobs: the owner's jobs, in their lane's order, fill the places in submission order that the owner's jobs hold
+ * (the k-th of a lane takes the lane's k-th smallest `seq`). The places of all owners together are the `seq`s of all
+ * waiting jobs, so a job's position is the number of waiting jobs with a smaller `seq` than its place: a binary
+ * search in {@link bySeq}.
  */
 export class FairLine {
   private readonly lanes = new Map<string, Lane>();
@@ -125,6 +146,8 @@ export class FairLine {
   private readonly entries = new Map<string, LineEntry>();
   /** Jobs ahead of every lane, in order. */
   private front: string[] = [];
+  /** `fifo` only: every job in a lane, by `seq` (submission order). */
+  private readonly bySeq: LineEntry[] = [];
   private servedCounter = 0;
   /** Times model affinity passed a waiting job over (kept in memory: a new leader counts afresh). */
   private readonly passes = new Map<string, number>();
@@ -177,6 +200,7 @@ export class FairLine {
     if (ahead !== -1) return ahead + 1;
     const lane = this.laneOf(entry);
     const k = this.indexIn(lane, entry);
+    if (this.mode === "fifo") return this.front.length + this.fifoPlace(lane, k) + 1;
     let before = 0;
     let passed = false;
     for (const other of this.ranked) {
@@ -190,6 +214,10 @@ export class FairLine {
 
   /** The job that starts next, if any. */
   peek(): string | undefined {
+    if (this.mode === "fifo") {
+      const first = this.bySeq[0];
+      return this.front[0] ?? (first && this.lanes.get(first.owner)?.entries[0]?.jobId);
+    }
     return this.front[0] ?? this.ranked[0]?.entries[0]?.jobId;
   }
 
@@ -322,6 +350,18 @@ export class FairLine {
   /** The waiting jobs in start order. */
   *[Symbol.iterator](): IterableIterator<string> {
     yield* this.front;
+    if (this.mode === "fifo") {
+      // Each place in submission order goes to the next job of the lane whose job holds it.
+      const taken = new Map<Lane, number>();
+      for (const { owner } of this.bySeq) {
+        const lane = this.lane(owner);
+        const k = taken.get(lane) ?? 0;
+        taken.set(lane, k + 1);
+        const entry = lane.entries[k];
+        if (entry) yield entry.jobId;
+      }
+      return;
+    }
     const lanes = this.ranked.map((lane) => lane.entries);
     for (let round = 0; ; round++) {
       let any = false;
@@ -350,6 +390,13 @@ export class FairLine {
   private lanePositions(lane: Lane, from: number): { jobId: string; at: number }[] {
     const out: { jobId: string; at: number }[] = [];
     if (!this.ranked.includes(lane)) return out;
+    if (this.mode === "fifo") {
+      for (let k = from; k < lane.entries.length; k++) {
+        const entry = lane.entries[k];
+        if (entry) out.push({ jobId: entry.jobId, at: this.front.length + this.fifoPlace(lane, k) + 1 });
+      }
+      return out;
+    }
     const counts = this.ranked.map((other) => other.entries.length).sort((a, b) => a - b);
     const before = this.ranked.slice(0, this.ranked.indexOf(lane)).map((other) => other.entries.length);
     before.sort((a, b) => a - b);
@@ -373,8 +420,9 @@ export class FairLine {
    * Runs a mutation that touches `subject` and one lane (or only the front list, `lane` null) and says what it did
    * to the positions. Jobs of that lane before the first index whose job changed keep their rounds, hence their
    * order relative to everyone; from there on (or all of them, when the lane's turn moved) they are taken out and
-   * put back, with the front list when it changed. A lane alone (fifo, one user) is a plain list: only the
-   * subject moves.
+   * put back, with the front list when it changed. A lane alone (one user) is a plain list: only the subject
+   * moves. In `fifo` mode every job of the lane is taken out and put back: a change of one of the owner's jobs can
+   * give each of the others another place in submission order.
    */
   private around(lane: Lane | null, mutate: () => void, subject: string): LineShift {
     const key = lane ? `${lane.served}/${lane.minSeq}` : "";
@@ -393,7 +441,7 @@ export class FairLine {
     if (frontChanged) for (const p of [...frontBefore, ...frontAfter]) moving.add(p.jobId);
     if (lane && !aloneAfter) {
       let from = 0;
-      if (key === `${lane.served}/${lane.minSeq}`) {
+      if (this.mode === "fair" && key === `${lane.served}/${lane.minSeq}`) {
         while (from < laneBefore.length && laneBefore[from]?.jobId === laneAfter[from]?.jobId) from++;
       }
       for (const p of laneBefore.slice(from)) moving.add(p.jobId);
@@ -421,14 +469,19 @@ export class FairLine {
   private lane(owner: string): Lane {
     let lane = this.lanes.get(owner);
     if (!lane) {
-      lane = { owner, served: 0, minSeq: Infinity, entries: [] };
+      lane = { owner, served: 0, minSeq: Infinity, entries: [], seqs: [] };
       this.lanes.set(owner, lane);
     }
     return lane;
   }
 
   private laneOf(entry: LineEntry): Lane {
-    return this.lane(this.mode === "fifo" ? FIFO_LANE : entry.owner);
+    return this.lane(entry.owner);
+  }
+
+  /** `fifo`: how many waiting jobs in lanes come before the place of `lane`'s k-th job in submission order. */
+  private fifoPlace(lane: Lane, k: number): number {
+    return lowerBound(this.bySeq, lane.seqs[k] ?? Infinity, seqOf);
   }
 
   private inFront(jobId: string): boolean {
@@ -452,6 +505,10 @@ export class FairLine {
     if (!wasEmpty) this.unrank(lane);
     lane.entries.splice(this.insertionIndex(lane, entry), 0, entry);
     lane.minSeq = Math.min(lane.minSeq, entry.seq);
+    if (this.mode === "fifo") {
+      this.bySeq.splice(lowerBound(this.bySeq, entry.seq, seqOf), 0, entry);
+      lane.seqs.splice(lowerBound(lane.seqs, entry.seq, itself), 0, entry.seq);
+    }
     this.rank(lane);
   }
 
@@ -468,6 +525,12 @@ export class FairLine {
     if (lane.entries[i] !== entry) return;
     this.unrank(lane);
     lane.entries.splice(i, 1);
+    if (this.mode === "fifo") {
+      let at = lowerBound(this.bySeq, entry.seq, seqOf);
+      while (at < this.bySeq.length && this.bySeq[at] !== entry && this.bySeq[at]?.seq === entry.seq) at++;
+      if (this.bySeq[at] === entry) this.bySeq.splice(at, 1);
+      lane.seqs.splice(lowerBound(lane.seqs, entry.seq, itself), 1);
+    }
     if (entry.seq === lane.minSeq) {
       lane.minSeq = Infinity;
       for (const other of lane.entries) lane.minSeq = Math.min(lane.minSeq, other.seq);
