@@ -217,6 +217,32 @@ describe("createChatState", () => {
     expect(statusReads()).toBe(before + 1);
   });
 
+  it("reads the queue panel again as soon as the job stream is back, not at the next poll", async () => {
+    vi.useFakeTimers();
+    const streams: ReturnType<typeof sseStream<JobStreamEvent>>[] = [];
+    const asked = serverAnswering(
+      (procedure) => (procedure === "conversations.list" ? ok([conversation("c1", "Foxes")]) : undefined),
+      () => {
+        const stream = sseStream<JobStreamEvent>();
+        streams.push(stream);
+        return stream.response;
+      },
+    );
+    const open = await openOn();
+    dispose = open.dispose;
+    expect(streams).toHaveLength(1);
+    const statusReads = () => asked.filter((procedure) => procedure === "queue.status").length;
+    // Halfway between two polls (every 3 s): the stream breaks, and the page opens another 3 s later.
+    await vi.advanceTimersByTimeAsync(4_500);
+    const before = statusReads();
+    streams[0]!.fail();
+    while (streams.length < 2) await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(200);
+    // One poll came meanwhile; the other read is the stream's return (paused or resumed meanwhile, say), 1.5 s
+    // before the next poll would have shown it.
+    expect(statusReads() - before).toBe(2);
+  });
+
   it("reads the list every interval while visible, and leaves the open conversation once it is deleted elsewhere", async () => {
     vi.useFakeTimers();
     let deleted = false;

@@ -354,12 +354,16 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     catalog.load();
   };
   // Back from "reconnecting" (the server restarted, the network came back): a load that failed meanwhile (a
-  // list of choices among them) is tried again, so the page does not wait for a job event or a click to show the conversation.
+  // list of choices among them) is tried again, so the page does not wait for a job event or a click to show the conversation;
+  // the queue's panel is read again at once too (paused or resumed meanwhile, say), not at the next poll.
   createEffect(
     on(stream.state, (state, previous) => {
       if (state !== "live" || previous !== "reconnecting") return;
       if (loadError() || listError()) reload();
-      else catalog.load();
+      else {
+        void refreshQueue();
+        catalog.load();
+      }
     }),
   );
   void loadConversations();

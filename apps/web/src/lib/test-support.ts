@@ -51,5 +51,7 @@ export function sseStream<T>() {
   return {
     response: new Response(body, { headers: { "content-type": "text/event-stream" } }),
     send: (event: T) => controller.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\nid: ${++id}\n\n`)),
+    /** The connection breaks (the server went away, the network dropped). */
+    fail: () => controller.error(new TypeError("network error")),
   };
 }
