@@ -25,9 +25,9 @@ export const unreadableHost = (req: IncomingMessage): string | null => {
   const { host } = req.headers;
   if (host === undefined) return null;
   try {
-    const { username, password, pathname, search, hash } = new URL(`http://${host}`);
-    if (!host.includes("@") && username === "" && password === "" && pathname === "/" && search === "" && hash === "")
-      return null;
+    // Without an `@` the URL has no user name; only a host and a port leave the path "/" with no query or fragment.
+    const { pathname, search, hash } = new URL(`http://${host}`);
+    if (!host.includes("@") && pathname === "/" && search === "" && hash === "") return null;
   } catch {
     // Not a host at all: refused below.
   }

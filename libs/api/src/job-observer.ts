@@ -1,4 +1,5 @@
 import type { GenerateRequest, Job, JobStatus } from "@anvil/job-machine";
+import type { DeletedJob } from "@anvil/persistence";
 import type { GenerationFailure } from "./generate";
 
 /** A status change as it was persisted: `from` is the status the job's row left. */
@@ -23,5 +24,5 @@ export interface JobServiceObserver {
   /** A generation failed on its backend; `error` is what the backend call failed with (a ForgeError from Forge). */
   generationFailed?(request: GenerateRequest, error: GenerationFailure): void;
   /** Jobs were deleted for good with their conversation (each had ended: `status` is how). */
-  deleted?(jobs: readonly { id: string; status: JobStatus }[]): void;
+  deleted?(jobs: readonly DeletedJob[]): void;
 }

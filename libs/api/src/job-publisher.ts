@@ -1,6 +1,6 @@
-import type { GenerateProgram, Job, JobStatus, JournalEntry } from "@anvil/job-machine";
+import type { GenerateProgram, Job, JournalEntry } from "@anvil/job-machine";
 import { isFinalStatus } from "@anvil/job-machine";
-import type { ImageStore, JobRecord } from "@anvil/persistence";
+import type { DeletedJob, ImageStore, JobRecord } from "@anvil/persistence";
 import { toJob } from "@anvil/persistence";
 import { Effect } from "effect";
 import type { Estimates } from "./estimates";
@@ -35,7 +35,7 @@ export class JobPublisher {
   }
 
   /** Jobs the database no longer holds: deleted with their conversation (see JobService.deleteConversation). */
-  deleted(jobs: readonly { id: string; status: JobStatus }[]): void {
+  deleted(jobs: readonly DeletedJob[]): void {
     this.notify((observer) => observer.deleted?.(jobs));
   }
 

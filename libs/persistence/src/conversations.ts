@@ -94,9 +94,13 @@ export async function listMessages(db: AnvilDb, conversationId: string): Promise
  * interrupted); or deleted it with its messages and jobs (`jobIds`: all of them).
  */
 export type ConversationDeletion =
-  | { kind: "missing" }
-  | { kind: "live"; jobIds: string[] }
-  | { kind: "deleted"; jobs: { id: string; status: JobStatus }[] };
+  { kind: "missing" } | { kind: "live"; jobIds: string[] } | { kind: "deleted"; jobs: DeletedJob[] };
+
+/** A job deleted with its conversation, and how it had ended. */
+export interface DeletedJob {
+  id: string;
+  status: JobStatus;
+}
 
 /**
  * Deletes a conversation whose jobs have all ended, with its messages, its jobs and, through their foreign keys,

@@ -19,7 +19,7 @@ export { createScratchDatabase } from "./scratch-database";
 export { lockEventOrder } from "./event-order";
 export { toJob } from "./records";
 export type { Conversation, JobEvent, JobRecord, Message, OwnedConversation } from "./records";
-export type { ConversationDeletion, ConversationPage } from "./conversations";
+export type { ConversationDeletion, ConversationPage, DeletedJob } from "./conversations";
 export type { MessageRole } from "./schema";
 export type { SubmitJobInput } from "./submission";
 export { ownedKey } from "./submission";
