@@ -10,6 +10,7 @@ import { Conflict, Invalid, Unavailable } from "./errors";
 import { HISTORY_RUNS } from "./estimates";
 import type { Estimates } from "./estimates";
 import type { EventRetention } from "./event-retention";
+import type { StatisticsUpkeep } from "./statistics-upkeep";
 import type { JobPublisher } from "./job-publisher";
 import type { LiveJobs } from "./live-jobs";
 import { conversationNotFound, ownConversation } from "./ownership";
@@ -55,6 +56,7 @@ export class JobService {
   readonly checkpoints: CheckpointCatalog;
   /** Prunes the job event log to its retention. */
   readonly retention: EventRetention;
+  private readonly statistics: StatisticsUpkeep;
   /** Every waiting and running job's expected start and end, learned from the GPU time of finished jobs. */
   readonly estimates: Estimates;
   private readonly live: LiveJobs;
@@ -73,6 +75,7 @@ export class JobService {
     this.monitor = parts.monitor;
     this.checkpoints = parts.checkpoints;
     this.retention = parts.retention;
+    this.statistics = parts.statistics;
     this.estimates = parts.estimates;
     this.live = parts.live;
     this.submissions = parts.submissions;
@@ -83,7 +86,10 @@ export class JobService {
     this.publisher = parts.publisher;
   }
 
-  /** Rebuilds the queue from the database, in order, starts probing the backends and pruning the event log. */
+  /**
+   * Rebuilds the queue from the database, in order, starts probing the backends, pruning the event log and keeping
+   * the embedded database's planner statistics up.
+   */
   static async start(options: JobServiceOptions): Promise<JobService> {
     const service = new JobService(options, wireJobService(options, await options.store.lineState()));
     // What the last leader learned is in the database: every server that leads estimates the same.
@@ -91,6 +97,7 @@ export class JobService {
     await service.recovery.rebuildLine();
     service.monitor.start();
     service.retention.start();
+    service.statistics.start();
     return service;
   }
 
@@ -359,7 +366,7 @@ export class JobService {
     // A term that is over writes nothing more, not even what is still waiting: the next leader recovers from the
     // database, and runs what this one was running again (attempt + 1).
     if (abandon) this.scheduler.journal.abandon();
-    await this.retention.stop();
+    await Promise.all([this.retention.stop(), this.statistics.stop()]);
     // Probing goes on through the grace: a running generation whose backend blinks waits for it to come back.
     // Once it is over, a generation stopped behind a job from Forge's own UI is not waited for that job's length:
     // the next start interrupts what is left there.

@@ -9,6 +9,7 @@ import { CheckpointCatalog } from "./checkpoint-catalog";
 import { Estimates } from "./estimates";
 import type { EventHub } from "./event-hub";
 import { DEFAULT_EVENT_RETENTION_MS, EventRetention } from "./event-retention";
+import { StatisticsUpkeep } from "./statistics-upkeep";
 import { forgeGenerate } from "./generate";
 import { Handovers } from "./handovers";
 import type { JobServiceObserver } from "./job-observer";
@@ -44,6 +45,8 @@ export interface JobServiceSettings {
   eventRetentionMs?: number;
   /** Time between two prunes of the event log (default the retention, at most an hour). */
   eventPruneIntervalMs?: number;
+  /** Time between two looks at the embedded database's planner statistics (see statistics-upkeep.ts). */
+  statisticsIntervalMs?: number;
   /** `fair` (default): users take turns; `fifo`: submission order. */
   scheduling?: SchedulingMode;
   /** Model affinity with several backends (default true): a free GPU may take a job that needs the model it has. */
@@ -71,6 +74,8 @@ export interface JobServiceParts {
   monitor: BackendMonitor;
   checkpoints: CheckpointCatalog;
   retention: EventRetention;
+  /** Keeps the embedded database's planner statistics up (PGlite has no autovacuum). */
+  statistics: StatisticsUpkeep;
   estimates: Estimates;
   live: LiveJobs;
   submissions: Submissions;
@@ -100,6 +105,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     log,
     runtime,
   });
+  const statistics = new StatisticsUpkeep(store, { intervalMs: options.statisticsIntervalMs, log, runtime });
   // The read model and the estimates read each other and the scheduler: each reaches the others once all exist.
   const estimates: Estimates = new Estimates({
     now: () => Date.now(),
@@ -260,6 +266,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     monitor,
     checkpoints,
     retention,
+    statistics,
     estimates,
     live,
     submissions,
