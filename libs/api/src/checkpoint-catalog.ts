@@ -92,7 +92,12 @@ export class CheckpointCatalog {
     return found.title;
   }
 
-  /** The files `forge_additional_modules` takes for the names of modules (file name, path or model name). */
+  /**
+   * The files `forge_additional_modules` takes for the names of modules (file name, path or model name), as their
+   * file names alone: Forge keeps only the base name of each value and drops one it does not list (main_entry.py's
+   * `modules_change`), so one backend's full path would be dropped by a backend that keeps the file elsewhere (or
+   * runs on another system, whose separators its base name does not split), and the Flux load fail without it.
+   */
   async resolveModules(names: readonly string[]): Promise<string[]> {
     if (names.length === 0) return [];
     const modules = await this.modules();
@@ -104,7 +109,7 @@ export class CheckpointCatalog {
           message: `module "${name}" is not known to the backend; known: ${known(modules.map((m) => baseName(m.filename)))}`,
         });
       }
-      return found.filename;
+      return baseName(found.filename);
     });
   }
 

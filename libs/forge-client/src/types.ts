@@ -16,8 +16,8 @@ export interface Txt2ImgRequest {
   /** A checkpoint title from `sdModels()`, or null for whatever the backend has loaded. */
   readonly checkpoint: string | null;
   /**
-   * VAE / text-encoder files (`filename`s from `sdModules()`) a checkpoint needs beside it, as Forge's
-   * `forge_additional_modules`; sent with a checkpoint only.
+   * VAE / text-encoder files (the file names of `sdModules()`'s `filename`s, or the paths) a checkpoint needs beside
+   * it, as Forge's `forge_additional_modules`, which keeps each one's base name; sent with a checkpoint only.
    */
   readonly modules?: readonly string[] | undefined;
 }

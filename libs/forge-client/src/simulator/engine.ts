@@ -89,6 +89,8 @@ export interface EngineSettings {
   readonly ignoreCheckpointOverride: boolean;
   /** Model names that load only with `forge_additional_modules` (a Flux UNet without VAE / text encoders). */
   readonly modularModels: readonly string[];
+  /** The module files Forge lists (full paths): `forge_additional_modules` keeps only those, by base name. */
+  readonly moduleFiles: readonly string[];
 }
 
 /** What Forge's options select: the model and modules the next generation loads. */
@@ -168,8 +170,15 @@ export class SimulatorEngine {
     const found = matchModel(this.models, name);
     if (!found) return false;
     const setting = found.filename === this.selected.model.filename ? this.selected.setting : name;
-    const kept = modules === undefined || sameModules(modules, this.selected.modules);
-    this.selected = { model: found, setting, modules: kept ? this.selected.modules : modules };
+    // Forge's `modules_change`: each value's base name (os.path.basename: a POSIX Forge splits at "/" alone) looked
+    // up in its own module list, whose full path is kept; a name it does not list is dropped in silence.
+    const files = modules?.flatMap((value) => {
+      const base = value.split("/").pop() ?? value;
+      const file = this.settings.moduleFiles.find((f) => f.split("/").pop() === base);
+      return file === undefined ? [] : [file];
+    });
+    const kept = files === undefined || sameModules(files, this.selected.modules);
+    this.selected = { model: found, setting, modules: kept ? this.selected.modules : files };
     return true;
   }
 

@@ -69,6 +69,25 @@ describe("ForgeSimulator as Forge's source behaves", () => {
     expect(withModules.status).toBe(200);
   });
 
+  it("looks each module up by its base name, as modules_change does, and drops one it does not list", async () => {
+    await start({ models: ["flux1-dev", "flux1-dev-unet"], modularModels: ["flux1-dev-unet"] });
+    const generate = (modules: string[]) =>
+      post(
+        "/sdapi/v1/txt2img",
+        JSON.parse(
+          body({ override_settings: { sd_model_checkpoint: "flux1-dev-unet", forge_additional_modules: modules } }),
+        ),
+      );
+    const files = ["ae.safetensors", "clip_l.safetensors", "t5xxl_fp16.safetensors"];
+    // Another system's paths: a POSIX Forge's os.path.basename does not split at "\\", so none is found, and the load
+    // fails without its text encoders.
+    const elsewhere = await generate(files.map((file) => `C:\\forge\\models\\${file}`));
+    expect(await elsewhere.json()).toMatchObject({ message: "You do not have CLIP state dict!" });
+    // File names alone, or paths of another layout, are found in its own folders.
+    expect((await generate(files)).status).toBe(200);
+    expect((await generate(files.map((file) => `/elsewhere/${file}`))).status).toBe(200);
+  });
+
   it("only selects a checkpoint on POST /options; the next generation loads it", async () => {
     const s = await start();
     expect((await post("/sdapi/v1/options", { sd_model_checkpoint: "flux1-schnell" })).status).toBe(200);

@@ -176,6 +176,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     setupMs: options.setupMs ?? 0,
     ignoreCheckpointOverride: options.ignoreCheckpointOverride ?? false,
     modularModels: options.modularModels ?? [],
+    moduleFiles: (options.modules ?? DEFAULT_MODULES).map((file) => simulatedModule(file).filename),
   };
   const engine = new SimulatorEngine(settings, models, first);
   engine.samplesFormat = options.samplesFormat ?? "png";
