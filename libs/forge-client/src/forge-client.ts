@@ -1,6 +1,6 @@
 import { Duration, Effect, Fiber, Option, Schedule, Semaphore } from "effect";
 import { parseBackendUrl } from "./backend-url";
-import { madeWith } from "./checkpoints";
+import { checkpointSetting, madeWith } from "./checkpoints";
 import {
   decodeModels,
   decodeModules,
@@ -142,6 +142,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
   const call = (method: HttpCall["method"], path: string, extra: Partial<HttpCall> = {}) =>
     requestJson(settings, { method, path, timeoutMs, ...extra });
 
+  const sdModels = () => call("GET", "/sdapi/v1/sd-models").pipe(Effect.flatMap((body) => decodeModels(baseUrl, body)));
   const sdModules = () =>
     call("GET", "/sdapi/v1/sd-modules").pipe(Effect.flatMap((body) => decodeModules(baseUrl, body)));
 
@@ -212,6 +213,22 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       }
       if (req.checkpoint !== null && !madeWith(result.info, req.checkpoint)) {
         const used = String(result.info["sd_model_name"] ?? result.info["sd_model_hash"] ?? "another model");
+        // The title may be another backend's listing of a file of the same name with other contents (its " [hash]"
+        // differs); Forge was sent the file name alone, so what this backend lists under that name is what it loads.
+        // A name it does not list at all it ignores in silence (processing.py): that is no old build.
+        const sent = checkpointSetting(req.checkpoint);
+        const listed = yield* sdModels().pipe(Effect.option);
+        const own = listed._tag === "Some" ? listed.value.find((m) => checkpointSetting(m.title) === sent) : undefined;
+        if (own !== undefined && madeWith(result.info, own.title)) return result;
+        if (listed._tag === "Some" && own === undefined) {
+          return yield* Effect.fail(
+            new ForgeError({
+              reason: "WrongModel",
+              message: `Forge at ${baseUrl} has no checkpoint ${sent} (it ignores a name it does not know) and made the image with ${used}`,
+              backendUrl: baseUrl,
+            }),
+          );
+        }
         return yield* Effect.fail(
           new ForgeError({
             reason: "WrongModel",
@@ -458,7 +475,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     interrupt,
     generate,
     abandonStops: () => void (abandoned = true),
-    sdModels: () => call("GET", "/sdapi/v1/sd-models").pipe(Effect.flatMap((body) => decodeModels(baseUrl, body))),
+    sdModels,
     // Rescanning a large models folder can take a while.
     refreshCheckpoints: () =>
       Effect.suspend(() => {

@@ -467,6 +467,24 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(error.message).toMatch(/made the image with flux1-dev instead of flux1-schnell/);
   });
 
+  it("takes this backend's file of the name it sent, though another backend's title for it has another hash", async () => {
+    // Two GPUs with different files under one name (fp8 here, fp16 there): the merged list keeps the other's title.
+    await start();
+    const elsewhere = "flux1-schnell.safetensors [0123456789]";
+    const result = await Effect.runPromise(client().generate(request({ checkpoint: elsewhere })));
+    expect(result.info["sd_model_name"]).toBe("flux1-schnell");
+  });
+
+  it("says the backend lacks a checkpoint it silently ignored, not that Forge is too old", async () => {
+    await start({ models: ["flux1-dev"] });
+    const error = await Effect.runPromise(
+      Effect.flip(client().generate(request({ checkpoint: "sdxl-base-1.0.safetensors [0123456789]" }))),
+    );
+    expect(error.reason).toBe("WrongModel");
+    expect(error.message).toMatch(/has no checkpoint sdxl-base-1\.0\.safetensors .* made the image with flux1-dev/);
+    expect(error.message).not.toMatch(/update Forge/);
+  });
+
   it("names the checkpoint by its file, which Forge knows even where it has not hashed the file", async () => {
     // Another backend hashed the file, so the title Anvil has carries a " [shorthash]" this Forge does not know.
     await start({ unhashedModels: ["flux1-schnell"] });
