@@ -53,6 +53,12 @@ export type AnvilClient = AnvilTRPCClient & {
   image(job: Pick<Job, "id" | "imageUrl">, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
 };
 
+/**
+ * The server's base URL that paths such as `/trpc` and a job's `imageUrl` go after: `url` without trailing slashes,
+ * and without `/trpc` when it names that path already; any other path (a proxy's prefix) is kept.
+ */
+export const serverBase = (url: string): string => url.replace(/\/+$/, "").replace(/\/trpc$/, "");
+
 /** Creates a client for the Anvil server at `url`. */
 export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
   // "127.0.0.1:3000" would make every call fail with "Failed to parse URL", and a watch retry it for ever.
@@ -61,8 +67,7 @@ export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
       `createAnvilClient: url must start with http:// or https:// (or be a path in a page served by Anvil); it is "${options.url}"`,
     );
   }
-  // The procedures are under <url>/trpc: a url that names that path already (…/trpc) is taken as the server's.
-  const base = options.url.replace(/\/+$/, "").replace(/\/trpc$/, "");
+  const base = serverBase(options.url);
   const fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const authorization: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
   const withAuth: typeof fetch = (input, init) =>

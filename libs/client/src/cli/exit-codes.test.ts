@@ -20,6 +20,20 @@ describe("classify", () => {
     expect(classify(trpcError("NOT_FOUND"), env)).toMatchObject({ code: EXIT.failed, message: "NOT_FOUND happened" });
   });
 
+  it("maps METHOD_NOT_SUPPORTED to 2, naming ANVIL_URL: the command only sends the right methods, so its path is wrong", () => {
+    // ANVIL_URL=http://host:3000/foo: the web app under /foo answers a POST with tRPC's 405 shape.
+    const error = TRPCClientError.from({
+      error: {
+        message: "POST is not a way to read a page: use GET",
+        code: -32005,
+        data: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405 },
+      },
+    });
+    const failure = classify(error, { url: "http://127.0.0.1:3000/foo", token: undefined });
+    expect(failure.code).toBe(EXIT.usage);
+    expect(failure.message).toContain("ANVIL_URL (http://127.0.0.1:3000/foo)");
+  });
+
   it("keeps a CliFailure as it is", () => {
     const failure = new CliFailure("job failed", EXIT.failed);
     expect(classify(failure, env)).toBe(failure);

@@ -88,6 +88,14 @@ export function classify(error: unknown, env: CliEnv): CliFailure {
         ? new CliFailure(`Anvil at ${url} refused the token in ANVIL_TOKEN (wrong, or its user removed)`, EXIT.failed)
         : new CliFailure(`Anvil at ${url} wants a token: set ANVIL_TOKEN`, EXIT.failed);
     }
+    // The command sends each call with its procedure's method: a 405 means ANVIL_URL's path is not Anvil's API
+    // (e.g. http://host:3000/foo, whose POSTs the web app refuses), not a refusal of the call.
+    if (code === "METHOD_NOT_SUPPORTED") {
+      return new CliFailure(
+        `The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message} (is the path in ANVIL_URL right?)`,
+        EXIT.usage,
+      );
+    }
     if (code === undefined && notJson(error)) {
       return new CliFailure(`The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message}`, EXIT.usage);
     }

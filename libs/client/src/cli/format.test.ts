@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AnvilOutputs } from "../types";
-import { statusLines } from "./format";
+import { imageHref, statusLines } from "./format";
 
 type Backend = AnvilOutputs["queue"]["status"]["backends"][number];
 const backend = (url: string, over: Partial<Backend>): Backend => ({
@@ -34,5 +34,16 @@ describe("statusLines", () => {
       "  http://c:7860  unhealthy  idle",
       "  http://d:7860  healthy  busy",
     ]);
+  });
+});
+
+describe("imageHref", () => {
+  it("keeps the path ANVIL_URL has, as the client's image() does: a server behind a proxy's path prefix", () => {
+    const image = "/images/0b9f0b9e-1111-4222-8333-444455556666.png";
+    expect(imageHref("http://127.0.0.1:3000", image)).toBe(`http://127.0.0.1:3000${image}`);
+    expect(imageHref("http://127.0.0.1:3000/", image)).toBe(`http://127.0.0.1:3000${image}`);
+    expect(imageHref("http://127.0.0.1:3000/trpc", image)).toBe(`http://127.0.0.1:3000${image}`);
+    expect(imageHref("https://tools.example/anvil", image)).toBe(`https://tools.example/anvil${image}`);
+    expect(imageHref("https://tools.example/anvil/", image)).toBe(`https://tools.example/anvil${image}`);
   });
 });

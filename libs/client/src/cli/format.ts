@@ -1,3 +1,4 @@
+import { serverBase } from "../create-client";
 import type { AnvilOutputs, Job } from "../types";
 
 const shorten = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
@@ -21,3 +22,10 @@ export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
     }),
   ];
 }
+
+/**
+ * Where a job's image is served, for people to open: `imageUrl` after `ANVIL_URL` as the client's `image()` fetches
+ * it, so that a server behind a proxy's path prefix (`https://tools.example/anvil`) keeps it.
+ */
+export const imageHref = (anvilUrl: string, imageUrl: string | null): string =>
+  `${serverBase(anvilUrl)}${imageUrl ?? ""}`;

@@ -9,7 +9,7 @@ import type { WaitOptions } from "../submit-and-wait";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, checkUrl, classify, withoutCredentials } from "./exit-codes";
-import { jobLine, statusLines } from "./format";
+import { imageHref, jobLine, statusLines } from "./format";
 import { plainDisplay, terminalDisplay } from "./wait-display";
 
 /** Where the command writes; a terminal gets a progress bar, anything else plain lines. */
@@ -215,7 +215,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       const bytes = await anvil().image(job);
       await writeFile(file, bytes).catch((error: unknown) => {
         const why = error instanceof Error ? error.message : String(error);
-        const image = new URL(job.imageUrl ?? "", env.url).href;
+        const image = imageHref(env.url, job.imageUrl);
         throw new CliFailure(
           `Job ${job.id} completed, but its image could not be written to ${file}: ${why}; it is at ${image}`,
           EXIT.failed,
@@ -223,7 +223,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       });
     }
     if (json()) printJson(file ? { ...job, file } : job);
-    else if (job.status === "complete") print(file ?? new URL(job.imageUrl ?? "", env.url).href);
+    else if (job.status === "complete") print(file ?? imageHref(env.url, job.imageUrl));
     if (job.status !== "complete") {
       const how = job.status === "cancelled" ? "was cancelled" : "failed";
       throw new CliFailure(`Job ${job.id} ${how}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
