@@ -189,7 +189,7 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     expect((await anvil(args, env())).stdout.trim()).toBe(id);
     const bad = await anvil(["submit", prompt, "--priority", "11"], env());
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("priority must be at most 10");
+    expect(bad.stderr).toContain("--priority must be at most 10");
     // Left to finish: the other cases count the jobs that ended in each state.
     await waitForStatus(server().trpc, id, "complete");
   });

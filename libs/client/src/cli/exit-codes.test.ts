@@ -34,6 +34,17 @@ describe("classify", () => {
     expect(failure.message).toContain("ANVIL_URL (http://127.0.0.1:3000/foo)");
   });
 
+  it("names the command's options where the server's refusal names the API's fields", () => {
+    const refusal = (message: string) =>
+      TRPCClientError.from({ error: { message, code: -32600, data: { code: "BAD_REQUEST", httpStatus: 400 } } });
+    expect(classify(refusal("idempotencyKey must not be empty"), env).message).toBe("--key must not be empty");
+    expect(
+      classify(refusal("cfgScale must be at most 30; conversationId must be a UUID; prompt must not be empty"), env)
+        .message,
+    ).toBe("--cfg-scale must be at most 30; --conversation must be a UUID; prompt must not be empty");
+    expect(classify(refusal("sampler: unknown; known: Euler"), env).message).toBe("--sampler: unknown; known: Euler");
+  });
+
   it("keeps a CliFailure as it is", () => {
     const failure = new CliFailure("job failed", EXIT.failed);
     expect(classify(failure, env)).toBe(failure);

@@ -71,6 +71,42 @@ const notTrpc = (error: unknown): boolean => {
   return false;
 };
 
+/** The command's options for the API's fields, as the server's messages name them. */
+const FLAGS: Readonly<Record<string, string>> = {
+  negativePrompt: "--negative",
+  cfgScale: "--cfg-scale",
+  distilledCfgScale: "--distilled-cfg",
+  modules: "--module",
+  conversationId: "--conversation",
+  idempotencyKey: "--key",
+  callbackUrl: "--callback",
+  ...Object.fromEntries(
+    [
+      "width",
+      "height",
+      "steps",
+      "seed",
+      "sampler",
+      "scheduler",
+      "checkpoint",
+      "priority",
+      "limit",
+      "owner",
+      "status",
+    ].map((field) => [field, `--${field}`]),
+  ),
+};
+
+/**
+ * A refusal as the command's user typed it: each part of the server's message that begins with a field's name
+ * ("idempotencyKey must not be empty"; "cfgScale: …") begins with its option instead ("--key must not be empty").
+ */
+export const inFlags = (message: string): string =>
+  message
+    .split("; ")
+    .map((part) => part.replace(/^([A-Za-z]+)(?=[ :.])/, (field: string) => FLAGS[field] ?? field))
+    .join("; ");
+
 /** Turns whatever a command threw into a message and an exit code. */
 export function classify(error: unknown, env: CliEnv): CliFailure {
   const { url } = env;
@@ -80,7 +116,7 @@ export function classify(error: unknown, env: CliEnv): CliFailure {
     // A 401 from the server's own guard is not a tRPC answer: it has a status but no tRPC error data.
     const status = (error.meta as { response?: { status?: number } } | undefined)?.response?.status;
     const code = (error.data as { code?: string } | undefined)?.code ?? (status === 401 ? "UNAUTHORIZED" : undefined);
-    if (code === "BAD_REQUEST") return new CliFailure(error.message, EXIT.usage);
+    if (code === "BAD_REQUEST") return new CliFailure(inFlags(error.message), EXIT.usage);
     if (code === "SERVICE_UNAVAILABLE")
       return new CliFailure(`Anvil is unavailable: ${error.message}`, EXIT.unreachable);
     if (code === "UNAUTHORIZED") {
