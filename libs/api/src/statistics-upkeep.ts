@@ -21,7 +21,7 @@ export interface StatisticsUpkeepOptions {
  * Keeps the embedded database's planner statistics up as its tables grow, the part of PostgreSQL's autovacuum that
  * PGlite lacks (see `JobStore.refreshStatistics`; the space of deleted rows is `EventRetention`'s). At start and
  * then every `intervalMs`, in the background; on PostgreSQL each look does nothing. A look costs about a
- * millisecond; the ANALYZE of a table that grew by a tenth, a few to a few hundred (at 40,000 jobs).
+ * millisecond; the ANALYZE of a table that doubled, a few milliseconds to a few hundred (at 40,000 jobs).
  */
 export class StatisticsUpkeep {
   private fiber: Fiber.Fiber<void> | null = null;
