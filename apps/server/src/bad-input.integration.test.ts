@@ -213,16 +213,20 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
   });
 
   describe("the HTTP layer", () => {
-    it("is 400 for invalid JSON in the query string", async () => {
-      expect((await query("jobs.get", raw('{"jobId":'))).status).toBe(400);
+    it("is 400 for invalid JSON in the query string, saying that the input parameter is not JSON", async () => {
+      const refused = await query("jobs.get", raw('{"jobId":'));
+      expect(refused.status).toBe(400);
+      expect(refused.error?.message).toMatch(/^The input query parameter is not JSON: /);
     });
 
     it("is 400 for a query string that is not valid URL encoding", async () => {
       expect((await rawGet(server().url, "/trpc/jobs.get?input=%E0%A4%A")).status).toBe(400);
     });
 
-    it("is 400 for invalid JSON in a mutation's body", async () => {
-      expect((await mutate("jobs.submit", raw('{"prompt": "x"'))).status).toBe(400);
+    it("is 400 for invalid JSON in a mutation's body, saying that the body is not JSON", async () => {
+      const refused = await mutate("jobs.submit", raw('{"prompt": "x"'));
+      expect(refused.status).toBe(400);
+      expect(refused.error?.message).toMatch(/^The request's body is not JSON: /);
     });
 
     it("is 400 for junk after the JSON", async () => {

@@ -37,7 +37,7 @@ const t = initTRPC.context<Context>().create({
   isDev: false,
   // No transformer: inputs and outputs are plain JSON, so any HTTP client can call Anvil.
   sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 25_000 } },
-  errorFormatter: ({ shape, error }) => {
+  errorFormatter: ({ shape, error, type }) => {
     // An unexpected error's message can carry internals (a failed query's SQL and parameters); the server logs
     // it, the client gets a generic one.
     if (error.code === "INTERNAL_SERVER_ERROR") return { ...shape, message: "Internal server error" };
@@ -47,6 +47,11 @@ const t = initTRPC.context<Context>().create({
         ...shape,
         message: `The request's body is larger than one request may carry: ${MAX_BODY_BYTES / 1024} KiB, or ${MAX_BULK_BODY_BYTES / 1024 / 1024} MiB for a jobs.submitMany sent alone`,
       };
+    }
+    // Input that is no JSON at all: tRPC passes on the parser's bare words ("Expected property name or '}' …").
+    if (error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError) {
+      const where = type === "mutation" ? "The request's body" : "The input query parameter";
+      return { ...shape, message: `${where} is not JSON: ${error.cause.message}` };
     }
     // A refusal made after the schema (an unknown sampler, a callbackUrl at this server) names its field as one does.
     if (error.cause instanceof Invalid) {
