@@ -78,6 +78,48 @@ describe("jobEventStream", () => {
     ]);
   });
 
+  it("resumes a conversation's stream reading only that conversation's jobs, however many others wait", async () => {
+    const params = { ...DEFAULT_JOB_PARAMS, steps: 4 };
+    const { job: mine } = await store().submitJob({ prompt: "a barn", params });
+    await store().submitJob({ prompt: "a barn at dusk", params, conversationId: mine.conversationId });
+    for (let i = 0; i < 5; i++) await store().submitJob({ prompt: `elsewhere ${i}`, params });
+    const read: JobRecord[] = [];
+    // A real store that notes every job record it hands out.
+    class NotingStore extends JobStore {
+      override async activeJobs(): Promise<JobRecord[]> {
+        const jobs = await super.activeJobs();
+        read.push(...jobs);
+        return jobs;
+      }
+      override async listJobs(input: Parameters<JobStore["listJobs"]>[0]): ReturnType<JobStore["listJobs"]> {
+        const page = await super.listJobs(input);
+        read.push(...page.items);
+        return page;
+      }
+    }
+    const ctx = {
+      user: LOCAL_USER,
+      store: new NotingStore(database()),
+      service,
+      events: new EventHub(),
+      database: "pglite",
+      coalesceMs: 1,
+    } as unknown as Context;
+    const abort = new AbortController();
+    const lastEventId = String(await store().latestEventId());
+
+    const received: string[] = [];
+    const input = { conversationId: mine.conversationId, lastEventId };
+    for await (const envelope of jobEventStream(ctx, input, abort.signal)) {
+      const [, sent] = envelope as unknown as [string, Job];
+      received.push(sent.prompt);
+      if (received.length === 2) abort.abort();
+    }
+
+    expect(received).toEqual(["a barn", "a barn at dusk"]);
+    expect(read.filter((job) => job.conversationId !== mine.conversationId).map((job) => job.prompt)).toEqual([]);
+  });
+
   it("sends a coalesced progress change on time when the wall clock is set back meanwhile", async () => {
     const { job } = await store().submitJob({ prompt: "a clock", params: { ...DEFAULT_JOB_PARAMS, steps: 4 } });
     const events = new EventHub();
