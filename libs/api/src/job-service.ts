@@ -337,6 +337,14 @@ export class JobService {
     return this.live.toJob(await this.live.find(jobId));
   }
 
+  /**
+   * Who submitted the job (NOT_FOUND when there is none): what an ownership check needs, without the job's estimates,
+   * which after any change of the line cost a projection of every waiting job.
+   */
+  async ownerOf(jobId: string): Promise<string> {
+    return (await this.live.find(jobId)).owner;
+  }
+
   /** Whose image this is, if it may be shown: only a complete job's (null otherwise). */
   imageOwner(jobId: string): Promise<string | null> {
     return this.live.imageOwner(jobId);

@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { toTRPCError, publicProcedure, router } from "../trpc";
 import { jobEventStream } from "../job-stream";
-import { ownConversation, ownJob } from "../ownership";
+import { ownConversation, ownJob, ownJobId } from "../ownership";
 import { inSlot } from "../subscription-slots";
 import {
   cancelWaitingInput,
@@ -61,7 +61,7 @@ export const jobsRouter = router({
   }),
 
   cancel: publicProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
-    await ownJob(ctx, input.jobId);
+    await ownJobId(ctx, input.jobId);
     return ctx.service.cancel(input.jobId);
   }),
 
