@@ -42,6 +42,13 @@ export interface ConversationPage {
 export async function listConversations(db: AnvilDb, owner?: string, page?: ConversationPage): Promise<Conversation[]> {
   const { before } = page ?? {};
   if (before !== undefined && !isUuid(before)) return [];
+  const rows = await conversationListQuery(db, owner, page);
+  return rows.map(toConversation);
+}
+
+/** The query of {@link listConversations} (`before`, if any, a uuid), as it is sent: to explain it in tests. */
+export function conversationListQuery(db: AnvilDb, owner?: string, page?: ConversationPage) {
+  const { before } = page ?? {};
   const query = db
     .select()
     .from(conversations)
@@ -58,8 +65,7 @@ export async function listConversations(db: AnvilDb, owner?: string, page?: Conv
     )
     .orderBy(desc(conversations.createdAt), desc(conversations.id))
     .$dynamic();
-  const rows = await (page === undefined ? query : query.limit(page.limit));
-  return rows.map(toConversation);
+  return page === undefined ? query : query.limit(page.limit);
 }
 
 /** One conversation with its owner, or null when there is none with that id. */

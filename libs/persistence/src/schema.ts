@@ -35,7 +35,12 @@ export const conversations = pgTable(
     owner: owner(),
     createdAt: createdAt(),
   },
-  (t) => [index("conversations_owner_created_idx").on(t.owner, t.createdAt)],
+  (t) => [
+    index("conversations_owner_created_idx").on(t.owner, t.createdAt),
+    // conversations.list of an admin (every owner), the only user of a server without sign-in, pages newest first
+    // by (created_at, id): without this index each page sorted the whole table.
+    index("conversations_created_id_idx").on(t.createdAt, t.id),
+  ],
 );
 
 /** Messages of a conversation; an assistant message carries its job's live state in `metadata`. */
