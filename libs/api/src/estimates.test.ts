@@ -3,7 +3,7 @@ import type { LineChange } from "@anvil/job-machine";
 import type { JobRecord } from "@anvil/persistence";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Estimates } from "./estimates";
+import { Estimates, PLACED_JOBS } from "./estimates";
 import type { EstimateSources } from "./estimates";
 
 const T0 = Date.parse("2030-01-01T00:00:00.000Z");
@@ -92,7 +92,10 @@ describe("Estimates", () => {
           maxLength: 3,
         }),
         fc.array(op, { maxLength: 60 }),
-        (slots, ops) => {
+        // How many waiting jobs a projection places one by one: as many as the line ever holds here, or a few (the
+        // rest estimated at the pace of the last ones).
+        fc.constantFrom(PLACED_JOBS, 1, 4),
+        (slots, ops, placed) => {
           let now = T0;
           const urls = slots.map((_, i) => `http://gpu-${i}`);
           const records = new Map<string, JobRecord>();
@@ -126,7 +129,7 @@ describe("Estimates", () => {
             record: (jobId) => records.get(jobId),
           };
           const make = () => {
-            const estimates = new Estimates(sources);
+            const estimates = new Estimates(sources, placed);
             estimates.learnFrom(history(urls));
             return estimates;
           };
@@ -167,6 +170,45 @@ describe("Estimates", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it("places the first jobs of a long line one by one, and those behind at the pace of the last stretch placed", () => {
+    const urls = ["http://gpu-0"];
+    const records = new Map<string, JobRecord>();
+    const line = Array.from({ length: 5_000 }, (_, i) => {
+      const job = record(`job-${i}`, { steps: 20 });
+      records.set(job.id, job);
+      return job.id;
+    });
+    let read = 0;
+    const sources: EstimateSources = {
+      now: () => T0,
+      backends: urls,
+      queue: () => ({
+        held: false,
+        backends: [{ healthy: true, busy: false, jobId: null, stopping: false, since: null, model: null }],
+      }),
+      line: (limit) => line.slice(0, limit),
+      position: (jobId) => line.indexOf(jobId) + 1,
+      record: (jobId) => {
+        read++;
+        return records.get(jobId);
+      },
+    };
+    const capped = new Estimates(sources, 100);
+    const exact = new Estimates(sources, Infinity);
+    for (const estimates of [capped, exact]) estimates.learnFrom(history(urls));
+    const last = records.get(line.at(-1)!)!;
+
+    const far = capped.of(last);
+
+    // One projection read the records of the jobs it placed, not of the whole line.
+    expect(read).toBeLessThanOrEqual(100 + 1);
+    // Jobs of one size on one GPU: the pace of the last stretch is everyone's, so the estimate is the exact one.
+    expect(far).toEqual(exact.of(last));
+    expect(Date.parse(far.estimatedStartAt!)).toBeGreaterThan(
+      Date.parse(capped.of(records.get(line[99]!)!).estimatedStartAt!),
     );
   });
 });

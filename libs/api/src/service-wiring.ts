@@ -112,7 +112,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     backends: backendUrls,
     // Held by an admin's pause or by an image waiting to be stored: no waiting job is foretold to start.
     queue: () => ({ ...scheduler.snapshot(), held: scheduler.held || scheduler.imagesBlocked }),
-    line: () => scheduler.queued(),
+    line: (limit) => scheduler.queued(limit),
     position: (jobId) => scheduler.position(jobId),
     record: (jobId) => live.record(jobId),
   });
