@@ -19,7 +19,7 @@ export interface EventRetentionOptions {
   log?: LogHook | undefined;
   /** Where the pruning runs (default the shared `defaultRuntime`). */
   runtime?: EffectRuntime | undefined;
-  /** The clock that spaces the vacuums of the embedded database (default `Date.now`). */
+  /** The clock that spaces the vacuums where no autovacuum runs (default `Date.now`). */
   now?: (() => number) | undefined;
 }
 
@@ -73,9 +73,10 @@ export class EventRetention {
   }
 
   /**
-   * Prunes once; resolves to how many events went. At the first pass and then once an hour at most, the embedded
-   * database is vacuumed too, so that what was deleted since (by the prune, or with conversations) leaves room for
-   * new rows instead of growing its files (see `JobStore.reclaimSpace`).
+   * Prunes once; resolves to how many events went. At the first pass and then once an hour at most, a database
+   * without autovacuum (the embedded one; PostgreSQL with it off) is vacuumed too, so that what was deleted since
+   * (by the prune, or with conversations) leaves room for new rows instead of growing its files (see
+   * `JobStore.reclaimSpace`).
    */
   async pruneNow(): Promise<number> {
     const pruned = await this.store.pruneEventsOlderThan(this.options.retentionMs);

@@ -88,7 +88,7 @@ export class JobService {
 
   /**
    * Rebuilds the queue from the database, in order, starts probing the backends, pruning the event log and keeping
-   * the embedded database's planner statistics up.
+   * the planner statistics up where no autovacuum does.
    */
   static async start(options: JobServiceOptions): Promise<JobService> {
     const service = new JobService(options, wireJobService(options, await options.store.lineState()));

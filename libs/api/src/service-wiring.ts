@@ -45,7 +45,7 @@ export interface JobServiceSettings {
   eventRetentionMs?: number;
   /** Time between two prunes of the event log (default the retention, at most an hour). */
   eventPruneIntervalMs?: number;
-  /** Time between two looks at the embedded database's planner statistics (see statistics-upkeep.ts). */
+  /** Time between two looks at the planner statistics where no autovacuum runs (see statistics-upkeep.ts). */
   statisticsIntervalMs?: number;
   /** `fair` (default): users take turns; `fifo`: submission order. */
   scheduling?: SchedulingMode;
@@ -74,7 +74,7 @@ export interface JobServiceParts {
   monitor: BackendMonitor;
   checkpoints: CheckpointCatalog;
   retention: EventRetention;
-  /** Keeps the embedded database's planner statistics up (PGlite has no autovacuum). */
+  /** Keeps the planner statistics up where no autovacuum does (PGlite; PostgreSQL with it off). */
   statistics: StatisticsUpkeep;
   estimates: Estimates;
   live: LiveJobs;

@@ -3,12 +3,13 @@ import type { EffectRuntime } from "@anvil/job-machine";
 import { databaseErrorText } from "@anvil/persistence";
 import type { JobStore } from "@anvil/persistence";
 import { Duration, Effect, Fiber, Schedule } from "effect";
+import { FailureSpell } from "./log-hook";
 import type { LogHook } from "./log-hook";
 
 /** How often the embedded database's tables are looked at by default: autovacuum's own pace is a minute. */
 export const DEFAULT_STATISTICS_INTERVAL_MS = 5_000;
 
-/** How the embedded database's planner statistics are kept up. */
+/** How the planner statistics are kept up where no autovacuum does. */
 export interface StatisticsUpkeepOptions {
   /** Time between two looks at the tables (default {@link DEFAULT_STATISTICS_INTERVAL_MS}). */
   intervalMs?: number | undefined;
@@ -18,9 +19,10 @@ export interface StatisticsUpkeepOptions {
 }
 
 /**
- * Keeps the embedded database's planner statistics up as its tables grow, the part of PostgreSQL's autovacuum that
- * PGlite lacks (see `JobStore.refreshStatistics`; the space of deleted rows is `EventRetention`'s). At start and
- * then every `intervalMs`, in the background; on PostgreSQL each look does nothing. A look costs about a
+ * Keeps the planner statistics up as the tables grow where no autovacuum does: the embedded database, which has
+ * none, or a PostgreSQL server with it turned off (see `JobStore.refreshStatistics`; the space of deleted rows is
+ * `EventRetention`'s). At start and then every `intervalMs`, in the background; where autovacuum runs, each look
+ * asks PostgreSQL's setting and does nothing more. A look costs about a
  * millisecond; the ANALYZE of a table that doubled, a few milliseconds to a few hundred (at 40,000 jobs).
  */
 export class StatisticsUpkeep {
@@ -36,16 +38,19 @@ export class StatisticsUpkeep {
 
   start(): void {
     const { intervalMs, log } = this.options;
+    // A database that is away fails every look: said once, and once when a look goes through again.
+    const failures = new FailureSpell(log, "planner statistics are looked after again");
     const look = Effect.tryPromise(() => this.store.refreshStatistics()).pipe(
       Effect.tap((tables) =>
         Effect.sync(() => {
+          failures.succeeded();
           if (tables.length > 0) log?.("planner statistics refreshed", { tables }, "debug");
         }),
       ),
       // A failed look is tried again at the next one.
       Effect.tapError((error) =>
         Effect.sync(() =>
-          log?.("refreshing planner statistics failed", { error: databaseErrorText(error.cause) }, "warn"),
+          failures.failed("refreshing planner statistics failed", { error: databaseErrorText(error.cause) }),
         ),
       ),
       Effect.ignore,

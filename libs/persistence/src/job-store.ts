@@ -250,33 +250,46 @@ export class JobStore {
   }
 
   /**
+   * Whether nothing else keeps this database's tables up: the embedded one runs no autovacuum, and a PostgreSQL
+   * server may have it turned off (`autovacuum = off`, as on this project's CI machine). Asked each time: a reload
+   * of PostgreSQL's configuration can change it.
+   */
+  private async withoutAutovacuum(): Promise<boolean> {
+    if (this.kind === "pglite") return true;
+    if (this.kind !== "postgres") return false;
+    const [row] = rowsOf(await this.db.execute(sql`select current_setting('autovacuum') as autovacuum`));
+    return row?.["autovacuum"] !== "on";
+  }
+
+  /**
    * Makes the space of deleted rows (pruned events, deleted conversations, delivered webhooks, ended sessions)
-   * usable again, on the embedded database: PGlite runs no autovacuum, so without this its files only grow, however
+   * usable again where no autovacuum does (see {@link withoutAutovacuum}): without it the files only grow, however
    * much is deleted. A plain VACUUM: it shrinks no file, takes no exclusive lock, and skips the pages that did not
-   * change since the last one (a few ms then; about 50 ms after 100,000 deleted events). On PostgreSQL, whose
-   * autovacuum does this, it does nothing. True when it vacuumed.
+   * change since the last one (a few ms then; about 50 ms after 100,000 deleted events). Where autovacuum runs, it
+   * does nothing. True when it vacuumed.
    */
   async reclaimSpace(): Promise<boolean> {
-    if (this.kind !== "pglite") return false;
+    if (!(await this.withoutAutovacuum())) return false;
     await this.db.execute(sql`vacuum`);
     return true;
   }
 
   /**
-   * Does for the embedded database what PostgreSQL's autovacuum does for its planner statistics: ANALYZEs each table
-   * changed by more rows than it held (and 50) since it was last analyzed. PGlite runs no autovacuum, and a connection
-   * keeps the plans it made (of the SQL functions, of the foreign keys' checks) until a table's statistics change:
-   * made while the tables were empty, they read them whole, so that every submission cost more as the tables grew (a
-   * burst of 9,600 fell from 780 to 200 a second). Autovacuum's rule is a tenth of the table, in a worker of its own;
-   * here the ANALYZE holds the one connection (100–300 ms at 40,000 jobs), so a table is analyzed each time it
-   * doubled: a plan needs to know that a table is large, not exactly how large. On PostgreSQL it does nothing.
-   * Resolves to the tables it analyzed.
+   * Does what PostgreSQL's autovacuum does for the planner's statistics, where none runs (the embedded database;
+   * see {@link withoutAutovacuum}): ANALYZEs each table changed by more rows than it held (and 50) since it was last
+   * analyzed. A connection keeps the plans it made (of the SQL functions, of the foreign keys' checks) until a
+   * table's statistics change: made while the tables were empty, they read them whole, so that every submission cost
+   * more as the tables grew (on PGlite a burst of 9,600 fell from 780 to 200 a second). Autovacuum's rule is a tenth
+   * of the table, in a worker of its own; on PGlite the ANALYZE holds the one connection (100–300 ms at 40,000 jobs),
+   * so a table is analyzed each time it doubled: a plan needs to know that a table is large, not exactly how large.
+   * Where autovacuum runs it does nothing. Resolves to the tables it analyzed.
    */
   async refreshStatistics(): Promise<string[]> {
-    if (this.kind !== "pglite") return [];
-    // The counts of changes reach the statistics views at most once a second, when the connection goes idle: this
-    // makes the next idle moment (after this statement) send them.
-    await this.db.execute(sql`select pg_stat_force_next_flush()`);
+    if (!(await this.withoutAutovacuum())) return [];
+    // PGlite's counts of changes reach the statistics views at most once a second, when its one connection goes
+    // idle: this makes the next idle moment (after this statement) send them. (PostgreSQL's other connections send
+    // their own.)
+    if (this.kind === "pglite") await this.db.execute(sql`select pg_stat_force_next_flush()`);
     const stale = rowsOf(
       await this.db.execute(sql`
         select s.relname as name
