@@ -33,3 +33,33 @@ describe("CheckpointCatalog.resolveModules", () => {
     );
   });
 });
+
+describe("CheckpointCatalog with backends that do not hold the same checkpoints", () => {
+  const sims: ForgeSimulator[] = [];
+  afterAll(async () => {
+    await Promise.all(sims.map((sim) => sim.close()));
+  });
+
+  it("warns once, naming the backend and what it lacks: a job for that checkpoint fails when it goes there", async () => {
+    const both = await startForgeSimulator({ models: ["flux1-dev", "sdxl-base-1.0"] });
+    const one = await startForgeSimulator({ models: ["flux1-dev"] });
+    sims.push(both, one);
+    const lines: { message: string; fields: Record<string, unknown>; level: string | undefined }[] = [];
+    const catalog = new CheckpointCatalog(
+      [makeForgeClient({ baseUrl: both.url }), makeForgeClient({ baseUrl: one.url })],
+      undefined,
+      (message, fields, level) => lines.push({ message, fields, level }),
+    );
+
+    expect((await catalog.list()).map((m) => m.modelName).sort()).toEqual(["flux1-dev", "sdxl-base-1.0"]);
+    await catalog.list();
+
+    expect(lines).toEqual([
+      {
+        message: expect.stringMatching(/^the backends do not hold the same checkpoints/),
+        fields: { lacking: [{ backend: one.url, missing: ["sdxl-base-1.0.safetensors"] }] },
+        level: "warn",
+      },
+    ]);
+  });
+});

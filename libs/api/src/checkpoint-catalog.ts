@@ -4,6 +4,7 @@ import { DEFAULT_JOB_PARAMS, defaultRuntime } from "@anvil/job-machine";
 import type { EffectRuntime, JobParams } from "@anvil/job-machine";
 import { Effect } from "effect";
 import { Invalid, Unavailable } from "./errors";
+import type { LogHook } from "./log-hook";
 
 const TTL_MS = 60_000;
 const RETRY_AFTER_FAILURE_MS = 5_000;
@@ -49,11 +50,15 @@ export class CheckpointCatalog {
   /** The rescan under way, shared by every name that waits for it, and when the last one began. */
   private rescanning: Promise<void> | null = null;
   private rescannedAt = -Infinity;
+  /** What was last said of checkpoints some backends lack ("" when they all hold the same): said once. */
+  private lacking = "";
 
   constructor(
     private readonly backends: readonly ForgeClient[],
     /** Where the backend calls run. */
     private readonly runtime: EffectRuntime = defaultRuntime,
+    /** Told when the backends do not hold the same checkpoints. */
+    private readonly log?: LogHook,
   ) {}
 
   /** The known checkpoints; a stale list is used while no backend answers. */
@@ -199,9 +204,10 @@ export class CheckpointCatalog {
     if (offers.length > 0) {
       const offer: Offer = {
         models: mergeCheckpoints(offers.flatMap((o) => o.models)),
+        // By file name, as they are sent (see resolveModules): one file kept in other folders is one module.
         modules: byKey(
           offers.flatMap((o) => o.modules),
-          (m) => m.filename,
+          (m) => baseName(m.filename),
         ),
         samplers: byKey(
           offers.flatMap((o) => o.samplers),
@@ -213,10 +219,38 @@ export class CheckpointCatalog {
         ),
       };
       this.cache = { offer, at: performance.now() };
+      this.sayWhatIsLacking(answers);
       return offer;
     }
     this.failedAt = performance.now();
     return this.staleOrUnavailable();
+  }
+
+  /**
+   * Warns, once per change, when an answering backend lacks checkpoints another one lists: a job goes to whichever
+   * GPU is free, and one that lacks its checkpoint makes the image with another model, which fails the job.
+   */
+  private sayWhatIsLacking(answers: readonly (Offer | null)[]): void {
+    const files = (offer: Offer) => new Set(offer.models.map((m) => baseName(m.filename)));
+    const all = new Set(answers.flatMap((offer) => (offer ? [...files(offer)] : [])));
+    const lacking = answers.flatMap((offer, i) => {
+      if (offer === null) return [];
+      const held = files(offer);
+      const missing = [...all].filter((file) => !held.has(file)).sort();
+      return missing.length === 0 ? [] : [{ backend: this.backends[i]?.baseUrl ?? `#${i}`, missing }];
+    });
+    const said = JSON.stringify(lacking);
+    if (said === (this.lacking || "[]")) return;
+    this.lacking = said;
+    if (lacking.length === 0) {
+      this.log?.("the backends hold the same checkpoints again", {});
+      return;
+    }
+    this.log?.(
+      "the backends do not hold the same checkpoints: a job for one that a backend lacks fails when it goes there; give every GPU the same models",
+      { lacking },
+      "warn",
+    );
   }
 
   private staleOrUnavailable(): Offer {

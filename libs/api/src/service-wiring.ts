@@ -98,7 +98,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const images = "images" in options ? options.images : new FileImageStore(options.imagesDir);
   const backendUrls = backends.map((backend) => backend.baseUrl);
   const runtime = makeEffectRuntime();
-  const checkpoints = new CheckpointCatalog(backends, runtime);
+  const checkpoints = new CheckpointCatalog(backends, runtime, log);
   const retention = new EventRetention(store, {
     retentionMs: options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS,
     intervalMs: options.eventPruneIntervalMs,

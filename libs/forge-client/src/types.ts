@@ -88,6 +88,6 @@ export interface NamedItem {
 /** A VAE or text-encoder file as `/sdapi/v1/sd-modules` lists it. */
 export interface SdModule {
   readonly name: string;
-  /** The path `forge_additional_modules` takes. */
+  /** Where the backend keeps it; `forge_additional_modules` takes its file name (Forge looks it up by that). */
   readonly filename: string;
 }
