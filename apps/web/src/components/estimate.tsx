@@ -1,7 +1,7 @@
 import { createMemo } from "solid-js";
 import { storedDueMemory } from "../lib/due-memory";
 import type { DueJob } from "../lib/due-memory";
-import { createNow, dueClock, formatEstimate } from "../lib/format";
+import { sharedNow, dueClock, formatEstimate } from "../lib/format";
 
 /**
  * A job's expected start or end, counting down every second while shown: "starts in ~40 s", "ready in ~1 min";
@@ -12,7 +12,7 @@ import { createNow, dueClock, formatEstimate } from "../lib/format";
  * its half minute counts from then.
  */
 export function Estimate(props: { kind: "start" | "finish"; at: string; job: DueJob }) {
-  const now = createNow();
+  const now = sharedNow();
   // A new clock for a new run of the job (put back in the line, run again): its estimate is due anew.
   const due = createMemo(() => dueClock(storedDueMemory(props.job, props.kind)));
   const text = () => formatEstimate(props.kind, props.at, now(), due()(props.at, now()));

@@ -1,6 +1,6 @@
 import { For, Index, Show } from "solid-js";
 import { Elapsed } from "../components/elapsed";
-import { backendLabel, createNow } from "../lib/format";
+import { backendLabel, sharedNow } from "../lib/format";
 import { clockTime, modelLabel } from "./format";
 import { DECISIONS_SHOWN } from "./inspect-state";
 import type { SchedulerView } from "./types";
@@ -33,7 +33,7 @@ export function SchedulerPanel(props: {
   onSelect: (jobId: string) => void;
 }) {
   // One clock for the whole line: a timer per waiting job (hundreds) made the page lay itself out many times a second.
-  const now = createNow();
+  const now = sharedNow();
   return (
     <aside class="sched" aria-label="Scheduler">
       <div class="panel-head">

@@ -52,10 +52,29 @@ export { dueClock, formatEstimate, formatRemaining } from "@anvil/client";
 /** A backend URL without its scheme, for a compact label. */
 export const backendLabel = (url: string): string => url.replace(/^https?:\/\//, "").replace(/\/$/, "");
 
-/** The current time, ticking every `intervalMs` while the owner lives. */
-export function createNow(intervalMs = 1000): Accessor<number> {
-  const [now, setNow] = createSignal(Date.now());
-  const timer = setInterval(() => setNow(Date.now()), intervalMs);
-  onCleanup(() => clearInterval(timer));
-  return now;
+/** One ticking clock per interval, shared by every owner that reads it: n cards cost one timer, not n. */
+const shared = new Map<number, { now: Accessor<number>; users: number; stop: () => void }>();
+
+/**
+ * The current time, ticking every `intervalMs` while the owner lives. Owners with the same interval share one timer
+ * and one signal, so a conversation of 3,000 waiting cards updates its estimates in one task a second (each card had
+ * its own `setInterval`: 3,000 tasks a second kept the main thread busy for seconds on end).
+ */
+export function sharedNow(intervalMs = 1000): Accessor<number> {
+  let clock = shared.get(intervalMs);
+  if (!clock) {
+    const [now, setNow] = createSignal(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), intervalMs);
+    clock = { now, users: 0, stop: () => clearInterval(timer) };
+    shared.set(intervalMs, clock);
+  }
+  const held = clock;
+  held.users++;
+  onCleanup(() => {
+    if (--held.users === 0) {
+      held.stop();
+      shared.delete(intervalMs);
+    }
+  });
+  return held.now;
 }
