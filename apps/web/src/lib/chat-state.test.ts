@@ -217,6 +217,60 @@ describe("createChatState", () => {
     expect(statusReads()).toBe(before + 1);
   });
 
+  it("reads the open conversation once, not again, for jobs its stream shows while that read is under way", async () => {
+    vi.useFakeTimers();
+    let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;
+    let answerMessages = (_: object) => undefined as void;
+    const message = (id: string) => ({
+      id,
+      conversationId: "c1",
+      role: "assistant",
+      content: "Image",
+      metadata: {},
+      createdAt: "2026-12-01T10:00:00.000Z",
+    });
+    const asked = serverAnswering(
+      (procedure) => {
+        if (procedure === "conversations.list") return ok([conversation("c1", "Foxes")]);
+        if (procedure === "messages.list") {
+          return new Promise<object>((resolve) => (answerMessages = resolve));
+        }
+        return undefined;
+      },
+      () => (stream = sseStream<JobStreamEvent>()).response,
+    );
+    history.replaceState(null, "", "/?c=c1");
+    const chat = createRoot((d) => {
+      dispose = d;
+      return createChatState({});
+    });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(stream).not.toBeNull();
+    // A conversation's stream begins with a snapshot of each of its waiting jobs, here before its messages are read.
+    const ids = ["m1", "m2", "m3"];
+    for (const id of ids) stream!.send(makeJob({ id: `job-${id}`, conversationId: "c1", messageId: id }));
+    await vi.advanceTimersByTimeAsync(10);
+    answerMessages(ok(ids.map(message)));
+    await vi.advanceTimersByTimeAsync(10);
+
+    expect(chat.messages.map((m) => m.id)).toEqual(ids);
+    expect(asked.filter((procedure) => procedure === "messages.list")).toHaveLength(1);
+    // While a read is under way, a job whose messages it turns out not to hold: one more read, once it is in.
+    stream!.send(makeJob({ id: "job-m5", conversationId: "c1", messageId: "m5" }));
+    await vi.advanceTimersByTimeAsync(10);
+    stream!.send(makeJob({ id: "job-m6", conversationId: "c1", messageId: "m6" }));
+    stream!.send(makeJob({ id: "job-m7", conversationId: "c1", messageId: "m7" }));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(asked.filter((procedure) => procedure === "messages.list")).toHaveLength(2);
+    answerMessages(ok([...ids, "m5", "m6"].map(message)));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(asked.filter((procedure) => procedure === "messages.list")).toHaveLength(3);
+    answerMessages(ok([...ids, "m5", "m6", "m7"].map(message)));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(chat.messages.map((m) => m.id)).toEqual([...ids, "m5", "m6", "m7"]);
+    expect(asked.filter((procedure) => procedure === "messages.list")).toHaveLength(3);
+  });
+
   it("reads the queue panel again as soon as the job stream is back, not at the next poll", async () => {
     vi.useFakeTimers();
     const streams: ReturnType<typeof sseStream<JobStreamEvent>>[] = [];

@@ -1,4 +1,4 @@
-import { batch, createEffect, createSignal, on, onCleanup } from "solid-js";
+import { batch, createEffect, createMemo, createSignal, on, onCleanup } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { currentUser, recheckAuth } from "./auth";
 import { createCatalog } from "./catalog";
@@ -120,6 +120,8 @@ export function createChatState(options: { listPollMs?: number } = {}) {
   const store = createJobStore({ onEnded: forgetDue });
   const [selectedId, setSelectedId] = createSignal<string | null>(new URLSearchParams(location.search).get("c"));
   const [messages, setMessages] = createStore<Message[]>([]);
+  // Looked up for every event of the open conversation's stream: a set, not a walk of thousands of messages each.
+  const messageIds = createMemo(() => new Set(messages.map((m) => m.id)));
   const [loading, setLoading] = createSignal(false);
   const [loadError, setLoadError] = createSignal<string | null>(null);
   const [conversations, setConversations] = createSignal<Conversation[]>([]);
@@ -180,6 +182,9 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     }
   };
 
+  // Messages of jobs the stream showed while the open conversation was being read (its first snapshots come then):
+  // looked for once that read is in, rather than each asking for another read of the whole conversation.
+  const awaited = new Set<string>();
   const loadConversation = coalesced(async () => {
     const id = selectedId();
     if (!id) return;
@@ -191,13 +196,21 @@ export function createChatState(options: { listPollMs?: number } = {}) {
         allJobs(id),
         listed ? null : trpc.conversations.get.query({ conversationId: id }),
       ]);
-      if (selectedId() !== id) return;
+      if (selectedId() !== id) {
+        awaited.clear();
+        return;
+      }
       batch(() => {
         for (const job of jobs) store.applySnapshot(job);
         setMessages(reconcile(list, { key: "id" }));
         if (alone) setUnlisted(alone);
         setLoadError(null);
       });
+      const read = new Set(list.map((m) => m.id));
+      const missing = [...awaited].some((messageId) => !read.has(messageId));
+      awaited.clear();
+      // A job submitted elsewhere after the read began: its messages are in the next one.
+      if (missing) void loadConversation();
     } catch (error) {
       if (selectedId() !== id) return;
       const code = errorCode(error);
@@ -317,8 +330,10 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       store.applyEvent(event);
       noteJob(event);
       // A job this page has no message for was submitted elsewhere (another tab, a script): fetch its messages.
-      if (event.conversationId === conversationId && !messages.some((m) => m.id === event.messageId))
-        void loadConversation();
+      if (event.conversationId === conversationId && !messageIds().has(event.messageId)) {
+        if (loading()) awaited.add(event.messageId);
+        else void loadConversation();
+      }
       void refreshQueue();
     },
     onHistoryGone: () => void loadConversation(),
