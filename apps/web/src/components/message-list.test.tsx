@@ -4,7 +4,7 @@ import { createStore } from "solid-js/store";
 import { describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
 import type { Job, Message } from "../lib/types";
-import { MessageList } from "./message-list";
+import { MESSAGES_SHOWN, MessageList } from "./message-list";
 import type { MessageListControl } from "./message-list";
 
 const message = (n: number): Message => ({
@@ -115,6 +115,22 @@ describe("<MessageList>", () => {
     arrive(once);
     await Promise.resolve();
     expect(screen.getByRole("button", { name: "Elsewhere" })).toHaveFocus();
+  });
+
+  it("draws the latest 200 messages of a long conversation, and 200 more at each Show earlier", () => {
+    listOf(1_000);
+    expect(screen.getAllByRole("listitem")).toHaveLength(MESSAGES_SHOWN);
+    expect(screen.getByText("prompt 999")).toBeInTheDocument();
+    expect(screen.queryByText("prompt 799")).not.toBeInTheDocument();
+
+    fireEvent.click(screen.getByRole("button", { name: "Show 200 earlier messages (800 not shown)" }));
+
+    expect(screen.getAllByRole("listitem")).toHaveLength(2 * MESSAGES_SHOWN);
+    expect(screen.getByText("prompt 600")).toBeInTheDocument();
+    expect(screen.queryByText("prompt 599")).not.toBeInTheDocument();
+    for (let i = 0; i < 3; i++) fireEvent.click(screen.getByRole("button", { name: /earlier messages/ }));
+    expect(screen.getAllByRole("listitem")).toHaveLength(1_000);
+    expect(screen.queryByRole("button", { name: /earlier messages/ })).not.toBeInTheDocument();
   });
 
   it("does not say the conversation is empty while it loads", () => {

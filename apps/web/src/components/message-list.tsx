@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, on, Show } from "solid-js";
+import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
 import type { JSX } from "solid-js";
 import type { Job, Message } from "../lib/types";
 import { jobIdOf } from "../lib/types";
@@ -17,7 +17,14 @@ export interface MessageListControl {
   showNewJob(jobId: string, from: string): void;
 }
 
-/** A conversation's messages in order: prompts as bubbles, image jobs as live cards. */
+/**
+ * How many of a conversation's latest messages are drawn, and how many more each "Show earlier" adds: a service that
+ * puts thousands of jobs in one conversation would otherwise have the page lay out thousands of live cards, each
+ * moved at every start and end in the line (3,000 cards took the page seconds per frame).
+ */
+export const MESSAGES_SHOWN = 200;
+
+/** A conversation's messages in order: prompts as bubbles, image jobs as live cards; the latest {@link MESSAGES_SHOWN}. */
 export function MessageList(props: {
   messages: readonly Message[];
   jobs: Readonly<Record<string, Job>>;
@@ -39,6 +46,23 @@ export function MessageList(props: {
   control?: (control: MessageListControl) => void;
 }) {
   let scroller!: HTMLDivElement;
+  const [shown, setShown] = createSignal(MESSAGES_SHOWN);
+  // Another conversation opens at its latest messages.
+  createEffect(
+    on(
+      () => props.messages[0]?.conversationId,
+      () => setShown(MESSAGES_SHOWN),
+      { defer: true },
+    ),
+  );
+  const hidden = () => Math.max(0, props.messages.length - shown());
+  const drawn = createMemo(() => (hidden() === 0 ? props.messages : props.messages.slice(hidden())));
+  const showEarlier = () => {
+    // The reader stays where they were: what is drawn above pushes the page down by its height.
+    const before = scroller.scrollHeight;
+    setShown((n) => n + MESSAGES_SHOWN);
+    queueMicrotask(() => (scroller.scrollTop += scroller.scrollHeight - before));
+  };
   // Follows new messages while the reader is at the bottom; leaves them be once they scroll up to older ones.
   let stick = true;
   const toBottom = () => queueMicrotask(() => scroller.scrollTo({ top: scroller.scrollHeight }));
@@ -90,8 +114,13 @@ export function MessageList(props: {
         </p>
       </Show>
       <Show when={!props.loading && props.messages.length === 0}>{props.empty}</Show>
+      <Show when={hidden() > 0}>
+        <button type="button" class="button messages__earlier" onClick={showEarlier}>
+          Show {Math.min(hidden(), MESSAGES_SHOWN)} earlier messages ({hidden()} not shown)
+        </button>
+      </Show>
       <ol class="messages">
-        <For each={props.messages}>
+        <For each={drawn()}>
           {(message) => {
             const jobId = jobIdOf(message);
             return (
