@@ -1,4 +1,4 @@
-import { createRoot } from "solid-js";
+import { createEffect, createRoot } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createChatState, keepingUnchanged, unlistedConversationWatch, withConversation } from "./chat-state";
 import { makeJob, sseStream } from "./test-support";
@@ -269,6 +269,34 @@ describe("createChatState", () => {
     await vi.advanceTimersByTimeAsync(10);
     expect(chat.messages.map((m) => m.id)).toEqual([...ids, "m5", "m6", "m7"]);
     expect(asked.filter((procedure) => procedure === "messages.list")).toHaveLength(3);
+  });
+
+  it("takes a burst of the stream's events in together: what follows the jobs computes once, not once each", async () => {
+    vi.useFakeTimers();
+    let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;
+    serverAnswering(
+      (procedure) => (procedure === "conversations.list" ? ok([conversation("c1", "Foxes")]) : undefined),
+      () => (stream = sseStream<JobStreamEvent>()).response,
+    );
+    const open = await openOn();
+    dispose = open.dispose;
+    let runs = 0;
+    let waiting = 0;
+    createRoot(() =>
+      createEffect(() => {
+        waiting = Object.values(open.chat.jobs).filter((job) => job.status === "queued").length;
+        runs++;
+      }),
+    );
+    const before = runs;
+    // A conversation's stream opens with a snapshot of each of its waiting jobs.
+    for (let i = 0; i < 500; i++) {
+      stream!.send(makeJob({ id: `job-${i}`, conversationId: "c1", messageId: `m${i}`, queuePosition: i + 1 }));
+    }
+    await vi.advanceTimersByTimeAsync(10);
+
+    expect(waiting).toBe(500);
+    expect(runs - before).toBeLessThanOrEqual(2);
   });
 
   it("reads the queue panel again as soon as the job stream is back, not at the next poll", async () => {

@@ -307,6 +307,43 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     }
   };
 
+  // The stream's events, taken in together once those that arrived at once are in: a conversation's stream opens with
+  // a snapshot of each of its waiting jobs (thousands, in a service's conversation), and each one taken in alone made
+  // every view of the conversation's jobs compute again (seconds of a busy page, and positions shown falling behind).
+  let arrived: { event: JobStreamEvent; eventId: string }[] = [];
+  let takingIn: ReturnType<typeof setTimeout> | undefined;
+  const takeIn = () => {
+    takingIn = undefined;
+    const events = arrived;
+    arrived = [];
+    const last = events.at(-1);
+    if (!last) return;
+    const conversationId = selectedId();
+    let queueChanged = false;
+    batch(() => {
+      for (const { event } of events) {
+        if ("kind" in event) {
+          readAgain(store.applyLine(event));
+          // Another user's submission or start reaches this page as a change of the line only: the panel's counts
+          // follow it now rather than at the next poll (timing alone changes no count).
+          if (event.from !== event.version) queueChanged = true;
+          continue;
+        }
+        store.applyEvent(event);
+        noteJob(event);
+        queueChanged = true;
+        // A job this page has no message for was submitted elsewhere (another tab, a script): fetch its messages.
+        if (event.conversationId === conversationId && !messageIds().has(event.messageId)) {
+          if (loading()) awaited.add(event.messageId);
+          else void loadConversation();
+        }
+      }
+    });
+    writeCursor(conversationId ?? "*", last.eventId);
+    if (queueChanged) void refreshQueue();
+  };
+  onCleanup(() => clearTimeout(takingIn));
+
   // The page subscribes to what it shows: the open conversation's jobs; with none open, the line and the GPUs of the
   // queue panel (status changes and compact line events only: a fresh unfiltered stream sends no snapshots).
   const stream = createSubscription<{ conversationId?: string }, JobStreamEvent>({
@@ -316,25 +353,15 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     },
     subscribe: (input, handlers) => trpc.jobs.events.subscribe(input, handlers),
     resumeFrom: (input) => readCursor(input.conversationId ?? "*"),
-    onOpen: () => store.resetLine(),
+    onOpen: () => {
+      // What the last stream brought goes in before the new one's line starts afresh.
+      clearTimeout(takingIn);
+      takeIn();
+      store.resetLine();
+    },
     onData: (event, eventId) => {
-      const conversationId = selectedId();
-      writeCursor(conversationId ?? "*", eventId);
-      if ("kind" in event) {
-        readAgain(store.applyLine(event));
-        // Another user's submission or start reaches this page as a change of the line only: the panel's counts
-        // follow it now rather than at the next poll (timing alone changes no count).
-        if (event.from !== event.version) void refreshQueue();
-        return;
-      }
-      store.applyEvent(event);
-      noteJob(event);
-      // A job this page has no message for was submitted elsewhere (another tab, a script): fetch its messages.
-      if (event.conversationId === conversationId && !messageIds().has(event.messageId)) {
-        if (loading()) awaited.add(event.messageId);
-        else void loadConversation();
-      }
-      void refreshQueue();
+      arrived.push({ event, eventId });
+      takingIn ??= setTimeout(takeIn, 0);
     },
     onHistoryGone: () => void loadConversation(),
     // Either may be a sign-in that ended: then the page asks for one, or starts afresh as whoever it now is.
