@@ -128,6 +128,26 @@ describe("createSubscription", () => {
     vi.useRealTimers();
   });
 
+  it("says it is reconnecting as soon as the browser goes offline, and live again once back if the stream lasted", () => {
+    const { sub, stream, dispose } = mount({ input: () => ({}), onData: () => undefined });
+    stream.last().handlers.onStarted();
+    expect(sub.state()).toBe("live");
+
+    window.dispatchEvent(new Event("offline"));
+    expect(sub.state()).toBe("reconnecting");
+    window.dispatchEvent(new Event("online"));
+    expect(sub.state()).toBe("live");
+
+    // Offline long enough for the connection to fail: back online, the stream's own reconnection says how it stands.
+    window.dispatchEvent(new Event("offline"));
+    stream.last().handlers.onConnectionStateChange({ state: "connecting", error: new Error("closed") });
+    window.dispatchEvent(new Event("online"));
+    expect(sub.state()).toBe("reconnecting");
+    stream.last().handlers.onConnectionStateChange({ state: "pending", error: null });
+    expect(sub.state()).toBe("live");
+    dispose();
+  });
+
   it("ignores callbacks from a stream it has already closed", () => {
     const seen: string[] = [];
     const [id, setId] = createSignal("c1");

@@ -51,9 +51,24 @@ const defaultDelay = (attempt: number) => Math.min(10_000, 500 * 2 ** (attempt -
  * itself (from the last event id it saw) after an error, and its connection state as a signal.
  */
 export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
-  const [state, setState] = createSignal<ConnectionState>("connecting");
+  const [reported, setState] = createSignal<ConnectionState>("connecting");
   const [lastEventId, setLastEventId] = createSignal<string | undefined>();
   const retryDelay = options.retryDelayMs ?? defaultDelay;
+  // The browser says it lost the network: the page says it is reconnecting at once, where the stream would notice
+  // only at its next keep-alive (up to 20 s of "Live" on a page that has no network). Back online, the stream's own
+  // state holds again: live if its connection lasted, else whatever its reconnection says.
+  const [offline, setOffline] = createSignal(typeof navigator !== "undefined" && navigator.onLine === false);
+  if (typeof window !== "undefined") {
+    const wentOffline = () => setOffline(true);
+    const cameOnline = () => setOffline(false);
+    window.addEventListener("offline", wentOffline);
+    window.addEventListener("online", cameOnline);
+    onCleanup(() => {
+      window.removeEventListener("offline", wentOffline);
+      window.removeEventListener("online", cameOnline);
+    });
+  }
+  const state = (): ConnectionState => (offline() && reported() === "live" ? "reconnecting" : reported());
 
   createEffect(
     on(options.input, (input) => {
