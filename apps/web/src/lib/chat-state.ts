@@ -310,14 +310,14 @@ export function createChatState(options: { listPollMs?: number } = {}) {
   // The stream's events, taken in together once those that arrived at once are in: a conversation's stream opens with
   // a snapshot of each of its waiting jobs (thousands, in a service's conversation), and each one taken in alone made
   // every view of the conversation's jobs compute again (seconds of a busy page, and positions shown falling behind).
-  let arrived: { event: JobStreamEvent; eventId: string }[] = [];
+  // Each with the stream it came on (the open conversation's, or "*"), whose resume cursor it moves.
+  let arrived: { event: JobStreamEvent; eventId: string; stream: string }[] = [];
   let takingIn: ReturnType<typeof setTimeout> | undefined;
   const takeIn = () => {
     takingIn = undefined;
     const events = arrived;
     arrived = [];
-    const last = events.at(-1);
-    if (!last) return;
+    if (events.length === 0) return;
     const conversationId = selectedId();
     let queueChanged = false;
     batch(() => {
@@ -339,7 +339,11 @@ export function createChatState(options: { listPollMs?: number } = {}) {
         }
       }
     });
-    writeCursor(conversationId ?? "*", last.eventId);
+    // The cursor of the stream open now: events of one left meanwhile (another conversation opened) move none.
+    const scope = conversationId ?? "*";
+    const ofThisStream = events.filter((arrival) => arrival.stream === scope);
+    const last = ofThisStream[ofThisStream.length - 1];
+    if (last) writeCursor(scope, last.eventId);
     if (queueChanged) void refreshQueue();
   };
   onCleanup(() => clearTimeout(takingIn));
@@ -360,7 +364,7 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       store.resetLine();
     },
     onData: (event, eventId) => {
-      arrived.push({ event, eventId });
+      arrived.push({ event, eventId, stream: selectedId() ?? "*" });
       takingIn ??= setTimeout(takeIn, 0);
     },
     onHistoryGone: () => void loadConversation(),
