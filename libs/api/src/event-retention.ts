@@ -2,7 +2,7 @@ import { defaultRuntime } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
 import { databaseErrorText } from "@anvil/persistence";
 import type { JobStore } from "@anvil/persistence";
-import { Duration, Effect, Fiber, Schedule } from "effect";
+import { BackgroundPass } from "./background-pass";
 import type { LogHook } from "./log-hook";
 
 /** How long the job event log keeps a status change by default: seven days. */
@@ -32,44 +32,37 @@ export interface EventRetentionOptions {
  * history gets PRECONDITION_FAILED telling it to reload (job-stream.ts), never a silent gap.
  */
 export class EventRetention {
-  private fiber: Fiber.Fiber<void> | null = null;
+  private readonly background: BackgroundPass;
   private passes = 0;
   /** When the last pass reclaimed the space of deleted rows; null before the first. */
   private reclaimedAt: number | null = null;
-  private readonly runtime: EffectRuntime;
 
   constructor(
     private readonly store: JobStore,
     private readonly options: EventRetentionOptions,
   ) {
-    this.runtime = options.runtime ?? defaultRuntime;
+    const { retentionMs, intervalMs, log } = options;
+    const pass = async () => {
+      try {
+        const pruned = await this.pruneNow();
+        if (pruned > 0) log?.("job events pruned", { pruned, retentionMs });
+      } catch (error) {
+        // A database that is down now is tried again at the next pass.
+        log?.("pruning job events failed", { error: databaseErrorText(error) }, "warn");
+      }
+    };
+    const every = intervalMs ?? Math.min(retentionMs, HOUR_MS);
+    this.background = new BackgroundPass(options.runtime ?? defaultRuntime, every, pass);
   }
 
   /** Prunes now and then every interval, in the background. */
   start(): void {
-    const { retentionMs, intervalMs, log } = this.options;
-    const pass = Effect.tryPromise(() => this.pruneNow()).pipe(
-      Effect.tap((pruned) =>
-        Effect.sync(() => {
-          if (pruned > 0) log?.("job events pruned", { pruned, retentionMs });
-        }),
-      ),
-      // A database that is down now is tried again at the next pass.
-      Effect.tapError((error) =>
-        Effect.sync(() => log?.("pruning job events failed", { error: databaseErrorText(error.cause) }, "warn")),
-      ),
-      Effect.ignore,
-      // Stopping waits for a running prune instead of leaving it to a closing database.
-      Effect.uninterruptible,
-    );
-    const every = Duration.millis(intervalMs ?? Math.min(retentionMs, HOUR_MS));
-    this.fiber ??= this.runtime.runFork(pass.pipe(Effect.repeat(Schedule.spaced(every)), Effect.asVoid));
+    this.background.start();
   }
 
   /** Stops pruning; a prune under way finishes first. */
-  async stop(): Promise<void> {
-    if (this.fiber) await this.runtime.runPromise(Fiber.interrupt(this.fiber));
-    this.fiber = null;
+  stop(): Promise<void> {
+    return this.background.stop();
   }
 
   /**

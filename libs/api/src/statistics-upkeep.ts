@@ -2,7 +2,7 @@ import { defaultRuntime } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
 import { databaseErrorText } from "@anvil/persistence";
 import type { JobStore } from "@anvil/persistence";
-import { Duration, Effect, Fiber, Schedule } from "effect";
+import { BackgroundPass } from "./background-pass";
 import { FailureSpell } from "./log-hook";
 import type { LogHook } from "./log-hook";
 
@@ -26,44 +26,32 @@ export interface StatisticsUpkeepOptions {
  * millisecond; the ANALYZE of a table that doubled, a few milliseconds to a few hundred (at 40,000 jobs).
  */
 export class StatisticsUpkeep {
-  private fiber: Fiber.Fiber<void> | null = null;
-  private readonly runtime: EffectRuntime;
+  private readonly background: BackgroundPass;
 
-  constructor(
-    private readonly store: JobStore,
-    private readonly options: StatisticsUpkeepOptions = {},
-  ) {
-    this.runtime = options.runtime ?? defaultRuntime;
+  constructor(store: JobStore, options: StatisticsUpkeepOptions = {}) {
+    const { intervalMs, log } = options;
+    // A database that is away fails every look: said once, and once when a look goes through again.
+    const failures = new FailureSpell(log, "planner statistics are looked after again");
+    const look = async () => {
+      try {
+        const tables = await store.refreshStatistics();
+        failures.succeeded();
+        if (tables.length > 0) log?.("planner statistics refreshed", { tables }, "debug");
+      } catch (error) {
+        // A failed look is tried again at the next one.
+        failures.failed("refreshing planner statistics failed", { error: databaseErrorText(error) });
+      }
+    };
+    const every = intervalMs ?? DEFAULT_STATISTICS_INTERVAL_MS;
+    this.background = new BackgroundPass(options.runtime ?? defaultRuntime, every, look);
   }
 
   start(): void {
-    const { intervalMs, log } = this.options;
-    // A database that is away fails every look: said once, and once when a look goes through again.
-    const failures = new FailureSpell(log, "planner statistics are looked after again");
-    const look = Effect.tryPromise(() => this.store.refreshStatistics()).pipe(
-      Effect.tap((tables) =>
-        Effect.sync(() => {
-          failures.succeeded();
-          if (tables.length > 0) log?.("planner statistics refreshed", { tables }, "debug");
-        }),
-      ),
-      // A failed look is tried again at the next one.
-      Effect.tapError((error) =>
-        Effect.sync(() =>
-          failures.failed("refreshing planner statistics failed", { error: databaseErrorText(error.cause) }),
-        ),
-      ),
-      Effect.ignore,
-      // Stopping waits for an ANALYZE under way instead of leaving it to a closing database.
-      Effect.uninterruptible,
-    );
-    const every = Duration.millis(intervalMs ?? DEFAULT_STATISTICS_INTERVAL_MS);
-    this.fiber ??= this.runtime.runFork(look.pipe(Effect.repeat(Schedule.spaced(every)), Effect.asVoid));
+    this.background.start();
   }
 
   /** Stops; an ANALYZE under way finishes first. */
-  async stop(): Promise<void> {
-    if (this.fiber) await this.runtime.runPromise(Fiber.interrupt(this.fiber));
-    this.fiber = null;
+  stop(): Promise<void> {
+    return this.background.stop();
   }
 }
