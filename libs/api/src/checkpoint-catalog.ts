@@ -50,8 +50,8 @@ export class CheckpointCatalog {
   /** The rescan under way, shared by every name that waits for it, and when the last one began. */
   private rescanning: Promise<void> | null = null;
   private rescannedAt = -Infinity;
-  /** What was last said of checkpoints some backends lack ("" when they all hold the same): said once. */
-  private lacking = "";
+  /** What was last said of checkpoints some backends lack ("[]": nothing, they all hold the same): said once. */
+  private lacking = "[]";
 
   constructor(
     private readonly backends: readonly ForgeClient[],
@@ -240,7 +240,7 @@ export class CheckpointCatalog {
       return missing.length === 0 ? [] : [{ backend: this.backends[i]?.baseUrl ?? `#${i}`, missing }];
     });
     const said = JSON.stringify(lacking);
-    if (said === (this.lacking || "[]")) return;
+    if (said === this.lacking) return;
     this.lacking = said;
     if (lacking.length === 0) {
       this.log?.("the backends hold the same checkpoints again", {});
