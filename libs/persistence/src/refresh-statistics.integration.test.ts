@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import { rowsOf } from "./database";
 import { JobStore } from "./job-store";
-import { params, useTestDatabase } from "./testing/fixtures";
+import { params, runsAutovacuum, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("refreshStatistics on $kind", (driver) => {
@@ -30,11 +30,6 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("refreshStatistics on 
     return { rows: Number(row?.["rows"]), analyzed: Number(row?.["analyzed"]) };
   };
 
-  /** Whether the database runs an autovacuum of its own (PostgreSQL may have it turned off; PGlite has none). */
-  const autovacuum = async () =>
-    driver.kind === "postgres" &&
-    rowsOf(await test().database.db.execute(sql`select current_setting('autovacuum') as on`))[0]?.["on"] === "on";
-
   /**
    * What `refreshStatistics` analyzes, asked until `done` holds: PostgreSQL's connections report their counts of
    * changes within a second or so, PGlite's one connection at once.
@@ -56,7 +51,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("refreshStatistics on 
     await store().refreshStatistics();
     await submit(300);
 
-    if (await autovacuum()) {
+    if (await runsAutovacuum(test().database)) {
       expect(await store().refreshStatistics()).toEqual([]);
       expect(await store().reclaimSpace()).toBe(false);
       return;

@@ -1,10 +1,18 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { JobParams } from "@anvil/job-machine";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach } from "vitest";
+import type { AnvilDatabase } from "../database";
+import { rowsOf } from "../database";
 import { JobStore } from "../job-store";
 import { toJob } from "../records";
 import type { JobRecord } from "../records";
 import type { TestDatabase, TestDriver } from "./test-databases";
+
+/** Whether `database` runs an autovacuum of its own: PGlite has none, and a PostgreSQL server may have it off. */
+export const runsAutovacuum = async (database: AnvilDatabase): Promise<boolean> =>
+  database.kind === "postgres" &&
+  rowsOf(await database.db.execute(sql`select current_setting('autovacuum') as on`))[0]?.["on"] === "on";
 
 /** Generation parameters with every default filled in. */
 export const params: JobParams = { ...DEFAULT_JOB_PARAMS };
