@@ -90,17 +90,17 @@ describe("<Estimate>", () => {
     expect(screen.getByText("taking longer than expected")).toBeInTheDocument();
   });
 
-  it("ticks 1,000 waiting cards' estimates with one timer, not one each, and still counts down", () => {
+  it("ticks 300 waiting cards' estimates with one timer, not one each, and still counts down", () => {
     const interval = vi.spyOn(globalThis, "setInterval");
-    const jobs = Array.from({ length: 1_000 }, (_, i) =>
+    const jobs = Array.from({ length: 300 }, (_, i) =>
       makeJob({ id: `job-${i}`, status: "queued", queuePosition: i + 1 }),
     );
     const at = new Date(Date.now() + 10_000).toISOString();
     const view = render(() => <For each={jobs}>{(job) => <Estimate kind="start" at={at} job={job} />}</For>);
     expect(interval.mock.calls.length).toBeLessThanOrEqual(1);
-    expect(screen.getAllByText("starts in ~10 s")).toHaveLength(1_000);
+    expect(screen.getAllByText("starts in ~10 s")).toHaveLength(300);
     vi.advanceTimersByTime(5_000);
-    expect(screen.getAllByText("starts in ~5 s")).toHaveLength(1_000);
+    expect(screen.getAllByText("starts in ~5 s")).toHaveLength(300);
     view.unmount();
     // The last card gone, the shared clock stops.
     expect(vi.getTimerCount()).toBe(0);
