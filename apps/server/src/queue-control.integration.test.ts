@@ -109,6 +109,27 @@ describe.each(testDrivers())("queue control on $kind", (driver) => {
     await waitForStatus(trpc, again.id, "error");
   });
 
+  it("makes one new job per retry key: a retry sent again returns it, a key of another request is CONFLICT", async () => {
+    const { trpc } = server();
+    const prompt = uniquePrompt("sim:oom retried by key");
+    const failing = await trpc.jobs.submit.mutate({ prompt, ...quick, seed: 9, idempotencyKey: "first try" });
+    await waitForStatus(trpc, failing.id, "error");
+    const again = await trpc.jobs.retry.mutate({ jobId: failing.id, idempotencyKey: "retry 1" });
+    expect(again.id).not.toBe(failing.id);
+    expect((await trpc.jobs.retry.mutate({ jobId: failing.id, idempotencyKey: "retry 1" })).id).toBe(again.id);
+    const listed = await trpc.jobs.list.query({ conversationId: failing.conversationId });
+    expect(listed.items.map((job) => job.id)).toEqual([failing.id, again.id]);
+    // The key of the submission, which asked for another job (seed 9, no conversation): not this retry's.
+    const reused = await trpcError(trpc.jobs.retry.mutate({ jobId: failing.id, idempotencyKey: "first try" }));
+    expect(codeOf(reused)).toMatchObject({ code: "CONFLICT" });
+    expect(reused.message).toMatch(/^Idempotency key "first try" was already used with a different request/);
+    const empty = await trpcError(trpc.jobs.retry.mutate({ jobId: failing.id, idempotencyKey: "" }));
+    expect(empty.message).toBe("idempotencyKey must not be empty");
+    // Without a key, each retry is a job of its own, as before.
+    const third = await trpc.jobs.retry.mutate({ jobId: failing.id });
+    expect([failing.id, again.id]).not.toContain(third.id);
+  });
+
   it("answers CONFLICT for a move or retry the job's state forbids and NOT_FOUND for an unknown job", async () => {
     const { trpc } = server();
     const done = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("done"), ...quick });

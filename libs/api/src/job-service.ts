@@ -164,9 +164,10 @@ export class JobService {
 
   /**
    * A new job with the prompt, params, conversation, priority and `callbackUrl` of a job that ended in error or was
-   * cancelled; a new waiting job, so it counts against MAX_QUEUED_PER_USER like a submission.
+   * cancelled; a new waiting job, so it counts against MAX_QUEUED_PER_USER like a submission. With `idempotencyKey`
+   * it is a submission of the job's owner under that key: sent again (its answer lost), it returns the job it made.
    */
-  async retry(jobId: string, by: Caller = LOCAL_USER): Promise<Job> {
+  async retry(jobId: string, by: Caller = LOCAL_USER, idempotencyKey?: string): Promise<Job> {
     const record = await this.live.find(jobId, by);
     if (record.status !== "error" && record.status !== "cancelled") {
       throw new Conflict({
@@ -182,6 +183,7 @@ export class JobService {
       priority: record.priority,
       // The service that asked to be called back about the first attempt wants to hear how this one ends too.
       ...(record.callbackUrl === null ? {} : { callbackUrl: record.callbackUrl }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
     // Counted against the job's owner, whose waiting jobs it joins (an admin may retry anyone's).
     return this.admit(record.owner, [again], () => this.submissions.submit(again));

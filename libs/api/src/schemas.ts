@@ -84,6 +84,13 @@ const int = (field: string, min: number, max: number) =>
 // `multipleOf` rather than a refinement, so that /openapi.json says it too.
 const dimension = (field: string) => int(field, 64, 2048).multipleOf(8, { error: `${field} must be a multiple of 8` });
 
+/** A client's key for one request: the same key sent again returns what the first request made. */
+const idempotencyKey = z
+  .string({ error: "idempotencyKey must be a string" })
+  .min(1, { error: "idempotencyKey must not be empty" })
+  .max(200, { error: "idempotencyKey must be at most 200 characters" })
+  .refine(storable, storableText("idempotencyKey"));
+
 /** `jobs.submit` input, with the limits and defaults docs/API.md gives. */
 export const submitJobInput = fieldsOf({
   prompt: z
@@ -146,12 +153,7 @@ export const submitJobInput = fieldsOf({
     .default([]),
   conversationId: uuid("conversationId").optional(),
   priority: int("priority", -10, 10).default(0),
-  idempotencyKey: z
-    .string({ error: "idempotencyKey must be a string" })
-    .min(1, { error: "idempotencyKey must not be empty" })
-    .max(200, { error: "idempotencyKey must be at most 200 characters" })
-    .refine(storable, storableText("idempotencyKey"))
-    .optional(),
+  idempotencyKey: idempotencyKey.optional(),
   callbackUrl: z
     .url({ protocol: /^https?$/, error: "callbackUrl must be an http or https URL" })
     .max(2000, { error: "callbackUrl must be at most 2000 characters" })
@@ -181,6 +183,9 @@ export const submitManyInput = fieldsOf({
 
 /** `{ jobId }`. */
 export const jobIdInput = fieldsOf({ jobId: uuid("jobId") });
+
+/** `jobs.retry` input: the job, and a key that makes a resend return the new job it made instead of a second one. */
+export const retryJobInput = fieldsOf({ jobId: uuid("jobId"), idempotencyKey: idempotencyKey.optional() });
 
 /** `{ conversationId }`. */
 export const conversationIdInput = fieldsOf({ conversationId: uuid("conversationId") });

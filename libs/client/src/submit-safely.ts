@@ -40,24 +40,22 @@ export const pause = (ms: number, signal: AbortSignal | undefined) =>
   });
 
 /**
- * Submits a job, sending the submit again while it gets no answer or a 503 (see {@link SubmitRetryOptions}); any other
- * refusal (a bad input, a full queue) fails at once.
+ * Sends one keyed request until it is answered: again while it gets no answer or a 503 (see
+ * {@link SubmitRetryOptions}); any other refusal (a bad input, a full queue) fails at once. A try that reached the
+ * server before its answer was lost stored the job under the key, so the next try returns that job.
  */
-export async function submitSafely(
-  trpc: AnvilTRPCClient,
-  input: SubmitInput,
-  options: SubmitRetryOptions = {},
+async function sendUntilAnswered(
+  send: (options: { signal?: AbortSignal }) => Promise<Job>,
+  options: SubmitRetryOptions,
 ): Promise<Job> {
   const { signal } = options;
   const retryForMs = options.retryForMs ?? SUBMIT_RETRY_MS;
   const delay = options.retryDelayMs ?? backoffMs;
-  // A try that reached the server before the answer was lost stored the job: the key makes the next try return it.
-  const keyed = { ...input, idempotencyKey: input.idempotencyKey ?? globalThis.crypto.randomUUID() };
   const until = Date.now() + retryForMs;
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
-      return await trpc.jobs.submit.mutate(keyed, signal ? { signal } : {});
+      return await send(signal ? { signal } : {});
     } catch (error) {
       const wait = delay(attempt);
       if (signal?.aborted || !isTransient(error) || Date.now() + wait > until) throw error;
@@ -65,4 +63,22 @@ export async function submitSafely(
       await pause(wait, signal);
     }
   }
+}
+
+const newKey = (): string => globalThis.crypto.randomUUID();
+
+/** Submits a job, with its `idempotencyKey` (one is made when the input has none) on every try. */
+export function submitSafely(
+  trpc: AnvilTRPCClient,
+  input: SubmitInput,
+  options: SubmitRetryOptions = {},
+): Promise<Job> {
+  const keyed = { ...input, idempotencyKey: input.idempotencyKey ?? newKey() };
+  return sendUntilAnswered((call) => trpc.jobs.submit.mutate(keyed, call), options);
+}
+
+/** `jobs.retry` of a failed or cancelled job, with one key on every try: one new job, however many tries it takes. */
+export function retrySafely(trpc: AnvilTRPCClient, jobId: string, options: SubmitRetryOptions = {}): Promise<Job> {
+  const keyed = { jobId, idempotencyKey: newKey() };
+  return sendUntilAnswered((call) => trpc.jobs.retry.mutate(keyed, call), options);
 }

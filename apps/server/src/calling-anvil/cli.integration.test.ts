@@ -111,15 +111,18 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     expect(run.stderr).toContain("Cannot reach Anvil at http://127.0.0.1:9");
   });
 
-  it("sends a submit whose answer was lost again, with the same key: one job, and the wait goes on", async () => {
-    // In front of the server: the first submit reaches it and is stored, then its answer is cut off.
+  /**
+   * A proxy in front of the server that lets the first call of `procedure` reach it (and be stored), then cuts its
+   * answer off; `cut()` counts the calls of it that went through.
+   */
+  const losingFirstAnswer = async (procedure: string) => {
     let cut = 0;
     const target = new URL(server().url);
     const interposer = createServer((req, res) => {
       const upstream = request(
         { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
         (answer) => {
-          if (req.url?.startsWith("/trpc/jobs.submit") && cut++ === 0) {
+          if (req.url?.startsWith(`/trpc/${procedure}`) && cut++ === 0) {
             answer.resume();
             answer.once("end", () => req.socket.destroy());
             return;
@@ -131,20 +134,48 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
       req.pipe(upstream);
     });
     await new Promise<void>((resolve) => interposer.listen(0, "127.0.0.1", resolve));
+    return {
+      url: `http://127.0.0.1:${(interposer.address() as AddressInfo).port}`,
+      cut: () => cut,
+      close: async () => {
+        interposer.closeAllConnections();
+        await new Promise((resolve) => interposer.close(resolve));
+      },
+    };
+  };
+  const jobsWithPrompt = async (prompt: string) =>
+    (await server().trpc.jobs.list.query({ limit: 500 })).items.filter((j) => j.prompt === prompt).map((j) => j.id);
+
+  it("sends a submit whose answer was lost again, with the same key: one job, and the wait goes on", async () => {
+    const proxy = await losingFirstAnswer("jobs.submit");
     try {
-      const url = `http://127.0.0.1:${(interposer.address() as AddressInfo).port}`;
       const prompt = uniquePrompt("an answer lost on the way");
-      const run = await anvil(["--json", "submit", prompt, "--wait", ...small], { ANVIL_URL: url });
-      expect(run.stderr).toContain(`Cannot reach Anvil at ${url} (set ANVIL_URL); trying again for up to 30 s`);
+      const run = await anvil(["--json", "submit", prompt, "--wait", ...small], { ANVIL_URL: proxy.url });
+      expect(run.stderr).toContain(`Cannot reach Anvil at ${proxy.url} (set ANVIL_URL); trying again for up to 30 s`);
       expect(run.code).toBe(0);
-      expect(cut).toBe(2);
+      expect(proxy.cut()).toBe(2);
       const job = JSON.parse(run.stdout) as { id: string; status: string };
       expect(job.status).toBe("complete");
-      const listed = await server().trpc.jobs.list.query({ limit: 500 });
-      expect(listed.items.filter((j) => j.prompt === prompt).map((j) => j.id)).toEqual([job.id]);
+      expect(await jobsWithPrompt(prompt)).toEqual([job.id]);
     } finally {
-      interposer.closeAllConnections();
-      await new Promise((resolve) => interposer.close(resolve));
+      await proxy.close();
+    }
+  });
+
+  it("sends a retry whose answer was lost again, with the same key: one new job", async () => {
+    const prompt = uniquePrompt("sim:oom retried once");
+    const failed = await server().trpc.jobs.submit.mutate({ prompt, steps: 4, width: 64, height: 64 });
+    await waitForStatus(server().trpc, failed.id, "error");
+    const proxy = await losingFirstAnswer("jobs.retry");
+    try {
+      const run = await anvil(["--json", "retry", failed.id], { ANVIL_URL: proxy.url });
+      expect(run.stderr).toContain("trying again for up to 30 s");
+      expect(run.code).toBe(0);
+      expect(proxy.cut()).toBe(2);
+      const again = JSON.parse(run.stdout) as { id: string };
+      expect((await jobsWithPrompt(prompt)).sort()).toEqual([failed.id, again.id].sort());
+    } finally {
+      await proxy.close();
     }
   });
 

@@ -85,13 +85,15 @@ const ok = (data: unknown) => ({ result: { data } });
 const serverAnswering = (
   answer: (procedure: string) => object | Promise<object> | undefined,
   jobStream?: () => Response,
+  sent?: (procedures: string[], body: string) => void,
 ) => {
   const asked: string[] = [];
-  vi.stubGlobal("fetch", async (input: RequestInfo | URL) => {
+  vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input), "http://anvil.test");
     const procedures = url.pathname.replace("/trpc/", "").split(",");
     if (procedures.includes("jobs.events")) return jobStream?.() ?? new Promise<Response>(() => undefined);
     asked.push(...procedures);
+    if (typeof init?.body === "string") sent?.(procedures, init.body);
     const replies = procedures.map(
       (procedure) =>
         answer(procedure) ??
@@ -150,6 +152,36 @@ describe("createChatState", () => {
     ]);
     expect(open.chat.selectedId()).toBeNull();
     expect(open.chat.conversations()).toEqual([]);
+  });
+
+  it("sends Retry pressed again after no answer with the same key, and a later Retry with a new one", async () => {
+    vi.useFakeTimers();
+    let failing = true;
+    const keys: unknown[] = [];
+    serverAnswering(
+      (procedure) => {
+        if (procedure !== "jobs.retry") return undefined;
+        // No answer (the network, or the server going away): the retry may or may not have been made.
+        if (failing) return Promise.reject(new TypeError("Failed to fetch"));
+        return ok(makeJob({ id: "j2", conversationId: "c1" }));
+      },
+      undefined,
+      (procedures, body) => {
+        if (procedures.includes("jobs.retry")) keys.push(/"idempotencyKey":"([^"]+)"/.exec(body)?.[1]);
+      },
+    );
+    const open = await openOn();
+    dispose = open.dispose;
+    const failed = makeJob({ id: "j1", conversationId: "c1", status: "error" });
+    const settle = async <T>(action: Promise<T>) => (await Promise.all([action, vi.advanceTimersByTimeAsync(10)]))[0];
+    await Promise.all([expect(open.chat.retry(failed)).rejects.toThrow(), vi.advanceTimersByTimeAsync(10)]);
+    failing = false;
+    expect((await settle(open.chat.retry(failed))).id).toBe("j2");
+    await settle(open.chat.retry(failed));
+    expect(keys).toHaveLength(3);
+    expect(keys[0]).toEqual(expect.any(String));
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).not.toBe(keys[0]);
   });
 
   it("opens the newest conversation of the user's own, not another user's from an admin's list", async () => {

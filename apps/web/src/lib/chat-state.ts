@@ -455,6 +455,7 @@ export function createChatState(options: { listPollMs?: number } = {}) {
   };
 
   const keys = submissionKeys();
+  const retryKeys = submissionKeys();
   const submit = async (
     request: Omit<SubmitInput, "conversationId" | "idempotencyKey">,
     conversationId = selectedId(),
@@ -515,7 +516,10 @@ export function createChatState(options: { listPollMs?: number } = {}) {
       store.applyEvent(await jobAction(job, () => trpc.jobs.cancel.mutate({ jobId: job.id }))),
     /** A new job like a failed or cancelled one (same prompt, params, priority and conversation), by the server. */
     retry: async (job: Job) => {
-      const retried = await jobAction(job, () => trpc.jobs.retry.mutate({ jobId: job.id }));
+      // Like a submission's: Retry pressed again after no answer is the same retry, never a second new job.
+      const idempotencyKey = retryKeys.keyFor({ retry: job.id });
+      const retried = await jobAction(job, () => trpc.jobs.retry.mutate({ jobId: job.id, idempotencyKey }));
+      retryKeys.answered(idempotencyKey);
       store.applySnapshot(retried);
       if (retried.conversationId === selectedId()) void loadConversation();
       void refreshQueue();

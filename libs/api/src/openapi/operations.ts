@@ -62,6 +62,7 @@ export const operations = {
   },
   "jobs.retry": {
     summary: "Submit a failed or cancelled job again, as a new job",
+    description: "The same `idempotencyKey` returns the job the first retry made. 409 unless in error or cancelled.",
     errors: ["404", "409"],
   },
   "jobs.move": {

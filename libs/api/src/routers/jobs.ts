@@ -9,6 +9,7 @@ import {
   jobIdInput,
   listJobsInput,
   moveJobInput,
+  retryJobInput,
   submitJobInput,
   submitManyInput,
 } from "../schemas";
@@ -72,7 +73,9 @@ export const jobsRouter = router({
     return ctx.service.cancelWaiting(ctx.user, input);
   }),
 
-  retry: publicProcedure.input(jobIdInput).mutation(({ ctx, input }) => ctx.service.retry(input.jobId, ctx.user)),
+  retry: publicProcedure
+    .input(retryJobInput)
+    .mutation(({ ctx, input }) => ctx.service.retry(input.jobId, ctx.user, input.idempotencyKey)),
 
   move: publicProcedure.input(moveJobInput).mutation(({ ctx, input }) => {
     if (input.global && !ctx.user.admin) {

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
-import { SUBMIT_RETRY_MS, submitSafely } from "../submit-safely";
+import { SUBMIT_RETRY_MS, retrySafely, submitSafely } from "../submit-safely";
 import type { WaitOptions } from "../submit-and-wait";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
@@ -142,6 +142,20 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     else [text(value)].flat().forEach(print);
   };
 
+  /**
+   * A change sent again while the server restarts (or a cluster is between leaders), with the same key: told on
+   * stderr once.
+   */
+  const sayRetryOnce = () => {
+    let told = false;
+    return (error: unknown) => {
+      if (told) return;
+      told = true;
+      const seconds = SUBMIT_RETRY_MS / 1000;
+      io.stderr.write(`anvil: ${classify(error, env).message}; trying again for up to ${seconds} s (Ctrl-C stops)\n`);
+    };
+  };
+
   /** A paused queue starts nothing: said before a wait, which would otherwise show a place in line that never moves. */
   const sayIfPaused = async (): Promise<void> => {
     const paused = await anvil()
@@ -257,14 +271,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("--callback <url>", "POST the finished job to this URL (a webhook)")
     .action(async (prompt: string, options: SubmitOptions) => {
       const input = submitInput(prompt, options);
-      // A server restarting (or a cluster between leaders) gets the same submit again, and is told about it once.
-      let told = false;
-      const onRetry = (error: unknown) => {
-        if (told) return;
-        told = true;
-        const seconds = SUBMIT_RETRY_MS / 1000;
-        io.stderr.write(`anvil: ${classify(error, env).message}; trying again for up to ${seconds} s (Ctrl-C stops)\n`);
-      };
+      const onRetry = sayRetryOnce();
       if (!options.wait && !options.out) {
         const job = await submitSafely(anvil(), input, { onRetry });
         return json() ? printJson(job) : print(job.id);
@@ -353,7 +360,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .description("run a job in error or cancelled again, as a new job")
     .argument("<id>", "the job's id")
     .action(async (jobId: string) => {
-      const job = await anvil().jobs.retry.mutate({ jobId });
+      const job = await retrySafely(anvil(), jobId, { onRetry: sayRetryOnce() });
       show(job, jobLine);
     });
 
