@@ -109,6 +109,45 @@ describe.each(testDrivers())("queue control on $kind", (driver) => {
     await waitForStatus(trpc, again.id, "error");
   });
 
+  it("reads the head of the line in start order: an admin everyone's, a user their own, each with the count of all", async () => {
+    const { trpc } = server();
+    const blocker = await occupyGpu(server());
+    await trpc.queue.pause.mutate();
+    try {
+      const jobs = [];
+      for (const label of ["ann 1", "ann 2", "ann 3", "bob 1", "bob 2"]) {
+        jobs.push(await submitAs(server(), label.split(" ")[0]!, label));
+      }
+      const mine = new Set(jobs.map((job) => job.id));
+      const head = await trpc.queue.line.query({ limit: 3 });
+      expect(head.total).toBe(5);
+      expect(head.users).toBe(2);
+      // Turns: ann, bob, ann, bob, ann.
+      const labelOf = (job: { prompt: string }) => job.prompt.replace(/ \S+$/, "");
+      expect(head.items.map((job) => [job.queuePosition, labelOf(job)])).toEqual([
+        [1, "ann 1"],
+        [2, "bob 1"],
+        [3, "ann 2"],
+      ]);
+      expect(head.items.every((job) => mine.has(job.id) && job.status === "queued")).toBe(true);
+      const anns = server().anvil.service.line({ name: "ann", admin: false }, 10);
+      expect(anns.items.map((job) => [job.queuePosition, labelOf(job)])).toEqual([
+        [1, "ann 1"],
+        [3, "ann 2"],
+        [5, "ann 3"],
+      ]);
+      expect([anns.total, anns.users]).toEqual([3, 1]);
+      expect((await trpc.queue.line.query()).items).toHaveLength(5);
+      const tooMany = await trpcError(trpc.queue.line.query({ limit: 501 }));
+      expect(codeOf(tooMany)).toMatchObject({ code: "BAD_REQUEST" });
+      expect(tooMany.message).toBe("limit must be at most 500");
+    } finally {
+      await trpc.jobs.cancelWaiting.mutate({ everyone: true });
+      await trpc.queue.resume.mutate();
+      await trpc.jobs.cancel.mutate({ jobId: blocker.id });
+    }
+  });
+
   it("makes one new job per retry key: a retry sent again returns it, a key of another request is CONFLICT", async () => {
     const { trpc } = server();
     const prompt = uniquePrompt("sim:oom retried by key");

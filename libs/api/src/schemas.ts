@@ -255,6 +255,9 @@ export const moveJobInput = fieldsOf({
 });
 
 /** `jobs.cancelWaiting` input: the caller's waiting jobs, of one conversation or all; `everyone` is an admin's. */
+/** `queue.line` input: how many of the first waiting jobs to read. */
+export const lineInput = fieldsOf({ limit: int("limit", 1, 500).default(200) }).default({ limit: 200 });
+
 export const cancelWaitingInput = fieldsOf({
   conversationId: uuid("conversationId").optional(),
   everyone: z.boolean({ error: "everyone must be true or false" }).default(false),

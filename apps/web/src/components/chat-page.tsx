@@ -14,7 +14,7 @@ import { MenuIcon, PulseIcon } from "./icons";
 import { JobAnnouncer } from "./job-announcer";
 import type { JobAnnouncerControl } from "./job-announcer";
 import { Lightbox } from "./lightbox";
-import { LinePanel } from "./line-panel";
+import { LINE_ROWS, LinePanel } from "./line-panel";
 import { MessageList } from "./message-list";
 import type { MessageListControl } from "./message-list";
 import { QueuePanel } from "./queue-panel";
@@ -27,7 +27,7 @@ function LineDialog(props: {
   onSetPaused: (paused: boolean) => Promise<unknown>;
   onClose: () => void;
 }) {
-  const line = createLine(trpcLineApi);
+  const line = createLine(trpcLineApi, LINE_ROWS);
   return <LinePanel line={line} paused={props.paused} onSetPaused={props.onSetPaused} onClose={props.onClose} />;
 }
 

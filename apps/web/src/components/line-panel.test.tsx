@@ -17,15 +17,21 @@ const job = (n: number, owner: string, position: number): Job =>
     queuePosition: position,
   });
 
-/** A line as `createLine` gives it, holding `jobs` (already in start order); `cancelAll` cancels them all by default. */
+/**
+ * A line as `createLine` gives it, holding `jobs` (already in start order), with as many behind them as `behind`
+ * says (of `others` more users); `cancelAll` cancels them all by default.
+ */
 function fakeLine(
   jobs: Job[],
   moveToFront: (job: Job) => Promise<void> = async () => undefined,
   cancelAll: () => Promise<string[]> = async () => jobs.map((j) => j.id),
+  { behind = 0, others = 0 } = {},
 ) {
   const [waiting, setWaiting] = createSignal(jobs);
   const line: Line = {
     waiting,
+    total: () => waiting().length + behind,
+    users: () => new Set(waiting().map((j) => j.owner)).size + others,
     loading: () => false,
     error: () => null,
     connection: () => "live",
@@ -122,6 +128,24 @@ describe("<LinePanel>", () => {
     ));
     expect(screen.getAllByRole("listitem")).toHaveLength(LINE_ROWS);
     expect(screen.getByText("and 5 more waiting behind them")).toBeInTheDocument();
+  });
+
+  it("counts the jobs behind the rows it read, and asks to cancel all of them", () => {
+    const { line } = fakeLine([job(1, "ann", 1), job(2, "bob", 2)], undefined, undefined, { behind: 8_998, others: 5 });
+    const confirm = vi.fn(() => false);
+    render(() => (
+      <LinePanel
+        line={line}
+        paused={false}
+        onSetPaused={async () => undefined}
+        onClose={() => undefined}
+        confirm={confirm}
+      />
+    ));
+    expect(screen.getAllByRole("listitem")).toHaveLength(2);
+    expect(screen.getByText("and 8998 more waiting behind them")).toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Cancel all waiting" }));
+    expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 9000 waiting jobs of 7 users\?/));
   });
 
   it("closes on Escape", () => {

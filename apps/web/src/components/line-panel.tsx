@@ -12,7 +12,7 @@ import { Estimate } from "./estimate";
 import { ClearQueueIcon } from "./icons";
 import { PauseButton } from "./pause-button";
 
-/** The rows shown at most; a longer line says how many more wait behind them. */
+/** The rows shown (and read) at most; a longer line says how many more wait behind them. */
 export const LINE_ROWS = 200;
 
 /**
@@ -36,11 +36,10 @@ export function LinePanel(props: {
   // The server refuses a non-admin's `everyone` (FORBIDDEN); the action is not offered to one at all.
   const mayClear = () => currentUser()?.admin === true;
   const cancelAll = async () => {
-    const waiting = props.line.waiting();
-    const users = new Set(waiting.map((job) => job.owner)).size;
     const ask = props.confirm ?? ((question: string) => window.confirm(question));
+    const jobs = counted(props.line.total(), "waiting job", "waiting jobs");
     const question =
-      `Cancel all ${counted(waiting.length, "waiting job", "waiting jobs")} of ${counted(users, "user", "users")}? ` +
+      `Cancel all ${jobs} of ${counted(props.line.users(), "user", "users")}? ` +
       "Jobs already generating go on. This cannot be undone.";
     if (clearing() || !ask(question)) return;
     setClearing(true);
@@ -59,7 +58,7 @@ export function LinePanel(props: {
     if (focusFellToPage()) (cleared() ? clearedNote : list)?.focus();
   };
   const shown = () => props.line.waiting().slice(0, LINE_ROWS);
-  const more = () => props.line.waiting().length - shown().length;
+  const more = () => props.line.total() - shown().length;
   let list: HTMLOListElement | undefined;
   const toFront = async (job: Job) => {
     setMoving(job.id);

@@ -47,6 +47,8 @@ export interface JobStore {
   applyLine(event: LineEvent): string[];
   /** A new stream starts: its first line event says which line version its snapshots are at. */
   resetLine(): void;
+  /** Lets go of jobs the page no longer shows (they are not ended: `onEnded` is not told). */
+  forget(jobIds: Iterable<string>): void;
 }
 
 /** Makes an empty job store; `onEnded` hears of each job the first time it holds it in a final state. */
@@ -94,6 +96,11 @@ export function createJobStore(options: { onEnded?: (jobId: string) => void } = 
     },
     resetLine() {
       version = null;
+    },
+    forget(jobIds) {
+      batch(() => {
+        for (const jobId of jobIds) setJobs(jobId, undefined!);
+      });
     },
   };
 }

@@ -3,7 +3,7 @@ import { trpc } from "./trpc";
 
 /** The line view's calls, on the app's one tRPC client. */
 export const trpcLineApi: LineApi = {
-  listQueued: (cursor) => trpc.jobs.list.query({ status: ["queued"], limit: 500, ...(cursor ? { cursor } : {}) }),
+  head: (limit) => trpc.queue.line.query({ limit }),
   get: (jobId) => trpc.jobs.get.query({ jobId }),
   subscribe: (input, handlers) => trpc.jobs.events.subscribe(input, handlers),
   moveToFront: (jobId) => trpc.jobs.move.mutate({ jobId, to: "front", global: true }),

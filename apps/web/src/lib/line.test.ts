@@ -11,19 +11,21 @@ const job = (n: number, owner: string, position: number): Job =>
   makeJob({ id: `00000000-0000-4000-8000-00000000000${n}`, owner, prompt: `${owner} ${n}`, queuePosition: position });
 
 /**
- * A server for the line: `jobs` is what `jobs.list` and `jobs.get` answer (pages of `pageSize`), and the test sends
- * stream events through `send`.
+ * A server for the line: `jobs` is what `queue.line` (the head, by position) and `jobs.get` answer, and the test
+ * sends stream events through `send`.
  */
-function fakeServer(jobs: Job[], pageSize = 500) {
+function fakeServer(jobs: Job[]) {
   let handlers: SubscriptionHandlers<JobStreamEvent> | undefined;
   let event = 0;
   const byId = () => new Map(jobs.map((j) => [j.id, j]));
   const api = {
-    listQueued: vi.fn(async (cursor: string | undefined) => {
-      const from = cursor ? Number(cursor) : 0;
-      const items = jobs.filter((j) => j.status === "queued").slice(from, from + pageSize);
-      const next = from + pageSize;
-      return { items, nextCursor: next < jobs.length ? String(next) : null };
+    head: vi.fn(async (limit: number) => {
+      const waiting = jobs.filter((j) => j.status === "queued").sort((a, b) => a.queuePosition - b.queuePosition);
+      return {
+        items: waiting.slice(0, limit),
+        total: waiting.length,
+        users: new Set(waiting.map((j) => j.owner)).size,
+      };
     }),
     get: vi.fn(async (jobId: string) => {
       const found = byId().get(jobId);
@@ -40,7 +42,7 @@ function fakeServer(jobs: Job[], pageSize = 500) {
   } satisfies LineApi;
   return {
     api,
-    /** What the server holds now (a later `jobs.get` or `jobs.list` answers it). */
+    /** What the server holds now (a later `queue.line` or `jobs.get` answers it). */
     set: (next: Job[]) => void (jobs = next),
     send: (data: JobStreamEvent) => handlers?.onData({ id: String(++event), data }),
   };
@@ -57,15 +59,39 @@ const line = (from: number, changes: LineEvent["changes"]): LineEvent => ({
 /** The line's rows as "#position owner n". */
 const rowsOf = (state: ReturnType<typeof createLine>) => state.waiting().map((j) => `#${j.queuePosition} ${j.prompt}`);
 
-const mount = (api: LineApi) => createRoot((dispose) => ({ state: createLine(api), dispose }));
+const mount = (api: LineApi, rows = 100) => createRoot((dispose) => ({ state: createLine(api, rows), dispose }));
 
 describe("createLine", () => {
-  it("reads every page of the line and shows it in start order, not in submission order", async () => {
-    const server = fakeServer([job(1, "ann", 1), job(2, "ann", 3), job(3, "ann", 4), job(4, "bob", 2)], 2);
-    const { state, dispose } = mount(server.api);
+  it("reads the head of the line in start order, not in submission order, and counts the jobs behind it", async () => {
+    const server = fakeServer([
+      job(1, "ann", 1),
+      job(2, "ann", 3),
+      job(3, "ann", 4),
+      job(4, "bob", 2),
+      job(5, "cy", 5),
+    ]);
+    const { state, dispose } = mount(server.api, 3);
     await eventually(() => expect(state.loading()).toBe(false));
-    expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 4", "#3 ann 2", "#4 ann 3"]);
-    expect(server.api.listQueued).toHaveBeenCalledTimes(2);
+    expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 4", "#3 ann 2"]);
+    expect([state.total(), state.users()]).toEqual([5, 3]);
+    expect(server.api.head).toHaveBeenCalledWith(3);
+    dispose();
+  });
+
+  it("fills the head from behind as its jobs start, and shows none that waits behind it", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3), job(4, "bob", 4)]);
+    const { state, dispose } = mount(server.api, 2);
+    await eventually(() => expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 2"]));
+    // ann's first starts: it leaves at once, and the head is read again for the job that moves up into it.
+    server.set([{ ...job(1, "ann", 0), status: "processing" }, job(2, "bob", 1), job(3, "ann", 2), job(4, "bob", 3)]);
+    server.send(line(10, [{ op: "remove", at: 1, count: 1 }]));
+    server.send({ ...job(1, "ann", 0), status: "processing" });
+    expect(rowsOf(state)[0]).toBe("#1 bob 2");
+    await eventually(() => expect(rowsOf(state)).toEqual(["#1 bob 2", "#2 ann 3"]));
+    expect(state.total()).toBe(3);
+    // A new job far behind the head is not shown (it is counted at the next read).
+    server.send(job(5, "cy", 4));
+    expect(rowsOf(state)).toEqual(["#1 bob 2", "#2 ann 3"]);
     dispose();
   });
 
@@ -96,7 +122,7 @@ describe("createLine", () => {
     dispose();
   });
 
-  it("reads the whole line again when an event cannot be applied to many positions", async () => {
+  it("reads the head again when an event cannot be applied to many positions", async () => {
     const many = Array.from({ length: 60 }, (_, i) =>
       makeJob({ id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, queuePosition: i + 1 }),
     );
@@ -104,7 +130,7 @@ describe("createLine", () => {
     const { state, dispose } = mount(server.api);
     await eventually(() => expect(state.waiting()).toHaveLength(60));
     server.send(line(7, null));
-    await eventually(() => expect(server.api.listQueued).toHaveBeenCalledTimes(2));
+    await eventually(() => expect(server.api.head).toHaveBeenCalledTimes(2));
     expect(server.api.get).not.toHaveBeenCalled();
     dispose();
   });
@@ -136,7 +162,7 @@ describe("createLine", () => {
 
   it("says why when the line cannot be read", async () => {
     const server = fakeServer([]);
-    server.api.listQueued.mockRejectedValueOnce(new Error("The Anvil server is restarting"));
+    server.api.head.mockRejectedValueOnce(new Error("The Anvil server is restarting"));
     const { state, dispose } = mount(server.api);
     await eventually(() => expect(state.error()).toBe("The line could not be read: The Anvil server is restarting"));
     dispose();

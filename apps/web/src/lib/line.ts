@@ -4,13 +4,22 @@ import { errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
 import { createSubscription } from "./subscription";
 import type { Subscribe } from "./subscription";
-import { coalesced } from "./tasks";
+import { coalesced, throttled } from "./tasks";
 import type { Job, JobStreamEvent } from "./types";
+
+/** The head of the line as `queue.line` answers it. */
+export interface LineHead {
+  /** The first waiting jobs the caller may see (an admin: everyone's), first to start first. */
+  items: Job[];
+  /** How many such jobs wait in all, and of how many users. */
+  total: number;
+  users: number;
+}
 
 /** What the line view asks of the server: the tRPC client in the app (`line-api.ts`), a stand-in in tests. */
 export interface LineApi {
-  /** One page of the waiting jobs the caller may see (an admin: everyone's), oldest first. */
-  listQueued(cursor: string | undefined): Promise<{ items: Job[]; nextCursor: string | null }>;
+  /** `queue.line`: the first `limit` waiting jobs in start order, and how many wait in all. */
+  head(limit: number): Promise<LineHead>;
   get(jobId: string): Promise<Job>;
   /** `jobs.events` without a filter: status changes of the caller's (an admin: every) job, and line events. */
   subscribe: Subscribe<Record<never, never>, JobStreamEvent>;
@@ -20,33 +29,37 @@ export interface LineApi {
   cancelEveryone(): Promise<{ jobIds: string[] }>;
 }
 
-// Past this many positions to read again one by one, one read of the whole line is cheaper.
+// Past this many positions to read again one by one, one read of the head is cheaper.
 const MAX_SINGLE_READS = 50;
 
+/** How often at most the head is read again while the line moves: rows from behind fill the places of those that left. */
+export const HEAD_REFRESH_MS = 1000;
+
 /**
- * Everyone's waiting jobs in start order, kept live: read once with `jobs.list`, then moved by the compact line
- * events of an unfiltered `jobs.events` (docs/API.md, "Line events") as the chat page moves its cards; a new job
- * enters with its `queued` snapshot, a job leaves with its next status. Positions a line event cannot tell (a
- * reorder, a missed event) are read again: a few with `jobs.get`, many with a new read of the line.
+ * The first `rows` waiting jobs in start order, kept live, and how many wait in all: read with `queue.line`, then
+ * moved by the compact line events of an unfiltered `jobs.events` (docs/API.md, "Line events") as the chat page
+ * moves its cards; a job leaves with its next status. Positions a line event cannot tell (a reorder, a missed event)
+ * are read again: a few with `jobs.get`, many with a new read of the head. While the line moves, the head is read
+ * again at most every {@link HEAD_REFRESH_MS}, so that jobs behind it move up into it and the counts follow: the
+ * page holds a few hundred jobs however deep the line is.
  */
-export function createLine(api: LineApi) {
+export function createLine(api: LineApi, rows: number) {
   // A job that ended shows no estimate again: what this browser kept of its estimates goes.
   const store = createJobStore({ onEnded: forgetDue });
   const [loading, setLoading] = createSignal(true);
   const [error, setError] = createSignal<string | null>(null);
+  const [counts, setCounts] = createSignal({ total: 0, users: 0 });
 
   const reload = coalesced(async () => {
     try {
-      const jobs: Job[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await api.listQueued(cursor);
-        jobs.push(...page.items);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+      const head = await api.head(rows);
       batch(() => {
+        const shown = new Set(head.items.map((job) => job.id));
+        // The rest of what the stream brought (jobs behind the head, jobs that ended) is not shown: let go of it.
+        store.forget(Object.keys(store.jobs).filter((jobId) => !shown.has(jobId)));
         // applyEvent, not applySnapshot: under fair turns a position may grow, and this read is the newer one.
-        for (const job of jobs) store.applyEvent(job);
+        for (const job of head.items) store.applyEvent(job);
+        setCounts({ total: head.total, users: head.users });
         setError(null);
       });
     } catch (e) {
@@ -55,6 +68,7 @@ export function createLine(api: LineApi) {
       setLoading(false);
     }
   });
+  const refresh = throttled(reload, HEAD_REFRESH_MS);
 
   const readAgain = (jobIds: readonly string[]) => {
     if (jobIds.length > MAX_SINGLE_READS) return void reload();
@@ -70,7 +84,11 @@ export function createLine(api: LineApi) {
     onOpen: () => store.resetLine(),
     onData: (event) => {
       if ("kind" in event) readAgain(store.applyLine(event));
-      else store.applyEvent(event);
+      // A job the head holds, or one that joins it; one behind it is read with the head when it gets there.
+      else if (store.jobs[event.id] || (event.status === "queued" && event.queuePosition <= rows)) {
+        store.applyEvent(event);
+      }
+      refresh();
     },
     onHistoryGone: () => void reload(),
   });
@@ -78,13 +96,17 @@ export function createLine(api: LineApi) {
 
   const waiting = createMemo(() =>
     Object.values(store.jobs)
-      .filter((job) => job.status === "queued")
+      .filter((job) => job.status === "queued" && job.queuePosition <= rows)
       .sort((a, b) => a.queuePosition - b.queuePosition),
   );
 
   return {
-    /** The waiting jobs, first to start first. */
+    /** The first waiting jobs, first to start first. */
     waiting,
+    /** How many jobs wait in all (the rows shown and those behind them), as last read. */
+    total: () => Math.max(counts().total, waiting().length),
+    /** Of how many users, as last read. */
+    users: () => counts().users,
     loading,
     /** Why the line could not be read, if it could not. */
     error,

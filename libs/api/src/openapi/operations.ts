@@ -76,6 +76,12 @@ export const operations = {
     errors: ["403", "404"],
   },
   "queue.status": { summary: "The line and the GPUs at a glance", errors: [] },
+  "queue.line": {
+    summary: "The first waiting jobs in the order they will start",
+    description:
+      "An admin reads everyone's, anyone else their own; `total` and `users` count all of them, however many `limit` leaves out.",
+    errors: [],
+  },
   "queue.pause": { summary: "Start no more jobs (admins); running ones finish", errors: ["403"] },
   "queue.resume": { summary: "Start jobs again after a pause (admins)", errors: ["403"] },
   "users.create": {

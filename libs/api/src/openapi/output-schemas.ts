@@ -117,6 +117,11 @@ export const outputSchemas = {
     jobIds: z.array(z.uuid()).describe("the jobs this call cancelled, in the order they would have started"),
   }),
   "queue.status": queueStatus,
+  "queue.line": z.object({
+    items: z.array(jobOutput).describe("the first `limit` waiting jobs, first to start first"),
+    total: z.number().int().describe("how many waiting jobs the caller may see, in all"),
+    users: z.number().int().describe("whose: how many users those jobs belong to"),
+  }),
   "queue.pause": queueStatus,
   "queue.resume": queueStatus,
   "users.create": z.object({

@@ -2,7 +2,7 @@ import { mayAccess } from "../caller";
 import type { Context } from "../context";
 import { ownerOf } from "../ownership";
 import { adminProcedure, publicProcedure, router } from "../trpc";
-import { noInput } from "../schemas";
+import { lineInput, noInput } from "../schemas";
 
 const status = (ctx: Context) => {
   const { queued, processing, backends } = ctx.service.scheduler.snapshot();
@@ -30,6 +30,8 @@ const status = (ctx: Context) => {
 /** `queue.*`: the line and the GPUs at a glance; pause and resume (admins). */
 export const queueRouter = router({
   status: publicProcedure.input(noInput).query(({ ctx }) => status(ctx)),
+
+  line: publicProcedure.input(lineInput).query(({ ctx, input }) => ctx.service.line(ctx.user, input.limit)),
 
   pause: adminProcedure.input(noInput).mutation(async ({ ctx }) => {
     await ctx.service.setPaused(true, ctx.user.name);
