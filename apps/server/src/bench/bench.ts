@@ -293,10 +293,14 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
         const check = () => (service.monitor.health()[0]?.healthy ? resolve() : setTimeout(check, 10));
         check();
       });
+      // The line full before the clock starts, as the loops' calls are all there to make: the submissions are not
+      // the drain's (see the "submissions" figure for them).
+      await service.setPaused(true);
+      await Promise.all(
+        Array.from({ length: total }, (_, i) => service.submit({ prompt: `d${round}-${i}`, ...params, steps })),
+      );
       const run = await timed(async () => {
-        await Promise.all(
-          Array.from({ length: total }, (_, i) => service.submit({ prompt: `d${round}-${i}`, ...params, steps })),
-        );
+        await service.setPaused(false);
         await all;
       }, `anvil-${round}`);
       await service.stop();
