@@ -362,18 +362,17 @@ export class JobService {
    * start, with how many such jobs wait in all and of how many users: a view of a deep line that reads only its head.
    */
   line(by: Caller, limit: number): { items: Job[]; total: number; users: number } {
-    const owners = new Map<string, number>();
+    const owners = new Set<string>();
     const shown: string[] = [];
+    let total = 0;
     for (const jobId of this.scheduler.queued()) {
       const owner = this.scheduler.lineEntry(jobId)?.owner;
       if (owner === undefined || !mayAccess(by, owner)) continue;
-      owners.set(owner, (owners.get(owner) ?? 0) + 1);
+      owners.add(owner);
+      total++;
       if (shown.length < limit) shown.push(jobId);
     }
-    const items = shown.flatMap((jobId) => this.live.job(jobId) ?? []);
-    let total = 0;
-    for (const count of owners.values()) total += count;
-    return { items, total, users: owners.size };
+    return { items: shown.flatMap((jobId) => this.live.job(jobId) ?? []), total, users: owners.size };
   }
 
   /** A job still in the line or on a GPU, from memory; undefined once it has ended. */
