@@ -133,6 +133,8 @@ export class SimulatorEngine {
   private current: Running | null = null;
   /** The last job: its interrupted / skipped flags stay visible until the next one begins, as in Forge. */
   private last: Running | null = null;
+  /** Forge's flags before its first job: an interrupt or a skip sent then shows until that job begins. */
+  private readonly idleFlags = { interrupted: false, skipped: false };
   /** Forge's `model_data.sd_model`: dropped before a load, so null after a load that failed. */
   private loaded: Selection | null = null;
   /** Forge's `forge_hash`: what was last loaded successfully; a failed load leaves it as it was. */
@@ -328,14 +330,23 @@ export class SimulatorEngine {
     }
   }
 
-  /** Sets the flag; a load runs on regardless and the job stops when sampling would begin, as in Forge. */
+  /**
+   * Sets the flag; a load runs on regardless and the job stops when sampling would begin, as in Forge. While idle it
+   * is set all the same (Forge's `state.interrupt()` does not look whether a job runs): `/progress` shows it until
+   * the next job's `state.begin()` clears it.
+   */
   interrupt(): void {
-    if (this.current) this.current.interrupted = true;
+    this.flagsNow().interrupted = true;
   }
 
-  /** Forge's Skip: with one image per job it ends the job like an interrupt, but sets `skipped`. */
+  /** Forge's Skip: with one image per job it ends the job like an interrupt, but sets `skipped`; idle, as interrupt. */
   skip(): void {
-    if (this.current) this.current.skipped = true;
+    this.flagsNow().skipped = true;
+  }
+
+  /** The flags Forge's `state` holds now: the running job's, else the last job's (or a fresh state's) until one begins. */
+  private flagsNow(): { interrupted: boolean; skipped: boolean } {
+    return this.current ?? this.last ?? this.idleFlags;
   }
 
   /** True while an `external` generation (another client's) holds the backend. */
@@ -355,7 +366,7 @@ export class SimulatorEngine {
    */
   progress(): Record<string, unknown> {
     const running = this.current;
-    const flags = running ?? this.last;
+    const flags = running ?? this.last ?? this.idleFlags;
     const sampling = running?.phase === "sampling";
     const jobCount = running ? (sampling ? 1 : -1) : 0;
     const jobNo = running?.jobNo ?? 0;
@@ -374,13 +385,13 @@ export class SimulatorEngine {
       progress: fraction,
       eta_relative: eta,
       state: {
-        skipped: flags?.skipped ?? false,
-        interrupted: flags?.interrupted ?? false,
+        skipped: flags.skipped,
+        interrupted: flags.interrupted,
         stopping_generation: false,
         // What `state.begin(job=…)` was given: the API's txt2img, or a task id for a job from Forge's own UI.
         job: running ? (running.job.external && running.job.from !== "api" ? EXTERNAL_TASK : "scripts_txt2img") : "",
         job_count: jobCount,
-        job_timestamp: flags?.timestamp ?? "0",
+        job_timestamp: (running ?? this.last)?.timestamp ?? "0",
         job_no: jobNo,
         sampling_step: samplingStep,
         sampling_steps: this.samplingSteps,

@@ -88,6 +88,32 @@ describe("ForgeSimulator as Forge's source behaves", () => {
     expect((await generate(files.map((file) => `/elsewhere/${file}`))).status).toBe(200);
   });
 
+  it("keeps an interrupt or a skip sent while idle until the next job begins, which clears them (shared_state.py)", async () => {
+    await start();
+    interface Progress {
+      state: { interrupted: boolean; skipped: boolean; job_timestamp: string };
+    }
+    const flags = async () => {
+      const { state } = await get<Progress>("/sdapi/v1/progress");
+      return { interrupted: state.interrupted, skipped: state.skipped };
+    };
+    // Before any job, as after one: `state.interrupt()` and `state.skip()` set the flags whether or not a job runs.
+    await post("/sdapi/v1/interrupt", {});
+    expect(await flags()).toEqual({ interrupted: true, skipped: false });
+    // The next job's state.begin() clears them: it runs to the end and answers with its image.
+    const first = (await (await post("/sdapi/v1/txt2img", JSON.parse(body()))).json()) as Txt2ImgReply;
+    expect(first.images).toHaveLength(1);
+    expect(sim?.stats().log.map((entry) => entry.outcome)).toEqual(["completed"]);
+    expect(await flags()).toEqual({ interrupted: false, skipped: false });
+    await post("/sdapi/v1/skip", {});
+    expect(await flags()).toEqual({ interrupted: false, skipped: true });
+    await post("/sdapi/v1/interrupt", {});
+    expect(await flags()).toEqual({ interrupted: true, skipped: true });
+    await post("/sdapi/v1/txt2img", JSON.parse(body({ seed: 8 })));
+    expect(sim?.stats().log.map((entry) => entry.outcome)).toEqual(["completed", "completed"]);
+    expect(await flags()).toEqual({ interrupted: false, skipped: false });
+  });
+
   it("only selects a checkpoint on POST /options; the next generation loads it", async () => {
     const s = await start();
     expect((await post("/sdapi/v1/options", { sd_model_checkpoint: "flux1-schnell" })).status).toBe(200);
