@@ -130,24 +130,6 @@ describe("<LinePanel>", () => {
     expect(screen.getByText("and 5 more waiting behind them")).toBeInTheDocument();
   });
 
-  it("counts the jobs behind the rows it read, and asks to cancel all of them", () => {
-    const { line } = fakeLine([job(1, "ann", 1), job(2, "bob", 2)], undefined, undefined, { behind: 8_998, others: 5 });
-    const confirm = vi.fn(() => false);
-    render(() => (
-      <LinePanel
-        line={line}
-        paused={false}
-        onSetPaused={async () => undefined}
-        onClose={() => undefined}
-        confirm={confirm}
-      />
-    ));
-    expect(screen.getAllByRole("listitem")).toHaveLength(2);
-    expect(screen.getByText("and 8998 more waiting behind them")).toBeInTheDocument();
-    fireEvent.click(screen.getByRole("button", { name: "Cancel all waiting" }));
-    expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 9000 waiting jobs of 7 users\?/));
-  });
-
   it("closes on Escape", () => {
     const onClose = vi.fn();
     const { line } = fakeLine([]);
@@ -170,6 +152,16 @@ describe("<LinePanel>", () => {
           {...(confirm ? { confirm } : {})}
         />
       ));
+
+    it("counts the jobs behind the rows it read, and asks to cancel all of them", () => {
+      const { line } = fakeLine(three(), undefined, undefined, { behind: 8_997, others: 5 });
+      const confirm = vi.fn(() => false);
+      panel(line, confirm);
+      expect(screen.getAllByRole("listitem")).toHaveLength(3);
+      expect(screen.getByText("and 8997 more waiting behind them")).toBeInTheDocument();
+      fireEvent.click(clearButton());
+      expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 9000 waiting jobs of 7 users\?/));
+    });
 
     it("asks first, saying how many jobs of how many users, and cancels the whole line only once confirmed", async () => {
       const { line, setWaiting } = fakeLine(three());
