@@ -87,7 +87,15 @@ describe("readEnv", () => {
     // Past the longest timer Node.js takes, a timer fires at once: the stop would not wait at all.
     [
       { SHUTDOWN_GRACE_MS: "3000000000" },
-      "Invalid environment: SHUTDOWN_GRACE_MS 3000000000 must be 0 or more (at most 2147483647",
+      "Invalid environment: SHUTDOWN_GRACE_MS 3000000000 must be at most 2147483647 (about 24 days, the longest a Node.js timer waits)",
+    ],
+    [
+      { JOB_TIMEOUT_MS: "2147483648" },
+      "Invalid environment: JOB_TIMEOUT_MS 2147483648 must be at most 2147483647 (about 24 days",
+    ],
+    [
+      { MAX_QUEUED_PER_USER: "99999999999999999999" },
+      "Invalid environment: MAX_QUEUED_PER_USER 99999999999999999999 must be at most 9007199254740991",
     ],
     [
       { MAX_QUEUED_PER_USER: "1e2" },

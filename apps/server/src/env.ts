@@ -96,7 +96,13 @@ const wholeNumber = ({ fallback, min, max, floor }: { fallback: number; min: num
         return refuse(`${JSON.stringify(value)} must be a whole number in decimal digits alone, ${range}`);
       const number = Number(value);
       if (number < min) return refuse(`${value} must be ${floor ?? range}`);
-      if (number > max) return refuse(`${value} must be ${range}`);
+      // Above the top, say the top: "must be 0 or more" of 3000000000 reads as if it were too small.
+      if (number > max) {
+        const top = max === MAX_TIMER_MS ? `${max} (about 24 days, the longest a Node.js timer waits)` : `${max}`;
+        return refuse(
+          `${value} must be ${max === Number.MAX_SAFE_INTEGER || max === MAX_TIMER_MS ? `at most ${top}` : range}`,
+        );
+      }
       return number;
     });
 

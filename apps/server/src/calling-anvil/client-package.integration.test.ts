@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -44,6 +45,26 @@ describe("@anvil/client, packed and installed outside the workspace", () => {
   it("compiles the README's TypeScript examples against the packed client, as a newcomer pastes them", async () => {
     // The README has three: tRPC's own client, @anvil/client, and a webhook's signature check.
     expect(await compileReadmeExamples(consumer)).toBe(3);
+  }, 120_000);
+
+  it("runs the README's tRPC example on Node as pasted: it follows its job to the end and exits", async () => {
+    const compiled = join(consumer, "out/readme-1.js");
+    if (!existsSync(compiled)) await compileReadmeExamples(consumer);
+    const database = await testDrivers()[0]!.create();
+    cleanups.push(() => database.dispose());
+    const server = await spawnServer({ DATA_DIR: database.dataDir, ANVIL_SIMULATOR_STEP_MS: "20" });
+    servers.push(server);
+    // Only the address changes: the example's server is the README's default one.
+    const example = (await readFile(compiled, "utf8")).replaceAll("http://127.0.0.1:3000", server.url);
+    expect(example).toContain(server.url);
+    await writeFile(join(consumer, "out/readme-1-here.js"), example);
+    const { stdout, stderr } = await run(process.execPath, ["out/readme-1-here.js"], {
+      cwd: consumer,
+      timeout: 60_000,
+    });
+    expect(stderr).toBe("");
+    // "<status> <queuePosition> <progress>" lines, the last one the job's end.
+    expect(stdout.trim().split("\n").at(-1)).toBe("complete 0 100");
   }, 120_000);
 
   it("submits and waits: the position, then the progress, then the PNG", async () => {

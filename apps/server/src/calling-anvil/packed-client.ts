@@ -115,8 +115,9 @@ export async function readmeExamples(): Promise<string[]> {
 
 /**
  * Writes each of the README's TypeScript examples into the consumer project as a module of its own, beside the
- * consumer, as a newcomer would paste it, and compiles them the same way (`compileConsumer`'s settings): an example
- * that does not compile against the packed client fails, naming its file (`readme-<n>.ts`, the README's n-th block).
+ * consumer, as a newcomer would paste it, and compiles them the same way (`compileConsumer`'s settings) into
+ * `out/readme-<n>.js`: an example that does not compile against the packed client fails, naming its file
+ * (`readme-<n>.ts`, the README's n-th block).
  */
 export async function compileReadmeExamples(dir: string): Promise<number> {
   const examples = await readmeExamples();
@@ -128,10 +129,10 @@ export async function compileReadmeExamples(dir: string): Promise<number> {
       return file;
     }),
   );
-  const project = { ...TSCONFIG, compilerOptions: { ...TSCONFIG.compilerOptions, noEmit: true } };
+  // Emitted too (`out/readme-<n>.js`), so that a test can run one as a newcomer would.
   await writeFile(
     join(dir, "tsconfig.readme.json"),
-    JSON.stringify({ ...project, include: ["readme-givens.d.ts", ...files] }),
+    JSON.stringify({ ...TSCONFIG, include: ["readme-givens.d.ts", ...files] }),
   );
   await compileConsumer(dir, "tsconfig.readme.json");
   return examples.length;
