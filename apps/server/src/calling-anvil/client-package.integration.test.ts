@@ -4,7 +4,7 @@ import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnServer, useBuiltServers } from "../reliability/support/built-server";
 import { testDrivers } from "../testing/test-databases";
@@ -63,8 +63,9 @@ describe("@anvil/client, packed and installed outside the workspace", () => {
       timeout: 60_000,
     });
     expect(stderr).toBe("");
-    // "<status> <queuePosition> <progress>" lines, the last one the job's end.
-    expect(stdout.trim().split("\n").at(-1)).toBe("complete 0 100");
+    // "<status> <queuePosition> <progress>" lines, the last one the job's end (console.log colours the numbers
+    // where FORCE_COLOR is set, as under CI).
+    expect(stripVTControlCharacters(stdout).trim().split("\n").at(-1)).toBe("complete 0 100");
   }, 120_000);
 
   it("submits and waits: the position, then the progress, then the PNG", async () => {
