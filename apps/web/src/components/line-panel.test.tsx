@@ -158,9 +158,9 @@ describe("<LinePanel>", () => {
       const confirm = vi.fn(() => false);
       panel(line, confirm);
       expect(screen.getAllByRole("listitem")).toHaveLength(3);
-      expect(screen.getByText("and 8997 more waiting behind them")).toBeInTheDocument();
+      expect(screen.getByText("and 8,997 more waiting behind them")).toBeInTheDocument();
       fireEvent.click(clearButton());
-      expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 9000 waiting jobs of 7 users\?/));
+      expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 9,000 waiting jobs of 7 users\?/));
     });
 
     it("asks first, saying how many jobs of how many users, and cancels the whole line only once confirmed", async () => {

@@ -154,7 +154,7 @@ export function LinePanel(props: {
           </For>
         </ol>
         <Show when={more() > 0}>
-          <p class="line-panel__more">and {more()} more waiting behind them</p>
+          <p class="line-panel__more">and {more().toLocaleString("en")} more waiting behind them</p>
         </Show>
       </Show>
     </Dialog>

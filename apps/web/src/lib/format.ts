@@ -43,8 +43,9 @@ export const shortPrompt = (prompt: string, max = 60): string => {
  */
 export const actionName = (label: string, prompt: string): string => `${label}: ${shortPrompt(prompt)}`;
 
-/** "1 job", "3 jobs": `n` with the word that goes with it. */
-export const counted = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+/** "1 job", "3 jobs", "9,000 jobs": `n` with the word that goes with it. */
+export const counted = (n: number, one: string, many: string): string =>
+  `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
 
 // One wording of estimates for the web app and the CLI: the published client's.
 export { dueClock, formatEstimate, formatRemaining } from "@anvil/client";
