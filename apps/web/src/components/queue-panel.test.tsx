@@ -26,6 +26,11 @@ describe("<QueuePanel>", () => {
     expect(screen.getByText("gpu-b:7860").closest("li")).toHaveTextContent("Unreachable");
   });
 
+  it("writes a deep line's count with a separator", () => {
+    render(() => <QueuePanel status={{ ...status, queued: 30_000 }} connection="live" promptOf={() => undefined} />);
+    expect(screen.getByTestId("queue-waiting")).toHaveTextContent("30,000");
+  });
+
   it("says a GPU still busy with a job that ended (cancelled, being interrupted) is stopping, not generating", () => {
     const stopping = { ...status, backends: [{ ...status.backends[0]!, jobId: null, stopping: true }] };
     render(() => <QueuePanel status={stopping} connection="live" promptOf={() => "a fox"} />);

@@ -43,11 +43,11 @@ export function QueuePanel(props: {
       <dl class="queue-panel__counts">
         <div>
           <dt>Waiting</dt>
-          <dd data-testid="queue-waiting">{current()?.queued ?? "–"}</dd>
+          <dd data-testid="queue-waiting">{current()?.queued.toLocaleString("en") ?? "–"}</dd>
         </div>
         <div>
           <dt>Running</dt>
-          <dd data-testid="queue-running">{current()?.processing ?? "–"}</dd>
+          <dd data-testid="queue-running">{current()?.processing.toLocaleString("en") ?? "–"}</dd>
         </div>
       </dl>
       <Show when={props.status?.paused}>
