@@ -231,11 +231,10 @@ export class CheckpointCatalog {
    * GPU is free, and one that lacks its checkpoint makes the image with another model, which fails the job.
    */
   private sayWhatIsLacking(answers: readonly (Offer | null)[]): void {
-    const files = (offer: Offer) => new Set(offer.models.map((m) => baseName(m.filename)));
-    const all = new Set(answers.flatMap((offer) => (offer ? [...files(offer)] : [])));
-    const lacking = answers.flatMap((offer, i) => {
-      if (offer === null) return [];
-      const held = files(offer);
+    const holds = answers.map((offer) => offer && new Set(offer.models.map((m) => baseName(m.filename))));
+    const all = new Set(holds.flatMap((held) => (held ? [...held] : [])));
+    const lacking = holds.flatMap((held, i) => {
+      if (held === null) return [];
       const missing = [...all].filter((file) => !held.has(file)).sort();
       return missing.length === 0 ? [] : [{ backend: this.backends[i]?.baseUrl ?? `#${i}`, missing }];
     });
