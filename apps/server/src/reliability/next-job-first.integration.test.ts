@@ -69,11 +69,15 @@ describe.each(testDrivers())("the next job's start before the last job's image, 
           }
         })(database),
     });
+    // Both in the line before the first starts: on a loaded machine the first could otherwise end before the second
+    // is submitted, and its image, with no next start to wait for, would rightly be written at once.
+    await service.setPaused(true);
     for (const prompt of [first, second]) {
       const job = await service.submit({ prompt, ...DEFAULT_JOB_PARAMS, ...quick });
       prompts.set(job.id, prompt);
       ids.push(job.id);
     }
+    await service.setPaused(false);
     await waitFor(async () => (await service.get(ids[1]!)).status === "complete", "both jobs complete");
     expect((await service.get(ids[0]!)).status).toBe("complete");
     expect(order).toEqual([`sent ${first}`, `sent ${second}`, `image ${first}`, `image ${second}`]);
