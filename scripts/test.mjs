@@ -1,19 +1,19 @@
-// `npm test` after its pretest (Chromium found, everything built). Two phases of two lanes each, so that both of the
-// machine's cores are used and the server's tests share them with as little as possible:
+// `npm test` after its pretest (Chromium found, everything built). Two lanes, so that both of the machine's cores are
+// used and the server's tests share them with as little as possible:
 //
-// 1. The browser tests (which mostly wait on jobs and pages, about one core), beside every project's lint and
-//    typecheck and then the libraries' and web app's tests, one at a time, for as long as the browser tests run.
-// 2. The server's tests (real processes, timed: built servers, Forge simulators, PostgreSQL databases), beside the
-//    libraries' tests the first phase did not reach.
+// - the main lane: the browser tests (which mostly wait on jobs and pages, about one core), then the server's tests
+//   (real processes, timed: built servers, Forge simulators, PostgreSQL databases), then library tests;
+// - the side lane, at a lower CPU priority: every project's lint and typecheck, then library tests.
 //
-// Each line is prefixed with the lane that printed it. A failure in the first phase stops the run after it, as a
-// failing lint stopped the tests before; the exit code is the first failure's. docs/PERFORMANCE.md ("The test
-// suite's time") has what this saves.
+// The libraries' and web app's tests wait in one queue, heaviest first, and whichever lane is free takes the next, so
+// that neither core idles while work is left. Each line is prefixed with the task that printed it. After a failure no
+// lane starts anything new; what runs finishes, and the exit code is the first failure's. docs/PERFORMANCE.md ("The
+// test suite's time") has what this saves.
 import { execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 
-// The lane beside the one that sets a phase's length runs at a lower CPU priority (`nice`, inherited by everything it
-// starts): it takes what the longer lane leaves of the two cores instead of slowing it down by half.
+// The side lane runs at a lower CPU priority (`nice`, inherited by everything it starts): it takes what the main lane,
+// which sets the run's length, leaves of the two cores instead of slowing it down by half.
 const niceness = process.platform === "win32" ? [] : ["nice", "-n", "10"];
 
 /**
@@ -45,8 +45,8 @@ const say = (message) => console.log(`test: ${message}`);
 const started = Date.now();
 const seconds = () => Math.round((Date.now() - started) / 1000);
 const nx = (...args) => ["nx", "run-many", ...args, "--parallel=1", "--outputStyle=stream"];
-// Every project with tests but the server's, the heaviest first, so that what is left for the second phase is light.
-const heaviestFirst = ["persistence", "client", "web", "api", "forge-client", "job-machine"];
+// Every project with tests but the server's, the heaviest first, so that what is left at the end is light.
+const heaviestFirst = ["persistence", "client", "job-machine", "forge-client", "api", "web"];
 const rank = (project) => (heaviestFirst.includes(project) ? heaviestFirst.indexOf(project) : heaviestFirst.length);
 const libraryTests = JSON.parse(
   execFileSync(npx, ["nx", "show", "projects", "--with-target", "test", "--json"], { encoding: "utf8" }),
@@ -54,36 +54,50 @@ const libraryTests = JSON.parse(
   .filter((project) => project !== "server")
   .sort((a, b) => rank(a) - rank(b));
 
-say("phase 1 of 2: the browser tests, beside lint, typecheck and the libraries' tests");
-let browserTestsDone = false;
-const firstPhase = await Promise.all([
-  run("e2e    │", npx, ["playwright", "test", "-c", "e2e/playwright.config.ts"]).finally(
-    () => (browserTestsDone = true),
-  ),
+/** The first failure, as `{ what, code }`; once set, no lane starts another task. */
+let failure;
+/** Runs one task unless something failed already; remembers the first failure. Resolves whether it passed. */
+async function task(what, label, command, args, options) {
+  if (failure) return false;
+  const begun = Date.now();
+  const code = await run(label, command, args, options);
+  say(
+    `${what} ${code === 0 ? "passed" : "failed"} in ${Math.round((Date.now() - begun) / 1000)} s (at ${seconds()} s)`,
+  );
+  if (code !== 0) failure ??= { what, code };
+  return code === 0;
+}
+/** Takes library tests from the shared queue until it is empty or something failed. */
+async function libraries(options) {
+  for (let project = libraryTests.shift(); project && !failure; project = libraryTests.shift()) {
+    await task(
+      `${project}'s tests`,
+      `${project.slice(0, 6).padEnd(6)} │`,
+      npx,
+      nx("-t", "test", "-p", project),
+      options,
+    );
+  }
+}
+
+say("the browser tests, then the server's; beside them lint, typecheck and then the libraries' tests");
+await Promise.all([
   (async () => {
-    const checked = await run("check  │", npx, nx("-t", "lint", "typecheck"), { background: true });
-    if (checked !== 0) return checked;
-    while (libraryTests.length > 0 && !browserTestsDone) {
-      const tested = await run("check  │", npx, nx("-t", "test", "-p", libraryTests.shift()), { background: true });
-      if (tested !== 0) return tested;
-    }
-    return 0;
+    if (!(await task("the browser tests", "e2e    │", npx, ["playwright", "test", "-c", "e2e/playwright.config.ts"])))
+      return;
+    if (!(await task("the server's tests", "server │", npx, ["nx", "run", "server:test", "--outputStyle=stream"])))
+      return;
+    await libraries({});
+  })(),
+  (async () => {
+    if (!(await task("lint and typecheck", "check  │", npx, nx("-t", "lint", "typecheck"), { background: true })))
+      return;
+    await libraries({ background: true });
   })(),
 ]);
-const failed = firstPhase.find((code) => code !== 0);
-if (failed !== undefined) {
-  const which = [firstPhase[0] !== 0 && "the browser tests", firstPhase[1] !== 0 && "lint, typecheck or a test"];
-  say(`${which.filter(Boolean).join(" and ")} failed; the other projects' tests did not run`);
-  process.exit(failed);
+if (failure) {
+  const skipped = libraryTests.length > 0 ? `; did not run the tests of ${libraryTests.join(", ")}` : "";
+  say(`${failure.what} failed${skipped}; ${seconds()} s in all`);
+  process.exit(failure.code);
 }
-const left = libraryTests.length > 0 ? `, beside the tests of ${libraryTests.join(", ")}` : "";
-say(`phase 1 passed in ${seconds()} s; phase 2 of 2: the server's tests${left}`);
-const secondPhase = await Promise.all([
-  run("server │", npx, ["nx", "run", "server:test", "--outputStyle=stream"]),
-  libraryTests.length > 0
-    ? run("libs   │", npx, nx("-t", "test", "-p", libraryTests.join(",")), { background: true })
-    : 0,
-]);
-const code = secondPhase.find((code) => code !== 0) ?? 0;
-say(`${code === 0 ? "passed" : "failed"} in ${seconds()} s`);
-process.exit(code);
+say(`passed in ${seconds()} s`);
