@@ -54,49 +54,49 @@ const libraryTests = JSON.parse(
   .filter((project) => project !== "server")
   .sort((a, b) => rank(a) - rank(b));
 
+/** A task's prefix for its lines: its name, padded so that the lines of all tasks line up. */
+const labelWidth = Math.max("server".length, ...libraryTests.map((project) => project.length));
+const label = (name) => `${name.padEnd(labelWidth)} │`;
+
 /** The first failure, as `{ what, code }`; once set, no lane starts another task. */
 let failure;
-/** Runs one task unless something failed already; remembers the first failure. Resolves whether it passed. */
-async function task(what, label, command, args, options) {
-  if (failure) return false;
+/** What did not start because something had failed. */
+const notRun = [];
+/** Runs one task unless something failed already (then notes that it did not run); remembers the first failure. */
+async function task(what, prefix, command, args, options) {
+  if (failure) {
+    notRun.push(what);
+    return false;
+  }
   const begun = Date.now();
-  const code = await run(label, command, args, options);
+  const code = await run(prefix, command, args, options);
   say(
     `${what} ${code === 0 ? "passed" : "failed"} in ${Math.round((Date.now() - begun) / 1000)} s (at ${seconds()} s)`,
   );
   if (code !== 0) failure ??= { what, code };
   return code === 0;
 }
-/** Takes library tests from the shared queue until it is empty or something failed. */
+/** Takes library tests from the shared queue until it is empty. */
 async function libraries(options) {
-  for (let project = libraryTests.shift(); project && !failure; project = libraryTests.shift()) {
-    await task(
-      `${project}'s tests`,
-      `${project.slice(0, 6).padEnd(6)} │`,
-      npx,
-      nx("-t", "test", "-p", project),
-      options,
-    );
+  for (let project = libraryTests.shift(); project; project = libraryTests.shift()) {
+    await task(`${project}'s tests`, label(project), npx, nx("-t", "test", "-p", project), options);
   }
 }
 
 say("the browser tests, then the server's; beside them lint, typecheck and then the libraries' tests");
 await Promise.all([
   (async () => {
-    if (!(await task("the browser tests", "e2e    │", npx, ["playwright", "test", "-c", "e2e/playwright.config.ts"])))
-      return;
-    if (!(await task("the server's tests", "server │", npx, ["nx", "run", "server:test", "--outputStyle=stream"])))
-      return;
+    await task("the browser tests", label("e2e"), npx, ["playwright", "test", "-c", "e2e/playwright.config.ts"]);
+    await task("the server's tests", label("server"), npx, ["nx", "run", "server:test", "--outputStyle=stream"]);
     await libraries({});
   })(),
   (async () => {
-    if (!(await task("lint and typecheck", "check  │", npx, nx("-t", "lint", "typecheck"), { background: true })))
-      return;
+    await task("lint and typecheck", label("check"), npx, nx("-t", "lint", "typecheck"), { background: true });
     await libraries({ background: true });
   })(),
 ]);
 if (failure) {
-  const skipped = libraryTests.length > 0 ? `; did not run the tests of ${libraryTests.join(", ")}` : "";
+  const skipped = notRun.length > 0 ? `; did not run ${notRun.join(", ")}` : "";
   say(`${failure.what} failed${skipped}; ${seconds()} s in all`);
   process.exit(failure.code);
 }
