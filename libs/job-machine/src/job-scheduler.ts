@@ -256,8 +256,9 @@ export class JobScheduler<P> {
    */
   submitMany(jobs: readonly ImageJobInput[], meanwhile?: () => void): void {
     const later = meanwhile !== undefined && jobs.length > 0;
-    if (jobs.length === 1) this.actor.send({ type: "scheduler.enqueue", job: jobs[0]!, later });
-    else if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs, later });
+    const [first] = jobs;
+    if (jobs.length > 1) this.actor.send({ type: "scheduler.enqueueMany", jobs, later });
+    else if (first !== undefined) this.actor.send({ type: "scheduler.enqueue", job: first, later });
     try {
       meanwhile?.();
     } finally {

@@ -252,7 +252,8 @@ export class Journal<P> {
         continue;
       }
       const batch = next;
-      if (batch.length === 0) break;
+      const [first] = batch;
+      if (first === undefined) break;
       const written = await this.write(batch.map((p) => p.entry));
       if (this.abandoned) {
         for (const pending of batch) pending.done();
@@ -263,7 +264,7 @@ export class Journal<P> {
         continue;
       }
       if (batch.length === 1) {
-        await this.reject(batch[0]!, written.failure);
+        await this.reject(first, written.failure);
         continue;
       }
       // A batch is one transaction: the refused write took the others down with it. One at a time, the good
