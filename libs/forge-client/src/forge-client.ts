@@ -393,9 +393,10 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       const seen = steps.at(-1);
       if (seen === undefined || seen.step >= seen.of - 1) return false;
       let fastestMs = Infinity;
-      for (let i = 1; i < steps.length; i++) {
-        const [a, b] = [steps[i - 1]!, steps[i]!];
-        if (b.step > a.step) fastestMs = Math.min(fastestMs, (b.at - a.at) / (b.step - a.step));
+      let a: (typeof steps)[number] | undefined;
+      for (const b of steps) {
+        if (a !== undefined && b.step > a.step) fastestMs = Math.min(fastestMs, (b.at - a.at) / (b.step - a.step));
+        a = b;
       }
       return Number.isFinite(fastestMs) && overAt - seen.at < ((seen.of - 1 - seen.step) * fastestMs) / 2;
     };
