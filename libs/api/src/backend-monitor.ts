@@ -45,6 +45,14 @@ const selectedModel = (options: Record<string, unknown>): string | null => {
   });
 };
 
+/** One backend as the monitor follows it. */
+interface BackendState {
+  forge: ForgeClient;
+  healthy: boolean;
+  lastError: string | null;
+  upLatch: Latch.Latch;
+}
+
 /**
  * Probes every backend with backoff and keeps the scheduler's view of them true.
  *
@@ -54,7 +62,8 @@ const selectedModel = (options: Record<string, unknown>): string | null => {
  * killed) is interrupted; one a person started in Forge's own UI is theirs, and is waited out.
  */
 export class BackendMonitor {
-  private readonly states: { healthy: boolean; lastError: string | null; upLatch: Latch.Latch }[];
+  /** Each backend's client and health, in the order of `backends`. */
+  private readonly states: BackendState[];
   private fiber: Fiber.Fiber<void> | null = null;
   /** The term this monitor served ended (see `release`). */
   private released = false;
@@ -66,7 +75,8 @@ export class BackendMonitor {
     private readonly intervalMs = 2_000,
   ) {
     this.runtime = hooks.runtime ?? defaultRuntime;
-    this.states = backends.map(() => ({
+    this.states = backends.map((forge) => ({
+      forge,
       healthy: false,
       lastError: "not probed yet",
       upLatch: Latch.makeUnsafe(false),
@@ -76,7 +86,7 @@ export class BackendMonitor {
   /** Starts probing every backend in the background. */
   start(): void {
     this.fiber ??= this.runtime.runFork(
-      Effect.forEach(this.backends, (_, i) => this.watch(i), { concurrency: "unbounded", discard: true }),
+      Effect.forEach(this.states, (state, i) => this.watch(state, i), { concurrency: "unbounded", discard: true }),
     );
   }
 
@@ -119,9 +129,8 @@ export class BackendMonitor {
     return this.states[backend]?.upLatch.await ?? Effect.void;
   }
 
-  private watch(index: number): Effect.Effect<void> {
-    const forge = this.backends[index]!;
-    const state = this.states[index]!;
+  private watch(state: BackendState, index: number): Effect.Effect<void> {
+    const { forge } = state;
     const { hooks } = this;
     const probe = Effect.gen(function* () {
       const progress = yield* forge.progress();

@@ -21,8 +21,10 @@ export class FanOut {
   }
 
   private readonly run = (): void => {
-    const end = Math.min(this.queue.length, this.next + this.slice);
-    while (this.next < end) this.queue[this.next++]!();
+    for (const wake of this.queue.slice(this.next, this.next + this.slice)) {
+      this.next++;
+      wake();
+    }
     if (this.next < this.queue.length) {
       setImmediate(this.run);
       return;

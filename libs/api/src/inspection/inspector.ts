@@ -161,8 +161,8 @@ export class Inspector {
    * Not whether its actor's creation is kept: a waiting job has no actor yet, and its timeline is whole.
    */
   truncated(jobId: string): boolean {
-    const kept = this.ring.ofJob(jobId);
-    return kept.length === 0 || this.ring.lostSomeOf(jobId) || ranBefore(kept[0]!);
+    const [first] = this.ring.ofJob(jobId);
+    return first === undefined || this.ring.lostSomeOf(jobId) || ranBefore(first);
   }
 
   /** Every job with events in the ring, with the last state its own actor was seen in; newest first. */
