@@ -54,7 +54,8 @@ export async function submitNewJobs(db: AnvilDb, inputs: readonly SubmitJobInput
  * `ConversationNotFound` for that input alone.
  */
 export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
-  if (inputs.length === 0) return [];
+  const [first] = inputs;
+  if (first === undefined) return [];
   try {
     const stored = await submitNewJobs(db, inputs);
     if (stored !== null) return stored;
@@ -73,12 +74,12 @@ export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[])
       for (const input of inputs) results.push(...(await submitJobs(db, [input])));
       return results;
     }
-    const input = inputs[0]!;
-    const key = input.idempotencyKey;
-    const existing = key === undefined ? null : await getJobByIdempotencyKey(db, ownerOf(input), key);
+    const key = first.idempotencyKey;
+    if (key === undefined) throw error;
+    const existing = await getJobByIdempotencyKey(db, ownerOf(first), key);
     if (existing === null) throw error;
-    if (existing.requestHash !== null && existing.requestHash !== requestHash(input)) {
-      return [new IdempotencyConflict(key!)];
+    if (existing.requestHash !== null && existing.requestHash !== requestHash(first)) {
+      return [new IdempotencyConflict(key)];
     }
     return [{ job: existing.job, created: false, queuePosition: await queuePosition(db, existing.job.id) }];
   }
@@ -122,14 +123,15 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
   const known = await existingConversations(tx, inputs);
   const firstWithKey = new Map<string, number>();
   const hashes = inputs.map((input) => (input.idempotencyKey === undefined ? null : requestHash(input)));
-  const fresh: number[] = [];
+  const fresh: { index: number; input: SubmitJobInput }[] = [];
   inputs.forEach((input, i) => {
-    const key = input.idempotencyKey === undefined ? undefined : ownedKey(ownerOf(input), input.idempotencyKey);
-    if (key !== undefined) {
+    let key: string | undefined;
+    if (input.idempotencyKey !== undefined) {
+      key = ownedKey(ownerOf(input), input.idempotencyKey);
       // Jobs stored before request hashes were kept (null) answer any request with their key, as they did then.
       const held = existingByKey.get(key)?.requestHash ?? hashes[firstWithKey.get(key) ?? -1] ?? null;
       if (held !== null && held !== hashes[i]) {
-        outcomes[i] = new IdempotencyConflict(input.idempotencyKey!);
+        outcomes[i] = new IdempotencyConflict(input.idempotencyKey);
         return;
       }
       if (existingByKey.has(key) || firstWithKey.has(key)) return;
@@ -141,24 +143,22 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
       return;
     }
     if (key !== undefined) firstWithKey.set(key, i);
-    fresh.push(i);
+    fresh.push({ index: i, input });
   });
 
   // Under the lock every existing seq is smaller than the ones drawn here, so these jobs go to the back in order;
   // the number of jobs waiting is kept by triggers (drizzle/0011_queued_count.sql), not counted.
   const [queued] = await tx.select({ n: queueCounts.queued }).from(queueCounts).where(eq(queueCounts.id, 1));
   const ahead = queued?.n ?? 0;
-  const rows = fresh.map((i, k) => {
-    const input = inputs[i]!;
-    return {
-      input,
-      jobId: randomUUID(),
-      messageId: randomUUID(),
-      conversationId: input.conversationId ?? randomUUID(),
-      newConversation: input.conversationId === undefined,
-      position: ahead + k + 1,
-    };
-  });
+  const rows = fresh.map(({ index, input }, k) => ({
+    index,
+    input,
+    jobId: randomUUID(),
+    messageId: randomUUID(),
+    conversationId: input.conversationId ?? randomUUID(),
+    newConversation: input.conversationId === undefined,
+    position: ahead + k + 1,
+  }));
   // A microsecond more for each, as for the messages: a batch's conversations list in the order submitted.
   const newConversations = rows.flatMap((row, k) =>
     row.newConversation
@@ -218,38 +218,37 @@ async function insertJobs(tx: AnvilTx, inputs: readonly SubmitJobInput[]): Promi
       )
       .returning();
     const byId = new Map(inserted.map((r) => [r.id, toJobRecord(r)]));
-    const records = rows.map((row) => {
+    const stored = rows.map((row) => {
       const job = byId.get(row.jobId);
       if (job === undefined) throw new Error(`insert into jobs returned no row for ${row.jobId}`);
-      return job;
+      return { ...row, job };
     });
     await tx.insert(jobEvents).values(
-      rows.map((row, k) => {
-        const job = records[k]!;
-        return {
-          id: job.lastEventId,
-          jobId: job.id,
-          conversationId: job.conversationId,
-          status: "queued" as const,
-          job: toJob(job, row.position),
-        };
-      }),
+      stored.map(({ job, position }) => ({
+        id: job.lastEventId,
+        jobId: job.id,
+        conversationId: job.conversationId,
+        status: "queued" as const,
+        job: toJob(job, position),
+      })),
     );
-    rows.forEach((row, k) => {
-      outcomes[fresh[k]!] = { job: records[k]!, created: true, queuePosition: row.position };
-    });
+    for (const { index, job, position } of stored) outcomes[index] = { job, created: true, queuePosition: position };
   }
 
   // Inputs that repeated a key: the job that holds it, as it is now.
   for (const [i, input] of inputs.entries()) {
     if (outcomes[i] !== undefined) continue;
-    const key = ownedKey(ownerOf(input), input.idempotencyKey!);
+    if (input.idempotencyKey === undefined) {
+      throw new Error(`input ${i} was left without an outcome, yet it repeats no idempotency key`);
+    }
+    const key = ownedKey(ownerOf(input), input.idempotencyKey);
     const existing = existingByKey.get(key)?.job;
     if (existing !== undefined) {
       outcomes[i] = { job: existing, created: false, queuePosition: await queuePosition(tx, existing.id) };
       continue;
     }
-    const first = outcomes[firstWithKey.get(key)!];
+    const firstIndex = firstWithKey.get(key);
+    const first = firstIndex === undefined ? undefined : outcomes[firstIndex];
     if (first === undefined || first instanceof Error) throw new Error(`no job for idempotency key ${key}`);
     outcomes[i] = { ...first, created: false };
   }
