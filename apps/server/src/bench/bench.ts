@@ -35,6 +35,15 @@ const MIGRATIONS = fileURLToPath(new URL("../../../libs/persistence/drizzle", im
 /** The smallest job: one step at 64×64, a fixed seed, the other defaults. */
 const params: JobParams = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 1, seed: 1 };
 
+/** `count` of `items`, a prime stride apart: the picks are spread over the whole line, not bunched at its head. */
+function scattered<T>(items: readonly T[], count: number): T[] {
+  return Array.from({ length: count }, (_, i) => {
+    const item = items[(i * 7919) % items.length];
+    if (item === undefined) throw new Error(`nothing to pick from: ${items.length} items`);
+    return item;
+  });
+}
+
 /** Queue position with 10,000 jobs waiting: the scheduler's in-memory line, then the SQL-derived figure. */
 async function positions(label: string, store: JobStore): Promise<void> {
   const scheduler = new JobScheduler<null>({
@@ -47,8 +56,7 @@ async function positions(label: string, store: JobStore): Promise<void> {
   const ids = Array.from({ length: 10_000 }, (_, i) => `job-${i}`);
   for (const jobId of ids) scheduler.submit({ jobId, prompt: jobId, params, attempt: 1 });
   const memory: number[] = [];
-  for (let i = 0; i < 10_000; i++) {
-    const id = ids[(i * 7919) % ids.length]!;
+  for (const id of scattered(ids, 10_000)) {
     const start = performance.now();
     scheduler.position(id);
     memory.push(performance.now() - start);
@@ -66,8 +74,7 @@ async function positions(label: string, store: JobStore): Promise<void> {
     }
   }
   const sql: number[] = [];
-  for (let i = 0; i < 200; i++) {
-    const job = jobs[(i * 7919) % jobs.length]!;
+  for (const job of scattered(jobs, 200)) {
     const start = performance.now();
     await store.queuePosition(job.id);
     sql.push(performance.now() - start);
@@ -106,7 +113,10 @@ async function handOver(label: string, inspector?: Inspector, quiet = false): Pr
   if (quiet) return;
   report(
     `GPU lock hand-over, end of one job to start of the next [${label}]`,
-    starts.slice(1).map((s, i) => s - ends[i]!),
+    ends.flatMap((end, i) => {
+      const next = starts[i + 1];
+      return next === undefined ? [] : [next - end];
+    }),
     10,
   );
 }
@@ -153,21 +163,22 @@ async function metadataCopy(label: string, database: AnvilDatabase): Promise<voi
       );
     });
   const kinds = Object.keys(copies) as (keyof typeof copies)[];
-  const samples = new Map(kinds.map((kind) => [kind, [] as number[]]));
-  for (let i = 0; i < 1_200; i++) {
-    const kind = kinds[i % kinds.length]!;
-    const start = performance.now();
-    await transition(copies[kind]);
-    samples.get(kind)!.push(performance.now() - start);
+  const samples: Record<keyof typeof copies, number[]> = { "deep merge": [], "shallow ||": [], "no copy": [] };
+  for (let round = 0; round < 400; round++) {
+    for (const kind of kinds) {
+      const start = performance.now();
+      await transition(copies[kind]);
+      samples[kind].push(performance.now() - start);
+    }
   }
-  const none = summarise(samples.get("no copy")!);
+  const none = summarise(samples["no copy"]);
   const parts = kinds.map((kind) => {
-    const s = summarise(samples.get(kind)!);
+    const s = summarise(samples[kind]);
     const extra = kind === "no copy" ? "" : `, +${(100 * (s.median / none.median - 1)).toFixed(0)} %`;
     return `${kind} median ${s.median.toFixed(2)} ms (p99 ${s.p99.toFixed(2)}${extra})`;
   });
   console.log(
-    `a transition's writes (lock, job row, event) with the message metadata copy, n=${samples.get("no copy")!.length} each [${label}]: ${parts.join("; ")}`,
+    `a transition's writes (lock, job row, event) with the message metadata copy, n=${samples["no copy"].length} each [${label}]: ${parts.join("; ")}`,
   );
 }
 
@@ -219,12 +230,17 @@ interface Run {
 
 /** The GPU-busy fraction of a run (work over wall time, first start to last end) and its median gap in ms. */
 function busyOf({ log }: Run): { fraction: number; gap: number } {
-  const spans = log.filter((e) => e.endedAt !== null);
-  const work = spans.reduce((sum, e) => sum + (e.endedAt! - e.startedAt), 0);
-  const wall = spans.at(-1)!.endedAt! - spans[0]!.startedAt;
+  const spans = log.filter((e): e is SimulatorLogEntry & { endedAt: number } => e.endedAt !== null);
+  const [first] = spans;
+  const last = spans.at(-1);
+  if (first === undefined || last === undefined) throw new Error("the run left no finished generation in the log");
+  const work = spans.reduce((sum, e) => sum + (e.endedAt - e.startedAt), 0);
+  const wall = last.endedAt - first.startedAt;
   const gaps = spans
-    .slice(1)
-    .map((e, i) => e.startedAt - spans[i]!.endedAt!)
+    .flatMap((e, i) => {
+      const next = spans[i + 1];
+      return next === undefined ? [] : [next.startedAt - e.endedAt];
+    })
     .sort((a, b) => a - b);
   return { fraction: work / wall, gap: gaps[Math.floor(gaps.length / 2)] ?? 0 };
 }
@@ -316,11 +332,17 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
     }
     await sim.close();
     // Per round: Anvil's figure, each floor's, and Anvil's ratio to each floor.
-    const figures = rounds.map(({ floor, writeAhead, anvil }) =>
-      [anvil, floor, writeAhead].map((run) => (stepMs === 0 ? total / run.seconds : busyOf(run).fraction)),
-    );
-    const [anvil, floor, writeAhead] = [0, 1, 2].map((k) => median(figures.map((f) => f[k]!)));
-    const [toFloor, toWriteAhead] = [1, 2].map((k) => median(figures.map((f) => f[0]! / f[k]!)));
+    const figureOf = (run: Run) => (stepMs === 0 ? total / run.seconds : busyOf(run).fraction);
+    const figures = rounds.map((r) => ({
+      anvil: figureOf(r.anvil),
+      floor: figureOf(r.floor),
+      writeAhead: figureOf(r.writeAhead),
+    }));
+    const anvil = median(figures.map((f) => f.anvil));
+    const floor = median(figures.map((f) => f.floor));
+    const writeAhead = median(figures.map((f) => f.writeAhead));
+    const toFloor = median(figures.map((f) => f.anvil / f.floor));
+    const toWriteAhead = median(figures.map((f) => f.anvil / f.writeAhead));
     const gaps =
       stepMs === 0
         ? ""
@@ -333,7 +355,7 @@ async function againstFloor(label: string, database: AnvilDatabase, imagesDir: s
       .map((k) => median(rounds.map((r) => r[k].simulatorCpuMs / total)).toFixed(2))
       .join(", ");
     console.log(
-      `${figure} [${label}], median of ${ROUNDS} alternating rounds: Anvil ${shown(anvil!)}; bare client loop ${shown(floor!)}, ratio ${toFloor!.toFixed(2)}; with a committed write before each call ${shown(writeAhead!)}, ratio ${toWriteAhead!.toFixed(2)}${gaps}; CPU per job ${cpu} ms (the simulator's ${simulatorCpu} ms)`,
+      `${figure} [${label}], median of ${ROUNDS} alternating rounds: Anvil ${shown(anvil)}; bare client loop ${shown(floor)}, ratio ${toFloor.toFixed(2)}; with a committed write before each call ${shown(writeAhead)}, ratio ${toWriteAhead.toFixed(2)}${gaps}; CPU per job ${cpu} ms (the simulator's ${simulatorCpu} ms)`,
     );
   }
 }
@@ -489,10 +511,10 @@ async function main(): Promise<void> {
     // Switches saved by model affinity: the scheduler's doing, so on the embedded database alone.
     if (wanted("affinity") && !postgresOnly) await affinityFigures("pglite", pglite, dir);
     if (!postgresOnly) await onDatabase("pglite", pglite, dir, figures);
-    if (env.DATABASE_URL) {
-      await onDatabase("postgres", () => scratchPostgres(env.DATABASE_URL!), dir, figures);
+    const url = env.DATABASE_URL;
+    if (url) {
+      await onDatabase("postgres", () => scratchPostgres(url), dir, figures);
       if (wanted("cluster")) {
-        const url = env.DATABASE_URL;
         await clusterDrain(
           () => createScratchDatabase(url, { prefix: "anvil_bench", takeOverWhenNotPermitted: false }),
           (name) => join(dir, name),

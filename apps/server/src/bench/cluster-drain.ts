@@ -52,7 +52,8 @@ export async function clusterDrain(
               ),
             );
           }
-          const first = servers[0]!;
+          const [first] = servers;
+          if (first === undefined) throw new Error(`no server started for a cluster of ${size}`);
           // Every server answers (the followers forward to the leader) before the clock starts.
           for (const server of servers) await lineOf(server.url);
           const start = performance.now();
@@ -76,7 +77,11 @@ export async function clusterDrain(
           await db.drop();
         }
       }
-      ratios.push(rates[1]! / rates[0]!);
+      const [one, three] = rates;
+      if (one === undefined || three === undefined) {
+        throw new Error(`round ${round} measured ${rates.length} of 2 drains`);
+      }
+      ratios.push(three / one);
     }
     const ratio = summarise(ratios).median;
     console.log(

@@ -27,7 +27,12 @@ async function rssMb(pid: number): Promise<number> {
 
 /** CPU time a process has used so far, in ms (user + system, Linux /proc). */
 async function cpuMs(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // The fields after the command name, which is in parentheses and may hold ") " itself: proc(5) says to look
+  // for the last one.
+  const end = stat.lastIndexOf(") ");
+  if (end < 0) throw new Error(`/proc/${pid}/stat has no command name in parentheses: ${stat}`);
+  const fields = stat.slice(end + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
 }
 
@@ -134,14 +139,18 @@ async function measureCrowd(
   })();
   const cpuBefore = await cpuMs(pid);
   const ownBefore = process.cpuUsage();
-  for (let change = 0; change < changes; change++) {
-    const counts = lineArrivals.map((a) => a.length);
+  // ids[0] holds the GPU; each change cancels the head of the line, the job after the last one cancelled.
+  const heads = ids.slice(1, 1 + changes);
+  if (heads.length < changes) {
+    throw new Error(`${changes} changes of the line need ${changes + 1} jobs, not ${ids.length}`);
+  }
+  for (const head of heads) {
+    const seen = lineArrivals.map((arrivals) => ({ arrivals, before: arrivals.length }));
     const start = performance.now();
-    // ids[0] holds the GPU; ids[1 + change] is the head of the line.
-    await again(() => trpc.jobs.cancel.mutate({ jobId: ids[1 + change]! }));
+    await again(() => trpc.jobs.cancel.mutate({ jobId: head }));
     const until = Date.now() + 30_000;
-    while (lineArrivals.some((a, i) => a.length <= counts[i]!) && Date.now() < until) await settle(5);
-    reach.push(Math.max(...lineArrivals.map((a, i) => (a[counts[i]!] ?? Number.POSITIVE_INFINITY) - start)));
+    while (seen.some(({ arrivals, before }) => arrivals.length <= before) && Date.now() < until) await settle(5);
+    reach.push(Math.max(...seen.map(({ arrivals, before }) => (arrivals[before] ?? Number.POSITIVE_INFINITY) - start)));
   }
   const cpu = ((await cpuMs(pid)) - cpuBefore) / changes;
   const own = process.cpuUsage(ownBefore);
@@ -218,7 +227,8 @@ async function trpcSubscribers(url: string, n: number): Promise<Crowd> {
   for (let i = 0; i < n; i++) {
     const mine: number[] = [];
     arrivals.push(mine);
-    const client = i % 2 === 0 ? sse : wsClients[(i >> 1) % wsClients.length]!;
+    const client = i % 2 === 0 ? sse : wsClients[(i >> 1) % wsClients.length];
+    if (client === undefined) throw new Error("no WebSocket client to subscribe through");
     subscriptions.push(
       client.jobs.events.subscribe(
         {},
@@ -275,8 +285,9 @@ async function wireSubscribers(url: string, n: number): Promise<Crowd> {
       else if (text.includes(LINE_EVENT)) arrivals[id]?.push(performance.now());
     });
   }
-  for (let i = 0; i < n; i += 2) {
-    const mine = arrivals[i]!;
+  for (const [i, mine] of arrivals.entries()) {
+    // The even subscribers are the Server-Sent Events ones; the odd ones are on the sockets above.
+    if (i % 2 === 1) continue;
     let buffer = "";
     requests.push(
       get(sseUrl, { headers: { accept: "text/event-stream" } }, (res) => {

@@ -46,8 +46,16 @@ export async function startSimulatorProcess(script: string, options: ForgeSimula
     });
   return {
     url,
-    stats: async () => (await ask("stats")).stats!,
-    cpuMs: async () => (await ask("cpu")).cpuMs!,
+    stats: async () => {
+      const { stats } = await ask("stats");
+      if (stats === undefined) throw new Error("the simulator process answered a stats request without its stats");
+      return stats;
+    },
+    cpuMs: async () => {
+      const { cpuMs } = await ask("cpu");
+      if (cpuMs === undefined) throw new Error("the simulator process answered a CPU time request without it");
+      return cpuMs;
+    },
     close: async () => {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       await ask("close");
@@ -58,8 +66,13 @@ export async function startSimulatorProcess(script: string, options: ForgeSimula
 
 /** The child's side: serves a simulator with the options given on the command line until told to close. */
 export async function serveSimulatorChild(options: ForgeSimulatorOptions): Promise<void> {
+  const send = process.send?.bind(process);
+  // Checked before the simulator listens, so that a run by hand does not leave one behind.
+  if (send === undefined) {
+    throw new Error(`${SIMULATOR_CHILD_FLAG}: no parent to answer (startSimulatorProcess forks it)`);
+  }
   const sim = await startForgeSimulator(options);
-  const reply = (message: Reply | Ready) => process.send!(message);
+  const reply = (message: Reply | Ready) => send(message);
   process.on("message", (request: Request) => {
     if (request.ask === "stats") reply({ id: request.id, stats: sim.stats() });
     if (request.ask === "cpu") {
