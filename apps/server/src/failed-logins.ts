@@ -25,7 +25,11 @@ export class FailedLogins {
   retryAfterMs(address: string): number {
     const recent = this.recent(address);
     if (recent.length < this.options.limit) return 0;
-    return Math.max(1, recent[recent.length - this.options.limit]! + this.options.windowMs - this.now());
+    // Refused until the `limit`-th most recent failure leaves the window. A limit of 0 (or one that is not a whole
+    // number) names no such failure, and refuses no one.
+    const oldestCounted = recent[recent.length - this.options.limit];
+    if (oldestCounted === undefined) return 0;
+    return Math.max(1, oldestCounted + this.options.windowMs - this.now());
   }
 
   /** Counts a failure; returns how many `address` has within the window. */
