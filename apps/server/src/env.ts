@@ -253,7 +253,8 @@ export function readSimulatorEnv(
 function parsed<T extends z.ZodType>(schema: T, source: Record<string, string | undefined>): z.output<T> {
   const result = schema.safeParse(source);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  const [issue] = result.error.issues;
+  if (issue === undefined) throw new Error("the environment was refused with no issue to name");
   const [name, index] = issue.path;
   const list = typeof name === "string" ? source[name] : undefined;
   // An item of a comma-separated list (FORGE_URL, ALLOWED_ORIGINS): named by its place when there are several.

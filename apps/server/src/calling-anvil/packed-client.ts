@@ -110,7 +110,10 @@ declare const secret: string;
 /** The README's TypeScript examples (its ```ts blocks), in order. */
 export async function readmeExamples(): Promise<string[]> {
   const readme = await readFile(join(WORKSPACE, "README.md"), "utf8");
-  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
+  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map(([block, code]) => {
+    if (code === undefined) throw new Error(`a ts block of the README without its code: ${block}`);
+    return code;
+  });
 }
 
 /**
