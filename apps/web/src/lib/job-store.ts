@@ -1,7 +1,7 @@
 import { applyLineEvent } from "@anvil/job-machine/line-change";
 import { applyLineTiming } from "@anvil/job-machine/line-timing";
 import { batch } from "solid-js";
-import { createStore, reconcile } from "solid-js/store";
+import { createStore, produce, reconcile } from "solid-js/store";
 import type { Job, JobStatus, LineEvent } from "./types";
 
 const RANK: Record<JobStatus, number> = { queued: 0, processing: 1, complete: 2, error: 2, cancelled: 2 };
@@ -98,9 +98,11 @@ export function createJobStore(options: { onEnded?: (jobId: string) => void } = 
       version = null;
     },
     forget(jobIds) {
-      batch(() => {
-        for (const jobId of jobIds) setJobs(jobId, undefined!);
-      });
+      setJobs(
+        produce((held) => {
+          for (const jobId of jobIds) delete held[jobId];
+        }),
+      );
     },
   };
 }
