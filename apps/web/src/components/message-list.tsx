@@ -79,6 +79,7 @@ export function MessageList(props: {
     stick = true;
     toBottom();
   };
+  const unreachable = (backend: string | null) => backend !== null && props.unreachable?.has(backend) === true;
   const cardOf = (jobId: string) => scroller.querySelector<HTMLElement>(`.job-card[data-job-id="${jobId}"]`);
   const [arriving, setArriving] = createSignal<{ jobId: string; from: string } | null>(null);
   createEffect(() => {
@@ -143,7 +144,7 @@ export function MessageList(props: {
                       onView={props.onView}
                       paused={props.paused}
                       offline={props.offline}
-                      backendDown={job().backend !== null && props.unreachable?.has(job().backend!) === true}
+                      backendDown={unreachable(job().backend)}
                     />
                   )}
                 </Show>

@@ -125,18 +125,26 @@ export function createInspectorState() {
     for (const id of missing) asked.add(id);
     // Asked all at once: the client's batch link sends them 50 to a request, the requests side by side (asked ten
     // at a time, one request after the other, 200 finished jobs took seconds to be named).
-    const jobs = await Promise.allSettled(missing.map((jobId) => trpc.jobs.get.query({ jobId })));
+    const replies = await Promise.all(
+      missing.map((jobId) =>
+        trpc.jobs.get.query({ jobId }).then(
+          (job) => ({ jobId, job }),
+          (error: unknown) => ({ jobId, error }),
+        ),
+      ),
+    );
     batch(() =>
-      jobs.forEach((job, at) => {
-        if (job.status !== "fulfilled") {
+      replies.forEach((reply) => {
+        if (!("job" in reply)) {
           // Asked again at the next refresh, unless the job is gone: a server that restarted or did not answer
           // would otherwise leave the job named by its id for as long as the page is open.
-          if (errorCode(job.reason) !== "NOT_FOUND") asked.delete(missing[at]!);
-          else learnFinal(missing[at]!, "deleted");
+          if (errorCode(reply.error) !== "NOT_FOUND") asked.delete(reply.jobId);
+          else learnFinal(reply.jobId, "deleted");
           return;
         }
-        setPrompts(job.value.id, job.value.prompt);
-        if (ended(job.value)) learnFinal(job.value.id, job.value.status);
+        const { job } = reply;
+        setPrompts(job.id, job.prompt);
+        if (ended(job)) learnFinal(job.id, job.status);
       }),
     );
   };

@@ -502,7 +502,10 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     /** The open conversation, from the list or read alone; undefined while neither has it. */
     openConversation: () => {
       const id = selectedId();
-      return conversations().find((c) => c.id === id) ?? (unlisted()?.id === id ? unlisted()! : undefined);
+      const listed = conversations().find((c) => c.id === id);
+      if (listed !== undefined) return listed;
+      const alone = unlisted();
+      return alone?.id === id ? alone : undefined;
     },
     /** More conversations exist than the list shows. */
     hasOlderConversations,

@@ -75,13 +75,18 @@ const subscriptionLink = (): TRPCLink<AnvilRouter> | undefined => {
   return (runtime) => {
     const overSse = sse(runtime);
     let overSocket: ReturnType<ReturnType<typeof wsLink<AnvilRouter>>> | null = null;
+    const overWebSocket = () => {
+      // chooseTransport opens the client (`open` above) before it can choose it.
+      if (socket === null) throw new Error("the WebSocket was chosen before its client was made");
+      return (overSocket ??= wsLink<AnvilRouter>({ client: socket })(runtime));
+    };
     return ({ op, next }) =>
       observable((observer) => {
         let subscription: Unsubscribable | null = null;
         let cancelled = false;
         void decided().then((which) => {
           if (cancelled) return;
-          const link = which === "sse" ? overSse : (overSocket ??= wsLink<AnvilRouter>({ client: socket! })(runtime));
+          const link = which === "sse" ? overSse : overWebSocket();
           subscription = link({ op, next }).subscribe(observer);
         });
         return () => {
