@@ -34,22 +34,31 @@ export function withoutCredentials(url: string): string {
  * second repeats the password).
  */
 export function checkUrl(url: string): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
-    throw new CliFailure(`ANVIL_URL must start with http:// or https:// (it is "${url}")`, EXIT.usage);
-  }
-  if (parsed.username !== "" || parsed.password !== "") {
+  // A space copied along with the address: fetch would fail on it with "Failed to parse URL".
+  const given = url.trim();
+  if (!/^https?:\/\//i.test(given)) {
     throw new CliFailure(
-      `ANVIL_URL must not hold a user name or password (it is "${withoutCredentials(url)}"): give the token in ANVIL_TOKEN`,
+      `ANVIL_URL must start with http:// or https:// (it is "${withoutCredentials(url)}")`,
       EXIT.usage,
     );
   }
-  return url;
+  let parsed: URL;
+  try {
+    parsed = new URL(given);
+  } catch {
+    throw new CliFailure(
+      // Not parsed, so its credentials are cut out by hand: never repeat a password.
+      `ANVIL_URL is not a valid URL (it is "${url.replace(/\/\/[^/]*@/, "//")}"): it needs a host, and a port from 1 to 65535 if it has one`,
+      EXIT.usage,
+    );
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw new CliFailure(
+      `ANVIL_URL must not hold a user name or password (it is "${withoutCredentials(given)}"): give the token in ANVIL_TOKEN`,
+      EXIT.usage,
+    );
+  }
+  return given;
 }
 
 /** True when an answer came that is not JSON: a web page, another server than Anvil. */

@@ -162,6 +162,16 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     expect(cli.stderr()).toContain("ANVIL_URL must start with http:// or https://");
   });
 
+  it("takes ANVIL_URL with a space copied around it, and says which part of a broken one is wrong", async () => {
+    const spaced = run(["status"], { url: ` ${url()} `, token: ADMIN_TOKEN });
+    expect(await spaced.code).toBe(0);
+    expect(spaced.stdout()).toMatch(/queued/i);
+    const badPort = run(["status"], { url: "http://me:s3cret-word@127.0.0.1:99999" });
+    expect(await badPort.code).toBe(2);
+    expect(badPort.stderr()).toContain("ANVIL_URL is not a valid URL");
+    expect(badPort.stderr()).not.toContain("s3cret-word");
+  });
+
   it("exits 2 when ANVIL_URL holds a user name or password, and does not repeat the password", async () => {
     const withPassword = new URL(url());
     withPassword.username = "me";
