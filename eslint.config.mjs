@@ -18,7 +18,7 @@ export default [
             { sourceTag: "scope:domain", onlyDependOnLibsWithTags: [] },
             { sourceTag: "scope:infra", onlyDependOnLibsWithTags: ["scope:domain"] },
             { sourceTag: "scope:api", onlyDependOnLibsWithTags: ["scope:domain", "scope:infra"] },
-            { sourceTag: "scope:client", onlyDependOnLibsWithTags: ["scope:api"] },
+            { sourceTag: "scope:client", onlyDependOnLibsWithTags: ["scope:api", "scope:domain"] },
             {
               sourceTag: "scope:app",
               onlyDependOnLibsWithTags: ["scope:api", "scope:client", "scope:domain", "scope:infra"],

@@ -6,6 +6,8 @@ export { isTransient } from "./transient";
 export type { WatchOptions } from "./watch";
 export { dueClock, formatEstimate, formatRemaining, jobEstimate } from "./estimate";
 export type { DueMemory } from "./estimate";
+export { applyLineEvent, applyLineTiming } from "./line";
+export type { HeldEstimates, LineChange, LineEvent, LineTiming } from "./line";
 export { isFinal } from "./types";
 export type { AnvilInputs, AnvilOutputs, ConversationEvent, Job, JobStatus, SubmitInput } from "./types";
 export type { AnvilRouter } from "./router";

@@ -42,6 +42,25 @@ describe("@anvil/client, packed and installed outside the workspace", () => {
     }
   });
 
+  it("gives a stream's clients the line's helpers, typed by what the stream sends", async () => {
+    // The client is made but never called: the helpers need no server.
+    const { stdout } = await run(process.execPath, ["out/main.js", "line", "http://127.0.0.1:9"], { cwd: consumer });
+    expect(JSON.parse(stdout)).toEqual({
+      third: 1,
+      first: 0,
+      estimates: { estimatedStartAt: "2026-01-01T00:00:10.000Z", estimatedFinishAt: "2026-01-01T00:00:20.000Z" },
+    });
+  });
+
+  it("loads with require() from a CommonJS project, as Node 20.19 and later load ES modules", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ["--no-warnings", "-e", 'console.log(typeof require("@anvil/client").createAnvilClient)'],
+      { cwd: consumer },
+    );
+    expect(stdout.trim()).toBe("function");
+  });
+
   it("compiles the README's TypeScript examples against the packed client, as a newcomer pastes them", async () => {
     // The README has three: tRPC's own client, @anvil/client, and a webhook's signature check.
     expect(await compileReadmeExamples(consumer)).toBe(3);

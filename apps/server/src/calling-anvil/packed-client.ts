@@ -23,9 +23,10 @@ export function assertClientBuilt(): void {
   }
 }
 
-// What a consumer writes: typed calls, a wrong input that must not compile, submitAndWait, wait and watch.
-const CONSUMER = `import { createAnvilClient, isFinal } from "@anvil/client";
-import type { Job } from "@anvil/client";
+// What a consumer writes: typed calls, a wrong input that must not compile, submitAndWait, wait and watch, and the
+// line's helpers for a stream of every job.
+const CONSUMER = `import { applyLineEvent, applyLineTiming, createAnvilClient, isFinal } from "@anvil/client";
+import type { Job, LineEvent } from "@anvil/client";
 
 const [mode, url] = process.argv.slice(2) as [string, string];
 const anvil = createAnvilClient({ url });
@@ -36,7 +37,18 @@ export function neverCalled(): void {
   void anvil.jobs.submit.mutate({ prompt: "a cat", steps: "many" });
 }
 
-if (mode === "submit") {
+if (mode === "line") {
+  // Two jobs left the line from position 1, and the line's next start is 10 s after \`at\`.
+  const event: LineEvent = {
+    kind: "line",
+    from: 7,
+    version: 8,
+    changes: [{ op: "remove", at: 1, count: 2 }],
+    timing: { at: "2026-01-01T00:00:00.000Z", places: [[1, 10_000, 20_000], [2, 20_000, 30_000]] },
+  };
+  const held = { estimatedStartAt: null, estimatedFinishAt: null };
+  print({ third: applyLineEvent(3, event), first: applyLineEvent(1, event), estimates: applyLineTiming(held, 1, event.timing) });
+} else if (mode === "submit") {
   const positions: number[] = [];
   const progress: number[] = [];
   const job: Job = await anvil.submitAndWait(
