@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
@@ -60,7 +59,7 @@ import type { ForbiddenReceiver } from "./webhook-fetch";
 import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { OpenCredentials } from "./open-credentials";
-import { answerClientErrors } from "./client-errors";
+import { createHttpServer } from "./client-errors";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
 /** How to run one Anvil server. */
@@ -411,8 +410,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       }),
   });
   const answer = answerSafely(route, logger);
-  const server: Server = createServer(answer);
-  answerClientErrors(server);
+  const server: Server = createHttpServer(answer);
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   const wsHandler = applyWSSHandler({
     wss,

@@ -1,8 +1,8 @@
-import { STATUS_CODES } from "node:http";
-import type { Server } from "node:http";
+import { STATUS_CODES, createServer } from "node:http";
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
-import { trpcErrorBody } from "./http-body";
+import { trpcErrorBody, trpcErrorReply } from "./http-body";
 
 /** How Node names a request it could not parse, and what the client is told (in the API's error shape). */
 const ANSWERS: Record<string, [number, TRPC_ERROR_CODE_KEY, string]> = {
@@ -13,6 +13,24 @@ const ANSWERS: Record<string, [number, TRPC_ERROR_CODE_KEY, string]> = {
   ],
   ERR_HTTP_REQUEST_TIMEOUT: [408, "TIMEOUT", "The request did not arrive whole in time"],
 };
+
+/**
+ * Anvil's HTTP server: `answer` for every request, and every refusal in the API's error shape, those Node makes
+ * itself too (see `answerClientErrors`).
+ */
+export function createHttpServer(answer: RequestListener): Server {
+  // Node refuses an HTTP/1.1 request without a Host header itself, with a bare 400 and no body; said here instead.
+  const server = createServer({ requireHostHeader: false }, (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersion === "1.1" && req.headers.host === undefined) {
+      req.resume();
+      trpcErrorReply(res, "BAD_REQUEST", "An HTTP/1.1 request needs a Host header", { connection: "close" });
+      return;
+    }
+    answer(req, res);
+  });
+  answerClientErrors(server);
+  return server;
+}
 
 /**
  * Answers a request Node could not parse (a URL and headers past 16 KB, a request that is not HTTP) with a JSON
