@@ -120,8 +120,39 @@ describe("projectLine", () => {
       backends: [{ id: "gpu-0", healthy: true, running: running("r", 10, NOW - 8_000, 20) }],
       line: [],
     });
-    // 8 s in, 20 % done: 80 % of 10 s is left.
-    expect(estimates.get("r")?.finishAt).toBe(NOW + 8_000);
+    // 8 s in, 20 % done: the run's pace (40 s in all) counts for 40 % against the prediction's 10 s, so it is
+    // expected to take 22 s, 80 % of which is left.
+    expect(estimates.get("r")?.finishAt).toBe(NOW + 17_600);
+  });
+
+  it("ends a running job far behind its prediction when its own pace says, from halfway", () => {
+    // The model expects 6 s; the run is ten times slower: 36 s in, 60 % done.
+    const model = trained([600]);
+    const { estimates, line } = projectLine(model, {
+      now: NOW,
+      held: false,
+      backends: [{ id: "gpu-0", healthy: true, running: running("r", 10, NOW - 36_000, 60) }],
+      line: [waiting("a", 1)],
+    });
+    expect(estimates.get("r")?.finishAt).toBe(NOW + 24_000);
+    // The line behind it waits for it.
+    expect(line?.starts).toEqual([NOW + 24_000]);
+  });
+
+  it("counts a running job's pace from the end of the checkpoint load the model foresaw", () => {
+    // 10 s of sampling predicted after a checkpoint load; the load and then 5 s of sampling gone, half done: on time.
+    const model = trained([1_000], 5_000);
+    const switching = { ...running("r", 10, NOW - 10_000, 50), switched: true };
+    const total = model.predict("gpu-0", switching, true);
+    const base = model.predict("gpu-0", switching, false);
+    expect(total! - base!).toBeGreaterThan(0);
+    const { estimates } = projectLine(model, {
+      now: NOW,
+      held: false,
+      backends: [{ id: "gpu-0", healthy: true, running: { ...switching, startedAt: NOW - (total! - base!) - 5_000 } }],
+      line: [],
+    });
+    expect(estimates.get("r")?.finishAt).toBe(NOW + 5_000);
   });
 
   it("brings a running job's end forward when its progress is ahead of its prediction", () => {

@@ -54,8 +54,9 @@ const UNKNOWN: JobEstimate = { startAt: null, finishAt: null };
 
 /**
  * When a running job is expected to hand its backend on: its prediction until sampling begins; then what is left of
- * the predicted sampling time, or less when the run so far has gone faster than that (the model learns one rate per
- * backend, and a job much larger or smaller than those it learned from may run far from it).
+ * the sampling time, at the run's own pace where it is faster than predicted (the model learns one rate per backend,
+ * and a job much larger or smaller than those it learned from may run far from it), and moving from the prediction
+ * to the run's pace where it is slower, fully from halfway (the first steps' pace says little: warm-up).
  */
 function expectedEnd(model: GpuTimeModel, backend: string, job: RunningWork, now: number): number | null {
   const base = model.predict(backend, job, false);
@@ -63,10 +64,12 @@ function expectedEnd(model: GpuTimeModel, backend: string, job: RunningWork, now
   if (base === null || total === null) return null;
   let end = job.startedAt + total;
   if (job.progress > 0) {
-    const left = (100 - job.progress) / 100;
-    // The run's own pace, counted from its start (a checkpoint load in it only makes this longer).
-    const pace = (Math.max(0, now - job.startedAt) * left) / (job.progress / 100);
-    end = now + Math.min(base * left, pace);
+    const done = job.progress / 100;
+    // Sampling began after the checkpoint load the model foresaw, if any.
+    const sampling = Math.max(0, now - job.startedAt - (total - base));
+    const paced = sampling / done;
+    const expected = paced < base ? paced : base + Math.min(1, 2 * done) * (paced - base);
+    end = now + (1 - done) * expected;
   }
   // Past its prediction without word from the backend: any moment now.
   return Math.max(end, now);
