@@ -327,7 +327,7 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(withModules.params.modules).toEqual(["ae.safetensors", "clip_l.safetensors", "t5xxl_fp16.safetensors"]);
     await waitForJob(trpc, withModules.id, (job) => job.status === "complete");
     const alone = await trpcError(trpc.jobs.submit.mutate({ prompt: "x", modules, ...quick }));
-    expect(alone.message).toBe("modules need a checkpoint to go with");
+    expect(alone.message).toBe("modules must come with a checkpoint");
   });
 
   it("fails a job clearly when an old Forge ignores the checkpoint override", async () => {

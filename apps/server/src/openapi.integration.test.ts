@@ -118,4 +118,30 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
     expect(cancel.status).toBe(409);
     expect(errorsOf("jobs.cancel")).toContain("409");
   });
+
+  it("says in its patterns what the server refuses of a submission's text: a blank prompt, a callback not over http(s)", () => {
+    // The first schema under jobs.submit's request body that has `name` among its properties.
+    const find = (node: unknown, name: string): { pattern?: string } | undefined => {
+      if (typeof node !== "object" || node === null) return undefined;
+      const properties = (node as { properties?: Record<string, unknown> }).properties;
+      if (properties?.[name] !== undefined) return properties[name] as { pattern?: string };
+      for (const child of Object.values(node)) {
+        const found = find(child, name);
+        if (found) return found;
+      }
+      return undefined;
+    };
+    const body = doc.paths["/trpc/jobs.submit"]!.post!.requestBody;
+    const matches = (name: string, value: string) => {
+      // The string's own schema, or the string among `anyOf` where null is allowed too.
+      const property = find(body, name) as { pattern?: string; anyOf?: { pattern?: string }[] } | undefined;
+      const pattern = property?.pattern ?? property?.anyOf?.find((option) => option.pattern)?.pattern;
+      expect(pattern, name).toBeDefined();
+      return new RegExp(pattern!, "u").test(value);
+    };
+    expect(matches("prompt", " \t")).toBe(false);
+    expect(matches("prompt", " a cat ")).toBe(true);
+    expect(matches("callbackUrl", "ftp://hooks.example/anvil")).toBe(false);
+    expect(matches("callbackUrl", "HTTPS://hooks.example/anvil")).toBe(true);
+  });
 });

@@ -98,7 +98,9 @@ export const submitJobInput = fieldsOf({
     .min(1, { error: "prompt must not be empty", abort: true })
     .max(4000, { error: "prompt must be at most 4000 characters" })
     .refine(visible, { error: "prompt must not be blank" })
-    .refine(storable, storableText("prompt")),
+    .refine(storable, storableText("prompt"))
+    // What /openapi.json can say of the two refinements: something besides white space (the check is stricter).
+    .meta({ pattern: "\\S" }),
   negativePrompt: z
     .string({ error: "negativePrompt must be a string" })
     .max(4000, { error: "negativePrompt must be at most 4000 characters" })
@@ -162,6 +164,8 @@ export const submitJobInput = fieldsOf({
     .refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), {
       error: "callbackUrl must not carry a user name or password; deliveries are signed with WEBHOOK_SECRET instead",
     })
+    // `format: uri` alone allows any scheme; the scheme is checked on the parsed URL, so in either case.
+    .meta({ pattern: "^[Hh][Tt][Tt][Pp][Ss]?://" })
     // null is none, as a Job shows it: a client may send a job's own fields back.
     .nullable()
     .optional(),

@@ -22,7 +22,7 @@ type Names = Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">
 const resolveNames = async (checkpoints: CheckpointCatalog, params: Names): Promise<Names> => {
   if (params.checkpoint === null && params.modules.length > 0) {
     // Forge takes modules as an override beside a checkpoint; alone they would be silently dropped.
-    throw new Invalid({ field: "modules", message: "modules need a checkpoint to go with" });
+    throw new Invalid({ field: "modules", message: "modules must come with a checkpoint" });
   }
   return {
     checkpoint: params.checkpoint === null ? null : await checkpoints.resolve(params.checkpoint),
