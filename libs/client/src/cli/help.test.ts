@@ -21,4 +21,18 @@ describe("anvil --help", () => {
     expect(help).toContain("ANVIL_TOKEN");
     expect(help).toContain("--json");
   });
+
+  it("prints its version with --version and exits 0", async () => {
+    const out = capture();
+    const code = await runCli(
+      ["--version"],
+      { url: "http://127.0.0.1:3000", token: undefined },
+      {
+        stdout: out.stream,
+        stderr: capture().stream,
+      },
+    );
+    expect(code).toBe(0);
+    expect(out.text().trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
 });

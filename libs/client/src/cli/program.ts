@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { access, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { version } from "../../package.json" with { type: "json" };
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
 import { SUBMIT_RETRY_MS, retrySafely, submitSafely } from "../submit-safely";
@@ -131,6 +132,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       `Anvil from the command line. Server: ANVIL_URL (now ${withoutCredentials(env.url)}); token: ANVIL_TOKEN.`,
     )
     .option("--json", "print JSON, for scripts")
+    .version(version, "-V, --version", "print the version of anvil (of @anvil/client)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError()
