@@ -111,6 +111,25 @@ describe("createLine", () => {
     dispose();
   });
 
+  it("counts the jobs that leave and join by line events, before the head is read again", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
+    const { state, dispose } = mount(server.api);
+    await eventually(() => expect(rowsOf(state)).toHaveLength(3));
+    // Checked at once, not eventually: until the next read of the head, only the events can say how many wait.
+    server.send(line(10, [{ op: "remove", at: 1, count: 1 }]));
+    server.send({ ...job(1, "ann", 0), status: "processing" });
+    expect([state.waiting().length, state.total()]).toEqual([2, 2]);
+    server.send(line(11, [{ op: "insert", at: 3, count: 2 }]));
+    expect(state.total()).toBe(4);
+    server.send(line(12, [{ op: "reorder", from: 1, to: 4 }]));
+    expect(state.total()).toBe(4);
+    // All but bob's leave: one job waits, so one user does, whatever the last read said.
+    server.send(line(13, [{ op: "remove", at: 2, count: 3 }]));
+    server.send({ ...job(3, "ann", 0), status: "cancelled" });
+    expect([state.total(), state.users()]).toEqual([1, 1]);
+    dispose();
+  });
+
   it("reads again the positions a reorder touched", async () => {
     const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
     const { state, dispose } = mount(server.api);

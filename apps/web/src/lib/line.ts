@@ -5,7 +5,7 @@ import { createJobStore } from "./job-store";
 import { createSubscription } from "./subscription";
 import type { Subscribe } from "./subscription";
 import { coalesced, throttled } from "./tasks";
-import type { Job, JobStreamEvent } from "./types";
+import type { Job, JobStreamEvent, LineEvent } from "./types";
 
 /** The head of the line as `queue.line` answers it. */
 export interface LineHead {
@@ -70,6 +70,22 @@ export function createLine(api: LineApi, rows: number) {
   });
   const refresh = throttled(reload, HEAD_REFRESH_MS);
 
+  // Between reads of the head, the line events say how many joined and left: without them a started job's row went
+  // at once while the total still counted it, and "1 more waiting behind them" showed until the next read. A change
+  // is a change of the length whatever version it applies to, so it counts even when positions must be read again;
+  // `changes: null` cannot be counted. Either way the read of the head that follows every event puts the count
+  // right, as it does when a read crossed an event on the way and counted its change already.
+  // A line event does not say whose jobs moved, so it cannot tell whether a user's last job left: the users stay as
+  // last read, but never more than the jobs that wait.
+  const countChanges = (event: LineEvent) => {
+    let delta = 0;
+    for (const change of event.changes ?? []) {
+      if (change.op === "insert") delta += change.count;
+      else if (change.op === "remove") delta -= change.count;
+    }
+    if (delta !== 0) setCounts((last) => ({ ...last, total: Math.max(0, last.total + delta) }));
+  };
+
   const readAgain = (jobIds: readonly string[]) => {
     if (jobIds.length > MAX_SINGLE_READS) return void reload();
     for (const jobId of jobIds) {
@@ -83,7 +99,10 @@ export function createLine(api: LineApi, rows: number) {
     subscribe: api.subscribe,
     onOpen: () => store.resetLine(),
     onData: (event) => {
-      if ("kind" in event) readAgain(store.applyLine(event));
+      if ("kind" in event) {
+        countChanges(event);
+        readAgain(store.applyLine(event));
+      }
       // A job the head holds, or one that joins it; one behind it is read with the head when it gets there.
       else if (store.jobs[event.id] || (event.status === "queued" && event.queuePosition <= rows)) {
         store.applyEvent(event);
@@ -100,13 +119,15 @@ export function createLine(api: LineApi, rows: number) {
       .sort((a, b) => a.queuePosition - b.queuePosition),
   );
 
+  const total = () => Math.max(counts().total, waiting().length);
+
   return {
     /** The first waiting jobs, first to start first. */
     waiting,
-    /** How many jobs wait in all (the rows shown and those behind them), as last read. */
-    total: () => Math.max(counts().total, waiting().length),
-    /** Of how many users, as last read. */
-    users: () => counts().users,
+    /** How many jobs wait in all (the rows shown and those behind them): as last read, moved by the line events since. */
+    total,
+    /** Of how many users, as last read (and no more than there are jobs). */
+    users: () => Math.min(counts().users, total()),
     loading,
     /** Why the line could not be read, if it could not. */
     error,
