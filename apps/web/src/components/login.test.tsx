@@ -1,4 +1,4 @@
-import { render, screen } from "@solidjs/testing-library";
+import { fireEvent, render, screen } from "@solidjs/testing-library";
 import { describe, expect, it } from "vitest";
 import { Login } from "./login";
 
@@ -8,6 +8,20 @@ describe("<Login>", () => {
     expect(screen.getByRole("status")).toHaveTextContent("You were signed out");
     await Promise.resolve();
     expect(screen.getByLabelText("Token")).toHaveFocus();
+  });
+
+  it("puts the focus back in the token field when the token is refused", async () => {
+    render(() => <Login onLogin={async () => "That token is not valid"} />);
+    const field = screen.getByLabelText("Token");
+    await Promise.resolve();
+    fireEvent.input(field, { target: { value: "wrong" } });
+    // Tab to Sign in and press it: the button is disabled while the request runs.
+    const button = screen.getByRole("button", { name: "Sign in" });
+    button.focus();
+    fireEvent.click(button);
+    expect(await screen.findByRole("alert")).toHaveTextContent("That token is not valid");
+    expect(field).toHaveAttribute("aria-invalid", "true");
+    expect(field).toHaveFocus();
   });
 
   it("shows no notice to someone who was not signed in", () => {

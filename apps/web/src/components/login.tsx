@@ -9,6 +9,7 @@ export function Login(props: {
   const [token, setToken] = createSignal("");
   const [error, setError] = createSignal<string | null>(null);
   const [busy, setBusy] = createSignal(false);
+  let field: HTMLInputElement | undefined;
   return (
     <main class="login">
       <form
@@ -16,8 +17,12 @@ export function Login(props: {
         onSubmit={async (e) => {
           e.preventDefault();
           setBusy(true);
-          setError(await props.onLogin(token()));
+          const refused = await props.onLogin(token());
+          setError(refused);
           setBusy(false);
+          // Sign in was disabled while the request ran, so the browser took the focus from it to the page: back to
+          // the field, now marked invalid, so that a keyboard or screen-reader user can type the token again.
+          if (refused) field?.focus();
         }}
       >
         <h1 class="brand">Anvil</h1>
@@ -29,7 +34,10 @@ export function Login(props: {
         <p>Sign in with your access token (an admin gives you one).</p>
         <label for="token">Token</label>
         <input
-          ref={(input) => queueMicrotask(() => input.focus())}
+          ref={(input) => {
+            field = input;
+            queueMicrotask(() => input.focus());
+          }}
           id="token"
           type="password"
           autocomplete="current-password"
