@@ -98,6 +98,26 @@ describe("<UsersPanel>", () => {
     expect(screen.queryByTestId("new-token")).not.toBeInTheDocument();
   });
 
+  it("keeps the focus in the list after a removal: on the next Remove, the previous one, then the name field", async () => {
+    const api = fakeUsers(
+      ["admin", "bob", "carol", "dave"].map((name) => ({ name, admin: name === "admin", createdAt: "2025-01-01" })),
+    );
+    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => true} you="admin" />);
+    // As a keyboard user does: the focus is on the button pressed.
+    const remove = async (name: string) => {
+      const button = await screen.findByRole("button", { name: `Remove ${name}` });
+      button.focus();
+      fireEvent.click(button);
+      await waitFor(() => expect(button).not.toBeInTheDocument());
+    };
+    await remove("bob");
+    await waitFor(() => expect(screen.getByRole("button", { name: "Remove carol" })).toHaveFocus());
+    await remove("dave");
+    await waitFor(() => expect(screen.getByRole("button", { name: "Remove carol" })).toHaveFocus());
+    await remove("carol");
+    await waitFor(() => expect(screen.getByLabelText("Name")).toHaveFocus());
+  });
+
   it("keeps a user when the removal is not confirmed", async () => {
     const api = fakeUsers();
     render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => false} />);

@@ -2,6 +2,7 @@ import { createResource, createSignal, For, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
 import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { errorCode, errorMessage } from "../lib/errors";
+import { focusFellToPage } from "../lib/focus";
 import { trpc } from "../lib/trpc";
 import { Dialog } from "./dialog";
 
@@ -52,6 +53,8 @@ export function UsersPanel(props: {
   const [made, setMade] = createSignal<{ name: string; token: string } | null>(null);
   const [copied, setCopied] = createSignal(false);
   let tokenBox: HTMLElement | undefined;
+  let nameField: HTMLInputElement | undefined;
+  let list: HTMLUListElement | undefined;
   const act = async (work: () => Promise<unknown>) => {
     setError(null);
     try {
@@ -60,6 +63,19 @@ export function UsersPanel(props: {
     } catch (e) {
       setError(failure(e));
     }
+  };
+  const remove = async (user: ListedUser, pressed: HTMLButtonElement) => {
+    const at = [...(list?.querySelectorAll("button") ?? [])].indexOf(pressed);
+    await act(async () => {
+      await api.remove(user.name);
+      if (made()?.name === user.name) setMade(null);
+    });
+    // The list is drawn anew from the server's answer, and the pressed button went with its row: the focus fell to
+    // the page behind the dialog. A keyboard user goes on from the same place: the next user's Remove, the last one
+    // when the removed user was last, or the name field when nobody is left to remove.
+    if (!focusFellToPage()) return;
+    const buttons = list?.querySelectorAll("button") ?? [];
+    (buttons[Math.min(at, buttons.length - 1)] ?? nameField)?.focus();
   };
   const copy = (token: string) =>
     copyOrSelect(api.copy, token, tokenBox).then((copied) => {
@@ -90,6 +106,7 @@ export function UsersPanel(props: {
       >
         <label for="new-user">Name</label>
         <input
+          ref={nameField}
           id="new-user"
           value={name()}
           pattern="[a-z0-9._@\-]{1,64}"
@@ -135,7 +152,7 @@ export function UsersPanel(props: {
           </button>
         </div>
       </Show>
-      <ul class="users-panel__list" aria-label="Users" aria-busy={users.loading}>
+      <ul ref={list} class="users-panel__list" aria-label="Users" aria-busy={users.loading}>
         <For each={users.error ? [] : (users.latest ?? [])}>
           {(user) => (
             <li>
@@ -151,13 +168,10 @@ export function UsersPanel(props: {
                   type="button"
                   class="button button--small"
                   aria-label={`Remove ${user.name}`}
-                  onClick={() => {
+                  onClick={(e) => {
                     const ask = props.confirm ?? ((question: string) => window.confirm(question));
                     if (ask(`Remove ${user.name}? Their token stops working at once; their jobs stay.`)) {
-                      void act(async () => {
-                        await api.remove(user.name);
-                        if (made()?.name === user.name) setMade(null);
-                      });
+                      void remove(user, e.currentTarget);
                     }
                   }}
                 >
