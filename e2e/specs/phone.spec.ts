@@ -105,6 +105,14 @@ test.describe("on a phone", () => {
     await expect(queue.getByTestId("queue-waiting")).toHaveText("0");
     // Upright, 375×740, wrapped on three lines it took a sixth of the screen.
     expect((await queue.boundingBox())?.height, "the queue strip's height, upright").toBeLessThan(60);
+    // The admin's buttons, held at the right edge, covered "Running" and its number until the strip was swiped.
+    const buttons = await queue.locator(".queue-panel__admin").boundingBox();
+    for (const count of ["queue-waiting", "queue-running"]) {
+      const box = await queue.getByTestId(count).boundingBox();
+      expect((box?.x ?? Infinity) + (box?.width ?? 0), `${count} lies left of the buttons`).toBeLessThanOrEqual(
+        buttons?.x ?? 0,
+      );
+    }
     // 375×420: a phone's screen with its on-screen keyboard taking the rest.
     await page.setViewportSize({ width: 375, height: 420 });
     // Wrapped on three lines it took 126 px of the 420, more than the conversation kept.
