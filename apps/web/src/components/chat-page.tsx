@@ -27,7 +27,8 @@ function LineDialog(props: {
   onSetPaused: (paused: boolean) => Promise<unknown>;
   onClose: () => void;
 }) {
-  const line = createLine(trpcLineApi, LINE_ROWS);
+  // An admin's dialog holds the whole line, a user's only their own waiting jobs.
+  const line = createLine(trpcLineApi, LINE_ROWS, { wholeLine: () => currentUser()?.admin === true });
   return <LinePanel line={line} paused={props.paused} onSetPaused={props.onSetPaused} onClose={props.onClose} />;
 }
 

@@ -59,7 +59,8 @@ const line = (from: number, changes: LineEvent["changes"]): LineEvent => ({
 /** The line's rows as "#position owner n". */
 const rowsOf = (state: ReturnType<typeof createLine>) => state.waiting().map((j) => `#${j.queuePosition} ${j.prompt}`);
 
-const mount = (api: LineApi, rows = 100) => createRoot((dispose) => ({ state: createLine(api, rows), dispose }));
+const mount = (api: LineApi, rows = 100, wholeLine = true) =>
+  createRoot((dispose) => ({ state: createLine(api, rows, { wholeLine: () => wholeLine }), dispose }));
 
 describe("createLine", () => {
   it("reads the head of the line in start order, not in submission order, and counts the jobs behind it", async () => {
@@ -127,6 +128,17 @@ describe("createLine", () => {
     server.send(line(13, [{ op: "remove", at: 2, count: 3 }]));
     server.send({ ...job(3, "ann", 0), status: "cancelled" });
     expect([state.total(), state.users()]).toEqual([1, 1]);
+    dispose();
+  });
+
+  it("leaves a user's own count to the reads of the head: the line events are everyone's", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(3, "ann", 3)]);
+    // One row shown, one more of hers behind it.
+    const { state, dispose } = mount(server.api, 1, false);
+    await eventually(() => expect([rowsOf(state).length, state.total()]).toEqual([1, 2]));
+    // Bob's job at position 2 started: ann still has two waiting.
+    server.send(line(10, [{ op: "remove", at: 2, count: 1 }]));
+    expect(state.total()).toBe(2);
     dispose();
   });
 

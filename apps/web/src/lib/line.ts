@@ -43,7 +43,7 @@ export const HEAD_REFRESH_MS = 1000;
  * again at most every {@link HEAD_REFRESH_MS}, so that jobs behind it move up into it and the counts follow: the
  * page holds a few hundred jobs however deep the line is.
  */
-export function createLine(api: LineApi, rows: number) {
+export function createLine(api: LineApi, rows: number, options: { wholeLine?: () => boolean } = {}) {
   // A job that ended shows no estimate again: what this browser kept of its estimates goes.
   const store = createJobStore({ onEnded: forgetDue });
   const [loading, setLoading] = createSignal(true);
@@ -77,7 +77,10 @@ export function createLine(api: LineApi, rows: number) {
   // right, as it does when a read crossed an event on the way and counted its change already.
   // A line event does not say whose jobs moved, so it cannot tell whether a user's last job left: the users stay as
   // last read, but never more than the jobs that wait.
+  // Line events are the whole line's: they count only where the head is the whole line (`wholeLine`, an admin's);
+  // a user's own waiting jobs are counted by each read of the head alone.
   const countChanges = (event: LineEvent) => {
+    if (options.wholeLine?.() !== true) return;
     let delta = 0;
     for (const change of event.changes ?? []) {
       if (change.op === "insert") delta += change.count;
