@@ -65,6 +65,14 @@ describe("<UsersPanel>", () => {
     expect(api.copy).toHaveBeenCalledWith(TOKEN);
   });
 
+  it("puts the focus on Copy once a user is made, where it fell to the page from the disabled Create", async () => {
+    render(() => <UsersPanel api={fakeUsers()} onClose={() => undefined} />);
+    // As a keyboard user does: the focus is on the button pressed.
+    screen.getByRole("button", { name: "Create" }).focus();
+    create("dora");
+    await waitFor(() => expect(screen.getByRole("button", { name: "Copy" })).toHaveFocus());
+  });
+
   it("selects the token and says how to copy it when the browser refuses the clipboard", async () => {
     const api = fakeUsers();
     api.copy.mockRejectedValueOnce(new Error("not allowed"));

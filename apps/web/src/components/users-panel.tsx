@@ -48,6 +48,7 @@ export function UsersPanel(props: {
   const you = () => props.you ?? currentUser()?.name;
   const [users, { refetch }] = createResource(() => api.list());
   const [name, setName] = createSignal("");
+  let copyButton: HTMLButtonElement | undefined;
   const [admin, setAdmin] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
   const [made, setMade] = createSignal<{ name: string; token: string } | null>(null);
@@ -101,6 +102,8 @@ export function UsersPanel(props: {
             setMade({ name: user.name, token: user.token });
             setName("");
             setAdmin(false);
+            // Create is disabled with the name gone, so the focus would fall to the page: on to the next step, Copy.
+            copyButton?.focus();
           });
         }}
       >
@@ -138,7 +141,7 @@ export function UsersPanel(props: {
             <code ref={tokenBox} data-testid="new-token">
               {user().token}
             </code>
-            <button type="button" class="button" onClick={() => void copy(user().token)}>
+            <button ref={copyButton} type="button" class="button" onClick={() => void copy(user().token)}>
               {copied() ? "Copied" : "Copy"}
             </button>
           </div>
