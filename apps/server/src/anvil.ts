@@ -10,6 +10,7 @@ import {
   Inspector,
   JobService,
   ListBudget,
+  MAX_BATCH_CALLS,
   MAX_BODY_BYTES,
   MAX_BULK_BODY_BYTES,
   SubscriptionSlots,
@@ -144,8 +145,6 @@ const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.u
 /** Both apps/server/src (tests) and apps/server/dist (the build) sit two levels below the repository root. */
 const DEFAULT_WEB_DIR = here("../../web/dist");
 const MIGRATIONS_FOLDER = here("../../../libs/persistence/drizzle");
-/** The most calls one tRPC batch (HTTP or WebSocket message) may carry; clients batch at most this many. */
-export const MAX_BATCH_CALLS = 50;
 
 const bothInspectors =
   (first: (event: InspectionEvent) => void, second: (event: InspectionEvent) => void) =>

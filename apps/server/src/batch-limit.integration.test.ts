@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_BATCH_CALLS } from "./anvil";
+import { MAX_BATCH_CALLS } from "@anvil/api";
 import { testDrivers } from "./testing/test-databases";
 import { useTestServer } from "./testing/test-server";
 
@@ -20,6 +20,9 @@ describe("tRPC batches", () => {
   it("refuses a batch of more calls than the server takes, with a 400, and runs none of them", async () => {
     const reply = await submits(MAX_BATCH_CALLS + 1, "oversized batch");
     expect(reply.status).toBe(400);
+    // One error for the whole batch, not one per call.
+    const { error } = (await reply.json()) as { error: { message: string } };
+    expect(error.message).toBe(`A batch may hold at most ${MAX_BATCH_CALLS} calls: send the rest in another request`);
     expect(await stored("oversized batch")).toBe(0);
   });
 

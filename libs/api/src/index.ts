@@ -1,5 +1,5 @@
 export { appRouter } from "./router";
-export { MAX_BODY_BYTES, MAX_BULK_BODY_BYTES } from "./trpc";
+export { MAX_BATCH_CALLS, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES } from "./trpc";
 export type { AppRouter } from "./router";
 export { ADMIN_NAME, LOCAL_USER, mayAccess, RESERVED_NAMES, USER_NAME, USER_NAME_RULE } from "./caller";
 export { newSecret, sha256 } from "./tokens";

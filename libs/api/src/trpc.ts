@@ -28,6 +28,9 @@ export const MAX_BODY_BYTES = 256 * 1024;
  */
 export const MAX_BULK_BODY_BYTES = 32 * 1024 * 1024;
 
+/** The most calls one tRPC batch (HTTP or WebSocket message) may carry; clients batch at most this many. */
+export const MAX_BATCH_CALLS = 50;
+
 /** A refusal's message that names its field: `width: …` unless it names it already (or there is none). */
 const naming = (field: string, message: string): string =>
   field && !message.startsWith(field) ? `${field}: ${message}` : message;
@@ -46,6 +49,13 @@ const t = initTRPC.context<Context>().create({
       return {
         ...shape,
         message: `The request's body is larger than one request may carry: ${MAX_BODY_BYTES / 1024} KiB, or ${MAX_BULK_BODY_BYTES / 1024 / 1024} MiB for a jobs.submitMany sent alone`,
+      };
+    }
+    // tRPC's own refusal of a long batch does not say how long one may be.
+    if (error.code === "BAD_REQUEST" && error.message === "Batch call exceeds maximum size") {
+      return {
+        ...shape,
+        message: `A batch may hold at most ${MAX_BATCH_CALLS} calls: send the rest in another request`,
       };
     }
     // Input that is no JSON at all: tRPC passes on the parser's bare words ("Expected property name or '}' …").
