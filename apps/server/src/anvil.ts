@@ -41,7 +41,7 @@ import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { DatabaseUnusable, shownDatabaseUrl } from "./database-failure";
 import { forgeFetch } from "./forge-fetch";
-import { forwardToLeader } from "./leader-proxy";
+import { forwardToLeader, openTo } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
@@ -233,7 +233,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const inspector = inspection === "off" ? null : new Inspector({ capacity: config.inspectionCapacity });
   const stately = inspection === "stately" ? await statelyInspector(logger) : null;
   const backendLabels = forgeUrls.map(normalizeBackendUrl);
-  const metrics = new AnvilMetrics(events, backendLabels);
+  const metrics = new AnvilMetrics(events, backendLabels, () => cluster?.leaseLapsed ?? false);
   // Known once the server listens; no submission is answered (and no webhook sent) before that.
   let listeningPort = -1;
   // A webhook is never sent to a backend (anyone who submits could drive or interrupt the GPUs outside the line), to
@@ -376,10 +376,27 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   let cluster: ClusterRole | null = null;
   let selfUrl = "";
   // How a follower finds the leader it forwards requests and WebSocket upgrades to, across a failover too.
+  // A follower that cannot reach the leader says so once, and its /healthz fails once that has lasted longer than a
+  // failover takes: a leader whose CLUSTER_URL does not lead to it leaves every follower's calls failing.
+  let leaderMissed: { leader: string; since: number } | null = null;
+  const waitForLeaderMs = leaseMs * 2 + 5_000;
   const leaderLookup = {
     leaderUrl: async () => (service ? selfUrl : (await cluster?.leader())?.url),
     forgetLeader: () => cluster?.forgetLeader(),
-    waitMs: leaseMs * 2 + 5_000,
+    waitMs: waitForLeaderMs,
+    tried: (leader: string, why: string | null) => {
+      if (why === null) {
+        if (leaderMissed) serverLog("this server reaches the leader again", { leader });
+        leaderMissed = null;
+      } else if (leaderMissed?.leader !== leader) {
+        leaderMissed = { leader, since: Date.now() };
+        serverLog(
+          `this server cannot reach the leader (${why}): the calls it forwards wait for it, and fail if it stays away; if it runs, its CLUSTER_URL must be where the other servers reach it`,
+          { leader },
+          "warn",
+        );
+      }
+    },
   };
   const route = routeRequest({
     gate,
@@ -406,6 +423,18 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         // A leader cut off from the database for LEASE_MS no longer leads, whatever it still runs: another may.
         role: () => (!cluster ? "single" : service && !cluster.leaseLapsed ? "leader" : "follower"),
         stopping: () => closing !== null,
+        leaderUnreachable: async () => {
+          const missed = leaderMissed;
+          if (missed === null || Date.now() - missed.since <= waitForLeaderMs) return false;
+          // Looked at again, not taken from the last forwarded call: a load balancer that stopped sending calls
+          // here would otherwise never see this server ready again.
+          const leader = (await cluster?.leader())?.url;
+          const socket = leader === missed.leader ? await openTo(new URL(leader)) : null;
+          socket?.destroy();
+          if (leader === missed.leader && socket === null) return true;
+          if (leaderMissed === missed) leaderMissed = null;
+          return false;
+        },
       }),
   });
   const answer = answerSafely(route, logger);

@@ -67,6 +67,8 @@ export class ClusterRole {
   private readonly renewFailures: FailureSpell;
   /** The last leader this server saw: its backends are compared with this server's once per term. */
   private seen: Leader | null = null;
+  /** This server led since it last saw another leader: the next one it sees took over from it. */
+  private ledBefore = false;
   /** When this server's lease was last taken or renewed (epoch ms). */
   private renewedAt = 0;
 
@@ -161,8 +163,9 @@ export class ClusterRole {
     }
     this.current = { kind: "leader", epoch };
     this.renewedAt = Date.now();
-    log("this server leads the cluster", { epoch });
+    log("this server leads the cluster", { epoch, ...(this.seen ? { previousLeader: this.seen.url } : {}) });
     this.tookOver();
+    this.ledBefore = true;
     try {
       await this.options.lead(epoch);
     } catch (error) {
@@ -177,7 +180,18 @@ export class ClusterRole {
    * changed one server at a time), but the GPUs change with the leader, so it is never silent.
    */
   private sawLeader(leader: Leader): void {
+    // At start the server's first line names its leader; after that, each new one is told here, so that every
+    // server's log says who leads now (a follower forwards to it).
+    const previous = this.ledBefore ? "this server" : this.seen?.url;
+    if (previous !== undefined) {
+      this.options.log("the cluster has a new leader: this server forwards to it", {
+        leader: leader.url,
+        epoch: leader.epoch,
+        previousLeader: previous,
+      });
+    }
     this.seen = leader;
+    this.ledBefore = false;
     void this.compareSignIn(leader);
     const mine = this.options.lease.backends;
     if (mine === null || leader.backends === null) return;

@@ -44,7 +44,7 @@ export const noLeader = (res: ServerResponse, why: string): void => {
     res.destroy();
     return;
   }
-  const message = `No server leads the cluster right now (${why}); try again shortly`;
+  const message = `The cluster's leader cannot take this call right now (${why}); try again shortly`;
   trpcErrorReply(res, "SERVICE_UNAVAILABLE", message, { "retry-after": "1", [NOT_LEADER_HEADER]: "1" });
 };
 
@@ -108,7 +108,7 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
 export const leaderPort = (leader: URL): number => (leader.port === "" ? 80 : Number(leader.port));
 
 /** The leader's socket, once it is open; null when the leader cannot be reached (it went away). */
-const openTo = (leader: URL): Promise<Socket | null> =>
+export const openTo = (leader: URL): Promise<Socket | null> =>
   new Promise((resolve) => {
     const upstream = connect(leaderPort(leader), leader.hostname, () => {
       upstream.off("error", failed);
@@ -177,6 +177,8 @@ export interface LeaderLookup {
   forgetLeader: () => void;
   /** How long a request may wait for a leader: across an election and a lease that has to run out. */
   waitMs: number;
+  /** Told after each try: the leader answered (`why` null), or why it could not be reached. */
+  tried?: (leader: string, why: string | null) => void;
   /** The largest body the leader takes for this request. */
   maxBodyBytes: (req: IncomingMessage) => number;
 }
@@ -218,7 +220,7 @@ export const forwardToLeader = async (
  * forgotten and the cluster asked again, 200 ms later. Null once reached, else why no leader was.
  */
 async function toLeader(
-  { leaderUrl, forgetLeader, waitMs }: Omit<LeaderLookup, "maxBodyBytes">,
+  { leaderUrl, forgetLeader, waitMs, tried }: Omit<LeaderLookup, "maxBodyBytes">,
   gone: () => boolean,
   attempt: (leader: URL) => Promise<string | null>,
 ): Promise<string | null> {
@@ -228,6 +230,7 @@ async function toLeader(
     const target = await leaderUrl();
     if (target) {
       const failed = await attempt(new URL(target));
+      tried?.(target, failed);
       if (failed === null) return null;
       why = failed;
       forgetLeader();

@@ -55,7 +55,15 @@ export class AnvilMetrics {
     registers: [this.registry],
   });
 
-  constructor(events: EventHub, backendUrls: readonly string[]) {
+  /**
+   * `leaseLapsed`: a cluster's leader cut off from the database past LEASE_MS no longer leads (another may), although
+   * it has not stepped down yet: it exports what a follower does, so that scraping every server counts each job once.
+   */
+  constructor(
+    events: EventHub,
+    backendUrls: readonly string[],
+    private readonly leaseLapsed: () => boolean = () => false,
+  ) {
     const labels = backendUrls.map(normalizeBackendUrl);
     this.busy = new GpuBusyTime(labels.length);
     this.busyReported = labels.map(() => 0);
@@ -64,7 +72,7 @@ export class AnvilMetrics {
     const registers = [this.registry];
     // prom-client calls `collect` with the metric as `this`; these closures reach the live figures.
     const counts = () => this.counts;
-    const service = () => this.service;
+    const service = () => (this.leaseLapsed() ? null : this.service);
     const busyNow = () => this.busyNow(Date.now());
     const busyRatios = () => this.busyRatios(Date.now());
     collectDefaultMetrics({ register: this.registry });

@@ -14,12 +14,19 @@ export interface Readiness {
   database: "up" | "down";
   /** A SIGTERM came: the server finishes what runs and takes no new work; send requests elsewhere. */
   stopping: boolean;
+  /**
+   * A follower that has not reached the leader for longer than a failover takes (the leader's CLUSTER_URL does not
+   * lead here, say): every call it forwards fails. Absent otherwise.
+   */
+  leader?: "unreachable";
 }
 
 /** Where the answer comes from: the server's own state, read at each request. */
 export interface ReadinessSources extends DatabaseCheck {
   role: () => Readiness["role"];
   stopping: () => boolean;
+  /** Whether this follower has failed to reach the leader for longer than a failover takes, and still does. */
+  leaderUnreachable?: () => Promise<boolean>;
 }
 
 /**
@@ -31,7 +38,15 @@ export interface ReadinessSources extends DatabaseCheck {
 export async function readiness(sources: ReadinessSources): Promise<Readiness> {
   const up = await databaseAvailable(sources);
   const stopping = sources.stopping();
-  return { ok: up && !stopping, role: sources.role(), database: up ? "up" : "down", stopping };
+  const role = sources.role();
+  const cutOff = role === "follower" && (await sources.leaderUnreachable?.()) === true;
+  return {
+    ok: up && !stopping && !cutOff,
+    role,
+    database: up ? "up" : "down",
+    stopping,
+    ...(cutOff ? { leader: "unreachable" as const } : {}),
+  };
 }
 
 /** Answers `/healthz`: 200 when ready, 503 when not, never cached. */

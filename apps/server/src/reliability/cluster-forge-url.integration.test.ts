@@ -1,3 +1,5 @@
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { describe, expect, it } from "vitest";
@@ -13,6 +15,14 @@ const CHANGED = "the GPUs change with this leader";
 
 const warnings = (server: ServerProcess, start: string): LogLine[] =>
   server.logs.filter((line) => typeof line.msg === "string" && line.msg.startsWith(start));
+/** A port nothing listens on. */
+const unusedPort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 const leads = (server: ServerProcess) => server.logs.some((line) => line.msg === "this server leads the cluster");
 
 /**
@@ -111,6 +121,41 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
     expect(again.logs.find((line) => String(line.msg).startsWith("this server follows"))).toMatchObject({
       msg: `this server follows an earlier run of itself at ${first.url}, which still holds the cluster's lease (it stopped without giving it back): calls wait until the lease runs out, within LEASE_MS, and this server leads`,
       leader: first.url,
+    });
+  });
+
+  it("tells a follower that cannot reach its leader (a wrong CLUSTER_URL) in its log and its /healthz", async () => {
+    database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    const sim = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => sim.close());
+    const env = {
+      FORGE_URL: sim.url,
+      DATA_DIR: database.dataDir,
+      DATABASE_URL: database.databaseUrl!,
+      LEASE_MS: "2000",
+    };
+    // Nothing listens where the leader says the others reach it.
+    const nowhere = `http://127.0.0.1:${await unusedPort()}`;
+    const leader = await spawnServer({ ...env, CLUSTER_URL: nowhere });
+    servers.push(leader);
+    expect(leads(leader)).toBe(true);
+    const follower = await spawnServer(env);
+    servers.push(follower);
+
+    const health = async () => {
+      const reply = await fetch(`${follower.url}/healthz`);
+      return { status: reply.status, body: (await reply.json()) as unknown };
+    };
+    expect(await health()).toMatchObject({ status: 200, body: { ok: true, role: "follower" } });
+    // A call waits for the leader as long as a failover may take, then fails.
+    const call = await fetch(`${follower.url}/trpc/queue.status`);
+    expect(call.status).toBe(503);
+    const warned = follower.logs.filter((line) => String(line.msg).startsWith("this server cannot reach the leader"));
+    expect(warned).toMatchObject([{ level: 40, leader: nowhere }]);
+    expect(await health()).toEqual({
+      status: 503,
+      body: { ok: false, role: "follower", database: "up", stopping: false, leader: "unreachable" },
     });
   });
 

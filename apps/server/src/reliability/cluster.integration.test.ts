@@ -172,6 +172,14 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
       status: 503,
       body: { ok: false, role: "follower", database: "down", stopping: false },
     });
+    // Its metrics say so too, so that scraping every server counts each job once: the new leader's.
+    const metrics = await (await fetch(`${cutOff.server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^anvil_leads 0$/m);
+    expect(metrics).not.toMatch(/^anvil_jobs\{/m);
+    // The new leader names the one it replaced.
+    expect(other.server.logs.find((line) => line.msg === "this server leads the cluster")).toMatchObject({
+      previousLeader: cutOff.server.url,
+    });
     const done = await waitForJob(
       other.trpc,
       job.id,
@@ -182,6 +190,14 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
     await proxy.restore();
     // Whatever the cut-off server still had to write is refused by the fence: the job stays as the new leader left it.
     await waitFor(() => !leads(cutOff), "the cut-off server stepped down");
+    // And it says whom it forwards to now.
+    await waitFor(
+      () => cutOff.server.logs.some((line) => line.msg === "the cluster has a new leader: this server forwards to it"),
+      "the stepped-down server names the new leader",
+    );
+    expect(
+      cutOff.server.logs.find((line) => line.msg === "the cluster has a new leader: this server forwards to it"),
+    ).toMatchObject({ leader: other.server.url, previousLeader: "this server" });
     const after = await other.trpc.jobs.get.query({ jobId: job.id });
     expect(after).toMatchObject({ status: "complete", attempt: 2, imageUrl: done.imageUrl });
     expect(sims[0]!.stats().waited).toBe(0);
