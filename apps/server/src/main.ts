@@ -60,10 +60,15 @@ async function main(): Promise<void> {
   };
   const stopServing = (server: AnvilServer, signal: string) => {
     const graceMs = env.SHUTDOWN_GRACE_MS;
-    logger.info(
-      { signal, graceMs },
-      "stopping: no new work; running generations may finish within the grace, what still runs then is interrupted and runs again at the next start",
-    );
+    if (server.leads()) {
+      logger.info(
+        { signal, graceMs },
+        "stopping: no new work; running generations may finish within the grace, what still runs then is interrupted and runs again (at once on the next leader of a cluster, else at the next start)",
+      );
+    } else {
+      // A follower drives no GPU: nothing of its own to finish.
+      logger.info({ signal }, "stopping: no new work; this server follows, so it has no generation to wait for");
+    }
     // A longer timer would fire at once.
     const giveUpMs = Math.min(graceMs + STOP_MARGIN_MS, MAX_TIMER_MS);
     setTimeout(() => {

@@ -142,7 +142,11 @@ export class Recovery {
         log?.("could not take back the attempt a shutdown interrupted", { jobId, error: String(error) }, "warn");
         return false;
       });
-      if (refunded) log?.("stopped before its generation finished: it runs again at the next start", { jobId });
+      if (refunded)
+        log?.(
+          "stopped before its generation finished: it runs again on the next leader of a cluster, else at the next start",
+          { jobId },
+        );
     }
   }
 }

@@ -157,6 +157,12 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
       status: 503,
       body: { ok: false, role: "follower", database: "up", stopping: false, leader: "unreachable" },
     });
+    // A follower stopped with SIGTERM has no generation to wait for, and says so rather than speak of a grace.
+    expect(await follower.kill("SIGTERM")).toEqual({ code: 0, signal: null });
+    servers.splice(servers.indexOf(follower), 1);
+    expect(follower.logs.map((line) => line.msg)).toContain(
+      "stopping: no new work; this server follows, so it has no generation to wait for",
+    );
   });
 
   it("warns a follower whose sign-in differs from the leader's, either way", async () => {
