@@ -21,10 +21,10 @@ export class FanOut {
   }
 
   private readonly run = (): void => {
-    for (const wake of this.queue.slice(this.next, this.next + this.slice)) {
-      this.next++;
-      wake();
-    }
+    // Indexed in place: this runs once per slice of every change of the line, and a copy of the slice would be
+    // garbage each time.
+    const end = Math.min(this.queue.length, this.next + this.slice);
+    while (this.next < end) this.queue[this.next++]?.();
     if (this.next < this.queue.length) {
       setImmediate(this.run);
       return;
