@@ -1,6 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
-import { classify, CliFailure, EXIT } from "./exit-codes";
+import { classify, CliFailure, EXIT, withoutCredentials } from "./exit-codes";
 
 const trpcError = (code: string) =>
   TRPCClientError.from({ error: { message: `${code} happened`, code: -32600, data: { code, httpStatus: 400 } } });
@@ -48,5 +48,13 @@ describe("classify", () => {
   it("keeps a CliFailure as it is", () => {
     const failure = new CliFailure("job failed", EXIT.failed);
     expect(classify(failure, env)).toBe(failure);
+  });
+});
+
+describe("withoutCredentials", () => {
+  it("leaves out a user name and password, also from an address that does not parse", () => {
+    expect(withoutCredentials("http://me:s3cret@127.0.0.1:3000/anvil")).toBe("http://127.0.0.1:3000/anvil");
+    expect(withoutCredentials("http://me:s3cret@127.0.0.1:99999/anvil")).toBe("http://127.0.0.1:99999/anvil");
+    expect(withoutCredentials("http://127.0.0.1:3000")).toBe("http://127.0.0.1:3000");
   });
 });

@@ -15,7 +15,7 @@ export class CliFailure extends Error {
   }
 }
 
-/** `url` as it may be shown: without a user name or password in it. */
+/** `url` as it may be shown: without a user name or password in it, even where it does not parse. */
 export function withoutCredentials(url: string): string {
   try {
     const parsed = new URL(url);
@@ -24,7 +24,7 @@ export function withoutCredentials(url: string): string {
     parsed.password = "";
     return parsed.href;
   } catch {
-    return url;
+    return url.replace(/\/\/[^/]*@/, "//");
   }
 }
 
@@ -47,8 +47,7 @@ export function checkUrl(url: string): string {
     parsed = new URL(given);
   } catch {
     throw new CliFailure(
-      // Not parsed, so its credentials are cut out by hand: never repeat a password.
-      `ANVIL_URL is not a valid URL (it is "${url.replace(/\/\/[^/]*@/, "//")}"): it needs a host, and a port from 1 to 65535 if it has one`,
+      `ANVIL_URL is not a valid URL (it is "${withoutCredentials(url)}"): it needs a host, and a port from 1 to 65535 if it has one`,
       EXIT.usage,
     );
   }
