@@ -429,9 +429,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
           // Looked at again, not taken from the last forwarded call: a load balancer that stopped sending calls
           // here would otherwise never see this server ready again.
           const leader = (await cluster?.leader())?.url;
-          const socket = leader === missed.leader ? await openTo(new URL(leader)) : null;
-          socket?.destroy();
-          if (leader === missed.leader && socket === null) return true;
+          if (leader === missed.leader) {
+            const socket = await openTo(new URL(leader));
+            if (socket === null) return true;
+            socket.destroy();
+          }
           if (leaderMissed === missed) leaderMissed = null;
           return false;
         },

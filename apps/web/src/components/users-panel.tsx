@@ -48,12 +48,12 @@ export function UsersPanel(props: {
   const you = () => props.you ?? currentUser()?.name;
   const [users, { refetch }] = createResource(() => api.list());
   const [name, setName] = createSignal("");
-  let copyButton: HTMLButtonElement | undefined;
   const [admin, setAdmin] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
   const [made, setMade] = createSignal<{ name: string; token: string } | null>(null);
   const [copied, setCopied] = createSignal(false);
   let tokenBox: HTMLElement | undefined;
+  let copyButton: HTMLButtonElement | undefined;
   let nameField: HTMLInputElement | undefined;
   let list: HTMLUListElement | undefined;
   const act = async (work: () => Promise<unknown>) => {
