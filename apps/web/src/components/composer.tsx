@@ -5,7 +5,7 @@ import { draft } from "../lib/draft";
 import { focusFellToPage } from "../lib/focus";
 import { fieldErrorsOf, UNREACHABLE } from "../lib/errors";
 import type { FieldErrors } from "../lib/errors";
-import { formatSize, SIZE_PRESETS } from "../lib/format";
+import { formatSize, SIZE_PRESETS, wholeNumber } from "../lib/format";
 import type { Catalog } from "../lib/catalog";
 import type { ConnectionState } from "../lib/subscription";
 import { ComposerSettings, NUMBER_SETTINGS, UNREADABLE } from "./composer-settings";
@@ -44,8 +44,8 @@ const lengthNote = (length: number): string | null =>
   length <= PROMPT_COUNT_FROM
     ? null
     : length > PROMPT_MAX
-      ? `The prompt is ${length.toLocaleString("en")} characters; at most ${PROMPT_MAX.toLocaleString("en")} are taken`
-      : `${length.toLocaleString("en")} of ${PROMPT_MAX.toLocaleString("en")} characters`;
+      ? `The prompt is ${wholeNumber(length)} characters; at most ${wholeNumber(PROMPT_MAX)} are taken`
+      : `${wholeNumber(length)} of ${wholeNumber(PROMPT_MAX)} characters`;
 
 /** Whether a number setting holds a number to show. */
 const given = (text: string): boolean => text.trim() !== "" && text !== UNREADABLE;

@@ -2,7 +2,7 @@ import { createSignal, For, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
 import { actionFailure } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
-import { counted } from "../lib/format";
+import { counted, wholeNumber } from "../lib/format";
 import type { Line } from "../lib/line";
 import type { Job } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
@@ -154,7 +154,7 @@ export function LinePanel(props: {
           </For>
         </ol>
         <Show when={more() > 0}>
-          <p class="line-panel__more">and {more().toLocaleString("en")} more waiting behind them</p>
+          <p class="line-panel__more">and {wholeNumber(more())} more waiting behind them</p>
         </Show>
       </Show>
     </Dialog>

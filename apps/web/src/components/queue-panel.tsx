@@ -1,5 +1,5 @@
 import { For, Show } from "solid-js";
-import { backendLabel } from "../lib/format";
+import { backendLabel, wholeNumber } from "../lib/format";
 import type { ConnectionState } from "../lib/subscription";
 import type { QueueStatus } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
@@ -20,6 +20,9 @@ const STATE_LABEL = {
  * The line and the GPUs at a glance, with the state of the live connection and whether the queue is paused; for
  * admins, Pause / Resume and the way to the whole line.
  */
+/** A count of the queue, or "–" until the first status has come. */
+const countOrDash = (n: number | undefined): string => (n === undefined ? "–" : wholeNumber(n));
+
 export function QueuePanel(props: {
   status: QueueStatus | undefined;
   connection: ConnectionState;
@@ -43,11 +46,11 @@ export function QueuePanel(props: {
       <dl class="queue-panel__counts">
         <div>
           <dt>Waiting</dt>
-          <dd data-testid="queue-waiting">{current()?.queued.toLocaleString("en") ?? "–"}</dd>
+          <dd data-testid="queue-waiting">{countOrDash(current()?.queued)}</dd>
         </div>
         <div>
           <dt>Running</dt>
-          <dd data-testid="queue-running">{current()?.processing.toLocaleString("en") ?? "–"}</dd>
+          <dd data-testid="queue-running">{countOrDash(current()?.processing)}</dd>
         </div>
       </dl>
       <Show when={props.status?.paused}>

@@ -43,9 +43,11 @@ export const shortPrompt = (prompt: string, max = 60): string => {
  */
 export const actionName = (label: string, prompt: string): string => `${label}: ${shortPrompt(prompt)}`;
 
+/** "9,000": a count as the app writes every count, in English digits with a separator, whatever the browser's locale. */
+export const wholeNumber = (n: number): string => n.toLocaleString("en");
+
 /** "1 job", "3 jobs", "9,000 jobs": `n` with the word that goes with it. */
-export const counted = (n: number, one: string, many: string): string =>
-  `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
+export const counted = (n: number, one: string, many: string): string => `${wholeNumber(n)} ${n === 1 ? one : many}`;
 
 // One wording of estimates for the web app and the CLI: the published client's.
 export { dueClock, formatEstimate, formatRemaining } from "@anvil/client";
