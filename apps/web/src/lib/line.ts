@@ -71,14 +71,11 @@ export function createLine(api: LineApi, rows: number, options: { wholeLine?: ()
   const refresh = throttled(reload, HEAD_REFRESH_MS);
 
   // Between reads of the head, the line events say how many joined and left: without them a started job's row went
-  // at once while the total still counted it, and "1 more waiting behind them" showed until the next read. A change
-  // is a change of the length whatever version it applies to, so it counts even when positions must be read again;
-  // `changes: null` cannot be counted. Either way the read of the head that follows every event puts the count
-  // right, as it does when a read crossed an event on the way and counted its change already.
-  // A line event does not say whose jobs moved, so it cannot tell whether a user's last job left: the users stay as
-  // last read, but never more than the jobs that wait.
-  // Line events are the whole line's: they count only where the head is the whole line (`wholeLine`, an admin's);
-  // a user's own waiting jobs are counted by each read of the head alone.
+  // at once while the total still counted it ("1 more waiting behind them" until the next read). An insert or a
+  // remove changes the length whatever version it applies to; `changes: null` cannot be counted; the read that
+  // follows puts the count right either way. Line events are the whole line's, so they count only where the head is
+  // the whole line (`wholeLine`, an admin's); a user's own jobs are counted by the reads alone. They do not say whose
+  // jobs moved, so the users stay as last read, but never more than the jobs that wait.
   const countChanges = (event: LineEvent) => {
     if (options.wholeLine?.() !== true) return;
     let delta = 0;
