@@ -41,7 +41,7 @@ import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { DatabaseUnusable, shownDatabaseUrl } from "./database-failure";
 import { forgeFetch } from "./forge-fetch";
-import { forwardToLeader, openTo } from "./leader-proxy";
+import { forwardToLeader, HELD_CALLS_MS, openTo } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
@@ -266,6 +266,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     termImages: ImageStore,
     backends: readonly ForgeClient[],
   ): JobServiceOptions => ({
+    // A cluster's leader: the calls held while it was elected (a cancel) come before its first start.
+    ...(config.databaseUrl ? { firstProbeAfterMs: HELD_CALLS_MS } : {}),
     store: termStore,
     events,
     backends,

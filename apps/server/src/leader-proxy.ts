@@ -169,6 +169,15 @@ export async function forwardUpgrade(
   if (why !== null) socket.destroy();
 }
 
+/** How often a call held across an election looks for the leader again (see {@link toLeader}). */
+export const LEADER_RETRY_MS = 200;
+
+/**
+ * How long a new leader waits before it starts a job, so that the calls its followers held during the election reach
+ * it first (a cancel of a job it would otherwise start again): two of their looks for the leader, and some to spare.
+ */
+export const HELD_CALLS_MS = 2 * LEADER_RETRY_MS + 100;
+
 /** How a follower finds the leader to forward to. */
 export interface LeaderLookup {
   /** The URL of the server that leads now (this one's own once it leads), or undefined while none is known. */
@@ -217,7 +226,7 @@ export const forwardToLeader = async (
 /**
  * Runs `attempt` on the server that leads now until one reaches it (`attempt` answers null; else why not), the
  * client is gone, or `waitMs` is over: across a failover, the next leader. A leader that could not be reached is
- * forgotten and the cluster asked again, 200 ms later. Null once reached, else why no leader was.
+ * forgotten and the cluster asked again, {@link LEADER_RETRY_MS} later. Null once reached, else why no leader was.
  */
 async function toLeader(
   { leaderUrl, forgetLeader, waitMs, tried }: Omit<LeaderLookup, "maxBodyBytes">,
@@ -235,7 +244,7 @@ async function toLeader(
       why = failed;
       forgetLeader();
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, LEADER_RETRY_MS));
   }
   return why;
 }

@@ -83,10 +83,14 @@ export class BackendMonitor {
     }));
   }
 
-  /** Starts probing every backend in the background. */
-  start(): void {
+  /** Starts probing every backend in the background, the first probes `afterMs` from now: no backend is up before. */
+  start(afterMs = 0): void {
+    const watchAll = Effect.forEach(this.states, (state, i) => this.watch(state, i), {
+      concurrency: "unbounded",
+      discard: true,
+    });
     this.fiber ??= this.runtime.runFork(
-      Effect.forEach(this.states, (state, i) => this.watch(state, i), { concurrency: "unbounded", discard: true }),
+      afterMs > 0 ? Effect.sleep(Duration.millis(afterMs)).pipe(Effect.andThen(watchAll)) : watchAll,
     );
   }
 

@@ -95,7 +95,7 @@ export class JobService {
     // What the last leader learned is in the database: every server that leads estimates the same.
     service.estimates.learnFrom(await options.store.recentRuns(HISTORY_RUNS));
     await service.recovery.rebuildLine();
-    service.monitor.start();
+    service.monitor.start(options.firstProbeAfterMs);
     service.retention.start();
     service.statistics.start();
     return service;

@@ -62,6 +62,12 @@ export interface JobServiceSettings {
   callbackRefusal?: (url: URL) => string | null;
   /** How long a finished job's image waits at most for its backend's next request to go out (default 50 ms). */
   handoverWaitMs?: number;
+  /**
+   * How long the service waits before it first probes its backends, so before it starts any job (default 0). A new
+   * leader of a cluster waits here for the calls its followers held during the election (a cancel, a pause): they
+   * reach it before it starts a job they were about.
+   */
+  firstProbeAfterMs?: number;
 }
 
 /** The collaborators of one JobService, wired to each other. */

@@ -127,6 +127,32 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
     expect(leads(follower)).toBe(true);
   });
 
+  it("applies a cancel held during a failover before the next leader starts anything: the job never runs again", async () => {
+    await setUp(1, 20);
+    const members = [await join(), await join()];
+    const leader = leaderOf(members);
+    const follower = members.find((member) => member !== leader)!;
+    const prompt = uniquePrompt("cancelled during the failover");
+    // About half a second: the generation the killed leader left ends long before the lease runs out, so the next
+    // leader finds its backend idle and could start the job again at once.
+    const job = await follower.trpc.jobs.submit.mutate({ prompt, width: 64, height: 64, steps: 20 });
+    await waitFor(() => sims[0]!.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
+    await leader.server.kill("SIGKILL");
+    servers.splice(servers.indexOf(leader.server), 1);
+    // Held by the follower until it leads (no leader answers meanwhile), then applied there.
+    const cancelled = await follower.trpc.jobs.cancel.mutate({ jobId: job.id });
+    expect(cancelled.status).toBe("cancelled");
+    // Once the backend is up again on the new leader, anything it was going to start has started.
+    await waitFor(async () => (await follower.trpc.queue.status.query()).backends[0]?.healthy === true, "backend up");
+    const after = await follower.trpc.jobs.submit.mutate({ prompt: uniquePrompt("after the failover"), ...quick });
+    await waitForJob(follower.trpc, after.id, (j) => j.status === "complete", "the line goes on");
+    // The new leader never started the cancelled job, and its backend ran only what the killed leader left.
+    const starts = follower.server.logs.filter((line) => line.msg === "job queued → processing");
+    expect(starts.map((line) => line.jobId)).toEqual([after.id]);
+    const runs = sims[0]!.stats().log.filter((entry) => entry.prompt === prompt);
+    expect(runs.map((entry) => entry.outcome)).toEqual(["completed"]);
+  });
+
   it("lets a leader stopped with SIGTERM finish its generation (attempt 1), then hands over at once", async () => {
     await setUp(1, 20);
     const members = [await join({ SHUTDOWN_GRACE_MS: "30000" }), await join()];
