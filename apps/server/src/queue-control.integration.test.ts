@@ -122,6 +122,8 @@ describe.each(testDrivers())("queue control on $kind", (driver) => {
       const head = await trpc.queue.line.query({ limit: 3 });
       expect(head.total).toBe(5);
       expect(head.users).toBe(2);
+      // The line's version as read, which its line events go on from.
+      expect(head.version).toBe(server().anvil.service.lineVersion);
       // Turns: ann, bob, ann, bob, ann.
       const labelOf = (job: { prompt: string }) => job.prompt.replace(/ \S+$/, "");
       expect(head.items.map((job) => [job.queuePosition, labelOf(job)])).toEqual([
@@ -137,7 +139,9 @@ describe.each(testDrivers())("queue control on $kind", (driver) => {
         [5, "ann 3"],
       ]);
       expect([anns.total, anns.users]).toEqual([3, 1]);
-      expect((await trpc.queue.line.query()).items).toHaveLength(5);
+      const whole = await trpc.queue.line.query();
+      expect(whole.items).toHaveLength(5);
+      expect(whole.version).toBe(head.version);
       const tooMany = await trpcError(trpc.queue.line.query({ limit: 501 }));
       expect(codeOf(tooMany)).toMatchObject({ code: "BAD_REQUEST" });
       expect(tooMany.message).toBe("limit must be at most 500");

@@ -360,8 +360,9 @@ export class JobService {
   /**
    * The first `limit` waiting jobs `by` may see (an admin: everyone's, anyone else their own) in the order they will
    * start, with how many such jobs wait in all and of how many users: a view of a deep line that reads only its head.
+   * `version` is the line's as read: the line events after it (`from` at or past it) are the changes it does not hold.
    */
-  line(by: Caller, limit: number): { items: Job[]; total: number; users: number } {
+  line(by: Caller, limit: number): { items: Job[]; total: number; users: number; version: number } {
     const owners = new Set<string>();
     const shown: string[] = [];
     let total = 0;
@@ -372,7 +373,12 @@ export class JobService {
       total++;
       if (shown.length < limit) shown.push(jobId);
     }
-    return { items: shown.flatMap((jobId) => this.live.job(jobId) ?? []), total, users: owners.size };
+    return {
+      items: shown.flatMap((jobId) => this.live.job(jobId) ?? []),
+      total,
+      users: owners.size,
+      version: this.live.lineVersion,
+    };
   }
 
   /** A job still in the line or on a GPU, from memory; undefined once it has ended. */

@@ -17,6 +17,7 @@ const job = (n: number, owner: string, position: number): Job =>
 function fakeServer(jobs: Job[]) {
   let handlers: SubscriptionHandlers<JobStreamEvent> | undefined;
   let event = 0;
+  let version = 0;
   const byId = () => new Map(jobs.map((j) => [j.id, j]));
   const api = {
     head: vi.fn(async (limit: number) => {
@@ -25,6 +26,7 @@ function fakeServer(jobs: Job[]) {
         items: waiting.slice(0, limit),
         total: waiting.length,
         users: new Set(waiting.map((j) => j.owner)).size,
+        version,
       };
     }),
     get: vi.fn(async (jobId: string) => {
@@ -42,8 +44,11 @@ function fakeServer(jobs: Job[]) {
   } satisfies LineApi;
   return {
     api,
-    /** What the server holds now (a later `queue.line` or `jobs.get` answers it). */
-    set: (next: Job[]) => void (jobs = next),
+    /** What the server holds now (a later `queue.line` or `jobs.get` answers it), and at which line version. */
+    set: (next: Job[], at = version) => {
+      jobs = next;
+      version = at;
+    },
     send: (data: JobStreamEvent) => handlers?.onData({ id: String(++event), data }),
   };
 }
@@ -84,7 +89,10 @@ describe("createLine", () => {
     const { state, dispose } = mount(server.api, 2);
     await eventually(() => expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 2"]));
     // ann's first starts: it leaves at once, and the head is read again for the job that moves up into it.
-    server.set([{ ...job(1, "ann", 0), status: "processing" }, job(2, "bob", 1), job(3, "ann", 2), job(4, "bob", 3)]);
+    server.set(
+      [{ ...job(1, "ann", 0), status: "processing" }, job(2, "bob", 1), job(3, "ann", 2), job(4, "bob", 3)],
+      11,
+    );
     server.send(line(10, [{ op: "remove", at: 1, count: 1 }]));
     server.send({ ...job(1, "ann", 0), status: "processing" });
     expect(rowsOf(state)[0]).toBe("#1 bob 2");
@@ -128,6 +136,59 @@ describe("createLine", () => {
     server.send(line(13, [{ op: "remove", at: 2, count: 3 }]));
     server.send({ ...job(3, "ann", 0), status: "cancelled" });
     expect([state.total(), state.users()]).toEqual([1, 1]);
+    dispose();
+  });
+
+  it("does not count again a change the last read of the head holds already", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
+    server.set([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)], 10);
+    // One row shown: the count of those behind it comes from the read and the events alone.
+    const { state, dispose } = mount(server.api, 1);
+    await eventually(() => expect(state.total()).toBe(3));
+    // ann's first starts (line version 11), and the head is read before the event that says so arrives.
+    server.set([{ ...job(1, "ann", 0), status: "processing" }, job(2, "bob", 1), job(3, "ann", 2)], 11);
+    state.reload();
+    await eventually(() => expect(rowsOf(state)).toEqual(["#1 bob 2"]));
+    expect(state.total()).toBe(2);
+    server.send(line(10, [{ op: "remove", at: 1, count: 1 }]));
+    expect(state.total()).toBe(2);
+    dispose();
+  });
+
+  it("adds to a read of the head the changes that came while it was on its way", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2)]);
+    server.set([job(1, "ann", 1), job(2, "bob", 2)], 10);
+    const { state, dispose } = mount(server.api);
+    await eventually(() => expect(state.total()).toBe(2));
+    // The next read answers the line at version 10 only once the change after it (a job joins) has come.
+    let answer: () => void = () => undefined;
+    const read = server.api.head.getMockImplementation()!;
+    server.api.head.mockImplementationOnce(
+      (limit) => new Promise((resolve) => (answer = () => void read(limit).then(resolve))),
+    );
+    state.reload();
+    await eventually(() => expect(server.api.head).toHaveBeenCalledTimes(2));
+    server.send(line(10, [{ op: "insert", at: 3, count: 1 }]));
+    expect(state.total()).toBe(3);
+    answer();
+    await eventually(() => expect(server.api.head.mock.results[1]?.value).resolves.toMatchObject({ total: 2 }));
+    expect(state.total()).toBe(3);
+    dispose();
+  });
+
+  it("counts afresh from a new leader's read, whose versions start again from 0", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
+    server.set([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)], 500);
+    const { state, dispose } = mount(server.api, 1);
+    await eventually(() => expect(state.total()).toBe(3));
+    server.send(line(500, [{ op: "insert", at: 4, count: 1 }]));
+    expect(state.total()).toBe(4);
+    // The leader fails over; the new one's line is at version 2 and holds that job.
+    server.set([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3), job(4, "bob", 4)], 2);
+    state.reload();
+    await eventually(() => expect(server.api.head).toHaveBeenCalledTimes(2));
+    await eventually(() => expect(server.api.head.mock.results[1]?.value).resolves.toMatchObject({ version: 2 }));
+    expect(state.total()).toBe(4);
     dispose();
   });
 

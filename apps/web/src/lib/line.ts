@@ -14,6 +14,8 @@ export interface LineHead {
   /** How many such jobs wait in all, and of how many users. */
   total: number;
   users: number;
+  /** The line's version as read: a line event whose `from` is at or past it is a change the read does not hold. */
+  version: number;
 }
 
 /** What the line view asks of the server: the tRPC client in the app (`line-api.ts`), a stand-in in tests. */
@@ -49,6 +51,10 @@ export function createLine(api: LineApi, rows: number, options: { wholeLine?: ()
   const [loading, setLoading] = createSignal(true);
   const [error, setError] = createSignal<string | null>(null);
   const [counts, setCounts] = createSignal({ total: 0, users: 0 });
+  // What the line events counted since the last read (see countChanges): those past a read's version are added to its
+  // total, since that read does not hold them; the others it holds already.
+  let counted: { from: number; delta: number }[] = [];
+  let readVersion = 0;
 
   const reload = coalesced(async () => {
     try {
@@ -59,7 +65,12 @@ export function createLine(api: LineApi, rows: number, options: { wholeLine?: ()
         store.forget(Object.keys(store.jobs).filter((jobId) => !shown.has(jobId)));
         // applyEvent, not applySnapshot: under fair turns a position may grow, and this read is the newer one.
         for (const job of head.items) store.applyEvent(job);
-        setCounts({ total: head.total, users: head.users });
+        // A version lower than the last read's is a new leader's (after a failover it counts from 0 again): what was
+        // counted before is the old leader's, and in this read.
+        counted = head.version < readVersion ? [] : counted.filter((change) => change.from >= head.version);
+        const later = counted.reduce((sum, change) => sum + change.delta, 0);
+        setCounts({ total: Math.max(0, head.total + later), users: head.users });
+        readVersion = head.version;
         setError(null);
       });
     } catch (e) {
@@ -75,15 +86,18 @@ export function createLine(api: LineApi, rows: number, options: { wholeLine?: ()
   // remove changes the length whatever version it applies to; `changes: null` cannot be counted; the read that
   // follows puts the count right either way. Line events are the whole line's, so they count only where the head is
   // the whole line (`wholeLine`, an admin's); a user's own jobs are counted by the reads alone. They do not say whose
-  // jobs moved, so the users stay as last read, but never more than the jobs that wait.
+  // jobs moved, so the users stay as last read, but never more than the jobs that wait. An event from before the last
+  // read's version is in that read already (wholly, or in part when it spans it): it is not counted again.
   const countChanges = (event: LineEvent) => {
-    if (options.wholeLine?.() !== true) return;
+    if (options.wholeLine?.() !== true || event.from < readVersion) return;
     let delta = 0;
     for (const change of event.changes ?? []) {
       if (change.op === "insert") delta += change.count;
       else if (change.op === "remove") delta -= change.count;
     }
-    if (delta !== 0) setCounts((last) => ({ ...last, total: Math.max(0, last.total + delta) }));
+    if (delta === 0) return;
+    counted.push({ from: event.from, delta });
+    setCounts((last) => ({ ...last, total: Math.max(0, last.total + delta) }));
   };
 
   const readAgain = (jobIds: readonly string[]) => {

@@ -121,6 +121,10 @@ export const outputSchemas = {
     items: z.array(jobOutput).describe("the first `limit` waiting jobs, first to start first"),
     total: z.number().int().describe("how many waiting jobs the caller may see, in all"),
     users: z.number().int().describe("whose: how many users those jobs belong to"),
+    version: z
+      .number()
+      .int()
+      .describe("the line's version as read: line events whose `from` is at or past it hold the changes since"),
   }),
   "queue.pause": queueStatus,
   "queue.resume": queueStatus,
