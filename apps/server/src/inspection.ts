@@ -16,6 +16,17 @@ export function inspectionMode(env: Pick<Env, "ANVIL_INSPECT" | "NODE_ENV">): In
   return env.NODE_ENV === "production" ? "off" : "on";
 }
 
+/**
+ * A warning for a NODE_ENV that means production but is not the exact word (`prod`, `Production`): Node's convention,
+ * and Anvil, know only `production`, so inspection would be on and a terminal's logs pretty. Null otherwise.
+ */
+export function nodeEnvWarning(env: Pick<Env, "ANVIL_INSPECT" | "NODE_ENV">): string | null {
+  const value = env.NODE_ENV;
+  if (value === undefined || value === "production" || !value.trim().toLowerCase().startsWith("prod")) return null;
+  const inspection = env.ANVIL_INSPECT === undefined ? "inspection is on (ANVIL_INSPECT is unset), and " : "";
+  return `NODE_ENV=${value} is not NODE_ENV=production: ${inspection}logs on a terminal are not JSON; set NODE_ENV=production`;
+}
+
 // A variable specifier: the package is optional, so neither the bundler nor the type checker may insist on it.
 const STATELY_PACKAGE = "@statelyai/inspect";
 

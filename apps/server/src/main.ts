@@ -24,7 +24,7 @@ process.on("SIGTERM", () => onSignal("SIGTERM"));
 process.on("SIGINT", () => onSignal("SIGINT"));
 
 async function main(): Promise<void> {
-  const [{ startAnvil }, environment, { checkBackendAddresses }, { inspectionMode }, { createLogger }] =
+  const [{ startAnvil }, environment, { checkBackendAddresses }, { inspectionMode, nodeEnvWarning }, { createLogger }] =
     await Promise.all([
       import("./anvil"),
       import("./env"),
@@ -91,6 +91,8 @@ async function main(): Promise<void> {
   if (signalled !== null) stoppedDuringStartUp(signalled);
 
   const inspect = inspectionMode(env);
+  const nodeEnv = nodeEnvWarning(env);
+  if (nodeEnv) logger.warn(nodeEnv);
   let started: AnvilServer;
   try {
     await checkListenAddress(env);

@@ -83,4 +83,15 @@ describe("the built server with a bad HOST, PORT or DATA_DIR", () => {
       `Invalid environment: PORT ${taken.port} is in use on 127.0.0.1 by another process (listen EADDRINUSE)\n`,
     );
   }, 30_000);
+
+  it("starts with NODE_ENV=prod, and warns that it is not production", async () => {
+    const folder = await mkdtemp(join(tmpdir(), "anvil-startup-"));
+    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    const server = await spawnServer({ DATA_DIR: folder, NODE_ENV: "prod" });
+    servers.push(server);
+    expect(server.logs.find((line) => line.msg?.startsWith("NODE_ENV=prod"))).toMatchObject({
+      level: 40,
+      msg: expect.stringContaining("set NODE_ENV=production"),
+    });
+  });
 });
