@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { count, sql } from "drizzle-orm";
+import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { openDatabase, rowsOf } from "./database";
 import type { AnvilDatabase } from "./database";
 import { JobStore } from "./job-store";
 import { must, params } from "./testing/fixtures";
 import { createScratchDatabase } from "./scratch-database";
-import { openPgliteFromTemplate, temporaryDir } from "./testing/test-databases";
+import { migrationsBefore, openPgliteFromTemplate, temporaryDir } from "./testing/test-databases";
 
 const postgresUrl = process.env.TEST_DATABASE_URL;
 
@@ -60,6 +61,56 @@ describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
       expect(await appliedMigrations(must(opened[2]))).toBe(MIGRATIONS);
     } finally {
       await Promise.all(opened.map((database) => database.close()));
+      await scratch.drop();
+    }
+  });
+
+  it("migrates while a server of the previous version writes, running again a migration that deadlocks with it", async () => {
+    const scratch = await createScratchDatabase(must(postgresUrl), {
+      prefix: "anvil_test",
+      takeOverWhenNotPermitted: true,
+    });
+    const dir = await temporaryDir();
+    const [writer, holder, watcher] = [0, 1, 2].map(() => postgres(scratch.url, { max: 1, onnotice: () => {} }));
+    const waitsFor = async (relation: string, mode: string) => {
+      for (;;) {
+        const rows = await must(watcher)`select 1 from pg_locks
+          where not granted and relation = ${relation}::regclass and mode = ${mode}`;
+        if (rows.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    let upgraded: AnvilDatabase | undefined;
+    try {
+      await (
+        await openDatabase({ url: scratch.url, migrationsFolder: await migrationsBefore("0011_", dir.path) })
+      ).close();
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      // Holds the migration between 0011 (its triggers lock jobs) and 0012 (which asks for all of jobs).
+      const held = must(holder).begin(async (tx) => {
+        await tx`lock table webhook_deliveries in access share mode`;
+        await released;
+      });
+      let upgrade: Promise<AnvilDatabase> | undefined;
+      // As anvil_submit_jobs does on a server of the previous version: it reads jobs, then writes them.
+      const written = must(writer).begin(async (tx) => {
+        await tx`select count(*) from jobs`;
+        upgrade = openDatabase({ url: scratch.url });
+        upgrade.catch(() => {});
+        await waitsFor("webhook_deliveries", "AccessExclusiveLock");
+        const write = tx`lock table jobs in row exclusive mode`.execute();
+        await waitsFor("jobs", "RowExclusiveLock");
+        release();
+        await write;
+      });
+      await Promise.all([held, written]);
+      upgraded = await must(upgrade);
+      expect(await appliedMigrations(upgraded)).toBe(MIGRATIONS);
+    } finally {
+      await upgraded?.close();
+      await Promise.all([writer, holder, watcher].map((client) => client?.end()));
+      await dir.remove();
       await scratch.drop();
     }
   });

@@ -118,12 +118,38 @@ async function migratePostgresExclusively(url: string, migrationsFolder: string)
   const client = postgresClient(url, 1);
   try {
     await client.unsafe(`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
-    await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });
+    await migrateRetryingDeadlocks(() => migratePostgres(drizzlePostgres({ client }), { migrationsFolder }));
     await client.unsafe(`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
   } finally {
     await client.end({ timeout: 5 });
   }
 }
+
+const MIGRATION_ATTEMPTS = 30;
+
+// In a rolling upgrade the servers of the previous version go on writing while this one migrates. The pending
+// migrations run in one transaction that locks tables one statement at a time (0011 a trigger on jobs, then 0012
+// an ALTER TABLE of jobs' reference), so a submission that already read jobs and then writes it deadlocks with
+// it, and PostgreSQL aborts the migration: the server failed to start. The aborted transaction kept nothing, so
+// it is run again, soon, which a burst of writes does not outlast.
+async function migrateRetryingDeadlocks(migrate: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrate();
+    } catch (error) {
+      if (attempt >= MIGRATION_ATTEMPTS || !isDeadlock(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 250));
+    }
+  }
+}
+
+// drizzle wraps the driver's error ("Failed query: …") and keeps it as the cause.
+const isDeadlock = (error: unknown): boolean => {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as { code?: unknown }).code === "40P01") return true;
+  }
+  return false;
+};
 
 /** A row of a raw `db.execute` query, as the driver decodes it. */
 export type RawRow = Record<string, unknown>;

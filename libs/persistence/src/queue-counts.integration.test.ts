@@ -1,14 +1,12 @@
-import { cp, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { JournalChange } from "./apply-changes";
-import { defaultMigrationsFolder, openDatabase } from "./database";
+import { openDatabase } from "./database";
 import type { AnvilDatabase } from "./database";
 import { JobStore } from "./job-store";
 import { conversations, jobs, queueCounts } from "./schema";
 import { params, snapshot, useTestDatabase } from "./testing/fixtures";
-import { temporaryDir, testDrivers } from "./testing/test-databases";
+import { migrationsBefore, temporaryDir, testDrivers } from "./testing/test-databases";
 
 type Move = Extract<JournalChange, { kind: "transition" }>;
 
@@ -29,17 +27,8 @@ const counts = async ({ db }: Pick<AnvilDatabase, "db">) => {
 describe("the count of waiting jobs, on an upgrade", () => {
   it("starts from the jobs a database already holds when migration 0011 is applied", async () => {
     const dir = await temporaryDir();
-    const before = join(dir.path, "migrations-before-0011");
     try {
-      // This package's migrations as they were before 0011.
-      await cp(defaultMigrationsFolder, before, { recursive: true });
-      const journalPath = join(before, "meta", "_journal.json");
-      const journal = JSON.parse(await readFile(journalPath, "utf8")) as { entries: { tag: string }[] };
-      const kept = journal.entries.findIndex((entry) => entry.tag.startsWith("0011_"));
-      journal.entries = journal.entries.slice(0, kept);
-      await writeFile(journalPath, JSON.stringify(journal));
-      await rm(join(before, "0011_queued_count.sql"));
-
+      const before = await migrationsBefore("0011_", dir.path);
       const old = await openDatabase({ dataDir: dir.path, migrationsFolder: before });
       const store = new JobStore(old);
       await store.submitJobs(["a", "b", "c", "d"].map((prompt) => ({ prompt, params })));

@@ -1,10 +1,10 @@
 import { openAsBlob } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { inject } from "vitest";
-import { openDatabase } from "../database";
+import { defaultMigrationsFolder, openDatabase } from "../database";
 import { createScratchDatabase } from "../scratch-database";
 import type { AnvilDatabase } from "../database";
 
@@ -38,6 +38,23 @@ export async function openPgliteFromTemplate(dataDir?: string): Promise<AnvilDat
 export async function temporaryDir(): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), "anvil-persistence-test-"));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * This package's migrations as a server of an older version had them: a copy in `into` of every migration before the
+ * one whose tag starts with `firstMissing` (e.g. "0011_"). Returns the copy's folder, for `migrationsFolder`.
+ */
+export async function migrationsBefore(firstMissing: string, into: string): Promise<string> {
+  const folder = join(into, `migrations-before-${firstMissing.replace(/_$/, "")}`);
+  await cp(defaultMigrationsFolder, folder, { recursive: true });
+  const journalPath = join(folder, "meta", "_journal.json");
+  const journal = JSON.parse(await readFile(journalPath, "utf8")) as { entries: { tag: string }[] };
+  const kept = journal.entries.findIndex((entry) => entry.tag.startsWith(firstMissing));
+  if (kept < 0) throw new Error(`no migration's tag starts with ${firstMissing}`);
+  for (const entry of journal.entries.slice(kept)) await rm(join(folder, `${entry.tag}.sql`));
+  journal.entries = journal.entries.slice(0, kept);
+  await writeFile(journalPath, JSON.stringify(journal));
+  return folder;
 }
 
 async function openPgliteTestDatabase(): Promise<TestDatabase> {
