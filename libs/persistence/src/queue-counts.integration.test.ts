@@ -45,6 +45,26 @@ describe("the count of waiting jobs, on an upgrade", () => {
     }
     // Two starts of a PGlite on disk: slow on a busy CI machine.
   }, 60_000);
+
+  it("is counted again by migration 0017, which mends a count a rolling upgrade to 0011 left off", async () => {
+    const dir = await temporaryDir();
+    try {
+      const old = await openDatabase({
+        dataDir: dir.path,
+        migrationsFolder: await migrationsBefore("0017_", dir.path),
+      });
+      await new JobStore(old).submitJobs(["a", "b", "c"].map((prompt) => ({ prompt, params })));
+      // What 0011 left where a server of the previous version stored two jobs between its count and its triggers.
+      await old.db.execute(sql`update queue_counts set queued = queued - 2`);
+      await old.close();
+
+      const upgraded = await openDatabase({ dataDir: dir.path });
+      expect(await counts(upgraded)).toEqual({ kept: 3, counted: 3 });
+      await upgraded.close();
+    } finally {
+      await dir.remove();
+    }
+  }, 60_000);
 });
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("the count of waiting jobs on $kind", (driver) => {
