@@ -11,6 +11,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import { initdbApart, PGLITE_START_PARAMS } from "./pglite-memory";
 import { postgresClient } from "./postgres-client";
+import { errorChain } from "./sql-guards";
 import * as schema from "./schema";
 
 type Schema = typeof schema;
@@ -144,12 +145,7 @@ async function migrateRetryingDeadlocks(migrate: () => Promise<void>): Promise<v
 }
 
 // drizzle wraps the driver's error ("Failed query: …") and keeps it as the cause.
-const isDeadlock = (error: unknown): boolean => {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    if ((cause as { code?: unknown }).code === "40P01") return true;
-  }
-  return false;
-};
+const isDeadlock = (error: unknown): boolean => [...errorChain(error)].some((cause) => cause.code === "40P01");
 
 /** A row of a raw `db.execute` query, as the driver decodes it. */
 export type RawRow = Record<string, unknown>;
