@@ -62,6 +62,10 @@ export class ClusterRole {
   private current: Role = { kind: "follower", leader: null };
   private running: Promise<void> | null = null;
   private stopping = false;
+  /** A stop began: no new term is taken (the loop still renews one this server holds, while it drains). */
+  private leaving = false;
+  /** The election or renewal under way (a term's start included), for a stop to wait out before it drains. */
+  private ticking: Promise<void> = Promise.resolve();
   private readonly tickMs: number;
   /** Renewals that go unanswered while the database is away: said once, not four times per lease. */
   private readonly renewFailures: FailureSpell;
@@ -92,7 +96,7 @@ export class ClusterRole {
 
   /** Starts the loop; the first election happens before this resolves, so a lone server leads at once. */
   async start(): Promise<void> {
-    await this.tick();
+    await (this.ticking = this.tick());
     this.running = this.loop();
   }
 
@@ -101,6 +105,10 @@ export class ClusterRole {
    * other server may take them over meanwhile), then hands the lease back so another server takes over at once.
    */
   async stop(drain: () => Promise<void> = async () => undefined): Promise<void> {
+    // An election or a term's start under way (SIGTERM during an election) ends first: a term won meanwhile is then
+    // drained like any other before its lease goes back, instead of running on unstopped behind a released lease.
+    this.leaving = true;
+    await this.ticking;
     if (this.current.kind === "leader") await drain();
     this.stopping = true;
     await this.running;
@@ -129,7 +137,7 @@ export class ClusterRole {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       await sleep(this.tickMs);
-      if (!this.stopping) await this.tick();
+      if (!this.stopping) await (this.ticking = this.tick());
     }
   }
 
@@ -154,7 +162,13 @@ export class ClusterRole {
       await this.endTerm(role.epoch, "another server took over the lease");
       return;
     }
+    if (this.leaving) return;
     const epoch = await lease.acquire().catch(() => null);
+    if (epoch !== null && this.leaving) {
+      // Won as this server stops: it gives the term back untouched rather than start leading only to drain.
+      await lease.release(epoch).catch(() => undefined);
+      return;
+    }
     if (epoch === null) {
       const leader = await lease.current().catch(() => null);
       if (this.current.kind === "follower") this.current = { kind: "follower", leader };

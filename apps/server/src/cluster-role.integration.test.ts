@@ -1,0 +1,111 @@
+import { LeaderLease, openDatabase } from "@anvil/persistence";
+import type { AnvilDatabase } from "@anvil/persistence";
+import { sql } from "drizzle-orm";
+import { afterEach, describe, expect, it } from "vitest";
+import { ClusterRole } from "./cluster-role";
+import { testDrivers } from "./testing/test-databases";
+import type { TestDatabase } from "./testing/test-databases";
+
+/** A lease whose next `acquire` waits until `open` is called: an election caught half way. */
+class HeldElection extends LeaderLease {
+  private gate: Promise<void> | null = null;
+  private opened: () => void = () => undefined;
+  /** Resolves once an `acquire` waits at the gate. */
+  arrived: Promise<void> = Promise.resolve();
+
+  hold(): void {
+    let arrive: () => void = () => undefined;
+    this.arrived = new Promise((resolve) => (arrive = resolve));
+    this.gate = new Promise((resolve) => (this.opened = resolve));
+    const gate = this.gate;
+    const acquire = super.acquire.bind(this);
+    this.acquire = async () => {
+      arrive();
+      await gate;
+      return acquire();
+    };
+  }
+
+  open(): void {
+    this.opened();
+  }
+}
+
+describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
+  let test: TestDatabase | null = null;
+  let database: AnvilDatabase | null = null;
+  afterEach(async () => {
+    await database?.close();
+    await test?.dispose();
+    database = null;
+    test = null;
+  });
+
+  it("does not lead a term it wins while it stops, or stops leading it before it gives the lease back", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const { db } = database;
+    // Another server leads: this one starts as a follower.
+    const other = new LeaderLease(db, "other", "http://other", 60_000);
+    const otherEpoch = await other.acquire();
+    expect(otherEpoch).not.toBeNull();
+    const lease = new HeldElection(db, "this", "http://this", 60_000);
+    const led: number[] = [];
+    const steppedDown: number[] = [];
+    const role = new ClusterRole({
+      lease,
+      leaseMs: 200,
+      lead: async (epoch) => void led.push(epoch),
+      stepDown: async (epoch) => void steppedDown.push(epoch),
+      log: () => undefined,
+    });
+    await role.start();
+    expect(role.role.kind).toBe("follower");
+    // The leader goes; this server's next election is under way when SIGTERM comes.
+    lease.hold();
+    await other.release(otherEpoch!);
+    await lease.arrived;
+    const stopped = role.stop();
+    lease.open();
+    await stopped;
+    // Either it never led, or the term it led was ended before the lease went back: nothing of it runs on.
+    expect(led.filter((epoch) => !steppedDown.includes(epoch))).toEqual([]);
+    const rows = await db.execute(sql`select holder, expires_at > clock_timestamp() as held from cluster_leader`);
+    const row = (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows)[0] as { held: boolean };
+    expect(row.held).toBe(false);
+  });
+
+  it("drains a term whose start was under way when it was told to stop, before it gives the lease back", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const lease = new LeaderLease(database.db, "this", "http://this", 60_000);
+    let started: () => void = () => undefined;
+    const starting = new Promise<void>((resolve) => (started = resolve));
+    let finishLead: () => void = () => undefined;
+    const leadGate = new Promise<void>((resolve) => (finishLead = resolve));
+    // As anvil.ts's: the job service exists once `lead` resolved, and only then can a drain stop it.
+    let service: { epoch: number; stopped: boolean } | null = null;
+    const role = new ClusterRole({
+      lease,
+      leaseMs: 200,
+      lead: async (epoch) => {
+        started();
+        await leadGate;
+        service = { epoch, stopped: false };
+      },
+      stepDown: async () => {
+        if (service) service.stopped = true;
+      },
+      log: () => undefined,
+    });
+    const starts = role.start();
+    await starting;
+    const stopped = role.stop(async () => {
+      if (service) service.stopped = true;
+    });
+    finishLead();
+    await starts;
+    await stopped;
+    expect(service).toMatchObject({ stopped: true });
+  });
+});
