@@ -72,6 +72,29 @@ describe("forwardToLeader", () => {
     }
   });
 
+  it("does not send a mutation to the next leader when the one it reached went away after taking it", async () => {
+    let taken = 0;
+    // A leader killed while it handled the call: it read the whole request (and may have committed it), then its
+    // connection is cut without an answer.
+    const dying = await serve((req) => {
+      req.resume();
+      req.on("end", () => {
+        taken++;
+        req.socket.destroy();
+      });
+    });
+    const next = await serve((req, res) => {
+      taken++;
+      req.resume();
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    });
+    let known = dying;
+    const entry = await follower({ leaderUrl: async () => known, forgetLeader: () => (known = next) });
+    const response = await fetch(`${entry}/trpc/jobs.submit`, { method: "POST", body: '{"prompt":"a kite"}' });
+    expect(taken).toBe(1);
+    expect(response.status).toBeGreaterThanOrEqual(500);
+  });
+
   it("answers 503 once no leader answers within its wait", async () => {
     const former = await follower({ leaderUrl: async () => undefined, forgetLeader: () => {} });
     const entry = await serve(

@@ -52,6 +52,15 @@ export const noLeader = (res: ServerResponse, why: string): void => {
 export class LeaderUnreachable extends Error {}
 
 /**
+ * The leader took a call that changes something and went away before it answered: it may have done it (a submission
+ * committed just before a `kill -9`), so sending it to the next leader could do it twice.
+ */
+export class LeaderLost extends Error {}
+
+/** Methods whose calls change nothing (tRPC queries and subscriptions, images): sent again safely. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
  * Forwards one HTTP request (a query, a mutation, a Server-Sent Events stream, an image) to the leader and streams
  * its answer back as it comes: an SSE stream stays open for as long as the leader keeps it open. Rejects with
  * {@link LeaderUnreachable} when the leader cannot be reached before it answered anything, or answers that it leads
@@ -60,6 +69,9 @@ export class LeaderUnreachable extends Error {}
 export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerResponse, leader: URL): Promise<void> {
   return new Promise((resolve, reject) => {
     let answered = false;
+    // The connection to the leader was open (a new one connected, or a kept-alive one reused): what was sent may
+    // have reached it.
+    let connected = false;
     // A client that leaves (a closed tab, a dropped SSE stream) ends the request to the leader too. An attempt
     // that found no leader takes its listener away again: a request may try many times during an election.
     const clientLeft = () => upstream.destroy();
@@ -90,13 +102,22 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
         reply.on("close", () => resolve());
       },
     );
+    upstream.on("socket", (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once("connect", () => (connected = true));
+    });
     upstream.on("error", (error) => {
       if (answered) {
         res.destroy();
         resolve();
         return;
       }
-      // Connection refused or reset before an answer: the leader is gone (or going); nothing was done twice.
+      if (connected && !IDEMPOTENT.has(req.method ?? "GET")) {
+        res.off("close", clientLeft);
+        reject(new LeaderLost(`the leader at ${leader.host} went away while it handled this call: ${error.message}`));
+        return;
+      }
+      // Refused before anything reached it, or a call that changes nothing: the next leader may take it.
       unreachable(`the leader at ${leader.host} does not answer: ${error.message}`);
     });
     res.on("close", clientLeft);
@@ -207,6 +228,7 @@ export const forwardToLeader = async (
   const body = await readBody(req, limit);
   if (body === null) return bodyTooLarge(res, limit);
   // This server may have become the leader meanwhile: then it answers itself, through the same path.
+  let lost: LeaderLost | null = null;
   const why = await toLeader(
     lookup,
     () => res.destroyed,
@@ -215,12 +237,27 @@ export const forwardToLeader = async (
         await forwardHttp(req, body, res, leader);
         return null;
       } catch (error) {
+        if (error instanceof LeaderLost) {
+          // Not sent round again: its caller learns that the outcome is unknown (and looks, or retries by key).
+          lost = error;
+          lookup.forgetLeader();
+          return null;
+        }
         if (!(error instanceof LeaderUnreachable)) throw error;
         return error.message;
       }
     },
   );
-  if (why !== null) noLeader(res, why);
+  if (lost !== null) {
+    const { message } = lost as LeaderLost;
+    if (res.headersSent) res.destroy();
+    else
+      trpcErrorReply(
+        res,
+        "BAD_GATEWAY",
+        `${message}; it may or may not have taken effect: look before calling again (a submission with the same idempotencyKey is safe to send again)`,
+      );
+  } else if (why !== null) noLeader(res, why);
 };
 
 /**
