@@ -171,7 +171,11 @@ export class JobStore {
 
   /** Applies a status change once (null when the job is not in `t.from`), with its message update and event. */
   applyTransition(t: Transition): Promise<AppliedTransition | null> {
-    return this.inTransaction ? transitions.applyTransitionLocked(this.db, t) : transitions.applyTransition(this.db, t);
+    if (this.inTransaction) return transitions.applyTransitionLocked(this.db, t);
+    // A term's own transitions (a new leader's recovery) land only while it lasts, as its journal's batches do: a
+    // late requeue would show a job waiting that the next leader runs, and lose that run's end.
+    if (this.fence) return this.transaction((store) => store.applyTransition(t));
+    return transitions.applyTransition(this.db, t);
   }
 
   /**
@@ -200,6 +204,7 @@ export class JobStore {
 
   /** Takes back a processing job's attempt that a shutdown stopped (see attempts.ts); false when it is not that one. */
   refundAttempt(jobId: string, attempt: number): Promise<boolean> {
+    if (this.fence && !this.inTransaction) return this.transaction((store) => store.refundAttempt(jobId, attempt));
     return refundAttempt(this.db, jobId, attempt);
   }
 

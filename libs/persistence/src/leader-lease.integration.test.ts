@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { Fenced, LeaderLease } from "./leader-lease";
-import { params, useTestDatabase } from "./testing/fixtures";
+import { params, snapshot, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind", (driver) => {
@@ -71,6 +71,39 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     await fencedB.transaction((s) => s.submitJob({ prompt: "written in the new term", params }));
     const prompts = (await store().listJobs({ limit: 10 })).items.map((job) => job.prompt);
     expect(prompts).toEqual(["written in the old term", "written in the new term"]);
+  });
+
+  it("refuses the single transitions and attempt refunds of a term that is over (a new leader's recovery, a stop)", async () => {
+    const a = lease("a");
+    const b = lease("b");
+    const old = (await a.acquire())!;
+    const fencedA = store().withFence(a.fenceOf(old));
+    const { job } = await store().submitJob({ prompt: "running when the term ended", params });
+    const start = { progress: 0, attempts: 1, startedAt: new Date() };
+    await fencedA.applyTransition({ jobId: job.id, from: "queued", to: "processing", patch: start, snapshot });
+    await runOut();
+    // The next leader runs it again (attempt 2): what the database says runs is what runs.
+    const fencedB = store().withFence(b.fenceOf((await b.acquire())!));
+    await fencedB.applyTransition({
+      jobId: job.id,
+      from: "processing",
+      to: "queued",
+      patch: { progress: 0 },
+      snapshot,
+    });
+    const again = { progress: 0, attempts: 2, startedAt: new Date() };
+    await fencedB.applyTransition({ jobId: job.id, from: "queued", to: "processing", patch: again, snapshot });
+    // The old term's late writes: its recovery's requeue, its stop's refund of the attempt it ran.
+    const requeue = fencedA.applyTransition({
+      jobId: job.id,
+      from: "processing",
+      to: "queued",
+      patch: { progress: 0, startedAt: null },
+      snapshot,
+    });
+    await expect(requeue).rejects.toBeInstanceOf(Fenced);
+    await expect(fencedA.refundAttempt(job.id, 2)).rejects.toBeInstanceOf(Fenced);
+    expect(await store().getJob(job.id)).toMatchObject({ status: "processing", attempts: 2 });
   });
 
   it("lets a leader whose lease ran out while nobody took it over go on in the same term", async () => {
