@@ -96,12 +96,12 @@ export class JobStore {
 
   /** Stores a queued job atomically; throws `ConversationNotFound`; a repeated idempotency key returns the first job. */
   submitJob(input: SubmitJobInput): Promise<SubmitJobResult> {
-    return submitJob(this.db, input);
+    return submitJob(this.db, input, this.fence ?? null);
   }
 
   /** Stores many jobs in one transaction, in order; each input gets its job or its own `ConversationNotFound`. */
   submitJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
-    return submitJobs(this.db, inputs);
+    return submitJobs(this.db, inputs, this.fence ?? null);
   }
 
   /**
@@ -119,12 +119,12 @@ export class JobStore {
    * connection: batches sent one after another commit in that order, however many are in flight.
    */
   submitNewJobs(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
-    return submitNewJobs(this.inOrder, inputs);
+    return submitNewJobs(this.inOrder, inputs, this.fence ?? null);
   }
 
   /** Stores every input in one transaction, in order, or none: the first refused one throws `BatchRejected`. */
   submitJobsAtomically(inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[]> {
-    return submitJobsAtomically(this.db, inputs);
+    return submitJobsAtomically(this.db, inputs, this.fence ?? null);
   }
 
   /** One job, or null. */

@@ -106,6 +106,25 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     expect(await store().getJob(job.id)).toMatchObject({ status: "processing", attempts: 2 });
   });
 
+  it("refuses the submissions of a term that is over: the next leader's line, read at its start, would never hold them", async () => {
+    const a = lease("a");
+    const b = lease("b");
+    const old = (await a.acquire())!;
+    const fencedA = store().withFence(a.fenceOf(old));
+    await fencedA.submitJobs([{ prompt: "stored in the old term", params }]);
+    await runOut();
+    await b.acquire();
+    // Every path a submission takes: one statement for new jobs, and the general one (a repeated key).
+    await expect(fencedA.submitJobs([{ prompt: "late, new", params }])).rejects.toBeInstanceOf(Fenced);
+    await expect(fencedA.submitNewJobs([{ prompt: "late, pipelined", params }])).rejects.toBeInstanceOf(Fenced);
+    await expect(fencedA.submitJobsAtomically([{ prompt: "late, many", params }])).rejects.toBeInstanceOf(Fenced);
+    const keyed = { prompt: "late, keyed", params, idempotencyKey: "k" };
+    await expect(fencedA.submitJobs([keyed, keyed])).rejects.toBeInstanceOf(Fenced);
+    await expect(fencedA.submitJobsAtomically([keyed, keyed])).rejects.toBeInstanceOf(Fenced);
+    const prompts = (await store().listJobs({ limit: 10 })).items.map((job) => job.prompt);
+    expect(prompts).toEqual(["stored in the old term"]);
+  });
+
   it("lets a leader whose lease ran out while nobody took it over go on in the same term", async () => {
     const a = lease("a");
     const epoch = (await a.acquire())!;

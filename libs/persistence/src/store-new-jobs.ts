@@ -4,6 +4,8 @@ import { sql } from "drizzle-orm";
 import { titleFromPrompt } from "./conversations";
 import { rowsOf } from "./database";
 import type { AnvilDb } from "./database";
+import { fencedOr } from "./leader-lease";
+import type { WriteFence } from "./leader-lease";
 import { jobRowOf, toJob, toJobRecord } from "./records";
 import type { JobRecord } from "./records";
 import { isUuid } from "./sql-guards";
@@ -123,15 +125,25 @@ function toBatchRow(input: SubmitJobInput): BatchRow {
  * Stores every input as a new queued job in one call of `anvil_submit_jobs` (one round trip, one commit), in the
  * order given; null when the batch needs the general path (submit-job.ts), having written nothing: an input names
  * a conversation that is missing or another user's, or repeats a key, or cannot be checked by the database alone.
+ * With a `fence`, it lands only while that term lasts, or fails with `Fenced`.
  */
-export async function storeNewJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<NewJob[] | null> {
+export async function storeNewJobs(
+  db: AnvilDb,
+  inputs: readonly SubmitJobInput[],
+  fence: Pick<WriteFence, "holder" | "epoch"> | null = null,
+): Promise<NewJob[] | null> {
   if (!eligible(inputs)) return null;
   const batch = JSON.stringify(inputs.map(toBatchRow));
-  const rows = rowsOf(
-    await db.execute(
-      sql`select queued_ahead, (stored).* from anvil_submit_jobs(${batch}::jsonb) order by (stored).seq`,
-    ),
-  );
+  let rows;
+  try {
+    // With a fence, stored only while its term lasts (drizzle/0017_submit_jobs_fenced.sql).
+    const call = fence
+      ? sql`anvil_submit_jobs(${batch}::jsonb, ${fence.holder}::text, ${fence.epoch}::bigint)`
+      : sql`anvil_submit_jobs(${batch}::jsonb)`;
+    rows = rowsOf(await db.execute(sql`select queued_ahead, (stored).* from ${call} order by (stored).seq`));
+  } catch (error) {
+    throw fencedOr(error, fence);
+  }
   if (rows.length === 0) return null;
   if (rows.length !== inputs.length)
     throw new Error(`anvil_submit_jobs stored ${rows.length} of ${inputs.length} jobs`);

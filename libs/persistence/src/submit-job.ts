@@ -5,6 +5,7 @@ import type { AnvilDb, AnvilTx } from "./database";
 import { BatchRejected, ConversationNotFound, IdempotencyConflict } from "./errors";
 import { lockEventOrder, nextEventId } from "./event-order";
 import { getJobByIdempotencyKey, queuePosition } from "./job-queries";
+import type { WriteFence } from "./leader-lease";
 import { toJob, toJobRecord } from "./records";
 import type { JobRecord } from "./records";
 import { conversations, jobEvents, jobs, messages, queueCounts } from "./schema";
@@ -24,8 +25,12 @@ export interface SubmitJobResult {
 export type SubmitOutcome = SubmitJobResult | ConversationNotFound | IdempotencyConflict;
 
 /** Stores a new queued job with its conversation, user and assistant messages and first event, atomically. */
-export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<SubmitJobResult> {
-  const [result] = await submitJobs(db, [input]);
+export async function submitJob(
+  db: AnvilDb,
+  input: SubmitJobInput,
+  fence: WriteFence | null = null,
+): Promise<SubmitJobResult> {
+  const [result] = await submitJobs(db, [input], fence);
   if (result === undefined) throw new Error("submitJobs returned no result");
   if (result instanceof Error) throw result;
   return result;
@@ -37,9 +42,13 @@ export async function submitJob(db: AnvilDb, input: SubmitJobInput): Promise<Sub
  * stored by a writer that bypassed the lock (the unique index refused the statement; the general path answers
  * each input).
  */
-export async function submitNewJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[] | null> {
+export async function submitNewJobs(
+  db: AnvilDb,
+  inputs: readonly SubmitJobInput[],
+  fence: Pick<WriteFence, "holder" | "epoch"> | null = null,
+): Promise<SubmitJobResult[] | null> {
   try {
-    const stored = await storeNewJobs(db, inputs);
+    const stored = await storeNewJobs(db, inputs, fence);
     return stored === null ? null : stored.map((result) => ({ ...result, created: true }));
   } catch (error) {
     if (isUniqueViolation(error, "jobs_owner_idempotency_key_unique")) return null;
@@ -53,16 +62,21 @@ export async function submitNewJobs(db: AnvilDb, inputs: readonly SubmitJobInput
  * path below, a handful of statements whatever their number, gives each input its own outcome: a job, or
  * `ConversationNotFound` for that input alone.
  */
-export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitOutcome[]> {
+export async function submitJobs(
+  db: AnvilDb,
+  inputs: readonly SubmitJobInput[],
+  fence: WriteFence | null = null,
+): Promise<SubmitOutcome[]> {
   const [first] = inputs;
   if (first === undefined) return [];
   try {
-    const stored = await submitNewJobs(db, inputs);
+    const stored = await submitNewJobs(db, inputs, fence);
     if (stored !== null) return stored;
     return await db.transaction(async (tx) => {
       // Taken first: it orders the event ids and the jobs' seqs, and it serializes submits, which makes the
       // idempotency check below race-free across processes sharing the database.
       await lockEventOrder(tx);
+      await fence?.check(tx);
       return insertJobs(tx, inputs);
     });
   } catch (error) {
@@ -71,7 +85,7 @@ export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[])
     if (!isUniqueViolation(error, "jobs_owner_idempotency_key_unique")) throw error;
     if (inputs.length > 1) {
       const results: SubmitOutcome[] = [];
-      for (const input of inputs) results.push(...(await submitJobs(db, [input])));
+      for (const input of inputs) results.push(...(await submitJobs(db, [input], fence)));
       return results;
     }
     const key = first.idempotencyKey;
@@ -90,12 +104,17 @@ export async function submitJobs(db: AnvilDb, inputs: readonly SubmitJobInput[])
  * unknown conversation, an idempotency conflict) rolls the whole batch back as a {@link BatchRejected} naming it.
  * An input that repeats an idempotency key with the same request gets the job that holds the key.
  */
-export async function submitJobsAtomically(db: AnvilDb, inputs: readonly SubmitJobInput[]): Promise<SubmitJobResult[]> {
+export async function submitJobsAtomically(
+  db: AnvilDb,
+  inputs: readonly SubmitJobInput[],
+  fence: WriteFence | null = null,
+): Promise<SubmitJobResult[]> {
   if (inputs.length === 0) return [];
-  const stored = await submitNewJobs(db, inputs);
+  const stored = await submitNewJobs(db, inputs, fence);
   if (stored !== null) return stored;
   return db.transaction(async (tx) => {
     await lockEventOrder(tx);
+    await fence?.check(tx);
     const outcomes = await insertJobs(tx, inputs);
     const refused = outcomes.findIndex((outcome) => outcome instanceof Error);
     if (refused >= 0) throw new BatchRejected(refused, outcomes[refused] as ConversationNotFound | IdempotencyConflict);
