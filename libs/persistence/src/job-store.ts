@@ -194,11 +194,14 @@ export class JobStore {
 
   /** Pauses or resumes the queue (persisted). */
   setPaused(paused: boolean): Promise<void> {
+    // Fenced: a term's late pause (or move) would hold a line the next leader, which read it at its start, does not.
+    if (this.fence && !this.inTransaction) return this.transaction((store) => store.setPaused(paused));
     return queueControl.setPaused(this.db, paused);
   }
 
   /** Records a move of a queued job; null when it is not queued. */
   moveJob(jobId: string, to: LineMove): Promise<JobRecord | null> {
+    if (this.fence && !this.inTransaction) return this.transaction((store) => store.moveJob(jobId, to));
     return queueControl.moveJob(this.db, jobId, to);
   }
 

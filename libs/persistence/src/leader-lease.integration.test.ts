@@ -125,6 +125,20 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     expect(prompts).toEqual(["stored in the old term"]);
   });
 
+  it("refuses a term that is over its queue's pause and a job's move: the next leader's line would not follow them", async () => {
+    const a = lease("a");
+    const b = lease("b");
+    const fencedA = store().withFence(a.fenceOf((await a.acquire())!));
+    const [stored] = await store().submitJobs([{ prompt: "waiting", params }]);
+    const jobId = (stored as { job: { id: string } }).job.id;
+    await runOut();
+    await b.acquire();
+    await expect(fencedA.setPaused(true)).rejects.toBeInstanceOf(Fenced);
+    await expect(fencedA.moveJob(jobId, "global")).rejects.toBeInstanceOf(Fenced);
+    expect(await store().lineState()).toMatchObject({ paused: false });
+    expect(await store().getJob(jobId)).toMatchObject({ line: { front: null } });
+  });
+
   it("lets a leader whose lease ran out while nobody took it over go on in the same term", async () => {
     const a = lease("a");
     const epoch = (await a.acquire())!;
