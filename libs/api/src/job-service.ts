@@ -220,6 +220,11 @@ export class JobService {
     if (after.status === "complete" || after.status === "error") {
       throw new Conflict({ message: `Job ${jobId} finished (${after.status}) before it could be cancelled` });
     }
+    // Not written: this server's term ended as it was (the journal gave up its writes, and the next leader runs the
+    // job), or the line did not hold the job yet. Answered as done, the caller would never send it again.
+    if (after.status !== "cancelled") {
+      throw new Unavailable({ message: "The cancellation could not be confirmed; try again shortly" });
+    }
     return this.live.toJob(after);
   }
 
