@@ -75,6 +75,32 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     expect(row.held).toBe(false);
   });
 
+  it("keeps its lease while its term starts, however long rebuilding the line takes", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const { db } = database;
+    const leaseMs = 1_000;
+    const other = new LeaderLease(db, "other", "http://other", leaseMs);
+    let taken = false;
+    const role = new ClusterRole({
+      lease: new LeaderLease(db, "this", "http://this", leaseMs),
+      leaseMs,
+      // A start that takes more than two leases (a long line read from the database): another server tries to take
+      // over meanwhile, as followers do.
+      lead: async () => {
+        for (let i = 0; i < 10 && !taken; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          taken = (await other.acquire()) !== null;
+        }
+      },
+      stepDown: async () => undefined,
+      log: () => undefined,
+    });
+    await role.start();
+    expect(taken).toBe(false);
+    await role.stop();
+  });
+
   it("drains a term whose start was under way when it was told to stop, before it gives the lease back", async () => {
     test = await driver.create();
     database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });

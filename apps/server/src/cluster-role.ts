@@ -180,11 +180,23 @@ export class ClusterRole {
     log("this server leads the cluster", { epoch, ...(this.seen ? { previousLeader: this.seen.url } : {}) });
     this.tookOver();
     this.ledBefore = true;
+    // Renewed while the term starts too: rebuilding a long line can take longer than the lease, and a lease that ran
+    // out meanwhile was taken by the next server, whose own start then took as long (no server ever got going).
+    let starting = true;
+    const renewing = (async () => {
+      while (starting) {
+        await sleep(this.tickMs);
+        if (starting && (await lease.renew(epoch).catch(() => null))) this.renewedAt = Date.now();
+      }
+    })();
     try {
       await this.options.lead(epoch);
     } catch (error) {
       await this.endTerm(epoch, `it could not start leading: ${databaseErrorText(error)}`);
       await lease.release(epoch).catch(() => undefined);
+    } finally {
+      starting = false;
+      await renewing;
     }
   }
 
