@@ -86,6 +86,9 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
         method: req.method,
         path: req.url,
         headers: { ...forwardedHeaders(req), "content-length": String(body.length) },
+        // A call that changes something goes on a connection of its own: a kept-alive one the leader is closing as
+        // idle would break under it, and it could not be sent again (see LeaderLost).
+        ...(IDEMPOTENT.has(req.method ?? "GET") ? {} : { agent: false }),
       },
       (reply) => {
         if (reply.statusCode === 503 && reply.headers[NOT_LEADER_HEADER]) {
