@@ -66,6 +66,9 @@ export class ClusterRole {
   private leaving = false;
   /** The election or renewal under way (a term's start included), for a stop to wait out before it drains. */
   private ticking: Promise<void> = Promise.resolve();
+  /** Ends the loop's wait for its next tick, once a stop no longer needs it. */
+  private wake: () => void = () => undefined;
+  private readonly woken = new Promise<void>((resolve) => (this.wake = resolve));
   private readonly tickMs: number;
   /** Renewals that go unanswered while the database is away: said once, not four times per lease. */
   private readonly renewFailures: FailureSpell;
@@ -111,6 +114,7 @@ export class ClusterRole {
     await this.ticking;
     if (this.current.kind === "leader") await drain();
     this.stopping = true;
+    this.wake();
     await this.running;
     const role = this.current;
     if (role.kind === "leader") {
@@ -136,7 +140,7 @@ export class ClusterRole {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      await sleep(this.tickMs);
+      await Promise.race([sleep(this.tickMs), this.woken]);
       if (!this.stopping) await (this.ticking = this.tick());
     }
   }
@@ -180,22 +184,35 @@ export class ClusterRole {
     log("this server leads the cluster", { epoch, ...(this.seen ? { previousLeader: this.seen.url } : {}) });
     this.tookOver();
     this.ledBefore = true;
-    // Renewed while the term starts too: rebuilding a long line can take longer than the lease, and a lease that ran
-    // out meanwhile was taken by the next server, whose own start then took as long (no server ever got going).
-    let starting = true;
-    const renewing = (async () => {
-      while (starting) {
-        await sleep(this.tickMs);
-        if (starting && (await lease.renew(epoch).catch(() => null))) this.renewedAt = Date.now();
-      }
-    })();
     try {
-      await this.options.lead(epoch);
+      await this.renewingWhile(epoch, () => this.options.lead(epoch));
     } catch (error) {
       await this.endTerm(epoch, `it could not start leading: ${databaseErrorText(error)}`);
       await lease.release(epoch).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Runs `work` (term `epoch`'s start) while renewing the term's lease every tick: rebuilding a long line can take
+   * longer than the lease, and a lease that ran out meanwhile was taken by the next server, whose own start then took
+   * as long (no server ever got going). The renewals stop as soon as `work` is over (a lone server leads at once), a
+   * renewal in flight awaited: one that landed after a release would hold the lease again.
+   */
+  private async renewingWhile(epoch: number, work: () => Promise<void>): Promise<void> {
+    let working = true;
+    let done = () => {};
+    const over = new Promise<void>((resolve) => (done = resolve));
+    const renewing = (async () => {
+      while (working) {
+        await Promise.race([sleep(this.tickMs), over]);
+        if (working && (await this.options.lease.renew(epoch).catch(() => null))) this.renewedAt = Date.now();
+      }
+    })();
+    try {
+      await work();
     } finally {
-      starting = false;
+      working = false;
+      done();
       await renewing;
     }
   }
