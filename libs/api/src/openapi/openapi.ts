@@ -59,6 +59,10 @@ const ERRORS: [status: string, when: string][] = [
   ],
   ["431", "The request's URL or headers are too long (data.code BAD_REQUEST)"],
   [
+    "502",
+    "BAD_GATEWAY: in a cluster, a call that changes something reached the leader, which went away before it answered: it may or may not have taken effect (look, or send a submission again with the same idempotencyKey)",
+  ],
+  [
     "503",
     "SERVICE_UNAVAILABLE: the database does not answer, or a cluster is between leaders; nothing was lost, try again",
   ],
