@@ -24,47 +24,51 @@ const counts = async ({ db }: Pick<AnvilDatabase, "db">) => {
   return { kept: kept?.n, counted: await db.$count(jobs, eq(jobs.status, "queued")) };
 };
 
-describe("the count of waiting jobs, on an upgrade", () => {
-  it("starts from the jobs a database already holds when migration 0011 is applied", async () => {
-    const dir = await temporaryDir();
+/**
+ * The counts of an embedded database that a server with the migrations before `firstMissing` left as `prepare` made it,
+ * once a server of this version opened it (every migration applied).
+ */
+async function countsAfterUpgrade(firstMissing: string, prepare: (old: AnvilDatabase) => Promise<void>) {
+  const dir = await temporaryDir();
+  try {
+    const old = await openDatabase({
+      dataDir: dir.path,
+      migrationsFolder: await migrationsBefore(firstMissing, dir.path),
+    });
+    await prepare(old);
+    await old.close();
+    const upgraded = await openDatabase({ dataDir: dir.path });
     try {
-      const before = await migrationsBefore("0011_", dir.path);
-      const old = await openDatabase({ dataDir: dir.path, migrationsFolder: before });
+      return await counts(upgraded);
+    } finally {
+      await upgraded.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+}
+
+// Two starts of a PGlite on disk each: slow on a busy CI machine.
+describe("the count of waiting jobs, on an upgrade", { timeout: 60_000 }, () => {
+  it("starts from the jobs a database already holds when migration 0011 is applied", async () => {
+    const upgraded = await countsAfterUpgrade("0011_", async (old) => {
       const store = new JobStore(old);
       await store.submitJobs(["a", "b", "c", "d"].map((prompt) => ({ prompt, params })));
       const [started] = await store.submitJobs([{ prompt: "e", params }]);
       if (started === undefined || started instanceof Error) throw new Error("the job was not stored");
       await store.applyTransition({ jobId: started.job.id, from: "queued", to: "processing", snapshot });
-      await old.close();
-
-      const upgraded = await openDatabase({ dataDir: dir.path });
-      expect(await counts(upgraded)).toEqual({ kept: 4, counted: 4 });
-      await upgraded.close();
-    } finally {
-      await dir.remove();
-    }
-    // Two starts of a PGlite on disk: slow on a busy CI machine.
-  }, 60_000);
+    });
+    expect(upgraded).toEqual({ kept: 4, counted: 4 });
+  });
 
   it("is counted again by migration 0017, which mends a count a rolling upgrade to 0011 left off", async () => {
-    const dir = await temporaryDir();
-    try {
-      const old = await openDatabase({
-        dataDir: dir.path,
-        migrationsFolder: await migrationsBefore("0017_", dir.path),
-      });
+    const upgraded = await countsAfterUpgrade("0017_", async (old) => {
       await new JobStore(old).submitJobs(["a", "b", "c"].map((prompt) => ({ prompt, params })));
       // What 0011 left where a server of the previous version stored two jobs between its count and its triggers.
       await old.db.execute(sql`update queue_counts set queued = queued - 2`);
-      await old.close();
-
-      const upgraded = await openDatabase({ dataDir: dir.path });
-      expect(await counts(upgraded)).toEqual({ kept: 3, counted: 3 });
-      await upgraded.close();
-    } finally {
-      await dir.remove();
-    }
-  }, 60_000);
+    });
+    expect(upgraded).toEqual({ kept: 3, counted: 3 });
+  });
 });
 
 describe.each(testDrivers(process.env.TEST_DATABASE_URL))("the count of waiting jobs on $kind", (driver) => {
