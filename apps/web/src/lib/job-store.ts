@@ -54,8 +54,11 @@ export interface JobStore {
    * read them again (`jobs.get`).
    */
   applyLine(event: LineEvent): string[];
-  /** A new stream starts: its first line event says which line version its snapshots are at. */
-  resetLine(): void;
+  /**
+   * A new stream starts: its first line event says which line version its snapshots are at. Or the waiting jobs the
+   * store holds were just read at line version `at` (`queue.line`): a line event up to it is in them already.
+   */
+  resetLine(at?: number): void;
   /** Lets go of jobs the page no longer shows (they are not ended: `onEnded` is not told). */
   forget(jobIds: Iterable<string>): void;
 }
@@ -69,6 +72,8 @@ export function createJobStore(options: { onEnded?: (jobId: string) => void } = 
     if (isFinal(job.status)) options.onEnded?.(job.id);
   };
   let version: number | null = null;
+  // The version of the read the waiting jobs' positions come from, until a line event past it moves them.
+  let read: number | null = null;
   return {
     jobs,
     applyEvent(job) {
@@ -82,6 +87,9 @@ export function createJobStore(options: { onEnded?: (jobId: string) => void } = 
       if (!current || isAtLeastAsNew(job, current)) put(job);
     },
     applyLine(event) {
+      // A change the read holds already: applied again, it moved every row behind it a second time.
+      if (read !== null && version === read && event.version <= read && event.from < read) return [];
+      read = null;
       // Snapshots on a stream are at the version of its last line event (before the first: that event's `from`).
       const inStep = version === null || version === event.from;
       version = event.version;
@@ -103,8 +111,9 @@ export function createJobStore(options: { onEnded?: (jobId: string) => void } = 
       });
       return stale;
     },
-    resetLine() {
-      version = null;
+    resetLine(at) {
+      version = at ?? null;
+      read = at ?? null;
     },
     forget(jobIds) {
       setJobs(

@@ -14,10 +14,9 @@ const job = (n: number, owner: string, position: number): Job =>
  * A server for the line: `jobs` is what `queue.line` (the head, by position) and `jobs.get` answer, and the test
  * sends stream events through `send`.
  */
-function fakeServer(jobs: Job[]) {
+function fakeServer(jobs: Job[], version = 0) {
   let handlers: SubscriptionHandlers<JobStreamEvent> | undefined;
   let event = 0;
-  let version = 0;
   const byId = () => new Map(jobs.map((j) => [j.id, j]));
   const api = {
     head: vi.fn(async (limit: number) => {
@@ -85,7 +84,7 @@ describe("createLine", () => {
   });
 
   it("fills the head from behind as its jobs start, and shows none that waits behind it", async () => {
-    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3), job(4, "bob", 4)]);
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3), job(4, "bob", 4)], 10);
     const { state, dispose } = mount(server.api, 2);
     await eventually(() => expect(rowsOf(state)).toEqual(["#1 ann 1", "#2 bob 2"]));
     // ann's first starts: it leaves at once, and the head is read again for the job that moves up into it.
@@ -105,7 +104,7 @@ describe("createLine", () => {
   });
 
   it("moves the rows by line events, adds a new job and drops a started one", async () => {
-    const server = fakeServer([job(1, "ann", 1), job(2, "ann", 2)]);
+    const server = fakeServer([job(1, "ann", 1), job(2, "ann", 2)], 10);
     const { state, dispose } = mount(server.api);
     await eventually(() => expect(rowsOf(state)).toHaveLength(2));
     // bob's first job takes the second place: ann's second moves back one.
@@ -152,6 +151,21 @@ describe("createLine", () => {
     expect(state.total()).toBe(2);
     server.send(line(10, [{ op: "remove", at: 1, count: 1 }]));
     expect(state.total()).toBe(2);
+    dispose();
+  });
+
+  it("does not move the rows again by a change the read of the head holds already", async () => {
+    // ann's job started at version 10 → 11, and the head was read at 11, before the stream's event says so.
+    const server = fakeServer([job(2, "bob", 1), job(3, "cy", 2)], 11);
+    const { state, dispose } = mount(server.api);
+    await eventually(() => expect(rowsOf(state)).toEqual(["#1 bob 2", "#2 cy 3"]));
+    server.send(line(10, [{ op: "remove", at: 1, count: 1 }]));
+    expect(rowsOf(state)).toEqual(["#1 bob 2", "#2 cy 3"]);
+    // The next change, past the read, moves them.
+    server.set([job(3, "cy", 1)], 12);
+    server.send(line(11, [{ op: "remove", at: 1, count: 1 }]));
+    server.send({ ...job(2, "bob", 0), status: "processing" });
+    await eventually(() => expect(rowsOf(state)).toEqual(["#1 cy 3"]));
     dispose();
   });
 

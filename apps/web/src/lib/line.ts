@@ -65,6 +65,8 @@ export function createLine(api: LineApi, rows: number, options: { wholeLine?: ()
         store.forget(Object.keys(store.jobs).filter((jobId) => !shown.has(jobId)));
         // applyEvent, not applySnapshot: under fair turns a position may grow, and this read is the newer one.
         for (const job of head.items) store.applyEvent(job);
+        // Its positions are at the version it was read at, which the stream's line events may not have reached yet.
+        store.resetLine(head.version);
         // A version lower than the last read's is a new leader's (after a failover it counts from 0 again): what was
         // counted before is the old leader's, and in this read.
         counted = head.version < readVersion ? [] : counted.filter((change) => change.from >= head.version);
