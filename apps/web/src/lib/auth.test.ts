@@ -98,6 +98,22 @@ describe("the session", () => {
     expect(sessionEnded()).toBeNull();
   });
 
+  it("leaves nothing of a user whose session ended for the user the page starts afresh as", async () => {
+    const navigated: string[] = [];
+    const navigate = (path: string) => void navigated.push(path);
+    const ann = { name: "ann", admin: false };
+    expect(await login("ann's token", answering(200, { ok: true, user: ann }), navigate)).toBeNull();
+    sessionStorage.setItem("anvil:draft", "ann's private draft");
+    sessionStorage.setItem("anvil:last-event", JSON.stringify({ scope: "*", id: "1042" }));
+    // An admin removed ann where nobody needs to sign in: the page is the local user's now.
+    await recheckAuth(
+      answering(200, { required: false, authorized: true, user: { name: "local", admin: true } }),
+      navigate,
+    );
+    expect(navigated).toEqual(["/"]);
+    expect([sessionStorage.getItem("anvil:draft"), sessionStorage.getItem("anvil:last-event")]).toEqual([null, null]);
+  });
+
   it("leaves nothing of a user who signs out, or whose session ended, for the next one in the tab", async () => {
     const navigated: string[] = [];
     const navigate = (path: string) => void navigated.push(path);

@@ -93,7 +93,11 @@ export async function recheckAuth(
 ): Promise<void> {
   const before = authState() === "ok" ? currentUser() : null;
   const state = await checkAuth(fetcher);
-  if (state === "ok" && before !== null && currentUser()?.name !== before.name) navigate("/");
+  if (state === "ok" && before !== null && currentUser()?.name !== before.name) {
+    // The fresh page reads the tab's storage: the draft, settings and stream cursor were the user before's.
+    forgetTab();
+    navigate("/");
+  }
 }
 
 /**
