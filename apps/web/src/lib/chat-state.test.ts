@@ -184,6 +184,36 @@ describe("createChatState", () => {
     expect(keys[2]).not.toBe(keys[0]);
   });
 
+  it("sends Retry of one card pressed again after no answer with its first key, though another card's came between", async () => {
+    vi.useFakeTimers();
+    let failing = true;
+    const keys: { jobId: string; key: string }[] = [];
+    serverAnswering(
+      (procedure) => {
+        if (procedure !== "jobs.retry") return undefined;
+        if (failing) return Promise.reject(new TypeError("Failed to fetch"));
+        return ok(makeJob({ id: "j9", conversationId: "c1" }));
+      },
+      undefined,
+      (procedures, body) => {
+        if (!procedures.includes("jobs.retry")) return;
+        const field = (name: string) => new RegExp(`"${name}":"([^"]+)"`).exec(body)?.[1] ?? "";
+        keys.push({ jobId: field("jobId"), key: field("idempotencyKey") });
+      },
+    );
+    const open = await openOn();
+    dispose = open.dispose;
+    const [a, b] = ["j1", "j2"].map((id) => makeJob({ id, conversationId: "c1", status: "error" }));
+    // The network is down: Retry on one card, then on another; neither is answered (either may have been made).
+    for (const job of [a!, b!]) {
+      await Promise.all([expect(open.chat.retry(job)).rejects.toThrow(), vi.advanceTimersByTimeAsync(10)]);
+    }
+    failing = false;
+    await Promise.all([open.chat.retry(a!), vi.advanceTimersByTimeAsync(10)]);
+    expect(keys.map((sent) => sent.jobId)).toEqual(["j1", "j2", "j1"]);
+    expect(keys[2]!.key).toBe(keys[0]!.key);
+  });
+
   it("opens the newest conversation of the user's own, not another user's from an admin's list", async () => {
     await checkAuth(async () =>
       Response.json({ required: true, authorized: true, user: { name: "admin", admin: true } }),

@@ -9,17 +9,20 @@ const newKey = (): string =>
  * the same request is a new job with a new key.
  */
 export function submissionKeys() {
-  let unanswered: { request: string; key: string } | null = null;
+  // Every send still without an answer, not only the last: Retry on one card, then on another, then on the first
+  // again (the network down meanwhile) is the first card's retry sent again, never a second new job.
+  const unanswered = new Map<string, string>();
   return {
     /** The key to send `request` with. */
     keyFor(request: unknown): string {
       const text = JSON.stringify(request);
-      if (unanswered?.request !== text) unanswered = { request: text, key: newKey() };
-      return unanswered.key;
+      let key = unanswered.get(text);
+      if (key === undefined) unanswered.set(text, (key = newKey()));
+      return key;
     },
     /** The send with `key` got its job: a later send, even of the same request, is a new one. */
     answered(key: string): void {
-      if (unanswered?.key === key) unanswered = null;
+      for (const [request, unansweredKey] of unanswered) if (unansweredKey === key) unanswered.delete(request);
     },
   };
 }
