@@ -66,6 +66,8 @@ export class JobService {
   private readonly runtime: EffectRuntime;
   private readonly images: ImageStore;
   private readonly publisher: JobPublisher;
+  /** The last pause or resume: the next one is written once it is applied (see {@link setPaused}). */
+  private pausing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly options: JobServiceOptions,
@@ -316,14 +318,21 @@ export class JobService {
   }
 
   /** Pauses (nothing starts; running jobs finish) or resumes the queue; persisted first, so it holds across failover. */
-  async setPaused(paused: boolean, by?: string): Promise<void> {
-    await this.options.store.setPaused(paused);
-    // Pausing moves no position: the line and its version stay as they are; only the estimates change.
-    this.scheduler.hold(paused);
-    this.live.retimed();
-    this.options.log?.(paused ? "queue paused: no job starts until queue.resume" : "queue resumed", {
-      ...(by === undefined ? {} : { by }),
+  setPaused(paused: boolean, by?: string): Promise<void> {
+    // One at a time: the line is held in the order the database took the writes. Sent together on a pool, a pause
+    // and a resume commit in one order and may be answered in the other, and the line kept the one the database
+    // had overwritten (a queue that ran while the database said paused, and stopped at the next start).
+    const turn = this.pausing.then(async () => {
+      await this.options.store.setPaused(paused);
+      // Pausing moves no position: the line and its version stay as they are; only the estimates change.
+      this.scheduler.hold(paused);
+      this.live.retimed();
+      this.options.log?.(paused ? "queue paused: no job starts until queue.resume" : "queue resumed", {
+        ...(by === undefined ? {} : { by }),
+      });
     });
+    this.pausing = turn.catch(() => undefined);
+    return turn;
   }
 
   /** Whether the journal's last writes failed and it is retrying them (the database away, or its disk full). */
