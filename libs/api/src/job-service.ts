@@ -66,8 +66,8 @@ export class JobService {
   private readonly runtime: EffectRuntime;
   private readonly images: ImageStore;
   private readonly publisher: JobPublisher;
-  /** The last pause or resume: the next one is written once it is applied (see {@link setPaused}). */
-  private pausing: Promise<void> = Promise.resolve();
+  /** The last pause, resume or move: the next one is written once it is applied (see {@link inTurn}). */
+  private controls: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly options: JobServiceOptions,
@@ -311,18 +311,17 @@ export class JobService {
       throw new Conflict({ message: `Job ${jobId} is ${record.status}; only a queued job can be moved` });
     }
     if (global && to !== "front") throw new Invalid({ field: "to", message: "global moves go to the front only" });
-    const moved = await this.options.store.moveJob(jobId, global ? "global" : to);
-    if (!moved) throw new Conflict({ message: `Job ${jobId} started before it could be moved` });
-    this.scheduler.move(jobId, global ? { front: moved.line.front } : { move: moved.line.move, front: null });
-    return this.live.toJob(record);
+    return this.inTurn(async () => {
+      const moved = await this.options.store.moveJob(jobId, global ? "global" : to);
+      if (!moved) throw new Conflict({ message: `Job ${jobId} started before it could be moved` });
+      this.scheduler.move(jobId, global ? { front: moved.line.front } : { move: moved.line.move, front: null });
+      return this.live.toJob(record);
+    });
   }
 
   /** Pauses (nothing starts; running jobs finish) or resumes the queue; persisted first, so it holds across failover. */
   setPaused(paused: boolean, by?: string): Promise<void> {
-    // One at a time: the line is held in the order the database took the writes. Sent together on a pool, a pause
-    // and a resume commit in one order and may be answered in the other, and the line kept the one the database
-    // had overwritten (a queue that ran while the database said paused, and stopped at the next start).
-    const turn = this.pausing.then(async () => {
+    return this.inTurn(async () => {
       await this.options.store.setPaused(paused);
       // Pausing moves no position: the line and its version stay as they are; only the estimates change.
       this.scheduler.hold(paused);
@@ -331,7 +330,20 @@ export class JobService {
         ...(by === undefined ? {} : { by }),
       });
     });
-    this.pausing = turn.catch(() => undefined);
+  }
+
+  /**
+   * Runs a pause, resume or move once the ones before it are written and applied to the line. Sent together on a
+   * pool of connections, two of them commit in one order and may be answered in the other: the line then kept the
+   * one the database had overwritten (a queue that ran while the database said paused, a job at the front that the
+   * database, and the next leader, put at the back).
+   */
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.controls.then(work);
+    this.controls = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   }
 

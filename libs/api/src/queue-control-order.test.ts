@@ -1,0 +1,89 @@
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import { JobStore } from "@anvil/persistence";
+import type { ImageStore, JobRecord, LineMove } from "@anvil/persistence";
+import { afterEach, describe, expect, it } from "vitest";
+import { EventHub } from "./event-hub";
+import { JobService } from "./job-service";
+import { useTestStore } from "./testing/test-store";
+
+const noImages: ImageStore = { write: async () => {}, read: async () => null, remove: async () => {} };
+
+/**
+ * A store on a pool of connections: pauses and moves sent at once commit in the order sent, but their answers come
+ * back in the reverse order (the last one committed answers first). Each answer is held until every write sent so
+ * far has committed.
+ */
+class AnswersOutOfOrder extends JobStore {
+  private sent = 0;
+  private committed = 0;
+  private readonly held: (() => void)[] = [];
+
+  override setPaused(paused: boolean): Promise<void> {
+    return this.outOfOrder(() => super.setPaused(paused));
+  }
+
+  override moveJob(jobId: string, to: LineMove): Promise<JobRecord | null> {
+    return this.outOfOrder(() => super.moveJob(jobId, to));
+  }
+
+  private async outOfOrder<T>(write: () => Promise<T>): Promise<T> {
+    this.sent++;
+    const answer = await write();
+    this.committed++;
+    await new Promise<void>((release) => {
+      this.held.push(release);
+      if (this.committed < this.sent) return;
+      // One answer per turn of the event loop: each caller has gone on before the next answer arrives.
+      const answers = this.held.splice(0).reverse();
+      const next = () => {
+        answers.shift()?.();
+        if (answers.length > 0) setImmediate(next);
+      };
+      setImmediate(next);
+    });
+    return answer;
+  }
+}
+
+describe("queue control sent at once", () => {
+  const { database } = useTestStore();
+  let service: JobService | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+  });
+
+  const start = async (store: JobStore) =>
+    (service = await JobService.start({
+      store,
+      events: new EventHub(),
+      backends: [],
+      jobTimeoutMs: 60_000,
+      images: noImages,
+    }));
+
+  it("holds the line as the database says when a pause and a resume are sent at once", async () => {
+    const store = new AnswersOutOfOrder(database());
+    const service = await start(store);
+
+    await Promise.all([service.setPaused(true), service.setPaused(false)]);
+
+    // The resume was sent last: the database holds it, and so must the line.
+    expect((await store.lineState()).paused).toBe(false);
+    expect(service.scheduler.held).toBe(false);
+  });
+
+  it("orders the line as the database says when two moves of one job are sent at once", async () => {
+    const store = new AnswersOutOfOrder(database());
+    const service = await start(store);
+    const first = await service.submit({ prompt: "first", ...DEFAULT_JOB_PARAMS });
+    const second = await service.submit({ prompt: "second", ...DEFAULT_JOB_PARAMS });
+
+    await Promise.all([service.move(second.id, "front"), service.move(second.id, "back")]);
+
+    // The move to the back was sent last: the database keeps it, and the line must too.
+    expect((await store.getJob(second.id))?.line.move).toBeGreaterThan(0);
+    expect(service.scheduler.lineEntry(second.id)?.move).toBeGreaterThan(0);
+    expect(service.scheduler.queued()).toEqual([first.id, second.id]);
+  });
+});
