@@ -112,3 +112,51 @@ describe("a job service whose images folder is full", () => {
     expect(service.scheduler.imagesBlocked).toBe(false);
   }, 30_000);
 });
+
+describe("a job service whose backend blinks during a generation", () => {
+  const { store } = useTestStore();
+  let service: JobService | undefined;
+  let sim: ForgeSimulator | undefined;
+  afterEach(async () => {
+    // The simulator first: it ends whatever it still runs, which a stop would otherwise wait for.
+    await sim?.close();
+    await service?.stop();
+  });
+
+  it("interrupts the generation Forge goes on with once it answers again, and gives the GPU back", async () => {
+    sim = await startForgeSimulator({ port: 29121, stepMs: 5, modelLoadMs: 1 });
+    // The interrupt sent as the connection dropped, failed (Forge could not be reached), is what the test waits for.
+    let interruptFailed: () => void = () => {};
+    const unsent = new Promise<void>((resolve) => (interruptFailed = resolve));
+    const watchedFetch: typeof fetch = (input, init) => {
+      const sending = fetch(input, init);
+      if (String(input).endsWith("/sdapi/v1/interrupt")) sending.catch(() => interruptFailed());
+      return sending;
+    };
+    service = await JobService.start({
+      store: store(),
+      events: new EventHub(),
+      backends: [makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 10, connectRetries: 0, fetch: watchedFetch })],
+      jobTimeoutMs: 60_000,
+      probeIntervalMs: 50,
+      images: fillingUp(0).images,
+    });
+    const params = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 2 };
+    sim.injectFault("hang", 1);
+    const blinks = await service.submit({ prompt: "blinks", ...params });
+    // Its progress shows: the client has seen it running on Forge.
+    await vi.waitFor(async () => expect((await service!.get(blinks.id)).progress).toBeGreaterThan(0), {
+      timeout: 10_000,
+    });
+
+    // Forge's port closes (its connections drop) while it goes on generating, and opens again.
+    await sim.setOffline(true);
+    await unsent;
+    await sim.setOffline(false);
+
+    // The generation nobody will receive is stopped, and the GPU goes to the next job.
+    await vi.waitFor(() => expect(sim!.stats().log[0]?.outcome).toBe("interrupted"), { timeout: 10_000 });
+    const next = await service.submit({ prompt: "next", ...params });
+    await vi.waitFor(async () => expect((await service!.get(next.id)).status).toBe("complete"), { timeout: 10_000 });
+  }, 30_000);
+});

@@ -168,10 +168,13 @@ export const forgeGenerate =
         // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
         // Bounded: a backend that stops answering for 5 s is taken for gone (see below).
         // A failed check of Forge's answer (e.g. interrupted in Forge's own UI) needs no wait: Forge had answered.
+        // The client's interrupt may not have reached Forge (its port closed for a moment while Forge went on, or a
+        // timeout cut the stop short): a generation of the API seen running meanwhile is this one, and is stopped,
+        // or the job and its GPU would wait for Forge to finish work nobody receives (ten minutes for a hung one).
         Effect.onExit((exit) =>
           Exit.isSuccess(exit) || Deferred.isDoneUnsafe(generated)
             ? Effect.void
-            : untilIdle(watched, { throughErrors: true }).pipe(Effect.ignore),
+            : untilIdle(watched, { throughErrors: true, interruptApiJob: true }).pipe(Effect.ignore),
         ),
         Effect.catchTag("ForgeError", (error): Effect.Effect<never, ForgeError | BackendLost> => {
           if (!MAYBE_GONE.has(error.reason)) return Effect.fail(error);

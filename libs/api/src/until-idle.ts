@@ -1,3 +1,4 @@
+import { isApiJob } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError } from "@anvil/forge-client";
 import { Data, Duration, Effect, Schedule } from "effect";
 
@@ -21,11 +22,13 @@ const ANSWER_WITHIN_MS = 5_000;
  * minutes (then `StillBusy`). Forge goes on for a moment after an interrupt, for the rest of a load, and after a
  * failure or a client that left. With `throughErrors`, a poll that fails is retried like a busy answer until the
  * backend has not answered for 5 s (it is then taken for gone: the monitor probes it, and interrupts whatever it
- * runs before it is used again); without, its error ends the wait.
+ * runs before it is used again); without, its error ends the wait. With `interruptApiJob`, a generation sent
+ * through the API that Forge runs and that nobody has interrupted yet is interrupted (never one from Forge's own
+ * UI): the caller holds the GPU, so it is the one the caller gave up on.
  */
 export const untilIdle = (
   forge: ForgeClient,
-  { throughErrors }: { throughErrors: boolean },
+  { throughErrors, interruptApiJob = false }: { throughErrors: boolean; interruptApiJob?: boolean },
 ): Effect.Effect<void, ForgeError | StillBusy> =>
   Effect.suspend(() => {
     let answeredAt = performance.now();
@@ -35,7 +38,11 @@ export const untilIdle = (
           answeredAt = performance.now();
         }),
       ),
-      Effect.flatMap((progress) => (progress.busy ? Effect.fail(new Busy()) : Effect.void)),
+      Effect.flatMap((progress) => {
+        if (!progress.busy) return Effect.void;
+        const stop = interruptApiJob && isApiJob(progress) && !progress.interrupted;
+        return (stop ? Effect.ignore(forge.interrupt()) : Effect.void).pipe(Effect.andThen(Effect.fail(new Busy())));
+      }),
       Effect.retry({
         schedule: Schedule.spaced(Duration.millis(250)),
         while: (e) => e._tag === "Busy" || (throughErrors && performance.now() - answeredAt < ANSWER_WITHIN_MS),
