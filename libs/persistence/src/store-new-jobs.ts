@@ -136,7 +136,7 @@ export async function storeNewJobs(
   const batch = JSON.stringify(inputs.map(toBatchRow));
   let rows;
   try {
-    // With a fence, stored only while its term lasts (drizzle/0017_submit_jobs_fenced.sql).
+    // With a fence, stored only while its term lasts (drizzle/0018_submit_jobs_fenced.sql).
     const call = fence
       ? sql`anvil_submit_jobs(${batch}::jsonb, ${fence.holder}::text, ${fence.epoch}::bigint)`
       : sql`anvil_submit_jobs(${batch}::jsonb)`;
