@@ -93,5 +93,6 @@ describe("the built server with a bad HOST, PORT or DATA_DIR", () => {
       level: 40,
       msg: expect.stringContaining("set NODE_ENV=production"),
     });
-  });
+    // A new embedded database is made first: 10–20 s on a loaded CI machine.
+  }, 60_000);
 });
