@@ -265,9 +265,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     termStore: JobStore,
     termImages: ImageStore,
     backends: readonly ForgeClient[],
+    tookOver: boolean,
   ): JobServiceOptions => ({
-    // A cluster's leader: the calls held while it was elected (a cancel) come before its first start.
-    ...(config.databaseUrl ? { firstProbeAfterMs: HELD_CALLS_MS } : {}),
+    // A leader that took over from another: the calls held while it was elected (a cancel) come before its first start.
+    ...(tookOver ? { firstProbeAfterMs: HELD_CALLS_MS } : {}),
     store: termStore,
     events,
     backends,
@@ -305,10 +306,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     : null;
   // The Forge clients of the term that drives the GPUs now (see term-backends.ts).
   let backends: TermBackends | null = null;
-  const lead = async (termStore: JobStore, termImages: ImageStore): Promise<void> => {
+  const lead = async (termStore: JobStore, termImages: ImageStore, tookOver = false): Promise<void> => {
     const term = termBackends(forgeUrls, forgeFetch, config.jobTimeoutMs);
     backends = term;
-    const started = await JobService.start(serviceOptions(termStore, termImages, term.clients)).catch(
+    const started = await JobService.start(serviceOptions(termStore, termImages, term.clients, tookOver)).catch(
       (error: unknown) => {
         term.end();
         throw error;
@@ -547,7 +548,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       leaseMs,
       lead: (epoch) => {
         const fence = termLease.fenceOf(epoch);
-        return lead(store.withFence(fence), sharedImages?.withFence(fence) ?? images);
+        // The first term of a database follows no leader: no call can be held for a job of an earlier one.
+        return lead(store.withFence(fence), sharedImages?.withFence(fence) ?? images, epoch > 1);
       },
       stepDown: async () => {
         const ending = service;
