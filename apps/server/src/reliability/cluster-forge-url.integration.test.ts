@@ -1,5 +1,4 @@
 import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { describe, expect, it } from "vitest";
@@ -15,14 +14,21 @@ const CHANGED = "the GPUs change with this leader";
 
 const warnings = (server: ServerProcess, start: string): LogLine[] =>
   server.logs.filter((line) => typeof line.msg === "string" && line.msg.startsWith(start));
-/** A port nothing listens on. */
-const unusedPort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
+/**
+ * A port nothing listens on, below the kernel's ephemeral range (32768 and up): the servers and simulators that
+ * tests running beside this one start on port 0 land there, and one could take a port freed there before it is called.
+ */
+const unusedPort = async (): Promise<number> => {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+};
 const leads = (server: ServerProcess) => server.logs.some((line) => line.msg === "this server leads the cluster");
 
 /**
