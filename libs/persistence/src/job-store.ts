@@ -64,6 +64,14 @@ export class JobStore {
     });
   }
 
+  /**
+   * Runs `write` on this store's database, or, when this store has a fence and is not in a transaction already, in a
+   * transaction that checks the fence first: a term's late write lands nowhere.
+   */
+  private fenced<T>(write: (db: AnvilDb) => Promise<T>): Promise<T> {
+    return this.fence && !this.inTransaction ? this.transaction((store) => write(store.db)) : write(this.db);
+  }
+
   /** Creates a conversation of `owner`'s (default `local`; "New conversation" when untitled). */
   createConversation(title?: string, owner?: string): Promise<Conversation> {
     return conversations.createConversation(this.db, title, owner);
@@ -195,20 +203,17 @@ export class JobStore {
   /** Pauses or resumes the queue (persisted). */
   setPaused(paused: boolean): Promise<void> {
     // Fenced: a term's late pause (or move) would hold a line the next leader, which read it at its start, does not.
-    if (this.fence && !this.inTransaction) return this.transaction((store) => store.setPaused(paused));
-    return queueControl.setPaused(this.db, paused);
+    return this.fenced((db) => queueControl.setPaused(db, paused));
   }
 
   /** Records a move of a queued job; null when it is not queued. */
   moveJob(jobId: string, to: LineMove): Promise<JobRecord | null> {
-    if (this.fence && !this.inTransaction) return this.transaction((store) => store.moveJob(jobId, to));
-    return queueControl.moveJob(this.db, jobId, to);
+    return this.fenced((db) => queueControl.moveJob(db, jobId, to));
   }
 
   /** Takes back a processing job's attempt that a shutdown stopped (see attempts.ts); false when it is not that one. */
   refundAttempt(jobId: string, attempt: number): Promise<boolean> {
-    if (this.fence && !this.inTransaction) return this.transaction((store) => store.refundAttempt(jobId, attempt));
-    return refundAttempt(this.db, jobId, attempt);
+    return this.fenced((db) => refundAttempt(db, jobId, attempt));
   }
 
   /** Records a processing job's progress in the job and its message, without an event; null when not processing. */
