@@ -23,7 +23,7 @@ export interface TestServer {
 
 /**
  * What a test may change about the server it starts: timings, and inspection, its ring size, the API token, what a
- * WebSocket may leave unsent.
+ * WebSocket may leave unsent and how long its client may stay quiet.
  */
 export type TestServerOptions = Partial<
   Pick<
@@ -37,6 +37,7 @@ export type TestServerOptions = Partial<
     | "webhooks"
     | "logger"
     | "maxUnsentWebSocketBytes"
+    | "webSocketPingMs"
   >
 >;
 
