@@ -333,6 +333,62 @@ describe("createChatState", () => {
     expect(asked.filter((procedure) => procedure === "messages.list")).toHaveLength(3);
   });
 
+  it("reads a conversation's many out-of-step waiting jobs again in one list, and a few one by one", async () => {
+    vi.useFakeTimers();
+    let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;
+    const waiting = (count: number, shift: number) =>
+      Array.from({ length: count }, (_, i) =>
+        makeJob({ id: `job-${i}`, conversationId: "c1", messageId: `m${i}`, queuePosition: i + 1 + shift }),
+      );
+    // The page holds every job's message: nothing but the line events makes it read again.
+    const messages = Array.from({ length: 120 }, (_, i) => ({
+      id: `m${i}`,
+      conversationId: "c1",
+      role: "assistant",
+      content: "Image",
+      metadata: {},
+      createdAt: "2026-12-01T10:00:00.000Z",
+    }));
+    let listed = waiting(0, 0);
+    const asked = serverAnswering(
+      (procedure) => {
+        if (procedure === "conversations.list") return ok([conversation("c1", "Foxes")]);
+        if (procedure === "messages.list") return ok(messages);
+        if (procedure === "jobs.list") return ok({ items: listed, nextCursor: null });
+        if (procedure === "jobs.get") return ok(makeJob({ id: "job-0", conversationId: "c1", queuePosition: 7 }));
+        return undefined;
+      },
+      () => (stream = sseStream<JobStreamEvent>()).response,
+    );
+    const open = await openOn();
+    dispose = open.dispose;
+    const chat = open.chat;
+    const reads = (procedure: string) => asked.filter((p) => p === procedure).length;
+    const listsBefore = reads("jobs.list");
+    // The stream's snapshots of 120 waiting jobs, at line version 1.
+    stream!.send({ kind: "line", from: 0, version: 1, changes: [], timing: null });
+    for (const job of waiting(120, 0)) stream!.send(job);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(chat.jobs["job-119"]?.queuePosition).toBe(120);
+
+    // Twenty of them started elsewhere; a new leader's line starts at version 0 again: no position the page holds
+    // can be moved by its first event. The jobs it read are still waiting, twenty places further up.
+    listed = waiting(120, -20).slice(20);
+    stream!.send({ kind: "line", from: 0, version: 2, changes: [], timing: null });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(reads("jobs.get")).toBe(0);
+    expect(reads("jobs.list")).toBe(listsBefore + 1);
+    expect(chat.jobs["job-119"]?.queuePosition).toBe(100);
+
+    // The line's next event is out of step with what the page holds again, for one job of it only.
+    for (const job of waiting(120, 0).slice(1)) stream!.send({ ...job, status: "cancelled", queuePosition: 0 });
+    stream!.send({ kind: "line", from: 7, version: 8, changes: [], timing: null });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(reads("jobs.get")).toBe(1);
+    expect(reads("jobs.list")).toBe(listsBefore + 1);
+    expect(chat.jobs["job-0"]?.queuePosition).toBe(7);
+  });
+
   it("takes a burst of the stream's events in together: what follows the jobs computes once, not once each", async () => {
     vi.useFakeTimers();
     let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;

@@ -31,6 +31,9 @@ const JOB_GONE = "This job is gone: it was removed, or it is not yours.";
 /** What cancelling a conversation's waiting jobs says when the server does not find the conversation. */
 const CONVERSATION_NOT_FOUND = "This conversation is gone: it was deleted, or it is not yours.";
 
+// Past this many of the open conversation's waiting jobs to read again one by one, one read of them all is cheaper.
+const MAX_SINGLE_READS = 50;
+
 // The last event id this tab saw, per stream scope: a reload resumes the stream from it.
 const readCursor = (scope: string): string | undefined => {
   try {
@@ -48,11 +51,17 @@ const writeCursor = (scope: string, id: string) => {
   }
 };
 
-async function allJobs(conversationId: string): Promise<Job[]> {
+/** A conversation's jobs (with `status`, only those), read a page of 500 at a time. */
+async function allJobs(conversationId: string, status?: Job["status"]): Promise<Job[]> {
   const items: Job[] = [];
   let cursor: string | undefined;
   do {
-    const page = await trpc.jobs.list.query({ conversationId, limit: 500, ...(cursor ? { cursor } : {}) });
+    const page = await trpc.jobs.list.query({
+      conversationId,
+      limit: 500,
+      ...(status ? { status: [status] } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
     items.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
@@ -299,8 +308,29 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     }
   });
 
+  // The open conversation's waiting jobs, read again at once: their positions, when too many are out of step.
+  const readOpenWaiting = coalesced(async () => {
+    const id = selectedId();
+    if (!id) return;
+    const waiting = await allJobs(id, "queued").catch(() => null);
+    // Failed: the next line event or status change tells again.
+    if (!waiting || selectedId() !== id) return;
+    batch(() => {
+      for (const job of waiting) store.applyEvent(job);
+    });
+  });
+
+  /**
+   * Reads again the waiting jobs whose positions a line event could not move (it was out of step with what the page
+   * holds): one by one when few, else the open conversation's all in one read. A service's conversation holds
+   * thousands, all out of step at once after a new leader's first line event: as many reads of one job each.
+   */
   const readAgain = (jobIds: readonly string[]) => {
-    for (const jobId of jobIds) {
+    const open = selectedId();
+    const inOpen = (jobId: string) => open !== null && store.jobs[jobId]?.conversationId === open;
+    const many = jobIds.filter(inOpen).length > MAX_SINGLE_READS;
+    if (many) void readOpenWaiting();
+    for (const jobId of many ? jobIds.filter((jobId) => !inOpen(jobId)) : jobIds) {
       trpc.jobs.get.query({ jobId }).then(store.applyEvent, () => {
         // The next line event or status change tells again.
       });
