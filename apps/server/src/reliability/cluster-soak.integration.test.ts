@@ -27,11 +27,14 @@ interface Member {
 const codeOf = (error: unknown): string | undefined =>
   error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
 
-/** No answer (the server is gone), or a 503 (no leader right now): the same submit may be sent again. */
+/**
+ * No answer (the server is gone), a 503 (no leader right now), or a 502 (the leader went away while it handled the
+ * call, which may or may not have taken effect): the same submit, with its idempotency key, may be sent again.
+ */
 const transient = (error: unknown): boolean => {
   if (!(error instanceof TRPCClientError)) return false;
   const code = codeOf(error);
-  return code === undefined || code === "SERVICE_UNAVAILABLE";
+  return code === undefined || code === "SERVICE_UNAVAILABLE" || code === "BAD_GATEWAY";
 };
 
 const random = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
