@@ -32,7 +32,12 @@ export const askSignInRequired = async (url: string): Promise<boolean | null> =>
   }
 };
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less once `woken` settles; its timer goes either way, so a stop leaves none behind. */
+const sleepUnless = (ms: number, woken: Promise<void>): Promise<void> => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const slept = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([slept, woken]).finally(() => clearTimeout(timer));
+};
 
 /** A backend list as the log shows it. */
 const shown = (backends: readonly string[]): string =>
@@ -140,7 +145,7 @@ export class ClusterRole {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      await Promise.race([sleep(this.tickMs), this.woken]);
+      await sleepUnless(this.tickMs, this.woken);
       if (!this.stopping) await (this.ticking = this.tick());
     }
   }
@@ -204,7 +209,7 @@ export class ClusterRole {
     const over = new Promise<void>((resolve) => (done = resolve));
     const renewing = (async () => {
       while (working) {
-        await Promise.race([sleep(this.tickMs), over]);
+        await sleepUnless(this.tickMs, over);
         if (working && (await this.options.lease.renew(epoch).catch(() => null))) this.renewedAt = Date.now();
       }
     })();
