@@ -5,6 +5,7 @@ import { createCatalog } from "./catalog";
 import { forgetDue } from "./due-memory";
 import { errorCode, errorMessage } from "./errors";
 import { createJobStore } from "./job-store";
+import { MAX_SINGLE_READS } from "./line";
 import { submissionKeys } from "./submission-keys";
 import { createSubscription } from "./subscription";
 import { coalesced, throttled } from "./tasks";
@@ -30,9 +31,6 @@ const LIST_POLL_MS = 60_000;
 const JOB_GONE = "This job is gone: it was removed, or it is not yours.";
 /** What cancelling a conversation's waiting jobs says when the server does not find the conversation. */
 const CONVERSATION_NOT_FOUND = "This conversation is gone: it was deleted, or it is not yours.";
-
-// Past this many of the open conversation's waiting jobs to read again one by one, one read of them all is cheaper.
-const MAX_SINGLE_READS = 50;
 
 // The last event id this tab saw, per stream scope: a reload resumes the stream from it.
 const readCursor = (scope: string): string | undefined => {

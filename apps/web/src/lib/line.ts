@@ -31,8 +31,8 @@ export interface LineApi {
   cancelEveryone(): Promise<{ jobIds: string[] }>;
 }
 
-// Past this many positions to read again one by one, one read of the head is cheaper.
-const MAX_SINGLE_READS = 50;
+/** Past this many waiting jobs to read again one by one (`jobs.get`), one read of them all is cheaper. */
+export const MAX_SINGLE_READS = 50;
 
 /** How often at most the head is read again while the line moves: rows from behind fill the places of those that left. */
 export const HEAD_REFRESH_MS = 1000;
