@@ -111,6 +111,28 @@ const serverAnswering = (
   return asked;
 };
 
+/**
+ * A server whose `jobs.retry` gets no answer while `failing` (the network, or the server going away: the retry may or
+ * may not have been made), then answers with job `madeId`; `sent` holds each retry's job and idempotency key.
+ */
+const retriesAnswering = (madeId: string) => {
+  const server = { failing: true, sent: [] as { jobId: string; key: string }[] };
+  serverAnswering(
+    (procedure) => {
+      if (procedure !== "jobs.retry") return undefined;
+      if (server.failing) return Promise.reject(new TypeError("Failed to fetch"));
+      return ok(makeJob({ id: madeId, conversationId: "c1" }));
+    },
+    undefined,
+    (procedures, body) => {
+      if (!procedures.includes("jobs.retry")) return;
+      const field = (name: string) => new RegExp(`"${name}":"([^"]+)"`).exec(body)?.[1] ?? "";
+      server.sent.push({ jobId: field("jobId"), key: field("idempotencyKey") });
+    },
+  );
+  return server;
+};
+
 /** A chat state with conversation `c1` open, once its first reads are answered. */
 const openOn = async (listPollMs?: number) => {
   history.replaceState(null, "", "/?c=c1");
@@ -156,51 +178,26 @@ describe("createChatState", () => {
 
   it("sends Retry pressed again after no answer with the same key, and a later Retry with a new one", async () => {
     vi.useFakeTimers();
-    let failing = true;
-    const keys: unknown[] = [];
-    serverAnswering(
-      (procedure) => {
-        if (procedure !== "jobs.retry") return undefined;
-        // No answer (the network, or the server going away): the retry may or may not have been made.
-        if (failing) return Promise.reject(new TypeError("Failed to fetch"));
-        return ok(makeJob({ id: "j2", conversationId: "c1" }));
-      },
-      undefined,
-      (procedures, body) => {
-        if (procedures.includes("jobs.retry")) keys.push(/"idempotencyKey":"([^"]+)"/.exec(body)?.[1]);
-      },
-    );
+    const server = retriesAnswering("j2");
     const open = await openOn();
     dispose = open.dispose;
     const failed = makeJob({ id: "j1", conversationId: "c1", status: "error" });
     const settle = async <T>(action: Promise<T>) => (await Promise.all([action, vi.advanceTimersByTimeAsync(10)]))[0];
     await Promise.all([expect(open.chat.retry(failed)).rejects.toThrow(), vi.advanceTimersByTimeAsync(10)]);
-    failing = false;
+    server.failing = false;
     expect((await settle(open.chat.retry(failed))).id).toBe("j2");
     await settle(open.chat.retry(failed));
+    const keys = server.sent.map((sent) => sent.key);
     expect(keys).toHaveLength(3);
     expect(keys[0]).toEqual(expect.any(String));
+    expect(keys[0]).not.toBe("");
     expect(keys[1]).toBe(keys[0]);
     expect(keys[2]).not.toBe(keys[0]);
   });
 
   it("sends Retry of one card pressed again after no answer with its first key, though another card's came between", async () => {
     vi.useFakeTimers();
-    let failing = true;
-    const keys: { jobId: string; key: string }[] = [];
-    serverAnswering(
-      (procedure) => {
-        if (procedure !== "jobs.retry") return undefined;
-        if (failing) return Promise.reject(new TypeError("Failed to fetch"));
-        return ok(makeJob({ id: "j9", conversationId: "c1" }));
-      },
-      undefined,
-      (procedures, body) => {
-        if (!procedures.includes("jobs.retry")) return;
-        const field = (name: string) => new RegExp(`"${name}":"([^"]+)"`).exec(body)?.[1] ?? "";
-        keys.push({ jobId: field("jobId"), key: field("idempotencyKey") });
-      },
-    );
+    const server = retriesAnswering("j9");
     const open = await openOn();
     dispose = open.dispose;
     const [a, b] = ["j1", "j2"].map((id) => makeJob({ id, conversationId: "c1", status: "error" }));
@@ -208,8 +205,9 @@ describe("createChatState", () => {
     for (const job of [a!, b!]) {
       await Promise.all([expect(open.chat.retry(job)).rejects.toThrow(), vi.advanceTimersByTimeAsync(10)]);
     }
-    failing = false;
+    server.failing = false;
     await Promise.all([open.chat.retry(a!), vi.advanceTimersByTimeAsync(10)]);
+    const keys = server.sent;
     expect(keys.map((sent) => sent.jobId)).toEqual(["j1", "j2", "j1"]);
     expect(keys[2]!.key).toBe(keys[0]!.key);
   });
