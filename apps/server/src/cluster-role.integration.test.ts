@@ -31,6 +31,18 @@ class HeldElection extends LeaderLease {
   }
 }
 
+/** A lease whose first `acquire` commits but whose answer is lost, as when the connection drops after the commit. */
+class LostAnswer extends LeaderLease {
+  private lost = false;
+
+  override async acquire(): Promise<number | null> {
+    const epoch = await super.acquire();
+    if (this.lost) return epoch;
+    this.lost = true;
+    throw new Error("write CONNECTION_CLOSED 127.0.0.1:5432");
+  }
+}
+
 describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   let test: TestDatabase | null = null;
   let database: AnvilDatabase | null = null;
@@ -73,6 +85,26 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     const rows = await db.execute(sql`select holder, expires_at > clock_timestamp() as held from cluster_leader`);
     const row = (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows)[0] as { held: boolean };
     expect(row.held).toBe(false);
+  });
+
+  it("leads at its next tick, not once its lease ran out, when the answer to the acquire that took it was lost", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const led: number[] = [];
+    const role = new ClusterRole({
+      // Held for a minute: waiting for it to run out would outlast the test.
+      lease: new LostAnswer(database.db, "this", "http://this", 60_000),
+      leaseMs: 200,
+      lead: async (epoch) => void led.push(epoch),
+      stepDown: async () => undefined,
+      log: () => undefined,
+    });
+    await role.start();
+    expect(role.role.kind).toBe("follower");
+    await expect.poll(() => role.role.kind, { timeout: 10_000 }).toBe("leader");
+    // A new term: the lost one's epoch was never known here, so nothing was written under it.
+    expect(led).toEqual([2]);
+    await role.stop();
   });
 
   it("keeps its lease while its term starts, however long rebuilding the line takes", async () => {

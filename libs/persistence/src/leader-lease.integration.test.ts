@@ -30,6 +30,21 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     expect(await a.current()).toMatchObject({ holder: "b", epoch: second });
   });
 
+  it("takes a new term at once when the lease is its own (an acquire whose answer was lost), and fences the lost one", async () => {
+    const a = lease("a");
+    const lost = await a.acquire();
+    expect(lost).not.toBeNull();
+    // The answer never reached the server: it is a follower that holds the lease, and tries again.
+    const next = await a.acquire();
+    expect(next).toBe(lost! + 1);
+    expect(await lease("b").acquire()).toBeNull();
+    expect(await a.renew(lost!)).toBe(false);
+    await expect(store().withFence(a.fenceOf(lost!)).setPaused(true)).rejects.toBeInstanceOf(Fenced);
+    expect(await store().lineState()).toMatchObject({ paused: false });
+    await store().withFence(a.fenceOf(next!)).setPaused(true);
+    expect(await store().lineState()).toMatchObject({ paused: true });
+  });
+
   it("records the backends of each term's leader, and reads those of a leader that records none as unknown", async () => {
     const withBackends = (holder: string, backends: string[]) =>
       new LeaderLease(test().database.db, holder, `http://${holder}`, 60_000, backends);

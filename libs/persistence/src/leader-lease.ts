@@ -73,7 +73,13 @@ export class LeaderLease {
     readonly backends: readonly string[] | null = null,
   ) {}
 
-  /** Takes the lease when nobody holds it (or it ran out): a new term, with a new epoch. Null when held by another. */
+  /**
+   * Takes the lease when nobody holds it (or it ran out): a new term, with a new epoch. Null when held by another.
+   * A lease this server holds already (its holder is one process's own) is taken again as a new term: an acquire
+   * whose answer was lost (the connection dropped after the commit) left it leading without knowing, and nobody else
+   * could lead until the lease ran out. The lost term wrote nothing (its epoch was never known here), and its
+   * successor fences it off like any other.
+   */
   async acquire(): Promise<number | null> {
     // The term's epoch stamps its backends: a server that records none (an older version, during a rolling
     // upgrade) takes a new term without touching them, and they read as unknown, not as the previous leader's.
@@ -87,7 +93,7 @@ export class LeaderLease {
             set holder = excluded.holder, url = excluded.url, epoch = cluster_leader.epoch + 1,
                 expires_at = excluded.expires_at, backends = excluded.backends,
                 backends_epoch = case when excluded.backends is null then null else cluster_leader.epoch + 1 end
-            where cluster_leader.expires_at < clock_timestamp()
+            where cluster_leader.expires_at < clock_timestamp() or cluster_leader.holder = excluded.holder
           returning epoch`,
     );
     const epoch = rows[0]?.["epoch"];
