@@ -81,11 +81,17 @@ export function ChatPage() {
   const unreachable = createMemo(
     () => new Set((chat.queue()?.backends ?? []).filter((backend) => !backend.healthy).map((backend) => backend.url)),
   );
+  /** Every backend's probes fail (none at all is a queue not read yet): nothing can start until one is back. */
+  const noGpu = () => {
+    const backends = chat.queue()?.backends ?? [];
+    return backends.length > 0 && backends.every((backend) => !backend.healthy);
+  };
   const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
   // The tab says how the open conversation's jobs stand, so that it can be watched from another tab.
   useTabTitle({
     title: () => chat.openConversation()?.title ?? null,
     jobs: jobsHere,
+    offline: () => chat.connection() === "reconnecting",
   });
   let menuButton!: HTMLButtonElement;
   let sidebar!: HTMLDivElement;
@@ -209,6 +215,7 @@ export function ChatPage() {
                 paused={chat.queue()?.paused}
                 offline={chat.connection() === "reconnecting"}
                 unreachable={unreachable()}
+                noGpu={noGpu()}
                 empty={<Welcome />}
                 control={(control) => (messageList = control)}
               />

@@ -4,7 +4,7 @@ import { checkAuth } from "../lib/auth";
 import { makeJob, sseStream } from "../lib/test-support";
 import type { Job, Message } from "../lib/types";
 import { ChatPage } from "./chat-page";
-import { BACKEND_DOWN_DETAIL } from "./job-card";
+import { BACKEND_DOWN_DETAIL, NO_GPU_DETAIL } from "./job-card";
 
 const ok = (data: unknown) => ({ result: { data } });
 const CONVERSATION = "00000000-0000-4000-8000-0000000000c1";
@@ -133,6 +133,19 @@ describe("<ChatPage> Cancel N waiting", () => {
     server([running], [], [{ url: gpu, healthy: false, busy: true, stopping: false, jobId: running.id }]);
     render(() => <ChatPage />);
     await waitFor(() => expect(card("prompt 1")).toHaveTextContent(BACKEND_DOWN_DETAIL));
+  });
+
+  it("says a waiting job starts once a GPU is back when every GPU is down, and only then", async () => {
+    history.replaceState(null, "", `/?c=${CONVERSATION}`);
+    const down = (url: string) => ({ url, healthy: false, busy: false, stopping: false, jobId: null });
+    server([job(1)], [], [down("http://gpu-1:7860"), down("http://gpu-2:7860")]);
+    const { unmount } = render(() => <ChatPage />);
+    await waitFor(() => expect(card("prompt 1")).toHaveTextContent(NO_GPU_DETAIL));
+    unmount();
+    server([job(1)], [], [down("http://gpu-1:7860"), { ...down("http://gpu-2:7860"), healthy: true }]);
+    render(() => <ChatPage />);
+    await waitFor(() => expect(card("prompt 1")).toHaveTextContent("Waiting for a GPU"));
+    expect(card("prompt 1")).not.toHaveTextContent(NO_GPU_DETAIL);
   });
 
   it("is not offered for a single waiting job, which has its own Cancel", async () => {

@@ -5,7 +5,7 @@ import { createStore } from "solid-js/store";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
-import { BACKEND_DOWN_DETAIL, JobCard, OFFLINE_DETAIL } from "./job-card";
+import { BACKEND_DOWN_DETAIL, JobCard, NO_GPU_DETAIL, OFFLINE_DETAIL } from "./job-card";
 
 const processing = {
   status: "processing" as const,
@@ -199,6 +199,33 @@ describe("<JobCard>", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
   });
 
+  it("drops an action's 'cannot be reached' once the connection is back, and keeps the server's own refusals", async () => {
+    const [offline, setOffline] = createSignal(false);
+    const conflict = TRPCClientError.from({
+      error: { code: -32009, message: "already complete", data: { code: "CONFLICT", httpStatus: 409 } },
+    });
+    let answer: unknown = new TypeError("Failed to fetch");
+    render(() => (
+      <JobCard
+        job={makeJob({ status: "error", queuePosition: 0 })}
+        onRetry={() => Promise.reject(answer)}
+        offline={offline()}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: /^Retry:/ }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("cannot be reached");
+    setOffline(true);
+    expect(screen.getByRole("alert")).toHaveTextContent("cannot be reached");
+    setOffline(false);
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+    answer = conflict;
+    fireEvent.click(screen.getByRole("button", { name: /^Retry:/ }));
+    const refusal = (await screen.findByRole("alert")).textContent;
+    setOffline(true);
+    setOffline(false);
+    expect(screen.getByRole("alert")).toHaveTextContent(refusal ?? "");
+  });
+
   it("drops an action's error once the job moves on: put back in the line, then complete", async () => {
     const [job, setJob] = createStore(makeJob(processing));
     const unreachable = new TypeError("Failed to fetch");
@@ -222,18 +249,48 @@ describe("<JobCard>", () => {
       ),
     ).toBeInTheDocument();
     setJob({ status: "processing", queuePosition: 0, startedAt: new Date().toISOString() });
-    expect(document.querySelector(".job-card__detail")?.textContent).toMatch(/^Running for .+ · attempt 2$/);
+    expect(document.querySelector(".job-card__detail")?.textContent).toMatch(
+      /^Running for .+ · attempt 2, after a run cut short by a server or GPU that went away$/,
+    );
     setJob({ attempt: 1 });
     expect(screen.queryByText(/attempt/)).toBeNull();
   });
 
-  it("says its GPU stopped answering instead of counting the time it runs, and counts again once it is back", () => {
+  it("says its GPU stopped answering instead of counting the time it runs or down to its end, and counts again once it is back", () => {
     const [down, setDown] = createSignal(true);
-    render(() => <JobCard job={makeJob({ ...processing, backend: "http://gpu-1:7860" })} backendDown={down()} />);
+    const soon = new Date(Date.now() + 41_000).toISOString();
+    render(() => (
+      <JobCard
+        job={makeJob({ ...processing, backend: "http://gpu-1:7860", estimatedFinishAt: soon })}
+        backendDown={down()}
+      />
+    ));
     const detail = () => document.querySelector(".job-card__detail")?.textContent;
     expect(detail()).toBe(BACKEND_DOWN_DETAIL);
+    expect(screen.getByRole("article")).not.toHaveTextContent("ready in");
     setDown(false);
     expect(detail()).toMatch(/^Running for /);
+    expect(screen.getByRole("article")).toHaveTextContent("ready in ~40 s");
+  });
+
+  it("says a waiting job starts once a GPU is back while none answers, with no countdown; a pause says so first", () => {
+    const [noGpu, setNoGpu] = createSignal(true);
+    const [paused, setPaused] = createSignal(false);
+    const soon = new Date(Date.now() + 41_000).toISOString();
+    render(() => (
+      <JobCard job={makeJob({ queuePosition: 2, estimatedStartAt: soon })} noGpu={noGpu()} paused={paused()} />
+    ));
+    const card = screen.getByRole("article");
+    expect(card).toHaveTextContent("#2 in queue");
+    expect(card).toHaveTextContent(NO_GPU_DETAIL);
+    expect(card).not.toHaveTextContent("starts in");
+    setPaused(true);
+    expect(card).toHaveTextContent("the queue is paused");
+    setPaused(false);
+    setNoGpu(false);
+    expect(card).toHaveTextContent("Waiting for a GPU");
+    expect(card).not.toHaveTextContent(NO_GPU_DETAIL);
+    expect(card).toHaveTextContent("starts in ~40 s");
   });
 
   it("moves the keyboard focus to Retry once a cancelled job's Cancel button is gone", async () => {

@@ -1,5 +1,5 @@
 import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show, Switch } from "solid-js";
-import { actionFailure } from "../lib/errors";
+import { actionFailure, UNREACHABLE } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { actionName, formatElapsed, formatSize, msBetween } from "../lib/format";
@@ -40,11 +40,19 @@ export interface JobCardProps {
    * server sends it back to the front of the line, for another GPU, unless its backend comes back).
    */
   backendDown?: boolean | undefined;
+  /**
+   * No backend answers its probes: a waiting job says it starts once one is back, instead of counting down to a start
+   * that cannot come (on a phone the queue strip that says so may be scrolled out of view).
+   */
+  noGpu?: boolean | undefined;
 }
 
 /** What a running card says while its backend does not answer. */
 export const BACKEND_DOWN_DETAIL =
   "Its GPU stopped answering: the job goes back to the front of the line unless the GPU comes back";
+
+/** What a waiting card says while no backend answers. */
+export const NO_GPU_DETAIL = "Waiting for a GPU: none answers right now, so it starts once one is back";
 
 /** What a waiting or running card says while the page cannot hear from the server. */
 export const OFFLINE_DETAIL = "Reconnecting to the server: this is where the job stood";
@@ -64,6 +72,16 @@ export function JobCard(props: JobCardProps) {
   const [actionError, setActionError] = createSignal<string | null>(null);
   // An action's failure belongs to the state it was tried in: once the job moves on (or runs again), it is old news.
   createEffect(on([() => props.job.status, () => props.job.attempt], () => setActionError(null), { defer: true }));
+  // Nor does "the server cannot be reached" outlive the connection's return: the page hears from it again.
+  createEffect(
+    on(
+      () => props.offline,
+      (offline, was) => {
+        if (!offline && was && actionError() === UNREACHABLE) setActionError(null);
+      },
+      { defer: true },
+    ),
+  );
   // Said after a move that changed nothing: the job already was where it was asked to go.
   const [note, setNote] = createSignal<string | null>(null);
   let card!: HTMLElement;
@@ -149,7 +167,11 @@ export function JobCard(props: JobCardProps) {
       data-error-open={errorOpen() && props.job.status === "error" ? "" : undefined}
       aria-label={`Image: ${props.job.prompt}`}
     >
-      <JobMedia job={props.job} onView={props.onView} offline={props.offline} />
+      <JobMedia
+        job={props.job}
+        onView={props.onView}
+        uncertain={props.offline || (props.job.status === "processing" ? props.backendDown : props.noGpu)}
+      />
       <header class="job-card__head">
         <span class={`badge badge--${props.job.status}`}>{STATUS_LABEL[props.job.status]}</span>
         <span class="job-card__meta">
@@ -173,7 +195,11 @@ export function JobCard(props: JobCardProps) {
           </Match>
           <Match when={props.job.status === "queued"}>
             <p class="job-card__detail">
-              {props.paused ? "Waiting: the queue is paused until an admin resumes it" : "Waiting for a GPU"}
+              {props.paused
+                ? "Waiting: the queue is paused until an admin resumes it"
+                : props.noGpu
+                  ? NO_GPU_DETAIL
+                  : "Waiting for a GPU"}
               <Show when={props.job.attempt > 1}>{RUN_AGAIN}</Show>
             </p>
           </Match>
@@ -189,7 +215,10 @@ export function JobCard(props: JobCardProps) {
                   </>
                 )}
               </Show>
-              <Show when={props.job.attempt > 1}> · attempt {props.job.attempt}</Show>
+              <Show when={props.job.attempt > 1}>
+                {" "}
+                · attempt {props.job.attempt}, after a run cut short by a server or GPU that went away
+              </Show>
             </p>
           </Match>
           <Match when={props.job.status === "complete"}>

@@ -27,8 +27,11 @@ function EstimateUnder(props: { kind: "start" | "finish"; at: string | null; job
 export function JobMedia(props: {
   job: Job;
   onView?: ((job: Job) => void) | undefined;
-  /** The live connection is lost: no countdown to a start or an end the page cannot see. */
-  offline?: boolean | undefined;
+  /**
+   * The page cannot tell when the job starts or ends (its connection is lost, its GPU or every GPU does not answer):
+   * no countdown to a start or an end that may not come.
+   */
+  uncertain?: boolean | undefined;
 }) {
   return (
     <div class="job-media">
@@ -38,7 +41,7 @@ export function JobMedia(props: {
             <div class="job-card__state job-card__state--queued">
               <p class="job-card__position">
                 <span>{formatPosition(props.job.queuePosition)}</span>
-                <EstimateUnder kind="start" at={props.offline ? null : props.job.estimatedStartAt} job={props.job} />
+                <EstimateUnder kind="start" at={props.uncertain ? null : props.job.estimatedStartAt} job={props.job} />
               </p>
             </div>
           </Match>
@@ -57,7 +60,11 @@ export function JobMedia(props: {
               </div>
               <p class="job-card__percent">
                 <span>{props.job.progress}%</span>
-                <EstimateUnder kind="finish" at={props.offline ? null : props.job.estimatedFinishAt} job={props.job} />
+                <EstimateUnder
+                  kind="finish"
+                  at={props.uncertain ? null : props.job.estimatedFinishAt}
+                  job={props.job}
+                />
               </p>
             </div>
           </Match>

@@ -40,6 +40,8 @@ export function MessageList(props: {
   offline?: boolean | undefined;
   /** The backends (their URLs, as a job's `backend` names them) whose probes fail: a job running there says so. */
   unreachable?: ReadonlySet<string> | undefined;
+  /** No backend answers: waiting cards say they start once one is back. */
+  noGpu?: boolean | undefined;
   /** Shown when the conversation has no messages (once it is loaded). */
   empty?: JSX.Element;
   /** Hands the page what it may ask of the list (see {@link MessageListControl}). */
@@ -145,6 +147,7 @@ export function MessageList(props: {
                       paused={props.paused}
                       offline={props.offline}
                       backendDown={unreachable(job().backend)}
+                      noGpu={props.noGpu}
                     />
                   )}
                 </Show>

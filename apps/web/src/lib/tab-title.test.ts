@@ -24,6 +24,12 @@ describe("tabTitle", () => {
     expect(tabTitle([done("a")], "Foxes", false)).toBe("Foxes · Anvil");
     expect(tabTitle([], null, false)).toBe("Anvil");
   });
+
+  it("says the page is reconnecting instead of a running job's or a waiting one's last known state", () => {
+    expect(tabTitle([running("a", 27)], "Foxes", false, true)).toBe("Reconnecting · Foxes · Anvil");
+    expect(tabTitle([queued("a", 2)], null, false, true)).toBe("Reconnecting · Anvil");
+    expect(tabTitle([running("a", 27)], "Foxes", false, false)).toBe("27% · Foxes · Anvil");
+  });
 });
 
 describe("useTabTitle", () => {
