@@ -63,3 +63,24 @@ describe("CheckpointCatalog with backends that do not hold the same checkpoints"
     ]);
   });
 });
+
+describe("CheckpointCatalog while no backend has ever answered", () => {
+  it("says of each list that it is not known yet, and of a checkpoint that it cannot be checked", async () => {
+    // A port nothing listens on: the backend is down, as a Forge that is still starting.
+    const down = await startForgeSimulator({});
+    const url = down.url;
+    await down.close();
+    const catalog = new CheckpointCatalog([makeForgeClient({ baseUrl: url })]);
+    for (const [list, name] of [
+      [() => catalog.list(), "checkpoints"],
+      [() => catalog.modules(), "modules"],
+      [() => catalog.samplers(), "samplers"],
+      [() => catalog.schedulers(), "schedulers"],
+    ] as const) {
+      await expect(list()).rejects.toThrow(`No backend answers, so the ${name} are not known yet; try again shortly`);
+    }
+    await expect(catalog.resolve("flux1-dev")).rejects.toThrow(
+      "No backend answers, so the checkpoint cannot be checked; try again shortly",
+    );
+  });
+});

@@ -63,22 +63,22 @@ export class CheckpointCatalog {
 
   /** The known checkpoints; a stale list is used while no backend answers. */
   async list(): Promise<SdModel[]> {
-    return (await this.offer()).models;
+    return (await this.offer("the checkpoints are not known yet")).models;
   }
 
   /** The known VAE / text-encoder files. */
   async modules(): Promise<SdModule[]> {
-    return (await this.offer()).modules;
+    return (await this.offer("the modules are not known yet")).modules;
   }
 
   /** The known samplers. */
   async samplers(): Promise<NamedItem[]> {
-    return (await this.offer()).samplers;
+    return (await this.offer("the samplers are not known yet")).samplers;
   }
 
   /** The known schedulers (a scheduler's label is among its aliases). */
   async schedulers(): Promise<NamedItem[]> {
-    return (await this.offer()).schedulers;
+    return (await this.offer("the schedulers are not known yet")).schedulers;
   }
 
   /**
@@ -87,11 +87,12 @@ export class CheckpointCatalog {
    * still unknown, it is an error that lists the known ones.
    */
   async resolve(name: string): Promise<string> {
-    const found = findCheckpoint(await this.list(), name) ?? (await this.afterRefresh(name));
+    const checkpoints = async () => (await this.offer("the checkpoint cannot be checked")).models;
+    const found = findCheckpoint(await checkpoints(), name) ?? (await this.afterRefresh(name));
     if (!found) {
       throw new Invalid({
         field: "checkpoint",
-        message: `checkpoint "${name}" is not known to the backend; known: ${known((await this.list()).map((m) => m.title))}`,
+        message: `checkpoint "${name}" is not known to the backend; known: ${known((await checkpoints()).map((m) => m.title))}`,
       });
     }
     return found.title;
@@ -105,7 +106,7 @@ export class CheckpointCatalog {
    */
   async resolveModules(names: readonly string[]): Promise<string[]> {
     if (names.length === 0) return [];
-    const modules = await this.modules();
+    const { modules } = await this.offer("the modules cannot be checked");
     return names.map((name) => {
       const found = modules.find((m) => m.filename === name || m.name === name || baseName(m.filename) === name);
       if (!found) {
@@ -160,7 +161,7 @@ export class CheckpointCatalog {
   }
 
   private async resolveNamed(field: string, name: string, pick: (offer: Offer) => NamedItem[]): Promise<string> {
-    const offer = await this.offer().catch((error: unknown) => {
+    const offer = await this.offer(`the ${field} cannot be checked`).catch((error: unknown) => {
       if (error instanceof Unavailable) return null;
       throw error;
     });
@@ -179,7 +180,7 @@ export class CheckpointCatalog {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, RESCAN_WAIT_MS)));
     await Promise.race([this.rescan(), waited]).finally(() => clearTimeout(timer));
-    return findCheckpoint(await this.list(), name);
+    return findCheckpoint((await this.offer("the checkpoint cannot be checked")).models, name);
   }
 
   private rescan(): Promise<void> {
@@ -196,9 +197,13 @@ export class CheckpointCatalog {
     return this.rescanning;
   }
 
-  private async offer(): Promise<Offer> {
+  /**
+   * What the backends offer, fresh or cached; a stale offer while no backend answers. None ever answered: refused
+   * with Unavailable, saying what that leaves undone (`unknown`, "the samplers are not known yet").
+   */
+  private async offer(unknown: string): Promise<Offer> {
     if (this.cache && performance.now() - this.cache.at < TTL_MS) return this.cache.offer;
-    if (performance.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return this.staleOrUnavailable();
+    if (performance.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return this.staleOrUnavailable(unknown);
     const answers = await Promise.all(this.backends.map((backend) => this.runtime.runPromise(offerOf(backend))));
     const offers = answers.filter((offer): offer is Offer => offer !== null);
     if (offers.length > 0) {
@@ -223,7 +228,7 @@ export class CheckpointCatalog {
       return offer;
     }
     this.failedAt = performance.now();
-    return this.staleOrUnavailable();
+    return this.staleOrUnavailable(unknown);
   }
 
   /**
@@ -252,9 +257,9 @@ export class CheckpointCatalog {
     );
   }
 
-  private staleOrUnavailable(): Offer {
+  private staleOrUnavailable(unknown: string): Offer {
     if (this.cache) return this.cache.offer;
-    throw new Unavailable({ message: "No backend answers, so the checkpoint cannot be checked; try again shortly" });
+    throw new Unavailable({ message: `No backend answers, so ${unknown}; try again shortly` });
   }
 }
 

@@ -17,7 +17,10 @@ export interface Catalog {
   schedulers: Loaded<Scheduler>;
 }
 
-/** The backends' checkpoints, modules, samplers and schedulers; `load()` (again) fetches the lists that are missing. */
+/**
+ * The backends' checkpoints, modules, samplers and schedulers; `load()` (again) fetches the lists that are missing,
+ * and `failed()` says whether one of them could not be loaded.
+ */
 export function createCatalog() {
   const [catalog, setCatalog] = createStore<Catalog>({ checkpoints: {}, modules: {}, samplers: {}, schedulers: {} });
   const pending = new Set<keyof Catalog>();
@@ -41,5 +44,6 @@ export function createCatalog() {
     void loadOne("samplers", () => trpc.samplers.list.query());
     void loadOne("schedulers", () => trpc.schedulers.list.query());
   };
-  return { catalog, load };
+  const failed = () => Object.values(catalog).some((list: Loaded<unknown>) => list.error !== undefined);
+  return { catalog, load, failed };
 }

@@ -176,6 +176,43 @@ describe("createChatState", () => {
     expect(open.chat.conversations()).toEqual([]);
   });
 
+  it("reads the lists of choices again once a backend answers, at each poll until they load", async () => {
+    vi.useFakeTimers();
+    const UNAVAILABLE = {
+      error: {
+        message: "No backend answers, so the samplers are not known yet; try again shortly",
+        code: -32603,
+        data: { code: "SERVICE_UNAVAILABLE", httpStatus: 503 },
+      },
+    };
+    const server = { up: false, unavailableAnswers: Infinity };
+    const backend = { url: "http://gpu-1:7860", busy: false, stopping: false, jobId: null };
+    const asked = serverAnswering((procedure) => {
+      if (procedure === "queue.status") return ok({ paused: false, backends: [{ ...backend, healthy: server.up }] });
+      if (procedure !== "samplers.list") return undefined;
+      return server.unavailableAnswers-- > 0 ? UNAVAILABLE : ok([{ name: "Euler", aliases: [] }]);
+    });
+    const open = await openOn();
+    dispose = open.dispose;
+    const samplers = () => open.chat.catalog.samplers;
+    expect(samplers()).toEqual({
+      error:
+        "The samplers could not be loaded: No backend answers, so the samplers are not known yet; try again shortly",
+    });
+    // No backend answers: the page waits for one instead of asking at every poll.
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(samplers().items).toBeUndefined();
+    expect(asked.filter((procedure) => procedure === "samplers.list")).toHaveLength(1);
+    // One comes up, but the server's catalog has not asked it yet: unknown still at the first poll after, not given up.
+    server.up = true;
+    server.unavailableAnswers = 1;
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(samplers().items).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(samplers().items).toEqual([{ name: "Euler", aliases: [] }]);
+    expect(samplers().error).toBeUndefined();
+  });
+
   it("sends Retry pressed again after no answer with the same key, and a later Retry with a new one", async () => {
     vi.useFakeTimers();
     const server = retriesAnswering("j2");

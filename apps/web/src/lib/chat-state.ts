@@ -293,6 +293,9 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     try {
       const status = await trpc.queue.status.query();
       setQueue(status);
+      // A backend answers (it came up: Forge was still starting, say): the lists of choices that could not be loaded
+      // while none did are read again at each poll until they are, not only on a reload or the window's focus.
+      if (catalog.failed() && status.backends.some((backend) => backend.healthy)) catalog.load();
       // The panel names the running jobs; one from another conversation is read once, then kept in the store.
       for (const backend of status.backends) {
         if (backend.jobId && !store.jobs[backend.jobId]) {
