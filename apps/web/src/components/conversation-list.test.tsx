@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { createSignal } from "solid-js";
 import { describe, expect, it, vi } from "vitest";
@@ -150,15 +150,16 @@ describe("<ConversationList>", () => {
     await waitFor(() => expect(screen.getByRole("button", { name: "Rename Lighthouses at dusk" })).toHaveFocus());
   });
 
-  it("says why a rename failed", async () => {
+  it("says why a rename failed, until its OK puts the message away", async () => {
     const refused = TRPCClientError.from({
       error: { code: -32600, message: "title must be at most 200 characters", data: { code: "BAD_REQUEST" } },
     });
     list({ onRename: () => Promise.reject(refused), askTitle: () => "x".repeat(201) });
     fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
-    expect(await screen.findByRole("alert")).toHaveTextContent(
-      '"Foxes" could not be renamed: title must be at most 200 characters',
-    );
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent('"Foxes" could not be renamed: title must be at most 200 characters');
+    fireEvent.click(within(alert).getByRole("button", { name: "OK" }));
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
   });
 
   it("offers no Delete without a way to delete", () => {

@@ -31,7 +31,7 @@ export function ConversationList(props: {
     props.me !== undefined && conversation.owner !== props.me ? conversation.owner : null;
   const [deleting, setDeleting] = createSignal<string | null>(null);
   const [failure, setFailure] = createSignal<string | null>(null);
-  /** Runs one of the list's actions; what failed is said above the list until the next action. */
+  /** Runs one of the list's actions; what failed is said above the list until the next action, or its OK. */
   const reporting = async (failed: string, work: () => Promise<void>) => {
     setFailure(null);
     try {
@@ -92,9 +92,13 @@ export function ConversationList(props: {
         </button>
       </div>
       <Show when={failure()}>
-        <p class="field-error conversations__error" role="alert">
-          {failure()}
-        </p>
+        {/* Until the next action, or until it is read and put away: it has nothing to do with what comes next. */}
+        <div class="conversations__error" role="alert">
+          <p class="field-error">{failure()}</p>
+          <button type="button" class="button button--small" onClick={() => setFailure(null)}>
+            OK
+          </button>
+        </div>
       </Show>
       <Show when={props.conversations.length > 0} fallback={<p class="conversations__empty">No conversations yet</p>}>
         <ul class="conversations__list">
