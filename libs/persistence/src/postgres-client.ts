@@ -94,8 +94,11 @@ const CONNECTION_CODES = new Set([
   "EPROTO",
 ]);
 
-// SQLSTATE class 08 (connection exception) and the server shutting down, crashing or starting up.
-const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3])$/;
+// SQLSTATE class 08 (connection exception) and the server shutting down, crashing or starting up; and a new
+// connection refused by a database that is there: its login refused (class 28: a role disabled, a password rotated
+// under a running server), the database gone or renamed (3D000), or taking no connections (55000: `allow_connections`
+// off while it is restored or moved). Every call waits on that alike; none says the write itself was wrong.
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|28...|3D000|55000)$/;
 
 /**
  * True when `error` (or an error it wraps, as drizzle's `DrizzleQueryError` does) says that the database could

@@ -184,19 +184,32 @@ describe.skipIf(!postgresDriver)(
      * What a failover that lands on a standby looks like: reads work, every write is refused (25006). `readOnly`
      * sets the database's default and drops the server's connections, so that they come back with it.
      */
-    const readOnlyDatabase = (database: TestDatabase) => {
-      const direct = postgres(database.databaseUrl!, { max: 1, onnotice: () => {} });
+    /**
+     * Makes `database` refuse this server's writes, or every new connection (as a database being restored or moved
+     * does, `allow_connections`, SQLSTATE 55000), and takes the refusal back; its open connections are cut, so that
+     * the server's next ones meet it.
+     */
+    const refusingDatabase = (database: TestDatabase, how: "read-only" | "no connections") => {
+      // From the server's maintenance database: a database cannot refuse the connection the refusal is made on.
+      const admin = new URL(database.databaseUrl!);
+      const name = admin.pathname.slice(1);
+      admin.pathname = "/postgres";
+      const direct = postgres(admin.href, { max: 1, onnotice: () => {} });
       cleanups.push(() => direct.end({ timeout: 5 }));
-      const name = new URL(database.databaseUrl!).pathname.slice(1);
-      const readOnly = async (on: boolean) => {
-        await direct.unsafe(`alter database "${name}" set default_transaction_read_only = ${on ? "on" : "off"}`);
+      const refuse = async (on: boolean) => {
+        await direct.unsafe(
+          how === "read-only"
+            ? `alter database "${name}" set default_transaction_read_only = ${on ? "on" : "off"}`
+            : `alter database "${name}" allow_connections ${on ? "false" : "true"}`,
+        );
         await direct`select pg_terminate_backend(pid) from pg_stat_activity
           where datname = ${name} and pid <> pg_backend_pid()`;
       };
       // Writable again before the server closes (it writes its journal out), should the test fail.
-      cleanups.push(() => readOnly(false));
-      return readOnly;
+      cleanups.push(() => refuse(false));
+      return refuse;
     };
+    const readOnlyDatabase = (database: TestDatabase) => refusingDatabase(database, "read-only");
     const healthzOf = (server: InProcessServer) => async () => {
       const answer = await fetch(`${server.url}/healthz`);
       return { status: answer.status, ...((await answer.json()) as { database: string }) };
@@ -218,37 +231,42 @@ describe.skipIf(!postgresDriver)(
       await waitFor(async () => (await healthz()).status === 200, "/healthz says ready again");
     }, 30_000);
 
-    it("keeps its jobs waiting while the database answers but refuses writes, and says it is not ready", async () => {
-      const { database, server } = await setUp();
-      const { trpc } = server;
-      const readOnly = readOnlyDatabase(database);
-      const running = await submit(trpc, "read-only 60", 60);
-      await waitForJob(trpc, running.id, (j) => j.status === "processing", "the first job runs");
-      const waiting = await submit(trpc, "read-only 1", 1);
+    it.each(["read-only", "no connections"] as const)(
+      "keeps its jobs waiting while the database answers but refuses (%s), and says it is not ready",
+      async (how) => {
+        const { database, server } = await setUp();
+        const { trpc } = server;
+        const refuse = refusingDatabase(database, how);
+        const running = await submit(trpc, `${how} 60`, 60);
+        await waitForJob(trpc, running.id, (j) => j.status === "processing", "the first job runs");
+        const waiting = await submit(trpc, `${how} 1`, 1);
 
-      await readOnly(true);
-      const healthz = healthzOf(server);
-      // The running job's next write is refused, and retried: health and /healthz say so.
-      await waitFor(
-        async () => !(await trpc.health.query()).ok && (await healthz()).status === 503,
-        "health and /healthz report the database down",
-      );
-      // Not a moment's blip of the dropped connections: it stays so while the writes are refused.
-      for (let i = 0; i < 3; i++) {
-        expect(await healthz()).toMatchObject({ status: 503, database: "down" });
-        await pause(200);
-      }
-      const refused = await trpcError(submit(trpc, "while read-only", 1));
-      expect(codeOf(refused)).toEqual({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
-      for (const job of [running, waiting]) {
-        expect((await trpc.jobs.get.query({ jobId: job.id })).status).not.toBe("error");
-      }
+        await refuse(true);
+        const healthz = healthzOf(server);
+        // The running job's next write is refused, and retried: health and /healthz say so.
+        await waitFor(
+          async () => !(await trpc.health.query()).ok && (await healthz()).status === 503,
+          "health and /healthz report the database down",
+        );
+        // Not a moment's blip of the dropped connections: it stays so while the writes are refused.
+        for (let i = 0; i < 3; i++) {
+          expect(await healthz()).toMatchObject({ status: 503, database: "down" });
+          await pause(200);
+        }
+        const refused = await trpcError(submit(trpc, `while ${how}`, 1));
+        expect(codeOf(refused)).toEqual({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
+        // Read-only, the jobs can be read meanwhile; with no connections, the reads are refused too (503).
+        for (const job of how === "read-only" ? [running, waiting] : []) {
+          expect((await trpc.jobs.get.query({ jobId: job.id })).status).not.toBe("error");
+        }
 
-      await readOnly(false);
-      await completes(trpc, running);
-      await completes(trpc, waiting);
-      expect(await healthz()).toMatchObject({ status: 200, database: "up" });
-    }, 45_000);
+        await refuse(false);
+        await completes(trpc, running);
+        await completes(trpc, waiting);
+        expect(await healthz()).toMatchObject({ status: 200, database: "up" });
+      },
+      45_000,
+    );
 
     it("answers reads and sign-ins that need the database with 503 while it is down, never a 500", async () => {
       const token = "an-api-token-for-the-outage";
