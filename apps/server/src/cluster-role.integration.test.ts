@@ -43,6 +43,21 @@ class LostAnswer extends LeaderLease {
   }
 }
 
+/** A lease whose reads of the leader fail once `away` is set, as when the database stops answering. */
+class AwayDatabase extends LeaderLease {
+  away = false;
+
+  override async acquire(): Promise<number | null> {
+    if (this.away) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    return super.acquire();
+  }
+
+  override async current(): ReturnType<LeaderLease["current"]> {
+    if (this.away) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    return super.current();
+  }
+}
+
 describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   let test: TestDatabase | null = null;
   let database: AnvilDatabase | null = null;
@@ -104,6 +119,50 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     await expect.poll(() => role.role.kind, { timeout: 10_000 }).toBe("leader");
     // A new term: the lost one's epoch was never known here, so nothing was written under it.
     expect(led).toEqual([2]);
+    await role.stop();
+  });
+
+  it("keeps forwarding to the leader it knows while the database does not answer it", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    await new LeaderLease(database.db, "other", "http://other", 60_000).acquire();
+    const lease = new AwayDatabase(database.db, "this", "http://this", 60_000);
+    const role = new ClusterRole({
+      lease,
+      leaseMs: 200,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: () => undefined,
+    });
+    await role.start();
+    expect(await role.leader()).toMatchObject({ url: "http://other" });
+    lease.away = true;
+    // Several ticks (one every 50 ms) that cannot read the lease.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(role.role).toMatchObject({ kind: "follower", leader: { url: "http://other" } });
+    expect(await role.leader()).toMatchObject({ url: "http://other" });
+    lease.away = false;
+    await role.stop();
+  });
+
+  it("looks at the lease every 2.5 s at most, so a long LEASE_MS of its own does not delay a takeover", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const other = new LeaderLease(database.db, "other", "http://other", 60_000);
+    const otherEpoch = (await other.acquire())!;
+    // The longest LEASE_MS there is: a look every quarter of it would be every 150 s.
+    const leaseMs = 600_000;
+    const role = new ClusterRole({
+      lease: new LeaderLease(database.db, "this", "http://this", leaseMs),
+      leaseMs,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: () => undefined,
+    });
+    await role.start();
+    expect(role.role.kind).toBe("follower");
+    await other.release(otherEpoch);
+    await expect.poll(() => role.role.kind, { timeout: 10_000, interval: 100 }).toBe("leader");
     await role.stop();
   });
 

@@ -32,6 +32,12 @@ export const askSignInRequired = async (url: string): Promise<boolean | null> =>
   }
 };
 
+/**
+ * The longest between two looks at the lease: a follower with a long LEASE_MS of its own (or one longer than the
+ * leader's) still takes over soon after the leader's lease runs out, not up to a quarter of its own LEASE_MS later.
+ */
+const MAX_TICK_MS = 2_500;
+
 /** Waits `ms`, or less once `woken` settles; its timer goes either way, so a stop leaves none behind. */
 const sleepUnless = (ms: number, woken: Promise<void>): Promise<void> => {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -59,7 +65,7 @@ const difference = (
 
 /**
  * Keeps this server's role true to the database. A follower tries to take the lease whenever nobody holds it; a
- * leader renews it four times per `leaseMs` and steps down as soon as the database says another server took over.
+ * leader renews it four times per `leaseMs` (every 2.5 s at least) and steps down as soon as the database says another server took over.
  * A leader cut off from the database cannot start anything (a start is written before it is acted on) and its
  * writes are fenced once another server leads; the next leader interrupts what it left running on a backend.
  */
@@ -85,7 +91,7 @@ export class ClusterRole {
   private renewedAt = 0;
 
   constructor(private readonly options: ClusterRoleOptions) {
-    this.tickMs = Math.max(50, Math.floor(options.leaseMs / 4));
+    this.tickMs = Math.min(MAX_TICK_MS, Math.max(50, Math.floor(options.leaseMs / 4)));
     this.renewFailures = new FailureSpell(options.log, "the cluster lease is renewed again");
   }
 
@@ -179,7 +185,15 @@ export class ClusterRole {
       return;
     }
     if (epoch === null) {
-      const leader = await lease.current().catch(() => null);
+      // Unanswered (the database is away): the leader known goes on leading as far as this server can tell, and the
+      // calls it forwards reach it, which answers them at once (503 while the database is away from it too). Forgot,
+      // they would wait for an election that no one holds.
+      const looked = await lease.current().then(
+        (leader) => ({ leader }),
+        () => null,
+      );
+      if (!looked) return;
+      const { leader } = looked;
       if (this.current.kind === "follower") this.current = { kind: "follower", leader };
       if (leader && leader.epoch !== this.seen?.epoch) this.sawLeader(leader);
       return;

@@ -77,8 +77,10 @@ describe("readEnv", () => {
     [{ LEASE_MS: "10" }, "Invalid environment: LEASE_MS 10 must be at least 1000 (milliseconds; the default is 10000)"],
     [
       { LEASE_MS: "soon" },
-      'Invalid environment: LEASE_MS "soon" must be a whole number in decimal digits alone, 1000 or more (at most 2147483647, about 24 days)',
+      'Invalid environment: LEASE_MS "soon" must be a whole number in decimal digits alone, 1000..600000',
     ],
+    // A lease of days: a crashed leader's cluster waited that long for the next, and its followers' calls twice that.
+    [{ LEASE_MS: "2147483647" }, "Invalid environment: LEASE_MS 2147483647 must be 1000..600000"],
     [
       { SHUTDOWN_GRACE_MS: "-1" },
       'Invalid environment: SHUTDOWN_GRACE_MS "-1" must be a whole number in decimal digits alone, 0 or more',

@@ -182,7 +182,14 @@ const envSchema = z.object({
    * least 50 ms apart: a lease of a few milliseconds (set by someone thinking in seconds) runs out between renewals,
    * and the servers take it from each other without end; under a second, a pause of the event loop does the same.
    */
-  LEASE_MS: milliseconds(10_000, 1_000, "at least 1000 (milliseconds; the default is 10000)"),
+  // At most ten minutes: a longer lease leaves the cluster without a leader that long after a crash, and holds its
+  // followers' forwarded calls twice that long (2 × LEASE_MS + 5 s) before they fail.
+  LEASE_MS: wholeNumber({
+    fallback: 10_000,
+    min: 1_000,
+    max: 600_000,
+    floor: "at least 1000 (milliseconds; the default is 10000)",
+  }),
   /** Cluster: where the other servers reach this one (default http://HOST:PORT). */
   CLUSTER_URL: optionalString.pipe(
     z
