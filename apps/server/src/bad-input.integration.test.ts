@@ -286,6 +286,18 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       expect(error?.data.code).toBe("BAD_REQUEST");
     });
 
+    it("is 400 for a POST with ?input=, which tRPC would drop unsaid, and does nothing", async () => {
+      const conversations = await server().trpc.conversations.list.query();
+      const post = (path: string) => fetch(`${server().url}/trpc/${path}`, { method: "POST" }).then(answer);
+      const input = encodeURIComponent(JSON.stringify({ title: "from the query string" }));
+      for (const target of [`conversations.create?input=${input}`, `conversations.create?batch=1&input=${input}`]) {
+        const { status, error } = await post(target);
+        expect(status, target).toBe(400);
+        expect(error?.message).toMatch(/^A POST carries its input as JSON in its body, not in \?input=/);
+      }
+      expect(await server().trpc.conversations.list.query()).toEqual(conversations);
+    });
+
     it("is 405 for a query sent as POST and a mutation sent as GET", async () => {
       expect((await mutate("jobs.get", { jobId: unknownId })).status).toBe(405);
       expect((await query("jobs.submit", { prompt: "x" })).status).toBe(405);

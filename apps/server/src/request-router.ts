@@ -204,6 +204,15 @@ export const routeRequest =
       trpcErrorReply(res, "METHOD_NOT_SUPPORTED", refused.message, { allow: refused.allow });
       return;
     }
+    // tRPC reads a POST's input from its body alone: `?input=` beside it was dropped unsaid, and a call without input
+    // does what it does with none (jobs.cancelWaiting cancelled every waiting job, not the conversation's).
+    if (req.method === "POST" && path.startsWith("/trpc/") && url.searchParams.has("input")) {
+      return void trpcErrorReply(
+        res,
+        "BAD_REQUEST",
+        "A POST carries its input as JSON in its body, not in ?input= (that is for GET, the queries'): nothing was done",
+      );
+    }
     if (options.follows() && (path.startsWith("/trpc") || path.startsWith("/images/"))) {
       return options.forward(req, res);
     }
