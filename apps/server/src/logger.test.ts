@@ -1,6 +1,7 @@
 import { ForgeError } from "@anvil/forge-client";
 import { BackendLost, DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { GenerateRequest, Job } from "@anvil/job-machine";
+import { DrizzleQueryError } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createLogger, formatLine, logObserver } from "./logger";
 
@@ -93,12 +94,37 @@ describe("logObserver", () => {
     );
   });
 
-  it("names a lost backend as such, not as an unknown error", () => {
+  it("names a lost backend as such, not as an unknown error, and without a stack trace: it is expected", () => {
     const line = failureLine(new BackendLost("Lost the connection to Forge at http://gpu:7860"));
     expect(line).toMatchObject({
       reason: "BackendLost",
       msg: "backend error (BackendLost): Lost the connection to Forge at http://gpu:7860",
     });
+    expect(line).not.toHaveProperty("err");
+  });
+
+  it("logs a failed database call in its driver's words, without the statement's parameters (a prompt, an image)", () => {
+    const { lines, destination } = capture();
+    const image = "iVBORw0KGgo".padEnd(100_000, "A");
+    const driver = Object.assign(new Error("could not extend file: No space left on device"), { code: "53100" });
+    const query = new DrizzleQueryError("select anvil_store_image($1, $2)", ["a secret prompt", image], driver);
+    const logger = createLogger({ level: "info", pretty: false, destination });
+    logger.error({ err: query }, "procedure failed");
+    logger.warn({ err: new Error("The image could not be saved on the server", { cause: query }) }, "backend error");
+    for (const line of lines) {
+      expect(line.length).toBeLessThan(2_000);
+      expect(line).not.toContain("a secret prompt");
+      expect(line).not.toContain("iVBORw0KGgo");
+    }
+    const [direct, wrapped] = lines.map((line) => JSON.parse(line) as { err: { message: string; stack: string } });
+    expect(direct?.err.message).toBe("could not extend file: No space left on device (53100)");
+    expect(wrapped?.err.message).toBe(
+      "The image could not be saved on the server: could not extend file: No space left on device (53100)",
+    );
+    expect(wrapped?.err.stack).toMatch(/^Error: The image could not be saved on the server: .+\n\s+at /);
+    // Any other error as pino writes it.
+    logger.error({ err: Object.assign(new Error("boom"), { code: "E_BOOM" }) }, "procedure failed");
+    expect(JSON.parse(lines[2]!)).toMatchObject({ err: { type: "Error", message: "boom", code: "E_BOOM" } });
   });
 });
 

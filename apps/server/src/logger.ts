@@ -2,6 +2,7 @@ import { failureReason } from "@anvil/api";
 import type { GenerationFailure, JobServiceObserver } from "@anvil/api";
 import { isFinalStatus } from "@anvil/job-machine";
 import { ForgeError } from "@anvil/forge-client";
+import { databaseErrorText, errorChain } from "@anvil/persistence";
 import { pino } from "pino";
 import type { DestinationStream, Level, LevelWithSilent, Logger } from "pino";
 
@@ -59,9 +60,21 @@ export const prettyDestination = (out: { write(line: string): unknown }, color: 
   write: (line: string) => void out.write(formatLine(line, color)),
 });
 
+/**
+ * An error as pino writes it, but a failed database call in its driver's words alone: drizzle's wrapper ("Failed
+ * query: <statement> params: <values>") put users' prompts, and a whole image's bytes (lines of 160 KB), in the log.
+ */
+const errorSerializer = (error: Error): Record<string, unknown> => {
+  const serialized = pino.stdSerializers.err(error);
+  if (![...errorChain(error)].some((e) => e.message.startsWith("Failed query:"))) return serialized;
+  const message = databaseErrorText(error);
+  const frames = (error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line));
+  return { type: serialized.type, message, stack: [`${serialized.type}: ${message}`, ...frames].join("\n") };
+};
+
 /** The server's logger: JSON lines, or readable ones on a developer's terminal. */
 export function createLogger({ level, pretty, destination, color = false }: LoggerOptions): Logger {
-  const options = { level, base: { service: "anvil" } };
+  const options = { level, base: { service: "anvil" }, serializers: { err: errorSerializer } };
   if (pretty) return pino(options, prettyDestination(destination ?? process.stdout, color));
   return destination ? pino(options, { write: (line: string) => void destination.write(line) }) : pino(options);
 }
@@ -125,6 +138,8 @@ export const logObserver = (
  */
 const loggedFailure = (error: GenerationFailure): Record<string, unknown> => {
   const { cause } = error;
+  // Expected (a GPU box went away, and the job runs again): the message says it all, a stack trace nothing more.
+  if (error._tag === "BackendLost") return {};
   if (error._tag !== "ForgeError" || cause === undefined || cause instanceof Error) return { err: error };
   // The same error without its cause; pino names an error's type by its class ("ForgeError").
   const { reason, message, backendUrl, stack } = error;
