@@ -69,6 +69,24 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore queries on $
     expect((await store().listJobs({ limit: 5 })).nextCursor).toBeNull();
   });
 
+  it("listJobs goes on in the order a cursor was made with, whatever order the next call names", async () => {
+    for (const prompt of ["1", "2", "3", "4", "5"]) await submit(prompt);
+    const prompts = (page: { items: { prompt: string }[] }) => page.items.map((j) => j.prompt);
+    const newest = await store().listJobs({ limit: 2, order: "newest" });
+    expect(prompts(newest)).toEqual(["5", "4"]);
+    // A pager that passes the cursor alone (the order left to its default, oldest first), or names the other order.
+    const next = await store().listJobs({ limit: 2, cursor: newest.nextCursor! });
+    expect(prompts(next)).toEqual(["3", "2"]);
+    expect(prompts(await store().listJobs({ limit: 2, cursor: next.nextCursor!, order: "oldest" }))).toEqual(["1"]);
+    const oldest = await store().listJobs({ limit: 2 });
+    expect(prompts(await store().listJobs({ limit: 2, cursor: oldest.nextCursor!, order: "newest" }))).toEqual([
+      "3",
+      "4",
+    ]);
+    // A bare seq (a cursor of a server before these marks, in a rolling upgrade) goes on in the call's order.
+    expect(prompts(await store().listJobs({ limit: 2, cursor: "3", order: "newest" }))).toEqual(["2", "1"]);
+  });
+
   it("listJobs filters by status and by conversation", async () => {
     const a = await submit("a");
     const b = await submit("b", a.conversationId);
@@ -85,7 +103,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore queries on $
   });
 
   it("listJobs rejects a cursor it did not hand out with InvalidCursor", async () => {
-    for (const cursor of ["", "abc", "-1", "1.5", "99999999999999999999", " 1"]) {
+    for (const cursor of ["", "abc", "-1", "1.5", "99999999999999999999", " 1", "n", "nn1", "x1", "o-1"]) {
       await expect(store().listJobs({ limit: 10, cursor })).rejects.toThrow(InvalidCursor);
     }
   });

@@ -59,22 +59,25 @@ export async function heldKeys(db: AnvilDb, owner: string, keys: readonly string
   return new Set(rows.flatMap((row) => (row.key === null ? [] : [row.key])));
 }
 
-// The cursor is the seq of the last job on the page: keyset pagination stays correct while jobs are added.
-function parseCursor(cursor: string): number {
-  const seq = /^\d{1,16}$/.test(cursor) ? Number(cursor) : NaN;
+// The cursor is the seq of the last job on the page (keyset pagination stays correct while jobs are added), marked
+// with the page's order ("o": oldest first, "n": newest first): it goes on in the order it was made with, whatever
+// order the next call names. (A bare seq, from a server before this one, goes on in the call's order.)
+function parseCursor(cursor: string): { seq: number; newest: boolean | null } {
+  const [, mark, digits] = /^([on]?)(\d{1,16})$/.exec(cursor) ?? [];
+  const seq = digits === undefined ? NaN : Number(digits);
   if (!Number.isSafeInteger(seq)) throw new InvalidCursor(cursor);
-  return seq;
+  return { seq, newest: mark === "" ? null : mark === "n" };
 }
+
+const cursorOf = (seq: number, newest: boolean): string => `${newest ? "n" : "o"}${seq}`;
 
 /** Jobs in submission order (or the newest first), filtered and paged by an opaque cursor. */
 export async function listJobs(db: AnvilDb, input: ListJobsInput): Promise<JobPage> {
   if (!Number.isInteger(input.limit) || input.limit < 1) throw new RangeError(`Invalid limit: ${input.limit}`);
-  const newest = input.order === "newest";
+  const cursor = input.cursor === undefined ? null : parseCursor(input.cursor);
+  const newest = cursor?.newest ?? input.order === "newest";
   const where: SQL[] = [];
-  if (input.cursor !== undefined) {
-    const seq = parseCursor(input.cursor);
-    where.push(newest ? lt(jobs.seq, seq) : gt(jobs.seq, seq));
-  }
+  if (cursor) where.push(newest ? lt(jobs.seq, cursor.seq) : gt(jobs.seq, cursor.seq));
   if (input.status !== undefined) where.push(inArray(jobs.status, input.status));
   if (input.owner !== undefined) where.push(eq(jobs.owner, input.owner));
   if (input.conversationId !== undefined) {
@@ -89,7 +92,7 @@ export async function listJobs(db: AnvilDb, input: ListJobsInput): Promise<JobPa
     .limit(input.limit + 1);
   const items = rows.slice(0, input.limit).map(toJobRecord);
   const last = items.at(-1);
-  return { items, nextCursor: rows.length > input.limit && last !== undefined ? String(last.seq) : null };
+  return { items, nextCursor: rows.length > input.limit && last !== undefined ? cursorOf(last.seq, newest) : null };
 }
 
 /** Queued and processing jobs in submission order: what a scheduler rebuilds its queue from. */
