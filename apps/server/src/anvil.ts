@@ -399,7 +399,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       } else if (leaderMissed?.leader !== leader) {
         leaderMissed = { leader, since: Date.now() };
         serverLog(
-          `this server cannot reach the leader (${why}): the calls it forwards wait for it, and fail if it stays away; if it runs, its CLUSTER_URL must be where the other servers reach it`,
+          `this server cannot reach the leader (${why}): the calls it forwards wait for it, and fail if it stays away; it may have stopped (then another server leads within LEASE_MS), or, if it runs, its CLUSTER_URL is not where the other servers reach it`,
           { leader },
           "warn",
         );
@@ -581,7 +581,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       const earlierSelf = leader?.url === clusterUrl;
       serverLog(
         earlierSelf
-          ? `this server follows an earlier run of itself at ${clusterUrl}, which still holds the cluster's lease (it stopped without giving it back): calls wait until the lease runs out, within LEASE_MS, and this server leads`
+          ? `this server follows an earlier run of itself at ${clusterUrl}, which still holds the cluster's lease (it stopped without giving it back): calls wait until the lease runs out, within LEASE_MS, and a server of the cluster leads (this one, if it is alone)`
           : "this server follows: it forwards API calls and images to the leader, and takes over if it goes",
         { leader: leader?.url ?? "none yet", ...(earlierSelf ? { holder: leader.holder } : {}) },
       );

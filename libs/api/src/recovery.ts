@@ -81,7 +81,7 @@ export class Recovery {
           attempt: job.attempts + 1,
           // The one it left, as the line of any other way back to the line says.
           ...(active.backend !== null ? { backend: active.backend } : {}),
-          why: "its server stopped while it ran",
+          why: "the server that ran it stopped, or lost the database, while it ran",
         });
         again.push({ job, startedAt: active.startedAt ?? "" });
         continue;
