@@ -20,6 +20,13 @@ export interface BackendMonitorHooks {
   down: (backend: number) => void;
   /** Whether Anvil itself has a generation on this backend right now. */
   isOurs: (backend: number) => boolean;
+  /**
+   * Whether this Anvil ever sent work to this backend (its database says so; every start is written before it is
+   * sent): a generation through the API that is not this server's is then one it left (a crash, a leader killed),
+   * and is interrupted; else it is another client's (another Anvil or a script on this FORGE_URL), and is waited out.
+   * Unset, or unanswered: taken as this Anvil's.
+   */
+  sentWorkTo?: (backend: number) => Promise<boolean>;
   /** The model a backend has loaded (see `modelOf`; null when it cannot be read), told just before it is up. */
   loaded?: (backend: number, model: string | null) => void;
   log?: LogHook;
@@ -29,6 +36,10 @@ export interface BackendMonitorHooks {
 
 /** A probe found the backend still busy with a generation that is not Anvil's, after it was told to stop. */
 class BusyWithOthers extends Data.TaggedError("BusyWithOthers")<{ message: string }> {}
+
+/** Why a backend is not up while another client's generation through the API runs on it. */
+const BUSY_WITH_ANOTHER_CLIENT =
+  "busy with a generation another client sent through its API (this Anvil never sent it work: another Anvil, or a script, on this FORGE_URL?); waiting for it to end. Give each GPU one queue: two that share it slow each other";
 
 /** Why a backend is not up while a person's generation from Forge's own UI runs on it. */
 const BUSY_IN_FORGE_UI =
@@ -58,8 +69,9 @@ interface BackendState {
  *
  * Before a backend is first marked up, and whenever it comes back, the monitor asks it whether it is busy, and
  * marks it up only once it is idle. Forge keeps generating after its client is gone, so a generation sent through
- * the API that is not Anvil's (left by a previous life of this server, or by a server of the cluster that was
- * killed) is interrupted; one a person started in Forge's own UI is theirs, and is waited out.
+ * the API that is not this server's (left by a previous life of this server, or by a server of the cluster that was
+ * killed) is interrupted, if this Anvil ever sent that backend work; else it is another client's, and is waited out,
+ * as one a person started in Forge's own UI is.
  */
 export class BackendMonitor {
   /** Each backend's client and health, in the order of `backends`. */
@@ -144,6 +156,9 @@ export class BackendMonitor {
         return yield* new BusyWithOthers({ message: BUSY_IN_FORGE_UI });
       }
       if (progress.busy && !hooks.isOurs(index)) {
+        const left = hooks.sentWorkTo;
+        const mayBeOurs = left ? yield* Effect.promise(() => left(index).catch(() => true)) : true;
+        if (!mayBeOurs) return yield* new BusyWithOthers({ message: BUSY_WITH_ANOTHER_CLIENT });
         hooks.log?.(
           "backend busy with a generation sent through its API that is not ours (left by a server that stopped?); interrupting it",
           { backend: forge.baseUrl },

@@ -50,7 +50,7 @@ describe("a backend that cannot be reached", () => {
       .log.filter((entry) => entry.outcome === "completed")
       .map((entry) => entry.prompt);
 
-  it("keeps jobs queued while the backend is unreachable from the start, probes it with backoff, and runs them once it answers, after interrupting what it was busy with", async () => {
+  it("keeps jobs queued while the backend is unreachable from the start, probes it with backoff, and runs them once it answers, after another client's generation there", async () => {
     const simulator = await simulatorFor();
     await simulator.setOffline(true);
     // A network hop in front of the backend, to see every probe arrive (each probe is one connection).
@@ -81,18 +81,43 @@ describe("a backend that cannot be reached", () => {
       ["queued", 3],
     ]);
 
-    // It comes back busy with a generation sent through the API that is not this server's (one a previous life left).
+    // It comes back busy with a generation sent through the API. This Anvil never sent it work, so that is another
+    // client's (another Anvil or a script on the same FORGE_URL): waited out, not interrupted.
     simulator.setBusy(true, { from: "api" });
     await simulator.setOffline(false);
+    await waitFor(
+      () => /another client/.test(anvil.service.monitor.health()[0]?.lastError ?? ""),
+      "the probe says whose work it waits for",
+    );
+    expect((await trpc.jobs.get.query({ jobId: jobs[0]!.id })).status).toBe("queued");
+    simulator.setBusy(false);
     for (const job of jobs) await waitForStatus(trpc, job.id, "complete");
 
     const [foreign, ...ours] = simulator.stats().log;
-    expect(foreign).toMatchObject({ prompt: FOREIGN, outcome: "interrupted" });
+    expect(foreign).toMatchObject({ prompt: FOREIGN, outcome: "completed" });
     expect(ours[0]!.startedAt).toBeGreaterThanOrEqual(foreign!.endedAt!);
-    expect(completedPrompts(simulator)).toEqual(jobs.map((job) => job.prompt));
-    expect(simulator.stats()).toMatchObject({ overlaps: 0, maxConcurrent: 1, maxQueued: 1 });
+    expect(completedPrompts(simulator)).toEqual([FOREIGN, ...jobs.map((job) => job.prompt)]);
+    expect(simulator.stats()).toMatchObject({ interrupted: 0, overlaps: 0, maxConcurrent: 1, maxQueued: 1 });
     expect(await trpc.health.query()).toMatchObject({ backends: [{ url: forgeUrl, healthy: true }] });
     expect(anvil.service.monitor.health()[0]?.lastError).toBeNull();
+  }, 30_000);
+
+  it("interrupts a generation through the API on a backend it sent work to before: one it left (a crash, a killed leader)", async () => {
+    const simulator = await simulatorFor();
+    const server = await start(simulator.url);
+    const { trpc } = server;
+    const before = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("before the backend went"), ...quick });
+    await waitForStatus(trpc, before.id, "complete");
+    // The backend goes away, and comes back busy with a generation through its API that is not this server's now.
+    await simulator.setOffline(true);
+    await waitFor(async () => !(await trpc.health.query()).backends[0]!.healthy, "health shows the backend down");
+    simulator.setBusy(true, { from: "api" });
+    await simulator.setOffline(false);
+    const [after] = await submitThree(server);
+    await waitForStatus(trpc, after!.id, "complete");
+    const log = simulator.stats().log;
+    expect(log.find((entry) => entry.prompt === FOREIGN)).toMatchObject({ outcome: "interrupted" });
+    expect(simulator.stats()).toMatchObject({ overlaps: 0, maxConcurrent: 1 });
   }, 30_000);
 
   it("waits out a generation a person started in Forge's own UI instead of interrupting it, then runs the line", async () => {
