@@ -422,7 +422,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     images,
     imageOwner: (jobId) => liveService().imageOwner(jobId),
     webDir,
-    framers: config.allowedOrigins ?? [],
+    allowedOrigins: config.allowedOrigins ?? [],
     readiness: () =>
       readiness({
         // Asked, not learnt from writes: an idle server (or a follower) writes nothing that would tell.

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { acceptsGzip } from "./static-files";
+import { addVary } from "./cors";
 
 const gzipped = promisify(gzip);
 
@@ -26,7 +27,7 @@ const compressible = (req: IncomingMessage): boolean =>
  */
 export function gzipJsonAnswers(req: IncomingMessage, res: ServerResponse): void {
   if (!compressible(req)) return;
-  res.setHeader("vary", "accept-encoding");
+  addVary(res, "accept-encoding");
   const write = res.write.bind(res);
   const end = res.end.bind(res);
   const chunks: Buffer[] = [];
@@ -57,9 +58,7 @@ export function gzipJsonAnswers(req: IncomingMessage, res: ServerResponse): void
     gzipped(body).then(
       (zipped) => {
         // The handler may have set its own `vary` since (tRPC does): it keeps its names, and gains this one.
-        const vary = String(res.getHeader("vary") ?? "");
-        if (!/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary))
-          res.setHeader("vary", vary ? `${vary}, accept-encoding` : "accept-encoding");
+        addVary(res, "accept-encoding");
         res.setHeader("content-encoding", "gzip");
         res.setHeader("content-length", zipped.length);
         end(zipped, done);

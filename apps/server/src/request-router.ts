@@ -23,6 +23,7 @@ import type { OpenCredentials } from "./open-credentials";
 import { answerReadiness } from "./readiness";
 import type { Readiness } from "./readiness";
 import { serveWebApp } from "./static-files";
+import { answerCors } from "./cors";
 
 /** /openapi.json: built once from the router's schemas; the same for every request. */
 const OPENAPI = JSON.stringify(openApiDocument(appRouter, { version: "0.1.0" }));
@@ -103,8 +104,11 @@ export interface RequestRouterOptions {
   imageOwner: ImageRouteOptions["imageOwner"];
   /** The built web app's folder. */
   webDir: string;
-  /** Origins besides Anvil's own whose pages may show the web app in a frame (`ALLOWED_ORIGINS`). */
-  framers?: readonly string[];
+  /**
+   * Origins besides Anvil's own whose pages may act as the browser's user (`ALLOWED_ORIGINS`): they may show the web
+   * app in a frame, and call the API from the browser (CORS).
+   */
+  allowedOrigins?: readonly string[];
   /** Whether this server can take requests now, for `/healthz` (see readiness.ts). */
   readiness: () => Promise<Readiness>;
 }
@@ -189,12 +193,13 @@ export const routeRequest =
         "This is an Anvil server: a webhook's callbackUrl must not point at one",
       );
     }
+    const api = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
+    if ((api || path.startsWith("/auth/")) && answerCors(req, res, options.allowedOrigins ?? [])) return;
     if (await gate.route(req, res, path)) return;
     // Open, and this server's own answer (a follower does not forward it): what a load balancer or an orchestrator
     // asks before it sends requests here. It names no user, job or backend.
     if (path === "/healthz" && isRead(req)) return answerReadiness(res, await options.readiness());
     // /metrics is open like the other paths outside /trpc, unless sign-in is required: then it needs it too.
-    const api = path === "/trpc" || path.startsWith("/trpc/") || path.startsWith("/images/");
     if (api || (path === "/metrics" && gate.required)) {
       const { caller } = await gate.admit(req, res);
       if (!caller) return;
@@ -269,7 +274,7 @@ export const routeRequest =
         allow: "GET, HEAD",
       });
     }
-    return serveWebApp(req, res, options.webDir, path, options.framers);
+    return serveWebApp(req, res, options.webDir, path, options.allowedOrigins);
   };
 
 /** The answer to a request that found the database away (e.g. while it told who the caller is): try again. */

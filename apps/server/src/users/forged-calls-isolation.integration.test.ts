@@ -45,6 +45,50 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
     expect((await bodiless("queue.resume", { origin: EVIL, authorization: `Bearer ${token}` })).status).toBe(200);
   });
 
+  it("lets a page of ALLOWED_ORIGINS read the API's answers (CORS), and gives a foreign page no such headers", async () => {
+    const token = "the-admins-api-token";
+    const app = "https://app.example";
+    running = await start({ apiToken: token, allowedOrigins: [app] });
+    // The browser's preflight for a JSON POST with a Bearer token: answered before any sign-in, which it never carries.
+    const preflight = (origin: string) =>
+      fetch(`${running!.url}/trpc/jobs.submit`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization, content-type",
+        },
+      });
+    const allowed = await preflight(app);
+    expect(allowed.status).toBe(204);
+    expect(Object.fromEntries(allowed.headers)).toMatchObject({
+      "access-control-allow-origin": app,
+      "access-control-allow-credentials": "true",
+      "access-control-allow-methods": "GET, HEAD, POST",
+      "access-control-allow-headers": expect.stringMatching(/authorization, content-type/),
+    });
+    const foreign = await preflight(EVIL);
+    expect(foreign.status).toBeGreaterThanOrEqual(400);
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+
+    // The call itself: its answer names the page's origin (never *: it may carry the session cookie).
+    const cookie = await signIn(running.url, token);
+    const read = await fetch(`${running.url}/trpc/queue.status`, { headers: { origin: app, cookie } });
+    expect(read.status).toBe(200);
+    expect(read.headers.get("access-control-allow-origin")).toBe(app);
+    expect(read.headers.get("access-control-allow-credentials")).toBe("true");
+    expect(read.headers.get("vary")).toMatch(/origin/i);
+    const other = await fetch(`${running.url}/trpc/queue.status`, { headers: { origin: EVIL, cookie } });
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    // An image and a sign-in too.
+    const login = await fetch(`${running.url}/auth/login`, {
+      method: "POST",
+      headers: { origin: app, "content-type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+    expect([login.status, login.headers.get("access-control-allow-origin")]).toEqual([200, app]);
+  });
+
   it("opens no WebSocket for a foreign page where nobody signs in, and one for scripts and Anvil's own page", async () => {
     running = await start({});
     const wsUrl = `${running.url.replace(/^http/, "ws")}/trpc`;
