@@ -24,7 +24,7 @@ function keepInVary(res: ServerResponse, name: string): void {
 const ALLOWED_HEADERS = "authorization, content-type, last-event-id";
 
 /**
- * CORS for the pages of `ALLOWED_ORIGINS` (docs/API.md, "Browsers"): they may act as the browser's user, and
+ * CORS for the pages of `ALLOWED_ORIGINS` (docs/API.md, "Users and sign-in"): they may act as the browser's user, and
  * `@anvil/client` runs in a browser, but without these headers the browser kept every answer from them. An
  * answer to such a page names its origin (never `*`: it may carry the browser's session cookie); a preflight is
  * answered here, before any sign-in (a browser sends none with it). Other origins get no CORS headers, so their
