@@ -35,8 +35,8 @@ const errorShape: JsonSchema = {
   },
 };
 
-// The errors a call may meet: 403, 404 and 409 only where its operation says so (operations.ts), the others on any
-// call (docs/API.md says which procedure gives which, and why).
+// The errors a call may meet: 404 and 409 only where its operation says so (operations.ts), the others on any call
+// (docs/API.md says which procedure gives which, and why).
 const ERRORS: [status: string, when: string][] = [
   ["400", "BAD_REQUEST: bad input (the message names the field), or a body that is not UTF-8"],
   [
@@ -45,7 +45,7 @@ const ERRORS: [status: string, when: string][] = [
   ],
   [
     "403",
-    "FORBIDDEN: an admin-only call (users.*, queue.pause and queue.resume, a priority above 0) by a user who is not an admin",
+    "FORBIDDEN: an admin-only call (users.*, queue.pause and queue.resume, a priority above 0) by a user who is not an admin; or, on any call, a Host this server does not answer to where nobody signs in, or a POST without a body or with a form's content-type from another site's page without a Bearer token",
   ],
   ["404", "NOT_FOUND: an unknown id, or another user's job"],
   ["405", "METHOD_NOT_SUPPORTED: another method than the operation's; the Allow header names it"],
@@ -69,7 +69,7 @@ const ERRORS: [status: string, when: string][] = [
 ];
 
 /** The errors only some operations give. */
-const OWN_ERRORS: ReadonlySet<string> = new Set<OperationError>(["403", "404", "409"]);
+const OWN_ERRORS: ReadonlySet<string> = new Set<OperationError>(["404", "409"]);
 
 /** The errors whose answer carries Retry-After, in seconds. */
 const RETRY_AFTER = new Set(["429", "503"]);
@@ -129,7 +129,15 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
         description,
         content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
         ...(RETRY_AFTER.has(status)
-          ? { headers: { "Retry-After": { description: "seconds to wait", schema: { type: "integer" } } } }
+          ? {
+              headers: {
+                "Retry-After": {
+                  description:
+                    "seconds to wait: on a 503, and on a 429 for failed sign-ins (not on one for MAX_QUEUED_PER_USER)",
+                  schema: { type: "integer" },
+                },
+              },
+            }
           : {}),
       };
     }

@@ -1,7 +1,7 @@
 import type { outputSchemas } from "./output-schemas";
 
 /** An error only some operations give, beyond those every call may meet (openapi.ts). */
-export type OperationError = "403" | "404" | "409";
+export type OperationError = "404" | "409";
 
 /** What /openapi.json says of one operation: a line for a list of them, and the errors of its own. */
 export interface OperationDoc {
@@ -42,18 +42,18 @@ export const operations = {
       "Returns the job, queued, with its place in the line. The same `idempotencyKey` returns the same job. An " +
       "unknown checkpoint, sampler, scheduler or module is 400 listing the known ones; a priority above 0 is an " +
       "admin's; another user's `conversationId` is 404.",
-    errors: ["403", "404", "409"],
+    errors: ["404", "409"],
   },
   "jobs.submitMany": {
     summary: "Submit up to 1,000 image jobs, all or none",
     description: "The jobs in input order, accepted in one transaction; any one refused refuses them all.",
-    errors: ["403", "404", "409"],
+    errors: ["404", "409"],
   },
   "jobs.get": { summary: "One job, with its live position and progress", errors: ["404"] },
   "jobs.list": {
     summary: "Jobs, oldest first (or newest), a page at a time",
     description: "Filter by `status`, `conversationId` or (admins) `owner`; page on with `nextCursor`.",
-    errors: ["403", "404"],
+    errors: ["404"],
   },
   "jobs.cancel": {
     summary: "Cancel a job",
@@ -68,12 +68,12 @@ export const operations = {
   "jobs.move": {
     summary: "Move a waiting job to the front or back of its owner's waiting jobs",
     description: '`global: true` (admins, `to: "front"`) makes it the very next job to start. 409 unless queued.',
-    errors: ["403", "404", "409"],
+    errors: ["404", "409"],
   },
   "jobs.cancelWaiting": {
     summary: "Cancel every waiting job of the caller, or of one conversation",
     description: "`everyone: true` (admins) clears the whole line. Running jobs run on.",
-    errors: ["403", "404"],
+    errors: ["404"],
   },
   "queue.status": { summary: "The line and the GPUs at a glance", errors: [] },
   "queue.line": {
@@ -82,17 +82,17 @@ export const operations = {
       "An admin reads everyone's, anyone else their own; `total` and `users` count all of them, however many `limit` leaves out.",
     errors: [],
   },
-  "queue.pause": { summary: "Start no more jobs (admins); running ones finish", errors: ["403"] },
-  "queue.resume": { summary: "Start jobs again after a pause (admins)", errors: ["403"] },
+  "queue.pause": { summary: "Start no more jobs (admins); running ones finish", errors: [] },
+  "queue.resume": { summary: "Start jobs again after a pause (admins)", errors: [] },
   "users.create": {
     summary: "Make a user (admins); the answer holds its token, shown this once",
-    errors: ["403", "409"],
+    errors: ["409"],
   },
-  "users.list": { summary: "Every user (admins)", errors: ["403"] },
+  "users.list": { summary: "Every user (admins)", errors: [] },
   "users.remove": {
     summary: "Remove a user (admins); its token stops working at once, its jobs stay",
     description: "409 for the caller's own name.",
-    errors: ["403", "404", "409"],
+    errors: ["404", "409"],
   },
   "checkpoints.list": { summary: "The models the backends offer, for `checkpoint`", errors: [] },
   "checkpoints.modules": { summary: "VAE and text-encoder files, for `modules`", errors: [] },
