@@ -91,8 +91,12 @@ describe("input objects", () => {
   });
 
   it("say a field that was not given is missing, and what it must be", () => {
-    const issues = (schema: typeof jobIdInput | typeof listConversationsInput, input: unknown) =>
-      schema.safeParse(input).error?.issues.map((issue) => issue.message);
+    const issues = (
+      schema: typeof jobIdInput | typeof listConversationsInput | typeof submitJobInput,
+      input: unknown,
+    ) => schema.safeParse(input).error?.issues.map((issue) => issue.message);
+    expect(issues(submitJobInput, {})).toEqual(["prompt is missing (it must be a string)"]);
+    expect(issues(submitJobInput, { prompt: 42 })).toEqual(["prompt must be a string"]);
     expect(issues(jobIdInput, {})).toEqual(["jobId is missing (it must be a UUID)"]);
     expect(issues(jobIdInput, { jobId: "x" })).toEqual(["jobId must be a UUID"]);
     expect(issues(listConversationsInput, {})).toEqual(["limit is missing (it must be a number)"]);

@@ -94,7 +94,7 @@ const idempotencyKey = z
 /** `jobs.submit` input, with the limits and defaults docs/API.md gives. */
 export const submitJobInput = fieldsOf({
   prompt: z
-    .string({ error: "prompt must be a string" })
+    .string({ error: mustBe("prompt", "a string") })
     .min(1, { error: "prompt must not be empty", abort: true })
     .max(4000, { error: "prompt must be at most 4000 characters" })
     .refine(visible, { error: "prompt must not be blank" })
