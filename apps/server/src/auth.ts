@@ -74,6 +74,12 @@ const sessionHashOf = (req: IncomingMessage): string | undefined => {
  * trusted proxy's header. With none of API_TOKEN and AUTH_PROXY_HEADER configured, a request without credentials
  * is the local admin; otherwise it is nobody (401).
  */
+/**
+ * A header's value as the proxy most likely wrote it: Node reads a header's bytes as Latin-1, and a proxy sends a
+ * name in UTF-8 ("é" came out as "Ã©").
+ */
+const asUtf8 = (value: string): string => Buffer.from(value, "latin1").toString("utf8");
+
 export class Authenticator {
   /** Whether a request must say who it is. */
   readonly required: boolean;
@@ -124,7 +130,8 @@ export class Authenticator {
     }
     if (this.proxyHeader) {
       const named = req.headers[this.proxyHeader];
-      const name = (Array.isArray(named) ? named[0] : named)?.trim().toLowerCase();
+      const sent = (Array.isArray(named) ? named[0] : named)?.trim();
+      const name = sent?.toLowerCase();
       if (!name) return { user: null, reason: `no ${this.options.proxyHeader} header`, credential: false };
       if (!USER_NAME.test(name) || RESERVED_NAMES.has(name)) {
         const header = this.options.proxyHeader;
@@ -133,7 +140,11 @@ export class Authenticator {
           reason: `${header} names no valid user`,
           credential: false,
           refusal:
-            `Unauthorized: the sign-in proxy's ${header} names ${JSON.stringify(name.slice(0, 100))}, which Anvil ` +
+            `Unauthorized: the sign-in proxy's ${header} names ${JSON.stringify(
+              asUtf8(sent ?? "")
+                .toLowerCase()
+                .slice(0, 100),
+            )}, which Anvil ` +
             `takes as no user: a name is ${USER_NAME_RULE}, and not ${[...RESERVED_NAMES].join(" or ")}`,
         };
       }

@@ -344,6 +344,11 @@ describe("sign-in limits and the sign-in proxy", () => {
     expect(running.logs.filter((line) => line.msg === message)).toEqual([
       expect.objectContaining({ path: "/trpc/me", reason: "X-Forwarded-User names no valid user" }),
     ]);
+    // A name in UTF-8, as a proxy sends it (Node reads a header's bytes as Latin-1), is shown as it was written.
+    const accented = await fetch(`${running.url}/trpc/me`, {
+      headers: { "x-forwarded-user": Buffer.from("josé", "utf8").toString("latin1") },
+    });
+    expect(((await accented.json()) as { error: { message: string } }).error.message).toContain('names "josé"');
     // Not a wrong token: no failed sign-in is counted against the address.
     expect(running.logs.filter((line) => line.msg === "failed sign-in")).toEqual([]);
   });
