@@ -20,13 +20,6 @@ export interface BackendMonitorHooks {
   down: (backend: number) => void;
   /** Whether Anvil itself has a generation on this backend right now. */
   isOurs: (backend: number) => boolean;
-  /**
-   * Whether this Anvil ever sent work to this backend (its database says so; every start is written before it is
-   * sent): a generation through the API that is not this server's is then one it left (a crash, a leader killed),
-   * and is interrupted; else it is another client's (another Anvil or a script on this FORGE_URL), and is waited out.
-   * Unset, or unanswered: taken as this Anvil's.
-   */
-  sentWorkTo?: (backend: number) => Promise<boolean>;
   /** The model a backend has loaded (see `modelOf`; null when it cannot be read), told just before it is up. */
   loaded?: (backend: number, model: string | null) => void;
   log?: LogHook;
@@ -39,7 +32,7 @@ class BusyWithOthers extends Data.TaggedError("BusyWithOthers")<{ message: strin
 
 /** Why a backend is not up while another client's generation through the API runs on it. */
 const BUSY_WITH_ANOTHER_CLIENT =
-  "busy with a generation another client sent through its API (this Anvil never sent it work: another Anvil, or a script, on this FORGE_URL?); waiting for it to end. Give each GPU one queue: two that share it slow each other";
+  "busy with a generation another client sent through its API (not one this Anvil left there: another Anvil, or a script, on this FORGE_URL?); waiting for it to end. Give each GPU one queue: two that share it slow each other";
 
 /** Why a backend is not up while a person's generation from Forge's own UI runs on it. */
 const BUSY_IN_FORGE_UI =
@@ -69,9 +62,10 @@ interface BackendState {
  *
  * Before a backend is first marked up, and whenever it comes back, the monitor asks it whether it is busy, and
  * marks it up only once it is idle. Forge keeps generating after its client is gone, so a generation sent through
- * the API that is not this server's (left by a previous life of this server, or by a server of the cluster that was
- * killed) is interrupted, if this Anvil ever sent that backend work; else it is another client's, and is waited out,
- * as one a person started in Forge's own UI is.
+ * the API that this Anvil left there is interrupted: one of a job the database held as running there when this
+ * server's term began (a previous life of this server, or a server of the cluster that was killed or cut off), or one
+ * of this server's that was running there when the backend went away. Any other is another client's (another Anvil
+ * or a script on the same FORGE_URL), and is waited out, as one a person started in Forge's own UI is.
  */
 export class BackendMonitor {
   /** Each backend's client and health, in the order of `backends`. */
@@ -80,6 +74,8 @@ export class BackendMonitor {
   /** The term this monitor served ended (see `release`). */
   private released = false;
   private readonly runtime: EffectRuntime;
+  /** The backends where a generation of this Anvil's may have been left running (see the class's comment). */
+  private readonly leftThere = new Set<number>();
 
   constructor(
     private readonly backends: readonly ForgeClient[],
@@ -95,8 +91,12 @@ export class BackendMonitor {
     }));
   }
 
-  /** Starts probing every backend in the background, the first probes `afterMs` from now: no backend is up before. */
-  start(afterMs = 0): void {
+  /**
+   * Starts probing every backend in the background, the first probes `afterMs` from now: no backend is up before.
+   * `leftThere`: the backends where the database held a job as running when this term began.
+   */
+  start(afterMs = 0, leftThere: Iterable<number> = []): void {
+    for (const backend of leftThere) this.leftThere.add(backend);
     const watchAll = Effect.forEach(this.states, (state, i) => this.watch(state, i), {
       concurrency: "unbounded",
       discard: true,
@@ -135,6 +135,8 @@ export class BackendMonitor {
     if (!state?.healthy || this.released) return;
     state.healthy = false;
     state.lastError = reason;
+    // Forge goes on without its client: what this server ran there may still run when the backend is back.
+    if (this.hooks.isOurs(backend)) this.leftThere.add(backend);
     Latch.closeUnsafe(state.upLatch);
     this.hooks.down(backend);
     this.hooks.log?.("backend down", { backend: this.backends[backend]?.baseUrl, reason }, "warn");
@@ -147,7 +149,7 @@ export class BackendMonitor {
 
   private watch(state: BackendState, index: number): Effect.Effect<void> {
     const { forge } = state;
-    const { hooks } = this;
+    const { hooks, leftThere } = this;
     const probe = Effect.gen(function* () {
       const progress = yield* forge.progress();
       if (state.healthy) return;
@@ -156,11 +158,9 @@ export class BackendMonitor {
         return yield* new BusyWithOthers({ message: BUSY_IN_FORGE_UI });
       }
       if (progress.busy && !hooks.isOurs(index)) {
-        const left = hooks.sentWorkTo;
-        const mayBeOurs = left ? yield* Effect.promise(() => left(index).catch(() => true)) : true;
-        if (!mayBeOurs) return yield* new BusyWithOthers({ message: BUSY_WITH_ANOTHER_CLIENT });
+        if (!leftThere.has(index)) return yield* new BusyWithOthers({ message: BUSY_WITH_ANOTHER_CLIENT });
         hooks.log?.(
-          "backend busy with a generation sent through its API that is not ours (left by a server that stopped?); interrupting it",
+          "backend busy with a generation through its API that this Anvil left there (a server that stopped, or the backend went away mid-run); interrupting it",
           { backend: forge.baseUrl },
           "warn",
         );
@@ -182,6 +182,7 @@ export class BackendMonitor {
       }
       state.healthy = true;
       state.lastError = null;
+      leftThere.delete(index);
       Latch.openUnsafe(state.upLatch);
       hooks.up(index);
       hooks.log?.("backend up", { backend: forge.baseUrl });

@@ -97,7 +97,11 @@ export class JobService {
     // What the last leader learned is in the database: every server that leads estimates the same.
     service.estimates.learnFrom(await options.store.recentRuns(HISTORY_RUNS));
     await service.recovery.rebuildLine();
-    service.monitor.start(options.firstProbeAfterMs);
+    const { leftBehind } = service.recovery;
+    service.monitor.start(
+      options.firstProbeAfterMs,
+      options.backends.flatMap((backend, i) => (leftBehind.has(backend.baseUrl) ? [i] : [])),
+    );
     service.retention.start();
     service.statistics.start();
     return service;

@@ -33,6 +33,11 @@ export interface RecoveryOptions {
 export class Recovery {
   /** A look for stored submissions the scheduler never heard of, while one is under way. */
   private orphanSweep: Promise<void> | null = null;
+  /**
+   * The backends (their URLs) of the jobs the database held as running when the line was rebuilt: Forge goes on
+   * without its client, so their generations may still run there (see BackendMonitor).
+   */
+  readonly leftBehind = new Set<string>();
 
   constructor(private readonly options: RecoveryOptions) {}
 
@@ -45,6 +50,7 @@ export class Recovery {
     const again: { job: JobRecord; startedAt: string }[] = [];
     for (const active of await store.activeJobs()) {
       let job = active;
+      if (active.status === "processing" && active.backend !== null) this.leftBehind.add(active.backend);
       if (job.status === "processing" && job.attempts >= MAX_ATTEMPTS) {
         await store.applyTransition({
           jobId: job.id,

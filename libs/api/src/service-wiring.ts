@@ -255,10 +255,6 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
         live.retimed();
       },
       isOurs: (i) => scheduler.snapshot().backends[i]?.jobId != null,
-      sentWorkTo: async (i) => {
-        const url = backendUrls[i];
-        return url === undefined || (await store.sentWorkTo(url));
-      },
       loaded: (i, model) => {
         scheduler.backendModel(i, model);
         const url = backendUrls[i];

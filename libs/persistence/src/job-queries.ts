@@ -95,12 +95,6 @@ export async function listJobs(db: AnvilDb, input: ListJobsInput): Promise<JobPa
   return { items, nextCursor: rows.length > input.limit && last !== undefined ? cursorOf(last.seq, newest) : null };
 }
 
-/** Whether any job ever started on `backend`. */
-export async function sentWorkTo(db: AnvilDb, backend: string): Promise<boolean> {
-  const rows = await db.select({ id: jobs.id }).from(jobs).where(eq(jobs.backend, backend)).limit(1);
-  return rows.length > 0;
-}
-
 /** Queued and processing jobs in submission order: what a scheduler rebuilds its queue from. */
 export async function activeJobs(db: AnvilDb): Promise<JobRecord[]> {
   const rows = await db

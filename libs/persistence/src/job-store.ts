@@ -171,15 +171,6 @@ export class JobStore {
   recentRuns(limit: number): Promise<JobRecord[]> {
     return queries.recentRuns(this.db, limit);
   }
-  /**
-   * Whether any job was ever sent to `backend` (its URL as jobs record it): a generation there that is not this
-   * server's own may be one this Anvil left (every start is written first), and is interrupted; else it is another
-   * client's.
-   */
-  sentWorkTo(backend: string): Promise<boolean> {
-    return queries.sentWorkTo(this.db, backend);
-  }
-
   /** A queued job's place in the queue (1 = next), derived from the database; 0 when not queued. */
   queuePosition(jobId: string): Promise<number> {
     return queries.queuePosition(this.db, jobId);

@@ -26,11 +26,11 @@ describe("a backend that cannot be reached", () => {
     cleanups.push(() => simulator.close());
     return simulator;
   };
-  const start = async (forgeUrl: string): Promise<InProcessServer> => {
+  const start = async (...forgeUrls: string[]): Promise<InProcessServer> => {
     const database = await pglite!.create();
     cleanups.push(() => database.dispose());
     const server = await startInProcess(database, {
-      forgeUrls: [forgeUrl],
+      forgeUrls,
       probeIntervalMs: PROBE_INTERVAL_MS,
       awaitHealthy: false,
     });
@@ -102,22 +102,27 @@ describe("a backend that cannot be reached", () => {
     expect(anvil.service.monitor.health()[0]?.lastError).toBeNull();
   }, 30_000);
 
-  it("interrupts a generation through the API on a backend it sent work to before: one it left (a crash, a killed leader)", async () => {
-    const simulator = await simulatorFor();
-    const server = await start(simulator.url);
-    const { trpc } = server;
-    const before = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("before the backend went"), ...quick });
-    await waitForStatus(trpc, before.id, "complete");
-    // The backend goes away, and comes back busy with a generation through its API that is not this server's now.
-    await simulator.setOffline(true);
-    await waitFor(async () => !(await trpc.health.query()).backends[0]!.healthy, "health shows the backend down");
-    simulator.setBusy(true, { from: "api" });
-    await simulator.setOffline(false);
-    const [after] = await submitThree(server);
-    await waitForStatus(trpc, after!.id, "complete");
-    const log = simulator.stats().log;
-    expect(log.find((entry) => entry.prompt === FOREIGN)).toMatchObject({ outcome: "interrupted" });
-    expect(simulator.stats()).toMatchObject({ overlaps: 0, maxConcurrent: 1 });
+  it("interrupts the generation it left on a backend that went away mid-run once it is back, though the job ran again elsewhere", async () => {
+    const [gone, other] = [await simulatorFor(), await simulatorFor()];
+    await other.setOffline(true);
+    const server = await start(gone.url, other.url);
+    const { trpc, anvil } = server;
+    await waitFor(() => anvil.service.monitor.health()[0]?.healthy === true, "the first backend is up");
+    // The first run goes on until it is interrupted (its client gone, Forge does not stop it); the next is quick.
+    gone.injectFault("hang");
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("left on a backend that went away"), ...quick });
+    await waitForStatus(trpc, job.id, "processing");
+    await gone.setOffline(true);
+    await other.setOffline(false);
+    // It runs again on the other backend: the job's row names that one now, not the one its first run is left on.
+    expect(await waitForStatus(trpc, job.id, "complete")).toMatchObject({ attempt: 2, backend: other.url });
+    const next = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("after the backend is back"), ...quick });
+    await gone.setOffline(false);
+    await waitFor(() => gone.stats().log[0]?.outcome === "interrupted", "the run left there is interrupted");
+    await waitForStatus(trpc, next.id, "complete");
+    expect(gone.stats().log[0]).toMatchObject({ prompt: job.prompt, outcome: "interrupted" });
+    expect(other.stats().log[0]).toMatchObject({ prompt: job.prompt, outcome: "completed" });
+    for (const simulator of [gone, other]) expect(simulator.stats()).toMatchObject({ overlaps: 0, maxConcurrent: 1 });
   }, 30_000);
 
   it("waits out a generation a person started in Forge's own UI instead of interrupting it, then runs the line", async () => {

@@ -1,3 +1,4 @@
+import { startForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import { JobStore, openDatabase, toJob } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
@@ -46,6 +47,44 @@ describe.each(testDrivers())("a job run again after a crash, on $kind", (driver)
       (e) => e.status === "queued",
     );
     expect(event?.job).toMatchObject({ status: "queued", progress: 0, startedAt: null, attempt: 2 });
+  }, 60_000);
+});
+
+describe("a generation a crashed server left on its backend", () => {
+  const cleanups = useCleanups();
+
+  it("is interrupted before the job runs again, waiting out the checkpoint's load an interrupt cannot cut short", async () => {
+    const [pglite] = testDrivers();
+    const test = await pglite!.create();
+    cleanups.push(() => test.dispose());
+    const simulator = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => simulator.close());
+    // The database holds the job as running on that backend, which is still at it: loading, then sampling.
+    const database = await openDatabase({ dataDir: test.dataDir });
+    const store = new JobStore(database);
+    const { job } = await store.submitJob({
+      prompt: uniquePrompt("crashed while loading"),
+      params: { ...DEFAULT_JOB_PARAMS, ...quick },
+    });
+    await store.applyTransition({
+      jobId: job.id,
+      from: "queued",
+      to: "processing",
+      patch: { progress: 0, attempts: 1, startedAt: new Date(), backend: simulator.url },
+      snapshot: (record) => toJob(record, 0),
+    });
+    await database.close();
+    simulator.setBusy(true, { loadMs: 1_500, from: "api" });
+
+    const server = await startInProcess({ dataDir: test.dataDir }, { forgeUrls: [simulator.url], awaitHealthy: false });
+    cleanups.push(() => server.anvil.close());
+    await waitForStatus(server.trpc, job.id, "complete");
+    const stats = simulator.stats();
+    // Nothing was sent while the load ran: no request waited in Forge's own queue behind it.
+    expect(stats.waited).toBe(0);
+    expect(stats.log[0]?.outcome).toBe("interrupted");
+    expect(stats.log[1]?.startedAt).toBeGreaterThanOrEqual(stats.log[0]?.endedAt ?? Infinity);
+    expect(server.logs.some((line) => /this Anvil left there/.test(String(line["msg"])))).toBe(true);
   }, 60_000);
 });
 
