@@ -32,12 +32,14 @@ const ALLOWED_HEADERS = "authorization, content-type, last-event-id";
  */
 export function answerCors(req: IncomingMessage, res: ServerResponse, allowedOrigins: readonly string[]): boolean {
   const { origin } = req.headers;
+  // On every answer, a page's or not: a cache (the browser's own, for an image an <img> read first) must not give an
+  // answer without these headers to a page of an allowed origin, or one with them to another.
+  if (allowedOrigins.length > 0) keepInVary(res, "origin");
   if (origin === undefined || !allowedOrigins.includes(origin)) return false;
   res.setHeader("access-control-allow-origin", origin);
   res.setHeader("access-control-allow-credentials", "true");
   // A 429's or a 503's wait, which a client backs off by.
   res.setHeader("access-control-expose-headers", "retry-after");
-  keepInVary(res, "origin");
   if (req.method !== "OPTIONS" || req.headers["access-control-request-method"] === undefined) return false;
   res.setHeader("access-control-allow-methods", "GET, HEAD, POST");
   res.setHeader("access-control-allow-headers", ALLOWED_HEADERS);

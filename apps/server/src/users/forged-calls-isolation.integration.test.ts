@@ -80,7 +80,17 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
     expect(read.headers.get("vary")).toMatch(/origin/i);
     const other = await fetch(`${running.url}/trpc/queue.status`, { headers: { origin: EVIL, cookie } });
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
-    // An image and a sign-in too.
+    // An image too, and with Vary: Origin also when asked without one (as an <img> does), so that no cache gives
+    // that answer, without these headers, to the page's own call.
+    const admin = authorizedHttpClient(running.url, { authorization: `Bearer ${token}` });
+    const job = await admin.jobs.submit.mutate({ prompt: uniquePrompt("cors image"), ...quick });
+    const image = `${running.url}${(await waitForStatus(admin, job.id, "complete")).imageUrl}`;
+    const asImg = await fetch(image, { headers: { cookie } });
+    expect([asImg.status, asImg.headers.get("access-control-allow-origin")]).toEqual([200, null]);
+    expect(asImg.headers.get("vary")).toMatch(/origin/i);
+    const asPage = await fetch(image, { headers: { origin: app, cookie } });
+    expect([asPage.status, asPage.headers.get("access-control-allow-origin")]).toEqual([200, app]);
+    // And a sign-in.
     const login = await fetch(`${running.url}/auth/login`, {
       method: "POST",
       headers: { origin: app, "content-type": "application/json" },
