@@ -372,6 +372,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       // taking everyone's turn. Larger batches are a 400 and run nothing.
       maxBatchSize: MAX_BATCH_CALLS,
       onError: logProcedureError("sse"),
+      // A call refused for now (the database away, no backend answering, a cluster between leaders) says when to try
+      // again, as the gate's and the leader proxy's 503s do.
+      responseMeta: ({ errors }) =>
+        errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { headers: { "retry-after": "1" } } : {},
     });
   const trpc = trpcHandler(MAX_BODY_BYTES);
   // jobs.submitMany sent alone: its 1,000 jobs may each carry prompts of 4,000 characters.

@@ -171,6 +171,13 @@ describe.skipIf(!postgresDriver)(
       const refused = await trpcError(submit(trpc, "idle outage", 1));
       expect(codeOf(refused)).toEqual({ code: "SERVICE_UNAVAILABLE", httpStatus: 503 });
       expect(refused.message).toMatch(NOT_ACCEPTED);
+      // Over HTTP, the 503 says when to try again, as /openapi.json says every 503 does.
+      const raw = await fetch(`${server.url}/trpc/jobs.submit`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: uniquePrompt("raw outage") }),
+      });
+      expect([raw.status, raw.headers.get("retry-after")]).toEqual([503, "1"]);
       await proxy.restore();
 
       await waitFor(async () => (await trpc.health.query()).ok, "health reports the database up again");
@@ -181,13 +188,10 @@ describe.skipIf(!postgresDriver)(
     }, 30_000);
 
     /**
-     * What a failover that lands on a standby looks like: reads work, every write is refused (25006). `readOnly`
-     * sets the database's default and drops the server's connections, so that they come back with it.
-     */
-    /**
-     * Makes `database` refuse this server's writes, or every new connection (as a database being restored or moved
-     * does, `allow_connections`, SQLSTATE 55000), and takes the refusal back; its open connections are cut, so that
-     * the server's next ones meet it.
+     * Makes `database` refuse this server's writes (what a failover that lands on a standby looks like: reads work,
+     * every write is refused, 25006), or every new connection (a database being restored or moved,
+     * `allow_connections`, 55000), and takes the refusal back; its open connections are cut, so that the server's next
+     * ones meet it.
      */
     const refusingDatabase = (database: TestDatabase, how: "read-only" | "no connections") => {
       // From the server's maintenance database: a database cannot refuse the connection the refusal is made on.
