@@ -101,3 +101,29 @@ describe("isDatabaseUnreachable", () => {
     expect(isDatabaseUnreachable("ECONNRESET")).toBe(false);
   });
 });
+
+describe("isDatabaseUnreachable", () => {
+  const failure = (fields: Record<string, string>) =>
+    Object.assign(new Error(fields["message"] ?? "failed"), fields) as Error & Record<string, string>;
+
+  it("counts a database that refuses new connections as away, and not every 55000", () => {
+    // What PostgreSQL answers a connection to a database with allow_connections off (postinit.c's CheckMyDatabase).
+    const refused = failure({
+      code: "55000",
+      routine: "CheckMyDatabase",
+      message: 'database "anvil" is not currently accepting connections',
+    });
+    expect(isDatabaseUnreachable(new DrizzleQueryError("select 1", [], refused))).toBe(true);
+    expect(
+      isDatabaseUnreachable(failure({ code: "28P01", message: 'password authentication failed for user "anvil"' })),
+    ).toBe(true);
+    expect(isDatabaseUnreachable(failure({ code: "3D000", message: 'database "anvil" does not exist' }))).toBe(true);
+    // The same code for a statement that can never succeed: that write is wrong, and trying it again cannot help.
+    const wrong = failure({
+      code: "55000",
+      routine: "CheckCmdReplicaIdentity",
+      message: 'cannot update table "jobs" because it does not have a replica identity and publishes updates',
+    });
+    expect(isDatabaseUnreachable(wrong)).toBe(false);
+  });
+});

@@ -96,17 +96,27 @@ const CONNECTION_CODES = new Set([
 
 // SQLSTATE class 08 (connection exception) and the server shutting down, crashing or starting up; and a new
 // connection refused by a database that is there: its login refused (class 28: a role disabled, a password rotated
-// under a running server), the database gone or renamed (3D000), or taking no connections (55000: `allow_connections`
-// off while it is restored or moved). Every call waits on that alike; none says the write itself was wrong.
-const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|28...|3D000|55000)$/;
+// under a running server) or the database gone or renamed (3D000). Every call waits on that alike; none says the
+// write itself was wrong.
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|28...|3D000)$/;
+
+/**
+ * A database taking no connections (`allow_connections` off while it is restored or moved): 55000, a code PostgreSQL
+ * also gives statements that can never succeed, so it is told by where it was raised (its `routine`, which is not
+ * translated), or by its message.
+ */
+const takesNoConnections = (error: Error & { routine?: unknown }): boolean =>
+  error.routine === "CheckMyDatabase" || / is not currently accepting connections$/.test(error.message);
 
 /**
  * True when `error` (or an error it wraps, as drizzle's `DrizzleQueryError` does) says that the database could
  * not be reached or went away, rather than that the query itself was wrong.
  */
 export function isDatabaseUnreachable(error: unknown): boolean {
-  for (const { code } of errorChain(error)) {
+  for (const current of errorChain(error)) {
+    const { code } = current;
     if (typeof code === "string" && (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
+    if (code === "55000" && takesNoConnections(current)) return true;
   }
   return false;
 }
