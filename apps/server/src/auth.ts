@@ -70,16 +70,16 @@ const sessionHashOf = (req: IncomingMessage): string | undefined => {
 };
 
 /**
- * Turns a request into a caller: the API_TOKEN (the admin `admin`), a user's token, a session cookie, or the
- * trusted proxy's header. With none of API_TOKEN and AUTH_PROXY_HEADER configured, a request without credentials
- * is the local admin; otherwise it is nobody (401).
- */
-/**
  * A header's value as the proxy most likely wrote it: Node reads a header's bytes as Latin-1, and a proxy sends a
  * name in UTF-8 ("é" came out as "Ã©").
  */
 const asUtf8 = (value: string): string => Buffer.from(value, "latin1").toString("utf8");
 
+/**
+ * Turns a request into a caller: the API_TOKEN (the admin `admin`), a user's token, a session cookie, or the
+ * trusted proxy's header. With none of API_TOKEN and AUTH_PROXY_HEADER configured, a request without credentials
+ * is the local admin; otherwise it is nobody (401).
+ */
 export class Authenticator {
   /** Whether a request must say who it is. */
   readonly required: boolean;

@@ -65,7 +65,8 @@ const difference = (
 
 /**
  * Keeps this server's role true to the database. A follower tries to take the lease whenever nobody holds it; a
- * leader renews it four times per `leaseMs` (every 2.5 s at least) and steps down as soon as the database says another server took over.
+ * leader renews it four times per `leaseMs` (at least every 2.5 s) and steps down as soon as the database says
+ * another server took over.
  * A leader cut off from the database cannot start anything (a start is written before it is acted on) and its
  * writes are fenced once another server leads; the next leader interrupts what it left running on a backend.
  */
@@ -193,7 +194,8 @@ export class ClusterRole {
         () => null,
       );
       if (!looked) return;
-      const { leader } = looked;
+      // Its own lease, taken without hearing so: not a leader to forward to, and it takes the lease again next.
+      const leader = looked.leader && lease.isOwn(looked.leader) ? null : looked.leader;
       if (this.current.kind === "follower") this.current = { kind: "follower", leader };
       if (leader && leader.epoch !== this.seen?.epoch) this.sawLeader(leader);
       return;

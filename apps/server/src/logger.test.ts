@@ -110,18 +110,30 @@ describe("logObserver", () => {
     const query = new DrizzleQueryError("select anvil_store_image($1, $2)", ["a secret prompt", image], driver);
     const logger = createLogger({ level: "info", pretty: false, destination });
     logger.error({ err: query }, "procedure failed");
-    logger.warn({ err: new Error("The image could not be saved on the server", { cause: query }) }, "backend error");
+    logger.warn(
+      {
+        err: Object.assign(new Error("The image could not be saved on the server", { cause: query }), {
+          code: "E_IMG",
+        }),
+      },
+      "backend error",
+    );
     for (const line of lines) {
       expect(line.length).toBeLessThan(2_000);
       expect(line).not.toContain("a secret prompt");
       expect(line).not.toContain("iVBORw0KGgo");
     }
-    const [direct, wrapped] = lines.map((line) => JSON.parse(line) as { err: { message: string; stack: string } });
+    const [direct, wrapped] = lines.map(
+      (line) => JSON.parse(line) as { err: { message: string; stack: string; code?: string } },
+    );
+    // The error's own fields stay.
+    expect(wrapped?.err).not.toHaveProperty("params");
     expect(direct?.err.message).toBe("could not extend file: No space left on device (53100)");
     expect(wrapped?.err.message).toBe(
-      "The image could not be saved on the server: could not extend file: No space left on device (53100)",
+      "The image could not be saved on the server (E_IMG): could not extend file: No space left on device (53100)",
     );
-    expect(wrapped?.err.stack).toMatch(/^Error: The image could not be saved on the server: .+\n\s+at /);
+    expect(wrapped?.err.code).toBe("E_IMG");
+    expect(wrapped?.err.stack).toMatch(/^Error: The image could not be saved on the server \(E_IMG\): .+\n\s+at /);
     // Any other error as pino writes it.
     logger.error({ err: Object.assign(new Error("boom"), { code: "E_BOOM" }) }, "procedure failed");
     expect(JSON.parse(lines[2]!)).toMatchObject({ err: { type: "Error", message: "boom", code: "E_BOOM" } });

@@ -67,9 +67,22 @@ export const prettyDestination = (out: { write(line: string): unknown }, color: 
 const errorSerializer = (error: Error): Record<string, unknown> => {
   const serialized = pino.stdSerializers.err(error);
   if (![...errorChain(error)].some((e) => e.message.startsWith("Failed query:"))) return serialized;
+  // Its own fields stay (a tRPC code, a backend's reason); drizzle's statement, its values and the causes that
+  // carry them go.
+  const {
+    query: _query,
+    params: _params,
+    cause: _cause,
+    raw: _raw,
+    ...fields
+  } = serialized as typeof serialized & {
+    query?: unknown;
+    params?: unknown;
+    cause?: unknown;
+  };
   const message = databaseErrorText(error);
   const frames = (error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line));
-  return { type: serialized.type, message, stack: [`${serialized.type}: ${message}`, ...frames].join("\n") };
+  return { ...fields, message, stack: [`${serialized.type}: ${message}`, ...frames].join("\n") };
 };
 
 /** The server's logger: JSON lines, or readable ones on a developer's terminal. */

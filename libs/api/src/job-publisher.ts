@@ -1,7 +1,7 @@
 import type { GenerateProgram, Job, JournalEntry } from "@anvil/job-machine";
 import { isFinalStatus } from "@anvil/job-machine";
 import type { DeletedJob, ImageStore, JobRecord } from "@anvil/persistence";
-import { toJob } from "@anvil/persistence";
+import { databaseErrorText, toJob } from "@anvil/persistence";
 import { Effect } from "effect";
 import type { Estimates } from "./estimates";
 import type { EventHub } from "./event-hub";
@@ -87,7 +87,7 @@ export class JobPublisher {
         "could not remove the image of a job that did not complete",
         {
           jobId,
-          error: String(error),
+          error: databaseErrorText(error),
         },
         "warn",
       ),

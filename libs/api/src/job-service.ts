@@ -1,6 +1,6 @@
 import type { EffectRuntime, Job, JobScheduler } from "@anvil/job-machine";
 import type { ImageStore, JobRecord, SubmitJobInput as StoredSubmission } from "@anvil/persistence";
-import { BatchRejected, ConversationNotFound, isDatabaseUnreachable } from "@anvil/persistence";
+import { BatchRejected, ConversationNotFound, databaseErrorText, isDatabaseUnreachable } from "@anvil/persistence";
 import type { BackendMonitor } from "./backend-monitor";
 import { LOCAL_USER, mayAccess } from "./caller";
 import type { Caller } from "./caller";
@@ -286,7 +286,7 @@ export class JobService {
             this.images
               .remove(jobId)
               .catch((error: unknown) =>
-                log?.("could not remove a deleted job's image", { jobId, error: String(error) }),
+                log?.("could not remove a deleted job's image", { jobId, error: databaseErrorText(error) }),
               ),
           ),
         );

@@ -145,7 +145,11 @@ export class Recovery {
       const record = live.record(jobId);
       if (record?.status !== "processing") continue;
       const refunded = await store.refundAttempt(jobId, record.attempts).catch((error: unknown) => {
-        log?.("could not take back the attempt a shutdown interrupted", { jobId, error: String(error) }, "warn");
+        log?.(
+          "could not take back the attempt a shutdown interrupted",
+          { jobId, error: databaseErrorText(error) },
+          "warn",
+        );
         return false;
       });
       if (refunded)

@@ -164,7 +164,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
               if (imagesWaiting++ === 0) holdForImages(true);
               imageFailures.failed(
                 "an image could not be stored: no job starts until it is; it is tried again until then, or until its job times out",
-                { error: String(cause) },
+                { error: databaseErrorText(cause) },
               );
               return;
             }
@@ -187,7 +187,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     publish: (entry, persisted) => publisher.publish(entry, persisted),
     isUnreachable: isTransientDatabaseError,
     onPublishError: (error, entry) =>
-      log?.("publishing a persisted change failed", { error: String(error), jobId: entry.jobId }, "error"),
+      log?.("publishing a persisted change failed", { error: databaseErrorText(error), jobId: entry.jobId }, "error"),
     onRetry: (error, attempt) => {
       if (!isFenced(error.cause)) {
         writeFailures.failed("database write failed; retrying", { error: databaseErrorText(error.cause), attempt });

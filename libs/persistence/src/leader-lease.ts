@@ -142,6 +142,11 @@ export class LeaderLease {
     };
   }
 
+  /** Whether `leader` is this server: a lease it took without hearing so (see {@link acquire}). */
+  isOwn(leader: Leader): boolean {
+    return leader.holder === this.holder;
+  }
+
   /** Term `epoch` of this server's, as the fence of the writes made in it. */
   fenceOf(epoch: number): WriteFence {
     return { holder: this.holder, epoch, check: (tx) => this.fence(tx, epoch) };

@@ -160,6 +160,8 @@ describe("<ConversationList>", () => {
     expect(alert).toHaveTextContent('"Foxes" could not be renamed: title must be at most 200 characters');
     fireEvent.click(within(alert).getByRole("button", { name: "OK" }));
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+    // The keyboard stays in the list, at its head, rather than falling back to the page's top.
+    expect(screen.getByRole("button", { name: /New conversation/ })).toHaveFocus();
   });
 
   it("offers no Delete without a way to delete", () => {

@@ -95,7 +95,15 @@ export function ConversationList(props: {
         {/* Until the next action, or until it is read and put away: it has nothing to do with what comes next. */}
         <div class="conversations__error" role="alert">
           <p class="field-error">{failure()}</p>
-          <button type="button" class="button button--small" onClick={() => setFailure(null)}>
+          <button
+            type="button"
+            class="button button--small"
+            onClick={() => {
+              setFailure(null);
+              // Its button goes with it: the keyboard stays in the list, at its head, not back at the page's top.
+              newButton.focus();
+            }}
+          >
             OK
           </button>
         </div>
