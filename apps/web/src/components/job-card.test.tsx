@@ -378,6 +378,16 @@ describe("<JobCard>", () => {
     expect(screen.queryByText(OFFLINE_DETAIL)).not.toBeInTheDocument();
   });
 
+  it("drops 'Already ahead' once the job's place changes (someone else moved it), and shows a priority that is not 0", async () => {
+    const [job, setJob] = createStore(makeJob({ queuePosition: 2, priority: -5 }));
+    render(() => <JobCard job={job} onMove={async () => ({ ...job })} />);
+    expect(screen.getByRole("article")).toHaveTextContent("priority -5");
+    fireEvent.click(screen.getByRole("button", { name: /^To front:/ }));
+    expect(await screen.findByRole("status")).toHaveTextContent("Already ahead of your other waiting jobs");
+    setJob({ queuePosition: 4 });
+    expect(screen.queryByRole("status")).not.toBeInTheDocument();
+  });
+
   it("moves a waiting job to the front or back of the user's own jobs", async () => {
     const onMove = vi.fn(async () => undefined);
     const job = makeJob();

@@ -64,6 +64,8 @@ const paramsLine = (job: Job): string =>
     job.params.scheduler === null ? job.params.sampler : `${job.params.sampler} ${job.params.scheduler}`,
     `CFG ${job.params.cfgScale}`,
     job.params.seed === -1 ? "random seed" : `seed ${job.params.seed}`,
+    // Why it waits where it does: a priority moves it among its owner's own jobs.
+    ...(job.priority === 0 ? [] : [`priority ${job.priority}`]),
   ].join(" · ");
 
 /** One image job, always in its true state; every part of it keeps its size when the state changes. */
@@ -82,8 +84,15 @@ export function JobCard(props: JobCardProps) {
       { defer: true },
     ),
   );
-  // Said after a move that changed nothing: the job already was where it was asked to go.
+  // Said after a move that changed nothing: the job already was where it was asked to go; gone once its place changes.
   const [note, setNote] = createSignal<string | null>(null);
+  createEffect(
+    on(
+      () => props.job.queuePosition,
+      () => setNote(null),
+      { defer: true },
+    ),
+  );
   let card!: HTMLElement;
   let foot!: HTMLElement;
   /** The control of this card that last had the keyboard focus. */

@@ -127,9 +127,9 @@ describe("<UsersPanel>", () => {
   });
 
   it("keeps a user when the removal is not confirmed", async () => {
-    const api = fakeUsers();
+    const api = fakeUsers([{ name: "ann", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
     render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => false} />);
-    fireEvent.click(await screen.findByRole("button", { name: "Remove admin" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Remove ann" }));
     expect(api.remove).not.toHaveBeenCalled();
   });
 
@@ -139,7 +139,7 @@ describe("<UsersPanel>", () => {
     render(() => <UsersPanel api={api} onClose={() => undefined} />);
     expect(await screen.findByRole("alert")).toHaveTextContent("Only an admin may manage users.");
     fireEvent.click(screen.getByRole("button", { name: "Try again" }));
-    expect(await screen.findByRole("button", { name: "Remove admin" })).toBeInTheDocument();
+    expect(await screen.findByRole("list", { name: "Users" })).toHaveTextContent("admin (admin)");
   });
 
   it("marks the signed-in admin and offers no Remove for them (the server refuses it), only for the others", async () => {
@@ -151,5 +151,19 @@ describe("<UsersPanel>", () => {
     expect(await screen.findByRole("button", { name: "Remove dave" })).toBeInTheDocument();
     expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("admin (admin) · you");
     expect(screen.queryByRole("button", { name: "Remove admin" })).not.toBeInTheDocument();
+  });
+
+  it("offers another admin no Remove for the built-in admin and local, which the server always refuses", async () => {
+    const api = fakeUsers([
+      { name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" },
+      { name: "local", admin: true, createdAt: "2025-01-01T10:00:00.000Z" },
+      { name: "ann", admin: true, createdAt: "2025-01-02T10:00:00.000Z" },
+      { name: "dave", admin: false, createdAt: "2025-01-02T10:00:00.000Z" },
+    ]);
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="ann" />);
+    expect(await screen.findByRole("button", { name: "Remove dave" })).toBeInTheDocument();
+    for (const name of ["admin", "local", "ann"]) {
+      expect(screen.queryByRole("button", { name: `Remove ${name}` }), name).not.toBeInTheDocument();
+    }
   });
 });

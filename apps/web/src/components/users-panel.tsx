@@ -36,6 +36,9 @@ const failure = (e: unknown): string =>
   errorCode(e) === "FORBIDDEN" ? "Only an admin may manage users." : errorMessage(e);
 
 /** Admins' users panel: make a user (the token shown once, with a copy button), list them, remove one. */
+/** Users Anvil keeps by itself (API_TOKEN's admin, the local admin without sign-in): users.remove refuses them. */
+const BUILT_IN = new Set(["admin", "local"]);
+
 export function UsersPanel(props: {
   onClose: () => void;
   api?: UsersApi;
@@ -165,8 +168,9 @@ export function UsersPanel(props: {
                 {user.name === you() ? " · you" : ""}
                 <span class="users-panel__since"> since {new Date(user.createdAt).toLocaleDateString()}</span>
               </span>
-              {/* Removing yourself is refused (users.remove): another admin can. */}
-              <Show when={user.name !== you()}>
+              {/* Removing yourself is refused (users.remove): another admin can. The built-in admin (API_TOKEN's) and
+                  local cannot be removed at all. */}
+              <Show when={user.name !== you() && !BUILT_IN.has(user.name)}>
                 <button
                   type="button"
                   class="button button--small"
