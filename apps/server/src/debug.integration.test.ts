@@ -68,7 +68,7 @@ describe("debug.* with inspection on", () => {
         type: "job.start",
         backend: 0,
         turn: 1,
-        reason: "local's turn: nobody else waiting",
+        reason: "local's turn: no other user waiting",
       });
       const processing = records().find((r) => r.actorId === job.id && r.state === "processing");
       expect(processing?.contextDiff).toMatchObject({ status: ["queued", "processing"], backend: [null, 0] });
@@ -205,13 +205,13 @@ describe("debug.* with inspection on", () => {
       owner: "local",
       backend: 0,
       kind: "turn",
-      reason: "local's turn: nobody else waiting",
+      reason: "local's turn: no other user waiting",
       switched: false,
       passedOver: 0,
       at: expect.any(String),
     });
     expect((await trpc.debug.timeline.query({ jobId: blocker.id })).dispatch?.reason).toBe(
-      "local's turn: nobody else waiting",
+      "local's turn: no other user waiting",
     );
 
     const actors = await trpc.debug.actors.query();

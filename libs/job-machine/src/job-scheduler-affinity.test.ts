@@ -107,7 +107,7 @@ describe("JobScheduler model affinity", () => {
     expect(decisions.map((d) => d.reason)).toEqual([
       "ann's turn: never served yet; sdxl-base-1.0 already loaded on GPU 1",
       "bob's turn: never served yet",
-      "cat's turn: nobody else waiting; loads flux1-schnell on GPU 0",
+      "cat's turn: no other user waiting; loads flux1-schnell on GPU 0",
     ]);
     expect(decisions.map((d) => d.switched)).toEqual([false, false, true]);
     expect(scheduler.snapshot().backends.map((b) => b.model)).toEqual([key(SCHNELL), key(SDXL)]);
@@ -148,7 +148,7 @@ describe("JobScheduler model affinity", () => {
       expect(decisions[0]?.reason).toBe(
         options.mode === "fifo"
           ? "fifo: first in line; loads flux1-schnell on GPU 0"
-          : "ann's turn: nobody else waiting; loads flux1-schnell on GPU 0",
+          : "ann's turn: no other user waiting; loads flux1-schnell on GPU 0",
       );
       await scheduler.stop();
     }

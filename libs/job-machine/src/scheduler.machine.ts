@@ -193,7 +193,7 @@ const describeDispatch = (
     return `${turn}: kept ${modelName(loaded ?? model ?? "")} on ${gpu}, passed over ${jobs}`;
   }
   const why = {
-    turn: `${turn}: ${alone ? "nobody else waiting" : servedBefore === 0 ? "never served yet" : "served least recently"}`,
+    turn: `${turn}: ${alone ? "no other user waiting" : servedBefore === 0 ? "never served yet" : "served least recently"}`,
     front: "moved to the front by an admin",
     again: "runs again ahead of the line: its backend or its server went away while it ran",
     fifo: "fifo: first in line",
