@@ -12,7 +12,11 @@ export const usersRouter = router({
     }
     const token = newSecret();
     const user = await ctx.users.create(input.name, input.admin, sha256(token));
-    if (!user) throw new TRPCError({ code: "CONFLICT", message: `name ${input.name} is taken` });
+    if (!user)
+      throw new TRPCError({
+        code: "CONFLICT",
+        message: `name ${input.name} is taken (to change a user, remove them and make them again: they get a new token)`,
+      });
     return { name: user.name, admin: user.admin, token };
   }),
 
