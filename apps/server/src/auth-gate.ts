@@ -134,7 +134,14 @@ export class AuthGate {
       const identity = await this.options.auth.identify(req);
       if (identity.user === null && identity.credential) await this.failed(req, identity.reason);
       const user = identity.user && shownUser(identity.user);
-      json(res, 200, { required: this.required, authorized: identity.user !== null, user });
+      json(res, 200, {
+        required: this.required,
+        authorized: identity.user !== null,
+        user,
+        // Whether a sign-in proxy names the users, and this request's: a page offers no Sign out that cannot work.
+        proxy: this.options.auth.proxied,
+        viaProxy: identity.user?.viaProxy === true,
+      });
       return true;
     }
     return false;

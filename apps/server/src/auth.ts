@@ -83,11 +83,14 @@ const asUtf8 = (value: string): string => Buffer.from(value, "latin1").toString(
 export class Authenticator {
   /** Whether a request must say who it is. */
   readonly required: boolean;
+  /** Whether a sign-in proxy's header (AUTH_PROXY_HEADER) names users. */
+  readonly proxied: boolean;
   private readonly proxyHeader: string | undefined;
   private binding: Promise<string> | undefined;
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.required = Boolean(options.apiToken || options.proxyHeader);
+    this.proxied = Boolean(options.proxyHeader);
     this.proxyHeader = options.proxyHeader?.toLowerCase();
   }
 
@@ -149,7 +152,7 @@ export class Authenticator {
         };
       }
       const user = await this.options.users.ensure(name);
-      return { user: { name: user.name, admin: user.admin } };
+      return { user: { name: user.name, admin: user.admin, viaProxy: true } };
     }
     if (!this.required) return { user: LOCAL_USER };
     return { user: null, reason: "no credentials", credential: false };

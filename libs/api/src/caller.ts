@@ -12,6 +12,8 @@ export interface Caller {
    * that token no longer names a user (see `endsAccess`).
    */
   token?: string;
+  /** Named by the sign-in proxy's header (AUTH_PROXY_HEADER): the browser cannot sign out of that here. */
+  viaProxy?: true;
 }
 
 /** The caller when nobody signs in: one user on their own machine, an admin (docs/API.md, "Users and sign-in"). */

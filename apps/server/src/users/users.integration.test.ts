@@ -242,7 +242,13 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     expect(await authorizedHttpClient(running.url, cookie).me.query()).toEqual({ name: "bob", admin: false });
     for (const headers of [cookie, bearer(tokens.get("bob")!)]) {
       const status = await fetch(`${running.url}/auth/status`, { headers });
-      expect(await status.json()).toEqual({ required: true, authorized: true, user: { name: "bob", admin: false } });
+      expect(await status.json()).toEqual({
+        required: true,
+        authorized: true,
+        user: { name: "bob", admin: false },
+        proxy: false,
+        viaProxy: false,
+      });
     }
 
     const wsUrl = `${running.url.replace(/^http/, "ws")}/trpc`;
@@ -330,6 +336,12 @@ describe("sign-in limits and the sign-in proxy", () => {
     expect((await admin.users.list.query()).map((user) => user.name)).toContain("carol");
     expect((await fetch(`${running.url}/trpc/me`)).status).toBe(401);
     expect((await fetch(`${running.url}/trpc/me`, { headers: { "x-forwarded-user": "admin" } })).status).toBe(401);
+    // The page learns that the proxy named carol, so it offers no Sign out that could not work; the admin's token
+    // is no proxy's.
+    const status = (headers: Record<string, string>) =>
+      fetch(`${running.url}/auth/status`, { headers }).then((answer) => answer.json());
+    expect(await status({ "x-forwarded-user": "carol" })).toMatchObject({ proxy: true, viaProxy: true });
+    expect(await status(bearer(TOKEN))).toMatchObject({ proxy: true, viaProxy: false, user: { name: "admin" } });
   });
 
   it("says why a name the proxy sends is no user, to the caller and once in the log", async () => {

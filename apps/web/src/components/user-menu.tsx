@@ -1,5 +1,5 @@
 import { createSignal, Show } from "solid-js";
-import { currentUser, logout, signInRequired } from "../lib/auth";
+import { currentUser, logout, proxied, signInRequired } from "../lib/auth";
 import { SignOutIcon, UsersIcon } from "./icons";
 import { UsersPanel } from "./users-panel";
 
@@ -10,7 +10,15 @@ export function UserMenu() {
     <Show when={currentUser()}>
       {(user) => (
         <div class="user-menu">
-          <span class="user-menu__name" data-testid="signed-in-user" title={user().admin ? "admin" : undefined}>
+          <span
+            class="user-menu__name"
+            data-testid="signed-in-user"
+            title={
+              [user().admin ? "admin" : "", proxied().viaProxy ? "signed in by your sign-in proxy" : ""]
+                .filter(Boolean)
+                .join(", ") || undefined
+            }
+          >
             {user().name}
           </span>
           <Show when={user().admin}>
@@ -19,7 +27,8 @@ export function UserMenu() {
               <span class="topbar__label">Users</span>
             </button>
           </Show>
-          <Show when={signInRequired() || user().name !== "local"}>
+          {/* A sign-in proxy names this user on every request: signing out here would change nothing. */}
+          <Show when={(signInRequired() || user().name !== "local") && !proxied().viaProxy}>
             <button type="button" class="button topbar__action" title="Sign out" onClick={() => void logout()}>
               <SignOutIcon />
               <span class="topbar__label">Sign out</span>

@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it, vi } from "vitest";
 import type { ListedUser, UsersApi } from "./users-panel";
+import { checkAuth } from "../lib/auth";
 import { UsersPanel } from "./users-panel";
 
 const TOKEN = "anv_5f2c0e1b9d8a7c6b5a4f3e2d1c0b9a8f";
@@ -151,6 +152,22 @@ describe("<UsersPanel>", () => {
     expect(await screen.findByRole("button", { name: "Remove dave" })).toBeInTheDocument();
     expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("admin (admin) · you");
     expect(screen.queryByRole("button", { name: "Remove admin" })).not.toBeInTheDocument();
+  });
+
+  it("says, where a sign-in proxy names the users, that removing one does not keep them out", async () => {
+    const answer =
+      (body: object): typeof fetch =>
+      async () =>
+        new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+    await checkAuth(answer({ required: true, authorized: true, user: { name: "admin", admin: true }, proxy: true }));
+    const asked: string[] = [];
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
+    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={(question) => !asked.push(question)} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Remove eve" }));
+    expect(asked).toEqual([
+      expect.stringMatching(/comes back at their next request: take their access away at the proxy/),
+    ]);
+    await checkAuth(answer({ required: false, authorized: true, user: null }));
   });
 
   it("offers another admin no Remove for the built-in admin and local, which the server always refuses", async () => {

@@ -1,5 +1,5 @@
 import { createResource, createSignal, For, Show } from "solid-js";
-import { currentUser } from "../lib/auth";
+import { currentUser, proxied } from "../lib/auth";
 import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { errorCode, errorMessage } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
@@ -177,7 +177,10 @@ export function UsersPanel(props: {
                   aria-label={`Remove ${user.name}`}
                   onClick={(e) => {
                     const ask = props.confirm ?? ((question: string) => window.confirm(question));
-                    if (ask(`Remove ${user.name}? Their token stops working at once; their jobs stay.`)) {
+                    const proxy = proxied().proxy
+                      ? " A user your sign-in proxy names comes back at their next request: take their access away at the proxy."
+                      : "";
+                    if (ask(`Remove ${user.name}? Their token stops working at once; their jobs stay.${proxy}`)) {
                       void remove(user, e.currentTarget);
                     }
                   }}

@@ -19,9 +19,11 @@ const setCurrentUser = (user: SignedInUser | null): void => {
   if (user) tabUser.write(user.name);
 };
 const [signInRequired, setSignInRequired] = createSignal(false);
+/** Whether a sign-in proxy names the users, and whether it named this browser's: no Sign out can undo that here. */
+const [proxied, setProxied] = createSignal({ proxy: false, viaProxy: false });
 
 /** The current auth state, the signed-in user, and whether the server wants a sign-in at all, as signals. */
-export { authState, currentUser, signInRequired };
+export { authState, currentUser, proxied, signInRequired };
 
 const [sessionEnded, setSessionEnded] = createSignal<string | null>(null);
 
@@ -66,12 +68,19 @@ export function markUnauthorized(): void {
 export async function checkAuth(fetcher: typeof fetch = fetch): Promise<AuthState> {
   try {
     const response = await fetcher("/auth/status", { credentials: "same-origin" });
-    const body = (await response.json()) as { required?: boolean; authorized?: boolean; user?: SignedInUser | null };
+    const body = (await response.json()) as {
+      required?: boolean;
+      authorized?: boolean;
+      user?: SignedInUser | null;
+      proxy?: boolean;
+      viaProxy?: boolean;
+    };
     const state: AuthState = body.required && !body.authorized ? "required" : "ok";
     // A user who was signed in is told why they see the sign-in form again.
     if (state === "required") markUnauthorized();
     setCurrentUser(body.user ?? null);
     setSignInRequired(Boolean(body.required));
+    setProxied({ proxy: body.proxy === true, viaProxy: body.viaProxy === true });
     setAuthState(state);
     return state;
   } catch {
