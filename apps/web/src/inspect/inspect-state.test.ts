@@ -4,15 +4,21 @@ import { createInspectorState } from "./inspect-state";
 
 const [first, second] = ["1f0e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"];
 
+/** The state a finished actor left (null: none, as a job cancelled before it ran), and the status jobs.get gives. */
+const ending = { state: "complete" as string | null, status: "complete" };
+
 /** A finished job as `debug.actors` lists it. */
 const finished = (jobId: string) => ({
   actorId: jobId,
   jobId,
-  state: "complete",
+  state: ending.state,
   status: "done",
   lastSeq: 4,
   lastEventAt: new Date().toISOString(),
 });
+
+/** Jobs jobs.get does not find (NOT_FOUND). */
+const missing = new Set<string>();
 
 /** The inputs of the `debug.inspect` streams the page opened. */
 const streams: Record<string, unknown>[] = [];
@@ -71,8 +77,11 @@ const serverListing = (listed: () => string[], down = () => false, decided: stri
           events: [],
           lastEventId: "a1b2c3:7",
         },
-        "jobs.get": { id: inputs[i]?.jobId, prompt: `${"a long prompt ".repeat(280)}`, status: "complete" },
+        "jobs.get": { id: inputs[i]?.jobId, prompt: `${"a long prompt ".repeat(280)}`, status: ending.status },
       };
+      if (procedure === "jobs.get" && missing.has(inputs[i]!.jobId!)) {
+        return { error: { message: "no such job", code: -32004, data: { code: "NOT_FOUND", httpStatus: 404 } } };
+      }
       return { result: { data: data[procedure] } };
     });
     return Response.json(url.searchParams.has("batch") ? replies : replies[0]);
@@ -83,6 +92,42 @@ describe("createInspectorState", () => {
     vi.useRealTimers();
     vi.unstubAllGlobals();
     asked.length = 0;
+    Object.assign(ending, { state: "complete", status: "complete" });
+    missing.clear();
+    history.replaceState(null, "", "/inspect");
+  });
+
+  it("asks once for a selected job the server does not have, not again at every refresh", async () => {
+    vi.useFakeTimers();
+    missing.add(second);
+    serverListing(() => [first]);
+    history.replaceState(null, "", `/inspect?job=${second}`);
+    await createRoot(async (dispose) => {
+      createInspectorState();
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(asked.filter((jobId) => jobId === second)).toHaveLength(1);
+      dispose();
+    });
+  });
+
+  it("shows the stored status of a job cancelled before it ran, though it was first read while it waited", async () => {
+    vi.useFakeTimers();
+    Object.assign(ending, { state: null, status: "queued" });
+    serverListing(() => [first]);
+    await createRoot(async (dispose) => {
+      const inspector = createInspectorState();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(inspector.actors()?.finished.map((actor) => actor.state)).toEqual([null]);
+      ending.status = "cancelled";
+      await vi.advanceTimersByTimeAsync(2_500);
+      await vi.advanceTimersByTimeAsync(2_500);
+      expect(inspector.actors()?.finished.map((actor) => actor.state)).toEqual(["cancelled"]);
+      // Final now: not asked for again.
+      const times = asked.length;
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(asked).toHaveLength(times);
+      dispose();
+    });
   });
 
   it("names a dispatch decision's job by its prompt after the job has left the actors' list, asking once a job", async () => {

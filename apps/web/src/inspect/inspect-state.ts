@@ -180,6 +180,9 @@ export function createInspectorState() {
         for (const entry of view.queue) if (!prompts[entry.jobId]) setPrompts(entry.jobId, entry.prompt);
         forgetAllBut(view, list);
       });
+      // A finished actor that left no state was asked for while its job still waited (cancelled before it ran): its
+      // stored status is asked for again until it is final, or it would show "…" until a reload.
+      for (const actor of list.finished) if (actor.state === null && !finals[actor.jobId]) asked.delete(actor.jobId);
       // A decision listed may name a job that has left the actors' list: its prompt is asked for too.
       const decided = view.dispatches.slice(0, DECISIONS_SHOWN);
       void loadPrompts([...list.alive, ...list.finished, ...decided].map((a) => a.jobId));
@@ -194,17 +197,21 @@ export function createInspectorState() {
    * The selected job as stored: why it failed, on which backend, which attempt, also once its events have left the
    * ring or the server has restarted since it ran. Read on selection and with the views until it is final.
    */
+  /** A selected job the server said it does not have: not asked for again at every refresh (6 × 404 per 10 s). */
+  let missingJob: string | null = null;
   const loadSelectedJob = coalesced(async () => {
     const jobId = selectedId();
     if (jobId === null || mode() !== "on") {
       setSelectedJob(null);
       return;
     }
+    if (jobId === missingJob) return;
     try {
       const job = await trpc.jobs.get.query({ jobId });
       if (selectedId() === jobId) setSelectedJob(job);
-    } catch {
+    } catch (error) {
       // The timeline says why (no such job, or the server is unreachable).
+      if (errorCode(error) === "NOT_FOUND") missingJob = jobId;
       if (selectedId() === jobId) setSelectedJob(null);
     }
   });
