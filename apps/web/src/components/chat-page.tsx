@@ -81,6 +81,12 @@ export function ChatPage() {
   const unreachable = createMemo(
     () => new Set((chat.queue()?.backends ?? []).filter((backend) => !backend.healthy).map((backend) => backend.url)),
   );
+  /** Whose the open conversation is when it is another user's (an admin's list holds everyone's). */
+  const othersConversation = () => {
+    const owner = chat.openConversation()?.owner;
+    const me = currentUser()?.name;
+    return owner !== undefined && me !== undefined && owner !== me ? owner : undefined;
+  };
   /** Every backend's probes fail (none at all is a queue not read yet): nothing can start until one is back. */
   const noGpu = () => {
     const backends = chat.queue()?.backends ?? [];
@@ -235,6 +241,7 @@ export function ChatPage() {
           admin={admin()}
           control={(control) => (composer = control)}
           connection={chat.connection()}
+          othersConversation={othersConversation()}
         />
       </main>
       <QueuePanel

@@ -28,6 +28,23 @@ const sendingHeld = async (text: string) => {
 };
 
 describe("<Composer>", () => {
+  it("sends nothing into another user's conversation, and says why before anything is typed in vain", () => {
+    const onSubmit = vi.fn(async () => undefined);
+    const [owner, setOwner] = createSignal<string | undefined>("ann");
+    render(() => <Composer onSubmit={onSubmit} othersConversation={owner()} />);
+    expect(screen.getByRole("note")).toHaveTextContent(
+      "This conversation is ann's: your images go into conversations of your own.",
+    );
+    fireEvent.input(prompt(), { target: { value: "a fox" } });
+    expect(screen.getByRole("button", { name: "Generate" })).toBeDisabled();
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    expect(onSubmit).not.toHaveBeenCalled();
+    // Their own conversation: it goes.
+    setOwner(undefined);
+    expect(screen.queryByRole("note")).not.toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Generate" })).toBeEnabled();
+  });
+
   it("disables Generate while the prompt is blank", () => {
     render(() => <Composer onSubmit={async () => undefined} />);
     const send = screen.getByRole("button", { name: "Generate" });

@@ -111,6 +111,11 @@ export function Composer(props: {
   control?: (control: ComposerControl) => void;
   /** The page's live connection to the server: once it is back, a "cannot be reached" under the box is no longer true. */
   connection?: ConnectionState;
+  /**
+   * Whose the open conversation is, when it is another user's (an admin reading it): a prompt cannot go there (the
+   * server refuses it), so Generate waits and the box says why, before anything is typed in vain.
+   */
+  othersConversation?: string | undefined;
 }) {
   const [prompt, setPrompt] = createSignal(draft.read());
   createEffect(() => draft.write(prompt()));
@@ -189,7 +194,7 @@ export function Composer(props: {
   };
 
   const send = async () => {
-    if (blank() || sending()) return;
+    if (blank() || sending() || props.othersConversation) return;
     // Too long is known here: the counter says it already, and says it again where the server's refusal would.
     if (prompt().length > PROMPT_MAX) {
       showErrors({ prompt: lengthNote(prompt().length) ?? undefined });
@@ -314,11 +319,23 @@ export function Composer(props: {
               </Show>
             </span>
           </button>
-          <button type="submit" class="button button--primary" disabled={blank() || sending()}>
+          <button
+            type="submit"
+            class="button button--primary"
+            disabled={blank() || sending() || Boolean(props.othersConversation)}
+          >
             {sending() ? "Sending…" : "Generate"}
           </button>
         </div>
       </div>
+      <Show when={props.othersConversation}>
+        {(owner) => (
+          <p class="composer__count" role="note">
+            This conversation is {owner()}'s: your images go into conversations of your own. Start a new conversation
+            for your prompts.
+          </p>
+        )}
+      </Show>
       <Show when={prompt().length > PROMPT_COUNT_FROM && !errors().prompt}>
         <p class={prompt().length > PROMPT_MAX ? "field-error" : "composer__count"} id="prompt-count">
           {lengthNote(prompt().length)}
