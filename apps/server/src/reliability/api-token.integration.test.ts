@@ -208,11 +208,18 @@ describe("API_TOKEN", () => {
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toMatch(/^text\/html/);
-    expect(await (await fetch(`${url}/auth/status`)).json()).toEqual({ required: true, authorized: false, user: null });
+    const noProxy = { proxy: false, viaProxy: false };
+    expect(await (await fetch(`${url}/auth/status`)).json()).toEqual({
+      required: true,
+      authorized: false,
+      user: null,
+      ...noProxy,
+    });
     expect(await (await fetch(`${url}/auth/status`, { headers: BEARER })).json()).toEqual({
       required: true,
       authorized: true,
       user: { name: "admin", admin: true },
+      ...noProxy,
     });
   });
 
