@@ -138,6 +138,8 @@ export interface AnvilServer {
   simulator: ForgeSimulator | null;
   /** The inspection ring behind `debug.*`, or null when inspection is off. */
   inspector: Inspector | null;
+  /** Inspection as it runs: `stately` only when Stately's inspector could be loaded too (else `on`). */
+  inspection: InspectionMode;
   metrics: AnvilMetrics;
   /**
    * Stops taking work, lets running generations finish for up to `graceMs` (default 0), interrupts what still runs
@@ -600,6 +602,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       return service;
     },
     leads: () => service !== null,
+    inspection: inspection === "stately" && stately === null ? "on" : inspection,
     store,
     users,
     events,

@@ -329,3 +329,13 @@ describe("debug.* with inspection off", () => {
     expect(await trpc.debug.status.query()).toEqual({ inspection: false, ring: null });
   });
 });
+
+describe("ANVIL_INSPECT=stately without Stately's package", () => {
+  const server = useTestServer(pglite!, { inspect: "stately" });
+
+  it("inspects as with ANVIL_INSPECT=1, and says so: not stately, which it cannot feed", async () => {
+    const { anvil, trpc } = server();
+    expect(anvil.inspection).toBe("on");
+    expect((await trpc.debug.status.query()).inspection).toBe(true);
+  });
+});

@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   }
   anvil = started;
   logger.info(
-    { url: anvil.url, database: env.DATABASE_URL ? "postgres" : "pglite", inspection: inspect },
+    { url: anvil.url, database: env.DATABASE_URL ? "postgres" : "pglite", inspection: anvil.inspection },
     `Anvil is listening on ${anvil.url}`,
   );
 }
