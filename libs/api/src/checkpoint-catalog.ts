@@ -88,7 +88,7 @@ export class CheckpointCatalog {
    */
   async resolve(name: string): Promise<string> {
     const checkpoints = async () => (await this.offer("the checkpoint cannot be checked")).models;
-    const found = findCheckpoint(await checkpoints(), name) ?? (await this.afterRefresh(name));
+    const found = findCheckpoint(await checkpoints(), name) ?? (await this.afterRefresh(name, checkpoints));
     if (!found) {
       throw new Invalid({
         field: "checkpoint",
@@ -176,11 +176,11 @@ export class CheckpointCatalog {
     return found.name;
   }
 
-  private async afterRefresh(name: string): Promise<SdModel | undefined> {
+  private async afterRefresh(name: string, checkpoints: () => Promise<SdModel[]>): Promise<SdModel | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, RESCAN_WAIT_MS)));
     await Promise.race([this.rescan(), waited]).finally(() => clearTimeout(timer));
-    return findCheckpoint((await this.offer("the checkpoint cannot be checked")).models, name);
+    return findCheckpoint(await checkpoints(), name);
   }
 
   private rescan(): Promise<void> {
