@@ -1,4 +1,4 @@
-import { defaultRuntime, MAX_ATTEMPTS } from "@anvil/job-machine";
+import { defaultRuntime, LaneAbandoned, MAX_ATTEMPTS } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
 import type { JobRecord, JobStore } from "@anvil/persistence";
 import { databaseErrorText, toJob } from "@anvil/persistence";
@@ -110,15 +110,17 @@ export class Recovery {
     this.orphanSweep ??= (this.options.runtime ?? defaultRuntime)
       .runPromise(
         Effect.tryPromise(() => this.options.lane(() => this.adoptOrphans())).pipe(
-          Effect.retry(ORPHAN_SWEEP_RETRY),
+          // A lane abandoned at the end of this server's term: the next leader's recovery adopts them.
+          Effect.retry({ ...ORPHAN_SWEEP_RETRY, while: (error) => !(error.cause instanceof LaneAbandoned) }),
           Effect.catch((error) =>
-            Effect.sync(() =>
+            Effect.sync(() => {
+              if (error.cause instanceof LaneAbandoned) return;
               this.options.log?.(
                 "could not look for submissions stored without an answer",
                 { error: databaseErrorText(error.cause) },
                 "warn",
-              ),
-            ),
+              );
+            }),
           ),
         ),
       )

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import { DEFAULT_JOB_PARAMS, Journal } from "@anvil/job-machine";
 import { ConversationNotFound, toJob } from "@anvil/persistence";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { describe, expect, it, vi } from "vitest";
@@ -88,6 +88,30 @@ describe("Submissions", () => {
     expect(ran).toBeDefined();
     await ran;
     expect(await storedPrompts()).not.toContain(late);
+  });
+
+  it("refuses what waits in a lane abandoned at the end of its term, and takes new turns no more", async () => {
+    // The journal of a leader cut off from the database: a write retried until the term ends.
+    const journal = new Journal<null>({
+      persist: () => Promise.reject(new Error("connect ECONNREFUSED")),
+      publish: () => {},
+      isUnreachable: () => true,
+    });
+    void journal.record({ kind: "progress", jobId: randomUUID(), progress: 10 });
+    const [waiting, later] = [unique("waiting"), unique("later")];
+    const s = submissions({
+      run: (task) => journal.run(task),
+      lastProgressAt: () => journal.lastProgressAt,
+      deadlineMs: 60_000,
+    });
+    const refused = s.submit(input(waiting));
+    journal.abandon();
+    await expect(refused).rejects.toBeInstanceOf(Unavailable);
+    await expect(refused).rejects.toThrow(/stopped running the queue.*not accepted/);
+    await expect(s.submit(input(later))).rejects.toThrow(/stopped running the queue/);
+    const stored = await storedPrompts();
+    expect(stored).not.toContain(waiting);
+    expect(stored).not.toContain(later);
   });
 
   it("keeps a submission waiting behind a lane that is busy but moving, past the deadline", async () => {

@@ -23,6 +23,13 @@ const databaseSlow = () =>
       "The database did not answer in time; the job may still be accepted: submit it again with the same idempotencyKey to find out",
   });
 
+const termOver = (cause: unknown) =>
+  new Unavailable({
+    message:
+      "This server stopped running the queue (another server of the cluster takes over); the job was not accepted, try again",
+    cause,
+  });
+
 /** What {@link Submissions} is built from. */
 export interface SubmissionsOptions {
   /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
@@ -149,14 +156,21 @@ export class Submissions {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    void this.options.run(async () => {
-      try {
-        await this.storeBatches();
-      } finally {
+    this.options
+      .run(async () => {
+        try {
+          await this.storeBatches();
+        } finally {
+          this.scheduled = false;
+          if (this.waiting.length > 0) this.schedule();
+        }
+      })
+      .catch((error: unknown) => {
+        // The lane was abandoned before this turn ran (this server's term as the leader is over): nothing waiting
+        // was sent, and nothing here will send it.
         this.scheduled = false;
-        if (this.waiting.length > 0) this.schedule();
-      }
-    });
+        this.refuseWaiting(termOver(error));
+      });
   }
 
   /** The single submissions waiting in a row at the front (up to the first all-or-nothing group). */

@@ -31,7 +31,7 @@ export { FairLine } from "./fair-line";
 export type { AffinityLimits, LineEntry, LineShift, SchedulingMode, TurnPick } from "./fair-line";
 export { chooseDispatch, DEFAULT_AFFINITY, modelName, modelOf } from "./affinity";
 export type { DispatchChoice, DispatchKind, ModelSlot } from "./affinity";
-export { DatabaseUnreachable, Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
+export { DatabaseUnreachable, Journal, LaneAbandoned, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 export type { JournalEntry, JournalOptions, JournalWriteError } from "./journal";
 export { GenerationTimedOut, JobScheduler } from "./job-scheduler";
 export type { JobSchedulerOptions, GenerateProgram, KeepProgram, JobView, QueueSnapshot } from "./job-scheduler";

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { Journal, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
+import { Journal, LaneAbandoned, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";
 import type { JournalEntry } from "./journal";
 import type { JobStatus } from "./job";
 
@@ -133,6 +133,32 @@ describe("Journal", () => {
     expect(published).toEqual([]);
     expect(db.rows.size).toBe(0);
     expect(db.calls).toBe(calls);
+  });
+
+  it("refuses the tasks waiting in an abandoned lane, and every later one, without running them", async () => {
+    const db = fakeDatabase();
+    db.down = true;
+    const journal = new Journal<string>({ ...db, publish: () => {} });
+    void journal.record(progress("a", 10));
+    const ran: string[] = [];
+    const waiting = journal.run(async () => void ran.push("waiting"));
+    await vi.waitFor(() => expect(db.calls).toBeGreaterThan(1));
+    journal.abandon();
+    await expect(waiting).rejects.toBeInstanceOf(LaneAbandoned);
+    await expect(journal.run(async () => void ran.push("later"))).rejects.toBeInstanceOf(LaneAbandoned);
+    db.down = false;
+    await journal.flush();
+    expect(ran).toEqual([]);
+  });
+
+  it("fails only its caller when a task throws before its first await", async () => {
+    const { journal, written } = listedWrites(0);
+    const thrown = journal.run(() => {
+      throw new Error("thrown at once");
+    });
+    await expect(thrown).rejects.toThrow("thrown at once");
+    await journal.record(moved("a", "queued", "processing"));
+    expect(written).toEqual([["a:processing"]]);
   });
 
   it("goes on after a publish throws: every entry settles and the next ones are published", async () => {

@@ -14,6 +14,9 @@ export class DatabaseUnreachable extends Data.TaggedError("DatabaseUnreachable")
 /** The database refused a write (a value it cannot store, a constraint): the same write would fail again. */
 export class WriteRejected extends Data.TaggedError("WriteRejected")<{ cause: unknown }> {}
 
+/** The lane was abandoned (its writer's term is over) before a task queued in it could run: the task never ran. */
+export class LaneAbandoned extends Data.TaggedError("LaneAbandoned")<{ message: string }> {}
+
 /** Why a journal write failed. */
 export type JournalWriteError = DatabaseUnreachable | WriteRejected;
 
@@ -62,10 +65,14 @@ const retrySchedule = Schedule.min([
   Schedule.spaced(Duration.seconds(5)),
 ]);
 
+const laneAbandoned = () =>
+  new LaneAbandoned({ message: "the journal's lane was abandoned (its writer's term is over) before the task ran" });
+
 /** Status changes that set the job's progress themselves (100, or 0 for the next attempt): waiting progress is moot. */
 const SETS_PROGRESS: ReadonlySet<string> = new Set(["complete", "queued"]);
 
-type Pending = { entry: JournalEntry; done: () => void } | { task: () => Promise<void> };
+type Pending =
+  { entry: JournalEntry; done: () => void } | { task: () => Promise<void>; drop: (error: LaneAbandoned) => void };
 type PendingEntry = Extract<Pending, { entry: JournalEntry }>;
 
 /** The entry that fails `entry`'s job in its place when the database refused `entry`; null for progress. */
@@ -171,11 +178,14 @@ export class Journal<P> {
   /**
    * Runs `task` in the journal's lane: after every status change recorded before it has been persisted and
    * published (progress that is not due yet may still wait), and before anything recorded after it. A task is not
-   * retried; its failure is the caller's.
+   * retried; its failure is the caller's. In a lane that is {@link abandon}ed before the task's turn, the task never
+   * runs and the promise rejects with {@link LaneAbandoned}.
    */
   run<T>(task: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ task: () => task().then(resolve, reject) });
+      if (this.abandoned) return reject(laneAbandoned());
+      // A task that throws before its first await fails its caller, not the lane.
+      this.pending.push({ task: () => Promise.resolve().then(task).then(resolve, reject), drop: reject });
       this.kick();
     });
   }
@@ -231,7 +241,8 @@ export class Journal<P> {
 
   /**
    * Gives up what is not written yet, and every retry: the writer may no longer write (its term as the cluster's
-   * leader is over; the next leader reads the truth from the database). Pending entries settle unpublished.
+   * leader is over; the next leader reads the truth from the database). Pending entries settle unpublished; tasks
+   * that have not run never do: their callers get {@link LaneAbandoned}, as does every later {@link run}.
    */
   abandon(): void {
     this.abandoned = true;
@@ -239,6 +250,7 @@ export class Journal<P> {
     this.progressTimer = null;
     for (const pending of this.pending.splice(0)) {
       if ("done" in pending) pending.done();
+      else pending.drop(laneAbandoned());
     }
   }
 
