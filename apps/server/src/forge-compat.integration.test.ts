@@ -132,6 +132,33 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(second?.startedAt).toBeGreaterThanOrEqual(first?.endedAt ?? Infinity);
   });
 
+  it("leaves alone another client's txt2img that waited in Forge's lock behind a job Forge failed", async () => {
+    const { anvil, trpc, sims } = await rig([{ modelLoadMs: 1500, stepMs: 5 }]);
+    const sim = sims[0]!;
+    await backendsUp(anvil);
+    const failing = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("fails sim:oom"),
+      checkpoint: "flux1-schnell",
+      ...quick,
+    });
+    await waitFor(async () => {
+      const progress = (await (await fetch(`${sim.url}/sdapi/v1/progress`)).json()) as { state: { job_count: number } };
+      return progress.state.job_count === -1;
+    }, "the checkpoint is loading");
+    // Another client's txt2img arrives meanwhile and waits in Forge's lock; it begins once Forge failed Anvil's job.
+    sim.setBusy(true, { from: "api", steps: 40 });
+    const failed = await waitForStatus(trpc, failing.id, "error");
+    expect(failed.error).toMatch(/out of GPU memory/);
+    await waitFor(() => sim.stats().log.length === 2 && sim.stats().log[1]!.outcome !== "running", "theirs ended");
+    expect(sim.stats().log.map((entry) => entry.outcome)).toEqual(["error", "completed"]);
+    // The GPU was waited for, not taken from them: the next job starts after theirs.
+    const next = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("next"), ...quick });
+    await waitForStatus(trpc, next.id, "complete");
+    const [, theirs, ours] = sim.stats().log;
+    expect(ours?.startedAt).toBeGreaterThanOrEqual(theirs?.endedAt ?? Infinity);
+    expect(sim.stats().waited).toBe(0);
+  });
+
   it("at start, sends nothing to a backend busy loading for another client's txt2img until that is done", async () => {
     const { anvil, trpc, sims } = await rig([{ stepMs: 5 }], undefined, ([sim]) =>
       // A txt2img through the API on a backend this Anvil never sent work to: another client's, waited out (one an

@@ -3,7 +3,7 @@ import { BackendLost } from "@anvil/job-machine";
 import type { GenerateProgram, JobParams } from "@anvil/job-machine";
 import { errorChain, isTransientDatabaseError } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
-import { Data, Deferred, Duration, Effect, Exit, Fiber, Schedule } from "effect";
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Option, Schedule } from "effect";
 import type { Handovers } from "./handovers";
 import { untilIdle } from "./until-idle";
 
@@ -95,6 +95,12 @@ const storageMayRecover = (cause: unknown): boolean =>
 
 const IMAGE_RETRY = Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]);
 
+/**
+ * Failures after which this job's generation may still run on Forge: it got the request and gave no answer. After
+ * any other (Forge answered, or never got the request) nothing of this job's runs there.
+ */
+const MAY_RUN_ON: ReadonlySet<ForgeError["reason"]> = new Set(["ConnectionLost", "Timeout"]);
+
 /** Failures after which the backend itself may be gone: then its probes tell. */
 const MAYBE_GONE: ReadonlySet<ForgeError["reason"]> = new Set(["Unreachable", "ConnectionLost"]);
 
@@ -171,11 +177,15 @@ export const forgeGenerate =
         // The client's interrupt may not have reached Forge (its port closed for a moment while Forge went on, or a
         // timeout cut the stop short): a generation of the API seen running meanwhile is this one, and is stopped,
         // or the job and its GPU would wait for Forge to finish work nobody receives (ten minutes for a hung one).
-        Effect.onExit((exit) =>
-          Exit.isSuccess(exit) || Deferred.isDoneUnsafe(generated)
-            ? Effect.void
-            : untilIdle(watched, { throughErrors: true, interruptApiJob: true }).pipe(Effect.ignore),
-        ),
+        // But where Forge answered with an error, this job was over there before the answer left (Forge ends its
+        // job, then leaves its lock), and where the request never reached Forge it never ran: what runs there now
+        // is another client's, which waited in Forge's lock, and it is waited out, not stopped.
+        Effect.onExit((exit) => {
+          if (Exit.isSuccess(exit) || Deferred.isDoneUnsafe(generated)) return Effect.void;
+          const failure = Exit.findErrorOption(exit);
+          const ours = Option.isNone(failure) || MAY_RUN_ON.has(failure.value.reason);
+          return untilIdle(watched, { throughErrors: true, interruptApiJob: ours }).pipe(Effect.ignore);
+        }),
         Effect.catchTag("ForgeError", (error): Effect.Effect<never, ForgeError | BackendLost> => {
           if (!MAYBE_GONE.has(error.reason)) return Effect.fail(error);
           const lost = Effect.sync(() => availability.unreachable(request.backend, error.message)).pipe(

@@ -187,7 +187,8 @@ export class SimulatorEngine {
   /** Waits for the lock like Forge's queue, then loads what is selected and generates. */
   async run(job: GenerationJob): Promise<GenerationOutcome> {
     const held = job.external ? undefined : this.recorder.requestHeld();
-    if (this.current !== null) this.recorder.waited();
+    // Only txt2img requests count: another client's work (`setBusy`) that waits behind one is that client's affair.
+    if (this.current !== null && !job.external) this.recorder.waited();
     const release = await this.lock.acquire();
     const seed = job.params.seed === -1 ? Math.floor(Math.random() * 2 ** 32) : job.params.seed;
     const entry = this.recorder.started(job.params.prompt, seed);
