@@ -41,6 +41,7 @@ import { ClusterRole } from "./cluster-role";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { DatabaseUnusable, shownDatabaseUrl } from "./database-failure";
 import { forgeFetch } from "./forge-fetch";
+import { unknownHostNames } from "./host-check";
 import { forwardToLeader, HELD_CALLS_MS, openTo } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
@@ -222,7 +223,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     logger,
   });
   const gate = new AuthGate({
-    auth: new Authenticator({ users, apiToken: config.apiToken, proxyHeader: config.authProxyHeader }),
+    auth: new Authenticator({
+      users,
+      apiToken: config.apiToken,
+      proxyHeader: config.authProxyHeader,
+      unknownHost: unknownHostNames(ownNames, config.allowedOrigins ?? []),
+    }),
     logger,
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),

@@ -61,6 +61,12 @@ export interface AuthenticatorOptions {
   apiToken?: string | undefined;
   /** A trusted proxy's header naming the signed-in user. */
   proxyHeader?: string | undefined;
+  /**
+   * The host name a request was sent to when it is no name of this server's (see host-check.ts), else null. The
+   * proxy's header is taken only from requests to a known name: a page that pointed a name of its own at this
+   * machine (DNS rebinding) is the page's own origin to the browser, and could send the header itself.
+   */
+  unknownHost?: (hostHeader: string | undefined) => string | null;
 }
 
 /** The hash of the session id `req`'s cookie carries (only hashes are stored), if it carries one. */
@@ -136,6 +142,19 @@ export class Authenticator {
       const sent = (Array.isArray(named) ? named[0] : named)?.trim();
       const name = sent?.toLowerCase();
       if (!name) return { user: null, reason: `no ${this.options.proxyHeader} header`, credential: false };
+      const host = this.options.unknownHost?.(req.headers.host) ?? null;
+      if (host !== null) {
+        const header = this.options.proxyHeader;
+        return {
+          user: null,
+          reason: `${header} came in a request to the unknown host name ${host}`,
+          credential: false,
+          refusal:
+            `Unauthorized: Anvil takes ${header} only from requests to an IP address or a name of this machine, ` +
+            `not "${host}": a web page could point a name of its own at this server and send the header itself. ` +
+            `If the sign-in proxy passes on its own host name, add its origin to ALLOWED_ORIGINS (e.g. https://${host})`,
+        };
+      }
       if (!USER_NAME.test(name) || RESERVED_NAMES.has(name)) {
         const header = this.options.proxyHeader;
         return {

@@ -62,6 +62,36 @@ describe.each(testDrivers())("a name pointed at this machine by another site (DN
     expect((await getAs(running, `evil.example:${port}`, "/healthz")).status).toBe(200);
   });
 
+  it("takes no sign-in proxy's header sent to a name another site may own, which a page can send itself", async () => {
+    running = await start({
+      authProxyHeader: "X-Forwarded-User",
+      apiToken: "a token of at least eight",
+      allowedOrigins: ["https://anvil.example.org"],
+    });
+    const port = new URL(running.url).port;
+    const asBoss = { "x-forwarded-user": "boss" };
+    // The rebound page's own fetch: to the browser it is the page's origin, so the header needs no preflight.
+    const rebound = await getAs(running, `evil.example:${port}`, "/trpc/me", asBoss);
+    expect(rebound.status).toBe(401);
+    expect(rebound.body).toContain('not \\"evil.example\\"');
+    expect(rebound.body).toContain("ALLOWED_ORIGINS");
+    expect((await getAs(running, `evil.example:${port}`, "/auth/status", asBoss)).body).toContain('"authorized":false');
+    const socket = await upgrade(`ws://127.0.0.1:${port}/trpc`, { host: `evil.example:${port}`, ...asBoss });
+    expect(socket).toEqual({ opened: false, status: 401 });
+    // Nobody was made by the page's header.
+    const users = await getAs(running, `127.0.0.1:${port}`, "/trpc/users.list", {
+      authorization: "Bearer a token of at least eight",
+    });
+    expect(users.status).toBe(200);
+    expect(users.body).not.toContain('"boss"');
+    // The proxy's own names: this machine's, and the origin the operator listed.
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "anvil.example.org"]) {
+      const me = await getAs(running, host, "/trpc/me", asBoss);
+      expect(me.status, host).toBe(200);
+      expect(me.body, host).toContain('"name":"boss"');
+    }
+  });
+
   it("is not asked where callers sign in: the page has no credentials for its own name", async () => {
     running = await start({ apiToken: "a token of at least eight" });
     const port = new URL(running.url).port;
