@@ -112,6 +112,18 @@ export class AuthGate {
       return true;
     }
     if (path === "/auth/logout" && req.method === "POST") {
+      if (forgedByAPage(req, this.options.allowedOrigins ?? [])) {
+        // A form on another site (another port or subdomain of the same site gets the SameSite cookie) ending a session.
+        this.options.logger.warn(
+          { address: addressOf(req), origin: req.headers.origin },
+          "refused a sign-out posted as a form by a page of a foreign origin",
+        );
+        json(res, 403, {
+          ok: false,
+          error: "Sign out from Anvil's own page (a sign-out from another site is refused)",
+        });
+        return true;
+      }
       const ended = await this.options.auth.endSession(req);
       if (ended !== null) this.options.credentials?.signedOut(ended);
       // The browser's cache goes too: images are cached for good, and the next person at this browser, knowing an

@@ -124,4 +124,23 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
     );
     expect((await signIn({ "content-type": "text/plain" })).status).toBe(200);
   });
+
+  it("refuses a sign-out that a page of another site posts as a form: the session goes on", async () => {
+    running = await start({ apiToken: "the-admins-api-token" });
+    const cookie = await signIn(running.url, "the-admins-api-token");
+    const me = () => fetch(`${running!.url}/trpc/me`, { headers: { cookie } });
+    const signOut = (headers: Record<string, string>) =>
+      fetch(`${running!.url}/auth/logout`, { method: "POST", headers: { cookie, ...headers } });
+    // Another port or subdomain of the same site is sent the SameSite=Strict cookie: its form would end the session.
+    const forged = await signOut({ "content-type": "application/x-www-form-urlencoded", origin: EVIL });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.get("set-cookie")).toBeNull();
+    expect((await signOut({ "content-type": "text/plain", origin: EVIL })).status).toBe(403);
+    expect((await me()).status).toBe(200);
+    // Anvil's own page signs out.
+    expect((await signOut({ "content-type": "application/json", origin: new URL(running.url).origin })).status).toBe(
+      200,
+    );
+    expect((await me()).status).toBe(401);
+  });
 });
