@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Caller } from "@anvil/api";
 import type { Logger } from "pino";
-import { carriesToken, forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
+import { bearerOf, carriesToken, forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
 import { json, readBody, trpcErrorReply } from "./http-body";
@@ -243,7 +243,12 @@ export class AuthGate {
   /** The caller of `req`, or why not: 429, 401, or a 401 with words of its own for the caller. */
   private async check(req: IncomingMessage): Promise<Caller | 401 | 429 | { refusal: string }> {
     const address = addressOf(req);
-    if (carriesToken(req) && this.failures.retryAfterMs(address) > 0) return 429;
+    if (carriesToken(req) && this.failures.retryAfterMs(address) > 0) {
+      const user = await this.options.auth.byMadeToken(bearerOf(req) ?? "");
+      if (user === null) return 429;
+      this.callers.set(req, user);
+      return user;
+    }
     const identity = await this.options.auth.identify(req);
     if (identity.user) {
       this.callers.set(req, identity.user);
@@ -271,18 +276,7 @@ export class AuthGate {
       json(res, 403, { ok: false, error: "Sign in from Anvil's own page (a sign-in from another site is refused)" });
       return;
     }
-    if (this.failures.retryAfterMs(addressOf(req)) > 0) {
-      const retry = this.retryAfterSeconds(req);
-      json(
-        res,
-        429,
-        { ok: false, error: `Too many failed sign-ins; try again in ${retry} s` },
-        {
-          "retry-after": String(retry),
-        },
-      );
-      return;
-    }
+    const throttled = this.failures.retryAfterMs(addressOf(req)) > 0;
     const body = await readBody(req, MAX_LOGIN_BODY_BYTES);
     if (body === null) {
       json(
@@ -305,7 +299,19 @@ export class AuthGate {
       json(res, 200, { ok: true, required: false, user: null });
       return;
     }
-    const user = given === "" ? null : await this.options.auth.byToken(given);
+    // A throttled address still signs in with a token Anvil made (see Authenticator.byMadeToken), and only with one.
+    const { auth } = this.options;
+    const user = given === "" ? null : await (throttled ? auth.byMadeToken(given) : auth.byToken(given));
+    if (!user && throttled) {
+      const retry = this.retryAfterSeconds(req);
+      json(
+        res,
+        429,
+        { ok: false, error: `Too many failed sign-ins; try again in ${retry} s` },
+        { "retry-after": String(retry) },
+      );
+      return;
+    }
     if (!user) {
       await this.failed(req, "wrong token at /auth/login");
       json(res, 401, { ok: false, error: "Wrong token" });

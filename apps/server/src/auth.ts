@@ -43,7 +43,7 @@ const apiTokenBinding = (apiToken: string): Promise<string> =>
     );
   });
 
-const bearerOf = (req: IncomingMessage): string | undefined =>
+export const bearerOf = (req: IncomingMessage): string | undefined =>
   /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
 
 /** Whether `req` says who it is with a Bearer token of its own (a script), not with what a browser holds. */
@@ -179,10 +179,20 @@ export class Authenticator {
 
   /** The user a token names: the API_TOKEN's admin, or the user whose token hash matches; null for neither. */
   async byToken(token: string): Promise<Caller | null> {
-    const { apiToken, users } = this.options;
+    const { apiToken } = this.options;
     if (apiToken && sameSecret(token, apiToken)) return { name: ADMIN_NAME, admin: true };
+    return this.byMadeToken(token);
+  }
+
+  /**
+   * The user `token` names when it is one Anvil made (`users.create`: 256 random bits, which no number of guesses
+   * finds), else null; never API_TOKEN, which an operator chose and guesses might find. An address throttled for its
+   * failed sign-ins is still let in with such a token: behind a reverse proxy every client shares one address, and
+   * one outsider's guesses would lock every script and the CLI out.
+   */
+  async byMadeToken(token: string): Promise<Caller | null> {
     const hash = sha256(token);
-    const user = await users.byTokenHash(hash);
+    const user = await this.options.users.byTokenHash(hash);
     // The built-in users have no token of their own: API_TOKEN alone names `admin`.
     return user && !RESERVED_NAMES.has(user.name) ? { name: user.name, admin: user.admin, token: hash } : null;
   }
