@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { rowsOf } from "./database";
 import { Fenced, LeaderLease } from "./leader-lease";
 import { params, snapshot, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
@@ -162,6 +163,34 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     expect(await a.renew(epoch)).toBe(true);
     expect(await a.current()).toMatchObject({ holder: "a", epoch });
   });
+
+  it.runIf(driver.kind === "postgres")(
+    "runs a new term's lease from when it is granted, after waiting for a write of the old term",
+    async () => {
+      const a = lease("a");
+      const b = lease("b");
+      const old = (await a.acquire())!;
+      await runOut();
+      let acquiring: Promise<number | null> | undefined;
+      let releasedAt: unknown;
+      await test().database.db.transaction(async (tx) => {
+        // A write of the old term, stuck (behind a lock on a table, say) while its lease ran out: it holds the row.
+        await a.fence(tx, old);
+        acquiring = b.acquire();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        releasedAt = rowsOf(await tx.execute(sql`select clock_timestamp()::text as now`))[0]?.["now"];
+      });
+      expect(await acquiring).toBe(old + 1);
+      const [row] = rowsOf(
+        await test().database.db.execute(
+          sql`select expires_at >= ${String(releasedAt)}::timestamptz + interval '60 seconds' as whole from cluster_leader`,
+        ),
+      );
+      expect(row?.["whole"]).toBe(true);
+      // So the old leader cannot take it back.
+      expect(await a.acquire()).toBeNull();
+    },
+  );
 
   it("hands the lease over at once when released", async () => {
     const a = lease("a");

@@ -79,6 +79,11 @@ export class LeaderLease {
    * whose answer was lost (the connection dropped after the commit) left it leading without knowing, and nobody else
    * could lead until the lease ran out. The lost term wrote nothing (its epoch was never known here), and its
    * successor fences it off like any other.
+   *
+   * The new term's lease runs `leaseMs` from when the row is taken, which may be long after the statement began: the
+   * update waits for the old term's writes that are stuck (each holds the row in `fence`), e.g. behind a lock on a
+   * table. Counted from the statement's start, it could be over before it began, and the old leader would take it
+   * straight back, each flap running the jobs on the GPUs once more.
    */
   async acquire(): Promise<number | null> {
     // The term's epoch stamps its backends: a server that records none (an older version, during a rolling
@@ -91,7 +96,8 @@ export class LeaderLease {
                   ${backends}::jsonb, case when ${backends}::jsonb is null then null else 1 end)
           on conflict (id) do update
             set holder = excluded.holder, url = excluded.url, epoch = cluster_leader.epoch + 1,
-                expires_at = excluded.expires_at, backends = excluded.backends,
+                expires_at = clock_timestamp() + ${this.leaseMs} * interval '1 millisecond',
+                backends = excluded.backends,
                 backends_epoch = case when excluded.backends is null then null else cluster_leader.epoch + 1 end
             where cluster_leader.expires_at < clock_timestamp() or cluster_leader.holder = excluded.holder
           returning epoch`,
