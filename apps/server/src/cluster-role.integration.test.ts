@@ -43,6 +43,16 @@ class LostAnswer extends LeaderLease {
   }
 }
 
+/** A lease whose renewals wait once `stuck` is set, until it is cleared: a lock holds the lease's row up. */
+class StuckRenewal extends LeaderLease {
+  stuck = false;
+
+  override async renew(epoch: number): Promise<boolean> {
+    while (this.stuck) await new Promise((resolve) => setTimeout(resolve, 20));
+    return super.renew(epoch);
+  }
+}
+
 /** A lease whose reads of the leader fail once `away` is set, as when the database stops answering. */
 class AwayDatabase extends LeaderLease {
   away = false;
@@ -154,6 +164,31 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     expect(role.role).toMatchObject({ kind: "follower", leader: { url: "http://other" } });
     expect(await role.leader()).toMatchObject({ url: "http://other" });
     lease.away = false;
+    await role.stop();
+  });
+
+  it("says when a renewal of its lease goes unanswered for half of LEASE_MS, and when it is renewed again", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const lease = new StuckRenewal(database.db, "this", "http://this", 60_000);
+    const logged: { message: string; level: string | undefined }[] = [];
+    const role = new ClusterRole({
+      lease,
+      leaseMs: 400,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: (message, _fields, level) => void logged.push({ message, level }),
+    });
+    await role.start();
+    expect(role.role.kind).toBe("leader");
+    lease.stuck = true;
+    const unanswered = /renewal is not answered/;
+    await expect.poll(() => logged.some((l) => unanswered.test(l.message)), { timeout: 10_000 }).toBe(true);
+    expect(logged.find((l) => unanswered.test(l.message))?.level).toBe("warn");
+    lease.stuck = false;
+    await expect
+      .poll(() => logged.some((l) => l.message === "the cluster lease is renewed again"), { timeout: 10_000 })
+      .toBe(true);
     await role.stop();
   });
 

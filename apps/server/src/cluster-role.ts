@@ -161,13 +161,25 @@ export class ClusterRole {
     const { lease, log } = this.options;
     const role = this.current;
     if (role.kind === "leader") {
-      const renewed = await lease.renew(role.epoch).catch((error: unknown) => {
-        this.renewFailures.failed("could not renew the cluster lease", {
-          epoch: role.epoch,
-          error: databaseErrorText(error),
-        });
-        return null;
-      });
+      // A renewal that hangs says nothing of itself: a lock held on the lease's row (this term's writes, stuck
+      // behind a lock on a table) or a database that does not answer. Said once it took half the lease.
+      const askedAt = Date.now();
+      const slow = setTimeout(() => {
+        this.renewFailures.failed(
+          "the cluster lease's renewal is not answered: the database is slow, or a lock holds it up; another server takes over if it is not renewed within LEASE_MS",
+          { epoch: role.epoch, waitedMs: Date.now() - askedAt, leaseMs: this.options.leaseMs },
+        );
+      }, this.options.leaseMs / 2);
+      const renewed = await lease
+        .renew(role.epoch)
+        .catch((error: unknown) => {
+          this.renewFailures.failed("could not renew the cluster lease", {
+            epoch: role.epoch,
+            error: databaseErrorText(error),
+          });
+          return null;
+        })
+        .finally(() => clearTimeout(slow));
       if (renewed === true) {
         this.renewedAt = Date.now();
         this.renewFailures.succeeded({ epoch: role.epoch });
