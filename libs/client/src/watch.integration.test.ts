@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createAnvilClient } from "./create-client";
@@ -18,6 +19,19 @@ describe("watch and wait against a server that refuses the token", { timeout: 30
       }
     })();
     await expect(watching).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+  });
+
+  it("leaves no listener on a signal shared by many watches and waits once each has ended", async () => {
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    const job = await admin.jobs.submit.mutate({ prompt: "watched many times over one signal", ...quick });
+    const shared = new AbortController();
+    for (let i = 0; i < 5; i++) {
+      const watching = admin.watch(job.id, { signal: shared.signal });
+      await watching.next();
+      await watching.return?.();
+    }
+    await admin.wait(job.id, { signal: shared.signal });
+    expect(getEventListeners(shared.signal, "abort")).toHaveLength(0);
   });
 
   it("stops waiting when asked without reporting a reconnect that never happened", async () => {

@@ -73,6 +73,8 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
     done = true;
     clearTimeout(timer);
     current?.unsubscribe();
+    // A signal shared by many watches would otherwise keep each one (and its unread snapshots) alive until it goes.
+    options.signal?.removeEventListener("abort", stop);
     notify();
   };
   const reopen = (delay: number) => {
@@ -160,6 +162,7 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
         }
         if (failure !== undefined) {
           finished = true;
+          stop();
           throw failure;
         }
         if (done) break;
