@@ -307,6 +307,39 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     await trpc.jobs.cancel.mutate({ jobId: added.id }).catch(() => undefined);
   });
 
+  it("fails a job whose checkpoint left with its backend at once, without spending the GPU on another model", async () => {
+    const { anvil, trpc, sims } = await rig([{ models: ["flux1-dev"] }, { models: ["flux1-dev", "special-model"] }]);
+    await backendsUp(anvil);
+    await trpc.queue.pause.mutate();
+    const waiting = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("special"),
+      checkpoint: "special-model",
+      ...quick,
+    });
+    // Restarted with a FORGE_URL that no longer names the backend that had it.
+    await anvil.close();
+    const entry = open.at(-1)!;
+    entry.anvil = await startAnvil({
+      ...testServerConfig(entry.database!),
+      forgeUrls: [sims[0]!.url],
+      logger: pino({ level: "silent" }),
+      probeIntervalMs: 200,
+      webDir: await standInWebApp(entry.database!.dataDir),
+    });
+    const again = httpClient(entry.anvil.url);
+    await backendsUp(entry.anvil);
+    await again.queue.resume.mutate();
+    const failed = await waitForStatus(again, waiting.id, "error");
+    expect(failed.error).toMatch(/^checkpoint "special-model.safetensors \[[0-9a-f]+\]" is not known to the backend/);
+    expect(failed.error).toMatch(
+      /it was known when the job was accepted: a backend that had it may have left FORGE_URL/,
+    );
+    expect(sims[0]!.stats().arrived).toBe(0);
+    // The next job runs.
+    const next = await again.jobs.submit.mutate({ prompt: uniquePrompt("next"), ...quick });
+    await waitForStatus(again, next.id, "complete");
+  });
+
   it("lists a file once when one backend has hashed it and another has not yet (Forge titles it by name alone then)", async () => {
     const { anvil, trpc } = await rig([{ unhashedModels: ["flux1-schnell"] }, {}]);
     await backendsUp(anvil);

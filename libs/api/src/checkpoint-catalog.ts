@@ -135,11 +135,15 @@ export class CheckpointCatalog {
   /**
    * A job's sampler and scheduler as the backends name them, at its dispatch: a name taken as given while no backend
    * answered is resolved now (an alias becomes the name Forge takes), or is unknown (what to tell the job's user).
-   * The default sampler is always Forge's.
+   * The default sampler is always Forge's. Its checkpoint and modules, accepted when some backend listed them, are
+   * unknown when none does now (the backend that had them left FORGE_URL): Forge would ignore the name and spend
+   * the GPU on an image of another model, which the job would then throw away.
    */
   async namesForDispatch(
-    names: Pick<JobParams, "sampler" | "scheduler">,
+    names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">,
   ): Promise<{ sampler: string; scheduler: string | null } | { unknown: string }> {
+    const gone = await this.goneSinceAccepted(names);
+    if (gone !== null) return { unknown: gone };
     // Names the backends listed before (however long ago) need no call: a dispatch waits for none then.
     const listed = this.cache?.offer;
     const sampler = listed && findNamed(listed.samplers, names.sampler);
@@ -157,6 +161,30 @@ export class CheckpointCatalog {
       if (error instanceof Invalid) return { unknown: error.message };
       // No backend has answered yet: the names go as they are (the job's own backend answers now).
       return names;
+    }
+  }
+
+  /**
+   * What a job's checkpoint or modules lack now, in words for its user, or null: checked against what the backends
+   * listed last (no call), and only a name missing there is looked for again (a rescan for a checkpoint). Nothing is
+   * said while no backend answers.
+   */
+  private async goneSinceAccepted({
+    checkpoint,
+    modules,
+  }: Pick<JobParams, "checkpoint" | "modules">): Promise<string | null> {
+    const listed = this.cache?.offer;
+    const lacking =
+      (checkpoint !== null && !(listed && findCheckpoint(listed.models, checkpoint))) ||
+      modules.some((name) => !listed?.modules.some((m) => m.filename === name || baseName(m.filename) === name));
+    if (!lacking) return null;
+    try {
+      if (checkpoint !== null) await this.resolve(checkpoint);
+      await this.resolveModules(modules);
+      return null;
+    } catch (error) {
+      if (!(error instanceof Invalid)) return null;
+      return `${error.message} (it was known when the job was accepted: a backend that had it may have left FORGE_URL)`;
     }
   }
 

@@ -33,7 +33,7 @@ export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuc
  * names a backend has answered for already come back as they are.
  */
 export type NameCheck = (
-  names: Pick<JobParams, "sampler" | "scheduler">,
+  names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">,
 ) => Promise<{ sampler: string; scheduler: string | null } | { unknown: string }>;
 
 /**
