@@ -64,6 +64,34 @@ describe("CheckpointCatalog with backends that do not hold the same checkpoints"
   });
 });
 
+describe("CheckpointCatalog with backends that do not hold the same modules", () => {
+  const sims: ForgeSimulator[] = [];
+  afterAll(async () => {
+    await Promise.all(sims.map((sim) => sim.close()));
+  });
+
+  it("warns naming the backend and the module files it lacks: Forge drops a module it does not list", async () => {
+    const full = await startForgeSimulator({});
+    const bare = await startForgeSimulator({ modules: [] });
+    sims.push(full, bare);
+    const lines: { message: string; fields: Record<string, unknown>; level: string | undefined }[] = [];
+    const catalog = new CheckpointCatalog(
+      [makeForgeClient({ baseUrl: full.url }), makeForgeClient({ baseUrl: bare.url })],
+      undefined,
+      (message, fields, level) => lines.push({ message, fields, level }),
+    );
+    const modules = (await catalog.modules()).map((m) => m.filename.split("/").pop()).sort();
+    expect(modules.length).toBeGreaterThan(0);
+    expect(lines).toEqual([
+      {
+        message: expect.stringMatching(/^the backends do not hold the same checkpoints or modules/),
+        fields: { lacking: [{ backend: bare.url, missing: [], missingModules: modules }] },
+        level: "warn",
+      },
+    ]);
+  });
+});
+
 describe("CheckpointCatalog while no backend has ever answered", () => {
   it("says of each list that it is not known yet, and of a checkpoint that it cannot be checked", async () => {
     // A port nothing listens on: the backend is down, as a Forge that is still starting.

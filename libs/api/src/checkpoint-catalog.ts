@@ -260,26 +260,39 @@ export class CheckpointCatalog {
   }
 
   /**
-   * Warns, once per change, when an answering backend lacks checkpoints another one lists: a job goes to whichever
-   * GPU is free, and one that lacks its checkpoint makes the image with another model, which fails the job.
+   * Warns, once per change, when an answering backend lacks checkpoints or modules another one lists: a job goes to
+   * whichever GPU is free, and one that lacks its checkpoint makes the image with another model, which fails the job;
+   * one that lacks a module drops it (Forge's `modules_change` keeps only the files it lists) and fails the load.
    */
   private sayWhatIsLacking(answers: readonly (Offer | null)[]): void {
-    const holds = answers.map((offer) => offer && new Set(offer.models.map((m) => baseName(m.filename))));
-    const all = new Set(holds.flatMap((held) => (held ? [...held] : [])));
-    const lacking = holds.flatMap((held, i) => {
-      if (held === null) return [];
-      const missing = [...all].filter((file) => !held.has(file)).sort();
-      return missing.length === 0 ? [] : [{ backend: this.backends[i]?.baseUrl ?? `#${i}`, missing }];
+    const lackingOf = (files: (offer: Offer) => string[]) => {
+      const holds = answers.map((offer) => offer && new Set(files(offer)));
+      const all = new Set(holds.flatMap((held) => (held ? [...held] : [])));
+      return holds.map((held) => (held === null ? [] : [...all].filter((file) => !held.has(file)).sort()));
+    };
+    const models = lackingOf((offer) => offer.models.map((m) => baseName(m.filename)));
+    const modules = lackingOf((offer) => offer.modules.map((m) => baseName(m.filename)));
+    const lacking = answers.flatMap((_, i) => {
+      const missing = models[i] ?? [];
+      const missingModules = modules[i] ?? [];
+      if (missing.length === 0 && missingModules.length === 0) return [];
+      return [
+        {
+          backend: this.backends[i]?.baseUrl ?? `#${i}`,
+          missing,
+          ...(missingModules.length > 0 ? { missingModules } : {}),
+        },
+      ];
     });
     const said = JSON.stringify(lacking);
     if (said === this.lacking) return;
     this.lacking = said;
     if (lacking.length === 0) {
-      this.log?.("the backends hold the same checkpoints again", {});
+      this.log?.("the backends hold the same checkpoints and modules again", {});
       return;
     }
     this.log?.(
-      "the backends do not hold the same checkpoints: a job for one that a backend lacks fails when it goes there; give every GPU the same models",
+      "the backends do not hold the same checkpoints or modules: a job that needs one a backend lacks fails when it goes there; give every GPU the same models",
       { lacking },
       "warn",
     );
