@@ -52,6 +52,7 @@ import { isBulkSubmission, MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SO
 import { urlOf } from "./request-target";
 import { readiness } from "./readiness";
 import { settleWithin } from "./settle-within";
+import { StreamsPerUser } from "./streams-per-user";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
@@ -118,6 +119,8 @@ export interface AnvilConfig {
    * environment variable sets it.
    */
   maxUnsentWebSocketBytes?: number;
+  /** The most streams (WebSockets and SSE) one user who is not an admin may hold open (default 32). For tests. */
+  maxStreamsPerUser?: number;
   /**
    * How long a WebSocket's client may send nothing before it is pinged (default 20 s); it is cut 5 s after an
    * unanswered ping. For tests: no environment variable sets it.
@@ -393,6 +396,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   // Server-Sent Events streams this server serves as leader: ended when its term ends, so that their clients
   // reconnect (resuming from the shared event log) and reach the next leader.
   const streams = new Set<ServerResponse>();
+  const streamsPerUser = new StreamsPerUser(config.maxStreamsPerUser);
   let cluster: ClusterRole | null = null;
   let selfUrl = "";
   // How a follower finds the leader it forwards requests and WebSocket upgrades to, across a failover too.
@@ -423,6 +427,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     trpc,
     trpcBulk,
     streams,
+    streamsPerUser,
     credentials,
     follows: () => cluster !== null && !service,
     forward: (req, res) =>
@@ -486,6 +491,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     plain: answer,
     maxUnsentBytes: config.maxUnsentWebSocketBytes,
     onFellBehind: () => metrics.fellBehind("websocket"),
+    streamsPerUser,
   });
 
   /**

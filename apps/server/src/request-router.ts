@@ -19,6 +19,7 @@ import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
 import { isBulkSubmission, oversizedReply, proceduresOf } from "./request-limits";
 import { unreadableHost, urlOf } from "./request-target";
+import type { StreamsPerUser } from "./streams-per-user";
 import type { OpenCredentials } from "./open-credentials";
 import { answerReadiness } from "./readiness";
 import type { Readiness } from "./readiness";
@@ -93,6 +94,8 @@ export interface RequestRouterOptions {
   trpcBulk: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
   /** Server-Sent Events streams served here, ended when this server's term as leader ends. */
   streams: Set<ServerResponse>;
+  /** The streams each user holds open here, SSE and WebSocket together (bounded per user). */
+  streamsPerUser: StreamsPerUser;
   /** The credentials (web sessions, users' tokens) the streams served here were opened with. */
   credentials: OpenCredentials;
   /** Whether another server leads the cluster: then API and image requests are forwarded to it. */
@@ -236,10 +239,16 @@ export const routeRequest =
       }
       if (!isRead(req) && !(await takeBodyAsText(req, res, isBulkSubmission(url)))) return;
       if (req.headers.accept?.includes("text/event-stream")) {
+        const caller = gate.callerOf(req);
+        const release = caller ? options.streamsPerUser.take(caller) : () => undefined;
+        if (release === null) {
+          trpcErrorReply(res, "TOO_MANY_REQUESTS", options.streamsPerUser.refusal(caller!));
+          return;
+        }
+        res.once("close", release);
         streams.add(res);
         res.once("close", () => streams.delete(res));
         // A stream opened with a web session or a user's token ends with it (see open-credentials.ts).
-        const caller = gate.callerOf(req);
         if (caller) res.once("close", options.credentials.opened(caller));
       }
       takeEmptyAsJson(req);

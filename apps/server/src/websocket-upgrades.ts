@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import type { AuthGate } from "./auth-gate";
 import type { OpenCredentials } from "./open-credentials";
+import type { StreamsPerUser } from "./streams-per-user";
 import { forwardUpgrade } from "./leader-proxy";
 import type { LeaderLookup } from "./leader-proxy";
 import { trpcErrorReply } from "./http-body";
@@ -29,6 +30,8 @@ export interface UpgradeRoutes {
   maxUnsentBytes?: number | undefined;
   /** Told of each WebSocket closed because its client read too slowly. */
   onFellBehind?: (() => void) | undefined;
+  /** The streams each user holds open here, SSE and WebSocket together (bounded per user). */
+  streamsPerUser: StreamsPerUser;
 }
 
 /**
@@ -69,7 +72,7 @@ const answerPlainly = (
  */
 export const routeUpgrades = (
   server: Server,
-  { gate, wss, logger, leader, plain, maxUnsentBytes, onFellBehind }: UpgradeRoutes,
+  { gate, wss, logger, leader, plain, maxUnsentBytes, onFellBehind, streamsPerUser }: UpgradeRoutes,
 ): void => {
   const admitted = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const lookup = leader();
@@ -77,6 +80,21 @@ export const routeUpgrades = (
       void forwardUpgrade(req, socket, head, lookup);
       return;
     }
+    const caller = gate.callerOf(req);
+    const release = caller ? streamsPerUser.take(caller) : () => undefined;
+    if (release === null) {
+      logger.debug({ user: caller?.name }, "refused a WebSocket: the user holds the most streams a user may");
+      const refusal = JSON.stringify({
+        error: { message: streamsPerUser.refusal(caller!), code: "TOO_MANY_REQUESTS" },
+      });
+      socket.end(
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n" +
+          `Content-Length: ${Buffer.byteLength(refusal)}\r\n\r\n${refusal}`,
+      );
+      return;
+    }
+    // Given back when the connection closes, however it ends (a handshake that fails never makes a WebSocket).
+    socket.once("close", release);
     wss.handleUpgrade(req, socket, head, (ws) => {
       // A client that stops reading would otherwise have everything sent to it kept in memory, without end.
       const user = gate.callerOf(req)?.name;
