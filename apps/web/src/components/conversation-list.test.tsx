@@ -61,6 +61,29 @@ describe("<ConversationList>", () => {
     expect(screen.queryByRole("button", { name: "Show older conversations" })).not.toBeInTheDocument();
   });
 
+  it("keeps a keyboard user on the first conversation that Show older conversations brought", async () => {
+    const older: Conversation = { id: "c0", title: "Older foxes", createdAt: "2026-11-01T10:00:00.000Z", owner: "ann" };
+    const [conversations, setConversations] = createSignal([foxes, lighthouses]);
+    const [hasOlder, setHasOlder] = createSignal(true);
+    render(() => (
+      <ConversationList
+        conversations={conversations()}
+        selectedId="c2"
+        onSelect={() => undefined}
+        onNew={() => undefined}
+        hasOlder={hasOlder()}
+        onLoadOlder={async () => {
+          setConversations([foxes, lighthouses, older]);
+          setHasOlder(false);
+        }}
+      />
+    ));
+    const button = screen.getByRole("button", { name: "Show older conversations" });
+    button.focus();
+    fireEvent.click(button);
+    await waitFor(() => expect(screen.getByRole("button", { name: /^Older foxes/ })).toHaveFocus());
+  });
+
   it("deletes a conversation once confirmed, naming it in the question", async () => {
     const onDelete = vi.fn(async (_conversation: Conversation) => undefined);
     const confirm = vi.fn(() => true);

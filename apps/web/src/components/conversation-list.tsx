@@ -58,9 +58,15 @@ export function ConversationList(props: {
     [...nav.querySelectorAll<HTMLElement>("[data-conversation-id]")].find((item) => item.dataset.conversationId === id);
   const [loadingOlder, setLoadingOlder] = createSignal(false);
   const loadOlder = async (onLoadOlder: () => Promise<void>) => {
+    const listed = props.conversations.length;
     setLoadingOlder(true);
     await reporting("Older conversations could not be loaded", onLoadOlder);
     setLoadingOlder(false);
+    // The focused button was disabled while it loaded (and goes once nothing older is left): keep a keyboard user on
+    // the first conversation it brought, rather than back at the top of the page, past what was just listed.
+    if (!focusFellToPage()) return;
+    const older = nav.querySelector<HTMLElement>(".conversations__older");
+    (rowOf(props.conversations[listed]?.id) ?? older ?? newButton).focus();
   };
   const remove = async (conversation: Conversation, onDelete: (conversation: Conversation) => Promise<void>) => {
     const ask = props.confirm ?? ((question: string) => window.confirm(question));

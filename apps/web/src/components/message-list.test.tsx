@@ -1,4 +1,4 @@
-import { fireEvent, render, screen } from "@solidjs/testing-library";
+import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { createSignal } from "solid-js";
 import { createStore } from "solid-js/store";
 import { describe, expect, it, vi } from "vitest";
@@ -117,7 +117,7 @@ describe("<MessageList>", () => {
     expect(screen.getByRole("button", { name: "Elsewhere" })).toHaveFocus();
   });
 
-  it("draws the latest 200 messages of a long conversation, and 200 more at each Show earlier", () => {
+  it("draws the latest 200 messages of a long conversation, and 200 more at each Show earlier", async () => {
     const { scroller } = listOf(450);
     // Counted by selector: role queries over hundreds of list items take seconds on a busy machine.
     const drawn = () => scroller.querySelectorAll("li.message").length;
@@ -133,9 +133,12 @@ describe("<MessageList>", () => {
     expect(screen.getByText("prompt 50")).toBeInTheDocument();
     expect(screen.queryByText("prompt 49")).not.toBeInTheDocument();
     expect(earlier()?.textContent).toBe("Show 50 earlier messages (50 not shown)");
+    earlier()!.focus();
     fireEvent.click(earlier()!);
     expect(drawn()).toBe(450);
     expect(earlier()).toBeNull();
+    // The focused button went: the keyboard user goes on at the first message it revealed.
+    await waitFor(() => expect(scroller.querySelector("li.message")).toHaveFocus());
   });
 
   it("does not say the conversation is empty while it loads", () => {

@@ -1,5 +1,6 @@
 import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
 import type { JSX } from "solid-js";
+import { focusFellToPage } from "../lib/focus";
 import type { Job, Message } from "../lib/types";
 import { jobIdOf } from "../lib/types";
 import { JobCard } from "./job-card";
@@ -63,7 +64,16 @@ export function MessageList(props: {
     // The reader stays where they were: what is drawn above pushes the page down by its height.
     const before = scroller.scrollHeight;
     setShown((n) => n + MESSAGES_SHOWN);
-    queueMicrotask(() => (scroller.scrollTop += scroller.scrollHeight - before));
+    queueMicrotask(() => {
+      scroller.scrollTop += scroller.scrollHeight - before;
+      // The focused button goes once nothing earlier is left: a keyboard or screen reader user goes on at the first
+      // message it revealed, rather than at the top of the page.
+      if (!focusFellToPage()) return;
+      const first = scroller.querySelector<HTMLElement>(".messages > li");
+      if (!first) return;
+      first.tabIndex = -1;
+      first.focus({ preventScroll: true });
+    });
   };
   // Follows new messages while the reader is at the bottom; leaves them be once they scroll up to older ones.
   let stick = true;
