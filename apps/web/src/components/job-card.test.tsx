@@ -53,6 +53,14 @@ describe("<JobCard>", () => {
     }
   });
 
+  it("names the card by the start of a long prompt, not all of it: a screen reader speaks the name as focus lands", () => {
+    const prompt = `a lighthouse at dusk, ${"oil painting, ".repeat(100)}`;
+    render(() => <JobCard job={makeJob({ prompt })} />);
+    const card = screen.getByRole("article");
+    expect(card.getAttribute("aria-label")).toMatch(/^Image: a lighthouse at dusk, oil painting/);
+    expect(card.getAttribute("aria-label")!.length).toBeLessThan(80);
+  });
+
   it("names the scheduler beside the sampler in the settings line, as Forge names the pair", () => {
     const job = makeJob();
     const { unmount } = render(() => <JobCard job={{ ...job, params: { ...job.params, scheduler: "Karras" } }} />);

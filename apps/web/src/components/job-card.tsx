@@ -174,7 +174,7 @@ export function JobCard(props: JobCardProps) {
       data-job-id={props.job.id}
       data-status={props.job.status}
       data-error-open={errorOpen() && props.job.status === "error" ? "" : undefined}
-      aria-label={`Image: ${props.job.prompt}`}
+      aria-label={actionName("Image", props.job.prompt)}
     >
       <JobMedia
         job={props.job}

@@ -1,6 +1,7 @@
 import { createSignal, onCleanup, onMount, Show } from "solid-js";
 import type { Job } from "../lib/types";
 import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
+import { shortPrompt } from "../lib/format";
 import { keepFocusInside } from "./dialog";
 import { mediaBox } from "./job-media";
 
@@ -39,7 +40,8 @@ export function Lightbox(props: {
       class="lightbox"
       role="dialog"
       aria-modal="true"
-      aria-label={props.job.prompt}
+      // A name, not the whole prompt (up to 4,000 characters), spoken as the view opens: the caption has it all.
+      aria-label={shortPrompt(props.job.prompt)}
       onClick={(e) => e.target === e.currentTarget && props.onClose()}
     >
       <figure class="lightbox__figure" style={mediaBox(props.job)}>
