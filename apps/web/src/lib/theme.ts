@@ -17,13 +17,16 @@ const stored = (): Theme | null => {
 
 /** The theme in effect: the one chosen with the toggle, else the system's (prefers-color-scheme). */
 export function createTheme() {
-  const [theme, setTheme] = createSignal<Theme>(stored() ?? (media()?.matches ? "dark" : "light"));
+  // One query, kept: matchMedia answers a new object at each call, from which a listener added to another is not
+  // removed.
+  const system = media();
+  const [theme, setTheme] = createSignal<Theme>(stored() ?? (system?.matches ? "dark" : "light"));
   // Until a theme is chosen here, the page follows the system's as it changes.
   const follow = (e: MediaQueryListEvent) => {
     if (!stored()) setTheme(e.matches ? "dark" : "light");
   };
-  media()?.addEventListener("change", follow);
-  onCleanup(() => media()?.removeEventListener("change", follow));
+  system?.addEventListener("change", follow);
+  onCleanup(() => system?.removeEventListener("change", follow));
   return {
     theme,
     /** Switches to the other theme and remembers the choice in this browser. */
