@@ -258,10 +258,10 @@ export const moveJobInput = fieldsOf({
   global: z.boolean({ error: "global must be true or false" }).default(false),
 });
 
-/** `jobs.cancelWaiting` input: the caller's waiting jobs, of one conversation or all; `everyone` is an admin's. */
 /** `queue.line` input: how many of the first waiting jobs to read. */
 export const lineInput = fieldsOf({ limit: int("limit", 1, 500).default(200) }).default({ limit: 200 });
 
+/** `jobs.cancelWaiting` input: the caller's waiting jobs, of one conversation or all; `everyone` is an admin's. */
 export const cancelWaitingInput = fieldsOf({
   conversationId: uuid("conversationId").optional(),
   everyone: z.boolean({ error: "everyone must be true or false" }).default(false),

@@ -36,8 +36,13 @@ const patchFor = (entry: Transition, backendUrl: (backend: number) => string | n
     case "queued":
       // Its backend went away: it waits again, at the front, for its next attempt (the count of starts stays).
       return { progress: 0, startedAt: null };
-    default:
+    case "cancelled":
       return { finishedAt };
+    default: {
+      // Every status is handled above: a new one must say here what it changes.
+      const unknown: never = entry.to;
+      throw new Error(`no columns are known for a transition to ${String(unknown)}`);
+    }
   }
 };
 
