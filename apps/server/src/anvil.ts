@@ -513,22 +513,27 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   let closing: Promise<void> | null = null;
   const close = ({ graceMs = 0 }: { graceMs?: number } = {}) =>
     (closing ??= (async () => {
-      // Requests are still answered during the grace: a submission is stored `queued` (it runs at the next start,
-      // or on another server of a cluster), and subscribers see the running generations end.
-      if (cluster) await cluster.stop(async () => void (await service?.stop(graceMs)));
-      else await service?.stop(graceMs);
-      await webhooks.dispatcher.stop();
-      server.close();
-      await endStreams(1_000);
-      stopRevoked();
-      credentials.stop();
-      metrics.close();
-      for (const client of wss.clients) client.terminate();
-      wss.close();
-      server.closeAllConnections();
-      await database.close();
-      await lock?.release();
-      await simulator?.close();
+      try {
+        // Requests are still answered during the grace: a submission is stored `queued` (it runs at the next start,
+        // or on another server of a cluster), and subscribers see the running generations end.
+        if (cluster) await cluster.stop(async () => void (await service?.stop(graceMs)));
+        else await service?.stop(graceMs);
+        await webhooks.dispatcher.stop();
+        server.close();
+        await endStreams(1_000);
+        stopRevoked();
+        credentials.stop();
+        metrics.close();
+      } finally {
+        // Whatever failed above, the connections, the database and DATA_DIR's lock are let go.
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        server.closeAllConnections();
+        await database
+          .close()
+          .finally(() => lock?.release())
+          .finally(() => simulator?.close());
+      }
     })());
 
   try {
