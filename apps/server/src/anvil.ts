@@ -38,6 +38,7 @@ import type { InspectionEvent } from "xstate";
 import { Authenticator } from "./auth";
 import { AuthGate } from "./auth-gate";
 import { ClusterRole } from "./cluster-role";
+import { warnOfClockSkew } from "./clock-skew";
 import { acquireDataDirLock } from "./data-dir-lock";
 import { DatabaseUnusable, shownDatabaseUrl } from "./database-failure";
 import { forgeFetch } from "./forge-fetch";
@@ -202,6 +203,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     await lock?.release();
     throw config.databaseUrl ? new DatabaseUnusable(config.databaseUrl, error) : error;
   });
+  // Not awaited: a start waits for nothing it only reports.
+  if (config.databaseUrl) void warnOfClockSkew(database, serverLog);
   let simulator: ForgeSimulator | null = null;
   let forgeUrls = config.forgeUrls;
   if (!forgeUrls) {
