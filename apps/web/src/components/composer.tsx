@@ -274,6 +274,8 @@ export function Composer(props: {
           id="prompt"
           class="composer__prompt"
           rows={2}
+          // Enter sends: an on-screen keyboard labels its key so.
+          enterkeyhint="send"
           placeholder="Describe an image…"
           value={prompt()}
           aria-invalid={errors().prompt ? true : undefined}

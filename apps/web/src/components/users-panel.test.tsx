@@ -43,8 +43,14 @@ describe("<UsersPanel>", () => {
 
   it("says so when there are no users, and what users are on an Anvil everyone opens as local", async () => {
     render(() => <UsersPanel api={fakeUsers([])} onClose={() => undefined} you="local" />);
-    expect(await screen.findByText("No users yet.")).toBeInTheDocument();
+    // Not "No users" under the words that say the visitor is one: local is there, and needs no row.
+    expect(await screen.findByText(/^No users made yet besides local/)).toBeInTheDocument();
     expect(screen.getByText(/runs without/)).toHaveTextContent("whoever opens it is local, an admin");
+  });
+
+  it("says there are no users to an admin who signed in and made none", async () => {
+    render(() => <UsersPanel api={fakeUsers([])} onClose={() => undefined} you="admin" />);
+    expect(await screen.findByText("No users yet.")).toBeInTheDocument();
   });
 
   it("says nothing of local to an admin who signed in", async () => {

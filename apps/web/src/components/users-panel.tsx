@@ -193,7 +193,11 @@ export function UsersPanel(props: {
         </For>
       </ul>
       <Show when={!users.loading && !users.error && users.latest?.length === 0}>
-        <p class="users-panel__empty">No users yet.</p>
+        <p class="users-panel__empty">
+          {you() === LOCAL_USER
+            ? "No users made yet besides local (who needs none: nobody signs in here)."
+            : "No users yet."}
+        </p>
       </Show>
     </Dialog>
   );
