@@ -48,8 +48,9 @@ async function countsAfterUpgrade(firstMissing: string, prepare: (old: AnvilData
   }
 }
 
-// Two starts of a PGlite on disk each: slow on a busy CI machine.
-describe("the count of waiting jobs, on an upgrade", { timeout: 60_000 }, () => {
+// Two starts of a PGlite on disk each: slow on a busy CI machine (7 s alone, over 60 s beside the server's tests on a
+// slow 2-core machine). The bound only catches a hang.
+describe("the count of waiting jobs, on an upgrade", { timeout: 180_000 }, () => {
   it("starts from the jobs a database already holds when migration 0011 is applied", async () => {
     const upgraded = await countsAfterUpgrade("0011_", async (old) => {
       const store = new JobStore(old);
