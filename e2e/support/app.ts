@@ -31,8 +31,12 @@ export async function submit(page: Page, prompt: string, options: { steps?: numb
   return card;
 }
 
-/** The card of the job with this prompt. */
-export const jobCard = (page: Page, prompt: string): Locator => page.getByRole("article", { name: `Image: ${prompt}` });
+/**
+ * The card of the job with `prompt`: found by its heading, which holds the whole prompt (the card's own name holds its
+ * first 60 characters, which two unique prompts may share).
+ */
+export const jobCard = (page: Page, prompt: string): Locator =>
+  page.getByRole("article").filter({ has: page.getByRole("heading", { name: prompt, exact: true }) });
 
 /** Waits until the card shows its finished image. */
 export async function expectImage(card: Locator, prompt: string, timeout = 20_000): Promise<void> {
