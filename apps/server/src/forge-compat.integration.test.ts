@@ -107,19 +107,21 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect((await trpc.jobs.get.query({ jobId: third!.id })).imageUrl).toMatch(/\.png$/);
   });
 
-  it("never sends the next job while a cancelled one is still loading its checkpoint", async () => {
+  /** A job (`prompt`) on one simulator whose checkpoint switch takes 1.5 s, once Forge is loading its checkpoint. */
+  const whileLoading = async (prompt: string) => {
     const { anvil, trpc, sims } = await rig([{ modelLoadMs: 1500, stepMs: 5 }]);
     const sim = sims[0]!;
     await backendsUp(anvil);
-    const loading = await trpc.jobs.submit.mutate({
-      prompt: uniquePrompt("load"),
-      checkpoint: "flux1-schnell",
-      ...quick,
-    });
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt(prompt), checkpoint: "flux1-schnell", ...quick });
     await waitFor(async () => {
       const progress = (await (await fetch(`${sim.url}/sdapi/v1/progress`)).json()) as { state: { job_count: number } };
       return progress.state.job_count === -1;
     }, "the checkpoint is loading");
+    return { trpc, sim, job };
+  };
+
+  it("never sends the next job while a cancelled one is still loading its checkpoint", async () => {
+    const { trpc, sim, job: loading } = await whileLoading("load");
     await trpc.jobs.cancel.mutate({ jobId: loading.id });
     // The GPU is still Forge's until the load ends: the queue says it is stopping, not running the cancelled job.
     expect((await trpc.queue.status.query()).backends[0]).toMatchObject({ busy: true, stopping: true, jobId: null });
@@ -133,18 +135,7 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
   });
 
   it("leaves alone another client's txt2img that waited in Forge's lock behind a job Forge failed", async () => {
-    const { anvil, trpc, sims } = await rig([{ modelLoadMs: 1500, stepMs: 5 }]);
-    const sim = sims[0]!;
-    await backendsUp(anvil);
-    const failing = await trpc.jobs.submit.mutate({
-      prompt: uniquePrompt("fails sim:oom"),
-      checkpoint: "flux1-schnell",
-      ...quick,
-    });
-    await waitFor(async () => {
-      const progress = (await (await fetch(`${sim.url}/sdapi/v1/progress`)).json()) as { state: { job_count: number } };
-      return progress.state.job_count === -1;
-    }, "the checkpoint is loading");
+    const { trpc, sim, job: failing } = await whileLoading("fails sim:oom");
     // Another client's txt2img arrives meanwhile and waits in Forge's lock; it begins once Forge failed Anvil's job.
     sim.setBusy(true, { from: "api", steps: 40 });
     const failed = await waitForStatus(trpc, failing.id, "error");
