@@ -1,3 +1,4 @@
+import { LaneAbandoned } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { isDatabaseUnreachable, isTransientDatabaseError } from "@anvil/persistence";
@@ -166,6 +167,8 @@ export class Submissions {
         }
       })
       .catch((error: unknown) => {
+        // Anything else is a fault of this turn's own, whose `finally` already ran: as loud as before.
+        if (!(error instanceof LaneAbandoned)) throw error;
         // The lane was abandoned before this turn ran (this server's term as the leader is over): nothing waiting
         // was sent, and nothing here will send it.
         this.scheduled = false;
