@@ -296,6 +296,17 @@ describe("<Composer>", () => {
     expect(toggle).toHaveAttribute("aria-expanded", "false");
   });
 
+  it("closes the settings on Escape from the prompt box too, where the focus stays", () => {
+    render(() => <Composer onSubmit={async () => undefined} />);
+    const toggle = screen.getByRole("button", { name: /Settings/ });
+    fireEvent.click(toggle);
+    const prompt = screen.getByLabelText("Prompt");
+    prompt.focus();
+    fireEvent.keyDown(prompt, { key: "Escape" });
+    expect(toggle).toHaveAttribute("aria-expanded", "false");
+    expect(prompt).toHaveFocus();
+  });
+
   it("shows an error about the prompt under the prompt", async () => {
     render(() => <Composer onSubmit={() => Promise.reject(badRequest(["prompt must be at most 4000 characters"]))} />);
     fireEvent.input(prompt(), { target: { value: "x" } });

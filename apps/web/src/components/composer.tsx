@@ -291,6 +291,11 @@ export function Composer(props: {
               e.preventDefault();
               void send();
             }
+            // Escape closes the open settings from the prompt too, whose box stays in view: the typing goes on here.
+            if (e.key === "Escape" && !e.isComposing && open()) {
+              e.preventDefault();
+              setOpen(false);
+            }
           }}
         />
         <div class="composer__actions">
