@@ -240,11 +240,8 @@ export const routeRequest =
       if (!isRead(req) && !(await takeBodyAsText(req, res, isBulkSubmission(url)))) return;
       if (req.headers.accept?.includes("text/event-stream")) {
         const caller = gate.callerOf(req);
-        const release = caller ? options.streamsPerUser.take(caller) : () => undefined;
-        if (release === null) {
-          trpcErrorReply(res, "TOO_MANY_REQUESTS", options.streamsPerUser.refusal(caller!));
-          return;
-        }
+        const release = options.streamsPerUser.take(caller);
+        if (typeof release !== "function") return void trpcErrorReply(res, "TOO_MANY_REQUESTS", release.refusal);
         res.once("close", release);
         streams.add(res);
         res.once("close", () => streams.delete(res));

@@ -16,11 +16,18 @@ export class StreamsPerUser {
 
   constructor(readonly max: number = MAX_STREAMS_PER_USER) {}
 
-  /** Takes a stream for `caller`: the function that gives it back (once), or null when they hold `max` already. */
-  take(caller: Caller): (() => void) | null {
-    if (caller.admin) return () => undefined;
+  /**
+   * Takes a stream for `caller` (none: nobody to count): the function that gives it back (once), or, when they hold
+   * `max` already, what their client is told.
+   */
+  take(caller: Caller | undefined): (() => void) | { refusal: string } {
+    if (caller === undefined || caller.admin) return () => undefined;
     const held = this.held.get(caller.name) ?? 0;
-    if (held >= this.max) return null;
+    if (held >= this.max) {
+      return {
+        refusal: `${caller.name} already holds ${this.max} streams open (WebSocket connections and event streams), the most a user may; close one (a tab of the web app holds one) and try again`,
+      };
+    }
     this.held.set(caller.name, held + 1);
     let released = false;
     return () => {
@@ -30,10 +37,5 @@ export class StreamsPerUser {
       if (left > 0) this.held.set(caller.name, left);
       else this.held.delete(caller.name);
     };
-  }
-
-  /** What a refused stream's client is told. */
-  refusal(caller: Caller): string {
-    return `${caller.name} already holds ${this.max} streams open (WebSocket connections and event streams), the most a user may; close one (a tab of the web app holds one) and try again`;
   }
 }

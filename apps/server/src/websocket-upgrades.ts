@@ -81,12 +81,10 @@ export const routeUpgrades = (
       return;
     }
     const caller = gate.callerOf(req);
-    const release = caller ? streamsPerUser.take(caller) : () => undefined;
-    if (release === null) {
+    const release = streamsPerUser.take(caller);
+    if (typeof release !== "function") {
       logger.debug({ user: caller?.name }, "refused a WebSocket: the user holds the most streams a user may");
-      const refusal = JSON.stringify({
-        error: { message: streamsPerUser.refusal(caller!), code: "TOO_MANY_REQUESTS" },
-      });
+      const refusal = JSON.stringify({ error: { message: release.refusal, code: "TOO_MANY_REQUESTS" } });
       socket.end(
         "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n" +
           `Content-Length: ${Buffer.byteLength(refusal)}\r\n\r\n${refusal}`,
@@ -97,7 +95,7 @@ export const routeUpgrades = (
     socket.once("close", release);
     wss.handleUpgrade(req, socket, head, (ws) => {
       // A client that stops reading would otherwise have everything sent to it kept in memory, without end.
-      const user = gate.callerOf(req)?.name;
+      const user = caller?.name;
       const bound = unsentBound(ws, socket, {
         maxBytes: maxUnsentBytes,
         logger,
