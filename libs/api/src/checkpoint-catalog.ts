@@ -38,6 +38,10 @@ const findNamed = (items: readonly NamedItem[], wanted: string): NamedItem | und
   );
 };
 
+/** The module a name refers to: its file name, its path as a backend lists it, or its model name. */
+const findModule = (modules: readonly SdModule[], name: string): SdModule | undefined =>
+  modules.find((m) => m.filename === name || m.name === name || baseName(m.filename) === name);
+
 /**
  * What the backends offer, cached for a minute: checkpoints, their modules, samplers and schedulers. Forge silently
  * ignores a checkpoint name it does not know and replaces an unknown sampler with its first one, so every name is
@@ -108,7 +112,7 @@ export class CheckpointCatalog {
     if (names.length === 0) return [];
     const { modules } = await this.offer("the modules cannot be checked");
     return names.map((name) => {
-      const found = modules.find((m) => m.filename === name || m.name === name || baseName(m.filename) === name);
+      const found = findModule(modules, name);
       if (!found) {
         throw new Invalid({
           field: "modules",
@@ -176,7 +180,7 @@ export class CheckpointCatalog {
     const listed = this.cache?.offer;
     const lacking =
       (checkpoint !== null && !(listed && findCheckpoint(listed.models, checkpoint))) ||
-      modules.some((name) => !listed?.modules.some((m) => m.filename === name || baseName(m.filename) === name));
+      modules.some((name) => !(listed && findModule(listed.modules, name)));
     if (!lacking) return null;
     try {
       if (checkpoint !== null) await this.resolve(checkpoint);

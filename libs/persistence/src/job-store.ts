@@ -171,6 +171,7 @@ export class JobStore {
   recentRuns(limit: number): Promise<JobRecord[]> {
     return queries.recentRuns(this.db, limit);
   }
+
   /** A queued job's place in the queue (1 = next), derived from the database; 0 when not queued. */
   queuePosition(jobId: string): Promise<number> {
     return queries.queuePosition(this.db, jobId);
