@@ -6,10 +6,12 @@ import type { Job } from "@anvil/job-machine";
 import type { ImageStore } from "@anvil/persistence";
 import { Effect } from "effect";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Context } from "./context";
 import { EventHub } from "./event-hub";
 import { forgeGenerate } from "./generate";
 import { Handovers } from "./handovers";
 import { JobService } from "./job-service";
+import { queueRouter } from "./routers/queue";
 import { useTestStore } from "./testing/test-store";
 
 /** An images folder that is full for its first `fullFor` writes, as a disk is until someone makes room. */
@@ -100,6 +102,17 @@ describe("a job service whose images folder is full", () => {
     // went out); the third has not started, however long the folder stays full.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sim.stats().log.map((run) => run.prompt)).toEqual(["warm-up", "first", "second"]);
+    // `queue.status` says why: both generated jobs are processing (keeping their images), the GPU idles.
+    const caller = queueRouter.createCaller({ user: { name: "local", admin: true }, service } as unknown as Context);
+    await vi.waitFor(async () =>
+      expect(await caller.status()).toMatchObject({
+        queued: 1,
+        processing: 2,
+        paused: false,
+        imagesNotStored: true,
+        backends: [{ busy: false, jobId: null }],
+      }),
+    );
     // Nor is it foretold to: the line is held, as while an admin pauses it (the server foretells, though: the
     // running job's end).
     expect((await service.get(jobs[1]!.id)).estimatedFinishAt).not.toBeNull();
@@ -110,6 +123,7 @@ describe("a job service whose images folder is full", () => {
     });
     expect([...stored].sort()).toEqual([warmUp, ...jobs].map((job) => job.id).sort());
     expect(service.scheduler.imagesBlocked).toBe(false);
+    expect(await caller.status()).toMatchObject({ queued: 0, processing: 0, imagesNotStored: false });
   }, 30_000);
 });
 

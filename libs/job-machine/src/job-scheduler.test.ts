@@ -45,6 +45,27 @@ describe("JobScheduler GPU lock", () => {
     await scheduler.stop();
   });
 
+  it("counts a job that keeps its image as processing, with its backend free for the next", async () => {
+    let store: () => void = () => undefined;
+    const stored = new Promise<void>((resolve) => (store = resolve));
+    const generated: string[] = [];
+    const generate: GenerateProgram = (request) =>
+      Effect.sync(() => {
+        generated.push(request.jobId);
+        return Effect.promise(() => stored).pipe(Effect.as({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 1 }));
+      });
+    const { scheduler, submit } = testScheduler(generate);
+    const done = [submit("a"), submit("b")];
+    await vi.waitFor(() => expect(generated).toEqual(["a", "b"]));
+    // Both have left their backend and wait for their images to be stored: still processing, the GPU idle.
+    await vi.waitFor(() => expect(scheduler.snapshot().backends[0]).toMatchObject({ busy: false, jobId: null }));
+    expect(scheduler.snapshot()).toMatchObject({ queued: 0, processing: 2 });
+    store();
+    expect(await Promise.all(done)).toEqual(["complete", "complete"]);
+    expect(scheduler.snapshot()).toMatchObject({ queued: 0, processing: 0 });
+    await scheduler.stop();
+  });
+
   it("releases the GPU when a job fails, and the next job runs", async () => {
     const backend = fakeBackend({ fail: (prompt) => (prompt === "bad" ? "CUDA out of memory" : undefined) });
     const { scheduler, submit, published } = testScheduler(backend.generate);

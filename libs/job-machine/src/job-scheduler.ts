@@ -88,6 +88,7 @@ export interface JobView {
 /** The queue at a glance. */
 export interface QueueSnapshot {
   queued: number;
+  /** Jobs in `processing`: on a backend, or done with it and keeping their image. */
   processing: number;
   backends: {
     healthy: boolean;
@@ -397,11 +398,15 @@ export class JobScheduler<P> {
 
   /** Counts and backends, for `queue.status`. */
   snapshot(): QueueSnapshot {
-    const { queue, backends } = this.state;
+    const { queue, backends, jobs, seen } = this.state;
     const slots = this.gpu.slots();
+    // Processing: on a backend, or done with it and keeping its image (which, while images cannot be stored, is
+    // every started job with none on a backend). An actor sent back to the line is queued again.
+    let processing = 0;
+    for (const jobId of jobs.keys()) if (seen.get(jobId)?.status === "processing") processing += 1;
     return {
       queued: queue.size,
-      processing: backends.filter((b) => b.jobId !== null).length,
+      processing,
       backends: backends.map((b, i) => ({
         healthy: b.healthy,
         busy: b.jobId !== null || (slots[i]?.busy ?? false),

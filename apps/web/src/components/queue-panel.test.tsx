@@ -9,6 +9,7 @@ const status = {
   queued: 2,
   processing: 1,
   paused: false,
+  imagesNotStored: false,
   backends: [
     { url: "http://gpu-a:7860", busy: true, jobId: "job-1", healthy: true, stopping: false, since: null },
     { url: "http://gpu-b:7860", busy: false, jobId: null, healthy: false, stopping: false, since: null },
@@ -72,6 +73,16 @@ describe("<QueuePanel>", () => {
     // Not an admin: nothing to pause, resume or open.
     expect(screen.queryByRole("button", { name: /queue/ })).not.toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Waiting jobs" })).not.toBeInTheDocument();
+  });
+
+  it("tells everyone why nothing starts while the server cannot store images", () => {
+    const { unmount } = render(() => <QueuePanel status={status} connection="live" promptOf={() => undefined} />);
+    expect(screen.queryByTestId("queue-images-not-stored")).not.toBeInTheDocument();
+    unmount();
+    render(() => (
+      <QueuePanel status={{ ...status, imagesNotStored: true }} connection="live" promptOf={() => undefined} />
+    ));
+    expect(screen.getByTestId("queue-images-not-stored")).toHaveTextContent("The server cannot store images");
   });
 
   it("lets an admin pause a running queue and resume a paused one", async () => {

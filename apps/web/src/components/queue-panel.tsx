@@ -58,6 +58,12 @@ export function QueuePanel(props: {
           Paused: no job starts until an admin resumes the queue.
         </p>
       </Show>
+      <Show when={current()?.imagesNotStored}>
+        <p class="queue-panel__paused" role="status" data-testid="queue-images-not-stored">
+          The server cannot store images (its disk is full or unwritable): no job starts, and finished ones wait at 99
+          %, until it can.
+        </p>
+      </Show>
       <Show when={props.onSetPaused || props.onOpenLine}>
         <div class="queue-panel__admin">
           <Show when={props.onOpenLine}>

@@ -75,6 +75,11 @@ const queueStatus = z
     queued: z.number().int(),
     processing: z.number().int(),
     paused: z.boolean().describe("while paused no job starts; running ones finish"),
+    imagesNotStored: z
+      .boolean()
+      .describe(
+        "a finished image cannot be stored (the images folder is full or unwritable): no job starts until it is, and the jobs done on their backend wait in processing to keep their image",
+      ),
     backends: z.array(
       z.object({
         url: z.string(),

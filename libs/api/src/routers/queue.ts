@@ -15,6 +15,8 @@ const status = (ctx: Context) => {
     queued,
     processing,
     paused: ctx.service.scheduler.held,
+    // Why the GPUs may idle with jobs waiting and jobs at 99 %: see docs/API.md.
+    imagesNotStored: ctx.service.scheduler.imagesBlocked,
     backends: backends.map((backend, i) => ({
       url: health[i]?.url ?? "",
       busy: backend.busy,

@@ -19,6 +19,7 @@ describe("statusLines", () => {
       queued: 3,
       processing: 1,
       paused: true,
+      imagesNotStored: false,
       backends: [
         backend("http://a:7860", { busy: true, jobId: "job-1" }),
         backend("http://b:7860", { busy: true, stopping: true }),
@@ -34,6 +35,17 @@ describe("statusLines", () => {
       "  http://c:7860  unhealthy  idle",
       "  http://d:7860  healthy  busy",
     ]);
+  });
+
+  it("says why nothing starts while images cannot be stored", () => {
+    const lines = statusLines({
+      queued: 4,
+      processing: 1,
+      paused: false,
+      imagesNotStored: true,
+      backends: [backend("http://a:7860", {})],
+    });
+    expect(lines[0]).toBe("queued 4, processing 1 (images cannot be stored: no job starts until they can)");
   });
 });
 
