@@ -172,6 +172,25 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(anvil.service.monitor.health()[0]?.healthy).toBe(true);
   });
 
+  it("at start, waits out another client's img2img and extras, saying which, and interrupts neither", async () => {
+    const { anvil, trpc, sims } = await rig([{ stepMs: 5 }, { stepMs: 5 }], undefined, ([img2img, extras]) => {
+      // Jobs Anvil never sends (Forge's state.job `scripts_img2img` and `extras`): not a person's work in Forge's UI.
+      img2img!.setBusy(true, { from: "img2img" });
+      extras!.setBusy(true, { from: "extras" });
+    });
+    const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("behind an img2img"), ...quick });
+    const said = () => anvil.service.monitor.health().map((backend) => backend.lastError ?? "");
+    await waitFor(
+      () => /img2img another client sent/.test(said()[0]!) && /extras job/.test(said()[1]!),
+      "each probe says whose work it waits for",
+    );
+    expect(said().some((reason) => /started in Forge's own UI/.test(reason))).toBe(false);
+    expect((await trpc.jobs.get.query({ jobId: job.id })).status).toBe("queued");
+    for (const sim of sims) sim.setBusy(false);
+    await waitForStatus(trpc, job.id, "complete");
+    for (const sim of sims) expect(sim.stats()).toMatchObject({ interrupted: 0, overlaps: 0 });
+  });
+
   it("works with credentials in FORGE_URL and shows the password nowhere", async () => {
     const password = "pa55-w0rd-never-shown";
     const { anvil, trpc, logs } = await rig([{ auth: `anvil:${password}` }], (sims) =>

@@ -1,4 +1,4 @@
-import { isApiJob } from "@anvil/forge-client";
+import { isApiTxt2img } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError } from "@anvil/forge-client";
 import { defaultRuntime, modelOf } from "@anvil/job-machine";
 import type { EffectRuntime } from "@anvil/job-machine";
@@ -34,9 +34,21 @@ class BusyWithOthers extends Data.TaggedError("BusyWithOthers")<{ message: strin
 const BUSY_WITH_ANOTHER_CLIENT =
   "busy with a generation another client sent through its API (not one this Anvil left there: another Anvil, or a script, on this FORGE_URL?); waiting for it to end. Give each GPU one queue: two that share it slow each other";
 
-/** Why a backend is not up while a person's generation from Forge's own UI runs on it. */
-const BUSY_IN_FORGE_UI =
-  "busy with a generation started in Forge's own UI; waiting for it to end (Anvil does not interrupt a person's work)";
+/**
+ * Why a backend is not up while a job Anvil never sends runs on it (see `isApiTxt2img`): a person's generation in
+ * Forge's own UI, or another client's img2img or extras. Forge's name for the job is not repeated: it is the
+ * backend's text.
+ */
+const busyWithOthers = (job: string | null): string => {
+  const what = job?.startsWith("task(")
+    ? "a generation started in Forge's own UI"
+    : job === "scripts_img2img"
+      ? "an img2img another client sent through its API"
+      : job === "extras"
+        ? "an extras job (upscaling), from another client of its API or Forge's own UI"
+        : "a job that is not a txt2img, so not this Anvil's";
+  return `busy with ${what}; waiting for it to end (Anvil does not interrupt work that is not its own)`;
+};
 
 /** The model Forge's options say is selected: the one its next generation without a checkpoint uses. */
 const selectedModel = (options: Record<string, unknown>): string | null => {
@@ -153,9 +165,9 @@ export class BackendMonitor {
     const probe = Effect.gen(function* () {
       const progress = yield* forge.progress();
       if (state.healthy) return;
-      if (progress.busy && !hooks.isOurs(index) && !isApiJob(progress)) {
-        // Its probe fails (said once in the log) until the person's generation ends; probes back off meanwhile.
-        return yield* new BusyWithOthers({ message: BUSY_IN_FORGE_UI });
+      if (progress.busy && !hooks.isOurs(index) && !isApiTxt2img(progress)) {
+        // Its probe fails (said once in the log) until that job ends; probes back off meanwhile.
+        return yield* new BusyWithOthers({ message: busyWithOthers(progress.job) });
       }
       if (progress.busy && !hooks.isOurs(index)) {
         if (!leftThere.has(index)) return yield* new BusyWithOthers({ message: BUSY_WITH_ANOTHER_CLIENT });

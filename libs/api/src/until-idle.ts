@@ -1,4 +1,4 @@
-import { isApiJob } from "@anvil/forge-client";
+import { isApiTxt2img } from "@anvil/forge-client";
 import type { ForgeClient, ForgeError } from "@anvil/forge-client";
 import { Data, Duration, Effect, Schedule } from "effect";
 
@@ -40,7 +40,7 @@ export const untilIdle = (
       ),
       Effect.flatMap((progress) => {
         if (!progress.busy) return Effect.void;
-        const stop = interruptApiJob && isApiJob(progress) && !progress.interrupted;
+        const stop = interruptApiJob && isApiTxt2img(progress) && !progress.interrupted;
         return (stop ? Effect.ignore(forge.interrupt()) : Effect.void).pipe(Effect.andThen(Effect.fail(new Busy())));
       }),
       Effect.retry({

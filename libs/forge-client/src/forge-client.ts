@@ -36,11 +36,12 @@ const STOP_POLL_MS = 50;
 const BEGIN_WITHIN_MS = 500;
 
 /**
- * Whether `/progress` describes a txt2img sent through the API (Forge begins it as `scripts_txt2img`), not a job
- * someone started in Forge's own UI (a `task(…)` id) that this request waits behind. A build that does not say
- * counts as the API's.
+ * Whether `/progress` describes a txt2img sent through the API (Forge begins it as `scripts_txt2img`), the only kind
+ * of job Anvil sends, and not one it can never have sent that this request waits behind: a job someone started in
+ * Forge's own UI (a `task(…)` id), or another client's img2img (`scripts_img2img`) or extras (`extras`, from the API
+ * or the UI). A build that does not say counts as the API's.
  */
-export const isApiJob = (p: ForgeProgress): boolean => p.job === null || p.job === "scripts_txt2img";
+export const isApiTxt2img = (p: ForgeProgress): boolean => p.job === null || p.job === "scripts_txt2img";
 
 /** A client for one Forge backend (one GPU). */
 export interface ForgeClient {
@@ -259,7 +260,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
       Effect.orElseSucceed(() => null),
       Effect.flatMap((p) => {
         if (p === null) return Effect.void;
-        if (p.busy && isApiJob(p)) return p.interrupted ? Effect.void : Effect.ignore(interrupt());
+        if (p.busy && isApiTxt2img(p)) return p.interrupted ? Effect.void : Effect.ignore(interrupt());
         // Behind a rescan of this client's, Forge looks idle while the request waits for the lock.
         if (p.busy || rescans > 0) {
           idleSince = null;
@@ -343,7 +344,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           return over;
         }
         // A job begun in Forge's own UI holds the lock: its steps, and its end, are not this job's.
-        if (!isApiJob(p)) {
+        if (!isApiTxt2img(p)) {
           behindAnother = !sampled;
           if (begun) overtakenAt ??= Date.now();
           return Effect.void;
@@ -414,7 +415,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
             Effect.map((now): ForgeProgress | null => {
               const another =
                 overtakenAt !== null ||
-                (now.busy && !isApiJob(now)) ||
+                (now.busy && !isApiTxt2img(now)) ||
                 (own !== null && now.jobTimestamp != null && now.jobTimestamp !== own);
               if (!another || last === null || last.interrupted || last.skipped) return another ? last : now;
               return cutShort(overtakenAt ?? Date.now()) ? { ...last, interrupted: true } : last;

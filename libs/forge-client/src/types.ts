@@ -59,8 +59,9 @@ export interface ForgeProgress {
   /** `stopping_generation`: stop after the current image (a job stopped before sampling then has none). */
   readonly stopping?: boolean;
   /**
-   * What runs (`state.job`): `scripts_txt2img` for a txt2img through the API, a `task(…)` id for a job started in
-   * Forge's own UI, empty while idle; null from a build that does not say.
+   * What runs (`state.job`): `scripts_txt2img` for a txt2img through the API, `scripts_img2img` for an img2img
+   * through it, `extras` for an upscale (from the API or the UI), a `task(…)` id for a job started in Forge's own
+   * UI, empty while idle; null from a build that does not say.
    */
   readonly job: string | null;
   /**

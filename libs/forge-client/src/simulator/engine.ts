@@ -17,9 +17,10 @@ export interface GenerationJob {
   readonly external?: boolean;
   /**
    * Where an `external` generation came from, as Forge's `state.job` tells it: Forge's own UI (a `task(…)` id, the
-   * default) or another client of the API (`scripts_txt2img`, as a generation a killed Anvil left behind).
+   * default), another client of the API (`scripts_txt2img`, as a generation a killed Anvil left behind), or another
+   * client's img2img (`scripts_img2img`) or extras (`extras`).
    */
-  readonly from?: "ui" | "api";
+  readonly from?: ExternalSource;
   /** A set-up phase of this length whatever the model (another client's job that loads one). */
   readonly loadMs?: number;
   /** Called after each sampling step. */
@@ -389,8 +390,8 @@ export class SimulatorEngine {
         skipped: flags.skipped,
         interrupted: flags.interrupted,
         stopping_generation: false,
-        // What `state.begin(job=…)` was given: the API's txt2img, or a task id for a job from Forge's own UI.
-        job: running ? (running.job.external && running.job.from !== "api" ? EXTERNAL_TASK : "scripts_txt2img") : "",
+        // What `state.begin(job=…)` was given: the API's txt2img, or what another client's job began as.
+        job: running ? (running.job.external ? STATE_JOB[running.job.from ?? "ui"] : "scripts_txt2img") : "",
         job_count: jobCount,
         job_timestamp: (running ?? this.last)?.timestamp ?? "0",
         job_no: jobNo,
@@ -410,7 +411,15 @@ const jobTimestamp = (at: Date): string =>
     .join("");
 
 /** The `state.job` of another client's generation: Forge's UI begins its jobs with a task id. */
-const EXTERNAL_TASK = "task(simulated-ui-job)";
+/** Who runs another client's generation, as Forge's `state.job` tells it (see `GenerationJob.from`). */
+export type ExternalSource = "ui" | "api" | "img2img" | "extras";
+
+const STATE_JOB: Record<ExternalSource, string> = {
+  ui: "task(simulated-ui-job)",
+  api: "scripts_txt2img",
+  img2img: "scripts_img2img",
+  extras: "extras",
+};
 
 /** Forge's 500 bodies for the faults that fail a generation. */
 export const failure = (fault: "oom" | "500"): FailureBody =>

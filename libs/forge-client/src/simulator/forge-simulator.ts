@@ -32,6 +32,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SimulatorEngine, sleep } from "./engine";
+import type { ExternalSource } from "./engine";
 import type { SimulatorFault } from "./faults";
 import { DEFAULT_MODELS, DEFAULT_MODULES, simulatedModel, simulatedModule } from "./models";
 import { handleRequest } from "./routes";
@@ -99,10 +100,11 @@ export interface BusyOptions {
    * holds the backend without progress until `setBusy(false)`. */
   readonly steps?: number;
   /**
-   * Who runs it, as `/progress` tells: a person in Forge's own UI (`state.job` a `task(…)` id; the default) or
-   * another client of the API (`scripts_txt2img`, e.g. a generation a killed Anvil server left running).
+   * Who runs it, as `/progress` tells: a person in Forge's own UI (`state.job` a `task(…)` id; the default),
+   * another client of the API (`scripts_txt2img`, e.g. a generation a killed Anvil server left running), or another
+   * client's img2img (`scripts_img2img`) or extras (`extras`).
    */
-  readonly from?: "ui" | "api";
+  readonly from?: ExternalSource;
 }
 
 /** A running simulator. */
