@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
-import type { ForgeSimulator } from "@anvil/forge-client";
+import type { ForgeClient, ForgeProgress, ForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
 import type { ImageStore } from "@anvil/persistence";
-import { Effect } from "effect";
+import { Effect, Fiber, Scheduler } from "effect";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Context } from "./context";
 import { EventHub } from "./event-hub";
@@ -58,6 +58,60 @@ describe("forgeGenerate", () => {
     expect(stored.has(jobId)).toBe(true);
     // Said once as it begins to wait (the host stops starting jobs meanwhile), and once as it ends.
     expect(said).toEqual(["waiting", "stored"]);
+  });
+});
+
+describe("forgeGenerate, interrupted", () => {
+  const idle: ForgeProgress = {
+    progress: 0,
+    etaRelativeSeconds: 0,
+    busy: false,
+    loading: false,
+    jobCount: 0,
+    samplingStep: 0,
+    samplingSteps: 0,
+    interrupted: false,
+    skipped: false,
+    job: "",
+  };
+  const nowhere: ImageStore = { write: async () => {}, read: async () => null, remove: async () => {} };
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("leaves no generation running on the backend, wherever between two steps of its program the interrupt lands", async () => {
+    // The program yields to the scheduler every few steps (`MaxOpsBeforeYield`), so that an interrupt sent after
+    // `ticks` turns of the event loop lands between two of them: each budget and count puts it somewhere else.
+    const left: string[] = [];
+    for (const budget of [2, 3, 4, 5]) {
+      for (let ticks = 0; ticks < 60; ticks++) {
+        let generating = false;
+        const forge = {
+          baseUrl: "http://forge.test:7860",
+          progress: () => Effect.succeed(idle),
+          interrupt: () => Effect.void,
+          generate: () =>
+            Effect.sync(() => void (generating = true)).pipe(
+              Effect.andThen(Effect.never),
+              Effect.ensuring(Effect.sync(() => void (generating = false))),
+            ),
+        } as unknown as ForgeClient;
+        const generate = forgeGenerate([forge], nowhere, { unreachable: () => undefined }, new Handovers());
+        const request = {
+          jobId: randomUUID(),
+          prompt: "cut short",
+          params: DEFAULT_JOB_PARAMS,
+          attempt: 1,
+          backend: 0,
+        };
+        const fiber = Effect.runFork(
+          generate(request, () => {}).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, budget)),
+        );
+        for (let i = 0; i < ticks; i++) await tick();
+        await Effect.runPromise(Fiber.interrupt(fiber));
+        for (let i = 0; i < 20; i++) await tick();
+        if (generating) left.push(`budget ${budget}, after ${ticks} turns`);
+      }
+    }
+    expect(left).toEqual([]);
   });
 });
 

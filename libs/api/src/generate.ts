@@ -168,7 +168,7 @@ export const forgeGenerate =
             ),
           ),
       };
-      const running = yield* attempt(() => Deferred.doneUnsafe(generated, Exit.void)).pipe(
+      const generation = attempt(() => Deferred.doneUnsafe(generated, Exit.void)).pipe(
         Effect.ensuring(Effect.sync(sent)),
         // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
         // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
@@ -202,15 +202,24 @@ export const forgeGenerate =
             }),
           );
         }),
-        // Its own fiber: the generation's last steps (the answer, which Forge sends after it went idle, and the
-        // client's check of it) outlive this program, which ends as soon as the GPU is free. Interrupting either
-        // interrupts the generation.
-        Effect.forkDetach,
       );
-      const stop = Effect.onInterrupt(() => Fiber.interrupt(running));
-      // The GPU is free once Forge went idle after the job, or answered with its image (whichever the client saw
-      // first); a generation that fails before that ends here with its error.
-      yield* Effect.raceFirst(Deferred.await(generated), Fiber.join(running).pipe(Effect.asVoid)).pipe(stop);
+      // Its own fiber: the generation's last steps (the answer, which Forge sends after it went idle, and the
+      // client's check of it) outlive this program, which ends as soon as the GPU is free. Interrupting either
+      // interrupts the generation. It is forked and tied to this program in one uninterruptible step: an interrupt
+      // landing between the two would leave it running on Forge with nobody to stop it. The forked fiber does not
+      // inherit the mask, and the wait is `restore`d: both stay interruptible.
+      const { running, stop } = yield* Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const running = yield* Effect.forkDetach(generation);
+          const stop = Effect.onInterrupt(() => Fiber.interrupt(running));
+          // The GPU is free once Forge went idle after the job, or answered with its image (whichever the client
+          // saw first); a generation that fails before that ends here with its error.
+          yield* restore(Effect.raceFirst(Deferred.await(generated), Fiber.join(running).pipe(Effect.asVoid))).pipe(
+            stop,
+          );
+          return { running, stop };
+        }),
+      );
       // The backend is done: the client's check and the image's write follow after the GPU went on to the next job.
       // Whether its image waits for the images folder to take it (see BackendAvailability.imageStorage).
       let waiting = false;
