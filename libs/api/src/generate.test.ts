@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
-import type { ForgeClient, ForgeProgress, ForgeSimulator } from "@anvil/forge-client";
+import { IDLE_PROGRESS, makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeClient, ForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
 import type { ImageStore } from "@anvil/persistence";
@@ -62,18 +62,6 @@ describe("forgeGenerate", () => {
 });
 
 describe("forgeGenerate, interrupted", () => {
-  const idle: ForgeProgress = {
-    progress: 0,
-    etaRelativeSeconds: 0,
-    busy: false,
-    loading: false,
-    jobCount: 0,
-    samplingStep: 0,
-    samplingSteps: 0,
-    interrupted: false,
-    skipped: false,
-    job: "",
-  };
   const nowhere: ImageStore = { write: async () => {}, read: async () => null, remove: async () => {} };
   const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -86,7 +74,7 @@ describe("forgeGenerate, interrupted", () => {
         let generating = false;
         const forge = {
           baseUrl: "http://forge.test:7860",
-          progress: () => Effect.succeed(idle),
+          progress: () => Effect.succeed(IDLE_PROGRESS),
           interrupt: () => Effect.void,
           generate: () =>
             Effect.sync(() => void (generating = true)).pipe(

@@ -43,6 +43,20 @@ const BEGIN_WITHIN_MS = 500;
  */
 export const isApiTxt2img = (p: ForgeProgress): boolean => p.job === null || p.job === "scripts_txt2img";
 
+/** What `/progress` says of a Forge with nothing to do: for stand-ins of a backend (the bench's, tests'). */
+export const IDLE_PROGRESS: ForgeProgress = {
+  progress: 0,
+  etaRelativeSeconds: 0,
+  busy: false,
+  loading: false,
+  jobCount: 0,
+  samplingStep: 0,
+  samplingSteps: 0,
+  interrupted: false,
+  skipped: false,
+  job: "",
+};
+
 /** A client for one Forge backend (one GPU). */
 export interface ForgeClient {
   /** The backend's URL without credentials: the one to show, log and store. */

@@ -2,7 +2,13 @@ export { normalizeBackendUrl, parseBackendUrl, type BackendAddress } from "./bac
 export { baseName, checkpointTitles, findCheckpoint, madeWith, mergeCheckpoints } from "./checkpoints";
 export { imageFormat } from "./decode";
 export { ForgeError, type ForgeErrorReason } from "./errors";
-export { isApiTxt2img, makeForgeClient, type ForgeClient, type ForgeClientOptions } from "./forge-client";
+export {
+  IDLE_PROGRESS,
+  isApiTxt2img,
+  makeForgeClient,
+  type ForgeClient,
+  type ForgeClientOptions,
+} from "./forge-client";
 export { cleanText, MAX_BACKEND_TEXT } from "./text";
 export type {
   ForgeProgress,

@@ -1,3 +1,4 @@
+import { IDLE_PROGRESS } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
 import { Effect } from "effect";
 
@@ -13,19 +14,7 @@ export const instantForge = (): ForgeClient => ({
   txt2img: () => Effect.succeed({ png: PNG, format: "png", seed: 1, info: {} }),
   generate: () => Effect.succeed({ png: PNG, format: "png", seed: 1, info: {} }),
   abandonStops: () => undefined,
-  progress: () =>
-    Effect.succeed({
-      progress: 0,
-      etaRelativeSeconds: 0,
-      busy: false,
-      loading: false,
-      jobCount: 0,
-      samplingStep: 0,
-      samplingSteps: 0,
-      interrupted: false,
-      skipped: false,
-      job: "",
-    }),
+  progress: () => Effect.succeed(IDLE_PROGRESS),
   interrupt: () => Effect.void,
   sdModels: () => Effect.succeed([]),
   refreshCheckpoints: () => Effect.void,
