@@ -111,6 +111,16 @@ describe.each(testDrivers())("jobs.cancelWaiting on $kind", (driver) => {
     for (const job of [...inFirst, inSecond, ...bobs]) {
       expect((await server.anvil.store.getJob(job.id))?.status).toBe("cancelled");
     }
-    await ann.jobs.cancel.mutate({ jobId: holder.id });
+    // Each owner is told who cancelled their jobs: themselves, or an admin.
+    const cancelledBy = (client: AnvilClient, jobs: readonly Job[]) =>
+      Promise.all(jobs.map(async (job) => (await client.jobs.get.query({ jobId: job.id })).cancelledBy));
+    expect(await cancelledBy(ann, [...inFirst, inSecond])).toEqual(["ann", "ann", "ann"]);
+    expect(await cancelledBy(bob, [inBobs, ...bobs])).toEqual(["admin", "admin", "admin"]);
+    // A running job too, whose generation the admin stops.
+    expect(await admin.jobs.cancel.mutate({ jobId: holder.id })).toMatchObject({
+      status: "cancelled",
+      cancelledBy: "admin",
+    });
+    expect(await cancelledBy(ann, [holder])).toEqual(["admin"]);
   });
 });

@@ -27,6 +27,7 @@ const job = (status: JobStatus, attempt: number, error: string | null = null): J
   estimatedStartAt: null,
   estimatedFinishAt: null,
   callbackUrl: null,
+  cancelledBy: null,
 });
 
 describe("AnvilMetrics' error counter", () => {

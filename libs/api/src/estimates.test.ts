@@ -30,6 +30,7 @@ const record = (id: string, fields: Partial<JobRecord> & { steps?: number; check
     attempt: 1,
     backend: null,
     callbackUrl: null,
+    cancelledBy: null,
     seq: 0,
     attempts: 0,
     lastEventId: 0,

@@ -198,17 +198,18 @@ export class JobService {
   /**
    * Cancels a queued or running job; CONFLICT once it is complete or in error. Like a submission it does not wait
    * for a database that does not answer: after a few seconds it is refused as unavailable (a running generation
-   * is stopped all the same, and its cancellation is written once the database is back).
+   * is stopped all the same, and its cancellation is written once the database is back). `by`: the user who cancels
+   * it, kept as its `cancelledBy`.
    */
-  async cancel(jobId: string): Promise<Job> {
-    return withDeadline(this.cancelNow(jobId), CANCEL_DEADLINE_MS, () => cancelUnconfirmed()).catch(
+  async cancel(jobId: string, by?: string): Promise<Job> {
+    return withDeadline(this.cancelNow(jobId, by), CANCEL_DEADLINE_MS, () => cancelUnconfirmed()).catch(
       (error: unknown) => {
         throw isDatabaseUnreachable(error) ? cancelUnconfirmed(error) : error;
       },
     );
   }
 
-  private async cancelNow(jobId: string): Promise<Job> {
+  private async cancelNow(jobId: string, by: string | undefined): Promise<Job> {
     const record = await this.live.find(jobId);
     if (record.status === "cancelled") return this.live.toJob(record);
     if (record.status === "complete" || record.status === "error") {
@@ -217,10 +218,10 @@ export class JobService {
     }
     if (this.scheduler.journal.failing) {
       // The cancellation is taken (the job leaves the line or its GPU now) but cannot be written yet.
-      void this.scheduler.cancel(jobId);
+      void this.scheduler.cancel(jobId, { by });
       throw cancelUnconfirmed();
     }
-    await this.scheduler.cancel(jobId);
+    await this.scheduler.cancel(jobId, { by });
     const after = await this.live.find(jobId);
     // Cancel raced with the end of the generation: whichever the job machine took first is the one final state.
     if (after.status === "complete" || after.status === "error") {
@@ -261,7 +262,9 @@ export class JobService {
       inConversation ? inConversation.has(jobId) : everyone || this.scheduler.lineEntry(jobId)?.owner === by.name;
     // Read from the line and cancelled in the same tick: nothing can start in between.
     const jobIds = this.scheduler.queued().filter(taken);
-    const cancelled = Promise.all(jobIds.map((jobId) => this.scheduler.cancel(jobId, { waitingOnly: true })));
+    const cancelled = Promise.all(
+      jobIds.map((jobId) => this.scheduler.cancel(jobId, { waitingOnly: true, by: by.name })),
+    );
     await withDeadline(cancelled, CANCEL_DEADLINE_MS, () => cancelUnconfirmed());
     return { jobIds };
   }
@@ -298,7 +301,7 @@ export class JobService {
       // Waiting jobs first (see ConversationDeletion), so that none starts on a GPU its neighbour gave back.
       for (const jobId of deletion.jobIds) {
         // One that ended meanwhile is as good as cancelled here.
-        await this.cancel(jobId).catch((error: unknown) => {
+        await this.cancel(jobId, by.name).catch((error: unknown) => {
           if (!(error instanceof Conflict)) throw error;
         });
       }

@@ -37,7 +37,7 @@ const patchFor = (entry: Transition, backendUrl: (backend: number) => string | n
       // Its backend went away: it waits again, at the front, for its next attempt (the count of starts stays).
       return { progress: 0, startedAt: null };
     case "cancelled":
-      return { finishedAt };
+      return { finishedAt, cancelledBy: job.cancelledBy };
     default: {
       // Every status is handled above: a new one must say here what it changes.
       const unknown: never = entry.to;

@@ -41,6 +41,8 @@ export interface ImageJobContext extends ImageJobInput {
    * (the image written). The scheduler hands the backend on as soon as this turns true.
    */
   generated: boolean;
+  /** Who cancelled it (its owner, or an admin); null unless it was cancelled by someone. */
+  cancelledBy: string | null;
 }
 
 /** Events an image job accepts. */
@@ -49,12 +51,23 @@ export type ImageJobEvent =
   | { type: "job.start"; backend: number; turn?: number | null; reason?: string }
   | { type: "job.progress"; progress: number }
   | { type: "job.generated" }
-  | { type: "job.cancel" };
+  /** `by`: the user who cancelled it. */
+  | { type: "job.cancel"; by?: string | undefined };
 
 /** What a job tells of itself when its status changes: its context without what never changes. */
 export type ImageJobSummary = Pick<
   ImageJobContext,
-  "jobId" | "attempt" | "status" | "backend" | "progress" | "result" | "error" | "startedAt" | "finishedAt" | "turn"
+  | "jobId"
+  | "attempt"
+  | "status"
+  | "backend"
+  | "progress"
+  | "result"
+  | "error"
+  | "startedAt"
+  | "finishedAt"
+  | "turn"
+  | "cancelledBy"
 >;
 
 /**
@@ -83,7 +96,7 @@ export interface GenerateActorInput {
 /** The final word of a job actor, sent to its parent in `xstate.done.actor.<jobId>`. */
 export type ImageJobOutput = Pick<
   ImageJobContext,
-  "jobId" | "status" | "backend" | "result" | "error" | "startedAt" | "finishedAt" | "attempt"
+  "jobId" | "status" | "backend" | "result" | "error" | "startedAt" | "finishedAt" | "attempt" | "cancelledBy"
 >;
 
 /** A readable message from whatever a failed generation threw. */
@@ -104,6 +117,7 @@ const summaryOf = (context: ImageJobContext): ImageJobSummary => ({
   startedAt: context.startedAt,
   finishedAt: context.finishedAt,
   turn: context.turn,
+  cancelledBy: context.cancelledBy,
 });
 
 /** A backend's progress as the job keeps it: whole percent, and below 100 until the image exists. */
@@ -130,6 +144,7 @@ export const imageJobMachine = setup({
   },
   actions: {
     report: sendParent((_, report: ImageJobReport) => report),
+    noteCanceller: assign(({ event }) => ({ cancelledBy: event.type === "job.cancel" ? (event.by ?? null) : null })),
     finish: assign(({ context }, params: { status: JobStatus }) => ({
       status: params.status,
       finishedAt: context.now(),
@@ -150,6 +165,7 @@ export const imageJobMachine = setup({
     finishedAt: null,
     turn: null,
     generated: false,
+    cancelledBy: null,
   }),
   states: {
     queued: {
@@ -163,7 +179,7 @@ export const imageJobMachine = setup({
             turn: event.turn ?? null,
           })),
         },
-        "job.cancel": "cancelled",
+        "job.cancel": { target: "cancelled", actions: "noteCanceller" },
       },
     },
     processing: {
@@ -232,7 +248,7 @@ export const imageJobMachine = setup({
             { type: "report", params: ({ context }) => ({ type: "job.generated", jobId: context.jobId }) },
           ],
         },
-        "job.cancel": "cancelled",
+        "job.cancel": { target: "cancelled", actions: "noteCanceller" },
       },
     },
     complete: { type: "final", entry: { type: "finish", params: { status: "complete" } } },
@@ -248,5 +264,6 @@ export const imageJobMachine = setup({
     startedAt: context.startedAt,
     finishedAt: context.finishedAt,
     attempt: context.attempt,
+    cancelledBy: context.cancelledBy,
   }),
 });

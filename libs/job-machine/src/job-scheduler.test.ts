@@ -190,6 +190,28 @@ describe("JobScheduler", () => {
     await scheduler.stop();
   });
 
+  it("keeps who cancelled a job, waiting or running, in its transition", async () => {
+    const backend = fakeBackend({ ms: 1_000 });
+    const { generate, started } = announcing(backend.generate);
+    const { scheduler, submit, published } = testScheduler(generate);
+    const running = submit("running");
+    const waiting = submit("waiting");
+    const finished = submit("finished");
+    await started("running");
+    await scheduler.cancel("waiting", { by: "alice" });
+    await scheduler.cancel("running", { by: "admin" });
+    expect([await running, await waiting]).toEqual(["cancelled", "cancelled"]);
+    await scheduler.cancel("finished");
+    expect(await finished).toBe("cancelled");
+    const cancelledBy = (jobId: string) =>
+      published.flatMap((e) => (e.kind === "transition" && e.jobId === jobId && e.to === "cancelled" ? [e.job] : []));
+    expect(cancelledBy("waiting")).toEqual([expect.objectContaining({ cancelledBy: "alice" })]);
+    expect(cancelledBy("running")).toEqual([expect.objectContaining({ cancelledBy: "admin" })]);
+    // Nobody named: nobody is said to have cancelled it.
+    expect(cancelledBy("finished")).toEqual([expect.objectContaining({ cancelledBy: null })]);
+    await scheduler.stop();
+  });
+
   it("fails a job that holds the GPU past its timeout, saying so, and interrupts it", async () => {
     const backend = fakeBackend({ ms: 1_000 });
     const { scheduler, submit, published } = testScheduler(backend.generate, { jobTimeoutMs: 30 });

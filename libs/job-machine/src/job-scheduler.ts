@@ -269,10 +269,11 @@ export class JobScheduler<P> {
 
   /**
    * Cancels a queued or running job (with `waitingOnly`, only a job still waiting in the line: one that started
-   * meanwhile runs on); settles once its transition is persisted and published.
+   * meanwhile runs on); settles once its transition is persisted and published. `by`: the user who cancels it, kept
+   * with the job (`cancelledBy`).
    */
-  async cancel(jobId: string, { waitingOnly = false } = {}): Promise<void> {
-    this.actor.send({ type: "scheduler.cancel", jobId, waitingOnly });
+  async cancel(jobId: string, { waitingOnly = false, by }: { waitingOnly?: boolean; by?: string } = {}): Promise<void> {
+    this.actor.send({ type: "scheduler.cancel", jobId, waitingOnly, by });
     await this.journal.settled(jobId);
   }
 

@@ -76,6 +76,8 @@ export interface Job {
   estimatedFinishAt: string | null;
   /** Where the job's webhook goes when it ends; null for none. */
   callbackUrl: string | null;
+  /** Who cancelled it: its owner, or an admin (another user's job); null unless it was cancelled by someone. */
+  cancelledBy: string | null;
 }
 
 /** A job's two estimates (ISO-8601), as `Job` carries them. */

@@ -19,6 +19,7 @@ const failed = (jobId: string, error: string): JournalEntry => ({
     progress: 40,
     result: null,
     error,
+    cancelledBy: null,
     startedAt: 1,
     finishedAt: 2,
   },

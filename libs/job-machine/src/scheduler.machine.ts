@@ -120,7 +120,7 @@ export type SchedulerEvent =
   /** Starts what can start (after `scheduler.enqueueMany` with `later`). */
   | { type: "scheduler.dispatch" }
   /** `waitingOnly`: only while the job waits in the line (one that started meanwhile runs on). */
-  | { type: "scheduler.cancel"; jobId: string; waitingOnly?: boolean }
+  | { type: "scheduler.cancel"; jobId: string; waitingOnly?: boolean; by?: string | undefined }
   | { type: "scheduler.pause" }
   | { type: "queue.hold" }
   | { type: "queue.release" }
@@ -271,7 +271,7 @@ function startJob(
 }
 
 /** A waiting job without an actor, cancelled: the transition its actor would have reported. */
-const cancelledWhileWaiting = (held: HeldJob, finishedAt: number): JobTransition => ({
+const cancelledWhileWaiting = (held: HeldJob, finishedAt: number, by: string | null): JobTransition => ({
   jobId: held.input.jobId,
   from: "queued",
   to: "cancelled",
@@ -285,6 +285,7 @@ const cancelledWhileWaiting = (held: HeldJob, finishedAt: number): JobTransition
     error: null,
     startedAt: null,
     finishedAt,
+    cancelledBy: by,
   },
 });
 
@@ -372,12 +373,12 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         const actor = context.jobs.get(event.jobId);
         if (actor) {
           // Its own transition to `cancelled` follows, with its end (`xstate.done.actor.<jobId>`).
-          enqueue.sendTo(actor, { type: "job.cancel" });
+          enqueue.sendTo(actor, { type: "job.cancel", by: event.by });
           return;
         }
         // Never started: there is no actor to stop, only the line entry (gone above) and its transition.
         context.seen.delete(event.jobId);
-        enqueue({ type: "reportTransition", params: cancelledWhileWaiting(held, context.now()) });
+        enqueue({ type: "reportTransition", params: cancelledWhileWaiting(held, context.now(), event.by ?? null) });
       }),
     },
     "scheduler.move": {

@@ -78,6 +78,20 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyJournal
     ]);
   });
 
+  it("keeps who cancelled a job, in its row, its snapshot (as toJob makes it) and its webhook", async () => {
+    const { job } = await store().submitJob({ prompt: "a lighthouse", params, callbackUrl: "http://hooks.test/b" });
+    const finishedAt = new Date("2030-01-02T03:04:09.001Z");
+    const [result] = await store().applyJournalBatch([
+      move(job.id, "queued", "cancelled", { finishedAt, cancelledBy: "admin" }),
+    ]);
+    const applied = result?.kind === "transition" ? result.applied : null;
+    expect(applied?.snapshot).toMatchObject({ status: "cancelled", cancelledBy: "admin" });
+    expect(applied?.snapshot).toEqual(toJob(must(applied).job, 0));
+    expect(await store().getJob(job.id)).toMatchObject({ cancelledBy: "admin" });
+    const deliveries = await test().database.db.select().from(webhookDeliveries);
+    expect(deliveries.map((d) => JSON.parse(d.body).cancelledBy)).toEqual(["admin"]);
+  });
+
   it("applies a batch in its order, and answers a change it cannot apply with nothing, writing nothing for it", async () => {
     const a = (await store().submitJob({ prompt: "a", params })).job;
     const b = (await store().submitJob({ prompt: "b", params })).job;

@@ -86,6 +86,7 @@ export function toJobRecord(row: JobRow): JobRecord {
     attempt: row.status === "queued" ? row.attempts + 1 : Math.max(1, row.attempts),
     backend: row.backend,
     callbackUrl: row.callbackUrl,
+    cancelledBy: row.cancelledBy,
     seq: row.seq,
     attempts: row.attempts,
     lastEventId: row.lastEventId,

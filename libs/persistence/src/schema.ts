@@ -102,6 +102,8 @@ export const jobs = pgTable(
     lineFront: bigint("line_front", { mode: "number" }),
     /** The owner's turn its last start was given (fair scheduling): a new leader rebuilds the turns from these. */
     turn: bigint("turn", { mode: "number" }),
+    /** Who cancelled it (its owner, or an admin); null unless it was cancelled by someone. */
+    cancelledBy: text("cancelled_by"),
     createdAt: createdAt(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     finishedAt: timestamp("finished_at", { withTimezone: true }),

@@ -90,6 +90,7 @@ function toBatchRow(input: SubmitJobInput): BatchRow {
     attempt: 1,
     backend: null,
     callbackUrl,
+    cancelledBy: null,
     seq: 0,
     attempts: 0,
     lastEventId: 0,

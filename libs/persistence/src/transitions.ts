@@ -22,6 +22,8 @@ export interface TransitionPatch {
   backend?: string | null;
   /** The owner's turn this start was given (fair scheduling). */
   turn?: number;
+  /** Who cancelled it. */
+  cancelledBy?: string | null;
 }
 
 /**

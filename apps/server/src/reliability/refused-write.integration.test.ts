@@ -31,6 +31,7 @@ describe.each(testDrivers())("a write the database refuses, on $kind", (driver) 
         progress: 0,
         result: null,
         error: failure,
+        cancelledBy: null,
         startedAt: null,
         finishedAt: Date.now(),
       },

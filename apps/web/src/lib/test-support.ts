@@ -35,6 +35,7 @@ export const makeJob = (overrides: Partial<Job> = {}): Job => ({
   estimatedStartAt: null,
   estimatedFinishAt: null,
   callbackUrl: null,
+  cancelledBy: null,
   ...overrides,
 });
 

@@ -49,6 +49,10 @@ export const jobOutput = z
     ),
     estimatedFinishAt: nullableIso.describe("while queued or processing: when it is expected to end; null otherwise"),
     callbackUrl: z.string().nullable().describe("where its webhook goes when it ends, if anywhere"),
+    cancelledBy: z
+      .string()
+      .nullable()
+      .describe("who cancelled it: its owner, or an admin (another user's job); null unless it was cancelled"),
   })
   .meta({ id: "Job" });
 

@@ -63,7 +63,7 @@ export const jobsRouter = router({
 
   cancel: publicProcedure.input(jobIdInput).mutation(async ({ ctx, input }) => {
     await ownJobId(ctx, input.jobId);
-    return ctx.service.cancel(input.jobId);
+    return ctx.service.cancel(input.jobId, ctx.user.name);
   }),
 
   cancelWaiting: publicProcedure.input(cancelWaitingInput).mutation(({ ctx, input }) => {

@@ -44,6 +44,22 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("says who cancelled the job it waits for", async () => {
+    await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    try {
+      const submitted = run(["submit", "cancelled while waited for", ...small], admin());
+      expect(await submitted.code).toBe(0);
+      const id = submitted.stdout().trim();
+      const waiting = run(["wait", id], admin());
+      await expect.poll(() => waiting.stdout() + waiting.stderr()).toMatch(/position/);
+      expect(await run(["cancel", id], admin()).code).toBe(0);
+      expect(await waiting.code).toBe(1);
+      expect(waiting.stderr()).toContain(`Job ${id} was cancelled by admin`);
+    } finally {
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    }
+  });
+
   it("cancels every waiting job of the caller with cancel --waiting, and says how to use it when it is misused", async () => {
     await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
     try {

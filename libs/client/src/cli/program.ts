@@ -241,7 +241,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     if (json()) printJson(file ? { ...job, file } : job);
     else if (job.status === "complete") print(file ?? imageHref(env.url, job.imageUrl));
     if (job.status !== "complete") {
-      const how = job.status === "cancelled" ? "was cancelled" : "failed";
+      const how =
+        job.status === "cancelled" ? `was cancelled${job.cancelledBy ? ` by ${job.cancelledBy}` : ""}` : "failed";
       throw new CliFailure(`Job ${job.id} ${how}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
     }
   };
