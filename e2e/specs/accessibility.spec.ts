@@ -259,6 +259,8 @@ test.describe("the conversations drawer on a phone", () => {
     await menu.focus();
     await page.keyboard.press("Enter");
     await expect(menu).toHaveAttribute("aria-expanded", "true");
+    // Over the page it is a modal dialog, said as one; at a desktop's width, where it is a column, it is not.
+    await expect(page.getByRole("dialog", { name: "Conversations" })).toHaveAttribute("aria-modal", "true");
     const inDrawer = () => page.evaluate(() => document.getElementById("sidebar")?.contains(document.activeElement));
     expect(await inDrawer()).toBe(true);
     const controls = await page.locator("#sidebar").locator("button:visible").count();
@@ -278,6 +280,10 @@ test.describe("the conversations drawer on a phone", () => {
     await page.getByRole("button", { name: "Close conversations" }).click({ position: { x: 360, y: 400 } });
     await expect(menu).toHaveAttribute("aria-expanded", "false");
     await expect(menu).toBeFocused();
+
+    await page.setViewportSize({ width: 1280, height: 740 });
+    await expect(page.getByRole("navigation", { name: "Conversations" })).toBeVisible();
+    await expect(page.getByRole("dialog")).toHaveCount(0);
   });
 });
 

@@ -1,13 +1,14 @@
-import { createEffect, createMemo, createSignal, onCleanup, Show } from "solid-js";
+import { createEffect, createMemo, createSignal, on, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
 import { createChatState } from "../lib/chat-state";
 import { createLine } from "../lib/line";
 import { trpcLineApi } from "../lib/line-api";
+import { createMediaQuery } from "../lib/media-query";
 import { useTabTitle } from "../lib/tab-title";
 import type { Job } from "../lib/types";
 import { CancelWaiting } from "./cancel-waiting";
 import { Composer } from "./composer";
-import { keepFocusInside } from "./dialog";
+import { useModal } from "./dialog";
 import type { ComposerControl } from "./composer";
 import { ConversationList } from "./conversation-list";
 import { MenuIcon, PulseIcon } from "./icons";
@@ -20,6 +21,9 @@ import type { MessageListControl } from "./message-list";
 import { QueuePanel } from "./queue-panel";
 import { ThemeToggle } from "./theme-toggle";
 import { UserMenu } from "./user-menu";
+
+/** Where styles.css makes the conversations a drawer over the page (its `max-width: 760px` layout). */
+const DRAWER_QUERY = "(max-width: 760px)";
 
 /** Everyone's waiting jobs, read and followed only while the dialog is open. */
 function LineDialog(props: {
@@ -101,23 +105,23 @@ export function ChatPage() {
   });
   let menuButton!: HTMLButtonElement;
   let sidebar!: HTMLDivElement;
-  /** Closes the conversations drawer, and gives the focus back to the menu button that opened it. */
-  const closeNav = () => {
-    setNavOpen(false);
-    menuButton.focus();
-  };
-  // The conversations drawer (narrow screens): focus moves into it when it opens, Escape closes it and gives
-  // focus back to the menu button. Tab stays in it: past its last control lay the page under the scrim, where a
-  // keyboard user went on through cards they could not see.
+  /** The conversations are a drawer over the page (as styles.css lays them out at this width), not a column. */
+  const drawer = createMediaQuery(DRAWER_QUERY);
+  /** The drawer is open over the page: a modal dialog, while it lasts. */
+  const navModal = () => navOpen() && drawer();
+  // Widened past the drawer's width, the list is a column of the page again: nothing is open over it any more (else,
+  // narrowed again, a drawer would open by itself and take the focus).
+  createEffect(on(drawer, (isDrawer) => !isDrawer && setNavOpen(false), { defer: true }));
+  // The drawer open over the page is a modal dialog, as the page's others are: focus moves into it, Tab stays in it
+  // (past its last control lay the page under the scrim, where a keyboard user went on through cards they could not
+  // see), Escape closes it, and the focus goes back to the menu button that opened it.
   createEffect(() => {
-    if (!navOpen()) return;
-    document.querySelector<HTMLElement>("#sidebar button")?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Tab") keepFocusInside(sidebar, e);
-      if (e.key === "Escape") closeNav();
-    };
-    document.addEventListener("keydown", onKey);
-    onCleanup(() => document.removeEventListener("keydown", onKey));
+    if (!navModal()) return;
+    useModal(sidebar, {
+      onClose: () => setNavOpen(false),
+      initialFocus: sidebar.querySelector<HTMLElement>("button"),
+      returnTo: menuButton,
+    });
   });
   const choose = (id: string | null) => {
     if (id === null) chat.startNew();
@@ -159,7 +163,14 @@ export function ChatPage() {
         <UserMenu />
         <ThemeToggle />
       </header>
-      <div ref={sidebar} class="sidebar" id="sidebar">
+      <div
+        ref={sidebar}
+        class="sidebar"
+        id="sidebar"
+        role={navModal() ? "dialog" : undefined}
+        aria-modal={navModal() ? "true" : undefined}
+        aria-label={navModal() ? "Conversations" : undefined}
+      >
         <ConversationList
           me={currentUser()?.name}
           conversations={chat.conversations()}
@@ -173,7 +184,7 @@ export function ChatPage() {
         />
       </div>
       <Show when={navOpen()}>
-        <button type="button" class="scrim" aria-label="Close conversations" onClick={closeNav} />
+        <button type="button" class="scrim" aria-label="Close conversations" onClick={() => setNavOpen(false)} />
       </Show>
       <main class="chat">
         <JobAnnouncer

@@ -22,6 +22,28 @@ export function keepFocusInside(box: HTMLElement, e: KeyboardEvent) {
 }
 
 /**
+ * Makes `box` act as a modal for as long as the calling owner (a component, an effect) lives: the focus moves to
+ * `initialFocus`, Tab and Shift+Tab stay among `box`'s controls, Escape calls `onClose`, and at the end the focus
+ * goes back to `returnTo` (by default what held it when this was called) if that is still on the page.
+ */
+export function useModal(
+  box: HTMLElement,
+  options: { onClose: () => void; initialFocus: HTMLElement | null | undefined; returnTo?: HTMLElement },
+) {
+  const opener = options.returnTo ?? document.activeElement;
+  options.initialFocus?.focus();
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Escape") options.onClose();
+    if (e.key === "Tab") keepFocusInside(box, e);
+  };
+  document.addEventListener("keydown", onKey);
+  onCleanup(() => {
+    document.removeEventListener("keydown", onKey);
+    if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+  });
+}
+
+/**
  * A modal dialog over the page: its title, its header actions and Close; Escape closes it too, Tab stays inside it,
  * and the focus goes back to where it was when it closes.
  */
@@ -38,23 +60,17 @@ export function Dialog(props: {
   let box!: HTMLElement;
   let close!: HTMLButtonElement;
   const opener = document.activeElement;
-  onMount(() => {
-    // On its first text field (a form to fill in), else on Close: the first control can be an action such as
-    // "Pause queue", which one Enter right after opening would press for everyone.
-    (
-      box.querySelector<HTMLElement>('input:not([type="checkbox"]):not([type="radio"]):not([disabled]), textarea') ??
-      close
-    ).focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") props.onClose();
-      if (e.key === "Tab") keepFocusInside(box, e);
-    };
-    document.addEventListener("keydown", onKey);
-    onCleanup(() => {
-      document.removeEventListener("keydown", onKey);
-      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
-    });
-  });
+  onMount(() =>
+    useModal(box, {
+      onClose: () => props.onClose(),
+      // On its first text field (a form to fill in), else on Close: the first control can be an action such as
+      // "Pause queue", which one Enter right after opening would press for everyone.
+      initialFocus:
+        box.querySelector<HTMLElement>('input:not([type="checkbox"]):not([type="radio"]):not([disabled]), textarea') ??
+        close,
+      ...(opener instanceof HTMLElement ? { returnTo: opener } : {}),
+    }),
+  );
   return (
     <div class="dialog-backdrop">
       <section
