@@ -149,4 +149,41 @@ test.describe("on a phone", () => {
       expect(await liesWithin(control, view), `${name} lies on the screen`).toBe(true);
     }
   });
+
+  test("a long conversation title can be read whole: in the list, in the header's tooltip, and by a screen reader", async ({
+    page,
+  }) => {
+    const long = (words: string) =>
+      uniquePrompt(`${words} ${"over the hills and far away, past the river and the mill,".repeat(3)}`).slice(0, 200);
+    const create = async (title: string): Promise<string> => {
+      const response = await page.request.post("/trpc/conversations.create", { data: { title } });
+      expect(response.ok()).toBe(true);
+      return (await response.json()).result.data.id;
+    };
+    const [other, open] = [long("a walk"), long("a ride")];
+    await create(other);
+    await page.goto(`/?c=${await create(open)}`);
+
+    // The header has one line for it, cut short with an ellipsis: its tooltip and its name hold all of it.
+    const heading = page.getByRole("heading", { level: 1 });
+    await expect(heading).toHaveAccessibleName(open);
+    await expect(heading).toHaveAttribute("title", open);
+
+    await page.getByRole("button", { name: "Conversations" }).click();
+    const drawer = page.getByRole("dialog", { name: "Conversations" });
+    const row = (title: string) => drawer.locator("[data-conversation-id]").filter({ hasText: title.slice(0, 30) });
+    for (const title of [open, other]) {
+      await expect(row(title)).toHaveAccessibleName(new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+      await expect(row(title).locator(".conversations__title")).toHaveAttribute("title", title);
+    }
+    // Another conversation's title is cut short; the open one's shows whole, which a touch screen's person can read.
+    const clipped = (title: string) =>
+      row(title)
+        .locator(".conversations__title")
+        .evaluate(
+          (element) => element.scrollWidth > element.clientWidth || element.scrollHeight > element.clientHeight,
+        );
+    expect(await clipped(other), "another conversation's title is cut short").toBe(true);
+    expect(await clipped(open), "the open conversation's title is cut short").toBe(false);
+  });
 });

@@ -158,7 +158,10 @@ export function ChatPage() {
         <span class="brand topbar__logo">
           <span class="brand__name">Anvil</span>
         </span>
-        <h1 class="topbar__title">{title()}</h1>
+        {/* One line, cut short with an ellipsis on a narrow screen: the tooltip has it whole. */}
+        <h1 class="topbar__title" title={title()}>
+          {title()}
+        </h1>
         <InspectorLink />
         <UserMenu />
         <ThemeToggle />

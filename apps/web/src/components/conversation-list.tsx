@@ -126,7 +126,10 @@ export function ConversationList(props: {
                   aria-current={conversation.id === props.selectedId ? "page" : undefined}
                   onClick={() => props.onSelect(conversation.id)}
                 >
-                  <span class="conversations__title">{conversation.title}</span>
+                  {/* Cut short with an ellipsis when long: the tooltip has it whole (and the row's name always does). */}
+                  <span class="conversations__title" title={conversation.title}>
+                    {conversation.title}
+                  </span>
                   <Show when={othersOwner(conversation)}>
                     {(owner) => <span class="conversations__owner">{owner()}'s</span>}
                   </Show>
