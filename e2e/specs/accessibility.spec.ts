@@ -4,9 +4,11 @@ import {
   expectImage,
   holdGpu,
   holdingPrompt,
+  jobCard,
   openNewConversation,
   openSettings,
   submit,
+  submitJob,
   uniquePrompt,
 } from "../support/app";
 import { expect, test } from "../support/test";
@@ -284,6 +286,30 @@ test.describe("the conversations drawer on a phone", () => {
     await page.setViewportSize({ width: 1280, height: 740 });
     await expect(page.getByRole("navigation", { name: "Conversations" })).toBeVisible();
     await expect(page.getByRole("dialog")).toHaveCount(0);
+  });
+});
+
+test.describe("reflow at 400 % zoom", () => {
+  // A 1280×1024 window at 400 %: WCAG 1.4.10's case.
+  test.use({ viewport: { width: 320, height: 256 } });
+
+  test("the conversation gets a good share of a 320×256 window, and the header and composer are a scroll away", async ({
+    page,
+  }) => {
+    const prompt = uniquePrompt("a window at four hundred per cent");
+    const job = await submitJob(page, prompt, 2);
+    await page.goto(`/?c=${job.conversationId}`);
+    await expect(jobCard(page, prompt)).toBeAttached();
+    // The header, the queue strip and the composer, each held on the screen, left the conversation 32 pixels.
+    const messages = await page.locator(".chat__scroll").boundingBox();
+    expect(messages?.height ?? 0, "the conversation's height").toBeGreaterThanOrEqual(0.4 * 256);
+    const box = page.getByRole("textbox", { name: "Prompt", exact: true });
+    await box.focus();
+    await expect(box).toBeInViewport({ ratio: 1 });
+    await expect(page.getByRole("button", { name: "Generate" })).toBeInViewport({ ratio: 1 });
+    const menu = page.getByRole("button", { name: "Conversations", exact: true });
+    await menu.focus();
+    await expect(menu).toBeInViewport({ ratio: 1 });
   });
 });
 

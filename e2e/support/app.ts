@@ -53,6 +53,7 @@ export async function liesWithin(inner: Locator, outer: Locator): Promise<boolea
 /** A job as `jobs.submit` answers it (the fields the specs read). */
 export interface SubmittedJob {
   id: string;
+  conversationId: string;
   prompt: string;
   status: string;
 }
