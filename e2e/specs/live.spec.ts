@@ -1,6 +1,15 @@
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { expectImage, holdingPrompt, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import {
+  expectImage,
+  expectStreamOpen,
+  holdingPrompt,
+  jobCard,
+  openNewConversation,
+  submit,
+  submitJob,
+  uniquePrompt,
+} from "../support/app";
 import { expect, test } from "../support/test";
 
 test.describe("live updates", () => {
@@ -53,7 +62,7 @@ test.describe("live updates", () => {
     await expectImage(await submit(first!, opening), opening);
     for (const page of others) {
       await page.goto(first!.url());
-      await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+      await expectStreamOpen(page);
     }
     const prompt = uniquePrompt("five pages");
     await submit(pages.at(-1)!, prompt);
@@ -125,5 +134,44 @@ test.describe("live updates", () => {
     await expectImage(jobCard(two, b), b);
     await one.context().close();
     await two.context().close();
+  });
+
+  test("switching conversations keeps saying Live, over a WebSocket and over Server-Sent Events", async ({
+    browser,
+  }) => {
+    for (const transport of ["WebSocket", "Server-Sent Events"]) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      // A WebSocket that cannot open, while plain requests work: the page's streams go as Server-Sent Events.
+      if (transport === "Server-Sent Events") await page.routeWebSocket(/\/trpc$/, (socket) => socket.close());
+      const [here, there] = [
+        await submitJob(page, uniquePrompt("a switch from here"), 2),
+        await submitJob(page, uniquePrompt("a switch to there"), 2),
+      ];
+      // What the connection's status says at every frame the page paints.
+      await page.addInitScript(() => {
+        const said: string[] = [];
+        Object.assign(window, { said });
+        const look = () => {
+          const text = document.querySelector(".queue-panel [role=status]")?.textContent;
+          if (text && said.at(-1) !== text) said.push(text);
+          requestAnimationFrame(look);
+        };
+        requestAnimationFrame(look);
+      });
+      await page.goto(`/?c=${here.conversationId}`);
+      await expectStreamOpen(page);
+      await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+      for (const conversation of [there, here, there]) {
+        await page.locator(`[data-conversation-id="${conversation.conversationId}"]`).click();
+        await expectStreamOpen(page, conversation.conversationId);
+      }
+      // "Connecting…" then "Live" at each switch, which a screen reader read out each time: the connection was not lost.
+      expect(await page.evaluate(() => (window as unknown as { said: string[] }).said), transport).toEqual([
+        "Connecting…",
+        "Live",
+      ]);
+      await context.close();
+    }
   });
 });

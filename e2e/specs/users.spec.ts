@@ -1,5 +1,5 @@
 import type { APIRequestContext, Browser, Page } from "@playwright/test";
-import { expectImage, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import { expectImage, expectStreamOpen, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 /** Makes a user as the local admin (the e2e server runs without API_TOKEN) and returns their token. */
@@ -66,8 +66,9 @@ test.describe("users", () => {
     const annElsewhere = await annPage.context().newPage();
     await annElsewhere.goto("/");
     await expect(annElsewhere.getByTestId("signed-in-user")).toHaveText(ann);
-    // Its stream is open, with ann's session: a stream opened only after the sign-out would be the local user's.
-    await expect(annElsewhere.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
+    // Its stream of ann's conversation (the newest, which it opens) is open, with ann's session: a stream opened only
+    // after the sign-out would be the local user's. ("Live" is no sign of it: it stays while a switched stream opens.)
+    await expectStreamOpen(annElsewhere, new URL(annPage.url()).searchParams.get("c") ?? "");
     await annPage.getByRole("button", { name: "Sign out" }).click();
     await expect(annPage.getByTestId("signed-in-user")).toHaveText("local");
     await expect(jobCard(annPage, annPrompt)).toHaveCount(0);

@@ -38,6 +38,18 @@ export async function submit(page: Page, prompt: string, options: { steps?: numb
 export const jobCard = (page: Page, prompt: string): Locator =>
   page.getByRole("article").filter({ has: page.getByRole("heading", { name: prompt, exact: true }) });
 
+/**
+ * Waits until the page's job stream is open on the server for `conversationId` (by default the conversation the page's
+ * address names; "" for none): from then on, what happens to its jobs reaches the page. The shown "Live" is no such
+ * sign: it stays while a switched stream opens.
+ */
+export async function expectStreamOpen(
+  page: Page,
+  conversationId = new URL(page.url()).searchParams.get("c") ?? "",
+): Promise<void> {
+  await expect(page.locator('main[data-stream="open"]')).toHaveAttribute("data-stream-conversation", conversationId);
+}
+
 /** Waits until the card shows its finished image. */
 export async function expectImage(card: Locator, prompt: string, timeout = 20_000): Promise<void> {
   await expect(card.getByRole("img", { name: prompt })).toBeVisible({ timeout });

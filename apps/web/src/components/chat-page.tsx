@@ -189,7 +189,12 @@ export function ChatPage() {
       <Show when={navOpen()}>
         <button type="button" class="scrim" aria-label="Close conversations" onClick={() => setNavOpen(false)} />
       </Show>
-      <main class="chat">
+      {/* Whose job stream is open, for tests: a sign that what happens next reaches the page. */}
+      <main
+        class="chat"
+        data-stream={chat.streamOpenFor() === null ? "connecting" : "open"}
+        data-stream-conversation={chat.streamOpenFor() ?? undefined}
+      >
         <JobAnnouncer
           jobs={jobsHere()}
           conversationId={chat.selectedId()}

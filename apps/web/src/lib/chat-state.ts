@@ -545,6 +545,15 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     /** The checkpoints, modules, samplers and schedulers to choose from. */
     catalog: catalog.catalog,
     connection: stream.state,
+    /**
+     * The conversation whose job stream the server has opened ("" for the stream of no conversation), null while
+     * none is: whether what happens from now on reaches the page, which the shown connection does not say (it stays
+     * "Live" while a switched stream opens).
+     */
+    streamOpenFor: (): string | null => {
+      const input = stream.started();
+      return input === null ? null : (input.conversationId ?? "");
+    },
     submit,
     cancel: async (job: Job) =>
       store.applyEvent(await jobAction(job, () => trpc.jobs.cancel.mutate({ jobId: job.id }))),

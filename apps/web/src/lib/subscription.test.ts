@@ -158,4 +158,51 @@ describe("createSubscription", () => {
     expect(seen).toEqual([]);
     dispose();
   });
+
+  it("stays live across a switch to another input whose stream opens promptly, and says which one has started", async () => {
+    vi.useFakeTimers();
+    const [id, setId] = createSignal("c1");
+    const { sub, stream, dispose } = mount({ input: () => ({ conversationId: id() }), onData: () => undefined });
+    expect(sub.started()).toBeNull();
+    stream.last().handlers.onStarted();
+    expect(sub.state()).toBe("live");
+    expect(sub.started()).toEqual({ conversationId: "c1" });
+
+    // Switching conversations is not losing the connection: no "Connecting…" for a screen reader to read out.
+    setId("c2");
+    expect(sub.state()).toBe("live");
+    expect(sub.started()).toBeNull();
+    await vi.advanceTimersByTimeAsync(300);
+    stream.last().handlers.onStarted();
+    expect(sub.started()).toEqual({ conversationId: "c2" });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(sub.state()).toBe("live");
+    dispose();
+    vi.useRealTimers();
+  });
+
+  it("says it is connecting once a switched stream has not opened within a second, and reconnecting if it fails", async () => {
+    vi.useFakeTimers();
+    const [id, setId] = createSignal("c1");
+    const { sub, stream, dispose } = mount({
+      input: () => ({ conversationId: id() }),
+      onData: () => undefined,
+      retryDelayMs: () => 10_000,
+    });
+    stream.last().handlers.onStarted();
+    setId("c2");
+    await vi.advanceTimersByTimeAsync(999);
+    expect(sub.state()).toBe("live");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sub.state()).toBe("connecting");
+    stream.last().handlers.onStarted();
+    expect(sub.state()).toBe("live");
+
+    setId("c3");
+    stream.last().handlers.onError(new Error("network"));
+    expect(sub.state()).toBe("reconnecting");
+    expect(sub.started()).toBeNull();
+    dispose();
+    vi.useRealTimers();
+  });
 });

@@ -45,6 +45,12 @@ export interface SubscriptionOptions<I, T> {
 }
 
 const defaultDelay = (attempt: number) => Math.min(10_000, 500 * 2 ** (attempt - 1));
+/**
+ * How long a live stream whose input changed still says "live" while the new one opens. A page that switches
+ * conversations has not lost its connection: its new stream opens within milliseconds, and "Connecting…" then "Live"
+ * at each switch was a flicker that a screen reader read out each time.
+ */
+const SWITCH_GRACE_MS = 1_000;
 
 /**
  * A tRPC subscription as a Solid primitive: opened for the current input, closed in `onCleanup`, reopened by
@@ -53,6 +59,9 @@ const defaultDelay = (attempt: number) => Math.min(10_000, 500 * 2 ** (attempt -
 export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
   const [reported, setState] = createSignal<ConnectionState>("connecting");
   const [lastEventId, setLastEventId] = createSignal<string | undefined>();
+  // The input whose stream the server has started, null while none is: what the stream said it is, not what the page
+  // shows (which holds "live" across a switch).
+  const [started, setStarted] = createSignal<I | null>(null);
   const retryDelay = options.retryDelayMs ?? defaultDelay;
   // The browser says it lost the network: the page says it is reconnecting at once, where the stream would notice
   // only at its next keep-alive (up to 20 s of "Live" on a page that has no network). Back online, the stream's own
@@ -78,7 +87,19 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
       let attempt = 0;
       let cursor = options.resumeFrom?.(input);
       setLastEventId(cursor);
-      setState("connecting");
+      setStarted(null);
+      // A live stream switched to another input stays "live" for a moment: it says "connecting" only if the new
+      // one has not opened (nor failed, which says so at once) by then.
+      let opened = false;
+      const grace =
+        reported() === "live"
+          ? setTimeout(() => !opened && reported() === "live" && setState("connecting"), SWITCH_GRACE_MS)
+          : undefined;
+      if (grace === undefined) setState("connecting");
+      const live = () => {
+        opened = true;
+        setState("live");
+      };
 
       const open = () => {
         let active = true;
@@ -86,7 +107,8 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
           onStarted: () => {
             if (!active) return;
             attempt = 0;
-            setState("live");
+            live();
+            setStarted(() => input);
           },
           onData: ({ id, data }) => {
             if (!active) return;
@@ -96,11 +118,12 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
           },
           onConnectionStateChange: ({ state: next, error }) => {
             if (!active) return;
-            if (next === "pending") setState("live");
+            if (next === "pending") live();
             else if (next === "connecting" && error) {
               // The WebSocket closed, or could not open again, and reopens by itself (resuming this stream): the
               // sign-in it was opened with may have ended, which the page must hear of as with a failed stream.
               setState("reconnecting");
+              setStarted(null);
               options.onError?.(error);
             }
           },
@@ -109,6 +132,7 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
             if (!active) return;
             active = false;
             setState("reconnecting");
+            setStarted(null);
             options.onEnded?.();
             timer = setTimeout(open, retryDelay(++attempt));
           },
@@ -116,6 +140,7 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
             if (!active) return;
             active = false;
             setState("reconnecting");
+            setStarted(null);
             const historyGone = errorCode(error) === "PRECONDITION_FAILED";
             if (historyGone) {
               cursor = undefined;
@@ -142,10 +167,16 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
       open();
       onCleanup(() => {
         clearTimeout(timer);
+        clearTimeout(grace);
         current?.unsubscribe();
       });
     }),
   );
 
-  return { state, lastEventId };
+  return {
+    state,
+    lastEventId,
+    /** The input whose stream the server has started (null while none is): a stream switched stays "live" meanwhile. */
+    started,
+  };
 }
