@@ -328,6 +328,29 @@ test.describe("the keyboard's way to the prompt", () => {
   });
 });
 
+test.describe("the queue in the keyboard's order", () => {
+  test("comes where it is seen: as a strip, between the header and the conversation; as a column, after it", async ({
+    page,
+  }) => {
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.goto("/");
+    const queue = page.getByRole("complementary", { name: "Queue" });
+    await expect(queue.getByTestId("queue-waiting")).toHaveText("0");
+    // The strip lies above the conversation: it was reached only after the composer, at the page's end.
+    await page.getByRole("banner").getByRole("button").last().focus();
+    await page.keyboard.press("Tab");
+    await expect(queue.getByRole("button", { name: "Waiting jobs" })).toBeFocused();
+
+    // Wide, it is the column right of the conversation: after the composer, the next Tab is the queue's.
+    await page.setViewportSize({ width: 1280, height: 740 });
+    const box = page.getByRole("textbox", { name: "Prompt", exact: true });
+    await box.fill("a prompt, so that Generate can be pressed");
+    await page.getByRole("button", { name: "Generate" }).focus();
+    await page.keyboard.press("Tab");
+    await expect(queue.getByRole("button", { name: "Waiting jobs" })).toBeFocused();
+  });
+});
+
 test.describe("motion", () => {
   test("a running job's card shimmers, and stands still for a person who asked for less motion", async ({ page }) => {
     // The configuration asks for less motion in every other spec.

@@ -24,6 +24,8 @@ import { UserMenu } from "./user-menu";
 
 /** Where styles.css makes the conversations a drawer over the page (its `max-width: 760px` layout). */
 const DRAWER_QUERY = "(max-width: 760px)";
+/** Where styles.css makes the queue a strip above the conversation (its `max-width: 1180px` layout). */
+const STRIP_QUERY = "(max-width: 1180px)";
 
 /** Everyone's waiting jobs, read and followed only while the dialog is open. */
 function LineDialog(props: {
@@ -123,6 +125,29 @@ export function ChatPage() {
       returnTo: menuButton,
     });
   });
+  /** The queue is a strip above the conversation (as styles.css lays it out at this width), not a column beside it. */
+  const strip = createMediaQuery(STRIP_QUERY);
+  let stripSlot!: HTMLDivElement;
+  let columnSlot!: HTMLDivElement;
+  // In an element of its own (a box of none): a component's result may be a function rather than the element.
+  const queuePanel = (
+    <div class="queue-slot">
+      <QueuePanel
+        status={chat.queue()}
+        connection={chat.connection()}
+        promptOf={(id) => chat.jobs[id]?.prompt}
+        onSetPaused={admin() ? chat.setPaused : undefined}
+        onOpenLine={admin() ? () => setLineOpen(true) : undefined}
+      />
+    </div>
+  ) as HTMLDivElement;
+  // The keyboard and a screen reader meet the queue where the eye does: as a strip, before the conversation; as a
+  // column, after it. (After it always, the strip above the messages came after the composer, a Tab past the end.)
+  createEffect(() => {
+    const focused = queuePanel.contains(document.activeElement) ? document.activeElement : null;
+    (strip() ? stripSlot : columnSlot).append(queuePanel);
+    if (focused instanceof HTMLElement) focused.focus();
+  });
   const choose = (id: string | null) => {
     if (id === null) chat.startNew();
     else chat.select(id);
@@ -189,6 +214,7 @@ export function ChatPage() {
       <Show when={navOpen()}>
         <button type="button" class="scrim" aria-label="Close conversations" onClick={() => setNavOpen(false)} />
       </Show>
+      <div ref={stripSlot} class="queue-slot" />
       {/* Whose job stream is open, for tests: a sign that what happens next reaches the page. */}
       <main
         class="chat"
@@ -263,13 +289,7 @@ export function ChatPage() {
           othersConversation={othersConversation()}
         />
       </main>
-      <QueuePanel
-        status={chat.queue()}
-        connection={chat.connection()}
-        promptOf={(id) => chat.jobs[id]?.prompt}
-        onSetPaused={admin() ? chat.setPaused : undefined}
-        onOpenLine={admin() ? () => setLineOpen(true) : undefined}
-      />
+      <div ref={columnSlot} class="queue-slot" />
       <Show when={lineOpen()}>
         <LineDialog paused={chat.queue()?.paused} onSetPaused={chat.setPaused} onClose={() => setLineOpen(false)} />
       </Show>

@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { checkAuth } from "../lib/auth";
 import type { Conversation } from "../lib/types";
 import { ChatPage } from "./chat-page";
 
@@ -96,5 +97,37 @@ describe("<ChatPage> conversations drawer", () => {
     resize(true);
     expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
     expect(menu()).toHaveAttribute("aria-expanded", "false");
+  });
+});
+
+describe("<ChatPage> queue panel", () => {
+  beforeEach(() => {
+    Element.prototype.scrollTo = () => undefined;
+    server();
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  /** Whether the queue comes before the conversation in the page's order (the order of Tab and of a screen reader). */
+  const queueFirst = () =>
+    Boolean(
+      screen.getByRole("complementary", { name: "Queue" }).compareDocumentPosition(screen.getByRole("main")) &
+      Node.DOCUMENT_POSITION_FOLLOWING,
+    );
+
+  it("comes before the conversation where it is a strip above it, and after it where it is a column beside it", async () => {
+    // An admin: the queue has buttons of its own.
+    await checkAuth(async () =>
+      Response.json({ required: true, authorized: true, user: { name: "local", admin: true } }),
+    );
+    const resize = screenWidth(true);
+    render(() => <ChatPage />);
+    await within(document.getElementById("sidebar")!).findByText("Foxes");
+    expect(queueFirst()).toBe(true);
+    const pause = await screen.findByRole("button", { name: "Pause queue" });
+    pause.focus();
+    resize(false);
+    await waitFor(() => expect(queueFirst()).toBe(false));
+    // Moved while it held the focus, it keeps it.
+    expect(pause).toHaveFocus();
   });
 });
