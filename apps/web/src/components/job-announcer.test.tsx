@@ -56,6 +56,9 @@ describe("<JobAnnouncer>", () => {
     expect(said()).toBe("Failed: prompt 2. Forge ran out of GPU memory");
     change(2, { status: "cancelled", queuePosition: 0 });
     expect(said()).toBe("Cancelled: prompt 3.");
+    // An admin cancelled it: the owner hears who.
+    change(3, { status: "cancelled", queuePosition: 0, cancelledBy: "admin" });
+    expect(said()).toBe("Cancelled by admin: prompt 4.");
   });
 
   it("says nothing of progress, nor of moves in line short of the front", () => {

@@ -1,5 +1,5 @@
 import { createEffect, createSignal, on, onCleanup } from "solid-js";
-import { counted, formatPosition, shortPrompt } from "../lib/format";
+import { cancelledWords, counted, formatPosition, shortPrompt } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 
 /** What the page may ask of the announcer. */
@@ -45,7 +45,7 @@ const sentence = ({ kind, job, position }: News): string => {
     case "failed":
       return `Failed: ${prompt}. ${job.error ?? "The generation failed"}`;
     case "cancelled":
-      return `Cancelled: ${prompt}.`;
+      return `${cancelledWords(job)}: ${prompt}.`;
   }
 };
 

@@ -328,6 +328,18 @@ describe("<JobCard>", () => {
     expect(screen.queryByRole("button", { name: /^Cancel:/ })).not.toBeInTheDocument();
   });
 
+  it("says who cancelled a job where it was not its owner: an admin", () => {
+    const { unmount } = render(() => (
+      <JobCard job={makeJob({ status: "cancelled", queuePosition: 0, owner: "ann", cancelledBy: "ann" })} />
+    ));
+    expect(screen.getByText("Cancelled; nothing was made.")).toBeInTheDocument();
+    unmount();
+    render(() => (
+      <JobCard job={makeJob({ status: "cancelled", queuePosition: 0, owner: "ann", cancelledBy: "admin" })} />
+    ));
+    expect(screen.getByText("Cancelled by admin; nothing was made.")).toBeInTheDocument();
+  });
+
   it("keeps the media box sized by the job's aspect ratio when its state changes", () => {
     const [job, setJob] = createStore(makeJob());
     const { container } = render(() => <JobCard job={job} />);

@@ -2,7 +2,7 @@ import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show,
 import { actionFailure, UNREACHABLE } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
-import { actionName, formatElapsed, formatSize, msBetween } from "../lib/format";
+import { actionName, cancelledWords, formatElapsed, formatSize, msBetween } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
 import { JobMedia } from "./job-media";
@@ -242,7 +242,7 @@ export function JobCard(props: JobCardProps) {
             </p>
           </Match>
           <Match when={props.job.status === "cancelled"}>
-            <p class="job-card__detail">Cancelled; nothing was made.</p>
+            <p class="job-card__detail">{cancelledWords(props.job)}; nothing was made.</p>
           </Match>
         </Switch>
         <p class="job-card__params">{paramsLine(props.job)}</p>

@@ -43,6 +43,10 @@ export const shortPrompt = (prompt: string, max = 60): string => {
  */
 export const actionName = (label: string, prompt: string): string => `${label}: ${shortPrompt(prompt)}`;
 
+/** "Cancelled", or "Cancelled by <name>" where someone other than its owner (an admin) cancelled the job. */
+export const cancelledWords = (job: { owner: string; cancelledBy: string | null }): string =>
+  job.cancelledBy !== null && job.cancelledBy !== job.owner ? `Cancelled by ${job.cancelledBy}` : "Cancelled";
+
 /** "9,000": a count as the app writes every count, in English digits with a separator, whatever the browser's locale. */
 export const wholeNumber = (n: number): string => n.toLocaleString("en");
 
