@@ -334,6 +334,12 @@ describe("<JobCard>", () => {
     ));
     expect(screen.getByText("Cancelled; nothing was made.")).toBeInTheDocument();
     unmount();
+    // A snapshot from before the server kept it.
+    const { unmount: again } = render(() => (
+      <JobCard job={{ ...makeJob({ status: "cancelled", queuePosition: 0 }), cancelledBy: undefined as never }} />
+    ));
+    expect(screen.getByText("Cancelled; nothing was made.")).toBeInTheDocument();
+    again();
     render(() => (
       <JobCard job={makeJob({ status: "cancelled", queuePosition: 0, owner: "ann", cancelledBy: "admin" })} />
     ));

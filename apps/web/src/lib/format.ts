@@ -43,9 +43,14 @@ export const shortPrompt = (prompt: string, max = 60): string => {
  */
 export const actionName = (label: string, prompt: string): string => `${label}: ${shortPrompt(prompt)}`;
 
-/** "Cancelled", or "Cancelled by <name>" where someone other than its owner (an admin) cancelled the job. */
-export const cancelledWords = (job: { owner: string; cancelledBy: string | null }): string =>
-  job.cancelledBy !== null && job.cancelledBy !== job.owner ? `Cancelled by ${job.cancelledBy}` : "Cancelled";
+/**
+ * "Cancelled", or "Cancelled by <name>" where someone other than its owner (an admin) cancelled the job. A snapshot
+ * logged before the server kept `cancelledBy` (an event replayed after an upgrade) has none.
+ */
+export const cancelledWords = (job: { owner: string; cancelledBy?: string | null }): string =>
+  typeof job.cancelledBy === "string" && job.cancelledBy !== job.owner
+    ? `Cancelled by ${job.cancelledBy}`
+    : "Cancelled";
 
 /** "9,000": a count as the app writes every count, in English digits with a separator, whatever the browser's locale. */
 export const wholeNumber = (n: number): string => n.toLocaleString("en");
