@@ -133,8 +133,9 @@ export function toJobEvent(row: JobEventRow): JobEvent {
     jobId: row.jobId,
     conversationId: row.conversationId,
     status: row.status,
-    // Snapshots logged before jobs had estimates lack the fields; a logged snapshot never carries stale ones.
-    job: { ...row.job, ...NO_ESTIMATES },
+    // Snapshots logged before jobs had estimates lack the fields; a logged snapshot never carries stale ones. Those
+    // logged before jobs kept who cancelled them lack `cancelledBy`: nobody is named.
+    job: { ...row.job, cancelledBy: row.job.cancelledBy ?? null, ...NO_ESTIMATES },
     createdAt: row.createdAt.toISOString(),
   };
 }
