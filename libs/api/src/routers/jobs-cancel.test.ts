@@ -21,7 +21,7 @@ describe("jobs.cancel", () => {
     const ctx = { user: { name: "carol", admin: false }, service } as unknown as Context;
 
     await expect(jobsRouter.createCaller(ctx).cancel({ jobId })).resolves.toMatchObject({ status: "cancelled" });
-    expect(service.cancel).toHaveBeenCalledWith(jobId);
+    expect(service.cancel).toHaveBeenCalledWith(jobId, "carol");
     expect(service.get).not.toHaveBeenCalled();
   });
 
