@@ -57,7 +57,8 @@ describe("the count of waiting jobs, on an upgrade", { timeout: 180_000 }, () =>
       await store.submitJobs(["a", "b", "c", "d"].map((prompt) => ({ prompt, params })));
       const [started] = await store.submitJobs([{ prompt: "e", params }]);
       if (started === undefined || started instanceof Error) throw new Error("the job was not stored");
-      await store.applyTransition({ jobId: started.job.id, from: "queued", to: "processing", snapshot });
+      // As that server wrote it: today's store would read back columns its schema did not have yet.
+      await old.db.execute(sql`update jobs set status = 'processing' where id = ${started.job.id}`);
     });
     expect(upgraded).toEqual({ kept: 4, counted: 4 });
   });
