@@ -67,8 +67,13 @@ describe("<ChatPage> conversations drawer", () => {
     expect(drawer.contains(document.activeElement)).toBe(true);
     expect(document.activeElement).not.toBe(newButton);
 
+    // The rest of the top bar (Users, the theme) is out of reach under the drawer: no second modal over it.
+    expect(document.querySelector(".topbar h1")?.closest("[inert]")).not.toBeNull();
+    expect(menu().closest("[inert]")).toBeNull();
+
     fireEvent.keyDown(document.activeElement!, { key: "Escape" });
     expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+    expect(document.querySelector(".topbar h1")?.closest("[inert]")).toBeNull();
     expect(menu()).toHaveAttribute("aria-expanded", "false");
     expect(menu()).toHaveFocus();
   });

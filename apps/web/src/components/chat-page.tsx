@@ -125,6 +125,9 @@ export function ChatPage() {
       returnTo: menuButton,
     });
   });
+  // The attribute itself (`inert` as a property is not known everywhere: jsdom, older browsers).
+  let topbarRest!: HTMLDivElement;
+  createEffect(() => topbarRest.toggleAttribute("inert", navModal()));
   /** The queue is a strip above the conversation (as styles.css lays it out at this width), not a column beside it. */
   const strip = createMediaQuery(STRIP_QUERY);
   let stripSlot!: HTMLDivElement;
@@ -183,13 +186,17 @@ export function ChatPage() {
         <span class="brand topbar__logo">
           <span class="brand__name">Anvil</span>
         </span>
-        {/* One line, cut short with an ellipsis on a narrow screen: the tooltip has it whole. */}
-        <h1 class="topbar__title" title={title()}>
-          {title()}
-        </h1>
-        <InspectorLink />
-        <UserMenu />
-        <ThemeToggle />
+        {/* Out of reach while the drawer lies over the page as a modal dialog: a click on Users there opened a second
+            modal whose Tab and Escape fought the drawer's. The menu button, which closes the drawer, stays. */}
+        <div ref={topbarRest} class="topbar__rest">
+          {/* One line, cut short with an ellipsis on a narrow screen: the tooltip has it whole. */}
+          <h1 class="topbar__title" title={title()}>
+            {title()}
+          </h1>
+          <InspectorLink />
+          <UserMenu />
+          <ThemeToggle />
+        </div>
       </header>
       <div
         ref={sidebar}
