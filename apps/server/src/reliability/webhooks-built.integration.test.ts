@@ -73,7 +73,10 @@ describe("webhook deliveries of built servers", { timeout: 120_000 }, () => {
 
   it.skipIf(!postgres)("delivers each event once from a 2-server cluster on one PostgreSQL", async () => {
     await setUp(postgres!);
-    const members = [await start(), await start()];
+    // Retries due sooner (from 50-100 ms, doubling): every poll of either server finds some to claim, and the line
+    // of retries that fail again and again (every other answer is a 500) does not back off for seconds.
+    const soon = { ANVIL_WEBHOOK_RETRY_MS: "100" };
+    const members = [await start(soon), await start(soon)];
     const prompts = Array.from({ length: 24 }, (_, i) => uniquePrompt(`cluster hook ${i}`));
     // Half the first attempts fail: the retries are claimed by whichever server polls first.
     receiver.answer = (count) => (count % 2 === 0 ? 500 : 200);
