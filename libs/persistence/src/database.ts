@@ -105,8 +105,11 @@ async function openPostgres(url: string, migrationsFolder: string, poolSize: num
   const inOrderClient = postgresClient(url, 1);
   const inOrder = drizzlePostgres({ client: inOrderClient, schema });
   let closed: Promise<void> | undefined;
+  // Closed last, once the service stopped and its journal was flushed: what may still be in flight is a background
+  // read or a connection being made again. postgres.js waits `timeout` seconds for it; 5 made every stop while the
+  // database was down or refusing 5 s longer, for queries that could not finish.
   const close = async () => {
-    await Promise.all([client.end({ timeout: 5 }), inOrderClient.end({ timeout: 5 })]);
+    await Promise.all([client.end({ timeout: 1 }), inOrderClient.end({ timeout: 1 })]);
   };
   return { kind: "postgres", db, inOrder, close: () => (closed ??= close()) };
 }
