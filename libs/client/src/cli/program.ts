@@ -1,17 +1,13 @@
-import { constants } from "node:fs";
-import { access, stat, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { version } from "../../package.json" with { type: "json" };
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
-import { SUBMIT_RETRY_MS, retrySafely, submitSafely } from "../submit-safely";
-import type { WaitOptions } from "../submit-and-wait";
+import { retrySafely, submitSafely } from "../submit-safely";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, checkUrl, classify, withoutCredentials } from "./exit-codes";
-import { imageHref, jobLine, statusLines } from "./format";
-import { plainDisplay, terminalDisplay } from "./wait-display";
+import { jobLine, statusLines } from "./format";
+import { checkOut, jobWaits } from "./job-waits";
 
 /** Where the command writes; a terminal gets a progress bar, anything else plain lines. */
 export interface CliIo {
@@ -91,34 +87,6 @@ Exit codes:
 --json prints each answer as JSON on stdout; messages go to stderr.
 `;
 
-/**
- * Refuses an `--out` that cannot take the image before anything is submitted or waited for: a folder, a file that
- * cannot be written, or one in a folder that does not exist, is a file or cannot be written. Otherwise a job would
- * hold a GPU for an image with nowhere to go.
- */
-async function checkOut(out: string | undefined): Promise<void> {
-  if (out === undefined) return;
-  const target = resolve(out);
-  const folder = dirname(target);
-  const existing = await stat(target).catch(() => null);
-  if (existing?.isDirectory()) {
-    throw new CliFailure(
-      `--out ${out} is a folder: give the image a file name in it, e.g. ${join(out, "image.png")}`,
-      EXIT.usage,
-    );
-  }
-  if ((await stat(folder).catch(() => null))?.isDirectory() === false) {
-    throw new CliFailure(`--out ${out}: ${folder} is a file, not a folder`, EXIT.usage);
-  }
-  await access(existing ? target : folder, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
-    const why = error.code === "ENOENT" ? "does not exist" : "cannot be written";
-    throw new CliFailure(
-      `--out ${out}: ${existing ? "the file" : "the folder"} ${existing ? target : folder} ${why}`,
-      EXIT.usage,
-    );
-  });
-}
-
 /** Runs the `anvil` command with `argv` (without node and the script) and resolves with its exit code. */
 export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<number> {
   const print = (text: string): void => void io.stdout.write(`${text}\n`);
@@ -144,108 +112,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     else [text(value)].flat().forEach(print);
   };
 
-  /**
-   * A change sent again while the server restarts (or a cluster is between leaders), with the same key: told on
-   * stderr once.
-   */
-  const sayRetryOnce = () => {
-    let told = false;
-    return (error: unknown) => {
-      if (told) return;
-      told = true;
-      const seconds = SUBMIT_RETRY_MS / 1000;
-      io.stderr.write(`anvil: ${classify(error, env).message}; trying again for up to ${seconds} s (Ctrl-C stops)\n`);
-    };
-  };
-
-  /** A paused queue starts nothing: said before a wait, which would otherwise show a place in line that never moves. */
-  const sayIfPaused = async (): Promise<void> => {
-    const paused = await anvil()
-      .queue.status.query()
-      .then((status) => status.paused)
-      .catch(() => false);
-    if (paused) io.stderr.write("anvil: the queue is paused: the job waits until an admin resumes it\n");
-  };
-  /**
-   * Shows a job's wait (its place in line, then its progress) until `wait` resolves with its final state; then writes
-   * its image to `out` (or prints where it is served) and fails unless it completed. Ctrl-C (or SIGTERM) stops the
-   * wait, not the job: the display gives the terminal back its cursor, and stderr says how to pick the job up again.
-   * `onJob` sees the first snapshot, as soon as there is one. A stream that drops (the server down or restarting) is
-   * said once on stderr, and again when the job's news comes back: the wait itself goes on by itself.
-   */
-  const follow = async (
-    wait: (options: Required<Pick<WaitOptions, "onUpdate" | "onReconnect">> & { signal: AbortSignal }) => Promise<Job>,
-    out: string | undefined,
-    onJob?: (job: Job) => void,
-  ) => {
-    const display = json()
-      ? undefined
-      : io.stdout.isTTY
-        ? terminalDisplay(io.stderr.isTTY ? io.stderr : io.stdout)
-        : plainDisplay(print);
-    const stopped = new AbortController();
-    const interrupt = () => stopped.abort();
-    let jobId: string | undefined;
-    process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
-    let job: Job;
-    let lost = false;
-    const onReconnect = (error: unknown) => {
-      if (lost) return;
-      lost = true;
-      // In a cluster the server named may be up, and the leader it forwards the stream to the one that went away.
-      const why =
-        error === undefined
-          ? "the server closed the job's event stream"
-          : `lost the event stream from Anvil at ${env.url} (that server, or the cluster's leader behind it, went away)`;
-      // On a terminal the bar's line is left as it is, and the message goes below it.
-      const below = display && io.stdout.isTTY ? "\n" : "";
-      io.stderr.write(`${below}anvil: ${why}; reconnecting by itself (Ctrl-C stops waiting, not the job)\n`);
-    };
-    try {
-      job = await wait({
-        onUpdate: (update) => {
-          if (jobId === undefined) onJob?.(update);
-          jobId = update.id;
-          if (lost) io.stderr.write("anvil: reconnected\n");
-          lost = false;
-          display?.update(update);
-        },
-        onReconnect,
-        signal: stopped.signal,
-      });
-    } catch (error) {
-      if (!stopped.signal.aborted) throw error;
-      throw new CliFailure(
-        jobId === undefined
-          ? "stopped before the server answered the submit: anvil jobs --newest shows whether it took the job"
-          : `stopped waiting; job ${jobId} goes on: anvil wait ${jobId} follows it again, anvil cancel ${jobId} stops it`,
-        EXIT.interrupted,
-      );
-    } finally {
-      process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
-      display?.stop();
-    }
-    let file: string | undefined;
-    if (job.status === "complete" && out) {
-      file = resolve(out);
-      const bytes = await anvil().image(job);
-      await writeFile(file, bytes).catch((error: unknown) => {
-        const why = error instanceof Error ? error.message : String(error);
-        const image = imageHref(env.url, job.imageUrl);
-        throw new CliFailure(
-          `Job ${job.id} completed, but its image could not be written to ${file}: ${why}; it is at ${image}`,
-          EXIT.failed,
-        );
-      });
-    }
-    if (json()) printJson(file ? { ...job, file } : job);
-    else if (job.status === "complete") print(file ?? imageHref(env.url, job.imageUrl));
-    if (job.status !== "complete") {
-      const how =
-        job.status === "cancelled" ? `was cancelled${job.cancelledBy ? ` by ${job.cancelledBy}` : ""}` : "failed";
-      throw new CliFailure(`Job ${job.id} ${how}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
-    }
-  };
+  const { sayRetryOnce, sayIfStopped, follow } = jobWaits({ io, env, anvil, json, print, printJson });
 
   program
     .command("submit")
@@ -280,7 +147,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         return json() ? printJson(job) : print(job.id);
       }
       await checkOut(options.out);
-      await sayIfPaused();
+      await sayIfStopped();
       // The id first, on stderr (stdout keeps the progress, then the file or URL): a wait that fails or is stopped
       // still leaves the job findable.
       const sayId = (job: Job) => void io.stderr.write(`anvil: submitted job ${job.id}\n`);
@@ -294,7 +161,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("-o, --out <file>", "write the image there")
     .action(async (jobId: string, options: { out?: string }) => {
       await checkOut(options.out);
-      if ((await anvil().jobs.get.query({ jobId })).status === "queued") await sayIfPaused();
+      if ((await anvil().jobs.get.query({ jobId })).status === "queued") await sayIfStopped();
       await follow((waiting) => anvil().wait(jobId, waiting), options.out);
     });
 

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import type { AnvilClient } from "../create-client";
+import { capturedOutput } from "../testing/captured-output";
+import { jobWaits } from "./job-waits";
+
+/** The waits of a command whose server answers `queue.status` with `status` (or fails when it is an Error). */
+const waitsWith = (status: Record<string, unknown> | Error) => {
+  const stdout = capturedOutput();
+  const stderr = capturedOutput();
+  const anvil = {
+    queue: {
+      status: {
+        query: async () => {
+          if (status instanceof Error) throw status;
+          return { queued: 1, processing: 0, backends: [], ...status };
+        },
+      },
+    },
+  } as unknown as AnvilClient;
+  const waits = jobWaits({
+    io: { stdout: stdout.stream, stderr: stderr.stream },
+    env: { url: "http://127.0.0.1:3000", token: undefined },
+    anvil: () => anvil,
+    json: () => false,
+    print: () => undefined,
+    printJson: () => undefined,
+  });
+  return { waits, stderr: stderr.text };
+};
+
+describe("jobWaits' sayIfStopped", () => {
+  it("says why a job would not start: a paused queue, or a server that cannot store images", async () => {
+    const paused = waitsWith({ paused: true, imagesNotStored: true });
+    await paused.waits.sayIfStopped();
+    expect(paused.stderr()).toBe("anvil: the queue is paused: the job waits until an admin resumes it\n");
+
+    const full = waitsWith({ paused: false, imagesNotStored: true });
+    await full.waits.sayIfStopped();
+    expect(full.stderr()).toMatch(/^anvil: the server cannot store images .*no job starts until it can\n$/);
+  });
+
+  it("says nothing of a queue that runs, of a server older than the field, or of one that does not answer", async () => {
+    for (const status of [{ paused: false, imagesNotStored: false }, { paused: false }, new Error("down")]) {
+      const { waits, stderr } = waitsWith(status);
+      await waits.sayIfStopped();
+      expect(stderr()).toBe("");
+    }
+  });
+});

@@ -1,0 +1,168 @@
+import { constants } from "node:fs";
+import { access, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type { AnvilClient } from "../create-client";
+import { SUBMIT_RETRY_MS } from "../submit-safely";
+import type { WaitOptions } from "../submit-and-wait";
+import type { Job } from "../types";
+import type { CliEnv } from "./env";
+import { CliFailure, EXIT, classify } from "./exit-codes";
+import { imageHref } from "./format";
+import { plainDisplay, terminalDisplay } from "./wait-display";
+
+/** What the command's waits need of it: where it writes, the server, and whether it prints JSON. */
+export interface WaitContext {
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
+  env: CliEnv;
+  anvil: () => AnvilClient;
+  json: () => boolean;
+  print: (text: string) => void;
+  printJson: (value: unknown) => void;
+}
+
+/**
+ * Refuses an `--out` that cannot take the image before anything is submitted or waited for: a folder, a file that
+ * cannot be written, or one in a folder that does not exist, is a file or cannot be written. Otherwise a job would
+ * hold a GPU for an image with nowhere to go.
+ */
+export async function checkOut(out: string | undefined): Promise<void> {
+  if (out === undefined) return;
+  const target = resolve(out);
+  const folder = dirname(target);
+  const existing = await stat(target).catch(() => null);
+  if (existing?.isDirectory()) {
+    throw new CliFailure(
+      `--out ${out} is a folder: give the image a file name in it, e.g. ${join(out, "image.png")}`,
+      EXIT.usage,
+    );
+  }
+  if ((await stat(folder).catch(() => null))?.isDirectory() === false) {
+    throw new CliFailure(`--out ${out}: ${folder} is a file, not a folder`, EXIT.usage);
+  }
+  await access(existing ? target : folder, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
+    const why = error.code === "ENOENT" ? "does not exist" : "cannot be written";
+    throw new CliFailure(
+      `--out ${out}: ${existing ? "the file" : "the folder"} ${existing ? target : folder} ${why}`,
+      EXIT.usage,
+    );
+  });
+}
+
+/**
+ * How `submit --wait` and `wait` follow a job for a person or a script: what they say on stderr while the server
+ * restarts or the queue is paused, the place in line and the progress bar, then the image or the failure.
+ */
+export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext) {
+  /**
+   * A change sent again while the server restarts (or a cluster is between leaders), with the same key: told on
+   * stderr once.
+   */
+  const sayRetryOnce = () => {
+    let told = false;
+    return (error: unknown) => {
+      if (told) return;
+      told = true;
+      const seconds = SUBMIT_RETRY_MS / 1000;
+      io.stderr.write(`anvil: ${classify(error, env).message}; trying again for up to ${seconds} s (Ctrl-C stops)\n`);
+    };
+  };
+
+  /**
+   * A paused queue starts nothing, nor one whose server cannot store images: said before a wait, which would otherwise
+   * show a place in line that never moves.
+   */
+  const sayIfStopped = async (): Promise<void> => {
+    const status = await anvil()
+      .queue.status.query()
+      .catch(() => null);
+    if (status?.paused) io.stderr.write("anvil: the queue is paused: the job waits until an admin resumes it\n");
+    // A server older than the field leaves it out.
+    else if (status?.imagesNotStored === true) {
+      io.stderr.write(
+        "anvil: the server cannot store images (its disk is full or unwritable): no job starts until it can\n",
+      );
+    }
+  };
+  /**
+   * Shows a job's wait (its place in line, then its progress) until `wait` resolves with its final state; then writes
+   * its image to `out` (or prints where it is served) and fails unless it completed. Ctrl-C (or SIGTERM) stops the
+   * wait, not the job: the display gives the terminal back its cursor, and stderr says how to pick the job up again.
+   * `onJob` sees the first snapshot, as soon as there is one. A stream that drops (the server down or restarting) is
+   * said once on stderr, and again when the job's news comes back: the wait itself goes on by itself.
+   */
+  const follow = async (
+    wait: (options: Required<Pick<WaitOptions, "onUpdate" | "onReconnect">> & { signal: AbortSignal }) => Promise<Job>,
+    out: string | undefined,
+    onJob?: (job: Job) => void,
+  ) => {
+    const display = json()
+      ? undefined
+      : io.stdout.isTTY
+        ? terminalDisplay(io.stderr.isTTY ? io.stderr : io.stdout)
+        : plainDisplay(print);
+    const stopped = new AbortController();
+    const interrupt = () => stopped.abort();
+    let jobId: string | undefined;
+    process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
+    let job: Job;
+    let lost = false;
+    const onReconnect = (error: unknown) => {
+      if (lost) return;
+      lost = true;
+      // In a cluster the server named may be up, and the leader it forwards the stream to the one that went away.
+      const why =
+        error === undefined
+          ? "the server closed the job's event stream"
+          : `lost the event stream from Anvil at ${env.url} (that server, or the cluster's leader behind it, went away)`;
+      // On a terminal the bar's line is left as it is, and the message goes below it.
+      const below = display && io.stdout.isTTY ? "\n" : "";
+      io.stderr.write(`${below}anvil: ${why}; reconnecting by itself (Ctrl-C stops waiting, not the job)\n`);
+    };
+    try {
+      job = await wait({
+        onUpdate: (update) => {
+          if (jobId === undefined) onJob?.(update);
+          jobId = update.id;
+          if (lost) io.stderr.write("anvil: reconnected\n");
+          lost = false;
+          display?.update(update);
+        },
+        onReconnect,
+        signal: stopped.signal,
+      });
+    } catch (error) {
+      if (!stopped.signal.aborted) throw error;
+      throw new CliFailure(
+        jobId === undefined
+          ? "stopped before the server answered the submit: anvil jobs --newest shows whether it took the job"
+          : `stopped waiting; job ${jobId} goes on: anvil wait ${jobId} follows it again, anvil cancel ${jobId} stops it`,
+        EXIT.interrupted,
+      );
+    } finally {
+      process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
+      display?.stop();
+    }
+    let file: string | undefined;
+    if (job.status === "complete" && out) {
+      file = resolve(out);
+      const bytes = await anvil().image(job);
+      await writeFile(file, bytes).catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        const image = imageHref(env.url, job.imageUrl);
+        throw new CliFailure(
+          `Job ${job.id} completed, but its image could not be written to ${file}: ${why}; it is at ${image}`,
+          EXIT.failed,
+        );
+      });
+    }
+    if (json()) printJson(file ? { ...job, file } : job);
+    else if (job.status === "complete") print(file ?? imageHref(env.url, job.imageUrl));
+    if (job.status !== "complete") {
+      const how =
+        job.status === "cancelled" ? `was cancelled${job.cancelledBy ? ` by ${job.cancelledBy}` : ""}` : "failed";
+      throw new CliFailure(`Job ${job.id} ${how}${job.error ? `: ${job.error}` : ""}`, EXIT.failed);
+    }
+  };
+
+  return { sayRetryOnce, sayIfStopped, follow };
+}
