@@ -238,6 +238,22 @@ test.describe("teams", () => {
     expect(titleBox?.width ?? 0, "the title's width").toBeGreaterThan((rowBox?.width ?? Infinity) * 0.7);
     await admin.setViewportSize({ width: 1280, height: 720 });
 
+    // An admin cancels ann's running job (its generation never ends by itself): her card says who did.
+    const held = uniquePrompt("ann held sim:hang");
+    const heldCard = await submit(ann, held, { steps: 2 });
+    await expect(heldCard).toContainText("Generating");
+    const running = encodeURIComponent(JSON.stringify({ status: ["processing"], limit: 10 }));
+    const heldJob = (
+      (await (await admin.request.get(`/trpc/jobs.list?input=${running}`)).json()).result.data.items as {
+        id: string;
+        prompt: string;
+      }[]
+    ).find((job) => job.prompt === held);
+    expect(heldJob, "ann's running job, as the admin lists it").toBeDefined();
+    const cancelled = await admin.request.post("/trpc/jobs.cancel", { data: { jobId: heldJob!.id } });
+    expect((await cancelled.json()).result.data).toMatchObject({ status: "cancelled", cancelledBy: "admin" });
+    await expect(heldCard).toContainText("Cancelled by admin; nothing was made.");
+
     // Signing out ends ann's session: the sign-in form, also after a reload, and in her other tab, whose live
     // updates end with the session.
     const annElsewhere = await ann.context().newPage();
