@@ -271,6 +271,7 @@ export function ChatPage() {
                 onReuse={(job) => composer?.reuse(job)}
                 loading={chat.loading()}
                 paused={chat.queue()?.paused}
+                imagesNotStored={chat.queue()?.imagesNotStored}
                 offline={chat.connection() === "reconnecting"}
                 unreachable={unreachable()}
                 noGpu={noGpu()}

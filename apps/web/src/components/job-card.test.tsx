@@ -5,7 +5,7 @@ import { createStore } from "solid-js/store";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
-import { BACKEND_DOWN_DETAIL, JobCard, NO_GPU_DETAIL, OFFLINE_DETAIL } from "./job-card";
+import { BACKEND_DOWN_DETAIL, IMAGES_NOT_STORED_DETAIL, JobCard, NO_GPU_DETAIL, OFFLINE_DETAIL } from "./job-card";
 
 const processing = {
   status: "processing" as const,
@@ -125,6 +125,31 @@ describe("<JobCard>", () => {
     setJob({ queuePosition: 2 });
     expect(screen.getByText("#2 in queue")).toBeInTheDocument();
     expect(screen.queryByText("#3 in queue")).not.toBeInTheDocument();
+  });
+
+  it("says why nothing moves while the server cannot store images: a waiting job, and one its GPU is done with", () => {
+    const [blocked, setBlocked] = createSignal(true);
+    render(() => (
+      <>
+        <JobCard job={makeJob({ queuePosition: 1 })} imagesNotStored={blocked()} />
+        <JobCard
+          job={makeJob({
+            id: "b",
+            status: "processing",
+            queuePosition: 0,
+            progress: 99,
+            startedAt: new Date().toISOString(),
+          })}
+          imagesNotStored={blocked()}
+        />
+      </>
+    ));
+    expect(screen.getByText(IMAGES_NOT_STORED_DETAIL)).toBeInTheDocument();
+    expect(screen.getByText("Generated; the image waits until the server can store it")).toBeInTheDocument();
+    setBlocked(false);
+    expect(screen.queryByText(IMAGES_NOT_STORED_DETAIL)).not.toBeInTheDocument();
+    expect(screen.getByText("Waiting for a GPU")).toBeInTheDocument();
+    expect(screen.queryByText(/image waits/)).not.toBeInTheDocument();
   });
 
   it("says a waiting job waits because the queue is paused, and for a GPU once it is resumed", () => {

@@ -31,6 +31,11 @@ export interface JobCardProps {
   /** The queue is paused: a waiting job says that is why it waits. */
   paused?: boolean | undefined;
   /**
+   * The server cannot store images (its disk is full or unwritable): a waiting job says nothing starts until it can,
+   * and a running one whose GPU is done says its image waits to be stored.
+   */
+  imagesNotStored?: boolean | undefined;
+  /**
    * The live connection is lost: a waiting or running job's place and progress are the last the page heard, and
    * it says so instead of counting down to a start or an end it cannot see.
    */
@@ -53,6 +58,10 @@ export const BACKEND_DOWN_DETAIL =
 
 /** What a waiting card says while no backend answers. */
 export const NO_GPU_DETAIL = "Waiting for a GPU: none answers right now, so it starts once one is back";
+
+/** What a waiting card says while the server cannot store images. */
+export const IMAGES_NOT_STORED_DETAIL =
+  "Waiting: the server cannot store images right now, so nothing starts until it can";
 
 /** What a waiting or running card says while the page cannot hear from the server. */
 export const OFFLINE_DETAIL = "Reconnecting to the server: this is where the job stood";
@@ -206,14 +215,19 @@ export function JobCard(props: JobCardProps) {
             <p class="job-card__detail">
               {props.paused
                 ? "Waiting: the queue is paused until an admin resumes it"
-                : props.noGpu
-                  ? NO_GPU_DETAIL
-                  : "Waiting for a GPU"}
+                : props.imagesNotStored
+                  ? IMAGES_NOT_STORED_DETAIL
+                  : props.noGpu
+                    ? NO_GPU_DETAIL
+                    : "Waiting for a GPU"}
               <Show when={props.job.attempt > 1}>{RUN_AGAIN}</Show>
             </p>
           </Match>
           <Match when={props.job.status === "processing" && props.backendDown}>
             <p class="job-card__detail">{BACKEND_DOWN_DETAIL}</p>
+          </Match>
+          <Match when={props.job.status === "processing" && props.imagesNotStored && props.job.progress >= 99}>
+            <p class="job-card__detail">Generated; the image waits until the server can store it</p>
           </Match>
           <Match when={props.job.status === "processing"}>
             <p class="job-card__detail">

@@ -37,6 +37,8 @@ export function MessageList(props: {
   loading?: boolean;
   /** The queue is paused (waiting cards say so). */
   paused?: boolean | undefined;
+  /** The server cannot store images (waiting and finishing cards say so). */
+  imagesNotStored?: boolean | undefined;
   /** The live connection is lost (waiting and running cards say theirs is the last known state). */
   offline?: boolean | undefined;
   /** The backends (their URLs, as a job's `backend` names them) whose probes fail: a job running there says so. */
@@ -155,6 +157,7 @@ export function MessageList(props: {
                       onReuse={props.onReuse}
                       onView={props.onView}
                       paused={props.paused}
+                      imagesNotStored={props.imagesNotStored}
                       offline={props.offline}
                       backendDown={unreachable(job().backend)}
                       noGpu={props.noGpu}
