@@ -63,6 +63,10 @@ export async function applyChangesAtOnce(
   if (sent.length > 0) {
     let rows;
     try {
+      // Its own statement, outside any explicit transaction. `(stored).*` is the `jobs` row: in a rolling upgrade
+      // across 0019, PostgreSQL's log showed an older server's prepared statement refused once ("cached plan must not
+      // change result type"), which postgres.js answers by preparing it again and retrying, unseen by the server.
+      // Inside a transaction that first error would abort it, and the retry with it.
       rows = rowsOf(
         await db.execute(
           sql`select n, event_id, snapshot, (stored).* from anvil_apply_changes(${JSON.stringify(sent)}::jsonb, ${defaults}::jsonb, ${fence?.holder ?? null}::text, ${fence?.epoch ?? null}::bigint)`,

@@ -138,6 +138,7 @@ export async function storeNewJobs(
   let rows;
   try {
     // With a fence, stored only while its term lasts (drizzle/0018_submit_jobs_fenced.sql).
+    // Its own statement, never inside an explicit transaction, as `applyChangesAtOnce`'s (see there why).
     const call = fence
       ? sql`anvil_submit_jobs(${batch}::jsonb, ${fence.holder}::text, ${fence.epoch}::bigint)`
       : sql`anvil_submit_jobs(${batch}::jsonb)`;
