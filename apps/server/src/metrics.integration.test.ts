@@ -26,6 +26,7 @@ describe.each(testDrivers())("/metrics on $kind", (driver) => {
       "anvil_backend_up",
       "anvil_event_subscriptions",
       "anvil_events_published_total",
+      "anvil_images_not_stored",
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }

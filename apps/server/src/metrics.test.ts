@@ -1,8 +1,10 @@
 import { EventHub } from "@anvil/api";
-import { BackendLost, DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import type { JobService } from "@anvil/api";
+import { BackendLost, DEFAULT_JOB_PARAMS, JOB_STATUSES } from "@anvil/job-machine";
 import type { GenerateRequest, Job, JobStatus } from "@anvil/job-machine";
 import { afterEach, describe, expect, it } from "vitest";
 import { AnvilMetrics } from "./metrics";
+import type { JobCounts } from "./metrics";
 import { parseMetrics, valueOf } from "./testing/prometheus";
 
 const job = (status: JobStatus, attempt: number, error: string | null = null): Job => ({
@@ -28,6 +30,26 @@ const job = (status: JobStatus, attempt: number, error: string | null = null): J
   estimatedFinishAt: null,
   callbackUrl: null,
   cancelledBy: null,
+});
+
+describe("AnvilMetrics' images gauge", () => {
+  const metrics = new AnvilMetrics(new EventHub(), ["http://gpu:7860"]);
+  afterEach(() => metrics.close());
+
+  it("is 1 while finished images cannot be stored, and 0 before and after", async () => {
+    const gauge = async () => valueOf(parseMetrics((await metrics.text()).body), "anvil_images_not_stored", {});
+    expect(await gauge()).toBe(0);
+    const scheduler = {
+      imagesBlocked: true,
+      journal: { run: (work: () => Promise<void>) => work() },
+      snapshot: () => ({ queued: 0, processing: 0, backends: [] }),
+    };
+    const service = { scheduler, monitor: { health: () => [] } } as unknown as JobService;
+    await metrics.attach(service, async () => Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as JobCounts);
+    expect(await gauge()).toBe(1);
+    scheduler.imagesBlocked = false;
+    expect(await gauge()).toBe(0);
+  });
 });
 
 describe("AnvilMetrics' error counter", () => {

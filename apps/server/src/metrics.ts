@@ -133,6 +133,14 @@ export class AnvilMetrics {
       },
     });
     new Gauge({
+      name: "anvil_images_not_stored",
+      help: "1 while a finished image cannot be stored (the images folder is full or unwritable): no job starts until it is",
+      registers,
+      collect() {
+        this.set(service()?.scheduler.imagesBlocked ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: "anvil_leads",
       help: "1 on the server that drives the GPUs (every server outside a cluster), 0 on a follower, whose anvil_jobs, anvil_queue_depth, anvil_gpu_busy_* and anvil_backend_up carry nothing: read those from the leader",
       registers,
