@@ -1,8 +1,8 @@
-import { STATUS_CODES, createServer } from "node:http";
+import { createServer } from "node:http";
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
-import { trpcErrorBody, trpcErrorReply } from "./http-body";
+import { endSocketWith, trpcErrorReply } from "./http-body";
 
 /** How Node names a request it could not parse, and what the client is told (in the API's error shape). */
 const ANSWERS: Record<string, [number, TRPC_ERROR_CODE_KEY, string]> = {
@@ -50,31 +50,13 @@ export const answerClientErrors = (server: Server): void => {
       "BAD_REQUEST",
       "The request is not HTTP/1.1 that Anvil can read",
     ];
-    endWith(socket, status, code, message);
+    endSocketWith(socket, status, code, message);
   });
   // Anvil is no proxy: without a listener Node closes a CONNECT's socket and the client is told nothing.
   server.on("connect", (_req: unknown, socket: Duplex) => {
     socket.on("error", () => socket.destroy());
-    endWith(socket, 405, "METHOD_NOT_SUPPORTED", "CONNECT is not a way to ask Anvil: it is no proxy", {
+    endSocketWith(socket, 405, "METHOD_NOT_SUPPORTED", "CONNECT is not a way to ask Anvil: it is no proxy", {
       allow: "GET, HEAD, POST",
     });
   });
 };
-
-/** Ends `socket` with an answer in the API's error shape. */
-function endWith(
-  socket: Duplex,
-  status: number,
-  code: TRPC_ERROR_CODE_KEY,
-  message: string,
-  headers: Record<string, string> = {},
-): void {
-  const body = JSON.stringify(trpcErrorBody(code, message, status));
-  const extra = Object.entries(headers)
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join("");
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${extra}` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}

@@ -1,4 +1,6 @@
+import { STATUS_CODES } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { TRPCError } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
@@ -66,3 +68,24 @@ export const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 
     const onClose = (): void => done(null);
     req.on("data", onData).once("end", onEnd).once("close", onClose).once("error", onClose);
   });
+
+/**
+ * Ends `socket`, whose request no `ServerResponse` answers (one Node could not parse, an upgrade refused), with an
+ * answer in the API's error shape.
+ */
+export function endSocketWith(
+  socket: Duplex,
+  status: number,
+  code: TRPC_ERROR_CODE_KEY,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify(trpcErrorBody(code, message, status));
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("");
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${extra}` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -12,7 +12,7 @@ import type { OpenCredentials } from "./open-credentials";
 import type { StreamsPerUser } from "./streams-per-user";
 import { forwardUpgrade } from "./leader-proxy";
 import type { LeaderLookup } from "./leader-proxy";
-import { trpcErrorReply } from "./http-body";
+import { endSocketWith, trpcErrorReply } from "./http-body";
 import { pathOf, unreadableHost } from "./request-target";
 import { batchFrames } from "./ws-batching";
 import { unsentBound } from "./ws-unsent-bound";
@@ -84,11 +84,7 @@ export const routeUpgrades = (
     const release = streamsPerUser.take(caller);
     if (typeof release !== "function") {
       logger.debug({ user: caller?.name }, "refused a WebSocket: the user holds the most streams a user may");
-      const refusal = JSON.stringify({ error: { message: release.refusal, code: "TOO_MANY_REQUESTS" } });
-      socket.end(
-        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n" +
-          `Content-Length: ${Buffer.byteLength(refusal)}\r\n\r\n${refusal}`,
-      );
+      endSocketWith(socket, 429, "TOO_MANY_REQUESTS", release.refusal);
       return;
     }
     // Given back when the connection closes, however it ends (a handshake that fails never makes a WebSocket).
