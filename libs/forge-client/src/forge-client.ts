@@ -326,7 +326,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
   ): Effect.Effect<GenerationResult, ForgeError> => {
     let reported = -1;
     let sampled = false;
-    // The last reply showed another client's job (Forge's own UI) running while this one waits for the lock.
+    // The last reply showed another client's job (Forge's own UI, an img2img or extras) running while this one waits
+    // for the lock.
     let behindAnother = false;
     // A reply showed this job begun on Forge (setting up, loading or sampling).
     let begun = false;
@@ -357,7 +358,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
           ended = p;
           return over;
         }
-        // A job begun in Forge's own UI holds the lock: its steps, and its end, are not this job's.
+        // Another client's job holds the lock (one begun in Forge's own UI, an img2img or extras): its steps, and its
+        // end, are not this job's.
         if (!isApiTxt2img(p)) {
           behindAnother = !sampled;
           if (begun) overtakenAt ??= Date.now();

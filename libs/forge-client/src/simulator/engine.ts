@@ -410,7 +410,6 @@ const jobTimestamp = (at: Date): string =>
     .map((n, i) => String(n).padStart(i === 0 ? 4 : 2, "0"))
     .join("");
 
-/** The `state.job` of another client's generation: Forge's UI begins its jobs with a task id. */
 /** Who runs another client's generation, as Forge's `state.job` tells it (see `GenerationJob.from`). */
 export type ExternalSource = "ui" | "api" | "img2img" | "extras";
 
