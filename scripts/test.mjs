@@ -18,24 +18,28 @@ const niceness = process.platform === "win32" ? [] : ["nice", "-n", "10"];
 
 /**
  * Runs `command` with its output's lines prefixed by `label`, at a lower priority when `background`; resolves with
- * its exit code.
+ * its exit code and its output's lines (both streams, in the order they came).
  */
 function run(label, command, args, { background = false } = {}) {
+  const lines = [];
   const [program, ...rest] = background && niceness.length > 0 ? [...niceness, command, ...args] : [command, ...args];
   const child = spawn(program, rest, { stdio: ["ignore", "pipe", "pipe"], env: process.env });
   for (const [stream, out] of [
     [child.stdout, process.stdout],
     [child.stderr, process.stderr],
   ]) {
-    createInterface({ input: stream }).on("line", (line) => out.write(`${label} ${line}\n`));
+    createInterface({ input: stream }).on("line", (line) => {
+      lines.push(line);
+      out.write(`${label} ${line}\n`);
+    });
   }
   return new Promise((resolve) => {
     child.once("error", (error) => {
       process.stderr.write(`${label} could not start ${command}: ${error.message}\n`);
-      resolve(1);
+      resolve({ code: 1, lines: [`could not start ${command}: ${error.message}`] });
     });
     // "close", not "exit": the last lines of its output are through by then.
-    child.once("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    child.once("close", (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), lines }));
   });
 }
 
@@ -58,7 +62,7 @@ const libraryTests = JSON.parse(
 const labelWidth = Math.max("server".length, ...libraryTests.map((project) => project.length));
 const label = (name) => `${name.padEnd(labelWidth)} │`;
 
-/** The first failure, as `{ what, code }`; once set, no lane starts another task. */
+/** The first failure, as `{ what, code, lines }`; once set, no lane starts another task. */
 let failure;
 /** What did not start because something had failed. */
 const notRun = [];
@@ -69,11 +73,11 @@ async function task(what, prefix, command, args, options) {
     return false;
   }
   const begun = Date.now();
-  const code = await run(prefix, command, args, options);
+  const { code, lines } = await run(prefix, command, args, options);
   say(
     `${what} ${code === 0 ? "passed" : "failed"} in ${Math.round((Date.now() - begun) / 1000)} s (at ${seconds()} s)`,
   );
-  if (code !== 0) failure ??= { what, code };
+  if (code !== 0) failure ??= { what, code, lines };
   return code === 0;
 }
 /** Takes library tests from the shared queue until it is empty. */
@@ -81,6 +85,20 @@ async function libraries(options) {
   for (let project = libraryTests.shift(); project; project = libraryTests.shift()) {
     await task(`${project}'s tests`, label(project), npx, nx("-t", "test", "-p", project), options);
   }
+}
+
+/**
+ * The part of a failed task's output that says what failed: from vitest's "Failed Tests" (or "Unhandled Errors")
+ * section or Playwright's first numbered failure, else its last lines. The lanes' lines are interleaved above, and a
+ * CI log that keeps only its tail would otherwise end in another task's passing tests.
+ */
+function whyItFailed(lines) {
+  const plain = lines.map((line) => line.replace(/\x1b\[[0-9;]*m/g, ""));
+  const start = plain.findIndex((line) => /Failed Tests \d+|Unhandled Errors?\b|^\s*\d+\) \[/.test(line));
+  const from = start === -1 ? Math.max(0, plain.length - 40) : start;
+  const shown = plain.slice(from, from + 40);
+  const summary = plain.slice(Math.max(from + shown.length, plain.length - 8));
+  return [...shown, ...(summary.length > 0 ? ["…", ...summary] : [])];
 }
 
 say("the browser tests, then the server's; beside them lint, typecheck and then the libraries' tests");
@@ -96,6 +114,8 @@ await Promise.all([
   })(),
 ]);
 if (failure) {
+  say(`${failure.what} failed; what it printed of the failure (its whole output is above, among the other tasks'):`);
+  for (const line of whyItFailed(failure.lines)) console.log(`  ${line}`);
   const skipped = notRun.length > 0 ? `; did not run ${notRun.join(", ")}` : "";
   say(`${failure.what} failed${skipped}; ${seconds()} s in all`);
   process.exit(failure.code);
