@@ -1,66 +1,41 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  appRouter,
-  EventHub,
-  Inspector,
-  JobService,
-  ListBudget,
-  MAX_BATCH_CALLS,
-  MAX_BODY_BYTES,
-  MAX_BULK_BODY_BYTES,
-  SubscriptionSlots,
-} from "@anvil/api";
+import { EventHub, Inspector, JobService, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES } from "@anvil/api";
 import type { Context, JobServiceOptions, LogHook } from "@anvil/api";
 import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
-import {
-  FileImageStore,
-  JobStore,
-  LeaderLease,
-  openDatabase,
-  PgImageStore,
-  UserStore,
-  WebhookStore,
-} from "@anvil/persistence";
-import type { ImageStore } from "@anvil/persistence";
+import { LeaderLease, WebhookStore } from "@anvil/persistence";
+import type { ImageStore, JobStore, UserStore } from "@anvil/persistence";
 import { TRPCError } from "@trpc/server";
-import { createHTTPHandler } from "@trpc/server/adapters/standalone";
-import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import type { Logger } from "pino";
-import { WebSocketServer } from "ws";
 import type { InspectionEvent } from "xstate";
+import { apiTransport } from "./api-transport";
 import { Authenticator } from "./auth";
 import { AuthGate } from "./auth-gate";
 import { ClusterRole } from "./cluster-role";
 import { warnOfClockSkew } from "./clock-skew";
-import { acquireDataDirLock } from "./data-dir-lock";
-import { DatabaseUnusable, shownDatabaseUrl } from "./database-failure";
 import { forgeFetch } from "./forge-fetch";
 import { unknownHostNames } from "./host-check";
-import { forwardToLeader, HELD_CALLS_MS, openTo } from "./leader-proxy";
+import { leaderLink } from "./leader-link";
+import { forwardToLeader, HELD_CALLS_MS } from "./leader-proxy";
 import { statelyInspector } from "./inspection";
 import type { InspectionMode } from "./inspection";
 import { countJobsByStatus } from "./job-counts";
 import { logObserver } from "./logger";
 import { AnvilMetrics } from "./metrics";
-import { isBulkSubmission, MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
+import { isBulkSubmission } from "./request-limits";
 import { urlOf } from "./request-target";
 import { readiness } from "./readiness";
-import { settleWithin } from "./settle-within";
 import { StreamsPerUser } from "./streams-per-user";
+import { openStorage } from "./storage";
 import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
-import { bare, ownHosts } from "./this-machine";
-import { guardedFetch, isMetadataAddress, METADATA_ADDRESS } from "./webhook-fetch";
-import type { ForbiddenReceiver } from "./webhook-fetch";
-import { backendAt, pointsAtSelf, startWebhooks } from "./webhooks";
+import { guardedFetch } from "./webhook-fetch";
+import { startWebhooks, webhookReceivers } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { OpenCredentials } from "./open-credentials";
 import { createHttpServer } from "./client-errors";
@@ -177,32 +152,8 @@ const isLoopback = (host: string): boolean =>
 export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const { logger } = config;
   const serverLog: LogHook = (message, fields, level = "info") => logger[level](fields, message);
-  // The embedded database belongs to one process: the lock is taken before PGlite touches its files, and
-  // given back only after it closed them.
-  const lock = config.databaseUrl || config.inMemoryDatabase ? null : await acquireDataDirLock(config.dataDir);
-  if (config.databaseUrl) {
-    // A host that drops packets keeps the driver waiting up to its 30 s connect timeout: the log says on what.
-    const database = shownDatabaseUrl(config.databaseUrl);
-    logger.info({ database }, `connecting to PostgreSQL at ${database}`);
-  }
-  if (lock) {
-    // Creating one takes PGlite tens of seconds on a small machine: without a word the first `npm start` looks hung.
-    const folder = resolve(config.dataDir, "pglite");
-    logger.info(
-      { folder },
-      existsSync(join(folder, "PG_VERSION"))
-        ? `opening the embedded database in ${folder}`
-        : `creating the embedded database in ${folder}: this first start takes longer (up to a minute)`,
-    );
-  }
-  const database = await openDatabase({
-    ...(config.databaseUrl ? { url: config.databaseUrl } : config.inMemoryDatabase ? {} : { dataDir: config.dataDir }),
-    migrationsFolder: MIGRATIONS_FOLDER,
-    ...(config.startUpStopped ? { signal: config.startUpStopped } : {}),
-  }).catch(async (error: unknown) => {
-    await lock?.release();
-    throw config.databaseUrl ? new DatabaseUnusable(config.databaseUrl, error) : error;
-  });
+  const storage = await openStorage({ ...config, migrationsFolder: MIGRATIONS_FOLDER }, logger);
+  const { database, store, users, sharedImages, images } = storage;
   // Not awaited: a start waits for nothing it only reports.
   if (config.databaseUrl) void warnOfClockSkew(database, serverLog);
   let simulator: ForgeSimulator | null = null;
@@ -215,8 +166,6 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       `FORGE_URL is not set: using the built-in Forge simulator at ${simulator.url}`,
     );
   }
-  const store = new JobStore(database);
-  const users = new UserStore(database);
   // The names this server is known by besides the machine's own.
   const ownNames = [config.host, ...(config.clusterUrl ? [new URL(config.clusterUrl).hostname] : [])];
   const events = new EventHub();
@@ -245,9 +194,6 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       ? { recordShared: (address: string, windowMs: number) => users.recordFailedSignIn(address, windowMs) }
       : {}),
   });
-  // Every server of a cluster serves every image, whichever server made it: on PostgreSQL they live there.
-  const sharedImages = config.databaseUrl ? new PgImageStore(database) : null;
-  const images: ImageStore = sharedImages ?? new FileImageStore(join(config.dataDir, "images"));
   const inspection = config.inspect ?? "off";
   const inspector = inspection === "off" ? null : new Inspector({ capacity: config.inspectionCapacity });
   const stately = inspection === "stately" ? await statelyInspector(logger) : null;
@@ -255,24 +201,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const metrics = new AnvilMetrics(events, backendLabels, () => cluster?.leaseLapsed ?? false);
   // Known once the server listens; no submission is answered (and no webhook sent) before that.
   let listeningPort = -1;
-  // A webhook is never sent to a backend (anyone who submits could drive or interrupt the GPUs outside the line), to
-  // this server or to a cloud's metadata service: refused at submit by its URL, and by the addresses a delivery would
-  // connect to.
-  const forbiddenReceivers = (): ForbiddenReceiver[] => [
-    ...forgeUrls.map((url, i) => ({ url, what: `the Forge backend ${backendLabels[i] ?? url}` })),
-    { url: `http://localhost:${listeningPort}`, what: "this Anvil server" },
-  ];
-  // This machine's names and addresses, gathered once rather than at each submission with a callbackUrl: with the
-  // names this server is known by, for itself; without them (the cluster's name may be a load balancer's), for Forge.
-  const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
-  const callbackRefusal = (url: URL): string | null => {
-    if (pointsAtSelf(url, listeningPort, knownAs)) return "callbackUrl must not point at this Anvil server itself";
-    if (isMetadataAddress(bare(url.hostname))) return `callbackUrl must not point at ${METADATA_ADDRESS}`;
-    const backend = backendAt(url, forgeUrls, thisMachine);
-    return backend === undefined
-      ? null
-      : `callbackUrl must not point at a Forge backend of this Anvil (${normalizeBackendUrl(backend)})`;
-  };
+  const { forbiddenReceivers, callbackRefusal } = webhookReceivers({
+    forgeUrls,
+    ownNames,
+    port: () => listeningPort,
+  });
   // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
   const webhooks = startWebhooks(
     new WebhookStore(database),
@@ -357,43 +290,13 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     inspector,
     ...(config.coalesceMs !== undefined ? { coalesceMs: config.coalesceMs } : {}),
   });
-  /** Logs what a procedure failed with, told apart by `transport` (subscriptions over HTTP are SSE streams). */
-  const logProcedureError =
-    (transport: "sse" | "websocket") =>
-    ({ error, path }: { error: TRPCError; path: string | undefined }): void => {
-      // A WebSocket message that breaks the protocol (too large, not UTF-8): the socket closes, the client's fault.
-      const { cause } = error;
-      const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
-      if (typeof code === "string" && code.startsWith("WS_ERR_")) {
-        logger.warn({ code }, `a WebSocket was closed: ${(cause as Error).message}`);
-        return;
-      }
-      // A stream whose reader fell behind (job-stream.ts): ended with TIMEOUT, and its client resumes.
-      if (error.code === "TIMEOUT" && (cause as { _tag?: unknown } | undefined)?._tag === "FellBehind") {
-        logger.warn({ path, transport }, `a subscription was ended: ${error.message}`);
-        metrics.fellBehind(transport);
-        return;
-      }
-      if (error.code === "INTERNAL_SERVER_ERROR") logger.error({ err: error, path }, "procedure failed");
-    };
-  const trpcHandler = (maxBodySize: number) =>
-    createHTTPHandler({
-      router: appRouter,
-      createContext,
-      basePath: "/trpc/",
-      maxBodySize,
-      // One request may carry at most this many calls: a batch of a thousand submits or lists is one client
-      // taking everyone's turn. Larger batches are a 400 and run nothing.
-      maxBatchSize: MAX_BATCH_CALLS,
-      onError: logProcedureError("sse"),
-      // A call refused for now (the database away, no backend answering, a cluster between leaders) says when to try
-      // again, as the gate's and the leader proxy's 503s do.
-      responseMeta: ({ errors }) =>
-        errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { headers: { "retry-after": "1" } } : {},
-    });
-  const trpc = trpcHandler(MAX_BODY_BYTES);
-  // jobs.submitMany sent alone: its 1,000 jobs may each carry prompts of 4,000 characters.
-  const trpcBulk = trpcHandler(MAX_BULK_BODY_BYTES);
+  const transport = apiTransport({
+    createContext,
+    logger,
+    metrics,
+    webSocketPingMs: config.webSocketPingMs ?? 20_000,
+  });
+  const { trpc, trpcBulk, wss, webSockets } = transport;
   const webDir = config.webDir ?? DEFAULT_WEB_DIR;
 
   // Server-Sent Events streams this server serves as leader: ended when its term ends, so that their clients
@@ -402,29 +305,14 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const streamsPerUser = new StreamsPerUser(config.maxStreamsPerUser);
   let cluster: ClusterRole | null = null;
   let selfUrl = "";
-  // How a follower finds the leader it forwards requests and WebSocket upgrades to, across a failover too.
-  // A follower that cannot reach the leader says so once, and its /healthz fails once that has lasted longer than a
-  // failover takes: a leader whose CLUSTER_URL does not lead to it leaves every follower's calls failing.
-  let leaderMissed: { leader: string; since: number } | null = null;
-  const waitForLeaderMs = leaseMs * 2 + 5_000;
-  const leaderLookup = {
+  // How a follower finds the leader it forwards requests and WebSocket upgrades to.
+  const toLeader = leaderLink({
     leaderUrl: async () => (service ? selfUrl : (await cluster?.leader())?.url),
+    cluster: async () => (await cluster?.leader())?.url,
     forgetLeader: () => cluster?.forgetLeader(),
-    waitMs: waitForLeaderMs,
-    tried: (leader: string, why: string | null) => {
-      if (why === null) {
-        if (leaderMissed) serverLog("this server reaches the leader again", { leader });
-        leaderMissed = null;
-      } else if (leaderMissed?.leader !== leader) {
-        leaderMissed = { leader, since: Date.now() };
-        serverLog(
-          `this server cannot reach the leader (${why}): the calls it forwards wait for it, and fail if it stays away; it may have stopped (then another server leads within LEASE_MS), or, if it runs, its CLUSTER_URL is not where the other servers reach it`,
-          { leader },
-          "warn",
-        );
-      }
-    },
-  };
+    leaseMs,
+    log: serverLog,
+  });
   const route = routeRequest({
     gate,
     trpc,
@@ -435,7 +323,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     follows: () => cluster !== null && !service,
     forward: (req, res) =>
       forwardToLeader(req, res, {
-        ...leaderLookup,
+        ...toLeader.lookup,
         maxBodyBytes: (request) => (isBulkSubmission(urlOf(request)) ? MAX_BULK_BODY_BYTES : MAX_BODY_BYTES),
       }),
     metrics,
@@ -451,38 +339,11 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         // A leader cut off from the database for LEASE_MS no longer leads, whatever it still runs: another may.
         role: () => (!cluster ? "single" : service && !cluster.leaseLapsed ? "leader" : "follower"),
         stopping: () => closing !== null,
-        leaderUnreachable: async () => {
-          const missed = leaderMissed;
-          if (missed === null || Date.now() - missed.since <= waitForLeaderMs) return false;
-          // Looked at again, not taken from the last forwarded call: a load balancer that stopped sending calls
-          // here would otherwise never see this server ready again.
-          const leader = (await cluster?.leader())?.url;
-          if (leader === missed.leader) {
-            const socket = await openTo(new URL(leader));
-            if (socket === null) return true;
-            socket.destroy();
-          }
-          if (leaderMissed === missed) leaderMissed = null;
-          return false;
-        },
+        leaderUnreachable: toLeader.unreachable,
       }),
   });
   const answer = answerSafely(route, logger);
   const server: Server = createHttpServer(answer);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
-  const wsHandler = applyWSSHandler({
-    wss,
-    router: appRouter,
-    // Called once per connection: its subscriptions share one bound.
-    createContext: (options) => ({
-      ...createContext(options),
-      subscriptions: new SubscriptionSlots(MAX_SUBSCRIPTIONS_PER_SOCKET),
-      listBudget: new ListBudget(MAX_LISTED_JOBS_PER_REQUEST),
-    }),
-    keepAlive: { enabled: true, pingMs: config.webSocketPingMs ?? 20_000, pongWaitMs: 5_000 },
-    maxBatchSize: MAX_BATCH_CALLS,
-    onError: logProcedureError("websocket"),
-  });
   // A removed user's WebSocket connections close at once, and so do a session's once it ended: calls over them were
   // admitted as that user, with that session.
   const stopRevoked = closeRevokedSockets(wss, gate, events, credentials);
@@ -490,28 +351,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     gate,
     wss,
     logger,
-    leader: () => (cluster && !service ? leaderLookup : null),
+    leader: () => (cluster && !service ? toLeader.lookup : null),
     plain: answer,
     maxUnsentBytes: config.maxUnsentWebSocketBytes,
     onFellBehind: () => metrics.fellBehind("websocket"),
     streamsPerUser,
   });
-
-  /**
-   * Ends the open streams (Server-Sent Events and WebSockets) cleanly once what was published has reached them: a
-   * job that ended during a SIGTERM's grace is seen to end by everyone watching it. Cut after `withinMs` at most.
-   */
-  const endStreams = async (withinMs: number): Promise<void> => {
-    // A published change reaches a stream's generator at once, and its socket a few turns of the event loop later.
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    wsHandler.broadcastReconnectNotification();
-    const ended = (emitter: { once(event: "close", listener: () => void): unknown }) =>
-      new Promise<void>((resolve) => emitter.once("close", resolve));
-    const closed = [...[...streams].map(ended), ...[...wss.clients].map(ended)];
-    for (const stream of streams) stream.end();
-    for (const client of wss.clients) client.close(1001, "the server is stopping");
-    await settleWithin(Promise.all(closed), withinMs, undefined);
-  };
 
   let closing: Promise<void> | null = null;
   const close = ({ graceMs = 0 }: { graceMs?: number } = {}) =>
@@ -523,7 +368,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         else await service?.stop(graceMs);
         await webhooks.dispatcher.stop();
         server.close();
-        await endStreams(1_000);
+        await transport.endStreams(streams, 1_000);
         stopRevoked();
         credentials.stop();
         metrics.close();
@@ -532,10 +377,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         for (const client of wss.clients) client.terminate();
         wss.close();
         server.closeAllConnections();
-        await database
-          .close()
-          .finally(() => lock?.release())
-          .finally(() => simulator?.close());
+        await storage.close().finally(() => simulator?.close());
       }
     })());
 
@@ -593,7 +435,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         backends = null;
         // Nothing more is written in this term: the next leader reads the truth from the database.
         for (const stream of streams) stream.destroy();
-        wsHandler.broadcastReconnectNotification();
+        webSockets.broadcastReconnectNotification();
         for (const client of wss.clients) client.terminate();
         await ending?.stop(0, { abandon: true });
       },

@@ -1,11 +1,14 @@
 import { WebhookDispatcher } from "@anvil/api";
 import type { DeliveryOutcome, JobServiceObserver, LogHook } from "@anvil/api";
+import { normalizeBackendUrl } from "@anvil/forge-client";
 import { isFinalStatus } from "@anvil/job-machine";
 import type { OutboxStats, WebhookStore } from "@anvil/persistence";
 import { Counter, Gauge } from "prom-client";
 import type { Registry } from "prom-client";
 import { settleWithin } from "./settle-within";
-import { bare, isThisMachine, portOf } from "./this-machine";
+import { bare, isThisMachine, ownHosts, portOf } from "./this-machine";
+import { isMetadataAddress, METADATA_ADDRESS } from "./webhook-fetch";
+import type { ForbiddenReceiver } from "./webhook-fetch";
 
 /** How long a scrape waits for the outbox figures before it reports the last ones it got. */
 const STATS_DEADLINE_MS = 1_000;
@@ -87,7 +90,7 @@ export function startWebhooks(
  * name the server is known by (`own`: `ownHosts` of `HOST` and the cluster's name). Another port on this machine is
  * another service and is allowed.
  */
-export function pointsAtSelf(url: URL, port: number, own: Set<string>): boolean {
+function pointsAtSelf(url: URL, port: number, own: Set<string>): boolean {
   // The machine's own name too: it resolves to one of its addresses (a name reached only through DNS is not looked
   // up here; webhook-fetch.ts checks the addresses a delivery connects to).
   return portOf(url) === port && isThisMachine(bare(url.hostname), own);
@@ -97,7 +100,7 @@ export function pointsAtSelf(url: URL, port: number, own: Set<string>): boolean 
  * The Forge backend among `backendUrls` that `url` reaches, or undefined: the same port, and the same host or both
  * on this machine (`own`: `ownHosts()`; `localhost:7860` and `127.0.0.1:7860` are one Forge).
  */
-export function backendAt(url: URL, backendUrls: readonly string[], own: Set<string>): string | undefined {
+function backendAt(url: URL, backendUrls: readonly string[], own: Set<string>): string | undefined {
   const host = bare(url.hostname);
   return backendUrls.find((backendUrl) => {
     const backend = new URL(backendUrl);
@@ -105,4 +108,35 @@ export function backendAt(url: URL, backendUrls: readonly string[], own: Set<str
     const backendHost = bare(backend.hostname);
     return backendHost === host || (isThisMachine(backendHost, own) && isThisMachine(host, own));
   });
+}
+
+/**
+ * Where a webhook is never sent: a Forge backend of this Anvil (anyone who submits could drive or interrupt the GPUs
+ * outside the line), this server (listening on `port()`, known by `ownNames` besides the machine's own names) or a
+ * cloud's metadata service. `callbackRefusal` refuses such a `callbackUrl` at submit, by its URL; `forbiddenReceivers`
+ * is what `guardedFetch` checks the addresses a delivery would connect to against.
+ */
+export function webhookReceivers(options: {
+  forgeUrls: readonly string[];
+  ownNames: readonly string[];
+  port: () => number;
+}): { forbiddenReceivers: () => ForbiddenReceiver[]; callbackRefusal: (url: URL) => string | null } {
+  const { forgeUrls, ownNames, port } = options;
+  // This machine's names and addresses, gathered once rather than at each submission with a callbackUrl: with the
+  // names this server is known by, for itself; without them (the cluster's name may be a load balancer's), for Forge.
+  const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
+  return {
+    forbiddenReceivers: () => [
+      ...forgeUrls.map((url) => ({ url, what: `the Forge backend ${normalizeBackendUrl(url)}` })),
+      { url: `http://localhost:${port()}`, what: "this Anvil server" },
+    ],
+    callbackRefusal: (url) => {
+      if (pointsAtSelf(url, port(), knownAs)) return "callbackUrl must not point at this Anvil server itself";
+      if (isMetadataAddress(bare(url.hostname))) return `callbackUrl must not point at ${METADATA_ADDRESS}`;
+      const backend = backendAt(url, forgeUrls, thisMachine);
+      return backend === undefined
+        ? null
+        : `callbackUrl must not point at a Forge backend of this Anvil (${normalizeBackendUrl(backend)})`;
+    },
+  };
 }
