@@ -1,12 +1,11 @@
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { JournalChange } from "./apply-changes";
-import { openDatabase } from "./database";
 import type { AnvilDatabase } from "./database";
 import { JobStore } from "./job-store";
 import { conversations, jobs, queueCounts } from "./schema";
 import { params, snapshot, useTestDatabase } from "./testing/fixtures";
-import { migrationsBefore, temporaryDir, testDrivers } from "./testing/test-databases";
+import { openPgliteBefore, testDrivers } from "./testing/test-databases";
 
 type Move = Extract<JournalChange, { kind: "transition" }>;
 
@@ -26,31 +25,20 @@ const counts = async ({ db }: Pick<AnvilDatabase, "db">) => {
 
 /**
  * The counts of an embedded database that a server with the migrations before `firstMissing` left as `prepare` made it,
- * once a server of this version opened it (every migration applied).
+ * once the migrations of this version were applied to it.
  */
 async function countsAfterUpgrade(firstMissing: string, prepare: (old: AnvilDatabase) => Promise<void>) {
-  const dir = await temporaryDir();
+  const { database, upgrade } = await openPgliteBefore(firstMissing);
   try {
-    const old = await openDatabase({
-      dataDir: dir.path,
-      migrationsFolder: await migrationsBefore(firstMissing, dir.path),
-    });
-    await prepare(old);
-    await old.close();
-    const upgraded = await openDatabase({ dataDir: dir.path });
-    try {
-      return await counts(upgraded);
-    } finally {
-      await upgraded.close();
-    }
+    await prepare(database);
+    await upgrade();
+    return await counts(database);
   } finally {
-    await dir.remove();
+    await database.close();
   }
 }
 
-// Two starts of a PGlite on disk each: slow on a busy CI machine (7 s alone, over 60 s beside the server's tests on a
-// slow 2-core machine). The bound only catches a hang.
-describe("the count of waiting jobs, on an upgrade", { timeout: 180_000 }, () => {
+describe("the count of waiting jobs, on an upgrade", () => {
   it("starts from the jobs a database already holds when migration 0011 is applied", async () => {
     const upgraded = await countsAfterUpgrade("0011_", async (old) => {
       const store = new JobStore(old);

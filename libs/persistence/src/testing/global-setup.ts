@@ -11,20 +11,25 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** A dumpDataDir() tarball of a freshly migrated PGlite, for openDatabase's `pglite.loadDataDir`. */
     pgliteTemplateDump: string;
+    /** The same before any migration (initdb's alone), for a database as a server of an older version left it. */
+    pgliteBlankDump: string;
   }
 }
 
 // initdb costs PGlite about five seconds of CPU. It runs here once per test run; every test file then loads
 // the migrated result in about one.
-/** Builds the migrated PGlite template once per run and removes it afterwards. */
+/** Builds the PGlite templates (blank and migrated) once per run and removes them afterwards. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = await mkdtemp(join(tmpdir(), "anvil-pglite-template-"));
   const client = await PGlite.create();
+  const dump = async (name: string) => {
+    const file = join(dir, name);
+    await writeFile(file, Buffer.from(await (await client.dumpDataDir("none")).arrayBuffer()));
+    return file;
+  };
+  project.provide("pgliteBlankDump", await dump("blank.tar"));
   await migrate(drizzle({ client }), { migrationsFolder: defaultMigrationsFolder });
-  const dump = await client.dumpDataDir("none");
+  project.provide("pgliteTemplateDump", await dump("pglite.tar"));
   await client.close();
-  const file = join(dir, "pglite.tar");
-  await writeFile(file, Buffer.from(await dump.arrayBuffer()));
-  project.provide("pgliteTemplateDump", file);
   return () => rm(dir, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { inject } from "vitest";
 import { defaultMigrationsFolder, openDatabase } from "../database";
 import { createScratchDatabase } from "../scratch-database";
@@ -32,6 +33,27 @@ export function testDrivers(postgresUrl: string | undefined): TestDriver[] {
 export async function openPgliteFromTemplate(dataDir?: string): Promise<AnvilDatabase> {
   const loadDataDir = await openAsBlob(inject("pgliteTemplateDump"));
   return openDatabase({ ...(dataDir === undefined ? {} : { dataDir }), pglite: { loadDataDir } });
+}
+
+/**
+ * An embedded database in memory as a server of an older version left it: every migration before the one whose tag
+ * starts with `firstMissing` applied. `upgrade()` applies the rest, the migrations a server of this version runs when it
+ * opens it.
+ */
+export async function openPgliteBefore(
+  firstMissing: string,
+): Promise<{ database: AnvilDatabase; upgrade(): Promise<void> }> {
+  const dir = await temporaryDir();
+  try {
+    const database = await openDatabase({
+      pglite: { loadDataDir: await openAsBlob(inject("pgliteBlankDump")) },
+      migrationsFolder: await migrationsBefore(firstMissing, dir.path),
+    });
+    const db = database.db as unknown as Parameters<typeof migratePglite>[0];
+    return { database, upgrade: () => migratePglite(db, { migrationsFolder: defaultMigrationsFolder }) };
+  } finally {
+    await dir.remove();
+  }
 }
 
 /** A new, empty temporary directory and a way to remove it. */
