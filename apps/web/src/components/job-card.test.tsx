@@ -259,6 +259,29 @@ describe("<JobCard>", () => {
     expect(screen.getByRole("alert")).toHaveTextContent(refusal ?? "");
   });
 
+  it("says an image that did not load did not, loads it again on request, and by itself once the connection is back", () => {
+    const [offline, setOffline] = createSignal(false);
+    const prompt = "a lighthouse at dusk";
+    const job = makeJob({ prompt, status: "complete", queuePosition: 0, imageUrl: "/images/x.png" });
+    render(() => <JobCard job={job} offline={offline()} />);
+    const image = () => screen.queryByRole("img", { name: prompt });
+    // The server was away as the image was asked for (a restart, a dropped network): the browser gives it up for good.
+    fireEvent.error(image()!);
+    expect(image()).not.toBeInTheDocument();
+    expect(screen.getByText("The image did not load")).toBeVisible();
+    fireEvent.click(screen.getByRole("button", { name: `Load the image again: ${prompt}` }));
+    expect(image()).toHaveAttribute("src", "/images/x.png");
+    expect(screen.queryByText("The image did not load")).not.toBeInTheDocument();
+
+    fireEvent.error(image()!);
+    setOffline(true);
+    expect(image()).not.toBeInTheDocument();
+    setOffline(false);
+    expect(image()).toHaveAttribute("src", "/images/x.png");
+    // Still there and viewable full size, its download link beside it.
+    expect(screen.getByRole("button", { name: `View full size: ${prompt}` })).toBeVisible();
+  });
+
   it("drops an action's error once the job moves on: put back in the line, then complete", async () => {
     const [job, setJob] = createStore(makeJob(processing));
     const unreachable = new TypeError("Failed to fetch");

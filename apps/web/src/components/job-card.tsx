@@ -189,6 +189,7 @@ export function JobCard(props: JobCardProps) {
         job={props.job}
         onView={props.onView}
         uncertain={props.offline || (props.job.status === "processing" ? props.backendDown : props.noGpu)}
+        offline={props.offline}
       />
       <header class="job-card__head">
         <span class={`badge badge--${props.job.status}`}>{STATUS_LABEL[props.job.status]}</span>

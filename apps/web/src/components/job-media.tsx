@@ -1,4 +1,4 @@
-import { Match, Show, Switch } from "solid-js";
+import { createEffect, createSignal, Match, on, Show, Switch } from "solid-js";
 import { actionName, formatPosition } from "../lib/format";
 import type { Job } from "../lib/types";
 import { Estimate } from "./estimate";
@@ -32,7 +32,29 @@ export function JobMedia(props: {
    * no countdown to a start or an end that may not come.
    */
   uncertain?: boolean | undefined;
+  /** The live connection is lost: an image that failed to load meanwhile is asked for again once it is back. */
+  offline?: boolean | undefined;
 }) {
+  // An image asked for while the server was away (restarting, a dropped network) fails once and for good: the browser
+  // tries it no more. The card says so, with a button to load it again, and does so itself when the page hears from
+  // the server again, instead of a broken picture with the whole prompt as its alt text until the page is reloaded.
+  const [broken, setBroken] = createSignal(false);
+  createEffect(
+    on(
+      () => props.job.imageUrl,
+      () => setBroken(false),
+      { defer: true },
+    ),
+  );
+  createEffect(
+    on(
+      () => props.offline,
+      (offline, was) => {
+        if (!offline && was) setBroken(false);
+      },
+      { defer: true },
+    ),
+  );
   return (
     <div class="job-media">
       <div class="job-card__media" style={mediaBox(props.job)}>
@@ -70,23 +92,43 @@ export function JobMedia(props: {
           </Match>
           <Match when={props.job.status === "complete" && props.job.imageUrl}>
             {(url) => (
-              <button
-                type="button"
-                class="job-card__image"
-                // What it does first, then which image: its picture's alt is the whole prompt, up to 4,000 characters.
-                aria-label={actionName("View full size", props.job.prompt)}
-                onClick={() => props.onView?.(props.job)}
+              <Show
+                when={!broken()}
+                fallback={
+                  <div class="job-card__state job-card__state--unloaded">
+                    <p>The image did not load</p>
+                    <button
+                      type="button"
+                      class="button button--small"
+                      aria-label={actionName("Load the image again", props.job.prompt)}
+                      onClick={() => setBroken(false)}
+                    >
+                      Load again
+                    </button>
+                  </div>
+                }
               >
-                {/* A long conversation holds hundreds of full-size images: each loads as it scrolls near, not all at once. */}
-                <img
-                  src={url()}
-                  alt={props.job.prompt}
-                  width={props.job.params.width}
-                  height={props.job.params.height}
-                  loading="lazy"
-                  decoding="async"
-                />
-              </button>
+                <button
+                  type="button"
+                  class="job-card__image"
+                  // What it does first, then which image: its picture's alt is the whole prompt, up to 4,000
+                  // characters.
+                  aria-label={actionName("View full size", props.job.prompt)}
+                  onClick={() => props.onView?.(props.job)}
+                >
+                  {/* A long conversation holds hundreds of full-size images: each loads as it scrolls near, not all
+                      at once. */}
+                  <img
+                    src={url()}
+                    alt={props.job.prompt}
+                    width={props.job.params.width}
+                    height={props.job.params.height}
+                    loading="lazy"
+                    decoding="async"
+                    onError={() => setBroken(true)}
+                  />
+                </button>
+              </Show>
             )}
           </Match>
           <Match when={props.job.status === "error"}>
