@@ -43,6 +43,7 @@ describe("classify", () => {
         .message,
     ).toBe("--cfg-scale must be at most 30; --conversation must be a UUID; prompt must not be empty");
     expect(classify(refusal("sampler: unknown; known: Euler"), env).message).toBe("--sampler: unknown; known: Euler");
+    expect(classify(refusal("jobId must be a UUID"), env).message).toBe("the job id must be a UUID");
   });
 
   it("keeps a CliFailure as it is", () => {

@@ -88,6 +88,8 @@ const FLAGS: Readonly<Record<string, string>> = {
   conversationId: "--conversation",
   idempotencyKey: "--key",
   callbackUrl: "--callback",
+  // The <id> that wait, cancel, retry and move take: "jobId must be a UUID" named a field the command's user never saw.
+  jobId: "the job id",
   ...Object.fromEntries(
     [
       "width",
