@@ -2,8 +2,9 @@ import { constants } from "node:fs";
 import { access, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { AnvilClient } from "../create-client";
-import { SUBMIT_RETRY_MS } from "../submit-safely";
+import { SUBMIT_RETRY_MS, pause } from "../submit-safely";
 import type { WaitOptions } from "../submit-and-wait";
+import { backoffMs, isNetworkError } from "../transient";
 import type { Job } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, classify } from "./exit-codes";
@@ -84,6 +85,45 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
     }
   };
   /**
+   * A completed job's image, asked for again while the server is away: one that stops as the job ends (a restart
+   * lets running generations finish first) would otherwise fail the command with "Cannot reach Anvil" and exit 3,
+   * after it printed "complete", though the image is stored and the server comes back. Said on stderr once; Ctrl-C
+   * stops it, saying how to fetch the image later.
+   */
+  const imageOf = async (job: Job, out: string): Promise<Uint8Array> => {
+    const stopped = new AbortController();
+    const interrupt = () => stopped.abort();
+    process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
+    let told = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await anvil().image(job, { signal: stopped.signal });
+        } catch (error) {
+          if (!stopped.signal.aborted && !isNetworkError(error)) throw error;
+          if (!stopped.signal.aborted && !told) {
+            told = true;
+            io.stderr.write(
+              `anvil: job ${job.id} completed, but Anvil at ${env.url} went away before its image came; ` +
+                "fetching it once the server is back (Ctrl-C stops)\n",
+            );
+          }
+          await pause(backoffMs(attempt), stopped.signal).catch(() => undefined);
+          if (stopped.signal.aborted) {
+            throw new CliFailure(
+              `stopped; job ${job.id} completed: anvil wait ${job.id} --out ${out} fetches its image, at ` +
+                imageHref(env.url, job.imageUrl),
+              EXIT.interrupted,
+            );
+          }
+        }
+      }
+    } finally {
+      process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
+    }
+  };
+
+  /**
    * Shows a job's wait (its place in line, then its progress) until `wait` resolves with its final state; then writes
    * its image to `out` (or prints where it is served) and fails unless it completed. Ctrl-C (or SIGTERM) stops the
    * wait, not the job: the display gives the terminal back its cursor, and stderr says how to pick the job up again.
@@ -145,7 +185,7 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
     let file: string | undefined;
     if (job.status === "complete" && out) {
       file = resolve(out);
-      const bytes = await anvil().image(job);
+      const bytes = await imageOf(job, out);
       await writeFile(file, bytes).catch((error: unknown) => {
         const why = error instanceof Error ? error.message : String(error);
         const image = imageHref(env.url, job.imageUrl);
