@@ -102,6 +102,19 @@ describe("<UsersPanel>", () => {
     expect(screen.queryByRole("alert")).toBeNull();
   });
 
+  it("says which names it takes, and sends any name typed to be told why it is refused, in words on the page", async () => {
+    const api = fakeUsers();
+    const rule = "name must be 1..64 characters of a-z, 0-9, '.', '_', '-' and '@'";
+    api.create.mockRejectedValueOnce(trpcError("BAD_REQUEST", rule));
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
+    // Said before a name is typed: a person's name with a capital or a space ("Dave Smith") is not one.
+    expect(screen.getByLabelText("Name")).toHaveAccessibleDescription(/a-z, 0-9/);
+    // The browser's own check held Create back with a bubble that went after a few seconds (and in no page's words).
+    create("Dave Smith");
+    expect(api.create).toHaveBeenCalledWith({ name: "Dave Smith", admin: false });
+    expect(await screen.findByRole("alert")).toHaveTextContent(rule);
+  });
+
   it("removes a user once confirmed, and forgets their token on the screen", async () => {
     const api = fakeUsers();
     render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => true} />);

@@ -97,6 +97,9 @@ export function UsersPanel(props: {
       </Show>
       <form
         class="users-panel__create"
+        // The server names what is wrong with a name, in the page's alert; the browser's own check held Create back
+        // over a capital or a space with a bubble that went after a few seconds, in no words of the page's.
+        noValidate
         onSubmit={(e) => {
           e.preventDefault();
           setCopied(false);
@@ -116,7 +119,7 @@ export function UsersPanel(props: {
           id="new-user"
           value={name()}
           pattern="[a-z0-9._@\-]{1,64}"
-          title="1 to 64 of a-z, 0-9, '.', '_', '-' and '@'"
+          aria-describedby="new-user-hint"
           autocomplete="off"
           onInput={(e) => {
             setName(e.currentTarget.value);
@@ -131,6 +134,9 @@ export function UsersPanel(props: {
         <button type="submit" class="button button--primary" disabled={name().trim() === ""}>
           Create
         </button>
+        <p id="new-user-hint" class="field-hint users-panel__hint">
+          Lowercase a-z, 0-9, '.', '_', '-' and '@', up to 64 characters (e.g. dave.smith)
+        </p>
       </form>
       <Show when={error()}>
         <p class="field-error" role="alert">
