@@ -26,6 +26,27 @@ test.describe("recovery and keyboard", () => {
     await expect(page.getByRole("navigation", { name: "Conversations" })).toContainText(prompt);
   });
 
+  test("an image that did not load (the server away as it was asked for) loads again from its card", async ({
+    page,
+  }) => {
+    await openNewConversation(page);
+    const prompt = uniquePrompt("a lantern in rain");
+    // The image is refused as a stopped server's would be: the browser tries a failed image no more.
+    let failing = true;
+    await page.route("**/images/**", (route) => (failing ? route.abort("connectionrefused") : route.continue()));
+    const card = await submit(page, prompt);
+    await expect(card.getByText("The image did not load")).toBeVisible({ timeout: 20_000 });
+    await expect(card.getByRole("img", { name: prompt })).toHaveCount(0);
+
+    failing = false;
+    await card.getByRole("button", { name: `Load the image again: ${prompt}` }).click();
+    await expectImage(card, prompt);
+    // Drawn, not only in the page: the browser asked for it again and got it.
+    await expect
+      .poll(() => card.getByRole("img", { name: prompt }).evaluate((image: HTMLImageElement) => image.naturalWidth))
+      .toBeGreaterThan(0);
+  });
+
   test("keeps the keyboard focus on the card after cancelling a queued job", async ({ page }) => {
     await openNewConversation(page);
     // Holds the GPU until it is cancelled (after the test), so the job below stays queued until Enter.
