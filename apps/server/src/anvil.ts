@@ -177,13 +177,15 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(config.credentialSweepMs !== undefined ? { sweepMs: config.credentialSweepMs } : {}),
     logger,
   });
+  const auth = new Authenticator({
+    users,
+    apiToken: config.apiToken,
+    proxyHeader: config.authProxyHeader,
+    unknownHost: unknownHostNames(ownNames, config.allowedOrigins ?? []),
+  });
+  await auth.start();
   const gate = new AuthGate({
-    auth: new Authenticator({
-      users,
-      apiToken: config.apiToken,
-      proxyHeader: config.authProxyHeader,
-      unknownHost: unknownHostNames(ownNames, config.allowedOrigins ?? []),
-    }),
+    auth,
     logger,
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),

@@ -123,6 +123,14 @@ export class Authenticator {
     if (binding) await this.options.users.bindAdmin(ADMIN_NAME, await binding);
   }
 
+  /**
+   * At start: the built-in admin's row, bound to API_TOKEN, so that `users.list` shows the admin before its first web
+   * sign-in (the row was made only then). Without API_TOKEN, nothing.
+   */
+  async start(): Promise<void> {
+    await this.bindAdmin();
+  }
+
   /** The caller of `req`; a credential that names nobody is never the local user. */
   async identify(req: IncomingMessage): Promise<Identity> {
     const bearer = bearerOf(req);
