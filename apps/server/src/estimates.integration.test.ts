@@ -146,6 +146,27 @@ describe.each(testDrivers())("estimates on $kind", (driver) => {
     }
   }, 60_000);
 
+  it("foretells no start while the server stops: what waits runs at the next start", async () => {
+    await warmUp();
+    const running = await submit("running as the server stops");
+    const waiting = await submit("waiting as the server stops");
+    await waitForStatus(server.trpc, running.id, "processing");
+    expect((await server.trpc.jobs.get.query({ jobId: waiting.id })).estimatedStartAt).not.toBeNull();
+    // A SIGTERM's grace: the running job may finish, and calls are still answered meanwhile.
+    const closing = server.anvil.close({ graceMs: 30_000 });
+    try {
+      expect(await server.trpc.jobs.get.query({ jobId: waiting.id })).toMatchObject({
+        status: "queued",
+        estimatedStartAt: null,
+        estimatedFinishAt: null,
+      });
+    } finally {
+      await closing;
+    }
+    server = await startTestServer(database, { simulatorStepMs: STEP_MS });
+    await waitForStatus(server.trpc, waiting.id, "complete");
+  }, 60_000);
+
   it("estimates at once on a server that starts on the same database, from the jobs it finds finished there", async () => {
     await warmUp();
     await server.anvil.close();

@@ -440,7 +440,10 @@ export class JobService {
     const giveUp = setTimeout(() => {
       for (const backend of this.options.backends) backend.abandonStops();
     }, graceMs);
-    const interrupted = await this.scheduler.stop(graceMs).finally(() => clearTimeout(giveUp));
+    const stopped = this.scheduler.stop(graceMs).finally(() => clearTimeout(giveUp));
+    // Nothing starts any more: the waiting jobs' estimates go, and subscribers are told, as for a pause.
+    this.live.retimed();
+    const interrupted = await stopped;
     await this.monitor.stop();
     if (!abandon) await this.recovery.refundInterrupted(interrupted);
   }

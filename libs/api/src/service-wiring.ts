@@ -116,8 +116,12 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const estimates: Estimates = new Estimates({
     now: () => Date.now(),
     backends: backendUrls,
-    // Held by an admin's pause or by an image waiting to be stored: no waiting job is foretold to start.
-    queue: () => ({ ...scheduler.snapshot(), held: scheduler.held || scheduler.imagesBlocked }),
+    // Held by an admin's pause, by an image waiting to be stored or by a stop (what waits runs at the next start, or
+    // on the next leader): no waiting job is foretold to start.
+    queue: () => ({
+      ...scheduler.snapshot(),
+      held: scheduler.held || scheduler.imagesBlocked || !scheduler.dispatching,
+    }),
     line: (limit) => scheduler.queued(limit),
     position: (jobId) => scheduler.position(jobId),
     record: (jobId) => live.record(jobId),
