@@ -13,11 +13,40 @@ const UNREACHABLE_CODES = new Set([
 /** True when a call got no answer at all: nothing listens there, the connection broke, the name does not resolve. */
 export function isNetworkError(error: unknown): boolean {
   for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+    if (networkCode(cause) !== undefined) return true;
     if (cause instanceof TypeError && /fetch failed|Failed to fetch|NetworkError/i.test(cause.message)) return true;
   }
   return false;
+}
+
+const networkCode = (error: Error): string | undefined => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && UNREACHABLE_CODES.has(code) ? code : undefined;
+};
+
+/**
+ * Why a call got no answer, in words for the person who set the address (`isNetworkError`'s causes): nothing listens
+ * there, its host name does not resolve, its host does not answer, or the connection broke.
+ */
+export function whyUnreachable(error: unknown): string {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    // fetch keeps off ports that other protocols use (Fetch standard's "bad ports": 9, 25, 6000 …) without connecting.
+    if (cause.message === "bad port") return "fetch never connects to that port (one the Fetch standard blocks)";
+    switch (networkCode(cause)) {
+      case "ECONNREFUSED":
+        return "nothing answers there (is the server running, and is that its address?)";
+      case "ENOTFOUND":
+      case "EAI_AGAIN":
+        return "its host name does not resolve";
+      case "EHOSTUNREACH":
+      case "ETIMEDOUT":
+        return "its host does not answer";
+      case "ECONNRESET":
+      case "UND_ERR_SOCKET":
+        return "the connection broke (a server restarting, or the network)";
+    }
+  }
+  return "no answer came";
 }
 
 /**

@@ -104,11 +104,15 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     expect((await anvil(["frobnicate"], env())).code).toBe(2);
   });
 
-  it("exits 3 when the server is unreachable", async () => {
-    // Port 9 (discard) on loopback: nothing listens there.
-    const run = await anvil(["status"], { ANVIL_URL: "http://127.0.0.1:9" });
+  it("exits 3 when the server is unreachable, saying that nothing answers there", async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const run = await anvil(["status"], { ANVIL_URL: `http://127.0.0.1:${port}` });
     expect(run.code).toBe(3);
-    expect(run.stderr).toContain("Cannot reach Anvil at http://127.0.0.1:9");
+    expect(run.stderr).toContain(`Cannot reach Anvil at http://127.0.0.1:${port}: nothing answers there`);
   });
 
   /**
@@ -151,7 +155,9 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     try {
       const prompt = uniquePrompt("an answer lost on the way");
       const run = await anvil(["--json", "submit", prompt, "--wait", ...small], { ANVIL_URL: proxy.url });
-      expect(run.stderr).toContain(`Cannot reach Anvil at ${proxy.url} (set ANVIL_URL); trying again for up to 30 s`);
+      expect(run.stderr).toContain(
+        `Cannot reach Anvil at ${proxy.url}: the connection broke (a server restarting, or the network) (ANVIL_URL sets it); trying again for up to 30 s`,
+      );
       expect(run.code).toBe(0);
       expect(proxy.cut()).toBe(2);
       const job = JSON.parse(run.stdout) as { id: string; status: string };

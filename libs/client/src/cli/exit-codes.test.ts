@@ -11,7 +11,33 @@ describe("classify", () => {
   it("maps a refused connection, however deep in the causes, to 3", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
     const error = new TRPCClientError("fetch failed", { cause: new TypeError("fetch failed", { cause: refused }) });
-    expect(classify(error, { url: "http://127.0.0.1:9", token: undefined })).toMatchObject({ code: EXIT.unreachable });
+    expect(classify(error, { url: "http://127.0.0.1:9", token: undefined })).toMatchObject({
+      code: EXIT.unreachable,
+      message:
+        "Cannot reach Anvil at http://127.0.0.1:9: nothing answers there (is the server running, and is that its address?) (ANVIL_URL sets it)",
+    });
+  });
+
+  it("says why no answer came: a name that does not resolve, a host that does not answer, a connection that broke", () => {
+    const failed = (code: string) =>
+      new TRPCClientError("fetch failed", {
+        cause: new TypeError("fetch failed", { cause: Object.assign(new Error(code), { code }) }),
+      });
+    const why = (code: string) => classify(failed(code), { url: "http://anvil.example", token: undefined }).message;
+    expect(why("ENOTFOUND")).toBe(
+      "Cannot reach Anvil at http://anvil.example: its host name does not resolve (ANVIL_URL sets it)",
+    );
+    expect(why("ETIMEDOUT")).toMatch(/: its host does not answer /);
+    expect(why("UND_ERR_SOCKET")).toMatch(/: the connection broke \(a server restarting, or the network\) /);
+    const blocked = new TRPCClientError("fetch failed", {
+      cause: new TypeError("fetch failed", { cause: new Error("bad port") }),
+    });
+    expect(classify(blocked, { url: "http://127.0.0.1:9", token: undefined }).message).toMatch(
+      /^Cannot reach Anvil at http:\/\/127.0.0.1:9: fetch never connects to that port /,
+    );
+    expect(classify(new TypeError("fetch failed"), { url: "u", token: undefined }).message).toBe(
+      "Cannot reach Anvil at u: no answer came (ANVIL_URL sets it)",
+    );
   });
 
   it("maps BAD_REQUEST to 2, SERVICE_UNAVAILABLE to 3 and other refusals to 1", () => {

@@ -1,5 +1,5 @@
 import { TRPCClientError } from "@trpc/client";
-import { isNetworkError } from "../transient";
+import { isNetworkError, whyUnreachable } from "../transient";
 import type { CliEnv } from "./env";
 
 /** What the `anvil` command's exit code means; 130 is a wait stopped by Ctrl-C (128 + SIGINT), as shells count it. */
@@ -121,7 +121,12 @@ export const inFlags = (message: string): string =>
 export function classify(error: unknown, env: CliEnv): CliFailure {
   const { url } = env;
   if (error instanceof CliFailure) return error;
-  if (isNetworkError(error)) return new CliFailure(`Cannot reach Anvil at ${url} (set ANVIL_URL)`, EXIT.unreachable);
+  if (isNetworkError(error)) {
+    return new CliFailure(
+      `Cannot reach Anvil at ${url}: ${whyUnreachable(error)} (ANVIL_URL sets it)`,
+      EXIT.unreachable,
+    );
+  }
   if (error instanceof TRPCClientError) {
     // A 401 from the server's own guard is not a tRPC answer: it has a status but no tRPC error data.
     const status = (error.meta as { response?: { status?: number } } | undefined)?.response?.status;
