@@ -288,7 +288,8 @@ function parsed<T extends z.ZodType>(schema: T, source: Record<string, string | 
 export function blameEnvironment(error: unknown, env: Pick<Env, "HOST" | "PORT">): InvalidEnvironment | null {
   if (error instanceof DataDirUnusable) return new InvalidEnvironment(error.message, { cause: error });
   const { code, syscall, hostname, port } = error as NodeJS.ErrnoException & { hostname?: string; port?: number };
-  const blame = (problem: string) => new InvalidEnvironment(`${problem} (${syscall} ${code})`, { cause: error });
+  const blame = (problem: string, remedy = "") =>
+    new InvalidEnvironment(`${problem} (${syscall} ${code})${remedy}`, { cause: error });
   // Only the failures of binding HOST:PORT: a DATABASE_URL or a FORGE_URL that does not resolve is no HOST's fault.
   if (syscall === "getaddrinfo" && hostname === env.HOST) {
     // ENOTFOUND: no such name; EAI_AGAIN and the like: the name server did not answer.
@@ -300,7 +301,11 @@ export function blameEnvironment(error: unknown, env: Pick<Env, "HOST" | "PORT">
   if (syscall !== "listen" || (port ?? 0) !== env.PORT) return null;
   switch (code) {
     case "EADDRINUSE":
-      return blame(`PORT ${env.PORT} is in use on ${env.HOST} by another process`);
+      // Often another Anvil, or this one's last run still stopping (a SIGTERM's grace lets running jobs finish).
+      return blame(
+        `PORT ${env.PORT} is in use on ${env.HOST} by another process`,
+        ": stop it, or set PORT to a free port",
+      );
     case "EACCES":
       return blame(`PORT ${env.PORT} may not be bound by this user`);
     case "EADDRNOTAVAIL":
