@@ -231,7 +231,7 @@ describe("<Composer>", () => {
     fireEvent.click(screen.getByRole("button", { name: "Generate" }));
     const steps = screen.getByLabelText("Steps");
     await waitFor(() => expect(steps).toHaveAttribute("aria-invalid", "true"));
-    expect(steps).toHaveAccessibleDescription("steps must be at most 150");
+    expect(steps).toHaveAccessibleDescription("Steps must be at most 150");
     expect(prompt()).toHaveValue("a lighthouse");
   });
 
@@ -243,7 +243,7 @@ describe("<Composer>", () => {
     const steps = screen.getByLabelText("Steps");
     await waitFor(() => expect(steps).toHaveFocus());
     expect(steps).toHaveAttribute("aria-invalid", "true");
-    expect(steps).toHaveAccessibleDescription("steps must be at most 150");
+    expect(steps).toHaveAccessibleDescription("Steps must be at most 150");
   });
 
   it("takes a field's error away once the field is changed, and leaves the others", async () => {
@@ -255,16 +255,16 @@ describe("<Composer>", () => {
     await waitFor(() => expect(steps).toHaveAttribute("aria-invalid", "true"));
     fireEvent.input(steps, { target: { value: "30" } });
     expect(steps).not.toHaveAttribute("aria-invalid");
-    expect(screen.queryByText("steps must be at most 150")).not.toBeInTheDocument();
-    expect(screen.getByText("width must be a multiple of 8")).toBeVisible();
+    expect(screen.queryByText("Steps must be at most 150")).not.toBeInTheDocument();
+    expect(screen.getByText("Width must be a multiple of 8")).toBeVisible();
   });
 
   it("opens the settings to show an error about one of them", async () => {
     render(() => <Composer onSubmit={() => Promise.reject(badRequest(["width must be a multiple of 8"]))} />);
     fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
     fireEvent.click(screen.getByRole("button", { name: "Generate" }));
-    expect(await screen.findByText("width must be a multiple of 8")).toBeVisible();
-    expect(screen.getByLabelText("Size")).toHaveAccessibleDescription("width must be a multiple of 8");
+    expect(await screen.findByText("Width must be a multiple of 8")).toBeVisible();
+    expect(screen.getByLabelText("Size")).toHaveAccessibleDescription("Width must be a multiple of 8");
   });
 
   it("puts the focus in the first setting when the settings open, since they stand before their toggle", () => {
@@ -311,7 +311,7 @@ describe("<Composer>", () => {
     render(() => <Composer onSubmit={() => Promise.reject(badRequest(["prompt must be at most 4000 characters"]))} />);
     fireEvent.input(prompt(), { target: { value: "x" } });
     fireEvent.click(screen.getByRole("button", { name: "Generate" }));
-    await waitFor(() => expect(prompt()).toHaveAccessibleDescription("prompt must be at most 4000 characters"));
+    await waitFor(() => expect(prompt()).toHaveAccessibleDescription("Prompt must be at most 4000 characters"));
   });
 
   it("says an error about the prompt at once, where the focus stays in the prompt box", async () => {
@@ -320,7 +320,7 @@ describe("<Composer>", () => {
     fireEvent.input(prompt(), { target: { value: "x" } });
     prompt().focus();
     fireEvent.keyDown(prompt(), { key: "Enter" });
-    expect(await screen.findByRole("alert")).toHaveTextContent("prompt must be at most 4000 characters");
+    expect(await screen.findByRole("alert")).toHaveTextContent("Prompt must be at most 4000 characters");
     expect(prompt()).toHaveFocus();
   });
 });

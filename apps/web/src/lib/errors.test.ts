@@ -8,11 +8,11 @@ const trpcError = (code: string, message: string, fields?: string[]) =>
   });
 
 describe("fieldErrorsOf", () => {
-  it("files each validation message under the field it names", () => {
+  it("files each validation message under the field it names, as a sentence", () => {
     const error = trpcError("BAD_REQUEST", "…", ["steps must be at most 150", "width must be a multiple of 8"]);
     expect(fieldErrorsOf(error)).toEqual({
-      steps: "steps must be at most 150",
-      width: "width must be a multiple of 8",
+      steps: "Steps must be at most 150",
+      width: "Width must be a multiple of 8",
     });
   });
 
@@ -25,7 +25,7 @@ describe("fieldErrorsOf", () => {
     expect(fieldErrorsOf(error)).toEqual({
       cfgScale: "CFG scale must be at most 30",
       distilledCfgScale: "Distilled CFG must be at least 0",
-      negativePrompt: "negative prompt must be at most 4000 characters",
+      negativePrompt: "Negative prompt must be at most 4000 characters",
     });
   });
 
@@ -39,22 +39,24 @@ describe("fieldErrorsOf", () => {
 
   it("reads the field from the message when the error has no field list", () => {
     const error = trpcError("BAD_REQUEST", 'checkpoint "nope" is not known to the backend; known: flux1-dev');
-    expect(fieldErrorsOf(error).checkpoint).toMatch(/^checkpoint "nope" is not known/);
+    expect(fieldErrorsOf(error).checkpoint).toMatch(/^Checkpoint "nope" is not known/);
   });
 
   it("keeps a message without a field list whole, under the field it names", () => {
     const message = 'sampler "Eulr" is not known to the backend; known: Euler, DPM++ 2M';
-    expect(fieldErrorsOf(trpcError("BAD_REQUEST", message))).toEqual({ sampler: message });
+    expect(fieldErrorsOf(trpcError("BAD_REQUEST", message))).toEqual({
+      sampler: 'Sampler "Eulr" is not known to the backend; known: Euler, DPM++ 2M',
+    });
   });
 
   it("files a message about one module under modules", () => {
     const error = trpcError("BAD_REQUEST", "…", ['module "vae.pt" is not known to the backend; known: ae']);
-    expect(fieldErrorsOf(error)).toEqual({ modules: 'module "vae.pt" is not known to the backend; known: ae' });
+    expect(fieldErrorsOf(error)).toEqual({ modules: 'Module "vae.pt" is not known to the backend; known: ae' });
   });
 
   it("files the server's FORBIDDEN for a raised priority under priority", () => {
     const error = trpcError("FORBIDDEN", "priority above 0 is for admins only");
-    expect(fieldErrorsOf(error)).toEqual({ priority: "priority above 0 is for admins only" });
+    expect(fieldErrorsOf(error)).toEqual({ priority: "Priority above 0 is for admins only" });
   });
 
   it("keeps the limit of waiting jobs (TOO_MANY_REQUESTS) for the form, in the server's words", () => {

@@ -55,13 +55,18 @@ const SINGULAR: Partial<Record<string, SubmitField>> = { module: "modules" };
 const SPOKEN: Partial<Record<SubmitField, string>> = {
   cfgScale: "CFG scale",
   distilledCfgScale: "Distilled CFG",
-  negativePrompt: "negative prompt",
+  negativePrompt: "Negative prompt",
 };
 
-/** A message about `field`, its name as a person reads it. */
+/**
+ * A message about `field`, its name as a person reads it, as a sentence under its field ("Steps must be at most 150"
+ * under Steps, as "CFG scale must be at most 30" under CFG scale).
+ */
 const spoken = (field: SubmitField | "form", message: string): string => {
-  const words = field === "form" ? undefined : SPOKEN[field];
-  return words && message.startsWith(field) ? words + message.slice(field.length) : message;
+  if (field === "form") return message;
+  const words = SPOKEN[field];
+  const said = words && message.startsWith(field) ? words + message.slice(field.length) : message;
+  return said.charAt(0).toUpperCase() + said.slice(1);
 };
 
 const fieldOf = (message: string): SubmitField | undefined => {
