@@ -41,6 +41,18 @@ describe("<UsersPanel>", () => {
     expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("admin (admin)");
   });
 
+  it("says since when each user exists as the conversation list writes dates, with the year", async () => {
+    render(() => <UsersPanel api={fakeUsers()} onClose={() => undefined} />);
+    await screen.findByText("admin");
+    const since = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" }).format(
+      new Date("2025-01-01T10:00:00.000Z"),
+    );
+    expect(since).not.toBe(new Date("2025-01-01T10:00:00.000Z").toLocaleDateString());
+    const time = screen.getByText(since);
+    expect(time.tagName).toBe("TIME");
+    expect(time).toHaveAttribute("datetime", "2025-01-01T10:00:00.000Z");
+  });
+
   it("says so when there are no users, and what users are on an Anvil everyone opens as local", async () => {
     render(() => <UsersPanel api={fakeUsers([])} onClose={() => undefined} you="local" />);
     // Not "No users" under the words that say the visitor is one: local is there, and needs no row.

@@ -6,6 +6,9 @@ import { focusFellToPage } from "../lib/focus";
 import { trpc } from "../lib/trpc";
 import { Dialog } from "./dialog";
 
+// As the conversation list writes dates ("Dec 6"), with the year: a user may be older than one.
+const sinceFormat = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+
 /** A user as `users.list` answers. */
 export interface ListedUser {
   name: string;
@@ -172,7 +175,10 @@ export function UsersPanel(props: {
                 <strong>{user.name}</strong>
                 {user.admin ? " (admin)" : ""}
                 {user.name === you() ? " · you" : ""}
-                <span class="users-panel__since"> since {new Date(user.createdAt).toLocaleDateString()}</span>
+                <span class="users-panel__since">
+                  {" "}
+                  since <time datetime={user.createdAt}>{sinceFormat.format(new Date(user.createdAt))}</time>
+                </span>
               </span>
               {/* Removing yourself is refused (users.remove): another admin can. The built-in admin (API_TOKEN's) and
                   local cannot be removed at all. */}
