@@ -19,10 +19,14 @@ const SERVER = resolve(import.meta.dirname, "../../../../apps/server/dist/main.j
 /** The admin token the test server is started with. */
 export const ADMIN_TOKEN = "client-tests-admin-token";
 
-/** Starts the built server (PGlite, the built-in Forge simulator, port 0) on `dataDir`; resolves once it listens. */
+/**
+ * Starts the built server (PGlite, the built-in Forge simulator, port 0) on `dataDir`; resolves once it listens.
+ * `spawned` gets the process at once: a caller that stops waiting first (a hook that timed out) can still stop it.
+ */
 export async function startBuiltServer(
   dataDir: string,
   env: Record<string, string> = {},
+  spawned: (child: ChildProcess) => void = () => undefined,
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [SERVER], {
     env: {
@@ -36,6 +40,7 @@ export async function startBuiltServer(
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  spawned(child);
   const url = await new Promise<string>((ready, fail) => {
     child.once("exit", (code) => fail(new Error(`the server exited (${code}) before it listened`)));
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -48,7 +53,9 @@ export async function startBuiltServer(
 
 /**
  * Starts the built server around a suite, on a copy of the run's DATA_DIR template (the embedded database made and
- * migrated once, in global-setup.ts, rather than by every suite); returns its URL.
+ * migrated once, in global-setup.ts, rather than by every suite); returns its URL. The start's bound is for a hang:
+ * these tests run at a lower priority beside the server's (scripts/test.mjs), where opening the embedded database
+ * took over a minute on a busy 2-core machine.
  */
 export function useAnvilServer(env: Record<string, string> = {}): () => string {
   let url = "";
@@ -57,10 +64,12 @@ export function useAnvilServer(env: Record<string, string> = {}): () => string {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "anvil-client-"));
     await cp(inject("dataDirTemplate"), dir, { recursive: true });
-    ({ child, url } = await startBuiltServer(dir, env));
-  }, 60_000);
+    // The process is known from its spawn on: if the start outlasts the hook's bound, afterAll still stops it,
+    // where it used to outlive the run and keep vitest from exiting.
+    ({ url } = await startBuiltServer(dir, env, (started) => (child = started)));
+  }, 120_000);
   afterAll(async () => {
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((done) => child!.once("exit", done));
       child.kill("SIGKILL");
       await exited;
