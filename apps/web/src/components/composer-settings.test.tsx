@@ -84,6 +84,17 @@ describe("<ComposerSettings>", () => {
     expect(options).toEqual(["Automatic (Forge's choice)", "Karras", "SGM Uniform"]);
   });
 
+  it("gives the number fields the API's bounds, so that their arrows stop there and a screen reader says them", () => {
+    setup();
+    const bounds = (label: string) => {
+      const input = screen.getByLabelText(label);
+      return [input.getAttribute("min"), input.getAttribute("max")];
+    };
+    expect(bounds("Steps")).toEqual(["1", "150"]);
+    expect(bounds("Seed")).toEqual(["-1", "4294967295"]);
+    expect(bounds("CFG scale")).toEqual(["0", "30"]);
+  });
+
   it("shows the server's refusal of the sampler under Sampler, whole", async () => {
     const message = 'sampler "Eulr" is not known to the backend; known: Euler, DPM++ 2M';
     const { send } = setup({

@@ -183,10 +183,18 @@ export function ComposerSettings(props: {
         </select>
       </Field>
       <Field id="setting-steps" area="steps" label="Steps" error={props.errors.steps}>
-        <input inputmode="numeric" {...number("setting-steps", "steps")} />
+        {/* The API's bounds (docs/API.md): the field's arrows stop there, and a screen reader says them. */}
+        <input inputmode="numeric" min="1" max="150" step="1" {...number("setting-steps", "steps")} />
       </Field>
       <Field id="setting-seed" area="seed" label="Seed" error={props.errors.seed}>
-        <input inputmode="numeric" placeholder="Random" {...number("setting-seed", "seed")} />
+        <input
+          inputmode="numeric"
+          min="-1"
+          max="4294967295"
+          step="1"
+          placeholder="Random"
+          {...number("setting-seed", "seed")}
+        />
       </Field>
       <Field id="setting-cfg" area="cfg" label="CFG scale" error={props.errors.cfgScale}>
         <input inputmode="decimal" min="0" max="30" step="0.5" {...number("setting-cfg", "cfgScale", HINT_ID)} />
