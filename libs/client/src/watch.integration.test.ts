@@ -143,7 +143,8 @@ describe("watch across a dropped connection", { timeout: 30_000 }, () => {
       const cutAt = proxy.received().length;
       await expect.poll(() => reconnects).toBeGreaterThan(0);
       await expect.poll(() => proxy.connections()).toBeGreaterThan(before);
-      // The reopened stream has sent that snapshot again (so that the watch had one to leave out) before the job goes on.
+      // The reopened stream has sent that snapshot again (so that the watch had one to leave out) before the job goes
+      // on.
       await expect.poll(() => proxy.received().slice(cutAt)).toMatch(/"status":"queued"/);
       await admin.queue.resume.mutate();
       await watching;
