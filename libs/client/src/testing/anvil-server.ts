@@ -61,14 +61,22 @@ export function useAnvilServer(env: Record<string, string> = {}): () => string {
   let url = "";
   let dir = "";
   let child: ChildProcess | undefined;
+  // A start that outlasts the hook's bound goes on after it: afterAll waits for its copy of the template (which would
+  // otherwise make the folder again after it was removed), and no server is started for a suite that ended.
+  let copied: Promise<void> | undefined;
+  let ended = false;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "anvil-client-"));
-    await cp(inject("dataDirTemplate"), dir, { recursive: true });
+    copied = cp(inject("dataDirTemplate"), dir, { recursive: true });
+    await copied;
+    if (ended) return;
     // The process is known from its spawn on: if the start outlasts the hook's bound, afterAll still stops it,
     // where it used to outlive the run and keep vitest from exiting.
     ({ url } = await startBuiltServer(dir, env, (started) => (child = started)));
   }, 120_000);
   afterAll(async () => {
+    ended = true;
+    await copied?.catch(() => undefined);
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((done) => child!.once("exit", done));
       child.kill("SIGKILL");
