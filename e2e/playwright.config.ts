@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,8 +8,14 @@ const DEBIAN_CHROMIUM = "/usr/bin/chromium";
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.E2E_PORT ?? 3310);
 const baseURL = `http://127.0.0.1:${port}`;
-// Workers load this file again; the environment carries the first run's directory to them, so there is one.
-process.env.ANVIL_E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), "anvil-e2e-"));
+// Workers load this file again; the environment carries the first run's directory to them, so there is one. The
+// process that made it removes it as it exits, once Playwright has stopped the server that used it (a worker exits
+// earlier, and leaves it alone).
+if (process.env.ANVIL_E2E_DATA_DIR === undefined) {
+  const dataDir = mkdtempSync(join(tmpdir(), "anvil-e2e-"));
+  process.env.ANVIL_E2E_DATA_DIR = dataDir;
+  process.once("exit", () => rmSync(dataDir, { recursive: true, force: true }));
+}
 
 /** End-to-end tests of the built server and web app in Chromium, on a fresh embedded database per run. */
 export default defineConfig({

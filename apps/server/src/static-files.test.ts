@@ -2,7 +2,7 @@ import { createServer, request } from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
-import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -22,6 +22,7 @@ describe("sendFile", () => {
 
   it("settles and closes the file when the client goes away mid-file", async () => {
     const root = await mkdtemp(join(tmpdir(), "anvil-static-"));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
     // Far more than the socket buffers hold, so the server is still sending when the client leaves.
     await writeFile(join(root, "big.png"), Buffer.alloc(64 * 1024 * 1024, 1));
     let settled: Promise<boolean> | undefined;
@@ -58,6 +59,7 @@ describe("serveWebApp", () => {
   /** A built web app's folder, served as the server serves it; `get` answers with the raw (not unzipped) body. */
   const webApp = async (framers: readonly string[] = []) => {
     const root = await mkdtemp(join(tmpdir(), "anvil-web-"));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
     await mkdir(join(root, "assets"));
     const script = `export const app = ${JSON.stringify("anvil ".repeat(5_000))};\n`;
     await writeFile(join(root, "assets", "index-Abc123.js"), script);

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { request as forward, createServer as createHttpServer } from "node:http";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -130,6 +130,7 @@ describe("anvil wait while the server is away", { timeout: 60_000 }, () => {
       expect(stderr.text().match(/went away before its image came/g)).toHaveLength(1);
     } finally {
       await proxy.close();
+      await rm(file, { force: true });
     }
   });
 });
