@@ -50,6 +50,21 @@ export async function checkOut(out: string | undefined): Promise<void> {
 }
 
 /**
+ * Runs `run` with a signal that Ctrl-C (or SIGTERM) aborts while it runs: the command stops what it waits for, not the
+ * job, and says so itself.
+ */
+async function interruptible<T>(run: (stopped: AbortSignal) => Promise<T>): Promise<T> {
+  const stopped = new AbortController();
+  const interrupt = () => stopped.abort();
+  process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
+  try {
+    return await run(stopped.signal);
+  } finally {
+    process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
+  }
+}
+
+/**
  * How `submit --wait` and `wait` follow a job for a person or a script: what they say on stderr while the server
  * restarts or the queue is paused, the place in line and the progress bar, then the image or the failure.
  */
@@ -90,26 +105,23 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
    * after it printed "complete", though the image is stored and the server comes back. Said on stderr once; Ctrl-C
    * stops it, saying how to fetch the image later.
    */
-  const imageOf = async (job: Job, out: string): Promise<Uint8Array> => {
-    const stopped = new AbortController();
-    const interrupt = () => stopped.abort();
-    process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
-    let told = false;
-    try {
+  const imageOf = (job: Job, out: string): Promise<Uint8Array> =>
+    interruptible(async (stopped) => {
+      let told = false;
       for (let attempt = 1; ; attempt++) {
         try {
-          return await anvil().image(job, { signal: stopped.signal });
+          return await anvil().image(job, { signal: stopped });
         } catch (error) {
-          if (!stopped.signal.aborted && !isNetworkError(error)) throw error;
-          if (!stopped.signal.aborted && !told) {
+          if (!stopped.aborted && !isNetworkError(error)) throw error;
+          if (!stopped.aborted && !told) {
             told = true;
             io.stderr.write(
               `anvil: job ${job.id} completed, but Anvil at ${env.url} went away before its image came; ` +
                 "fetching it once the server is back (Ctrl-C stops)\n",
             );
           }
-          await pause(backoffMs(attempt), stopped.signal).catch(() => undefined);
-          if (stopped.signal.aborted) {
+          await pause(backoffMs(attempt), stopped).catch(() => undefined);
+          if (stopped.aborted) {
             throw new CliFailure(
               `stopped; job ${job.id} completed: anvil wait ${job.id} --out ${out} fetches its image, at ` +
                 imageHref(env.url, job.imageUrl),
@@ -118,10 +130,7 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
           }
         }
       }
-    } finally {
-      process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
-    }
-  };
+    });
 
   /**
    * Shows a job's wait (its place in line, then its progress) until `wait` resolves with its final state; then writes
@@ -140,10 +149,7 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
       : io.stdout.isTTY
         ? terminalDisplay(io.stderr.isTTY ? io.stderr : io.stdout)
         : plainDisplay(print);
-    const stopped = new AbortController();
-    const interrupt = () => stopped.abort();
     let jobId: string | undefined;
-    process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
     let job: Job;
     let lost = false;
     const onReconnect = (error: unknown) => {
@@ -159,27 +165,30 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
       io.stderr.write(`${below}anvil: ${why}; reconnecting by itself (Ctrl-C stops waiting, not the job)\n`);
     };
     try {
-      job = await wait({
-        onUpdate: (update) => {
-          if (jobId === undefined) onJob?.(update);
-          jobId = update.id;
-          if (lost) io.stderr.write("anvil: reconnected\n");
-          lost = false;
-          display?.update(update);
-        },
-        onReconnect,
-        signal: stopped.signal,
+      job = await interruptible(async (stopped) => {
+        try {
+          return await wait({
+            onUpdate: (update) => {
+              if (jobId === undefined) onJob?.(update);
+              jobId = update.id;
+              if (lost) io.stderr.write("anvil: reconnected\n");
+              lost = false;
+              display?.update(update);
+            },
+            onReconnect,
+            signal: stopped,
+          });
+        } catch (error) {
+          if (!stopped.aborted) throw error;
+          throw new CliFailure(
+            jobId === undefined
+              ? "stopped before the server answered the submit: anvil jobs --newest shows whether it took the job"
+              : `stopped waiting; job ${jobId} goes on: anvil wait ${jobId} follows it again, anvil cancel ${jobId} stops it`,
+            EXIT.interrupted,
+          );
+        }
       });
-    } catch (error) {
-      if (!stopped.signal.aborted) throw error;
-      throw new CliFailure(
-        jobId === undefined
-          ? "stopped before the server answered the submit: anvil jobs --newest shows whether it took the job"
-          : `stopped waiting; job ${jobId} goes on: anvil wait ${jobId} follows it again, anvil cancel ${jobId} stops it`,
-        EXIT.interrupted,
-      );
     } finally {
-      process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
       display?.stop();
     }
     let file: string | undefined;
