@@ -160,12 +160,13 @@ describe.each(testDrivers())("estimates on $kind", (driver) => {
     }
   }, 60_000);
 
-  it("foretells no start while the server stops: what waits runs at the next start", async () => {
+  it("foretells no start while the server stops, and says it stops: what waits runs at the next start", async () => {
     await warmUp();
     const running = await submit("running as the server stops");
     const waiting = await submit("waiting as the server stops");
     await waitForStatus(server.trpc, running.id, "processing");
     expect((await server.trpc.jobs.get.query({ jobId: waiting.id })).estimatedStartAt).not.toBeNull();
+    expect(await server.trpc.queue.status.query()).toMatchObject({ serverStopping: false });
     // A SIGTERM's grace: the running job may finish, and calls are still answered meanwhile.
     const closing = server.anvil.close({ graceMs: 30_000 });
     try {
@@ -174,6 +175,8 @@ describe.each(testDrivers())("estimates on $kind", (driver) => {
         estimatedStartAt: null,
         estimatedFinishAt: null,
       });
+      // And the queue says why nothing starts (the page and the CLI say it in words).
+      expect(await server.trpc.queue.status.query()).toMatchObject({ serverStopping: true, queued: 1 });
     } finally {
       await closing;
     }

@@ -272,6 +272,7 @@ export function ChatPage() {
                 loading={chat.loading()}
                 paused={chat.queue()?.paused}
                 imagesNotStored={chat.queue()?.imagesNotStored}
+                serverStopping={chat.queue()?.serverStopping}
                 offline={chat.connection() === "reconnecting"}
                 unreachable={unreachable()}
                 noGpu={noGpu()}

@@ -5,7 +5,14 @@ import { createStore } from "solid-js/store";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
-import { BACKEND_DOWN_DETAIL, IMAGES_NOT_STORED_DETAIL, JobCard, NO_GPU_DETAIL, OFFLINE_DETAIL } from "./job-card";
+import {
+  BACKEND_DOWN_DETAIL,
+  IMAGES_NOT_STORED_DETAIL,
+  JobCard,
+  NO_GPU_DETAIL,
+  OFFLINE_DETAIL,
+  SERVER_STOPPING_DETAIL,
+} from "./job-card";
 
 const processing = {
   status: "processing" as const,
@@ -150,6 +157,15 @@ describe("<JobCard>", () => {
     expect(screen.queryByText(IMAGES_NOT_STORED_DETAIL)).not.toBeInTheDocument();
     expect(screen.getByText("Waiting for a GPU")).toBeInTheDocument();
     expect(screen.queryByText(/image waits/)).not.toBeInTheDocument();
+  });
+
+  it("says a waiting job starts once Anvil runs again while the server stops, and waits for a GPU after", () => {
+    const [stopping, setStopping] = createSignal(true);
+    render(() => <JobCard job={makeJob({ queuePosition: 1 })} serverStopping={stopping()} />);
+    expect(screen.getByText(SERVER_STOPPING_DETAIL)).toBeInTheDocument();
+    setStopping(false);
+    expect(screen.queryByText(SERVER_STOPPING_DETAIL)).not.toBeInTheDocument();
+    expect(screen.getByText("Waiting for a GPU")).toBeInTheDocument();
   });
 
   it("says a waiting job waits because the queue is paused, and for a GPU once it is resumed", () => {

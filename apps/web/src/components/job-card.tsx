@@ -36,6 +36,11 @@ export interface JobCardProps {
    */
   imagesNotStored?: boolean | undefined;
   /**
+   * The server that starts jobs is stopping (a restart's grace): a waiting job says it starts once Anvil runs again,
+   * instead of "Waiting for a GPU" while a GPU is free.
+   */
+  serverStopping?: boolean | undefined;
+  /**
    * The live connection is lost: a waiting or running job's place and progress are the last the page heard, and
    * it says so instead of counting down to a start or an end it cannot see.
    */
@@ -62,6 +67,10 @@ export const NO_GPU_DETAIL = "Waiting for a GPU: none answers right now, so it s
 /** What a waiting card says while the server cannot store images. */
 export const IMAGES_NOT_STORED_DETAIL =
   "Waiting: the server cannot store images right now, so nothing starts until it can";
+
+/** What a waiting card says while the server that starts jobs is stopping. */
+export const SERVER_STOPPING_DETAIL =
+  "Waiting: the server is stopping, so it starts once Anvil runs again (a restart, or another server)";
 
 /** What a waiting or running card says while the page cannot hear from the server. */
 export const OFFLINE_DETAIL = "Reconnecting to the server: this is where the job stood";
@@ -218,9 +227,11 @@ export function JobCard(props: JobCardProps) {
                 ? "Waiting: the queue is paused until an admin resumes it"
                 : props.imagesNotStored
                   ? IMAGES_NOT_STORED_DETAIL
-                  : props.noGpu
-                    ? NO_GPU_DETAIL
-                    : "Waiting for a GPU"}
+                  : props.serverStopping
+                    ? SERVER_STOPPING_DETAIL
+                    : props.noGpu
+                      ? NO_GPU_DETAIL
+                      : "Waiting for a GPU"}
               <Show when={props.job.attempt > 1}>{RUN_AGAIN}</Show>
             </p>
           </Match>

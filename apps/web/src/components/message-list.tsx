@@ -39,6 +39,8 @@ export function MessageList(props: {
   paused?: boolean | undefined;
   /** The server cannot store images (waiting and finishing cards say so). */
   imagesNotStored?: boolean | undefined;
+  /** The server that starts jobs is stopping (waiting cards say they start once Anvil runs again). */
+  serverStopping?: boolean | undefined;
   /** The live connection is lost (waiting and running cards say theirs is the last known state). */
   offline?: boolean | undefined;
   /** The backends (their URLs, as a job's `backend` names them) whose probes fail: a job running there says so. */
@@ -158,6 +160,7 @@ export function MessageList(props: {
                       onView={props.onView}
                       paused={props.paused}
                       imagesNotStored={props.imagesNotStored}
+                      serverStopping={props.serverStopping}
                       offline={props.offline}
                       backendDown={unreachable(job().backend)}
                       noGpu={props.noGpu}

@@ -10,6 +10,7 @@ const status = {
   processing: 1,
   paused: false,
   imagesNotStored: false,
+  serverStopping: false,
   backends: [
     { url: "http://gpu-a:7860", busy: true, jobId: "job-1", healthy: true, stopping: false, since: null },
     { url: "http://gpu-b:7860", busy: false, jobId: null, healthy: false, stopping: false, since: null },
@@ -83,6 +84,18 @@ describe("<QueuePanel>", () => {
       <QueuePanel status={{ ...status, imagesNotStored: true }} connection="live" promptOf={() => undefined} />
     ));
     expect(screen.getByTestId("queue-images-not-stored")).toHaveTextContent("The server cannot store images");
+  });
+
+  it("tells everyone why nothing starts while the server stops", () => {
+    const { unmount } = render(() => <QueuePanel status={status} connection="live" promptOf={() => undefined} />);
+    expect(screen.queryByTestId("queue-server-stopping")).not.toBeInTheDocument();
+    unmount();
+    render(() => (
+      <QueuePanel status={{ ...status, serverStopping: true }} connection="live" promptOf={() => undefined} />
+    ));
+    expect(screen.getByTestId("queue-server-stopping")).toHaveTextContent(
+      "The server is stopping: running jobs may finish, and no job starts until Anvil runs again",
+    );
   });
 
   it("lets an admin pause a running queue and resume a paused one", async () => {

@@ -64,6 +64,12 @@ export function QueuePanel(props: {
           %, until it can.
         </p>
       </Show>
+      <Show when={current()?.serverStopping}>
+        <p class="queue-panel__paused" role="status" data-testid="queue-server-stopping">
+          The server is stopping: running jobs may finish, and no job starts until Anvil runs again (a restart, or
+          another server).
+        </p>
+      </Show>
       <Show when={props.onSetPaused || props.onOpenLine}>
         <div class="queue-panel__admin">
           <Show when={props.onOpenLine}>

@@ -84,6 +84,11 @@ const queueStatus = z
       .describe(
         "a finished image cannot be stored (the images folder is full or unwritable): no job starts until it is, and the jobs done on their backend wait in processing to keep their image",
       ),
+    serverStopping: z
+      .boolean()
+      .describe(
+        "the server that starts jobs is stopping (a SIGTERM's grace): running jobs may finish, and no job starts until Anvil runs again (that server once restarted, or another server of the cluster)",
+      ),
     backends: z.array(
       z.object({
         url: z.string(),

@@ -17,6 +17,8 @@ const status = (ctx: Context) => {
     paused: ctx.service.scheduler.held,
     // Why the GPUs may idle with jobs waiting and jobs at 99 %: see docs/API.md.
     imagesNotStored: ctx.service.scheduler.imagesBlocked,
+    // A SIGTERM's grace (or a term as leader that ended): running jobs may finish, and none starts here again.
+    serverStopping: !ctx.service.scheduler.dispatching,
     backends: backends.map((backend, i) => ({
       url: health[i]?.url ?? "",
       busy: backend.busy,

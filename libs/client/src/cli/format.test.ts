@@ -20,6 +20,7 @@ describe("statusLines", () => {
       processing: 1,
       paused: true,
       imagesNotStored: false,
+      serverStopping: false,
       backends: [
         backend("http://a:7860", { busy: true, jobId: "job-1" }),
         backend("http://b:7860", { busy: true, stopping: true }),
@@ -43,9 +44,22 @@ describe("statusLines", () => {
       processing: 1,
       paused: false,
       imagesNotStored: true,
+      serverStopping: false,
       backends: [backend("http://a:7860", {})],
     });
     expect(lines[0]).toBe("queued 4, processing 1 (images cannot be stored: no job starts until they can)");
+  });
+
+  it("says why nothing starts while the server stops", () => {
+    const lines = statusLines({
+      queued: 2,
+      processing: 1,
+      paused: false,
+      imagesNotStored: false,
+      serverStopping: true,
+      backends: [backend("http://a:7860", { busy: true })],
+    });
+    expect(lines[0]).toBe("queued 2, processing 1 (the server is stopping: no job starts until Anvil runs again)");
   });
 });
 

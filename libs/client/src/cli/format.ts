@@ -15,8 +15,10 @@ export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
   const paused = "paused" in status && status.paused ? " (paused)" : "";
   // A server older than the field leaves it out.
   const blocked = status.imagesNotStored === true ? " (images cannot be stored: no job starts until they can)" : "";
+  const stopping =
+    status.serverStopping === true ? " (the server is stopping: no job starts until Anvil runs again)" : "";
   return [
-    `queued ${status.queued}, processing ${status.processing}${paused}${blocked}`,
+    `queued ${status.queued}, processing ${status.processing}${paused}${blocked}${stopping}`,
     ...status.backends.map((b) => {
       // `stopping`: busy with a job that ended (being interrupted); a server older than the field leaves it out.
       const doing = b.stopping === true ? "stopping" : b.busy ? `busy${b.jobId ? ` with ${b.jobId}` : ""}` : "idle";

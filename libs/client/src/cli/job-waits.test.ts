@@ -29,7 +29,7 @@ const waitsWith = (status: Record<string, unknown> | Error) => {
 };
 
 describe("jobWaits' sayIfStopped", () => {
-  it("says why a job would not start: a paused queue, or a server that cannot store images", async () => {
+  it("says why a job would not start: a paused queue, a server that cannot store images, or one that stops", async () => {
     const paused = waitsWith({ paused: true, imagesNotStored: true });
     await paused.waits.sayIfStopped();
     expect(paused.stderr()).toBe("anvil: the queue is paused: the job waits until an admin resumes it\n");
@@ -37,10 +37,17 @@ describe("jobWaits' sayIfStopped", () => {
     const full = waitsWith({ paused: false, imagesNotStored: true });
     await full.waits.sayIfStopped();
     expect(full.stderr()).toMatch(/^anvil: the server cannot store images .*no job starts until it can\n$/);
+
+    const stopping = waitsWith({ paused: false, imagesNotStored: false, serverStopping: true });
+    await stopping.waits.sayIfStopped();
+    expect(stopping.stderr()).toBe(
+      "anvil: the server is stopping: the job waits until Anvil runs again (a restart, or another server)\n",
+    );
   });
 
   it("says nothing of a queue that runs, of a server older than the field, or of one that does not answer", async () => {
-    for (const status of [{ paused: false, imagesNotStored: false }, { paused: false }, new Error("down")]) {
+    const runs = { paused: false, imagesNotStored: false, serverStopping: false };
+    for (const status of [runs, { paused: false }, new Error("down")]) {
       const { waits, stderr } = waitsWith(status);
       await waits.sayIfStopped();
       expect(stderr()).toBe("");

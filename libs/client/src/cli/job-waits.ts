@@ -84,8 +84,8 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
   };
 
   /**
-   * A paused queue starts nothing, nor one whose server cannot store images: said before a wait, which would otherwise
-   * show a place in line that never moves.
+   * A paused queue starts nothing, nor one whose server cannot store images or is stopping: said before a wait, which
+   * would otherwise show a place in line that never moves.
    */
   const sayIfStopped = async (): Promise<void> => {
     const status = await anvil()
@@ -96,6 +96,10 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
     else if (status?.imagesNotStored === true) {
       io.stderr.write(
         "anvil: the server cannot store images (its disk is full or unwritable): no job starts until it can\n",
+      );
+    } else if (status?.serverStopping === true) {
+      io.stderr.write(
+        "anvil: the server is stopping: the job waits until Anvil runs again (a restart, or another server)\n",
       );
     }
   };
