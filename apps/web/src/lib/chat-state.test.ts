@@ -1,6 +1,6 @@
 import { createEffect, createRoot } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createChatState, keepingUnchanged, unlistedConversationWatch, withConversation } from "./chat-state";
+import { createChatState } from "./chat-state";
 import { makeJob, sseStream } from "./test-support";
 import { checkAuth } from "./auth";
 import type { Conversation, JobStreamEvent } from "./types";
@@ -10,68 +10,6 @@ const conversation = (id: string, title: string, owner = "local"): Conversation 
   title,
   createdAt: "2026-12-01T10:00:00.000Z",
   owner,
-});
-
-describe("keepingUnchanged", () => {
-  it("keeps the shown object of a conversation that did not change, and takes the fresh one of one that did", () => {
-    const [foxes, lighthouses] = [conversation("c1", "Foxes"), conversation("c2", "Lighthouses")];
-    const fresh = [
-      conversation("c3", "Harbours"),
-      conversation("c1", "Foxes"),
-      conversation("c2", "Lighthouses at dusk"),
-    ];
-    const list = keepingUnchanged([foxes, lighthouses], fresh);
-    expect(list).toEqual(fresh);
-    expect(list[1]).toBe(foxes);
-    expect(list[2]).toBe(fresh[2]);
-  });
-});
-
-describe("withConversation", () => {
-  const at = (id: string, title: string, day: number): Conversation => ({
-    id,
-    title,
-    createdAt: `2026-12-${String(day).padStart(2, "0")}T10:00:00.000Z`,
-    owner: "local",
-  });
-  const shown = [at("c3", "Harbours", 3), at("c1", "Foxes", 1)];
-
-  it("puts a conversation made elsewhere where the list's order puts it", () => {
-    expect(withConversation(shown, at("c4", "Lighthouses", 4), false).map((c) => c.id)).toEqual(["c4", "c3", "c1"]);
-    expect(withConversation(shown, at("c2", "Boats", 2), false).map((c) => c.id)).toEqual(["c3", "c2", "c1"]);
-    expect(withConversation(shown, at("c0", "Old", 0), false).map((c) => c.id)).toEqual(["c3", "c1", "c0"]);
-  });
-
-  it("leaves one older than the last shown to Show older while older ones are not listed", () => {
-    expect(withConversation(shown, at("c0", "Old", 0), true)).toBe(shown);
-  });
-
-  it("renames a listed conversation in its place, and keeps the list when nothing changed", () => {
-    const renamed = withConversation(shown, at("c1", "Foxes in snow", 1), false);
-    expect(renamed.map((c) => c.title)).toEqual(["Harbours", "Foxes in snow"]);
-    expect(renamed[0]).toBe(shown[0]);
-    expect(withConversation(shown, at("c1", "Foxes", 1), false)).toBe(shown);
-  });
-});
-
-describe("unlistedConversationWatch", () => {
-  it("reads the list again once for a job of the user's in a conversation it does not hold", () => {
-    const reload = vi.fn();
-    const listed = new Set(["c1"]);
-    const note = unlistedConversationWatch({
-      listed: (id) => listed.has(id),
-      mine: (job) => job.owner === "alice",
-      reload,
-    });
-    note(makeJob({ conversationId: "c1", owner: "alice" }));
-    note(makeJob({ conversationId: "c9", owner: "bob" }));
-    expect(reload).not.toHaveBeenCalled();
-    note(makeJob({ conversationId: "c2", owner: "alice" }));
-    note(makeJob({ conversationId: "c2", owner: "alice", status: "processing", progress: 30 }));
-    expect(reload).toHaveBeenCalledTimes(1);
-    note(makeJob({ conversationId: "c3", owner: "alice" }));
-    expect(reload).toHaveBeenCalledTimes(2);
-  });
 });
 
 const NOT_FOUND = { error: { message: "Not found", code: -32004, data: { code: "NOT_FOUND", httpStatus: 404 } } };
