@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { keepingUnchanged, withConversation } from "./conversation-list";
+import { createRoot } from "solid-js";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
+import { createConversationList, keepingUnchanged, withConversation } from "./conversation-list";
 import type { Conversation } from "./types";
 
 const conversation = (id: string, title: string, owner = "local"): Conversation => ({
@@ -48,5 +49,86 @@ describe("withConversation", () => {
     expect(renamed.map((c) => c.title)).toEqual(["Harbours", "Foxes in snow"]);
     expect(renamed[0]).toBe(shown[0]);
     expect(withConversation(shown, at("c1", "Foxes", 1), false)).toBe(shown);
+  });
+});
+
+/**
+ * A server for the list's calls: `conversations.list` answers `delayMs` after it is asked (each read counted in
+ * `lists`), and each `conversations.events` stream stays open and silent, its signal kept in `streams`.
+ */
+const listServer = (delayMs = 0) => {
+  const server = { lists: 0, streams: [] as AbortSignal[] };
+  vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(String(input), "http://anvil.test");
+    if (url.pathname.includes("conversations.events") && init?.signal) server.streams.push(init.signal);
+    if (url.pathname.includes(".events")) return new Promise<Response>(() => undefined);
+    const procedures = url.pathname.replace("/trpc/", "").split(",");
+    server.lists += procedures.filter((procedure) => procedure === "conversations.list").length;
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const replies = procedures.map(() => ({ result: { data: [conversation("c1", "Foxes")] } }));
+    return Response.json(url.searchParams.has("batch") ? replies : replies[0]);
+  });
+  return server;
+};
+
+describe("createConversationList", () => {
+  /** A list with no conversation open, once its first read is asked for (as the chat state asks for it). */
+  const listed = async (pollMs?: number) => {
+    const list = createRoot((dispose) => {
+      onTestFinished(() => {
+        dispose();
+        vi.useRealTimers();
+        vi.unstubAllGlobals();
+      });
+      return createConversationList({
+        openId: () => null,
+        onRead: () => undefined,
+        onOpenUnlisted: () => undefined,
+        onDeleted: () => undefined,
+        onChanged: () => undefined,
+        onFocus: () => undefined,
+        pollMs,
+      });
+    });
+    void list.load();
+    await vi.advanceTimersByTimeAsync(10);
+    return list;
+  };
+
+  it("holds the conversation stream only while the page is visible, and reopens it when shown", async () => {
+    vi.useFakeTimers();
+    const { streams } = listServer();
+    await listed();
+    const live = () => streams.filter((signal) => !signal.aborted).length;
+    expect(live()).toBe(1);
+    const hidden = vi.spyOn(document, "visibilityState", "get").mockReturnValue("hidden");
+    document.dispatchEvent(new Event("visibilitychange"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(live()).toBe(0);
+    hidden.mockRestore();
+    document.dispatchEvent(new Event("visibilitychange"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(live()).toBe(1);
+    expect(streams).toHaveLength(2);
+  });
+
+  it("does not read the list while the page is hidden, nor again right after a read that outlasted a tick", async () => {
+    vi.useFakeTimers();
+    // Each read of the list answers 50 seconds after it is asked.
+    const server = listServer(50_000);
+    await listed(20_000);
+    const lists = () => server.lists;
+    await vi.advanceTimersByTimeAsync(50_000);
+    const hidden = vi.spyOn(document, "visibilityState", "get").mockReturnValue("hidden");
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(lists()).toBe(1);
+    hidden.mockRestore();
+    // Asked at 120 s, answered at 170 s: the ticks at 140 and 160 s are skipped, the one at 180 s asks again.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(lists()).toBe(2);
+    await vi.advanceTimersByTimeAsync(55_000);
+    expect(lists()).toBe(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(lists()).toBe(3);
   });
 });
