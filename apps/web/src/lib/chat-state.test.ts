@@ -1,7 +1,7 @@
 import { createEffect, createRoot } from "solid-js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createChatState } from "./chat-state";
-import { makeJob, sseStream } from "./test-support";
+import { makeJob, ok, serverAnswering, sseStream } from "./test-support";
 import { checkAuth } from "./auth";
 import type { Conversation, JobStreamEvent } from "./types";
 
@@ -13,41 +13,6 @@ const conversation = (id: string, title: string, owner = "local"): Conversation 
 });
 
 const NOT_FOUND = { error: { message: "Not found", code: -32004, data: { code: "NOT_FOUND", httpStatus: 404 } } };
-const ok = (data: unknown) => ({ result: { data } });
-
-/**
- * A server for the page's tRPC calls (batched or not): `answer` gives each procedure's reply (a promise: one that comes
- * when it settles; undefined: an empty one), and every procedure asked for is counted. The job stream is `jobStream`'s
- * response, or stays open and silent.
- */
-const serverAnswering = (
-  answer: (procedure: string) => object | Promise<object> | undefined,
-  jobStream?: () => Response,
-  sent?: (procedures: string[], body: string) => void,
-) => {
-  const asked: string[] = [];
-  vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(String(input), "http://anvil.test");
-    const procedures = url.pathname.replace("/trpc/", "").split(",");
-    if (procedures.includes("jobs.events")) return jobStream?.() ?? new Promise<Response>(() => undefined);
-    asked.push(...procedures);
-    if (typeof init?.body === "string") sent?.(procedures, init.body);
-    const replies = procedures.map(
-      (procedure) =>
-        answer(procedure) ??
-        {
-          "queue.status": ok({ paused: false, backends: [] }),
-          "jobs.list": ok({ items: [], nextCursor: null }),
-          "messages.list": ok([]),
-        }[procedure] ??
-        ok([]),
-    );
-    const settled = await Promise.all(replies);
-    const status = settled.some((reply) => "error" in reply) ? 404 : 200;
-    return Response.json(url.searchParams.has("batch") ? settled : settled[0], { status });
-  });
-  return asked;
-};
 
 /**
  * A server whose `jobs.retry` gets no answer while `failing` (the network, or the server going away: the retry may or
@@ -228,28 +193,6 @@ describe("createChatState", () => {
     ]);
     expect(reads()).toBe(before + 2);
     expect(open.chat.selectedId()).toBe("c1");
-  });
-
-  it("reads the queue panel's counts again at a line event that changed the line, not at one of timing alone", async () => {
-    vi.useFakeTimers();
-    let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;
-    const asked = serverAnswering(
-      (procedure) => (procedure === "conversations.list" ? ok([conversation("c1", "Foxes")]) : undefined),
-      () => (stream = sseStream<JobStreamEvent>()).response,
-    );
-    const open = await openOn();
-    dispose = open.dispose;
-    expect(stream).not.toBeNull();
-    const statusReads = () => asked.filter((procedure) => procedure === "queue.status").length;
-    const before = statusReads();
-    // Another user's submission reaches this page as one more job in the line, long before the next 3 s poll.
-    stream!.send({ kind: "line", from: 0, version: 1, changes: [{ op: "insert", at: 1, count: 1 }], timing: null });
-    await vi.advanceTimersByTimeAsync(10);
-    expect(statusReads()).toBe(before + 1);
-    // New timing alone changes no count.
-    stream!.send({ kind: "line", from: 1, version: 1, changes: [], timing: null });
-    await vi.advanceTimersByTimeAsync(10);
-    expect(statusReads()).toBe(before + 1);
   });
 
   it("reads the open conversation once, not again, for jobs its stream shows while that read is under way", async () => {

@@ -1,6 +1,6 @@
-import { createRoot } from "solid-js";
-import { describe, expect, it, onTestFinished, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createConversationList, keepingUnchanged, withConversation } from "./conversation-list";
+import { mountedForTest } from "./test-support";
 import type { Conversation } from "./types";
 
 const conversation = (id: string, title: string, owner = "local"): Conversation => ({
@@ -74,13 +74,8 @@ const listServer = (delayMs = 0) => {
 describe("createConversationList", () => {
   /** A list with no conversation open, once its first read is asked for (as the chat state asks for it). */
   const listed = async (pollMs?: number) => {
-    const list = createRoot((dispose) => {
-      onTestFinished(() => {
-        dispose();
-        vi.useRealTimers();
-        vi.unstubAllGlobals();
-      });
-      return createConversationList({
+    const list = mountedForTest(() =>
+      createConversationList({
         openId: () => null,
         onRead: () => undefined,
         onOpenUnlisted: () => undefined,
@@ -88,8 +83,8 @@ describe("createConversationList", () => {
         onChanged: () => undefined,
         onFocus: () => undefined,
         pollMs,
-      });
-    });
+      }),
+    );
     void list.load();
     await vi.advanceTimersByTimeAsync(10);
     return list;

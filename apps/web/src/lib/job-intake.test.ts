@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
-import { unlistedConversationWatch } from "./job-intake";
-import { makeJob } from "./test-support";
+import { createJobIntake, unlistedConversationWatch } from "./job-intake";
+import { createJobStore } from "./job-store";
+import { makeJob, mountedForTest, serverAnswering, sseStream } from "./test-support";
+import type { JobStreamEvent } from "./types";
 
 describe("unlistedConversationWatch", () => {
   it("reads the list again once for a job of the user's in a conversation it does not hold", () => {
@@ -19,5 +21,41 @@ describe("unlistedConversationWatch", () => {
     expect(reload).toHaveBeenCalledTimes(1);
     note(makeJob({ conversationId: "c3", owner: "alice" }));
     expect(reload).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("createJobIntake", () => {
+  it("reads the queue panel's counts again at a line event that changed the line, not at one of timing alone", async () => {
+    vi.useFakeTimers();
+    let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;
+    const asked = serverAnswering(
+      () => undefined,
+      () => (stream = sseStream<JobStreamEvent>()).response,
+    );
+    // The stream of conversation c1, open on the page.
+    mountedForTest(() =>
+      createJobIntake({
+        store: createJobStore(),
+        openId: () => "c1",
+        listed: () => true,
+        reloadList: async () => undefined,
+        onJobEvent: () => undefined,
+        readOpenWaiting: () => undefined,
+        onHistoryGone: () => undefined,
+        onBackendUp: () => undefined,
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(10);
+    expect(stream).not.toBeNull();
+    const statusReads = () => asked.filter((procedure) => procedure === "queue.status").length;
+    const before = statusReads();
+    // Another user's submission reaches this page as one more job in the line, long before the next 3 s poll.
+    stream!.send({ kind: "line", from: 0, version: 1, changes: [{ op: "insert", at: 1, count: 1 }], timing: null });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(statusReads()).toBe(before + 1);
+    // New timing alone changes no count.
+    stream!.send({ kind: "line", from: 1, version: 1, changes: [], timing: null });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(statusReads()).toBe(before + 1);
   });
 });

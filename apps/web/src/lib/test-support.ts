@@ -1,3 +1,5 @@
+import { createRoot } from "solid-js";
+import { onTestFinished, vi } from "vitest";
 import type { Job } from "./types";
 
 /** A job as the API would send it, for tests; `overrides` set whatever the test is about. */
@@ -55,4 +57,56 @@ export function sseStream<T>() {
     /** The connection breaks (the server went away, the network dropped). */
     fail: () => controller.error(new TypeError("network error")),
   };
+}
+
+/** A tRPC reply with `data`. */
+export const ok = (data: unknown) => ({ result: { data } });
+
+/**
+ * A server for the page's tRPC calls (batched or not): `answer` gives each procedure's reply (a promise: one that comes
+ * when it settles; undefined: an empty one), and every procedure asked for is counted. The job stream is `jobStream`'s
+ * response, or stays open and silent.
+ */
+export const serverAnswering = (
+  answer: (procedure: string) => object | Promise<object> | undefined,
+  jobStream?: () => Response,
+  sent?: (procedures: string[], body: string) => void,
+) => {
+  const asked: string[] = [];
+  vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(String(input), "http://anvil.test");
+    const procedures = url.pathname.replace("/trpc/", "").split(",");
+    if (procedures.includes("jobs.events")) return jobStream?.() ?? new Promise<Response>(() => undefined);
+    asked.push(...procedures);
+    if (typeof init?.body === "string") sent?.(procedures, init.body);
+    const replies = procedures.map(
+      (procedure) =>
+        answer(procedure) ??
+        {
+          "queue.status": ok({ paused: false, backends: [] }),
+          "jobs.list": ok({ items: [], nextCursor: null }),
+          "messages.list": ok([]),
+        }[procedure] ??
+        ok([]),
+    );
+    const settled = await Promise.all(replies);
+    const status = settled.some((reply) => "error" in reply) ? 404 : 200;
+    return Response.json(url.searchParams.has("batch") ? settled : settled[0], { status });
+  });
+  return asked;
+};
+
+/**
+ * What `make` makes, in a Solid root of its own that is disposed of once the test is done, when the test's fake
+ * timers and stubbed globals go too.
+ */
+export function mountedForTest<T>(make: () => T): T {
+  return createRoot((dispose) => {
+    onTestFinished(() => {
+      dispose();
+      vi.useRealTimers();
+      vi.unstubAllGlobals();
+    });
+    return make();
+  });
 }
