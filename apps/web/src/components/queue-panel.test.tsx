@@ -76,26 +76,25 @@ describe("<QueuePanel>", () => {
     expect(screen.queryByRole("button", { name: "Waiting jobs" })).not.toBeInTheDocument();
   });
 
-  it("tells everyone why nothing starts while the server cannot store images", () => {
+  it.each([
+    {
+      why: "the server cannot store images",
+      flag: "imagesNotStored",
+      testId: "queue-images-not-stored",
+      says: "The server cannot store images",
+    },
+    {
+      why: "the server stops",
+      flag: "serverStopping",
+      testId: "queue-server-stopping",
+      says: "The server is stopping: running jobs may finish, and no job starts until Anvil runs again",
+    },
+  ] as const)("tells everyone why nothing starts while $why", ({ flag, testId, says }) => {
     const { unmount } = render(() => <QueuePanel status={status} connection="live" promptOf={() => undefined} />);
-    expect(screen.queryByTestId("queue-images-not-stored")).not.toBeInTheDocument();
+    expect(screen.queryByTestId(testId)).not.toBeInTheDocument();
     unmount();
-    render(() => (
-      <QueuePanel status={{ ...status, imagesNotStored: true }} connection="live" promptOf={() => undefined} />
-    ));
-    expect(screen.getByTestId("queue-images-not-stored")).toHaveTextContent("The server cannot store images");
-  });
-
-  it("tells everyone why nothing starts while the server stops", () => {
-    const { unmount } = render(() => <QueuePanel status={status} connection="live" promptOf={() => undefined} />);
-    expect(screen.queryByTestId("queue-server-stopping")).not.toBeInTheDocument();
-    unmount();
-    render(() => (
-      <QueuePanel status={{ ...status, serverStopping: true }} connection="live" promptOf={() => undefined} />
-    ));
-    expect(screen.getByTestId("queue-server-stopping")).toHaveTextContent(
-      "The server is stopping: running jobs may finish, and no job starts until Anvil runs again",
-    );
+    render(() => <QueuePanel status={{ ...status, [flag]: true }} connection="live" promptOf={() => undefined} />);
+    expect(screen.getByTestId(testId)).toHaveTextContent(says);
   });
 
   it("lets an admin pause a running queue and resume a paused one", async () => {

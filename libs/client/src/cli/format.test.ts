@@ -14,6 +14,15 @@ const backend = (url: string, over: Partial<Backend>): Backend => ({
 });
 
 describe("statusLines", () => {
+  const runs = {
+    queued: 4,
+    processing: 1,
+    paused: false,
+    imagesNotStored: false,
+    serverStopping: false,
+    backends: [backend("http://a:7860", {})],
+  };
+
   it("says what each GPU does: idle, busy with a job, or stopping one that ended", () => {
     const lines = statusLines({
       queued: 3,
@@ -38,28 +47,21 @@ describe("statusLines", () => {
     ]);
   });
 
-  it("says why nothing starts while images cannot be stored", () => {
-    const lines = statusLines({
-      queued: 4,
-      processing: 1,
-      paused: false,
-      imagesNotStored: true,
-      serverStopping: false,
-      backends: [backend("http://a:7860", {})],
-    });
-    expect(lines[0]).toBe("queued 4, processing 1 (images cannot be stored: no job starts until they can)");
-  });
-
-  it("says why nothing starts while the server stops", () => {
-    const lines = statusLines({
-      queued: 2,
-      processing: 1,
-      paused: false,
-      imagesNotStored: false,
-      serverStopping: true,
-      backends: [backend("http://a:7860", { busy: true })],
-    });
-    expect(lines[0]).toBe("queued 2, processing 1 (the server is stopping: no job starts until Anvil runs again)");
+  it.each([
+    {
+      why: "images cannot be stored",
+      flag: "imagesNotStored",
+      says: "images cannot be stored: no job starts until they can",
+    },
+    {
+      why: "the server stops",
+      flag: "serverStopping",
+      says: "the server is stopping: no job starts until Anvil runs again",
+    },
+  ] as const)("says why nothing starts while $why", ({ flag, says }) => {
+    const [stopped] = statusLines({ ...runs, [flag]: true });
+    expect(stopped).toBe(`queued 4, processing 1 (${says})`);
+    expect(statusLines(runs)[0]).toBe("queued 4, processing 1");
   });
 });
 
