@@ -255,6 +255,8 @@ export class AuthGate {
       return identity.user;
     }
     if (identity.credential) await this.failed(req, identity.reason);
+    // A token that names nobody: saying "send a token" to a caller that sent one hides what is wrong.
+    if (identity.credential) return { refusal: this.wrongTokenRefusal() };
     if (identity.refusal === undefined) return 401;
     // The proxy is trusted and set up by an operator: a name it sends that Anvil cannot take is theirs to see, in the
     // log once per name (every request of that person's pages is refused alike).
@@ -264,6 +266,15 @@ export class AuthGate {
       this.options.logger.warn({ address, path: pathOf(req), reason: identity.reason }, identity.refusal);
     }
     return { refusal: identity.refusal };
+  }
+
+  /** The 401's words for a Bearer token that is neither API_TOKEN nor a user's (wrong, or its user removed). */
+  private wrongTokenRefusal(): string {
+    return this.required
+      ? "Unauthorized: the Bearer token is neither API_TOKEN nor a user's token on this server (a removed user's " +
+          "token stops working); send a valid one"
+      : "Unauthorized: the Bearer token is no user's token on this server (a removed user's token stops working); " +
+          "send a valid one, or none: this server asks for no sign-in";
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -2,7 +2,7 @@ import type { Job } from "@anvil/job-machine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { authorizedHttpClient, upgrade } from "../reliability/support/authorized-clients";
-import { startInProcess } from "../reliability/support/in-process";
+import { startInProcess, useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import type { AnvilClient } from "../testing/clients";
 import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
@@ -289,6 +289,31 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     expect(await codeOfCall(admin.users.remove.mutate({ name: "leaver" }))).toBe("NOT_FOUND");
   });
 
+  it("tells a caller whose token names nobody that the token is wrong, not to send one", async () => {
+    const refusal = async (headers: Record<string, string>) => {
+      const response = await fetch(`${running.url}/trpc/me`, { headers });
+      return {
+        status: response.status,
+        message: ((await response.json()) as { error: { message: string } }).error.message,
+      };
+    };
+    const wrong = {
+      status: 401,
+      message:
+        "Unauthorized: the Bearer token is neither API_TOKEN nor a user's token on this server (a removed user's " +
+        "token stops working); send a valid one",
+    };
+    expect(await refusal(bearer("not-a-token-of-this-server"))).toEqual(wrong);
+    const { token } = await admin.users.create.mutate({ name: "gone" });
+    await admin.users.remove.mutate({ name: "gone" });
+    expect(await refusal(bearer(token))).toEqual(wrong);
+    // No token at all: told how to sign in.
+    expect(await refusal({})).toEqual({
+      status: 401,
+      message: "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy",
+    });
+  });
+
   it("lets no admin remove themselves or a built-in user, and another admin remove an admin", async () => {
     const { token } = await admin.users.create.mutate({ name: "boss", admin: true });
     const boss = authorizedHttpClient(running.url, bearer(token));
@@ -423,5 +448,21 @@ describe("sign-in limits and the sign-in proxy", () => {
     expect(logged).toHaveLength(3);
     expect(logged[0]).toMatchObject({ address: expect.stringMatching(/127\.0\.0\.1/), path: "/auth/login" });
     expect(JSON.stringify(logged)).not.toContain("wrong-0");
+  });
+});
+
+describe("a wrong token where nobody signs in", () => {
+  const [pglite] = testDrivers();
+  const { start } = useFreshServer(pglite!);
+
+  it("is told the token names nobody and that no sign-in is needed, not to send a token", async () => {
+    const running = await start();
+    const response = await fetch(`${running.url}/trpc/me`, { headers: bearer("not-a-token-of-this-server") });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      "Unauthorized: the Bearer token is no user's token on this server (a removed user's token stops working); " +
+        "send a valid one, or none: this server asks for no sign-in",
+    );
+    expect(await running.trpc.me.query()).toEqual({ name: "local", admin: true });
   });
 });
