@@ -73,6 +73,31 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
     expect(dataSchema(doc.paths["/trpc/jobs.get"]!.get!)).toEqual({ $ref: "#/components/schemas/Job" });
   });
 
+  it("documents the image a job's imageUrl names, and /healthz, as they answer", async () => {
+    const { trpc, url } = server();
+    const submitted = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("openapi image"), ...quick });
+    const job = await waitForStatus(trpc, submitted.id, "complete");
+    const image = doc.paths["/images/{jobId}.png"]?.get as unknown as {
+      parameters: { name: string; in: string }[];
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    expect(image.parameters).toEqual([expect.objectContaining({ name: "jobId", in: "path" })]);
+    expect(job.imageUrl).toBe(`/images/${job.id}.png`);
+    const fetched = await fetch(`${url}${job.imageUrl}`);
+    expect(Object.keys(image.responses["200"]!.content!)).toContain(fetched.headers.get("content-type"));
+    const missing = await fetch(`${url}/images/00000000-0000-4000-8000-000000000000.png`);
+    expect(Object.keys(image.responses)).toContain(String(missing.status));
+
+    const healthz = doc.paths["/healthz"]?.get as unknown as {
+      responses: Record<string, { content: { "application/json": { schema: Schema } } }>;
+    };
+    const answer = await fetch(`${url}/healthz`);
+    const schema = healthz.responses[String(answer.status)]!.content["application/json"].schema;
+    const body = (await answer.json()) as Record<string, unknown>;
+    expect(Object.keys(schema.properties!)).toEqual(expect.arrayContaining(Object.keys(body)));
+    expect(Object.keys(body)).toEqual(expect.arrayContaining(schema.required!));
+  });
+
   it("documents the HTTP shape that answers: GET with ?input= and POST with a JSON body", async () => {
     const { url } = server();
     const created = await fetch(`${url}/trpc/conversations.create`, {

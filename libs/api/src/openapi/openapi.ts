@@ -171,6 +171,7 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
       paths[`/trpc/${path}`] = { post: operation };
     }
   }
+  Object.assign(paths, httpPaths());
   return {
     openapi: "3.1.0",
     info: {
@@ -192,3 +193,73 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
 
 /** Whether the procedure may be called without input (no body, no `?input=`). */
 const isOptional = (schema: z.ZodType | undefined): boolean => !schema || schema.safeParse(undefined).success;
+
+const errorReply = (description: string): JsonSchema => ({
+  description,
+  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+});
+
+/**
+ * The plain HTTP paths a service in another language needs besides the procedures: the image a finished job's
+ * `imageUrl` names, and the readiness check. Without them a client generated from this document could submit a job
+ * but not fetch its image.
+ */
+function httpPaths(): Record<string, JsonSchema> {
+  const binary = { type: "string", contentEncoding: "binary" };
+  return {
+    "/images/{jobId}.png": {
+      get: {
+        operationId: "image",
+        summary: "A finished job's image: the path its Job's imageUrl names",
+        description:
+          "image/png, or image/jpeg or image/webp when Forge's samples_format makes it so (the same URL); " +
+          "content-disposition names it anvil-<jobId>.png, .jpg or .webp. HEAD answers the same without the body.",
+        tags: ["images"],
+        parameters: [{ name: "jobId", in: "path", required: true, schema: { type: "string", format: "uuid" } }],
+        responses: {
+          "200": {
+            description: "The image",
+            content: {
+              "image/png": { schema: binary },
+              "image/jpeg": { schema: binary },
+              "image/webp": { schema: binary },
+            },
+          },
+          "401": errorReply("UNAUTHORIZED: sign-in is required and the request carries no valid token or session"),
+          "404": errorReply("NOT_FOUND: no such job, another user's, or it has no image (not complete)"),
+          "405": errorReply("METHOD_NOT_SUPPORTED: a method other than GET or HEAD"),
+        },
+      },
+    },
+    "/healthz": {
+      get: {
+        operationId: "healthz",
+        summary: "Readiness of this server, for a load balancer: open, no sign-in",
+        tags: ["health"],
+        security: [{}],
+        responses: {
+          "200": { description: "This server takes requests", content: { "application/json": { schema: readiness } } },
+          "503": {
+            description:
+              "Its database does not answer or refuses writes, it is stopping after a SIGTERM, or (a follower) its " +
+              "leader does not answer; Retry-After says when to look again",
+            headers: { "Retry-After": { description: "seconds", schema: { type: "integer" } } },
+            content: { "application/json": { schema: readiness } },
+          },
+        },
+      },
+    },
+  };
+}
+
+const readiness: JsonSchema = {
+  type: "object",
+  required: ["ok", "role", "database", "stopping"],
+  properties: {
+    ok: { type: "boolean" },
+    role: { enum: ["single", "leader", "follower"] },
+    database: { enum: ["up", "down"] },
+    stopping: { type: "boolean" },
+    leader: { const: "unreachable", description: "a follower that cannot reach its leader" },
+  },
+};
