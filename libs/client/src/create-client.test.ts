@@ -1,3 +1,5 @@
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createAnvilClient } from "./create-client";
 
@@ -12,5 +14,21 @@ describe("createAnvilClient", () => {
     for (const url of ["http://127.0.0.1:3000", "HTTPS://anvil.example/", "", "/anvil"]) {
       expect(() => createAnvilClient({ url }), url).not.toThrow();
     }
+  });
+
+  it('names the server and why when a call gets no answer, where fetch says only "fetch failed"', async () => {
+    // A port that was just free: nothing listens there.
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    const { port } = listener.address() as AddressInfo;
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    const url = `http://127.0.0.1:${port}`;
+    const anvil = createAnvilClient({ url });
+    const expected =
+      `fetch failed: cannot reach Anvil at ${url}: nothing answers there (is the server running, and is that its ` +
+      "address?)";
+    await expect(anvil.queue.status.query()).rejects.toThrow(expected);
+    await expect(anvil.image({ id: "x", imageUrl: "/images/x.png" })).rejects.toThrow(expected);
+    await expect(anvil.submitAndWait({ prompt: "a fox" }, { retryForMs: 0 })).rejects.toThrow(expected);
   });
 });

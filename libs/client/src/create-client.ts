@@ -3,6 +3,7 @@ import type { TRPCLink } from "@trpc/client";
 import { EventSource as FetchEventSource } from "eventsource";
 import type { AnvilRouter } from "./router";
 import { submitAndWait, waitForJob } from "./submit-and-wait";
+import { isNetworkError, whyUnreachable } from "./transient";
 import type { SubmitAndWaitOptions, WaitOptions } from "./submit-and-wait";
 import type { Job, SubmitInput } from "./types";
 import { watchJob } from "./watch";
@@ -59,6 +60,21 @@ export type AnvilClient = AnvilTRPCClient & {
  */
 export const serverBase = (url: string): string => url.replace(/\/+$/, "").replace(/\/trpc$/, "");
 
+/**
+ * A request that got no answer, as an error that names the server and says why: fetch's own "fetch failed" (in a
+ * browser "Failed to fetch") names neither, and a service's log then says nothing of which address to check. Its
+ * message still begins with fetch's, and the original is its cause. Anything else (an abort) stays as it was.
+ */
+const unreachable = (error: unknown, base: string): unknown =>
+  error instanceof Error && isNetworkError(error)
+    ? new TypeError(
+        `${error.message}: cannot reach Anvil at ${base || "this page's server"}: ${whyUnreachable(error)}`,
+        {
+          cause: error,
+        },
+      )
+    : error;
+
 /** Creates a client for the Anvil server at `url`. */
 export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
   // "127.0.0.1:3000" would make every call fail with "Failed to parse URL", and a watch retry it for ever.
@@ -71,7 +87,11 @@ export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
   const fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const authorization: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
   const withAuth: typeof fetch = (input, init) =>
-    fetcher(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), ...authorization } });
+    fetcher(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), ...authorization } }).catch(
+      (error: unknown) => {
+        throw unreachable(error, base);
+      },
+    );
   const EventSource = options.EventSource ?? (FetchEventSource as unknown as typeof globalThis.EventSource);
   const usesFetch = EventSource === (FetchEventSource as unknown);
 

@@ -84,6 +84,13 @@ describe("errorMessage", () => {
     expect(fieldErrorsOf(TRPCClientError.from(new TypeError("Failed to fetch")))).toEqual({ form: UNREACHABLE });
   });
 
+  it("says so too of @anvil/client's words for it, which name the server and why", () => {
+    const worded = new TypeError("Failed to fetch: cannot reach Anvil at this page's server: no answer came", {
+      cause: new TypeError("Failed to fetch"),
+    });
+    expect(errorMessage(TRPCClientError.from(worded))).toBe(UNREACHABLE);
+  });
+
   it("keeps the server's own message", () => {
     expect(errorMessage(trpcError("SERVICE_UNAVAILABLE", "The database is not reachable"))).toBe(
       "The database is not reachable",

@@ -33,8 +33,12 @@ export function errorCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** What the browser says when a request never got an answer (Chromium, Firefox, Safari, Node). */
-const NETWORK_FAILURE = /^(Failed to fetch|NetworkError when attempting to fetch resource\.|Load failed|fetch failed)$/;
+/**
+ * What the browser says when a request never got an answer (Chromium, Firefox, Safari, Node), alone or followed by
+ * @anvil/client's words for which server and why (": cannot reach Anvil at …").
+ */
+const NETWORK_FAILURE =
+  /^(Failed to fetch|NetworkError when attempting to fetch resource\.|Load failed|fetch failed)($|: cannot reach Anvil at )/;
 
 /** The message for a call that never reached the server. */
 export const UNREACHABLE = "The Anvil server cannot be reached; check the connection and try again";
