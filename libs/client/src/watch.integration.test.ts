@@ -18,7 +18,13 @@ describe("watch and wait against a server that refuses the token", { timeout: 30
         // Nothing comes: the stream is refused.
       }
     })();
-    await expect(watching).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+    await expect(watching).rejects.toMatchObject({
+      data: { code: "UNAUTHORIZED" },
+      // Says what to mend, not only the status.
+      message:
+        "UNAUTHORIZED: Anvil refused the job's event stream (HTTP 401): the client's token is missing, or is " +
+        "neither API_TOKEN nor a user's token",
+    });
   });
 
   it("leaves no listener on a signal shared by many watches and waits once each has ended", async () => {

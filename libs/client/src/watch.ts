@@ -40,7 +40,9 @@ const refusal = (error: unknown) => {
   const known = httpStatus === undefined ? undefined : FATAL_STATUS[httpStatus];
   if (!known) return undefined;
   const [code, number] = known;
-  const message = `${code}: Anvil refused the job's event stream (HTTP ${httpStatus})`;
+  // The stream's refusal comes without the server's words; a 401 has one cause a caller can mend.
+  const why = httpStatus === 401 ? ": the client's token is missing, or is neither API_TOKEN nor a user's token" : "";
+  const message = `${code}: Anvil refused the job's event stream (HTTP ${httpStatus})${why}`;
   return TRPCClientError.from(
     { error: { message, code: number, data: { code, httpStatus } } },
     { cause: error instanceof Error ? error : undefined },
