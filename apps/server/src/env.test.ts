@@ -11,14 +11,39 @@ describe("readEnv", () => {
 
   it("names the variable and the item of a list that is wrong, not a path into the parsed value", () => {
     expect(() => readEnv({ FORGE_URL: "notaurl" })).toThrow(
-      "Invalid environment: FORGE_URL notaurl must be http(s) URLs separated by commas",
+      "Invalid environment: FORGE_URL notaurl must start with http:// or https:// (e.g. http://notaurl)",
     );
     expect(() => readEnv({ FORGE_URL: "http://127.0.0.1:3690," })).toThrow(
       "Invalid environment: FORGE_URL item 2 (empty) must be http(s) URLs separated by commas",
     );
     expect(() => readEnv({ ALLOWED_ORIGINS: "https://a.example, foo" })).toThrow(
-      "Invalid environment: ALLOWED_ORIGINS item 2 foo must be http(s) origins separated by commas",
+      "Invalid environment: ALLOWED_ORIGINS item 2 foo must start with http:// or https:// (e.g. http://foo)",
     );
+  });
+
+  it("tells a URL written without its scheme to add it, with the value it meant", () => {
+    expect(() => readEnv({ FORGE_URL: "gpu-box:7860" })).toThrow(
+      "Invalid environment: FORGE_URL gpu-box:7860 must start with http:// or https:// (e.g. http://gpu-box:7860)",
+    );
+    expect(() => readEnv({ FORGE_URL: "http://gpu-1:7860,gpu-2:7860" })).toThrow(
+      "Invalid environment: FORGE_URL item 2 gpu-2:7860 must start with http:// or https:// (e.g. http://gpu-2:7860)",
+    );
+    expect(() => readEnv({ CLUSTER_URL: "10.0.0.5:3000" })).toThrow(
+      "Invalid environment: CLUSTER_URL 10.0.0.5:3000 must start with http:// (e.g. http://10.0.0.5:3000)",
+    );
+    expect(() => readEnv({ ALLOWED_ORIGINS: "app.example.com" })).toThrow(
+      "Invalid environment: ALLOWED_ORIGINS app.example.com must start with http:// or https:// (e.g. http://app.example.com)",
+    );
+    // Credentials are not repeated in an example.
+    const refusal = (() => {
+      try {
+        readEnv({ FORGE_URL: "anvil:s3cret@gpu-1:7860" });
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(refusal).toContain("must start with http:// or https://");
+    expect(refusal).not.toContain("e.g.");
   });
 
   it("takes credentials in FORGE_URL and never repeats them in its error", () => {
@@ -191,7 +216,7 @@ describe("readEnv", () => {
     );
     // No scheme: once a TypeError ("Invalid URL") that named no variable.
     expect(() => readEnv({ ALLOWED_ORIGINS: "app.example.com" })).toThrow(
-      "Invalid environment: ALLOWED_ORIGINS app.example.com must be http(s) origins separated by commas",
+      "Invalid environment: ALLOWED_ORIGINS app.example.com must start with http:// or https://",
     );
   });
 

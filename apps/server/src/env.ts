@@ -42,13 +42,29 @@ const isOriginOnly = (url: string): boolean => {
   return pathname === "/" && search === "" && hash === "" && username === "" && password === "";
 };
 
+/**
+ * The refusal of a URL that does not parse as `schemes` (e.g. "http(s)"): one written without its scheme
+ * (`gpu-box:7860`, as Forge prints its address) is told to add it, with the value it meant; else `otherwise`.
+ * No example for one with credentials, which the line would repeat.
+ */
+const urlRefusal =
+  (schemes: string, otherwise: string) =>
+  (issue: { input?: unknown }): string => {
+    const input = typeof issue.input === "string" ? issue.input : "";
+    if (input === "" || input.includes("://")) return otherwise;
+    const start = schemes === "http" ? "http://" : "http:// or https://";
+    return `must start with ${start}${input.includes("@") ? "" : ` (e.g. http://${input})`}`;
+  };
+
 const forgeUrls = optionalString.pipe(
   z
     .string()
     .transform((s) => s.split(",").map((url) => url.trim().replace(/\/+$/, "")))
     .pipe(
       z
-        .array(z.url({ protocol: /^https?$/, error: "must be http(s) URLs separated by commas" }))
+        .array(
+          z.url({ protocol: /^https?$/, error: urlRefusal("http(s)", "must be http(s) URLs separated by commas") }),
+        )
         .min(1, { error: "must name at least one URL" })
         .superRefine((urls, ctx) => {
           // One Forge listed twice would count as two GPUs and run two generations at once on one card.
@@ -161,7 +177,7 @@ const envSchema = z.object({
       .pipe(
         z.array(
           z
-            .url({ protocol: /^https?$/, error: "must be http(s) origins separated by commas" })
+            .url({ protocol: /^https?$/, error: urlRefusal("http(s)", "must be http(s) origins separated by commas") })
             .refine((url) => isOriginOnly(url), {
               error: "must be origins (scheme, host and port), without a path",
             })
@@ -193,7 +209,7 @@ const envSchema = z.object({
   /** Cluster: where the other servers reach this one (default http://HOST:PORT). */
   CLUSTER_URL: optionalString.pipe(
     z
-      .url({ protocol: /^http$/, error: "must be an http:// URL" })
+      .url({ protocol: /^http$/, error: urlRefusal("http", "must be an http:// URL") })
       // Followers reach the leader at its host and port alone: a path, query or credentials would be dropped unsaid.
       .refine((url) => isOriginOnly(url), {
         error: "must be http://host:port alone, without a path, query or credentials",
