@@ -332,7 +332,10 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
       for (const [method, path, status, code] of [
         ["GET", `/images/${unknownId}.png`, 404, "NOT_FOUND"],
         ["GET", "/trpc", 404, "NOT_FOUND"],
-        ["POST", "/somewhere", 405, "METHOD_NOT_SUPPORTED"],
+        // A write to one of the app's pages; to a path that is none, NOT_FOUND (unknown-paths.integration.test.ts).
+        ["POST", "/", 405, "METHOD_NOT_SUPPORTED"],
+        ["POST", "/inspect", 405, "METHOD_NOT_SUPPORTED"],
+        ["POST", "/somewhere", 404, "NOT_FOUND"],
       ] as const) {
         const reply = await answer(await fetch(`${server().url}${path}`, { method }));
         expect(reply.status, `${method} ${path}`).toBe(status);

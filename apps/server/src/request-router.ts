@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { extname } from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   appRouter,
@@ -30,6 +31,32 @@ import { answerCors } from "./cors";
 const OPENAPI = JSON.stringify(openApiDocument(appRouter, { version: "0.1.0" }));
 
 const isRead = (req: IncomingMessage): boolean => req.method === "GET" || req.method === "HEAD";
+
+/** The web app's own pages (`ROUTES` in apps/web/src/app.tsx): the extensionless paths a program is sent the app for. */
+const APP_PAGES: ReadonlySet<string> = new Set(["/", "/inspect"]);
+
+/**
+ * Where a program that asked for a path Anvil does not serve should have gone, or null: for the app's pages and
+ * files, and for a browser's request for a page (the app says "not found" itself). A load balancer that probed
+ * `/health` was sent the web app with a 200, whether or not the server could take requests, and a service that
+ * called `/jobs.submit` without `/trpc` got a page where it expected JSON.
+ */
+const unknownPathRefusal = (req: IncomingMessage, path: string): string | null => {
+  if (APP_PAGES.has(path)) return null;
+  if (isRead(req) && (req.headers.accept ?? "").includes("text/html")) return null;
+  if (/^\/(health|ready|readiness|readyz|live|liveness|livez|status|ping)\/?$/i.test(path)) {
+    return `No such path ${path}: the readiness check is GET /healthz (and the API's health query GET /trpc/health)`;
+  }
+  if (Object.hasOwn(appRouter._def.procedures, path.slice(1))) {
+    return `No such path ${path}: the API's procedures are under /trpc, e.g. ${req.method ?? "GET"} /trpc${path}`;
+  }
+  // The app's files (`/favicon.png`, `/assets/…`) are the web app's to find, or to answer 404.
+  if (extname(path) !== "") return null;
+  return (
+    `No such path ${path}: the API is under /trpc/<procedure> (see /openapi.json), a job's image under ` +
+    "/images/<jobId>.png, the readiness check at /healthz, the web app at /"
+  );
+};
 
 /**
  * Why a call's body cannot be read as JSON, or null. tRPC would take an octet stream or a form as a procedure's
@@ -275,6 +302,8 @@ export const routeRequest =
         signInRequired: gate.required,
       });
     }
+    const unknown = unknownPathRefusal(req, path);
+    if (unknown) return void trpcErrorReply(res, "NOT_FOUND", unknown);
     if (!isRead(req)) {
       return void trpcErrorReply(res, "METHOD_NOT_SUPPORTED", `${req.method} is not a way to read a page: use GET`, {
         allow: "GET, HEAD",
