@@ -34,4 +34,15 @@ describe("createAnvilClient against a live server", { timeout: 60_000 }, () => {
     const client = createAnvilClient({ url: `${url()}/trpc/`, token: ADMIN_TOKEN });
     await expect(client.queue.status.query()).resolves.toMatchObject({ paused: false });
   });
+
+  it("says why an image is refused, in the server's words, not only its status", async () => {
+    const id = "00000000-0000-4000-8000-000000000000";
+    const job = { id, imageUrl: `/images/${id}.png` };
+    await expect(createAnvilClient({ url: url(), token: ADMIN_TOKEN }).image(job)).rejects.toThrow(
+      `GET /images/${id}.png answered 404: No such image: /images/${id}.png`,
+    );
+    await expect(createAnvilClient({ url: url() }).image(job)).rejects.toThrow(
+      `GET /images/${id}.png answered 401: Unauthorized: send Authorization: Bearer <token>`,
+    );
+  });
 });

@@ -126,7 +126,14 @@ export function createAnvilClient(options: AnvilClientOptions): AnvilClient {
     image: async (job: Pick<Job, "id" | "imageUrl">, opts?: { signal?: AbortSignal }) => {
       if (!job.imageUrl) throw new Error(`Job ${job.id} has no image (yet)`);
       const response = await withAuth(`${base}${job.imageUrl}`, opts?.signal ? { signal: opts.signal } : {});
-      if (!response.ok) throw new Error(`GET ${job.imageUrl} answered ${response.status}`);
+      if (!response.ok) {
+        // The server says why in the API's error shape ("No such image …", "Unauthorized: …"): passed on.
+        const why = await response
+          .json()
+          .then((body: unknown) => (body as { error?: { message?: unknown } }).error?.message)
+          .catch(() => undefined);
+        throw new Error(`GET ${job.imageUrl} answered ${response.status}${typeof why === "string" ? `: ${why}` : ""}`);
+      }
       return new Uint8Array(await response.arrayBuffer());
     },
   };
