@@ -187,6 +187,20 @@ describe("readEnv", () => {
     );
   });
 
+  it("refuses a DATABASE_URL that names no database, which would put Anvil's tables in a default one", () => {
+    for (const url of ["postgres://", "postgres://anvil@db-host:5432", "postgresql://anvil:s3cret@db-host/"]) {
+      expect(() => readEnv({ DATABASE_URL: url }), url).toThrow(
+        "must name its database, e.g. postgres://anvil@db-host:5432/anvil",
+      );
+    }
+    expect(() => readEnv({ DATABASE_URL: "postgres://anvil:s3cret@db-host" })).toThrow(
+      "Invalid environment: DATABASE_URL postgres://anvil:***@db-host must name its database",
+    );
+    for (const url of ["postgres://anvil@db-host/anvil", "postgres:///anvil", "postgres://db-host?dbname=anvil"]) {
+      expect(readEnv({ DATABASE_URL: url }).DATABASE_URL, url).toBe(url);
+    }
+  });
+
   it("refuses an API_TOKEN of only spaces, which would otherwise read as unset and turn sign-in off", () => {
     expect(() => readEnv({ API_TOKEN: "        " })).toThrow("Invalid environment: API_TOKEN must not be only spaces");
     // A secret is never printed, not even a wrong one.

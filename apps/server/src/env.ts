@@ -134,6 +134,10 @@ const isHostName = (host: string): boolean => {
   return host.length <= 253 && labels.every((label) => hostLabel.test(label)) && !/^\d+$/.test(labels.at(-1) ?? "");
 };
 
+/** Whether a postgres:// URL names its database: in its path, or as `?dbname=` / `?database=`. */
+const namesDatabase = (url: URL): boolean =>
+  url.pathname.replace(/^\/+/, "") !== "" || url.searchParams.has("dbname") || url.searchParams.has("database");
+
 const envSchema = z.object({
   // 0: any free port (the tests' servers).
   PORT: wholeNumber({ fallback: 3000, min: 0, max: 65535 }),
@@ -149,6 +153,11 @@ const envSchema = z.object({
     z
       .string()
       .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" })
+      // Without a database in it (`postgres://`, or `postgres://$HOST/$DB` with both unset), the driver connects to
+      // a default one, the user's own on localhost, and Anvil makes its tables there: another program's database.
+      .refine((url) => !URL.canParse(url) || namesDatabase(new URL(url)), {
+        error: "must name its database, e.g. postgres://anvil@db-host:5432/anvil",
+      })
       .optional(),
   ),
   DATA_DIR: optionalString.pipe(z.string().default("./data")),
