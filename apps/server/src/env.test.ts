@@ -238,7 +238,7 @@ describe("readEnv", () => {
     expect(readEnv({ HOST: host }).HOST).toBe(host);
   });
 
-  it.each(["999.1.1.1", "10.0.0", "[::1]", "http://localhost", "two words"])(
+  it.each(["999.1.1.1", "10.0.0", "[::1]", "http://localhost"])(
     "refuses HOST %s, which is neither an IP address nor a host name",
     (host) => {
       expect(() => readEnv({ HOST: host })).toThrow(
@@ -246,6 +246,12 @@ describe("readEnv", () => {
       );
     },
   );
+
+  it("quotes a HOST that is not plain text, so that the line reads as the value and the refusal", () => {
+    expect(() => readEnv({ HOST: "two words" })).toThrow(
+      'Invalid environment: HOST "two words" is not an IP address or a host name',
+    );
+  });
 });
 
 describe("blameEnvironment", () => {

@@ -145,7 +145,8 @@ const envSchema = z.object({
     z
       .string()
       .refine((host) => isIP(host) !== 0 || isHostName(host), {
-        error: (issue) => `${String(issue.input)} is not an IP address or a host name`,
+        // Quoted when not plain, as other values are: "HOST two words is not …" read as a sentence.
+        error: (issue) => `${shownValue(String(issue.input))} is not an IP address or a host name`,
       })
       .default("127.0.0.1"),
   ),
