@@ -187,16 +187,22 @@ describe("readEnv", () => {
     );
   });
 
-  it("refuses a DATABASE_URL that names no database, which would put Anvil's tables in a default one", () => {
-    for (const url of ["postgres://", "postgres://anvil@db-host:5432", "postgresql://anvil:s3cret@db-host/"]) {
+  it("refuses a DATABASE_URL with neither host nor database, which would put Anvil's tables in a default one", () => {
+    for (const url of ["postgres://", "postgres:///", "postgresql:///?sslmode=require"]) {
       expect(() => readEnv({ DATABASE_URL: url }), url).toThrow(
-        "must name its database, e.g. postgres://anvil@db-host:5432/anvil",
+        "must name a host or a database (is a variable in it unset?), e.g. postgres://anvil@db-host:5432/anvil",
       );
     }
-    expect(() => readEnv({ DATABASE_URL: "postgres://anvil:s3cret@db-host" })).toThrow(
-      "Invalid environment: DATABASE_URL postgres://anvil:***@db-host must name its database",
+    expect(() => readEnv({ DATABASE_URL: "postgres://" })).toThrow(
+      "Invalid environment: DATABASE_URL postgres:// must name a host or a database",
     );
-    for (const url of ["postgres://anvil@db-host/anvil", "postgres:///anvil", "postgres://db-host?dbname=anvil"]) {
+    // A host without a database: libpq's convention for the user's own database, as the driver takes it.
+    for (const url of [
+      "postgres://anvil@db-host:5432",
+      "postgres://anvil@db-host/anvil",
+      "postgres:///anvil",
+      "postgres://db-host?dbname=anvil",
+    ]) {
       expect(readEnv({ DATABASE_URL: url }).DATABASE_URL, url).toBe(url);
     }
   });

@@ -134,9 +134,15 @@ const isHostName = (host: string): boolean => {
   return host.length <= 253 && labels.every((label) => hostLabel.test(label)) && !/^\d+$/.test(labels.at(-1) ?? "");
 };
 
-/** Whether a postgres:// URL names its database: in its path, or as `?dbname=` / `?database=`. */
-const namesDatabase = (url: URL): boolean =>
-  url.pathname.replace(/^\/+/, "") !== "" || url.searchParams.has("dbname") || url.searchParams.has("database");
+/**
+ * Whether a postgres:// URL says where to go: a host, or a database (in its path, or as `?dbname=` / `?database=`).
+ * One with a host and no database is libpq's convention for the user's own database, and taken as such.
+ */
+const namesHostOrDatabase = (url: URL): boolean =>
+  url.hostname !== "" ||
+  url.pathname.replace(/^\/+/, "") !== "" ||
+  url.searchParams.has("dbname") ||
+  url.searchParams.has("database");
 
 const envSchema = z.object({
   // 0: any free port (the tests' servers).
@@ -154,10 +160,10 @@ const envSchema = z.object({
     z
       .string()
       .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" })
-      // Without a database in it (`postgres://`, or `postgres://$HOST/$DB` with both unset), the driver connects to
-      // a default one, the user's own on localhost, and Anvil makes its tables there: another program's database.
-      .refine((url) => !URL.canParse(url) || namesDatabase(new URL(url)), {
-        error: "must name its database, e.g. postgres://anvil@db-host:5432/anvil",
+      // With neither a host nor a database in it (`postgres://`, or `postgres://$HOST/$DB` with both unset), the
+      // driver connects to a default database on localhost, and Anvil makes its tables there: another program's.
+      .refine((url) => !URL.canParse(url) || namesHostOrDatabase(new URL(url)), {
+        error: "must name a host or a database (is a variable in it unset?), e.g. postgres://anvil@db-host:5432/anvil",
       })
       .optional(),
   ),
