@@ -57,7 +57,7 @@ test.describe("on a phone", () => {
     expect((await card.boundingBox())?.height).toBe(waiting);
   });
 
-  test("the waiting jobs' panel shows each row whole: its prompt and its To front button", async ({ page }) => {
+  test("the waiting jobs' panel shows each row whole: its prompt, its To front and its Cancel", async ({ page }) => {
     await page.goto("/");
     await page.getByRole("button", { name: "Conversations" }).click();
     await page.getByRole("button", { name: "New conversation" }).click();
@@ -75,6 +75,14 @@ test.describe("on a phone", () => {
     const words = row.locator(".line__prompt");
     expect(await liesWithin(words, panel), "the prompt shows").toBe(true);
     expect(await words.evaluate((element) => element.getBoundingClientRect().width)).toBeGreaterThan(100);
+
+    // The row's Cancel stands under To front, inside the dialog, and takes this job alone out of the line.
+    const cancel = row.getByRole("button", { name: `Cancel local's "${prompt}"` });
+    expect(await liesWithin(cancel, panel), "Cancel lies inside the dialog").toBe(true);
+    await cancel.click();
+    await expect(row).toHaveCount(0);
+    await page.keyboard.press("Escape");
+    await expect(jobCard(page, prompt)).toContainText("Cancelled");
   });
 
   test("a long prompt with the settings open keeps Generate on the screen, on a phone and in a short window", async ({

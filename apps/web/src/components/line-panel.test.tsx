@@ -37,6 +37,7 @@ function fakeLine(
     connection: () => "live",
     reload: () => undefined,
     moveToFront: vi.fn(moveToFront),
+    cancel: vi.fn(async () => undefined),
     cancelAll: vi.fn(cancelAll),
   };
   return { line, setWaiting };
@@ -61,7 +62,11 @@ describe("<LinePanel>", () => {
     expect(
       within(screen.getByRole("list", { name: "Waiting jobs in start order" })).getAllByRole("listitem"),
     ).toHaveLength(3);
-    expect(rows()).toEqual(["#1annann's job 1To front", "#2bobbob's job 4To front", "#3annann's job 2To front"]);
+    expect(rows()).toEqual([
+      "#1annann's job 1To frontCancel",
+      "#2bobbob's job 4To frontCancel",
+      "#3annann's job 2To frontCancel",
+    ]);
   });
 
   it("says when each job is expected to start, once the server knows", () => {
@@ -70,7 +75,7 @@ describe("<LinePanel>", () => {
     render(() => (
       <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
     ));
-    expect(rows()).toEqual(["#1annann's job 1starts in ~40 sTo front", "#2bobbob's job 2To front"]);
+    expect(rows()).toEqual(["#1annann's job 1starts in ~40 sTo frontCancel", "#2bobbob's job 2To frontCancel"]);
   });
 
   it("follows the line as it changes", () => {
@@ -101,8 +106,39 @@ describe("<LinePanel>", () => {
     render(() => (
       <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
     ));
-    fireEvent.click(screen.getByRole("button", { name: /bob's job 2/ }));
+    fireEvent.click(screen.getByRole("button", { name: /^Move bob.s "bob.s job 2"/ }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to move");
+  });
+
+  it("cancels one job alone, say a removed user's, without asking for everyone's", async () => {
+    const confirm = vi.fn(() => true);
+    const { line } = fakeLine([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
+    render(() => (
+      <LinePanel
+        line={line}
+        paused={false}
+        onSetPaused={async () => undefined}
+        onClose={() => undefined}
+        confirm={confirm}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: `Cancel bob's "bob's job 2"` }));
+    await waitFor(() => expect(line.cancel).toHaveBeenCalledWith(job(2, "bob", 2)));
+    expect(line.cancelAll).not.toHaveBeenCalled();
+    expect(confirm).not.toHaveBeenCalled();
+  });
+
+  it("says it is too late when the job ended before it could be cancelled", async () => {
+    const conflict = TRPCClientError.from({
+      error: { code: -32009, message: "ended", data: { code: "CONFLICT", httpStatus: 409 } },
+    });
+    const { line } = fakeLine([job(1, "ann", 1)]);
+    vi.mocked(line.cancel).mockRejectedValueOnce(conflict);
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: `Cancel ann's "ann's job 1"` }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
   });
 
   it("pauses and resumes from the dialog, and says when the queue is paused", async () => {
@@ -238,6 +274,7 @@ describe("<LinePanel>", () => {
       panel(line);
       expect(screen.getAllByRole("listitem")).toHaveLength(3);
       expect(screen.queryByRole("button", { name: "Cancel all waiting" })).not.toBeInTheDocument();
+      expect(screen.queryByRole("button", { name: /^Cancel ann's/ })).not.toBeInTheDocument();
     });
 
     it("is offered while someone's jobs wait, and goes once nobody's do", () => {

@@ -18,7 +18,8 @@ export const LINE_ROWS = 200;
 /**
  * Admins' view of the line: everyone's waiting jobs in the order they will start (position, owner, prompt, when it is
  * expected to start), live,
- * with Pause / Resume, "To front" (the very next job to start, whoever's turn it is) and "Cancel all waiting".
+ * with Pause / Resume, "To front" (the very next job to start, whoever's turn it is), a row's Cancel and "Cancel all
+ * waiting".
  */
 export function LinePanel(props: {
   line: Line;
@@ -56,6 +57,23 @@ export function LinePanel(props: {
     // The pressed button was disabled while the call ran, and goes once the line is empty: a keyboard user stays in
     // the dialog, on what it says now (not on Pause queue, which one more Enter would press for everyone).
     if (focusFellToPage()) (cleared() ? clearedNote : list)?.focus();
+  };
+  // One job alone, say a removed user's: "Cancel all waiting" would take everyone's with it.
+  const [cancelling, setCancelling] = createSignal<string | null>(null);
+  const cancelOne = async (job: Job) => {
+    if (cancelling() !== null) return;
+    setCancelling(job.id);
+    setError(null);
+    setCleared(null);
+    try {
+      await props.line.cancel(job);
+    } catch (e) {
+      setError(actionFailure("cancel", e));
+    } finally {
+      setCancelling(null);
+    }
+    // The pressed button went with its row: a keyboard user stays in the line, not on the page behind the dialog.
+    if (focusFellToPage()) list?.focus();
   };
   const shown = () => props.line.waiting().slice(0, LINE_ROWS);
   const more = () => props.line.total() - shown().length;
@@ -140,15 +158,29 @@ export function LinePanel(props: {
                 <span class="line__eta">
                   <Show when={job.estimatedStartAt}>{(at) => <Estimate kind="start" at={at()} job={job} />}</Show>
                 </span>
-                <button
-                  type="button"
-                  class="button button--small"
-                  disabled={moving() !== null || job.queuePosition === 1}
-                  aria-label={`Move ${job.owner}'s "${job.prompt}" to the front`}
-                  onClick={() => void toFront(job)}
-                >
-                  To front
-                </button>
+                <span class="line__actions">
+                  <button
+                    type="button"
+                    class="button button--small"
+                    disabled={moving() !== null || job.queuePosition === 1}
+                    aria-label={`Move ${job.owner}'s "${job.prompt}" to the front`}
+                    onClick={() => void toFront(job)}
+                  >
+                    To front
+                  </button>
+                  <Show when={mayClear()}>
+                    <button
+                      type="button"
+                      class="button button--small"
+                      disabled={cancelling() === job.id}
+                      aria-label={`Cancel ${job.owner}'s "${job.prompt}"`}
+                      title="Cancel this job only; the others wait on"
+                      onClick={() => void cancelOne(job)}
+                    >
+                      Cancel
+                    </button>
+                  </Show>
+                </span>
               </li>
             )}
           </For>

@@ -7,5 +7,6 @@ export const trpcLineApi: LineApi = {
   get: (jobId) => trpc.jobs.get.query({ jobId }),
   subscribe: (input, handlers) => trpc.jobs.events.subscribe(input, handlers),
   moveToFront: (jobId) => trpc.jobs.move.mutate({ jobId, to: "front", global: true }),
+  cancel: (jobId) => trpc.jobs.cancel.mutate({ jobId }),
   cancelEveryone: () => trpc.jobs.cancelWaiting.mutate({ everyone: true }),
 };

@@ -39,6 +39,11 @@ function fakeServer(jobs: Job[], version = 0) {
       return { unsubscribe: () => undefined };
     },
     moveToFront: vi.fn(async (_jobId: string): Promise<unknown> => undefined),
+    cancel: vi.fn(async (jobId: string) => {
+      const found = byId().get(jobId);
+      if (!found) throw new Error("not found");
+      return { ...found, status: "cancelled" as const, queuePosition: 0, cancelledBy: "admin" };
+    }),
     cancelEveryone: vi.fn(async () => ({ jobIds: jobs.filter((j) => j.status === "queued").map((j) => j.id) })),
   } satisfies LineApi;
   return {
@@ -250,6 +255,16 @@ describe("createLine", () => {
     expect(server.api.moveToFront).toHaveBeenCalledWith(job(2, "bob", 2).id);
     // The others' places come with the move's line event; the moved job's own is read now.
     await eventually(() => expect(state.waiting().find((j) => j.prompt === "bob 2")?.queuePosition).toBe(1));
+    dispose();
+  });
+
+  it("cancels one waiting job, whose row leaves with the answer, before the stream tells it", async () => {
+    const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2)]);
+    const { state, dispose } = mount(server.api);
+    await eventually(() => expect(rowsOf(state)).toHaveLength(2));
+    await state.cancel(job(1, "ann", 1));
+    expect(server.api.cancel).toHaveBeenCalledWith(job(1, "ann", 1).id);
+    expect(rowsOf(state)).toEqual(["#2 bob 2"]);
     dispose();
   });
 

@@ -27,6 +27,8 @@ export interface LineApi {
   subscribe: Subscribe<Record<never, never>, JobStreamEvent>;
   /** An admin's `jobs.move … { to: "front", global: true }`. */
   moveToFront(jobId: string): Promise<unknown>;
+  /** `jobs.cancel`: one waiting job cancelled (an admin's may be anyone's); the job as it is now. */
+  cancel(jobId: string): Promise<Job>;
   /** An admin's `jobs.cancelWaiting({ everyone: true })`: every user's waiting jobs cancelled; the ids it cancelled. */
   cancelEveryone(): Promise<{ jobIds: string[] }>;
 }
@@ -153,6 +155,13 @@ export function createLine(api: LineApi, rows: number, options: { wholeLine?: ()
     moveToFront: async (job: Job) => {
       await api.moveToFront(job.id);
       readAgain([job.id]);
+    },
+    /**
+     * Cancels one waiting job. Its row leaves with the answer, not only with the stream's `cancelled`: until then its
+     * Cancel would be pressed again, and refused as too late.
+     */
+    cancel: async (job: Job) => {
+      store.applyEvent(await api.cancel(job.id));
     },
     /**
      * Cancels every user's waiting jobs (the line cleared; running jobs go on) and resolves with the ids cancelled.
