@@ -242,17 +242,11 @@ test.describe("teams", () => {
     const held = uniquePrompt("ann held sim:hang");
     const heldCard = await submit(ann, held, { steps: 2 });
     await expect(heldCard).toContainText("Generating");
-    const running = encodeURIComponent(JSON.stringify({ status: ["processing"], limit: 10 }));
-    const heldJob = (
-      (await (await admin.request.get(`/trpc/jobs.list?input=${running}`)).json()).result.data.items as {
-        id: string;
-        prompt: string;
-      }[]
-    ).find((job) => job.prompt === held);
-    expect(heldJob, "ann's running job, as the admin lists it").toBeDefined();
-    const cancelled = await admin.request.post("/trpc/jobs.cancel", { data: { jobId: heldJob!.id } });
-    expect((await cancelled.json()).result.data).toMatchObject({ status: "cancelled", cancelledBy: "admin" });
+    // The admin does it from the GPU's row in the queue panel, without finding ann's conversation first.
+    const gpus = admin.getByRole("list", { name: "GPUs" });
+    await gpus.getByRole("button", { name: /^Cancel the job on / }).click();
     await expect(heldCard).toContainText("Cancelled by admin; nothing was made.");
+    await expect(gpus.getByRole("button", { name: /^Cancel the job on / })).toHaveCount(0);
 
     // Signing out ends ann's session: the sign-in form, also after a reload, and in her other tab, whose live
     // updates end with the session.

@@ -141,6 +141,7 @@ export function ChatPage() {
         promptOf={(id) => chat.jobs[id]?.prompt}
         onSetPaused={admin() ? chat.setPaused : undefined}
         onOpenLine={admin() ? () => setLineOpen(true) : undefined}
+        onCancelJob={admin() ? chat.cancelRunning : undefined}
       />
     </div>
   ) as HTMLDivElement;

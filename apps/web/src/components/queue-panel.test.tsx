@@ -28,6 +28,37 @@ describe("<QueuePanel>", () => {
     expect(screen.getByText("gpu-b:7860").closest("li")).toHaveTextContent("Unreachable");
   });
 
+  it("lets an admin cancel the job a GPU runs, whoever's it is, and offers it to nobody else", async () => {
+    const onCancelJob = vi.fn(async (_jobId: string) => undefined);
+    const { unmount } = render(() => (
+      <QueuePanel status={status} connection="live" promptOf={() => "a fox"} onCancelJob={onCancelJob} />
+    ));
+    // The unreachable GPU runs nothing: no Cancel on it.
+    expect(screen.getAllByRole("button", { name: /^Cancel the job on/ })).toHaveLength(1);
+    fireEvent.click(screen.getByRole("button", { name: "Cancel the job on gpu-a:7860" }));
+    await waitFor(() => expect(onCancelJob).toHaveBeenCalledWith("job-1"));
+    unmount();
+    render(() => <QueuePanel status={status} connection="live" promptOf={() => "a fox"} />);
+    expect(screen.getByText("a fox")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: /^Cancel/ })).not.toBeInTheDocument();
+  });
+
+  it("says why a GPU's job could not be cancelled", async () => {
+    const conflict = TRPCClientError.from({
+      error: { code: -32009, message: "ended", data: { code: "CONFLICT", httpStatus: 409 } },
+    });
+    render(() => (
+      <QueuePanel
+        status={status}
+        connection="live"
+        promptOf={() => "a fox"}
+        onCancelJob={() => Promise.reject(conflict)}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Cancel the job on gpu-a:7860" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel: this job already finished.");
+  });
+
   it("writes a deep line's count with a separator", () => {
     render(() => <QueuePanel status={{ ...status, queued: 30_000 }} connection="live" promptOf={() => undefined} />);
     expect(screen.getByTestId("queue-waiting")).toHaveTextContent("30,000");

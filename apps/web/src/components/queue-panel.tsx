@@ -1,4 +1,6 @@
-import { For, Show } from "solid-js";
+import { createSignal, For, Show } from "solid-js";
+import { actionFailure } from "../lib/errors";
+import { focusFellToPage } from "../lib/focus";
 import { backendLabel, wholeNumber } from "../lib/format";
 import type { ConnectionState } from "../lib/subscription";
 import type { QueueStatus } from "../lib/types";
@@ -32,7 +34,28 @@ export function QueuePanel(props: {
   onSetPaused?: ((paused: boolean) => Promise<unknown>) | undefined;
   /** Present for admins: opens everyone's waiting jobs. */
   onOpenLine?: (() => void) | undefined;
+  /**
+   * Present for admins: cancels the job a GPU runs, whoever's it is. A stuck generation held its GPU until the job's
+   * timeout (10 minutes by default) unless the admin found its conversation among everyone's.
+   */
+  onCancelJob?: ((jobId: string) => Promise<unknown>) | undefined;
 }) {
+  const [cancelling, setCancelling] = createSignal<string | null>(null);
+  const [cancelError, setCancelError] = createSignal<string | null>(null);
+  let list: HTMLUListElement | undefined;
+  const cancelJob = async (jobId: string, onCancelJob: (jobId: string) => Promise<unknown>) => {
+    setCancelling(jobId);
+    setCancelError(null);
+    try {
+      await onCancelJob(jobId);
+    } catch (e) {
+      setCancelError(actionFailure("cancel", e));
+    } finally {
+      setCancelling(null);
+    }
+    // The pressed button goes once the GPU stops: a keyboard user stays with the GPUs, not at the top of the page.
+    if (focusFellToPage()) list?.focus();
+  };
   // While the stream reconnects, the last status is stale: the counts and GPUs say they are unknown rather than look
   // current (a green "Idle" on a GPU that may be down).
   const stale = () => props.connection === "reconnecting";
@@ -86,7 +109,12 @@ export function QueuePanel(props: {
         </div>
       </Show>
       <h3>GPUs</h3>
-      <ul class="backends">
+      <Show when={cancelError()}>
+        <p class="field-error" role="alert">
+          {cancelError()}
+        </p>
+      </Show>
+      <ul ref={list} class="backends" tabIndex={-1} aria-label="GPUs">
         <For each={props.status?.backends ?? []} fallback={<li class="backends__empty">No backend reported yet</li>}>
           {(backend) => {
             const state = () =>
@@ -106,7 +134,23 @@ export function QueuePanel(props: {
                 <span class="backend__state">{STATE_LABEL[state()]}</span>
                 <Show when={!stale() && backend.jobId}>
                   {(jobId) => (
-                    <span class="backend__job">{props.promptOf(jobId()) ?? `Job ${jobId().slice(0, 8)}`}</span>
+                    <span class="backend__running">
+                      <span class="backend__job">{props.promptOf(jobId()) ?? `Job ${jobId().slice(0, 8)}`}</span>
+                      <Show when={props.onCancelJob}>
+                        {(onCancelJob) => (
+                          <button
+                            type="button"
+                            class="button button--small"
+                            disabled={cancelling() === jobId()}
+                            aria-label={`Cancel the job on ${backendLabel(backend.url)}`}
+                            title="Cancel this job, whoever's it is: its GPU is interrupted and takes the next"
+                            onClick={() => void cancelJob(jobId(), onCancelJob())}
+                          >
+                            Cancel
+                          </button>
+                        )}
+                      </Show>
+                    </span>
                   )}
                 </Show>
               </li>

@@ -93,6 +93,7 @@ export function createChatState(options: { listPollMs?: number } = {}) {
     streamOpenFor: intake.streamOpenFor,
     submit: open.submit,
     cancel: open.cancel,
+    cancelRunning: open.cancelRunning,
     retry: open.retry,
     cancelWaiting: open.cancelWaiting,
     move: open.move,

@@ -258,6 +258,15 @@ export function createOpenConversation(options: OpenConversationOptions) {
     submit,
     cancel: async (job: Job) =>
       store.applyEvent(await jobAction(job, () => trpc.jobs.cancel.mutate({ jobId: job.id }))),
+    /**
+     * An admin's cancel of the job running on a GPU, by its id (the queue panel knows no more of another user's job):
+     * its card, where this page shows it, follows at once; the GPU's row with the queue's next status.
+     */
+    cancelRunning: async (jobId: string) => {
+      const job = await trpc.jobs.cancel.mutate({ jobId });
+      if (store.jobs[job.id]) store.applyEvent(job);
+      options.refreshQueue();
+    },
     /** A new job like a failed or cancelled one (same prompt, params, priority and conversation), by the server. */
     retry: async (job: Job) => {
       // Like a submission's: Retry pressed again after no answer is the same retry, never a second new job.
