@@ -102,15 +102,20 @@ describe("<UsersPanel>", () => {
     expect(getSelection()?.toString()).toBe(TOKEN);
   });
 
-  it("shows the server's refusal of a name", async () => {
+  it("shows the server's refusal of a name, as a sentence", async () => {
     const api = fakeUsers();
-    api.create.mockRejectedValueOnce(trpcError("CONFLICT", 'a user named "admin" exists already'));
+    api.create.mockRejectedValueOnce(
+      trpcError(
+        "CONFLICT",
+        "name ann is taken (to change a user, remove them and make them again: they get a new token)",
+      ),
+    );
     render(() => <UsersPanel api={api} onClose={() => undefined} />);
-    create("admin");
-    expect(await screen.findByRole("alert")).toHaveTextContent('a user named "admin" exists already');
+    create("ann");
+    expect(await screen.findByRole("alert")).toHaveTextContent(/^Name ann is taken \(to change a user/);
     expect(screen.queryByTestId("new-token")).not.toBeInTheDocument();
     // Another name typed: the refusal of the last one goes.
-    fireEvent.input(screen.getByLabelText("Name"), { target: { value: "admin2" } });
+    fireEvent.input(screen.getByLabelText("Name"), { target: { value: "ann2" } });
     expect(screen.queryByRole("alert")).toBeNull();
   });
 
@@ -124,7 +129,7 @@ describe("<UsersPanel>", () => {
     // The browser's own check held Create back with a bubble that went after a few seconds (and in no page's words).
     create("Dave Smith");
     expect(api.create).toHaveBeenCalledWith({ name: "Dave Smith", admin: false });
-    expect(await screen.findByRole("alert")).toHaveTextContent(rule);
+    expect(await screen.findByRole("alert")).toHaveTextContent(`N${rule.slice(1)}`);
   });
 
   it("removes a user once confirmed, and forgets their token on the screen", async () => {

@@ -35,8 +35,15 @@ const trpcUsersApi: UsersApi = {
 /** Who everyone is on an Anvil without API_TOKEN or a sign-in proxy (the contract's Users section). */
 const LOCAL_USER = "local";
 
-const failure = (e: unknown): string =>
-  errorCode(e) === "FORBIDDEN" ? "Only an admin may manage users." : errorMessage(e);
+/**
+ * A refusal in words, as a sentence: the server's start with the field ("name ann is taken …"), which read as cut off
+ * beside the panel's own sentences ("Only an admin may manage users.").
+ */
+const failure = (e: unknown): string => {
+  if (errorCode(e) === "FORBIDDEN") return "Only an admin may manage users.";
+  const message = errorMessage(e);
+  return message.charAt(0).toUpperCase() + message.slice(1);
+};
 
 /** Admins' users panel: make a user (the token shown once, with a copy button), list them, remove one. */
 /** Users Anvil keeps by itself (API_TOKEN's admin, the local admin without sign-in): users.remove refuses them. */
