@@ -110,7 +110,7 @@ export function LinePanel(props: {
               <ClearQueueIcon /> {clearing() ? "Cancelling…" : "Cancel all waiting"}
             </button>
           </Show>
-          <PauseButton paused={props.paused} onSetPaused={props.onSetPaused} />
+          <PauseButton paused={props.paused} onSetPaused={props.onSetPaused} connection={props.line.connection()} />
         </>
       }
     >

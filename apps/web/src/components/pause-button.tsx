@@ -1,14 +1,35 @@
-import { createSignal, Show } from "solid-js";
-import { errorCode, errorMessage } from "../lib/errors";
+import { createEffect, createSignal, on, Show } from "solid-js";
+import { errorCode, errorMessage, UNREACHABLE } from "../lib/errors";
+import type { ConnectionState } from "../lib/subscription";
 import { PauseIcon, PlayIcon } from "./icons";
 
 /** An admin's Pause / Resume of the whole queue, with the reason when the server refuses. */
 export function PauseButton(props: {
   paused: boolean | undefined;
   onSetPaused: (paused: boolean) => Promise<unknown>;
+  /** The page's live connection: once it is back, "cannot be reached" is no longer true, and goes. */
+  connection?: ConnectionState | undefined;
 }) {
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
+  // A refusal belongs to the state it was tried in: once the queue is paused or resumed (by another admin, say), the
+  // button says what to do now, and the old reason would contradict it.
+  createEffect(
+    on(
+      () => props.paused,
+      () => setError(null),
+      { defer: true },
+    ),
+  );
+  // "Cannot be reached" stayed under the button after the server came back and the page said Live beside it.
+  createEffect(
+    on(
+      () => props.connection,
+      (state, before) => {
+        if (state === "live" && before !== undefined && before !== "live" && error() === UNREACHABLE) setError(null);
+      },
+    ),
+  );
   const toggle = async () => {
     if (busy()) return;
     setBusy(true);

@@ -165,6 +165,50 @@ describe("<QueuePanel>", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Only an admin may pause or resume the queue.");
   });
 
+  it('takes "cannot be reached" away from Pause and a GPU\'s Cancel once the connection is back', async () => {
+    const [connection, setConnection] = createSignal<ConnectionState>("reconnecting");
+    const offline = () => Promise.reject(new TypeError("Failed to fetch"));
+    render(() => (
+      <QueuePanel
+        status={status}
+        connection={connection()}
+        promptOf={() => "a fox"}
+        onSetPaused={offline}
+        onCancelJob={offline}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Pause queue" }));
+    await waitFor(() => expect(screen.getAllByRole("alert")).toHaveLength(1));
+    // While reconnecting the GPUs' jobs are not shown: the Cancel is pressed once the stream is back, then it drops.
+    setConnection("live");
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Cancel the job on gpu-a:7860" }));
+    await waitFor(() => expect(screen.getAllByRole("alert")).toHaveLength(1));
+    expect(screen.getByRole("alert")).toHaveTextContent("The Anvil server cannot be reached");
+    setConnection("reconnecting");
+    setConnection("live");
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
+  it("drops a refused pause's reason once the queue is paused or resumed meanwhile", async () => {
+    const forbidden = TRPCClientError.from({
+      error: { code: -32003, message: "admins only", data: { code: "FORBIDDEN", httpStatus: 403 } },
+    });
+    const [current, setCurrent] = createSignal(status);
+    render(() => (
+      <QueuePanel
+        status={current()}
+        connection="live"
+        promptOf={() => undefined}
+        onSetPaused={() => Promise.reject(forbidden)}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Pause queue" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Only an admin may pause or resume the queue.");
+    setCurrent({ ...status, paused: true });
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
   it("opens everyone's waiting jobs for an admin", () => {
     const onOpenLine = vi.fn();
     render(() => <QueuePanel status={status} connection="live" promptOf={() => undefined} onOpenLine={onOpenLine} />);

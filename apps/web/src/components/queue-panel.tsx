@@ -1,5 +1,5 @@
-import { createSignal, For, Show } from "solid-js";
-import { actionFailure } from "../lib/errors";
+import { createEffect, createSignal, For, on, Show } from "solid-js";
+import { actionFailure, UNREACHABLE } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { backendLabel, wholeNumber } from "../lib/format";
 import type { ConnectionState } from "../lib/subscription";
@@ -42,6 +42,17 @@ export function QueuePanel(props: {
 }) {
   const [cancelling, setCancelling] = createSignal<string | null>(null);
   const [cancelError, setCancelError] = createSignal<string | null>(null);
+  // As the Pause button's: "cannot be reached" goes once the page hears from the server again.
+  createEffect(
+    on(
+      () => props.connection,
+      (state, before) => {
+        if (state === "live" && before !== undefined && before !== "live" && cancelError() === UNREACHABLE) {
+          setCancelError(null);
+        }
+      },
+    ),
+  );
   let list: HTMLUListElement | undefined;
   const cancelJob = async (jobId: string, onCancelJob: (jobId: string) => Promise<unknown>) => {
     setCancelling(jobId);
@@ -104,7 +115,9 @@ export function QueuePanel(props: {
             )}
           </Show>
           <Show when={props.onSetPaused}>
-            {(setPaused) => <PauseButton paused={props.status?.paused} onSetPaused={setPaused()} />}
+            {(setPaused) => (
+              <PauseButton paused={props.status?.paused} onSetPaused={setPaused()} connection={props.connection} />
+            )}
           </Show>
         </div>
       </Show>
