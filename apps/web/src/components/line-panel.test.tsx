@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { checkAuth } from "../lib/auth";
 import type { SignedInUser } from "../lib/auth";
 import type { Line } from "../lib/line";
+import type { ConnectionState } from "../lib/subscription";
 import { makeJob } from "../lib/test-support";
 import type { Job } from "../lib/types";
 import { LINE_ROWS, LinePanel } from "./line-panel";
@@ -28,19 +29,20 @@ function fakeLine(
   { behind = 0, others = 0 } = {},
 ) {
   const [waiting, setWaiting] = createSignal(jobs);
+  const [connection, setConnection] = createSignal<ConnectionState>("live");
   const line: Line = {
     waiting,
     total: () => waiting().length + behind,
     users: () => new Set(waiting().map((j) => j.owner)).size + others,
     loading: () => false,
     error: () => null,
-    connection: () => "live",
+    connection,
     reload: () => undefined,
     moveToFront: vi.fn(moveToFront),
     cancel: vi.fn(async () => undefined),
     cancelAll: vi.fn(cancelAll),
   };
-  return { line, setWaiting };
+  return { line, setWaiting, setConnection };
 }
 
 /** Signs `user` in as `/auth/status` would. */
@@ -139,6 +141,20 @@ describe("<LinePanel>", () => {
     ));
     fireEvent.click(screen.getByRole("button", { name: `Cancel ann's "ann's job 1"` }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
+  });
+
+  it('takes "cannot be reached" away once the line\'s stream is live again', async () => {
+    const { line, setConnection } = fakeLine([job(1, "ann", 1), job(2, "bob", 2)], () =>
+      Promise.reject(new TypeError("Failed to fetch")),
+    );
+    render(() => (
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
+    ));
+    setConnection("reconnecting");
+    fireEvent.click(screen.getByRole("button", { name: /^Move bob.s "bob.s job 2"/ }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("The Anvil server cannot be reached");
+    setConnection("live");
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
   });
 
   it("pauses and resumes from the dialog, and says when the queue is paused", async () => {

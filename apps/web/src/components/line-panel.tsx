@@ -1,6 +1,6 @@
-import { createSignal, For, Show } from "solid-js";
+import { createEffect, createSignal, For, on, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
-import { actionFailure } from "../lib/errors";
+import { actionFailure, UNREACHABLE } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { counted, wholeNumber } from "../lib/format";
 import type { Line } from "../lib/line";
@@ -34,6 +34,15 @@ export function LinePanel(props: {
   const [clearing, setClearing] = createSignal(false);
   const [cleared, setCleared] = createSignal<string | null>(null);
   let clearedNote: HTMLParagraphElement | undefined;
+  // "Cannot be reached" after a To front or a Cancel goes once the line's stream is live again, as the Pause's does.
+  createEffect(
+    on(
+      () => props.line.connection(),
+      (state, before) => {
+        if (state === "live" && before !== undefined && before !== "live" && error() === UNREACHABLE) setError(null);
+      },
+    ),
+  );
   // The server refuses a non-admin's `everyone` (FORBIDDEN); the action is not offered to one at all.
   const mayClear = () => currentUser()?.admin === true;
   const cancelAll = async () => {
