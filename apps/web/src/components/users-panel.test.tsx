@@ -163,6 +163,17 @@ describe("<UsersPanel>", () => {
     await waitFor(() => expect(screen.getByLabelText("Name")).toHaveFocus());
   });
 
+  it("says before a removal that the user's waiting jobs stay in line, and where to cancel them", async () => {
+    const asked: string[] = [];
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
+    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={(question) => !asked.push(question)} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Remove eve" }));
+    expect(asked).toEqual([
+      "Remove eve? Their token stops working at once. Their jobs stay, and those waiting still take their turns: " +
+        "Waiting jobs can cancel them.",
+    ]);
+  });
+
   it("keeps a user when the removal is not confirmed", async () => {
     const api = fakeUsers([{ name: "ann", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
     render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => false} />);

@@ -199,7 +199,10 @@ export function UsersPanel(props: {
                     const proxy = proxied().proxy
                       ? " A user your sign-in proxy names comes back at their next request: take their access away at the proxy."
                       : "";
-                    if (ask(`Remove ${user.name}? Their token stops working at once; their jobs stay.${proxy}`)) {
+                    // Their waiting jobs go on taking turns on the GPUs: said, with where to cancel them.
+                    const stay =
+                      " Their jobs stay, and those waiting still take their turns: Waiting jobs can cancel them.";
+                    if (ask(`Remove ${user.name}? Their token stops working at once.${stay}${proxy}`)) {
                       void remove(user, e.currentTarget);
                     }
                   }}
