@@ -59,6 +59,28 @@ describe("<QueuePanel>", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel: this job already finished.");
   });
 
+  it("drops a GPU's failed Cancel once the GPUs run other jobs", async () => {
+    const conflict = TRPCClientError.from({
+      error: { code: -32009, message: "ended", data: { code: "CONFLICT", httpStatus: 409 } },
+    });
+    const [current, setCurrent] = createSignal(status);
+    render(() => (
+      <QueuePanel
+        status={current()}
+        connection="live"
+        promptOf={() => "a fox"}
+        onCancelJob={() => Promise.reject(conflict)}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Cancel the job on gpu-a:7860" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Too late to cancel");
+    // The same GPUs' status read again: the message stays.
+    setCurrent({ ...status });
+    expect(screen.getByRole("alert")).toBeInTheDocument();
+    setCurrent({ ...status, backends: [{ ...status.backends[0]!, jobId: "job-2" }, status.backends[1]!] });
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
   it("writes a deep line's count with a separator", () => {
     render(() => <QueuePanel status={{ ...status, queued: 30_000 }} connection="live" promptOf={() => undefined} />);
     expect(screen.getByTestId("queue-waiting")).toHaveTextContent("30,000");

@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, on, Show } from "solid-js";
+import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
 import { actionFailure, UNREACHABLE } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { backendLabel, wholeNumber } from "../lib/format";
@@ -53,6 +53,10 @@ export function QueuePanel(props: {
       },
     ),
   );
+  // A failed Cancel is about the job the GPU ran then: once the GPUs run other jobs (or none), it is old news.
+  // (A memo: each status read is a new object, and only a change of the jobs counts.)
+  const runningJobs = createMemo(() => (props.status?.backends ?? []).map((backend) => backend.jobId ?? "").join());
+  createEffect(on(runningJobs, () => setCancelError(null), { defer: true }));
   let list: HTMLUListElement | undefined;
   const cancelJob = async (jobId: string, onCancelJob: (jobId: string) => Promise<unknown>) => {
     setCancelling(jobId);
