@@ -25,6 +25,8 @@ describe("<QueuePanel>", () => {
     expect(screen.getByTestId("queue-waiting")).toHaveTextContent("2");
     expect(screen.getByTestId("queue-running")).toHaveTextContent("1");
     expect(screen.getByText("gpu-a:7860").closest("li")).toHaveTextContent("Generatinga fox");
+    // Cut short in a narrow column (beside an admin's Cancel): whole in its tooltip.
+    expect(screen.getByText("a fox")).toHaveAttribute("title", "a fox");
     expect(screen.getByText("gpu-b:7860").closest("li")).toHaveTextContent("Unreachable");
   });
 

@@ -152,7 +152,10 @@ export function QueuePanel(props: {
                 <Show when={!stale() && backend.jobId}>
                   {(jobId) => (
                     <span class="backend__running">
-                      <span class="backend__job">{props.promptOf(jobId()) ?? `Job ${jobId().slice(0, 8)}`}</span>
+                      {/* Cut short beside an admin's Cancel: whole in its tooltip, as a Waiting jobs row's is. */}
+                      <span class="backend__job" title={props.promptOf(jobId())}>
+                        {props.promptOf(jobId()) ?? `Job ${jobId().slice(0, 8)}`}
+                      </span>
                       <Show when={props.onCancelJob}>
                         {(onCancelJob) => (
                           <button
