@@ -35,6 +35,26 @@ const create = (name: string, admin = false) => {
 };
 
 describe("<UsersPanel>", () => {
+  it("says Creating… and takes no second press while a user is being made", async () => {
+    const api = fakeUsers();
+    let answer: (() => void) | undefined;
+    const made = api.create.getMockImplementation()!;
+    api.create.mockImplementationOnce((input) =>
+      new Promise<void>((resolve) => (answer = resolve)).then(() => made(input)),
+    );
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
+    await screen.findByText("admin");
+    create("ann");
+    const pending = await screen.findByRole("button", { name: "Creating…" });
+    expect(pending).toBeDisabled();
+    fireEvent.submit(pending.closest("form")!);
+    expect(api.create).toHaveBeenCalledTimes(1);
+    answer!();
+    expect(await screen.findByText(TOKEN)).toBeInTheDocument();
+    expect(await screen.findByRole("button", { name: "Create" })).toBeInTheDocument();
+    expect(api.create).toHaveBeenCalledTimes(1);
+  });
+
   it("lists the users, admins marked", async () => {
     render(() => <UsersPanel api={fakeUsers()} onClose={() => undefined} />);
     expect(await screen.findByText("admin")).toBeInTheDocument();

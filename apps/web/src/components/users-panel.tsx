@@ -65,6 +65,8 @@ export function UsersPanel(props: {
   const [error, setError] = createSignal<string | null>(null);
   const [made, setMade] = createSignal<{ name: string; token: string } | null>(null);
   const [copied, setCopied] = createSignal(false);
+  // A creation on its way: Create says so and takes no second press (which the server would refuse as a name taken).
+  const [creating, setCreating] = createSignal(false);
   let tokenBox: HTMLElement | undefined;
   let copyButton: HTMLButtonElement | undefined;
   let nameField: HTMLInputElement | undefined;
@@ -112,7 +114,9 @@ export function UsersPanel(props: {
         noValidate
         onSubmit={(e) => {
           e.preventDefault();
+          if (creating()) return;
           setCopied(false);
+          setCreating(true);
           void act(async () => {
             const user = await api.create({ name: name().trim(), admin: admin() });
             setMade({ name: user.name, token: user.token });
@@ -120,7 +124,7 @@ export function UsersPanel(props: {
             setAdmin(false);
             // Create is disabled with the name gone, so the focus would fall to the page: on to the next step, Copy.
             copyButton?.focus();
-          });
+          }).finally(() => setCreating(false));
         }}
       >
         <label for="new-user">Name</label>
@@ -141,8 +145,13 @@ export function UsersPanel(props: {
         <label class="check">
           <input type="checkbox" checked={admin()} onChange={(e) => setAdmin(e.currentTarget.checked)} /> admin
         </label>
-        <button type="submit" class="button button--primary" disabled={name().trim() === ""}>
-          Create
+        <button
+          type="submit"
+          class="button button--primary"
+          disabled={name().trim() === "" || creating()}
+          aria-busy={creating()}
+        >
+          {creating() ? "Creating…" : "Create"}
         </button>
         <p id="new-user-hint" class="field-hint users-panel__hint">
           Lowercase a-z, 0-9, '.', '_', '-' and '@', up to 64 characters (e.g. dave.smith)
