@@ -170,8 +170,6 @@ describe("<Composer>", () => {
   it("keeps what was typed while the last prompt was being sent", async () => {
     const { onSubmit, accept } = await sendingHeld("a lighthouse");
     fireEvent.input(prompt(), { target: { value: "a harbour at night" } });
-    // Enter while the first is on its way sends nothing more; the words wait in the box.
-    fireEvent.keyDown(prompt(), { key: "Enter" });
     accept();
     await waitFor(() => expect(screen.getByRole("button", { name: "Generate" })).toBeEnabled());
     expect(prompt()).toHaveValue("a harbour at night");
@@ -179,6 +177,42 @@ describe("<Composer>", () => {
     fireEvent.keyDown(prompt(), { key: "Enter" });
     await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));
     expect(onSubmit.mock.calls[1]?.[0]).toMatchObject({ prompt: "a harbour at night" });
+  });
+
+  it("sends a prompt given Enter while the last one was being sent, once that one has gone, and says it will", async () => {
+    const { onSubmit, accept } = await sendingHeld("a lighthouse");
+    fireEvent.input(prompt(), { target: { value: "a harbour at night" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    expect(screen.getByRole("status")).toHaveTextContent("The next prompt goes once this one has been sent.");
+    expect(onSubmit).toHaveBeenCalledTimes(1);
+    accept();
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));
+    expect(onSubmit.mock.calls[1]?.[0]).toMatchObject({ prompt: "a harbour at night" });
+    expect(screen.queryByText("The next prompt goes once this one has been sent.")).not.toBeInTheDocument();
+  });
+
+  it("takes Enter pressed again on the prompt being sent for no second prompt", async () => {
+    const { onSubmit, accept } = await sendingHeld("a lighthouse");
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    expect(screen.queryByRole("status")).not.toBeInTheDocument();
+    accept();
+    await waitFor(() => expect(prompt()).toHaveValue(""));
+    expect(onSubmit).toHaveBeenCalledTimes(1);
+  });
+
+  it("keeps the next prompt in the box when the one being sent is refused", async () => {
+    let refuse: (error: Error) => void = () => undefined;
+    const onSubmit = vi.fn((_: ComposerRequest) => new Promise<void>((_resolve, reject) => (refuse = reject)));
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(screen.getByRole("button", { name: "Sending…" })).toBeDisabled());
+    fireEvent.input(prompt(), { target: { value: "a harbour at night" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    refuse(new TypeError("Failed to fetch"));
+    await waitFor(() => expect(screen.getByRole("button", { name: "Generate" })).toBeEnabled());
+    expect(onSubmit).toHaveBeenCalledTimes(1);
+    expect(prompt()).toHaveValue("a harbour at night");
   });
 
   it("keeps only the new words when they were typed on after the prompt being sent", async () => {

@@ -123,6 +123,11 @@ export function Composer(props: {
   createEffect(() => settingsDraft.write(settings));
   const [open, setOpen] = createSignal(false);
   const [sending, setSending] = createSignal(false);
+  // Enter (or Generate) pressed while a prompt is on its way: what the box holds then goes once that one has gone
+  // (the box keeps it meanwhile). A press that did nothing would read as a send, and the prompt would wait unseen.
+  const [next, setNext] = createSignal(false);
+  /** The prompt on its way: Enter pressed again on it alone (a double press) asks for nothing more. */
+  let inFlight = "";
   const [errors, setErrors] = createSignal<FieldErrors>({});
   const blank = () => prompt().trim() === "";
   // The count changes at every keystroke: said as it changed, it would talk over the typing, so a screen reader
@@ -193,8 +198,9 @@ export function Composer(props: {
     if (!found.prompt) invalid?.focus({ preventScroll: true });
   };
 
-  const send = async () => {
-    if (blank() || sending() || props.othersConversation) return;
+  const send = async (): Promise<void> => {
+    if (blank() || props.othersConversation) return;
+    if (sending()) return void (prompt() !== inFlight && setNext(true));
     // Too long is known here: the counter says it already, and says it again where the server's refusal would.
     if (prompt().length > PROMPT_MAX) {
       showErrors({ prompt: lengthNote(prompt().length) ?? undefined });
@@ -225,8 +231,11 @@ export function Composer(props: {
     const priority = numberOrUndefined(settings.priority);
     if (priority !== undefined && priority !== 0) request.priority = priority;
     setSending(true);
+    inFlight = request.prompt;
+    let sent = false;
     try {
       await props.onSubmit(request);
+      sent = true;
       // Words typed (or a job reused) while this one was being sent are the next prompt: only what went is cleared.
       // Typed on straight away, they follow the sent prompt in the box, which leaves it then.
       if (prompt().startsWith(request.prompt)) setPrompt(prompt().slice(request.prompt.length).trimStart());
@@ -235,6 +244,11 @@ export function Composer(props: {
       showErrors(fieldErrorsOf(error));
     } finally {
       setSending(false);
+    }
+    // The next prompt asked for meanwhile goes now; after a refusal it stays in the box, under the reason.
+    if (next()) {
+      setNext(false);
+      if (sent) return send();
     }
     // Generate pressed from the keyboard is disabled while it sends (and stays so on an empty box), which takes
     // the focus from it: the prompt box has it next, for the next prompt, instead of the top of the page.
@@ -335,6 +349,11 @@ export function Composer(props: {
           </button>
         </div>
       </div>
+      <Show when={next()}>
+        <p class="composer__count" role="status">
+          The next prompt goes once this one has been sent.
+        </p>
+      </Show>
       <Show when={props.othersConversation}>
         {(owner) => (
           <p class="composer__count" role="note">
