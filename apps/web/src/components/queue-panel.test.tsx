@@ -23,7 +23,7 @@ describe("<QueuePanel>", () => {
       <QueuePanel status={status} connection="live" promptOf={(id) => (id === "job-1" ? "a fox" : undefined)} />
     ));
     expect(screen.getByTestId("queue-waiting")).toHaveTextContent("2");
-    expect(screen.getByTestId("queue-running")).toHaveTextContent("1");
+    expect(screen.getByTestId("queue-running")).toHaveTextContent(/^1$/);
     expect(screen.getByText("gpu-a:7860").closest("li")).toHaveTextContent("Generatinga fox");
     // Cut short in a narrow column (beside an admin's Cancel): whole in its tooltip.
     expect(screen.getByText("a fox")).toHaveAttribute("title", "a fox");
@@ -129,6 +129,12 @@ describe("<QueuePanel>", () => {
     // Not an admin: nothing to pause, resume or open.
     expect(screen.queryByRole("button", { name: /queue/ })).not.toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Waiting jobs" })).not.toBeInTheDocument();
+  });
+
+  it("says how many running jobs are done on their GPU and storing their image", () => {
+    render(() => <QueuePanel status={{ ...status, processing: 3 }} connection="live" promptOf={() => undefined} />);
+    // One GPU generates; the other two jobs are done with theirs.
+    expect(screen.getByTestId("queue-running")).toHaveTextContent("3 (2 saving their image)");
   });
 
   it.each([

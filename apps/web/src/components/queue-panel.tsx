@@ -75,6 +75,14 @@ export function QueuePanel(props: {
   // current (a green "Idle" on a GPU that may be down).
   const stale = () => props.connection === "reconnecting";
   const current = () => (stale() ? undefined : props.status);
+  // Running counts the jobs a GPU is done with that are still storing their image (the next job has their GPU): said,
+  // where "Running 4" beside two GPUs read as a count gone wrong.
+  const saving = () => {
+    const status = current();
+    if (!status) return 0;
+    const onGpus = status.backends.filter((backend) => backend.busy && !backend.stopping).length;
+    return Math.max(0, status.processing - onGpus);
+  };
   return (
     <aside class="queue-panel" aria-label="Queue">
       <div class="queue-panel__head">
@@ -88,7 +96,12 @@ export function QueuePanel(props: {
         </div>
         <div>
           <dt>Running</dt>
-          <dd data-testid="queue-running">{countOrDash(current()?.processing)}</dd>
+          <dd data-testid="queue-running">
+            {countOrDash(current()?.processing)}
+            <Show when={saving() > 0}>
+              <span class="queue-panel__saving"> ({saving()} saving their image)</span>
+            </Show>
+          </dd>
         </div>
       </dl>
       <Show when={props.status?.paused}>
