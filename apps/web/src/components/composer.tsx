@@ -123,8 +123,8 @@ export function Composer(props: {
   createEffect(() => settingsDraft.write(settings));
   const [open, setOpen] = createSignal(false);
   const [sending, setSending] = createSignal(false);
-  // Enter (or Generate) pressed while a prompt is on its way: what the box holds then goes once that one has gone
-  // (the box keeps it meanwhile). A press that did nothing would read as a send, and the prompt would wait unseen.
+  // Enter pressed while a prompt is on its way (Generate is disabled then): what the box holds goes once that one has
+  // gone (the box keeps it meanwhile). A press that did nothing would read as a send, and the prompt would wait unseen.
   const [next, setNext] = createSignal(false);
   /** The prompt on its way: Enter pressed again on it alone (a double press) asks for nothing more. */
   let inFlight = "";
