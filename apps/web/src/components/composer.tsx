@@ -8,6 +8,7 @@ import type { FieldErrors } from "../lib/errors";
 import { formatSize, SIZE_PRESETS, wholeNumber } from "../lib/format";
 import type { Catalog } from "../lib/catalog";
 import type { ConnectionState } from "../lib/subscription";
+import { whenLiveAgain } from "../lib/subscription";
 import { ComposerSettings, NUMBER_SETTINGS, UNREADABLE } from "./composer-settings";
 import { SlidersIcon } from "./icons";
 import { settingsDraft } from "./settings-draft";
@@ -163,15 +164,11 @@ export function Composer(props: {
       );
     }
   };
-  createEffect(
-    on(
-      () => props.connection,
-      (state, before) => {
-        if (state === "live" && before !== undefined && before !== "live" && errors().form === UNREACHABLE) {
-          clearErrors("form");
-        }
-      },
-    ),
+  whenLiveAgain(
+    () => props.connection,
+    () => {
+      if (errors().form === UNREACHABLE) clearErrors("form");
+    },
   );
   const preset = () => (settings.size === -1 && settings.custom) || SIZE_PRESETS[settings.size] || SIZE_PRESETS[0];
   let promptBox!: HTMLTextAreaElement;

@@ -1,4 +1,5 @@
-import { createEffect, createSignal, For, on, Show } from "solid-js";
+import { createSignal, For, Show } from "solid-js";
+import { whenLiveAgain } from "../lib/subscription";
 import { currentUser } from "../lib/auth";
 import { actionFailure, UNREACHABLE } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
@@ -35,13 +36,11 @@ export function LinePanel(props: {
   const [cleared, setCleared] = createSignal<string | null>(null);
   let clearedNote: HTMLParagraphElement | undefined;
   // "Cannot be reached" after a To front or a Cancel goes once the line's stream is live again, as the Pause's does.
-  createEffect(
-    on(
-      () => props.line.connection(),
-      (state, before) => {
-        if (state === "live" && before !== undefined && before !== "live" && error() === UNREACHABLE) setError(null);
-      },
-    ),
+  whenLiveAgain(
+    () => props.line.connection(),
+    () => {
+      if (error() === UNREACHABLE) setError(null);
+    },
   );
   // The server refuses a non-admin's `everyone` (FORBIDDEN); the action is not offered to one at all.
   const mayClear = () => currentUser()?.admin === true;

@@ -1,6 +1,7 @@
 import { createEffect, createSignal, on, Show } from "solid-js";
 import { errorCode, errorMessage, UNREACHABLE } from "../lib/errors";
 import type { ConnectionState } from "../lib/subscription";
+import { whenLiveAgain } from "../lib/subscription";
 import { PauseIcon, PlayIcon } from "./icons";
 
 /** An admin's Pause / Resume of the whole queue, with the reason when the server refuses. */
@@ -22,13 +23,11 @@ export function PauseButton(props: {
     ),
   );
   // "Cannot be reached" stayed under the button after the server came back and the page said Live beside it.
-  createEffect(
-    on(
-      () => props.connection,
-      (state, before) => {
-        if (state === "live" && before !== undefined && before !== "live" && error() === UNREACHABLE) setError(null);
-      },
-    ),
+  whenLiveAgain(
+    () => props.connection,
+    () => {
+      if (error() === UNREACHABLE) setError(null);
+    },
   );
   const toggle = async () => {
     if (busy()) return;

@@ -3,6 +3,7 @@ import { actionFailure, UNREACHABLE } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { backendLabel, wholeNumber } from "../lib/format";
 import type { ConnectionState } from "../lib/subscription";
+import { whenLiveAgain } from "../lib/subscription";
 import type { QueueStatus } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
 import { LineIcon } from "./icons";
@@ -43,15 +44,11 @@ export function QueuePanel(props: {
   const [cancelling, setCancelling] = createSignal<string | null>(null);
   const [cancelError, setCancelError] = createSignal<string | null>(null);
   // As the Pause button's: "cannot be reached" goes once the page hears from the server again.
-  createEffect(
-    on(
-      () => props.connection,
-      (state, before) => {
-        if (state === "live" && before !== undefined && before !== "live" && cancelError() === UNREACHABLE) {
-          setCancelError(null);
-        }
-      },
-    ),
+  whenLiveAgain(
+    () => props.connection,
+    () => {
+      if (cancelError() === UNREACHABLE) setCancelError(null);
+    },
   );
   // A failed Cancel is about the job the GPU ran then: once the GPUs run other jobs (or none), it is old news.
   // (A memo: each status read is a new object, and only a change of the jobs counts.)

@@ -180,3 +180,15 @@ export function createSubscription<I, T>(options: SubscriptionOptions<I, T>) {
     started,
   };
 }
+
+/**
+ * Runs `then` each time `connection` comes back to "live" from another state (not at its first value): a message that
+ * said the server "cannot be reached" is no longer true then, and goes.
+ */
+export function whenLiveAgain(connection: () => ConnectionState | undefined, then: () => void): void {
+  createEffect(
+    on(connection, (state, before) => {
+      if (state === "live" && before !== undefined && before !== "live") then();
+    }),
+  );
+}
