@@ -14,7 +14,10 @@ export interface StorageConfig {
   dataDir: string;
   /** The embedded database in memory instead of in `dataDir` (tests). */
   inMemoryDatabase?: boolean | undefined;
-  /** Aborted when the server is asked to stop during its start: a new embedded database being made is given up. */
+  /**
+   * Aborted when the server is asked to stop during its start: a new embedded database being made is given up, and a
+   * database that opened meanwhile is closed again at once (the open fails with the abort's reason).
+   */
   startUpStopped?: AbortSignal | undefined;
   /** The drizzle-kit migrations, beside the build. */
   migrationsFolder: string;
@@ -65,6 +68,13 @@ export async function openStorage(config: StorageConfig, logger: Logger): Promis
     await lock?.release();
     throw config.databaseUrl ? new DatabaseUnusable(config.databaseUrl, error) : error;
   });
+  const close = () => database.close().finally(() => lock?.release());
+  if (config.startUpStopped?.aborted) {
+    // Nothing more is started only to be stopped again: on a busy machine the rest of a start (the GPUs probed, the
+    // queue rebuilt, the port opened) and its stop outlasted the time a stop during start-up waits.
+    await close();
+    throw config.startUpStopped.reason;
+  }
   const sharedImages = config.databaseUrl ? new PgImageStore(database) : null;
   return {
     database,
@@ -72,6 +82,6 @@ export async function openStorage(config: StorageConfig, logger: Logger): Promis
     users: new UserStore(database),
     sharedImages,
     images: sharedImages ?? new FileImageStore(join(config.dataDir, "images")),
-    close: () => database.close().finally(() => lock?.release()),
+    close,
   };
 }

@@ -90,9 +90,14 @@ describe("SIGTERM of the built server during its start-up", { timeout: 90_000 },
 
     expect(await server.kill("SIGTERM")).toEqual({ code: 0, signal: null });
     const stopped = server.logs.find((line) => line.msg === STOPPED);
-    expect(stopped).toMatchObject({ signal: "SIGTERM" });
+    expect(stopped).toMatchObject({
+      signal: "SIGTERM",
+      startUpError: expect.stringMatching(/stopped by SIGTERM during start-up/),
+    });
     // The start got far enough within the wait to be closed, not abandoned.
     expect(stopped).not.toHaveProperty("abandoned");
+    // Closed as soon as it opened: nothing after it was started only to be stopped again (the built-in simulator).
+    expect(messages(server)).not.toContainEqual(expect.stringMatching(/^FORGE_URL is not set/));
     expect(existsSync(join(database.dataDir, "anvil.lock"))).toBe(false);
   });
 
