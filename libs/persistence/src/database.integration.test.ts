@@ -72,27 +72,31 @@ describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
     });
     const dir = await temporaryDir();
     const [writer, holder, watcher] = [0, 1, 2].map(() => postgres(scratch.url, { max: 1, onnotice: () => {} }));
+    // Each wait is bounded well within the test's own limit, so that a lock never asked for fails the test naming
+    // it, and the finally below still ends every connection and drops the scratch database.
     const waitsFor = async (relation: string, mode: string) => {
-      for (;;) {
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
         const rows = await must(watcher)`select 1 from pg_locks
           where not granted and relation = ${relation}::regclass and mode = ${mode}`;
         if (rows.length > 0) return;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      const locks = await must(watcher)`select relation::regclass::text, mode, granted from pg_locks
+        where relation is not null and database = (select oid from pg_database where datname = current_database())`;
+      throw new Error(`no one waited for ${mode} on ${relation} within 20 s; locks: ${JSON.stringify(locks)}`);
     };
-    let upgraded: AnvilDatabase | undefined;
+    let release = () => {};
+    let upgrade: Promise<AnvilDatabase> | undefined;
     try {
       await (
         await openDatabase({ url: scratch.url, migrationsFolder: await migrationsBefore("0011_", dir.path) })
       ).close();
-      let release = () => {};
       const released = new Promise<void>((resolve) => (release = resolve));
       // Holds the migration between 0011 (its triggers lock jobs) and 0012 (which asks for all of jobs).
       const held = must(holder).begin(async (tx) => {
         await tx`lock table webhook_deliveries in access share mode`;
         await released;
       });
-      let upgrade: Promise<AnvilDatabase> | undefined;
       // As anvil_submit_jobs does on a server of the previous version: it reads jobs, then writes them.
       const written = must(writer).begin(async (tx) => {
         await tx`select count(*) from jobs`;
@@ -105,11 +109,15 @@ describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
         await write;
       });
       await Promise.all([held, written]);
-      upgraded = await must(upgrade);
-      expect(await appliedMigrations(upgraded)).toBe(MIGRATIONS);
+      expect(await appliedMigrations(await must(upgrade))).toBe(MIGRATIONS);
     } finally {
-      await upgraded?.close();
-      await Promise.all([writer, holder, watcher].map((client) => client?.end()));
+      // A wait that failed left the holder's transaction open: it ends, and so does the upgrade it held.
+      release();
+      await upgrade?.then(
+        (upgraded) => upgraded.close(),
+        () => {},
+      );
+      await Promise.all([writer, holder, watcher].map((client) => client?.end({ timeout: 1 })));
       await dir.remove();
       await scratch.drop();
     }
