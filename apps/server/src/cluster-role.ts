@@ -88,7 +88,10 @@ export class ClusterRole {
   private seen: Leader | null = null;
   /** This server led since it last saw another leader: the next one it sees took over from it. */
   private ledBefore = false;
-  /** When this server's lease was last taken or renewed (epoch ms). */
+  /**
+   * When this server's lease was last taken or renewed, on the monotonic clock: a wall clock set back (NTP) kept a
+   * leader cut off from the database believing it led for as long as the step.
+   */
   private renewedAt = 0;
 
   constructor(private readonly options: ClusterRoleOptions) {
@@ -106,7 +109,7 @@ export class ClusterRole {
    * may hold the lease and have taken its work over, interrupting on the backends what it left there.
    */
   get leaseLapsed(): boolean {
-    return this.current.kind === "leader" && Date.now() - this.renewedAt > this.options.leaseMs;
+    return this.current.kind === "leader" && performance.now() - this.renewedAt > this.options.leaseMs;
   }
 
   /** Starts the loop; the first election happens before this resolves, so a lone server leads at once. */
@@ -163,11 +166,11 @@ export class ClusterRole {
     if (role.kind === "leader") {
       // A renewal that hangs says nothing of itself: a lock held on the lease's row (this term's writes, stuck
       // behind a lock on a table) or a database that does not answer. Said once it took half the lease.
-      const askedAt = Date.now();
+      const askedAt = performance.now();
       const slow = setTimeout(() => {
         this.renewFailures.failed(
           "the cluster lease's renewal is not answered: the database is slow, or a lock holds it up; another server takes over if it is not renewed within LEASE_MS",
-          { epoch: role.epoch, waitedMs: Date.now() - askedAt, leaseMs: this.options.leaseMs },
+          { epoch: role.epoch, waitedMs: performance.now() - askedAt, leaseMs: this.options.leaseMs },
         );
       }, this.options.leaseMs / 2);
       const renewed = await lease
@@ -181,7 +184,7 @@ export class ClusterRole {
         })
         .finally(() => clearTimeout(slow));
       if (renewed === true) {
-        this.renewedAt = Date.now();
+        this.renewedAt = performance.now();
         this.renewFailures.succeeded({ epoch: role.epoch });
       }
       // Unanswered (the database is away): go on. Nothing new can start meanwhile (every start is written first),
@@ -213,7 +216,7 @@ export class ClusterRole {
       return;
     }
     this.current = { kind: "leader", epoch };
-    this.renewedAt = Date.now();
+    this.renewedAt = performance.now();
     log("this server leads the cluster", { epoch, ...(this.seen ? { previousLeader: this.seen.url } : {}) });
     this.tookOver();
     this.ledBefore = true;
@@ -238,7 +241,7 @@ export class ClusterRole {
     const renewing = (async () => {
       while (working) {
         await sleepUnless(this.tickMs, over);
-        if (working && (await this.options.lease.renew(epoch).catch(() => null))) this.renewedAt = Date.now();
+        if (working && (await this.options.lease.renew(epoch).catch(() => null))) this.renewedAt = performance.now();
       }
     })();
     try {

@@ -40,7 +40,7 @@ export function leaderLink(options: {
           if (missed) log("this server reaches the leader again", { leader });
           missed = null;
         } else if (missed?.leader !== leader) {
-          missed = { leader, since: Date.now() };
+          missed = { leader, since: performance.now() };
           log(
             `this server cannot reach the leader (${why}): the calls it forwards wait for it, and fail if it stays away; it may have stopped (then another server leads within LEASE_MS), or, if it runs, its CLUSTER_URL is not where the other servers reach it`,
             { leader },
@@ -51,7 +51,7 @@ export function leaderLink(options: {
     },
     unreachable: async () => {
       const seen = missed;
-      if (seen === null || Date.now() - seen.since <= waitMs) return false;
+      if (seen === null || performance.now() - seen.since <= waitMs) return false;
       // Looked at again, not taken from the last forwarded call: a load balancer that stopped sending calls here
       // would otherwise never see this server ready again.
       const leader = await cluster();

@@ -273,9 +273,9 @@ async function toLeader(
   gone: () => boolean,
   attempt: (leader: URL) => Promise<string | null>,
 ): Promise<string | null> {
-  const deadline = Date.now() + waitMs;
+  const deadline = performance.now() + waitMs;
   let why = "an election is under way";
-  while (!gone() && Date.now() < deadline) {
+  while (!gone() && performance.now() < deadline) {
     const target = await leaderUrl();
     if (target) {
       const failed = await attempt(new URL(target));

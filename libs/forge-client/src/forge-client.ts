@@ -266,7 +266,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
    */
   const stopOnForge = (begun: boolean, behindAnother: boolean): Effect.Effect<void> => {
     if (begun && !behindAnother) return Effect.ignore(interrupt());
-    const since = Date.now();
+    const since = performance.now();
     let othersAhead = behindAnother;
     let idleSince: number | null = null;
     const watchForIt: Effect.Effect<void, "waiting"> = progress().pipe(
@@ -279,10 +279,10 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         if (p.busy || rescans > 0) {
           idleSince = null;
           othersAhead = true;
-        } else idleSince ??= Date.now();
-        if (idleSince !== null && Date.now() - idleSince > BEGIN_WITHIN_MS) return Effect.void;
+        } else idleSince ??= performance.now();
+        if (idleSince !== null && performance.now() - idleSince > BEGIN_WITHIN_MS) return Effect.void;
         const limit = othersAhead && !abandoned ? longestJobMs : stopWatchMs;
-        return Date.now() - since > limit ? Effect.void : Effect.fail("waiting" as const);
+        return performance.now() - since > limit ? Effect.void : Effect.fail("waiting" as const);
       }),
     );
     // Still being set up: the interrupt stops it if it has begun meanwhile; behind another's job it would stop theirs.
@@ -362,7 +362,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         // end, are not this job's.
         if (!isApiTxt2img(p)) {
           behindAnother = !sampled;
-          if (begun) overtakenAt ??= Date.now();
+          if (begun) overtakenAt ??= performance.now();
           return Effect.void;
         }
         last = p;
@@ -372,7 +372,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         // (processing.py): from then on the job is past its load, and idle means it is done, even after one step.
         if (p.jobCount > 0) {
           sampled = true;
-          steps.push({ at: Date.now(), step: p.samplingStep, of: p.samplingSteps });
+          steps.push({ at: performance.now(), step: p.samplingStep, of: p.samplingSteps });
           if (steps.length > 8) steps.shift();
         }
         // 100 is kept for the result: the last poll can read 1.0 while Forge is still decoding the image.
@@ -434,7 +434,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
                 (now.busy && !isApiTxt2img(now)) ||
                 (own !== null && now.jobTimestamp != null && now.jobTimestamp !== own);
               if (!another || last === null || last.interrupted || last.skipped) return another ? last : now;
-              return cutShort(overtakenAt ?? Date.now()) ? { ...last, interrupted: true } : last;
+              return cutShort(overtakenAt ?? performance.now()) ? { ...last, interrupted: true } : last;
             }),
             Effect.orElseSucceed(() => null),
           ),
