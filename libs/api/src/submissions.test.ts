@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_JOB_PARAMS, Journal } from "@anvil/job-machine";
 import { ConversationNotFound, toJob } from "@anvil/persistence";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Unavailable } from "./errors";
 import { databaseDown, Submissions } from "./submissions";
 import type { SubmissionsOptions } from "./submissions";
@@ -26,6 +26,7 @@ function signal(): { promise: Promise<void>; fire: () => void } {
 }
 
 describe("Submissions", () => {
+  afterEach(() => void vi.useRealTimers());
   const { store } = useTestStore();
   /** The batches the real store was given, as prompts. */
   const batches: string[][] = [];
@@ -39,7 +40,7 @@ describe("Submissions", () => {
   const submissions = (overrides: Partial<SubmissionsOptions>) =>
     new Submissions({
       run: (task) => task(),
-      lastProgressAt: () => Date.now(),
+      lastProgressAt: () => performance.now(),
       store: storeJobs,
       storeAll: (inputs) => store().submitJobsAtomically(inputs),
       acceptAll: (results) => results.map(accept),
@@ -74,7 +75,7 @@ describe("Submissions", () => {
   it("refuses a submission stuck behind a lane that does not move, and never stores it", async () => {
     const lane = signal();
     let ran: Promise<void> | undefined;
-    const since = Date.now();
+    const since = performance.now();
     const late = unique("late");
     const s = submissions({
       run: (task) => (ran = lane.promise.then(task)),
@@ -87,6 +88,27 @@ describe("Submissions", () => {
     // The lane gets to the batch after all: the refused submission is no longer in it.
     expect(ran).toBeDefined();
     await ran;
+    expect(await storedPrompts()).not.toContain(late);
+  });
+
+  it("refuses a submission behind a stuck lane within its deadline, though the wall clock was set back meanwhile", async () => {
+    const journal = new Journal<null>({ persist: async (entries) => entries.map(() => null), publish: () => {} });
+    const hung = signal();
+    // A write that hangs: the lane stops moving.
+    const stuck = journal.run(() => hung.promise);
+    // An NTP step an hour back (only Date is faked; timers run as ever). Measured on the wall clock, the lane had
+    // just moved for that hour, and the submission waited all of it.
+    vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const s = submissions({
+      run: (task) => journal.run(task),
+      lastProgressAt: () => journal.lastProgressAt,
+      deadlineMs: 200,
+    });
+    const late = unique("late");
+    await expect(s.submit(input(late))).rejects.toThrow(/not accepted/);
+    hung.fire();
+    await stuck;
     expect(await storedPrompts()).not.toContain(late);
   });
 
@@ -124,7 +146,7 @@ describe("Submissions", () => {
       // Asked each time the deadline passes; the lane always moved just now.
       lastProgressAt: () => {
         if (++checks === 4) fourDeadlines.fire();
-        return Date.now();
+        return performance.now();
       },
     });
     const accepted = s.submit(input(patient));

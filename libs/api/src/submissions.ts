@@ -35,7 +35,7 @@ const termOver = (cause: unknown) =>
 export interface SubmissionsOptions {
   /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
   run: (task: () => Promise<void>) => Promise<void>;
-  /** When the lane last moved (see Journal.lastProgressAt). */
+  /** When the lane last moved, on the monotonic clock of `performance.now()` (see Journal.lastProgressAt). */
   lastProgressAt: () => number;
   /** Stores many submissions in one transaction, in order, each with its own outcome. */
   store: (inputs: readonly SubmitJobInput[]) => Promise<SubmitOutcome[]>;
@@ -131,7 +131,7 @@ export class Submissions {
   private arm(entry: Waiting, ms: number): void {
     entry.timer = setTimeout(() => {
       const movedAt = Math.max(this.options.lastProgressAt(), this.movedAt);
-      const left = movedAt + this.options.deadlineMs - Date.now();
+      const left = movedAt + this.options.deadlineMs - performance.now();
       if (left > 0 && !entry.sent) this.arm(entry, left);
       else this.refuse(entry, entry.sent ? databaseSlow() : databaseDown());
     }, ms);
@@ -225,7 +225,7 @@ export class Submissions {
       const head = inFlight.shift();
       if (head === undefined) break;
       const answer = await head.answer;
-      this.movedAt = Date.now();
+      this.movedAt = performance.now();
       if ("error" in answer) this.failed(head.batch, answer.error);
       else if (answer.outcomes === null) general.push(...head.batch);
       else this.answer(head.batch, answer.outcomes);
@@ -244,7 +244,7 @@ export class Submissions {
       // An all-or-nothing group is one entry; single submissions are one input each.
       const inputs = batch.flatMap((entry) => entry.inputs);
       const outcomes = atomic ? await this.options.storeAll(inputs) : await this.options.store(inputs);
-      this.movedAt = Date.now();
+      this.movedAt = performance.now();
       this.answer(batch, outcomes);
     } catch (error) {
       this.failed(batch, error);

@@ -77,7 +77,7 @@ describe("Journal", () => {
     const journal = new Journal<null>({
       persist: (entries) => new Promise((resolve) => (answer = () => resolve(entries.map(() => null)))),
       publish: () => {},
-      now: () => clock,
+      elapsed: () => clock,
     });
     const written = journal.record(progress("a", 10));
     clock = 30_100;

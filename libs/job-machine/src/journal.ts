@@ -53,8 +53,13 @@ export interface JournalOptions<P> {
    * which set the progress themselves.
    */
   progressDelayMs?: number;
-  /** The clock of `lastProgressAt` and of a refused job's end (default `Date.now`). */
+  /** The clock of a refused job's end (default `Date.now`). */
   now?: Clock;
+  /**
+   * The clock of `lastProgressAt` (default `performance.now`): monotonic, since a wall clock set back (NTP) made a lane
+   * stuck behind a hung write look as if it had just moved, for as long as the step.
+   */
+  elapsed?: Clock;
   /** Where the retrying writes run (default {@link defaultRuntime}). */
   runtime?: EffectRuntime;
 }
@@ -110,6 +115,7 @@ export class Journal<P> {
   private lastFailure: unknown;
   private abandoned = false;
   private readonly now: Clock;
+  private readonly elapsed: Clock;
   private readonly runtime: EffectRuntime;
   /** Waiting progress is due (its delay passed, or a flush asked): the lane writes it next. */
   private progressDue = false;
@@ -117,8 +123,9 @@ export class Journal<P> {
 
   constructor(private readonly options: JournalOptions<P>) {
     this.now = options.now ?? Date.now;
+    this.elapsed = options.elapsed ?? (() => performance.now());
     this.runtime = options.runtime ?? defaultRuntime;
-    this.progressAt = this.now();
+    this.progressAt = this.elapsed();
   }
 
   /** Queues an entry; the promise settles once it is persisted and published. */
@@ -191,11 +198,11 @@ export class Journal<P> {
   }
 
   /**
-   * When the lane last moved: a write or task finished, or it started work after being idle. A lane that has
-   * not moved for a while is stuck behind a database that does not answer; one that moves is merely busy.
+   * When the lane last moved (on the `elapsed` clock): a write or task finished, or it started work after being idle.
+   * A lane that has not moved for a while is stuck behind a database that does not answer; one that moves is busy.
    */
   get lastProgressAt(): number {
-    return this.running ? this.progressAt : this.now();
+    return this.running ? this.progressAt : this.elapsed();
   }
 
   /**
@@ -255,12 +262,12 @@ export class Journal<P> {
   }
 
   private async drain(): Promise<void> {
-    this.progressAt = this.now();
+    this.progressAt = this.elapsed();
     while (this.pending.length > 0 && !this.deferring()) {
       const next = this.takeNext();
       if ("task" in next) {
         await next.task();
-        this.progressAt = this.now();
+        this.progressAt = this.elapsed();
         continue;
       }
       const batch = next;
@@ -348,7 +355,7 @@ export class Journal<P> {
       ),
     );
     this.failures = 0;
-    this.progressAt = this.now();
+    this.progressAt = this.elapsed();
     if (Result.isSuccess(outcome)) return Result.succeed(outcome.success);
     // The schedule retries an unreachable database for as long as it takes: only a refusal ends up here.
     const error = outcome.failure;
