@@ -32,7 +32,7 @@ describe.each(testDrivers())("jobs.cancelWaiting on $kind", (driver) => {
     database = await driver.create();
     server = await startInProcess(database, { apiToken: TOKEN });
     admin = authorizedHttpClient(server.url, bearer(TOKEN));
-    for (const name of ["ann", "bob"]) tokens.set(name, (await admin.users.create.mutate({ name })).token);
+    for (const name of ["ann", "bob", "cat"]) tokens.set(name, (await admin.users.create.mutate({ name })).token);
   });
   afterAll(async () => {
     await server?.anvil.close();
@@ -122,5 +122,58 @@ describe.each(testDrivers())("jobs.cancelWaiting on $kind", (driver) => {
       cancelledBy: "admin",
     });
     expect(await cancelledBy(ann, [holder])).toEqual(["admin"]);
+  });
+
+  it("cancels one user's waiting jobs for an admin (owner), as when removing them; others' stay in line", async () => {
+    const [ann, bob, cat] = [as("ann"), as("bob"), as("cat")];
+    const holder = await ann.jobs.submit.mutate({ prompt: uniquePrompt("holds the GPU again sim:hang") });
+    await waitForStatus(ann, holder.id, "processing");
+    const submit = (client: AnvilClient, label: string) =>
+      client.jobs.submit.mutate({ prompt: uniquePrompt(label), ...quick });
+    const cats = [await submit(cat, "cat a"), await submit(cat, "cat b")];
+    const others = [await submit(ann, "ann waits"), await submit(bob, "bob waits"), await submit(admin, "admin waits")];
+    const conversation = await cat.conversations.create.mutate({ title: "cat's" });
+
+    // Only an admin, and one scope at a time; each refusal says why, and cancels nothing.
+    const refusal = async (call: Promise<unknown>) => {
+      const error = await trpcError(call);
+      return [codeOf(error).code, error.message];
+    };
+    expect(await refusal(bob.jobs.cancelWaiting.mutate({ owner: "cat" }))).toEqual([
+      "FORBIDDEN",
+      "only an admin may cancel another user's waiting jobs (owner)",
+    ]);
+    expect(await refusal(admin.jobs.cancelWaiting.mutate({ owner: "cat", everyone: true }))).toEqual([
+      "BAD_REQUEST",
+      expect.stringContaining("owner cannot be combined with everyone"),
+    ]);
+    expect(await refusal(admin.jobs.cancelWaiting.mutate({ owner: "cat", conversationId: conversation.id }))).toEqual([
+      "BAD_REQUEST",
+      expect.stringContaining("owner cannot be combined with conversationId"),
+    ]);
+    expect(await refusal(admin.jobs.cancelWaiting.mutate({ owner: "" }))).toEqual([
+      "BAD_REQUEST",
+      expect.stringContaining("owner must not be empty"),
+    ]);
+    // A name nobody has holds no waiting jobs: nothing to cancel, and no error.
+    expect((await admin.jobs.cancelWaiting.mutate({ owner: "nobody-by-this-name" })).jobIds).toEqual([]);
+    expect(await admin.queue.status.query()).toMatchObject({ queued: 5, processing: 1 });
+
+    // The admin removes cat and cancels her waiting jobs: hers leave the line, everyone else's (the admin's own too)
+    // and the running job stay.
+    await admin.users.remove.mutate({ name: "cat" });
+    expect((await admin.jobs.cancelWaiting.mutate({ owner: "cat" })).jobIds).toEqual(cats.map((job) => job.id));
+    for (const job of cats) {
+      expect(await server.anvil.store.getJob(job.id)).toMatchObject({ status: "cancelled", cancelledBy: "admin" });
+    }
+    expect((await read(admin, [...others, holder])).map(([status]) => status)).toEqual([
+      "queued",
+      "queued",
+      "queued",
+      "processing",
+    ]);
+    expect((await admin.jobs.cancelWaiting.mutate({ owner: "cat" })).jobIds).toEqual([]);
+    await admin.jobs.cancelWaiting.mutate({ everyone: true });
+    await admin.jobs.cancel.mutate({ jobId: holder.id });
   });
 });

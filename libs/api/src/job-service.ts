@@ -238,15 +238,17 @@ export class JobService {
   /**
    * Cancels every job of `by` still waiting in the line, or every waiting job of `conversationId` that `by` may see
    * (the caller's conversation, or anyone's for an admin), or with `everyone`, an admin's, every user's: the line
-   * cleared. Running jobs run on, and so does one that starts while this runs. Returns the ids of the jobs it
-   * cancelled, in the order they would have started, once each one's cancellation is persisted and published.
-   * NOT_FOUND for a conversation that is not the caller's.
+   * cleared, or with `owner`, an admin's, every waiting job of that user (none of a name nobody has). Running jobs
+   * run on, and so does one that starts while this runs. Returns the ids of the jobs it cancelled, in the order they
+   * would have started, once each one's cancellation is persisted and published. NOT_FOUND for a conversation that
+   * is not the caller's. Who may use `everyone` and `owner` is the procedure's to check.
    */
   async cancelWaiting(
     by: Caller,
-    scope: { conversationId?: string | undefined; everyone?: boolean } = {},
+    scope: { conversationId?: string | undefined; everyone?: boolean; owner?: string | undefined } = {},
   ): Promise<{ jobIds: string[] }> {
     const { conversationId, everyone = false } = scope;
+    const owner = scope.owner ?? by.name;
     if (conversationId !== undefined) await ownConversation({ store: this.options.store, user: by }, conversationId);
     if (this.scheduler.journal.failing) throw cancelUnconfirmed();
     // Only jobs the caller may see: an older Anvil let an admin submit into a user's conversation (the job is the admin's).
@@ -259,7 +261,7 @@ export class JobService {
               .map((job) => job.id),
           );
     const taken = (jobId: string): boolean =>
-      inConversation ? inConversation.has(jobId) : everyone || this.scheduler.lineEntry(jobId)?.owner === by.name;
+      inConversation ? inConversation.has(jobId) : everyone || this.scheduler.lineEntry(jobId)?.owner === owner;
     // Read from the line and cancelled in the same tick: nothing can start in between.
     const jobIds = this.scheduler.queued().filter(taken);
     const cancelled = Promise.all(

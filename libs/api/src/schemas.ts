@@ -261,11 +261,31 @@ export const moveJobInput = fieldsOf({
 /** `queue.line` input: how many of the first waiting jobs to read. */
 export const lineInput = fieldsOf({ limit: int("limit", 1, 500).default(200) }).default({ limit: 200 });
 
-/** `jobs.cancelWaiting` input: the caller's waiting jobs, of one conversation or all; `everyone` is an admin's. */
+/**
+ * `jobs.cancelWaiting` input: the caller's waiting jobs, of one conversation or all; `everyone` and `owner` are an
+ * admin's. Each scope is one of its own: `owner` with another would leave unsaid which of them was meant.
+ */
 export const cancelWaitingInput = fieldsOf({
   conversationId: uuid("conversationId").optional(),
   everyone: z.boolean({ error: "everyone must be true or false" }).default(false),
-}).default({ everyone: false });
+  owner: z
+    .string({ error: "owner must be a string" })
+    .min(1, { error: "owner must not be empty" })
+    .max(64, { error: "owner must be at most 64 characters" })
+    .refine(storable, storableText("owner"))
+    .optional(),
+})
+  .superRefine((input, ctx) => {
+    if (input.owner === undefined) return;
+    const other = input.everyone ? "everyone" : input.conversationId !== undefined ? "conversationId" : null;
+    if (other === null) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["owner"],
+      message: `owner cannot be combined with ${other}: give one of owner, conversationId and everyone`,
+    });
+  })
+  .default({ everyone: false });
 
 /** What a user may be called: see {@link USER_NAME}. */
 const userName = z

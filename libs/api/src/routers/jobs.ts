@@ -70,6 +70,12 @@ export const jobsRouter = router({
     if (input.everyone && !ctx.user.admin) {
       throw new TRPCError({ code: "FORBIDDEN", message: "only an admin may cancel every user's waiting jobs" });
     }
+    if (input.owner !== undefined && !ctx.user.admin) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "only an admin may cancel another user's waiting jobs (owner)",
+      });
+    }
     return ctx.service.cancelWaiting(ctx.user, input);
   }),
 
