@@ -85,6 +85,53 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("removes a user with --cancel-waiting: their waiting jobs cancelled, another user's left waiting", async () => {
+    await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    try {
+      const tokenOf = async (name: string) => {
+        const made = run(["--json", "users", "add", name], admin());
+        expect(await made.code).toBe(0);
+        return { url: url(), token: (JSON.parse(made.stdout()) as { token: string }).token };
+      };
+      const [leaving, staying] = [await tokenOf("leaving"), await tokenOf("staying")];
+      const submit = async (prompt: string, as: { url: string; token: string }) => {
+        const submitted = run(["submit", prompt, ...small], as);
+        expect(await submitted.code).toBe(0);
+        return submitted.stdout().trim();
+      };
+      const theirs = [await submit("leaving's first", leaving), await submit("leaving's second", leaving)];
+      const kept = await submit("staying's", staying);
+
+      const removed = run(["users", "remove", "leaving", "--cancel-waiting"], admin());
+      expect(await removed.code).toBe(0);
+      expect(removed.stdout()).toBe(`removed leaving\ncancelled 2 waiting jobs of theirs:\n${theirs.join("\n")}\n`);
+      const jobsOf = async (owner: string) => {
+        const listed = run(["--json", "jobs", "--owner", owner], admin());
+        expect(await listed.code).toBe(0);
+        return (JSON.parse(listed.stdout()) as { items: { id: string; status: string }[] }).items.map(
+          ({ id, status }) => [id, status],
+        );
+      };
+      expect(await jobsOf("leaving")).toEqual(theirs.map((id) => [id, "cancelled"]));
+      expect(await jobsOf("staying")).toEqual([[kept, "queued"]]);
+
+      // Nothing left to cancel is said, in words and in JSON.
+      await tokenOf("idle");
+      const idle = run(["--json", "users", "remove", "idle", "--cancel-waiting"], admin());
+      expect(await idle.code).toBe(0);
+      expect(JSON.parse(idle.stdout())).toEqual({ name: "idle", cancelledJobIds: [] });
+      // What a removal left waiting can be cancelled afterwards too; --owner goes with --waiting only.
+      const later = run(["cancel", "--waiting", "--owner", "staying"], admin());
+      expect(await later.code).toBe(0);
+      expect(later.stdout()).toBe(`cancelled 1 waiting job:\n${kept}\n`);
+      const misused = run(["cancel", "--owner", "staying"], admin());
+      expect(await misused.code).toBe(2);
+      expect(misused.stderr()).toMatch(/--owner go with --waiting/);
+    } finally {
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    }
+  });
+
   it("names the job and its image when --out cannot be written, and the job id on stderr at once", async () => {
     // A writable folder when the command starts, removed while the job waits on a paused queue.
     const folder = await mkdtemp(join(tmpdir(), "anvil-out-"));

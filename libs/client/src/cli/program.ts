@@ -203,11 +203,15 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("--waiting", "every job of yours still waiting (one already generating goes on)")
     .option("--conversation <id>", "with --waiting: only the waiting jobs of this conversation")
     .option("--everyone", "with --waiting, admins: every user's waiting jobs (the line cleared)")
+    .option("--owner <name>", "with --waiting, admins: that user's waiting jobs (a removed user's, say)")
     .action(
-      async (jobId: string | undefined, options: { waiting?: boolean; conversation?: string; everyone?: boolean }) => {
+      async (
+        jobId: string | undefined,
+        options: { waiting?: boolean; conversation?: string; everyone?: boolean; owner?: string },
+      ) => {
         if (!options.waiting) {
-          if (options.conversation !== undefined || options.everyone) {
-            throw new CliFailure("--conversation and --everyone go with --waiting", EXIT.usage);
+          if (options.conversation !== undefined || options.everyone || options.owner !== undefined) {
+            throw new CliFailure("--conversation, --everyone and --owner go with --waiting", EXIT.usage);
           }
           if (jobId === undefined) throw new CliFailure("cancel needs a job id, or --waiting", EXIT.usage);
           return show(await anvil().jobs.cancel.mutate({ jobId }), jobLine);
@@ -216,6 +220,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         const cancelled = await anvil().jobs.cancelWaiting.mutate({
           ...(options.conversation !== undefined ? { conversationId: options.conversation } : {}),
           everyone: options.everyone ?? false,
+          ...(options.owner !== undefined ? { owner: options.owner } : {}),
         });
         show(cancelled, ({ jobIds }) =>
           jobIds.length === 0
@@ -278,11 +283,29 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     });
   users
     .command("remove")
-    .description("remove a user: its token stops working at once; its jobs stay")
+    .description("remove a user: its token stops working at once; its jobs stay (waiting ones still take turns)")
     .argument("<name>", "the user's name")
-    .action(async (name: string) => {
+    .option("--cancel-waiting", "cancel the user's waiting jobs too (one already generating goes on)")
+    .action(async (name: string, options: { cancelWaiting?: boolean }) => {
       const removed = await anvil().users.remove.mutate({ name });
-      show(removed, ({ name: gone }) => `removed ${gone}`);
+      if (!options.cancelWaiting) return show(removed, ({ name: gone }) => `removed ${gone}`);
+      // Removed first: the user can submit nothing more, so no job of theirs arrives after the cancellation.
+      const cancelled = await anvil()
+        .jobs.cancelWaiting.mutate({ owner: removed.name })
+        .catch((error: unknown) => {
+          const failure = classify(error, env);
+          throw new CliFailure(
+            `${removed.name} is removed, but their waiting jobs were not cancelled: ${failure.message} ` +
+              `(anvil cancel --waiting --owner ${removed.name} tries again)`,
+            failure.code,
+          );
+        });
+      show({ name: removed.name, cancelledJobIds: cancelled.jobIds }, ({ name: gone, cancelledJobIds: ids }) => [
+        `removed ${gone}`,
+        ...(ids.length === 0
+          ? ["no waiting jobs of theirs to cancel"]
+          : [`cancelled ${ids.length} waiting ${ids.length === 1 ? "job" : "jobs"} of theirs:`, ...ids]),
+      ]);
     });
 
   try {
