@@ -45,6 +45,12 @@ describe("<QueuePanel>", () => {
     expect(screen.queryByRole("button", { name: /^Cancel/ })).not.toBeInTheDocument();
   });
 
+  it("describes a GPU's Cancel by the whole prompt of the job it stops, which a narrow strip cuts short", () => {
+    const prompt = "a red fox curled up in fresh snow, soft morning light, long lens";
+    render(() => <QueuePanel status={status} connection="live" promptOf={() => prompt} onCancelJob={async () => {}} />);
+    expect(screen.getByRole("button", { name: "Cancel the job on gpu-a:7860" })).toHaveAccessibleDescription(prompt);
+  });
+
   it("says why a GPU's job could not be cancelled", async () => {
     const conflict = TRPCClientError.from({
       error: { code: -32009, message: "ended", data: { code: "CONFLICT", httpStatus: 409 } },

@@ -1,4 +1,4 @@
-import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
+import { createEffect, createMemo, createSignal, createUniqueId, For, on, Show } from "solid-js";
 import { actionFailure, UNREACHABLE } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { backendLabel, wholeNumber } from "../lib/format";
@@ -154,6 +154,7 @@ export function QueuePanel(props: {
                     : backend.busy
                       ? "busy"
                       : "idle";
+            const jobText = createUniqueId();
             return (
               <li class={`backend backend--${state()}`}>
                 <span class="backend__dot" aria-hidden="true" />
@@ -163,7 +164,7 @@ export function QueuePanel(props: {
                   {(jobId) => (
                     <span class="backend__running">
                       {/* Cut short beside an admin's Cancel: whole in its tooltip, as a Waiting jobs row's is. */}
-                      <span class="backend__job" title={props.promptOf(jobId())}>
+                      <span id={jobText} class="backend__job" title={props.promptOf(jobId())}>
                         {props.promptOf(jobId()) ?? `Job ${jobId().slice(0, 8)}`}
                       </span>
                       <Show when={props.onCancelJob}>
@@ -173,6 +174,8 @@ export function QueuePanel(props: {
                             class="button button--small"
                             disabled={cancelling() === jobId()}
                             aria-label={`Cancel the job on ${backendLabel(backend.url)}`}
+                            // Which job, where the prompt is cut short (a narrow screen's strip): said in full.
+                            aria-describedby={jobText}
                             title="Cancel this job, whoever's it is: its GPU is interrupted and takes the next"
                             onClick={() => void cancelJob(jobId(), onCancelJob())}
                           >
