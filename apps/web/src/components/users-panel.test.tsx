@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it, vi } from "vitest";
 import type { ListedUser, UsersApi } from "./users-panel";
@@ -7,10 +7,19 @@ import { UsersPanel } from "./users-panel";
 
 const TOKEN = "anv_5f2c0e1b9d8a7c6b5a4f3e2d1c0b9a8f";
 
-/** A server holding users in memory, as `users.*` would. */
-function fakeUsers(initial: ListedUser[] = [{ name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" }]) {
+/** A server holding users in memory, as `users.*` would, and each user's waiting jobs (`waiting`: their ids). */
+function fakeUsers(
+  initial: ListedUser[] = [{ name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" }],
+  waiting: Record<string, string[]> = {},
+) {
   let users = [...initial];
   const api = {
+    waitingOf: vi.fn(async (owner: string) => waiting[owner]?.length ?? 0),
+    cancelWaiting: vi.fn(async (owner: string) => {
+      const jobIds = waiting[owner] ?? [];
+      waiting[owner] = [];
+      return { jobIds };
+    }),
     list: vi.fn(async () => [...users]),
     create: vi.fn(async ({ name, admin }: { name: string; admin: boolean }) => {
       users = [...users, { name, admin, createdAt: "2025-02-01T10:00:00.000Z" }];
@@ -27,6 +36,14 @@ function fakeUsers(initial: ListedUser[] = [{ name: "admin", admin: true, create
 
 const trpcError = (code: string, message: string) =>
   TRPCClientError.from({ error: { code: -32600, message, data: { code, httpStatus: 400 } } });
+
+/** Presses a user's Remove, and then the question's Remove (with "Also cancel …" ticked first when `alsoCancel`). */
+const removeConfirmed = async (name: string, options: { alsoCancel?: string } = {}) => {
+  fireEvent.click(await screen.findByRole("button", { name: `Remove ${name}` }));
+  const question = await screen.findByRole("group", { name: new RegExp(`^Remove ${name}\\?`) });
+  if (options.alsoCancel) fireEvent.click(await within(question).findByRole("checkbox", { name: options.alsoCancel }));
+  fireEvent.click(within(question).getByRole("button", { name: /^Remove/ }));
+};
 
 const create = (name: string, admin = false) => {
   fireEvent.input(screen.getByLabelText("Name"), { target: { value: name } });
@@ -154,10 +171,10 @@ describe("<UsersPanel>", () => {
 
   it("removes a user once confirmed, and forgets their token on the screen", async () => {
     const api = fakeUsers();
-    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => true} />);
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
     create("carol");
     await screen.findByTestId("new-token");
-    fireEvent.click(await screen.findByRole("button", { name: "Remove carol" }));
+    await removeConfirmed("carol");
     await waitFor(() => expect(screen.queryByRole("button", { name: "Remove carol" })).not.toBeInTheDocument());
     expect(api.remove).toHaveBeenCalledWith("carol");
     expect(screen.queryByTestId("new-token")).not.toBeInTheDocument();
@@ -167,10 +184,12 @@ describe("<UsersPanel>", () => {
     const api = fakeUsers(
       ["admin", "bob", "carol", "dave"].map((name) => ({ name, admin: name === "admin", createdAt: "2025-01-01" })),
     );
-    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => true} you="admin" />);
-    // As a keyboard user does: the focus is on the button pressed.
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    // As a keyboard user does: the focus is on the button pressed, the question's Remove.
     const remove = async (name: string) => {
-      const button = await screen.findByRole("button", { name: `Remove ${name}` });
+      fireEvent.click(await screen.findByRole("button", { name: `Remove ${name}` }));
+      const question = await screen.findByRole("group", { name: new RegExp(`^Remove ${name}\\?`) });
+      const button = within(question).getByRole("button", { name: "Remove" });
       button.focus();
       fireEvent.click(button);
       await waitFor(() => expect(button).not.toBeInTheDocument());
@@ -184,21 +203,93 @@ describe("<UsersPanel>", () => {
   });
 
   it("says before a removal that the user's waiting jobs stay in line, and where to cancel them", async () => {
-    const asked: string[] = [];
     const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
-    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={(question) => !asked.push(question)} />);
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
     fireEvent.click(await screen.findByRole("button", { name: "Remove eve" }));
-    expect(asked).toEqual([
+    const question = await screen.findByRole("group", { name: /^Remove eve\?/ });
+    expect(question).toHaveAccessibleName(
       "Remove eve? Their token stops working at once. Their jobs stay, and those waiting still take their turns: " +
         "Waiting jobs can cancel them.",
-    ]);
+    );
+    // Read out first: the focus is on the question.
+    expect(question).toHaveFocus();
+    // eve has no waiting jobs: nothing to offer.
+    await waitFor(() => expect(api.waitingOf).toHaveBeenCalledWith("eve"));
+    expect(within(question).queryByRole("checkbox")).not.toBeInTheDocument();
   });
 
-  it("keeps a user when the removal is not confirmed", async () => {
+  it("keeps a user when the removal is not confirmed (Keep, or Escape, which leaves the panel open)", async () => {
     const api = fakeUsers([{ name: "ann", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
-    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={() => false} />);
+    const onClose = vi.fn();
+    render(() => <UsersPanel api={api} onClose={onClose} />);
     fireEvent.click(await screen.findByRole("button", { name: "Remove ann" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Keep ann" }));
+    expect(screen.queryByRole("group", { name: /^Remove ann/ })).not.toBeInTheDocument();
+    fireEvent.click(await screen.findByRole("button", { name: "Remove ann" }));
+    fireEvent.keyDown(await screen.findByRole("group", { name: /^Remove ann/ }), { key: "Escape" });
+    expect(screen.queryByRole("group", { name: /^Remove ann/ })).not.toBeInTheDocument();
+    expect(onClose).not.toHaveBeenCalled();
     expect(api.remove).not.toHaveBeenCalled();
+  });
+
+  it("offers to cancel a user's waiting jobs with the removal, and says it did both", async () => {
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
+      eve: ["job-1", "job-2", "job-3"],
+    });
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    await removeConfirmed("eve", { alsoCancel: "Also cancel their 3 waiting jobs" });
+    expect(await screen.findByRole("status")).toHaveTextContent("Removed eve and cancelled their 3 waiting jobs.");
+    expect(api.remove).toHaveBeenCalledWith("eve");
+    expect(api.cancelWaiting).toHaveBeenCalledWith("eve");
+    // The removal first: a removed user can submit nothing between the two.
+    expect(api.remove.mock.invocationCallOrder[0]).toBeLessThan(api.cancelWaiting.mock.invocationCallOrder[0]!);
+    await waitFor(() => expect(screen.queryByText("eve")).not.toBeInTheDocument());
+  });
+
+  it("leaves a removed user's waiting jobs alone unless asked to cancel them", async () => {
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
+      eve: ["job-1"],
+    });
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    fireEvent.click(await screen.findByRole("button", { name: "Remove eve" }));
+    const also = await screen.findByRole("checkbox", { name: "Also cancel their 1 waiting job" });
+    expect(also).not.toBeChecked();
+    fireEvent.click(screen.getByRole("button", { name: "Remove" }));
+    await waitFor(() => expect(api.remove).toHaveBeenCalledWith("eve"));
+    expect(api.cancelWaiting).not.toHaveBeenCalled();
+  });
+
+  it("says the user is removed but their jobs were not cancelled when the cancellation fails", async () => {
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
+      eve: ["job-1", "job-2"],
+    });
+    api.cancelWaiting.mockRejectedValueOnce(
+      trpcError(
+        "SERVICE_UNAVAILABLE",
+        "The database is not reachable right now, so the cancellation could not be confirmed",
+      ),
+    );
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    await removeConfirmed("eve", { alsoCancel: "Also cancel their 2 waiting jobs" });
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "eve is removed, but their waiting jobs were not cancelled: The database is not reachable right now, so the " +
+        "cancellation could not be confirmed. Waiting jobs can cancel them.",
+    );
+    await waitFor(() => expect(screen.queryByText("eve")).not.toBeInTheDocument());
+  });
+
+  it("says the user is not removed, and nothing cancelled, when the removal is refused", async () => {
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
+      eve: ["job-1"],
+    });
+    api.remove.mockRejectedValueOnce(trpcError("CONFLICT", "eve is built in and cannot be removed"));
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    await removeConfirmed("eve", { alsoCancel: "Also cancel their 1 waiting job" });
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "Eve is built in and cannot be removed. eve is not removed, and nothing was cancelled.",
+    );
+    expect(api.cancelWaiting).not.toHaveBeenCalled();
+    expect(screen.getByText("eve")).toBeInTheDocument();
   });
 
   it("says so when the list is refused (FORBIDDEN), and tries again on request", async () => {
@@ -227,13 +318,12 @@ describe("<UsersPanel>", () => {
       async () =>
         new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
     await checkAuth(answer({ required: true, authorized: true, user: { name: "admin", admin: true }, proxy: true }));
-    const asked: string[] = [];
     const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
-    render(() => <UsersPanel api={api} onClose={() => undefined} confirm={(question) => !asked.push(question)} />);
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
     fireEvent.click(await screen.findByRole("button", { name: "Remove eve" }));
-    expect(asked).toEqual([
-      expect.stringMatching(/comes back at their next request: take their access away at the proxy/),
-    ]);
+    expect(await screen.findByRole("group", { name: /^Remove eve\?/ })).toHaveAccessibleName(
+      /comes back at their next request: take their access away at the proxy\.$/,
+    );
     await checkAuth(answer({ required: false, authorized: true, user: null }));
   });
 

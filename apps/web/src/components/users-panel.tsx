@@ -1,4 +1,4 @@
-import { createResource, createSignal, For, Show } from "solid-js";
+import { createResource, createSignal, createUniqueId, For, onMount, Show } from "solid-js";
 import { currentUser, proxied } from "../lib/auth";
 import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { errorCode, errorMessage } from "../lib/errors";
@@ -21,6 +21,10 @@ export interface UsersApi {
   list(): Promise<ListedUser[]>;
   create(input: { name: string; admin: boolean }): Promise<{ name: string; admin: boolean; token: string }>;
   remove(name: string): Promise<unknown>;
+  /** How many of `owner`'s jobs wait in the line now. */
+  waitingOf(owner: string): Promise<number>;
+  /** Cancels every waiting job of `owner` (`jobs.cancelWaiting { owner }`); the ids of those it cancelled. */
+  cancelWaiting(owner: string): Promise<{ jobIds: string[] }>;
   /** Puts text on the clipboard; rejects where the browser does not allow it (a page not served over HTTPS). */
   copy(text: string): Promise<void>;
 }
@@ -29,8 +33,26 @@ const trpcUsersApi: UsersApi = {
   list: () => trpc.users.list.query(),
   create: (input) => trpc.users.create.mutate(input),
   remove: (name) => trpc.users.remove.mutate({ name }),
+  waitingOf: async (owner) => {
+    // Page by page (500 is a page's most): a user may have thousands waiting, each one counted.
+    let count = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await trpc.jobs.list.query({ owner, status: ["queued"], limit: 500, ...(cursor ? { cursor } : {}) });
+      count += page.items.length;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return count;
+  },
+  cancelWaiting: (owner) => trpc.jobs.cancelWaiting.mutate({ owner }),
   copy: clipboardCopy,
 };
+
+/** `text` ending as a sentence does (the server's messages have no full stop), so that another can follow it. */
+const sentence = (text: string): string => (/[.!?)]$/.test(text) ? text : `${text}.`);
+
+/** "1 waiting job", "3 waiting jobs". */
+const waitingJobs = (n: number): string => `${n} waiting ${n === 1 ? "job" : "jobs"}`;
 
 /** Who everyone is on an Anvil without API_TOKEN or a sign-in proxy (the contract's Users section). */
 const LOCAL_USER = "local";
@@ -52,8 +74,6 @@ const BUILT_IN = new Set(["admin", "local"]);
 export function UsersPanel(props: {
   onClose: () => void;
   api?: UsersApi;
-  /** Asks before removing; `window.confirm` by default. */
-  confirm?: (question: string) => boolean;
   /** The signed-in admin (default: who the page is signed in as), whom the list marks and offers no Remove. */
   you?: string;
 }) {
@@ -67,12 +87,21 @@ export function UsersPanel(props: {
   const [copied, setCopied] = createSignal(false);
   // A creation on its way: Create says so and takes no second press (which the server would refuse as a name taken).
   const [creating, setCreating] = createSignal(false);
+  // The user whose removal is being confirmed, and what the page learnt of their waiting jobs (null: not yet, or the
+  // count failed: then nothing is offered, and the question says where to cancel them).
+  const [confirming, setConfirming] = createSignal<string | null>(null);
+  const [waiting, setWaiting] = createSignal<number | null>(null);
+  const [alsoCancel, setAlsoCancel] = createSignal(false);
+  const [removing, setRemoving] = createSignal(false);
+  // What a removal did, in words: it may have done one thing of two.
+  const [notice, setNotice] = createSignal<string | null>(null);
   let tokenBox: HTMLElement | undefined;
   let copyButton: HTMLButtonElement | undefined;
   let nameField: HTMLInputElement | undefined;
   let list: HTMLUListElement | undefined;
   const act = async (work: () => Promise<unknown>) => {
     setError(null);
+    setNotice(null);
     try {
       await work();
       await refetch();
@@ -80,11 +109,53 @@ export function UsersPanel(props: {
       setError(failure(e));
     }
   };
+  const ask = (user: ListedUser) => {
+    setConfirming(user.name);
+    setWaiting(null);
+    setAlsoCancel(false);
+    // Asked now, not from a list the page may hold from minutes ago; a count that comes after another Remove was
+    // pressed is not this one's.
+    api.waitingOf(user.name).then(
+      (n) => {
+        if (confirming() === user.name) setWaiting(n);
+      },
+      () => undefined,
+    );
+  };
+  /**
+   * Removed first: a removed user can submit nothing more, so no job of theirs comes after the cancellation. Says
+   * what was done, or what failed and whether the user is removed, in the panel's own words (not through `failure`,
+   * which would capitalise the name).
+   */
+  const removeAndCancel = async (name: string, cancel: boolean) => {
+    try {
+      await api.remove(name);
+    } catch (e) {
+      setError(cancel ? `${sentence(failure(e))} ${name} is not removed, and nothing was cancelled.` : failure(e));
+      return;
+    }
+    if (made()?.name === name) setMade(null);
+    if (!cancel) return;
+    try {
+      const { jobIds } = await api.cancelWaiting(name);
+      setNotice(
+        jobIds.length === 0
+          ? `Removed ${name}; they had no waiting jobs left to cancel.`
+          : `Removed ${name} and cancelled their ${waitingJobs(jobIds.length)}.`,
+      );
+    } catch (e) {
+      setError(
+        `${name} is removed, but their waiting jobs were not cancelled: ${sentence(failure(e))} Waiting jobs can cancel them.`,
+      );
+    }
+  };
   const remove = async (user: ListedUser, pressed: HTMLButtonElement) => {
     const at = [...(list?.querySelectorAll("button") ?? [])].indexOf(pressed);
-    await act(async () => {
-      await api.remove(user.name);
-      if (made()?.name === user.name) setMade(null);
+    const cancel = alsoCancel() && (waiting() ?? 0) > 0;
+    setRemoving(true);
+    await act(() => removeAndCancel(user.name, cancel)).finally(() => {
+      setRemoving(false);
+      setConfirming(null);
     });
     // The list is drawn anew from the server's answer, and the pressed button went with its row: the focus fell to
     // the page behind the dialog. A keyboard user goes on from the same place: the next user's Remove, the last one
@@ -162,6 +233,11 @@ export function UsersPanel(props: {
           {error()}
         </p>
       </Show>
+      <Show when={notice()}>
+        <p class="users-panel__notice" role="status">
+          {notice()}
+        </p>
+      </Show>
       <Show when={made()}>
         {(user) => (
           <div class="users-panel__token" role="status">
@@ -198,26 +274,26 @@ export function UsersPanel(props: {
               </span>
               {/* Removing yourself is refused (users.remove): another admin can. The built-in admin (API_TOKEN's) and
                   local cannot be removed at all. */}
-              <Show when={user.name !== you() && !BUILT_IN.has(user.name)}>
+              <Show when={user.name !== you() && !BUILT_IN.has(user.name) && confirming() !== user.name}>
                 <button
                   type="button"
                   class="button button--small"
                   aria-label={`Remove ${user.name}`}
-                  onClick={(e) => {
-                    const ask = props.confirm ?? ((question: string) => window.confirm(question));
-                    const proxy = proxied().proxy
-                      ? " A user your sign-in proxy names comes back at their next request: take their access away at the proxy."
-                      : "";
-                    // Their waiting jobs go on taking turns on the GPUs: said, with where to cancel them.
-                    const stay =
-                      " Their jobs stay, and those waiting still take their turns: Waiting jobs can cancel them.";
-                    if (ask(`Remove ${user.name}? Their token stops working at once.${stay}${proxy}`)) {
-                      void remove(user, e.currentTarget);
-                    }
-                  }}
+                  onClick={() => ask(user)}
                 >
                   Remove
                 </button>
+              </Show>
+              <Show when={confirming() === user.name}>
+                <RemoveConfirmation
+                  name={user.name}
+                  waiting={waiting()}
+                  alsoCancel={alsoCancel()}
+                  onAlsoCancel={setAlsoCancel}
+                  busy={removing()}
+                  onRemove={(pressed) => void remove(user, pressed)}
+                  onKeep={() => setConfirming(null)}
+                />
               </Show>
             </li>
           )}
@@ -231,5 +307,76 @@ export function UsersPanel(props: {
         </p>
       </Show>
     </Dialog>
+  );
+}
+
+/**
+ * The question before a removal, in the user's row (a browser's confirm() has no room for a choice): what removing
+ * does, and, when the user has jobs waiting, whether to cancel those too (off: the contract keeps a user's jobs).
+ */
+function RemoveConfirmation(props: {
+  name: string;
+  /** How many jobs of theirs wait; null while being counted, or when it could not be. */
+  waiting: number | null;
+  alsoCancel: boolean;
+  onAlsoCancel: (also: boolean) => void;
+  busy: boolean;
+  onRemove: (pressed: HTMLButtonElement) => void;
+  onKeep: () => void;
+}) {
+  const questionId = createUniqueId();
+  let box!: HTMLDivElement;
+  // The question is read out once it is there; Tab goes on to its choice and buttons.
+  onMount(() => box.focus());
+  const proxy = () =>
+    proxied().proxy
+      ? " A user your sign-in proxy names comes back at their next request: take their access away at the proxy."
+      : "";
+  // Their waiting jobs go on taking turns on the GPUs unless cancelled: said, with where else to cancel them.
+  const stay = " Their jobs stay, and those waiting still take their turns: Waiting jobs can cancel them.";
+  return (
+    <div
+      ref={box}
+      class="users-panel__confirm"
+      role="group"
+      aria-labelledby={questionId}
+      tabIndex={-1}
+      // Escape takes the question back, not the whole panel (the dialog's own Escape listens on the document).
+      on:keydown={(e) => {
+        if (e.key !== "Escape") return;
+        e.stopPropagation();
+        props.onKeep();
+      }}
+    >
+      <p id={questionId}>
+        Remove {props.name}? Their token stops working at once.{stay}
+        {proxy()}
+      </p>
+      <Show when={(props.waiting ?? 0) > 0}>
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={props.alsoCancel}
+            disabled={props.busy}
+            onChange={(e) => props.onAlsoCancel(e.currentTarget.checked)}
+          />{" "}
+          Also cancel their {waitingJobs(props.waiting ?? 0)}
+        </label>
+      </Show>
+      <div class="users-panel__confirm-actions">
+        <button
+          type="button"
+          class="button button--small button--primary"
+          disabled={props.busy}
+          aria-busy={props.busy}
+          onClick={(e) => props.onRemove(e.currentTarget)}
+        >
+          {props.busy ? "Removing…" : props.alsoCancel && (props.waiting ?? 0) > 0 ? "Remove and cancel" : "Remove"}
+        </button>
+        <button type="button" class="button button--small" disabled={props.busy} onClick={() => props.onKeep()}>
+          Keep {props.name}
+        </button>
+      </div>
+    </div>
   );
 }
