@@ -40,6 +40,24 @@ describe("FileImageStore", () => {
     expect(chunks).toBe(6);
   });
 
+  it("reads a range alone, in 256 KiB pieces at most", async () => {
+    const jobId = randomUUID();
+    const png = randomBytes(1_500_000);
+    await images.write(jobId, png);
+    const image = await images.read(jobId);
+    for (const [start, end, pieces] of [
+      [0, 0, 1],
+      [1_000, 300_000, 2],
+      [1_499_999, 1_499_999, 1],
+      [262_144, 1_499_999, 5],
+    ] as const) {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of image!.slice(start, end)) parts.push(chunk);
+      expect(Buffer.concat(parts).equals(png.subarray(start, end + 1))).toBe(true);
+      expect(parts.length).toBe(pieces);
+    }
+  });
+
   it("holds nothing for a read never consumed, and fails only that read when its file was removed first", async () => {
     const jobId = randomUUID();
     await images.write(jobId, randomBytes(1000));

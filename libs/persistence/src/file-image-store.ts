@@ -9,15 +9,18 @@ import type { ImageStore, StoredImage } from "./image-store";
 const READ_CHUNK_BYTES = 256 * 1024;
 
 /**
- * A file's bytes, opened on the first read and closed when done or stopped: a read never consumed holds nothing, and
- * a file removed before it is read fails that first read (never an unhandled stream error).
+ * A file's bytes from `start` up to `end` (both counted; the end of the file by default), opened on the first read and
+ * closed when done or stopped: a read never consumed holds nothing, and a file removed before it is read fails that
+ * first read (never an unhandled stream error).
  */
-async function* chunksOf(path: string): AsyncGenerator<Uint8Array> {
+async function* chunksOf(path: string, start = 0, end = Infinity): AsyncGenerator<Uint8Array> {
   const handle = await open(path, "r");
   try {
-    for (;;) {
-      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(READ_CHUNK_BYTES), 0, READ_CHUNK_BYTES, null);
+    for (let position = start; position <= end;) {
+      const length = Math.min(READ_CHUNK_BYTES, end + 1 - position);
+      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, position);
       if (bytesRead === 0) return;
+      position += bytesRead;
       yield buffer.subarray(0, bytesRead);
     }
   } finally {
@@ -55,7 +58,11 @@ export class FileImageStore implements ImageStore {
       const candidate = join(root, `${jobId}.png`);
       const info = await lstat(candidate);
       if (!info.isFile() || !(await realpath(candidate)).startsWith(root + sep)) return null;
-      return { size: info.size, chunks: chunksOf(candidate) };
+      return {
+        size: info.size,
+        chunks: chunksOf(candidate),
+        slice: (start, end) => chunksOf(candidate, start, end),
+      };
     } catch {
       return null;
     }

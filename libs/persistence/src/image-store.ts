@@ -4,6 +4,11 @@ export interface StoredImage {
   size: number;
   /** Its bytes in order; stopping early (`return()`) releases what the read holds. */
   chunks: AsyncIterable<Uint8Array>;
+  /**
+   * Bytes `start` to `end` (both counted, `0 <= start <= end < size`) alone, read as `chunks` are: nothing is read
+   * before the first `next()`, and what lies outside the range is never read at all.
+   */
+  slice(start: number, end: number): AsyncIterable<Uint8Array>;
 }
 
 /** Where the generated images are kept: files of one server, or PostgreSQL for every server of a cluster. */

@@ -29,6 +29,53 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("PgImageStore on $kind
     expect(bytes.equals(png)).toBe(true);
   });
 
+  it("reads a range alone, from only the chunks it lies in and only its part of each", async () => {
+    const jobId = await newJob();
+    const png = randomBytes(IMAGE_CHUNK_BYTES * 3 + 10);
+    await images().write(jobId, png);
+    const image = must(await images().read(jobId));
+    const slice = async (start: number, end: number) => {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of image.slice(start, end)) parts.push(chunk);
+      return { bytes: Buffer.concat(parts), sizes: parts.map((part) => part.byteLength) };
+    };
+    const last = png.length - 1;
+    for (const [start, end, sizes] of [
+      [0, 0, [1]],
+      [5, 99, [95]],
+      [IMAGE_CHUNK_BYTES - 2, IMAGE_CHUNK_BYTES + 1, [2, 2]],
+      [IMAGE_CHUNK_BYTES, 2 * IMAGE_CHUNK_BYTES - 1, [IMAGE_CHUNK_BYTES]],
+      [10, 3 * IMAGE_CHUNK_BYTES, [IMAGE_CHUNK_BYTES - 10, IMAGE_CHUNK_BYTES, IMAGE_CHUNK_BYTES, 1]],
+      [last, last, [1]],
+    ] as const) {
+      const read = await slice(start, end);
+      expect(read.bytes.equals(png.subarray(start, end + 1))).toBe(true);
+      expect(read.sizes).toEqual(sizes);
+    }
+  });
+
+  it("reads a range right from chunks of differing lengths (an image written with another chunk size)", async () => {
+    const jobId = await newJob();
+    const png = randomBytes(100);
+    // Chunks of 30, 50 and 20 bytes, as no write of this version makes them.
+    for (const [seq, [from, to]] of [
+      [0, 30],
+      [30, 80],
+      [80, 100],
+    ].entries()) {
+      const part = png.subarray(from, to).toString("base64");
+      await test().database.db.execute(
+        sql`insert into job_images (job_id, seq, bytes) values (${jobId}, ${seq}, decode(${part}, 'base64'))`,
+      );
+    }
+    const image = must(await images().read(jobId));
+    expect(image.size).toBe(100);
+    const parts: Uint8Array[] = [];
+    for await (const chunk of image.slice(25, 85)) parts.push(chunk);
+    expect(Buffer.concat(parts).equals(png.subarray(25, 86))).toBe(true);
+    expect((await readAll(image)).bytes.equals(png)).toBe(true);
+  });
+
   it("replaces an image written again, leaving none of the first one's chunks", async () => {
     const jobId = await newJob();
     await images().write(jobId, randomBytes(IMAGE_CHUNK_BYTES * 3));

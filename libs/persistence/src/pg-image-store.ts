@@ -50,21 +50,39 @@ export class PgImageStore implements ImageStore {
 
   async read(jobId: string): Promise<StoredImage | null> {
     if (!isUuid(jobId)) return null;
+    // Each chunk's length, in order: a range starts and ends in the right chunks whatever size they were written in.
     const [stored] = await this.db
       .select({
-        chunks: sql<number>`count(*)::int`.mapWith(Number),
-        size: sql<number>`coalesce(sum(octet_length(${jobImages.bytes})), 0)::int`.mapWith(Number),
+        lengths: sql<number[] | null>`array_agg(octet_length(${jobImages.bytes}) order by ${jobImages.seq})`,
       })
       .from(jobImages)
       .where(eq(jobImages.jobId, jobId));
-    if (!stored || stored.chunks === 0) return null;
-    return { size: stored.size, chunks: this.chunks(jobId, stored.chunks) };
+    const lengths = (stored?.lengths ?? []).map(Number);
+    if (lengths.length === 0) return null;
+    const size = lengths.reduce((sum, length) => sum + length, 0);
+    return {
+      size,
+      chunks: this.chunks(jobId, lengths, 0, size - 1),
+      slice: (start, end) => this.chunks(jobId, lengths, start, end),
+    };
   }
 
-  private async *chunks(jobId: string, count: number): AsyncGenerator<Uint8Array> {
-    for (let seq = 0; seq < count; seq++) {
+  /** Bytes `start` to `end` (both counted): only the chunks they lie in, and only their part of each. */
+  private async *chunks(jobId: string, lengths: number[], start: number, end: number): AsyncGenerator<Uint8Array> {
+    let offset = 0;
+    for (const [seq, length] of lengths.entries()) {
+      const first = offset;
+      offset += length;
+      if (offset <= start) continue;
+      if (first > end) return;
+      const from = Math.max(start, first) - first;
+      const to = Math.min(end, offset - 1) - first;
+      const whole = from === 0 && to === length - 1;
+      const bytes = whole
+        ? jobImages.bytes
+        : sql`substring(${jobImages.bytes} from ${from + 1}::int for ${to - from + 1}::int)`;
       const [row] = await this.db
-        .select({ base64: sql<string>`encode(${jobImages.bytes}, 'base64')` })
+        .select({ base64: sql<string>`encode(${bytes}, 'base64')` })
         .from(jobImages)
         .where(and(eq(jobImages.jobId, jobId), eq(jobImages.seq, seq)));
       // Removed (or written again) while it was read: a response cut short is better than a wrong image.

@@ -45,6 +45,9 @@ describe.each(testDrivers())("the next job's start before the last job's image, 
               chunks: (async function* () {
                 yield png;
               })(),
+              slice: async function* (start: number, end: number) {
+                yield png.subarray(start, end + 1);
+              },
             }
           : null;
       },
