@@ -20,8 +20,11 @@ function keepInVary(res: ServerResponse, name: string): void {
     setHeader(header, header.toLowerCase() === "vary" ? varyWith(String(value), name) : value);
 }
 
-/** What a page's call to the API may carry: a Bearer token, a JSON body, an event stream's resume. */
-const ALLOWED_HEADERS = "authorization, content-type, last-event-id";
+/** What a page's call to the API may carry: a Bearer token, a JSON body, an event stream's resume, an image's range. */
+const ALLOWED_HEADERS = "authorization, content-type, last-event-id, range, if-range, if-none-match";
+
+/** What a page may read of an answer besides the safelisted headers: a 429's or a 503's wait, an image's range. */
+const EXPOSED_HEADERS = "retry-after, accept-ranges, content-range, etag";
 
 /**
  * CORS for the pages of `ALLOWED_ORIGINS` (docs/API.md, "Users and sign-in"): they may act as the browser's user, and
@@ -38,8 +41,7 @@ export function answerCors(req: IncomingMessage, res: ServerResponse, allowedOri
   if (origin === undefined || !allowedOrigins.includes(origin)) return false;
   res.setHeader("access-control-allow-origin", origin);
   res.setHeader("access-control-allow-credentials", "true");
-  // A 429's or a 503's wait, which a client backs off by.
-  res.setHeader("access-control-expose-headers", "retry-after");
+  res.setHeader("access-control-expose-headers", EXPOSED_HEADERS);
   if (req.method !== "OPTIONS" || req.headers["access-control-request-method"] === undefined) return false;
   res.setHeader("access-control-allow-methods", "GET, HEAD, POST");
   res.setHeader("access-control-allow-headers", ALLOWED_HEADERS);

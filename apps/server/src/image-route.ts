@@ -2,11 +2,18 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { LOCAL_USER, mayAccess } from "@anvil/api";
 import type { Caller } from "@anvil/api";
 import type { ImageStore } from "@anvil/persistence";
-import { trpcErrorReply } from "./http-body";
+import { ifRangeHolds, noneMatchHits, rangeAsked } from "./byte-range";
+import { json, trpcErrorBody, trpcErrorReply } from "./http-body";
 import { sendImage } from "./send-image";
 
 // A UUID in capitals is the same UUID (jobs.get takes it so); the id is read in lower case, as it is stored.
 const IMAGE_PATH = /^\/images\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.png$/i;
+
+/** A request header's one value; one sent twice is not one validator, and matches none. */
+const headerOf = (req: IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? "" : value;
+};
 
 /** What `/images/<jobId>.png` reads: who asks, whose image it is, and the image. */
 export interface ImageRouteOptions {
@@ -34,14 +41,27 @@ export const serveImage = async (
   const owner = id ? await imageOwner(id) : null;
   // Another user's image is as absent as one that never was.
   const image = id && owner !== null && mayAccess(caller, owner) ? await images.read(id) : null;
+  if (!image || !id) return void trpcErrorReply(res, "NOT_FOUND", `No such image: ${path}`);
   // Behind sign-in an image is one user's: no shared cache may keep it.
   const scope = signInRequired || caller !== LOCAL_USER ? "private" : "public";
-  if (
-    image &&
-    (await sendImage(res, image, `anvil-${id}`, { "cache-control": `${scope}, max-age=31536000, immutable` }))
-  ) {
-    return;
+  // A job's image never changes once it is served (only a complete job's is): its id is a strong validator.
+  const etag = `"${id}"`;
+  const headers = { "cache-control": `${scope}, max-age=31536000, immutable`, etag, "accept-ranges": "bytes" };
+  if (noneMatchHits(req.headers["if-none-match"], etag)) return void res.writeHead(304, headers).end();
+  // Range is defined for GET alone (RFC 9110 14.2): a HEAD answers as the whole image's GET would.
+  const asked =
+    req.method === "GET" && ifRangeHolds(headerOf(req, "if-range"), etag)
+      ? rangeAsked(req.headers.range, image.size)
+      : ({ kind: "whole" } as const);
+  if (asked.kind === "unsatisfiable") {
+    const message = `The range ${req.headers.range ?? ""} lies past the image's end: it has ${image.size} bytes`;
+    return void json(res, 416, trpcErrorBody("BAD_REQUEST", message, 416), {
+      "content-range": `bytes */${image.size}`,
+      "accept-ranges": "bytes",
+    });
   }
+  const part = asked.kind === "part" ? asked : undefined;
+  if (await sendImage(res, image, `anvil-${id}`, headers, part)) return;
   // The API's error shape (docs/API.md), as every other answer of this server has it.
   trpcErrorReply(res, "NOT_FOUND", `No such image: ${path}`);
 };

@@ -1,6 +1,7 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { FileImageStore, IMAGE_CHUNK_BYTES, openDatabase, PgImageStore } from "@anvil/persistence";
 import { beforeAll, describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "./testing/fixtures";
 import { rawGet } from "./testing/raw-http";
@@ -38,6 +39,115 @@ describe.each(testDrivers())("/images on $kind", (driver) => {
     const response = await fetch(`${server().url}/images/${randomUUID()}.png`);
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).not.toBe("image/png");
+  });
+
+  describe("ranges", () => {
+    // A WebP larger than three of PostgreSQL's chunks: a range may start and end in any of them, and its type is
+    // told by bytes it does not include.
+    const image = Buffer.concat([
+      Buffer.from("RIFF\0\0\0\0WEBPVP8 ", "latin1"),
+      randomBytes(3 * IMAGE_CHUNK_BYTES + 100 - 16),
+    ]);
+    const size = image.length;
+    let path = "";
+    let etag = "";
+
+    beforeAll(async () => {
+      const { trpc, dataDir, databaseUrl } = server();
+      const job = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("a ranged barn"), ...quick });
+      await waitForStatus(trpc, job.id, "complete");
+      // Stored over the simulator's small image, where this server keeps its images.
+      if (databaseUrl) {
+        const database = await openDatabase({ url: databaseUrl });
+        try {
+          await new PgImageStore(database).write(job.id, image);
+        } finally {
+          await database.close();
+        }
+      } else {
+        await new FileImageStore(join(dataDir, "images")).write(job.id, image);
+      }
+      path = `${server().url}/images/${job.id}.png`;
+      etag = `"${job.id}"`;
+    });
+
+    const get = (headers: Record<string, string>, method = "GET") => fetch(path, { headers, method });
+    const whole = async (response: Response) => {
+      expect(response.status).toBe(200);
+      expect(response.headers.get("accept-ranges")).toBe("bytes");
+      expect(response.headers.get("content-range")).toBeNull();
+      expect(Buffer.from(await response.arrayBuffer()).equals(image)).toBe(true);
+    };
+
+    it("says on every image that it serves byte ranges, with a strong ETag", async () => {
+      const response = await get({});
+      expect(response.headers.get("etag")).toBe(etag);
+      expect(response.headers.get("content-type")).toBe("image/webp");
+      await whole(response);
+    });
+
+    it.each([
+      ["bytes=0-99", 0, 99],
+      ["bytes=20-", 20, size - 1],
+      ["bytes=-500", size - 500, size - 1],
+      [`bytes=${IMAGE_CHUNK_BYTES - 3}-${2 * IMAGE_CHUNK_BYTES + 2}`, IMAGE_CHUNK_BYTES - 3, 2 * IMAGE_CHUNK_BYTES + 2],
+      [`bytes=${size - 1}-${size * 10}`, size - 1, size - 1],
+      [`bytes=-${size * 2}`, 0, size - 1],
+      ["BYTES=7-7", 7, 7],
+    ])("answers %s with those bytes alone, as a 206", async (range, start, end) => {
+      const response = await get({ range });
+      expect(response.status).toBe(206);
+      expect(response.headers.get("content-range")).toBe(`bytes ${start}-${end}/${size}`);
+      expect(response.headers.get("content-length")).toBe(String(end - start + 1));
+      expect(response.headers.get("content-type")).toBe("image/webp");
+      expect(response.headers.get("accept-ranges")).toBe("bytes");
+      expect(response.headers.get("etag")).toBe(etag);
+      expect(Buffer.from(await response.arrayBuffer()).equals(image.subarray(start, end + 1))).toBe(true);
+    });
+
+    it.each([`bytes=${size}-`, `bytes=${size + 10}-${size + 20}`, "bytes=-0"])(
+      "is 416 with the image's size for %s, which lies past its end",
+      async (range) => {
+        const response = await get({ range });
+        expect(response.status).toBe(416);
+        expect(response.headers.get("content-range")).toBe(`bytes */${size}`);
+        expect(response.headers.get("accept-ranges")).toBe("bytes");
+        const body = (await response.json()) as { error: { message: string; data: { httpStatus: number } } };
+        expect(body.error.data.httpStatus).toBe(416);
+        expect(body.error.message).toContain(`${size} bytes`);
+      },
+    );
+
+    it.each(["bytes=0-1,5-9", "bytes=abc", "items=0-1", "bytes=10-5", "bytes=-", "bytes=1.5-2", "0-1"])(
+      "answers %s, which it does not serve, with the whole image",
+      async (range) => {
+        await whole(await get({ range }));
+      },
+    );
+
+    it("serves the range when If-Range is the image's ETag, and the whole image for anything else", async () => {
+      const ranged = await get({ range: "bytes=0-9", "if-range": etag });
+      expect(ranged.status).toBe(206);
+      expect(Buffer.from(await ranged.arrayBuffer()).equals(image.subarray(0, 10))).toBe(true);
+      for (const other of [`"${randomUUID()}"`, `W/${etag}`, new Date().toUTCString()]) {
+        await whole(await get({ range: "bytes=0-9", "if-range": other }));
+      }
+    });
+
+    it("is 304 when If-None-Match names its ETag", async () => {
+      const unchanged = await get({ "if-none-match": `"other", ${etag}` });
+      expect(unchanged.status).toBe(304);
+      expect(unchanged.headers.get("etag")).toBe(etag);
+      await whole(await get({ "if-none-match": `"${randomUUID()}"` }));
+    });
+
+    it("answers a HEAD with a range as the whole image's GET, without the body", async () => {
+      const response = await get({ range: "bytes=0-9" }, "HEAD");
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-length")).toBe(String(size));
+      expect(response.headers.get("accept-ranges")).toBe("bytes");
+      expect(response.headers.get("content-range")).toBeNull();
+    });
   });
 
   describe("outside the images folder", () => {

@@ -81,10 +81,20 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
       parameters: { name: string; in: string }[];
       responses: Record<string, { content?: Record<string, unknown> }>;
     };
-    expect(image.parameters).toEqual([expect.objectContaining({ name: "jobId", in: "path" })]);
+    expect(image.parameters).toEqual([
+      expect.objectContaining({ name: "jobId", in: "path" }),
+      expect.objectContaining({ name: "Range", in: "header" }),
+      expect.objectContaining({ name: "If-Range", in: "header" }),
+      expect.objectContaining({ name: "If-None-Match", in: "header" }),
+    ]);
     expect(job.imageUrl).toBe(`/images/${job.id}.png`);
     const fetched = await fetch(`${url}${job.imageUrl}`);
     expect(Object.keys(image.responses["200"]!.content!)).toContain(fetched.headers.get("content-type"));
+    for (const range of ["bytes=0-3", "bytes=999999999-"]) {
+      const ranged = await fetch(`${url}${job.imageUrl}`, { headers: { range } });
+      expect(Object.keys(image.responses)).toContain(String(ranged.status));
+      expect(ranged.status).not.toBe(200);
+    }
     const missing = await fetch(`${url}/images/00000000-0000-4000-8000-000000000000.png`);
     expect(Object.keys(image.responses)).toContain(String(missing.status));
 

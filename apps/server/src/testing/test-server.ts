@@ -19,6 +19,8 @@ export interface TestServer {
   url: string;
   /** Holds the images (`images/`), a stand-in web app (`web/`) and, on PGlite, the database. */
   dataDir: string;
+  /** The PostgreSQL database it runs on (and keeps its images in); undefined on PGlite. */
+  databaseUrl: string | undefined;
 }
 
 /**
@@ -84,6 +86,7 @@ export async function startTestServer(database: TestDatabase, options: TestServe
     trpc: httpClient(anvil.url),
     url: anvil.url,
     dataDir: database.dataDir,
+    databaseUrl: database.databaseUrl,
   };
 }
 

@@ -90,6 +90,15 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
     expect(asImg.headers.get("vary")).toMatch(/origin/i);
     const asPage = await fetch(image, { headers: { origin: app, cookie } });
     expect([asPage.status, asPage.headers.get("access-control-allow-origin")]).toEqual([200, app]);
+    // A page may resume an image (Range, If-Range) and read where the part lies and what it is part of.
+    const rangePreflight = await fetch(image, {
+      method: "OPTIONS",
+      headers: { origin: app, "access-control-request-method": "GET", "access-control-request-headers": "if-range" },
+    });
+    expect(rangePreflight.headers.get("access-control-allow-headers")).toMatch(/\brange, if-range, if-none-match\b/);
+    const part = await fetch(image, { headers: { origin: app, cookie, range: "bytes=0-7" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("access-control-expose-headers")).toBe("retry-after, accept-ranges, content-range, etag");
     // And a sign-in.
     const login = await fetch(`${running.url}/auth/login`, {
       method: "POST",

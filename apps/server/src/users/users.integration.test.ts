@@ -113,6 +113,20 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
 
         const image = (headers: Record<string, string>) => fetch(`${running.url}/images/${id}.png`, { headers });
         expect((await image(bearer(tokens.get("bob")!))).status).toBe(404);
+        // A range or a validator tells nothing of another user's image either: no 206, 304 or 416.
+        const asks: Record<string, string>[] = [
+          { range: "bytes=0-3" },
+          { range: "bytes=999999999-" },
+          { "if-none-match": `"${id}"` },
+        ];
+        for (const asked of asks) {
+          const guessed = await image({ ...bearer(tokens.get("bob")!), ...asked });
+          expect([guessed.status, guessed.headers.get("content-range"), guessed.headers.get("etag")]).toEqual([
+            404,
+            null,
+            null,
+          ]);
+        }
         const own = await image(bearer(tokens.get("ann")!));
         expect(own.status).toBe(200);
         expect(own.headers.get("cache-control")).toMatch(/^private/);

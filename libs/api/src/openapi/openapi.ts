@@ -206,6 +206,15 @@ const errorReply = (description: string): JsonSchema => ({
  */
 function httpPaths(): Record<string, JsonSchema> {
   const binary = { type: "string", contentEncoding: "binary" };
+  const imageContent = {
+    "image/png": { schema: binary },
+    "image/jpeg": { schema: binary },
+    "image/webp": { schema: binary },
+  };
+  const imageHeaders = {
+    "Accept-Ranges": { description: "bytes", schema: { const: "bytes" } },
+    ETag: { description: '"<jobId>"', schema: { type: "string" } },
+  };
   return {
     "/images/{jobId}.png": {
       get: {
@@ -213,16 +222,54 @@ function httpPaths(): Record<string, JsonSchema> {
         summary: "A finished job's image: the path its Job's imageUrl names",
         description:
           "image/png, or image/jpeg or image/webp when Forge's samples_format makes it so (the same URL); " +
-          "content-disposition names it anvil-<jobId>.png, .jpg or .webp. HEAD answers the same without the body.",
+          "content-disposition names it anvil-<jobId>.png, .jpg or .webp. HEAD answers the same without the body. " +
+          'One byte range (RFC 9110) is served as a 206; ETag is "<jobId>", strong: an image never changes.',
         tags: ["images"],
-        parameters: [{ name: "jobId", in: "path", required: true, schema: { type: "string", format: "uuid" } }],
+        parameters: [
+          { name: "jobId", in: "path", required: true, schema: { type: "string", format: "uuid" } },
+          {
+            name: "Range",
+            in: "header",
+            required: false,
+            description:
+              "One byte range: bytes=a-b, bytes=a- or bytes=-n (the last n bytes). A malformed one, another unit or " +
+              "several ranges get the whole image (200); HEAD ignores it",
+            schema: { type: "string", examples: ["bytes=0-1023"] },
+          },
+          {
+            name: "If-Range",
+            in: "header",
+            required: false,
+            description: "The image's ETag: the range applies only when it matches, the whole image (200) otherwise",
+            schema: { type: "string" },
+          },
+          {
+            name: "If-None-Match",
+            in: "header",
+            required: false,
+            description: "ETags (or *): 304 when the image's is among them",
+            schema: { type: "string" },
+          },
+        ],
         responses: {
           "200": {
             description: "The image",
-            content: {
-              "image/png": { schema: binary },
-              "image/jpeg": { schema: binary },
-              "image/webp": { schema: binary },
+            headers: imageHeaders,
+            content: imageContent,
+          },
+          "206": {
+            description: "The range asked for, alone",
+            headers: {
+              ...imageHeaders,
+              "Content-Range": { description: "bytes a-b/<size>", schema: { type: "string" } },
+            },
+            content: imageContent,
+          },
+          "304": { description: "If-None-Match named the image's ETag", headers: imageHeaders },
+          "416": {
+            ...errorReply("The range starts past the image's end (or is bytes=-0)"),
+            headers: {
+              "Content-Range": { description: "bytes */<size>", schema: { type: "string" } },
             },
           },
           "401": errorReply("UNAUTHORIZED: sign-in is required and the request carries no valid token or session"),
