@@ -180,10 +180,30 @@ describe("readEnv", () => {
     expect(readEnv({ MODEL_AFFINITY: "1" }).MODEL_AFFINITY).toBe(true);
     expect(() => readEnv({ MODEL_AFFINITY: "off" })).toThrow("Invalid environment: MODEL_AFFINITY off must be 0 or 1");
     expect(() => readEnv({ SCHEDULING: "round robin" })).toThrow(
-      'Invalid environment: SCHEDULING "round robin" must be fair or fifo',
+      'Invalid environment: SCHEDULING "round robin" must be fair or fifo, in any case (FIFO is fifo)',
     );
     expect(() => readEnv({ DATABASE_URL: "mysql://root:hunter2@db/anvil" })).toThrow(
       "Invalid environment: DATABASE_URL mysql://root:***@db/anvil must be a postgres:// URL",
+    );
+  });
+
+  it("takes LOG_LEVEL, SCHEDULING and ANVIL_INSPECT in any case, and lists the values when it refuses one", () => {
+    for (const [written, level] of [
+      ["INFO", "info"],
+      ["Debug", "debug"],
+      ["WARN", "warn"],
+      ["Silent", "silent"],
+    ] as const) {
+      expect(readEnv({ LOG_LEVEL: written }).LOG_LEVEL, written).toBe(level);
+    }
+    expect(readEnv({ SCHEDULING: "FIFO" }).SCHEDULING).toBe("fifo");
+    expect(readEnv({ SCHEDULING: "Fair" }).SCHEDULING).toBe("fair");
+    expect(readEnv({ ANVIL_INSPECT: "STATELY" }).ANVIL_INSPECT).toBe("stately");
+    expect(() => readEnv({ LOG_LEVEL: "VERBOSE" })).toThrow(
+      "Invalid environment: LOG_LEVEL VERBOSE must be one of fatal, error, warn, info, debug, trace or silent, in any case (INFO is info)",
+    );
+    expect(() => readEnv({ ANVIL_INSPECT: "yes" })).toThrow(
+      "Invalid environment: ANVIL_INSPECT yes must be 0, 1 or stately, in any case (STATELY is stately)",
     );
   });
 

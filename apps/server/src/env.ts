@@ -144,6 +144,22 @@ const namesHostOrDatabase = (url: URL): boolean =>
   url.searchParams.has("dbname") ||
   url.searchParams.has("database");
 
+/**
+ * One of `values`, written in any case (`INFO`, `Fifo`): none of them means anything else in capitals, and a refused
+ * `LOG_LEVEL=INFO` stopped a start-up that had nothing wrong with it. The refusal says every spelling is taken.
+ */
+const anyCaseOf = <const T extends readonly [string, ...string[]]>(
+  values: T,
+  { example, lead = "" }: { example: T[number]; lead?: string },
+) => {
+  const listed = `${values.slice(0, -1).join(", ")} or ${values.at(-1)}`;
+  const error = `must be ${lead}${listed}, in any case (${example.toUpperCase()} is ${example})`;
+  return z
+    .string()
+    .transform((value) => value.toLowerCase())
+    .pipe(z.enum(values, { error }));
+};
+
 const envSchema = z.object({
   // 0: any free port (the tests' servers).
   PORT: wholeNumber({ fallback: 3000, min: 0, max: 65535 }),
@@ -235,14 +251,13 @@ const envSchema = z.object({
   /** On SIGTERM, how long running generations may go on to finish (0: interrupt them at once). */
   SHUTDOWN_GRACE_MS: milliseconds(25_000, 0),
   LOG_LEVEL: optionalString.pipe(
-    z
-      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
-        error: "must be one of fatal, error, warn, info, debug, trace, silent",
-      })
-      .default("info"),
+    anyCaseOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      example: "info",
+      lead: "one of ",
+    }).default("info"),
   ),
-  ANVIL_INSPECT: optionalString.pipe(z.enum(["0", "1", "stately"], { error: "must be 0, 1 or stately" }).optional()),
-  SCHEDULING: optionalString.pipe(z.enum(["fair", "fifo"], { error: "must be fair or fifo" }).default("fair")),
+  ANVIL_INSPECT: optionalString.pipe(anyCaseOf(["0", "1", "stately"], { example: "stately" }).optional()),
+  SCHEDULING: optionalString.pipe(anyCaseOf(["fair", "fifo"], { example: "fifo" }).default("fair")),
   /** 1: with several backends a free GPU may take a job that needs the model it has loaded; 0: strictly the line. */
   MODEL_AFFINITY: optionalString.pipe(
     z
