@@ -35,6 +35,7 @@ import { answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
 import { guardedFetch } from "./webhook-fetch";
+import { webhookSecretFingerprint } from "./webhook-secret-fingerprint";
 import { startWebhooks, webhookReceivers } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { OpenCredentials } from "./open-credentials";
@@ -255,8 +256,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const leaseMs = config.leaseMs ?? 10_000;
   // The backends it leads with go on record ([]: a simulator of its own), so that servers with another list warn.
   const leaseBackends = simulator ? [] : backendLabels;
+  // So does a fingerprint of its webhook secret: every server signs what it delivers, so servers with another warn.
+  const leaseSecret = webhookSecretFingerprint(config.webhooks?.secret);
   const lease = config.databaseUrl
-    ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, leaseMs, leaseBackends)
+    ? (holder: string, url: string) => new LeaderLease(database.db, holder, url, leaseMs, leaseBackends, leaseSecret)
     : null;
   // The Forge clients of the term that drives the GPUs now (see term-backends.ts).
   let backends: TermBackends | null = null;

@@ -63,6 +63,24 @@ const difference = (
   return { onlyHere, onlyThere };
 };
 
+const SAME_SECRET = "start every server of a cluster with the same WEBHOOK_SECRET";
+
+/**
+ * What is wrong when this server's WEBHOOK_SECRET fingerprint (`mine`) is not `theirs` (another server's, "none"
+ * when unset), or null when they are the same or either is unknown. Every server delivers webhooks from the shared
+ * outbox and signs them with its own secret, so a receiver checking X-Anvil-Signature would reject some at random.
+ */
+const secretMismatch = (mine: string | null, theirs: string | null, them: string): string | null => {
+  if (mine === null || theirs === null || mine === theirs) return null;
+  if (mine === "none") {
+    return `this server has no WEBHOOK_SECRET but ${them} has one: the webhooks this server delivers go unsigned, and a receiver that checks X-Anvil-Signature rejects them; ${SAME_SECRET}`;
+  }
+  if (theirs === "none") {
+    return `this server has a WEBHOOK_SECRET but ${them} has none: the webhooks ${them} delivers go unsigned, and a receiver that checks X-Anvil-Signature rejects them; ${SAME_SECRET}`;
+  }
+  return `this server's WEBHOOK_SECRET differs from ${them}'s: each server signs the webhooks it delivers with its own, so a receiver rejects some of them; ${SAME_SECRET}`;
+};
+
 /**
  * Keeps this server's role true to the database. A follower tries to take the lease whenever nobody holds it; a
  * leader renews it four times per `leaseMs` (at least every 2.5 s) and steps down as soon as the database says
@@ -272,6 +290,19 @@ export class ClusterRole {
     this.seen = leader;
     this.ledBefore = false;
     void this.compareSignIn(leader);
+    const secret = secretMismatch(this.options.lease.webhookSecret, leader.webhookSecret, "the leader");
+    if (secret) {
+      this.options.log(
+        secret,
+        {
+          leader: leader.url,
+          epoch: leader.epoch,
+          webhookSecret: this.options.lease.webhookSecret,
+          leaderWebhookSecret: leader.webhookSecret,
+        },
+        "warn",
+      );
+    }
     const mine = this.options.lease.backends;
     if (mine === null || leader.backends === null) return;
     const differs = difference(mine, leader.backends);

@@ -22,7 +22,13 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     const first = await a.acquire();
     expect(first).not.toBeNull();
     expect(await b.acquire()).toBeNull();
-    expect(await b.current()).toEqual({ holder: "a", url: "http://a", epoch: first, backends: null });
+    expect(await b.current()).toEqual({
+      holder: "a",
+      url: "http://a",
+      epoch: first,
+      backends: null,
+      webhookSecret: null,
+    });
     expect(await a.renew(first!)).toBe(true);
     await runOut();
     const second = await b.acquire();
@@ -71,6 +77,39 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     await runOut();
     await lease("d").acquire();
     expect(await a.current()).toMatchObject({ holder: "d", backends: null });
+  });
+
+  it("records each term's WEBHOOK_SECRET fingerprint, and reads that of a leader of the version before as unknown", async () => {
+    const withSecret = (holder: string, secret: string | null) =>
+      new LeaderLease(test().database.db, holder, `http://${holder}`, 60_000, [], secret);
+    await withSecret("a", "0123456789abcdef").acquire();
+    expect(await lease("x").current()).toMatchObject({ holder: "a", backends: [], webhookSecret: "0123456789abcdef" });
+    await runOut();
+    await withSecret("b", "none").acquire();
+    expect(await lease("x").current()).toMatchObject({ holder: "b", webhookSecret: "none" });
+    await runOut();
+    // The previous version's acquire, word for word: it records its backends and knows nothing of the secret. It
+    // runs on the migrated table, and what the row still holds (b's "none") must not pass for its own.
+    const epochs = rowsOf(
+      await test().database.db.execute(
+        sql`insert into cluster_leader (id, holder, url, epoch, expires_at, backends, backends_epoch)
+            values (1, ${"c"}, ${"http://c"}, 1, clock_timestamp() + ${60_000} * interval '1 millisecond',
+                    ${"[]"}::jsonb, case when ${"[]"}::jsonb is null then null else 1 end)
+            on conflict (id) do update
+              set holder = excluded.holder, url = excluded.url, epoch = cluster_leader.epoch + 1,
+                  expires_at = clock_timestamp() + ${60_000} * interval '1 millisecond',
+                  backends = excluded.backends,
+                  backends_epoch = case when excluded.backends is null then null else cluster_leader.epoch + 1 end
+              where cluster_leader.expires_at < clock_timestamp() or cluster_leader.holder = excluded.holder
+            returning epoch`,
+      ),
+    );
+    expect(epochs).toHaveLength(1);
+    expect(await lease("x").current()).toMatchObject({ holder: "c", backends: [], webhookSecret: null });
+    await runOut();
+    // This version's server that is given none records none either.
+    await lease("d").acquire();
+    expect(await lease("x").current()).toMatchObject({ holder: "d", webhookSecret: null });
   });
 
   it("refuses every write of a term that is over, and keeps the new term's", async () => {

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
@@ -169,6 +170,75 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
     expect(follower.logs.map((line) => line.msg)).toContain(
       "stopping: no new work; this server follows, so it has no generation to wait for",
     );
+  });
+
+  it("warns a server whose WEBHOOK_SECRET differs from the leader's, or that has one where the other has none", async () => {
+    const sim = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => sim.close());
+    const secrets = ["the-clusters-webhook-secret-1", "another-webhook-secret-22"] as const;
+    const fingerprint = (secret: string) =>
+      createHmac("sha256", secret).update("anvil webhook secret fingerprint").digest("hex").slice(0, 16);
+    const cluster = async () => {
+      const db = await postgres!.create();
+      cleanups.push(() => db.dispose());
+      return (secret?: string) =>
+        spawnServer({
+          FORGE_URL: sim.url,
+          DATA_DIR: db.dataDir,
+          DATABASE_URL: db.databaseUrl!,
+          LEASE_MS: "2000",
+          ...(secret ? { WEBHOOK_SECRET: secret } : {}),
+        }).then((server) => (servers.push(server), server));
+    };
+    const warned = (server: ServerProcess) =>
+      server.logs.filter((line) => typeof line.msg === "string" && line.msg.includes("WEBHOOK_SECRET"));
+
+    const start = await cluster();
+    const leader = await start(secrets[0]);
+    expect(leads(leader)).toBe(true);
+    const other = await start(secrets[1]);
+    const none = await start();
+    const same = await start(secrets[0]);
+    // Said at start, before the server listens, in one line that names the variable and what to do.
+    expect(warned(other)).toMatchObject([
+      {
+        level: 40,
+        msg: "this server's WEBHOOK_SECRET differs from the leader's: each server signs the webhooks it delivers with its own, so a receiver rejects some of them; start every server of a cluster with the same WEBHOOK_SECRET",
+        leader: leader.url,
+        webhookSecret: fingerprint(secrets[1]),
+        leaderWebhookSecret: fingerprint(secrets[0]),
+      },
+    ]);
+    expect(warned(none)).toMatchObject([
+      {
+        level: 40,
+        msg: expect.stringMatching(
+          /^this server has no WEBHOOK_SECRET but the leader has one: .* the same WEBHOOK_SECRET$/,
+        ),
+        webhookSecret: "none",
+      },
+    ]);
+    expect(warned(same)).toEqual([]);
+    expect(warned(leader)).toEqual([]);
+    // A fingerprint, never the secret, in any server's log.
+    for (const server of [leader, other, none, same]) {
+      expect(JSON.stringify(server.logs)).not.toMatch(/webhook-secret-(1|22)/);
+    }
+
+    // The other way round: a leader without one, and a server that has one.
+    const unsigned = await cluster();
+    const bare = await unsigned();
+    expect(leads(bare)).toBe(true);
+    const signing = await unsigned(secrets[0]);
+    expect(warned(signing)).toMatchObject([
+      {
+        msg: expect.stringMatching(
+          /^this server has a WEBHOOK_SECRET but the leader has none: the webhooks the leader delivers go unsigned/,
+        ),
+        webhookSecret: fingerprint(secrets[0]),
+        leaderWebhookSecret: "none",
+      },
+    ]);
   });
 
   it("warns a follower whose sign-in differs from the leader's, either way", async () => {
