@@ -208,6 +208,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     forgeUrls,
     ownNames,
     port: () => listeningPort,
+    clusterUrl: config.clusterUrl,
   });
   // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
   const webhooks = startWebhooks(

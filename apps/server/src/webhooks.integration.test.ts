@@ -154,6 +154,29 @@ describe.each(testDrivers())("webhooks on $kind", (driver) => {
   });
 });
 
+describe("a callbackUrl that is this server's CLUSTER_URL", () => {
+  // The address the cluster's other servers reach this one at, through a port mapped in front of its own PORT.
+  const clusterUrl = "http://anvil-1.cluster.example:18080";
+  const server = useTestServer(testDrivers()[0]!, { clusterUrl });
+
+  it("is refused at submit, though its port is not the one this server listens on", async () => {
+    const { trpc, anvil } = server();
+    expect(anvil.port).not.toBe(18080);
+    for (const callbackUrl of [`${clusterUrl}/hook`, "https://ANVIL-1.cluster.example.:18080/"]) {
+      const error = await trpcError(trpc.jobs.submit.mutate({ prompt: uniquePrompt("own"), ...quick, callbackUrl }));
+      expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+      expect(error.message).toContain("callbackUrl must not point at this Anvil server itself");
+    }
+    // Another port of that host is another service.
+    const other = await trpc.jobs.submit.mutate({
+      prompt: uniquePrompt("other port"),
+      ...quick,
+      callbackUrl: "http://anvil-1.cluster.example:18081/hook",
+    });
+    expect(other.callbackUrl).toBe("http://anvil-1.cluster.example:18081/hook");
+  });
+});
+
 describe.each(testDrivers())("a webhook whose callbackUrl reaches another Anvil server, on $kind", (driver) => {
   const server = useTestServer(driver, { webhooks: { retryMs: 50, pollMs: 50 } });
   let peer: TestServer | undefined;

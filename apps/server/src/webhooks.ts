@@ -120,8 +120,13 @@ export function webhookReceivers(options: {
   forgeUrls: readonly string[];
   ownNames: readonly string[];
   port: () => number;
+  /** Where the cluster's other servers reach this one, whose port may not be PORT (a port mapped in front of it). */
+  clusterUrl?: string | undefined;
 }): { forbiddenReceivers: () => ForbiddenReceiver[]; callbackRefusal: (url: URL) => string | null } {
-  const { forgeUrls, ownNames, port } = options;
+  const { forgeUrls, ownNames, port, clusterUrl } = options;
+  const cluster = clusterUrl === undefined ? null : new URL(clusterUrl);
+  const isClusterUrl = (url: URL): boolean =>
+    cluster !== null && bare(url.hostname) === bare(cluster.hostname) && portOf(url) === portOf(cluster);
   // This machine's names and addresses, gathered once rather than at each submission with a callbackUrl: with the
   // names this server is known by, for itself; without them (the cluster's name may be a load balancer's), for Forge.
   const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
@@ -131,7 +136,9 @@ export function webhookReceivers(options: {
       { url: `http://localhost:${port()}`, what: "this Anvil server" },
     ],
     callbackRefusal: (url) => {
-      if (pointsAtSelf(url, port(), knownAs)) return "callbackUrl must not point at this Anvil server itself";
+      if (pointsAtSelf(url, port(), knownAs) || isClusterUrl(url)) {
+        return "callbackUrl must not point at this Anvil server itself";
+      }
       if (isMetadataAddress(bare(url.hostname))) return `callbackUrl must not point at ${METADATA_ADDRESS}`;
       const backend = backendAt(url, forgeUrls, thisMachine);
       return backend === undefined

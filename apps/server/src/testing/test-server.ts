@@ -40,6 +40,7 @@ export type TestServerOptions = Partial<
     | "logger"
     | "maxUnsentWebSocketBytes"
     | "webSocketPingMs"
+    | "clusterUrl"
   >
 >;
 
