@@ -290,15 +290,19 @@ export class ClusterRole {
     this.seen = leader;
     this.ledBefore = false;
     void this.compareSignIn(leader);
-    const secret = secretMismatch(this.options.lease.webhookSecret, leader.webhookSecret, "the leader");
+    const secret = secretMismatch(
+      this.options.lease.webhookSecretFingerprint,
+      leader.webhookSecretFingerprint,
+      "the leader",
+    );
     if (secret) {
       this.options.log(
         secret,
         {
           leader: leader.url,
           epoch: leader.epoch,
-          webhookSecret: this.options.lease.webhookSecret,
-          leaderWebhookSecret: leader.webhookSecret,
+          webhookSecretFingerprint: this.options.lease.webhookSecretFingerprint,
+          leaderWebhookSecretFingerprint: leader.webhookSecretFingerprint,
         },
         "warn",
       );

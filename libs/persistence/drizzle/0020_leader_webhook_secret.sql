@@ -1,2 +1,2 @@
-ALTER TABLE "cluster_leader" ADD COLUMN "webhook_secret" text;--> statement-breakpoint
-ALTER TABLE "cluster_leader" ADD COLUMN "webhook_secret_epoch" bigint;
+ALTER TABLE "cluster_leader" ADD COLUMN "webhook_secret_fingerprint" text;--> statement-breakpoint
+ALTER TABLE "cluster_leader" ADD COLUMN "webhook_secret_fingerprint_epoch" bigint;

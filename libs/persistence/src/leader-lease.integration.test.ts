@@ -27,7 +27,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
       url: "http://a",
       epoch: first,
       backends: null,
-      webhookSecret: null,
+      webhookSecretFingerprint: null,
     });
     expect(await a.renew(first!)).toBe(true);
     await runOut();
@@ -83,10 +83,14 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     const withSecret = (holder: string, secret: string | null) =>
       new LeaderLease(test().database.db, holder, `http://${holder}`, 60_000, [], secret);
     await withSecret("a", "0123456789abcdef").acquire();
-    expect(await lease("x").current()).toMatchObject({ holder: "a", backends: [], webhookSecret: "0123456789abcdef" });
+    expect(await lease("x").current()).toMatchObject({
+      holder: "a",
+      backends: [],
+      webhookSecretFingerprint: "0123456789abcdef",
+    });
     await runOut();
     await withSecret("b", "none").acquire();
-    expect(await lease("x").current()).toMatchObject({ holder: "b", webhookSecret: "none" });
+    expect(await lease("x").current()).toMatchObject({ holder: "b", webhookSecretFingerprint: "none" });
     await runOut();
     // The previous version's acquire, word for word: it records its backends and knows nothing of the secret. It
     // runs on the migrated table, and what the row still holds (b's "none") must not pass for its own.
@@ -105,11 +109,11 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
       ),
     );
     expect(epochs).toHaveLength(1);
-    expect(await lease("x").current()).toMatchObject({ holder: "c", backends: [], webhookSecret: null });
+    expect(await lease("x").current()).toMatchObject({ holder: "c", backends: [], webhookSecretFingerprint: null });
     await runOut();
     // This version's server that is given none records none either.
     await lease("d").acquire();
-    expect(await lease("x").current()).toMatchObject({ holder: "d", webhookSecret: null });
+    expect(await lease("x").current()).toMatchObject({ holder: "d", webhookSecretFingerprint: null });
   });
 
   it("refuses every write of a term that is over, and keeps the new term's", async () => {

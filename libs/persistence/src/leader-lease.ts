@@ -18,7 +18,7 @@ export interface Leader {
    * A fingerprint of its WEBHOOK_SECRET ("none": unset; see {@link LeaderLease}), or null when it did not say (a
    * server of an older version leads).
    */
-  readonly webhookSecret: string | null;
+  readonly webhookSecretFingerprint: string | null;
 }
 
 /** A write made under a lease that is no longer held (expired, or taken over): it must not land. */
@@ -71,7 +71,7 @@ export class LeaderLease {
    * simulator), recorded with each term it takes, so that servers started with another list can say so.
    */
   /**
-   * `webhookSecret`: a fingerprint of this server's WEBHOOK_SECRET that does not reveal it ("none" when unset),
+   * `webhookSecretFingerprint`: a fingerprint of this server's WEBHOOK_SECRET that does not reveal it ("none" when unset),
    * recorded the same way: every server signs the webhooks it delivers, so servers with another secret can say so.
    */
   constructor(
@@ -80,7 +80,7 @@ export class LeaderLease {
     private readonly url: string,
     private readonly leaseMs: number,
     readonly backends: readonly string[] | null = null,
-    readonly webhookSecret: string | null = null,
+    readonly webhookSecretFingerprint: string | null = null,
   ) {}
 
   /**
@@ -100,11 +100,11 @@ export class LeaderLease {
     // upgrade) takes a new term without touching them, and they read as unknown, not as the previous leader's.
     // So does its secret's fingerprint: a server of the version before it (which records backends) leaves that alone.
     const backends = this.backends === null ? null : JSON.stringify(this.backends);
-    const secret = this.webhookSecret;
+    const secret = this.webhookSecretFingerprint;
     const rows = await run(
       this.db,
-      sql`insert into cluster_leader (id, holder, url, epoch, expires_at, backends, backends_epoch, webhook_secret,
-                                      webhook_secret_epoch)
+      sql`insert into cluster_leader (id, holder, url, epoch, expires_at, backends, backends_epoch, webhook_secret_fingerprint,
+                                      webhook_secret_fingerprint_epoch)
           values (1, ${this.holder}, ${this.url}, 1, clock_timestamp() + ${this.leaseMs} * interval '1 millisecond',
                   ${backends}::jsonb, case when ${backends}::jsonb is null then null else 1 end,
                   ${secret}::text, case when ${secret}::text is null then null else 1 end)
@@ -113,9 +113,9 @@ export class LeaderLease {
                 expires_at = clock_timestamp() + ${this.leaseMs} * interval '1 millisecond',
                 backends = excluded.backends,
                 backends_epoch = case when excluded.backends is null then null else cluster_leader.epoch + 1 end,
-                webhook_secret = excluded.webhook_secret,
-                webhook_secret_epoch =
-                  case when excluded.webhook_secret is null then null else cluster_leader.epoch + 1 end
+                webhook_secret_fingerprint = excluded.webhook_secret_fingerprint,
+                webhook_secret_fingerprint_epoch =
+                  case when excluded.webhook_secret_fingerprint is null then null else cluster_leader.epoch + 1 end
             where cluster_leader.expires_at < clock_timestamp() or cluster_leader.holder = excluded.holder
           returning epoch`,
     );
@@ -152,19 +152,19 @@ export class LeaderLease {
     const rows = await run(
       this.db,
       sql`select holder, url, epoch, case when backends_epoch = epoch then backends end as backends,
-                 case when webhook_secret_epoch = epoch then webhook_secret end as webhook_secret
+                 case when webhook_secret_fingerprint_epoch = epoch then webhook_secret_fingerprint end as webhook_secret_fingerprint
           from cluster_leader where id = 1 and expires_at > clock_timestamp()`,
     );
     const row = rows[0];
     if (!row) return null;
     const backends = row["backends"];
-    const webhookSecret = row["webhook_secret"];
+    const webhookSecretFingerprint = row["webhook_secret_fingerprint"];
     return {
       holder: String(row["holder"]),
       url: String(row["url"]),
       epoch: Number(row["epoch"]),
       backends: Array.isArray(backends) ? backends.map(String) : null,
-      webhookSecret: typeof webhookSecret === "string" ? webhookSecret : null,
+      webhookSecretFingerprint: typeof webhookSecretFingerprint === "string" ? webhookSecretFingerprint : null,
     };
   }
 

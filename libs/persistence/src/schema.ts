@@ -160,12 +160,12 @@ export const clusterLeader = pgTable(
     backends: jsonb("backends").$type<string[]>(),
     backendsEpoch: bigint("backends_epoch", { mode: "number" }),
     /**
-     * A fingerprint of the WEBHOOK_SECRET of the leader of term `webhookSecretEpoch` (16 hex digits of an HMAC keyed
+     * A fingerprint of the WEBHOOK_SECRET of the leader of term `webhookSecretFingerprintEpoch` (16 hex digits of an HMAC keyed
      * with it; "none": unset), never the secret. Servers whose own differs warn: every server signs the webhooks it
      * delivers. Null, or another term's: a server that records none (older) leads.
      */
-    webhookSecret: text("webhook_secret"),
-    webhookSecretEpoch: bigint("webhook_secret_epoch", { mode: "number" }),
+    webhookSecretFingerprint: text("webhook_secret_fingerprint"),
+    webhookSecretFingerprintEpoch: bigint("webhook_secret_fingerprint_epoch", { mode: "number" }),
   },
   (t) => [check("cluster_leader_one_row", sql`${t.id} = 1`)],
 );

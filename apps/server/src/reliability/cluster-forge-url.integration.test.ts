@@ -205,8 +205,8 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
         level: 40,
         msg: "this server's WEBHOOK_SECRET differs from the leader's: each server signs the webhooks it delivers with its own, so a receiver rejects some of them; start every server of a cluster with the same WEBHOOK_SECRET",
         leader: leader.url,
-        webhookSecret: fingerprint(secrets[1]),
-        leaderWebhookSecret: fingerprint(secrets[0]),
+        webhookSecretFingerprint: fingerprint(secrets[1]),
+        leaderWebhookSecretFingerprint: fingerprint(secrets[0]),
       },
     ]);
     expect(warned(none)).toMatchObject([
@@ -215,7 +215,7 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
         msg: expect.stringMatching(
           /^this server has no WEBHOOK_SECRET but the leader has one: .* the same WEBHOOK_SECRET$/,
         ),
-        webhookSecret: "none",
+        webhookSecretFingerprint: "none",
       },
     ]);
     expect(warned(same)).toEqual([]);
@@ -235,8 +235,8 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
         msg: expect.stringMatching(
           /^this server has a WEBHOOK_SECRET but the leader has none: the webhooks the leader delivers go unsigned/,
         ),
-        webhookSecret: fingerprint(secrets[0]),
-        leaderWebhookSecret: "none",
+        webhookSecretFingerprint: fingerprint(secrets[0]),
+        leaderWebhookSecretFingerprint: "none",
       },
     ]);
   });
