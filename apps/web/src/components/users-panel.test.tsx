@@ -241,7 +241,7 @@ describe("<UsersPanel>", () => {
     expect(await screen.findByRole("status")).toHaveTextContent("Removed eve and cancelled their 3 waiting jobs.");
     expect(api.remove).toHaveBeenCalledWith("eve");
     expect(api.cancelWaiting).toHaveBeenCalledWith("eve");
-    // The removal first: a removed user can submit nothing between the two.
+    // The removal first: the user's token stops working before their waiting jobs are read.
     expect(api.remove.mock.invocationCallOrder[0]).toBeLessThan(api.cancelWaiting.mock.invocationCallOrder[0]!);
     await waitFor(() => expect(screen.queryByText("eve")).not.toBeInTheDocument());
   });
@@ -259,10 +259,11 @@ describe("<UsersPanel>", () => {
     expect(api.cancelWaiting).not.toHaveBeenCalled();
   });
 
-  it("says the user is removed but their jobs were not cancelled when the cancellation fails", async () => {
+  it("says the user is removed, and that it is not known whether their jobs were cancelled, on a 503", async () => {
     const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
       eve: ["job-1", "job-2"],
     });
+    // The server's deadline passed: the cancellations may still land.
     api.cancelWaiting.mockRejectedValueOnce(
       trpcError(
         "SERVICE_UNAVAILABLE",
@@ -272,10 +273,23 @@ describe("<UsersPanel>", () => {
     render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
     await removeConfirmed("eve", { alsoCancel: "Also cancel their 2 waiting jobs" });
     expect(await screen.findByRole("alert")).toHaveTextContent(
-      "eve is removed, but their waiting jobs were not cancelled: The database is not reachable right now, so the " +
-        "cancellation could not be confirmed. Waiting jobs can cancel them.",
+      "eve is removed, but whether their waiting jobs were cancelled is not known: The database is not reachable " +
+        "right now, so the cancellation could not be confirmed. Waiting jobs shows those that still wait.",
     );
     await waitFor(() => expect(screen.queryByText("eve")).not.toBeInTheDocument());
+  });
+
+  it("says the user is removed but their jobs were not cancelled when the cancellation is refused", async () => {
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
+      eve: ["job-1"],
+    });
+    // A server of the previous version knows no owner.
+    api.cancelWaiting.mockRejectedValueOnce(trpcError("BAD_REQUEST", 'unknown field "owner"'));
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    await removeConfirmed("eve", { alsoCancel: "Also cancel their 1 waiting job" });
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      'eve is removed, but their waiting jobs were not cancelled: Unknown field "owner". Waiting jobs can cancel them.',
+    );
   });
 
   it("says the user is not removed, and nothing cancelled, when the removal is refused", async () => {
@@ -290,6 +304,37 @@ describe("<UsersPanel>", () => {
     );
     expect(api.cancelWaiting).not.toHaveBeenCalled();
     expect(screen.getByText("eve")).toBeInTheDocument();
+  });
+
+  it("does not say a user is kept when the removal got no answer: it may have been made", async () => {
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
+      eve: ["job-1"],
+    });
+    api.remove.mockRejectedValueOnce(new TypeError("Failed to fetch"));
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    await removeConfirmed("eve", { alsoCancel: "Also cancel their 1 waiting job" });
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The Anvil server cannot be reached; check the connection and try again. Whether eve is removed is not " +
+        "known: the list shows it once the server answers. Nothing was cancelled.",
+    );
+    expect(api.cancelWaiting).not.toHaveBeenCalled();
+  });
+
+  it("offers no second removal while one is on its way", async () => {
+    const api = fakeUsers([
+      { name: "ann", admin: false, createdAt: "2025-01-01T10:00:00.000Z" },
+      { name: "bob", admin: false, createdAt: "2025-01-01T10:00:00.000Z" },
+    ]);
+    let answer: () => void = () => undefined;
+    api.remove.mockImplementationOnce(() => new Promise((resolve) => (answer = () => resolve({ name: "ann" }))));
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    fireEvent.click(await screen.findByRole("button", { name: "Remove ann" }));
+    fireEvent.click(await screen.findByRole("button", { name: "Remove" }));
+    await waitFor(() => expect(api.remove).toHaveBeenCalledWith("ann"));
+    // Pressed, it would open bob's question, which ann's answer then closed unasked.
+    expect(screen.getByRole("button", { name: "Remove bob" })).toBeDisabled();
+    answer();
+    await waitFor(() => expect(screen.getByRole("button", { name: "Remove bob" })).toBeEnabled());
   });
 
   it("says so when the list is refused (FORBIDDEN), and tries again on request", async () => {

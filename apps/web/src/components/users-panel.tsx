@@ -51,6 +51,15 @@ const trpcUsersApi: UsersApi = {
 /** `text` ending as a sentence does (the server's messages have no full stop), so that another can follow it. */
 const sentence = (text: string): string => (/[.!?)]$/.test(text) ? text : `${text}.`);
 
+/**
+ * Whether a failed call may have been carried out all the same: it got no answer (no tRPC code), or the server could
+ * not confirm it (503: the database did not answer in time, and the work may still land).
+ */
+const unsure = (e: unknown): boolean => {
+  const code = errorCode(e);
+  return code === undefined || code === "SERVICE_UNAVAILABLE" || code === "INTERNAL_SERVER_ERROR";
+};
+
 /** "1 waiting job", "3 waiting jobs". */
 const waitingJobs = (n: number): string => `${n} waiting ${n === 1 ? "job" : "jobs"}`;
 
@@ -123,15 +132,20 @@ export function UsersPanel(props: {
     );
   };
   /**
-   * Removed first: a removed user can submit nothing more, so no job of theirs comes after the cancellation. Says
+   * Removed first: the user's token stops working, so the cancellation takes what they had submitted (a submission
+   * already on its way in that moment, or one a sign-in proxy's user makes on coming back, may come after it). Says
    * what was done, or what failed and whether the user is removed, in the panel's own words (not through `failure`,
-   * which would capitalise the name).
+   * which would capitalise the name). A call that got no answer, or the server's 503, may have been carried out all
+   * the same: then the panel says it does not know, rather than that nothing happened.
    */
   const removeAndCancel = async (name: string, cancel: boolean) => {
     try {
       await api.remove(name);
     } catch (e) {
-      setError(cancel ? `${sentence(failure(e))} ${name} is not removed, and nothing was cancelled.` : failure(e));
+      const outcome = unsure(e)
+        ? `Whether ${name} is removed is not known: the list shows it once the server answers. Nothing was cancelled.`
+        : `${name} is not removed, and nothing was cancelled.`;
+      setError(cancel ? `${sentence(failure(e))} ${outcome}` : failure(e));
       return;
     }
     if (made()?.name === name) setMade(null);
@@ -145,7 +159,9 @@ export function UsersPanel(props: {
       );
     } catch (e) {
       setError(
-        `${name} is removed, but their waiting jobs were not cancelled: ${sentence(failure(e))} Waiting jobs can cancel them.`,
+        unsure(e)
+          ? `${name} is removed, but whether their waiting jobs were cancelled is not known: ${sentence(failure(e))} Waiting jobs shows those that still wait.`
+          : `${name} is removed, but their waiting jobs were not cancelled: ${sentence(failure(e))} Waiting jobs can cancel them.`,
       );
     }
   };
@@ -155,7 +171,8 @@ export function UsersPanel(props: {
     setRemoving(true);
     await act(() => removeAndCancel(user.name, cancel)).finally(() => {
       setRemoving(false);
-      setConfirming(null);
+      // Another user's question, asked meanwhile, stays open.
+      if (confirming() === user.name) setConfirming(null);
     });
     // The list is drawn anew from the server's answer, and the pressed button went with its row: the focus fell to
     // the page behind the dialog. A keyboard user goes on from the same place: the next user's Remove, the last one
@@ -279,6 +296,8 @@ export function UsersPanel(props: {
                   type="button"
                   class="button button--small"
                   aria-label={`Remove ${user.name}`}
+                  // One removal at a time: its answer closes the question it was asked in.
+                  disabled={removing()}
                   onClick={() => ask(user)}
                 >
                   Remove
