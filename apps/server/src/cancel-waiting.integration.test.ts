@@ -173,6 +173,8 @@ describe.each(testDrivers())("jobs.cancelWaiting on $kind", (driver) => {
       "processing",
     ]);
     expect((await admin.jobs.cancelWaiting.mutate({ owner: "cat" })).jobIds).toEqual([]);
+    // A user may name themselves, as jobs.list lets them: their own waiting jobs, as without owner.
+    expect((await bob.jobs.cancelWaiting.mutate({ owner: "bob" })).jobIds).toEqual([others[1]!.id]);
     await admin.jobs.cancelWaiting.mutate({ everyone: true });
     await admin.jobs.cancel.mutate({ jobId: holder.id });
   });

@@ -73,8 +73,9 @@ export const operations = {
   "jobs.cancelWaiting": {
     summary: "Cancel every waiting job of the caller, or of one conversation",
     description:
-      "`everyone: true` (admins) clears the whole line; `owner` (admins) cancels that user's waiting jobs (none for a " +
-      "name nobody has), as when removing them. `owner` with `everyone` or `conversationId` is a 400. Running jobs run on.",
+      "`everyone: true` (admins) clears the whole line; `owner` (admins; a user may name themselves) cancels that " +
+      "user's waiting jobs (none for a name nobody has), as when removing them. `owner` with `everyone` or " +
+      "`conversationId` is a 400. Running jobs run on.",
     errors: ["404"],
   },
   "queue.status": { summary: "The line and the GPUs at a glance", errors: [] },

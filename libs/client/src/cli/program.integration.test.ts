@@ -124,6 +124,10 @@ describe("the anvil command", { timeout: 60_000 }, () => {
       const later = run(["cancel", "--waiting", "--owner", "staying"], admin());
       expect(await later.code).toBe(0);
       expect(later.stdout()).toBe(`cancelled 1 waiting job:\n${kept}\n`);
+      // A name mistyped is a user with nothing waiting: the answer names whom it looked for.
+      const mistyped = run(["cancel", "--waiting", "--owner", "Staying"], admin());
+      expect(await mistyped.code).toBe(0);
+      expect(mistyped.stdout()).toBe("No waiting jobs of Staying to cancel\n");
       const misused = run(["cancel", "--owner", "staying"], admin());
       expect(await misused.code).toBe(2);
       expect(misused.stderr()).toMatch(/--owner go with --waiting/);

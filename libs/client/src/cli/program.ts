@@ -224,7 +224,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         });
         show(cancelled, ({ jobIds }) =>
           jobIds.length === 0
-            ? "No waiting jobs to cancel"
+            ? // Named: a name mistyped ("Carol" for carol) is anyone's with nothing waiting.
+              `No waiting jobs${options.owner === undefined ? "" : ` of ${options.owner}`} to cancel`
             : [`cancelled ${jobIds.length} waiting ${jobIds.length === 1 ? "job" : "jobs"}:`, ...jobIds],
         );
       },
@@ -289,13 +290,18 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .action(async (name: string, options: { cancelWaiting?: boolean }) => {
       const removed = await anvil().users.remove.mutate({ name });
       if (!options.cancelWaiting) return show(removed, ({ name: gone }) => `removed ${gone}`);
-      // Removed first: the user can submit nothing more, so no job of theirs arrives after the cancellation.
+      // Removed first: the user's token stops working, so the cancellation takes what they had submitted.
       const cancelled = await anvil()
         .jobs.cancelWaiting.mutate({ owner: removed.name })
         .catch((error: unknown) => {
           const failure = classify(error, env);
+          // No answer, or the server's 503: the cancellations may land all the same.
+          const outcome =
+            failure.code === EXIT.unreachable
+              ? "whether their waiting jobs were cancelled is not known"
+              : "their waiting jobs were not cancelled";
           throw new CliFailure(
-            `${removed.name} is removed, but their waiting jobs were not cancelled: ${failure.message} ` +
+            `${removed.name} is removed, but ${outcome}: ${failure.message} ` +
               `(anvil cancel --waiting --owner ${removed.name} tries again)`,
             failure.code,
           );
