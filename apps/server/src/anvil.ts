@@ -50,7 +50,10 @@ export interface AnvilConfig {
   /** Embedded database and images; undefined keeps the database in memory (tests). */
   dataDir: string;
   inMemoryDatabase?: boolean;
-  /** Aborted when the server is asked to stop during its start: a new embedded database being made is given up. */
+  /**
+   * Aborted when the server is asked to stop during its start: a new embedded database being made is given up, and a
+   * database that opened meanwhile is closed again at once, before anything else starts.
+   */
   startUpStopped?: AbortSignal | undefined;
   forgeUrls?: string[] | undefined;
   apiToken?: string | undefined;
