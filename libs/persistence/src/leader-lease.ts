@@ -69,10 +69,9 @@ export class LeaderLease {
   /**
    * `backends`: what this server drives when it leads (FORGE_URL without credentials; `[]`: its own built-in
    * simulator), recorded with each term it takes, so that servers started with another list can say so.
-   */
-  /**
-   * `webhookSecretFingerprint`: a fingerprint of this server's WEBHOOK_SECRET that does not reveal it ("none" when unset),
-   * recorded the same way: every server signs the webhooks it delivers, so servers with another secret can say so.
+   * `webhookSecretFingerprint`: a fingerprint of this server's WEBHOOK_SECRET that does not reveal it ("none" when
+   * unset), recorded the same way: every server signs the webhooks it delivers, so servers with another secret can
+   * say so.
    */
   constructor(
     private readonly db: AnvilDb,
