@@ -12,6 +12,8 @@ export { JobStore } from "./job-store";
 export { UserStore } from "./user-store";
 export type { User } from "./user-store";
 export { IMAGE_CHUNK_BYTES, PgImageStore } from "./pg-image-store";
+export { ClusterServers } from "./cluster-servers";
+export type { ClusterServer } from "./cluster-servers";
 export { Fenced, LeaderLease } from "./leader-lease";
 export type { WriteFence } from "./leader-lease";
 export type { Leader } from "./leader-lease";

@@ -170,6 +170,25 @@ export const clusterLeader = pgTable(
   (t) => [check("cluster_leader_one_row", sql`${t.id} = 1`)],
 );
 
+/**
+ * The servers of the cluster (PostgreSQL only): one row per running server process, written at its start and at each
+ * look at the lease, deleted when it stops cleanly (see cluster-servers.ts). A server of a version before this table
+ * writes none: it runs beside the others unlisted.
+ */
+export const clusterServers = pgTable("cluster_servers", {
+  /** The process, as the lease names it (`holder`): a restarted server is a new row. */
+  holder: text("holder").primaryKey(),
+  /** Where the other servers reach it (CLUSTER_URL). */
+  url: text("url").notNull(),
+  /** Anvil's version it runs. */
+  version: text("version").notNull(),
+  startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
+  /** The database's clock, as the lease's: servers' clocks do not matter. */
+  lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull(),
+  /** Its LEASE_MS: it is seen at least every quarter of it, and counts as gone once unseen for three. */
+  leaseMs: integer("lease_ms").notNull(),
+});
+
 /** Counter for `jobs.move`: one sequence, so moves made through any server of a cluster stay ordered. */
 export const lineMoves = pgSequence("line_moves");
 

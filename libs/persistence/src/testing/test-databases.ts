@@ -88,7 +88,7 @@ async function openTestDatabase(database: AnvilDatabase, drop: () => Promise<voi
     database,
     reset: async () => {
       await database.db.execute(
-        sql`truncate job_events, jobs, messages, conversations, webhook_deliveries, cluster_leader, sessions, users, queue_control restart identity cascade`,
+        sql`truncate job_events, jobs, messages, conversations, webhook_deliveries, cluster_leader, cluster_servers, sessions, users, queue_control restart identity cascade`,
       );
     },
     dispose: async () => {

@@ -1,0 +1,87 @@
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { rowsOf } from "./database";
+import { ClusterServers } from "./cluster-servers";
+import { LeaderLease } from "./leader-lease";
+import { useTestDatabase } from "./testing/fixtures";
+import { testDrivers } from "./testing/test-databases";
+
+describe.each(testDrivers(process.env.TEST_DATABASE_URL))("ClusterServers on $kind", (driver) => {
+  const { test } = useTestDatabase(driver);
+  // Leases far longer than any test: a row goes stale only when a test moves its last sighting back.
+  const LEASE_MS = 60_000;
+  const server = (holder: string, version = "1.0.0") =>
+    new ClusterServers(test().database.db, holder, `http://${holder}:3000`, version, LEASE_MS);
+  const lease = (holder: string) => new LeaderLease(test().database.db, holder, `http://${holder}:3000`, LEASE_MS);
+  /** Makes `holder`'s row read as last seen `ms` ago, as a server killed that long ago leaves it. */
+  const lastSeenAgo = (holder: string, ms: number) =>
+    test().database.db.execute(
+      sql`update cluster_servers set last_seen_at = clock_timestamp() - ${ms} * interval '1 millisecond'
+          where holder = ${holder}`,
+    );
+  const holders = async () => (await server("reader").live()).map((s) => s.holder);
+
+  it("lists every server seen, the leader marked and first, with its url, version and the database's times", async () => {
+    const a = server("a", "1.0.0");
+    const b = server("b", "1.1.0");
+    await a.seen();
+    await b.seen();
+    await lease("b").acquire();
+    const [first, second] = await a.live();
+    expect(first).toMatchObject({ holder: "b", url: "http://b:3000", version: "1.1.0", leader: true });
+    expect(second).toMatchObject({ holder: "a", url: "http://a:3000", version: "1.0.0", leader: false });
+    const [now] = rowsOf(await test().database.db.execute(sql`select clock_timestamp() as now`));
+    expect(second!.lastSeenAt.getTime()).toBeLessThanOrEqual(new Date(String(now!["now"])).getTime());
+    expect(a.isOwn(second!)).toBe(true);
+    expect(a.isOwn(first!)).toBe(false);
+  });
+
+  it("keeps when a server started across sightings, and moves its last sighting on", async () => {
+    const a = server("a");
+    await a.seen();
+    const [before] = await a.live();
+    await lastSeenAgo("a", 1_000);
+    await a.seen();
+    const [after] = await a.live();
+    expect(after!.startedAt).toEqual(before!.startedAt);
+    expect(after!.lastSeenAt.getTime()).toBeGreaterThan(before!.lastSeenAt.getTime() - 1_000);
+    // A row pruned while the server was cut off comes back with the start it had.
+    await test().database.db.execute(sql`delete from cluster_servers`);
+    await a.seen();
+    expect((await a.live())[0]!.startedAt).toEqual(before!.startedAt);
+  });
+
+  it("counts a server unseen for three of its LEASE_MS as gone, and deletes its row after the prune delay", async () => {
+    await server("a").seen();
+    await server("b").seen();
+    await lastSeenAgo("b", 3 * LEASE_MS - 5_000);
+    expect(await holders()).toEqual(["a", "b"]);
+    await lastSeenAgo("b", 3 * LEASE_MS + 1);
+    expect(await holders()).toEqual(["a"]);
+    const count = async () =>
+      rowsOf(await test().database.db.execute(sql`select count(*)::int as n from cluster_servers`))[0]!["n"];
+    // Gone but kept until the prune delay is over, then deleted by whichever server is seen next.
+    await server("a").seen();
+    expect(await count()).toBe(2);
+    await lastSeenAgo("b", 60 * 60 * 1000 + 1);
+    await server("a").seen();
+    expect(await count()).toBe(1);
+  });
+
+  it("deletes a server's row when it leaves", async () => {
+    await server("a").seen();
+    await server("b").seen();
+    await server("b").leave();
+    expect(await holders()).toEqual(["a"]);
+  });
+
+  it("lists a server beside a leader of the version before (which holds the lease and writes no row)", async () => {
+    // The version before knows nothing of cluster_servers: it only takes and renews the lease.
+    const old = lease("old");
+    const epoch = await old.acquire();
+    await server("new").seen();
+    expect(await server("new").live()).toEqual([expect.objectContaining({ holder: "new", leader: false })]);
+    expect(await old.renew(epoch!)).toBe(true);
+    expect(await lease("new").acquire()).toBeNull();
+  });
+});

@@ -1,0 +1,95 @@
+import { sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
+import { rowsOf } from "./database";
+import type { AnvilDb } from "./database";
+
+/** A server of the cluster as the database last saw it. */
+export interface ClusterServer {
+  /** The process, as the lease names it. */
+  readonly holder: string;
+  readonly url: string;
+  readonly version: string;
+  readonly startedAt: Date;
+  readonly lastSeenAt: Date;
+  /** Whether it holds the cluster's lease now. */
+  readonly leader: boolean;
+}
+
+/** How long a row nobody has seen for is kept before any server deletes it (a server killed, or cut off). */
+const PRUNE_AFTER_MS = 60 * 60 * 1000;
+
+/** A server that has not been seen for this many of its own LEASE_MS counts as gone. */
+const GONE_AFTER_LEASES = 3;
+
+const asDate = (value: unknown): Date => (value instanceof Date ? value : new Date(String(value)));
+
+/**
+ * The servers of a cluster (Oban's `oban_peers`): each writes its row at start and at each look at the lease
+ * ({@link seen}), and deletes it when it stops cleanly ({@link leave}). Times are the database's clock, as the
+ * lease's, so servers' clocks do not matter. A server of an older version writes no row and is simply not listed.
+ */
+export class ClusterServers {
+  /** When this server was first seen: kept if its row goes (pruned while it was cut off) and is written again. */
+  private startedAt: Date | null = null;
+
+  constructor(
+    private readonly db: AnvilDb,
+    private readonly holder: string,
+    private readonly url: string,
+    private readonly version: string,
+    private readonly leaseMs: number,
+    private readonly pruneAfterMs = PRUNE_AFTER_MS,
+  ) {}
+
+  /** Writes that this server runs now, and deletes the rows of servers gone for longer than the prune delay. */
+  async seen(): Promise<void> {
+    const rows = await this.run(
+      sql`insert into cluster_servers (holder, url, version, started_at, last_seen_at, lease_ms)
+          values (${this.holder}, ${this.url}, ${this.version},
+                  coalesce(${this.startedAt?.toISOString() ?? null}::timestamptz, clock_timestamp()),
+                  clock_timestamp(), ${this.leaseMs})
+          on conflict (holder) do update
+            set url = excluded.url, version = excluded.version, last_seen_at = excluded.last_seen_at,
+                lease_ms = excluded.lease_ms
+          returning started_at`,
+    );
+    this.startedAt ??= asDate(rows[0]?.["started_at"]);
+    await this.run(
+      sql`delete from cluster_servers
+          where last_seen_at < clock_timestamp() - ${this.pruneAfterMs} * interval '1 millisecond'`,
+    );
+  }
+
+  /** Deletes this server's row (a clean stop): it is not listed from now on. */
+  async leave(): Promise<void> {
+    await this.run(sql`delete from cluster_servers where holder = ${this.holder}`);
+  }
+
+  /** The servers seen within three of their LEASE_MS, the leader first, then the oldest. */
+  async live(): Promise<ClusterServer[]> {
+    const rows = await this.run(
+      sql`select s.holder, s.url, s.version, s.started_at, s.last_seen_at, l.holder is not null as leader
+          from cluster_servers s
+          left join cluster_leader l on l.holder = s.holder and l.expires_at > clock_timestamp()
+          where s.last_seen_at > clock_timestamp() - ${GONE_AFTER_LEASES} * s.lease_ms * interval '1 millisecond'
+          order by leader desc, s.started_at, s.url`,
+    );
+    return rows.map((row) => ({
+      holder: String(row["holder"]),
+      url: String(row["url"]),
+      version: String(row["version"]),
+      startedAt: asDate(row["started_at"]),
+      lastSeenAt: asDate(row["last_seen_at"]),
+      leader: row["leader"] === true,
+    }));
+  }
+
+  /** Whether `server` is this one. */
+  isOwn(server: Pick<ClusterServer, "holder">): boolean {
+    return server.holder === this.holder;
+  }
+
+  private async run(query: SQL) {
+    return rowsOf(await this.db.execute(query));
+  }
+}
