@@ -3,13 +3,14 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { EventHub, Inspector, JobService, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES } from "@anvil/api";
-import type { Context, JobServiceOptions, LogHook } from "@anvil/api";
+import type { ClusterServerView, Context, JobServiceOptions, LogHook } from "@anvil/api";
 import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
-import { LeaderLease, WebhookStore } from "@anvil/persistence";
+import { ClusterServers, LeaderLease, WebhookStore } from "@anvil/persistence";
 import type { ImageStore, JobStore, UserStore } from "@anvil/persistence";
 import { TRPCError } from "@trpc/server";
+import { version as ANVIL_VERSION } from "../package.json" with { type: "json" };
 import type { Logger } from "pino";
 import type { InspectionEvent } from "xstate";
 import { apiTransport } from "./api-transport";
@@ -31,7 +32,7 @@ import { urlOf } from "./request-target";
 import { readiness } from "./readiness";
 import { StreamsPerUser } from "./streams-per-user";
 import { openStorage } from "./storage";
-import { answerSafely, routeRequest } from "./request-router";
+import { answeredByAnyServer, answerSafely, routeRequest } from "./request-router";
 import { termBackends } from "./term-backends";
 import type { TermBackends } from "./term-backends";
 import { guardedFetch } from "./webhook-fetch";
@@ -148,6 +149,13 @@ const unauthorized = (): never => {
   throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
 };
 
+const notLeading = (): never => {
+  throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "This server does not lead the cluster; try again" });
+};
+
+/** The job service of a follower answering a call that needs none: any use of it is refused as by a stepped-down leader. */
+const NOT_LEADING = new Proxy({} as JobService, { get: notLeading });
+
 /** Whether `host` is this machine's loopback only: 127.0.0.0/8, ::1 or localhost. */
 const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
@@ -207,11 +215,26 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const metrics = new AnvilMetrics(events, backendLabels, () => cluster?.leaseLapsed ?? false);
   // Known once the server listens; no submission is answered (and no webhook sent) before that.
   let listeningPort = -1;
+  // This server's row among the cluster's servers (PostgreSQL only), known once it listens.
+  let members: ClusterServers | null = null;
+  const startedAt = new Date();
+  // The cluster's servers' URLs, asked at most once a second: a batch of jobs with a callbackUrl asks once.
+  let peerUrls: { at: number; urls: Promise<string[]> } | null = null;
+  const livePeerUrls = (): Promise<string[]> => {
+    if (!members) return Promise.resolve([]);
+    if (peerUrls && performance.now() - peerUrls.at < 1_000) return peerUrls.urls;
+    const urls = members.live().then((servers) => servers.map((server) => server.url));
+    peerUrls = { at: performance.now(), urls };
+    // A failed look is not kept: the next submission asks again.
+    urls.catch(() => (peerUrls = null));
+    return urls;
+  };
   const { forbiddenReceivers, callbackRefusal } = webhookReceivers({
     forgeUrls,
     ownNames,
     port: () => listeningPort,
     clusterUrl: config.clusterUrl,
+    ...(config.databaseUrl ? { clusterServers: livePeerUrls } : {}),
   });
   // Every server delivers webhooks, leader or not: the outbox is in the shared database, each row claimed once.
   const webhooks = startWebhooks(
@@ -288,10 +311,38 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     if (service) return service;
     throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "This server no longer leads the cluster; try again" });
   };
+  let ownUrl = "";
+  // `cluster.servers`: the servers of the cluster as the database has them, or on the embedded database this one.
+  const clusterServers = async (): Promise<ClusterServerView[]> => {
+    if (!members) {
+      const now = new Date().toISOString();
+      return [
+        {
+          url: ownUrl,
+          version: ANVIL_VERSION,
+          startedAt: startedAt.toISOString(),
+          lastSeenAt: now,
+          leader: true,
+          self: true,
+        },
+      ];
+    }
+    const own = members;
+    return (await own.live()).map((server) => ({
+      url: server.url,
+      version: server.version,
+      startedAt: server.startedAt.toISOString(),
+      lastSeenAt: server.lastSeenAt.toISOString(),
+      leader: server.leader,
+      self: own.isOwn(server),
+    }));
+  };
   const createContext = ({ req }: { req: IncomingMessage }): Context => ({
     // Every request reaches tRPC through the gate, which admitted it as someone.
     user: gate.callerOf(req) ?? unauthorized(),
-    service: liveService(),
+    // A follower answers the calls that need no leader itself (request-router.ts), with no job service to hand.
+    service: service ?? (answeredByAnyServer(req) ? NOT_LEADING : liveService()),
+    clusterServers,
     store,
     users,
     events,
@@ -404,6 +455,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   listeningPort = port;
   webhooks.dispatcher.start();
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  ownUrl = url;
   if (!gate.required && !isLoopback(config.host)) {
     // Open to the network with nobody signing in: every caller is the admin `local`.
     logger.warn(
@@ -424,8 +476,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       );
     }
     selfUrl = url;
-    const termLease = lease(`${clusterUrl} ${process.pid} ${randomUUID().slice(0, 8)}`, clusterUrl);
+    const holder = `${clusterUrl} ${process.pid} ${randomUUID().slice(0, 8)}`;
+    const termLease = lease(holder, clusterUrl);
+    members = new ClusterServers(database.db, holder, clusterUrl, ANVIL_VERSION, leaseMs);
+    ownUrl = clusterUrl;
     cluster = new ClusterRole({
+      member: members,
       lease: termLease,
       leaseMs,
       lead: (epoch) => {

@@ -19,6 +19,8 @@ export interface ClusterRoleOptions {
   readonly signInRequired?: boolean;
   /** Whether the leader at `url` asks callers to sign in (its `/auth/status`); null when it could not be asked. */
   readonly leaderRequiresSignIn?: (url: string) => Promise<boolean | null>;
+  /** This server's row in `cluster_servers`: written at start and at each tick, deleted on a clean stop. */
+  readonly member?: { seen(): Promise<void>; leave(): Promise<void> };
 }
 
 /** Asks a server's `/auth/status` (no credentials) whether its callers must sign in; null when it does not answer. */
@@ -111,6 +113,8 @@ export class ClusterRole {
    * leader cut off from the database believing it led for as long as the step.
    */
   private renewedAt = 0;
+  /** The write of this server's row under way: one at a time, and never in the way of the lease's renewal. */
+  private beating: Promise<void> | null = null;
 
   constructor(private readonly options: ClusterRoleOptions) {
     this.tickMs = Math.min(MAX_TICK_MS, Math.max(50, Math.floor(options.leaseMs / 4)));
@@ -133,6 +137,8 @@ export class ClusterRole {
   /** Starts the loop; the first election happens before this resolves, so a lone server leads at once. */
   async start(): Promise<void> {
     await (this.ticking = this.tick());
+    // Listed before it answers its first call: every server asked lists it from then on.
+    await this.beat();
     this.running = this.loop();
   }
 
@@ -154,6 +160,9 @@ export class ClusterRole {
       await this.options.lease.release(role.epoch).catch(() => undefined);
       this.current = { kind: "follower", leader: null };
     }
+    // A write of its row still under way would bring it back after the delete.
+    await this.beating;
+    await this.options.member?.leave().catch(() => undefined);
   }
 
   /** Where a follower forwards to: the leader the database names, looked up again when unknown. */
@@ -174,8 +183,24 @@ export class ClusterRole {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       await sleepUnless(this.tickMs, this.woken);
-      if (!this.stopping) await (this.ticking = this.tick());
+      if (this.stopping) break;
+      // Not awaited: a write of the row held up (a lock, a slow database) must not hold up the lease's renewal.
+      void this.beat();
+      await (this.ticking = this.tick());
     }
+  }
+
+  /** Writes this server's row in `cluster_servers`, unless a write is under way already. */
+  private beat(): Promise<void> {
+    const { member, log } = this.options;
+    if (!member) return Promise.resolve();
+    return (this.beating ??= member
+      .seen()
+      .catch((error: unknown) => {
+        // The lease's renewal says when the database is away; this says only that the list of servers is behind.
+        log("could not record this server in cluster_servers", { error: databaseErrorText(error) }, "debug");
+      })
+      .finally(() => (this.beating = null)));
   }
 
   private async tick(): Promise<void> {

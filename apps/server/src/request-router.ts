@@ -112,6 +112,12 @@ const takeEmptyAsJson = (req: IncomingMessage): void => {
     headers["content-type"] = "application/json";
 };
 
+/**
+ * Whether `req` is a call any server of a cluster answers itself, from the database (`cluster.servers`, whose `self`
+ * is the server asked): a follower does not forward it. In a batch (or over a WebSocket) it goes to the leader.
+ */
+export const answeredByAnyServer = (req: IncomingMessage): boolean => urlOf(req)?.pathname === "/trpc/cluster.servers";
+
 /** Where each HTTP path goes. */
 export interface RequestRouterOptions {
   gate: AuthGate;
@@ -248,7 +254,7 @@ export const routeRequest =
         "A POST carries its input as JSON in its body, not in ?input= (that is for GET, the queries'): nothing was done",
       );
     }
-    if (options.follows() && (path.startsWith("/trpc") || path.startsWith("/images/"))) {
+    if (options.follows() && (path.startsWith("/trpc") || path.startsWith("/images/")) && !answeredByAnyServer(req)) {
       return options.forward(req, res);
     }
     if (path.startsWith("/trpc/")) {

@@ -110,11 +110,14 @@ function backendAt(url: URL, backendUrls: readonly string[], own: Set<string>): 
   });
 }
 
+const AT_ANVIL = "callbackUrl must not point at this Anvil server itself";
+
 /**
  * Where a webhook is never sent: a Forge backend of this Anvil (anyone who submits could drive or interrupt the GPUs
  * outside the line), this server (listening on `port()`, known by `ownNames` besides the machine's own names) or a
- * cloud's metadata service. `callbackRefusal` refuses such a `callbackUrl` at submit, by its URL; `forbiddenReceivers`
- * is what `guardedFetch` checks the addresses a delivery would connect to against.
+ * cloud's metadata service. `callbackRefusal` refuses such a `callbackUrl` at submit, by its URL (and one at another
+ * live server of the cluster); `forbiddenReceivers` is what `guardedFetch` checks the addresses a delivery would
+ * connect to against.
  */
 export function webhookReceivers(options: {
   forgeUrls: readonly string[];
@@ -122,11 +125,17 @@ export function webhookReceivers(options: {
   port: () => number;
   /** Where the cluster's other servers reach this one, whose port may not be PORT (a port mapped in front of it). */
   clusterUrl?: string | undefined;
-}): { forbiddenReceivers: () => ForbiddenReceiver[]; callbackRefusal: (url: URL) => string | null } {
-  const { forgeUrls, ownNames, port, clusterUrl } = options;
+  /** The URLs of the cluster's live servers (cluster_servers); absent on the embedded database. */
+  clusterServers?: (() => Promise<readonly string[]>) | undefined;
+}): {
+  forbiddenReceivers: () => ForbiddenReceiver[];
+  callbackRefusal: (url: URL) => string | null | Promise<string | null>;
+} {
+  const { forgeUrls, ownNames, port, clusterUrl, clusterServers } = options;
+  const sameServer = (url: URL, server: URL): boolean =>
+    bare(url.hostname) === bare(server.hostname) && portOf(url) === portOf(server);
   const cluster = clusterUrl === undefined ? null : new URL(clusterUrl);
-  const isClusterUrl = (url: URL): boolean =>
-    cluster !== null && bare(url.hostname) === bare(cluster.hostname) && portOf(url) === portOf(cluster);
+  const isClusterUrl = (url: URL): boolean => cluster !== null && sameServer(url, cluster);
   // This machine's names and addresses, gathered once rather than at each submission with a callbackUrl: with the
   // names this server is known by, for itself; without them (the cluster's name may be a load balancer's), for Forge.
   const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
@@ -136,14 +145,17 @@ export function webhookReceivers(options: {
       { url: `http://localhost:${port()}`, what: "this Anvil server" },
     ],
     callbackRefusal: (url) => {
-      if (pointsAtSelf(url, port(), knownAs) || isClusterUrl(url)) {
-        return "callbackUrl must not point at this Anvil server itself";
-      }
+      if (pointsAtSelf(url, port(), knownAs) || isClusterUrl(url)) return AT_ANVIL;
       if (isMetadataAddress(bare(url.hostname))) return `callbackUrl must not point at ${METADATA_ADDRESS}`;
       const backend = backendAt(url, forgeUrls, thisMachine);
-      return backend === undefined
-        ? null
-        : `callbackUrl must not point at a Forge backend of this Anvil (${normalizeBackendUrl(backend)})`;
+      if (backend !== undefined) {
+        return `callbackUrl must not point at a Forge backend of this Anvil (${normalizeBackendUrl(backend)})`;
+      }
+      if (!clusterServers) return null;
+      // Another server of the cluster: accepted, its delivery would be refused there every time (see request-router).
+      return clusterServers().then((urls) =>
+        urls.some((server) => sameServer(url, new URL(server))) ? AT_ANVIL : null,
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { JobStore, UserStore } from "@anvil/persistence";
 import type { Caller } from "./caller";
+import type { ClusterServersSource } from "./routers/cluster";
 import type { EventHub } from "./event-hub";
 import type { Inspector } from "./inspection/inspector";
 import type { JobService } from "./job-service";
@@ -20,6 +21,8 @@ export interface Context {
   coalesceMs?: number;
   /** The XState inspection ring behind `debug.*`; null or absent when inspection is off. */
   inspector?: Inspector | null;
+  /** The servers of the cluster, for `cluster.servers`; absent: none known (the call answers an empty list). */
+  clusterServers?: ClusterServersSource;
   /** A WebSocket connection's bound on open subscriptions; absent over HTTP (each SSE stream is its own request). */
   subscriptions?: SubscriptionSlots;
   /** A WebSocket connection's bound on the jobs its `jobs.list` calls ask for at once; absent over HTTP (see list-budget.ts). */

@@ -23,6 +23,7 @@ export type { Json } from "./inspection/summary";
 export type { ActorsDebugView, BlockedReason, SchedulerDebugView } from "./inspection/views";
 export type { DispatchRecord } from "./inspection/dispatch-log";
 export { INSPECTION_OFF } from "./routers/debug";
+export type { ClusterServersSource, ClusterServerView } from "./routers/cluster";
 export type { JobServiceObserver, ObservedTransition } from "./job-observer";
 export { openApiDocument } from "./openapi/openapi";
 export { linkedSignal } from "./linked-signal";

@@ -1,4 +1,5 @@
 import { checkpointsRouter } from "./routers/checkpoints";
+import { clusterRouter } from "./routers/cluster";
 import { conversationsRouter } from "./routers/conversations";
 import { debugRouter } from "./routers/debug";
 import { healthProcedure } from "./routers/health";
@@ -16,6 +17,7 @@ export const appRouter = router({
   messages: messagesRouter,
   jobs: jobsRouter,
   queue: queueRouter,
+  cluster: clusterRouter,
   checkpoints: checkpointsRouter,
   samplers: samplersRouter,
   schedulers: schedulersRouter,

@@ -57,9 +57,9 @@ export interface JobServiceSettings {
   maxQueuedPerUser?: number;
   /**
    * Why `url` may not be a `callbackUrl` (it reaches this server itself, or a Forge backend it drives), or null:
-   * the refusal is the BAD_REQUEST's message.
+   * the refusal is the BAD_REQUEST's message. A promise when it asks the database (another server of the cluster).
    */
-  callbackRefusal?: (url: URL) => string | null;
+  callbackRefusal?: (url: URL) => string | null | Promise<string | null>;
   /** How long a finished job's image waits at most for its backend's next request to go out (default 50 ms). */
   handoverWaitMs?: number;
   /**

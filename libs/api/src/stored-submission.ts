@@ -13,7 +13,7 @@ export type SubmitInput = Omit<SubmitJobInput, "priority"> & { priority?: number
 export interface SubmissionChecks {
   checkpoints: CheckpointCatalog;
   /** Why a URL may not be a `callbackUrl`, or null (see `JobServiceSettings.callbackRefusal`). */
-  callbackRefusal?: ((url: URL) => string | null) | undefined;
+  callbackRefusal?: ((url: URL) => string | null | Promise<string | null>) | undefined;
 }
 
 type Names = Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">;
@@ -46,7 +46,7 @@ export const toStoredSubmission = async (
   const { prompt, conversationId, idempotencyKey, priority, callbackUrl, ...rest } = input;
   // A server that calls itself back would feed its own API with job JSON, at best a loop of errors; one that calls a
   // backend would let anyone who submits drive (or interrupt) the GPUs outside the queue.
-  const refusal = callbackUrl == null ? null : (callbackRefusal?.(new URL(callbackUrl)) ?? null);
+  const refusal = callbackUrl == null ? null : ((await callbackRefusal?.(new URL(callbackUrl))) ?? null);
   if (refusal !== null) throw new Invalid({ field: "callbackUrl", message: refusal });
   const params: JobParams = { ...rest, ...(await resolveNames(checkpoints, rest)) };
   return {

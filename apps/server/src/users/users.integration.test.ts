@@ -47,6 +47,7 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     expect(await codeOfCall(admin.users.create.mutate({ name: "Not Valid" }))).toBe("BAD_REQUEST");
     expect(await codeOfCall(as("ann").users.create.mutate({ name: "eve" }))).toBe("FORBIDDEN");
     expect(await codeOfCall(as("ann").users.list.query())).toBe("FORBIDDEN");
+    expect(await codeOfCall(as("ann").cluster.servers.query())).toBe("FORBIDDEN");
     // Says which call, and as whom it was made.
     expect((await trpcError(as("ann").users.list.query())).message).toBe(
       "Only an admin may call users.list; ann is not one",

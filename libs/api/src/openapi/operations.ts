@@ -87,6 +87,14 @@ export const operations = {
   },
   "queue.pause": { summary: "Start no more jobs (admins); running ones finish", errors: [] },
   "queue.resume": { summary: "Start jobs again after a pause (admins)", errors: [] },
+  "cluster.servers": {
+    summary: "The servers this Anvil is made of (admins): which leads, their versions, when each was last seen",
+    description:
+      "Answered by the server asked, from the database (a follower does not forward it; in a batch it goes to the " +
+      "leader). A server unseen for three of its LEASE_MS is gone; one stopped cleanly at once. Servers of a " +
+      "version before this call are not listed.",
+    errors: [],
+  },
   "users.create": {
     summary: "Make a user (admins); the answer holds its token, shown this once",
     errors: ["409"],

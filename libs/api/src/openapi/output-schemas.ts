@@ -142,6 +142,20 @@ export const outputSchemas = {
   }),
   "queue.pause": queueStatus,
   "queue.resume": queueStatus,
+  "cluster.servers": z.object({
+    servers: z
+      .array(
+        z.object({
+          url: z.string().describe("where the other servers reach it (CLUSTER_URL)"),
+          version: z.string().describe("Anvil's version it runs"),
+          startedAt: iso.describe("ISO-8601 time, on the database's clock"),
+          lastSeenAt: iso.describe("ISO-8601 time, on the database's clock; seen at least every 2.5 s"),
+          leader: z.boolean().describe("it holds the cluster's lease: it drives the GPUs"),
+          self: z.boolean().describe("it answered this call"),
+        }),
+      )
+      .describe("the live servers, the leader first; on the embedded database this server alone"),
+  }),
   "users.create": z.object({
     name: z.string(),
     admin: z.boolean(),

@@ -1,0 +1,96 @@
+import { startForgeSimulator } from "@anvil/forge-client";
+import { describe, expect, it } from "vitest";
+import { version } from "../../package.json" with { type: "json" };
+import { httpClient } from "../testing/clients";
+import type { AnvilClient } from "../testing/clients";
+import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import { waitFor } from "../testing/wait";
+import { spawnServer, useBuiltServers } from "./support/built-server";
+import type { ServerProcess } from "./support/built-server";
+
+// Short, so a server killed with -9 is gone from the list within seconds (three of its LEASE_MS unseen).
+const LEASE_MS = 1_000;
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+
+interface Member {
+  server: ServerProcess;
+  trpc: AnvilClient;
+}
+
+/** Three built servers on one PostgreSQL database, sharing one simulator backend. */
+describe.skipIf(!postgres)("cluster.servers on a cluster of built servers", { timeout: 120_000 }, () => {
+  const { servers, cleanups } = useBuiltServers(60_000);
+
+  it("lists every server from each, the same leader; a SIGTERM removes one at once, a kill -9 within 3 × LEASE_MS; a follower is no callbackUrl", async () => {
+    const database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    const sim = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => sim.close());
+    const join = async (): Promise<Member> => {
+      const server = await spawnServer({
+        FORGE_URL: sim.url,
+        DATA_DIR: database.dataDir,
+        DATABASE_URL: database.databaseUrl!,
+        LEASE_MS: String(LEASE_MS),
+      });
+      servers.push(server);
+      return { server, trpc: httpClient(server.url) };
+    };
+    const members = await Promise.all([join(), join(), join()]);
+    const urls = members.map((member) => member.server.url).sort();
+    const listed = async (member: Member) => (await member.trpc.cluster.servers.query()).servers;
+    const listsExactly = async (member: Member, expected: string[]) =>
+      JSON.stringify((await listed(member)).map((server) => server.url).sort()) === JSON.stringify(expected);
+
+    for (const member of members) {
+      await waitFor(() => listsExactly(member, urls), `${member.server.url} lists all three servers`);
+    }
+    const leaders = new Set<string>();
+    for (const member of members) {
+      const list = await listed(member);
+      expect(list.filter((server) => server.leader)).toHaveLength(1);
+      leaders.add(list.find((server) => server.leader)!.url);
+      // Answered by the server asked, a follower included: not forwarded to the leader.
+      expect(list.filter((server) => server.self).map((server) => server.url)).toEqual([member.server.url]);
+      for (const server of list) {
+        expect(server.version).toBe(version);
+        expect(Date.parse(server.lastSeenAt)).toBeGreaterThanOrEqual(Date.parse(server.startedAt));
+      }
+    }
+    expect(leaders.size).toBe(1);
+    const leaderUrl = [...leaders][0]!;
+    const [first, second] = members.filter((member) => member.server.url !== leaderUrl);
+
+    // A follower would refuse every delivery (it is an Anvil server): refused at submit, through either server.
+    for (const via of [first!, members.find((member) => member.server.url === leaderUrl)!]) {
+      const error = await trpcError(
+        via.trpc.jobs.submit.mutate({
+          prompt: uniquePrompt("hook"),
+          ...quick,
+          callbackUrl: `${second!.server.url}/hook`,
+        }),
+      );
+      expect(codeOf(error)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+      expect(error.message).toContain("callbackUrl must not point at this Anvil server itself");
+    }
+
+    // A clean stop deletes its row: gone from every list as soon as the process has exited.
+    await first!.server.kill("SIGTERM");
+    const remaining = urls.filter((url) => url !== first!.server.url);
+    for (const member of members.filter((member) => member !== first)) {
+      expect((await listed(member)).map((server) => server.url).sort()).toEqual(remaining);
+    }
+
+    // Killed, it leaves its row behind: listed no more once unseen for three of its LEASE_MS.
+    const killedAt = Date.now();
+    await second!.server.kill("SIGKILL");
+    const leader = members.find((member) => member.server.url === leaderUrl)!;
+    await waitFor(
+      () => listsExactly(leader, [leaderUrl]),
+      "the server killed with -9 is no longer listed",
+      3 * LEASE_MS + 10_000,
+    );
+    console.info(`a server killed with -9 left the list after ${Date.now() - killedAt} ms (LEASE_MS ${LEASE_MS})`);
+  });
+});
