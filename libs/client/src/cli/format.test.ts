@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AnvilOutputs } from "../types";
-import { imageHref, statusLines } from "./format";
+import { imageHref, serverLines, statusLines } from "./format";
 
 type Backend = AnvilOutputs["queue"]["status"]["backends"][number];
 const backend = (url: string, over: Partial<Backend>): Backend => ({
@@ -73,5 +73,41 @@ describe("imageHref", () => {
     expect(imageHref("http://127.0.0.1:3000/trpc", image)).toBe(`http://127.0.0.1:3000${image}`);
     expect(imageHref("https://tools.example/anvil", image)).toBe(`https://tools.example/anvil${image}`);
     expect(imageHref("https://tools.example/anvil/", image)).toBe(`https://tools.example/anvil${image}`);
+  });
+});
+
+describe("serverLines", () => {
+  const now = Date.parse("2026-01-01T12:00:10Z");
+  const server = (url: string, over: Partial<AnvilOutputs["cluster"]["servers"]["servers"][number]> = {}) => ({
+    url,
+    version: "0.1.0",
+    startedAt: "2026-01-01T11:00:00Z",
+    lastSeenAt: "2026-01-01T12:00:08Z",
+    leader: false,
+    self: false,
+    ...over,
+  });
+
+  it("shows each server's url, the leader, its version and when it was last seen; marks the one that answered", () => {
+    const lines = serverLines(
+      {
+        servers: [
+          server("http://anvil-1:3000", { leader: true }),
+          server("http://anvil-10:3000", { self: true, lastSeenAt: "2026-01-01T12:00:10.400Z", version: "0.2.0" }),
+        ],
+      },
+      now,
+    );
+    expect(lines).toEqual([
+      "http://anvil-1:3000   leader    0.1.0  seen 2 s ago",
+      "http://anvil-10:3000  follower  0.2.0  seen 0 s ago  (this server)",
+    ]);
+  });
+
+  it("says 0 s ago for a time ahead of this machine's clock, and when nobody is listed", () => {
+    expect(serverLines({ servers: [server("http://a:3000", { lastSeenAt: "2026-01-01T12:00:15Z" })] }, now)).toEqual([
+      "http://a:3000  follower  0.1.0  seen 0 s ago",
+    ]);
+    expect(serverLines({ servers: [] }, now)).toEqual(["No servers listed yet"]);
   });
 });

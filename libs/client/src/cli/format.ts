@@ -27,6 +27,25 @@ export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
   ];
 }
 
+/** How long ago `iso` was, for people: "2 s ago" ("0 s ago" for a time ahead of this machine's clock). */
+const ago = (iso: string, now: number): string => `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago`;
+
+/** `cluster.servers` for people: one line per server, the leader marked, and the one that answered. */
+export function serverLines(list: AnvilOutputs["cluster"]["servers"], now = Date.now()): string[] {
+  if (list.servers.length === 0) return ["No servers listed yet"];
+  const width = Math.max(...list.servers.map((server) => server.url.length));
+  return list.servers.map((server) =>
+    [
+      server.url.padEnd(width),
+      (server.leader ? "leader" : "follower").padEnd(8),
+      server.version,
+      // The database's clock against this machine's: a skew between them shows here.
+      `seen ${ago(server.lastSeenAt, now)}`,
+      ...(server.self ? ["(this server)"] : []),
+    ].join("  "),
+  );
+}
+
 /**
  * Where a job's image is served, for people to open: `imageUrl` after `ANVIL_URL` as the client's `image()` fetches
  * it, so that a server behind a proxy's path prefix (`https://tools.example/anvil`) keeps it.

@@ -44,6 +44,17 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("lists the servers of this Anvil with servers: one line each, --json the call's answer", async () => {
+    const text = run(["servers"], admin());
+    expect(await text.code).toBe(0);
+    expect(text.stdout()).toMatch(new RegExp(`^${url()}  leader    \\S+  seen \\d+ s ago  \\(this server\\)\n$`));
+    const json = run(["--json", "servers"], admin());
+    expect(await json.code).toBe(0);
+    expect(JSON.parse(json.stdout())).toEqual({
+      servers: [expect.objectContaining({ url: url(), leader: true, self: true, version: expect.any(String) })],
+    });
+  });
+
   it("says who cancelled the job it waits for", async () => {
     await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
     try {

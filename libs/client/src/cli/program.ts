@@ -6,7 +6,7 @@ import { retrySafely, submitSafely } from "../submit-safely";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, checkUrl, classify, withoutCredentials } from "./exit-codes";
-import { jobLine, statusLines } from "./format";
+import { jobLine, serverLines, statusLines } from "./format";
 import { checkOut, jobWaits } from "./job-waits";
 
 /** Where the command writes; a terminal gets a progress bar, anything else plain lines. */
@@ -172,6 +172,11 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       const status = await anvil().queue.status.query();
       show(status, statusLines);
     });
+
+  program
+    .command("servers")
+    .description("admins: the servers of this Anvil (a cluster): which leads, their versions, when each was last seen")
+    .action(async () => show(await anvil().cluster.servers.query(), (list) => serverLines(list)));
 
   program
     .command("jobs")
