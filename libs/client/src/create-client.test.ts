@@ -31,4 +31,19 @@ describe("createAnvilClient", () => {
     await expect(anvil.image({ id: "x", imageUrl: "/images/x.png" })).rejects.toThrow(expected);
     await expect(anvil.submitAndWait({ prompt: "a fox" }, { retryForMs: 0 })).rejects.toThrow(expected);
   });
+
+  it("sends cluster.servers alone, so that the server asked answers it, not the leader a batch is forwarded to", async () => {
+    const paths: string[] = [];
+    const fetchStub: typeof fetch = async (input) => {
+      const url = new URL(String(input));
+      paths.push(url.pathname);
+      const batch = url.searchParams.has("batch");
+      const reply = { result: { data: { servers: [] } } };
+      return Response.json(batch ? url.pathname.split(",").map(() => reply) : reply);
+    };
+    const anvil = createAnvilClient({ url: "http://anvil.test", fetch: fetchStub });
+    await Promise.all([anvil.cluster.servers.query(), anvil.queue.status.query(), anvil.health.query()]);
+    expect(paths).toContain("/trpc/cluster.servers");
+    expect(paths.filter((path) => path.includes("cluster.servers"))).toEqual(["/trpc/cluster.servers"]);
+  });
 });

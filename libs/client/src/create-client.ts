@@ -12,8 +12,11 @@ import type { WatchOptions } from "./watch";
 /** The server takes at most this many calls in one HTTP batch (apps/server MAX_BATCH_CALLS). */
 const MAX_BATCH_CALLS = 50;
 
-/** Calls sent each in a request of its own, never batched with others. */
-const UNBATCHED: ReadonlySet<string> = new Set(["jobs.list", "jobs.submit", "jobs.submitMany"]);
+/**
+ * Calls sent each in a request of its own, never batched with others. `cluster.servers` too: a follower answers it
+ * alone itself (`self` is the server asked), but forwards a batch to the leader.
+ */
+const UNBATCHED: ReadonlySet<string> = new Set(["jobs.list", "jobs.submit", "jobs.submitMany", "cluster.servers"]);
 
 /** What {@link createAnvilClient} takes. */
 export interface AnvilClientOptions {
