@@ -80,6 +80,26 @@ describe("<InspectPage> for a user who is not an admin", () => {
   });
 });
 
+describe("<InspectPage> for an admin", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("shows the servers of the cluster, with inspection off too", async () => {
+    const now = new Date().toISOString();
+    const server = { url: "http://10.0.0.1:3000", version: "0.1.0", startedAt: now, lastSeenAt: now };
+    serverAnswering((procedure) =>
+      procedure === "debug.status"
+        ? { result: { data: { inspection: false, ring: null } } }
+        : procedure === "cluster.servers"
+          ? { result: { data: { servers: [{ ...server, leader: true, self: true }] } } }
+          : answerForCancelledJob(procedure),
+    );
+    render(() => <InspectPage />);
+    await screen.findByRole("heading", { name: "Inspection is off on this server" });
+    const panel = screen.getByRole("region", { name: "Servers" });
+    await eventually(() => expect(panel).toHaveTextContent("http://10.0.0.1:3000leaderthis server"));
+  });
+});
+
 const cancelledBeforeStart = "5b1c7f3e-2a4d-4e8f-9a1b-2c3d4e5f6a7b";
 
 /** What the server answers for a job that was cancelled while it waited: its actor never started. */

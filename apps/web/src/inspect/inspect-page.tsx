@@ -4,6 +4,7 @@ import { ThemeToggle } from "../components/theme-toggle";
 import { ActorList } from "./actor-list";
 import { createInspectorState } from "./inspect-state";
 import { SchedulerPanel } from "./scheduler-panel";
+import { ServersPanel } from "./servers-panel";
 import { Statechart } from "./statechart";
 import { Timeline } from "./timeline";
 import type { Chart } from "./types";
@@ -112,6 +113,7 @@ export function InspectPage() {
           <Show when={inspector.mode() === "off"}>
             <InspectionOff />
           </Show>
+          <ServersPanel />
           <section class="inspect__chart" aria-labelledby="chart-title">
             <div class="panel-head">
               <h2 id="chart-title">Image job machine</h2>

@@ -25,3 +25,5 @@ export type FinishedActor = ActorsView["finished"][number];
 export type Timeline = Debug["timeline"];
 /** One inspection event, as `debug.timeline` and `debug.inspect` send it. */
 export type InspectionRecord = Timeline["events"][number];
+/** A server of the cluster (`cluster.servers`). */
+export type ClusterServer = inferRouterOutputs<AppRouter>["cluster"]["servers"]["servers"][number];
