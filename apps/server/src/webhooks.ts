@@ -139,6 +139,13 @@ export function webhookReceivers(options: {
   // This machine's names and addresses, gathered once rather than at each submission with a callbackUrl: with the
   // names this server is known by, for itself; without them (the cluster's name may be a load balancer's), for Forge.
   const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
+  // A server of the cluster on this machine is one server by any of the machine's names (`localhost:3001` is the
+  // `http://127.0.0.1:3001` it is listed as), as a Forge backend is.
+  const samePeer = (url: URL, server: URL): boolean =>
+    sameServer(url, server) ||
+    (portOf(url) === portOf(server) &&
+      isThisMachine(bare(server.hostname), thisMachine) &&
+      isThisMachine(bare(url.hostname), thisMachine));
   return {
     forbiddenReceivers: () => [
       ...forgeUrls.map((url) => ({ url, what: `the Forge backend ${normalizeBackendUrl(url)}` })),
@@ -156,7 +163,7 @@ export function webhookReceivers(options: {
       // A database that does not answer the look refuses nothing: the submission goes its own way (stored, or a 503),
       // and a delivery there is still refused by the guard.
       return clusterServers().then(
-        (urls) => (urls.some((server) => sameServer(url, new URL(server))) ? AT_ANVIL : null),
+        (urls) => (urls.some((server) => samePeer(url, new URL(server))) ? AT_ANVIL : null),
         () => null,
       );
     },
