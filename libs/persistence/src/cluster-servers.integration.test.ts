@@ -68,6 +68,24 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("ClusterServers on $ki
     expect(await count()).toBe(1);
   });
 
+  it("lists a server restarted at its URL once: the process killed before it is not listed beside it", async () => {
+    const url = (holder: string) =>
+      new ClusterServers(test().database.db, holder, "http://10.0.0.2:3000", "1.0.0", LEASE_MS);
+    await url("killed").seen();
+    await lastSeenAgo("killed", 2_000);
+    await url("restarted").seen();
+    expect(await holders()).toEqual(["restarted"]);
+  });
+
+  it("lists both servers given one CLUSTER_URL by mistake while both are seen", async () => {
+    const url = (holder: string) =>
+      new ClusterServers(test().database.db, holder, "http://127.0.0.1:3000", "1.0.0", LEASE_MS);
+    await url("here").seen();
+    await url("there").seen();
+    await url("here").seen();
+    expect((await holders()).sort()).toEqual(["here", "there"]);
+  });
+
   it("deletes a server's row when it leaves", async () => {
     await server("a").seen();
     await server("b").seen();

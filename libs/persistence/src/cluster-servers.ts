@@ -65,13 +65,20 @@ export class ClusterServers {
     await this.run(sql`delete from cluster_servers where holder = ${this.holder}`);
   }
 
-  /** The servers seen within three of their LEASE_MS, the leader first, then the oldest. */
+  /**
+   * The servers seen within three of their LEASE_MS, the leader first, then the oldest. A server last seen before
+   * another started at its URL is the process that one replaced (killed, then restarted): only the new one is listed.
+   * Two servers given one CLUSTER_URL by mistake are both seen after the other started, and both listed.
+   */
   async live(): Promise<ClusterServer[]> {
     const rows = await this.run(
       sql`select s.holder, s.url, s.version, s.started_at, s.last_seen_at, l.holder is not null as leader
           from cluster_servers s
           left join cluster_leader l on l.holder = s.holder and l.expires_at > clock_timestamp()
           where s.last_seen_at > clock_timestamp() - ${GONE_AFTER_LEASES} * s.lease_ms * interval '1 millisecond'
+            and not exists (select 1 from cluster_servers later
+                            where later.url = s.url and later.holder <> s.holder
+                              and later.started_at > s.last_seen_at)
           order by leader desc, s.started_at, s.url`,
     );
     return rows.map((row) => ({

@@ -91,8 +91,8 @@ export const operations = {
     summary: "The servers this Anvil is made of (admins): which leads, their versions, when each was last seen",
     description:
       "Answered by the server asked, from the database (a follower does not forward it; in a batch it goes to the " +
-      "leader). A server unseen for three of its LEASE_MS is gone; one stopped cleanly at once. Servers of a " +
-      "version before this call are not listed.",
+      "leader). A server unseen for three of its LEASE_MS is gone; one restarted at its CLUSTER_URL or stopped " +
+      "cleanly at once. Servers of a version before this call are not listed.",
     errors: [],
   },
   "users.create": {
