@@ -104,6 +104,17 @@ describe("serverLines", () => {
     ]);
   });
 
+  it("keeps when each was seen in one column while the versions differ in length (a rolling upgrade)", () => {
+    const lines = serverLines(
+      { servers: [server("http://a:3000", { leader: true, version: "0.10.0" }), server("http://b:3000")] },
+      now,
+    );
+    expect(lines).toEqual([
+      "http://a:3000  leader    0.10.0  seen 2 s ago",
+      "http://b:3000  follower  0.1.0   seen 2 s ago",
+    ]);
+  });
+
   it("says 0 s ago for a time ahead of this machine's clock, and when nobody is listed", () => {
     expect(serverLines({ servers: [server("http://a:3000", { lastSeenAt: "2026-01-01T12:00:15Z" })] }, now)).toEqual([
       "http://a:3000  follower  0.1.0  seen 0 s ago",

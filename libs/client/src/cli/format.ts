@@ -34,11 +34,13 @@ const ago = (iso: string, now: number): string => `${Math.max(0, Math.round((now
 export function serverLines(list: AnvilOutputs["cluster"]["servers"], now = Date.now()): string[] {
   if (list.servers.length === 0) return ["No servers listed yet"];
   const width = Math.max(...list.servers.map((server) => server.url.length));
+  // Versions differ in length during a rolling upgrade (0.9.0 beside 0.10.0): "seen" stays in one column.
+  const versionWidth = Math.max(...list.servers.map((server) => server.version.length));
   return list.servers.map((server) =>
     [
       server.url.padEnd(width),
       (server.leader ? "leader" : "follower").padEnd(8),
-      server.version,
+      server.version.padEnd(versionWidth),
       // The database's clock against this machine's: a skew between them shows here.
       `seen ${ago(server.lastSeenAt, now)}`,
       ...(server.self ? ["(this server)"] : []),
