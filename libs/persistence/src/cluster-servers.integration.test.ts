@@ -28,8 +28,9 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("ClusterServers on $ki
     await b.seen();
     await lease("b").acquire();
     const [first, second] = await a.live();
-    expect(first).toMatchObject({ holder: "b", url: "http://b:3000", version: "1.1.0", leader: true });
-    expect(second).toMatchObject({ holder: "a", url: "http://a:3000", version: "1.0.0", leader: false });
+    const running = { stopping: false, answering: true };
+    expect(first).toMatchObject({ holder: "b", url: "http://b:3000", version: "1.1.0", leader: true, ...running });
+    expect(second).toMatchObject({ holder: "a", url: "http://a:3000", version: "1.0.0", leader: false, ...running });
     const [now] = rowsOf(await test().database.db.execute(sql`select clock_timestamp() as now`));
     expect(second!.lastSeenAt.getTime()).toBeLessThanOrEqual(new Date(String(now!["now"])).getTime());
     expect(a.isOwn(second!)).toBe(true);
@@ -84,6 +85,73 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("ClusterServers on $ki
     await url("there").seen();
     await url("here").seen();
     expect((await holders()).sort()).toEqual(["here", "there"]);
+  });
+
+  it("marks a server asked to stop until it leaves, on the database's clock, through later sightings", async () => {
+    const a = server("a");
+    await a.seen();
+    await server("b").seen();
+    await a.stopping();
+    const stoppingSince = async () =>
+      rowsOf(await test().database.db.execute(sql`select stopping_since from cluster_servers where holder = 'a'`))[0]![
+        "stopping_since"
+      ];
+    const since = await stoppingSince();
+    expect(since).not.toBeNull();
+    expect(await server("reader").live()).toEqual([
+      expect.objectContaining({ holder: "a", stopping: true, answering: true }),
+      expect.objectContaining({ holder: "b", stopping: false }),
+    ]);
+    // Seen again while it drains: still stopping, since the first request.
+    await a.seen();
+    await a.stopping();
+    expect(await stoppingSince()).toEqual(since);
+    // Its row pruned while it was cut off, then written again: it says so again.
+    await test().database.db.execute(sql`delete from cluster_servers where holder = 'a'`);
+    await a.seen();
+    expect((await server("reader").live()).find((s) => s.holder === "a")).toMatchObject({ stopping: true });
+    await a.leave();
+    expect(await holders()).toEqual(["b"]);
+  });
+
+  it("lists a server unseen for more than its LEASE_MS and a half as not answering, until it is gone", async () => {
+    await server("a").seen();
+    await server("b").seen();
+    const answering = async () => (await server("reader").live()).map((s) => [s.holder, s.answering]);
+    await lastSeenAgo("b", 1.5 * LEASE_MS - 5_000);
+    expect(await answering()).toEqual([
+      ["a", true],
+      ["b", true],
+    ]);
+    await lastSeenAgo("b", 1.5 * LEASE_MS + 1);
+    expect(await answering()).toEqual([
+      ["a", true],
+      ["b", false],
+    ]);
+    await lastSeenAgo("b", 3 * LEASE_MS - 5_000);
+    expect(await answering()).toEqual([
+      ["a", true],
+      ["b", false],
+    ]);
+    // Seen again (it was only cut off): it answers again.
+    await server("b").seen();
+    expect(await answering()).toEqual([
+      ["a", true],
+      ["b", true],
+    ]);
+  });
+
+  it("lists a row written as the version before 0022 wrote it (no stopping_since) as running", async () => {
+    await test().database.db.execute(
+      sql`insert into cluster_servers (holder, url, version, started_at, last_seen_at, lease_ms)
+          values ('old', 'http://old:3000', '0.9.0', clock_timestamp(), clock_timestamp(), ${LEASE_MS})
+          on conflict (holder) do update
+            set url = excluded.url, version = excluded.version, last_seen_at = excluded.last_seen_at,
+                lease_ms = excluded.lease_ms`,
+    );
+    expect(await server("reader").live()).toEqual([
+      expect.objectContaining({ holder: "old", version: "0.9.0", stopping: false, answering: true }),
+    ]);
   });
 
   it("deletes a server's row when it leaves", async () => {

@@ -187,6 +187,8 @@ export const clusterServers = pgTable("cluster_servers", {
   lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull(),
   /** Its LEASE_MS: it is seen at least every quarter of it, and counts as gone once unseen for three. */
   leaseMs: integer("lease_ms").notNull(),
+  /** When it was asked to stop (SIGTERM, SIGINT; database clock): a leader may drain for SHUTDOWN_GRACE_MS first. */
+  stoppingSince: timestamp("stopping_since", { withTimezone: true }),
 });
 
 /** Counter for `jobs.move`: one sequence, so moves made through any server of a cluster stay ordered. */

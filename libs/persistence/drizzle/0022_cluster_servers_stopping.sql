@@ -1,0 +1,1 @@
+ALTER TABLE "cluster_servers" ADD COLUMN "stopping_since" timestamp with time zone;
