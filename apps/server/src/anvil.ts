@@ -324,6 +324,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
           lastSeenAt: now,
           leader: true,
           self: true,
+          stopping: closing !== null,
+          answering: true,
         },
       ];
     }
@@ -335,6 +337,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       lastSeenAt: server.lastSeenAt.toISOString(),
       leader: server.leader,
       self: own.isOwn(server),
+      stopping: server.stopping,
+      answering: server.answering,
     }));
   };
   const createContext = ({ req }: { req: IncomingMessage }): Context => ({

@@ -315,4 +315,39 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     await stopped;
     expect(service).toMatchObject({ stopped: true });
   });
+
+  it("marks its row as stopping before a leader drains, and does not wait on a mark the database leaves unanswered", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const steps: string[] = [];
+    /** A row whose mark never answers when `hangs`: the database gone as the stop begins. */
+    const member = (hangs: boolean) => ({
+      seen: async () => undefined,
+      stopping: () => {
+        steps.push("stopping");
+        return hangs ? new Promise<void>(() => undefined) : Promise.resolve();
+      },
+      leave: async () => void steps.push("leave"),
+    });
+    const role = (name: string, hangs: boolean) =>
+      new ClusterRole({
+        member: member(hangs),
+        lease: new LeaderLease(database!.db, name, `http://${name}`, 60_000),
+        leaseMs: 200,
+        lead: async () => undefined,
+        stepDown: async () => undefined,
+        log: () => undefined,
+      });
+    const leader = role("leader", false);
+    await leader.start();
+    expect(leader.role.kind).toBe("leader");
+    await leader.stop(async () => void steps.push("drain"));
+    expect(steps).toEqual(["stopping", "drain", "leave"]);
+
+    steps.length = 0;
+    const unanswered = role("unanswered", true);
+    await unanswered.start();
+    await unanswered.stop(async () => void steps.push("drain"));
+    expect(steps).toEqual(["stopping", "drain", "leave"]);
+  });
 });

@@ -19,8 +19,11 @@ export interface ClusterRoleOptions {
   readonly signInRequired?: boolean;
   /** Whether the leader at `url` asks callers to sign in (its `/auth/status`); null when it could not be asked. */
   readonly leaderRequiresSignIn?: (url: string) => Promise<boolean | null>;
-  /** This server's row in `cluster_servers`: written at start and at each tick, deleted on a clean stop. */
-  readonly member?: { seen(): Promise<void>; leave(): Promise<void> };
+  /**
+   * This server's row in `cluster_servers`: written at start and at each tick, marked as stopping as soon as a stop
+   * begins, deleted on a clean stop.
+   */
+  readonly member?: { seen(): Promise<void>; stopping(): Promise<void>; leave(): Promise<void> };
 }
 
 /** Asks a server's `/auth/status` (no credentials) whether its callers must sign in; null when it does not answer. */
@@ -39,6 +42,12 @@ export const askSignInRequired = async (url: string): Promise<boolean | null> =>
  * leader's) still takes over soon after the leader's lease runs out, not up to a quarter of its own LEASE_MS later.
  */
 const MAX_TICK_MS = 2_500;
+
+/**
+ * The longest a stop waits for its row to be marked as stopping: only the list of servers needs it, and a database that
+ * does not answer must not hold up a stop (the lease's release has its own bounds).
+ */
+const MARK_STOPPING_MS = 2_000;
 
 /** Waits `ms`, or less once `woken` settles; its timer goes either way, so a stop leaves none behind. */
 const sleepUnless = (ms: number, woken: Promise<void>): Promise<void> => {
@@ -150,6 +159,8 @@ export class ClusterRole {
     // An election or a term's start under way (SIGTERM during an election) ends first: a term won meanwhile is then
     // drained like any other before its lease goes back, instead of running on unstopped behind a released lease.
     this.leaving = true;
+    // Said first, while a leader drains: an operator listing the servers sees which one is about to hand over.
+    const marked = this.markStopping();
     await this.ticking;
     if (this.current.kind === "leader") await drain();
     this.stopping = true;
@@ -162,7 +173,22 @@ export class ClusterRole {
     }
     // A write of its row still under way would bring it back after the delete.
     await this.beating;
+    // A mark still under way after its bound finds no row once it is deleted: it cannot bring the row back.
+    await marked;
     await this.options.member?.leave().catch(() => undefined);
+  }
+
+  /** Marks this server's row as stopping; settles within MARK_STOPPING_MS, whether written or not. */
+  private async markStopping(): Promise<void> {
+    const { member, log } = this.options;
+    if (!member) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, MARK_STOPPING_MS)));
+    const mark = member.stopping().catch((error: unknown) => {
+      log("could not mark this server as stopping in cluster_servers", { error: databaseErrorText(error) }, "debug");
+    });
+    await Promise.race([mark, bound]);
+    clearTimeout(timer);
   }
 
   /** Where a follower forwards to: the leader the database names, looked up again when unknown. */

@@ -17,6 +17,8 @@ describe.each(testDrivers())("cluster.servers of a lone server on $kind", (drive
         lastSeenAt: expect.any(String),
         leader: true,
         self: true,
+        stopping: false,
+        answering: true,
       },
     ]);
     expect(Date.parse(servers[0]!.lastSeenAt)).toBeGreaterThanOrEqual(Date.parse(servers[0]!.startedAt));

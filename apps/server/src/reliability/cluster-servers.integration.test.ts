@@ -93,4 +93,68 @@ describe.skipIf(!postgres)("cluster.servers on a cluster of built servers", { ti
     );
     console.info(`a server killed with -9 left the list after ${Date.now() - killedAt} ms (LEASE_MS ${LEASE_MS})`);
   });
+
+  it("lists a leader draining after SIGTERM as stopping, and one killed with -9 as not answering before it leaves", async () => {
+    const database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    const sim = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => sim.close());
+    const join = async (env: Record<string, string> = {}): Promise<Member> => {
+      const server = await spawnServer({
+        FORGE_URL: sim.url,
+        DATA_DIR: database.dataDir,
+        DATABASE_URL: database.databaseUrl!,
+        LEASE_MS: String(LEASE_MS),
+        ...env,
+      });
+      servers.push(server);
+      return { server, trpc: httpClient(server.url) };
+    };
+    // The first server leads (a lone server leads at once); its grace outlasts the test, so it drains until killed.
+    const leader = await join({ SHUTDOWN_GRACE_MS: "60000" });
+    const follower = await join();
+    const state = async () =>
+      (await follower.trpc.cluster.servers.query()).servers.map(({ url, leader, stopping, answering }) => ({
+        url,
+        leader,
+        stopping,
+        answering,
+      }));
+    await waitFor(async () => (await state()).length === 2, "the follower lists both servers");
+    expect(await state()).toEqual([
+      { url: leader.server.url, leader: true, stopping: false, answering: true },
+      { url: follower.server.url, leader: false, stopping: false, answering: true },
+    ]);
+    await follower.trpc.jobs.submit.mutate({ prompt: uniquePrompt("holds the drain sim:hang"), ...quick });
+    await waitFor(() => sim.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
+
+    const exit = leader.server.kill("SIGTERM");
+    await waitFor(
+      async () => (await state()).some((server) => server.url === leader.server.url && server.stopping),
+      "the follower lists the leader as stopping",
+    );
+    expect(await state()).toEqual([
+      { url: leader.server.url, leader: true, stopping: true, answering: true },
+      { url: follower.server.url, leader: false, stopping: false, answering: true },
+    ]);
+
+    // Killed while it drains: listed as not answering (still stopping) until three of its LEASE_MS have gone by.
+    await leader.server.kill("SIGKILL");
+    await exit;
+    servers.splice(servers.indexOf(leader.server), 1);
+    await waitFor(
+      async () => (await state()).some((server) => server.url === leader.server.url && !server.answering),
+      "the follower lists the killed server as not answering",
+      3 * LEASE_MS + 10_000,
+    );
+    expect((await state()).find((server) => server.url === leader.server.url)).toMatchObject({
+      stopping: true,
+      answering: false,
+    });
+    await waitFor(
+      async () => (await state()).every((server) => server.url !== leader.server.url),
+      "the killed server leaves the list",
+      3 * LEASE_MS + 10_000,
+    );
+  });
 });

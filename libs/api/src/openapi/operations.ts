@@ -92,7 +92,9 @@ export const operations = {
     description:
       "Answered by the server asked, from the database (a follower does not forward it; in a batch it goes to the " +
       "leader). A server unseen for three of its LEASE_MS is gone; one restarted at its CLUSTER_URL or stopped " +
-      "cleanly at once. Servers of a version before this call are not listed.",
+      "cleanly at once. `stopping`: it was asked to stop (a leader drains its generations first, then hands over); " +
+      "`answering` is false once unseen for one and a half of its LEASE_MS (killed, cut off), before it leaves the " +
+      "list. Servers of a version before this call are not listed.",
     errors: [],
   },
   "users.create": {

@@ -152,6 +152,18 @@ export const outputSchemas = {
           lastSeenAt: iso.describe("ISO-8601 time, on the database's clock; seen at least every 2.5 s"),
           leader: z.boolean().describe("it holds the cluster's lease: it drives the GPUs"),
           self: z.boolean().describe("it answered this call"),
+          stopping: z
+            .boolean()
+            .describe(
+              "it was asked to stop (SIGTERM, SIGINT): a leader finishes its generations (SHUTDOWN_GRACE_MS) first, " +
+                "then hands over",
+            ),
+          answering: z
+            .boolean()
+            .describe(
+              "it was seen within one and a half of its LEASE_MS; false for a server killed or cut off, which is " +
+                "listed until three have gone by",
+            ),
         }),
       )
       .describe("the live servers, the leader first; on the embedded database this server alone"),

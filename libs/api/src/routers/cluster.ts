@@ -15,6 +15,10 @@ export interface ClusterServerView {
   leader: boolean;
   /** It answered this call. */
   self: boolean;
+  /** It was asked to stop (SIGTERM, SIGINT): a leader finishes its generations first, then hands over. */
+  stopping: boolean;
+  /** It was seen within its LEASE_MS and a half: false for one killed or cut off, listed until three have gone by. */
+  answering: boolean;
 }
 
 /** Who answers `cluster.servers`: the servers of the cluster, or on the embedded database this one alone. */
