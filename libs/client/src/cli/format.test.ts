@@ -85,6 +85,8 @@ describe("serverLines", () => {
     lastSeenAt: "2026-01-01T12:00:08Z",
     leader: false,
     self: false,
+    stopping: false,
+    answering: true,
     ...over,
   });
 
@@ -112,6 +114,29 @@ describe("serverLines", () => {
     expect(lines).toEqual([
       "http://a:3000  leader    0.10.0  seen 2 s ago",
       "http://b:3000  follower  0.1.0   seen 2 s ago",
+    ]);
+  });
+
+  it("says which server is stopping and which no longer answers, and nothing of either from an older server", () => {
+    const lines = serverLines(
+      {
+        servers: [
+          server("http://a:3000", { leader: true, stopping: true, self: true }),
+          server("http://b:3000", { answering: false, lastSeenAt: "2026-01-01T12:00:05Z" }),
+          server("http://c:3000", { answering: false, stopping: true, lastSeenAt: "2026-01-01T12:00:06Z" }),
+        ],
+      },
+      now,
+    );
+    expect(lines).toEqual([
+      "http://a:3000  leader    0.1.0  seen 2 s ago  stopping  (this server)",
+      "http://b:3000  follower  0.1.0  seen 5 s ago  not answering",
+      "http://c:3000  follower  0.1.0  seen 4 s ago  not answering  stopping",
+    ]);
+    // A server of the version before these fields answers without them.
+    const { stopping: _stopping, answering: _answering, ...older } = server("http://d:3000");
+    expect(serverLines({ servers: [older as ReturnType<typeof server>] }, now)).toEqual([
+      "http://d:3000  follower  0.1.0  seen 2 s ago",
     ]);
   });
 

@@ -30,7 +30,10 @@ export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
 /** How long ago `iso` was, for people: "2 s ago" ("0 s ago" for a time ahead of this machine's clock). */
 const ago = (iso: string, now: number): string => `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago`;
 
-/** `cluster.servers` for people: one line per server, the leader marked, and the one that answered. */
+/**
+ * `cluster.servers` for people: one line per server, the leader marked, one asked to stop or no longer answering
+ * (killed, cut off) said so, and the one that answered marked.
+ */
 export function serverLines(list: AnvilOutputs["cluster"]["servers"], now = Date.now()): string[] {
   if (list.servers.length === 0) return ["No servers listed yet"];
   const width = Math.max(...list.servers.map((server) => server.url.length));
@@ -43,6 +46,9 @@ export function serverLines(list: AnvilOutputs["cluster"]["servers"], now = Date
       server.version.padEnd(versionWidth),
       // The database's clock against this machine's: a skew between them shows here.
       `seen ${ago(server.lastSeenAt, now)}`,
+      // A server older than the fields leaves them out: nothing is said of it.
+      ...(server.answering === false ? ["not answering"] : []),
+      ...(server.stopping === true ? ["stopping"] : []),
       ...(server.self ? ["(this server)"] : []),
     ].join("  "),
   );
