@@ -68,6 +68,38 @@ describe("<ServersPanel>", () => {
     expect(asked).toEqual(["/trpc/cluster.servers"]);
   });
 
+  it("marks a server asked to stop and one that no longer answers, and neither from an older server", async () => {
+    const one = { version: "0.1.0", startedAt: seenAgo(60_000), lastSeenAt: seenAgo(0), leader: false, self: false };
+    answering(() => ({
+      status: 200,
+      body: {
+        result: {
+          data: {
+            servers: [
+              { ...one, url: "http://a:3000", leader: true, stopping: true, answering: true },
+              { ...one, url: "http://b:3000", lastSeenAt: seenAgo(2_000), stopping: false, answering: false },
+              { ...one, url: "http://c:3000", stopping: false, answering: true, self: true },
+              // A server of the version before these fields.
+              { ...one, url: "http://d:3000" },
+            ],
+          },
+        },
+      },
+    }));
+    render(() => <ServersPanel />);
+    const panel = screen.getByRole("region", { name: "Servers" });
+    await eventually(() => expect(within(panel).getAllByRole("listitem")).toHaveLength(4));
+    const [stopping, silent, running, older] = within(panel).getAllByRole("listitem");
+    expect(within(stopping!).getByText("stopping")).toHaveClass("server__badge--stopping");
+    expect(stopping).not.toHaveTextContent("not answering");
+    expect(within(silent!).getByText("not answering")).toHaveClass("server__badge--silent");
+    expect(silent).not.toHaveTextContent("stopping");
+    for (const quiet of [running!, older!]) {
+      expect(quiet).not.toHaveTextContent("stopping");
+      expect(quiet).not.toHaveTextContent("not answering");
+    }
+  });
+
   it("reads the list again every few seconds: a server that left goes from the panel", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     const one = { url: "http://a:3000", version: "0.1.0", startedAt: seenAgo(0), lastSeenAt: seenAgo(0), self: true };

@@ -12,7 +12,9 @@ const ago = (iso: string, now: number): string => `${Math.max(0, Math.round((now
 
 /**
  * The servers this Anvil is made of (`cluster.servers`, admins): the leader marked, the one that answered this page
- * marked "this server", each one's version and when it was last seen. Read again every few seconds.
+ * marked "this server", one asked to stop ("stopping": a leader drains, then hands over) or unseen for longer than its
+ * LEASE_MS and a half ("not answering": killed, cut off) said so, each one's version and when it was last seen. Read
+ * again every few seconds.
  */
 export function ServersPanel(props: { everyMs?: number }) {
   const [servers, setServers] = createSignal<ClusterServer[] | undefined>();
@@ -57,10 +59,23 @@ export function ServersPanel(props: { everyMs?: number }) {
           <ul class="servers__list">
             <For each={list()}>
               {(server) => (
-                <li class="server" data-leader={server.leader} data-self={server.self}>
+                <li
+                  class="server"
+                  data-leader={server.leader}
+                  data-self={server.self}
+                  data-stopping={server.stopping === true}
+                  data-answering={server.answering !== false}
+                >
                   <span class="server__url">{server.url}</span>
                   <Show when={server.leader}>
                     <span class="server__badge server__badge--leader">leader</span>
+                  </Show>
+                  {/* A server older than these fields leaves them out: nothing is said of it. */}
+                  <Show when={server.stopping === true}>
+                    <span class="server__badge server__badge--stopping">stopping</span>
+                  </Show>
+                  <Show when={server.answering === false}>
+                    <span class="server__badge server__badge--silent">not answering</span>
                   </Show>
                   <Show when={server.self}>
                     <span class="server__badge">this server</span>
