@@ -3,6 +3,7 @@ import { currentUser, proxied } from "../lib/auth";
 import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { errorCode, errorMessage } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
+import { counted } from "../lib/format";
 import { trpc } from "../lib/trpc";
 import { Dialog } from "./dialog";
 
@@ -60,8 +61,8 @@ const unsure = (e: unknown): boolean => {
   return code === undefined || code === "SERVICE_UNAVAILABLE" || code === "INTERNAL_SERVER_ERROR";
 };
 
-/** "1 waiting job", "3 waiting jobs". */
-const waitingJobs = (n: number): string => `${n} waiting ${n === 1 ? "job" : "jobs"}`;
+/** "1 waiting job", "3 waiting jobs", counted as the app counts. */
+const waitingJobs = (n: number): string => counted(n, "waiting job", "waiting jobs");
 
 /** Who everyone is on an Anvil without API_TOKEN or a sign-in proxy (the contract's Users section). */
 const LOCAL_USER = "local";

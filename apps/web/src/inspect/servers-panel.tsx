@@ -1,5 +1,5 @@
 import { For, Show, createSignal, onCleanup } from "solid-js";
-import { sharedNow } from "../lib/format";
+import { counted, msBetween, sharedNow } from "../lib/format";
 import { errorCode, errorMessage } from "../lib/errors";
 import { trpc } from "../lib/trpc";
 import type { ClusterServer } from "./types";
@@ -8,7 +8,7 @@ import type { ClusterServer } from "./types";
 export const SERVERS_EVERY_MS = 5_000;
 
 /** "2 s ago", on this browser's clock against the database's (a skew between them shows here). */
-const ago = (iso: string, now: number): string => `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago`;
+const ago = (iso: string, now: number): string => `${Math.max(0, Math.round(msBetween(iso, now) / 1000))} s ago`;
 
 /**
  * The servers this Anvil is made of (`cluster.servers`, admins): the leader marked, the one that answered this page
@@ -42,9 +42,7 @@ export function ServersPanel(props: { everyMs?: number }) {
     <section class="servers" aria-labelledby="servers-title">
       <div class="panel-head">
         <h2 id="servers-title">Servers</h2>
-        <span class="panel-head__meta">
-          {servers() ? `${servers()!.length} ${servers()!.length === 1 ? "server" : "servers"}` : "–"}
-        </span>
+        <span class="panel-head__meta">{servers() ? counted(servers()!.length, "server", "servers") : "–"}</span>
       </div>
       <Show when={failure()}>
         <p class="servers__failure" role="alert">
