@@ -2,6 +2,7 @@ import { FailureSpell } from "@anvil/api";
 import type { LogHook } from "@anvil/api";
 import { databaseErrorText } from "@anvil/persistence";
 import type { Leader, LeaderLease } from "@anvil/persistence";
+import { settleWithin } from "./settle-within";
 
 /** What a server does in the cluster: drive the GPUs (leader), or forward to the one that does (follower). */
 export type Role = { kind: "leader"; epoch: number } | { kind: "follower"; leader: Leader | null };
@@ -182,13 +183,10 @@ export class ClusterRole {
   private async markStopping(): Promise<void> {
     const { member, log } = this.options;
     if (!member) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, MARK_STOPPING_MS)));
     const mark = member.stopping().catch((error: unknown) => {
       log("could not mark this server as stopping in cluster_servers", { error: databaseErrorText(error) }, "debug");
     });
-    await Promise.race([mark, bound]);
-    clearTimeout(timer);
+    await settleWithin(mark, MARK_STOPPING_MS, undefined);
   }
 
   /** Where a follower forwards to: the leader the database names, looked up again when unknown. */

@@ -97,17 +97,19 @@ function pointsAtSelf(url: URL, port: number, own: Set<string>): boolean {
 }
 
 /**
- * The Forge backend among `backendUrls` that `url` reaches, or undefined: the same port, and the same host or both
- * on this machine (`own`: `ownHosts()`; `localhost:7860` and `127.0.0.1:7860` are one Forge).
+ * Whether `url` reaches the server at `server`: the same port, and the same host or both on this machine (`own`:
+ * `ownHosts()`; `localhost:7860` and `127.0.0.1:7860` are one Forge, `localhost:3001` the `http://127.0.0.1:3001` a
+ * server of the cluster is listed as).
  */
+function reachesServer(url: URL, server: URL, own: Set<string>): boolean {
+  if (portOf(server) !== portOf(url)) return false;
+  const [host, serverHost] = [bare(url.hostname), bare(server.hostname)];
+  return serverHost === host || (isThisMachine(serverHost, own) && isThisMachine(host, own));
+}
+
+/** The Forge backend among `backendUrls` that `url` reaches, or undefined (see {@link reachesServer}). */
 function backendAt(url: URL, backendUrls: readonly string[], own: Set<string>): string | undefined {
-  const host = bare(url.hostname);
-  return backendUrls.find((backendUrl) => {
-    const backend = new URL(backendUrl);
-    if (portOf(backend) !== portOf(url)) return false;
-    const backendHost = bare(backend.hostname);
-    return backendHost === host || (isThisMachine(backendHost, own) && isThisMachine(host, own));
-  });
+  return backendUrls.find((backendUrl) => reachesServer(url, new URL(backendUrl), own));
 }
 
 const AT_ANVIL = "callbackUrl must not point at this Anvil server itself";
@@ -132,20 +134,12 @@ export function webhookReceivers(options: {
   callbackRefusal: (url: URL) => string | null | Promise<string | null>;
 } {
   const { forgeUrls, ownNames, port, clusterUrl, clusterServers } = options;
-  const sameServer = (url: URL, server: URL): boolean =>
-    bare(url.hostname) === bare(server.hostname) && portOf(url) === portOf(server);
   const cluster = clusterUrl === undefined ? null : new URL(clusterUrl);
-  const isClusterUrl = (url: URL): boolean => cluster !== null && sameServer(url, cluster);
+  const isClusterUrl = (url: URL): boolean =>
+    cluster !== null && bare(url.hostname) === bare(cluster.hostname) && portOf(url) === portOf(cluster);
   // This machine's names and addresses, gathered once rather than at each submission with a callbackUrl: with the
   // names this server is known by, for itself; without them (the cluster's name may be a load balancer's), for Forge.
   const [knownAs, thisMachine] = [ownHosts(ownNames), ownHosts()];
-  // A server of the cluster on this machine is one server by any of the machine's names (`localhost:3001` is the
-  // `http://127.0.0.1:3001` it is listed as), as a Forge backend is.
-  const samePeer = (url: URL, server: URL): boolean =>
-    sameServer(url, server) ||
-    (portOf(url) === portOf(server) &&
-      isThisMachine(bare(server.hostname), thisMachine) &&
-      isThisMachine(bare(url.hostname), thisMachine));
   return {
     forbiddenReceivers: () => [
       ...forgeUrls.map((url) => ({ url, what: `the Forge backend ${normalizeBackendUrl(url)}` })),
@@ -163,7 +157,8 @@ export function webhookReceivers(options: {
       // A database that does not answer the look refuses nothing: the submission goes its own way (stored, or a 503),
       // and a delivery there is still refused by the guard.
       return clusterServers().then(
-        (urls) => (urls.some((server) => samePeer(url, new URL(server))) ? AT_ANVIL : null),
+        // A server of the cluster on this machine is one server by any of the machine's names, as a backend is.
+        (urls) => (urls.some((server) => reachesServer(url, new URL(server), thisMachine)) ? AT_ANVIL : null),
         () => null,
       );
     },
