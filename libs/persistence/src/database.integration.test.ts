@@ -92,11 +92,17 @@ describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
         await openDatabase({ url: scratch.url, migrationsFolder: await migrationsBefore("0011_", dir.path) })
       ).close();
       const released = new Promise<void>((resolve) => (release = resolve));
+      let holding = () => {};
+      const holds = new Promise<void>((resolve) => (holding = resolve));
       // Holds the migration between 0011 (its triggers lock jobs) and 0012 (which asks for all of jobs).
       const held = must(holder).begin(async (tx) => {
         await tx`lock table webhook_deliveries in access share mode`;
+        holding();
         await released;
       });
+      // Taken before the upgrade starts: a migration that got to webhook_deliveries first held it itself, and the
+      // holder waited behind it instead (a CI run failed so, with the holder's lock the one not granted).
+      await Promise.race([holds, held]);
       // As anvil_submit_jobs does on a server of the previous version: it reads jobs, then writes them.
       const written = must(writer).begin(async (tx) => {
         await tx`select count(*) from jobs`;
