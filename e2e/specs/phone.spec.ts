@@ -1,4 +1,4 @@
-import type { Locator } from "@playwright/test";
+import type { Locator, Page } from "@playwright/test";
 import { expectImage, holdGpu, jobCard, liesWithin, openSettings, submit, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
@@ -21,16 +21,20 @@ async function expectAllWords(card: Locator): Promise<void> {
   );
 }
 
+/** Opens a new conversation with the small 512×512 size: on a phone, the conversations fold into the menu. */
+async function openNewConversationOnPhone(page: Page): Promise<void> {
+  await page.goto("/");
+  await page.getByRole("button", { name: "Conversations" }).click();
+  await page.getByRole("button", { name: "New conversation" }).click();
+  await openSettings(page);
+  await page.getByLabel("Size", { exact: true }).selectOption({ label: "512×512 · Small" });
+}
+
 test.describe("on a phone", () => {
   test("a card with a long prompt shows all of its words while it waits and once it is done, at one height", async ({
     page,
   }) => {
-    // The conversations fold into the menu on a phone.
-    await page.goto("/");
-    await page.getByRole("button", { name: "Conversations" }).click();
-    await page.getByRole("button", { name: "New conversation" }).click();
-    await openSettings(page);
-    await page.getByLabel("Size", { exact: true }).selectOption({ label: "512×512 · Small" });
+    await openNewConversationOnPhone(page);
     const held = await holdGpu(page);
     const prompt = uniquePrompt(
       "a lighthouse on a cliff at dusk with waves crashing below and gulls in the wind, oil painting in the style of the old masters",
@@ -139,11 +143,7 @@ test.describe("on a phone", () => {
   });
 
   test("the full-size view keeps its Copy seed, Download and Close buttons on the screen", async ({ page }) => {
-    await page.goto("/");
-    await page.getByRole("button", { name: "Conversations" }).click();
-    await page.getByRole("button", { name: "New conversation" }).click();
-    await openSettings(page);
-    await page.getByLabel("Size", { exact: true }).selectOption({ label: "512×512 · Small" });
+    await openNewConversationOnPhone(page);
     const prompt = uniquePrompt("a harbour at dawn");
     const card = await submit(page, prompt, { steps: 2 });
     await expectImage(card, prompt);
@@ -155,6 +155,38 @@ test.describe("on a phone", () => {
       const control = view.getByRole(name === "Download" ? "link" : "button", { name, exact: true });
       await expect(control).toBeVisible();
       expect(await liesWithin(control, view), `${name} lies on the screen`).toBe(true);
+    }
+  });
+
+  test("a long prompt's full-size view keeps its image and buttons on the screen, on a phone and a wide one", async ({
+    page,
+  }) => {
+    await openNewConversationOnPhone(page);
+    // An everyday prompt, longer than a screen is wide: the caption shows it on one line, cut short.
+    const prompt = uniquePrompt(
+      "masterpiece, best quality, a cozy cabin in a snowy pine forest at night, warm light in the windows, aurora " +
+        "borealis overhead, highly detailed, 35mm photograph",
+    );
+    const card = await submit(page, prompt, { steps: 2 });
+    await expectImage(card, prompt);
+    await card.getByRole("button", { name: "View full size" }).click();
+
+    // The figure took the whole prompt's width: the image stood aside and the buttons lay past the right edge.
+    const view = page.getByRole("dialog", { name: prompt.slice(0, 40) });
+    for (const size of [
+      { width: 375, height: 740 },
+      { width: 1280, height: 800 },
+    ]) {
+      await page.setViewportSize(size);
+      const image = view.getByRole("img", { name: prompt });
+      await expect(image).toBeVisible();
+      expect(await liesWithin(image, view), `the image lies on a ${size.width}-pixel screen`).toBe(true);
+      const box = await image.boundingBox();
+      expect(Math.abs((box?.x ?? 0) + (box?.width ?? 0) / 2 - size.width / 2), "the image is centred").toBeLessThan(2);
+      for (const name of ["Copy seed", "Download", "Close"]) {
+        const control = view.getByRole(name === "Download" ? "link" : "button", { name, exact: true });
+        await expect(control).toBeInViewport({ ratio: 1 });
+      }
     }
   });
 
