@@ -154,7 +154,7 @@ export function ChatPage() {
   });
   const choose = (id: string | null) => {
     if (id === null) chat.startNew();
-    else chat.select(id);
+    else chat.select(id, true);
     setNavOpen(false);
     document.getElementById("prompt")?.focus();
   };

@@ -171,6 +171,33 @@ describe("createChatState", () => {
     expect(chat.selectedId()).toBe("c2");
   });
 
+  it("goes back to the conversation chosen before on Back, and forward again, where Back left Anvil", async () => {
+    vi.useFakeTimers();
+    serverAnswering((procedure) =>
+      procedure === "conversations.list" ? ok([conversation("c2", "Owls"), conversation("c1", "Foxes")]) : undefined,
+    );
+    const start = history.length;
+    const open = await openOn();
+    dispose = open.dispose;
+
+    open.chat.select("c2", true);
+    open.chat.startNew();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(history.length).toBe(start + 2);
+    for (const [move, expected] of [
+      [() => history.back(), "c2"],
+      [() => history.back(), "c1"],
+      [() => history.forward(), "c2"],
+      // A new conversation again: none is open, not the newest.
+      [() => history.forward(), null],
+    ] as const) {
+      move();
+      await vi.advanceTimersByTimeAsync(10);
+      expect(open.chat.selectedId()).toBe(expected);
+    }
+    expect(location.search).toBe("");
+  });
+
   it("reads the open conversation again when a job action does not find its job", async () => {
     vi.useFakeTimers();
     const asked = serverAnswering((procedure) => {

@@ -1,4 +1,4 @@
-import { batch, createEffect, createMemo, createSignal, on } from "solid-js";
+import { batch, createEffect, createMemo, createSignal, on, onCleanup } from "solid-js";
 import type { Accessor } from "solid-js";
 import { createStore, reconcile } from "solid-js/store";
 import { currentUser } from "./auth";
@@ -64,20 +64,38 @@ export function createOpenConversation(options: OpenConversationOptions) {
   // What the page says once the conversation it had open was deleted elsewhere (until another is chosen).
   const [notice, setNotice] = createSignal<string | null>(null);
 
-  const select = (id: string | null) => {
-    if (id === selectedId()) {
-      // Choosing the open conversation again is how people retry one that failed to load.
-      if (loadError()) void load();
-      return;
-    }
+  /** Shows conversation `id` (null: a new one) in place of the open one. */
+  const show = (id: string | null) =>
     batch(() => {
       setSelectedId(id);
       setMessages([]);
       setLoadError(null);
       setNotice(null);
     });
-    history.replaceState(null, "", id ? `/?c=${encodeURIComponent(id)}` : "/");
+  /**
+   * Opens conversation `id` (null: a new one). One the user chose (`step`) is a step of the tab's history, so that
+   * Back (a phone's back gesture) goes to the conversation before it, where it left Anvil for whatever page came
+   * before; the page's own moves (the newest opened at first, a deleted one left, a new one's first prompt) are not.
+   */
+  const select = (id: string | null, step = false) => {
+    if (id === selectedId()) {
+      // Choosing the open conversation again is how people retry one that failed to load.
+      if (loadError()) void load();
+      return;
+    }
+    show(id);
+    const url = id ? `/?c=${encodeURIComponent(id)}` : "/";
+    if (step) history.pushState(null, "", url);
+    else history.replaceState(null, "", url);
   };
+  // Back and Forward open the conversation the address names then (none: a new one, not the newest).
+  const followHistory = () => {
+    openNewest = false;
+    const id = new URLSearchParams(location.search).get("c");
+    if (id !== selectedId()) show(id);
+  };
+  window.addEventListener("popstate", followHistory);
+  onCleanup(() => window.removeEventListener("popstate", followHistory));
 
   // A page opened without a conversation in its URL shows the newest one, once.
   let openNewest = selectedId() === null;
@@ -211,10 +229,10 @@ export function createOpenConversation(options: OpenConversationOptions) {
   return {
     selectedId,
     select,
-    /** Leaves the open conversation for a new one (no conversation open). */
+    /** Leaves the open conversation for a new one (no conversation open), as a step of the tab's history. */
     startNew: () => {
       openNewest = false;
-      select(null);
+      select(null, true);
     },
     messages,
     loading,
