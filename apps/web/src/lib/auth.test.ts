@@ -12,9 +12,9 @@ import {
 import { eventually } from "../test-patience";
 
 const answering =
-  (status: number, body: unknown): typeof fetch =>
+  (status: number, body: unknown, headers: Record<string, string> = {}): typeof fetch =>
   async () =>
-    new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
 describe("the session", () => {
   it("says why a signed-in user is asked to sign in again, until they have", async () => {
@@ -40,6 +40,22 @@ describe("the session", () => {
     expect(await login("a-token", answering(200, { ok: true, user: null }))).toBeNull();
     expect(await checkAuth(answering(200, { required: true, authorized: false, user: null }))).toBe("required");
     expect(sessionEnded()).toBeNull();
+  });
+
+  it("says when a throttled address may try again as a time of day, which stays true on the form", async () => {
+    vi.useFakeTimers({ now: new Date(2026, 11, 7, 0, 12, 0) });
+    try {
+      const refused = await login(
+        "a-guess",
+        answering(429, { ok: false, error: "Too many failed sign-ins; try again in 46 s" }, { "retry-after": "46" }),
+      );
+      const at = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
+      expect(refused).toBe(`Too many failed sign-ins; try again at ${at.format(new Date(2026, 11, 7, 0, 12, 46))}`);
+      // Without the header, the server's own words.
+      expect(await login("a-guess", answering(429, { ok: false, error: "Slow down" }))).toBe("Slow down");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("says the user signed out in another tab when one of this browser's tabs did, until they sign in again", async () => {

@@ -129,6 +129,9 @@ export async function signedInElsewhere(
   signedOutInAnotherTab = false;
 }
 
+/** A time of day to the second, as the browser's locale writes it. */
+const clockTime = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
+
 /**
  * Posts the token to /auth/login, which sets the HttpOnly session cookie; resolves to an error message or null.
  * Another user than the one whose session ended here gets a fresh page through `navigate`, as signing out does:
@@ -161,6 +164,11 @@ export async function login(
       return null;
     }
     if (response.status === 401) return "That token is not valid here; check it and try again";
+    const retryAfter = Number(response.headers.get("retry-after") ?? Number.NaN);
+    if (response.status === 429 && Number.isInteger(retryAfter) && retryAfter > 0) {
+      // The server's "try again in 46 s" stays on the form, and said the same a minute later: a time of day stays true.
+      return `Too many failed sign-ins; try again at ${clockTime.format(Date.now() + retryAfter * 1000)}`;
+    }
     return body.error ?? `Sign-in failed (HTTP ${response.status})`;
   } catch {
     return "The server is not reachable; try again in a moment";
