@@ -224,6 +224,24 @@ describe("<Composer>", () => {
     expect(prompt()).toHaveValue("a cat on a sofa");
   });
 
+  it("keeps a prompt typed over the one being sent whole, though it begins with the same words", async () => {
+    for (const typedOver of ["a lighthouse at dusk, oil painting", "a lighthouse"]) {
+      const { onSubmit, accept } = await sendingHeld("a lighthouse");
+      // The sent words selected and typed over (or pasted over) with a variation of them.
+      (prompt() as HTMLTextAreaElement).setSelectionRange(0, "a lighthouse".length);
+      fireEvent(prompt(), new InputEvent("beforeinput", { bubbles: true, inputType: "insertFromPaste" }));
+      fireEvent.input(prompt(), { target: { value: typedOver } });
+      accept();
+      await waitFor(() => expect(screen.getByRole("button", { name: "Generate" })).toBeEnabled());
+      expect(prompt()).toHaveValue(typedOver);
+      fireEvent.keyDown(prompt(), { key: "Enter" });
+      await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(2));
+      expect(onSubmit.mock.calls[1]?.[0]).toMatchObject({ prompt: typedOver });
+      cleanup();
+      localStorage.clear();
+    }
+  });
+
   it('takes "cannot be reached" away once the connection is back, and keeps the prompt', async () => {
     const [connection, setConnection] = createSignal<ConnectionState>("live");
     render(() => (

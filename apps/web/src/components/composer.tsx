@@ -129,6 +129,11 @@ export function Composer(props: {
   const [next, setNext] = createSignal(false);
   /** The prompt on its way: Enter pressed again on it alone (a double press) asks for nothing more. */
   let inFlight = "";
+  /**
+   * Whether the prompt on its way is still the box's beginning as it was sent: typing, pasting or deleting at or
+   * before its end (over it all, to make a new prompt that begins with the same words) makes the box one new prompt.
+   */
+  let carried = true;
   const [errors, setErrors] = createSignal<FieldErrors>({});
   const blank = () => prompt().trim() === "";
   // The count changes at every keystroke: said as it changed, it would talk over the typing, so a screen reader
@@ -174,6 +179,7 @@ export function Composer(props: {
   let promptBox!: HTMLTextAreaElement;
   props.control?.({
     reuse: (job) => {
+      carried = false;
       setPrompt(job.prompt);
       setSettings(settingsOf(job, settings.priority));
       setErrors({});
@@ -229,13 +235,17 @@ export function Composer(props: {
     if (priority !== undefined && priority !== 0) request.priority = priority;
     setSending(true);
     inFlight = request.prompt;
+    carried = true;
     let sent = false;
     try {
       await props.onSubmit(request);
       sent = true;
       // Words typed (or a job reused) while this one was being sent are the next prompt: only what went is cleared.
-      // Typed on straight away, they follow the sent prompt in the box, which leaves it then.
-      if (prompt().startsWith(request.prompt)) setPrompt(prompt().slice(request.prompt.length).trimStart());
+      // Typed on straight away, they follow the sent prompt in the box, which leaves it then; typed over it, they
+      // are a whole prompt of their own (a variation of the last often begins with its words), and stay whole.
+      if (carried && prompt().startsWith(request.prompt)) {
+        setPrompt(prompt().slice(request.prompt.length).trimStart());
+      }
       setErrors({});
     } catch (error) {
       showErrors(fieldErrorsOf(error));
@@ -293,6 +303,9 @@ export function Composer(props: {
           aria-describedby={
             errors().prompt ? "prompt-error" : prompt().length > PROMPT_COUNT_FROM ? "prompt-count" : undefined
           }
+          onBeforeInput={(e) => {
+            if (sending() && e.currentTarget.selectionStart < inFlight.length) carried = false;
+          }}
           onInput={(e) => {
             setPrompt(e.currentTarget.value);
             clearErrors("prompt", "form");
