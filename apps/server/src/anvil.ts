@@ -149,8 +149,12 @@ const unauthorized = (): never => {
   throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
 };
 
+/** A call that needs the leader's job service, on a server that does not (or no longer) lead: the caller tries again. */
 const notLeading = (): never => {
-  throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "This server does not lead the cluster; try again" });
+  throw new TRPCError({
+    code: "SERVICE_UNAVAILABLE",
+    message: "This server does not lead the cluster (any more); try again",
+  });
 };
 
 /** The job service of a follower answering a call that needs none: any use of it is refused as by a stepped-down leader. */
@@ -307,10 +311,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       });
   };
   if (!lease) await lead(store, images);
-  const liveService = (): JobService => {
-    if (service) return service;
-    throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "This server no longer leads the cluster; try again" });
-  };
+  const liveService = (): JobService => service ?? notLeading();
   let ownUrl = "";
   // `cluster.servers`: the servers of the cluster as the database has them, or on the embedded database this one.
   const clusterServers = async (): Promise<ClusterServerView[]> => {
