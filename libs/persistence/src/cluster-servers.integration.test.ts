@@ -69,6 +69,41 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("ClusterServers on $ki
     expect(await count()).toBe(1);
   });
 
+  it("prunes at most once a LEASE_MS per server, and never a row still listed", async () => {
+    let now = 0;
+    const a = new ClusterServers(
+      test().database.db,
+      "a",
+      "http://a:3000",
+      "1.0.0",
+      LEASE_MS,
+      60 * 60 * 1000,
+      () => now,
+    );
+    const count = async () =>
+      rowsOf(await test().database.db.execute(sql`select count(*)::int as n from cluster_servers`))[0]!["n"];
+    await a.seen();
+    await server("b").seen();
+    await lastSeenAgo("b", 60 * 60 * 1000 + 1);
+    // Pruned at a's first sighting: the next ones within a LEASE_MS leave b's row alone.
+    now = LEASE_MS - 1;
+    await a.seen();
+    expect(await count()).toBe(2);
+    now = LEASE_MS;
+    await a.seen();
+    expect(await count()).toBe(1);
+    // A server with a prune delay shorter than three LEASE_MS still lists a row until then, and deletes it after.
+    const eager = new ClusterServers(test().database.db, "eager", "http://eager:3000", "1.0.0", LEASE_MS, 1_000);
+    await server("c").seen();
+    await lastSeenAgo("c", 3 * LEASE_MS - 5_000);
+    await eager.seen();
+    expect(await holders()).toContain("c");
+    await lastSeenAgo("c", 3 * LEASE_MS + 1);
+    await new ClusterServers(test().database.db, "eager2", "http://e2:3000", "1.0.0", LEASE_MS, 1_000).seen();
+    expect((await holders()).includes("c")).toBe(false);
+    expect(await count()).toBe(3);
+  });
+
   it("lists a server restarted at its URL once: the process killed before it is not listed beside it", async () => {
     const url = (holder: string) =>
       new ClusterServers(test().database.db, holder, "http://10.0.0.2:3000", "1.0.0", LEASE_MS);

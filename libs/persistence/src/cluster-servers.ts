@@ -43,6 +43,8 @@ export class ClusterServers {
   private startedAt: Date | null = null;
   /** It was asked to stop: a row written again (pruned while cut off) says so too. */
   private stopRequested = false;
+  /** When this server last deleted long-gone rows (its clock); null before its first prune. */
+  private prunedAt: number | null = null;
 
   constructor(
     private readonly db: AnvilDb,
@@ -51,9 +53,15 @@ export class ClusterServers {
     private readonly version: string,
     private readonly leaseMs: number,
     private readonly pruneAfterMs = PRUNE_AFTER_MS,
+    /** This server's clock, which only spaces its prunes: the rows' times are the database's. */
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Writes that this server runs now, and deletes the rows of servers gone for longer than the prune delay. */
+  /**
+   * Writes that this server runs now, and, once a LEASE_MS has passed since its last prune, deletes the rows of
+   * servers gone for longer than the prune delay (an hour, and never before the three LEASE_MS a row is listed for): a
+   * delete at every tick of every server found nothing to delete nearly every time.
+   */
   async seen(): Promise<void> {
     const rows = await this.run(
       sql`insert into cluster_servers (holder, url, version, started_at, last_seen_at, lease_ms, stopping_since)
@@ -68,10 +76,14 @@ export class ClusterServers {
           returning started_at`,
     );
     this.startedAt ??= asDate(rows[0]?.["started_at"]);
+    if (this.prunedAt !== null && this.now() - this.prunedAt < this.leaseMs) return;
     await this.run(
       sql`delete from cluster_servers
-          where last_seen_at < clock_timestamp() - ${this.pruneAfterMs} * interval '1 millisecond'`,
+          where last_seen_at < clock_timestamp()
+                - greatest(${this.pruneAfterMs}, ${GONE_AFTER_LEASES} * lease_ms) * interval '1 millisecond'`,
     );
+    // Only once it is done: a prune that failed (the database away) is tried again at the next tick.
+    this.prunedAt = this.now();
   }
 
   /** Writes that this server was asked to stop (kept until it leaves): it still runs, maybe draining as leader. */
