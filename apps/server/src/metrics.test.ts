@@ -30,6 +30,7 @@ const job = (status: JobStatus, attempt: number, error: string | null = null): J
   estimatedFinishAt: null,
   callbackUrl: null,
   cancelledBy: null,
+  movedBy: null,
 });
 
 describe("AnvilMetrics' images gauge", () => {

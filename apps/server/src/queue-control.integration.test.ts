@@ -50,6 +50,23 @@ describe.each(testDrivers())("turns on $kind", (driver) => {
     expect(ranOrder(server(), prompts)).toEqual([a1, b1, c1, a2, b2.id, a3].map((id) => byId.get(id as string)));
   });
 
+  it("says who moved a job, its owner or an admin, in the answer, in jobs.get and once it ended", async () => {
+    const blocker = await occupyGpu(server());
+    const x = await submitAs(server(), "ann", "moved by an admin");
+    const y = await submitAs(server(), "ann", "moved by ann");
+    expect([x.movedBy, y.movedBy]).toEqual([null, null]);
+    const { service } = server().anvil;
+    expect(await service.move(y.id, "front", false, { name: "ann", admin: false })).toMatchObject({ movedBy: "ann" });
+    expect(await service.move(x.id, "front", true, { name: "admin", admin: true })).toMatchObject({
+      movedBy: "admin",
+    });
+    const movedBy = async () => Promise.all([x, y].map(async (job) => (await service.get(job.id)).movedBy));
+    expect(await movedBy()).toEqual(["admin", "ann"]);
+    await server().trpc.jobs.cancel.mutate({ jobId: blocker.id });
+    for (const job of [x, y]) await waitForStatus(server().trpc, job.id, "complete");
+    expect(await movedBy()).toEqual(["admin", "ann"]);
+  });
+
   it("keeps another user's job NOT_FOUND to move or retry", async () => {
     const theirs = await submitAs(server(), "ann", "ann's");
     await expect(server().anvil.service.move(theirs.id, "front", false, { name: "bob", admin: false })).rejects.toThrow(

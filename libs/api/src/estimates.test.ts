@@ -31,6 +31,7 @@ const record = (id: string, fields: Partial<JobRecord> & { steps?: number; check
     backend: null,
     callbackUrl: null,
     cancelledBy: null,
+    movedBy: null,
     seq: 0,
     attempts: 0,
     lastEventId: 0,

@@ -312,7 +312,8 @@ export class JobService {
 
   /**
    * Moves a queued job to the front or back of its owner's waiting jobs, or (`global`, an admin's) ahead of the
-   * whole line. The move is persisted before the line changes, so a new leader rebuilds the same order.
+   * whole line. The move is persisted before the line changes, so a new leader rebuilds the same order; `by` is
+   * kept as the job's `movedBy`.
    */
   async move(jobId: string, to: "front" | "back", global = false, by: Caller = LOCAL_USER): Promise<Job> {
     const record = await this.live.find(jobId, by);
@@ -321,8 +322,9 @@ export class JobService {
     }
     if (global && to !== "front") throw new Invalid({ field: "to", message: "global moves go to the front only" });
     return this.inTurn(async () => {
-      const moved = await this.options.store.moveJob(jobId, global ? "global" : to);
+      const moved = await this.options.store.moveJob(jobId, global ? "global" : to, by.name);
       if (!moved) throw new Conflict({ message: `Job ${jobId} started before it could be moved` });
+      this.live.moved(jobId, moved.movedBy);
       this.scheduler.move(jobId, global ? { front: moved.line.front } : { move: moved.line.move, front: null });
       return this.live.toJob(record);
     });

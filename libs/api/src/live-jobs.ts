@@ -36,6 +36,12 @@ export class LiveJobs {
     else this.records.set(record.id, record);
   }
 
+  /** Notes who moved a waiting job, in its record as it is now (a start written meanwhile may have replaced it). */
+  moved(jobId: string, by: string | null): void {
+    const record = this.records.get(jobId);
+    if (record) this.records.set(jobId, { ...record, movedBy: by });
+  }
+
   /** A waiting or running job's record, from memory; undefined once it has ended. */
   record(jobId: string): JobRecord | undefined {
     return this.records.get(jobId);

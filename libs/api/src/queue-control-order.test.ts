@@ -22,8 +22,8 @@ class AnswersOutOfOrder extends JobStore {
     return this.outOfOrder(() => super.setPaused(paused));
   }
 
-  override moveJob(jobId: string, to: LineMove): Promise<JobRecord | null> {
-    return this.outOfOrder(() => super.moveJob(jobId, to));
+  override moveJob(jobId: string, to: LineMove, by: string): Promise<JobRecord | null> {
+    return this.outOfOrder(() => super.moveJob(jobId, to, by));
   }
 
   private async outOfOrder<T>(write: () => Promise<T>): Promise<T> {

@@ -78,6 +78,8 @@ export interface Job {
   callbackUrl: string | null;
   /** Who cancelled it: its owner, or an admin (another user's job); null unless it was cancelled by someone. */
   cancelledBy: string | null;
+  /** Who last moved it in the line (`jobs.move`): its owner, or an admin; null unless it was moved. */
+  movedBy: string | null;
 }
 
 /** A job's two estimates (ISO-8601), as `Job` carries them. */

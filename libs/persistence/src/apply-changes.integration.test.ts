@@ -92,6 +92,25 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyJournal
     expect(deliveries.map((d) => JSON.parse(d.body).cancelledBy)).toEqual(["admin"]);
   });
 
+  it("keeps who moved a job, in its row and in every later snapshot (as toJob makes it) and its webhook", async () => {
+    const { job } = await store().submitJob({ prompt: "a harbour", params, callbackUrl: "http://hooks.test/c" });
+    expect(await store().getJob(job.id)).toMatchObject({ movedBy: null });
+    expect(await store().moveJob(job.id, "front", "admin")).toMatchObject({ movedBy: "admin" });
+    expect(await store().getJob(job.id)).toMatchObject({ movedBy: "admin" });
+    const finishedAt = new Date("2030-01-02T03:04:09.001Z");
+    const [result] = await store().applyJournalBatch([
+      move(job.id, "queued", "cancelled", { finishedAt, cancelledBy: "ann" }),
+    ]);
+    const applied = result?.kind === "transition" ? result.applied : null;
+    expect(applied?.snapshot).toMatchObject({ status: "cancelled", movedBy: "admin", cancelledBy: "ann" });
+    expect(applied?.snapshot).toEqual(toJob(must(applied).job, 0));
+    const deliveries = await test().database.db.select().from(webhookDeliveries);
+    expect(deliveries.map((d) => JSON.parse(d.body).movedBy)).toEqual(["admin"]);
+    // A job that is not queued is not moved, and nobody is said to have moved it.
+    expect(await store().moveJob(job.id, "back", "bob")).toBeNull();
+    expect(await store().getJob(job.id)).toMatchObject({ movedBy: "admin" });
+  });
+
   it("applies a batch in its order, and answers a change it cannot apply with nothing, writing nothing for it", async () => {
     const a = (await store().submitJob({ prompt: "a", params })).job;
     const b = (await store().submitJob({ prompt: "b", params })).job;

@@ -206,9 +206,9 @@ export class JobStore {
     return this.fenced((db) => queueControl.setPaused(db, paused));
   }
 
-  /** Records a move of a queued job; null when it is not queued. */
-  moveJob(jobId: string, to: LineMove): Promise<JobRecord | null> {
-    return this.fenced((db) => queueControl.moveJob(db, jobId, to));
+  /** Records a move of a queued job and who (`by`) moved it; null when it is not queued. */
+  moveJob(jobId: string, to: LineMove, by: string): Promise<JobRecord | null> {
+    return this.fenced((db) => queueControl.moveJob(db, jobId, to, by));
   }
 
   /** Takes back a processing job's attempt that a shutdown stopped (see attempts.ts); false when it is not that one. */

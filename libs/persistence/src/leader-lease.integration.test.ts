@@ -193,7 +193,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     await runOut();
     await b.acquire();
     await expect(fencedA.setPaused(true)).rejects.toBeInstanceOf(Fenced);
-    await expect(fencedA.moveJob(jobId, "global")).rejects.toBeInstanceOf(Fenced);
+    await expect(fencedA.moveJob(jobId, "global", "admin")).rejects.toBeInstanceOf(Fenced);
     expect(await store().lineState()).toMatchObject({ paused: false });
     expect(await store().getJob(jobId)).toMatchObject({ line: { front: null } });
   });

@@ -37,10 +37,10 @@ export async function setPaused(db: AnvilDb, paused: boolean): Promise<void> {
 }
 
 /**
- * Records a move of a queued job, numbered from one sequence (later moves win, across a cluster); null when the
- * job is not queued (any more).
+ * Records a move of a queued job, numbered from one sequence (later moves win, across a cluster), and who moved it
+ * (`by`, its `movedBy`); null when the job is not queued (any more).
  */
-export async function moveJob(db: AnvilDb, jobId: string, to: LineMove): Promise<JobRecord | null> {
+export async function moveJob(db: AnvilDb, jobId: string, to: LineMove, by: string): Promise<JobRecord | null> {
   const next = sql`nextval('${sql.raw(lineMoves.seqName ?? "line_moves")}')`;
   const set =
     to === "global"
@@ -48,7 +48,7 @@ export async function moveJob(db: AnvilDb, jobId: string, to: LineMove): Promise
       : { lineMove: to === "front" ? sql`-${next}` : sql`${next}`, lineFront: null };
   const [row] = await db
     .update(jobs)
-    .set(set)
+    .set({ ...set, movedBy: by })
     .where(and(eq(jobs.id, jobId), eq(jobs.status, "queued")))
     .returning();
   return row ? toJobRecord(row) : null;

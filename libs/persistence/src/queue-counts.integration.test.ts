@@ -96,7 +96,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("the count of waiting 
     expect(await store().applyTransition({ jobId: b!.id, from: "processing", to: "error", snapshot })).toBeNull();
     await expectKept(2);
     // Changes that leave the status alone: a move to the front, and an UPDATE that sets it to itself.
-    await store().moveJob(c!.id, "front");
+    await store().moveJob(c!.id, "front", "local");
     await db().execute(sql`update jobs set status = status where id = ${c!.id}`);
     await expectKept(2);
     // A job placed by the kept count: behind the two that wait.

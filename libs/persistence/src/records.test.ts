@@ -13,16 +13,18 @@ describe("toJobEvent", () => {
         job,
         createdAt: new Date("2026-12-06T10:00:00.000Z"),
       }) as unknown as JobEventRow;
-    // Before estimates and `cancelledBy` existed.
+    // Before estimates, `cancelledBy` and `movedBy` existed.
     expect(toJobEvent(row({ id: "j", status: "cancelled" })).job).toEqual({
       id: "j",
       status: "cancelled",
       cancelledBy: null,
+      movedBy: null,
       estimatedStartAt: null,
       estimatedFinishAt: null,
     });
-    expect(toJobEvent(row({ id: "j", status: "cancelled", cancelledBy: "admin" })).job).toMatchObject({
+    expect(toJobEvent(row({ id: "j", status: "cancelled", cancelledBy: "admin", movedBy: "ann" })).job).toMatchObject({
       cancelledBy: "admin",
+      movedBy: "ann",
     });
   });
 });

@@ -87,6 +87,7 @@ export function toJobRecord(row: JobRow): JobRecord {
     backend: row.backend,
     callbackUrl: row.callbackUrl,
     cancelledBy: row.cancelledBy,
+    movedBy: row.movedBy,
     seq: row.seq,
     attempts: row.attempts,
     lastEventId: row.lastEventId,
@@ -134,8 +135,8 @@ export function toJobEvent(row: JobEventRow): JobEvent {
     conversationId: row.conversationId,
     status: row.status,
     // Snapshots logged before jobs had estimates lack the fields; a logged snapshot never carries stale ones. Those
-    // logged before jobs kept who cancelled them lack `cancelledBy`: nobody is named.
-    job: { ...row.job, cancelledBy: row.job.cancelledBy ?? null, ...NO_ESTIMATES },
+    // logged before jobs kept who cancelled (or moved) them lack `cancelledBy` (`movedBy`): nobody is named.
+    job: { ...row.job, cancelledBy: row.job.cancelledBy ?? null, movedBy: row.job.movedBy ?? null, ...NO_ESTIMATES },
     createdAt: row.createdAt.toISOString(),
   };
 }

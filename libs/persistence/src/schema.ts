@@ -104,6 +104,8 @@ export const jobs = pgTable(
     turn: bigint("turn", { mode: "number" }),
     /** Who cancelled it (its owner, or an admin); null unless it was cancelled by someone. */
     cancelledBy: text("cancelled_by"),
+    /** Who last moved it in the line (`jobs.move`): its owner, or an admin; null unless it was moved. */
+    movedBy: text("moved_by"),
     createdAt: createdAt(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     finishedAt: timestamp("finished_at", { withTimezone: true }),

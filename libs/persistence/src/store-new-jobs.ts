@@ -91,6 +91,7 @@ function toBatchRow(input: SubmitJobInput): BatchRow {
     backend: null,
     callbackUrl,
     cancelledBy: null,
+    movedBy: null,
     seq: 0,
     attempts: 0,
     lastEventId: 0,

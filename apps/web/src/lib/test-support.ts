@@ -38,6 +38,7 @@ export const makeJob = (overrides: Partial<Job> = {}): Job => ({
   estimatedFinishAt: null,
   callbackUrl: null,
   cancelledBy: null,
+  movedBy: null,
   ...overrides,
 });
 

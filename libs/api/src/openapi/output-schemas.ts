@@ -53,6 +53,10 @@ export const jobOutput = z
       .string()
       .nullable()
       .describe("who cancelled it: its owner, or an admin (another user's job); null unless it was cancelled"),
+    movedBy: z
+      .string()
+      .nullable()
+      .describe("who last moved it in the line (jobs.move): its owner, or an admin; null unless it was moved"),
   })
   .meta({ id: "Job" });
 
