@@ -410,6 +410,14 @@ describe("<JobCard>", () => {
     expect(screen.getByText("Cancelled by admin; nothing was made.")).toBeInTheDocument();
   });
 
+  it("says who moved a waiting job where it was not its owner: an admin", () => {
+    const { unmount } = render(() => <JobCard job={makeJob({ owner: "ann", movedBy: "ann" })} />);
+    expect(screen.getByText("Waiting for a GPU")).toBeInTheDocument();
+    unmount();
+    render(() => <JobCard job={makeJob({ owner: "ann", movedBy: "admin" })} />);
+    expect(screen.getByText("Waiting for a GPU · moved in the line by admin")).toBeInTheDocument();
+  });
+
   it("keeps the media box sized by the job's aspect ratio when its state changes", () => {
     const [job, setJob] = createStore(makeJob());
     const { container } = render(() => <JobCard job={job} />);

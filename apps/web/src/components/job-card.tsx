@@ -2,7 +2,7 @@ import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show,
 import { actionFailure, UNREACHABLE } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
-import { actionName, cancelledWords, formatElapsed, formatSize, msBetween } from "../lib/format";
+import { actionName, cancelledWords, formatElapsed, formatSize, movedWords, msBetween } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
 import { JobMedia } from "./job-media";
@@ -232,6 +232,7 @@ export function JobCard(props: JobCardProps) {
                     : props.noGpu
                       ? NO_GPU_DETAIL
                       : "Waiting for a GPU"}
+              <Show when={movedWords(props.job)}>{(words) => <> · {words()}</>}</Show>
               <Show when={props.job.attempt > 1}>{RUN_AGAIN}</Show>
             </p>
           </Match>

@@ -52,6 +52,13 @@ export const cancelledWords = (job: { owner: string; cancelledBy?: string | null
     ? `Cancelled by ${job.cancelledBy}`
     : "Cancelled";
 
+/**
+ * "moved in the line by <name>" where someone other than its owner (an admin) moved the waiting job with `jobs.move`;
+ * null otherwise, and for a snapshot from a server that did not keep `movedBy`.
+ */
+export const movedWords = (job: { owner: string; movedBy?: string | null }): string | null =>
+  typeof job.movedBy === "string" && job.movedBy !== job.owner ? `moved in the line by ${job.movedBy}` : null;
+
 /** "9,000": a count as the app writes every count, in English digits with a separator, whatever the browser's locale. */
 export const wholeNumber = (n: number): string => n.toLocaleString("en");
 
