@@ -133,10 +133,14 @@ describe("watch across a dropped connection", { timeout: 30_000 }, () => {
       const watcher = createAnvilClient({ url: proxy.url, token: ADMIN_TOKEN });
       const snapshots: { status: string; queuePosition: number; progress: number }[] = [];
       let reconnects = 0;
+      const dropErrors: unknown[] = [];
       const watching = (async () => {
         for await (const { status, queuePosition, progress } of watcher.watch(job.id, {
           retryDelayMs: () => 50,
-          onReconnect: () => reconnects++,
+          onReconnect: (error) => {
+            reconnects++;
+            dropErrors.push(error);
+          },
         })) {
           snapshots.push({ status, queuePosition, progress });
         }
@@ -148,6 +152,11 @@ describe("watch across a dropped connection", { timeout: 30_000 }, () => {
       proxy.cut();
       const cutAt = proxy.received().length;
       await expect.poll(() => reconnects).toBeGreaterThan(0);
+      // Each drop is told with words a program can show (the stream's own error says "Unknown error").
+      for (const error of dropErrors) {
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).message).toMatch(/^the job's event stream dropped.*reopened by itself/);
+      }
       await expect.poll(() => proxy.connections()).toBeGreaterThan(before);
       // The reopened stream has sent that snapshot again (so that the watch had one to leave out) before the job goes
       // on.

@@ -14,7 +14,8 @@ export interface WatchOptions {
   retryDelayMs?: (attempt: number) => number;
   /**
    * Told each time the stream is to be reopened after it dropped (the server down or restarting, the network gone),
-   * with why (undefined: the server closed it) and the attempt since the stream last worked (1, 2 …).
+   * with why (an `Error` whose message says so, the stream's own error as its `cause`; undefined: the server closed it)
+   * and the attempt since the stream last worked (1, 2 …).
    */
   onReconnect?: (error: unknown, attempt: number) => void;
 }
@@ -46,6 +47,21 @@ const refusal = (error: unknown) => {
   return TRPCClientError.from(
     { error: { message, code: number, data: { code, httpStatus } } },
     { cause: error instanceof Error ? error : undefined },
+  );
+};
+
+/**
+ * Why a stream dropped, in words a program can show: the EventSource's own error says only "Unknown error" (an error
+ * event carries no reason), so it is kept as the cause behind a message that says what happened and that the watch
+ * goes on.
+ */
+const dropped = (error: unknown): Error => {
+  const said = error instanceof Error ? error.message : "";
+  const why = said && said !== "Unknown error" ? ` (${said})` : "";
+  return new Error(
+    `the job's event stream dropped${why}: the server, or the cluster's leader behind it, went away or restarted, or ` +
+      "the network did; it is reopened by itself from the last event seen",
+    { cause: error },
   );
 };
 
@@ -97,7 +113,9 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
         },
         // The EventSource reopens a dropped stream by itself (with the last event id), so a drop reaches here, not onError.
         onConnectionStateChange: (state) => {
-          if (live() && state.state === "connecting" && state.error) options.onReconnect?.(state.error, ++attempt);
+          if (live() && state.state === "connecting" && state.error) {
+            options.onReconnect?.(dropped(state.error), ++attempt);
+          }
         },
         onData: ({ id, data }) => {
           if (!active) return;
@@ -133,7 +151,7 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
             failure = refused;
             return stop();
           }
-          options.onReconnect?.(error, ++attempt);
+          options.onReconnect?.(dropped(error), ++attempt);
           reopen(retryDelay(attempt));
         },
         // A live stream does not end by itself: a proxy or a stopping server closed it.
