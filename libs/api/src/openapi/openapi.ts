@@ -45,7 +45,7 @@ const ERRORS: [status: string, when: string][] = [
   ],
   [
     "403",
-    "FORBIDDEN: an admin-only call (users.*, queue.pause and queue.resume, a priority above 0) by a user who is not an admin; or, on any call, a Host this server does not answer to where nobody signs in, or a POST without a body or with a form's content-type from another site's page without a Bearer token",
+    "FORBIDDEN: an admin-only call (users.*, cluster.servers, queue.pause and queue.resume, a priority above 0, jobs.move with global, jobs.cancelWaiting with everyone or another user's owner, jobs.list with another user's owner) by a user who is not an admin; or, on any call, a Host this server does not answer to where nobody signs in, or a POST without a body or with a form's content-type from another site's page without a Bearer token",
   ],
   ["404", "NOT_FOUND: an unknown id, or another user's job"],
   ["405", "METHOD_NOT_SUPPORTED: another method than the operation's; the Allow header names it"],
