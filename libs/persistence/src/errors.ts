@@ -14,7 +14,10 @@ export class InvalidCursor extends Error {
   override readonly name = "InvalidCursor";
 
   constructor(readonly cursor: string) {
-    super(`Invalid cursor: ${JSON.stringify(cursor)}`);
+    super(
+      `cursor ${JSON.stringify(cursor)} is not one jobs.list handed out: pass a page's nextCursor as it came, or no ` +
+        "cursor for the first page",
+    );
   }
 }
 

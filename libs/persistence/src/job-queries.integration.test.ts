@@ -106,6 +106,10 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore queries on $
     for (const cursor of ["", "abc", "-1", "1.5", "99999999999999999999", " 1", "n", "nn1", "x1", "o-1"]) {
       await expect(store().listJobs({ limit: 10, cursor })).rejects.toThrow(InvalidCursor);
     }
+    // Saying what to send instead.
+    await expect(store().listJobs({ limit: 10, cursor: "abc" })).rejects.toThrow(
+      'cursor "abc" is not one jobs.list handed out: pass a page\'s nextCursor as it came, or no cursor for the first page',
+    );
   });
 
   it("lists conversations newest first and a conversation's messages oldest first", async () => {
