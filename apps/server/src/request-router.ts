@@ -47,8 +47,12 @@ const unknownPathRefusal = (req: IncomingMessage, path: string): string | null =
   if (/^\/(health|ready|readiness|readyz|live|liveness|livez|status|ping)\/?$/i.test(path)) {
     return `No such path ${path}: the readiness check is GET /healthz (and the API's health query GET /trpc/health)`;
   }
-  if (Object.hasOwn(appRouter._def.procedures, path.slice(1))) {
-    return `No such path ${path}: the API's procedures are under /trpc, e.g. ${req.method ?? "GET"} /trpc${path}`;
+  // Flat at run time ("jobs.submit"), nested in its type.
+  const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string } } | undefined>;
+  if (Object.hasOwn(procedures, path.slice(1))) {
+    // The method the procedure takes, not the one this request came with: a GET of /trpc/jobs.submit is a 405.
+    const method = procedures[path.slice(1)]?._def.type === "mutation" ? "POST" : "GET";
+    return `No such path ${path}: the API's procedures are under /trpc, e.g. ${method} /trpc${path}`;
   }
   // The app's files (`/favicon.png`, `/assets/…`) are the web app's to find, or to answer 404.
   if (extname(path) !== "") return null;

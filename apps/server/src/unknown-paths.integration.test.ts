@@ -30,6 +30,15 @@ describe("a path Anvil does not serve", () => {
     expect((JSON.parse(submit.text) as Refusal).error.message).toBe(
       "No such path /jobs.submit: the API's procedures are under /trpc, e.g. POST /trpc/jobs.submit",
     );
+    // Asked with the wrong method too, it names the one the procedure takes.
+    const guessed = async (path: string, method: string) =>
+      (JSON.parse((await get(path, { method })).text) as Refusal).error.message;
+    expect(await guessed("/jobs.submit", "GET")).toBe(
+      "No such path /jobs.submit: the API's procedures are under /trpc, e.g. POST /trpc/jobs.submit",
+    );
+    expect(await guessed("/jobs.get", "POST")).toBe(
+      "No such path /jobs.get: the API's procedures are under /trpc, e.g. GET /trpc/jobs.get",
+    );
     const other = await get("/api/jobs");
     expect(other.status).toBe(404);
     expect((JSON.parse(other.text) as Refusal).error.message).toContain("the API is under /trpc/<procedure>");
