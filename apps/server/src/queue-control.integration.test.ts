@@ -1,6 +1,7 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { subscribe } from "./reliability/support/events";
 import { codeOf, occupyGpu, quick, trpcError, uniquePrompt } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 import type { TestDatabase } from "./testing/test-databases";
@@ -65,6 +66,20 @@ describe.each(testDrivers())("turns on $kind", (driver) => {
     await server().trpc.jobs.cancel.mutate({ jobId: blocker.id });
     for (const job of [x, y]) await waitForStatus(server().trpc, job.id, "complete");
     expect(await movedBy()).toEqual(["admin", "ann"]);
+  });
+
+  it("tells a stream of the moved job's conversation who moved it, as the job's card reads it", async () => {
+    await occupyGpu(server());
+    await submitAs(server(), "ann", "ahead");
+    const moved = await submitAs(server(), "ann", "moved by an admin");
+    const stream = subscribe(server().trpc, { conversationId: moved.conversationId });
+    await stream.until((events) => events.some((e) => e.job.id === moved.id), "the stream sent the waiting job");
+    await server().trpc.jobs.move.mutate({ jobId: moved.id, to: "front", global: true });
+    await stream.until(
+      (events) => events.some((e) => e.job.id === moved.id && e.job.movedBy === "local"),
+      "the stream said who moved the job",
+    );
+    stream.stop();
   });
 
   it("keeps another user's job NOT_FOUND to move or retry", async () => {

@@ -34,6 +34,14 @@ export class JobPublisher {
     this.notify((observer) => observer.submitted?.(snapshot));
   }
 
+  /**
+   * A waiting job's change that is no status and is not logged (who moved it): a snapshot, as progress is, to the
+   * streams that show the job.
+   */
+  changed(job: Job): void {
+    this.options.events.publish({ kind: "progress", job });
+  }
+
   /** Jobs the database no longer holds: deleted with their conversation (see JobService.deleteConversation). */
   deleted(jobs: readonly DeletedJob[]): void {
     this.notify((observer) => observer.deleted?.(jobs));

@@ -326,7 +326,10 @@ export class JobService {
       if (!moved) throw new Conflict({ message: `Job ${jobId} started before it could be moved` });
       this.live.moved(jobId, moved.movedBy);
       this.scheduler.move(jobId, global ? { front: moved.line.front } : { move: moved.line.move, front: null });
-      return this.live.toJob(record);
+      const job = this.live.toJob(record);
+      // A stream of the job's conversation is sent only its new place (a line event): its card learns who moved it.
+      this.publisher.changed(job);
+      return job;
     });
   }
 

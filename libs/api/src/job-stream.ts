@@ -38,6 +38,7 @@ interface Sent {
   progress: number;
   estimatedStartAt: string | null;
   estimatedFinishAt: string | null;
+  movedBy: string | null;
 }
 
 /** An estimate that moved less than this since it was last sent is not worth a snapshot of its own. */
@@ -51,7 +52,8 @@ const moved = (job: Job, last: Sent): boolean =>
   job.queuePosition !== last.queuePosition ||
   job.progress !== last.progress ||
   shifted(job.estimatedStartAt, last.estimatedStartAt) ||
-  shifted(job.estimatedFinishAt, last.estimatedFinishAt);
+  shifted(job.estimatedFinishAt, last.estimatedFinishAt) ||
+  job.movedBy !== last.movedBy;
 
 /** What `jobs.events` sends: job snapshots, and without a `jobId` filter compact line events. */
 export type JobStreamEvent = Job | LineEvent;
@@ -116,6 +118,7 @@ export async function* jobEventStream(
         progress: job.progress,
         estimatedStartAt: job.estimatedStartAt,
         estimatedFinishAt: job.estimatedFinishAt,
+        movedBy: job.movedBy,
       });
     const minorId = () => `${cursor}.${++minor}`;
     // A fresh unfiltered subscription starts with live events only, so a job that was running before it began is
@@ -129,6 +132,7 @@ export async function* jobEventStream(
         progress: -1,
         estimatedStartAt: null,
         estimatedFinishAt: null,
+        movedBy: job.movedBy,
       });
       return true;
     };
