@@ -261,7 +261,7 @@ export const routeRequest =
     if (options.follows() && (path.startsWith("/trpc") || path.startsWith("/images/")) && !answeredByAnyServer(req)) {
       return options.forward(req, res);
     }
-    if (path.startsWith("/trpc/")) {
+    if (path.startsWith("/trpc/") && path !== "/trpc/") {
       // HEAD is GET without the body: tRPC knows no HEAD (it answered 204); Node leaves out the body of a HEAD's answer.
       if (req.method === "HEAD") req.method = "GET";
       const unreadable = unreadableBody(req);
@@ -289,7 +289,7 @@ export const routeRequest =
       gzipJsonAnswers(req, res);
       return isBulkSubmission(url) ? options.trpcBulk(req, res) : options.trpc(req, res);
     }
-    if (path === "/trpc") {
+    if (path === "/trpc" || path === "/trpc/") {
       return void trpcErrorReply(res, "NOT_FOUND", "Name a procedure: /trpc/<procedure>");
     }
     if (path === "/openapi.json" && isRead(req)) {

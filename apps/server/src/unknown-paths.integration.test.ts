@@ -39,6 +39,13 @@ describe("a path Anvil does not serve", () => {
     expect(await guessed("/jobs.get", "POST")).toBe(
       "No such path /jobs.get: the API's procedures are under /trpc, e.g. GET /trpc/jobs.get",
     );
+    // The API's root, with or without its slash, asks for a procedure.
+    for (const root of ["/trpc", "/trpc/"]) {
+      expect((JSON.parse((await get(root)).text) as Refusal).error, root).toMatchObject({
+        message: "Name a procedure: /trpc/<procedure>",
+        data: { code: "NOT_FOUND", httpStatus: 404 },
+      });
+    }
     const other = await get("/api/jobs");
     expect(other.status).toBe(404);
     expect((JSON.parse(other.text) as Refusal).error.message).toContain("the API is under /trpc/<procedure>");
