@@ -91,6 +91,12 @@ describe("the anvil command", { timeout: 60_000 }, () => {
         expect(await misused.code, args.join(" ")).toBe(2);
         expect(misused.stderr()).toMatch(/--waiting/);
       }
+      // Two scopes at once, refused in the command's own words.
+      const both = run(["cancel", "--waiting", "--everyone", "--owner", "carol"], admin());
+      expect(await both.code).toBe(2);
+      expect(both.stderr()).toBe(
+        "anvil: cancel --waiting takes one of --conversation, --everyone and --owner, not --everyone and --owner\n",
+      );
     } finally {
       await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
     }

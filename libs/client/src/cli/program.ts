@@ -222,6 +222,18 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
           return show(await anvil().jobs.cancel.mutate({ jobId }), jobLine);
         }
         if (jobId !== undefined) throw new CliFailure("cancel takes a job id or --waiting, not both", EXIT.usage);
+        // Said in the command's own words: the server's refusal names its fields (conversationId, everyone).
+        const scopes = [
+          options.conversation !== undefined && "--conversation",
+          options.everyone && "--everyone",
+          options.owner !== undefined && "--owner",
+        ].filter((scope) => typeof scope === "string");
+        if (scopes.length > 1) {
+          throw new CliFailure(
+            `cancel --waiting takes one of --conversation, --everyone and --owner, not ${scopes.join(" and ")}`,
+            EXIT.usage,
+          );
+        }
         const cancelled = await anvil().jobs.cancelWaiting.mutate({
           ...(options.conversation !== undefined ? { conversationId: options.conversation } : {}),
           everyone: options.everyone ?? false,
