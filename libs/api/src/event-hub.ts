@@ -4,10 +4,10 @@ import type { Caller } from "./caller";
 /**
  * What the hub carries: persisted status changes, persisted progress, each change of the waiting line as it
  * happens, numbered by the line's version (positions are never persisted: they are read from the live line), a
- * change of the estimates while the line stayed as it was (read them from the service), a user removed, web
- * sessions ended (signed out, expired) or users' tokens that name nobody any more (what they opened ends, see
- * {@link endsAccess}), and a conversation of
- * `owner`'s made, renamed or deleted: only a wake-up, for the database says what it is now (see
+ * change of the estimates while the line stayed as it was (read them from the service), a user removed or made an
+ * admin or no longer one (`revoked`: what they opened was admitted with the rights they had then), web sessions ended
+ * (signed out, expired) or users' tokens that name nobody any more (what they opened ends, see {@link endsAccess}),
+ * and a conversation of `owner`'s made, renamed or deleted: only a wake-up, for the database says what it is now (see
  * conversation-stream.ts).
  */
 export type HubMessage =
@@ -20,9 +20,9 @@ export type HubMessage =
   | { kind: "conversation"; owner: string; conversationId: string };
 
 /**
- * Whether `message` ends what `caller` has open (streams, WebSockets): their user was removed, or the web session
- * they signed in with ended, or the token they called with names nobody any more. A token's calls end only with its
- * user; each session of a user ends on its own.
+ * Whether `message` ends what `caller` has open (streams, WebSockets): their user was removed or their admin rights
+ * changed, or the web session they signed in with ended, or the token they called with names nobody any more. A
+ * token's calls end only with its user; each session of a user ends on its own.
  */
 export const endsAccess = (message: HubMessage, caller: Caller): boolean =>
   (message.kind === "revoked" && message.user === caller.name) ||

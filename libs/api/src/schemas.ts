@@ -298,11 +298,18 @@ export const createUserInput = fieldsOf({
   admin: z.boolean({ error: "admin must be true or false" }).default(false),
 });
 
-/** `users.remove` input: any stored name (a proxy may have named a user with `@`). */
-export const removeUserInput = fieldsOf({
-  name: z
-    .string({ error: "name must be a string" })
-    .min(1, { error: "name must not be empty" })
-    .max(64, { error: "name must be at most 64 characters" })
-    .refine(storable, storableText("name")),
+/** A user named to act on: any stored name (a proxy may have named a user with `@`). */
+const storedUserName = z
+  .string({ error: "name must be a string" })
+  .min(1, { error: "name must not be empty" })
+  .max(64, { error: "name must be at most 64 characters" })
+  .refine(storable, storableText("name"));
+
+/** `users.remove` input. */
+export const removeUserInput = fieldsOf({ name: storedUserName });
+
+/** `users.update` input: whether the user is an admin, said every time (there is nothing else to change). */
+export const updateUserInput = fieldsOf({
+  name: storedUserName,
+  admin: z.boolean({ error: "admin must be true or false" }),
 });

@@ -88,6 +88,21 @@ export class UserStore {
     return (await this.db.select().from(users).orderBy(asc(users.name))).map(toUser);
   }
 
+  /**
+   * Makes `name` an admin or no longer one; null when there is no such user. `changed` says whether the flag was
+   * another before: only then did what the user has open (streams, WebSockets) start with rights they no longer have.
+   */
+  async setAdmin(name: string, admin: boolean): Promise<{ user: User; changed: boolean } | null> {
+    const [row] = await this.db
+      .update(users)
+      .set({ admin })
+      .where(and(eq(users.name, name), sql`${users.admin} is distinct from ${admin}`))
+      .returning();
+    if (row !== undefined) return { user: toUser(row), changed: true };
+    const user = await this.byName(name);
+    return user === null ? null : { user, changed: false };
+  }
+
   /** Removes a user and (by cascade) their sessions; their jobs and conversations stay. False when unknown. */
   async remove(name: string): Promise<boolean> {
     const removed = await this.db.delete(users).where(eq(users.name, name)).returning({ name: users.name });

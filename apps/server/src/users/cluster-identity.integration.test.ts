@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { authorizedHttpClient } from "../reliability/support/authorized-clients";
 import { useInProcessCluster } from "../reliability/support/in-process";
 import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
@@ -31,5 +32,32 @@ describe.skipIf(!postgres)("who calls, through a follower of a 2-server cluster"
     expect((await fetch(`${follower.url}/images/${job.id}.png`, { headers: bearer(dan) })).status).toBe(200);
     const forged = await fetch(`${follower.url}/trpc/me`, { headers: { "x-anvil-forwarded": "1" } });
     expect(forged.status).toBe(401);
+  });
+});
+
+describe.skipIf(!postgres)("an admin's rights taken away in a 2-server cluster", { timeout: 120_000 }, () => {
+  const cluster = useInProcessCluster(postgres!, { apiToken: TOKEN });
+
+  it("end at once on both servers, a WebSocket opened through the follower included", async () => {
+    const admin = authorizedHttpClient(cluster.follower().url, bearer(TOKEN));
+    const fay = (await admin.users.create.mutate({ name: "fay", admin: true })).token;
+    // Through the follower: it hands the upgrade on to the leader, whose streams the update ends.
+    const socket = new WebSocket(`${cluster.follower().url.replace(/^http/, "ws")}/trpc`, { headers: bearer(fay) });
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    try {
+      await admin.users.update.mutate({ name: "fay", admin: false });
+      await closed;
+    } finally {
+      socket.terminate();
+    }
+    for (const server of cluster.servers) {
+      const asFay = authorizedHttpClient(server.url, bearer(fay));
+      expect(await asFay.me.query()).toEqual({ name: "fay", admin: false });
+      expect(codeOf(await trpcError(asFay.users.list.query())).code).toBe("FORBIDDEN");
+    }
   });
 });

@@ -102,6 +102,13 @@ export const operations = {
     errors: ["409"],
   },
   "users.list": { summary: "Every user (admins)", errors: [] },
+  "users.update": {
+    summary: "Make a user an admin, or no longer one (admins); their open streams and WebSockets end at once",
+    description:
+      "Every call reads the user's rights anew; what they had open ends, to be opened again with the new ones. " +
+      "400 for the built-in admin and local (always admins), 409 for taking away the caller's own rights.",
+    errors: ["404", "409"],
+  },
   "users.remove": {
     summary: "Remove a user (admins); its token stops working at once, its jobs stay",
     description: "409 for the caller's own name.",

@@ -110,6 +110,7 @@ const queueStatus = z
   })
   .meta({ id: "QueueStatus" });
 const named = z.object({ name: z.string(), aliases: z.array(z.string()) });
+const listedUser = z.object({ name: z.string(), admin: z.boolean(), createdAt: iso });
 
 /** The output of every documented query and mutation, by path. */
 export const outputSchemas = {
@@ -177,7 +178,8 @@ export const outputSchemas = {
     admin: z.boolean(),
     token: z.string().describe("shown this once; stored only as a hash"),
   }),
-  "users.list": z.array(z.object({ name: z.string(), admin: z.boolean(), createdAt: iso })),
+  "users.list": z.array(listedUser),
+  "users.update": listedUser.describe("the user as users.list shows them now"),
   "users.remove": z.object({ name: z.string() }),
   me: z.object({ name: z.string(), admin: z.boolean() }),
   "checkpoints.list": z.array(z.object({ title: z.string(), name: z.string() })),

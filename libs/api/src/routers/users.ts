@@ -1,10 +1,16 @@
 import { TRPCError } from "@trpc/server";
 import { ADMIN_NAME, RESERVED_NAMES } from "../caller";
-import { createUserInput, noInput, removeUserInput } from "../schemas";
+import { createUserInput, noInput, removeUserInput, updateUserInput } from "../schemas";
 import { newSecret, sha256 } from "../tokens";
 import { adminProcedure, publicProcedure, router } from "../trpc";
 
-/** `users.*`: admins make, list and remove users; a token is shown once, at creation, and stored only hashed. */
+/** What a built-in user is, for messages that say why it cannot be changed. */
+const builtIn = (name: string): string =>
+  name === ADMIN_NAME ? "API_TOKEN's admin: it goes when API_TOKEN is unset" : "the user when nobody signs in";
+
+/**
+ * `users.*`: admins make, list, update and remove users; a token is shown once, at creation, and stored only hashed.
+ */
 export const usersRouter = router({
   create: adminProcedure.input(createUserInput).mutation(async ({ ctx, input }) => {
     if (RESERVED_NAMES.has(input.name)) {
@@ -15,7 +21,9 @@ export const usersRouter = router({
     if (!user)
       throw new TRPCError({
         code: "CONFLICT",
-        message: `name ${input.name} is taken (to change a user, remove them and make them again: they get a new token)`,
+        message:
+          `name ${input.name} is taken (users.update makes a user an admin or no longer one; for a new token, ` +
+          `remove them and make them again)`,
       });
     return { name: user.name, admin: user.admin, token };
   }),
@@ -27,6 +35,32 @@ export const usersRouter = router({
     ),
 
   /**
+   * Makes a user an admin or no longer one, at once: every call reads the user's rights anew, and what they have open
+   * (streams, WebSockets, whose calls were admitted with the rights of their start) ends, to be opened again with the
+   * new ones. An admin cannot take their own rights away (the last one would lock everyone out; another admin can),
+   * and the built-in users are admins by what they are, not by a flag.
+   */
+  update: adminProcedure.input(updateUserInput).mutation(async ({ ctx, input }) => {
+    if (RESERVED_NAMES.has(input.name)) {
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: `${input.name} is built in (${builtIn(input.name)}) and always an admin: it cannot be changed`,
+      });
+    }
+    if (input.name === ctx.user.name && !input.admin) {
+      throw new TRPCError({
+        code: "CONFLICT",
+        message: "You cannot take away your own admin rights; another admin can",
+      });
+    }
+    const updated = await ctx.users.setAdmin(input.name, input.admin);
+    if (!updated) throw new TRPCError({ code: "NOT_FOUND", message: `No user named ${input.name}` });
+    if (updated.changed) ctx.events.publish({ kind: "revoked", user: input.name });
+    const { name, admin, createdAt } = updated.user;
+    return { name, admin, createdAt };
+  }),
+
+  /**
    * The token and every session stop working at once; the user's jobs and conversations stay. An admin cannot remove
    * themselves (the last one would lock everyone out), nor the built-in users, which no row makes.
    */
@@ -35,7 +69,7 @@ export const usersRouter = router({
     if (RESERVED_NAMES.has(input.name)) {
       throw new TRPCError({
         code: "CONFLICT",
-        message: `${input.name} is built in (${input.name === ADMIN_NAME ? "API_TOKEN's admin: it goes when API_TOKEN is unset" : "the user when nobody signs in"}) and cannot be removed`,
+        message: `${input.name} is built in (${builtIn(input.name)}) and cannot be removed`,
       });
     }
     if (input.name === ctx.user.name) {
