@@ -153,6 +153,33 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("makes a user an admin with users update --admin, and no longer one with --no-admin", async () => {
+    const made = run(["--json", "users", "add", "promoted"], admin());
+    expect(await made.code).toBe(0);
+    const promoted = { url: url(), token: (JSON.parse(made.stdout()) as { token: string }).token };
+    const up = run(["users", "update", "promoted", "--admin"], admin());
+    expect(await up.code).toBe(0);
+    expect(up.stdout()).toBe("promoted is an admin\n");
+    // The rights are there at once: the user may list the users.
+    expect(await run(["users", "list"], promoted).code).toBe(0);
+    const down = run(["--json", "users", "update", "promoted", "--no-admin"], admin());
+    expect(await down.code).toBe(0);
+    expect(JSON.parse(down.stdout())).toEqual({ name: "promoted", admin: false, createdAt: expect.any(String) });
+    const refused = run(["users", "list"], promoted);
+    expect(await refused.code).not.toBe(0);
+    expect(refused.stderr()).toContain("Only an admin may call users.list; promoted is not one");
+
+    const neither = run(["users", "update", "promoted"], admin());
+    expect(await neither.code).toBe(2);
+    expect(neither.stderr()).toContain("users update needs --admin or --no-admin");
+    const unknown = run(["users", "update", "nobody", "--admin"], admin());
+    expect(await unknown.code).not.toBe(0);
+    expect(unknown.stderr()).toContain("No user named nobody");
+    const builtIn = run(["users", "update", "admin", "--no-admin"], admin());
+    expect(await builtIn.code).toBe(2);
+    expect(builtIn.stderr()).toContain("admin is built in");
+  });
+
   it("names the job and its image when --out cannot be written, and the job id on stderr at once", async () => {
     // A writable folder when the command starts, removed while the job waits on a paused queue.
     const folder = await mkdtemp(join(tmpdir(), "anvil-out-"));

@@ -300,6 +300,20 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       );
     });
   users
+    .command("update")
+    .description("make a user an admin (--admin), or no longer one (--no-admin), at once")
+    .argument("<name>", "the user's name")
+    .option("--admin", "the user may manage users and see every job")
+    .option("--no-admin", "the user is no longer an admin (their own token and jobs stay)")
+    .action(async (name: string, options: { admin?: boolean }) => {
+      // Neither flag given: nothing says which way, and a default either way would change a user unasked.
+      if (options.admin === undefined) {
+        throw new CliFailure("users update needs --admin or --no-admin", EXIT.usage);
+      }
+      const user = await anvil().users.update.mutate({ name, admin: options.admin });
+      show(user, (u) => (u.admin ? `${u.name} is an admin` : `${u.name} is not an admin`));
+    });
+  users
     .command("remove")
     .description("remove a user: its token stops working at once; its jobs stay (waiting ones still take turns)")
     .argument("<name>", "the user's name")
