@@ -29,6 +29,10 @@ function fakeUsers(
       users = users.filter((u) => u.name !== name);
       return { name };
     }),
+    update: vi.fn(async (name: string, admin: boolean): Promise<ListedUser> => {
+      users = users.map((u) => (u.name === name ? { ...u, admin } : u));
+      return users.find((u) => u.name === name)!;
+    }),
     copy: vi.fn(async (_text: string) => undefined),
   } satisfies UsersApi;
   return api;
@@ -383,6 +387,67 @@ describe("<UsersPanel>", () => {
     expect(await screen.findByRole("button", { name: "Remove dave" })).toBeInTheDocument();
     for (const name of ["admin", "local", "ann"]) {
       expect(screen.queryByRole("button", { name: `Remove ${name}` }), name).not.toBeInTheDocument();
+      // Nor a change of their rights: the built-in users are always admins, and nobody takes away their own.
+      expect(screen.queryByRole("button", { name: `Remove admin from ${name}` }), name).not.toBeInTheDocument();
     }
+  });
+
+  it("makes a user an admin and no longer one, says so, and keeps the focus on that row's button", async () => {
+    const api = fakeUsers([
+      { name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" },
+      { name: "dave", admin: false, createdAt: "2025-01-02T10:00:00.000Z" },
+    ]);
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    const make = await screen.findByRole("button", { name: "Make dave admin" });
+    expect(make).toHaveTextContent("Make admin");
+    // As a keyboard user does: the focus is on the button pressed, whose row is drawn anew from the answer.
+    make.focus();
+    fireEvent.click(make);
+    expect(await screen.findByRole("status")).toHaveTextContent("dave is an admin now.");
+    expect(api.update).toHaveBeenCalledWith("dave", true);
+    const take = await screen.findByRole("button", { name: "Remove admin from dave" });
+    expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("dave (admin)");
+    await waitFor(() => expect(take).toHaveFocus());
+    fireEvent.click(take);
+    expect(await screen.findByRole("status")).toHaveTextContent("dave is no longer an admin.");
+    expect(api.update).toHaveBeenLastCalledWith("dave", false);
+    expect(await screen.findByRole("button", { name: "Make dave admin" })).toBeInTheDocument();
+    expect(api.remove).not.toHaveBeenCalled();
+  });
+
+  it("does not say whether a user's rights changed when the change got no answer or a 503: it may have been made", async () => {
+    const api = fakeUsers([{ name: "dave", admin: false, createdAt: "2025-01-02T10:00:00.000Z" }]);
+    const made = api.update.getMockImplementation()!;
+    // Carried out, but the answer was lost on the way.
+    api.update.mockImplementationOnce(async (name, admin) => {
+      await made(name, admin);
+      throw new TypeError("Failed to fetch");
+    });
+    api.update.mockRejectedValueOnce(
+      trpcError("SERVICE_UNAVAILABLE", "The database is not reachable right now, so the change could not be confirmed"),
+    );
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    fireEvent.click(await screen.findByRole("button", { name: "Make dave admin" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The Anvil server cannot be reached; check the connection and try again. Whether dave is an admin now is " +
+        "not known: the list shows it once the server answers.",
+    );
+    // The list, read again, shows what the server did.
+    const take = await screen.findByRole("button", { name: "Remove admin from dave" });
+    await waitFor(() => expect(take).toBeEnabled());
+    fireEvent.click(take);
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The database is not reachable right now, so the change could not be confirmed. Whether dave is an admin " +
+        "now is not known",
+    );
+    expect(screen.queryByRole("status")).not.toBeInTheDocument();
+  });
+
+  it("says the user's rights are as they were when the change is refused", async () => {
+    const api = fakeUsers([{ name: "dave", admin: true, createdAt: "2025-01-02T10:00:00.000Z" }]);
+    api.update.mockRejectedValueOnce(trpcError("NOT_FOUND", "No user named dave"));
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    fireEvent.click(await screen.findByRole("button", { name: "Remove admin from dave" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("No user named dave. dave is still an admin.");
   });
 });

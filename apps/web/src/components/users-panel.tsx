@@ -22,6 +22,8 @@ export interface UsersApi {
   list(): Promise<ListedUser[]>;
   create(input: { name: string; admin: boolean }): Promise<{ name: string; admin: boolean; token: string }>;
   remove(name: string): Promise<unknown>;
+  /** Makes `name` an admin or no longer one (`users.update`); the user as the list shows them now. */
+  update(name: string, admin: boolean): Promise<ListedUser>;
   /** How many of `owner`'s jobs wait in the line now. */
   waitingOf(owner: string): Promise<number>;
   /** Cancels every waiting job of `owner` (`jobs.cancelWaiting { owner }`); the ids of those it cancelled. */
@@ -34,6 +36,7 @@ const trpcUsersApi: UsersApi = {
   list: () => trpc.users.list.query(),
   create: (input) => trpc.users.create.mutate(input),
   remove: (name) => trpc.users.remove.mutate({ name }),
+  update: (name, admin) => trpc.users.update.mutate({ name, admin }),
   waitingOf: async (owner) => {
     // Page by page (500 is a page's most): a user may have thousands waiting, each one counted.
     let count = 0;
@@ -77,10 +80,13 @@ const failure = (e: unknown): string => {
   return message.charAt(0).toUpperCase() + message.slice(1);
 };
 
-/** Admins' users panel: make a user (the token shown once, with a copy button), list them, remove one. */
 /** Users Anvil keeps by itself (API_TOKEN's admin, the local admin without sign-in): users.remove refuses them. */
 const BUILT_IN = new Set(["admin", "local"]);
 
+/**
+ * Admins' users panel: make a user (the token shown once, with a copy button), list them, make one an admin or no
+ * longer one, remove one.
+ */
 export function UsersPanel(props: {
   onClose: () => void;
   api?: UsersApi;
@@ -103,6 +109,8 @@ export function UsersPanel(props: {
   const [waiting, setWaiting] = createSignal<number | null>(null);
   const [alsoCancel, setAlsoCancel] = createSignal(false);
   const [removing, setRemoving] = createSignal(false);
+  // An admin's rights being given or taken: one change at a time, as its answer draws the list anew.
+  const [updating, setUpdating] = createSignal(false);
   // What a removal did, in words: it may have done one thing of two.
   const [notice, setNotice] = createSignal<string | null>(null);
   let tokenBox: HTMLElement | undefined;
@@ -166,8 +174,42 @@ export function UsersPanel(props: {
       );
     }
   };
+  /**
+   * The list is drawn anew from the server's answer, and the pressed button went with its row: the focus fell to the
+   * page behind the dialog. A keyboard user goes on from the same place: the button now where the pressed one was (the
+   * next user's, after a removal), the last one when that was last, or the name field when there is none.
+   */
+  const focusNear = (at: number) => {
+    if (!focusFellToPage()) return;
+    const buttons = list?.querySelectorAll("button") ?? [];
+    (buttons[Math.min(at, buttons.length - 1)] ?? nameField)?.focus();
+  };
+  const placeOf = (pressed: HTMLButtonElement) => [...(list?.querySelectorAll("button") ?? [])].indexOf(pressed);
+  /**
+   * Gives or takes a user's admin rights, and says what came of it. A call that got no answer, or the server's 503,
+   * may have been carried out all the same: then the panel says it does not know, and the list, read again, shows it.
+   */
+  const setAdminOf = async (user: ListedUser, pressed: HTMLButtonElement) => {
+    const at = placeOf(pressed);
+    const wanted = !user.admin;
+    setUpdating(true);
+    await act(async () => {
+      try {
+        await api.update(user.name, wanted);
+        setNotice(wanted ? `${user.name} is an admin now.` : `${user.name} is no longer an admin.`);
+      } catch (e) {
+        const before = user.admin ? "still an admin" : "still not an admin";
+        setError(
+          unsure(e)
+            ? `${sentence(failure(e))} Whether ${user.name} is an admin now is not known: the list shows it once the server answers.`
+            : `${sentence(failure(e))} ${user.name} is ${before}.`,
+        );
+      }
+    }).finally(() => setUpdating(false));
+    focusNear(at);
+  };
   const remove = async (user: ListedUser, pressed: HTMLButtonElement) => {
-    const at = [...(list?.querySelectorAll("button") ?? [])].indexOf(pressed);
+    const at = placeOf(pressed);
     const cancel = alsoCancel() && (waiting() ?? 0) > 0;
     setRemoving(true);
     await act(() => removeAndCancel(user.name, cancel)).finally(() => {
@@ -175,12 +217,7 @@ export function UsersPanel(props: {
       // Another user's question, asked meanwhile, stays open.
       if (confirming() === user.name) setConfirming(null);
     });
-    // The list is drawn anew from the server's answer, and the pressed button went with its row: the focus fell to
-    // the page behind the dialog. A keyboard user goes on from the same place: the next user's Remove, the last one
-    // when the removed user was last, or the name field when nobody is left to remove.
-    if (!focusFellToPage()) return;
-    const buttons = list?.querySelectorAll("button") ?? [];
-    (buttons[Math.min(at, buttons.length - 1)] ?? nameField)?.focus();
+    focusNear(at);
   };
   const copy = (token: string) =>
     copyOrSelect(api.copy, token, tokenBox).then((copied) => {
@@ -290,19 +327,33 @@ export function UsersPanel(props: {
                   since <time datetime={user.createdAt}>{sinceFormat.format(new Date(user.createdAt))}</time>
                 </span>
               </span>
-              {/* Removing yourself is refused (users.remove): another admin can. The built-in admin (API_TOKEN's) and
-                  local cannot be removed at all. */}
-              <Show when={user.name !== you() && !BUILT_IN.has(user.name) && confirming() !== user.name}>
-                <button
-                  type="button"
-                  class="button button--small"
-                  aria-label={`Remove ${user.name}`}
-                  // One removal at a time: its answer closes the question it was asked in.
-                  disabled={removing()}
-                  onClick={() => ask(user)}
-                >
-                  Remove
-                </button>
+              {/* Removing yourself, or taking your own admin rights, is refused (users.remove, users.update): another
+                  admin can. The built-in admin (API_TOKEN's) and local cannot be removed or changed at all. */}
+              <Show when={user.name !== you() && !BUILT_IN.has(user.name)}>
+                <span class="users-panel__actions">
+                  <button
+                    type="button"
+                    class="button button--small"
+                    aria-label={user.admin ? `Remove admin from ${user.name}` : `Make ${user.name} admin`}
+                    disabled={updating() || removing()}
+                    aria-busy={updating()}
+                    onClick={(e) => void setAdminOf(user, e.currentTarget)}
+                  >
+                    {user.admin ? "Remove admin" : "Make admin"}
+                  </button>
+                  <Show when={confirming() !== user.name}>
+                    <button
+                      type="button"
+                      class="button button--small"
+                      aria-label={`Remove ${user.name}`}
+                      // One removal at a time: its answer closes the question it was asked in.
+                      disabled={removing() || updating()}
+                      onClick={() => ask(user)}
+                    >
+                      Remove
+                    </button>
+                  </Show>
+                </span>
               </Show>
               <Show when={confirming() === user.name}>
                 <RemoveConfirmation
