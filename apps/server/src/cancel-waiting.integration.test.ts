@@ -151,9 +151,22 @@ describe.each(testDrivers())("jobs.cancelWaiting on $kind", (driver) => {
       "BAD_REQUEST",
       expect.stringContaining("owner cannot be combined with conversationId"),
     ]);
-    expect(await refusal(admin.jobs.cancelWaiting.mutate({ owner: "" }))).toEqual([
+    // A name no user can have is refused with the rule, not answered as a user with nothing waiting; so is it by
+    // jobs.list, which would answer an empty page.
+    const rule = "owner must be 1..64 characters of a-z, 0-9, '.', '_', '-' and '@'";
+    expect(await refusal(admin.jobs.cancelWaiting.mutate({ owner: "" }))).toEqual(["BAD_REQUEST", rule]);
+    expect(await refusal(admin.jobs.cancelWaiting.mutate({ owner: "Cat" }))).toEqual([
       "BAD_REQUEST",
-      expect.stringContaining("owner must not be empty"),
+      `${rule} (names are in lower case: cat)`,
+    ]);
+    expect(await refusal(admin.jobs.list.query({ owner: "Cat" }))).toEqual([
+      "BAD_REQUEST",
+      `${rule} (names are in lower case: cat)`,
+    ]);
+    expect(await refusal(admin.jobs.list.query({ owner: "cat's" }))).toEqual(["BAD_REQUEST", rule]);
+    expect(await refusal(admin.users.remove.mutate({ name: "Cat" }))).toEqual([
+      "BAD_REQUEST",
+      "name must be 1..64 characters of a-z, 0-9, '.', '_', '-' and '@' (names are in lower case: cat)",
     ]);
     // A name nobody has holds no waiting jobs: nothing to cancel, and no error.
     expect((await admin.jobs.cancelWaiting.mutate({ owner: "nobody-by-this-name" })).jobIds).toEqual([]);

@@ -17,6 +17,21 @@ const mustBe = (field: string, what: string) => (issue: { input?: unknown }) =>
   issue.input === undefined ? `${field} is missing (it must be ${what})` : `${field} must be ${what}`;
 
 /**
+ * A field that names a user (a job's owner, a user to act on): a name a user can have ({@link USER_NAME}), so that a
+ * name no user can have ("Ivan" for ivan) is told the rule rather than answered as a user with nothing.
+ */
+export const userNamed = (field: string) =>
+  z.string({ error: mustBe(field, `a string of ${USER_NAME_RULE}`) }).regex(USER_NAME, {
+    error: (issue) => {
+      const given = String(issue.input);
+      const lower = given.toLowerCase();
+      // Names are lower case: a capital is the likeliest slip, and the name meant is then plain to say.
+      const meant = lower !== given && USER_NAME.test(lower) ? ` (names are in lower case: ${lower})` : "";
+      return `${field} must be ${USER_NAME_RULE}${meant}`;
+    },
+  });
+
+/**
  * An id: a UUID in any case, read as the lower case Anvil makes and stores (PostgreSQL's uuid type ignores case, but
  * the live line, the event streams and what a client compares its ids with do not).
  */
@@ -202,11 +217,7 @@ const statusList = z.array(z.enum(JOB_STATUSES, { error: `status must be one of 
 export const listJobsInput = fieldsOf({
   status: statusList.optional(),
   conversationId: uuid("conversationId").optional(),
-  owner: z
-    .string({ error: "owner must be a string" })
-    .max(64, { error: "owner must be at most 64 characters" })
-    .refine(storable, storableText("owner"))
-    .optional(),
+  owner: userNamed("owner").optional(),
   limit: int("limit", 1, 500).default(50),
   cursor: z.string({ error: "cursor must be a string" }).max(100, { error: "cursor is not valid" }).optional(),
   order: z.enum(["oldest", "newest"], { error: "order must be oldest or newest" }).default("oldest"),
@@ -268,12 +279,7 @@ export const lineInput = fieldsOf({ limit: int("limit", 1, 500).default(200) }).
 export const cancelWaitingInput = fieldsOf({
   conversationId: uuid("conversationId").optional(),
   everyone: z.boolean({ error: "everyone must be true or false" }).default(false),
-  owner: z
-    .string({ error: "owner must be a string" })
-    .min(1, { error: "owner must not be empty" })
-    .max(64, { error: "owner must be at most 64 characters" })
-    .refine(storable, storableText("owner"))
-    .optional(),
+  owner: userNamed("owner").optional(),
 })
   .superRefine((input, ctx) => {
     if (input.owner === undefined) return;
@@ -287,29 +293,17 @@ export const cancelWaitingInput = fieldsOf({
   })
   .default({ everyone: false });
 
-/** What a user may be called: see {@link USER_NAME}. */
-const userName = z
-  .string({ error: "name must be a string" })
-  .regex(USER_NAME, { error: `name must be ${USER_NAME_RULE}` });
-
 /** `users.create` input. */
 export const createUserInput = fieldsOf({
-  name: userName,
+  name: userNamed("name"),
   admin: z.boolean({ error: "admin must be true or false" }).default(false),
 });
 
-/** A user named to act on: any stored name (a proxy may have named a user with `@`). */
-const storedUserName = z
-  .string({ error: "name must be a string" })
-  .min(1, { error: "name must not be empty" })
-  .max(64, { error: "name must be at most 64 characters" })
-  .refine(storable, storableText("name"));
-
-/** `users.remove` input. */
-export const removeUserInput = fieldsOf({ name: storedUserName });
+/** `users.remove` input: every user's name is one {@link USER_NAME} takes (users.create and a proxy's alike). */
+export const removeUserInput = fieldsOf({ name: userNamed("name") });
 
 /** `users.update` input: whether the user is an admin, said every time (there is nothing else to change). */
 export const updateUserInput = fieldsOf({
-  name: storedUserName,
+  name: userNamed("name"),
   admin: z.boolean({ error: "admin must be true or false" }),
 });

@@ -52,7 +52,9 @@ export const operations = {
   "jobs.get": { summary: "One job, with its live position and progress", errors: ["404"] },
   "jobs.list": {
     summary: "Jobs, oldest first (or newest), a page at a time",
-    description: "Filter by `status`, `conversationId` or (admins) `owner`; page on with `nextCursor`.",
+    description:
+      "Filter by `status`, `conversationId` or (admins) `owner` (a name no user can have is a 400); page on with " +
+      "`nextCursor`.",
     errors: ["404"],
   },
   "jobs.cancel": {
@@ -74,8 +76,8 @@ export const operations = {
     summary: "Cancel every waiting job of the caller, or of one conversation",
     description:
       "`everyone: true` (admins) clears the whole line; `owner` (admins; a user may name themselves) cancels that " +
-      "user's waiting jobs (none for a name nobody has), as when removing them. `owner` with `everyone` or " +
-      "`conversationId` is a 400. Running jobs run on.",
+      "user's waiting jobs (none for a name nobody has), as when removing them; a name no user can have (outside " +
+      "1..64 of a-z 0-9 . _ @ -) is a 400, as is `owner` with `everyone` or `conversationId`. Running jobs run on.",
     errors: ["404"],
   },
   "queue.status": { summary: "The line and the GPUs at a glance", errors: [] },

@@ -141,10 +141,16 @@ describe("the anvil command", { timeout: 60_000 }, () => {
       const later = run(["cancel", "--waiting", "--owner", "staying"], admin());
       expect(await later.code).toBe(0);
       expect(later.stdout()).toBe(`cancelled 1 waiting job:\n${kept}\n`);
-      // A name mistyped is a user with nothing waiting: the answer names whom it looked for.
-      const mistyped = run(["cancel", "--waiting", "--owner", "Staying"], admin());
+      // A name no user can have is refused with the rule, and the name meant where it is plain.
+      const capital = run(["cancel", "--waiting", "--owner", "Staying"], admin());
+      expect(await capital.code).toBe(2);
+      expect(capital.stderr()).toContain(
+        "--owner must be 1..64 characters of a-z, 0-9, '.', '_', '-' and '@' (names are in lower case: staying)",
+      );
+      // One mistyped into another name is a user with nothing waiting: the answer names whom it looked for.
+      const mistyped = run(["cancel", "--waiting", "--owner", "stayng"], admin());
       expect(await mistyped.code).toBe(0);
-      expect(mistyped.stdout()).toBe("No waiting jobs of Staying to cancel\n");
+      expect(mistyped.stdout()).toBe("No waiting jobs of stayng to cancel\n");
       const misused = run(["cancel", "--owner", "staying"], admin());
       expect(await misused.code).toBe(2);
       expect(misused.stderr()).toMatch(/--owner go with --waiting/);

@@ -241,7 +241,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         });
         show(cancelled, ({ jobIds }) =>
           jobIds.length === 0
-            ? // Named: a name mistyped ("Carol" for carol) is anyone's with nothing waiting.
+            ? // Named: a name mistyped into another ("carl" for carol) is anyone's with nothing waiting; one no user
+              // can have ("Carol") the server refuses with its rule.
               `No waiting jobs${options.owner === undefined ? "" : ` of ${options.owner}`} to cancel`
             : [`cancelled ${jobIds.length} waiting ${jobIds.length === 1 ? "job" : "jobs"}:`, ...jobIds],
         );
