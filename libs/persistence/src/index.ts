@@ -10,7 +10,7 @@ export { FileImageStore } from "./file-image-store";
 export type { ImageStore, StoredImage } from "./image-store";
 export { JobStore } from "./job-store";
 export { UserStore } from "./user-store";
-export type { User } from "./user-store";
+export type { ListedUser, User } from "./user-store";
 export { IMAGE_CHUNK_BYTES, PgImageStore } from "./pg-image-store";
 export { ClusterServers } from "./cluster-servers";
 export type { ClusterServer } from "./cluster-servers";

@@ -1,13 +1,18 @@
 import { and, asc, eq, gt, inArray, isNull, lte, sql } from "drizzle-orm";
 import { rowsOf } from "./database";
 import type { AnvilDatabase, AnvilDb } from "./database";
-import { failedSignIns, sessions, users } from "./schema";
+import { failedSignIns, jobs, sessions, users } from "./schema";
 
 /** A user as the API shows it. */
 export interface User {
   name: string;
   admin: boolean;
   createdAt: string;
+}
+
+/** A user as `users.list` shows them: with how many of their jobs wait in the line now. */
+export interface ListedUser extends User {
+  waiting: number;
 }
 
 const toUser = (row: typeof users.$inferSelect): User => ({
@@ -83,9 +88,24 @@ export class UserStore {
     return row === undefined ? null : toUser(row);
   }
 
-  /** Every user, by name. */
-  async list(): Promise<User[]> {
-    return (await this.db.select().from(users).orderBy(asc(users.name))).map(toUser);
+  /**
+   * Every user, by name, with how many of their jobs wait (status `queued`), in one query. The waiting jobs are
+   * counted by owner from the queued jobs' partial index: as many rows as the line holds, however long each user's
+   * history.
+   */
+  async list(): Promise<ListedUser[]> {
+    const waiting = this.db
+      .select({ owner: jobs.owner, count: sql<number>`count(*)::int`.as("count") })
+      .from(jobs)
+      .where(eq(jobs.status, "queued"))
+      .groupBy(jobs.owner)
+      .as("waiting");
+    const rows = await this.db
+      .select({ user: users, waiting: sql<number>`coalesce(${waiting.count}, 0)::int` })
+      .from(users)
+      .leftJoin(waiting, eq(waiting.owner, users.name))
+      .orderBy(asc(users.name));
+    return rows.map((row) => ({ ...toUser(row.user), waiting: Number(row.waiting) }));
   }
 
   /**

@@ -222,6 +222,22 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     });
   });
 
+  it("lists each user with how many of their jobs wait, a job that runs or was cancelled not counted", async () => {
+    await whileGpuBusy(async () => {
+      const bob = as("bob");
+      const bobs = [];
+      for (let i = 0; i < 3; i++) bobs.push(await bob.jobs.submit.mutate({ prompt: `waiting ${i}`, ...quick }));
+      await bob.jobs.cancel.mutate({ jobId: bobs[0]!.id });
+      const waitingOf = async () =>
+        Object.fromEntries((await admin.users.list.query()).map(({ name, waiting }) => [name, waiting]));
+      // The admin's blocker runs: it waits no more.
+      expect(await waitingOf()).toMatchObject({ admin: 0, ann: 0, bob: 2 });
+      const annsJob = await as("ann").jobs.submit.mutate({ prompt: "ann waits too", ...quick });
+      expect(await waitingOf()).toMatchObject({ admin: 0, ann: 1, bob: 2 });
+      await admin.jobs.cancel.mutate({ jobId: annsJob.id });
+    });
+  });
+
   it("counts a retry against MAX_QUEUED_PER_USER like a submission", async () => {
     await whileGpuBusy(async () => {
       const bob = as("bob");

@@ -9,18 +9,18 @@ const TOKEN = "anv_5f2c0e1b9d8a7c6b5a4f3e2d1c0b9a8f";
 
 /** A server holding users in memory, as `users.*` would, and each user's waiting jobs (`waiting`: their ids). */
 function fakeUsers(
-  initial: ListedUser[] = [{ name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" }],
+  initial: Omit<ListedUser, "waiting">[] = [{ name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" }],
   waiting: Record<string, string[]> = {},
 ) {
   let users = [...initial];
   const api = {
-    waitingOf: vi.fn(async (owner: string) => waiting[owner]?.length ?? 0),
     cancelWaiting: vi.fn(async (owner: string) => {
       const jobIds = waiting[owner] ?? [];
       waiting[owner] = [];
       return { jobIds };
     }),
-    list: vi.fn(async () => [...users]),
+    // Each user's waiting jobs counted by the server, as users.list does.
+    list: vi.fn(async (): Promise<ListedUser[]> => users.map((u) => ({ ...u, waiting: waiting[u.name]?.length ?? 0 }))),
     create: vi.fn(async ({ name, admin }: { name: string; admin: boolean }) => {
       users = [...users, { name, admin, createdAt: "2025-02-01T10:00:00.000Z" }];
       return { name, admin, token: TOKEN };
@@ -29,9 +29,9 @@ function fakeUsers(
       users = users.filter((u) => u.name !== name);
       return { name };
     }),
-    update: vi.fn(async (name: string, admin: boolean): Promise<ListedUser> => {
+    update: vi.fn(async (name: string, admin: boolean): Promise<unknown> => {
       users = users.map((u) => (u.name === name ? { ...u, admin } : u));
-      return users.find((u) => u.name === name)!;
+      return users.find((u) => u.name === name);
     }),
     copy: vi.fn(async (_text: string) => undefined),
   } satisfies UsersApi;
@@ -217,8 +217,8 @@ describe("<UsersPanel>", () => {
     );
     // Read out first: the focus is on the question.
     expect(question).toHaveFocus();
-    // eve has no waiting jobs: nothing to offer.
-    await waitFor(() => expect(api.waitingOf).toHaveBeenCalledWith("eve"));
+    // eve has no waiting jobs (the list is read again when Remove is pressed): nothing to offer.
+    await waitFor(() => expect(api.list).toHaveBeenCalledTimes(2));
     expect(within(question).queryByRole("checkbox")).not.toBeInTheDocument();
   });
 
@@ -248,6 +248,17 @@ describe("<UsersPanel>", () => {
     // The removal first: the user's token stops working before their waiting jobs are read.
     expect(api.remove.mock.invocationCallOrder[0]).toBeLessThan(api.cancelWaiting.mock.invocationCallOrder[0]!);
     await waitFor(() => expect(screen.queryByText("eve")).not.toBeInTheDocument());
+  });
+
+  it("shows each user's waiting jobs in their row, and counts them afresh when Remove is pressed", async () => {
+    const waiting: Record<string, string[]> = { eve: ["job-1"] };
+    const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], waiting);
+    render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+    await waitFor(() => expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("eve · 1 waiting job"));
+    // eve submits two more while the panel is open: the question counts them.
+    waiting["eve"] = ["job-1", "job-2", "job-3"];
+    fireEvent.click(screen.getByRole("button", { name: "Remove eve" }));
+    expect(await screen.findByRole("checkbox", { name: "Also cancel their 3 waiting jobs" })).not.toBeChecked();
   });
 
   it("leaves a removed user's waiting jobs alone unless asked to cancel them", async () => {

@@ -15,6 +15,8 @@ export interface ListedUser {
   name: string;
   admin: boolean;
   createdAt: string;
+  /** How many of their jobs wait in the line (counted by the server). */
+  waiting: number;
 }
 
 /** What the users panel asks of the server: the tRPC client in the app, a stand-in in tests. */
@@ -22,10 +24,8 @@ export interface UsersApi {
   list(): Promise<ListedUser[]>;
   create(input: { name: string; admin: boolean }): Promise<{ name: string; admin: boolean; token: string }>;
   remove(name: string): Promise<unknown>;
-  /** Makes `name` an admin or no longer one (`users.update`); the user as the list shows them now. */
-  update(name: string, admin: boolean): Promise<ListedUser>;
-  /** How many of `owner`'s jobs wait in the line now. */
-  waitingOf(owner: string): Promise<number>;
+  /** Makes `name` an admin or no longer one (`users.update`). */
+  update(name: string, admin: boolean): Promise<unknown>;
   /** Cancels every waiting job of `owner` (`jobs.cancelWaiting { owner }`); the ids of those it cancelled. */
   cancelWaiting(owner: string): Promise<{ jobIds: string[] }>;
   /** Puts text on the clipboard; rejects where the browser does not allow it (a page not served over HTTPS). */
@@ -37,17 +37,6 @@ const trpcUsersApi: UsersApi = {
   create: (input) => trpc.users.create.mutate(input),
   remove: (name) => trpc.users.remove.mutate({ name }),
   update: (name, admin) => trpc.users.update.mutate({ name, admin }),
-  waitingOf: async (owner) => {
-    // Page by page (500 is a page's most): a user may have thousands waiting, each one counted.
-    let count = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await trpc.jobs.list.query({ owner, status: ["queued"], limit: 500, ...(cursor ? { cursor } : {}) });
-      count += page.items.length;
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return count;
-  },
   cancelWaiting: (owner) => trpc.jobs.cancelWaiting.mutate({ owner }),
   copy: clipboardCopy,
 };
@@ -131,11 +120,12 @@ export function UsersPanel(props: {
     setConfirming(user.name);
     setWaiting(null);
     setAlsoCancel(false);
-    // Asked now, not from a list the page may hold from minutes ago; a count that comes after another Remove was
-    // pressed is not this one's.
-    api.waitingOf(user.name).then(
-      (n) => {
-        if (confirming() === user.name) setWaiting(n);
+    // Asked now, not from a list the page may hold from minutes ago (one query: the server counts each user's
+    // waiting jobs); a count that comes after another Remove was pressed is not this one's.
+    api.list().then(
+      (fresh) => {
+        const n = fresh.find((listed) => listed.name === user.name)?.waiting;
+        if (confirming() === user.name && n !== undefined) setWaiting(n);
       },
       () => undefined,
     );
@@ -322,6 +312,7 @@ export function UsersPanel(props: {
                 <strong>{user.name}</strong>
                 {user.admin ? " (admin)" : ""}
                 {user.name === you() ? " · you" : ""}
+                {user.waiting > 0 ? ` · ${waitingJobs(user.waiting)}` : ""}
                 <span class="users-panel__since">
                   {" "}
                   since <time datetime={user.createdAt}>{sinceFormat.format(new Date(user.createdAt))}</time>

@@ -178,7 +178,14 @@ export const outputSchemas = {
     admin: z.boolean(),
     token: z.string().describe("shown this once; stored only as a hash"),
   }),
-  "users.list": z.array(listedUser),
+  "users.list": z.array(
+    listedUser.extend({
+      waiting: z
+        .number()
+        .int()
+        .describe("how many of the user's jobs wait in the line now (status queued), counted as the one line is"),
+    }),
+  ),
   "users.update": listedUser.describe("the user as users.list shows them now"),
   "users.remove": z.object({ name: z.string() }),
   me: z.object({ name: z.string(), admin: z.boolean() }),

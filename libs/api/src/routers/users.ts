@@ -31,7 +31,7 @@ export const usersRouter = router({
   list: adminProcedure
     .input(noInput)
     .query(async ({ ctx }) =>
-      (await ctx.users.list()).map(({ name, admin, createdAt }) => ({ name, admin, createdAt })),
+      (await ctx.users.list()).map(({ name, admin, createdAt, waiting }) => ({ name, admin, createdAt, waiting })),
     ),
 
   /**
