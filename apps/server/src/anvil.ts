@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { EventHub, Inspector, JobService, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES } from "@anvil/api";
-import type { ClusterServerView, Context, JobServiceOptions, LogHook } from "@anvil/api";
+import { EventHub, Inspector, JobService, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES, UserRemovals } from "@anvil/api";
+import type { Caller, ClusterServerView, Context, JobServiceOptions, LogHook } from "@anvil/api";
 import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
@@ -100,6 +100,11 @@ export interface AnvilConfig {
    * environment variable sets it.
    */
   maxUnsentWebSocketBytes?: number;
+  /**
+   * For tests: awaited once an API request is admitted, before its body is read, so that a test can hold a call
+   * between its admission and what it does (a submission while its user is removed).
+   */
+  afterAdmission?: (caller: Caller) => Promise<void>;
   /** The most streams (WebSockets and SSE) one user who is not an admin may hold open (default 32). For tests. */
   maxStreamsPerUser?: number;
   /**
@@ -200,9 +205,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     unknownHost: unknownHostNames(ownNames, config.allowedOrigins ?? []),
   });
   await auth.start();
+  // One count of removed users for the server's life, whose terms as the leader come and go.
+  const removals = new UserRemovals();
   const gate = new AuthGate({
     auth,
     logger,
+    removals,
     ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
     ...(config.failedLoginLimit !== undefined ? { failedLoginLimit: config.failedLoginLimit } : {}),
     ownNames,
@@ -257,6 +265,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     ...(tookOver ? { firstProbeAfterMs: HELD_CALLS_MS } : {}),
     store: termStore,
     events,
+    removals,
     backends,
     images: termImages,
     jobTimeoutMs: config.jobTimeoutMs,
@@ -380,6 +389,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   });
   const route = routeRequest({
     gate,
+    ...(config.afterAdmission ? { afterAdmission: config.afterAdmission } : {}),
     trpc,
     trpcBulk,
     streams,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Caller } from "@anvil/api";
+import type { Caller, UserRemovals } from "@anvil/api";
 import type { Logger } from "pino";
 import { bearerOf, carriesToken, forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
@@ -52,6 +52,8 @@ export interface AuthGateOptions {
    * server's alone (the embedded database has one server).
    */
   recordShared?: (address: string, windowMs: number) => Promise<number[]>;
+  /** The users removed while this server runs: each caller admitted is stamped with where their count stood. */
+  removals?: UserRemovals;
 }
 
 /** Outcome of admitting a request: who it is, or the status it was refused with (the answer is sent already). */
@@ -243,17 +245,20 @@ export class AuthGate {
   /** The caller of `req`, or why not: 429, 401, or a 401 with words of its own for the caller. */
   private async check(req: IncomingMessage): Promise<Caller | 401 | 429 | { refusal: string }> {
     const address = addressOf(req);
+    // Taken before the user is read: a removal counted after this may have come after the read (see UserRemovals).
+    const admittedAt = this.options.removals?.now();
+    const admitted = (user: Caller): Caller => {
+      const caller = admittedAt === undefined ? user : { ...user, admittedAt };
+      this.callers.set(req, caller);
+      return caller;
+    };
     if (carriesToken(req) && this.failures.retryAfterMs(address) > 0) {
       const user = await this.options.auth.byMadeToken(bearerOf(req) ?? "");
       if (user === null) return 429;
-      this.callers.set(req, user);
-      return user;
+      return admitted(user);
     }
     const identity = await this.options.auth.identify(req);
-    if (identity.user) {
-      this.callers.set(req, identity.user);
-      return identity.user;
-    }
+    if (identity.user) return admitted(identity.user);
     if (identity.credential) await this.failed(req, identity.reason);
     // A token that names nobody: saying "send a token" to a caller that sent one hides what is wrong.
     if (identity.credential) return { refusal: this.wrongTokenRefusal() };

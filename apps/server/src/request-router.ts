@@ -9,6 +9,7 @@ import {
   WEBHOOK_EVENT_HEADER,
   WEBHOOK_REFUSED_HEADER,
 } from "@anvil/api";
+import type { Caller } from "@anvil/api";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { AnyTRPCRouter } from "@trpc/server";
 import type { Logger } from "pino";
@@ -151,6 +152,8 @@ export interface RequestRouterOptions {
   allowedOrigins?: readonly string[];
   /** Whether this server can take requests now, for `/healthz` (see readiness.ts). */
   readiness: () => Promise<Readiness>;
+  /** For tests: awaited once an API request is admitted, before its body is read (see AnvilConfig). */
+  afterAdmission?: (caller: Caller) => Promise<void>;
 }
 
 type ProcedureKind = "query" | "mutation" | "subscription";
@@ -243,6 +246,7 @@ export const routeRequest =
     if (api || (path === "/metrics" && gate.required)) {
       const { caller } = await gate.admit(req, res);
       if (!caller) return;
+      await options.afterAdmission?.(caller);
     }
     const refused = methodRefused(req, path);
     if (refused) {

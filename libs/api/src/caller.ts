@@ -14,6 +14,11 @@ export interface Caller {
   token?: string;
   /** Named by the sign-in proxy's header (AUTH_PROXY_HEADER): the browser cannot sign out of that here. */
   viaProxy?: true;
+  /**
+   * Where the server's count of removed users stood when the call's admission started (see `UserRemovals`): a
+   * submission of a user removed since is refused. Absent: not checked (a call made inside the server, a test's).
+   */
+  admittedAt?: number;
 }
 
 /** The caller when nobody signs in: one user on their own machine, an admin (docs/API.md, "Users and sign-in"). */

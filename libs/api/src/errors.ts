@@ -19,6 +19,9 @@ export class HistoryGone extends Data.TaggedError("HistoryGone")<{ message: stri
 /** A subscription's reader left more events unread than it may (see MAX_UNREAD in job-stream.ts). */
 export class FellBehind extends Data.TaggedError("FellBehind")<{ message: string }> {}
 
+/** The caller's user was removed while the call was on its way (after its admission, before it was carried out). */
+export class UserGone extends Data.TaggedError("UserGone")<{ message: string }> {}
+
 /** The caller has as many jobs waiting as one user may (MAX_QUEUED_PER_USER). */
 export class TooMany extends Data.TaggedError("TooMany")<{ message: string }> {}
 

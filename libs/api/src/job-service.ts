@@ -1,3 +1,4 @@
+import { LaneAbandoned } from "@anvil/job-machine";
 import type { EffectRuntime, Job, JobScheduler } from "@anvil/job-machine";
 import type { ImageStore, JobRecord, SubmitJobInput as StoredSubmission } from "@anvil/persistence";
 import { BatchRejected, ConversationNotFound, databaseErrorText, isDatabaseUnreachable } from "@anvil/persistence";
@@ -6,7 +7,7 @@ import { LOCAL_USER, mayAccess } from "./caller";
 import type { Caller } from "./caller";
 import type { CheckpointCatalog } from "./checkpoint-catalog";
 import { databaseAvailable } from "./database-available";
-import { Conflict, Invalid, Unavailable } from "./errors";
+import { Conflict, databaseUnavailable, Invalid, Unavailable } from "./errors";
 import { HISTORY_RUNS } from "./estimates";
 import type { Estimates } from "./estimates";
 import type { EventRetention } from "./event-retention";
@@ -115,7 +116,7 @@ export class JobService {
   async submit(input: SubmitInput, by: Caller = LOCAL_USER): Promise<Job> {
     const stored = await toStoredSubmission(input, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown(this.scheduler.journal.failure);
-    return this.admit(by.name, [stored], () => this.submissions.submit(stored)).catch((error: unknown) =>
+    return this.admit(by.name, [stored], () => this.submissions.submit(stored, by)).catch((error: unknown) =>
       this.whoseConversation(error, by, (field) => field),
     );
   }
@@ -128,7 +129,7 @@ export class JobService {
   async submitMany(inputs: readonly SubmitInput[], by: Caller = LOCAL_USER): Promise<Job[]> {
     const stored = await toStoredSubmissions(inputs, by, this.checks());
     if (this.scheduler.journal.failing) throw databaseDown(this.scheduler.journal.failure);
-    return this.admit(by.name, stored, () => this.submissions.submitAll(stored)).catch((error: unknown) =>
+    return this.admit(by.name, stored, () => this.submissions.submitAll(stored, by)).catch((error: unknown) =>
       this.whoseConversation(error, by, (field, i) => `jobs.${i}.${field}`),
     );
   }
@@ -192,7 +193,38 @@ export class JobService {
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
     // Counted against the job's owner, whose waiting jobs it joins (an admin may retry anyone's).
-    return this.admit(record.owner, [again], () => this.submissions.submit(again));
+    return this.admit(record.owner, [again], () => this.submissions.submit(again, by));
+  }
+
+  /**
+   * Removes the user `name` with `remove` (which deletes their row; false when there was none) in the submission
+   * lane: every submission of theirs taken to the database before it is in the line when it ends, and every one
+   * still on its way (admitted before the removal, not yet stored) is refused, so that their waiting jobs, cancelled
+   * after it, are all there are. Like a submission, it is refused at once while the database does not answer.
+   */
+  async removeUser(name: string, remove: () => Promise<boolean>): Promise<boolean> {
+    const { journal } = this.scheduler;
+    if (journal.failing) {
+      const { reason, again } = databaseUnavailable(journal.failure);
+      throw new Unavailable({ message: `${reason}; the user was not removed, try again ${again}` });
+    }
+    const removed = await journal
+      .run(async () => {
+        const gone = await remove();
+        if (gone) this.options.removals?.removed(name);
+        return gone;
+      })
+      .catch((error: unknown) => {
+        // This server's term as the leader ended before the removal's turn: nothing was removed.
+        if (!(error instanceof LaneAbandoned)) throw error;
+        throw new Unavailable({
+          message:
+            "This server stopped running the queue (another server of the cluster takes over); the user was not " +
+            "removed, try again",
+          cause: error,
+        });
+      });
+    return removed;
   }
 
   /**

@@ -23,6 +23,8 @@ import { TransitionWriter } from "./transition-writer";
 import type { Persisted } from "./transition-writer";
 import { FailureSpell } from "./log-hook";
 import type { LogHook } from "./log-hook";
+import type { Caller } from "./caller";
+import type { UserRemovals } from "./user-removals";
 
 /** How long a submission may wait for the database before it is refused as unavailable. */
 const SUBMIT_DEADLINE_MS = 5_000;
@@ -55,6 +57,11 @@ export interface JobServiceSettings {
   onDispatch?: (decision: DispatchDecision) => void;
   /** Queued jobs one user may have at once; one more is TOO_MANY_REQUESTS (0: no limit; default 200). */
   maxQueuedPerUser?: number;
+  /**
+   * The users removed while the server runs (one for every term of its): a submission of a user removed since its
+   * call was admitted is refused. Absent: submissions are not checked (a service without sign-in, tests).
+   */
+  removals?: UserRemovals;
   /**
    * Why `url` may not be a `callbackUrl` (it reaches this server itself, or a Forge backend it drives), or null:
    * the refusal is the BAD_REQUEST's message. A promise when it asks the database (another server of the cluster).
@@ -232,6 +239,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
   const recovery = new Recovery({ store, live, intake, lane, log, runtime });
   // Submissions run in the journal's lane: the scheduler's line follows the database's order (seq), and
   // every status event is published in the order of its id, so a resume cursor never skips one.
+  const { removals } = options;
   const submissions = new Submissions({
     run: lane,
     lastProgressAt: () => scheduler.journal.lastProgressAt,
@@ -243,6 +251,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     acceptAll: (results) => intake.acceptAll(results),
     onUncertain: () => recovery.sweepOrphans(),
     deadlineMs: SUBMIT_DEADLINE_MS,
+    ...(removals ? { removedSince: (caller: Caller) => removals.removedSince(caller) } : {}),
   });
   const quota = new QueueQuota(options.maxQueuedPerUser ?? DEFAULT_MAX_QUEUED_PER_USER, (owner) =>
     live.queuedOf(owner),

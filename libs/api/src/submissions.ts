@@ -2,7 +2,8 @@ import { LaneAbandoned } from "@anvil/job-machine";
 import type { Job } from "@anvil/job-machine";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { isDatabaseUnreachable, isTransientDatabaseError } from "@anvil/persistence";
-import { databaseUnavailable, Unavailable } from "./errors";
+import type { Caller } from "./caller";
+import { databaseUnavailable, Unavailable, UserGone } from "./errors";
 
 /** The most submissions stored in one transaction. */
 const MAX_BATCH = 256;
@@ -22,6 +23,13 @@ const databaseSlow = () =>
   new Unavailable({
     message:
       "The database did not answer in time; the job may still be accepted: submit it again with the same idempotencyKey to find out",
+  });
+
+const userGone = () =>
+  new UserGone({
+    message:
+      "Your user was removed while this submission was on its way; the job was not accepted (an admin can make the " +
+      "user again)",
   });
 
 const termOver = (cause: unknown) =>
@@ -66,10 +74,18 @@ export interface SubmissionsOptions {
   onUncertain?: () => void;
   /** How long one submission may wait for a database that does not answer before it is refused. */
   deadlineMs: number;
+  /**
+   * Whether the user who made a submission was removed since the call was admitted (see `UserRemovals`): it is then
+   * refused as it is taken to the database. Removals run in the lane too, so a submission taken before one is in the
+   * line when the removal ends, and one taken after it is refused.
+   */
+  removedSince?: (caller: Caller) => boolean;
 }
 
 interface Waiting {
   inputs: readonly SubmitJobInput[];
+  /** Who made the submission, when a caller did (an admin's retry is the admin's, whoever's job it repeats). */
+  by: Caller | undefined;
   /** All or none (`jobs.submitMany`): stored alone, in a transaction of its own. */
   atomic: boolean;
   /** Sent to the database: from now on a refusal cannot promise that it was not stored. */
@@ -96,22 +112,23 @@ export class Submissions {
 
   constructor(private readonly options: SubmissionsOptions) {}
 
-  /** Stores one submission, batched with others that arrive meanwhile. */
-  async submit(input: SubmitJobInput): Promise<Job> {
-    const [job] = await this.enqueue([input], false);
+  /** Stores one submission of `by`'s, batched with others that arrive meanwhile. */
+  async submit(input: SubmitJobInput, by?: Caller): Promise<Job> {
+    const [job] = await this.enqueue([input], false, by);
     if (job === undefined) throw new Error("the store returned no job");
     return job;
   }
 
-  /** Stores every input, in order, in one transaction of their own, or none of them. */
-  submitAll(inputs: readonly SubmitJobInput[]): Promise<Job[]> {
-    return this.enqueue(inputs, true);
+  /** Stores every input of `by`'s, in order, in one transaction of their own, or none of them. */
+  submitAll(inputs: readonly SubmitJobInput[], by?: Caller): Promise<Job[]> {
+    return this.enqueue(inputs, true, by);
   }
 
-  private enqueue(inputs: readonly SubmitJobInput[], atomic: boolean): Promise<Job[]> {
+  private enqueue(inputs: readonly SubmitJobInput[], atomic: boolean, by: Caller | undefined): Promise<Job[]> {
     return new Promise<Job[]>((resolve, reject) => {
       const entry: Waiting = {
         inputs,
+        by,
         atomic,
         sent: false,
         settled: false,
@@ -145,6 +162,21 @@ export class Submissions {
   private refuse(entry: Waiting, error: unknown): void {
     if (!entry.sent) this.waiting = this.waiting.filter((w) => w !== entry);
     this.settle(entry, () => entry.reject(error));
+  }
+
+  /**
+   * Takes `count` submissions from the front to send them, less those whose user was removed since they were
+   * admitted: those are refused here, never stored. In the lane, so no removal comes between this and the store.
+   */
+  private take(count: number): Waiting[] {
+    const taken = this.waiting.splice(0, count);
+    const { removedSince } = this.options;
+    if (removedSince === undefined) return taken;
+    return taken.filter((entry) => {
+      if (entry.by === undefined || !removedSince(entry.by)) return true;
+      this.settle(entry, () => entry.reject(userGone()));
+      return false;
+    });
   }
 
   private settle(entry: Waiting, answer: () => void): void {
@@ -208,7 +240,8 @@ export class Submissions {
         if (sent && yielding) break;
         // Cut in two only when the second half may follow the first at once.
         const split = depth > 1 && inFlight.length === 0 && singles >= SPLIT_AT && !yielding;
-        const batch = this.waiting.splice(0, Math.min(split ? Math.ceil(singles / 2) : MAX_BATCH, singles));
+        const batch = this.take(Math.min(split ? Math.ceil(singles / 2) : MAX_BATCH, singles));
+        if (batch.length === 0) continue;
         for (const entry of batch) entry.sent = true;
         // One input each: a batch of single submissions.
         const inputs = batch.flatMap((entry) => entry.inputs);
@@ -234,7 +267,10 @@ export class Submissions {
     }
     // Nothing is in flight now: what the one statement could not take goes the general way, still in this turn.
     if (general.length > 0) await this.storeAlone(general, false);
-    else if (!sent && this.waiting[0]?.atomic) await this.storeAlone(this.waiting.splice(0, 1), true);
+    else if (!sent && this.waiting[0]?.atomic) {
+      const group = this.take(1);
+      if (group.length > 0) await this.storeAlone(group, true);
+    }
   }
 
   /** Stores `batch` in a transaction of its own: an all-or-nothing group, or single submissions the general way. */

@@ -17,6 +17,7 @@ import {
   NotFound,
   TooMany,
   Unavailable,
+  UserGone,
 } from "./errors";
 
 /** The largest request body one call (or batch) may carry, over HTTP or in one WebSocket message. */
@@ -92,6 +93,7 @@ const toTRPCError = (error: unknown): TRPCError | undefined => {
   if (error instanceof Invalid || error instanceof InvalidCursor) {
     return new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: error });
   }
+  if (error instanceof UserGone) return new TRPCError({ code: "UNAUTHORIZED", message: error.message, cause: error });
   if (error instanceof TooMany) {
     return new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message, cause: error });
   }

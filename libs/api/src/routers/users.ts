@@ -75,7 +75,9 @@ export const usersRouter = router({
     if (input.name === ctx.user.name) {
       throw new TRPCError({ code: "CONFLICT", message: "You cannot remove yourself; another admin can" });
     }
-    if (!(await ctx.users.remove(input.name))) {
+    // In the submission lane: a submission of theirs on its way is stored before it (and in the line once it ends),
+    // or refused after it; `jobs.cancelWaiting { owner }` then finds every job of theirs that waits.
+    if (!(await ctx.service.removeUser(input.name, () => ctx.users.remove(input.name)))) {
       throw new TRPCError({ code: "NOT_FOUND", message: `No user named ${input.name}` });
     }
     ctx.events.publish({ kind: "revoked", user: input.name });
