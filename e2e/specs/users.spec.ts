@@ -75,6 +75,38 @@ test.describe("users", () => {
     await expect(annElsewhere.getByTestId("signed-in-user")).toHaveText("local");
   });
 
+  test("an admin makes a user an admin in the Users panel, and back, and the user's open page follows at once", async ({
+    browser,
+    page,
+    request,
+  }) => {
+    const name = `cara-${Math.random().toString(36).slice(2, 8)}`;
+    const caraPage = await signedIn(browser, await makeUser(request, name));
+    await caraPage.goto("/");
+    await expect(caraPage.getByTestId("signed-in-user")).toHaveText(name);
+    // Her page's stream is open, as an admitted user's: the change of rights ends it, and the page asks who it is.
+    await expect(caraPage.locator('main[data-stream="open"]')).toHaveCount(1);
+    const caraHeader = caraPage.getByRole("banner");
+    await expect(caraHeader.getByRole("button", { name: "Users" })).toHaveCount(0);
+
+    await page.goto("/");
+    await page.getByRole("banner").getByRole("button", { name: "Users" }).click();
+    const panel = page.getByRole("dialog", { name: "Users" });
+    await panel.getByRole("button", { name: `Make ${name} admin` }).click();
+    await expect(panel.getByRole("status")).toHaveText(`${name} is an admin now.`);
+    await expect(panel.getByRole("list", { name: "Users" })).toContainText(`${name} (admin)`);
+    // Without a reload: her page offers what an admin has.
+    await expect(caraHeader.getByRole("button", { name: "Users" })).toBeVisible();
+    // Her stream open again, with her new rights: the page hears of the next change when that one ends. (One made
+    // while it reopens is the server's at once, but the page would show it only at the stream's next end.)
+    await expect(caraPage.locator('main[data-stream="open"]')).toHaveCount(1);
+
+    await panel.getByRole("button", { name: `Remove admin from ${name}` }).click();
+    await expect(panel.getByRole("status")).toHaveText(`${name} is no longer an admin.`);
+    await expect(caraHeader.getByRole("button", { name: "Users" })).toHaveCount(0);
+    await expect(caraPage.getByTestId("signed-in-user")).toHaveText(name);
+  });
+
   test("on a phone, a signed-in admin's header keeps every control on the screen, and each still works", async ({
     browser,
     request,
