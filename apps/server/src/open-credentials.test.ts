@@ -5,22 +5,23 @@ import type { EndedCredentials } from "./open-credentials";
 
 /** Credentials over sets of live sessions and tokens that a test changes, and a database that may be away. */
 const setUp = () => {
-  const live = { sessions: new Set<string>(), tokens: new Set<string>() };
+  // What the database holds: live sessions and tokens, and which of them are an admin's.
+  const live = { sessions: new Set<string>(), tokens: new Set<string>(), admins: new Set<string>() };
   const database = { away: false, asked: [] as string[][], askedTokens: [] as string[][] };
   const ended: EndedCredentials[] = [];
-  const answer = (held: Set<string>, hashes: readonly string[]) =>
+  const answer = (held: Set<string>, hashes: readonly string[], admin = false) =>
     database.away
       ? Promise.reject(new Error("connection refused"))
-      : Promise.resolve(new Set(hashes.filter((hash) => held.has(hash))));
+      : Promise.resolve(new Set(hashes.filter((hash) => held.has(hash) && (!admin || live.admins.has(hash)))));
   const credentials = new OpenCredentials({
     users: {
-      liveSessions: (hashes: readonly string[]) => {
-        database.asked.push([...hashes]);
-        return answer(live.sessions, hashes);
+      liveSessions: (hashes: readonly string[], _now?: Date, { admin = false } = {}) => {
+        if (!admin) database.asked.push([...hashes]);
+        return answer(live.sessions, hashes, admin);
       },
-      liveTokens: (hashes: readonly string[]) => {
-        database.askedTokens.push([...hashes]);
-        return answer(live.tokens, hashes);
+      liveTokens: (hashes: readonly string[], { admin = false } = {}) => {
+        if (!admin) database.askedTokens.push([...hashes]);
+        return answer(live.tokens, hashes, admin);
       },
     },
     ended: (credentials) => ended.push(credentials),
@@ -57,6 +58,27 @@ describe("OpenCredentials", () => {
       await credentials.sweep();
       expect(database.asked.at(-1)).toEqual(["c"]);
       expect(ended).toHaveLength(3);
+    } finally {
+      credentials.stop();
+    }
+  });
+
+  it("ends what a token or session opened as an admin's once its user is no admin, and only that", async () => {
+    const { live, ended, credentials } = setUp();
+    try {
+      for (const hash of ["kept", "demoted"]) {
+        live.tokens.add(hash);
+        live.sessions.add(hash);
+        live.admins.add(hash);
+      }
+      credentials.opened({ name: "kim", admin: true, token: "kept" });
+      credentials.opened({ name: "dee", admin: true, token: "demoted" });
+      credentials.opened({ name: "dee", admin: true, session: "demoted" });
+      await credentials.sweep();
+      expect(ended).toEqual([]);
+      live.admins.delete("demoted");
+      await credentials.sweep();
+      expect(ended).toEqual([{ sessions: ["demoted"], tokens: ["demoted"], admin: true }]);
     } finally {
       credentials.stop();
     }

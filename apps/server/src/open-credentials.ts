@@ -8,10 +8,14 @@ export const CREDENTIAL_SWEEP_MS = 5_000;
 /** Credentials asked about in one query. */
 const SWEEP_CHUNK = 1_000;
 
-/** What ended: web sessions and users' tokens, by hash, as `Caller.session` and `Caller.token` have them. */
+/**
+ * What ended: web sessions and users' tokens, by hash, as `Caller.session` and `Caller.token` have them; with `admin`,
+ * only what they opened as an admin (their user is an admin no more).
+ */
 export interface EndedCredentials {
   sessions: readonly string[];
   tokens: readonly string[];
+  admin?: true;
 }
 
 /** What {@link OpenCredentials} is built from. */
@@ -66,12 +70,17 @@ class OpenCounts {
 export class OpenCredentials {
   private readonly sessions: OpenCounts;
   private readonly tokens: OpenCounts;
+  /** The same for what was opened as an admin: it ends when its user is an admin no more. */
+  private readonly adminSessions: OpenCounts;
+  private readonly adminTokens: OpenCounts;
   private readonly timer: ReturnType<typeof setInterval>;
   private sweeping: Promise<void> | null = null;
 
   constructor(private readonly options: OpenCredentialsOptions) {
     this.sessions = new OpenCounts((hashes) => options.users.liveSessions(hashes));
     this.tokens = new OpenCounts((hashes) => options.users.liveTokens(hashes));
+    this.adminSessions = new OpenCounts((hashes) => options.users.liveSessions(hashes, new Date(), { admin: true }));
+    this.adminTokens = new OpenCounts((hashes) => options.users.liveTokens(hashes, { admin: true }));
     this.timer = setInterval(() => void this.sweep(), options.sweepMs ?? CREDENTIAL_SWEEP_MS);
     this.timer.unref();
   }
@@ -81,6 +90,8 @@ export class OpenCredentials {
     const releases = [
       ...(caller.session === undefined ? [] : [this.sessions.opened(caller.session)]),
       ...(caller.token === undefined ? [] : [this.tokens.opened(caller.token)]),
+      ...(caller.admin && caller.session !== undefined ? [this.adminSessions.opened(caller.session)] : []),
+      ...(caller.admin && caller.token !== undefined ? [this.adminTokens.opened(caller.token)] : []),
     ];
     return () => {
       for (const release of releases) release();
@@ -112,6 +123,13 @@ export class OpenCredentials {
       // Said again at every sweep for as long as something opened with them stays open: a stream whose request was
       // admitted before the end may join the event hub only after a sweep (on a busy machine, long after).
       if (sessions.length + tokens.length > 0) this.options.ended({ sessions, tokens });
+      // What was opened as an admin's whose user is an admin no more ends too (users.update ended what was open
+      // then; a stream still starting then joins the hub later), to open again with the rights they have now.
+      const adminSessions = await this.adminSessions.ended();
+      const adminTokens = await this.adminTokens.ended();
+      if (adminSessions.length + adminTokens.length > 0) {
+        this.options.ended({ sessions: adminSessions, tokens: adminTokens, admin: true });
+      }
     } catch (error: unknown) {
       // The database is away: the credentials are asked about again at the next sweep.
       this.options.logger.debug({ err: error }, "could not check the open streams' credentials; trying again shortly");

@@ -16,17 +16,19 @@ export type HubMessage =
   | { kind: "line"; version: number; change: LineChange }
   | { kind: "timing" }
   | { kind: "revoked"; user: string }
-  | { kind: "credentialsEnded"; sessions: readonly string[]; tokens: readonly string[] }
+  | { kind: "credentialsEnded"; sessions: readonly string[]; tokens: readonly string[]; admin?: true }
   | { kind: "conversation"; owner: string; conversationId: string };
 
 /**
  * Whether `message` ends what `caller` has open (streams, WebSockets): their user was removed or their admin rights
- * changed, or the web session they signed in with ended, or the token they called with names nobody any more. A
- * token's calls end only with its user; each session of a user ends on its own.
+ * changed, or the web session they signed in with ended, or the token they called with names nobody any more (or,
+ * opened as an admin's, no admin). A token's calls end only with its user; each session of a user ends on its own.
  */
 export const endsAccess = (message: HubMessage, caller: Caller): boolean =>
   (message.kind === "revoked" && message.user === caller.name) ||
   (message.kind === "credentialsEnded" &&
+    // `admin`: the credentials' user is no admin any more; only what was opened as one ends.
+    (message.admin !== true || caller.admin) &&
     ((caller.session !== undefined && message.sessions.includes(caller.session)) ||
       (caller.token !== undefined && message.tokens.includes(caller.token))));
 

@@ -144,23 +144,36 @@ export class UserStore {
     return row === undefined ? null : toUser(row.user);
   }
 
-  /** Which of the sessions `idHashes` name are still signed in (not ended, not expired). */
-  async liveSessions(idHashes: readonly string[], now = new Date()): Promise<Set<string>> {
+  /**
+   * Which of the sessions `idHashes` name are still signed in (not ended, not expired); with `admin`, only those whose
+   * user is still an admin.
+   */
+  async liveSessions(idHashes: readonly string[], now = new Date(), { admin = false } = {}): Promise<Set<string>> {
     if (idHashes.length === 0) return new Set();
     const rows = await this.db
       .select({ idHash: sessions.idHash })
       .from(sessions)
-      .where(and(inArray(sessions.idHash, [...idHashes]), gt(sessions.expiresAt, now)));
+      .innerJoin(users, eq(users.name, sessions.userName))
+      .where(
+        and(
+          inArray(sessions.idHash, [...idHashes]),
+          gt(sessions.expiresAt, now),
+          admin ? eq(users.admin, true) : undefined,
+        ),
+      );
     return new Set(rows.map((row) => row.idHash));
   }
 
-  /** Which of the token hashes `tokenHashes` still name a user (one removed takes its token with it). */
-  async liveTokens(tokenHashes: readonly string[]): Promise<Set<string>> {
+  /**
+   * Which of the token hashes `tokenHashes` still name a user (one removed takes its token with it); with `admin`, a
+   * user who is still an admin.
+   */
+  async liveTokens(tokenHashes: readonly string[], { admin = false } = {}): Promise<Set<string>> {
     if (tokenHashes.length === 0) return new Set();
     const rows = await this.db
       .select({ tokenHash: users.tokenHash })
       .from(users)
-      .where(inArray(users.tokenHash, [...tokenHashes]));
+      .where(and(inArray(users.tokenHash, [...tokenHashes]), admin ? eq(users.admin, true) : undefined));
     return new Set(rows.flatMap((row) => (row.tokenHash === null ? [] : [row.tokenHash])));
   }
 

@@ -24,7 +24,7 @@ describe.each(testDrivers())("users.update on $kind", (driver) => {
 
   beforeAll(async () => {
     database = await driver.create();
-    running = await startInProcess(database, { apiToken: TOKEN, failedLoginLimit: 1_000 });
+    running = await startInProcess(database, { apiToken: TOKEN, failedLoginLimit: 1_000, credentialSweepMs: 100 });
     admin = authorizedHttpClient(running.url, bearer(TOKEN));
     annToken = (await admin.users.create.mutate({ name: "ann" })).token;
   });
@@ -81,6 +81,19 @@ describe.each(testDrivers())("users.update on $kind", (driver) => {
     const again = await annSocket();
     again.socket.terminate();
     await again.closed;
+  });
+
+  it("ends, within a sweep, a WebSocket opened as an admin's whose user is no admin without the update's word", async () => {
+    await admin.users.update.mutate({ name: "ann", admin: true });
+    const { socket, closed } = await annSocket();
+    try {
+      // As for a socket still starting when users.update ended the others: the demotion reaches it only through
+      // the database.
+      expect(await running.anvil.users.setAdmin("ann", false)).toMatchObject({ changed: true });
+      await closed;
+    } finally {
+      socket.terminate();
+    }
   });
 
   it("keeps a web session signed in, reading the new rights at its next call", async () => {
