@@ -24,7 +24,47 @@ describe("unlistedConversationWatch", () => {
   });
 });
 
+/** The job intake of a page with conversation c1 open, which it streams. */
+const mountIntake = () =>
+  mountedForTest(() =>
+    createJobIntake({
+      store: createJobStore(),
+      openId: () => "c1",
+      listed: () => true,
+      reloadList: async () => undefined,
+      onJobEvent: () => undefined,
+      readOpenWaiting: () => undefined,
+      onHistoryGone: () => undefined,
+      onBackendUp: () => undefined,
+    }),
+  );
+
 describe("createJobIntake", () => {
+  it("asks who the page is when its stream fails, and again once it is live again", async () => {
+    vi.useFakeTimers();
+    const streams: ReturnType<typeof sseStream<JobStreamEvent>>[] = [];
+    const asked = serverAnswering(
+      () => undefined,
+      () => {
+        const stream = sseStream<JobStreamEvent>();
+        streams.push(stream);
+        return stream.response;
+      },
+    );
+    mountIntake();
+    await vi.advanceTimersByTimeAsync(10);
+    const statusChecks = () => asked.filter((path) => path === "/auth/status").length;
+    expect(statusChecks()).toBe(0);
+    // The server ended the stream (the user's rights changed, say): the page asks at once.
+    streams[0]!.fail();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(statusChecks()).toBe(1);
+    // A change made while it reopens is heard of once it is live again.
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(streams).toHaveLength(2);
+    expect(statusChecks()).toBe(2);
+  });
+
   it("reads the queue panel's counts again at a line event that changed the line, not at one of timing alone", async () => {
     vi.useFakeTimers();
     let stream: ReturnType<typeof sseStream<JobStreamEvent>> | null = null;
@@ -32,19 +72,7 @@ describe("createJobIntake", () => {
       () => undefined,
       () => (stream = sseStream<JobStreamEvent>()).response,
     );
-    // The stream of conversation c1, open on the page.
-    mountedForTest(() =>
-      createJobIntake({
-        store: createJobStore(),
-        openId: () => "c1",
-        listed: () => true,
-        reloadList: async () => undefined,
-        onJobEvent: () => undefined,
-        readOpenWaiting: () => undefined,
-        onHistoryGone: () => undefined,
-        onBackendUp: () => undefined,
-      }),
-    );
+    mountIntake();
     await vi.advanceTimersByTimeAsync(10);
     expect(stream).not.toBeNull();
     const statusReads = () => asked.filter((procedure) => procedure === "queue.status").length;

@@ -3,7 +3,7 @@ import type { Accessor } from "solid-js";
 import { currentUser, recheckAuth } from "./auth";
 import type { JobStore } from "./job-store";
 import { MAX_SINGLE_READS } from "./line";
-import { createSubscription } from "./subscription";
+import { createSubscription, whenLiveAgain } from "./subscription";
 import { coalesced, throttled } from "./tasks";
 import { trpc } from "./trpc";
 import type { Job, JobStreamEvent, QueueStatus } from "./types";
@@ -160,6 +160,12 @@ export function createJobIntake(options: JobIntakeOptions) {
   };
   onCleanup(() => clearTimeout(takingIn));
 
+  // The stream ended or failed, and has not been live since.
+  let reopening = false;
+  const ended = () => {
+    reopening = true;
+    void recheckAuth();
+  };
   // The page subscribes to what it shows: the open conversation's jobs; with none open, the line and the GPUs of the
   // queue panel (status changes and compact line events only: a fresh unfiltered stream sends no snapshots).
   const stream = createSubscription<{ conversationId?: string }, JobStreamEvent>({
@@ -181,8 +187,15 @@ export function createJobIntake(options: JobIntakeOptions) {
     },
     onHistoryGone: options.onHistoryGone,
     // Either may be a sign-in that ended: then the page asks for one, or starts afresh as whoever it now is.
-    onError: () => void recheckAuth(),
-    onEnded: () => void recheckAuth(),
+    onError: () => ended(),
+    onEnded: () => ended(),
+  });
+  // And again once it is live again: an admin may have changed the user's rights while it reopened (the server
+  // ended the stream for the change before; the page, asked at that end, heard of the rights of then).
+  whenLiveAgain(stream.state, () => {
+    if (!reopening) return;
+    reopening = false;
+    void recheckAuth();
   });
 
   const poll = setInterval(() => void refreshQueue(), QUEUE_POLL_MS);
