@@ -295,7 +295,7 @@ describe("blameEnvironment", () => {
       ],
       [
         Object.assign(new Error(), { code: "EADDRINUSE", syscall: "listen", port: 4000 }),
-        "Invalid environment: PORT 4000 is in use on anvil.example by another process (listen EADDRINUSE): stop it, or set PORT to a free port",
+        "Cannot start: PORT 4000 is in use on anvil.example by another process (listen EADDRINUSE): stop it, or set PORT to a free port",
       ],
       [
         Object.assign(new Error(), { code: "EACCES", syscall: "listen", port: 4000 }),

@@ -5,8 +5,9 @@ import { DataDirUnusable } from "./data-dir-lock";
 
 /** A variable's value this server cannot work with: the message is the one line start-up stops with. */
 export class InvalidEnvironment extends Error {
-  constructor(problem: string, options?: ErrorOptions) {
-    super(`Invalid environment: ${problem}`, options);
+  /** `heading`: what the line starts with; a valid variable naming something this machine cannot give says so. */
+  constructor(problem: string, options?: ErrorOptions, heading = "Invalid environment") {
+    super(`${heading}: ${problem}`, options);
     this.name = "InvalidEnvironment";
   }
 }
@@ -335,8 +336,8 @@ function parsed<T extends z.ZodType>(schema: T, source: Record<string, string | 
 export function blameEnvironment(error: unknown, env: Pick<Env, "HOST" | "PORT">): InvalidEnvironment | null {
   if (error instanceof DataDirUnusable) return new InvalidEnvironment(error.message, { cause: error });
   const { code, syscall, hostname, port } = error as NodeJS.ErrnoException & { hostname?: string; port?: number };
-  const blame = (problem: string, remedy = "") =>
-    new InvalidEnvironment(`${problem} (${syscall} ${code})${remedy}`, { cause: error });
+  const blame = (problem: string, remedy = "", heading?: string) =>
+    new InvalidEnvironment(`${problem} (${syscall} ${code})${remedy}`, { cause: error }, heading);
   // Only the failures of binding HOST:PORT: a DATABASE_URL or a FORGE_URL that does not resolve is no HOST's fault.
   if (syscall === "getaddrinfo" && hostname === env.HOST) {
     // ENOTFOUND: no such name; EAI_AGAIN and the like: the name server did not answer.
@@ -349,9 +350,11 @@ export function blameEnvironment(error: unknown, env: Pick<Env, "HOST" | "PORT">
   switch (code) {
     case "EADDRINUSE":
       // Often another Anvil, or this one's last run still stopping (a SIGTERM's grace lets running jobs finish).
+      // PORT itself is valid: what is wrong is the process holding it, so the line does not call it invalid.
       return blame(
         `PORT ${env.PORT} is in use on ${env.HOST} by another process`,
         ": stop it, or set PORT to a free port",
+        "Cannot start",
       );
     case "EACCES":
       return blame(`PORT ${env.PORT} may not be bound by this user`);

@@ -144,7 +144,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  // A bad variable is one line naming it, as it is (InvalidEnvironment, by name: env.ts may not have loaded);
+  // A bad variable, or a port taken, is one line naming it (InvalidEnvironment, by name: env.ts may not have loaded);
   // anything else says start-up failed, and why.
   if (error instanceof Error && error.name === "InvalidEnvironment") console.error(error.message);
   else console.error(`Anvil failed to start: ${error instanceof Error ? error.message : String(error)}`);

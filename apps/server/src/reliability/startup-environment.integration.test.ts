@@ -33,7 +33,7 @@ describe("checkListenAddress", () => {
     const { server, port } = await listening();
     servers.push(server);
     await expect(checkListenAddress({ HOST: "127.0.0.1", PORT: port })).rejects.toThrow(
-      `Invalid environment: PORT ${port} is in use on 127.0.0.1 by another process (listen EADDRINUSE): stop it, or set PORT to a free port`,
+      `Cannot start: PORT ${port} is in use on 127.0.0.1 by another process (listen EADDRINUSE): stop it, or set PORT to a free port`,
     );
   });
 
@@ -81,7 +81,7 @@ describe("the built server with a bad HOST, PORT or DATA_DIR", () => {
       "Invalid environment: HOST 192.0.2.1 is not an address of this machine (listen EADDRNOTAVAIL)\n",
     );
     expect(await refusal({ DATA_DIR: dataDir, PORT: String(taken.port) })).toBe(
-      `Invalid environment: PORT ${taken.port} is in use on 127.0.0.1 by another process (listen EADDRINUSE): stop it, or set PORT to a free port\n`,
+      `Cannot start: PORT ${taken.port} is in use on 127.0.0.1 by another process (listen EADDRINUSE): stop it, or set PORT to a free port\n`,
     );
   }, 30_000);
 
