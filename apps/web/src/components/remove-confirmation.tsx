@@ -1,6 +1,7 @@
-import { createUniqueId, onMount, Show } from "solid-js";
+import { Show } from "solid-js";
 import { proxied } from "../lib/auth";
 import { counted } from "../lib/format";
+import { RowQuestion } from "./row-question";
 
 /** "1 waiting job", "3 waiting jobs", counted as the app counts. */
 export const waitingJobs = (n: number): string => counted(n, "waiting job", "waiting jobs");
@@ -19,10 +20,6 @@ export function RemoveConfirmation(props: {
   onRemove: (pressed: HTMLButtonElement) => void;
   onKeep: () => void;
 }) {
-  const questionId = createUniqueId();
-  let box!: HTMLDivElement;
-  // The question is read out once it is there; Tab goes on to its choice and buttons.
-  onMount(() => box.focus());
   const proxy = () =>
     proxied().proxy
       ? " A user your sign-in proxy names comes back at their next request: take their access away at the proxy."
@@ -30,23 +27,15 @@ export function RemoveConfirmation(props: {
   // Their waiting jobs go on taking turns on the GPUs unless cancelled: said, with where else to cancel them.
   const stay = " Their jobs stay, and those waiting still take their turns: Waiting jobs can cancel them.";
   return (
-    <div
-      ref={box}
-      class="users-panel__confirm"
-      role="group"
-      aria-labelledby={questionId}
-      tabIndex={-1}
-      // Escape takes the question back, not the whole panel (the dialog's own Escape listens on the document).
-      on:keydown={(e) => {
-        if (e.key !== "Escape") return;
-        e.stopPropagation();
-        props.onKeep();
-      }}
+    <RowQuestion
+      question={
+        <>
+          Remove {props.name}? Their token stops working at once.{stay}
+          {proxy()}
+        </>
+      }
+      onCancel={() => props.onKeep()}
     >
-      <p id={questionId}>
-        Remove {props.name}? Their token stops working at once.{stay}
-        {proxy()}
-      </p>
       <Show when={(props.waiting ?? 0) > 0}>
         <label class="check">
           <input
@@ -58,7 +47,7 @@ export function RemoveConfirmation(props: {
           Also cancel their {waitingJobs(props.waiting ?? 0)}
         </label>
       </Show>
-      <div class="users-panel__confirm-actions">
+      <div class="row-question__actions">
         <button
           type="button"
           class="button button--small button--primary"
@@ -72,6 +61,6 @@ export function RemoveConfirmation(props: {
           Keep {props.name}
         </button>
       </div>
-    </div>
+    </RowQuestion>
   );
 }
