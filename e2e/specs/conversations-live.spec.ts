@@ -1,15 +1,8 @@
-import type { APIRequestContext } from "@playwright/test";
-import { uniquePrompt } from "../support/app";
+import { createConversation, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 /** Well inside the list's backstop poll (a minute): what arrives within it came live. */
 const LIVE = { timeout: 2_500 };
-
-const createConversation = async (request: APIRequestContext, title: string): Promise<string> => {
-  const response = await request.post("/trpc/conversations.create", { data: { title } });
-  expect(response.ok()).toBe(true);
-  return ((await response.json()) as { result: { data: { id: string } } }).result.data.id;
-};
 
 test.describe("conversations, live on every page", () => {
   test("a rename, a new conversation and a deletion in one tab show in the other at once", async ({ context }) => {
@@ -22,12 +15,15 @@ test.describe("conversations, live on every page", () => {
     }
     const listOf = (page: typeof here) => page.getByRole("navigation", { name: "Conversations" });
 
-    // Renamed here (the list asks for the title): the other tab's list and heading follow.
+    // Renamed here (the title typed anew in its row): the other tab's list and heading follow.
     const renamed = uniquePrompt("renamed in the first tab");
-    here.once("dialog", (dialog) => void dialog.accept(renamed));
     await listOf(here)
       .getByRole("button", { name: `Rename ${title}` })
       .click();
+    await listOf(here)
+      .getByRole("textbox", { name: `New title for ${title}` })
+      .fill(renamed);
+    await listOf(here).getByRole("button", { name: "Save" }).click();
     await expect(listOf(there)).toContainText(renamed, LIVE);
     await expect(there.getByRole("heading", { level: 1 })).toHaveText(renamed, LIVE);
 
@@ -39,10 +35,10 @@ test.describe("conversations, live on every page", () => {
     }
 
     // Deleted here while the other tab has it open: that tab says so and leaves it for a new conversation.
-    here.once("dialog", (dialog) => void dialog.accept());
     await listOf(here)
       .getByRole("button", { name: `Delete ${renamed}` })
       .click();
+    await listOf(here).getByRole("group").getByRole("button", { name: "Delete" }).click();
     await expect(there.getByRole("status").filter({ hasText: "was deleted in another tab or window" })).toContainText(
       `“${renamed}” was deleted`,
       LIVE,

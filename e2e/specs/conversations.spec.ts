@@ -1,4 +1,5 @@
 import {
+  createConversation,
   expectImage,
   jobCard,
   openNewConversation,
@@ -22,16 +23,23 @@ test.describe("conversations", () => {
     const title = prompt.slice(0, 20);
     await expect(list.getByRole("button", { name: new RegExp(`^${title}`) })).toHaveAttribute("aria-current", "page");
 
-    // Declined first: nothing happens.
-    page.once("dialog", (dialog) => void dialog.dismiss());
-    await list.getByRole("button", { name: new RegExp(`^Delete ${title}`) }).click();
+    // Asked in the row, the page's own question rather than the browser's box; declined first: nothing happens,
+    // and the keyboard is back on Delete.
+    const deleteButton = list.getByRole("button", { name: new RegExp(`^Delete ${title}`) });
+    const question = list.getByRole("group", { name: new RegExp(`^Delete "${title}.*cannot be undone\\.$`) });
+    await deleteButton.click();
+    await expect(question).toBeFocused();
+    await page.keyboard.press("Escape");
+    await expect(question).toHaveCount(0);
+    await expect(deleteButton).toBeFocused();
+    await expect(card).toBeVisible();
+    await deleteButton.click();
+    await question.getByRole("button", { name: "Cancel" }).click();
+    await expect(question).toHaveCount(0);
     await expect(card).toBeVisible();
 
-    page.once("dialog", (dialog) => {
-      expect(dialog.message()).toContain("cannot be undone");
-      void dialog.accept();
-    });
-    await list.getByRole("button", { name: new RegExp(`^Delete ${title}`) }).click();
+    await deleteButton.click();
+    await question.getByRole("button", { name: "Delete" }).click();
     await expect(list.getByRole("button", { name: new RegExp(`^${title}`) })).toHaveCount(0);
     await expect(card).toHaveCount(0);
     expect((await page.request.get(image ?? "/images/none.png")).status()).toBe(404);
@@ -124,17 +132,68 @@ test.describe("conversations", () => {
     const title = prompt.slice(0, 20);
     const renamed = uniquePrompt("Harbours");
 
-    page.once("dialog", (dialog) => {
-      expect(dialog.type()).toBe("prompt");
-      expect(dialog.defaultValue()).toBe(prompt);
-      void dialog.accept(renamed);
-    });
+    // The title becomes a field in the row, holding it selected: a longer one than the server takes cannot be typed,
+    // and Escape leaves the title as it was.
     await list.getByRole("button", { name: new RegExp(`^Rename ${title}`) }).click();
+    const field = list.getByRole("textbox", { name: `New title for ${prompt}` });
+    await expect(field).toBeFocused();
+    await expect(field).toHaveValue(prompt);
+    await expect(field).toHaveAttribute("maxlength", "200");
+    await page.keyboard.insertText("x".repeat(250));
+    await expect(field).toHaveValue("x".repeat(200));
+    await expect(list.getByText("200 of 200 characters: a title holds no more")).toBeVisible();
+    await page.keyboard.press("Escape");
+    await expect(field).toHaveCount(0);
+    await expect(list.getByRole("button", { name: new RegExp(`^Rename ${title}`) })).toBeFocused();
+
+    // Typed over the selected title, Enter saves; the keyboard is back on the row's Rename.
+    await page.keyboard.press("Enter");
+    await expect(field).toHaveValue(prompt);
+    await page.keyboard.type(renamed);
+    await page.keyboard.press("Enter");
     await expect(list.getByRole("button", { name: new RegExp(`^${renamed}`) })).toHaveAttribute("aria-current", "page");
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(renamed);
+    await expect(list.getByRole("button", { name: `Rename ${renamed}` })).toBeFocused();
 
     await page.reload();
     await expect(page.getByRole("navigation", { name: "Conversations" }).getByText(renamed)).toBeVisible();
+  });
+
+  test("a rename that fails keeps what was typed in the field, the keyboard on it, to save it again", async ({
+    page,
+  }) => {
+    const title = uniquePrompt("a rename that fails");
+    await page.goto(`/?c=${await createConversation(page.request, title)}`);
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    // The rename is held on its way, then lost as a dropped connection loses it.
+    let arrived!: () => void;
+    const held = new Promise<void>((resolve) => (arrived = resolve));
+    let drop!: () => void;
+    const dropped = new Promise<void>((resolve) => (drop = resolve));
+    await page.route("**/trpc/conversations.rename*", async (route) => {
+      arrived();
+      await dropped;
+      await route.abort("connectionreset");
+    });
+
+    await list.getByRole("button", { name: `Rename ${title}` }).click();
+    const field = list.getByRole("textbox", { name: `New title for ${title}` });
+    const renamed = uniquePrompt("renamed at the second try");
+    await field.fill(renamed);
+    await field.press("Enter");
+    await held;
+    await expect(field).toBeDisabled();
+    await expect(list.getByRole("button", { name: "Saving…" })).toBeDisabled();
+    drop();
+    await expect(list.getByRole("alert")).toContainText(`"${title}" could not be renamed`);
+    await expect(field).toBeEnabled();
+    await expect(field).toHaveValue(renamed);
+    await expect(field).toBeFocused();
+
+    await page.unroute("**/trpc/conversations.rename*");
+    await field.press("Enter");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(renamed);
+    await expect(list.getByRole("button", { name: `Rename ${renamed}` })).toBeFocused();
   });
 
   test("Reuse on a finished card puts its prompt and settings in the box, to send them again changed", async ({

@@ -1,5 +1,14 @@
 import type { Locator, Page } from "@playwright/test";
-import { expectImage, holdGpu, jobCard, liesWithin, openSettings, submit, uniquePrompt } from "../support/app";
+import {
+  createConversation,
+  expectImage,
+  holdGpu,
+  jobCard,
+  liesWithin,
+  openSettings,
+  submit,
+  uniquePrompt,
+} from "../support/app";
 import { expect, test } from "../support/test";
 
 test.use({ viewport: { width: 375, height: 740 } });
@@ -225,5 +234,48 @@ test.describe("on a phone", () => {
         );
     expect(await clipped(other), "another conversation's title is cut short").toBe(true);
     expect(await clipped(open), "the open conversation's title is cut short").toBe(false);
+  });
+
+  test("renames and deletes a conversation inside the drawer, whose Escape is the field's and the question's", async ({
+    page,
+  }) => {
+    const title = uniquePrompt("a conversation renamed on a phone");
+    await page.goto(`/?c=${await createConversation(page.request, title)}`);
+    await page.getByRole("button", { name: "Conversations" }).click();
+    const drawer = page.getByRole("dialog", { name: "Conversations" });
+
+    // The field and its buttons stand inside the drawer; Escape leaves the title, and the drawer stays open.
+    await drawer.getByRole("button", { name: `Rename ${title}` }).click();
+    const field = drawer.getByRole("textbox", { name: `New title for ${title}` });
+    await expect(field).toBeFocused();
+    for (const control of [
+      field,
+      drawer.getByRole("button", { name: "Save" }),
+      drawer.getByRole("button", { name: "Cancel" }),
+    ]) {
+      expect(await liesWithin(control, drawer), "the rename's controls lie inside the drawer").toBe(true);
+    }
+    await page.keyboard.press("Escape");
+    await expect(field).toHaveCount(0);
+    await expect(drawer).toBeVisible();
+    const renamed = uniquePrompt("renamed on a phone");
+    await drawer.getByRole("button", { name: `Rename ${title}` }).click();
+    await field.fill(renamed);
+    await drawer.getByRole("button", { name: "Save" }).click();
+    await expect(drawer.getByRole("button", { name: `Rename ${renamed}` })).toBeFocused();
+
+    // So is the deletion's question, whose Escape is its own too.
+    await drawer.getByRole("button", { name: `Delete ${renamed}` }).click();
+    const question = drawer.getByRole("group", { name: new RegExp(`^Delete "${renamed}"`) });
+    await expect(question).toBeFocused();
+    for (const control of [question, question.getByRole("button", { name: "Delete" })]) {
+      expect(await liesWithin(control, drawer), "the question lies inside the drawer").toBe(true);
+    }
+    await page.keyboard.press("Escape");
+    await expect(question).toHaveCount(0);
+    await expect(drawer).toBeVisible();
+    await drawer.getByRole("button", { name: `Delete ${renamed}` }).click();
+    await question.getByRole("button", { name: "Delete" }).click();
+    await expect(drawer.locator("[data-conversation-id]").filter({ hasText: renamed })).toHaveCount(0);
   });
 });

@@ -12,6 +12,13 @@ export async function openNewConversation(page: Page, url = "/"): Promise<void> 
   await page.getByLabel("Size", { exact: true }).selectOption({ label: "512×512 · Small" });
 }
 
+/** Makes a conversation through the API; its id. */
+export async function createConversation(request: APIRequestContext, title: string): Promise<string> {
+  const response = await request.post("/trpc/conversations.create", { data: { title } });
+  expect(response.ok()).toBe(true);
+  return ((await response.json()) as { result: { data: { id: string } } }).result.data.id;
+}
+
 /** Opens the composer's settings row if it is closed. */
 export async function openSettings(page: Page): Promise<void> {
   const toggle = page.getByRole("button", { name: /^Settings/ });

@@ -84,13 +84,18 @@ describe("<ConversationList>", () => {
     await waitFor(() => expect(screen.getByRole("button", { name: /^Older foxes/ })).toHaveFocus());
   });
 
-  it("deletes a conversation once confirmed, naming it in the question", async () => {
+  it("asks in the row before deleting, naming the conversation, and deletes once Delete is pressed", async () => {
     const onDelete = vi.fn(async (_conversation: Conversation) => undefined);
-    const confirm = vi.fn(() => true);
-    list({ onDelete, confirm });
+    list({ onDelete });
     fireEvent.click(screen.getByRole("button", { name: "Delete Lighthouses" }));
-    expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Delete "Lighthouses"\? .*cannot be undone/));
+    expect(onDelete).not.toHaveBeenCalled();
+    // The focus is in the question, so that a screen reader reads it out.
+    const question = screen.getByRole("group", { name: /^Delete "Lighthouses"\? .*cannot be undone\.$/ });
+    expect(question).toHaveFocus();
+    expect(question).toHaveTextContent("Its images and jobs go with it, and a job still running is stopped.");
+    fireEvent.click(within(question).getByRole("button", { name: "Delete" }));
     await waitFor(() => expect(onDelete).toHaveBeenCalledWith(lighthouses));
+    await waitFor(() => expect(screen.queryByRole("group")).not.toBeInTheDocument());
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
   });
 
@@ -106,49 +111,121 @@ describe("<ConversationList>", () => {
         onSelect={() => undefined}
         onNew={() => undefined}
         onDelete={onDelete}
-        confirm={() => true}
       />
     ));
-    const deleteFoxes = screen.getByRole("button", { name: "Delete Foxes" });
-    deleteFoxes.focus();
-    fireEvent.click(deleteFoxes);
+    const deleteFrom = (title: string) => {
+      fireEvent.click(screen.getByRole("button", { name: `Delete ${title}` }));
+      const yes = within(screen.getByRole("group", { name: new RegExp(`^Delete "${title}"`) })).getByRole("button", {
+        name: "Delete",
+      });
+      yes.focus();
+      fireEvent.click(yes);
+    };
+    deleteFrom("Foxes");
     await waitFor(() => expect(screen.getByRole("button", { name: /^Lighthouses/ })).toHaveFocus());
-    const deleteLighthouses = screen.getByRole("button", { name: "Delete Lighthouses" });
-    deleteLighthouses.focus();
-    fireEvent.click(deleteLighthouses);
+    deleteFrom("Lighthouses");
     await waitFor(() => expect(screen.getByRole("button", { name: "New conversation" })).toHaveFocus());
   });
 
-  it("keeps a conversation when the deletion is not confirmed", () => {
+  it("keeps a conversation when its question is cancelled, by Cancel or Escape, the focus back on its Delete", () => {
     const onDelete = vi.fn(async (_conversation: Conversation) => undefined);
-    list({ onDelete, confirm: () => false });
-    fireEvent.click(screen.getByRole("button", { name: "Delete Foxes" }));
-    expect(onDelete).not.toHaveBeenCalled();
+    // The drawer the list is in on a phone closes on an Escape that reaches the document: this one does not.
+    const drawerEscape = vi.fn();
+    document.addEventListener("keydown", drawerEscape);
+    try {
+      list({ onDelete });
+      fireEvent.click(screen.getByRole("button", { name: "Delete Foxes" }));
+      fireEvent.click(within(screen.getByRole("group")).getByRole("button", { name: "Cancel" }));
+      expect(screen.queryByRole("group")).not.toBeInTheDocument();
+      expect(screen.getByRole("button", { name: "Delete Foxes" })).toHaveFocus();
+      fireEvent.click(screen.getByRole("button", { name: "Delete Foxes" }));
+      fireEvent.keyDown(screen.getByRole("group"), { key: "Escape" });
+      expect(screen.queryByRole("group")).not.toBeInTheDocument();
+      expect(screen.getByRole("button", { name: "Delete Foxes" })).toHaveFocus();
+      expect(onDelete).not.toHaveBeenCalled();
+      expect(drawerEscape).not.toHaveBeenCalled();
+    } finally {
+      document.removeEventListener("keydown", drawerEscape);
+    }
   });
 
-  it("says why a deletion failed, and offers Delete again", async () => {
+  it("says why a deletion failed, and offers Delete again, the focus on it", async () => {
     const refused = TRPCClientError.from({
       error: { code: -32600, message: "The database does not answer", data: { code: "SERVICE_UNAVAILABLE" } },
     });
     const onDelete = vi.fn(async (_conversation: Conversation) => Promise.reject(refused));
-    list({ onDelete, confirm: () => true });
+    list({ onDelete });
     fireEvent.click(screen.getByRole("button", { name: "Delete Foxes" }));
+    const yes = within(screen.getByRole("group")).getByRole("button", { name: "Delete" });
+    yes.focus();
+    fireEvent.click(yes);
     expect(await screen.findByRole("alert")).toHaveTextContent('"Foxes" could not be deleted');
     expect(screen.getByRole("button", { name: "Delete Foxes" })).toBeEnabled();
+    expect(screen.getByRole("button", { name: "Delete Foxes" })).toHaveFocus();
   });
 
-  it("renames a conversation to the title asked for, trimmed, and leaves it when the question is cancelled", async () => {
+  it("renames in the row: the field holds the title, selected and labelled, and Enter saves it trimmed", async () => {
     const onRename = vi.fn(async (_conversation: Conversation, _title: string) => undefined);
-    const askTitle = vi.fn((_question: string, _current: string): string | null => "  Lighthouses at dusk ");
-    list({ onRename, askTitle });
+    list({ onRename });
     fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
-    expect(askTitle).toHaveBeenCalledWith(expect.any(String), "Lighthouses");
+    const field = screen.getByRole<HTMLInputElement>("textbox", { name: "New title for Lighthouses" });
+    expect(field).toHaveValue("Lighthouses");
+    expect(field).toHaveFocus();
+    expect([field.selectionStart, field.selectionEnd]).toEqual([0, "Lighthouses".length]);
+    fireEvent.input(field, { target: { value: "  Lighthouses at dusk " } });
+    // Enter in the field submits its form.
+    fireEvent.submit(field);
     await waitFor(() => expect(onRename).toHaveBeenCalledWith(lighthouses, "Lighthouses at dusk"));
-    askTitle.mockReturnValue(null);
+    await waitFor(() => expect(screen.queryByRole("textbox")).not.toBeInTheDocument());
+  });
+
+  it("saves nothing for an unchanged or blank title, and Escape and Cancel leave the title as it was", () => {
+    const onRename = vi.fn(async (_conversation: Conversation, _title: string) => undefined);
+    const drawerEscape = vi.fn();
+    document.addEventListener("keydown", drawerEscape);
+    try {
+      list({ onRename });
+      fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+      fireEvent.input(screen.getByRole("textbox"), { target: { value: " Foxes " } });
+      fireEvent.click(screen.getByRole("button", { name: "Save" }));
+      expect(screen.queryByRole("textbox")).not.toBeInTheDocument();
+      expect(screen.getByRole("button", { name: "Rename Foxes" })).toHaveFocus();
+
+      fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+      fireEvent.input(screen.getByRole("textbox"), { target: { value: "   " } });
+      expect(screen.getByRole("button", { name: "Save" })).toBeDisabled();
+      fireEvent.submit(screen.getByRole("textbox"));
+      expect(screen.getByRole("textbox")).toBeInTheDocument();
+
+      fireEvent.input(screen.getByRole("textbox"), { target: { value: "Foxes in snow" } });
+      fireEvent.keyDown(screen.getByRole("textbox"), { key: "Escape" });
+      expect(screen.queryByRole("textbox")).not.toBeInTheDocument();
+      expect(screen.getByRole("button", { name: "Rename Foxes" })).toHaveFocus();
+      expect(drawerEscape).not.toHaveBeenCalled();
+
+      fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+      // Opened again, it holds the title, not what was typed and left.
+      expect(screen.getByRole("textbox")).toHaveValue("Foxes");
+      fireEvent.input(screen.getByRole("textbox"), { target: { value: "Foxes in snow" } });
+      fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+      expect(screen.getByRole("button", { name: /^Foxes/ })).toBeInTheDocument();
+      expect(screen.getByRole("button", { name: "Rename Foxes" })).toHaveFocus();
+      expect(onRename).not.toHaveBeenCalled();
+    } finally {
+      document.removeEventListener("keydown", drawerEscape);
+    }
+  });
+
+  it("takes at most 200 characters for a title, and counts them as the limit nears", () => {
+    list({ onRename: async () => undefined });
     fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
-    askTitle.mockReturnValue("   ");
-    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
-    expect(onRename).toHaveBeenCalledTimes(1);
+    const field = screen.getByRole("textbox", { name: "New title for Foxes" });
+    expect(field).toHaveAttribute("maxlength", "200");
+    expect(field).not.toHaveAccessibleDescription();
+    fireEvent.input(field, { target: { value: "x".repeat(185) } });
+    expect(field).toHaveAccessibleDescription("185 of 200 characters");
+    fireEvent.input(field, { target: { value: "x".repeat(200) } });
+    expect(field).toHaveAccessibleDescription("200 of 200 characters: a title holds no more");
   });
 
   it("keeps the focus on Rename once the conversation has its new title", async () => {
@@ -164,23 +241,47 @@ describe("<ConversationList>", () => {
         onSelect={() => undefined}
         onNew={() => undefined}
         onRename={onRename}
-        askTitle={() => "Lighthouses at dusk"}
       />
     ));
-    const rename = screen.getByRole("button", { name: "Rename Lighthouses" });
-    rename.focus();
-    fireEvent.click(rename);
+    fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
+    fireEvent.input(screen.getByRole("textbox"), { target: { value: "Lighthouses at dusk" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
     await waitFor(() => expect(screen.getByRole("button", { name: "Rename Lighthouses at dusk" })).toHaveFocus());
   });
 
-  it("says why a rename failed, until its OK puts the message away", async () => {
+  it("disables the field while the title is saved, and on a failure says why and keeps what was typed", async () => {
     const refused = TRPCClientError.from({
-      error: { code: -32600, message: "title must be at most 200 characters", data: { code: "BAD_REQUEST" } },
+      error: { code: -32600, message: "The database does not answer", data: { code: "SERVICE_UNAVAILABLE" } },
     });
-    list({ onRename: () => Promise.reject(refused), askTitle: () => "x".repeat(201) });
+    let fail!: (error: unknown) => void;
+    const onRename = vi.fn(
+      (_conversation: Conversation, _title: string) => new Promise<void>((_resolve, reject) => (fail = reject)),
+    );
+    list({ onRename });
     fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    fireEvent.input(screen.getByRole("textbox"), { target: { value: "Foxes in the snow at night" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(screen.getByRole("textbox")).toBeDisabled();
+    expect(screen.getByRole("button", { name: "Saving…" })).toBeDisabled();
+    fail(refused);
     const alert = await screen.findByRole("alert");
-    expect(alert).toHaveTextContent('"Foxes" could not be renamed: title must be at most 200 characters');
+    expect(alert).toHaveTextContent('"Foxes" could not be renamed: The database does not answer');
+    const field = screen.getByRole("textbox", { name: "New title for Foxes" });
+    expect(field).toBeEnabled();
+    expect(field).toHaveValue("Foxes in the snow at night");
+    expect(field).toHaveFocus();
+    // Tried again, it is saved.
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(onRename).toHaveBeenLastCalledWith(foxes, "Foxes in the snow at night");
+  });
+
+  it("says why a rename failed, until its OK puts the message away", async () => {
+    list({ onRename: () => Promise.reject(new TRPCClientError("The Anvil server is restarting")) });
+    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    fireEvent.input(screen.getByRole("textbox"), { target: { value: "Foxes in snow" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent('"Foxes" could not be renamed: The Anvil server is restarting');
     fireEvent.click(within(alert).getByRole("button", { name: "OK" }));
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
     // The keyboard stays in the list, at its head, rather than falling back to the page's top.

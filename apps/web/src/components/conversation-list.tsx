@@ -1,8 +1,10 @@
-import { createSignal, For, Show } from "solid-js";
+import { createSignal, createUniqueId, For, onMount, Show } from "solid-js";
+import type { JSX } from "solid-js";
 import { errorMessage } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import type { Conversation } from "../lib/types";
 import { PencilIcon, PlusIcon, TrashIcon } from "./icons";
+import { RowQuestion } from "./row-question";
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 
@@ -12,14 +14,10 @@ export function ConversationList(props: {
   selectedId: string | null;
   onSelect: (id: string) => void;
   onNew: () => void;
-  /** Deletes a conversation for good; without it the list offers no Delete. */
+  /** Deletes a conversation for good, once asked in its row; without it the list offers no Delete. */
   onDelete?: (conversation: Conversation) => Promise<void>;
-  /** Asks before deleting; `window.confirm` by default. */
-  confirm?: (question: string) => boolean;
-  /** Gives a conversation a new title; without it the list offers no Rename. */
+  /** Gives a conversation a new title, typed in its row; without it the list offers no Rename. */
   onRename?: (conversation: Conversation, title: string) => Promise<void>;
-  /** Asks for the new title (null: cancelled); `window.prompt` by default. */
-  askTitle?: (question: string, current: string) => string | null;
   /** Loads the next page of older conversations; offered while `hasOlder`. */
   onLoadOlder?: () => Promise<void>;
   /** More conversations than listed exist (the list shows the newest ones). */
@@ -40,19 +38,46 @@ export function ConversationList(props: {
       setFailure(`${failed}: ${errorMessage(error)}`);
     }
   };
+  // The row whose title is being typed anew, or whose deletion is being asked (one at a time), by conversation id: a
+  // row is drawn anew when its conversation changes (a rename from another tab), and what was typed stays.
+  const [open, setOpen] = createSignal<{ id: string; kind: "rename" | "delete" } | null>(null);
+  const isOpen = (id: string, kind: "rename" | "delete") => open()?.id === id && open()?.kind === kind;
+  const [draft, setDraft] = createSignal("");
+  const [saving, setSaving] = createSignal(false);
+  /** One of a listed conversation's buttons (Rename, Delete), as it is drawn now. */
+  const actionOf = (id: string, label: "Rename" | "Delete") =>
+    rowOf(id)?.closest("li")?.querySelector<HTMLElement>(`[data-action="${label}"]`) ?? undefined;
+  const startRename = (conversation: Conversation) => {
+    setDraft(conversation.title);
+    setOpen({ id: conversation.id, kind: "rename" });
+  };
+  /**
+   * Closes the row's field or question, the keyboard back on the button that opened it (unless it went on elsewhere
+   * meanwhile, to another row's Rename while this one's title was saved).
+   */
+  const close = (id: string, label: "Rename" | "Delete") => {
+    if (open()?.id === id) setOpen(null);
+    if (focusFellToPage()) actionOf(id, label)?.focus();
+  };
   const rename = async (
     conversation: Conversation,
     onRename: (conversation: Conversation, title: string) => Promise<void>,
   ) => {
-    const ask = props.askTitle ?? ((question: string, current: string) => window.prompt(question, current));
-    const title = ask("A new title for this conversation:", conversation.title)?.trim();
-    if (!title || title === conversation.title) return;
-    await reporting(`"${conversation.title}" could not be renamed`, () => onRename(conversation, title));
-    // The renamed conversation is drawn as a new row, its focused Rename with it: keep a keyboard user on the
-    // new row's Rename rather than back at the top of the page.
-    if (!focusFellToPage()) return;
-    rowOf(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action")?.focus();
+    const title = draft().trim();
+    // Unchanged (or blank: Save is offered only with a title) is nothing to save.
+    if (!title || title === conversation.title) return close(conversation.id, "Rename");
+    setSaving(true);
+    let saved = false;
+    await reporting(`"${conversation.title}" could not be renamed`, async () => {
+      await onRename(conversation, title);
+      saved = true;
+    });
+    setSaving(false);
+    if (saved) return close(conversation.id, "Rename");
+    // The field was disabled while it saved: the keyboard goes back to it, and to what was typed, to try again.
+    if (focusFellToPage()) titleField?.focus();
   };
+  let titleField: HTMLInputElement | undefined;
   /** The conversation's button in the list, if it is listed. */
   const rowOf = (id: string | undefined) =>
     [...nav.querySelectorAll<HTMLElement>("[data-conversation-id]")].find((item) => item.dataset.conversationId === id);
@@ -69,18 +94,16 @@ export function ConversationList(props: {
     (rowOf(props.conversations[listed]?.id) ?? older ?? newButton).focus();
   };
   const remove = async (conversation: Conversation, onDelete: (conversation: Conversation) => Promise<void>) => {
-    const ask = props.confirm ?? ((question: string) => window.confirm(question));
-    const question = `Delete "${conversation.title}"? Its images and jobs go with it, and a job still running is stopped. This cannot be undone.`;
-    if (!ask(question)) return;
     const at = props.conversations.findIndex((c) => c.id === conversation.id);
     const neighbours = [props.conversations[at + 1], props.conversations[at - 1]];
     setDeleting(conversation.id);
     await reporting(`"${conversation.title}" could not be deleted`, () => onDelete(conversation));
     setDeleting(null);
-    // The focused Delete went with its row (or was disabled meanwhile): keep a keyboard user in the list, on the
-    // conversation that took its place, rather than back at the top of the page.
+    if (isOpen(conversation.id, "delete")) setOpen(null);
+    // The focused Delete went with its row (or with the question, when the deletion failed): keep a keyboard user in
+    // the list, on the row's Delete or on the conversation that took its place, rather than back at the page's top.
     if (!focusFellToPage()) return;
-    const kept = rowOf(conversation.id)?.parentElement?.querySelector<HTMLElement>(".conversations__action--danger");
+    const kept = actionOf(conversation.id, "Delete");
     (kept ?? rowOf(neighbours[0]?.id) ?? rowOf(neighbours[1]?.id) ?? newButton).focus();
   };
   let nav!: HTMLElement;
@@ -119,53 +142,90 @@ export function ConversationList(props: {
           <For each={props.conversations}>
             {(conversation) => (
               <li class="conversations__row">
-                <button
-                  type="button"
-                  class="conversations__item"
-                  data-conversation-id={conversation.id}
-                  aria-current={conversation.id === props.selectedId ? "page" : undefined}
-                  onClick={() => props.onSelect(conversation.id)}
+                <Show
+                  when={props.onRename && isOpen(conversation.id, "rename") ? props.onRename : undefined}
+                  fallback={
+                    <div class="conversations__entry">
+                      <button
+                        type="button"
+                        class="conversations__item"
+                        data-conversation-id={conversation.id}
+                        aria-current={conversation.id === props.selectedId ? "page" : undefined}
+                        onClick={() => props.onSelect(conversation.id)}
+                      >
+                        {/* Cut short with an ellipsis when long: the tooltip has it whole (and the row's name always
+                            does). */}
+                        <span class="conversations__title" title={conversation.title}>
+                          {conversation.title}
+                        </span>
+                        <Show when={othersOwner(conversation)}>
+                          {(owner) => <span class="conversations__owner">{owner()}'s</span>}
+                        </Show>
+                        <time class="conversations__date" datetime={conversation.createdAt}>
+                          {dateFormat.format(new Date(conversation.createdAt))}
+                        </time>
+                      </button>
+                      <span class="conversations__actions">
+                        <Show when={props.onRename}>
+                          <RowAction action="Rename" conversation={conversation} onClick={startRename}>
+                            <PencilIcon />
+                          </RowAction>
+                        </Show>
+                        <Show when={props.onDelete}>
+                          <RowAction
+                            action="Delete"
+                            conversation={conversation}
+                            disabled={deleting() === conversation.id}
+                            expanded={isOpen(conversation.id, "delete")}
+                            onClick={(c) => setOpen({ id: c.id, kind: "delete" })}
+                          >
+                            <TrashIcon />
+                          </RowAction>
+                        </Show>
+                      </span>
+                    </div>
+                  }
                 >
-                  {/* Cut short with an ellipsis when long: the tooltip has it whole (and the row's name always does). */}
-                  <span class="conversations__title" title={conversation.title}>
-                    {conversation.title}
-                  </span>
-                  <Show when={othersOwner(conversation)}>
-                    {(owner) => <span class="conversations__owner">{owner()}'s</span>}
-                  </Show>
-                  <time class="conversations__date" datetime={conversation.createdAt}>
-                    {dateFormat.format(new Date(conversation.createdAt))}
-                  </time>
-                </button>
-                <span class="conversations__actions">
-                  <Show when={props.onRename}>
-                    {(onRename) => (
-                      <button
-                        type="button"
-                        class="conversations__action"
-                        aria-label={`Rename ${conversation.title}`}
-                        title="Rename conversation"
-                        onClick={() => void rename(conversation, onRename())}
-                      >
-                        <PencilIcon />
-                      </button>
-                    )}
-                  </Show>
-                  <Show when={props.onDelete}>
-                    {(onDelete) => (
-                      <button
-                        type="button"
-                        class="conversations__action conversations__action--danger"
-                        aria-label={`Delete ${conversation.title}`}
-                        title="Delete conversation"
-                        disabled={deleting() === conversation.id}
-                        onClick={() => void remove(conversation, onDelete())}
-                      >
-                        <TrashIcon />
-                      </button>
-                    )}
-                  </Show>
-                </span>
+                  {(onRename) => (
+                    <TitleField
+                      conversation={conversation}
+                      draft={draft()}
+                      onDraft={setDraft}
+                      saving={saving()}
+                      ref={(field) => (titleField = field)}
+                      onSave={() => void rename(conversation, onRename())}
+                      onCancel={() => close(conversation.id, "Rename")}
+                    />
+                  )}
+                </Show>
+                <Show when={props.onDelete && isOpen(conversation.id, "delete") ? props.onDelete : undefined}>
+                  {(onDelete) => (
+                    <RowQuestion
+                      question={`Delete "${conversation.title}"? Its images and jobs go with it, and a job still running is stopped. This cannot be undone.`}
+                      onCancel={() => close(conversation.id, "Delete")}
+                    >
+                      <div class="row-question__actions">
+                        <button
+                          type="button"
+                          class="button button--small button--primary"
+                          disabled={deleting() === conversation.id}
+                          aria-busy={deleting() === conversation.id}
+                          onClick={() => void remove(conversation, onDelete())}
+                        >
+                          {deleting() === conversation.id ? "Deleting…" : "Delete"}
+                        </button>
+                        <button
+                          type="button"
+                          class="button button--small"
+                          disabled={deleting() === conversation.id}
+                          onClick={() => close(conversation.id, "Delete")}
+                        >
+                          Cancel
+                        </button>
+                      </div>
+                    </RowQuestion>
+                  )}
+                </Show>
               </li>
             )}
           </For>
@@ -184,5 +244,116 @@ export function ConversationList(props: {
         </Show>
       </Show>
     </nav>
+  );
+}
+
+/** From this length on, the title field says how much of the most it is using. */
+const TITLE_COUNT_FROM = 180;
+/** The longest title the server takes (docs/API.md, `conversations.rename`), in UTF-16 units as `maxlength` counts. */
+const TITLE_MAX = 200;
+
+/**
+ * A conversation's title being typed anew, in its row: Enter or Save saves it, Escape or Cancel leaves it as it was.
+ * The field cannot hold more than the server takes, and says so as the limit nears.
+ */
+function TitleField(props: {
+  conversation: Conversation;
+  draft: string;
+  onDraft: (title: string) => void;
+  /** The title is on its way: nothing is typed or pressed meanwhile. */
+  saving: boolean;
+  ref: (field: HTMLInputElement) => void;
+  onSave: () => void;
+  onCancel: () => void;
+}) {
+  const fieldId = createUniqueId();
+  const countId = createUniqueId();
+  let field!: HTMLInputElement;
+  // Selected, as the browser's own question had it: typing replaces the title, an arrow key keeps and edits it.
+  onMount(() => {
+    field.focus();
+    field.select();
+  });
+  return (
+    <form
+      class="conversations__rename"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (props.draft.trim() !== "" && !props.saving) props.onSave();
+      }}
+      // Escape leaves the title as it was, not the drawer the list is in on a phone (its Escape listens on the
+      // document).
+      on:keydown={(e) => {
+        if (e.key !== "Escape" || props.saving) return;
+        e.stopPropagation();
+        props.onCancel();
+      }}
+    >
+      <label class="visually-hidden" for={fieldId}>
+        New title for {props.conversation.title}
+      </label>
+      <input
+        ref={(element) => {
+          field = element;
+          props.ref(element);
+        }}
+        id={fieldId}
+        class="conversations__rename-field"
+        value={props.draft}
+        maxLength={TITLE_MAX}
+        autocomplete="off"
+        disabled={props.saving}
+        aria-describedby={props.draft.length >= TITLE_COUNT_FROM ? countId : undefined}
+        onInput={(e) => props.onDraft(e.currentTarget.value)}
+      />
+      <Show when={props.draft.length >= TITLE_COUNT_FROM}>
+        <p class="conversations__rename-count" id={countId}>
+          {props.draft.length >= TITLE_MAX
+            ? `${TITLE_MAX} of ${TITLE_MAX} characters: a title holds no more`
+            : `${props.draft.length} of ${TITLE_MAX} characters`}
+        </p>
+      </Show>
+      <div class="row-question__actions">
+        <button
+          type="submit"
+          class="button button--small button--primary"
+          disabled={props.draft.trim() === "" || props.saving}
+          aria-busy={props.saving}
+        >
+          {props.saving ? "Saving…" : "Save"}
+        </button>
+        <button type="button" class="button button--small" disabled={props.saving} onClick={() => props.onCancel()}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** A conversation's Rename or Delete, at its row's end: an icon, named with the conversation's title. */
+function RowAction(props: {
+  action: "Rename" | "Delete";
+  conversation: Conversation;
+  disabled?: boolean;
+  /** Whether what it opened in the row (the deletion's question) is open. */
+  expanded?: boolean;
+  onClick: (conversation: Conversation) => void;
+  children: JSX.Element;
+}) {
+  return (
+    <button
+      type="button"
+      class={
+        props.action === "Delete" ? "conversations__action conversations__action--danger" : "conversations__action"
+      }
+      data-action={props.action}
+      aria-label={`${props.action} ${props.conversation.title}`}
+      title={`${props.action} conversation`}
+      disabled={props.disabled}
+      aria-expanded={props.expanded}
+      onClick={() => props.onClick(props.conversation)}
+    >
+      {props.children}
+    </button>
   );
 }
