@@ -1,5 +1,5 @@
 import type { Locator } from "@playwright/test";
-import { cancelJob, holdGpu } from "../support/app";
+import { cancelJob, holdGpu, liesWithin } from "../support/app";
 import { expect, test } from "../support/test";
 
 /**
@@ -37,5 +37,40 @@ test.describe("the inspector's job actors", () => {
       .locator(`[data-job-id="${job.id}"] .actor__meta`);
     await expect(finished).toContainText(/ended \d\d:\d\d:\d\d/);
     expect(await overflowOf(finished, /ended \d\d:\d\d:\d\d/)).toBeLessThanOrEqual(0);
+  });
+});
+
+test.describe("the inspector on a phone", () => {
+  test.use({ viewport: { width: 375, height: 740 } });
+
+  test("shows the whole statechart and every panel's heading, with nothing to scroll sideways", async ({ page }) => {
+    const job = await holdGpu(page, "a harbour in the fog, seen on a phone");
+    await page.goto("/inspect");
+    await page.getByRole("list", { name: "Live job actors" }).locator(`[data-job-id="${job.id}"]`).click();
+
+    // The heading's words wrap rather than being cut: the selected job's state is read whole.
+    const chartMeta = page.locator(".inspect__chart .panel-head__meta");
+    await expect(chartMeta).toHaveText("selected job is processing");
+    expect(await overflowOf(chartMeta, /processing/)).toBeLessThanOrEqual(0);
+    // The timeline's heading names the job, rather than squeezing it to nothing beside Progress events.
+    const timelineMeta = page.locator(".timeline .panel-head__meta");
+    await expect(timelineMeta).toContainText(job.id.slice(0, 8));
+    expect(await overflowOf(timelineMeta, new RegExp(job.id.slice(0, 8)))).toBeLessThanOrEqual(0);
+
+    // The whole chart lies within its panel, the state the heading names with it.
+    const chart = page.getByRole("group", { name: "Image job statechart" });
+    const figure = page.locator(".inspect__chart .statechart").first();
+    expect(await liesWithin(chart, figure), "the statechart lies within its panel").toBe(true);
+    expect(await figure.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+    expect(await liesWithin(chart.getByRole("img", { name: /^State processing/ }), figure)).toBe(true);
+
+    // Nothing on the page reaches past the screen's right edge.
+    const past = await page.evaluate(() =>
+      [...document.querySelectorAll("body *")]
+        .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .map((el) => el.getAttribute("class") ?? el.tagName),
+    );
+    expect(past, "elements past the screen's right edge").toEqual([]);
+    await cancelJob(page.request, job.id);
   });
 });
