@@ -115,6 +115,21 @@ describe("<ServersPanel>", () => {
     await eventually(() => expect(screen.getAllByRole("listitem")).toHaveLength(1));
   });
 
+  it("says when each server was seen as of the reading, which does not count on until the next one", async () => {
+    vi.useFakeTimers({ toFake: ["Date", "setInterval", "clearInterval"] });
+    const one = { version: "0.1.0", startedAt: seenAgo(60_000), leader: true, self: true, answering: true };
+    answering(() => ({
+      status: 200,
+      body: { result: { data: { servers: [{ ...one, url: "http://a:3000", lastSeenAt: seenAgo(1_000) }] } } },
+    }));
+    render(() => <ServersPanel everyMs={5_000} />);
+    const server = await eventually(() => screen.getByRole("listitem"));
+    await eventually(() => expect(server).toHaveTextContent("seen 1 s ago"));
+    // Four seconds on, the same reading: the server said it was answering then, and "seen 5 s ago" would contradict it.
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(screen.getByRole("listitem")).toHaveTextContent("seen 1 s ago");
+  });
+
   it("says so when the server is of a version that lists no servers", async () => {
     answering(() => ({
       status: 404,

@@ -1,5 +1,5 @@
 import { For, Show, createSignal, onCleanup } from "solid-js";
-import { counted, msBetween, sharedNow } from "../lib/format";
+import { counted, msBetween } from "../lib/format";
 import { errorCode, errorMessage } from "../lib/errors";
 import { trpc } from "../lib/trpc";
 import type { ClusterServer } from "./types";
@@ -13,17 +13,20 @@ const ago = (iso: string, now: number): string => `${Math.max(0, Math.round(msBe
 /**
  * The servers this Anvil is made of (`cluster.servers`, admins): the leader marked, the one that answered this page
  * marked "this server", one asked to stop ("stopping": a leader drains, then hands over) or unseen for longer than its
- * LEASE_MS and a half ("not answering": killed, cut off) said so, each one's version and when it was last seen. Read
- * again every few seconds.
+ * LEASE_MS and a half ("not answering": killed, cut off) said so, each one's version and when it was last seen (as
+ * of the reading). Read again every few seconds.
  */
 export function ServersPanel(props: { everyMs?: number }) {
   const [servers, setServers] = createSignal<ClusterServer[] | undefined>();
   const [failure, setFailure] = createSignal<string | null>(null);
-  const now = sharedNow();
+  // "Seen … ago" as of the list's reading, when its "not answering" was decided: counted on between two readings,
+  // a server seen every second read "seen 5 s ago" beside no "not answering" with a LEASE_MS of 3 s.
+  const [readAt, setReadAt] = createSignal(Date.now());
   const read = () =>
     trpc.cluster.servers.query().then(
       (answer) => {
         setServers(answer.servers);
+        setReadAt(Date.now());
         setFailure(null);
       },
       (error: unknown) =>
@@ -81,7 +84,7 @@ export function ServersPanel(props: { everyMs?: number }) {
                   <span class="server__meta">
                     {server.version} · seen{" "}
                     <time datetime={server.lastSeenAt} title={server.lastSeenAt}>
-                      {ago(server.lastSeenAt, now())}
+                      {ago(server.lastSeenAt, readAt())}
                     </time>
                   </span>
                 </li>
