@@ -66,6 +66,17 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", 
     expect((await users().list()).map((user) => user.name)).toEqual(["carol", "dave"]);
   });
 
+  it("gives a proxy-named user a token without taking away the admin rights it has", async () => {
+    await users().ensure("pat@example.com");
+    await users().setAdmin("pat@example.com", true);
+    // An admin makes pat a token for the CLI, leaving the form's "admin" unticked: pat stays an admin.
+    expect(await users().create("pat@example.com", false, "hash:pat")).toMatchObject({ admin: true });
+    expect(await users().byTokenHash("hash:pat")).toMatchObject({ name: "pat@example.com", admin: true });
+    // A proxy-named user who is no admin becomes one when asked.
+    await users().ensure("quinn");
+    expect(await users().create("quinn", true, "hash:quinn")).toMatchObject({ admin: true });
+  });
+
   it("binds the built-in admin to a token hash at once from many callers, ending only the sessions of the old one", async () => {
     await users().bindAdmin("admin", "scrypt:old");
     const later = new Date(Date.now() + 60_000);

@@ -34,13 +34,18 @@ export class UserStore {
 
   /**
    * Adds a user; null when the name is taken. A user a trusted proxy named (made on first sight, with no token of
-   * its own) is not taken: it gets the token and the admin flag, as the contract lets `users.create` make it one.
+   * its own) is not taken: it gets the token, and the admin flag if asked, as the contract lets `users.create` make
+   * it one; an admin it is already (`users.update`) it stays: giving a token never takes rights away.
    */
   async create(name: string, admin: boolean, tokenHash: string | null): Promise<User | null> {
     const [row] = await this.db
       .insert(users)
       .values({ name, admin, tokenHash })
-      .onConflictDoUpdate({ target: users.name, set: { admin, tokenHash }, setWhere: isNull(users.tokenHash) })
+      .onConflictDoUpdate({
+        target: users.name,
+        set: { admin: sql`${users.admin} or excluded.admin`, tokenHash },
+        setWhere: isNull(users.tokenHash),
+      })
       .returning();
     return row === undefined ? null : toUser(row);
   }
