@@ -5,7 +5,8 @@ import type { Caller } from "./caller";
  * so that a call admitted before its user was removed can be told from one admitted after: a submission on its way
  * between its admission and its store when its user goes is refused (see `JobService.removeUser`), and "remove, then
  * cancel the user's waiting jobs" leaves none behind. One per server process, across its terms as the leader; every
- * call of a cluster is admitted and served by the leader.
+ * call of a cluster is admitted and served by the leader. Not covered: a call admitted by a server just before it
+ * became the leader, whose user the previous leader removed in that moment (its count knows nothing of that removal).
  */
 export class UserRemovals {
   private count = 0;

@@ -108,7 +108,7 @@ export const operations = {
     summary: "Make a user an admin, or no longer one (admins); their open streams and WebSockets end at once",
     description:
       "Every call reads the user's rights anew; what they had open ends, to be opened again with the new ones. " +
-      "400 for the built-in admin and local (always admins), 409 for taking away the caller's own rights.",
+      "409 for the built-in admin and local (always admins) and for taking away the caller's own rights.",
     errors: ["404", "409"],
   },
   "users.remove": {

@@ -41,9 +41,10 @@ export const usersRouter = router({
    * and the built-in users are admins by what they are, not by a flag.
    */
   update: adminProcedure.input(updateUserInput).mutation(async ({ ctx, input }) => {
+    // CONFLICT, as users.create and users.remove answer for a built-in user: a well-formed call the state forbids.
     if (RESERVED_NAMES.has(input.name)) {
       throw new TRPCError({
-        code: "BAD_REQUEST",
+        code: "CONFLICT",
         message: `${input.name} is built in (${builtIn(input.name)}) and always an admin: it cannot be changed`,
       });
     }
