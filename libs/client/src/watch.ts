@@ -14,7 +14,8 @@ export interface WatchOptions {
   retryDelayMs?: (attempt: number) => number;
   /**
    * Told each time the stream is to be reopened after it dropped (the server down or restarting, the network gone),
-   * with why (an `Error` whose message says so, the stream's own error as its `cause`; undefined: the server closed it)
+   * with why (an `Error` whose message says so, the stream's own error as its `cause`; the server's own
+   * `TRPCClientError` where it answered with a code, e.g. `SERVICE_UNAVAILABLE`; undefined: the server closed it)
    * and the attempt since the stream last worked (1, 2 …).
    */
   onReconnect?: (error: unknown, attempt: number) => void;
@@ -151,7 +152,9 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
             failure = refused;
             return stop();
           }
-          options.onReconnect?.(dropped(error), ++attempt);
+          // One the server answered with a code (SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS) is told as it came: its
+          // words and code are the server's, not a drop's.
+          options.onReconnect?.(code ? error : dropped(error), ++attempt);
           reopen(retryDelay(attempt));
         },
         // A live stream does not end by itself: a proxy or a stopping server closed it.
