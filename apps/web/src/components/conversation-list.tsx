@@ -4,7 +4,7 @@ import { errorMessage } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import type { Conversation } from "../lib/types";
 import { PencilIcon, PlusIcon, TrashIcon } from "./icons";
-import { RowQuestion } from "./row-question";
+import { QuestionAnswers, RowQuestion } from "./row-question";
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 
@@ -204,25 +204,14 @@ export function ConversationList(props: {
                       question={`Delete "${conversation.title}"? Its images and jobs go with it, and a job still running is stopped. This cannot be undone.`}
                       onCancel={() => close(conversation.id, "Delete")}
                     >
-                      <div class="row-question__actions">
-                        <button
-                          type="button"
-                          class="button button--small button--primary"
-                          disabled={deleting() === conversation.id}
-                          aria-busy={deleting() === conversation.id}
-                          onClick={() => void remove(conversation, onDelete())}
-                        >
-                          {deleting() === conversation.id ? "Deleting…" : "Delete"}
-                        </button>
-                        <button
-                          type="button"
-                          class="button button--small"
-                          disabled={deleting() === conversation.id}
-                          onClick={() => close(conversation.id, "Delete")}
-                        >
-                          Cancel
-                        </button>
-                      </div>
+                      <QuestionAnswers
+                        go="Delete"
+                        going="Deleting…"
+                        keep="Cancel"
+                        busy={deleting() === conversation.id}
+                        onGo={() => void remove(conversation, onDelete())}
+                        onKeep={() => close(conversation.id, "Delete")}
+                      />
                     </RowQuestion>
                   )}
                 </Show>

@@ -1,7 +1,7 @@
 import { Show } from "solid-js";
 import { proxied } from "../lib/auth";
 import { counted } from "../lib/format";
-import { RowQuestion } from "./row-question";
+import { QuestionAnswers, RowQuestion } from "./row-question";
 
 /** "1 waiting job", "3 waiting jobs", counted as the app counts. */
 export const waitingJobs = (n: number): string => counted(n, "waiting job", "waiting jobs");
@@ -47,20 +47,14 @@ export function RemoveConfirmation(props: {
           Also cancel their {waitingJobs(props.waiting ?? 0)}
         </label>
       </Show>
-      <div class="row-question__actions">
-        <button
-          type="button"
-          class="button button--small button--primary"
-          disabled={props.busy}
-          aria-busy={props.busy}
-          onClick={(e) => props.onRemove(e.currentTarget)}
-        >
-          {props.busy ? "Removing…" : props.alsoCancel && (props.waiting ?? 0) > 0 ? "Remove and cancel" : "Remove"}
-        </button>
-        <button type="button" class="button button--small" disabled={props.busy} onClick={() => props.onKeep()}>
-          Keep {props.name}
-        </button>
-      </div>
+      <QuestionAnswers
+        go={props.alsoCancel && (props.waiting ?? 0) > 0 ? "Remove and cancel" : "Remove"}
+        going="Removing…"
+        keep={`Keep ${props.name}`}
+        busy={props.busy}
+        onGo={props.onRemove}
+        onKeep={props.onKeep}
+      />
     </RowQuestion>
   );
 }
