@@ -21,19 +21,25 @@ test.describe("cancelling every waiting job of a conversation", () => {
     const { running, waiting } = await queueBehindRunning(page, 4);
     await expect(page.getByTestId("queue-waiting")).toHaveText("4");
 
-    // A change of mind at the confirmation leaves every job where it was.
-    page.once("dialog", (dialog) => void dialog.dismiss());
-    await page.getByRole("button", { name: "Cancel 4 waiting" }).click();
+    // The bar asks in the page, the focus in its question; a change of mind (Escape) leaves every job where it was,
+    // and the keyboard back on the button.
+    const button = page.getByRole("button", { name: "Cancel 4 waiting" });
+    const question = page.getByRole("group", {
+      name: "Cancel your 4 waiting jobs in this conversation? A job already generating goes on.",
+    });
+    await button.focus();
+    await page.keyboard.press("Enter");
+    await expect(question).toBeFocused();
+    await page.keyboard.press("Escape");
+    await expect(question).toHaveCount(0);
+    await expect(button).toBeFocused();
     await expect(waiting[3]!).toContainText("#4 in queue");
 
-    page.once("dialog", (dialog) => {
-      expect(dialog.message()).toBe(
-        "Cancel your 4 waiting jobs in this conversation? A job already generating goes on.",
-      );
-      void dialog.accept();
-    });
-    await page.getByRole("button", { name: "Cancel 4 waiting" }).click();
+    await button.click();
+    await question.getByRole("button", { name: "Cancel them" }).click();
     await expect(page.getByRole("status").filter({ hasText: "Cancelled 4 waiting jobs." })).toBeVisible();
+    // The question went with the jobs: the keyboard stays on the bar, on its OK, not at the top of the page.
+    await expect(page.locator(".cancel-waiting").getByRole("button", { name: "OK" })).toBeFocused();
     for (const card of waiting) {
       await expect(card).toHaveAttribute("data-status", "cancelled");
       await expect(card).toContainText("Cancelled; nothing was made.");
@@ -60,8 +66,39 @@ test.describe("cancelling every waiting job of a conversation", () => {
     expect((bar?.y ?? Infinity) + (bar?.height ?? 0), "above Generate").toBeLessThanOrEqual(send?.y ?? 0);
     expect((send?.y ?? Infinity) + (send?.height ?? 0), "Generate on the screen").toBeLessThanOrEqual(740);
 
-    page.once("dialog", (dialog) => void dialog.accept());
     await button.click();
+    // The question fits the phone's width too, its answers on the screen.
+    const question = page.getByRole("group", { name: /^Cancel your 2 waiting jobs/ });
+    expect(await liesWithin(question, page.locator("main.chat")), "the question inside the page's width").toBe(true);
+    await question.getByRole("button", { name: "Cancel them" }).click();
     await expect(page.getByRole("status").filter({ hasText: "Cancelled 2 waiting jobs." })).toBeVisible();
+  });
+
+  test("Waiting jobs' Cancel all waiting asks in the dialog, and Escape takes the question back, not the dialog", async ({
+    page,
+  }) => {
+    await openNewConversation(page);
+    const { running, waiting } = await queueBehindRunning(page, 2);
+    await page.getByRole("button", { name: "Waiting jobs" }).click();
+    const line = page.getByRole("dialog", { name: "Waiting jobs" });
+    const clear = line.getByRole("button", { name: "Cancel all waiting" });
+    const question = line.getByRole("group", { name: /^Cancel all \d+ waiting jobs? of \d+ users?\?/ });
+
+    await clear.focus();
+    await page.keyboard.press("Enter");
+    await expect(question).toBeFocused();
+    await expect(question).toContainText("Jobs already generating go on. This cannot be undone.");
+    await page.keyboard.press("Escape");
+    await expect(question).toHaveCount(0);
+    await expect(line).toBeVisible();
+    await expect(clear).toBeFocused();
+    await expect(waiting[1]!).toContainText("#2 in queue");
+
+    await page.keyboard.press("Enter");
+    await question.getByRole("button", { name: "Cancel all" }).click();
+    const said = line.getByRole("status").filter({ hasText: /^Cancelled \d+ waiting jobs?\.$/ });
+    await expect(said).toBeFocused();
+    for (const card of waiting) await expect(card).toHaveAttribute("data-status", "cancelled");
+    await expect(running).toHaveAttribute("data-status", "processing");
   });
 });

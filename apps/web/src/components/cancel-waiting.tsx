@@ -3,6 +3,7 @@ import { actionFailure } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { counted } from "../lib/format";
 import { ClearQueueIcon } from "./icons";
+import { QuestionAnswers, RowQuestion } from "./row-question";
 
 /** The fewest waiting jobs for which the bar offers to cancel them all (one has its own Cancel on its card). */
 export const CANCEL_ALL_FROM = 2;
@@ -14,8 +15,35 @@ export const cancelledMessage = (cancelled: number, whose: "your" | "the" = "you
     : `Cancelled ${counted(cancelled, "waiting job", "waiting jobs")}.`;
 
 /**
+ * The question before waiting jobs are cancelled, in the page where its button is: Escape or "Keep them" takes it back
+ * (`onKeep` puts the focus back on that button), and the go button says "Cancelling…" while the call runs.
+ */
+export function CancelQuestion(props: {
+  question: string;
+  /** What the go button says ("Cancel them"). */
+  go: string;
+  busy: boolean;
+  onGo: () => void;
+  onKeep: () => void;
+}) {
+  return (
+    <RowQuestion question={props.question} onCancel={() => props.onKeep()}>
+      <QuestionAnswers
+        go={props.go}
+        going="Cancelling…"
+        keep="Keep them"
+        busy={props.busy}
+        onGo={() => props.onGo()}
+        onKeep={() => props.onKeep()}
+      />
+    </RowQuestion>
+  );
+}
+
+/**
  * The "clear my queue" of one conversation: a slim bar above the composer, shown while the user has at least
- * {@link CANCEL_ALL_FROM} jobs waiting in it, that cancels them all in one call after asking. It says how many were
+ * {@link CANCEL_ALL_FROM} jobs waiting in it, that cancels them all in one call after asking, in the bar (the question
+ * takes its button's place, and Escape or "Keep them" brings the button back, focused). It says how many were
  * cancelled (or why none were), and what went wrong; the cards turn cancelled by themselves, from the live stream.
  */
 export function CancelWaiting(props: {
@@ -23,9 +51,8 @@ export function CancelWaiting(props: {
   count: number;
   /** Cancels them; resolves with the ids the server cancelled. */
   onCancelAll: () => Promise<readonly string[]>;
-  /** Asks before cancelling; `window.confirm` by default. */
-  confirm?: (question: string) => boolean;
 }) {
+  const [asking, setAsking] = createSignal(false);
   const [busy, setBusy] = createSignal(false);
   const [result, setResult] = createSignal<string | null>(null);
   const [error, setError] = createSignal<string | null>(null);
@@ -40,11 +67,18 @@ export function CancelWaiting(props: {
     ),
   );
   let bar!: HTMLDivElement;
+  let askButton: HTMLButtonElement | undefined;
+  /**
+   * Takes the question back: the keyboard goes back to the button that asked it, or to the prompt box when the bar
+   * went with it (fewer jobs wait now than the bar is offered for).
+   */
+  const keep = () => {
+    if (busy()) return;
+    setAsking(false);
+    (askButton?.isConnected ? askButton : document.getElementById("prompt"))?.focus();
+  };
   const cancelAll = async () => {
-    const count = props.count;
-    const ask = props.confirm ?? ((question: string) => window.confirm(question));
-    const question = `Cancel your ${counted(count, "waiting job", "waiting jobs")} in this conversation? A job already generating goes on.`;
-    if (busy() || !ask(question)) return;
+    if (busy()) return;
     setBusy(true);
     setResult(null);
     setError(null);
@@ -54,13 +88,14 @@ export function CancelWaiting(props: {
       setError(actionFailure("cancel", e));
     } finally {
       setBusy(false);
+      setAsking(false);
     }
-    // The pressed button was disabled while the call ran, and went with the jobs it cancelled: a keyboard user stays
-    // here, on the button if it is still offered, else on what the bar says, not at the top of the page.
+    // The pressed button was disabled while the call ran, and went with the question: a keyboard user stays here, on
+    // what the bar says (its OK), or on the bar's button if it is still offered, not at the top of the page.
     if (focusFellToPage()) bar.querySelector<HTMLElement>("button:not([disabled])")?.focus();
   };
   return (
-    <Show when={props.count >= CANCEL_ALL_FROM || busy() || result() || error()}>
+    <Show when={props.count >= CANCEL_ALL_FROM || asking() || result() || error()}>
       <div ref={bar} class="cancel-waiting">
         <Show when={error()}>
           <p class="cancel-waiting__message cancel-waiting__message--error" role="alert">
@@ -86,16 +121,26 @@ export function CancelWaiting(props: {
             OK
           </button>
         </Show>
-        <Show when={props.count >= CANCEL_ALL_FROM || busy()}>
+        <Show when={props.count >= CANCEL_ALL_FROM && !asking()}>
           <button
+            ref={askButton}
             type="button"
             class="button button--small cancel-waiting__button"
-            disabled={busy()}
             title="Cancel every job of yours still waiting in this conversation; one already generating goes on"
-            onClick={() => void cancelAll()}
+            onClick={() => setAsking(true)}
           >
-            <ClearQueueIcon /> {busy() ? "Cancelling…" : `Cancel ${props.count} waiting`}
+            <ClearQueueIcon /> {`Cancel ${props.count} waiting`}
           </button>
+        </Show>
+        <Show when={asking()}>
+          {/* Counted as the jobs stand now: one that started meanwhile is not cancelled (it generates on). */}
+          <CancelQuestion
+            question={`Cancel your ${counted(props.count, "waiting job", "waiting jobs")} in this conversation? A job already generating goes on.`}
+            go="Cancel them"
+            busy={busy()}
+            onGo={() => void cancelAll()}
+            onKeep={keep}
+          />
         </Show>
       </div>
     </Show>

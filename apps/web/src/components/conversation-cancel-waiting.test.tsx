@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { fireEvent, render, screen, waitFor, within } from "@solidjs/testing-library";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { checkAuth } from "../lib/auth";
 import { makeJob, sseStream } from "../lib/test-support";
@@ -101,13 +101,14 @@ describe("<ChatPage> Cancel N waiting", () => {
       [running, ...waiting],
       waiting.map((j) => j.id),
     );
-    const confirm = vi.spyOn(window, "confirm").mockReturnValue(true);
     render(() => <ChatPage />);
 
     fireEvent.click(await screen.findByRole("button", { name: "Cancel 3 waiting" }));
-    expect(confirm).toHaveBeenCalledWith(
-      "Cancel your 3 waiting jobs in this conversation? A job already generating goes on.",
-    );
+    const question = screen.getByRole("group", {
+      name: "Cancel your 3 waiting jobs in this conversation? A job already generating goes on.",
+    });
+    expect(api.cancelCalls).toEqual([]);
+    fireEvent.click(within(question).getByRole("button", { name: "Cancel them" }));
     expect(await screen.findByText("Cancelled 3 waiting jobs.")).toHaveAttribute("role", "status");
     expect(api.cancelCalls).toEqual([{ conversationId: CONVERSATION }]);
     // The answer alone changes no card: each one's end comes on the live stream, once.

@@ -113,21 +113,14 @@ describe("<LinePanel>", () => {
   });
 
   it("cancels one job alone, say a removed user's, without asking for everyone's", async () => {
-    const confirm = vi.fn(() => true);
     const { line } = fakeLine([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
     render(() => (
-      <LinePanel
-        line={line}
-        paused={false}
-        onSetPaused={async () => undefined}
-        onClose={() => undefined}
-        confirm={confirm}
-      />
+      <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={() => undefined} />
     ));
     fireEvent.click(screen.getByRole("button", { name: `Cancel bob's "bob's job 2"` }));
     await waitFor(() => expect(line.cancel).toHaveBeenCalledWith(job(2, "bob", 2)));
     expect(line.cancelAll).not.toHaveBeenCalled();
-    expect(confirm).not.toHaveBeenCalled();
+    expect(screen.queryByRole("group")).not.toBeInTheDocument();
   });
 
   it("says it is too late when the job ended before it could be cancelled", async () => {
@@ -193,42 +186,47 @@ describe("<LinePanel>", () => {
   describe("Cancel all waiting", () => {
     const three = () => [job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)];
     const clearButton = () => screen.getByRole("button", { name: "Cancel all waiting" });
-    /** The panel of an admin over `line`, asking `confirm` before it clears it. */
-    const panel = (line: Line, confirm?: (question: string) => boolean) =>
-      render(() => (
-        <LinePanel
-          line={line}
-          paused={false}
-          onSetPaused={async () => undefined}
-          onClose={() => undefined}
-          {...(confirm ? { confirm } : {})}
-        />
-      ));
+    /** The panel of an admin over `line`. */
+    const panel = (line: Line, onClose: () => void = () => undefined) =>
+      render(() => <LinePanel line={line} paused={false} onSetPaused={async () => undefined} onClose={onClose} />);
+    /** The question "Cancel all waiting" asks in the dialog. */
+    const question = () => screen.getByRole("group", { name: /^Cancel all / });
+    /** Asks, and goes ahead. */
+    const clearAll = () => {
+      fireEvent.click(clearButton());
+      fireEvent.click(within(question()).getByRole("button", { name: "Cancel all" }));
+    };
 
     it("counts the jobs behind the rows it read, and asks to cancel all of them", () => {
       const { line } = fakeLine(three(), undefined, undefined, { behind: 8_997, others: 5 });
-      const confirm = vi.fn(() => false);
-      panel(line, confirm);
+      panel(line);
       expect(screen.getAllByRole("listitem")).toHaveLength(3);
       expect(screen.getByText("and 8,997 more waiting behind them")).toBeInTheDocument();
       fireEvent.click(clearButton());
-      expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 9,000 waiting jobs of 7 users\?/));
+      expect(question()).toHaveAccessibleName(/^Cancel all 9,000 waiting jobs of 7 users\?/);
     });
 
-    it("asks first, saying how many jobs of how many users, and cancels the whole line only once confirmed", async () => {
+    it("asks first, in the dialog, saying how many jobs of how many users, and cancels only once answered", async () => {
       const { line, setWaiting } = fakeLine(three());
-      const confirm = vi.fn(() => false);
-      panel(line, confirm);
-      fireEvent.click(clearButton());
-      expect(confirm).toHaveBeenCalledWith(
+      panel(line);
+      const button = clearButton();
+      button.focus();
+      fireEvent.click(button);
+      expect(question()).toHaveAccessibleName(
         "Cancel all 3 waiting jobs of 2 users? Jobs already generating go on. This cannot be undone.",
       );
+      // The focus goes into the question, for a screen reader to read it out; the button says what it opened.
+      expect(question()).toHaveFocus();
+      expect(button).toHaveAttribute("aria-expanded", "true");
+      fireEvent.click(within(question()).getByRole("button", { name: "Keep them" }));
+      expect(screen.queryByRole("group")).not.toBeInTheDocument();
+      expect(button).toHaveFocus();
       expect(line.cancelAll).not.toHaveBeenCalled();
 
-      confirm.mockReturnValue(true);
-      fireEvent.click(clearButton());
+      clearAll();
       expect(await screen.findByText("Cancelled 3 waiting jobs.")).toHaveAttribute("role", "status");
       expect(line.cancelAll).toHaveBeenCalledTimes(1);
+      expect(screen.queryByRole("group")).not.toBeInTheDocument();
       // The rows leave as the stream tells each job's end; the button goes with the last of them.
       setWaiting([]);
       expect(screen.getByText("Nobody's jobs are waiting.")).toBeInTheDocument();
@@ -236,12 +234,36 @@ describe("<LinePanel>", () => {
       expect(screen.getByText("Cancelled 3 waiting jobs.")).toBeInTheDocument();
     });
 
+    it("takes the question back on Escape, the dialog open and the focus back on the button", () => {
+      const { line } = fakeLine(three());
+      const onClose = vi.fn();
+      panel(line, onClose);
+      fireEvent.click(clearButton());
+      fireEvent.keyDown(question(), { key: "Escape" });
+      expect(screen.queryByRole("group")).not.toBeInTheDocument();
+      expect(clearButton()).toHaveFocus();
+      expect(clearButton()).toHaveAttribute("aria-expanded", "false");
+      expect(onClose).not.toHaveBeenCalled();
+      expect(line.cancelAll).not.toHaveBeenCalled();
+    });
+
+    it("stays asked, and its button with it, when the line empties meanwhile", () => {
+      const { line, setWaiting } = fakeLine(three());
+      panel(line);
+      fireEvent.click(clearButton());
+      setWaiting([]);
+      expect(question()).toHaveAccessibleName(/^Cancel all 0 waiting jobs of 0 users\?/);
+      fireEvent.keyDown(question(), { key: "Escape" });
+      expect(screen.queryByRole("button", { name: "Cancel all waiting" })).not.toBeInTheDocument();
+      expect(screen.getByRole("dialog", { name: "Waiting jobs" })).toHaveFocus();
+    });
+
     it("says so when nothing was left to cancel: every job had started meanwhile", async () => {
       const { line } = fakeLine([job(1, "ann", 1)], undefined, async () => []);
-      const confirm = vi.fn(() => true);
-      panel(line, confirm);
+      panel(line);
       fireEvent.click(clearButton());
-      expect(confirm).toHaveBeenCalledWith(expect.stringMatching(/^Cancel all 1 waiting job of 1 user\?/));
+      expect(question()).toHaveAccessibleName(/^Cancel all 1 waiting job of 1 user\?/);
+      fireEvent.click(within(question()).getByRole("button", { name: "Cancel all" }));
       expect(
         await screen.findByText("Nothing was cancelled: the waiting jobs had all started or ended meanwhile."),
       ).toHaveAttribute("role", "status");
@@ -250,11 +272,14 @@ describe("<LinePanel>", () => {
     it("is disabled while it runs, says why it failed, and can be pressed again", async () => {
       let fail!: (error: unknown) => void;
       const { line } = fakeLine(three(), undefined, () => new Promise<string[]>((_, reject) => (fail = reject)));
-      panel(line, () => true);
-      fireEvent.click(clearButton());
+      panel(line);
+      clearAll();
       const running = screen.getByRole("button", { name: "Cancelling…" });
       expect(running).toBeDisabled();
+      expect(clearButton()).toBeDisabled();
       fireEvent.click(running);
+      fireEvent.keyDown(question(), { key: "Escape" });
+      expect(question()).toBeInTheDocument();
       expect(line.cancelAll).toHaveBeenCalledTimes(1);
       fail(
         TRPCClientError.from({
@@ -270,14 +295,14 @@ describe("<LinePanel>", () => {
       expect(screen.queryByText(/cancelled/i)).not.toBeInTheDocument();
     });
 
-    it("keeps the keyboard in the dialog, on what it says, once the button has gone", async () => {
+    it("keeps the keyboard in the dialog, on what it says, once the question and the button have gone", async () => {
       const { line, setWaiting } = fakeLine(three(), undefined, async () => {
         setWaiting([]);
         return three().map((j) => j.id);
       });
-      panel(line, () => true);
+      panel(line);
       clearButton().focus();
-      fireEvent.click(clearButton());
+      clearAll();
       await waitFor(() => expect(screen.getByText("Cancelled 3 waiting jobs.")).toHaveFocus());
     });
 

@@ -7,7 +7,7 @@ import { counted, wholeNumber } from "../lib/format";
 import type { Line } from "../lib/line";
 import type { Job } from "../lib/types";
 import { ConnectionStatus } from "./connection-status";
-import { cancelledMessage } from "./cancel-waiting";
+import { CancelQuestion, cancelledMessage } from "./cancel-waiting";
 import { Dialog } from "./dialog";
 import { Estimate } from "./estimate";
 import { ClearQueueIcon } from "./icons";
@@ -27,8 +27,6 @@ export function LinePanel(props: {
   paused: boolean | undefined;
   onSetPaused: (paused: boolean) => Promise<unknown>;
   onClose: () => void;
-  /** Asks before cancelling every waiting job; `window.confirm` by default. */
-  confirm?: (question: string) => boolean;
 }) {
   const [error, setError] = createSignal<string | null>(null);
   const [moving, setMoving] = createSignal<string | null>(null);
@@ -44,13 +42,21 @@ export function LinePanel(props: {
   );
   // The server refuses a non-admin's `everyone` (FORBIDDEN); the action is not offered to one at all.
   const mayClear = () => currentUser()?.admin === true;
+  // "Cancel all waiting" asks first, in the dialog, under its summary; the button waits, pressed, until it is answered.
+  const [asking, setAsking] = createSignal(false);
+  let askButton: HTMLButtonElement | undefined;
+  let summary!: HTMLDivElement;
+  /**
+   * Takes the question back: the keyboard goes back to "Cancel all waiting", or, when it went as the line emptied
+   * meanwhile, to the dialog, not to the page behind it.
+   */
+  const keep = () => {
+    if (clearing()) return;
+    setAsking(false);
+    (askButton?.isConnected ? askButton : summary.closest<HTMLElement>('[role="dialog"]'))?.focus();
+  };
   const cancelAll = async () => {
-    const ask = props.confirm ?? ((question: string) => window.confirm(question));
-    const jobs = counted(props.line.total(), "waiting job", "waiting jobs");
-    const question =
-      `Cancel all ${jobs} of ${counted(props.line.users(), "user", "users")}? ` +
-      "Jobs already generating go on. This cannot be undone.";
-    if (clearing() || !ask(question)) return;
+    if (clearing()) return;
     setClearing(true);
     setError(null);
     setCleared(null);
@@ -61,9 +67,10 @@ export function LinePanel(props: {
       setError(actionFailure("cancel", e));
     } finally {
       setClearing(false);
+      setAsking(false);
     }
-    // The pressed button was disabled while the call ran, and goes once the line is empty: a keyboard user stays in
-    // the dialog, on what it says now (not on Pause queue, which one more Enter would press for everyone).
+    // The pressed button was disabled while the call ran, and went with the question: a keyboard user stays in the
+    // dialog, on what it says now (not on Pause queue, which one more Enter would press for everyone).
     if (focusFellToPage()) (cleared() ? clearedNote : list)?.focus();
   };
   // One job alone, say a removed user's: "Cancel all waiting" would take everyone's with it.
@@ -107,22 +114,24 @@ export function LinePanel(props: {
       onClose={props.onClose}
       actions={
         <>
-          <Show when={mayClear() && (props.line.waiting().length > 0 || clearing())}>
+          <Show when={mayClear() && (props.line.waiting().length > 0 || asking())}>
             <button
+              ref={askButton}
               type="button"
               class="button button--small"
               disabled={clearing()}
+              aria-expanded={asking()}
               title="Cancel every user's waiting jobs; jobs already generating go on"
-              onClick={() => void cancelAll()}
+              onClick={() => setAsking(true)}
             >
-              <ClearQueueIcon /> {clearing() ? "Cancelling…" : "Cancel all waiting"}
+              <ClearQueueIcon /> Cancel all waiting
             </button>
           </Show>
           <PauseButton paused={props.paused} onSetPaused={props.onSetPaused} connection={props.line.connection()} />
         </>
       }
     >
-      <div class="line-panel__summary">
+      <div ref={summary} class="line-panel__summary">
         <p>
           <Show when={props.paused}>
             <strong>Paused: no job starts until the queue is resumed. </strong>
@@ -131,6 +140,19 @@ export function LinePanel(props: {
         </p>
         <ConnectionStatus state={props.line.connection()} />
       </div>
+      <Show when={asking()}>
+        {/* Counted as the line stands now: a job that starts meanwhile generates on. */}
+        <CancelQuestion
+          question={
+            `Cancel all ${counted(props.line.total(), "waiting job", "waiting jobs")} of ` +
+            `${counted(props.line.users(), "user", "users")}? Jobs already generating go on. This cannot be undone.`
+          }
+          go="Cancel all"
+          busy={clearing()}
+          onGo={() => void cancelAll()}
+          onKeep={keep}
+        />
+      </Show>
       <Show when={cleared()}>
         <p ref={clearedNote} class="line-panel__cleared" role="status" tabIndex={-1}>
           {cleared()}
