@@ -223,15 +223,23 @@ describe("<UsersPanel>", () => {
   });
 
   it("keeps a user when the removal is not confirmed (Keep, or Escape, which leaves the panel open)", async () => {
-    const api = fakeUsers([{ name: "ann", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }]);
+    const api = fakeUsers([
+      { name: "ann", admin: false, createdAt: "2025-01-01T10:00:00.000Z" },
+      { name: "bob", admin: false, createdAt: "2025-01-02T10:00:00.000Z" },
+    ]);
     const onClose = vi.fn();
     render(() => <UsersPanel api={api} onClose={onClose} />);
     fireEvent.click(await screen.findByRole("button", { name: "Remove ann" }));
-    fireEvent.click(await screen.findByRole("button", { name: "Keep ann" }));
+    const keep = await screen.findByRole("button", { name: "Keep ann" });
+    keep.focus();
+    fireEvent.click(keep);
     expect(screen.queryByRole("group", { name: /^Remove ann/ })).not.toBeInTheDocument();
-    fireEvent.click(await screen.findByRole("button", { name: "Remove ann" }));
+    // The keyboard is back on the Remove that asked, not on the page behind the dialog.
+    expect(screen.getByRole("button", { name: "Remove ann" })).toHaveFocus();
+    fireEvent.click(screen.getByRole("button", { name: "Remove ann" }));
     fireEvent.keyDown(await screen.findByRole("group", { name: /^Remove ann/ }), { key: "Escape" });
     expect(screen.queryByRole("group", { name: /^Remove ann/ })).not.toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Remove ann" })).toHaveFocus();
     expect(onClose).not.toHaveBeenCalled();
     expect(api.remove).not.toHaveBeenCalled();
   });

@@ -206,6 +206,16 @@ export function UsersPanel(props: {
     });
     focusNear(at);
   };
+  /**
+   * Takes a removal's question back. Its Remove button went while it was asked, and comes back now: the keyboard goes
+   * on from it, not from the top of the page behind the dialog.
+   */
+  const keep = (name: string) => {
+    if (confirming() === name) setConfirming(null);
+    if (!focusFellToPage()) return;
+    const buttons = [...(list?.querySelectorAll("button") ?? [])];
+    buttons.find((button) => button.getAttribute("aria-label") === `Remove ${name}`)?.focus();
+  };
   const copy = (token: string) =>
     copyOrSelect(api.copy, token, tokenBox).then((copied) => {
       if (copied) setCopied(true);
@@ -351,7 +361,7 @@ export function UsersPanel(props: {
                   onAlsoCancel={setAlsoCancel}
                   busy={removing()}
                   onRemove={(pressed) => void remove(user, pressed)}
-                  onKeep={() => setConfirming(null)}
+                  onKeep={() => keep(user.name)}
                 />
               </Show>
             </li>
