@@ -275,6 +275,38 @@ describe("<ConversationList>", () => {
     expect(onRename).toHaveBeenLastCalledWith(foxes, "Foxes in the snow at night");
   });
 
+  it("waits for a row's own save alone: another row's field, opened meanwhile, is typed in and saved at once", async () => {
+    const pending = new Map<string, () => void>();
+    const onRename = vi.fn(
+      (conversation: Conversation, _title: string) =>
+        new Promise<void>((resolve) => pending.set(conversation.id, resolve)),
+    );
+    list({ onRename });
+    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    fireEvent.input(screen.getByRole("textbox"), { target: { value: "Foxes in snow" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(screen.getByRole("button", { name: "Saving…" })).toBeDisabled();
+
+    // Foxes' title is still on its way when Lighthouses' field opens.
+    fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
+    const field = screen.getByRole("textbox", { name: "New title for Lighthouses" });
+    expect(field).toBeEnabled();
+    expect(field).toHaveFocus();
+    fireEvent.input(field, { target: { value: "Lighthouses at dusk" } });
+    expect(screen.getByRole("button", { name: "Save" })).toBeEnabled();
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(onRename).toHaveBeenLastCalledWith(lighthouses, "Lighthouses at dusk");
+    expect(screen.getByRole("button", { name: "Saving…" })).toBeDisabled();
+
+    // Each save ends on its own: Foxes' end leaves Lighthouses' field saving, until its own ends.
+    pending.get("c2")?.();
+    // Its answer's handling is promise callbacks alone: a task queued after them runs once they all have.
+    await new Promise((handled) => setTimeout(handled));
+    expect(screen.getByRole("textbox", { name: "New title for Lighthouses" })).toBeDisabled();
+    pending.get("c1")?.();
+    await waitFor(() => expect(screen.queryByRole("textbox")).not.toBeInTheDocument());
+  });
+
   it("says why a rename failed, until its OK puts the message away", async () => {
     list({ onRename: () => Promise.reject(new TRPCClientError("The Anvil server is restarting")) });
     fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));

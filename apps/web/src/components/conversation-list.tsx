@@ -43,7 +43,16 @@ export function ConversationList(props: {
   const [open, setOpen] = createSignal<{ id: string; kind: "rename" | "delete" } | null>(null);
   const isOpen = (id: string, kind: "rename" | "delete") => open()?.id === id && open()?.kind === kind;
   const [draft, setDraft] = createSignal("");
-  const [saving, setSaving] = createSignal(false);
+  // The conversations whose new titles are on their way: each row's field waits for its own save alone, and another
+  // row's, opened meanwhile, can be typed in and saved at once.
+  const [saving, setSaving] = createSignal<ReadonlySet<string>>(new Set());
+  const markSaving = (id: string, on: boolean) =>
+    setSaving((now) => {
+      const next = new Set(now);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
   /** One of a listed conversation's buttons (Rename, Delete), as it is drawn now. */
   const actionOf = (id: string, label: "Rename" | "Delete") =>
     rowOf(id)?.closest("li")?.querySelector<HTMLElement>(`[data-action="${label}"]`) ?? undefined;
@@ -66,13 +75,13 @@ export function ConversationList(props: {
     const title = draft().trim();
     // Unchanged (or blank: Save is offered only with a title) is nothing to save.
     if (!title || title === conversation.title) return close(conversation.id, "Rename");
-    setSaving(true);
+    markSaving(conversation.id, true);
     let saved = false;
     await reporting(`"${conversation.title}" could not be renamed`, async () => {
       await onRename(conversation, title);
       saved = true;
     });
-    setSaving(false);
+    markSaving(conversation.id, false);
     if (saved) return close(conversation.id, "Rename");
     // The field was disabled while it saved: the keyboard goes back to it, and to what was typed, to try again.
     if (focusFellToPage()) titleField?.focus();
@@ -191,7 +200,7 @@ export function ConversationList(props: {
                       conversation={conversation}
                       draft={draft()}
                       onDraft={setDraft}
-                      saving={saving()}
+                      saving={saving().has(conversation.id)}
                       ref={(field) => (titleField = field)}
                       onSave={() => void rename(conversation, onRename())}
                       onCancel={() => close(conversation.id, "Rename")}
