@@ -35,4 +35,24 @@ describe("anvil --help", () => {
     expect(code).toBe(0);
     expect(out.text().trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
+
+  it("names users add by the API's name too: users create, shown beside it", async () => {
+    const out = capture();
+    const code = await runCli(
+      ["users", "--help"],
+      { url: "http://127.0.0.1:3000", token: undefined },
+      { stdout: out.stream, stderr: capture().stream },
+    );
+    expect(code).toBe(0);
+    expect(out.text()).toMatch(/^ +add\|create \[options\] <name> +make a user/m);
+    const create = capture();
+    expect(
+      await runCli(
+        ["users", "create", "--help"],
+        { url: "http://127.0.0.1:3000", token: undefined },
+        { stdout: create.stream, stderr: capture().stream },
+      ),
+    ).toBe(0);
+    expect(create.text()).toContain("Usage: anvil users add|create [options] <name>");
+  });
 });

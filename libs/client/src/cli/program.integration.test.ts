@@ -159,6 +159,15 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("makes a user with users create too, the API's name for users add", async () => {
+    const made = run(["users", "create", "created-by-alias", "--admin"], admin());
+    expect(await made.code).toBe(0);
+    expect(made.stdout()).toMatch(/^created-by-alias \(admin\): token \S+\n\(shown this once: keep it\)\n$/);
+    const listed = run(["--json", "users", "list"], admin());
+    expect(await listed.code).toBe(0);
+    expect(JSON.stringify(JSON.parse(listed.stdout()))).toContain('"name":"created-by-alias","admin":true');
+  });
+
   it("makes a user an admin with users update --admin, and no longer one with --no-admin", async () => {
     const made = run(["--json", "users", "add", "promoted"], admin());
     expect(await made.code).toBe(0);

@@ -282,6 +282,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
   const users = program.command("users").description("manage users (admins only)");
   users
     .command("add")
+    // The API calls it users.create: one who types that finds it too.
+    .alias("create")
     .description("make a user; prints its token, shown this once")
     .argument("<name>", "1..64 of a-z 0-9 . _ @ -")
     .option("--admin", "the user may manage users and see every job")
