@@ -179,6 +179,29 @@ describe("<ConversationList>", () => {
     await waitFor(() => expect(screen.queryByRole("textbox")).not.toBeInTheDocument());
   });
 
+  it("keeps a draft unselected when the row is drawn again with a title given in another tab", () => {
+    const [conversations, setConversations] = createSignal([foxes, lighthouses]);
+    render(() => (
+      <ConversationList
+        conversations={conversations()}
+        selectedId="c2"
+        onSelect={() => undefined}
+        onNew={() => undefined}
+        onRename={async () => undefined}
+      />
+    ));
+    fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
+    fireEvent.input(screen.getByRole("textbox", { name: "New title for Lighthouses" }), {
+      target: { value: "Lighthouses at" },
+    });
+    setConversations([foxes, { ...lighthouses, title: "Beacons" }]);
+    const field = screen.getByRole<HTMLInputElement>("textbox", { name: "New title for Beacons" });
+    expect(field).toHaveValue("Lighthouses at");
+    expect(field).toHaveFocus();
+    // The caret at the end of the draft: the next key goes on typing, not over it.
+    expect([field.selectionStart, field.selectionEnd]).toEqual([14, 14]);
+  });
+
   it("saves nothing for an unchanged or blank title, and Escape and Cancel leave the title as it was", () => {
     const onRename = vi.fn(async (_conversation: Conversation, _title: string) => undefined);
     const drawerEscape = vi.fn();

@@ -267,10 +267,13 @@ function TitleField(props: {
   const fieldId = createUniqueId();
   const countId = createUniqueId();
   let field!: HTMLInputElement;
-  // Selected, as the browser's own question had it: typing replaces the title, an arrow key keeps and edits it.
+  // Selected, as the browser's own question had it: typing replaces the title, an arrow key keeps and edits it. Drawn
+  // again over a draft (the row's title changed in another tab meanwhile), the draft is not selected: the next key
+  // would replace what was typed. The caret goes to its end instead.
   onMount(() => {
     field.focus();
-    field.select();
+    if (props.draft === props.conversation.title) field.select();
+    else field.setSelectionRange(field.value.length, field.value.length);
   });
   return (
     <form
