@@ -181,15 +181,12 @@ describe("<ConversationList>", () => {
 
   it("keeps a draft unselected when the row is drawn again with a title given in another tab", () => {
     const [conversations, setConversations] = createSignal([foxes, lighthouses]);
-    render(() => (
-      <ConversationList
-        conversations={conversations()}
-        selectedId="c2"
-        onSelect={() => undefined}
-        onNew={() => undefined}
-        onRename={async () => undefined}
-      />
-    ));
+    list({
+      get conversations() {
+        return conversations();
+      },
+      onRename: async () => undefined,
+    });
     fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
     fireEvent.input(screen.getByRole("textbox", { name: "New title for Lighthouses" }), {
       target: { value: "Lighthouses at" },
