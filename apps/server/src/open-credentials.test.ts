@@ -6,7 +6,13 @@ import type { EndedCredentials } from "./open-credentials";
 /** Credentials over sets of live sessions and tokens that a test changes, and a database that may be away. */
 const setUp = () => {
   // What the database holds: live sessions and tokens, and which of them are an admin's.
-  const live = { sessions: new Set<string>(), tokens: new Set<string>(), admins: new Set<string>() };
+  const live = {
+    sessions: new Set<string>(),
+    tokens: new Set<string>(),
+    admins: new Set<string>(),
+    // Users, by name, who are admins.
+    adminNames: new Set<string>(),
+  };
   const database = { away: false, asked: [] as string[][], askedTokens: [] as string[][] };
   const ended: EndedCredentials[] = [];
   const answer = (held: Set<string>, hashes: readonly string[], admin = false) =>
@@ -23,6 +29,10 @@ const setUp = () => {
         if (!admin) database.askedTokens.push([...hashes]);
         return answer(live.tokens, hashes, admin);
       },
+      admins: (names: readonly string[]) =>
+        database.away
+          ? Promise.reject(new Error("connection refused"))
+          : Promise.resolve(new Set(names.filter((name) => live.adminNames.has(name)))),
     },
     ended: (credentials) => ended.push(credentials),
     sweepMs: 60_000,
@@ -79,6 +89,24 @@ describe("OpenCredentials", () => {
       live.admins.delete("demoted");
       await credentials.sweep();
       expect(ended).toEqual([{ sessions: ["demoted"], tokens: ["demoted"], admin: true }]);
+    } finally {
+      credentials.stop();
+    }
+  });
+
+  it("ends what a sign-in proxy's user opened as an admin once they are no admin, by their name", async () => {
+    const { live, ended, credentials } = setUp();
+    try {
+      live.adminNames.add("pat@example.com").add("kim@example.com");
+      credentials.opened({ name: "pat@example.com", admin: true, viaProxy: true });
+      credentials.opened({ name: "kim@example.com", admin: true, viaProxy: true });
+      // Opened without the rights: nothing to take away.
+      credentials.opened({ name: "lou@example.com", admin: false, viaProxy: true });
+      await credentials.sweep();
+      expect(ended).toEqual([]);
+      live.adminNames.delete("pat@example.com");
+      await credentials.sweep();
+      expect(ended).toEqual([{ sessions: [], tokens: [], names: ["pat@example.com"], admin: true }]);
     } finally {
       credentials.stop();
     }

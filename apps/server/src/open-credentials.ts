@@ -10,17 +10,19 @@ const SWEEP_CHUNK = 1_000;
 
 /**
  * What ended: web sessions and users' tokens, by hash, as `Caller.session` and `Caller.token` have them; with `admin`,
- * only what they opened as an admin (their user is an admin no more).
+ * only what they opened as an admin (their user is an admin no more), and then also `names`: users a sign-in proxy
+ * named, who have no credential of their own.
  */
 export interface EndedCredentials {
   sessions: readonly string[];
   tokens: readonly string[];
+  names?: readonly string[];
   admin?: true;
 }
 
 /** What {@link OpenCredentials} is built from. */
 export interface OpenCredentialsOptions {
-  users: Pick<UserStore, "liveSessions" | "liveTokens">;
+  users: Pick<UserStore, "liveSessions" | "liveTokens" | "admins">;
   /** Credentials that ended: what was opened with them (streams, WebSockets) ends (an `EventHub` `credentialsEnded`). */
   ended: (ended: EndedCredentials) => void;
   /** Default {@link CREDENTIAL_SWEEP_MS}. */
@@ -65,7 +67,8 @@ class OpenCounts {
  * that those end with them: at once when this server signs a session out or removes a user, and within a sweep when
  * one ended otherwise (signed out through another server of a cluster, expired, ended by a new API_TOKEN, or a
  * user removed while a stream of theirs was still starting). Only credentials with something open are kept and asked
- * about. API_TOKEN and a sign-in proxy's header are not: they end only with a restart.
+ * about. API_TOKEN and a sign-in proxy's header are not: they end only with a restart; but what a proxy's user opened
+ * as an admin ends, by the user's name, once they are an admin no more.
  */
 export class OpenCredentials {
   private readonly sessions: OpenCounts;
@@ -73,6 +76,8 @@ export class OpenCredentials {
   /** The same for what was opened as an admin: it ends when its user is an admin no more. */
   private readonly adminSessions: OpenCounts;
   private readonly adminTokens: OpenCounts;
+  /** Users a sign-in proxy named, by name, with what they opened as an admin. */
+  private readonly adminProxies: OpenCounts;
   private readonly timer: ReturnType<typeof setInterval>;
   private sweeping: Promise<void> | null = null;
 
@@ -81,6 +86,7 @@ export class OpenCredentials {
     this.tokens = new OpenCounts((hashes) => options.users.liveTokens(hashes));
     this.adminSessions = new OpenCounts((hashes) => options.users.liveSessions(hashes, new Date(), { admin: true }));
     this.adminTokens = new OpenCounts((hashes) => options.users.liveTokens(hashes, { admin: true }));
+    this.adminProxies = new OpenCounts((names) => options.users.admins(names));
     this.timer = setInterval(() => void this.sweep(), options.sweepMs ?? CREDENTIAL_SWEEP_MS);
     this.timer.unref();
   }
@@ -92,6 +98,7 @@ export class OpenCredentials {
       ...(caller.token === undefined ? [] : [this.tokens.opened(caller.token)]),
       ...(caller.admin && caller.session !== undefined ? [this.adminSessions.opened(caller.session)] : []),
       ...(caller.admin && caller.token !== undefined ? [this.adminTokens.opened(caller.token)] : []),
+      ...(caller.admin && caller.viaProxy === true ? [this.adminProxies.opened(caller.name)] : []),
     ];
     return () => {
       for (const release of releases) release();
@@ -127,8 +134,14 @@ export class OpenCredentials {
       // then; a stream still starting then joins the hub later), to open again with the rights they have now.
       const adminSessions = await this.adminSessions.ended();
       const adminTokens = await this.adminTokens.ended();
-      if (adminSessions.length + adminTokens.length > 0) {
-        this.options.ended({ sessions: adminSessions, tokens: adminTokens, admin: true });
+      const adminNames = await this.adminProxies.ended();
+      if (adminSessions.length + adminTokens.length + adminNames.length > 0) {
+        this.options.ended({
+          sessions: adminSessions,
+          tokens: adminTokens,
+          ...(adminNames.length > 0 ? { names: adminNames } : {}),
+          admin: true,
+        });
       }
     } catch (error: unknown) {
       // The database is away: the credentials are asked about again at the next sweep.

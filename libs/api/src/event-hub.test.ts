@@ -12,4 +12,13 @@ describe("endsAccess", () => {
     const ended = { kind: "credentialsEnded", sessions: [], tokens: ["t"] } as const;
     expect(endsAccess(ended, { name: "dee", admin: false, token: "t" })).toBe(true);
   });
+
+  it("ends what a sign-in proxy's user opened as an admin, by name, and nobody else's of that name", () => {
+    const demoted = { kind: "credentialsEnded", sessions: [], tokens: [], names: ["pat"], admin: true } as const;
+    expect(endsAccess(demoted, { name: "pat", admin: true, viaProxy: true })).toBe(true);
+    // Opened since, with the rights pat has now.
+    expect(endsAccess(demoted, { name: "pat", admin: false, viaProxy: true })).toBe(false);
+    // pat's own token is told apart by its hash, not by the name.
+    expect(endsAccess(demoted, { name: "pat", admin: true, token: "t" })).toBe(false);
+  });
 });

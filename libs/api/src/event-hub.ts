@@ -16,7 +16,14 @@ export type HubMessage =
   | { kind: "line"; version: number; change: LineChange }
   | { kind: "timing" }
   | { kind: "revoked"; user: string }
-  | { kind: "credentialsEnded"; sessions: readonly string[]; tokens: readonly string[]; admin?: true }
+  | {
+      kind: "credentialsEnded";
+      sessions: readonly string[];
+      tokens: readonly string[];
+      /** With `admin`: users a sign-in proxy named (they have no credential of their own), by name. */
+      names?: readonly string[];
+      admin?: true;
+    }
   | { kind: "conversation"; owner: string; conversationId: string };
 
 /**
@@ -30,7 +37,8 @@ export const endsAccess = (message: HubMessage, caller: Caller): boolean =>
     // `admin`: the credentials' user is no admin any more; only what was opened as one ends.
     (message.admin !== true || caller.admin) &&
     ((caller.session !== undefined && message.sessions.includes(caller.session)) ||
-      (caller.token !== undefined && message.tokens.includes(caller.token))));
+      (caller.token !== undefined && message.tokens.includes(caller.token)) ||
+      (caller.viaProxy === true && message.names?.includes(caller.name) === true)));
 
 /** An in-process broadcast of job changes to every open subscription. */
 export class EventHub {

@@ -77,6 +77,15 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("UserStore on $kind", 
     expect(await users().create("quinn", true, "hash:quinn")).toMatchObject({ admin: true });
   });
 
+  it("tells which of many users are admins now", async () => {
+    await users().create("rex", true, "hash:rex");
+    await users().ensure("sal");
+    await users().ensure("tia");
+    await users().setAdmin("tia", true);
+    expect(await users().admins(["rex", "sal", "tia", "never-made"])).toEqual(new Set(["rex", "tia"]));
+    expect(await users().admins([])).toEqual(new Set());
+  });
+
   it("binds the built-in admin to a token hash at once from many callers, ending only the sessions of the old one", async () => {
     await users().bindAdmin("admin", "scrypt:old");
     const later = new Date(Date.now() + 60_000);

@@ -182,6 +182,16 @@ export class UserStore {
     return new Set(rows.flatMap((row) => (row.tokenHash === null ? [] : [row.tokenHash])));
   }
 
+  /** Which of `names` are admins now. */
+  async admins(names: readonly string[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const rows = await this.db
+      .select({ name: users.name })
+      .from(users)
+      .where(and(inArray(users.name, [...names]), eq(users.admin, true)));
+    return new Set(rows.map((row) => row.name));
+  }
+
   /** Ends a session (signing out); false when there was none. */
   async endSession(idHash: string): Promise<boolean> {
     const ended = await this.db.delete(sessions).where(eq(sessions.idHash, idHash)).returning({ id: sessions.idHash });
