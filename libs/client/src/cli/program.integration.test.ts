@@ -191,7 +191,7 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     expect(await unknown.code).not.toBe(0);
     expect(unknown.stderr()).toContain("No user named nobody");
     const builtIn = run(["users", "update", "admin", "--no-admin"], admin());
-    expect(await builtIn.code).toBe(2);
+    expect(await builtIn.code).toBe(1);
     expect(builtIn.stderr()).toContain("admin is built in");
   });
 
