@@ -1,5 +1,13 @@
 import type { APIRequestContext, Browser, Page } from "@playwright/test";
-import { expectImage, expectStreamOpen, jobCard, openNewConversation, submit, uniquePrompt } from "../support/app";
+import {
+  expectImage,
+  expectStreamOpen,
+  jobCard,
+  liesWithin,
+  openNewConversation,
+  submit,
+  uniquePrompt,
+} from "../support/app";
 import { expect, test } from "../support/test";
 
 /** Makes a user as the local admin (the e2e server runs without API_TOKEN) and returns their token. */
@@ -102,6 +110,31 @@ test.describe("users", () => {
     await expect(panel.getByRole("status")).toHaveText(`${name} is no longer an admin.`);
     await expect(caraHeader.getByRole("button", { name: "Users" })).toHaveCount(0);
     await expect(caraPage.getByTestId("signed-in-user")).toHaveText(name);
+  });
+
+  test("on a phone, the question before removing a user with a long name, and its answers, stay inside the dialog", async ({
+    page,
+    request,
+  }) => {
+    const name = `bartholomew-with-an-extraordinarily-long-user-name-${Math.random().toString(36).slice(2, 8)}`;
+    await makeUser(request, name);
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.goto("/");
+    await page.getByRole("button", { name: "Users" }).click();
+    const dialog = page.getByRole("dialog", { name: "Users" });
+    await dialog.getByRole("button", { name: `Remove ${name}` }).click();
+    const question = dialog.getByRole("group", { name: new RegExp(`^Remove ${name}\\?`) });
+    await expect(question).toBeFocused();
+    // "Keep <name>" on one line widened the question past the dialog, cutting off its words and that answer.
+    for (const [named, control] of [
+      ["the question", question],
+      ["Remove", question.getByRole("button", { name: "Remove", exact: true })],
+      ["Keep", question.getByRole("button", { name: `Keep ${name}` })],
+    ] as const) {
+      expect(await liesWithin(control, dialog), `${named} lies inside the dialog`).toBe(true);
+    }
+    await page.keyboard.press("Escape");
+    await expect(dialog.getByRole("button", { name: `Remove ${name}` })).toBeFocused();
   });
 
   test("on a phone, a signed-in admin's header keeps every control on the screen, and each still works", async ({
