@@ -48,6 +48,44 @@ test.describe("conversations", () => {
     await expect(page.getByRole("navigation", { name: "Conversations" })).not.toContainText(title);
   });
 
+  test("while a deletion runs, its disabled Delete, shown with no pointer on the row, covers none of the title", async ({
+    page,
+  }) => {
+    const title = uniquePrompt("a long conversation title about a lighthouse keeper who paints seagulls at dusk");
+    await page.goto(`/?c=${await createConversation(page.request, title)}`);
+    const list = page.getByRole("navigation", { name: "Conversations" });
+    const row = list.locator("li").filter({ has: page.locator(`[aria-current="page"]`) });
+    await expect(row.locator(".conversations__title")).toHaveText(title);
+    // The deletion is held until the check is done: the Delete stays disabled (shown) meanwhile.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route("**/trpc/conversations.delete**", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await list.getByRole("button", { name: `Delete ${title}` }).click();
+    await list
+      .getByRole("group", { name: new RegExp(`^Delete "`) })
+      .getByRole("button", { name: "Delete" })
+      .click();
+    const deleteButton = list.getByRole("button", { name: `Delete ${title}` });
+    await expect(deleteButton).toBeDisabled();
+    await page.mouse.move(900, 400);
+    await expect(deleteButton).toBeVisible();
+    const covered = await row.evaluate((li) => {
+      const button = li.querySelector(".conversations__action--danger")!.getBoundingClientRect();
+      const words = document.createRange();
+      words.selectNodeContents(li.querySelector(".conversations__title")!);
+      return [...words.getClientRects()].some(
+        (line) =>
+          line.left < button.right && button.left < line.right && line.top < button.bottom && button.top < line.bottom,
+      );
+    });
+    expect(covered, "the Delete button lies over the title's words").toBe(false);
+    release();
+    await expect(list.getByRole("button", { name: `Delete ${title}` })).toHaveCount(0);
+  });
+
   test("a page whose conversation was deleted elsewhere leaves it, and a prompt sent to it is kept for a new one", async ({
     page,
   }) => {
