@@ -102,11 +102,11 @@ export function CancelWaiting(props: {
             {error()}
           </p>
         </Show>
-        <Show when={result()}>
-          <p class="cancel-waiting__message" role="status">
-            {result()}
-          </p>
-        </Show>
+        {/* On the page with the bar, empty until there is news: a screen reader (VoiceOver above all) often says
+            nothing of a live region that comes onto the page with its words, as the keyboard goes to OK meanwhile. */}
+        <p class="cancel-waiting__message" role="status">
+          {result()}
+        </p>
         <Show when={(result() || error()) && !busy()}>
           <button
             type="button"
