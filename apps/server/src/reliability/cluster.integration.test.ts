@@ -16,6 +16,21 @@ import { startTcpProxy, throughProxy } from "./support/tcp-proxy";
 
 const LEASE_MS = 2_000;
 const quick = { width: 64, height: 64, steps: 2 } as const;
+/**
+ * How long a failover may take: the killed leader's lease runs out (LEASE_MS after its last renewal), the next one
+ * takes it at its next tick, and interrupts what it finds on the backend; as cluster-servers.integration.test.ts
+ * allows a kill -9, three of LEASE_MS and room for a loaded machine (about 3 s on a quiet one).
+ */
+const FAILOVER_MS = 3 * LEASE_MS + 10_000;
+const STEP_MS = 20;
+/**
+ * How long a generation of `steps` may take here: its steps and decode at STEP_MS each (the simulator's timers),
+ * five times over for a loaded machine, whose timers fire late (2.2 times as slow was seen), and LEASE_MS for the
+ * answer and the image to be written.
+ */
+const runMs = (steps: number) => 5 * (steps + 3) * STEP_MS + LEASE_MS;
+/** The generation the killed leader leaves behind: 3 s, so that it still runs when the next leader takes over. */
+const KILLED_STEPS = 150;
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
 interface Member {
@@ -97,7 +112,7 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
   });
 
   it("runs the generation of a leader killed with -9 again on the next leader, and never twice at once", async () => {
-    await setUp(1, 20);
+    await setUp(1, STEP_MS);
     const members = [await join(), await join()];
     const leader = leaderOf(members);
     const follower = members.find((member) => member !== leader)!;
@@ -105,17 +120,22 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
       prompt: uniquePrompt("survives kill -9"),
       width: 64,
       height: 64,
-      steps: 150,
+      steps: KILLED_STEPS,
     });
     await waitFor(() => sims[0]!.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
     const killedAt = Date.now();
     await leader.server.kill("SIGKILL");
     servers.splice(servers.indexOf(leader.server), 1);
+    // Two waits, each bounded by what it waits on rather than by one fixed 10 s for both, which a loaded machine
+    // overran while the generation was still running (its steps are timers, slower there): the next leader starts it
+    // again once the lease has run out, then the job takes its own length.
+    await waitFor(() => sims[0]!.stats().log.length > 1, "the next leader starts the generation again", FAILOVER_MS);
     const done = await waitForJob(
       follower.trpc,
       job.id,
       (j) => j.status === "complete",
       "the job completes on the next leader",
+      runMs(KILLED_STEPS),
     );
     expect(done.attempt).toBe(2);
     const [orphan, rerun] = sims[0]!.stats().log;

@@ -19,12 +19,13 @@ export async function waitFor(
   }
 }
 
-/** Reads the job through the API until `until` holds for it; returns that snapshot. */
+/** Reads the job through the API until `until` holds for it, for up to `timeoutMs`; returns that snapshot. */
 export async function waitForJob(
   trpc: AnvilClient,
   jobId: string,
   until: (job: Job) => boolean,
   what = "the job reaches the expected state",
+  timeoutMs?: number,
 ): Promise<Job> {
   let last: Job | undefined;
   await waitFor(
@@ -33,6 +34,7 @@ export async function waitForJob(
       return until(last);
     },
     () => `${what} (last seen: ${last ? `${last.status} ${last.progress}% ${last.error ?? ""}` : "nothing"})`,
+    timeoutMs,
   );
   return last!;
 }
