@@ -29,7 +29,7 @@ const STEP_MS = 20;
  * answer and the image to be written.
  */
 const runMs = (steps: number) => 5 * (steps + 3) * STEP_MS + LEASE_MS;
-/** The generation the killed leader leaves behind: 3 s, so that it still runs when the next leader takes over. */
+/** What a leader killed or cut off leaves running: 3 s, so that it still runs when the next leader takes over. */
 const KILLED_STEPS = 150;
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
@@ -196,7 +196,7 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
   });
 
   it("stops a leader cut off from the database from dispatching; the other takes over and no late write lands", async () => {
-    await setUp(1, 20);
+    await setUp(1, STEP_MS);
     const url = new URL(database.databaseUrl!);
     const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     cleanups.push(() => proxy.close());
@@ -207,7 +207,7 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
       prompt: uniquePrompt("survives a cut"),
       width: 64,
       height: 64,
-      steps: 150,
+      steps: KILLED_STEPS,
     });
     await waitFor(() => sims[0]!.stats().log.some((entry) => entry.outcome === "running"), "the generation runs");
     proxy.blackhole();
@@ -231,6 +231,7 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
       job.id,
       (j) => j.status === "complete",
       "the job completes on the new leader",
+      runMs(KILLED_STEPS),
     );
     expect(done.attempt).toBe(2);
     await proxy.restore();
