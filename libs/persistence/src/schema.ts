@@ -162,8 +162,8 @@ export const clusterLeader = pgTable(
     backends: jsonb("backends").$type<string[]>(),
     backendsEpoch: bigint("backends_epoch", { mode: "number" }),
     /**
-     * A fingerprint of the WEBHOOK_SECRET of the leader of term `webhookSecretFingerprintEpoch` (16 hex digits of an HMAC keyed
-     * with it; "none": unset), never the secret. Servers whose own differs warn: every server signs the webhooks it
+     * A fingerprint of the WEBHOOK_SECRET of the leader of term `webhookSecretFingerprintEpoch` (16 hex digits of an
+     * HMAC keyed with it; "none": unset), never the secret. Servers whose own differs warn: every server signs the webhooks it
      * delivers. Null, or another term's: a server that records none (older) leads.
      */
     webhookSecretFingerprint: text("webhook_secret_fingerprint"),

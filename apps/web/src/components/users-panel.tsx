@@ -129,10 +129,10 @@ export function UsersPanel(props: {
   };
   /**
    * Removed first: the user's token stops working, and a submission of theirs still on its way is refused, so the
-   * cancellation takes all they had submitted (only one a sign-in proxy's user makes on coming back may come after it). Says
-   * what was done, or what failed and whether the user is removed, in the panel's own words (not through `failure`,
-   * which would capitalise the name). A call that got no answer, or the server's 503, may have been carried out all
-   * the same: then the panel says it does not know, rather than that nothing happened.
+   * cancellation takes all they had submitted (only one a sign-in proxy's user makes on coming back may come after
+   * it). Says what was done, or what failed and whether the user is removed, in the panel's own words (not through
+   * `failure`, which would capitalise the name). A call that got no answer, or the server's 503, may have been
+   * carried out all the same: then the panel says it does not know, rather than that nothing happened.
    */
   const removeAndCancel = async (name: string, cancel: boolean) => {
     try {
