@@ -7,7 +7,7 @@ import { LOCAL_USER, mayAccess } from "./caller";
 import type { Caller } from "./caller";
 import type { CheckpointCatalog } from "./checkpoint-catalog";
 import { databaseAvailable } from "./database-available";
-import { Conflict, databaseUnavailable, Invalid, Unavailable } from "./errors";
+import { Conflict, Invalid, Unavailable } from "./errors";
 import { HISTORY_RUNS } from "./estimates";
 import type { Estimates } from "./estimates";
 import type { EventRetention } from "./event-retention";
@@ -22,7 +22,7 @@ import { wireJobService } from "./service-wiring";
 import type { JobServiceOptions, JobServiceParts } from "./service-wiring";
 import { toStoredSubmission, toStoredSubmissions } from "./stored-submission";
 import type { SubmitInput } from "./stored-submission";
-import { databaseDown } from "./submissions";
+import { databaseDown, termOver } from "./submissions";
 import type { Submissions } from "./submissions";
 import type { Persisted } from "./transition-writer";
 
@@ -204,11 +204,9 @@ export class JobService {
    */
   async removeUser(name: string, remove: () => Promise<boolean>): Promise<boolean> {
     const { journal } = this.scheduler;
-    if (journal.failing) {
-      const { reason, again } = databaseUnavailable(journal.failure);
-      throw new Unavailable({ message: `${reason}; the user was not removed, try again ${again}` });
-    }
-    const removed = await journal
+    const notDone = "the user was not removed";
+    if (journal.failing) throw databaseDown(journal.failure, notDone);
+    return journal
       .run(async () => {
         const gone = await remove();
         if (gone) this.options.removals?.removed(name);
@@ -216,15 +214,8 @@ export class JobService {
       })
       .catch((error: unknown) => {
         // This server's term as the leader ended before the removal's turn: nothing was removed.
-        if (!(error instanceof LaneAbandoned)) throw error;
-        throw new Unavailable({
-          message:
-            "This server stopped running the queue (another server of the cluster takes over); the user was not " +
-            "removed, try again",
-          cause: error,
-        });
+        throw error instanceof LaneAbandoned ? termOver(error, notDone) : error;
       });
-    return removed;
   }
 
   /**

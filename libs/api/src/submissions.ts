@@ -14,9 +14,12 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type StoreAnswer = { outcomes: readonly SubmitOutcome[] | null } | { error: unknown };
 
-export const databaseDown = (cause?: unknown) => {
+/** What a refused submission did not do; a call of another kind refused in the lane says its own (`notDone`). */
+const NOT_ACCEPTED = "the job was not accepted";
+
+export const databaseDown = (cause?: unknown, notDone = NOT_ACCEPTED) => {
   const { reason, again } = databaseUnavailable(cause);
-  return new Unavailable({ message: `${reason}; the job was not accepted, try again ${again}`, cause });
+  return new Unavailable({ message: `${reason}; ${notDone}, try again ${again}`, cause });
 };
 
 const databaseSlow = () =>
@@ -32,10 +35,10 @@ const userGone = () =>
       "user again)",
   });
 
-const termOver = (cause: unknown) =>
+/** The lane's term as the leader ended before a call's turn: nothing of it was done. */
+export const termOver = (cause: unknown, notDone = NOT_ACCEPTED) =>
   new Unavailable({
-    message:
-      "This server stopped running the queue (another server of the cluster takes over); the job was not accepted, try again",
+    message: `This server stopped running the queue (another server of the cluster takes over); ${notDone}, try again`,
     cause,
   });
 
