@@ -8,6 +8,13 @@ import { adminProcedure, publicProcedure, router } from "../trpc";
 const builtIn = (name: string): string =>
   name === ADMIN_NAME ? "API_TOKEN's admin: it goes when API_TOKEN is unset" : "the user when nobody signs in";
 
+/** Refuses a change to a built-in user (CONFLICT: a well-formed call the state forbids); `cannot` says which. */
+const refuseBuiltIn = (name: string, cannot: string): void => {
+  if (RESERVED_NAMES.has(name)) {
+    throw new TRPCError({ code: "CONFLICT", message: `${name} is built in (${builtIn(name)}) and ${cannot}` });
+  }
+};
+
 /**
  * `users.*`: admins make, list, update and remove users; a token is shown once, at creation, and stored only hashed.
  */
@@ -41,13 +48,7 @@ export const usersRouter = router({
    * and the built-in users are admins by what they are, not by a flag.
    */
   update: adminProcedure.input(updateUserInput).mutation(async ({ ctx, input }) => {
-    // CONFLICT, as users.create and users.remove answer for a built-in user: a well-formed call the state forbids.
-    if (RESERVED_NAMES.has(input.name)) {
-      throw new TRPCError({
-        code: "CONFLICT",
-        message: `${input.name} is built in (${builtIn(input.name)}) and always an admin: it cannot be changed`,
-      });
-    }
+    refuseBuiltIn(input.name, "always an admin: it cannot be changed");
     if (input.name === ctx.user.name && !input.admin) {
       throw new TRPCError({
         code: "CONFLICT",
@@ -67,12 +68,7 @@ export const usersRouter = router({
    */
   remove: adminProcedure.input(removeUserInput).mutation(async ({ ctx, input }) => {
     // A built-in user first: nobody can remove it, the admin it is included.
-    if (RESERVED_NAMES.has(input.name)) {
-      throw new TRPCError({
-        code: "CONFLICT",
-        message: `${input.name} is built in (${builtIn(input.name)}) and cannot be removed`,
-      });
-    }
+    refuseBuiltIn(input.name, "cannot be removed");
     if (input.name === ctx.user.name) {
       throw new TRPCError({ code: "CONFLICT", message: "You cannot remove yourself; another admin can" });
     }
