@@ -133,7 +133,7 @@ export interface AnvilServer {
   metrics: AnvilMetrics;
   /**
    * Stops taking work, lets running generations finish for up to `graceMs` (default 0), interrupts what still runs
-   * (those jobs run again at the next start, as the same attempt), closes.
+   * (those jobs run again at the next start, as their next attempt, spared: see `JobService.stop`), closes.
    */
   close(options?: { graceMs?: number }): Promise<void>;
 }

@@ -34,6 +34,7 @@ const record = (id: string, fields: Partial<JobRecord> & { steps?: number; check
     movedBy: null,
     seq: 0,
     attempts: 0,
+    spared: 0,
     lastEventId: 0,
     line: { move: null, front: null, turn: null },
     ...rest,

@@ -456,8 +456,8 @@ export class JobService {
 
   /**
    * Stops taking work: no job starts any more; running generations may finish for up to `graceMs`; what still
-   * runs then is interrupted and stays to run again at the next start, as the same attempt (a shutdown is no
-   * failure, so it never uses up one of the job's {@link MAX_ATTEMPTS}). Flushes everything recorded.
+   * runs then is interrupted and stays to run again at the next start, as its next attempt, spared (a shutdown is
+   * no failure, so it never uses up one of the job's {@link MAX_ATTEMPTS}). Flushes everything recorded.
    */
   async stop(graceMs = 0, { abandon = false }: { abandon?: boolean } = {}): Promise<void> {
     // A term that is over writes nothing more, not even what is still waiting: the next leader recovers from the
@@ -475,6 +475,6 @@ export class JobService {
     this.live.retimed();
     const interrupted = await stopped;
     await this.monitor.stop();
-    if (!abandon) await this.recovery.refundInterrupted(interrupted);
+    if (!abandon) await this.recovery.spareInterrupted(interrupted);
   }
 }

@@ -9,6 +9,7 @@ export const lineInputOf = (job: JobRecord): ImageJobInput => ({
   prompt: job.prompt,
   params: job.params,
   attempt: job.attempts + 1,
+  spared: job.spared,
   line: { owner: job.owner, priority: job.priority, seq: job.seq, move: job.line.move, front: job.line.front },
 });
 

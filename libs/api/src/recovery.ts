@@ -15,7 +15,7 @@ const ORPHAN_SWEEP_RETRY = {
 
 /** What recovery reads and repairs. */
 export interface RecoveryOptions {
-  store: Pick<JobStore, "activeJobs" | "applyTransition" | "refundAttempt">;
+  store: Pick<JobStore, "activeJobs" | "applyTransition" | "spareAttempt">;
   live: Pick<LiveJobs, "record" | "size">;
   intake: Pick<LineIntake, "adopt" | "rejoin" | "isOrphan">;
   /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
@@ -28,7 +28,7 @@ export interface RecoveryOptions {
 /**
  * Makes the line whole where a server's life, or an answer, was cut short: at start it rebuilds the line from the
  * database (what was running waits again, or is given up after {@link MAX_ATTEMPTS}); after a submission whose
- * outcome is unknown it takes in what was stored after all; at a stop it gives back the attempts the stop cut.
+ * outcome is unknown it takes in what was stored after all; at a stop it spares the attempts the stop cut.
  */
 export class Recovery {
   /** A look for stored submissions the scheduler never heard of, while one is under way. */
@@ -51,7 +51,7 @@ export class Recovery {
     for (const active of await store.activeJobs()) {
       let job = active;
       if (active.status === "processing" && active.backend !== null) this.leftBehind.add(active.backend);
-      if (job.status === "processing" && job.attempts >= MAX_ATTEMPTS) {
+      if (job.status === "processing" && job.attempts - job.spared >= MAX_ATTEMPTS) {
         await store.applyTransition({
           jobId: job.id,
           from: "processing",
@@ -137,24 +137,24 @@ export class Recovery {
   }
 
   /**
-   * A stop interrupted these jobs' generations: each stays to run again at the next start as the same attempt (a
-   * shutdown is no failure, so it never uses up one of the job's {@link MAX_ATTEMPTS}).
+   * A stop interrupted these jobs' generations: each runs again at the next start (or on the next leader) as its
+   * next attempt, spared: a shutdown is no failure, so it never uses up one of the job's {@link MAX_ATTEMPTS}.
    */
-  async refundInterrupted(jobIds: readonly string[]): Promise<void> {
+  async spareInterrupted(jobIds: readonly string[]): Promise<void> {
     const { store, live, log } = this.options;
     for (const jobId of jobIds) {
       // The record as last persisted: an attempt whose start never reached the database was never counted.
       const record = live.record(jobId);
       if (record?.status !== "processing") continue;
-      const refunded = await store.refundAttempt(jobId, record.attempts).catch((error: unknown) => {
+      const spared = await store.spareAttempt(jobId, record.attempts, record.spared).catch((error: unknown) => {
         log?.(
-          "could not take back the attempt a shutdown interrupted",
+          "could not spare the attempt a shutdown interrupted (it counts toward the job's three)",
           { jobId, error: databaseErrorText(error) },
           "warn",
         );
         return false;
       });
-      if (refunded)
+      if (spared)
         log?.(
           "stopped before its generation finished: it runs again on the next leader of a cluster, else at the next start",
           { jobId },

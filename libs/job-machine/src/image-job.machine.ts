@@ -8,8 +8,13 @@ export interface ImageJobInput {
   jobId: string;
   prompt: string;
   params: JobParams;
-  /** 1 for a first run; counts up when a job is run again after a crash. */
+  /** 1 for a first run; counts up when a job is run again (after a crash, a stop, a lost backend). */
   attempt: number;
+  /**
+   * How many of its earlier attempts a shutdown cut short (default 0): no fault, so they do not count toward
+   * {@link MAX_ATTEMPTS}.
+   */
+  spared?: number;
   /** Where the job waits in the line: its owner, priority, submission order and moves (default: local, 0, arrival). */
   line?: Partial<Omit<LineEntry, "jobId">>;
   /**
@@ -121,6 +126,15 @@ const summaryOf = (context: ImageJobContext): ImageJobSummary => ({
 });
 
 /** A backend's progress as the job keeps it: whole percent, and below 100 until the image exists. */
+/** The attempts up to this one that a fault ended, not a shutdown: these count toward {@link MAX_ATTEMPTS}. */
+const faultedAttempts = (context: ImageJobContext): number => context.attempt - (context.spared ?? 0);
+
+/** The attempts on which a job lost its backend, in words. */
+const lostOn = (context: ImageJobContext): string =>
+  context.spared
+    ? `${faultedAttempts(context)} of its ${context.attempt} attempts (a shutdown cut the others short)`
+    : `each of its ${context.attempt} attempts`;
+
 const toProgress = (progress: number): number => Math.min(99, Math.floor(progress));
 
 /**
@@ -206,7 +220,7 @@ export const imageJobMachine = setup({
         onError: [
           {
             // The backend went away, not the job: back to the line, as the next attempt, for another backend.
-            guard: ({ context, event }) => isBackendLost(event.error) && context.attempt < MAX_ATTEMPTS,
+            guard: ({ context, event }) => isBackendLost(event.error) && faultedAttempts(context) < MAX_ATTEMPTS,
             target: "queued",
             actions: [
               assign(({ context }) => ({
@@ -224,7 +238,7 @@ export const imageJobMachine = setup({
             target: "error",
             actions: assign(({ context, event }) => ({
               error: isBackendLost(event.error)
-                ? `${describeFailure(event.error)}; the job lost its backend on each of its ${context.attempt} attempts and was given up`
+                ? `${describeFailure(event.error)}; the job lost its backend on ${lostOn(context)} and was given up`
                 : describeFailure(event.error),
             })),
           },

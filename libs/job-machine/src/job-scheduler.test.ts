@@ -284,6 +284,24 @@ describe("JobScheduler", () => {
     await scheduler.stop();
   });
 
+  it("does not count the attempts a shutdown cut short toward the three a job may lose its backend on", async () => {
+    const attempts: number[] = [];
+    const generate: GenerateProgram = (request) => {
+      attempts.push(request.attempt);
+      return Effect.fail(new BackendLost("Lost the connection to Forge"));
+    };
+    const { scheduler, submit, published } = testScheduler(generate);
+    // Its first two runs were cut short by shutdowns: three more runs may lose their backend before it is given up.
+    expect(await submit("stopped twice", "stopped twice", { attempt: 3, spared: 2 })).toBe("error");
+    expect(attempts).toEqual([3, 4, 5]);
+    const error = published.find((e) => e.kind === "transition" && e.to === "error");
+    expect(error?.kind === "transition" && error.job).toMatchObject({ attempt: 5 });
+    expect(error?.kind === "transition" && error.job.error).toMatch(
+      /lost its backend on 3 of its 5 attempts \(a shutdown cut the others short\) and was given up$/,
+    );
+    await scheduler.stop();
+  });
+
   it("stops without finishing running jobs and waits for their generations to end", async () => {
     const backend = fakeBackend({ ms: 1_000 });
     const { generate, started } = announcing(backend.generate);

@@ -5,6 +5,7 @@ import type { JobSchedulerOptions } from "./job-scheduler";
 import type { JournalEntry } from "./journal";
 import { DEFAULT_JOB_PARAMS } from "./job";
 import type { JobParams, JobStatus } from "./job";
+import type { ImageJobInput } from "./image-job.machine";
 
 /** Default generation parameters for tests. */
 export const testParams: JobParams = { ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps: 4, seed: 1 };
@@ -49,9 +50,10 @@ export const testScheduler = (generate: GenerateProgram, options: Partial<JobSch
       }
     },
   });
-  const submit = (jobId: string, prompt = jobId) => {
+  /** Submits a job (`runs`: the attempt it is on, and how many a shutdown spared; a first run by default). */
+  const submit = (jobId: string, prompt = jobId, runs: Pick<ImageJobInput, "attempt" | "spared"> = { attempt: 1 }) => {
     const finished = new Promise<JobStatus>((resolve) => waiters.set(jobId, resolve));
-    scheduler.submit({ jobId, prompt, params: testParams, attempt: 1 });
+    scheduler.submit({ jobId, prompt, params: testParams, ...runs });
     return finished;
   };
   return { scheduler, published, submit };

@@ -1,6 +1,6 @@
 import { applyChangesAtOnce } from "./apply-changes";
 import type { JournalChange } from "./apply-changes";
-import { refundAttempt } from "./attempts";
+import { spareAttempt } from "./attempts";
 import * as conversations from "./conversations";
 import type { ConversationDeletion, ConversationPage } from "./conversations";
 import { sql } from "drizzle-orm";
@@ -211,9 +211,12 @@ export class JobStore {
     return this.fenced((db) => queueControl.moveJob(db, jobId, to, by));
   }
 
-  /** Takes back a processing job's attempt that a shutdown stopped (see attempts.ts); false when it is not that one. */
-  refundAttempt(jobId: string, attempt: number): Promise<boolean> {
-    return this.fenced((db) => refundAttempt(db, jobId, attempt));
+  /**
+   * Counts a processing job's attempt that a shutdown stopped as spared (see attempts.ts): `spared` is the count read
+   * with the job; false when it is not that attempt or that count.
+   */
+  spareAttempt(jobId: string, attempt: number, spared: number): Promise<boolean> {
+    return this.fenced((db) => spareAttempt(db, jobId, attempt, spared));
   }
 
   /** Records a processing job's progress in the job and its message, without an event; null when not processing. */

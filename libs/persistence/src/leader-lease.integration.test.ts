@@ -132,7 +132,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     expect(prompts).toEqual(["written in the old term", "written in the new term"]);
   });
 
-  it("refuses the single transitions and attempt refunds of a term that is over (a new leader's recovery, a stop)", async () => {
+  it("refuses the single transitions and spared attempts of a term that is over (a new leader's recovery, a stop)", async () => {
     const a = lease("a");
     const b = lease("b");
     const old = (await a.acquire())!;
@@ -152,7 +152,7 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     });
     const again = { progress: 0, attempts: 2, startedAt: new Date() };
     await fencedB.applyTransition({ jobId: job.id, from: "queued", to: "processing", patch: again, snapshot });
-    // The old term's late writes: its recovery's requeue, its stop's refund of the attempt it ran.
+    // The old term's late writes: its recovery's requeue, its stop's sparing of the attempt it ran.
     const requeue = fencedA.applyTransition({
       jobId: job.id,
       from: "processing",
@@ -161,8 +161,8 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
       snapshot,
     });
     await expect(requeue).rejects.toBeInstanceOf(Fenced);
-    await expect(fencedA.refundAttempt(job.id, 2)).rejects.toBeInstanceOf(Fenced);
-    expect(await store().getJob(job.id)).toMatchObject({ status: "processing", attempts: 2 });
+    await expect(fencedA.spareAttempt(job.id, 2, 0)).rejects.toBeInstanceOf(Fenced);
+    expect(await store().getJob(job.id)).toMatchObject({ status: "processing", attempts: 2, spared: 0 });
   });
 
   it("refuses the submissions of a term that is over: the next leader's line, read at its start, would never hold them", async () => {

@@ -11,6 +11,8 @@ export interface JobRecord extends Omit<Job, "queuePosition" | keyof JobEstimate
   seq: number;
   /** How many times a backend has started this job. */
   attempts: number;
+  /** How many of those runs a shutdown cut short: they do not count toward the job's three attempts. */
+  spared: number;
   /** Id of the event that recorded the current status. */
   lastEventId: number;
   /** Where the job stands in the line besides its seq (see schema.ts): moves, and the turn of its last start. */
@@ -90,6 +92,7 @@ export function toJobRecord(row: JobRow): JobRecord {
     movedBy: row.movedBy,
     seq: row.seq,
     attempts: row.attempts,
+    spared: row.sparedAttempts,
     lastEventId: row.lastEventId,
     line: { move: row.lineMove, front: row.lineFront, turn: row.turn },
   };
@@ -100,7 +103,7 @@ export function toJobRecord(row: JobRow): JobRecord {
  * and none once it ended).
  */
 export function toJob(record: JobRecord, queuePosition: number, estimates: JobEstimates = NO_ESTIMATES): Job {
-  const { seq: _seq, attempts: _attempts, lastEventId: _lastEventId, line: _line, ...job } = record;
+  const { seq: _seq, attempts: _attempts, spared: _spared, lastEventId: _lastEventId, line: _line, ...job } = record;
   const { estimatedStartAt, estimatedFinishAt } = estimates;
   return {
     ...job,

@@ -82,6 +82,11 @@ export const jobs = pgTable(
     usedSeed: bigint("used_seed", { mode: "number" }),
     error: text("error"),
     attempts: integer("attempts").notNull().default(0),
+    /**
+     * How many of those runs a shutdown cut short (SIGTERM, past its grace): no fault, so they do not count toward
+     * the job's three attempts.
+     */
+    sparedAttempts: integer("spared_attempts").notNull().default(0),
     /** The URL of the backend the job runs or last ran on; null before it first started. */
     backend: text("backend"),
     /** Unique per owner: one user's key never finds another user's job. */

@@ -94,6 +94,7 @@ function toBatchRow(input: SubmitJobInput): BatchRow {
     movedBy: null,
     seq: 0,
     attempts: 0,
+    spared: 0,
     lastEventId: 0,
     line: { move: null, front: null, turn: null },
   };

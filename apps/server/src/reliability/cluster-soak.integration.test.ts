@@ -161,7 +161,7 @@ describe.skipIf(!postgres || SOAK_MS <= 0)("a cluster under kills and restarts",
       180_000,
     );
     // Every generation of each job, on either backend. A job may run more than once (a leader killed mid-generation,
-    // a shutdown that interrupted it after its last step: it then runs again as the same attempt), never twice at once.
+    // a shutdown that interrupted it after its last step: it then runs again as its next attempt, spared), never twice at once.
     const runs = new Map<string, { from: number; to: number }[]>();
     for (const sim of sims) {
       for (const entry of sim.stats().log) {

@@ -166,7 +166,7 @@ describe("SIGTERM of the built server", () => {
     await terminate(again.server);
   }, 90_000);
 
-  it("interrupts a generation still running after the grace without counting it as an attempt; the next start runs it again", async () => {
+  it("interrupts a generation still running after the grace, spared from the three attempts; the next start runs it as attempt 2", async () => {
     await setUp();
     const { server, trpc } = await start(simulator.url, 200);
     const [long] = await submitAndRun(trpc);
@@ -178,7 +178,8 @@ describe("SIGTERM of the built server", () => {
     // Forge would otherwise finish the orphaned generation on its own; the server stopped it on the way out.
     expect(runsOf(simulator, long.prompt)).toEqual(["interrupted"]);
     expect(simulator.stats().active).toBe(0);
-    expect(await stored(long)).toMatchObject([{ status: "processing", attempts: 0 }]);
+    // The run counts, but as spared: a shutdown is no fault, and never uses up one of the job's three attempts.
+    expect(await stored(long)).toMatchObject([{ status: "processing", attempts: 1, spared: 1 }]);
 
     simulator.setStepMs(10);
     const again = await start();
@@ -188,10 +189,10 @@ describe("SIGTERM of the built server", () => {
       (job) => job.status === "complete",
       "the interrupted job completes",
     );
-    expect(done.attempt).toBe(1);
+    expect(done.attempt).toBe(2);
     await terminate(again.server);
     expect(runsOf(simulator, long.prompt)).toEqual(["interrupted", "completed"]);
-    expect(await stored(long)).toMatchObject([{ status: "complete", attempts: 1 }]);
+    expect(await stored(long)).toMatchObject([{ status: "complete", attempts: 2, spared: 1 }]);
   }, 90_000);
 
   it("exits at once on a second SIGTERM while the shutdown is stuck on an unresponsive backend, losing nothing", async () => {

@@ -132,13 +132,13 @@ describe("createJobStore", () => {
 });
 
 describe("createJobStore after a shutdown", () => {
-  it("shows a job waiting again when a stop put it back in the line as the same attempt", () => {
+  it("shows a job waiting again when a stop put it back in the line as the same attempt (an earlier server)", () => {
     createRoot((dispose) => {
       const store = createJobStore();
       const backend = "http://gpu-1:7860";
       store.applyEvent({ ...processing(40), backend });
-      // The server stopped while it ran: the next start puts it first in the line, as the same attempt (the stop
-      // gave that attempt back), having run on `backend`; a paused queue or a GPU that is down keeps it waiting.
+      // A server of an earlier version stopped while it ran: the next start puts it first in the line, as the same
+      // attempt (that stop gave the attempt back; a server now counts it up), having run on `backend`; a paused queue or a GPU that is down keeps it waiting.
       store.applyEvent(makeJob({ queuePosition: 1, attempt: 1, backend }));
       expect(store.jobs[makeJob().id]).toMatchObject({ status: "queued", queuePosition: 1, progress: 0 });
       // A resumed stream's replay of its first wait (before it ever ran) still takes nothing back.

@@ -10,9 +10,9 @@ const RANK: Record<JobStatus, number> = { queued: 0, processing: 1, complete: 2,
 export const isFinal = (status: JobStatus): boolean => RANK[status] === 2;
 
 /**
- * A running job put back in the line as the same attempt: a server stopped while it ran gives that attempt back, and
- * the next start queues it again (having run: `backend` set). Its first wait, which a resumed stream may replay, had
- * no backend yet.
+ * A running job put back in the line as the same attempt: a server of an earlier version gave back the attempt a stop
+ * cut short (a server now counts it, spared), and the next start queued it again (having run: `backend` set). Its
+ * first wait, which a resumed stream may replay, had no backend yet.
  */
 const putBack = (next: Job, current: Job): boolean =>
   next.status === "queued" && current.status === "processing" && next.backend !== null;
@@ -29,8 +29,8 @@ const statusOrder = (next: Job, current: Job): number =>
  * Whether `next` is at least as far along as `current`. Jobs only move forward: queued → processing → a final
  * state; a queued job's position only shrinks; a processing job's progress only grows, except that a job re-run
  * after a server restart starts again (a later `startedAt`). A job put back in the line (a lost backend, a crash)
- * is queued again with a higher `attempt`, or after a stop as the same one: that snapshot is newer whatever its
- * status. Nothing leaves a final state.
+ * is queued again with a higher `attempt` (after a stop by a server of an earlier version, the same one): that
+ * snapshot is newer whatever its status. Nothing leaves a final state.
  */
 export function isAtLeastAsNew(next: Job, current: Job): boolean {
   if (isFinal(current.status)) return false;
