@@ -327,6 +327,39 @@ describe("<ConversationList>", () => {
     await waitFor(() => expect(screen.queryByRole("textbox")).not.toBeInTheDocument());
   });
 
+  it("keeps each row's typed title: a failed one waits in its row while another row's Rename is opened", async () => {
+    let fail!: (error: unknown) => void;
+    const onRename = vi.fn(
+      (_conversation: Conversation, _title: string) => new Promise<void>((_resolve, reject) => (fail = reject)),
+    );
+    list({ onRename });
+    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    fireEvent.input(screen.getByRole("textbox"), { target: { value: "Foxes in snow" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    // Foxes' title is on its way when Lighthouses' field opens; then Foxes' is refused.
+    fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
+    fireEvent.input(screen.getByRole("textbox", { name: "New title for Lighthouses" }), {
+      target: { value: "Lighthouses at dusk" },
+    });
+    fail(new TRPCClientError("The Anvil server is restarting"));
+    expect(await screen.findByRole("alert")).toHaveTextContent('"Foxes" could not be renamed');
+    // Lighthouses' field goes on with what was typed in it, the focus where it was.
+    const lighthousesField = screen.getByRole("textbox", { name: "New title for Lighthouses" });
+    expect(lighthousesField).toHaveValue("Lighthouses at dusk");
+    expect(lighthousesField).toHaveFocus();
+
+    // Foxes' Rename, opened again, holds the title that could not be saved, to save it again.
+    fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));
+    expect(screen.getByRole("textbox", { name: "New title for Foxes" })).toHaveValue("Foxes in snow");
+    // And Lighthouses' still holds its own.
+    fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
+    expect(screen.getByRole("textbox", { name: "New title for Lighthouses" })).toHaveValue("Lighthouses at dusk");
+    // Cancel leaves a title as it was: opened again, the row's field holds its title.
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    fireEvent.click(screen.getByRole("button", { name: "Rename Lighthouses" }));
+    expect(screen.getByRole("textbox", { name: "New title for Lighthouses" })).toHaveValue("Lighthouses");
+  });
+
   it("says why a rename failed, until its OK puts the message away", async () => {
     list({ onRename: () => Promise.reject(new TRPCClientError("The Anvil server is restarting")) });
     fireEvent.click(screen.getByRole("button", { name: "Rename Foxes" }));

@@ -42,7 +42,17 @@ export function ConversationList(props: {
   // row is drawn anew when its conversation changes (a rename from another tab), and what was typed stays.
   const [open, setOpen] = createSignal<{ id: string; kind: "rename" | "delete" } | null>(null);
   const isOpen = (id: string, kind: "rename" | "delete") => open()?.id === id && open()?.kind === kind;
-  const [draft, setDraft] = createSignal("");
+  // Each row's title as typed, by conversation id, until it is saved or cancelled: a title that could not be saved is
+  // still there when its Rename is opened again, after another row's was opened meanwhile (one field is open at a time).
+  const [drafts, setDrafts] = createSignal<ReadonlyMap<string, string>>(new Map());
+  const draftOf = (id: string) => drafts().get(id) ?? "";
+  const setDraft = (id: string, title: string | null) =>
+    setDrafts((now) => {
+      const next = new Map(now);
+      if (title === null) next.delete(id);
+      else next.set(id, title);
+      return next;
+    });
   // The conversations whose new titles are on their way: each row's field waits for its own save alone, and another
   // row's, opened meanwhile, can be typed in and saved at once.
   const [saving, setSaving] = createSignal<ReadonlySet<string>>(new Set());
@@ -57,8 +67,13 @@ export function ConversationList(props: {
   const actionOf = (id: string, label: "Rename" | "Delete") =>
     rowOf(id)?.closest("li")?.querySelector<HTMLElement>(`[data-action="${label}"]`) ?? undefined;
   const startRename = (conversation: Conversation) => {
-    setDraft(conversation.title);
+    if (!drafts().has(conversation.id)) setDraft(conversation.id, conversation.title);
     setOpen({ id: conversation.id, kind: "rename" });
+  };
+  /** Leaves the title as it was: what was typed in the row is dropped. */
+  const cancelRename = (id: string) => {
+    setDraft(id, null);
+    close(id, "Rename");
   };
   /**
    * Closes the row's field or question, the keyboard back on the button that opened it (unless it went on elsewhere
@@ -72,9 +87,9 @@ export function ConversationList(props: {
     conversation: Conversation,
     onRename: (conversation: Conversation, title: string) => Promise<void>,
   ) => {
-    const title = draft().trim();
+    const title = draftOf(conversation.id).trim();
     // Unchanged (or blank: Save is offered only with a title) is nothing to save.
-    if (!title || title === conversation.title) return close(conversation.id, "Rename");
+    if (!title || title === conversation.title) return cancelRename(conversation.id);
     markSaving(conversation.id, true);
     let saved = false;
     await reporting(`"${conversation.title}" could not be renamed`, async () => {
@@ -82,9 +97,10 @@ export function ConversationList(props: {
       saved = true;
     });
     markSaving(conversation.id, false);
-    if (saved) return close(conversation.id, "Rename");
-    // The field was disabled while it saved: the keyboard goes back to it, and to what was typed, to try again.
-    if (focusFellToPage()) titleField?.focus();
+    if (saved) return cancelRename(conversation.id);
+    // The field was disabled while it saved: the keyboard goes back to it, and to what was typed, to try again (unless
+    // another row's field was opened meanwhile: what was typed here waits in this row's Rename).
+    if (isOpen(conversation.id, "rename") && focusFellToPage()) titleField?.focus();
   };
   let titleField: HTMLInputElement | undefined;
   /** The conversation's button in the list, if it is listed. */
@@ -198,12 +214,12 @@ export function ConversationList(props: {
                   {(onRename) => (
                     <TitleField
                       conversation={conversation}
-                      draft={draft()}
-                      onDraft={setDraft}
+                      draft={draftOf(conversation.id)}
+                      onDraft={(title) => setDraft(conversation.id, title)}
                       saving={saving().has(conversation.id)}
                       ref={(field) => (titleField = field)}
                       onSave={() => void rename(conversation, onRename())}
-                      onCancel={() => close(conversation.id, "Rename")}
+                      onCancel={() => cancelRename(conversation.id)}
                     />
                   )}
                 </Show>
