@@ -1,5 +1,5 @@
 import type { Locator, Page } from "@playwright/test";
-import { cancelJob, holdGpu, submitJob, uniquePrompt } from "../support/app";
+import { cancelJob, holdGpu, liesWithin, submitJob, uniquePrompt } from "../support/app";
 import { expect, test } from "../support/test";
 
 interface ChartModel {
@@ -117,6 +117,27 @@ test.describe("the inspector", () => {
     await page.reload();
     await expect(actorButton(page, failing.prompt)).toHaveAttribute("aria-current", "true");
     await expect(timeline.locator('[data-event-type^="xstate.error.actor."]').first()).toContainText("OutOfMemory");
+  });
+
+  test("on a phone, draws the statechart with words that can be read, the selected job's state in view", async ({
+    page,
+  }) => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const failing = await submitJob(page, uniquePrompt("a phone's volcano sim:oom"));
+    await page.goto("/inspect");
+    const finished = actorButton(page, failing.prompt);
+    await expect(finished).toContainText("error", { timeout: 20_000 });
+    await finished.click();
+    const chart = chartOf(page);
+    const current = chart.locator('[aria-current="true"]');
+    await expect(current).toHaveAttribute("data-state", "error");
+    // Shrunk to the phone's width, a state's name was 5 pixels high; it is drawn as on a wide screen.
+    const name = await chart.locator('[data-state="processing"] .chart-node__name').boundingBox();
+    expect(name?.height ?? 0).toBeGreaterThanOrEqual(11);
+    // The chart is wider than the phone and scrolls sideways in its panel: the job's state, at its right, shows.
+    const figure = page.locator(".statechart").filter({ has: chart });
+    expect(await figure.evaluate((element) => element.scrollWidth > element.clientWidth)).toBe(true);
+    await expect.poll(() => liesWithin(current, figure)).toBe(true);
   });
 
   test("shows the queue in order and who holds the GPU permit", async ({ page }) => {

@@ -1,4 +1,4 @@
-import { createMemo, createUniqueId, For, Show } from "solid-js";
+import { createEffect, createMemo, createUniqueId, For, on, Show } from "solid-js";
 import { counted } from "../lib/format";
 import { layoutChart } from "./chart-layout";
 import type { Chart } from "./types";
@@ -38,8 +38,25 @@ export function Statechart(props: {
   const layout = createMemo(() => layoutChart(props.chart));
   const arrow = `arrow-${createUniqueId()}`;
   const arrowTaken = `${arrow}-taken`;
+  let figure!: HTMLElement;
+  // Where the chart is wider than its panel (on a phone it keeps a size that can be read, and scrolls sideways), the
+  // state the selected job is in is brought into view as it changes: not the initial state and the next one's edge.
+  createEffect(
+    on(
+      () => props.current,
+      (current) => {
+        if (current == null || figure.scrollWidth <= figure.clientWidth) return;
+        const node = figure.querySelector(`[data-state][aria-current="true"]`);
+        if (!node) return;
+        const box = node.getBoundingClientRect();
+        const frame = figure.getBoundingClientRect();
+        const centre = box.left - frame.left + figure.scrollLeft + box.width / 2;
+        figure.scrollLeft = Math.max(0, centre - figure.clientWidth / 2);
+      },
+    ),
+  );
   return (
-    <figure class="statechart">
+    <figure ref={figure} class="statechart">
       <svg
         class="statechart__svg"
         role="group"
