@@ -160,6 +160,28 @@ describe("<UsersPanel>", () => {
     expect(screen.queryByRole("alert")).toBeNull();
   });
 
+  it("answers a listed user's name, made again, with what the panel offers rather than the API's words", async () => {
+    const api = fakeUsers([
+      { name: "admin", admin: true, createdAt: "2025-01-01T10:00:00.000Z" },
+      { name: "bob", admin: false, createdAt: "2025-01-02T10:00:00.000Z" },
+    ]);
+    api.create.mockRejectedValueOnce(
+      trpcError(
+        "CONFLICT",
+        "name bob is taken (users.update makes a user an admin or no longer one; for a new token, remove them and make them again)",
+      ),
+    );
+    render(() => <UsersPanel api={api} onClose={() => undefined} />);
+    expect(await screen.findByText("bob")).toBeInTheDocument();
+    create("bob");
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent(
+      "The name bob is taken: Make admin or Remove admin in their row changes their rights; for a new token, remove " +
+        "them and create them again.",
+    );
+    expect(alert).not.toHaveTextContent("users.update");
+  });
+
   it("says which names it takes, and sends any name typed to be told why it is refused, in words on the page", async () => {
     const api = fakeUsers();
     const rule = "name must be 1..64 characters of a-z, 0-9, '.', '_', '-' and '@'";

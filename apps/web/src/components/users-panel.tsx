@@ -241,7 +241,17 @@ export function UsersPanel(props: {
           setCopied(false);
           setCreating(true);
           void act(async () => {
-            const user = await api.create({ name: name().trim(), admin: admin() });
+            const wanted = name().trim();
+            const user = await api.create({ name: wanted, admin: admin() }).catch((e: unknown) => {
+              // The server's words for a name taken are an API client's (they name `users.update`): a listed user's
+              // name is answered with what this panel offers instead, in their row.
+              const listed = users()?.some((u) => u.name === wanted) && !BUILT_IN.has(wanted);
+              if (errorCode(e) !== "CONFLICT" || !listed) throw e;
+              throw new Error(
+                `The name ${wanted} is taken: Make admin or Remove admin in their row changes their rights; for a ` +
+                  "new token, remove them and create them again.",
+              );
+            });
             setMade({ name: user.name, token: user.token });
             setName("");
             setAdmin(false);
