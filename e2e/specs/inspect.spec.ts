@@ -140,6 +140,25 @@ test.describe("the inspector", () => {
     await expect.poll(() => liesWithin(current, figure)).toBe(true);
   });
 
+  test("on a phone, a job chosen in the list below the chart brings the chart into view, the focus kept", async ({
+    page,
+  }) => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const job = await submitJob(page, uniquePrompt("a phone's chosen harbour"));
+    await page.goto("/inspect");
+    const actor = actorButton(page, job.prompt);
+    await expect(actor).toContainText("complete", { timeout: 20_000 });
+    // The job lists lie below the chart and the timeline in one column: the chart is out of view when one is chosen.
+    await actor.scrollIntoViewIfNeeded();
+    const chart = chartOf(page);
+    await expect(chart).not.toBeInViewport();
+    await actor.focus();
+    await page.keyboard.press("Enter");
+    await expect(chart.locator('[aria-current="true"]')).toHaveAttribute("data-state", "complete");
+    await expect(chart).toBeInViewport();
+    await expect(actor).toBeFocused();
+  });
+
   test("shows the queue in order and who holds the GPU permit", async ({ page }) => {
     await page.goto("/inspect");
     const running = await holdGpu(page, "a slow glacier");

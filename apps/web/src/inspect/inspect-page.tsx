@@ -79,6 +79,17 @@ export function InspectPage() {
   // The live panels hold their places while the page asks whether inspection is on, so nothing moves after.
   const live = () => inspector.mode() === "on" || inspector.mode() === "checking";
   const forbidden = () => inspector.mode() === "forbidden";
+  let chartPanel: HTMLElement | undefined;
+  /**
+   * Selects a job. Where the panels stand in one column (a phone, a tablet), the job lists lie below the chart and
+   * the timeline: the chart is scrolled back into view, else a tap changed nothing that could be seen. The focus stays
+   * on the job's button.
+   */
+  const choose = (jobId: string) => {
+    inspector.select(jobId);
+    const box = chartPanel?.getBoundingClientRect();
+    if (box && (box.bottom <= 0 || box.top >= window.innerHeight)) chartPanel?.scrollIntoView?.({ block: "start" });
+  };
 
   return (
     <div class="inspect" data-mode={inspector.mode()}>
@@ -100,7 +111,7 @@ export function InspectPage() {
           actors={inspector.actors()}
           prompts={inspector.prompts}
           selectedId={inspector.selectedId()}
-          onSelect={inspector.select}
+          onSelect={choose}
         />
       </Show>
       <main class="inspect__main">
@@ -114,7 +125,7 @@ export function InspectPage() {
             <InspectionOff />
           </Show>
           <ServersPanel />
-          <section class="inspect__chart" aria-labelledby="chart-title">
+          <section ref={chartPanel} class="inspect__chart" aria-labelledby="chart-title">
             <div class="panel-head">
               <h2 id="chart-title">Image job machine</h2>
               <span class="panel-head__meta">
@@ -159,7 +170,7 @@ export function InspectPage() {
         </Show>
       </main>
       <Show when={live()}>
-        <SchedulerPanel view={inspector.scheduler()} prompts={inspector.prompts} onSelect={inspector.select} />
+        <SchedulerPanel view={inspector.scheduler()} prompts={inspector.prompts} onSelect={choose} />
       </Show>
     </div>
   );
