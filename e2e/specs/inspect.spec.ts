@@ -159,6 +159,28 @@ test.describe("the inspector", () => {
     await expect(actor).toBeFocused();
   });
 
+  test("gives a snapshot's changes the timeline's width on a 1280-pixel screen, a date on one line", async ({
+    page,
+  }) => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const job = await submitJob(page, uniquePrompt("a dated lighthouse"));
+    await page.goto("/inspect");
+    const actor = actorButton(page, job.prompt);
+    await expect(actor).toContainText("complete", { timeout: 20_000 });
+    await actor.click();
+    const change = page
+      .getByRole("region", { name: "Timeline" })
+      .getByRole("definition")
+      .filter({ hasText: /null → 20\d\d-/ })
+      .first();
+    await expect(change).toBeVisible();
+    // Squeezed into the event's fourth column the date broke across three lines.
+    const lines = await change.evaluate(
+      (element) => element.getBoundingClientRect().height / parseFloat(getComputedStyle(element).lineHeight),
+    );
+    expect(lines).toBeLessThan(1.5);
+  });
+
   test("shows the queue in order and who holds the GPU permit", async ({ page }) => {
     await page.goto("/inspect");
     const running = await holdGpu(page, "a slow glacier");
