@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AnvilOutputs } from "../types";
-import { imageHref, serverLines, statusLines } from "./format";
+import type { Job } from "../types";
+import { imageHref, jobDetails, jobLine, serverLines, statusLines } from "./format";
 
 type Backend = AnvilOutputs["queue"]["status"]["backends"][number];
 const backend = (url: string, over: Partial<Backend>): Backend => ({
@@ -145,5 +146,47 @@ describe("serverLines", () => {
       "http://a:3000  follower  0.1.0  seen 0 s ago",
     ]);
     expect(serverLines({ servers: [] }, now)).toEqual(["No servers listed yet"]);
+  });
+});
+
+describe("jobDetails", () => {
+  const id = "0b9f0b9e-1111-4222-8333-444455556666";
+  const job = (over: Partial<Job>): Job =>
+    ({
+      id,
+      status: "queued",
+      queuePosition: 2,
+      progress: 0,
+      prompt: "a red fox in snow",
+      attempt: 1,
+      imageUrl: null,
+      error: null,
+      cancelledBy: null,
+      ...over,
+    }) as Job;
+
+  it("shows the job's line as jobs does, then its attempt", () => {
+    const queued = job({});
+    expect(jobDetails(queued, "http://127.0.0.1:3000")).toEqual([jobLine(queued), "  attempt 1"]);
+  });
+
+  it("adds where a complete job's image is served, after ANVIL_URL's path", () => {
+    const done = job({ status: "complete", queuePosition: 0, progress: 100, imageUrl: `/images/${id}.png` });
+    expect(jobDetails(done, "https://tools.example/anvil/")).toEqual([
+      jobLine(done),
+      "  attempt 1",
+      `  image    https://tools.example/anvil/images/${id}.png`,
+    ]);
+  });
+
+  it("adds why a job failed, and who cancelled one", () => {
+    const failed = job({ status: "error", queuePosition: 0, attempt: 3, error: "CUDA out of memory" });
+    expect(jobDetails(failed, "http://127.0.0.1:3000")).toEqual([
+      jobLine(failed),
+      "  attempt 3",
+      "  error    CUDA out of memory",
+    ]);
+    const cancelled = job({ status: "cancelled", queuePosition: 0, cancelledBy: "admin" });
+    expect(jobDetails(cancelled, "http://127.0.0.1:3000").slice(1)).toEqual(["  attempt 1", "  cancelled by admin"]);
   });
 });

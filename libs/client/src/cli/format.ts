@@ -10,6 +10,21 @@ export function jobLine(job: Job): string {
   return [job.id, job.status.padEnd(10), where.padEnd(5), shorten(job.prompt.replace(/\s+/g, " "), 60)].join("  ");
 }
 
+/**
+ * One job in full, for `anvil get`: its line as `anvil jobs` shows it, then what the line leaves out: the attempt,
+ * where its image is served once complete (after `anvilUrl`, as {@link imageHref} makes it), why it failed, and who
+ * cancelled it.
+ */
+export function jobDetails(job: Job, anvilUrl: string): string[] {
+  return [
+    jobLine(job),
+    `  attempt ${job.attempt}`,
+    ...(job.imageUrl !== null ? [`  image    ${imageHref(anvilUrl, job.imageUrl)}`] : []),
+    ...(job.error !== null ? [`  error    ${job.error}`] : []),
+    ...(job.cancelledBy ? [`  cancelled by ${job.cancelledBy}`] : []),
+  ];
+}
+
 /** `queue.status` for people. */
 export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
   const paused = "paused" in status && status.paused ? " (paused)" : "";

@@ -44,6 +44,51 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("shows one job by id with get, without waiting: its line, attempt and image; --json the Job", async () => {
+    const submitted = run(["--json", "submit", "a job to look at", "--wait", ...small], admin());
+    expect(await submitted.code).toBe(0);
+    const job = JSON.parse(submitted.stdout()) as { id: string; status: string; imageUrl: string };
+    expect(job.status).toBe("complete");
+    const text = run(["get", job.id], admin());
+    expect(await text.code).toBe(0);
+    expect(text.stdout()).toBe(
+      `${job.id}  complete${" ".repeat(11)}a job to look at\n  attempt 1\n  image    ${url()}${job.imageUrl}\n`,
+    );
+    const json = run(["--json", "get", job.id], admin());
+    expect(await json.code).toBe(0);
+    const shown = JSON.parse(json.stdout()) as Record<string, unknown>;
+    // The whole Job, as the wait's own --json answer had it.
+    expect(Object.keys(shown).sort()).toEqual(Object.keys(job).sort());
+    expect(shown).toMatchObject({ id: job.id, status: "complete", imageUrl: job.imageUrl, attempt: 1 });
+  });
+
+  it("shows why a job failed with get", async () => {
+    const failed = run(["--json", "submit", "sim:oom, looked at later", "--wait", ...small], admin());
+    expect(await failed.code).toBe(1);
+    const id = (JSON.parse(failed.stdout()) as { id: string }).id;
+    const text = run(["get", id], admin());
+    expect(await text.code).toBe(0);
+    expect(text.stdout()).toMatch(new RegExp(`^${id}  error .*\n  attempt 1\n  error    \\S.*\n$`));
+  });
+
+  it("says get found no job, and exits 1, for an unknown id and for another user's job", async () => {
+    const unknown = run(["get", "3f1c0a52-6d0e-4c1b-9a57-0d6f3f2a9b11"], admin());
+    expect(await unknown.code).toBe(1);
+    expect(unknown.stdout()).toBe("");
+    expect(unknown.stderr()).toBe("anvil: No job with id 3f1c0a52-6d0e-4c1b-9a57-0d6f3f2a9b11\n");
+    const submitted = run(["submit", "the admin's own", ...small], admin());
+    expect(await submitted.code).toBe(0);
+    const made = run(["--json", "users", "add", "looks-elsewhere"], admin());
+    expect(await made.code).toBe(0);
+    const other = { url: url(), token: (JSON.parse(made.stdout()) as { token: string }).token };
+    const theirs = run(["get", submitted.stdout().trim()], other);
+    expect(await theirs.code).toBe(1);
+    expect(theirs.stderr()).toBe(`anvil: No job with id ${submitted.stdout().trim()}\n`);
+    const malformed = run(["get", "not-an-id"], admin());
+    expect(await malformed.code).toBe(2);
+    expect(malformed.stderr()).toBe("anvil: the job id must be a UUID\n");
+  });
+
   it("lists the servers of this Anvil with servers: one line each, --json the call's answer", async () => {
     const text = run(["servers"], admin());
     expect(await text.code).toBe(0);

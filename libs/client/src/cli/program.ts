@@ -6,7 +6,7 @@ import { retrySafely, submitSafely } from "../submit-safely";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, checkUrl, classify, withoutCredentials } from "./exit-codes";
-import { jobLine, serverLines, statusLines } from "./format";
+import { jobDetails, jobLine, serverLines, statusLines } from "./format";
 import { checkOut, jobWaits } from "./job-waits";
 
 /** Where the command writes; a terminal gets a progress bar, anything else plain lines. */
@@ -163,6 +163,14 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       await checkOut(options.out);
       if ((await anvil().jobs.get.query({ jobId })).status === "queued") await sayIfStopped();
       await follow((waiting) => anvil().wait(jobId, waiting), options.out);
+    });
+
+  program
+    .command("get")
+    .description("one job as it is now, without waiting: its line as in jobs, its attempt, image and error")
+    .argument("<id>", "the job's id")
+    .action(async (jobId: string) => {
+      show(await anvil().jobs.get.query({ jobId }), (job) => jobDetails(job, env.url));
     });
 
   program
