@@ -333,7 +333,7 @@ describe("the anvil command against a server with API_TOKEN", { timeout: 90_000 
   it("users add, list and remove: the new token works until the user is removed", async () => {
     const admin = { ANVIL_URL: server().url, ANVIL_TOKEN: token };
     // API_TOKEN's admin alone, before anyone signed in on the web.
-    expect((await anvil(["users", "list"], admin)).stdout).toMatch(/^admin\s+admin\s+\S+\n$/);
+    expect((await anvil(["users", "list"], admin)).stdout).toMatch(/^admin\s+admin\s+\S+\s+0 waiting\n$/);
     const added = await anvil(["--json", "users", "add", "carol"], admin);
     expect(added.stderr).toBe("");
     const carol = JSON.parse(added.stdout) as { name: string; admin: boolean; token: string };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AnvilOutputs } from "../types";
 import type { Job } from "../types";
-import { imageHref, jobDetails, jobLine, serverLines, statusLines } from "./format";
+import { imageHref, jobDetails, jobLine, serverLines, statusLines, userLines } from "./format";
 
 type Backend = AnvilOutputs["queue"]["status"]["backends"][number];
 const backend = (url: string, over: Partial<Backend>): Backend => ({
@@ -188,5 +188,27 @@ describe("jobDetails", () => {
     ]);
     const cancelled = job({ status: "cancelled", queuePosition: 0, cancelledBy: "admin" });
     expect(jobDetails(cancelled, "http://127.0.0.1:3000").slice(1)).toEqual(["  attempt 1", "  cancelled by admin"]);
+  });
+});
+
+describe("userLines", () => {
+  it("shows each user's name, role, when made and how many of their jobs wait now", () => {
+    expect(
+      userLines([
+        { name: "admin", admin: true, createdAt: "2026-01-01T12:00:00.000Z", waiting: 0 },
+        { name: "carol", admin: false, createdAt: "2026-01-02T08:30:00.000Z", waiting: 12 },
+      ]),
+    ).toEqual([
+      "admin                 admin  2026-01-01T12:00:00.000Z  0 waiting",
+      "carol                 user   2026-01-02T08:30:00.000Z  12 waiting",
+    ]);
+  });
+
+  it("says how to add one when there are none, and leaves out a count an older server does not send", () => {
+    expect(userLines([])).toEqual(["No users yet: add one with anvil users add <name>"]);
+    const older = { name: "bob", admin: false, createdAt: "2026-01-01T12:00:00.000Z" };
+    expect(userLines([older as Parameters<typeof userLines>[0][number]])).toEqual([
+      "bob                   user   2026-01-01T12:00:00.000Z",
+    ]);
   });
 });

@@ -25,6 +25,23 @@ export function jobDetails(job: Job, anvilUrl: string): string[] {
   ];
 }
 
+/**
+ * `users.list` for people: one line per user, their name, whether an admin, when made, and how many of their jobs
+ * wait in the line now.
+ */
+export function userLines(users: AnvilOutputs["users"]["list"]): string[] {
+  if (users.length === 0) return ["No users yet: add one with anvil users add <name>"];
+  return users.map((u) =>
+    [
+      u.name.padEnd(20),
+      u.admin ? "admin" : "user ",
+      u.createdAt,
+      // A server older than the field leaves it out.
+      ...(typeof u.waiting === "number" ? [`${u.waiting} waiting`] : []),
+    ].join("  "),
+  );
+}
+
 /** `queue.status` for people. */
 export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
   const paused = "paused" in status && status.paused ? " (paused)" : "";

@@ -204,6 +204,32 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("shows in users list how many jobs each user has waiting, in words and in --json", async () => {
+    await runCli(["pause"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    try {
+      const made = run(["--json", "users", "add", "has-two-waiting"], admin());
+      expect(await made.code).toBe(0);
+      const as = { url: url(), token: (JSON.parse(made.stdout()) as { token: string }).token };
+      for (const prompt of ["waits first", "waits second"]) {
+        expect(await run(["submit", prompt, ...small], as).code).toBe(0);
+      }
+      const text = run(["users", "list"], admin());
+      expect(await text.code).toBe(0);
+      expect(text.stdout()).toMatch(/^has-two-waiting +user +\S+ +2 waiting$/m);
+      const json = run(["--json", "users", "list"], admin());
+      expect(await json.code).toBe(0);
+      expect((JSON.parse(json.stdout()) as { name: string }[]).find((u) => u.name === "has-two-waiting")).toEqual({
+        name: "has-two-waiting",
+        admin: false,
+        createdAt: expect.any(String),
+        waiting: 2,
+      });
+      expect(await run(["cancel", "--waiting"], as).code).toBe(0);
+    } finally {
+      await runCli(["resume"], admin(), { stdout: output(false).stream, stderr: output(false).stream });
+    }
+  });
+
   it("makes a user with users create too, the API's name for users add", async () => {
     const made = run(["users", "create", "created-by-alias", "--admin"], admin());
     expect(await made.code).toBe(0);

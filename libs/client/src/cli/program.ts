@@ -6,7 +6,7 @@ import { retrySafely, submitSafely } from "../submit-safely";
 import type { Job, JobStatus, SubmitInput } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, checkUrl, classify, withoutCredentials } from "./exit-codes";
-import { jobDetails, jobLine, serverLines, statusLines } from "./format";
+import { jobDetails, jobLine, serverLines, statusLines, userLines } from "./format";
 import { checkOut, jobWaits } from "./job-waits";
 
 /** Where the command writes; a terminal gets a progress bar, anything else plain lines. */
@@ -301,14 +301,9 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     });
   users
     .command("list")
-    .description("every user")
+    .description("every user: admin or not, when made, how many of their jobs wait now")
     .action(async () => {
-      const list = await anvil().users.list.query();
-      show(list, (all) =>
-        all.length === 0
-          ? "No users yet: add one with anvil users add <name>"
-          : all.map((u) => `${u.name.padEnd(20)}  ${u.admin ? "admin" : "user "}  ${u.createdAt}`),
-      );
+      show(await anvil().users.list.query(), userLines);
     });
   users
     .command("update")
