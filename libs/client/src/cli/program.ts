@@ -1,4 +1,4 @@
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { version } from "../../package.json" with { type: "json" };
 import { createAnvilClient } from "../create-client";
 import type { AnvilClient } from "../create-client";
@@ -15,16 +15,31 @@ export interface CliIo {
   stderr: NodeJS.WriteStream;
 }
 
-/** A number as a person writes one: digits, with a sign and a decimal point (no exponent, hex or spaces). */
-const number = (value: string): number => {
-  if (!/^[-+]?(\d+(\.\d*)?|\.\d+)$/.test(value)) throw new InvalidArgumentError("not a number.");
-  return Number(value);
-};
+/**
+ * A numeric option's parser: a number as a person writes one (digits, with a sign and a decimal point; no exponent,
+ * hex or spaces), else bad usage that names the option, what was given and what it takes. Commander's own wording
+ * ("option '--steps <n>' argument 'abc' is invalid.", then the whole help) said neither what was wanted nor briefly.
+ */
+const numberFor =
+  (flag: string, takes: string) =>
+  (value: string): number => {
+    if (!/^[-+]?(\d+(\.\d*)?|\.\d+)$/.test(value)) {
+      throw new CliFailure(`${flag} "${value}" is not a number: it takes ${takes}`, EXIT.usage);
+    }
+    return Number(value);
+  };
+/** What --width and --height take. */
+const SIZE = "a whole number from 64 to 2048, a multiple of 8";
 const STATUSES: JobStatus[] = ["queued", "processing", "complete", "error", "cancelled"];
 const statusList = (value: string): JobStatus[] => {
   const list = value.split(",").map((s) => s.trim());
   const bad = list.find((s) => !STATUSES.includes(s as JobStatus));
-  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not one of ${STATUSES.join(", ")}.`);
+  if (bad !== undefined) {
+    throw new CliFailure(
+      `--status "${bad}" is not a status: it takes ${STATUSES.join(", ")}, one or several comma-separated`,
+      EXIT.usage,
+    );
+  }
   return list as JobStatus[];
 };
 
@@ -121,12 +136,20 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("-w, --wait", "wait for the job: its place in line, a progress bar, then the image")
     .option("-o, --out <file>", "write the image there (implies --wait)")
     .option("--negative <text>", "negative prompt")
-    .option("--width <n>", "width in pixels (64..2048, a multiple of 8)", number)
-    .option("--height <n>", "height in pixels (64..2048, a multiple of 8)", number)
-    .option("--steps <n>", "sampling steps (1..150)", number)
-    .option("--cfg-scale <n>", "CFG scale (0..30)", number)
-    .option("--distilled-cfg <n>", "distilled CFG scale, for Flux (0..30; default 3.5)", number)
-    .option("--seed <n>", "seed (-1: random)", number)
+    .option("--width <n>", "width in pixels (64..2048, a multiple of 8)", numberFor("--width", SIZE))
+    .option("--height <n>", "height in pixels (64..2048, a multiple of 8)", numberFor("--height", SIZE))
+    .option("--steps <n>", "sampling steps (1..150)", numberFor("--steps", "a whole number from 1 to 150"))
+    .option("--cfg-scale <n>", "CFG scale (0..30)", numberFor("--cfg-scale", "a number from 0 to 30"))
+    .option(
+      "--distilled-cfg <n>",
+      "distilled CFG scale, for Flux (0..30; default 3.5)",
+      numberFor("--distilled-cfg", "a number from 0 to 30"),
+    )
+    .option(
+      "--seed <n>",
+      "seed (0..4294967295; -1: random)",
+      numberFor("--seed", "a whole number from 0 to 4294967295, or -1 for a random one"),
+    )
     .option("--sampler <name>", "sampler name")
     .option("--scheduler <name>", "noise schedule (e.g. Simple, Karras; default: Forge's choice)")
     .option("--checkpoint <title>", "checkpoint to load")
@@ -135,7 +158,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option(
       "--priority <n>",
       "before or after your other waiting jobs (-10..10, above 0 for admins; default 0)",
-      number,
+      numberFor("--priority", "a whole number from -10 to 10 (above 0: admins only)"),
     )
     .option("--key <key>", "idempotency key: the same key again answers with the same job")
     .option("--callback <url>", "POST the finished job to this URL (a webhook)")
@@ -190,7 +213,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .command("jobs")
     .description("list jobs, oldest first (--newest: the latest first)")
     .addOption(new Option("--status <list>", "only these statuses, comma-separated").argParser(statusList))
-    .option("--limit <n>", "at most this many (1..500)", number, 50)
+    .option("--limit <n>", "at most this many (1..500)", numberFor("--limit", "a whole number from 1 to 500"), 50)
     .option("--newest", "the latest first")
     .option("--owner <name>", "admins: only this user's jobs (an admin sees everyone's)")
     .action(async (options: { status?: JobStatus[]; limit: number; newest?: boolean; owner?: string }) => {
