@@ -13,7 +13,7 @@ import { plainDisplay, terminalDisplay } from "./wait-display";
 
 /** What the command's waits need of it: where it writes, the server, and whether it prints JSON. */
 export interface WaitContext {
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; writesFile?: () => void };
   env: CliEnv;
   anvil: () => AnvilClient;
   json: () => boolean;
@@ -148,6 +148,7 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
     out: string | undefined,
     onJob?: (job: Job) => void,
   ) => {
+    if (out !== undefined) io.writesFile?.();
     const display = json()
       ? undefined
       : io.stdout.isTTY

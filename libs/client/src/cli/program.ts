@@ -13,6 +13,11 @@ import { checkOut, jobWaits } from "./job-waits";
 export interface CliIo {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
+  /**
+   * Told once the command has an image to write (`--out`): from then on a reader of stdout that stops early
+   * (`| head -1`) must not end it, or it would end with 0 and no file.
+   */
+  writesFile?: () => void;
 }
 
 /**
