@@ -28,6 +28,8 @@ export interface WaitContext {
  */
 export async function checkOut(out: string | undefined): Promise<void> {
   if (out === undefined) return;
+  // `--out "$FILE"` with FILE unset: submit would otherwise not wait (an empty --out is no --out) or write nowhere.
+  if (out.trim() === "") throw new CliFailure("--out needs a file name (it was given an empty one)", EXIT.usage);
   const target = resolve(out);
   const folder = dirname(target);
   const existing = await stat(target).catch(() => null);

@@ -305,7 +305,7 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
-  it("refuses --out in a folder that does not exist before it submits anything, and exits 2", async () => {
+  it("refuses --out in a folder that does not exist, or empty, before it submits anything, and exits 2", async () => {
     const before = run(["--json", "jobs", "--newest", "--limit", "1"], admin());
     expect(await before.code).toBe(0);
     const newest = (JSON.parse(before.stdout()) as { items: { id: string }[] }).items[0]?.id;
@@ -317,6 +317,17 @@ describe("the anvil command", { timeout: 60_000 }, () => {
       expect(await cli.code, args[0]).toBe(2);
       expect(cli.stderr()).toContain("/nonexistent/dir");
       expect(cli.stderr()).not.toContain("submitted job");
+    }
+    // An empty --out (a shell variable that was not set) is refused too, not taken as no --out.
+    for (const args of [
+      ["submit", "an image for an empty file name", "--out", "", ...small],
+      ["submit", "an image for an empty file name", "--wait", "--out", " ", ...small],
+      ["wait", "00000000-0000-0000-0000-000000000000", "--out", ""],
+    ]) {
+      const cli = run(args, admin());
+      expect(await cli.code, args.join(" ")).toBe(2);
+      expect(cli.stdout()).toBe("");
+      expect(cli.stderr()).toBe("anvil: --out needs a file name (it was given an empty one)\n");
     }
     const after = run(["--json", "jobs", "--newest", "--limit", "1"], admin());
     expect(await after.code).toBe(0);

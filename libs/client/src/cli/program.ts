@@ -170,7 +170,7 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .action(async (prompt: string, options: SubmitOptions) => {
       const input = submitInput(prompt, options);
       const onRetry = sayRetryOnce();
-      if (!options.wait && !options.out) {
+      if (!options.wait && options.out === undefined) {
         const job = await submitSafely(anvil(), input, { onRetry });
         return json() ? printJson(job) : print(job.id);
       }
