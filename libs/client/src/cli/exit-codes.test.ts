@@ -1,6 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
-import { classify, CliFailure, EXIT, withoutCredentials } from "./exit-codes";
+import { checkUrl, classify, CliFailure, EXIT, withoutCredentials } from "./exit-codes";
 
 const trpcError = (code: string) =>
   TRPCClientError.from({ error: { message: `${code} happened`, code: -32600, data: { code, httpStatus: 400 } } });
@@ -83,5 +83,29 @@ describe("withoutCredentials", () => {
     expect(withoutCredentials("http://me:s3cret@127.0.0.1:3000/anvil")).toBe("http://127.0.0.1:3000/anvil");
     expect(withoutCredentials("http://me:s3cret@127.0.0.1:99999/anvil")).toBe("http://127.0.0.1:99999/anvil");
     expect(withoutCredentials("http://127.0.0.1:3000")).toBe("http://127.0.0.1:3000");
+  });
+});
+
+describe("checkUrl", () => {
+  it("takes the server's address with a path or a trailing slash as it is", () => {
+    for (const url of ["http://127.0.0.1:3000", "http://127.0.0.1:3000/", "https://tools.example/anvil/"]) {
+      expect(checkUrl(url)).toBe(url);
+    }
+  });
+
+  it("refuses a ?query or #fragment, which every call's path would go after, as bad usage", () => {
+    for (const url of ["http://127.0.0.1:3000?x=1", "http://127.0.0.1:3000/#top", "http://127.0.0.1:3000?"]) {
+      let refused: unknown;
+      try {
+        checkUrl(url);
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused, url).toBeInstanceOf(CliFailure);
+      expect(refused).toMatchObject({
+        code: EXIT.usage,
+        message: `ANVIL_URL must be the server's address without a ?query or #fragment (it is "${url}")`,
+      });
+    }
   });
 });

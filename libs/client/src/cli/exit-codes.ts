@@ -51,6 +51,13 @@ export function checkUrl(url: string): string {
       EXIT.usage,
     );
   }
+  // A query or fragment would go before the API's paths (http://host:3000?x=1/trpc/…): every call then missed.
+  if (/[?#]/.test(given)) {
+    throw new CliFailure(
+      `ANVIL_URL must be the server's address without a ?query or #fragment (it is "${withoutCredentials(given)}")`,
+      EXIT.usage,
+    );
+  }
   if (parsed.username !== "" || parsed.password !== "") {
     throw new CliFailure(
       `ANVIL_URL must not hold a user name or password (it is "${withoutCredentials(given)}"): give the token in ANVIL_TOKEN`,
@@ -59,6 +66,19 @@ export function checkUrl(url: string): string {
   }
   return given;
 }
+
+/**
+ * Where ANVIL_URL has a path (other than `/trpc`, which the client drops), what to check when the answer is not
+ * Anvil's: http://host:3000/foo serves the web app's "Not found" page, whose words alone do not point at the path.
+ */
+const pathHint = (url: string): string => {
+  try {
+    const path = new URL(url.trim()).pathname.replace(/\/+$/, "");
+    return path === "" || path === "/trpc" ? "" : " (is the path in ANVIL_URL right?)";
+  } catch {
+    return "";
+  }
+};
 
 /** True when an answer came that is not JSON: a web page, another server than Anvil. */
 const notJson = (error: unknown): boolean => {
@@ -148,7 +168,10 @@ export function classify(error: unknown, env: CliEnv): CliFailure {
       );
     }
     if (code === undefined && notJson(error)) {
-      return new CliFailure(`The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message}`, EXIT.usage);
+      return new CliFailure(
+        `The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message}${pathHint(url)}`,
+        EXIT.usage,
+      );
     }
     if (code === undefined && notTrpc(error)) {
       const answered = status === undefined ? "" : `HTTP ${status} with `;

@@ -421,6 +421,16 @@ describe("the anvil command", { timeout: 60_000 }, () => {
     }
   });
 
+  it("asks whether the path in ANVIL_URL is right when a path on Anvil's server answers with a page", async () => {
+    for (const args of [["status"], ["get", "3f1c0a52-6d0e-4c1b-9a57-0d6f3f2a9b11"], ["submit", "a prompt"]]) {
+      const cli = run(args, { url: `${url()}/anvil/`, token: ADMIN_TOKEN });
+      expect(await cli.code, args[0]).toBe(2);
+      expect(cli.stderr(), args[0]).toMatch(
+        /^anvil: The server at ANVIL_URL \(\S+\/anvil\/\) does not answer as Anvil: .+ \(is the path in ANVIL_URL right\?\)\n$/,
+      );
+    }
+  });
+
   it("says the server at ANVIL_URL does not answer as Anvil when it serves a web page", async () => {
     const page = createServer((_req, res) => res.end("<!doctype html><title>not Anvil</title>"));
     await new Promise<void>((listening) => page.listen(0, "127.0.0.1", listening));
@@ -428,6 +438,8 @@ describe("the anvil command", { timeout: 60_000 }, () => {
       const cli = run(["status"], { url: `http://127.0.0.1:${(page.address() as AddressInfo).port}` });
       expect(await cli.code).toBe(2);
       expect(cli.stderr()).toContain("does not answer as Anvil");
+      // No path in ANVIL_URL to doubt.
+      expect(cli.stderr()).not.toContain("path");
     } finally {
       await new Promise((closed) => page.close(closed));
     }
