@@ -301,18 +301,20 @@ describe("the anvil command against a live server", { timeout: 90_000 }, () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ queued: expect.any(Number), backends: expect.any(Array) });
   });
 
-  it("jobs says when none match, and when there are more than it shows, oldest or newest first", async () => {
+  it("jobs says when none match, and when there are more than it shows, on stderr: stdout holds jobs alone", async () => {
     const none = await anvil(["jobs", "--status", "cancelled"], env());
-    expect(none).toMatchObject({ code: 0, stdout: "No cancelled jobs\n" });
+    expect(none).toEqual({ code: 0, stdout: "", stderr: "anvil: No cancelled jobs\n" });
     const latest = uniquePrompt("the latest");
     for (const prompt of [uniquePrompt("an earlier one"), latest]) await anvil(["submit", prompt, ...small], env());
-    const oldest = (await anvil(["jobs", "--limit", "1"], env())).stdout.trim().split("\n");
-    expect(oldest).toHaveLength(2);
-    expect(oldest[0]).not.toContain(latest);
-    expect(oldest[1]).toBe("… and more after these 1: --newest shows the latest first");
-    const newest = (await anvil(["jobs", "--newest", "--limit", "1"], env())).stdout.trim().split("\n");
-    expect(newest[0]).toContain(latest);
-    expect(newest[1]).toBe("… and more after these 1: narrow with --status, or raise --limit");
+    // A pipe reads one job's line: `anvil jobs | cut -c1-36` gives ids and nothing else.
+    const oldest = await anvil(["jobs", "--limit", "1"], env());
+    expect(oldest.stdout).toMatch(/^[0-9a-f-]{36} {2}[^\n]+\n$/);
+    expect(oldest.stdout).not.toContain(latest);
+    expect(oldest.stderr).toBe("anvil: … and more after these 1: --newest shows the latest first\n");
+    const newest = await anvil(["jobs", "--newest", "--limit", "1"], env());
+    expect(newest.stdout).toMatch(/^[0-9a-f-]{36} {2}[^\n]+\n$/);
+    expect(newest.stdout).toContain(latest);
+    expect(newest.stderr).toBe("anvil: … and more after these 1: narrow with --status, or raise --limit\n");
   });
 });
 

@@ -110,6 +110,8 @@ Exit codes:
 /** Runs the `anvil` command with `argv` (without node and the script) and resolves with its exit code. */
 export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<number> {
   const print = (text: string): void => void io.stdout.write(`${text}\n`);
+  /** A remark about an answer, for people: on stderr, out of the way of a pipe that reads the answer. */
+  const note = (text: string): void => void io.stderr.write(`anvil: ${text}\n`);
   const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
   let exitCode: number = EXIT.done;
   let client: AnvilClient | undefined;
@@ -228,13 +230,15 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
         ...(options.newest ? { order: "newest" as const } : {}),
         ...(options.owner !== undefined ? { owner: options.owner } : {}),
       });
-      show(page, ({ items, nextCursor }) => {
-        if (items.length === 0) return options.status ? `No ${options.status.join(" or ")} jobs` : "No jobs yet";
-        // Say that there are more than shown, and how to get at them.
-        const hint = options.newest ? "narrow with --status, or raise --limit" : "--newest shows the latest first";
-        const more = nextCursor ? [`… and more after these ${items.length}: ${hint}`] : [];
-        return [...items.map(jobLine), ...more];
-      });
+      if (json()) return printJson(page);
+      // Only the jobs' lines on stdout, so that a pipe (`| cut -c1-36`, `| wc -l`) reads jobs alone: what is said
+      // about them (none, or more than shown) goes to stderr.
+      const { items, nextCursor } = page;
+      if (items.length === 0) return note(options.status ? `No ${options.status.join(" or ")} jobs` : "No jobs yet");
+      items.map(jobLine).forEach(print);
+      // Say that there are more than shown, and how to get at them.
+      const hint = options.newest ? "narrow with --status, or raise --limit" : "--newest shows the latest first";
+      if (nextCursor) note(`… and more after these ${items.length}: ${hint}`);
     });
 
   program
