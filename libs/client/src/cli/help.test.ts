@@ -22,6 +22,19 @@ describe("anvil --help", () => {
     expect(help).toContain("--json");
   });
 
+  it("lists --json in each command's own --help, where a script author looks for it", async () => {
+    for (const command of [["get"], ["jobs"], ["submit"], ["users", "list"]]) {
+      const out = capture();
+      const code = await runCli(
+        [...command, "--help"],
+        { url: "http://127.0.0.1:3000", token: undefined },
+        { stdout: out.stream, stderr: capture().stream },
+      );
+      expect(code).toBe(0);
+      expect(out.text(), command.join(" ")).toMatch(/^ +--json +print JSON, for scripts$/m);
+    }
+  });
+
   it("prints its version with --version and exits 0", async () => {
     const out = capture();
     const code = await runCli(

@@ -126,6 +126,8 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError()
+    // Each command's --help lists --json too: it is given anywhere on the line (anvil get <id> --json).
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText("after", HELP_AFTER);
   const json = () => Boolean(program.opts<{ json?: boolean }>().json);
   /** A command's answer: its JSON with `--json`, else the lines `text` makes of it for people. */
