@@ -124,8 +124,12 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .option("--json", "print JSON, for scripts")
     .version(version, "-V, --version", "print the version of anvil (of @anvil/client)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .showHelpAfterError()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // Commander's refusals begin as the command's own messages do, not with a bare "error:".
+      outputError: (s, write) => write(s.replace(/^error: /, "anvil: ")),
+    })
     // Each command's --help lists --json too: it is given anywhere on the line (anvil get <id> --json).
     .configureHelp({ showGlobalOptions: true })
     .addHelpText("after", HELP_AFTER);
@@ -384,6 +388,14 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
           : [`cancelled ${ids.length} waiting ${ids.length === 1 ? "job" : "jobs"} of theirs:`, ...ids]),
       ]);
     });
+
+  // After a refusal of the command line, where to read how to use it: one line, not the whole help (30 lines that
+  // pushed the refusal itself off a small terminal).
+  const hintHelp = (command: Command, path: string): void => {
+    command.showHelpAfterError(`(anvil ${path}--help shows how to use it)`);
+    for (const sub of command.commands) hintHelp(sub, `${path}${sub.name()} `);
+  };
+  hintHelp(program, "");
 
   try {
     await program.parseAsync(argv, { from: "user" });

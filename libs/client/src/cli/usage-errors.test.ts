@@ -42,4 +42,28 @@ describe("the anvil command's usage errors", () => {
         "several comma-separated\n",
     );
   });
+
+  it.each([
+    [["submit"], "anvil: missing required argument 'prompt'", "anvil submit --help"],
+    [
+      ["submit", "a cat", "--stpes", "3"],
+      "anvil: unknown option '--stpes'\n(Did you mean --steps?)",
+      "anvil submit --help",
+    ],
+    [["frobnicate"], "anvil: unknown command 'frobnicate'", "anvil --help"],
+    [["users", "ad", "carol"], "anvil: unknown command 'ad'\n(Did you mean add?)", "anvil users --help"],
+    [
+      ["move", "x", "sideways"],
+      "anvil: command-argument value 'sideways' is invalid for argument 'where'.",
+      "anvil move --help",
+    ],
+  ])("refuses %j in the command's own words, then names the help to read", async (args, said, help) => {
+    const { code, stdout, stderr } = await run(args);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.startsWith(said), stderr).toBe(true);
+    expect(stderr.endsWith(`\n(${help} shows how to use it)\n`), stderr).toBe(true);
+    // The refusal and the pointer to the help, not the whole help after it.
+    expect(stderr).not.toContain("Usage:");
+  });
 });
