@@ -341,6 +341,13 @@ describe("the anvil command against a server with API_TOKEN", { timeout: 90_000 
     const carol = JSON.parse(added.stdout) as { name: string; admin: boolean; token: string };
     expect(carol).toMatchObject({ name: "carol", admin: false });
     expect((await anvil(["users", "list"], admin)).stdout).toMatch(/^carol\s+user/m);
+    // Taken: the refusal names the commands that change a user, not the API's procedure.
+    const again = await anvil(["users", "add", "carol"], admin);
+    expect(again).toMatchObject({ code: 1, stdout: "" });
+    expect(again.stderr).toBe(
+      "anvil: name carol is taken (anvil users update carol --admin or --no-admin changes their rights; for a new " +
+        "token, anvil users remove carol, then anvil users add carol)\n",
+    );
     const asCarol = { ANVIL_URL: server().url, ANVIL_TOKEN: carol.token };
     expect((await anvil(["status"], asCarol)).code).toBe(0);
     // An admin lists one user's jobs with --owner.

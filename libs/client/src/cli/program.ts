@@ -1,3 +1,4 @@
+import { TRPCClientError } from "@trpc/client";
 import { Argument, Command, CommanderError, Option } from "commander";
 import { version } from "../../package.json" with { type: "json" };
 import { createAnvilClient } from "../create-client";
@@ -334,7 +335,17 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
     .argument("<name>", "1..64 of a-z 0-9 . _ @ -")
     .option("--admin", "the user may manage users and see every job")
     .action(async (name: string, options: { admin?: boolean }) => {
-      const user = await anvil().users.create.mutate({ name, admin: Boolean(options.admin) });
+      const user = await anvil()
+        .users.create.mutate({ name, admin: Boolean(options.admin) })
+        .catch((error: unknown) => {
+          // The server's words for a name taken name the API's users.update: here, the commands that do it.
+          if (!(error instanceof TRPCClientError) || !error.message.startsWith(`name ${name} is taken (`)) throw error;
+          throw new CliFailure(
+            `name ${name} is taken (anvil users update ${name} --admin or --no-admin changes their rights; for a ` +
+              `new token, anvil users remove ${name}, then anvil users add ${name})`,
+            EXIT.failed,
+          );
+        });
       show(user, (u) => `${u.name}${u.admin ? " (admin)" : ""}: token ${u.token}\n(shown this once: keep it)`);
     });
   users
