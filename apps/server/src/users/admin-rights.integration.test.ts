@@ -19,6 +19,11 @@ const refusal = async (call: Promise<unknown>) => {
 const openSocket = async (server: InProcessServer, token: string) => {
   const socket = new WebSocket(`${server.url.replace(/^http/, "ws")}/trpc`, { headers: bearer(token) });
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  // Answered as wsLink answers them: the server ends a socket that leaves its keep-alive pings unanswered (after
+  // 25 s), which a test waiting for the close would take for the update's doing.
+  socket.on("message", (data) => {
+    if (String(data) === "PING") socket.send("PONG");
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once("open", () => resolve());
     socket.once("error", reject);
