@@ -68,6 +68,39 @@ class AwayDatabase extends LeaderLease {
   }
 }
 
+/**
+ * A lease that the database stops answering once `away` is set (every statement fails, a leader's renewal too), and
+ * that counts the statements it answered since `away` was last cleared.
+ */
+class CutOff extends LeaderLease {
+  away = false;
+  answered = 0;
+
+  private async answer<T>(statement: () => Promise<T>): Promise<T> {
+    if (this.away) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+    const result = await statement();
+    this.answered += 1;
+    return result;
+  }
+
+  back(): void {
+    this.away = false;
+    this.answered = 0;
+  }
+
+  override acquire(): Promise<number | null> {
+    return this.answer(() => super.acquire());
+  }
+
+  override renew(epoch: number): Promise<boolean> {
+    return this.answer(() => super.renew(epoch));
+  }
+
+  override current(): ReturnType<LeaderLease["current"]> {
+    return this.answer(() => super.current());
+  }
+}
+
 describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   let test: TestDatabase | null = null;
   let database: AnvilDatabase | null = null;
@@ -166,6 +199,45 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     expect(await role.leader()).toMatchObject({ url: "http://other" });
     lease.away = false;
     await role.stop();
+  });
+
+  it("leaves the lease to its leader when the database comes back after it was away from both for over LEASE_MS", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const leaseMs = 2_000;
+    const roleOn = (lease: LeaderLease, led: number[]) =>
+      new ClusterRole({
+        lease,
+        leaseMs,
+        lead: async (epoch) => void led.push(epoch),
+        stepDown: async () => undefined,
+        log: () => undefined,
+      });
+    const leaderLease = new CutOff(database.db, "leader", "http://leader", leaseMs);
+    const followerLease = new CutOff(database.db, "follower", "http://follower", leaseMs);
+    const ledByLeader: number[] = [];
+    const ledByFollower: number[] = [];
+    const leader = roleOn(leaderLease, ledByLeader);
+    await leader.start();
+    const follower = roleOn(followerLease, ledByFollower);
+    await follower.start();
+    expect([leader.role.kind, follower.role.kind]).toEqual(["leader", "follower"]);
+    const { epoch } = leader.role as { epoch: number };
+    // PostgreSQL restarts: neither server reaches it until the leader's lease has run out in the database.
+    leaderLease.away = true;
+    followerLease.away = true;
+    await expect.poll(() => leader.leaseLapsed, { timeout: 10_000 }).toBe(true);
+    // It is back, and the follower reaches it a moment before the leader does: a term taken then would run the
+    // leader's generations again, though the leader was there all along and nobody else could have led meanwhile.
+    followerLease.back();
+    await expect.poll(() => followerLease.answered, { timeout: 10_000 }).toBeGreaterThan(0);
+    leaderLease.back();
+    await expect.poll(() => leader.leaseLapsed, { timeout: 10_000 }).toBe(false);
+    expect(leader.role).toEqual({ kind: "leader", epoch });
+    expect(ledByFollower).toEqual([]);
+    await expect.poll(async () => (await follower.leader())?.url, { timeout: 10_000 }).toBe("http://leader");
+    await follower.stop();
+    await leader.stop();
   });
 
   it("says when a renewal of its lease goes unanswered for half of LEASE_MS, and when it is renewed again", async () => {

@@ -45,6 +45,12 @@ export const askSignInRequired = async (url: string): Promise<boolean | null> =>
 const MAX_TICK_MS = 2_500;
 
 /**
+ * How many of its looks at the lease a follower that lost the database lets pass once it is back, before it may take a
+ * lease that ran out meanwhile (see {@link ClusterRole.holdsOff}): a LEASE_MS, 10 s at most.
+ */
+const LOOKS_BEFORE_TAKING_OVER = 4;
+
+/**
  * The longest a stop waits for its row to be marked as stopping: only the list of servers needs it, and a database that
  * does not answer must not hold up a stop (the lease's release has its own bounds).
  */
@@ -125,6 +131,11 @@ export class ClusterRole {
   private renewedAt = 0;
   /** The write of this server's row under way: one at a time, and never in the way of the lease's renewal. */
   private beating: Promise<void> | null = null;
+  /**
+   * A follower's sight of the database: `away` while its looks at the lease go unanswered, then when it answered
+   * again (monotonic clock) until the wait that follows is over; null while it answers.
+   */
+  private databaseBack: "away" | number | null = null;
 
   constructor(private readonly options: ClusterRoleOptions) {
     this.tickMs = Math.min(MAX_TICK_MS, Math.max(50, Math.floor(options.leaseMs / 4)));
@@ -261,7 +272,7 @@ export class ClusterRole {
       return;
     }
     if (this.leaving) return;
-    const epoch = await lease.acquire().catch(() => null);
+    const epoch = this.holdsOff() ? null : await lease.acquire().catch(() => null);
     if (epoch !== null && this.leaving) {
       // Won as this server stops: it gives the term back untouched rather than start leading only to drain.
       await lease.release(epoch).catch(() => undefined);
@@ -275,7 +286,11 @@ export class ClusterRole {
         (leader) => ({ leader }),
         () => null,
       );
-      if (!looked) return;
+      if (!looked) {
+        this.databaseBack = "away";
+        return;
+      }
+      if (this.databaseBack === "away") this.databaseBack = performance.now();
       // Its own lease, taken without hearing so: not a leader to forward to, and it takes the lease again next.
       const leader = looked.leader && lease.isOwn(looked.leader) ? null : looked.leader;
       if (this.current.kind === "follower") this.current = { kind: "follower", leader };
@@ -293,6 +308,22 @@ export class ClusterRole {
       await this.endTerm(epoch, `it could not start leading: ${databaseErrorText(error)}`);
       await lease.release(epoch).catch(() => undefined);
     }
+  }
+
+  /**
+   * Whether this follower leaves a lease that ran out alone for now: the database was away from it, and may have been
+   * away from the leader too (PostgreSQL restarting), whose lease then ran out though nobody could take it, and which
+   * renews it as soon as it reaches the database again. Taken at the first look instead, the generations the leader
+   * ran meanwhile would run again (`attempt` + 1). So it waits for its first answered look, then
+   * {@link LOOKS_BEFORE_TAKING_OVER} more, in which that leader renews (four times per LEASE_MS); a leader that died
+   * meanwhile is replaced that much later.
+   */
+  private holdsOff(): boolean {
+    const back = this.databaseBack;
+    if (back === null) return false;
+    if (back === "away" || performance.now() - back < LOOKS_BEFORE_TAKING_OVER * this.tickMs) return true;
+    this.databaseBack = null;
+    return false;
   }
 
   /**
