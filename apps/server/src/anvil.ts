@@ -40,6 +40,7 @@ import { webhookSecretFingerprint } from "./webhook-secret-fingerprint";
 import { startWebhooks, webhookReceivers } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { OpenCredentials } from "./open-credentials";
+import { callsInFlight } from "./calls-in-flight";
 import { createHttpServer } from "./client-errors";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
@@ -153,6 +154,9 @@ const bothInspectors =
 const unauthorized = (): never => {
   throw new TRPCError({ code: "UNAUTHORIZED", message: "Unauthorized" });
 };
+
+/** How long a stop waits for the calls that change something, which it had taken, to be answered. */
+const CALLS_IN_FLIGHT_MS = 10_000;
 
 /** A call that needs the leader's job service, on a server that does not (or no longer) lead: the caller tries again. */
 const notLeading = (): never => {
@@ -419,6 +423,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   });
   const answer = answerSafely(route, logger);
   const server: Server = createHttpServer(answer);
+  const calls = callsInFlight(server);
   // A removed user's WebSocket connections close at once, and so do a session's once it ended: calls over them were
   // admitted as that user, with that session.
   const stopRevoked = closeRevokedSockets(wss, gate, events, credentials);
@@ -439,11 +444,18 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       try {
         // Requests are still answered during the grace: a submission is stored `queued` (it runs at the next start,
         // or on another server of a cluster), and subscribers see the running generations end.
-        if (cluster) await cluster.stop(async () => void (await service?.stop(graceMs)));
-        else await service?.stop(graceMs);
+        if (cluster) {
+          await cluster.stop(async () => void (await service?.stop(graceMs)));
+          // The lease is handed over: a call taken from now on goes to the next leader, as on a follower (one a
+          // follower forwarded here is sent back to it, which asks the cluster again).
+          service = null;
+        } else await service?.stop(graceMs);
         await webhooks.dispatcher.stop();
         server.close();
         await transport.endStreams(streams, 1_000);
+        // A call that changes something, taken and not yet answered (its body still on its way, or forwarded to the
+        // next leader), is answered before the connections close: cut off, its caller could not tell what it did.
+        await calls.settled(CALLS_IN_FLIGHT_MS);
         stopRevoked();
         credentials.stop();
         metrics.close();

@@ -1,0 +1,70 @@
+import { connect } from "node:net";
+import { startForgeSimulator } from "@anvil/forge-client";
+import { describe, expect, it } from "vitest";
+import { httpClient } from "../testing/clients";
+import { uniquePrompt } from "../testing/fixtures";
+import { testDrivers } from "../testing/test-databases";
+import { waitFor } from "../testing/wait";
+import { spawnServer, useBuiltServers } from "./support/built-server";
+import type { ServerProcess } from "./support/built-server";
+
+const postgres = testDrivers().find((driver) => driver.kind === "postgres");
+
+const leads = (server: ServerProcess) =>
+  server.logs.filter((line) => line.msg === "this server leads the cluster").length >
+  server.logs.filter((line) => line.msg === "this server no longer leads the cluster").length;
+
+describe.skipIf(!postgres)("a cluster leader stopped with SIGTERM", { timeout: 120_000 }, () => {
+  const { servers, cleanups } = useBuiltServers(90_000);
+
+  it("answers a submission it was still reading when it handed over, instead of cutting it off", async () => {
+    const database = await postgres!.create();
+    cleanups.push(() => database.dispose());
+    const sim = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => sim.close());
+    const env = {
+      FORGE_URL: sim.url,
+      DATA_DIR: database.dataDir,
+      DATABASE_URL: database.databaseUrl!,
+      LEASE_MS: "2000",
+    };
+    const first = await spawnServer(env);
+    servers.push(first);
+    const second = await spawnServer(env);
+    servers.push(second);
+    await waitFor(() => leads(first) && !leads(second), "the first server leads");
+
+    // A call whose body is still on its way when the SIGTERM comes (a slow client, a large submitMany): the leader
+    // has taken it, and its caller waits for the answer.
+    const { port } = new URL(first.url);
+    const body = JSON.stringify({ prompt: uniquePrompt("sent across a hand-over"), width: 64, height: 64, steps: 2 });
+    const socket = connect(Number(port), "127.0.0.1");
+    let reply = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (reply += chunk));
+    const ended = new Promise<string>((resolve) => {
+      socket.once("close", () => resolve(reply));
+      socket.once("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      `POST /trpc/jobs.submit HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body.slice(0, -1)}`,
+    );
+
+    const exit = first.kill("SIGTERM");
+    // The hand-over is done: the other server leads. Only then does the rest of the body arrive.
+    await waitFor(() => leads(second), "the second server leads");
+    socket.end(body.slice(-1));
+    const answer = await ended;
+    expect(await exit).toMatchObject({ code: 0 });
+    servers.splice(servers.indexOf(first), 1);
+
+    // Answered, not cut off: a caller cut off could not tell whether the job was taken. Taken by the service that has
+    // handed over, it is refused as a call to any server that leads no more: nothing done, try again.
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answer).toMatch(/retry-after: 1/i);
+    expect(answer).toContain("This server does not lead the cluster (any more); try again");
+    const { items } = await httpClient(second.url).jobs.list.query({ limit: 500 });
+    expect(items.filter((job) => body.includes(job.prompt))).toEqual([]);
+  });
+});
