@@ -1,4 +1,4 @@
-import { databaseErrorText } from "@anvil/persistence";
+import { databaseErrorText, isFenced } from "@anvil/persistence";
 import { Data } from "effect";
 
 /** No job, conversation or message with that id. */
@@ -27,10 +27,15 @@ export class TooMany extends Data.TaggedError("TooMany")<{ message: string }> {}
 
 /**
  * Why the database cannot take a write now, in a user's words, and when to try again: its disk is full
- * (PostgreSQL's disk_full, or the embedded database's files), it is read-only (a standby after a failover, 25006), or
- * it cannot be reached.
+ * (PostgreSQL's disk_full, or the embedded database's files), it is read-only (a standby after a failover, 25006), it
+ * cannot be reached, or it refused a write of this server's term as the cluster's leader, which is over.
  */
 export const databaseUnavailable = (cause: unknown): { reason: string; again: string } => {
+  // The database answered: it refused a write of a term that is over (a leader stopped or cut off, another took
+  // over). Said as the database being away, an operator went looking for an outage that was a hand-over.
+  if (isFenced(cause)) {
+    return { reason: "This server no longer leads the cluster (another server took over)", again: "shortly" };
+  }
   const text = cause === undefined ? "" : databaseErrorText(cause);
   if (/\b(ENOSPC|53100)\b|no space left on device/i.test(text)) {
     return { reason: "The database cannot write right now: its disk is full", again: "once there is space" };

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DEFAULT_JOB_PARAMS, Journal } from "@anvil/job-machine";
-import { ConversationNotFound, toJob } from "@anvil/persistence";
+import { ConversationNotFound, Fenced, toJob } from "@anvil/persistence";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Unavailable } from "./errors";
@@ -278,6 +278,14 @@ describe("databaseDown", () => {
       /^The database is not reachable right now/,
     );
     expect(databaseDown().message).toMatch(/^The database is not reachable right now/);
+  });
+
+  it("says this server's term as the leader ended when its write was fenced, not that the database is away", () => {
+    // As a stopped or stepped-down leader's store refuses a submission: the database answered, another server leads.
+    const fenced = new Error("Failed query: select anvil_submit_jobs($1)", { cause: new Fenced(7) });
+    expect(databaseDown(fenced).message).toBe(
+      "This server no longer leads the cluster (another server took over); the job was not accepted, try again shortly",
+    );
   });
 
   it("says the database is read-only when it refuses writes so", () => {
