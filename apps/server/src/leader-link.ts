@@ -1,5 +1,5 @@
 import type { LogHook } from "@anvil/api";
-import { openTo } from "./leader-proxy";
+import { NO_LONGER_LEADS, openTo } from "./leader-proxy";
 import type { LeaderLookup } from "./leader-proxy";
 
 /** A follower's way to the leader, and whether it has lost it. */
@@ -41,6 +41,17 @@ export function leaderLink(options: {
           missed = null;
         } else if (missed?.leader !== leader) {
           missed = { leader, since: performance.now() };
+          // It answered, so it is where its CLUSTER_URL says: a hand-over or an election, which every rolling restart
+          // goes through, is no fault to warn of.
+          if (why.endsWith(NO_LONGER_LEADS)) {
+            log(
+              `the server this server forwards to ${NO_LONGER_LEADS}: the calls it forwards wait for the next leader`,
+              {
+                leader,
+              },
+            );
+            return;
+          }
           log(
             `this server cannot reach the leader (${why}): the calls it forwards wait for it, and fail if it stays away; it may have stopped (then another server leads within LEASE_MS), or, if it runs, its CLUSTER_URL is not where the other servers reach it`,
             { leader },

@@ -38,6 +38,12 @@ const forwardedHeaders = (req: IncomingMessage): Record<string, string | string[
  */
 const NOT_LEADER_HEADER = "x-anvil-not-leader";
 
+/**
+ * How the reason a call was not taken ends when the server it went to answered that it leads no more: a hand-over or
+ * an election is under way, and that server is there (so its CLUSTER_URL is right).
+ */
+export const NO_LONGER_LEADS = "no longer leads";
+
 /** A reply while no leader can be reached, in tRPC's error shape so that its clients read the code and retry. */
 export const noLeader = (res: ServerResponse, why: string): void => {
   if (res.headersSent) {
@@ -94,7 +100,7 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
         if (reply.statusCode === 503 && reply.headers[NOT_LEADER_HEADER]) {
           // It leads no more (a leader stepping down, or one a follower still took for the leader): nothing was done.
           reply.resume();
-          unreachable(`the server at ${leader.host} no longer leads`);
+          unreachable(`the server at ${leader.host} ${NO_LONGER_LEADS}`);
           return;
         }
         answered = true;
