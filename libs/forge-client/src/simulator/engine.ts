@@ -192,7 +192,7 @@ export class SimulatorEngine {
     if (this.current !== null && !job.external) this.recorder.waited();
     const release = await this.lock.acquire();
     const seed = job.params.seed === -1 ? Math.floor(Math.random() * 2 ** 32) : job.params.seed;
-    const entry = this.recorder.started(job.params.prompt, seed);
+    const entry = this.recorder.started(job.params.prompt, seed, job.params.checkpoint);
     const running: Running = {
       phase: "loading",
       steps: job.params.steps,

@@ -5,6 +5,8 @@ export type SimulatorOutcome = "running" | "completed" | "interrupted" | "error"
 export interface SimulatorLogEntry {
   readonly prompt: string;
   readonly seed: number;
+  /** `override_settings.sd_model_checkpoint` as the request sent it; null when it sent none. */
+  readonly checkpoint: string | null;
   readonly startedAt: number;
   endedAt: number | null;
   outcome: SimulatorOutcome;
@@ -85,7 +87,7 @@ export class StatsRecorder {
   }
 
   /** A generation begins executing. */
-  started(prompt: string, seed: number): SimulatorLogEntry {
+  started(prompt: string, seed: number, checkpoint: string | null): SimulatorLogEntry {
     this.counts.started += 1;
     this.active += 1;
     if (this.active > 1) this.overlaps += 1;
@@ -93,6 +95,7 @@ export class StatsRecorder {
     const entry: SimulatorLogEntry = {
       prompt,
       seed,
+      checkpoint,
       startedAt: Date.now(),
       endedAt: null,
       outcome: "running",
