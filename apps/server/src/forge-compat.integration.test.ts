@@ -285,6 +285,42 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(sims[0]!.stats().log.some((entry) => entry.prompt === typo!.prompt)).toBe(false);
   });
 
+  it("queues a job whose checkpoint no backend could check yet, and sends Forge the title it stands for", async () => {
+    // Anvil and Forge start together, and Forge takes minutes to load: jobs naming a checkpoint queue meanwhile.
+    const { anvil, trpc, sims } = await rig([{}], undefined, (started) => void started[0]!.setOffline(true));
+    const submit = (label: string, names: { checkpoint: string; modules?: string[] }) =>
+      trpc.jobs.submit.mutate({ prompt: uniquePrompt(label), ...names, ...quick });
+    // Forge knows a checkpoint by its exact names alone: this one it would ignore, making the image with another.
+    const short = await submit("short", { checkpoint: "SDXL-Base-1.0" });
+    const typo = await submit("typo", { checkpoint: "sdxl-bsae" });
+    const badModule = await submit("bad module", { checkpoint: "flux1-dev", modules: ["vae-nope.safetensors"] });
+    for (const job of [short, typo, badModule]) expect(job.status).toBe("queued");
+    expect(short.params.checkpoint).toBe("SDXL-Base-1.0");
+    await sims[0]!.setOffline(false);
+    await backendsUp(anvil);
+    expect((await waitForStatus(trpc, short.id, "complete")).params.checkpoint).toBe("SDXL-Base-1.0");
+    const sent = sims[0]!.stats().log.find((entry) => entry.prompt === short.prompt);
+    expect(sent?.checkpoint).toBe("sdxl-base-1.0.safetensors");
+    const failed = await waitForStatus(trpc, typo.id, "error");
+    // Never checked, so never "known when the job was accepted".
+    expect(failed.error).toMatch(
+      /^checkpoint "sdxl-bsae" is not known to the backend; known: flux1-dev\.safetensors \[/,
+    );
+    expect(failed.error).not.toMatch(/known when the job was accepted/);
+    expect((await waitForStatus(trpc, badModule.id, "error")).error).toBe(
+      'module "vae-nope.safetensors" is not known to the backend; known: ae.safetensors, clip_l.safetensors, t5xxl_fp16.safetensors',
+    );
+    const log = sims[0]!.stats().log;
+    expect(log.some((entry) => entry.prompt === typo.prompt || entry.prompt === badModule.prompt)).toBe(false);
+    // Once a backend has answered, names are checked at submission again.
+    const refused = await trpcError(submit("typo again", { checkpoint: "sdxl-bsae" }));
+    expect(codeOf(refused)).toEqual({ code: "BAD_REQUEST", httpStatus: 400 });
+    expect(refused.message).toMatch(/^checkpoint "sdxl-bsae" is not known to the backend; known: /);
+    const resolved = await submit("resolved", { checkpoint: "SDXL-Base-1.0" });
+    expect(resolved.params.checkpoint).toMatch(/^sdxl-base-1\.0\.safetensors \[[0-9a-f]+\]$/);
+    await waitForStatus(trpc, resolved.id, "complete");
+  });
+
   it("serves a JPEG that Forge sent (samples_format jpg) as image/jpeg", async () => {
     const { anvil, trpc } = await rig([{ samplesFormat: "jpg" }]);
     await backendsUp(anvil);

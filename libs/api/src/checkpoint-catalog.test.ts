@@ -112,3 +112,34 @@ describe("CheckpointCatalog while no backend has ever answered", () => {
     );
   });
 });
+
+describe("CheckpointCatalog for a job submitted while no backend had answered", () => {
+  it("takes its checkpoint and modules as given, and resolves them at dispatch once a backend answers", async () => {
+    // A Forge that is still starting: its port is closed.
+    const down = await startForgeSimulator({});
+    const port = Number(new URL(down.url).port);
+    await down.close();
+    const catalog = new CheckpointCatalog([makeForgeClient({ baseUrl: down.url })]);
+    const given = { checkpoint: "SDXL-Base-1.0", modules: ["/models/VAE/ae.safetensors"] };
+    const accepted = await catalog.resolveModel(given);
+    expect(accepted).toEqual({ ...given, unchecked: true });
+    const names = { sampler: "Euler", scheduler: null, ...accepted };
+    // Nothing answers at dispatch either: the name is not sent as given, and not called unknown.
+    expect(await catalog.namesForDispatch(names)).toEqual({
+      unanswered: 'No backend answered, so the checkpoint "SDXL-Base-1.0" could not be checked',
+    });
+    const up = await startForgeSimulator({ port, stepMs: 1, modelLoadMs: 1 });
+    try {
+      expect(await catalog.namesForDispatch(names)).toEqual({
+        sampler: "Euler",
+        scheduler: null,
+        checkpoint: expect.stringMatching(/^sdxl-base-1\.0\.safetensors \[[0-9a-f]+\]$/),
+        modules: ["ae.safetensors"],
+      });
+      // Checked at submission from now on.
+      expect((await catalog.resolveModel(given)).unchecked).toBeUndefined();
+    } finally {
+      await up.close();
+    }
+  });
+});

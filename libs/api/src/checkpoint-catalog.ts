@@ -24,6 +24,18 @@ interface Offer {
   readonly schedulers: NamedItem[];
 }
 
+type Model = Pick<JobParams, "checkpoint" | "modules">;
+type Names = Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">;
+
+/**
+ * What a job's dispatch sends Forge for its names, or why it cannot go: a name no backend knows (`unknown`, for its
+ * user), or no backend answered to check a checkpoint taken unchecked (`unanswered`).
+ */
+export type DispatchNames =
+  | { sampler: string; scheduler: string | null; checkpoint: string | null; modules: string[] }
+  | { unknown: string }
+  | { unanswered: string };
+
 const byKey = <T>(items: T[], key: (item: T) => string): T[] => [...new Map(items.map((i) => [key(i), i])).values()];
 
 const known = (names: readonly string[]) => names.join(", ") || "none";
@@ -45,7 +57,7 @@ const findModule = (modules: readonly SdModule[], name: string): SdModule | unde
 /**
  * What the backends offer, cached for a minute: checkpoints, their modules, samplers and schedulers. Forge silently
  * ignores a checkpoint name it does not know and replaces an unknown sampler with its first one, so every name is
- * resolved here before a job is accepted.
+ * resolved here before a job is accepted, or, while no backend has answered yet, before it is sent.
  */
 export class CheckpointCatalog {
   private cache: { offer: Offer; at: number } | null = null;
@@ -124,6 +136,26 @@ export class CheckpointCatalog {
   }
 
   /**
+   * A job's checkpoint and modules as Forge takes them ({@link resolve}, {@link resolveModules}). While no backend has
+   * ever answered they are taken as given and marked `unchecked` (jobs queue while Forge starts): they are resolved at
+   * the job's dispatch ({@link namesForDispatch}), since Forge would silently ignore a checkpoint name it does not know.
+   */
+  async resolveModel(model: Model): Promise<Model & Pick<JobParams, "unchecked">> {
+    if (model.checkpoint === null) return this.modelNow(model);
+    return this.modelNow(model).catch((error: unknown) => {
+      if (!(error instanceof Unavailable)) throw error;
+      return { checkpoint: model.checkpoint, modules: [...model.modules], unchecked: true as const };
+    });
+  }
+
+  private async modelNow({ checkpoint, modules }: Model): Promise<Model> {
+    return {
+      checkpoint: checkpoint === null ? null : await this.resolve(checkpoint),
+      modules: await this.resolveModules(modules),
+    };
+  }
+
+  /**
    * The sampler's canonical name. Unknown ones are refused, listing the known ones; while no backend has ever
    * answered the name is taken as it is, so jobs can queue while the GPU machine restarts.
    */
@@ -137,34 +169,51 @@ export class CheckpointCatalog {
   }
 
   /**
-   * A job's sampler and scheduler as the backends name them, at its dispatch: a name taken as given while no backend
-   * answered is resolved now (an alias becomes the name Forge takes), or is unknown (what to tell the job's user).
-   * The default sampler is always Forge's. Its checkpoint and modules, accepted when some backend listed them, are
-   * unknown when none does now (the backend that had them left FORGE_URL): Forge would ignore the name and spend
-   * the GPU on an image of another model, which the job would then throw away.
+   * A job's names as the backends name them, at its dispatch: a sampler or scheduler taken as given while no backend
+   * answered is resolved now (an alias becomes the name Forge takes), or is unknown (what to tell the job's user); so
+   * are a checkpoint and modules taken `unchecked`, which are never sent as given (Forge would ignore an unknown
+   * checkpoint and spend the GPU on an image of another model). The default sampler is always Forge's. A checkpoint
+   * and modules accepted when some backend listed them are unknown when none does now (the backend that had them left
+   * FORGE_URL). `unanswered`: no backend answered for an unchecked checkpoint (the job's own one just went away).
    */
-  async namesForDispatch(
-    names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">,
-  ): Promise<{ sampler: string; scheduler: string | null } | { unknown: string }> {
-    const gone = await this.goneSinceAccepted(names);
-    if (gone !== null) return { unknown: gone };
+  async namesForDispatch(names: Names & Pick<JobParams, "unchecked">): Promise<DispatchNames> {
+    // A job is dispatched to a backend its probe just found up: one that never answered before is asked now.
+    if (this.cache === null) this.failedAt = -Infinity;
+    const model = names.unchecked ? await this.modelAtDispatch(names) : await this.goneSinceAccepted(names);
+    if (model !== null && !("checkpoint" in model)) return model;
+    const { checkpoint, modules } = model ?? names;
     // Names the backends listed before (however long ago) need no call: a dispatch waits for none then.
     const listed = this.cache?.offer;
     const sampler = listed && findNamed(listed.samplers, names.sampler);
     const scheduler = names.scheduler === null ? null : listed && findNamed(listed.schedulers, names.scheduler);
-    if (sampler && scheduler !== undefined) return { sampler: sampler.name, scheduler: scheduler?.name ?? null };
-    // A job is dispatched to a backend its probe just found up: one that never answered before is asked now.
-    if (this.cache === null) this.failedAt = -Infinity;
+    if (sampler && scheduler !== undefined) {
+      return { sampler: sampler.name, scheduler: scheduler?.name ?? null, checkpoint, modules };
+    }
     try {
       return {
         sampler:
           names.sampler === DEFAULT_JOB_PARAMS.sampler ? names.sampler : await this.resolveSampler(names.sampler),
         scheduler: await this.resolveScheduler(names.scheduler),
+        checkpoint,
+        modules,
       };
     } catch (error) {
       if (error instanceof Invalid) return { unknown: error.message };
       // No backend has answered yet: the names go as they are (the job's own backend answers now).
-      return names;
+      return { sampler: names.sampler, scheduler: names.scheduler, checkpoint, modules };
+    }
+  }
+
+  /** A checkpoint and modules taken unchecked, resolved now; unknown ones are said without a word of when accepted. */
+  private async modelAtDispatch(names: Model): Promise<Model | { unknown: string } | { unanswered: string }> {
+    try {
+      return await this.modelNow(names);
+    } catch (error) {
+      if (error instanceof Invalid) return { unknown: error.message };
+      if (error instanceof Unavailable) {
+        return { unanswered: `No backend answered, so the checkpoint "${names.checkpoint}" could not be checked` };
+      }
+      throw error;
     }
   }
 
@@ -173,10 +222,7 @@ export class CheckpointCatalog {
    * listed last (no call), and only a name missing there is looked for again (a rescan for a checkpoint). Nothing is
    * said while no backend answers.
    */
-  private async goneSinceAccepted({
-    checkpoint,
-    modules,
-  }: Pick<JobParams, "checkpoint" | "modules">): Promise<string | null> {
+  private async goneSinceAccepted({ checkpoint, modules }: Model): Promise<{ unknown: string } | null> {
     const listed = this.cache?.offer;
     const lacking =
       (checkpoint !== null && !(listed && findCheckpoint(listed.models, checkpoint))) ||
@@ -188,7 +234,9 @@ export class CheckpointCatalog {
       return null;
     } catch (error) {
       if (!(error instanceof Invalid)) return null;
-      return `${error.message} (it was known when the job was accepted: a backend that had it may have left FORGE_URL)`;
+      return {
+        unknown: `${error.message} (it was known when the job was accepted: a backend that had it may have left FORGE_URL)`,
+      };
     }
   }
 

@@ -20,8 +20,9 @@ export class ImageNotSaved extends Data.TaggedError("ImageNotSaved")<{ message: 
 export class NoSuchBackend extends Data.TaggedError("NoSuchBackend")<{ message: string; backend: number }> {}
 
 /**
- * A job's sampler or scheduler is not one the backends know. It was taken as given while no backend answered; Forge
- * would silently use another in its place (its first sampler, its default schedule).
+ * A job's sampler, scheduler, checkpoint or modules are not ones the backends know. Taken as given while no backend
+ * answered (or listed then by a backend gone since), Forge would silently use another in its place (its first
+ * sampler, its default schedule, the checkpoint it has loaded).
  */
 export class UnknownName extends Data.TaggedError("UnknownName")<{ message: string }> {}
 
@@ -29,12 +30,18 @@ export class UnknownName extends Data.TaggedError("UnknownName")<{ message: stri
 export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuchBackend | UnknownName;
 
 /**
- * The sampler and scheduler as the backends name them now, or why one cannot be sent (see {@link UnknownName});
- * names a backend has answered for already come back as they are.
+ * The sampler, scheduler, checkpoint and modules as the backends name them now, or why they cannot be sent: a name
+ * they do not know (see {@link UnknownName}), or no backend answered to check a checkpoint taken as given
+ * (`unanswered`: the job goes back to the line, as for a lost backend). Names a backend has answered for already come
+ * back as they are.
  */
 export type NameCheck = (
-  names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">,
-) => Promise<{ sampler: string; scheduler: string | null } | { unknown: string }>;
+  names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules" | "unchecked">,
+) => Promise<
+  | { sampler: string; scheduler: string | null; checkpoint: string | null; modules: string[] }
+  | { unknown: string }
+  | { unanswered: string }
+>;
 
 /**
  * What a failed generation is logged and counted as: a Forge error's reason (`OutOfMemory`, `Unreachable`, …), or the
@@ -132,6 +139,10 @@ export const forgeGenerate =
       const { params } = request;
       const checked = names ? yield* Effect.promise(() => names(params)) : params;
       if ("unknown" in checked) return yield* new UnknownName({ message: checked.unknown });
+      if ("unanswered" in checked) {
+        availability.unreachable(request.backend, checked.unanswered);
+        return yield* Effect.fail(new BackendLost(checked.unanswered));
+      }
       // Work waiting for this job's request to go out goes on once it has, or once this program ends without it.
       const sent = () => handovers.sent(request.backend, request.jobId);
       const attempt = (onGenerated: () => void): Effect.Effect<GenerationResult, ForgeError> =>
@@ -147,8 +158,8 @@ export const forgeGenerate =
             seed: params.seed,
             sampler: checked.sampler,
             scheduler: checked.scheduler,
-            checkpoint: params.checkpoint,
-            modules: params.modules,
+            checkpoint: checked.checkpoint,
+            modules: checked.modules,
           },
           { onProgress, onGenerated, onSent: sent },
         );

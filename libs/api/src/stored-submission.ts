@@ -16,17 +16,19 @@ export interface SubmissionChecks {
   callbackRefusal?: ((url: URL) => string | null | Promise<string | null>) | undefined;
 }
 
-type Names = Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">;
+type Names = Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler" | "unchecked">;
 
-/** Checkpoint, modules, sampler and scheduler as the backends name them; an unknown one is BAD_REQUEST. */
+/**
+ * Checkpoint, modules, sampler and scheduler as the backends name them; an unknown one is BAD_REQUEST. While no
+ * backend has ever answered they are taken as given, to be resolved at dispatch.
+ */
 const resolveNames = async (checkpoints: CheckpointCatalog, params: Names): Promise<Names> => {
   if (params.checkpoint === null && params.modules.length > 0) {
     // Forge takes modules as an override beside a checkpoint; alone they would be silently dropped.
     throw new Invalid({ field: "modules", message: "modules must come with a checkpoint" });
   }
   return {
-    checkpoint: params.checkpoint === null ? null : await checkpoints.resolve(params.checkpoint),
-    modules: await checkpoints.resolveModules(params.modules),
+    ...(await checkpoints.resolveModel(params)),
     // Forge always has its default sampler: a job that keeps the defaults needs no backend to be accepted.
     sampler:
       params.sampler === DEFAULT_JOB_PARAMS.sampler ? params.sampler : await checkpoints.resolveSampler(params.sampler),

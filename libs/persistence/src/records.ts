@@ -104,9 +104,12 @@ export function toJobRecord(row: JobRow): JobRecord {
  */
 export function toJob(record: JobRecord, queuePosition: number, estimates: JobEstimates = NO_ESTIMATES): Job {
   const { seq: _seq, attempts: _attempts, spared: _spared, lastEventId: _lastEventId, line: _line, ...job } = record;
+  // Whether the names were checked at submission is the dispatch's business, not the API's.
+  const { unchecked: _unchecked, ...params } = record.params;
   const { estimatedStartAt, estimatedFinishAt } = estimates;
   return {
     ...job,
+    params,
     queuePosition: record.status === "queued" ? queuePosition : 0,
     estimatedStartAt: record.status === "queued" ? estimatedStartAt : null,
     estimatedFinishAt: record.status === "queued" || record.status === "processing" ? estimatedFinishAt : null,
