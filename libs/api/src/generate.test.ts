@@ -59,6 +59,26 @@ describe("forgeGenerate", () => {
     // Said once as it begins to wait (the host stops starting jobs meanwhile), and once as it ends.
     expect(said).toEqual(["waiting", "stored"]);
   });
+
+  it("sends a job back to the line, not its name to Forge, when no backend answered to check its checkpoint", async () => {
+    sim = await startForgeSimulator({ stepMs: 1, modelLoadMs: 1 });
+    const unreachable: [number, string][] = [];
+    const unanswered = 'No backend answered, so the checkpoint "SDXL-Base-1.0" could not be checked';
+    const generate = forgeGenerate(
+      [makeForgeClient({ baseUrl: sim.url, progressIntervalMs: 10 })],
+      { write: async () => {}, read: async () => null, remove: async () => {} },
+      { unreachable: (backend, reason) => void unreachable.push([backend, reason]) },
+      new Handovers(),
+      async () => ({ unanswered }),
+    );
+    const params = { ...DEFAULT_JOB_PARAMS, checkpoint: "SDXL-Base-1.0", unchecked: true as const };
+    const error = await Effect.runPromise(
+      Effect.flip(generate({ jobId: randomUUID(), prompt: "unchecked", params, attempt: 1, backend: 0 }, () => {})),
+    );
+    expect(error).toMatchObject({ _tag: "BackendLost", message: unanswered });
+    expect(unreachable).toEqual([[0, unanswered]]);
+    expect(sim.stats().arrived).toBe(0);
+  });
 });
 
 describe("forgeGenerate, interrupted", () => {
