@@ -140,7 +140,7 @@ export const forgeGenerate =
       const checked = names ? yield* Effect.promise(() => names(params)) : params;
       if ("unknown" in checked) return yield* new UnknownName({ message: checked.unknown });
       if ("unanswered" in checked) {
-        availability.unreachable(request.backend, checked.unanswered);
+        yield* Effect.sync(() => availability.unreachable(request.backend, checked.unanswered));
         return yield* Effect.fail(new BackendLost(checked.unanswered));
       }
       // Work waiting for this job's request to go out goes on once it has, or once this program ends without it.
