@@ -122,7 +122,7 @@ describe("CheckpointCatalog for a job submitted while no backend had answered", 
     const catalog = new CheckpointCatalog([makeForgeClient({ baseUrl: down.url })]);
     const given = { checkpoint: "SDXL-Base-1.0", modules: ["/models/VAE/ae.safetensors"] };
     const accepted = await catalog.resolveModel(given);
-    expect(accepted).toEqual({ ...given, unchecked: true });
+    expect(accepted).toEqual(given);
     const names = { sampler: "Euler", scheduler: null, ...accepted };
     // Nothing answers at dispatch either: the name is not sent as given, and not called unknown.
     expect(await catalog.namesForDispatch(names)).toEqual({
@@ -136,8 +136,11 @@ describe("CheckpointCatalog for a job submitted while no backend had answered", 
         checkpoint: expect.stringMatching(/^sdxl-base-1\.0\.safetensors \[[0-9a-f]+\]$/),
         modules: ["ae.safetensors"],
       });
-      // Checked at submission from now on.
-      expect((await catalog.resolveModel(given)).unchecked).toBeUndefined();
+      // Checked at submission from now on: resolved to the names Forge takes.
+      expect(await catalog.resolveModel(given)).toEqual({
+        checkpoint: expect.stringMatching(/^sdxl-base-1\.0\.safetensors \[[0-9a-f]+\]$/),
+        modules: ["ae.safetensors"],
+      });
     } finally {
       await up.close();
     }

@@ -68,6 +68,11 @@ export class CheckpointCatalog {
   private rescannedAt = -Infinity;
   /** What was last said of checkpoints some backends lack ("[]": nothing, they all hold the same): said once. */
   private lacking = "[]";
+  /**
+   * Checkpoint and module names this server took as given while no backend had answered: one unknown at its job's
+   * dispatch was never known, so its user is not told that it was when the job was accepted.
+   */
+  private readonly takenUnchecked = new Set<string>();
 
   constructor(
     private readonly backends: readonly ForgeClient[],
@@ -137,14 +142,15 @@ export class CheckpointCatalog {
 
   /**
    * A job's checkpoint and modules as Forge takes them ({@link resolve}, {@link resolveModules}). While no backend has
-   * ever answered they are taken as given and marked `unchecked` (jobs queue while Forge starts): they are resolved at
-   * the job's dispatch ({@link namesForDispatch}), since Forge would silently ignore a checkpoint name it does not know.
+   * ever answered they are taken as given (jobs queue while Forge starts), to be resolved at the job's dispatch
+   * ({@link namesForDispatch}): Forge would silently ignore a checkpoint name it does not know.
    */
-  async resolveModel(model: Model): Promise<Model & Pick<JobParams, "unchecked">> {
+  async resolveModel(model: Model): Promise<Model> {
     if (model.checkpoint === null) return this.modelNow(model);
     return this.modelNow(model).catch((error: unknown) => {
       if (!(error instanceof Unavailable)) throw error;
-      return { checkpoint: model.checkpoint, modules: [...model.modules], unchecked: true as const };
+      for (const name of [model.checkpoint ?? "", ...model.modules]) this.takenUnchecked.add(name);
+      return { checkpoint: model.checkpoint, modules: [...model.modules] };
     });
   }
 
@@ -171,17 +177,16 @@ export class CheckpointCatalog {
   /**
    * A job's names as the backends name them, at its dispatch: a sampler or scheduler taken as given while no backend
    * answered is resolved now (an alias becomes the name Forge takes), or is unknown (what to tell the job's user); so
-   * are a checkpoint and modules taken `unchecked`, which are never sent as given (Forge would ignore an unknown
-   * checkpoint and spend the GPU on an image of another model). The default sampler is always Forge's. A checkpoint
-   * and modules accepted when some backend listed them are unknown when none does now (the backend that had them left
-   * FORGE_URL). `unanswered`: no backend answered for an unchecked checkpoint (the job's own one just went away).
+   * are its checkpoint and modules, which are never sent as given (Forge would ignore an unknown checkpoint and spend
+   * the GPU on an image of another model). The default sampler is always Forge's. `unanswered`: no backend answered to
+   * check its checkpoint (the job's own backend just went away).
    */
-  async namesForDispatch(names: Names & Pick<JobParams, "unchecked">): Promise<DispatchNames> {
+  async namesForDispatch(names: Names): Promise<DispatchNames> {
     // A job is dispatched to a backend its probe just found up: one that never answered before is asked now.
     if (this.cache === null) this.failedAt = -Infinity;
-    const model = names.unchecked ? await this.modelAtDispatch(names) : await this.goneSinceAccepted(names);
-    if (model !== null && !("checkpoint" in model)) return model;
-    const { checkpoint, modules } = model ?? names;
+    const model = await this.modelAtDispatch(names);
+    if (!("checkpoint" in model)) return model;
+    const { checkpoint, modules } = model;
     // Names the backends listed before (however long ago) need no call: a dispatch waits for none then.
     const listed = this.cache?.offer;
     const sampler = listed && findNamed(listed.samplers, names.sampler);
@@ -204,38 +209,30 @@ export class CheckpointCatalog {
     }
   }
 
-  /** A checkpoint and modules taken unchecked, resolved now; unknown ones are said without a word of when accepted. */
+  /**
+   * A job's checkpoint and modules as Forge takes them now: checked against what the backends listed last (no call),
+   * and only a name missing there is looked for again (a rescan for a checkpoint). One that is unknown now was known
+   * when the job was accepted (a backend that had it left FORGE_URL), unless this server took it unchecked.
+   */
   private async modelAtDispatch(names: Model): Promise<Model | { unknown: string } | { unanswered: string }> {
+    const listed = this.cache?.offer;
+    const checkpoint = names.checkpoint === null ? null : listed && findCheckpoint(listed.models, names.checkpoint);
+    const modules = names.modules.map((name) => listed && findModule(listed.modules, name));
+    if (checkpoint !== undefined && modules.every((m) => m !== undefined)) {
+      return { checkpoint: checkpoint?.title ?? null, modules: modules.map((m) => baseName(m!.filename)) };
+    }
     try {
       return await this.modelNow(names);
     } catch (error) {
-      if (error instanceof Invalid) return { unknown: error.message };
       if (error instanceof Unavailable) {
         return { unanswered: `No backend answered, so the checkpoint "${names.checkpoint}" could not be checked` };
       }
-      throw error;
-    }
-  }
-
-  /**
-   * What a job's checkpoint or modules lack now, in words for its user, or null: checked against what the backends
-   * listed last (no call), and only a name missing there is looked for again (a rescan for a checkpoint). Nothing is
-   * said while no backend answers.
-   */
-  private async goneSinceAccepted({ checkpoint, modules }: Model): Promise<{ unknown: string } | null> {
-    const listed = this.cache?.offer;
-    const lacking =
-      (checkpoint !== null && !(listed && findCheckpoint(listed.models, checkpoint))) ||
-      modules.some((name) => !(listed && findModule(listed.modules, name)));
-    if (!lacking) return null;
-    try {
-      if (checkpoint !== null) await this.resolve(checkpoint);
-      await this.resolveModules(modules);
-      return null;
-    } catch (error) {
-      if (!(error instanceof Invalid)) return null;
+      if (!(error instanceof Invalid)) throw error;
+      const unchecked = [names.checkpoint ?? "", ...names.modules].some((name) => this.takenUnchecked.has(name));
       return {
-        unknown: `${error.message} (it was known when the job was accepted: a backend that had it may have left FORGE_URL)`,
+        unknown: unchecked
+          ? error.message
+          : `${error.message} (it was known when the job was accepted: a backend that had it may have left FORGE_URL)`,
       };
     }
   }

@@ -71,7 +71,7 @@ describe("forgeGenerate", () => {
       new Handovers(),
       async () => ({ unanswered }),
     );
-    const params = { ...DEFAULT_JOB_PARAMS, checkpoint: "SDXL-Base-1.0", unchecked: true as const };
+    const params = { ...DEFAULT_JOB_PARAMS, checkpoint: "SDXL-Base-1.0" };
     const error = await Effect.runPromise(
       Effect.flip(generate({ jobId: randomUUID(), prompt: "unchecked", params, attempt: 1, backend: 0 }, () => {})),
     );

@@ -36,7 +36,7 @@ export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuc
  * back as they are.
  */
 export type NameCheck = (
-  names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules" | "unchecked">,
+  names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">,
 ) => Promise<
   | { sampler: string; scheduler: string | null; checkpoint: string | null; modules: string[] }
   | { unknown: string }

@@ -16,7 +16,7 @@ export interface SubmissionChecks {
   callbackRefusal?: ((url: URL) => string | null | Promise<string | null>) | undefined;
 }
 
-type Names = Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler" | "unchecked">;
+type Names = Pick<JobParams, "checkpoint" | "modules" | "sampler" | "scheduler">;
 
 /**
  * Checkpoint, modules, sampler and scheduler as the backends name them; an unknown one is BAD_REQUEST. While no

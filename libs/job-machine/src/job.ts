@@ -26,11 +26,6 @@ export interface JobParams {
   checkpoint: string | null;
   /** VAE / text-encoder files the checkpoint needs beside it (Forge's `forge_additional_modules`). */
   modules: string[];
-  /**
-   * Set when `checkpoint` and `modules` were taken as given because no backend had answered yet: they are resolved
-   * when the job is dispatched. Kept with the job; not part of the API's `Job`.
-   */
-  unchecked?: true;
 }
 
 /** The generation parameters a job gets for whatever `jobs.submit` leaves out (docs/API.md `Job`). */

@@ -5,13 +5,10 @@ import { rowsOf } from "./database";
 import type { AnvilDb } from "./database";
 import { fencedOr } from "./leader-lease";
 import type { WriteFence } from "./leader-lease";
-import { jobRowOf, shownParams, toJobRecord } from "./records";
+import { jobRowOf, toJobRecord } from "./records";
 import { isUuid } from "./sql-guards";
 import { storedProgress } from "./transitions";
 import type { RowChangeResult, TransitionPatch } from "./transitions";
-
-/** The database's snapshot of a job as the API shows it (see `shownParams`). */
-const shownJob = (job: Job): Job => ({ ...job, params: shownParams(job.params) });
 
 /** A journal's status change or progress value; the snapshot a status change logs is `toJob(record, 0)`. */
 export type JournalChange =
@@ -88,7 +85,7 @@ export async function applyChangesAtOnce(
           ? { kind, job }
           : {
               kind: "transition",
-              applied: { job, eventId: Number(row["event_id"]), snapshot: shownJob(parseJson(row["snapshot"]) as Job) },
+              applied: { job, eventId: Number(row["event_id"]), snapshot: parseJson(row["snapshot"]) as Job },
             },
       );
     }

@@ -1,5 +1,5 @@
 import { NO_ESTIMATES, withDefaultParams } from "@anvil/job-machine";
-import type { Job, JobEstimates, JobParams, JobStatus } from "@anvil/job-machine";
+import type { Job, JobEstimates, JobStatus } from "@anvil/job-machine";
 import { getTableColumns } from "drizzle-orm";
 import type { RawRow } from "./database";
 import { jobs } from "./schema";
@@ -99,12 +99,6 @@ export function toJobRecord(row: JobRow): JobRecord {
 }
 
 /**
- * A job's params as the API shows them: whether its names were checked at submission (`unchecked`) is the dispatch's
- * business. Also for the snapshots the database makes of a job's row (`anvil_apply_changes`), which keep it.
- */
-export const shownParams = ({ unchecked: _unchecked, ...params }: JobParams): JobParams => params;
-
-/**
  * The contract `Job` for a record at a given queue position (0 unless queued), with its estimates (none by default,
  * and none once it ended).
  */
@@ -113,7 +107,6 @@ export function toJob(record: JobRecord, queuePosition: number, estimates: JobEs
   const { estimatedStartAt, estimatedFinishAt } = estimates;
   return {
     ...job,
-    params: shownParams(record.params),
     queuePosition: record.status === "queued" ? queuePosition : 0,
     estimatedStartAt: record.status === "queued" ? estimatedStartAt : null,
     estimatedFinishAt: record.status === "queued" || record.status === "processing" ? estimatedFinishAt : null,
@@ -146,13 +139,7 @@ export function toJobEvent(row: JobEventRow): JobEvent {
     status: row.status,
     // Snapshots logged before jobs had estimates lack the fields; a logged snapshot never carries stale ones. Those
     // logged before jobs kept who cancelled (or moved) them lack `cancelledBy` (`movedBy`): nobody is named.
-    job: {
-      ...row.job,
-      params: shownParams(row.job.params),
-      cancelledBy: row.job.cancelledBy ?? null,
-      movedBy: row.job.movedBy ?? null,
-      ...NO_ESTIMATES,
-    },
+    job: { ...row.job, cancelledBy: row.job.cancelledBy ?? null, movedBy: row.job.movedBy ?? null, ...NO_ESTIMATES },
     createdAt: row.createdAt.toISOString(),
   };
 }
