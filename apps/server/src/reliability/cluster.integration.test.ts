@@ -10,7 +10,7 @@ import { scrape, valueOf } from "../testing/prometheus";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForJob } from "../testing/wait";
-import { spawnServer, useBuiltServers } from "./support/built-server";
+import { leadsCluster, spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
 import { startTcpProxy, throughProxy } from "./support/tcp-proxy";
 
@@ -38,9 +38,7 @@ interface Member {
   trpc: AnvilClient;
 }
 
-const leads = (member: Member) =>
-  member.server.logs.filter((line) => line.msg === "this server leads the cluster").length >
-  member.server.logs.filter((line) => line.msg === "this server no longer leads the cluster").length;
+const leads = (member: Member) => leadsCluster(member.server);
 
 /** Several built servers on one PostgreSQL database, with simulator backends that outlive them like real GPUs. */
 describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { timeout: 120_000 }, () => {

@@ -5,14 +5,9 @@ import { httpClient } from "../testing/clients";
 import { uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor } from "../testing/wait";
-import { spawnServer, useBuiltServers } from "./support/built-server";
-import type { ServerProcess } from "./support/built-server";
+import { leadsCluster as leads, spawnServer, useBuiltServers } from "./support/built-server";
 
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
-
-const leads = (server: ServerProcess) =>
-  server.logs.filter((line) => line.msg === "this server leads the cluster").length >
-  server.logs.filter((line) => line.msg === "this server no longer leads the cluster").length;
 
 describe.skipIf(!postgres)("a cluster leader stopped with SIGTERM", { timeout: 120_000 }, () => {
   const { servers, cleanups } = useBuiltServers(90_000);

@@ -3,7 +3,7 @@ import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
 import { describe, expect, it } from "vitest";
 import { authorizedHttpClient } from "../reliability/support/authorized-clients";
-import { spawnServer, useBuiltServers } from "../reliability/support/built-server";
+import { leadsCluster as leads, spawnServer, useBuiltServers } from "../reliability/support/built-server";
 import type { ServerProcess } from "../reliability/support/built-server";
 import type { AnvilClient } from "../testing/clients";
 import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
@@ -14,10 +14,6 @@ import { waitFor, waitForStatus } from "../testing/wait";
 const TOKEN = "the-team-clusters-token";
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
-
-const leads = (server: ServerProcess) =>
-  server.logs.filter((line) => line.msg === "this server leads the cluster").length >
-  server.logs.filter((line) => line.msg === "this server no longer leads the cluster").length;
 
 /**
  * A team on a 2-server cluster: fair turns and the pause hold across servers and across the leader's `kill -9`, since

@@ -28,6 +28,11 @@ export function spawnServer(env: Record<string, string>, readyTimeoutMs = 60_000
   return spawnScript(BUILT_SERVER, env, readyTimeoutMs);
 }
 
+/** Whether `server` leads its cluster now, by its log: it took the lead more often than it gave it up. */
+export const leadsCluster = (server: ServerProcess): boolean =>
+  server.logs.filter((line) => line.msg === "this server leads the cluster").length >
+  server.logs.filter((line) => line.msg === "this server no longer leads the cluster").length;
+
 /** Kills every server in `servers` that still runs (for afterEach). */
 export async function killAll(servers: ServerProcess[]): Promise<void> {
   await Promise.all(servers.splice(0).map((server) => server.kill("SIGKILL")));
