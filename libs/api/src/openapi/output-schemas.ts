@@ -204,6 +204,10 @@ type At<T, P extends string> = P extends `${infer Head}.${infer Rest}`
     : never;
 type Outputs = inferRouterOutputs<AppRouter>;
 type Schemas = typeof outputSchemas;
-/** `true` for each path whose real output the schema accepts; otherwise the path, which the line below rejects. */
-type Accepted = { [P in keyof Schemas]: At<Outputs, P> extends z.output<Schemas[P]> ? true : P };
-const _everyOutputAccepted: Accepted[keyof Schemas] = true;
+/** The paths whose real output the schema does not accept, or that the router does not have; `never` when none. */
+type Rejected = {
+  [P in keyof Schemas]: [At<Outputs, P>] extends [never] ? P : At<Outputs, P> extends z.output<Schemas[P]> ? never : P;
+}[keyof Schemas];
+// `true` only when nothing is rejected; otherwise the rejected paths alone, which `true` is not: the error names them.
+// (A union of `true` and the paths would take `true` whatever the schemas said.)
+const _everyOutputAccepted: [Rejected] extends [never] ? true : Rejected = true;
