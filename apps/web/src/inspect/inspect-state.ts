@@ -57,9 +57,10 @@ const ended = (job: StoredJob | null | undefined): boolean => job != null && isF
  */
 const withStoredStates = (list: ActorsView, finals: Record<string, string>): ActorsView => ({
   ...list,
-  finished: list.finished.map((actor) =>
-    actor.state === null && finals[actor.jobId] ? { ...actor, state: finals[actor.jobId] } : actor,
-  ),
+  finished: list.finished.map((actor) => {
+    const stored = finals[actor.jobId];
+    return actor.state === null && stored ? { ...actor, state: stored } : actor;
+  }),
 });
 
 /**

@@ -165,7 +165,8 @@ export interface ActorsDebugView {
   finished: {
     actorId: string;
     jobId: string;
-    state: unknown;
+    /** The last state its own actor was seen in; null when none of its snapshots is kept. */
+    state: InspectedState | null;
     status: string | null;
     lastSeq: number;
     lastEventAt: string;
