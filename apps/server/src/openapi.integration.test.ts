@@ -1,7 +1,9 @@
 import { appRouter } from "@anvil/api";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
-import { quick, uniquePrompt } from "./testing/fixtures";
+import { occupyGpu, quick, uniquePrompt } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 import { useTestServer } from "./testing/test-server";
 import { waitForStatus } from "./testing/wait";
@@ -21,6 +23,32 @@ type Operation = {
 const dataSchema = (op: Operation): Schema =>
   op.responses["200"]!.content["application/json"].schema.properties!["result"]!.properties!["data"]!;
 
+/**
+ * Whether a body is one the document allows as `path`'s answer with `status`: its schema there, with its `$ref`s to
+ * the document's components resolved, checked by a JSON Schema 2020-12 validator (OpenAPI 3.1's dialect). The
+ * schemas of outputs forbid fields they do not name, so an answer with more, or with fewer, does not pass.
+ */
+function answerChecker(doc: Doc): (path: string, status: string, body: unknown) => string[] {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  const id = "https://anvil.test/openapi.json";
+  ajv.addSchema(doc, id);
+  return (path, status, body) => {
+    const method = doc.paths[`/trpc/${path}`]?.get ? "get" : "post";
+    const operation = `/paths/${`/trpc/${path}`.replaceAll("/", "~1")}/${method}`;
+    const pointer = `${operation}/responses/${status}/content/application~1json/schema`;
+    const validate = ajv.getSchema(`${id}#${pointer}`);
+    if (!validate) return [`no schema for ${status} at ${pointer}`];
+    return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? ""}`);
+  };
+}
+
+/** The paths of the router's queries and mutations, each with the HTTP method that calls it. */
+const procedures = () =>
+  Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)
+    .filter(([, p]) => p._def.type !== "subscription")
+    .map(([path, p]) => [path, p._def.type === "query" ? "get" : "post"] as const);
+
 describe("/openapi.json", { timeout: 60_000 }, () => {
   const server = useTestServer(testDrivers()[0]!);
   let doc: Doc;
@@ -34,7 +62,7 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
   it("is a valid OpenAPI 3.1 document", async () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json");
-    // fetch takes gzip (and unzips it): 43 KB of JSON goes out as a tenth of that.
+    // fetch takes gzip (and unzips it): 180 KB of JSON goes out as under a tenth of that.
     expect(response.headers.get("content-encoding")).toBe("gzip");
     const validator = new Validator();
     const result = await validator.validate(structuredClone(doc) as unknown as Parameters<Validator["validate"]>[0]);
@@ -43,14 +71,10 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
     expect(validator.version).toBe("3.1");
   });
 
-  it("describes every query and mutation of the router, each with its input and a real output schema", () => {
-    const procedures = Object.entries(
-      appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>,
-    )
-      .filter(([path, p]) => p._def.type !== "subscription" && !path.startsWith("debug."))
-      .map(([path, p]) => [path, p._def.type === "query" ? "get" : "post"] as const);
-    expect(procedures.length).toBeGreaterThan(10);
-    for (const [path, method] of procedures) {
+  it("describes every query and mutation, debug.* too, each with its input and a real output schema", () => {
+    expect(procedures().length).toBeGreaterThan(10);
+    expect(procedures().map(([path]) => path)).toEqual(expect.arrayContaining(["debug.chart", "debug.timeline"]));
+    for (const [path, method] of procedures()) {
       const operation = doc.paths[`/trpc/${path}`]?.[method];
       expect(operation, `${method.toUpperCase()} /trpc/${path}`).toBeDefined();
       // An output without a schema in output-schemas.ts would be `{}`, which says nothing to a caller.
@@ -155,6 +179,23 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
     expect(errorsOf("jobs.cancel")).toContain("409");
   });
 
+  it("lists 412 for the inspector's data, which answers it while inspection is off, not for its chart", async () => {
+    const { url } = server();
+    const errorsOf = (path: string) => Object.keys(doc.paths[`/trpc/${path}`]!.get!.responses);
+    for (const path of ["debug.scheduler", "debug.actors", "debug.timeline"]) expect(errorsOf(path)).toContain("412");
+    for (const path of ["debug.chart", "debug.status", "jobs.get"]) expect(errorsOf(path)).not.toContain("412");
+    expect(errorsOf("debug.timeline")).toContain("404");
+    expect(errorsOf("debug.scheduler")).not.toContain("404");
+    // This server runs without inspection (the default of a test server).
+    const check = answerChecker(doc);
+    const refused = await fetch(`${url}/trpc/debug.scheduler`);
+    expect(refused.status).toBe(412);
+    expect(check("debug.scheduler", "412", await refused.json())).toEqual([]);
+    const status = await fetch(`${url}/trpc/debug.status`);
+    expect(status.status).toBe(200);
+    expect(check("debug.status", "200", await status.json())).toEqual([]);
+  });
+
   it("says in its patterns what the server refuses of a submission's text: a blank prompt, a callback not over http(s)", () => {
     // The first schema under jobs.submit's request body that has `name` among its properties.
     const find = (node: unknown, name: string): { pattern?: string } | undefined => {
@@ -179,5 +220,61 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
     expect(matches("prompt", " a cat ")).toBe(true);
     expect(matches("callbackUrl", "ftp://hooks.example/anvil")).toBe(false);
     expect(matches("callbackUrl", "HTTPS://hooks.example/anvil")).toBe(true);
+  });
+});
+
+describe("/openapi.json and the inspector's answers, inspection on", { timeout: 60_000 }, () => {
+  const server = useTestServer(testDrivers()[0]!, { inspect: "on" });
+
+  it("documents each debug query's answer as the server gives it, nested records and all", async () => {
+    const { trpc, url } = server();
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as Doc;
+    const check = answerChecker(doc);
+    // A job that ran and ended (a finished actor, a dispatch, a timeline), one on the GPU and one waiting behind it.
+    const done = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("openapi inspected"), ...quick });
+    await waitForStatus(trpc, done.id, "complete");
+    const blocker = await occupyGpu(server());
+    const waiting = await trpc.jobs.submit.mutate({ prompt: uniquePrompt("openapi waiting"), ...quick });
+
+    const answer = async (path: string, input?: unknown) => {
+      const query = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+      const response = await fetch(`${url}/trpc/${path}${query}`);
+      expect(response.status, path).toBe(200);
+      const body = (await response.json()) as { result: { data: Record<string, unknown> } };
+      expect(dataSchema(doc.paths[`/trpc/${path}`]!.get!), path).not.toEqual({});
+      expect(check(path, "200", body), path).toEqual([]);
+      return body;
+    };
+    const answers = {
+      chart: await answer("debug.chart"),
+      status: await answer("debug.status"),
+      scheduler: await answer("debug.scheduler"),
+      actors: await answer("debug.actors", { limit: 10 }),
+      timeline: await answer("debug.timeline", { jobId: done.id }),
+      running: await answer("debug.timeline", { jobId: blocker.id }),
+    };
+    // What was checked holds the nested parts, not empty lists: the schemas of those were checked too.
+    const data = <T>(body: { result: { data: Record<string, unknown> } }, key: string) => body.result.data[key] as T;
+    expect(data<unknown[]>(answers.scheduler, "queue")).toEqual([expect.objectContaining({ jobId: waiting.id })]);
+    expect(data<unknown[]>(answers.scheduler, "dispatches").length).toBeGreaterThan(0);
+    expect(data<unknown>(answers.status, "ring")).not.toBeNull();
+    expect(data<unknown[]>(answers.actors, "alive").length).toBe(2);
+    expect(data<unknown[]>(answers.actors, "finished")).toEqual(
+      expect.arrayContaining([expect.objectContaining({ jobId: done.id })]),
+    );
+    const events = data<{ type: string; payloadSummary: unknown; contextDiff: unknown }[]>(answers.timeline, "events");
+    expect(events.some((e) => e.type === "@xstate.event" && e.payloadSummary !== null)).toBe(true);
+    expect(events.some((e) => e.type === "@xstate.snapshot" && e.contextDiff !== null)).toBe(true);
+    expect(data<unknown>(answers.timeline, "dispatch")).not.toBeNull();
+    expect(data<unknown[]>(answers.running, "events").length).toBeGreaterThan(0);
+
+    // The check has teeth: a field the document does not name, or a nested one of the wrong type, does not pass.
+    const timeline = answers.timeline.result.data;
+    const [first, ...rest] = events;
+    expect(check("debug.timeline", "200", { result: { data: { ...timeline, extra: 1 } } })).not.toEqual([]);
+    const badEvent = { ...first, seq: String((first as unknown as { seq: number }).seq) };
+    expect(check("debug.timeline", "200", { result: { data: { ...timeline, events: [badEvent, ...rest] } } })).toEqual([
+      expect.stringContaining("/result/data/events/0/seq"),
+    ]);
   });
 });

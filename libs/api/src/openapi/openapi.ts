@@ -6,9 +6,6 @@ import { outputSchemas } from "./output-schemas";
 
 type JsonSchema = Record<string, unknown>;
 
-/** Procedures /openapi.json leaves out: the inspector's own (see docs/DEBUGGING.md). */
-const UNDOCUMENTED = /^debug\./;
-
 const errorShape: JsonSchema = {
   type: "object",
   description: "A tRPC error. `data.code` names it (BAD_REQUEST, NOT_FOUND, CONFLICT …); `message` says what is wrong.",
@@ -35,8 +32,8 @@ const errorShape: JsonSchema = {
   },
 };
 
-// The errors a call may meet: 404 and 409 only where its operation says so (operations.ts), the others on any call
-// (docs/API.md says which procedure gives which, and why).
+// The errors a call may meet: 404, 409 and 412 only where its operation says so (operations.ts), the others on any
+// call (docs/API.md says which procedure gives which, and why).
 const ERRORS: [status: string, when: string][] = [
   ["400", "BAD_REQUEST: bad input (the message names the field), or a body that is not UTF-8"],
   [
@@ -45,12 +42,16 @@ const ERRORS: [status: string, when: string][] = [
   ],
   [
     "403",
-    "FORBIDDEN: an admin-only call (users.*, cluster.servers, queue.pause and queue.resume, a priority above 0, jobs.move with global, jobs.cancelWaiting with everyone or another user's owner, jobs.list with another user's owner) by a user who is not an admin; or, on any call, a Host this server does not answer to where nobody signs in, or a POST without a body or with a form's content-type from another site's page without a Bearer token",
+    "FORBIDDEN: an admin-only call (users.*, cluster.servers, queue.pause and queue.resume, debug.* except debug.chart and debug.status, a priority above 0, jobs.move with global, jobs.cancelWaiting with everyone or another user's owner, jobs.list with another user's owner) by a user who is not an admin; or, on any call, a Host this server does not answer to where nobody signs in, or a POST without a body or with a form's content-type from another site's page without a Bearer token",
   ],
   ["404", "NOT_FOUND: an unknown id, or another user's job"],
   ["405", "METHOD_NOT_SUPPORTED: another method than the operation's; the Allow header names it"],
   ["408", "TIMEOUT: the request (its headers and body) did not arrive whole within 300 s"],
   ["409", "CONFLICT: the job's state forbids it, or an idempotencyKey was used for another request"],
+  [
+    "412",
+    "PRECONDITION_FAILED: inspection is off (debug.*: the server runs without ANVIL_INSPECT); the message says how to turn it on",
+  ],
   ["413", "PAYLOAD_TOO_LARGE: the body is over 256 KiB (32 MiB for a jobs.submitMany sent alone)"],
   ["415", "UNSUPPORTED_MEDIA_TYPE: a body that is not uncompressed JSON in UTF-8"],
   [
@@ -69,7 +70,7 @@ const ERRORS: [status: string, when: string][] = [
 ];
 
 /** The errors only some operations give. */
-const OWN_ERRORS: ReadonlySet<string> = new Set<OperationError>(["404", "409"]);
+const OWN_ERRORS: ReadonlySet<string> = new Set<OperationError>(["404", "409", "412"]);
 
 /** The errors whose answer carries Retry-After, in seconds. */
 const RETRY_AFTER = new Set(["429", "503"]);
@@ -103,7 +104,7 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
   const procedures = router._def.procedures as Record<string, { _def: ProcedureDef }>;
   for (const [path, procedure] of Object.entries(procedures).sort(([a], [b]) => a.localeCompare(b))) {
     const { type, inputs } = procedure._def;
-    if (type === "subscription" || UNDOCUMENTED.test(path)) continue;
+    if (type === "subscription") continue;
     const input = inputs[0] as z.ZodType | undefined;
     const inputSchema = input ? toSchema(input, "input", components) : undefined;
     const output = (outputSchemas as Record<string, z.ZodType>)[path];
@@ -180,11 +181,22 @@ export function openApiDocument(router: AnyTRPCRouter, info: { version: string }
       description:
         "Anvil's tRPC API over plain HTTP. Queries: GET /trpc/<path>?input=<url-encoded JSON>. Mutations: POST " +
         '/trpc/<path> with a JSON body. Answers: {"result":{"data":…}}; errors: {"error":{"message","code","data":{"code","httpStatus"}}}. ' +
-        "Subscriptions (jobs.events, conversations.events) are Server-Sent Events on GET /trpc/<path>?input=…, or " +
-        "the tRPC WebSocket protocol on /trpc (see docs/API.md). Batches (/trpc/a,b?batch=1, 207 when their answers " +
+        "Subscriptions (jobs.events, conversations.events, debug.inspect) are Server-Sent Events on GET " +
+        "/trpc/<path>?input=…, or the tRPC WebSocket protocol on /trpc (see docs/API.md). Batches (/trpc/a,b?batch=1, 207 when their answers " +
         "differ) are tRPC's own, also in docs/API.md. With API_TOKEN set, send Authorization: Bearer <token>.",
     },
     servers: [{ url: "/" }],
+    tags: [
+      {
+        name: "debug",
+        description:
+          "The inspector's own queries, for the /inspect page (docs/DEBUGGING.md): the state machines' charts, the " +
+          "scheduler's line and GPUs, the job actors and their recorded XState events. Except debug.chart and " +
+          "debug.status they are admin only and answer 412 (PRECONDITION_FAILED) while inspection is off " +
+          "(ANVIL_INSPECT=0, or NODE_ENV=production without ANVIL_INSPECT=1). Their shapes are those that page reads " +
+          "and docs/DEBUGGING.md shows.",
+      },
+    ],
     security: [{}, { bearer: [] }],
     paths,
     components: { schemas: components, securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },

@@ -1,7 +1,7 @@
 import type { outputSchemas } from "./output-schemas";
 
 /** An error only some operations give, beyond those every call may meet (openapi.ts). */
-export type OperationError = "404" | "409";
+export type OperationError = "404" | "409" | "412";
 
 /** What /openapi.json says of one operation: a line for a list of them, and the errors of its own. */
 export interface OperationDoc {
@@ -10,6 +10,11 @@ export interface OperationDoc {
   description?: string;
   errors: readonly OperationError[];
 }
+
+// What the inspector's data calls have in common (routers/debug.ts).
+const INSPECTED =
+  "For the /inspect page (docs/DEBUGGING.md). Admins only (it shows every user's jobs): 403 for anyone else; 412 " +
+  "(PRECONDITION_FAILED) while the server runs without inspection (ANVIL_INSPECT).";
 
 /**
  * Every documented query and mutation, by path: the `satisfies` below makes a procedure added to output-schemas.ts
@@ -120,4 +125,35 @@ export const operations = {
   "checkpoints.modules": { summary: "VAE and text-encoder files, for `modules`", errors: [] },
   "samplers.list": { summary: "What `sampler` takes: names and aliases", errors: [] },
   "schedulers.list": { summary: "What `scheduler` takes: names and labels", errors: [] },
+  "debug.chart": {
+    summary: "Both state machines' charts (the image job's, the scheduler's): states and transitions",
+    description:
+      "For the /inspect page (docs/DEBUGGING.md). Read from the machines' code; answered with inspection off too, " +
+      "to anyone signed in (no admin needed).",
+    errors: [],
+  },
+  "debug.status": {
+    summary: "Whether inspection is on, and the inspection ring's size and bounds",
+    description:
+      "For the /inspect page (docs/DEBUGGING.md). Answered with inspection off too (`ring` is then null), to anyone " +
+      "signed in (no admin needed).",
+    errors: [],
+  },
+  "debug.scheduler": {
+    summary: "The scheduler's line, GPU permits and backends, why the first in line waits, and the latest dispatches",
+    description: `${INSPECTED} \`limit\` (default 1000) bounds \`queue\`; \`queued\` counts them all.`,
+    errors: ["412"],
+  },
+  "debug.actors": {
+    summary: "The scheduler's actor, the held jobs' actors, and the ended ones still in the inspection ring",
+    description:
+      `${INSPECTED} \`limit\` (default 1000) bounds \`alive\` and \`finished\`; every job on a GPU is listed all ` +
+      "the same.",
+    errors: ["412"],
+  },
+  "debug.timeline": {
+    summary: "One job's kept inspection events, oldest first, and why it last got a GPU",
+    description: `${INSPECTED} 404 for a job that does not exist, rather than an empty timeline.`,
+    errors: ["404", "412"],
+  },
 } satisfies Record<keyof typeof outputSchemas, OperationDoc>;

@@ -2,6 +2,7 @@ import { JOB_STATUSES } from "@anvil/job-machine";
 import type { inferRouterOutputs } from "@trpc/server";
 import { z } from "zod";
 import type { AppRouter } from "../router";
+import { debugOutputSchemas } from "./debug-output-schemas";
 
 // The procedures' outputs are TypeScript types, not zod schemas; these describe them for /openapi.json. The check
 // at the bottom binds the two: every output the router returns must be one these schemas accept, so a field that
@@ -193,6 +194,7 @@ export const outputSchemas = {
   "checkpoints.modules": z.array(z.object({ name: z.string(), filename: z.string() })),
   "samplers.list": z.array(named),
   "schedulers.list": z.array(named),
+  ...debugOutputSchemas,
 } satisfies Record<string, z.ZodType>;
 
 type At<T, P extends string> = P extends `${infer Head}.${infer Rest}`
