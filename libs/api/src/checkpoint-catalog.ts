@@ -29,7 +29,7 @@ type Names = Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">
 
 /**
  * What a job's dispatch sends Forge for its names, or why it cannot go: a name no backend knows (`unknown`, for its
- * user), or no backend answered to check a checkpoint taken unchecked (`unanswered`).
+ * user), or no backend answered to check its checkpoint (`unanswered`: none has since this server started).
  */
 export type DispatchNames =
   | { sampler: string; scheduler: string | null; checkpoint: string | null; modules: string[] }

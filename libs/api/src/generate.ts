@@ -4,6 +4,7 @@ import type { GenerateProgram, JobParams } from "@anvil/job-machine";
 import { errorChain, isTransientDatabaseError } from "@anvil/persistence";
 import type { ImageStore } from "@anvil/persistence";
 import { Data, Deferred, Duration, Effect, Exit, Fiber, Option, Schedule } from "effect";
+import type { DispatchNames } from "./checkpoint-catalog";
 import type { Handovers } from "./handovers";
 import { untilIdle } from "./until-idle";
 
@@ -31,17 +32,12 @@ export type GenerationFailure = ForgeError | BackendLost | ImageNotSaved | NoSuc
 
 /**
  * The sampler, scheduler, checkpoint and modules as the backends name them now, or why they cannot be sent: a name
- * they do not know (see {@link UnknownName}), or no backend answered to check a checkpoint taken as given
- * (`unanswered`: the job goes back to the line, as for a lost backend). Names a backend has answered for already come
- * back as they are.
+ * they do not know (see {@link UnknownName}), or no backend answered to check the checkpoint (`unanswered`: none has
+ * since this server started; the job goes back to the line, as for a lost backend).
  */
 export type NameCheck = (
   names: Pick<JobParams, "sampler" | "scheduler" | "checkpoint" | "modules">,
-) => Promise<
-  | { sampler: string; scheduler: string | null; checkpoint: string | null; modules: string[] }
-  | { unknown: string }
-  | { unanswered: string }
->;
+) => Promise<DispatchNames>;
 
 /**
  * What a failed generation is logged and counted as: a Forge error's reason (`OutOfMemory`, `Unreachable`, …), or the
