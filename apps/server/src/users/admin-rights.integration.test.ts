@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { authorizedHttpClient } from "../reliability/support/authorized-clients";
 import { startInProcess } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import type { AnvilClient } from "../testing/clients";
+import { openApiSocket } from "../testing/api-socket";
 import { codeOf, trpcError } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
@@ -16,20 +16,7 @@ const refusal = async (call: Promise<unknown>) => {
 };
 
 /** A WebSocket opened on `server` with `token`, and when it closes. */
-const openSocket = async (server: InProcessServer, token: string) => {
-  const socket = new WebSocket(`${server.url.replace(/^http/, "ws")}/trpc`, { headers: bearer(token) });
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  // Answered as wsLink answers them: the server ends a socket that leaves its keep-alive pings unanswered (after
-  // 25 s), which a test waiting for the close would take for the update's doing.
-  socket.on("message", (data) => {
-    if (String(data) === "PING") socket.send("PONG");
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("open", () => resolve());
-    socket.once("error", reject);
-  });
-  return { socket, closed };
-};
+const openSocket = (server: InProcessServer, token: string) => openApiSocket(server.url, token);
 
 describe.each(testDrivers())("users.update on $kind", (driver) => {
   let database: TestDatabase;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { authorizedHttpClient } from "../reliability/support/authorized-clients";
 import { useInProcessCluster } from "../reliability/support/in-process";
+import { openApiSocket } from "../testing/api-socket";
 import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitForStatus } from "../testing/wait";
@@ -44,17 +44,7 @@ describe.skipIf(!postgres)("an admin's rights taken away in a 2-server cluster",
     const admin = authorizedHttpClient(cluster.follower().url, bearer(TOKEN));
     const fay = (await admin.users.create.mutate({ name: "fay", admin: true })).token;
     // Through the follower: it hands the upgrade on to the leader, whose streams the update ends.
-    const socket = new WebSocket(`${cluster.follower().url.replace(/^http/, "ws")}/trpc`, { headers: bearer(fay) });
-    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    // Answered as wsLink answers them: a socket that leaves the server's keep-alive pings unanswered is ended after
-    // 25 s, which also passed for the update's doing.
-    socket.on("message", (data) => {
-      if (String(data) === "PING") socket.send("PONG");
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
+    const { socket, closed } = await openApiSocket(cluster.follower().url, fay);
     try {
       await admin.users.update.mutate({ name: "fay", admin: false });
       await closed;

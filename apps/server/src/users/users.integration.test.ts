@@ -1,10 +1,10 @@
 import type { Job } from "@anvil/job-machine";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { authorizedHttpClient, upgrade } from "../reliability/support/authorized-clients";
 import { startInProcess, useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import type { AnvilClient } from "../testing/clients";
+import { openApiSocket } from "../testing/api-socket";
 import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
@@ -316,17 +316,7 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     const { token } = await admin.users.create.mutate({ name: "leaver" });
     const leaver = authorizedHttpClient(running.url, bearer(token));
     const job = await leaver.jobs.submit.mutate({ prompt: uniquePrompt("left behind"), ...quick });
-    const socket = new WebSocket(`${running.url.replace(/^http/, "ws")}/trpc`, { headers: bearer(token) });
-    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    // Answered as wsLink answers them: the server ends a socket that leaves its keep-alive pings unanswered (after
-    // 25 s), which would pass for the removal's doing.
-    socket.on("message", (data) => {
-      if (String(data) === "PING") socket.send("PONG");
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
+    const { closed } = await openApiSocket(running.url, token);
     expect(await admin.users.remove.mutate({ name: "leaver" })).toEqual({ name: "leaver" });
     expect(await codeOfCall(leaver.me.query())).toBe("UNAUTHORIZED");
     // What the token had open closes too: calls over that WebSocket were admitted as the removed user.
