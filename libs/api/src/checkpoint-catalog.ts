@@ -146,10 +146,10 @@ export class CheckpointCatalog {
    * ({@link namesForDispatch}): Forge would silently ignore a checkpoint name it does not know.
    */
   async resolveModel(model: Model): Promise<Model> {
-    if (model.checkpoint === null) return this.modelNow(model);
+    // Without a checkpoint there are no modules either (refused before): nothing asks a backend.
     return this.modelNow(model).catch((error: unknown) => {
-      if (!(error instanceof Unavailable)) throw error;
-      for (const name of [model.checkpoint ?? "", ...model.modules]) this.takenUnchecked.add(name);
+      if (!(error instanceof Unavailable) || model.checkpoint === null) throw error;
+      for (const name of [model.checkpoint, ...model.modules]) this.takenUnchecked.add(name);
       return { checkpoint: model.checkpoint, modules: [...model.modules] };
     });
   }
