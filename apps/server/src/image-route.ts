@@ -42,8 +42,9 @@ export const serveImage = async (
   // Another user's image is as absent as one that never was.
   const image = id && owner !== null && mayAccess(caller, owner) ? await images.read(id) : null;
   if (!image || !id) return void trpcErrorReply(res, "NOT_FOUND", `No such image: ${path}`);
-  // Behind sign-in an image is one user's: no shared cache may keep it.
-  const scope = signInRequired || caller !== LOCAL_USER ? "private" : "public";
+  // Behind sign-in an image is one user's: no shared cache may keep it. The caller is compared by name: the gate
+  // hands on a copy of the user it admitted (with the time it did), never the LOCAL_USER object itself.
+  const scope = signInRequired || caller.name !== LOCAL_USER.name ? "private" : "public";
   // A job's image never changes once it is served (only a complete job's is): its id is a strong validator.
   const etag = `"${id}"`;
   const headers = { "cache-control": `${scope}, max-age=31536000, immutable`, etag, "accept-ranges": "bytes" };

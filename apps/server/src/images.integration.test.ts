@@ -24,6 +24,8 @@ describe.each(testDrivers())("/images on $kind", (driver) => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("image/png");
     expect(response.headers.get("content-disposition")).toBe(`inline; filename="anvil-${job.id}.png"`);
+    // Without sign-in nobody's image is private: shared caches may keep it (docs/API.md, "Images").
+    expect(response.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
     const body = Buffer.from(await response.arrayBuffer());
     expect(body.subarray(0, 8)).toEqual(PNG_SIGNATURE);
     // The IHDR chunk comes first and carries the size asked for.
