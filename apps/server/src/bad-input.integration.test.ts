@@ -363,6 +363,10 @@ describe.each(testDrivers())("bad input on $kind", (driver) => {
         ["POST", "/trpc/health/", "GET, HEAD", "use GET or HEAD"],
         ["POST", image, "GET, HEAD", "use GET"],
         ["DELETE", image, "GET, HEAD", "use GET"],
+        // The server's own read-only paths: the path exists, the method does not.
+        ["POST", "/healthz", "GET, HEAD", "use GET"],
+        ["PUT", "/metrics", "GET, HEAD", "use GET"],
+        ["DELETE", "/openapi.json", "GET, HEAD", "use GET"],
       ] as const) {
         const reply = await fetch(`${server().url}${path}`, { method });
         const { status, error } = await answer(reply);

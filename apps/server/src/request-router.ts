@@ -184,6 +184,9 @@ const kindCalled = (path: string): ProcedureKind | null => {
   return kinds.size === 1 && kind !== undefined ? kind : null;
 };
 
+/** The server's own paths outside /trpc and /images, which are only read. */
+const READ_ONLY_PATHS: ReadonlySet<string> = new Set(["/healthz", "/metrics", "/openapi.json"]);
+
 /**
  * A procedure is called with GET (queries, subscriptions) or POST (mutations), and HEAD for a query; an image is
  * read. A subscription answers nothing but its stream: a HEAD of it would hold a stream open that sends nothing.
@@ -208,6 +211,10 @@ const methodRefused = (req: IncomingMessage, path: string): { message: string; a
   }
   if (path.startsWith("/images/") && !isRead(req)) {
     return { message: `${method} is not a way to ask for an image: use GET`, allow: "GET, HEAD" };
+  }
+  // Else a POST /healthz was "No such path /healthz: … the readiness check at /healthz".
+  if (READ_ONLY_PATHS.has(path) && !isRead(req)) {
+    return { message: `${method} is not a way to read ${path}: use GET`, allow: "GET, HEAD" };
   }
   return null;
 };
