@@ -41,6 +41,7 @@ import { startWebhooks, webhookReceivers } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { OpenCredentials } from "./open-credentials";
 import { callsInFlight } from "./calls-in-flight";
+import { CALL_ID_HEADER, forwardedCallId } from "./resend-safe";
 import { createHttpServer } from "./client-errors";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
@@ -157,6 +158,12 @@ const unauthorized = (): never => {
 
 /** How long a stop waits for the calls that change something, which it had taken, to be answered. */
 const CALLS_IN_FLIGHT_MS = 10_000;
+
+/** `{ callId }` for a call a follower forwarded with one (see resend-safe.ts), else nothing. */
+const callIdOf = (req: IncomingMessage): { callId?: string } => {
+  const callId = forwardedCallId(req);
+  return callId === undefined ? {} : { callId };
+};
 
 /** A call that needs the leader's job service, on a server that does not (or no longer) lead: the caller tries again. */
 const notLeading = (): never => {
@@ -361,6 +368,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
     // A follower answers the calls that need no leader itself (request-router.ts), with no job service to hand.
     service: service ?? (answeredByAnyServer(req) ? NOT_LEADING : liveService()),
     clusterServers,
+    // A follower's id for a call it forwarded: the default idempotency key of its submissions (call-keys.ts).
+    ...callIdOf(req),
     store,
     users,
     events,
@@ -421,7 +430,12 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         leaderUnreachable: toLeader.unreachable,
       }),
   });
-  const answer = answerSafely(route, logger);
+  const answer = answerSafely((req, res) => {
+    // Said to the follower that forwarded the call: this server takes its call id (see resend-safe.ts).
+    const callId = forwardedCallId(req);
+    if (callId !== undefined) res.setHeader(CALL_ID_HEADER, callId);
+    return route(req, res);
+  }, logger);
   const server: Server = createHttpServer(answer);
   const calls = callsInFlight(server);
   // A removed user's WebSocket connections close at once, and so do a session's once it ended: calls over them were

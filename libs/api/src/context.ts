@@ -23,6 +23,12 @@ export interface Context {
   inspector?: Inspector | null;
   /** The servers of the cluster, for `cluster.servers`; absent: none known (the call answers an empty list). */
   clusterServers?: ClusterServersSource;
+  /**
+   * The id a follower gave the HTTP call it forwarded here (`x-anvil-call-id`): the default idempotency key of the
+   * call's submissions (see call-keys.ts), so that the follower may send it to the next leader should this one go
+   * away before it answers. Absent on calls made here directly, and over a WebSocket.
+   */
+  callId?: string;
   /** A WebSocket connection's bound on open subscriptions; absent over HTTP (each SSE stream is its own request). */
   subscriptions?: SubscriptionSlots;
   /** A WebSocket connection's bound on the jobs its `jobs.list` calls ask for at once; absent over HTTP (see list-budget.ts). */

@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { toTRPCError, publicProcedure, router } from "../trpc";
+import { withCallKey } from "../call-keys";
 import { jobEventStream } from "../job-stream";
 import { ownConversation, ownJob, ownJobId } from "../ownership";
 import { inSlot } from "../subscription-slots";
@@ -16,14 +17,14 @@ import {
 
 /** `jobs.*`: submit, read, cancel and watch image jobs. */
 export const jobsRouter = router({
-  submit: publicProcedure.input(submitJobInput).mutation(({ ctx, input }) => {
+  submit: publicProcedure.input(submitJobInput).mutation(({ ctx, input, batchIndex }) => {
     if (input.priority > 0 && !ctx.user.admin) {
       throw new TRPCError({ code: "FORBIDDEN", message: "priority above 0 is for admins only" });
     }
-    return ctx.service.submit(input, ctx.user);
+    return ctx.service.submit(withCallKey(input, ctx.callId, batchIndex), ctx.user);
   }),
 
-  submitMany: publicProcedure.input(submitManyInput).mutation(({ ctx, input }) => {
+  submitMany: publicProcedure.input(submitManyInput).mutation(({ ctx, input, batchIndex }) => {
     const raised = input.jobs.findIndex((job) => job.priority > 0);
     if (raised >= 0 && !ctx.user.admin) {
       throw new TRPCError({
@@ -31,7 +32,8 @@ export const jobsRouter = router({
         message: `jobs.${raised}.priority: priority above 0 is for admins only`,
       });
     }
-    return ctx.service.submitMany(input.jobs, ctx.user);
+    const jobs = input.jobs.map((job, item) => withCallKey(job, ctx.callId, batchIndex, item));
+    return ctx.service.submitMany(jobs, ctx.user);
   }),
 
   get: publicProcedure.input(jobIdInput).query(({ ctx, input }) => ownJob(ctx, input.jobId)),
