@@ -72,7 +72,7 @@ describe("forwardToLeader", () => {
     }
   });
 
-  it("does not send a mutation to the next leader when the one it reached went away after taking it", async () => {
+  it("does not send a submission on when the leader that went away with it never said it takes call ids", async () => {
     let taken = 0;
     // A leader killed while it handled the call: it read the whole request (and may have committed it), then its
     // connection is cut without an answer.
@@ -93,6 +93,61 @@ describe("forwardToLeader", () => {
     const response = await fetch(`${entry}/trpc/jobs.submit`, { method: "POST", body: '{"prompt":"a kite"}' });
     expect(taken).toBe(1);
     expect(response.status).toBeGreaterThanOrEqual(500);
+  });
+
+  it("sends a call that is safe to repeat to the next leader, with the same call id, when the one it reached went away", async () => {
+    const ids: string[] = [];
+    let calls = 0;
+    // A leader that takes call ids: it says so on its answers. Its second call, it takes and never answers (killed).
+    const dying = await serve((req, res) => {
+      ids.push(String(req.headers["x-anvil-call-id"]));
+      req.resume();
+      req.on("end", () => {
+        if (++calls === 1) res.writeHead(200, { "x-anvil-call-id": req.headers["x-anvil-call-id"] }).end("{}");
+        else req.socket.destroy();
+      });
+    });
+    const next = await serve((req, res) => {
+      ids.push(String(req.headers["x-anvil-call-id"]));
+      req.resume();
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end('{"the":"same job"}'));
+    });
+    let known = dying;
+    const entry = await follower({ leaderUrl: async () => known, forgetLeader: () => (known = next) });
+    const first = await fetch(`${entry}/trpc/jobs.submit`, { method: "POST", body: "{}" });
+    // The header says something to the follower only: the caller does not get it.
+    expect(first.headers.get("x-anvil-call-id")).toBeNull();
+    const submit = { method: "POST", body: '{"prompt":"a kite"}', headers: { "x-anvil-call-id": "the caller's" } };
+    const response = await fetch(`${entry}/trpc/jobs.submit,jobs.cancel?batch=1`, submit);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('{"the":"same job"}');
+    // A fresh id per call (never the caller's), the same on each leader that call went to.
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids).size).toBe(2);
+    expect(ids[1]).toBe(ids[2]);
+    expect(ids).not.toContain("the caller's");
+  });
+
+  it("answers 502 for a batch with a call in it that is not safe to repeat, even to a leader that took call ids", async () => {
+    let calls = 0;
+    const dying = await serve((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        if (++calls === 1) res.writeHead(200, { "x-anvil-call-id": req.headers["x-anvil-call-id"] }).end("{}");
+        else req.socket.destroy();
+      });
+    });
+    const next = await serve((req, res) => {
+      calls++;
+      req.resume();
+      req.on("end", () => res.writeHead(200).end("{}"));
+    });
+    let known = dying;
+    const entry = await follower({ leaderUrl: async () => known, forgetLeader: () => (known = next) });
+    await fetch(`${entry}/trpc/jobs.submit`, { method: "POST", body: "{}" });
+    const response = await fetch(`${entry}/trpc/jobs.submit,users.create?batch=1`, { method: "POST", body: "{}" });
+    expect(response.status).toBe(502);
+    expect(calls).toBe(2);
   });
 
   it("answers 503 once no leader answers within its wait", async () => {

@@ -1,9 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { bodyTooLarge, readBody, trpcErrorReply } from "./http-body";
+import { CALL_ID_HEADER, mayResend } from "./resend-safe";
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's own and are not forwarded.
 const HOP_BY_HOP = new Set([
@@ -26,11 +28,19 @@ const endToEnd = (headers: IncomingMessage["headers"]): Record<string, string | 
   return kept;
 };
 
-const forwardedHeaders = (req: IncomingMessage): Record<string, string | string[]> => ({
+const forwardedHeaders = (req: IncomingMessage, callId: string): Record<string, string | string[]> => ({
   ...endToEnd(req.headers),
   "x-forwarded-for": req.socket.remoteAddress ?? "",
   "x-anvil-forwarded": "1",
+  // This follower's own, whatever the caller sent: the same on each leader the call goes to (see resend-safe.ts).
+  [CALL_ID_HEADER]: callId,
 });
+
+/**
+ * The leaders (by host) that answered a call id: they give a key-less submission the call's id as its default
+ * idempotency key, so a submission one of them took and never answered may go to the next leader.
+ */
+const tookCallIds = new Set<string>();
 
 /**
  * Marks {@link noLeader}'s reply: the server did nothing with the request, so a follower that forwarded it there (to a
@@ -61,7 +71,15 @@ export class LeaderUnreachable extends Error {}
  * The leader took a call that changes something and went away before it answered: it may have done it (a submission
  * committed just before a `kill -9`), so sending it to the next leader could do it twice.
  */
-export class LeaderLost extends Error {}
+export class LeaderLost extends Error {
+  /** Whether the call may go to the next leader all the same: done twice, it does what it did once (resend-safe.ts). */
+  constructor(
+    message: string,
+    readonly resendable = false,
+  ) {
+    super(message);
+  }
+}
 
 /** Methods whose calls change nothing (tRPC queries and subscriptions, images): sent again safely. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -72,7 +90,13 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
  * {@link LeaderUnreachable} when the leader cannot be reached before it answered anything, or answers that it leads
  * no more.
  */
-export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerResponse, leader: URL): Promise<void> {
+export function forwardHttp(
+  req: IncomingMessage,
+  body: Buffer,
+  res: ServerResponse,
+  leader: URL,
+  callId: string = randomUUID(),
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let answered = false;
     // The connection to the leader was open (a new one connected, or a kept-alive one reused): what was sent may
@@ -91,12 +115,14 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
         port: leader.port,
         method: req.method,
         path: req.url,
-        headers: { ...forwardedHeaders(req), "content-length": String(body.length) },
+        headers: { ...forwardedHeaders(req, callId), "content-length": String(body.length) },
         // A call that changes something goes on a connection of its own: a kept-alive one the leader is closing as
         // idle would break under it, and it could not be sent again (see LeaderLost).
         ...(IDEMPOTENT.has(req.method ?? "GET") ? {} : { agent: false }),
       },
       (reply) => {
+        if (reply.headers[CALL_ID_HEADER] === callId) tookCallIds.add(leader.host);
+        delete reply.headers[CALL_ID_HEADER];
         if (reply.statusCode === 503 && reply.headers[NOT_LEADER_HEADER]) {
           // It leads no more (a leader stepping down, or one a follower still took for the leader): nothing was done.
           reply.resume();
@@ -123,7 +149,12 @@ export function forwardHttp(req: IncomingMessage, body: Buffer, res: ServerRespo
       }
       if (connected && !IDEMPOTENT.has(req.method ?? "GET")) {
         res.off("close", clientLeft);
-        reject(new LeaderLost(`the leader at ${leader.host} went away while it handled this call: ${error.message}`));
+        reject(
+          new LeaderLost(
+            `the leader at ${leader.host} went away while it handled this call: ${error.message}`,
+            mayResend(req, tookCallIds.has(leader.host)),
+          ),
+        );
         return;
       }
       // Refused before anything reached it, or a call that changes nothing: the next leader may take it.
@@ -238,14 +269,21 @@ export const forwardToLeader = async (
   if (body === null) return bodyTooLarge(res, limit);
   // This server may have become the leader meanwhile: then it answers itself, through the same path.
   let lost: LeaderLost | null = null;
+  // One id for every leader the call goes to: a resent submission is known by it (see resend-safe.ts).
+  const callId = randomUUID();
   const why = await toLeader(
     lookup,
     () => res.destroyed,
     async (leader) => {
       try {
-        await forwardHttp(req, body, res, leader);
+        await forwardHttp(req, body, res, leader, callId);
         return null;
       } catch (error) {
+        if (error instanceof LeaderLost && error.resendable) {
+          // Done twice, it does what it did once: the next leader answers it (with the jobs a submission made).
+          lost = error;
+          return error.message;
+        }
         if (error instanceof LeaderLost) {
           // Not sent round again: its caller learns that the outcome is unknown (and looks, or retries by key).
           lost = error;
@@ -257,8 +295,12 @@ export const forwardToLeader = async (
       }
     },
   );
-  if (lost !== null) {
-    const { message } = lost as LeaderLost;
+  // A resendable call that found no leader after it was lost: its outcome is as unknown as any other's.
+  if (lost !== null && (why !== null || !(lost as LeaderLost).resendable)) {
+    const { resendable } = lost as LeaderLost;
+    const message = resendable
+      ? `${(lost as LeaderLost).message}; sent again, it reached no leader: ${why}`
+      : (lost as LeaderLost).message;
     if (res.headersSent) res.destroy();
     else
       trpcErrorReply(
