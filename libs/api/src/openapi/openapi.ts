@@ -61,7 +61,7 @@ const ERRORS: [status: string, when: string][] = [
   ["431", "The request's URL or headers are too long (data.code BAD_REQUEST)"],
   [
     "502",
-    "BAD_GATEWAY: in a cluster, a call that changes something reached the leader, which went away before it answered: it may or may not have taken effect (look, or send a submission again with the same idempotencyKey)",
+    "BAD_GATEWAY: in a cluster, a call that changes something reached the leader, which went away before it answered: it may or may not have taken effect (look, or send a submission again with the same idempotencyKey). Submissions, cancels, moves, pauses and resumes are sent to the next leader instead, where a submission finds the job it made",
   ],
   [
     "503",
