@@ -4,9 +4,8 @@ import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { describe, expect, it } from "vitest";
 import { testDrivers } from "../testing/test-databases";
-import type { TestDatabase } from "../testing/test-databases";
 import { waitFor } from "../testing/wait";
-import { spawnServer, useBuiltServers } from "./support/built-server";
+import { clusterParts, spawnServer, useBuiltServers } from "./support/built-server";
 import type { LogLine, ServerProcess } from "./support/built-server";
 
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
@@ -38,26 +37,15 @@ const leads = (server: ServerProcess) => server.logs.some((line) => line.msg ===
  */
 describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeout: 120_000 }, () => {
   const { servers, cleanups } = useBuiltServers(60_000);
-  let database: TestDatabase;
-  let sims: ForgeSimulator[];
-
-  const join = async (...backends: ForgeSimulator[]): Promise<ServerProcess> => {
-    const server = await spawnServer({
-      FORGE_URL: backends.map((sim) => sim.url).join(","),
-      DATA_DIR: database.dataDir,
-      DATABASE_URL: database.databaseUrl!,
-      LEASE_MS: "2000",
-    });
-    servers.push(server);
-    return server;
-  };
-
   it("warns on a follower at start, on the next leader when it takes over, and on every server that sees it", async () => {
-    database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    sims = await Promise.all([1, 2, 3].map(() => startForgeSimulator({ stepMs: 5 })));
-    cleanups.push(() => Promise.all(sims.map((sim) => sim.close())));
+    const { env, sims } = await clusterParts(postgres!, cleanups, { simulators: [1, 2, 3].map(() => ({ stepMs: 5 })) });
     const [a, b, c] = sims as [ForgeSimulator, ForgeSimulator, ForgeSimulator];
+    // Each server with its own list of backends.
+    const join = async (...backends: ForgeSimulator[]): Promise<ServerProcess> => {
+      const server = await spawnServer({ ...env, FORGE_URL: backends.map((sim) => sim.url).join(",") });
+      servers.push(server);
+      return server;
+    };
 
     const first = await join(a, b);
     expect(leads(first)).toBe(true);
@@ -103,18 +91,9 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
   });
 
   it("says that a server restarted after kill -9 follows an earlier run of itself until its lease runs out", async () => {
-    database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sim = await startForgeSimulator({ stepMs: 5 });
-    cleanups.push(() => sim.close());
+    const { env } = await clusterParts(postgres!, cleanups, { env: { LEASE_MS: "30000" } });
     const start = async (port: string) => {
-      const server = await spawnServer({
-        FORGE_URL: sim.url,
-        DATA_DIR: database.dataDir,
-        DATABASE_URL: database.databaseUrl!,
-        PORT: port,
-        LEASE_MS: "30000",
-      });
+      const server = await spawnServer({ ...env, PORT: port });
       servers.push(server);
       return server;
     };
@@ -132,16 +111,7 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
   });
 
   it("tells a follower that cannot reach its leader (a wrong CLUSTER_URL) in its log and its /healthz", async () => {
-    database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sim = await startForgeSimulator({ stepMs: 5 });
-    cleanups.push(() => sim.close());
-    const env = {
-      FORGE_URL: sim.url,
-      DATA_DIR: database.dataDir,
-      DATABASE_URL: database.databaseUrl!,
-      LEASE_MS: "2000",
-    };
+    const { env } = await clusterParts(postgres!, cleanups);
     // Nothing listens where the leader says the others reach it.
     const nowhere = `http://127.0.0.1:${await unusedPort()}`;
     const leader = await spawnServer({ ...env, CLUSTER_URL: nowhere });
@@ -242,18 +212,9 @@ describe.skipIf(!postgres)("what a server says of the cluster it joins", { timeo
   });
 
   it("warns a follower whose sign-in differs from the leader's, either way", async () => {
-    database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sim = await startForgeSimulator({ stepMs: 5 });
-    cleanups.push(() => sim.close());
+    const { env: cluster } = await clusterParts(postgres!, cleanups);
     const start = async (env: Record<string, string>) => {
-      const server = await spawnServer({
-        FORGE_URL: sim.url,
-        DATA_DIR: database.dataDir,
-        DATABASE_URL: database.databaseUrl!,
-        LEASE_MS: "2000",
-        ...env,
-      });
+      const server = await spawnServer({ ...cluster, ...env });
       servers.push(server);
       return server;
     };

@@ -1,4 +1,3 @@
-import { startForgeSimulator } from "@anvil/forge-client";
 import { describe, expect, it } from "vitest";
 import { version } from "../../package.json" with { type: "json" };
 import { httpClient } from "../testing/clients";
@@ -6,7 +5,7 @@ import type { AnvilClient } from "../testing/clients";
 import { codeOf, quick, trpcError, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor } from "../testing/wait";
-import { spawnServer, useBuiltServers } from "./support/built-server";
+import { clusterParts, spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
 
 // Short, so a server killed with -9 is gone from the list within seconds (three of its LEASE_MS unseen).
@@ -23,17 +22,9 @@ describe.skipIf(!postgres)("cluster.servers on a cluster of built servers", { ti
   const { servers, cleanups } = useBuiltServers(60_000);
 
   it("lists every server from each, the same leader; a SIGTERM removes one at once, a kill -9 within 3 × LEASE_MS; a follower is no callbackUrl", async () => {
-    const database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sim = await startForgeSimulator({ stepMs: 5 });
-    cleanups.push(() => sim.close());
+    const { env } = await clusterParts(postgres!, cleanups, { env: { LEASE_MS: String(LEASE_MS) } });
     const join = async (): Promise<Member> => {
-      const server = await spawnServer({
-        FORGE_URL: sim.url,
-        DATA_DIR: database.dataDir,
-        DATABASE_URL: database.databaseUrl!,
-        LEASE_MS: String(LEASE_MS),
-      });
+      const server = await spawnServer(env);
       servers.push(server);
       return { server, trpc: httpClient(server.url) };
     };
@@ -95,18 +86,10 @@ describe.skipIf(!postgres)("cluster.servers on a cluster of built servers", { ti
   });
 
   it("lists a leader draining after SIGTERM as stopping, and one killed with -9 as not answering before it leaves", async () => {
-    const database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sim = await startForgeSimulator({ stepMs: 5 });
-    cleanups.push(() => sim.close());
+    const { env: cluster, sims } = await clusterParts(postgres!, cleanups, { env: { LEASE_MS: String(LEASE_MS) } });
+    const sim = sims[0]!;
     const join = async (env: Record<string, string> = {}): Promise<Member> => {
-      const server = await spawnServer({
-        FORGE_URL: sim.url,
-        DATA_DIR: database.dataDir,
-        DATABASE_URL: database.databaseUrl!,
-        LEASE_MS: String(LEASE_MS),
-        ...env,
-      });
+      const server = await spawnServer({ ...cluster, ...env });
       servers.push(server);
       return { server, trpc: httpClient(server.url) };
     };

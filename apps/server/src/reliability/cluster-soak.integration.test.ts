@@ -1,12 +1,10 @@
-import { startForgeSimulator } from "@anvil/forge-client";
-import type { ForgeSimulator } from "@anvil/forge-client";
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import type { AnvilClient } from "../testing/clients";
 import { testDrivers } from "../testing/test-databases";
 import { pause, waitFor } from "../testing/wait";
-import { spawnServer, useBuiltServers } from "./support/built-server";
+import { clusterParts, spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
 
 /**
@@ -58,23 +56,14 @@ describe.skipIf(!postgres || SOAK_MS <= 0)("a cluster under kills and restarts",
   const { servers, cleanups } = useBuiltServers(90_000);
 
   it("ends every job it accepted, the same on every server, never running a job twice at once nor two on a GPU", async () => {
-    const database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sims: ForgeSimulator[] = await Promise.all(
-      [0, 1].map(() => startForgeSimulator({ stepMs: 15, encodeMs: 40, modelLoadMs: 100 })),
-    );
-    cleanups.push(() => Promise.all(sims.map((sim) => sim.close())));
+    const { env, sims } = await clusterParts(postgres!, cleanups, {
+      simulators: [0, 1].map(() => ({ stepMs: 15, encodeMs: 40, modelLoadMs: 100 })),
+      env: { JOB_TIMEOUT_MS: "60000" },
+    });
     const members: Member[] = [];
     const join = async () => {
-      const server = await spawnServer({
-        FORGE_URL: sims.map((sim) => sim.url).join(","),
-        DATA_DIR: database.dataDir,
-        DATABASE_URL: database.databaseUrl!,
-        LEASE_MS: "2000",
-        // Half of them let a running generation finish on SIGTERM, half interrupt it at once.
-        SHUTDOWN_GRACE_MS: Math.random() < 0.5 ? "0" : "3000",
-        JOB_TIMEOUT_MS: "60000",
-      });
+      // Half of them let a running generation finish on SIGTERM, half interrupt it at once.
+      const server = await spawnServer({ ...env, SHUTDOWN_GRACE_MS: Math.random() < 0.5 ? "0" : "3000" });
       servers.push(server);
       members.push({ server, trpc: httpClient(server.url) });
     };

@@ -1,4 +1,3 @@
-import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import type { Job } from "@anvil/job-machine";
 import connect from "postgres";
@@ -10,7 +9,7 @@ import { scrape, valueOf } from "../testing/prometheus";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForJob } from "../testing/wait";
-import { leadsCluster, spawnServer, useBuiltServers } from "./support/built-server";
+import { clusterParts, leadsCluster, spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
 import { startTcpProxy, throughProxy } from "./support/tcp-proxy";
 
@@ -45,22 +44,20 @@ describe.skipIf(!postgres)("a cluster of built servers on one PostgreSQL", { tim
   const { servers, cleanups } = useBuiltServers(90_000);
   let database: TestDatabase;
   let sims: ForgeSimulator[];
+  let clusterEnv: Record<string, string>;
 
   const setUp = async (backends: number, stepMs: number) => {
-    database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    sims = await Promise.all(Array.from({ length: backends }, () => startForgeSimulator({ stepMs })));
-    cleanups.push(() => Promise.all(sims.map((sim) => sim.close())));
+    ({
+      database,
+      sims,
+      env: clusterEnv,
+    } = await clusterParts(postgres!, cleanups, {
+      simulators: Array.from({ length: backends }, () => ({ stepMs })),
+      env: { LEASE_MS: String(LEASE_MS), JOB_TIMEOUT_MS: "120000" },
+    }));
   };
   const join = async (env: Record<string, string> = {}): Promise<Member> => {
-    const server = await spawnServer({
-      FORGE_URL: sims.map((sim) => sim.url).join(","),
-      DATA_DIR: database.dataDir,
-      DATABASE_URL: database.databaseUrl!,
-      LEASE_MS: String(LEASE_MS),
-      JOB_TIMEOUT_MS: "120000",
-      ...env,
-    });
+    const server = await spawnServer({ ...clusterEnv, ...env });
     servers.push(server);
     return { server, trpc: httpClient(server.url) };
   };

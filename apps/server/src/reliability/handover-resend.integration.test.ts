@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { startForgeSimulator } from "@anvil/forge-client";
 import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import { testDrivers } from "../testing/test-databases";
 import { pause, waitFor } from "../testing/wait";
-import { leadsCluster as leads, spawnServer, useBuiltServers } from "./support/built-server";
+import { clusterParts, leadsCluster as leads, spawnServer, useBuiltServers } from "./support/built-server";
 import type { ServerProcess } from "./support/built-server";
 
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
@@ -40,19 +39,11 @@ describe.skipIf(!postgres)("a cluster leader stopped with SIGTERM", { timeout: 9
   const { servers, cleanups } = useBuiltServers(60_000);
 
   it("gives key-less submissions sent through a follower no 502, and makes each prompt's job once", async () => {
-    const database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sim = await startForgeSimulator({ stepMs: 2 });
-    cleanups.push(() => sim.close());
-    const env = {
-      FORGE_URL: sim.url,
-      DATA_DIR: database.dataDir,
-      DATABASE_URL: database.databaseUrl!,
-      LEASE_MS: "2000",
-      SHUTDOWN_GRACE_MS: "500",
+    const { env } = await clusterParts(postgres!, cleanups, {
+      simulators: [{ stepMs: 2 }],
       // The writers outrun the one simulated GPU.
-      MAX_QUEUED_PER_USER: "100000",
-    };
+      env: { SHUTDOWN_GRACE_MS: "500", MAX_QUEUED_PER_USER: "100000" },
+    });
     const start = async (): Promise<ServerProcess> => {
       const server = await spawnServer(env);
       servers.push(server);

@@ -1,11 +1,10 @@
 import { connect } from "node:net";
-import { startForgeSimulator } from "@anvil/forge-client";
 import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
 import { uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
 import { waitFor } from "../testing/wait";
-import { leadsCluster as leads, spawnServer, useBuiltServers } from "./support/built-server";
+import { clusterParts, leadsCluster as leads, spawnServer, useBuiltServers } from "./support/built-server";
 
 const postgres = testDrivers().find((driver) => driver.kind === "postgres");
 
@@ -13,16 +12,7 @@ describe.skipIf(!postgres)("a cluster leader stopped with SIGTERM", { timeout: 1
   const { servers, cleanups } = useBuiltServers(90_000);
 
   it("answers a submission it was still reading when it handed over, instead of cutting it off", async () => {
-    const database = await postgres!.create();
-    cleanups.push(() => database.dispose());
-    const sim = await startForgeSimulator({ stepMs: 5 });
-    cleanups.push(() => sim.close());
-    const env = {
-      FORGE_URL: sim.url,
-      DATA_DIR: database.dataDir,
-      DATABASE_URL: database.databaseUrl!,
-      LEASE_MS: "2000",
-    };
+    const { env } = await clusterParts(postgres!, cleanups);
     const first = await spawnServer(env);
     servers.push(first);
     const second = await spawnServer(env);

@@ -1,8 +1,11 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { startForgeSimulator } from "@anvil/forge-client";
+import type { ForgeSimulator, ForgeSimulatorOptions } from "@anvil/forge-client";
 import { afterEach, beforeAll } from "vitest";
 import { spawnScript } from "../../testing/spawn-server";
 import type { ServerProcess } from "../../testing/spawn-server";
+import type { TestDatabase, TestDriver } from "../../testing/test-databases";
 import type { Cleanup } from "./cleanups";
 
 export type { Exit, LogLine, ServerProcess } from "../../testing/spawn-server";
@@ -52,4 +55,44 @@ export function useBuiltServers(timeoutMs: number): { servers: ServerProcess[]; 
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   }, timeoutMs);
   return { servers, cleanups };
+}
+
+/** What the servers of one test's cluster share. */
+export interface ClusterParts {
+  /** A fresh PostgreSQL database: every server's `DATABASE_URL`. */
+  database: TestDatabase;
+  /** The Forge simulators: every server's `FORGE_URL`, in this order. */
+  sims: ForgeSimulator[];
+  /** The environment each server of the cluster starts with (`FORGE_URL`, `DATA_DIR`, `DATABASE_URL`, `LEASE_MS`). */
+  env: Record<string, string>;
+}
+
+/**
+ * A cluster's shared parts for one test: a fresh database on `postgres` and one Forge simulator per entry of
+ * `simulators` (one with 5 ms steps unless given), undone after the test through `cleanups`. `env` adds to the
+ * cluster's environment or overrides it (`LEASE_MS` is 2 s unless it says otherwise).
+ */
+export async function clusterParts(
+  postgres: TestDriver,
+  cleanups: Cleanup[],
+  {
+    simulators = [{ stepMs: 5 }],
+    env = {},
+  }: { simulators?: ForgeSimulatorOptions[]; env?: Record<string, string> } = {},
+): Promise<ClusterParts> {
+  const database = await postgres.create();
+  cleanups.push(() => database.dispose());
+  const sims = await Promise.all(simulators.map((options) => startForgeSimulator(options)));
+  cleanups.push(() => Promise.all(sims.map((sim) => sim.close())));
+  return {
+    database,
+    sims,
+    env: {
+      FORGE_URL: sims.map((sim) => sim.url).join(","),
+      DATA_DIR: database.dataDir,
+      DATABASE_URL: database.databaseUrl!,
+      LEASE_MS: "2000",
+      ...env,
+    },
+  };
 }
