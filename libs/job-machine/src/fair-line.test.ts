@@ -75,7 +75,36 @@ class Model {
   jobs = new Map<string, ModelJob>();
   served = new Map<string, number>();
   counter = 0;
+  /** `fifo`: each owner's places in submission order, one per job waiting in its lane. */
+  places = new Map<string, number[]>();
   constructor(readonly mode: SchedulingMode) {}
+
+  /** A job joins its owner's lane: it brings its seq as a place. */
+  join(job: ModelJob): void {
+    this.jobs.set(job.jobId, job);
+    if (job.requeued === undefined && job.front == null) {
+      this.places.set(
+        job.owner,
+        [...(this.places.get(job.owner) ?? []), job.seq].sort((a, b) => a - b),
+      );
+    }
+  }
+
+  /** A job leaves its owner's lane (it starts, is cancelled or moved ahead of all): it takes the place it held. */
+  leaveLane(jobId: string): void {
+    const job = this.jobs.get(jobId);
+    if (!job || job.requeued !== undefined || job.front != null) return;
+    const own = this.lane(job.owner);
+    const places = [...(this.places.get(job.owner) ?? [])];
+    places.splice(own.indexOf(job), 1);
+    this.places.set(job.owner, places);
+  }
+
+  private lane(owner: string): ModelJob[] {
+    return [...this.jobs.values()]
+      .filter((job) => job.owner === owner && job.requeued === undefined && job.front == null)
+      .sort((a, b) => this.byLane(a, b));
+  }
 
   private byLane(a: LineEntry, b: LineEntry): number {
     const ga = Math.sign(a.move ?? 0);
@@ -98,9 +127,8 @@ class Model {
       // Submission order, where each owner's own order fills the places the owner's jobs hold in it.
       const places: [number, string][] = [];
       for (const owner of new Set(rest.map((job) => job.owner))) {
-        const own = rest.filter((job) => job.owner === owner);
-        const seqs = own.map((job) => job.seq).sort((a, b) => a - b);
-        own.sort((a, b) => this.byLane(a, b)).forEach((job, k) => places.push([seqs[k] as number, job.jobId]));
+        const held = this.places.get(owner) ?? [];
+        this.lane(owner).forEach((job, k) => places.push([held[k] as number, job.jobId]));
       }
       return [...order, ...places.sort((a, b) => a[0] - b[0]).map(([, jobId]) => jobId)];
     }
@@ -198,19 +226,20 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
           seq,
           model: checkpoints[op.model] ?? null,
         };
-        model.jobs.set(entry.jobId, { ...entry });
+        model.join({ ...entry });
         change = line.add(entry);
         break;
       }
       case "requeue": {
         const entry = { jobId: `j${++seq}`, owner: owners[op.owner] ?? "ann", priority: 0, seq };
-        model.jobs.set(entry.jobId, { ...entry, requeued: ++requeues });
+        model.join({ ...entry, requeued: ++requeues });
         change = line.unshift(entry);
         break;
       }
       case "remove": {
         const jobId = pickOf(op.pick);
         if (!jobId) continue;
+        model.leaveLane(jobId);
         model.jobs.delete(jobId);
         change = line.remove(jobId);
         break;
@@ -221,6 +250,7 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
         if (!jobId) continue;
         const job = model.jobs.get(jobId) as ModelJob;
         const front = job.requeued !== undefined || job.front != null;
+        model.leaveLane(jobId);
         model.jobs.delete(jobId);
         const started = line.start(jobId);
         if (!front) model.served.set(job.owner, ++model.counter);
@@ -240,6 +270,7 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
           if (job.owner !== owner) continue;
           if (order.indexOf(job.jobId) < order.indexOf(pick.jobId)) job.passes = (job.passes ?? 0) + 1;
         }
+        model.leaveLane(pick.jobId);
         model.jobs.delete(pick.jobId);
         model.served.set(owner, ++model.counter);
         const started = line.start(pick.jobId);
@@ -259,6 +290,7 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
         const jobId = pickOf(op.pick);
         const job = jobId ? model.jobs.get(jobId) : undefined;
         if (!jobId || !job || job.front != null || job.requeued !== undefined) continue;
+        model.leaveLane(jobId);
         job.front = ++moves;
         change = line.move(jobId, { front: job.front });
         break;
@@ -363,5 +395,228 @@ describe("FairLine", () => {
     expect(change.inserted).toEqual([{ jobId: "new", at: 1001 }]);
     expect(change.removed).toEqual([]);
     expect(toLineChanges(change, 1000)).toEqual([{ op: "insert", at: 1001 }]);
+  });
+});
+
+/** The waiting jobs among `jobIds` as their positions read: the one at 1 first. */
+const byPosition = (line: FairLine, jobIds: Iterable<string>): string[] => {
+  const waiting = [...jobIds].filter((jobId) => line.has(jobId));
+  const order = waiting.sort((a, b) => line.position(a) - line.position(b));
+  expect(order.map((jobId) => line.position(jobId))).toEqual(order.map((_, i) => i + 1));
+  return order;
+};
+
+/** Takes the next job until none waits, and says in which order they came out. */
+const drain = (line: FairLine): string[] => {
+  const started: string[] = [];
+  for (let jobId = line.peek(); jobId !== undefined; jobId = line.peek()) {
+    started.push(jobId);
+    line.start(jobId);
+  }
+  return started;
+};
+
+/**
+ * Reads the positions, then takes the next job again and again: every job taken must be the one at position 1, and
+ * the others must keep the order their positions read. Returns the order in which they started.
+ */
+const startAll = (line: FairLine, jobIds: string[]): string[] => {
+  let expected = byPosition(line, jobIds);
+  const started: string[] = [];
+  for (let jobId = line.peek(); jobId !== undefined; jobId = line.peek()) {
+    expect(jobId).toBe(expected[0]);
+    started.push(jobId);
+    line.start(jobId);
+    expected = expected.slice(1);
+    expect(byPosition(line, jobIds)).toEqual(expected);
+  }
+  expect(expected).toEqual([]);
+  return started;
+};
+
+describe("FairLine positions and start order", () => {
+  const submit = (line: FairLine, jobs: [string, number][]) =>
+    jobs.forEach(([jobId, priority], seq) => line.add({ jobId, owner: jobId.slice(0, 1), priority, seq: seq + 1 }));
+
+  it("starts an owner's priority job in the place of that owner's earlier job, not another user's (fifo)", () => {
+    const line = new FairLine("fifo");
+    submit(line, [
+      ["A1", -3],
+      ["B1", 0],
+      ["A2", 0],
+    ]);
+    expect(byPosition(line, ["A1", "B1", "A2"])).toEqual(["A2", "B1", "A1"]);
+    expect(startAll(line, ["A1", "B1", "A2"])).toEqual(["A2", "B1", "A1"]);
+  });
+
+  it("starts README's A3 A1 B1 A2 after A moves A3 to the front (fifo)", () => {
+    const line = new FairLine("fifo");
+    submit(line, [
+      ["A1", 0],
+      ["A2", 0],
+      ["B1", 0],
+      ["A3", 0],
+    ]);
+    line.move("A3", { move: -1 });
+    expect(byPosition(line, ["A1", "A2", "B1", "A3"])).toEqual(["A3", "A1", "B1", "A2"]);
+    expect(startAll(line, ["A1", "A2", "B1", "A3"])).toEqual(["A3", "A1", "B1", "A2"]);
+  });
+
+  it("starts an admin's global move first and the rest in the places they hold (fifo)", () => {
+    const line = new FairLine("fifo");
+    const ids = ["A1", "A2", "B1", "A3", "B2", "A4"];
+    submit(
+      line,
+      ids.map((jobId) => [jobId, 0]),
+    );
+    line.move("A3", { move: -1 });
+    line.move("B2", { front: 1 });
+    expect(byPosition(line, ids)).toEqual(["B2", "A3", "A1", "B1", "A2", "A4"]);
+    expect(startAll(line, ids)).toEqual(["B2", "A3", "A1", "B1", "A2", "A4"]);
+  });
+
+  it("keeps a cancelled job's place out of its owner's others' reach: the rest keep their order (fifo)", () => {
+    const line = new FairLine("fifo");
+    const ids = ["A1", "A2", "B1", "A3"];
+    submit(
+      line,
+      ids.map((jobId) => [jobId, 0]),
+    );
+    line.move("A3", { move: -1 });
+    line.remove("A3");
+    expect(byPosition(line, ids)).toEqual(["A1", "B1", "A2"]);
+    expect(startAll(line, ids)).toEqual(["A1", "B1", "A2"]);
+  });
+
+  it("starts the same scenarios in the order their positions read (fair)", () => {
+    const first = new FairLine("fair");
+    submit(first, [
+      ["A1", -3],
+      ["B1", 0],
+      ["A2", 0],
+    ]);
+    expect(startAll(first, ["A1", "B1", "A2"])).toEqual(["A2", "B1", "A1"]);
+    const readme = new FairLine("fair");
+    const ids = ["A1", "A2", "B1", "A3", "B2", "A4"];
+    submit(
+      readme,
+      ids.map((jobId) => [jobId, 0]),
+    );
+    readme.move("A3", { move: -1 });
+    readme.move("B2", { front: 1 });
+    expect(startAll(readme, ids)).toEqual(["B2", "A3", "B1", "A1", "A2", "A4"]);
+  });
+
+  type Step =
+    | { kind: "submit"; owner: number; priority: number }
+    | { kind: "move"; pick: number; to: "front" | "back" }
+    | { kind: "global"; pick: number }
+    | { kind: "cancel"; pick: number }
+    | { kind: "next" }
+    | { kind: "again"; pick: number };
+
+  const stepArb: fc.Arbitrary<Step> = fc.oneof(
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant("submit" as const),
+        owner: fc.nat(2),
+        priority: fc.integer({ min: -2, max: 2 }),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("move" as const),
+        pick: fc.nat(),
+        to: fc.constantFrom("front" as const, "back" as const),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("global" as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("next" as const) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("again" as const), pick: fc.nat() }) },
+  );
+
+  /**
+   * After every step the positions read are the order in which the line hands the jobs out when only "take the
+   * next one" follows: checked on a second line that replays every step so far and is then emptied.
+   */
+  const positionsAreStartOrder = (mode: SchedulingMode, steps: Step[]) => {
+    const line = new FairLine(mode);
+    const done: ((target: FairLine) => void)[] = [];
+    const submitted: string[] = [];
+    const started: LineEntry[] = [];
+    let moves = 0;
+    const pickOf = (pick: number): string | undefined => {
+      const waiting = submitted.filter((jobId) => line.has(jobId));
+      return waiting[pick % Math.max(1, waiting.length)];
+    };
+    for (const step of steps) {
+      let apply: ((target: FairLine) => void) | undefined;
+      switch (step.kind) {
+        case "submit": {
+          const seq = submitted.length + 1;
+          const entry = { jobId: `j${seq}`, owner: owners[step.owner] ?? "ann", priority: step.priority, seq };
+          submitted.push(entry.jobId);
+          apply = (target) => target.add(entry);
+          break;
+        }
+        case "move": {
+          const jobId = pickOf(step.pick);
+          if (!jobId) break;
+          // As jobs.move sends it: an owner's move also takes a job an admin moved ahead of all back to its lane.
+          const move = step.to === "front" ? -++moves : ++moves;
+          apply = (target) => target.move(jobId, { move, front: null });
+          break;
+        }
+        case "global": {
+          const jobId = pickOf(step.pick);
+          if (!jobId || line.ahead(jobId)) break;
+          const front = ++moves;
+          apply = (target) => target.move(jobId, { front });
+          break;
+        }
+        case "cancel": {
+          const jobId = pickOf(step.pick);
+          if (jobId) apply = (target) => target.remove(jobId);
+          break;
+        }
+        case "next": {
+          const jobId = line.peek();
+          const entry = jobId ? line.entry(jobId) : undefined;
+          if (!jobId || !entry) break;
+          started.push(entry);
+          apply = (target) => target.start(jobId);
+          break;
+        }
+        case "again": {
+          // A started job's backend went away: it waits again, ahead of the line.
+          const entry = started.splice(step.pick % Math.max(1, started.length), 1)[0];
+          if (entry) apply = (target) => target.unshift(entry);
+          break;
+        }
+      }
+      if (!apply) continue;
+      apply(line);
+      done.push(apply);
+      const replay = new FairLine(mode);
+      for (const again of done) again(replay);
+      expect(drain(replay)).toEqual(byPosition(line, submitted));
+    }
+  };
+
+  it("reads positions in the order the jobs start, after any submits, moves, cancels and starts (fifo)", () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 50 }), (steps) => positionsAreStartOrder("fifo", steps)),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads positions in the order the jobs start, after any submits, moves, cancels and starts (fair)", () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 50 }), (steps) => positionsAreStartOrder("fair", steps)),
+      { numRuns: 300 },
+    );
   });
 });

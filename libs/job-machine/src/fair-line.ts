@@ -50,8 +50,18 @@ interface Lane {
   /** The smallest `seq` waiting: breaks ties between owners never served. */
   minSeq: number;
   entries: LineEntry[];
-  /** `fifo` only: the `seq`s of `entries`, ascending: the places in submission order the owner's jobs fill. */
-  seqs: number[];
+  /**
+   * `fifo` only: the places in submission order that the owner's jobs hold, ascending; the k-th of `entries` holds
+   * the k-th. A job brings its `seq` as a place when it joins the lane and takes the place it holds with it when it
+   * leaves, so the owner's other jobs keep theirs.
+   */
+  places: number[];
+}
+
+/** `fifo` only: one place in submission order, and the lane whose job holds it. */
+interface Place {
+  seq: number;
+  lane: Lane;
 }
 
 const noChange = (): LineShift => ({ removed: [], inserted: [] });
@@ -119,7 +129,19 @@ const lowerBound = <T>(sorted: readonly T[], value: number, of: (item: T) => num
   return lo;
 };
 
-const seqOf = (entry: LineEntry): number => entry.seq;
+/** The index of the first of `sorted` (ascending) that is above `value`. */
+const upperBound = <T>(sorted: readonly T[], value: number, of: (item: T) => number): number => {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (of(sorted[mid] as T) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
+const seqOf = (place: Place): number => place.seq;
 const itself = (n: number): number => n;
 
 /**
@@ -135,9 +157,12 @@ const itself = (n: number): number => n;
  *
  * In `fifo` mode the jobs start in submission order, and an owner's priorities and moves reorder only that owner's
  * jobs: the owner's jobs, in their lane's order, fill the places in submission order that the owner's jobs hold
- * (the k-th of a lane takes the lane's k-th smallest `seq`). The places of all owners together are the `seq`s of all
- * waiting jobs, so a job's position is the number of waiting jobs with a smaller `seq` than its place: a binary
- * search in {@link bySeq}.
+ * (the k-th of a lane takes the lane's k-th place). A job brings its `seq` as a place when it joins, and a job that
+ * leaves (it starts, is cancelled, or is moved ahead of all) takes the place it held, not its `seq`, so every other
+ * job keeps its place: the job that starts is always the one in the first place, and the rest start in the order
+ * their positions read. A job's position is the number of places before its own: a binary search in
+ * {@link places}. Which place each job holds lives in memory only: a new leader, rebuilding the line from the
+ * waiting jobs, gives each its own `seq` as its place again.
  */
 export class FairLine {
   private readonly lanes = new Map<string, Lane>();
@@ -146,8 +171,8 @@ export class FairLine {
   private readonly entries = new Map<string, LineEntry>();
   /** Jobs ahead of every lane, in order. */
   private front: string[] = [];
-  /** `fifo` only: every job in a lane, by `seq` (submission order). */
-  private readonly bySeq: LineEntry[] = [];
+  /** `fifo` only: the places the jobs in lanes hold, in submission order (every lane's `places` together). */
+  private readonly places: Place[] = [];
   private servedCounter = 0;
   /** Times model affinity passed a waiting job over (kept in memory: a new leader counts afresh). */
   private readonly passes = new Map<string, number>();
@@ -214,10 +239,7 @@ export class FairLine {
 
   /** The job that starts next, if any. */
   peek(): string | undefined {
-    if (this.mode === "fifo") {
-      const first = this.bySeq[0];
-      return this.front[0] ?? (first && this.lanes.get(first.owner)?.entries[0]?.jobId);
-    }
+    if (this.mode === "fifo") return this.front[0] ?? this.places[0]?.lane.entries[0]?.jobId;
     return this.front[0] ?? this.ranked[0]?.entries[0]?.jobId;
   }
 
@@ -314,21 +336,26 @@ export class FairLine {
     return { change, served, owner: entry.owner };
   }
 
-  /** Moves a waiting job within its owner's jobs (`move` < 0: front, > 0: back) or, with `front`, ahead of all. */
+  /**
+   * Moves a waiting job within its owner's jobs (`move` < 0: front, > 0: back) or, with `front`, ahead of all. In
+   * `fifo` mode a move within the owner's jobs leaves the owner's places as they were: it only changes which job
+   * holds which.
+   */
   move(jobId: string, to: { move?: number | null; front?: number | null }): LineShift {
     const entry = this.entries.get(jobId);
     if (!entry) return noChange();
     const moved: LineEntry = { ...entry, ...to };
     const lane = this.laneOf(entry);
     const passes = this.passedOver(jobId);
+    const withinLane = !this.inFront(jobId) && moved.front == null;
     return this.around(
       lane,
       () => {
-        this.detach(entry);
+        this.detach(entry, withinLane);
         if (passes > 0) this.passes.set(jobId, passes);
         this.entries.set(jobId, moved);
         if (moved.front != null) this.insertFront(moved);
-        else this.insertInLane(lane, moved);
+        else this.insertInLane(lane, moved, withinLane);
       },
       jobId,
     );
@@ -353,8 +380,7 @@ export class FairLine {
     if (this.mode === "fifo") {
       // Each place in submission order goes to the next job of the lane whose job holds it.
       const taken = new Map<Lane, number>();
-      for (const { owner } of this.bySeq) {
-        const lane = this.lane(owner);
+      for (const { lane } of this.places) {
         const k = taken.get(lane) ?? 0;
         taken.set(lane, k + 1);
         const entry = lane.entries[k];
@@ -469,7 +495,7 @@ export class FairLine {
   private lane(owner: string): Lane {
     let lane = this.lanes.get(owner);
     if (!lane) {
-      lane = { owner, served: 0, minSeq: Infinity, entries: [], seqs: [] };
+      lane = { owner, served: 0, minSeq: Infinity, entries: [], places: [] };
       this.lanes.set(owner, lane);
     }
     return lane;
@@ -479,9 +505,20 @@ export class FairLine {
     return this.lane(entry.owner);
   }
 
-  /** `fifo`: how many waiting jobs in lanes come before the place of `lane`'s k-th job in submission order. */
+  /**
+   * `fifo`: how many waiting jobs in lanes come before the place of `lane`'s k-th job in submission order. Two places
+   * can be equal (a job moved ahead of all, or running again, that its owner moves back among their own jobs brings
+   * its `seq` again, which another of theirs may hold): equal ones go in the order of {@link places}.
+   */
   private fifoPlace(lane: Lane, k: number): number {
-    return lowerBound(this.bySeq, lane.seqs[k] ?? Infinity, seqOf);
+    const place = lane.places[k] ?? Infinity;
+    let at = lowerBound(this.places, place, seqOf);
+    // The lane's equal places before its k-th are the lane's first ones among the equal places.
+    let skip = k - lowerBound(lane.places, place, itself);
+    for (; at < this.places.length && this.places[at]?.seq === place; at++) {
+      if (this.places[at]?.lane === lane && skip-- === 0) return at;
+    }
+    return at;
   }
 
   private inFront(jobId: string): boolean {
@@ -500,19 +537,25 @@ export class FairLine {
     this.front.splice(i, 0, entry.jobId);
   }
 
-  private insertInLane(lane: Lane, entry: LineEntry): void {
+  /** Puts `entry` in its lane; with `keepPlaces` (a move within the lane) it brings no place of its own. */
+  private insertInLane(lane: Lane, entry: LineEntry, keepPlaces = false): void {
     const wasEmpty = lane.entries.length === 0;
     if (!wasEmpty) this.unrank(lane);
     lane.entries.splice(this.insertionIndex(lane, entry), 0, entry);
     lane.minSeq = Math.min(lane.minSeq, entry.seq);
-    if (this.mode === "fifo") {
-      this.bySeq.splice(lowerBound(this.bySeq, entry.seq, seqOf), 0, entry);
-      lane.seqs.splice(lowerBound(lane.seqs, entry.seq, itself), 0, entry.seq);
+    if (this.mode === "fifo" && !keepPlaces) {
+      // After any equal place (see fifoPlace), so that no job already waiting moves back.
+      this.places.splice(upperBound(this.places, entry.seq, seqOf), 0, { seq: entry.seq, lane });
+      lane.places.splice(lowerBound(lane.places, entry.seq, itself), 0, entry.seq);
     }
     this.rank(lane);
   }
 
-  private detach(entry: LineEntry): void {
+  /**
+   * Takes `entry` out of the front list or its lane. Out of a lane in `fifo` mode it takes the place it held with it,
+   * unless `keepPlaces` (a move within the lane: the lane's places stay as they are).
+   */
+  private detach(entry: LineEntry, keepPlaces = false): void {
     this.entries.delete(entry.jobId);
     this.passes.delete(entry.jobId);
     const ahead = this.front.indexOf(entry.jobId);
@@ -523,14 +566,14 @@ export class FairLine {
     const lane = this.laneOf(entry);
     const i = this.indexIn(lane, entry);
     if (lane.entries[i] !== entry) return;
+    if (this.mode === "fifo" && !keepPlaces) {
+      // The place the job held, not its own seq: that one may be held by another of the owner's jobs.
+      const at = this.fifoPlace(lane, i);
+      if (this.places[at]?.lane === lane) this.places.splice(at, 1);
+      lane.places.splice(i, 1);
+    }
     this.unrank(lane);
     lane.entries.splice(i, 1);
-    if (this.mode === "fifo") {
-      let at = lowerBound(this.bySeq, entry.seq, seqOf);
-      while (at < this.bySeq.length && this.bySeq[at] !== entry && this.bySeq[at]?.seq === entry.seq) at++;
-      if (this.bySeq[at] === entry) this.bySeq.splice(at, 1);
-      lane.seqs.splice(lowerBound(lane.seqs, entry.seq, itself), 1);
-    }
     if (entry.seq === lane.minSeq) {
       lane.minSeq = Infinity;
       for (const other of lane.entries) lane.minSeq = Math.min(lane.minSeq, other.seq);
