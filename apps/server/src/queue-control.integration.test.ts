@@ -1,4 +1,5 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import type { Job } from "@anvil/job-machine";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { subscribe } from "./reliability/support/events";
@@ -88,6 +89,39 @@ describe.each(testDrivers())("turns on $kind", (driver) => {
       /No job/,
     );
     await expect(server().anvil.service.retry(theirs.id, { name: "bob", admin: false })).rejects.toThrow(/No job/);
+  });
+});
+
+describe.each(testDrivers())("SCHEDULING=fifo on $kind", (driver) => {
+  const server = useTestServer(driver, { simulatorStepMs: 5, scheduling: "fifo" });
+
+  it("starts the jobs in the order their positions read after owners' and an admin's moves (README's example)", async () => {
+    const { trpc, anvil } = server();
+    await trpc.queue.pause.mutate();
+    const jobs = [];
+    for (const label of ["ann 1", "ann 2", "bob 1", "ann 3", "bob 2", "ann 4"]) {
+      jobs.push(await submitAs(server(), label.split(" ")[0] as string, label));
+    }
+    const [a1, a2, b1, a3, b2, a4] = jobs as [Job, Job, Job, Job, Job, Job];
+    // ann's move reorders only ann's jobs, in the places they hold: bob's first job stays third.
+    await anvil.service.move(a3.id, "front", false, { name: "ann", admin: false });
+    await trpc.jobs.move.mutate({ jobId: b2.id, to: "front", global: true });
+    const line = [b2, a3, a1, b1, a2, a4];
+    expect(
+      await positions(
+        server(),
+        line.map((job) => job.id),
+      ),
+    ).toEqual([1, 2, 3, 4, 5, 6]);
+
+    await trpc.queue.resume.mutate();
+    for (const job of line) await waitForStatus(trpc, job.id, "complete");
+    expect(
+      ranOrder(
+        server(),
+        line.map((job) => job.prompt),
+      ),
+    ).toEqual(line.map((job) => job.prompt));
   });
 });
 

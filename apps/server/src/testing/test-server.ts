@@ -25,7 +25,7 @@ export interface TestServer {
 
 /**
  * What a test may change about the server it starts: timings, and inspection, its ring size, the API token, what a
- * WebSocket may leave unsent and how long its client may stay quiet.
+ * WebSocket may leave unsent, how long its client may stay quiet, and how the line is ordered.
  */
 export type TestServerOptions = Partial<
   Pick<
@@ -41,6 +41,7 @@ export type TestServerOptions = Partial<
     | "maxUnsentWebSocketBytes"
     | "webSocketPingMs"
     | "clusterUrl"
+    | "scheduling"
   >
 >;
 
