@@ -1,7 +1,10 @@
 /** How the line orders waiting jobs: users take turns (`fair`), or strictly by submission (`fifo`). */
 export type SchedulingMode = "fair" | "fifo";
 
-/** What the line needs to know of a waiting job; every field is persisted, so a new leader rebuilds the same order. */
+/**
+ * What the line needs to know of a waiting job; every field is persisted, so a new leader rebuilds the same order
+ * (in `fifo` mode, but for which of its owner's places each job holds: see {@link FairLine}).
+ */
 export interface LineEntry {
   jobId: string;
   owner: string;
