@@ -22,7 +22,7 @@ import { wireJobService } from "./service-wiring";
 import type { JobServiceOptions, JobServiceParts } from "./service-wiring";
 import { toStoredSubmission, toStoredSubmissions } from "./stored-submission";
 import type { SubmitInput } from "./stored-submission";
-import { databaseDown, termOver } from "./submissions";
+import { BATCH_NOT_ACCEPTED, databaseDown, termOver } from "./submissions";
 import type { Submissions } from "./submissions";
 import type { Persisted } from "./transition-writer";
 
@@ -128,7 +128,7 @@ export class JobService {
    */
   async submitMany(inputs: readonly SubmitInput[], by: Caller = LOCAL_USER): Promise<Job[]> {
     const stored = await toStoredSubmissions(inputs, by, this.checks());
-    if (this.scheduler.journal.failing) throw databaseDown(this.scheduler.journal.failure);
+    if (this.scheduler.journal.failing) throw databaseDown(this.scheduler.journal.failure, BATCH_NOT_ACCEPTED);
     return this.admit(by.name, stored, () => this.submissions.submitAll(stored, by)).catch((error: unknown) =>
       this.whoseConversation(error, by, (field, i) => `jobs.${i}.${field}`),
     );

@@ -75,6 +75,11 @@ export interface JobServiceSettings {
    * reach it before it starts a job they were about.
    */
   firstProbeAfterMs?: number;
+  /**
+   * How long a submission may wait for a database that does not answer before it is refused (default 5 s). For
+   * tests.
+   */
+  submitDeadlineMs?: number;
 }
 
 /** The collaborators of one JobService, wired to each other. */
@@ -212,7 +217,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
       }
       // The lane is stuck behind this write until the database answers: a submission waiting there would only
       // run into its deadline, so it is refused now.
-      submissions.refuseWaiting(databaseDown(error.cause));
+      submissions.refuseWaiting((notDone) => databaseDown(error.cause, notDone));
     },
     onRejected: (error, entry) => {
       // The journal fails the job in the refused write's place: said loudly, and a job that is still waiting or
@@ -250,7 +255,9 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     storeAll: (inputs) => store.submitJobsAtomically(inputs),
     acceptAll: (results) => intake.acceptAll(results),
     onUncertain: () => recovery.sweepOrphans(),
-    deadlineMs: SUBMIT_DEADLINE_MS,
+    deadlineMs: options.submitDeadlineMs ?? SUBMIT_DEADLINE_MS,
+    // Any answer will do (read-only too): the database is there, and works on what it was sent.
+    answering: () => store.takesWrites(),
     ...(removals ? { removedSince: (caller: Caller) => removals.removedSince(caller) } : {}),
   });
   const quota = new QueueQuota(options.maxQueuedPerUser ?? DEFAULT_MAX_QUEUED_PER_USER, (owner) =>

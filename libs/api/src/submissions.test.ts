@@ -156,6 +156,57 @@ describe("Submissions", () => {
     expect(await storedPrompts()).toContain(patient);
   });
 
+  it("waits past the deadline for a batch the database works on, and for what waits behind it, while it answers", async () => {
+    const [many, single] = [[1, 2, 3].map((i) => unique(`slow batch ${i}`)), unique("behind")];
+    const stored = signal();
+    let asked = 0;
+    const since = performance.now();
+    const s = submissions({
+      run: (task) => Promise.resolve().then(task),
+      // The lane moved last as they were submitted: only the batch in flight keeps the database busy.
+      lastProgressAt: () => since,
+      deadlineMs: 100,
+      storeAll: async (inputs) => {
+        await stored.promise;
+        return store().submitJobsAtomically(inputs);
+      },
+      // The database answers another question meanwhile.
+      answering: () => {
+        if (++asked === 3) stored.fire();
+        return Promise.resolve();
+      },
+    });
+    const batch = s.submitAll(many.map((prompt) => input(prompt)));
+    const behind = s.submit(input(single));
+    await expect(batch).resolves.toMatchObject(many.map((prompt) => ({ prompt, status: "queued" })));
+    await expect(behind).resolves.toMatchObject({ prompt: single, status: "queued" });
+    expect(asked).toBeGreaterThanOrEqual(3);
+  });
+
+  it("refuses a batch in flight once the database does not answer, saying that its jobs may be stored", async () => {
+    const since = performance.now();
+    const s = submissions({
+      run: (task) => Promise.resolve().then(task),
+      lastProgressAt: () => since,
+      deadlineMs: 100,
+      storeAll: () => new Promise(() => undefined),
+      answering: () => Promise.reject(new Error("connect ECONNREFUSED")),
+    });
+    await expect(s.submitAll([input(unique("lost 1")), input(unique("lost 2"))])).rejects.toThrow(
+      /^The database did not answer in time; the jobs may still be accepted, all of them or none/,
+    );
+  });
+
+  it("refuses the batches waiting in the lane with words for a batch", async () => {
+    const lane = signal();
+    const s = submissions({ run: (task) => lane.promise.then(task), deadlineMs: 60_000 });
+    const [single, batch] = [s.submit(input(unique("one"))), s.submitAll([input(unique("two"))])];
+    s.refuseWaiting((notDone) => databaseDown(undefined, notDone));
+    await expect(single).rejects.toThrow(/; the job was not accepted, try again/);
+    await expect(batch).rejects.toThrow(/; none of the jobs was accepted, try again/);
+    lane.fire();
+  });
+
   it("refuses only the submission whose acceptance failed, and answers the others", async () => {
     const [good, bad] = [unique("good"), unique("bad")];
     const s = submissions({

@@ -3,6 +3,7 @@ import type { Job } from "@anvil/job-machine";
 import type { SubmitJobInput, SubmitJobResult, SubmitOutcome } from "@anvil/persistence";
 import { isDatabaseUnreachable, isTransientDatabaseError } from "@anvil/persistence";
 import type { Caller } from "./caller";
+import { DATABASE_CHECK_DEADLINE_MS } from "./database-available";
 import { databaseUnavailable, Unavailable, UserGone } from "./errors";
 
 /** The most submissions stored in one transaction. */
@@ -16,16 +17,22 @@ type StoreAnswer = { outcomes: readonly SubmitOutcome[] | null } | { error: unkn
 
 /** What a refused submission did not do; a call of another kind refused in the lane says its own (`notDone`). */
 const NOT_ACCEPTED = "the job was not accepted";
+/** What a refused all-or-nothing batch (`jobs.submitMany`) did not do. */
+export const BATCH_NOT_ACCEPTED = "none of the jobs was accepted";
+
+const notDoneOf = (entry: { atomic: boolean }) => (entry.atomic ? BATCH_NOT_ACCEPTED : NOT_ACCEPTED);
 
 export const databaseDown = (cause?: unknown, notDone = NOT_ACCEPTED) => {
   const { reason, again } = databaseUnavailable(cause);
   return new Unavailable({ message: `${reason}; ${notDone}, try again ${again}`, cause });
 };
 
-const databaseSlow = () =>
+const databaseSlow = (atomic: boolean) =>
   new Unavailable({
-    message:
-      "The database did not answer in time; the job may still be accepted: submit it again with the same idempotencyKey to find out",
+    message: atomic
+      ? "The database did not answer in time; the jobs may still be accepted, all of them or none: submit them " +
+        "again with the same idempotencyKey each to find out (without keys, look for them with jobs.list first)"
+      : "The database did not answer in time; the job may still be accepted: submit it again with the same idempotencyKey to find out",
   });
 
 const userGone = () =>
@@ -78,6 +85,12 @@ export interface SubmissionsOptions {
   /** How long one submission may wait for a database that does not answer before it is refused. */
   deadlineMs: number;
   /**
+   * Asks the database something small on a connection of its own, and settles when it answers (see
+   * {@link Submissions.databaseAnswers}). Absent, a batch in flight past the deadline is taken for a database that
+   * does not answer.
+   */
+  answering?: () => Promise<unknown>;
+  /**
    * Whether the user who made a submission was removed since the call was admitted (see `UserRemovals`): it is then
    * refused as it is taken to the database. Removals run in the lane too, so a submission taken before one is in the
    * line when the removal ends, and one taken after it is refused.
@@ -104,7 +117,9 @@ interface Waiting {
  * transaction, in their order, so a burst of submissions costs a commit, not a commit each.
  *
  * Each one has a deadline. Refused while it still waits, it is withdrawn and never stored (its client was told
- * "not accepted"); refused once sent, the client is told that it may still have been accepted.
+ * "not accepted"); refused once sent, the client is told that it may still have been accepted. The deadline is for a
+ * database that does not answer: one that is storing a large batch, and answers a question on another connection
+ * meanwhile, is waited for, and the batch gets its real outcome.
  */
 export class Submissions {
   private waiting: Waiting[] = [];
@@ -112,6 +127,10 @@ export class Submissions {
   private scheduled = false;
   /** When a batch was last answered: a lane that stores submissions moves, however long its turn. */
   private movedAt = 0;
+  /** Batches sent to the database and not answered yet. */
+  private storing = 0;
+  /** The question of {@link databaseAnswers} in flight, shared by the submissions whose deadline passes meanwhile. */
+  private asking: Promise<boolean> | null = null;
 
   constructor(private readonly options: SubmissionsOptions) {}
 
@@ -146,20 +165,52 @@ export class Submissions {
 
   /**
    * The deadline counts time in which the lane does not move: behind a burst of work the database is busy, not
-   * gone, and a waiting submission is kept; behind a write that hangs it is refused after `deadlineMs`.
+   * gone, and a waiting submission is kept; behind a write that hangs it is refused after `deadlineMs`. While a
+   * batch of submissions is in flight (a submission's own, or the one it waits behind), the lane moves only when it
+   * is answered, which takes long for a large one: the database is then asked whether it answers at all, and the
+   * submission is refused only when it does not.
    */
   private arm(entry: Waiting, ms: number): void {
     entry.timer = setTimeout(() => {
       const movedAt = Math.max(this.options.lastProgressAt(), this.movedAt);
       const left = movedAt + this.options.deadlineMs - performance.now();
-      if (left > 0 && !entry.sent) this.arm(entry, left);
-      else this.refuse(entry, entry.sent ? databaseSlow() : databaseDown());
+      if (left > 0 && !entry.sent) return this.arm(entry, left);
+      const refusal = () => (entry.sent ? databaseSlow(entry.atomic) : databaseDown(undefined, notDoneOf(entry)));
+      if (this.storing === 0) return this.refuse(entry, refusal());
+      void this.databaseAnswers().then((answers) => {
+        if (entry.settled) return;
+        if (answers) this.arm(entry, this.options.deadlineMs);
+        else this.refuse(entry, refusal());
+      });
     }, ms);
   }
 
-  /** Refuses (and withdraws) every submission not yet sent to the database, e.g. when a write just failed. */
-  refuseWaiting(error: unknown): void {
-    for (const entry of [...this.waiting]) this.refuse(entry, error);
+  /**
+   * Whether the database answers a small question within {@link DATABASE_CHECK_DEADLINE_MS} (as `health` asks it):
+   * then a batch in flight is being worked on, not lost on a connection that went silent.
+   */
+  private databaseAnswers(): Promise<boolean> {
+    const { answering } = this.options;
+    if (answering === undefined) return Promise.resolve(false);
+    this.asking ??= new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), DATABASE_CHECK_DEADLINE_MS);
+      Promise.resolve()
+        .then(answering)
+        .then(
+          () => resolve(true),
+          () => resolve(false),
+        )
+        .finally(() => clearTimeout(timer));
+    }).finally(() => (this.asking = null));
+    return this.asking;
+  }
+
+  /**
+   * Refuses (and withdraws) every submission not yet sent to the database, e.g. when a write just failed: each
+   * with `refusal` of what it did not do (one job, or a batch's jobs).
+   */
+  refuseWaiting(refusal: (notDone: string) => unknown): void {
+    for (const entry of [...this.waiting]) this.refuse(entry, refusal(notDoneOf(entry)));
   }
 
   private refuse(entry: Waiting, error: unknown): void {
@@ -207,7 +258,7 @@ export class Submissions {
         // The lane was abandoned before this turn ran (this server's term as the leader is over): nothing waiting
         // was sent, and nothing here will send it.
         this.scheduled = false;
-        this.refuseWaiting(termOver(error));
+        this.refuseWaiting((notDone) => termOver(error, notDone));
       });
   }
 
@@ -249,12 +300,15 @@ export class Submissions {
         // One input each: a batch of single submissions.
         const inputs = batch.flatMap((entry) => entry.inputs);
         const stored = storeNew === undefined ? this.options.store(inputs) : storeNew(inputs);
+        this.storing++;
         inFlight.push({
           batch,
-          answer: stored.then(
-            (outcomes) => ({ outcomes }),
-            (error: unknown) => ({ error }),
-          ),
+          answer: stored
+            .then(
+              (outcomes) => ({ outcomes }),
+              (error: unknown) => ({ error }),
+            )
+            .finally(() => this.storing--),
         });
         sent = true;
       }
@@ -279,23 +333,30 @@ export class Submissions {
   /** Stores `batch` in a transaction of its own: an all-or-nothing group, or single submissions the general way. */
   private async storeAlone(batch: Waiting[], atomic: boolean): Promise<void> {
     for (const entry of batch) entry.sent = true;
+    // An all-or-nothing group is one entry; single submissions are one input each.
+    const inputs = batch.flatMap((entry) => entry.inputs);
+    let outcomes: readonly SubmitOutcome[];
+    this.storing++;
     try {
-      // An all-or-nothing group is one entry; single submissions are one input each.
-      const inputs = batch.flatMap((entry) => entry.inputs);
-      const outcomes = atomic ? await this.options.storeAll(inputs) : await this.options.store(inputs);
-      this.movedAt = performance.now();
-      this.answer(batch, outcomes);
+      outcomes = atomic ? await this.options.storeAll(inputs) : await this.options.store(inputs);
     } catch (error) {
       this.failed(batch, error);
+      return;
+    } finally {
+      this.storing--;
     }
+    this.movedAt = performance.now();
+    this.answer(batch, outcomes);
   }
 
   /** A store failed: each of `batch` is refused, and its outcome is unknown when the connection went meanwhile. */
   private failed(batch: readonly Waiting[], error: unknown): void {
     // The driver fails a query at once when the database cannot be reached, and a database with a full disk or
     // in read-only mode refuses it: neither is an internal error.
-    const refusal = isTransientDatabaseError(error) ? databaseDown(error) : error;
-    for (const entry of batch) this.settle(entry, () => entry.reject(refusal));
+    const transient = isTransientDatabaseError(error);
+    for (const entry of batch) {
+      this.settle(entry, () => entry.reject(transient ? databaseDown(error, notDoneOf(entry)) : error));
+    }
     // The connection may have gone after the COMMIT reached the server: then these jobs are stored and waiting.
     if (isDatabaseUnreachable(error)) this.options.onUncertain?.();
   }
