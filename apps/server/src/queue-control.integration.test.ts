@@ -83,6 +83,24 @@ describe.each(testDrivers())("turns on $kind", (driver) => {
     stream.stop();
   });
 
+  it("sends an unfiltered stream opened after the job was queued its snapshot when it is moved, with who moved it", async () => {
+    await occupyGpu(server());
+    await submitAs(server(), "ann", "ahead");
+    const moved = await submitAs(server(), "ann", "moved by its owner");
+    // Fresh and unfiltered: live events only, so the waiting job is not sent when the stream opens.
+    const { events } = server().anvil;
+    const before = events.subscribers;
+    const stream = subscribe(server().trpc);
+    await waitFor(() => events.subscribers > before, "the stream listens to the server's events");
+    await server().anvil.service.move(moved.id, "front", false, { name: "ann", admin: false });
+    await stream.until(
+      (events) => events.some((e) => e.job.id === moved.id && e.job.movedBy === "ann" && e.job.status === "queued"),
+      "the stream sent the moved job with who moved it",
+      5_000,
+    );
+    stream.stop();
+  });
+
   it("keeps another user's job NOT_FOUND to move or retry", async () => {
     const theirs = await submitAs(server(), "ann", "ann's");
     await expect(server().anvil.service.move(theirs.id, "front", false, { name: "bob", admin: false })).rejects.toThrow(

@@ -68,8 +68,8 @@ export type JobStreamEvent = Job | LineEvent;
  * are folded per subscriber into one compact {@link LineEvent} (O(1) per change whatever the number of waiting
  * jobs), sent within one coalescing window and always just before any snapshot, so a snapshot's `queuePosition`
  * is at the version of the last line event before it. An unfiltered subscription without `lastEventId` starts with
- * live events only (a job already running is sent with its next progress): the current state of every job is what
- * `jobs.list` is for.
+ * live events only (a job already running is sent with its next progress, a waiting one when it is moved): the
+ * current state of every job is what `jobs.list` is for.
  *
  * Event ids: a status change is sent as its log id ("42"); any other event as "<last log id>.<n>", which
  * resumes from the same place.
@@ -121,10 +121,14 @@ export async function* jobEventStream(
         movedBy: job.movedBy,
       });
     const minorId = () => `${cursor}.${++minor}`;
-    // A fresh unfiltered subscription starts with live events only, so a job that was running before it began is
-    // not among those sent: its progress is news all the same, and its first snapshot goes out with it.
+    // A fresh unfiltered subscription starts with live events only, so a job that was running or waiting before it
+    // began is not among those sent: a running job's progress is news all the same, and so is a waiting job that was
+    // moved (its `movedBy`, docs/API.md: line events alone do not say who moved it); its first snapshot goes out
+    // with it. Only the job that changed is sent, not every waiting job.
     const isNews = (job: Job): boolean => {
-      if (input.jobId || input.conversationId || job.status !== "processing" || !matches(job)) return false;
+      if (input.jobId || input.conversationId || !matches(job)) return false;
+      const moved = job.status === "queued" && job.movedBy !== null;
+      if (job.status !== "processing" && !moved) return false;
       sent.set(job.id, {
         statusEventId: 0,
         status: job.status,
