@@ -120,6 +120,48 @@ describe("jobEventStream", () => {
     expect(read.filter((job) => job.conversationId !== mine.conversationId).map((job) => job.prompt)).toEqual([]);
   });
 
+  it("numbers the events after a resume past the lastEventId it was given, never again from .1", async () => {
+    const params = { ...DEFAULT_JOB_PARAMS, steps: 4 };
+    const { job: first } = await store().submitJob({ prompt: "a quay", params });
+    await store().submitJob({ prompt: "a quay at noon", params, conversationId: first.conversationId });
+    const ctx = {
+      user: LOCAL_USER,
+      store: store(),
+      service,
+      events: new EventHub(),
+      database: "pglite",
+      coalesceMs: 1,
+    } as unknown as Context;
+    /** The ids of the first two events a stream of the conversation sends. */
+    const twoIds = async (lastEventId?: string): Promise<string[]> => {
+      const abort = new AbortController();
+      const ids: string[] = [];
+      const input = { conversationId: first.conversationId, lastEventId };
+      for await (const envelope of jobEventStream(ctx, input, abort.signal)) {
+        ids.push((envelope as unknown as [string, Job])[0]);
+        if (ids.length === 2) abort.abort();
+      }
+      return ids;
+    };
+    /** An id as its two whole numbers, as a client compares them ("7.10" after "7.9"). */
+    const parts = (id: string): [number, number] => {
+      const [major = "", minor = "0"] = id.split(".");
+      return [Number(major), Number(minor)];
+    };
+    const after = (id: string, than: string): boolean => {
+      const [[a, b], [c, d]] = [parts(id), parts(than)];
+      return a > c || (a === c && b > d);
+    };
+
+    const fresh = await twoIds();
+    const last = fresh[1]!;
+    expect(after(last, fresh[0]!)).toBe(true);
+    // Resumed from the last id seen, with nothing new since: the same jobs' snapshots again, under ids past it.
+    const resumed = await twoIds(last);
+    expect(resumed.map((id) => after(id, last))).toEqual([true, true]);
+    expect(after(resumed[1]!, resumed[0]!)).toBe(true);
+  });
+
   it("sends a coalesced progress change on time when the wall clock is set back meanwhile", async () => {
     const { job } = await store().submitJob({ prompt: "a clock", params: { ...DEFAULT_JOB_PARAMS, steps: 4 } });
     const events = new EventHub();

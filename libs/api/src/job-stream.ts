@@ -72,7 +72,8 @@ export type JobStreamEvent = Job | LineEvent;
  * current state of every job is what `jobs.list` is for.
  *
  * Event ids: a status change is sent as its log id ("42"); any other event as "<last log id>.<n>", which
- * resumes from the same place.
+ * resumes from the same place. After a resume they come after the cursor given (compared part by part, as whole
+ * numbers: "42.10" after "42.9"): `n` goes on from the cursor's.
  */
 export async function* jobEventStream(
   ctx: Context,
@@ -109,7 +110,9 @@ export async function* jobEventStream(
     const sent = new Map<string, Sent>();
     const resumeFrom = input.lastEventId ? Number.parseInt(input.lastEventId, 10) : null;
     let cursor = resumeFrom ?? 0;
-    let minor = 0;
+    // Numbered on from the resume cursor's own: after "186.6" the next non-status event is "186.7" (or later), never
+    // an id the client saw already.
+    let minor = Number(input.lastEventId?.split(".")[1] ?? 0);
     const remember = (job: Job, statusEventId: number) =>
       sent.set(job.id, {
         statusEventId,
