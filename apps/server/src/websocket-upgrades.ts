@@ -3,10 +3,10 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { endsAccess } from "@anvil/api";
-import type { Caller, EventHub } from "@anvil/api";
+import type { Caller, EventHub, HubMessage } from "@anvil/api";
 import { isDatabaseUnreachable } from "@anvil/persistence";
 import type { Logger } from "pino";
-import type { WebSocketServer } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import type { AuthGate } from "./auth-gate";
 import type { OpenCredentials } from "./open-credentials";
 import type { StreamsPerUser } from "./streams-per-user";
@@ -134,6 +134,34 @@ export const routeUpgrades = (
   });
 };
 
+/** RFC 6455's 1008, policy violation: the access a WebSocket was opened with ended (the reason says how). */
+export const ACCESS_ENDED_CODE = 1008;
+/** How long a WebSocket whose access ended has to complete the closing handshake before it is cut. */
+export const ACCESS_ENDED_CUT_MS = 1_000;
+
+/** Why `message` ends a WebSocket's access: its close frame's reason (at most 123 bytes). */
+const accessEndedReason = (message: HubMessage): string => {
+  if (message.kind === "revoked") return message.removed ? "the user was removed" : "the user's rights changed";
+  return message.kind === "credentialsEnded" && message.admin
+    ? "the user's rights changed"
+    : "the session or token it was opened with ended";
+};
+
+/**
+ * Ends a WebSocket whose access ended, at once: nothing more its client sends is taken (tRPC sends nothing once it
+ * is closing), and it is closed with {@link ACCESS_ENDED_CODE} and `reason`, so the client is told why; one whose
+ * client does not complete the close within {@link ACCESS_ENDED_CUT_MS} (it reads nothing) is cut.
+ */
+const endAccess = (client: WebSocket, reason: string): void => {
+  if (client.readyState === client.CLOSED) return;
+  // tRPC's handler (and the keep-alive) listen for messages: a call that comes now is not run.
+  client.removeAllListeners("message");
+  if (client.readyState !== client.OPEN) return void client.terminate();
+  client.close(ACCESS_ENDED_CODE, reason);
+  const cut = setTimeout(() => client.terminate(), ACCESS_ENDED_CUT_MS);
+  client.once("close", () => clearTimeout(cut));
+};
+
 /**
  * A removed user's WebSocket connections close at once, and so do those opened with a web session or a token that
  * ended: calls over them were admitted as that user, with that credential (see `endsAccess`). Returns what stops
@@ -157,7 +185,7 @@ export const closeRevokedSockets = (
       if (message.kind !== "revoked" && message.kind !== "credentialsEnded") return;
       for (const client of wss.clients) {
         const caller = callers.get(client);
-        if (caller && endsAccess(message, caller)) client.terminate();
+        if (caller && endsAccess(message, caller)) endAccess(client, accessEndedReason(message));
       }
     },
     { internal: true },

@@ -15,7 +15,7 @@ export type HubMessage =
   | { kind: "progress"; job: Job }
   | { kind: "line"; version: number; change: LineChange }
   | { kind: "timing" }
-  | { kind: "revoked"; user: string }
+  | { kind: "revoked"; user: string; /** The user is gone (else their rights changed). */ removed?: true }
   | {
       kind: "credentialsEnded";
       sessions: readonly string[];

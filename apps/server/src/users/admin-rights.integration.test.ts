@@ -72,7 +72,7 @@ describe.each(testDrivers())("users.update on $kind", (driver) => {
     const { socket, closed } = await annSocket();
     try {
       await admin.users.update.mutate({ name: "ann", admin: false });
-      await closed;
+      expect(await closed).toEqual({ code: 1008, reason: "the user's rights changed" });
     } finally {
       socket.terminate();
     }

@@ -319,10 +319,37 @@ describe.each(testDrivers())("users and privacy on $kind", (driver) => {
     const { closed } = await openApiSocket(running.url, token);
     expect(await admin.users.remove.mutate({ name: "leaver" })).toEqual({ name: "leaver" });
     expect(await codeOfCall(leaver.me.query())).toBe("UNAUTHORIZED");
-    // What the token had open closes too: calls over that WebSocket were admitted as the removed user.
-    await closed;
+    // What the token had open closes too: calls over that WebSocket were admitted as the removed user. Its client is
+    // told why, with a close frame, not cut without a word (1006).
+    expect(await closed).toEqual({ code: 1008, reason: "the user was removed" });
     expect(await admin.jobs.get.query({ jobId: job.id })).toMatchObject({ owner: "leaver" });
     expect(await codeOfCall(admin.users.remove.mutate({ name: "leaver" }))).toBe("NOT_FOUND");
+  });
+
+  it("takes no call over a removed user's WebSocket while it closes, though its client has not read the close yet", async () => {
+    const { token } = await admin.users.create.mutate({ name: "late-caller" });
+    const { socket, closed } = await openApiSocket(running.url, token);
+    const call = (id: number, method: "mutation", path: string, input: unknown) =>
+      socket.send(JSON.stringify({ id, method, params: { path, input } }));
+    const waiting = async () => admin.jobs.list.query({ owner: "late-caller", status: ["queued"], limit: 10 });
+    // Held, the job waits: a cancel that got through would end it.
+    await admin.queue.pause.mutate();
+    try {
+      call(1, "mutation", "jobs.submit", { prompt: uniquePrompt("waits"), ...quick });
+      await waitFor(async () => (await waiting()).items.length === 1, "the call sent before the removal is taken");
+      const [job] = (await waiting()).items;
+      // The client reads nothing for now: it has not seen the close frame when it sends its call.
+      socket.pause();
+      expect(await admin.users.remove.mutate({ name: "late-caller" })).toEqual({ name: "late-caller" });
+      call(2, "mutation", "jobs.cancel", { jobId: job!.id });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      socket.resume();
+      expect(await closed).toEqual({ code: 1008, reason: "the user was removed" });
+      expect((await admin.jobs.get.query({ jobId: job!.id })).status).toBe("queued");
+      await admin.jobs.cancel.mutate({ jobId: job!.id });
+    } finally {
+      await admin.queue.resume.mutate();
+    }
   });
 
   it("tells a caller whose token names nobody that the token is wrong, not to send one", async () => {

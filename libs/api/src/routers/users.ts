@@ -77,7 +77,7 @@ export const usersRouter = router({
     if (!(await ctx.service.removeUser(input.name, () => ctx.users.remove(input.name)))) {
       throw new TRPCError({ code: "NOT_FOUND", message: `No user named ${input.name}` });
     }
-    ctx.events.publish({ kind: "revoked", user: input.name });
+    ctx.events.publish({ kind: "revoked", user: input.name, removed: true });
     return { name: input.name };
   }),
 });
