@@ -197,6 +197,27 @@ describe("Submissions", () => {
     );
   });
 
+  it("refuses a batch in flight that an answering database holds up past its patience", async () => {
+    const since = performance.now();
+    let asked = 0;
+    const s = submissions({
+      run: (task) => Promise.resolve().then(task),
+      lastProgressAt: () => since,
+      deadlineMs: 50,
+      patienceMs: 200,
+      // Held up for good (a lock never let go), while the database answers every question.
+      storeAll: () => new Promise(() => undefined),
+      answering: () => {
+        asked++;
+        return Promise.resolve();
+      },
+    });
+    await expect(s.submitAll([input(unique("held 1")), input(unique("held 2"))])).rejects.toThrow(
+      /^The database did not answer in time; the jobs may still be accepted, all of them or none/,
+    );
+    expect(asked).toBeGreaterThan(1);
+  });
+
   it("refuses the batches waiting in the lane with words for a batch", async () => {
     const lane = signal();
     const s = submissions({ run: (task) => lane.promise.then(task), deadlineMs: 60_000 });

@@ -15,6 +15,12 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type StoreAnswer = { outcomes: readonly SubmitOutcome[] | null } | { error: unknown };
 
+/**
+ * The longest a submission waits past its deadline for a batch that a database which answers is still storing: a
+ * batch held up for good (a lock that is never let go) is refused in the end, as a database that does not answer is.
+ */
+export const PATIENCE_MS = 60_000;
+
 /** What a refused submission did not do; a call of another kind refused in the lane says its own (`notDone`). */
 const NOT_ACCEPTED = "the job was not accepted";
 /** What a refused all-or-nothing batch (`jobs.submitMany`) did not do. */
@@ -90,6 +96,8 @@ export interface SubmissionsOptions {
    * does not answer.
    */
   answering?: () => Promise<unknown>;
+  /** How long past its deadline a submission waits on while the database answers; {@link PATIENCE_MS} unless given. */
+  patienceMs?: number;
   /**
    * Whether the user who made a submission was removed since the call was admitted (see `UserRemovals`): it is then
    * refused as it is taken to the database. Removals run in the lane too, so a submission taken before one is in the
@@ -106,6 +114,8 @@ interface Waiting {
   atomic: boolean;
   /** Sent to the database: from now on a refusal cannot promise that it was not stored. */
   sent: boolean;
+  /** When its deadline first passed while the database, answering, was storing a batch (see `arm`). */
+  patientSince?: number;
   settled: boolean;
   timer?: NodeJS.Timeout;
   resolve(jobs: Job[]): void;
@@ -168,7 +178,7 @@ export class Submissions {
    * gone, and a waiting submission is kept; behind a write that hangs it is refused after `deadlineMs`. While a
    * batch of submissions is in flight (a submission's own, or the one it waits behind), the lane moves only when it
    * is answered, which takes long for a large one: the database is then asked whether it answers at all, and the
-   * submission is refused only when it does not.
+   * submission is refused only when it does not, or once it has waited {@link PATIENCE_MS} past its deadline.
    */
   private arm(entry: Waiting, ms: number): void {
     entry.timer = setTimeout(() => {
@@ -179,7 +189,10 @@ export class Submissions {
       if (this.storing === 0) return this.refuse(entry, refusal());
       void this.databaseAnswers().then((answers) => {
         if (entry.settled) return;
-        if (answers) this.arm(entry, this.options.deadlineMs);
+        const now = performance.now();
+        entry.patientSince ??= now;
+        const patience = this.options.patienceMs ?? PATIENCE_MS;
+        if (answers && now - entry.patientSince < patience) this.arm(entry, this.options.deadlineMs);
         else this.refuse(entry, refusal());
       });
     }, ms);
