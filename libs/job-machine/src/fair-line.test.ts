@@ -435,53 +435,49 @@ const startAll = (line: FairLine, jobIds: string[]): string[] => {
 };
 
 describe("FairLine positions and start order", () => {
-  const submit = (line: FairLine, jobs: [string, number][]) =>
-    jobs.forEach(([jobId, priority], seq) => line.add({ jobId, owner: jobId.slice(0, 1), priority, seq: seq + 1 }));
+  /** Submits `jobs` in order (the owner is the id's letter), each with its priority, or 0. */
+  const submit = (line: FairLine, jobs: (string | [string, number])[]) =>
+    jobs.forEach((job, seq) => {
+      const [jobId, priority] = typeof job === "string" ? [job, 0] : job;
+      line.add({ jobId, owner: jobId.slice(0, 1), priority, seq: seq + 1 });
+    });
+  /** A1 with priority -3, then B1 and A2. */
+  const PRIORITY_EXAMPLE: (string | [string, number])[] = [["A1", -3], "B1", "A2"];
+  /** README's example: A1 A2 B1 A3 B2 A4, A moves A3 to the front of A's jobs, an admin moves B2 ahead of all. */
+  const README_EXAMPLE = ["A1", "A2", "B1", "A3", "B2", "A4"];
+  const readmeExample = (mode: SchedulingMode): FairLine => {
+    const line = new FairLine(mode);
+    submit(line, README_EXAMPLE);
+    line.move("A3", { move: -1 });
+    line.move("B2", { front: 1 });
+    return line;
+  };
 
   it("starts an owner's priority job in the place of that owner's earlier job, not another user's (fifo)", () => {
     const line = new FairLine("fifo");
-    submit(line, [
-      ["A1", -3],
-      ["B1", 0],
-      ["A2", 0],
-    ]);
+    submit(line, PRIORITY_EXAMPLE);
     expect(byPosition(line, ["A1", "B1", "A2"])).toEqual(["A2", "B1", "A1"]);
     expect(startAll(line, ["A1", "B1", "A2"])).toEqual(["A2", "B1", "A1"]);
   });
 
   it("starts README's A3 A1 B1 A2 after A moves A3 to the front (fifo)", () => {
     const line = new FairLine("fifo");
-    submit(line, [
-      ["A1", 0],
-      ["A2", 0],
-      ["B1", 0],
-      ["A3", 0],
-    ]);
+    submit(line, ["A1", "A2", "B1", "A3"]);
     line.move("A3", { move: -1 });
     expect(byPosition(line, ["A1", "A2", "B1", "A3"])).toEqual(["A3", "A1", "B1", "A2"]);
     expect(startAll(line, ["A1", "A2", "B1", "A3"])).toEqual(["A3", "A1", "B1", "A2"]);
   });
 
   it("starts an admin's global move first and the rest in the places they hold (fifo)", () => {
-    const line = new FairLine("fifo");
-    const ids = ["A1", "A2", "B1", "A3", "B2", "A4"];
-    submit(
-      line,
-      ids.map((jobId) => [jobId, 0]),
-    );
-    line.move("A3", { move: -1 });
-    line.move("B2", { front: 1 });
-    expect(byPosition(line, ids)).toEqual(["B2", "A3", "A1", "B1", "A2", "A4"]);
-    expect(startAll(line, ids)).toEqual(["B2", "A3", "A1", "B1", "A2", "A4"]);
+    const line = readmeExample("fifo");
+    expect(byPosition(line, README_EXAMPLE)).toEqual(["B2", "A3", "A1", "B1", "A2", "A4"]);
+    expect(startAll(line, README_EXAMPLE)).toEqual(["B2", "A3", "A1", "B1", "A2", "A4"]);
   });
 
   it("keeps a cancelled job's place out of its owner's others' reach: the rest keep their order (fifo)", () => {
     const line = new FairLine("fifo");
     const ids = ["A1", "A2", "B1", "A3"];
-    submit(
-      line,
-      ids.map((jobId) => [jobId, 0]),
-    );
+    submit(line, ids);
     line.move("A3", { move: -1 });
     line.remove("A3");
     expect(byPosition(line, ids)).toEqual(["A1", "B1", "A2"]);
@@ -490,21 +486,9 @@ describe("FairLine positions and start order", () => {
 
   it("starts the same scenarios in the order their positions read (fair)", () => {
     const first = new FairLine("fair");
-    submit(first, [
-      ["A1", -3],
-      ["B1", 0],
-      ["A2", 0],
-    ]);
+    submit(first, PRIORITY_EXAMPLE);
     expect(startAll(first, ["A1", "B1", "A2"])).toEqual(["A2", "B1", "A1"]);
-    const readme = new FairLine("fair");
-    const ids = ["A1", "A2", "B1", "A3", "B2", "A4"];
-    submit(
-      readme,
-      ids.map((jobId) => [jobId, 0]),
-    );
-    readme.move("A3", { move: -1 });
-    readme.move("B2", { front: 1 });
-    expect(startAll(readme, ids)).toEqual(["B2", "A3", "B1", "A1", "A2", "A4"]);
+    expect(startAll(readmeExample("fair"), README_EXAMPLE)).toEqual(["B2", "A3", "B1", "A1", "A2", "A4"]);
   });
 
   type Step =

@@ -1,8 +1,8 @@
 import { EventHub, JobService } from "@anvil/api";
 import { makeForgeClient, startForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
-import { lockEventOrder, openDatabase } from "@anvil/persistence";
-import { JobStore } from "@anvil/persistence";
+import { JobStore, lockEventOrder, openDatabase } from "@anvil/persistence";
+import type { AnvilDatabase } from "@anvil/persistence";
 import { describe, expect, it } from "vitest";
 import { quick, uniquePrompt } from "../testing/fixtures";
 import { testDrivers } from "../testing/test-databases";
@@ -15,17 +15,18 @@ describe.each(testDrivers().filter((driver) => driver.kind === "postgres"))(
   "jobs.submitMany that the database takes longer than the submit deadline to store, on $kind",
   (driver) => {
     const cleanups = useCleanups(30_000);
+    const deadlineMs = 300;
 
-    it("is answered with its jobs, not a 503, while the database answers meanwhile", async () => {
+    /** A paused job service on a fresh database, its store made by `storeOf`, its submit deadline `deadlineMs`. */
+    const pausedService = async (storeOf: (database: AnvilDatabase) => JobStore = (db) => new JobStore(db)) => {
       const test = await driver.create();
       cleanups.push(() => test.dispose());
       const database = await openDatabase({ url: test.databaseUrl! });
       cleanups.push(() => database.close());
       const simulator = await startForgeSimulator({ stepMs: 20 });
       cleanups.push(() => simulator.close());
-      const deadlineMs = 300;
       const service = await JobService.start({
-        store: new JobStore(database),
+        store: storeOf(database),
         events: new EventHub(),
         backends: [makeForgeClient({ baseUrl: simulator.url })],
         jobTimeoutMs: 20_000,
@@ -34,7 +35,11 @@ describe.each(testDrivers().filter((driver) => driver.kind === "postgres"))(
       });
       cleanups.push(() => service.stop(0, { abandon: true }));
       await service.setPaused(true);
+      return { database, service };
+    };
 
+    it("is answered with its jobs, not a 503, while the database answers meanwhile", async () => {
+      const { database, service } = await pausedService();
       // The database works on the batch for several deadlines: as with 1,000 jobs of 8 KB each, here because another
       // transaction holds the event-order lock the batch's statement waits for. Other statements are answered.
       let locked!: () => void;
@@ -65,12 +70,6 @@ describe.each(testDrivers().filter((driver) => driver.kind === "postgres"))(
     });
 
     it("is refused as a batch, all or nothing, while the database does not answer", async () => {
-      const test = await driver.create();
-      cleanups.push(() => test.dispose());
-      const database = await openDatabase({ url: test.databaseUrl! });
-      cleanups.push(() => database.close());
-      const simulator = await startForgeSimulator({ stepMs: 20 });
-      cleanups.push(() => simulator.close());
       // A store whose every statement from now on hangs: the batch, and the question whether the database answers.
       let silent = false;
       let wake!: (error: Error) => void;
@@ -85,18 +84,9 @@ describe.each(testDrivers().filter((driver) => driver.kind === "postgres"))(
           return silent ? hang : super.takesWrites();
         }
       }
-      const service = await JobService.start({
-        store: new SilentStore(database),
-        events: new EventHub(),
-        backends: [makeForgeClient({ baseUrl: simulator.url })],
-        jobTimeoutMs: 20_000,
-        imagesDir: `${test.dataDir}/images`,
-        submitDeadlineMs: 300,
-      });
-      cleanups.push(() => service.stop(0, { abandon: true }));
+      const { service } = await pausedService((database) => new SilentStore(database));
       // The lane waits for the hung statement: it fails before the service stops.
       cleanups.push(() => wake(new Error("the test is over")));
-      await service.setPaused(true);
       silent = true;
       const refused = await service
         .submitMany([1, 2].map((i) => ({ prompt: uniquePrompt(`silent ${i}`), ...DEFAULT_JOB_PARAMS, ...quick })))
