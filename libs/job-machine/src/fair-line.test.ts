@@ -590,17 +590,13 @@ describe("FairLine positions and start order", () => {
     }
   };
 
-  it("reads positions in the order the jobs start, after any submits, moves, cancels and starts (fifo)", () => {
-    fc.assert(
-      fc.property(fc.array(stepArb, { maxLength: 50 }), (steps) => positionsAreStartOrder("fifo", steps)),
-      { numRuns: 300 },
-    );
-  });
-
-  it("reads positions in the order the jobs start, after any submits, moves, cancels and starts (fair)", () => {
-    fc.assert(
-      fc.property(fc.array(stepArb, { maxLength: 50 }), (steps) => positionsAreStartOrder("fair", steps)),
-      { numRuns: 300 },
-    );
-  });
+  it.each(["fifo", "fair"] as const)(
+    "reads positions in the order the jobs start, after any submits, moves, cancels and starts (%s)",
+    (mode) => {
+      fc.assert(
+        fc.property(fc.array(stepArb, { maxLength: 50 }), (steps) => positionsAreStartOrder(mode, steps)),
+        { numRuns: 300 },
+      );
+    },
+  );
 });
