@@ -56,17 +56,19 @@ export async function initdbApart(path: string, signal?: AbortSignal): Promise<v
     "setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 250).unref();",
     `PGlite.create({ dataDir: ${JSON.stringify(scratch)} }).then((db) => db.close());`,
   ].join("\n");
-  // A signal aborted already ends the child at once, through the catch below, which removes the scratch folder.
-  const initdb = run(process.execPath, ["-e", script], {
-    timeout: 120_000,
-    killSignal: "SIGKILL",
-    ...(signal === undefined ? {} : { signal }),
-  });
-  // A process that exits runs its 'exit' listeners synchronously, and a kill is a synchronous system call.
+  const initdb = run(process.execPath, ["-e", script], { timeout: 120_000, killSignal: "SIGKILL" });
+  // A process that exits runs its 'exit' listeners synchronously, and a kill is a synchronous system call. The signal
+  // is not execFile's own: that sends SIGTERM and rejects before the child has ended, while this kill settles `initdb`
+  // only once the child is gone, so the catch below removes a scratch folder nothing writes into any more.
   const endChild = (): void => void initdb.child.kill("SIGKILL");
   process.once("exit", endChild);
+  signal?.addEventListener("abort", endChild, { once: true });
+  if (signal?.aborted) endChild();
   try {
-    await initdb.finally(() => process.off("exit", endChild));
+    await initdb.finally(() => {
+      process.off("exit", endChild);
+      signal?.removeEventListener("abort", endChild);
+    });
     // What is there holds no database (no PG_VERSION): the empty folder the caller made, or what an older Anvil's
     // start cut short left half made. Anything else is not ours to delete: it is kept beside, under a name that says so.
     const left = existsSync(path) ? await readdir(path) : [];
