@@ -35,6 +35,7 @@ export function leaderLink(options: {
       leaderUrl: options.leaderUrl,
       forgetLeader: options.forgetLeader,
       waitMs,
+      echoesCallIds: new Set(),
       tried: (leader, why) => {
         if (why === null) {
           if (missed) log("this server reaches the leader again", { leader });

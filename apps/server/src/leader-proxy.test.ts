@@ -19,9 +19,13 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** A follower: forwards every request to the server `lookup` names. */
-const follower = (lookup: Omit<LeaderLookup, "waitMs" | "maxBodyBytes">) =>
-  serve((req, res) => void forwardToLeader(req, res, { ...lookup, waitMs: 5_000, maxBodyBytes: () => 1024 }));
+/** A follower: forwards every request to the server `lookup` names, and learns which leaders echo call ids. */
+const follower = (lookup: Omit<LeaderLookup, "waitMs" | "maxBodyBytes">) => {
+  const echoesCallIds = new Set<string>();
+  return serve(
+    (req, res) => void forwardToLeader(req, res, { ...lookup, waitMs: 5_000, maxBodyBytes: () => 1024, echoesCallIds }),
+  );
+};
 
 describe("forwardToLeader", () => {
   it("sends a request on to the next leader when the one it knew answers that it leads no more", async () => {

@@ -37,12 +37,6 @@ const forwardedHeaders = (req: IncomingMessage, callId: string): Record<string, 
 });
 
 /**
- * The leaders (by host) that answered a call id: they give a key-less submission the call's id as its default
- * idempotency key, so a submission one of them took and never answered may go to the next leader.
- */
-const tookCallIds = new Set<string>();
-
-/**
  * Marks {@link noLeader}'s reply: the server did nothing with the request, so a follower that forwarded it there (to a
  * leader it knew, which has stepped down since) may send it to the next leader.
  */
@@ -96,6 +90,7 @@ export function forwardHttp(
   res: ServerResponse,
   leader: URL,
   callId: string = randomUUID(),
+  echoesCallIds: Set<string> = new Set(),
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let answered = false;
@@ -121,7 +116,7 @@ export function forwardHttp(
         ...(IDEMPOTENT.has(req.method ?? "GET") ? {} : { agent: false }),
       },
       (reply) => {
-        if (reply.headers[CALL_ID_HEADER] === callId) tookCallIds.add(leader.host);
+        if (reply.headers[CALL_ID_HEADER] === callId) echoesCallIds.add(leader.host);
         delete reply.headers[CALL_ID_HEADER];
         if (reply.statusCode === 503 && reply.headers[NOT_LEADER_HEADER]) {
           // It leads no more (a leader stepping down, or one a follower still took for the leader): nothing was done.
@@ -152,7 +147,7 @@ export function forwardHttp(
         reject(
           new LeaderLost(
             `the leader at ${leader.host} went away while it handled this call: ${error.message}`,
-            mayResend(req, tookCallIds.has(leader.host)),
+            mayResend(req, echoesCallIds.has(leader.host)),
           ),
         );
         return;
@@ -251,6 +246,12 @@ export interface LeaderLookup {
   tried?: (leader: string, why: string | null) => void;
   /** The largest body the leader takes for this request. */
   maxBodyBytes: (req: IncomingMessage) => number;
+  /**
+   * The leaders (by host) that echoed a call id, filled in as they answer: they give a key-less submission the call's
+   * id as its default idempotency key, so a submission one of them took and never answered may go to the next
+   * leader. One per server; without it, no submission is sent again.
+   */
+  echoesCallIds?: Set<string>;
 }
 
 /**
@@ -260,7 +261,7 @@ export interface LeaderLookup {
 export const forwardToLeader = async (
   req: IncomingMessage,
   res: ServerResponse,
-  { maxBodyBytes, ...lookup }: LeaderLookup,
+  { maxBodyBytes, echoesCallIds, ...lookup }: LeaderLookup,
 ): Promise<void> => {
   // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
   if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
@@ -276,7 +277,7 @@ export const forwardToLeader = async (
     () => res.destroyed,
     async (leader) => {
       try {
-        await forwardHttp(req, body, res, leader, callId);
+        await forwardHttp(req, body, res, leader, callId, echoesCallIds);
         return null;
       } catch (error) {
         if (error instanceof LeaderLost && error.resendable) {
