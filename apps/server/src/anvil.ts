@@ -7,7 +7,13 @@ import type { Caller, ClusterServerView, Context, JobServiceOptions, LogHook } f
 import { normalizeBackendUrl, startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeClient } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
-import { ClusterServers, LeaderLease, WebhookStore } from "@anvil/persistence";
+import {
+  ClusterServers,
+  databaseErrorText,
+  LEASE_RELEASED_CHANNEL,
+  LeaderLease,
+  WebhookStore,
+} from "@anvil/persistence";
 import type { ImageStore, JobStore, UserStore } from "@anvil/persistence";
 import { TRPCError } from "@trpc/server";
 import { version as ANVIL_VERSION } from "../package.json" with { type: "json" };
@@ -548,6 +554,18 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
       log: serverLog,
       signInRequired: gate.required,
     });
+    // A leader that hands the lease back says so (a SIGTERM, a rolling restart): this server looks at once, not at its
+    // next tick. Listened to until the database closes.
+    const role = cluster;
+    await database
+      .listen(LEASE_RELEASED_CHANNEL, () => role.lookNow())
+      .catch((error: unknown) => {
+        serverLog(
+          "could not listen for a leader's hand-over: this server takes over at its next look at the lease instead",
+          { error: databaseErrorText(error) },
+          "warn",
+        );
+      });
     await cluster.start();
     if (!service) {
       const leader = await cluster.leader();

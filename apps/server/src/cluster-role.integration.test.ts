@@ -1,4 +1,4 @@
-import { LeaderLease, openDatabase } from "@anvil/persistence";
+import { LEASE_RELEASED_CHANNEL, LeaderLease, openDatabase } from "@anvil/persistence";
 import type { AnvilDatabase } from "@anvil/persistence";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -307,6 +307,33 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     expect(role.role.kind).toBe("follower");
     await other.release(otherEpoch);
     await expect.poll(() => role.role.kind, { timeout: 10_000, interval: 100 }).toBe("leader");
+    await role.stop();
+  });
+
+  it("takes a lease handed back as soon as the leader's NOTIFY says so, not at its next look", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const other = new LeaderLease(database.db, "other", "http://other", 60_000);
+    const otherEpoch = (await other.acquire())!;
+    const logged: { message: string; fields: unknown }[] = [];
+    const role = new ClusterRole({
+      lease: new LeaderLease(database.db, "this", "http://this", 60_000),
+      leaseMs: 60_000,
+      // No look of its own within the test: only the word that the lease was handed back can make it lead.
+      lookEveryMs: 3_600_000,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: (message, fields) => void logged.push({ message, fields }),
+    });
+    const stopListening = await database.listen(LEASE_RELEASED_CHANNEL, () => role.lookNow());
+    await role.start();
+    expect(role.role.kind).toBe("follower");
+    await other.release(otherEpoch);
+    await expect.poll(() => role.role.kind, { timeout: 10_000 }).toBe("leader");
+    expect(logged.find((line) => line.message === "this server leads the cluster")?.fields).toMatchObject({
+      handedOver: true,
+    });
+    await stopListening();
     await role.stop();
   });
 

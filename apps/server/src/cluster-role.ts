@@ -25,6 +25,8 @@ export interface ClusterRoleOptions {
    * begins, deleted on a clean stop.
    */
   readonly member?: { seen(): Promise<void>; stopping(): Promise<void>; leave(): Promise<void> };
+  /** How often to look at the lease: a quarter of `leaseMs`, 2.5 s at most, unless given (a test's, longer). */
+  readonly lookEveryMs?: number;
 }
 
 /** Asks a server's `/auth/status` (no credentials) whether its callers must sign in; null when it does not answer. */
@@ -117,6 +119,10 @@ export class ClusterRole {
   /** Ends the loop's wait for its next tick, once a stop no longer needs it. */
   private wake: () => void = () => undefined;
   private readonly woken = new Promise<void>((resolve) => (this.wake = resolve));
+  /** Ends the loop's current wait for its next tick early (see {@link lookNow}). */
+  private nudge: () => void = () => undefined;
+  /** A {@link lookNow} came while no wait was under way: the next wait ends at once. */
+  private nudged = false;
   private readonly tickMs: number;
   /** Renewals that go unanswered while the database is away: said once, not four times per lease. */
   private readonly renewFailures: FailureSpell;
@@ -138,7 +144,7 @@ export class ClusterRole {
   private databaseBack: "away" | number | null = null;
 
   constructor(private readonly options: ClusterRoleOptions) {
-    this.tickMs = Math.min(MAX_TICK_MS, Math.max(50, Math.floor(options.leaseMs / 4)));
+    this.tickMs = options.lookEveryMs ?? Math.min(MAX_TICK_MS, Math.max(50, Math.floor(options.leaseMs / 4)));
     this.renewFailures = new FailureSpell(options.log, "the cluster lease is renewed again");
   }
 
@@ -215,13 +221,25 @@ export class ClusterRole {
     if (this.current.kind === "follower") this.current = { kind: "follower", leader: null };
   }
 
+  /**
+   * Looks at the lease now rather than at the next tick: the leader said it handed the lease back (a NOTIFY on
+   * `anvil_lease_released`). Only a hint: the look asks the database, as every tick does.
+   */
+  lookNow(): void {
+    this.nudged = true;
+    this.nudge();
+  }
+
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      await sleepUnless(this.tickMs, this.woken);
+      const nudged = new Promise<void>((resolve) => (this.nudge = resolve));
+      if (!this.nudged) await sleepUnless(this.tickMs, Promise.race([this.woken, nudged]));
+      const told = this.nudged;
+      this.nudged = false;
       if (this.stopping) break;
       // Not awaited: a write of the row held up (a lock, a slow database) must not hold up the lease's renewal.
       void this.beat();
-      await (this.ticking = this.tick());
+      await (this.ticking = this.tick(told));
     }
   }
 
@@ -238,7 +256,8 @@ export class ClusterRole {
       .finally(() => (this.beating = null)));
   }
 
-  private async tick(): Promise<void> {
+  /** One look at the lease; `told`: prompted by a leader's word that it handed the lease back (see {@link lookNow}). */
+  private async tick(told = false): Promise<void> {
     const { lease, log } = this.options;
     const role = this.current;
     if (role.kind === "leader") {
@@ -299,7 +318,11 @@ export class ClusterRole {
     }
     this.current = { kind: "leader", epoch };
     this.renewedAt = performance.now();
-    log("this server leads the cluster", { epoch, ...(this.seen ? { previousLeader: this.seen.url } : {}) });
+    log("this server leads the cluster", {
+      epoch,
+      ...(this.seen ? { previousLeader: this.seen.url } : {}),
+      ...(told ? { handedOver: true } : {}),
+    });
     this.tookOver();
     this.ledBefore = true;
     try {

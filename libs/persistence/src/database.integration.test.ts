@@ -129,6 +129,40 @@ describe.runIf(postgresUrl)("openDatabase on PostgreSQL", () => {
     }
   });
 
+  it("listens again once its listening connection is terminated (a failover, a pooler's restart)", async () => {
+    const scratch = await createScratchDatabase(must(postgresUrl), {
+      prefix: "anvil_test",
+      takeOverWhenNotPermitted: true,
+    });
+    const database = await openDatabase({ url: scratch.url });
+    try {
+      let heard = 0;
+      await database.listen("anvil_test_wake", () => heard++);
+      await database.db.execute(sql`select pg_notify('anvil_test_wake', '')`);
+      await expect.poll(() => heard).toBe(1);
+      const listening = rowsOf(
+        await database.db.execute(
+          sql`select pg_terminate_backend(pid) as ended from pg_stat_activity
+              where datname = current_database() and query ilike 'listen%'`,
+        ),
+      );
+      expect(listening).toHaveLength(1);
+      // What is sent before it listens again is missed (a hint, not the truth): sent until one is heard.
+      await expect
+        .poll(
+          async () => {
+            await database.db.execute(sql`select pg_notify('anvil_test_wake', '')`);
+            return heard;
+          },
+          { timeout: 10_000 },
+        )
+        .toBeGreaterThan(1);
+    } finally {
+      await database.close();
+      await scratch.drop();
+    }
+  });
+
   it("prepares every query with parameters, so that it costs one round trip (patches/drizzle-orm)", async () => {
     const scratch = await createScratchDatabase(must(postgresUrl), {
       prefix: "anvil_test",

@@ -31,9 +31,22 @@ export interface AnvilDatabase {
    * another still runs is pipelined behind it (sent at once, run next). PGlite has one connection: `db` itself.
    */
   readonly inOrder: AnvilDb;
+  /**
+   * Calls `onNotify` at every NOTIFY on `channel`, from now until the returned function is called (or the database
+   * closed). A wake-up hint, never the truth: a notification sent while the listening connection is being made again
+   * is missed, so whoever listens looks at the database on a timer as well.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   /** Closes the connections (or the embedded database); calling it again is harmless. */
   close(): Promise<void>;
 }
+
+/**
+ * How often a PostgreSQL listener is made again. postgres.js listens again on a new connection when its own closes,
+ * but gives up for good when that first attempt fails (the database still away); listening again on a timer brings
+ * it back within this long, and costs nothing while it still listens (the channel is the driver's, shared).
+ */
+const LISTEN_AGAIN_MS = 30_000;
 
 /** Where the database lives; `url` wins over `dataDir`. */
 export interface OpenDatabaseOptions {
@@ -95,7 +108,13 @@ async function openPglite(
     throw error;
   }
   let closed: Promise<void> | undefined;
-  return { kind: "pglite", db, inOrder: db, close: () => (closed ??= client.close()) };
+  return {
+    kind: "pglite",
+    db,
+    inOrder: db,
+    listen: (channel, onNotify) => client.listen(channel, () => onNotify()),
+    close: () => (closed ??= client.close()),
+  };
 }
 
 async function openPostgres(url: string, migrationsFolder: string, poolSize: number): Promise<AnvilDatabase> {
@@ -105,13 +124,41 @@ async function openPostgres(url: string, migrationsFolder: string, poolSize: num
   const inOrderClient = postgresClient(url, 1);
   const inOrder = drizzlePostgres({ client: inOrderClient, schema });
   let closed: Promise<void> | undefined;
+  /** What stops each listener (see `listen`), so that a close leaves no timer behind. */
+  const listening = new Set<() => Promise<void>>();
   // Closed last, once the service stopped and its journal was flushed: what may still be in flight is a background
   // read or a connection being made again. postgres.js waits `timeout` seconds for it; 5 made every stop while the
   // database was down or refusing 5 s longer, for queries that could not finish.
   const close = async () => {
+    for (const stop of listening) void stop();
     await Promise.all([client.end({ timeout: 1 }), inOrderClient.end({ timeout: 1 })]);
   };
-  return { kind: "postgres", db, inOrder, close: () => (closed ??= close()) };
+  const listen = async (channel: string, onNotify: () => void): Promise<() => Promise<void>> => {
+    const fn = () => onNotify();
+    let current = await client.listen(channel, fn);
+    let stopped = false;
+    const again = setInterval(() => {
+      // The new listener first, then the old one away: the channel is never left without one.
+      void client.listen(channel, fn).then(
+        async (next) => {
+          const previous = current;
+          current = next;
+          await (stopped ? next : previous).unlisten().catch(() => undefined);
+        },
+        () => undefined,
+      );
+    }, LISTEN_AGAIN_MS);
+    again.unref();
+    const stop = async () => {
+      stopped = true;
+      clearInterval(again);
+      listening.delete(stop);
+      await current.unlisten().catch(() => undefined);
+    };
+    listening.add(stop);
+    return stop;
+  };
+  return { kind: "postgres", db, inOrder, listen, close: () => (closed ??= close()) };
 }
 
 // drizzle's migrator reads the last applied migration and then applies the rest, so two processes starting

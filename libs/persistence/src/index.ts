@@ -14,7 +14,7 @@ export type { ListedUser, User } from "./user-store";
 export { IMAGE_CHUNK_BYTES, PgImageStore } from "./pg-image-store";
 export { ClusterServers } from "./cluster-servers";
 export type { ClusterServer } from "./cluster-servers";
-export { Fenced, LeaderLease } from "./leader-lease";
+export { Fenced, LEASE_RELEASED_CHANNEL, LeaderLease } from "./leader-lease";
 export type { WriteFence } from "./leader-lease";
 export type { Leader } from "./leader-lease";
 export { createScratchDatabase } from "./scratch-database";

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { rowsOf } from "./database";
-import { Fenced, LeaderLease } from "./leader-lease";
+import { Fenced, LEASE_RELEASED_CHANNEL, LeaderLease } from "./leader-lease";
 import { params, snapshot, useTestDatabase } from "./testing/fixtures";
 import { testDrivers } from "./testing/test-databases";
 
@@ -234,6 +234,41 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
       expect(await a.acquire()).toBeNull();
     },
   );
+
+  it("says on anvil_lease_released that it handed its term back, and nothing for a term that was not its to end", async () => {
+    const { database } = test();
+    let heard = 0;
+    let marks = 0;
+    const stopHearing = await database.listen(LEASE_RELEASED_CHANNEL, () => heard++);
+    const stopMarks = await database.listen("anvil_test_mark", () => marks++);
+    // Notifications reach a listener in the order of their commits: once a mark sent after a release is heard, so
+    // is whatever that release said.
+    const mark = async () => {
+      const before = marks;
+      await database.db.execute(sql`select pg_notify('anvil_test_mark', '')`);
+      await expect.poll(() => marks).toBe(before + 1);
+    };
+    try {
+      const a = lease("a");
+      const b = lease("b");
+      const epoch = (await a.acquire())!;
+      await b.release(epoch);
+      await a.release(epoch + 1);
+      await mark();
+      expect(heard).toBe(0);
+      await a.release(epoch);
+      await mark();
+      expect(heard).toBe(1);
+      // Once stopped, the listener hears nothing more.
+      await stopHearing();
+      await b.release((await b.acquire())!);
+      await mark();
+      expect(heard).toBe(1);
+    } finally {
+      await stopHearing();
+      await stopMarks();
+    }
+  });
 
   it("hands the lease over at once when released", async () => {
     const a = lease("a");

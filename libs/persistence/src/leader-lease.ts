@@ -59,6 +59,12 @@ export function fencedOr(error: unknown, fence: Pick<WriteFence, "epoch"> | null
 const run = async (db: AnvilDb | AnvilTx, query: SQL): Promise<RawRow[]> => rowsOf(await db.execute(query));
 
 /**
+ * The NOTIFY channel on which a leader that hands its lease back says so (the payload: the term's epoch): a wake-up
+ * for the followers, which otherwise take the lease at their next look, up to a quarter of LEASE_MS later.
+ */
+export const LEASE_RELEASED_CHANNEL = "anvil_lease_released";
+
+/**
  * The cluster's one leader, elected in PostgreSQL: a one-row table holding who leads, until when, and an epoch
  * that grows with every new term (River's leader table, with fencing). Expiry is the database's clock, so
  * servers' clocks do not matter. A leader renews well within `leaseMs`; once it stops (killed, cut off from the
@@ -137,12 +143,18 @@ export class LeaderLease {
     return rows.length > 0;
   }
 
-  /** Ends term `epoch` at once (a clean shutdown), so another server need not wait for it to run out. */
+  /**
+   * Ends term `epoch` at once (a clean shutdown), so another server need not wait for it to run out, and tells the
+   * servers listening on {@link LEASE_RELEASED_CHANNEL} (at the commit) so that they look now, not at their next tick.
+   */
   async release(epoch: number): Promise<void> {
     await run(
       this.db,
-      sql`update cluster_leader set expires_at = clock_timestamp() - interval '1 millisecond'
-          where id = 1 and holder = ${this.holder} and epoch = ${epoch}`,
+      sql`with released as (
+            update cluster_leader set expires_at = clock_timestamp() - interval '1 millisecond'
+            where id = 1 and holder = ${this.holder} and epoch = ${epoch}
+            returning epoch)
+          select pg_notify(${LEASE_RELEASED_CHANNEL}, epoch::text) from released`,
     );
   }
 
