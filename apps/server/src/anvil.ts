@@ -165,6 +165,12 @@ const unauthorized = (): never => {
 /** How long a stop waits for the calls that change something, which it had taken, to be answered. */
 const CALLS_IN_FLIGHT_MS = 10_000;
 
+/**
+ * How long a stop waits for the connections it took just before it stopped listening to send their requests (a
+ * follower's forwarded call, sent the moment it connected), before it closes those still without one.
+ */
+const FRESH_CONNECTIONS_MS = 2_000;
+
 /** `{ callId }` for a call a follower forwarded with one (see resend-safe.ts), else nothing. */
 const callIdOf = (req: IncomingMessage): { callId?: string } => {
   const callId = forwardedCallId(req);
@@ -471,7 +477,7 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
           service = null;
         } else await service?.stop(graceMs);
         await webhooks.dispatcher.stop();
-        server.close();
+        await calls.stopTaking(FRESH_CONNECTIONS_MS);
         await transport.endStreams(streams, 1_000);
         // A call that changes something, taken and not yet answered (its body still on its way, or forwarded to the
         // next leader), is answered before the connections close: cut off, its caller could not tell what it did.

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
@@ -52,4 +53,54 @@ describe.skipIf(!postgres)("a cluster leader stopped with SIGTERM", { timeout: 1
     const { items } = await httpClient(second.url).jobs.list.query({ limit: 500 });
     expect(items.filter((job) => body.includes(job.prompt))).toEqual([]);
   });
+
+  it("answers a call on a connection it took just before it stopped listening, instead of closing it as idle", async () => {
+    const { env } = await clusterParts(postgres!, cleanups);
+    const first = await spawnServer(env);
+    servers.push(first);
+    const second = await spawnServer(env);
+    servers.push(second);
+    await waitFor(() => leads(first) && !leads(second), "the first server leads");
+
+    // A follower forwards each call that changes something on a connection of its own, and sends it as soon as the
+    // connection is open: one opened just before the leader stopped listening still carries its call. Here the call
+    // comes a while after the listener closed (a busy follower), longer than the stop took to cut every connection.
+    const { port } = new URL(first.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    let reply = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (reply += chunk));
+    const ended = new Promise<string>((resolve) => {
+      socket.once("close", () => resolve(reply));
+      socket.once("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    const exit = first.kill("SIGTERM");
+    await waitFor(() => refused(Number(port)), "the first server stops listening");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const body = JSON.stringify({ title: "sent across a hand-over" });
+    socket.end(
+      `POST /trpc/conversations.create HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\n` +
+        `x-anvil-forwarded: 1\r\nx-anvil-call-id: ${randomUUID()}\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    const answer = await ended;
+    expect(await exit).toMatchObject({ code: 0 });
+    servers.splice(servers.indexOf(first), 1);
+
+    // Answered: it leads no more and did nothing, which the follower reads as "send it to the next leader". Cut off,
+    // the follower could not tell whether the conversation was made, and would have answered 502.
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answer).toMatch(/^x-anvil-not-leader: /im);
+  });
 });
+
+/** Whether a connection to `port` on this machine is refused (nothing listens there), closing it at once if not. */
+const refused = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const probe = connect(port, "127.0.0.1");
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.once("error", () => resolve(true));
+  });
