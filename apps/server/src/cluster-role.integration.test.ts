@@ -337,6 +337,26 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     await role.stop();
   });
 
+  it("looks again as the leader's lease runs out, not at its next tick: a killed leader is replaced at once", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    // A leader that is never renewed again: killed just after it took the lease.
+    await new LeaderLease(database.db, "other", "http://other", 1_500).acquire();
+    const role = new ClusterRole({
+      lease: new LeaderLease(database.db, "this", "http://this", 60_000),
+      leaseMs: 60_000,
+      // No tick of its own within the test: only the time its first look read can make it look again.
+      lookEveryMs: 3_600_000,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: () => undefined,
+    });
+    await role.start();
+    expect(role.role.kind).toBe("follower");
+    await expect.poll(() => role.role.kind, { timeout: 10_000 }).toBe("leader");
+    await role.stop();
+  });
+
   it("keeps its lease while its term starts, however long rebuilding the line takes", async () => {
     test = await driver.create();
     database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });

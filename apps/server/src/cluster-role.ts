@@ -46,6 +46,9 @@ export const askSignInRequired = async (url: string): Promise<boolean | null> =>
  */
 const MAX_TICK_MS = 2_500;
 
+/** How long after the leader's lease runs out a follower that saw it about to looks again. */
+const LOOK_AFTER_EXPIRY_MS = 5;
+
 /**
  * How many of its looks at the lease a follower that lost the database lets pass once it is back, before it may take a
  * lease that ran out meanwhile (see {@link ClusterRole.holdsOff}): a LEASE_MS, 10 s at most.
@@ -123,6 +126,11 @@ export class ClusterRole {
   private nudge: () => void = () => undefined;
   /** A {@link lookNow} came while no wait was under way: the next wait ends at once. */
   private nudged = false;
+  /**
+   * A follower's last look found the leader's lease running out sooner than its next tick: the next look is then (its
+   * monotonic time), so that a killed leader is replaced as its lease runs out, not up to a tick later.
+   */
+  private leaseRunsOutAt: number | null = null;
   private readonly tickMs: number;
   /** Renewals that go unanswered while the database is away: said once, not four times per lease. */
   private readonly renewFailures: FailureSpell;
@@ -233,7 +241,10 @@ export class ClusterRole {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       const nudged = new Promise<void>((resolve) => (this.nudge = resolve));
-      if (!this.nudged) await sleepUnless(this.tickMs, Promise.race([this.woken, nudged]));
+      const runsOut = this.leaseRunsOutAt === null ? Infinity : this.leaseRunsOutAt - performance.now();
+      this.leaseRunsOutAt = null;
+      const waitMs = Math.max(0, Math.min(this.tickMs, runsOut));
+      if (!this.nudged) await sleepUnless(waitMs, Promise.race([this.woken, nudged]));
       const told = this.nudged;
       this.nudged = false;
       if (this.stopping) break;
@@ -312,6 +323,8 @@ export class ClusterRole {
       if (this.databaseBack === "away") this.databaseBack = performance.now();
       // Its own lease, taken without hearing so: not a leader to forward to, and it takes the lease again next.
       const leader = looked.leader && lease.isOwn(looked.leader) ? null : looked.leader;
+      // A few milliseconds after, so that the look finds it over (the two clocks tick alike; the read took a while).
+      if (leader) this.leaseRunsOutAt = performance.now() + leader.expiresInMs + LOOK_AFTER_EXPIRY_MS;
       if (this.current.kind === "follower") this.current = { kind: "follower", leader };
       if (leader && leader.epoch !== this.seen?.epoch) this.sawLeader(leader);
       return;

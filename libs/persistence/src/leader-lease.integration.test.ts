@@ -22,13 +22,18 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("LeaderLease on $kind"
     const first = await a.acquire();
     expect(first).not.toBeNull();
     expect(await b.acquire()).toBeNull();
-    expect(await b.current()).toEqual({
+    const leader = await b.current();
+    expect(leader).toEqual({
       holder: "a",
       url: "http://a",
       epoch: first,
       backends: null,
       webhookSecretFingerprint: null,
+      expiresInMs: expect.any(Number),
     });
+    // Read on the database's clock: a 60 s lease just taken.
+    expect(leader!.expiresInMs).toBeGreaterThan(0);
+    expect(leader!.expiresInMs).toBeLessThanOrEqual(60_000);
     expect(await a.renew(first!)).toBe(true);
     await runOut();
     const second = await b.acquire();

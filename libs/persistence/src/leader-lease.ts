@@ -19,6 +19,11 @@ export interface Leader {
    * server of an older version leads).
    */
   readonly webhookSecretFingerprint: string | null;
+  /**
+   * How long its lease runs on without a renewal, on the database's clock, as read: a follower looks again when it
+   * runs out, instead of up to a quarter of LEASE_MS later.
+   */
+  readonly expiresInMs: number;
 }
 
 /** A write made under a lease that is no longer held (expired, or taken over): it must not land. */
@@ -163,7 +168,8 @@ export class LeaderLease {
     const rows = await run(
       this.db,
       sql`select holder, url, epoch, case when backends_epoch = epoch then backends end as backends,
-                 case when webhook_secret_fingerprint_epoch = epoch then webhook_secret_fingerprint end as webhook_secret_fingerprint
+                 case when webhook_secret_fingerprint_epoch = epoch then webhook_secret_fingerprint end as webhook_secret_fingerprint,
+                 extract(epoch from expires_at - clock_timestamp()) * 1000 as expires_in_ms
           from cluster_leader where id = 1 and expires_at > clock_timestamp()`,
     );
     const row = rows[0];
@@ -176,6 +182,7 @@ export class LeaderLease {
       epoch: Number(row["epoch"]),
       backends: Array.isArray(backends) ? backends.map(String) : null,
       webhookSecretFingerprint: typeof webhookSecretFingerprint === "string" ? webhookSecretFingerprint : null,
+      expiresInMs: Math.max(0, Number(row["expires_in_ms"])),
     };
   }
 
