@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { appRouter } from "@anvil/api";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import Ajv2020 from "ajv/dist/2020";
@@ -121,6 +122,17 @@ describe("/openapi.json", { timeout: 60_000 }, () => {
     }
     const missing = await fetch(`${url}/images/00000000-0000-4000-8000-000000000000.png`);
     expect(Object.keys(image.responses)).toContain(String(missing.status));
+    // Where nobody signs in, an image asked for by another name than this machine's (DNS rebinding) is refused.
+    const foreign = await new Promise<number>((resolve, reject) => {
+      const asked = request(`${url}${job.imageUrl}`, { headers: { host: "evil.example" } }, (reply) => {
+        reply.resume();
+        resolve(reply.statusCode ?? 0);
+      });
+      asked.once("error", reject);
+      asked.end();
+    });
+    expect(foreign).toBe(403);
+    expect(Object.keys(image.responses)).toContain("403");
 
     const healthz = doc.paths["/healthz"]?.get as unknown as {
       responses: Record<string, { content: { "application/json": { schema: Schema } } }>;

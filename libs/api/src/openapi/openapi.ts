@@ -285,6 +285,10 @@ function httpPaths(): Record<string, JsonSchema> {
             },
           },
           "401": errorReply("UNAUTHORIZED: sign-in is required and the request carries no valid token or session"),
+          "403": errorReply(
+            "FORBIDDEN: a Host this server does not answer to, where nobody signs in (a page on another site's name " +
+              "that resolves to this machine)",
+          ),
           "404": errorReply("NOT_FOUND: no such job, another user's, or it has no image (not complete)"),
           "405": errorReply("METHOD_NOT_SUPPORTED: a method other than GET or HEAD"),
         },
