@@ -14,6 +14,9 @@ type Transition = Extract<JournalEntry, { kind: "transition" }>;
 const patchFor = (entry: Transition, backendUrl: (backend: number) => string | null): TransitionPatch => {
   const { job } = entry;
   const finishedAt = job.finishedAt === null ? undefined : new Date(job.finishedAt);
+  // A run's start again as it ends: one whose start was written late counts from when its request went out (see
+  // HELD_START_MS), which the `processing` row could not know yet.
+  const started = entry.from === "processing" && job.startedAt !== null ? { startedAt: new Date(job.startedAt) } : {};
   switch (entry.to) {
     case "processing":
       return {
@@ -26,18 +29,19 @@ const patchFor = (entry: Transition, backendUrl: (backend: number) => string | n
       };
     case "complete":
       return {
+        ...started,
         progress: 100,
         imageUrl: job.result?.imageUrl ?? null,
         usedSeed: job.result?.usedSeed ?? null,
         finishedAt,
       };
     case "error":
-      return { error: job.error ?? "The generation failed", finishedAt };
+      return { ...started, error: job.error ?? "The generation failed", finishedAt };
     case "queued":
       // Its backend went away: it waits again, at the front, for its next attempt (the count of starts stays).
       return { progress: 0, startedAt: null };
     case "cancelled":
-      return { finishedAt, cancelledBy: job.cancelledBy };
+      return { ...started, finishedAt, cancelledBy: job.cancelledBy };
     default: {
       // Every status is handled above: a new one must say here what it changes.
       const unknown: never = entry.to;

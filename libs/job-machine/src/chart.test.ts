@@ -30,6 +30,8 @@ describe("chartOf", () => {
       { edge: "queued → cancelled on job.cancel", targetless: false, guarded: false },
       { edge: "processing → processing on job.progress", targetless: true, guarded: true },
       { edge: "processing → processing on job.generated", targetless: true, guarded: true },
+      // Its start written down late: counted from when its request went out (guarded: held up long enough).
+      { edge: "processing → processing on job.sent", targetless: true, guarded: true },
       { edge: "processing → cancelled on job.cancel", targetless: false, guarded: false },
       { edge: "processing → complete on xstate.done.actor.0.imageJob.processing", targetless: false, guarded: false },
       // The backend went away: back to the line as the next attempt (guarded: attempts left).

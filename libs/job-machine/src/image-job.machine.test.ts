@@ -1,6 +1,6 @@
 import { createActor, fromPromise, waitFor } from "xstate";
 import { describe, expect, it } from "vitest";
-import { imageJobMachine } from "./image-job.machine";
+import { HELD_START_MS, imageJobMachine } from "./image-job.machine";
 import type { GenerateActorInput, ImageJobReport } from "./image-job.machine";
 import { testParams } from "./test-support";
 
@@ -37,6 +37,29 @@ describe("imageJobMachine", () => {
     expect(done.output?.status).toBe("complete");
     // Its end is its output (`xstate.done.actor.j1` for a parent), not a report.
     expect(reports.map((report) => report.type)).toEqual(["job.started"]);
+  });
+
+  it("counts its start from when its request went out when writing the start down was held up, not otherwise", async () => {
+    for (const [writeMs, startedAt] of [
+      [HELD_START_MS + 500, 10_000 + HELD_START_MS + 500],
+      [5, 10_000],
+    ] as const) {
+      let clock = 10_000;
+      const actor = createActor(
+        withBackend(async (generate) => {
+          // The start is written down meanwhile (the database away for `writeMs`), then the request goes out.
+          await Promise.resolve();
+          clock += writeMs;
+          generate.onSent?.();
+          clock += 2_000;
+          return { imageUrl: "/images/j1.png", usedSeed: 7 };
+        }),
+        { input: { ...input, now: () => clock } },
+      ).start();
+      actor.send({ type: "job.start", backend: 0 });
+      const done = await waitFor(actor, (s) => s.status === "done");
+      expect(done.output).toMatchObject({ startedAt, finishedAt: clock });
+    }
   });
 
   it("ends in error with the backend's message when the generation fails", async () => {

@@ -56,6 +56,8 @@ export type ImageJobEvent =
   | { type: "job.start"; backend: number; turn?: number | null; reason?: string }
   | { type: "job.progress"; progress: number }
   | { type: "job.generated" }
+  /** Its start is written down and its request goes to the backend now (see {@link HELD_START_MS}). */
+  | { type: "job.sent" }
   /** `by`: the user who cancelled it. */
   | { type: "job.cancel"; by?: string | undefined };
 
@@ -96,7 +98,20 @@ export interface GenerateActorInput {
   onProgress: (progress: number) => void;
   /** Tell the job its backend is done (and free): what is left is keeping the output. */
   onGenerated: () => void;
+  /** Tell the job its start is written down and its request goes out now (write-ahead). */
+  onSent?: () => void;
 }
+
+/**
+ * A job's start is written down before its request goes to the backend, which takes milliseconds. When that write
+ * was held up longer than this (the database away, then back), the job's start is when its request went out: the
+ * wait was no GPU time, and the runs that estimates learn from, and `runMs`, would count it as some.
+ */
+export const HELD_START_MS = 1_000;
+
+/** Whether writing the job's start down took longer than {@link HELD_START_MS} until now. */
+const startHeldUp = (context: ImageJobContext): boolean =>
+  context.startedAt !== null && context.now() - context.startedAt > HELD_START_MS;
 
 /** The final word of a job actor, sent to its parent in `xstate.done.actor.<jobId>`. */
 export type ImageJobOutput = Pick<
@@ -215,6 +230,10 @@ export const imageJobMachine = setup({
           onGenerated: () => {
             if (self.getSnapshot().status === "active") self.send({ type: "job.generated" });
           },
+          // Sent only when its start was held up: an event for every job would crowd the inspector's timeline.
+          onSent: () => {
+            if (self.getSnapshot().status === "active" && startHeldUp(context)) self.send({ type: "job.sent" });
+          },
         }),
         onDone: { target: "complete", actions: assign(({ event }) => ({ result: event.output, progress: 100 })) },
         onError: [
@@ -261,6 +280,10 @@ export const imageJobMachine = setup({
             assign({ generated: true }),
             { type: "report", params: ({ context }) => ({ type: "job.generated", jobId: context.jobId }) },
           ],
+        },
+        "job.sent": {
+          guard: ({ context }) => startHeldUp(context),
+          actions: assign(({ context }) => ({ startedAt: context.now() })),
         },
         "job.cancel": { target: "cancelled", actions: "noteCanceller" },
       },

@@ -1,5 +1,5 @@
 export * from "./job";
-export { imageJobMachine, describeFailure } from "./image-job.machine";
+export { HELD_START_MS, imageJobMachine, describeFailure } from "./image-job.machine";
 export type {
   ImageJobInput,
   ImageJobContext,

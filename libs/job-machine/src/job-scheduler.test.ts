@@ -1,5 +1,6 @@
 import { Effect } from "effect";
 import { describe, expect, it, vi } from "vitest";
+import { HELD_START_MS } from "./image-job.machine";
 import { BackendLost } from "./job";
 import type { GenerateProgram } from "./job-scheduler";
 import { fakeBackend, testScheduler } from "./test-support";
@@ -63,6 +64,34 @@ describe("JobScheduler GPU lock", () => {
     store();
     expect(await Promise.all(done)).toEqual(["complete", "complete"]);
     expect(scheduler.snapshot()).toMatchObject({ queued: 0, processing: 0 });
+    await scheduler.stop();
+  });
+
+  it("counts a start whose writing was held up from when its request went out, and writes that start at its end", async () => {
+    let clock = 50_000;
+    const sentAt: number[] = [];
+    const generate: GenerateProgram = (request) =>
+      Effect.sync(() => {
+        sentAt.push(clock);
+        clock += 3_000;
+        return Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 1 });
+      });
+    const { scheduler, submit, published } = testScheduler(generate, {
+      now: () => clock,
+      // The database is away while the start is written: the write lands later than the start was decided.
+      persist: async (entries) => {
+        if (entries.some((entry) => entry.kind === "transition" && entry.to === "processing")) {
+          clock += HELD_START_MS + 500;
+        }
+        return entries.map((_, i) => i);
+      },
+    });
+    expect(await submit("a")).toBe("complete");
+    const startOf = (to: string) =>
+      published.flatMap((e) => (e.kind === "transition" && e.to === to ? [e.job.startedAt] : []));
+    expect(startOf("processing")).toEqual([50_000]);
+    expect(sentAt).toEqual([50_000 + HELD_START_MS + 500]);
+    expect(startOf("complete")).toEqual(sentAt);
     await scheduler.stop();
   });
 

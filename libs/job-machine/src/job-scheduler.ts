@@ -196,6 +196,7 @@ export class JobScheduler<P> {
         gpu
           .withGpu(request.backend)(
             decided.pipe(
+              Effect.tap(() => Effect.sync(() => input.onSent?.())),
               Effect.andThen(options.generate(request, input.onProgress)),
               within(jobTimeoutMs, timeoutMessage(jobTimeoutMs)),
             ),
