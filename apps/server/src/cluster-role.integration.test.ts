@@ -240,6 +240,40 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     await leader.stop();
   });
 
+  it("ends its spell of failed renewals with its term, so no later term says the lease is renewed again", async () => {
+    test = await driver.create();
+    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    const lease = new CutOff(database.db, "this", "http://this", 400);
+    const logged: { message: string; level: string | undefined }[] = [];
+    const role = new ClusterRole({
+      lease,
+      leaseMs: 400,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: (message, _fields, level) => void logged.push({ message, level }),
+    });
+    await role.start();
+    expect(role.role.kind).toBe("leader");
+    // Cut off from the database (its role's login refused, say) until another server has taken the lease over.
+    lease.away = true;
+    const other = new LeaderLease(database.db, "other", "http://other", 60_000);
+    let otherEpoch: number | null = null;
+    await expect.poll(async () => (otherEpoch = await other.acquire()), { timeout: 10_000 }).not.toBeNull();
+    lease.back();
+    await expect.poll(() => role.role.kind, { timeout: 10_000 }).toBe("follower");
+    // Back as the leader in a later term, whose renewals go through.
+    await other.release(otherEpoch!);
+    await expect.poll(() => role.role.kind, { timeout: 10_000 }).toBe("leader");
+    await role.stop();
+    const said = logged.map(({ message, level }) => `${level ?? "info"}: ${message}`);
+    const failed = said.indexOf("warn: could not renew the cluster lease");
+    const over = said.indexOf("info: the cluster lease is no longer renewed: this server's term ended");
+    expect(failed).toBeGreaterThanOrEqual(0);
+    expect(over).toBeGreaterThan(failed);
+    expect(said[over + 1]).toBe("warn: this server no longer leads the cluster");
+    expect(said.filter((line) => line.includes("renewed again"))).toEqual([]);
+  });
+
   it("says when a renewal of its lease goes unanswered for half of LEASE_MS, and when it is renewed again", async () => {
     test = await driver.create();
     database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });

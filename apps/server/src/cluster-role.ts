@@ -485,6 +485,8 @@ export class ClusterRole {
 
   private async endTerm(epoch: number, why: string): Promise<void> {
     this.current = { kind: "follower", leader: null };
+    // Renewals that failed are over with the term: the line below says how it ended, not a renewal in a later term.
+    this.renewFailures.over("the cluster lease is no longer renewed: this server's term ended", { epoch });
     this.options.log("this server no longer leads the cluster", { epoch, why }, "warn");
     await this.options.stepDown(epoch, why);
   }

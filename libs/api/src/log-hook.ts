@@ -27,4 +27,14 @@ export class FailureSpell {
     this.failing = false;
     this.log?.(this.recovered, fields, "info");
   }
+
+  /**
+   * Ends a spell of failures without a success (what kept failing is no longer tried): says `message` when failures
+   * were said, so that the last word on them is not a warning that reads as still true; silent otherwise.
+   */
+  over(message: string, fields: Record<string, unknown> = {}): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.log?.(message, fields, "info");
+  }
 }

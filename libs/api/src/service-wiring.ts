@@ -201,6 +201,13 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
     // the latest progress arrives within 250 ms).
     progressDelayMs: PROGRESS_DELAY_MS,
     publish: (entry, persisted) => publisher.publish(entry, persisted),
+    // The term ended (another server leads): what failed to be written is the next leader's to go on from.
+    onAbandon: () => {
+      const over =
+        "no longer tried here: this server's term as leader ended, and the next leader goes on from what the database holds";
+      writeFailures.over(`database writes are ${over}`);
+      imageFailures.over(`images are ${over}`);
+    },
     isUnreachable: isTransientDatabaseError,
     onPublishError: (error, entry) =>
       log?.("publishing a persisted change failed", { error: databaseErrorText(error), jobId: entry.jobId }, "error"),

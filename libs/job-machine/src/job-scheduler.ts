@@ -37,7 +37,14 @@ export class GenerationTimedOut extends Data.TaggedError("GenerationTimedOut")<{
 /** Everything the scheduler needs from its host. */
 export interface JobSchedulerOptions<P> extends Pick<
   JournalOptions<P>,
-  "persist" | "publish" | "onRetry" | "onPublishError" | "isUnreachable" | "onRejected" | "progressDelayMs"
+  | "persist"
+  | "publish"
+  | "onRetry"
+  | "onAbandon"
+  | "onPublishError"
+  | "isUnreachable"
+  | "onRejected"
+  | "progressDelayMs"
 > {
   /** The clock of every timestamp the scheduler, its job actors, its GPU permits and its journal take (default `Date.now`). */
   now?: Clock;

@@ -122,11 +122,19 @@ describe("Journal", () => {
     const db = fakeDatabase();
     db.down = true;
     const published: JournalEntry[] = [];
-    const journal = new Journal<string>({ ...db, publish: (entry) => void published.push(entry) });
+    let abandoned = 0;
+    const journal = new Journal<string>({
+      ...db,
+      publish: (entry) => void published.push(entry),
+      onAbandon: () => void abandoned++,
+    });
     const first = journal.record(progress("a", 10));
     const second = journal.record(progress("b", 20));
     await vi.waitFor(() => expect(db.calls).toBeGreaterThan(1));
     journal.abandon();
+    journal.abandon();
+    // Told once, so that its owner can say the failing writes are no longer tried.
+    expect(abandoned).toBe(1);
     await Promise.all([first, second]);
     await journal.flush();
     const calls = db.calls;

@@ -39,6 +39,8 @@ export interface JournalOptions<P> {
   onPublishError?: (error: unknown, entry: JournalEntry) => void;
   /** Called when a persist attempt fails and will be retried. */
   onRetry?: (error: DatabaseUnreachable, attempt: number) => void;
+  /** Called once the lane is abandoned (see {@link Journal.abandon}): nothing it held will be written. */
+  onAbandon?: () => void;
   /**
    * Called for an entry the database refused: a transition is replaced by its job's failure (written and
    * published in its place), a progress value is dropped. The lane goes on either way.
@@ -252,6 +254,7 @@ export class Journal<P> {
    * that have not run never do: their callers get {@link LaneAbandoned}, as does every later {@link run}.
    */
   abandon(): void {
+    if (!this.abandoned) this.options.onAbandon?.();
     this.abandoned = true;
     if (this.progressTimer) clearTimeout(this.progressTimer);
     this.progressTimer = null;

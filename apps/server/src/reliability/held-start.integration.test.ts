@@ -24,7 +24,7 @@ class AwayAtStart extends JobStore {
   }
 }
 
-describe.each(testDrivers())("a start written while the database was away, on $kind", (driver) => {
+describe.each(testDrivers())("a database away at a job's start, on $kind", (driver) => {
   const cleanups = useCleanups();
 
   it("counts the run from when its request went out: the wait is no GPU time for estimates or runMs", async () => {
@@ -51,5 +51,33 @@ describe.each(testDrivers())("a start written while the database was away, on $k
     expect(startedAt - Date.parse(submitted.createdAt)).toBeGreaterThan(HELD_START_MS);
     expect(run).toBeDefined();
     expect(finishedAt - startedAt).toBeLessThan(HELD_START_MS);
+  }, 60_000);
+
+  it("says that the writes it kept retrying are no longer tried once its term ends", async () => {
+    const simulator = await startForgeSimulator({ stepMs: 5 });
+    cleanups.push(() => simulator.close());
+    const said: string[] = [];
+    const { service } = await startJobService(driver, cleanups, {
+      // Away from the first start on, for longer than the test.
+      store: (database) => Object.assign(new AwayAtStart(database), { awayMs: 600_000 }),
+      backends: [makeForgeClient({ baseUrl: simulator.url })],
+      probeIntervalMs: 100,
+      log: (message) => void said.push(message),
+    });
+    await waitFor(() => service.monitor.health().every((backend) => backend.healthy), "the backend is up");
+    await service.submit({
+      prompt: uniquePrompt("never started"),
+      ...DEFAULT_JOB_PARAMS,
+      ...quick,
+      conversationId: undefined,
+    });
+    await waitFor(() => said.includes("database write failed; retrying"), "a write fails");
+    // Another server took the lease over: this term's service stops and writes nothing more.
+    await service.stop(0, { abandon: true });
+    const over = said.indexOf(
+      "database writes are no longer tried here: this server's term as leader ended, and the next leader goes on from what the database holds",
+    );
+    expect(over).toBeGreaterThan(said.indexOf("database write failed; retrying"));
+    expect(said).not.toContain("database writes go through again");
   }, 60_000);
 });
