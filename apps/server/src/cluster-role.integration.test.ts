@@ -111,10 +111,27 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     database = null;
     test = null;
   });
+  /** A fresh database of the driver's kind, made for the test and removed after it. */
+  const open = async (): Promise<AnvilDatabase> => {
+    const made = await driver.create();
+    test = made;
+    return openDatabase(made.databaseUrl ? { url: made.databaseUrl } : { dataDir: made.dataDir });
+  };
+  /** A role on `lease` that does nothing as it leads or steps down, and the lines it logged with their levels. */
+  const loggingRole = (lease: LeaderLease, leaseMs: number) => {
+    const logged: { message: string; level: string | undefined }[] = [];
+    const role = new ClusterRole({
+      lease,
+      leaseMs,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: (message, _fields, level) => void logged.push({ message, level }),
+    });
+    return { role, logged };
+  };
 
   it("does not lead a term it wins while it stops, or stops leading it before it gives the lease back", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const { db } = database;
     // Another server leads: this one starts as a follower.
     const other = new LeaderLease(db, "other", "http://other", 60_000);
@@ -147,8 +164,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("leads at its next tick, not once its lease ran out, when the answer to the acquire that took it was lost", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const led: number[] = [];
     const role = new ClusterRole({
       // Held for a minute: waiting for it to run out would outlast the test.
@@ -179,8 +195,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("keeps forwarding to the leader it knows while the database does not answer it", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     await new LeaderLease(database.db, "other", "http://other", 60_000).acquire();
     const lease = new AwayDatabase(database.db, "this", "http://this", 60_000);
     const role = new ClusterRole({
@@ -202,8 +217,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("leaves the lease to its leader when the database comes back after it was away from both for over LEASE_MS", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const leaseMs = 2_000;
     const roleOn = (lease: LeaderLease, led: number[]) =>
       new ClusterRole({
@@ -241,17 +255,9 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("ends its spell of failed renewals with its term, so no later term says the lease is renewed again", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const lease = new CutOff(database.db, "this", "http://this", 400);
-    const logged: { message: string; level: string | undefined }[] = [];
-    const role = new ClusterRole({
-      lease,
-      leaseMs: 400,
-      lead: async () => undefined,
-      stepDown: async () => undefined,
-      log: (message, _fields, level) => void logged.push({ message, level }),
-    });
+    const { role, logged } = loggingRole(lease, 400);
     await role.start();
     expect(role.role.kind).toBe("leader");
     // Cut off from the database (its role's login refused, say) until another server has taken the lease over.
@@ -275,17 +281,9 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("says when a renewal of its lease goes unanswered for half of LEASE_MS, and when it is renewed again", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const lease = new StuckRenewal(database.db, "this", "http://this", 60_000);
-    const logged: { message: string; level: string | undefined }[] = [];
-    const role = new ClusterRole({
-      lease,
-      leaseMs: 400,
-      lead: async () => undefined,
-      stepDown: async () => undefined,
-      log: (message, _fields, level) => void logged.push({ message, level }),
-    });
+    const { role, logged } = loggingRole(lease, 400);
     await role.start();
     expect(role.role.kind).toBe("leader");
     lease.stuck = true;
@@ -300,8 +298,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("knows its lease lapsed once cut off from the database for LEASE_MS, even with its wall clock set back", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const lease = new StuckRenewal(database.db, "this", "http://this", 60_000);
     const role = new ClusterRole({
       lease,
@@ -324,8 +321,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("looks at the lease every 2.5 s at most, so a long LEASE_MS of its own does not delay a takeover", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const other = new LeaderLease(database.db, "other", "http://other", 60_000);
     const otherEpoch = (await other.acquire())!;
     // The longest LEASE_MS there is: a look every quarter of it would be every 150 s.
@@ -345,8 +341,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("takes a lease handed back as soon as the leader's NOTIFY says so, not at its next look", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const other = new LeaderLease(database.db, "other", "http://other", 60_000);
     const otherEpoch = (await other.acquire())!;
     const logged: { message: string; fields: unknown }[] = [];
@@ -372,8 +367,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("looks again as the leader's lease runs out, not at its next tick: a killed leader is replaced at once", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     // A leader that is never renewed again: killed just after it took the lease.
     await new LeaderLease(database.db, "other", "http://other", 1_500).acquire();
     const role = new ClusterRole({
@@ -392,8 +386,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("keeps its lease while its term starts, however long rebuilding the line takes", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const { db } = database;
     const leaseMs = 1_000;
     const other = new LeaderLease(db, "other", "http://other", leaseMs);
@@ -418,8 +411,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("leads as soon as its term has started: the renewals during the start do not hold it up", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     // A renewal every 150 s: a start that waited for the next one would outlast the test's timeout.
     const leaseMs = 600_000;
     let led = false;
@@ -436,8 +428,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("drains a term whose start was under way when it was told to stop, before it gives the lease back", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const lease = new LeaderLease(database.db, "this", "http://this", 60_000);
     let started: () => void = () => undefined;
     const starting = new Promise<void>((resolve) => (started = resolve));
@@ -470,8 +461,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   });
 
   it("marks its row as stopping before a leader drains, and does not wait on a mark the database leaves unanswered", async () => {
-    test = await driver.create();
-    database = await openDatabase(test.databaseUrl ? { url: test.databaseUrl } : { dataDir: test.dataDir });
+    database = await open();
     const steps: string[] = [];
     /** A row whose mark never answers when `hangs`: the database gone as the stop begins. */
     const member = (hangs: boolean) => ({
