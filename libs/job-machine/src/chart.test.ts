@@ -63,6 +63,7 @@ describe("chartOf", () => {
       "backend.model",
       "job.started",
       "job.progress",
+      "job.sent",
       "job.generated",
       "job.requeued",
       "xstate.done.actor.*",

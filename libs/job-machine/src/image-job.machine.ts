@@ -88,6 +88,8 @@ export type ImageJobReport =
   | { type: "job.progress"; jobId: string; progress: number }
   /** Its backend is done with it, and free; the job stays `processing` while its output is kept. */
   | { type: "job.generated"; jobId: string }
+  /** Its start, written down late, is counted from `startedAt`, when its request went out (see HELD_START_MS). */
+  | { type: "job.sent"; jobId: string; startedAt: number }
   /** processing → queued: its backend went away; it waits for another, as its next attempt. */
   | { type: "job.requeued"; job: ImageJobSummary };
 
@@ -283,7 +285,13 @@ export const imageJobMachine = setup({
         },
         "job.sent": {
           guard: ({ context }) => startHeldUp(context),
-          actions: assign(({ context }) => ({ startedAt: context.now() })),
+          actions: [
+            assign(({ context }) => ({ startedAt: context.now() })),
+            {
+              type: "report",
+              params: ({ context }) => ({ type: "job.sent", jobId: context.jobId, startedAt: context.startedAt ?? 0 }),
+            },
+          ],
         },
         "job.cancel": { target: "cancelled", actions: "noteCanceller" },
       },

@@ -70,9 +70,11 @@ describe("JobScheduler GPU lock", () => {
   it("counts a start whose writing was held up from when its request went out, and writes that start at its end", async () => {
     let clock = 50_000;
     const sentAt: number[] = [];
+    const busySince: (number | null)[] = [];
     const generate: GenerateProgram = (request) =>
       Effect.sync(() => {
         sentAt.push(clock);
+        busySince.push(scheduler.snapshot().backends[0]?.since ?? null);
         clock += 3_000;
         return Effect.succeed({ imageUrl: `/images/${request.jobId}.png`, usedSeed: 1 });
       });
@@ -92,6 +94,8 @@ describe("JobScheduler GPU lock", () => {
     expect(startOf("processing")).toEqual([50_000]);
     expect(sentAt).toEqual([50_000 + HELD_START_MS + 500]);
     expect(startOf("complete")).toEqual(sentAt);
+    // queue.status says the same of its GPU while it runs.
+    expect(busySince).toEqual(sentAt);
     await scheduler.stop();
   });
 

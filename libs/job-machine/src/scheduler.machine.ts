@@ -441,6 +441,13 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         enqueue({ type: "reportProgress", params: { jobId: event.jobId, progress: event.progress } });
       }),
     },
+    "job.sent": {
+      actions: ({ context, event }) => {
+        // Its backend has been busy with it since its request went out, not since it was picked.
+        const slot = context.backends.find((backend) => backend.jobId === event.jobId);
+        if (slot) slot.since = event.startedAt;
+      },
+    },
     "job.generated": {
       actions: enqueueActions(({ context, event, enqueue }) => {
         // The backend is done with it: the next job gets the backend while this one's image is kept.
