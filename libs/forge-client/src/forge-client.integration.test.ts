@@ -84,9 +84,11 @@ describe("ForgeClient", () => {
   });
 
   it("interrupts the backend when a timeout interrupts a generation that hangs", async () => {
+    // Two seconds: on a loaded machine 100 ms once ran out before the request reached the simulator, which then had
+    // nothing running to interrupt.
     const timedOut = client()
       .generate(request({ prompt: "sim:hang" }))
-      .pipe(Effect.timeout(100), Effect.flip);
+      .pipe(Effect.timeout(2_000), Effect.flip);
     expect((await Effect.runPromise(timedOut))._tag).toBe("TimeoutError");
     await waitFor(() => sim.stats().interrupted === 1);
     expect((await Effect.runPromise(client().progress())).busy).toBe(false);
