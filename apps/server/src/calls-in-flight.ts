@@ -24,42 +24,43 @@ export interface CallsInFlight {
  * follower that forwarded one answers 502, "look before calling again"), though the server could still answer them.
  */
 export function callsInFlight(server: Server): CallsInFlight {
-  let open = 0;
-  const waiting = new Set<() => void>();
-  /** The connections taken that have not sent a request yet, and what waits for there to be none. */
-  const fresh = new Set<Socket>();
-  const noneFresh = new Set<() => void>();
-  const notFresh = (socket: Socket) => {
-    if (!fresh.delete(socket) || fresh.size > 0) return;
-    for (const wake of noneFresh) wake();
-    noneFresh.clear();
-  };
+  const calls = drainingSet<ServerResponse>();
+  /** The connections taken that have not sent a request yet. */
+  const fresh = drainingSet<Socket>();
   server.on("connection", (socket: Socket) => {
     fresh.add(socket);
-    socket.once("close", () => notFresh(socket));
+    socket.once("close", () => fresh.delete(socket));
   });
   // A WebSocket's upgrade is its request.
-  server.on("upgrade", (req: IncomingMessage) => notFresh(req.socket));
+  server.on("upgrade", (req: IncomingMessage) => fresh.delete(req.socket));
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    notFresh(req.socket);
+    fresh.delete(req.socket);
     if (CHANGE_NOTHING.has(req.method ?? "GET")) return;
-    open += 1;
-    res.once("close", () => {
-      open -= 1;
-      if (open > 0) return;
-      for (const wake of waiting) wake();
-      waiting.clear();
-    });
+    calls.add(res);
+    res.once("close", () => calls.delete(res));
   });
   return {
     stopTaking: async (maxMs) => {
       server.close();
-      if (fresh.size > 0) {
-        await settleWithin(new Promise<void>((resolve) => noneFresh.add(resolve)), maxMs, undefined);
-      }
+      await fresh.emptied(maxMs);
     },
-    settled: async (maxMs) => {
-      if (open === 0) return;
+    settled: (maxMs) => calls.emptied(maxMs),
+  };
+}
+
+/** A set, and a wait for it to be empty: settles at once when it is, else once its last item goes or `maxMs` passed. */
+function drainingSet<T>(): { add(item: T): void; delete(item: T): void; emptied(maxMs: number): Promise<void> } {
+  const items = new Set<T>();
+  const waiting = new Set<() => void>();
+  return {
+    add: (item) => void items.add(item),
+    delete: (item) => {
+      if (!items.delete(item) || items.size > 0) return;
+      for (const wake of waiting) wake();
+      waiting.clear();
+    },
+    emptied: async (maxMs) => {
+      if (items.size === 0) return;
       await settleWithin(new Promise<void>((resolve) => waiting.add(resolve)), maxMs, undefined);
     },
   };
