@@ -1,4 +1,5 @@
 import type { ForgeClient, ForgeError, GenerationResult } from "@anvil/forge-client";
+import { MAY_STILL_RUN } from "@anvil/forge-client";
 import { BackendLost } from "@anvil/job-machine";
 import type { GenerateProgram, JobParams } from "@anvil/job-machine";
 import { errorChain, isTransientDatabaseError } from "@anvil/persistence";
@@ -98,12 +99,6 @@ const storageMayRecover = (cause: unknown): boolean =>
 
 const IMAGE_RETRY = Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]);
 
-/**
- * Failures after which this job's generation may still run on Forge: it got the request and gave no answer. After
- * any other (Forge answered, or never got the request) nothing of this job's runs there.
- */
-const MAY_RUN_ON: ReadonlySet<ForgeError["reason"]> = new Set(["ConnectionLost", "Timeout"]);
-
 /** Failures after which the backend itself may be gone: then its probes tell. */
 const MAYBE_GONE: ReadonlySet<ForgeError["reason"]> = new Set(["Unreachable", "ConnectionLost"]);
 
@@ -190,7 +185,7 @@ export const forgeGenerate =
         Effect.onExit((exit) => {
           if (Exit.isSuccess(exit) || Deferred.isDoneUnsafe(generated)) return Effect.void;
           const failure = Exit.findErrorOption(exit);
-          const ours = Option.isNone(failure) || MAY_RUN_ON.has(failure.value.reason);
+          const ours = Option.isNone(failure) || MAY_STILL_RUN.has(failure.value.reason);
           return untilIdle(watched, { throughErrors: true, interruptApiJob: ours }).pipe(Effect.ignore);
         }),
         Effect.catchTag("ForgeError", (error): Effect.Effect<never, ForgeError | BackendLost> => {

@@ -33,6 +33,13 @@ export class ForgeError extends Data.TaggedError("ForgeError")<{
   readonly cause?: unknown;
 }> {}
 
+/**
+ * Failures after which what the call asked for may still run on Forge: the request reached it and no answer came (a
+ * generation, a rescan). Forge does not stop a request whose client left. After any other failure (Forge answered, or
+ * never got the request) nothing of it runs there.
+ */
+export const MAY_STILL_RUN: ReadonlySet<ForgeErrorReason> = new Set(["ConnectionLost", "Timeout"]);
+
 const unreachableCodes: Record<string, string> = {
   ECONNREFUSED: "connection refused",
   ENOTFOUND: "host not found",

@@ -1,4 +1,4 @@
-import { Duration, Effect, Fiber, Option, Schedule, Semaphore } from "effect";
+import { Duration, Effect, Exit, Fiber, Option, Schedule, Semaphore } from "effect";
 import { parseBackendUrl } from "./backend-url";
 import { checkpointSetting, madeWith } from "./checkpoints";
 import {
@@ -10,7 +10,7 @@ import {
   decodeTxt2Img,
   toForgeTxt2Img,
 } from "./decode";
-import { ForgeError } from "./errors";
+import { ForgeError, MAY_STILL_RUN } from "./errors";
 import { requestJson, type HttpCall, type HttpSettings } from "./http";
 import type {
   ForgeProgress,
@@ -500,7 +500,18 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         rescans++;
         return call("POST", "/sdapi/v1/refresh-checkpoints", { timeoutMs: Math.max(timeoutMs, 60_000) }).pipe(
           Effect.asVoid,
-          Effect.ensuring(Effect.sync(() => rescans--)),
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              const failure = Exit.findErrorOption(exit);
+              // Given up without Forge's answer (timed out, cut, or the caller went), the rescan may still wait for
+              // Forge's lock and run then: Forge runs it to its end whoever left (a plain endpoint, in a worker
+              // thread). It counts for as long as a job ahead of it may take.
+              const mayRun =
+                Exit.isFailure(exit) && (Option.isNone(failure) || MAY_STILL_RUN.has(failure.value.reason));
+              if (!mayRun) return void rescans--;
+              setTimeout(() => rescans--, longestJobMs).unref();
+            }),
+          ),
         );
       }),
     sdModules,

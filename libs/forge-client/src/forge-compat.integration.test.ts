@@ -447,6 +447,24 @@ describe("ForgeClient against Forge's own behaviour", () => {
     expect(s.stats().log[0]?.outcome).toBe("interrupted");
   }, 15_000);
 
+  it("still waits behind a rescan it gave up on, which Forge runs all the same, before it takes Forge for idle", async () => {
+    // Forge runs a rescan whose client left (a plain endpoint in a worker thread): it holds the lock as before.
+    const s = await start({ stepMs: 10, rescanMs: 1500 });
+    const forge = client();
+    const given = new AbortController();
+    const rescan = Effect.runPromise(forge.refreshCheckpoints(), { signal: given.signal });
+    const abort = new AbortController();
+    const cancelled = Effect.runPromise(forge.generate(request({ steps: 60 })), { signal: abort.signal });
+    await waitFor(() => s.stats().arrived === 1);
+    given.abort();
+    await expect(rescan).rejects.toThrow();
+    abort.abort();
+    await expect(cancelled).rejects.toThrow();
+    // The request began once the rescan was over, and was stopped then, not left to run unseen.
+    await waitFor(() => s.stats().log[0]?.endedAt != null, 10_000);
+    expect(s.stats().log[0]?.outcome).toBe("interrupted");
+  }, 15_000);
+
   it("stops a generation cancelled while Forge still sets it up, once it begins there", async () => {
     // Forge sets up a request's scripts before it takes the lock; state.begin() then clears an interrupt sent meanwhile.
     const s = await start({ stepMs: 10, setupMs: 250 });

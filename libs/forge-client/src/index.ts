@@ -1,7 +1,7 @@
 export { normalizeBackendUrl, parseBackendUrl, type BackendAddress } from "./backend-url";
 export { baseName, checkpointTitles, findCheckpoint, madeWith, mergeCheckpoints } from "./checkpoints";
 export { imageFormat } from "./decode";
-export { ForgeError, type ForgeErrorReason } from "./errors";
+export { ForgeError, MAY_STILL_RUN, type ForgeErrorReason } from "./errors";
 export {
   IDLE_PROGRESS,
   isApiTxt2img,
