@@ -66,9 +66,9 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
   });
 
   it("fails a job that runs out of memory in its VAE decode, with the next job already running on the GPU", async () => {
-    // Forge goes idle after the last step, then answers the decode's out-of-memory as a 500 (after its traceback).
-    // The decode's 1.5 s leave a loaded machine time to see the idle GPU (600 ms were too few at a load of 20).
-    const { anvil, trpc, sims } = await rig([{ stepMs: 10, encodeMs: 1_500 }]);
+    // Forge goes idle after the last step, then answers the decode's out-of-memory as a 500, here held up on its
+    // way (a slow link): 1.5 s leave a loaded machine time to see the idle GPU (600 ms were too few at a load of 20).
+    const { anvil, trpc, sims } = await rig([{ stepMs: 10, errorAnswerMs: 1_500 }]);
     await backendsUp(anvil);
     const [big, next] = await Promise.all(
       [uniquePrompt("big sim:vaeoom"), uniquePrompt("next")].map((prompt) =>

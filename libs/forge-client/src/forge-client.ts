@@ -79,7 +79,10 @@ export interface ForgeClient {
   schedulers(): Effect.Effect<NamedItem[], ForgeError>;
   /** The backend's settings. */
   options(): Effect.Effect<Record<string, unknown>, ForgeError>;
-  /** Changes settings; setting `sd_model_checkpoint` loads a model (seconds), so this has no timeout of its own. */
+  /**
+   * Changes settings, with no timeout of its own (the caller bounds it). Setting `sd_model_checkpoint` only selects
+   * the model the next job loads (Forge's `set_config` in modules/sysinfo.py): nothing is loaded here.
+   */
   setOptions(options: Record<string, unknown>): Effect.Effect<void, ForgeError>;
   /**
    * The server is going away: a stopped generation that waits behind a job from Forge's own UI is watched for no
@@ -221,7 +224,7 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         return yield* Effect.fail(
           new ForgeError({
             reason: "Interrupted",
-            message: `The generation was ${after.value.skipped ? "skipped" : "interrupted"} in Forge's own interface at ${baseUrl}; its unfinished image was discarded`,
+            message: `The generation was ${after.value.skipped ? "skipped" : "interrupted"} in Forge's own interface at ${baseUrl}; the image it answered with was discarded`,
             backendUrl: baseUrl,
           }),
         );

@@ -101,7 +101,7 @@ describe("ForgeClient against Forge's own behaviour", () => {
     // Once "put them in FORGE_URL" for credentials that were there already.
     expect((await Effect.runPromise(Effect.flip(wrong.progress()))).message).toBe(
       `Forge at ${s.url} refused the user name and password in FORGE_URL: ` +
-        "check them against Forge's --api-auth (percent-encode @, : or % in them)",
+        "check them against Forge's --api-auth (percent-encode @, / or % in them)",
     );
     expect((await Effect.runPromise(Effect.flip(client().progress()))).message).toBe(
       `Forge at ${s.url} wants credentials (it runs with --api-auth): ` +
@@ -325,8 +325,9 @@ describe("ForgeClient against Forge's own behaviour", () => {
   });
 
   it("leaves Forge's selection alone when a job fails after the next one began there", async () => {
-    // Out of memory in the VAE decode: the checkpoint loaded and sampled, Forge went idle, then answered 500.
-    const s = await start({ stepMs: 10, encodeMs: 400 });
+    // Out of memory in the VAE decode: the checkpoint loaded and sampled, Forge went idle, then answered 500, here
+    // held up on its way long enough for the next job to begin.
+    const s = await start({ stepMs: 10, errorAnswerMs: 400 });
     const optionWrites: string[] = [];
     const spy: typeof fetch = async (input, init) => {
       if (String(input).endsWith("/sdapi/v1/options") && init?.method === "POST") optionWrites.push(String(init.body));

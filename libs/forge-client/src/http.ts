@@ -86,7 +86,7 @@ const statusFailure = (backendUrl: string, reply: RawReply, sentCredentials: boo
       reason: "Unauthorized",
       message: sentCredentials
         ? `Forge at ${backendUrl} refused the user name and password in FORGE_URL: ` +
-          "check them against Forge's --api-auth (percent-encode @, : or % in them)"
+          "check them against Forge's --api-auth (percent-encode @, / or % in them)"
         : `Forge at ${backendUrl} wants credentials (it runs with --api-auth): ` +
           "put them in FORGE_URL as http://user:password@host:port",
       backendUrl,

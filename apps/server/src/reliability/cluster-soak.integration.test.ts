@@ -57,7 +57,7 @@ describe.skipIf(!postgres || SOAK_MS <= 0)("a cluster under kills and restarts",
 
   it("ends every job it accepted, the same on every server, never running a job twice at once nor two on a GPU", async () => {
     const { env, sims } = await clusterParts(postgres!, cleanups, {
-      simulators: [0, 1].map(() => ({ stepMs: 15, encodeMs: 40, modelLoadMs: 100 })),
+      simulators: [0, 1].map(() => ({ stepMs: 15, encodeMs: 40, errorAnswerMs: 40, modelLoadMs: 100 })),
       env: { JOB_TIMEOUT_MS: "60000" },
     });
     const members: Member[] = [];

@@ -72,10 +72,11 @@ export interface EngineSettings {
   readonly maxImageSize: number;
   /**
    * How long making the image file takes once the generation is done: Forge encodes its PNG (and base64) after it
-   * left its lock and reported idle, so the GPU is free meanwhile (`text2imgapi` in modules/api/api.py). A failure's
-   * answer takes as long (Forge's exception handler prints the traceback before it answers).
+   * left its lock and reported idle, so the GPU is free meanwhile (`text2imgapi` in modules/api/api.py).
    */
   encodeMs: number;
+  /** How long a failure's answer takes on its way (see `ForgeSimulatorOptions.errorAnswerMs`). */
+  errorAnswerMs: number;
   /**
    * How long a job holds the lock after it reported idle: Forge's `state.end()` sets `job_count` 0, then frees GPU
    * memory (`torch_gc`) before the lock is released and a waiting request begins.
@@ -234,7 +235,7 @@ export class SimulatorEngine {
       if (!stopped) await sleep(this.settings.stepMs * 3);
       running.jobNo = 1;
       if (job.fault === "vaeoom" && !stopped) {
-        // Out of memory in the decode, after every step: Forge leaves its lock and reports idle, then answers 500.
+        // Out of memory in the decode, after every step: Forge reports idle, leaves its lock, then answers 500.
         this.recorder.ended(entry, "error");
         return { kind: "error", body: failure("oom"), entry };
       }

@@ -57,6 +57,16 @@ describe("ForgeSimulator", () => {
     expect(sim.stats().log[0]?.endedAt).toBeLessThanOrEqual(answered);
   });
 
+  it("answers a failure as soon as it leaves the lock, as Forge does, however long it takes to encode an image", async () => {
+    await sim.close();
+    sim = await startForgeSimulator({ stepMs: 10, modelLoadMs: 5, encodeMs: 2_000 });
+    const failed = await txt2img(body({ prompt: "sim:vaeoom" }));
+    expect(failed.status).toBe(500);
+    const [entry] = sim.stats().log;
+    // An image would be encoded for 2 s before its answer; a failure's answer does not wait for that.
+    expect((entry?.answeredAt ?? Infinity) - (entry?.endedAt ?? 0)).toBeLessThan(1_000);
+  });
+
   it("asks for credentials on its own routes only: any other path is a 404, as Forge's are", async () => {
     const guarded = await startForgeSimulator({ auth: "user:secret", automatic1111: true });
     try {

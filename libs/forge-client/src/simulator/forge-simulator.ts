@@ -52,10 +52,15 @@ export interface ForgeSimulatorOptions {
   readonly maxImageSize?: number;
   /**
    * Time to encode the image once the generation is done, outside the lock as in Forge (the GPU is free and
-   * `/progress` idle meanwhile; a real 1024² PNG takes Forge around 100 ms). A failure is answered after as long
-   * (Forge prints its traceback first). Default 0.
+   * `/progress` idle meanwhile; a real 1024² PNG takes Forge around 100 ms). Default 0.
    */
   readonly encodeMs?: number;
+  /**
+   * Time a failed generation's 500 takes to reach its client once the lock is free and `/progress` idle. Forge
+   * answers at once (webui.py's exception handler; Starlette logs the traceback after the answer is sent); this acts
+   * out an answer held up on its way (a slow link, a proxy), when a client may see the GPU idle before it. Default 0.
+   */
+  readonly errorAnswerMs?: number;
   /**
    * Time a job keeps the lock after it reported idle (Forge's `state.end()` frees GPU memory before the lock is
    * released), so that a request waiting behind it begins that much later. Default 0.
@@ -174,6 +179,7 @@ export async function startForgeSimulator(options: ForgeSimulatorOptions = {}): 
     modelLoadMs: options.modelLoadMs ?? 300,
     maxImageSize: options.maxImageSize ?? 256,
     encodeMs: options.encodeMs ?? 0,
+    errorAnswerMs: options.errorAnswerMs ?? 0,
     cleanupMs: options.cleanupMs ?? 0,
     setupMs: options.setupMs ?? 0,
     ignoreCheckpointOverride: options.ignoreCheckpointOverride ?? false,

@@ -117,9 +117,11 @@ const txt2img = async (ctx: RouteContext, req: IncomingMessage, res: ServerRespo
     },
   });
   const parameters = json.value;
-  // The generation is over and the lock free (another request may start on the GPU): now the image file is made, or
-  // a failure's traceback printed (Forge's exception handler does that before it answers).
-  if (outcome.kind !== "empty" && ctx.engine.settings.encodeMs > 0) await sleep(ctx.engine.settings.encodeMs);
+  // The generation is over and the lock free (another request may start on the GPU): now the image file is made. A
+  // failure Forge answers at once, unless the simulator holds its answer up on the way.
+  const { encodeMs, errorAnswerMs } = ctx.engine.settings;
+  const answerMs = outcome.kind === "image" ? encodeMs : outcome.kind === "error" ? errorAnswerMs : 0;
+  if (answerMs > 0) await sleep(answerMs);
   const delivered =
     outcome.kind === "error"
       ? send(res, 500, outcome.body)
