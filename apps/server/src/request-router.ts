@@ -184,6 +184,15 @@ const kindCalled = (path: string): ProcedureKind | null => {
   return kinds.size === 1 && kind !== undefined ? kind : null;
 };
 
+/**
+ * Whether a `/trpc/<a>,<b>` path calls a subscription: tRPC answers its GET with an event stream whatever the request's
+ * `Accept` says, so a stream is counted (and bound) by what it calls, not by how it was asked for.
+ */
+const callsSubscription = (path: string): boolean =>
+  (proceduresOf(path) ?? []).some(
+    (name) => Object.hasOwn(PROCEDURES, name) && PROCEDURES[name]?._def.type === "subscription",
+  );
+
 /** The server's own paths outside /trpc and /images, which are only read. */
 const READ_ONLY_PATHS: ReadonlySet<string> = new Set(["/healthz", "/metrics", "/openapi.json"]);
 
@@ -286,7 +295,7 @@ export const routeRequest =
         return;
       }
       if (!isRead(req) && !(await takeBodyAsText(req, res, isBulkSubmission(url)))) return;
-      if (req.headers.accept?.includes("text/event-stream")) {
+      if (callsSubscription(path) || req.headers.accept?.includes("text/event-stream")) {
         const caller = gate.callerOf(req);
         const release = options.streamsPerUser.take(caller);
         if (typeof release !== "function") return void trpcErrorReply(res, "TOO_MANY_REQUESTS", release.refusal);

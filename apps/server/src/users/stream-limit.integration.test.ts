@@ -14,11 +14,14 @@ const openSocket = (url: string, headers: Record<string, string>) =>
     socket.once("unexpected-response", (_, response) => reject(new Error(`refused: ${response.statusCode}`)));
   });
 
-/** A Server-Sent Events stream of `jobs.events` opened with `headers`: its status, and what ends it. */
-const openEvents = async (url: string, headers: Record<string, string>) => {
+/**
+ * A Server-Sent Events stream of `jobs.events` opened with `headers` (and `Accept: text/event-stream` unless
+ * `asked` is false: tRPC streams a subscription's GET either way): its status, and what ends it.
+ */
+const openEvents = async (url: string, headers: Record<string, string>, asked = true) => {
   const stop = new AbortController();
   const reply = await fetch(`${url}/trpc/jobs.events?input=${encodeURIComponent("{}")}`, {
-    headers: { ...headers, accept: "text/event-stream" },
+    headers: asked ? { ...headers, accept: "text/event-stream" } : headers,
     signal: stop.signal,
   });
   return {
@@ -45,6 +48,8 @@ describe.each(testDrivers())("streams one user may hold open, on $kind", (driver
     const refused = await openEvents(running.url, bob);
     expect(refused.status).toBe(429);
     expect(refused.body).toContain("bob already holds 2 streams open");
+    const unasked = await openEvents(running.url, bob, false);
+    expect(unasked.status).toBe(429);
     // Other users, and admins, are not held back by bob's.
     expect((await upgrade(wsUrl, ADMIN)).opened).toBe(true);
     const admins = await Promise.all([openSocket(running.url, ADMIN), openSocket(running.url, ADMIN)]);
