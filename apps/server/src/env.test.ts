@@ -187,6 +187,31 @@ describe("readEnv", () => {
     );
   });
 
+  it("prints no password of a mistaken DATABASE_URL or FORGE_URL: without a scheme, or in libpq's keyword form", () => {
+    const refusal = (source: Record<string, string>) => {
+      try {
+        readEnv(source);
+      } catch (error) {
+        return String(error);
+      }
+      throw new Error("accepted");
+    };
+    const sources: Record<string, string>[] = [
+      { DATABASE_URL: "host=127.0.0.1 user=postgres password=hunter2 dbname=anvil" },
+      { DATABASE_URL: "host=db PASSWORD = 'hunter2 x' dbname=anvil" },
+      { DATABASE_URL: "postgres:u:hunter2@db/anvil" },
+      { DATABASE_URL: "anvil:hunter2@db:5432/anvil" },
+      { FORGE_URL: "user:hunter2@gpu-box:7860" },
+      { FORGE_URL: "http://gpu-1:7860,user:hunter2@gpu-box:7860" },
+    ];
+    for (const source of sources) {
+      const said = refusal(source);
+      expect(said, said).toMatch(/Invalid environment: (DATABASE_URL|FORGE_URL) /);
+      expect(said, said).not.toContain("hunter2");
+      expect(said).toContain("***");
+    }
+  });
+
   it("takes LOG_LEVEL, SCHEDULING and ANVIL_INSPECT in any case, and lists the values when it refuses one", () => {
     for (const [written, level] of [
       ["INFO", "info"],

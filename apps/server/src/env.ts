@@ -280,9 +280,16 @@ export type Env = z.output<typeof envSchema>;
 /** Variables whose value a start-up failure never prints: it would end up in logs. */
 const SECRETS: ReadonlySet<string> = new Set(["API_TOKEN", "WEBHOOK_SECRET"]);
 
-/** A value as a failure line shows it: as is when it is plain, else quoted; a URL's password hidden. */
+/**
+ * A value as a failure line shows it: as is when it is plain, else quoted; a password hidden wherever a mistaken
+ * value may carry one: a URL's (`scheme://user:***@`), one written without its scheme (`user:***@host`), and libpq's
+ * keyword form (`password=***`).
+ */
 const shownValue = (value: string): string => {
-  const hidden = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
+  const hidden = value
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@")
+    .replace(/^([^\s:/@]*):(?!\/\/)[^\s@/]*@/, "$1:***@")
+    .replace(/\b(password|passwd|pwd)(\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]*)/gi, "$1$2***");
   return /^[\x21-\x7e]+$/.test(hidden) ? hidden : JSON.stringify(hidden);
 };
 
