@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { bearerOf, carriesToken, forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
 import type { Authenticator } from "./auth";
 import { FailedLogins } from "./failed-logins";
-import { json, readBody, trpcErrorReply } from "./http-body";
+import { endSocketWith, json, readBody, trpcErrorReply } from "./http-body";
 import { unknownHostNames } from "./host-check";
 import type { OpenCredentials } from "./open-credentials";
 import { pathOf } from "./request-target";
@@ -65,6 +65,12 @@ const AUTH_METHODS = new Map<string, readonly string[]>([
   ["/auth/logout", ["POST"]],
   ["/auth/status", ["GET", "HEAD"]],
 ]);
+
+/** Why a request by a host name where nobody signs in is refused (see {@link AuthGate.rebound}). */
+const reboundRefusal = (host: string): string =>
+  `Anvil without a sign-in answers its API only by an IP address or a name of this machine, not "${host}": ` +
+  "a web page could point a name of its own at this server and act as its admin. To use this name, add " +
+  `its origin to ALLOWED_ORIGINS (e.g. http://${host}:<port>), or set API_TOKEN so that callers sign in`;
 
 /**
  * The door of the HTTP server: `/auth/login`, `/auth/logout` and `/auth/status`, and who each API, image and
@@ -181,13 +187,7 @@ export class AuthGate {
   async admit(req: IncomingMessage, res: ServerResponse): Promise<Admission> {
     const rebound = this.rebound(req);
     if (rebound !== null) {
-      trpcErrorReply(
-        res,
-        "FORBIDDEN",
-        `Anvil without a sign-in answers its API only by an IP address or a name of this machine, not "${rebound}": ` +
-          "a web page could point a name of its own at this server and act as its admin. To use this name, add " +
-          `its origin to ALLOWED_ORIGINS (e.g. http://${rebound}:<port>), or set API_TOKEN so that callers sign in`,
-      );
+      trpcErrorReply(res, "FORBIDDEN", reboundRefusal(rebound));
       return { caller: null };
     }
     if (forgedByAPage(req, this.options.allowedOrigins ?? [])) {
@@ -205,26 +205,40 @@ export class AuthGate {
     }
     const refusal = await this.check(req);
     if (typeof refusal !== "number" && !("refusal" in refusal)) return { caller: refusal };
+    const { code, message, headers } = this.refusalOf(req, refusal);
+    trpcErrorReply(res, code, message, headers);
+    return { caller: null };
+  }
+
+  /** What a request the gate did not admit is answered with: 429 past the failed sign-ins, else 401. */
+  private refusalOf(
+    req: IncomingMessage,
+    refusal: 401 | 429 | { refusal: string },
+  ): { code: "TOO_MANY_REQUESTS" | "UNAUTHORIZED"; message: string; headers: Record<string, string> } {
     if (refusal === 429) {
       // In the words too: a client that shows only the message (the CLI) says when to try again.
       const retry = this.retryAfterSeconds(req);
-      trpcErrorReply(res, "TOO_MANY_REQUESTS", `Too many failed sign-ins from this address; try again in ${retry} s`, {
-        "retry-after": String(retry),
-      });
-      return { caller: null };
+      return {
+        code: "TOO_MANY_REQUESTS",
+        message: `Too many failed sign-ins from this address; try again in ${retry} s`,
+        headers: { "retry-after": String(retry) },
+      };
     }
     const message =
       typeof refusal === "object"
         ? refusal.refusal
         : "Unauthorized: send Authorization: Bearer <token>, sign in, or come through the sign-in proxy";
-    trpcErrorReply(res, "UNAUTHORIZED", message, { "www-authenticate": 'Bearer realm="anvil"' });
-    return { caller: null };
+    return { code: "UNAUTHORIZED", message, headers: { "www-authenticate": 'Bearer realm="anvil"' } };
   }
 
-  /** Who a WebSocket upgrade is: checked for origin, then like any request; refused on the socket itself. */
+  /**
+   * Who a WebSocket upgrade is: checked for origin, then like any request; refused on the socket itself, with the
+   * same answer in the API's error shape as any other request would get.
+   */
   async admitUpgrade(req: IncomingMessage, socket: Duplex): Promise<Admission> {
-    if (this.rebound(req) !== null) {
-      socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    const rebound = this.rebound(req);
+    if (rebound !== null) {
+      endSocketWith(socket, 403, "FORBIDDEN", reboundRefusal(rebound));
       return { caller: null };
     }
     if (!originAllowed(req, this.options.allowedOrigins ?? [])) {
@@ -232,13 +246,19 @@ export class AuthGate {
         { address: addressOf(req), origin: req.headers.origin },
         "refused a WebSocket upgrade without a Bearer token from a foreign origin",
       );
-      socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      endSocketWith(
+        socket,
+        403,
+        "FORBIDDEN",
+        `A WebSocket from a page of another origin (${req.headers.origin}) is refused without a Bearer token: it may ` +
+          "be a page acting on a visitor's behalf; send Authorization: Bearer <token>, or add the origin to ALLOWED_ORIGINS",
+      );
       return { caller: null };
     }
     const refusal = await this.check(req);
     if (typeof refusal !== "number" && !("refusal" in refusal)) return { caller: refusal };
-    const status = refusal === 429 ? "429 Too Many Requests" : "401 Unauthorized";
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const { code, message, headers } = this.refusalOf(req, refusal);
+    endSocketWith(socket, code === "UNAUTHORIZED" ? 401 : 429, code, message, headers);
     return { caller: null };
   }
 

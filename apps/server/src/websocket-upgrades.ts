@@ -124,11 +124,17 @@ export const routeUpgrades = (
         if (away)
           logger.warn({ err: error }, "could not tell who a WebSocket upgrade is: the database is not reachable");
         else logger.error({ err: error }, "could not tell who a WebSocket upgrade is");
-        socket.end(
-          away
-            ? "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-            : "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-        );
+        if (away) {
+          endSocketWith(
+            socket,
+            503,
+            "SERVICE_UNAVAILABLE",
+            "The database is not reachable right now; try again shortly",
+            {
+              "retry-after": "1",
+            },
+          );
+        } else endSocketWith(socket, 500, "INTERNAL_SERVER_ERROR", "Internal error");
       },
     );
   });

@@ -5,7 +5,7 @@ import { rawGet } from "../testing/raw-http";
 import { testDrivers } from "../testing/test-databases";
 import type { TestDatabase } from "../testing/test-databases";
 import { waitFor, waitForStatus } from "../testing/wait";
-import { authorizedHttpClient, authorizedWsClient, upgrade } from "./support/authorized-clients";
+import { authorizedHttpClient, authorizedWsClient, upgrade, upgradeRefusal } from "./support/authorized-clients";
 import { startInProcess } from "./support/in-process";
 import type { InProcessServer } from "./support/in-process";
 
@@ -186,7 +186,12 @@ describe("API_TOKEN", () => {
   it("refuses a WebSocket upgrade without the token, and carries subscriptions over one that has it", async () => {
     const { url, anvil } = running!;
     const wsUrl = `${url.replace(/^http/, "ws")}/trpc`;
-    for (const [, headers] of refusals) expect(await upgrade(wsUrl, headers)).toEqual({ opened: false, status: 401 });
+    for (const [, headers] of refusals) {
+      expect(await upgrade(wsUrl, headers)).toEqual({ opened: false, status: 401 });
+      // In the API's error shape, as the same call over HTTP: a client shows why.
+      const refused = await upgradeRefusal(wsUrl, headers);
+      expect(refused.message).toMatch(/token|sign in/i);
+    }
     expect(await upgrade(wsUrl, BEARER)).toEqual({ opened: true, status: 101 });
     expect(await upgrade(wsUrl, { cookie: sessionCookie })).toEqual({ opened: true, status: 101 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authorizedHttpClient, signIn, upgrade } from "../reliability/support/authorized-clients";
+import { authorizedHttpClient, signIn, upgrade, upgradeRefusal } from "../reliability/support/authorized-clients";
 import { useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { quick, uniquePrompt } from "../testing/fixtures";
@@ -113,6 +113,7 @@ describe.each(testDrivers())("calls a web page of another origin makes a browser
     const wsUrl = `${running.url.replace(/^http/, "ws")}/trpc`;
     // Without sign-in every caller is the admin `local`: a page of any web site would read and do everything.
     expect(await upgrade(wsUrl, { origin: EVIL })).toEqual({ opened: false, status: 403 });
+    expect((await upgradeRefusal(wsUrl, { origin: EVIL })).message).toContain(`a page of another origin (${EVIL})`);
     expect(await upgrade(wsUrl, { origin: new URL(running.url).origin })).toEqual({ opened: true, status: 101 });
     expect(await upgrade(wsUrl, {})).toEqual({ opened: true, status: 101 });
   });

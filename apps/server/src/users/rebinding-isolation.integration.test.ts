@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
-import { upgrade } from "../reliability/support/authorized-clients";
+import { upgrade, upgradeRefusal } from "../reliability/support/authorized-clients";
 import { useFreshServer } from "../reliability/support/in-process";
 import type { InProcessServer } from "../reliability/support/in-process";
 import { testDrivers } from "../testing/test-databases";
@@ -36,6 +36,9 @@ describe.each(testDrivers())("a name pointed at this machine by another site (DN
     ).toBe(403);
     const socket = await upgrade(`ws://127.0.0.1:${port}/trpc`, { host: `evil.example:${port}` });
     expect(socket).toEqual({ opened: false, status: 403 });
+    expect((await upgradeRefusal(`ws://127.0.0.1:${port}/trpc`, { host: `evil.example:${port}` })).message).toMatch(
+      /only by an IP address or a name of this machine, not "evil\.example"/,
+    );
     // A name that starts like a loopback address is still anyone's name.
     for (const name of ["127.0.0.1.evil.example", "127.attacker.example"]) {
       expect((await getAs(running, `${name}:${port}`, "/trpc/me")).status, name).toBe(403);

@@ -65,6 +65,31 @@ export function upgrade(url: string, headers: Record<string, string>): Promise<{
   });
 }
 
+/** A WebSocket upgrade to `url` with `headers` that must be refused: its status, and the message its body gives. */
+export function upgradeRefusal(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; message: string; retryAfter: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once("open", () => {
+      socket.close();
+      reject(new Error("the upgrade was not refused"));
+    });
+    socket.once("unexpected-response", (_, response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+      response.once("end", () => {
+        socket.terminate();
+        const said = JSON.parse(body || "{}") as { error?: { message?: string } };
+        const retry = response.headers["retry-after"];
+        resolve({ status: response.statusCode ?? 0, message: said.error?.message ?? "", retryAfter: retry });
+      });
+    });
+    socket.on("error", (error) => reject(error));
+  });
+}
+
 /** Signs in at `url`'s /auth/login with `token`, as Anvil's own page does; the session cookie (`name=value`) it set. */
 export const signIn = async (url: string, token: string): Promise<string> => {
   const login = await fetch(`${url}/auth/login`, {
