@@ -150,7 +150,15 @@ describe("serveWebApp", () => {
       expect(gunzipSync(page.body).toString()).toContain("/assets/index-Abc123.js");
     }
     expect((await get("/favicon.png")).headers["cache-control"]).toBe("public, max-age=3600");
-    expect((await get("/assets/missing.js")).status).toBe(404);
+    // A file that is not there is answered in the API's error shape, as any other unknown path, saying where to go.
+    for (const path of ["/assets/missing.js", "/favicon.ico", "/assets/..%2f..%2fetc%2fpasswd"]) {
+      const missing = await get(path);
+      expect(missing.status, path).toBe(404);
+      expect(missing.headers["content-type"], path).toMatch(/^application\/json/);
+      const said = JSON.parse(missing.body.toString()) as { error: { message: string; data: { code: string } } };
+      expect(said.error.data.code).toBe("NOT_FOUND");
+      expect(said.error.message).toMatch(/^No such file .*: the web app is at \//);
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { extname, join, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
+import { trpcErrorReply } from "./http-body";
 
 const gzipped = promisify(gzip);
 
@@ -141,7 +142,12 @@ export async function serveWebApp(
     return;
   }
   if (extname(path) !== "" && path !== "/") {
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
+    trpcErrorReply(
+      res,
+      "NOT_FOUND",
+      `No such file ${path}: the web app is at /, the API under /trpc/<procedure> (see /openapi.json), a job's ` +
+        "image under /images/<jobId>.png",
+    );
     return;
   }
   const page = { "cache-control": "no-cache", ...framingHeaders(framers) };
