@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from "node:http";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { Effect } from "effect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -146,6 +147,21 @@ describe("ForgeClient", () => {
     setTimeout(() => void sim.setOffline(false), 150);
     const forge = makeForgeClient({ baseUrl: sim.url, connectRetries: 4 });
     expect(await Effect.runPromise(forge.sdModels())).toHaveLength(3);
+  });
+
+  it("says a 404 from Forge's API may be a Forge still starting, whose web page answers before its API", async () => {
+    // Forge's web UI listens before it adds its API routes (webui.py): a probe meanwhile finds /sdapi/v1 a 404.
+    const starting = createHttpServer((_, res) => {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ detail: "Not Found" }));
+    });
+    await new Promise<void>((resolve) => starting.listen(0, "127.0.0.1", resolve));
+    const address = starting.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    const error = await Effect.runPromise(
+      Effect.flip(makeForgeClient({ baseUrl: `http://127.0.0.1:${port}` }).progress()),
+    );
+    expect(error.message).toMatch(/HTTP 404.*is Forge started with --api, and done starting\?/);
+    await new Promise((resolve) => starting.close(resolve));
   });
 
   it("fails with Timeout and aborts the request when Forge does not answer in time", async () => {

@@ -115,7 +115,10 @@ const statusFailure = (backendUrl: string, reply: RawReply, sentCredentials: boo
     });
   }
   const what = [error, details].filter(Boolean).join(": ") || text(reply.text, 200) || "no details";
-  const hint = reply.status === 404 ? " (is Forge started with --api?)" : "";
+  const hint =
+    reply.status === 404
+      ? " (is Forge started with --api, and done starting? Its web page answers before its API does)"
+      : "";
   return new ForgeError({
     reason: "HttpError",
     message: `Forge failed (HTTP ${reply.status}): ${what}${hint}`,
