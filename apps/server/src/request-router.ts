@@ -55,8 +55,9 @@ const unknownPathRefusal = (req: IncomingMessage, path: string): string | null =
     const method = procedures[path.slice(1)]?._def.type === "mutation" ? "POST" : "GET";
     return `No such path ${path}: the API's procedures are under /trpc, e.g. ${method} /trpc${path}`;
   }
-  // The app's files (`/favicon.png`, `/assets/…`) are the web app's to find, or to answer 404.
-  if (extname(path) !== "") return null;
+  // The app's files (`/favicon.png`, `/assets/…`) are the web app's to find, or to answer 404; a procedure's name
+  // (`/anvil/trpc/jobs.get`: a client's base URL with a path of its own) looks like a file's, but is no file.
+  if (extname(path) !== "" && !path.includes("/trpc/")) return null;
   return (
     `No such path ${path}: the API is under /trpc/<procedure> (see /openapi.json), a job's image under ` +
     "/images/<jobId>.png, the readiness check at /healthz, the web app at /"

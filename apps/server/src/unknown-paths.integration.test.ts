@@ -49,6 +49,12 @@ describe("a path Anvil does not serve", () => {
     const other = await get("/api/jobs");
     expect(other.status).toBe(404);
     expect((JSON.parse(other.text) as Refusal).error.message).toContain("the API is under /trpc/<procedure>");
+    // A client whose base URL has a path of its own: the procedure's name looks like a file's, but is none.
+    const prefixed = await get("/anvil/trpc/queue.status");
+    expect(prefixed.status).toBe(404);
+    expect((JSON.parse(prefixed.text) as Refusal).error.message).toMatch(
+      /^No such path \/anvil\/trpc\/queue\.status: the API is under \/trpc\/<procedure>/,
+    );
   });
 
   it("still sends a browser the web app, whose own page says it is not found, and the app's pages to anyone", async () => {

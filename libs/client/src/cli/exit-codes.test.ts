@@ -2,8 +2,11 @@ import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
 import { checkUrl, classify, CliFailure, EXIT, withoutCredentials } from "./exit-codes";
 
+/** A procedure's refusal, as tRPC answers it: its data names the procedure. */
 const trpcError = (code: string) =>
-  TRPCClientError.from({ error: { message: `${code} happened`, code: -32600, data: { code, httpStatus: 400 } } });
+  TRPCClientError.from({
+    error: { message: `${code} happened`, code: -32600, data: { code, httpStatus: 400, path: "jobs.get" } },
+  });
 
 const env = { url: "u", token: undefined };
 
@@ -44,6 +47,23 @@ describe("classify", () => {
     expect(classify(trpcError("BAD_REQUEST"), env).code).toBe(EXIT.usage);
     expect(classify(trpcError("SERVICE_UNAVAILABLE"), env).code).toBe(EXIT.unreachable);
     expect(classify(trpcError("NOT_FOUND"), env)).toMatchObject({ code: EXIT.failed, message: "NOT_FOUND happened" });
+  });
+
+  it("maps a NOT_FOUND that names no procedure to 2, naming ANVIL_URL: the server's own, for a path not its API's", () => {
+    // ANVIL_URL=http://host:3000/anvil/: the command asks for /anvil/trpc/queue.status.
+    const error = TRPCClientError.from({
+      error: {
+        message: "No such path /anvil/trpc/queue.status: the API is under /trpc/<procedure>",
+        code: -32004,
+        data: { code: "NOT_FOUND", httpStatus: 404 },
+      },
+    });
+    const failure = classify(error, { url: "http://127.0.0.1:3000/anvil/", token: undefined });
+    expect(failure.code).toBe(EXIT.usage);
+    expect(failure.message).toBe(
+      "The server at ANVIL_URL (http://127.0.0.1:3000/anvil/) does not answer as Anvil: No such path " +
+        "/anvil/trpc/queue.status: the API is under /trpc/<procedure> (is the path in ANVIL_URL right?)",
+    );
   });
 
   it("maps METHOD_NOT_SUPPORTED to 2, naming ANVIL_URL: the command only sends the right methods, so its path is wrong", () => {
