@@ -69,6 +69,9 @@ export const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 
     req.on("data", onData).once("end", onEnd).once("close", onClose).once("error", onClose);
   });
 
+/** What a request is told that found the database away (e.g. while it told who the caller is). */
+export const DATABASE_AWAY = "The database is not reachable right now; try again shortly";
+
 /**
  * Ends `socket`, whose request no `ServerResponse` answers (one Node could not parse, an upgrade refused), with an
  * answer in the API's error shape.

@@ -15,7 +15,7 @@ import type { AnyTRPCRouter } from "@trpc/server";
 import type { Logger } from "pino";
 import type { AuthGate } from "./auth-gate";
 import { gzipJsonAnswers } from "./gzip-json";
-import { bodyTooLarge, readBody, trpcErrorReply } from "./http-body";
+import { bodyTooLarge, DATABASE_AWAY, readBody, trpcErrorReply } from "./http-body";
 import { serveImage } from "./image-route";
 import type { ImageRouteOptions } from "./image-route";
 import type { AnvilMetrics } from "./metrics";
@@ -345,9 +345,7 @@ export const routeRequest =
 
 /** The answer to a request that found the database away (e.g. while it told who the caller is): try again. */
 export const databaseAway = (res: ServerResponse): void => {
-  trpcErrorReply(res, "SERVICE_UNAVAILABLE", "The database is not reachable right now; try again shortly", {
-    "retry-after": "1",
-  });
+  trpcErrorReply(res, "SERVICE_UNAVAILABLE", DATABASE_AWAY, { "retry-after": "1" });
 };
 
 /**

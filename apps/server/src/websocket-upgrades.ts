@@ -12,7 +12,7 @@ import type { OpenCredentials } from "./open-credentials";
 import type { StreamsPerUser } from "./streams-per-user";
 import { forwardUpgrade } from "./leader-proxy";
 import type { LeaderLookup } from "./leader-proxy";
-import { endSocketWith, trpcErrorReply } from "./http-body";
+import { DATABASE_AWAY, endSocketWith, trpcErrorReply } from "./http-body";
 import { pathOf, unreadableHost } from "./request-target";
 import { batchFrames } from "./ws-batching";
 import { unsentBound } from "./ws-unsent-bound";
@@ -124,17 +124,8 @@ export const routeUpgrades = (
         if (away)
           logger.warn({ err: error }, "could not tell who a WebSocket upgrade is: the database is not reachable");
         else logger.error({ err: error }, "could not tell who a WebSocket upgrade is");
-        if (away) {
-          endSocketWith(
-            socket,
-            503,
-            "SERVICE_UNAVAILABLE",
-            "The database is not reachable right now; try again shortly",
-            {
-              "retry-after": "1",
-            },
-          );
-        } else endSocketWith(socket, 500, "INTERNAL_SERVER_ERROR", "Internal error");
+        if (away) endSocketWith(socket, 503, "SERVICE_UNAVAILABLE", DATABASE_AWAY, { "retry-after": "1" });
+        else endSocketWith(socket, 500, "INTERNAL_SERVER_ERROR", "Internal error");
       },
     );
   });
