@@ -10,6 +10,10 @@ const trpcError = (code: string) =>
 
 const env = { url: "u", token: undefined };
 
+/** A refusal the server makes itself, before any procedure: tRPC's shape, naming no procedure. */
+const serverRefusal = (code: string, httpStatus: number, message: string) =>
+  TRPCClientError.from({ error: { message, code: -32000, data: { code, httpStatus } } });
+
 describe("classify", () => {
   it("maps a refused connection, however deep in the causes, to 3", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
@@ -51,13 +55,11 @@ describe("classify", () => {
 
   it("maps a NOT_FOUND that names no procedure to 2, naming ANVIL_URL: the server's own, for a path not its API's", () => {
     // ANVIL_URL=http://host:3000/anvil/: the command asks for /anvil/trpc/queue.status.
-    const error = TRPCClientError.from({
-      error: {
-        message: "No such path /anvil/trpc/queue.status: the API is under /trpc/<procedure>",
-        code: -32004,
-        data: { code: "NOT_FOUND", httpStatus: 404 },
-      },
-    });
+    const error = serverRefusal(
+      "NOT_FOUND",
+      404,
+      "No such path /anvil/trpc/queue.status: the API is under /trpc/<procedure>",
+    );
     const failure = classify(error, { url: "http://127.0.0.1:3000/anvil/", token: undefined });
     expect(failure.code).toBe(EXIT.usage);
     expect(failure.message).toBe(
@@ -68,13 +70,7 @@ describe("classify", () => {
 
   it("maps METHOD_NOT_SUPPORTED to 2, naming ANVIL_URL: the command only sends the right methods, so its path is wrong", () => {
     // ANVIL_URL=http://host:3000/foo: the web app under /foo answers a POST with tRPC's 405 shape.
-    const error = TRPCClientError.from({
-      error: {
-        message: "POST is not a way to read a page: use GET",
-        code: -32005,
-        data: { code: "METHOD_NOT_SUPPORTED", httpStatus: 405 },
-      },
-    });
+    const error = serverRefusal("METHOD_NOT_SUPPORTED", 405, "POST is not a way to read a page: use GET");
     const failure = classify(error, { url: "http://127.0.0.1:3000/foo", token: undefined });
     expect(failure.code).toBe(EXIT.usage);
     expect(failure.message).toContain("ANVIL_URL (http://127.0.0.1:3000/foo)");
