@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
 import { httpClient } from "../testing/clients";
@@ -38,6 +41,22 @@ const transient = (error: unknown): boolean => {
 const random = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
 /**
+ * Writes every server's log lines and stderr (the killed ones' too) and each simulator's statistics to a new folder,
+ * and returns its path: a failed soak is read there, since the servers it asks about may be long gone.
+ */
+const keepLogs = async (everyone: readonly ServerProcess[], sims: readonly { stats(): unknown }[]): Promise<string> => {
+  const folder = await mkdtemp(join(tmpdir(), "anvil-soak-"));
+  for (const [i, server] of everyone.entries()) {
+    const lines = server.logs.map((line) => JSON.stringify(line)).join("\n");
+    await writeFile(join(folder, `server-${i}-${server.pid}.log`), `${lines}\n`);
+    await writeFile(join(folder, `server-${i}-${server.pid}.stderr`), server.stderr());
+  }
+  for (const [i, sim] of sims.entries())
+    await writeFile(join(folder, `simulator-${i}.json`), JSON.stringify(sim.stats()));
+  return folder;
+};
+
+/**
  * A read, again while it gets no answer or a 503: on this loaded machine a keep-alive socket a server closes as the
  * next request goes out on it ("other side closed") is an ordinary HTTP/1.1 race, which a client retries.
  */
@@ -61,13 +80,16 @@ describe.skipIf(!postgres || SOAK_MS <= 0)("a cluster under kills and restarts",
       env: { JOB_TIMEOUT_MS: "60000" },
     });
     const members: Member[] = [];
-    const join = async () => {
+    /** Every server started, the killed ones too: their logs are kept if the soak fails. */
+    const everyone: ServerProcess[] = [];
+    const enlist = async () => {
       // Half of them let a running generation finish on SIGTERM, half interrupt it at once.
       const server = await spawnServer({ ...env, SHUTDOWN_GRACE_MS: Math.random() < 0.5 ? "0" : "3000" });
       servers.push(server);
+      everyone.push(server);
       members.push({ server, trpc: httpClient(server.url) });
     };
-    for (let i = 0; i < 3; i++) await join();
+    for (let i = 0; i < 3; i++) await enlist();
 
     const accepted = new Map<string, string>(); // idempotency key → job id
     const pending = new Set<Promise<void>>();
@@ -134,57 +156,68 @@ describe.skipIf(!postgres || SOAK_MS <= 0)("a cluster under kills and restarts",
         if (exit.code !== 0) problems.push(`a server stopped with SIGTERM exited with ${JSON.stringify(exit)}`);
       }
       servers.splice(servers.indexOf(victim.server), 1);
-      await join();
+      await enlist();
     }
     submitting = false;
     await submitter;
     await Promise.all(pending);
 
-    const ids = [...new Set(accepted.values())];
-    const { trpc } = members[0]!;
-    // Every job in the database ends: those accepted, and any whose answer was lost on the way.
-    await waitFor(
-      async () =>
-        (await read(() => trpc.jobs.list.query({ status: ["queued", "processing"], limit: 1 }))).items.length === 0,
-      "every accepted job ends",
-      180_000,
-    );
-    // Every generation of each job, on either backend. A job may run more than once (a leader killed mid-generation,
-    // a shutdown that interrupted it after its last step: it then runs again as its next attempt, spared), never twice at once.
-    const runs = new Map<string, { from: number; to: number }[]>();
-    for (const sim of sims) {
-      for (const entry of sim.stats().log) {
-        const spans = runs.get(entry.prompt) ?? [];
-        spans.push({ from: entry.startedAt, to: entry.endedAt ?? Infinity });
-        runs.set(entry.prompt, spans);
-      }
-    }
-    const overlapping = (spans: { from: number; to: number }[]) =>
-      spans.some((a, i) => spans.some((b, k) => k > i && a.from < b.to && b.from < a.to));
-    let reruns = 0;
-    const statuses: Record<string, number> = {};
-    for (const jobId of ids) {
-      const [job, ...others] = await Promise.all(
-        members.map((member) => read(() => member.trpc.jobs.get.query({ jobId }))),
+    try {
+      await checkEveryJob();
+    } catch (error) {
+      console.info(
+        `the soak failed; every server's logs and the simulators' statistics are in ${await keepLogs(everyone, sims)}`,
       );
-      statuses[job!.status] = (statuses[job!.status] ?? 0) + 1;
-      for (const other of others) {
-        if (other.status !== job!.status || other.imageUrl !== job!.imageUrl) problems.push(`${jobId} differs`);
-      }
-      const spans = runs.get(job!.prompt) ?? [];
-      if (overlapping(spans)) problems.push(`${jobId} ran twice at once`);
-      reruns += Math.max(0, spans.length - 1);
-      if (job!.status === "complete") {
-        const image = await fetch(`${members.at(-1)!.server.url}${job!.imageUrl}`);
-        if (image.status !== 200) problems.push(`${jobId}: its image answered ${image.status}`);
-      }
-      if (job!.status === "error" && !/out of GPU memory|attempts/.test(job!.error ?? "")) {
-        problems.push(`${jobId} failed: ${job!.error}`);
-      }
+      throw error;
     }
-    console.info(JSON.stringify({ jobs: ids.length, statuses, reruns, ...counts }));
-    for (const sim of sims) expect(sim.stats()).toMatchObject({ overlaps: 0, waited: 0, maxQueued: 1 });
-    expect(problems).toEqual([]);
-    expect(ids.length).toBeGreaterThan(0);
+
+    async function checkEveryJob(): Promise<void> {
+      const ids = [...new Set(accepted.values())];
+      const { trpc } = members[0]!;
+      // Every job in the database ends: those accepted, and any whose answer was lost on the way.
+      await waitFor(
+        async () =>
+          (await read(() => trpc.jobs.list.query({ status: ["queued", "processing"], limit: 1 }))).items.length === 0,
+        "every accepted job ends",
+        180_000,
+      );
+      // Every generation of each job, on either backend. A job may run more than once (a leader killed mid-generation,
+      // a shutdown that interrupted it after its last step: it then runs again as its next attempt, spared), never twice at once.
+      const runs = new Map<string, { from: number; to: number }[]>();
+      for (const sim of sims) {
+        for (const entry of sim.stats().log) {
+          const spans = runs.get(entry.prompt) ?? [];
+          spans.push({ from: entry.startedAt, to: entry.endedAt ?? Infinity });
+          runs.set(entry.prompt, spans);
+        }
+      }
+      const overlapping = (spans: { from: number; to: number }[]) =>
+        spans.some((a, i) => spans.some((b, k) => k > i && a.from < b.to && b.from < a.to));
+      let reruns = 0;
+      const statuses: Record<string, number> = {};
+      for (const jobId of ids) {
+        const [job, ...others] = await Promise.all(
+          members.map((member) => read(() => member.trpc.jobs.get.query({ jobId }))),
+        );
+        statuses[job!.status] = (statuses[job!.status] ?? 0) + 1;
+        for (const other of others) {
+          if (other.status !== job!.status || other.imageUrl !== job!.imageUrl) problems.push(`${jobId} differs`);
+        }
+        const spans = runs.get(job!.prompt) ?? [];
+        if (overlapping(spans)) problems.push(`${jobId} ran twice at once`);
+        reruns += Math.max(0, spans.length - 1);
+        if (job!.status === "complete") {
+          const image = await fetch(`${members.at(-1)!.server.url}${job!.imageUrl}`);
+          if (image.status !== 200) problems.push(`${jobId}: its image answered ${image.status}`);
+        }
+        if (job!.status === "error" && !/out of GPU memory|attempts/.test(job!.error ?? "")) {
+          problems.push(`${jobId} failed: ${job!.error}`);
+        }
+      }
+      console.info(JSON.stringify({ jobs: ids.length, statuses, reruns, ...counts }));
+      for (const sim of sims) expect(sim.stats()).toMatchObject({ overlaps: 0, waited: 0, maxQueued: 1 });
+      expect(problems).toEqual([]);
+      expect(ids.length).toBeGreaterThan(0);
+    }
   });
 });
