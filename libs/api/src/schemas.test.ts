@@ -103,6 +103,14 @@ describe("input objects", () => {
     expect(issues(listConversationsInput, { limit: "5" })).toEqual(["limit must be a number"]);
   });
 
+  it("say an empty status filter of jobs.list names none, where leaving it out means every status", () => {
+    expect(listJobsInput.safeParse({ status: [] }).error?.issues[0]?.message).toBe(
+      "status must name at least one status; leave it out for jobs of every status",
+    );
+    expect(listJobsInput.safeParse({ status: ["queued"] }).success).toBe(true);
+    expect(listJobsInput.safeParse({}).success).toBe(true);
+  });
+
   it("refuse unknown fields in every procedure's input, and still take the ones they know", () => {
     const id = "6f1c2f86-58b4-4d7c-9b43-3c1a0c0f6f58";
     for (const [schema, good] of [

@@ -209,9 +209,12 @@ export const retryJobInput = fieldsOf({ jobId: uuid("jobId"), idempotencyKey: id
 /** `{ conversationId }`. */
 export const conversationIdInput = fieldsOf({ conversationId: uuid("conversationId") });
 
-const statusList = z.array(z.enum(JOB_STATUSES, { error: `status must be one of ${JOB_STATUSES.join(", ")}` }), {
-  error: "status must be a list of statuses",
-});
+const statusList = z
+  .array(z.enum(JOB_STATUSES, { error: `status must be one of ${JOB_STATUSES.join(", ")}` }), {
+    error: "status must be a list of statuses",
+  })
+  // An empty list matched no job: a filter built from an empty selection answered nothing, not everything.
+  .min(1, { error: "status must name at least one status; leave it out for jobs of every status" });
 
 /** `jobs.list` input. */
 export const listJobsInput = fieldsOf({
