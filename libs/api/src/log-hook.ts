@@ -23,9 +23,7 @@ export class FailureSpell {
   }
 
   succeeded(fields: Record<string, unknown> = {}): void {
-    if (!this.failing) return;
-    this.failing = false;
-    this.log?.(this.recovered, fields, "info");
+    this.over(this.recovered, fields);
   }
 
   /**
