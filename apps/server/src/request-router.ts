@@ -176,23 +176,24 @@ const METHODS: Record<ProcedureKind, readonly string[]> = {
  * to refuse).
  */
 const kindCalled = (path: string): ProcedureKind | null => {
-  const kinds = new Set(
+  const kinds = kindsCalled(path);
+  const [kind] = kinds;
+  return kinds.size === 1 && kind !== undefined ? kind : null;
+};
+
+/** The kinds of procedure a `/trpc/<a>,<b>` path names (undefined for a name that is no procedure). */
+const kindsCalled = (path: string): Set<ProcedureKind | undefined> =>
+  new Set(
     (proceduresOf(path) ?? []).map((name) =>
       Object.hasOwn(PROCEDURES, name) ? PROCEDURES[name]?._def.type : undefined,
     ),
   );
-  const [kind] = kinds;
-  return kinds.size === 1 && kind !== undefined ? kind : null;
-};
 
 /**
  * Whether a `/trpc/<a>,<b>` path calls a subscription: tRPC answers its GET with an event stream whatever the request's
  * `Accept` says, so a stream is counted (and bound) by what it calls, not by how it was asked for.
  */
-const callsSubscription = (path: string): boolean =>
-  (proceduresOf(path) ?? []).some(
-    (name) => Object.hasOwn(PROCEDURES, name) && PROCEDURES[name]?._def.type === "subscription",
-  );
+const callsSubscription = (path: string): boolean => kindsCalled(path).has("subscription");
 
 /** The server's own paths outside /trpc and /images, which are only read. */
 const READ_ONLY_PATHS: ReadonlySet<string> = new Set(["/healthz", "/metrics", "/openapi.json"]);
