@@ -48,33 +48,20 @@ export function authorizedWsClient(
   };
 }
 
-/** What a WebSocket upgrade to `url` with `headers` came to: opened, or refused with an HTTP status. */
-export function upgrade(url: string, headers: Record<string, string>): Promise<{ opened: boolean; status: number }> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers });
-    socket.once("open", () => {
-      socket.close();
-      resolve({ opened: true, status: 101 });
-    });
-    socket.once("unexpected-response", (_, response) => {
-      resolve({ opened: false, status: response.statusCode ?? 0 });
-      response.resume();
-      socket.terminate();
-    });
-    socket.on("error", (error) => reject(error));
-  });
+/** What a refused WebSocket upgrade answered: its status, the message its body gives, and its `retry-after`. */
+interface UpgradeRefusal {
+  status: number;
+  message: string;
+  retryAfter: string | undefined;
 }
 
-/** A WebSocket upgrade to `url` with `headers` that must be refused: its status, and the message its body gives. */
-export function upgradeRefusal(
-  url: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; message: string; retryAfter: string | undefined }> {
+/** Asks for a WebSocket upgrade to `url` with `headers`: opened (and closed again), or how it was refused. */
+function askUpgrade(url: string, headers: Record<string, string>): Promise<{ opened: true } | UpgradeRefusal> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { headers });
     socket.once("open", () => {
       socket.close();
-      reject(new Error("the upgrade was not refused"));
+      resolve({ opened: true });
     });
     socket.once("unexpected-response", (_, response) => {
       let body = "";
@@ -82,12 +69,28 @@ export function upgradeRefusal(
       response.once("end", () => {
         socket.terminate();
         const said = JSON.parse(body || "{}") as { error?: { message?: string } };
-        const retry = response.headers["retry-after"];
-        resolve({ status: response.statusCode ?? 0, message: said.error?.message ?? "", retryAfter: retry });
+        const retryAfter = response.headers["retry-after"];
+        resolve({ status: response.statusCode ?? 0, message: said.error?.message ?? "", retryAfter });
       });
     });
     socket.on("error", (error) => reject(error));
   });
+}
+
+/** What a WebSocket upgrade to `url` with `headers` came to: opened, or refused with an HTTP status. */
+export async function upgrade(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ opened: boolean; status: number }> {
+  const answer = await askUpgrade(url, headers);
+  return "opened" in answer ? { opened: true, status: 101 } : { opened: false, status: answer.status };
+}
+
+/** A WebSocket upgrade to `url` with `headers` that must be refused: its status, and the message its body gives. */
+export async function upgradeRefusal(url: string, headers: Record<string, string>): Promise<UpgradeRefusal> {
+  const answer = await askUpgrade(url, headers);
+  if ("opened" in answer) throw new Error("the upgrade was not refused");
+  return answer;
 }
 
 /** Signs in at `url`'s /auth/login with `token`, as Anvil's own page does; the session cookie (`name=value`) it set. */
