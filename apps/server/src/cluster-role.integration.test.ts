@@ -118,15 +118,18 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     return openDatabase(made.databaseUrl ? { url: made.databaseUrl } : { dataDir: made.dataDir });
   };
   /** A role on `lease` that does nothing as it leads or steps down, and the lines it logged with their levels. */
-  const loggingRole = (lease: LeaderLease, leaseMs: number) => {
+  /** A role on `lease` (LEASE_MS 400) that keeps what it logs, started: it leads. */
+  const loggingLeader = async (lease: LeaderLease) => {
     const logged: { message: string; level: string | undefined }[] = [];
     const role = new ClusterRole({
       lease,
-      leaseMs,
+      leaseMs: 400,
       lead: async () => undefined,
       stepDown: async () => undefined,
       log: (message, _fields, level) => void logged.push({ message, level }),
     });
+    await role.start();
+    expect(role.role.kind).toBe("leader");
     return { role, logged };
   };
 
@@ -257,9 +260,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   it("ends its spell of failed renewals with its term, so no later term says the lease is renewed again", async () => {
     database = await open();
     const lease = new CutOff(database.db, "this", "http://this", 400);
-    const { role, logged } = loggingRole(lease, 400);
-    await role.start();
-    expect(role.role.kind).toBe("leader");
+    const { role, logged } = await loggingLeader(lease);
     // Cut off from the database (its role's login refused, say) until another server has taken the lease over.
     lease.away = true;
     const other = new LeaderLease(database.db, "other", "http://other", 60_000);
@@ -283,9 +284,7 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
   it("says when a renewal of its lease goes unanswered for half of LEASE_MS, and when it is renewed again", async () => {
     database = await open();
     const lease = new StuckRenewal(database.db, "this", "http://this", 60_000);
-    const { role, logged } = loggingRole(lease, 400);
-    await role.start();
-    expect(role.role.kind).toBe("leader");
+    const { role, logged } = await loggingLeader(lease);
     lease.stuck = true;
     const unanswered = /renewal is not answered/;
     await expect.poll(() => logged.some((l) => unanswered.test(l.message)), { timeout: 10_000 }).toBe(true);
