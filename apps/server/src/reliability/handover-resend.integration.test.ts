@@ -60,35 +60,62 @@ describe.skipIf(!postgres)("a cluster leader stopped with SIGTERM", { timeout: 9
     const badGateways: string[] = [];
     const problems: string[] = [];
     let writing = true;
+    /** The prompts of one call's input: a submission's, or each of a `submitMany`'s jobs'. */
+    const promptsOf = (input: unknown): string[] => {
+      const { prompt, jobs } = input as { prompt?: string; jobs?: { prompt: string }[] };
+      return jobs ? jobs.map((j) => j.prompt) : [prompt!];
+    };
+    /**
+     * Sends `input` to `path` until it is answered: again while it is refused with 503 (nothing was done). A batch
+     * whose calls came to different ends (207: one done, one refused with 503 as the leader's term ended between
+     * them) has its refused calls sent again, each alone, as a careful caller does.
+     */
+    const send = async (path: string, input: unknown, prompts: string[]): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        const response = await fetch(`${follower.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(input),
+        }).catch((error: unknown) => error as Error);
+        if (response instanceof Error) {
+          problems.push(`${path}: no answer: ${response.message} (${String(response.cause)})`);
+          return;
+        }
+        const text = await response.text();
+        if (response.status === 200) {
+          for (const prompt of prompts) accepted.set(prompt, (accepted.get(prompt) ?? 0) + 1);
+          return;
+        }
+        if (response.status === 502) {
+          badGateways.push(`${path}: ${text}`);
+          return;
+        }
+        if (response.status === 207 && path.includes("batch")) {
+          const procedures = path.slice("/trpc/".length).split("?")[0]!.split(",");
+          const results = JSON.parse(text) as { result?: unknown; error?: { data?: { code?: string } } }[];
+          const calls = input as Record<string, unknown>;
+          for (const [i, result] of results.entries()) {
+            const call = calls[i];
+            if (result.result !== undefined) {
+              for (const prompt of promptsOf(call)) accepted.set(prompt, (accepted.get(prompt) ?? 0) + 1);
+            } else if (result.error?.data?.code === "SERVICE_UNAVAILABLE") {
+              await send(`/trpc/${procedures[i]}`, call, promptsOf(call));
+            } else problems.push(`${path}: call ${i}: ${JSON.stringify(result)}`);
+          }
+          return;
+        }
+        if (response.status !== 503 || attempt === 50) {
+          problems.push(`${path}: ${response.status} ${text}`);
+          return;
+        }
+        await pause(100);
+      }
+    };
     const write = async ({ path, prompts: count, body }: Writer) => {
       while (writing) {
         const prompts = Array.from({ length: count }, () => `handover ${randomUUID()}`);
         if (path.includes("batch") && count === 2) prompts[1] = prompts[0]!;
-        for (let attempt = 0; ; attempt++) {
-          const response = await fetch(`${follower.url}${path}`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify(body(prompts)),
-          }).catch((error: unknown) => error as Error);
-          if (response instanceof Error) {
-            problems.push(`${path}: no answer: ${response.message} (${String(response.cause)})`);
-            break;
-          }
-          const text = await response.text();
-          if (response.status === 200) {
-            for (const prompt of prompts) accepted.set(prompt, (accepted.get(prompt) ?? 0) + 1);
-            break;
-          }
-          if (response.status === 502) {
-            badGateways.push(`${path}: ${text}`);
-            break;
-          }
-          if (response.status !== 503 || attempt === 50) {
-            problems.push(`${path}: ${response.status} ${text}`);
-            break;
-          }
-          await pause(100);
-        }
+        await send(path, body(prompts), prompts);
         await pause(10);
       }
     };
