@@ -312,8 +312,13 @@ export class SimulatorEngine {
     const { fault, onStep, until } = running.job;
     const stopped = () => running.interrupted || running.skipped;
     const hanging = () => fault === "hang" && until?.() !== true;
+    // Each step ends a step's time after the one before, not a step's time after its timer fired: a GPU keeps its
+    // pace whatever the host's event loop is doing, so a loaded machine delays a generation by one timer's lag, not
+    // by one per step.
+    let due = performance.now();
     while (!stopped() && (hanging() || running.step < running.steps)) {
-      await sleep(this.settings.stepMs * (fault === "slow" ? 10 : 1));
+      due += this.settings.stepMs * (fault === "slow" ? 10 : 1);
+      await sleep(Math.max(0, due - performance.now()));
       if (stopped() || hanging()) continue;
       running.step += 1;
       onStep?.(running.step, running.steps);
