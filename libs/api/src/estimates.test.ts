@@ -36,7 +36,7 @@ const record = (id: string, fields: Partial<JobRecord> & { steps?: number; check
     attempts: 0,
     spared: 0,
     lastEventId: 0,
-    line: { move: null, front: null, turn: null },
+    line: { move: null, front: null, turn: null, place: null },
     ...rest,
   };
 };

@@ -55,7 +55,7 @@ export class JobPublisher {
     live.update(record);
     const learned = entry.kind === "transition" && eventId !== null && estimates.transition(entry.from, record);
     const job = persisted.snapshot ?? toJob(record, 0);
-    if (entry.kind === "progress" || eventId === null) {
+    if (entry.kind !== "transition" || eventId === null) {
       events.publish({ kind: "progress", job });
       if (entry.kind === "progress") live.progressed();
       return;

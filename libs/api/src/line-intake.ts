@@ -10,7 +10,14 @@ export const lineInputOf = (job: JobRecord): ImageJobInput => ({
   params: job.params,
   attempt: job.attempts + 1,
   spared: job.spared,
-  line: { owner: job.owner, priority: job.priority, seq: job.seq, move: job.line.move, front: job.line.front },
+  line: {
+    owner: job.owner,
+    priority: job.priority,
+    seq: job.seq,
+    move: job.line.move,
+    front: job.line.front,
+    place: job.line.place,
+  },
 });
 
 /** Where stored jobs go to wait: the read model, the scheduler's line, and the announcement of new ones. */

@@ -68,7 +68,7 @@ export class TransitionWriter {
    */
   async write(entries: readonly JournalEntry[]): Promise<Persisted[]> {
     const changes = entries.map((entry): JournalChange =>
-      entry.kind === "progress"
+      entry.kind !== "transition"
         ? entry
         : {
             kind: "transition",
@@ -76,12 +76,15 @@ export class TransitionWriter {
             from: entry.from,
             to: entry.to,
             patch: patchFor(entry, this.backendUrl),
+            ...(entry.places ? { places: entry.places } : {}),
           },
     );
     const applied = await this.store.applyJournalBatch(changes);
     const results: Persisted[] = [];
     for (const [i, result] of applied.entries()) {
-      if (result.kind === "progress") results.push(result.job ? { record: result.job, eventId: null } : null);
+      // The places jobs bring are the line's own record: nobody is told of them.
+      if (result.kind === "places") results.push(null);
+      else if (result.kind === "progress") results.push(result.job ? { record: result.job, eventId: null } : null);
       else if (result.applied) {
         const { job, eventId, snapshot } = result.applied;
         results.push({ record: job, eventId, snapshot });

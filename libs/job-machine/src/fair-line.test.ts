@@ -213,6 +213,8 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
   let seq = 0;
   let moves = 0;
   let requeues = 0;
+  /** `fifo`: the places jobs bring, as the line's changes say to write them down (absent: their own seq). */
+  const stored = new Map<string, number | null>();
   const pickOf = (pick: number): string | undefined => [...model.jobs.keys()][pick % Math.max(1, model.jobs.size)];
   for (const op of ops) {
     const before = new Map(model.order().map((jobId, i) => [jobId, i + 1]));
@@ -281,9 +283,17 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
       case "move": {
         const jobId = pickOf(op.pick);
         const job = jobId ? model.jobs.get(jobId) : undefined;
-        if (!jobId || !job || job.front != null || job.requeued !== undefined) continue;
+        if (!jobId || !job) continue;
         job.move = op.to === "front" ? -++moves : ++moves;
-        change = line.move(jobId, { move: job.move });
+        if (job.front == null && job.requeued === undefined) {
+          change = line.move(jobId, { move: job.move });
+          break;
+        }
+        // Out of the front list (an admin's move, or a run again) into its owner's lane: it brings its seq again.
+        job.front = null;
+        delete job.requeued;
+        model.join(job);
+        change = line.move(jobId, { move: job.move, front: null });
         break;
       }
       case "global": {
@@ -307,7 +317,26 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
     const after = new Map(expected.map((jobId, i) => [jobId, i + 1]));
     if (change) expect(applyChange(before, change)).toEqual(after);
     if (change) expectLineChanges(before, change, after);
+    for (const { jobId, place } of change?.places ?? []) stored.set(jobId, place);
+    if (mode === "fifo") expect([...rebuilt(model, stored)]).toEqual(expected);
   }
+};
+
+/**
+ * `fifo`: the line a new leader builds from the waiting jobs as the database holds them, each with the place it
+ * brings as the line's changes wrote it down (`stored`); those that must run again go ahead, the latest first.
+ */
+const rebuilt = (model: Model, stored: Map<string, number | null>): FairLine => {
+  const line = new FairLine("fifo");
+  const waiting = [...model.jobs.values()].sort((a, b) => a.seq - b.seq);
+  const entry = ({ requeued: _requeued, passes: _passes, ...job }: ModelJob): LineEntry => ({
+    ...job,
+    place: stored.get(job.jobId) ?? null,
+  });
+  for (const job of waiting) if (job.requeued === undefined) line.add(entry(job));
+  const again = waiting.filter((job) => job.requeued !== undefined);
+  for (const job of again.sort((a, b) => (a.requeued ?? 0) - (b.requeued ?? 0))) line.unshift(entry(job));
+  return line;
 };
 
 describe("FairLine", () => {
@@ -482,6 +511,23 @@ describe("FairLine positions and start order", () => {
     line.remove("A3");
     expect(byPosition(line, ids)).toEqual(["A1", "B1", "A2"]);
     expect(startAll(line, ids)).toEqual(["A1", "B1", "A2"]);
+  });
+
+  it("says which place each job brings once another left with it, so a line rebuilt from them is the same (fifo)", () => {
+    const line = new FairLine("fifo");
+    submit(line, ["A1", "B1", "A2"]);
+    line.move("A2", { move: -1 });
+    // A2 starts in A1's place (1): A1 holds A2's (3) from now on, and is told to bring it.
+    expect(line.start("A2")?.change.places).toEqual([{ jobId: "A1", place: 3 }]);
+    const rebuilt = new FairLine("fifo");
+    rebuilt.add({ jobId: "A1", owner: "A", priority: 0, seq: 1, place: 3 });
+    rebuilt.add({ jobId: "B1", owner: "B", priority: 0, seq: 2 });
+    expect([...rebuilt]).toEqual(["B1", "A1"]);
+    expect([...line]).toEqual(["B1", "A1"]);
+    // Out of its lane (ahead of all), A1 will bring its own seq when it joins it again, and is told so at once.
+    expect(line.move("A1", { front: 1 }).places).toEqual([{ jobId: "A1", place: null }]);
+    expect(line.move("A1", { move: 1, front: null }).places).toBeUndefined();
+    expect(byPosition(line, ["A1", "B1"])).toEqual(["A1", "B1"]);
   });
 
   it("starts the same scenarios in the order their positions read (fair)", () => {

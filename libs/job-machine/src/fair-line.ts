@@ -2,8 +2,7 @@
 export type SchedulingMode = "fair" | "fifo";
 
 /**
- * What the line needs to know of a waiting job; every field is persisted, so a new leader rebuilds the same order
- * (in `fifo` mode, but for which of its owner's places each job holds: see {@link FairLine}).
+ * What the line needs to know of a waiting job; every field is persisted, so a new leader rebuilds the same order.
  */
 export interface LineEntry {
   jobId: string;
@@ -18,6 +17,20 @@ export interface LineEntry {
   front?: number | null;
   /** The model the job needs loaded (see `modelOf`); null or absent: it takes whatever a backend has loaded. */
   model?: string | null;
+  /**
+   * `fifo` only: the place in submission order the job brings to its owner's lane when it joins; null or absent: its
+   * own `seq`. Another of the owner's jobs leaving can hand it another one (see {@link PlaceChange}).
+   */
+  place?: number | null;
+}
+
+/**
+ * `fifo` only: a waiting job now brings another place to its lane (null: its own `seq`). Written down, so that a new
+ * leader, rebuilding the line from the waiting jobs, gives each of an owner's jobs the place it holds now.
+ */
+export interface PlaceChange {
+  jobId: string;
+  place: number | null;
 }
 
 /**
@@ -44,6 +57,8 @@ export interface TurnPick {
 export interface LineShift {
   removed: number[];
   inserted: { at: number; jobId: string }[];
+  /** `fifo` only: the waiting jobs that bring another place since (absent when none). */
+  places?: PlaceChange[];
 }
 
 interface Lane {
@@ -146,6 +161,8 @@ const upperBound = <T>(sorted: readonly T[], value: number, of: (item: T) => num
 
 const seqOf = (place: Place): number => place.seq;
 const itself = (n: number): number => n;
+/** `fifo`: the place a job brings to its lane (see {@link LineEntry.place}). */
+const broughtBy = (entry: LineEntry): number => entry.place ?? entry.seq;
 
 /**
  * The waiting line in the order jobs would start, with exact positions without an O(n) recompute.
@@ -164,8 +181,9 @@ const itself = (n: number): number => n;
  * leaves (it starts, is cancelled, or is moved ahead of all) takes the place it held, not its `seq`, so every other
  * job keeps its place: the job that starts is always the one in the first place, and the rest start in the order
  * their positions read. A job's position is the number of places before its own: a binary search in
- * {@link places}. Which place each job holds lives in memory only: a new leader, rebuilding the line from the
- * waiting jobs, gives each its own `seq` as its place again.
+ * {@link places}. The lane's places are always the places its jobs bring ({@link LineEntry.place}): when a job leaves
+ * with a place other than the one it brought, another job of the lane that brought that one brings the leaver's
+ * instead, and the change says so ({@link LineShift.places}), so that a new leader rebuilds the same line.
  */
 export class FairLine {
   private readonly lanes = new Map<string, Lane>();
@@ -176,6 +194,8 @@ export class FairLine {
   private front: string[] = [];
   /** `fifo` only: the places the jobs in lanes hold, in submission order (every lane's `places` together). */
   private readonly places: Place[] = [];
+  /** `fifo` only: what the running mutation changed of the places jobs bring (taken by {@link around}). */
+  private placeChanges: PlaceChange[] = [];
   private servedCounter = 0;
   /** Times model affinity passed a waiting job over (kept in memory: a new leader counts afresh). */
   private readonly passes = new Map<string, number>();
@@ -355,6 +375,8 @@ export class FairLine {
       lane,
       () => {
         this.detach(entry, withinLane);
+        // Out of its lane (or into it from the front list) a job brings its own `seq` when it joins a lane again.
+        if (this.mode === "fifo" && !withinLane && moved.place != null) this.bring(moved, null);
         if (passes > 0) this.passes.set(jobId, passes);
         this.entries.set(jobId, moved);
         if (moved.front != null) this.insertFront(moved);
@@ -479,12 +501,18 @@ export class FairLine {
     const pick = (positions: { jobId: string; at: number }[]) => positions.filter((p) => moving.has(p.jobId));
     const removed = [...pick(frontBefore), ...pick(laneBefore)];
     const inserted = [...pick(frontAfter), ...pick(laneAfter)].sort((a, b) => a.at - b.at);
-    return (
-      onlySubject(subject, removed, inserted) ?? {
-        removed: removed.map((p) => p.at).sort((a, b) => b - a),
-        inserted,
-      }
-    );
+    const shift = onlySubject(subject, removed, inserted) ?? {
+      removed: removed.map((p) => p.at).sort((a, b) => b - a),
+      inserted,
+    };
+    const places = this.placeChanges.splice(0);
+    return places.length > 0 ? { ...shift, places } : shift;
+  }
+
+  /** `entry` (in {@link entries}) brings `place` from now on (null: its `seq`); the change is reported. */
+  private bring(entry: LineEntry, place: number | null): void {
+    entry.place = place === entry.seq ? null : place;
+    this.placeChanges.push({ jobId: entry.jobId, place: entry.place });
   }
 
   /** `jobId`'s position in `lane` when no other lane waits (none when it is not in that lane). */
@@ -547,9 +575,10 @@ export class FairLine {
     lane.entries.splice(this.insertionIndex(lane, entry), 0, entry);
     lane.minSeq = Math.min(lane.minSeq, entry.seq);
     if (this.mode === "fifo" && !keepPlaces) {
+      const place = broughtBy(entry);
       // After any equal place (see fifoPlace), so that no job already waiting moves back.
-      this.places.splice(upperBound(this.places, entry.seq, seqOf), 0, { seq: entry.seq, lane });
-      lane.places.splice(lowerBound(lane.places, entry.seq, itself), 0, entry.seq);
+      this.places.splice(upperBound(this.places, place, seqOf), 0, { seq: place, lane });
+      lane.places.splice(lowerBound(lane.places, place, itself), 0, place);
     }
     this.rank(lane);
   }
@@ -570,10 +599,15 @@ export class FairLine {
     const i = this.indexIn(lane, entry);
     if (lane.entries[i] !== entry) return;
     if (this.mode === "fifo" && !keepPlaces) {
-      // The place the job held, not its own seq: that one may be held by another of the owner's jobs.
+      // The place the job held, not the one it brought: that one may be held by another of the owner's jobs.
       const at = this.fifoPlace(lane, i);
+      const held = lane.places[i];
       if (this.places[at]?.lane === lane) this.places.splice(at, 1);
       lane.places.splice(i, 1);
+      // The places the lane's jobs bring stay its places: the one that brought what the job took brings its instead.
+      const brought = broughtBy(entry);
+      const heir = held === brought ? undefined : lane.entries.find((e) => e !== entry && broughtBy(e) === held);
+      if (heir) this.bring(heir, brought);
     }
     this.unrank(lane);
     lane.entries.splice(i, 1);

@@ -28,7 +28,7 @@ export { GpuPool } from "./gpu-pool";
 export type { GpuPoolService, GpuSlot } from "./gpu-pool";
 export { OrderedQueue } from "./ordered-queue";
 export { FairLine } from "./fair-line";
-export type { AffinityLimits, LineEntry, LineShift, SchedulingMode, TurnPick } from "./fair-line";
+export type { AffinityLimits, LineEntry, LineShift, PlaceChange, SchedulingMode, TurnPick } from "./fair-line";
 export { chooseDispatch, DEFAULT_AFFINITY, modelName, modelOf } from "./affinity";
 export type { DispatchChoice, DispatchKind, ModelSlot } from "./affinity";
 export { DatabaseUnreachable, Journal, LaneAbandoned, UNSTORABLE_RESULT_MESSAGE, WriteRejected } from "./journal";

@@ -225,6 +225,7 @@ export class JobScheduler<P> {
           else if (transition.from === "processing") decisions.forget(transition.jobId, transition.job.attempt);
         },
         reportProgress: (_, { jobId, progress }) => void journal.record({ kind: "progress", jobId, progress }),
+        reportPlaces: (_, { jobId, places }) => void journal.record({ kind: "places", jobId, places }),
         reportLineChange: (_, change) => options.onLineChange?.(change),
         reportDispatch: (_, decision) => options.onDispatch?.(decision),
       },

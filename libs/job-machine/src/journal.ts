@@ -1,12 +1,18 @@
 import { Data, Duration, Effect, Result, Schedule } from "effect";
 import { defaultRuntime } from "./effect-runtime";
 import type { EffectRuntime } from "./effect-runtime";
+import type { PlaceChange } from "./fair-line";
 import type { Clock } from "./job";
 import type { JobTransition } from "./scheduler.machine";
 
-/** One thing the journal writes down: a status change, or the latest progress of a running job. */
+/**
+ * One thing the journal writes down: a status change, the latest progress of a running job, or (`fifo`) the places
+ * waiting jobs bring after `jobId` moved (see `PlaceChange`).
+ */
 export type JournalEntry =
-  ({ kind: "transition" } & JobTransition) | { kind: "progress"; jobId: string; progress: number };
+  | ({ kind: "transition" } & JobTransition)
+  | { kind: "progress"; jobId: string; progress: number }
+  | { kind: "places"; jobId: string; places: PlaceChange[] };
 
 /** A write failed because the database could not be reached or went away: the same write may succeed later. */
 export class DatabaseUnreachable extends Data.TaggedError("DatabaseUnreachable")<{ cause: unknown }> {}

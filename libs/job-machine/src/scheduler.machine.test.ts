@@ -5,6 +5,7 @@ import type { GenerateActorInput } from "./image-job.machine";
 import { BackendLost } from "./job";
 import type { GenerateResult } from "./job";
 import { schedulerMachine } from "./scheduler.machine";
+import type { PlaceChange } from "./fair-line";
 import type { DispatchDecision, JobTransition, SchedulerInput } from "./scheduler.machine";
 import { testParams } from "./test-support";
 
@@ -24,6 +25,7 @@ function scheduler(input: Partial<SchedulerInput> = {}) {
   const runs: Run[] = [];
   const transitions: JobTransition[] = [];
   const dispatches: DispatchDecision[] = [];
+  const places: { jobId: string; places: PlaceChange[] }[] = [];
   const generate = fromPromise<GenerateResult, GenerateActorInput>(
     ({ input }) =>
       new Promise((resolve, reject) => {
@@ -36,6 +38,7 @@ function scheduler(input: Partial<SchedulerInput> = {}) {
     actions: {
       reportTransition: (_, transition) => void transitions.push(transition),
       reportDispatch: (_, decision) => void dispatches.push(decision),
+      reportPlaces: (_, changed) => void places.push(changed),
     },
   });
   const actor = createActor(machine, {
@@ -59,7 +62,7 @@ function scheduler(input: Partial<SchedulerInput> = {}) {
     waitFor(actor, () => transitions.some((t) => t.jobId === jobId && t.to === to));
   const onBackends = () => actor.getSnapshot().context.backends.map((slot) => slot.jobId);
   const started = () => dispatches.map((d) => d.jobId);
-  return { actor, clock, runs, run, transitions, transitionsOf, reported, submit, onBackends, started };
+  return { actor, clock, runs, run, transitions, transitionsOf, reported, submit, onBackends, started, places };
 }
 
 describe("schedulerMachine", () => {
@@ -149,6 +152,23 @@ describe("schedulerMachine", () => {
     expect(s.started()).toEqual([]);
     s.actor.send({ type: "images.stored" });
     expect(s.onBackends()).toEqual(["a"]);
+  });
+
+  it("writes the places an owner's jobs bring (fifo) with the start that changed them, or alone after a move", () => {
+    const s = scheduler({ mode: "fifo", healthy: false });
+    s.submit("ann-1", "ann");
+    s.submit("bob-1", "bob");
+    s.submit("ann-2", "ann");
+    s.actor.send({ type: "scheduler.move", jobId: "ann-2", move: -1 });
+    s.actor.send({ type: "backend.up", backend: 0 });
+    // ann-2 starts in ann-1's place (1): ann-1 brings ann-2's (3) from now on, written with that start.
+    expect(s.transitions).toEqual([
+      expect.objectContaining({ jobId: "ann-2", to: "processing", places: [{ jobId: "ann-1", place: 3 }] }),
+    ]);
+    expect(s.places).toEqual([]);
+    // Ahead of all, ann-1 will bring its own seq if it joins ann's jobs again: no transition carries that.
+    s.actor.send({ type: "scheduler.move", jobId: "ann-1", front: 1 });
+    expect(s.places).toEqual([{ jobId: "ann-1", places: [{ jobId: "ann-1", place: null }] }]);
   });
 
   it("gives two owners turns about, whoever submitted first", async () => {

@@ -12,7 +12,7 @@ import type { Clock, JobStatus } from "./job";
 import { chooseDispatch, DEFAULT_AFFINITY, modelName, modelOf } from "./affinity";
 import type { DispatchChoice, DispatchKind } from "./affinity";
 import { FairLine } from "./fair-line";
-import type { AffinityLimits, LineEntry, LineShift, SchedulingMode } from "./fair-line";
+import type { AffinityLimits, LineEntry, LineShift, PlaceChange, SchedulingMode } from "./fair-line";
 import { toLineChanges } from "./line-change";
 import type { LineChange } from "./line-change";
 
@@ -40,6 +40,11 @@ export interface JobTransition {
   job: Omit<ImageJobSummary, "turn"> & { turn?: number | null };
   /** Back in the line from `processing` (its backend went away): the backend it left, as `job.backend` is null again. */
   left?: number;
+  /**
+   * `fifo`: the places other waiting jobs of its owner bring since this job left the line (see `PlaceChange`),
+   * written with this change, so that the line and what the database holds of it change together.
+   */
+  places?: PlaceChange[];
 }
 
 /** How the scheduler starts. */
@@ -66,6 +71,8 @@ export interface HeldJob {
   entry: LineEntry;
   /** What the job's actor is spawned with when the job is started. */
   input: ImageJobInput;
+  /** `fifo`: place changes its leaving the line made, to be written with its next transition (see JobTransition). */
+  places?: PlaceChange[];
 }
 
 /**
@@ -162,6 +169,14 @@ const forgetModel = (backends: BackendSlot[], jobId: string, seen: { status: Job
 const lineChanges = (line: FairLine, shift: LineShift): LineChange[] =>
   toLineChanges(shift, line.size - shift.inserted.length + shift.removed.length);
 
+/** `transition` with the place changes `held`'s leaving the line made (which it writes down, so they are taken). */
+const withPlaces = (held: HeldJob, transition: JobTransition): JobTransition => {
+  const { places } = held;
+  if (!places) return transition;
+  delete held.places;
+  return { ...transition, places };
+};
+
 const schedulerSetup = setup({
   types: {
     input: {} as SchedulerInput,
@@ -173,6 +188,7 @@ const schedulerSetup = setup({
     reportTransition: (_, _transition: JobTransition) => {},
     reportProgress: (_, _progress: { jobId: string; progress: number }) => {},
     reportLineChange: (_, _change: LineChange) => {},
+    reportPlaces: (_, _places: { jobId: string; places: PlaceChange[] }) => {},
     reportDispatch: (_, _decision: DispatchDecision) => {},
   },
 });
@@ -230,7 +246,7 @@ const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
     if (model !== null) slot.model = model;
     const reason = describeDispatch(choice, owner, servedBefore, alone, model, loaded);
     startJob(context, held, enqueue, { type: "job.start", backend, turn: started.served, reason });
-    for (const params of lineChanges(context.queue, started.change)) enqueue({ type: "reportLineChange", params });
+    reportShift(enqueue, context.queue, started.change, { leaving: held });
     const decision: DispatchDecision = {
       jobId,
       owner,
@@ -248,6 +264,24 @@ const dispatch = schedulerSetup.enqueueActions(({ context, enqueue }) => {
 });
 
 type Enqueue = Parameters<Parameters<typeof schedulerSetup.enqueueActions>[0]>[0]["enqueue"];
+
+/**
+ * Reports what a mutation of the line did: its line changes and, in `fifo` mode, the places it gave other jobs.
+ * Those go with the next transition of `leaving` when the change is a job leaving the line (they are written in
+ * one commit with it), else on their own, in the name of `subject`.
+ */
+function reportShift(
+  enqueue: Enqueue,
+  line: FairLine,
+  shift: LineShift,
+  to: { leaving: HeldJob } | { subject: string },
+): void {
+  for (const params of lineChanges(line, shift)) enqueue({ type: "reportLineChange", params });
+  const { places } = shift;
+  if (!places) return;
+  if ("leaving" in to) to.leaving.places = [...(to.leaving.places ?? []), ...places];
+  else enqueue({ type: "reportPlaces", params: { jobId: to.subject, places } });
+}
 
 /** Sends `start` to a job's actor, spawning the actor first when the job has not run before. */
 function startJob(
@@ -301,6 +335,7 @@ function enqueueJob(context: SchedulerContext, job: ImageJobInput): void {
     move: line?.move ?? null,
     front: line?.front ?? null,
     model: modelOf(job.params),
+    place: line?.place ?? null,
   };
   context.arrivals = Math.max(context.arrivals, entry.seq);
   context.seen.set(jobId, { status: "queued", progress: 0, entry, input: job });
@@ -309,8 +344,9 @@ function enqueueJob(context: SchedulerContext, job: ImageJobInput): void {
 /**
  * The scheduler: holds every submitted job, keeps the line in turn order (see FairLine) and is the only place that decides which job runs next, on which backend.
  * It does no I/O: transitions, progress and changes of the line are reported through the named
- * actions `reportTransition`, `reportProgress`, `reportLineChange` (each change of the line, see line-change.ts) and
- * `reportDispatch`, which the host provides.
+ * actions `reportTransition`, `reportProgress`, `reportLineChange` (each change of the line, see line-change.ts),
+ * `reportPlaces` (`fifo`: the places jobs bring, when no transition carries them) and `reportDispatch`, which the host
+ * provides.
  */
 export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } }).createMachine({
   id: "scheduler",
@@ -339,7 +375,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
           const seen = context.seen.get(event.job.jobId);
           if (!seen || seen.status !== "queued") return;
           const change = event.job.again ? context.queue.unshift(seen.entry) : context.queue.add(seen.entry);
-          for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+          reportShift(enqueue, context.queue, change, { subject: event.job.jobId });
         }),
         enqueueActions(({ event, enqueue }) => {
           if (!event.later) enqueue("dispatch");
@@ -356,7 +392,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
             const seen = context.seen.get(job.jobId);
             if (!seen || seen.status !== "queued") continue;
             const change = job.again ? context.queue.unshift(seen.entry) : context.queue.add(seen.entry);
-            for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+            reportShift(enqueue, context.queue, change, { subject: job.jobId });
           }
           if (!event.later) enqueue("dispatch");
         }),
@@ -369,7 +405,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         if (!held || (event.waitingOnly && !context.queue.has(event.jobId))) return;
         // Leaving the line first keeps every other position exact at once.
         const change = context.queue.remove(event.jobId);
-        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+        reportShift(enqueue, context.queue, change, { leaving: held });
         const actor = context.jobs.get(event.jobId);
         if (actor) {
           // Its own transition to `cancelled` follows, with its end (`xstate.done.actor.<jobId>`).
@@ -378,7 +414,8 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         }
         // Never started: there is no actor to stop, only the line entry (gone above) and its transition.
         context.seen.delete(event.jobId);
-        enqueue({ type: "reportTransition", params: cancelledWhileWaiting(held, context.now(), event.by ?? null) });
+        const cancelled = cancelledWhileWaiting(held, context.now(), event.by ?? null);
+        enqueue({ type: "reportTransition", params: withPlaces(held, cancelled) });
       }),
     },
     "scheduler.move": {
@@ -391,7 +428,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         };
         seen.entry = { ...seen.entry, ...to };
         const change = context.queue.move(event.jobId, to);
-        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+        reportShift(enqueue, context.queue, change, { subject: event.jobId });
       }),
     },
     "scheduler.pause": { actions: assign({ dispatching: false }) },
@@ -427,7 +464,7 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         if (!held) return;
         enqueue({
           type: "reportTransition",
-          params: { jobId: event.job.jobId, from: held.status, to: event.job.status, job: event.job },
+          params: withPlaces(held, { jobId: event.job.jobId, from: held.status, to: event.job.status, job: event.job }),
         });
         held.status = event.job.status;
         held.progress = event.job.progress;
@@ -462,13 +499,13 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         const held = context.seen.get(job.jobId);
         if (!held) return;
         const left = context.backends.findIndex((slot) => slot.jobId === job.jobId);
-        const transition = { jobId: job.jobId, from: held.status, to: job.status, job };
+        const transition = withPlaces(held, { jobId: job.jobId, from: held.status, to: job.status, job });
         enqueue({ type: "reportTransition", params: left < 0 ? transition : { ...transition, left } });
         forgetModel(context.backends, job.jobId, held);
         // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
         release(context.backends, job.jobId);
         const change = context.queue.unshift(held.entry);
-        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+        reportShift(enqueue, context.queue, change, { subject: job.jobId });
         held.status = job.status;
         held.progress = job.progress;
         enqueue("dispatch");
@@ -483,12 +520,15 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         if (held) {
           if (output.status !== "complete") forgetModel(context.backends, jobId, held);
           const job = { ...output, progress: output.status === "complete" ? 100 : held.progress };
-          enqueue({ type: "reportTransition", params: { jobId, from: held.status, to: output.status, job } });
+          enqueue({
+            type: "reportTransition",
+            params: withPlaces(held, { jobId, from: held.status, to: output.status, job }),
+          });
         }
         context.seen.delete(jobId);
         context.jobs.delete(jobId);
         const change = context.queue.remove(jobId);
-        for (const params of lineChanges(context.queue, change)) enqueue({ type: "reportLineChange", params });
+        reportShift(enqueue, context.queue, change, { subject: jobId });
         release(context.backends, jobId);
         enqueue(stopChild(jobId));
         enqueue("dispatch");

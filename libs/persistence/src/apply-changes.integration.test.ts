@@ -10,7 +10,7 @@ import { testDrivers } from "./testing/test-databases";
 type Move = Extract<JournalChange, { kind: "transition" }>;
 
 /** A status change of `jobId` setting `patch`. */
-const move = (jobId: string, from: Move["from"], to: Move["to"], patch: Move["patch"] = {}): JournalChange => ({
+const move = (jobId: string, from: Move["from"], to: Move["to"], patch: Move["patch"] = {}): Move => ({
   kind: "transition",
   jobId,
   from,
@@ -45,13 +45,9 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyJournal
     ];
     const results = [];
     for (const batch of batches) results.push(...(await store().applyJournalBatch(batch)));
-    expect(results.map((r) => (r.kind === "progress" ? r.job?.progress : r.applied?.job.status))).toEqual([
-      "processing",
-      42,
-      "queued",
-      "processing",
-      "complete",
-    ]);
+    expect(
+      results.map((r) => (r.kind === "progress" ? r.job?.progress : r.kind === "transition" && r.applied?.job.status)),
+    ).toEqual(["processing", 42, "queued", "processing", "complete"]);
     const logged = (await events()).slice(1);
     const transitions = results.flatMap((r) => (r.kind === "transition" && r.applied ? [r.applied] : []));
     expect(logged.map((e) => e.id)).toEqual(transitions.map((t) => t.eventId));
@@ -123,14 +119,9 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyJournal
       move(b.id, "processing", "error", { error: "out of memory", finishedAt: new Date() }),
       move(a.id, "queued", "cancelled", { finishedAt: new Date() }),
     ]);
-    expect(results.map((r) => (r.kind === "progress" ? r.job : (r.applied?.job.status ?? null)))).toEqual([
-      "processing",
-      null,
-      null,
-      null,
-      "error",
-      "cancelled",
-    ]);
+    expect(
+      results.map((r) => (r.kind === "progress" ? r.job : r.kind === "transition" && (r.applied?.job.status ?? null))),
+    ).toEqual(["processing", null, null, null, "error", "cancelled"]);
     const logged = (await events()).slice(before);
     expect(logged.map((e) => [e.jobId, e.status])).toEqual([
       [b.id, "processing"],
@@ -139,6 +130,38 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyJournal
     ]);
     expect(logged.map((e) => e.id)).toEqual([...logged.map((e) => e.id)].sort((x, y) => x - y));
     expect(must(await store().getJob(b.id)).error).toBe("out of memory");
+  });
+
+  it("writes the places waiting jobs bring (fifo), with a status change or alone, and none to a job that does not wait", async () => {
+    const [a, b, c] = [
+      (await store().submitJob({ prompt: "a", params })).job,
+      (await store().submitJob({ prompt: "b", params })).job,
+      (await store().submitJob({ prompt: "c", params })).job,
+    ];
+    const placeOf = async (jobId: string) => must(await store().getJob(jobId)).line.place;
+    expect(await placeOf(b.id)).toBeNull();
+    const before = (await events()).length;
+    const results = await store().applyJournalBatch([
+      // a starts in b's place: b brings a's from now on, in the commit of a's start.
+      { ...move(a.id, "queued", "processing", { attempts: 1 }), places: [{ jobId: b.id, place: a.seq }] },
+      // A move's places come alone; a place for a running job (a) or no job at all is not written.
+      {
+        kind: "places",
+        jobId: c.id,
+        places: [
+          { jobId: c.id, place: b.seq },
+          { jobId: a.id, place: c.seq },
+          { jobId: "not-a-job", place: 1 },
+        ],
+      },
+      { kind: "places", jobId: b.id, places: [{ jobId: b.id, place: null }] },
+    ]);
+    expect(results.map((r) => r.kind)).toEqual(["transition", "places", "places"]);
+    expect([await placeOf(a.id), await placeOf(b.id), await placeOf(c.id)]).toEqual([null, null, b.seq]);
+    // Places are the line's own record: no event, and the job's snapshot does not show them.
+    expect((await events()).slice(before).map((e) => e.status)).toEqual(["processing"]);
+    await store().applyJournalBatch([{ kind: "places", jobId: b.id, places: [{ jobId: b.id, place: a.seq }] }]);
+    expect(await placeOf(b.id)).toBe(a.seq);
   });
 
   it("writes nothing of a batch once its lease term is over, and refuses it with Fenced", async () => {

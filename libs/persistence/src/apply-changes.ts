@@ -1,5 +1,5 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
-import type { Job, JobStatus } from "@anvil/job-machine";
+import type { Job, JobStatus, PlaceChange } from "@anvil/job-machine";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "./database";
 import type { AnvilDb } from "./database";
@@ -10,14 +10,26 @@ import { isUuid } from "./sql-guards";
 import { storedProgress } from "./transitions";
 import type { RowChangeResult, TransitionPatch } from "./transitions";
 
-/** A journal's status change or progress value; the snapshot a status change logs is `toJob(record, 0)`. */
+/**
+ * A journal's status change, progress value, or (`fifo`) the places waiting jobs bring after a move; the snapshot a
+ * status change logs is `toJob(record, 0)`. A status change's `places` are written in its commit, whether or not its
+ * row matched (they are the line's, and setting them again changes nothing).
+ */
 export type JournalChange =
-  | { kind: "transition"; jobId: string; from: JobStatus; to: JobStatus; patch: TransitionPatch }
-  | { kind: "progress"; jobId: string; progress: number };
+  | {
+      kind: "transition";
+      jobId: string;
+      from: JobStatus;
+      to: JobStatus;
+      patch: TransitionPatch;
+      places?: PlaceChange[];
+    }
+  | { kind: "progress"; jobId: string; progress: number }
+  | { kind: "places"; jobId: string; places: PlaceChange[] };
 
 /** One element of `anvil_apply_changes`'s `changes` (drizzle/0009_apply_changes.sql). */
 interface ChangeRow {
-  kind: "transition" | "progress";
+  kind: JournalChange["kind"];
   job_id: string;
   /** A status change: the status the row must be in, and the one it goes to. */
   from_status?: JobStatus;
@@ -26,6 +38,8 @@ interface ChangeRow {
   patch?: TransitionPatch;
   /** A progress value: whole percent, 0..100. */
   progress?: number;
+  /** Waiting jobs' places (`fifo`): each job's new `fifo_place`, null for its own seq. */
+  places?: { job_id: string; place: number | null }[];
 }
 
 const defaults = JSON.stringify(DEFAULT_JOB_PARAMS);
@@ -44,19 +58,8 @@ export async function applyChangesAtOnce(
   const sent: ChangeRow[] = [];
   // Where each change went in `sent` (the function numbers them from 1), or -1 when it cannot name a job.
   const index = changes.map((change) => {
-    const progress = change.kind === "progress" ? storedProgress(change.progress) : undefined;
     if (!isUuid(change.jobId)) return -1;
-    sent.push(
-      change.kind === "progress"
-        ? { kind: "progress", job_id: change.jobId, progress }
-        : {
-            kind: "transition",
-            job_id: change.jobId,
-            from_status: change.from,
-            to_status: change.to,
-            patch: change.patch,
-          },
-    );
+    sent.push(changeRow(change));
     return sent.length;
   });
   const byNumber = new Map<number, RowChangeResult>();
@@ -79,6 +82,7 @@ export async function applyChangesAtOnce(
       const n = Number(row["n"]);
       const job = toJobRecord(jobRowOf(row));
       const kind = sent[n - 1]?.kind;
+      if (kind === "places") continue;
       byNumber.set(
         n,
         kind === "progress"
@@ -90,12 +94,43 @@ export async function applyChangesAtOnce(
       );
     }
   }
-  return changes.map(
-    (change, i) =>
-      byNumber.get(index[i] ?? -1) ??
-      (change.kind === "progress" ? { kind: "progress", job: null } : { kind: "transition", applied: null }),
-  );
+  return changes.map((change, i) => byNumber.get(index[i] ?? -1) ?? nothingMatched(change));
 }
+
+/** `change` as `anvil_apply_changes` reads it. */
+const changeRow = (change: JournalChange): ChangeRow => {
+  switch (change.kind) {
+    case "progress":
+      return { kind: "progress", job_id: change.jobId, progress: storedProgress(change.progress) };
+    case "places":
+      return { kind: "places", job_id: change.jobId, places: placeRows(change.places) };
+    case "transition":
+      return {
+        kind: "transition",
+        job_id: change.jobId,
+        from_status: change.from,
+        to_status: change.to,
+        patch: change.patch,
+        ...(change.places ? { places: placeRows(change.places) } : {}),
+      };
+  }
+};
+
+/** Only jobs by their id: a place for anything else could not name a row. */
+const placeRows = (places: readonly PlaceChange[]): NonNullable<ChangeRow["places"]> =>
+  places.filter((p) => isUuid(p.jobId)).map((p) => ({ job_id: p.jobId, place: p.place }));
+
+/** What a change whose row did not match (or that returns none, as places) got. */
+const nothingMatched = (change: JournalChange): RowChangeResult => {
+  switch (change.kind) {
+    case "progress":
+      return { kind: "progress", job: null };
+    case "places":
+      return { kind: "places" };
+    case "transition":
+      return { kind: "transition", applied: null };
+  }
+};
 
 /** A jsonb value as a driver hands it over: parsed already (postgres.js, PGlite), or as text. */
 const parseJson = (value: unknown): unknown => (typeof value === "string" ? JSON.parse(value) : value);

@@ -15,8 +15,11 @@ export interface JobRecord extends Omit<Job, "queuePosition" | keyof JobEstimate
   spared: number;
   /** Id of the event that recorded the current status. */
   lastEventId: number;
-  /** Where the job stands in the line besides its seq (see schema.ts): moves, and the turn of its last start. */
-  line: { move: number | null; front: number | null; turn: number | null };
+  /**
+   * Where the job stands in the line besides its seq (see schema.ts): moves, the turn of its last start, and
+   * (`fifo`) the place it brings.
+   */
+  line: { move: number | null; front: number | null; turn: number | null; place: number | null };
 }
 
 /**
@@ -94,7 +97,7 @@ export function toJobRecord(row: JobRow): JobRecord {
     attempts: row.attempts,
     spared: row.sparedAttempts,
     lastEventId: row.lastEventId,
-    line: { move: row.lineMove, front: row.lineFront, turn: row.turn },
+    line: { move: row.lineMove, front: row.lineFront, turn: row.turn, place: row.fifoPlace },
   };
 }
 

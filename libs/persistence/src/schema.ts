@@ -105,6 +105,12 @@ export const jobs = pgTable(
     lineMove: bigint("line_move", { mode: "number" }),
     /** An admin's move to the very front of the whole line; a larger value was moved later and starts earlier. */
     lineFront: bigint("line_front", { mode: "number" }),
+    /**
+     * `SCHEDULING=fifo`: the place in submission order the job brings to its owner's jobs while it waits; null: its own
+     * `seq`. Another of the owner's jobs that starts (or is cancelled, or moved ahead of all) in a place other than
+     * its own hands it its own (see `FairLine`), so a new leader rebuilds the same line.
+     */
+    fifoPlace: bigint("fifo_place", { mode: "number" }),
     /** The owner's turn its last start was given (fair scheduling): a new leader rebuilds the turns from these. */
     turn: bigint("turn", { mode: "number" }),
     /** Who cancelled it (its owner, or an admin); null unless it was cancelled by someone. */

@@ -96,7 +96,7 @@ function toBatchRow(input: SubmitJobInput): BatchRow {
     attempts: 0,
     spared: 0,
     lastEventId: 0,
-    line: { move: null, front: null, turn: null },
+    line: { move: null, front: null, turn: null, place: null },
   };
   return {
     job_id: jobId,

@@ -129,7 +129,9 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyTransit
       result.kind === "transition" && result.applied ? [result.applied.eventId] : [],
     );
     expect(
-      results.map((result) => (result.kind === "transition" ? result.applied?.job.status : result.job?.progress)),
+      results.map((result) =>
+        result.kind === "transition" ? result.applied?.job.status : result.kind === "progress" && result.job?.progress,
+      ),
     ).toEqual(["processing", "processing", 55, "complete", undefined, "cancelled"]);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     const logged = await store().eventsAfter(Math.max(...jobs.map((job) => job.lastEventId)), {}, 10);

@@ -95,9 +95,14 @@ export async function applyTransitionLocked(tx: AnvilDb, t: Transition): Promise
 export type RowChange =
   { kind: "transition"; transition: Transition } | { kind: "progress"; jobId: string; progress: number };
 
-/** What a {@link RowChange} did: the applied transition, or the job with its new progress (null: nothing matched). */
+/**
+ * What a {@link RowChange} (or a journal batch's change, see apply-changes.ts) did: the applied transition, or the
+ * job with its new progress (null: nothing matched); the places jobs bring (`fifo`) report nothing.
+ */
 export type RowChangeResult =
-  { kind: "transition"; applied: AppliedTransition | null } | { kind: "progress"; job: JobRecord | null };
+  | { kind: "transition"; applied: AppliedTransition | null }
+  | { kind: "progress"; job: JobRecord | null }
+  | { kind: "places" };
 
 /**
  * Applies `changes` in order inside a transaction that already holds the event-order lock, in two round trips
