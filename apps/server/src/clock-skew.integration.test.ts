@@ -27,7 +27,9 @@ describe.each(testDrivers())("a server clock that is not the database's, on $kin
     // Measured to within half a round trip, which a loaded machine can make a tenth of a second or more.
     const seconds = (message = "", way: string) =>
       Number(new RegExp(`^this server's clock is (\\d+\\.\\d) s ${way} PostgreSQL's`).exec(message)?.[1]);
-    expect(said[0]?.message).toMatch(/ s ahead of PostgreSQL's: a job's times will disagree \(createdAt is the database's/);
+    expect(said[0]?.message).toMatch(
+      / s ahead of PostgreSQL's: a job's times will disagree \(createdAt is the database's/,
+    );
     expect(Math.abs(seconds(said[0]?.message, "ahead of") - 300)).toBeLessThan(5);
     expect(Math.abs(seconds(said[1]?.message, "behind") - 300)).toBeLessThan(5);
     expect(Math.abs(Number(said[0]?.fields["skewMs"]) - 300_000)).toBeLessThan(5_000);
