@@ -36,12 +36,13 @@ export function leaderLink(options: {
       forgetLeader: options.forgetLeader,
       waitMs,
       echoesCallIds: new Set(),
-      tried: (leader, why) => {
+      tried: (leader, why, since) => {
         if (why === null) {
           if (missed) log("this server reaches the leader again", { leader });
           missed = null;
         } else if (missed?.leader !== leader) {
-          missed = { leader, since: performance.now() };
+          // Since the call began to look for it: one that gave up after waiting a failover's time makes it that long.
+          missed = { leader, since };
           // It answered, so it is where its CLUSTER_URL says: a hand-over or an election, which every rolling restart
           // goes through, is no fault to warn of.
           if (why.endsWith(NO_LONGER_LEADS)) {
@@ -63,7 +64,7 @@ export function leaderLink(options: {
     },
     unreachable: async () => {
       const seen = missed;
-      if (seen === null || performance.now() - seen.since <= waitMs) return false;
+      if (seen === null || performance.now() - seen.since < waitMs) return false;
       // Looked at again, not taken from the last forwarded call: a load balancer that stopped sending calls here
       // would otherwise never see this server ready again.
       const leader = await cluster();

@@ -242,8 +242,11 @@ export interface LeaderLookup {
   forgetLeader: () => void;
   /** How long a request may wait for a leader: across an election and a lease that has to run out. */
   waitMs: number;
-  /** Told after each try: the leader answered (`why` null), or why it could not be reached. */
-  tried?: (leader: string, why: string | null) => void;
+  /**
+   * Told after each try: the leader answered (`why` null), or why it could not be reached; `since` is when the call
+   * began to look for a leader (`performance.now()`), so that a call that gave up waited that long.
+   */
+  tried?: (leader: string, why: string | null, since: number) => void;
   /** The largest body the leader takes for this request. */
   maxBodyBytes: (req: IncomingMessage) => number;
   /**
@@ -322,13 +325,14 @@ async function toLeader(
   gone: () => boolean,
   attempt: (leader: URL) => Promise<string | null>,
 ): Promise<string | null> {
-  const deadline = performance.now() + waitMs;
+  const began = performance.now();
+  const deadline = began + waitMs;
   let why = "an election is under way";
   while (!gone() && performance.now() < deadline) {
     const target = await leaderUrl();
     if (target) {
       const failed = await attempt(new URL(target));
-      tried?.(target, failed);
+      tried?.(target, failed, began);
       if (failed === null) return null;
       why = failed;
       forgetLeader();
