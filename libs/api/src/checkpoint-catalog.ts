@@ -218,8 +218,9 @@ export class CheckpointCatalog {
     const listed = this.cache?.offer;
     const checkpoint = names.checkpoint === null ? null : listed && findCheckpoint(listed.models, names.checkpoint);
     const modules = names.modules.map((name) => listed && findModule(listed.modules, name));
-    if (checkpoint !== undefined && modules.every((m) => m !== undefined)) {
-      return { checkpoint: checkpoint?.title ?? null, modules: modules.map((m) => baseName(m!.filename)) };
+    const found = modules.filter((m) => m !== undefined);
+    if (checkpoint !== undefined && found.length === modules.length) {
+      return { checkpoint: checkpoint?.title ?? null, modules: found.map((m) => baseName(m.filename)) };
     }
     try {
       return await this.modelNow(names);
