@@ -227,6 +227,15 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
       submissions.refuseWaiting((notDone) => databaseDown(error.cause, notDone));
     },
     onRejected: (error, entry) => {
+      if (entry.kind === "places") {
+        // No job fails for it: the line here goes on as it is; only a new leader would order them otherwise.
+        log?.(
+          "the database refused the places of waiting jobs in the line (SCHEDULING=fifo); a new leader may start that user's jobs in another order",
+          { jobId: entry.jobId, error: databaseErrorText(error.cause) },
+          "error",
+        );
+        return;
+      }
       // The journal fails the job in the refused write's place: said loudly, and a job that is still waiting or
       // running leaves the line or its GPU, since its state can no longer be written as it goes.
       log?.(

@@ -12,7 +12,8 @@ type Op =
   | { kind: "remove"; pick: number }
   | { kind: "start" }
   | { kind: "move"; pick: number; to: "front" | "back" }
-  | { kind: "global"; pick: number };
+  | { kind: "global"; pick: number }
+  | { kind: "again"; pick: number };
 
 const owners = ["ann", "bob", "cat", "dan"];
 /** Job models: index 0 is a job that takes whatever is loaded. */
@@ -45,6 +46,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("global" as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("again" as const), pick: fc.nat() }) },
 );
 
 /** Mostly submissions and affinity picks among few users and models, so that jobs reach the bound. */
@@ -215,6 +217,9 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
   let requeues = 0;
   /** `fifo`: the places jobs bring, as the line's changes say to write them down (absent: their own seq). */
   const stored = new Map<string, number | null>();
+  /** Each job as the scheduler holds it (as given, never changed by the line), and the ones started so far. */
+  const given = new Map<string, LineEntry>();
+  const started = new Map<string, ModelJob>();
   const pickOf = (pick: number): string | undefined => [...model.jobs.keys()][pick % Math.max(1, model.jobs.size)];
   for (const op of ops) {
     const before = new Map(model.order().map((jobId, i) => [jobId, i + 1]));
@@ -229,6 +234,7 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
           model: checkpoints[op.model] ?? null,
         };
         model.join({ ...entry });
+        given.set(entry.jobId, entry);
         change = line.add(entry);
         break;
       }
@@ -254,10 +260,11 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
         const front = job.requeued !== undefined || job.front != null;
         model.leaveLane(jobId);
         model.jobs.delete(jobId);
-        const started = line.start(jobId);
+        started.set(jobId, job);
+        const start = line.start(jobId);
         if (!front) model.served.set(job.owner, ++model.counter);
-        expect(started?.served ?? null).toBe(front ? null : model.counter);
-        change = started?.change;
+        expect(start?.served ?? null).toBe(front ? null : model.counter);
+        change = start?.change;
         break;
       }
       case "pick": {
@@ -272,12 +279,13 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
           if (job.owner !== owner) continue;
           if (order.indexOf(job.jobId) < order.indexOf(pick.jobId)) job.passes = (job.passes ?? 0) + 1;
         }
+        started.set(pick.jobId, model.jobs.get(pick.jobId) as ModelJob);
         model.leaveLane(pick.jobId);
         model.jobs.delete(pick.jobId);
         model.served.set(owner, ++model.counter);
-        const started = line.start(pick.jobId);
-        expect(started?.served).toBe(model.counter);
-        change = started?.change;
+        const start = line.start(pick.jobId);
+        expect(start?.served).toBe(model.counter);
+        change = start?.change;
         break;
       }
       case "move": {
@@ -294,6 +302,17 @@ const run = (mode: SchedulingMode, ops: Op[]) => {
         delete job.requeued;
         model.join(job);
         change = line.move(jobId, { move: job.move, front: null });
+        break;
+      }
+      case "again": {
+        // A started job whose backend went away waits again ahead of all, as the scheduler holds it.
+        const jobId = [...started.keys()][op.pick % Math.max(1, started.size)];
+        const job = jobId ? started.get(jobId) : undefined;
+        const entry = jobId ? given.get(jobId) : undefined;
+        if (!jobId || !job || !entry || job.front != null) continue;
+        started.delete(jobId);
+        model.join({ ...job, requeued: ++requeues });
+        change = line.unshift(entry);
         break;
       }
       case "global": {
@@ -528,6 +547,16 @@ describe("FairLine positions and start order", () => {
     expect(line.move("A1", { front: 1 }).places).toEqual([{ jobId: "A1", place: null }]);
     expect(line.move("A1", { move: 1, front: null }).places).toBeUndefined();
     expect(byPosition(line, ["A1", "B1"])).toEqual(["A1", "B1"]);
+  });
+
+  it("tells a job that starts in a place it was handed to bring its own seq, should it wait again (fifo)", () => {
+    const line = new FairLine("fifo");
+    submit(line, ["A1", "B1", "A2"]);
+    line.move("A2", { move: -1 });
+    expect(line.start("A2")?.change.places).toEqual([{ jobId: "A1", place: 3 }]);
+    line.start("B1");
+    // Its row is written so with its start: back in the line after its backend went away, it is no heir of A2's.
+    expect(line.start("A1")?.change.places).toEqual([{ jobId: "A1", place: null }]);
   });
 
   it("starts the same scenarios in the order their positions read (fair)", () => {

@@ -375,7 +375,8 @@ export class FairLine {
       lane,
       () => {
         this.detach(entry, withinLane);
-        // Out of its lane (or into it from the front list) a job brings its own `seq` when it joins a lane again.
+        // Out of its lane it was told to bring its own `seq` (see detach); into it from the front list, it is now.
+        moved.place = entry.place;
         if (this.mode === "fifo" && !withinLane && moved.place != null) this.bring(moved, null);
         if (passes > 0) this.passes.set(jobId, passes);
         this.entries.set(jobId, moved);
@@ -608,6 +609,8 @@ export class FairLine {
       const brought = broughtBy(entry);
       const heir = held === brought ? undefined : lane.entries.find((e) => e !== entry && broughtBy(e) === held);
       if (heir) this.bring(heir, brought);
+      // Should it wait again (its backend went away) and join its owner's jobs anew, it brings its own `seq`.
+      if (entry.place != null) this.bring(entry, null);
     }
     this.unrank(lane);
     lane.entries.splice(i, 1);

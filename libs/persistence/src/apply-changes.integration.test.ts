@@ -140,10 +140,18 @@ describe.each(testDrivers(process.env.TEST_DATABASE_URL))("JobStore.applyJournal
     ];
     const placeOf = async (jobId: string) => must(await store().getJob(jobId)).line.place;
     expect(await placeOf(b.id)).toBeNull();
+    await store().applyJournalBatch([{ kind: "places", jobId: a.id, places: [{ jobId: a.id, place: b.seq }] }]);
+    expect(await placeOf(a.id)).toBe(b.seq);
     const before = (await events()).length;
     const results = await store().applyJournalBatch([
-      // a starts in b's place: b brings a's from now on, in the commit of a's start.
-      { ...move(a.id, "queued", "processing", { attempts: 1 }), places: [{ jobId: b.id, place: a.seq }] },
+      // a starts in b's place: b brings a's from now on, and a its own seq should it wait again, in its start's commit.
+      {
+        ...move(a.id, "queued", "processing", { attempts: 1 }),
+        places: [
+          { jobId: b.id, place: a.seq },
+          { jobId: a.id, place: null },
+        ],
+      },
       // A move's places come alone; a place for a running job (a) or no job at all is not written.
       {
         kind: "places",
