@@ -48,6 +48,8 @@ export class Recovery {
     let resumed = 0;
     // Those that were running: they had their turns, and wait ahead of every other job, in the order they started.
     const again: { job: JobRecord; startedAt: string }[] = [];
+    // Those that ran and wait again already (their backend went away): ahead of every turn too, as they waited here.
+    const waitingAgain: JobRecord[] = [];
     for (const active of await store.activeJobs()) {
       let job = active;
       if (active.status === "processing" && active.backend !== null) this.leftBehind.add(active.backend);
@@ -92,9 +94,13 @@ export class Recovery {
         again.push({ job, startedAt: active.startedAt ?? "" });
         continue;
       }
-      intake.rejoin(job);
+      if (job.attempts > 0) waitingAgain.push(job);
+      else intake.rejoin(job);
     }
-    // Each goes to the very front: the one that started first last.
+    // Each goes to the very front: the one that started first last; behind them, in submission order, those that
+    // waited again already.
+    waitingAgain.sort((a, b) => b.seq - a.seq);
+    for (const job of waitingAgain) intake.rejoin(job, true);
     again.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.job.seq - a.job.seq);
     for (const { job } of again) intake.rejoin(job, true);
     if (live.size > 0) log?.("queue rebuilt from the database", { jobs: live.size, resumed });

@@ -1,10 +1,16 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
+import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { startAnvil } from "../anvil";
 import type { AnvilServer } from "../anvil";
+import { httpClient } from "../testing/clients";
+import { uniquePrompt } from "../testing/fixtures";
 import { scrape, valueOf } from "../testing/prometheus";
 import { testDrivers, type TestDatabase } from "../testing/test-databases";
-import { waitFor } from "../testing/wait";
+import { standInWebApp, testServerConfig } from "../testing/test-server";
+import { waitFor, waitForJob } from "../testing/wait";
 import { anvilOnBackends, runningJob } from "./support/dying-backend";
 
 describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { timeout: 60_000 }, (driver) => {
@@ -52,5 +58,44 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
       "the backend is back",
       25_000,
     );
+  });
+
+  it("keeps a job that waits again after its backend died ahead of the turns when the server restarts meanwhile", async () => {
+    database = await driver.create();
+    sims = [await startForgeSimulator({ stepMs: 20 })];
+    const [sim] = sims as [ForgeSimulator];
+    const started = await anvilOnBackends(database, [sim.url]);
+    anvil = started.anvil;
+    const submitAs = (name: string, label: string, steps: number) =>
+      started.anvil.service.submit(
+        { prompt: uniquePrompt(label), ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps },
+        { name, admin: false },
+      );
+    // ann's job runs (her turn), bob's waits; then the only GPU dies and ann's job waits again, ahead of bob's.
+    const ann = await submitAs("ann", "ann's, runs twice", 100);
+    await waitForJob(started.trpc, ann.id, (job) => job.status === "processing" && job.progress > 0, "ann's job runs");
+    const bob = await submitAs("bob", "bob's, waits", 1);
+    await sim.setOffline(true);
+    await waitForJob(started.trpc, ann.id, (job) => job.status === "queued" && job.attempt === 2, "ann's waits again");
+    const positions = async (trpc: typeof started.trpc) =>
+      Promise.all([ann, bob].map(async (job) => (await trpc.jobs.get.query({ jobId: job.id })).queuePosition));
+    expect(await positions(started.trpc)).toEqual([1, 2]);
+
+    // A restart while the GPU is still away: bob was never served, but ann's job had its turn and runs first still.
+    await anvil.close();
+    anvil = await startAnvil({
+      ...testServerConfig(database),
+      forgeUrls: [sim.url],
+      logger: pino({ level: "silent" }),
+      probeIntervalMs: 200,
+      webDir: await standInWebApp(database.dataDir),
+    });
+    const trpc = httpClient(anvil.url);
+    expect(await positions(trpc)).toEqual([1, 2]);
+    await sim.setOffline(false);
+    const done = await Promise.all(
+      [ann, bob].map((job) => waitForJob(trpc, job.id, (j) => j.status === "complete", "both complete", 30_000)),
+    );
+    expect(Date.parse(done[0]!.startedAt!)).toBeLessThan(Date.parse(done[1]!.startedAt!));
   });
 });
