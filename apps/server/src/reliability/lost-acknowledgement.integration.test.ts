@@ -72,13 +72,18 @@ describe.each(testDrivers())("a lost acknowledgement, on $kind", (driver) => {
   };
 
   it("runs a submission whose COMMIT succeeded although its client was told it failed", async () => {
-    const { store, service, statusOf } = await start();
+    const { store, service, statusOf, published } = await start();
     store.loseSubmitAnswers = 1;
     const lost = input("answer lost");
     await expect(service.submit(lost)).rejects.toThrow(/not reachable/);
     const [stored] = (await store.listJobs({ limit: 10 })).items.filter((job) => job.prompt === lost.prompt);
     expect(stored).toBeDefined();
     await waitFor(async () => (await statusOf(stored!.id)) === "complete", "the stored submission runs");
+    // Announced as it joined the line, first in it, though the free GPU took it at once.
+    const queued = published.flatMap((m) =>
+      m.kind === "status" && m.job.id === stored!.id && m.job.status === "queued" ? [m.job] : [],
+    );
+    expect(queued.map((job) => job.queuePosition)).toEqual([1]);
   }, 60_000);
 
   it("lets a resubmission with the same key find the stored job in the line, where cancel reaches it", async () => {
