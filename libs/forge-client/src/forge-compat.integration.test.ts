@@ -241,7 +241,8 @@ describe("ForgeClient against Forge's own behaviour", () => {
   });
 
   it("reads an interrupt from Forge's own UI in the reply that saw the job go idle", async () => {
-    const s = await start({ stepMs: 10, encodeMs: 400 });
+    // The encoding leaves the next job time to begin first, also when a loaded machine's timers run late.
+    const s = await start({ stepMs: 10, encodeMs: 1_500 });
     const forge = client();
     const first = Effect.runPromise(
       Effect.flip(
@@ -264,7 +265,7 @@ describe("ForgeClient against Forge's own behaviour", () => {
   it("fails with Interrupted when Interrupt is pressed in Forge's UI while a UI job waits to begin behind it", async () => {
     // The UI job takes the lock the moment this one leaves it, and its state.begin() clears the flags before any
     // poll sees Forge idle or the interrupt: only this job's own steps tell that it ended early.
-    const s = await start({ stepMs: 10, encodeMs: 200 });
+    const s = await start({ stepMs: 10, encodeMs: 1_000 });
     let queuedBehind = false;
     const error = await Effect.runPromise(
       Effect.flip(
@@ -287,7 +288,7 @@ describe("ForgeClient against Forge's own behaviour", () => {
   });
 
   it("takes a job that ran all its steps for finished, though a UI job waiting behind it cleared the flags", async () => {
-    const s = await start({ stepMs: 10, encodeMs: 200 });
+    const s = await start({ stepMs: 10, encodeMs: 1_000 });
     let queuedBehind = false;
     const result = await Effect.runPromise(
       client({ progressIntervalMs: 500 }).generate(request({ steps: 60 }), {
