@@ -19,6 +19,13 @@ const ranOrder = (server: TestServer, prompts: string[]): string[] =>
     .log.filter((entry) => prompts.includes(entry.prompt))
     .map((entry) => entry.prompt);
 
+/** Waits until every one of `jobs` completed on `server`, and checks that the backend ran them in that order. */
+const expectRunInOrder = async (server: TestServer, jobs: Job[]): Promise<void> => {
+  for (const job of jobs) await waitForStatus(server.trpc, job.id, "complete");
+  const prompts = jobs.map((job) => job.prompt);
+  expect(ranOrder(server, prompts)).toEqual(prompts);
+};
+
 /** Submits as `owner` (not an admin), through the service: the API's caller is whoever signed in. */
 const submitAs = (server: TestServer, owner: string, label: string) =>
   server.anvil.service.submit(
@@ -133,60 +140,7 @@ describe.each(testDrivers())("SCHEDULING=fifo on $kind", (driver) => {
     ).toEqual([1, 2, 3, 4, 5, 6]);
 
     await trpc.queue.resume.mutate();
-    for (const job of line) await waitForStatus(trpc, job.id, "complete");
-    expect(
-      ranOrder(
-        server(),
-        line.map((job) => job.prompt),
-      ),
-    ).toEqual(line.map((job) => job.prompt));
-  });
-});
-
-describe.each(testDrivers())("SCHEDULING=fifo across a restart on $kind", (driver) => {
-  let database: TestDatabase | undefined;
-  const servers: TestServer[] = [];
-  afterEach(async () => {
-    for (const server of servers.splice(0)) await server.anvil.close();
-    await database?.dispose();
-  });
-
-  it("keeps the places an owner's reordered jobs hold once one of them left: the next server starts them alike", async () => {
-    database = await driver.create();
-    const options = { simulatorStepMs: 5, scheduling: "fifo" } as const;
-    const first = await startTestServer(database, options);
-    servers.push(first);
-    await first.trpc.queue.pause.mutate();
-    const jobs = [];
-    for (const label of ["ann 1", "ann 2", "bob 1", "ann 3", "bob 2", "ann 4"]) {
-      jobs.push(await submitAs(first, label.split(" ")[0] as string, label));
-    }
-    const [a1, a2, b1, a3, b2, a4] = jobs as [Job, Job, Job, Job, Job, Job];
-    const ann = { name: "ann", admin: false };
-    // a3 goes first among ann's jobs, in a1's place (1), then ahead of all: a1 holds a3's place (4) from now on.
-    await first.anvil.service.move(a3.id, "front", false, ann);
-    await first.trpc.jobs.move.mutate({ jobId: b2.id, to: "front", global: true });
-    await first.trpc.jobs.move.mutate({ jobId: a3.id, to: "front", global: true });
-    // a4 goes first among ann's jobs, in a2's place (2), and is cancelled: a2 holds a4's place (6) from now on.
-    await first.anvil.service.move(a4.id, "front", false, ann);
-    await first.trpc.jobs.cancel.mutate({ jobId: a4.id });
-    const line = [a3, b2, b1, a1, a2];
-    const ids = line.map((job) => job.id);
-    expect(await positions(first, ids)).toEqual([1, 2, 3, 4, 5]);
-
-    await first.anvil.close();
-    servers.pop();
-    const second = await startTestServer(database, options);
-    servers.push(second);
-    expect(await positions(second, ids)).toEqual([1, 2, 3, 4, 5]);
-    await second.trpc.queue.resume.mutate();
-    for (const job of line) await waitForStatus(second.trpc, job.id, "complete");
-    expect(
-      ranOrder(
-        second,
-        line.map((job) => job.prompt),
-      ),
-    ).toEqual(line.map((job) => job.prompt));
+    await expectRunInOrder(server(), line);
   });
 });
 
@@ -375,12 +329,39 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     expect(await positions(second, ids)).toEqual(before);
     await second.trpc.queue.resume.mutate();
     const all = [b1, z, a2, y, x];
-    for (const job of all) await waitForStatus(second.trpc, job.id, "complete");
-    expect(
-      ranOrder(
-        second,
-        all.map((job) => job.prompt),
-      ),
-    ).toEqual(all.map((job) => job.prompt));
+    await expectRunInOrder(second, all);
   }, 60_000);
+
+  it("keeps the places an owner's reordered jobs hold once one of them left: the next server starts them alike", async () => {
+    const database = await driver.create();
+    opened.database = database;
+    const options = { simulatorStepMs: 5, scheduling: "fifo" } as const;
+    const first = await startTestServer(database, options);
+    opened.servers.push(first);
+    await first.trpc.queue.pause.mutate();
+    const jobs = [];
+    for (const label of ["ann 1", "ann 2", "bob 1", "ann 3", "bob 2", "ann 4"]) {
+      jobs.push(await submitAs(first, label.split(" ")[0] as string, label));
+    }
+    const [a1, a2, b1, a3, b2, a4] = jobs as [Job, Job, Job, Job, Job, Job];
+    const ann = { name: "ann", admin: false };
+    // a3 goes first among ann's jobs, in a1's place (1), then ahead of all: a1 holds a3's place (4) from now on.
+    await first.anvil.service.move(a3.id, "front", false, ann);
+    await first.trpc.jobs.move.mutate({ jobId: b2.id, to: "front", global: true });
+    await first.trpc.jobs.move.mutate({ jobId: a3.id, to: "front", global: true });
+    // a4 goes first among ann's jobs, in a2's place (2), and is cancelled: a2 holds a4's place (6) from now on.
+    await first.anvil.service.move(a4.id, "front", false, ann);
+    await first.trpc.jobs.cancel.mutate({ jobId: a4.id });
+    const line = [a3, b2, b1, a1, a2];
+    const ids = line.map((job) => job.id);
+    expect(await positions(first, ids)).toEqual([1, 2, 3, 4, 5]);
+
+    await first.anvil.close();
+    opened.servers.splice(0);
+    const second = await startTestServer(database, options);
+    opened.servers.push(second);
+    expect(await positions(second, ids)).toEqual([1, 2, 3, 4, 5]);
+    await second.trpc.queue.resume.mutate();
+    await expectRunInOrder(second, line);
+  });
 });
