@@ -167,15 +167,10 @@ export function classify(error: unknown, env: CliEnv): CliFailure {
         EXIT.usage,
       );
     }
-    // The server's own refusal of a path that names no procedure of its API (tRPC's NOT_FOUNDs name the procedure):
-    // ANVIL_URL's path is not where the API is (http://host:3000/anvil/ asks for /anvil/trpc/…).
-    if (code === "NOT_FOUND" && (error.data as { path?: string } | undefined)?.path === undefined) {
-      return new CliFailure(
-        `The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message}${pathHint(url)}`,
-        EXIT.usage,
-      );
-    }
-    if (code === undefined && notJson(error)) {
+    // Not JSON, or the server's own refusal of a path that names no procedure of its API (tRPC's NOT_FOUNDs name the
+    // procedure): ANVIL_URL's path is not where the API is (http://host:3000/anvil/ asks for /anvil/trpc/…).
+    const noProcedure = code === "NOT_FOUND" && (error.data as { path?: string } | undefined)?.path === undefined;
+    if (noProcedure || (code === undefined && notJson(error))) {
       return new CliFailure(
         `The server at ANVIL_URL (${url}) does not answer as Anvil: ${error.message}${pathHint(url)}`,
         EXIT.usage,
