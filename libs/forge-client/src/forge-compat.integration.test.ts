@@ -289,20 +289,17 @@ describe("ForgeClient against Forge's own behaviour", () => {
 
   it("takes a job that ran all its steps for finished, though a UI job waiting behind it cleared the flags", async () => {
     const s = await start({ stepMs: 10, encodeMs: 1_000 });
-    let queuedBehind = false;
-    const result = await Effect.runPromise(
-      client({ progressIntervalMs: 500 }).generate(request({ steps: 60 }), {
-        onProgress: (percent) => {
-          if (percent >= 5 && !queuedBehind) {
-            queuedBehind = true;
-            s.setBusy(true, { steps: 100 });
-          }
-        },
-      }),
-    );
+    const generation = Effect.runPromise(client({ progressIntervalMs: 500 }).generate(request({ steps: 150 })));
+    // Queued behind ours the moment ours holds Forge's lock, read from the simulator itself: a trigger in the client's
+    // progress could come only with its final 100, after the answer, when no poll of a loaded machine saw a step.
+    await waitFor(() => s.stats().log.length === 1);
+    s.setBusy(true, { steps: 100 });
+    const queuedAt = Date.now();
+    const result = await generation;
     expect(result.png.length).toBeGreaterThan(0);
     const [ours, theirs] = s.stats().log;
     expect(ours?.outcome).toBe("completed");
+    expect(queuedAt).toBeLessThanOrEqual(ours?.endedAt ?? -Infinity);
     expect(theirs?.startedAt).toBeLessThanOrEqual(ours?.answeredAt ?? -Infinity);
   });
 
