@@ -6,12 +6,19 @@ import { Duration, Effect, Schedule } from "effect";
 import type { LineIntake } from "./line-intake";
 import type { LiveJobs } from "./live-jobs";
 import type { LogHook } from "./log-hook";
+import { WAITS_AGAIN } from "./transition-writer";
 
 /** Looking for stored submissions the scheduler never heard of: soon, then less often, for about a minute. */
 const ORPHAN_SWEEP_RETRY = {
   schedule: Schedule.min([Schedule.exponential(Duration.millis(100), 2), Schedule.spaced(Duration.seconds(5))]),
   times: 15,
 };
+
+/**
+ * Whether a waiting job waits again ahead of every turn: it ran (its backend went away, or its server stopped, while
+ * it ran), and no one moved it since (that clears its moves, see {@link WAITS_AGAIN}; a move sets one).
+ */
+const waitsAgain = (job: JobRecord): boolean => job.attempts > 0 && job.line.move === null && job.line.front === null;
 
 /** What recovery reads and repairs. */
 export interface RecoveryOptions {
@@ -44,65 +51,65 @@ export class Recovery {
   /** Puts every waiting and interrupted job back in the line, in the database's order. */
   async rebuildLine(): Promise<void> {
     const { store, live, intake, log } = this.options;
-    let waiting = 0;
-    let resumed = 0;
-    // Those that were running: they had their turns, and wait ahead of every other job, in the order they started.
-    const again: { job: JobRecord; startedAt: string }[] = [];
-    // Those that ran and wait again already (their backend went away): ahead of every turn too, as they waited here.
-    const waitingAgain: JobRecord[] = [];
-    for (const active of await store.activeJobs()) {
-      let job = active;
-      if (active.status === "processing" && active.backend !== null) this.leftBehind.add(active.backend);
-      if (job.status === "processing" && job.attempts - job.spared >= MAX_ATTEMPTS) {
-        await store.applyTransition({
-          jobId: job.id,
-          from: "processing",
-          to: "error",
-          patch: {
-            error: `This job was interrupted ${MAX_ATTEMPTS} times (the server stopped while it was running); it was given up`,
-            finishedAt: new Date(),
-          },
-          snapshot: (record) => toJob(record, 0),
-        });
-        log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts }, "warn");
+    // Those that were running: they had their turns, and wait again ahead of every other job.
+    const running: JobRecord[] = [];
+    // Those that wait again already (their backend went away, or their server stopped): ahead of every turn too.
+    const again: JobRecord[] = [];
+    for (const job of await store.activeJobs()) {
+      if (job.status !== "processing") {
+        if (waitsAgain(job)) again.push(job);
+        else intake.rejoin(job);
         continue;
       }
-      waiting++;
-      if (job.status === "processing") {
-        // It waits for a GPU again: the database says so (with the attempts it had) instead of a stale
-        // `processing` with the old progress and start time. Nothing publishes yet: its event is read from the log
-        // by whoever subscribes, and the change gets its line here as every status change does.
-        const requeued = await store.applyTransition({
-          jobId: job.id,
-          from: "processing",
-          to: "queued",
-          patch: { progress: 0, startedAt: null },
-          snapshot: (record) => toJob(record, waiting),
-        });
-        if (requeued === null) continue;
-        job = requeued.job;
-        resumed++;
-        log?.("job processing → queued", {
-          jobId: job.id,
-          from: "processing",
-          to: "queued",
-          attempt: job.attempts + 1,
-          // The one it left, as the line of any other way back to the line says.
-          ...(active.backend !== null ? { backend: active.backend } : {}),
-          why: "the server that ran it stopped, or lost the database, while it ran",
-        });
-        again.push({ job, startedAt: active.startedAt ?? "" });
+      if (job.backend !== null) this.leftBehind.add(job.backend);
+      if (job.attempts - job.spared < MAX_ATTEMPTS) {
+        running.push(job);
         continue;
       }
-      if (job.attempts > 0) waitingAgain.push(job);
-      else intake.rejoin(job);
+      await store.applyTransition({
+        jobId: job.id,
+        from: "processing",
+        to: "error",
+        patch: {
+          error: `This job was interrupted ${MAX_ATTEMPTS} times (the server stopped while it was running); it was given up`,
+          finishedAt: new Date(),
+        },
+        snapshot: (record) => toJob(record, 0),
+      });
+      log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts }, "warn");
     }
-    // Each goes to the very front: the one that started first last; behind them, in submission order, those that
-    // waited again already.
-    waitingAgain.sort((a, b) => b.seq - a.seq);
-    for (const job of waitingAgain) intake.rejoin(job, true);
-    again.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.job.seq - a.job.seq);
-    for (const { job } of again) intake.rejoin(job, true);
+    // The one that started first goes first: they are written in the reverse order, so that their event ids (the
+    // latest back first, as below) tell a later leader the same order.
+    running.sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? "") || b.seq - a.seq);
+    let resumed = 0;
+    for (const [k, active] of running.entries()) {
+      // It waits for a GPU again: the database says so (with the attempts it had) instead of a stale `processing`
+      // with the old progress and start time. Nothing publishes yet: its event is read from the log by whoever
+      // subscribes, and the change gets its line here as every status change does.
+      const requeued = await store.applyTransition({
+        jobId: active.id,
+        from: "processing",
+        to: "queued",
+        patch: WAITS_AGAIN,
+        snapshot: (record) => toJob(record, running.length - k),
+      });
+      if (requeued === null) continue;
+      resumed++;
+      log?.("job processing → queued", {
+        jobId: active.id,
+        from: "processing",
+        to: "queued",
+        attempt: requeued.job.attempts + 1,
+        // The one it left, as the line of any other way back to the line says.
+        ...(active.backend !== null ? { backend: active.backend } : {}),
+        why: "the server that ran it stopped, or lost the database, while it ran",
+      });
+      again.push(requeued.job);
+    }
+    // Each went to the very front as it came back, so the latest back waits first: taken in the order they came back
+    // (their status changes' event ids), each goes to the very front again.
+    again.sort((a, b) => a.lastEventId - b.lastEventId);
+    for (const job of again) intake.rejoin(job, true);
     if (live.size > 0) log?.("queue rebuilt from the database", { jobs: live.size, resumed });
   }
 

@@ -10,6 +10,17 @@ export type Persisted = { record: JobRecord; eventId: number | null; snapshot?: 
 
 type Transition = Extract<JournalEntry, { kind: "transition" }>;
 
+/**
+ * What a job that waits again after its backend went away (or its server stopped) changes: no progress, no start,
+ * and no move, since it waits ahead of every turn now.
+ */
+export const WAITS_AGAIN = {
+  progress: 0,
+  startedAt: null,
+  lineMove: null,
+  lineFront: null,
+} as const satisfies TransitionPatch;
+
 /** The columns a transition changes, besides its status. */
 const patchFor = (entry: Transition, backendUrl: (backend: number) => string | null): TransitionPatch => {
   const { job } = entry;
@@ -39,7 +50,7 @@ const patchFor = (entry: Transition, backendUrl: (backend: number) => string | n
       return { ...started, error: job.error ?? "The generation failed", finishedAt };
     case "queued":
       // Its backend went away: it waits again, at the front, for its next attempt (the count of starts stays).
-      return { progress: 0, startedAt: null };
+      return WAITS_AGAIN;
     case "cancelled":
       return { ...started, finishedAt, cancelledBy: job.cancelledBy };
     default: {

@@ -502,8 +502,10 @@ export const schedulerMachine = schedulerSetup.extend({ actions: { dispatch } })
         const transition = withPlaces(held, { jobId: job.jobId, from: held.status, to: job.status, job });
         enqueue({ type: "reportTransition", params: left < 0 ? transition : { ...transition, left } });
         forgetModel(context.backends, job.jobId, held);
-        // Its backend went away: the slot is free again and the job runs next, on whichever backend is up.
+        // Its backend went away: the slot is free again and the job runs next, on whichever backend is up. Ahead of
+        // every turn, no earlier move says where it waits, as the database has it (its moves cleared).
         release(context.backends, job.jobId);
+        held.entry = { ...held.entry, move: null, front: null };
         const change = context.queue.unshift(held.entry);
         reportShift(enqueue, context.queue, change, { subject: job.jobId });
         held.status = job.status;

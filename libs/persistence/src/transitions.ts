@@ -24,6 +24,12 @@ export interface TransitionPatch {
   turn?: number;
   /** Who cancelled it. */
   cancelledBy?: string | null;
+  /**
+   * Cleared as the job waits again after its backend went away (or its server stopped): it waits ahead of every
+   * turn, where no earlier move puts it, which is how a new leader tells it (see `Recovery.rebuildLine`).
+   */
+  lineMove?: null;
+  lineFront?: null;
 }
 
 /**

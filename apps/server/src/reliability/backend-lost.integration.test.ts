@@ -24,6 +24,19 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
     await database?.dispose();
   });
 
+  /** Closes the server and starts another on the same database and backends, as a restart does. */
+  const restart = async (forgeUrls: string[]) => {
+    await anvil?.close();
+    anvil = await startAnvil({
+      ...testServerConfig(database!),
+      forgeUrls,
+      logger: pino({ level: "silent" }),
+      probeIntervalMs: 200,
+      webDir: await standInWebApp(database!.dataDir),
+    });
+    return httpClient(anvil.url);
+  };
+
   it("does not fail the job: it runs again on the other backend as attempt 2, and that backend comes back", async () => {
     database = await driver.create();
     sims = await Promise.all([startForgeSimulator({ stepMs: 20 }), startForgeSimulator({ stepMs: 20 })]);
@@ -82,20 +95,52 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
     expect(await positions(started.trpc)).toEqual([1, 2]);
 
     // A restart while the GPU is still away: bob was never served, but ann's job had its turn and runs first still.
-    await anvil.close();
-    anvil = await startAnvil({
-      ...testServerConfig(database),
-      forgeUrls: [sim.url],
-      logger: pino({ level: "silent" }),
-      probeIntervalMs: 200,
-      webDir: await standInWebApp(database.dataDir),
-    });
-    const trpc = httpClient(anvil.url);
+    const trpc = await restart([sim.url]);
     expect(await positions(trpc)).toEqual([1, 2]);
     await sim.setOffline(false);
     const done = await Promise.all(
       [ann, bob].map((job) => waitForJob(trpc, job.id, (j) => j.status === "complete", "both complete", 30_000)),
     );
     expect(Date.parse(done[0]!.startedAt!)).toBeLessThan(Date.parse(done[1]!.startedAt!));
+  });
+
+  it("rebuilds jobs that wait again in the order the line had them: the latest back first, one moved since in its lane", async () => {
+    database = await driver.create();
+    sims = await Promise.all([startForgeSimulator({ stepMs: 20 }), startForgeSimulator({ stepMs: 20 })]);
+    const urls = sims.map((sim) => sim.url);
+    const started = await anvilOnBackends(database, urls);
+    anvil = started.anvil;
+    const submitAs = (name: string, steps: number) =>
+      started.anvil.service.submit(
+        { prompt: uniquePrompt(`${name}'s`), ...DEFAULT_JOB_PARAMS, width: 64, height: 64, steps },
+        { name, admin: false },
+      );
+    const runs = (job: { id: string }) =>
+      waitForJob(started.trpc, job.id, (j) => j.status === "processing" && j.progress > 0, "it runs");
+    // ann's and carl's jobs run, one on each GPU; bob's waits. Then ann's GPU dies, then carl's: each job waits
+    // again at the very front as it comes back, carl's (the latest back) first. carl moved his while it waited for
+    // dan's short one: a move from before it ran says nothing of where it waits again.
+    const ann = await runs(await submitAs("ann", 5_000));
+    await runs(await submitAs("dan", 40));
+    const waiting = await submitAs("carl", 5_000);
+    await anvil.service.move(waiting.id, "front", false, { name: "carl", admin: false });
+    const carl = await runs(waiting);
+    const bob = await submitAs("bob", 1);
+    for (const job of [ann, carl]) {
+      await sims.find((sim) => sim.url === job.backend)!.setOffline(true);
+      // Taking a backend for gone takes a few seconds of failed probes (a blip is not a death).
+      await waitForJob(started.trpc, job.id, (j) => j.status === "queued" && j.attempt === 2, "it waits again", 30_000);
+    }
+    const positions = async (trpc: typeof started.trpc) =>
+      Promise.all([ann, bob, carl].map(async (job) => (await trpc.jobs.get.query({ jobId: job.id })).queuePosition));
+    expect(await positions(started.trpc)).toEqual([2, 3, 1]);
+    let trpc = await restart(urls);
+    expect(await positions(trpc)).toEqual([2, 3, 1]);
+
+    // carl moves his job behind his others: it waits in his turn now, after bob's (bob was never served).
+    await anvil.service.move(carl.id, "back", false, { name: "carl", admin: false });
+    expect(await positions(trpc)).toEqual([1, 2, 3]);
+    trpc = await restart(urls);
+    expect(await positions(trpc)).toEqual([1, 2, 3]);
   });
 });
