@@ -332,11 +332,14 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     await expectRunInOrder(second, all);
   }, 60_000);
 
-  it("keeps the places an owner's reordered jobs hold once one of them left: the next server starts them alike", async () => {
+  /**
+   * With `fifo`, six jobs of ann and bob on a paused queue, reordered so that two of ann's hold places other than
+   * their own; resolves with the first server still running and the line it shows.
+   */
+  const fifoPlacesWritten = async () => {
     const database = await driver.create();
     opened.database = database;
-    const options = { simulatorStepMs: 5, scheduling: "fifo" } as const;
-    const first = await startTestServer(database, options);
+    const first = await startTestServer(database, fifo);
     opened.servers.push(first);
     await first.trpc.queue.pause.mutate();
     const jobs = [];
@@ -353,15 +356,33 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     await first.anvil.service.move(a4.id, "front", false, ann);
     await first.trpc.jobs.cancel.mutate({ jobId: a4.id });
     const line = [a3, b2, b1, a1, a2];
-    const ids = line.map((job) => job.id);
-    expect(await positions(first, ids)).toEqual([1, 2, 3, 4, 5]);
+    expect(await positions(first, ids(line))).toEqual([1, 2, 3, 4, 5]);
+    return { database, first, line };
+  };
+  const fifo = { simulatorStepMs: 5, scheduling: "fifo" } as const;
+  const ids = (jobs: readonly Job[]) => jobs.map((job) => job.id);
+  /** Closes the running server and starts another on `database` with `options`. */
+  const restart = async (database: TestDatabase, options: Parameters<typeof startTestServer>[1]) => {
+    for (const s of opened.servers.splice(0)) await s.anvil.close();
+    const next = await startTestServer(database, options);
+    opened.servers.push(next);
+    return next;
+  };
 
-    await first.anvil.close();
-    opened.servers.splice(0);
-    const second = await startTestServer(database, options);
-    opened.servers.push(second);
-    expect(await positions(second, ids)).toEqual([1, 2, 3, 4, 5]);
+  it("keeps the places an owner's reordered jobs hold once one of them left: the next server starts them alike", async () => {
+    const { database, line } = await fifoPlacesWritten();
+    const second = await restart(database, fifo);
+    expect(await positions(second, ids(line))).toEqual([1, 2, 3, 4, 5]);
     await second.trpc.queue.resume.mutate();
     await expectRunInOrder(second, line);
+  });
+
+  it("starts from submission order again after a run with fair turns, which keep no places", async () => {
+    const { database, line } = await fifoPlacesWritten();
+    await restart(database, { simulatorStepMs: 5, scheduling: "fair" });
+    const fifoAgain = await restart(database, fifo);
+    // The moves ahead of all stay (a3, then b2); ann's others go in the order she submitted them, then bob's b1.
+    const [a3, b2, b1, a1, a2] = line as [Job, Job, Job, Job, Job];
+    expect(await positions(fifoAgain, ids([a3, b2, a1, a2, b1]))).toEqual([1, 2, 3, 4, 5]);
   });
 });

@@ -559,6 +559,17 @@ describe("FairLine positions and start order", () => {
     expect(line.start("A1")?.change.places).toEqual([{ jobId: "A1", place: null }]);
   });
 
+  it("drops the places an earlier fifo run wrote when it takes jobs in with fair turns, and says so", () => {
+    const line = new FairLine("fair");
+    expect(line.add({ jobId: "A1", owner: "A", priority: 0, seq: 1, place: 3 }).places).toEqual([
+      { jobId: "A1", place: null },
+    ]);
+    expect(line.unshift({ jobId: "A2", owner: "A", priority: 0, seq: 3, place: 1 }).places).toEqual([
+      { jobId: "A2", place: null },
+    ]);
+    expect(line.add({ jobId: "B1", owner: "B", priority: 0, seq: 2 }).places).toBeUndefined();
+  });
+
   it("starts the same scenarios in the order their positions read (fair)", () => {
     const first = new FairLine("fair");
     submit(first, PRIORITY_EXAMPLE);

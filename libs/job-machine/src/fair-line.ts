@@ -306,7 +306,7 @@ export class FairLine {
       return this.around(
         null,
         () => {
-          this.entries.set(copy.jobId, copy);
+          this.admit(copy);
           this.insertFront(copy);
         },
         copy.jobId,
@@ -316,7 +316,7 @@ export class FairLine {
     return this.around(
       lane,
       () => {
-        this.entries.set(copy.jobId, copy);
+        this.admit(copy);
         this.insertInLane(lane, copy);
       },
       copy.jobId,
@@ -393,7 +393,7 @@ export class FairLine {
     return this.around(
       null,
       () => {
-        this.entries.set(entry.jobId, { ...entry });
+        this.admit({ ...entry });
         this.front.unshift(entry.jobId);
       },
       entry.jobId,
@@ -508,6 +508,16 @@ export class FairLine {
     };
     const places = this.placeChanges.splice(0);
     return places.length > 0 ? { ...shift, places } : shift;
+  }
+
+  /**
+   * Takes `entry` (a copy the line owns) among the waiting jobs. Fair turns keep no places: one that a `fifo` run
+   * before wrote down is dropped (the change is reported), so that a later `fifo` run starts from submission order
+   * rather than from places that no longer hold.
+   */
+  private admit(entry: LineEntry): void {
+    this.entries.set(entry.jobId, entry);
+    if (this.mode === "fair" && entry.place != null) this.bring(entry, null);
   }
 
   /** `entry` (in {@link entries}) brings `place` from now on (null: its `seq`); the change is reported. */
