@@ -1,4 +1,6 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import { openDatabase } from "@anvil/persistence";
+import { sql } from "drizzle-orm";
 import type { Job } from "@anvil/job-machine";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -375,6 +377,39 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     expect(await positions(second, ids(line))).toEqual([1, 2, 3, 4, 5]);
     await second.trpc.queue.resume.mutate();
     await expectRunInOrder(second, line);
+  });
+
+  it("finishes an admin's move ahead of all whose places were not written when the leader went", async () => {
+    const database = await driver.create();
+    opened.database = database;
+    const first = await startTestServer(database, fifo);
+    opened.servers.push(first);
+    await first.trpc.queue.pause.mutate();
+    const jobs = [];
+    for (const label of ["ann 1", "ann 2", "bob 1", "ann 3"]) {
+      jobs.push(await submitAs(first, label.split(" ")[0] as string, label));
+    }
+    const [a1, a2, b1, a3] = jobs as [Job, Job, Job, Job];
+    // a3 goes first among ann's jobs, in a1's place (1), then ahead of all: a1 holds a3's place (4) from now on.
+    await first.anvil.service.move(a3.id, "front", false, { name: "ann", admin: false });
+    await first.trpc.jobs.move.mutate({ jobId: a3.id, to: "front", global: true });
+    const line = [a3, a1, b1, a2];
+    expect(await positions(first, ids(line))).toEqual([1, 2, 3, 4]);
+    for (const s of opened.servers.splice(0)) await s.anvil.close();
+    // As if the leader had gone between the move's commit and the one of the places it handed on: a1 brings its own
+    // place still, and a3 the one it brought, as the move left them.
+    const db = await openDatabase({ url: database.databaseUrl, dataDir: database.dataDir });
+    try {
+      await db.db.execute(sql`update jobs set fifo_place = null where id = ${a1.id}`);
+      await db.db.execute(sql`update jobs set fifo_place = seq where id = ${a3.id}`);
+    } finally {
+      await db.close();
+    }
+    const second = await restart(database, fifo);
+    expect(await positions(second, ids(line))).toEqual([1, 2, 3, 4]);
+    // And the places are written now: a third server rebuilds the same line.
+    const third = await restart(database, fifo);
+    expect(await positions(third, ids(line))).toEqual([1, 2, 3, 4]);
   });
 
   it("starts from submission order again after a run with fair turns, which keep no places", async () => {

@@ -23,7 +23,7 @@ export const lineInputOf = (job: JobRecord): ImageJobInput => ({
 /** Where stored jobs go to wait: the read model, the scheduler's line, and the announcement of new ones. */
 export interface LineIntakeTargets {
   live: LiveJobs;
-  scheduler: Pick<JobScheduler<unknown>, "submit" | "submitMany">;
+  scheduler: Pick<JobScheduler<unknown>, "submit" | "submitMany" | "move">;
   publisher: Pick<JobPublisher, "announce">;
 }
 
@@ -69,12 +69,21 @@ export class LineIntake {
   }
 
   /**
-   * Puts a stored, waiting job in the line without announcing it (at start, before anyone listens); `again`: it was
-   * running when its server went away, and waits ahead of every turn.
+   * Puts a stored, waiting job in the line without announcing it (at start, before anyone listens). `again`: it ran
+   * (its backend or its server went away), and waits ahead of every turn. `beforeMove`: among its owner's jobs, as
+   * before an admin moved it ahead of all, for {@link moveAhead} to move it again (see `Recovery.rebuildLine`).
    */
-  rejoin(job: JobRecord, again = false): void {
+  rejoin(job: JobRecord, how: "waiting" | "again" | "beforeMove" = "waiting"): void {
     this.targets.live.update(job);
-    this.targets.scheduler.submit({ ...lineInputOf(job), ...(again ? { again } : {}) });
+    const input = lineInputOf(job);
+    if (how === "again") input.again = true;
+    if (how === "beforeMove") input.line = { ...input.line, front: null };
+    this.targets.scheduler.submit(input);
+  }
+
+  /** Moves a job that {@link rejoin}ed `beforeMove` ahead of all again, as the admin's move did. */
+  moveAhead(job: JobRecord): void {
+    this.targets.scheduler.move(job.id, { front: job.line.front });
   }
 
   /** Stored and waiting, but not in the line. */

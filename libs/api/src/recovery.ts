@@ -24,7 +24,7 @@ const waitsAgain = (job: JobRecord): boolean => job.attempts > 0 && job.line.mov
 export interface RecoveryOptions {
   store: Pick<JobStore, "activeJobs" | "applyTransition" | "spareAttempt">;
   live: Pick<LiveJobs, "record" | "size">;
-  intake: Pick<LineIntake, "adopt" | "rejoin" | "isOrphan">;
+  intake: Pick<LineIntake, "adopt" | "rejoin" | "moveAhead" | "isOrphan">;
   /** Runs a task in the journal's lane (after everything recorded before it, before anything after). */
   lane: (task: () => Promise<void>) => Promise<void>;
   log?: LogHook | undefined;
@@ -55,9 +55,12 @@ export class Recovery {
     const running: JobRecord[] = [];
     // Those that wait again already (their backend went away, or their server stopped): ahead of every turn too.
     const again: JobRecord[] = [];
+    // Those an admin moved ahead of all whose move's places were not written yet (see `moveJob`).
+    const movedAhead: JobRecord[] = [];
     for (const job of await store.activeJobs()) {
       if (job.status !== "processing") {
         if (waitsAgain(job)) again.push(job);
+        else if (job.line.front !== null && job.line.place !== null) movedAhead.push(job);
         else intake.rejoin(job);
         continue;
       }
@@ -78,6 +81,11 @@ export class Recovery {
       });
       log?.("job given up after repeated interruptions", { jobId: job.id, attempts: job.attempts }, "warn");
     }
+    // Each joins its owner's jobs as before the move, then is moved ahead of all again once the others are in, in
+    // the order the moves were made: that hands on the places it held as the move did, and writes them.
+    for (const job of movedAhead) intake.rejoin(job, "beforeMove");
+    movedAhead.sort((a, b) => (a.line.front ?? 0) - (b.line.front ?? 0));
+    for (const job of movedAhead) intake.moveAhead(job);
     // The one that started first goes first: they are written in the reverse order, so that their event ids (the
     // latest back first, as below) tell a later leader the same order.
     running.sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? "") || b.seq - a.seq);
@@ -109,7 +117,7 @@ export class Recovery {
     // Each went to the very front as it came back, so the latest back waits first: taken in the order they came back
     // (their status changes' event ids), each goes to the very front again.
     again.sort((a, b) => a.lastEventId - b.lastEventId);
-    for (const job of again) intake.rejoin(job, true);
+    for (const job of again) intake.rejoin(job, "again");
     if (live.size > 0) log?.("queue rebuilt from the database", { jobs: live.size, resumed });
   }
 

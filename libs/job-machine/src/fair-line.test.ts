@@ -559,6 +559,21 @@ describe("FairLine positions and start order", () => {
     expect(line.start("A1")?.change.places).toEqual([{ jobId: "A1", place: null }]);
   });
 
+  it("writes a job moved ahead of all as bringing its own seq, also when it did: the database kept its place till then (fifo)", () => {
+    const line = new FairLine("fifo");
+    submit(line, ["A1", "B1", "A2"]);
+    line.move("A2", { move: -1 });
+    // A2 leaves holding A1's place (1), bringing its own: A1 brings A2's (3) from now on, and A2 its own.
+    expect(line.move("A2", { front: 1 }).places).toEqual([
+      { jobId: "A1", place: 3 },
+      { jobId: "A2", place: null },
+    ]);
+    // B1 holds the place it brought: nothing to hand on, and its own is written all the same, once.
+    expect(line.move("B1", { front: 2 }).places).toEqual([{ jobId: "B1", place: null }]);
+    // From the front list into its lane: it brought its own seq already.
+    expect(line.move("B1", { move: 1, front: null }).places).toBeUndefined();
+  });
+
   it("drops the places an earlier fifo run wrote when it takes jobs in with fair turns, and says so", () => {
     const line = new FairLine("fair");
     expect(line.add({ jobId: "A1", owner: "A", priority: 0, seq: 1, place: 3 }).places).toEqual([

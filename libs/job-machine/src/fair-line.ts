@@ -370,14 +370,20 @@ export class FairLine {
     const moved: LineEntry = { ...entry, ...to };
     const lane = this.laneOf(entry);
     const passes = this.passedOver(jobId);
-    const withinLane = !this.inFront(jobId) && moved.front == null;
+    const fromLane = !this.inFront(jobId);
+    const withinLane = fromLane && moved.front == null;
+    const brought = entry.place;
     return this.around(
       lane,
       () => {
         this.detach(entry, withinLane);
         // Out of its lane it was told to bring its own `seq` (see detach); into it from the front list, it is now.
+        // Out of its lane ahead of all, it is told so also when it brought its own already: the database keeps its
+        // place until then, to tell that the places the move handed on were written (see `moveJob`).
         moved.place = entry.place;
-        if (this.mode === "fifo" && !withinLane && moved.place != null) this.bring(moved, null);
+        if (this.mode === "fifo" && !withinLane && (moved.place != null || (fromLane && brought == null))) {
+          this.bring(moved, null);
+        }
         if (passes > 0) this.passes.set(jobId, passes);
         this.entries.set(jobId, moved);
         if (moved.front != null) this.insertFront(moved);

@@ -42,9 +42,12 @@ export async function setPaused(db: AnvilDb, paused: boolean): Promise<void> {
  */
 export async function moveJob(db: AnvilDb, jobId: string, to: LineMove, by: string): Promise<JobRecord | null> {
   const next = sql`nextval('${sql.raw(lineMoves.seqName ?? "line_moves")}')`;
+  // Ahead of all, it leaves its owner's jobs (SCHEDULING=fifo): its place is kept, its own seq if it brought none, until
+  // the line writes the places it handed on and its own as null. A new leader that finds one still kept (the last one
+  // went before) moves it again from among its owner's jobs (Recovery.rebuildLine).
   const set =
     to === "global"
-      ? { lineFront: sql`${next}` }
+      ? { lineFront: sql`${next}`, fifoPlace: sql`coalesce(${jobs.fifoPlace}, ${jobs.seq})` }
       : { lineMove: to === "front" ? sql`-${next}` : sql`${next}`, lineFront: null };
   const [row] = await db
     .update(jobs)
