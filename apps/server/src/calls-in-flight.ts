@@ -8,10 +8,11 @@ const CHANGE_NOTHING = new Set(["GET", "HEAD", "OPTIONS"]);
 /** The calls that change something which a server is answering (see {@link callsInFlight}). */
 export interface CallsInFlight {
   /**
-   * Stops taking connections, then waits until every connection taken without a request yet has sent one or closed,
-   * `maxMs` at most: what the stop does next ends with every connection cut, and a connection taken just before the
-   * listener closed may still carry a call (a follower forwards each call that changes something on a connection of
-   * its own, sent once it connects). Cut off, its caller could not tell whether the call took effect.
+   * Stops taking connections, then waits until every connection taken less than `maxMs` ago without a request yet
+   * has sent one or closed, until it is `maxMs` old at most: what the stop does next ends with every connection cut,
+   * and a connection taken just before the listener closed may still carry a call (a follower forwards each call that
+   * changes something on a connection of its own, sent once it connects). Cut off, its caller could not tell whether
+   * the call took effect. One older than that is no such call (a browser's preconnection, say): it is not waited for.
    */
   stopTaking(maxMs: number): Promise<void>;
   /** Settles once none is left, or after `maxMs` at most. */
@@ -23,18 +24,25 @@ export interface CallsInFlight {
  * them finish before it closes every connection: cut off, their callers could not tell whether they took effect (a
  * follower that forwarded one answers 502, "look before calling again"), though the server could still answer them.
  */
-export function callsInFlight(server: Server): CallsInFlight {
+export function callsInFlight(server: Server, now: () => number = () => performance.now()): CallsInFlight {
   const calls = drainingSet<ServerResponse>();
   /** The connections taken that have not sent a request yet. */
   const fresh = drainingSet<Socket>();
+  /** When each of them was taken. */
+  const takenAt = new Map<Socket, number>();
+  const forget = (socket: Socket) => {
+    fresh.delete(socket);
+    takenAt.delete(socket);
+  };
   server.on("connection", (socket: Socket) => {
     fresh.add(socket);
-    socket.once("close", () => fresh.delete(socket));
+    takenAt.set(socket, now());
+    socket.once("close", () => forget(socket));
   });
   // A WebSocket's upgrade is its request.
-  server.on("upgrade", (req: IncomingMessage) => fresh.delete(req.socket));
+  server.on("upgrade", (req: IncomingMessage) => forget(req.socket));
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    fresh.delete(req.socket);
+    forget(req.socket);
     if (CHANGE_NOTHING.has(req.method ?? "GET")) return;
     calls.add(res);
     res.once("close", () => calls.delete(res));
@@ -42,7 +50,14 @@ export function callsInFlight(server: Server): CallsInFlight {
   return {
     stopTaking: async (maxMs) => {
       server.close();
-      await fresh.emptied(maxMs);
+      const at = now();
+      let waitMs = 0;
+      for (const [socket, taken] of takenAt) {
+        const left = taken + maxMs - at;
+        if (left > 0) waitMs = Math.max(waitMs, left);
+        else forget(socket);
+      }
+      await fresh.emptied(waitMs);
     },
     settled: (maxMs) => calls.emptied(maxMs),
   };

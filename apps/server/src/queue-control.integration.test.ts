@@ -334,20 +334,24 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     await expectRunInOrder(second, all);
   }, 60_000);
 
-  /**
-   * With `fifo`, six jobs of ann and bob on a paused queue, reordered so that two of ann's hold places other than
-   * their own; resolves with the first server still running and the line it shows.
-   */
-  const fifoPlacesWritten = async () => {
+  /** A server with `fifo` on a new database, its queue paused, and the jobs `labels` name ("ann 1": one of ann's). */
+  const pausedFifo = async (labels: readonly string[]) => {
     const database = await driver.create();
     opened.database = database;
     const first = await startTestServer(database, fifo);
     opened.servers.push(first);
     await first.trpc.queue.pause.mutate();
-    const jobs = [];
-    for (const label of ["ann 1", "ann 2", "bob 1", "ann 3", "bob 2", "ann 4"]) {
-      jobs.push(await submitAs(first, label.split(" ")[0] as string, label));
-    }
+    const jobs: Job[] = [];
+    for (const label of labels) jobs.push(await submitAs(first, label.split(" ")[0] as string, label));
+    return { database, first, jobs };
+  };
+
+  /**
+   * With `fifo`, six jobs of ann and bob on a paused queue, reordered so that two of ann's hold places other than
+   * their own; resolves with the first server still running and the line it shows.
+   */
+  const fifoPlacesWritten = async () => {
+    const { database, first, jobs } = await pausedFifo(["ann 1", "ann 2", "bob 1", "ann 3", "bob 2", "ann 4"]);
     const [a1, a2, b1, a3, b2, a4] = jobs as [Job, Job, Job, Job, Job, Job];
     const ann = { name: "ann", admin: false };
     // a3 goes first among ann's jobs, in a1's place (1), then ahead of all: a1 holds a3's place (4) from now on.
@@ -380,15 +384,7 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
   });
 
   it("finishes an admin's move ahead of all whose places were not written when the leader went", async () => {
-    const database = await driver.create();
-    opened.database = database;
-    const first = await startTestServer(database, fifo);
-    opened.servers.push(first);
-    await first.trpc.queue.pause.mutate();
-    const jobs = [];
-    for (const label of ["ann 1", "ann 2", "bob 1", "ann 3"]) {
-      jobs.push(await submitAs(first, label.split(" ")[0] as string, label));
-    }
+    const { database, first, jobs } = await pausedFifo(["ann 1", "ann 2", "bob 1", "ann 3"]);
     const [a1, a2, b1, a3] = jobs as [Job, Job, Job, Job];
     // a3 goes first among ann's jobs, in a1's place (1), then ahead of all: a1 holds a3's place (4) from now on.
     await first.anvil.service.move(a3.id, "front", false, { name: "ann", admin: false });
