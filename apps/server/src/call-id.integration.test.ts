@@ -73,6 +73,25 @@ describe("a call a follower forwarded with a call id (x-anvil-call-id)", () => {
     expect(madeAgain.map((item) => item.id)).toEqual(made.map((item) => item.id));
   });
 
+  it("retries a job once, however often the same call is sent", async () => {
+    const admin = authorizedHttpClient(running.url, { authorization: `Bearer ${TOKEN}` });
+    // Paused, so that the job waits to be cancelled, and can then be retried.
+    await admin.queue.pause.mutate();
+    try {
+      const failed = idOf(await call("ann", "jobs.submit", job("once more"), null));
+      expect((await call("ann", "jobs.cancel", { jobId: failed }, null)).status).toBe(200);
+      const callId = randomUUID();
+      const first = await call("ann", "jobs.retry", { jobId: failed }, callId);
+      expect(first).toMatchObject({ status: 200, echo: callId });
+      expect(idOf(first)).not.toBe(failed);
+      expect(idOf(await call("ann", "jobs.retry", { jobId: failed }, callId))).toBe(idOf(first));
+      // Another call is another job.
+      expect(idOf(await call("ann", "jobs.retry", { jobId: failed }, randomUUID()))).not.toBe(idOf(first));
+    } finally {
+      await admin.queue.resume.mutate();
+    }
+  });
+
   it("keys within the caller's own jobs: another user's call with the same id gets a job of their own", async () => {
     const callId = randomUUID();
     const anns = await call("ann", "jobs.submit", job("mine"), callId);

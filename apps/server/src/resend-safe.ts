@@ -27,18 +27,19 @@ export const forwardedCallId = (req: IncomingMessage): string | undefined => {
 /**
  * The mutations a follower may send to the next leader when the leader it sent them to went away before it answered
  * (it may have done them), and what that takes:
- * - `call id`: a submission without its own idempotencyKey takes the call id as its default key there (one per batch
- *   index and item), so the next leader answers with the jobs the first made, or makes them once; only when the lost
- *   leader is known to have taken call ids (it answered one before: a server of a version before them would have
- *   stored the jobs without a key).
+ * - `call id`: a submission (or a retry, which submits a job) without its own idempotencyKey takes the call id as its
+ *   default key there (one per batch index and item), so the next leader answers with the jobs the first made, or
+ *   makes them once; only when the lost leader is known to have taken call ids (it answered one before: a server of a
+ *   version before them would have stored the jobs without a key).
  * - `as is`: done twice, the same as done once. A cancel of a cancelled job answers it; a move to the front or back
  *   leaves the job there (a job that started meanwhile answers CONFLICT, as it would have); a pause or resume sets
  *   the same flag again.
- * Every other one (users.create, jobs.retry, conversations.create, …) is answered 502: it may have taken effect.
+ * Every other one (users.create, conversations.create, …) is answered 502: it may have taken effect.
  */
 const RESENT: ReadonlyMap<string, "call id" | "as is"> = new Map([
   ["jobs.submit", "call id"],
   ["jobs.submitMany", "call id"],
+  ["jobs.retry", "call id"],
   ["jobs.cancel", "as is"],
   ["jobs.move", "as is"],
   ["queue.pause", "as is"],

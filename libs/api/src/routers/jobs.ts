@@ -82,9 +82,11 @@ export const jobsRouter = router({
     return ctx.service.cancelWaiting(ctx.user, input);
   }),
 
-  retry: publicProcedure
-    .input(retryJobInput)
-    .mutation(({ ctx, input }) => ctx.service.retry(input.jobId, ctx.user, input.idempotencyKey)),
+  // A retry is a submission: forwarded with a call id, it makes its job once however often the call is sent.
+  retry: publicProcedure.input(retryJobInput).mutation(({ ctx, input, batchIndex }) => {
+    const { jobId, idempotencyKey } = withCallKey(input, ctx.callId, batchIndex);
+    return ctx.service.retry(jobId, ctx.user, idempotencyKey);
+  }),
 
   move: publicProcedure.input(moveJobInput).mutation(({ ctx, input }) => {
     if (input.global && !ctx.user.admin) {
