@@ -406,6 +406,10 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     // And the places are written now: a third server rebuilds the same line.
     const third = await restart(database, fifo);
     expect(await positions(third, ids(line))).toEqual([1, 2, 3, 4]);
+    // Moved ahead of all again, it leaves no owner's jobs: nothing to hand on, nothing for the next one to make again.
+    await third.trpc.jobs.move.mutate({ jobId: a3.id, to: "front", global: true });
+    const fourth = await restart(database, fifo);
+    expect(await positions(fourth, ids(line))).toEqual([1, 2, 3, 4]);
   });
 
   it("starts from submission order again after a run with fair turns, which keep no places", async () => {

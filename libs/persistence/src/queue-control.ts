@@ -37,17 +37,23 @@ export async function setPaused(db: AnvilDb, paused: boolean): Promise<void> {
 }
 
 /**
+ * A job that goes ahead of all from among its owner's jobs leaves them (SCHEDULING=fifo): its place is kept, its own
+ * seq if it brought none, until the line writes the places it handed on and its own as null. A new leader that finds
+ * one still kept (the last one went before) moves it again from among its owner's jobs (`Recovery.rebuildLine`). One
+ * ahead of all already (moved there before, or waiting again: it ran, and has no move) leaves none, and keeps its own.
+ */
+const leavingPlace = sql`case when ${jobs.lineFront} is null and (${jobs.attempts} = 0 or ${jobs.lineMove} is not null)
+  then coalesce(${jobs.fifoPlace}, ${jobs.seq}) else ${jobs.fifoPlace} end`;
+
+/**
  * Records a move of a queued job, numbered from one sequence (later moves win, across a cluster), and who moved it
  * (`by`, its `movedBy`); null when the job is not queued (any more).
  */
 export async function moveJob(db: AnvilDb, jobId: string, to: LineMove, by: string): Promise<JobRecord | null> {
   const next = sql`nextval('${sql.raw(lineMoves.seqName ?? "line_moves")}')`;
-  // Ahead of all, it leaves its owner's jobs (SCHEDULING=fifo): its place is kept, its own seq if it brought none, until
-  // the line writes the places it handed on and its own as null. A new leader that finds one still kept (the last one
-  // went before) moves it again from among its owner's jobs (Recovery.rebuildLine).
   const set =
     to === "global"
-      ? { lineFront: sql`${next}`, fifoPlace: sql`coalesce(${jobs.fifoPlace}, ${jobs.seq})` }
+      ? { lineFront: sql`${next}`, fifoPlace: leavingPlace }
       : { lineMove: to === "front" ? sql`-${next}` : sql`${next}`, lineFront: null };
   const [row] = await db
     .update(jobs)
