@@ -583,6 +583,8 @@ describe("FairLine positions and start order", () => {
       { jobId: "A2", place: null },
     ]);
     expect(line.add({ jobId: "B1", owner: "B", priority: 0, seq: 2 }).places).toBeUndefined();
+    // A move ahead of all, which the database marks with the job's place until the line writes it as none.
+    expect(line.move("B1", { front: 1 }).places).toEqual([{ jobId: "B1", place: null }]);
   });
 
   it("starts the same scenarios in the order their positions read (fair)", () => {

@@ -378,10 +378,11 @@ export class FairLine {
       () => {
         this.detach(entry, withinLane);
         // Out of its lane it was told to bring its own `seq` (see detach); into it from the front list, it is now.
-        // Out of its lane ahead of all, it is told so also when it brought its own already: the database keeps its
-        // place until then, to tell that the places the move handed on were written (see `moveJob`).
+        // Out of its lane ahead of all, it is told so also when it brought its own already (with fair turns too): the
+        // database keeps its place until then, to tell that the places the move handed on were written (`moveJob`).
         moved.place = entry.place;
-        if (this.mode === "fifo" && !withinLane && (moved.place != null || (fromLane && brought == null))) {
+        const leftLane = fromLane && moved.front != null;
+        if ((this.mode === "fifo" && !withinLane && moved.place != null) || (leftLane && brought == null)) {
           this.bring(moved, null);
         }
         if (passes > 0) this.passes.set(jobId, passes);
