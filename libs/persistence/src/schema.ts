@@ -101,14 +101,20 @@ export const jobs = pgTable(
     priority: integer("priority").notNull().default(0),
     // No foreign key: events are pruned, the job row outlives them.
     lastEventId: bigint("last_event_id", { mode: "number" }).notNull(),
-    /** `jobs.move` within the owner's jobs: negative = to the front (later moves first), positive = to the back. */
+    /**
+     * `jobs.move` within the owner's jobs: negative = to the front (later moves first), positive = to the back. Cleared,
+     * with `lineFront`, when the job waits again after its backend or its server went away: a waiting job that ran
+     * and has neither waits again, ahead of every turn (see `Recovery.rebuildLine`).
+     */
     lineMove: bigint("line_move", { mode: "number" }),
     /** An admin's move to the very front of the whole line; a larger value was moved later and starts earlier. */
     lineFront: bigint("line_front", { mode: "number" }),
     /**
      * `SCHEDULING=fifo`: the place in submission order the job brings to its owner's jobs while it waits; null: its own
      * `seq`. Another of the owner's jobs that starts (or is cancelled, or moved ahead of all) in a place other than
-     * its own hands it its own (see `FairLine`), so a new leader rebuilds the same line.
+     * its own hands it its own (see `FairLine`), so a new leader rebuilds the same line. A job an admin moves ahead of
+     * all from among its owner's jobs keeps its place (its own seq if null) until the line wrote the places that move
+     * handed on (see `moveJob`).
      */
     fifoPlace: bigint("fifo_place", { mode: "number" }),
     /** The owner's turn its last start was given (fair scheduling): a new leader rebuilds the turns from these. */
