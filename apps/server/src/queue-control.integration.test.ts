@@ -367,9 +367,12 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
   };
   const fifo = { simulatorStepMs: 5, scheduling: "fifo" } as const;
   const ids = (jobs: readonly Job[]) => jobs.map((job) => job.id);
+  const closeAll = async () => {
+    for (const s of opened.servers.splice(0)) await s.anvil.close();
+  };
   /** Closes the running server and starts another on `database` with `options`. */
   const restart = async (database: TestDatabase, options: Parameters<typeof startTestServer>[1]) => {
-    for (const s of opened.servers.splice(0)) await s.anvil.close();
+    await closeAll();
     const next = await startTestServer(database, options);
     opened.servers.push(next);
     return next;
@@ -391,7 +394,7 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
     await first.trpc.jobs.move.mutate({ jobId: a3.id, to: "front", global: true });
     const line = [a3, a1, b1, a2];
     expect(await positions(first, ids(line))).toEqual([1, 2, 3, 4]);
-    for (const s of opened.servers.splice(0)) await s.anvil.close();
+    await closeAll();
     // As if the leader had gone between the move's commit and the one of the places it handed on: a1 brings its own
     // place still, and a3 the one it brought, as the move left them.
     const db = await openDatabase({ url: database.databaseUrl, dataDir: database.dataDir });

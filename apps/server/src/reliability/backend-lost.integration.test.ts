@@ -121,7 +121,7 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
     // again at the very front as it comes back, carl's (the latest back) first. carl moved his while it waited for
     // dan's short one: a move from before it ran says nothing of where it waits again.
     const ann = await runs(await submitAs("ann", 5_000));
-    await runs(await submitAs("dan", 40));
+    await runs(await submitAs("dan", 150));
     const waiting = await submitAs("carl", 5_000);
     await anvil.service.move(waiting.id, "front", false, { name: "carl", admin: false });
     const carl = await runs(waiting);
