@@ -28,21 +28,17 @@ export function callsInFlight(server: Server, now: () => number = () => performa
   const calls = drainingSet<ServerResponse>();
   /** The connections taken that have not sent a request yet. */
   const fresh = drainingSet<Socket>();
-  /** When each of them was taken. */
-  const takenAt = new Map<Socket, number>();
-  const forget = (socket: Socket) => {
-    fresh.delete(socket);
-    takenAt.delete(socket);
-  };
+  /** When each connection was taken. */
+  const takenAt = new WeakMap<Socket, number>();
   server.on("connection", (socket: Socket) => {
     fresh.add(socket);
     takenAt.set(socket, now());
-    socket.once("close", () => forget(socket));
+    socket.once("close", () => fresh.delete(socket));
   });
   // A WebSocket's upgrade is its request.
-  server.on("upgrade", (req: IncomingMessage) => forget(req.socket));
+  server.on("upgrade", (req: IncomingMessage) => fresh.delete(req.socket));
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    forget(req.socket);
+    fresh.delete(req.socket);
     if (CHANGE_NOTHING.has(req.method ?? "GET")) return;
     calls.add(res);
     res.once("close", () => calls.delete(res));
@@ -52,10 +48,10 @@ export function callsInFlight(server: Server, now: () => number = () => performa
       server.close();
       const at = now();
       let waitMs = 0;
-      for (const [socket, taken] of takenAt) {
-        const left = taken + maxMs - at;
+      for (const socket of [...fresh.items()]) {
+        const left = (takenAt.get(socket) ?? at) + maxMs - at;
         if (left > 0) waitMs = Math.max(waitMs, left);
-        else forget(socket);
+        else fresh.delete(socket);
       }
       await fresh.emptied(waitMs);
     },
@@ -64,11 +60,17 @@ export function callsInFlight(server: Server, now: () => number = () => performa
 }
 
 /** A set, and a wait for it to be empty: settles at once when it is, else once its last item goes or `maxMs` passed. */
-function drainingSet<T>(): { add(item: T): void; delete(item: T): void; emptied(maxMs: number): Promise<void> } {
+function drainingSet<T>(): {
+  add(item: T): void;
+  delete(item: T): void;
+  items(): Iterable<T>;
+  emptied(maxMs: number): Promise<void>;
+} {
   const items = new Set<T>();
   const waiting = new Set<() => void>();
   return {
     add: (item) => void items.add(item),
+    items: () => items.values(),
     delete: (item) => {
       if (!items.delete(item) || items.size > 0) return;
       for (const wake of waiting) wake();
