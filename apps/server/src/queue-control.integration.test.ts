@@ -281,8 +281,11 @@ describe.each(testDrivers())("queue control on $kind", (driver) => {
 
 describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
   const opened: { database?: TestDatabase; servers: TestServer[] } = { servers: [] };
-  afterEach(async () => {
+  const closeAll = async () => {
     for (const s of opened.servers.splice(0)) await s.anvil.close();
+  };
+  afterEach(async () => {
+    await closeAll();
     await opened.database?.dispose();
   });
 
@@ -367,9 +370,6 @@ describe.each(testDrivers())("the line across a restart on $kind", (driver) => {
   };
   const fifo = { simulatorStepMs: 5, scheduling: "fifo" } as const;
   const ids = (jobs: readonly Job[]) => jobs.map((job) => job.id);
-  const closeAll = async () => {
-    for (const s of opened.servers.splice(0)) await s.anvil.close();
-  };
   /** Closes the running server and starts another on `database` with `options`. */
   const restart = async (database: TestDatabase, options: Parameters<typeof startTestServer>[1]) => {
     await closeAll();

@@ -1,17 +1,13 @@
 import { startForgeSimulator } from "@anvil/forge-client";
 import type { ForgeSimulator } from "@anvil/forge-client";
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { startAnvil } from "../anvil";
 import type { AnvilServer } from "../anvil";
-import { httpClient } from "../testing/clients";
 import { uniquePrompt } from "../testing/fixtures";
 import { scrape, valueOf } from "../testing/prometheus";
 import { testDrivers, type TestDatabase } from "../testing/test-databases";
-import { standInWebApp, testServerConfig } from "../testing/test-server";
 import { waitFor, waitForJob } from "../testing/wait";
-import { anvilOnBackends, runningJob } from "./support/dying-backend";
+import { anvilOn, anvilOnBackends, runningJob } from "./support/dying-backend";
 
 describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { timeout: 60_000 }, (driver) => {
   let anvil: AnvilServer | undefined;
@@ -27,14 +23,9 @@ describe.each(testDrivers())("a backend that dies mid-generation, on $kind", { t
   /** Closes the server and starts another on the same database and backends, as a restart does. */
   const restart = async (forgeUrls: string[]) => {
     await anvil?.close();
-    anvil = await startAnvil({
-      ...testServerConfig(database!),
-      forgeUrls,
-      logger: pino({ level: "silent" }),
-      probeIntervalMs: 200,
-      webDir: await standInWebApp(database!.dataDir),
-    });
-    return httpClient(anvil.url);
+    const started = await anvilOn(database!, forgeUrls);
+    anvil = started.anvil;
+    return started.trpc;
   };
 
   it("does not fail the job: it runs again on the other backend as attempt 2, and that backend comes back", async () => {

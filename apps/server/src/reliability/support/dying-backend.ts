@@ -11,9 +11,9 @@ import { waitForJob } from "../../testing/wait";
 
 /**
  * Anvil in this process on `database`, driving the Forge backends at `forgeUrls` (probed every 200 ms, so that one
- * that goes away is seen soon), once it has found them up; with a client.
+ * that goes away is seen soon), whether or not they are up; with a client.
  */
-export async function anvilOnBackends(
+export async function anvilOn(
   database: TestDatabase,
   forgeUrls: readonly string[],
 ): Promise<{ anvil: AnvilServer; trpc: AnvilClient }> {
@@ -24,8 +24,17 @@ export async function anvilOnBackends(
     probeIntervalMs: 200,
     webDir: await standInWebApp(database.dataDir),
   });
-  await backendsUp(anvil);
   return { anvil, trpc: httpClient(anvil.url) };
+}
+
+/** {@link anvilOn}, once it has found its backends up. */
+export async function anvilOnBackends(
+  database: TestDatabase,
+  forgeUrls: readonly string[],
+): Promise<{ anvil: AnvilServer; trpc: AnvilClient }> {
+  const started = await anvilOn(database, forgeUrls);
+  await backendsUp(started.anvil);
+  return started;
 }
 
 /** Submits a small job of `steps` steps and resolves with it once it runs on a backend and has made progress there. */
