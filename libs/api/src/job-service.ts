@@ -46,6 +46,17 @@ const withDeadline = <T>(work: Promise<T>, ms: number, onTimeout: () => Unavaila
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 };
 
+/** Settles once `work` has, or after `ms` (a database that does not answer; the work itself goes on). */
+const settledWithin = (work: Promise<unknown>, ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    work.then(done, done);
+  });
+
 /**
  * Anvil's application service, as the routers see it: submits, cancels, moves and retries jobs, pauses the queue,
  * and answers reads with live positions. The work is its parts' (see service-wiring.ts): the journal persists
@@ -344,16 +355,22 @@ export class JobService {
       throw new Conflict({ message: `Job ${jobId} is ${record.status}; only a queued job can be moved` });
     }
     if (global && to !== "front") throw new Invalid({ field: "to", message: "global moves go to the front only" });
-    return this.inTurn(async () => {
-      const moved = await this.options.store.moveJob(jobId, global ? "global" : to, by.name);
-      if (!moved) throw new Conflict({ message: `Job ${jobId} started before it could be moved` });
-      this.live.moved(jobId, moved.movedBy);
-      this.scheduler.move(jobId, global ? { front: moved.line.front } : { move: moved.line.move, front: null });
-      const job = this.live.toJob(record);
-      // A stream of the job's conversation is sent only its new place (a line event): its card learns who moved it.
-      this.publisher.changed(job);
-      return job;
-    });
+    return this.inTurn(
+      async () => {
+        const moved = await this.options.store.moveJob(jobId, global ? "global" : to, by.name);
+        if (!moved) throw new Conflict({ message: `Job ${jobId} started before it could be moved` });
+        this.live.moved(jobId, moved.movedBy);
+        this.scheduler.move(jobId, global ? { front: moved.line.front } : { move: moved.line.move, front: null });
+        const job = this.live.toJob(record);
+        // A stream of the job's conversation is sent only its new place (a line event): its card learns who moved it.
+        this.publisher.changed(job);
+        return job;
+      },
+      // The places the move handed on (fifo) are written after its commit, by the journal. Until they are, a new
+      // leader redoes the move from the owner's jobs as they are (Recovery.rebuildLine): another move committed
+      // meanwhile (its owner's of another job, or of this one back among them) would make it hand them on otherwise.
+      () => settledWithin(this.scheduler.journal.settled(jobId), CANCEL_DEADLINE_MS),
+    );
   }
 
   /** Pauses (nothing starts; running jobs finish) or resumes the queue; persisted first, so it holds across failover. */
@@ -370,14 +387,16 @@ export class JobService {
   }
 
   /**
-   * Runs a pause, resume or move once the ones before it are written and applied to the line. Sent together on a
-   * pool of connections, two of them commit in one order and may be answered in the other: the line then kept the
-   * one the database had overwritten (a queue that ran while the database said paused, a job at the front that the
-   * database, and the next leader, put at the back).
+   * Runs a pause, resume or move once the ones before it are written and applied to the line (and what they left
+   * for the journal to write, `writtenOn`, is written: for at most a few seconds while the database does not answer).
+   * Sent together on a pool of connections, two of them commit in one order and may be answered in the other: the
+   * line then kept the one the database had overwritten (a queue that ran while the database said paused, a job at the
+   * front that the database, and the next leader, put at the back).
    */
-  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+  private inTurn<T>(work: () => Promise<T>, writtenOn?: () => Promise<void>): Promise<T> {
     const turn = this.controls.then(work);
-    this.controls = turn.then(
+    // Holds the next turn, not this answer.
+    this.controls = turn.then(writtenOn).then(
       () => undefined,
       () => undefined,
     );

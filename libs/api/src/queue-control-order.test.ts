@@ -1,6 +1,7 @@
 import { DEFAULT_JOB_PARAMS } from "@anvil/job-machine";
+import type { Job } from "@anvil/job-machine";
 import { JobStore } from "@anvil/persistence";
-import type { ImageStore, JobRecord, LineMove } from "@anvil/persistence";
+import type { ImageStore, JobRecord, JournalChange, LineMove, RowChangeResult } from "@anvil/persistence";
 import { afterEach, describe, expect, it } from "vitest";
 import { EventHub } from "./event-hub";
 import { JobService } from "./job-service";
@@ -45,6 +46,34 @@ class AnswersOutOfOrder extends JobStore {
   }
 }
 
+/**
+ * A store whose journal writes of places (what a move in `fifo` hands on) wait until {@link releasePlaces}; it logs
+ * each move's and each such write's commit.
+ */
+class PlacesHeld extends JobStore {
+  readonly commits: string[] = [];
+  private held: (() => void)[] | null = [];
+
+  override async moveJob(jobId: string, to: LineMove, by: string): Promise<JobRecord | null> {
+    const moved = await super.moveJob(jobId, to, by);
+    this.commits.push(`move ${jobId}`);
+    return moved;
+  }
+
+  override async applyJournalBatch(changes: readonly JournalChange[]): Promise<RowChangeResult[]> {
+    const places = changes.some((change) => change.kind !== "progress" && change.places !== undefined);
+    if (places && this.held) await new Promise<void>((release) => this.held?.push(release));
+    const applied = await super.applyJournalBatch(changes);
+    if (places) this.commits.push("places");
+    return applied;
+  }
+
+  releasePlaces(): void {
+    for (const release of this.held?.splice(0) ?? []) release();
+    this.held = null;
+  }
+}
+
 describe("queue control sent at once", () => {
   const { database } = useTestStore();
   let service: JobService | undefined;
@@ -53,9 +82,10 @@ describe("queue control sent at once", () => {
     service = undefined;
   });
 
-  const start = async (store: JobStore) =>
+  const start = async (store: JobStore, scheduling: "fair" | "fifo" = "fair") =>
     (service = await JobService.start({
       store,
+      scheduling,
       events: new EventHub(),
       backends: [],
       jobTimeoutMs: 60_000,
@@ -85,5 +115,29 @@ describe("queue control sent at once", () => {
     expect((await store.getJob(second.id))?.line.move).toBeGreaterThan(0);
     expect(service.scheduler.lineEntry(second.id)?.move).toBeGreaterThan(0);
     expect(service.scheduler.queued()).toEqual([first.id, second.id]);
+  });
+
+  it("commits no move while the places an admin's move ahead of all handed on are not written (fifo)", async () => {
+    const store = new PlacesHeld(database());
+    const service = await start(store, "fifo");
+    const ann = { name: "ann", admin: false };
+    const submit = (name: string) => service.submit({ prompt: name, ...DEFAULT_JOB_PARAMS }, { name, admin: false });
+    const jobs: Job[] = [];
+    for (const name of ["ann", "bob", "ann", "bob", "ann"]) jobs.push(await submit(name));
+    const [, , a2, , a3] = jobs as [Job, Job, Job, Job, Job];
+
+    try {
+      await service.move(a2.id, "front", true, { name: "admin", admin: true });
+      // ann moves another of her jobs while the places a2 left are still to be written: a new leader that found her
+      // move but not those places would redo a2's from her jobs as they are by then, and hand on other places.
+      const own = service.move(a3.id, "front", false, ann);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(store.commits).toEqual([`move ${a2.id}`]);
+      store.releasePlaces();
+      await own;
+      expect(store.commits).toEqual([`move ${a2.id}`, "places", `move ${a3.id}`]);
+    } finally {
+      store.releasePlaces();
+    }
   });
 });
