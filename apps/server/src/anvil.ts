@@ -47,7 +47,7 @@ import { startWebhooks, webhookReceivers } from "./webhooks";
 import type { WebhookSettings } from "./webhooks";
 import { OpenCredentials } from "./open-credentials";
 import { callsInFlight } from "./calls-in-flight";
-import { CALL_ID_HEADER, forwardedCallId } from "./resend-safe";
+import { CALL_ID_HEADER, CALL_KEYED, CALL_KEYS_HEADER, forwardedCallId } from "./resend-safe";
 import { createHttpServer } from "./client-errors";
 import { closeRevokedSockets, routeUpgrades } from "./websocket-upgrades";
 
@@ -445,7 +445,10 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
   const answer = answerSafely((req, res) => {
     // Said to the follower that forwarded the call: this server takes its call id (see resend-safe.ts).
     const callId = forwardedCallId(req);
-    if (callId !== undefined) res.setHeader(CALL_ID_HEADER, callId);
+    if (callId !== undefined) {
+      res.setHeader(CALL_ID_HEADER, callId);
+      res.setHeader(CALL_KEYS_HEADER, CALL_KEYED);
+    }
     return route(req, res);
   }, logger);
   const server: Server = createHttpServer(answer);

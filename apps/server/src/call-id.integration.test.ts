@@ -39,6 +39,7 @@ describe("a call a follower forwarded with a call id (x-anvil-call-id)", () => {
     return {
       status: response.status,
       echo: response.headers.get("x-anvil-call-id"),
+      keys: response.headers.get("x-anvil-call-keys"),
       json: (await response.json()) as unknown,
     };
   };
@@ -48,7 +49,8 @@ describe("a call a follower forwarded with a call id (x-anvil-call-id)", () => {
   it("makes a key-less submission once, however often the same call is sent, and says it took the id", async () => {
     const callId = randomUUID();
     const first = await call("ann", "jobs.submit", job("a kite"), callId);
-    expect(first).toMatchObject({ status: 200, echo: callId });
+    // It lists what it keys by call ids: a follower resends a retry only to follow a leader that keyed one.
+    expect(first).toMatchObject({ status: 200, echo: callId, keys: "jobs.submit,jobs.submitMany,jobs.retry" });
     const again = await call("ann", "jobs.submit", job("a kite"), callId);
     expect(idOf(again)).toBe(idOf(first));
     // Another call is another job.
@@ -82,7 +84,8 @@ describe("a call a follower forwarded with a call id (x-anvil-call-id)", () => {
       expect((await call("ann", "jobs.cancel", { jobId: failed }, null)).status).toBe(200);
       const callId = randomUUID();
       const first = await call("ann", "jobs.retry", { jobId: failed }, callId);
-      expect(first).toMatchObject({ status: 200, echo: callId });
+      // It lists what it keys by call ids: a follower resends a retry only to follow a leader that keyed one.
+    expect(first).toMatchObject({ status: 200, echo: callId, keys: "jobs.submit,jobs.submitMany,jobs.retry" });
       expect(idOf(first)).not.toBe(failed);
       expect(idOf(await call("ann", "jobs.retry", { jobId: failed }, callId))).toBe(idOf(first));
       // Another call is another job.

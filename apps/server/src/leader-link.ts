@@ -35,7 +35,7 @@ export function leaderLink(options: {
       leaderUrl: options.leaderUrl,
       forgetLeader: options.forgetLeader,
       waitMs,
-      echoesCallIds: new Set(),
+      callKeys: new Map(),
       tried: (leader, why, since) => {
         if (why === null) {
           if (missed) log("this server reaches the leader again", { leader });

@@ -21,9 +21,9 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 
 /** A follower: forwards every request to the server `lookup` names, and learns which leaders echo call ids. */
 const follower = (lookup: Omit<LeaderLookup, "waitMs" | "maxBodyBytes">) => {
-  const echoesCallIds = new Set<string>();
+  const callKeys = new Map<string, ReadonlySet<string>>();
   return serve(
-    (req, res) => void forwardToLeader(req, res, { ...lookup, waitMs: 5_000, maxBodyBytes: () => 1024, echoesCallIds }),
+    (req, res) => void forwardToLeader(req, res, { ...lookup, waitMs: 5_000, maxBodyBytes: () => 1024, callKeys }),
   );
 };
 

@@ -5,7 +5,7 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { bodyTooLarge, readBody, trpcErrorReply } from "./http-body";
-import { CALL_ID_HEADER, mayResend } from "./resend-safe";
+import { CALL_ID_HEADER, CALL_KEYS_HEADER, keyedByCallId, mayResend } from "./resend-safe";
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's own and are not forwarded.
 const HOP_BY_HOP = new Set([
@@ -18,6 +18,9 @@ const HOP_BY_HOP = new Set([
   "transfer-encoding",
   "upgrade",
 ]);
+
+/** What a leader that never echoed a call id keys by one. */
+const NONE_KEYED: ReadonlySet<string> = new Set();
 
 /** `headers` less the hop-by-hop ones. */
 const endToEnd = (headers: IncomingMessage["headers"]): Record<string, string | string[]> => {
@@ -90,7 +93,7 @@ export function forwardHttp(
   res: ServerResponse,
   leader: URL,
   callId: string = randomUUID(),
-  echoesCallIds: Set<string> = new Set(),
+  callKeys: Map<string, ReadonlySet<string>> = new Map(),
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let answered = false;
@@ -116,8 +119,11 @@ export function forwardHttp(
         ...(IDEMPOTENT.has(req.method ?? "GET") ? {} : { agent: false }),
       },
       (reply) => {
-        if (reply.headers[CALL_ID_HEADER] === callId) echoesCallIds.add(leader.host);
+        if (reply.headers[CALL_ID_HEADER] === callId) {
+          callKeys.set(leader.host, keyedByCallId(reply.headers[CALL_KEYS_HEADER]));
+        }
         delete reply.headers[CALL_ID_HEADER];
+        delete reply.headers[CALL_KEYS_HEADER];
         if (reply.statusCode === 503 && reply.headers[NOT_LEADER_HEADER]) {
           // It leads no more (a leader stepping down, or one a follower still took for the leader): nothing was done.
           reply.resume();
@@ -147,7 +153,7 @@ export function forwardHttp(
         reject(
           new LeaderLost(
             `the leader at ${leader.host} went away while it handled this call: ${error.message}`,
-            mayResend(req, echoesCallIds.has(leader.host)),
+            mayResend(req, callKeys.get(leader.host) ?? NONE_KEYED),
           ),
         );
         return;
@@ -250,11 +256,11 @@ export interface LeaderLookup {
   /** The largest body the leader takes for this request. */
   maxBodyBytes: (req: IncomingMessage) => number;
   /**
-   * The leaders (by host) that echoed a call id, filled in as they answer: they give a key-less submission the call's
-   * id as its default idempotency key, so a submission one of them took and never answered may go to the next
-   * leader. One per server; without it, no submission is sent again.
+   * The leaders (by host) that echoed a call id, filled in as they answer, each with the procedures to which it gives
+   * the call's id as a default idempotency key (a key-less submission, a retry): such a call one of them took and
+   * never answered may go to the next leader. One per server; without it, none is sent again.
    */
-  echoesCallIds?: Set<string>;
+  callKeys?: Map<string, ReadonlySet<string>>;
 }
 
 /**
@@ -264,7 +270,7 @@ export interface LeaderLookup {
 export const forwardToLeader = async (
   req: IncomingMessage,
   res: ServerResponse,
-  { maxBodyBytes, echoesCallIds, ...lookup }: LeaderLookup,
+  { maxBodyBytes, callKeys, ...lookup }: LeaderLookup,
 ): Promise<void> => {
   // A request a follower forwarded here, to a server that no longer leads, is not sent round again.
   if (req.headers["x-anvil-forwarded"]) return noLeader(res, "the server it reached no longer leads");
@@ -280,7 +286,7 @@ export const forwardToLeader = async (
     () => res.destroyed,
     async (leader) => {
       try {
-        await forwardHttp(req, body, res, leader, callId, echoesCallIds);
+        await forwardHttp(req, body, res, leader, callId, callKeys);
         return null;
       } catch (error) {
         if (error instanceof LeaderLost && error.resendable) {
