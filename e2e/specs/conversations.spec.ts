@@ -168,7 +168,8 @@ test.describe("conversations", () => {
     await submit(page, prompt, { steps: 2 });
     const list = page.getByRole("navigation", { name: "Conversations" });
     const title = prompt.slice(0, 20);
-    const renamed = uniquePrompt("Harbours");
+    // Long enough to wrap, shown whole as the open conversation's title is.
+    const renamed = uniquePrompt("Harbours at dawn with the fishing boats and the gulls over grey water");
 
     // The title becomes a field in the row, holding it selected: a longer one than the server takes cannot be typed,
     // and Escape leaves the title as it was.
@@ -192,6 +193,14 @@ test.describe("conversations", () => {
     await expect(list.getByRole("button", { name: new RegExp(`^${renamed}`) })).toHaveAttribute("aria-current", "page");
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(renamed);
     await expect(list.getByRole("button", { name: `Rename ${renamed}` })).toBeFocused();
+
+    // The open row's title leaves its buttons room whether they show or not: one that wrapped anew as the focus left
+    // the row made it shorter, and moved the rows under it away from the click that took the focus.
+    const row = list.getByRole("button", { name: new RegExp(`^${renamed}`) });
+    const focusedHeight = (await row.boundingBox())?.height;
+    await page.getByRole("heading", { level: 1 }).click();
+    await expect(list.getByRole("button", { name: `Rename ${renamed}` })).not.toBeFocused();
+    expect((await row.boundingBox())?.height).toBe(focusedHeight);
 
     await page.reload();
     await expect(page.getByRole("navigation", { name: "Conversations" }).getByText(renamed)).toBeVisible();
