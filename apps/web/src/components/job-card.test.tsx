@@ -486,6 +486,22 @@ describe("<JobCard>", () => {
     expect(screen.queryByRole("status")).not.toBeInTheDocument();
   });
 
+  it("drops 'Already ahead' after a while on a job that keeps its place (the first waits there until it starts)", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const job = makeJob({ queuePosition: 1 });
+      render(() => <JobCard job={job} onMove={async () => ({ ...job })} />);
+      fireEvent.click(screen.getByRole("button", { name: /^To front:/ }));
+      await vi.waitFor(() => expect(screen.getByRole("status")).toHaveTextContent("Already ahead"));
+      vi.advanceTimersByTime(7_000);
+      expect(screen.getByRole("status")).toHaveTextContent("Already ahead");
+      vi.advanceTimersByTime(1_000);
+      expect(screen.queryByRole("status")).not.toBeInTheDocument();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("moves a waiting job to the front or back of the user's own jobs", async () => {
     const onMove = vi.fn(async () => undefined);
     const job = makeJob();

@@ -7,6 +7,9 @@ import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
 import { JobMedia } from "./job-media";
 
+/** How long a note on a move that changed nothing stays. */
+const NOTE_MS = 8_000;
+
 /** Why a job waits (or runs) again: its last run was cut short by a server or a GPU that went away (Job.attempt). */
 const RUN_AGAIN = " · it runs again: its last run was cut short by a server or GPU that went away";
 
@@ -102,8 +105,16 @@ export function JobCard(props: JobCardProps) {
       { defer: true },
     ),
   );
-  // Said after a move that changed nothing: the job already was where it was asked to go; gone once its place changes.
+  // Said after a move that changed nothing: the job already was where it was asked to go; gone once its place changes,
+  // or after a while (a job at #1 keeps its place until it starts).
   const [note, setNote] = createSignal<string | null>(null);
+  let noteTimer: ReturnType<typeof setTimeout> | undefined;
+  const sayNote = (text: string) => {
+    setNote(text);
+    clearTimeout(noteTimer);
+    noteTimer = setTimeout(() => setNote(null), NOTE_MS);
+  };
+  onCleanup(() => clearTimeout(noteTimer));
   createEffect(
     on(
       () => props.job.queuePosition,
@@ -151,7 +162,7 @@ export function JobCard(props: JobCardProps) {
       const before = job.queuePosition;
       const moved = await onMove(job, to);
       if (moved && moved.queuePosition === before) {
-        setNote(to === "front" ? "Already ahead of your other waiting jobs" : "Already behind your other waiting jobs");
+        sayNote(to === "front" ? "Already ahead of your other waiting jobs" : "Already behind your other waiting jobs");
       }
     });
   // A long error (Forge's own text runs to 2,000 characters) is cut at three lines to keep the card's size;
