@@ -89,6 +89,8 @@ export function ComposerSettings(props: {
   const number = (id: string, key: NumberSetting, hint?: string) => ({
     id,
     type: "number",
+    // A field left empty sends nothing: the server's default (the one this field starts with) is what it takes.
+    ...(DEFAULT_SETTINGS[key] === "" ? {} : { placeholder: DEFAULT_SETTINGS[key] }),
     ref: (input: HTMLInputElement) =>
       createRenderEffect(() => {
         const value = props.settings[key];

@@ -131,6 +131,23 @@ describe("<Composer>", () => {
     expect(prompt()).toHaveValue("");
   });
 
+  it("shows what a number field left empty sends: the server's default, in the field and in the summary", async () => {
+    const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
+    render(() => <Composer onSubmit={onSubmit} />);
+    fireEvent.click(screen.getByRole("button", { name: /^Settings/ }));
+    const steps = screen.getByLabelText("Steps");
+    fireEvent.input(steps, { target: { value: "" } });
+    fireEvent.input(screen.getByLabelText("CFG scale"), { target: { value: "" } });
+    expect(steps).toHaveAttribute("placeholder", "20");
+    expect(screen.getByLabelText("CFG scale")).toHaveAttribute("placeholder", "1");
+    expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent(/1024×1024 · 20 steps · CFG 1$/);
+    fireEvent.input(prompt(), { target: { value: "a lighthouse" } });
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+    // Nothing is sent for it: the server takes its default.
+    expect(onSubmit.mock.calls[0]?.[0]).not.toHaveProperty("steps");
+  });
+
   it("keeps the settings across a reload of the page, and after a send", async () => {
     const onSubmit = vi.fn(async (_: ComposerRequest) => undefined);
     const first = render(() => <Composer onSubmit={onSubmit} />);

@@ -9,7 +9,7 @@ import { formatSize, SIZE_PRESETS, wholeNumber } from "../lib/format";
 import type { Catalog } from "../lib/catalog";
 import type { ConnectionState } from "../lib/subscription";
 import { whenLiveAgain } from "../lib/subscription";
-import { ComposerSettings, NUMBER_SETTINGS, UNREADABLE } from "./composer-settings";
+import { ComposerSettings, DEFAULT_SETTINGS, NUMBER_SETTINGS, UNREADABLE } from "./composer-settings";
 import { SlidersIcon } from "./icons";
 import { settingsDraft } from "./settings-draft";
 import type { NumberSetting, Settings } from "./composer-settings";
@@ -50,6 +50,10 @@ const lengthNote = (length: number): string | null =>
 
 /** Whether a number setting holds a number to show. */
 const given = (text: string): boolean => text.trim() !== "" && text !== UNREADABLE;
+
+/** What a number setting sends: what its field holds, the default where it is empty, nothing where it holds no number. */
+const orDefault = (text: string, key: "steps" | "cfgScale"): string | undefined =>
+  given(text) ? text : text.trim() === "" ? DEFAULT_SETTINGS[key] : undefined;
 
 /** Text fields become numbers only when they hold something; the server names whatever is wrong with them. */
 const numberOrUndefined = (text: string): number | undefined => (text.trim() === "" ? undefined : Number(text));
@@ -340,8 +344,9 @@ export function Composer(props: {
             <SlidersIcon /> Settings{" "}
             <span class="composer__summary">
               {formatSize(preset().width, preset().height)}
-              <Show when={given(settings.steps)}> · {settings.steps} steps</Show>
-              <Show when={given(settings.cfgScale)}> · CFG {settings.cfgScale}</Show>
+              {/* A field left empty takes the server's default, which its placeholder shows. */}
+              <Show when={orDefault(settings.steps, "steps")}>{(steps) => <> · {steps()} steps</>}</Show>
+              <Show when={orDefault(settings.cfgScale, "cfgScale")}>{(cfg) => <> · CFG {cfg()}</>}</Show>
               {/* A fixed seed makes every next image alike: said where it shows while the settings are closed. */}
               <Show when={given(settings.seed) && Number(settings.seed) !== -1}> · seed {settings.seed}</Show>
               <Show when={given(settings.priority) && Number(settings.priority) !== 0}>
