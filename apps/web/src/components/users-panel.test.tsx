@@ -289,6 +289,24 @@ describe("<UsersPanel>", () => {
     waiting["eve"] = ["job-1", "job-2", "job-3"];
     fireEvent.click(screen.getByRole("button", { name: "Remove eve" }));
     expect(await screen.findByRole("checkbox", { name: "Also cancel their 3 waiting jobs" })).not.toBeChecked();
+    // And so does her row, which does not contradict the question beneath it.
+    expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("eve · 3 waiting jobs");
+  });
+
+  it("counts each user's waiting jobs again every few seconds while the panel is open", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      const waiting: Record<string, string[]> = { eve: ["job-1"] };
+      const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], waiting);
+      render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+      const list = () => screen.getByRole("list", { name: "Users" });
+      await waitFor(() => expect(list()).toHaveTextContent("eve · 1 waiting job"));
+      waiting["eve"] = [];
+      vi.advanceTimersByTime(10_000);
+      await waitFor(() => expect(list()).not.toHaveTextContent("waiting job"));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("leaves a removed user's waiting jobs alone unless asked to cancel them", async () => {

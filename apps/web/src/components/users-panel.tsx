@@ -1,4 +1,4 @@
-import { createResource, createSignal, For, Show } from "solid-js";
+import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
 import { currentUser } from "../lib/auth";
 import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { errorCode, errorMessage } from "../lib/errors";
@@ -6,6 +6,9 @@ import { focusFellToPage } from "../lib/focus";
 import { trpc } from "../lib/trpc";
 import { Dialog } from "./dialog";
 import { RemoveConfirmation, waitingJobs } from "./remove-confirmation";
+
+/** How often an open panel counts each user's waiting jobs again. */
+const RECOUNT_MS = 10_000;
 
 // As the conversation list writes dates ("Dec 6"), with the year: a user may be older than one.
 const sinceFormat = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
@@ -81,7 +84,19 @@ export function UsersPanel(props: {
 }) {
   const api = props.api ?? trpcUsersApi;
   const you = () => props.you ?? currentUser()?.name;
-  const [users, { refetch }] = createResource(() => api.list());
+  const [users, { refetch: read }] = createResource(() => api.list());
+  /** Reads the list again: its counts are the latest then. */
+  const refetch = async () => {
+    await read();
+    setCounted(new Map());
+  };
+  // Each user's waiting jobs change as they submit and their jobs start: counted again while the panel is open. A
+  // count read since the list is shown over the list's own (the rows themselves stay, with the focus and a question).
+  const [counted, setCounted] = createSignal<ReadonlyMap<string, number>>(new Map());
+  const recounted = (fresh: readonly ListedUser[]) => setCounted(new Map(fresh.map((u) => [u.name, u.waiting])));
+  const waitingOf = (user: ListedUser) => counted().get(user.name) ?? user.waiting;
+  const recount = setInterval(() => api.list().then(recounted, () => undefined), RECOUNT_MS);
+  onCleanup(() => clearInterval(recount));
   const [name, setName] = createSignal("");
   const [admin, setAdmin] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
@@ -122,6 +137,7 @@ export function UsersPanel(props: {
     api.list().then(
       (fresh) => {
         const n = fresh.find((listed) => listed.name === user.name)?.waiting;
+        recounted(fresh);
         if (confirming() === user.name && n !== undefined) setWaiting(n);
       },
       () => undefined,
@@ -329,7 +345,7 @@ export function UsersPanel(props: {
                 <strong>{user.name}</strong>
                 {user.admin ? " (admin)" : ""}
                 {user.name === you() ? " · you" : ""}
-                {user.waiting > 0 ? ` · ${waitingJobs(user.waiting)}` : ""}
+                {waitingOf(user) > 0 ? ` · ${waitingJobs(waitingOf(user))}` : ""}
                 <span class="users-panel__since">
                   {" "}
                   since <time datetime={user.createdAt}>{sinceFormat.format(new Date(user.createdAt))}</time>
