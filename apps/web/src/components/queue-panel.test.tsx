@@ -131,10 +131,25 @@ describe("<QueuePanel>", () => {
 
   it("tells everyone when the queue is paused", () => {
     render(() => <QueuePanel status={{ ...status, paused: true }} connection="live" promptOf={() => undefined} />);
-    expect(screen.getByTestId("queue-paused")).toHaveTextContent("Paused: no job starts");
+    expect(screen.getByTestId("queue-paused")).toHaveTextContent(
+      "Paused: no job starts until an admin resumes the queue.",
+    );
     // Not an admin: nothing to pause, resume or open.
     expect(screen.queryByRole("button", { name: /queue/ })).not.toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Waiting jobs" })).not.toBeInTheDocument();
+  });
+
+  it("tells an admin, who has Resume queue beneath, that no job starts until the queue is resumed", () => {
+    render(() => (
+      <QueuePanel
+        status={{ ...status, paused: true }}
+        connection="live"
+        promptOf={() => undefined}
+        onSetPaused={async () => undefined}
+      />
+    ));
+    expect(screen.getByTestId("queue-paused")).toHaveTextContent("Paused: no job starts until the queue is resumed.");
+    expect(screen.getByRole("button", { name: "Resume queue" })).toBeInTheDocument();
   });
 
   it("says how many running jobs are done on their GPU and storing their image", () => {

@@ -103,7 +103,8 @@ export function QueuePanel(props: {
       </dl>
       <Show when={props.status?.paused}>
         <p class="queue-panel__paused" role="status" data-testid="queue-paused">
-          Paused: no job starts until an admin resumes the queue.
+          {/* An admin has Resume queue beneath: told so, not to wait for an admin. */}
+          Paused: no job starts until {props.onSetPaused ? "the queue is resumed" : "an admin resumes the queue"}.
         </p>
       </Show>
       <Show when={current()?.imagesNotStored}>

@@ -285,6 +285,8 @@ describe("<UsersPanel>", () => {
     const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], waiting);
     render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
     await waitFor(() => expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("eve · 1 waiting job"));
+    // When she was added, said as such: "1 waiting job since Jan 1" read as if the job had waited since then.
+    expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent(/eve · 1 waiting job · added Jan 1, 2025/);
     // eve submits two more while the panel is open: the question counts them.
     waiting["eve"] = ["job-1", "job-2", "job-3"];
     fireEvent.click(screen.getByRole("button", { name: "Remove eve" }));

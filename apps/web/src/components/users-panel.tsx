@@ -348,7 +348,7 @@ export function UsersPanel(props: {
                 {waitingOf(user) > 0 ? ` · ${waitingJobs(waitingOf(user))}` : ""}
                 <span class="users-panel__since">
                   {" "}
-                  since <time datetime={user.createdAt}>{sinceFormat.format(new Date(user.createdAt))}</time>
+                  · added <time datetime={user.createdAt}>{sinceFormat.format(new Date(user.createdAt))}</time>
                 </span>
               </span>
               {/* Removing yourself, or taking your own admin rights, is refused (users.remove, users.update): another
