@@ -180,6 +180,14 @@ describe("<ComposerSettings>", () => {
     expect(priority).toHaveAccessibleDescription(/^Priority above 0 is for admins only/);
   });
 
+  it("names a chosen checkpoint in the summary, and none for the loaded model", () => {
+    setup();
+    const summary = () => screen.getByRole("button", { name: /Settings/ });
+    expect(summary()).toHaveTextContent(/1024×1024 · 20 steps · CFG 1$/);
+    fireEvent.change(screen.getByLabelText("Checkpoint"), { target: { value: "flux1-dev.safetensors [abc123]" } });
+    expect(summary()).toHaveTextContent(/1024×1024 · 20 steps · CFG 1 · flux1-dev$/);
+  });
+
   it("says in the summary when a priority other than 0 is set", () => {
     setup({ admin: true });
     fireEvent.input(screen.getByLabelText("Priority"), { target: { value: "-4" } });

@@ -180,6 +180,9 @@ export function Composer(props: {
     },
   );
   const preset = () => (settings.size === -1 && settings.custom) || SIZE_PRESETS[settings.size] || SIZE_PRESETS[0];
+  /** A checkpoint's name as the backends list it ("flux1-dev"), or the title it is chosen by where they list none. */
+  const checkpointName = (title: string): string =>
+    props.catalog?.checkpoints.items?.find((model) => model.title === title)?.name ?? title;
   let promptBox!: HTMLTextAreaElement;
   props.control?.({
     reuse: (job) => {
@@ -347,6 +350,7 @@ export function Composer(props: {
               {/* A field left empty takes the server's default, which its placeholder shows. */}
               <Show when={orDefault(settings.steps, "steps")}>{(steps) => <> · {steps()} steps</>}</Show>
               <Show when={orDefault(settings.cfgScale, "cfgScale")}>{(cfg) => <> · CFG {cfg()}</>}</Show>
+              <Show when={settings.checkpoint}>{(title) => <> · {checkpointName(title())}</>}</Show>
               {/* A fixed seed makes every next image alike: said where it shows while the settings are closed. */}
               <Show when={given(settings.seed) && Number(settings.seed) !== -1}> · seed {settings.seed}</Show>
               <Show when={given(settings.priority) && Number(settings.priority) !== 0}>

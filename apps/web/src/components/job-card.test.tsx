@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
+import { cleanup, fireEvent, render, screen, waitFor } from "@solidjs/testing-library";
 import { TRPCClientError } from "@trpc/client";
 import { createSignal } from "solid-js";
 import { createStore } from "solid-js/store";
@@ -540,6 +540,14 @@ describe("<JobCard>", () => {
     await waitFor(() => expect(screen.getByRole("button", { name: /^To front:/ })).toBeEnabled());
     expect(onMove).toHaveBeenCalledTimes(1);
     expect(screen.queryByRole("status")).not.toBeInTheDocument();
+  });
+
+  it("names the checkpoint a job asked for, or the backend's loaded model as the composer calls it", () => {
+    render(() => <JobCard job={makeJob({ params: { ...makeJob().params, checkpoint: null } })} />);
+    expect(screen.getByRole("article")).toHaveTextContent(/loaded model · Euler/);
+    cleanup();
+    render(() => <JobCard job={makeJob({ params: { ...makeJob().params, checkpoint: "flux1-dev [abc]" } })} />);
+    expect(screen.getByRole("article")).toHaveTextContent(/flux1-dev \[abc\] · Euler/);
   });
 
   it("offers moves only while the job waits", () => {

@@ -80,7 +80,8 @@ export const OFFLINE_DETAIL = "Reconnecting to the server: this is where the job
 
 const paramsLine = (job: Job): string =>
   [
-    job.params.checkpoint ?? "default model",
+    // None chosen: whichever the backend had loaded, as the composer's Checkpoint says ("Loaded model").
+    job.params.checkpoint ?? "loaded model",
     // The scheduler beside its sampler, as Forge names the pair ("DPM++ 2M Karras"); none: Forge's own choice.
     job.params.scheduler === null ? job.params.sampler : `${job.params.sampler} ${job.params.scheduler}`,
     `CFG ${job.params.cfgScale}`,
