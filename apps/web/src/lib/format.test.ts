@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatEstimate, formatRemaining } from "./format";
+import { formatEstimate, formatPosition, formatRemaining } from "./format";
 
 describe("formatRemaining", () => {
   it.each([
@@ -35,5 +35,12 @@ describe("formatEstimate", () => {
     const since = now - 31_000;
     expect(formatEstimate("finish", "2025-01-01T10:00:00.000Z", now, since)).toBe("taking longer than expected");
     expect(formatEstimate("finish", "2025-01-01T10:00:00.000Z", now, now - 5_000)).toBe("ready any moment");
+  });
+});
+
+describe("formatPosition", () => {
+  it("says a waiting job's place, and no place 0 for one replayed from before its place was known", () => {
+    expect(formatPosition(3)).toBe("#3 in queue");
+    expect(formatPosition(0)).toBe("In queue");
   });
 });

@@ -26,7 +26,11 @@ export const msBetween = (from: string, to: string | number): number =>
   (typeof to === "number" ? to : Date.parse(to)) - Date.parse(from);
 
 /** "#3 in queue". */
-export const formatPosition = (position: number): string => `#${position} in queue`;
+/**
+ * A waiting job's place: "#3 in queue". A snapshot replayed from the event log of a job that waits again was stored
+ * before its place was known (0); the job's current one follows it on the stream, and meanwhile it is "In queue".
+ */
+export const formatPosition = (position: number): string => (position > 0 ? `#${position} in queue` : "In queue");
 
 /**
  * A prompt cut to a few words for what a screen reader says of its job (an announcement, a button's name): a prompt

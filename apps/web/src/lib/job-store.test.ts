@@ -73,6 +73,18 @@ describe("createJobStore", () => {
     });
   });
 
+  it("keeps a waiting job's place when a replayed snapshot of it, stored before its place was known, says 0", () => {
+    createRoot((dispose) => {
+      const store = createJobStore();
+      store.applySnapshot(makeJob({ queuePosition: 3, attempt: 2 }));
+      store.applyEvent(makeJob({ queuePosition: 0, attempt: 2 }));
+      expect(store.jobs[makeJob().id]).toMatchObject({ status: "queued", attempt: 2, queuePosition: 3 });
+      store.applyEvent(makeJob({ queuePosition: 2, attempt: 2 }));
+      expect(store.jobs[makeJob().id]?.queuePosition).toBe(2);
+      dispose();
+    });
+  });
+
   it("tells once that a job ended, however many times its final state comes", () => {
     createRoot((dispose) => {
       const ended: string[] = [];

@@ -80,7 +80,10 @@ export function createJobStore(options: { onEnded?: (jobId: string) => void } = 
       const current = jobs[job.id];
       // A resumed stream replays status changes the page may already have from a query: skip those regressions.
       if (current && (isFinal(current.status) || statusOrder(job, current) < 0)) return;
-      put(job);
+      // The snapshot of a job that waits again is stored before its place is known (0), and may be replayed: it
+      // says nothing of where the job waits now (its current snapshot follows).
+      const placeUnknown = job.status === "queued" && job.queuePosition === 0 && current?.status === "queued";
+      put(placeUnknown ? { ...job, queuePosition: current.queuePosition } : job);
     },
     applySnapshot(job) {
       const current = jobs[job.id];

@@ -124,6 +124,17 @@ describe("createLine", () => {
     dispose();
   });
 
+  it("shows no row #0: a job's snapshot replayed from before its place was known keeps the row's place", async () => {
+    const server = fakeServer([job(1, "ann", 1)], 10);
+    const { state, dispose } = mount(server.api);
+    await eventually(() => expect(rowsOf(state)).toHaveLength(1));
+    server.send(job(1, "ann", 0));
+    // One the head does not hold joins it with its place, not before it is known.
+    server.send(job(2, "bob", 0));
+    expect(rowsOf(state)).toEqual(["#1 ann 1"]);
+    dispose();
+  });
+
   it("counts the jobs that leave and join by line events, before the head is read again", async () => {
     const server = fakeServer([job(1, "ann", 1), job(2, "bob", 2), job(3, "ann", 3)]);
     const { state, dispose } = mount(server.api);

@@ -122,7 +122,10 @@ export function createLine(api: LineApi, rows: number, options: { wholeLine?: ()
         readAgain(store.applyLine(event));
       }
       // A job the head holds, or one that joins it; one behind it is read with the head when it gets there.
-      else if (store.jobs[event.id] || (event.status === "queued" && event.queuePosition <= rows)) {
+      else if (
+        store.jobs[event.id] ||
+        (event.status === "queued" && event.queuePosition > 0 && event.queuePosition <= rows)
+      ) {
         store.applyEvent(event);
       }
       refresh();

@@ -29,6 +29,13 @@ describe("plainDisplay", () => {
     }
     expect(lines).toEqual(["queued, position 2", "queued, position 1", "processing 0%", "processing 10%", "complete"]);
   });
+
+  it("says no position 0 for a job that waits again, replayed from before its place was known", () => {
+    const lines: string[] = [];
+    const display = plainDisplay((line) => lines.push(line));
+    for (const update of [job("processing", 0, 40), job("queued", 0, 0), job("queued", 1, 0)]) display.update(update);
+    expect(lines).toEqual(["processing 40%", "queued", "queued, position 1"]);
+  });
 });
 
 describe("plainDisplay with estimates", () => {

@@ -4,7 +4,8 @@ import type { Job } from "../types";
 
 /** "queued, position 3", or the status; with `estimate`, ", starts in ~40 s" / ", ready in ~1 min" when known. */
 const phaseOf = (job: Job, due?: ReturnType<typeof dueClock>): string => {
-  const phase = job.status === "queued" ? `queued, position ${job.queuePosition}` : job.status;
+  // 0: a snapshot of a job that waits again, replayed from before its place was known; its place follows.
+  const phase = job.status === "queued" && job.queuePosition > 0 ? `queued, position ${job.queuePosition}` : job.status;
   const when = due ? jobEstimate(job, Date.now(), due) : null;
   return when ? `${phase}, ${when}` : phase;
 };
