@@ -51,7 +51,8 @@ export function whyUnreachable(error: unknown): string {
 
 /**
  * The HTTP status of a tRPC call that got an answer, if it did: from tRPC's error data, the response, or (for a
- * subscription, whose EventSource failed the connection) the error event's `code` or its "Non-200 status code (401)".
+ * subscription, whose EventSource failed the connection) the error event's `code` or its "Non-200 status code (401)",
+ * or (a WebSocket that `ws` could not open) its "Unexpected server response: 401".
  */
 export function httpStatusOf(error: unknown): number | undefined {
   if (!(error instanceof TRPCClientError)) return undefined;
@@ -62,7 +63,10 @@ export function httpStatusOf(error: unknown): number | undefined {
   for (let cause: unknown = error; typeof cause === "object" && cause !== null;) {
     const { code, message } = cause as { code?: unknown; message?: unknown };
     if (typeof code === "number" && code >= 100 && code < 600) return code;
-    const quoted = typeof message === "string" ? /Non-200 status code \((\d{3})\)/.exec(message) : null;
+    const quoted =
+      typeof message === "string"
+        ? (/Non-200 status code \((\d{3})\)/.exec(message) ?? /^Unexpected server response: (\d{3})$/.exec(message))
+        : null;
     if (quoted) return Number(quoted[1]);
     const next = (cause as { cause?: unknown }).cause;
     if (next === cause) break;

@@ -1,7 +1,10 @@
 import { getEventListeners } from "node:events";
 import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+import { createWSClient, wsLink } from "@trpc/client";
 import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { createAnvilClient } from "./create-client";
+import type { AnvilRouter } from "./router";
 import { ADMIN_TOKEN, useAnvilServer } from "./testing/anvil-server";
 
 const quick = { steps: 4, width: 64, height: 64 };
@@ -25,6 +28,34 @@ describe("watch and wait against a server that refuses the token", { timeout: 30
         "UNAUTHORIZED: Anvil refused the job's event stream (HTTP 401): the client's token is missing, or is " +
         "neither API_TOKEN nor a user's token",
     });
+  });
+
+  it("fails a watch over a WebSocket the server will not open (a wrong token) with UNAUTHORIZED, not for ever", async () => {
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    const job = await admin.jobs.submit.mutate({ prompt: "a watch over a refused WebSocket", ...quick });
+    // As README's "Using the API" shows: Node's `ws` sends the token in the upgrade's headers.
+    class WrongToken extends WebSocket {
+      constructor(address: string | URL, protocols?: string | string[]) {
+        super(address, protocols, { headers: { authorization: "Bearer not-a-token-of-anyone" } });
+      }
+    }
+    const socket = createWSClient({
+      url: `${url().replace(/^http/, "ws")}/trpc`,
+      WebSocket: WrongToken as unknown as typeof globalThis.WebSocket,
+    });
+    try {
+      const stranger = createAnvilClient({ url: url(), subscriptionLink: wsLink<AnvilRouter>({ client: socket }) });
+      const reconnects: unknown[] = [];
+      const watching = (async () => {
+        for await (const _ of stranger.watch(job.id, { onReconnect: (error) => reconnects.push(error) })) {
+          // Nothing comes: the socket is refused.
+        }
+      })();
+      await expect(watching).rejects.toMatchObject({ data: { code: "UNAUTHORIZED", httpStatus: 401 } });
+      expect(reconnects).toEqual([]);
+    } finally {
+      await socket.close();
+    }
   });
 
   it("leaves no listener on a signal shared by many watches and waits once each has ended", async () => {

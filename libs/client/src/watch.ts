@@ -35,7 +35,8 @@ const codeOf = (error: unknown): string | undefined =>
 
 /**
  * A stream refused before tRPC answers (the server's token guard: a wrong token, a user removed mid-wait) fails with
- * "Non-200 status code (401)" and no tRPC data; it becomes the error tRPC would have sent, so callers see its code.
+ * "Non-200 status code (401)" (an EventSource) or "Unexpected server response: 401" (Node's `ws` WebSocket) and no
+ * tRPC data; it becomes the error tRPC would have sent, so callers see its code.
  */
 const refusal = (error: unknown) => {
   const httpStatus = httpStatusOf(error);
@@ -112,11 +113,17 @@ export function watchJob(trpc: AnvilTRPCClient, jobId: string, options: WatchOpt
         onStarted: () => {
           attempt = 0;
         },
-        // The EventSource reopens a dropped stream by itself (with the last event id), so a drop reaches here, not onError.
+        // The EventSource reopens a dropped stream by itself (with the last event id), so a drop reaches here, not
+        // onError; so does a WebSocket the server would not open, which the WebSocket client tries again for ever.
         onConnectionStateChange: (state) => {
-          if (live() && state.state === "connecting" && state.error) {
-            options.onReconnect?.(dropped(state.error), ++attempt);
+          if (!live() || state.state !== "connecting" || !state.error) return;
+          const refused = refusal(state.error);
+          if (refused) {
+            active = false;
+            failure = refused;
+            return stop();
           }
+          options.onReconnect?.(dropped(state.error), ++attempt);
         },
         onData: ({ id, data }) => {
           if (!active) return;

@@ -62,8 +62,9 @@ describe("@anvil/client, packed and installed outside the workspace", () => {
   });
 
   it("compiles the README's TypeScript examples against the packed client, as a newcomer pastes them", async () => {
-    // The README has four: tRPC's own client, its links with a token, @anvil/client, and a webhook's signature check.
-    expect(await compileReadmeExamples(consumer)).toBe(4);
+    // The README has five: tRPC's own client, its links with a token, a WebSocket with a token, @anvil/client, and a
+    // webhook's signature check.
+    expect(await compileReadmeExamples(consumer)).toBe(5);
   }, 120_000);
 
   it("runs the README's tRPC example on Node as pasted: it follows its job to the end and exits", async () => {

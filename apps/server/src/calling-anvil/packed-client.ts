@@ -91,9 +91,18 @@ export async function installPackedClient(): Promise<string> {
   const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
   const link = (name: string) => `file:${join(MODULES, name)}`;
   const dependencies: Record<string, string> = { "@anvil/client": `file:${join(dir, filename)}` };
-  for (const name of ["@trpc/client", "@trpc/server", "eventsource", "commander", "cli-progress", "@types/node"]) {
-    dependencies[name] = link(name);
-  }
+  // `ws` is the README's own: its WebSocket example uses it, as a consumer that wants one installs it.
+  const linked = [
+    "@trpc/client",
+    "@trpc/server",
+    "eventsource",
+    "commander",
+    "cli-progress",
+    "@types/node",
+    "ws",
+    "@types/ws",
+  ];
+  for (const name of linked) dependencies[name] = link(name);
   await writeFile(
     join(dir, "package.json"),
     JSON.stringify({ name: "consumer", private: true, type: "module", dependencies }),
