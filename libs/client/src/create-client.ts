@@ -3,7 +3,7 @@ import type { TRPCLink } from "@trpc/client";
 import { EventSource as FetchEventSource } from "eventsource";
 import type { AnvilRouter } from "./router";
 import { submitAndWait, waitForJob } from "./submit-and-wait";
-import { isNetworkError, whyUnreachable } from "./transient";
+import { isNetworkError, isNotTls, whyUnreachable } from "./transient";
 import type { SubmitAndWaitOptions, WaitOptions } from "./submit-and-wait";
 import type { Job, SubmitInput } from "./types";
 import { watchJob } from "./watch";
@@ -66,10 +66,18 @@ export const serverBase = (url: string): string => url.replace(/\/+$/, "").repla
 /**
  * A request that got no answer, as an error that names the server and says why: fetch's own "fetch failed" (in a
  * browser "Failed to fetch") names neither, and a service's log then says nothing of which address to check. Its
- * message still begins with fetch's, and the original is its cause. Anything else (an abort) stays as it was.
+ * message still begins with fetch's, and the original is its cause; so does one whose https:// address reached a
+ * server that answers in plain HTTP (no TLS there: no retry mends it). Anything else (an abort) stays as it was.
  */
-const unreachable = (error: unknown, base: string): unknown =>
-  error instanceof Error && isNetworkError(error)
+const unreachable = (error: unknown, base: string): unknown => {
+  if (error instanceof Error && isNotTls(error)) {
+    return new TypeError(
+      `${error.message}: Anvil at ${base} does not speak TLS (https://) there: the server answers in plain HTTP; ` +
+        "is its address http://?",
+      { cause: error },
+    );
+  }
+  return error instanceof Error && isNetworkError(error)
     ? new TypeError(
         `${error.message}: cannot reach Anvil at ${base || "this page's server"}: ${whyUnreachable(error)}`,
         {
@@ -77,6 +85,7 @@ const unreachable = (error: unknown, base: string): unknown =>
         },
       )
     : error;
+};
 
 /** Creates a client for the Anvil server at `url`. */
 export function createAnvilClient(options: AnvilClientOptions): AnvilClient {

@@ -10,8 +10,24 @@ const UNREACHABLE_CODES = new Set([
   "UND_ERR_SOCKET",
 ]);
 
+/** TLS errors of a server that answered an https:// call in plain HTTP (or in another protocol than TLS). */
+const NOT_TLS = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG"]);
+
+/**
+ * True when an https:// call reached a server that does not speak TLS there (one served as http://): an answer came,
+ * in another protocol, so trying again cannot help; the address is wrong.
+ */
+export function isNotTls(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && NOT_TLS.has(code)) return true;
+  }
+  return false;
+}
+
 /** True when a call got no answer at all: nothing listens there, the connection broke, the name does not resolve. */
 export function isNetworkError(error: unknown): boolean {
+  if (isNotTls(error)) return false;
   for (let cause = error; cause instanceof Error; cause = cause.cause) {
     if (networkCode(cause) !== undefined) return true;
     if (cause instanceof TypeError && /fetch failed|Failed to fetch|NetworkError/i.test(cause.message)) return true;

@@ -1,5 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import { describe, expect, it } from "vitest";
+import { isTransient } from "../transient";
 import { checkUrl, classify, CliFailure, EXIT, withoutCredentials } from "./exit-codes";
 
 /** A procedure's refusal, as tRPC answers it: its data names the procedure. */
@@ -45,6 +46,20 @@ describe("classify", () => {
     expect(classify(new TypeError("fetch failed"), { url: "u", token: undefined }).message).toBe(
       "Cannot reach Anvil at u: no answer came (ANVIL_URL sets it)",
     );
+  });
+
+  it("maps an https:// address whose server answers in plain HTTP to 2, saying so: no retry can mend it", () => {
+    const notTls = Object.assign(new Error("ssl3_get_record:wrong version number"), {
+      code: "ERR_SSL_WRONG_VERSION_NUMBER",
+    });
+    const error = new TRPCClientError("fetch failed", { cause: new TypeError("fetch failed", { cause: notTls }) });
+    expect(classify(error, { url: "https://127.0.0.1:3000", token: undefined })).toMatchObject({
+      code: EXIT.usage,
+      message:
+        "The server at ANVIL_URL (https://127.0.0.1:3000) does not speak TLS: it answers https:// in plain HTTP " +
+        "(is its address http://?)",
+    });
+    expect(isTransient(error)).toBe(false);
   });
 
   it("maps BAD_REQUEST to 2, SERVICE_UNAVAILABLE to 3 and other refusals to 1", () => {

@@ -1,5 +1,5 @@
 import { TRPCClientError } from "@trpc/client";
-import { isNetworkError, whyUnreachable } from "../transient";
+import { isNetworkError, isNotTls, whyUnreachable } from "../transient";
 import type { CliEnv } from "./env";
 
 /** What the `anvil` command's exit code means; 130 is a wait stopped by Ctrl-C (128 + SIGINT), as shells count it. */
@@ -141,6 +141,12 @@ export const inFlags = (message: string): string =>
 export function classify(error: unknown, env: CliEnv): CliFailure {
   const { url } = env;
   if (error instanceof CliFailure) return error;
+  if (isNotTls(error)) {
+    return new CliFailure(
+      `The server at ANVIL_URL (${url}) does not speak TLS: it answers https:// in plain HTTP (is its address http://?)`,
+      EXIT.usage,
+    );
+  }
   if (isNetworkError(error)) {
     return new CliFailure(
       `Cannot reach Anvil at ${url}: ${whyUnreachable(error)} (ANVIL_URL sets it)`,
