@@ -74,10 +74,16 @@ export function apiTransport(options: {
       // taking everyone's turn. Larger batches are a 400 and run nothing.
       maxBatchSize: MAX_BATCH_CALLS,
       onError: logProcedureError("sse"),
-      // A call refused for now (the database away, no backend answering, a cluster between leaders) says when to try
-      // again, as the gate's and the leader proxy's 503s do.
-      responseMeta: ({ errors }) =>
-        errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { headers: { "retry-after": "1" } } : {},
+      responseMeta: ({ errors, eagerGeneration }) => ({
+        headers: {
+          // An answer of JSON says so: tRPC leaves the type out of a refusal made before any procedure ran (a batch
+          // too long, or of queries and mutations), which then went as text/plain. (A stream sets its own.)
+          ...(eagerGeneration ? {} : { "content-type": "application/json" }),
+          // A call refused for now (the database away, no backend answering, a cluster between leaders) says when to
+          // try again, as the gate's and the leader proxy's 503s do.
+          ...(errors.some((error) => error.code === "SERVICE_UNAVAILABLE") ? { "retry-after": "1" } : {}),
+        },
+      }),
     });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   const webSockets = applyWSSHandler({

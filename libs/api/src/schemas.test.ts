@@ -70,7 +70,7 @@ describe("input objects", () => {
     for (const [input, got] of [
       [5, "a number"],
       [null, "null"],
-      [undefined, "nothing"],
+      [undefined, "nothing \\(a query takes its input as \\?input=<JSON>, a mutation as its JSON body\\)"],
       [["prompt"], "an array"],
       ["prompt", "a string"],
     ] as const) {

@@ -52,8 +52,12 @@ export const fieldsOf = <Shape extends z.ZodRawShape>(shape: Shape) => {
       if (issue.code === "unrecognized_keys") return unknownFields(issue.keys, `the fields are ${fields}`);
       // Not an object at all (a number, null, an array; or no input): zod would say "expected object, received
       // number". The same words serve the input and a batch's job (`jobs.0: expected …`).
-      if (issue.code === "invalid_type")
-        return `expected an object with the fields ${fields}; got ${kindOf(issue.input)}`;
+      if (issue.code === "invalid_type") {
+        // No input at all, over HTTP most often one sent where it is not read (`?jobId=…` on a query's URL).
+        const where =
+          issue.input === undefined ? " (a query takes its input as ?input=<JSON>, a mutation as its JSON body)" : "";
+        return `expected an object with the fields ${fields}; got ${kindOf(issue.input)}${where}`;
+      }
       return undefined;
     },
   });

@@ -59,6 +59,15 @@ const t = initTRPC.context<Context>().create({
         message: `A batch may hold at most ${MAX_BATCH_CALLS} calls: send the rest in another request`,
       };
     }
+    // tRPC's own refusal of a batch of queries and mutations together does not say what to send instead.
+    if (error.code === "BAD_REQUEST" && error.message.startsWith("Cannot mix procedure types in call")) {
+      return {
+        ...shape,
+        message:
+          "A batch holds queries or mutations, not both: send the mutations (POST) in one request and the queries " +
+          "(GET) in another",
+      };
+    }
     // Input that is no JSON at all: tRPC passes on the parser's bare words ("Expected property name or '}' …").
     if (error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError) {
       const where = type === "mutation" ? "The request's body" : "The input query parameter";
