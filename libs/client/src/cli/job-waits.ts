@@ -30,6 +30,13 @@ export async function checkOut(out: string | undefined): Promise<void> {
   if (out === undefined) return;
   // `--out "$FILE"` with FILE unset: submit would otherwise not wait (an empty --out is no --out) or write nowhere.
   if (out.trim() === "") throw new CliFailure("--out needs a file name (it was given an empty one)", EXIT.usage);
+  // Not standard output, as `curl -o -` takes it: the progress goes there. A file named "-" is `--out ./-`.
+  if (out === "-") {
+    throw new CliFailure(
+      '--out - would name a file "-", not standard output (where the progress goes): give the image a file name',
+      EXIT.usage,
+    );
+  }
   const target = resolve(out);
   const folder = dirname(target);
   const existing = await stat(target).catch(() => null);

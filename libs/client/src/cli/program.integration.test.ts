@@ -329,6 +329,10 @@ describe("the anvil command", { timeout: 60_000 }, () => {
       expect(cli.stdout()).toBe("");
       expect(cli.stderr()).toBe("anvil: --out needs a file name (it was given an empty one)\n");
     }
+    // "-" is no standard output here (the progress goes there), nor a file named "-" made by mistake.
+    const dash = run(["submit", "an image for standard output", "--out", "-", ...small], admin());
+    expect(await dash.code).toBe(2);
+    expect(dash.stderr()).toMatch(/^anvil: --out - would name a file "-", not standard output/);
     const after = run(["--json", "jobs", "--newest", "--limit", "1"], admin());
     expect(await after.code).toBe(0);
     expect((JSON.parse(after.stdout()) as { items: { id: string }[] }).items[0]?.id).toBe(newest);
