@@ -90,8 +90,8 @@ export function UsersPanel(props: {
     await read();
     setCounted(new Map());
   };
-  // Each user's waiting jobs change as they submit and their jobs start: counted again while the panel is open. A
-  // count read since the list is shown over the list's own (the rows themselves stay, with the focus and a question).
+  // Each user's waiting jobs change as they submit and their jobs start: counted again while the panel is open, and
+  // shown in place of the count the list came with (the rows themselves stay, and with them the focus and a question).
   const [counted, setCounted] = createSignal<ReadonlyMap<string, number>>(new Map());
   const recounted = (fresh: readonly ListedUser[]) => setCounted(new Map(fresh.map((u) => [u.name, u.waiting])));
   const waitingOf = (user: ListedUser) => counted().get(user.name) ?? user.waiting;
