@@ -43,11 +43,26 @@ describe("jobWaits' sayIfStopped", () => {
     expect(stopping.stderr()).toBe(
       "anvil: the server is stopping: the job waits until Anvil runs again (a restart, or another server)\n",
     );
+
+    const down = (url: string) => ({ url, busy: false, healthy: false, jobId: null });
+    const noGpu = waitsWith({ paused: false, backends: [down("http://gpu-a:7860"), down("http://gpu-b:7860")] });
+    await noGpu.waits.sayIfStopped();
+    expect(noGpu.stderr()).toBe(
+      "anvil: no GPU answers now (http://gpu-a:7860, http://gpu-b:7860): the job waits until one does\n",
+    );
   });
 
   it("says nothing of a queue that runs, of a server older than the field, or of one that does not answer", async () => {
     const runs = { paused: false, imagesNotStored: false, serverStopping: false };
-    for (const status of [runs, { paused: false }, new Error("down")]) {
+    // One GPU of two down is a slower line, not a stopped one.
+    const oneUp = {
+      ...runs,
+      backends: [
+        { url: "http://gpu-a:7860", busy: false, healthy: false, jobId: null },
+        { url: "http://gpu-b:7860", busy: true, healthy: true, jobId: null },
+      ],
+    };
+    for (const status of [runs, oneUp, { paused: false }, new Error("down")]) {
       const { waits, stderr } = waitsWith(status);
       await waits.sayIfStopped();
       expect(stderr()).toBe("");

@@ -93,8 +93,8 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
   };
 
   /**
-   * A paused queue starts nothing, nor one whose server cannot store images or is stopping: said before a wait, which
-   * would otherwise show a place in line that never moves.
+   * A paused queue starts nothing, nor one whose server cannot store images or is stopping, or whose GPUs all fail to
+   * answer: said before a wait, which would otherwise show a place in line that never moves.
    */
   const sayIfStopped = async (): Promise<void> => {
     const status = await anvil()
@@ -110,6 +110,9 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
       io.stderr.write(
         "anvil: the server is stopping: the job waits until Anvil runs again (a restart, or another server)\n",
       );
+    } else if (status && status.backends.length > 0 && status.backends.every((backend) => !backend.healthy)) {
+      const urls = status.backends.map((backend) => backend.url).join(", ");
+      io.stderr.write(`anvil: no GPU answers now (${urls}): the job waits until one does\n`);
     }
   };
   /**
