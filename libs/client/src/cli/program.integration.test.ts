@@ -196,6 +196,10 @@ describe("the anvil command", { timeout: 60_000 }, () => {
       const mistyped = run(["cancel", "--waiting", "--owner", "stayng"], admin());
       expect(await mistyped.code).toBe(0);
       expect(mistyped.stdout()).toBe("No waiting jobs of stayng to cancel\n");
+      // So does a list of such a user's jobs.
+      const listed = run(["jobs", "--owner", "stayng"], admin());
+      expect(await listed.code).toBe(0);
+      expect(listed.stderr()).toBe("anvil: No jobs of stayng\n");
       const misused = run(["cancel", "--owner", "staying"], admin());
       expect(await misused.code).toBe(2);
       expect(misused.stderr()).toMatch(/--owner go with --waiting/);

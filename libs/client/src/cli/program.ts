@@ -241,7 +241,11 @@ export async function runCli(argv: string[], env: CliEnv, io: CliIo): Promise<nu
       // Only the jobs' lines on stdout, so that a pipe (`| cut -c1-36`, `| wc -l`) reads jobs alone: what is said
       // about them (none, or more than shown) goes to stderr.
       const { items, nextCursor } = page;
-      if (items.length === 0) return note(options.status ? `No ${options.status.join(" or ")} jobs` : "No jobs yet");
+      if (items.length === 0) {
+        // Whose: "No jobs yet" of a user named by --owner read as if nobody had any (or the name were known).
+        const of = options.owner !== undefined ? ` of ${options.owner}` : "";
+        return note(options.status ? `No ${options.status.join(" or ")} jobs${of}` : `No jobs${of || " yet"}`);
+      }
       items.map(jobLine).forEach(print);
       // Say that there are more than shown, and how to get at them.
       const hint = options.newest ? "narrow with --status, or raise --limit" : "--newest shows the latest first";
