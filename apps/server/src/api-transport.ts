@@ -5,6 +5,7 @@ import {
   MAX_BATCH_CALLS,
   MAX_BODY_BYTES,
   MAX_BULK_BODY_BYTES,
+  settleWithin,
   SubscriptionSlots,
 } from "@anvil/api";
 import type { Context } from "@anvil/api";
@@ -15,7 +16,6 @@ import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import type { AnvilMetrics } from "./metrics";
 import { MAX_LISTED_JOBS_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_SOCKET } from "./request-limits";
-import { settleWithin } from "./settle-within";
 
 type HttpHandler = ReturnType<typeof createHTTPHandler>;
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { settleWithin } from "@anvil/api";
 import type { Caller, UserRemovals } from "@anvil/api";
 import type { Logger } from "pino";
 import { bearerOf, carriesToken, forgedByAPage, isHttps, originAllowed, sessionCookie } from "./auth";
@@ -9,7 +10,6 @@ import { endSocketWith, json, readBody, trpcErrorReply } from "./http-body";
 import { unknownHostNames } from "./host-check";
 import type { OpenCredentials } from "./open-credentials";
 import { pathOf } from "./request-target";
-import { settleWithin } from "./settle-within";
 
 /** Failed sign-ins one client address may have per minute before it has to wait. */
 export const DEFAULT_FAILED_LOGIN_LIMIT = 10;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { settleWithin } from "./settle-within";
+import { settleWithin } from "@anvil/api";
 
 /** Methods whose calls change nothing: a follower cut off from the leader by them sends them to the next one. */
 const CHANGE_NOTHING = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -1,8 +1,7 @@
-import { FailureSpell } from "@anvil/api";
+import { FailureSpell, settleWithin } from "@anvil/api";
 import type { LogHook } from "@anvil/api";
 import { databaseErrorText } from "@anvil/persistence";
 import type { Leader, LeaderLease } from "@anvil/persistence";
-import { settleWithin } from "./settle-within";
 
 /** What a server does in the cluster: drive the GPUs (leader), or forward to the one that does (follower). */
 export type Role = { kind: "leader"; epoch: number } | { kind: "follower"; leader: Leader | null };

@@ -1,11 +1,10 @@
-import { WebhookDispatcher } from "@anvil/api";
+import { settleWithin, WebhookDispatcher } from "@anvil/api";
 import type { DeliveryOutcome, JobServiceObserver, LogHook } from "@anvil/api";
 import { normalizeBackendUrl } from "@anvil/forge-client";
 import { isFinalStatus } from "@anvil/job-machine";
 import type { OutboxStats, WebhookStore } from "@anvil/persistence";
 import { Counter, Gauge } from "prom-client";
 import type { Registry } from "prom-client";
-import { settleWithin } from "./settle-within";
 import { bare, isThisMachine, ownHosts, portOf } from "./this-machine";
 import { isMetadataAddress, METADATA_ADDRESS } from "./webhook-fetch";
 import type { ForbiddenReceiver } from "./webhook-fetch";

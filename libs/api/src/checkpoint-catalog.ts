@@ -5,6 +5,7 @@ import type { EffectRuntime, JobParams } from "@anvil/job-machine";
 import { Effect } from "effect";
 import { Invalid, Unavailable } from "./errors";
 import type { LogHook } from "./log-hook";
+import { settleWithin } from "./settle-within";
 
 const TTL_MS = 60_000;
 const RETRY_AFTER_FAILURE_MS = 5_000;
@@ -255,9 +256,7 @@ export class CheckpointCatalog {
   }
 
   private async afterRefresh(name: string, checkpoints: () => Promise<SdModel[]>): Promise<SdModel | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, RESCAN_WAIT_MS)));
-    await Promise.race([this.rescan(), waited]).finally(() => clearTimeout(timer));
+    await settleWithin(this.rescan(), RESCAN_WAIT_MS, undefined);
     return findCheckpoint(await checkpoints(), name);
   }
 

@@ -28,6 +28,7 @@ export type { ClusterServersSource, ClusterServerView } from "./routers/cluster"
 export type { JobServiceObserver, ObservedTransition } from "./job-observer";
 export { openApiDocument } from "./openapi/openapi";
 export { linkedSignal } from "./linked-signal";
+export { settleWithin } from "./settle-within";
 export { FailureSpell } from "./log-hook";
 export type { LogHook, LogLevel } from "./log-hook";
 export {

@@ -20,6 +20,7 @@ import type { QueueQuota } from "./queue-quota";
 import type { Recovery } from "./recovery";
 import { wireJobService } from "./service-wiring";
 import type { JobServiceOptions, JobServiceParts } from "./service-wiring";
+import { settleWithin } from "./settle-within";
 import { toStoredSubmission, toStoredSubmissions } from "./stored-submission";
 import type { SubmitInput } from "./stored-submission";
 import { BATCH_NOT_ACCEPTED, databaseDown, termOver } from "./submissions";
@@ -45,17 +46,6 @@ const withDeadline = <T>(work: Promise<T>, ms: number, onTimeout: () => Unavaila
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 };
-
-/** Settles once `work` has, or after `ms` (a database that does not answer; the work itself goes on). */
-const settledWithin = (work: Promise<unknown>, ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    work.then(done, done);
-  });
 
 /**
  * Anvil's application service, as the routers see it: submits, cancels, moves and retries jobs, pauses the queue,
@@ -369,7 +359,7 @@ export class JobService {
       // The places the move handed on (fifo) are written after its commit, by the journal. Until they are, a new
       // leader redoes the move from the owner's jobs as they are (Recovery.rebuildLine): another move committed
       // meanwhile (its owner's of another job, or of this one back among them) would make it hand them on otherwise.
-      () => settledWithin(this.scheduler.journal.settled(jobId), CANCEL_DEADLINE_MS),
+      () => settleWithin(this.scheduler.journal.settled(jobId), CANCEL_DEADLINE_MS, undefined),
     );
   }
 
