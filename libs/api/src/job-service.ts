@@ -99,7 +99,10 @@ export class JobService {
     // What the last leader learned is in the database: every server that leads estimates the same.
     service.estimates.learnFrom(await options.store.recentRuns(HISTORY_RUNS));
     await service.recovery.rebuildLine();
-    const { leftBehind } = service.recovery;
+    const { leftBehind, movedAheadAgain } = service.recovery;
+    // The places those moves hand on again are the journal's to write: the first pause, resume or move waits for
+    // them as for a move's own (see move).
+    service.controls = service.placesWritten(movedAheadAgain);
     service.monitor.start(
       options.firstProbeAfterMs,
       options.backends.flatMap((backend, i) => (leftBehind.has(backend.baseUrl) ? [i] : [])),
@@ -359,8 +362,14 @@ export class JobService {
       // The places the move handed on (fifo) are written after its commit, by the journal. Until they are, a new
       // leader redoes the move from the owner's jobs as they are (Recovery.rebuildLine): another move committed
       // meanwhile (its owner's of another job, or of this one back among them) would make it hand them on otherwise.
-      () => settleWithin(this.scheduler.journal.settled(jobId), CANCEL_DEADLINE_MS, undefined),
+      () => this.placesWritten([jobId]),
     );
+  }
+
+  /** Settles once the journal has written what it holds for `jobIds` (at most a few seconds while the database does not answer). */
+  private async placesWritten(jobIds: readonly string[]): Promise<void> {
+    const { journal } = this.scheduler;
+    await settleWithin(Promise.all(jobIds.map((id) => journal.settled(id))), CANCEL_DEADLINE_MS, undefined);
   }
 
   /** Pauses (nothing starts; running jobs finish) or resumes the queue; persisted first, so it holds across failover. */

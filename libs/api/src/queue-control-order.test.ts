@@ -140,4 +140,30 @@ describe("queue control sent at once", () => {
       store.releasePlaces();
     }
   });
+
+  it("commits no move while the places a new leader's recovery handed on again are not written (fifo)", async () => {
+    const first = await start(new JobStore(database()), "fifo");
+    const submit = (name: string) => first.submit({ prompt: name, ...DEFAULT_JOB_PARAMS }, { name, admin: false });
+    const jobs: Job[] = [];
+    for (const name of ["ann", "bob", "ann", "bob", "ann"]) jobs.push(await submit(name));
+    const [, , a2, , a3] = jobs as [Job, Job, Job, Job, Job];
+    await first.stop();
+    // An admin's move ahead of all committed, and its leader's term ended before the places it handed on were written.
+    await new JobStore(database()).moveJob(a2.id, "global", "admin");
+
+    const store = new PlacesHeld(database());
+    const next = await start(store, "fifo");
+    try {
+      // The new leader moved a2 ahead again and holds the places that hands on; ann's move must wait for them, or a
+      // leader after it would redo a2's move from among her jobs as her move left them.
+      const own = next.move(a3.id, "front", false, { name: "ann", admin: false });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(store.commits).toEqual([]);
+      store.releasePlaces();
+      await own;
+      expect(store.commits).toEqual(["places", `move ${a3.id}`]);
+    } finally {
+      store.releasePlaces();
+    }
+  });
 });

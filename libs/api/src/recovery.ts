@@ -45,6 +45,11 @@ export class Recovery {
    * without its client, so their generations may still run there (see BackendMonitor).
    */
   readonly leftBehind = new Set<string>();
+  /**
+   * The jobs an admin had moved ahead of all whose places the line was rebuilt without: moved ahead again, they hand
+   * those places on anew, and the journal writes them (see JobService.start).
+   */
+  readonly movedAheadAgain: string[] = [];
 
   constructor(private readonly options: RecoveryOptions) {}
 
@@ -85,7 +90,10 @@ export class Recovery {
     // the order the moves were made: that hands on the places it held as the move did, and writes them.
     for (const job of movedAhead) intake.rejoin(job, "beforeMove");
     movedAhead.sort((a, b) => (a.line.front ?? 0) - (b.line.front ?? 0));
-    for (const job of movedAhead) intake.moveAhead(job);
+    for (const job of movedAhead) {
+      intake.moveAhead(job);
+      this.movedAheadAgain.push(job.id);
+    }
     // The one that started first goes first: they are written in the reverse order, so that their event ids (the
     // latest back first, as below) tell a later leader the same order.
     running.sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? "") || b.seq - a.seq);
