@@ -163,6 +163,11 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
       "the probe says whose work it waits for",
     );
     expect((await trpc.jobs.get.query({ jobId: job.id })).status).toBe("queued");
+    // It answers, so it is not said to be unreachable: the CLI and the web app tell the two apart.
+    expect((await trpc.queue.status.query()).backends[0]).toMatchObject({
+      healthy: false,
+      unavailable: "busy-elsewhere",
+    });
     // The other client's generation ends (the simulator's runs until told).
     sims[0]!.setBusy(false);
     await waitForStatus(trpc, job.id, "complete");
@@ -171,6 +176,7 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     expect(stats.log[0]?.outcome).toBe("completed");
     expect(stats.log[1]?.startedAt).toBeGreaterThanOrEqual(stats.log[0]?.endedAt ?? Infinity);
     expect(anvil.service.monitor.health()[0]?.healthy).toBe(true);
+    expect((await trpc.queue.status.query()).backends[0]?.unavailable).toBeNull();
   });
 
   it("at start, waits out another client's img2img and extras, saying which, and interrupts neither", async () => {

@@ -12,7 +12,15 @@ export interface BackendHealth {
   healthy: boolean;
   /** Why the last probe failed, in words; null while healthy. */
   lastError: string | null;
+  /** Why it takes no job, in a word; null while healthy. */
+  unavailable: BackendUnavailable | null;
 }
+
+/**
+ * Why a backend takes no job: not asked yet (a server's first moment as leader), busy with a generation that is not
+ * this Anvil's (a person in Forge's own UI, another client of its API, or one being interrupted), or not answering.
+ */
+export type BackendUnavailable = "unprobed" | "busy-elsewhere" | "unreachable";
 
 /** What the monitor tells the scheduler. */
 export interface BackendMonitorHooks {
@@ -66,6 +74,7 @@ interface BackendState {
   forge: ForgeClient;
   healthy: boolean;
   lastError: string | null;
+  unavailable: BackendUnavailable | null;
   upLatch: Latch.Latch;
 }
 
@@ -99,6 +108,7 @@ export class BackendMonitor {
       forge,
       healthy: false,
       lastError: "not probed yet",
+      unavailable: "unprobed",
       upLatch: Latch.makeUnsafe(false),
     }));
   }
@@ -130,6 +140,7 @@ export class BackendMonitor {
       url: b.baseUrl,
       healthy: this.states[i]?.healthy ?? false,
       lastError: this.states[i]?.lastError ?? null,
+      unavailable: this.states[i]?.unavailable ?? "unprobed",
     }));
   }
 
@@ -147,6 +158,7 @@ export class BackendMonitor {
     if (!state?.healthy || this.released) return;
     state.healthy = false;
     state.lastError = reason;
+    state.unavailable = "unreachable";
     // Forge goes on without its client: what this server ran there may still run when the backend is back.
     if (this.hooks.isOurs(backend)) this.leftThere.add(backend);
     Latch.closeUnsafe(state.upLatch);
@@ -194,6 +206,7 @@ export class BackendMonitor {
       }
       state.healthy = true;
       state.lastError = null;
+      state.unavailable = null;
       leftThere.delete(index);
       Latch.openUnsafe(state.upLatch);
       hooks.up(index);
@@ -208,6 +221,7 @@ export class BackendMonitor {
         }
         state.lastError = message;
         if (state.healthy) this.markDown(index, message);
+        state.unavailable = error._tag === "BusyWithOthers" ? "busy-elsewhere" : "unreachable";
       });
     // Probes back off from 100 ms to 10 s while a backend is down, and run every interval while it is up. A backend
     // that answers but is busy with someone else's work is asked again every second: it is there, and the line waits.

@@ -93,10 +93,16 @@ export function ChatPage() {
     const me = currentUser()?.name;
     return owner !== undefined && me !== undefined && owner !== me ? owner : undefined;
   };
-  /** Every backend's probes fail (none at all is a queue not read yet): nothing can start until one is back. */
+  /**
+   * Every backend's probes fail (none at all is a queue not read yet): nothing can start until one is back. Not one
+   * busy outside Anvil (it answers, and takes a job once that generation ends), nor one the server has not asked yet.
+   */
   const noGpu = () => {
     const backends = chat.queue()?.backends ?? [];
-    return backends.length > 0 && backends.every((backend) => !backend.healthy);
+    // A server older than the field says only that its backends are not healthy.
+    const down = (backend: (typeof backends)[number]) =>
+      !backend.healthy && (backend.unavailable ?? "unreachable") === "unreachable";
+    return backends.length > 0 && backends.every(down);
   };
   const title = () => chat.openConversation()?.title ?? (chat.selectedId() ? "Conversation" : "New conversation");
   // The tab says how the open conversation's jobs stand, so that it can be watched from another tab.

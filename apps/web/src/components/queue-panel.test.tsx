@@ -3,17 +3,34 @@ import { TRPCClientError } from "@trpc/client";
 import { createSignal } from "solid-js";
 import { describe, expect, it, vi } from "vitest";
 import type { ConnectionState } from "../lib/subscription";
+import type { QueueStatus } from "../lib/types";
 import { QueuePanel } from "./queue-panel";
 
-const status = {
+const status: QueueStatus = {
   queued: 2,
   processing: 1,
   paused: false,
   imagesNotStored: false,
   serverStopping: false,
   backends: [
-    { url: "http://gpu-a:7860", busy: true, jobId: "job-1", healthy: true, stopping: false, since: null },
-    { url: "http://gpu-b:7860", busy: false, jobId: null, healthy: false, stopping: false, since: null },
+    {
+      url: "http://gpu-a:7860",
+      busy: true,
+      jobId: "job-1",
+      healthy: true,
+      unavailable: null,
+      stopping: false,
+      since: null,
+    },
+    {
+      url: "http://gpu-b:7860",
+      busy: false,
+      jobId: null,
+      healthy: false,
+      unavailable: "unreachable",
+      stopping: false,
+      since: null,
+    },
   ],
 };
 
@@ -28,6 +45,17 @@ describe("<QueuePanel>", () => {
     // Cut short in a narrow column (beside an admin's Cancel): whole in its tooltip.
     expect(screen.getByText("a fox")).toHaveAttribute("title", "a fox");
     expect(screen.getByText("gpu-b:7860").closest("li")).toHaveTextContent("Unreachable");
+  });
+
+  it("tells a GPU busy outside Anvil, and one not asked yet, from one that does not answer", () => {
+    const down = status.backends[1]!;
+    const backends: QueueStatus["backends"] = [
+      { ...down, url: "http://gpu-c:7860", unavailable: "busy-elsewhere" },
+      { ...down, url: "http://gpu-d:7860", unavailable: "unprobed" },
+    ];
+    render(() => <QueuePanel status={{ ...status, backends }} connection="live" promptOf={() => undefined} />);
+    expect(screen.getByText("gpu-c:7860").closest("li")).toHaveTextContent("Busy outside Anvil");
+    expect(screen.getByText("gpu-d:7860").closest("li")).toHaveTextContent("Checking");
   });
 
   it("lets an admin cancel the job a GPU runs, whoever's it is, and offers it to nobody else", async () => {

@@ -12,6 +12,10 @@ import { PauseButton } from "./pause-button";
 const STATE_LABEL = {
   unknown: "Unknown",
   down: "Unreachable",
+  // Busy with a generation that is not Anvil's: a person in Forge's own UI, or another client of its API.
+  elsewhere: "Busy outside Anvil",
+  // A server's first moment as leader: it has not asked the GPU yet.
+  checking: "Checking",
   // Busy with no job of the line: one that ended (cancelled, timed out) while Forge is interrupted, or one another
   // server left there. The next job waits for it.
   stopping: "Stopping",
@@ -149,7 +153,11 @@ export function QueuePanel(props: {
               stale()
                 ? "unknown"
                 : !backend.healthy
-                  ? "down"
+                  ? backend.unavailable === "busy-elsewhere"
+                    ? "elsewhere"
+                    : backend.unavailable === "unprobed"
+                      ? "checking"
+                      : "down"
                   : backend.stopping
                     ? "stopping"
                     : backend.busy

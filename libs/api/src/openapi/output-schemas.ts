@@ -100,6 +100,12 @@ const queueStatus = z
         busy: z.boolean(),
         jobId: z.uuid().nullable().describe("null for another user's job unless the caller is an admin"),
         healthy: z.boolean(),
+        unavailable: z
+          .enum(["unprobed", "busy-elsewhere", "unreachable"])
+          .nullable()
+          .describe(
+            "why a backend that is not healthy takes no job: not asked yet (a server's first moment as leader), busy with a generation that is not this Anvil's (Forge's own UI, another client of its API), or not answering; null while healthy",
+          ),
         stopping: z
           .boolean()
           .describe(

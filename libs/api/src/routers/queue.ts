@@ -25,6 +25,8 @@ const status = (ctx: Context) => {
       // Which job runs is the owner's business (and an admin's); that a GPU is busy is everyone's.
       jobId: backend.jobId !== null && mayAccessJob(backend.jobId) ? backend.jobId : null,
       healthy: backend.healthy,
+      // Why a backend that is not healthy takes no job (older servers leave it out): see docs/API.md.
+      unavailable: backend.healthy ? null : (health[i]?.unavailable ?? "unprobed"),
       stopping: backend.stopping,
       since: backend.since === null ? null : new Date(backend.since).toISOString(),
     })),

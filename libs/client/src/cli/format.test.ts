@@ -9,6 +9,7 @@ const backend = (url: string, over: Partial<Backend>): Backend => ({
   busy: false,
   jobId: null,
   healthy: true,
+  unavailable: null,
   stopping: false,
   since: null,
   ...over,
@@ -34,7 +35,9 @@ describe("statusLines", () => {
       backends: [
         backend("http://a:7860", { busy: true, jobId: "job-1" }),
         backend("http://b:7860", { busy: true, stopping: true }),
-        backend("http://c:7860", { healthy: false }),
+        backend("http://c:7860", { healthy: false, unavailable: "busy-elsewhere" }),
+        // A server older than the field.
+        backend("http://e:7860", { healthy: false, unavailable: undefined }),
         // Another user's job: the GPU is busy, whose job it is is not said.
         backend("http://d:7860", { busy: true }),
       ],
@@ -43,7 +46,8 @@ describe("statusLines", () => {
       "queued 3, processing 1 (paused)",
       "  http://a:7860  healthy  busy with job-1",
       "  http://b:7860  healthy  stopping",
-      "  http://c:7860  unhealthy  idle",
+      "  http://c:7860  unhealthy (busy with a generation from outside this Anvil)  idle",
+      "  http://e:7860  unhealthy (not answering)  idle",
       "  http://d:7860  healthy  busy",
     ]);
   });

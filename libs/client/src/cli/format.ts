@@ -42,6 +42,23 @@ export function userLines(users: AnvilOutputs["users"]["list"]): string[] {
   );
 }
 
+/**
+ * Why a GPU that is not healthy takes no job, as `queue.status` says it (a server older than the field says only that
+ * it is not healthy).
+ */
+export function unavailableWords(backend: Pick<Backend, "unavailable">): string {
+  switch (backend.unavailable) {
+    case "unprobed":
+      return "not asked yet";
+    case "busy-elsewhere":
+      return "busy with a generation from outside this Anvil";
+    default:
+      return "not answering";
+  }
+}
+
+type Backend = AnvilOutputs["queue"]["status"]["backends"][number];
+
 /** `queue.status` for people. */
 export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
   const paused = "paused" in status && status.paused ? " (paused)" : "";
@@ -54,7 +71,7 @@ export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
     ...status.backends.map((b) => {
       // `stopping`: busy with a job that ended (being interrupted); a server older than the field leaves it out.
       const doing = b.stopping === true ? "stopping" : b.busy ? `busy${b.jobId ? ` with ${b.jobId}` : ""}` : "idle";
-      return `  ${b.url}  ${b.healthy ? "healthy" : "unhealthy"}  ${doing}`;
+      return `  ${b.url}  ${b.healthy ? "healthy" : `unhealthy (${unavailableWords(b)})`}  ${doing}`;
     }),
   ];
 }

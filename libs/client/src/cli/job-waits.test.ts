@@ -44,11 +44,27 @@ describe("jobWaits' sayIfStopped", () => {
       "anvil: the server is stopping: the job waits until Anvil runs again (a restart, or another server)\n",
     );
 
-    const down = (url: string) => ({ url, busy: false, healthy: false, jobId: null });
-    const noGpu = waitsWith({ paused: false, backends: [down("http://gpu-a:7860"), down("http://gpu-b:7860")] });
+    const down = (url: string, unavailable?: string) => ({
+      url,
+      busy: false,
+      healthy: false,
+      jobId: null,
+      unavailable,
+    });
+    const noGpu = waitsWith({
+      paused: false,
+      backends: [down("http://gpu-a:7860", "unreachable"), down("http://gpu-b:7860", "busy-elsewhere")],
+    });
     await noGpu.waits.sayIfStopped();
     expect(noGpu.stderr()).toBe(
-      "anvil: no GPU answers now (http://gpu-a:7860, http://gpu-b:7860): the job waits until one does\n",
+      "anvil: no GPU can take it now (http://gpu-a:7860: not answering; http://gpu-b:7860: busy with a generation from outside this Anvil): the job waits until one can\n",
+    );
+
+    // A server older than the field says only that its GPUs are not healthy.
+    const older = waitsWith({ paused: false, backends: [down("http://gpu-a:7860")] });
+    await older.waits.sayIfStopped();
+    expect(older.stderr()).toBe(
+      "anvil: no GPU can take it now (http://gpu-a:7860: not answering): the job waits until one can\n",
     );
   });
 
@@ -62,7 +78,12 @@ describe("jobWaits' sayIfStopped", () => {
         { url: "http://gpu-b:7860", busy: true, healthy: true, jobId: null },
       ],
     };
-    for (const status of [runs, oneUp, { paused: false }, new Error("down")]) {
+    // A server's first moment as leader: it has not asked its GPUs yet.
+    const unprobed = {
+      ...runs,
+      backends: [{ url: "http://gpu-a:7860", busy: false, healthy: false, jobId: null, unavailable: "unprobed" }],
+    };
+    for (const status of [runs, oneUp, unprobed, { paused: false }, new Error("down")]) {
       const { waits, stderr } = waitsWith(status);
       await waits.sayIfStopped();
       expect(stderr()).toBe("");

@@ -8,7 +8,7 @@ import { backoffMs, isNetworkError } from "../transient";
 import type { Job } from "../types";
 import type { CliEnv } from "./env";
 import { CliFailure, EXIT, classify } from "./exit-codes";
-import { imageHref } from "./format";
+import { imageHref, unavailableWords } from "./format";
 import { plainDisplay, terminalDisplay } from "./wait-display";
 
 /** What the command's waits need of it: where it writes, the server, and whether it prints JSON. */
@@ -111,8 +111,10 @@ export function jobWaits({ io, env, anvil, json, print, printJson }: WaitContext
         "anvil: the server is stopping: the job waits until Anvil runs again (a restart, or another server)\n",
       );
     } else if (status && status.backends.length > 0 && status.backends.every((backend) => !backend.healthy)) {
-      const urls = status.backends.map((backend) => backend.url).join(", ");
-      io.stderr.write(`anvil: no GPU answers now (${urls}): the job waits until one does\n`);
+      // A server's first moment as leader: it has not asked its GPUs yet, and nothing is known to say.
+      if (status.backends.every((backend) => backend.unavailable === "unprobed")) return;
+      const why = status.backends.map((backend) => `${backend.url}: ${unavailableWords(backend)}`);
+      io.stderr.write(`anvil: no GPU can take it now (${why.join("; ")}): the job waits until one can\n`);
     }
   };
   /**
