@@ -3,7 +3,7 @@ import type { TRPCLink } from "@trpc/client";
 import { EventSource as FetchEventSource } from "eventsource";
 import type { AnvilRouter } from "./router";
 import { submitAndWait, waitForJob } from "./submit-and-wait";
-import { isNetworkError, isNotTls, whyUnreachable } from "./transient";
+import { NOT_TLS_SAID, isNetworkError, isNotTls, whyUnreachable } from "./transient";
 import type { SubmitAndWaitOptions, WaitOptions } from "./submit-and-wait";
 import type { Job, SubmitInput } from "./types";
 import { watchJob } from "./watch";
@@ -72,7 +72,7 @@ export const serverBase = (url: string): string => url.replace(/\/+$/, "").repla
 const unreachable = (error: unknown, base: string): unknown => {
   if (error instanceof Error && isNotTls(error)) {
     return new TypeError(
-      `${error.message}: Anvil at ${base} does not speak TLS (https://) there: the server answers in plain HTTP; ` +
+      `${error.message}: Anvil at ${base} ${NOT_TLS_SAID}: the server answers in plain HTTP; ` +
         "is its address http://?",
       { cause: error },
     );

@@ -14,6 +14,12 @@ const UNREACHABLE_CODES = new Set([
 const NOT_TLS = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG"]);
 
 /**
+ * What the error of an https:// request to a server that answers in plain HTTP says (create-client.ts): an event
+ * stream passes on only its words (watch.ts).
+ */
+export const NOT_TLS_SAID = "does not speak TLS (https://) there";
+
+/**
  * True when an https:// call reached a server that does not speak TLS there (one served as http://): an answer came,
  * in another protocol, so trying again cannot help; the address is wrong.
  */

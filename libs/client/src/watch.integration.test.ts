@@ -30,6 +30,20 @@ describe("watch and wait against a server that refuses the token", { timeout: 30
     });
   });
 
+  it("fails a watch at an https:// address of a server that answers in plain HTTP, not reopening for ever", async () => {
+    const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
+    const job = await admin.jobs.submit.mutate({ prompt: "a watch over the wrong scheme", ...quick });
+    const wrongScheme = createAnvilClient({ url: url().replace(/^http:/, "https:"), token: ADMIN_TOKEN });
+    let reconnects = 0;
+    const watching = (async () => {
+      for await (const _ of wrongScheme.watch(job.id, { onReconnect: () => reconnects++ })) {
+        // Nothing comes: TLS cannot begin.
+      }
+    })();
+    await expect(watching).rejects.toThrow(/does not speak TLS/);
+    expect(reconnects).toBe(0);
+  });
+
   it("fails a watch over a WebSocket the server will not open (a wrong token) with UNAUTHORIZED, not for ever", async () => {
     const admin = createAnvilClient({ url: url(), token: ADMIN_TOKEN });
     const job = await admin.jobs.submit.mutate({ prompt: "a watch over a refused WebSocket", ...quick });

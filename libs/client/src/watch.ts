@@ -1,6 +1,6 @@
 import { TRPCClientError } from "@trpc/client";
 import type { AnvilTRPCClient } from "./create-client";
-import { backoffMs, httpStatusOf } from "./transient";
+import { NOT_TLS_SAID, backoffMs, httpStatusOf, isNotTls } from "./transient";
 import { isFinal } from "./types";
 import type { Job } from "./types";
 
@@ -39,6 +39,9 @@ const codeOf = (error: unknown): string | undefined =>
  * tRPC data; it becomes the error tRPC would have sent, so callers see its code.
  */
 const refusal = (error: unknown) => {
+  // An https:// address of a server that answers in plain HTTP: no reconnect can mend it. A WebSocket's error says so
+  // by its code; an EventSource passes on only the words of the request's error (see create-client.ts).
+  if (isNotTls(error) || (error instanceof Error && error.message.includes(NOT_TLS_SAID))) return error;
   const httpStatus = httpStatusOf(error);
   const known = httpStatus === undefined ? undefined : FATAL_STATUS[httpStatus];
   if (!known) return undefined;
