@@ -311,6 +311,43 @@ describe("<UsersPanel>", () => {
     }
   });
 
+  it("keeps the counts of the list read again over those of a count asked before it and answered after", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      const waiting: Record<string, string[]> = { eve: ["job-1", "job-2"] };
+      const api = fakeUsers(
+        [
+          { name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" },
+          { name: "bob", admin: false, createdAt: "2025-01-01T10:00:00.000Z" },
+        ],
+        waiting,
+      );
+      render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+      const row = () => screen.getByText("eve").closest("li")!;
+      await waitFor(() => expect(row()).toHaveTextContent("eve · 2 waiting jobs"));
+      // The next count is asked while eve still has two waiting, and its answer is slow.
+      let answer: () => void = () => undefined;
+      const asked = api.list.getMockImplementation()!;
+      api.list.mockImplementationOnce(async () => {
+        const counted = await asked();
+        await new Promise<void>((resolve) => (answer = resolve));
+        return counted;
+      });
+      vi.advanceTimersByTime(10_000);
+      // Her jobs start; the admin makes bob an admin, and the list read after it says eve has none waiting.
+      waiting["eve"] = [];
+      fireEvent.click(screen.getByRole("button", { name: "Make bob admin" }));
+      await waitFor(() => expect(api.update).toHaveBeenCalled());
+      await waitFor(() => expect(row()).not.toHaveTextContent("waiting job"));
+      // Then the slow count arrives: older than the list, it changes nothing.
+      answer();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(row()).not.toHaveTextContent("waiting job");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("leaves a removed user's waiting jobs alone unless asked to cancel them", async () => {
     const api = fakeUsers([{ name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" }], {
       eve: ["job-1"],

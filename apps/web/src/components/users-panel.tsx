@@ -85,17 +85,28 @@ export function UsersPanel(props: {
   const api = props.api ?? trpcUsersApi;
   const you = () => props.you ?? currentUser()?.name;
   const [users, { refetch: read }] = createResource(() => api.list());
+  /** How often the list was read again: a count asked before the last time is older than the list, and is dropped. */
+  let reads = 0;
   /** Reads the list again: its counts are the latest then. */
   const refetch = async () => {
+    reads++;
     await read();
     setCounted(new Map());
   };
   // Each user's waiting jobs change as they submit and their jobs start: counted again while the panel is open, and
   // shown in place of the count the list came with (the rows themselves stay, and with them the focus and a question).
   const [counted, setCounted] = createSignal<ReadonlyMap<string, number>>(new Map());
-  const recounted = (fresh: readonly ListedUser[]) => setCounted(new Map(fresh.map((u) => [u.name, u.waiting])));
+  const recounted = (fresh: readonly ListedUser[], askedAt: number) => {
+    if (askedAt === reads) setCounted(new Map(fresh.map((u) => [u.name, u.waiting])));
+  };
   const waitingOf = (user: ListedUser) => counted().get(user.name) ?? user.waiting;
-  const recount = setInterval(() => api.list().then(recounted, () => undefined), RECOUNT_MS);
+  const recount = setInterval(() => {
+    const askedAt = reads;
+    api.list().then(
+      (fresh) => recounted(fresh, askedAt),
+      () => undefined,
+    );
+  }, RECOUNT_MS);
   onCleanup(() => clearInterval(recount));
   const [name, setName] = createSignal("");
   const [admin, setAdmin] = createSignal(false);
@@ -134,10 +145,11 @@ export function UsersPanel(props: {
     setAlsoCancel(false);
     // Asked now, not from a list the page may hold from minutes ago (one query: the server counts each user's
     // waiting jobs); a count that comes after another Remove was pressed is not this one's.
+    const askedAt = reads;
     api.list().then(
       (fresh) => {
         const n = fresh.find((listed) => listed.name === user.name)?.waiting;
-        recounted(fresh);
+        recounted(fresh, askedAt);
         if (confirming() === user.name && n !== undefined) setWaiting(n);
       },
       () => undefined,
