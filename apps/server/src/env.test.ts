@@ -232,6 +232,18 @@ describe("readEnv", () => {
     );
   });
 
+  it("refuses a DATABASE_URL that does not parse as a URL, saying what to look at, with no password shown", () => {
+    for (const url of ["postgres://postgres@127.0.0.1:99999/anvil", "postgres://postgres@127.0.0.1:abc/anvil"]) {
+      expect(() => readEnv({ DATABASE_URL: url }), url).toThrow(
+        `Invalid environment: DATABASE_URL ${url} must parse as a URL: a port is a number up to 65535`,
+      );
+    }
+    // A password with an @ in it, not percent-encoded: hidden whole, though the URL does not parse.
+    expect(() => readEnv({ DATABASE_URL: "postgres://anvil:s3cr@t@db:54x32/anvil" })).toThrow(
+      "Invalid environment: DATABASE_URL postgres://anvil:***@db:54x32/anvil must parse as a URL",
+    );
+  });
+
   it("refuses a DATABASE_URL with neither host nor database, which would put Anvil's tables in a default one", () => {
     for (const url of ["postgres://", "postgres:///", "postgresql:///?sslmode=require"]) {
       expect(() => readEnv({ DATABASE_URL: url }), url).toThrow(

@@ -177,6 +177,11 @@ const envSchema = z.object({
     z
       .string()
       .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" })
+      // The driver would take it as written, and fail to open it with "Invalid URL", naming no part of it.
+      .refine((url) => !/^postgres(ql)?:\/\//.test(url) || URL.canParse(url), {
+        error:
+          "must parse as a URL: a port is a number up to 65535, and @ : / ? # in a user name or password are written percent-encoded (%40 for @)",
+      })
       // With neither a host nor a database in it (`postgres://`, or `postgres://$HOST/$DB` with both unset), the
       // driver connects to a default database on localhost, and Anvil makes its tables there: another program's.
       .refine((url) => !URL.canParse(url) || namesHostOrDatabase(new URL(url)), {
@@ -287,7 +292,8 @@ const SECRETS: ReadonlySet<string> = new Set(["API_TOKEN", "WEBHOOK_SECRET"]);
  */
 const shownValue = (value: string): string => {
   const hidden = value
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@")
+    // Up to the last @: a password with an @ in it, not percent-encoded, is hidden whole.
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):\S*@/i, "$1:***@")
     .replace(/^([^\s:/@]*):(?!\/\/)[^\s@/]*@/, "$1:***@")
     .replace(/\b(password|passwd|pwd)(\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]*)/gi, "$1$2***");
   return /^[\x21-\x7e]+$/.test(hidden) ? hidden : JSON.stringify(hidden);

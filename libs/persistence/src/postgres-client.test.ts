@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import type { AddressInfo, Server } from "node:net";
 import { DrizzleQueryError } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
-import { isDatabaseUnreachable, postgresClient } from "./postgres-client";
+import { bracketedHost, isDatabaseUnreachable, postgresClient } from "./postgres-client";
 
 /**
  * A TCP server that accepts every connection and closes it at once, cleanly (FIN, not a reset), as a proxy or
@@ -125,5 +125,14 @@ describe("isDatabaseUnreachable", () => {
       message: 'cannot update table "jobs" because it does not have a replica identity and publishes updates',
     });
     expect(isDatabaseUnreachable(wrong)).toBe(false);
+  });
+});
+
+describe("bracketedHost", () => {
+  it("gives the driver an IPv6 host without its brackets, which it would cut at the first colon", () => {
+    expect(bracketedHost("postgres://anvil@[::1]:5399/anvil")).toEqual({ host: ["::1"], port: [5399] });
+    expect(bracketedHost("postgres://anvil@[fd00::2]/anvil")).toEqual({ host: ["fd00::2"], port: [5432] });
+    expect(bracketedHost("postgres://anvil@db-host:5399/anvil")).toEqual({});
+    expect(bracketedHost("postgres://anvil@127.0.0.1/anvil")).toEqual({});
   });
 });

@@ -73,7 +73,19 @@ export function postgresClient(url: string, max: number): postgres.Sql {
     backoff: reconnectBackoff,
     socket: socketFactory(),
   };
-  return postgres(url, options);
+  // The driver takes host and port lists as they are (its types name only a string and a number).
+  return postgres(url, Object.assign(options, bracketedHost(url)));
+}
+
+/**
+ * The host and port of a URL whose host is an IPv6 address (`postgres://u@[::1]:5432/db`), which postgres.js would
+ * cut at its first colon (it splits `host:port` lists so); nothing for any other URL, which the driver reads itself.
+ */
+export function bracketedHost(url: string): { host?: string[]; port?: number[] } {
+  if (!URL.canParse(url)) return {};
+  const { hostname, port } = new URL(url);
+  if (!hostname.startsWith("[")) return {};
+  return { host: [hostname.slice(1, -1)], port: [port === "" ? 5432 : Number(port)] };
 }
 
 // Node's socket errors and postgres.js's own connection errors, as their `code`.
