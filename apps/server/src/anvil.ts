@@ -439,7 +439,8 @@ export async function startAnvil(config: AnvilConfig): Promise<AnvilServer> {
         // A leader cut off from the database for LEASE_MS no longer leads, whatever it still runs: another may.
         role: () => (!cluster ? "single" : service && !cluster.leaseLapsed ? "leader" : "follower"),
         stopping: () => closing !== null,
-        leaderUnreachable: toLeader.unreachable,
+        // Another running server leads at this one's CLUSTER_URL: what it forwards comes back to itself.
+        leaderUnreachable: async () => cluster?.ownUrlTaken === true || (await toLeader.unreachable()),
       }),
   });
   const answer = answerSafely((req, res) => {

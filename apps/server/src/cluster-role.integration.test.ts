@@ -384,6 +384,44 @@ describe.each(testDrivers())("ClusterRole on $kind", (driver) => {
     await role.stop();
   });
 
+  it("tells another running server leading at its own CLUSTER_URL from an earlier run of itself", async () => {
+    database = await open();
+    const leaseMs = 400;
+    // Another server started with this one's CLUSTER_URL (one template for both): it leads and renews.
+    const other = new ClusterRole({
+      lease: new LeaderLease(database.db, "other", "http://this", leaseMs),
+      leaseMs,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: () => undefined,
+    });
+    await other.start();
+    const logged: { message: string; level: string | undefined }[] = [];
+    const role = new ClusterRole({
+      lease: new LeaderLease(database.db, "this", "http://this", leaseMs),
+      leaseMs,
+      lead: async () => undefined,
+      stepDown: async () => undefined,
+      log: (message, _fields, level) => void logged.push({ message, level }),
+    });
+    try {
+      await role.start();
+      // Within a lease it may be an earlier run of this server, killed: its lease would run out.
+      expect(role.ownUrlTaken).toBe(false);
+      await expect.poll(() => role.ownUrlTaken, { timeout: 5_000 }).toBe(true);
+      expect(logged.filter((line) => line.level === "error").map((line) => line.message)).toEqual([
+        expect.stringMatching(/^another running server leads at this server's own CLUSTER_URL \(http:\/\/this\)/),
+      ]);
+      // That server stops: this one leads, and no longer says the address is taken.
+      await other.stop();
+      await expect.poll(() => role.role.kind, { timeout: 5_000 }).toBe("leader");
+      expect(role.ownUrlTaken).toBe(false);
+    } finally {
+      await role.stop();
+      await other.stop();
+    }
+  });
+
   it("keeps its lease while its term starts, however long rebuilding the line takes", async () => {
     database = await open();
     const { db } = database;

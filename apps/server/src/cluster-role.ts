@@ -326,9 +326,11 @@ export class ClusterRole {
       if (leader) this.leaseRunsOutAt = performance.now() + leader.expiresInMs + LOOK_AFTER_EXPIRY_MS;
       if (this.current.kind === "follower") this.current = { kind: "follower", leader };
       if (leader && leader.epoch !== this.seen?.epoch) this.sawLeader(leader);
+      this.lookAtOwnUrl(leader);
       return;
     }
     this.current = { kind: "leader", epoch };
+    this.ownUrl = null;
     this.renewedAt = performance.now();
     log("this server leads the cluster", {
       epoch,
@@ -384,6 +386,39 @@ export class ClusterRole {
       done();
       await renewing;
     }
+  }
+
+  /**
+   * Whether another running server leads at this server's own CLUSTER_URL (see {@link lookAtOwnUrl}): every call this
+   * server forwards comes back to itself, and it cannot take requests (`/healthz` says so).
+   */
+  get ownUrlTaken(): boolean {
+    return this.ownUrl?.taken === true;
+  }
+
+  /** The leader at this server's own CLUSTER_URL, and since when this server has seen it lead. */
+  private ownUrl: { holder: string; since: number; taken: boolean } | null = null;
+
+  /**
+   * A leader at this server's own CLUSTER_URL is an earlier run of it, killed before it gave the lease back, whose lease
+   * runs out within LEASE_MS; one still leading a whole LEASE_MS (and a look) later renews it: another server runs
+   * with this CLUSTER_URL, its own or this one's mistaken (a template copied to both). Said once, as an error.
+   */
+  private lookAtOwnUrl(leader: Leader | null): void {
+    if (leader === null || !this.options.lease.atOwnUrl(leader)) {
+      this.ownUrl = null;
+      return;
+    }
+    const now = performance.now();
+    if (this.ownUrl?.holder !== leader.holder) this.ownUrl = { holder: leader.holder, since: now, taken: false };
+    const seen = this.ownUrl;
+    if (seen.taken || now - seen.since <= this.options.leaseMs + this.tickMs) return;
+    seen.taken = true;
+    this.options.log(
+      `another running server leads at this server's own CLUSTER_URL (${leader.url}): the calls this server forwards come back to itself, and it takes no requests until that server stops or one of the two is given the address where the other servers reach it`,
+      { leader: leader.url, holder: leader.holder, epoch: leader.epoch },
+      "error",
+    );
   }
 
   /**

@@ -191,6 +191,11 @@ export class LeaderLease {
     return leader.holder === this.holder;
   }
 
+  /** Whether `leader` is another process at this server's own CLUSTER_URL: an earlier run of it, or a misconfiguration. */
+  atOwnUrl(leader: Leader): boolean {
+    return leader.url === this.url && !this.isOwn(leader);
+  }
+
   /** Term `epoch` of this server's, as the fence of the writes made in it. */
   fenceOf(epoch: number): WriteFence {
     return { holder: this.holder, epoch, check: (tx) => this.fence(tx, epoch) };
