@@ -85,7 +85,7 @@ describe("a call a follower forwarded with a call id (x-anvil-call-id)", () => {
       const callId = randomUUID();
       const first = await call("ann", "jobs.retry", { jobId: failed }, callId);
       // It lists what it keys by call ids: a follower resends a retry only to follow a leader that keyed one.
-    expect(first).toMatchObject({ status: 200, echo: callId, keys: "jobs.submit,jobs.submitMany,jobs.retry" });
+      expect(first).toMatchObject({ status: 200, echo: callId, keys: "jobs.submit,jobs.submitMany,jobs.retry" });
       expect(idOf(first)).not.toBe(failed);
       expect(idOf(await call("ann", "jobs.retry", { jobId: failed }, callId))).toBe(idOf(first));
       // Another call is another job.

@@ -99,6 +99,36 @@ describe("forwardToLeader", () => {
     expect(response.status).toBeGreaterThanOrEqual(500);
   });
 
+  it("forgets that a leader took call ids once the server at its address answers without them (rolled back)", async () => {
+    let calls = 0;
+    let taken = 0;
+    // First a server that takes call ids; then, at the same address, an older one that does not, killed mid-call.
+    const leader = await serve((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        calls++;
+        if (calls === 1) res.writeHead(200, { "x-anvil-call-id": req.headers["x-anvil-call-id"] }).end("{}");
+        else if (calls === 2) res.writeHead(200).end("{}");
+        else {
+          taken++;
+          req.socket.destroy();
+        }
+      });
+    });
+    const next = await serve((req, res) => {
+      taken++;
+      req.resume();
+      req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    });
+    let known = leader;
+    const entry = await follower({ leaderUrl: async () => known, forgetLeader: () => (known = next) });
+    for (let i = 0; i < 2; i++) await fetch(`${entry}/trpc/jobs.submit`, { method: "POST", body: "{}" });
+    const response = await fetch(`${entry}/trpc/jobs.submit`, { method: "POST", body: '{"prompt":"a kite"}' });
+    // Not sent on: the server that took it may have stored it, and the next leader would store it again.
+    expect(taken).toBe(1);
+    expect(response.status).toBeGreaterThanOrEqual(500);
+  });
+
   it("sends a call that is safe to repeat to the next leader, with the same call id, when the one it reached went away", async () => {
     const ids: string[] = [];
     let calls = 0;

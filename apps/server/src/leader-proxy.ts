@@ -121,6 +121,9 @@ export function forwardHttp(
       (reply) => {
         if (reply.headers[CALL_ID_HEADER] === callId) {
           callKeys.set(leader.host, keyedByCallId(reply.headers[CALL_KEYS_HEADER]));
+        } else {
+          // A server at that address that does not echo it (one rolled back to an older version) keys nothing.
+          callKeys.delete(leader.host);
         }
         delete reply.headers[CALL_ID_HEADER];
         delete reply.headers[CALL_KEYS_HEADER];
