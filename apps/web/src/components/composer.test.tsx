@@ -162,6 +162,9 @@ describe("<Composer>", () => {
     fireEvent.input(screen.getByLabelText("Seed"), { target: { value: "-1" } });
     // A random seed, the default, is not worth a word.
     expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent(/512×512 · 8 steps · CFG 1$/);
+    fireEvent.input(screen.getByLabelText("Steps"), { target: { value: "1" } });
+    expect(screen.getByRole("button", { name: /^Settings/ })).toHaveTextContent(/512×512 · 1 step · CFG 1$/);
+    fireEvent.input(screen.getByLabelText("Steps"), { target: { value: "8" } });
     fireEvent.input(screen.getByLabelText("Seed"), { target: { value: "1234" } });
     first.unmount();
 

@@ -348,7 +348,9 @@ export function Composer(props: {
             <span class="composer__summary">
               {formatSize(preset().width, preset().height)}
               {/* A field left empty takes the server's default, which its placeholder shows. */}
-              <Show when={orDefault(settings.steps, "steps")}>{(steps) => <> · {steps()} steps</>}</Show>
+              <Show when={orDefault(settings.steps, "steps")}>
+                {(steps) => <> · {Number(steps()) === 1 ? "1 step" : `${steps()} steps`}</>}
+              </Show>
               <Show when={orDefault(settings.cfgScale, "cfgScale")}>{(cfg) => <> · CFG {cfg()}</>}</Show>
               <Show when={settings.checkpoint}>{(title) => <> · {checkpointName(title())}</>}</Show>
               {/* A fixed seed makes every next image alike: said where it shows while the settings are closed. */}

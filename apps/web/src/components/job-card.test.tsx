@@ -77,6 +77,12 @@ describe("<JobCard>", () => {
     expect(document.querySelector(".job-card__params")).not.toHaveTextContent("null");
   });
 
+  it("says one step in the singular", () => {
+    const job = makeJob();
+    render(() => <JobCard job={{ ...job, params: { ...job.params, steps: 1 } }} />);
+    expect(document.querySelector(".job-card__meta")).toHaveTextContent(/· 1 step$/);
+  });
+
   it("shows the negative prompt under the prompt, and nothing where there is none", () => {
     const job = makeJob();
     const negativePrompt = "blurry, text, watermark";

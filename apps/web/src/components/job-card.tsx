@@ -2,7 +2,7 @@ import { createEffect, createSignal, createUniqueId, Match, on, onCleanup, Show,
 import { actionFailure, UNREACHABLE } from "../lib/errors";
 import type { JobAction } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
-import { actionName, cancelledWords, formatElapsed, formatSize, movedWords, msBetween } from "../lib/format";
+import { actionName, cancelledWords, counted, formatElapsed, formatSize, movedWords, msBetween } from "../lib/format";
 import type { Job, JobStatus } from "../lib/types";
 import { Elapsed } from "./elapsed";
 import { JobMedia } from "./job-media";
@@ -215,7 +215,8 @@ export function JobCard(props: JobCardProps) {
       <header class="job-card__head">
         <span class={`badge badge--${props.job.status}`}>{STATUS_LABEL[props.job.status]}</span>
         <span class="job-card__meta">
-          {formatSize(props.job.params.width, props.job.params.height)} · {props.job.params.steps} steps
+          {formatSize(props.job.params.width, props.job.params.height)} ·{" "}
+          {counted(props.job.params.steps, "step", "steps")}
         </span>
       </header>
       <div class="job-card__body">
