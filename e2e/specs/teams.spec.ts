@@ -125,7 +125,11 @@ test.describe("teams", () => {
     expect(await admin.evaluate(() => navigator.clipboard.readText())).toBe(annToken);
     const bobToken = await makeUser(users, "bob");
     expect(bobToken).not.toBe(annToken);
+    // Bob's token was not copied, and is not shown again: the panel asks before it goes.
     await users.getByRole("button", { name: "Close" }).click();
+    await expect(users.getByRole("alert")).toContainText("Close without copying bob's token?");
+    await users.getByRole("button", { name: "Close anyway" }).click();
+    await expect(users).toHaveCount(0);
 
     // The admin pauses the queue: nothing starts, so the line stays as long as the test looks at it.
     await admin.getByRole("button", { name: "Pause queue" }).click();

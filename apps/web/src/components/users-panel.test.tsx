@@ -113,6 +113,35 @@ describe("<UsersPanel>", () => {
     expect(screen.queryByText("No users yet.")).not.toBeInTheDocument();
   });
 
+  it("asks before it closes over a new user's token not copied yet, which is not shown again", async () => {
+    const onClose = vi.fn();
+    render(() => <UsersPanel api={fakeUsers()} onClose={onClose} />);
+    create("ann", false);
+    await screen.findByTestId("new-token");
+    fireEvent.keyDown(document.activeElement ?? document.body, { key: "Escape" });
+    expect(onClose).not.toHaveBeenCalled();
+    expect(screen.getByRole("alert")).toHaveTextContent("Close without copying ann's token?");
+    expect(screen.getByRole("button", { name: "Keep it open" })).toHaveFocus();
+    fireEvent.click(screen.getByRole("button", { name: "Keep it open" }));
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+    expect(screen.getByTestId("new-token")).toHaveTextContent(TOKEN);
+    // Asked again, then closed anyway.
+    fireEvent.click(screen.getByRole("button", { name: "Close" }));
+    fireEvent.click(screen.getByRole("button", { name: "Close anyway" }));
+    expect(onClose).toHaveBeenCalledTimes(1);
+  });
+
+  it("closes at once over a token that was copied", async () => {
+    const onClose = vi.fn();
+    render(() => <UsersPanel api={fakeUsers()} onClose={onClose} />);
+    create("ann", false);
+    await screen.findByTestId("new-token");
+    fireEvent.click(screen.getByRole("button", { name: "Copy" }));
+    await screen.findByRole("button", { name: "Copied" });
+    fireEvent.keyDown(document.activeElement ?? document.body, { key: "Escape" });
+    expect(onClose).toHaveBeenCalledTimes(1);
+  });
+
   it("makes a user and shows the token once, with a button that copies it", async () => {
     const api = fakeUsers();
     render(() => <UsersPanel api={api} onClose={() => undefined} />);

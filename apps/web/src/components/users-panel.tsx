@@ -244,13 +244,23 @@ export function UsersPanel(props: {
     const buttons = [...(list?.querySelectorAll("button") ?? [])];
     buttons.find((button) => button.getAttribute("aria-label") === `Remove ${name}`)?.focus();
   };
+  // A new user's token not copied yet: Escape or Close asks first, since it is not shown again (a second one closes).
+  const [closeAsked, setCloseAsked] = createSignal(false);
+  let keepOpen: HTMLButtonElement | undefined;
   const copy = (token: string) =>
     copyOrSelect(api.copy, token, tokenBox).then((copied) => {
-      if (copied) setCopied(true);
-      else setError("The browser did not let Anvil copy: the token is selected, copy it with Ctrl+C.");
+      if (copied) {
+        setCopied(true);
+        setCloseAsked(false);
+      } else setError("The browser did not let Anvil copy: the token is selected, copy it with Ctrl+C.");
     });
+  const close = () => {
+    if (made() === null || copied() || closeAsked()) return props.onClose();
+    setCloseAsked(true);
+    keepOpen?.focus();
+  };
   return (
-    <Dialog title="Users" class="users-panel" onClose={props.onClose}>
+    <Dialog title="Users" class="users-panel" onClose={close}>
       <Show when={you() === LOCAL_USER}>
         <p class="users-panel__note">
           This Anvil runs without <code>API_TOKEN</code>: whoever opens it is <strong>local</strong>, an admin. A user
@@ -281,6 +291,7 @@ export function UsersPanel(props: {
               );
             });
             setMade({ name: user.name, token: user.token });
+            setCloseAsked(false);
             setName("");
             setAdmin(false);
             // Create is disabled with the name gone, so the focus would fall to the page: on to the next step, Copy.
@@ -338,6 +349,28 @@ export function UsersPanel(props: {
             <button ref={copyButton} type="button" class="button" onClick={() => void copy(user().token)}>
               {copied() ? "Copied" : "Copy"}
             </button>
+            <Show when={closeAsked()}>
+              <div class="users-panel__close-question" role="alert">
+                <p>
+                  Close without copying {user().name}'s token? It is not shown again: for a new one, remove them and
+                  create them again.
+                </p>
+                <button type="button" class="button" onClick={() => props.onClose()}>
+                  Close anyway
+                </button>{" "}
+                <button
+                  ref={keepOpen}
+                  type="button"
+                  class="button button--primary"
+                  onClick={() => {
+                    setCloseAsked(false);
+                    copyButton?.focus();
+                  }}
+                >
+                  Keep it open
+                </button>
+              </div>
+            </Show>
           </div>
         )}
       </Show>
