@@ -408,6 +408,30 @@ describe("<Composer> reusing a job", () => {
     return { onSubmit, reuse: (job: Job) => control?.reuse(job) };
   };
 
+  it("keeps a draft it replaced, with its settings, for Undo until the next prompt is sent", async () => {
+    const { onSubmit, reuse } = composerReusing();
+    fireEvent.input(prompt(), { target: { value: "my half-written careful prompt" } });
+    fireEvent.input(screen.getByLabelText("Steps"), { target: { value: "33" } });
+    reuse(reused({ steps: 12 }));
+    // Reused again before anything was sent: the draft kept is still one's own, not the first reused prompt.
+    reuse(reused({ steps: 14 }, "a heron at dusk"));
+    expect(prompt()).toHaveValue("a heron at dusk");
+    expect(screen.getByRole("status")).toHaveTextContent("Your draft was replaced by the reused prompt and settings.");
+    fireEvent.click(screen.getByRole("button", { name: "Undo" }));
+    expect(prompt()).toHaveValue("my half-written careful prompt");
+    expect(screen.getByLabelText("Steps")).toHaveValue(33);
+    expect(screen.queryByRole("button", { name: "Undo" })).not.toBeInTheDocument();
+
+    // Sent after a Reuse: the draft is not offered back any more.
+    reuse(reused({ steps: 12 }));
+    fireEvent.keyDown(prompt(), { key: "Enter" });
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledTimes(1));
+    expect(screen.queryByRole("button", { name: "Undo" })).not.toBeInTheDocument();
+    // Nothing of one's own in the box: nothing to undo.
+    reuse(reused({ steps: 12 }, "a third prompt"));
+    expect(screen.queryByRole("button", { name: "Undo" })).not.toBeInTheDocument();
+  });
+
   it("fills the prompt and every setting from the job, and sends them as they are", async () => {
     const { onSubmit, reuse } = composerReusing();
     reuse(

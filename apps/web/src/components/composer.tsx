@@ -184,10 +184,19 @@ export function Composer(props: {
   const checkpointName = (title: string): string =>
     props.catalog?.checkpoints.items?.find((model) => model.title === title)?.name ?? title;
   let promptBox!: HTMLTextAreaElement;
+  /** A draft that a Reuse replaced, kept until the next prompt is sent so that Undo can bring it back. */
+  const [replaced, setReplaced] = createSignal<{ prompt: string; settings: Settings } | null>(null);
+  /** The prompt the last Reuse put in the box: reused again unchanged, it is no draft of one's own to keep. */
+  let reusedPrompt: string | null = null;
   props.control?.({
     reuse: (job) => {
       carried = false;
+      // Words of one's own would otherwise be gone, with no Ctrl+Z that brings them back.
+      if (prompt().trim() !== "" && prompt() !== job.prompt && prompt() !== reusedPrompt) {
+        setReplaced({ prompt: prompt(), settings: JSON.parse(JSON.stringify(settings)) as Settings });
+      }
       setPrompt(job.prompt);
+      reusedPrompt = job.prompt;
       setSettings(settingsOf(job, settings.priority));
       setErrors({});
       promptBox.focus();
@@ -241,6 +250,7 @@ export function Composer(props: {
     const priority = numberOrUndefined(settings.priority);
     if (priority !== undefined && priority !== 0) request.priority = priority;
     setSending(true);
+    setReplaced(null);
     inFlight = request.prompt;
     carried = true;
     let sent = false;
@@ -374,6 +384,25 @@ export function Composer(props: {
         <p class="composer__count" role="status">
           The next prompt goes once this one has been sent.
         </p>
+      </Show>
+      <Show when={replaced()}>
+        {(draft) => (
+          <p class="composer__count" role="status">
+            Your draft was replaced by the reused prompt and settings.{" "}
+            <button
+              type="button"
+              class="button button--small"
+              onClick={() => {
+                setPrompt(draft().prompt);
+                setSettings(draft().settings);
+                setReplaced(null);
+                promptBox.focus();
+              }}
+            >
+              Undo
+            </button>
+          </p>
+        )}
       </Show>
       <Show when={props.othersConversation}>
         {(owner) => (
