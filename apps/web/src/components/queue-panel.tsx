@@ -1,4 +1,5 @@
 import { createEffect, createMemo, createSignal, createUniqueId, For, on, Show } from "solid-js";
+import type { JSX } from "solid-js";
 import { actionFailure, UNREACHABLE } from "../lib/errors";
 import { focusFellToPage } from "../lib/focus";
 import { backendLabel, wholeNumber } from "../lib/format";
@@ -29,6 +30,21 @@ const STATE_LABEL = {
  */
 /** A count of the queue, or "–" until the first status has come. */
 const countOrDash = (n: number | undefined): string => (n === undefined ? "–" : wholeNumber(n));
+
+/**
+ * Why no job starts, in a sentence; a phone's one-line strip shows only `short` (the sentence cut at the screen's
+ * edge read "Paused: no job starts u"); the sentence is still read out, and the cards say it too.
+ */
+function StripNote(props: { short: string; testId: string; children: JSX.Element }) {
+  return (
+    <p class="queue-panel__paused" role="status" data-testid={props.testId}>
+      <span class="queue-panel__note-short" aria-hidden="true">
+        {props.short}
+      </span>
+      <span class="queue-panel__note-whole">{props.children}</span>
+    </p>
+  );
+}
 
 export function QueuePanel(props: {
   status: QueueStatus | undefined;
@@ -106,22 +122,22 @@ export function QueuePanel(props: {
         </div>
       </dl>
       <Show when={props.status?.paused}>
-        <p class="queue-panel__paused" role="status" data-testid="queue-paused">
+        <StripNote short="Paused" testId="queue-paused">
           {/* An admin has Resume queue beneath: told so, not to wait for an admin. */}
           Paused: no job starts until {props.onSetPaused ? "the queue is resumed" : "an admin resumes the queue"}.
-        </p>
+        </StripNote>
       </Show>
       <Show when={current()?.imagesNotStored}>
-        <p class="queue-panel__paused" role="status" data-testid="queue-images-not-stored">
+        <StripNote short="Images not stored" testId="queue-images-not-stored">
           The server cannot store images (its disk is full or unwritable): no job starts, and finished ones wait at 99
           %, until it can.
-        </p>
+        </StripNote>
       </Show>
       <Show when={current()?.serverStopping}>
-        <p class="queue-panel__paused" role="status" data-testid="queue-server-stopping">
+        <StripNote short="Server stopping" testId="queue-server-stopping">
           The server is stopping: running jobs may finish, and no job starts until Anvil runs again (a restart, or
           another server).
-        </p>
+        </StripNote>
       </Show>
       <Show when={props.onSetPaused || props.onOpenLine}>
         <div class="queue-panel__admin">
