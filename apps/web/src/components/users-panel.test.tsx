@@ -340,6 +340,32 @@ describe("<UsersPanel>", () => {
     }
   });
 
+  it("follows what another admin changes while the panel is open, keeping the focus in the row it was in", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      const api = fakeUsers([
+        { name: "eve", admin: false, createdAt: "2025-01-01T10:00:00.000Z" },
+        { name: "carol", admin: false, createdAt: "2025-01-01T10:00:00.000Z" },
+      ]);
+      render(() => <UsersPanel api={api} onClose={() => undefined} you="admin" />);
+      const list = () => screen.getByRole("list", { name: "Users" });
+      await waitFor(() => expect(list()).toHaveTextContent("carol"));
+      screen.getByRole("button", { name: "Remove eve" }).focus();
+      // Another admin's tab: frank made, eve an admin, carol removed.
+      await api.create({ name: "frank", admin: false });
+      await api.update("eve", true);
+      await api.remove("carol");
+      vi.advanceTimersByTime(10_000);
+      await waitFor(() => expect(list()).toHaveTextContent("frank"));
+      expect(list()).toHaveTextContent("eve (admin)");
+      expect(list()).not.toHaveTextContent("carol");
+      expect(screen.getByRole("button", { name: "Remove admin from eve" })).toBeInTheDocument();
+      expect(screen.getByRole("button", { name: "Remove eve" })).toHaveFocus();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("keeps the counts of the list read again over those of a count asked before it and answered after", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
     try {
@@ -535,6 +561,8 @@ describe("<UsersPanel>", () => {
     const take = await screen.findByRole("button", { name: "Remove admin from dave" });
     expect(screen.getByRole("list", { name: "Users" })).toHaveTextContent("dave (admin)");
     await waitFor(() => expect(take).toHaveFocus());
+    // The same button, its row kept: pressed again once the change is done.
+    await waitFor(() => expect(take).toBeEnabled());
     fireEvent.click(take);
     expect(await screen.findByRole("status")).toHaveTextContent("dave is no longer an admin.");
     expect(api.update).toHaveBeenLastCalledWith("dave", false);

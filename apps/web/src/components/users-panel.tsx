@@ -1,4 +1,5 @@
-import { createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createEffect, createResource, createSignal, For, onCleanup, Show } from "solid-js";
+import { createStore, reconcile } from "solid-js/store";
 import { currentUser } from "../lib/auth";
 import { clipboardCopy, copyOrSelect } from "../lib/clipboard";
 import { errorCode, errorMessage } from "../lib/errors";
@@ -85,21 +86,24 @@ export function UsersPanel(props: {
   const api = props.api ?? trpcUsersApi;
   const you = () => props.you ?? currentUser()?.name;
   const [users, { refetch: read }] = createResource(() => api.list());
-  /** How often the list was read again: a count asked before the last time is older than the list, and is dropped. */
+  /** How often the list was read again: a list asked before the last time is older than it, and is dropped. */
   let reads = 0;
-  /** Reads the list again: its counts are the latest then. */
+  /** Reads the list again after this panel changed it. */
   const refetch = async () => {
     reads++;
     await read();
-    setCounted(new Map());
   };
-  // Each user's waiting jobs change as they submit and their jobs start: counted again while the panel is open, and
-  // shown in place of the count the list came with (the rows themselves stay, and with them the focus and a question).
-  const [counted, setCounted] = createSignal<ReadonlyMap<string, number>>(new Map());
-  const recounted = (fresh: readonly ListedUser[], askedAt: number) => {
-    if (askedAt === reads) setCounted(new Map(fresh.map((u) => [u.name, u.waiting])));
+  // The rows shown: the list as last read, merged by name, so that a row read again stays (and with it the focus and
+  // a question asked in it). Read again while the panel is open: each user's waiting jobs change as they submit and
+  // their jobs start, and another admin (another tab) adds, changes and removes users.
+  const [rows, setRows] = createStore<ListedUser[]>([]);
+  createEffect(() => {
+    const latest = users.latest;
+    if (latest) setRows(reconcile(latest, { key: "name" }));
+  });
+  const recounted = (fresh: ListedUser[], askedAt: number) => {
+    if (askedAt === reads) setRows(reconcile(fresh, { key: "name" }));
   };
-  const waitingOf = (user: ListedUser) => counted().get(user.name) ?? user.waiting;
   const recount = setInterval(() => {
     const askedAt = reads;
     api.list().then(
@@ -213,7 +217,8 @@ export function UsersPanel(props: {
         await api.update(user.name, wanted);
         setNotice(wanted ? `${user.name} is an admin now.` : `${user.name} is no longer an admin.`);
       } catch (e) {
-        const before = user.admin ? "still an admin" : "still not an admin";
+        // As it was when pressed: the row may be read again meanwhile.
+        const before = wanted ? "still not an admin" : "still an admin";
         setError(
           unsure(e)
             ? `${sentence(failure(e))} Whether ${user.name} is an admin now is not known: the list shows it once the server answers.`
@@ -283,7 +288,7 @@ export function UsersPanel(props: {
             const user = await api.create({ name: wanted, admin: admin() }).catch((e: unknown) => {
               // The server's words for a name taken are an API client's (they name `users.update`): a listed user's
               // name is answered with what this panel offers instead, in their row.
-              const listed = users()?.some((u) => u.name === wanted) && !BUILT_IN.has(wanted);
+              const listed = rows.some((u) => u.name === wanted) && !BUILT_IN.has(wanted);
               if (errorCode(e) !== "CONFLICT" || !listed) throw e;
               throw new Error(
                 `The name ${wanted} is taken: Make admin or Remove admin in their row changes their rights; for a ` +
@@ -383,14 +388,14 @@ export function UsersPanel(props: {
         </div>
       </Show>
       <ul ref={list} class="users-panel__list" aria-label="Users" aria-busy={users.loading}>
-        <For each={users.error ? [] : (users.latest ?? [])}>
+        <For each={users.error ? [] : rows}>
           {(user) => (
             <li>
               <span>
                 <strong>{user.name}</strong>
                 {user.admin ? " (admin)" : ""}
                 {user.name === you() ? " · you" : ""}
-                {waitingOf(user) > 0 ? ` · ${waitingJobs(waitingOf(user))}` : ""}
+                {user.waiting > 0 ? ` · ${waitingJobs(user.waiting)}` : ""}
                 <span class="users-panel__since">
                   {" "}
                   · added <time datetime={user.createdAt}>{sinceFormat.format(new Date(user.createdAt))}</time>
@@ -439,7 +444,7 @@ export function UsersPanel(props: {
           )}
         </For>
       </ul>
-      <Show when={!users.loading && !users.error && users.latest?.length === 0}>
+      <Show when={!users.loading && !users.error && rows.length === 0}>
         <p class="users-panel__empty">
           {you() === LOCAL_USER
             ? "No users made yet besides local (who needs none: nobody signs in here)."
