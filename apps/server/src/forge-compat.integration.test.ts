@@ -121,6 +121,15 @@ describe("Anvil in front of a Forge that behaves as Forge's source does", () => 
     return { trpc, sim, job };
   };
 
+  it("says in queue.status that a GPU loads its job's checkpoint, until the job samples", async () => {
+    const { trpc, job } = await whileLoading("says it loads");
+    // Told by Forge's next poll after the load began.
+    await waitFor(async () => (await trpc.queue.status.query()).backends[0]?.loadingModel === true, "loading is said");
+    expect((await trpc.queue.status.query()).backends[0]).toMatchObject({ busy: true, jobId: job.id });
+    await waitForStatus(trpc, job.id, "complete");
+    expect((await trpc.queue.status.query()).backends[0]?.loadingModel).toBe(false);
+  });
+
   it("never sends the next job while a cancelled one is still loading its checkpoint", async () => {
     const { trpc, sim, job: loading } = await whileLoading("load");
     await trpc.jobs.cancel.mutate({ jobId: loading.id });

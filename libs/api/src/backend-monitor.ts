@@ -14,6 +14,8 @@ export interface BackendHealth {
   lastError: string | null;
   /** Why it takes no job, in a word; null while healthy. */
   unavailable: BackendUnavailable | null;
+  /** The job Anvil runs there sets up and loads its checkpoint (30–60 s for Flux), before it samples. */
+  loadingModel: boolean;
 }
 
 /**
@@ -75,6 +77,7 @@ interface BackendState {
   healthy: boolean;
   lastError: string | null;
   unavailable: BackendUnavailable | null;
+  loadingModel: boolean;
   upLatch: Latch.Latch;
 }
 
@@ -109,6 +112,7 @@ export class BackendMonitor {
       healthy: false,
       lastError: "not probed yet",
       unavailable: "unprobed",
+      loadingModel: false,
       upLatch: Latch.makeUnsafe(false),
     }));
   }
@@ -141,7 +145,14 @@ export class BackendMonitor {
       healthy: this.states[i]?.healthy ?? false,
       lastError: this.states[i]?.lastError ?? null,
       unavailable: this.states[i]?.unavailable ?? "unprobed",
+      loadingModel: this.states[i]?.loadingModel ?? false,
     }));
+  }
+
+  /** Anvil's job on `backend` sets up and loads its checkpoint there, or no longer does (see `health`). */
+  loadingModel(backend: number, loading: boolean): void {
+    const state = this.states[backend];
+    if (state) state.loadingModel = loading;
   }
 
   /**

@@ -74,6 +74,8 @@ export interface BackendAvailability {
    * is tried again; then, once, how that ended: `stored`, or `given-up` (its job timed out or was cancelled).
    */
   imageStorage?: (change: "waiting" | "stored" | "given-up", cause?: unknown) => void;
+  /** The job on `backend` sets up and loads its checkpoint there (`true`), or no longer does (it samples, or ended). */
+  loading?: (backend: number, loading: boolean) => void;
 }
 
 /**
@@ -152,7 +154,12 @@ export const forgeGenerate =
             checkpoint: checked.checkpoint,
             modules: checked.modules,
           },
-          { onProgress, onGenerated, onSent: sent },
+          {
+            onProgress,
+            onGenerated,
+            onSent: sent,
+            onLoading: (loading) => availability.loading?.(request.backend, loading),
+          },
         );
       const generated = Deferred.makeUnsafe<void>();
       // Whether the backend stopped answering while this generation was waited out after a failure: a Forge that was
@@ -171,7 +178,12 @@ export const forgeGenerate =
           ),
       };
       const generation = attempt(() => Deferred.doneUnsafe(generated, Exit.void)).pipe(
-        Effect.ensuring(Effect.sync(sent)),
+        Effect.ensuring(
+          Effect.sync(() => {
+            sent();
+            availability.loading?.(request.backend, false);
+          }),
+        ),
         // After a failed, timed-out or interrupted generation Forge may still be finishing it: the GPU permit is
         // held until Forge reports idle, so the next job's request never waits hidden in Forge's own queue.
         // Bounded: a backend that stops answering for 5 s is taken for gone (see below).

@@ -173,6 +173,7 @@ export const wireJobService = (options: JobServiceOptions, line: LineState): Job
         images,
         {
           unreachable: (backend, reason) => monitor.markDown(backend, reason),
+          loading: (backend, loading) => monitor.loadingModel(backend, loading),
           // While an image waits for the images folder, no job starts: running ones finish, and no more GPU work
           // piles up in memory behind it.
           imageStorage: (change, cause) => {

@@ -61,6 +61,23 @@ describe("ForgeClient", () => {
     expect(beforeResult.every((p, i) => Number.isInteger(p) && p < 100 && p >= (beforeResult[i - 1] ?? 0))).toBe(true);
   });
 
+  it("says when the job loads its checkpoint on Forge, and when it samples", async () => {
+    sim.setModelLoadMs(300);
+    const forge = client();
+    const schnell = findCheckpoint(await Effect.runPromise(forge.sdModels()), "flux1-schnell");
+    const said: boolean[] = [];
+    await Effect.runPromise(
+      forge.generate(request({ checkpoint: schnell?.title ?? "", steps: 20 }), { onLoading: (l) => said.push(l) }),
+    );
+    expect(said).toEqual([true, false]);
+    // Loaded already: nothing to say.
+    said.length = 0;
+    await Effect.runPromise(
+      forge.generate(request({ checkpoint: schnell?.title ?? "", steps: 20 }), { onLoading: (l) => said.push(l) }),
+    );
+    expect(said).toEqual([]);
+  });
+
   it("keeps a requested checkpoint loaded after the image when checkpoint is set", async () => {
     const forge = client();
     const models = await Effect.runPromise(forge.sdModels());

@@ -100,6 +100,8 @@ export interface ForgeClient {
    * job at a time on Forge, its flags read included (the next job resets them): a second call waits until the first
    * is over there, which may be before the first one's image has arrived. `onSent` is called when the txt2img
    * request has been handed to the connection (again for each retry of a connection that could not be made).
+   * `onLoading` is told `true` when a poll shows this job setting up and loading its model on Forge (`job_count` -1:
+   * 30–60 s for a Flux checkpoint), and `false` once it samples.
    */
   generate(
     req: Txt2ImgRequest,
@@ -107,6 +109,7 @@ export interface ForgeClient {
       readonly onProgress?: (percent: number) => void;
       readonly onGenerated?: () => void;
       readonly onSent?: () => void;
+      readonly onLoading?: (loading: boolean) => void;
     },
   ): Effect.Effect<GenerationResult, ForgeError>;
 }
@@ -334,6 +337,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
     let behindAnother = false;
     // A reply showed this job begun on Forge (setting up, loading or sampling).
     let begun = false;
+    // What `onLoading` was told last.
+    let loadingSaid = false;
     let last: ForgeProgress | null = null;
     // What /progress said as the job went idle, once it did before the answer came.
     let ended: ForgeProgress | null = null;
@@ -371,6 +376,11 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         last = p;
         begun = true;
         own ??= p.jobTimestamp ?? null;
+        // Loading once before it samples: a poll mid-load may come before Forge set job_count -1, or after it sampled.
+        if (p.loading !== loadingSaid && !(sampled && p.loading)) {
+          loadingSaid = p.loading;
+          opts?.onLoading?.(p.loading);
+        }
         // Forge reports job_count -1 while it sets up and loads the model, then sets it to n_iter just before sampling
         // (processing.py): from then on the job is past its load, and idle means it is done, even after one step.
         if (p.jobCount > 0) {

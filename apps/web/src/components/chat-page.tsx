@@ -87,6 +87,13 @@ export function ChatPage() {
   const unreachable = createMemo(
     () => new Set((chat.queue()?.backends ?? []).filter((backend) => !backend.healthy).map((backend) => backend.url)),
   );
+  /** The backends whose job sets up and loads its checkpoint (its progress stays near 0 meanwhile). */
+  const loadingOn = createMemo(
+    () =>
+      new Set(
+        (chat.queue()?.backends ?? []).filter((backend) => backend.loadingModel === true).map((backend) => backend.url),
+      ),
+  );
   /** Whose the open conversation is when it is another user's (an admin's list holds everyone's). */
   const othersConversation = () => {
     const owner = chat.openConversation()?.owner;
@@ -282,6 +289,7 @@ export function ChatPage() {
                 serverStopping={chat.queue()?.serverStopping}
                 offline={chat.connection() === "reconnecting"}
                 unreachable={unreachable()}
+                loadingOn={loadingOn()}
                 noGpu={noGpu()}
                 empty={<Welcome />}
                 control={(control) => (messageList = control)}

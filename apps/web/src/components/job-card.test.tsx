@@ -77,6 +77,24 @@ describe("<JobCard>", () => {
     expect(document.querySelector(".job-card__params")).not.toHaveTextContent("null");
   });
 
+  it("says its job loads its model instead of a percentage and a countdown that has run out", () => {
+    const job = makeJob({
+      status: "processing",
+      progress: 1,
+      startedAt: new Date().toISOString(),
+      estimatedFinishAt: new Date(Date.now() - 5_000).toISOString(),
+    });
+    const [loading, setLoading] = createSignal(true);
+    render(() => <JobCard job={job} loadingModel={loading()} />);
+    expect(screen.getByText("Loading the model…")).toBeInTheDocument();
+    expect(screen.queryByText("1%")).not.toBeInTheDocument();
+    expect(screen.queryByText("ready any moment")).not.toBeInTheDocument();
+    expect(screen.getByText(/^Loading its model on the GPU/)).toBeInTheDocument();
+    setLoading(false);
+    expect(screen.getByText("1%")).toBeInTheDocument();
+    expect(screen.queryByText("Loading the model…")).not.toBeInTheDocument();
+  });
+
   it("says one step in the singular", () => {
     const job = makeJob();
     render(() => <JobCard job={{ ...job, params: { ...job.params, steps: 1 } }} />);

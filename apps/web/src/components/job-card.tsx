@@ -54,6 +54,11 @@ export interface JobCardProps {
    */
   backendDown?: boolean | undefined;
   /**
+   * The job sets up and loads its checkpoint on its GPU (often 30–60 s for Flux): its progress stays near 0 meanwhile,
+   * so the card says so instead of a countdown that has run out ("ready any moment").
+   */
+  loadingModel?: boolean | undefined;
+  /**
    * No backend answers its probes: a waiting job says it starts once one is back, instead of counting down to a start
    * that cannot come (on a phone the queue strip that says so may be scrolled out of view).
    */
@@ -63,6 +68,10 @@ export interface JobCardProps {
 /** What a running card says while its backend does not answer. */
 export const BACKEND_DOWN_DETAIL =
   "Its GPU stopped answering: the job goes back to the front of the line unless the GPU comes back";
+
+/** What a running card says while its job loads its checkpoint on the GPU. */
+export const LOADING_MODEL_DETAIL =
+  "Loading its model on the GPU (often 30–60 s for a Flux checkpoint): the progress starts once it is loaded";
 
 /** What a waiting card says while no backend answers. */
 export const NO_GPU_DETAIL = "Waiting for a GPU: none answers right now, so it starts once one is back";
@@ -210,6 +219,7 @@ export function JobCard(props: JobCardProps) {
         job={props.job}
         onView={props.onView}
         uncertain={props.offline || (props.job.status === "processing" ? props.backendDown : props.noGpu)}
+        loadingModel={props.job.status === "processing" && props.loadingModel}
         offline={props.offline}
       />
       <header class="job-card__head">
@@ -251,6 +261,9 @@ export function JobCard(props: JobCardProps) {
           </Match>
           <Match when={props.job.status === "processing" && props.backendDown}>
             <p class="job-card__detail">{BACKEND_DOWN_DETAIL}</p>
+          </Match>
+          <Match when={props.job.status === "processing" && props.loadingModel}>
+            <p class="job-card__detail">{LOADING_MODEL_DETAIL}</p>
           </Match>
           <Match when={props.job.status === "processing" && props.imagesNotStored && props.job.progress >= 99}>
             <p class="job-card__detail">Generated; the image waits until the server can store it</p>

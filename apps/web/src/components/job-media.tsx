@@ -34,6 +34,8 @@ export function JobMedia(props: {
   uncertain?: boolean | undefined;
   /** The live connection is lost: an image that failed to load meanwhile is asked for again once it is back. */
   offline?: boolean | undefined;
+  /** The running job loads its checkpoint: no percentage or countdown yet. */
+  loadingModel?: boolean | undefined;
 }) {
   // An image asked for while the server was away (restarting, a dropped network) fails once and for good: the browser
   // tries it no more. The card says so, with a button to load it again, and does so itself when the page hears from
@@ -81,12 +83,14 @@ export function JobMedia(props: {
                 <div class="progress__bar" style={{ width: `${props.job.progress}%` }} />
               </div>
               <p class="job-card__percent">
-                <span>{props.job.progress}%</span>
-                <EstimateUnder
-                  kind="finish"
-                  at={props.uncertain ? null : props.job.estimatedFinishAt}
-                  job={props.job}
-                />
+                <Show when={!props.loadingModel} fallback={<span>Loading the model…</span>}>
+                  <span>{props.job.progress}%</span>
+                  <EstimateUnder
+                    kind="finish"
+                    at={props.uncertain ? null : props.job.estimatedFinishAt}
+                    job={props.job}
+                  />
+                </Show>
               </p>
             </div>
           </Match>

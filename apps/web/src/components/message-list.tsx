@@ -45,6 +45,8 @@ export function MessageList(props: {
   offline?: boolean | undefined;
   /** The backends (their URLs, as a job's `backend` names them) whose probes fail: a job running there says so. */
   unreachable?: ReadonlySet<string> | undefined;
+  /** The backends (their URLs) whose job sets up and loads its checkpoint: a job running there says so. */
+  loadingOn?: ReadonlySet<string> | undefined;
   /** No backend answers: waiting cards say they start once one is back. */
   noGpu?: boolean | undefined;
   /** Shown when the conversation has no messages (once it is loaded). */
@@ -163,6 +165,7 @@ export function MessageList(props: {
                       serverStopping={props.serverStopping}
                       offline={props.offline}
                       backendDown={unreachable(job().backend)}
+                      loadingModel={job().backend !== null && props.loadingOn?.has(job().backend ?? "") === true}
                       noGpu={props.noGpu}
                     />
                   )}

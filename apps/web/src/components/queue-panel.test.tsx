@@ -20,6 +20,7 @@ const status: QueueStatus = {
       healthy: true,
       unavailable: null,
       stopping: false,
+      loadingModel: false,
       since: null,
     },
     {
@@ -29,6 +30,7 @@ const status: QueueStatus = {
       healthy: false,
       unavailable: "unreachable",
       stopping: false,
+      loadingModel: false,
       since: null,
     },
   ],
@@ -56,6 +58,19 @@ describe("<QueuePanel>", () => {
     render(() => <QueuePanel status={{ ...status, backends }} connection="live" promptOf={() => undefined} />);
     expect(screen.getByText("gpu-c:7860").closest("li")).toHaveTextContent("Busy outside Anvil");
     expect(screen.getByText("gpu-d:7860").closest("li")).toHaveTextContent("Checking");
+  });
+
+  it("says a GPU loads its job's model rather than generating it", () => {
+    const running = status.backends[0]!;
+    render(() => (
+      <QueuePanel
+        status={{ ...status, backends: [{ ...running, loadingModel: true }] }}
+        connection="live"
+        promptOf={() => "a fox"}
+      />
+    ));
+    expect(screen.getByText("gpu-a:7860").closest("li")).toHaveTextContent("Loading model");
+    expect(screen.getByText("gpu-a:7860").closest("li")).not.toHaveTextContent("Generating");
   });
 
   it("lets an admin cancel the job a GPU runs, whoever's it is, and offers it to nobody else", async () => {

@@ -21,6 +21,8 @@ const STATE_LABEL = {
   // server left there. The next job waits for it.
   stopping: "Stopping",
   busy: "Generating",
+  // Its job sets up and loads its checkpoint (often 30–60 s for Flux) before it generates.
+  loading: "Loading model",
   idle: "Idle",
 };
 
@@ -177,7 +179,9 @@ export function QueuePanel(props: {
                   : backend.stopping
                     ? "stopping"
                     : backend.busy
-                      ? "busy"
+                      ? backend.loadingModel === true
+                        ? "loading"
+                        : "busy"
                       : "idle";
             const jobText = createUniqueId();
             return (

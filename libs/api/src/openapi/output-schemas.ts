@@ -112,6 +112,11 @@ const queueStatus = z
             "busy with no job of the line: one that ended (cancelled, timed out) while the backend is interrupted, or one another server left there",
           ),
         since: nullableIso,
+        loadingModel: z
+          .boolean()
+          .describe(
+            "its job sets up and loads its checkpoint on Forge (often 30–60 s for Flux): its progress stays near 0 meanwhile",
+          ),
       }),
     ),
   })

@@ -28,6 +28,8 @@ const status = (ctx: Context) => {
       // Why a backend that is not healthy takes no job (older servers leave it out): see docs/API.md.
       unavailable: backend.healthy ? null : (health[i]?.unavailable ?? "unprobed"),
       stopping: backend.stopping,
+      // Its job sets up and loads its checkpoint (30–60 s for Flux): its progress stays near 0 meanwhile.
+      loadingModel: backend.busy && backend.jobId !== null && (health[i]?.loadingModel ?? false),
       since: backend.since === null ? null : new Date(backend.since).toISOString(),
     })),
   };

@@ -11,6 +11,7 @@ const backend = (url: string, over: Partial<Backend>): Backend => ({
   healthy: true,
   unavailable: null,
   stopping: false,
+  loadingModel: false,
   since: null,
   ...over,
 });
@@ -34,6 +35,7 @@ describe("statusLines", () => {
       serverStopping: false,
       backends: [
         backend("http://a:7860", { busy: true, jobId: "job-1" }),
+        backend("http://f:7860", { busy: true, jobId: "job-2", loadingModel: true }),
         backend("http://b:7860", { busy: true, stopping: true }),
         backend("http://c:7860", { healthy: false, unavailable: "busy-elsewhere" }),
         // A server older than the field.
@@ -45,6 +47,7 @@ describe("statusLines", () => {
     expect(lines).toEqual([
       "queued 3, processing 1 (paused)",
       "  http://a:7860  healthy  busy with job-1",
+      "  http://f:7860  healthy  loading the model for job-2",
       "  http://b:7860  healthy  stopping",
       "  http://c:7860  unhealthy (busy with a generation from outside this Anvil)  idle",
       "  http://e:7860  unhealthy (not answering)  idle",

@@ -70,7 +70,10 @@ export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
     `queued ${status.queued}, processing ${status.processing}${paused}${blocked}${stopping}`,
     ...status.backends.map((b) => {
       // `stopping`: busy with a job that ended (being interrupted); a server older than the field leaves it out.
-      const doing = b.stopping === true ? "stopping" : b.busy ? `busy${b.jobId ? ` with ${b.jobId}` : ""}` : "idle";
+      // `loadingModel`: its job loads its checkpoint first; a server older than the field leaves it out.
+      const busy = b.loadingModel === true ? ["loading the model", "for"] : ["busy", "with"];
+      const doing =
+        b.stopping === true ? "stopping" : b.busy ? `${busy[0]}${b.jobId ? ` ${busy[1]} ${b.jobId}` : ""}` : "idle";
       return `  ${b.url}  ${b.healthy ? "healthy" : `unhealthy (${unavailableWords(b)})`}  ${doing}`;
     }),
   ];
