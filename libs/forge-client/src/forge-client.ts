@@ -376,7 +376,8 @@ export const makeForgeClient = (options: ForgeClientOptions): ForgeClient => {
         last = p;
         begun = true;
         own ??= p.jobTimestamp ?? null;
-        // Loading once before it samples: a poll mid-load may come before Forge set job_count -1, or after it sampled.
+        // Forge sets job_count -1 as a job sets up and loads its model, then n_iter as it samples: told on each change
+        // until the job samples (a -1 after that is not this job's load).
         if (p.loading !== loadingSaid && !(sampled && p.loading)) {
           loadingSaid = p.loading;
           opts?.onLoading?.(p.loading);

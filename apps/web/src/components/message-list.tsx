@@ -165,7 +165,7 @@ export function MessageList(props: {
                       serverStopping={props.serverStopping}
                       offline={props.offline}
                       backendDown={unreachable(job().backend)}
-                      loadingModel={job().backend !== null && props.loadingOn?.has(job().backend ?? "") === true}
+                      loadingModel={props.loadingOn?.has(job().backend ?? "") === true}
                       noGpu={props.noGpu}
                     />
                   )}

@@ -101,13 +101,13 @@ export function UsersPanel(props: {
     const latest = users.latest;
     if (latest) setRows(reconcile(latest, { key: "name" }));
   });
-  const recounted = (fresh: ListedUser[], askedAt: number) => {
+  const listedAgain = (fresh: ListedUser[], askedAt: number) => {
     if (askedAt === reads) setRows(reconcile(fresh, { key: "name" }));
   };
   const recount = setInterval(() => {
     const askedAt = reads;
     api.list().then(
-      (fresh) => recounted(fresh, askedAt),
+      (fresh) => listedAgain(fresh, askedAt),
       () => undefined,
     );
   }, RECOUNT_MS);
@@ -153,7 +153,7 @@ export function UsersPanel(props: {
     api.list().then(
       (fresh) => {
         const n = fresh.find((listed) => listed.name === user.name)?.waiting;
-        recounted(fresh, askedAt);
+        listedAgain(fresh, askedAt);
         if (confirming() === user.name && n !== undefined) setWaiting(n);
       },
       () => undefined,

@@ -42,6 +42,8 @@ export function userLines(users: AnvilOutputs["users"]["list"]): string[] {
   );
 }
 
+type Backend = AnvilOutputs["queue"]["status"]["backends"][number];
+
 /**
  * Why a GPU that is not healthy takes no job, as `queue.status` says it (a server older than the field says only that
  * it is not healthy).
@@ -56,8 +58,6 @@ export function unavailableWords(backend: Pick<Backend, "unavailable">): string 
       return "not answering";
   }
 }
-
-type Backend = AnvilOutputs["queue"]["status"]["backends"][number];
 
 /** `queue.status` for people. */
 export function statusLines(status: AnvilOutputs["queue"]["status"]): string[] {
