@@ -98,6 +98,8 @@ export function UsersPanel(props: {
   // their jobs start, and another admin (another tab) adds, changes and removes users.
   const [rows, setRows] = createStore<ListedUser[]>([]);
   createEffect(() => {
+    // A list that failed throws where it is read: the panel says why instead (users.error).
+    if (users.error) return;
     const latest = users.latest;
     if (latest) setRows(reconcile(latest, { key: "name" }));
   });
