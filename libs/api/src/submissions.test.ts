@@ -165,7 +165,9 @@ describe("Submissions", () => {
       run: (task) => Promise.resolve().then(task),
       // The lane moved last as they were submitted: only the batch in flight keeps the database busy.
       lastProgressAt: () => since,
-      deadlineMs: 100,
+      // Long enough that the batch is in flight when it first passes, on a machine busy with other work (at 100 ms
+      // a loaded CI machine passed it before the lane had begun the batch, and the batch was refused as not sent).
+      deadlineMs: 400,
       storeAll: async (inputs) => {
         await stored.promise;
         return store().submitJobsAtomically(inputs);
